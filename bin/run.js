@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The installed entry point. `--version` is answered before oclif loads because CI
+// scripts call it in loops and oclif's own startup costs ~100 ms of module loading.
+import {readFileSync} from 'node:fs'
+
+const argv = process.argv.slice(2)
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  process.stdout.write(`skyhop/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+} else {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

@@ -1,0 +1,58 @@
+// What the catalog knows: accelerators (the registry) and offers (what can be rented
+// where, at what price). Types only; shared by catalog, planner and providers.
+import type {Currency, Runtime} from '../spec/job-spec.js'
+
+export type Confidence = 'high' | 'medium' | 'low'
+
+/** A figure with where it came from; `value` null means nobody published it. */
+export interface Sourced<T> {
+  value: T | null
+  confidence: Confidence | null
+  source: string | null
+}
+
+export interface Accelerator {
+  /** Canonical name, e.g. `H100-80GB`, `Ascend910B`. */
+  name: string
+  /** Other spellings that resolve to this entry (matched case- and punctuation-insensitively). */
+  aliases: string[]
+  /** Lower-case vendor id: nvidia, amd, intel, google, aws, huawei, cambricon, hygon, kunlunxin, iluvatar, moorethreads, metax, biren. */
+  vendor: string
+  memoryGB: Sourced<number>
+  memoryBandwidthTBs: Sourced<number>
+  /** Dense BF16/FP16 TFLOPS per device: the default basis for comparing work done. */
+  denseTflops16: Sourced<number>
+  fp32Tflops: Sourced<number>
+  runtime: Runtime
+  k8sResource: string | null
+  notes: string | null
+}
+
+export type PriceStatus = 'list' | 'estimate' | 'unknown'
+
+export interface Offer {
+  provider: string
+  region: string
+  zone: string | null
+  instanceType: string
+  /** Canonical accelerator name and count per node; null for CPU-only offers. */
+  accelerator: {name: string; count: number} | null
+  vcpus: number
+  memoryGiB: number
+  /** Per node per hour; null when this offer has no such market (e.g. no spot). */
+  price: {onDemand: number | null; spot: number | null; currency: Currency}
+  /** Whether the price is a published list price, an estimate, or unknown. */
+  priceStatus: PriceStatus
+  /** Typical wait before a launch starts running, if known. */
+  expectedQueueMinutes: number | null
+  /** Expected spot preemptions per hour, if known. */
+  preemptionRatePerHour: number | null
+  /** How many of this offer can run at once (capacity or quota); null = unbounded. */
+  capacity: number | null
+  /** Seconds of notice before a spot/preemptible instance is taken back. */
+  noticeSeconds: number | null
+  source: string
+  /** ISO date of the price. */
+  asOf: string
+  confidence: Confidence
+}

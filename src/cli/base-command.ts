@@ -1,0 +1,95 @@
+// The base of every skyhop command: the --json envelope, the one place where errors
+// become messages and exit codes, and the I/O facts (TTY, CI) that decide whether a
+// spinner or a prompt may appear.
+import {Command, Errors, Interfaces} from '@oclif/core'
+
+import {BugError, ExitCode, InvalidFileError, SkyhopError, UsageError, formatIssue, isSkyhopError} from '../errors.js'
+import {redact} from '../util/redact.js'
+import {resolveHome} from './home.js'
+
+export type Envelope<T> = {ok: true; result: T} | {ok: false; error: ReturnType<SkyhopError['toJSON']>}
+
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  /** True when a person is at the terminal and we may prompt or spin. */
+  protected get interactive(): boolean {
+    return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI && !this.jsonEnabled()
+  }
+
+  /** True when stderr is a terminal we may draw progress on. */
+  protected get decorated(): boolean {
+    return Boolean(process.stderr.isTTY) && !process.env.CI && !this.jsonEnabled()
+  }
+
+  /** skyhop's data directory: SKYHOP_HOME, else oclif's per-user data dir. */
+  protected get home(): string {
+    return resolveHome(this.config.dataDir)
+  }
+
+  /** Human output to stdout; silent under --json. */
+  protected out(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  /** Warnings and progress always go to stderr, never stdout. */
+  protected note(text: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  protected override toSuccessJson(result: unknown): Envelope<unknown> {
+    return {ok: true, result}
+  }
+
+  protected override toErrorJson(err: unknown): Envelope<never> {
+    return {ok: false, error: toSkyhopError(err).toJSON()}
+  }
+
+  protected override async catch(err: Error & {exitCode?: number}): Promise<void> {
+    // oclif's own exit (this.exit / help) is control flow, not an error.
+    if (err instanceof Errors.ExitError) throw err
+    const error = toSkyhopError(err)
+    process.exitCode = error.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(error))
+      return
+    }
+    process.stderr.write(renderError(error) + '\n')
+    if (error instanceof BugError && process.env.DEBUG) process.stderr.write(String(err.stack) + '\n')
+  }
+}
+
+/** Maps anything thrown onto the taxonomy. Unknown errors are bugs, exit 1. */
+export function toSkyhopError(err: unknown): SkyhopError {
+  if (isSkyhopError(err)) return err
+  if (err instanceof Errors.CLIError) {
+    // Flag and argument parse failures: the user's input, exit 2.
+    const message = redact(err.message.replace(/\n\s*See more help with --help\s*$/, ''))
+    return new UsageError(message, {code: 'USAGE', hint: 'See --help for the flags this command takes.'})
+  }
+  if (err && typeof err === 'object' && 'code' in err && (err as {code: unknown}).code === 'ERR_USE_AFTER_CLOSE') {
+    return new UsageError('input closed before an answer was given', {code: 'PROMPT_CLOSED'})
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  return new BugError(`internal error: ${redact(message)}`, {
+    hint: 'This is a bug in skyhop. Run again with DEBUG=1 for the stack trace and report it.',
+    cause: err,
+  })
+}
+
+export function renderError(error: SkyhopError): string {
+  const lines: string[] = []
+  if (error instanceof InvalidFileError) {
+    lines.push(`error[${error.code}]: ${error.issues.length === 1 ? 'invalid file' : `${error.issues.length} problems`}`)
+    for (const issue of error.issues) lines.push(`  ${formatIssue(issue)}`)
+  } else {
+    lines.push(`error[${error.code}]: ${error.message}`)
+  }
+  if (error.hint) lines.push(`hint: ${error.hint}`)
+  return lines.join('\n')
+}
+
+export type Flags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type Args<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+export {ExitCode}

@@ -1,0 +1,100 @@
+// The one interface every backend adapts to. The controller only ever talks to this;
+// each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
+// category (capacity, quota, auth, transient, user, unavailable) and a block scope.
+import type {Offer} from '../catalog/types.js'
+import type {JobSpec} from '../spec/job-spec.js'
+
+export type AttemptState =
+  | 'PENDING' // accepted by the backend, waiting in its queue
+  | 'PROVISIONING' // resources being acquired / booted
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED' // the job exited non-zero
+  | 'PREEMPTED' // taken back by the backend (spot, Slurm preemption)
+  | 'CANCELLED'
+  | 'LOST' // the backend no longer knows it, or it died without an exit code
+
+export const TERMINAL_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
+
+export interface CheckResult {
+  provider: string
+  /** Credentials (or reachability) found and working. */
+  ok: boolean
+  /** Where the credentials came from, e.g. `env`, `profile default`; never the secret. */
+  source: string | null
+  message: string
+}
+
+export interface LaunchRequest {
+  jobId: string
+  jobName: string
+  attemptId: string
+  /** 1-based attempt number. */
+  attempt: number
+  restartCount: number
+  /** Same key on a retried launch must never create a second run. */
+  idempotencyKey: string
+  spec: JobSpec
+  offer: Offer
+  spot: boolean
+  /** Environment the job sees: its envs plus the SKYHOP_* contract. */
+  env: Record<string, string>
+  /** Durable across attempts of the same job. */
+  checkpointDir: string
+  graceSeconds: number
+}
+
+/** What the store keeps to find a launched attempt again. JSON-safe, no secrets. */
+export interface LaunchHandle {
+  provider: string
+  /** The backend's id: a pid, a Slurm job id, an instance id. */
+  externalId: string
+  region: string
+  zone: string | null
+  /** Adapter-specific extra (paths, log locations). */
+  data: Record<string, unknown>
+}
+
+export interface PollResult {
+  state: AttemptState
+  exitCode: number | null
+  /** Backend's own words, e.g. Slurm's PENDING reason or NODE_FAIL. */
+  reason: string | null
+  startedAt: string | null
+  endedAt: string | null
+}
+
+export interface QueueEstimate {
+  minutes: number
+  source: string
+  confidence: 'high' | 'medium' | 'low'
+}
+
+export interface LogOptions {
+  follow: boolean
+  signal?: AbortSignal
+}
+
+export interface Provider {
+  readonly name: string
+  /** Credentials or reachability, without printing secrets. */
+  check(): Promise<CheckResult>
+  /** Offers the backend can tell us about right now (local devices, Slurm partitions). */
+  liveOffers?(): Promise<Offer[]>
+  /** The backend's own estimate of the wait before a job of this shape starts. */
+  estimateQueue?(spec: JobSpec, offer: Offer): Promise<QueueEstimate | null>
+  launch(request: LaunchRequest): Promise<LaunchHandle>
+  /** Batch poll: one backend call for many attempts where the backend allows it. */
+  poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>>
+  /** Log lines (stdout and stderr interleaved as written), following if asked. */
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string>
+  /**
+   * Ask the job to stop: `cancel` ends it; `preempt` delivers an interruption notice through
+   * the same path a real one takes. SIGTERM (or the job's signal) now, SIGKILL after grace.
+   */
+  signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void>
+  /** Release everything the attempt holds. Idempotent. */
+  cleanup(handle: LaunchHandle): Promise<void>
+  /** Everything this backend runs that carries skyhop's tags, for reconciliation. */
+  listOwned?(): Promise<LaunchHandle[]>
+}

@@ -1,0 +1,138 @@
+// The normalized job: what a job file means once parsed, validated and typed. Every
+// later stage (planner, controller, providers) works on this and never on raw YAML.
+// Units are in the field names (…Hours, …Seconds, …GB); money carries its currency.
+
+export const RUNTIMES = [
+  'cuda',
+  'rocm',
+  'cann',
+  'neuware',
+  'dtk',
+  'xpu',
+  'musa',
+  'maca',
+  'corex',
+  'supa',
+  'neuron',
+  'xla',
+  'habana',
+  'cpu',
+] as const
+export type Runtime = (typeof RUNTIMES)[number]
+
+export const CURRENCIES = ['USD', 'CNY'] as const
+export type Currency = (typeof CURRENCIES)[number]
+
+export interface Money {
+  amount: number
+  currency: Currency
+}
+
+export type SpotPolicy = 'spot' | 'on-demand' | 'auto'
+export type Objective = 'cost' | 'time' | 'balanced'
+export type RecoveryStrategy = 'eager-next-region' | 'same-region-first'
+
+/** A numeric requirement; `atLeast` is true for the `8+` form. */
+export interface Quantity {
+  value: number
+  atLeast: boolean
+}
+
+export interface Range {
+  min: number
+  max: number
+}
+
+/**
+ * One acceptable accelerator configuration. `H100:8` is names=[H100-80GB…], count 8..8.
+ * A filter (`{vendor: nvidia, memory: 40GB.., count: 1..8}`) leaves names null.
+ */
+export interface AcceleratorRequest {
+  /** Canonical registry names; null means any accelerator that passes the other filters. */
+  names: string[] | null
+  /** Lower-case vendor ids (`nvidia`, `huawei`, …); null = any vendor. */
+  vendors: string[] | null
+  /** Memory per device in GB. */
+  memoryGB: {min?: number; max?: number} | null
+  count: Range
+  /** The request as the user wrote it, for messages. */
+  text: string
+}
+
+export interface AcceleratorConfig {
+  name: string
+  count: number
+}
+
+export interface DataSource {
+  /** Where the bytes live, e.g. `s3://bucket/path`; informational. */
+  uri: string | null
+  provider: string
+  region: string | null
+  sizeGB: number
+}
+
+export interface JobSpec {
+  name: string
+  resources: {
+    /** Alternatives; empty means the job needs no accelerator. */
+    accelerators: AcceleratorRequest[]
+    /** `ordered`: try alternatives in the order written; `any`: let the objective choose. */
+    acceleratorOrder: 'ordered' | 'any'
+    /** Software stacks the job can run on; null means any (or `cpu` only if no accelerator). */
+    runtimes: Runtime[] | null
+    cpus: Quantity | null
+    memoryGB: Quantity | null
+    diskGB: number | null
+  }
+  spot: SpotPolicy
+  /** How long the job takes on a reference configuration; null when unknown. */
+  work: {reference: AcceleratorConfig | null; hours: number} | null
+  /** Relative throughput per canonical accelerator name (per device); wins over TFLOPS. */
+  throughput: Record<string, number> | null
+  /** Absolute deadline as an ISO-8601 UTC string. */
+  deadline: string | null
+  budget: Money | null
+  /** Hard ceiling on the hourly price of one node. */
+  maxPrice: Money | null
+  placement: {
+    providers: {allow: string[] | null; deny: string[]}
+    /** Entries are `region` or `provider/region`. */
+    regions: {allow: string[] | null; deny: string[]}
+  }
+  data: DataSource[]
+  image: string | null
+  envs: Record<string, string>
+  setup: string | null
+  run: string
+  workdir: string | null
+  checkpoint: {dir: string | null; intervalSeconds: number | null}
+  recovery: {
+    strategy: RecoveryStrategy
+    /** Limit on relaunches after preemption or lost capacity. */
+    maxRestarts: number
+    /** The job's own exit codes that warrant a restart (e.g. a known flaky NCCL exit). */
+    restartOnExitCodes: number[]
+    /** Limit on restarts for the job's own failures listed above. */
+    maxRestartsOnErrors: number
+    /** Grace the job gets on cancel or preemption when the backend gives no notice of its own. */
+    graceSeconds: number
+    /** The signal the job receives on a notice. */
+    signal: 'SIGTERM' | 'SIGINT' | 'SIGUSR1' | 'SIGUSR2' | 'SIGHUP'
+  }
+  /** Release an instance that outlives its job by more than this. */
+  idleTimeoutSeconds: number
+  objective: Objective
+  /** Sweep dimensions; null when the file has no matrix. */
+  matrix: Record<string, Array<string | number | boolean>> | null
+  /** Number of nodes; every node gets the same accelerators. */
+  nodes: number
+}
+
+/** A parsed job together with where it came from. */
+export interface LoadedJob {
+  spec: JobSpec
+  file: string
+  /** The raw document, kept for `init`/`validate --json` round-trips. */
+  raw: unknown
+}
