@@ -103,6 +103,8 @@ export interface JobSpec {
   data: DataSource[]
   image: string | null
   envs: Record<string, string>
+  /** Env var names whose values come from the launching environment and are never stored. */
+  secrets: string[]
   setup: string | null
   run: string
   workdir: string | null

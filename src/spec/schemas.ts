@@ -1,0 +1,31 @@
+// Compiles the project's JSON Schemas once per process. ajv is loaded lazily so that
+// commands which never validate a file do not pay for it.
+import type {ValidateFunction} from 'ajv'
+
+import {readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+
+const require = createRequire(import.meta.url)
+const cache = new Map<string, ValidateFunction>()
+
+/** Absolute path of a file under the package's `schemas/` folder (works from src and dist). */
+export function schemaPath(name: string): string {
+  return new URL(`../../schemas/${name}`, import.meta.url).pathname
+}
+
+export function loadSchema(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(schemaPath(name), 'utf8')) as Record<string, unknown>
+}
+
+export function compiledSchema(name: string): ValidateFunction {
+  const hit = cache.get(name)
+  if (hit) return hit
+  // ajv and ajv-formats are CommonJS; require keeps their default exports straight.
+  const Ajv = require('ajv') as typeof import('ajv').default
+  const addFormats = require('ajv-formats') as typeof import('ajv-formats').default
+  const ajv = new Ajv({allErrors: true, verbose: true, strict: false})
+  addFormats(ajv)
+  const validate = ajv.compile(loadSchema(name))
+  cache.set(name, validate)
+  return validate
+}

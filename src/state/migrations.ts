@@ -1,0 +1,94 @@
+// Versioned schema migrations for the state store. Append only: a released migration
+// is never edited, a change is a new entry. Each runs in its own transaction.
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'jobs, attempts, events, observations, sweeps',
+    sql: `
+      CREATE TABLE sweeps (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        spec_json   TEXT NOT NULL,
+        budget_usd  REAL
+      );
+      CREATE TABLE jobs (
+        id               TEXT PRIMARY KEY,
+        name             TEXT NOT NULL,
+        file             TEXT,
+        spec_json        TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        sweep_id         TEXT REFERENCES sweeps(id),
+        matrix_json      TEXT,
+        exit_code        INTEGER,
+        reason           TEXT,
+        restarts         INTEGER NOT NULL DEFAULT 0,
+        error_restarts   INTEGER NOT NULL DEFAULT 0,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        options_json     TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX jobs_name ON jobs(name, created_at);
+      CREATE INDEX jobs_state ON jobs(state);
+      CREATE INDEX jobs_sweep ON jobs(sweep_id);
+      CREATE TABLE attempts (
+        id               TEXT PRIMARY KEY,
+        job_id           TEXT NOT NULL REFERENCES jobs(id),
+        n                INTEGER NOT NULL,
+        provider         TEXT NOT NULL,
+        region           TEXT NOT NULL,
+        zone             TEXT,
+        instance_type    TEXT NOT NULL,
+        accelerator      TEXT,
+        accelerator_count INTEGER,
+        spot             INTEGER NOT NULL,
+        price_per_hour   REAL,
+        currency         TEXT,
+        on_demand_price_per_hour REAL,
+        billing_granularity_seconds INTEGER NOT NULL DEFAULT 1,
+        state            TEXT NOT NULL,
+        intent_at        TEXT NOT NULL,
+        launched_at      TEXT,
+        started_at       TEXT,
+        ended_at         TEXT,
+        exit_code        INTEGER,
+        reason           TEXT,
+        handle_json      TEXT,
+        error_json       TEXT,
+        UNIQUE(job_id, n)
+      );
+      CREATE INDEX attempts_job ON attempts(job_id);
+      CREATE INDEX attempts_state ON attempts(state);
+      CREATE TABLE events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id     TEXT NOT NULL,
+        attempt_id TEXT,
+        ts         TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        data_json  TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX events_job ON events(job_id, id);
+      CREATE TABLE observations (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts            TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        region        TEXT,
+        zone          TEXT,
+        accelerator   TEXT,
+        kind          TEXT NOT NULL,
+        value_seconds REAL
+      );
+      CREATE INDEX observations_key ON observations(provider, region, accelerator, ts);
+    `,
+  },
+]

@@ -1,0 +1,504 @@
+// The state store: one SQLite database (WAL) in skyhop's home. Jobs, attempts, events
+// and observations. Every write is one transaction, so a process killed at any point
+// leaves either the whole change or none of it. Intents are recorded before acting and
+// outcomes after, which is what lets `recover` reconcile after a crash.
+import type Database from 'better-sqlite3'
+
+import {randomBytes} from 'node:crypto'
+import {mkdirSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {join} from 'node:path'
+
+import {BugError, UsageError} from '../errors.js'
+import type {AttemptState, LaunchHandle} from '../providers/provider.js'
+import type {JobSpec} from '../spec/job-spec.js'
+import {redactDeep} from '../util/redact.js'
+import {didYouMean} from '../util/did-you-mean.js'
+import {MIGRATIONS} from './migrations.js'
+
+const require = createRequire(import.meta.url)
+
+export type JobState = 'PENDING' | 'PROVISIONING' | 'RUNNING' | 'RECOVERING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED'])
+
+/** Attempt states: the provider's, plus REQUESTED (intent recorded, launch not yet confirmed). */
+export type AttemptRecordState = AttemptState | 'REQUESTED'
+
+export interface JobRecord {
+  id: string
+  name: string
+  file: string | null
+  spec: JobSpec
+  state: JobState
+  createdAt: string
+  updatedAt: string
+  sweepId: string | null
+  matrix: Record<string, unknown> | null
+  exitCode: number | null
+  reason: string | null
+  restarts: number
+  errorRestarts: number
+  leaseOwner: string | null
+  leaseExpiresAt: number | null
+  options: Record<string, unknown>
+}
+
+export interface AttemptRecord {
+  id: string
+  jobId: string
+  n: number
+  provider: string
+  region: string
+  zone: string | null
+  instanceType: string
+  accelerator: string | null
+  acceleratorCount: number | null
+  spot: boolean
+  pricePerHour: number | null
+  currency: string | null
+  onDemandPricePerHour: number | null
+  billingGranularitySeconds: number
+  state: AttemptRecordState
+  intentAt: string
+  launchedAt: string | null
+  startedAt: string | null
+  endedAt: string | null
+  exitCode: number | null
+  reason: string | null
+  handle: LaunchHandle | null
+  error: Record<string, unknown> | null
+}
+
+export interface EventRecord {
+  id: number
+  jobId: string
+  attemptId: string | null
+  ts: string
+  kind: string
+  data: Record<string, unknown>
+}
+
+export type ObservationKind = 'queue-wait' | 'provisioning' | 'capacity-failure' | 'quota-failure' | 'preemption'
+
+export interface ObservationRecord {
+  ts: string
+  provider: string
+  region: string | null
+  zone: string | null
+  accelerator: string | null
+  kind: ObservationKind
+  valueSeconds: number | null
+}
+
+export interface NewJob {
+  name: string
+  file: string | null
+  spec: JobSpec
+  sweepId?: string | null
+  matrix?: Record<string, unknown> | null
+  options?: Record<string, unknown>
+}
+
+export interface NewAttempt {
+  jobId: string
+  provider: string
+  region: string
+  zone: string | null
+  instanceType: string
+  accelerator: string | null
+  acceleratorCount: number | null
+  spot: boolean
+  pricePerHour: number | null
+  currency: string | null
+  onDemandPricePerHour: number | null
+  billingGranularitySeconds?: number
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`
+}
+
+type Row = Record<string, unknown>
+
+export class Store {
+  private constructor(
+    readonly db: Database.Database,
+    readonly path: string,
+    private readonly clock: () => Date,
+  ) {}
+
+  /** Opens (creating and migrating if needed) the store under `home`. */
+  static open(home: string, options: {clock?: () => Date; readonly?: boolean} = {}): Store {
+    mkdirSync(home, {recursive: true, mode: 0o700})
+    const path = join(home, 'state.db')
+    const Sqlite = require('better-sqlite3') as typeof Database
+    let db: Database.Database
+    try {
+      db = new Sqlite(path, {timeout: 10_000})
+    } catch (error) {
+      throw new UsageError(`cannot open the state store at ${path}: ${(error as Error).message}`, {
+        code: 'STATE_UNAVAILABLE',
+        hint: 'Check that SKYHOP_HOME points at a writable directory.',
+      })
+    }
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 10000')
+    const store = new Store(db, path, options.clock ?? (() => new Date()))
+    store.migrate()
+    return store
+  }
+
+  close(): void {
+    this.db.close()
+  }
+
+  private now(): string {
+    return this.clock().toISOString()
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
+    const latestKnown = Math.max(...MIGRATIONS.map((m) => m.version))
+    const newest = Math.max(0, ...applied)
+    if (newest > latestKnown) {
+      throw new UsageError(`the state store at ${this.path} was written by a newer skyhop (schema ${newest}, this one knows ${latestKnown})`, {
+        code: 'STATE_TOO_NEW',
+        hint: 'Upgrade skyhop, or point SKYHOP_HOME elsewhere.',
+      })
+    }
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue
+      // BEGIN IMMEDIATE: two processes opening a fresh store at once must not both migrate.
+      this.db.transaction(() => {
+        const again = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
+        if (again) return
+        this.db.exec(m.sql)
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
+      }).immediate()
+    }
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction (writers serialize; readers never block). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate()
+  }
+
+  // ---- jobs -------------------------------------------------------------------------
+
+  createJob(input: NewJob): JobRecord {
+    const id = newId('j')
+    const ts = this.now()
+    this.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, name, file, spec_json, state, created_at, updated_at, sweep_id, matrix_json, options_json)
+           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          input.name,
+          input.file,
+          JSON.stringify(input.spec),
+          ts,
+          ts,
+          input.sweepId ?? null,
+          input.matrix ? JSON.stringify(input.matrix) : null,
+          JSON.stringify(redactDeep(input.options ?? {})),
+        )
+      this.insertEvent(id, null, 'job-created', {name: input.name, file: input.file})
+    })
+    return this.getJob(id)!
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined
+    return row ? toJob(row) : undefined
+  }
+
+  /** A job by id, or by name (the most recent job of that name). Unknown → UsageError. */
+  findJob(ref: string): JobRecord {
+    const byId = this.getJob(ref)
+    if (byId) return byId
+    const row = this.db.prepare('SELECT * FROM jobs WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
+    if (row) return toJob(row)
+    const names = (this.db.prepare('SELECT DISTINCT name FROM jobs ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
+    const suggestion = didYouMean(ref, names)
+    throw new UsageError(`no job with id or name "${ref}"`, {
+      code: 'JOB_NOT_FOUND',
+      hint: suggestion ? `Did you mean "${suggestion}"? See \`skyhop status\` for all jobs.` : 'See `skyhop status` for all jobs.',
+    })
+  }
+
+  listJobs(filter: {sweepId?: string; states?: JobState[]; limit?: number} = {}): JobRecord[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (filter.sweepId) {
+      where.push('sweep_id = ?')
+      args.push(filter.sweepId)
+    }
+    if (filter.states && filter.states.length > 0) {
+      where.push(`state IN (${filter.states.map(() => '?').join(',')})`)
+      args.push(...filter.states)
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(toJob)
+  }
+
+  /** Moves a job to `state` and records why, in one transaction. */
+  setJobState(
+    id: string,
+    state: JobState,
+    event: {kind: string; data?: Record<string, unknown>; attemptId?: string | null},
+    fields: {exitCode?: number | null; reason?: string | null; restarts?: number; errorRestarts?: number} = {},
+  ): void {
+    this.transaction(() => {
+      const sets = ['state = ?', 'updated_at = ?']
+      const args: unknown[] = [state, this.now()]
+      if (fields.exitCode !== undefined) {
+        sets.push('exit_code = ?')
+        args.push(fields.exitCode)
+      }
+      if (fields.reason !== undefined) {
+        sets.push('reason = ?')
+        args.push(fields.reason)
+      }
+      if (fields.restarts !== undefined) {
+        sets.push('restarts = ?')
+        args.push(fields.restarts)
+      }
+      if (fields.errorRestarts !== undefined) {
+        sets.push('error_restarts = ?')
+        args.push(fields.errorRestarts)
+      }
+      const info = this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
+      if (info.changes !== 1) throw new BugError(`job ${id} vanished from the state store`)
+      this.insertEvent(id, event.attemptId ?? null, event.kind, {state, ...event.data})
+    })
+  }
+
+  // ---- leases: exactly one controller drives a job at a time -------------------------
+
+  /** Takes the job's lease if it is free, expired, or already ours. */
+  acquireLease(jobId: string, owner: string, ttlMs: number): boolean {
+    const now = this.clock().getTime()
+    const info = this.db
+      .prepare(
+        `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?
+         WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+      )
+      .run(owner, now + ttlMs, jobId, owner, now)
+    return info.changes === 1
+  }
+
+  /** Extends our lease; false if another controller took it (we must stop acting). */
+  renewLease(jobId: string, owner: string, ttlMs: number): boolean {
+    const info = this.db.prepare('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(this.clock().getTime() + ttlMs, jobId, owner)
+    return info.changes === 1
+  }
+
+  releaseLease(jobId: string, owner: string): void {
+    this.db.prepare('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(jobId, owner)
+  }
+
+  /** Non-terminal jobs whose controller stopped heartbeating. */
+  orphanedJobs(): JobRecord[] {
+    const now = this.clock().getTime()
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM jobs WHERE state NOT IN ('SUCCEEDED','FAILED','CANCELLED')
+         AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`,
+      )
+      .all(now) as Row[]
+    return rows.map(toJob)
+  }
+
+  // ---- attempts ---------------------------------------------------------------------
+
+  /** Records the intent to launch (state REQUESTED) before any backend call is made. */
+  recordAttemptIntent(input: NewAttempt): AttemptRecord {
+    const id = newId('a')
+    this.transaction(() => {
+      const n = ((this.db.prepare('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
+      this.db
+        .prepare(
+          `INSERT INTO attempts (id, job_id, n, provider, region, zone, instance_type, accelerator, accelerator_count, spot,
+             price_per_hour, currency, on_demand_price_per_hour, billing_granularity_seconds, state, intent_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'REQUESTED', ?)`,
+        )
+        .run(
+          id,
+          input.jobId,
+          n,
+          input.provider,
+          input.region,
+          input.zone,
+          input.instanceType,
+          input.accelerator,
+          input.acceleratorCount,
+          input.spot ? 1 : 0,
+          input.pricePerHour,
+          input.currency,
+          input.onDemandPricePerHour,
+          input.billingGranularitySeconds ?? 1,
+          this.now(),
+        )
+      this.insertEvent(input.jobId, id, 'attempt-requested', {
+        n,
+        provider: input.provider,
+        region: input.region,
+        zone: input.zone,
+        instanceType: input.instanceType,
+        spot: input.spot,
+      })
+    })
+    return this.getAttempt(id)!
+  }
+
+  getAttempt(id: string): AttemptRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined
+    return row ? toAttempt(row) : undefined
+  }
+
+  listAttempts(jobId: string): AttemptRecord[] {
+    return (this.db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map(toAttempt)
+  }
+
+  /** Attempts that may still hold resources: launched or requested and not known to be over. */
+  liveAttempts(): AttemptRecord[] {
+    return (
+      this.db.prepare(`SELECT * FROM attempts WHERE state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING') ORDER BY intent_at`).all() as Row[]
+    ).map(toAttempt)
+  }
+
+  updateAttempt(
+    id: string,
+    patch: Partial<Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>>,
+    event?: {kind: string; data?: Record<string, unknown>},
+  ): void {
+    const columns: Record<string, string> = {
+      state: 'state',
+      launchedAt: 'launched_at',
+      startedAt: 'started_at',
+      endedAt: 'ended_at',
+      exitCode: 'exit_code',
+      reason: 'reason',
+      handle: 'handle_json',
+      error: 'error_json',
+    }
+    const sets: string[] = []
+    const args: unknown[] = []
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue
+      sets.push(`${columns[key]} = ?`)
+      args.push(key === 'handle' || key === 'error' ? (value === null ? null : JSON.stringify(redactDeep(value))) : value)
+    }
+    this.transaction(() => {
+      let jobId: string | undefined
+      if (sets.length > 0) {
+        this.db.prepare(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
+      }
+      if (event) {
+        jobId = (this.db.prepare('SELECT job_id FROM attempts WHERE id = ?').get(id) as {job_id: string} | undefined)?.job_id
+        if (!jobId) throw new BugError(`attempt ${id} vanished from the state store`)
+        this.insertEvent(jobId, id, event.kind, {...(patch.state ? {state: patch.state} : {}), ...event.data})
+      }
+    })
+  }
+
+  // ---- events and observations ------------------------------------------------------
+
+  addEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown> = {}): void {
+    this.transaction(() => this.insertEvent(jobId, attemptId, kind, data))
+  }
+
+  private insertEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown>): void {
+    this.db
+      .prepare('INSERT INTO events (job_id, attempt_id, ts, kind, data_json) VALUES (?, ?, ?, ?, ?)')
+      .run(jobId, attemptId, this.now(), kind, JSON.stringify(redactDeep(data)))
+  }
+
+  events(jobId: string, afterId = 0): EventRecord[] {
+    return (this.db.prepare('SELECT * FROM events WHERE job_id = ? AND id > ? ORDER BY id').all(jobId, afterId) as Row[]).map((r) => ({
+      id: r.id as number,
+      jobId: r.job_id as string,
+      attemptId: (r.attempt_id as string | null) ?? null,
+      ts: r.ts as string,
+      kind: r.kind as string,
+      data: JSON.parse(r.data_json as string) as Record<string, unknown>,
+    }))
+  }
+
+  addObservation(o: Omit<ObservationRecord, 'ts'> & {ts?: string}): void {
+    this.db
+      .prepare('INSERT INTO observations (ts, provider, region, zone, accelerator, kind, value_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(o.ts ?? this.now(), o.provider, o.region, o.zone, o.accelerator, o.kind, o.valueSeconds)
+  }
+
+  observations(sinceIso: string): ObservationRecord[] {
+    return (this.db.prepare('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) => ({
+      ts: r.ts as string,
+      provider: r.provider as string,
+      region: (r.region as string | null) ?? null,
+      zone: (r.zone as string | null) ?? null,
+      accelerator: (r.accelerator as string | null) ?? null,
+      kind: r.kind as ObservationKind,
+      valueSeconds: (r.value_seconds as number | null) ?? null,
+    }))
+  }
+
+  integrityCheck(): string {
+    return (this.db.pragma('integrity_check') as Array<{integrity_check: string}>)[0].integrity_check
+  }
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    file: (r.file as string | null) ?? null,
+    spec: JSON.parse(r.spec_json as string) as JobSpec,
+    state: r.state as JobState,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    sweepId: (r.sweep_id as string | null) ?? null,
+    matrix: r.matrix_json ? (JSON.parse(r.matrix_json as string) as Record<string, unknown>) : null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    restarts: r.restarts as number,
+    errorRestarts: r.error_restarts as number,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: (r.lease_expires_at as number | null) ?? null,
+    options: JSON.parse((r.options_json as string) || '{}') as Record<string, unknown>,
+  }
+}
+
+function toAttempt(r: Row): AttemptRecord {
+  return {
+    id: r.id as string,
+    jobId: r.job_id as string,
+    n: r.n as number,
+    provider: r.provider as string,
+    region: r.region as string,
+    zone: (r.zone as string | null) ?? null,
+    instanceType: r.instance_type as string,
+    accelerator: (r.accelerator as string | null) ?? null,
+    acceleratorCount: (r.accelerator_count as number | null) ?? null,
+    spot: r.spot === 1,
+    pricePerHour: (r.price_per_hour as number | null) ?? null,
+    currency: (r.currency as string | null) ?? null,
+    onDemandPricePerHour: (r.on_demand_price_per_hour as number | null) ?? null,
+    billingGranularitySeconds: r.billing_granularity_seconds as number,
+    state: r.state as AttemptRecordState,
+    intentAt: r.intent_at as string,
+    launchedAt: (r.launched_at as string | null) ?? null,
+    startedAt: (r.started_at as string | null) ?? null,
+    endedAt: (r.ended_at as string | null) ?? null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    handle: r.handle_json ? (JSON.parse(r.handle_json as string) as LaunchHandle) : null,
+    error: r.error_json ? (JSON.parse(r.error_json as string) as Record<string, unknown>) : null,
+  }
+}
