@@ -1,0 +1,18 @@
+// Child process for the kill-mid-write test: writes jobs, attempts and events as fast
+// as it can until it is killed with SIGKILL.
+import {Store} from '../../src/state/store.js'
+import type {JobSpec} from '../../src/spec/job-spec.js'
+
+const home = process.argv[2]
+const store = Store.open(home)
+const spec = {name: 'w', run: 'echo', envs: {PAYLOAD: 'x'.repeat(2000)}} as unknown as JobSpec
+process.stdout.write('ready\n')
+for (let i = 0; ; i++) {
+  const job = store.createJob({name: `w-${i}`, file: null, spec})
+  const a = store.recordAttemptIntent({
+    jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
+    acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
+  })
+  store.updateAttempt(a.id, {state: 'RUNNING', startedAt: new Date().toISOString()}, {kind: 'attempt-running'})
+  store.setJobState(job.id, 'RUNNING', {kind: 'job-running', attemptId: a.id})
+}

@@ -1,0 +1,98 @@
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {UsageError} from '../../../src/errors.js'
+import type {JobSpec} from '../../../src/spec/job-spec.js'
+import {Store} from '../../../src/state/store.js'
+import {registerSecret} from '../../../src/util/redact.js'
+
+const spec = {name: 'x', run: 'echo'} as unknown as JobSpec
+const tmpHome = () => mkdtempSync(join(tmpdir(), 'skyhop-state-'))
+
+describe('state store', () => {
+  it('migrates a fresh store and reopens it', () => {
+    const home = tmpHome()
+    Store.open(home).close()
+    const store = Store.open(home)
+    expect(store.db.pragma('journal_mode', {simple: true})).to.equal('wal')
+    expect(store.integrityCheck()).to.equal('ok')
+    store.close()
+  })
+
+  it('records jobs, attempts and events in order', () => {
+    const store = Store.open(tmpHome())
+    const job = store.createJob({name: 'train', file: 'a.yaml', spec})
+    const a1 = store.recordAttemptIntent({
+      jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
+      acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
+    })
+    const a2 = store.recordAttemptIntent({...a1, jobId: job.id, pricePerHour: 1} as never)
+    expect([a1.n, a2.n]).to.deep.equal([1, 2])
+    expect(a1.state).to.equal('REQUESTED')
+    store.updateAttempt(a1.id, {state: 'RUNNING', handle: {provider: 'local', externalId: '42', region: 'local', zone: null, data: {}}}, {kind: 'attempt-running'})
+    store.setJobState(job.id, 'RUNNING', {kind: 'job-running'})
+    expect(store.getAttempt(a1.id)!.handle!.externalId).to.equal('42')
+    expect(store.events(job.id).map((e) => e.kind)).to.deep.equal(['job-created', 'attempt-requested', 'attempt-requested', 'attempt-running', 'job-running'])
+    expect(store.findJob('train').id).to.equal(job.id)
+    store.close()
+  })
+
+  it('says "did you mean" for an unknown job', () => {
+    const store = Store.open(tmpHome())
+    store.createJob({name: 'finetune', file: null, spec})
+    expect(() => store.findJob('fintune')).to.throw(UsageError).with.property('hint').that.matches(/finetune/)
+    store.close()
+  })
+
+  it('gives a job lease to one controller at a time, and takes back expired ones', () => {
+    let now = 1_000_000
+    const store = Store.open(tmpHome(), {clock: () => new Date(now)})
+    const job = store.createJob({name: 'x', file: null, spec})
+    expect(store.acquireLease(job.id, 'a', 10_000)).to.equal(true)
+    expect(store.acquireLease(job.id, 'b', 10_000)).to.equal(false)
+    expect(store.orphanedJobs()).to.have.length(0)
+    now += 20_000
+    expect(store.orphanedJobs().map((j) => j.id)).to.deep.equal([job.id])
+    expect(store.acquireLease(job.id, 'b', 10_000)).to.equal(true)
+    expect(store.renewLease(job.id, 'a', 10_000)).to.equal(false)
+    store.close()
+  })
+
+  it('never stores a registered secret', () => {
+    registerSecret('AKIAEXAMPLESECRET123')
+    const store = Store.open(tmpHome())
+    const job = store.createJob({name: 'x', file: null, spec})
+    store.addEvent(job.id, null, 'error', {message: 'auth failed for AKIAEXAMPLESECRET123'})
+    const raw = store.db.prepare('SELECT data_json FROM events WHERE kind = ?').get('error') as {data_json: string}
+    expect(raw.data_json).not.to.include('AKIAEXAMPLESECRET123')
+    store.close()
+  })
+
+  it('survives SIGKILL in the middle of writing: integrity ok, no half-written job', async function () {
+    this.timeout(120_000)
+    const home = tmpHome()
+    for (let round = 0; round < 5; round++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/store-writer.ts', home], {stdio: ['ignore', 'pipe', 'inherit']})
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+      await new Promise((r) => setTimeout(r, 150 + round * 60))
+      child.kill('SIGKILL')
+      await new Promise((r) => child.once('exit', r))
+      const store = Store.open(home)
+      expect(store.integrityCheck()).to.equal('ok')
+      const jobs = store.db.prepare('SELECT id FROM jobs').all() as Array<{id: string}>
+      expect(jobs.length).to.be.greaterThan(0)
+      const orphans = store.db
+        .prepare(`SELECT COUNT(*) AS n FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.job_id = j.id AND e.kind = 'job-created')`)
+        .get() as {n: number}
+      expect(orphans.n, 'every job has its creation event').to.equal(0)
+      const running = store.db
+        .prepare(`SELECT COUNT(*) AS n FROM jobs j WHERE state = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.state = 'RUNNING')`)
+        .get() as {n: number}
+      expect(running.n, 'no RUNNING job without its RUNNING attempt').to.equal(0)
+      store.close()
+    }
+  })
+})
