@@ -85,6 +85,7 @@ export const MIGRATIONS: Migration[] = [
         region        TEXT,
         zone          TEXT,
         accelerator   TEXT,
+        spot          INTEGER NOT NULL DEFAULT 0,
         kind          TEXT NOT NULL,
         value_seconds REAL
       );

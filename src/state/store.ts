@@ -78,7 +78,8 @@ export interface EventRecord {
   data: Record<string, unknown>
 }
 
-export type ObservationKind = 'queue-wait' | 'provisioning' | 'capacity-failure' | 'quota-failure' | 'preemption'
+/** What the controller saw; mirrors the planner's Observation kinds (src/planner/types.ts). */
+export type ObservationKind = 'provisioning-wait' | 'capacity-failure' | 'quota-failure' | 'preemption' | 'spot-uptime'
 
 export interface ObservationRecord {
   ts: string
@@ -86,6 +87,7 @@ export interface ObservationRecord {
   region: string | null
   zone: string | null
   accelerator: string | null
+  spot: boolean
   kind: ObservationKind
   valueSeconds: number | null
 }
@@ -317,10 +319,17 @@ export class Store {
 
   // ---- attempts ---------------------------------------------------------------------
 
-  /** Records the intent to launch (state REQUESTED) before any backend call is made. */
-  recordAttemptIntent(input: NewAttempt): AttemptRecord {
+  /**
+   * Records the intent to launch (state REQUESTED) before any backend call is made.
+   * Returns null, writing nothing, when the job has already ended (e.g. a cancel won the
+   * race against a relaunch): the check and the insert are one transaction.
+   */
+  recordAttemptIntent(input: NewAttempt): AttemptRecord | null {
     const id = newId('a')
-    this.transaction(() => {
+    const created = this.transaction(() => {
+      const job = this.db.prepare('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
+      if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
+      if (TERMINAL_JOB_STATES.has(job.state)) return false
       const n = ((this.db.prepare('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
       this.db
         .prepare(
@@ -353,8 +362,9 @@ export class Store {
         instanceType: input.instanceType,
         spot: input.spot,
       })
+      return true
     })
-    return this.getAttempt(id)!
+    return created ? this.getAttempt(id)! : null
   }
 
   getAttempt(id: string): AttemptRecord | undefined {
@@ -433,8 +443,8 @@ export class Store {
 
   addObservation(o: Omit<ObservationRecord, 'ts'> & {ts?: string}): void {
     this.db
-      .prepare('INSERT INTO observations (ts, provider, region, zone, accelerator, kind, value_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(o.ts ?? this.now(), o.provider, o.region, o.zone, o.accelerator, o.kind, o.valueSeconds)
+      .prepare('INSERT INTO observations (ts, provider, region, zone, accelerator, spot, kind, value_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(o.ts ?? this.now(), o.provider, o.region, o.zone, o.accelerator, o.spot ? 1 : 0, o.kind, o.valueSeconds)
   }
 
   observations(sinceIso: string): ObservationRecord[] {
@@ -444,6 +454,7 @@ export class Store {
       region: (r.region as string | null) ?? null,
       zone: (r.zone as string | null) ?? null,
       accelerator: (r.accelerator as string | null) ?? null,
+      spot: r.spot === 1,
       kind: r.kind as ObservationKind,
       valueSeconds: (r.value_seconds as number | null) ?? null,
     }))

@@ -13,6 +13,6 @@ for (let i = 0; ; i++) {
     jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
     acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
   })
-  store.updateAttempt(a.id, {state: 'RUNNING', startedAt: new Date().toISOString()}, {kind: 'attempt-running'})
-  store.setJobState(job.id, 'RUNNING', {kind: 'job-running', attemptId: a.id})
+  store.updateAttempt(a!.id, {state: 'RUNNING', startedAt: new Date().toISOString()}, {kind: 'attempt-running'})
+  store.setJobState(job.id, 'RUNNING', {kind: 'job-running', attemptId: a!.id})
 }

@@ -29,14 +29,27 @@ describe('state store', () => {
       jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
       acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
     })
-    const a2 = store.recordAttemptIntent({...a1, jobId: job.id, pricePerHour: 1} as never)
-    expect([a1.n, a2.n]).to.deep.equal([1, 2])
-    expect(a1.state).to.equal('REQUESTED')
-    store.updateAttempt(a1.id, {state: 'RUNNING', handle: {provider: 'local', externalId: '42', region: 'local', zone: null, data: {}}}, {kind: 'attempt-running'})
+    const a2 = store.recordAttemptIntent({...a1!, jobId: job.id, pricePerHour: 1} as never)!
+    expect([a1!.n, a2.n]).to.deep.equal([1, 2])
+    expect(a1!.state).to.equal('REQUESTED')
+    store.updateAttempt(a1!.id, {state: 'RUNNING', handle: {provider: 'local', externalId: '42', region: 'local', zone: null, data: {}}}, {kind: 'attempt-running'})
     store.setJobState(job.id, 'RUNNING', {kind: 'job-running'})
-    expect(store.getAttempt(a1.id)!.handle!.externalId).to.equal('42')
+    expect(store.getAttempt(a1!.id)!.handle!.externalId).to.equal('42')
     expect(store.events(job.id).map((e) => e.kind)).to.deep.equal(['job-created', 'attempt-requested', 'attempt-requested', 'attempt-running', 'job-running'])
     expect(store.findJob('train').id).to.equal(job.id)
+    store.close()
+  })
+
+  it('refuses a new attempt once the job has ended (cancel beats relaunch)', () => {
+    const store = Store.open(tmpHome())
+    const job = store.createJob({name: 'x', file: null, spec})
+    store.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled'})
+    const a = store.recordAttemptIntent({
+      jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
+      acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
+    })
+    expect(a).to.equal(null)
+    expect(store.listAttempts(job.id)).to.have.length(0)
     store.close()
   })
 
