@@ -17,6 +17,18 @@
 //   exit_code         the job's exit code, written atomically when it ends
 //   stop-request      written by skyhop before signalling the runner: `cancel` or `preempt`
 //
+// Details the runner and its writers agree on (added with the runner itself):
+//   runner.conf keys are the RunnerConfig field names; `noticeSources` is one value with
+//     the entries separated by spaces. The runner parses the file; it never sources it.
+//   stop-request may carry the grace in seconds after the kind: `preempt 20`. Without it
+//     the runner uses graceSeconds. No file at all means `preempt`.
+//   preempt-notice    the default SKYHOP_PREEMPT_NOTICE when env does not name one. On a
+//     notice the runner writes there the ISO time at which the job will be SIGKILLed:
+//     the host's deadline minus the runner's margin, i.e. the job's real deadline.
+//   .metadata-notice  hand-over from the runner's metadata poller to the runner; internal.
+//   The runner's exit code is the job's (128+N when the job died of signal N); 75 when
+//   it gave up waiting for a capacity slot; 64-70 for its own errors (no exit_code then).
+//
 // Imports nothing from the rest of skyhop except types, so it can be reused by every provider.
 
 export interface RunnerConfig {
@@ -36,6 +48,20 @@ export interface RunnerConfig {
   pollIntervalSeconds: number
   /** Seconds the runner keeps the job alive after its own exit for log shipping; 0 normally. */
   lingerSeconds?: number
+  /**
+   * How long before the deadline the runner sends SIGKILL, so that it can still record the
+   * kill and the exit before the host takes the machine. Default 1.5; never more than a
+   * quarter of the remaining grace.
+   */
+  killMarginSeconds?: number
+  /**
+   * Capacity slots shared by attempts on one host (the local provider): the runner holds a
+   * flock on one of `slots` files in `slotDir` while the job runs. Unset: no limit.
+   */
+  slotDir?: string
+  slots?: number
+  /** Seconds to wait for a free slot; -1 waits for ever (a queue), 0 gives up at once. */
+  slotWaitSeconds?: number
 }
 
 export type RunnerEventName =
@@ -48,6 +74,11 @@ export type RunnerEventName =
   | 'signal' // the job's process group was signalled (fields: signal, remainingSeconds)
   | 'kill' // the grace ran out: SIGKILL
   | 'exit' // the job ended (fields: exitCode, signal, beforeDeadline)
+  | 'warning' // something the runner cannot do here, e.g. a notice source it cannot poll (fields: message)
+  | 'error' // the runner could not start the job; no exit_code follows (fields: message)
+  | 'slot-wait' // all capacity slots are busy; the attempt is queued (fields: slots)
+  | 'slot' // a capacity slot was taken (fields: slot, slots)
+  | 'no-slot' // gave up waiting for a slot; the runner exits 75 without an exit_code (fields: slots)
 
 export interface RunnerEvent {
   /** ISO-8601 time with milliseconds. */
@@ -77,3 +108,20 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export function isValidEnvName(name: string): boolean {
   return ENV_NAME.test(name)
 }
+
+/** What the runner accepts in `noticeSources`, with the metadata base URL it polls by default. */
+export const NOTICE_SOURCES = {
+  aws: 'http://169.254.169.254',
+  gcp: 'http://metadata.google.internal',
+  azure: 'http://169.254.169.254',
+  aliyun: 'http://100.100.100.200',
+  tencentcloud: 'http://metadata.tencentyun.com',
+  /** Nothing is polled: Huawei Cloud documents no in-guest spot reclaim endpoint. */
+  huaweicloud: null,
+} as const
+export type NoticeSource = keyof typeof NOTICE_SOURCES
+
+/** Signals the runner can deliver as the job's notice. */
+export const RUNNER_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGUSR2', 'SIGHUP', 'SIGQUIT'] as const
+
+export type StopKind = 'cancel' | 'preempt'

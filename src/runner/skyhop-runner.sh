@@ -1,0 +1,681 @@
+#!/usr/bin/env bash
+# skyhop-runner.sh: runs one attempt of a skyhop job on an execution host.
+#
+#   bash skyhop-runner.sh ATTEMPT_DIR
+#
+# The attempt directory is the whole interface (src/runner/contract.ts is the spec):
+# the runner reads run.sh, setup.sh, env and runner.conf, runs setup then run in a
+# process group of their own, watches for an interruption notice, hands the job its
+# grace window, and writes runner.pid, job.pgid, output.log, events.jsonl and exit_code.
+# Its own exit code is the job's (128+N when the job died of signal N).
+#
+# Needs: Linux, bash >= 4.3 (5.1+ notices a job's exit at once; older ones within
+# 200 ms), GNU coreutils (date, mv, sleep, mkdir); curl only when a cloud metadata
+# source is configured; flock (util-linux) only when capacity slots are configured.
+#
+# Where notices come from:
+#   - SIGTERM, SIGINT or SIGUSR1 to the runner (Slurm preemption and scancel, Kubernetes
+#     pod deletion, the local provider). The file `stop-request` says `cancel` or
+#     `preempt` (default preempt), optionally followed by the grace in seconds.
+#   - the cloud metadata endpoints named in noticeSources, polled every
+#     pollIntervalSeconds by a background poller that wakes the runner with SIGUSR2:
+#       aws           IMDSv2: PUT /latest/api/token, GET /latest/meta-data/spot/instance-action
+#       gcp           GET /computeMetadata/v1/instance/preempted (Metadata-Flavor: Google)
+#       azure         GET /metadata/scheduledevents?api-version=2020-07-01 (Metadata: true)
+#       aliyun        PUT /latest/api/token, GET /latest/meta-data/instance/spot/termination-time
+#       tencentcloud  GET /latest/meta-data/spot/termination-time (UTC+8 wall time)
+#       huaweicloud   nothing is polled: Huawei Cloud documents no in-guest endpoint for
+#                     spot reclaim notices (only CCE's Node Problem Detector, which drains
+#                     the node, so the notice reaches the runner as a SIGTERM). The runner
+#                     records a `warning` event saying so instead of pretending to poll.
+#
+# Job names and env values are data: env holds single-quoted `export` lines written by
+# skyhop, runner.conf is parsed here (never sourced), metadata answers are matched with
+# regular expressions and handed to `date -d` as arguments only.
+
+set -u
+sr_umask=$(umask)
+umask 077 # events and notices may name paths of the job; keep them to the user
+
+sr_bash_ok=1
+if (( BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 3) )); then sr_bash_ok=0; fi
+# `wait -n -p` (bash 5.1) lets the runner wait for "the job or the next tick" at once.
+sr_wait_p=0
+if (( BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1) )); then sr_wait_p=1; fi
+# Tests force the pre-5.1 path to keep it honest.
+if [[ ${SKYHOP_RUNNER_COMPAT_WAIT-} == 1 ]]; then sr_wait_p=0; fi
+
+if [[ $# -ne 1 || -z $1 ]]; then
+  echo "usage: bash skyhop-runner.sh ATTEMPT_DIR" >&2
+  exit 64
+fi
+if (( ! sr_bash_ok )); then
+  echo "skyhop-runner: bash >= 4.3 is required (this is $BASH_VERSION)" >&2
+  exit 69
+fi
+if ! sr_dir=$(cd -- "$1" 2>/dev/null && pwd -P); then
+  echo "skyhop-runner: no such attempt directory: $1" >&2
+  exit 66
+fi
+
+# ---------------------------------------------------------------- time and events
+
+if [[ -n ${EPOCHREALTIME-} ]]; then
+  # EPOCHREALTIME's separator follows the locale; digits only is always microseconds.
+  sr_now() { local t=${EPOCHREALTIME//[!0-9]/}; NOW_MS=$(( 10#$t / 1000 )); }
+else
+  sr_now() { NOW_MS=$(date +%s%3N); }
+fi
+
+# ms since the epoch -> ISO-8601 UTC with milliseconds, in ISO.
+sr_iso() {
+  local ms=$1 frac
+  printf -v frac '%03d' $(( ms % 1000 ))
+  ISO=$(date -u -d "@$(( ms / 1000 )).$frac" '+%Y-%m-%dT%H:%M:%S.%3NZ')
+}
+
+# Any string -> a JSON string literal, in JSON.
+sr_json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f'$'\x7f']/?}
+  JSON="\"$s\""
+}
+
+# ms -> seconds with three decimals, as a JSON number, in SECS.
+sr_secs() {
+  local ms=$1 sign=
+  if (( ms < 0 )); then sign=-; ms=$(( -ms )); fi
+  printf -v SECS '%s%d.%03d' "$sign" $(( ms / 1000 )) $(( ms % 1000 ))
+}
+
+# sr_emit NAME [KEY JSON_VALUE]...: one JSON line appended to events.jsonl. A single
+# short write to an O_APPEND file, so lines from the runner and the job's wrapper
+# never interleave.
+sr_emit() {
+  local name=$1 line
+  shift
+  sr_now
+  sr_iso "$NOW_MS"
+  line="{\"ts\":\"$ISO\",\"event\":\"$name\""
+  while (( $# >= 2 )); do
+    line+=",\"$1\":$2"
+    shift 2
+  done
+  printf '%s}\n' "$line" >>"$sr_dir/events.jsonl"
+}
+
+sr_write_atomic() { # PATH CONTENT
+  local tmp="$1.tmp.$$"
+  printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"
+}
+
+sr_fail() { # runner error before the job could start: no exit_code, the attempt is LOST
+  sr_json_str "$1"
+  sr_emit error message "$JSON"
+  echo "skyhop-runner: $1" >&2
+  exit 70
+}
+
+# ---------------------------------------------------------------- runner.conf
+
+# "1.5" -> 1500 in MS; decimals past milliseconds are dropped.
+sr_sec_to_ms() {
+  [[ $1 =~ ^([0-9]{1,9})(\.([0-9]*))?$ ]] || return 1
+  local i=${BASH_REMATCH[1]} f="${BASH_REMATCH[3]}000"
+  MS=$(( 10#$i * 1000 + 10#${f:0:3} ))
+}
+
+# A runner.conf value as shellQuote (contract.ts) writes it, or a plain word, in UNQ.
+sr_unquote() {
+  local v=$1
+  if [[ ${#v} -ge 2 && $v == \'*\' ]]; then
+    v=${v:1:${#v}-2}
+    local bare=${v//"'\\''"/}
+    [[ $bare == *"'"* ]] && return 1
+    UNQ=${v//"'\\''"/"'"}
+  elif [[ $v =~ ^[A-Za-z0-9_./:=@+,%-]*$ ]]; then
+    UNQ=$v
+  else
+    return 1
+  fi
+}
+
+declare -A sr_conf=()
+[[ -f $sr_dir/runner.conf ]] || sr_fail "runner.conf is missing in $sr_dir"
+sr_lineno=0
+while IFS= read -r sr_line || [[ -n $sr_line ]]; do
+  sr_lineno=$(( sr_lineno + 1 ))
+  [[ -z $sr_line || $sr_line == '#'* ]] && continue
+  [[ $sr_line == *=* ]] || sr_fail "runner.conf:$sr_lineno: expected KEY=value"
+  sr_key=${sr_line%%=*}
+  sr_unquote "${sr_line#*=}" || sr_fail "runner.conf:$sr_lineno: value of $sr_key is not shell-quoted"
+  case $sr_key in
+    graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds)
+      sr_conf[$sr_key]=$UNQ ;;
+    *) ;; # keys from a newer skyhop are ignored, not fatal
+  esac
+done <"$sr_dir/runner.conf"
+
+sr_sec_to_ms "${sr_conf[graceSeconds]-30}" || sr_fail "graceSeconds must be a number of seconds"
+sr_grace_ms=$MS
+sr_sec_to_ms "${sr_conf[pollIntervalSeconds]-5}" || sr_fail "pollIntervalSeconds must be a number of seconds"
+sr_poll_ms=$MS
+(( sr_poll_ms >= 100 )) || sr_poll_ms=100
+sr_sec_to_ms "${sr_conf[lingerSeconds]-0}" || sr_fail "lingerSeconds must be a number of seconds"
+sr_linger_ms=$MS
+sr_sec_to_ms "${sr_conf[killMarginSeconds]-1.5}" || sr_fail "killMarginSeconds must be a number of seconds"
+sr_margin_ms=$MS
+
+sr_sig=${sr_conf[signal]-SIGTERM}
+sr_sig=${sr_sig^^}
+sr_sig=${sr_sig#SIG}
+case $sr_sig in
+  TERM | INT | USR1 | USR2 | HUP | QUIT) ;;
+  *) sr_fail "signal must be one of SIGTERM SIGINT SIGUSR1 SIGUSR2 SIGHUP SIGQUIT, not ${sr_conf[signal]}" ;;
+esac
+sr_signum=$(kill -l "$sr_sig")
+
+sr_workdir=${sr_conf[workdir]-$sr_dir/work}
+[[ $sr_workdir == /* ]] || sr_workdir="$sr_dir/$sr_workdir"
+
+sr_slot_dir=${sr_conf[slotDir]-}
+sr_slots=${sr_conf[slots]-0}
+[[ $sr_slots =~ ^[0-9]{1,6}$ ]] || sr_fail "slots must be a whole number"
+sr_slot_wait=${sr_conf[slotWaitSeconds]--1}
+[[ $sr_slot_wait =~ ^-?[0-9]{1,9}$ ]] || sr_fail "slotWaitSeconds must be a whole number (-1: wait forever)"
+
+sr_sources=()
+sr_warnings=()
+read -r -a sr_entries <<<"${sr_conf[noticeSources]-}"
+for sr_entry in ${sr_entries[@]+"${sr_entries[@]}"}; do
+  sr_name=${sr_entry%%=*}
+  sr_base=
+  [[ $sr_entry == *=* ]] && sr_base=${sr_entry#*=}
+  case $sr_name in
+    aws | azure) sr_default=http://169.254.169.254 ;;
+    gcp) sr_default=http://metadata.google.internal ;;
+    aliyun) sr_default=http://100.100.100.200 ;;
+    tencentcloud) sr_default=http://metadata.tencentyun.com ;;
+    huaweicloud)
+      sr_warnings+=("huaweicloud: no documented in-guest spot reclaim endpoint; nothing is polled, notices arrive as signals (CCE drains the node)")
+      continue ;;
+    *) sr_fail "unknown notice source: $sr_name" ;;
+  esac
+  sr_base=${sr_base:-$sr_default}
+  [[ $sr_base =~ ^https?://[A-Za-z0-9._:@%-]+(/[A-Za-z0-9._~/%-]*)?$ ]] || sr_fail "notice source $sr_name: not a base URL: $sr_base"
+  sr_sources+=("$sr_name=${sr_base%/}")
+done
+if (( ${#sr_sources[@]} > 0 )) && ! command -v curl >/dev/null 2>&1; then
+  sr_warnings+=("curl not found: cloud metadata notices cannot be polled; only signals are seen")
+  sr_sources=()
+fi
+
+# Where the job finds its deadline. The env file may name it; the runner reads it in a
+# subshell so the job's variables never change the runner's own shell.
+sr_notice_file=$(
+  if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
+  printf '%s' "${SKYHOP_PREEMPT_NOTICE-}"
+)
+[[ -n $sr_notice_file ]] || sr_notice_file="$sr_dir/preempt-notice"
+
+[[ -f $sr_dir/run.sh ]] || sr_fail "run.sh is missing in $sr_dir"
+
+# ---------------------------------------------------------------- state
+
+sr_pending=()      # signals caught, handled by the main loop
+sr_job_pid=        # pid of the job's process group leader
+sr_deadline_ms=    # when the host takes the machine (or the grace ends)
+sr_kill_at_ms=     # when the runner sends SIGKILL: the deadline minus the margin
+sr_signalled=      # the job got its signal
+sr_killed=         # the job got SIGKILL from the runner
+sr_cancelled=
+sr_noticed=
+sr_poller_pid=
+sr_slot_fd=
+
+sr_write_atomic "$sr_dir/runner.pid" "$$"
+
+trap 'sr_pending+=(TERM)' TERM
+trap 'sr_pending+=(INT)' INT
+trap 'sr_pending+=(USR1)' USR1
+trap 'sr_pending+=(POLL)' USR2
+trap '[[ -n $sr_poller_pid ]] && kill "$sr_poller_pid" 2>/dev/null' EXIT
+
+sr_srcs_json='['
+for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
+  sr_json_str "$sr_entry"
+  [[ $sr_srcs_json == '[' ]] || sr_srcs_json+=,
+  sr_srcs_json+=$JSON
+done
+sr_srcs_json+=']'
+sr_json_str "$BASH_VERSION"
+sr_emit runner-start pid "$$" bash "$JSON" noticeSources "$sr_srcs_json" graceSeconds "$(sr_secs "$sr_grace_ms"; printf '%s' "$SECS")"
+for sr_w in ${sr_warnings[@]+"${sr_warnings[@]}"}; do
+  sr_json_str "$sr_w"
+  sr_emit warning message "$JSON"
+done
+
+# ---------------------------------------------------------------- stops and notices
+
+# Sets the deadline (only ever earlier), tells the job, and records it.
+#   sr_stop KIND DEADLINE_MS SOURCE [KEY JSON]...   KIND: preempt | cancel
+sr_stop() {
+  local kind=$1 deadline=$2 source=$3
+  shift 3
+  sr_now
+  local now=$NOW_MS
+  if [[ -z $sr_deadline_ms ]] || (( deadline < sr_deadline_ms )); then
+    sr_deadline_ms=$deadline
+    local left=$(( deadline - now )) margin=$sr_margin_ms
+    # A short grace keeps most of itself: the margin is at most a quarter of it.
+    if (( left > 0 && margin > left / 4 )); then margin=$(( left / 4 )); fi
+    sr_kill_at_ms=$(( deadline - margin ))
+    (( sr_kill_at_ms >= now )) || sr_kill_at_ms=$now
+  fi
+  sr_json_str "$source"
+  local src_json=$JSON
+  sr_iso "$sr_deadline_ms"
+  local deadline_iso=$ISO
+  sr_iso "$sr_kill_at_ms"
+  local kill_iso=$ISO
+  if [[ $kind == cancel ]]; then
+    sr_cancelled=1
+    sr_emit cancel source "$src_json" deadline "\"$deadline_iso\"" killAt "\"$kill_iso\"" "$@"
+  else
+    sr_noticed=1
+    # The job's deadline is when it will be killed, not when the host goes away.
+    mkdir -p -- "$(dirname -- "$sr_notice_file")" 2>/dev/null
+    sr_write_atomic "$sr_notice_file" "$kill_iso"
+    sr_emit notice source "$src_json" deadline "\"$deadline_iso\"" killAt "\"$kill_iso\"" "$@"
+  fi
+  sr_signal_job
+}
+
+sr_signal_job() {
+  [[ -n $sr_signalled || -z $sr_job_pid ]] && return 0
+  sr_signalled=1
+  kill -s "$sr_sig" -- "-$sr_job_pid" 2>/dev/null
+  sr_now
+  sr_secs $(( sr_kill_at_ms - NOW_MS ))
+  sr_emit signal signal "\"SIG$sr_sig\"" pgid "$sr_job_pid" remainingSeconds "$SECS"
+}
+
+# A signal to the runner: the stop-request file says what it means.
+sr_on_runner_signal() {
+  local sig=$1 kind=preempt grace_ms=$sr_grace_ms req= word=
+  if [[ -f $sr_dir/stop-request ]]; then
+    read -r word req <"$sr_dir/stop-request" || true
+    [[ $word == cancel ]] && kind=cancel
+    if [[ -n $req ]] && sr_sec_to_ms "$req"; then grace_ms=$MS; fi
+  fi
+  sr_now
+  local from=signal
+  [[ -f $sr_dir/stop-request ]] && from=stop-request
+  sr_stop "$kind" $(( NOW_MS + grace_ms )) "$from" receivedSignal "\"SIG$sig\""
+}
+
+# The poller found a notice; it left the details in .metadata-notice.
+sr_on_poll_notice() {
+  local f="$sr_dir/.metadata-notice" source deadline detail
+  [[ -f $f ]] || return 0
+  IFS=$'\t' read -r source deadline detail <"$f" || true
+  rm -f -- "$f"
+  [[ $deadline =~ ^[0-9]+$ ]] || return 0
+  sr_json_str "${detail-}"
+  sr_stop preempt "$deadline" "$source" detail "$JSON"
+}
+
+sr_handle_pending() {
+  local sig
+  while (( ${#sr_pending[@]} > 0 )); do
+    sig=${sr_pending[0]}
+    sr_pending=("${sr_pending[@]:1}")
+    if [[ $sig == POLL ]]; then sr_on_poll_notice; else sr_on_runner_signal "$sig"; fi
+  done
+}
+
+# ---------------------------------------------------------------- metadata poller
+
+sr_curl() { # METHOD URL [curl args]... -> HTTP_CODE, BODY
+  local method=$1 url=$2 out
+  shift 2
+  HTTP_CODE=000
+  BODY=
+  # Metadata services must never be reached through a proxy.
+  out=$(curl -sS --noproxy '*' --connect-timeout 1 --max-time 2 -X "$method" -w '\n%{http_code}' "$@" -- "$url" 2>/dev/null) || return 1
+  HTTP_CODE=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+  [[ $out == *$'\n'* ]] || BODY=
+  return 0
+}
+
+sr_parse_time() { # TEXT -> T_MS
+  T_MS=
+  [[ -n $1 && ${#1} -le 64 ]] || return 1
+  T_MS=$(date -u -d "$1" +%s%3N 2>/dev/null) || { T_MS=; return 1; }
+  [[ $T_MS =~ ^[0-9]+$ ]] || { T_MS=; return 1; }
+}
+
+sr_token_ok() { [[ $1 =~ ^[A-Za-z0-9+/=_.-]{1,512}$ ]]; }
+
+# Each sr_poll_<source> BASE returns 0 with N_DEADLINE (ms) and N_DETAIL when the host
+# has scheduled this machine's interruption.
+sr_aws_token= sr_aws_token_until=0
+sr_poll_aws() {
+  local base=$1 hdr=()
+  sr_now
+  if [[ -z $sr_aws_token ]] || (( NOW_MS >= sr_aws_token_until )); then
+    sr_aws_token=
+    if sr_curl PUT "$base/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' &&
+      [[ $HTTP_CODE == 200 ]] && sr_token_ok "$BODY"; then
+      sr_aws_token=$BODY
+      sr_aws_token_until=$(( NOW_MS + 21000000 ))
+    fi
+  fi
+  # Without a token this is an IMDSv1 request, which instances that allow v1 answer.
+  [[ -n $sr_aws_token ]] && hdr=(-H "X-aws-ec2-metadata-token: $sr_aws_token")
+  sr_curl GET "$base/latest/meta-data/spot/instance-action" ${hdr[@]+"${hdr[@]}"} || return 1
+  [[ $HTTP_CODE == 401 ]] && sr_aws_token=
+  [[ $HTTP_CODE == 200 ]] || return 1
+  local action=unknown time=
+  [[ $BODY =~ \"action\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && action=${BASH_REMATCH[1]}
+  [[ $BODY =~ \"time\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && time=${BASH_REMATCH[1]}
+  N_DETAIL="action=$action time=$time"
+  if sr_parse_time "$time"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
+}
+
+sr_poll_gcp() {
+  local base=$1
+  sr_curl GET "$base/computeMetadata/v1/instance/preempted" -H 'Metadata-Flavor: Google' || return 1
+  [[ $HTTP_CODE == 200 && ${BODY^^} == TRUE* ]] || return 1
+  # GCP gives no time: 30 s from the notice to hard off, which began up to one poll
+  # interval before we saw it.
+  sr_now
+  N_DEADLINE=$(( NOW_MS + 30000 - sr_poll_ms ))
+  N_DETAIL="preempted=TRUE"
+}
+
+sr_azure_name=
+sr_azure_named=
+sr_poll_azure() {
+  local base=$1
+  if [[ -z $sr_azure_named ]]; then
+    # Scheduled events list every VM of an availability set; keep only ours.
+    if sr_curl GET "$base/metadata/instance/compute/name?api-version=2021-02-01&format=text" -H 'Metadata: true' &&
+      [[ $HTTP_CODE == 200 && $BODY =~ ^[A-Za-z0-9._-]{1,128}$ ]]; then
+      sr_azure_name=$BODY
+      sr_azure_named=1
+    fi
+  fi
+  sr_curl GET "$base/metadata/scheduledevents?api-version=2020-07-01" -H 'Metadata: true' || return 1
+  [[ $HTTP_CODE == 200 ]] || return 1
+  local rest=$BODY ev not_before= found=
+  while [[ $rest == *'{'* ]]; do
+    rest=${rest#*'{'}
+    ev=${rest%%'{'*}
+    [[ $ev =~ \"EventType\"[[:space:]]*:[[:space:]]*\"Preempt\" ]] || continue
+    if [[ -n $sr_azure_name && $ev =~ \"Resources\"[[:space:]]*:[[:space:]]*\[([^]]*)\] ]]; then
+      [[ ${BASH_REMATCH[1]} == *"\"$sr_azure_name\""* ]] || continue
+    fi
+    found=1
+    [[ $ev =~ \"NotBefore\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && not_before=${BASH_REMATCH[1]}
+    break
+  done
+  [[ -n $found ]] || return 1
+  N_DETAIL="EventType=Preempt NotBefore=$not_before"
+  if sr_parse_time "$not_before"; then
+    N_DEADLINE=$T_MS
+  else
+    sr_now
+    N_DEADLINE=$(( NOW_MS + 30000 - sr_poll_ms )) # Azure promises at least 30 s
+  fi
+}
+
+sr_ali_token= sr_ali_token_until=0
+sr_poll_aliyun() {
+  local base=$1 hdr=()
+  sr_now
+  if [[ -z $sr_ali_token ]] || (( NOW_MS >= sr_ali_token_until )); then
+    sr_ali_token=
+    if sr_curl PUT "$base/latest/api/token" -H 'X-aliyun-ecs-metadata-token-ttl-seconds: 21600' &&
+      [[ $HTTP_CODE == 200 ]] && sr_token_ok "$BODY"; then
+      sr_ali_token=$BODY
+      sr_ali_token_until=$(( NOW_MS + 21000000 ))
+    fi
+  fi
+  # Without a token this is a normal-mode request, which non-hardened instances answer.
+  [[ -n $sr_ali_token ]] && hdr=(-H "X-aliyun-ecs-metadata-token: $sr_ali_token")
+  sr_curl GET "$base/latest/meta-data/instance/spot/termination-time" ${hdr[@]+"${hdr[@]}"} || return 1
+  [[ $HTTP_CODE == 401 || $HTTP_CODE == 403 ]] && sr_ali_token=
+  [[ $HTTP_CODE == 200 && -n $BODY ]] || return 1
+  local t=${BODY//[$'\r\n']/}
+  N_DETAIL="termination-time=$t"
+  if sr_parse_time "$t"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
+}
+
+sr_poll_tencentcloud() {
+  local base=$1
+  sr_curl GET "$base/latest/meta-data/spot/termination-time" || return 1
+  [[ $HTTP_CODE == 200 && -n $BODY ]] || return 1
+  local t=${BODY//[$'\r\n']/}
+  N_DETAIL="termination-time=$t"
+  # Tencent answers wall time in UTC+8 without saying so.
+  if [[ $t =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}[\ T][0-9]{2}:[0-9]{2}:[0-9]{2}$ ]]; then t="$t +0800"; fi
+  if sr_parse_time "$t"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
+}
+
+sr_poller() {
+  trap - TERM INT USR1 USR2 EXIT
+  [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
+  local runner=$$ entry name base sleep_s
+  sr_secs "$sr_poll_ms"
+  sleep_s=$SECS
+  while kill -0 "$runner" 2>/dev/null; do
+    for entry in "${sr_sources[@]}"; do
+      name=${entry%%=*}
+      base=${entry#*=}
+      N_DEADLINE=
+      N_DETAIL=
+      if "sr_poll_$name" "$base"; then
+        sr_write_atomic "$sr_dir/.metadata-notice" "$name"$'\t'"$N_DEADLINE"$'\t'"${N_DETAIL//$'\t'/ }"
+        kill -USR2 "$runner" 2>/dev/null
+        exit 0
+      fi
+    done
+    sleep "$sleep_s"
+  done
+}
+
+# ---------------------------------------------------------------- the job
+
+sr_load_env() {
+  if [[ -f $sr_dir/env ]]; then . "$sr_dir/env"; fi
+  export SKYHOP_PREEMPT_NOTICE=${SKYHOP_PREEMPT_NOTICE:-$sr_notice_file}
+}
+
+# Runs in the job's own process group: setup (if any), then run in place of this shell.
+sr_job_main() {
+  trap - TERM INT USR1 USR2 EXIT
+  [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
+  exec </dev/null >>"$sr_dir/output.log" 2>&1
+  umask "$sr_umask"
+  cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; exit 1; }
+  if [[ -f $sr_dir/setup.sh ]]; then
+    # A stop during setup reaches setup through the group; this shell outlives it only
+    # to not start run.
+    local stop_sig= st
+    trap 'stop_sig=TERM' TERM
+    trap 'stop_sig=INT' INT
+    trap 'stop_sig=USR1' USR1
+    trap 'stop_sig=USR2' USR2
+    trap 'stop_sig=HUP' HUP
+    trap 'stop_sig=QUIT' QUIT
+    sr_emit setup-start
+    (sr_load_env && exec bash "$sr_dir/setup.sh")
+    st=$?
+    sr_emit setup-exit exitCode "$st"
+    (( st != 0 )) && exit "$st"
+    [[ -n $stop_sig ]] && exit $(( 128 + $(kill -l "$stop_sig") ))
+    trap - TERM INT USR1 USR2 HUP QUIT
+  fi
+  sr_emit run-start
+  sr_load_env
+  exec bash "$sr_dir/run.sh"
+}
+
+# Ends the runner when the job never started (stopped while waiting for a slot).
+sr_finish_unstarted() {
+  local code=$(( 128 + sr_signum ))
+  sr_emit exit exitCode "$code" signal "\"SIG$sr_sig\"" beforeDeadline true started false
+  sr_write_atomic "$sr_dir/exit_code" "$code"
+  exit "$code"
+}
+
+mkdir -p -- "$sr_workdir" 2>/dev/null
+
+# Capacity slots: hold one flock for as long as the job runs (the kernel lets go when
+# the runner dies, so a crashed attempt never keeps a slot).
+if [[ -n $sr_slot_dir ]] && (( sr_slots > 0 )); then
+  command -v flock >/dev/null 2>&1 || sr_fail "capacity slots need flock (util-linux)"
+  mkdir -p -- "$sr_slot_dir" || sr_fail "cannot create slot directory $sr_slot_dir"
+  sr_slot=
+  sr_waited=
+  sr_now
+  sr_wait_until=$(( NOW_MS + sr_slot_wait * 1000 ))
+  while :; do
+    for (( sr_i = 0; sr_i < sr_slots; sr_i++ )); do
+      exec {sr_fd}>>"$sr_slot_dir/slot-$sr_i.lock"
+      if flock -n "$sr_fd"; then
+        sr_slot=$sr_i
+        sr_slot_fd=$sr_fd
+        break
+      fi
+      exec {sr_fd}>&-
+    done
+    [[ -n $sr_slot ]] && break
+    sr_handle_pending
+    [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+    sr_now
+    if (( sr_slot_wait >= 0 && NOW_MS >= sr_wait_until )); then
+      sr_emit no-slot slots "$sr_slots"
+      echo "skyhop-runner: all $sr_slots slots are busy" >&2
+      exit 75
+    fi
+    if [[ -z $sr_waited ]]; then
+      sr_emit slot-wait slots "$sr_slots"
+      sr_waited=1
+    fi
+    sleep 0.25 &
+    wait $! 2>/dev/null
+  done
+  sr_emit slot slot "$sr_slot" slots "$sr_slots"
+fi
+
+sr_handle_pending
+[[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+
+if (( ${#sr_sources[@]} > 0 )); then
+  sr_poller &
+  sr_poller_pid=$!
+fi
+
+# `set -m` puts the background job in a process group of its own (pgid = its pid),
+# with nothing beyond bash; the runner keeps its own group.
+set -m
+sr_job_main &
+sr_job_pid=$!
+set +m
+sr_write_atomic "$sr_dir/job.pgid" "$sr_job_pid"
+
+sr_status=
+while :; do
+  sr_handle_pending
+  sr_now
+  if [[ -n $sr_kill_at_ms && -z $sr_killed ]] && (( NOW_MS >= sr_kill_at_ms )); then
+    kill -s KILL -- "-$sr_job_pid" 2>/dev/null
+    sr_killed=1
+    sr_secs $(( sr_deadline_ms - NOW_MS ))
+    sr_emit kill signal '"SIGKILL"' pgid "$sr_job_pid" secondsBeforeDeadline "$SECS"
+  fi
+  sr_tick=1000
+  (( sr_wait_p )) || sr_tick=200
+  if [[ -n $sr_kill_at_ms && -z $sr_killed ]]; then
+    sr_left=$(( sr_kill_at_ms - NOW_MS ))
+    (( sr_left < sr_tick )) && sr_tick=$sr_left
+    (( sr_tick >= 1 )) || sr_tick=1
+  fi
+  sr_secs "$sr_tick"
+  sleep "$SECS" &
+  sr_sleep_pid=$!
+  if (( sr_wait_p )); then
+    sr_who=
+    wait -n -p sr_who "$sr_job_pid" "$sr_sleep_pid"
+    sr_rc=$?
+    if [[ ${sr_who-} == "$sr_job_pid" ]]; then
+      sr_status=$sr_rc
+      kill "$sr_sleep_pid" 2>/dev/null
+      wait "$sr_sleep_pid" 2>/dev/null
+      break
+    fi
+    if [[ -z ${sr_who-} ]]; then # woken by a signal
+      kill "$sr_sleep_pid" 2>/dev/null
+      wait "$sr_sleep_pid" 2>/dev/null
+    fi
+  else
+    wait "$sr_sleep_pid" 2>/dev/null
+    kill "$sr_sleep_pid" 2>/dev/null
+    if ! kill -0 "$sr_job_pid" 2>/dev/null; then
+      wait "$sr_job_pid"
+      sr_status=$?
+      break
+    fi
+  fi
+done
+sr_now
+sr_end_ms=$NOW_MS
+# A stop that comes after the job ended changes nothing: it is not recorded.
+
+# Whatever the job left in its group goes too, gently first.
+if kill -0 -- "-$sr_job_pid" 2>/dev/null; then
+  kill -s TERM -- "-$sr_job_pid" 2>/dev/null
+  for (( sr_i = 0; sr_i < 20; sr_i++ )); do
+    sleep 0.1
+    kill -0 -- "-$sr_job_pid" 2>/dev/null || break
+  done
+  kill -s KILL -- "-$sr_job_pid" 2>/dev/null
+  sr_leftovers=true
+else
+  sr_leftovers=false
+fi
+
+sr_exit_sig=null
+if (( sr_status > 128 )); then
+  sr_name=$(kill -l $(( sr_status - 128 )) 2>/dev/null) && sr_exit_sig="\"SIG${sr_name#SIG}\""
+fi
+if [[ -z $sr_deadline_ms ]]; then
+  sr_before=null
+  sr_dl=null
+elif [[ -z $sr_killed ]] && (( sr_end_ms <= sr_deadline_ms )); then
+  sr_before=true
+else
+  sr_before=false
+fi
+if [[ -n $sr_deadline_ms ]]; then sr_iso "$sr_deadline_ms"; sr_dl="\"$ISO\""; fi
+sr_iso "$sr_end_ms"
+sr_emit exit exitCode "$sr_status" signal "$sr_exit_sig" beforeDeadline "$sr_before" deadline "$sr_dl" \
+  endedAt "\"$ISO\"" leftoverProcesses "$sr_leftovers"
+# exit_code comes last: whoever sees it can trust the events are complete.
+sr_write_atomic "$sr_dir/exit_code" "$sr_status"
+
+if [[ -n $sr_poller_pid ]]; then kill "$sr_poller_pid" 2>/dev/null; fi
+if (( sr_linger_ms > 0 )) && (( ${#sr_pending[@]} == 0 )); then
+  sr_secs "$sr_linger_ms"
+  sleep "$SECS" &
+  wait $! 2>/dev/null
+fi
+exit "$sr_status"
