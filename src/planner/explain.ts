@@ -1,0 +1,110 @@
+// Words for the planner's decisions: one sentence per exclusion group, and the error a
+// caller throws when nothing is feasible (exit 5), with the groups in its details.
+// errors.ts is the project's dependency-free taxonomy; importing it keeps this pure.
+import type {Offer} from '../catalog/types.js'
+import {NoFeasiblePlanError} from '../errors.js'
+import {type JobContext, fmt} from './context.js'
+import type {ExclusionGroup, ExclusionReason, Plan, SweepPlan} from './types.js'
+
+export function describeExclusion(ctx: JobContext, reason: ExclusionReason, subject: string, example: Offer, spot: boolean | null, detail: number): string {
+  const job = ctx.job
+  const wanted = job.resources.accelerators.map((a) => a.text).join(' or ')
+  const market = spot === null ? '' : spot ? ' (spot)' : ' (on-demand)'
+  switch (reason) {
+    case 'accelerator-mismatch':
+      return subject === 'cpu-only' ? `CPU-only offers: the job needs ${wanted}` : `${subject} is not what the job asks for (${wanted})`
+    case 'accelerator-count':
+      return `${subject} offers come with a device count the job does not accept (e.g. ${detail} per node; the job asks for ${wanted})`
+    case 'accelerator-memory':
+      return `${subject} has too little or too much memory per device for ${wanted}`
+    case 'accelerator-unknown':
+      return `${subject} is not in the accelerator registry, so its vendor, memory or software stack cannot be checked`
+    case 'accelerator-not-requested':
+      return `${subject} offers carry accelerators the job does not ask for`
+    case 'runtime-mismatch': {
+      const acc = ctx.group(subject).acc
+      return `${subject} runs ${acc?.runtime ?? 'an unknown stack'}; the job runs on ${(job.resources.runtimes ?? []).join(', ')}`
+    }
+    case 'throughput-unknown':
+      return `${subject} has no published dense BF16/FP16 throughput and no entry in the job's throughput table, so its run time cannot be estimated; add it to throughput:`
+    case 'provider-disabled':
+      return `${subject} is not enabled (no credentials found); use --all-providers to plan across the whole catalog`
+    case 'provider-not-allowed':
+      return `${subject} is excluded by the job's placement.providers`
+    case 'region-not-allowed':
+      return `${subject} is excluded by the job's placement.regions`
+    case 'blocked':
+      return `${subject}${market} was blocked after a failed launch`
+    case 'multi-node-unsupported':
+      return `${subject} runs on one machine; the job needs ${detail} nodes`
+    case 'capacity':
+      return spot === null && detail > 0 && detail < Math.max(1, job.nodes)
+        ? `${subject} can hold ${detail} instance(s) at once; the job needs ${job.nodes} nodes`
+        : `${subject}: no capacity left for this job in the sweep`
+    case 'quota':
+      return `${subject}: the quota limit is used up by other jobs of the sweep`
+    case 'cpus':
+      return `${subject} offers with too few or the wrong number of vCPUs (e.g. ${example.instanceType} has ${detail}; the job asks for ${job.resources.cpus?.value}${job.resources.cpus?.atLeast ? '+' : ''})`
+    case 'memory':
+      return `${subject} offers with too little or the wrong memory (e.g. ${example.instanceType} has ${detail} GiB; the job asks for ${job.resources.memoryGB?.value}${job.resources.memoryGB?.atLeast ? '+' : ''} GB)`
+    case 'no-market':
+      return `${subject.replace('/', ' offers of ')} do not exist: the catalog has no ${subject.startsWith('spot') ? 'spot' : 'on-demand'} price for them`
+    case 'price-unknown':
+      return `${subject} offers have no known price; the ${ctx.objective} objective${job.budget || job.maxPrice ? ' and the job\'s price limits' : ''} need one (only --objective time without budget or max_price can use them)`
+    case 'max-price':
+      return `${subject}${market} costs more per node-hour than max_price (e.g. ${fmt(detail)} USD/h)`
+    case 'spot-unviable':
+      return `${subject} spot: expected ${fmt(detail)} preemptions exceed recovery.max_restarts (${job.recovery.maxRestarts})${ctx.checkpointHours === null ? '; without checkpoints every preemption restarts from scratch' : ''}`
+    case 'deadline':
+      return `${subject}${market} would finish in ${fmt(detail)} h, after the deadline (${fmt(ctx.allowedHours)} h with the safety margin)`
+    case 'deadline-risk':
+      return `${subject} spot could miss the deadline: a pessimistic (p95) finish in ${fmt(detail)} h exceeds ${fmt(ctx.allowedHours)} h; on-demand is the safe choice`
+    case 'budget':
+      return `${subject}${market} would cost ${fmt(detail)} USD, over the budget of ${fmt(ctx.budgetUsd)} USD`
+  }
+}
+
+/** One line per group, largest first, for messages and `--explain`. */
+export function summarizeExclusions(groups: readonly ExclusionGroup[], limit = 8): string[] {
+  const lines = groups.slice(0, limit).map((g) => `${g.count} × ${g.reason}: ${g.message}`)
+  if (groups.length > limit) lines.push(`… and ${groups.length - limit} more groups`)
+  return lines
+}
+
+/** The error a caller throws when a plan has no candidate (exit 5), reasons grouped. */
+export function noFeasiblePlanError(plan: Plan): NoFeasiblePlanError {
+  const lines = summarizeExclusions(plan.excluded)
+  const head = plan.offersConsidered === 0 ? 'the catalog has no offers' : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
+  return new NoFeasiblePlanError(lines.length > 0 ? `${head}:\n  ${lines.join('\n  ')}` : head, {
+    hint: hintFor(plan.excluded),
+    details: {job: plan.job, objective: plan.objective, excluded: plan.excluded, assumptions: plan.assumptions},
+  })
+}
+
+/** The same for a sweep in which no job could be assigned. */
+export function noFeasibleSweepError(sweep: SweepPlan): NoFeasiblePlanError {
+  const reasons = sweep.assignments.filter((a) => a.reason !== null).map((a) => `${a.job}: ${a.reason!.reason}: ${a.reason!.message}`)
+  return new NoFeasiblePlanError(`no job of the sweep can be placed:\n  ${reasons.slice(0, 8).join('\n  ')}`, {
+    details: {assignments: sweep.assignments.map((a) => ({job: a.job, reason: a.reason}))},
+  })
+}
+
+function hintFor(groups: readonly ExclusionGroup[]): string | undefined {
+  const top = groups[0]?.reason
+  switch (top) {
+    case 'provider-disabled':
+      return 'Set credentials for more providers, or pass --all-providers to see what the whole catalog offers.'
+    case 'deadline':
+    case 'deadline-risk':
+      return 'Move the deadline, allow more accelerators, or checkpoint more often so spot becomes safe.'
+    case 'budget':
+    case 'max-price':
+      return 'Raise the budget or max_price, or allow cheaper accelerators or regions.'
+    case 'runtime-mismatch':
+      return 'Add the runtime the job can also run on (e.g. runtimes: [cuda, cann]) or ask for a different accelerator.'
+    case undefined:
+      return 'Add offers with --catalog FILE.'
+    default:
+      return 'Run with --explain to see every excluded group.'
+  }
+}

@@ -1,0 +1,29 @@
+// Offers grouped by accelerator, built once and reused across plans (a sweep, the
+// controller's re-plans, the simulator): a job asking for H100s never touches the rest.
+import type {Offer} from '../catalog/types.js'
+import type {OfferIndex, OfferKey} from './types.js'
+
+export function offerKey(offer: Offer): OfferKey {
+  return `${offer.provider}/${offer.region}/${offer.zone ?? '-'}/${offer.instanceType}`
+}
+
+/** `''` is the group of CPU-only offers. */
+export function acceleratorGroupName(offer: Offer): string {
+  return offer.accelerator === null ? '' : offer.accelerator.name
+}
+
+export function indexOffers(offers: readonly Offer[]): OfferIndex {
+  const byAccelerator = new Map<string, Offer[]>()
+  for (let i = 0; i < offers.length; i++) {
+    const offer = offers[i]
+    const name = offer.accelerator === null ? '' : offer.accelerator.name
+    const group = byAccelerator.get(name)
+    if (group === undefined) byAccelerator.set(name, [offer])
+    else group.push(offer)
+  }
+  return {kind: 'offer-index', size: offers.length, byAccelerator}
+}
+
+export function isOfferIndex(offers: readonly Offer[] | OfferIndex): offers is OfferIndex {
+  return !Array.isArray(offers) && (offers as OfferIndex).kind === 'offer-index'
+}

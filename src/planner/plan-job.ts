@@ -1,0 +1,483 @@
+// planJob: one job against the catalog. Feasibility first (each exclusion counted under
+// a reason), then estimates and the objective for what is left, kept in a bounded heap
+// so a million offers cost one pass and a few hundred small allocations.
+//
+// Hot-loop rules: per-accelerator judgements are cached (JobContext.group); numbers for
+// a candidate go into one reused scratch record, which is copied only when it enters the
+// top-K heap; candidate objects with their estimate details are built for the final K.
+import type {Confidence, Offer} from '../catalog/types.js'
+import {type AcceleratorGroup, type Egress, JobContext, fmt} from './context.js'
+import {spotOverhead, poissonQuantile} from './estimate.js'
+import {describeExclusion} from './explain.js'
+import {ExclusionCollector} from './exclusions.js'
+import {isOfferIndex, offerKey} from './offer-index.js'
+import {
+  PESSIMISTIC_QUANTILE,
+  PREEMPTION_PRIOR_PER_HOUR,
+  PREEMPTION_PRIOR_SOURCE,
+  QUEUE_PRIOR_MINUTES,
+  providerKind,
+} from './priors.js'
+import type {Candidate, OfferIndex, Plan, PlanInput} from './types.js'
+
+/** The numbers of one feasible candidate (offer × market), before it becomes a Candidate. */
+export interface Scored {
+  offer: Offer
+  spot: boolean
+  alt: number
+  group: AcceleratorGroup
+  /** Per node per hour in the offer's currency; NaN when unknown. */
+  priceNode: number
+  /** All nodes, per hour, USD; NaN when unknown. */
+  hourlyUsd: number
+  queueHours: number
+  queueSource: string
+  queueConfidence: Confidence
+  runHours: number
+  ratePerHour: number
+  rateSource: string
+  rateConfidence: Confidence
+  preemptions: number
+  overheadHours: number
+  billedOverheadHours: number
+  egress: Egress
+  computeUsd: number
+  /** NaN when the price is unknown. */
+  costUsd: number
+  finishHours: number
+  pessimisticFinishHours: number
+  /** What the objective minimises. */
+  primary: number
+  /** Tie-break. */
+  secondary: number
+  key: string | null
+}
+
+export interface Ranked {
+  ctx: JobContext
+  /** Best first. */
+  scored: Scored[]
+  feasibleCount: number
+  offersConsidered: number
+  exclusions: ExclusionCollector
+}
+
+export function planJob(input: PlanInput): Plan {
+  const ctx = new JobContext(input)
+  const ranked = rankOffers(ctx, input.offers, ctx.top)
+  return toPlan(ranked)
+}
+
+export function toPlan(ranked: Ranked): Plan {
+  const {ctx} = ranked
+  const candidates = ranked.scored.map((s, i) => materialize(ctx, s, i + 1))
+  return {
+    job: ctx.job.name,
+    objective: ctx.objective,
+    now: ctx.now.toISOString(),
+    chosen: candidates[0] ?? null,
+    candidates,
+    feasibleCount: ranked.feasibleCount,
+    offersConsidered: ranked.offersConsidered,
+    excluded: ranked.exclusions.toGroups((reason, subject, example, spot, detail) => describeExclusion(ctx, reason, subject, example, spot, detail)),
+    assumptions: ctx.assumptions,
+  }
+}
+
+/** Scans the offers for one job and keeps the best `top` candidates, best first. */
+export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferIndex, top: number): Ranked {
+  const exclusions = new ExclusionCollector()
+  const heap = new TopK(top, comparator(ctx))
+  const scratch = newScratch()
+  let feasible = 0
+
+  const visit = (offer: Offer, g: AcceleratorGroup): void => {
+    // Accelerator count for this offer, against the alternatives the name passed.
+    let alt = -1
+    if (!ctx.cpuJob) {
+      const count = offer.accelerator!.count
+      const requests = ctx.job.resources.accelerators
+      for (let i = 0; i < g.alternatives.length; i++) {
+        const r = requests[g.alternatives[i]]
+        if (count >= r.count.min && count <= r.count.max) {
+          alt = g.alternatives[i]
+          break
+        }
+      }
+      if (alt < 0) return exclusions.add('accelerator-count', g.name, '', offer, null, count)
+      if (g.throughputUnknown) return exclusions.add('throughput-unknown', g.name, '', offer, null)
+    }
+    const providerWhy = ctx.providerReason(offer.provider)
+    if (providerWhy !== null) return exclusions.add(providerWhy, offer.provider, '', offer, null)
+    if (!ctx.regionAllowed(offer.provider, offer.region)) return exclusions.add('region-not-allowed', offer.provider, offer.region, offer, null)
+    const nodes = Math.max(1, ctx.job.nodes)
+    if (nodes > 1 && providerKind(offer.provider) === 'local') return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, nodes)
+    if (offer.capacity !== null && offer.capacity < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, offer.capacity)
+    if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null) return exclusions.add('blocked', offer.provider, offer.region, offer, null)
+    const cpus = ctx.job.resources.cpus
+    if (cpus !== null && (cpus.atLeast ? offer.vcpus < cpus.value : offer.vcpus !== cpus.value)) {
+      return exclusions.add('cpus', offer.provider, '', offer, null, offer.vcpus)
+    }
+    const mem = ctx.job.resources.memoryGB
+    if (mem !== null && !memoryFits(mem.value, mem.atLeast, offer.memoryGiB)) return exclusions.add('memory', offer.provider, '', offer, null, offer.memoryGiB)
+
+    for (let m = 0; m < 2; m++) {
+      const spot = m === 1
+      if (spot ? !ctx.wantSpot : !ctx.wantOnDemand) continue
+      if (evaluate(ctx, offer, g, alt, spot, nodes, scratch, exclusions)) {
+        feasible++
+        heap.offer(scratch)
+      }
+    }
+  }
+
+  let offersConsidered = 0
+  if (isOfferIndex(offers)) {
+    offersConsidered = offers.size
+    for (const [name, list] of offers.byAccelerator) {
+      const g = ctx.group(name)
+      if (g.reason !== null) {
+        exclusions.add(g.reason, name === '' ? 'cpu-only' : name, '', list[0], null, 0, list.length)
+        continue
+      }
+      for (let i = 0; i < list.length; i++) visit(list[i], g)
+    }
+  } else {
+    offersConsidered = offers.length
+    let lastName: string | null = null
+    let lastGroup: AcceleratorGroup | null = null
+    for (let i = 0; i < offers.length; i++) {
+      const offer = offers[i]
+      const name = offer.accelerator === null ? '' : offer.accelerator.name
+      const g: AcceleratorGroup = name === lastName && lastGroup !== null ? lastGroup : ctx.group(name)
+      lastName = name
+      lastGroup = g
+      if (g.reason !== null) {
+        exclusions.add(g.reason, name === '' ? 'cpu-only' : name, '', offer, null)
+        continue
+      }
+      visit(offer, g)
+    }
+  }
+  return {ctx, scored: heap.sorted(), feasibleCount: feasible, offersConsidered, exclusions}
+}
+
+/**
+ * Fills `out` with the estimates of one offer on one market and returns true when the
+ * candidate passes every remaining hard limit; otherwise records why and returns false.
+ */
+function evaluate(ctx: JobContext, offer: Offer, g: AcceleratorGroup, alt: number, spot: boolean, nodes: number, out: Scored, exclusions: ExclusionCollector): boolean {
+  const market = spot ? 'spot' : 'on-demand'
+  let priceNode = spot ? offer.price.spot : offer.price.onDemand
+  if (priceNode === null) {
+    // An unknown price means the market exists but nobody published its price; the spot
+    // market of such an offer is not assumed to exist.
+    if (offer.priceStatus !== 'unknown' || spot) {
+      exclusions.add('no-market', market, offer.provider, offer, spot)
+      return false
+    }
+    if (ctx.needPrice) {
+      exclusions.add('price-unknown', offer.provider, '', offer, spot)
+      return false
+    }
+    priceNode = Number.NaN
+  }
+  const priceNodeUsd = ctx.toUsd(priceNode, offer.price.currency)
+  if (priceNodeUsd > ctx.maxPriceUsd) {
+    exclusions.add('max-price', offer.provider, '', offer, spot, priceNodeUsd)
+    return false
+  }
+  if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, market) !== null) {
+    exclusions.add('blocked', offer.provider, offer.region, offer, spot)
+    return false
+  }
+
+  const kind = providerKind(offer.provider)
+  const accName = g.name
+  // Queue: the provider's own estimate > our observations > the catalog > a prior.
+  const prior = spot ? QUEUE_PRIOR_MINUTES[kind].spot : QUEUE_PRIOR_MINUTES[kind].onDemand
+  const fallbackMinutes = offer.expectedQueueMinutes ?? prior
+  let queueMinutes = fallbackMinutes
+  let queueSource = offer.expectedQueueMinutes === null ? `prior: ${kind} ${market} (priors.ts)` : 'catalog: offer.expectedQueueMinutes'
+  let queueConfidence: Confidence = offer.expectedQueueMinutes === null ? 'low' : 'medium'
+  const provided = ctx.queueEstimates === null ? undefined : ctx.queueEstimates.get(offerKey(offer))
+  if (provided !== undefined) {
+    queueMinutes = provided.minutes
+    queueSource = `provider: ${provided.source}`
+    queueConfidence = provided.confidence
+  } else if (ctx.observations !== null) {
+    const o = ctx.observations.queue(offer.provider, offer.region, accName, spot, fallbackMinutes)
+    if (o !== null) {
+      queueMinutes = o.minutes
+      queueSource = o.source
+      queueConfidence = o.confidence
+    }
+  }
+  const queueHours = queueMinutes / 60
+  const runHours = ctx.runHours(g, offer.accelerator === null ? 1 : offer.accelerator.count)
+
+  // Spot risk: observations (with enough exposure) > the catalog's rate > the prior.
+  let rate = 0
+  let rateSource = 'on-demand: not preempted'
+  let rateConfidence: Confidence = 'high'
+  let preemptions = 0
+  let overheadHours = 0
+  let billedOverheadHours = 0
+  let pessimisticOverhead = 0
+  if (spot) {
+    const observed = ctx.observations === null ? null : ctx.observations.preemptionRate(offer.provider, offer.region, accName)
+    if (observed !== null) {
+      rate = observed.perHour
+      rateSource = observed.source
+      rateConfidence = observed.confidence
+    } else if (offer.preemptionRatePerHour !== null) {
+      rate = offer.preemptionRatePerHour
+      rateSource = 'catalog: offer.preemptionRatePerHour'
+      rateConfidence = 'medium'
+    } else {
+      rate = PREEMPTION_PRIOR_PER_HOUR
+      rateSource = PREEMPTION_PRIOR_SOURCE
+      rateConfidence = 'low'
+    }
+    // Each node can be taken back: the job stops when any node does.
+    const so = spotOverhead(rate * nodes, runHours, queueHours, ctx.checkpointHours)
+    if (!so.viable || so.preemptions > ctx.job.recovery.maxRestarts) {
+      exclusions.add('spot-unviable', offer.provider, '', offer, spot, so.preemptions)
+      return false
+    }
+    preemptions = so.preemptions
+    overheadHours = so.overheadHours
+    billedOverheadHours = so.billedOverheadHours
+    pessimisticOverhead = poissonQuantile(so.preemptions, PESSIMISTIC_QUANTILE) * so.perPreemptionHours
+  }
+
+  const egress = ctx.egressTo(offer.provider, offer.region)
+  const finishHours = queueHours + egress.hours + runHours + overheadHours
+  if (finishHours > ctx.allowedHours) {
+    exclusions.add('deadline', offer.provider, '', offer, spot, finishHours)
+    return false
+  }
+  const pessimisticFinishHours = queueHours + egress.hours + runHours + pessimisticOverhead
+  if (spot && pessimisticFinishHours > ctx.allowedHours) {
+    exclusions.add('deadline-risk', offer.provider, '', offer, spot, pessimisticFinishHours)
+    return false
+  }
+  const hourlyUsd = priceNodeUsd * nodes
+  // Paid: staging the data on the instance, the run, and what preemptions make us redo.
+  const computeUsd = hourlyUsd * (egress.hours + runHours + billedOverheadHours)
+  const costUsd = computeUsd + egress.costUsd
+  if (costUsd > ctx.budgetUsd) {
+    exclusions.add('budget', offer.provider, '', offer, spot, costUsd)
+    return false
+  }
+
+  out.offer = offer
+  out.spot = spot
+  out.alt = alt
+  out.group = g
+  out.priceNode = priceNode
+  out.hourlyUsd = hourlyUsd
+  out.queueHours = queueHours
+  out.queueSource = queueSource
+  out.queueConfidence = queueConfidence
+  out.runHours = runHours
+  out.ratePerHour = rate
+  out.rateSource = rateSource
+  out.rateConfidence = rateConfidence
+  out.preemptions = preemptions
+  out.overheadHours = overheadHours
+  out.billedOverheadHours = billedOverheadHours
+  out.egress = egress
+  out.computeUsd = computeUsd
+  out.costUsd = costUsd
+  out.finishHours = finishHours
+  out.pessimisticFinishHours = pessimisticFinishHours
+  out.key = null
+  const cost = Number.isNaN(costUsd) ? Number.POSITIVE_INFINITY : costUsd
+  switch (ctx.objective) {
+    case 'cost':
+      out.primary = cost
+      out.secondary = finishHours
+      break
+    case 'time':
+      out.primary = finishHours
+      out.secondary = cost
+      break
+    case 'balanced':
+      out.primary = cost + ctx.valueOfTimeUsdPerHour * finishHours
+      out.secondary = finishHours
+      break
+  }
+  return true
+}
+
+/** The job's memory is in decimal GB, the catalog's in GiB; "exactly 32GB" accepts a 32 GiB machine. */
+function memoryFits(jobGB: number, atLeast: boolean, offerGiB: number): boolean {
+  const offerGB = offerGiB * 1.073741824
+  if (atLeast) return offerGB >= jobGB * 0.999
+  return Math.abs(offerGiB - jobGB) <= jobGB * 0.01 || Math.abs(offerGB - jobGB) <= jobGB * 0.01
+}
+
+export function candidateKey(s: Scored): string {
+  if (s.key === null) s.key = offerKey(s.offer) + (s.spot ? '#spot' : '#on-demand')
+  return s.key
+}
+
+export type Compare = (a: Scored, b: Scored) => number
+
+/** Negative when `a` ranks before `b`. Ordered alternatives come first by their index. */
+export function comparator(ctx: JobContext): Compare {
+  const ordered = ctx.job.resources.acceleratorOrder === 'ordered'
+  return (a, b) => {
+    if (ordered && a.alt !== b.alt) return a.alt - b.alt
+    if (a.primary !== b.primary) return a.primary < b.primary ? -1 : 1
+    if (a.secondary !== b.secondary) return a.secondary < b.secondary ? -1 : 1
+    const ka = candidateKey(a)
+    const kb = candidateKey(b)
+    return ka < kb ? -1 : ka > kb ? 1 : 0
+  }
+}
+
+/** Keeps the best k records: a max-heap on "worse", the worst kept at the root. */
+export class TopK {
+  private readonly items: Scored[] = []
+  constructor(
+    private readonly k: number,
+    private readonly compare: Compare,
+  ) {}
+
+  offer(s: Scored): void {
+    const items = this.items
+    if (items.length < this.k) {
+      items.push({...s})
+      this.up(items.length - 1)
+    } else if (this.compare(s, items[0]) < 0) {
+      items[0] = {...s}
+      this.down(0)
+    }
+  }
+
+  sorted(): Scored[] {
+    return [...this.items].sort(this.compare)
+  }
+
+  private up(i: number): void {
+    const items = this.items
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (this.compare(items[i], items[p]) <= 0) break
+      ;[items[i], items[p]] = [items[p], items[i]]
+      i = p
+    }
+  }
+
+  private down(i: number): void {
+    const items = this.items
+    const n = items.length
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let worst = i
+      if (l < n && this.compare(items[l], items[worst]) > 0) worst = l
+      if (r < n && this.compare(items[r], items[worst]) > 0) worst = r
+      if (worst === i) return
+      ;[items[i], items[worst]] = [items[worst], items[i]]
+      i = worst
+    }
+  }
+}
+
+function newScratch(): Scored {
+  return {
+    offer: undefined as unknown as Offer,
+    spot: false,
+    alt: -1,
+    group: undefined as unknown as AcceleratorGroup,
+    priceNode: 0,
+    hourlyUsd: 0,
+    queueHours: 0,
+    queueSource: '',
+    queueConfidence: 'low',
+    runHours: 0,
+    ratePerHour: 0,
+    rateSource: '',
+    rateConfidence: 'low',
+    preemptions: 0,
+    overheadHours: 0,
+    billedOverheadHours: 0,
+    egress: undefined as unknown as Egress,
+    computeUsd: 0,
+    costUsd: 0,
+    finishHours: 0,
+    pessimisticFinishHours: 0,
+    primary: 0,
+    secondary: 0,
+    key: null,
+  }
+}
+
+const round = (n: number, digits = 4): number => {
+  const f = 10 ** digits
+  return Math.round(n * f) / f
+}
+
+/** Builds the JSON-safe candidate with its estimate details. */
+export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate {
+  const {offer, group: g} = s
+  const nodes = Math.max(1, ctx.job.nodes)
+  const priceKnown = !Number.isNaN(s.priceNode)
+  const currency = offer.price.currency
+  const notes: string[] = []
+  if (offer.priceStatus === 'estimate') {
+    notes.push('price-estimated')
+    ctx.note('prices marked "estimate" are not published list prices (see each candidate\'s priceStatus)')
+  }
+  if (!priceKnown) notes.push('price-unknown')
+  if (g.runConfidence === 'low') notes.push('throughput-low-confidence')
+  if (s.queueConfidence === 'low') notes.push('queue-prior')
+  if (s.spot && ctx.checkpointHours === null) notes.push('no-checkpoint')
+  if (currency !== 'USD') ctx.note(`prices in ${currency} are ranked in USD at ${ctx.cnyPerUsd} CNY per USD`)
+  const finishAt = new Date(ctx.nowMs + s.finishHours * 3_600_000)
+  const preemptionDetail = s.spot
+    ? `${fmt(s.ratePerHour)}/h × ${nodes} node(s) over ${fmt(s.runHours)} h; ${ctx.checkpointHours === null ? 'no checkpoints: a preemption loses everything since the start' : `checkpoint every ${fmt(ctx.checkpointHours)} h`} (${s.rateSource})`
+    : s.rateSource
+  return {
+    rank,
+    key: candidateKey(s),
+    offerKey: offerKey(offer),
+    provider: offer.provider,
+    region: offer.region,
+    zone: offer.zone,
+    instanceType: offer.instanceType,
+    accelerator: offer.accelerator === null ? null : {name: offer.accelerator.name, count: offer.accelerator.count},
+    nodes,
+    spot: s.spot,
+    alternative: s.alt,
+    hourlyPrice: priceKnown ? {amount: round(s.priceNode * nodes), currency} : null,
+    hourlyPriceUsd: priceKnown ? round(s.hourlyUsd) : null,
+    priceStatus: offer.priceStatus,
+    estimatedQueueHours: round(s.queueHours),
+    estimatedRunHours: round(s.runHours),
+    estimatedFinishHours: round(s.finishHours),
+    estimatedFinishAt: Number.isFinite(finishAt.getTime()) ? finishAt.toISOString() : ctx.now.toISOString(),
+    estimatedCostUsd: priceKnown ? round(s.costUsd) : null,
+    estimatedCost: priceKnown ? {amount: round(ctx.fromUsd(s.costUsd, currency)), currency} : null,
+    objectiveValue: round(s.primary),
+    estimates: {
+      runHours: {value: round(s.runHours), source: g.runSource, confidence: g.runConfidence},
+      queueHours: {value: round(s.queueHours), source: s.queueSource, confidence: s.queueConfidence},
+      preemptions: {value: round(s.preemptions), source: preemptionDetail, confidence: s.rateConfidence},
+      preemptionOverheadHours: {
+        value: round(s.overheadHours),
+        source: s.spot ? `relaunch wait + restore + lost work per preemption; pessimistic (p95) finish ${fmt(s.pessimisticFinishHours)} h` : 'on-demand: none',
+        confidence: s.rateConfidence,
+      },
+      transferHours: {value: round(s.egress.hours), source: s.egress.source, confidence: s.egress.confidence},
+      egressCostUsd: {value: round(s.egress.costUsd), source: s.egress.source, confidence: s.egress.confidence},
+      computeCostUsd: priceKnown
+        ? {value: round(s.computeUsd), source: `${offer.source} (${offer.priceStatus}, as of ${offer.asOf})`, confidence: offer.confidence}
+        : null,
+    },
+    notes,
+  }
+}

@@ -1,0 +1,264 @@
+// planSweep: many jobs planned together, so capacity and quotas hold for the sweep as a
+// whole. Jobs with the same planning shape (they differ only in name, envs, run…) share
+// one ranking; assignment is then a deterministic list schedule:
+//   1. jobs in order of deadline (earliest first, none last), then input order;
+//   2. each takes the best-ranked candidate with a free slot now and quota left;
+//   3. when every candidate is full, it waits for the slot of an offer that frees first
+//      in the objective's terms (cheapest that still meets the deadline for `cost`,
+//      earliest finish for `time`), reusing the quota of the job it follows;
+//   4. a sweep budget, if given, is spent in that order; a job that would exceed it is
+//      left unassigned.
+import type {Offer} from '../catalog/types.js'
+import type {JobSpec, Money} from '../spec/job-spec.js'
+import {JobContext} from './context.js'
+import {ObservationIndex} from './observations.js'
+import {indexOffers, isOfferIndex, offerKey} from './offer-index.js'
+import {type Ranked, type Scored, materialize, rankOffers, toPlan} from './plan-job.js'
+import type {Assignment, ExclusionGroup, OfferIndex, QuotaLimit, SweepInput, SweepPlan} from './types.js'
+
+export interface SweepOptions {
+  /** Stop assigning once the expected cost of the sweep would pass this. */
+  budget?: Money
+}
+
+interface Shape {
+  ctx: JobContext
+  ranked: Ranked
+  /** Index of each ranked candidate's offer in `slots`. */
+  k: number
+}
+
+interface Slots {
+  offer: Offer
+  /** Free-at times in hours from now, ascending; length = capacity. Null = unbounded. */
+  freeAt: number[] | null
+  jobs: number
+  peak: number
+}
+
+export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan {
+  const index: OfferIndex = isOfferIndex(input.offers) ? input.offers : indexOffers(input.offers)
+  const observations = input.observations && input.observations.length > 0 ? new ObservationIndex(input.observations, input.now) : null
+  const jobs = input.jobs
+  // Room for every job to knock out both markets of one offer, plus the usual top.
+  const baseTop = Math.max(input.options?.top ?? 25, 2 * jobs.reduce((n, j) => n + Math.max(1, j.nodes), 0) + 1)
+
+  const shapes = new Map<string, Shape>()
+  const shapeOf: Shape[] = []
+  for (const job of jobs) {
+    const key = shapeKey(job)
+    let shape = shapes.get(key)
+    if (shape === undefined) {
+      const ctx = new JobContext({...input, job}, observations)
+      shape = {ctx, ranked: rankOffers(ctx, index, baseTop), k: baseTop}
+      shapes.set(key, shape)
+    }
+    shapeOf.push(shape)
+  }
+
+  const order = jobs.map((_, i) => i)
+  const deadlineMs = jobs.map((j) => (j.deadline === null ? Number.POSITIVE_INFINITY : Date.parse(j.deadline)))
+  order.sort((a, b) => (deadlineMs[a] !== deadlineMs[b] ? (deadlineMs[a] < deadlineMs[b] ? -1 : 1) : a - b))
+
+  const slots = new Map<string, Slots>()
+  const limits = input.limits ?? []
+  const used = limits.map(() => ({instances: 0, accelerators: 0}))
+  const budgetUsd = input.sweep?.budget === undefined ? Number.POSITIVE_INFINITY : input.sweep.budget.currency === 'USD' ? input.sweep.budget.amount : input.sweep.budget.amount / input.fx.cnyPerUsd
+  let spent = 0
+  const assignments: Assignment[] = new Array(jobs.length)
+  const assumptions = new Set<string>()
+
+  for (const i of order) {
+    const job = jobs[i]
+    const shape = shapeOf[i]
+    const nodes = Math.max(1, job.nodes)
+    let pick = firstFree(shape, slots, limits, used, nodes)
+    if (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
+      // Everything we kept is full but there is more: look further down the ranking.
+      shape.k = Math.min(shape.ranked.feasibleCount, shape.k * 4)
+      shape.ranked = rankOffers(shape.ctx, index, shape.k)
+      pick = firstFree(shape, slots, limits, used, nodes)
+    }
+    let wait = 0
+    if (pick === null) {
+      const w = earliestSlot(shape, slots, nodes)
+      if (w !== null) {
+        pick = w.rank
+        wait = w.start
+      }
+    }
+    const plan = shape.ranked
+    if (pick === null) {
+      assignments[i] = {jobIndex: i, job: job.name, candidate: null, waitForSlotHours: 0, estimatedFinishHours: null, reason: unassignedReason(shape)}
+      continue
+    }
+    const s = plan.scored[pick]
+    const cost = Number.isNaN(s.costUsd) ? 0 : s.costUsd
+    if (Number.isNaN(s.costUsd)) assumptions.add('candidates with unknown prices count as 0 USD in the sweep total')
+    if (spent + cost > budgetUsd) {
+      assignments[i] = {
+        jobIndex: i,
+        job: job.name,
+        candidate: null,
+        waitForSlotHours: 0,
+        estimatedFinishHours: null,
+        reason: {reason: 'budget', subject: 'sweep', message: `the sweep budget (${budgetUsd.toFixed(2)} USD) would be exceeded: ${spent.toFixed(2)} USD already assigned, this job adds ${cost.toFixed(2)}`, count: 1, example: exampleOf(s)},
+      }
+      continue
+    }
+    spent += cost
+    take(slots, s, nodes, wait, wait + s.finishHours)
+    if (wait === 0) charge(limits, used, s, nodes)
+    const candidate = materialize(shape.ctx, s, pick + 1)
+    assignments[i] = {jobIndex: i, job: job.name, candidate, waitForSlotHours: round(wait), estimatedFinishHours: round(wait + s.finishHours), reason: null}
+  }
+
+  for (const shape of shapes.values()) for (const a of shape.ctx.assumptions) assumptions.add(a)
+  const usage = [...slots.entries()]
+    .filter(([, v]) => v.jobs > 0)
+    .map(([key, v]) => ({offerKey: key, instances: v.peak, jobs: v.jobs, capacity: v.offer.capacity}))
+    .sort((a, b) => (a.offerKey < b.offerKey ? -1 : a.offerKey > b.offerKey ? 1 : 0))
+  let makespan = 0
+  let unassigned = 0
+  for (const a of assignments) {
+    if (a.estimatedFinishHours === null) unassigned++
+    else makespan = Math.max(makespan, a.estimatedFinishHours)
+  }
+  const objectives = new Set(jobs.map((j) => input.options?.objective ?? j.objective))
+  return {
+    objective: objectives.size === 1 ? [...objectives][0] : 'per-job',
+    now: input.now.toISOString(),
+    assignments,
+    usage,
+    estimatedCostUsd: round(spent),
+    makespanHours: round(makespan),
+    unassigned,
+    shapes: shapes.size,
+    assumptions: [...assumptions],
+  }
+}
+
+/** The fields that change how a job is planned; jobs equal on these share one ranking. */
+export function shapeKey(job: JobSpec): string {
+  return JSON.stringify([
+    job.resources,
+    job.spot,
+    job.work,
+    job.throughput,
+    job.deadline,
+    job.budget,
+    job.maxPrice,
+    job.placement,
+    job.data,
+    job.checkpoint.intervalSeconds,
+    job.recovery.maxRestarts,
+    job.objective,
+    job.nodes,
+  ])
+}
+
+function slotsFor(slots: Map<string, Slots>, offer: Offer): Slots {
+  const key = offerKey(offer)
+  let s = slots.get(key)
+  if (s === undefined) {
+    s = {offer, freeAt: offer.capacity === null ? null : new Array<number>(offer.capacity).fill(0), jobs: 0, peak: 0}
+    slots.set(key, s)
+  }
+  return s
+}
+
+function matches(limit: QuotaLimit, offer: Offer): boolean {
+  return limit.provider === offer.provider && (limit.region == null || limit.region === offer.region)
+}
+
+function quotaAllows(limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, s: Scored, nodes: number): boolean {
+  const devices = (s.offer.accelerator?.count ?? 0) * nodes
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i]
+    if (!matches(l, s.offer)) continue
+    if (l.maxInstances !== undefined && used[i].instances + nodes > l.maxInstances) return false
+    if (l.maxAccelerators !== undefined && used[i].accelerators + devices > l.maxAccelerators) return false
+  }
+  return true
+}
+
+function charge(limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, s: Scored, nodes: number): void {
+  const devices = (s.offer.accelerator?.count ?? 0) * nodes
+  for (let i = 0; i < limits.length; i++) {
+    if (!matches(limits[i], s.offer)) continue
+    used[i].instances += nodes
+    used[i].accelerators += devices
+  }
+}
+
+/** Rank index of the best candidate that can start now, or null. */
+function firstFree(shape: Shape, slots: Map<string, Slots>, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
+  const list = shape.ranked.scored
+  for (let r = 0; r < list.length; r++) {
+    const s = list[r]
+    const sl = slots.get(offerKey(s.offer))
+    if (sl !== undefined && sl.freeAt !== null && sl.freeAt[nodes - 1] > 0) continue
+    if (!quotaAllows(limits, used, s, nodes)) continue
+    return r
+  }
+  return null
+}
+
+/** When everything is full: the candidate whose freed slot serves the objective best. */
+function earliestSlot(shape: Shape, slots: Map<string, Slots>, nodes: number): {rank: number; start: number} | null {
+  const {ctx} = shape
+  const list = shape.ranked.scored
+  let best: {rank: number; start: number; value: number} | null = null
+  for (let r = 0; r < list.length; r++) {
+    const s = list[r]
+    const sl = slots.get(offerKey(s.offer))
+    if (sl === undefined || sl.freeAt === null) continue
+    const start = sl.freeAt[nodes - 1]
+    const finish = start + s.finishHours
+    if (finish > ctx.allowedHours) continue
+    if (s.spot && start + s.pessimisticFinishHours > ctx.allowedHours) continue
+    const cost = Number.isNaN(s.costUsd) ? Number.POSITIVE_INFINITY : s.costUsd
+    const value = ctx.objective === 'cost' ? cost : ctx.objective === 'time' ? finish : cost + ctx.valueOfTimeUsdPerHour * finish
+    if (best === null || value < best.value) best = {rank: r, start, value}
+  }
+  return best === null ? null : {rank: best.rank, start: best.start}
+}
+
+function take(slots: Map<string, Slots>, s: Scored, nodes: number, start: number, end: number): void {
+  const sl = slotsFor(slots, s.offer)
+  sl.jobs++
+  if (sl.freeAt === null) {
+    sl.peak += nodes
+    return
+  }
+  // The first `nodes` slots are the earliest free; `start` is when the last of them frees.
+  void start
+  for (let n = 0; n < nodes; n++) sl.freeAt[n] = end
+  sl.freeAt.sort((a, b) => a - b)
+  let busy = 0
+  for (const t of sl.freeAt) if (t > 0) busy++
+  sl.peak = Math.max(sl.peak, busy)
+}
+
+function unassignedReason(shape: Shape): ExclusionGroup {
+  const plan = toPlan({...shape.ranked, scored: []})
+  if (shape.ranked.scored.length === 0) {
+    return plan.excluded[0] ?? {reason: 'capacity', subject: 'catalog', message: 'the catalog has no offers', count: 0, example: {provider: '', region: '', zone: null, instanceType: '', spot: null}}
+  }
+  const best = shape.ranked.scored[0]
+  return {
+    reason: 'capacity',
+    subject: 'sweep',
+    message: `all ${shape.ranked.scored.length} feasible candidates are taken by other jobs of the sweep${Number.isFinite(shape.ctx.allowedHours) ? ' until after the deadline' : ''}`,
+    count: shape.ranked.scored.length,
+    example: exampleOf(best),
+  }
+}
+
+function exampleOf(s: Scored): ExclusionGroup['example'] {
+  return {provider: s.offer.provider, region: s.offer.region, zone: s.offer.zone, instanceType: s.offer.instanceType, spot: s.spot}
+}
+
+function round(n: number): number {
+  return Math.round(n * 10_000) / 10_000
+}
