@@ -1,0 +1,74 @@
+// skyhop's own configuration: $SKYHOP_CONFIG, else $SKYHOP_HOME/config.yaml. Optional;
+// every setting has a default. Validated like a job file, with file:line:col errors.
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {InvalidFileError} from './errors.js'
+import {compiledSchema} from './spec/schemas.js'
+import {readDocument, schemaIssues} from './spec/validate-document.js'
+
+export interface SkyhopConfig {
+  providers: {
+    local: {enabled: boolean; maxConcurrent: number | null; pricePerHourUsd: number}
+    slurm: {
+      enabled: boolean | null
+      cluster: string | null
+      partitions: string[] | null
+      account: string | null
+      qos: string | null
+      gres: Record<string, string>
+      pricePerHourUsd: Record<string, number>
+    }
+  }
+  catalog: {merge: string | null}
+  fx: {cnyPerUsd: number | null}
+  /** The file it came from, or null for defaults. */
+  file: string | null
+}
+
+interface RawConfig {
+  providers?: {
+    local?: {enabled?: boolean; max_concurrent?: number; price_per_hour?: number}
+    slurm?: {enabled?: boolean; cluster?: string; partitions?: string[]; account?: string; qos?: string; gres?: Record<string, string>; price_per_hour?: Record<string, number>}
+  }
+  catalog?: {merge?: string}
+  fx?: {cny_per_usd?: number}
+}
+
+export function configPath(home: string): string {
+  return process.env.SKYHOP_CONFIG || join(home, 'config.yaml')
+}
+
+export function loadConfig(home: string): SkyhopConfig {
+  const file = configPath(home)
+  let raw: RawConfig = {}
+  let source: string | null = null
+  if (existsSync(file)) {
+    const src = readDocument(file, 'CONFIG_FILE_INVALID')
+    const issues = schemaIssues(src, compiledSchema('config.schema.json'))
+    if (issues.length > 0) throw new InvalidFileError(issues, {code: 'CONFIG_FILE_INVALID'})
+    raw = src.value as RawConfig
+    source = file
+  } else if (process.env.SKYHOP_CONFIG) {
+    throw new InvalidFileError([{file, path: '', message: 'no such file (named by SKYHOP_CONFIG)'}], {code: 'CONFIG_FILE_INVALID'})
+  }
+  const local = raw.providers?.local ?? {}
+  const slurm = raw.providers?.slurm ?? {}
+  return {
+    providers: {
+      local: {enabled: local.enabled ?? true, maxConcurrent: local.max_concurrent ?? null, pricePerHourUsd: local.price_per_hour ?? 0},
+      slurm: {
+        enabled: slurm.enabled ?? null,
+        cluster: slurm.cluster ?? null,
+        partitions: slurm.partitions ?? null,
+        account: slurm.account ?? null,
+        qos: slurm.qos ?? null,
+        gres: slurm.gres ?? {},
+        pricePerHourUsd: slurm.price_per_hour ?? {},
+      },
+    },
+    catalog: {merge: raw.catalog?.merge ?? process.env.SKYHOP_CATALOG_MERGE ?? null},
+    fx: {cnyPerUsd: raw.fx?.cny_per_usd ?? null},
+    file: source,
+  }
+}

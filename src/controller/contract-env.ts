@@ -1,0 +1,50 @@
+// The environment every attempt sees: the job's envs, its matrix values, its secrets
+// (read from the launching environment, never stored), and the SKYHOP_* contract
+// documented in the README.
+import {join} from 'node:path'
+
+import {UsageError} from '../errors.js'
+import type {AttemptRecord, JobRecord} from '../state/store.js'
+import {registerSecret} from '../util/redact.js'
+
+export interface AttemptEnv {
+  env: Record<string, string>
+  checkpointDir: string
+}
+
+export function checkpointDirFor(home: string, job: JobRecord): string {
+  // A path in the job file wins; otherwise a durable per-job directory under skyhop's home,
+  // which both the local provider and a Slurm cluster sharing this filesystem can reach.
+  return job.spec.checkpoint.dir ?? join(home, 'checkpoints', job.id)
+}
+
+export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home: string; processEnv: NodeJS.ProcessEnv}): AttemptEnv {
+  const {job, attempt} = input
+  const env: Record<string, string> = {...job.spec.envs}
+  for (const [k, v] of Object.entries(job.matrix ?? {})) env[k] = String(v)
+  const missing: string[] = []
+  for (const name of job.spec.secrets ?? []) {
+    const value = input.processEnv[name]
+    if (value === undefined) missing.push(name)
+    else {
+      registerSecret(value)
+      env[name] = value
+    }
+  }
+  if (missing.length > 0) {
+    throw new UsageError(`secret ${missing.map((m) => `$${m}`).join(', ')} named in the job file is not set in this environment`, {
+      code: 'SECRET_MISSING',
+      hint: 'Export it before launching; skyhop passes secrets from your environment and never stores them.',
+    })
+  }
+  const checkpointDir = checkpointDirFor(input.home, job)
+  Object.assign(env, {
+    SKYHOP_JOB_ID: job.id,
+    SKYHOP_JOB_NAME: job.name,
+    SKYHOP_ATTEMPT: String(attempt.n),
+    SKYHOP_RESTART_COUNT: String(job.restarts + job.errorRestarts),
+    SKYHOP_CHECKPOINT_DIR: checkpointDir,
+    SKYHOP_GRACE_SECONDS: String(job.spec.recovery.graceSeconds),
+  })
+  return {env, checkpointDir}
+}

@@ -1,0 +1,469 @@
+// The controller drives one job to an end: plan → launch the best candidate → on a
+// classified failure block its scope and try the next → poll → on preemption re-plan and
+// relaunch so the job resumes from its checkpoint. It records every intent before acting
+// and every outcome after, holds a lease so only one controller drives a job, and is safe
+// to kill at any point: a new controller picks up from the store (see reconcile()).
+import type {Offer} from '../catalog/types.js'
+import {JobLostError, NoFeasiblePlanError, ProviderError, isSkyhopError} from '../errors.js'
+import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
+import {type AttemptState, type LaunchHandle, type LaunchRequest, type PollResult, type Provider, TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
+import type {JobSpec} from '../spec/job-spec.js'
+import {type AttemptRecord, type JobRecord, type Store, TERMINAL_JOB_STATES} from '../state/store.js'
+import {contractEnv} from './contract-env.js'
+
+/** A plan and a way back from a candidate to the offer it came from. */
+export interface Replanned {
+  plan: Plan
+  offerOf(candidate: Candidate): Offer | undefined
+}
+
+export interface ControllerEvent {
+  kind: string
+  jobId: string
+  attemptId?: string
+  message: string
+  data?: Record<string, unknown>
+}
+
+export interface ControllerDeps {
+  store: Store
+  providers: ReadonlyMap<string, Provider>
+  /** Plans the job with the given scopes blocked. Pure planning plus catalog lookup. */
+  replan(job: JobSpec, blocked: BlockList): Replanned
+  /** Where durable per-job state (checkpoints on local/Slurm) lives. */
+  home: string
+  /** Unique id of this controller process, for the lease. */
+  owner: string
+  clock?: () => Date
+  sleep?: (ms: number) => Promise<void>
+  pollIntervalMs?: number
+  /** How long to keep retrying when every candidate is out of capacity. 0 = fail at once. */
+  retryUntilUpMs?: number
+  /** Most candidates tried per launch round (dstack tries 25). */
+  maxCandidatesPerRound?: number
+  onEvent?: (event: ControllerEvent) => void
+  /** Aborting stops driving (the job keeps running; another controller can take over). */
+  signal?: AbortSignal
+  /** Environment the secrets are read from (the launching process's). */
+  env?: NodeJS.ProcessEnv
+}
+
+export const LEASE_TTL_MS = 15_000
+const HEARTBEAT_MS = 5_000
+const TRANSIENT_RETRIES = 4
+
+export class LeaseHeldError extends Error {}
+
+/** Drives the job until it ends; returns the final job record. */
+export async function driveJob(jobId: string, deps: ControllerDeps): Promise<JobRecord> {
+  return new JobController(jobId, deps).run()
+}
+
+class JobController {
+  private readonly store: Store
+  private readonly clock: () => Date
+  private readonly sleep: (ms: number) => Promise<void>
+  private readonly pollIntervalMs: number
+  /** Scopes blocked after launch failures, for this controller's life. */
+  private readonly blocked: BlockedScope[] = []
+  /** Scopes blocked because an attempt was preempted there (dropped if nothing else is left). */
+  private readonly preemptionBlocks: BlockedScope[] = []
+  private heartbeat?: NodeJS.Timeout
+  private lostLease = false
+
+  constructor(
+    private readonly jobId: string,
+    private readonly deps: ControllerDeps,
+  ) {
+    this.store = deps.store
+    this.clock = deps.clock ?? (() => new Date())
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
+    this.pollIntervalMs = deps.pollIntervalMs ?? 1000
+  }
+
+  private emit(kind: string, message: string, extra: {attemptId?: string; data?: Record<string, unknown>} = {}): void {
+    this.deps.onEvent?.({kind, jobId: this.jobId, message, ...extra})
+  }
+
+  async run(): Promise<JobRecord> {
+    if (!this.store.acquireLease(this.jobId, this.deps.owner, LEASE_TTL_MS)) {
+      throw new LeaseHeldError(`job ${this.jobId} is driven by another controller`)
+    }
+    this.heartbeat = setInterval(() => {
+      if (!this.store.renewLease(this.jobId, this.deps.owner, LEASE_TTL_MS)) this.lostLease = true
+    }, HEARTBEAT_MS)
+    this.heartbeat.unref()
+    try {
+      return await this.loop()
+    } finally {
+      clearInterval(this.heartbeat)
+      this.store.releaseLease(this.jobId, this.deps.owner)
+    }
+  }
+
+  private job(): JobRecord {
+    return this.store.getJob(this.jobId)!
+  }
+
+  private async loop(): Promise<JobRecord> {
+    for (;;) {
+      if (this.deps.signal?.aborted || this.lostLease) return this.job()
+      const job = this.job()
+      const live = this.liveAttempt()
+      if (TERMINAL_JOB_STATES.has(job.state)) {
+        // A cancel may have landed while an attempt still runs: make sure it stops.
+        if (live?.handle) await this.settleAfterEnd(live)
+        return this.job()
+      }
+      if (!live) {
+        try {
+          const started = await this.launchRound(job)
+          if (!started) continue
+        } catch (error) {
+          this.failJob(error)
+          return this.job()
+        }
+        continue
+      }
+      if (live.state === 'REQUESTED' || !live.handle) {
+        // We (or a crashed controller) recorded the intent but not the outcome: launching
+        // again with the same idempotency key returns the existing run or creates it once.
+        await this.reconcileRequested(job, live)
+        continue
+      }
+      const result = await this.pollOne(live)
+      if (result && TERMINAL_ATTEMPT_STATES.has(result.state)) {
+        await this.onAttemptEnded(this.job(), this.store.getAttempt(live.id)!, result)
+        continue
+      }
+      await this.sleep(this.pollIntervalMs)
+    }
+  }
+
+  private liveAttempt(): AttemptRecord | undefined {
+    return this.store.listAttempts(this.jobId).find((a) => a.state === 'REQUESTED' || !TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState))
+  }
+
+  // ---- launching ----------------------------------------------------------------------
+
+  /** One round of the failover loop. True when an attempt was launched. */
+  private async launchRound(job: JobRecord): Promise<boolean> {
+    const deadline = this.clock().getTime() + (this.deps.retryUntilUpMs ?? 0)
+    const failures: Array<{candidate: string; error: ProviderError}> = []
+    for (let round = 0; ; round++) {
+      let replanned = this.deps.replan(job.spec, [...this.blocked, ...this.preemptionBlocks])
+      if (replanned.plan.candidates.length === 0 && this.preemptionBlocks.length > 0) {
+        // Nothing left but where we were preempted: going back there beats giving up.
+        this.emit('replan', 'no other candidate than where the job was preempted; going back there')
+        this.preemptionBlocks.length = 0
+        replanned = this.deps.replan(job.spec, this.blocked)
+      }
+      const candidates = replanned.plan.candidates.slice(0, this.deps.maxCandidatesPerRound ?? 25)
+      if (candidates.length === 0 && failures.length === 0) throw noPlanError(replanned.plan)
+      for (const candidate of candidates) {
+        const outcome = await this.tryCandidate(job, candidate, replanned)
+        if (outcome === 'launched') return true
+        if (outcome === 'job-ended') return false
+        failures.push({candidate: candidate.key, error: outcome})
+      }
+      if (this.clock().getTime() >= deadline) break
+      // Retry until up: capacity comes back; wait with a capped backoff, forget zone blocks.
+      const waitMs = Math.min(60_000, 5_000 * 2 ** round, Math.max(0, deadline - this.clock().getTime()))
+      this.emit('waiting', `no capacity anywhere; retrying in ${Math.round(waitMs / 1000)} s`)
+      await this.sleep(waitMs)
+      this.blocked.splice(0, this.blocked.length, ...this.blocked.filter((b) => b.reason === 'auth' || b.reason === 'quota'))
+      job = this.job()
+      if (TERMINAL_JOB_STATES.has(job.state)) return false
+    }
+    const last = failures.at(-1)?.error
+    throw new ProviderError(last?.provider ?? 'skyhop', last?.category ?? 'capacity', `every candidate failed (${failures.length} tried); last: ${last?.message ?? 'none'}`, {
+      code: 'ALL_CANDIDATES_FAILED',
+      hint: 'See `skyhop status JOB` for the reason per candidate; `--retry-until-up` keeps trying.',
+      details: {failures: failures.map((f) => ({candidate: f.candidate, code: f.error.code, category: f.error.category, message: f.error.message}))},
+    })
+  }
+
+  private async tryCandidate(job: JobRecord, candidate: Candidate, replanned: Replanned): Promise<'launched' | 'job-ended' | ProviderError> {
+    const provider = this.deps.providers.get(candidate.provider)
+    const offer = replanned.offerOf(candidate)
+    if (!provider || !offer) {
+      const error = new ProviderError(candidate.provider, 'unavailable', 'provider is not configured here', {scope: 'provider'})
+      this.blocked.push({provider: candidate.provider, reason: 'unavailable'})
+      return error
+    }
+    const attempt = this.store.recordAttemptIntent({
+      jobId: job.id,
+      provider: candidate.provider,
+      region: candidate.region,
+      zone: candidate.zone,
+      instanceType: candidate.instanceType,
+      accelerator: candidate.accelerator?.name ?? null,
+      acceleratorCount: candidate.accelerator?.count ?? null,
+      spot: candidate.spot,
+      pricePerHour: candidate.hourlyPrice?.amount ?? null,
+      currency: candidate.hourlyPrice?.currency ?? null,
+      onDemandPricePerHour: offer.price.onDemand === null ? null : offer.price.onDemand * candidate.nodes,
+    })
+    if (!attempt) return 'job-ended'
+    this.emit('launching', `launching on ${describe(candidate)}`, {attemptId: attempt.id})
+    try {
+      const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, candidate.spot)))
+      this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-launched', data: {externalId: handle.externalId}})
+      this.store.setJobState(job.id, 'PROVISIONING', {kind: 'job-provisioning', attemptId: attempt.id})
+      return 'launched'
+    } catch (error) {
+      const perr = asProviderError(candidate.provider, error)
+      this.store.updateAttempt(
+        attempt.id,
+        {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>},
+        {kind: 'attempt-launch-failed', data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null}},
+      )
+      if (perr.category === 'capacity' || perr.category === 'quota') {
+        this.store.addObservation({
+          provider: candidate.provider,
+          region: candidate.region,
+          zone: candidate.zone,
+          accelerator: candidate.accelerator?.name ?? null,
+          spot: candidate.spot,
+          kind: perr.category === 'capacity' ? 'capacity-failure' : 'quota-failure',
+          valueSeconds: null,
+        })
+      }
+      if (perr.category === 'user') throw perr
+      this.blocked.push(blockFor(perr, candidate))
+      this.emit('failover', `${describe(candidate)} failed (${perr.category}): ${perr.message}; trying the next candidate`, {attemptId: attempt.id})
+      return perr
+    }
+  }
+
+  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean): LaunchRequest {
+    const {env, checkpointDir} = contractEnv({job, attempt, home: this.deps.home, processEnv: this.deps.env ?? process.env})
+    return {
+      jobId: job.id,
+      jobName: job.name,
+      attemptId: attempt.id,
+      attempt: attempt.n,
+      restartCount: job.restarts + job.errorRestarts,
+      idempotencyKey: attempt.id,
+      spec: job.spec,
+      offer,
+      spot,
+      env,
+      checkpointDir,
+      graceSeconds: job.spec.recovery.graceSeconds,
+    }
+  }
+
+  private async withTransientRetry<T>(provider: Provider, fn: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn()
+      } catch (error) {
+        const perr = asProviderError(provider.name, error)
+        if (perr.category !== 'transient' || i >= TRANSIENT_RETRIES) throw perr
+        await this.sleep(Math.min(10_000, 250 * 2 ** i))
+      }
+    }
+  }
+
+  private async reconcileRequested(job: JobRecord, attempt: AttemptRecord): Promise<void> {
+    const provider = this.deps.providers.get(attempt.provider)
+    if (!provider) {
+      this.store.updateAttempt(attempt.id, {state: 'LOST', reason: `provider ${attempt.provider} is not configured here`}, {kind: 'attempt-lost'})
+      return
+    }
+    const replanned = this.deps.replan(job.spec, [])
+    const candidate = replanned.plan.candidates.find(
+      (c) => c.provider === attempt.provider && c.region === attempt.region && c.instanceType === attempt.instanceType && c.spot === attempt.spot,
+    )
+    const offer = candidate ? replanned.offerOf(candidate) : undefined
+    if (!offer) {
+      // The offer left the catalog; if the backend has the run by tag it will still be found.
+      this.store.updateAttempt(attempt.id, {state: 'LOST', endedAt: this.clock().toISOString(), reason: 'offer no longer in the catalog'}, {kind: 'attempt-lost'})
+      return
+    }
+    try {
+      const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, attempt.spot)))
+      this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: handle.externalId}})
+    } catch (error) {
+      const perr = asProviderError(attempt.provider, error)
+      this.store.updateAttempt(attempt.id, {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>}, {kind: 'attempt-launch-failed'})
+    }
+  }
+
+  // ---- polling ------------------------------------------------------------------------
+
+  private async pollOne(attempt: AttemptRecord): Promise<PollResult | undefined> {
+    const provider = this.deps.providers.get(attempt.provider)!
+    let result: PollResult | undefined
+    try {
+      result = (await provider.poll([attempt.handle!])).get(attempt.handle!.externalId)
+    } catch (error) {
+      const perr = asProviderError(attempt.provider, error)
+      this.emit('poll-error', `could not poll ${attempt.provider}: ${perr.message}`, {attemptId: attempt.id})
+      return undefined
+    }
+    if (!result) return undefined
+    this.applyPoll(attempt, result)
+    return result
+  }
+
+  private applyPoll(attempt: AttemptRecord, result: PollResult): void {
+    if (result.state === attempt.state) return
+    const now = this.clock().toISOString()
+    const patch: Parameters<Store['updateAttempt']>[1] = {state: result.state}
+    if (result.state === 'RUNNING' && !attempt.startedAt) {
+      patch.startedAt = result.startedAt ?? now
+      const launched = Date.parse(attempt.launchedAt ?? attempt.intentAt)
+      this.store.addObservation({
+        provider: attempt.provider,
+        region: attempt.region,
+        zone: attempt.zone,
+        accelerator: attempt.accelerator,
+        spot: attempt.spot,
+        kind: 'provisioning-wait',
+        valueSeconds: Math.max(0, (Date.parse(patch.startedAt) - launched) / 1000),
+      })
+    }
+    if (TERMINAL_ATTEMPT_STATES.has(result.state)) {
+      patch.endedAt = result.endedAt ?? now
+      patch.exitCode = result.exitCode
+      patch.reason = result.reason
+      if (!attempt.startedAt && result.startedAt) patch.startedAt = result.startedAt
+    }
+    this.store.updateAttempt(attempt.id, patch, {kind: `attempt-${result.state.toLowerCase()}`, data: {exitCode: result.exitCode, reason: result.reason}})
+    if (result.state === 'RUNNING') {
+      this.store.setJobState(this.jobId, 'RUNNING', {kind: 'job-running', attemptId: attempt.id})
+      this.emit('running', `running on ${attempt.provider}/${attempt.region} (${attempt.instanceType})`, {attemptId: attempt.id})
+    }
+  }
+
+  private async onAttemptEnded(job: JobRecord, attempt: AttemptRecord, result: PollResult): Promise<void> {
+    const provider = this.deps.providers.get(attempt.provider)!
+    await provider.cleanup(attempt.handle!).catch(() => undefined)
+    if (attempt.spot && attempt.startedAt) {
+      this.store.addObservation({
+        provider: attempt.provider,
+        region: attempt.region,
+        zone: attempt.zone,
+        accelerator: attempt.accelerator,
+        spot: true,
+        kind: 'spot-uptime',
+        valueSeconds: (Date.parse(attempt.endedAt ?? this.clock().toISOString()) - Date.parse(attempt.startedAt)) / 1000,
+      })
+    }
+    if (TERMINAL_JOB_STATES.has(job.state)) return
+    const spec = job.spec
+    switch (result.state) {
+      case 'SUCCEEDED': {
+        this.store.setJobState(job.id, 'SUCCEEDED', {kind: 'job-succeeded', attemptId: attempt.id}, {exitCode: 0, reason: null})
+        this.emit('succeeded', 'job succeeded', {attemptId: attempt.id})
+        return
+      }
+      case 'FAILED': {
+        const code = result.exitCode
+        if (code !== null && spec.recovery.restartOnExitCodes.includes(code) && job.errorRestarts < spec.recovery.maxRestartsOnErrors) {
+          this.store.setJobState(job.id, 'RECOVERING', {kind: 'job-restarting-on-error', attemptId: attempt.id, data: {exitCode: code}}, {errorRestarts: job.errorRestarts + 1})
+          this.emit('restarting', `exit code ${code} is in restart_on_exit_codes; restarting (${job.errorRestarts + 1}/${spec.recovery.maxRestartsOnErrors})`, {attemptId: attempt.id})
+          await this.sleep(Math.min(30_000, 1000 * 2 ** job.errorRestarts))
+          return
+        }
+        this.store.setJobState(job.id, 'FAILED', {kind: 'job-failed', attemptId: attempt.id, data: {exitCode: code}}, {exitCode: code, reason: result.reason ?? `exited with code ${code}`})
+        this.emit('failed', `job failed with exit code ${code}`, {attemptId: attempt.id})
+        return
+      }
+      case 'PREEMPTED':
+      case 'LOST': {
+        if (result.state === 'PREEMPTED') {
+          this.store.addObservation({
+            provider: attempt.provider,
+            region: attempt.region,
+            zone: attempt.zone,
+            accelerator: attempt.accelerator,
+            spot: attempt.spot,
+            kind: 'preemption',
+            valueSeconds: null,
+          })
+        }
+        if (job.restarts >= spec.recovery.maxRestarts) {
+          this.store.setJobState(job.id, 'FAILED', {kind: 'job-failed', attemptId: attempt.id}, {
+            exitCode: null,
+            reason: `${result.state === 'PREEMPTED' ? 'preempted' : 'lost'} and recovery.max_restarts (${spec.recovery.maxRestarts}) reached`,
+          })
+          this.emit('failed', `attempt ${result.state.toLowerCase()}; no restarts left`, {attemptId: attempt.id})
+          return
+        }
+        if (spec.recovery.strategy === 'eager-next-region') {
+          this.preemptionBlocks.push({provider: attempt.provider, region: attempt.region, market: attempt.spot ? 'spot' : null, reason: 'preempted'})
+        }
+        this.store.setJobState(job.id, 'RECOVERING', {kind: 'job-recovering', attemptId: attempt.id, data: {after: result.state}}, {restarts: job.restarts + 1})
+        this.emit('recovering', `attempt ${attempt.n} ${result.state.toLowerCase()} (${result.reason ?? 'no reason given'}); relaunching (${job.restarts + 1}/${spec.recovery.maxRestarts})`, {attemptId: attempt.id})
+        return
+      }
+      case 'CANCELLED': {
+        this.store.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled', attemptId: attempt.id}, {reason: result.reason ?? 'cancelled on the backend'})
+        this.emit('cancelled', 'job cancelled', {attemptId: attempt.id})
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  /** The job ended (e.g. cancelled) while an attempt was live: wait for it to go, then clean up. */
+  private async settleAfterEnd(attempt: AttemptRecord): Promise<void> {
+    const result = await this.pollOne(attempt)
+    if (result && TERMINAL_ATTEMPT_STATES.has(result.state)) {
+      await this.deps.providers.get(attempt.provider)?.cleanup(attempt.handle!).catch(() => undefined)
+      return
+    }
+    await this.sleep(this.pollIntervalMs)
+  }
+
+  private failJob(error: unknown): void {
+    const message = isSkyhopError(error) ? error.message : String(error)
+    const code = isSkyhopError(error) ? error.code : 'INTERNAL'
+    this.store.setJobState(this.jobId, 'FAILED', {kind: 'job-failed', data: {code, message, ...(isSkyhopError(error) ? {error: error.toJSON()} : {})}}, {
+      exitCode: null,
+      reason: message,
+    })
+    this.emit('failed', message)
+  }
+}
+
+function describe(c: Candidate): string {
+  const acc = c.accelerator ? ` ${c.accelerator.name}:${c.accelerator.count}` : ''
+  return `${c.provider}/${c.region}${c.zone ? '/' + c.zone : ''} ${c.instanceType}${acc}${c.spot ? ' (spot)' : ''}`
+}
+
+export function asProviderError(provider: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error
+  if (isSkyhopError(error)) return new ProviderError(provider, 'user', error.message, {code: error.code, cause: error})
+  return new ProviderError(provider, 'transient', error instanceof Error ? error.message : String(error), {code: 'PROVIDER_UNEXPECTED', cause: error})
+}
+
+/** What to stop trying after a failure, from the error's scope. */
+export function blockFor(error: ProviderError, c: Candidate): BlockedScope {
+  const reason = error.category
+  switch (error.scope) {
+    case 'provider':
+      return {provider: c.provider, reason}
+    case 'region':
+      return {provider: c.provider, region: c.region, reason}
+    case 'zone':
+      return {provider: c.provider, region: c.region, zone: c.zone, reason}
+    default:
+      return {provider: c.provider, region: c.region, zone: c.zone, instanceType: c.instanceType, market: c.spot ? 'spot' : 'on-demand', reason}
+  }
+}
+
+function noPlanError(plan: Plan): NoFeasiblePlanError {
+  const reasons = plan.excluded.map((g) => `${g.message} (${g.count})`)
+  return new NoFeasiblePlanError(`no candidate can run job "${plan.job}"${reasons.length ? ': ' + reasons.slice(0, 5).join('; ') : ''}`, {
+    hint: 'Run `skyhop plan FILE --explain` to see every exclusion.',
+    details: {excluded: plan.excluded},
+  })
+}
+
+export {JobLostError}
+export type {LaunchHandle}
