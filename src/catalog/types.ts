@@ -9,11 +9,15 @@ export interface Sourced<T> {
   value: T | null
   confidence: Confidence | null
   source: string | null
+  /** The figure as published, when it was not a plain number (`~280-400 (UNCERTAIN)`). */
+  raw?: string
 }
 
 export interface Accelerator {
   /** Canonical name, e.g. `H100-80GB`, `Ascend910B`. */
   name: string
+  /** The name as the source lists it, e.g. `NVIDIA H100 SXM`. */
+  displayName?: string
   /** Other spellings that resolve to this entry (matched case- and punctuation-insensitively). */
   aliases: string[]
   /** Lower-case vendor id: nvidia, amd, intel, google, aws, huawei, cambricon, hygon, kunlunxin, iluvatar, moorethreads, metax, biren. */
@@ -55,4 +59,11 @@ export interface Offer {
   /** ISO date of the price. */
   asOf: string
   confidence: Confidence
+  /**
+   * Numeric fields whose value nobody published for this offer (e.g. the host shape of a
+   * TPU slice). Such a field holds 0 and must not be used as a fact: check this list first.
+   */
+  unknownFields?: Array<'vcpus' | 'memoryGiB'>
+  /** Why a row looks the way it does: anomalies corrected, ranges narrowed, caveats. */
+  notes?: string
 }
