@@ -20,6 +20,15 @@ export function loadSchema(name: string): Record<string, unknown> {
 export function compiledSchema(name: string): ValidateFunction {
   const hit = cache.get(name)
   if (hit) return hit
+  // The build precompiles the schemas (scripts/compile-schemas.mjs); use that when present.
+  try {
+    const precompiled = require(`../generated/${name.replace(/\.json$/, '')}.cjs`) as ValidateFunction | {default: ValidateFunction}
+    const validate = typeof precompiled === 'function' ? precompiled : precompiled.default
+    cache.set(name, validate)
+    return validate
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error
+  }
   // ajv and ajv-formats are CommonJS; require keeps their default exports straight.
   const Ajv = require('ajv') as typeof import('ajv').default
   const addFormats = require('ajv-formats') as typeof import('ajv-formats').default
