@@ -50,6 +50,10 @@ export function spotOverhead(ratePerHour: number, runHours: number, relaunchWait
       viable = false
       preemptions = Number.POSITIVE_INFINITY
       lostHours = 1 / lambda
+    } else if (x < 1e-6) {
+      // 1/λ − T/(e^{λT} − 1) cancels catastrophically here; its limit is T/2.
+      preemptions = x
+      lostHours = runHours / 2
     } else {
       const em1 = Math.expm1(x)
       preemptions = em1
