@@ -2,6 +2,7 @@
 import {expect} from 'chai'
 
 import {indexOffers, planJob} from '../../../src/planner/index.js'
+import type {BlockList} from '../../../src/planner/types.js'
 import {hoursFromNow, input, job, offer, request} from './fixtures.js'
 
 const reasons = (plan: ReturnType<typeof planJob>) => Object.fromEntries(plan.excluded.map((g) => [`${g.reason}:${g.subject}`, g.count]))
@@ -69,7 +70,7 @@ describe('planner feasibility', () => {
       offer({provider: 'gcp', region: 'g1', zone: 'g1a', od: 1.3, spot: 0.45}),
     ]
     const j = job({spot: 'auto', work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600}})
-    const keys = (blocked: Parameters<typeof input>[2]['blocked']) => planJob(input(j, offers, {blocked})).candidates.map((c) => c.key).sort()
+    const keys = (blocked: BlockList) => planJob(input(j, offers, {blocked})).candidates.map((c) => c.key).sort()
     expect(keys([{provider: 'gcp'}]).some((k) => k.startsWith('gcp'))).to.equal(false)
     expect(keys([{provider: 'aws', region: 'r1'}]).filter((k) => k.startsWith('aws/r1/'))).to.have.length(0)
     expect(keys([{provider: 'aws', region: 'r1', zone: 'r1a'}]).filter((k) => k.startsWith('aws/r1/r1a'))).to.have.length(0)

@@ -40,9 +40,9 @@ export function request(text: string, names: string[] | null, count: number | [n
   return {names, vendors: null, memoryGB: null, count: {min, max}, text, ...extra}
 }
 
-export function job(overrides: Partial<JobSpec> & {resources?: Partial<JobSpec['resources']>} = {}): JobSpec {
+export function job(overrides: Omit<Partial<JobSpec>, 'resources'> & {resources?: Partial<JobSpec['resources']>} = {}): JobSpec {
   const {resources, ...rest} = overrides
-  return {
+  const base: JobSpec = {
     name: 'test-job',
     resources: {
       accelerators: [request('SLOW:1', ['SLOW'], 1)],
@@ -79,8 +79,8 @@ export function job(overrides: Partial<JobSpec> & {resources?: Partial<JobSpec['
     objective: 'cost',
     matrix: null,
     nodes: 1,
-    ...rest,
   }
+  return {...base, ...(rest as Partial<JobSpec>), resources: base.resources}
 }
 
 export function offer(o: Partial<Offer> & {acc?: string | null; count?: number; od?: number | null; spot?: number | null}): Offer {
