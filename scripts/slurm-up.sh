@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Starts a one-node Slurm cluster on 127.0.0.1 (Debian's slurm-wlm + munge) for
+# skyhop's Slurm provider and its tests. Installs the packages when run as root and
+# they are missing, writes /etc/slurm/slurm.conf, starts munged (as the munge user),
+# slurmctld and slurmd, and waits until the node is idle.
+#
+# Idempotent: when the daemons already run with the same configuration it only
+# checks their health and puts the partitions and the node back in service (a test
+# may have left a partition DOWN). When the configuration changed, or with --restart,
+# it restarts the daemons by their pid files; job state is kept unless --clean.
+#
+# Two partitions over the same node make preemption real:
+#   low  PriorityTier=1  PreemptMode=REQUEUE GraceTime=10  (spot-like)
+#   high PriorityTier=10 PreemptMode=OFF                   (on-demand-like)
+#
+# Environment: SKYHOP_SLURM_CLUSTER (ClusterName, default skyhop),
+# SKYHOP_SLURM_GRACE (GraceTime of `low`, default 10), SKYHOP_SLURM_FORCE=1 to
+# overwrite a slurm.conf that this script did not write.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 [--restart] [--clean]" >&2
+  echo "  --restart  restart the daemons even if they are healthy" >&2
+  echo "  --clean    also forget all jobs (wipe slurmctld's state); implies --restart" >&2
+}
+
+restart=0
+clean=0
+for arg in "$@"; do
+  case "$arg" in
+    --restart) restart=1 ;;
+    --clean) clean=1; restart=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage; exit 2 ;;
+  esac
+done
+
+log() { printf 'slurm-up: %s\n' "$*" >&2; }
+die() { printf 'slurm-up: error: %s\n' "$*" >&2; exit 1; }
+
+CONF_DIR=/etc/slurm
+CONF="$CONF_DIR/slurm.conf"
+MARKER='# managed by skyhop scripts/slurm-up.sh'
+CLUSTER="${SKYHOP_SLURM_CLUSTER:-skyhop}"
+GRACE="${SKYHOP_SLURM_GRACE:-10}"
+STATE_DIR=/var/lib/slurm/slurmctld
+SPOOL_DIR=/var/lib/slurm/slurmd
+LOG_DIR=/var/log/slurm
+CTLD_PID=/run/slurmctld.pid
+SLURMD_PID=/run/slurmd.pid
+MUNGE_KEY=/etc/munge/munge.key
+
+# Not root: all we can do is say whether a cluster already answers.
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sinfo >/dev/null 2>&1 && sinfo -h -o %P >/dev/null 2>&1; then
+    log "not root; Slurm already answers, leaving it as it is"
+    exit 0
+  fi
+  die "Slurm is not running and starting it needs root (sudo bash $0)"
+fi
+
+# ---------------------------------------------------------------- install
+need_install=0
+for bin in slurmctld slurmd sinfo sbatch munged; do
+  command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v "$bin" >/dev/null 2>&1 || need_install=1
+done
+export PATH="$PATH:/usr/sbin:/sbin"
+if [ "$need_install" -eq 1 ]; then
+  log "installing slurm-wlm and munge (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  # Keep the packages' maintainer scripts from starting daemons with their stock
+  # configuration (there may be no init system at all, as in containers).
+  policy_added=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  trap '[ "$policy_added" -eq 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  if [ "$policy_added" -eq 1 ]; then rm -f /usr/sbin/policy-rc.d; policy_added=0; fi
+  trap - EXIT
+fi
+
+# One run at a time: CI and developers may call this concurrently.
+exec 9>/run/skyhop-slurm-up.lock
+flock -w 120 9 || die "another slurm-up.sh holds /run/skyhop-slurm-up.lock"
+
+# ---------------------------------------------------------------- munge
+munge_ok() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
+
+if [ ! -s "$MUNGE_KEY" ]; then
+  log "creating $MUNGE_KEY"
+  install -d -o munge -g munge -m 0700 /etc/munge
+  if command -v mungekey >/dev/null 2>&1; then
+    mungekey --create --keyfile="$MUNGE_KEY" --force
+  else
+    dd if=/dev/urandom of="$MUNGE_KEY" bs=1 count=1024 status=none
+  fi
+fi
+chown munge:munge "$MUNGE_KEY"
+chmod 0400 "$MUNGE_KEY"
+install -d -o munge -g munge -m 0755 /run/munge
+install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
+
+if ! munge_ok; then
+  log "starting munged"
+  # A munged that died leaves its socket and pid file behind and refuses to start.
+  rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock /run/munge/munged.pid
+  runuser -u munge -- /usr/sbin/munged 9>&-
+  for _ in $(seq 50); do munge_ok && break; sleep 0.1; done
+  munge_ok || die "munged did not start (see /var/log/munge/munged.log)"
+fi
+
+# ---------------------------------------------------------------- slurm.conf
+node="$(hostname -s)"
+cpus="$(nproc)"
+mem_total_mb=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024))
+# Modest on purpose: Slurm drains a node whose RealMemory exceeds what it finds.
+real_memory=$((mem_total_mb / 2))
+[ "$real_memory" -gt 8192 ] && real_memory=8192
+[ "$real_memory" -lt 256 ] && real_memory=256
+
+new_conf="$(mktemp)"
+trap 'rm -f "$new_conf"' EXIT
+cat >"$new_conf" <<EOF
+$MARKER
+# One node on 127.0.0.1, two partitions over it; see the script for why.
+ClusterName=$CLUSTER
+SlurmctldHost=$node(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=6817
+SlurmdPort=6818
+AuthType=auth/munge
+CryptoType=crypto/munge
+MpiDefault=none
+SwitchType=switch/none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+# No GPUs here, so no GresTypes and no gres.conf. Accelerators reach skyhop through
+# the provider's gres mapping on clusters that have them.
+# No slurmdbd: sacct has no data. Finished jobs stay visible to squeue and
+# scontrol for MinJobAge seconds, which is what the skyhop adapter reads.
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$LOG_DIR/jobcomp.log
+MinJobAge=3600
+# Preemption: a job in \`high\` takes the node from a job in \`low\`: the tasks of the
+# low job's steps get SIGTERM at once (the batch shell itself does not, which is
+# why skyhop runs its runner as an srun step), SIGKILL once GraceTime is over (at
+# slurmctld's next time-limit check), and the job is requeued.
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+JobRequeue=1
+KillWait=5
+ReturnToService=2
+SlurmctldTimeout=30
+SlurmdTimeout=30
+MessageTimeout=10
+InactiveLimit=0
+StateSaveLocation=$STATE_DIR
+SlurmdSpoolDir=$SPOOL_DIR
+SlurmctldPidFile=$CTLD_PID
+SlurmdPidFile=$SLURMD_PID
+SlurmctldLogFile=$LOG_DIR/slurmctld.log
+SlurmdLogFile=$LOG_DIR/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_memory State=UNKNOWN
+PartitionName=low Nodes=$node Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=$GRACE
+PartitionName=high Nodes=$node Default=NO MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
+EOF
+
+if [ -e "$CONF" ] && ! grep -qF "$MARKER" "$CONF" && [ "${SKYHOP_SLURM_FORCE:-0}" != 1 ]; then
+  die "$CONF was not written by this script; set SKYHOP_SLURM_FORCE=1 to replace it"
+fi
+if ! cmp -s "$new_conf" "$CONF" 2>/dev/null; then
+  log "writing $CONF"
+  install -d -m 0755 "$CONF_DIR"
+  install -m 0644 "$new_conf" "$CONF"
+  restart=1
+fi
+
+# ---------------------------------------------------------------- daemons
+# The pid a daemon wrote, if that process is still the daemon.
+daemon_pid() { # name pidfile
+  local pid
+  [ -s "$2" ] || return 1
+  pid="$(cat "$2")"
+  [ -n "$pid" ] && alive "$pid" && [ "$(cat "/proc/$pid/comm")" = "$1" ] && echo "$pid"
+}
+
+# Running and not a zombie: where pid 1 does not reap (containers), a daemon that
+# exited stays in /proc as a zombie.
+alive() {
+  local st
+  st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+stop_daemon() { # name pidfile
+  local pid
+  pid="$(daemon_pid "$1" "$2")" || { rm -f "$2"; return 0; }
+  log "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then
+    log "$1 (pid $pid) ignored SIGTERM for 10 s; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$2"
+}
+
+# A daemon of ours without its pid file would hold the ports; refuse to guess.
+for name in slurmctld slurmd; do
+  pidfile=$CTLD_PID; [ "$name" = slurmd ] && pidfile=$SLURMD_PID
+  ours="$(daemon_pid "$name" "$pidfile" || true)"
+  for pid in $(pgrep -x "$name" || true); do
+    [ "$pid" = "$ours" ] && continue
+    # Daemonizing leaves zombies behind where pid 1 does not reap (containers), and a
+    # daemon's own short-lived children carry its name; neither is a second daemon.
+    read -r _ _ pstate ppid _ <"/proc/$pid/stat" 2>/dev/null || continue
+    [ "$pstate" = Z ] && continue
+    [ -n "$ours" ] && [ "$ppid" = "$ours" ] && continue
+    die "$name (pid $pid) runs without $pidfile; stop it first (it is not ours to kill)"
+  done
+done
+
+healthy() { sinfo -h -o %P >/dev/null 2>&1; }
+
+if [ "$restart" -eq 0 ] && daemon_pid slurmctld "$CTLD_PID" >/dev/null && daemon_pid slurmd "$SLURMD_PID" >/dev/null && healthy; then
+  log "slurmctld and slurmd already running with this configuration"
+else
+  stop_daemon slurmd "$SLURMD_PID"
+  stop_daemon slurmctld "$CTLD_PID"
+  install -d -o root -g root -m 0755 "$STATE_DIR" "$SPOOL_DIR" "$LOG_DIR"
+  if [ "$clean" -eq 1 ]; then
+    log "wiping slurmctld state ($STATE_DIR)"
+    find "$STATE_DIR" -mindepth 1 -delete
+  fi
+  # slurmctld refuses state saved under another ClusterName.
+  if [ -s "$STATE_DIR/clustername" ] && [ "$(cat "$STATE_DIR/clustername")" != "$CLUSTER" ]; then
+    log "state in $STATE_DIR belongs to cluster $(cat "$STATE_DIR/clustername"); wiping it"
+    find "$STATE_DIR" -mindepth 1 -delete
+  fi
+  log "starting slurmctld"
+  slurmctld 9>&- || die "slurmctld did not start (see $LOG_DIR/slurmctld.log)"
+  for _ in $(seq 100); do healthy && break; sleep 0.2; done
+  healthy || die "slurmctld does not answer (see $LOG_DIR/slurmctld.log)"
+  log "starting slurmd"
+  slurmd 9>&- || die "slurmd did not start (see $LOG_DIR/slurmd.log)"
+fi
+
+# ---------------------------------------------------------------- ready
+# Back to service whatever a previous run or test left behind.
+for part in low high; do
+  scontrol update PartitionName="$part" State=UP >/dev/null 2>&1 || true
+done
+
+node_state() { sinfo -h -N -n "$node" -o %t 2>/dev/null | head -n1; }
+deadline=$((SECONDS + 60))
+resumed=0
+while :; do
+  state="$(node_state)"
+  case "$state" in
+    idle | mix | alloc | comp) break ;;
+    drain* | drng | down* | fail*)
+      if [ "$resumed" -eq 0 ]; then
+        log "node $node is $state; resuming it"
+        scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1 || true
+        resumed=1
+      fi
+      ;;
+  esac
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    scontrol show node "$node" >&2 || true
+    die "node $node is '${state:-unknown}' after 60 s (see $LOG_DIR/slurmd.log)"
+  fi
+  sleep 0.5
+done
+log "ready: cluster $CLUSTER, node $node ($cpus CPUs, ${real_memory} MB) is $state; partitions: $(sinfo -h -o %P | tr '\n' ' ')"
