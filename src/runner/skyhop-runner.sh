@@ -640,12 +640,27 @@ sr_now
 sr_end_ms=$NOW_MS
 # A stop that comes after the job ended changes nothing: it is not recorded.
 
+# Is a live process left in group PGID? Zombies do not count: an init that reaps
+# slowly (containers) keeps them around, and `kill -0` would see them.
+sr_group_alive() {
+  local pgid=$1 f stat fields
+  kill -0 -- "-$pgid" 2>/dev/null || return 1
+  [[ -r /proc/self/stat ]] || return 0
+  for f in /proc/[0-9]*/stat; do
+    read -r stat 2>/dev/null <"$f" || continue
+    # after "pid (comm) ": state ppid pgrp ...
+    read -r -a fields <<<"${stat##*) }"
+    [[ ${fields[2]-} == "$pgid" && ${fields[0]-} != Z && ${fields[0]-} != X ]] && return 0
+  done
+  return 1
+}
+
 # Whatever the job left in its group goes too, gently first.
-if kill -0 -- "-$sr_job_pid" 2>/dev/null; then
+if sr_group_alive "$sr_job_pid"; then
   kill -s TERM -- "-$sr_job_pid" 2>/dev/null
   for (( sr_i = 0; sr_i < 20; sr_i++ )); do
     sleep 0.1
-    kill -0 -- "-$sr_job_pid" 2>/dev/null || break
+    sr_group_alive "$sr_job_pid" || break
   done
   kill -s KILL -- "-$sr_job_pid" 2>/dev/null
   sr_leftovers=true

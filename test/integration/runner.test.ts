@@ -1,0 +1,410 @@
+// The runner against real processes: bash, process groups, signals, and (for the clouds'
+// notices) a local fake metadata server speaking the documented paths. Nothing mocked.
+import {expect} from 'chai'
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {UsageError} from '../../src/errors.js'
+import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
+import type {RunnerConfig, RunnerEvent} from '../../src/runner/contract.js'
+import {startFakeMetadataServer, type FakeCloud, type FakeMetadataServer} from '../fakes/fake-metadata-server.js'
+
+const dirs: string[] = []
+const children: ChildProcess[] = []
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'skyhop-runner-'))
+  dirs.push(dir)
+  return dir
+}
+
+interface Attempt {
+  dir: string
+  work: string
+}
+
+function makeAttempt(options: {run: string; setup?: string | null; env?: Record<string, string>; config?: Partial<RunnerConfig>}): Attempt {
+  const root = tempDir()
+  const dir = join(root, 'attempt')
+  const work = join(root, 'work')
+  writeAttemptDir(dir, {
+    setup: options.setup ?? null,
+    run: options.run,
+    env: {SKYHOP_PREEMPT_NOTICE: join(root, 'notice'), ...options.env},
+    config: {graceSeconds: 10, signal: 'SIGTERM', workdir: work, noticeSources: [], pollIntervalSeconds: 1, ...options.config},
+  })
+  return {dir, work}
+}
+
+interface Running {
+  child: ChildProcess
+  stderr: () => string
+  done: Promise<number | null>
+}
+
+function startRunner(dir: string, extraEnv: Record<string, string> = {}): Running {
+  // Its own session, as a provider starts it: signals to the test never reach it by accident.
+  const child = spawn('bash', [runnerScriptPath(), dir], {detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, ...extraEnv}})
+  children.push(child)
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {child, stderr: () => stderr, done}
+}
+
+async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const start = Date.now()
+  for (;;) {
+    const value = probe()
+    if (value) return value
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Alive and not a zombie (this container's init reaps orphans slowly). */
+function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
+  } catch {
+    return false
+  }
+}
+
+const eventOf = (dir: string, name: string): RunnerEvent | undefined => readEvents(dir).find((e) => e.event === name)
+const ms = (iso: unknown): number => Date.parse(String(iso))
+
+/** A job that records when it got SIGTERM, saves a checkpoint, and exits 0. */
+const CHECKPOINTING_JOB = `
+trap 'date +%s%3N > "$SKYHOP_CHECKPOINT_DIR/term_at"; cp "$SKYHOP_PREEMPT_NOTICE" "$SKYHOP_CHECKPOINT_DIR/notice_seen" 2>/dev/null; echo step=7 > "$SKYHOP_CHECKPOINT_DIR/ckpt"; echo saved; exit 0' TERM
+touch "$SKYHOP_CHECKPOINT_DIR/ready"
+while :; do sleep 0.1 & wait $!; done
+`
+
+describe('skyhop-runner.sh', function () {
+  this.timeout(60_000)
+
+  afterEach(() => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
+        try {
+          process.kill(child.pid, 'SIGKILL')
+        } catch {}
+      }
+    }
+  })
+  after(() => {
+    for (const dir of dirs) rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('runs setup then run in the workdir, logs both, and records a clean exit', async () => {
+    const {dir, work} = makeAttempt({setup: 'echo "setup in $(pwd)"', run: 'echo "run $SKYHOP_JOB_ID"; echo oops >&2'})
+    const runner = startRunner(dir)
+    expect(await runner.done).to.equal(0)
+    expect(readExitCode(dir)).to.equal(0)
+    const log = readFileSync(join(dir, 'output.log'), 'utf8')
+    expect(log).to.equal(`setup in ${work}\nrun \noops\n`)
+    const names = readEvents(dir).map((e) => e.event)
+    expect(names).to.deep.equal(['runner-start', 'setup-start', 'setup-exit', 'run-start', 'exit'])
+    const exit = eventOf(dir, 'exit')!
+    expect(exit).to.include({exitCode: 0, signal: null, beforeDeadline: null})
+    expect(exit.ts).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(Number(readFileSync(join(dir, 'runner.pid'), 'utf8'))).to.equal(runner.child.pid)
+    const pgid = Number(readFileSync(join(dir, 'job.pgid'), 'utf8'))
+    expect(pgid).to.be.greaterThan(0).and.not.equal(runner.child.pid)
+  })
+
+  it("propagates the job's exit code, and a failing setup never starts run", async () => {
+    const failing = makeAttempt({run: 'echo working; exit 42'})
+    expect(await startRunner(failing.dir).done).to.equal(42)
+    expect(readExitCode(failing.dir)).to.equal(42)
+    expect(eventOf(failing.dir, 'exit')).to.include({exitCode: 42})
+
+    const badSetup = makeAttempt({setup: 'exit 3', run: 'echo must not run'})
+    expect(await startRunner(badSetup.dir).done).to.equal(3)
+    expect(readFileSync(join(badSetup.dir, 'output.log'), 'utf8')).to.not.include('must not run')
+    expect(eventOf(badSetup.dir, 'run-start')).to.equal(undefined)
+    expect(eventOf(badSetup.dir, 'setup-exit')).to.include({exitCode: 3})
+  })
+
+  it('runs the job in its own process group', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({run: 'ps -o pgid= -p $$ > "$SKYHOP_CHECKPOINT_DIR/pgid"', env: {SKYHOP_CHECKPOINT_DIR: ckpt}})
+    const runner = startRunner(dir)
+    expect(await runner.done).to.equal(0)
+    const jobPgid = Number(readFileSync(join(ckpt, 'pgid'), 'utf8').trim())
+    expect(jobPgid).to.equal(Number(readFileSync(join(dir, 'job.pgid'), 'utf8')))
+    expect(jobPgid).to.not.equal(runner.child.pid)
+  })
+
+  it('on SIGTERM the job gets its signal at once, checkpoints within the grace and exits before the deadline', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({run: CHECKPOINTING_JOB, env: {SKYHOP_CHECKPOINT_DIR: ckpt}, config: {graceSeconds: 10}})
+    const runner = startRunner(dir)
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    const sentAt = Date.now()
+    process.kill(runner.child.pid!, 'SIGTERM')
+    expect(await runner.done).to.equal(0)
+    expect(readFileSync(join(ckpt, 'ckpt'), 'utf8')).to.equal('step=7\n')
+    const termAt = Number(readFileSync(join(ckpt, 'term_at'), 'utf8'))
+    expect(termAt - sentAt, 'notice to SIGTERM at the job (ms)').to.be.lessThan(1000)
+
+    const notice = eventOf(dir, 'notice')!
+    expect(notice).to.include({source: 'signal', receivedSignal: 'SIGTERM'})
+    // No stop-request: a notice, with the runner's graceSeconds.
+    expect(ms(notice.deadline) - ms(notice.ts)).to.be.within(9_900, 10_100)
+    expect(ms(notice.deadline) - ms(notice.killAt)).to.equal(1500)
+    // The job saw its real deadline: the kill time.
+    expect(readFileSync(join(ckpt, 'notice_seen'), 'utf8').trim()).to.equal(notice.killAt)
+    const signal = eventOf(dir, 'signal')!
+    expect(signal).to.include({signal: 'SIGTERM'})
+    expect(signal.remainingSeconds as number).to.be.within(8.3, 8.5)
+    expect(eventOf(dir, 'kill')).to.equal(undefined)
+    expect(eventOf(dir, 'exit')).to.include({exitCode: 0, beforeDeadline: true})
+  })
+
+  it('kills a job that ignores SIGTERM with SIGKILL just before the deadline', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({
+      run: `trap 'echo ignoring TERM' TERM; touch "$SKYHOP_CHECKPOINT_DIR/ready"; while :; do sleep 0.1 & wait $!; done`,
+      env: {SKYHOP_CHECKPOINT_DIR: ckpt},
+      config: {graceSeconds: 30},
+    })
+    const runner = startRunner(dir)
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    requestStop(dir, 'preempt', 4)
+    process.kill(runner.child.pid!, 'SIGTERM')
+    expect(await runner.done).to.equal(137)
+    expect(readExitCode(dir)).to.equal(137)
+    const notice = eventOf(dir, 'notice')!
+    const kill = eventOf(dir, 'kill')!
+    expect(notice.source).to.equal('stop-request')
+    // 4 s of grace, margin a quarter of it: SIGKILL 3 s after the notice.
+    expect(ms(kill.ts) - ms(notice.ts)).to.be.within(2_950, 3_300)
+    expect(ms(kill.ts)).to.be.lessThan(ms(notice.deadline))
+    expect(eventOf(dir, 'exit')).to.include({exitCode: 137, signal: 'SIGKILL', beforeDeadline: false})
+    expect(readFileSync(join(dir, 'output.log'), 'utf8')).to.include('ignoring TERM')
+  })
+
+  it('escalates just the same on the pre-5.1 bash path', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({
+      run: `trap '' TERM; touch "$SKYHOP_CHECKPOINT_DIR/ready"; sleep 60`,
+      env: {SKYHOP_CHECKPOINT_DIR: ckpt},
+      config: {graceSeconds: 2},
+    })
+    const runner = startRunner(dir, {SKYHOP_RUNNER_COMPAT_WAIT: '1'})
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    process.kill(runner.child.pid!, 'SIGTERM')
+    expect(await runner.done).to.equal(137)
+    const notice = eventOf(dir, 'notice')!
+    const kill = eventOf(dir, 'kill')!
+    expect(ms(kill.ts) - ms(notice.ts)).to.be.within(1_450, 1_800)
+  })
+
+  it('a cancel is recorded as a cancel, writes no preemption notice, and uses the requested grace', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({run: CHECKPOINTING_JOB, env: {SKYHOP_CHECKPOINT_DIR: ckpt}})
+    const runner = startRunner(dir)
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    requestStop(dir, 'cancel', 20)
+    process.kill(runner.child.pid!, 'SIGTERM')
+    expect(await runner.done).to.equal(0)
+    const cancel = eventOf(dir, 'cancel')!
+    expect(ms(cancel.deadline) - ms(cancel.ts)).to.be.within(19_900, 20_100)
+    expect(eventOf(dir, 'notice')).to.equal(undefined)
+    expect(existsSync(join(ckpt, 'notice_seen'))).to.equal(false)
+  })
+
+  it('delivers the configured signal to the whole process group', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({
+      run: `
+trap 'echo child-usr1 >> "$SKYHOP_CHECKPOINT_DIR/got"; exit 0' USR1
+( trap 'echo grandchild-usr1 >> "$SKYHOP_CHECKPOINT_DIR/got"; exit 0' USR1; while :; do sleep 0.1 & wait $!; done ) &
+sleep 0.3; touch "$SKYHOP_CHECKPOINT_DIR/ready"
+while :; do sleep 0.1 & wait $!; done`,
+      env: {SKYHOP_CHECKPOINT_DIR: ckpt},
+      config: {signal: 'SIGUSR1'},
+    })
+    const runner = startRunner(dir)
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    process.kill(runner.child.pid!, 'SIGINT')
+    expect(await runner.done).to.equal(0)
+    const got = readFileSync(join(ckpt, 'got'), 'utf8').split('\n').filter(Boolean).sort()
+    expect(got).to.deep.equal(['child-usr1', 'grandchild-usr1'])
+    expect(eventOf(dir, 'signal')).to.include({signal: 'SIGUSR1'})
+    expect(eventOf(dir, 'notice')).to.include({receivedSignal: 'SIGINT'})
+  })
+
+  it('reaps what the job leaves behind in its group', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({run: `sleep 300 & echo $! > "$SKYHOP_CHECKPOINT_DIR/orphan"; exit 0`, env: {SKYHOP_CHECKPOINT_DIR: ckpt}})
+    expect(await startRunner(dir).done).to.equal(0)
+    const orphan = Number(readFileSync(join(ckpt, 'orphan'), 'utf8'))
+    expect(isLive(orphan)).to.equal(false)
+    expect(eventOf(dir, 'exit')).to.include({leftoverProcesses: true})
+  })
+
+  it('keeps env values data: quotes, $(), backticks, newlines and globs are never run', async () => {
+    const root = tempDir()
+    const nasty: Record<string, string> = {
+      A: `it's "quoted" 'twice'`,
+      B: `$(touch ${root}/pwned-dollar)`,
+      C: `\`touch ${root}/pwned-backtick\``,
+      D: `line1\nline2\n`,
+      E: `*; rm -rf / ; echo \\ $HOME \${HOME}`,
+      F: `'; touch ${root}/pwned-quote; '`,
+      SKYHOP_JOB_NAME: `name with spaces && $(id) ; \`id\``,
+    }
+    const {dir} = makeAttempt({
+      run: `for v in A B C D E F SKYHOP_JOB_NAME; do printf '%s=%s\\0' "$v" "\${!v}"; done > "${root}/seen"`,
+      env: nasty,
+    })
+    expect(await startRunner(dir).done).to.equal(0)
+    const seen = Object.fromEntries(
+      readFileSync(join(root, 'seen'), 'utf8')
+        .split('\0')
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    )
+    expect(seen).to.deep.equal(nasty)
+    for (const marker of ['pwned-dollar', 'pwned-backtick', 'pwned-quote']) expect(existsSync(join(root, marker))).to.equal(false)
+  })
+
+  it('refuses invalid env names and values with a UsageError before writing anything', () => {
+    const dir = join(tempDir(), 'attempt')
+    const config: RunnerConfig = {graceSeconds: 5, signal: 'SIGTERM', workdir: dir, noticeSources: [], pollIntervalSeconds: 1}
+    const bad: Array<Record<string, string>> = [{'BAD-NAME': 'x'}, {'1X': 'x'}, {'A B': 'x'}, {'X;touch /tmp/p': 'x'}, {SHELLOPTS: 'x'}, {OK: 'a\0b'}]
+    for (const env of bad) {
+      expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env, config})).to.throw(UsageError)
+    }
+    expect(existsSync(dir)).to.equal(false)
+    expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env: {}, config: {...config, signal: 'SIGKILL'}})).to.throw(UsageError)
+    expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env: {}, config: {...config, noticeSources: ['ibm']}})).to.throw(UsageError)
+  })
+
+  it("reads a workdir with quotes and spaces from runner.conf as data", async () => {
+    const root = tempDir()
+    const work = join(root, `it's a "dir" $(touch ${root}/pwned)`)
+    const {dir} = makeAttempt({run: 'pwd', config: {workdir: work}})
+    expect(await startRunner(dir).done).to.equal(0)
+    expect(readFileSync(join(dir, 'output.log'), 'utf8')).to.equal(`${work}\n`)
+    expect(existsSync(join(root, 'pwned'))).to.equal(false)
+  })
+
+  it('records a warning, and polls nothing, for huaweicloud', async () => {
+    const {dir} = makeAttempt({run: 'true', config: {noticeSources: ['huaweicloud']}})
+    expect(await startRunner(dir).done).to.equal(0)
+    expect(String(eventOf(dir, 'warning')?.message)).to.match(/huaweicloud: no documented in-guest/)
+  })
+
+  describe('cloud metadata notices (local fake metadata servers)', () => {
+    let server: FakeMetadataServer | null = null
+    afterEach(async () => {
+      await server?.close()
+      server = null
+    })
+
+    const POLL_SECONDS = 1
+
+    async function noticeFrom(cloud: FakeCloud, options: {deadlineInSeconds: number}): Promise<{dir: string; ckpt: string; notice: RunnerEvent; visibleAt: number; deadline: Date}> {
+      server = await startFakeMetadataServer(cloud)
+      const ckpt = tempDir()
+      const {dir} = makeAttempt({
+        run: CHECKPOINTING_JOB,
+        env: {SKYHOP_CHECKPOINT_DIR: ckpt},
+        config: {graceSeconds: 10, noticeSources: [`${cloud}=${server.url}`], pollIntervalSeconds: POLL_SECONDS},
+      })
+      const runner = startRunner(dir)
+      await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+      // Let a few polls see "no notice" first.
+      await waitFor('two polls', () => server!.requests.filter((r) => r.method === 'GET').length >= 2)
+      const deadline = new Date(Math.ceil((Date.now() + options.deadlineInSeconds * 1000) / 1000) * 1000)
+      const visibleAt = server.interrupt(deadline)
+      const notice = await waitFor('the notice event', () => eventOf(dir, 'notice'), 10_000)
+      expect(await runner.done, runner.stderr()).to.equal(0)
+      return {dir, ckpt, notice, visibleAt, deadline}
+    }
+
+    function expectDetectedInTime(notice: RunnerEvent, visibleAt: number): void {
+      const delay = ms(notice.ts) - visibleAt
+      // Within one poll interval, plus the time one request takes on a busy 2-core box.
+      expect(delay, `detection delay ${delay} ms`).to.be.lessThan(POLL_SECONDS * 1000 + 500)
+    }
+
+    function expectJobSignalled(dir: string, ckpt: string, notice: RunnerEvent): void {
+      expect(readFileSync(join(ckpt, 'ckpt'), 'utf8')).to.equal('step=7\n')
+      expect(readFileSync(join(ckpt, 'notice_seen'), 'utf8').trim()).to.equal(notice.killAt)
+      expect(eventOf(dir, 'signal')).to.include({signal: 'SIGTERM'})
+      expect(eventOf(dir, 'exit')).to.include({exitCode: 0, beforeDeadline: true})
+    }
+
+    it('AWS: IMDSv2 token, then spot/instance-action with the token; the notice carries its time', async () => {
+      const {dir, ckpt, notice, visibleAt, deadline} = await noticeFrom('aws', {deadlineInSeconds: 120})
+      expect(notice.source).to.equal('aws')
+      expect(ms(notice.deadline)).to.equal(deadline.getTime())
+      expectDetectedInTime(notice, visibleAt)
+      expectJobSignalled(dir, ckpt, notice)
+      const put = server!.requests.find((r) => r.method === 'PUT')!
+      expect(put.path).to.equal('/latest/api/token')
+      expect(put.headers['x-aws-ec2-metadata-token-ttl-seconds']).to.equal('21600')
+      const gets = server!.requests.filter((r) => r.method === 'GET')
+      expect(gets.every((r) => r.path === '/latest/meta-data/spot/instance-action' && typeof r.headers['x-aws-ec2-metadata-token'] === 'string')).to.equal(true)
+      expect(gets.some((r) => r.status === 404)).to.equal(true)
+      // One token serves all polls.
+      expect(server!.requests.filter((r) => r.method === 'PUT')).to.have.length(1)
+    })
+
+    it('GCP: instance/preempted with Metadata-Flavor: Google; 30 s less one poll interval', async () => {
+      const {dir, ckpt, notice, visibleAt} = await noticeFrom('gcp', {deadlineInSeconds: 30})
+      expect(notice.source).to.equal('gcp')
+      expect(ms(notice.deadline) - ms(notice.ts)).to.be.within(28_900, 29_100)
+      expectDetectedInTime(notice, visibleAt)
+      expectJobSignalled(dir, ckpt, notice)
+      expect(server!.requests.every((r) => r.headers['metadata-flavor'] === 'Google' && r.status === 200)).to.equal(true)
+    })
+
+    it("Azure: scheduledevents with Metadata: true; a Preempt for this VM, NotBefore as the deadline", async () => {
+      const {dir, ckpt, notice, visibleAt, deadline} = await noticeFrom('azure', {deadlineInSeconds: 30})
+      expect(notice.source).to.equal('azure')
+      expect(ms(notice.deadline)).to.equal(deadline.getTime())
+      expectDetectedInTime(notice, visibleAt)
+      expectJobSignalled(dir, ckpt, notice)
+      expect(server!.requests.some((r) => r.path === '/metadata/scheduledevents?api-version=2020-07-01')).to.equal(true)
+      expect(server!.requests.every((r) => r.headers.metadata === 'true')).to.equal(true)
+    })
+
+    it('Azure: a Preempt event for another VM of the set is not ours', async () => {
+      server = await startFakeMetadataServer('azure', {azureVmName: 'vm-ours'})
+      server.addForeignAzureEvent('vm-theirs', new Date(Date.now() + 30_000))
+      const {dir} = makeAttempt({run: 'sleep 3.5', config: {noticeSources: [`azure=${server.url}`], pollIntervalSeconds: POLL_SECONDS}})
+      expect(await startRunner(dir).done).to.equal(0)
+      expect(server.requests.filter((r) => r.path.startsWith('/metadata/scheduledevents')).length).to.be.greaterThan(1)
+      expect(eventOf(dir, 'notice')).to.equal(undefined)
+    })
+
+    it('Alibaba: hardened-mode token, then instance/spot/termination-time (UTC)', async () => {
+      const {dir, ckpt, notice, visibleAt, deadline} = await noticeFrom('aliyun', {deadlineInSeconds: 300})
+      expect(notice.source).to.equal('aliyun')
+      expect(ms(notice.deadline)).to.equal(deadline.getTime())
+      expectDetectedInTime(notice, visibleAt)
+      expectJobSignalled(dir, ckpt, notice)
+      expect(server!.requests[0]).to.include({method: 'PUT', path: '/latest/api/token'})
+      expect(server!.requests[0].headers['x-aliyun-ecs-metadata-token-ttl-seconds']).to.equal('21600')
+      const gets = server!.requests.filter((r) => r.method === 'GET')
+      expect(gets.every((r) => typeof r.headers['x-aliyun-ecs-metadata-token'] === 'string')).to.equal(true)
+    })
+
+    it('Tencent: spot/termination-time in UTC+8 wall time', async () => {
+      const {dir, ckpt, notice, visibleAt, deadline} = await noticeFrom('tencentcloud', {deadlineInSeconds: 120})
+      expect(notice.source).to.equal('tencentcloud')
+      expect(ms(notice.deadline)).to.equal(deadline.getTime())
+      expectDetectedInTime(notice, visibleAt)
+      expectJobSignalled(dir, ckpt, notice)
+    })
+  })
+})
