@@ -59,6 +59,7 @@ export class ObservationIndex {
           s.waits++
           break
         case 'capacity-failure':
+        case 'quota-failure':
           s.failureWeight += w
           s.failures++
           break

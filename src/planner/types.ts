@@ -29,6 +29,8 @@ export interface QueueEstimate {
 export type Observation =
   | (ObservationScope & {kind: 'provisioning-wait'; minutes: number})
   | (ObservationScope & {kind: 'capacity-failure'})
+  /** A launch refused for quota: counted like a capacity failure (the launch did not happen there). */
+  | (ObservationScope & {kind: 'quota-failure'})
   | (ObservationScope & {kind: 'preemption'})
   /** Hours an attempt ran on spot (with or without a preemption at the end): the exposure for the rate. */
   | (ObservationScope & {kind: 'spot-uptime'; hours: number})

@@ -63,6 +63,7 @@ export function job(overrides: Omit<Partial<JobSpec>, 'resources'> & {resources?
     data: [],
     image: null,
     envs: {},
+    secrets: [],
     setup: null,
     run: 'python train.py',
     workdir: null,
