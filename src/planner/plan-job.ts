@@ -15,6 +15,7 @@ import {
   PESSIMISTIC_QUANTILE,
   PREEMPTION_PRIOR_PER_HOUR,
   PREEMPTION_PRIOR_SOURCE,
+  type ProviderKind,
   QUEUE_PRIOR_MINUTES,
   providerKind,
 } from './priors.js'
@@ -111,20 +112,27 @@ export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferInde
     if (providerWhy !== null) return exclusions.add(providerWhy, offer.provider, '', offer, null)
     if (!ctx.regionAllowed(offer.provider, offer.region)) return exclusions.add('region-not-allowed', offer.provider, offer.region, offer, null)
     const nodes = Math.max(1, ctx.job.nodes)
-    if (nodes > 1 && providerKind(offer.provider) === 'local') return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, nodes)
+    const kind = providerKind(offer.provider)
+    if (nodes > 1 && kind === 'local') return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, nodes)
     if (offer.capacity !== null && offer.capacity < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, offer.capacity)
     if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null) return exclusions.add('blocked', offer.provider, offer.region, offer, null)
+    // An allocator (local, Slurm, Kubernetes) gives the job exactly what it asks for out of
+    // a bigger machine, so "exactly N" means "at least N" there. A catalog figure of 0 means
+    // unknown and is not held against the offer.
+    const allocates = kind !== 'cloud'
     const cpus = ctx.job.resources.cpus
-    if (cpus !== null && (cpus.atLeast ? offer.vcpus < cpus.value : offer.vcpus !== cpus.value)) {
+    if (cpus !== null && offer.vcpus > 0 && (cpus.atLeast || allocates ? offer.vcpus < cpus.value : offer.vcpus !== cpus.value)) {
       return exclusions.add('cpus', offer.provider, '', offer, null, offer.vcpus)
     }
     const mem = ctx.job.resources.memoryGB
-    if (mem !== null && !memoryFits(mem.value, mem.atLeast, offer.memoryGiB)) return exclusions.add('memory', offer.provider, '', offer, null, offer.memoryGiB)
+    if (mem !== null && offer.memoryGiB > 0 && !memoryFits(mem.value, mem.atLeast || allocates, offer.memoryGiB)) {
+      return exclusions.add('memory', offer.provider, '', offer, null, offer.memoryGiB)
+    }
 
     for (let m = 0; m < 2; m++) {
       const spot = m === 1
       if (spot ? !ctx.wantSpot : !ctx.wantOnDemand) continue
-      if (evaluate(ctx, offer, g, alt, spot, nodes, scratch, exclusions)) {
+      if (evaluate(ctx, offer, g, alt, spot, nodes, kind, scratch, exclusions)) {
         feasible++
         heap.offer(scratch)
       }
@@ -166,7 +174,17 @@ export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferInde
  * Fills `out` with the estimates of one offer on one market and returns true when the
  * candidate passes every remaining hard limit; otherwise records why and returns false.
  */
-function evaluate(ctx: JobContext, offer: Offer, g: AcceleratorGroup, alt: number, spot: boolean, nodes: number, out: Scored, exclusions: ExclusionCollector): boolean {
+function evaluate(
+  ctx: JobContext,
+  offer: Offer,
+  g: AcceleratorGroup,
+  alt: number,
+  spot: boolean,
+  nodes: number,
+  kind: ProviderKind,
+  out: Scored,
+  exclusions: ExclusionCollector,
+): boolean {
   const market = spot ? 'spot' : 'on-demand'
   let priceNode = spot ? offer.price.spot : offer.price.onDemand
   if (priceNode === null) {
@@ -192,7 +210,6 @@ function evaluate(ctx: JobContext, offer: Offer, g: AcceleratorGroup, alt: numbe
     return false
   }
 
-  const kind = providerKind(offer.provider)
   const accName = g.name
   // Queue: the provider's own estimate > our observations > the catalog > a prior.
   const prior = spot ? QUEUE_PRIOR_MINUTES[kind].spot : QUEUE_PRIOR_MINUTES[kind].onDemand

@@ -42,6 +42,18 @@ describe('planner feasibility', () => {
     expect(reasons(exact)).to.deep.include({'cpus:aws': 2})
   })
 
+  it('exact vCPUs/memory mean "at least" on allocators (local, Slurm); 0 in the catalog means unknown', () => {
+    const offers = [
+      offer({provider: 'local', region: 'this-machine', vcpus: 16, memoryGiB: 64, instanceType: 'laptop', od: 0}),
+      offer({provider: 'slurm', region: 'c', vcpus: 64, memoryGiB: 512, instanceType: 'part', od: 0.1}),
+      offer({provider: 'aws', vcpus: 0, memoryGiB: 0, instanceType: 'unknown-shape', od: 1}),
+      offer({provider: 'aws', vcpus: 16, memoryGiB: 64, instanceType: 'too-big', od: 1}),
+    ]
+    const plan = planJob(input(job({resources: {cpus: {value: 4, atLeast: false}, memoryGB: {value: 8, atLeast: false}}}), offers))
+    expect(plan.candidates.map((c) => c.instanceType).sort()).to.deep.equal(['laptop', 'part', 'unknown-shape'])
+    expect(reasons(plan)).to.deep.equal({'cpus:aws': 1})
+  })
+
   it('applies placement allow/deny for providers and regions, bare or provider-scoped', () => {
     const offers = [
       offer({provider: 'aws', region: 'us-east-1'}),
