@@ -1,0 +1,354 @@
+// AWS EC2 behind skyhop's Provider interface.
+//
+// Launch: one RunInstances per attempt, ClientToken = the attempt's idempotency key (so a
+// retried launch never starts a second instance), tags skyhop:job-id / skyhop:attempt-id
+// on the instance and its volumes, spot through InstanceMarketOptions (with the job's max
+// price in USD when it has one), and the shared boot script (vm/boot-script.ts) as user
+// data; InstanceInitiatedShutdownBehavior=terminate makes the instance release itself when
+// the job ends.
+//
+// Status and logs channel (documented in the README): nothing inbound is opened and no
+// key pair is needed. The boot script mirrors the runner's events and the job's output to
+// the serial console; poll() reads the instance state with one DescribeInstances per
+// region (filter by instance id, so unknown ids do not fail the batch) and, once an
+// instance has ended, its console output (GetConsoleOutput, Latest) for the exit code.
+// logs() follows the same console output; EC2 keeps its last 64 KB, so a job that prints
+// faster than logs() polls loses lines from the stream (a gap line says how many).
+// Cancel and preempt: signal() sets the tag skyhop:stop-request=`<kind> <grace>`; the boot
+// script reads it from instance metadata (instance tags in IMDS are enabled at launch) and
+// hands it to the runner as `stop-request` + SIGTERM, exactly as the local provider does.
+// Spot interruptions reach the runner through IMDSv2 spot/instance-action (two minutes).
+import {gzipSync} from 'node:zlib'
+import type {Dispatcher} from 'undici'
+
+import {ProviderError} from '../../errors.js'
+import {redact} from '../../util/redact.js'
+import {bootScript, readRunnerScript} from '../vm/boot-script.js'
+import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
+import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
+import type {RetryPolicy} from '../vm/http.js'
+import {sha256Hex} from '../vm/signing-util.js'
+import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import {loadAwsCredentials, type AwsCredentialOptions, type AwsCredentials} from './credentials.js'
+import {Ec2Client, type Ec2Instance, type SpotPrice} from './ec2-client.js'
+import type {Env} from './endpoints.js'
+import {ImageResolver} from './images.js'
+
+export const AWS_TAGS = {
+  jobId: 'skyhop:job-id',
+  attemptId: 'skyhop:attempt-id',
+  jobName: 'skyhop:job-name',
+  stopRequest: 'skyhop:stop-request',
+} as const
+
+/** EC2's limit on user data before base64. */
+export const EC2_USER_DATA_LIMIT = 16 * 1024
+
+const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
+
+export interface AwsProviderOptions {
+  /** Regions listOwned() scans and check() probes (the first). Default: AWS_REGION or us-east-1. */
+  regions?: string[]
+  /** Every HTTP call goes through it. Default: an undici Agent owned by this provider. */
+  dispatcher?: Dispatcher
+  /** Environment for endpoint overrides and credentials. Default process.env. */
+  env?: Env
+  /** How to find credentials (profile, home dir), or a loader of your own. */
+  credentials?: AwsCredentialOptions | (() => Promise<LoadedCredentials<AwsCredentials>>)
+  /** EC2 endpoint for every region; otherwise SKYHOP_AWS_ENDPOINT / AWS_ENDPOINT_URL(_EC2) / the default. */
+  endpoint?: string
+  /** Deadline of one API call. Default 20 s. */
+  timeoutMs?: number
+  retry?: RetryPolicy
+  now?: () => Date
+  /** Launch networking: subnet per zone, security groups per region, instance profile. */
+  network?: {subnetIds?: Record<string, string>; securityGroupIds?: Record<string, string[]>; iamInstanceProfile?: string}
+  /** Metadata base URL the runner and the stop probe use on the instance. Default IMDS. */
+  metadataBaseUrl?: string
+  /** Seconds between the instance's polls for notices and stop requests. Default 5. */
+  instancePollSeconds?: number
+  /** Interval of logs({follow}) polls. Default 5 s. */
+  consolePollMs?: number
+  /** How long an ended instance may lack its console exit line before the attempt is LOST. Default 10 min. */
+  consoleGraceMs?: number
+  /** Returns skyhop-runner.sh; default reads the installed file at launch time. */
+  runnerScript?: () => Promise<string>
+  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+/** The idempotency key as a ClientToken: itself when it fits EC2's 64 ASCII characters, else its SHA-256. */
+export function clientTokenFor(key: string): string {
+  return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
+}
+
+/** The bash the boot script runs to read a stop request from the instance's tags in IMDS. */
+export function awsStopProbe(metadataBase: string): string {
+  const base = metadataBase.replace(/\/$/, '')
+  return [
+    `t=$(curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' '${base}/latest/api/token') || return 0`,
+    `curl -sf -m 2 -H "X-aws-ec2-metadata-token: $t" '${base}/latest/meta-data/tags/instance/${AWS_TAGS.stopRequest}' || true`,
+  ].join('\n')
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
+
+export class AwsProvider implements Provider {
+  readonly name = 'aws'
+  private readonly env: Env
+  private readonly credentialCache: CredentialCache<AwsCredentials>
+  private readonly clients = new Map<string, Ec2Client>()
+  private readonly images = new ImageResolver()
+  private dispatcherPromise: Promise<Dispatcher> | null = null
+  /** When poll() first saw an instance ended without its console exit line. */
+  private readonly endedWithoutExit = new Map<string, number>()
+
+  constructor(private readonly options: AwsProviderOptions = {}) {
+    this.env = options.env ?? process.env
+    const creds = options.credentials
+    const load =
+      typeof creds === 'function'
+        ? creds
+        : () => loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? options.dispatcher, now: options.now})
+    this.credentialCache = new CredentialCache(load, {now: options.now ? () => options.now!().getTime() : undefined})
+  }
+
+  private dispatcher(): Promise<Dispatcher> {
+    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
+    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}, keepAliveTimeout: 10_000}))
+    return this.dispatcherPromise
+  }
+
+  private async client(region: string): Promise<Ec2Client> {
+    let c = this.clients.get(region)
+    if (!c) {
+      c = new Ec2Client({
+        region,
+        credentials: async () => (await this.credentialCache.get()).credentials,
+        dispatcher: await this.dispatcher(),
+        env: this.env,
+        endpoint: this.options.endpoint,
+        timeoutMs: this.options.timeoutMs,
+        retry: this.options.retry,
+        now: this.options.now,
+        onRetry: (info) => this.options.onRetry?.({region, ...info}),
+      })
+      this.clients.set(region, c)
+    }
+    return c
+  }
+
+  private regions(): string[] {
+    if (this.options.regions?.length) return this.options.regions
+    return [this.env.AWS_REGION?.trim() || this.env.AWS_DEFAULT_REGION?.trim() || 'us-east-1']
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))()
+  }
+
+  async check(): Promise<CheckResult> {
+    let source: string | null = null
+    try {
+      source = (await this.credentialCache.get()).source
+      const region = this.regions()[0]
+      const zones = await (await this.client(region)).describeAvailabilityZones()
+      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} availability zones in ${region}`}
+    } catch (error) {
+      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    }
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    const {offer, spec} = request
+    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the AWS provider`)
+    const region = offer.region
+    const client = await this.client(region)
+    const image = await this.images.resolve(client, offer, spec.image)
+    const metadataBase = this.options.metadataBaseUrl
+    const script = bootScript({
+      request,
+      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      noticeSources: [metadataBase ? `aws=${metadataBase}` : 'aws'],
+      stopRequestProbe: awsStopProbe(metadataBase ?? 'http://169.254.169.254'),
+      pollIntervalSeconds: this.options.instancePollSeconds,
+    })
+    // cloud-init unpacks gzip user data itself; use it only when the plain script is too big.
+    let userData = Buffer.from(script, 'utf8')
+    if (userData.length > EC2_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
+    if (userData.length > EC2_USER_DATA_LIMIT) {
+      throw new ProviderError(this.name, 'user', `the boot script is ${userData.length} bytes even compressed; EC2 takes at most ${EC2_USER_DATA_LIMIT}`, {
+        code: 'PROVIDER_USER_DATA_TOO_LARGE',
+        hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+      })
+    }
+    const maxPrice = request.spot && spec.maxPrice?.currency === 'USD' ? spec.maxPrice : null
+    const instance = await client.runInstances({
+      imageId: image.imageId,
+      instanceType: offer.instanceType,
+      zone: offer.zone,
+      clientToken: clientTokenFor(request.idempotencyKey),
+      userData: userData.toString('base64'),
+      tags: [
+        {key: AWS_TAGS.jobId, value: request.jobId},
+        {key: AWS_TAGS.attemptId, value: request.attemptId},
+        {key: AWS_TAGS.jobName, value: request.jobName.slice(0, 256)},
+        {key: 'Name', value: `skyhop-${request.jobName}-${request.attempt}`.slice(0, 256)},
+      ],
+      spot: request.spot ? {maxPrice} : null,
+      rootVolume: spec.resources.diskGB && image.rootDeviceName ? {deviceName: image.rootDeviceName, sizeGiB: spec.resources.diskGB} : null,
+      subnetId: offer.zone ? this.options.network?.subnetIds?.[offer.zone] : null,
+      securityGroupIds: this.options.network?.securityGroupIds?.[region],
+      iamInstanceProfile: this.options.network?.iamInstanceProfile,
+    })
+    return {
+      provider: this.name,
+      externalId: instance.instanceId,
+      region,
+      zone: instance.zone ?? offer.zone,
+      data: {attemptId: request.attemptId, jobId: request.jobId, imageId: image.imageId, spot: request.spot, instanceType: offer.instanceType},
+    }
+  }
+
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const out = new Map<string, PollResult>()
+    const byRegion = new Map<string, LaunchHandle[]>()
+    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
+    for (const [region, group] of byRegion) {
+      const client = await this.client(region)
+      // Filtering by id (not InstanceId.N) keeps one unknown id from failing the batch.
+      const found = await client.describeInstances({filters: [{name: 'instance-id', values: group.map((h) => h.externalId)}]})
+      const byId = new Map(found.map((i) => [i.instanceId, i]))
+      for (const h of group) {
+        const instance = byId.get(h.externalId)
+        out.set(h.externalId, instance ? await this.pollOne(client, instance) : {state: 'LOST', exitCode: null, reason: 'EC2 no longer knows this instance', startedAt: null, endedAt: null})
+      }
+    }
+    return out
+  }
+
+  private async pollOne(client: Ec2Client, instance: Ec2Instance): Promise<PollResult> {
+    const base = {exitCode: null, reason: instance.stateReasonMessage, startedAt: instance.launchTime, endedAt: null}
+    if (instance.state === 'pending') return {...base, state: 'PROVISIONING'}
+    if (instance.state === 'running') return {...base, state: 'RUNNING'}
+    // The instance has ended or is ending: its console holds the job's exit.
+    const report = parseConsole((await client.getConsoleOutput(instance.instanceId)) ?? '')
+    const startedAt = eventTime(report, 'run-start') ?? instance.launchTime
+    const endedAt = eventTime(report, 'exit')
+    if (report.ended) {
+      this.endedWithoutExit.delete(instance.instanceId)
+      return {...finalState(report), startedAt, endedAt}
+    }
+    const reason = instance.stateReasonCode ?? ''
+    if (reason === 'Server.SpotInstanceTermination' || reason === 'Server.SpotInstanceShutdown') {
+      return {state: 'PREEMPTED', exitCode: null, reason: instance.stateReasonMessage ?? reason, startedAt, endedAt}
+    }
+    if (reason.startsWith('Server.') && !report.booted) {
+      return {state: 'LOST', exitCode: null, reason: instance.stateReasonMessage ?? reason, startedAt, endedAt}
+    }
+    // Ended without its exit line yet: EC2 updates console output with a delay.
+    const now = this.now().getTime()
+    const first = this.endedWithoutExit.get(instance.instanceId) ?? now
+    this.endedWithoutExit.set(instance.instanceId, first)
+    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+      return {state: 'RUNNING', exitCode: null, reason: `instance ${instance.state}; waiting for its console output`, startedAt, endedAt: null}
+    }
+    this.endedWithoutExit.delete(instance.instanceId)
+    const state: AttemptState = instance.tags[AWS_TAGS.stopRequest]?.startsWith('cancel') ? 'CANCELLED' : 'LOST'
+    return {state, exitCode: null, reason: `instance ${instance.state} (${instance.stateReasonMessage ?? 'no reason given'}) without an exit code on its console`, startedAt, endedAt}
+  }
+
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client(handle.region)
+    const sleep = this.options.sleep ?? abortableSleep
+    let last = 0
+    for (;;) {
+      const report = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
+      for (const {seq, line} of report.logs) {
+        if (seq <= last) continue
+        if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) fell out of the EC2 console window]`
+        yield line
+        last = seq
+      }
+      if (!options.follow || report.ended || options.signal?.aborted) return
+      const [instance] = await client.describeInstances({filters: [{name: 'instance-id', values: [handle.externalId]}]})
+      if (!instance || instance.state === 'terminated') {
+        // One more read: the exit line may have landed since.
+        const again = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
+        for (const {seq, line} of again.logs) if (seq > last) {
+          yield line
+          last = seq
+        }
+        return
+      }
+      await sleep(this.options.consolePollMs ?? 5000, options.signal)
+      if (options.signal?.aborted) return
+    }
+  }
+
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const client = await this.client(handle.region)
+    try {
+      await client.createTags([handle.externalId], [{key: AWS_TAGS.stopRequest, value: `${kind} ${Math.max(0, Math.round(graceSeconds))}`}])
+    } catch (error) {
+      // Already gone: nothing left to stop.
+      if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID')) return
+      throw error
+    }
+  }
+
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const client = await this.client(handle.region)
+    try {
+      await client.terminateInstances([handle.externalId])
+    } catch (error) {
+      if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID')) return
+      throw error
+    }
+    this.endedWithoutExit.delete(handle.externalId)
+  }
+
+  async listOwned(): Promise<LaunchHandle[]> {
+    const out: LaunchHandle[] = []
+    for (const region of this.regions()) {
+      const client = await this.client(region)
+      const instances = await client.describeInstances({
+        filters: [
+          {name: 'tag-key', values: [AWS_TAGS.attemptId]},
+          {name: 'instance-state-name', values: LIVE_STATES},
+        ],
+      })
+      for (const i of instances) {
+        out.push({
+          provider: this.name,
+          externalId: i.instanceId,
+          region,
+          zone: i.zone,
+          data: {attemptId: i.tags[AWS_TAGS.attemptId], jobId: i.tags[AWS_TAGS.jobId] ?? null, instanceType: i.instanceType, spot: i.lifecycle === 'spot'},
+        })
+      }
+    }
+    return out
+  }
+
+  /** Current Linux spot prices per zone, for `catalog refresh`. */
+  async spotPrices(region: string, instanceTypes: string[]): Promise<SpotPrice[]> {
+    return (await this.client(region)).describeSpotPriceHistory({instanceTypes})
+  }
+
+  /** Closes the dispatcher this provider created (not an injected one). */
+  async close(): Promise<void> {
+    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+  }
+}

@@ -1,0 +1,78 @@
+// Reads back what the boot script (boot-script.ts) mirrors to a VM's serial console:
+// `SKYHOP-EV <event json>`, `SKYHOP-LOG <n> <line>`, `SKYHOP-EXIT <runner rc> <job rc|none>`.
+// The clouds return the console's recent tail (EC2: the last 64 KB) with kernel and
+// cloud-init lines around ours, sometimes with CRs or a prefix glued on; only our
+// prefixed lines count, and each is parsed defensively.
+import type {RunnerEvent} from '../../runner/contract.js'
+import type {AttemptState} from '../provider.js'
+import {CONSOLE_PREFIX} from './boot-script.js'
+
+export interface ConsoleReport {
+  /** The boot script started (its BOOT line is in the tail, or anything after it). */
+  booted: boolean
+  events: RunnerEvent[]
+  /** Output lines with their 1-based sequence numbers, in order, without duplicates. */
+  logs: Array<{seq: number; line: string}>
+  /** The runner's own exit code; null until the EXIT line is seen. */
+  runnerExit: number | null
+  /** The job's exit code from the runner's exit_code file; null when it never wrote one. */
+  jobExit: number | null
+  ended: boolean
+}
+
+export function parseConsole(text: string): ConsoleReport {
+  const report: ConsoleReport = {booted: false, events: [], logs: [], runnerExit: null, jobExit: null, ended: false}
+  const seen = new Set<number>()
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '')
+    const at = line.indexOf('SKYHOP-')
+    if (at < 0) continue
+    const body = line.slice(at)
+    if (body.startsWith(`${CONSOLE_PREFIX.boot} `)) report.booted = true
+    else if (body.startsWith(`${CONSOLE_PREFIX.event} `)) {
+      report.booted = true
+      try {
+        const ev = JSON.parse(body.slice(CONSOLE_PREFIX.event.length + 1)) as RunnerEvent
+        if (ev && typeof ev.event === 'string' && typeof ev.ts === 'string') report.events.push(ev)
+      } catch {
+        // A line cut by the console's tail window or by interleaved kernel output.
+      }
+    } else if (body.startsWith(`${CONSOLE_PREFIX.log} `)) {
+      report.booted = true
+      const m = /^SKYHOP-LOG (\d+) ?(.*)$/.exec(body)
+      if (m && !seen.has(Number(m[1]))) {
+        seen.add(Number(m[1]))
+        report.logs.push({seq: Number(m[1]), line: m[2]})
+      }
+    } else if (body.startsWith(`${CONSOLE_PREFIX.exit} `)) {
+      const m = /^SKYHOP-EXIT (\d+) (\d+|none)/.exec(body)
+      if (m) {
+        report.booted = true
+        report.ended = true
+        report.runnerExit = Number(m[1])
+        report.jobExit = m[2] === 'none' ? null : Number(m[2])
+      }
+    }
+  }
+  report.logs.sort((a, b) => a.seq - b.seq)
+  return report
+}
+
+/** The attempt's end state from an ended console report. */
+export function finalState(report: ConsoleReport): {state: AttemptState; exitCode: number | null; reason: string | null} {
+  const names = new Set(report.events.map((e) => e.event))
+  if (report.jobExit === null) {
+    const error = report.events.find((e) => e.event === 'error' || e.event === 'no-slot')
+    const message = typeof error?.message === 'string' ? error.message : `runner exited ${report.runnerExit ?? '?'} without an exit code`
+    return {state: 'LOST', exitCode: null, reason: message}
+  }
+  if (report.jobExit === 0) return {state: 'SUCCEEDED', exitCode: 0, reason: null}
+  if (names.has('notice')) return {state: 'PREEMPTED', exitCode: report.jobExit, reason: 'interruption notice'}
+  if (names.has('cancel')) return {state: 'CANCELLED', exitCode: report.jobExit, reason: 'cancelled'}
+  return {state: 'FAILED', exitCode: report.jobExit, reason: `exit code ${report.jobExit}`}
+}
+
+/** The ISO time of the first event of a kind, if any. */
+export function eventTime(report: ConsoleReport, name: string): string | null {
+  return report.events.find((e) => e.event === name)?.ts ?? null
+}
