@@ -1,0 +1,41 @@
+// The record of refresh attempts, `${home}/catalog/refresh-state.json`, and the atomic
+// file write refreshes use. No HTTP here, so `catalog status` stays light.
+import {readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type {ErrorJson} from '../../errors.js'
+import {catalogDir} from '../catalog.js'
+
+export interface RefreshStateEntry {
+  lastAttempt: string
+  lastSuccess: string | null
+  lastError: ErrorJson | null
+  lastRows: number | null
+}
+
+export interface RefreshState {
+  format: 'skyhop-refresh-state/1'
+  providers: Record<string, RefreshStateEntry>
+}
+
+export function refreshStateFile(home: string): string {
+  return join(catalogDir(home), 'refresh-state.json')
+}
+
+export function readRefreshState(home: string): RefreshState {
+  const file = refreshStateFile(home)
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as RefreshState
+    if (parsed.format === 'skyhop-refresh-state/1' && parsed.providers && typeof parsed.providers === 'object') return parsed
+  } catch {
+    // Missing or damaged: no attempts on record.
+  }
+  return {format: 'skyhop-refresh-state/1', providers: {}}
+}
+
+/** Write to a temporary file, then rename: a reader sees the old file or the new, never half. */
+export function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, text)
+  renameSync(tmp, file)
+}
