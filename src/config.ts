@@ -9,7 +9,7 @@ import {readDocument, schemaIssues} from './spec/validate-document.js'
 
 export interface SkyhopConfig {
   providers: {
-    local: {enabled: boolean; maxConcurrent: number | null; pricePerHourUsd: number}
+    local: {enabled: boolean; maxConcurrent: number | null; whenFull: 'queue' | 'fail'; pricePerHourUsd: number}
     slurm: {
       enabled: boolean | null
       cluster: string | null
@@ -28,7 +28,7 @@ export interface SkyhopConfig {
 
 interface RawConfig {
   providers?: {
-    local?: {enabled?: boolean; max_concurrent?: number; price_per_hour?: number}
+    local?: {enabled?: boolean; max_concurrent?: number; when_full?: 'queue' | 'fail'; price_per_hour?: number}
     slurm?: {enabled?: boolean; cluster?: string; partitions?: string[]; account?: string; qos?: string; gres?: Record<string, string>; price_per_hour?: Record<string, number>}
   }
   catalog?: {merge?: string}
@@ -56,7 +56,7 @@ export function loadConfig(home: string): SkyhopConfig {
   const slurm = raw.providers?.slurm ?? {}
   return {
     providers: {
-      local: {enabled: local.enabled ?? true, maxConcurrent: local.max_concurrent ?? null, pricePerHourUsd: local.price_per_hour ?? 0},
+      local: {enabled: local.enabled ?? true, maxConcurrent: local.max_concurrent ?? null, whenFull: local.when_full ?? 'queue', pricePerHourUsd: local.price_per_hour ?? 0},
       slurm: {
         enabled: slurm.enabled ?? null,
         cluster: slurm.cluster ?? null,

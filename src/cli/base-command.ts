@@ -5,6 +5,7 @@ import {Command, Errors, Interfaces} from '@oclif/core'
 
 import {BugError, ExitCode, InvalidFileError, SkyhopError, UsageError, formatIssue, isSkyhopError} from '../errors.js'
 import {redact} from '../util/redact.js'
+import {AppContext} from './context.js'
 import {resolveHome} from './home.js'
 
 export type Envelope<T> = {ok: true; result: T} | {ok: false; error: ReturnType<SkyhopError['toJSON']>}
@@ -25,6 +26,23 @@ export abstract class BaseCommand extends Command {
   /** skyhop's data directory: SKYHOP_HOME, else oclif's per-user data dir. */
   protected get home(): string {
     return resolveHome(this.config.dataDir)
+  }
+
+  private appContext?: AppContext
+
+  /** Collaborators (store, providers, planner) for this invocation, built lazily. */
+  protected get ctx(): AppContext {
+    this.appContext ??= new AppContext(this.home, (m) => this.warnLine(m))
+    return this.appContext
+  }
+
+  protected warnLine(message: string): void {
+    if (!this.jsonEnabled() || process.stderr.isTTY) process.stderr.write(`warning: ${message}\n`)
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    this.appContext?.close()
+    return super.finally(err)
   }
 
   /** Human output to stdout; silent under --json. */

@@ -4,7 +4,8 @@
 // and every outcome after, holds a lease so only one controller drives a job, and is safe
 // to kill at any point: a new controller picks up from the store (see reconcile()).
 import type {Offer} from '../catalog/types.js'
-import {JobLostError, NoFeasiblePlanError, ProviderError, isSkyhopError} from '../errors.js'
+import {JobLostError, ProviderError, isSkyhopError} from '../errors.js'
+import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
 import {type AttemptState, type LaunchHandle, type LaunchRequest, type PollResult, type Provider, TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
 import type {JobSpec} from '../spec/job-spec.js'
@@ -29,7 +30,7 @@ export interface ControllerDeps {
   store: Store
   providers: ReadonlyMap<string, Provider>
   /** Plans the job with the given scopes blocked. Pure planning plus catalog lookup. */
-  replan(job: JobSpec, blocked: BlockList): Replanned
+  replan(job: JobSpec, blocked: BlockList): Promise<Replanned>
   /** Where durable per-job state (checkpoints on local/Slurm) lives. */
   home: string
   /** Unique id of this controller process, for the lease. */
@@ -151,15 +152,15 @@ class JobController {
     const deadline = this.clock().getTime() + (this.deps.retryUntilUpMs ?? 0)
     const failures: Array<{candidate: string; error: ProviderError}> = []
     for (let round = 0; ; round++) {
-      let replanned = this.deps.replan(job.spec, [...this.blocked, ...this.preemptionBlocks])
+      let replanned = await this.deps.replan(job.spec, [...this.blocked, ...this.preemptionBlocks])
       if (replanned.plan.candidates.length === 0 && this.preemptionBlocks.length > 0) {
         // Nothing left but where we were preempted: going back there beats giving up.
         this.emit('replan', 'no other candidate than where the job was preempted; going back there')
         this.preemptionBlocks.length = 0
-        replanned = this.deps.replan(job.spec, this.blocked)
+        replanned = await this.deps.replan(job.spec, this.blocked)
       }
       const candidates = replanned.plan.candidates.slice(0, this.deps.maxCandidatesPerRound ?? 25)
-      if (candidates.length === 0 && failures.length === 0) throw noPlanError(replanned.plan)
+      if (candidates.length === 0 && failures.length === 0) throw noFeasiblePlanError(replanned.plan)
       for (const candidate of candidates) {
         const outcome = await this.tryCandidate(job, candidate, replanned)
         if (outcome === 'launched') return true
@@ -272,7 +273,7 @@ class JobController {
       this.store.updateAttempt(attempt.id, {state: 'LOST', reason: `provider ${attempt.provider} is not configured here`}, {kind: 'attempt-lost'})
       return
     }
-    const replanned = this.deps.replan(job.spec, [])
+    const replanned = await this.deps.replan(job.spec, [])
     const candidate = replanned.plan.candidates.find(
       (c) => c.provider === attempt.provider && c.region === attempt.region && c.instanceType === attempt.instanceType && c.spot === attempt.spot,
     )
@@ -455,14 +456,6 @@ export function blockFor(error: ProviderError, c: Candidate): BlockedScope {
     default:
       return {provider: c.provider, region: c.region, zone: c.zone, instanceType: c.instanceType, market: c.spot ? 'spot' : 'on-demand', reason}
   }
-}
-
-function noPlanError(plan: Plan): NoFeasiblePlanError {
-  const reasons = plan.excluded.map((g) => `${g.message} (${g.count})`)
-  return new NoFeasiblePlanError(`no candidate can run job "${plan.job}"${reasons.length ? ': ' + reasons.slice(0, 5).join('; ') : ''}`, {
-    hint: 'Run `skyhop plan FILE --explain` to see every exclusion.',
-    details: {excluded: plan.excluded},
-  })
 }
 
 export {JobLostError}

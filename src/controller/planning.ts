@@ -1,0 +1,112 @@
+// Gathers what the pure planner needs — catalog offers, live offers from the enabled
+// backends (this machine, Slurm partitions), their queue estimates, and what the store
+// has observed — and returns a replanner the controller calls after every failure.
+import type {Offer} from '../catalog/types.js'
+import type {SkyhopConfig} from '../config.js'
+import {indexOffers, offerKey} from '../planner/offer-index.js'
+import {planJob} from '../planner/plan-job.js'
+import type {BlockList, Observation, OfferKey, PlanOptions, QueueEstimate} from '../planner/types.js'
+import type {Provider} from '../providers/provider.js'
+import type {JobSpec, Objective} from '../spec/job-spec.js'
+import type {Store} from '../state/store.js'
+import type {Replanned} from './controller.js'
+
+export interface PlanningSetup {
+  home: string
+  config: SkyhopConfig
+  providers: ReadonlyMap<string, Provider>
+  /** Use exactly this catalog file's offers (live offers of enabled backends are still added). */
+  catalogFile?: string
+  objective?: Objective
+  top?: number
+  /** Plan across every provider in the catalog, not only the enabled ones (plan only). */
+  allProviders?: boolean
+  store?: Store
+  now?: () => Date
+  /** Receives non-fatal problems (a backend whose live offers could not be read). */
+  warn?: (message: string) => void
+}
+
+export type Replanner = (spec: JobSpec, blocked: BlockList) => Promise<Replanned>
+
+/** How far back observations count. */
+const OBSERVATION_WINDOW_DAYS = 14
+
+export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
+  const {loadCatalog} = await import('../catalog/catalog.js')
+  const {fxFromEnv} = await import('../catalog/currency.js')
+  const now = setup.now ?? (() => new Date())
+  const baseFx = fxFromEnv()
+  const fx = setup.config.fx.cnyPerUsd ? {...baseFx, cnyPerUsd: setup.config.fx.cnyPerUsd, source: 'config fx.cny_per_usd'} : baseFx
+  const catalog = loadCatalog({home: setup.home, catalogFile: setup.catalogFile, mergeFile: setup.catalogFile ? undefined : (setup.config.catalog.merge ?? undefined), fx})
+  for (const w of catalog.warnings) setup.warn?.(w)
+
+  const live: Offer[] = []
+  for (const provider of setup.providers.values()) {
+    if (!provider.liveOffers) continue
+    try {
+      live.push(...(await provider.liveOffers()))
+    } catch (error) {
+      setup.warn?.(`${provider.name}: could not list live offers: ${(error as Error).message}`)
+    }
+  }
+  const offers = [...catalog.offers.filter((o) => !live.some((l) => l.provider === o.provider)), ...live]
+  const index = indexOffers(offers)
+  const byKey = new Map<OfferKey, Offer>(offers.map((o) => [offerKey(o), o]))
+  const queueCache = new Map<string, QueueEstimate | null>()
+  const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
+
+  return async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
+    const queueEstimates = new Map<OfferKey, QueueEstimate>()
+    for (const offer of live) {
+      const provider = setup.providers.get(offer.provider)
+      if (!provider?.estimateQueue) continue
+      const key = offerKey(offer)
+      const cacheKey = `${key}|${spec.nodes}|${JSON.stringify(spec.resources)}`
+      if (!queueCache.has(cacheKey)) {
+        queueCache.set(cacheKey, await provider.estimateQueue(spec, offer).catch(() => null))
+      }
+      const estimate = queueCache.get(cacheKey)
+      if (estimate) queueEstimates.set(key, estimate)
+    }
+    const options: PlanOptions = {...(setup.objective ? {objective: setup.objective} : {}), ...(setup.top ? {top: setup.top} : {})}
+    const plan = planJob({
+      job: spec,
+      offers: index,
+      accelerators: (name) => catalog.registry.resolve(name),
+      now: now(),
+      enabledProviders: enabled,
+      fx: {cnyPerUsd: fx.cnyPerUsd},
+      observations: setup.store ? observationsFrom(setup.store, now()) : [],
+      queueEstimates,
+      blocked,
+      options,
+    })
+    return {plan, offerOf: (c) => byKey.get(c.offerKey)}
+  }
+}
+
+/** The store's observation rows in the planner's vocabulary. */
+export function observationsFrom(store: Store, now: Date): Observation[] {
+  const since = new Date(now.getTime() - OBSERVATION_WINDOW_DAYS * 86_400_000).toISOString()
+  const out: Observation[] = []
+  for (const o of store.observations(since)) {
+    const scope = {provider: o.provider, region: o.region ?? '', zone: o.zone, accelerator: o.accelerator, spot: o.spot, at: o.ts}
+    switch (o.kind) {
+      case 'provisioning-wait':
+        out.push({...scope, kind: 'provisioning-wait', minutes: (o.valueSeconds ?? 0) / 60})
+        break
+      case 'capacity-failure':
+      case 'quota-failure':
+        out.push({...scope, kind: 'capacity-failure'})
+        break
+      case 'preemption':
+        out.push({...scope, kind: 'preemption'})
+        break
+      case 'spot-uptime':
+        out.push({...scope, kind: 'spot-uptime', hours: (o.valueSeconds ?? 0) / 3600})
+        break
+    }
+  }
+  return out
+}
