@@ -71,9 +71,20 @@ export function summarizeExclusions(groups: readonly ExclusionGroup[], limit = 8
   return lines
 }
 
+/** Reasons that only say "not the hardware you asked for": least telling when nothing fits. */
+const HARDWARE_REASONS: ReadonlySet<ExclusionReason> = new Set(['accelerator-mismatch', 'accelerator-not-requested', 'accelerator-count'])
+
+/**
+ * Groups ordered for a "nothing fits" message: what stopped the offers that had the right
+ * hardware (disabled provider, deadline, budget…) before the offers that never could.
+ */
+export function blockingFirst(groups: readonly ExclusionGroup[]): ExclusionGroup[] {
+  return [...groups.filter((g) => !HARDWARE_REASONS.has(g.reason)), ...groups.filter((g) => HARDWARE_REASONS.has(g.reason))]
+}
+
 /** The error a caller throws when a plan has no candidate (exit 5), reasons grouped. */
 export function noFeasiblePlanError(plan: Plan): NoFeasiblePlanError {
-  const lines = summarizeExclusions(plan.excluded)
+  const lines = summarizeExclusions(blockingFirst(plan.excluded))
   const head = plan.offersConsidered === 0 ? 'the catalog has no offers' : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
   return new NoFeasiblePlanError(lines.length > 0 ? `${head}:\n  ${lines.join('\n  ')}` : head, {
     hint: hintFor(plan.excluded),
@@ -90,7 +101,10 @@ export function noFeasibleSweepError(sweep: SweepPlan): NoFeasiblePlanError {
 }
 
 function hintFor(groups: readonly ExclusionGroup[]): string | undefined {
-  const top = groups[0]?.reason
+  const top = blockingFirst(groups)[0]?.reason
+  if (groups.some((g) => g.reason === 'provider-disabled') && top !== 'provider-disabled') {
+    return 'Some providers are not enabled here: pass --all-providers to see what the whole catalog offers, or --explain for every group.'
+  }
   switch (top) {
     case 'provider-disabled':
       return 'Set credentials for more providers, or pass --all-providers to see what the whole catalog offers.'

@@ -3,7 +3,7 @@
 export {planJob} from './plan-job.js'
 export {planSweep, shapeKey, type SweepOptions} from './sweep.js'
 export {indexOffers, offerKey} from './offer-index.js'
-export {noFeasiblePlanError, noFeasibleSweepError, summarizeExclusions} from './explain.js'
+export {blockingFirst, noFeasiblePlanError, noFeasibleSweepError, summarizeExclusions} from './explain.js'
 export {spotOverhead, poissonQuantile, type SpotOverhead} from './estimate.js'
 export {ObservationIndex} from './observations.js'
 export * as priors from './priors.js'

@@ -1,0 +1,115 @@
+// `skyhop plan` end to end on the built CLI: a hand-made catalog, the ranking a user sees,
+// the --json result validated against schemas/output/plan.json, exit 5 with grouped reasons.
+import {expect} from 'chai'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {join} from 'node:path'
+
+import {ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+
+const require = createRequire(import.meta.url)
+const Ajv = require('ajv') as typeof import('ajv').default
+const addFormats = require('ajv-formats') as typeof import('ajv-formats').default
+const ajv = new Ajv({allErrors: true, strict: false})
+addFormats(ajv)
+const validateResult = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'schemas', 'output', 'plan.json'), 'utf8')))
+
+// Slurm: A100-80GB×8 at an internal 4 USD/h; AWS: H100×8 at 30 USD/h and A100×8 at 25 USD/h.
+const CATALOG = {
+  offers: [
+    {provider: 'slurm', region: 'lab', instanceType: 'gpu-a100', accelerator: {name: 'A100-80GB', count: 8}, vcpus: 64, memoryGiB: 512, price: {onDemand: 4, currency: 'USD'}, expectedQueueMinutes: 360},
+    {provider: 'aws', region: 'us-east-1', instanceType: 'p5.48xlarge', accelerator: {name: 'H100-80GB', count: 8}, vcpus: 192, memoryGiB: 2048, price: {onDemand: 30, spot: 12, currency: 'USD'}},
+    {provider: 'aws', region: 'us-west-2', instanceType: 'p4de.24xlarge', accelerator: {name: 'A100-80GB', count: 8}, vcpus: 96, memoryGiB: 1152, price: {onDemand: 25, currency: 'USD'}},
+    {provider: 'huaweicloud', region: 'cn-southwest-2', instanceType: 'snt9b.8', accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 1536, price: {onDemand: 20, currency: 'CNY'}},
+  ],
+}
+
+function setup(job: string): {dir: string; job: string; catalog: string} {
+  const dir = tempHome('skyhop-plan-')
+  writeFileSync(join(dir, 'catalog.json'), JSON.stringify(CATALOG))
+  writeFileSync(join(dir, 'job.yaml'), job)
+  return {dir, job: join(dir, 'job.yaml'), catalog: join(dir, 'catalog.json')}
+}
+
+const TRAIN = `name: train
+resources:
+  accelerators: [H100:8, A100-80GB:8]
+  runtimes: [cuda]
+work:
+  reference: A100-80GB:8
+  hours: 10
+run: python train.py
+`
+// No PATH: no sinfo, so which providers are enabled depends only on the env we give.
+const ENV = {PATH: '/nonexistent', AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: undefined}
+
+describe('skyhop plan (built bin/run.js)', () => {
+  it('ranks by cost across the whole catalog, validates against the output schema', () => {
+    const f = setup(TRAIN)
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers', '--json'], {env: ENV})
+    expect(r.code, r.stderr).to.equal(0)
+    const env = parseEnvelope(r.stdout)
+    expect(validateResult(env.result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    const c = env.result.candidates
+    // Slurm: 10 h × 4 = 40 USD (queue 6 h is not billed); H100: 10 × 312/989 = 3.155 h × 30 = 94.6; A100 aws 250.
+    expect(c.map((x: {provider: string; instanceType: string}) => `${x.provider}:${x.instanceType}`)).to.deep.equal(['slurm:gpu-a100', 'aws:p5.48xlarge', 'aws:p4de.24xlarge'])
+    expect(c[0]).to.include({estimatedCostUsd: 40, estimatedQueueHours: 6, estimatedRunHours: 10, hourlyPriceUsd: 4, spot: false})
+    expect(c[1].estimatedRunHours).to.be.closeTo((10 * 312) / 989, 1e-3)
+    expect(env.result.chosen).to.deep.equal(c[0])
+    expect(env.result.excluded.map((g: {reason: string; subject: string}) => `${g.reason}:${g.subject}`)).to.include('accelerator-mismatch:Ascend910B')
+    expect(env.result.enabledProviders).to.equal(null)
+  })
+
+  it('--objective time picks the cloud H100 over the 6-hour Slurm queue', () => {
+    const f = setup(TRAIN)
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers', '--objective', 'time', '--json'], {env: ENV})
+    const env = parseEnvelope(r.stdout)
+    expect(env.result.objective).to.equal('time')
+    expect(env.result.chosen.instanceType).to.equal('p5.48xlarge')
+  })
+
+  it('prints a table with the choice marked and, with --explain, the excluded groups', () => {
+    // Any 8 devices, CUDA only: the Ascend offer is dropped for its software stack.
+    const f = setup(TRAIN.replace('[H100:8, A100-80GB:8]', '{count: 8}'))
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers', '--explain', '--top', '2'], {env: ENV})
+    expect(r.code).to.equal(0)
+    const lines = r.stdout.split('\n')
+    const header = lines.findIndex((l) => l.includes('PROVIDER'))
+    expect(lines[header]).to.match(/PROVIDER\s+REGION\s+INSTANCE\s+ACCELERATORS\s+SPOT\s+\$\/H\s+QUEUE\s+RUN\s+FINISH\s+TOTAL/)
+    expect(lines[header + 1]).to.match(/^✔\s+slurm\s+lab\s+gpu-a100\s+A100-80GB×8\s+4\.00\s+6\.0h\s+10\.0h\s+16\.\dh\s+\$40\.0$/)
+    expect(lines[header + 3]).to.not.match(/p4de/)
+    expect(r.stdout).to.match(/runtime-mismatch: Ascend910B runs cann; the job runs on cuda/)
+  })
+
+  it('plans only enabled providers by default: AWS with credentials in the environment', () => {
+    const f = setup(TRAIN)
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'}})
+    const env = parseEnvelope(r.stdout)
+    expect(env.result.enabledProviders).to.deep.equal(['aws', 'local'])
+    expect(env.result.chosen.provider).to.equal('aws')
+    expect(env.result.excluded.find((g: {reason: string}) => g.reason === 'provider-disabled').subject).to.equal('slurm')
+  })
+
+  it('exits 5 with the reasons grouped when nothing is feasible', () => {
+    const f = setup(TRAIN)
+    const r = runCli(['plan', f.job, '--catalog', f.catalog], {env: ENV})
+    expect(r.code).to.equal(5)
+    expect(r.stderr).to.match(/^error\[NO_FEASIBLE_PLAN\]: no offer can run train/)
+    expect(r.stderr).to.match(/provider-disabled: aws is not enabled/)
+    expect(r.stderr).to.match(/hint: .*--all-providers/)
+    const json = runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {env: ENV})
+    expect(json.code).to.equal(5)
+    const env = parseEnvelope(json.stdout)
+    expect(env.error!.code).to.equal('NO_FEASIBLE_PLAN')
+    expect(env.error!.details.excluded.map((g: {reason: string}) => g.reason)).to.include('provider-disabled')
+  })
+
+  it('plans the bundled examples', () => {
+    for (const example of ['examples/hello.yaml', 'examples/cpu-batch.yaml', 'examples/train-gpu.yaml']) {
+      const r = runCli(['plan', example, '--all-providers', '--json'], {env: ENV})
+      expect(r.code, `${example}: ${r.stdout}${r.stderr}`).to.equal(0)
+      const env = parseEnvelope(r.stdout)
+      expect(validateResult(env.result), `${example}: ${ajv.errorsText(validateResult.errors)}`).to.equal(true)
+    }
+  })
+})
