@@ -58,6 +58,16 @@ if ! sr_dir=$(cd -- "$1" 2>/dev/null && pwd -P); then
   exit 66
 fi
 
+# Signals are caught before anything else and handled by the main loop; runner.pid is
+# written only once they are, so whoever reads it can signal the runner safely.
+sr_pending=()
+sr_poller_pid=
+trap 'sr_pending+=(TERM)' TERM
+trap 'sr_pending+=(INT)' INT
+trap 'sr_pending+=(USR1)' USR1
+trap 'sr_pending+=(POLL)' USR2
+trap '[[ -n $sr_poller_pid ]] && kill "$sr_poller_pid" 2>/dev/null' EXIT
+
 # ---------------------------------------------------------------- time and events
 
 if [[ -n ${EPOCHREALTIME-} ]]; then
@@ -113,6 +123,8 @@ sr_write_atomic() { # PATH CONTENT
   local tmp="$1.tmp.$$"
   printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"
 }
+
+sr_write_atomic "$sr_dir/runner.pid" "$$"
 
 sr_fail() { # runner error before the job could start: no exit_code, the attempt is LOST
   sr_json_str "$1"
@@ -227,7 +239,6 @@ sr_notice_file=$(
 
 # ---------------------------------------------------------------- state
 
-sr_pending=()      # signals caught, handled by the main loop
 sr_job_pid=        # pid of the job's process group leader
 sr_deadline_ms=    # when the host takes the machine (or the grace ends)
 sr_kill_at_ms=     # when the runner sends SIGKILL: the deadline minus the margin
@@ -235,16 +246,8 @@ sr_signalled=      # the job got its signal
 sr_killed=         # the job got SIGKILL from the runner
 sr_cancelled=
 sr_noticed=
-sr_poller_pid=
 sr_slot_fd=
 
-sr_write_atomic "$sr_dir/runner.pid" "$$"
-
-trap 'sr_pending+=(TERM)' TERM
-trap 'sr_pending+=(INT)' INT
-trap 'sr_pending+=(USR1)' USR1
-trap 'sr_pending+=(POLL)' USR2
-trap '[[ -n $sr_poller_pid ]] && kill "$sr_poller_pid" 2>/dev/null' EXIT
 
 sr_srcs_json='['
 for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
