@@ -40,6 +40,7 @@ function spec(run: string, overrides: Partial<JobSpec> = {}): JobSpec {
     data: [],
     image: null,
     envs: {},
+    secrets: [],
     setup: null,
     run,
     workdir: null,
