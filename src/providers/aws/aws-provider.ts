@@ -27,7 +27,7 @@ import {bootScript, readRunnerScript} from '../vm/boot-script.js'
 import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
 import type {RetryPolicy} from '../vm/http.js'
-import {sha256Hex} from '../vm/signing-util.js'
+import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
 import {loadAwsCredentials, type AwsCredentialOptions, type AwsCredentials} from './credentials.js'
 import {Ec2Client, type Ec2Instance, type SpotPrice} from './ec2-client.js'
@@ -63,7 +63,10 @@ export interface AwsProviderOptions {
   now?: () => Date
   /** Launch networking: subnet per zone, security groups per region, instance profile. */
   network?: {subnetIds?: Record<string, string>; securityGroupIds?: Record<string, string[]>; iamInstanceProfile?: string}
-  /** Metadata base URL the runner and the stop probe use on the instance. Default IMDS. */
+  /**
+   * Metadata base URL the runner and the stop probe use on the instance; `{attemptId}` is
+   * replaced by the attempt id (a test fake serves every instance from one port). Default IMDS.
+   */
   metadataBaseUrl?: string
   /** Seconds between the instance's polls for notices and stop requests. Default 5. */
   instancePollSeconds?: number
@@ -176,7 +179,7 @@ export class AwsProvider implements Provider {
     const region = offer.region
     const client = await this.client(region)
     const image = await this.images.resolve(client, offer, spec.image)
-    const metadataBase = this.options.metadataBaseUrl
+    const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const script = bootScript({
       request,
       runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
