@@ -49,8 +49,12 @@ export interface ControllerDeps {
   env?: NodeJS.ProcessEnv
 }
 
-export const LEASE_TTL_MS = 15_000
-const HEARTBEAT_MS = 5_000
+/**
+ * How long a controller's lease lasts without a heartbeat; `recover` takes over jobs whose
+ * lease expired. SKYHOP_LEASE_TTL_SECONDS tunes it (tests shorten it).
+ */
+export const LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
+const HEARTBEAT_MS = Math.max(200, Math.floor(LEASE_TTL_MS / 3))
 const TRANSIENT_RETRIES = 4
 
 export class LeaseHeldError extends Error {}
