@@ -77,11 +77,12 @@ else
   sr_now() { NOW_MS=$(date +%s%3N); }
 fi
 
-# ms since the epoch -> ISO-8601 UTC with milliseconds, in ISO.
+# ms since the epoch -> ISO-8601 UTC with milliseconds, in ISO. No fork: this is on the
+# path from a notice to the job's signal.
 sr_iso() {
-  local ms=$1 frac
-  printf -v frac '%03d' $(( ms % 1000 ))
-  ISO=$(date -u -d "@$(( ms / 1000 )).$frac" '+%Y-%m-%dT%H:%M:%S.%3NZ')
+  local ms=$1 secs
+  TZ=UTC0 printf -v secs '%(%Y-%m-%dT%H:%M:%S)T' $(( ms / 1000 ))
+  printf -v ISO '%s.%03dZ' "$secs" $(( ms % 1000 ))
 }
 
 # Any string -> a JSON string literal, in JSON.
@@ -105,12 +106,16 @@ sr_secs() {
 
 # sr_emit NAME [KEY JSON_VALUE]...: one JSON line appended to events.jsonl. A single
 # short write to an O_APPEND file, so lines from the runner and the job's wrapper
-# never interleave.
+# never interleave. sr_emit_at MS NAME ... records a moment already past.
 sr_emit() {
-  local name=$1 line
-  shift
   sr_now
-  sr_iso "$NOW_MS"
+  sr_emit_at "$NOW_MS" "$@"
+}
+
+sr_emit_at() {
+  local name=$2 line
+  sr_iso "$1"
+  shift 2
   line="{\"ts\":\"$ISO\",\"event\":\"$name\""
   while (( $# >= 2 )); do
     line+=",\"$1\":$2"
@@ -265,7 +270,8 @@ done
 
 # ---------------------------------------------------------------- stops and notices
 
-# Sets the deadline (only ever earlier), tells the job, and records it.
+# Sets the deadline (only ever earlier), tells the job, and records it. The job hears
+# first; the records follow with the times things happened.
 #   sr_stop KIND DEADLINE_MS SOURCE [KEY JSON]...   KIND: preempt | cancel
 sr_stop() {
   local kind=$1 deadline=$2 source=$3
@@ -280,32 +286,36 @@ sr_stop() {
     sr_kill_at_ms=$(( deadline - margin ))
     (( sr_kill_at_ms >= now )) || sr_kill_at_ms=$now
   fi
-  sr_json_str "$source"
-  local src_json=$JSON
-  sr_iso "$sr_deadline_ms"
-  local deadline_iso=$ISO
   sr_iso "$sr_kill_at_ms"
   local kill_iso=$ISO
   if [[ $kind == cancel ]]; then
     sr_cancelled=1
-    sr_emit cancel source "$src_json" deadline "\"$deadline_iso\"" killAt "\"$kill_iso\"" "$@"
   else
     sr_noticed=1
-    # The job's deadline is when it will be killed, not when the host goes away.
-    mkdir -p -- "$(dirname -- "$sr_notice_file")" 2>/dev/null
+    # The job's deadline is when it will be killed, not when the host goes away. It is
+    # in place before the job's signal, which is the job's cue to read it.
+    local notice_dir=${sr_notice_file%/*}
+    [[ -d $notice_dir ]] || mkdir -p -- "$notice_dir" 2>/dev/null
     sr_write_atomic "$sr_notice_file" "$kill_iso"
-    sr_emit notice source "$src_json" deadline "\"$deadline_iso\"" killAt "\"$kill_iso\"" "$@"
   fi
-  sr_signal_job
-}
-
-sr_signal_job() {
-  [[ -n $sr_signalled || -z $sr_job_pid ]] && return 0
-  sr_signalled=1
-  kill -s "$sr_sig" -- "-$sr_job_pid" 2>/dev/null
-  sr_now
-  sr_secs $(( sr_kill_at_ms - NOW_MS ))
-  sr_emit signal signal "\"SIG$sr_sig\"" pgid "$sr_job_pid" remainingSeconds "$SECS"
+  local signalled_at=
+  if [[ -z $sr_signalled && -n $sr_job_pid ]]; then
+    sr_signalled=1
+    kill -s "$sr_sig" -- "-$sr_job_pid" 2>/dev/null
+    sr_now
+    signalled_at=$NOW_MS
+  fi
+  sr_json_str "$source"
+  local src_json=$JSON
+  sr_iso "$sr_deadline_ms"
+  local deadline_iso=$ISO
+  local name=notice
+  [[ $kind == cancel ]] && name=cancel
+  sr_emit_at "$now" "$name" source "$src_json" deadline "\"$deadline_iso\"" killAt "\"$kill_iso\"" "$@"
+  if [[ -n $signalled_at ]]; then
+    sr_secs $(( sr_kill_at_ms - signalled_at ))
+    sr_emit_at "$signalled_at" signal signal "\"SIG$sr_sig\"" pgid "$sr_job_pid" remainingSeconds "$SECS"
+  fi
 }
 
 # A signal to the runner: the stop-request file says what it means.
