@@ -221,6 +221,7 @@ export async function* jobLogs(
       return
     }
     if (TERMINAL_JOB_STATES.has(store.getJob(job.id)!.state) && !store.listAttempts(job.id).some((a) => a.n > shown && a.handle)) return
-    await sleep(300)
+    // Short: `launch --wait` is waiting here for the first attempt's first line.
+    await sleep(50)
   }
 }
