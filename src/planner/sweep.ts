@@ -23,9 +23,12 @@ export interface SweepOptions {
 
 interface Shape {
   ctx: JobContext
-  ranked: Ranked
-  /** Index of each ranked candidate's offer in `slots`. */
+  /** Ranked lazily at the shape's first job and dropped after its last, to bound memory. */
+  ranked: Ranked | null
+  /** How deep the ranking goes; grows ×4 when every kept candidate is full. */
   k: number
+  /** Jobs of this shape not yet assigned. */
+  remaining: number
 }
 
 interface Slots {
@@ -40,8 +43,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   const index: OfferIndex = isOfferIndex(input.offers) ? input.offers : indexOffers(input.offers)
   const observations = input.observations && input.observations.length > 0 ? new ObservationIndex(input.observations, input.now) : null
   const jobs = input.jobs
-  // Room for every job to knock out both markets of one offer, plus the usual top.
-  const baseTop = Math.max(input.options?.top ?? 25, 2 * jobs.reduce((n, j) => n + Math.max(1, j.nodes), 0) + 1)
+  const top = Math.max(1, input.options?.top ?? 25)
 
   const shapes = new Map<string, Shape>()
   const shapeOf: Shape[] = []
@@ -49,10 +51,10 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     const key = shapeKey(job)
     let shape = shapes.get(key)
     if (shape === undefined) {
-      const ctx = new JobContext({...input, job}, observations)
-      shape = {ctx, ranked: rankOffers(ctx, index, baseTop), k: baseTop}
+      shape = {ctx: new JobContext({...input, job}, observations), ranked: null, k: 0, remaining: 0}
       shapes.set(key, shape)
     }
+    shape.remaining++
     shapeOf.push(shape)
   }
 
@@ -65,6 +67,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   const used = limits.map(() => ({instances: 0, accelerators: 0}))
   const budgetUsd = input.sweep?.budget === undefined ? Number.POSITIVE_INFINITY : input.sweep.budget.currency === 'USD' ? input.sweep.budget.amount : input.sweep.budget.amount / input.fx.cnyPerUsd
   let spent = 0
+  let assigned = 0
   const assignments: Assignment[] = new Array(jobs.length)
   const assumptions = new Set<string>()
 
@@ -72,24 +75,32 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     const job = jobs[i]
     const shape = shapeOf[i]
     const nodes = Math.max(1, job.nodes)
-    let pick = firstFree(shape, slots, limits, used, nodes)
-    if (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
+    if (shape.ranked === null) {
+      // Each job assigned so far (or still to come for this shape) fills at most one offer,
+      // which knocks out at most two candidates (its spot and on-demand markets): a ranking
+      // this deep always holds a free candidate if any exists, quotas aside.
+      shape.k = Math.max(top, 2 * (assigned + shape.remaining) + 64)
+      shape.ranked = rankOffers(shape.ctx, index, shape.k)
+    }
+    let pick = firstFree(shape.ranked, slots, limits, used, nodes)
+    while (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
       // Everything we kept is full but there is more: look further down the ranking.
       shape.k = Math.min(shape.ranked.feasibleCount, shape.k * 4)
       shape.ranked = rankOffers(shape.ctx, index, shape.k)
-      pick = firstFree(shape, slots, limits, used, nodes)
+      pick = firstFree(shape.ranked, slots, limits, used, nodes)
     }
     let wait = 0
     if (pick === null) {
-      const w = earliestSlot(shape, slots, nodes)
+      const w = earliestSlot(shape.ctx, shape.ranked, slots, nodes)
       if (w !== null) {
         pick = w.rank
         wait = w.start
       }
     }
     const plan = shape.ranked
+    if (--shape.remaining === 0) shape.ranked = null
     if (pick === null) {
-      assignments[i] = {jobIndex: i, job: job.name, candidate: null, waitForSlotHours: 0, estimatedFinishHours: null, reason: unassignedReason(shape)}
+      assignments[i] = {jobIndex: i, job: job.name, candidate: null, waitForSlotHours: 0, estimatedFinishHours: null, reason: unassignedReason(shape.ctx, plan)}
       continue
     }
     const s = plan.scored[pick]
@@ -107,6 +118,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
       continue
     }
     spent += cost
+    assigned++
     take(slots, s, nodes, wait, wait + s.finishHours)
     if (wait === 0) charge(limits, used, s, nodes)
     const candidate = materialize(shape.ctx, s, pick + 1)
@@ -192,8 +204,8 @@ function charge(limits: readonly QuotaLimit[], used: Array<{instances: number; a
 }
 
 /** Rank index of the best candidate that can start now, or null. */
-function firstFree(shape: Shape, slots: Map<string, Slots>, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
-  const list = shape.ranked.scored
+function firstFree(ranked: Ranked, slots: Map<string, Slots>, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
+  const list = ranked.scored
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
     const sl = slots.get(offerKey(s.offer))
@@ -205,9 +217,8 @@ function firstFree(shape: Shape, slots: Map<string, Slots>, limits: readonly Quo
 }
 
 /** When everything is full: the candidate whose freed slot serves the objective best. */
-function earliestSlot(shape: Shape, slots: Map<string, Slots>, nodes: number): {rank: number; start: number} | null {
-  const {ctx} = shape
-  const list = shape.ranked.scored
+function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<string, Slots>, nodes: number): {rank: number; start: number} | null {
+  const list = ranked.scored
   let best: {rank: number; start: number; value: number} | null = null
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
@@ -240,17 +251,17 @@ function take(slots: Map<string, Slots>, s: Scored, nodes: number, start: number
   sl.peak = Math.max(sl.peak, busy)
 }
 
-function unassignedReason(shape: Shape): ExclusionGroup {
-  const plan = toPlan({...shape.ranked, scored: []})
-  if (shape.ranked.scored.length === 0) {
+function unassignedReason(ctx: JobContext, ranked: Ranked): ExclusionGroup {
+  if (ranked.scored.length === 0) {
+    const plan = toPlan({...ranked, scored: []})
     return plan.excluded[0] ?? {reason: 'capacity', subject: 'catalog', message: 'the catalog has no offers', count: 0, example: {provider: '', region: '', zone: null, instanceType: '', spot: null}}
   }
-  const best = shape.ranked.scored[0]
+  const best = ranked.scored[0]
   return {
     reason: 'capacity',
     subject: 'sweep',
-    message: `all ${shape.ranked.scored.length} feasible candidates are taken by other jobs of the sweep${Number.isFinite(shape.ctx.allowedHours) ? ' until after the deadline' : ''}`,
-    count: shape.ranked.scored.length,
+    message: `all ${ranked.scored.length} feasible candidates are taken by other jobs of the sweep${Number.isFinite(ctx.allowedHours) ? ' until after the deadline' : ''}`,
+    count: ranked.scored.length,
     example: exampleOf(best),
   }
 }
