@@ -47,6 +47,11 @@ export interface ControllerDeps {
   signal?: AbortSignal
   /** Environment the secrets are read from (the launching process's). */
   env?: NodeJS.ProcessEnv
+  /**
+   * Shared poller for many jobs in one process (sweeps): backend status calls are batched
+   * per provider on one cadence instead of one call per job. Without it, each poll is direct.
+   */
+  poller?: BatchPoller
 }
 
 /**
@@ -141,7 +146,8 @@ class JobController {
         await this.onAttemptEnded(this.job(), this.store.getAttempt(live.id)!, result)
         continue
       }
-      await this.sleep(this.pollIntervalMs)
+      // The batch poller's cadence is the wait; a direct poll waits here.
+      if (!this.deps.poller) await this.sleep(this.pollIntervalMs)
     }
   }
 
@@ -302,7 +308,9 @@ class JobController {
     const provider = this.deps.providers.get(attempt.provider)!
     let result: PollResult | undefined
     try {
-      result = (await provider.poll([attempt.handle!])).get(attempt.handle!.externalId)
+      result = this.deps.poller
+        ? await this.deps.poller.poll(provider, attempt.handle!)
+        : (await provider.poll([attempt.handle!])).get(attempt.handle!.externalId)
     } catch (error) {
       const perr = asProviderError(attempt.provider, error)
       this.emit('poll-error', `could not poll ${attempt.provider}: ${perr.message}`, {attemptId: attempt.id})
@@ -433,6 +441,46 @@ class JobController {
       reason: message,
     })
     this.emit('failed', message)
+  }
+}
+
+/**
+ * Coalesces status polls of many attempts into one backend call per provider per tick
+ * (one `squeue` for every Slurm job of a sweep), so polling cost does not grow with the
+ * number of jobs.
+ */
+export class BatchPoller {
+  private readonly queue = new Map<Provider, Array<{handle: LaunchHandle; resolve: (r: PollResult | undefined) => void; reject: (e: unknown) => void}>>()
+  private timer?: NodeJS.Timeout
+  /** Backend poll calls made, per provider (for benchmarks and tests). */
+  readonly calls = new Map<string, number>()
+
+  constructor(private readonly intervalMs: number) {}
+
+  poll(provider: Provider, handle: LaunchHandle): Promise<PollResult | undefined> {
+    return new Promise((resolve, reject) => {
+      const list = this.queue.get(provider) ?? []
+      list.push({handle, resolve, reject})
+      this.queue.set(provider, list)
+      this.timer ??= setTimeout(() => void this.flush(), this.intervalMs)
+    })
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = undefined
+    const batches = [...this.queue.entries()]
+    this.queue.clear()
+    await Promise.all(
+      batches.map(async ([provider, waiters]) => {
+        this.calls.set(provider.name, (this.calls.get(provider.name) ?? 0) + 1)
+        try {
+          const results = await provider.poll(waiters.map((w) => w.handle))
+          for (const w of waiters) w.resolve(results.get(w.handle.externalId))
+        } catch (error) {
+          for (const w of waiters) w.reject(error)
+        }
+      }),
+    )
   }
 }
 
