@@ -3,8 +3,9 @@
 import {UsageError} from '../errors.js'
 import type {Money, Runtime} from '../spec/job-spec.js'
 import {didYouMean} from '../util/did-you-mean.js'
-import type {Catalog} from './catalog.js'
-import {amountInUsd} from './currency.js'
+import {type Catalog, type CatalogSource, loadCatalog} from './catalog.js'
+import {amountInUsd, type FxRates} from './currency.js'
+import {describeFx} from './query.js'
 import type {Accelerator, PriceStatus} from './types.js'
 
 export interface AcceleratorListOptions {
@@ -89,4 +90,31 @@ export function listAccelerators(catalog: Catalog, options: AcceleratorListOptio
     cheapestOnDemand: bestOd.get(accelerator.name) ?? null,
     cheapestSpot: bestSpot.get(accelerator.name) ?? null,
   }))
+}
+
+export interface AcceleratorReportOptions extends AcceleratorListOptions {
+  home: string
+  catalogFile?: string
+  now?: Date
+  fx?: FxRates
+}
+
+export interface AcceleratorReport {
+  accelerators: AcceleratorListing[]
+  vendors: string[]
+  fx: {cnyPerUsd: number; source: string; asOf: string}
+  sources: CatalogSource[]
+  warnings: string[]
+}
+
+/** The service behind `skyhop accelerators`. */
+export function acceleratorReport(options: AcceleratorReportOptions): AcceleratorReport {
+  const catalog = loadCatalog({home: options.home, catalogFile: options.catalogFile, now: options.now, fx: options.fx})
+  return {
+    accelerators: listAccelerators(catalog, options),
+    vendors: catalog.registry.vendors(),
+    fx: describeFx(catalog.fx),
+    sources: [...catalog.sources],
+    warnings: [...catalog.warnings],
+  }
 }

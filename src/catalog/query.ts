@@ -72,7 +72,7 @@ export function parseAcceleratorFilter(text: string, registry: AcceleratorRegist
     if (!names.includes(acc.name)) names.push(acc.name)
   }
   let count: AcceleratorFilter['count'] = null
-  if (countPart !== '') {
+  if (colon >= 0) {
     const m = /^(\d+(?:\.\d+)?)(\+|\s*\.\.\s*(\d+(?:\.\d+)?))?$/.exec(countPart)
     if (!m || Number(m[1]) <= 0) {
       throw new UsageError(`"${countPart}" is not a count in "${text}"; write a number (8), at least (8+) or a range (1..8)`, {code: 'INVALID_ACCELERATOR'})

@@ -4,7 +4,7 @@
 // spot ranges) and china.csv (Tencent, Alibaba, Huawei). Every row keeps its source; rows
 // that cannot be an offer are reported with the reason instead of being guessed at.
 import type {AcceleratorRegistry} from '../accelerators.js'
-import {effectiveSpot, fixAcceleratorCount, isPlaceholderPrice, regionalSpot} from '../anomalies.js'
+import {effectiveSpot, fixAcceleratorCount, gcpTotal, isPlaceholderPrice, regionalSpot} from '../anomalies.js'
 import {providerInfo} from '../providers.js'
 import type {Confidence, Offer, PriceStatus} from '../types.js'
 import {minConfidence} from './figures.js'
@@ -204,6 +204,14 @@ export function offersFromWestern(rows: CsvRecord[], inputs: OfferBuildInputs, c
       if (min !== null && max !== null && min !== max) notes.push(`spot ${min}–${max} $/h across zones; the highest real spot market is used`)
       if ((min !== null || max !== null) && spot === null) notes.push('spot price equals on-demand: no spot market')
       if (/DERIVED/.test(r.notes)) priceStatus = 'estimate'
+      // "VM 0.73948/0.36975 + GPU 2.93391/1.4341": check the total is the sum of its parts.
+      const parts = /VM ([\d.]+)\/([\d.]+) \+ \S+ ([\d.]+)\/([\d.]+)/.exec(r.notes)
+      if (provider === 'gcp' && parts) {
+        const sum = gcpTotal({onDemand: Number(parts[1]), spot: Number(parts[2])}, {onDemand: Number(parts[3]), spot: Number(parts[4])})
+        if (onDemand === null || sum.onDemand === null || Math.abs(sum.onDemand - onDemand) > 1e-4) {
+          throw new Error(`western.csv ${rowText}: on-demand ${onDemand} is not VM + GPU ${sum.onDemand}`)
+        }
+      }
     }
     if (isPlaceholderPrice(provider, instanceType, onDemand)) {
       onDemand = null

@@ -88,7 +88,7 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     vendor: 'nvidia',
     runtime: 'cuda',
     k8s: NV,
-    aliases: ['V100', 'V100-SXM2-16GB', 'Tesla-V100'],
+    aliases: ['V100', 'V100-SXM2', 'V100-SXM2-16GB', 'Tesla-V100'],
     displayName: 'NVIDIA V100 (SXM2) 16GB',
     memoryGB: 16,
   },

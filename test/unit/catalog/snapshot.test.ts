@@ -1,0 +1,54 @@
+import {expect} from 'chai'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {bundledSnapshotPath, readSnapshot} from '../../../src/catalog/catalog.js'
+import {buildFromShared, serializeRegistry, serializeSnapshot} from '../../../src/catalog/build/inputs.js'
+import {decodeRows, encodeSnapshot} from '../../../src/catalog/snapshot.js'
+import type {Offer} from '../../../src/catalog/types.js'
+import {ROOT, requireShared, schemaErrors} from './helpers.js'
+
+const REQUIRED_PROVIDERS = ['aws', 'gcp', 'azure', 'aliyun', 'huaweicloud', 'tencentcloud']
+
+describe('catalog: bundled snapshot', () => {
+  const file = readSnapshot(bundledSnapshotPath())
+  const offers = decodeRows(file.strings, file.rows)
+
+  it('validates, offer by offer, against schemas/catalog.schema.json', () => {
+    expect(schemaErrors('catalog', {offers})).to.equal('')
+  })
+
+  it('covers the required providers, each row with source, as-of and confidence', () => {
+    for (const p of REQUIRED_PROVIDERS) expect(offers.some((o) => o.provider === p), p).to.equal(true)
+    for (const p of ['lambda', 'nebius', 'oci', 'runpod']) expect(offers.some((o) => o.provider === p), p).to.equal(true)
+    for (const o of offers) {
+      expect(o.source).to.be.a('string').and.not.equal('')
+      expect(o.asOf).to.match(/^\d{4}-\d{2}-\d{2}$/)
+      expect(['high', 'medium', 'low']).to.include(o.confidence)
+      if (o.priceStatus === 'unknown') expect([o.price.onDemand, o.price.spot]).to.deep.equal([null, null])
+    }
+    const meta = Object.values(file.providers)
+    expect(meta.reduce((n, m) => n + m.rows, 0)).to.equal(offers.length)
+  })
+
+  it('names only accelerators the registry knows, by canonical name', async () => {
+    const {loadRegistry} = await import('../../../src/catalog/accelerators.js')
+    const registry = loadRegistry()
+    for (const o of offers) if (o.accelerator) expect(registry.resolve(o.accelerator.name)?.name).to.equal(o.accelerator.name)
+  })
+
+  it('round-trips through the compact encoding', () => {
+    const sample: Offer[] = offers.filter((_, i) => i % 7 === 0)
+    const again = encodeSnapshot(sample, {}, [])
+    expect(decodeRows(again.strings, again.rows)).to.deep.equal(sample)
+  })
+
+  it('is what scripts/build-catalog.ts makes from ../shared today', function () {
+    const dir = requireShared(this)
+    const built = buildFromShared(dir)
+    expect(serializeSnapshot(built.snapshot) === readFileSync(join(ROOT, 'data/offers.json'), 'utf8'), 'data/offers.json is stale: run npx tsx scripts/build-catalog.ts').to.equal(true)
+    expect(serializeRegistry(built.registry) === readFileSync(join(ROOT, 'data/accelerators.json'), 'utf8'), 'data/accelerators.json is stale').to.equal(true)
+    // Every skipped source row says why.
+    for (const s of built.skipped) expect(s.reason).to.not.equal('')
+  })
+})
