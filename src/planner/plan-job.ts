@@ -2,6 +2,22 @@
 // a reason), then estimates and the objective for what is left, kept in a bounded heap
 // so a million offers cost one pass and a few hundred small allocations.
 //
+// Decisions worth knowing (the numbers behind them are in priors.ts):
+// - Unknown price: the on-demand market of an offer with priceStatus `unknown` exists at an
+//   unknown price. It is a candidate only for `--objective time` with no budget and no
+//   max_price (its cost is null); otherwise it is excluded as `price-unknown`. Its spot
+//   market is never assumed.
+// - Unknown throughput: with a work estimate, an accelerator that has neither dense
+//   BF16/FP16 TFLOPS nor an entry in the job's throughput table is excluded as
+//   `throughput-unknown` (its run time would be a guess). Without a work estimate every
+//   candidate runs the 1 h assumption, flagged low confidence, and nothing is excluded.
+// - Hard limits hold for every objective: deadline (expected finish × (1 + margin)), budget,
+//   max_price. Spot must also meet the deadline at its p95 preemption count, else
+//   `deadline-risk` (the plan falls back to on-demand), and must expect no more
+//   preemptions than recovery.max_restarts, else `spot-unviable`.
+// - Exclusion counts are per offer, except for market-level reasons (no-market, price,
+//   blocked market, spot-unviable, deadline, budget), which count offer × market.
+//
 // Hot-loop rules: per-accelerator judgements are cached (JobContext.group); numbers for
 // a candidate go into one reused scratch record, which is copied only when it enters the
 // top-K heap; candidate objects with their estimate details are built for the final K.

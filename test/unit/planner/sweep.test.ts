@@ -1,0 +1,57 @@
+// Sweep assignment beyond the issue's scenario: quotas, a sweep budget, deadlines first,
+// and jobs that cannot be placed.
+import {expect} from 'chai'
+
+import {planSweep} from '../../../src/planner/index.js'
+import type {SweepInput} from '../../../src/planner/types.js'
+import {NOW, hoursFromNow, job, offer, resolve} from './fixtures.js'
+
+const sweepOf = (jobs: SweepInput['jobs'], offers: SweepInput['offers'], extra: Partial<SweepInput> = {}) =>
+  planSweep({jobs, offers, accelerators: resolve, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}, ...extra})
+
+describe('planner sweeps', () => {
+  it('a quota on accelerators in a region spills the rest elsewhere', () => {
+    const offers = [offer({provider: 'aws', region: 'r1', od: 1, instanceType: 'a'}), offer({provider: 'aws', region: 'r1', od: 1.05, instanceType: 'b'}), offer({provider: 'gcp', region: 'g1', od: 1.2})]
+    const jobs = Array.from({length: 12}, (_, i) => job({name: `j${i}`}))
+    const sweep = sweepOf(jobs, offers, {limits: [{provider: 'aws', region: 'r1', maxAccelerators: 8}]})
+    const by = sweep.assignments.map((a) => `${a.candidate?.provider}/${a.candidate?.region}`)
+    expect(by.filter((x) => x === 'aws/r1')).to.have.length(8)
+    expect(by.filter((x) => x === 'gcp/g1')).to.have.length(4)
+  })
+
+  it('a sweep budget stops assigning once it would be exceeded', () => {
+    // Each job costs 10 USD; 35 USD pays for three.
+    const jobs = Array.from({length: 5}, (_, i) => job({name: `j${i}`}))
+    const sweep = planSweep({jobs, offers: [offer({od: 1})], accelerators: resolve, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}, sweep: {budget: {amount: 35, currency: 'USD'}}})
+    expect(sweep.assignments.map((a) => a.candidate !== null)).to.deep.equal([true, true, true, false, false])
+    expect(sweep.assignments[3].reason).to.deep.include({reason: 'budget', subject: 'sweep'})
+    expect(sweep.estimatedCostUsd).to.equal(30)
+  })
+
+  it('jobs with earlier deadlines take the scarce capacity first', () => {
+    const offers = [offer({od: 1, capacity: 1, instanceType: 'fast-lane', region: 'a'}), offer({od: 5, instanceType: 'dear', region: 'b'})]
+    const relaxed = job({name: 'relaxed'})
+    const urgent = job({name: 'urgent', deadline: hoursFromNow(48)})
+    const sweep = sweepOf([relaxed, urgent], offers)
+    expect(sweep.assignments.map((a) => [a.job, a.candidate?.instanceType])).to.deep.equal([
+      ['relaxed', 'dear'],
+      ['urgent', 'fast-lane'],
+    ])
+    expect(sweep.shapes).to.equal(2)
+  })
+
+  it('a job that waiting would make late is left unassigned with a capacity reason', () => {
+    // One slot; each job needs 10 h + 5 min; the deadline (12 h → 10.9 h with margin) lets one run.
+    const jobs = [job({name: 'a', deadline: hoursFromNow(12)}), job({name: 'b', deadline: hoursFromNow(12)})]
+    const sweep = sweepOf(jobs, [offer({od: 1, capacity: 1})])
+    expect(sweep.assignments[0].candidate).to.not.equal(null)
+    expect(sweep.assignments[1].candidate).to.equal(null)
+    expect(sweep.assignments[1].reason?.reason).to.equal('capacity')
+    expect(sweep.unassigned).to.equal(1)
+  })
+
+  it('a job no offer can run carries its own exclusion reason', () => {
+    const sweep = sweepOf([job({name: 'npu', resources: {accelerators: [{names: ['Ascend910B'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'Ascend910B:1'}]}})], [offer({})])
+    expect(sweep.assignments[0].reason?.reason).to.equal('accelerator-mismatch')
+  })
+})
