@@ -12,13 +12,11 @@
 //      terminate on shutdown, so nothing idles and nothing bills after the job.
 // Deterministic for a given request: a retried launch sends byte-identical user data,
 // which the clouds' idempotency tokens require.
-import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
-import {fileURLToPath} from 'node:url'
 import {gzipSync} from 'node:zlib'
 
-import {BugError, UsageError} from '../../errors.js'
-import {isValidEnvName, shellQuote, type RunnerConfig} from '../../runner/contract.js'
+import {renderEnv, renderRunnerConf, runnerScriptPath} from '../../runner/attempt-dir.js'
+import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 
 /** Console line prefixes (see console-channel.ts). */
@@ -51,22 +49,6 @@ function packed(text: string): string {
   return gzipSync(Buffer.from(text, 'utf8'), {level: 9}).toString('base64')
 }
 
-export function envFile(env: Record<string, string>): string {
-  const names = Object.keys(env).sort()
-  const bad = names.filter((n) => !isValidEnvName(n))
-  if (bad.length > 0) throw new UsageError(`not valid environment variable names: ${bad.join(', ')}`, {code: 'ENV_NAME_INVALID'})
-  return names.map((n) => `export ${n}=${shellQuote(env[n])}\n`).join('')
-}
-
-export function runnerConf(config: RunnerConfig): string {
-  const lines: string[] = []
-  for (const [key, value] of Object.entries(config)) {
-    if (value === undefined) continue
-    lines.push(`${key}=${shellQuote(Array.isArray(value) ? value.join(' ') : String(value))}`)
-  }
-  return `${lines.join('\n')}\n`
-}
-
 /** The attempt id as a safe directory name. */
 export function attemptDirName(attemptId: string): string {
   return attemptId.replace(/[^A-Za-z0-9._-]/g, '_')
@@ -79,8 +61,8 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
   const env = {...request.env, SKYHOP_PREEMPT_NOTICE: `${attemptDir}/preempt-notice`}
   const files: Record<string, string> = {
     'run.sh': spec.run,
-    env: envFile(env),
-    'runner.conf': runnerConf({
+    env: renderEnv(env),
+    'runner.conf': renderRunnerConf({
       graceSeconds: request.graceSeconds,
       signal: spec.recovery.signal,
       workdir: spec.workdir ?? 'work',
@@ -147,9 +129,17 @@ ${fileLines}
 sk_say ${shellQuote(`${CONSOLE_PREFIX.boot} ${request.attemptId}`)}
 bash "$D/skyhop-runner.sh" "$D" </dev/null >>"$D/runner.log" 2>&1 &
 sk_runner=$!
-tail --pid="$sk_runner" -s 1 -n +1 -F "$D/events.jsonl" 2>/dev/null | awk '{print "${CONSOLE_PREFIX.event} " $0; fflush()}' >>"$CONSOLE" 2>/dev/null &
+# bash's read is unbuffered on a pipe (mawk is not), so each line reaches the console at once.
+sk_mirror() { # PREFIX NUMBERED FILE
+  local n=0 line
+  tail --pid="$sk_runner" -s 1 -n +1 -F "$3" 2>/dev/null | while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if [[ $2 == 1 ]]; then printf '%s %d %s\n' "$1" "$n" "$line"; else printf '%s %s\n' "$1" "$line"; fi
+  done >>"$CONSOLE" 2>/dev/null
+}
+sk_mirror ${CONSOLE_PREFIX.event} 0 "$D/events.jsonl" &
 sk_mirror_events=$!
-tail --pid="$sk_runner" -s 1 -n +1 -F "$D/output.log" 2>/dev/null | awk '{print "${CONSOLE_PREFIX.log} " NR " " $0; fflush()}' >>"$CONSOLE" 2>/dev/null &
+sk_mirror ${CONSOLE_PREFIX.log} 1 "$D/output.log" &
 sk_mirror_log=$!
 ${watcher}
 wait "$sk_runner"
@@ -165,14 +155,7 @@ ${input.shutdownCommand ?? 'shutdown -h now'}
 `
 }
 
-/** Candidates for skyhop-runner.sh: beside the sources, or the package's src/ from dist/. */
-const RUNNER_CANDIDATES = ['../../runner/skyhop-runner.sh', '../../../src/runner/skyhop-runner.sh']
-
 /** Reads the runner at launch time, so a launch always ships the runner of this install. */
 export async function readRunnerScript(): Promise<string> {
-  for (const rel of RUNNER_CANDIDATES) {
-    const path = fileURLToPath(new URL(rel, import.meta.url))
-    if (existsSync(path)) return readFile(path, 'utf8')
-  }
-  throw new BugError('skyhop-runner.sh is not installed beside skyhop (looked in src/runner relative to this module)')
+  return readFile(runnerScriptPath(), 'utf8')
 }

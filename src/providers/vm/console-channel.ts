@@ -66,10 +66,12 @@ export function finalState(report: ConsoleReport): {state: AttemptState; exitCod
     const message = typeof error?.message === 'string' ? error.message : `runner exited ${report.runnerExit ?? '?'} without an exit code`
     return {state: 'LOST', exitCode: null, reason: message}
   }
+  // As the local provider decides: a stop wins over the exit code, because a job that
+  // checkpointed and exited 0 on a notice still has work left.
+  if (names.has('cancel')) return {state: 'CANCELLED', exitCode: report.jobExit, reason: `cancelled; exit ${report.jobExit}`}
+  if (names.has('notice')) return {state: 'PREEMPTED', exitCode: report.jobExit, reason: `interruption notice; exit ${report.jobExit}`}
   if (report.jobExit === 0) return {state: 'SUCCEEDED', exitCode: 0, reason: null}
-  if (names.has('notice')) return {state: 'PREEMPTED', exitCode: report.jobExit, reason: 'interruption notice'}
-  if (names.has('cancel')) return {state: 'CANCELLED', exitCode: report.jobExit, reason: 'cancelled'}
-  return {state: 'FAILED', exitCode: report.jobExit, reason: `exit code ${report.jobExit}`}
+  return {state: 'FAILED', exitCode: report.jobExit, reason: `exit ${report.jobExit}`}
 }
 
 /** The ISO time of the first event of a kind, if any. */
