@@ -73,6 +73,8 @@ export interface FakeEc2Options {
   webIdentityToken?: string
   /** SSO portal: the bearer token accepted, and the role credentials it hands out. */
   sso?: {accessToken: string; key: FakeKey}
+  /** Container credentials endpoint: the Authorization value it wants and the key it hands out. */
+  container?: {authorizationToken: string; key: FakeKey}
   /** Host metadata: the instance role and its credentials. */
   instanceRole?: {name: string; key: FakeKey}
   now?: () => number
@@ -274,6 +276,7 @@ export class FakeEc2Server {
     if (url.pathname.startsWith('/_imds/')) return this.instanceMetadata(req, res, url)
     if (url.pathname.startsWith('/latest/')) return this.hostMetadata(req, res, url)
     if (url.pathname === '/federation/credentials') return this.sso(req, res, url)
+    if (url.pathname === '/_container/credentials') return this.container(req, res)
     if (req.method !== 'POST') return this.send(res, 405, 'text/plain', 'fake-ec2: POST only')
     const params = Object.fromEntries(new URLSearchParams(body))
     const action = params.Action ?? ''
@@ -720,6 +723,14 @@ export class FakeEc2Server {
     }
     const key = this.issueKey()
     this.send(res, 200, 'text/xml', `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>${this.credentialsXml(key)}</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`)
+  }
+
+  /** The ECS/EKS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI). */
+  private container(req: IncomingMessage, res: ServerResponse): void {
+    const c = this.options.container
+    if (!c || req.headers.authorization !== c.authorizationToken) return this.send(res, 403, 'application/json', JSON.stringify({message: 'forbidden'}))
+    this.ensureKey(c.key)
+    this.send(res, 200, 'application/json', JSON.stringify({AccessKeyId: c.key.accessKeyId, SecretAccessKey: c.key.secretAccessKey, Token: c.key.sessionToken, Expiration: new Date(this.now() + 3600_000).toISOString()}))
   }
 
   private sso(req: IncomingMessage, res: ServerResponse, url: URL): void {
