@@ -1,0 +1,121 @@
+// The one place skyhop runs Slurm's client commands: execFile, never a shell, so every
+// argument (partition names, paths, job names) is data. A non-zero exit is returned,
+// not thrown: sbatch and squeue say useful things on stderr, and the caller decides
+// what they mean. Only "the command is not installed" and "it hung" throw here.
+import {execFile} from 'node:child_process'
+
+import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
+import {slurmMessage} from './parse.js'
+
+export const SLURM_COMMANDS = ['sinfo', 'squeue', 'sbatch', 'scancel', 'scontrol', 'sacct'] as const
+export type SlurmCommand = (typeof SLURM_COMMANDS)[number]
+
+export interface CommandResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs one Slurm command; tests replay recorded outputs through the same shape. */
+export type SlurmRunner = (command: SlurmCommand, args: string[], options?: {timeoutMs?: number}) => Promise<CommandResult>
+
+export interface ExecRunnerOptions {
+  /** Environment of the commands (e.g. SLURM_CONF); default: this process's. */
+  env?: NodeJS.ProcessEnv
+  /** Per-command timeout; default 60 s (an unreachable slurmctld takes 10–20 s to give up). */
+  timeoutMs?: number
+  /** Directory holding the commands; default: PATH. */
+  binDir?: string
+}
+
+const PROVIDER = 'slurm'
+
+export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
+  return (command, args, callOptions = {}) =>
+    new Promise<CommandResult>((resolve, reject) => {
+      const file = options.binDir ? `${options.binDir.replace(/\/$/, '')}/${command}` : command
+      const timeout = callOptions.timeoutMs ?? options.timeoutMs ?? 60_000
+      execFile(
+        file,
+        args,
+        {env: {...(options.env ?? process.env), LC_ALL: 'C'}, timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, windowsHide: true},
+        (error, stdout, stderr) => {
+          if (!error) return resolve({code: 0, stdout, stderr})
+          const err = error as NodeJS.ErrnoException & {code?: number | string; killed?: boolean; signal?: string}
+          if (err.code === 'ENOENT') {
+            return reject(
+              new ProviderError(PROVIDER, 'unavailable', `${command} is not installed here`, {
+                code: 'SLURM_NOT_INSTALLED',
+                hint: 'Install the Slurm client commands (Debian: slurm-client), or disable the slurm provider in config.',
+                cause: error,
+              }),
+            )
+          }
+          if (err.killed || err.signal) {
+            return reject(
+              new ProviderError(PROVIDER, 'transient', `${command} did not answer within ${Math.round(timeout / 1000)} s`, {
+                code: 'SLURM_TIMEOUT',
+                hint: 'slurmctld may be overloaded or unreachable; `scontrol ping` tells which.',
+                cause: error,
+              }),
+            )
+          }
+          resolve({code: typeof err.code === 'number' ? err.code : 1, stdout, stderr})
+        },
+      )
+    })
+}
+
+/** slurmctld cannot be reached: the whole provider is unavailable, not one partition. */
+export function isUnreachable(stderr: string): boolean {
+  return /Unable to contact slurm controller|Connection refused|Zero Bytes were transmitted or received|slurm_receive_msg|Communication connection failure|Unable to establish controller machine/i.test(
+    stderr,
+  )
+}
+
+/** Worth retrying soon: the controller is there but busy. */
+export function isTransient(stderr: string): boolean {
+  return /Socket timed out|temporarily unable|Resource temporarily unavailable|try again later|slurmctld is busy|EAGAIN/i.test(stderr)
+}
+
+export function unreachableError(command: SlurmCommand, stderr: string): ProviderError {
+  return new ProviderError(PROVIDER, 'unavailable', `cannot reach slurmctld (${command}: ${slurmMessage(stderr)})`, {
+    code: 'SLURM_UNREACHABLE',
+    backendCode: 'SLURM_CONTROLLER_UNREACHABLE',
+    hint: 'Is Slurm running? `scontrol ping` checks; on a machine set up by skyhop: sudo bash scripts/slurm-up.sh',
+  })
+}
+
+/** Turns a failed query (sinfo, squeue, scontrol) into the error the controller understands. */
+export function queryError(command: SlurmCommand, result: CommandResult): ProviderError {
+  if (isUnreachable(result.stderr)) return unreachableError(command, result.stderr)
+  if (isTransient(result.stderr)) {
+    return new ProviderError(PROVIDER, 'transient', `${command}: ${slurmMessage(result.stderr)}`, {code: 'SLURM_BUSY'})
+  }
+  return new ProviderError(PROVIDER, 'transient', `${command} failed (exit ${result.code}): ${slurmMessage(result.stderr) || slurmMessage(result.stdout) || 'no message'}`, {
+    code: 'SLURM_COMMAND_FAILED',
+  })
+}
+
+/** How sbatch's refusals map onto the taxonomy. A partition is a zone: blocking it lets the controller try the next partition. */
+const SUBMIT_ERRORS: Array<{pattern: RegExp; category: ProviderErrorCategory; scope: BlockScope; backendCode: string}> = [
+  {pattern: /invalid partition/i, category: 'capacity', scope: 'zone', backendCode: 'InvalidPartition'},
+  {pattern: /partition not available|partition.*(down|inactive|drain)/i, category: 'capacity', scope: 'zone', backendCode: 'PartitionUnavailable'},
+  {pattern: /Requested node configuration is not available/i, category: 'capacity', scope: 'zone', backendCode: 'NodeConfigUnavailable'},
+  {pattern: /Invalid generic resource|gres/i, category: 'capacity', scope: 'zone', backendCode: 'GresUnavailable'},
+  {pattern: /Memory required by task is not available|More processors requested than permitted|Node count specification invalid|time limit is invalid/i, category: 'capacity', scope: 'zone', backendCode: 'ShapeNotAvailable'},
+  {pattern: /accounting\/QOS policy|QOSMax|AssocMax|submit limit|MaxSubmit/i, category: 'quota', scope: 'region', backendCode: 'QosLimit'},
+  {pattern: /Invalid account|account\/partition combination|not permitted to use this partition|Access\/permission denied|Invalid user/i, category: 'auth', scope: 'zone', backendCode: 'AccessDenied'},
+  {pattern: /Invalid qos/i, category: 'auth', scope: 'provider', backendCode: 'InvalidQos'},
+]
+
+/** An sbatch that did not print a job id: what it means for the controller. */
+export function submitError(result: CommandResult, partition: string): ProviderError {
+  if (isUnreachable(result.stderr)) return unreachableError('sbatch', result.stderr)
+  const message = slurmMessage(result.stderr) || slurmMessage(result.stdout) || `exit ${result.code}`
+  if (isTransient(result.stderr)) return new ProviderError(PROVIDER, 'transient', `sbatch: ${message}`, {code: 'SLURM_BUSY', backendCode: 'Busy'})
+  const known = SUBMIT_ERRORS.find((e) => e.pattern.test(result.stderr))
+  const {category, scope, backendCode} = known ?? {category: 'capacity' as const, scope: 'zone' as const, backendCode: 'SbatchRejected'}
+  return new ProviderError(PROVIDER, category, `partition ${partition}: ${message}`, {scope, backendCode, details: {partition}})
+}
+

@@ -1,0 +1,692 @@
+// The Slurm provider: partitions are offers (a preemptible partition is spot-like, with
+// its GraceTime as the notice), `sbatch --test-only` is the queue estimate, and each
+// attempt is one batch job whose only step runs skyhop's runner over an attempt
+// directory on a filesystem the compute nodes share. Slurm's own record (squeue,
+// scontrol, sacct when accounting is on) and the runner's files together say what
+// happened; see states.ts for how they are weighed.
+import {copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {userInfo} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {StringDecoder} from 'node:string_decoder'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import type {Offer} from '../../catalog/types.js'
+import {ProviderError} from '../../errors.js'
+import {readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
+import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
+import type {JobSpec, Money} from '../../spec/job-spec.js'
+import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
+import {execRunner, queryError, submitError, type CommandResult, type SlurmRunner} from './commands.js'
+import {
+  isPreemptible,
+  parseClusterName,
+  parseGres,
+  parsePartitions,
+  parseSacct,
+  parseSbatchParsable,
+  parseScontrolJob,
+  parseSinfo,
+  parseSqueue,
+  parseTestOnly,
+  SACCT_FORMAT,
+  SINFO_FORMAT,
+  SQUEUE_FORMAT,
+  slurmMessage,
+  type PartitionInfo,
+  type SinfoRow,
+  type SqueueRow,
+} from './parse.js'
+import {mapForgotten, mapSlurmState, SLURM_FINAL_STATES, type RunnerObservation, type SlurmObservation} from './states.js'
+import {EXPORTED_ENV, minutesUntil, renderBatchScript, resourceArgs, sbatchArgs, shapeFor, slurmJobName, slurmTag, TAG_PREFIX} from './submit.js'
+
+export interface SlurmProviderOptions {
+  /**
+   * skyhop's data directory. Attempts live in `${home}/slurm/attempts/<attemptId>`, which
+   * must be on a filesystem the compute nodes see at the same path (or set attemptsRoot).
+   */
+  home: string
+  /** Where attempt directories go instead, e.g. a shared scratch path. */
+  attemptsRoot?: string
+  /** The offers' region; default: slurm.conf's ClusterName. */
+  cluster?: string | null
+  /** Only these partitions become offers; default: every visible partition. */
+  partitions?: string[] | null
+  account?: string | null
+  qos?: string | null
+  /** Canonical accelerator name → the cluster's GRES name and type, e.g. {"A100-80GB": "gpu:a100"}. */
+  gres?: Record<string, string>
+  /** Per partition, per node-hour. Default: 0 USD. */
+  prices?: Record<string, Money>
+  /** Environment of Slurm's commands (e.g. SLURM_CONF) and of the submitted job's exported variables. */
+  env?: NodeJS.ProcessEnv
+  /** Per-command timeout; default 60 s. */
+  commandTimeoutMs?: number
+  /** How Slurm's commands run; default: execFile. Tests of parsing replay recorded outputs. */
+  runner?: SlurmRunner
+  /** Time source for queue estimates. */
+  now?: () => Date
+}
+
+/** What a Slurm attempt's handle carries in `data` (JSON-safe). */
+export interface SlurmHandleData {
+  attemptDir: string
+  partition: string
+  preemptible: boolean
+  /** The job's comment: how skyhop finds it again. */
+  tag: string
+  jobName: string
+  /** Slurm's restart count when skyhop submitted it; more means Slurm requeued it. */
+  restartsAtLaunch: number
+  submittedAt: string
+}
+
+const PROVIDER = 'slurm'
+const HANDLE_FILE = 'slurm-handle.json'
+const LOCK_FILE = '.submit.lock'
+const LOCK_WAIT_MS = 30_000
+
+export class SlurmProvider implements Provider {
+  readonly name = PROVIDER
+  private readonly attemptsRoot: string
+  private readonly options: SlurmProviderOptions
+  private readonly run: SlurmRunner
+  private readonly now: () => Date
+  private readonly gres: Record<string, string>
+  private clusterName: Promise<string> | null = null
+
+  constructor(options: SlurmProviderOptions) {
+    if (!options.home || !isAbsolute(options.home)) throw new ProviderError(PROVIDER, 'user', `home must be an absolute path, not "${options.home}"`)
+    if (options.attemptsRoot !== undefined && !isAbsolute(options.attemptsRoot)) {
+      throw new ProviderError(PROVIDER, 'user', `attemptsRoot must be an absolute path, not "${options.attemptsRoot}"`)
+    }
+    this.options = options
+    this.attemptsRoot = options.attemptsRoot ?? join(options.home, 'slurm', 'attempts')
+    this.run = options.runner ?? execRunner({env: options.env, timeoutMs: options.commandTimeoutMs})
+    this.now = options.now ?? (() => new Date())
+    this.gres = {...(options.gres ?? {})}
+  }
+
+  /**
+   * The provider when it should be enabled: always when `enabled` is true, never when
+   * false, and when unset only if slurmctld answers here.
+   */
+  static async detect(options: SlurmProviderOptions, enabled: boolean | null): Promise<SlurmProvider | null> {
+    if (enabled === false) return null
+    const provider = new SlurmProvider(options)
+    if (enabled === true) return provider
+    try {
+      return (await provider.check()).ok ? provider : null
+    } catch {
+      return null
+    }
+  }
+
+  // ------------------------------------------------------------------ check and offers
+
+  async check(): Promise<CheckResult> {
+    const source = this.options.env?.SLURM_CONF ?? process.env.SLURM_CONF ?? 'slurm.conf'
+    let ping: CommandResult
+    try {
+      ping = await this.run('scontrol', ['ping'], {timeoutMs: 15_000})
+    } catch (error) {
+      return {provider: PROVIDER, ok: false, source: null, message: (error as Error).message}
+    }
+    if (ping.code !== 0 || !/is UP/.test(ping.stdout)) {
+      const said = ping.stdout.split('\n').find((l) => /Slurmctld/.test(l)) ?? slurmMessage(ping.stderr)
+      return {provider: PROVIDER, ok: false, source, message: `slurmctld is not reachable: ${said.trim() || `scontrol ping exit ${ping.code}`}`}
+    }
+    const [cluster, partitions] = await Promise.all([this.cluster(), this.partitionsInfo().catch(() => [] as PartitionInfo[])])
+    const names = partitions.map((p) => `${p.name}${p.state === 'UP' ? '' : ` (${p.state})`}${isPreemptible(p) ? ' [preemptible]' : ''}`)
+    return {provider: PROVIDER, ok: true, source, message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}`}
+  }
+
+  async liveOffers(): Promise<Offer[]> {
+    const [rows, partitions, cluster] = await Promise.all([this.sinfo(), this.partitionsInfo(), this.cluster()])
+    const wanted = this.options.partitions ? new Set(this.options.partitions) : null
+    const today = this.now().toISOString().slice(0, 10)
+    const offers: Offer[] = []
+    for (const p of partitions) {
+      if (wanted ? !wanted.has(p.name) : p.hidden) continue
+      const mine = rows.filter((r) => r.partition === p.name)
+      if (mine.length === 0) continue
+      const shape = commonShape(mine)
+      const usable = p.state === 'UP' ? mine.filter((r) => usableNodeState(r.state)).reduce((n, r) => n + r.nodes, 0) : 0
+      const preemptible = isPreemptible(p)
+      const configured = this.options.prices?.[p.name]
+      const price = configured ?? {amount: 0, currency: 'USD' as const}
+      offers.push({
+        provider: PROVIDER,
+        region: cluster,
+        zone: p.name,
+        instanceType: p.name,
+        accelerator: this.acceleratorOf(shape.gres),
+        vcpus: shape.cpus,
+        memoryGiB: Math.round((shape.memoryMB / 1024) * 100) / 100,
+        // A preemptible partition has no on-demand market: a `spot: on-demand` job never lands there.
+        price: preemptible ? {onDemand: null, spot: price.amount, currency: price.currency} : {onDemand: price.amount, spot: null, currency: price.currency},
+        priceStatus: configured ? 'list' : 'estimate',
+        expectedQueueMinutes: null,
+        preemptionRatePerHour: null,
+        capacity: usable,
+        noticeSeconds: preemptible ? p.graceSeconds : null,
+        source: `slurm: sinfo and scontrol on cluster ${cluster}${configured ? '; price from config' : '; no price configured (free)'}`,
+        asOf: today,
+        confidence: 'high',
+      })
+    }
+    return offers
+  }
+
+  /** Slurm's own start-time estimate for a job of this shape (`sbatch --test-only`). */
+  async estimateQueue(spec: JobSpec, offer: Offer): Promise<QueueEstimate | null> {
+    await this.requireUsablePartition(offer.instanceType)
+    const shape = shapeFor(spec, offer, {gresByAccelerator: this.gres, account: this.options.account, qos: this.options.qos})
+    const result = await this.run('sbatch', ['--test-only', '--job-name=skyhop-estimate', ...resourceArgs(shape), '--output=/dev/null', '--wrap=true'])
+    const parsed = parseTestOnly(result.stderr)
+    if (!parsed) {
+      if (result.code !== 0) throw submitError(result, offer.instanceType)
+      return null
+    }
+    const until = minutesUntil(parsed.startAt, this.now())
+    if (!until) return null
+    const preempts = parsed.preempts.length > 0 ? ` by preempting job ${parsed.preempts.join(', ')}` : ''
+    if (!until.known) {
+      return {minutes: until.minutes, source: `slurm sbatch --test-only: no start time (running jobs have no time limit)`, confidence: 'low'}
+    }
+    return {
+      minutes: until.minutes,
+      source: `slurm sbatch --test-only: start at ${parsed.startAt} on ${parsed.nodes}${preempts}`,
+      confidence: until.minutes === 0 ? 'high' : 'medium',
+    }
+  }
+
+  // ------------------------------------------------------------------ launch
+
+  /**
+   * Idempotent: a launch first looks for the handle it recorded, then for a Slurm job
+   * carrying its tag (a launch that died between sbatch and recording the handle), and
+   * only then submits. Concurrent launches of one attempt serialize on a lock file.
+   */
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(request.attemptId)) {
+      throw new ProviderError(PROVIDER, 'user', `attempt id "${request.attemptId}" cannot name a directory`)
+    }
+    const attemptDir = join(this.attemptsRoot, request.attemptId)
+    const tag = slurmTag(request.attemptId, request.idempotencyKey)
+    mkdirSync(attemptDir, {recursive: true, mode: 0o700})
+    const recorded = this.recordedHandle(attemptDir, tag)
+    if (recorded) return recorded
+
+    const lock = join(attemptDir, LOCK_FILE)
+    const deadline = Date.now() + LOCK_WAIT_MS
+    for (;;) {
+      try {
+        const fd = openSync(lock, 'wx', 0o600)
+        writeSync(fd, String(process.pid))
+        closeSync(fd)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+      const holder = Number(readText(lock)?.trim())
+      if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+        rmSync(lock, {force: true})
+        continue
+      }
+      const other = this.recordedHandle(attemptDir, tag)
+      if (other) return other
+      if (Date.now() > deadline) {
+        throw new ProviderError(PROVIDER, 'transient', `another launch of attempt ${request.attemptId} is still submitting`, {hint: 'Retry; it returns the same job.'})
+      }
+      await sleep(50)
+    }
+    try {
+      const again = this.recordedHandle(attemptDir, tag)
+      if (again) return again
+      const jobName = slurmJobName(request.jobName, request.attempt)
+      const existing = await this.findByTag(tag, jobName)
+      const handle = existing
+        ? await this.handleFor(existing.jobId, attemptDir, existing.partition, tag, jobName, await this.partitionPreemptible(existing.partition))
+        : await this.submit(request, attemptDir, tag, jobName)
+      writeJsonAtomic(join(attemptDir, HANDLE_FILE), handle)
+      return handle
+    } finally {
+      rmSync(lock, {force: true})
+    }
+  }
+
+  private async submit(request: LaunchRequest, attemptDir: string, tag: string, jobName: string): Promise<LaunchHandle> {
+    const partition = await this.requireUsablePartition(request.offer.instanceType)
+    const preemptible = isPreemptible(partition)
+    if (preemptible && !request.spot) {
+      throw new ProviderError(PROVIDER, 'capacity', `partition ${partition.name} is preemptible (PreemptMode=${partition.preemptMode}) and this attempt asked for on-demand capacity`, {
+        scope: 'zone',
+        backendCode: 'PreemptiblePartition',
+      })
+    }
+    const shape = shapeFor(request.spec, request.offer, {gresByAccelerator: this.gres, account: this.options.account, qos: this.options.qos})
+    // The notice a preempted job gets is the partition's GraceTime, whatever the job file asked for.
+    const grace = preemptible ? partition.graceSeconds : request.graceSeconds
+    const config: RunnerConfig = {
+      graceSeconds: grace,
+      signal: request.spec.recovery.signal,
+      workdir: request.spec.workdir ? resolve(request.spec.workdir) : join(attemptDir, 'work'),
+      noticeSources: [],
+      pollIntervalSeconds: 5,
+    }
+    const env: Record<string, string> = {
+      ...request.env,
+      SKYHOP_JOB_ID: request.jobId,
+      SKYHOP_JOB_NAME: request.jobName,
+      SKYHOP_ATTEMPT: String(request.attempt),
+      SKYHOP_RESTART_COUNT: String(request.restartCount),
+      SKYHOP_CHECKPOINT_DIR: request.checkpointDir,
+      SKYHOP_GRACE_SECONDS: String(grace),
+      SKYHOP_PREEMPT_NOTICE: request.env.SKYHOP_PREEMPT_NOTICE ?? join(attemptDir, 'preempt-notice'),
+    }
+    writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
+    mkdirSync(request.checkpointDir, {recursive: true})
+    // The runner travels with the attempt: compute nodes need not see skyhop's install.
+    const runnerPath = join(attemptDir, 'skyhop-runner.sh')
+    copyFileSync(runnerScriptPath(), runnerPath)
+    const batchScript = join(attemptDir, 'slurm-batch.sh')
+    writeFileSync(batchScript, renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask}), {mode: 0o700})
+
+    const submitEnv = this.options.env ?? process.env
+    const args = sbatchArgs({
+      shape,
+      jobName,
+      tag,
+      attemptDir,
+      batchScript,
+      requeue: preemptible,
+      exportNames: EXPORTED_ENV.filter((n) => submitEnv[n] !== undefined),
+    })
+    const result = await this.run('sbatch', args)
+    const jobId = result.code === 0 ? parseSbatchParsable(result.stdout) : null
+    if (jobId === null) {
+      // sbatch may have queued the job and failed to say so (a timeout after the RPC): look before giving up.
+      const found = await this.findByTag(tag, jobName).catch(() => null)
+      if (found) return this.handleFor(found.jobId, attemptDir, found.partition, tag, jobName, preemptible)
+      throw result.code === 0 ? new ProviderError(PROVIDER, 'transient', `sbatch printed no job id: ${result.stdout.trim().slice(0, 200)}`) : submitError(result, partition.name)
+    }
+    return this.handleFor(jobId, attemptDir, partition.name, tag, jobName, preemptible)
+  }
+
+  private async handleFor(jobId: string, attemptDir: string, partition: string, tag: string, jobName: string, preemptible: boolean): Promise<LaunchHandle> {
+    const data: SlurmHandleData = {attemptDir, partition, preemptible, tag, jobName, restartsAtLaunch: 0, submittedAt: this.now().toISOString()}
+    const region = await this.cluster().catch(() => 'slurm')
+    return {provider: PROVIDER, externalId: jobId, region, zone: partition, data: data as unknown as Record<string, unknown>}
+  }
+
+  private recordedHandle(attemptDir: string, tag: string): LaunchHandle | null {
+    const text = readText(join(attemptDir, HANDLE_FILE))
+    if (text === null) return null
+    let handle: LaunchHandle
+    try {
+      handle = JSON.parse(text) as LaunchHandle
+    } catch {
+      return null
+    }
+    if ((handle.data as Partial<SlurmHandleData>)?.tag !== tag) {
+      throw new ProviderError(PROVIDER, 'user', `attempt directory ${attemptDir} already belongs to Slurm job ${handle.externalId} with another idempotency key`)
+    }
+    return handle
+  }
+
+  /** A job of ours by its tag, in any state Slurm still remembers. */
+  private async findByTag(tag: string, jobName: string): Promise<SqueueRow | null> {
+    const result = await this.run('squeue', ['--noheader', '--states=all', `--name=${jobName}`, `--Format=${SQUEUE_FORMAT}`])
+    if (result.code !== 0) throw queryError('squeue', result)
+    const matches = parseSqueue(result.stdout).filter((r) => r.comment === tag)
+    // A job cancelled before it ever ran does not count as "the" launch only if a live one exists.
+    return matches.find((r) => !SLURM_FINAL_STATES.has(r.state)) ?? matches[0] ?? null
+  }
+
+  // ------------------------------------------------------------------ poll
+
+  /** One squeue call for all handles; scontrol only for finished jobs on preemptible partitions; sacct for jobs Slurm's memory lost. */
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const results = new Map<string, PollResult>()
+    const ours = handles.filter((h) => h.provider === PROVIDER)
+    if (ours.length === 0) return results
+    const rows = await this.squeueJobs(ours.map((h) => jobIdOf(h)))
+    const missing: LaunchHandle[] = []
+    for (const handle of ours) {
+      const data = dataOf(handle)
+      const row = rows.get(handle.externalId)
+      // A row with another tag is another job that reuses the id (the cluster's state was wiped).
+      if (!row || (row.comment !== null && row.comment !== data.tag)) {
+        missing.push(handle)
+        continue
+      }
+      const runner = observeRunner(data.attemptDir)
+      let preemptTime: string | null = null
+      if (SLURM_FINAL_STATES.has(row.state) && row.state !== 'PREEMPTED' && data.preemptible && !runner.noticed && !runner.cancelled && runner.stopRequest === null) {
+        preemptTime = (await this.scontrolJob(handle.externalId))?.preemptTime ?? null
+      }
+      const slurm: SlurmObservation = {
+        state: row.state,
+        reason: row.reason,
+        slurmExitCode: row.waitStatus === null || !SLURM_FINAL_STATES.has(row.state) ? null : exitFromStatus(row.waitStatus),
+        restarts: row.restarts,
+        preemptTime,
+        startedAt: row.startTime,
+        endedAt: SLURM_FINAL_STATES.has(row.state) ? row.endTime : null,
+      }
+      results.set(handle.externalId, mapSlurmState(slurm, runner, data.restartsAtLaunch))
+    }
+    if (missing.length > 0) {
+      const accounted = await this.sacctJobs(missing.map((h) => jobIdOf(h)))
+      for (const handle of missing) {
+        const data = dataOf(handle)
+        const runner = observeRunner(data.attemptDir)
+        const row = accounted.get(handle.externalId)
+        if (row) {
+          const slurm: SlurmObservation = {
+            state: row.state,
+            reason: row.reason,
+            slurmExitCode: row.signal ? 128 + row.signal : row.exitCode,
+            restarts: 0,
+            preemptTime: null,
+            startedAt: row.startTime,
+            endedAt: row.endTime,
+          }
+          results.set(handle.externalId, mapSlurmState(slurm, runner, 0))
+        } else {
+          results.set(handle.externalId, mapForgotten(runner, handle.externalId))
+        }
+      }
+    }
+    return results
+  }
+
+  private async squeueJobs(ids: string[]): Promise<Map<string, SqueueRow>> {
+    const result = await this.run('squeue', ['--noheader', '--states=all', `--jobs=${ids.join(',')}`, `--Format=${SQUEUE_FORMAT}`])
+    if (result.code !== 0) {
+      // Every id past MinJobAge: Slurm says so instead of printing nothing.
+      if (/Invalid job id/i.test(result.stderr)) return new Map()
+      throw queryError('squeue', result)
+    }
+    return new Map(parseSqueue(result.stdout).map((r) => [r.jobId, r]))
+  }
+
+  private async scontrolJob(id: string): Promise<ReturnType<typeof parseScontrolJob>> {
+    const result = await this.run('scontrol', ['show', 'job', '--oneliner', id])
+    if (result.code !== 0) return null
+    return parseScontrolJob(result.stdout)
+  }
+
+  /** Jobs from accounting, when the cluster keeps it; an empty map when it does not. */
+  private async sacctJobs(ids: string[]): Promise<Map<string, ReturnType<typeof parseSacct>[number]>> {
+    let result: CommandResult
+    try {
+      result = await this.run('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${ids.join(',')}`, `--format=${SACCT_FORMAT}`])
+    } catch {
+      return new Map()
+    }
+    if (result.code !== 0) return new Map()
+    return new Map(parseSacct(result.stdout).map((r) => [r.jobId, r]))
+  }
+
+  // ------------------------------------------------------------------ logs
+
+  /** output.log (setup and run, as the runner wrote it), following until the attempt ends. */
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const data = dataOf(handle)
+    const path = join(data.attemptDir, 'output.log')
+    const decoder = new StringDecoder('utf8')
+    const buffer = Buffer.alloc(64 * 1024)
+    let position = 0
+    let pending = ''
+    let lastCheck = 0
+    let ended = !options.follow
+    for (;;) {
+      if (options.signal?.aborted) return
+      // Decide "ended" before reading, so that everything written before the end is read.
+      if (!ended && readExitCode(data.attemptDir) !== null) ended = true
+      if (!ended && Date.now() - lastCheck > 2000) {
+        lastCheck = Date.now()
+        const r = (await this.poll([handle]).catch(() => null))?.get(handle.externalId)
+        if (r && ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state)) ended = true
+      }
+      let read = 0
+      let fd: number | null = null
+      try {
+        fd = openSync(path, 'r')
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      }
+      if (fd !== null) {
+        try {
+          let n: number
+          while ((n = readSync(fd, buffer, 0, buffer.length, position)) > 0) {
+            position += n
+            read += n
+            pending += decoder.write(buffer.subarray(0, n))
+            const parts = pending.split('\n')
+            pending = parts.pop()!
+            for (const line of parts) yield line
+            if (options.signal?.aborted) return
+          }
+        } finally {
+          closeSync(fd)
+        }
+      }
+      if (read === 0 && ended) break
+      if (read === 0) {
+        try {
+          await sleep(200, undefined, {signal: options.signal})
+        } catch {
+          return
+        }
+      }
+    }
+    pending += decoder.end()
+    if (pending !== '') yield pending
+  }
+
+  // ------------------------------------------------------------------ signal and cleanup
+
+  /**
+   * cancel or preempt: the runner gets a stop-request, then SIGTERM through Slurm
+   * (`scancel --signal=TERM`, which reaches the tasks of the job's steps, where the runner
+   * runs); it forwards the job's signal and SIGKILLs the job at the end of the grace. A job
+   * that has not started yet is simply cancelled: there is nobody to warn.
+   */
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const data = dataOf(handle)
+    const id = jobIdOf(handle)
+    const row = (await this.squeueJobs([id])).get(id)
+    if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
+    requestStop(data.attemptDir, kind, graceSeconds)
+    const started = readRunnerPid(data.attemptDir) !== null && ['RUNNING', 'SUSPENDED', 'STOPPED', 'SIGNALING'].includes(row.state)
+    const result = started ? await this.run('scancel', ['--signal=TERM', id]) : await this.run('scancel', [id])
+    if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
+  }
+
+  /** Nothing of the attempt stays queued or running (a job Slurm requeued included). The attempt directory stays as the record. */
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const data = dataOf(handle)
+    const id = jobIdOf(handle)
+    const row = (await this.squeueJobs([id])).get(id)
+    if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
+    const result = await this.run('scancel', [id])
+    if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
+  }
+
+  /** Live Slurm jobs of this user that carry skyhop's tag. */
+  async listOwned(): Promise<LaunchHandle[]> {
+    const result = await this.run('squeue', ['--noheader', `--user=${userInfo().username}`, `--Format=${SQUEUE_FORMAT}`])
+    if (result.code !== 0) throw queryError('squeue', result)
+    const owned: LaunchHandle[] = []
+    for (const row of parseSqueue(result.stdout)) {
+      if (!row.comment?.startsWith(TAG_PREFIX) || SLURM_FINAL_STATES.has(row.state)) continue
+      const attemptDir = row.stdout ? dirname(row.stdout) : null
+      const recorded = attemptDir ? readText(join(attemptDir, HANDLE_FILE)) : null
+      if (recorded) {
+        try {
+          owned.push(JSON.parse(recorded) as LaunchHandle)
+          continue
+        } catch {
+          // fall through: rebuild it from what Slurm says
+        }
+      }
+      if (attemptDir) owned.push(await this.handleFor(row.jobId, attemptDir, row.partition, row.comment, '', await this.partitionPreemptible(row.partition)))
+    }
+    return owned
+  }
+
+  // ------------------------------------------------------------------ cluster facts
+
+  private cluster(): Promise<string> {
+    if (this.options.cluster) return Promise.resolve(this.options.cluster)
+    this.clusterName ??= this.run('scontrol', ['show', 'config']).then((r) => {
+      if (r.code !== 0) {
+        this.clusterName = null
+        throw queryError('scontrol', r)
+      }
+      return parseClusterName(r.stdout) ?? 'slurm'
+    })
+    return this.clusterName
+  }
+
+  private async sinfo(): Promise<SinfoRow[]> {
+    const result = await this.run('sinfo', ['--noheader', `--format=${SINFO_FORMAT}`])
+    if (result.code !== 0) throw queryError('sinfo', result)
+    return parseSinfo(result.stdout)
+  }
+
+  private async partitionsInfo(): Promise<PartitionInfo[]> {
+    const result = await this.run('scontrol', ['show', 'partition', '--oneliner'])
+    if (result.code !== 0) throw queryError('scontrol', result)
+    return parsePartitions(result.stdout)
+  }
+
+  private async partitionPreemptible(name: string): Promise<boolean> {
+    const p = (await this.partitionsInfo().catch(() => [] as PartitionInfo[])).find((x) => x.name === name)
+    return p ? isPreemptible(p) : false
+  }
+
+  /** The partition, if jobs submitted to it can start; else the capacity error that blocks it (as a zone). */
+  private async requireUsablePartition(name: string): Promise<PartitionInfo> {
+    const partitions = await this.partitionsInfo()
+    const p = partitions.find((x) => x.name === name)
+    if (!p) {
+      throw new ProviderError(PROVIDER, 'capacity', `no partition named ${name} on this cluster`, {
+        scope: 'zone',
+        backendCode: 'InvalidPartition',
+        details: {partition: name},
+        hint: `Partitions here: ${partitions.map((x) => x.name).join(', ') || 'none'}.`,
+      })
+    }
+    // A DOWN partition accepts jobs and never starts them; skyhop would rather try elsewhere.
+    if (p.state !== 'UP') {
+      throw new ProviderError(PROVIDER, 'capacity', `partition ${name} is ${p.state}`, {
+        scope: 'zone',
+        backendCode: `Partition${p.state.charAt(0)}${p.state.slice(1).toLowerCase()}`,
+        details: {partition: name, state: p.state},
+      })
+    }
+    return p
+  }
+
+  private acceleratorOf(gresText: string): Offer['accelerator'] {
+    for (const entry of parseGres(gresText)) {
+      for (const [canonical, gres] of Object.entries(this.gres)) {
+        const [name, type] = gres.split(':')
+        if (entry.name === name && (type === undefined || type === entry.type)) return {name: canonical, count: entry.count}
+      }
+    }
+    return null
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function dataOf(handle: LaunchHandle): SlurmHandleData {
+  const d = handle.data as Partial<SlurmHandleData>
+  if (handle.provider !== PROVIDER || typeof d.attemptDir !== 'string' || !isAbsolute(d.attemptDir) || typeof d.tag !== 'string') {
+    throw new ProviderError(PROVIDER, 'user', `not a Slurm attempt handle: ${JSON.stringify(handle)}`)
+  }
+  return {
+    attemptDir: d.attemptDir,
+    partition: d.partition ?? handle.zone ?? '',
+    preemptible: d.preemptible === true,
+    tag: d.tag,
+    jobName: d.jobName ?? '',
+    restartsAtLaunch: typeof d.restartsAtLaunch === 'number' ? d.restartsAtLaunch : 0,
+    submittedAt: d.submittedAt ?? '',
+  }
+}
+
+function jobIdOf(handle: LaunchHandle): string {
+  if (!/^\d+$/.test(handle.externalId)) throw new ProviderError(PROVIDER, 'user', `"${handle.externalId}" is not a Slurm job id`)
+  return handle.externalId
+}
+
+function exitFromStatus(status: number): number {
+  const signal = status & 0x7f
+  return signal !== 0 ? 128 + signal : (status >> 8) & 0xff
+}
+
+const firstEvent = (events: RunnerEvent[], ...names: string[]): RunnerEvent | undefined => events.find((e) => names.includes(e.event))
+
+/** What the runner wrote so far. */
+export function observeRunner(attemptDir: string): RunnerObservation {
+  const exitCode = readExitCode(attemptDir)
+  const events = readEvents(attemptDir)
+  const request = readText(join(attemptDir, 'stop-request'))?.trim().split(/\s+/)[0]
+  const started = firstEvent(events, 'setup-start', 'run-start')
+  const exit = firstEvent(events, 'exit')
+  return {
+    exitCode,
+    stopRequest: request === 'cancel' || request === 'preempt' ? request : null,
+    cancelled: firstEvent(events, 'cancel') !== undefined,
+    noticed: firstEvent(events, 'notice') !== undefined,
+    startedAt: started?.ts ?? null,
+    endedAt: exitCode === null ? null : typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? null),
+  }
+}
+
+/** The shape most of a partition's nodes have (sinfo prints one line per node state and shape). */
+function commonShape(rows: SinfoRow[]): SinfoRow {
+  const groups = new Map<string, {row: SinfoRow; nodes: number}>()
+  for (const r of rows) {
+    const key = `${r.cpus}|${r.memoryMB}|${r.gres}`
+    const g = groups.get(key)
+    if (g) g.nodes += r.nodes
+    else groups.set(key, {row: r, nodes: r.nodes})
+  }
+  return [...groups.values()].sort((a, b) => b.nodes - a.nodes || b.row.cpus - a.row.cpus)[0].row
+}
+
+/** Node states in which a node takes (or will soon take) jobs. */
+function usableNodeState(state: string): boolean {
+  const s = state.replace(/[*~#!%$@^-]+$/, '')
+  if (state.endsWith('*')) return false // not responding
+  return ['idle', 'mix', 'mixed', 'alloc', 'allocated', 'comp', 'completing', 'plnd', 'planned', 'resv', 'reserved'].includes(s)
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp.${process.pid}`
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', {mode: 0o600})
+  renameSync(tmp, path)
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,146 @@
+// What skyhop hands sbatch: the resource flags for a job on a partition, the job's name
+// and tag, and the batch script. Pure, so that the exact argument vectors are tested.
+import {createHash} from 'node:crypto'
+
+import type {Offer} from '../../catalog/types.js'
+import {ProviderError} from '../../errors.js'
+import {shellQuote} from '../../runner/contract.js'
+import type {JobSpec} from '../../spec/job-spec.js'
+
+export interface SubmitShape {
+  partition: string
+  nodes: number
+  cpusPerTask: number | null
+  memoryMB: number | null
+  /** Per node, e.g. `gpu:a100:8`; null for none. */
+  gres: string | null
+  account: string | null
+  qos: string | null
+}
+
+/** The variables the batch job gets from the submitting process; never its secrets. The job's own come from the attempt's env file. */
+export const EXPORTED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR']
+
+/**
+ * Resources for a job on one partition. Accelerators become `--gres=<name>:<count>`,
+ * where `gresByAccelerator` maps the canonical accelerator (`A100-80GB`) to the
+ * cluster's GRES name and type (`gpu:a100`, or an NPU's `npu:910b`).
+ */
+export function shapeFor(
+  spec: JobSpec,
+  offer: Offer,
+  options: {gresByAccelerator: Record<string, string>; account?: string | null; qos?: string | null},
+): SubmitShape {
+  let gres: string | null = null
+  if (offer.accelerator) {
+    const name = options.gresByAccelerator[offer.accelerator.name]
+    if (!name) {
+      throw new ProviderError('slurm', 'user', `no GRES is configured for accelerator ${offer.accelerator.name}`, {
+        code: 'SLURM_GRES_UNMAPPED',
+        hint: `Map it in config: providers.slurm.gres: {"${offer.accelerator.name}": "gpu:<type>"}`,
+      })
+    }
+    gres = `${name}:${offer.accelerator.count}`
+  }
+  const cpus = spec.resources.cpus ? Math.max(1, Math.ceil(spec.resources.cpus.value)) : null
+  const memoryMB = spec.resources.memoryGB ? Math.max(1, Math.ceil(spec.resources.memoryGB.value * 1024)) : null
+  return {
+    partition: offer.instanceType,
+    nodes: Math.max(1, spec.nodes),
+    cpusPerTask: cpus,
+    memoryMB,
+    gres,
+    account: options.account ?? null,
+    qos: options.qos ?? null,
+  }
+}
+
+export function resourceArgs(shape: SubmitShape): string[] {
+  // The runner is one task; a multi-node job's own srun uses the other nodes.
+  const args = [`--partition=${shape.partition}`, `--nodes=${shape.nodes}`, shape.nodes === 1 ? '--ntasks=1' : '--ntasks-per-node=1']
+  if (shape.cpusPerTask !== null) args.push(`--cpus-per-task=${shape.cpusPerTask}`)
+  if (shape.memoryMB !== null) args.push(`--mem=${shape.memoryMB}M`)
+  if (shape.gres !== null) args.push(`--gres=${shape.gres}`)
+  if (shape.account) args.push(`--account=${shape.account}`)
+  if (shape.qos) args.push(`--qos=${shape.qos}`)
+  return args
+}
+
+export interface SbatchInput {
+  shape: SubmitShape
+  jobName: string
+  tag: string
+  attemptDir: string
+  batchScript: string
+  /** Let Slurm requeue the job when it is preempted (preemptible partitions). */
+  requeue: boolean
+  /** Names of the submitting environment's variables to pass (only those set). */
+  exportNames: string[]
+}
+
+export function sbatchArgs(input: SbatchInput): string[] {
+  const exported = input.exportNames.length > 0 ? input.exportNames.join(',') : 'NONE'
+  return [
+    '--parsable',
+    `--job-name=${input.jobName}`,
+    `--comment=${input.tag}`,
+    ...resourceArgs(input.shape),
+    input.requeue ? '--requeue' : '--no-requeue',
+    `--chdir=${input.attemptDir}`,
+    `--output=${input.attemptDir}/slurm.out`,
+    `--export=${exported}`,
+    input.batchScript,
+  ]
+}
+
+/**
+ * The batch script. The runner runs as a job step (srun), not as the batch shell: when
+ * Slurm chooses a job for preemption it sends SIGTERM to the tasks of its steps at once,
+ * but the batch shell hears nothing until GraceTime is over. `scancel --signal=TERM`
+ * reaches the same tasks. The CPUs are passed on explicitly because srun stopped
+ * inheriting `--cpus-per-task` from the batch job in Slurm 22.11.
+ */
+export function renderBatchScript(input: {attemptId: string; attemptDir: string; runnerPath: string; cpusPerTask: number | null}): string {
+  const cpus = input.cpusPerTask === null ? '' : ` --cpus-per-task=${input.cpusPerTask}`
+  return [
+    '#!/bin/bash',
+    `# skyhop attempt ${input.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}: written by skyhop's Slurm provider.`,
+    '# The runner runs as a job step so that Slurm\'s preemption SIGTERM reaches it at once.',
+    `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} ${shellQuote(input.attemptDir)}`,
+    '',
+  ].join('\n')
+}
+
+/** A Slurm job name from skyhop's: letters, digits, `.`, `_`, `-`; at most 100 characters. */
+export function slurmJobName(jobName: string, attempt: number): string {
+  const clean = jobName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'job'
+  return `skyhop-${clean}-a${attempt}`
+}
+
+/**
+ * The comment that marks a job as skyhop's: `skyhop:<attemptId>:<key>`. The key part is
+ * a hash when the idempotency key is not made of safe characters or is long.
+ */
+export function slurmTag(attemptId: string, idempotencyKey: string): string {
+  const safe = /^[A-Za-z0-9._-]{1,64}$/
+  const attempt = safe.test(attemptId) ? attemptId : hash(attemptId)
+  const key = idempotencyKey === attemptId ? '' : `:${safe.test(idempotencyKey) ? idempotencyKey : hash(idempotencyKey)}`
+  return `${TAG_PREFIX}${attempt}${key}`
+}
+
+export const TAG_PREFIX = 'skyhop:'
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32)
+}
+
+/**
+ * Minutes until `startAt` (Slurm's local time). Slurm answers about a year ahead when it
+ * cannot tell (running jobs without time limits): that is "unknown", not a year.
+ */
+export function minutesUntil(startAt: string, now: Date): {minutes: number; known: boolean} | null {
+  const ms = Date.parse(startAt)
+  if (Number.isNaN(ms)) return null
+  const minutes = Math.max(0, Math.ceil((ms - now.getTime()) / 60_000))
+  return {minutes, known: minutes < 300 * 24 * 60}
+}
