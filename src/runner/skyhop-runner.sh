@@ -30,9 +30,17 @@
 #                     records a `warning` event saying so instead of pretending to poll.
 #
 # Job names and env values are data: env holds single-quoted `export` lines written by
-# skyhop, runner.conf is parsed here (never sourced), metadata answers are matched with
-# regular expressions and handed to `date -d` as arguments only.
+# skyhop and is sourced only by the job's own shell (so a job's PATH or IFS never changes
+# the runner); runner.conf is parsed here, never sourced; metadata answers are matched
+# with regular expressions and handed to `date -d` as arguments only.
+#
+# Process tree: runner (own group) ─┬─ job wrapper (own group = job.pgid) ─ setup, then
+#                                   │    run in place of the wrapper (exec)
+#                                   └─ metadata poller (only with noticeSources)
 
+# The whole script is one compound command: bash reads it completely before running any
+# of it, so replacing or editing this file (an upgrade) never changes a running runner.
+{
 set -u
 sr_umask=$(umask)
 umask 077 # events and notices may name paths of the job; keep them to the user
@@ -707,3 +715,4 @@ if (( sr_linger_ms > 0 )) && (( ${#sr_pending[@]} == 0 )); then
   wait $! 2>/dev/null
 fi
 exit "$sr_status"
+}

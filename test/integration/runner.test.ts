@@ -2,7 +2,7 @@
 // notices) a local fake metadata server speaking the documented paths. Nothing mocked.
 import {expect} from 'chai'
 import {spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -294,6 +294,23 @@ while :; do sleep 0.1 & wait $!; done`,
     expect(await startRunner(dir).done).to.equal(0)
     expect(readFileSync(join(dir, 'output.log'), 'utf8')).to.equal(`${work}\n`)
     expect(existsSync(join(root, 'pwned'))).to.equal(false)
+  })
+
+  it('is read whole before it runs: editing the script in place (an upgrade) does not disturb a running runner', async () => {
+    const root = tempDir()
+    const copy = join(root, 'skyhop-runner.sh')
+    copyFileSync(runnerScriptPath(), copy)
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({run: CHECKPOINTING_JOB, env: {SKYHOP_CHECKPOINT_DIR: ckpt}, config: {graceSeconds: 5}})
+    const child = spawn('bash', [copy, dir], {detached: true, stdio: 'ignore'})
+    children.push(child)
+    const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    // Same inode, new bytes: what an in-place edit or a careless copy does.
+    writeFileSync(copy, 'echo replaced; exit 99\n'.repeat(2000))
+    process.kill(child.pid!, 'SIGTERM')
+    expect(await done).to.equal(0)
+    expect(eventOf(dir, 'exit')).to.include({exitCode: 0, beforeDeadline: true})
   })
 
   it('records a warning, and polls nothing, for huaweicloud', async () => {
