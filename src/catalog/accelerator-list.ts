@@ -60,7 +60,7 @@ export function listAccelerators(catalog: Catalog, options: AcceleratorListOptio
   const counts = new Map<string, number>()
   const bestOd = new Map<string, CheapestOffer>()
   const bestSpot = new Map<string, CheapestOffer>()
-  for (const o of catalog.offers) {
+  for (const o of catalog.select({accelerators: wanted})) {
     const acc = o.accelerator
     if (!acc || !wanted.has(acc.name) || acc.count <= 0) continue
     counts.set(acc.name, (counts.get(acc.name) ?? 0) + 1)

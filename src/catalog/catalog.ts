@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {BugError} from '../errors.js'
 import {loadRegistry, type AcceleratorRegistry} from './accelerators.js'
 import {DEFAULT_FX, type FxRates} from './currency.js'
-import {decodeRows, isSnapshotFile, type SnapshotFile} from './snapshot.js'
+import {type OffersFile, type OfferTable, parseOffersFile, S, tableRow} from './snapshot.js'
 import type {Offer} from './types.js'
 import {readCatalogFile} from './user-file.js'
 
@@ -43,9 +43,21 @@ export interface CatalogSource {
   file: string | null
 }
 
+/** A cheap filter applied before rows are turned into Offer objects. */
+export interface OfferSelection {
+  /** Canonical accelerator names; CPU offers never match. */
+  accelerators?: ReadonlySet<string> | null
+  providers?: ReadonlySet<string> | null
+}
+
 export interface Catalog {
   readonly registry: AcceleratorRegistry
+  /** Every offer. Materialized on first use; prefer select() for a subset of a large catalog. */
   readonly offers: readonly Offer[]
+  /** Offers passing the selection, decoding only those (fast on 100k+ refreshed rows). */
+  select(selection: OfferSelection): Offer[]
+  /** Distinct provider/region pairs, without materializing offers. */
+  regions(): Array<{provider: string; region: string}>
   readonly sources: readonly CatalogSource[]
   /** Problems that did not stop loading, e.g. a damaged refreshed file that was ignored. */
   readonly warnings: readonly string[]
@@ -57,7 +69,7 @@ export function catalogDir(home: string): string {
   return join(home, 'catalog')
 }
 
-export const REFRESHED_SUFFIX = '.offers.json'
+export const REFRESHED_SUFFIX = '.offers.bin'
 
 export function refreshedFile(home: string, provider: string): string {
   return join(catalogDir(home), `${provider}${REFRESHED_SUFFIX}`)
@@ -67,10 +79,9 @@ export function bundledSnapshotPath(): string {
   return new URL('../../data/offers.json', import.meta.url).pathname
 }
 
-export function readSnapshot(path: string): SnapshotFile {
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown
-  if (!isSnapshotFile(parsed)) throw new Error(`${path}: not a skyhop offers file`)
-  return parsed
+/** Reads an offers file skyhop wrote (the JSON snapshot or a binary refreshed file). */
+export function readSnapshot(path: string): OffersFile {
+  return parseOffersFile(readFileSync(path))
 }
 
 /** Identity of an offer for merging: same provider, place, type and accelerator. */
@@ -95,10 +106,10 @@ function groupByProvider(offers: readonly Offer[]): Map<string, Offer[]> {
 }
 
 /** The refreshed provider files in `${home}/catalog/`, each read and checked; damaged ones reported. */
-export function readRefreshed(home: string, warnings: string[]): Array<{provider: string; file: string; snapshot: SnapshotFile}> {
+export function readRefreshed(home: string, warnings: string[]): Array<{provider: string; file: string; snapshot: OffersFile}> {
   const dir = catalogDir(home)
   if (!existsSync(dir)) return []
-  const out: Array<{provider: string; file: string; snapshot: SnapshotFile}> = []
+  const out: Array<{provider: string; file: string; snapshot: OffersFile}> = []
   for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith(REFRESHED_SUFFIX)) continue
     const provider = name.slice(0, -REFRESHED_SUFFIX.length)
@@ -112,6 +123,109 @@ export function readRefreshed(home: string, warnings: string[]): Array<{provider
     }
   }
   return out
+}
+
+/** Rows of one offers file, of which only the admitted providers belong to the catalog. */
+interface Segment {
+  table: OfferTable
+  admitted: ReadonlySet<string>
+  ids?: Map<string, number>
+}
+
+function idOf(seg: Segment, value: string): number | undefined {
+  if (!seg.ids) seg.ids = new Map(seg.table.strings.map((v, i) => [v, i]))
+  return seg.ids.get(value)
+}
+
+function idSet(seg: Segment, values: ReadonlySet<string> | null | undefined): Set<number> | null {
+  if (!values) return null
+  const out = new Set<number>()
+  for (const v of values) {
+    const id = idOf(seg, v)
+    if (id !== undefined) out.add(id)
+  }
+  return out
+}
+
+/**
+ * Holds the parsed files and turns rows into Offer objects only when asked: a query for
+ * one accelerator over 120k refreshed rows decodes the few thousand that match.
+ */
+class LazyCatalog implements Catalog {
+  private all?: Offer[]
+
+  constructor(
+    readonly registry: AcceleratorRegistry,
+    private readonly segments: Segment[],
+    private readonly extra: Offer[],
+    readonly sources: CatalogSource[],
+    readonly warnings: string[],
+    readonly fx: FxRates,
+    readonly now: Date,
+  ) {}
+
+  get offers(): readonly Offer[] {
+    if (!this.all) {
+      const out: Offer[] = []
+      for (const seg of this.segments) {
+        const admitted = idSet(seg, seg.admitted)!
+        const provider = seg.table.ids[S.provider]
+        for (let i = 0; i < seg.table.n; i++) if (admitted.has(provider[i])) out.push(tableRow(seg.table, i))
+      }
+      out.push(...this.extra)
+      this.all = out
+    }
+    return this.all
+  }
+
+  select(selection: OfferSelection): Offer[] {
+    const wantAcc = selection.accelerators ?? null
+    const wantProv = selection.providers ?? null
+    const keep = (o: Offer) => (!wantAcc || (o.accelerator !== null && wantAcc.has(o.accelerator.name))) && (!wantProv || wantProv.has(o.provider))
+    if (this.all) return this.all.filter(keep)
+    const out: Offer[] = []
+    for (const seg of this.segments) {
+      const admitted = idSet(seg, seg.admitted)!
+      const acc = idSet(seg, wantAcc)
+      const prov = idSet(seg, wantProv)
+      const provider = seg.table.ids[S.provider]
+      const accelerator = seg.table.ids[S.accelerator]
+      for (let i = 0; i < seg.table.n; i++) {
+        const p = provider[i]
+        if (!admitted.has(p) || (prov && !prov.has(p))) continue
+        if (acc && !acc.has(accelerator[i])) continue
+        out.push(tableRow(seg.table, i))
+      }
+    }
+    for (const o of this.extra) if (keep(o)) out.push(o)
+    return out
+  }
+
+  regions(): Array<{provider: string; region: string}> {
+    const seen = new Map<string, {provider: string; region: string}>()
+    const add = (provider: string, region: string) => {
+      const k = `${provider}/${region}`
+      if (!seen.has(k)) seen.set(k, {provider, region})
+    }
+    if (this.all) for (const o of this.all) add(o.provider, o.region)
+    else {
+      for (const seg of this.segments) {
+        const admitted = idSet(seg, seg.admitted)!
+        const provider = seg.table.ids[S.provider]
+        const region = seg.table.ids[S.region]
+        const pairs = new Map<number, Set<number>>()
+        for (let i = 0; i < seg.table.n; i++) {
+          if (!admitted.has(provider[i])) continue
+          let regions = pairs.get(provider[i])
+          if (!regions) pairs.set(provider[i], (regions = new Set()))
+          regions.add(region[i])
+        }
+        for (const [p, regions] of pairs) for (const r of regions) add(seg.table.strings[p], seg.table.strings[r])
+      }
+      for (const o of this.extra) add(o.provider, o.region)
+    }
+    return [...seen.values()]
+  }
 }
 
 export function loadCatalog(options: LoadCatalogOptions): Catalog {
@@ -131,10 +245,10 @@ export function loadCatalog(options: LoadCatalogOptions): Catalog {
       rows: rows.length,
       file: options.catalogFile!,
     }))
-    return {registry, offers: user.offers, sources: sortSources(sources), warnings, fx, now}
+    return new LazyCatalog(registry, [], user.offers, sortSources(sources), warnings, fx, now)
   }
 
-  let snapshot: SnapshotFile
+  let snapshot: OffersFile
   const snapshotPath = options.snapshotFile ?? bundledSnapshotPath()
   try {
     snapshot = readSnapshot(snapshotPath)
@@ -145,48 +259,54 @@ export function loadCatalog(options: LoadCatalogOptions): Catalog {
   const replaced = new Set(refreshed.map((r) => r.provider))
 
   const sources: CatalogSource[] = []
-  let offers: Offer[] = decodeRows(snapshot.strings, snapshot.rows)
-  if (replaced.size > 0) offers = offers.filter((o) => !replaced.has(o.provider))
+  const bundledProviders = new Set<string>()
   for (const [provider, meta] of Object.entries(snapshot.providers)) {
     if (replaced.has(provider)) continue
+    bundledProviders.add(provider)
     sources.push({provider, origin: 'bundled', source: meta.source, asOf: meta.asOf, fetchedAt: null, rows: meta.rows, file: null})
   }
+  const segments: Segment[] = [{table: snapshot.table, admitted: bundledProviders}]
   for (const r of refreshed) {
     // A refreshed file holds one provider's rows; anything else in it is ignored.
-    const rows = decodeRows(r.snapshot.strings, r.snapshot.rows).filter((o) => o.provider === r.provider)
     const meta = r.snapshot.providers[r.provider]
-    offers.push(...rows)
+    const segment: Segment = {table: r.snapshot.table, admitted: new Set([r.provider])}
+    const providerId = idOf(segment, r.provider)
+    const column = r.snapshot.table.ids[S.provider]
+    let rows = 0
+    for (let i = 0; i < r.snapshot.table.n; i++) if (column[i] === providerId) rows++
+    segments.push(segment)
     sources.push({
       provider: r.provider,
       origin: 'refreshed',
       source: meta.source,
       asOf: meta.asOf,
       fetchedAt: meta.fetchedAt ?? null,
-      rows: rows.length,
+      rows,
       file: r.file,
     })
   }
 
-  if (options.mergeFile) {
-    const user = readCatalogFile(options.mergeFile, registry)
-    const incoming = new Map(user.offers.map((o) => [mergeKey(o), o]))
-    const kept = offers.filter((o) => !incoming.has(mergeKey(o)))
-    const replacedCount = offers.length - kept.length
-    offers = [...kept, ...user.offers]
-    for (const [provider, rows] of groupByProvider(user.offers)) {
-      sources.push({
-        provider,
-        origin: 'file',
-        source: `file ${options.mergeFile} (merged over the catalog)`,
-        asOf: newestAsOf(rows),
-        fetchedAt: null,
-        rows: rows.length,
-        file: options.mergeFile,
-      })
-    }
-    if (replacedCount > 0) warnings.push(`${options.mergeFile} replaced ${replacedCount} offer(s) of the catalog`)
+  if (!options.mergeFile) return new LazyCatalog(registry, segments, [], sortSources(sources), warnings, fx, now)
+
+  // A merge file is small and rare: materialize, then replace by identity.
+  const base = new LazyCatalog(registry, segments, [], [], [], fx, now).offers
+  const user = readCatalogFile(options.mergeFile, registry)
+  const incoming = new Set(user.offers.map((o) => mergeKey(o)))
+  const kept = base.filter((o) => !incoming.has(mergeKey(o)))
+  const replacedCount = base.length - kept.length
+  for (const [provider, rows] of groupByProvider(user.offers)) {
+    sources.push({
+      provider,
+      origin: 'file',
+      source: `file ${options.mergeFile} (merged over the catalog)`,
+      asOf: newestAsOf(rows),
+      fetchedAt: null,
+      rows: rows.length,
+      file: options.mergeFile,
+    })
   }
-  return {registry, offers, sources: sortSources(sources), warnings, fx, now}
+  if (replacedCount > 0) warnings.push(`${options.mergeFile} replaced ${replacedCount} offer(s) of the catalog`)
+  return new LazyCatalog(registry, [], [...kept, ...user.offers], sortSources(sources), warnings, fx, now)
 }
 
 function sortSources(sources: CatalogSource[]): CatalogSource[] {
@@ -196,5 +316,5 @@ function sortSources(sources: CatalogSource[]): CatalogSource[] {
 
 /** Provider ids present in the catalog, sorted. */
 export function catalogProviders(catalog: Catalog): string[] {
-  return [...new Set(catalog.offers.map((o) => o.provider))].sort()
+  return [...new Set(catalog.sources.map((s) => s.provider))].sort()
 }

@@ -107,7 +107,7 @@ function unknownName(kind: string, name: string, suggestion: string | undefined,
 
 /** Checks provider names against the catalog and the known providers; returns them lower-cased. */
 export function checkProviders(names: readonly string[], catalog: Catalog): string[] {
-  const known = new Set([...knownProviderIds(), ...catalog.offers.map((o) => o.provider)])
+  const known = new Set([...knownProviderIds(), ...catalog.sources.map((s) => s.provider)])
   return names.map((raw) => {
     const name = raw.trim().toLowerCase()
     if (known.has(name)) return name
@@ -119,9 +119,9 @@ export function checkProviders(names: readonly string[], catalog: Catalog): stri
 /** Checks `region` / `provider/region` names against the regions the catalog has. */
 export function checkRegions(names: readonly string[], catalog: Catalog): string[] {
   const regions = new Set<string>()
-  for (const o of catalog.offers) {
-    regions.add(o.region)
-    regions.add(`${o.provider}/${o.region}`)
+  for (const {provider, region} of catalog.regions()) {
+    regions.add(region)
+    regions.add(`${provider}/${region}`)
   }
   return names.map((raw) => {
     const name = raw.trim()
@@ -161,7 +161,7 @@ export function queryOffers(catalog: Catalog, query: OfferQuery): OfferResult {
   }
 
   const out: RankedOffer[] = []
-  for (const offer of catalog.offers) {
+  for (const offer of catalog.select({accelerators: names, providers})) {
     if (names) {
       const acc = offer.accelerator
       if (!acc || !names.has(acc.name)) continue

@@ -50,7 +50,7 @@ export function catalogStatus(options: LoadCatalogOptions): CatalogStatus {
       lastRefresh: attempt?.lastAttempt ? {attemptedAt: attempt.lastAttempt, ok: attempt.lastError === null, error: attempt.lastError} : null,
     }
   })
-  return {now: now.toISOString(), totalRows: catalog.offers.length, providers, warnings: [...catalog.warnings]}
+  return {now: now.toISOString(), totalRows: catalog.sources.reduce((n, s) => n + s.rows, 0), providers, warnings: [...catalog.warnings]}
 }
 
 /** `42s`, `5m`, `3h`, `12d`: the largest unit that fits. */

@@ -7,8 +7,8 @@ import {countCell, ESTIMATE_MARK, LEGEND, priceCell, UNKNOWN_MARK} from '../cata
 import {type OfferSearchResult, searchOffers} from '../catalog/offer-search.js'
 import {OFFER_SORTS, type RankedOffer} from '../catalog/query.js'
 
-/** Rows a terminal shows when --limit is not given; --json returns every match. */
-const TERMINAL_ROWS = 40
+/** Offers shown (and put in --json) unless --limit or --all says otherwise; `total` counts every match. */
+const DEFAULT_LIMIT = 100
 
 export default class Offers extends BaseCommand {
   static override summary = 'List the offers in the catalog: where an accelerator can be rented and at what price.'
@@ -28,7 +28,8 @@ export default class Offers extends BaseCommand {
     spot: Flags.boolean({description: 'only offers with a spot market, priced at spot'}),
     'max-price': Flags.string({description: 'highest price per node-hour: 30, 30USD, 200CNY'}),
     sort: Flags.string({description: 'order of the result', options: [...OFFER_SORTS], default: 'price'}),
-    limit: Flags.integer({description: 'show at most this many offers', min: 0}),
+    limit: Flags.integer({description: `show at most this many offers [default: ${DEFAULT_LIMIT}]`, min: 0, exclusive: ['all']}),
+    all: Flags.boolean({description: 'show every matching offer'}),
     catalog: Flags.string({description: 'use exactly this catalog file of offers (YAML or JSON)'}),
   }
 
@@ -44,7 +45,7 @@ export default class Offers extends BaseCommand {
       spot: flags.spot,
       maxPrice: flags['max-price'],
       sort: flags.sort as (typeof OFFER_SORTS)[number],
-      limit: flags.limit ?? (this.jsonEnabled() ? undefined : TERMINAL_ROWS),
+      limit: flags.all ? undefined : (flags.limit ?? DEFAULT_LIMIT),
     })
     for (const w of result.warnings) this.note(`warning: ${w}`)
     this.out(renderOffers(result))
@@ -78,7 +79,7 @@ export function renderOffers(result: OfferSearchResult): string {
     {header: 'AS OF', get: (r) => r.offer.asOf},
   ])
   const lines = [table, '']
-  const shown = result.offers.length < result.total ? `showing ${result.offers.length} of ${result.total} offers (--limit to see more)` : `${result.total} offers`
+  const shown = result.offers.length < result.total ? `showing ${result.offers.length} of ${result.total} offers (--all to see every one)` : `${result.total} offers`
   lines.push(`${shown}; sorted by ${result.query.sort === 'price' ? `${spot ? 'spot' : 'on-demand'} price` : `${spot ? 'spot' : 'on-demand'} price per dense 16-bit TFLOPS`}`)
   if (showUsd) lines.push(`CNY converted at ${result.fx.cnyPerUsd} per USD (${result.fx.source}, ${result.fx.asOf})`)
   const marked = result.offers.some((r) => r.offer.priceStatus !== 'list' || r.offer.unknownFields?.length)

@@ -14,7 +14,7 @@ import {redact} from '../../util/redact.js'
 import {loadRegistry, type AcceleratorRegistry} from '../accelerators.js'
 import {bundledSnapshotPath, catalogDir, readRefreshed, readSnapshot, refreshedFile} from '../catalog.js'
 import {endpointEnvName, knownProviderIds} from '../providers.js'
-import {decodeRows, encodeSnapshot, type SnapshotFile} from '../snapshot.js'
+import {decodeTable, encodeBinary, type OffersFile} from '../snapshot.js'
 import type {Offer} from '../types.js'
 import {REFRESHERS} from './refreshers.js'
 import {readRefreshState, refreshStateFile, type RefreshStateEntry, writeAtomic} from './state.js'
@@ -93,8 +93,8 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
   const dir = catalogDir(options.home)
   mkdirSync(dir, {recursive: true})
 
-  const bundled: SnapshotFile = readSnapshot(options.snapshotFile ?? bundledSnapshotPath())
-  const bundledOffers = decodeRows(bundled.strings, bundled.rows)
+  const bundled: OffersFile = readSnapshot(options.snapshotFile ?? bundledSnapshotPath())
+  const bundledOffers = decodeTable(bundled.table)
   const ignored: string[] = []
   const refreshed = new Map(readRefreshed(options.home, ignored).map((r) => [r.provider, r]))
 
@@ -106,7 +106,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
       const endpoint = env[endpointEnvName(provider)] || refresher.defaultEndpoint
       const started = now()
       const prior = refreshed.get(provider)
-      const priorOffers = prior ? decodeRows(prior.snapshot.strings, prior.snapshot.rows) : []
+      const priorOffers = prior ? decodeTable(prior.snapshot.table).filter((o) => o.provider === provider) : []
       // Shapes from both the snapshot and the last refresh, so a type missing once comes back.
       const known: Offer[] = [...bundledOffers.filter((o) => o.provider === provider), ...priorOffers]
       const http = new HttpClient({
@@ -138,10 +138,8 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
         }
         const fetchedAt = started.toISOString()
         const asOf = result.offers.reduce((m, o) => (o.asOf > m ? o.asOf : m), result.offers[0].asOf)
-        const file = encodeSnapshot(result.offers, {[provider]: {source: result.source, asOf, rows: result.offers.length, origin: 'refreshed', fetchedAt}}, [
-          result.source,
-        ])
-        writeAtomic(refreshedFile(options.home, provider), JSON.stringify(file))
+        const meta = {[provider]: {source: result.source, asOf, rows: result.offers.length, origin: 'refreshed' as const, fetchedAt}}
+        writeAtomic(refreshedFile(options.home, provider), encodeBinary(result.offers, meta, [result.source]))
         entry.lastSuccess = fetchedAt
         entry.lastError = null
         entry.lastRows = result.offers.length

@@ -34,7 +34,7 @@ export function readRefreshState(home: string): RefreshState {
 }
 
 /** Write to a temporary file, then rename: a reader sees the old file or the new, never half. */
-export function writeAtomic(file: string, text: string): void {
+export function writeAtomic(file: string, text: string | Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`
   writeFileSync(tmp, text)
   renameSync(tmp, file)

@@ -3,7 +3,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {catalogDir, loadCatalog, refreshedFile} from '../../../src/catalog/catalog.js'
-import {encodeSnapshot} from '../../../src/catalog/snapshot.js'
+import {encodeBinary} from '../../../src/catalog/snapshot.js'
 import {catalogStatus} from '../../../src/catalog/status.js'
 import {ExitCode, InvalidFileError} from '../../../src/errors.js'
 import {FIXTURE, fixtureSnapshot, offer} from './fixtures.js'
@@ -11,8 +11,8 @@ import {tempHome} from './helpers.js'
 
 function writeRefreshed(home: string, provider: string, offers = [offer({provider, region: 'westeurope', instanceType: 'Standard_NC4as_T4_v3', accelerator: {name: 'T4', count: 1}, price: {onDemand: 0.6, spot: 0.07, currency: 'USD'}, asOf: '2026-11-27'})]) {
   mkdirSync(catalogDir(home), {recursive: true})
-  const file = encodeSnapshot(offers, {[provider]: {source: 'Azure Retail Prices API test', asOf: '2026-11-27', rows: offers.length, origin: 'refreshed', fetchedAt: '2026-11-27T10:00:00.000Z'}}, [])
-  writeFileSync(refreshedFile(home, provider), JSON.stringify(file))
+  const meta = {[provider]: {source: 'Azure Retail Prices API test', asOf: '2026-11-27', rows: offers.length, origin: 'refreshed' as const, fetchedAt: '2026-11-27T10:00:00.000Z'}}
+  writeFileSync(refreshedFile(home, provider), encodeBinary(offers, meta, []))
 }
 
 function write(home: string, name: string, text: string): string {
@@ -54,11 +54,11 @@ describe('catalog: loading', () => {
   it('ignores a damaged refreshed file, keeps the bundled rows and says so', () => {
     const {home, snapshotFile} = fixtureSnapshot()
     mkdirSync(catalogDir(home), {recursive: true})
-    writeFileSync(refreshedFile(home, 'azure'), '{"format": "skyhop-offers/1", "rows": [')
+    writeFileSync(refreshedFile(home, 'azure'), encodeBinary(FIXTURE, {azure: {source: 's', asOf: '2026-01-01', rows: 1, origin: 'refreshed'}}, []).subarray(0, 200))
     const c = loadCatalog({home, snapshotFile})
     expect(c.offers.filter((o) => o.provider === 'azure')).to.have.length(2)
     expect(c.warnings).to.have.length(1)
-    expect(c.warnings[0]).to.match(/ignored .*azure\.offers\.json.*bundled azure offers/)
+    expect(c.warnings[0]).to.match(/ignored .*azure\.offers\.bin: .*truncated.*; using the bundled azure offers/)
   })
 
   describe('user catalog files', () => {

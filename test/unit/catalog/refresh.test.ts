@@ -111,14 +111,14 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
   it('keeps the last good refresh when a later one fails', async () => {
     const {home, snapshotFile} = fixtureSnapshot()
     await refreshCatalog(options(home, snapshotFile))
-    const before = readFileSync(refreshedFile(home, 'azure'), 'utf8')
+    const before = readFileSync(refreshedFile(home, 'azure'))
     fake.failAlways({kind: 'garbage'})
     const report = await refreshCatalog(options(home, snapshotFile, {now: () => new Date('2026-11-28T10:00:00Z')}))
     const azure = report.outcomes.find((o) => o.provider === 'azure')!
     expect(azure.status).to.equal('failed')
     expect(azure.error!.message).to.match(/not JSON/)
     expect(azure.using).to.deep.include({origin: 'refreshed', fetchedAt: '2026-11-27T10:00:00.000Z', rows: 4})
-    expect(readFileSync(refreshedFile(home, 'azure'), 'utf8')).to.equal(before)
+    expect(readFileSync(refreshedFile(home, 'azure')).equals(before)).to.equal(true)
     const state = readRefreshState(home).providers.azure
     expect(state.lastSuccess).to.equal('2026-11-27T10:00:00.000Z')
     expect(state.lastAttempt).to.equal('2026-11-28T10:00:00.000Z')

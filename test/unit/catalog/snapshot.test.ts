@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {bundledSnapshotPath, readSnapshot} from '../../../src/catalog/catalog.js'
 import {buildFromShared, serializeRegistry, serializeSnapshot} from '../../../src/catalog/build/inputs.js'
-import {decodeRows, encodeSnapshot} from '../../../src/catalog/snapshot.js'
+import {decodeRows, decodeTable, encodeBinary, encodeSnapshot, parseOffersFile} from '../../../src/catalog/snapshot.js'
 import type {Offer} from '../../../src/catalog/types.js'
 import {ROOT, requireShared, schemaErrors} from './helpers.js'
 
@@ -12,7 +12,7 @@ const REQUIRED_PROVIDERS = ['aws', 'gcp', 'azure', 'aliyun', 'huaweicloud', 'ten
 
 describe('catalog: bundled snapshot', () => {
   const file = readSnapshot(bundledSnapshotPath())
-  const offers = decodeRows(file.strings, file.rows)
+  const offers = decodeTable(file.table)
 
   it('validates, offer by offer, against schemas/catalog.schema.json', () => {
     expect(schemaErrors('catalog', {offers})).to.equal('')
@@ -37,10 +37,25 @@ describe('catalog: bundled snapshot', () => {
     for (const o of offers) if (o.accelerator) expect(registry.resolve(o.accelerator.name)?.name).to.equal(o.accelerator.name)
   })
 
-  it('round-trips through the compact encoding', () => {
+  it('round-trips through the JSON rows and the binary columns', () => {
     const sample: Offer[] = offers.filter((_, i) => i % 7 === 0)
     const again = encodeSnapshot(sample, {}, [])
     expect(decodeRows(again.strings, again.rows)).to.deep.equal(sample)
+    const meta = {aws: {source: 's', asOf: '2026-01-01', rows: sample.length, origin: 'refreshed' as const, fetchedAt: '2026-01-01T00:00:00Z'}}
+    const bin = encodeBinary(sample, meta, ['x'])
+    const back = parseOffersFile(bin)
+    expect(decodeTable(back.table)).to.deep.equal(sample)
+    expect(back.providers).to.deep.equal(meta)
+    // Misaligned in memory (as a pooled Buffer may be) reads the same.
+    const shifted = Buffer.concat([Buffer.alloc(3), bin]).subarray(3)
+    expect(decodeTable(parseOffersFile(shifted).table)).to.deep.equal(sample)
+  })
+
+  it('refuses a truncated or damaged binary file', () => {
+    const bin = encodeBinary(offers.slice(0, 10), {}, [])
+    expect(() => parseOffersFile(bin.subarray(0, bin.length - 8))).to.throw(/truncated or damaged/)
+    expect(() => parseOffersFile(bin.subarray(0, 10))).to.throw(/truncated/)
+    expect(() => parseOffersFile(Buffer.from('{"format": "other"}'))).to.throw(/not a skyhop offers file/)
   })
 
   it('is what scripts/build-catalog.ts makes from ../shared today', function () {
