@@ -92,4 +92,25 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX observations_key ON observations(provider, region, accelerator, ts);
     `,
   },
+  {
+    version: 2,
+    name: 'attempt release times; sweep options, plan and lease',
+    // released_at: when the instance/allocation was confirmed released (cost accounting and
+    // the idle guard). Attempts that ended before this migration were cleaned up as they
+    // ended, so their end is their release.
+    sql: `
+      ALTER TABLE attempts ADD COLUMN released_at TEXT;
+      UPDATE attempts SET released_at = ended_at
+        WHERE ended_at IS NOT NULL AND state IN ('SUCCEEDED','FAILED','PREEMPTED','CANCELLED','LOST');
+      CREATE INDEX attempts_unreleased ON attempts(released_at, state);
+      CREATE INDEX attempts_intent ON attempts(intent_at);
+      ALTER TABLE sweeps ADD COLUMN file TEXT;
+      ALTER TABLE sweeps ADD COLUMN updated_at TEXT;
+      ALTER TABLE sweeps ADD COLUMN options_json TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE sweeps ADD COLUMN plan_json TEXT;
+      ALTER TABLE sweeps ADD COLUMN reason TEXT;
+      ALTER TABLE sweeps ADD COLUMN lease_owner TEXT;
+      ALTER TABLE sweeps ADD COLUMN lease_expires_at INTEGER;
+    `,
+  },
 ]

@@ -63,10 +63,51 @@ export interface AttemptRecord {
   launchedAt: string | null
   startedAt: string | null
   endedAt: string | null
+  /** When the instance/allocation was confirmed released (cleanup done); null while held or unknown. */
+  releasedAt: string | null
   exitCode: number | null
   reason: string | null
   handle: LaunchHandle | null
   error: Record<string, unknown> | null
+}
+
+export type SweepState = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
+
+export interface SweepRecord {
+  id: string
+  name: string
+  file: string | null
+  state: SweepState
+  createdAt: string
+  updatedAt: string
+  /** The base job (before expansion), with the merged matrix. */
+  spec: JobSpec
+  budgetUsd: number | null
+  options: Record<string, unknown>
+  plan: Record<string, unknown> | null
+  reason: string | null
+  leaseOwner: string | null
+  leaseExpiresAt: number | null
+}
+
+export interface NewSweep {
+  name: string
+  file: string | null
+  spec: JobSpec
+  budgetUsd: number | null
+  options: Record<string, unknown>
+  plan: Record<string, unknown> | null
+}
+
+/** An attempt with what cost accounting needs of its job. */
+export interface CostRow {
+  attempt: AttemptRecord
+  jobId: string
+  jobName: string
+  sweepId: string | null
+  checkpointIntervalSeconds: number | null
+  /** True when the attempt's preemption was asked for with `skyhop preempt` (a rehearsal, not the backend). */
+  preemptRequested: boolean
 }
 
 export interface EventRecord {
@@ -385,7 +426,7 @@ export class Store {
 
   updateAttempt(
     id: string,
-    patch: Partial<Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>>,
+    patch: Partial<Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'releasedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>>,
     event?: {kind: string; data?: Record<string, unknown>},
   ): void {
     const columns: Record<string, string> = {
@@ -393,6 +434,7 @@ export class Store {
       launchedAt: 'launched_at',
       startedAt: 'started_at',
       endedAt: 'ended_at',
+      releasedAt: 'released_at',
       exitCode: 'exit_code',
       reason: 'reason',
       handle: 'handle_json',
@@ -416,6 +458,174 @@ export class Store {
         this.insertEvent(jobId, id, event.kind, {...(patch.state ? {state: patch.state} : {}), ...event.data})
       }
     })
+  }
+
+  /** Records that an attempt's instance/allocation was released (at `at`, default now). */
+  markReleased(id: string, event?: {kind: string; data?: Record<string, unknown>}, at?: string): void {
+    this.updateAttempt(id, {releasedAt: at ?? this.now()}, event)
+  }
+
+  /** Attempts that ended but whose instance/allocation was never confirmed released. */
+  unreleasedAttempts(filter: {sweepId?: string; jobId?: string} = {}): AttemptRecord[] {
+    const where = [
+      'a.released_at IS NULL',
+      'a.handle_json IS NOT NULL',
+      "a.state IN ('SUCCEEDED','FAILED','PREEMPTED','CANCELLED','LOST')",
+    ]
+    const args: unknown[] = []
+    if (filter.sweepId) {
+      where.push('j.sweep_id = ?')
+      args.push(filter.sweepId)
+    }
+    if (filter.jobId) {
+      where.push('a.job_id = ?')
+      args.push(filter.jobId)
+    }
+    const sql = `SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE ${where.join(' AND ')} ORDER BY a.ended_at`
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toAttempt)
+  }
+
+  /** Attempts (with their job's name, sweep and checkpoint interval) for cost accounting. */
+  costRows(filter: {sinceIso?: string; sweepId?: string} = {}): CostRow[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (filter.sinceIso) {
+      where.push('a.intent_at >= ?')
+      args.push(filter.sinceIso)
+    }
+    if (filter.sweepId) {
+      where.push('j.sweep_id = ?')
+      args.push(filter.sweepId)
+    }
+    const sql = `SELECT a.*, j.name AS job_name, j.sweep_id AS job_sweep_id,
+        json_extract(j.spec_json, '$.checkpoint.intervalSeconds') AS job_checkpoint_interval,
+        EXISTS (SELECT 1 FROM events e WHERE e.attempt_id = a.id AND e.kind = 'preempt-requested') AS preempt_requested
+      FROM attempts a JOIN jobs j ON j.id = a.job_id
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.intent_at, a.rowid`
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+      attempt: toAttempt(r),
+      jobId: r.job_id as string,
+      jobName: r.job_name as string,
+      sweepId: (r.job_sweep_id as string | null) ?? null,
+      checkpointIntervalSeconds: (r.job_checkpoint_interval as number | null) ?? null,
+      preemptRequested: r.preempt_requested === 1,
+    }))
+  }
+
+  // ---- sweeps -----------------------------------------------------------------------
+
+  /** Records a sweep and its jobs (in sweep order) in one transaction. */
+  createSweep(input: NewSweep, jobs: ReadonlyArray<Omit<NewJob, 'sweepId'>>): {sweep: SweepRecord; jobs: JobRecord[]} {
+    const id = newId('s')
+    const ts = this.now()
+    const jobIds = this.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json)
+           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)`,
+        )
+        .run(id, input.name, ts, ts, JSON.stringify(input.spec), input.budgetUsd, input.file, JSON.stringify(redactDeep(input.options)), input.plan ? JSON.stringify(input.plan) : null)
+      return jobs.map((j) => this.createJob({...j, sweepId: id}).id)
+    })
+    return {sweep: this.getSweep(id)!, jobs: jobIds.map((j) => this.getJob(j)!)}
+  }
+
+  getSweep(id: string): SweepRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sweeps WHERE id = ?').get(id) as Row | undefined
+    return row ? toSweep(row) : undefined
+  }
+
+  /** A sweep by id, or by name (the most recent of that name). Unknown → UsageError. */
+  findSweep(ref: string): SweepRecord {
+    const byId = this.getSweep(ref)
+    if (byId) return byId
+    const row = this.db.prepare('SELECT * FROM sweeps WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
+    if (row) return toSweep(row)
+    const names = (this.db.prepare('SELECT DISTINCT name FROM sweeps ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
+    const suggestion = didYouMean(ref, names)
+    throw new UsageError(`no sweep with id or name "${ref}"`, {
+      code: 'SWEEP_NOT_FOUND',
+      hint: suggestion ? `Did you mean "${suggestion}"? See \`skyhop sweeps\` for all sweeps.` : 'See `skyhop sweeps` for all sweeps.',
+    })
+  }
+
+  listSweeps(filter: {limit?: number; states?: SweepState[]} = {}): SweepRecord[] {
+    const states = filter.states ?? []
+    const where = states.length > 0 ? `WHERE state IN (${states.map(() => '?').join(',')})` : ''
+    return (this.db.prepare(`SELECT * FROM sweeps ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(...states, filter.limit ?? 1000) as Row[]).map(toSweep)
+  }
+
+  /** A sweep's jobs in sweep order (the order they were recorded). */
+  sweepJobs(sweepId: string): JobRecord[] {
+    return (this.db.prepare('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY rowid').all(sweepId) as Row[]).map(toJob)
+  }
+
+  /** Job counts per state for each of the given sweeps. */
+  sweepCounts(sweepIds: readonly string[]): Map<string, Partial<Record<JobState, number>>> {
+    const out = new Map<string, Partial<Record<JobState, number>>>()
+    if (sweepIds.length === 0) return out
+    const rows = this.db
+      .prepare(`SELECT sweep_id, state, COUNT(*) AS n FROM jobs WHERE sweep_id IN (${sweepIds.map(() => '?').join(',')}) GROUP BY sweep_id, state`)
+      .all(...sweepIds) as Array<{sweep_id: string; state: JobState; n: number}>
+    for (const r of rows) {
+      const counts = out.get(r.sweep_id) ?? {}
+      counts[r.state] = r.n
+      out.set(r.sweep_id, counts)
+    }
+    return out
+  }
+
+  setSweepState(id: string, state: SweepState, reason: string | null): void {
+    const info = this.db.prepare('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
+    if (info.changes !== 1) throw new BugError(`sweep ${id} vanished from the state store`)
+  }
+
+  /** Takes the sweep's lease if it is free, expired, or already ours. */
+  acquireSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
+    const now = this.clock().getTime()
+    const info = this.db
+      .prepare(
+        `UPDATE sweeps SET lease_owner = ?, lease_expires_at = ?
+         WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+      )
+      .run(owner, now + ttlMs, sweepId, owner, now)
+    return info.changes === 1
+  }
+
+  /**
+   * Renews the sweep's lease and takes (or renews) the leases of its unfinished jobs that
+   * are free, expired or ours, so that waiting jobs are not mistaken for orphans. False if
+   * another controller took the sweep.
+   */
+  renewSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
+    const now = this.clock().getTime()
+    return this.transaction(() => {
+      const info = this.db.prepare('UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(now + ttlMs, sweepId, owner)
+      if (info.changes !== 1) return false
+      this.db
+        .prepare(
+          `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?
+           WHERE sweep_id = ? AND state NOT IN ('SUCCEEDED','FAILED','CANCELLED')
+           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+        )
+        .run(owner, now + ttlMs, sweepId, owner, now)
+      return true
+    })
+  }
+
+  releaseSweepLease(sweepId: string, owner: string): void {
+    this.transaction(() => {
+      this.db.prepare('UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(sweepId, owner)
+      this.db.prepare('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE sweep_id = ? AND lease_owner = ?').run(sweepId, owner)
+    })
+  }
+
+  /** Unfinished sweeps whose controller stopped heartbeating. */
+  orphanedSweeps(): SweepRecord[] {
+    const now = this.clock().getTime()
+    return (
+      this.db.prepare(`SELECT * FROM sweeps WHERE state = 'RUNNING' AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`).all(now) as Row[]
+    ).map(toSweep)
   }
 
   // ---- events and observations ------------------------------------------------------
@@ -486,6 +696,24 @@ function toJob(r: Row): JobRecord {
   }
 }
 
+function toSweep(r: Row): SweepRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    file: (r.file as string | null) ?? null,
+    state: r.state as SweepState,
+    createdAt: r.created_at as string,
+    updatedAt: (r.updated_at as string | null) ?? (r.created_at as string),
+    spec: JSON.parse(r.spec_json as string) as JobSpec,
+    budgetUsd: (r.budget_usd as number | null) ?? null,
+    options: JSON.parse((r.options_json as string) || '{}') as Record<string, unknown>,
+    plan: r.plan_json ? (JSON.parse(r.plan_json as string) as Record<string, unknown>) : null,
+    reason: (r.reason as string | null) ?? null,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: (r.lease_expires_at as number | null) ?? null,
+  }
+}
+
 function toAttempt(r: Row): AttemptRecord {
   return {
     id: r.id as string,
@@ -507,6 +735,7 @@ function toAttempt(r: Row): AttemptRecord {
     launchedAt: (r.launched_at as string | null) ?? null,
     startedAt: (r.started_at as string | null) ?? null,
     endedAt: (r.ended_at as string | null) ?? null,
+    releasedAt: (r.released_at as string | null) ?? null,
     exitCode: (r.exit_code as number | null) ?? null,
     reason: (r.reason as string | null) ?? null,
     handle: r.handle_json ? (JSON.parse(r.handle_json as string) as LaunchHandle) : null,
