@@ -1,0 +1,83 @@
+// `skyhop offers` as a user runs it: the built CLI in a real process, its --json result
+// validated against schemas/output/offers.json, exit codes and messages checked.
+import {expect} from 'chai'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {schemaErrors} from '../unit/catalog/helpers.js'
+
+describe('skyhop offers', () => {
+  it('lists A100:8 offers cheapest first as JSON matching its schema', () => {
+    const r = runCli(['offers', '--accelerator', 'A100:8', '--json'])
+    expect(r.code, r.stderr).to.equal(0)
+    const env = parseEnvelope(r.stdout)
+    expect(env.ok).to.equal(true)
+    expect(schemaErrors('offers', env.result)).to.equal('')
+    const offers = env.result.offers as Array<{offer: {accelerator: {name: string; count: number}}; priceUsd: number | null}>
+    expect(offers.length).to.be.greaterThan(5)
+    for (const o of offers) expect(o.offer.accelerator).to.deep.equal({name: 'A100-40GB', count: 8})
+    const prices = offers.map((o) => o.priceUsd).filter((p): p is number => p !== null)
+    expect(prices).to.deep.equal([...prices].sort((a, b) => a - b))
+    expect(env.result.query.accelerator.names).to.deep.equal(['A100-40GB'])
+    expect(r.stderr).to.equal('')
+  })
+
+  it('prints a table that flags estimated prices with ~ and a legend', () => {
+    const r = runCli(['offers', '--accelerator', 'A10', '--provider', 'aliyun'])
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stdout).to.match(/^PROVIDER\s+REGION/)
+    expect(r.stdout).to.match(/~¥19\.00/)
+    expect(r.stdout).to.include('~ estimate')
+    expect(r.stdout).to.match(/CNY converted at 7\.2 per USD/)
+  })
+
+  it('filters by spot, region and max price, and sorts by price per TFLOPS', () => {
+    const r = runCli(['offers', '--accelerator', 'H100:8', '--spot', '--region', 'us-east-1', '--max-price', '40', '--sort', 'price-per-tflops', '--json'])
+    expect(r.code, r.stderr).to.equal(0)
+    const result = parseEnvelope(r.stdout).result
+    expect(result.offers.length).to.be.greaterThan(0)
+    for (const o of result.offers) {
+      expect(o.offer.region).to.equal('us-east-1')
+      expect(o.offer.price.spot).to.be.a('number')
+      expect(o.priceUsd).to.be.at.most(40)
+    }
+  })
+
+  it('uses exactly the offers of --catalog FILE', () => {
+    const home = tempHome()
+    const file = join(home, 'pool.yaml')
+    writeFileSync(file, 'offers:\n  - {provider: onprem, region: lab, instanceType: atlas-800, accelerator: {name: 910B, count: 8}, vcpus: 192, memoryGiB: 1024, price: {onDemand: 20, currency: CNY}}\n')
+    const r = runCli(['offers', '--catalog', file, '--json'], {home})
+    expect(r.code, r.stderr).to.equal(0)
+    const result = parseEnvelope(r.stdout).result
+    expect(result.total).to.equal(1)
+    expect(result.offers[0].offer).to.deep.include({provider: 'onprem', accelerator: {name: 'Ascend910B', count: 8}})
+    expect(result.sources).to.deep.equal([{provider: 'onprem', origin: 'file', source: `file ${file}`, asOf: result.offers[0].offer.asOf, fetchedAt: null, rows: 1, file}])
+  })
+
+  it('exits 3 with file:line:col for an invalid --catalog file', () => {
+    const home = tempHome()
+    const file = join(home, 'bad.yaml')
+    writeFileSync(file, 'offers:\n  - provider: aws\n    region: us-east-1\n    instanceType: x\n    vcpus: 1\n    memoryGiB: 1\n    price: {onDemand: 1, currency: USD}\n    acelerator: {name: H100, count: 8}\n')
+    const r = runCli(['offers', '--catalog', file], {home})
+    expect(r.code).to.equal(3)
+    expect(r.stderr).to.include('error[CATALOG_FILE_INVALID]')
+    expect(r.stderr).to.include(`${file}:8:5: /offers/0/acelerator: unknown key "acelerator" (did you mean "accelerator"?)`)
+  })
+
+  it('exits 2 with a suggestion for an unknown accelerator, provider or region, also under --json', () => {
+    const acc = runCli(['offers', '--accelerator', 'H10O:8'])
+    expect(acc.code).to.equal(2)
+    expect(acc.stderr).to.include('error[UNKNOWN_ACCELERATOR]: unknown accelerator "H10O" (did you mean "H100-80GB"?)')
+    const prov = runCli(['offers', '--provider', 'alibaba-cloud', '--json'])
+    expect(prov.code).to.equal(2)
+    expect(parseEnvelope(prov.stdout).error!.code).to.equal('UNKNOWN_PROVIDER')
+    const region = runCli(['offers', '--region', 'us-eats-1', '--json'])
+    expect(region.code).to.equal(2)
+    expect(parseEnvelope(region.stdout).error).to.deep.include({code: 'UNKNOWN_REGION'})
+    expect(parseEnvelope(region.stdout).error!.details.suggestion).to.equal('us-east-1')
+    const sort = runCli(['offers', '--sort', 'cheapest'])
+    expect(sort.code).to.equal(2)
+  })
+})
