@@ -164,6 +164,44 @@ function requestId(): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
+/**
+ * Runs base64 user data (gzip allowed) in `dir` as cloud-init would, with the boot script's
+ * SKYHOP_BOOT_* hooks: `dir/root` as the root prefix, `dir/console` as the serial console,
+ * no power-off (the caller treats the script's exit as the shutdown). Shared by the fakes.
+ */
+export function runUserData(dir: string, userDataBase64: string, instanceId: string): ChildProcess {
+  mkdirSync(dir, {recursive: true})
+  let data = Buffer.from(userDataBase64, 'base64')
+  if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
+  writeFileSync(join(dir, 'user-data'), data, {mode: 0o700})
+  writeFileSync(join(dir, 'console'), `[    0.000000] Linux version 6.1.0-fake (fake cloud) #1 SMP\ncloud-init: running user data of ${instanceId}\n`)
+  const log = openSync(join(dir, 'cloud-init-output.log'), 'a')
+  const child = spawn('bash', [join(dir, 'user-data')], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: {...bootEnv(dir), HOME: dir},
+  })
+  closeSync(log)
+  return child
+}
+
+/** The environment that makes the boot script (and stop scripts) run under `dir`. */
+export function bootEnv(dir: string): Record<string, string> {
+  return {PATH: process.env.PATH ?? '/usr/bin:/bin', SKYHOP_BOOT_ROOT: join(dir, 'root'), SKYHOP_BOOT_CONSOLE: join(dir, 'console'), SKYHOP_BOOT_NO_SHUTDOWN: '1'}
+}
+
+/** Kills a process group started by runUserData, if it still runs. */
+export function killGroup(child: ChildProcess | null): void {
+  if (child?.pid && child.exitCode === null) {
+    try {
+      process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 export class FakeEc2Server {
   readonly instances = new Map<string, FakeInstance>()
   readonly calls: CallRecord[] = []
@@ -593,32 +631,13 @@ export class FakeEc2Server {
   private killProcess(i: FakeInstance): void {
     const child = i.process
     i.process = null
-    if (child?.pid && child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGKILL')
-      } catch {
-        // Already gone.
-      }
-    }
+    killGroup(child)
   }
 
   /** Runs the user data as cloud-init would: once, as a script, at first boot. */
   private boot(i: FakeInstance): void {
     if (!i.userData) return
-    const dir = join(this.options.bootDir!, i.id)
-    mkdirSync(dir, {recursive: true})
-    let data = Buffer.from(i.userData, 'base64')
-    if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
-    writeFileSync(join(dir, 'user-data'), data, {mode: 0o700})
-    writeFileSync(join(dir, 'console'), `[    0.000000] Linux version 6.1.0-fake (fake-ec2) #1 SMP\ncloud-init: running user data of ${i.id}\n`)
-    const log = openSync(join(dir, 'cloud-init-output.log'), 'a')
-    const child = spawn('bash', [join(dir, 'user-data')], {
-      cwd: dir,
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, SKYHOP_BOOT_ROOT: join(dir, 'root'), SKYHOP_BOOT_CONSOLE: join(dir, 'console'), SKYHOP_BOOT_NO_SHUTDOWN: '1'},
-    })
-    closeSync(log)
+    const child = runUserData(join(this.options.bootDir!, i.id), i.userData, i.id)
     i.process = child
     child.on('exit', () => {
       if (i.process !== child) return

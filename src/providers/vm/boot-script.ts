@@ -155,6 +155,21 @@ ${input.shutdownCommand ?? 'shutdown -h now'}
 `
 }
 
+/**
+ * A script that delivers a stop request to a running attempt, for clouds that run commands
+ * in the guest through their agent (Alibaba Cloud Assistant, Tencent TAT): the same
+ * `stop-request` file and SIGTERM the probe in bootScript() delivers.
+ */
+export function stopRequestScript(attemptId: string, kind: 'cancel' | 'preempt', graceSeconds: number, baseDir = '/var/lib/skyhop/attempts'): string {
+  const grace = Math.max(0, Math.round(graceSeconds))
+  return `#!/bin/bash
+D="\${SKYHOP_BOOT_ROOT-}"${shellQuote(`${baseDir}/${attemptDirName(attemptId)}`)}
+[[ -f "$D/runner.pid" ]] || { echo "no running attempt in $D"; exit 0; }
+printf '%s\\n' ${shellQuote(`${kind} ${grace}`)} >"$D/stop-request.tmp" && mv -f "$D/stop-request.tmp" "$D/stop-request"
+kill -TERM "$(cat "$D/runner.pid")" 2>/dev/null || true
+`
+}
+
 /** Reads the runner at launch time, so a launch always ships the runner of this install. */
 export async function readRunnerScript(): Promise<string> {
   return readFile(runnerScriptPath(), 'utf8')

@@ -1,0 +1,306 @@
+// Alibaba Cloud ECS behind skyhop's Provider interface, on the VM machinery shared with
+// AWS (vm/boot-script.ts, vm/console-channel.ts).
+//
+// Launch: RunInstances with ClientToken = the attempt's idempotency key, tags
+// skyhop:job-id / skyhop:attempt-id, the boot script as UserData, pay-as-you-go, and spot
+// through SpotStrategy (SpotWithPriceLimit when the job has a max price, else
+// SpotAsPriceGo) with a one-hour protection period (SpotDuration=1) by default. The image
+// is the job's `image` (an image id) or the newest image of a family (default Ubuntu 22.04).
+//
+// Differences from AWS that matter:
+// - An ECS instance does not release itself on guest shutdown: it stops (and a stopped
+//   pay-as-you-go instance still bills its disks). skyhop deletes it when the attempt ends
+//   (the controller calls cleanup()), on reconcile (listOwned), and ECS's AutoReleaseTime is
+//   set from the job's deadline when it has one.
+// - Status and logs come from GetInstanceConsoleOutput (the same console mirror).
+// - Cancel and preempt run the stop-request script through Cloud Assistant (RunCommand),
+//   which ECS public images carry; nothing inbound is opened.
+// - Spot reclaim notices reach the runner through the metadata endpoint
+//   /latest/meta-data/instance/spot/termination-time (about five minutes ahead).
+import {gzipSync} from 'node:zlib'
+import type {Dispatcher} from 'undici'
+
+import {ProviderError} from '../../errors.js'
+import {redact} from '../../util/redact.js'
+import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
+import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
+import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
+import type {RetryPolicy} from '../vm/http.js'
+import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import type {AliyunCredentials} from './acs3.js'
+import {loadAliyunCredentials, type AliyunCredentialOptions} from './credentials.js'
+import {EcsClient, type EcsInstance, type EcsSpotPrice} from './ecs-client.js'
+
+export const ALIYUN_TAGS = {jobId: 'skyhop:job-id', attemptId: 'skyhop:attempt-id', jobName: 'skyhop:job-name'} as const
+
+/** ECS's limit on user data: 32 KB after base64. */
+export const ECS_USER_DATA_LIMIT = 32 * 1024
+
+export const DEFAULT_IMAGE_FAMILY = 'acs:ubuntu_22_04_x64'
+
+export interface AliyunProviderOptions {
+  regions?: string[]
+  dispatcher?: Dispatcher
+  env?: Record<string, string | undefined>
+  credentials?: AliyunCredentialOptions | (() => Promise<LoadedCredentials<AliyunCredentials>>)
+  endpoint?: string
+  timeoutMs?: number
+  retry?: RetryPolicy
+  now?: () => Date
+  /** VSwitch per zone and security group per region (ECS needs both in a VPC). */
+  network?: {vSwitchIds?: Record<string, string>; securityGroupIds?: Record<string, string>}
+  /** Image family when the job names no image. */
+  imageFamily?: string
+  /** Spot protection period in hours (SpotDuration): 1 (default) or 0. */
+  spotProtectionHours?: 0 | 1
+  /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default 100.100.100.200. */
+  metadataBaseUrl?: string
+  instancePollSeconds?: number
+  consolePollMs?: number
+  consoleGraceMs?: number
+  runnerScript?: () => Promise<string>
+  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+function clientToken(key: string): string {
+  return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
+}
+
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
+
+export class AliyunProvider implements Provider {
+  readonly name = 'aliyun'
+  private readonly env: Record<string, string | undefined>
+  private readonly credentialCache: CredentialCache<AliyunCredentials>
+  private readonly clients = new Map<string, EcsClient>()
+  private dispatcherPromise: Promise<Dispatcher> | null = null
+  private profileRegion: string | null = null
+  private readonly endedWithoutExit = new Map<string, number>()
+
+  constructor(private readonly options: AliyunProviderOptions = {}) {
+    this.env = options.env ?? process.env
+    const creds = options.credentials
+    const load =
+      typeof creds === 'function'
+        ? creds
+        : async () => {
+            const loaded = await loadAliyunCredentials({env: this.env, ...creds})
+            this.profileRegion = loaded.region
+            return loaded
+          }
+    this.credentialCache = new CredentialCache(load)
+  }
+
+  private dispatcher(): Promise<Dispatcher> {
+    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
+    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}}))
+    return this.dispatcherPromise
+  }
+
+  private async client(region: string): Promise<EcsClient> {
+    let c = this.clients.get(region)
+    if (!c) {
+      c = new EcsClient({
+        region,
+        credentials: async () => (await this.credentialCache.get()).credentials,
+        dispatcher: await this.dispatcher(),
+        env: this.env,
+        endpoint: this.options.endpoint,
+        timeoutMs: this.options.timeoutMs,
+        retry: this.options.retry,
+        now: this.options.now,
+        onRetry: (info) => this.options.onRetry?.({region, ...info}),
+      })
+      this.clients.set(region, c)
+    }
+    return c
+  }
+
+  private regions(): string[] {
+    if (this.options.regions?.length) return this.options.regions
+    return [this.env.ALIBABA_CLOUD_REGION_ID?.trim() || this.profileRegion || 'cn-hangzhou']
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))()
+  }
+
+  async check(): Promise<CheckResult> {
+    let source: string | null = null
+    try {
+      source = (await this.credentialCache.get()).source
+      const region = this.regions()[0]
+      const zones = await (await this.client(region)).describeZones()
+      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} zones in ${region}`}
+    } catch (error) {
+      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    }
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    const {offer, spec} = request
+    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Alibaba Cloud provider`)
+    const client = await this.client(offer.region)
+    const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const script = bootScript({
+      request,
+      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      noticeSources: [metadataBase ? `aliyun=${metadataBase}` : 'aliyun'],
+      // Stop requests arrive through Cloud Assistant (signal()), not a probe.
+      stopRequestProbe: null,
+      pollIntervalSeconds: this.options.instancePollSeconds,
+    })
+    let userData = Buffer.from(script, 'utf8')
+    if (userData.toString('base64').length > ECS_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
+    if (userData.toString('base64').length > ECS_USER_DATA_LIMIT) {
+      throw new ProviderError(this.name, 'user', `the boot script is too large for ECS user data (${ECS_USER_DATA_LIMIT} bytes after base64)`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
+    }
+    const limit = request.spot && spec.maxPrice ? spec.maxPrice : null
+    if (limit && offer.price.currency !== limit.currency) {
+      throw new ProviderError(this.name, 'user', `the job's max price is in ${limit.currency}, this offer is priced in ${offer.price.currency}`, {scope: 'offer'})
+    }
+    const id = await client.runInstance({
+      imageId: spec.image ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
+      instanceType: offer.instanceType,
+      zone: offer.zone,
+      clientToken: clientToken(request.idempotencyKey),
+      userData: userData.toString('base64'),
+      tags: [
+        {key: ALIYUN_TAGS.jobId, value: request.jobId},
+        {key: ALIYUN_TAGS.attemptId, value: request.attemptId},
+        {key: ALIYUN_TAGS.jobName, value: request.jobName.slice(0, 128)},
+      ],
+      spot: request.spot ? {priceLimit: limit, protectionHours: this.options.spotProtectionHours ?? 1} : null,
+      vSwitchId: offer.zone ? this.options.network?.vSwitchIds?.[offer.zone] : null,
+      securityGroupId: this.options.network?.securityGroupIds?.[offer.region],
+      systemDiskGiB: spec.resources.diskGB,
+      autoReleaseTime: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
+    })
+    return {provider: this.name, externalId: id, region: offer.region, zone: offer.zone, data: {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType}}
+  }
+
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const out = new Map<string, PollResult>()
+    const byRegion = new Map<string, LaunchHandle[]>()
+    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
+    for (const [region, group] of byRegion) {
+      const client = await this.client(region)
+      const found = new Map((await client.describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
+      for (const h of group) {
+        const instance = found.get(h.externalId)
+        if (instance) out.set(h.externalId, await this.pollOne(client, instance))
+        else if (h.data.spot) out.set(h.externalId, {state: 'PREEMPTED', exitCode: null, reason: 'instance released (ECS releases reclaimed spot instances)', startedAt: null, endedAt: null})
+        else out.set(h.externalId, {state: 'LOST', exitCode: null, reason: 'ECS no longer knows this instance', startedAt: null, endedAt: null})
+      }
+    }
+    return out
+  }
+
+  private async pollOne(client: EcsClient, instance: EcsInstance): Promise<PollResult> {
+    const base = {exitCode: null, reason: null, startedAt: instance.creationTime, endedAt: null}
+    if (instance.status === 'Pending' || instance.status === 'Starting') return {...base, state: 'PROVISIONING'}
+    if (instance.lockReasons.includes('Recycling')) return {...base, state: 'PREEMPTED', reason: 'spot instance reclaimed (Recycling)'}
+    if (instance.status === 'Running') return {...base, state: 'RUNNING'}
+    const report = parseConsole((await client.getConsoleOutput(instance.instanceId)) ?? '')
+    const startedAt = eventTime(report, 'run-start') ?? instance.creationTime
+    if (report.ended) {
+      this.endedWithoutExit.delete(instance.instanceId)
+      return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
+    }
+    const now = this.now().getTime()
+    const first = this.endedWithoutExit.get(instance.instanceId) ?? now
+    this.endedWithoutExit.set(instance.instanceId, first)
+    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+      return {state: 'RUNNING', exitCode: null, reason: `instance ${instance.status}; waiting for its console output`, startedAt, endedAt: null}
+    }
+    this.endedWithoutExit.delete(instance.instanceId)
+    const state: AttemptState = 'LOST'
+    return {state, exitCode: null, reason: `instance ${instance.status} without an exit code on its console`, startedAt, endedAt: null}
+  }
+
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client(handle.region)
+    const sleep = this.options.sleep ?? sleepFor
+    let last = 0
+    for (;;) {
+      const report = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
+      for (const {seq, line} of report.logs) {
+        if (seq <= last) continue
+        if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) fell out of the ECS console window]`
+        yield line
+        last = seq
+      }
+      if (!options.follow || report.ended || options.signal?.aborted) return
+      const [instance] = await client.describeInstances({instanceIds: [handle.externalId]})
+      if (!instance) return
+      await sleep(this.options.consolePollMs ?? 5000, options.signal)
+      if (options.signal?.aborted) return
+    }
+  }
+
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const client = await this.client(handle.region)
+    const attemptId = typeof handle.data.attemptId === 'string' ? handle.data.attemptId : null
+    if (!attemptId) throw new ProviderError(this.name, 'user', `handle ${handle.externalId} carries no attempt id`)
+    try {
+      await client.runCommand([handle.externalId], stopRequestScript(attemptId, kind, graceSeconds))
+    } catch (error) {
+      if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstance')) return
+      throw error
+    }
+  }
+
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const client = await this.client(handle.region)
+    try {
+      await client.deleteInstances([handle.externalId])
+    } catch (error) {
+      if (error instanceof ProviderError && (error.backendCode === 'InvalidInstanceId.NotFound' || error.backendCode === 'InvalidInstanceId.NotExist')) return
+      throw error
+    }
+    this.endedWithoutExit.delete(handle.externalId)
+  }
+
+  async listOwned(): Promise<LaunchHandle[]> {
+    const out: LaunchHandle[] = []
+    for (const region of this.regions()) {
+      const client = await this.client(region)
+      for (const i of await client.describeInstances({tags: [{key: ALIYUN_TAGS.attemptId}]})) {
+        out.push({
+          provider: this.name,
+          externalId: i.instanceId,
+          region,
+          zone: i.zone,
+          data: {attemptId: i.tags[ALIYUN_TAGS.attemptId], jobId: i.tags[ALIYUN_TAGS.jobId] ?? null, instanceType: i.instanceType, spot: i.spotStrategy !== null && i.spotStrategy !== 'NoSpot'},
+        })
+      }
+    }
+    return out
+  }
+
+  /** Spot prices and the on-demand price, for `catalog refresh`. */
+  async spotPrices(region: string, instanceType: string): Promise<EcsSpotPrice[]> {
+    return (await this.client(region)).describeSpotPriceHistory({instanceType})
+  }
+
+  async onDemandPrice(region: string, instanceType: string) {
+    return (await this.client(region)).describePrice(instanceType)
+  }
+
+  async close(): Promise<void> {
+    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+  }
+}
