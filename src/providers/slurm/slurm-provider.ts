@@ -18,6 +18,7 @@ import type {JobSpec, Money} from '../../spec/job-spec.js'
 import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
 import {execRunner, queryError, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {
+  decodeWaitStatus,
   isPreemptible,
   parseClusterName,
   parseGres,
@@ -368,7 +369,7 @@ export class SlurmProvider implements Provider {
       const slurm: SlurmObservation = {
         state: row.state,
         reason: row.reason,
-        slurmExitCode: row.waitStatus === null || !SLURM_FINAL_STATES.has(row.state) ? null : exitFromStatus(row.waitStatus),
+        slurmExitCode: row.waitStatus === null || !SLURM_FINAL_STATES.has(row.state) ? null : decodeWaitStatus(row.waitStatus).exitCode,
         restarts: row.restarts,
         preemptTime,
         startedAt: row.startTime,
@@ -623,11 +624,6 @@ function dataOf(handle: LaunchHandle): SlurmHandleData {
 function jobIdOf(handle: LaunchHandle): string {
   if (!/^\d+$/.test(handle.externalId)) throw new ProviderError(PROVIDER, 'user', `"${handle.externalId}" is not a Slurm job id`)
   return handle.externalId
-}
-
-function exitFromStatus(status: number): number {
-  const signal = status & 0x7f
-  return signal !== 0 ? 128 + signal : (status >> 8) & 0xff
 }
 
 const firstEvent = (events: RunnerEvent[], ...names: string[]): RunnerEvent | undefined => events.find((e) => names.includes(e.event))

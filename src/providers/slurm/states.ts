@@ -111,7 +111,7 @@ export function mapSlurmState(slurm: SlurmObservation, runner: RunnerObservation
   const cancelled = runner.cancelled || runner.stopRequest === 'cancel'
   const requeued = slurm.restarts > restartsAtLaunch
 
-  if (requeued && !cancelled) {
+  if ((requeued || state === 'REQUEUED') && !cancelled) {
     return ended('PREEMPTED', `requeued by Slurm (restart ${slurm.restarts}; now ${state}${slurm.reason ? `, ${slurm.reason}` : ''})`)
   }
 

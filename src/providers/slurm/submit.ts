@@ -113,7 +113,7 @@ export function renderBatchScript(input: {attemptId: string; attemptDir: string;
 
 /** A Slurm job name from skyhop's: letters, digits, `.`, `_`, `-`; at most 100 characters. */
 export function slurmJobName(jobName: string, attempt: number): string {
-  const clean = jobName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'job'
+  const clean = jobName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-{2,}/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'job'
   return `skyhop-${clean}-a${attempt}`
 }
 

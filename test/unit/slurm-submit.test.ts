@@ -1,0 +1,148 @@
+// What the Slurm provider hands sbatch (exact argument vectors, the batch script, names
+// and tags), and its offers from recorded sinfo/scontrol output of a GPU cluster, which
+// this machine does not have (fake-slurm outputs, labelled as such).
+import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {ProviderError} from '../../src/errors.js'
+import type {SlurmRunner} from '../../src/providers/slurm/commands.js'
+import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
+import {minutesUntil, renderBatchScript, resourceArgs, sbatchArgs, shapeFor, slurmJobName, slurmTag} from '../../src/providers/slurm/submit.js'
+import {partitionOffer, slurmSpec} from '../helpers/slurm.js'
+
+describe('slurm submission', () => {
+  const spec = slurmSpec('true', {
+    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: {value: 4, atLeast: true}, memoryGB: {value: 1.5, atLeast: false}, diskGB: null},
+  })
+
+  it('turns a job and an offer into resource flags, accelerators into --gres through the mapping', () => {
+    const gpuOffer = partitionOffer('gpu', {accelerator: {name: 'A100-80GB', count: 8}})
+    const shape = shapeFor(spec, gpuOffer, {gresByAccelerator: {'A100-80GB': 'gpu:a100'}, account: 'proj1', qos: 'normal'})
+    expect(resourceArgs(shape)).to.deep.equal([
+      '--partition=gpu',
+      '--nodes=1',
+      '--ntasks=1',
+      '--cpus-per-task=4',
+      '--mem=1536M',
+      '--gres=gpu:a100:8',
+      '--account=proj1',
+      '--qos=normal',
+    ])
+    expect(resourceArgs(shapeFor(slurmSpec('true', {nodes: 2}), partitionOffer('high'), {gresByAccelerator: {}}))).to.deep.equal(['--partition=high', '--nodes=2', '--ntasks-per-node=1'])
+  })
+
+  it('refuses an accelerator it has no GRES name for, as a user error with the fix', () => {
+    const e = (() => {
+      try {
+        shapeFor(spec, partitionOffer('npu', {accelerator: {name: 'Ascend910B', count: 8}}), {gresByAccelerator: {}})
+      } catch (error) {
+        return error
+      }
+    })()
+    expect(e).to.be.instanceOf(ProviderError)
+    expect((e as ProviderError).category).to.equal('user')
+    expect((e as ProviderError).hint).to.match(/providers\.slurm\.gres/)
+  })
+
+  it('builds the sbatch argument vector: tag, requeue, output into the attempt directory, only named variables exported', () => {
+    const shape = shapeFor(slurmSpec('true'), partitionOffer('low'), {gresByAccelerator: {}})
+    expect(
+      sbatchArgs({shape, jobName: 'skyhop-x-a1', tag: 'skyhop:att-1', attemptDir: '/data/att 1', batchScript: '/data/att 1/slurm-batch.sh', requeue: true, exportNames: ['PATH', 'HOME']}),
+    ).to.deep.equal([
+      '--parsable',
+      '--job-name=skyhop-x-a1',
+      '--comment=skyhop:att-1',
+      '--partition=low',
+      '--nodes=1',
+      '--ntasks=1',
+      '--requeue',
+      '--chdir=/data/att 1',
+      '--output=/data/att 1/slurm.out',
+      '--export=PATH,HOME',
+      '/data/att 1/slurm-batch.sh',
+    ])
+    expect(sbatchArgs({shape, jobName: 'n', tag: 't', attemptDir: '/d', batchScript: '/d/b', requeue: false, exportNames: []})).to.include.members(['--no-requeue', '--export=NONE'])
+  })
+
+  it('writes a batch script that runs the runner as one step, with paths as data', () => {
+    const script = renderBatchScript({attemptId: 'att-1', attemptDir: "/tmp/it's here", runnerPath: '/tmp/x/skyhop-runner.sh', cpusPerTask: 2})
+    expect(script).to.match(/^#!\/bin\/bash\n/)
+    expect(script).to.include(`exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash '/tmp/x/skyhop-runner.sh' '/tmp/it'\\''s here'`)
+    // bash agrees that the quoted path is one word.
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-batch-'))
+    try {
+      const probe = join(dir, 'probe.sh')
+      writeFileSync(probe, script.replace('exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash', 'printf "%s\\n"'))
+      expect(execFileSync('bash', [probe], {encoding: 'utf8'})).to.equal("/tmp/x/skyhop-runner.sh\n/tmp/it's here\n")
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('names and tags jobs safely', () => {
+    expect(slurmJobName('train llama; $(rm -rf /)', 2)).to.equal('skyhop-train-llama-rm-rf-a2')
+    expect(slurmJobName('***', 1)).to.equal('skyhop-job-a1')
+    expect(slurmTag('att-1', 'att-1')).to.equal('skyhop:att-1')
+    expect(slurmTag('att-1', 'key-1')).to.equal('skyhop:att-1:key-1')
+    expect(slurmTag('att-1', 'a key with spaces')).to.match(/^skyhop:att-1:[0-9a-f]{32}$/)
+  })
+
+  it('reads start times as minutes, Slurm\'s "a year from now" as unknown', () => {
+    const now = new Date('2026-11-27T22:52:00')
+    expect(minutesUntil('2026-11-27T22:52:00', now)).to.deep.equal({minutes: 0, known: true})
+    expect(minutesUntil('2026-11-27T23:02:30', now)).to.deep.equal({minutes: 11, known: true})
+    expect(minutesUntil('2027-11-27T22:52:29', now)?.known).to.equal(false)
+    expect(minutesUntil('garbage', now)).to.equal(null)
+  })
+})
+
+describe('slurm offers (fake-slurm: recorded output of a GPU cluster)', () => {
+  // sinfo and scontrol as a cluster with an A100 partition, a preemptible scavenger
+  // partition, a DOWN one and a hidden one prints them.
+  const outputs: Record<string, string> = {
+    sinfo: ['gpu|up|64|512000|gpu:a100:8(S:0-1)|3|mix|2-00:00:00', 'gpu|up|64|512000|gpu:a100:8(S:0-1)|1|down*|2-00:00:00', 'scav|up|32|128000|(null)|10|idle|1-00:00:00', 'old|down|16|64000|(null)|2|idle|infinite', 'admin|up|16|64000|(null)|2|idle|infinite'].join('\n'),
+    partition: [
+      'PartitionName=gpu Default=NO GraceTime=0 Hidden=NO MaxTime=2-00:00:00 PriorityTier=10 PreemptMode=OFF State=UP TotalCPUs=256 TotalNodes=4',
+      'PartitionName=scav Default=YES GraceTime=120 Hidden=NO MaxTime=1-00:00:00 PriorityTier=1 PreemptMode=REQUEUE State=UP TotalCPUs=320 TotalNodes=10',
+      'PartitionName=old Default=NO GraceTime=0 Hidden=NO MaxTime=UNLIMITED PriorityTier=1 PreemptMode=OFF State=DOWN TotalCPUs=32 TotalNodes=2',
+      'PartitionName=admin Default=NO GraceTime=0 Hidden=YES MaxTime=UNLIMITED PriorityTier=1 PreemptMode=OFF State=UP TotalCPUs=32 TotalNodes=2',
+    ].join('\n'),
+  }
+  const fakeSlurmRunner: SlurmRunner = async (command, args) => {
+    if (command === 'sinfo') return {code: 0, stdout: outputs.sinfo, stderr: ''}
+    if (command === 'scontrol' && args[1] === 'partition') return {code: 0, stdout: outputs.partition, stderr: ''}
+    if (command === 'scontrol' && args[1] === 'config') return {code: 0, stdout: 'ClusterName             = hpc1\n', stderr: ''}
+    return {code: 1, stdout: '', stderr: `unexpected ${command} ${args.join(' ')}`}
+  }
+
+  it('makes one offer per visible partition with GRES mapped, prices from config, preemptible ones spot-only', async () => {
+    const provider = new SlurmProvider({
+      home: '/tmp/unused',
+      runner: fakeSlurmRunner,
+      gres: {'A100-80GB': 'gpu:a100'},
+      prices: {gpu: {amount: 12.5, currency: 'USD'}, scav: {amount: 1, currency: 'CNY'}},
+      now: () => new Date('2026-11-27T12:00:00Z'),
+    })
+    const offers = await provider.liveOffers()
+    expect(offers.map((o) => o.instanceType)).to.deep.equal(['gpu', 'scav', 'old'])
+    const [gpu, scav, old] = offers
+    expect(gpu).to.deep.include({region: 'hpc1', zone: 'gpu', accelerator: {name: 'A100-80GB', count: 8}, vcpus: 64, memoryGiB: 500, capacity: 3, noticeSeconds: null, priceStatus: 'list', asOf: '2026-11-27'})
+    expect(gpu.price).to.deep.equal({onDemand: 12.5, spot: null, currency: 'USD'})
+    expect(scav).to.deep.include({accelerator: null, capacity: 10, noticeSeconds: 120})
+    expect(scav.price).to.deep.equal({onDemand: null, spot: 1, currency: 'CNY'})
+    expect(old).to.deep.include({capacity: 0, priceStatus: 'estimate'})
+    expect(old.price).to.deep.equal({onDemand: 0, spot: null, currency: 'USD'})
+  })
+
+  it('lists only configured partitions, hidden ones included when named', async () => {
+    const provider = new SlurmProvider({home: '/tmp/unused', runner: fakeSlurmRunner, partitions: ['admin', 'scav'], cluster: 'mine'})
+    const offers = await provider.liveOffers()
+    expect(offers.map((o) => `${o.region}/${o.instanceType}`)).to.deep.equal(['mine/scav', 'mine/admin'])
+    // A GRES with no mapping gives a CPU offer rather than a guess.
+    const unmapped = await new SlurmProvider({home: '/tmp/unused', runner: fakeSlurmRunner, partitions: ['gpu']}).liveOffers()
+    expect(unmapped[0].accelerator).to.equal(null)
+  })
+})
