@@ -123,7 +123,7 @@ export class AwsProvider implements Provider {
     const load =
       typeof creds === 'function'
         ? creds
-        : () => loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? options.dispatcher, now: options.now})
+        : async () => loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? (await this.dispatcher()), now: options.now})
     this.credentialCache = new CredentialCache(load, {now: options.now ? () => options.now!().getTime() : undefined})
   }
 
@@ -230,9 +230,13 @@ export class AwsProvider implements Provider {
     for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
     for (const [region, group] of byRegion) {
       const client = await this.client(region)
-      // Filtering by id (not InstanceId.N) keeps one unknown id from failing the batch.
-      const found = await client.describeInstances({filters: [{name: 'instance-id', values: group.map((h) => h.externalId)}]})
-      const byId = new Map(found.map((i) => [i.instanceId, i]))
+      // Filtering by id (not InstanceId.N) keeps one unknown id from failing the batch;
+      // EC2 takes at most 200 values per filter.
+      const byId = new Map<string, Ec2Instance>()
+      for (let i = 0; i < group.length; i += 200) {
+        const ids = group.slice(i, i + 200).map((h) => h.externalId)
+        for (const found of await client.describeInstances({filters: [{name: 'instance-id', values: ids}]})) byId.set(found.instanceId, found)
+      }
       for (const h of group) {
         const instance = byId.get(h.externalId)
         out.set(h.externalId, instance ? await this.pollOne(client, instance) : {state: 'LOST', exitCode: null, reason: 'EC2 no longer knows this instance', startedAt: null, endedAt: null})
