@@ -60,11 +60,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------- install
-need_install=0
-for bin in slurmctld slurmd sinfo sbatch munged; do
-  command -v "$bin" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v "$bin" >/dev/null 2>&1 || need_install=1
-done
 export PATH="$PATH:/usr/sbin:/sbin"
+need_install=0
+for bin in slurmctld slurmd sinfo sbatch srun munged; do
+  command -v "$bin" >/dev/null 2>&1 || need_install=1
+done
 if [ "$need_install" -eq 1 ]; then
   log "installing slurm-wlm and munge (apt-get)"
   export DEBIAN_FRONTEND=noninteractive

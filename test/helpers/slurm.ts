@@ -29,7 +29,8 @@ export function slurmStatus(): Promise<{ok: boolean; why: string}> {
     } catch (error) {
       const e = error as NodeJS.ErrnoException & {stdout?: string; stderr?: string}
       if (e.code === 'ENOENT') return {ok: false, why: 'Slurm client commands are not installed'}
-      return {ok: false, why: `${(e.stdout ?? '').trim()} ${(e.stderr ?? e.message).trim()}`.trim()}
+      const said = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.split('\n').find((l) => /Slurmctld|error/i.test(l))
+      return {ok: false, why: (said ?? e.message).trim()}
     }
   })()
   return status
