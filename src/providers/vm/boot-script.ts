@@ -89,7 +89,7 @@ export function bootScript(input: BootScriptInput): string {
   const probe = input.stopRequestProbe
   const watcher =
     probe === null
-      ? '# This cloud has no stop-request probe: cancel reaches the job when the instance is stopped.'
+      ? '# No stop-request probe: stop requests arrive through the cloud agent (stopRequestScript), or as SIGTERM at power-off.'
       : `sk_probe() {
 ${probe
   .split('\n')
@@ -134,7 +134,7 @@ sk_mirror() { # PREFIX NUMBERED FILE
   local n=0 line
   tail --pid="$sk_runner" -s 1 -n +1 -F "$3" 2>/dev/null | while IFS= read -r line || [[ -n $line ]]; do
     n=$((n + 1))
-    if [[ $2 == 1 ]]; then printf '%s %d %s\n' "$1" "$n" "$line"; else printf '%s %s\n' "$1" "$line"; fi
+    if [[ $2 == 1 ]]; then printf '%s %d %s\\n' "$1" "$n" "$line"; else printf '%s %s\\n' "$1" "$line"; fi
   done >>"$CONSOLE" 2>/dev/null
 }
 sk_mirror ${CONSOLE_PREFIX.event} 0 "$D/events.jsonl" &
