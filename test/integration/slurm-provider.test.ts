@@ -150,6 +150,23 @@ describe('slurm provider (real Slurm)', function () {
     expect(readFileSync(marker, 'utf8').trim()).to.equal('handled')
   })
 
+  it('delivers a preempt notice through the same path: the handler gets the grace, the notice file its deadline, the attempt is PREEMPTED', async () => {
+    const out = join(tempDir(), 'notice')
+    const handle = await launch(
+      slurmRequest(home, `trap 'cat "$SKYHOP_PREEMPT_NOTICE" > ${out}; exit 143' TERM; echo started; for i in $(seq 600); do sleep 0.1; done`, {cpus: 1}),
+    )
+    await pollUntil(provider, handle, (r) => r.state === 'RUNNING')
+    for (let i = 0; i < 100 && !readLog(handle).includes('started'); i++) await new Promise((r) => setTimeout(r, 100))
+    const before = Date.now()
+    await provider.signal(handle, 'preempt', 20)
+    const {last, seen} = await pollUntil(provider, handle, (r) => ENDED.has(r.state), 30_000)
+    expect(last.state, seen.join(' → ')).to.equal('PREEMPTED')
+    expect(last.exitCode).to.equal(143)
+    // The deadline the job was told is about 20 s away (less the runner's kill margin).
+    const deadline = Date.parse(readFileSync(out, 'utf8').trim())
+    expect((deadline - before) / 1000).to.be.within(15, 21)
+  })
+
   it('refuses a DOWN partition with a capacity error scoped to the partition (a zone), and lists it with no capacity', async function () {
     await slurm('scontrol', ['update', 'PartitionName=low', 'State=DOWN'])
     try {
