@@ -2,6 +2,10 @@
 // (unless disabled in config), Slurm when configured or when `sinfo` answers, and each
 // cloud whose credentials are found. Adapters are imported lazily: a cloud's client
 // code is only loaded when its credentials exist.
+import {existsSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {delimiter, join} from 'node:path'
+
 import type {SkyhopConfig} from '../config.js'
 import {UsageError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
@@ -35,7 +39,118 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
       }),
     )
   }
+  const env = setup.env ?? process.env
+  if (config.providers.slurm.enabled !== false) {
+    const slurm = await createSlurm(setup)
+    if (slurm) providers.set('slurm', slurm)
+  }
+  for (const cloud of CLOUDS) {
+    if (!cloud.credentialsPresent(env, homedir())) continue
+    providers.set(cloud.name, await cloud.create(env))
+  }
   return providers
+}
+
+/**
+ * Slurm is enabled when configured, or when `sinfo` is on PATH and answers. A configured
+ * cluster that does not answer is still enabled, so its errors surface as exit 4.
+ */
+async function createSlurm(setup: ProviderSetup): Promise<Provider | undefined> {
+  const cfg = setup.config.providers.slurm
+  const configured = cfg.enabled === true || cfg.partitions !== null || cfg.cluster !== null
+  if (!configured && !onPath('sinfo', setup.env ?? process.env)) return undefined
+  const {SlurmProvider} = await import('./slurm/slurm-provider.js')
+  const provider = new SlurmProvider({
+    home: setup.home,
+    cluster: cfg.cluster ?? undefined,
+    partitions: cfg.partitions ?? undefined,
+    account: cfg.account ?? undefined,
+    qos: cfg.qos ?? undefined,
+    gres: cfg.gres,
+    prices: Object.fromEntries(Object.entries(cfg.pricePerHourUsd).map(([partition, amount]) => [partition, {amount, currency: 'USD' as const}])),
+    env: setup.env,
+  })
+  if (configured) return provider
+  const check = await provider.check()
+  if (!check.ok) setup.warn?.(`slurm: sinfo is installed but the cluster did not answer (${check.message}); Slurm is not a candidate`)
+  return check.ok ? provider : undefined
+}
+
+function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)))
+}
+
+interface CloudEntry {
+  name: string
+  /** Cheap, offline: does any credential source exist? (Whether it works is `skyhop check`.) */
+  credentialsPresent(env: NodeJS.ProcessEnv, home: string): boolean
+  create(env: NodeJS.ProcessEnv): Promise<Provider>
+  /** Where we looked, for `check` to say when nothing was found. */
+  looked: string
+}
+
+const has = (env: NodeJS.ProcessEnv, ...names: string[]) => names.every((n) => (env[n] ?? '').trim() !== '')
+
+const CLOUDS: CloudEntry[] = [
+  {
+    name: 'aws',
+    credentialsPresent: (env, home) =>
+      has(env, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY') ||
+      has(env, 'AWS_PROFILE') ||
+      has(env, 'AWS_WEB_IDENTITY_TOKEN_FILE') ||
+      has(env, 'AWS_CONTAINER_CREDENTIALS_FULL_URI') ||
+      has(env, 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI') ||
+      existsSync(env.AWS_SHARED_CREDENTIALS_FILE || join(home, '.aws', 'credentials')) ||
+      existsSync(env.AWS_CONFIG_FILE || join(home, '.aws', 'config')),
+    async create(env) {
+      const {AwsProvider} = await import('./aws/aws-provider.js')
+      return new AwsProvider({env, regions: env.AWS_REGION ? [env.AWS_REGION] : undefined})
+    },
+    looked: 'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials, ~/.aws/config, web identity, container credentials',
+  },
+  {
+    name: 'aliyun',
+    credentialsPresent: (env, home) =>
+      has(env, 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET') || existsSync(join(home, '.aliyun', 'config.json')),
+    async create(env) {
+      const {AliyunProvider} = await import('./aliyun/aliyun-provider.js')
+      return new AliyunProvider({env})
+    },
+    looked: 'ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET, ~/.aliyun/config.json',
+  },
+]
+
+export interface ProviderCheck {
+  provider: string
+  enabled: boolean
+  ok: boolean
+  source: string | null
+  message: string
+}
+
+/** `skyhop check`: each enabled provider's own check, and why the others are not enabled. */
+export async function checkProviders(setup: ProviderSetup, providers: ReadonlyMap<string, Provider>): Promise<ProviderCheck[]> {
+  const out: ProviderCheck[] = []
+  for (const p of providers.values()) {
+    const r = await p.check().catch((error: Error) => ({provider: p.name, ok: false, source: null, message: error.message}))
+    out.push({provider: p.name, enabled: true, ok: r.ok, source: r.source, message: r.message})
+  }
+  for (const name of KNOWN_PROVIDERS) {
+    if (providers.has(name)) continue
+    const cloud = CLOUDS.find((c) => c.name === name)
+    const message =
+      name === 'local'
+        ? 'disabled in config (providers.local.enabled: false)'
+        : name === 'slurm'
+          ? setup.config.providers.slurm.enabled === false
+            ? 'disabled in config (providers.slurm.enabled: false)'
+            : 'sinfo not found or the cluster did not answer; configure providers.slurm to enable it'
+          : cloud
+            ? `no credentials found (looked at ${cloud.looked})`
+            : 'adapter not available yet'
+    out.push({provider: name, enabled: false, ok: false, source: null, message})
+  }
+  return out
 }
 
 export async function unknownProviderError(name: string, enabled: string[]): Promise<UsageError> {
