@@ -3,6 +3,7 @@
 import {expect} from 'chai'
 
 import {type FakeAzurePrices, startFakeAzurePrices, vmItem} from '../fakes/fake-azure-prices.js'
+import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {schemaErrors} from '../unit/catalog/helpers.js'
 
@@ -63,12 +64,44 @@ describe('skyhop catalog refresh / status', () => {
 
   it('refuses a provider without a live refresh (exit 4) and an unknown one (exit 2)', () => {
     const home = tempHome()
-    const aws = runCli(['catalog', 'refresh', '--provider', 'aws', '--json'], {home})
-    expect(aws.code).to.equal(4)
-    expect(parseEnvelope(aws.stdout).error!.code).to.equal('PROVIDER_NOT_SUPPORTED')
+    const aliyun = runCli(['catalog', 'refresh', '--provider', 'aliyun', '--json'], {home})
+    expect(aliyun.code).to.equal(4)
+    expect(parseEnvelope(aliyun.stdout).error!.code).to.equal('PROVIDER_NOT_SUPPORTED')
     const typo = runCli(['catalog', 'refresh', '--provider', 'azur'], {home})
     expect(typo.code).to.equal(2)
     expect(typo.stderr).to.include('did you mean "azure"')
+  })
+
+  it('refreshes AWS spot prices with signed EC2 calls', async () => {
+    const key = {accessKeyId: 'AKIDCATALOGCMDTEST01', secretAccessKey: 'catalog-command-test-secret-0000000000000'}
+    // Zones of two regions the bundled snapshot prices p3.2xlarge in.
+    const ec2 = new FakeEc2Server({
+      keys: [key],
+      capacity: {'us-east-1': {'us-east-1a': {'p3.2xlarge': 1}}, 'us-west-2': {'us-west-2b': {'p3.2xlarge': 1}}},
+      spotPrices: {'us-east-1a': {'p3.2xlarge': 0.9}, 'us-west-2b': {'p3.2xlarge': 0.95}},
+    })
+    const url = await ec2.start()
+    try {
+      const home = tempHome()
+      const env = {
+        SKYHOP_AWS_ENDPOINT: url,
+        AWS_ACCESS_KEY_ID: key.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c',
+        AWS_CONFIG_FILE: '/nonexistent/c',
+      }
+      const r = await runCliAsync(['catalog', 'refresh', '--provider', 'aws', '--json'], {home, env})
+      // Regions where the fake has no zones report no spot prices: on-demand rows only.
+      expect(r.code, r.stderr + r.stdout).to.equal(0)
+      const outcome = parseEnvelope(r.stdout).result.outcomes[0]
+      expect(outcome).to.deep.include({provider: 'aws', status: 'refreshed'})
+      expect(r.stdout).to.not.include(key.secretAccessKey)
+      const o = parseEnvelope(runCli(['offers', '--provider', 'aws', '--accelerator', 'V100:1', '--region', 'us-east-1', '--spot', '--json'], {home}).stdout).result
+      expect(o.offers.map((x: {offer: {zone: string; price: {spot: number}}}) => [x.offer.zone, x.offer.price.spot])).to.deep.equal([['us-east-1a', 0.9]])
+    } finally {
+      await ec2.stop()
+    }
   })
 
   it('status lists every provider of the bundled snapshot', () => {

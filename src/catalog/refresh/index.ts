@@ -39,7 +39,7 @@ export interface RefreshOptions {
 export {REFRESHERS} from './refreshers.js'
 export {readRefreshState, refreshStateFile} from './state.js'
 
-export type RefreshStatus = 'refreshed' | 'failed' | 'unsupported'
+export type RefreshStatus = 'refreshed' | 'failed' | 'skipped' | 'unsupported'
 
 export interface RefreshOutcome {
   provider: string
@@ -119,13 +119,15 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
         onRetry: options.onRetry ? (e) => options.onRetry!(provider, e) : undefined,
         userAgent: 'skyhop catalog refresh',
       })
-      const entry: RefreshStateEntry = state.providers[provider] ?? {lastAttempt: '', lastSuccess: null, lastError: null, lastRows: null}
+      const entry: RefreshStateEntry = {...(state.providers[provider] ?? {lastAttempt: '', lastSuccess: null, lastError: null, lastRows: null})}
       entry.lastAttempt = started.toISOString()
       try {
         const result = await refresher.fetch({
           http,
+          dispatcher: options.dispatcher,
           endpoint,
           known,
+          previous: prior ? priorOffers : bundledOffers.filter((o) => o.provider === provider),
           registry,
           now: started,
           env,
@@ -153,24 +155,20 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
           requests: result.requests,
           error: null,
           using: {origin: 'refreshed', asOf, fetchedAt, rows: result.offers.length},
-          message: `${result.offers.length} offers from ${result.source}`,
+          message: [`${result.offers.length} offers from ${result.source}`, ...(result.warnings ?? [])].join('; '),
         })
       } catch (error) {
         const json = toSkyhopErrorJson(error)
+        const explicit = Boolean(options.providers?.length)
+        if (!explicit && refresher.credentialsRequired && json.code === 'PROVIDER_NO_CREDENTIALS') {
+          // Not asked for by name and not set up here: nothing failed, nothing changes.
+          const using = keptData(provider, bundled, prior, priorOffers)
+          outcomes.push(keptOutcome(provider, 'skipped', `skipped: no ${provider} credentials found; ${describeKept(using)}`, endpoint, using))
+          return
+        }
         entry.lastError = json
-        const bundledMeta = bundled.providers[provider]
-        const priorMeta = prior?.snapshot.providers[provider]
-        const using: RefreshOutcome['using'] = priorMeta
-          ? {origin: 'refreshed', asOf: priorMeta.asOf, fetchedAt: priorMeta.fetchedAt ?? null, rows: priorOffers.length}
-          : bundledMeta
-            ? {origin: 'bundled', asOf: bundledMeta.asOf, fetchedAt: null, rows: bundledMeta.rows}
-            : {origin: 'none', asOf: null, fetchedAt: null, rows: 0}
-        const kept =
-          using.origin === 'refreshed'
-            ? `kept the last refresh (${using.fetchedAt ?? using.asOf}, ${using.rows} offers)`
-            : using.origin === 'bundled'
-              ? `kept the bundled snapshot (as of ${using.asOf}, ${using.rows} offers)`
-              : 'no offers for this provider'
+        const using = keptData(provider, bundled, prior, priorOffers)
+        const kept = describeKept(using)
         outcomes.push({
           provider,
           status: 'failed',
@@ -210,9 +208,31 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
   return {catalogDir: dir, outcomes}
 }
 
+/** What the catalog keeps using for a provider that was not refreshed this time. */
+function keptData(provider: string, bundled: OffersFile, prior: {snapshot: OffersFile} | undefined, priorOffers: readonly Offer[]): RefreshOutcome['using'] {
+  const priorMeta = prior?.snapshot.providers[provider]
+  const bundledMeta = bundled.providers[provider]
+  if (priorMeta) return {origin: 'refreshed', asOf: priorMeta.asOf, fetchedAt: priorMeta.fetchedAt ?? null, rows: priorOffers.length}
+  if (bundledMeta) return {origin: 'bundled', asOf: bundledMeta.asOf, fetchedAt: null, rows: bundledMeta.rows}
+  return {origin: 'none', asOf: null, fetchedAt: null, rows: 0}
+}
+
+function describeKept(using: RefreshOutcome['using']): string {
+  if (using.origin === 'refreshed') return `kept the last refresh (${using.fetchedAt ?? using.asOf}, ${using.rows} offers)`
+  if (using.origin === 'bundled') return `kept the bundled snapshot (as of ${using.asOf}, ${using.rows} offers)`
+  return 'no offers for this provider'
+}
+
+function keptOutcome(provider: string, status: RefreshStatus, message: string, endpoint: string | null, using: RefreshOutcome['using']): RefreshOutcome {
+  return {provider, status, rows: null, source: null, endpoint: endpoint === null ? null : describeEndpoint(endpoint), fetchedAt: null, requests: null, error: null, using, message}
+}
+
 /** The error as --json and the state file show it; anything unexpected is reported, redacted. */
 function toSkyhopErrorJson(error: unknown): ErrorJson {
   if (isSkyhopError(error)) return error.toJSON()
+  // The same class from a second module instance (a lazily imported provider under a test loader).
+  const e = error as {code?: unknown; toJSON?: () => ErrorJson} | null
+  if (e && typeof e.code === 'string' && typeof e.toJSON === 'function') return e.toJSON()
   return {code: 'INTERNAL', message: redact(error instanceof Error ? error.message : String(error))}
 }
 

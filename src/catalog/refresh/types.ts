@@ -1,6 +1,8 @@
 // The contract between the refresh orchestrator (refresh/index.ts) and the per-provider
 // refreshers: a refresher fetches current prices over the injected HTTP client and
 // returns offers; saving them, and falling back when it fails, is not its business.
+import type {Dispatcher} from 'undici'
+
 import type {ProviderError, ProviderErrorCategory} from '../../errors.js'
 import type {HttpClient} from '../../http/client.js'
 import type {AcceleratorRegistry} from '../accelerators.js'
@@ -8,10 +10,14 @@ import type {Offer} from '../types.js'
 
 export interface RefreshContext {
   http: HttpClient
+  /** The same dispatcher, for a provider client of its own (AWS's signed EC2 client). */
+  dispatcher: Dispatcher
   /** Base URL of the provider's price API (SKYHOP_<PROVIDER>_ENDPOINT or the default). */
   endpoint: string
   /** The provider's offers the catalog holds now: what shapes (vCPUs, GPUs) instance types have. */
   known: readonly Offer[]
+  /** The provider's offers in use now (the last refresh, else the bundled ones): what a partial failure keeps. */
+  previous: readonly Offer[]
   registry: AcceleratorRegistry
   now: Date
   env: NodeJS.ProcessEnv
@@ -25,10 +31,14 @@ export interface RefreshResult {
   source: string
   /** HTTP requests made (pages fetched). */
   requests: number
+  /** Partial failures that did not fail the refresh (a region that refused). */
+  warnings?: string[]
 }
 
 export interface Refresher {
   provider: string
   defaultEndpoint: string
+  /** Needs the provider's credentials: a run over all providers skips it when there are none. */
+  credentialsRequired?: boolean
   fetch(ctx: RefreshContext): Promise<RefreshResult>
 }

@@ -41,7 +41,8 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
       home,
       snapshotFile,
       dispatcher,
-      env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint},
+      // AWS is refreshed too when no provider is named: give it nothing to find, no metadata to ask.
+      env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/c'},
       now: () => new Date('2026-11-27T10:00:00Z'),
       sleep: async () => {},
       timeoutMs: 2000,
@@ -137,10 +138,11 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
   it('reports providers without a live refresh, and refuses them by name', async () => {
     const {home, snapshotFile} = fixtureSnapshot()
     const report = await refreshCatalog(options(home, snapshotFile))
-    const aws = report.outcomes.find((o) => o.provider === 'aws')!
-    expect(aws).to.deep.include({status: 'unsupported', error: null})
-    expect(aws.using.origin).to.equal('bundled')
-    const err = await refreshCatalog(options(home, snapshotFile, {providers: ['aws']})).catch((e: unknown) => e)
+    const aliyun = report.outcomes.find((o) => o.provider === 'aliyun')!
+    expect(aliyun).to.deep.include({status: 'unsupported', error: null})
+    expect(aliyun.using.origin).to.equal('bundled')
+    expect(report.outcomes.find((o) => o.provider === 'aws')!.status).to.equal('skipped')
+    const err = await refreshCatalog(options(home, snapshotFile, {providers: ['aliyun']})).catch((e: unknown) => e)
     expect(err).to.be.instanceOf(ProviderError)
     expect((err as ProviderError).code).to.equal('PROVIDER_NOT_SUPPORTED')
     const typo = await refreshCatalog(options(home, snapshotFile, {providers: ['azuer']})).catch((e: unknown) => e)
