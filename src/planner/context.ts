@@ -71,6 +71,7 @@ export class JobContext {
   private readonly regionAllowScoped: Map<string, Set<string>> | null
   private readonly regionDenyBare: Set<string>
   private readonly regionDenyScoped: Map<string, Set<string>>
+  private readonly hasRegionRules: boolean
   readonly blockedByProvider: Map<string, BlockedScope[]>
   readonly observations: ObservationIndex | null
   readonly queueEstimates: ReadonlyMap<OfferKey, QueueEstimate> | null
@@ -122,6 +123,7 @@ export class JobContext {
     this.regionDenyScoped = new Map()
     for (const entry of allow ?? []) addRegion(entry, this.regionAllowBare!, this.regionAllowScoped!)
     for (const entry of job.placement.regions.deny) addRegion(entry, this.regionDenyBare, this.regionDenyScoped)
+    this.hasRegionRules = allow !== null || job.placement.regions.deny.length > 0
 
     this.blockedByProvider = new Map()
     for (const b of input.blocked ?? []) {
@@ -186,6 +188,7 @@ export class JobContext {
   }
 
   regionAllowed(provider: string, region: string): boolean {
+    if (!this.hasRegionRules) return true
     if (this.regionDenyBare.has(region) || this.regionDenyScoped.get(provider)?.has(region)) return false
     if (this.regionAllowBare === null) return true
     return this.regionAllowBare.has(region) || this.regionAllowScoped!.get(provider)?.has(region) === true

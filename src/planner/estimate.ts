@@ -27,10 +27,22 @@ export interface SpotOverhead {
  * E[X | X < T] = 1/λ − T/(e^{λT} − 1) hours. Both reduce to λ·T preemptions losing T/2
  * (or τ/2) each when λ·T is small.
  */
-export function spotOverhead(ratePerHour: number, runHours: number, relaunchWaitHours: number, checkpointHours: number | null): SpotOverhead {
+export function spotOverhead(
+  ratePerHour: number,
+  runHours: number,
+  relaunchWaitHours: number,
+  checkpointHours: number | null,
+  /** Filled and returned instead of a new object (the planner's hot loop reuses one). */
+  out: SpotOverhead = {preemptions: 0, perPreemptionHours: 0, overheadHours: 0, billedOverheadHours: 0, viable: true},
+): SpotOverhead {
   const lambda = ratePerHour
   if (!(lambda > 0) || !(runHours > 0)) {
-    return {preemptions: 0, perPreemptionHours: 0, overheadHours: 0, billedOverheadHours: 0, viable: true}
+    out.preemptions = 0
+    out.perPreemptionHours = 0
+    out.overheadHours = 0
+    out.billedOverheadHours = 0
+    out.viable = true
+    return out
   }
   let preemptions: number
   let lostHours: number
@@ -61,13 +73,12 @@ export function spotOverhead(ratePerHour: number, runHours: number, relaunchWait
     }
   }
   const perPreemptionHours = relaunchWaitHours + RESTORE_OVERHEAD_HOURS + lostHours
-  return {
-    preemptions,
-    perPreemptionHours,
-    overheadHours: preemptions * perPreemptionHours,
-    billedOverheadHours: preemptions * (RESTORE_OVERHEAD_HOURS + lostHours),
-    viable,
-  }
+  out.preemptions = preemptions
+  out.perPreemptionHours = perPreemptionHours
+  out.overheadHours = preemptions * perPreemptionHours
+  out.billedOverheadHours = preemptions * (RESTORE_OVERHEAD_HOURS + lostHours)
+  out.viable = viable
+  return out
 }
 
 /** The smallest k with P(Poisson(mean) ≤ k) ≥ q; the normal approximation above a mean of 100. */

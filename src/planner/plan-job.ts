@@ -23,7 +23,7 @@
 // top-K heap; candidate objects with their estimate details are built for the final K.
 import type {Confidence, Offer} from '../catalog/types.js'
 import {type AcceleratorGroup, type Egress, JobContext, fmt} from './context.js'
-import {spotOverhead, poissonQuantile} from './estimate.js'
+import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
 import {describeExclusion} from './explain.js'
 import {ExclusionCollector} from './exclusions.js'
 import {isOfferIndex, offerKey} from './offer-index.js'
@@ -36,6 +36,8 @@ import {
   providerKind,
 } from './priors.js'
 import type {Candidate, OfferIndex, Plan, PlanInput} from './types.js'
+
+const SPOT_SCRATCH: SpotOverhead = {preemptions: 0, perPreemptionHours: 0, overheadHours: 0, billedOverheadHours: 0, viable: true}
 
 /** The numbers of one feasible candidate (offer × market), before it becomes a Candidate. */
 export interface Scored {
@@ -101,8 +103,12 @@ export function toPlan(ranked: Ranked): Plan {
   }
 }
 
-/** Scans the offers for one job and keeps the best `top` candidates, best first. */
-export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferIndex, top: number): Ranked {
+/**
+ * Scans the offers for one job and keeps the best `top` candidates, best first.
+ * `unavailable`, when given, drops offers a caller has used up (a sweep's full offers) as
+ * `capacity` before anything is estimated for them.
+ */
+export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferIndex, top: number, unavailable?: (offer: Offer) => boolean): Ranked {
   const exclusions = new ExclusionCollector()
   const heap = new TopK(top, comparator(ctx))
   const scratch = newScratch()
@@ -124,6 +130,7 @@ export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferInde
       if (alt < 0) return exclusions.add('accelerator-count', g.name, '', offer, null, count)
       if (g.throughputUnknown) return exclusions.add('throughput-unknown', g.name, '', offer, null)
     }
+    if (unavailable !== undefined && unavailable(offer)) return exclusions.add('capacity', offer.provider, offer.region, offer, null, 0)
     const providerWhy = ctx.providerReason(offer.provider)
     if (providerWhy !== null) return exclusions.add(providerWhy, offer.provider, '', offer, null)
     if (!ctx.regionAllowed(offer.provider, offer.region)) return exclusions.add('region-not-allowed', offer.provider, offer.region, offer, null)
@@ -273,7 +280,7 @@ function evaluate(
       rateConfidence = 'low'
     }
     // Each node can be taken back: the job stops when any node does.
-    const so = spotOverhead(rate * nodes, runHours, queueHours, ctx.checkpointHours)
+    const so = spotOverhead(rate * nodes, runHours, queueHours, ctx.checkpointHours, SPOT_SCRATCH)
     if (!so.viable || so.preemptions > ctx.job.recovery.maxRestarts) {
       exclusions.add('spot-unviable', offer.provider, '', offer, spot, so.preemptions)
       return false
@@ -281,7 +288,8 @@ function evaluate(
     preemptions = so.preemptions
     overheadHours = so.overheadHours
     billedOverheadHours = so.billedOverheadHours
-    pessimisticOverhead = poissonQuantile(so.preemptions, PESSIMISTIC_QUANTILE) * so.perPreemptionHours
+    // Only a deadline needs the pessimistic finish; the quantile is a loop, skip it otherwise.
+    pessimisticOverhead = Number.isFinite(ctx.allowedHours) ? poissonQuantile(so.preemptions, PESSIMISTIC_QUANTILE) * so.perPreemptionHours : overheadHours
   }
 
   const egress = ctx.egressTo(offer.provider, offer.region)
@@ -502,7 +510,9 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
       preemptions: {value: round(s.preemptions), source: preemptionDetail, confidence: s.rateConfidence},
       preemptionOverheadHours: {
         value: round(s.overheadHours),
-        source: s.spot ? `relaunch wait + restore + lost work per preemption; pessimistic (p95) finish ${fmt(s.pessimisticFinishHours)} h` : 'on-demand: none',
+        source: s.spot
+          ? `relaunch wait + restore + lost work per preemption${Number.isFinite(ctx.allowedHours) ? `; pessimistic (p95) finish ${fmt(s.pessimisticFinishHours)} h` : ''}`
+          : 'on-demand: none',
         confidence: s.rateConfidence,
       },
       transferHours: {value: round(s.egress.hours), source: s.egress.source, confidence: s.egress.confidence},

@@ -16,6 +16,9 @@ import {indexOffers, isOfferIndex, offerKey} from './offer-index.js'
 import {type Ranked, type Scored, materialize, rankOffers, toPlan} from './plan-job.js'
 import type {Assignment, ExclusionGroup, OfferIndex, QuotaLimit, SweepInput, SweepPlan} from './types.js'
 
+/** How many candidates a job that must wait for a slot compares. */
+const WAIT_DEPTH = 256
+
 export interface SweepOptions {
   /** Stop assigning once the expected cost of the sweep would pass this. */
   budget?: Money
@@ -62,12 +65,12 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   const deadlineMs = jobs.map((j) => (j.deadline === null ? Number.POSITIVE_INFINITY : Date.parse(j.deadline)))
   order.sort((a, b) => (deadlineMs[a] !== deadlineMs[b] ? (deadlineMs[a] < deadlineMs[b] ? -1 : 1) : a - b))
 
-  const slots = new Map<string, Slots>()
+  // Keyed by the offer object itself: no key string per offer in the hot loop.
+  const slots = new Map<Offer, Slots>()
   const limits = input.limits ?? []
   const used = limits.map(() => ({instances: 0, accelerators: 0}))
   const budgetUsd = input.sweep?.budget === undefined ? Number.POSITIVE_INFINITY : input.sweep.budget.currency === 'USD' ? input.sweep.budget.amount : input.sweep.budget.amount / input.fx.cnyPerUsd
   let spent = 0
-  let assigned = 0
   const assignments: Assignment[] = new Array(jobs.length)
   const assumptions = new Set<string>()
 
@@ -75,29 +78,41 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     const job = jobs[i]
     const shape = shapeOf[i]
     const nodes = Math.max(1, job.nodes)
+    // Offers the sweep has already filled are skipped while ranking, so a ranking only
+    // needs to be deep enough for this shape's own jobs.
+    const full = (o: Offer): boolean => {
+      const sl = slots.get(o)
+      return sl !== undefined && sl.freeAt !== null && sl.freeAt[nodes - 1] > 0
+    }
     if (shape.ranked === null) {
-      // Each job assigned so far (or still to come for this shape) fills at most one offer,
-      // which knocks out at most two candidates (its spot and on-demand markets): a ranking
-      // this deep always holds a free candidate if any exists, quotas aside.
-      shape.k = Math.max(top, 2 * (assigned + shape.remaining) + 64)
-      shape.ranked = rankOffers(shape.ctx, index, shape.k)
+      // Each of this shape's jobs fills at most one offer, knocking out at most its two markets.
+      shape.k = Math.max(top, 2 * shape.remaining * nodes + 64)
+      shape.ranked = rankOffers(shape.ctx, index, shape.k, full)
     }
     let pick = firstFree(shape.ranked, slots, limits, used, nodes)
-    while (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
-      // Everything we kept is full but there is more: look further down the ranking.
-      shape.k = Math.min(shape.ranked.feasibleCount, shape.k * 4)
-      shape.ranked = rankOffers(shape.ctx, index, shape.k)
+    if (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
+      // Other jobs filled what we kept (or quotas bar it): rank again over what is still free.
+      shape.ranked = rankOffers(shape.ctx, index, shape.k, full)
       pick = firstFree(shape.ranked, slots, limits, used, nodes)
+      while (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
+        shape.k *= 4
+        shape.ranked = rankOffers(shape.ctx, index, shape.k, full)
+        pick = firstFree(shape.ranked, slots, limits, used, nodes)
+      }
     }
     let wait = 0
+    let waitRanking: Ranked | null = null
     if (pick === null) {
-      const w = earliestSlot(shape.ctx, shape.ranked, slots, nodes)
+      // Nothing free: wait for the slot that serves the objective best among the best
+      // WAIT_DEPTH candidates, full or not.
+      waitRanking = rankOffers(shape.ctx, index, Math.max(top, WAIT_DEPTH))
+      const w = earliestSlot(shape.ctx, waitRanking, slots, nodes)
       if (w !== null) {
         pick = w.rank
         wait = w.start
       }
     }
-    const plan = shape.ranked
+    const plan = waitRanking ?? shape.ranked
     if (--shape.remaining === 0) shape.ranked = null
     if (pick === null) {
       assignments[i] = {jobIndex: i, job: job.name, candidate: null, waitForSlotHours: 0, estimatedFinishHours: null, reason: unassignedReason(shape.ctx, plan)}
@@ -118,7 +133,6 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
       continue
     }
     spent += cost
-    assigned++
     take(slots, s, nodes, wait, wait + s.finishHours)
     if (wait === 0) charge(limits, used, s, nodes)
     const candidate = materialize(shape.ctx, s, pick + 1)
@@ -126,9 +140,9 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   }
 
   for (const shape of shapes.values()) for (const a of shape.ctx.assumptions) assumptions.add(a)
-  const usage = [...slots.entries()]
-    .filter(([, v]) => v.jobs > 0)
-    .map(([key, v]) => ({offerKey: key, instances: v.peak, jobs: v.jobs, capacity: v.offer.capacity}))
+  const usage = [...slots.values()]
+    .filter((v) => v.jobs > 0)
+    .map((v) => ({offerKey: offerKey(v.offer), instances: v.peak, jobs: v.jobs, capacity: v.offer.capacity}))
     .sort((a, b) => (a.offerKey < b.offerKey ? -1 : a.offerKey > b.offerKey ? 1 : 0))
   let makespan = 0
   let unassigned = 0
@@ -169,12 +183,11 @@ export function shapeKey(job: JobSpec): string {
   ])
 }
 
-function slotsFor(slots: Map<string, Slots>, offer: Offer): Slots {
-  const key = offerKey(offer)
-  let s = slots.get(key)
+function slotsFor(slots: Map<Offer, Slots>, offer: Offer): Slots {
+  let s = slots.get(offer)
   if (s === undefined) {
     s = {offer, freeAt: offer.capacity === null ? null : new Array<number>(offer.capacity).fill(0), jobs: 0, peak: 0}
-    slots.set(key, s)
+    slots.set(offer, s)
   }
   return s
 }
@@ -204,11 +217,11 @@ function charge(limits: readonly QuotaLimit[], used: Array<{instances: number; a
 }
 
 /** Rank index of the best candidate that can start now, or null. */
-function firstFree(ranked: Ranked, slots: Map<string, Slots>, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
+function firstFree(ranked: Ranked, slots: Map<Offer, Slots>, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
   const list = ranked.scored
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
-    const sl = slots.get(offerKey(s.offer))
+    const sl = slots.get(s.offer)
     if (sl !== undefined && sl.freeAt !== null && sl.freeAt[nodes - 1] > 0) continue
     if (!quotaAllows(limits, used, s, nodes)) continue
     return r
@@ -217,12 +230,12 @@ function firstFree(ranked: Ranked, slots: Map<string, Slots>, limits: readonly Q
 }
 
 /** When everything is full: the candidate whose freed slot serves the objective best. */
-function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<string, Slots>, nodes: number): {rank: number; start: number} | null {
+function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<Offer, Slots>, nodes: number): {rank: number; start: number} | null {
   const list = ranked.scored
   let best: {rank: number; start: number; value: number} | null = null
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
-    const sl = slots.get(offerKey(s.offer))
+    const sl = slots.get(s.offer)
     if (sl === undefined || sl.freeAt === null) continue
     const start = sl.freeAt[nodes - 1]
     const finish = start + s.finishHours
@@ -235,7 +248,7 @@ function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<string, Slots>
   return best === null ? null : {rank: best.rank, start: best.start}
 }
 
-function take(slots: Map<string, Slots>, s: Scored, nodes: number, start: number, end: number): void {
+function take(slots: Map<Offer, Slots>, s: Scored, nodes: number, start: number, end: number): void {
   const sl = slotsFor(slots, s.offer)
   sl.jobs++
   if (sl.freeAt === null) {
