@@ -133,7 +133,7 @@ sr_emit_at() {
 }
 
 sr_write_atomic() { # PATH CONTENT
-  local tmp="$1.tmp.$$"
+  local tmp="$1.tmp.$BASHPID"
   printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"
 }
 
@@ -522,6 +522,9 @@ sr_load_env() {
 # Runs in the job's own process group: setup (if any), then run in place of this shell.
 sr_job_main() {
   trap - TERM INT USR1 USR2 EXIT
+  # The runner writes job.pgid too, but this shell may get ahead of it: whoever sees a
+  # setup-start or run-start event must find job.pgid.
+  sr_write_atomic "$sr_dir/job.pgid" "$BASHPID"
   [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
   exec </dev/null >>"$sr_dir/output.log" 2>&1
   umask "$sr_umask"

@@ -131,6 +131,20 @@ function runnersOf(attemptDir: string): number[] {
   return [...found].filter(([, ppid]) => !found.has(ppid)).map(([pid]) => pid)
 }
 
+/** Live (non-zombie) processes in a process group. */
+function liveInGroup(pgid: number): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[2]) === pgid) pids.push(Number(entry))
+    } catch {}
+  }
+  return pids
+}
+
 const dataOf = (handle: LaunchHandle) => handle.data as {attemptDir: string; pid: number}
 
 describe('local provider', function () {
@@ -418,5 +432,24 @@ describe('local provider', function () {
     const done = await until(provider, handle, terminal)
     expect(done.state).to.equal('LOST')
     expect(await provider.listOwned()).to.deep.equal([])
+  })
+
+  it('cleanup right after launch, while the runner is still starting its job, leaves nothing running', async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home})
+    for (let i = 0; i < 5; i++) {
+      const handle = await provider.launch(request(home, 'sleep 30'))
+      await new Promise((resolve) => setTimeout(resolve, i * 5))
+      await provider.cleanup(handle)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const {attemptDir} = dataOf(handle)
+      expect(runnersOf(attemptDir), `round ${i}`).to.deep.equal([])
+      const pgidFile = join(attemptDir, 'job.pgid')
+      if (existsSync(pgidFile)) {
+        const pgid = Number(readFileSync(pgidFile, 'utf8'))
+        expect(liveInGroup(pgid), `round ${i}: group ${pgid}`).to.deep.equal([])
+      }
+      expect((await pollOne(provider, handle)).state).to.equal('LOST')
+    }
   })
 })

@@ -412,9 +412,17 @@ export class LocalProvider implements Provider {
   /** Nothing of the attempt keeps running; its directory (logs, events) stays as the record. */
   async cleanup(handle: LaunchHandle): Promise<void> {
     const {attemptDir, pid} = dataOf(handle)
-    const pgid = readJobPgid(attemptDir)
+    // The runner first, so that it starts nothing more; then its job, whose group id it
+    // may not have recorded yet if it was killed just after starting it.
+    const runnerWasAlive = isRunnerOf(pid, attemptDir)
+    if (runnerWasAlive) sendSignal(pid, 'SIGKILL')
+    let pgid = readJobPgid(attemptDir)
+    const until = Date.now() + 500
+    while (pgid === null && runnerWasAlive && readExitCode(attemptDir) === null && Date.now() < until) {
+      await sleep(20)
+      pgid = readJobPgid(attemptDir)
+    }
     if (pgid !== null && groupAlive(pgid)) sendSignal(-pgid, 'SIGKILL')
-    if (isRunnerOf(pid, attemptDir)) sendSignal(pid, 'SIGKILL')
   }
 
   /** Attempts on this machine that still have a live runner or job. */
