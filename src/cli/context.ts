@@ -1,8 +1,9 @@
 // The one factory commands get their collaborators from: home, config, store,
 // providers and the replanner. Built lazily so a command pays only for what it uses;
 // tests point SKYHOP_HOME elsewhere instead of swapping globals.
+import type {FxRates} from '../catalog/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
-import type {Replanner} from '../controller/planning.js'
+import type {PlanningInputs, Replanner} from '../controller/planning.js'
 import type {Provider} from '../providers/provider.js'
 import type {Objective} from '../spec/job-spec.js'
 import type {Store} from '../state/store.js'
@@ -42,6 +43,27 @@ export class AppContext {
   async replanner(options: {catalogFile?: string; objective?: Objective; top?: number; allProviders?: boolean} = {}): Promise<Replanner> {
     const {createReplanner} = await import('../controller/planning.js')
     return createReplanner({
+      home: this.home,
+      config: this.config(),
+      providers: await this.providers(),
+      store: await this.store(),
+      warn: this.warn,
+      ...options,
+    })
+  }
+
+  /** The exchange rate for reports: config fx.cny_per_usd, else SKYHOP_FX_CNY_PER_USD, else the default. */
+  async fx(): Promise<FxRates> {
+    const {fxFromEnv} = await import('../catalog/currency.js')
+    const base = fxFromEnv()
+    const cnyPerUsd = this.config().fx.cnyPerUsd
+    return cnyPerUsd ? {...base, cnyPerUsd, source: 'config fx.cny_per_usd'} : base
+  }
+
+  /** The planner's inputs gathered once (catalog, live offers, observations): for a sweep, planned as a whole. */
+  async planningInputs(options: {catalogFile?: string; objective?: Objective} = {}): Promise<PlanningInputs> {
+    const {gatherPlanningInputs} = await import('../controller/planning.js')
+    return gatherPlanningInputs({
       home: this.home,
       config: this.config(),
       providers: await this.providers(),

@@ -10,9 +10,14 @@ export default class Recover extends BaseCommand {
     await this.parse(Recover)
     const result = await recoverJobs({store: await this.ctx.store(), providers: await this.ctx.providers(), home: this.home})
     this.out(
-      result.restarted.length + result.cleaned.length === 0
+      result.restarted.length + result.restartedSweeps.length + result.cleaned.length + result.idleReleased.length === 0
         ? 'nothing to recover'
-        : [...result.restarted.map((j) => `restarted controller for ${j}`), ...result.cleaned.map((a) => `stopped unowned attempt ${a}`)].join('\n'),
+        : [
+            ...result.restarted.map((j) => `restarted controller for ${j}`),
+            ...result.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
+            ...result.cleaned.map((a) => `stopped unowned attempt ${a}`),
+            ...result.idleReleased.map((a) => `released idle attempt ${a}`),
+          ].join('\n'),
     )
     return result
   }

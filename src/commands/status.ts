@@ -14,7 +14,7 @@ export default class Status extends BaseCommand {
   ]
   static override args = {job: Args.string({description: 'job id or name'})}
   static override flags = {
-    sweep: Flags.string({description: 'only the jobs of this sweep'}),
+    sweep: Flags.string({description: 'only the jobs of this sweep (id or name; see `skyhop sweeps`)'}),
     limit: Flags.integer({description: 'most jobs to list', default: 50, min: 1}),
     watch: Flags.boolean({description: 'refresh every 2 seconds until interrupted (terminal only)'}),
   }
@@ -22,8 +22,10 @@ export default class Status extends BaseCommand {
   async run(): Promise<{jobs: JobSummary[]} | {job: JobDetail}> {
     const {args, flags} = await this.parse(Status)
     const store = await this.ctx.store()
+    // A sweep by id or name; an unknown one is an error, not an empty list.
+    const sweepId = flags.sweep === undefined ? undefined : store.findSweep(flags.sweep).id
     const once = (): {jobs: JobSummary[]} | {job: JobDetail} =>
-      args.job ? {job: jobDetail(store, args.job)} : {jobs: listJobs(store, {sweepId: flags.sweep, limit: flags.limit})}
+      args.job ? {job: jobDetail(store, args.job)} : {jobs: listJobs(store, {sweepId, limit: flags.limit})}
     const render = (r: ReturnType<typeof once>) => ('job' in r ? renderJobDetail(r.job) : renderJobs(r.jobs))
     if (flags.watch && this.interactive) {
       for (;;) {

@@ -11,6 +11,7 @@ import {type AttemptState, type LaunchHandle, type LaunchRequest, type PollResul
 import type {JobSpec} from '../spec/job-spec.js'
 import {type AttemptRecord, type JobRecord, type Store, TERMINAL_JOB_STATES} from '../state/store.js'
 import {contractEnv} from './contract-env.js'
+import {billingPolicy} from './cost.js'
 
 /** A plan and a way back from a candidate to the offer it came from. */
 export interface Replanned {
@@ -214,6 +215,7 @@ class JobController {
       pricePerHour: candidate.hourlyPrice?.amount ?? null,
       currency: candidate.hourlyPrice?.currency ?? null,
       onDemandPricePerHour: offer.price.onDemand === null ? null : offer.price.onDemand * candidate.nodes,
+      billingGranularitySeconds: billingPolicy(candidate.provider).granularitySeconds,
     })
     if (!attempt) return 'job-ended'
     this.emit('launching', `launching on ${describe(candidate)}`, {attemptId: attempt.id})
@@ -352,8 +354,7 @@ class JobController {
   }
 
   private async onAttemptEnded(job: JobRecord, attempt: AttemptRecord, result: PollResult): Promise<void> {
-    const provider = this.deps.providers.get(attempt.provider)!
-    await provider.cleanup(attempt.handle!).catch(() => undefined)
+    await this.release(attempt)
     if (attempt.spot && attempt.startedAt) {
       this.store.addObservation({
         provider: attempt.provider,
@@ -427,10 +428,22 @@ class JobController {
   private async settleAfterEnd(attempt: AttemptRecord): Promise<void> {
     const result = await this.pollOne(attempt)
     if (result && TERMINAL_ATTEMPT_STATES.has(result.state)) {
-      await this.deps.providers.get(attempt.provider)?.cleanup(attempt.handle!).catch(() => undefined)
+      await this.release(attempt)
       return
     }
     await this.sleep(this.pollIntervalMs)
+  }
+
+  /** Releases what the attempt holds and records when; a failure is left to the idle guard (idle.ts). */
+  private async release(attempt: AttemptRecord): Promise<void> {
+    const provider = this.deps.providers.get(attempt.provider)
+    if (!provider || !attempt.handle) return
+    try {
+      await provider.cleanup(attempt.handle)
+      this.store.markReleased(attempt.id)
+    } catch (error) {
+      this.store.addEvent(this.jobId, attempt.id, 'cleanup-failed', {message: asProviderError(attempt.provider, error).message})
+    }
   }
 
   private failJob(error: unknown): void {

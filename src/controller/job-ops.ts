@@ -154,7 +154,8 @@ export async function cancelJob(
           {state: r?.state === 'SUCCEEDED' || r?.state === 'FAILED' ? r.state : 'CANCELLED', endedAt: r?.endedAt ?? new Date().toISOString(), exitCode: r?.exitCode ?? null, reason: 'cancelled by user'},
           {kind: 'attempt-cancelled'},
         )
-        await provider.cleanup(a.handle!).catch(() => undefined)
+        // A failed cleanup leaves the attempt unreleased for the idle guard (idle.ts) to retry.
+        if (await provider.cleanup(a.handle!).then(() => true, () => false)) store.markReleased(a.id)
         break
       }
       if (Date.now() > until) {

@@ -158,15 +158,15 @@ function binPath(): string {
 }
 
 /**
- * Starts `skyhop controller JOB` detached from this process (own session, output to a
- * log file), so the job outlives the terminal. It inherits this environment, which is
- * where job secrets come from.
+ * Starts `skyhop controller JOB` (or `skyhop sweep-controller SWEEP`) detached from this
+ * process (own session, output to a log file), so the job outlives the terminal. It
+ * inherits this environment, which is where job secrets come from.
  */
-export function spawnDetachedController(home: string, jobId: string): void {
+export function spawnDetachedController(home: string, id: string, command: 'controller' | 'sweep-controller' = 'controller'): void {
   const dir = join(home, 'controllers')
   mkdirSync(dir, {recursive: true})
-  const log = openSync(join(dir, `${jobId}.log`), 'a', 0o600)
-  const child = spawn(process.execPath, [binPath(), 'controller', jobId], {
+  const log = openSync(join(dir, `${id}.log`), 'a', 0o600)
+  const child = spawn(process.execPath, [binPath(), command, id], {
     detached: true,
     stdio: ['ignore', log, log],
     env: {...process.env, SKYHOP_HOME: home},

@@ -1,11 +1,12 @@
 // Gathers what the pure planner needs — catalog offers, live offers from the enabled
 // backends (this machine, Slurm partitions), their queue estimates, and what the store
 // has observed — and returns a replanner the controller calls after every failure.
-import type {Offer} from '../catalog/types.js'
+import type {FxRates} from '../catalog/currency.js'
+import type {Accelerator, Offer} from '../catalog/types.js'
 import type {SkyhopConfig} from '../config.js'
 import {indexOffers, offerKey} from '../planner/offer-index.js'
 import {planJob} from '../planner/plan-job.js'
-import type {BlockList, Observation, OfferKey, PlanOptions, QueueEstimate} from '../planner/types.js'
+import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Objective} from '../spec/job-spec.js'
 import type {Store} from '../state/store.js'
@@ -29,10 +30,46 @@ export interface PlanningSetup {
 
 export type Replanner = (spec: JobSpec, blocked: BlockList) => Promise<Replanned>
 
+/** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
+export interface PlanningInputs {
+  offers: OfferIndex
+  offerOf(candidate: Candidate): Offer | undefined
+  accelerators: (name: string) => Accelerator | undefined
+  enabledProviders: ReadonlySet<string> | null
+  fx: FxRates
+  /** The backends' own queue estimates for this job's shape (cached per shape). */
+  queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
+  observations(): Observation[]
+  options: PlanOptions
+  now: () => Date
+}
+
 /** How far back observations count. */
 const OBSERVATION_WINDOW_DAYS = 14
 
 export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
+  return replannerFrom(await gatherPlanningInputs(setup))
+}
+
+export function replannerFrom(inputs: PlanningInputs): Replanner {
+  return async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
+    const plan = planJob({
+      job: spec,
+      offers: inputs.offers,
+      accelerators: inputs.accelerators,
+      now: inputs.now(),
+      enabledProviders: inputs.enabledProviders,
+      fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
+      observations: inputs.observations(),
+      queueEstimates: await inputs.queueEstimates(spec),
+      blocked,
+      options: inputs.options,
+    })
+    return {plan, offerOf: inputs.offerOf}
+  }
+}
+
+export async function gatherPlanningInputs(setup: PlanningSetup): Promise<PlanningInputs> {
   const {loadCatalog} = await import('../catalog/catalog.js')
   const {fxFromEnv} = await import('../catalog/currency.js')
   const now = setup.now ?? (() => new Date())
@@ -56,7 +93,7 @@ export async function createReplanner(setup: PlanningSetup): Promise<Replanner> 
   const queueCache = new Map<string, QueueEstimate | null>()
   const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
 
-  return async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
+  const queueEstimates = async (spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>> => {
     const queueEstimates = new Map<OfferKey, QueueEstimate>()
     for (const offer of live) {
       const provider = setup.providers.get(offer.provider)
@@ -69,20 +106,18 @@ export async function createReplanner(setup: PlanningSetup): Promise<Replanner> 
       const estimate = queueCache.get(cacheKey)
       if (estimate) queueEstimates.set(key, estimate)
     }
-    const options: PlanOptions = {...(setup.objective ? {objective: setup.objective} : {}), ...(setup.top ? {top: setup.top} : {})}
-    const plan = planJob({
-      job: spec,
-      offers: index,
-      accelerators: (name) => catalog.registry.resolve(name),
-      now: now(),
-      enabledProviders: enabled,
-      fx: {cnyPerUsd: fx.cnyPerUsd},
-      observations: setup.store ? observationsFrom(setup.store, now()) : [],
-      queueEstimates,
-      blocked,
-      options,
-    })
-    return {plan, offerOf: (c) => byKey.get(c.offerKey)}
+    return queueEstimates
+  }
+  return {
+    offers: index,
+    offerOf: (c) => byKey.get(c.offerKey),
+    accelerators: (name) => catalog.registry.resolve(name),
+    enabledProviders: enabled,
+    fx,
+    queueEstimates,
+    observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),
+    options: {...(setup.objective ? {objective: setup.objective} : {}), ...(setup.top ? {top: setup.top} : {})},
+    now,
   }
 }
 

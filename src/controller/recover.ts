@@ -3,22 +3,40 @@
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
 import {type Store, TERMINAL_JOB_STATES} from '../state/store.js'
+import {releaseIdle} from './idle.js'
 import {spawnDetachedController} from './launch.js'
 
 export interface RecoverResult {
   restarted: string[]
+  /** Sweeps whose controller was restarted (one controller drives all of a sweep's jobs). */
+  restartedSweeps: string[]
   cleaned: string[]
+  /** Attempts whose job had ended but whose instance was still held past its idle timeout. */
+  idleReleased: string[]
 }
 
 export async function recoverJobs(input: {
   store: Store
   providers: ReadonlyMap<string, Provider>
   home: string
-  spawn?: (home: string, jobId: string) => void
+  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller') => void
 }): Promise<RecoverResult> {
   const spawn = input.spawn ?? spawnDetachedController
   const restarted: string[] = []
+  const restartedSweeps: string[] = []
+  for (const sweep of input.store.orphanedSweeps()) {
+    spawn(input.home, sweep.id, 'sweep-controller')
+    restartedSweeps.push(sweep.id)
+  }
   for (const job of input.store.orphanedJobs()) {
+    // A sweep's jobs belong to its controller, which starts them within the sweep's limits.
+    if (job.sweepId !== null && input.store.getSweep(job.sweepId)?.state === 'RUNNING') {
+      if (!restartedSweeps.includes(job.sweepId)) {
+        spawn(input.home, job.sweepId, 'sweep-controller')
+        restartedSweeps.push(job.sweepId)
+      }
+      continue
+    }
     spawn(input.home, job.id)
     input.store.addEvent(job.id, null, 'controller-restarted', {})
     restarted.push(job.id)
@@ -32,8 +50,9 @@ export async function recoverJobs(input: {
     const r = (await provider.poll([attempt.handle])).get(attempt.handle.externalId)
     if (r && !TERMINAL_ATTEMPT_STATES.has(r.state)) await provider.signal(attempt.handle, 'cancel', job.spec.recovery.graceSeconds)
     input.store.updateAttempt(attempt.id, {state: r && TERMINAL_ATTEMPT_STATES.has(r.state) ? r.state : 'CANCELLED', endedAt: new Date().toISOString(), reason: 'job had ended'}, {kind: 'attempt-reconciled'})
-    await provider.cleanup(attempt.handle).catch(() => undefined)
+    if (await provider.cleanup(attempt.handle).then(() => true, () => false)) input.store.markReleased(attempt.id)
     cleaned.push(attempt.id)
   }
-  return {restarted, cleaned}
+  const idle = await releaseIdle({store: input.store, providers: input.providers, now: new Date()})
+  return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId)}
 }

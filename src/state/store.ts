@@ -486,7 +486,7 @@ export class Store {
   }
 
   /** Attempts (with their job's name, sweep and checkpoint interval) for cost accounting. */
-  costRows(filter: {sinceIso?: string; sweepId?: string} = {}): CostRow[] {
+  costRows(filter: {sinceIso?: string; sweepId?: string; jobId?: string} = {}): CostRow[] {
     const where: string[] = []
     const args: unknown[] = []
     if (filter.sinceIso) {
@@ -497,10 +497,15 @@ export class Store {
       where.push('j.sweep_id = ?')
       args.push(filter.sweepId)
     }
+    if (filter.jobId) {
+      where.push('a.job_id = ?')
+      args.push(filter.jobId)
+    }
     const sql = `SELECT a.*, j.name AS job_name, j.sweep_id AS job_sweep_id,
         json_extract(j.spec_json, '$.checkpoint.intervalSeconds') AS job_checkpoint_interval,
-        EXISTS (SELECT 1 FROM events e WHERE e.attempt_id = a.id AND e.kind = 'preempt-requested') AS preempt_requested
+        (p.attempt_id IS NOT NULL) AS preempt_requested
       FROM attempts a JOIN jobs j ON j.id = a.job_id
+      LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'preempt-requested' AND attempt_id IS NOT NULL) p ON p.attempt_id = a.id
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.intent_at, a.rowid`
     return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
       attempt: toAttempt(r),

@@ -1,0 +1,53 @@
+// The idle guard: an instance or allocation that outlives its job by more than the job's
+// idle_timeout (default 1 minute) is released and the release recorded. The controller
+// cleans up as soon as it sees an attempt end; this catches what that missed — a cleanup
+// that failed, a controller killed between the end and the cleanup, a runner that lingers.
+import type {Provider} from '../providers/provider.js'
+import type {AttemptRecord, JobRecord, Store} from '../state/store.js'
+
+export interface IdleRelease {
+  attemptId: string
+  jobId: string
+  provider: string
+  /** Seconds between the job's end and the release. */
+  idleSeconds: number
+  timeoutSeconds: number
+}
+
+export interface IdleGuardInput {
+  store: Store
+  providers: ReadonlyMap<string, Provider>
+  now: Date
+  /** Only this sweep's (or job's) attempts; everything when neither is given. */
+  sweepId?: string
+  jobId?: string
+  /** Receives cleanup failures; the attempt stays unreleased and is retried next time. */
+  onError?: (attempt: AttemptRecord, error: unknown) => void
+}
+
+const DEFAULT_IDLE_TIMEOUT_SECONDS = 60
+
+/** Releases every ended attempt held longer than its job's idle timeout. */
+export async function releaseIdle(input: IdleGuardInput): Promise<IdleRelease[]> {
+  const released: IdleRelease[] = []
+  const jobs = new Map<string, JobRecord | undefined>()
+  for (const attempt of input.store.unreleasedAttempts({sweepId: input.sweepId, jobId: input.jobId})) {
+    if (!jobs.has(attempt.jobId)) jobs.set(attempt.jobId, input.store.getJob(attempt.jobId))
+    const job = jobs.get(attempt.jobId)
+    const timeoutSeconds = job?.spec.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS
+    const endedMs = Date.parse(attempt.endedAt ?? attempt.launchedAt ?? attempt.intentAt)
+    const idleSeconds = (input.now.getTime() - endedMs) / 1000
+    if (idleSeconds <= timeoutSeconds) continue
+    const provider = input.providers.get(attempt.provider)
+    if (!provider || !attempt.handle) continue
+    try {
+      await provider.cleanup(attempt.handle)
+    } catch (error) {
+      input.onError?.(attempt, error)
+      continue
+    }
+    input.store.markReleased(attempt.id, {kind: 'idle-released', data: {idleSeconds: Math.round(idleSeconds), timeoutSeconds, provider: attempt.provider}}, input.now.toISOString())
+    released.push({attemptId: attempt.id, jobId: attempt.jobId, provider: attempt.provider, idleSeconds, timeoutSeconds})
+  }
+  return released
+}
