@@ -123,7 +123,9 @@ export default class Launch extends BaseCommand {
     process.removeListener('SIGINT', onSigint)
     if (logsDone) {
       // Let the log stream drain the last lines of the finished attempt, then stop it.
-      await Promise.race([logsDone, new Promise((r) => setTimeout(r, 2000))])
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([logsDone, new Promise((r) => (timer = setTimeout(r, 2000)))])
+      clearTimeout(timer)
       abort.abort()
     }
     spinner?.stop()
