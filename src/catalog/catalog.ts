@@ -313,8 +313,3 @@ function sortSources(sources: CatalogSource[]): CatalogSource[] {
   const rank: Record<SourceOrigin, number> = {bundled: 0, refreshed: 1, file: 2}
   return sources.sort((a, b) => a.provider.localeCompare(b.provider) || rank[a.origin] - rank[b.origin])
 }
-
-/** Provider ids present in the catalog, sorted. */
-export function catalogProviders(catalog: Catalog): string[] {
-  return [...new Set(catalog.sources.map((s) => s.provider))].sort()
-}

@@ -5,7 +5,7 @@
 // `${home}/catalog/refresh-state.json` for `catalog status`.
 import type {Dispatcher} from 'undici'
 
-import {existsSync, mkdirSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
 
 import {type ErrorJson, ProviderError, UsageError, isSkyhopError} from '../../errors.js'
 import {HttpClient, type RetryEvent, type RetryPolicy} from '../../http/client.js'
@@ -60,6 +60,8 @@ export interface RefreshOutcome {
 export interface RefreshReport {
   catalogDir: string
   outcomes: RefreshOutcome[]
+  /** Damaged refreshed files found (and ignored) on the way. */
+  warnings: string[]
 }
 
 /** Which providers a refresh covers; unknown names are a usage error, known ones without a refresher a provider error. */
@@ -95,8 +97,8 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
 
   const bundled: OffersFile = readSnapshot(options.snapshotFile ?? bundledSnapshotPath())
   const bundledOffers = decodeTable(bundled.table)
-  const ignored: string[] = []
-  const refreshed = new Map(readRefreshed(options.home, ignored).map((r) => [r.provider, r]))
+  const warnings: string[] = []
+  const refreshed = new Map(readRefreshed(options.home, warnings).map((r) => [r.provider, r]))
 
   const outcomes: RefreshOutcome[] = []
   const state = readRefreshState(options.home)
@@ -205,7 +207,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
   }
   writeAtomic(refreshStateFile(options.home), JSON.stringify(state, null, 2) + '\n')
   outcomes.sort((a, b) => a.provider.localeCompare(b.provider))
-  return {catalogDir: dir, outcomes}
+  return {catalogDir: dir, outcomes, warnings}
 }
 
 /** What the catalog keeps using for a provider that was not refreshed this time. */
@@ -243,8 +245,4 @@ function describeEndpoint(endpoint: string): string {
   } catch {
     return '(invalid endpoint)'
   }
-}
-
-export function refreshedFileExists(home: string, provider: string): boolean {
-  return existsSync(refreshedFile(home, provider))
 }

@@ -30,6 +30,7 @@ export default class CatalogRefresh extends BaseCommand {
     } finally {
       await dispatcher.close()
     }
+    for (const w of report.warnings) this.note(`warning: ${w}`)
     this.out(renderRefresh(report))
     const failed = report.outcomes.filter((o) => o.status === 'failed')
     if (failed.length > 0) {
