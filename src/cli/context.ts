@@ -3,10 +3,17 @@
 // tests point SKYHOP_HOME elsewhere instead of swapping globals.
 import type {FxRates} from '../catalog/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
-import type {PlanningInputs, Replanner} from '../controller/planning.js'
+import type {Planning, PlanningInputs, Replanner} from '../controller/planning.js'
 import type {Provider} from '../providers/provider.js'
 import type {Objective} from '../spec/job-spec.js'
 import type {Store} from '../state/store.js'
+
+export interface PlanningOptions {
+  catalogFile?: string
+  objective?: Objective
+  top?: number
+  allProviders?: boolean
+}
 
 export class AppContext {
   private storeInstance?: Store
@@ -40,9 +47,14 @@ export class AppContext {
     return this.providersInstance
   }
 
-  async replanner(options: {catalogFile?: string; objective?: Objective; top?: number; allProviders?: boolean} = {}): Promise<Replanner> {
-    const {createReplanner} = await import('../controller/planning.js')
-    return createReplanner({
+  async replanner(options: PlanningOptions = {}): Promise<Replanner> {
+    return (await this.planning(options)).replan
+  }
+
+  /** The replanner plus what it plans from (catalog sources, enabled providers). */
+  async planning(options: PlanningOptions = {}): Promise<Planning> {
+    const {createPlanning} = await import('../controller/planning.js')
+    return createPlanning({
       home: this.home,
       config: this.config(),
       providers: await this.providers(),

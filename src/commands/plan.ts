@@ -30,15 +30,13 @@ export default class Plan extends BaseCommand {
 
   async run(): Promise<PlanResult> {
     const {args, flags} = await this.parse(Plan)
-    const result = planFile({
-      file: args.file,
-      home: this.home,
+    const planning = await this.ctx.planning({
       catalogFile: flags.catalog,
       objective: flags.objective as Objective | undefined,
       top: flags.top,
       allProviders: flags['all-providers'],
     })
-    for (const w of result.catalog.warnings) this.note(`warning: ${w}`)
+    const result = await planFile({file: args.file, planning})
     this.out(renderPlan(result, flags.explain))
     return result
   }

@@ -30,6 +30,19 @@ export interface PlanningSetup {
 
 export type Replanner = (spec: JobSpec, blocked: BlockList) => Promise<Replanned>
 
+export interface Planning {
+  replan: Replanner
+  /** What the plans are made from, for `plan`'s output. */
+  catalog: {
+    offers: number
+    providers: Array<{provider: string; origin: string; asOf: string | null}>
+    warnings: string[]
+    fx: {cnyPerUsd: number; source: string}
+  }
+  /** Providers whose offers are candidates; null when planning across every provider. */
+  enabledProviders: string[] | null
+}
+
 /** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
 export interface PlanningInputs {
   offers: OfferIndex
@@ -42,17 +55,28 @@ export interface PlanningInputs {
   observations(): Observation[]
   options: PlanOptions
   now: () => Date
+  /** What the offers came from, for `plan`'s output. */
+  catalog: Planning['catalog']
 }
 
 /** How far back observations count. */
 const OBSERVATION_WINDOW_DAYS = 14
 
 export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
-  return replannerFrom(await gatherPlanningInputs(setup))
+  return (await createPlanning(setup)).replan
+}
+
+export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
+  const inputs = await gatherPlanningInputs(setup)
+  return {
+    replan: replannerFrom(inputs),
+    catalog: inputs.catalog,
+    enabledProviders: inputs.enabledProviders === null ? null : [...inputs.enabledProviders].sort(),
+  }
 }
 
 export function replannerFrom(inputs: PlanningInputs): Replanner {
-  return async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
+  const replan = async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
     const plan = planJob({
       job: spec,
       offers: inputs.offers,
@@ -67,6 +91,7 @@ export function replannerFrom(inputs: PlanningInputs): Replanner {
     })
     return {plan, offerOf: inputs.offerOf}
   }
+  return replan
 }
 
 export async function gatherPlanningInputs(setup: PlanningSetup): Promise<PlanningInputs> {
@@ -78,8 +103,9 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   const catalog = loadCatalog({home: setup.home, catalogFile: setup.catalogFile, mergeFile: setup.catalogFile ? undefined : (setup.config.catalog.merge ?? undefined), fx})
   for (const w of catalog.warnings) setup.warn?.(w)
 
+  // `--catalog FILE` is the whole world (issue 3): exactly that file's offers, no live ones.
   const live: Offer[] = []
-  for (const provider of setup.providers.values()) {
+  for (const provider of setup.catalogFile ? [] : setup.providers.values()) {
     if (!provider.liveOffers) continue
     try {
       live.push(...(await provider.liveOffers()))
@@ -118,6 +144,12 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),
     options: {...(setup.objective ? {objective: setup.objective} : {}), ...(setup.top ? {top: setup.top} : {})},
     now,
+    catalog: {
+      offers: offers.length,
+      providers: catalog.sources.map((s) => ({provider: s.provider, origin: s.origin, asOf: s.asOf})),
+      warnings: [...catalog.warnings],
+      fx: {cnyPerUsd: fx.cnyPerUsd, source: fx.source},
+    },
   }
 }
 
