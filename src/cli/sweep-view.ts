@@ -35,6 +35,15 @@ export class SweepView {
   onEvent(e: SweepEvent): void {
     const id = e.jobId ?? ''
     switch (e.event) {
+      case 'sweep-started': {
+        // Jobs the plan could not place (or that ended before a restart) are already done.
+        const ended = (e.data?.ended ?? {}) as {succeeded?: number; failed?: number; cancelled?: number}
+        this.failed += ended.failed ?? 0
+        this.cancelled += ended.cancelled ?? 0
+        this.done += (ended.succeeded ?? 0) + (ended.failed ?? 0) + (ended.cancelled ?? 0)
+        if (this.mode === 'lines' && this.done > 0) this.stream.write(`[${this.done}/${this.total}] already ended: ${ended.succeeded ?? 0} succeeded, ${ended.failed ?? 0} failed, ${ended.cancelled ?? 0} cancelled\n`)
+        break
+      }
       case 'job-started':
         this.running.set(id, {name: e.name ?? id, values: Object.entries((e.data?.values ?? {}) as Record<string, unknown>).map(([k, v]) => `${k}=${String(v)}`).join(' '), status: 'starting', since: Date.now()})
         break

@@ -411,8 +411,14 @@ class SweepController {
       if (job.state === 'PENDING') queue.push(q)
       else inFlight.push(q)
     }
+    const ended = {succeeded: 0, failed: 0, cancelled: 0}
+    for (const job of jobs) {
+      if (job.state === 'SUCCEEDED') ended.succeeded++
+      if (job.state === 'FAILED') ended.failed++
+      if (job.state === 'CANCELLED') ended.cancelled++
+    }
     this.emit('sweep-started', `sweep ${this.sweep.name}: ${jobs.length} jobs, ${queue.length + inFlight.length} to run, at most ${this.options.maxParallel} at once`, {
-      data: {jobs: jobs.length, toRun: queue.length + inFlight.length, maxParallel: this.options.maxParallel, budget: this.options.budget},
+      data: {jobs: jobs.length, toRun: queue.length + inFlight.length, ended, maxParallel: this.options.maxParallel, budget: this.options.budget},
     })
     for (const q of inFlight) this.start(q)
 

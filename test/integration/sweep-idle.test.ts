@@ -1,0 +1,120 @@
+// The idle guard on the local provider with real processes: a runner that lingers after
+// its job ended (runner.conf lingerSeconds) holds the attempt like an instance kept up
+// after its job; past the job's idle timeout the guard releases it (provider.cleanup),
+// records `idle-released`, and cost accounting counts the held time as idle.
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, openSync, closeSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {basename, join} from 'node:path'
+
+import {DEFAULT_FX} from '../../src/catalog/currency.js'
+import {attemptCost} from '../../src/controller/cost.js'
+import {releaseIdle} from '../../src/controller/idle.js'
+import {LocalProvider} from '../../src/providers/local/local-provider.js'
+import {isRunnerOf} from '../../src/providers/local/processes.js'
+import type {LaunchHandle} from '../../src/providers/provider.js'
+import {readEvents, readExitCode, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
+import type {JobSpec} from '../../src/spec/job-spec.js'
+import {Store} from '../../src/state/store.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out waiting')
+    await sleep(50)
+  }
+}
+
+describe('idle guard (local provider, a lingering runner)', function () {
+  this.timeout(60_000)
+  let home: string
+  let store: Store
+  let pid = 0
+
+  before(() => {
+    home = mkdtempSync(join(tmpdir(), 'skyhop-idle-'))
+    store = Store.open(home)
+  })
+
+  after(() => {
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    store.close()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  it('releases an attempt held past its idle timeout and records it', async () => {
+    const spec = {name: 'linger', run: 'echo done', envs: {}, secrets: [], idleTimeoutSeconds: 1, checkpoint: {dir: null, intervalSeconds: null}} as unknown as JobSpec
+    const job = store.createJob({name: 'linger', file: null, spec})
+    const attempt = store.recordAttemptIntent({
+      jobId: job.id,
+      provider: 'local',
+      region: 'local',
+      zone: null,
+      instanceType: 'local',
+      accelerator: null,
+      acceleratorCount: null,
+      spot: false,
+      pricePerHour: 3.6,
+      currency: 'USD',
+      onDemandPricePerHour: 3.6,
+    })!
+    // The attempt directory the local provider would write, with a runner that stays 60 s after the job.
+    const attemptDir = join(home, 'attempts', attempt.id)
+    writeAttemptDir(attemptDir, {setup: null, run: spec.run, env: {}, config: {graceSeconds: 5, signal: 'SIGTERM', workdir: attemptDir, noticeSources: [], pollIntervalSeconds: 5, lingerSeconds: 60}})
+    const log = openSync(join(attemptDir, 'runner.log'), 'a')
+    const child = spawn('bash', [runnerScriptPath(), attemptDir], {detached: true, stdio: ['ignore', log, log], cwd: attemptDir})
+    closeSync(log)
+    child.unref()
+    pid = child.pid!
+    const handle: LaunchHandle = {provider: 'local', externalId: basename(attemptDir), region: 'local', zone: null, data: {attemptDir, pid}}
+    const launchedAt = new Date().toISOString()
+    store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt})
+
+    const provider = new LocalProvider({home})
+    const providers = new Map([['local', provider]])
+    // The provider sees the job end while its runner (the "instance") is still there.
+    await waitFor(() => readExitCode(attemptDir) !== null)
+    const polled = (await provider.poll([handle])).get(handle.externalId)!
+    expect(polled.state).to.equal('SUCCEEDED')
+    expect(isRunnerOf(pid, attemptDir)).to.equal(true)
+    store.updateAttempt(attempt.id, {state: 'SUCCEEDED', startedAt: polled.startedAt!, endedAt: polled.endedAt!, exitCode: 0})
+    const endedMs = Date.parse(polled.endedAt!)
+
+    // Within the timeout: nothing happens.
+    expect(await releaseIdle({store, providers, now: new Date(endedMs + 500)})).to.deep.equal([])
+    expect(isRunnerOf(pid, attemptDir)).to.equal(true)
+    expect(store.unreleasedAttempts().map((a) => a.id)).to.deep.equal([attempt.id])
+
+    // Past it: released, recorded, and the runner is gone long before its 60 s linger ends.
+    const now = new Date(endedMs + 2_500)
+    const released = await releaseIdle({store, providers, now})
+    expect(released.map((r) => r.attemptId)).to.deep.equal([attempt.id])
+    expect(released[0].timeoutSeconds).to.equal(1)
+    await waitFor(() => !isRunnerOf(pid, attemptDir), 5_000)
+    const after = store.getAttempt(attempt.id)!
+    expect(after.releasedAt).to.equal(now.toISOString())
+    const event = store.events(job.id).find((e) => e.kind === 'idle-released')!
+    expect(event.attemptId).to.equal(attempt.id)
+    expect(event.data).to.include({timeoutSeconds: 1, provider: 'local'})
+    expect(store.unreleasedAttempts()).to.deep.equal([])
+    // The runner never got to record the end of its linger: it was stopped.
+    expect(readEvents(attemptDir).map((e) => e.event)).to.include('exit')
+    expect(existsSync(join(attemptDir, 'exit_code'))).to.equal(true)
+
+    // Cost: the 2.5 s between the job's end and the release are idle, paid time.
+    const row = store.costRows().find((r) => r.attempt.id === attempt.id)!
+    const cost = attemptCost(row, now, DEFAULT_FX)
+    expect(cost.idleSeconds).to.be.closeTo(2.5, 1e-6)
+    // A second pass finds nothing to do.
+    expect(await releaseIdle({store, providers, now: new Date(endedMs + 10_000)})).to.deep.equal([])
+  })
+})
