@@ -3,6 +3,7 @@
 import {expect} from 'chai'
 
 import {type FakeAzurePrices, startFakeAzurePrices, vmItem} from '../fakes/fake-azure-prices.js'
+import {startFakeAwsPrices} from '../fakes/fake-aws-prices.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {schemaErrors} from '../unit/catalog/helpers.js'
@@ -72,7 +73,7 @@ describe('skyhop catalog refresh / status', () => {
     expect(typo.stderr).to.include('did you mean "azure"')
   })
 
-  it('refreshes AWS spot prices with signed EC2 calls', async () => {
+  it('refreshes AWS spot and on-demand prices with signed EC2 and Price List calls', async () => {
     const key = {accessKeyId: 'AKIDCATALOGCMDTEST01', secretAccessKey: 'catalog-command-test-secret-0000000000000'}
     // Zones of two regions the bundled snapshot prices p3.2xlarge in.
     const ec2 = new FakeEc2Server({
@@ -81,10 +82,12 @@ describe('skyhop catalog refresh / status', () => {
       spotPrices: {'us-east-1a': {'p3.2xlarge': 0.9}, 'us-west-2b': {'p3.2xlarge': 0.95}},
     })
     const url = await ec2.start()
+    const pricing = await startFakeAwsPrices({keys: [key], products: [{instanceType: 'p3.2xlarge', regionCode: 'us-east-1', usdPerHour: 3.1}]})
     try {
       const home = tempHome()
       const env = {
         SKYHOP_AWS_ENDPOINT: url,
+        SKYHOP_AWS_PRICING_ENDPOINT: pricing.url,
         AWS_ACCESS_KEY_ID: key.accessKeyId,
         AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
         AWS_EC2_METADATA_DISABLED: 'true',
@@ -98,9 +101,10 @@ describe('skyhop catalog refresh / status', () => {
       expect(outcome).to.deep.include({provider: 'aws', status: 'refreshed'})
       expect(r.stdout).to.not.include(key.secretAccessKey)
       const o = parseEnvelope(runCli(['offers', '--provider', 'aws', '--accelerator', 'V100:1', '--region', 'us-east-1', '--spot', '--json'], {home}).stdout).result
-      expect(o.offers.map((x: {offer: {zone: string; price: {spot: number}}}) => [x.offer.zone, x.offer.price.spot])).to.deep.equal([['us-east-1a', 0.9]])
+      expect(o.offers.map((x: {offer: {zone: string; price: {onDemand: number; spot: number}}}) => [x.offer.zone, x.offer.price.onDemand, x.offer.price.spot])).to.deep.equal([['us-east-1a', 3.1, 0.9]])
     } finally {
       await ec2.stop()
+      await pricing.close()
     }
   })
 

@@ -1,10 +1,10 @@
-// AWS spot prices from EC2's DescribeSpotPriceHistory (Query API, SigV4-signed, XML),
-// through the EC2 client of src/providers/aws. With StartTime = now the API answers the
-// current price of each instance type in each availability zone. It has no on-demand
-// prices, so a refreshed row keeps the on-demand price (and the shape) the catalog
-// already had for that instance type and region, and says where that came from.
-// Needs AWS credentials (any of the standard sources); SKYHOP_AWS_ENDPOINT redirects the
-// calls, e.g. to a local fake in tests.
+// AWS prices for the instance types the catalog knows: spot from EC2's
+// DescribeSpotPriceHistory (Query API, SigV4, XML, through the EC2 client of
+// src/providers/aws; with StartTime = now it answers the current price per availability
+// zone) and on-demand from the Price List Query API (aws-pricelist.ts). Where the price
+// list has no answer, a row keeps the on-demand price the catalog had, and says so.
+// Needs AWS credentials (any of the standard sources). SKYHOP_AWS_ENDPOINT redirects the
+// EC2 calls and SKYHOP_AWS_PRICING_ENDPOINT the price list, e.g. to local fakes in tests.
 import {effectiveSpot} from '../anomalies.js'
 import {minConfidence} from '../build/figures.js'
 import {providerInfo} from '../providers.js'
@@ -39,7 +39,8 @@ export function knownByRegion(known: readonly Offer[]): Map<string, Map<string, 
         confidence: o.confidence,
       })
     } else {
-      if (k.onDemand === null && o.price.onDemand !== null) {
+      // The newest on-demand price known wins (a previous refresh over the snapshot).
+      if (o.price.onDemand !== null && (k.onDemand === null || o.asOf > k.asOf)) {
         k.onDemand = o.price.onDemand
         k.source = o.source
         k.asOf = o.asOf
@@ -67,13 +68,18 @@ export function latestPrices(prices: readonly ZonePrice[]): Map<string, ZonePric
   return out
 }
 
-/** Offers for one region from the spot prices found there and what the catalog knew. */
-export function regionOffers(region: string, types: Map<string, Known>, prices: readonly ZonePrice[], asOf: string): Offer[] {
+/**
+ * Offers for one region from the spot prices found there, the on-demand prices the price
+ * list gave (by instance type), and what the catalog knew.
+ */
+export function regionOffers(region: string, types: Map<string, Known>, prices: readonly ZonePrice[], asOf: string, onDemand: ReadonlyMap<string, number> = new Map()): Offer[] {
   const latest = [...latestPrices(prices).values()]
   const notice = providerInfo('aws')?.noticeSeconds.value ?? null
   const out: Offer[] = []
   for (const [instanceType, k] of [...types].sort(([a], [b]) => a.localeCompare(b))) {
     const zones = latest.filter((p) => p.instanceType === instanceType).sort((a, b) => a.zone.localeCompare(b.zone))
+    const listed = onDemand.get(instanceType)
+    const od = listed ?? k.onDemand
     const base = {
       provider: 'aws',
       region,
@@ -85,20 +91,20 @@ export function regionOffers(region: string, types: Map<string, Known>, prices: 
       preemptionRatePerHour: null,
       capacity: null,
       noticeSeconds: notice,
-      source: `AWS EC2 DescribeSpotPriceHistory (spot); on-demand from ${k.source}`,
+      source: listed !== undefined ? 'AWS Price List GetProducts (on-demand) + EC2 DescribeSpotPriceHistory (spot)' : `AWS EC2 DescribeSpotPriceHistory (spot); on-demand from ${k.source}`,
       asOf,
-      confidence: minConfidence(k.confidence, 'high'),
+      confidence: listed !== undefined ? ('high' as const) : minConfidence(k.confidence, 'high'),
     }
-    const odNote = k.onDemand === null ? 'no on-demand price known' : `on-demand price as of ${k.asOf}`
+    const odNote = listed !== undefined ? 'on-demand from the price list' : od === null ? 'no on-demand price known' : `on-demand price as of ${k.asOf}`
     const rows: Offer[] =
       zones.length === 0
-        ? [{...base, zone: null, price: {onDemand: k.onDemand, spot: null, currency: 'USD'}, priceStatus: k.onDemand === null ? 'unknown' : 'list', notes: `${odNote}; no spot price reported in ${region}`}]
+        ? [{...base, zone: null, price: {onDemand: od, spot: null, currency: 'USD'}, priceStatus: od === null ? 'unknown' : 'list', notes: `${odNote}; no spot price reported in ${region}`}]
         : zones.map((z) => {
-            const spot = effectiveSpot(k.onDemand, z.price)
+            const spot = effectiveSpot(od, z.price)
             return {
               ...base,
               zone: z.zone,
-              price: {onDemand: k.onDemand, spot, currency: 'USD' as const},
+              price: {onDemand: od, spot, currency: 'USD' as const},
               priceStatus: 'list' as const,
               notes: spot === null ? `${odNote}; spot price equals on-demand: no spot market` : odNote,
             }
@@ -116,8 +122,13 @@ export const awsRefresher: Refresher = {
   defaultEndpoint: 'https://ec2.{region}.amazonaws.com/',
   credentialsRequired: true,
   async fetch(ctx: RefreshContext): Promise<RefreshResult> {
-    // The AWS client and credential chain load only when AWS is refreshed.
-    const [{loadAwsCredentials}, {Ec2Client}] = await Promise.all([import('../../providers/aws/credentials.js'), import('../../providers/aws/ec2-client.js')])
+    // The AWS clients and credential chain load only when AWS is refreshed.
+    const [{loadAwsCredentials}, {Ec2Client}, pricelist, {HttpClient}] = await Promise.all([
+      import('../../providers/aws/credentials.js'),
+      import('../../providers/aws/ec2-client.js'),
+      import('./aws-pricelist.js'),
+      import('../../http/client.js'),
+    ])
     const loaded = await loadAwsCredentials({dispatcher: ctx.dispatcher, env: ctx.env})
     const byRegion = knownByRegion(ctx.known)
     if (byRegion.size === 0) throw ctx.fail('unavailable', 'the catalog knows no AWS instance types to refresh')
@@ -127,6 +138,35 @@ export const awsRefresher: Refresher = {
     const warnings: string[] = []
     const errors: unknown[] = []
     let requests = 0
+
+    // On-demand: one GetProducts query per instance type covers every region.
+    const pricing = new HttpClient({
+      provider: 'aws',
+      dispatcher: ctx.dispatcher,
+      // JSON-protocol throttling is a 400 with `__type` ThrottlingException.
+      isThrottled: (status, body) => status === 400 && /Throttl/.test(body),
+      userAgent: 'skyhop catalog refresh',
+    })
+    const types = [...new Set([...byRegion.values()].flatMap((t) => [...t.keys()]))].sort()
+    const onDemand = new Map<string, Map<string, number>>()
+    let listFailure: string | undefined
+    for (const type of types) {
+      try {
+        requests++
+        const prices = await pricelist.fetchOnDemand(pricing, pricelist.pricingEndpoint(ctx.env), loaded.credentials, type)
+        for (const [region, usd] of prices) {
+          let m = onDemand.get(region)
+          if (!m) onDemand.set(region, (m = new Map()))
+          m.set(type, usd)
+        }
+      } catch (error) {
+        // No pricing:GetProducts permission, or the API unreachable: spot still refreshes.
+        listFailure = (error as Error).message
+        break
+      }
+    }
+    if (listFailure) warnings.push(`price list: ${listFailure}; on-demand prices kept from the catalog`)
+
     let next = 0
     const worker = async () => {
       while (next < regions.length) {
@@ -142,6 +182,7 @@ export const awsRefresher: Refresher = {
               types,
               prices.map((p) => ({instanceType: p.instanceType, zone: p.zone, price: p.price.amount, timestamp: p.timestamp})),
               asOf,
+              onDemand.get(region),
             ),
           )
         } catch (error) {
@@ -155,6 +196,7 @@ export const awsRefresher: Refresher = {
     await Promise.all(Array.from({length: Math.min(PARALLEL_REGIONS, regions.length)}, worker))
     if (errors.length === regions.length) throw errors[0]
     offers.sort((a, b) => a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''))
-    return {offers, source: `AWS EC2 DescribeSpotPriceHistory (${loaded.source}) + on-demand from the catalog`, requests, warnings}
+    const odSource = listFailure ? 'on-demand from the catalog' : 'Price List GetProducts'
+    return {offers, source: `AWS EC2 DescribeSpotPriceHistory + ${odSource} (credentials: ${loaded.source})`, requests, warnings}
   },
 }
