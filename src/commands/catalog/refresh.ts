@@ -8,8 +8,8 @@ import {createDispatcher} from '../../http/client.js'
 
 export default class CatalogRefresh extends BaseCommand {
   static override summary = "Fetch current prices from the providers' own price APIs."
-  static override description = `Live refresh exists for: ${Object.keys(REFRESHERS).join(', ')}. Each provider's prices are saved under the skyhop home; a provider whose refresh fails keeps its last good data (the previous refresh, else the bundled snapshot), and the command exits 4. Endpoints can be pointed elsewhere with SKYHOP_<PROVIDER>_ENDPOINT.`
-  static override examples = ['<%= config.bin %> catalog refresh', '<%= config.bin %> catalog refresh --provider azure --json']
+  static override description = `Live refresh exists for: ${Object.keys(REFRESHERS).join(', ')}. Azure's Retail Prices API needs no credentials; AWS (spot from EC2 DescribeSpotPriceHistory, on-demand from the Price List API) uses your AWS credentials and is skipped without them unless named with --provider. Each provider's prices are saved under the skyhop home; a provider whose refresh fails keeps its last good data (the previous refresh, else the bundled snapshot), and the command exits 4. Endpoints can be pointed elsewhere with SKYHOP_<PROVIDER>_ENDPOINT (and SKYHOP_AWS_PRICING_ENDPOINT).`
+  static override examples = ['<%= config.bin %> catalog refresh', '<%= config.bin %> catalog refresh --provider azure --json', 'AWS_PROFILE=prices <%= config.bin %> catalog refresh --provider aws']
   static override flags = {
     provider: Flags.string({char: 'p', description: 'refresh only this provider (repeatable)', multiple: true}),
     timeout: Flags.integer({description: 'seconds to wait for each HTTP request', default: 30, min: 1}),
