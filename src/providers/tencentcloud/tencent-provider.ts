@@ -1,0 +1,501 @@
+// Tencent Cloud CVM behind skyhop's Provider interface, on the VM machinery shared with
+// AWS and Alibaba (vm/boot-script.ts, vm/console-channel.ts).
+//
+// Launch: RunInstances with ClientToken = the attempt's idempotency key, TagSpecification
+// skyhop-job-id / skyhop-attempt-id, the boot script as UserData (base64), and either
+// POSTPAID_BY_HOUR or SPOTPAID with InstanceMarketOptions {MarketType: spot, SpotOptions:
+// {MaxPrice}} (MaxPrice is mandatory: the job's max price when it has one in the offer's
+// currency, else the on-demand price, which bids "up to on-demand").
+//
+// Status and logs: CVM has no console-output API, so the boot script mirrors its lines to
+// a file (/var/lib/skyhop/console.log) and skyhop reads that file through TAT, the
+// automation agent of Tencent's public images (RunCommand, then DescribeInvocationTasks):
+// nothing inbound is opened, no key is needed. One RunCommand per region per status
+// interval covers every running attempt there; its result is read on the next poll.
+// Because TAT cannot reach a stopped instance, the boot script lingers after the job's
+// exit line (default 10 minutes) before powering off; skyhop terminates the instance as
+// soon as it has read the exit (cleanup), so the linger only bills when nobody watches.
+// Cancel and preempt run the stop-request script through TAT (as Cloud Assistant does on
+// Alibaba). Spot reclaims reach the runner through the metadata endpoint
+// metadata.tencentyun.com/latest/meta-data/spot/termination-time (UTC+8 wall time, about
+// two minutes ahead; the runner's `tencentcloud` notice source).
+import {gzipSync} from 'node:zlib'
+import type {Dispatcher} from 'undici'
+
+import {ProviderError} from '../../errors.js'
+import type {Currency, Money} from '../../spec/job-spec.js'
+import {redact} from '../../util/redact.js'
+import {TERMINAL_ATTEMPT_STATES, type AttemptState, type CheckResult, type LaunchHandle, type LaunchRequest, type LogOptions, type PollResult, type Provider} from '../provider.js'
+import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
+import {eventTime, finalState, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
+import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
+import type {RetryPolicy} from '../vm/http.js'
+import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {loadTencentCredentials, type TencentCredentialOptions} from './credentials.js'
+import {CvmClient, TAT_FINISHED, TatClient, tencentEndpoint, type CvmInstance, type CvmRunInput, type Env, type TencentApiOptions} from './cvm-client.js'
+import type {TencentCredentials} from './tc3.js'
+
+export const TENCENT_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
+
+/** CVM's limit on user data: 16 KB before base64. */
+export const CVM_USER_DATA_LIMIT = 16 * 1024
+
+/** Where the boot script mirrors its lines on a CVM instance (read back through TAT). */
+export const TENCENT_CONSOLE_FILE = '/var/lib/skyhop/console.log'
+
+export const DEFAULT_IMAGE_NAME = 'Ubuntu Server 22.04 LTS 64bit'
+
+export interface TencentProviderOptions {
+  /** Regions listOwned() scans and check() probes (the first). Default TENCENTCLOUD_REGION or ap-guangzhou. */
+  regions?: string[]
+  dispatcher?: Dispatcher
+  env?: Env
+  credentials?: TencentCredentialOptions | (() => Promise<LoadedCredentials<TencentCredentials>>)
+  endpoint?: string
+  timeoutMs?: number
+  retry?: RetryPolicy
+  now?: () => Date
+  /** Prices InquiryPriceRunInstances quotes: CNY on the China site (default), USD on the international one. */
+  currency?: Currency
+  /** Public image name (or an `img-` id) when the job names no image. Default SKYHOP_TENCENTCLOUD_IMAGE or Ubuntu 22.04. */
+  image?: string
+  network?: {vpcs?: Record<string, {vpcId: string; subnetId: string}>; securityGroupIds?: Record<string, string[]>}
+  /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default metadata.tencentyun.com. */
+  metadataBaseUrl?: string
+  instancePollSeconds?: number
+  /** How often a running attempt's console file is read through TAT. Default 15 s. */
+  statusIntervalMs?: number
+  /** Seconds the instance stays up after the job's exit line so skyhop can read it. Default 600. */
+  lingerSeconds?: number
+  /** Interval of logs({follow}) reads. Default 5 s. */
+  consolePollMs?: number
+  /** How long an ended instance may lack an exit line before the attempt is LOST. Default 10 min. */
+  consoleGraceMs?: number
+  runnerScript?: () => Promise<string>
+  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+/** The idempotency key as a ClientToken: itself when it fits 64 ASCII characters, else its SHA-256. */
+export function tencentClientToken(key: string): string {
+  return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
+}
+
+/** Bash printing the mirrored status lines (events, boot and exit; not the job's output). */
+export function statusReadScript(consoleFile = TENCENT_CONSOLE_FILE): string {
+  return [
+    `C="\${SKYHOP_BOOT_CONSOLE:-${consoleFile}}"`,
+    '[ -f "$C" ] || exit 0',
+    // The newest lines when they exceed TAT's 24 KB output window; a line cut at the front
+    // no longer starts with SKYHOP- and parseConsole() skips it.
+    `grep -a '^SKYHOP-' "$C" | grep -av '^SKYHOP-LOG ' | tail -c 16000`,
+  ].join('\n')
+}
+
+/** Bash printing the job's output lines after sequence number `after` (at most ~20 KB), and the exit line. */
+export function logReadScript(after: number, consoleFile = TENCENT_CONSOLE_FILE): string {
+  return [
+    `C="\${SKYHOP_BOOT_CONSOLE:-${consoleFile}}"`,
+    '[ -f "$C" ] || exit 0',
+    `grep -a '^SKYHOP-LOG ' "$C" | awk -v n=${Math.max(0, Math.floor(after))} '$2 + 0 > n { b += length($0) + 1; if (b > 20000) exit; print }'`,
+    `grep -a '^SKYHOP-EXIT ' "$C" | tail -n 1`,
+  ].join('\n')
+}
+
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
+
+interface StatusCache {
+  report: ConsoleReport | null
+  /** When the last status read was issued (ms). */
+  issuedAt: number
+  /** The TAT invocation not yet read back. */
+  pending: string | null
+}
+
+export class TencentProvider implements Provider {
+  readonly name = 'tencentcloud'
+  private readonly env: Env
+  private readonly credentialCache: CredentialCache<TencentCredentials>
+  private readonly cvms = new Map<string, CvmClient>()
+  private readonly tats = new Map<string, TatClient>()
+  private readonly images = new Map<string, Promise<string>>()
+  private readonly zones = new Map<string, Promise<string[]>>()
+  private readonly status = new Map<string, StatusCache>()
+  private readonly endedWithoutExit = new Map<string, number>()
+  private dispatcherPromise: Promise<Dispatcher> | null = null
+
+  constructor(private readonly options: TencentProviderOptions = {}) {
+    this.env = options.env ?? process.env
+    const creds = options.credentials
+    const load = typeof creds === 'function' ? creds : async () => loadTencentCredentials({env: this.env, ...creds})
+    this.credentialCache = new CredentialCache(load)
+  }
+
+  private dispatcher(): Promise<Dispatcher> {
+    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
+    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}, keepAliveTimeout: 10_000}))
+    return this.dispatcherPromise
+  }
+
+  private async apiOptions(region: string): Promise<TencentApiOptions> {
+    return {
+      region,
+      credentials: async () => (await this.credentialCache.get()).credentials,
+      dispatcher: await this.dispatcher(),
+      env: this.env,
+      endpoint: this.options.endpoint,
+      timeoutMs: this.options.timeoutMs,
+      retry: this.options.retry,
+      now: this.options.now,
+      onRetry: (info) => this.options.onRetry?.({region, ...info}),
+    }
+  }
+
+  private async cvm(region: string): Promise<CvmClient> {
+    let c = this.cvms.get(region)
+    if (!c) {
+      c = new CvmClient(await this.apiOptions(region))
+      this.cvms.set(region, c)
+    }
+    return c
+  }
+
+  private async tat(region: string): Promise<TatClient> {
+    let c = this.tats.get(region)
+    if (!c) {
+      c = new TatClient(await this.apiOptions(region))
+      this.tats.set(region, c)
+    }
+    return c
+  }
+
+  private regions(): string[] {
+    if (this.options.regions?.length) return this.options.regions
+    return [this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou']
+  }
+
+  private nowMs(): number {
+    return (this.options.now ?? (() => new Date()))().getTime()
+  }
+
+  /** The site's currency: USD on the international endpoint, CNY otherwise. */
+  currency(): Currency {
+    if (this.options.currency) return this.options.currency
+    const url = this.options.endpoint ?? tencentEndpoint('cvm', this.env).url
+    return new URL(url).hostname.includes('.intl.') ? 'USD' : 'CNY'
+  }
+
+  async check(): Promise<CheckResult> {
+    let source: string | null = null
+    try {
+      source = (await this.credentialCache.get()).source
+      const region = this.regions()[0]
+      const zones = await (await this.cvm(region)).describeZones()
+      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} zones in ${region}`}
+    } catch (error) {
+      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    }
+  }
+
+  private imageFor(region: string, requested: string | null): Promise<string> {
+    const wanted = requested ?? this.options.image ?? (this.env.SKYHOP_TENCENTCLOUD_IMAGE?.trim() || DEFAULT_IMAGE_NAME)
+    if (/^img-[a-z0-9]+$/.test(wanted)) return Promise.resolve(wanted)
+    const key = `${region}\n${wanted}`
+    let p = this.images.get(key)
+    if (!p) {
+      p = (async () => {
+        const id = await (await this.cvm(region)).findPublicImage(wanted)
+        if (!id) throw new ProviderError(this.name, 'unavailable', `no public image named "${wanted}" in ${region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND', hint: 'Name an image id (img-…) in the job’s `image`, or set SKYHOP_TENCENTCLOUD_IMAGE.'})
+        return id
+      })()
+      p.catch(() => this.images.delete(key))
+      this.images.set(key, p)
+    }
+    return p
+  }
+
+  private zoneFor(region: string, zone: string | null): Promise<string> {
+    if (zone) return Promise.resolve(zone)
+    let p = this.zones.get(region)
+    if (!p) {
+      p = (async () => (await (await this.cvm(region)).describeZones()).filter((z) => z.available).map((z) => z.zone))()
+      p.catch(() => this.zones.delete(region))
+      this.zones.set(region, p)
+    }
+    return p.then((zs) => {
+      if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${region}`, {scope: 'region'})
+      return zs[0]
+    })
+  }
+
+  /** The bid: the job's max price in the offer's currency, else the on-demand price. */
+  private maxPrice(request: LaunchRequest): Money {
+    const {offer, spec} = request
+    if (spec.maxPrice && spec.maxPrice.currency === offer.price.currency) return spec.maxPrice
+    // A max price in another currency was already applied by the planner through the
+    // exchange rate; bidding up to on-demand keeps the instance from being outbid early.
+    const cap = offer.price.onDemand ?? offer.price.spot
+    if (cap === null) throw new ProviderError(this.name, 'unavailable', `${offer.instanceType} has neither an on-demand nor a spot price to bid with`, {scope: 'offer'})
+    return {amount: cap, currency: offer.price.currency}
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    const {offer, spec} = request
+    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Tencent Cloud provider`)
+    const region = offer.region
+    const client = await this.cvm(region)
+    const zone = await this.zoneFor(region, offer.zone)
+    const imageId = await this.imageFor(region, spec.image)
+    const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const script = bootScript({
+      request,
+      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      noticeSources: [metadataBase ? `tencentcloud=${metadataBase}` : 'tencentcloud'],
+      // Stop requests arrive through TAT (signal()), not a probe.
+      stopRequestProbe: null,
+      consoleDevice: TENCENT_CONSOLE_FILE,
+      pollIntervalSeconds: this.options.instancePollSeconds,
+      flushSeconds: this.options.lingerSeconds ?? 600,
+    })
+    // cloud-init unpacks gzip user data itself; use it only when the plain script is too big.
+    let userData = Buffer.from(script, 'utf8')
+    if (userData.length > CVM_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
+    if (userData.length > CVM_USER_DATA_LIMIT) {
+      throw new ProviderError(this.name, 'user', `the boot script is ${userData.length} bytes even compressed; CVM takes at most ${CVM_USER_DATA_LIMIT}`, {
+        code: 'PROVIDER_USER_DATA_TOO_LARGE',
+        hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+      })
+    }
+    const input: CvmRunInput = {
+      imageId,
+      instanceType: offer.instanceType,
+      zone,
+      clientToken: tencentClientToken(request.idempotencyKey),
+      userData: userData.toString('base64'),
+      instanceName: `skyhop-${request.jobName}-${request.attempt}`,
+      tags: [
+        {key: TENCENT_TAGS.jobId, value: request.jobId},
+        {key: TENCENT_TAGS.attemptId, value: request.attemptId},
+        {key: TENCENT_TAGS.jobName, value: request.jobName.slice(0, 127)},
+      ],
+      spot: request.spot ? {maxPrice: this.maxPrice(request)} : null,
+      systemDiskGiB: spec.resources.diskGB,
+      vpc: this.options.network?.vpcs?.[region] ?? null,
+      securityGroupIds: this.options.network?.securityGroupIds?.[region],
+      terminateAt: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
+    }
+    const id = await client.runInstances(input)
+    return {provider: this.name, externalId: id, region, zone, data: {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType}}
+  }
+
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const out = new Map<string, PollResult>()
+    const byRegion = new Map<string, LaunchHandle[]>()
+    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
+    for (const [region, group] of byRegion) {
+      await this.readPendingStatus(region, group)
+      const found = new Map((await (await this.cvm(region)).describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
+      const due: string[] = []
+      for (const h of group) {
+        const instance = found.get(h.externalId)
+        const result = this.pollOne(h, instance)
+        out.set(h.externalId, result)
+        if (instance?.state === 'RUNNING' && !TERMINAL_ATTEMPT_STATES.has(result.state)) {
+          const s = this.statusOf(h.externalId)
+          if (!s.pending && this.nowMs() - s.issuedAt >= (this.options.statusIntervalMs ?? 15_000)) due.push(h.externalId)
+        }
+      }
+      await this.issueStatusReads(region, due)
+    }
+    return out
+  }
+
+  private statusOf(id: string): StatusCache {
+    let s = this.status.get(id)
+    if (!s) {
+      s = {report: null, issuedAt: 0, pending: null}
+      this.status.set(id, s)
+    }
+    return s
+  }
+
+  /** Reads back the TAT status reads issued by earlier polls (one call per region). */
+  private async readPendingStatus(region: string, handles: LaunchHandle[]): Promise<void> {
+    const pending = handles.map((h) => this.status.get(h.externalId)?.pending).filter((p): p is string => !!p)
+    if (pending.length === 0) return
+    let tasks
+    try {
+      tasks = await (await this.tat(region)).describeInvocationTasks([...new Set(pending)])
+    } catch (error) {
+      if (error instanceof ProviderError && error.category === 'auth') throw error
+      return
+    }
+    for (const t of tasks) {
+      const s = this.status.get(t.instanceId)
+      if (!s || s.pending !== t.invocationId || !TAT_FINISHED.has(t.status)) continue
+      s.pending = null
+      if (t.status === 'SUCCESS') s.report = parseConsole(t.output)
+    }
+  }
+
+  /** One RunCommand for every running attempt in the region whose status read is due. */
+  private async issueStatusReads(region: string, instanceIds: string[]): Promise<void> {
+    for (let i = 0; i < instanceIds.length; i += 100) {
+      const ids = instanceIds.slice(i, i + 100)
+      try {
+        const invocation = await (await this.tat(region)).runCommand(ids, statusReadScript(), 30)
+        for (const id of ids) Object.assign(this.statusOf(id), {pending: invocation, issuedAt: this.nowMs()})
+      } catch (error) {
+        // The agent may not be online yet right after boot; the next poll tries again.
+        if (error instanceof ProviderError && error.category === 'auth') throw error
+        for (const id of ids) this.statusOf(id).issuedAt = this.nowMs()
+      }
+    }
+  }
+
+  private pollOne(h: LaunchHandle, instance: CvmInstance | undefined): PollResult {
+    const report = this.status.get(h.externalId)?.report ?? null
+    const startedAt = (report && eventTime(report, 'run-start')) ?? instance?.createdTime ?? null
+    if (report?.ended) {
+      this.endedWithoutExit.delete(h.externalId)
+      return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
+    }
+    if (!instance) {
+      if (h.data.spot) return {state: 'PREEMPTED', exitCode: null, reason: 'instance gone (CVM terminates reclaimed spot instances)', startedAt, endedAt: null}
+      return {state: 'LOST', exitCode: null, reason: 'CVM no longer knows this instance', startedAt, endedAt: null}
+    }
+    const base = {exitCode: null, reason: null, startedAt, endedAt: null}
+    switch (instance.state) {
+      case 'PENDING':
+      case 'STARTING':
+        return {...base, state: 'PROVISIONING'}
+      case 'LAUNCH_FAILED':
+        return {...base, state: 'LOST', reason: `launch failed (${instance.latestOperation ?? 'RunInstances'} ${instance.latestOperationState ?? 'FAILED'})`}
+      case 'RUNNING':
+      case 'REBOOTING':
+        return {...base, state: 'RUNNING'}
+      default:
+        break
+    }
+    // STOPPING, STOPPED, SHUTDOWN or TERMINATING without an exit line read back.
+    if (h.data.spot && (instance.state === 'TERMINATING' || instance.state === 'SHUTDOWN')) {
+      return {...base, state: 'PREEMPTED', reason: `spot instance ${instance.state.toLowerCase()} before its exit line was read`}
+    }
+    const now = this.nowMs()
+    const first = this.endedWithoutExit.get(h.externalId) ?? now
+    this.endedWithoutExit.set(h.externalId, first)
+    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+      return {...base, state: 'RUNNING', reason: `instance ${instance.state}; its exit line was not read before it stopped`}
+    }
+    this.endedWithoutExit.delete(h.externalId)
+    const state: AttemptState = h.data.spot ? 'PREEMPTED' : 'LOST'
+    return {...base, state, reason: `instance ${instance.state} without an exit code read through TAT`}
+  }
+
+  /** Runs a read through TAT and waits for its output (logs only; poll() never waits). */
+  private async runAndWait(region: string, instanceId: string, script: string, signal?: AbortSignal): Promise<string | null> {
+    const tat = await this.tat(region)
+    const invocation = await tat.runCommand([instanceId], script, 30)
+    const sleep = this.options.sleep ?? sleepFor
+    const end = this.nowMs() + 60_000
+    for (let step = 200; this.nowMs() < end && !signal?.aborted; step = Math.min(2000, step * 2)) {
+      await sleep(step, signal)
+      const [task] = (await tat.describeInvocationTasks([invocation])).filter((t) => t.instanceId === instanceId)
+      if (task && TAT_FINISHED.has(task.status)) return task.status === 'SUCCESS' ? task.output : null
+    }
+    return null
+  }
+
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const client = await this.cvm(handle.region)
+    const sleep = this.options.sleep ?? sleepFor
+    let last = 0
+    for (;;) {
+      const [instance] = await client.describeInstances({instanceIds: [handle.externalId]})
+      if (!instance || instance.state !== 'RUNNING') return
+      let ended = false
+      // Each read returns at most ~20 KB; keep reading while it brings lines.
+      for (;;) {
+        const output = await this.runAndWait(handle.region, handle.externalId, logReadScript(last), options.signal)
+        if (output === null) break
+        const report = parseConsole(output)
+        ended = report.ended
+        const fresh = report.logs.filter((l) => l.seq > last)
+        for (const {seq, line} of fresh) {
+          if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) missing from the console file]`
+          yield line
+          last = seq
+        }
+        if (fresh.length === 0 || options.signal?.aborted) break
+      }
+      if (!options.follow || ended || options.signal?.aborted) return
+      await sleep(this.options.consolePollMs ?? 5000, options.signal)
+      if (options.signal?.aborted) return
+    }
+  }
+
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const attemptId = typeof handle.data.attemptId === 'string' ? handle.data.attemptId : null
+    if (!attemptId) throw new ProviderError(this.name, 'user', `handle ${handle.externalId} carries no attempt id`)
+    try {
+      await (await this.tat(handle.region)).runCommand([handle.externalId], stopRequestScript(attemptId, kind, graceSeconds))
+    } catch (error) {
+      // Already gone or stopped: nothing left to stop.
+      if (error instanceof ProviderError && /^(InvalidInstanceId|InvalidParameterValue\.InstanceIsNotRelatedToRegion|UnsupportedOperation\.InstanceStateNotRunning)/.test(error.backendCode ?? '')) return
+      throw error
+    }
+  }
+
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const client = await this.cvm(handle.region)
+    try {
+      await client.terminateInstances([handle.externalId])
+    } catch (error) {
+      if (!(error instanceof ProviderError && /^(InvalidInstanceId\.NotFound|UnsupportedOperation\.InstanceStateTerminat)/.test(error.backendCode ?? ''))) throw error
+    }
+    this.status.delete(handle.externalId)
+    this.endedWithoutExit.delete(handle.externalId)
+  }
+
+  async listOwned(): Promise<LaunchHandle[]> {
+    const out: LaunchHandle[] = []
+    for (const region of this.regions()) {
+      const instances = await (await this.cvm(region)).describeInstances({filters: [{name: 'tag-key', values: [TENCENT_TAGS.attemptId]}]})
+      for (const i of instances) {
+        if (i.state === 'TERMINATING') continue
+        out.push({
+          provider: this.name,
+          externalId: i.instanceId,
+          region,
+          zone: i.zone,
+          data: {attemptId: i.tags[TENCENT_TAGS.attemptId], jobId: i.tags[TENCENT_TAGS.jobId] ?? null, instanceType: i.instanceType, spot: i.chargeType === 'SPOTPAID'},
+        })
+      }
+    }
+    return out
+  }
+
+  /** The hourly price of an instance type in a zone (InquiryPriceRunInstances), on-demand or spot, for `catalog refresh`. */
+  async price(region: string, zone: string, instanceType: string, market: 'on-demand' | 'spot' = 'on-demand'): Promise<Money> {
+    const client = await this.cvm(region)
+    const imageId = await this.imageFor(region, null)
+    const currency = this.currency()
+    const spot = market === 'spot' ? {maxPrice: {amount: 1000, currency}} : null
+    return client.inquiryPrice({imageId, instanceType, zone, spot}, currency)
+  }
+
+  async close(): Promise<void> {
+    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+  }
+}
