@@ -549,14 +549,17 @@ class SweepController {
   /** Resolves when a running job ends, the tick passes, or the run is aborted. */
   private async waitForProgress(): Promise<void> {
     let timer: NodeJS.Timeout | undefined
-    const tick = new Promise<void>((resolve) => {
+    let onAbort: (() => void) | undefined
+    const wake = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.deps.tickMs ?? 1000)
+      onAbort = resolve
+      this.abort.signal.addEventListener('abort', onAbort, {once: true})
     })
-    const aborted = new Promise<void>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), {once: true}))
     try {
-      await Promise.race([tick, aborted, ...[...this.running.values()].map((r) => r.done)])
+      await Promise.race([wake, ...[...this.running.values()].map((r) => r.done)])
     } finally {
       clearTimeout(timer)
+      this.abort.signal.removeEventListener('abort', onAbort!)
     }
   }
 
