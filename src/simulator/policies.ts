@@ -1,0 +1,691 @@
+// Every spot policy the simulator compares, behind one interface (types.ts: Policy):
+// at each decision point a policy sees the clock, its progress, the deadline, where it
+// runs and which zones have spot now, and answers where to run next. None reads the
+// traces except `omniscient`, the hindsight reference, which is told the future.
+//
+//   on-demand         on-demand from start to end (the cost baseline)
+//   spot              spot whenever some zone has it, wait otherwise; never on-demand (not safe)
+//   greedy            Can't Be Late (NSDI'24) Greedy: spot when available, wait otherwise,
+//                     on-demand to the end once the safety net fires
+//   uniform-progress  Can't Be Late Uniform Progress: on-demand whenever behind the straight
+//                     line to the deadline, spot whenever available, hysteresis of 2d
+//   omniscient        a hindsight plan: the cheapest tick-by-tick schedule that meets the
+//                     deadline knowing every trace in advance (Lagrangian DP)
+//   hourly-price      skyhop's policy with markets ranked by hourly price alone (SkyPilot's
+//                     ranking), to measure what ranking by work done is worth
+//   skyhop            skyhop's own: see SkyhopPolicy
+//
+// The safety net (Can't Be Late §4, "Safety Net: when the job is idle and R(t) < C(t) + 2d,
+// switch to on-demand and stay on it until the end"), with R the time left to the deadline,
+// C the work left and d the changeover delay. Decisions here are taken in continuous time,
+// so the net fires at the first instant R < C + 2d holds, i.e. once R ≤ C + 2d: a policy
+// idling towards it asks to be woken exactly then. Why 2d: a spot start costs d, and a
+// preemption right after it costs another d to reach on-demand; so a policy may start spot
+// only with more than 2d of slack, and while on spot it always has at least d in hand.
+// With accelerators of different speeds C is measured on the fastest on-demand option, and
+// a policy on a slower spot instance (whose slack shrinks as it runs) leaves it for that
+// option once the slack is down to d.
+import {spotOverhead} from '../planner/estimate.js'
+import {PREEMPTION_PRIOR_PER_HOUR} from '../planner/priors.js'
+import {IDLE, onDemandTarget, sameTarget, spotTarget} from './engine.js'
+import type {Decision, OnDemandOption, Policy, PolicySetup, PolicySpec, SpotMarket, Target, View} from './types.js'
+
+const EPS = 1e-9
+const SECOND = 1 / 3600
+const NONE = Number.POSITIVE_INFINITY
+
+/** Index of the fastest on-demand option (cheapest per hour among equals). */
+export function fastestOnDemand(options: readonly OnDemandOption[]): number {
+  let best = 0
+  for (let o = 1; o < options.length; o++) {
+    const a = options[o]
+    const b = options[best]
+    if (a.speed > b.speed || (a.speed === b.speed && a.usdPerHour < b.usdPerHour)) best = o
+  }
+  return best
+}
+
+/** Shared arithmetic of the deadline-safe policies: slack against the fastest on-demand option and the safety net. */
+abstract class SafePolicy implements Policy {
+  protected readonly d: number
+  protected readonly fast: number
+  protected readonly fastSpeed: number
+  protected readonly fastTarget: Target
+
+  constructor(protected readonly setup: PolicySetup) {
+    this.d = setup.changeoverHours
+    this.fast = fastestOnDemand(setup.onDemand)
+    this.fastSpeed = setup.onDemand[this.fast].speed
+    this.fastTarget = onDemandTarget(this.fast)
+  }
+
+  abstract decide(view: View): Decision
+
+  /** Hours the job could still lose and finish on the fastest on-demand option: R − C/s. */
+  protected slack(v: View): number {
+    return v.deadline - v.now - (v.workTotal - v.workDone) / this.fastSpeed
+  }
+
+  protected speedOf(x: Target): number {
+    return x.kind === 'spot' ? this.setup.markets[x.market].speed : x.kind === 'on-demand' ? this.setup.onDemand[x.option].speed : 0
+  }
+
+  protected onFastest(v: View): boolean {
+    return v.current.kind === 'on-demand' && v.current.option === this.fast
+  }
+
+  /**
+   * The safety net: true when the job must be on the fastest on-demand option now. Off
+   * spot: once R ≤ C + 2d. On spot: once the slack is down to d (only a slower spot
+   * instance ever gets there: on an equally fast one the slack does not move).
+   */
+  protected netFires(v: View): boolean {
+    const s = this.slack(v)
+    if (v.current.kind === 'spot') return s <= this.d + EPS
+    return s <= 2 * this.d + EPS
+  }
+
+  /**
+   * When the net will fire if the job goes to `target` now and nothing else happens first
+   * (never late; early is harmless: the policy is asked again and decides the same).
+   */
+  protected netWake(v: View, target: Target = v.current): number {
+    if (target.kind === 'on-demand' && target.option === this.fast) return NONE
+    const s = this.slack(v)
+    const limit = target.kind === 'spot' ? this.d : 2 * this.d
+    // Idle or changing over, the slack falls one hour per hour; running, by what the
+    // instance is slower than the fastest on-demand option.
+    const starting = !sameTarget(target, v.current) || v.changeoverLeft > 0
+    const rate = target.kind === 'idle' || starting ? 1 : 1 - this.speedOf(target) / this.fastSpeed
+    if (rate <= EPS) return NONE
+    return v.now + Math.max(0, s - limit) / rate
+  }
+
+  /** May a spot instance be started now? Only with more than 2d of slack. */
+  protected canStartSpot(v: View): boolean {
+    return this.slack(v) > 2 * this.d + EPS
+  }
+
+  /** The available market cheapest per unit of work (ties: the first), or -1. */
+  protected cheapestAvailable(v: View, skip = -1): number {
+    let best = -1
+    let bestKey = NONE
+    const ms = this.setup.markets
+    for (let z = 0; z < ms.length; z++) {
+      if (!v.available[z] || z === skip) continue
+      const key = ms[z].spotUsdPerHour / ms[z].speed
+      if (key < bestKey) {
+        best = z
+        bestKey = key
+      }
+    }
+    return best
+  }
+}
+
+function wakeOf(...times: number[]): number | undefined {
+  let m = NONE
+  for (const t of times) if (t < m) m = t
+  return m === NONE ? undefined : m
+}
+
+// ---- baselines ------------------------------------------------------------------------
+
+/** On-demand from start to end, on the option cheapest per unit of work that meets the deadline. */
+class OnDemandOnly implements Policy {
+  private readonly target: Target
+  constructor(setup: PolicySetup) {
+    const d = setup.changeoverHours
+    let best = fastestOnDemand(setup.onDemand)
+    let bestKey = NONE
+    setup.onDemand.forEach((o, i) => {
+      const meets = d + setup.workHours / o.speed <= setup.deadlineHours + EPS
+      const key = o.usdPerHour / o.speed
+      if (meets && key < bestKey) {
+        best = i
+        bestKey = key
+      }
+    })
+    this.target = onDemandTarget(best)
+  }
+
+  decide(): Decision {
+    return {target: this.target}
+  }
+}
+
+/** Spot whenever some zone has it (cheapest per unit of work), wait otherwise. Never on-demand: it can miss. */
+class SpotOnly implements Policy {
+  constructor(private readonly setup: PolicySetup) {}
+
+  decide(v: View): Decision {
+    if (v.current.kind === 'spot') return {target: v.current}
+    let best = -1
+    let bestKey = NONE
+    this.setup.markets.forEach((m, z) => {
+      const key = m.spotUsdPerHour / m.speed
+      if (v.available[z] && key < bestKey) {
+        best = z
+        bestKey = key
+      }
+    })
+    return {target: best < 0 ? IDLE : spotTarget(best)}
+  }
+}
+
+/**
+ * Greedy (Can't Be Late §3): spot whenever available, wait when not, and once the safety
+ * net fires, on-demand to the end. Several zones: any zone with spot will do (the
+ * cheapest per unit of work), and it stays there until preempted.
+ */
+class Greedy extends SafePolicy {
+  decide(v: View): Decision {
+    const cur = v.current
+    if (cur.kind === 'on-demand') return {target: cur}
+    if (this.netFires(v)) return {target: this.fastTarget}
+    if (cur.kind === 'spot') return {target: cur, wakeAt: wakeOf(this.netWake(v))}
+    const z = this.canStartSpot(v) ? this.cheapestAvailable(v) : -1
+    if (z >= 0) return {target: spotTarget(z)}
+    return {target: IDLE, wakeAt: wakeOf(this.netWake(v, IDLE))}
+  }
+}
+
+/**
+ * Uniform Progress (Can't Be Late §4), with ep(t) = t·C₀/D the straight line to the
+ * deadline and cp(t) the work done, rules in this order of precedence:
+ *  - safety net: off spot and R(t) ≤ C(t) + 2d → on-demand, to the end;
+ *  - hysteresis: on on-demand, stay while cp(t) < ep(t + 2d);
+ *  - exploitation: on spot, stay until preempted;
+ *  - taking risks: spot whenever some zone has it, even when behind;
+ *  - uniform progress: idle (or just caught up on on-demand) and cp(t) ≤ ep(t) → on-demand.
+ * Otherwise wait. Like the net, "behind" fires at the instant cp(t) < ep(t) starts to hold.
+ */
+class UniformProgress extends SafePolicy {
+  private netFired = false
+  private readonly rate: number
+
+  constructor(setup: PolicySetup) {
+    super(setup)
+    this.rate = setup.workHours / setup.deadlineHours
+  }
+
+  decide(v: View): Decision {
+    const cur = v.current
+    if (this.netFired) return {target: this.fastTarget}
+    if (this.netFires(v)) {
+      if (cur.kind !== 'spot') this.netFired = true
+      return {target: this.fastTarget}
+    }
+    const f = this.rate
+    const cp = v.workDone
+    const t = v.now
+    if (cur.kind === 'on-demand' && cp < f * (t + 2 * this.d) - EPS) {
+      // On on-demand, cp grows at s per hour (after the changeover) and ep(t + 2d) at f.
+      const s = this.speedOf(cur)
+      const L = v.changeoverLeft
+      const cross = s > f ? (2 * this.d * f - cp + s * (t + L)) / (s - f) : NONE
+      return {target: cur, wakeAt: wakeOf(Math.max(cross, t + L), this.netWake(v))}
+    }
+    if (cur.kind === 'spot') return {target: cur, wakeAt: wakeOf(this.netWake(v))}
+    const z = this.canStartSpot(v) ? this.cheapestAvailable(v) : -1
+    if (z >= 0) return {target: spotTarget(z)}
+    if (cp <= f * t + EPS) return {target: this.fastTarget}
+    return {target: IDLE, wakeAt: wakeOf(cp / f, this.netWake(v, IDLE))}
+  }
+}
+
+// ---- skyhop ---------------------------------------------------------------------------
+
+/** Hours of exposure the planner's prior preemption rate is worth: one pseudo-preemption. */
+const RATE_PRIOR_HOURS = 1 / PREEMPTION_PRIOR_PER_HOUR
+/** Hours of observation the prior spot-work rate is worth. */
+const SUPPLY_PRIOR_HOURS = 8
+/** Checkpointing in the notice window loses (almost) no work: what spotOverhead is told. */
+const CHECKPOINT_ON_NOTICE_HOURS = 1 / 3600
+
+export type Ranking = 'work' | 'hourly'
+
+/**
+ * skyhop's policy. What it adds to Uniform Progress:
+ *  - Many zones and regions. When its zone is taken back it moves to another zone with
+ *    spot, preferring another region (the controller's eager-next-region: regions where
+ *    the job was preempted are passed over while another region has spot; when only they
+ *    have it, the blocks are dropped, as the controller does).
+ *  - Learned markets, from what it has seen since the job started (no history, no future):
+ *    per zone, the mean length of spot runs and of outages (the planner's prior of 0.4
+ *    preemptions/h is worth one pseudo-run until observations outweigh it), and over all
+ *    zones the spot work an hour of waiting has yielded. Spot runs and outages have a
+ *    decreasing hazard (a zone whose spot has just come back often loses it again within a
+ *    tick; one that has held for hours tends to keep holding), modelled as a Lomax law of
+ *    shape 2, whose mean residual life grows with age: m + age.
+ *  - Zones ranked by expected cost per unit of work: price / speed × (1 + d / expected
+ *    useful run), the useful run being what is left of the residual run after the
+ *    changeover. Heterogeneous accelerators are thus compared by work done (speeds from the
+ *    planner: the job's throughput table, else registry TFLOPS); `hourly-price` is the same
+ *    policy ranking by hourly price alone.
+ *  - When to stop waiting. It compares the work left with the spot work still to come:
+ *    learned spot-work rate × (R − 2d − expected preemptions × d), the preemptions from the
+ *    planner's spotOverhead estimator. Not behind: wait through outages. Behind: on-demand
+ *    hours are inevitable, and an hour of slack is worth the spot it would have bought; it
+ *    starts on-demand in an outage when the outage is expected to last long enough for the
+ *    slack saved to pay for the changeover, stays until it is 2d of supply ahead (Uniform
+ *    Progress's hysteresis), and leaves for spot when the expected useful run pays for the
+ *    two changeovers and the slack they cost.
+ *  - Grace. On a preemption notice it launches the replacement spot instance in another
+ *    zone at once, so the new changeover overlaps the old instance's last minutes.
+ *  - Deadline-safe: the same safety net as Greedy and Uniform Progress.
+ */
+export class SkyhopPolicy extends SafePolicy {
+  private readonly markets: readonly SpotMarket[]
+  private readonly key: Float64Array
+  private readonly odKey: Float64Array
+  // What it has seen since the start.
+  private lastT = 0
+  private started = false
+  private readonly up: Uint8Array
+  /** When each zone's availability last changed (the job's start if not since). */
+  private readonly since: Float64Array
+  private readonly upHours: Float64Array
+  private readonly downHours: Float64Array
+  private readonly drops: Float64Array
+  private readonly returns: Float64Array
+  private elapsed = 0
+  /** ∫ (speed of the fastest zone with spot) dt: the spot work waiting could have bought. */
+  private supply = 0
+  private readonly supplyPrior: number
+  private readonly meanDownPrior: number
+  /** Markets cheaper than every on-demand option by the ranking: the only ones worth waiting for. */
+  private readonly worthy: Uint8Array
+  private readonly blockedRegions = new Set<string>()
+  private prelaunch: {target: Target; until: number} | null = null
+
+  constructor(
+    setup: PolicySetup,
+    private readonly ranking: Ranking = 'work',
+  ) {
+    super(setup)
+    this.markets = setup.markets
+    const n = setup.markets.length
+    this.key = Float64Array.from(setup.markets, (m) => (ranking === 'work' ? m.spotUsdPerHour / m.speed : m.spotUsdPerHour))
+    this.odKey = Float64Array.from(setup.onDemand, (o) => (ranking === 'work' ? o.usdPerHour / o.speed : o.usdPerHour))
+    this.up = new Uint8Array(n)
+    this.since = new Float64Array(n)
+    this.upHours = new Float64Array(n)
+    this.downHours = new Float64Array(n)
+    this.drops = new Float64Array(n)
+    this.returns = new Float64Array(n)
+    const cheapestOd = Math.min(...this.odKey)
+    this.worthy = Uint8Array.from(this.key, (k) => (k < cheapestOd ? 1 : 0))
+    // Before any observation, spot is assumed to offer the job exactly the rate it needs
+    // (Uniform Progress's straight line), with outages as long as that availability and
+    // the prior run length imply.
+    this.supplyPrior = Math.min(1, setup.workHours / setup.deadlineHours)
+    this.meanDownPrior = RATE_PRIOR_HOURS * (1 - this.supplyPrior) / Math.max(this.supplyPrior, 0.05)
+  }
+
+  private observe(v: View): void {
+    const ms = this.markets
+    const dt = v.now - this.lastT
+    if (this.started && dt > 0) {
+      let best = 0
+      for (let z = 0; z < ms.length; z++) {
+        if (this.up[z] === 1) {
+          this.upHours[z] += dt
+          if (ms[z].speed > best && this.worthy[z] === 1) best = ms[z].speed
+        } else {
+          this.downHours[z] += dt
+        }
+      }
+      this.supply += best * dt
+      this.elapsed += dt
+    }
+    for (let z = 0; z < ms.length; z++) {
+      const now = v.available[z] ? 1 : 0
+      if (this.started && now !== this.up[z]) {
+        if (now === 0) this.drops[z]++
+        else this.returns[z]++
+        this.since[z] = v.now
+      }
+      this.up[z] = now
+    }
+    this.started = true
+    this.lastT = v.now
+    if (v.preemptedMarket >= 0) this.blockedRegions.add(ms[v.preemptedMarket].region)
+  }
+
+  /** Preemptions per hour of spot in zone z: the planner's prior until observations outweigh it. */
+  rate(z: number): number {
+    return (this.drops[z] + PREEMPTION_PRIOR_PER_HOUR * RATE_PRIOR_HOURS) / (this.upHours[z] + RATE_PRIOR_HOURS)
+  }
+
+  /** Expected hours of spot left in zone z's current run (Lomax shape 2: mean + age). */
+  private residualUp(z: number, now: number): number {
+    return 1 / this.rate(z) + (now - this.since[z])
+  }
+
+  /** Expected hours until some zone has spot again (the soonest of the zones' residual outages). */
+  private residualOutage(now: number): number {
+    let best = NONE
+    for (let z = 0; z < this.markets.length; z++) {
+      if (this.worthy[z] === 0) continue
+      if (this.up[z] === 1) return 0
+      const mean = (this.downHours[z] + this.meanDownPrior) / (this.returns[z] + 1)
+      best = Math.min(best, mean + (now - this.since[z]))
+    }
+    return best
+  }
+
+  /** Expected work-hours of a spot start in zone z after its changeover: ∫_d^∞ S(x) dx = σ²/(σ + d). */
+  private usefulRun(z: number, now: number): number {
+    const sigma = this.residualUp(z, now)
+    return (sigma * sigma) / (sigma + this.d)
+  }
+
+  /** Expected cost per unit of work (or per hour, for `hourly`) of a spot start in zone z now. */
+  score(z: number, now: number): number {
+    return this.key[z] * (1 + this.d / Math.max(this.usefulRun(z, now), EPS))
+  }
+
+  /** Spot work per hour of wall time the markets have been offering. */
+  supplyRate(): number {
+    return (this.supply + this.supplyPrior * SUPPLY_PRIOR_HOURS) / (this.elapsed + SUPPLY_PRIOR_HOURS)
+  }
+
+  /** Preemptions expected over the spot work still to come (the planner's spotOverhead, pooled rate). */
+  private futurePreemptions(v: View, rho: number): number {
+    let drops = 0
+    let hours = 0
+    for (let z = 0; z < this.markets.length; z++) {
+      drops += this.drops[z]
+      hours += this.upHours[z]
+    }
+    const pooled = (drops + PREEMPTION_PRIOR_PER_HOUR * RATE_PRIOR_HOURS) / (hours + RATE_PRIOR_HOURS)
+    const workLeft = v.workTotal - v.workDone
+    const o = spotOverhead(pooled, Math.min(workLeft, rho * (v.deadline - v.now)), this.d, CHECKPOINT_ON_NOTICE_HOURS)
+    return o.viable ? o.preemptions : (v.deadline - v.now) / Math.max(this.d, EPS)
+  }
+
+  /** Best zone to start spot in now, or -1: eager-next-region, then expected cost; never dearer than on-demand. */
+  private pickZone(v: View, skip: number, extraBlocked: string | null): number {
+    const odKey = this.odKey[this.discretionaryOnDemand(v)]
+    let best = -1
+    let bestScore = NONE
+    let fallback = -1
+    let fallbackScore = NONE
+    for (let z = 0; z < this.markets.length; z++) {
+      if (!v.available[z] || z === skip || this.key[z] >= odKey) continue
+      const s = this.score(z, v.now)
+      const region = this.markets[z].region
+      if (this.blockedRegions.has(region) || region === extraBlocked) {
+        if (s < fallbackScore) {
+          fallback = z
+          fallbackScore = s
+        }
+      } else if (s < bestScore) {
+        best = z
+        bestScore = s
+      }
+    }
+    if (best < 0 && fallback >= 0 && extraBlocked === null) this.blockedRegions.clear()
+    return best >= 0 ? best : fallback
+  }
+
+  /** The on-demand option to run on when not forced: cheapest by the ranking among those that can still finish. */
+  private discretionaryOnDemand(v: View): number {
+    const workLeft = v.workTotal - v.workDone
+    const room = v.deadline - v.now - 3 * this.d
+    let best = this.fast
+    let bestKey = this.odKey[this.fast]
+    this.setup.onDemand.forEach((o, i) => {
+      if (workLeft / o.speed <= room && this.odKey[i] < bestKey) {
+        best = i
+        bestKey = this.odKey[i]
+      }
+    })
+    return best
+  }
+
+  /** USD an hour of slack is worth while behind: the spot work it would buy instead of on-demand. */
+  private slackValue(rho: number, od: number, z: number): number {
+    const o = this.setup.onDemand[od]
+    const m = this.markets[z]
+    return rho * Math.max(0, o.usdPerHour / o.speed - m.spotUsdPerHour / m.speed)
+  }
+
+  /** The cheapest market per unit of work, available or not (what waiting is for). */
+  private bestMarket(): number {
+    let best = 0
+    for (let z = 1; z < this.markets.length; z++) if (this.key[z] < this.key[best]) best = z
+    return best
+  }
+
+  /** Leave on-demand option `od` for zone z's spot? The useful run must pay for two changeovers and their slack. */
+  private worthLeaving(z: number, od: number, now: number, behind: boolean, rho: number): boolean {
+    const m = this.markets[z]
+    const o = this.setup.onDemand[od]
+    const gain = m.speed * (o.usdPerHour / o.speed - m.spotUsdPerHour / m.speed) * this.usefulRun(z, now)
+    const slackCost = behind ? 2 * this.d * this.slackValue(rho, od, z) : 0
+    return gain > this.d * (m.spotUsdPerHour + o.usdPerHour) + slackCost
+  }
+
+  decide(v: View): Decision {
+    this.observe(v)
+    const cur = v.current
+    if (this.netFires(v)) return {target: this.fastTarget}
+
+    if (cur.kind === 'spot') {
+      if (v.event === 'notice' && v.noticeMarket === cur.market) {
+        const z = this.canStartSpot(v) ? this.pickZone(v, cur.market, this.markets[cur.market].region) : -1
+        this.prelaunch = z >= 0 ? {target: spotTarget(z), until: v.noticeAt} : null
+      }
+      const pending = this.prelaunch !== null && v.now < this.prelaunch.until ? this.prelaunch.target : undefined
+      return {target: cur, prelaunch: pending, wakeAt: wakeOf(this.netWake(v))}
+    }
+    this.prelaunch = null
+
+    const rho = this.supplyRate()
+    const workLeft = v.workTotal - v.workDone
+    const R = v.deadline - v.now
+    const preemptions = this.futurePreemptions(v, rho)
+    // Spot work still to come, net of the time its restarts cost; behind when it falls short.
+    const ahead = rho * Math.max(0, R - 2 * this.d - preemptions * this.d)
+    const behind = workLeft > ahead - EPS
+    // Slack to keep for the changeovers still to come: a restart per preemption, and, while
+    // behind, an on-demand start per outage as well.
+    const reserve = 2 * this.d + preemptions * this.d * (behind ? 2 : 1)
+    // Thresholds are crossed up to rounding: a spare below a second counts as none.
+    const spare = this.slack(v) - reserve - SECOND
+
+    if (this.canStartSpot(v)) {
+      const z = this.pickZone(v, -1, null)
+      if (z >= 0 && (cur.kind !== 'on-demand' || this.worthLeaving(z, cur.option, v.now, behind, rho))) return {target: spotTarget(z)}
+    }
+    const recheck = v.now + this.setup.gapHours
+
+    if (cur.kind === 'on-demand') {
+      // Stay until clearly ahead: the supply to come beats the work left by an hour of it
+      // (so the idle spell that follows is worth the changeover that ends it).
+      const margin = rho * Math.max(1, 5 * this.d)
+      if (behind || workLeft > ahead - margin || spare <= 0) {
+        const up = this.up.includes(1) ? recheck : NONE
+        return {target: cur, wakeAt: wakeOf(up, this.netWake(v))}
+      }
+      return {target: IDLE, wakeAt: wakeOf(recheck, this.netWake(v, IDLE))}
+    }
+    if (behind && spare <= 0) {
+      // Out of spare slack: on-demand through an outage expected to outlast the changeover
+      // by enough for the slack it saves to pay for it; a short one is waited out.
+      const od = this.discretionaryOnDemand(v)
+      const o = this.setup.onDemand[od]
+      const outage = this.residualOutage(v.now)
+      if ((outage - this.d) * this.slackValue(rho, od, this.bestMarket()) > this.d * o.usdPerHour) return {target: onDemandTarget(od)}
+      return {target: IDLE, wakeAt: wakeOf(recheck, this.netWake(v, IDLE))}
+    }
+    // Spare slack, or spot enough to come: wait. Look again when the spare runs out.
+    return {target: IDLE, wakeAt: wakeOf(behind ? v.now + spare : recheck, this.netWake(v, IDLE))}
+  }
+}
+
+// ---- omniscient -----------------------------------------------------------------------
+
+/**
+ * The hindsight reference: knowing every trace in advance, the cheapest schedule of whole
+ * ticks (idle, spot in a zone, or an on-demand option per tick, each start paying the
+ * changeover) that does the work within the deadline's whole ticks. Found by Lagrangian
+ * relaxation: for a price λ per unit of work, a DP over ticks × (option, changeover phase)
+ * maximises λ·work − cost; bisection finds the smallest λ whose plan does all the work.
+ * Cost: O(ticks × options × ⌈d/gap⌉) per bisection step. It is an achievable plan, so it
+ * bounds what the online policies could have done from above, up to the tick granularity
+ * and the relaxation's gap (plans on the convex hull only).
+ */
+class Omniscient extends SafePolicy {
+  private plan: Int32Array | null = null
+
+  decide(v: View): Decision {
+    const g = this.setup.gapHours
+    if (this.plan === null) this.plan = hindsightPlan(this.setup)
+    const k = Math.floor(v.now / g + 1e-7)
+    if (k >= this.plan.length) return {target: this.fastTarget}
+    const code = this.plan[k]
+    const Z = this.setup.markets.length
+    let target: Target = code < 0 ? IDLE : code < Z ? spotTarget(code) : onDemandTarget(code - Z)
+    // The plan never asks for spot where there is none; if reality and plan disagree, be safe.
+    if (target.kind === 'spot' && !v.available[target.market]) target = this.fastTarget
+    if (target.kind === 'spot' && v.current.kind === 'spot' && v.current.market === target.market) target = v.current
+    return {target, wakeAt: (k + 1) * g}
+  }
+}
+
+/** Per tick of the run: -1 idle, z < markets for spot in zone z, markets + o for on-demand option o. */
+export function hindsightPlan(setup: PolicySetup): Int32Array {
+  const g = setup.gapHours
+  const d = setup.changeoverHours
+  const work = setup.workHours
+  const n = Math.floor(setup.deadlineHours / g + 1e-9)
+  const Z = setup.markets.length
+  const options = Z + setup.onDemand.length
+  const future = setup.future
+  const J = d > 0 ? Math.ceil(d / g - 1e-9) : 0
+  const P = J + 1
+  const S = 1 + options * P
+  const speed = new Float64Array(options)
+  const price = new Float64Array(options)
+  for (let j = 0; j < options; j++) {
+    if (j < Z) {
+      speed[j] = setup.markets[j].speed
+      price[j] = setup.markets[j].spotUsdPerHour
+    } else {
+      speed[j] = setup.onDemand[j - Z].speed
+      price[j] = setup.onDemand[j - Z].usdPerHour
+    }
+  }
+  // Work in a tick spent in phase p of option j: full once the changeover is over.
+  const workIn = new Float64Array(options * P)
+  for (let j = 0; j < options; j++) {
+    for (let p = 0; p <= J; p++) workIn[j * P + p] = speed[j] * (p === J ? g : Math.max(0, g - (d - p * g)))
+  }
+  const avail = new Uint8Array(Z * Math.max(1, n))
+  for (let z = 0; z < Z; z++) for (let k = 0; k < n; k++) avail[z * n + k] = future === undefined ? 0 : future(z, k) ? 1 : 0
+
+  const from = new Int32Array(Math.max(1, n) * S)
+  const prev = new Float64Array(S)
+  const next = new Float64Array(S)
+  const workOf = new Float64Array(S)
+  const nextWork = new Float64Array(S)
+
+  /** The best plan's work for λ; leaves the back-pointers in `from`. */
+  const solve = (lambda: number): {work: number; end: number} => {
+    prev.fill(Number.NEGATIVE_INFINITY)
+    prev[0] = 0
+    workOf.fill(0)
+    for (let k = 0; k < n; k++) {
+      let best = 0
+      for (let s = 1; s < S; s++) if (prev[s] > prev[best]) best = s
+      next[0] = prev[best]
+      nextWork[0] = workOf[best]
+      from[k * S] = best
+      for (let j = 0; j < options; j++) {
+        const base = 1 + j * P
+        const ok = j >= Z || avail[j * n + k] === 1
+        for (let p = 0; p <= J; p++) {
+          const s = base + p
+          if (!ok) {
+            next[s] = Number.NEGATIVE_INFINITY
+            nextWork[s] = 0
+            continue
+          }
+          // Predecessors: a fresh start (phase 0) comes from the best state of the last tick;
+          // phase p from phase p − 1; running (phase J) also from running.
+          let src: number
+          if (p === 0) {
+            src = best
+            if (J === 0 && prev[base] > prev[src]) src = base
+          } else {
+            src = base + p - 1
+            if (p === J && prev[base + J] > prev[src]) src = base + J
+          }
+          const w = workIn[j * P + p]
+          next[s] = prev[src] === Number.NEGATIVE_INFINITY ? Number.NEGATIVE_INFINITY : prev[src] + lambda * w - price[j] * g
+          nextWork[s] = workOf[src] + w
+          from[k * S + s] = src
+        }
+      }
+      prev.set(next)
+      workOf.set(nextWork)
+    }
+    let end = 0
+    for (let s = 1; s < S; s++) if (prev[s] > prev[end]) end = s
+    return {work: workOf[end], end}
+  }
+
+  const fallback = (): Int32Array => new Int32Array(Math.max(1, n)).fill(Z + fastestOnDemand(setup.onDemand))
+  if (n === 0) return fallback()
+  let maxKey = 0
+  for (let j = 0; j < options; j++) maxKey = Math.max(maxKey, price[j] / speed[j])
+  let hi = Math.max(1e-6, 2 * maxKey)
+  let guard = 0
+  while (solve(hi).work < work - 1e-9) {
+    hi *= 4
+    if (++guard > 20) return fallback()
+  }
+  let lo = 0
+  for (let i = 0; i < 40 && hi - lo > 1e-9 * hi; i++) {
+    const mid = (lo + hi) / 2
+    if (solve(mid).work >= work - 1e-9) hi = mid
+    else lo = mid
+  }
+  const {end} = solve(hi)
+  const plan = new Int32Array(n)
+  let s = end
+  for (let k = n - 1; k >= 0; k--) {
+    plan[k] = s === 0 ? -1 : Math.floor((s - 1) / P)
+    s = from[k * S + s]
+  }
+  return plan
+}
+
+// ---- the registry ---------------------------------------------------------------------
+
+export const POLICIES: readonly PolicySpec[] = [
+  {name: 'on-demand', safe: true, omniscient: false, summary: 'on-demand from start to end (the cost baseline)', create: (s) => new OnDemandOnly(s)},
+  {name: 'spot', safe: false, omniscient: false, summary: 'spot whenever some zone has it, wait otherwise; never on-demand', create: (s) => new SpotOnly(s)},
+  {name: 'greedy', safe: true, omniscient: false, summary: "Can't Be Late Greedy: spot when available, else wait; on-demand to the end once R ≤ C + 2d", create: (s) => new Greedy(s)},
+  {
+    name: 'uniform-progress',
+    safe: true,
+    omniscient: false,
+    summary: "Can't Be Late Uniform Progress: on-demand when behind t·C/D, spot when available, 2d hysteresis, safety net",
+    create: (s) => new UniformProgress(s),
+  },
+  {name: 'omniscient', safe: true, omniscient: true, summary: 'hindsight plan: the cheapest tick schedule knowing every trace in advance', create: (s) => new Omniscient(s)},
+  {name: 'hourly-price', safe: true, omniscient: false, summary: "skyhop's policy ranking markets by hourly price alone", create: (s) => new SkyhopPolicy(s, 'hourly')},
+  {name: 'skyhop', safe: true, omniscient: false, summary: 'multi-zone, learned preemption rates, work-done ranking, notice-aware, safety net', create: (s) => new SkyhopPolicy(s, 'work')},
+]
+
+const ALIASES: Record<string, string> = {up: 'uniform-progress', od: 'on-demand', 'on-demand-only': 'on-demand', 'spot-only': 'spot', optimal: 'omniscient'}
+
+export function findPolicy(name: string): PolicySpec | undefined {
+  const n = name.trim().toLowerCase()
+  const canonical = ALIASES[n] ?? n
+  return POLICIES.find((p) => p.name === canonical)
+}
