@@ -1,0 +1,475 @@
+// Huawei Cloud ECS behind skyhop's Provider interface, on the VM machinery shared with
+// AWS and Alibaba (vm/boot-script.ts, vm/console-channel.ts).
+//
+// Launch: POST /v1/{project_id}/cloudservers (pay-per-use) with X-Client-Token derived
+// from the attempt's idempotency key, server_tags and metadata skyhop-job-id /
+// skyhop-attempt-id, the boot script as user_data, and spot through
+// extendparam.marketType=spot (+ spotPrice, the job's max price in CNY when it has one;
+// without it ECS caps the bid at the pay-per-use price). The project id of each region
+// comes from HUAWEICLOUD_SDK_PROJECT_ID / SKYHOP_HUAWEICLOUD_PROJECT_IDS or, failing
+// those, from IAM (KeystoneListAuthProjects: the project named after the region).
+// Creation is asynchronous: capacity errors such as Ecs.0319 often arrive in the job, not
+// the answer, so launch() follows the job for a while (launchWaitMs) and turns a failed
+// job into the same classified error, so the controller fails over at once.
+//
+// Ascend: offers whose accelerator is an Ascend NPU boot the image named by
+// SKYHOP_HUAWEICLOUD_NPU_IMAGE (one carrying the Ascend driver, CANN and torch_npu); an
+// NPU flavor is refused for a job whose runtimes exclude `cann` (the planner already
+// filters by runtime; this is the adapter's own guard).
+//
+// Status and logs: the serial console, read with the Nova-compatible os-getConsoleOutput
+// (it keeps working after the guest powers off, which stops an ECS). Cancel and preempt
+// set the server metadata key skyhop_stop_request, which the boot script reads from the
+// OpenStack metadata service (/openstack/latest/meta_data.json) and hands to the runner.
+// Spot: Huawei documents no in-guest reclaim notice for ECS, so the runner polls nothing
+// (`huaweicloud` notice source); skyhop sees the reclaim through the API (the spot server
+// stops or disappears without its exit line) and relaunches. See the README for the grace
+// a job can count on (none guaranteed).
+import {gzipSync} from 'node:zlib'
+import type {Dispatcher} from 'undici'
+
+import {ProviderError} from '../../errors.js'
+import {redact} from '../../util/redact.js'
+import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import {bootScript, readRunnerScript} from '../vm/boot-script.js'
+import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
+import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
+import type {RetryPolicy} from '../vm/http.js'
+import {rfc3986Encode} from '../vm/signing-util.js'
+import {loadHuaweiCredentials, type HuaweiAccount} from './credentials.js'
+import {EcsClient, HuaweiApi, huaweiClientToken, listAuthProjects, type EcsServer, type Env, type HuaweiApiOptions} from './ecs-client.js'
+import {HuaweiApiError, toHuaweiProviderError} from './ecs-errors.js'
+
+export const HUAWEI_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
+/** Server metadata key carrying a stop request to the guest (`cancel 30`, `preempt 30`). */
+export const HUAWEI_STOP_KEY = 'skyhop_stop_request'
+
+/** ECS's limit on user data: 32 KB before base64. */
+export const ECS_USER_DATA_LIMIT = 32 * 1024
+
+export const DEFAULT_IMAGE_NAME = 'Ubuntu 22.04 server 64bit'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export interface HuaweiNetwork {
+  vpcId: string
+  subnetId: string
+  securityGroupIds?: string[]
+}
+
+export interface HuaweiProviderOptions {
+  /** Regions listOwned() scans and check() probes (the first). Default HUAWEICLOUD_SDK_REGION or cn-north-4. */
+  regions?: string[]
+  dispatcher?: Dispatcher
+  env?: Env
+  credentials?: () => Promise<LoadedCredentials<HuaweiAccount>>
+  endpoint?: string
+  timeoutMs?: number
+  retry?: RetryPolicy
+  now?: () => Date
+  /** VPC and subnet per region (ECS requires both). Default SKYHOP_HUAWEICLOUD_NETWORKS. */
+  networks?: Record<string, HuaweiNetwork>
+  /** Image name or id for ordinary offers and for Ascend offers. Default SKYHOP_HUAWEICLOUD_IMAGE / _NPU_IMAGE. */
+  images?: {default?: string; npu?: string}
+  /** System disk type. Default SSD. */
+  volumeType?: string
+  /** OpenStack metadata base for the stop probe; `{attemptId}` is replaced. Default 169.254.169.254. */
+  metadataBaseUrl?: string
+  instancePollSeconds?: number
+  /** How long launch() follows the creation job for an asynchronous failure. Default 180 s. */
+  launchWaitMs?: number
+  jobPollMs?: number
+  consolePollMs?: number
+  /** How long a stopped on-demand server may lack its console exit line before the attempt is LOST. Default 10 min. */
+  consoleGraceMs?: number
+  runnerScript?: () => Promise<string>
+  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+/** `cn-north-4=VPC/SUBNET[/SG[+SG…]],cn-east-3=…` as in SKYHOP_HUAWEICLOUD_NETWORKS. */
+export function parseNetworks(text: string): Record<string, HuaweiNetwork> {
+  const out: Record<string, HuaweiNetwork> = {}
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z]{2}(?:-[a-z0-9]+)+)=([0-9A-Za-z-]+)\/([0-9A-Za-z-]+)(?:\/([0-9A-Za-z+-]+))?$/.exec(part)
+    if (!m) throw new ProviderError('huaweicloud', 'unavailable', `SKYHOP_HUAWEICLOUD_NETWORKS: "${part}" is not region=VPC_ID/SUBNET_ID[/SECURITY_GROUP_ID]`, {scope: 'provider', code: 'PROVIDER_BAD_CONFIG'})
+    out[m[1]] = {vpcId: m[2], subnetId: m[3], ...(m[4] ? {securityGroupIds: m[4].split('+')} : {})}
+  }
+  return out
+}
+
+/** Bash for the boot script's stop probe: the stop key from the OpenStack metadata of this server. */
+export function huaweiStopProbe(metadataBase: string): string {
+  const base = metadataBase.replace(/\/$/, '')
+  return [
+    `m=$(curl -sf -m 2 '${base}/openstack/latest/meta_data.json') || return 0`,
+    `[[ $m =~ \\"${HUAWEI_STOP_KEY}\\"[[:space:]]*:[[:space:]]*\\"([^\\"]*)\\" ]] && printf '%s\\n' "\${BASH_REMATCH[1]}"`,
+    'return 0',
+  ].join('\n')
+}
+
+/** Whether an offer's accelerator is an Ascend NPU (the CANN stack). */
+export function isAscendOffer(offer: {accelerator: {name: string} | null}): boolean {
+  return /^ascend/i.test(offer.accelerator?.name ?? '')
+}
+
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
+
+export class HuaweiProvider implements Provider {
+  readonly name = 'huaweicloud'
+  private readonly env: Env
+  private readonly credentialCache: CredentialCache<HuaweiAccount>
+  private readonly apis = new Map<string, HuaweiApi>()
+  private readonly clients = new Map<string, Promise<EcsClient>>()
+  private readonly images = new Map<string, Promise<string>>()
+  private readonly zones = new Map<string, Promise<string[]>>()
+  private readonly endedWithoutExit = new Map<string, number>()
+  private iamProjects: Promise<Array<{id: string; name: string}>> | null = null
+  private dispatcherPromise: Promise<Dispatcher> | null = null
+
+  constructor(private readonly options: HuaweiProviderOptions = {}) {
+    this.env = options.env ?? process.env
+    this.credentialCache = new CredentialCache(options.credentials ?? (async () => loadHuaweiCredentials({env: this.env})))
+  }
+
+  private dispatcher(): Promise<Dispatcher> {
+    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
+    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}, keepAliveTimeout: 10_000}))
+    return this.dispatcherPromise
+  }
+
+  private async api(region: string): Promise<HuaweiApi> {
+    let a = this.apis.get(region)
+    if (!a) {
+      const options: HuaweiApiOptions = {
+        region,
+        credentials: async () => (await this.credentialCache.get()).credentials,
+        dispatcher: await this.dispatcher(),
+        env: this.env,
+        endpoint: this.options.endpoint,
+        timeoutMs: this.options.timeoutMs,
+        retry: this.options.retry,
+        now: this.options.now,
+        onRetry: (info) => this.options.onRetry?.({region, ...info}),
+      }
+      a = new HuaweiApi(options)
+      this.apis.set(region, a)
+    }
+    return a
+  }
+
+  /** The project id of a region: configured, else the IAM project named after the region. */
+  async projectId(region: string): Promise<string> {
+    const account = (await this.credentialCache.get()).credentials
+    const configured = account.projectIds[region] ?? account.anyRegionProjectId
+    if (configured) return configured
+    this.iamProjects ??= (async () => listAuthProjects(await this.api(region)))()
+    this.iamProjects.catch(() => (this.iamProjects = null))
+    const found = (await this.iamProjects).find((p) => p.name === region)
+    if (!found) {
+      throw new ProviderError(this.name, 'auth', `no IAM project named ${region} is visible to this access key`, {
+        scope: 'region',
+        code: 'PROVIDER_NO_PROJECT',
+        hint: 'Set SKYHOP_HUAWEICLOUD_PROJECT_IDS (region=project-id), or grant the key access to the region’s project.',
+      })
+    }
+    return found.id
+  }
+
+  private client(region: string): Promise<EcsClient> {
+    let c = this.clients.get(region)
+    if (!c) {
+      c = (async () => new EcsClient(await this.api(region), await this.projectId(region)))()
+      c.catch(() => this.clients.delete(region))
+      this.clients.set(region, c)
+    }
+    return c
+  }
+
+  private regions(): string[] {
+    if (this.options.regions?.length) return this.options.regions
+    return [this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4']
+  }
+
+  private nowMs(): number {
+    return (this.options.now ?? (() => new Date()))().getTime()
+  }
+
+  private network(region: string): HuaweiNetwork {
+    const networks = this.options.networks ?? parseNetworks(this.env.SKYHOP_HUAWEICLOUD_NETWORKS ?? '')
+    const n = networks[region]
+    if (!n) {
+      throw new ProviderError(this.name, 'unavailable', `no VPC and subnet configured for ${region}`, {
+        scope: 'region',
+        code: 'PROVIDER_NOT_CONFIGURED',
+        hint: 'Set SKYHOP_HUAWEICLOUD_NETWORKS=region=VPC_ID/SUBNET_ID[/SECURITY_GROUP_ID] for each region skyhop may use.',
+      })
+    }
+    return n
+  }
+
+  async check(): Promise<CheckResult> {
+    let source: string | null = null
+    try {
+      source = (await this.credentialCache.get()).source
+      const region = this.regions()[0]
+      const zones = await (await this.client(region)).availabilityZones()
+      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} availability zones in ${region}`}
+    } catch (error) {
+      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    }
+  }
+
+  private imageFor(client: EcsClient, wanted: string): Promise<string> {
+    if (UUID.test(wanted)) return Promise.resolve(wanted)
+    const key = `${client.region}\n${wanted}`
+    let p = this.images.get(key)
+    if (!p) {
+      p = (async () => {
+        const id = await client.findImage(wanted)
+        if (!id) throw new ProviderError(this.name, 'unavailable', `no active image named "${wanted}" in ${client.region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND'})
+        return id
+      })()
+      p.catch(() => this.images.delete(key))
+      this.images.set(key, p)
+    }
+    return p
+  }
+
+  /** The image for this request: the job's own, else the NPU image for Ascend offers, else the default. */
+  private imageName(request: LaunchRequest): string {
+    if (request.spec.image) return request.spec.image
+    if (isAscendOffer(request.offer)) {
+      const npu = this.options.images?.npu ?? this.env.SKYHOP_HUAWEICLOUD_NPU_IMAGE?.trim()
+      if (!npu) {
+        throw new ProviderError(this.name, 'unavailable', `no image with CANN and torch_npu is configured for Ascend flavors`, {
+          scope: 'provider',
+          code: 'PROVIDER_NOT_CONFIGURED',
+          hint: 'Set SKYHOP_HUAWEICLOUD_NPU_IMAGE to the name or id of an image with the Ascend driver, CANN and torch_npu, or give the job an `image`.',
+        })
+      }
+      return npu
+    }
+    return this.options.images?.default ?? (this.env.SKYHOP_HUAWEICLOUD_IMAGE?.trim() || DEFAULT_IMAGE_NAME)
+  }
+
+  private zoneFor(client: EcsClient, zone: string | null): Promise<string> {
+    if (zone) return Promise.resolve(zone)
+    let p = this.zones.get(client.region)
+    if (!p) {
+      p = client.availabilityZones()
+      p.catch(() => this.zones.delete(client.region))
+      this.zones.set(client.region, p)
+    }
+    return p.then((zs) => {
+      if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${client.region}`, {scope: 'region'})
+      return zs[0]
+    })
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    const {offer, spec} = request
+    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Huawei Cloud provider`)
+    const runtimes = spec.resources.runtimes
+    if (isAscendOffer(offer) && runtimes !== null && !runtimes.includes('cann')) {
+      throw new ProviderError(this.name, 'unavailable', `${offer.instanceType} carries ${offer.accelerator!.name} (CANN); the job runs on ${runtimes.join(', ')}`, {scope: 'offer', code: 'PROVIDER_RUNTIME_MISMATCH'})
+    }
+    const region = offer.region
+    const network = this.network(region)
+    const imageName = this.imageName(request)
+    const client = await this.client(region)
+    const zone = await this.zoneFor(client, offer.zone)
+    const imageId = await this.imageFor(client, imageName)
+    const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const script = bootScript({
+      request,
+      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      noticeSources: ['huaweicloud'],
+      stopRequestProbe: huaweiStopProbe(metadataBase ?? 'http://169.254.169.254'),
+      pollIntervalSeconds: this.options.instancePollSeconds,
+    })
+    let userData = Buffer.from(script, 'utf8')
+    if (userData.length > ECS_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
+    if (userData.length > ECS_USER_DATA_LIMIT) {
+      throw new ProviderError(this.name, 'user', `the boot script is ${userData.length} bytes even compressed; ECS takes at most ${ECS_USER_DATA_LIMIT}`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
+    }
+    // A max price in another currency was applied by the planner through the exchange
+    // rate; without one here ECS bids up to the pay-per-use price.
+    const maxPrice = request.spot && spec.maxPrice && spec.maxPrice.currency === offer.price.currency ? spec.maxPrice.amount : null
+    const created = await client.createServer({
+      name: `skyhop-${request.jobName}-${request.attempt}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
+      imageId,
+      flavor: offer.instanceType,
+      zone,
+      vpcId: network.vpcId,
+      subnetId: network.subnetId,
+      securityGroupIds: network.securityGroupIds,
+      rootVolume: {type: this.options.volumeType ?? 'SSD', sizeGiB: spec.resources.diskGB},
+      userData: userData.toString('base64'),
+      metadata: {[HUAWEI_TAGS.jobId]: request.jobId, [HUAWEI_TAGS.attemptId]: request.attemptId},
+      tags: [
+        {key: HUAWEI_TAGS.jobId, value: request.jobId},
+        {key: HUAWEI_TAGS.attemptId, value: request.attemptId},
+        {key: HUAWEI_TAGS.jobName, value: request.jobName.slice(0, 43)},
+      ],
+      spot: request.spot ? {maxPrice} : null,
+      clientToken: huaweiClientToken(request.idempotencyKey),
+    })
+    const serverId = await this.followCreation(client, created, zone, offer.instanceType)
+    return {
+      provider: this.name,
+      externalId: serverId,
+      region,
+      zone,
+      data: {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType, imageId, ecsJobId: created.jobId},
+    }
+  }
+
+  /** Follows the creation job until it succeeds, fails (thrown as a classified error) or the wait ends. */
+  private async followCreation(client: EcsClient, created: {jobId: string; serverIds: string[]}, zone: string, flavor: string): Promise<string> {
+    const sleep = this.options.sleep ?? sleepFor
+    const end = this.nowMs() + (this.options.launchWaitMs ?? 180_000)
+    let serverId = created.serverIds[0] ?? null
+    for (;;) {
+      const job = await client.showJob(created.jobId)
+      serverId ??= job.serverIds[0] ?? null
+      if (job.status === 'FAIL') {
+        // ECS rolls a failed creation back; the code says why, as a synchronous answer would.
+        throw toHuaweiProviderError(new HuaweiApiError(400, job.errorCode ?? 'Ecs.0002', job.failReason ?? 'the creation job failed', null), {action: 'CreatePostPaidServers', region: client.region, zone, flavor})
+      }
+      if (serverId && (job.status === 'SUCCESS' || this.nowMs() >= end)) return serverId
+      if (this.nowMs() >= end) {
+        throw new ProviderError(this.name, 'transient', `creation job ${created.jobId} named no server within ${Math.round((this.options.launchWaitMs ?? 180_000) / 1000)} s`, {scope: 'none'})
+      }
+      await sleep(this.options.jobPollMs ?? 3000)
+    }
+  }
+
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const out = new Map<string, PollResult>()
+    const byRegion = new Map<string, LaunchHandle[]>()
+    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
+    for (const [region, group] of byRegion) {
+      const client = await this.client(region)
+      // ShowServer per attempt, eight at a time.
+      for (let i = 0; i < group.length; i += 8) {
+        const slice = group.slice(i, i + 8)
+        const results = await Promise.all(slice.map(async (h) => this.pollOne(client, h, await client.showServer(h.externalId))))
+        slice.forEach((h, k) => out.set(h.externalId, results[k]))
+      }
+    }
+    return out
+  }
+
+  private async pollOne(client: EcsClient, h: LaunchHandle, server: EcsServer | null): Promise<PollResult> {
+    const spot = h.data.spot === true
+    if (!server || server.status === 'DELETED') {
+      if (spot) return {state: 'PREEMPTED', exitCode: null, reason: 'spot server released by ECS (reclaimed)', startedAt: null, endedAt: null}
+      return {state: 'LOST', exitCode: null, reason: 'ECS no longer knows this server', startedAt: null, endedAt: null}
+    }
+    const base = {exitCode: null, reason: null, startedAt: server.created, endedAt: null}
+    switch (server.status) {
+      case 'BUILD':
+      case 'REBUILD':
+        return {...base, state: 'PROVISIONING'}
+      case 'ERROR':
+        return {...base, state: 'LOST', reason: `server in ERROR${server.fault ? `: ${server.fault}` : ''}`}
+      case 'SHUTOFF':
+      case 'STOPPED':
+        break
+      default:
+        return {...base, state: 'RUNNING'}
+    }
+    // Stopped: the guest powered off after the job, or the spot server was reclaimed.
+    const report = parseConsole(await client.consoleOutput(server.id))
+    const startedAt = eventTime(report, 'run-start') ?? server.created
+    if (report.ended) {
+      this.endedWithoutExit.delete(server.id)
+      return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
+    }
+    if (spot) return {state: 'PREEMPTED', exitCode: null, reason: 'spot server stopped without its exit line (reclaimed)', startedAt, endedAt: null}
+    const now = this.nowMs()
+    const first = this.endedWithoutExit.get(server.id) ?? now
+    this.endedWithoutExit.set(server.id, first)
+    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+      return {state: 'RUNNING', exitCode: null, reason: 'server stopped; waiting for its console output', startedAt, endedAt: null}
+    }
+    this.endedWithoutExit.delete(server.id)
+    const state: AttemptState = server.metadata[HUAWEI_STOP_KEY]?.startsWith('cancel') ? 'CANCELLED' : 'LOST'
+    return {state, exitCode: null, reason: 'server stopped without an exit code on its console', startedAt, endedAt: null}
+  }
+
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client(handle.region)
+    const sleep = this.options.sleep ?? sleepFor
+    let last = 0
+    for (;;) {
+      const server = await client.showServer(handle.externalId)
+      if (!server) return
+      const report = parseConsole(await client.consoleOutput(handle.externalId))
+      for (const {seq, line} of report.logs) {
+        if (seq <= last) continue
+        if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) fell out of the ECS console log]`
+        yield line
+        last = seq
+      }
+      if (!options.follow || report.ended || server.status === 'SHUTOFF' || options.signal?.aborted) return
+      await sleep(this.options.consolePollMs ?? 5000, options.signal)
+      if (options.signal?.aborted) return
+    }
+  }
+
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const client = await this.client(handle.region)
+    const server = await client.showServer(handle.externalId)
+    if (!server || server.status === 'DELETED') return
+    await client.updateMetadata(handle.externalId, {[HUAWEI_STOP_KEY]: `${kind} ${Math.max(0, Math.round(graceSeconds))}`})
+  }
+
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const client = await this.client(handle.region)
+    const server = await client.showServer(handle.externalId)
+    if (server && server.status !== 'DELETED') await client.deleteServers([handle.externalId])
+    this.endedWithoutExit.delete(handle.externalId)
+  }
+
+  async listOwned(): Promise<LaunchHandle[]> {
+    const out: LaunchHandle[] = []
+    for (const region of this.regions()) {
+      const client = await this.client(region)
+      for (const id of await client.listServerIdsByTag(HUAWEI_TAGS.attemptId)) {
+        const server = await client.showServer(id)
+        if (!server || server.status === 'DELETED') continue
+        out.push({
+          provider: this.name,
+          externalId: id,
+          region,
+          zone: server.zone,
+          data: {
+            attemptId: server.tags[HUAWEI_TAGS.attemptId] ?? server.metadata[HUAWEI_TAGS.attemptId],
+            jobId: server.tags[HUAWEI_TAGS.jobId] ?? server.metadata[HUAWEI_TAGS.jobId] ?? null,
+            instanceType: server.flavor,
+            // ECS marks spot servers with charging_mode 2 in their metadata.
+            spot: server.metadata.charging_mode === '2',
+          },
+        })
+      }
+    }
+    return out
+  }
+
+  async close(): Promise<void> {
+    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+  }
+}
