@@ -15,12 +15,12 @@ export abstract class BaseCommand extends Command {
 
   /** True when a person is at the terminal and we may prompt or spin. */
   protected get interactive(): boolean {
-    return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI && !this.jsonEnabled()
+    return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI && !nonInteractiveEnv() && !this.jsonEnabled()
   }
 
   /** True when stderr is a terminal we may draw progress on. */
   protected get decorated(): boolean {
-    return Boolean(process.stderr.isTTY) && !process.env.CI && !this.jsonEnabled()
+    return Boolean(process.stderr.isTTY) && !process.env.CI && !nonInteractiveEnv() && !this.jsonEnabled()
   }
 
   /** skyhop's data directory: SKYHOP_HOME, else oclif's per-user data dir. */
@@ -75,6 +75,12 @@ export abstract class BaseCommand extends Command {
     process.stderr.write(renderError(error) + '\n')
     if (error instanceof BugError && process.env.DEBUG) process.stderr.write(String(err.stack) + '\n')
   }
+}
+
+/** SKYHOP_NONINTERACTIVE=1 (or true/yes): a pipeline's promise that nobody is at the terminal. */
+export function nonInteractiveEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.SKYHOP_NONINTERACTIVE?.trim().toLowerCase()
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false' && v !== 'no'
 }
 
 /** Maps anything thrown onto the taxonomy. Unknown errors are bugs, exit 1. */

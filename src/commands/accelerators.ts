@@ -21,7 +21,7 @@ export default class Accelerators extends BaseCommand {
     vendor: Flags.string({description: 'only this vendor: nvidia, amd, huawei, cambricon, …'}),
     runtime: Flags.string({description: 'only accelerators with this software stack', options: [...RUNTIMES]}),
     'min-memory': Flags.integer({description: 'only accelerators with at least this much memory per device, in GB', min: 0}),
-    catalog: Flags.string({description: 'find the cheapest offers in exactly this catalog file'}),
+    catalog: Flags.string({description: 'find the cheapest offers in exactly this catalog file', env: 'SKYHOP_CATALOG'}),
   }
 
   async run(): Promise<AcceleratorReport> {

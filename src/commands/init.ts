@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../cli/base-command.js'
+import {BaseCommand, nonInteractiveEnv} from '../cli/base-command.js'
 import {UsageError} from '../errors.js'
 import {type InitAnswers, type InitResult, REQUIRED_ANSWERS, writeJobFile} from '../spec/init.js'
 import type {Objective, SpotPolicy} from '../spec/job-spec.js'
@@ -71,6 +71,7 @@ export default class Init extends BaseCommand {
   private whyNotInteractive(): string {
     if (this.jsonEnabled()) return '--json is set'
     if (process.env.CI) return 'CI is set'
+    if (nonInteractiveEnv()) return 'SKYHOP_NONINTERACTIVE is set'
     return 'stdin or stdout is not a terminal'
   }
 }

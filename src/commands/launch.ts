@@ -32,7 +32,7 @@ export default class Launch extends BaseCommand {
     region: Flags.string({description: 'only this region (region or provider/region)'}),
     env: Flags.string({description: 'set an environment variable, KEY=VALUE (repeatable)', multiple: true}),
     name: Flags.string({description: 'job name (default: the file\'s name)'}),
-    catalog: Flags.string({description: 'use exactly this catalog file\'s offers'}),
+    catalog: Flags.string({description: 'use exactly this catalog file\'s offers', env: 'SKYHOP_CATALOG'}),
     objective: Flags.string({description: 'override the job\'s objective', options: ['cost', 'time', 'balanced']}),
     'retry-until-up': Flags.string({description: 'keep retrying this long when every candidate is out of capacity, e.g. 30m'}),
   }

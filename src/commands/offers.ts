@@ -30,7 +30,7 @@ export default class Offers extends BaseCommand {
     sort: Flags.string({description: 'order of the result', options: [...OFFER_SORTS], default: 'price'}),
     limit: Flags.integer({description: `show at most this many offers [default: ${DEFAULT_LIMIT}]`, min: 0, exclusive: ['all']}),
     all: Flags.boolean({description: 'show every matching offer'}),
-    catalog: Flags.string({description: 'use exactly this catalog file of offers (YAML or JSON)'}),
+    catalog: Flags.string({description: 'use exactly this catalog file of offers (YAML or JSON)', env: 'SKYHOP_CATALOG'}),
   }
 
   async run(): Promise<OfferSearchResult> {

@@ -22,7 +22,7 @@ export default class Plan extends BaseCommand {
   }
   static override flags = {
     objective: Flags.string({description: 'what to optimize (default: the job\'s own)', options: ['cost', 'time', 'balanced']}),
-    catalog: Flags.string({description: 'plan against exactly this catalog file of offers'}),
+    catalog: Flags.string({description: 'plan against exactly this catalog file of offers', env: 'SKYHOP_CATALOG'}),
     top: Flags.integer({description: 'how many candidates to show', default: 10, min: 1}),
     explain: Flags.boolean({description: 'list why each excluded group of offers was excluded'}),
     'all-providers': Flags.boolean({description: 'plan across every provider in the catalog, not only enabled ones'}),

@@ -31,7 +31,7 @@ export default class Simulate extends BaseCommand {
     'spot-price': Flags.string({description: 'spot USD per node-hour: 0.9 for every market, or V100=0.9 (repeatable)', multiple: true}),
     'on-demand-price': Flags.string({description: 'on-demand USD per node-hour: 3.06, or V100=3.06 (repeatable)', multiple: true}),
     zone: Flags.string({description: 'only traces of this zone (repeatable)', multiple: true}),
-    catalog: Flags.string({description: 'take prices from exactly this catalog file of offers'}),
+    catalog: Flags.string({description: 'take prices from exactly this catalog file of offers', env: 'SKYHOP_CATALOG'}),
   }
 
   async run(): Promise<SimulateResult> {
