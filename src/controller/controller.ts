@@ -16,7 +16,7 @@ import {billingPolicy} from './cost.js'
 /** A plan and a way back from a candidate to the offer it came from. */
 export interface Replanned {
   plan: Plan
-  offerOf(candidate: Candidate): Offer | undefined
+  offerOf(candidate: Pick<Candidate, 'offerKey'>): Offer | undefined
 }
 
 export interface ControllerEvent {
@@ -79,6 +79,8 @@ class JobController {
   private readonly blocked: BlockedScope[] = []
   /** Scopes blocked because an attempt was preempted there (dropped if nothing else is left). */
   private readonly preemptionBlocks: BlockedScope[] = []
+  /** Attempts this controller stopped because the job ended while they launched: when to stop waiting (ms). */
+  private readonly stopping = new Map<string, number>()
   private heartbeat?: NodeJS.Timeout
   private lostLease = false
 
@@ -122,8 +124,12 @@ class JobController {
       const job = this.job()
       const live = this.liveAttempt()
       if (TERMINAL_JOB_STATES.has(job.state)) {
-        // A cancel may have landed while an attempt still runs: make sure it stops.
-        if (live?.handle) await this.settleAfterEnd(live)
+        // A cancel may have landed while an attempt still runs: make sure it stops. One this
+        // controller stopped itself (the cancel never saw it) is waited for until it is gone.
+        if (live?.handle) {
+          await this.settleAfterEnd(live)
+          if (this.stopping.has(live.id)) continue
+        }
         return this.job()
       }
       if (!live) {
@@ -173,6 +179,8 @@ class JobController {
       const candidates = replanned.plan.candidates.slice(0, this.deps.maxCandidatesPerRound ?? 25)
       if (candidates.length === 0 && failures.length === 0) throw noFeasiblePlanError(replanned.plan)
       for (const candidate of candidates) {
+        // A failure earlier in this round may have blocked this candidate's zone, region or provider.
+        if (this.blocked.some((b) => covers(b, candidate))) continue
         const outcome = await this.tryCandidate(job, candidate, replanned)
         if (outcome === 'launched') return true
         if (outcome === 'job-ended') return false
@@ -222,10 +230,12 @@ class JobController {
     try {
       const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, candidate.spot)))
       this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-launched', data: {externalId: handle.externalId}})
-      this.store.setJobState(job.id, 'PROVISIONING', {kind: 'job-provisioning', attemptId: attempt.id})
+      await this.afterLaunched(attempt.id, provider, handle)
       return 'launched'
     } catch (error) {
       const perr = asProviderError(candidate.provider, error)
+      // A launch that kept failing in transit may still have reached the backend.
+      if (perr.category === 'transient' && (await this.adoptByTag(provider, attempt, 'attempt-launched'))) return 'launched'
       this.store.updateAttempt(
         attempt.id,
         {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>},
@@ -279,17 +289,62 @@ class JobController {
     }
   }
 
+  /**
+   * The job's last state change after a launch. A cancel that landed while the launch call
+   * was in flight did not see this attempt (it had no handle yet): stop it here.
+   */
+  private async afterLaunched(attemptId: string, provider: Provider, handle: LaunchHandle): Promise<void> {
+    const job = this.job()
+    if (TERMINAL_JOB_STATES.has(job.state)) {
+      const asked = [...this.store.events(job.id)].reverse().find((e) => e.kind === 'cancel-requested')?.data.graceSeconds
+      const grace = typeof asked === 'number' ? asked : job.spec.recovery.graceSeconds
+      this.emit('stopping', `the job ended (${job.state}) while attempt ${attemptId} was being launched; stopping it`, {attemptId})
+      this.stopping.set(attemptId, this.clock().getTime() + (grace + 60) * 1000)
+      await provider.signal(handle, 'cancel', grace).catch((error: unknown) => {
+        this.store.addEvent(this.jobId, attemptId, 'cancel-failed', {message: asProviderError(provider.name, error).message})
+      })
+      return
+    }
+    this.store.setJobState(job.id, 'PROVISIONING', {kind: 'job-provisioning', attemptId})
+  }
+
+  /**
+   * Finds the run an attempt started by the tags every launch puts on it (the attempt id),
+   * and records its handle. The way back when the launch's answer was lost: a controller
+   * killed between "requested" and "recorded", or a call that timed out after it landed.
+   */
+  private async adoptByTag(provider: Provider, attempt: AttemptRecord, kind: string): Promise<boolean> {
+    if (!provider.listOwned) return false
+    let found: LaunchHandle | undefined
+    try {
+      const owned = await this.withTransientRetry(provider, () => provider.listOwned!({regions: [attempt.region], attemptId: attempt.id}))
+      found = owned.find((h) => h.data.attemptId === attempt.id)
+    } catch {
+      return false
+    }
+    if (!found) return false
+    this.store.updateAttempt(attempt.id, {state: 'PENDING', handle: found, launchedAt: this.clock().toISOString()}, {kind, data: {externalId: found.externalId, foundBy: 'tag'}})
+    await this.afterLaunched(attempt.id, provider, found)
+    return true
+  }
+
+  /**
+   * An attempt recorded as REQUESTED without a handle: its controller died around the
+   * launch call. A run that call started carries the attempt id in its tags, so look for
+   * it first; if there is none, launch again on exactly the recorded offer with the same
+   * idempotency key, so a request the backend did receive is answered with the same run.
+   */
   private async reconcileRequested(job: JobRecord, attempt: AttemptRecord): Promise<void> {
     const provider = this.deps.providers.get(attempt.provider)
     if (!provider) {
-      this.store.updateAttempt(attempt.id, {state: 'LOST', reason: `provider ${attempt.provider} is not configured here`}, {kind: 'attempt-lost'})
+      this.store.updateAttempt(attempt.id, {state: 'LOST', endedAt: this.clock().toISOString(), reason: `provider ${attempt.provider} is not configured here`}, {kind: 'attempt-lost'})
       return
     }
+    if (await this.adoptByTag(provider, attempt, 'attempt-reconciled')) return
     const replanned = await this.deps.replan(job.spec, [])
-    const candidate = replanned.plan.candidates.find(
-      (c) => c.provider === attempt.provider && c.region === attempt.region && c.instanceType === attempt.instanceType && c.spot === attempt.spot,
-    )
-    const offer = candidate ? replanned.offerOf(candidate) : undefined
+    const key = `${attempt.provider}/${attempt.region}/${attempt.zone ?? '-'}/${attempt.instanceType}`
+    // Exactly the recorded offer (zone included), even if the plan no longer ranks it.
+    const offer = replanned.offerOf({offerKey: key})
     if (!offer) {
       // The offer left the catalog; if the backend has the run by tag it will still be found.
       this.store.updateAttempt(attempt.id, {state: 'LOST', endedAt: this.clock().toISOString(), reason: 'offer no longer in the catalog'}, {kind: 'attempt-lost'})
@@ -297,7 +352,8 @@ class JobController {
     }
     try {
       const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, attempt.spot)))
-      this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: handle.externalId}})
+      this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}})
+      await this.afterLaunched(attempt.id, provider, handle)
     } catch (error) {
       const perr = asProviderError(attempt.provider, error)
       this.store.updateAttempt(attempt.id, {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>}, {kind: 'attempt-launch-failed'})
@@ -347,7 +403,8 @@ class JobController {
       if (!attempt.startedAt && result.startedAt) patch.startedAt = result.startedAt
     }
     this.store.updateAttempt(attempt.id, patch, {kind: `attempt-${result.state.toLowerCase()}`, data: {exitCode: result.exitCode, reason: result.reason}})
-    if (result.state === 'RUNNING') {
+    // An ended job (cancelled while this attempt started) stays ended.
+    if (result.state === 'RUNNING' && !TERMINAL_JOB_STATES.has(this.job().state)) {
       this.store.setJobState(this.jobId, 'RUNNING', {kind: 'job-running', attemptId: attempt.id})
       this.emit('running', `running on ${attempt.provider}/${attempt.region} (${attempt.instanceType})`, {attemptId: attempt.id})
     }
@@ -429,6 +486,15 @@ class JobController {
     const result = await this.pollOne(attempt)
     if (result && TERMINAL_ATTEMPT_STATES.has(result.state)) {
       await this.release(attempt)
+      this.stopping.delete(attempt.id)
+      return
+    }
+    const deadline = this.stopping.get(attempt.id)
+    if (deadline !== undefined && this.clock().getTime() > deadline) {
+      // It did not stop within its grace and a minute: take it away.
+      await this.release(attempt)
+      this.store.updateAttempt(attempt.id, {state: 'CANCELLED', endedAt: this.clock().toISOString(), reason: 'still running after the job was cancelled; released'}, {kind: 'attempt-cancelled'})
+      this.stopping.delete(attempt.id)
       return
     }
     await this.sleep(this.pollIntervalMs)
@@ -506,6 +572,17 @@ export function asProviderError(provider: string, error: unknown): ProviderError
   if (error instanceof ProviderError) return error
   if (isSkyhopError(error)) return new ProviderError(provider, 'user', error.message, {code: error.code, cause: error})
   return new ProviderError(provider, 'transient', error instanceof Error ? error.message : String(error), {code: 'PROVIDER_UNEXPECTED', cause: error})
+}
+
+/** Whether a block applies to a candidate: fields a block leaves out match anything. */
+export function covers(b: BlockedScope, c: Candidate): boolean {
+  return (
+    b.provider === c.provider &&
+    (b.region == null || b.region === c.region) &&
+    (b.zone == null || b.zone === c.zone) &&
+    (b.instanceType == null || b.instanceType === c.instanceType) &&
+    (b.market == null || b.market === (c.spot ? 'spot' : 'on-demand'))
+  )
 }
 
 /** What to stop trying after a failure, from the error's scope. */

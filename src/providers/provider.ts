@@ -75,6 +75,14 @@ export interface LogOptions {
   signal?: AbortSignal
 }
 
+/** Narrows listOwned(). */
+export interface OwnedQuery {
+  /** Look in these regions as well as the provider's own (the regions attempts were launched in). */
+  regions?: string[]
+  /** Only what this attempt launched (a backend-side tag filter where there is one). */
+  attemptId?: string
+}
+
 export interface Provider {
   readonly name: string
   /** Credentials or reachability, without printing secrets. */
@@ -95,6 +103,10 @@ export interface Provider {
   signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void>
   /** Release everything the attempt holds. Idempotent. */
   cleanup(handle: LaunchHandle): Promise<void>
-  /** Everything this backend runs that carries skyhop's tags, for reconciliation. */
-  listOwned?(): Promise<LaunchHandle[]>
+  /**
+   * Everything this backend runs (or holds, e.g. stopped instances) that carries skyhop's
+   * tags, for reconciliation and orphan cleanup. Each handle's `data.attemptId` and
+   * `data.jobId` come from the tags.
+   */
+  listOwned?(query?: OwnedQuery): Promise<LaunchHandle[]>
 }

@@ -206,6 +206,9 @@ export class FakeEc2Server {
   readonly instances = new Map<string, FakeInstance>()
   readonly calls: CallRecord[] = []
   private readonly injections: Injection[] = []
+  private readonly holds: Array<{action: string; times: number}> = []
+  private readonly held: Array<{action: string; answer: () => void}> = []
+  private heldWaiters: Array<() => void> = []
   private readonly tokens = new Map<string, {instanceId: string; params: string}>()
   private readonly keys: FakeKey[]
   private readonly imdsTokens = new Set<string>()
@@ -250,6 +253,26 @@ export class FakeEc2Server {
 
   inject(injection: Injection): void {
     this.injections.push({...injection, times: injection.times ?? 1})
+  }
+
+  /**
+   * The next `times` answers to `action` are held back after the action took effect, as
+   * when the caller dies (or its connection drops) between sending a request and reading
+   * the answer. Held answers go out on releaseHeld(), or never if the caller is gone.
+   */
+  holdResponses(action: string, times = 1): void {
+    this.holds.push({action, times})
+  }
+
+  /** Resolves once an answer is being held. */
+  async nextHeld(): Promise<void> {
+    if (this.held.length > 0) return
+    await new Promise<void>((resolve) => this.heldWaiters.push(resolve))
+  }
+
+  /** Sends every held answer (to callers still listening). */
+  releaseHeld(): void {
+    for (const h of this.held.splice(0)) h.answer()
   }
 
   /** The next `times` requests (of `action`, if given) are throttled. */
@@ -338,7 +361,15 @@ export class FakeEc2Server {
       }
       const xml = this.ec2(action, params, region)
       this.calls.push({action, service, region, status: 200, code: null, params})
-      return this.send(res, 200, 'text/xml;charset=UTF-8', `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`)
+      const answer = () => this.send(res, 200, 'text/xml;charset=UTF-8', `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`)
+      const hold = this.holds.find((h) => h.action === action)
+      if (hold) {
+        if (--hold.times <= 0) this.holds.splice(this.holds.indexOf(hold), 1)
+        this.held.push({action, answer: () => !res.destroyed && answer()})
+        for (const wake of this.heldWaiters.splice(0)) wake()
+        return
+      }
+      return answer()
     } catch (error) {
       if (!(error instanceof FakeAwsError)) throw error
       this.calls.push({action, service, region, status: error.status, code: error.code, params})

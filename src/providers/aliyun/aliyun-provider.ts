@@ -22,7 +22,7 @@ import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
 import {redact} from '../../util/redact.js'
-import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, OwnedQuery, PollResult, Provider} from '../provider.js'
 import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
 import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
@@ -274,11 +274,11 @@ export class AliyunProvider implements Provider {
     this.endedWithoutExit.delete(handle.externalId)
   }
 
-  async listOwned(): Promise<LaunchHandle[]> {
+  async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of this.regions()) {
+    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
       const client = await this.client(region)
-      for (const i of await client.describeInstances({tags: [{key: ALIYUN_TAGS.attemptId}]})) {
+      for (const i of await client.describeInstances({tags: [{key: ALIYUN_TAGS.attemptId, ...(query.attemptId ? {value: query.attemptId} : {})}]})) {
         out.push({
           provider: this.name,
           externalId: i.instanceId,

@@ -28,7 +28,7 @@ import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
 import type {RetryPolicy} from '../vm/http.js'
 import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
-import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, OwnedQuery, PollResult, Provider} from '../provider.js'
 import {loadAwsCredentials, type AwsCredentialOptions, type AwsCredentials} from './credentials.js'
 import {Ec2Client, type Ec2Instance, type SpotPrice} from './ec2-client.js'
 import type {Env} from './endpoints.js'
@@ -326,13 +326,13 @@ export class AwsProvider implements Provider {
     this.endedWithoutExit.delete(handle.externalId)
   }
 
-  async listOwned(): Promise<LaunchHandle[]> {
+  async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of this.regions()) {
+    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
       const client = await this.client(region)
       const instances = await client.describeInstances({
         filters: [
-          {name: 'tag-key', values: [AWS_TAGS.attemptId]},
+          query.attemptId ? {name: `tag:${AWS_TAGS.attemptId}`, values: [query.attemptId]} : {name: 'tag-key', values: [AWS_TAGS.attemptId]},
           {name: 'instance-state-name', values: LIVE_STATES},
         ],
       })
@@ -342,7 +342,14 @@ export class AwsProvider implements Provider {
           externalId: i.instanceId,
           region,
           zone: i.zone,
-          data: {attemptId: i.tags[AWS_TAGS.attemptId], jobId: i.tags[AWS_TAGS.jobId] ?? null, instanceType: i.instanceType, spot: i.lifecycle === 'spot'},
+          data: {
+            attemptId: i.tags[AWS_TAGS.attemptId],
+            jobId: i.tags[AWS_TAGS.jobId] ?? null,
+            instanceType: i.instanceType,
+            spot: i.lifecycle === 'spot',
+            // Already on its way out: nothing left to release.
+            releasing: i.state === 'shutting-down',
+          },
         })
       }
     }

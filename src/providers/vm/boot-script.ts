@@ -123,6 +123,8 @@ CONSOLE="\${SKYHOP_BOOT_CONSOLE:-${input.consoleDevice ?? '/dev/ttyS0'}}"
 sk_say() { printf '%s\\n' "$*" >>"$CONSOLE" 2>/dev/null || true; }
 sk_file() { printf '%s' "$2" | base64 -d | gzip -dc >"$D/$1"; }
 mkdir -p "$D"
+# The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
+mkdir -p ${shellQuote(request.checkpointDir)} 2>/dev/null || true
 ${fileLines}
 : >>"$D/events.jsonl"
 : >>"$D/output.log"

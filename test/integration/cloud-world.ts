@@ -1,0 +1,207 @@
+// A two-cloud world for the controller's end-to-end tests: a fake EC2 (two zones in
+// us-east-1, one in us-west-2) and a fake Alibaba ECS (cn-hangzhou), both running each
+// instance's boot script locally as cloud-init would; the real AwsProvider and
+// AliyunProvider pointed at them; a real SQLite store in a temporary home; a catalog file
+// listing exactly the fakes' offers; and the real replanner over it. driveJob runs
+// in-process, so a test can watch the blocked scopes the controller hands the planner.
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Agent} from 'undici'
+
+import type {SkyhopConfig} from '../../src/config.js'
+import {type ControllerEvent, driveJob} from '../../src/controller/controller.js'
+import {createReplanner} from '../../src/controller/planning.js'
+import type {BlockList} from '../../src/planner/types.js'
+import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
+import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
+import type {Provider} from '../../src/providers/provider.js'
+import type {JobSpec} from '../../src/spec/job-spec.js'
+import {type JobRecord, Store} from '../../src/state/store.js'
+import {FakeAliyunEcsServer} from '../fakes/fake-aliyun-ecs-server.js'
+import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
+import {KEY as AWS_KEY, jobSpec} from './aws-helpers.js'
+
+export const ALIYUN_KEY = {accessKeyId: 'LTAI5tFakeExample0001', accessKeySecret: 'fakeAliyunSecretForTests000001'}
+
+export const AWS_TYPE = 'm5.large'
+export const ALIYUN_TYPE = 'ecs.g7.large'
+
+/** The offers the fakes sell, cheapest first: us-east-1a < us-east-1b < us-west-2a < cn-hangzhou-h. */
+export function fakeOffers(): Array<Record<string, unknown>> {
+  const aws = (region: string, zone: string, onDemand: number, spot: number) => ({
+    provider: 'aws',
+    region,
+    zone,
+    instanceType: AWS_TYPE,
+    accelerator: null,
+    vcpus: 2,
+    memoryGiB: 8,
+    price: {onDemand, spot, currency: 'USD'},
+    source: 'fake-ec2 (tests)',
+    asOf: '2026-01-01',
+    confidence: 'high',
+  })
+  return [
+    aws('us-east-1', 'us-east-1a', 0.096, 0.03),
+    aws('us-east-1', 'us-east-1b', 0.097, 0.031),
+    aws('us-west-2', 'us-west-2a', 0.098, 0.032),
+    {
+      provider: 'aliyun',
+      region: 'cn-hangzhou',
+      zone: 'cn-hangzhou-h',
+      instanceType: ALIYUN_TYPE,
+      accelerator: null,
+      vcpus: 2,
+      memoryGiB: 8,
+      price: {onDemand: 1.5, spot: 0.5, currency: 'CNY'},
+      source: 'fake-ecs (tests)',
+      asOf: '2026-01-01',
+      confidence: 'high',
+    },
+  ]
+}
+
+export function testConfig(): SkyhopConfig {
+  return {
+    providers: {
+      local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0},
+      slurm: {enabled: false, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
+    },
+    catalog: {merge: null},
+    fx: {cnyPerUsd: null},
+    file: null,
+  }
+}
+
+/** A job for these tests: on-demand unless asked otherwise, short grace. */
+export function cloudJob(name: string, run: string, overrides: Partial<JobSpec> = {}): JobSpec {
+  return jobSpec(run, {name, spot: 'on-demand', ...overrides})
+}
+
+export interface DriveResult {
+  job: JobRecord
+  /** The block list of every replan, in order. */
+  blocked: BlockList[]
+  events: ControllerEvent[]
+}
+
+export interface CloudWorld {
+  home: string
+  store: Store
+  ec2: FakeEc2Server
+  ecs: FakeAliyunEcsServer
+  aws: AwsProvider
+  aliyun: AliyunProvider
+  providers: Map<string, Provider>
+  catalogFile: string
+  /** Records a job and drives it to its end in this process. */
+  drive(spec: JobSpec, options?: {signal?: AbortSignal; onEvent?: (e: ControllerEvent) => void}): Promise<DriveResult>
+  /** Records a job without driving it. */
+  create(spec: JobSpec): JobRecord
+  /** Drives an existing job (e.g. after a simulated crash). */
+  driveExisting(jobId: string, options?: {signal?: AbortSignal}): Promise<DriveResult>
+  close(): Promise<void>
+}
+
+export async function cloudWorld(): Promise<CloudWorld> {
+  const home = mkdtempSync(join(tmpdir(), 'skyhop-cloud-'))
+  const ec2 = new FakeEc2Server({
+    keys: [AWS_KEY],
+    capacity: {
+      'us-east-1': {'us-east-1a': {[AWS_TYPE]: 4}, 'us-east-1b': {[AWS_TYPE]: 4}},
+      'us-west-2': {'us-west-2a': {[AWS_TYPE]: 4}},
+    },
+    spotPrices: {'us-east-1a': {[AWS_TYPE]: 0.03}, 'us-east-1b': {[AWS_TYPE]: 0.031}, 'us-west-2a': {[AWS_TYPE]: 0.032}},
+    vcpus: {[AWS_TYPE]: 2},
+    bootDir: join(home, 'fake-ec2'),
+  })
+  const ecs = new FakeAliyunEcsServer({
+    keys: [ALIYUN_KEY],
+    stock: {'cn-hangzhou': {'cn-hangzhou-h': {[ALIYUN_TYPE]: 4}}},
+    spotPrices: {'cn-hangzhou-h': {[ALIYUN_TYPE]: 0.5}},
+    prices: {[ALIYUN_TYPE]: 1.5},
+    bootDir: join(home, 'fake-ecs'),
+  })
+  const [ec2Url, ecsUrl] = await Promise.all([ec2.start(), ecs.start()])
+  const agent = new Agent({connect: {timeout: 2000}})
+  const aws = new AwsProvider({
+    env: {AWS_ENDPOINT_URL_EC2: ec2Url, AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+    credentials: {homeDir: '/nonexistent'},
+    dispatcher: agent,
+    regions: ['us-east-1', 'us-west-2'],
+    timeoutMs: 5000,
+    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
+    metadataBaseUrl: ec2.metadataBaseTemplate,
+    instancePollSeconds: 1,
+    consolePollMs: 200,
+    consoleGraceMs: 20_000,
+  })
+  const aliyun = new AliyunProvider({
+    env: {SKYHOP_ALIYUN_ENDPOINT: ecsUrl, ALIBABA_CLOUD_ACCESS_KEY_ID: ALIYUN_KEY.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ALIYUN_KEY.accessKeySecret},
+    credentials: {homeDir: '/nonexistent'},
+    dispatcher: agent,
+    regions: ['cn-hangzhou'],
+    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
+    metadataBaseUrl: ecs.metadataBaseTemplate,
+    instancePollSeconds: 1,
+    consolePollMs: 200,
+    consoleGraceMs: 20_000,
+  })
+  const providers = new Map<string, Provider>([
+    ['aws', aws],
+    ['aliyun', aliyun],
+  ])
+  const catalogFile = join(home, 'fake-offers.json')
+  writeFileSync(catalogFile, JSON.stringify({offers: fakeOffers()}, null, 2))
+  const store = Store.open(home)
+  const replanner = await createReplanner({home, config: testConfig(), providers, catalogFile, store})
+
+  async function driveExisting(jobId: string, options: {signal?: AbortSignal; onEvent?: (e: ControllerEvent) => void} = {}): Promise<DriveResult> {
+    const blocked: BlockList[] = []
+    const events: ControllerEvent[] = []
+    const job = await driveJob(jobId, {
+      store,
+      providers,
+      replan: (spec, b) => {
+        blocked.push([...b])
+        return replanner(spec, b)
+      },
+      home,
+      owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+      pollIntervalMs: 100,
+      // The controller's own backoffs (transient retries, error restarts), shortened.
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
+      signal: options.signal,
+      onEvent: (e) => {
+        events.push(e)
+        options.onEvent?.(e)
+      },
+    })
+    return {job, blocked, events}
+  }
+
+  const create = (spec: JobSpec) => store.createJob({name: spec.name, file: null, spec, options: {catalogFile}})
+  let closed = false
+  return {
+    home,
+    store,
+    ec2,
+    ecs,
+    aws,
+    aliyun,
+    providers,
+    catalogFile,
+    create,
+    driveExisting,
+    drive: (spec, options) => driveExisting(create(spec).id, options),
+    async close() {
+      if (closed) return
+      closed = true
+      store.close()
+      await Promise.all([ec2.stop(), ecs.stop()])
+      await agent.close()
+      rmSync(home, {recursive: true, force: true})
+    },
+  }
+}
