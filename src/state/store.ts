@@ -424,6 +424,24 @@ export class Store {
     ).map(toAttempt)
   }
 
+  /** The attempt whose recorded handle is this backend run, if any (orphan cleanup). */
+  attemptByHandle(provider: string, externalId: string): AttemptRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM attempts WHERE provider = ? AND json_extract(handle_json, '$.externalId') = ? ORDER BY intent_at DESC LIMIT 1`)
+      .get(provider, externalId) as Row | undefined
+    return row ? toAttempt(row) : undefined
+  }
+
+  /** Every region attempts were ever launched in, per provider: where to look for leftovers. */
+  attemptRegions(jobId?: string): Map<string, string[]> {
+    const rows = this.db
+      .prepare(`SELECT DISTINCT provider, region FROM attempts ${jobId ? 'WHERE job_id = ?' : ''} ORDER BY provider, region`)
+      .all(...(jobId ? [jobId] : [])) as Array<{provider: string; region: string}>
+    const out = new Map<string, string[]>()
+    for (const r of rows) out.set(r.provider, [...(out.get(r.provider) ?? []), r.region])
+    return out
+  }
+
   updateAttempt(
     id: string,
     patch: Partial<Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'releasedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>>,

@@ -113,6 +113,9 @@ describe('--json output of every command matches its schema (built CLI)', functi
     expect(cancelled.job.state).to.equal('CANCELLED')
     json('cancel', ['cancel', 'long'], o)
     json('recover', ['recover'], o)
+    // down: a job that has ended (nothing left to release), then the orphan sweep of this home.
+    json('down', ['down', 'long'], o)
+    json('down', ['down', '--orphans', '--yes'], o)
   })
 
   it('sweep (detached and --wait with JSON Lines), sweeps, status --sweep', async () => {
