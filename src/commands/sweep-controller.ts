@@ -25,7 +25,6 @@ export default class SweepController extends BaseCommand {
         inputs,
         home: this.home,
         owner: controllerOwner(),
-        pollIntervalMs: 500,
         signal: abort.signal,
         env: process.env,
         onEvent: (e) => process.stderr.write(`${e.ts} ${e.event} ${e.message}\n`),

@@ -99,7 +99,6 @@ With --wait the sweep is driven from this process: a live view on a terminal, an
         inputs,
         home: this.home,
         owner: controllerOwner(),
-        pollIntervalMs: 250,
         signal: abort.signal,
         onEvent,
         env: process.env,

@@ -530,36 +530,40 @@ class JobController {
  */
 export class BatchPoller {
   private readonly queue = new Map<Provider, Array<{handle: LaunchHandle; resolve: (r: PollResult | undefined) => void; reject: (e: unknown) => void}>>()
-  private timer?: NodeJS.Timeout
+  private readonly timers = new Map<Provider, NodeJS.Timeout>()
   /** Backend poll calls made, per provider (for benchmarks and tests). */
   readonly calls = new Map<string, number>()
 
-  constructor(private readonly intervalMs: number) {}
+  /**
+   * `intervalMs` may differ per provider (a sweep polls this machine's files more often than
+   * a cloud's API); each provider's batch goes out on its own cadence.
+   */
+  constructor(private readonly intervalMs: number | ((provider: string) => number)) {}
 
   poll(provider: Provider, handle: LaunchHandle): Promise<PollResult | undefined> {
     return new Promise((resolve, reject) => {
       const list = this.queue.get(provider) ?? []
       list.push({handle, resolve, reject})
       this.queue.set(provider, list)
-      this.timer ??= setTimeout(() => void this.flush(), this.intervalMs)
+      if (!this.timers.has(provider)) {
+        const ms = typeof this.intervalMs === 'number' ? this.intervalMs : this.intervalMs(provider.name)
+        this.timers.set(provider, setTimeout(() => void this.flush(provider), ms))
+      }
     })
   }
 
-  private async flush(): Promise<void> {
-    this.timer = undefined
-    const batches = [...this.queue.entries()]
-    this.queue.clear()
-    await Promise.all(
-      batches.map(async ([provider, waiters]) => {
-        this.calls.set(provider.name, (this.calls.get(provider.name) ?? 0) + 1)
-        try {
-          const results = await provider.poll(waiters.map((w) => w.handle))
-          for (const w of waiters) w.resolve(results.get(w.handle.externalId))
-        } catch (error) {
-          for (const w of waiters) w.reject(error)
-        }
-      }),
-    )
+  private async flush(provider: Provider): Promise<void> {
+    this.timers.delete(provider)
+    const waiters = this.queue.get(provider) ?? []
+    this.queue.delete(provider)
+    if (waiters.length === 0) return
+    this.calls.set(provider.name, (this.calls.get(provider.name) ?? 0) + 1)
+    try {
+      const results = await provider.poll(waiters.map((w) => w.handle))
+      for (const w of waiters) w.resolve(results.get(w.handle.externalId))
+    } catch (error) {
+      for (const w of waiters) w.reject(error)
+    }
   }
 }
 

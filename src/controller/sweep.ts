@@ -302,7 +302,7 @@ export interface RunSweepDeps {
   home: string
   owner: string
   clock?: () => Date
-  /** Cadence of the shared batch poller (one backend call per provider per tick). */
+  /** Cadence of the shared batch poller (one backend call per provider per tick); default per provider, see SWEEP_POLL_MS. */
   pollIntervalMs?: number
   /** How often the budget, idle guard and lease are looked at while nothing ends. */
   tickMs?: number
@@ -319,6 +319,14 @@ export interface SweepRun {
 }
 
 const HEARTBEAT_MS = Math.max(200, Math.floor(LEASE_TTL_MS / 3))
+
+/**
+ * How often a sweep polls each backend, whatever the number of jobs: this machine's attempt
+ * files are cheap to read, so often (it is most of a short job's turnaround); one squeue a
+ * second is light for slurmctld; a cloud's describe calls count against its API rate limits.
+ */
+export const SWEEP_POLL_MS: Readonly<Record<string, number>> = {local: 100, slurm: 1000}
+const CLOUD_POLL_MS = 5000
 /** How long a plan is reused by jobs of the same shape and the same blocked scopes. */
 const PLAN_CACHE_MS = 5_000
 const IDLE_GUARD_EVERY_MS = 5_000
@@ -356,7 +364,7 @@ class SweepController {
   ) {
     this.store = deps.store
     this.clock = deps.clock ?? (() => new Date())
-    this.poller = new BatchPoller(deps.pollIntervalMs ?? 250)
+    this.poller = new BatchPoller(deps.pollIntervalMs ?? ((provider) => SWEEP_POLL_MS[provider] ?? CLOUD_POLL_MS))
     this.replan = cachedReplanner(replannerFrom(deps.inputs), () => Date.now())
     deps.signal?.addEventListener('abort', () => this.abort.abort(), {once: true})
   }
