@@ -7,6 +7,7 @@
 // Run after `npm run build`: node bench/offers.mjs [runs]   (runs ≥ 20, default 25)
 import {spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {cpus, loadavg} from 'node:os'
 import {join} from 'node:path'
 
 import {median, percentile, record} from './lib.mjs'
@@ -18,6 +19,7 @@ const {catalogDir, loadCatalog, refreshedFile} = await import(dist('catalog/cata
 const {parseAcceleratorFilter, queryOffers} = await import(dist('catalog/query.js'))
 
 const runs = Math.max(20, Number(process.argv[2] ?? 25))
+const loadBefore = loadavg()[0]
 const ROWS = 120_000
 
 // ---------------------------------------------------------------- a large catalog
@@ -158,6 +160,10 @@ const rows = [
   },
 ]
 
+function machineCores() {
+  return cpus().length
+}
+
 function round(x, d = 1) {
   const f = 10 ** d
   return Math.round(x * f) / f
@@ -169,13 +175,15 @@ const table = [
   ...rows.map((r) => `| ${r.case} | ${r.runs} | ${r.medianMs} | ${r.p90Ms} | ${r.ratio} | ${r.goalMs === null ? '' : `≤ ${r.goalMs} ms`} | ${r.met === null ? '' : r.met ? 'yes' : 'NO'} | ${r.detail} |`),
 ].join('\n')
 
+const loadAfter = loadavg()[0]
 const notes = [
   'Notes:',
+  `- 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end on ${machineCores()} cores: other work shared the machine, which slows \`node -e 0\` as much as skyhop; the × column is the steadier figure.`,
   `- Processes run interleaved (node, bundled, large; repeated), one warm-up round discarded; the machine was shared with other work, so p90 shows the noise.`,
   `- The large catalog is one refreshed provider file of ${ROWS.toLocaleString('en')} generated AWS-like rows (${(bigBytes / 2 ** 20).toFixed(1)} MiB binary columns, written in ${round(generateMs)} ms, not timed), overlaid on the bundled snapshot exactly as \`catalog refresh\` output is.`,
   '- `offers` returns 100 offers unless --limit/--all, so the large case measures loading and querying, not printing 20,000 JSON objects.',
 ].join('\n')
 
-const [json, md] = record('offers', {runs, rows, bigCatalog: {rows: ROWS, bytes: bigBytes}}, `${table}\n\n${notes}`)
+const [json, md] = record('offers', {runs, loadAverage: {start: loadBefore, end: loadAfter}, rows, bigCatalog: {rows: ROWS, bytes: bigBytes}}, `${table}\n\n${notes}`)
 console.log(table)
 console.log(`\nwrote ${json} and ${md}`)
