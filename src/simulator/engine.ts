@@ -112,6 +112,7 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   let wake = Number.POSITIVE_INFINITY
   /** The tick whose preemption has been announced (one notice per preemption). */
   let noticedTick = -1
+  let readyNow = false
 
   let costUsd = 0
   let spotHours = 0
@@ -146,7 +147,11 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
       } else {
         cur = target
         curLeft = target.kind === 'idle' ? 0 : d
-        if (target.kind !== 'idle') changeovers++
+        if (target.kind !== 'idle') {
+          changeovers++
+          // With no changeover the instance is ready at once: say so, as after a changeover.
+          if (d === 0) readyNow = true
+        }
       }
     }
     const p = dec.prelaunch
@@ -189,6 +194,11 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   ask('start')
   for (;;) {
     if (done >= work - EPS) break
+    if (readyNow) {
+      readyNow = false
+      ask('changeover-done')
+      continue
+    }
     if (t >= horizon - EPS) {
       unfinished = true
       break

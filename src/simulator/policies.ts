@@ -198,7 +198,7 @@ class Greedy extends SafePolicy {
  *  - exploitation: on spot, stay until preempted;
  *  - taking risks: spot whenever some zone has it, even when behind;
  *  - uniform progress: idle (or just caught up on on-demand) and cp(t) ≤ ep(t) → on-demand.
- * Otherwise wait. Like the net, "behind" fires at the instant cp(t) < ep(t) starts to hold.
+ * Otherwise wait. The line is checked at tick boundaries (see nextTick), the net continuously.
  */
 class UniformProgress extends SafePolicy {
   private netFired = false
@@ -219,18 +219,33 @@ class UniformProgress extends SafePolicy {
     const f = this.rate
     const cp = v.workDone
     const t = v.now
-    if (cur.kind === 'on-demand' && cp < f * (t + 2 * this.d) - EPS) {
-      // On on-demand, cp grows at s per hour (after the changeover) and ep(t + 2d) at f.
-      const s = this.speedOf(cur)
-      const L = v.changeoverLeft
-      const cross = s > f ? (2 * this.d * f - cp + s * (t + L)) / (s - f) : NONE
-      return {target: cur, wakeAt: wakeOf(Math.max(cross, t + L), this.netWake(v))}
-    }
+    if (cur.kind === 'on-demand' && cp < f * (t + 2 * this.d) - EPS) return {target: cur, wakeAt: this.hysteresisWake(v, cur)}
     if (cur.kind === 'spot') return {target: cur, wakeAt: wakeOf(this.netWake(v))}
     const z = this.canStartSpot(v) ? this.cheapestAvailable(v) : -1
     if (z >= 0) return {target: spotTarget(z)}
-    if (cp <= f * t + EPS) return {target: this.fastTarget}
-    return {target: IDLE, wakeAt: wakeOf(cp / f, this.netWake(v, IDLE))}
+    if (cp <= f * t + EPS) return {target: this.fastTarget, wakeAt: this.hysteresisWake(v, this.fastTarget)}
+    return {target: IDLE, wakeAt: wakeOf(this.nextTick(cp / f), this.netWake(v, IDLE))}
+  }
+
+  /**
+   * Uniform Progress checks its line at tick boundaries, as the paper's simulator does (the
+   * safety net alone is watched continuously): in continuous time, with a small d, "behind"
+   * and "caught up" would alternate without end along the line.
+   */
+  private nextTick(time: number): number {
+    const g = this.setup.gapHours
+    return Math.ceil(time / g - 1e-9) * g
+  }
+
+  /** When cp(t) reaches ep(t + 2d) on on-demand `target` (entered now if not already on it). */
+  private hysteresisWake(v: View, target: Target): number | undefined {
+    const f = this.rate
+    const s = this.speedOf(target)
+    const t = v.now
+    const L = sameTarget(target, v.current) ? v.changeoverLeft : this.d
+    // On on-demand cp grows at s per hour once the changeover is over, ep(t + 2d) at f.
+    const cross = s > f ? (2 * this.d * f - v.workDone + s * (t + L)) / (s - f) : NONE
+    return wakeOf(this.nextTick(Math.max(cross, t + L)), this.netWake(v, target))
   }
 }
 
@@ -649,19 +664,85 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
     if (++guard > 20) return fallback()
   }
   let lo = 0
-  for (let i = 0; i < 40 && hi - lo > 1e-9 * hi; i++) {
+  for (let i = 0; i < 30 && hi - lo > 1e-4 * hi; i++) {
     const mid = (lo + hi) / 2
     if (solve(mid).work >= work - 1e-9) hi = mid
     else lo = mid
   }
-  const {end} = solve(hi)
-  const plan = new Int32Array(n)
-  let s = end
-  for (let k = n - 1; k >= 0; k--) {
-    plan[k] = s === 0 ? -1 : Math.floor((s - 1) / P)
-    s = from[k * S + s]
+  const above = reconstruct(solve(hi).end)
+  const below = lo > 0 ? reconstruct(solve(lo).end) : null
+  // The relaxation only sees plans on the convex hull: where the first on-demand tick costs
+  // a changeover, the plan just above the work can overshoot it by far (all on-demand
+  // rather than one tick of it). So also repair the plan just below — fill its longest idle
+  // spells with on-demand blocks until the work is done — and keep the cheaper of the two.
+  const repaired = below === null ? null : repair(below)
+  const a = evaluate(above)
+  const b = repaired === null ? null : evaluate(repaired)
+  if (!a.done && (b === null || !b.done)) return fallback()
+  return b !== null && b.done && (!a.done || b.cost < a.cost) ? repaired! : above
+
+  function reconstruct(end: number): Int32Array {
+    const plan = new Int32Array(n)
+    let s = end
+    for (let k = n - 1; k >= 0; k--) {
+      plan[k] = s === 0 ? -1 : Math.floor((s - 1) / P)
+      s = from[k * S + s]
+    }
+    return plan
   }
-  return plan
+
+  /** Cost of following a plan until the work is done, as the engine would charge it, and the work it does. */
+  function evaluate(plan: Int32Array): {cost: number; done: boolean; work: number} {
+    let cost = 0
+    let done = 0
+    let left = 0
+    let prevCode = -1
+    for (let k = 0; k < n; k++) {
+      const c = plan[k]
+      if (c !== prevCode && c >= 0) left = d
+      prevCode = c
+      if (c < 0) continue
+      const co = Math.min(left, g)
+      left -= co
+      const w = speed[c] * (g - co)
+      if (done + w >= work - 1e-9) {
+        cost += price[c] * (co + (work - done) / speed[c])
+        return {cost, done: true, work}
+      }
+      done += w
+      cost += price[c] * g
+    }
+    return {cost, done: false, work: done}
+  }
+
+  /** The plan with on-demand blocks (fastest option) in its longest idle spells until it does the work. */
+  function repair(plan: Int32Array): Int32Array {
+    const out = Int32Array.from(plan)
+    const odCode = Z + fastestOnDemand(setup.onDemand)
+    const spells: Array<[number, number]> = []
+    for (let k = 0; k < n; ) {
+      if (out[k] !== -1) {
+        k++
+        continue
+      }
+      let e = k
+      while (e < n && out[e] === -1) e++
+      spells.push([k, e])
+      k = e
+    }
+    spells.sort((x, y) => y[1] - y[0] - (x[1] - x[0]))
+    for (const [a0, e] of spells) {
+      const r = evaluate(out)
+      if (r.done) break
+      // Enough ticks of this spell for what is missing (one changeover), or all of it; a
+      // block that turns out a tick short (it follows spot, or ends where spot begins) grows.
+      const missing = work - r.work
+      let m = Math.min(e - a0, Math.ceil((missing / speed[odCode] + d) / g - 1e-9))
+      for (let k = a0; k < a0 + m; k++) out[k] = odCode
+      while (!evaluate(out).done && a0 + m < e) out[a0 + m++] = odCode
+    }
+    return out
+  }
 }
 
 // ---- the registry ---------------------------------------------------------------------
