@@ -197,13 +197,29 @@ export class Store {
     this.db.close()
   }
 
+  /**
+   * Prepared statements are reused: preparing is most of the cost of a small query, and a
+   * sweep runs the same few thousands of times. Keyed by the SQL text (dynamic filters make
+   * a handful of variants at most).
+   */
+  private readonly statements = new Map<string, Database.Statement>()
+
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text)
+    if (statement === undefined) {
+      statement = this.db.prepare(text)
+      this.statements.set(text, statement)
+    }
+    return statement
+  }
+
   private now(): string {
     return this.clock().toISOString()
   }
 
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
-    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
+    const applied = new Set((this.sql('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
     const latestKnown = Math.max(...MIGRATIONS.map((m) => m.version))
     const newest = Math.max(0, ...applied)
     if (newest > latestKnown) {
@@ -216,10 +232,10 @@ export class Store {
       if (applied.has(m.version)) continue
       // BEGIN IMMEDIATE: two processes opening a fresh store at once must not both migrate.
       this.db.transaction(() => {
-        const again = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
+        const again = this.sql('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
         if (again) return
         this.db.exec(m.sql)
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
+        this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
       }).immediate()
     }
   }
@@ -257,7 +273,7 @@ export class Store {
   }
 
   getJob(id: string): JobRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined
+    const row = this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined
     return row ? toJob(row) : undefined
   }
 
@@ -265,9 +281,9 @@ export class Store {
   findJob(ref: string): JobRecord {
     const byId = this.getJob(ref)
     if (byId) return byId
-    const row = this.db.prepare('SELECT * FROM jobs WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
+    const row = this.sql('SELECT * FROM jobs WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
     if (row) return toJob(row)
-    const names = (this.db.prepare('SELECT DISTINCT name FROM jobs ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
+    const names = (this.sql('SELECT DISTINCT name FROM jobs ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
     const suggestion = didYouMean(ref, names)
     throw new UsageError(`no job with id or name "${ref}"`, {
       code: 'JOB_NOT_FOUND',
@@ -287,7 +303,7 @@ export class Store {
       args.push(...filter.states)
     }
     const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
-    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(toJob)
+    return (this.sql(sql).all(...args, filter.limit ?? 1000) as Row[]).map(toJob)
   }
 
   /** Moves a job to `state` and records why, in one transaction. */
@@ -316,7 +332,7 @@ export class Store {
         sets.push('error_restarts = ?')
         args.push(fields.errorRestarts)
       }
-      const info = this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
+      const info = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
       if (info.changes !== 1) throw new BugError(`job ${id} vanished from the state store`)
       this.insertEvent(id, event.attemptId ?? null, event.kind, {state, ...event.data})
     })
@@ -338,12 +354,12 @@ export class Store {
 
   /** Extends our lease; false if another controller took it (we must stop acting). */
   renewLease(jobId: string, owner: string, ttlMs: number): boolean {
-    const info = this.db.prepare('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(this.clock().getTime() + ttlMs, jobId, owner)
+    const info = this.sql('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(this.clock().getTime() + ttlMs, jobId, owner)
     return info.changes === 1
   }
 
   releaseLease(jobId: string, owner: string): void {
-    this.db.prepare('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(jobId, owner)
+    this.sql('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(jobId, owner)
   }
 
   /** Non-terminal jobs whose controller stopped heartbeating. */
@@ -368,10 +384,10 @@ export class Store {
   recordAttemptIntent(input: NewAttempt): AttemptRecord | null {
     const id = newId('a')
     const created = this.transaction(() => {
-      const job = this.db.prepare('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
+      const job = this.sql('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
       if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
       if (TERMINAL_JOB_STATES.has(job.state)) return false
-      const n = ((this.db.prepare('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
+      const n = ((this.sql('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
       this.db
         .prepare(
           `INSERT INTO attempts (id, job_id, n, provider, region, zone, instance_type, accelerator, accelerator_count, spot,
@@ -409,18 +425,18 @@ export class Store {
   }
 
   getAttempt(id: string): AttemptRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined
+    const row = this.sql('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined
     return row ? toAttempt(row) : undefined
   }
 
   listAttempts(jobId: string): AttemptRecord[] {
-    return (this.db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map(toAttempt)
+    return (this.sql('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map(toAttempt)
   }
 
   /** Attempts that may still hold resources: launched or requested and not known to be over. */
   liveAttempts(): AttemptRecord[] {
     return (
-      this.db.prepare(`SELECT * FROM attempts WHERE state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING') ORDER BY intent_at`).all() as Row[]
+      this.sql(`SELECT * FROM attempts WHERE state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING') ORDER BY intent_at`).all() as Row[]
     ).map(toAttempt)
   }
 
@@ -468,10 +484,10 @@ export class Store {
     this.transaction(() => {
       let jobId: string | undefined
       if (sets.length > 0) {
-        this.db.prepare(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
+        this.sql(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
       }
       if (event) {
-        jobId = (this.db.prepare('SELECT job_id FROM attempts WHERE id = ?').get(id) as {job_id: string} | undefined)?.job_id
+        jobId = (this.sql('SELECT job_id FROM attempts WHERE id = ?').get(id) as {job_id: string} | undefined)?.job_id
         if (!jobId) throw new BugError(`attempt ${id} vanished from the state store`)
         this.insertEvent(jobId, id, event.kind, {...(patch.state ? {state: patch.state} : {}), ...event.data})
       }
@@ -500,7 +516,7 @@ export class Store {
       args.push(filter.jobId)
     }
     const sql = `SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE ${where.join(' AND ')} ORDER BY a.ended_at`
-    return (this.db.prepare(sql).all(...args) as Row[]).map(toAttempt)
+    return (this.sql(sql).all(...args) as Row[]).map(toAttempt)
   }
 
   /** Attempts (with their job's name, sweep and checkpoint interval) for cost accounting. */
@@ -525,7 +541,7 @@ export class Store {
       FROM attempts a JOIN jobs j ON j.id = a.job_id
       LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'preempt-requested' AND attempt_id IS NOT NULL) p ON p.attempt_id = a.id
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.intent_at, a.rowid`
-    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+    return (this.sql(sql).all(...args) as Row[]).map((r) => ({
       attempt: toAttempt(r),
       jobId: r.job_id as string,
       jobName: r.job_name as string,
@@ -554,7 +570,7 @@ export class Store {
   }
 
   getSweep(id: string): SweepRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sweeps WHERE id = ?').get(id) as Row | undefined
+    const row = this.sql('SELECT * FROM sweeps WHERE id = ?').get(id) as Row | undefined
     return row ? toSweep(row) : undefined
   }
 
@@ -562,9 +578,9 @@ export class Store {
   findSweep(ref: string): SweepRecord {
     const byId = this.getSweep(ref)
     if (byId) return byId
-    const row = this.db.prepare('SELECT * FROM sweeps WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
+    const row = this.sql('SELECT * FROM sweeps WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
     if (row) return toSweep(row)
-    const names = (this.db.prepare('SELECT DISTINCT name FROM sweeps ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
+    const names = (this.sql('SELECT DISTINCT name FROM sweeps ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
     const suggestion = didYouMean(ref, names)
     throw new UsageError(`no sweep with id or name "${ref}"`, {
       code: 'SWEEP_NOT_FOUND',
@@ -575,12 +591,12 @@ export class Store {
   listSweeps(filter: {limit?: number; states?: SweepState[]} = {}): SweepRecord[] {
     const states = filter.states ?? []
     const where = states.length > 0 ? `WHERE state IN (${states.map(() => '?').join(',')})` : ''
-    return (this.db.prepare(`SELECT * FROM sweeps ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(...states, filter.limit ?? 1000) as Row[]).map(toSweep)
+    return (this.sql(`SELECT * FROM sweeps ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(...states, filter.limit ?? 1000) as Row[]).map(toSweep)
   }
 
   /** A sweep's jobs in sweep order (the order they were recorded). */
   sweepJobs(sweepId: string): JobRecord[] {
-    return (this.db.prepare('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY rowid').all(sweepId) as Row[]).map(toJob)
+    return (this.sql('SELECT * FROM jobs WHERE sweep_id = ? ORDER BY rowid').all(sweepId) as Row[]).map(toJob)
   }
 
   /** Job counts per state for each of the given sweeps. */
@@ -599,7 +615,7 @@ export class Store {
   }
 
   setSweepState(id: string, state: SweepState, reason: string | null): void {
-    const info = this.db.prepare('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
+    const info = this.sql('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
     if (info.changes !== 1) throw new BugError(`sweep ${id} vanished from the state store`)
   }
 
@@ -623,7 +639,7 @@ export class Store {
   renewSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
     return this.transaction(() => {
-      const info = this.db.prepare('UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(now + ttlMs, sweepId, owner)
+      const info = this.sql('UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(now + ttlMs, sweepId, owner)
       if (info.changes !== 1) return false
       this.db
         .prepare(
@@ -638,8 +654,8 @@ export class Store {
 
   releaseSweepLease(sweepId: string, owner: string): void {
     this.transaction(() => {
-      this.db.prepare('UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(sweepId, owner)
-      this.db.prepare('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE sweep_id = ? AND lease_owner = ?').run(sweepId, owner)
+      this.sql('UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(sweepId, owner)
+      this.sql('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE sweep_id = ? AND lease_owner = ?').run(sweepId, owner)
     })
   }
 
@@ -647,7 +663,7 @@ export class Store {
   orphanedSweeps(): SweepRecord[] {
     const now = this.clock().getTime()
     return (
-      this.db.prepare(`SELECT * FROM sweeps WHERE state = 'RUNNING' AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`).all(now) as Row[]
+      this.sql(`SELECT * FROM sweeps WHERE state = 'RUNNING' AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`).all(now) as Row[]
     ).map(toSweep)
   }
 
@@ -664,7 +680,7 @@ export class Store {
   }
 
   events(jobId: string, afterId = 0): EventRecord[] {
-    return (this.db.prepare('SELECT * FROM events WHERE job_id = ? AND id > ? ORDER BY id').all(jobId, afterId) as Row[]).map((r) => ({
+    return (this.sql('SELECT * FROM events WHERE job_id = ? AND id > ? ORDER BY id').all(jobId, afterId) as Row[]).map((r) => ({
       id: r.id as number,
       jobId: r.job_id as string,
       attemptId: (r.attempt_id as string | null) ?? null,
@@ -681,7 +697,7 @@ export class Store {
   }
 
   observations(sinceIso: string): ObservationRecord[] {
-    return (this.db.prepare('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) => ({
+    return (this.sql('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) => ({
       ts: r.ts as string,
       provider: r.provider as string,
       region: (r.region as string | null) ?? null,
