@@ -118,6 +118,28 @@ const CLOUDS: CloudEntry[] = [
     },
     looked: 'ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET, ~/.aliyun/config.json',
   },
+  {
+    name: 'huaweicloud',
+    // KooCLI's profile file stores keys encrypted, so only the SDKs' environment counts.
+    credentialsPresent: (env) => has(env, 'HUAWEICLOUD_SDK_AK', 'HUAWEICLOUD_SDK_SK'),
+    async create(env) {
+      const {HuaweiProvider} = await import('./huaweicloud/huawei-provider.js')
+      return new HuaweiProvider({env})
+    },
+    looked: 'HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK',
+  },
+  {
+    name: 'tencentcloud',
+    credentialsPresent: (env, home) =>
+      has(env, 'TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY') ||
+      existsSync(join(home, '.tencentcloud', 'credentials')) ||
+      existsSync(join(home, '.tccli', `${(env.TENCENTCLOUD_PROFILE ?? '').trim() || 'default'}.credential`)),
+    async create(env) {
+      const {TencentProvider} = await import('./tencentcloud/tencent-provider.js')
+      return new TencentProvider({env})
+    },
+    looked: 'TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials, ~/.tccli/<profile>.credential',
+  },
 ]
 
 export interface ProviderCheck {

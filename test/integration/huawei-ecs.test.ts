@@ -17,26 +17,13 @@ import {HUAWEI_STOP_KEY, HUAWEI_TAGS, HuaweiProvider, parseNetworks, type Huawei
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {FakeHuaweiEcsServer, type FakeHuaweiOptions} from '../fakes/fake-huawei-ecs-server.js'
 import {jobSpec, launchRequest as baseRequest, offer as baseOffer, until} from './aws-helpers.js'
+import {HW_IMAGES, HW_KEY, HW_NETWORKS, HW_PROJECTS} from './huawei-tencent-world.js'
 
-export const HW_KEY = {ak: 'HWFAKEAKEXAMPLE00001', sk: 'fakeHuaweiSecretKeyForTests00000000001'}
-export const HW_PROJECTS = {'cn-north-4': '0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'cn-east-3': 'f9e8d7c6b5a4938271605f4e3d2c1b0a'}
-export const HW_NETWORKS = 'cn-north-4=0a0a0a0a-0000-4000-8000-000000000001/0b0b0b0b-0000-4000-8000-000000000001,cn-east-3=0a0a0a0a-0000-4000-8000-000000000002/0b0b0b0b-0000-4000-8000-000000000002/0c0c0c0c-0000-4000-8000-000000000002'
-export const HW_IMAGES = {
-  'cn-north-4': [
-    {id: '11111111-2222-4333-8444-555555555501', name: 'Ubuntu 22.04 server 64bit'},
-    {id: '11111111-2222-4333-8444-555555555502', name: 'EulerOS 2.0 Ascend CANN 8.0 torch_npu'},
-  ],
-  'cn-east-3': [
-    {id: '11111111-2222-4333-8444-555555555503', name: 'Ubuntu 22.04 server 64bit'},
-    {id: '11111111-2222-4333-8444-555555555504', name: 'EulerOS 2.0 Ascend CANN 8.0 torch_npu'},
-  ],
-}
-
-export function hwOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
+function hwOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
   return baseOffer({provider: 'huaweicloud', region: 'cn-north-4', zone: 'cn-north-4a', instanceType: 'p2s.2xlarge.8', accelerator: {name: 'V100-32GB', count: 1}, price: {onDemand: 24.1, spot: 7.2, currency: 'CNY'}, noticeSeconds: 0, ...overrides})
 }
 
-export function npuOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
+function npuOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
   return hwOffer({instanceType: 'modelarts.bm.snt9.xlarge.8', accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 768, price: {onDemand: 180, spot: null, currency: 'CNY'}, ...overrides})
 }
 
@@ -53,7 +40,7 @@ interface World {
   close(): Promise<void>
 }
 
-export function hwEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
+function hwEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     SKYHOP_HUAWEICLOUD_ENDPOINT: `${url}/{region}`,
     HUAWEICLOUD_SDK_AK: HW_KEY.ak,
@@ -64,7 +51,7 @@ export function hwEnv(url: string, extra: Record<string, string> = {}): Record<s
   }
 }
 
-export function hwFakeOptions(extra: Partial<FakeHuaweiOptions> = {}): FakeHuaweiOptions {
+function hwFakeOptions(extra: Partial<FakeHuaweiOptions> = {}): FakeHuaweiOptions {
   return {
     keys: [HW_KEY],
     projects: HW_PROJECTS,

@@ -16,10 +16,9 @@ import {TENCENT_TAGS, TencentProvider, type TencentProviderOptions} from '../../
 import {redact} from '../../src/util/redact.js'
 import {beijingWallTime, FakeTencentCvmServer, type FakeTencentOptions} from '../fakes/fake-tencent-cvm-server.js'
 import {jobSpec, launchRequest as baseRequest, offer as baseOffer, until} from './aws-helpers.js'
+import {TC_KEY} from './huawei-tencent-world.js'
 
-export const TC_KEY = {secretId: 'AKIDfakeTencentExample0001', secretKey: 'fakeTencentSecretKeyForTests0001'}
-
-export function tcOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
+function tcOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
   return baseOffer({provider: 'tencentcloud', region: 'ap-guangzhou', zone: 'ap-guangzhou-3', instanceType: 'GN7.2XLARGE32', accelerator: {name: 'T4', count: 1}, price: {onDemand: 9.07, spot: 2.8, currency: 'CNY'}, noticeSeconds: 120, ...overrides})
 }
 

@@ -290,15 +290,15 @@ export class EcsClient {
     return parseEcsServer(json.server as RawServer)
   }
 
-  /** POST /v1/{project_id}/cloudservers/resource_instances/action (filter): server ids carrying a tag key. */
-  async listServerIdsByTag(tagKey: string): Promise<string[]> {
+  /** POST /v1/{project_id}/cloudservers/resource_instances/action (filter): server ids carrying a tag key (with that value when given). */
+  async listServerIdsByTag(tagKey: string, value?: string): Promise<string[]> {
     const out: string[] = []
     for (let offset = 0; ; offset += 100) {
       const {json} = await this.api.call({
         service: 'ecs',
         method: 'POST',
         path: `/v1/${this.projectId}/cloudservers/resource_instances/action`,
-        body: {action: 'filter', tags: [{key: tagKey, values: []}], limit: '100', offset: String(offset)},
+        body: {action: 'filter', tags: [{key: tagKey, values: value === undefined ? [] : [value]}], limit: '100', offset: String(offset)},
         projectId: this.projectId,
         action: 'ListServersByTag',
       })

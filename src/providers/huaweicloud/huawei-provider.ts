@@ -58,7 +58,7 @@ export interface HuaweiNetwork {
 }
 
 export interface HuaweiProviderOptions {
-  /** Regions listOwned() scans and check() probes (the first). Default HUAWEICLOUD_SDK_REGION or cn-north-4. */
+  /** Regions listOwned() scans and check() probes (the first). Default SKYHOP_HUAWEICLOUD_REGIONS, HUAWEICLOUD_SDK_REGION or cn-north-4. */
   regions?: string[]
   dispatcher?: Dispatcher
   env?: Env
@@ -73,7 +73,7 @@ export interface HuaweiProviderOptions {
   images?: {default?: string; npu?: string}
   /** System disk type. Default SSD. */
   volumeType?: string
-  /** OpenStack metadata base for the stop probe; `{attemptId}` is replaced. Default 169.254.169.254. */
+  /** OpenStack metadata base for the stop probe; `{attemptId}` is replaced. Default SKYHOP_HUAWEICLOUD_METADATA_URL or 169.254.169.254. */
   metadataBaseUrl?: string
   instancePollSeconds?: number
   /** How long launch() follows the creation job for an asynchronous failure. Default 180 s. */
@@ -199,7 +199,8 @@ export class HuaweiProvider implements Provider {
 
   private regions(): string[] {
     if (this.options.regions?.length) return this.options.regions
-    return [this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4']
+    const listed = (this.env.SKYHOP_HUAWEICLOUD_REGIONS ?? '').split(',').map((r) => r.trim()).filter(Boolean)
+    return listed.length ? listed : [this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4']
   }
 
   private nowMs(): number {
@@ -291,7 +292,7 @@ export class HuaweiProvider implements Provider {
     const client = await this.client(region)
     const zone = await this.zoneFor(client, offer.zone)
     const imageId = await this.imageFor(client, imageName)
-    const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_HUAWEICLOUD_METADATA_URL?.trim() || undefined))?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const script = bootScript({
       request,
       runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
@@ -444,11 +445,12 @@ export class HuaweiProvider implements Provider {
     this.endedWithoutExit.delete(handle.externalId)
   }
 
-  async listOwned(): Promise<LaunchHandle[]> {
+  /** Servers tagged by skyhop (only one attempt's with `attemptId`), in the provider's regions and `regions`. */
+  async listOwned(query: {regions?: string[]; attemptId?: string} = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of this.regions()) {
+    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
       const client = await this.client(region)
-      for (const id of await client.listServerIdsByTag(HUAWEI_TAGS.attemptId)) {
+      for (const id of await client.listServerIdsByTag(HUAWEI_TAGS.attemptId, query.attemptId)) {
         const server = await client.showServer(id)
         if (!server || server.status === 'DELETED') continue
         out.push({

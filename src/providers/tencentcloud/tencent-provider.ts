@@ -46,7 +46,7 @@ export const TENCENT_CONSOLE_FILE = '/var/lib/skyhop/console.log'
 export const DEFAULT_IMAGE_NAME = 'Ubuntu Server 22.04 LTS 64bit'
 
 export interface TencentProviderOptions {
-  /** Regions listOwned() scans and check() probes (the first). Default TENCENTCLOUD_REGION or ap-guangzhou. */
+  /** Regions listOwned() scans and check() probes (the first). Default SKYHOP_TENCENTCLOUD_REGIONS, TENCENTCLOUD_REGION or ap-guangzhou. */
   regions?: string[]
   dispatcher?: Dispatcher
   env?: Env
@@ -60,7 +60,7 @@ export interface TencentProviderOptions {
   /** Public image name (or an `img-` id) when the job names no image. Default SKYHOP_TENCENTCLOUD_IMAGE or Ubuntu 22.04. */
   image?: string
   network?: {vpcs?: Record<string, {vpcId: string; subnetId: string}>; securityGroupIds?: Record<string, string[]>}
-  /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default metadata.tencentyun.com. */
+  /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default SKYHOP_TENCENTCLOUD_METADATA_URL or metadata.tencentyun.com. */
   metadataBaseUrl?: string
   instancePollSeconds?: number
   /** How often a running attempt's console file is read through TAT. Default 15 s. */
@@ -182,7 +182,8 @@ export class TencentProvider implements Provider {
 
   private regions(): string[] {
     if (this.options.regions?.length) return this.options.regions
-    return [this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou']
+    const listed = (this.env.SKYHOP_TENCENTCLOUD_REGIONS ?? '').split(',').map((r) => r.trim()).filter(Boolean)
+    return listed.length ? listed : [this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou']
   }
 
   private nowMs(): number {
@@ -257,7 +258,7 @@ export class TencentProvider implements Provider {
     const client = await this.cvm(region)
     const zone = await this.zoneFor(region, offer.zone)
     const imageId = await this.imageFor(region, spec.image)
-    const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_TENCENTCLOUD_METADATA_URL?.trim() || undefined))?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const script = bootScript({
       request,
       runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
@@ -468,10 +469,12 @@ export class TencentProvider implements Provider {
     this.endedWithoutExit.delete(handle.externalId)
   }
 
-  async listOwned(): Promise<LaunchHandle[]> {
+  /** Instances tagged by skyhop (only one attempt's with `attemptId`), in the provider's regions and `regions`. */
+  async listOwned(query: {regions?: string[]; attemptId?: string} = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of this.regions()) {
-      const instances = await (await this.cvm(region)).describeInstances({filters: [{name: 'tag-key', values: [TENCENT_TAGS.attemptId]}]})
+    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
+      const filter = query.attemptId ? {name: `tag:${TENCENT_TAGS.attemptId}`, values: [query.attemptId]} : {name: 'tag-key', values: [TENCENT_TAGS.attemptId]}
+      const instances = await (await this.cvm(region)).describeInstances({filters: [filter]})
       for (const i of instances) {
         if (i.state === 'TERMINATING') continue
         out.push({

@@ -1,0 +1,238 @@
+// A world of the two Chinese clouds for the controller's end-to-end tests: a fake Tencent
+// CVM/TAT (ap-guangzhou with two zones, ap-shanghai) and a fake Huawei ECS (cn-north-4
+// with two zones, cn-east-3), both running each instance's boot script locally as
+// cloud-init would; the real TencentProvider and HuaweiProvider pointed at them; a real
+// SQLite store in a temporary home; a catalog file listing exactly the fakes' offers; and
+// the real replanner over it (src/controller/planning.ts). driveJob runs in-process, so a
+// test sees every block list the controller hands the planner.
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Agent} from 'undici'
+
+import type {SkyhopConfig} from '../../src/config.js'
+import {type ControllerEvent, driveJob} from '../../src/controller/controller.js'
+import {createReplanner} from '../../src/controller/planning.js'
+import type {BlockList} from '../../src/planner/types.js'
+import {HuaweiProvider} from '../../src/providers/huaweicloud/huawei-provider.js'
+import type {Provider} from '../../src/providers/provider.js'
+import {TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
+import type {JobSpec} from '../../src/spec/job-spec.js'
+import {type JobRecord, Store} from '../../src/state/store.js'
+import {FakeHuaweiEcsServer} from '../fakes/fake-huawei-ecs-server.js'
+import {FakeTencentCvmServer} from '../fakes/fake-tencent-cvm-server.js'
+import {jobSpec} from './aws-helpers.js'
+
+// Credentials and account layout the fakes and the tests share (fake values, never real).
+export const TC_KEY = {secretId: 'AKIDfakeTencentExample0001', secretKey: 'fakeTencentSecretKeyForTests0001'}
+export const HW_KEY = {ak: 'HWFAKEAKEXAMPLE00001', sk: 'fakeHuaweiSecretKeyForTests00000000001'}
+export const HW_PROJECTS = {'cn-north-4': '0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'cn-east-3': 'f9e8d7c6b5a4938271605f4e3d2c1b0a'}
+export const HW_NETWORKS =
+  'cn-north-4=0a0a0a0a-0000-4000-8000-000000000001/0b0b0b0b-0000-4000-8000-000000000001,cn-east-3=0a0a0a0a-0000-4000-8000-000000000002/0b0b0b0b-0000-4000-8000-000000000002/0c0c0c0c-0000-4000-8000-000000000002'
+export const HW_IMAGES = {
+  'cn-north-4': [
+    {id: '11111111-2222-4333-8444-555555555501', name: 'Ubuntu 22.04 server 64bit'},
+    {id: '11111111-2222-4333-8444-555555555502', name: 'EulerOS 2.0 Ascend CANN 8.0 torch_npu'},
+  ],
+  'cn-east-3': [
+    {id: '11111111-2222-4333-8444-555555555503', name: 'Ubuntu 22.04 server 64bit'},
+    {id: '11111111-2222-4333-8444-555555555504', name: 'EulerOS 2.0 Ascend CANN 8.0 torch_npu'},
+  ],
+}
+
+export const TC_CPU = 'S5.MEDIUM4'
+export const TC_GPU = 'GN7.2XLARGE32'
+export const HW_CPU = 's6.large.2'
+export const HW_GPU = 'p2s.2xlarge.8'
+export const HW_NPU = 'modelarts.bm.snt9.xlarge.8'
+export const NPU_IMAGE = 'EulerOS 2.0 Ascend CANN 8.0 torch_npu'
+
+type RawOffer = Record<string, unknown>
+
+function offer(provider: string, region: string, zone: string, instanceType: string, onDemand: number, spot: number | null, extra: RawOffer = {}): RawOffer {
+  return {
+    provider,
+    region,
+    zone,
+    instanceType,
+    accelerator: null,
+    vcpus: 2,
+    memoryGiB: 4,
+    price: {onDemand, spot, currency: 'CNY'},
+    source: `fake-${provider} (tests)`,
+    asOf: '2026-01-01',
+    confidence: 'high',
+    ...extra,
+  }
+}
+
+/** CPU offers, cheapest first: Tencent gz-3 < gz-4 < sh-2 < Huawei n4a < n4b < e3a. */
+export function cpuOffers(): RawOffer[] {
+  return [
+    offer('tencentcloud', 'ap-guangzhou', 'ap-guangzhou-3', TC_CPU, 0.5, 0.1),
+    offer('tencentcloud', 'ap-guangzhou', 'ap-guangzhou-4', TC_CPU, 0.51, 0.11),
+    offer('tencentcloud', 'ap-shanghai', 'ap-shanghai-2', TC_CPU, 0.52, 0.12),
+    offer('huaweicloud', 'cn-north-4', 'cn-north-4a', HW_CPU, 0.6, 0.2),
+    offer('huaweicloud', 'cn-north-4', 'cn-north-4b', HW_CPU, 0.61, 0.21),
+    offer('huaweicloud', 'cn-east-3', 'cn-east-3a', HW_CPU, 0.62, 0.22),
+  ]
+}
+
+/** Accelerator offers: CUDA GPUs on both clouds, cheap; Ascend 910B on Huawei, dear. */
+export function acceleratorOffers(): RawOffer[] {
+  const gpu = (count: number) => ({accelerator: {name: 'T4', count}, vcpus: 8, memoryGiB: 32})
+  return [
+    offer('tencentcloud', 'ap-guangzhou', 'ap-guangzhou-3', TC_GPU, 9.07, 2.72, gpu(1)),
+    offer('huaweicloud', 'cn-north-4', 'cn-north-4a', HW_GPU, 10, 3, {...gpu(1), accelerator: {name: 'V100-32GB', count: 1}}),
+    offer('huaweicloud', 'cn-north-4', 'cn-north-4a', HW_NPU, 150, null, {accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 768}),
+    offer('huaweicloud', 'cn-east-3', 'cn-east-3a', HW_NPU, 155, null, {accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 768}),
+  ]
+}
+
+export function testConfig(): SkyhopConfig {
+  return {
+    providers: {
+      local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0},
+      slurm: {enabled: false, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
+    },
+    catalog: {merge: null},
+    fx: {cnyPerUsd: null},
+    file: null,
+  }
+}
+
+/** A job for these tests: on-demand unless asked otherwise, short grace. */
+export function chinaJob(name: string, run: string, overrides: Partial<JobSpec> = {}): JobSpec {
+  return jobSpec(run, {name, spot: 'on-demand', ...overrides})
+}
+
+export interface DriveResult {
+  job: JobRecord
+  blocked: BlockList[]
+  events: ControllerEvent[]
+}
+
+export interface ChinaWorld {
+  home: string
+  store: Store
+  cvm: FakeTencentCvmServer
+  ecs: FakeHuaweiEcsServer
+  tencent: TencentProvider
+  huawei: HuaweiProvider
+  catalogFile: string
+  /** Environment for the built CLI pointed at the fakes (the registry reads it). */
+  cliEnv: Record<string, string>
+  drive(spec: JobSpec): Promise<DriveResult>
+  close(): Promise<void>
+}
+
+export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...acceleratorOffers()]): Promise<ChinaWorld> {
+  const home = mkdtempSync(join(tmpdir(), 'skyhop-china-'))
+  const cvm = new FakeTencentCvmServer({
+    keys: [TC_KEY],
+    stock: {
+      'ap-guangzhou': {'ap-guangzhou-3': {[TC_CPU]: 4, [TC_GPU]: 2}, 'ap-guangzhou-4': {[TC_CPU]: 4}},
+      'ap-shanghai': {'ap-shanghai-2': {[TC_CPU]: 4}},
+    },
+    spotPrices: {'ap-guangzhou-3': {[TC_CPU]: 0.1, [TC_GPU]: 2.72}, 'ap-guangzhou-4': {[TC_CPU]: 0.11}, 'ap-shanghai-2': {[TC_CPU]: 0.12}},
+    prices: {[TC_CPU]: 0.5, [TC_GPU]: 9.07},
+    bootDir: join(home, 'fake-cvm'),
+  })
+  const ecs = new FakeHuaweiEcsServer({
+    keys: [HW_KEY],
+    projects: HW_PROJECTS,
+    stock: {
+      'cn-north-4': {'cn-north-4a': {[HW_CPU]: 4, [HW_GPU]: 2, [HW_NPU]: 1}, 'cn-north-4b': {[HW_CPU]: 4}},
+      'cn-east-3': {'cn-east-3a': {[HW_CPU]: 4, [HW_NPU]: 1}},
+    },
+    images: HW_IMAGES,
+    bootDir: join(home, 'fake-ecs'),
+  })
+  const [cvmUrl, ecsUrl] = await Promise.all([cvm.start(), ecs.start()])
+  const agent = new Agent({connect: {timeout: 2000}})
+  const retry = {attempts: 4, baseDelayMs: 1, maxDelayMs: 5}
+  const cliEnv: Record<string, string> = {
+    SKYHOP_TENCENTCLOUD_ENDPOINT: cvmUrl,
+    TENCENTCLOUD_SECRET_ID: TC_KEY.secretId,
+    TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey,
+    SKYHOP_TENCENTCLOUD_REGIONS: 'ap-guangzhou,ap-shanghai',
+    SKYHOP_TENCENTCLOUD_METADATA_URL: cvm.metadataBaseTemplate,
+    SKYHOP_HUAWEICLOUD_ENDPOINT: ecs.endpointTemplate,
+    HUAWEICLOUD_SDK_AK: HW_KEY.ak,
+    HUAWEICLOUD_SDK_SK: HW_KEY.sk,
+    SKYHOP_HUAWEICLOUD_REGIONS: 'cn-north-4,cn-east-3',
+    SKYHOP_HUAWEICLOUD_NETWORKS: HW_NETWORKS,
+    SKYHOP_HUAWEICLOUD_NPU_IMAGE: NPU_IMAGE,
+    SKYHOP_HUAWEICLOUD_METADATA_URL: ecs.metadataBaseTemplate,
+  }
+  const tencent = new TencentProvider({
+    env: cliEnv,
+    credentials: {homeDir: '/nonexistent'},
+    dispatcher: agent,
+    retry,
+    instancePollSeconds: 1,
+    statusIntervalMs: 300,
+    lingerSeconds: 30,
+    consolePollMs: 200,
+    consoleGraceMs: 20_000,
+  })
+  const huawei = new HuaweiProvider({
+    env: cliEnv,
+    dispatcher: agent,
+    retry,
+    instancePollSeconds: 1,
+    jobPollMs: 50,
+    launchWaitMs: 10_000,
+    consolePollMs: 200,
+    consoleGraceMs: 20_000,
+  })
+  const providers = new Map<string, Provider>([
+    ['tencentcloud', tencent],
+    ['huaweicloud', huawei],
+  ])
+  const catalogFile = join(home, 'fake-china-offers.json')
+  writeFileSync(catalogFile, JSON.stringify({offers}, null, 2))
+  const store = Store.open(home)
+  const replanner = await createReplanner({home, config: testConfig(), providers, catalogFile, store})
+
+  async function drive(spec: JobSpec): Promise<DriveResult> {
+    const blocked: BlockList[] = []
+    const events: ControllerEvent[] = []
+    const created = store.createJob({name: spec.name, file: null, spec, options: {catalogFile}})
+    const job = await driveJob(created.id, {
+      store,
+      providers,
+      replan: (s, b) => {
+        blocked.push([...b])
+        return replanner(s, b)
+      },
+      home,
+      owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+      pollIntervalMs: 100,
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
+      onEvent: (e) => events.push(e),
+    })
+    return {job, blocked, events}
+  }
+
+  let closed = false
+  return {
+    home,
+    store,
+    cvm,
+    ecs,
+    tencent,
+    huawei,
+    catalogFile,
+    cliEnv,
+    drive,
+    async close() {
+      if (closed) return
+      closed = true
+      store.close()
+      await Promise.all([cvm.stop(), ecs.stop()])
+      await agent.close()
+      rmSync(home, {recursive: true, force: true})
+    },
+  }
+}
