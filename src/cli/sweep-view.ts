@@ -75,9 +75,13 @@ export class SweepView {
     return `[${this.done}/${this.total} done] ${this.running.size} running · ${this.failed} failed · ${this.cancelled} cancelled · ${formatUsd(this.costUsd)} spent`
   }
 
+  private lastDraw = 0
+
   private draw(): void {
-    if (!this.dirty) return
+    // Redraw on news, and every second anyway so that running times move.
+    if (!this.dirty && (this.running.size === 0 || Date.now() - this.lastDraw < 1000)) return
     this.dirty = false
+    this.lastDraw = Date.now()
     const width = Math.max(40, (this.stream.columns ?? 100) - 1)
     const room = Math.max(1, (this.stream.rows ?? 24) - 3)
     const jobs = [...this.running.values()]

@@ -547,7 +547,7 @@ class SweepController {
       .costRows({jobId: final.id})
       .reduce((sum, r) => sum + (attemptCost(r, this.clock(), this.deps.inputs.fx).costUsd ?? 0), 0)
     const exitCode = exitCodeForJob(final, this.store.events(final.id))
-    this.emit('job-ended', `${q.name} ${final.state.toLowerCase()}${final.exitCode !== null ? ` (exit ${final.exitCode})` : ''}${final.reason && final.state !== 'SUCCEEDED' ? `: ${final.reason}` : ''}`, {
+    this.emit('job-ended', `${q.name} ${final.state.toLowerCase()}${final.exitCode !== null ? ` (exit ${final.exitCode})` : ''}${final.reason && final.state !== 'SUCCEEDED' && !/^exit \d+$/.test(final.reason) ? `: ${final.reason}` : ''}`, {
       jobId: final.id,
       name: q.name,
       data: {state: final.state, exitCode, attempts: attempts.length, where: last ? `${last.provider}/${last.region}` : null, costUsd: round(cost)},
