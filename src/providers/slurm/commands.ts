@@ -2,7 +2,7 @@
 // argument (partition names, paths, job names) is data. A non-zero exit is returned,
 // not thrown: sbatch and squeue say useful things on stderr, and the caller decides
 // what they mean. Only "the command is not installed" and "it hung" throw here.
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 
 import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
 import {slurmMessage} from './parse.js'
@@ -64,6 +64,30 @@ export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
         },
       )
     })
+}
+
+/**
+ * `scancel JOBID` after `delayMs`, from a detached process that outlives the caller (a
+ * `skyhop cancel` exits long before a grace ends). A backstop: the runner normally ends
+ * the job within its grace; this makes sure Slurm does even if the runner cannot. The
+ * job id and the delay reach the helper as arguments, never as code.
+ */
+export function scheduleScancel(jobId: string, delayMs: number, options: ExecRunnerOptions = {}): void {
+  if (!/^\d+$/.test(jobId)) throw new ProviderError(PROVIDER, 'user', `"${jobId}" is not a Slurm job id`)
+  const file = options.binDir ? `${options.binDir.replace(/\/$/, '')}/scancel` : 'scancel'
+  // The grace is over: SIGKILL to every process of the job (batch shell included), then cancel it.
+  const helper = [
+    `const [file, id, ms] = process.argv.slice(1)`,
+    `const {execFile} = require('node:child_process')`,
+    `setTimeout(() => execFile(file, ['--full', '--signal=KILL', id], () => execFile(file, [id], () => {})), Number(ms))`,
+  ].join('; ')
+  const child = spawn(process.execPath, ['-e', helper, file, jobId, String(Math.max(0, Math.round(delayMs)))], {
+    detached: true,
+    stdio: 'ignore',
+    env: {...(options.env ?? process.env), LC_ALL: 'C'},
+  })
+  child.on('error', () => undefined)
+  child.unref()
 }
 
 /** slurmctld cannot be reached: the whole provider is unavailable, not one partition. */

@@ -16,7 +16,7 @@ import {readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, 
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../spec/job-spec.js'
 import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
-import {execRunner, queryError, submitError, type CommandResult, type SlurmRunner} from './commands.js'
+import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {
   decodeWaitStatus,
   isPreemptible,
@@ -66,6 +66,8 @@ export interface SlurmProviderOptions {
   runner?: SlurmRunner
   /** Time source for queue estimates. */
   now?: () => Date
+  /** After signal(), `scancel` the job once the grace is over (default true). Tests of the runner's own escalation turn it off. */
+  hardStopBackstop?: boolean
 }
 
 /** What a Slurm attempt's handle carries in `data` (JSON-safe). */
@@ -85,6 +87,8 @@ const PROVIDER = 'slurm'
 const HANDLE_FILE = 'slurm-handle.json'
 const LOCK_FILE = '.submit.lock'
 const LOCK_WAIT_MS = 30_000
+/** Seconds past the grace after which a stopped job is cancelled outright if it still runs. */
+const BACKSTOP_SLACK_SECONDS = 2
 
 export class SlurmProvider implements Provider {
   readonly name = PROVIDER
@@ -492,8 +496,12 @@ export class SlurmProvider implements Provider {
   /**
    * cancel or preempt: the runner gets a stop-request, then SIGTERM through Slurm
    * (`scancel --signal=TERM`, which reaches the tasks of the job's steps, where the runner
-   * runs); it forwards the job's signal and SIGKILLs the job at the end of the grace. A job
+   * runs); it forwards the job's signal and SIGKILLs the job at the end of the grace, and a
+   * detached `scancel` a few seconds later makes sure of it even if the runner cannot. A job
    * that has not started yet is simply cancelled: there is nobody to warn.
+   *
+   * Slurm delivers a step signal to every process of the step, so the job itself gets this
+   * SIGTERM at the same moment as the runner (and the runner's own signal just after).
    */
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
     const data = dataOf(handle)
@@ -504,6 +512,8 @@ export class SlurmProvider implements Provider {
     const started = readRunnerPid(data.attemptDir) !== null && ['RUNNING', 'SUSPENDED', 'STOPPED', 'SIGNALING'].includes(row.state)
     const result = started ? await this.run('scancel', ['--signal=TERM', id]) : await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
+    // SIGKILL after the grace, whatever becomes of the runner: Slurm's own cancel a little later.
+    if (started && this.options.hardStopBackstop !== false) scheduleScancel(id, (graceSeconds + BACKSTOP_SLACK_SECONDS) * 1000, {env: this.options.env})
   }
 
   /** Nothing of the attempt stays queued or running (a job Slurm requeued included). The attempt directory stays as the record. */
