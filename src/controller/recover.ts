@@ -2,7 +2,7 @@
 // stop attempts that still run for jobs that have ended (nothing left running unowned).
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
-import {type Store, TERMINAL_JOB_STATES} from '../state/store.js'
+import {type AttemptRecord, type JobRecord, type Store, TERMINAL_JOB_STATES} from '../state/store.js'
 import {releaseIdle} from './idle.js'
 import {spawnDetachedController} from './launch.js'
 
@@ -42,11 +42,13 @@ export async function recoverJobs(input: {
     restarted.push(job.id)
   }
   const cleaned: string[] = []
-  for (const attempt of input.store.liveAttempts()) {
-    const job = input.store.getJob(attempt.jobId)
-    if (!job || !TERMINAL_JOB_STATES.has(job.state) || !attempt.handle) continue
-    const provider = input.providers.get(attempt.provider)
+  for (const requested of input.store.liveAttempts()) {
+    const job = input.store.getJob(requested.jobId)
+    if (!job || !TERMINAL_JOB_STATES.has(job.state)) continue
+    const provider = input.providers.get(requested.provider)
     if (!provider) continue
+    const attempt = requested.handle ? requested : await adoptEnded(input.store, provider, job, requested)
+    if (!attempt?.handle) continue
     const r = (await provider.poll([attempt.handle])).get(attempt.handle.externalId)
     if (r && !TERMINAL_ATTEMPT_STATES.has(r.state)) await provider.signal(attempt.handle, 'cancel', job.spec.recovery.graceSeconds)
     input.store.updateAttempt(attempt.id, {state: r && TERMINAL_ATTEMPT_STATES.has(r.state) ? r.state : 'CANCELLED', endedAt: new Date().toISOString(), reason: 'job had ended'}, {kind: 'attempt-reconciled'})
@@ -55,4 +57,23 @@ export async function recoverJobs(input: {
   }
   const idle = await releaseIdle({store: input.store, providers: input.providers, now: new Date()})
   return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId)}
+}
+
+/**
+ * An attempt of an ended job still REQUESTED: the job was cancelled while the launch's
+ * answer was outstanding and its controller died. With no controller left to adopt it, find
+ * the run by its tag (local runs are named by their attempt id) so it can be stopped, or
+ * close the attempt when nothing carries it. Returns the attempt with its handle, if any.
+ */
+async function adoptEnded(store: Store, provider: Provider, job: JobRecord, attempt: AttemptRecord): Promise<AttemptRecord | undefined> {
+  if (job.leaseOwner && (job.leaseExpiresAt ?? 0) > Date.now()) return undefined // its controller is still on it
+  if (!provider.listOwned) return undefined
+  const owned = await provider.listOwned({regions: [attempt.region], attemptId: attempt.id})
+  const found = owned.find((h) => h.data.attemptId === attempt.id || h.externalId === attempt.id)
+  if (!found) {
+    store.updateAttempt(attempt.id, {state: 'CANCELLED', endedAt: new Date().toISOString(), reason: 'the job ended before this launch was confirmed; no run carries its tag'}, {kind: 'attempt-reconciled'})
+    return undefined
+  }
+  store.updateAttempt(attempt.id, {handle: found, launchedAt: new Date().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: found.externalId, foundBy: 'tag'}})
+  return store.getAttempt(attempt.id)
 }

@@ -9,6 +9,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {cancelJob} from '../../src/controller/job-ops.js'
+import {recoverJobs} from '../../src/controller/recover.js'
 import {parseConsole} from '../../src/providers/vm/console-channel.js'
 import {launchRequest, offer, until} from './aws-helpers.js'
 import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
@@ -189,7 +190,7 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(new Set(runs.map((c) => c.params.ClientToken))).to.deep.equal(new Set([w.store.listAttempts(job.id)[0].id]))
   })
 
-  it('reconciles an attempt that reached EC2 but was never recorded: found by tag, adopted, not launched again', async () => {
+  it('reconciles an attempt that reached EC2 but was never recorded (and has since ended): found by tag, adopted, not launched again', async () => {
     w = await cloudWorld()
     const spec = cloudJob('crashed', 'echo "run $SKYHOP_ATTEMPT" >> "$SKYHOP_CHECKPOINT_DIR/../runs-$SKYHOP_JOB_ID"; sleep 1; echo done')
     const job = w.create(spec)
@@ -215,6 +216,8 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const orphanToBe = await w.aws.launch(
       launchRequest({jobId: job.id, jobName: job.name, attemptId: intent.id, idempotencyKey: intent.id, spec, env, checkpointDir, offer: offer({instanceType: AWS_TYPE})}),
     )
+    // And the job finished while nobody watched: the instance is gone, its console is not.
+    await until(async () => w.ec2.instances.get(orphanToBe.externalId)!.state, (s) => s === 'terminated')
     const {job: final} = await w.driveExisting(job.id)
     expect(final.state).to.equal('SUCCEEDED')
     const all = w.store.listAttempts(job.id)
@@ -245,6 +248,25 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(a.releasedAt).to.be.a('string')
     expect(w.store.events(job.id).map((e) => e.kind)).not.to.include('job-provisioning')
     expect(w.ec2.instances.get(a.handle!.externalId)!.tags.get('skyhop:stop-request')).to.equal('cancel 3')
+    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+  })
+
+  it('recover stops the run of a job cancelled while its launch answer was outstanding (its controller gone)', async () => {
+    w = await cloudWorld()
+    const spec = cloudJob('cancelled-mid-launch', 'sleep 60')
+    const job = w.create(spec)
+    const intent = (zone: string) =>
+      w.store.recordAttemptIntent({jobId: job.id, provider: 'aws', region: 'us-east-1', zone, instanceType: AWS_TYPE, accelerator: null, acceleratorCount: null, spot: false, pricePerHour: 0.096, currency: 'USD', onDemandPricePerHour: 0.096})!
+    const landed = intent('us-east-1a')
+    const run = await w.aws.launch(launchRequest({jobId: job.id, jobName: job.name, attemptId: landed.id, idempotencyKey: landed.id, spec, offer: offer({instanceType: AWS_TYPE})}))
+    const never = intent('us-east-1b')
+    w.store.setJobState(job.id, 'CANCELLED', {kind: 'cancel-requested', data: {graceSeconds: 5}})
+    const result = await recoverJobs({store: w.store, providers: w.providers, home: w.home, spawn: () => undefined})
+    expect(result.cleaned).to.deep.equal([landed.id])
+    expect(w.store.getAttempt(landed.id)).to.deep.include({state: 'CANCELLED'})
+    expect(w.store.getAttempt(landed.id)!.handle!.externalId).to.equal(run.externalId)
+    expect(w.store.getAttempt(landed.id)!.releasedAt).to.be.a('string')
+    expect(w.store.getAttempt(never.id)).to.deep.include({state: 'CANCELLED', handle: null})
     await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
   })
 

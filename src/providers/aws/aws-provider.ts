@@ -330,11 +330,16 @@ export class AwsProvider implements Provider {
     const out: LaunchHandle[] = []
     for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
       const client = await this.client(region)
+      // Looking for one attempt's run, an ended one counts too (EC2 lists terminated instances
+      // for about an hour): the job may have finished while nobody was watching, and its
+      // console still holds the exit code.
       const instances = await client.describeInstances({
-        filters: [
-          query.attemptId ? {name: `tag:${AWS_TAGS.attemptId}`, values: [query.attemptId]} : {name: 'tag-key', values: [AWS_TAGS.attemptId]},
-          {name: 'instance-state-name', values: LIVE_STATES},
-        ],
+        filters: query.attemptId
+          ? [{name: `tag:${AWS_TAGS.attemptId}`, values: [query.attemptId]}]
+          : [
+              {name: 'tag-key', values: [AWS_TAGS.attemptId]},
+              {name: 'instance-state-name', values: LIVE_STATES},
+            ],
       })
       for (const i of instances) {
         out.push({
@@ -347,8 +352,8 @@ export class AwsProvider implements Provider {
             jobId: i.tags[AWS_TAGS.jobId] ?? null,
             instanceType: i.instanceType,
             spot: i.lifecycle === 'spot',
-            // Already on its way out: nothing left to release.
-            releasing: i.state === 'shutting-down',
+            // Already on its way out (or gone): nothing left to release.
+            releasing: i.state === 'shutting-down' || i.state === 'terminated',
           },
         })
       }
