@@ -4,16 +4,20 @@
 // records `idle-released`, and cost accounting counts the held time as idle.
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, openSync, closeSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 
 import {DEFAULT_FX} from '../../src/catalog/currency.js'
+import {loadConfig} from '../../src/config.js'
 import {attemptCost} from '../../src/controller/cost.js'
 import {releaseIdle} from '../../src/controller/idle.js'
+import {gatherPlanningInputs} from '../../src/controller/planning.js'
+import {type SweepEvent, planSweepJobs, recordSweep, runSweep} from '../../src/controller/sweep.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {isRunnerOf} from '../../src/providers/local/processes.js'
-import type {LaunchHandle} from '../../src/providers/provider.js'
+import type {LaunchHandle, Provider} from '../../src/providers/provider.js'
+import {loadJobFile} from '../../src/spec/load.js'
 import {readEvents, readExitCode, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
 import {Store} from '../../src/state/store.js'
@@ -116,5 +120,52 @@ describe('idle guard (local provider, a lingering runner)', function () {
     expect(cost.idleSeconds).to.be.closeTo(2.5, 1e-6)
     // A second pass finds nothing to do.
     expect(await releaseIdle({store, providers, now: new Date(endedMs + 10_000)})).to.deep.equal([])
+  })
+
+  it('the sweep controller releases an attempt whose cleanup failed, once its idle timeout passed', async () => {
+    const sweepHome = mkdtempSync(join(tmpdir(), 'skyhop-idle-sweep-'))
+    writeFileSync(join(sweepHome, 'config.yaml'), 'providers:\n  slurm: {enabled: false}\n')
+    const sweepStore = Store.open(sweepHome)
+    try {
+      const local = new LocalProvider({home: sweepHome})
+      // A backend whose first release of each attempt fails, as a cloud API call can.
+      const failedOnce = new Set<string>()
+      const flaky: Provider = Object.assign(Object.create(local) as Provider, {
+        async cleanup(handle: LaunchHandle) {
+          if (!failedOnce.has(handle.externalId)) {
+            failedOnce.add(handle.externalId)
+            throw new Error('TerminateInstances: RequestLimitExceeded')
+          }
+          return local.cleanup(handle)
+        },
+      })
+      const providers = new Map<string, Provider>([['local', flaky]])
+      const file = join(sweepHome, 'job.yaml')
+      writeFileSync(file, 'name: held\nidle_timeout: 1s\nmatrix: {k: [a, b]}\nrun: echo done\n')
+      const config = loadConfig(sweepHome)
+      const inputs = await gatherPlanningInputs({home: sweepHome, config, providers, store: sweepStore})
+      const planned = await planSweepJobs({spec: loadJobFile(file).spec, file, sets: {}, budget: null, env: process.env}, inputs)
+      const {sweep} = recordSweep(sweepStore, planned, {maxParallel: 2, budget: null})
+      const events: SweepEvent[] = []
+      const run = await runSweep(sweep.id, {store: sweepStore, providers, inputs, home: sweepHome, owner: 'test-owner', tickMs: 200, onEvent: (e) => events.push(e)})
+      expect(run.finished).to.equal(true)
+      expect(sweepStore.getSweep(sweep.id)!.state).to.equal('SUCCEEDED')
+      // Each attempt's first cleanup failed; the guard released both after the 1 s timeout.
+      const released = events.filter((e) => e.event === 'idle-released')
+      expect(released).to.have.length(2)
+      expect(sweepStore.unreleasedAttempts({sweepId: sweep.id})).to.deep.equal([])
+      for (const job of sweepStore.sweepJobs(sweep.id)) {
+        const kinds = sweepStore.events(job.id).map((e) => e.kind)
+        expect(kinds).to.include('cleanup-failed')
+        expect(kinds).to.include('idle-released')
+        const [attempt] = sweepStore.listAttempts(job.id)
+        expect(Date.parse(attempt.releasedAt!) - Date.parse(attempt.endedAt!)).to.be.greaterThan(1000)
+      }
+      // The sweep ended only after the releases: nothing left held.
+      expect(events.at(-1)!.event).to.equal('sweep-ended')
+    } finally {
+      sweepStore.close()
+      rmSync(sweepHome, {recursive: true, force: true})
+    }
   })
 })
