@@ -110,7 +110,7 @@ const table = [
   ),
   '',
   `Overhead per job (sweep wall time minus the same jobs run directly, over the number of jobs; CLI start and planning included): worst **${worst} ms** (goal < 50 ms: ${worst < 50 ? 'met' : 'NOT met'}). skyhop's own CPU per job, worst: ${worstCpu} ms.`,
-  `Backend poll calls per minute: ${perMinute.join(' vs ')} for ${sizes.join(' vs ')} jobs — ratio ${ratio.toFixed(2)} for ${sizeRatio}× the jobs (goal: independent of the number of jobs: ${ratio < 1.5 ? 'met' : 'NOT met'}). Calls grow with the sweep's duration, not with its jobs: each call polls every job in flight (up to ${parallel} here), where a poll per job would make ${parallel}× as many.`,
+  `Backend poll calls per minute: ${perMinute.join(' vs ')} for ${sizes.join(' vs ')} jobs — ratio ${ratio.toFixed(2)} for ${sizeRatio}× the jobs (goal: independent of the number of jobs: ${ratio < 1.5 ? 'met' : 'NOT met'}). Calls grow with the sweep's duration, not with its jobs: each call polls every job in flight (up to ${parallel} here), where a poll per job would make up to ${parallel}× as many.`,
 ].join('\n')
 console.log(table)
 const files = record(
