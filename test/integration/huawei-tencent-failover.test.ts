@@ -5,6 +5,7 @@
 // job (`runtimes: [cann]`) planned and launched on Huawei NPU flavors, never on the
 // cheaper CUDA offers. No network: everything answers on 127.0.0.1.
 import {expect} from 'chai'
+import {contractEnv} from '../../src/controller/contract-env.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
 import {until} from './aws-helpers.js'
 import {acceleratorOffers, chinaJob, chinaWorld, HW_CPU, HW_GPU, HW_IMAGES, HW_NPU, TC_CPU, TC_GPU, type ChinaWorld} from './huawei-tencent-world.js'
@@ -198,6 +199,70 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       expect(w.cvm.calls.filter((c) => c.action === 'RunInstances').length + w.ecs.calls.filter((c) => c.action === 'CreatePostPaidServers').length).to.equal(0)
     })
   })
+
+  it('relaunches after a Huawei spot reclaim seen only through the API, resuming from the last periodic checkpoint', async function () {
+    w = await chinaWorld()
+    const run = [
+      'mkdir -p "$SKYHOP_CHECKPOINT_DIR"',
+      'if [ -f "$SKYHOP_CHECKPOINT_DIR/step" ]; then echo "resumed at step $(cat "$SKYHOP_CHECKPOINT_DIR/step")"; exit 0; fi',
+      // No notice will come: save progress as it goes.
+      'for i in 1 2 3; do echo "$i" > "$SKYHOP_CHECKPOINT_DIR/step"; done',
+      'echo working',
+      'while true; do sleep 0.1; done',
+    ].join('\n')
+    const driving = w.drive(chinaJob('hw-spot', run, {...allow('huaweicloud'), spot: 'spot'}))
+    const first = await until(async () => w.ecs.live().find((s) => w.ecs.consoleOf(s.id).includes('SKYHOP-LOG 1 working')), (s) => !!s, 30_000, 200)
+    w.ecs.reclaimSpot(first!.id)
+    const {job} = await driving
+    expect(job.state, JSON.stringify(attempts(w, job.id))).to.equal('SUCCEEDED')
+    const tried = attempts(w, job.id)
+    expect(tried[0]).to.deep.include({provider: 'huaweicloud', region: 'cn-north-4', state: 'PREEMPTED', spot: true})
+    expect(tried.at(-1)).to.deep.include({provider: 'huaweicloud', region: 'cn-east-3', state: 'SUCCEEDED'})
+    const last = w.store.listAttempts(job.id).at(-1)!
+    expect(w.ecs.consoleOf(last.handle!.externalId)).to.match(/SKYHOP-LOG 1 resumed at step 3/)
+  })
+
+  for (const cloud of ['tencentcloud', 'huaweicloud'] as const) {
+    it(`${cloud}: a crash between "requested" and "recorded" is reconciled by tag or token: one instance, none left`, async function () {
+      w = await chinaWorld()
+      const spec = chinaJob(`crash-${cloud}`, 'echo once', allow(cloud))
+      const created = w.store.createJob({name: spec.name, file: null, spec, options: {catalogFile: w.catalogFile}})
+      const {plan, offerOf} = await w.replan(spec, [])
+      const c = plan.candidates[0]
+      const offer = offerOf(c)!
+      const attempt = w.store.recordAttemptIntent({
+        jobId: created.id,
+        provider: c.provider,
+        region: c.region,
+        zone: c.zone,
+        instanceType: c.instanceType,
+        accelerator: null,
+        acceleratorCount: null,
+        spot: c.spot,
+        pricePerHour: c.hourlyPrice?.amount ?? null,
+        currency: c.hourlyPrice?.currency ?? null,
+        onDemandPricePerHour: offer.price.onDemand,
+      })!
+      // The launch reaches the cloud, then the controller dies before recording it.
+      const {env, checkpointDir} = contractEnv({job: w.store.getJob(created.id)!, attempt, home: w.home, processEnv: process.env})
+      const provider = cloud === 'tencentcloud' ? w.tencent : w.huawei
+      const first = await provider.launch({jobId: created.id, jobName: spec.name, attemptId: attempt.id, attempt: attempt.n, restartCount: 0, idempotencyKey: attempt.id, spec, offer, spot: c.spot, env, checkpointDir, graceSeconds: spec.recovery.graceSeconds})
+      expect(w.store.getAttempt(attempt.id)!.state).to.equal('REQUESTED')
+
+      const {job} = await w.driveExisting(created.id)
+      expect(job.state, JSON.stringify(attempts(w, job.id))).to.equal('SUCCEEDED')
+      const recorded = w.store.listAttempts(job.id)
+      expect(recorded).to.have.length(1)
+      expect(recorded[0].handle!.externalId).to.equal(first.externalId)
+      const launches = cloud === 'tencentcloud' ? w.cvm.calls.filter((x) => x.action === 'RunInstances') : w.ecs.calls.filter((x) => x.action === 'CreatePostPaidServers')
+      // Found again by its tag (listOwned with the attempt id), or relaunched with the same
+      // token, which the cloud answers with the same instance: never a second one.
+      expect(launches.length).to.be.within(1, 2)
+      expect(w.store.events(job.id).map((e) => e.kind)).to.include('attempt-reconciled')
+      expect(cloud === 'tencentcloud' ? w.cvm.instances.size : w.ecs.servers.size).to.equal(1)
+      await until(async () => (cloud === 'tencentcloud' ? w.cvm.live().length : w.ecs.live().length), (n) => n === 0)
+    })
+  }
 
   it('keeps job secrets out of every cloud request it makes', async function () {
     w = await chinaWorld()

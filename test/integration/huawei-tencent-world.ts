@@ -12,7 +12,7 @@ import {Agent} from 'undici'
 
 import type {SkyhopConfig} from '../../src/config.js'
 import {type ControllerEvent, driveJob} from '../../src/controller/controller.js'
-import {createReplanner} from '../../src/controller/planning.js'
+import {createReplanner, type Replanner} from '../../src/controller/planning.js'
 import type {BlockList} from '../../src/planner/types.js'
 import {HuaweiProvider} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {Provider} from '../../src/providers/provider.js'
@@ -123,6 +123,9 @@ export interface ChinaWorld {
   /** Environment for the built CLI pointed at the fakes (the registry reads it). */
   cliEnv: Record<string, string>
   drive(spec: JobSpec): Promise<DriveResult>
+  /** Drives a job already in the store (e.g. after a simulated controller crash). */
+  driveExisting(jobId: string): Promise<DriveResult>
+  replan: Replanner
   close(): Promise<void>
 }
 
@@ -195,11 +198,10 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
   const store = Store.open(home)
   const replanner = await createReplanner({home, config: testConfig(), providers, catalogFile, store})
 
-  async function drive(spec: JobSpec): Promise<DriveResult> {
+  async function driveExisting(jobId: string): Promise<DriveResult> {
     const blocked: BlockList[] = []
     const events: ControllerEvent[] = []
-    const created = store.createJob({name: spec.name, file: null, spec, options: {catalogFile}})
-    const job = await driveJob(created.id, {
+    const job = await driveJob(jobId, {
       store,
       providers,
       replan: (s, b) => {
@@ -214,6 +216,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     })
     return {job, blocked, events}
   }
+  const drive = (spec: JobSpec) => driveExisting(store.createJob({name: spec.name, file: null, spec, options: {catalogFile}}).id)
 
   let closed = false
   return {
@@ -226,6 +229,8 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     catalogFile,
     cliEnv,
     drive,
+    driveExisting,
+    replan: replanner,
     async close() {
       if (closed) return
       closed = true
