@@ -3,9 +3,10 @@
 // and the local machine disabled. A detached controller is killed with SIGKILL right after
 // its RunInstances request reached EC2 (the fake holds the answer), and `skyhop recover`
 // reconciles by tag: no second instance, nothing left running unowned. Then `skyhop down
-// --orphans` finds a stray tagged instance and terminates it.
+// --orphans` finds a stray tagged instance and terminates it; and `skyhop check` reports
+// where the credentials came from and whether they work, never the secret.
 import {expect} from 'chai'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
@@ -17,7 +18,7 @@ import {AWS_TYPE, cloudJob, fakeOffers} from './cloud-world.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-describe('the CLI on the fake EC2: SIGKILL between "requested" and "recorded", recover, down --orphans', function () {
+describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recorded", recover, down --orphans', function () {
   this.timeout(120_000)
   let home: string
   let fake: FakeEc2Server
@@ -51,6 +52,27 @@ describe('the CLI on the fake EC2: SIGKILL between "requested" and "recorded", r
 
   // Never spawnSync here: the fake answers from this process's event loop.
   const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => runCliAsync(args, {home, env: {...env, ...extraEnv}})
+
+  it('skyhop check: AWS enabled from the environment or a profile, the call works, no secret printed; exit 4 on a refused key', async () => {
+    const byName = (stdout: string) => Object.fromEntries((parseEnvelope(stdout).result.providers as Array<{provider: string}>).map((p) => [p.provider, p])) as Record<string, {enabled: boolean; ok: boolean; source: string | null; message: string}>
+    const ok = await cli(['check', '--json'])
+    expect(ok.code, ok.stderr).to.equal(0)
+    expect(byName(ok.stdout).aws).to.deep.equal({provider: 'aws', enabled: true, ok: true, source: 'environment (AWS_ACCESS_KEY_ID)', message: 'credentials work: 2 availability zones in us-east-1'})
+    expect(ok.stdout).not.to.include(KEY.secretAccessKey)
+
+    // A named profile in ~/.aws/credentials (HOME is this test's home).
+    mkdirSync(join(home, '.aws'))
+    writeFileSync(join(home, '.aws', 'credentials'), `[prod]\naws_access_key_id = ${KEY.accessKeyId}\naws_secret_access_key = ${KEY.secretAccessKey}\n`)
+    const profile = await cli(['check', '--json'], {AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'prod'})
+    expect(profile.code, profile.stderr).to.equal(0)
+    expect(byName(profile.stdout).aws).to.deep.include({enabled: true, ok: true})
+    expect(byName(profile.stdout).aws.source).to.match(/^profile prod/)
+
+    const human = await cli(['check'], {AWS_SECRET_ACCESS_KEY: 'refused-secret-key-000000000000000000000'})
+    expect(human.code).to.equal(4)
+    expect(human.stdout).to.match(/aws\s+yes\s+FAILED\s+environment \(AWS_ACCESS_KEY_ID\)\s+.*AuthFailure/)
+    expect(human.stdout + human.stderr).not.to.include('refused-secret-key')
+  })
 
   it('recover adopts the instance the killed controller launched, by its tag; it runs once and is released', async () => {
     const file = join(home, 'job.yaml')
