@@ -75,6 +75,8 @@ export interface FakeHuaweiServer {
   subnetId: string
   process: ChildProcess | null
   released: boolean
+  /** A graceful reclaim is under way: the guest is shutting down, ECS stops it at the deadline. */
+  reclaiming: boolean
 }
 
 export interface FakeHuaweiJob {
@@ -195,6 +197,7 @@ export class FakeHuaweiEcsServer {
       this.later(2000, () => this.release(s))
     }
     if (options.graceMs && s.process?.pid) {
+      s.reclaiming = true
       try {
         process.kill(-s.process.pid, 'SIGTERM')
       } catch {
@@ -488,6 +491,7 @@ export class FakeHuaweiEcsServer {
         subnetId: s.nics[0].subnet_id,
         process: null,
         released: false,
+        reclaiming: false,
       }
       this.servers.set(server.id, server)
       job.serverIds.push(server.id)
@@ -502,8 +506,9 @@ export class FakeHuaweiEcsServer {
           child.on('exit', () => {
             if (server.process !== child) return
             server.process = null
-            // A guest power-off stops an ECS; it is not deleted.
-            if (server.status === 'ACTIVE') server.status = 'SHUTOFF'
+            // A guest power-off stops an ECS; it is not deleted. During a graceful reclaim the
+            // guest's processes end one by one; ECS stops the server at the deadline.
+            if (server.status === 'ACTIVE' && !server.reclaiming) server.status = 'SHUTOFF'
           })
         }
       })

@@ -294,9 +294,11 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
       w = await world({}, {}, true)
       const handle = await w.provider.launch(request({spot: true, spec: jobSpec('trap \'echo "saved"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done')}))
       await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 busy'), 20_000, 200)
+      const reclaimedAt = Date.now()
       w.fake.reclaimSpot(handle.externalId, {graceMs: 3000})
       const result = await finalPoll(w, handle)
       expect(result.state).to.equal('PREEMPTED')
+      expect(Date.now() - reclaimedAt).to.be.at.least(2900) // RUNNING until ECS stops it at the deadline
       // The shutdown stops the console mirror with everything else; the runner outlives it
       // within the grace and the job's output stays in the attempt directory on disk.
       const attemptDir = join(w.bootDir!, handle.externalId, 'root', 'var', 'lib', 'skyhop', 'attempts', String(handle.data.attemptId))

@@ -441,7 +441,12 @@ export class HuaweiProvider implements Provider {
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client(handle.region)
     const server = await client.showServer(handle.externalId)
-    if (server && server.status !== 'DELETED') await client.deleteServers([handle.externalId])
+    try {
+      if (server && server.status !== 'DELETED') await client.deleteServers([handle.externalId])
+    } catch (error) {
+      // Deleted between the two calls: nothing left to release.
+      if (!(error instanceof ProviderError && /^(Ecs\.0614|HTTP404)$/.test(error.backendCode ?? ''))) throw error
+    }
     this.endedWithoutExit.delete(handle.externalId)
   }
 
