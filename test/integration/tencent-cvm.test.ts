@@ -209,6 +209,24 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
     expect([...polled.keys()].sort()).to.deep.equal([a.externalId, c.externalId].sort())
   })
 
+  it('polls a batch with one DescribeInstances, one TAT RunCommand and one DescribeInvocationTasks per region', async function () {
+    w = await world({}, {statusIntervalMs: 0}, true)
+    const handles = []
+    for (let i = 0; i < 3; i++) handles.push(await w.provider.launch(request({offer: tcOffer({instanceType: 'S5.MEDIUM4', accelerator: null}), spec: jobSpec('sleep 30')})))
+    await until(async () => [...(await w.provider.poll(handles)).values()].map((r) => r.state), (s) => s.every((x) => x === 'RUNNING'))
+    const before = w.fake.calls.length
+    await w.provider.poll(handles)
+    await new Promise((r) => setTimeout(r, 300))
+    await w.provider.poll(handles)
+    const actions = w.fake.calls.slice(before).map((c) => c.action)
+    const count = (a: string) => actions.filter((x) => x === a).length
+    expect(count('DescribeInstances')).to.equal(2)
+    expect(count('RunCommand')).to.be.at.most(2)
+    expect(count('DescribeInvocationTasks')).to.be.at.most(2)
+    const run = w.fake.calls.slice(before).find((c) => c.action === 'RunCommand')!
+    expect((run.params.InstanceIds as string[]).sort()).to.deep.equal(handles.map((h) => h.externalId).sort())
+  })
+
   it('quotes on-demand and spot prices in CNY with InquiryPriceRunInstances, and checks credentials', async function () {
     w = await world()
     expect(await w.provider.price('ap-guangzhou', 'ap-guangzhou-3', 'GN7.2XLARGE32')).to.deep.equal({amount: 9.07, currency: 'CNY'})
