@@ -42,7 +42,9 @@ export const PROVIDERS: readonly ProviderInfo[] = [
   {
     id: 'huaweicloud',
     displayName: 'Huawei Cloud',
-    noticeSeconds: notice(300, 'medium', `${SPOT_DOC}: support.huaweicloud.com cce_03_0026 (CCE node alerted 5 min before termination)`),
+    // skyhop runs on ECS, not CCE: the 5-minute alert is CCE's node-problem-detector, and
+    // ECS documents no in-guest spot notice, so a job on Huawei spot can count on none.
+    noticeSeconds: notice(0, 'medium', `${SPOT_DOC}: ECS spot has no documented in-guest notice (CCE's 5 min alert, cce_03_0026, does not apply to ECS)`),
   },
   {
     id: 'tencentcloud',
