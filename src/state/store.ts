@@ -312,8 +312,13 @@ export class Store {
     state: JobState,
     event: {kind: string; data?: Record<string, unknown>; attemptId?: string | null},
     fields: {exitCode?: number | null; reason?: string | null; restarts?: number; errorRestarts?: number} = {},
-  ): void {
-    this.transaction(() => {
+  ): boolean {
+    return this.transaction(() => {
+      // An ended job stays ended: a controller racing a cancel must not revive it. The
+      // check and the write are one transaction, so there is no window between them.
+      const current = this.sql('SELECT state FROM jobs WHERE id = ?').get(id) as {state: JobState} | undefined
+      if (!current) throw new BugError(`job ${id} vanished from the state store`)
+      if (TERMINAL_JOB_STATES.has(current.state) && !TERMINAL_JOB_STATES.has(state)) return false
       const sets = ['state = ?', 'updated_at = ?']
       const args: unknown[] = [state, this.now()]
       if (fields.exitCode !== undefined) {
@@ -335,6 +340,7 @@ export class Store {
       const info = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
       if (info.changes !== 1) throw new BugError(`job ${id} vanished from the state store`)
       this.insertEvent(id, event.attemptId ?? null, event.kind, {state, ...event.data})
+      return true
     })
   }
 

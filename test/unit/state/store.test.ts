@@ -53,6 +53,16 @@ describe('state store', () => {
     store.close()
   })
 
+  it('never moves an ended job back to a running state', () => {
+    const store = Store.open(tmpHome())
+    const job = store.createJob({name: 'x', file: null, spec})
+    store.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled'})
+    expect(store.setJobState(job.id, 'PROVISIONING', {kind: 'job-provisioning'})).to.equal(false)
+    expect(store.getJob(job.id)!.state).to.equal('CANCELLED')
+    expect(store.events(job.id).map((e) => e.kind)).not.to.include('job-provisioning')
+    store.close()
+  })
+
   it('says "did you mean" for an unknown job', () => {
     const store = Store.open(tmpHome())
     store.createJob({name: 'finetune', file: null, spec})
