@@ -52,6 +52,31 @@ const EPS = 1e-9
 /** The shortest step to a requested wake-up: 3.6 ms of simulated time. */
 const MIN_STEP = 1e-6
 
+/**
+ * For each tick of a (circular) trace, how many ticks until its availability for `nodes`
+ * differs: 1 when the next tick differs. A trace that never changes gets its length + 1 …
+ * which the engine reads as "not before the run wraps around twice", i.e. never.
+ */
+export function changeDistances(data: Uint16Array, nodes: number): Int32Array {
+  const n = data.length
+  const out = new Int32Array(n)
+  let constant = true
+  for (let i = 1; i < n && constant; i++) constant = data[i] >= nodes === data[0] >= nodes
+  if (constant) return out.fill(NEVER)
+  // Two passes backwards around the circle: the second sees every wrap-around.
+  let next = NEVER
+  for (let p = 2 * n - 1; p >= 0; p--) {
+    const i = p % n
+    const j = (p + 1) % n
+    next = data[j] >= nodes !== data[i] >= nodes ? 1 : next + 1
+    if (p < n) out[i] = next
+  }
+  return out
+}
+
+/** "No change ahead" for a trace that never changes: far beyond any horizon. */
+const NEVER = 1 << 30
+
 export function defaultHorizon(sc: Scenario): number {
   let slowest = Number.POSITIVE_INFINITY
   for (const m of sc.spot) slowest = Math.min(slowest, m.speed)
@@ -76,7 +101,10 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   const data = sc.spot.map((m) => m.data)
   const lengths = data.map((a) => a.length)
   const nodes = sc.nodes
+  const changes = sc.changes ?? data.map((a) => changeDistances(a, nodes))
   const availAt = (z: number, k: number): boolean => data[z][(sc.startTick + k) % lengths[z]] >= nodes
+  /** Ticks from tick k of the run until zone z's availability next changes. */
+  const untilChange = (z: number, k: number): number => changes[z][(sc.startTick + k) % lengths[z]]
   const available: boolean[] = new Array(zones)
   for (let z = 0; z < zones; z++) available[z] = availAt(z, 0)
 
@@ -203,7 +231,14 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
       unfinished = true
       break
     }
-    const tb = (k + 1) * g
+    // The next tick where some zone's availability changes (or simply the next, when asked to).
+    let kNext = k + 1
+    if (!everyTick) {
+      let step = NEVER
+      for (let z = 0; z < zones; z++) step = Math.min(step, untilChange(z, k))
+      kNext = k + step
+    }
+    const tb = kNext * g
     let te = tb
     if (wake < te) te = wake
     let coEnd = Number.POSITIVE_INFINITY
@@ -215,9 +250,14 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
       if (finish < te) te = finish
     }
     let tn = Number.POSITIVE_INFINITY
-    if (notice > 0 && cur.kind === 'spot' && noticedTick !== k + 1 && !availAt(cur.market, k + 1)) {
-      tn = Math.max(t, tb - notice)
-      if (tn < te) te = tn
+    let goneTick = -1
+    if (notice > 0 && cur.kind === 'spot') {
+      // A running spot instance's zone has spot now; its next change is the preemption.
+      goneTick = k + untilChange(cur.market, k)
+      if (noticedTick !== goneTick && goneTick < NEVER) {
+        tn = Math.max(t, goneTick * g - notice)
+        if (tn < te) te = tn
+      }
     }
     if (horizon < te) te = horizon
 
@@ -244,7 +284,7 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
 
     let event: DecisionEvent | null = null
     if (te === tb) {
-      k++
+      k = kNext
       let changed = false
       for (let z = 0; z < zones; z++) {
         const a = availAt(z, k)
@@ -273,9 +313,9 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
       }
     }
     if (event === null && te === tn) {
-      noticedTick = k + 1
+      noticedTick = goneTick
       view.noticeMarket = (cur as {market: number}).market
-      view.noticeAt = tb
+      view.noticeAt = goneTick * g
       event = 'notice'
     }
     if (event === null && te === coEnd) event = 'changeover-done'

@@ -312,7 +312,8 @@ export class SkyhopPolicy extends SafePolicy {
   /** Markets cheaper than every on-demand option by the ranking: the only ones worth waiting for. */
   private readonly worthy: Uint8Array
   private readonly blockedRegions = new Set<string>()
-  private prelaunch: {target: Target; until: number} | null = null
+  /** The replacement launched on a notice: for which zone's preemption, until when. */
+  private prelaunch: {gone: number; target: Target; until: number} | null = null
 
   constructor(
     setup: PolicySetup,
@@ -489,11 +490,15 @@ export class SkyhopPolicy extends SafePolicy {
     if (this.netFires(v)) return {target: this.fastTarget}
 
     if (cur.kind === 'spot') {
-      if (v.event === 'notice' && v.noticeMarket === cur.market) {
-        const z = this.canStartSpot(v) ? this.pickZone(v, cur.market, this.markets[cur.market].region) : -1
-        this.prelaunch = z >= 0 ? {target: spotTarget(z), until: v.noticeAt} : null
+      if (v.event === 'notice' && v.noticeMarket === cur.market) this.prelaunch = {gone: cur.market, target: IDLE, until: v.noticeAt}
+      const p = this.prelaunch
+      if (p !== null && (p.gone !== cur.market || v.now >= p.until)) this.prelaunch = null
+      else if (p !== null && (p.target.kind !== 'spot' || !v.available[p.target.market])) {
+        // Choose (again, if the one chosen lost its spot during the notice) the replacement.
+        const z = this.canStartSpot(v) ? this.pickZone(v, p.gone, this.markets[p.gone].region) : -1
+        p.target = z >= 0 ? spotTarget(z) : IDLE
       }
-      const pending = this.prelaunch !== null && v.now < this.prelaunch.until ? this.prelaunch.target : undefined
+      const pending = this.prelaunch !== null && this.prelaunch.target.kind === 'spot' ? this.prelaunch.target : undefined
       return {target: cur, prelaunch: pending, wakeAt: wakeOf(this.netWake(v))}
     }
     this.prelaunch = null
@@ -544,14 +549,16 @@ export class SkyhopPolicy extends SafePolicy {
 // ---- omniscient -----------------------------------------------------------------------
 
 /**
- * The hindsight reference: knowing every trace in advance, the cheapest schedule of whole
- * ticks (idle, spot in a zone, or an on-demand option per tick, each start paying the
- * changeover) that does the work within the deadline's whole ticks. Found by Lagrangian
- * relaxation: for a price λ per unit of work, a DP over ticks × (option, changeover phase)
- * maximises λ·work − cost; bisection finds the smallest λ whose plan does all the work.
- * Cost: O(ticks × options × ⌈d/gap⌉) per bisection step. It is an achievable plan, so it
- * bounds what the online policies could have done from above, up to the tick granularity
- * and the relaxation's gap (plans on the convex hull only).
+ * The hindsight reference: knowing every trace in advance, a cheap schedule of steps of
+ * whole ticks (at least 5 minutes: idle, spot in a zone, or an on-demand option per step,
+ * each start paying the changeover) that does the work within the deadline. Found by
+ * Lagrangian relaxation: for a price λ per unit of work, a DP over steps × (option,
+ * changeover phase) maximises λ·work − cost, and bisection finds the smallest λ whose plan
+ * does all the work; because changeovers make the problem non-convex, the plan just below
+ * that λ is also repaired with on-demand blocks, and the cheaper of the two is kept.
+ * Cost: O(steps × options × ⌈d/step⌉) per bisection step. It is an achievable plan, not a
+ * proof of optimality: no online policy should beat it by much, and the gap between it and
+ * a policy is what foresight would be worth.
  */
 class Omniscient extends SafePolicy {
   private plan: Int32Array | null = null
@@ -559,24 +566,35 @@ class Omniscient extends SafePolicy {
   decide(v: View): Decision {
     const g = this.setup.gapHours
     if (this.plan === null) this.plan = hindsightPlan(this.setup)
+    const plan = this.plan
     const k = Math.floor(v.now / g + 1e-7)
-    if (k >= this.plan.length) return {target: this.fastTarget}
-    const code = this.plan[k]
+    if (k >= plan.length) return {target: this.fastTarget}
+    const code = plan[k]
     const Z = this.setup.markets.length
     let target: Target = code < 0 ? IDLE : code < Z ? spotTarget(code) : onDemandTarget(code - Z)
     // The plan never asks for spot where there is none; if reality and plan disagree, be safe.
     if (target.kind === 'spot' && !v.available[target.market]) target = this.fastTarget
     if (target.kind === 'spot' && v.current.kind === 'spot' && v.current.market === target.market) target = v.current
-    return {target, wakeAt: (k + 1) * g}
+    let next = k + 1
+    while (next < plan.length && plan[next] === code) next++
+    return {target, wakeAt: next * g}
   }
 }
 
+/** The shortest step the hindsight plan decides in. */
+const PLAN_STEP_HOURS = 5 / 60
+
 /** Per tick of the run: -1 idle, z < markets for spot in zone z, markets + o for on-demand option o. */
 export function hindsightPlan(setup: PolicySetup): Int32Array {
-  const g = setup.gapHours
+  // Plans in steps of whole ticks, at least PLAN_STEP_HOURS long: a step has spot only if
+  // every tick in it has (so the plan stays feasible), and a 30-second trace costs what a
+  // 5-minute one does.
+  const fine = setup.gapHours
+  const m = Math.max(1, Math.floor(PLAN_STEP_HOURS / fine + 1e-9))
+  const g = fine * m
   const d = setup.changeoverHours
   const work = setup.workHours
-  const n = Math.floor(setup.deadlineHours / g + 1e-9)
+  const n = Math.floor(Math.floor(setup.deadlineHours / fine + 1e-9) / m)
   const Z = setup.markets.length
   const options = Z + setup.onDemand.length
   const future = setup.future
@@ -600,7 +618,13 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
     for (let p = 0; p <= J; p++) workIn[j * P + p] = speed[j] * (p === J ? g : Math.max(0, g - (d - p * g)))
   }
   const avail = new Uint8Array(Z * Math.max(1, n))
-  for (let z = 0; z < Z; z++) for (let k = 0; k < n; k++) avail[z * n + k] = future === undefined ? 0 : future(z, k) ? 1 : 0
+  for (let z = 0; z < Z; z++) {
+    for (let k = 0; k < n; k++) {
+      let all = future !== undefined
+      for (let i = 0; all && i < m; i++) all = future!(z, k * m + i)
+      avail[z * n + k] = all ? 1 : 0
+    }
+  }
 
   const from = new Int32Array(Math.max(1, n) * S)
   const prev = new Float64Array(S)
@@ -653,7 +677,7 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
     return {work: workOf[end], end}
   }
 
-  const fallback = (): Int32Array => new Int32Array(Math.max(1, n)).fill(Z + fastestOnDemand(setup.onDemand))
+  const fallback = (): Int32Array => new Int32Array(Math.max(1, n * m)).fill(Z + fastestOnDemand(setup.onDemand))
   if (n === 0) return fallback()
   let maxKey = 0
   for (let j = 0; j < options; j++) maxKey = Math.max(maxKey, price[j] / speed[j])
@@ -679,7 +703,11 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
   const a = evaluate(above)
   const b = repaired === null ? null : evaluate(repaired)
   if (!a.done && (b === null || !b.done)) return fallback()
-  return b !== null && b.done && (!a.done || b.cost < a.cost) ? repaired! : above
+  const best = b !== null && b.done && (!a.done || b.cost < a.cost) ? repaired! : above
+  if (m === 1) return best
+  const ticks = new Int32Array(n * m)
+  for (let k = 0; k < n; k++) ticks.fill(best[k], k * m, (k + 1) * m)
+  return ticks
 
   function reconstruct(end: number): Int32Array {
     const plan = new Int32Array(n)

@@ -7,7 +7,7 @@ import {fxFromEnv} from '../catalog/currency.js'
 import {providerInfo} from '../catalog/providers.js'
 import {UsageError} from '../errors.js'
 import {loadJobFile} from '../spec/load.js'
-import {simulate} from './engine.js'
+import {changeDistances, simulate} from './engine.js'
 import {type PriceOverrides, type SkippedTrace, buildMarkets, priceKey} from './markets.js'
 import {POLICIES, findPolicy} from './policies.js'
 import {LatencyHistogram, rng} from './stats.js'
@@ -176,6 +176,7 @@ export function simulateMarkets(input: MarketsInput): MarketsResult {
   const startTicks: number[] = []
   for (let i = 0; i < input.seeds; i++) startTicks.push(Math.floor(rng(base + i)() * (maxStart + 1)))
 
+  const changes = input.markets.map((m) => changeDistances(m.data, input.nodes))
   const scenarioAt = (startTick: number): Scenario => ({
     workHours: input.workHours,
     deadlineHours: input.deadlineHours,
@@ -186,6 +187,7 @@ export function simulateMarkets(input: MarketsInput): MarketsResult {
     spot: input.markets,
     onDemand: input.onDemand,
     startTick,
+    changes,
   })
   const setupOf = (sc: Scenario, omniscient: boolean) => ({
     markets: sc.spot,

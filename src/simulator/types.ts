@@ -66,6 +66,12 @@ export interface Scenario {
   onDemand: readonly OnDemandOption[]
   /** Tick of the traces the job starts at; a trace shorter than the run wraps around. */
   startTick: number
+  /**
+   * Per market, ticks from each tick of its trace to the next change of availability for
+   * `nodes` (changeDistances). Derived from the traces; runs sharing markets pass it in so
+   * it is computed once. The engine computes it when absent.
+   */
+  changes?: readonly Int32Array[]
 }
 
 export type Target = {readonly kind: 'idle'} | {readonly kind: 'spot'; readonly market: number} | {readonly kind: 'on-demand'; readonly option: number}
