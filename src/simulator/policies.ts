@@ -200,11 +200,19 @@ class Greedy extends SafePolicy {
  *  - uniform progress: idle (or just caught up on on-demand) and cp(t) ≤ ep(t) → on-demand.
  * Otherwise wait. The line is checked at tick boundaries (see nextTick), the net continuously.
  */
-class UniformProgress extends SafePolicy {
+export class UniformProgress extends SafePolicy {
   private netFired = false
   private readonly rate: number
 
-  constructor(setup: PolicySetup) {
+  /**
+   * `spotOverHysteresis`: the other reading of the paper's rules, where taking spot comes
+   * before the hysteresis (on-demand is kept for 2d only while there is no spot). Not a
+   * registered policy; the validation report measures both readings.
+   */
+  constructor(
+    setup: PolicySetup,
+    private readonly options: {spotOverHysteresis?: boolean} = {},
+  ) {
     super(setup)
     this.rate = setup.workHours / setup.deadlineHours
   }
@@ -219,7 +227,8 @@ class UniformProgress extends SafePolicy {
     const f = this.rate
     const cp = v.workDone
     const t = v.now
-    if (cur.kind === 'on-demand' && cp < f * (t + 2 * this.d) - EPS) return {target: cur, wakeAt: this.hysteresisWake(v, cur)}
+    const spotFirst = this.options.spotOverHysteresis === true && this.canStartSpot(v) && this.cheapestAvailable(v) >= 0
+    if (cur.kind === 'on-demand' && cp < f * (t + 2 * this.d) - EPS && !spotFirst) return {target: cur, wakeAt: this.hysteresisWake(v, cur)}
     if (cur.kind === 'spot') return {target: cur, wakeAt: wakeOf(this.netWake(v))}
     const z = this.canStartSpot(v) ? this.cheapestAvailable(v) : -1
     if (z >= 0) return {target: spotTarget(z)}
