@@ -290,11 +290,15 @@ export type Ranking = 'work' | 'hourly'
  *  - When to stop waiting. It compares the work left with the spot work still to come:
  *    learned spot-work rate × (R − 2d − expected preemptions × d), the preemptions from the
  *    planner's spotOverhead estimator. Not behind: wait through outages. Behind: on-demand
- *    hours are inevitable, and an hour of slack is worth the spot it would have bought; it
- *    starts on-demand in an outage when the outage is expected to last long enough for the
- *    slack saved to pay for the changeover, stays until it is 2d of supply ahead (Uniform
- *    Progress's hysteresis), and leaves for spot when the expected useful run pays for the
- *    two changeovers and the slack they cost.
+ *    hours are inevitable, but where they go does not change how many there are, while
+ *    every on-demand start costs a changeover; so it first spends its spare slack waiting
+ *    (Greedy's strength), keeping in reserve 2d plus d per expected preemption (2d each
+ *    while behind: a restart and an on-demand start) so that spot stays usable to the end
+ *    (where Greedy is locked on on-demand). Out of spare slack, it starts on-demand in an
+ *    outage expected to last long enough for the slack saved to pay for the changeover
+ *    (an hour of slack is worth the spot it would buy), stays until clearly ahead (the
+ *    supply to come beats the work left by max(1 h, 5d) of it), and leaves for spot when
+ *    the expected useful run pays for the two changeovers and the slack they cost.
  *  - Grace. On a preemption notice it launches the replacement spot instance in another
  *    zone at once, so the new changeover overlaps the old instance's last minutes.
  *  - Deadline-safe: the same safety net as Greedy and Uniform Progress.
