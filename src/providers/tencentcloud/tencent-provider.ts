@@ -123,6 +123,9 @@ interface StatusCache {
   pending: string | null
 }
 
+/** A status read whose TAT task has not finished after this long is given up on. */
+const STALE_STATUS_READ_MS = 60_000
+
 export class TencentProvider implements Provider {
   readonly name = 'tencentcloud'
   private readonly env: Env
@@ -307,6 +310,13 @@ export class TencentProvider implements Provider {
     for (const [region, group] of byRegion) {
       await this.readPendingStatus(region, group)
       const found = new Map((await (await this.cvm(region)).describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
+      // Reads stay in lockstep per region: while any read of this region is still out (and
+      // not stale), none is issued, so the next one covers every instance in one call.
+      const now = this.nowMs()
+      const readOut = group.some((h) => {
+        const s = this.status.get(h.externalId)
+        return s?.pending && now - s.issuedAt < STALE_STATUS_READ_MS
+      })
       const due: string[] = []
       for (const h of group) {
         const instance = found.get(h.externalId)
@@ -314,7 +324,7 @@ export class TencentProvider implements Provider {
         out.set(h.externalId, result)
         if (instance?.state === 'RUNNING' && !TERMINAL_ATTEMPT_STATES.has(result.state)) {
           const s = this.statusOf(h.externalId)
-          if (!s.pending && this.nowMs() - s.issuedAt >= (this.options.statusIntervalMs ?? 15_000)) due.push(h.externalId)
+          if (!readOut && now - s.issuedAt >= (this.options.statusIntervalMs ?? 15_000)) due.push(h.externalId)
         }
       }
       await this.issueStatusReads(region, due)
