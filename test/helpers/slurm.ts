@@ -55,7 +55,9 @@ export function tempDir(prefix = 'skyhop-slurm-'): string {
   return dir
 }
 
+/** Removes the test's directories, unless SKYHOP_KEEP_TEST_DIRS is set (to read attempt directories after a failure). */
 export function removeTempDirs(): void {
+  if (process.env.SKYHOP_KEEP_TEST_DIRS) return
   for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
 }
 

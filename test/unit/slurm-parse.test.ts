@@ -218,6 +218,7 @@ describe('slurm parsers', () => {
       expect(parseTestOnly(TEST_ONLY_IDLE)).to.deep.equal({jobId: '18', startAt: '2026-11-27T22:52:38', processors: 2, nodes: 'vm', partition: 'low', preempts: []})
       expect(parseTestOnly(TEST_ONLY_PREEMPTS)?.preempts).to.deep.equal(['39'])
       expect(parseTestOnly(TEST_ONLY_NEVER)?.startAt).to.equal('2027-11-27T23:00:40')
+    expect(parseTestOnly('sbatch: Job 389 to start at 10193-01-12T03:54:29 using 2 processors on nodes vm in partition high\n')?.startAt).to.equal('10193-01-12T03:54:29')
       expect(parseTestOnly(TEST_ONLY_TOO_BIG)).to.equal(null)
     })
   })

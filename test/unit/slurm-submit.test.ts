@@ -94,7 +94,10 @@ describe('slurm submission', () => {
     const now = new Date('2026-11-27T22:52:00')
     expect(minutesUntil('2026-11-27T22:52:00', now)).to.deep.equal({minutes: 0, known: true})
     expect(minutesUntil('2026-11-27T23:02:30', now)).to.deep.equal({minutes: 11, known: true})
-    expect(minutesUntil('2027-11-27T22:52:29', now)?.known).to.equal(false)
+    expect(minutesUntil('2027-11-27T22:52:29', now)).to.deep.equal({minutes: 365 * 24 * 60, known: false})
+    // Both answered by this cluster with two unlimited jobs ahead.
+    expect(minutesUntil('6110-12-21T01:47:29', now)).to.deep.equal({minutes: 365 * 24 * 60, known: false})
+    expect(minutesUntil('10193-01-12T03:54:29', now)).to.deep.equal({minutes: 365 * 24 * 60, known: false})
     expect(minutesUntil('garbage', now)).to.equal(null)
   })
 })

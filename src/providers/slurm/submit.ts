@@ -134,13 +134,19 @@ function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 32)
 }
 
+/** What "no idea" is worth in minutes: a year, where Slurm itself puts a start it cannot tell. */
+export const UNKNOWN_START_MINUTES = 365 * 24 * 60
+
 /**
- * Minutes until `startAt` (Slurm's local time). Slurm answers about a year ahead when it
- * cannot tell (running jobs without time limits): that is "unknown", not a year.
+ * Minutes until `startAt` (Slurm's local time). Slurm answers a year or more ahead when it
+ * cannot tell (running jobs without time limits), sometimes in year 6110 or 10193: that is
+ * "unknown", capped at a year, not a number of minutes to believe.
  */
 export function minutesUntil(startAt: string, now: Date): {minutes: number; known: boolean} | null {
-  const ms = Date.parse(startAt)
-  if (Number.isNaN(ms)) return null
+  const m = /^(\d{4,})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.exec(startAt)
+  if (!m) return null
+  const ms = m[1].length === 4 ? Date.parse(startAt) : Number.NaN
+  if (Number.isNaN(ms)) return {minutes: UNKNOWN_START_MINUTES, known: false}
   const minutes = Math.max(0, Math.ceil((ms - now.getTime()) / 60_000))
-  return {minutes, known: minutes < 300 * 24 * 60}
+  return minutes < 300 * 24 * 60 ? {minutes, known: true} : {minutes: Math.min(minutes, UNKNOWN_START_MINUTES), known: false}
 }
