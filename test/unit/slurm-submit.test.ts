@@ -149,3 +149,17 @@ describe('slurm offers (fake-slurm: recorded output of a GPU cluster)', () => {
     expect(unmapped[0].accelerator).to.equal(null)
   })
 })
+
+describe('slurm provider from config', () => {
+  const config = {enabled: null as boolean | null, cluster: 'c1', partitions: ['p'], account: null, qos: null, gres: {}, pricePerHourUsd: {p: 2}}
+
+  it('is off when config says so and on without asking Slurm when config says so', async () => {
+    expect(await SlurmProvider.fromConfig('/tmp/unused', {...config, enabled: false})).to.equal(null)
+    const on = await SlurmProvider.fromConfig('/tmp/unused', {...config, enabled: true}, {PATH: '/nonexistent'})
+    expect(on).to.be.instanceOf(SlurmProvider)
+  })
+
+  it('is off when unset and the Slurm commands are not there', async () => {
+    expect(await SlurmProvider.fromConfig('/tmp/unused', config, {PATH: '/nonexistent'})).to.equal(null)
+  })
+})

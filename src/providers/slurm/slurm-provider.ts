@@ -11,6 +11,7 @@ import {StringDecoder} from 'node:string_decoder'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../catalog/types.js'
+import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
 import {readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
@@ -112,9 +113,20 @@ export class SlurmProvider implements Provider {
   }
 
   /**
-   * The provider when it should be enabled: always when `enabled` is true, never when
-   * false, and when unset only if slurmctld answers here.
+   * The provider as skyhop's config describes it (`providers.slurm`), when it should be
+   * enabled: always when `enabled` is true, never when false, and when unset only if
+   * slurmctld answers here.
    */
+  static async fromConfig(home: string, config: SkyhopConfig['providers']['slurm'], env?: NodeJS.ProcessEnv): Promise<SlurmProvider | null> {
+    const prices: Record<string, Money> = {}
+    for (const [partition, amount] of Object.entries(config.pricePerHourUsd)) prices[partition] = {amount, currency: 'USD'}
+    return SlurmProvider.detect(
+      {home, cluster: config.cluster, partitions: config.partitions, account: config.account, qos: config.qos, gres: config.gres, prices, env},
+      config.enabled,
+    )
+  }
+
+  /** As fromConfig, from options. */
   static async detect(options: SlurmProviderOptions, enabled: boolean | null): Promise<SlurmProvider | null> {
     if (enabled === false) return null
     const provider = new SlurmProvider(options)
