@@ -11,20 +11,10 @@
 //   anything else (a parameter this offer cannot take, …)                unavailable / offer
 // Nothing here is `user`: every EC2 refusal we do not know is specific to where we asked,
 // so the controller fails over instead of giving the job up.
-import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
-import {redact} from '../../util/redact.js'
-import {HttpTransportError} from '../vm/http.js'
+import {isRetryableCloudError, SERVER_ERROR, toCloudProviderError, TRANSIENT, type CloudErrorContext, type CloudErrors, type ErrorMapping} from '../vm/error-mapping.js'
 import {AwsApiError} from './query-client.js'
 
-const PROVIDER = 'aws'
-
-interface Mapping {
-  category: ProviderErrorCategory
-  scope: BlockScope
-  hint?: string
-}
-
-export const EC2_ERROR_MAP: Readonly<Record<string, Mapping>> = {
+export const EC2_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
   InsufficientInstanceCapacity: {category: 'capacity', scope: 'zone'},
   InsufficientHostCapacity: {category: 'capacity', scope: 'zone'},
   Unsupported: {category: 'capacity', scope: 'zone', hint: 'this instance type is not offered in this zone'},
@@ -42,45 +32,27 @@ export const EC2_ERROR_MAP: Readonly<Record<string, Mapping>> = {
   MissingAuthenticationToken: {category: 'auth', scope: 'provider'},
   ExpiredToken: {category: 'auth', scope: 'provider', hint: 'the session token has expired; refresh the credentials'},
   RequestExpired: {category: 'auth', scope: 'provider', hint: 'this machine’s clock is off by more than five minutes'},
-  RequestLimitExceeded: {category: 'transient', scope: 'none'},
+  RequestLimitExceeded: TRANSIENT,
   'InvalidAMIID.NotFound': {category: 'unavailable', scope: 'region', hint: 'AMI ids are regional; give an image that exists in this region'},
   'InvalidAMIID.Malformed': {category: 'unavailable', scope: 'region'},
   'InvalidAMIID.Unavailable': {category: 'unavailable', scope: 'region'},
 }
 
-/** Codes worth another try with backoff: throttling and AWS-side failures. */
-export function isRetryableEc2Error(error: unknown): boolean {
-  if (error instanceof HttpTransportError) return error.kind !== 'aborted'
-  if (error instanceof AwsApiError) {
-    // EC2 answers some capacity codes with a 5xx status; the code decides, not the status.
-    const known = EC2_ERROR_MAP[error.code]
-    if (known) return known.category === 'transient'
-    return error.code === 'Throttling' || error.status >= 500
-  }
-  return false
+const EC2_ERRORS: CloudErrors = {
+  provider: 'aws',
+  apiError: AwsApiError,
+  // EC2 answers some capacity codes with a 5xx status; the code decides, not the status.
+  table: {exact: EC2_ERROR_MAP, rules: [[SERVER_ERROR, TRANSIENT]]},
 }
 
-export interface Ec2ErrorContext {
-  action: string
-  region: string
-  zone?: string | null
-  instanceType?: string
+/** Codes worth another try with backoff: throttling and AWS-side failures. */
+export function isRetryableEc2Error(error: unknown): boolean {
+  // STS's generic `Throttling` is retried as well; once the tries run out the table
+  // classifies it like any unknown code.
+  return isRetryableCloudError(EC2_ERRORS, error) || (error instanceof AwsApiError && error.code === 'Throttling')
 }
 
 /** An EC2 failure as a ProviderError; anything else is returned unchanged. */
-export function toProviderError(error: unknown, ctx: Ec2ErrorContext): unknown {
-  const where = `${ctx.action} in ${ctx.zone ?? ctx.region}${ctx.instanceType ? ` (${ctx.instanceType})` : ''}`
-  const details = {region: ctx.region, ...(ctx.zone ? {zone: ctx.zone} : {}), ...(ctx.instanceType ? {instanceType: ctx.instanceType} : {})}
-  if (error instanceof HttpTransportError) {
-    return new ProviderError(PROVIDER, 'transient', `${where}: ${error.message}`, {backendCode: error.kind, details, cause: error})
-  }
-  if (!(error instanceof AwsApiError)) return error
-  const mapped = EC2_ERROR_MAP[error.code] ?? (error.status >= 500 ? {category: 'transient' as const, scope: 'none' as const} : {category: 'unavailable' as const, scope: 'offer' as const})
-  return new ProviderError(PROVIDER, mapped.category, redact(`${where}: ${error.message}`), {
-    scope: mapped.scope,
-    backendCode: error.code,
-    hint: mapped.hint,
-    details: {...details, ...(error.requestId ? {requestId: error.requestId} : {})},
-    cause: error,
-  })
+export function toProviderError(error: unknown, ctx: CloudErrorContext): unknown {
+  return toCloudProviderError(EC2_ERRORS, error, ctx)
 }

@@ -3,7 +3,7 @@
 // them onto skyhop's taxonomy is the caller's business (ec2-errors.ts for EC2).
 import type {Dispatcher} from 'undici'
 
-import {redact} from '../../util/redact.js'
+import {CloudApiError} from '../vm/api-error.js'
 import {rfc3986Encode} from '../vm/signing-util.js'
 import {httpCall} from '../vm/http.js'
 import {signRequest, type AwsCredentials} from './sigv4.js'
@@ -17,16 +17,10 @@ export function formEncode(params: QueryParams): string {
 }
 
 /** An AWS API answered with an error document (or a non-XML error status). */
-export class AwsApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly awsMessage: string,
-    readonly requestId: string | null,
-  ) {
-    // AWS messages can echo request parameters; redact() keeps registered secrets out.
-    super(redact(`${code}: ${awsMessage}${requestId ? ` (request id ${requestId})` : ''}`))
-    this.name = 'AwsApiError'
+export class AwsApiError extends CloudApiError {
+  /** AWS's own message, under the name the AWS code has always used. */
+  get awsMessage(): string {
+    return this.apiMessage
   }
 }
 

@@ -19,32 +19,13 @@
 //   Ecs.0031/0032 image missing or not active, Ecs.0902 spot with a
 //     Marketplace image (images are regional)                                unavailable / region
 //   anything else (Ecs.0005 invalid parameters, …)                           unavailable / offer
-import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
-import {redact} from '../../util/redact.js'
-import {HttpTransportError} from '../vm/http.js'
-
-const PROVIDER = 'huaweicloud'
+import {CloudApiError} from '../vm/api-error.js'
+import {isRetryableCloudError, mapErrorCode, SERVER_ERROR, toCloudProviderError, TRANSIENT, type CloudErrorContext, type CloudErrors, type ErrorMapping} from '../vm/error-mapping.js'
 
 /** A Huawei Cloud API (or a failed asynchronous job) answered with an error code. */
-export class HuaweiApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly apiMessage: string,
-    readonly requestId: string | null,
-  ) {
-    super(redact(`${code}: ${apiMessage}${requestId ? ` (request id ${requestId})` : ''}`))
-    this.name = 'HuaweiApiError'
-  }
-}
+export class HuaweiApiError extends CloudApiError {}
 
-interface Mapping {
-  category: ProviderErrorCategory
-  scope: BlockScope
-  hint?: string
-}
-
-export const HUAWEI_ERROR_MAP: Readonly<Record<string, Mapping>> = {
+export const HUAWEI_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
   'Ecs.0319': {category: 'capacity', scope: 'zone', hint: 'this flavor is out of capacity in this availability zone'},
   'Ecs.0029': {category: 'capacity', scope: 'zone', hint: 'this flavor is not sold here'},
   'Ecs.0027': {category: 'capacity', scope: 'zone', hint: 'this flavor is private to other accounts'},
@@ -61,46 +42,41 @@ export const HUAWEI_ERROR_MAP: Readonly<Record<string, Mapping>> = {
   'Ecs.0004': {category: 'auth', scope: 'provider'},
   'Ecs.0030': {category: 'auth', scope: 'provider', hint: 'the account is frozen'},
   'Common.0013': {category: 'auth', scope: 'region', hint: 'the project id used for this region belongs to another one (SKYHOP_HUAWEICLOUD_PROJECT_IDS)'},
-  'APIGW.0308': {category: 'transient', scope: 'none'},
-  'Ecs.0002': {category: 'transient', scope: 'none'},
-  'Ecs.0603': {category: 'transient', scope: 'none'},
+  'APIGW.0308': TRANSIENT,
+  'Ecs.0002': TRANSIENT,
+  'Ecs.0603': TRANSIENT,
   'Ecs.0031': {category: 'unavailable', scope: 'region', hint: 'images are regional; give an image that exists in this region'},
   'Ecs.0032': {category: 'unavailable', scope: 'region'},
   'Ecs.0902': {category: 'unavailable', scope: 'region', hint: 'spot ECSs cannot use Marketplace images'},
 }
 
-export function mapHuaweiCode(code: string, status: number): Mapping {
-  const known = HUAWEI_ERROR_MAP[code]
-  if (known) return known
-  if (/^Ecs\.1[0-3]\d\d$/.test(code) || status >= 500) return {category: 'transient', scope: 'none'}
-  return {category: 'unavailable', scope: 'offer'}
+const HUAWEI_ERRORS: CloudErrors = {
+  provider: 'huaweicloud',
+  apiError: HuaweiApiError,
+  table: {
+    exact: HUAWEI_ERROR_MAP,
+    rules: [
+      // Ecs.1000-1300: a service ECS depends on (Nova, IAM, VPC, EVS) failed or timed out.
+      [/^Ecs\.1[0-3]\d\d$/, TRANSIENT],
+      [SERVER_ERROR, TRANSIENT],
+    ],
+  },
+}
+
+export function mapHuaweiCode(code: string, status: number): ErrorMapping {
+  return mapErrorCode(HUAWEI_ERRORS.table, code, status)
 }
 
 export function isRetryableHuaweiError(error: unknown): boolean {
-  if (error instanceof HttpTransportError) return error.kind !== 'aborted'
-  if (error instanceof HuaweiApiError) return mapHuaweiCode(error.code, error.status).category === 'transient'
-  return false
+  return isRetryableCloudError(HUAWEI_ERRORS, error)
 }
 
-export interface HuaweiErrorContext {
-  action: string
-  region: string
-  zone?: string | null
+export interface HuaweiErrorContext extends Omit<CloudErrorContext, 'instanceType'> {
   flavor?: string
 }
 
 /** A Huawei failure as a ProviderError; anything else is returned unchanged. */
 export function toHuaweiProviderError(error: unknown, ctx: HuaweiErrorContext): unknown {
-  const where = `${ctx.action} in ${ctx.zone ?? ctx.region}${ctx.flavor ? ` (${ctx.flavor})` : ''}`
-  const details = {region: ctx.region, ...(ctx.zone ? {zone: ctx.zone} : {}), ...(ctx.flavor ? {instanceType: ctx.flavor} : {})}
-  if (error instanceof HttpTransportError) return new ProviderError(PROVIDER, 'transient', `${where}: ${error.message}`, {backendCode: error.kind, details, cause: error})
-  if (!(error instanceof HuaweiApiError)) return error
-  const m = mapHuaweiCode(error.code, error.status)
-  return new ProviderError(PROVIDER, m.category, redact(`${where}: ${error.message}`), {
-    scope: m.scope,
-    backendCode: error.code,
-    hint: m.hint,
-    details: {...details, ...(error.requestId ? {requestId: error.requestId} : {})},
-    cause: error,
-  })
+  const {flavor, ...rest} = ctx
+  return toCloudProviderError(HUAWEI_ERRORS, error, {...rest, instanceType: flavor})
 }

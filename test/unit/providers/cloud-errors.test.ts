@@ -216,6 +216,14 @@ describe('VM cloud API errors onto the taxonomy', function () {
         expect(cloud.isRetryable(new HttpTransportError('aborted', 'aborted'))).to.equal(false)
       })
 
+      it('treats a code named like an Object.prototype member as an unknown code', function () {
+        // These used to find Object.prototype's function in the table and throw a TypeError.
+        for (const code of ['constructor', 'toString', '__proto__']) {
+          const e = cloud.toProviderError(cloud.apiError(400, code, 'm', null), {action: 'A', region: 'r'}) as ProviderError
+          expect(e, code).to.include({category: 'unavailable', scope: 'offer'})
+        }
+      })
+
       it('leaves other errors alone, including another cloud’s', function () {
         const other = new Error('not from the cloud')
         expect(cloud.toProviderError(other, {action: 'A', region: 'r'})).to.equal(other)
