@@ -619,6 +619,13 @@ sr_write_atomic "$sr_dir/job.pgid" "$sr_job_pid"
 sr_status=
 while :; do
   sr_handle_pending
+  # The job may have ended while a trap ran (Slurm signals the whole step at once); bash
+  # has reaped it and keeps its status, which `wait` returns at once.
+  if ! kill -0 "$sr_job_pid" 2>/dev/null; then
+    wait "$sr_job_pid" 2>/dev/null
+    sr_status=$?
+    break
+  fi
   sr_now
   if [[ -n $sr_kill_at_ms && -z $sr_killed ]] && (( NOW_MS >= sr_kill_at_ms )); then
     kill -s KILL -- "-$sr_job_pid" 2>/dev/null
@@ -640,15 +647,15 @@ while :; do
     sr_who=
     wait -n -p sr_who "$sr_job_pid" "$sr_sleep_pid"
     sr_rc=$?
+    # Never `wait` for the tick's sleep after killing it: when a signal already took it,
+    # that wait can block until the job ends (seen under Slurm). Bash reaps it anyway.
     if [[ ${sr_who-} == "$sr_job_pid" ]]; then
       sr_status=$sr_rc
       kill "$sr_sleep_pid" 2>/dev/null
-      wait "$sr_sleep_pid" 2>/dev/null
       break
     fi
     if [[ -z ${sr_who-} ]]; then # woken by a signal
       kill "$sr_sleep_pid" 2>/dev/null
-      wait "$sr_sleep_pid" 2>/dev/null
     fi
   else
     wait "$sr_sleep_pid" 2>/dev/null
