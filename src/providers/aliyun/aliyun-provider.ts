@@ -21,13 +21,17 @@ import {gzipSync} from 'node:zlib'
 import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
-import {redact} from '../../util/redact.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, OwnedQuery, PollResult, Provider} from '../provider.js'
+import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
 import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
-import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
+import {checkAccess} from '../vm/check.js'
+import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
-import type {RetryPolicy} from '../vm/http.js'
+import {AdapterDispatcher} from '../vm/dispatcher.js'
+import {PromiseCache} from '../vm/promise-cache.js'
+import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
 import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {abortableSleep} from '../vm/sleep.js'
 import type {AliyunCredentials} from './acs3.js'
 import {loadAliyunCredentials, type AliyunCredentialOptions} from './credentials.js'
 import {EcsClient, type EcsInstance, type EcsSpotPrice} from './ecs-client.js'
@@ -39,15 +43,11 @@ export const ECS_USER_DATA_LIMIT = 32 * 1024
 
 export const DEFAULT_IMAGE_FAMILY = 'acs:ubuntu_22_04_x64'
 
-export interface AliyunProviderOptions {
+export interface AliyunProviderOptions extends ClientPassThrough {
   regions?: string[]
   dispatcher?: Dispatcher
   env?: Record<string, string | undefined>
   credentials?: AliyunCredentialOptions | (() => Promise<LoadedCredentials<AliyunCredentials>>)
-  endpoint?: string
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
   /** VSwitch per zone and security group per region (ECS needs both in a VPC). */
   network?: {vSwitchIds?: Record<string, string>; securityGroupIds?: Record<string, string>}
   /** Image family when the job names no image. */
@@ -60,7 +60,6 @@ export interface AliyunProviderOptions {
   consolePollMs?: number
   consoleGraceMs?: number
   runnerScript?: () => Promise<string>
-  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
@@ -68,30 +67,19 @@ function clientToken(key: string): string {
   return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
 }
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}
-
 export class AliyunProvider implements Provider {
   readonly name = 'aliyun'
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AliyunCredentials>
-  private readonly clients = new Map<string, EcsClient>()
-  private dispatcherPromise: Promise<Dispatcher> | null = null
+  private readonly dispatcher: AdapterDispatcher
+  private readonly clients = new PromiseCache<EcsClient>()
   private profileRegion: string | null = null
-  private readonly endedWithoutExit = new Map<string, number>()
+  private readonly exitGrace = new ExitLineGrace()
 
   constructor(private readonly options: AliyunProviderOptions = {}) {
     this.env = options.env ?? process.env
+    // undici's default keep-alive here (4 s, not the other adapters' 10 s), as this adapter has always run.
+    this.dispatcher = new AdapterDispatcher(options.dispatcher, {connect: {timeout: 10_000}})
     const creds = options.credentials
     const load =
       typeof creds === 'function'
@@ -104,34 +92,12 @@ export class AliyunProvider implements Provider {
     this.credentialCache = new CredentialCache(load)
   }
 
-  private dispatcher(): Promise<Dispatcher> {
-    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
-    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}}))
-    return this.dispatcherPromise
-  }
-
-  private async client(region: string): Promise<EcsClient> {
-    let c = this.clients.get(region)
-    if (!c) {
-      c = new EcsClient({
-        region,
-        credentials: async () => (await this.credentialCache.get()).credentials,
-        dispatcher: await this.dispatcher(),
-        env: this.env,
-        endpoint: this.options.endpoint,
-        timeoutMs: this.options.timeoutMs,
-        retry: this.options.retry,
-        now: this.options.now,
-        onRetry: (info) => this.options.onRetry?.({region, ...info}),
-      })
-      this.clients.set(region, c)
-    }
-    return c
+  private client(region: string): Promise<EcsClient> {
+    return this.clients.get(region, async () => new EcsClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
   }
 
   private regions(): string[] {
-    if (this.options.regions?.length) return this.options.regions
-    return [this.env.ALIBABA_CLOUD_REGION_ID?.trim() || this.profileRegion || 'cn-hangzhou']
+    return configuredRegions(this.options.regions, undefined, this.env.ALIBABA_CLOUD_REGION_ID?.trim() || this.profileRegion || 'cn-hangzhou')
   }
 
   private now(): Date {
@@ -139,15 +105,16 @@ export class AliyunProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    let source: string | null = null
-    try {
-      source = (await this.credentialCache.get()).source
-      const region = this.regions()[0]
-      const zones = await (await this.client(region)).describeZones()
-      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} zones in ${region}`}
-    } catch (error) {
-      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
-    }
+    return checkAccess(
+      this.name,
+      async () => (await this.credentialCache.get()).source,
+      async () => {
+        // After the credentials: a profile may name the region.
+        const region = this.regions()[0]
+        const zones = await (await this.client(region)).describeZones()
+        return `credentials work: ${zones.length} zones in ${region}`
+      },
+    )
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
@@ -194,9 +161,7 @@ export class AliyunProvider implements Provider {
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
-    const byRegion = new Map<string, LaunchHandle[]>()
-    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
-    for (const [region, group] of byRegion) {
+    for (const [region, group] of groupByRegion(handles)) {
       const client = await this.client(region)
       const found = new Map((await client.describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
       for (const h of group) {
@@ -217,32 +182,25 @@ export class AliyunProvider implements Provider {
     const report = parseConsole((await client.getConsoleOutput(instance.instanceId)) ?? '')
     const startedAt = eventTime(report, 'run-start') ?? instance.creationTime
     if (report.ended) {
-      this.endedWithoutExit.delete(instance.instanceId)
+      this.exitGrace.forget(instance.instanceId)
       return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
     }
-    const now = this.now().getTime()
-    const first = this.endedWithoutExit.get(instance.instanceId) ?? now
-    this.endedWithoutExit.set(instance.instanceId, first)
-    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+    if (this.exitGrace.waiting(instance.instanceId, this.now().getTime(), this.options.consoleGraceMs ?? 10 * 60_000)) {
       return {state: 'RUNNING', exitCode: null, reason: `instance ${instance.status}; waiting for its console output`, startedAt, endedAt: null}
     }
-    this.endedWithoutExit.delete(instance.instanceId)
     const state: AttemptState = 'LOST'
     return {state, exitCode: null, reason: `instance ${instance.status} without an exit code on its console`, startedAt, endedAt: null}
   }
 
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const client = await this.client(handle.region)
-    const sleep = this.options.sleep ?? sleepFor
+    const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
       const report = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
-      for (const {seq, line} of report.logs) {
-        if (seq <= last) continue
-        if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) fell out of the ECS console window]`
-        yield line
-        last = seq
-      }
+      const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the ECS console window]`)
+      yield* fresh.lines
+      last = fresh.last
       if (!options.follow || report.ended || options.signal?.aborted) return
       const [instance] = await client.describeInstances({instanceIds: [handle.externalId]})
       if (!instance) return
@@ -271,12 +229,12 @@ export class AliyunProvider implements Provider {
       if (error instanceof ProviderError && (error.backendCode === 'InvalidInstanceId.NotFound' || error.backendCode === 'InvalidInstanceId.NotExist')) return
       throw error
     }
-    this.endedWithoutExit.delete(handle.externalId)
+    this.exitGrace.forget(handle.externalId)
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
+    for (const region of regionsToScan(this.regions(), query)) {
       const client = await this.client(region)
       for (const i of await client.describeInstances({tags: [{key: ALIYUN_TAGS.attemptId, ...(query.attemptId ? {value: query.attemptId} : {})}]})) {
         out.push({
@@ -301,6 +259,6 @@ export class AliyunProvider implements Provider {
   }
 
   async close(): Promise<void> {
-    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+    await this.dispatcher.close()
   }
 }

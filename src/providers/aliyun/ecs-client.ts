@@ -2,10 +2,9 @@
 // signed POSTs with the parameters form-encoded in the body, JSON answers, throttling and
 // 5xx retried with backoff, other errors mapped onto the taxonomy (ecs-errors.ts).
 // Endpoint: https://ecs.<region>.aliyuncs.com, or SKYHOP_ALIYUN_ENDPOINT.
-import type {Dispatcher} from 'undici'
-
 import type {Currency, Money} from '../../spec/job-spec.js'
-import {defaultRetryPolicy, httpCall, withRetries, type RetryPolicy} from '../vm/http.js'
+import {retriedCall, type ApiClientOptions} from '../vm/api-client.js'
+import {httpCall} from '../vm/http.js'
 import {rfc3986Encode} from '../vm/signing-util.js'
 import {signAcs3, type AliyunCredentials} from './acs3.js'
 import {AliyunApiError, isRetryableAliyunError, toAliyunProviderError} from './ecs-errors.js'
@@ -14,17 +13,7 @@ export const ECS_API_VERSION = '2014-05-26'
 
 export type Params = Array<[string, string]>
 
-export interface EcsClientOptions {
-  region: string
-  credentials: () => Promise<AliyunCredentials>
-  dispatcher: Dispatcher
-  env?: Record<string, string | undefined>
-  endpoint?: string
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
-  onRetry?: (info: {action: string; attempt: number; delayMs: number; reason: string}) => void
-}
+export type EcsClientOptions = ApiClientOptions<AliyunCredentials>
 
 export function ecsEndpoint(region: string, env: Record<string, string | undefined>): {url: string; source: string} {
   const override = env.SKYHOP_ALIYUN_ENDPOINT?.trim()
@@ -146,16 +135,13 @@ export class EcsClient {
 
   /** One action with retries; failures come back as ProviderError. */
   async call(action: string, params: Params, context: {zone?: string | null; instanceType?: string} = {}): Promise<Record<string, unknown>> {
-    try {
-      return await withRetries(
-        () => this.once(action, [['RegionId', this.region], ...params]),
-        isRetryableAliyunError,
-        this.options.retry ?? defaultRetryPolicy,
-        (error, attempt, delayMs) => this.options.onRetry?.({action, attempt, delayMs, reason: (error as {code?: string}).code ?? (error as Error).message}),
-      )
-    } catch (error) {
-      throw toAliyunProviderError(error, {action, region: this.region, zone: context.zone, instanceType: context.instanceType})
-    }
+    return retriedCall(
+      this.options,
+      action,
+      () => this.once(action, [['RegionId', this.region], ...params]),
+      isRetryableAliyunError,
+      (error) => toAliyunProviderError(error, {action, region: this.region, zone: context.zone, instanceType: context.instanceType}),
+    )
   }
 
   async runInstance(input: EcsRunInput): Promise<string> {

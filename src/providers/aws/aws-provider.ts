@@ -22,12 +22,16 @@ import {gzipSync} from 'node:zlib'
 import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
-import {redact} from '../../util/redact.js'
+import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
 import {bootScript, readRunnerScript} from '../vm/boot-script.js'
-import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
+import {checkAccess} from '../vm/check.js'
+import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
-import type {RetryPolicy} from '../vm/http.js'
+import {AdapterDispatcher} from '../vm/dispatcher.js'
+import {PromiseCache} from '../vm/promise-cache.js'
+import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
 import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {abortableSleep} from '../vm/sleep.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, OwnedQuery, PollResult, Provider} from '../provider.js'
 import {loadAwsCredentials, type AwsCredentialOptions, type AwsCredentials} from './credentials.js'
 import {Ec2Client, type Ec2Instance, type SpotPrice} from './ec2-client.js'
@@ -46,7 +50,7 @@ export const EC2_USER_DATA_LIMIT = 16 * 1024
 
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
 
-export interface AwsProviderOptions {
+export interface AwsProviderOptions extends ClientPassThrough {
   /** Regions listOwned() scans and check() probes (the first). Default: AWS_REGION or us-east-1. */
   regions?: string[]
   /** Every HTTP call goes through it. Default: an undici Agent owned by this provider. */
@@ -57,10 +61,6 @@ export interface AwsProviderOptions {
   credentials?: AwsCredentialOptions | (() => Promise<LoadedCredentials<AwsCredentials>>)
   /** EC2 endpoint for every region; otherwise SKYHOP_AWS_ENDPOINT / AWS_ENDPOINT_URL(_EC2) / the default. */
   endpoint?: string
-  /** Deadline of one API call. Default 20 s. */
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
   /** Launch networking: subnet per zone, security groups per region, instance profile. */
   network?: {subnetIds?: Record<string, string>; securityGroupIds?: Record<string, string[]>; iamInstanceProfile?: string}
   /**
@@ -76,7 +76,6 @@ export interface AwsProviderOptions {
   consoleGraceMs?: number
   /** Returns skyhop-runner.sh; default reads the installed file at launch time. */
   runnerScript?: () => Promise<string>
-  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
@@ -94,67 +93,32 @@ export function awsStopProbe(metadataBase: string): string {
   ].join('\n')
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}
-
 export class AwsProvider implements Provider {
   readonly name = 'aws'
   private readonly env: Env
   private readonly credentialCache: CredentialCache<AwsCredentials>
-  private readonly clients = new Map<string, Ec2Client>()
+  private readonly dispatcher: AdapterDispatcher
+  private readonly clients = new PromiseCache<Ec2Client>()
   private readonly images = new ImageResolver()
-  private dispatcherPromise: Promise<Dispatcher> | null = null
-  /** When poll() first saw an instance ended without its console exit line. */
-  private readonly endedWithoutExit = new Map<string, number>()
+  private readonly exitGrace = new ExitLineGrace()
 
   constructor(private readonly options: AwsProviderOptions = {}) {
     this.env = options.env ?? process.env
+    this.dispatcher = new AdapterDispatcher(options.dispatcher)
     const creds = options.credentials
     const load =
       typeof creds === 'function'
         ? creds
-        : async () => loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? (await this.dispatcher()), now: options.now})
+        : async () => loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? (await this.dispatcher.get()), now: options.now})
     this.credentialCache = new CredentialCache(load, {now: options.now ? () => options.now!().getTime() : undefined})
   }
 
-  private dispatcher(): Promise<Dispatcher> {
-    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
-    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}, keepAliveTimeout: 10_000}))
-    return this.dispatcherPromise
-  }
-
-  private async client(region: string): Promise<Ec2Client> {
-    let c = this.clients.get(region)
-    if (!c) {
-      c = new Ec2Client({
-        region,
-        credentials: async () => (await this.credentialCache.get()).credentials,
-        dispatcher: await this.dispatcher(),
-        env: this.env,
-        endpoint: this.options.endpoint,
-        timeoutMs: this.options.timeoutMs,
-        retry: this.options.retry,
-        now: this.options.now,
-        onRetry: (info) => this.options.onRetry?.({region, ...info}),
-      })
-      this.clients.set(region, c)
-    }
-    return c
+  private client(region: string): Promise<Ec2Client> {
+    return this.clients.get(region, async () => new Ec2Client(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
   }
 
   private regions(): string[] {
-    if (this.options.regions?.length) return this.options.regions
-    return [this.env.AWS_REGION?.trim() || this.env.AWS_DEFAULT_REGION?.trim() || 'us-east-1']
+    return configuredRegions(this.options.regions, undefined, this.env.AWS_REGION?.trim() || this.env.AWS_DEFAULT_REGION?.trim() || 'us-east-1')
   }
 
   private now(): Date {
@@ -162,15 +126,15 @@ export class AwsProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    let source: string | null = null
-    try {
-      source = (await this.credentialCache.get()).source
-      const region = this.regions()[0]
-      const zones = await (await this.client(region)).describeAvailabilityZones()
-      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} availability zones in ${region}`}
-    } catch (error) {
-      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
-    }
+    return checkAccess(
+      this.name,
+      async () => (await this.credentialCache.get()).source,
+      async () => {
+        const region = this.regions()[0]
+        const zones = await (await this.client(region)).describeAvailabilityZones()
+        return `credentials work: ${zones.length} availability zones in ${region}`
+      },
+    )
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
@@ -226,9 +190,7 @@ export class AwsProvider implements Provider {
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
-    const byRegion = new Map<string, LaunchHandle[]>()
-    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
-    for (const [region, group] of byRegion) {
+    for (const [region, group] of groupByRegion(handles)) {
       const client = await this.client(region)
       // Filtering by id (not InstanceId.N) keeps one unknown id from failing the batch;
       // EC2 takes at most 200 values per filter.
@@ -254,7 +216,7 @@ export class AwsProvider implements Provider {
     const startedAt = eventTime(report, 'run-start') ?? instance.launchTime
     const endedAt = eventTime(report, 'exit')
     if (report.ended) {
-      this.endedWithoutExit.delete(instance.instanceId)
+      this.exitGrace.forget(instance.instanceId)
       return {...finalState(report), startedAt, endedAt}
     }
     const reason = instance.stateReasonCode ?? ''
@@ -265,13 +227,9 @@ export class AwsProvider implements Provider {
       return {state: 'LOST', exitCode: null, reason: instance.stateReasonMessage ?? reason, startedAt, endedAt}
     }
     // Ended without its exit line yet: EC2 updates console output with a delay.
-    const now = this.now().getTime()
-    const first = this.endedWithoutExit.get(instance.instanceId) ?? now
-    this.endedWithoutExit.set(instance.instanceId, first)
-    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+    if (this.exitGrace.waiting(instance.instanceId, this.now().getTime(), this.options.consoleGraceMs ?? 10 * 60_000)) {
       return {state: 'RUNNING', exitCode: null, reason: `instance ${instance.state}; waiting for its console output`, startedAt, endedAt: null}
     }
-    this.endedWithoutExit.delete(instance.instanceId)
     const state: AttemptState = instance.tags[AWS_TAGS.stopRequest]?.startsWith('cancel') ? 'CANCELLED' : 'LOST'
     return {state, exitCode: null, reason: `instance ${instance.state} (${instance.stateReasonMessage ?? 'no reason given'}) without an exit code on its console`, startedAt, endedAt}
   }
@@ -282,12 +240,9 @@ export class AwsProvider implements Provider {
     let last = 0
     for (;;) {
       const report = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
-      for (const {seq, line} of report.logs) {
-        if (seq <= last) continue
-        if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) fell out of the EC2 console window]`
-        yield line
-        last = seq
-      }
+      const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the EC2 console window]`)
+      yield* fresh.lines
+      last = fresh.last
       if (!options.follow || report.ended || options.signal?.aborted) return
       const [instance] = await client.describeInstances({filters: [{name: 'instance-id', values: [handle.externalId]}]})
       if (!instance || instance.state === 'terminated') {
@@ -323,12 +278,12 @@ export class AwsProvider implements Provider {
       if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID')) return
       throw error
     }
-    this.endedWithoutExit.delete(handle.externalId)
+    this.exitGrace.forget(handle.externalId)
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
+    for (const region of regionsToScan(this.regions(), query)) {
       const client = await this.client(region)
       // Looking for one attempt's run, an ended one counts too (EC2 lists terminated instances
       // for about an hour): the job may have finished while nobody was watching, and its
@@ -368,6 +323,6 @@ export class AwsProvider implements Provider {
 
   /** Closes the dispatcher this provider created (not an injected one). */
   async close(): Promise<void> {
-    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+    await this.dispatcher.close()
   }
 }

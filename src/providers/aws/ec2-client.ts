@@ -2,33 +2,18 @@
 // through an injected undici dispatcher, XML answers read with our own safe parser,
 // throttling and 5xx retried with capped exponential backoff, and every other failure
 // mapped onto skyhop's taxonomy (ec2-errors.ts). One client per region.
-import type {Dispatcher} from 'undici'
-
 import type {Money} from '../../spec/job-spec.js'
-import {defaultRetryPolicy, withRetries, type RetryPolicy} from '../vm/http.js'
+import {retriedCall, type ApiClientOptions} from '../vm/api-client.js'
 import {isRetryableEc2Error, toProviderError} from './ec2-errors.js'
-import {ec2Endpoint, type Env} from './endpoints.js'
+import {ec2Endpoint} from './endpoints.js'
 import {queryCall, type QueryParams} from './query-client.js'
 import type {AwsCredentials} from './sigv4.js'
 import {items, textAt, type XmlElement} from './xml.js'
 
 export const EC2_API_VERSION = '2016-11-15'
 
-export interface Ec2ClientOptions {
-  region: string
-  /** Called before every request so expiring credentials are refreshed. */
-  credentials: () => Promise<AwsCredentials>
-  dispatcher: Dispatcher
-  /** For endpoint overrides (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, SKYHOP_AWS_ENDPOINT). */
-  env?: Env
-  /** Explicit endpoint; wins over the environment. */
-  endpoint?: string
-  /** Deadline of one HTTP call. Default 20 s. */
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
-  onRetry?: (info: {action: string; attempt: number; delayMs: number; reason: string}) => void
-}
+/** `env` is read for AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL and SKYHOP_AWS_ENDPOINT. */
+export type Ec2ClientOptions = ApiClientOptions<AwsCredentials>
 
 export interface Tag {
   key: string
@@ -143,29 +128,25 @@ export class Ec2Client {
 
   /** One action with retries; failures come back as ProviderError. */
   async call(action: string, params: QueryParams, context: {zone?: string | null; instanceType?: string} = {}): Promise<XmlElement> {
-    try {
-      return await withRetries(
-        async () =>
-          queryCall({
-            endpoint: this.endpoint,
-            region: this.region,
-            service: 'ec2',
-            action,
-            version: EC2_API_VERSION,
-            params,
-            credentials: await this.options.credentials(),
-            dispatcher: this.options.dispatcher,
-            timeoutMs: this.options.timeoutMs ?? 20_000,
-            now: this.options.now,
-          }),
-        isRetryableEc2Error,
-        this.options.retry ?? defaultRetryPolicy,
-        (error, attempt, delayMs) =>
-          this.options.onRetry?.({action, attempt, delayMs, reason: (error as {code?: string}).code ?? (error as Error).message}),
-      )
-    } catch (error) {
-      throw toProviderError(error, {action, region: this.region, zone: context.zone, instanceType: context.instanceType})
-    }
+    return retriedCall(
+      this.options,
+      action,
+      async () =>
+        queryCall({
+          endpoint: this.endpoint,
+          region: this.region,
+          service: 'ec2',
+          action,
+          version: EC2_API_VERSION,
+          params,
+          credentials: await this.options.credentials(),
+          dispatcher: this.options.dispatcher,
+          timeoutMs: this.options.timeoutMs ?? 20_000,
+          now: this.options.now,
+        }),
+      isRetryableEc2Error,
+      (error) => toProviderError(error, {action, region: this.region, zone: context.zone, instanceType: context.instanceType}),
+    )
   }
 
   async runInstances(input: RunInstancesInput): Promise<Ec2Instance> {

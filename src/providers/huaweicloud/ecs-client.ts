@@ -8,9 +8,9 @@
 // https://iam.myhuaweicloud.com; SKYHOP_HUAWEICLOUD_ENDPOINT overrides all of them
 // (SKYHOP_HUAWEICLOUD_IAM_ENDPOINT the IAM one alone); either may contain {region} / {service}.
 import {createHash} from 'node:crypto'
-import type {Dispatcher} from 'undici'
 
-import {defaultRetryPolicy, httpCall, withRetries, type RetryPolicy} from '../vm/http.js'
+import {retriedCall, type ApiClientOptions} from '../vm/api-client.js'
+import {httpCall} from '../vm/http.js'
 import {rfc3986Encode} from '../vm/signing-util.js'
 import {HuaweiApiError, isRetryableHuaweiError, toHuaweiProviderError} from './ecs-errors.js'
 import {signSdkHmac, type HuaweiCredentials} from './sdk-hmac.js'
@@ -42,18 +42,7 @@ export function huaweiClientToken(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
-export interface HuaweiApiOptions {
-  region: string
-  credentials: () => Promise<HuaweiCredentials>
-  dispatcher: Dispatcher
-  env?: Env
-  /** Explicit endpoint for every service; wins over the environment. */
-  endpoint?: string
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
-  onRetry?: (info: {action: string; attempt: number; delayMs: number; reason: string}) => void
-}
+export type HuaweiApiOptions = ApiClientOptions<HuaweiCredentials>
 
 interface CallSpec {
   service: 'ecs' | 'ims' | 'iam'
@@ -128,16 +117,13 @@ export class HuaweiApi {
 
   /** One call with retries; failures come back as ProviderError. */
   async call(spec: CallSpec): Promise<{status: number; json: Record<string, unknown>}> {
-    try {
-      return await withRetries(
-        () => this.once(spec),
-        isRetryableHuaweiError,
-        this.options.retry ?? defaultRetryPolicy,
-        (error, attempt, delayMs) => this.options.onRetry?.({action: spec.action, attempt, delayMs, reason: (error as {code?: string}).code ?? (error as Error).message}),
-      )
-    } catch (error) {
-      throw toHuaweiProviderError(error, {action: spec.action, region: this.options.region, zone: spec.context?.zone, flavor: spec.context?.flavor})
-    }
+    return retriedCall(
+      this.options,
+      spec.action,
+      () => this.once(spec),
+      isRetryableHuaweiError,
+      (error) => toHuaweiProviderError(error, {action: spec.action, region: this.options.region, zone: spec.context?.zone, flavor: spec.context?.flavor}),
+    )
   }
 }
 

@@ -29,15 +29,19 @@ import {gzipSync} from 'node:zlib'
 import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
-import {redact} from '../../util/redact.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
 import {bootScript, readRunnerScript} from '../vm/boot-script.js'
-import {eventTime, finalState, parseConsole} from '../vm/console-channel.js'
+import {checkAccess} from '../vm/check.js'
+import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
-import type {RetryPolicy} from '../vm/http.js'
+import {AdapterDispatcher} from '../vm/dispatcher.js'
+import {PromiseCache} from '../vm/promise-cache.js'
+import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
 import {rfc3986Encode} from '../vm/signing-util.js'
+import {abortableSleep} from '../vm/sleep.js'
 import {loadHuaweiCredentials, type HuaweiAccount} from './credentials.js'
-import {EcsClient, HuaweiApi, huaweiClientToken, listAuthProjects, type EcsServer, type Env, type HuaweiApiOptions} from './ecs-client.js'
+import {EcsClient, HuaweiApi, huaweiClientToken, listAuthProjects, type EcsServer, type Env} from './ecs-client.js'
 import {HuaweiApiError, toHuaweiProviderError} from './ecs-errors.js'
 
 export const HUAWEI_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
@@ -57,16 +61,12 @@ export interface HuaweiNetwork {
   securityGroupIds?: string[]
 }
 
-export interface HuaweiProviderOptions {
+export interface HuaweiProviderOptions extends ClientPassThrough {
   /** Regions listOwned() scans and check() probes (the first). Default SKYHOP_HUAWEICLOUD_REGIONS, HUAWEICLOUD_SDK_REGION or cn-north-4. */
   regions?: string[]
   dispatcher?: Dispatcher
   env?: Env
   credentials?: () => Promise<LoadedCredentials<HuaweiAccount>>
-  endpoint?: string
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
   /** VPC and subnet per region (ECS requires both). Default SKYHOP_HUAWEICLOUD_NETWORKS. */
   networks?: Record<string, HuaweiNetwork>
   /** Image name or id for ordinary offers and for Ascend offers. Default SKYHOP_HUAWEICLOUD_IMAGE / _NPU_IMAGE. */
@@ -83,7 +83,6 @@ export interface HuaweiProviderOptions {
   /** How long a stopped on-demand server may lack its console exit line before the attempt is LOST. Default 10 min. */
   consoleGraceMs?: number
   runnerScript?: () => Promise<string>
-  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
@@ -113,60 +112,26 @@ export function isAscendOffer(offer: {accelerator: {name: string} | null}): bool
   return /^ascend/i.test(offer.accelerator?.name ?? '')
 }
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}
-
 export class HuaweiProvider implements Provider {
   readonly name = 'huaweicloud'
   private readonly env: Env
   private readonly credentialCache: CredentialCache<HuaweiAccount>
-  private readonly apis = new Map<string, HuaweiApi>()
-  private readonly clients = new Map<string, Promise<EcsClient>>()
-  private readonly images = new Map<string, Promise<string>>()
-  private readonly zones = new Map<string, Promise<string[]>>()
-  private readonly endedWithoutExit = new Map<string, number>()
+  private readonly dispatcher: AdapterDispatcher
+  private readonly apis = new PromiseCache<HuaweiApi>()
+  private readonly clients = new PromiseCache<EcsClient>()
+  private readonly images = new PromiseCache<string>()
+  private readonly zones = new PromiseCache<string[]>()
+  private readonly exitGrace = new ExitLineGrace()
   private iamProjects: Promise<Array<{id: string; name: string}>> | null = null
-  private dispatcherPromise: Promise<Dispatcher> | null = null
 
   constructor(private readonly options: HuaweiProviderOptions = {}) {
     this.env = options.env ?? process.env
+    this.dispatcher = new AdapterDispatcher(options.dispatcher)
     this.credentialCache = new CredentialCache(options.credentials ?? (async () => loadHuaweiCredentials({env: this.env})))
   }
 
-  private dispatcher(): Promise<Dispatcher> {
-    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
-    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}, keepAliveTimeout: 10_000}))
-    return this.dispatcherPromise
-  }
-
-  private async api(region: string): Promise<HuaweiApi> {
-    let a = this.apis.get(region)
-    if (!a) {
-      const options: HuaweiApiOptions = {
-        region,
-        credentials: async () => (await this.credentialCache.get()).credentials,
-        dispatcher: await this.dispatcher(),
-        env: this.env,
-        endpoint: this.options.endpoint,
-        timeoutMs: this.options.timeoutMs,
-        retry: this.options.retry,
-        now: this.options.now,
-        onRetry: (info) => this.options.onRetry?.({region, ...info}),
-      }
-      a = new HuaweiApi(options)
-      this.apis.set(region, a)
-    }
-    return a
+  private api(region: string): Promise<HuaweiApi> {
+    return this.apis.get(region, async () => new HuaweiApi(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
   }
 
   /** The project id of a region: configured, else the IAM project named after the region. */
@@ -188,19 +153,11 @@ export class HuaweiProvider implements Provider {
   }
 
   private client(region: string): Promise<EcsClient> {
-    let c = this.clients.get(region)
-    if (!c) {
-      c = (async () => new EcsClient(await this.api(region), await this.projectId(region)))()
-      c.catch(() => this.clients.delete(region))
-      this.clients.set(region, c)
-    }
-    return c
+    return this.clients.get(region, async () => new EcsClient(await this.api(region), await this.projectId(region)))
   }
 
   private regions(): string[] {
-    if (this.options.regions?.length) return this.options.regions
-    const listed = (this.env.SKYHOP_HUAWEICLOUD_REGIONS ?? '').split(',').map((r) => r.trim()).filter(Boolean)
-    return listed.length ? listed : [this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4']
+    return configuredRegions(this.options.regions, this.env.SKYHOP_HUAWEICLOUD_REGIONS, this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4')
   }
 
   private nowMs(): number {
@@ -221,31 +178,24 @@ export class HuaweiProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    let source: string | null = null
-    try {
-      source = (await this.credentialCache.get()).source
-      const region = this.regions()[0]
-      const zones = await (await this.client(region)).availabilityZones()
-      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} availability zones in ${region}`}
-    } catch (error) {
-      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
-    }
+    return checkAccess(
+      this.name,
+      async () => (await this.credentialCache.get()).source,
+      async () => {
+        const region = this.regions()[0]
+        const zones = await (await this.client(region)).availabilityZones()
+        return `credentials work: ${zones.length} availability zones in ${region}`
+      },
+    )
   }
 
   private imageFor(client: EcsClient, wanted: string): Promise<string> {
     if (UUID.test(wanted)) return Promise.resolve(wanted)
-    const key = `${client.region}\n${wanted}`
-    let p = this.images.get(key)
-    if (!p) {
-      p = (async () => {
-        const id = await client.findImage(wanted)
-        if (!id) throw new ProviderError(this.name, 'unavailable', `no active image named "${wanted}" in ${client.region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND'})
-        return id
-      })()
-      p.catch(() => this.images.delete(key))
-      this.images.set(key, p)
-    }
-    return p
+    return this.images.get(`${client.region}\n${wanted}`, async () => {
+      const id = await client.findImage(wanted)
+      if (!id) throw new ProviderError(this.name, 'unavailable', `no active image named "${wanted}" in ${client.region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND'})
+      return id
+    })
   }
 
   /** The image for this request: the job's own, else the NPU image for Ascend offers, else the default. */
@@ -267,13 +217,7 @@ export class HuaweiProvider implements Provider {
 
   private zoneFor(client: EcsClient, zone: string | null): Promise<string> {
     if (zone) return Promise.resolve(zone)
-    let p = this.zones.get(client.region)
-    if (!p) {
-      p = client.availabilityZones()
-      p.catch(() => this.zones.delete(client.region))
-      this.zones.set(client.region, p)
-    }
-    return p.then((zs) => {
+    return this.zones.get(client.region, () => client.availabilityZones()).then((zs) => {
       if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${client.region}`, {scope: 'region'})
       return zs[0]
     })
@@ -339,7 +283,7 @@ export class HuaweiProvider implements Provider {
 
   /** Follows the creation job until it succeeds, fails (thrown as a classified error) or the wait ends. */
   private async followCreation(client: EcsClient, created: {jobId: string; serverIds: string[]}, zone: string, flavor: string): Promise<string> {
-    const sleep = this.options.sleep ?? sleepFor
+    const sleep = this.options.sleep ?? abortableSleep
     const end = this.nowMs() + (this.options.launchWaitMs ?? 180_000)
     let serverId = created.serverIds[0] ?? null
     for (;;) {
@@ -359,9 +303,7 @@ export class HuaweiProvider implements Provider {
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
-    const byRegion = new Map<string, LaunchHandle[]>()
-    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
-    for (const [region, group] of byRegion) {
+    for (const [region, group] of groupByRegion(handles)) {
       const client = await this.client(region)
       // ShowServer per attempt, eight at a time.
       for (let i = 0; i < group.length; i += 8) {
@@ -396,35 +338,28 @@ export class HuaweiProvider implements Provider {
     const report = parseConsole(await client.consoleOutput(server.id))
     const startedAt = eventTime(report, 'run-start') ?? server.created
     if (report.ended) {
-      this.endedWithoutExit.delete(server.id)
+      this.exitGrace.forget(server.id)
       return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
     }
     if (spot) return {state: 'PREEMPTED', exitCode: null, reason: 'spot server stopped without its exit line (reclaimed)', startedAt, endedAt: null}
-    const now = this.nowMs()
-    const first = this.endedWithoutExit.get(server.id) ?? now
-    this.endedWithoutExit.set(server.id, first)
-    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+    if (this.exitGrace.waiting(server.id, this.nowMs(), this.options.consoleGraceMs ?? 10 * 60_000)) {
       return {state: 'RUNNING', exitCode: null, reason: 'server stopped; waiting for its console output', startedAt, endedAt: null}
     }
-    this.endedWithoutExit.delete(server.id)
     const state: AttemptState = server.metadata[HUAWEI_STOP_KEY]?.startsWith('cancel') ? 'CANCELLED' : 'LOST'
     return {state, exitCode: null, reason: 'server stopped without an exit code on its console', startedAt, endedAt: null}
   }
 
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const client = await this.client(handle.region)
-    const sleep = this.options.sleep ?? sleepFor
+    const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
       const server = await client.showServer(handle.externalId)
       if (!server) return
       const report = parseConsole(await client.consoleOutput(handle.externalId))
-      for (const {seq, line} of report.logs) {
-        if (seq <= last) continue
-        if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) fell out of the ECS console log]`
-        yield line
-        last = seq
-      }
+      const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the ECS console log]`)
+      yield* fresh.lines
+      last = fresh.last
       if (!options.follow || report.ended || server.status === 'SHUTOFF' || options.signal?.aborted) return
       await sleep(this.options.consolePollMs ?? 5000, options.signal)
       if (options.signal?.aborted) return
@@ -447,13 +382,13 @@ export class HuaweiProvider implements Provider {
       // Deleted between the two calls: nothing left to release.
       if (!(error instanceof ProviderError && /^(Ecs\.0614|HTTP404)$/.test(error.backendCode ?? ''))) throw error
     }
-    this.endedWithoutExit.delete(handle.externalId)
+    this.exitGrace.forget(handle.externalId)
   }
 
   /** Servers tagged by skyhop (only one attempt's with `attemptId`), in the provider's regions and `regions`. */
   async listOwned(query: {regions?: string[]; attemptId?: string} = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
+    for (const region of regionsToScan(this.regions(), query)) {
       const client = await this.client(region)
       for (const id of await client.listServerIdsByTag(HUAWEI_TAGS.attemptId, query.attemptId)) {
         const server = await client.showServer(id)
@@ -477,6 +412,6 @@ export class HuaweiProvider implements Provider {
   }
 
   async close(): Promise<void> {
-    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+    await this.dispatcher.close()
   }
 }

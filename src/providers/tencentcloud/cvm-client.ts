@@ -7,10 +7,9 @@
 // X-TC-Version / X-TC-Region headers; every answer is `{"Response": {...}}`, failures carry
 // `Response.Error.Code` with HTTP 200. Throttling and 5xx are retried with backoff.
 // Endpoint: https://<service>.tencentcloudapi.com, or SKYHOP_TENCENTCLOUD_ENDPOINT for both.
-import type {Dispatcher} from 'undici'
-
 import type {Currency, Money} from '../../spec/job-spec.js'
-import {defaultRetryPolicy, httpCall, withRetries, type RetryPolicy} from '../vm/http.js'
+import {retriedCall, type ApiClientOptions} from '../vm/api-client.js'
+import {httpCall} from '../vm/http.js'
 import {isRetryableTencentError, TencentApiError, toTencentProviderError} from './cvm-errors.js'
 import {signTc3, type TencentCredentials} from './tc3.js'
 
@@ -29,18 +28,7 @@ export function tencentEndpoint(service: string, env: Env): {url: string; source
   return {url: `https://${service}.tencentcloudapi.com/`, source: 'default'}
 }
 
-export interface TencentApiOptions {
-  region: string
-  credentials: () => Promise<TencentCredentials>
-  dispatcher: Dispatcher
-  env?: Env
-  /** Explicit endpoint for every service; wins over the environment. */
-  endpoint?: string
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
-  onRetry?: (info: {action: string; attempt: number; delayMs: number; reason: string}) => void
-}
+export type TencentApiOptions = ApiClientOptions<TencentCredentials>
 
 /** One Tencent Cloud API (a product and its version) in one region. */
 export class TencentApi {
@@ -95,16 +83,13 @@ export class TencentApi {
 
   /** One action with retries; failures come back as ProviderError. */
   async call(action: string, params: Record<string, unknown>, context: {zone?: string | null; instanceType?: string} = {}): Promise<Record<string, unknown>> {
-    try {
-      return await withRetries(
-        () => this.once(action, params),
-        isRetryableTencentError,
-        this.options.retry ?? defaultRetryPolicy,
-        (error, attempt, delayMs) => this.options.onRetry?.({action, attempt, delayMs, reason: (error as {code?: string}).code ?? (error as Error).message}),
-      )
-    } catch (error) {
-      throw toTencentProviderError(error, {action, region: this.options.region, zone: context.zone, instanceType: context.instanceType})
-    }
+    return retriedCall(
+      this.options,
+      action,
+      () => this.once(action, params),
+      isRetryableTencentError,
+      (error) => toTencentProviderError(error, {action, region: this.options.region, zone: context.zone, instanceType: context.instanceType}),
+    )
   }
 }
 

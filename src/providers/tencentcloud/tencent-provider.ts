@@ -24,15 +24,19 @@ import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
 import type {Currency, Money} from '../../spec/job-spec.js'
-import {redact} from '../../util/redact.js'
 import {TERMINAL_ATTEMPT_STATES, type AttemptState, type CheckResult, type LaunchHandle, type LaunchRequest, type LogOptions, type PollResult, type Provider} from '../provider.js'
+import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
 import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
-import {eventTime, finalState, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
+import {checkAccess} from '../vm/check.js'
+import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
-import type {RetryPolicy} from '../vm/http.js'
+import {AdapterDispatcher} from '../vm/dispatcher.js'
+import {PromiseCache} from '../vm/promise-cache.js'
+import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
 import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {abortableSleep} from '../vm/sleep.js'
 import {loadTencentCredentials, type TencentCredentialOptions} from './credentials.js'
-import {CvmClient, TAT_FINISHED, TatClient, tencentEndpoint, type CvmInstance, type CvmRunInput, type Env, type TencentApiOptions} from './cvm-client.js'
+import {CvmClient, TAT_FINISHED, TatClient, tencentEndpoint, type CvmInstance, type CvmRunInput, type Env} from './cvm-client.js'
 import type {TencentCredentials} from './tc3.js'
 
 export const TENCENT_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
@@ -45,16 +49,12 @@ export const TENCENT_CONSOLE_FILE = '/var/lib/skyhop/console.log'
 
 export const DEFAULT_IMAGE_NAME = 'Ubuntu Server 22.04 LTS 64bit'
 
-export interface TencentProviderOptions {
+export interface TencentProviderOptions extends ClientPassThrough {
   /** Regions listOwned() scans and check() probes (the first). Default SKYHOP_TENCENTCLOUD_REGIONS, TENCENTCLOUD_REGION or ap-guangzhou. */
   regions?: string[]
   dispatcher?: Dispatcher
   env?: Env
   credentials?: TencentCredentialOptions | (() => Promise<LoadedCredentials<TencentCredentials>>)
-  endpoint?: string
-  timeoutMs?: number
-  retry?: RetryPolicy
-  now?: () => Date
   /** Prices InquiryPriceRunInstances quotes: CNY on the China site (default), USD on the international one. */
   currency?: Currency
   /** Public image name (or an `img-` id) when the job names no image. Default SKYHOP_TENCENTCLOUD_IMAGE or Ubuntu 22.04. */
@@ -72,7 +72,6 @@ export interface TencentProviderOptions {
   /** How long an ended instance may lack an exit line before the attempt is LOST. Default 10 min. */
   consoleGraceMs?: number
   runnerScript?: () => Promise<string>
-  onRetry?: (info: {region: string; action: string; attempt: number; delayMs: number; reason: string}) => void
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
@@ -102,19 +101,6 @@ export function logReadScript(after: number, consoleFile = TENCENT_CONSOLE_FILE)
   ].join('\n')
 }
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}
-
 interface StatusCache {
   report: ConsoleReport | null
   /** When the last status read was issued (ms). */
@@ -130,63 +116,32 @@ export class TencentProvider implements Provider {
   readonly name = 'tencentcloud'
   private readonly env: Env
   private readonly credentialCache: CredentialCache<TencentCredentials>
-  private readonly cvms = new Map<string, CvmClient>()
-  private readonly tats = new Map<string, TatClient>()
-  private readonly images = new Map<string, Promise<string>>()
-  private readonly zones = new Map<string, Promise<string[]>>()
+  private readonly dispatcher: AdapterDispatcher
+  private readonly cvms = new PromiseCache<CvmClient>()
+  private readonly tats = new PromiseCache<TatClient>()
+  private readonly images = new PromiseCache<string>()
+  private readonly zones = new PromiseCache<string[]>()
   private readonly status = new Map<string, StatusCache>()
-  private readonly endedWithoutExit = new Map<string, number>()
-  private dispatcherPromise: Promise<Dispatcher> | null = null
+  private readonly exitGrace = new ExitLineGrace()
 
   constructor(private readonly options: TencentProviderOptions = {}) {
     this.env = options.env ?? process.env
+    this.dispatcher = new AdapterDispatcher(options.dispatcher)
     const creds = options.credentials
     const load = typeof creds === 'function' ? creds : async () => loadTencentCredentials({env: this.env, ...creds})
     this.credentialCache = new CredentialCache(load)
   }
 
-  private dispatcher(): Promise<Dispatcher> {
-    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
-    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: 10_000}, keepAliveTimeout: 10_000}))
-    return this.dispatcherPromise
+  private cvm(region: string): Promise<CvmClient> {
+    return this.cvms.get(region, async () => new CvmClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
   }
 
-  private async apiOptions(region: string): Promise<TencentApiOptions> {
-    return {
-      region,
-      credentials: async () => (await this.credentialCache.get()).credentials,
-      dispatcher: await this.dispatcher(),
-      env: this.env,
-      endpoint: this.options.endpoint,
-      timeoutMs: this.options.timeoutMs,
-      retry: this.options.retry,
-      now: this.options.now,
-      onRetry: (info) => this.options.onRetry?.({region, ...info}),
-    }
-  }
-
-  private async cvm(region: string): Promise<CvmClient> {
-    let c = this.cvms.get(region)
-    if (!c) {
-      c = new CvmClient(await this.apiOptions(region))
-      this.cvms.set(region, c)
-    }
-    return c
-  }
-
-  private async tat(region: string): Promise<TatClient> {
-    let c = this.tats.get(region)
-    if (!c) {
-      c = new TatClient(await this.apiOptions(region))
-      this.tats.set(region, c)
-    }
-    return c
+  private tat(region: string): Promise<TatClient> {
+    return this.tats.get(region, async () => new TatClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
   }
 
   private regions(): string[] {
-    if (this.options.regions?.length) return this.options.regions
-    const listed = (this.env.SKYHOP_TENCENTCLOUD_REGIONS ?? '').split(',').map((r) => r.trim()).filter(Boolean)
-    return listed.length ? listed : [this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou']
+    return configuredRegions(this.options.regions, this.env.SKYHOP_TENCENTCLOUD_REGIONS, this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou')
   }
 
   private nowMs(): number {
@@ -201,43 +156,31 @@ export class TencentProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    let source: string | null = null
-    try {
-      source = (await this.credentialCache.get()).source
-      const region = this.regions()[0]
-      const zones = await (await this.cvm(region)).describeZones()
-      return {provider: this.name, ok: true, source, message: `credentials work: ${zones.length} zones in ${region}`}
-    } catch (error) {
-      return {provider: this.name, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
-    }
+    return checkAccess(
+      this.name,
+      async () => (await this.credentialCache.get()).source,
+      async () => {
+        const region = this.regions()[0]
+        const zones = await (await this.cvm(region)).describeZones()
+        return `credentials work: ${zones.length} zones in ${region}`
+      },
+    )
   }
 
   private imageFor(region: string, requested: string | null): Promise<string> {
     const wanted = requested ?? this.options.image ?? (this.env.SKYHOP_TENCENTCLOUD_IMAGE?.trim() || DEFAULT_IMAGE_NAME)
     if (/^img-[a-z0-9]+$/.test(wanted)) return Promise.resolve(wanted)
-    const key = `${region}\n${wanted}`
-    let p = this.images.get(key)
-    if (!p) {
-      p = (async () => {
-        const id = await (await this.cvm(region)).findPublicImage(wanted)
-        if (!id) throw new ProviderError(this.name, 'unavailable', `no public image named "${wanted}" in ${region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND', hint: 'Name an image id (img-…) in the job’s `image`, or set SKYHOP_TENCENTCLOUD_IMAGE.'})
-        return id
-      })()
-      p.catch(() => this.images.delete(key))
-      this.images.set(key, p)
-    }
-    return p
+    return this.images.get(`${region}\n${wanted}`, async () => {
+      const id = await (await this.cvm(region)).findPublicImage(wanted)
+      if (!id) throw new ProviderError(this.name, 'unavailable', `no public image named "${wanted}" in ${region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND', hint: 'Name an image id (img-…) in the job’s `image`, or set SKYHOP_TENCENTCLOUD_IMAGE.'})
+      return id
+    })
   }
 
   private zoneFor(region: string, zone: string | null): Promise<string> {
     if (zone) return Promise.resolve(zone)
-    let p = this.zones.get(region)
-    if (!p) {
-      p = (async () => (await (await this.cvm(region)).describeZones()).filter((z) => z.available).map((z) => z.zone))()
-      p.catch(() => this.zones.delete(region))
-      this.zones.set(region, p)
-    }
-    return p.then((zs) => {
+    const zones = this.zones.get(region, async () => (await (await this.cvm(region)).describeZones()).filter((z) => z.available).map((z) => z.zone))
+    return zones.then((zs) => {
       if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${region}`, {scope: 'region'})
       return zs[0]
     })
@@ -305,9 +248,7 @@ export class TencentProvider implements Provider {
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
-    const byRegion = new Map<string, LaunchHandle[]>()
-    for (const h of handles) byRegion.set(h.region, [...(byRegion.get(h.region) ?? []), h])
-    for (const [region, group] of byRegion) {
+    for (const [region, group] of groupByRegion(handles)) {
       await this.readPendingStatus(region, group)
       const found = new Map((await (await this.cvm(region)).describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
       // Reads stay in lockstep per region: while any read of this region is still out (and
@@ -379,7 +320,7 @@ export class TencentProvider implements Provider {
     const report = this.status.get(h.externalId)?.report ?? null
     const startedAt = (report && eventTime(report, 'run-start')) ?? instance?.createdTime ?? null
     if (report?.ended) {
-      this.endedWithoutExit.delete(h.externalId)
+      this.exitGrace.forget(h.externalId)
       return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
     }
     if (!instance) {
@@ -403,13 +344,9 @@ export class TencentProvider implements Provider {
     if (h.data.spot && (instance.state === 'TERMINATING' || instance.state === 'SHUTDOWN')) {
       return {...base, state: 'PREEMPTED', reason: `spot instance ${instance.state.toLowerCase()} before its exit line was read`}
     }
-    const now = this.nowMs()
-    const first = this.endedWithoutExit.get(h.externalId) ?? now
-    this.endedWithoutExit.set(h.externalId, first)
-    if (now - first < (this.options.consoleGraceMs ?? 10 * 60_000)) {
+    if (this.exitGrace.waiting(h.externalId, this.nowMs(), this.options.consoleGraceMs ?? 10 * 60_000)) {
       return {...base, state: 'RUNNING', reason: `instance ${instance.state}; its exit line was not read before it stopped`}
     }
-    this.endedWithoutExit.delete(h.externalId)
     const state: AttemptState = h.data.spot ? 'PREEMPTED' : 'LOST'
     return {...base, state, reason: `instance ${instance.state} without an exit code read through TAT`}
   }
@@ -418,7 +355,7 @@ export class TencentProvider implements Provider {
   private async runAndWait(region: string, instanceId: string, script: string, signal?: AbortSignal): Promise<string | null> {
     const tat = await this.tat(region)
     const invocation = await tat.runCommand([instanceId], script, 30)
-    const sleep = this.options.sleep ?? sleepFor
+    const sleep = this.options.sleep ?? abortableSleep
     const end = this.nowMs() + 60_000
     for (let step = 200; this.nowMs() < end && !signal?.aborted; step = Math.min(2000, step * 2)) {
       await sleep(step, signal)
@@ -430,7 +367,7 @@ export class TencentProvider implements Provider {
 
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const client = await this.cvm(handle.region)
-    const sleep = this.options.sleep ?? sleepFor
+    const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
       const [instance] = await client.describeInstances({instanceIds: [handle.externalId]})
@@ -442,13 +379,11 @@ export class TencentProvider implements Provider {
         if (output === null) break
         const report = parseConsole(output)
         ended = report.ended
-        const fresh = report.logs.filter((l) => l.seq > last)
-        for (const {seq, line} of fresh) {
-          if (seq > last + 1) yield `[skyhop: ${seq - last - 1} line(s) missing from the console file]`
-          yield line
-          last = seq
-        }
-        if (fresh.length === 0 || options.signal?.aborted) break
+        const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) missing from the console file]`)
+        yield* fresh.lines
+        const broughtLines = fresh.last > last
+        last = fresh.last
+        if (!broughtLines || options.signal?.aborted) break
       }
       if (!options.follow || ended || options.signal?.aborted) return
       await sleep(this.options.consolePollMs ?? 5000, options.signal)
@@ -476,13 +411,13 @@ export class TencentProvider implements Provider {
       if (!(error instanceof ProviderError && /^(InvalidInstanceId\.NotFound|UnsupportedOperation\.InstanceStateTerminat)/.test(error.backendCode ?? ''))) throw error
     }
     this.status.delete(handle.externalId)
-    this.endedWithoutExit.delete(handle.externalId)
+    this.exitGrace.forget(handle.externalId)
   }
 
   /** Instances tagged by skyhop (only one attempt's with `attemptId`), in the provider's regions and `regions`. */
   async listOwned(query: {regions?: string[]; attemptId?: string} = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
-    for (const region of new Set([...this.regions(), ...(query.regions ?? [])])) {
+    for (const region of regionsToScan(this.regions(), query)) {
       const filter = query.attemptId ? {name: `tag:${TENCENT_TAGS.attemptId}`, values: [query.attemptId]} : {name: 'tag-key', values: [TENCENT_TAGS.attemptId]}
       const instances = await (await this.cvm(region)).describeInstances({filters: [filter]})
       for (const i of instances) {
@@ -509,6 +444,6 @@ export class TencentProvider implements Provider {
   }
 
   async close(): Promise<void> {
-    if (this.dispatcherPromise) await (await this.dispatcherPromise).close()
+    await this.dispatcher.close()
   }
 }

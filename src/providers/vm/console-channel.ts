@@ -2,7 +2,9 @@
 // `SKYHOP-EV <event json>`, `SKYHOP-LOG <n> <line>`, `SKYHOP-EXIT <runner rc> <job rc|none>`.
 // The clouds return the console's recent tail (EC2: the last 64 KB) with kernel and
 // cloud-init lines around ours, sometimes with CRs or a prefix glued on; only our
-// prefixed lines count, and each is parsed defensively.
+// prefixed lines count, and each is parsed defensively. Also what every adapter does with
+// a report: take the output lines it has not yet read, and give an ended instance time for
+// its exit line to appear.
 import type {RunnerEvent} from '../../runner/contract.js'
 import type {AttemptState} from '../provider.js'
 import {CONSOLE_PREFIX} from './boot-script.js'
@@ -77,4 +79,46 @@ export function finalState(report: ConsoleReport): {state: AttemptState; exitCod
 /** The ISO time of the first event of a kind, if any. */
 export function eventTime(report: ConsoleReport, name: string): string | null {
   return report.events.find((e) => e.event === name)?.ts ?? null
+}
+
+/**
+ * The output lines after sequence number `after`, with a note (`gapNote`) where lines are
+ * missing because they fell out of the cloud's console window; and the last sequence number
+ * now read.
+ */
+export function linesAfter(report: ConsoleReport, after: number, gapNote: (missing: number) => string): {lines: string[]; last: number} {
+  const lines: string[] = []
+  let last = after
+  for (const {seq, line} of report.logs) {
+    if (seq <= last) continue
+    if (seq > last + 1) lines.push(gapNote(seq - last - 1))
+    lines.push(line)
+    last = seq
+  }
+  return {lines, last}
+}
+
+/**
+ * When each ended instance was first seen without its exit line. The clouds publish
+ * console output late, so such an attempt stays RUNNING for a grace period before it is
+ * given up.
+ */
+export class ExitLineGrace {
+  private readonly firstSeen = new Map<string, number>()
+
+  /** Whether `id` is within `graceMs` of first being seen ended without its exit line; past that it is forgotten. */
+  waiting(id: string, nowMs: number, graceMs: number): boolean {
+    const first = this.firstSeen.get(id) ?? nowMs
+    if (nowMs - first < graceMs) {
+      this.firstSeen.set(id, first)
+      return true
+    }
+    this.firstSeen.delete(id)
+    return false
+  }
+
+  /** The exit line was read, or the instance is gone. */
+  forget(id: string): void {
+    this.firstSeen.delete(id)
+  }
 }
