@@ -134,6 +134,11 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
           now: started,
           env,
           fail: (category, message) => new ProviderError(provider, category, message, {code: 'PROVIDER_BAD_RESPONSE'}),
+          timeoutMs: options.timeoutMs,
+          retry: options.retry,
+          sleep: options.sleep,
+          random: options.random,
+          onRetry: options.onRetry ? (e) => options.onRetry!(provider, e) : undefined,
         })
         if (result.offers.length === 0) {
           throw new ProviderError(provider, 'unavailable', 'the price API returned no prices for the instance types skyhop knows', {

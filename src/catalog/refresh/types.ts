@@ -4,7 +4,7 @@
 import type {Dispatcher} from 'undici'
 
 import type {ProviderError, ProviderErrorCategory} from '../../errors.js'
-import type {HttpClient} from '../../http/client.js'
+import type {HttpClient, RetryEvent, RetryPolicy} from '../../http/client.js'
 import type {AcceleratorRegistry} from '../accelerators.js'
 import type {Offer} from '../types.js'
 
@@ -23,6 +23,15 @@ export interface RefreshContext {
   env: NodeJS.ProcessEnv
   /** Builds the ProviderError for a response the refresher cannot use. */
   fail(category: ProviderErrorCategory, message: string): ProviderError
+  /**
+   * What `http` was built with, for a refresher that talks through a provider client of
+   * its own (Alibaba, Tencent, Huawei): the same timeout, retries, waiting and reporting.
+   */
+  timeoutMs?: number
+  retry?: Partial<RetryPolicy>
+  sleep?: (ms: number) => Promise<void>
+  random?: () => number
+  onRetry?: (event: RetryEvent) => void
 }
 
 export interface RefreshResult {
