@@ -65,9 +65,9 @@ describe('skyhop catalog refresh / status', () => {
 
   it('refuses a provider without a live refresh (exit 4) and an unknown one (exit 2)', () => {
     const home = tempHome()
-    const aliyun = runCli(['catalog', 'refresh', '--provider', 'aliyun', '--json'], {home})
-    expect(aliyun.code).to.equal(4)
-    expect(parseEnvelope(aliyun.stdout).error!.code).to.equal('PROVIDER_NOT_SUPPORTED')
+    const gcp = runCli(['catalog', 'refresh', '--provider', 'gcp', '--json'], {home})
+    expect(gcp.code).to.equal(4)
+    expect(parseEnvelope(gcp.stdout).error!.code).to.equal('PROVIDER_NOT_SUPPORTED')
     const typo = runCli(['catalog', 'refresh', '--provider', 'azur'], {home})
     expect(typo.code).to.equal(2)
     expect(typo.stderr).to.include('did you mean "azure"')

@@ -179,7 +179,7 @@ offers:
     expect(azure).to.deep.include({origin: 'refreshed', rows: 1, ageSeconds: 7200, refreshSupported: true, lastRefresh: null})
     const aws = s.providers.find((p) => p.provider === 'aws')!
     expect(aws).to.deep.include({origin: 'bundled', rows: 4, asOf: '2026-01-01', refreshSupported: true})
-    expect(s.providers.find((p) => p.provider === 'aliyun')!.refreshSupported).to.equal(false)
+    expect(s.providers.find((p) => p.provider === 'gcp')!.refreshSupported).to.equal(false)
     expect(aws.ageSeconds).to.equal(Math.round((Date.parse('2026-11-27T12:00:00Z') - Date.parse('2026-01-01T00:00:00Z')) / 1000))
     expect(s.totalRows).to.equal(FIXTURE.length - 2 + 1)
   })

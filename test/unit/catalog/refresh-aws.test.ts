@@ -19,6 +19,8 @@ function awsEnv(url: string, pricingUrl: string, withKey = true): Record<string,
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
     AWS_CONFIG_FILE: '/nonexistent/config',
+    // Runs over every provider look for Alibaba and Tencent profile files under HOME.
+    HOME: '/nonexistent/home',
     ...(withKey ? {AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey} : {}),
   }
 }

@@ -41,8 +41,9 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
       home,
       snapshotFile,
       dispatcher,
-      // AWS is refreshed too when no provider is named: give it nothing to find, no metadata to ask.
-      env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/c'},
+      // AWS, Alibaba, Huawei and Tencent are refreshed too when no provider is named: give
+      // them no credentials to find (HOME hides profile files), no metadata to ask.
+      env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/c', HOME: '/nonexistent/home'},
       now: () => new Date('2026-11-27T10:00:00Z'),
       sleep: async () => {},
       timeoutMs: 2000,
@@ -138,11 +139,11 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
   it('reports providers without a live refresh, and refuses them by name', async () => {
     const {home, snapshotFile} = fixtureSnapshot()
     const report = await refreshCatalog(options(home, snapshotFile))
-    const aliyun = report.outcomes.find((o) => o.provider === 'aliyun')!
-    expect(aliyun).to.deep.include({status: 'unsupported', error: null})
-    expect(aliyun.using.origin).to.equal('bundled')
-    expect(report.outcomes.find((o) => o.provider === 'aws')!.status).to.equal('skipped')
-    const err = await refreshCatalog(options(home, snapshotFile, {providers: ['aliyun']})).catch((e: unknown) => e)
+    const gcp = report.outcomes.find((o) => o.provider === 'gcp')!
+    expect(gcp).to.deep.include({status: 'unsupported', error: null})
+    expect(gcp.using.origin).to.equal('bundled')
+    for (const p of ['aws', 'aliyun']) expect(report.outcomes.find((o) => o.provider === p)!.status, p).to.equal('skipped')
+    const err = await refreshCatalog(options(home, snapshotFile, {providers: ['gcp']})).catch((e: unknown) => e)
     expect(err).to.be.instanceOf(ProviderError)
     expect((err as ProviderError).code).to.equal('PROVIDER_NOT_SUPPORTED')
     const typo = await refreshCatalog(options(home, snapshotFile, {providers: ['azuer']})).catch((e: unknown) => e)
