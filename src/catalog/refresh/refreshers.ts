@@ -2,10 +2,12 @@
 import {aliyunRefresher} from './aliyun.js'
 import {awsRefresher} from './aws.js'
 import {azureRefresher} from './azure.js'
+import {tencentRefresher} from './tencent.js'
 import type {Refresher} from './types.js'
 
 export const REFRESHERS: Readonly<Record<string, Refresher>> = {
   aliyun: aliyunRefresher,
   aws: awsRefresher,
   azure: azureRefresher,
+  tencentcloud: tencentRefresher,
 }
