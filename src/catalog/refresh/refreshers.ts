@@ -2,6 +2,7 @@
 import {aliyunRefresher} from './aliyun.js'
 import {awsRefresher} from './aws.js'
 import {azureRefresher} from './azure.js'
+import {huaweiRefresher} from './huawei.js'
 import {tencentRefresher} from './tencent.js'
 import type {Refresher} from './types.js'
 
@@ -9,5 +10,6 @@ export const REFRESHERS: Readonly<Record<string, Refresher>> = {
   aliyun: aliyunRefresher,
   aws: awsRefresher,
   azure: azureRefresher,
+  huaweicloud: huaweiRefresher,
   tencentcloud: tencentRefresher,
 }

@@ -142,7 +142,7 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
     const gcp = report.outcomes.find((o) => o.provider === 'gcp')!
     expect(gcp).to.deep.include({status: 'unsupported', error: null})
     expect(gcp.using.origin).to.equal('bundled')
-    for (const p of ['aws', 'aliyun', 'tencentcloud']) expect(report.outcomes.find((o) => o.provider === p)!.status, p).to.equal('skipped')
+    for (const p of ['aws', 'aliyun', 'huaweicloud', 'tencentcloud']) expect(report.outcomes.find((o) => o.provider === p)!.status, p).to.equal('skipped')
     const err = await refreshCatalog(options(home, snapshotFile, {providers: ['gcp']})).catch((e: unknown) => e)
     expect(err).to.be.instanceOf(ProviderError)
     expect((err as ProviderError).code).to.equal('PROVIDER_NOT_SUPPORTED')
