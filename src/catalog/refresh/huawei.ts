@@ -211,7 +211,7 @@ export const huaweiRefresher: Refresher = {
       } catch (error) {
         if (isProviderWide(error)) throw error
         firstError ??= error
-        return kept.add(t, reasonOf(error, 'huaweicloud'))
+        return kept.add(t, `ListOnDemandResourceRatings failed (${reasonOf(error, 'huaweicloud')})`)
       }
       if (typeof price === 'string') return kept.add(t, `ListOnDemandResourceRatings: ${price}`)
       const old = t.template.price

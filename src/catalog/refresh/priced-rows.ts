@@ -119,8 +119,14 @@ export function isProviderWide(error: unknown): boolean {
   return e?.category === 'auth' && e.scope === 'provider'
 }
 
-/** The error's message without the `provider: ` prefix ProviderError adds. */
+/**
+ * Why a call failed, short enough to group the same failure across types and regions:
+ * the API's own error code when there is one (messages carry request ids), else the
+ * message without the `provider: ` prefix ProviderError adds.
+ */
 export function reasonOf(error: unknown, provider: string): string {
+  const code = (error as {backendCode?: unknown} | null)?.backendCode
+  if (typeof code === 'string' && code !== '' && !/^\d+$/.test(code)) return code
   const message = error instanceof Error ? error.message : String(error)
   return message.startsWith(`${provider}: `) ? message.slice(provider.length + 2) : message
 }

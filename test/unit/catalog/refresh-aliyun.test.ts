@@ -63,7 +63,7 @@ describe('catalog refresh: Alibaba Cloud DescribePrice + DescribeSpotPriceHistor
     const [o] = report.outcomes
     expect(o, o.message).to.deep.include({provider: 'aliyun', status: 'refreshed', rows: 4, error: null})
     expect(o.source).to.equal(`${ALIYUN_SOURCE} (credentials: environment (ALIBABA_CLOUD_ACCESS_KEY_ID))`)
-    expect(o.message).to.match(/kept the previous rows of ecs\.gn7-c12g1\.3xlarge in cn-beijing: DescribePrice failed \(.*InvalidInstanceType\.NotFound/)
+    expect(o.message).to.include('kept the previous rows of ecs.gn7-c12g1.3xlarge in cn-beijing: DescribePrice failed (InvalidInstanceType.NotFound)')
 
     const rows = loadCatalog({home, snapshotFile}).offers.filter((x) => x.provider === 'aliyun')
     const at = (region: string, type: string, zone: string | null) => rows.find((x) => x.region === region && x.instanceType === type && x.zone === zone)!

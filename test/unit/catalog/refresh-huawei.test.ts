@@ -58,7 +58,7 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
     const [o] = report.outcomes
     expect(o, o.message).to.deep.include({provider: 'huaweicloud', status: 'refreshed', rows: 5, error: null})
     expect(o.endpoint).to.equal(`${url}/`)
-    expect(o.message).to.include('kept the previous rows of kat1.8xlarge in cn-north-4: ListOnDemandResourceRatings kat1.8xlarge in cn-north-4: CBC.99006006 Product not found.')
+    expect(o.message).to.include('kept the previous rows of kat1.8xlarge in cn-north-4: ListOnDemandResourceRatings failed (CBC.99006006)')
     expect(o.message).to.include('kept the previous rows of modelarts.bm.snt9.xlarge.8 in cn-east-3: a ModelArts resource flavor, not an ECS flavor')
     expect(o.message).to.include('kept the previous rows of Snt9B in cn-north-4: not an ECS flavor name')
 
