@@ -14,6 +14,7 @@
 //   job.pgid          process group id of the job (setup and run)
 //   output.log        stdout and stderr of setup and run, interleaved
 //   events.jsonl      one JSON object per line (see RunnerEvent)
+//   job.status        run.sh's exit status, as the job's own shell saw it (internal)
 //   exit_code         the job's exit code, written atomically when it ends
 //   stop-request      written by skyhop before signalling the runner: `cancel` or `preempt`
 //

@@ -549,7 +549,15 @@ sr_job_main() {
   fi
   sr_emit run-start
   sr_load_env
-  exec bash "$sr_dir/run.sh"
+  # Not `exec`: this shell outlives run.sh to record its exit status in a file, because
+  # bash's own `wait` in the runner can lose it when a signal lands mid-wait (seen under
+  # Slurm, which signals every process of the step). A no-op trap keeps this shell alive
+  # through the job's signal; run.sh itself starts with default handlers.
+  trap ':' TERM INT USR1 USR2 HUP QUIT
+  bash "$sr_dir/run.sh"
+  local status=$?
+  sr_write_atomic "$sr_dir/job.status" "$status"
+  exit "$status"
 }
 
 # Ends the runner when the job never started (stopped while waiting for a slot).
@@ -667,6 +675,13 @@ while :; do
     fi
   fi
 done
+# The job's own record of its status wins; without it (SIGKILL took the whole group),
+# what bash's wait said, as long as it is a real exit status.
+if [[ -s $sr_dir/job.status ]]; then
+  sr_status=$(<"$sr_dir/job.status")
+elif ! [[ $sr_status =~ ^[0-9]+$ ]] || (( sr_status > 255 )); then
+  if [[ -n $sr_killed ]]; then sr_status=137; else sr_status=255; fi
+fi
 sr_now
 sr_end_ms=$NOW_MS
 # A stop that comes after the job ended changes nothing: it is not recorded.
