@@ -17,20 +17,19 @@
 //   which ECS public images carry; nothing inbound is opened.
 // - Spot reclaim notices reach the runner through the metadata endpoint
 //   /latest/meta-data/instance/spot/termination-time (about five minutes ahead).
-import {gzipSync} from 'node:zlib'
-import type {Dispatcher} from 'undici'
-
 import {ProviderError} from '../../errors.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, OwnedQuery, PollResult, Provider} from '../provider.js'
-import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
-import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
-import {checkAccess} from '../vm/check.js'
+import type {VmAdapterOptions} from '../vm/adapter-options.js'
+import {clientOptionsFor} from '../vm/api-client.js'
+import {bootScript, readRunnerScript, stopRequestScript, userData} from '../vm/boot-script.js'
+import {checkByListingZones} from '../vm/check.js'
+import {asciiClientToken} from '../vm/client-token.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
 import {AdapterDispatcher} from '../vm/dispatcher.js'
 import {PromiseCache} from '../vm/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
-import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {rfc3986Encode} from '../vm/signing-util.js'
 import {abortableSleep} from '../vm/sleep.js'
 import type {AliyunCredentials} from './acs3.js'
 import {loadAliyunCredentials, type AliyunCredentialOptions} from './credentials.js'
@@ -43,10 +42,9 @@ export const ECS_USER_DATA_LIMIT = 32 * 1024
 
 export const DEFAULT_IMAGE_FAMILY = 'acs:ubuntu_22_04_x64'
 
-export interface AliyunProviderOptions extends ClientPassThrough {
+export interface AliyunProviderOptions extends VmAdapterOptions {
+  /** Regions listOwned() scans and check() probes (the first). Default ALIBABA_CLOUD_REGION_ID, the profile's region or cn-hangzhou. */
   regions?: string[]
-  dispatcher?: Dispatcher
-  env?: Record<string, string | undefined>
   credentials?: AliyunCredentialOptions | (() => Promise<LoadedCredentials<AliyunCredentials>>)
   /** VSwitch per zone and security group per region (ECS needs both in a VPC). */
   network?: {vSwitchIds?: Record<string, string>; securityGroupIds?: Record<string, string>}
@@ -56,15 +54,6 @@ export interface AliyunProviderOptions extends ClientPassThrough {
   spotProtectionHours?: 0 | 1
   /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default 100.100.100.200. */
   metadataBaseUrl?: string
-  instancePollSeconds?: number
-  consolePollMs?: number
-  consoleGraceMs?: number
-  runnerScript?: () => Promise<string>
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
-}
-
-function clientToken(key: string): string {
-  return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
 }
 
 export class AliyunProvider implements Provider {
@@ -105,16 +94,7 @@ export class AliyunProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkAccess(
-      this.name,
-      async () => (await this.credentialCache.get()).source,
-      async () => {
-        // After the credentials: a profile may name the region.
-        const region = this.regions()[0]
-        const zones = await (await this.client(region)).describeZones()
-        return `credentials work: ${zones.length} zones in ${region}`
-      },
-    )
+    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.client(region)).describeZones())
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
@@ -130,9 +110,9 @@ export class AliyunProvider implements Provider {
       stopRequestProbe: null,
       pollIntervalSeconds: this.options.instancePollSeconds,
     })
-    let userData = Buffer.from(script, 'utf8')
-    if (userData.toString('base64').length > ECS_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
-    if (userData.toString('base64').length > ECS_USER_DATA_LIMIT) {
+    // ECS measures user data after base64.
+    const data = userData(script, (d) => d.toString('base64').length <= ECS_USER_DATA_LIMIT)
+    if (!data.fits) {
       throw new ProviderError(this.name, 'user', `the boot script is too large for ECS user data (${ECS_USER_DATA_LIMIT} bytes after base64)`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
     }
     const limit = request.spot && spec.maxPrice ? spec.maxPrice : null
@@ -143,8 +123,8 @@ export class AliyunProvider implements Provider {
       imageId: spec.image ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
       instanceType: offer.instanceType,
       zone: offer.zone,
-      clientToken: clientToken(request.idempotencyKey),
-      userData: userData.toString('base64'),
+      clientToken: asciiClientToken(request.idempotencyKey),
+      userData: data.data.toString('base64'),
       tags: [
         {key: ALIYUN_TAGS.jobId, value: request.jobId},
         {key: ALIYUN_TAGS.attemptId, value: request.attemptId},

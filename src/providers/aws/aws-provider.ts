@@ -18,19 +18,18 @@
 // script reads it from instance metadata (instance tags in IMDS are enabled at launch) and
 // hands it to the runner as `stop-request` + SIGTERM, exactly as the local provider does.
 // Spot interruptions reach the runner through IMDSv2 spot/instance-action (two minutes).
-import {gzipSync} from 'node:zlib'
-import type {Dispatcher} from 'undici'
-
 import {ProviderError} from '../../errors.js'
-import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
-import {bootScript, readRunnerScript} from '../vm/boot-script.js'
-import {checkAccess} from '../vm/check.js'
+import type {VmAdapterOptions} from '../vm/adapter-options.js'
+import {clientOptionsFor} from '../vm/api-client.js'
+import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
+import {checkByListingZones} from '../vm/check.js'
+import {asciiClientToken} from '../vm/client-token.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
 import {AdapterDispatcher} from '../vm/dispatcher.js'
 import {PromiseCache} from '../vm/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
-import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {rfc3986Encode} from '../vm/signing-util.js'
 import {abortableSleep} from '../vm/sleep.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, OwnedQuery, PollResult, Provider} from '../provider.js'
 import {loadAwsCredentials, type AwsCredentialOptions, type AwsCredentials} from './credentials.js'
@@ -50,39 +49,21 @@ export const EC2_USER_DATA_LIMIT = 16 * 1024
 
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
 
-export interface AwsProviderOptions extends ClientPassThrough {
+export interface AwsProviderOptions extends VmAdapterOptions {
   /** Regions listOwned() scans and check() probes (the first). Default: AWS_REGION or us-east-1. */
   regions?: string[]
-  /** Every HTTP call goes through it. Default: an undici Agent owned by this provider. */
-  dispatcher?: Dispatcher
-  /** Environment for endpoint overrides and credentials. Default process.env. */
-  env?: Env
   /** How to find credentials (profile, home dir), or a loader of your own. */
   credentials?: AwsCredentialOptions | (() => Promise<LoadedCredentials<AwsCredentials>>)
   /** EC2 endpoint for every region; otherwise SKYHOP_AWS_ENDPOINT / AWS_ENDPOINT_URL(_EC2) / the default. */
   endpoint?: string
   /** Launch networking: subnet per zone, security groups per region, instance profile. */
   network?: {subnetIds?: Record<string, string>; securityGroupIds?: Record<string, string[]>; iamInstanceProfile?: string}
-  /**
-   * Metadata base URL the runner and the stop probe use on the instance; `{attemptId}` is
-   * replaced by the attempt id (a test fake serves every instance from one port). Default IMDS.
-   */
+  /** Metadata base for the runner and the stop probe on the instance; `{attemptId}` is replaced. Default IMDS (169.254.169.254). */
   metadataBaseUrl?: string
-  /** Seconds between the instance's polls for notices and stop requests. Default 5. */
-  instancePollSeconds?: number
-  /** Interval of logs({follow}) polls. Default 5 s. */
-  consolePollMs?: number
-  /** How long an ended instance may lack its console exit line before the attempt is LOST. Default 10 min. */
-  consoleGraceMs?: number
-  /** Returns skyhop-runner.sh; default reads the installed file at launch time. */
-  runnerScript?: () => Promise<string>
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
-/** The idempotency key as a ClientToken: itself when it fits EC2's 64 ASCII characters, else its SHA-256. */
-export function clientTokenFor(key: string): string {
-  return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
-}
+/** The idempotency key as EC2's ClientToken. */
+export const clientTokenFor = asciiClientToken
 
 /** The bash the boot script runs to read a stop request from the instance's tags in IMDS. */
 export function awsStopProbe(metadataBase: string): string {
@@ -126,15 +107,7 @@ export class AwsProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkAccess(
-      this.name,
-      async () => (await this.credentialCache.get()).source,
-      async () => {
-        const region = this.regions()[0]
-        const zones = await (await this.client(region)).describeAvailabilityZones()
-        return `credentials work: ${zones.length} availability zones in ${region}`
-      },
-    )
+    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.client(region)).describeAvailabilityZones(), 'availability zones')
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
@@ -151,11 +124,9 @@ export class AwsProvider implements Provider {
       stopRequestProbe: awsStopProbe(metadataBase ?? 'http://169.254.169.254'),
       pollIntervalSeconds: this.options.instancePollSeconds,
     })
-    // cloud-init unpacks gzip user data itself; use it only when the plain script is too big.
-    let userData = Buffer.from(script, 'utf8')
-    if (userData.length > EC2_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
-    if (userData.length > EC2_USER_DATA_LIMIT) {
-      throw new ProviderError(this.name, 'user', `the boot script is ${userData.length} bytes even compressed; EC2 takes at most ${EC2_USER_DATA_LIMIT}`, {
+    const data = userData(script, (d) => d.length <= EC2_USER_DATA_LIMIT)
+    if (!data.fits) {
+      throw new ProviderError(this.name, 'user', `the boot script is ${data.data.length} bytes even compressed; EC2 takes at most ${EC2_USER_DATA_LIMIT}`, {
         code: 'PROVIDER_USER_DATA_TOO_LARGE',
         hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
       })
@@ -166,7 +137,7 @@ export class AwsProvider implements Provider {
       instanceType: offer.instanceType,
       zone: offer.zone,
       clientToken: clientTokenFor(request.idempotencyKey),
-      userData: userData.toString('base64'),
+      userData: data.data.toString('base64'),
       tags: [
         {key: AWS_TAGS.jobId, value: request.jobId},
         {key: AWS_TAGS.attemptId, value: request.attemptId},

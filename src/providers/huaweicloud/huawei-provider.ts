@@ -25,14 +25,12 @@
 // (`huaweicloud` notice source); skyhop sees the reclaim through the API (the spot server
 // stops or disappears without its exit line) and relaunches. See the README for the grace
 // a job can count on (none guaranteed).
-import {gzipSync} from 'node:zlib'
-import type {Dispatcher} from 'undici'
-
 import {ProviderError} from '../../errors.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
-import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
-import {bootScript, readRunnerScript} from '../vm/boot-script.js'
-import {checkAccess} from '../vm/check.js'
+import type {VmAdapterOptions} from '../vm/adapter-options.js'
+import {clientOptionsFor} from '../vm/api-client.js'
+import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
+import {checkByListingZones} from '../vm/check.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
 import {AdapterDispatcher} from '../vm/dispatcher.js'
@@ -61,11 +59,9 @@ export interface HuaweiNetwork {
   securityGroupIds?: string[]
 }
 
-export interface HuaweiProviderOptions extends ClientPassThrough {
+export interface HuaweiProviderOptions extends VmAdapterOptions {
   /** Regions listOwned() scans and check() probes (the first). Default SKYHOP_HUAWEICLOUD_REGIONS, HUAWEICLOUD_SDK_REGION or cn-north-4. */
   regions?: string[]
-  dispatcher?: Dispatcher
-  env?: Env
   credentials?: () => Promise<LoadedCredentials<HuaweiAccount>>
   /** VPC and subnet per region (ECS requires both). Default SKYHOP_HUAWEICLOUD_NETWORKS. */
   networks?: Record<string, HuaweiNetwork>
@@ -75,15 +71,11 @@ export interface HuaweiProviderOptions extends ClientPassThrough {
   volumeType?: string
   /** OpenStack metadata base for the stop probe; `{attemptId}` is replaced. Default SKYHOP_HUAWEICLOUD_METADATA_URL or 169.254.169.254. */
   metadataBaseUrl?: string
-  instancePollSeconds?: number
   /** How long launch() follows the creation job for an asynchronous failure. Default 180 s. */
   launchWaitMs?: number
   jobPollMs?: number
-  consolePollMs?: number
   /** How long a stopped on-demand server may lack its console exit line before the attempt is LOST. Default 10 min. */
   consoleGraceMs?: number
-  runnerScript?: () => Promise<string>
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
 /** `cn-north-4=VPC/SUBNET[/SG[+SG…]],cn-east-3=…` as in SKYHOP_HUAWEICLOUD_NETWORKS. */
@@ -178,15 +170,7 @@ export class HuaweiProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkAccess(
-      this.name,
-      async () => (await this.credentialCache.get()).source,
-      async () => {
-        const region = this.regions()[0]
-        const zones = await (await this.client(region)).availabilityZones()
-        return `credentials work: ${zones.length} availability zones in ${region}`
-      },
-    )
+    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.client(region)).availabilityZones(), 'availability zones')
   }
 
   private imageFor(client: EcsClient, wanted: string): Promise<string> {
@@ -244,10 +228,9 @@ export class HuaweiProvider implements Provider {
       stopRequestProbe: huaweiStopProbe(metadataBase ?? 'http://169.254.169.254'),
       pollIntervalSeconds: this.options.instancePollSeconds,
     })
-    let userData = Buffer.from(script, 'utf8')
-    if (userData.length > ECS_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
-    if (userData.length > ECS_USER_DATA_LIMIT) {
-      throw new ProviderError(this.name, 'user', `the boot script is ${userData.length} bytes even compressed; ECS takes at most ${ECS_USER_DATA_LIMIT}`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
+    const data = userData(script, (d) => d.length <= ECS_USER_DATA_LIMIT)
+    if (!data.fits) {
+      throw new ProviderError(this.name, 'user', `the boot script is ${data.data.length} bytes even compressed; ECS takes at most ${ECS_USER_DATA_LIMIT}`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
     }
     // A max price in another currency was applied by the planner through the exchange
     // rate; without one here ECS bids up to the pay-per-use price.
@@ -261,7 +244,7 @@ export class HuaweiProvider implements Provider {
       subnetId: network.subnetId,
       securityGroupIds: network.securityGroupIds,
       rootVolume: {type: this.options.volumeType ?? 'SSD', sizeGiB: spec.resources.diskGB},
-      userData: userData.toString('base64'),
+      userData: data.data.toString('base64'),
       metadata: {[HUAWEI_TAGS.jobId]: request.jobId, [HUAWEI_TAGS.attemptId]: request.attemptId},
       tags: [
         {key: HUAWEI_TAGS.jobId, value: request.jobId},

@@ -19,21 +19,20 @@
 // Alibaba). Spot reclaims reach the runner through the metadata endpoint
 // metadata.tencentyun.com/latest/meta-data/spot/termination-time (UTC+8 wall time, about
 // two minutes ahead; the runner's `tencentcloud` notice source).
-import {gzipSync} from 'node:zlib'
-import type {Dispatcher} from 'undici'
-
 import {ProviderError} from '../../errors.js'
 import type {Currency, Money} from '../../spec/job-spec.js'
 import {TERMINAL_ATTEMPT_STATES, type AttemptState, type CheckResult, type LaunchHandle, type LaunchRequest, type LogOptions, type PollResult, type Provider} from '../provider.js'
-import {clientOptionsFor, type ClientPassThrough} from '../vm/api-client.js'
-import {bootScript, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
-import {checkAccess} from '../vm/check.js'
+import type {VmAdapterOptions} from '../vm/adapter-options.js'
+import {clientOptionsFor} from '../vm/api-client.js'
+import {bootScript, readRunnerScript, stopRequestScript, userData} from '../vm/boot-script.js'
+import {checkByListingZones} from '../vm/check.js'
+import {asciiClientToken} from '../vm/client-token.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
 import {AdapterDispatcher} from '../vm/dispatcher.js'
 import {PromiseCache} from '../vm/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
-import {rfc3986Encode, sha256Hex} from '../vm/signing-util.js'
+import {rfc3986Encode} from '../vm/signing-util.js'
 import {abortableSleep} from '../vm/sleep.js'
 import {loadTencentCredentials, type TencentCredentialOptions} from './credentials.js'
 import {CvmClient, TAT_FINISHED, TatClient, tencentEndpoint, type CvmInstance, type CvmRunInput, type Env} from './cvm-client.js'
@@ -49,11 +48,9 @@ export const TENCENT_CONSOLE_FILE = '/var/lib/skyhop/console.log'
 
 export const DEFAULT_IMAGE_NAME = 'Ubuntu Server 22.04 LTS 64bit'
 
-export interface TencentProviderOptions extends ClientPassThrough {
+export interface TencentProviderOptions extends VmAdapterOptions {
   /** Regions listOwned() scans and check() probes (the first). Default SKYHOP_TENCENTCLOUD_REGIONS, TENCENTCLOUD_REGION or ap-guangzhou. */
   regions?: string[]
-  dispatcher?: Dispatcher
-  env?: Env
   credentials?: TencentCredentialOptions | (() => Promise<LoadedCredentials<TencentCredentials>>)
   /** Prices InquiryPriceRunInstances quotes: CNY on the China site (default), USD on the international one. */
   currency?: Currency
@@ -62,22 +59,10 @@ export interface TencentProviderOptions extends ClientPassThrough {
   network?: {vpcs?: Record<string, {vpcId: string; subnetId: string}>; securityGroupIds?: Record<string, string[]>}
   /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default SKYHOP_TENCENTCLOUD_METADATA_URL or metadata.tencentyun.com. */
   metadataBaseUrl?: string
-  instancePollSeconds?: number
   /** How often a running attempt's console file is read through TAT. Default 15 s. */
   statusIntervalMs?: number
   /** Seconds the instance stays up after the job's exit line so skyhop can read it. Default 600. */
   lingerSeconds?: number
-  /** Interval of logs({follow}) reads. Default 5 s. */
-  consolePollMs?: number
-  /** How long an ended instance may lack an exit line before the attempt is LOST. Default 10 min. */
-  consoleGraceMs?: number
-  runnerScript?: () => Promise<string>
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
-}
-
-/** The idempotency key as a ClientToken: itself when it fits 64 ASCII characters, else its SHA-256. */
-export function tencentClientToken(key: string): string {
-  return /^[\x21-\x7e]{1,64}$/.test(key) ? key : sha256Hex(key)
 }
 
 /** Bash printing the mirrored status lines (events, boot and exit; not the job's output). */
@@ -156,15 +141,7 @@ export class TencentProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkAccess(
-      this.name,
-      async () => (await this.credentialCache.get()).source,
-      async () => {
-        const region = this.regions()[0]
-        const zones = await (await this.cvm(region)).describeZones()
-        return `credentials work: ${zones.length} zones in ${region}`
-      },
-    )
+    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.cvm(region)).describeZones())
   }
 
   private imageFor(region: string, requested: string | null): Promise<string> {
@@ -215,11 +192,9 @@ export class TencentProvider implements Provider {
       pollIntervalSeconds: this.options.instancePollSeconds,
       flushSeconds: this.options.lingerSeconds ?? 600,
     })
-    // cloud-init unpacks gzip user data itself; use it only when the plain script is too big.
-    let userData = Buffer.from(script, 'utf8')
-    if (userData.length > CVM_USER_DATA_LIMIT) userData = gzipSync(userData, {level: 9})
-    if (userData.length > CVM_USER_DATA_LIMIT) {
-      throw new ProviderError(this.name, 'user', `the boot script is ${userData.length} bytes even compressed; CVM takes at most ${CVM_USER_DATA_LIMIT}`, {
+    const data = userData(script, (d) => d.length <= CVM_USER_DATA_LIMIT)
+    if (!data.fits) {
+      throw new ProviderError(this.name, 'user', `the boot script is ${data.data.length} bytes even compressed; CVM takes at most ${CVM_USER_DATA_LIMIT}`, {
         code: 'PROVIDER_USER_DATA_TOO_LARGE',
         hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
       })
@@ -228,8 +203,8 @@ export class TencentProvider implements Provider {
       imageId,
       instanceType: offer.instanceType,
       zone,
-      clientToken: tencentClientToken(request.idempotencyKey),
-      userData: userData.toString('base64'),
+      clientToken: asciiClientToken(request.idempotencyKey),
+      userData: data.data.toString('base64'),
       instanceName: `skyhop-${request.jobName}-${request.attempt}`,
       tags: [
         {key: TENCENT_TAGS.jobId, value: request.jobId},

@@ -176,3 +176,15 @@ kill -TERM "$(cat "$D/runner.pid")" 2>/dev/null || true
 export async function readRunnerScript(): Promise<string> {
   return readFile(runnerScriptPath(), 'utf8')
 }
+
+/**
+ * The boot script as user data: as written when it fits the cloud's limit (`fits` applies
+ * the cloud's own measure), else gzipped, which cloud-init unpacks itself; `fits` is false
+ * when even that is too large.
+ */
+export function userData(script: string, fits: (data: Buffer) => boolean): {data: Buffer; fits: boolean} {
+  const plain = Buffer.from(script, 'utf8')
+  if (fits(plain)) return {data: plain, fits: true}
+  const packed = gzipSync(plain, {level: 9})
+  return {data: packed, fits: fits(packed)}
+}

@@ -1,16 +1,25 @@
-// A VM adapter's check(): load the credentials, then make one cheap read-only call, so
-// `skyhop check` proves both the keys and the endpoint. It never throws, and what it says
-// about a failure is redacted.
+// A VM adapter's check(): the credentials load, and the first region lists its zones, one
+// cheap read-only call that proves both the keys and the endpoint. It never throws, and
+// what it says about a failure is redacted.
 import {redact} from '../../util/redact.js'
 import type {CheckResult} from '../provider.js'
+import type {CredentialCache} from './credentials-common.js'
 
-/** `source` names where the credentials came from; `probe` makes the call and says what it found. */
-export async function checkAccess(provider: string, source: () => Promise<string>, probe: () => Promise<string>): Promise<CheckResult> {
-  let found: string | null = null
+/** `region` is asked after the credentials load, because a credentials profile may name it. */
+export async function checkByListingZones(
+  provider: string,
+  credentials: CredentialCache<unknown>,
+  region: () => string,
+  listZones: (region: string) => Promise<unknown[]>,
+  zonesAre = 'zones',
+): Promise<CheckResult> {
+  let source: string | null = null
   try {
-    found = await source()
-    return {provider, ok: true, source: found, message: await probe()}
+    source = (await credentials.get()).source
+    const first = region()
+    const zones = await listZones(first)
+    return {provider, ok: true, source, message: `credentials work: ${zones.length} ${zonesAre} in ${first}`}
   } catch (error) {
-    return {provider, ok: false, source: found, message: redact(error instanceof Error ? error.message : String(error))}
+    return {provider, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
   }
 }

@@ -1,9 +1,13 @@
 // The small pieces the four VM adapters share for poll(), logs() and their caches:
 // reading new console lines, the grace an ended instance gets for its exit line, the
-// regions an adapter works in, the per-key promise cache and the abortable sleep.
+// regions an adapter works in, user data and client tokens, the per-key promise cache and
+// the abortable sleep.
 import {expect} from 'chai'
+import {gunzipSync} from 'node:zlib'
 
 import type {LaunchHandle} from '../../../src/providers/provider.js'
+import {userData} from '../../../src/providers/vm/boot-script.js'
+import {asciiClientToken} from '../../../src/providers/vm/client-token.js'
 import {ExitLineGrace, linesAfter, parseConsole} from '../../../src/providers/vm/console-channel.js'
 import {PromiseCache} from '../../../src/providers/vm/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../../../src/providers/vm/regions.js'
@@ -63,5 +67,21 @@ describe('VM adapter scaffolding', function () {
     await abortableSleep(10_000, controller.signal)
     expect(Date.now() - start).to.be.below(5000)
     await abortableSleep(10_000, controller.signal) // already aborted: at once
+  })
+
+  it('userData is the script as written when it fits, gzipped when only that fits', function () {
+    const script = `#!/bin/bash\n${'echo hello\n'.repeat(500)}`
+    expect(userData(script, () => true)).to.deep.equal({data: Buffer.from(script), fits: true})
+    const packed = userData(script, (d) => d.length <= 1000)
+    expect(packed.fits).to.equal(true)
+    expect(gunzipSync(packed.data).toString('utf8')).to.equal(script)
+    expect(userData(script, () => false).fits).to.equal(false)
+  })
+
+  it('asciiClientToken keeps a key that fits and hashes one that does not, stably', function () {
+    expect(asciiClientToken('att-1')).to.equal('att-1')
+    const long = 'k'.repeat(100)
+    expect(asciiClientToken(long)).to.equal(asciiClientToken(long)).and.to.match(/^[0-9a-f]{64}$/)
+    expect(asciiClientToken('café')).to.have.length(64)
   })
 })
