@@ -117,7 +117,7 @@ describe('failover between this machine and real Slurm', function () {
     })
     await sleep(2000)
     // A high-priority job takes the node: Slurm preempts the low partition with GraceTime.
-    const high = execFileSync('sbatch', ['--parsable', '-p', 'high', '-c', '2', '--wrap', 'sleep 3'], {encoding: 'utf8'}).trim()
+    const high = execFileSync('sbatch', ['--parsable', '-p', 'high', '-c', '2', '-o', '/dev/null', '--wrap', 'sleep 3'], {encoding: 'utf8'}).trim()
     const r = await run
     expect(r.code, r.stderr).to.equal(0)
     const job = status()
