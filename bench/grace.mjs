@@ -7,7 +7,10 @@
 //     job that ignores SIGTERM and so uses all of it (goal ≥ notice window − 5 s);
 //   - the job's end → the next attempt's first output line, relaunched on the local
 //     provider as soon as a poll shows PREEMPTED.
-// Run: node bench/grace.mjs [notices=20] [graceSeconds=6]
+// The same on the real Slurm cluster (scripts/slurm-up.sh) with `slurm` as third argument:
+// the notice goes through the Slurm provider's path (stop request + `scancel --signal=TERM`
+// to the job's step), and relaunches go through sbatch into the `high` partition.
+// Run: node bench/grace.mjs [notices=20] [graceSeconds=6] [local|slurm]
 import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -18,11 +21,12 @@ import {median, percentile, record} from './lib.mjs'
 
 const {register} = await import('tsx/esm/api')
 register()
-const {LocalProvider} = await import('../src/providers/local/local-provider.ts')
 const {readEvents} = await import('../src/runner/attempt-dir.ts')
 
 const notices = Number(process.argv[2] ?? 20)
 const graceSeconds = Number(process.argv[3] ?? 6)
+const backend = process.argv[4] ?? 'local'
+if (!['local', 'slurm'].includes(backend)) throw new Error(`unknown backend ${backend}: use local or slurm`)
 const home = mkdtempSync(join(tmpdir(), 'skyhop-bench-grace-'))
 
 // The trap runs as soon as `wait` is interrupted; EPOCHREALTIME is CLOCK_REALTIME, as Date.now().
@@ -81,8 +85,8 @@ function request(i, attempt, run) {
     restartCount: attempt - 1,
     idempotencyKey: attemptId,
     spec: spec(run),
-    offer: {},
-    spot: true,
+    offer: backend === 'slurm' ? slurmOffer : {},
+    spot: backend !== 'slurm',
     env: {},
     checkpointDir: join(home, 'ckpt', `${i}-${attempt}`),
     graceSeconds,
@@ -113,7 +117,17 @@ async function baseline(i) {
   return termAt - sentAt
 }
 
-const provider = new LocalProvider({home})
+let provider
+let slurmOffer
+if (backend === 'slurm') {
+  const {SlurmProvider} = await import('../src/providers/slurm/slurm-provider.ts')
+  provider = new SlurmProvider({home})
+  slurmOffer = (await provider.liveOffers()).find((o) => o.instanceType === 'high')
+  if (!slurmOffer) throw new Error('the Slurm cluster has no `high` partition: run bash scripts/slurm-up.sh')
+} else {
+  const {LocalProvider} = await import('../src/providers/local/local-provider.ts')
+  provider = new LocalProvider({home})
+}
 const rows = []
 const base = []
 for (let i = 1; i <= notices; i++) {
@@ -189,7 +203,7 @@ const table = [
   line('job end → next attempt first output line', summary.exitToNextFirstLineMs, 'ms'),
   line('relaunch call → next attempt first output line', summary.relaunchToFirstLineMs, 'ms'),
 ].join('\n')
-const text = `${notices} notices on the local provider, notice window ${graceSeconds} s, one after another.
+const text = `${notices} notices on the ${backend === 'slurm' ? 'Slurm provider (real cluster, partition high)' : 'local provider'}, notice window ${graceSeconds} s, one after another.
 Each job ignores SIGTERM, so it is killed at the deadline and uses all its grace.
 
 ${table}
@@ -197,8 +211,7 @@ ${table}
 - notice → SIGTERM: median ${ratio}× the direct-kill baseline; goal ≤ 1000 ms at max: ${goalNotice ? 'met' : 'NOT met'}.
 - grace received: goal ≥ window − 5 s = ${graceSeconds - 5} s at min: ${goalGrace ? 'met' : 'NOT met'}. The runner kills
   min(1.5 s, a quarter of the window) before the deadline so that it can record the kill and the exit
-  before a real host goes away.
-- Slurm is not measured here (see the Slurm provider's bench).`
+  before a real host goes away.${backend === 'slurm' ? '\n- On Slurm the job step also gets SIGTERM from Slurm itself (scancel --signal=TERM signals the step); the trap time is the first of the two.' : ''}`
 console.log(text)
-const files = record('grace', {notices, graceSeconds, summary, baseline: base, rows}, text)
+const files = record(backend === 'slurm' ? 'grace-slurm' : 'grace', {backend, notices, graceSeconds, summary, baseline: base, rows}, text)
 console.log(`recorded: ${files.join(', ')}`)
