@@ -13,7 +13,8 @@ import {ProviderError} from '../../src/errors.js'
 import {ALIYUN_TAGS, AliyunProvider, type AliyunProviderOptions} from '../../src/providers/aliyun/aliyun-provider.js'
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {FakeAliyunEcsServer, type FakeAliyunOptions} from '../fakes/fake-aliyun-ecs-server.js'
-import {jobSpec, launchRequest as awsRequest, offer as awsOffer, until} from './aws-helpers.js'
+import {isTerminal, pollUntil, until} from '../helpers/wait.js'
+import {jobSpec, launchRequest as awsRequest, offer as awsOffer} from './aws-helpers.js'
 
 const KEY = {accessKeyId: 'LTAI5tFakeExample0001', accessKeySecret: 'fakeAliyunSecretForTests000001'}
 
@@ -90,12 +91,7 @@ async function launchError(w: World, r = request()): Promise<ProviderError> {
 }
 
 async function finalPoll(w: World, h: LaunchHandle): Promise<PollResult> {
-  return until(
-    async () => (await w.provider.poll([h])).get(h.externalId)!,
-    (r) => ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state),
-    30_000,
-    200,
-  )
+  return pollUntil(w.provider, h, isTerminal, {timeoutMs: 30_000, stepMs: 200})
 }
 
 describe('Alibaba Cloud ECS provider against the fake ECS', function () {

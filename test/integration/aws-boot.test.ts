@@ -8,15 +8,11 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {LaunchHandle, PollResult} from '../../src/providers/provider.js'
-import {jobSpec, launchRequest, until, world, type World} from './aws-helpers.js'
+import {isTerminal, pollUntil, until} from '../helpers/wait.js'
+import {jobSpec, launchRequest, world, type World} from './aws-helpers.js'
 
 async function finalPoll(w: World, handle: LaunchHandle, timeoutMs = 30_000): Promise<PollResult> {
-  return until(
-    async () => (await w.provider.poll([handle])).get(handle.externalId)!,
-    (r) => ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state),
-    timeoutMs,
-    200,
-  )
+  return pollUntil(w.provider, handle, isTerminal, {timeoutMs, stepMs: 200})
 }
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {

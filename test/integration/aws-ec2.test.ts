@@ -9,7 +9,8 @@ import {ProviderError} from '../../src/errors.js'
 import {AWS_TAGS, AwsProvider, clientTokenFor} from '../../src/providers/aws/aws-provider.js'
 import {ec2Endpoint} from '../../src/providers/aws/endpoints.js'
 import {redact, registerSecret} from '../../src/util/redact.js'
-import {KEY, jobSpec, launchRequest, offer, until, world, type World} from './aws-helpers.js'
+import {until} from '../helpers/wait.js'
+import {KEY, jobSpec, launchRequest, offer, world, type World} from './aws-helpers.js'
 
 async function launchError(w: World, request = launchRequest()): Promise<ProviderError> {
   const error = await w.provider.launch(request).then(

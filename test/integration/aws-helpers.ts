@@ -10,35 +10,12 @@ import {AwsProvider, type AwsProviderOptions} from '../../src/providers/aws/aws-
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
 import {FakeEc2Server, type FakeEc2Options} from '../fakes/fake-ec2-server.js'
+import {testJobSpec} from '../helpers/job-spec.js'
 
 export const KEY = {accessKeyId: 'AKIAFAKEEXAMPLE00001', secretAccessKey: 'fake/Secret+Key/ForTests0000000000000001'}
 
 export function jobSpec(run: string, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    name: 'aws-test',
-    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: null, memoryGB: null, diskGB: null},
-    spot: 'auto',
-    work: null,
-    throughput: null,
-    deadline: null,
-    budget: null,
-    maxPrice: null,
-    placement: {providers: {allow: null, deny: []}, regions: {allow: null, deny: []}},
-    data: [],
-    image: null,
-    envs: {},
-    secrets: [],
-    setup: null,
-    run,
-    workdir: null,
-    checkpoint: {dir: null, intervalSeconds: null},
-    recovery: {strategy: 'eager-next-region', maxRestarts: 3, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'},
-    idleTimeoutSeconds: 600,
-    objective: 'cost',
-    matrix: null,
-    nodes: 1,
-    ...overrides,
-  }
+  return testJobSpec({name: 'aws-test', run, recovery: {graceSeconds: 5}, ...overrides})
 }
 
 export function offer(overrides: Partial<Offer> = {}): Offer {
@@ -142,15 +119,5 @@ export async function world(
       await agent.close()
       if (bootDir) rmSync(bootDir, {recursive: true, force: true})
     },
-  }
-}
-
-export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000, stepMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (ok(v)) return v
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)}`)
-    await new Promise((r) => setTimeout(r, stepMs))
   }
 }

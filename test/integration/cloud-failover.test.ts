@@ -11,7 +11,8 @@ import {join} from 'node:path'
 import {cancelJob} from '../../src/controller/job-ops.js'
 import {recoverJobs} from '../../src/controller/recover.js'
 import {parseConsole} from '../../src/providers/vm/console-channel.js'
-import {launchRequest, offer, until} from './aws-helpers.js'
+import {until} from '../helpers/wait.js'
+import {launchRequest, offer} from './aws-helpers.js'
 import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {

@@ -8,7 +8,8 @@ import {join} from 'node:path'
 import {down, findOrphans, terminateOrphans} from '../../src/controller/orphans.js'
 import type {LaunchHandle, Provider} from '../../src/providers/provider.js'
 import type {JobRecord} from '../../src/state/store.js'
-import {launchRequest, offer, until} from './aws-helpers.js'
+import {until} from '../helpers/wait.js'
+import {launchRequest, offer} from './aws-helpers.js'
 import {ALIYUN_TYPE, AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 describe('orphans on the fake clouds: find, terminate, down JOB', function () {

@@ -16,7 +16,8 @@ import {huaweiClientToken} from '../../src/providers/huaweicloud/ecs-client.js'
 import {HUAWEI_STOP_KEY, HUAWEI_TAGS, HuaweiProvider, parseNetworks, type HuaweiProviderOptions} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {FakeHuaweiEcsServer, type FakeHuaweiOptions} from '../fakes/fake-huawei-ecs-server.js'
-import {jobSpec, launchRequest as baseRequest, offer as baseOffer, until} from './aws-helpers.js'
+import {isTerminal, pollUntil, until} from '../helpers/wait.js'
+import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-helpers.js'
 import {HW_IMAGES, HW_KEY, HW_NETWORKS, HW_PROJECTS} from './huawei-tencent-world.js'
 
 function hwOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
@@ -111,12 +112,7 @@ async function launchError(w: World, r = request()): Promise<ProviderError> {
 }
 
 async function finalPoll(w: World, h: LaunchHandle): Promise<PollResult> {
-  return until(
-    async () => (await w.provider.poll([h])).get(h.externalId)!,
-    (r) => ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state),
-    40_000,
-    200,
-  )
+  return pollUntil(w.provider, h, isTerminal, {timeoutMs: 40_000, stepMs: 200})
 }
 
 describe('Huawei Cloud ECS provider against the fake ECS', function () {

@@ -16,6 +16,8 @@ import {parseNpuSmiMap, parseNvidiaSmi, parseRocmSmiJson} from '../../src/provid
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {readEvents} from '../../src/runner/attempt-dir.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
+import {testJobSpec} from '../helpers/job-spec.js'
+import {isTerminal, pollUntil, waitForFile} from '../helpers/wait.js'
 
 const roots: string[] = []
 const providers: Array<{provider: LocalProvider; handles: LaunchHandle[]}> = []
@@ -27,38 +29,7 @@ function newHome(): string {
 }
 
 function spec(run: string, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    name: 'local-test',
-    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: null, memoryGB: null, diskGB: null},
-    spot: 'auto',
-    work: null,
-    throughput: null,
-    deadline: null,
-    budget: null,
-    maxPrice: null,
-    placement: {providers: {allow: null, deny: []}, regions: {allow: null, deny: []}},
-    data: [],
-    image: null,
-    envs: {},
-    secrets: [],
-    setup: null,
-    run,
-    workdir: null,
-    checkpoint: {dir: null, intervalSeconds: null},
-    recovery: {
-      strategy: 'eager-next-region',
-      maxRestarts: 3,
-      restartOnExitCodes: [],
-      maxRestartsOnErrors: 0,
-      graceSeconds: 10,
-      signal: 'SIGTERM',
-    },
-    idleTimeoutSeconds: 600,
-    objective: 'cost',
-    matrix: null,
-    nodes: 1,
-    ...overrides,
-  }
+  return testJobSpec({name: 'local-test', run, ...overrides})
 }
 
 let counter = 0
@@ -92,25 +63,8 @@ async function pollOne(provider: LocalProvider, handle: LaunchHandle): Promise<P
   return (await provider.poll([handle])).get(handle.externalId)!
 }
 
-async function until(provider: LocalProvider, handle: LaunchHandle, accept: (r: PollResult) => boolean, timeoutMs = 20_000): Promise<PollResult> {
-  const start = Date.now()
-  for (;;) {
-    const result = await pollOne(provider, handle)
-    if (accept(result)) return result
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out; last poll: ${JSON.stringify(result)}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-const terminal = (r: PollResult) => ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state)
-
-async function waitForFile(path: string, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now()
-  while (!existsSync(path)) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${path}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+/** Polls every 25 ms: the local provider answers from this machine at once. */
+const until = (provider: LocalProvider, handle: LaunchHandle, accept: (r: PollResult) => boolean): Promise<PollResult> => pollUntil(provider, handle, accept, {stepMs: 25})
 
 /**
  * Runners of this attempt directory: live processes whose command line is the runner's,
@@ -178,7 +132,7 @@ describe('local provider', function () {
     expect(dataOf(handle).attemptDir).to.equal(join(home, 'attempts', handle.externalId))
     const running = await until(provider, handle, (r) => r.state !== 'PENDING')
     expect(running.state).to.be.oneOf(['RUNNING', 'SUCCEEDED'])
-    const done = await until(provider, handle, terminal)
+    const done = await until(provider, handle, isTerminal)
     expect(done).to.include({state: 'SUCCEEDED', exitCode: 0, reason: null})
     expect(Date.parse(done.startedAt!)).to.be.at.most(Date.parse(done.endedAt!))
     const lines: string[] = []
@@ -195,7 +149,7 @@ describe('local provider', function () {
     const home = newHome()
     const provider = new LocalProvider({home})
     const handle = track(provider, await provider.launch(request(home, 'exit 3')))
-    expect(await until(provider, handle, terminal)).to.include({state: 'FAILED', exitCode: 3, reason: 'exit 3'})
+    expect(await until(provider, handle, isTerminal)).to.include({state: 'FAILED', exitCode: 3, reason: 'exit 3'})
   })
 
   it('follows the log as it is written and ends with the job; an AbortSignal stops following', async () => {
@@ -231,7 +185,7 @@ describe('local provider', function () {
     )
     await waitForFile(join(ckpt, 'ready'))
     await provider.signal(handle, 'cancel', 5)
-    const done = await until(provider, handle, terminal)
+    const done = await until(provider, handle, isTerminal)
     expect(done).to.include({state: 'CANCELLED', exitCode: 0})
     expect(readFileSync(join(ckpt, 'state'), 'utf8')).to.equal('saved at step 4\n')
     const events = readEvents(dataOf(handle).attemptDir)
@@ -249,7 +203,7 @@ describe('local provider', function () {
     await provider.signal(handle, 'preempt', 2)
     const stopping = await pollOne(provider, handle)
     expect(stopping.state).to.equal('RUNNING')
-    const done = await until(provider, handle, terminal)
+    const done = await until(provider, handle, isTerminal)
     expect(done).to.include({state: 'PREEMPTED', exitCode: 137})
     expect(done.reason).to.match(/preempted \(stop-request\); killed by SIGKILL/)
     const kill = readEvents(dataOf(handle).attemptDir).find((e) => e.event === 'kill')!
@@ -310,7 +264,7 @@ describe('local provider', function () {
     mkdirSync(join(home, 'attempts', '.launch'), {recursive: true})
     writeFileSync(join(home, 'attempts', '.launch', `${key}.0.claim`), JSON.stringify({pid: dead, attemptDir: join(home, 'attempts', req.attemptId)}))
     const handle = track(provider, await provider.launch(req))
-    expect(await until(provider, handle, terminal)).to.include({state: 'SUCCEEDED'})
+    expect(await until(provider, handle, isTerminal)).to.include({state: 'SUCCEEDED'})
     expect(existsSync(join(home, 'attempts', '.launch', `${key}.1.claim`))).to.equal(true)
   })
 
@@ -329,7 +283,7 @@ describe('local provider', function () {
     // Then the job goes too: nothing will ever write an exit code.
     const pgid = Number(readFileSync(join(dataOf(handle).attemptDir, 'job.pgid'), 'utf8'))
     process.kill(-pgid, 'SIGKILL')
-    const lost = await until(provider, handle, terminal)
+    const lost = await until(provider, handle, isTerminal)
     expect(lost).to.include({state: 'LOST', exitCode: null})
     expect(lost.reason).to.match(/died without recording an exit code/)
   })
@@ -345,8 +299,8 @@ describe('local provider', function () {
     expect(queued.state).to.equal('PENDING')
     expect(await provider.estimateQueue()).to.equal(null)
     expect((await provider.liveOffers())[0]).to.include({capacity: 1, expectedQueueMinutes: null})
-    expect(await until(provider, firstHandle, terminal)).to.include({state: 'SUCCEEDED'})
-    expect(await until(provider, second, terminal)).to.include({state: 'SUCCEEDED'})
+    expect(await until(provider, firstHandle, isTerminal)).to.include({state: 'SUCCEEDED'})
+    expect(await until(provider, second, isTerminal)).to.include({state: 'SUCCEEDED'})
     const secondEvents = readEvents(dataOf(second).attemptDir).map((e) => e.event)
     expect(secondEvents.indexOf('slot-wait')).to.be.lessThan(secondEvents.indexOf('slot'))
     expect(await provider.estimateQueue()).to.deep.include({minutes: 0})
@@ -370,7 +324,7 @@ describe('local provider', function () {
     // Once the first job ends, the same key launches for real.
     await new Promise((resolve) => setTimeout(resolve, 2500))
     const handle = track(provider, await provider.launch(req))
-    expect(await until(provider, handle, terminal)).to.include({state: 'SUCCEEDED'})
+    expect(await until(provider, handle, isTerminal)).to.include({state: 'SUCCEEDED'})
   })
 
   it('cancelling a queued attempt ends it without running it', async () => {
@@ -382,7 +336,7 @@ describe('local provider', function () {
     const queued = track(provider, await provider.launch(request(home, 'touch "$SKYHOP_CHECKPOINT_DIR/must-not-run"')))
     await until(provider, queued, (r) => r.reason?.includes('slots') ?? false)
     await provider.signal(queued, 'cancel', 5)
-    const done = await until(provider, queued, terminal)
+    const done = await until(provider, queued, isTerminal)
     expect(done.state).to.equal('CANCELLED')
     expect(existsSync(join(ckpt, 'must-not-run'))).to.equal(false)
   })
@@ -429,7 +383,7 @@ describe('local provider', function () {
     expect((await provider.listOwned()).map((h) => h.externalId)).to.deep.equal([handle.externalId])
     await provider.cleanup(handle)
     await provider.cleanup(handle)
-    const done = await until(provider, handle, terminal)
+    const done = await until(provider, handle, isTerminal)
     expect(done.state).to.equal('LOST')
     expect(await provider.listOwned()).to.deep.equal([])
   })

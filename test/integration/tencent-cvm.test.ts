@@ -15,7 +15,8 @@ import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/
 import {TENCENT_TAGS, TencentProvider, type TencentProviderOptions} from '../../src/providers/tencentcloud/tencent-provider.js'
 import {redact} from '../../src/util/redact.js'
 import {beijingWallTime, FakeTencentCvmServer, type FakeTencentOptions} from '../fakes/fake-tencent-cvm-server.js'
-import {jobSpec, launchRequest as baseRequest, offer as baseOffer, until} from './aws-helpers.js'
+import {isTerminal, pollUntil, until} from '../helpers/wait.js'
+import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-helpers.js'
 import {TC_KEY} from './huawei-tencent-world.js'
 
 function tcOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
@@ -91,12 +92,7 @@ async function launchError(w: World, r = request()): Promise<ProviderError> {
 }
 
 async function finalPoll(w: World, h: LaunchHandle): Promise<PollResult> {
-  return until(
-    async () => (await w.provider.poll([h])).get(h.externalId)!,
-    (r) => ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state),
-    40_000,
-    200,
-  )
+  return pollUntil(w.provider, h, isTerminal, {timeoutMs: 40_000, stepMs: 200})
 }
 
 async function readLogs(w: World, h: LaunchHandle): Promise<string[]> {
