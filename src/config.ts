@@ -22,6 +22,8 @@ export interface SkyhopConfig {
   }
   catalog: {merge: string | null}
   fx: {cnyPerUsd: number | null}
+  /** Concurrent limits per provider or region; sweeps are planned within them. */
+  quotas: Array<{provider: string; region: string | null; maxInstances?: number; maxAccelerators?: number}>
   /** The file it came from, or null for defaults. */
   file: string | null
 }
@@ -33,6 +35,7 @@ interface RawConfig {
   }
   catalog?: {merge?: string}
   fx?: {cny_per_usd?: number}
+  quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
 }
 
 export function configPath(home: string): string {
@@ -69,6 +72,12 @@ export function loadConfig(home: string): SkyhopConfig {
     },
     catalog: {merge: raw.catalog?.merge ?? process.env.SKYHOP_CATALOG_MERGE ?? null},
     fx: {cnyPerUsd: raw.fx?.cny_per_usd ?? null},
+    quotas: (raw.quotas ?? []).map((q) => ({
+      provider: q.provider,
+      region: q.region ?? null,
+      ...(q.max_instances === undefined ? {} : {maxInstances: q.max_instances}),
+      ...(q.max_accelerators === undefined ? {} : {maxAccelerators: q.max_accelerators}),
+    })),
     file: source,
   }
 }

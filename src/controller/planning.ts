@@ -6,7 +6,7 @@ import type {Accelerator, Offer} from '../catalog/types.js'
 import type {SkyhopConfig} from '../config.js'
 import {indexOffers, offerKey} from '../planner/offer-index.js'
 import {planJob} from '../planner/plan-job.js'
-import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate} from '../planner/types.js'
+import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate, QuotaLimit} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Objective} from '../spec/job-spec.js'
 import type {Store} from '../state/store.js'
@@ -57,6 +57,8 @@ export interface PlanningInputs {
   now: () => Date
   /** What the offers came from, for `plan`'s output. */
   catalog: Planning['catalog']
+  /** Concurrent limits from the config, for planning sweeps as a whole. */
+  quotas: QuotaLimit[]
 }
 
 /** How far back observations count. */
@@ -144,6 +146,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),
     options: {...(setup.objective ? {objective: setup.objective} : {}), ...(setup.top ? {top: setup.top} : {})},
     now,
+    quotas: setup.config.quotas,
     catalog: {
       offers: offers.length,
       providers: catalog.sources.map((s) => ({provider: s.provider, origin: s.origin, asOf: s.asOf})),

@@ -63,6 +63,7 @@ export async function planSweepJobs(request: SweepRequest, inputs: PlanningInput
     // Matrix values change envs and names only, never the planning shape: one estimate serves all.
     queueEstimates: await inputs.queueEstimates(specs[0]),
     options: {...inputs.options, ...(request.objective ? {objective: request.objective} : {})},
+    limits: inputs.quotas,
     ...(request.budget ? {sweep: {budget: request.budget}} : {}),
   })
   if (plan.assignments.every((a) => a.candidate === null)) {

@@ -70,6 +70,7 @@ export function testConfig(): SkyhopConfig {
     },
     catalog: {merge: null},
     fx: {cnyPerUsd: null},
+    quotas: [],
     file: null,
   }
 }
