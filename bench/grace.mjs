@@ -12,16 +12,17 @@
 // to the job's step), and relaunches go through sbatch into the `high` partition.
 // Run: node bench/grace.mjs [notices=20] [graceSeconds=6] [local|slurm]
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 
 import {median, percentile, record} from './lib.mjs'
 
 const {register} = await import('tsx/esm/api')
 register()
 const {readEvents} = await import('../src/runner/attempt-dir.ts')
+const {testJobSpec} = await import('../test/helpers/job-spec.ts')
+const {isTerminal, pollUntil, waitForFile: waitFor} = await import('../test/helpers/wait.ts')
 
 const notices = Number(process.argv[2] ?? 20)
 const graceSeconds = Number(process.argv[3] ?? 6)
@@ -36,43 +37,13 @@ echo first-line
 touch "$SKYHOP_CHECKPOINT_DIR/ready"
 while :; do sleep 0.05 & wait $!; done`
 
-/** Waits for a file (with content, unless `empty`) and returns its content. */
-async function waitForFile(path, {empty = false, timeoutMs = 20_000} = {}) {
-  const start = Date.now()
-  while (!existsSync(path) || (!empty && readFileSync(path, 'utf8') === '')) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${path}`)
-    await sleep(5)
-  }
-  return readFileSync(path, 'utf8')
-}
+/** Waits for a file (with content, unless `empty`) and returns its content; 5 ms steps keep the timings fine-grained. */
+const waitForFile = (path, {empty = false} = {}) => waitFor(path, {timeoutMs: 20_000, stepMs: 5, nonEmpty: !empty})
 
 const termAtMs = (text) => Number(text.trim()) / 1000
 
 function spec(run) {
-  return {
-    name: 'bench-grace',
-    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: null, memoryGB: null, diskGB: null},
-    spot: 'spot',
-    work: null,
-    throughput: null,
-    deadline: null,
-    budget: null,
-    maxPrice: null,
-    placement: {providers: {allow: null, deny: []}, regions: {allow: null, deny: []}},
-    data: [],
-    image: null,
-    envs: {},
-    secrets: [],
-    setup: null,
-    run,
-    workdir: null,
-    checkpoint: {dir: null, intervalSeconds: null},
-    recovery: {strategy: 'eager-next-region', maxRestarts: 100, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds, signal: 'SIGTERM'},
-    idleTimeoutSeconds: 600,
-    objective: 'cost',
-    matrix: null,
-    nodes: 1,
-  }
+  return testJobSpec({name: 'bench-grace', run, spot: 'spot', recovery: {maxRestarts: 100, graceSeconds}})
 }
 
 function request(i, attempt, run) {
@@ -94,11 +65,8 @@ function request(i, attempt, run) {
 }
 
 async function untilTerminal(provider, handle) {
-  for (;;) {
-    const r = (await provider.poll([handle])).get(handle.externalId)
-    if (['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state)) return {result: r, at: Date.now()}
-    await sleep(20)
-  }
+  const result = await pollUntil(provider, handle, isTerminal, {timeoutMs: Infinity, stepMs: 20})
+  return {result, at: Date.now()}
 }
 
 // Baseline: SIGTERM straight from node to a bash process with the same trap.
