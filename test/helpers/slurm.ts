@@ -11,6 +11,7 @@ import type {Offer} from '../../src/catalog/types.js'
 import type {LaunchRequest, PollResult, Provider} from '../../src/providers/provider.js'
 import type {LaunchHandle} from '../../src/providers/provider.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
+import {testJobSpec} from './job-spec.js'
 
 const run = promisify(execFile)
 
@@ -62,31 +63,7 @@ export function removeTempDirs(): void {
 }
 
 export function slurmSpec(runScript: string, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    name: 'slurm-test',
-    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: null, memoryGB: null, diskGB: null},
-    spot: 'auto',
-    work: null,
-    throughput: null,
-    deadline: null,
-    budget: null,
-    maxPrice: null,
-    placement: {providers: {allow: null, deny: []}, regions: {allow: null, deny: []}},
-    data: [],
-    image: null,
-    envs: {},
-    secrets: [],
-    setup: null,
-    run: runScript,
-    workdir: null,
-    checkpoint: {dir: null, intervalSeconds: null},
-    recovery: {strategy: 'eager-next-region', maxRestarts: 3, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 10, signal: 'SIGTERM'},
-    idleTimeoutSeconds: 600,
-    objective: 'cost',
-    matrix: null,
-    nodes: 1,
-    ...overrides,
-  } as JobSpec
+  return testJobSpec({name: 'slurm-test', run: runScript, ...overrides})
 }
 
 export function partitionOffer(partition: string, overrides: Partial<Offer> = {}): Offer {
