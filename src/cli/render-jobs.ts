@@ -1,34 +1,12 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
 import type {AttemptSummary, JobDetail, JobSummary} from '../controller/job-ops.js'
 import type {Plan} from '../planner/types.js'
+import {candidateTable} from './render-plan.js'
 import {renderTable} from './table.js'
-
-function hours(h: number | null | undefined): string {
-  if (h === null || h === undefined || !Number.isFinite(h)) return '-'
-  if (h < 1 / 60) return `${Math.round(h * 3600)}s`
-  if (h < 1) return `${Math.round(h * 60)}m`
-  return `${h.toFixed(1)}h`
-}
-
-function money(usd: number | null | undefined): string {
-  return usd === null || usd === undefined ? '?' : `$${usd < 10 ? usd.toFixed(2) : usd.toFixed(0)}`
-}
 
 /** The few lines `launch` shows before it asks: the choice and the runners-up. */
 export function renderPlanSummary(plan: Plan, top = 3): string {
-  const rows = plan.candidates.slice(0, top)
-  const table = renderTable(rows, [
-    {header: '', get: (c) => (c.rank === 1 ? '→' : '')},
-    {header: 'PROVIDER', get: (c) => `${c.provider}/${c.region}${c.zone ? '/' + c.zone : ''}`},
-    {header: 'INSTANCE', get: (c) => c.instanceType},
-    {header: 'ACCEL', get: (c) => (c.accelerator ? `${c.accelerator.name}:${c.accelerator.count}` : '-')},
-    {header: 'SPOT', get: (c) => (c.spot ? 'spot' : '')},
-    {header: '$/H', get: (c) => (c.hourlyPriceUsd === null ? '?' : `${c.priceStatus === 'estimate' ? '~' : ''}${c.hourlyPriceUsd.toFixed(2)}`), align: 'right'},
-    {header: 'QUEUE', get: (c) => hours(c.estimatedQueueHours), align: 'right'},
-    {header: 'RUN', get: (c) => hours(c.estimatedRunHours), align: 'right'},
-    {header: 'COST', get: (c) => money(c.estimatedCostUsd), align: 'right'},
-  ])
-  return `plan for ${plan.job} (objective ${plan.objective}; ${plan.feasibleCount} feasible of ${plan.offersConsidered} offers):\n${table}`
+  return `plan for ${plan.job} (objective ${plan.objective}; ${plan.feasibleCount} feasible of ${plan.offersConsidered} offers):\n${candidateTable(plan.candidates.slice(0, top))}`
 }
 
 export function renderJobs(jobs: readonly JobSummary[]): string {
