@@ -3,6 +3,7 @@
 import type {Accelerator, Offer} from '../../../src/catalog/types.js'
 import type {AcceleratorRequest, JobSpec} from '../../../src/spec/job-spec.js'
 import type {PlanInput} from '../../../src/planner/types.js'
+import {testJobSpec} from '../../helpers/job-spec.js'
 
 export const NOW = new Date('2025-01-01T00:00:00Z')
 
@@ -42,46 +43,16 @@ export function request(text: string, names: string[] | null, count: number | [n
 
 export function job(overrides: Omit<Partial<JobSpec>, 'resources'> & {resources?: Partial<JobSpec['resources']>} = {}): JobSpec {
   const {resources, ...rest} = overrides
-  const base: JobSpec = {
+  return testJobSpec({
     name: 'test-job',
-    resources: {
-      accelerators: [request('SLOW:1', ['SLOW'], 1)],
-      acceleratorOrder: 'any',
-      runtimes: null,
-      cpus: null,
-      memoryGB: null,
-      diskGB: null,
-      ...resources,
-    },
+    run: 'python train.py',
     spot: 'on-demand',
     work: {reference: {name: 'SLOW', count: 1}, hours: 10},
-    throughput: null,
-    deadline: null,
-    budget: null,
-    maxPrice: null,
-    placement: {providers: {allow: null, deny: []}, regions: {allow: null, deny: []}},
-    data: [],
-    image: null,
-    envs: {},
-    secrets: [],
-    setup: null,
-    run: 'python train.py',
-    workdir: null,
-    checkpoint: {dir: null, intervalSeconds: null},
-    recovery: {
-      strategy: 'eager-next-region',
-      maxRestarts: 3,
-      restartOnExitCodes: [],
-      maxRestartsOnErrors: 0,
-      graceSeconds: 30,
-      signal: 'SIGTERM',
-    },
+    recovery: {graceSeconds: 30},
     idleTimeoutSeconds: 60,
-    objective: 'cost',
-    matrix: null,
-    nodes: 1,
-  }
-  return {...base, ...(rest as Partial<JobSpec>), resources: base.resources}
+    ...(rest as Partial<JobSpec>),
+    resources: {accelerators: [request('SLOW:1', ['SLOW'], 1)], ...resources},
+  })
 }
 
 export function offer(o: Partial<Offer> & {acc?: string | null; count?: number; od?: number | null; spot?: number | null}): Offer {
