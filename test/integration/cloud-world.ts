@@ -4,23 +4,19 @@
 // AliyunProvider pointed at them; a real SQLite store in a temporary home; a catalog file
 // listing exactly the fakes' offers; and the real replanner over it. driveJob runs
 // in-process, so a test can watch the blocked scopes the controller hands the planner.
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Agent} from 'undici'
 
-import type {SkyhopConfig} from '../../src/config.js'
-import {type ControllerEvent, driveJob} from '../../src/controller/controller.js'
-import {createReplanner} from '../../src/controller/planning.js'
-import type {BlockList} from '../../src/planner/types.js'
 import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
 import type {Provider} from '../../src/providers/provider.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
-import {type JobRecord, Store} from '../../src/state/store.js'
+import type {Store} from '../../src/state/store.js'
 import {FakeAliyunEcsServer} from '../fakes/fake-aliyun-ecs-server.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
-import {KEY as AWS_KEY, jobSpec} from './aws-helpers.js'
+import {jobDriver, onDemandJob, type JobDriver} from '../helpers/controller-world.js'
+import {KEY as AWS_KEY} from './aws-helpers.js'
 
 export const ALIYUN_KEY = {accessKeyId: 'LTAI5tFakeExample0001', accessKeySecret: 'fakeAliyunSecretForTests000001'}
 
@@ -62,32 +58,9 @@ export function fakeOffers(): Array<Record<string, unknown>> {
   ]
 }
 
-export function testConfig(): SkyhopConfig {
-  return {
-    providers: {
-      local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0},
-      slurm: {enabled: false, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
-    },
-    catalog: {merge: null},
-    fx: {cnyPerUsd: null},
-    quotas: [],
-    file: null,
-  }
-}
+export const cloudJob = onDemandJob
 
-/** A job for these tests: on-demand unless asked otherwise, short grace. */
-export function cloudJob(name: string, run: string, overrides: Partial<JobSpec> = {}): JobSpec {
-  return jobSpec(run, {name, spot: 'on-demand', ...overrides})
-}
-
-export interface DriveResult {
-  job: JobRecord
-  /** The block list of every replan, in order. */
-  blocked: BlockList[]
-  events: ControllerEvent[]
-}
-
-export interface CloudWorld {
+export interface CloudWorld extends Omit<JobDriver, 'replan'> {
   home: string
   store: Store
   ec2: FakeEc2Server
@@ -95,13 +68,6 @@ export interface CloudWorld {
   aws: AwsProvider
   aliyun: AliyunProvider
   providers: Map<string, Provider>
-  catalogFile: string
-  /** Records a job and drives it to its end in this process. */
-  drive(spec: JobSpec, options?: {signal?: AbortSignal; onEvent?: (e: ControllerEvent) => void}): Promise<DriveResult>
-  /** Records a job without driving it. */
-  create(spec: JobSpec): JobRecord
-  /** Drives an existing job (e.g. after a simulated crash). */
-  driveExisting(jobId: string, options?: {signal?: AbortSignal}): Promise<DriveResult>
   close(): Promise<void>
 }
 
@@ -153,36 +119,7 @@ export async function cloudWorld(): Promise<CloudWorld> {
     ['aws', aws],
     ['aliyun', aliyun],
   ])
-  const catalogFile = join(home, 'fake-offers.json')
-  writeFileSync(catalogFile, JSON.stringify({offers: fakeOffers()}, null, 2))
-  const store = Store.open(home)
-  const replanner = await createReplanner({home, config: testConfig(), providers, catalogFile, store})
-
-  async function driveExisting(jobId: string, options: {signal?: AbortSignal; onEvent?: (e: ControllerEvent) => void} = {}): Promise<DriveResult> {
-    const blocked: BlockList[] = []
-    const events: ControllerEvent[] = []
-    const job = await driveJob(jobId, {
-      store,
-      providers,
-      replan: (spec, b) => {
-        blocked.push([...b])
-        return replanner(spec, b)
-      },
-      home,
-      owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
-      pollIntervalMs: 100,
-      // The controller's own backoffs (transient retries, error restarts), shortened.
-      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
-      signal: options.signal,
-      onEvent: (e) => {
-        events.push(e)
-        options.onEvent?.(e)
-      },
-    })
-    return {job, blocked, events}
-  }
-
-  const create = (spec: JobSpec) => store.createJob({name: spec.name, file: null, spec, options: {catalogFile}})
+  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json')
   let closed = false
   return {
     home,
@@ -195,7 +132,7 @@ export async function cloudWorld(): Promise<CloudWorld> {
     catalogFile,
     create,
     driveExisting,
-    drive: (spec, options) => driveExisting(create(spec).id, options),
+    drive,
     async close() {
       if (closed) return
       closed = true

@@ -5,23 +5,20 @@
 // SQLite store in a temporary home; a catalog file listing exactly the fakes' offers; and
 // the real replanner over it (src/controller/planning.ts). driveJob runs in-process, so a
 // test sees every block list the controller hands the planner.
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Agent} from 'undici'
 
-import type {SkyhopConfig} from '../../src/config.js'
-import {type ControllerEvent, driveJob} from '../../src/controller/controller.js'
-import {createReplanner, type Replanner} from '../../src/controller/planning.js'
-import type {BlockList} from '../../src/planner/types.js'
+import type {Replanner} from '../../src/controller/planning.js'
 import {HuaweiProvider} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {Provider} from '../../src/providers/provider.js'
 import {TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
-import {type JobRecord, Store} from '../../src/state/store.js'
+import type {Store} from '../../src/state/store.js'
 import {FakeHuaweiEcsServer} from '../fakes/fake-huawei-ecs-server.js'
 import {FakeTencentCvmServer} from '../fakes/fake-tencent-cvm-server.js'
-import {jobSpec} from './aws-helpers.js'
+import {jobDriver, onDemandJob, type DriveResult} from '../helpers/controller-world.js'
 
 // Credentials and account layout the fakes and the tests share (fake values, never real).
 export const TC_KEY = {secretId: 'AKIDfakeTencentExample0001', secretKey: 'fakeTencentSecretKeyForTests0001'}
@@ -89,29 +86,7 @@ export function acceleratorOffers(): RawOffer[] {
   ]
 }
 
-export function testConfig(): SkyhopConfig {
-  return {
-    providers: {
-      local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0},
-      slurm: {enabled: false, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
-    },
-    catalog: {merge: null},
-    fx: {cnyPerUsd: null},
-    quotas: [],
-    file: null,
-  }
-}
-
-/** A job for these tests: on-demand unless asked otherwise, short grace. */
-export function chinaJob(name: string, run: string, overrides: Partial<JobSpec> = {}): JobSpec {
-  return jobSpec(run, {name, spot: 'on-demand', ...overrides})
-}
-
-export interface DriveResult {
-  job: JobRecord
-  blocked: BlockList[]
-  events: ControllerEvent[]
-}
+export const chinaJob = onDemandJob
 
 export interface ChinaWorld {
   home: string
@@ -194,30 +169,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     ['tencentcloud', tencent],
     ['huaweicloud', huawei],
   ])
-  const catalogFile = join(home, 'fake-china-offers.json')
-  writeFileSync(catalogFile, JSON.stringify({offers}, null, 2))
-  const store = Store.open(home)
-  const replanner = await createReplanner({home, config: testConfig(), providers, catalogFile, store})
-
-  async function driveExisting(jobId: string): Promise<DriveResult> {
-    const blocked: BlockList[] = []
-    const events: ControllerEvent[] = []
-    const job = await driveJob(jobId, {
-      store,
-      providers,
-      replan: (s, b) => {
-        blocked.push([...b])
-        return replanner(s, b)
-      },
-      home,
-      owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
-      pollIntervalMs: 100,
-      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
-      onEvent: (e) => events.push(e),
-    })
-    return {job, blocked, events}
-  }
-  const drive = (spec: JobSpec) => driveExisting(store.createJob({name: spec.name, file: null, spec, options: {catalogFile}}).id)
+  const {store, catalogFile, replan, drive, driveExisting} = await jobDriver(home, providers, offers, 'fake-china-offers.json')
 
   let closed = false
   return {
@@ -231,7 +183,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     cliEnv,
     drive,
     driveExisting,
-    replan: replanner,
+    replan,
     async close() {
       if (closed) return
       closed = true
