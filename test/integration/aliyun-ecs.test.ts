@@ -4,15 +4,11 @@
 // runner: success (and the stopped instance deleted), cancel through Cloud Assistant,
 // and a spot reclaim announced on the metadata endpoint. Nothing touches the network.
 import {expect} from 'chai'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {Agent} from 'undici'
-
 import {ProviderError} from '../../src/errors.js'
 import {ALIYUN_TAGS, AliyunProvider, type AliyunProviderOptions} from '../../src/providers/aliyun/aliyun-provider.js'
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {FakeAliyunEcsServer, type FakeAliyunOptions} from '../fakes/fake-aliyun-ecs-server.js'
+import {FAST_RETRY, launchError as failedLaunch, startFakeCloud, type FakeCloudWorld} from '../helpers/fake-cloud-world.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
 import {jobSpec, launchRequest as awsRequest, offer as awsOffer} from './aws-helpers.js'
 
@@ -26,69 +22,45 @@ function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
   return awsRequest({offer: offer(), ...overrides})
 }
 
-interface World {
-  fake: FakeAliyunEcsServer
+interface World extends FakeCloudWorld<FakeAliyunEcsServer> {
   provider: AliyunProvider
-  agent: Agent
   retries: string[]
-  bootDir: string | null
-  close(): Promise<void>
 }
 
 async function world(fakeOptions: Partial<FakeAliyunOptions> = {}, providerOptions: Partial<AliyunProviderOptions> = {}, boot = false): Promise<World> {
-  const bootDir = boot ? mkdtempSync(join(tmpdir(), 'skyhop-fake-ecs-')) : null
-  const fake = new FakeAliyunEcsServer({
-    keys: [KEY],
-    stock: {
-      'cn-hangzhou': {'cn-hangzhou-h': {'ecs.gn7i-c8g1.2xlarge': 2, 'ecs.g7.large': 5}, 'cn-hangzhou-i': {'ecs.gn7i-c8g1.2xlarge': 1}},
-      'cn-beijing': {'cn-beijing-l': {'ecs.gn7i-c8g1.2xlarge': 1}},
-    },
-    spotPrices: {'cn-hangzhou-h': {'ecs.gn7i-c8g1.2xlarge': 2.6}, 'cn-hangzhou-i': {'ecs.gn7i-c8g1.2xlarge': 2.9}},
-    prices: {'ecs.gn7i-c8g1.2xlarge': 11.2},
-    ...(bootDir ? {bootDir} : {}),
-    ...fakeOptions,
-  })
-  const url = await fake.start()
-  const agent = new Agent()
+  const base = await startFakeCloud(
+    (bootDir) =>
+      new FakeAliyunEcsServer({
+        keys: [KEY],
+        stock: {
+          'cn-hangzhou': {'cn-hangzhou-h': {'ecs.gn7i-c8g1.2xlarge': 2, 'ecs.g7.large': 5}, 'cn-hangzhou-i': {'ecs.gn7i-c8g1.2xlarge': 1}},
+          'cn-beijing': {'cn-beijing-l': {'ecs.gn7i-c8g1.2xlarge': 1}},
+        },
+        spotPrices: {'cn-hangzhou-h': {'ecs.gn7i-c8g1.2xlarge': 2.6}, 'cn-hangzhou-i': {'ecs.gn7i-c8g1.2xlarge': 2.9}},
+        prices: {'ecs.gn7i-c8g1.2xlarge': 11.2},
+        ...(bootDir ? {bootDir} : {}),
+        ...fakeOptions,
+      }),
+    {boot, bootPrefix: 'skyhop-fake-ecs-'},
+  )
   const retries: string[] = []
   const provider = new AliyunProvider({
-    env: {SKYHOP_ALIYUN_ENDPOINT: url, ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret},
+    env: {SKYHOP_ALIYUN_ENDPOINT: base.url, ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret},
     credentials: {homeDir: '/nonexistent'},
-    dispatcher: agent,
+    dispatcher: base.agent,
     regions: ['cn-hangzhou', 'cn-beijing'],
-    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
-    metadataBaseUrl: fake.metadataBaseTemplate,
+    retry: FAST_RETRY,
+    metadataBaseUrl: base.fake.metadataBaseTemplate,
     instancePollSeconds: 1,
     consolePollMs: 200,
     consoleGraceMs: 20_000,
     onRetry: (i) => retries.push(i.reason),
     ...providerOptions,
   })
-  let closed = false
-  return {
-    fake,
-    provider,
-    agent,
-    retries,
-    bootDir,
-    async close() {
-      if (closed) return
-      closed = true
-      await fake.stop()
-      await agent.close()
-      if (bootDir) rmSync(bootDir, {recursive: true, force: true})
-    },
-  }
+  return {...base, provider, retries}
 }
 
-async function launchError(w: World, r = request()): Promise<ProviderError> {
-  const e = await w.provider.launch(r).then(
-    () => null,
-    (x: unknown) => x,
-  )
-  expect(e, 'launch should fail').to.be.instanceOf(ProviderError)
-  return e as ProviderError
-}
+const launchError = (w: World, r = request()): Promise<ProviderError> => failedLaunch(w.provider, r)
 
 async function finalPoll(w: World, h: LaunchHandle): Promise<PollResult> {
   return pollUntil(w.provider, h, isTerminal, {timeoutMs: 30_000, stepMs: 200})

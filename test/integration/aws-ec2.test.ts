@@ -9,17 +9,11 @@ import {ProviderError} from '../../src/errors.js'
 import {AWS_TAGS, AwsProvider, clientTokenFor} from '../../src/providers/aws/aws-provider.js'
 import {ec2Endpoint} from '../../src/providers/aws/endpoints.js'
 import {redact, registerSecret} from '../../src/util/redact.js'
+import {launchError as failedLaunch} from '../helpers/fake-cloud-world.js'
 import {until} from '../helpers/wait.js'
 import {KEY, jobSpec, launchRequest, offer, world, type World} from './aws-helpers.js'
 
-async function launchError(w: World, request = launchRequest()): Promise<ProviderError> {
-  const error = await w.provider.launch(request).then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(error, 'launch should fail').to.be.instanceOf(ProviderError)
-  return error as ProviderError
-}
+const launchError = (w: World, request = launchRequest()): Promise<ProviderError> => failedLaunch(w.provider, request)
 
 describe('AWS EC2 provider against the fake EC2', function () {
   let w: World

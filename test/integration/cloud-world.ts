@@ -15,6 +15,7 @@ import type {Provider} from '../../src/providers/provider.js'
 import type {Store} from '../../src/state/store.js'
 import {FakeAliyunEcsServer} from '../fakes/fake-aliyun-ecs-server.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
+import {FAST_RETRY} from '../helpers/fake-cloud-world.js'
 import {jobDriver, onDemandJob, type JobDriver} from '../helpers/controller-world.js'
 import {KEY as AWS_KEY} from './aws-helpers.js'
 
@@ -98,7 +99,7 @@ export async function cloudWorld(): Promise<CloudWorld> {
     dispatcher: agent,
     regions: ['us-east-1', 'us-west-2'],
     timeoutMs: 5000,
-    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
+    retry: FAST_RETRY,
     metadataBaseUrl: ec2.metadataBaseTemplate,
     instancePollSeconds: 1,
     consolePollMs: 200,
@@ -109,7 +110,7 @@ export async function cloudWorld(): Promise<CloudWorld> {
     credentials: {homeDir: '/nonexistent'},
     dispatcher: agent,
     regions: ['cn-hangzhou'],
-    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
+    retry: FAST_RETRY,
     metadataBaseUrl: ecs.metadataBaseTemplate,
     instancePollSeconds: 1,
     consolePollMs: 200,

@@ -6,16 +6,15 @@
 // the real boot script and runner: success from the serial console, cancel through server
 // metadata read by the guest, and a spot reclaim seen through the API. No network.
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {Agent} from 'undici'
 
 import {ProviderError} from '../../src/errors.js'
 import {huaweiClientToken} from '../../src/providers/huaweicloud/ecs-client.js'
 import {HUAWEI_STOP_KEY, HUAWEI_TAGS, HuaweiProvider, parseNetworks, type HuaweiProviderOptions} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {FakeHuaweiEcsServer, type FakeHuaweiOptions} from '../fakes/fake-huawei-ecs-server.js'
+import {FAST_RETRY, launchError as failedLaunch, startFakeCloud, type FakeCloudWorld} from '../helpers/fake-cloud-world.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
 import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-helpers.js'
 import {HW_IMAGES, HW_KEY, HW_NETWORKS, HW_PROJECTS} from './huawei-tencent-world.js'
@@ -32,13 +31,9 @@ function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
   return baseRequest({offer: hwOffer(), ...overrides})
 }
 
-interface World {
-  fake: FakeHuaweiEcsServer
+interface World extends FakeCloudWorld<FakeHuaweiEcsServer> {
   provider: HuaweiProvider
-  agent: Agent
   retries: string[]
-  bootDir: string | null
-  close(): Promise<void>
 }
 
 function hwEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -66,17 +61,14 @@ function hwFakeOptions(extra: Partial<FakeHuaweiOptions> = {}): FakeHuaweiOption
 }
 
 async function world(fakeOptions: Partial<FakeHuaweiOptions> = {}, providerOptions: Partial<HuaweiProviderOptions> = {}, boot = false, envExtra: Record<string, string> = {}): Promise<World> {
-  const bootDir = boot ? mkdtempSync(join(tmpdir(), 'skyhop-fake-hwecs-')) : null
-  const fake = new FakeHuaweiEcsServer(hwFakeOptions({...(bootDir ? {bootDir} : {}), ...fakeOptions}))
-  const url = await fake.start()
-  const agent = new Agent()
+  const base = await startFakeCloud((bootDir) => new FakeHuaweiEcsServer(hwFakeOptions({...(bootDir ? {bootDir} : {}), ...fakeOptions})), {boot, bootPrefix: 'skyhop-fake-hwecs-'})
   const retries: string[] = []
   const provider = new HuaweiProvider({
-    env: hwEnv(url, envExtra),
-    dispatcher: agent,
+    env: hwEnv(base.url, envExtra),
+    dispatcher: base.agent,
     regions: ['cn-north-4', 'cn-east-3'],
-    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
-    metadataBaseUrl: fake.metadataBaseTemplate,
+    retry: FAST_RETRY,
+    metadataBaseUrl: base.fake.metadataBaseTemplate,
     instancePollSeconds: 1,
     jobPollMs: 20,
     launchWaitMs: 10_000,
@@ -85,31 +77,10 @@ async function world(fakeOptions: Partial<FakeHuaweiOptions> = {}, providerOptio
     onRetry: (i) => retries.push(i.reason),
     ...providerOptions,
   })
-  let closed = false
-  return {
-    fake,
-    provider,
-    agent,
-    retries,
-    bootDir,
-    async close() {
-      if (closed) return
-      closed = true
-      await fake.stop()
-      await agent.close()
-      if (bootDir) rmSync(bootDir, {recursive: true, force: true})
-    },
-  }
+  return {...base, provider, retries}
 }
 
-async function launchError(w: World, r = request()): Promise<ProviderError> {
-  const e = await w.provider.launch(r).then(
-    () => null,
-    (x: unknown) => x,
-  )
-  expect(e, 'launch should fail').to.be.instanceOf(ProviderError)
-  return e as ProviderError
-}
+const launchError = (w: World, r = request()): Promise<ProviderError> => failedLaunch(w.provider, r)
 
 async function finalPoll(w: World, h: LaunchHandle): Promise<PollResult> {
   return pollUntil(w.provider, h, isTerminal, {timeoutMs: 40_000, stepMs: 200})

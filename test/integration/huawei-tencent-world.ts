@@ -18,6 +18,7 @@ import type {JobSpec} from '../../src/spec/job-spec.js'
 import type {Store} from '../../src/state/store.js'
 import {FakeHuaweiEcsServer} from '../fakes/fake-huawei-ecs-server.js'
 import {FakeTencentCvmServer} from '../fakes/fake-tencent-cvm-server.js'
+import {FAST_RETRY} from '../helpers/fake-cloud-world.js'
 import {jobDriver, onDemandJob, type DriveResult} from '../helpers/controller-world.js'
 
 // Credentials and account layout the fakes and the tests share (fake values, never real).
@@ -129,7 +130,6 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
   })
   const [cvmUrl, ecsUrl] = await Promise.all([cvm.start(), ecs.start()])
   const agent = new Agent({connect: {timeout: 2000}})
-  const retry = {attempts: 4, baseDelayMs: 1, maxDelayMs: 5}
   const cliEnv: Record<string, string> = {
     SKYHOP_TENCENTCLOUD_ENDPOINT: cvmUrl,
     TENCENTCLOUD_SECRET_ID: TC_KEY.secretId,
@@ -148,7 +148,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     env: cliEnv,
     credentials: {homeDir: '/nonexistent'},
     dispatcher: agent,
-    retry,
+    retry: FAST_RETRY,
     instancePollSeconds: 1,
     statusIntervalMs: 300,
     lingerSeconds: 30,
@@ -158,7 +158,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
   const huawei = new HuaweiProvider({
     env: cliEnv,
     dispatcher: agent,
-    retry,
+    retry: FAST_RETRY,
     instancePollSeconds: 1,
     jobPollMs: 50,
     launchWaitMs: 10_000,

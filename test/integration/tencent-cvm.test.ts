@@ -5,16 +5,12 @@
 // terminated), cancel through TAT, and a spot reclaim announced on the metadata endpoint
 // in UTC+8. Nothing touches the network.
 import {expect} from 'chai'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {Agent} from 'undici'
-
 import {ProviderError} from '../../src/errors.js'
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {TENCENT_TAGS, TencentProvider, type TencentProviderOptions} from '../../src/providers/tencentcloud/tencent-provider.js'
 import {redact} from '../../src/util/redact.js'
 import {beijingWallTime, FakeTencentCvmServer, type FakeTencentOptions} from '../fakes/fake-tencent-cvm-server.js'
+import {FAST_RETRY, launchError as failedLaunch, startFakeCloud, type FakeCloudWorld} from '../helpers/fake-cloud-world.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
 import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-helpers.js'
 import {TC_KEY} from './huawei-tencent-world.js'
@@ -27,37 +23,35 @@ function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
   return baseRequest({offer: tcOffer(), ...overrides})
 }
 
-interface World {
-  fake: FakeTencentCvmServer
+interface World extends FakeCloudWorld<FakeTencentCvmServer> {
   provider: TencentProvider
-  agent: Agent
   retries: string[]
-  close(): Promise<void>
 }
 
 async function world(fakeOptions: Partial<FakeTencentOptions> = {}, providerOptions: Partial<TencentProviderOptions> = {}, boot = false): Promise<World> {
-  const bootDir = boot ? mkdtempSync(join(tmpdir(), 'skyhop-fake-cvm-')) : null
-  const fake = new FakeTencentCvmServer({
-    keys: [TC_KEY],
-    stock: {
-      'ap-guangzhou': {'ap-guangzhou-3': {'GN7.2XLARGE32': 2, 'S5.MEDIUM4': 5}, 'ap-guangzhou-4': {'GN7.2XLARGE32': 1}},
-      'ap-shanghai': {'ap-shanghai-2': {'GN7.2XLARGE32': 1}},
-    },
-    spotPrices: {'ap-guangzhou-3': {'GN7.2XLARGE32': 2.72}, 'ap-guangzhou-4': {'GN7.2XLARGE32': 2.9}},
-    prices: {'GN7.2XLARGE32': 9.07, 'S5.MEDIUM4': 0.52},
-    ...(bootDir ? {bootDir} : {}),
-    ...fakeOptions,
-  })
-  const url = await fake.start()
-  const agent = new Agent()
+  const base = await startFakeCloud(
+    (bootDir) =>
+      new FakeTencentCvmServer({
+        keys: [TC_KEY],
+        stock: {
+          'ap-guangzhou': {'ap-guangzhou-3': {'GN7.2XLARGE32': 2, 'S5.MEDIUM4': 5}, 'ap-guangzhou-4': {'GN7.2XLARGE32': 1}},
+          'ap-shanghai': {'ap-shanghai-2': {'GN7.2XLARGE32': 1}},
+        },
+        spotPrices: {'ap-guangzhou-3': {'GN7.2XLARGE32': 2.72}, 'ap-guangzhou-4': {'GN7.2XLARGE32': 2.9}},
+        prices: {'GN7.2XLARGE32': 9.07, 'S5.MEDIUM4': 0.52},
+        ...(bootDir ? {bootDir} : {}),
+        ...fakeOptions,
+      }),
+    {boot, bootPrefix: 'skyhop-fake-cvm-'},
+  )
   const retries: string[] = []
   const provider = new TencentProvider({
-    env: {SKYHOP_TENCENTCLOUD_ENDPOINT: url, TENCENTCLOUD_SECRET_ID: TC_KEY.secretId, TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey},
+    env: {SKYHOP_TENCENTCLOUD_ENDPOINT: base.url, TENCENTCLOUD_SECRET_ID: TC_KEY.secretId, TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey},
     credentials: {homeDir: '/nonexistent'},
-    dispatcher: agent,
+    dispatcher: base.agent,
     regions: ['ap-guangzhou', 'ap-shanghai'],
-    retry: {attempts: 4, baseDelayMs: 1, maxDelayMs: 5},
-    metadataBaseUrl: fake.metadataBaseTemplate,
+    retry: FAST_RETRY,
+    metadataBaseUrl: base.fake.metadataBaseTemplate,
     instancePollSeconds: 1,
     statusIntervalMs: 300,
     lingerSeconds: 20,
@@ -66,30 +60,10 @@ async function world(fakeOptions: Partial<FakeTencentOptions> = {}, providerOpti
     onRetry: (i) => retries.push(i.reason),
     ...providerOptions,
   })
-  let closed = false
-  return {
-    fake,
-    provider,
-    agent,
-    retries,
-    async close() {
-      if (closed) return
-      closed = true
-      await fake.stop()
-      await agent.close()
-      if (bootDir) rmSync(bootDir, {recursive: true, force: true})
-    },
-  }
+  return {...base, provider, retries}
 }
 
-async function launchError(w: World, r = request()): Promise<ProviderError> {
-  const e = await w.provider.launch(r).then(
-    () => null,
-    (x: unknown) => x,
-  )
-  expect(e, 'launch should fail').to.be.instanceOf(ProviderError)
-  return e as ProviderError
-}
+const launchError = (w: World, r = request()): Promise<ProviderError> => failedLaunch(w.provider, r)
 
 async function finalPoll(w: World, h: LaunchHandle): Promise<PollResult> {
   return pollUntil(w.provider, h, isTerminal, {timeoutMs: 40_000, stepMs: 200})
