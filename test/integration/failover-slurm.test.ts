@@ -41,23 +41,34 @@ describe('failover between this machine and real Slurm', function () {
     await slurm('scontrol', ['update', 'PartitionName=high', 'State=UP']).catch(() => undefined)
   })
 
-  it('local capacity full: fails over to Slurm, the capacity failure recorded on the first attempt', async () => {
+  it('local capacity full at launch: fails over to Slurm, the capacity failure recorded on the first attempt', async () => {
     const home = tempHome()
-    const env = writeConfig(home, 'providers:\n  local: {max_concurrent: 1, when_full: fail}\n')
+    // Slurm priced above this machine, so this machine is the first choice.
+    const env = writeConfig(home, 'providers:\n  local: {max_concurrent: 1, when_full: fail}\n  slurm: {price_per_hour: {high: 1, low: 1}}\n')
+    const file = join(home, 'moved.yaml')
+    writeFileSync(file, 'name: moved\nrun: echo "ran on $(hostname) in $SLURM_JOB_PARTITION"\n')
+    const config = loadConfig(home)
+    const providers = await createProviders({home, config})
+    const store = Store.open(home)
+    // Plan while this machine has a free slot (it is the first choice), then fill the slot,
+    // as another launch racing this one would.
+    const replan = await createReplanner({home, config, providers, store})
+    const {spec} = loadJobFile(file)
+    expect((await replan(spec, [])).plan.chosen!.provider).to.equal('local')
     const blocker = join(home, 'blocker.yaml')
     writeFileSync(blocker, 'name: blocker\nplacement: {providers: [local]}\nrun: sleep 60\n')
     expect(runCli(['launch', blocker, '-y'], {home, env}).code).to.equal(0)
     await waitFor(() => parseEnvelope(runCli(['status', 'blocker', '--json'], {home, env}).stdout).result.job.state === 'RUNNING')
 
-    const job = join(home, 'moved.yaml')
-    writeFileSync(job, 'name: moved\nrun: echo "ran on $(hostname) in $SLURM_JOB_PARTITION"\n')
-    const r = runCli(['launch', job, '-y', '--wait', '--json'], {home, env})
+    const created = store.createJob({name: spec.name, file, spec})
+    const final = await driveJob(created.id, {store, providers, replan, home, owner: 'test', pollIntervalMs: 200})
     runCli(['cancel', 'blocker', '--grace', '1s'], {home, env})
-    expect(r.code, r.stderr).to.equal(0)
-    const attempts = parseEnvelope(r.stdout).result.attempts
-    expect(attempts.map((a: {provider: string; state: string}) => `${a.provider}:${a.state}`)).to.deep.equal(['local:FAILED', 'slurm:SUCCEEDED'])
+    expect(final.state, final.reason ?? '').to.equal('SUCCEEDED')
+    const attempts = store.listAttempts(created.id)
+    expect(attempts.map((a) => `${a.provider}:${a.state}`)).to.deep.equal(['local:FAILED', 'slurm:SUCCEEDED'])
     expect(attempts[0].reason).to.match(/slots are busy/)
-    expect(runCli(['logs', 'moved'], {home, env}).stdout).to.match(/ran on .* in high/)
+    expect(runCli(['logs', created.id], {home, env}).stdout).to.match(/ran on .* in high/)
+    store.close()
   })
 
   it('Slurm partition down at launch: fails over to this machine, the reason recorded', async () => {
