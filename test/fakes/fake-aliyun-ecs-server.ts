@@ -14,14 +14,12 @@
 // RunCommand; and, given a boot directory, user data run locally as cloud-init would.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {existsSync, readFileSync} from 'node:fs'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
 import {acs3CanonicalRequest, parseAcs3Authorization} from '../../src/providers/aliyun/acs3.js'
 import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import {bootEnv, killGroup, runUserData} from './fake-ec2-server.js'
+import {bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
 
 export interface FakeAliyunKey {
   accessKeyId: string
@@ -95,40 +93,25 @@ class FakeAliyunError extends Error {
   }
 }
 
-export class FakeAliyunEcsServer {
+export class FakeAliyunEcsServer extends FakeCloudServer {
   readonly instances = new Map<string, FakeEcsInstance>()
   readonly calls: AliyunCall[] = []
-  private readonly injections: Array<{action?: string; code: string; message?: string; status?: number; times: number}> = []
+  private readonly injections = new Injections<{action?: string; code: string; message?: string; status?: number; times?: number}>()
   private readonly tokens = new Map<string, string>()
   private readonly nonces = new Set<string>()
   private readonly metadataTokens = new Set<string>()
-  private server: Server | null = null
-  private readonly timers = new Set<NodeJS.Timeout>()
-  url = ''
 
-  constructor(readonly options: FakeAliyunOptions) {}
-
-  private now(): number {
-    return (this.options.now ?? Date.now)()
+  constructor(readonly options: FakeAliyunOptions) {
+    super()
   }
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        res.statusCode = 500
-        res.end(JSON.stringify({Code: 'InternalError', Message: `fake: ${(error as Error).message}`}))
-      })
-    })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`
-    return this.url
+  protected override crashed(res: ServerResponse, error: Error): void {
+    res.statusCode = 500
+    res.end(JSON.stringify({Code: 'InternalError', Message: `fake: ${error.message}`}))
   }
 
-  async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t)
+  protected override killInstances(): void {
     for (const i of this.instances.values()) killGroup(i.process)
-    this.server?.closeAllConnections()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
   get metadataBaseTemplate(): string {
@@ -136,7 +119,7 @@ export class FakeAliyunEcsServer {
   }
 
   inject(injection: {action?: string; code: string; message?: string; status?: number; times?: number}): void {
-    this.injections.push({...injection, times: injection.times ?? 1})
+    this.injections.add(injection)
   }
 
   throttle(times: number, action?: string): void {
@@ -160,21 +143,8 @@ export class FakeAliyunEcsServer {
     })
   }
 
-  consoleOf(id: string): string {
-    const file = this.options.bootDir ? join(this.options.bootDir, id, 'console') : null
-    return file && existsSync(file) ? readFileSync(file, 'utf8') : ''
-  }
-
   live(): FakeEcsInstance[] {
     return [...this.instances.values()].filter((i) => !i.released)
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t)
-      fn()
-    }, ms)
-    this.timers.add(t)
   }
 
   private release(i: FakeEcsInstance): void {
@@ -182,8 +152,7 @@ export class FakeAliyunEcsServer {
     killGroup(i.process)
     i.process = null
     i.released = true
-    const zone = this.options.stock[i.region]?.[i.zone]
-    if (zone && i.instanceType in zone) zone[i.instanceType] += 1
+    restock(this.options.stock, i.region, i.zone, i.instanceType)
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
@@ -192,10 +161,8 @@ export class FakeAliyunEcsServer {
     res.end(text)
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    const body = Buffer.concat(chunks).toString('utf8')
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://fake')
     if (url.pathname.startsWith('/_meta/')) return this.metadata(req, res, url)
     const action = String(req.headers['x-acs-action'] ?? '')
@@ -204,12 +171,8 @@ export class FakeAliyunEcsServer {
     try {
       this.verify(req, url, body)
       if (req.headers['x-acs-version'] !== '2014-05-26') throw new FakeAliyunError('InvalidVersion', `Specified parameter Version is not valid: ${String(req.headers['x-acs-version'])}`)
-      const idx = this.injections.findIndex((i) => !i.action || i.action === action)
-      if (idx >= 0) {
-        const inj = this.injections[idx]
-        if (--inj.times <= 0) this.injections.splice(idx, 1)
-        throw new FakeAliyunError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
-      }
+      const inj = this.injections.take((i) => !i.action || i.action === action)
+      if (inj) throw new FakeAliyunError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
       const result = this.act(action, params)
       this.calls.push({action, status: 200, code: null, params})
       this.send(res, 200, {RequestId: requestId, ...result})

@@ -13,17 +13,16 @@
 // endpoint; and, when given a boot directory, runs each instance's user data locally as
 // cloud-init would (with the SKYHOP_BOOT_* hooks of the boot script), using a file as the
 // serial console that GetConsoleOutput returns.
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync} from 'node:fs'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {existsSync, readFileSync} from 'node:fs'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
-import {gunzipSync} from 'node:zlib'
 
 import {parseAuthorization, signRequest} from '../../src/providers/aws/sigv4.js'
 import {escapeXml} from '../../src/providers/aws/xml.js'
 import {parseQueryString, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid as requestId} from './fake-cloud-server.js'
 
 export interface FakeKey {
   accessKeyId: string
@@ -159,89 +158,29 @@ function wildcard(pattern: string, value: string): boolean {
   return re.test(value)
 }
 
-function requestId(): string {
-  const h = randomBytes(16).toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
-}
-
-/**
- * Runs base64 user data (gzip allowed) in `dir` as cloud-init would, with the boot script's
- * SKYHOP_BOOT_* hooks: `dir/root` as the root prefix, `dir/console` as the serial console,
- * no power-off (the caller treats the script's exit as the shutdown). Shared by the fakes.
- */
-export function runUserData(dir: string, userDataBase64: string, instanceId: string): ChildProcess {
-  mkdirSync(dir, {recursive: true})
-  let data = Buffer.from(userDataBase64, 'base64')
-  if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
-  writeFileSync(join(dir, 'user-data'), data, {mode: 0o700})
-  writeFileSync(join(dir, 'console'), `[    0.000000] Linux version 6.1.0-fake (fake cloud) #1 SMP\ncloud-init: running user data of ${instanceId}\n`)
-  const log = openSync(join(dir, 'cloud-init-output.log'), 'a')
-  const child = spawn('bash', [join(dir, 'user-data')], {
-    cwd: dir,
-    detached: true,
-    stdio: ['ignore', log, log],
-    env: {...bootEnv(dir), HOME: dir},
-  })
-  closeSync(log)
-  return child
-}
-
-/** The environment that makes the boot script (and stop scripts) run under `dir`. */
-export function bootEnv(dir: string): Record<string, string> {
-  return {PATH: process.env.PATH ?? '/usr/bin:/bin', SKYHOP_BOOT_ROOT: join(dir, 'root'), SKYHOP_BOOT_CONSOLE: join(dir, 'console'), SKYHOP_BOOT_NO_SHUTDOWN: '1'}
-}
-
-/** Kills a process group started by runUserData, if it still runs. */
-export function killGroup(child: ChildProcess | null): void {
-  if (child?.pid && child.exitCode === null) {
-    try {
-      process.kill(-child.pid, 'SIGKILL')
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-export class FakeEc2Server {
+export class FakeEc2Server extends FakeCloudServer {
   readonly instances = new Map<string, FakeInstance>()
   readonly calls: CallRecord[] = []
-  private readonly injections: Injection[] = []
+  private readonly injections = new Injections<Injection>()
   private readonly holds: Array<{action: string; times: number}> = []
   private readonly held: Array<{action: string; answer: () => void}> = []
   private heldWaiters: Array<() => void> = []
   private readonly tokens = new Map<string, {instanceId: string; params: string}>()
   private readonly keys: FakeKey[]
   private readonly imdsTokens = new Set<string>()
-  private server: Server | null = null
-  private timers = new Set<NodeJS.Timeout>()
-  url = ''
 
   constructor(readonly options: FakeEc2Options) {
+    super()
     this.keys = [...options.keys]
   }
 
-  private now(): number {
-    return (this.options.now ?? Date.now)()
+  protected override crashed(res: ServerResponse, error: Error): void {
+    res.statusCode = 500
+    res.end(`fake-ec2 internal error: ${error.message}`)
   }
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        res.statusCode = 500
-        res.end(`fake-ec2 internal error: ${(error as Error).message}`)
-      })
-    })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`
-    return this.url
-  }
-
-  async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t)
-    this.timers.clear()
+  protected override killInstances(): void {
     for (const i of this.instances.values()) this.killProcess(i)
-    this.server?.closeAllConnections()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
   /** Base URL of a fake instance's metadata service, with `{attemptId}` for the provider to fill. */
@@ -252,7 +191,7 @@ export class FakeEc2Server {
   // ------------------------------------------------------------------ test controls
 
   inject(injection: Injection): void {
-    this.injections.push({...injection, times: injection.times ?? 1})
+    this.injections.add(injection)
   }
 
   /**
@@ -298,8 +237,8 @@ export class FakeEc2Server {
     })
   }
 
-  /** What the instance's serial console holds now. */
-  consoleOf(instanceId: string): string {
+  /** What the instance's serial console holds now; without a boot directory, what the test set. */
+  override consoleOf(instanceId: string): string {
     const i = this.mustGet(instanceId)
     const file = this.options.bootDir ? join(this.options.bootDir, i.id, 'console') : null
     return file && existsSync(file) ? readFileSync(file, 'utf8') : i.console
@@ -319,20 +258,10 @@ export class FakeEc2Server {
     return i
   }
 
-  private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t)
-      fn()
-    }, ms)
-    this.timers.add(t)
-  }
-
   // ------------------------------------------------------------------ HTTP
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    const body = Buffer.concat(chunks).toString('utf8')
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://fake')
     if (url.pathname.startsWith('/_imds/')) return this.instanceMetadata(req, res, url)
     if (url.pathname.startsWith('/latest/')) return this.hostMetadata(req, res, url)
@@ -387,12 +316,8 @@ export class FakeEc2Server {
   }
 
   private takeInjection(action: string): FakeAwsError | null {
-    const idx = this.injections.findIndex((i) => !i.action || i.action === action)
-    if (idx < 0) return null
-    const inj = this.injections[idx]
-    inj.times = (inj.times ?? 1) - 1
-    if (inj.times <= 0) this.injections.splice(idx, 1)
-    return new FakeAwsError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
+    const inj = this.injections.take((i) => !i.action || i.action === action)
+    return inj && new FakeAwsError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
   }
 
   /** SigV4 verification with skyhop's own signer over exactly the headers the client signed. */
@@ -654,8 +579,7 @@ export class FakeEc2Server {
     i.state = terminate ? 'shutting-down' : 'stopping'
     this.later(this.options.shuttingDownMs ?? 30, () => {
       i.state = terminate ? 'terminated' : 'stopped'
-      const zone = this.options.capacity[i.region]?.[i.zone]
-      if (zone && i.instanceType in zone) zone[i.instanceType] += 1
+      restock(this.options.capacity, i.region, i.zone, i.instanceType)
     })
   }
 

@@ -20,16 +20,14 @@
 // carries the server metadata; and, given a boot directory, user data run locally as
 // cloud-init would, with a file as the serial console os-getConsoleOutput returns.
 import {randomBytes} from 'node:crypto'
-import {existsSync, readFileSync} from 'node:fs'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
 import type {ChildProcess} from 'node:child_process'
 
 import {parseSdkHmacAuthorization, sdkHmacCanonicalRequest} from '../../src/providers/huaweicloud/sdk-hmac.js'
 import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import {killGroup, runUserData} from './fake-ec2-server.js'
+import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
 
 export interface FakeHuaweiKey {
   ak: string
@@ -109,43 +107,24 @@ class FakeHuaweiError extends Error {
   }
 }
 
-function uuid(): string {
-  const h = randomBytes(16).toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
-}
-
-export class FakeHuaweiEcsServer {
+export class FakeHuaweiEcsServer extends FakeCloudServer {
   readonly servers = new Map<string, FakeHuaweiServer>()
   readonly jobs = new Map<string, FakeHuaweiJob>()
   readonly calls: HuaweiCall[] = []
-  private readonly injections: Array<{action?: string; code: string; message?: string; status?: number; times: number; inJob?: boolean}> = []
+  private readonly injections = new Injections<{action?: string; code: string; message?: string; status?: number; times?: number; inJob?: boolean}>()
   private readonly tokens = new Map<string, {body: string; answer: {job_id: string; serverIds: string[]}}>()
-  private server: Server | null = null
-  private readonly timers = new Set<NodeJS.Timeout>()
-  url = ''
+  protected override readonly trailingSlash = false
 
-  constructor(readonly options: FakeHuaweiOptions) {}
-
-  private now(): number {
-    return (this.options.now ?? Date.now)()
+  constructor(readonly options: FakeHuaweiOptions) {
+    super()
   }
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        this.send(res, 500, {error: {code: 'Ecs.0002', message: `fake: ${(error as Error).message}`}})
-      })
-    })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-    return this.url
+  protected override crashed(res: ServerResponse, error: Error): void {
+    this.send(res, 500, {error: {code: 'Ecs.0002', message: `fake: ${error.message}`}})
   }
 
-  async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t)
+  protected override killInstances(): void {
     for (const s of this.servers.values()) killGroup(s.process)
-    this.server?.closeAllConnections()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
   /** The endpoint to configure: one path prefix per region, as each region has its own host. */
@@ -163,7 +142,7 @@ export class FakeHuaweiEcsServer {
    * CreatePostPaidServers is accepted and its job fails with the code instead.
    */
   inject(injection: {action?: string; code: string; message?: string; status?: number; times?: number; inJob?: boolean}): void {
-    this.injections.push({...injection, times: injection.times ?? 1})
+    this.injections.add(injection)
   }
 
   throttle(times: number, action?: string): void {
@@ -176,11 +155,6 @@ export class FakeHuaweiEcsServer {
 
   live(): FakeHuaweiServer[] {
     return [...this.servers.values()].filter((s) => !s.released)
-  }
-
-  consoleOf(id: string): string {
-    const file = this.options.bootDir ? join(this.options.bootDir, id, 'console') : null
-    return file && existsSync(file) ? readFileSync(file, 'utf8') : ''
   }
 
   /**
@@ -207,22 +181,13 @@ export class FakeHuaweiEcsServer {
     } else stop()
   }
 
-  private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t)
-      fn()
-    }, ms)
-    this.timers.add(t)
-  }
-
   private release(s: FakeHuaweiServer): void {
     if (s.released) return
     killGroup(s.process)
     s.process = null
     s.status = 'DELETED'
     s.released = true
-    const zone = this.options.stock[s.region]?.[s.zone]
-    if (zone && s.flavor in zone) zone[s.flavor] += 1
+    restock(this.options.stock, s.region, s.zone, s.flavor)
   }
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -235,10 +200,8 @@ export class FakeHuaweiEcsServer {
     return Object.entries(this.options.projects).find(([, id]) => id === projectId)?.[0] ?? null
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    const text = Buffer.concat(chunks).toString('utf8')
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://fake')
     if (url.pathname.startsWith('/_meta/')) return this.metadata(res, url)
     let action = 'Unknown'
@@ -267,12 +230,8 @@ export class FakeHuaweiEcsServer {
           throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: not JSON.')
         }
       }
-      const idx = this.injections.findIndex((i) => !i.inJob && (!i.action || i.action === action))
-      if (idx >= 0) {
-        const inj = this.injections[idx]
-        if (--inj.times <= 0) this.injections.splice(idx, 1)
-        throw new FakeHuaweiError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
-      }
+      const inj = this.injections.take((i) => !i.inJob && (!i.action || i.action === action))
+      if (inj) throw new FakeHuaweiError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
       const {status, answer} = this.act(route, region, body, req, url)
       this.calls.push({action, region, status, code: null, body, headers: req.headers})
       this.send(res, status, answer)
@@ -458,13 +417,9 @@ export class FakeHuaweiEcsServer {
     const ext = (s.extendparam ?? {}) as Record<string, string>
     const job: FakeHuaweiJob = {id: `ff80808${randomBytes(12).toString('hex')}`, type: 'createServer', status: 'RUNNING', errorCode: null, failReason: null, serverIds: []}
     this.jobs.set(job.id, job)
-    const jobInjection = this.injections.findIndex((i) => i.inJob && (!i.action || i.action === 'CreatePostPaidServers'))
+    const inj = this.injections.take((i) => !!i.inJob && (!i.action || i.action === 'CreatePostPaidServers'))
     let jobFailure: {code: string; message: string} | null = noStock ? {code: 'Ecs.0319', message: 'Check capacity: Capacity is not enough.'} : null
-    if (jobInjection >= 0) {
-      const inj = this.injections[jobInjection]
-      if (--inj.times <= 0) this.injections.splice(jobInjection, 1)
-      jobFailure = {code: inj.code, message: inj.message ?? `injected ${inj.code}`}
-    }
+    if (inj) jobFailure = {code: inj.code, message: inj.message ?? `injected ${inj.code}`}
     const answer = {job_id: job.id, serverIds: [] as string[]}
     if (jobFailure) {
       // ECS rolls a failed creation back: the job fails, no server remains.

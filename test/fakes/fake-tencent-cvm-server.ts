@@ -17,15 +17,13 @@
 // power-off (a `shutdown` stub on PATH), so the boot script's linger is real.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync} from 'node:fs'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
-import {gunzipSync} from 'node:zlib'
 
 import {parseTc3Authorization, tc3CanonicalRequest, tc3Date, tc3SigningKey} from '../../src/providers/tencentcloud/tc3.js'
 import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import {bootEnv, killGroup} from './fake-ec2-server.js'
+import {bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
 
 export interface FakeTencentKey {
   secretId: string
@@ -109,48 +107,29 @@ function shortId(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`
 }
 
-function uuid(): string {
-  const h = randomBytes(16).toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
-}
-
 /** `YYYY-MM-DD HH:MM:SS` in UTC+8, the way Tencent's metadata serves termination-time. */
 export function beijingWallTime(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '')
 }
 
-export class FakeTencentCvmServer {
+export class FakeTencentCvmServer extends FakeCloudServer {
   readonly instances = new Map<string, FakeCvmInstance>()
   readonly tasks = new Map<string, FakeTatTask>()
   readonly calls: TencentCall[] = []
-  private readonly injections: Array<{service?: string; action?: string; code: string; message?: string; times: number}> = []
+  private readonly injections = new Injections<{service?: string; action?: string; code: string; message?: string; times?: number}>()
   private readonly tokens = new Map<string, {id: string; params: string}>()
-  private server: Server | null = null
-  private readonly timers = new Set<NodeJS.Timeout>()
-  url = ''
 
-  constructor(readonly options: FakeTencentOptions) {}
-
-  private now(): number {
-    return (this.options.now ?? Date.now)()
+  constructor(readonly options: FakeTencentOptions) {
+    super()
   }
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        this.send(res, 200, {Response: {Error: {Code: 'InternalError', Message: `fake: ${(error as Error).message}`}, RequestId: uuid()}})
-      })
-    })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`
-    return this.url
+  /** API 3.0 reports even its own failures with HTTP 200 and an error document. */
+  protected override crashed(res: ServerResponse, error: Error): void {
+    this.send(res, 200, {Response: {Error: {Code: 'InternalError', Message: `fake: ${error.message}`}, RequestId: uuid()}})
   }
 
-  async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t)
+  protected override killInstances(): void {
     for (const i of this.instances.values()) killGroup(i.process)
-    this.server?.closeAllConnections()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
   /** Per-attempt metadata base for the runner (`{attemptId}` is replaced by the provider). */
@@ -159,7 +138,7 @@ export class FakeTencentCvmServer {
   }
 
   inject(injection: {service?: string; action?: string; code: string; message?: string; times?: number}): void {
-    this.injections.push({...injection, times: injection.times ?? 1})
+    this.injections.add(injection)
   }
 
   throttle(times: number, action?: string): void {
@@ -174,11 +153,6 @@ export class FakeTencentCvmServer {
     return [...this.instances.values()].filter((i) => !i.released)
   }
 
-  consoleOf(id: string): string {
-    const file = this.options.bootDir ? join(this.options.bootDir, id, 'console') : null
-    return file && existsSync(file) ? readFileSync(file, 'utf8') : ''
-  }
-
   /** Serves termination-time now; after `noticeMs` the instance is terminated (and gone 2 s later). */
   reclaimSpot(instanceId: string, noticeMs: number): void {
     const i = this.instances.get(instanceId)!
@@ -191,21 +165,12 @@ export class FakeTencentCvmServer {
     })
   }
 
-  private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t)
-      fn()
-    }, ms)
-    this.timers.add(t)
-  }
-
   private release(i: FakeCvmInstance): void {
     if (i.released) return
     killGroup(i.process)
     i.process = null
     i.released = true
-    const zone = this.options.stock[i.region]?.[i.zone]
-    if (zone && i.instanceType in zone) zone[i.instanceType] += 1
+    restock(this.options.stock, i.region, i.zone, i.instanceType)
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
@@ -214,10 +179,8 @@ export class FakeTencentCvmServer {
     res.end(text)
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    const body = Buffer.concat(chunks).toString('utf8')
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://fake')
     if (url.pathname.startsWith('/_meta/')) return this.metadata(res, url)
     const action = String(req.headers['x-tc-action'] ?? '')
@@ -235,12 +198,8 @@ export class FakeTencentCvmServer {
       }
       if (req.headers['x-tc-version'] !== VERSIONS[service]) throw new FakeTencentError('InvalidParameterValue', `Version ${String(req.headers['x-tc-version'])} is not supported by ${service}.`)
       if (!(region in this.options.stock)) throw new FakeTencentError('InvalidParameterValue.InvalidRegion', `The region \`${region}\` is not supported.`)
-      const idx = this.injections.findIndex((i) => (!i.action || i.action === action) && (!i.service || i.service === service))
-      if (idx >= 0) {
-        const inj = this.injections[idx]
-        if (--inj.times <= 0) this.injections.splice(idx, 1)
-        throw new FakeTencentError(inj.code, inj.message ?? `injected ${inj.code}`)
-      }
+      const inj = this.injections.take((i) => (!i.action || i.action === action) && (!i.service || i.service === service))
+      if (inj) throw new FakeTencentError(inj.code, inj.message ?? `injected ${inj.code}`)
       const result = service === 'cvm' ? this.cvm(action, region, params) : this.tat(action, region, params)
       this.calls.push({service, action, region, code: null, params})
       this.send(res, 200, {Response: {...result, RequestId: requestId}})
@@ -444,15 +403,9 @@ export class FakeTencentCvmServer {
     mkdirSync(join(dir, 'bin'), {recursive: true})
     writeFileSync(join(dir, 'bin', 'shutdown'), '#!/bin/sh\nexit 0\n')
     chmodSync(join(dir, 'bin', 'shutdown'), 0o755)
-    let data = Buffer.from(i.userData!, 'base64')
-    if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
-    writeFileSync(join(dir, 'user-data'), data, {mode: 0o700})
-    writeFileSync(join(dir, 'console'), `[    0.000000] Linux version 6.1.0-fake (fake cloud) #1 SMP\ncloud-init: running user data of ${i.id}\n`)
-    const log = openSync(join(dir, 'cloud-init-output.log'), 'a')
     const env: Record<string, string> = {...bootEnv(dir), HOME: dir, PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`}
     delete env.SKYHOP_BOOT_NO_SHUTDOWN
-    const child = spawn('bash', [join(dir, 'user-data')], {cwd: dir, detached: true, stdio: ['ignore', log, log], env})
-    closeSync(log)
+    const child = runUserData(dir, i.userData!, i.id, env)
     i.process = child
     child.on('exit', () => {
       if (i.process !== child) return
