@@ -3,7 +3,7 @@
 // (test/unit/signing/acs3.test.ts). Pure functions; node:crypto only.
 import {randomBytes} from 'node:crypto'
 
-import {canonicalQueryString, hmacSha256Hex, rfc3986Encode, sha256Hex, type Bytes} from '../vm/signing-util.js'
+import {canonicalQueryString, hmacSha256Hex, rfc3986Encode, sha256Hex, type Bytes, type Signed} from '../vm/signing-util.js'
 
 export const ACS3_ALGORITHM = 'ACS3-HMAC-SHA256'
 
@@ -30,14 +30,7 @@ export interface Acs3Options {
   nonce?: string
 }
 
-export interface Acs3Signed {
-  headers: Array<[string, string]>
-  authorization: string
-  canonicalRequest: string
-  stringToSign: string
-  signature: string
-  signedHeaders: string
-}
+export type Acs3Signed = Signed
 
 /** Headers that take part in the signature: host, content-type and every x-acs-*. */
 export function isAcs3SignedHeader(name: string): boolean {

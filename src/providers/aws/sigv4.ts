@@ -12,6 +12,7 @@ import {
   sha256Hex,
   trimHeaderValue,
   type Bytes,
+  type Signed,
 } from '../vm/signing-util.js'
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256'
@@ -54,14 +55,8 @@ export interface SigV4Options {
   payloadHash?: string
 }
 
-export interface SignedRequest {
-  /** The request headers plus X-Amz-Date, the token if any, and Authorization. */
-  headers: Array<[string, string]>
-  authorization: string
-  canonicalRequest: string
-  stringToSign: string
-  signature: string
-  signedHeaders: string
+/** `headers` are the request's plus X-Amz-Date, the token if any, and Authorization. */
+export interface SignedRequest extends Signed {
   credentialScope: string
   amzDate: string
 }

@@ -1,7 +1,7 @@
 // Huawei Cloud AK/SK request signing (SDK-HMAC-SHA256), as documented in the "API Request
 // Signing Guide" and checked against its worked example (test/unit/signing/sdk-hmac.test.ts).
 // Pure functions; node:crypto only.
-import {canonicalQueryString, hmacSha256Hex, isoBasic, percentDecode, rfc3986Encode, sha256Hex, trimHeaderValue, type Bytes} from '../vm/signing-util.js'
+import {canonicalQueryString, hmacSha256Hex, isoBasic, percentDecode, rfc3986Encode, sha256Hex, trimHeaderValue, type Bytes, type Signed} from '../vm/signing-util.js'
 
 export const SDK_HMAC_ALGORITHM = 'SDK-HMAC-SHA256'
 
@@ -26,14 +26,7 @@ export interface SdkHmacOptions {
   date?: Date
 }
 
-export interface SdkHmacSigned {
-  headers: Array<[string, string]>
-  authorization: string
-  canonicalRequest: string
-  stringToSign: string
-  signature: string
-  signedHeaders: string
-}
+export type SdkHmacSigned = Signed
 
 function get(headers: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
   return headers.find(([n]) => n.toLowerCase() === name)?.[1]

@@ -1,7 +1,7 @@
 // Tencent Cloud API 3.0 request signing (TC3-HMAC-SHA256), as documented in "Signature v3"
 // and checked against its worked example (test/unit/signing/tc3.test.ts). Pure functions;
 // node:crypto only.
-import {canonicalQueryString, hmacSha256, hmacSha256Hex, sha256Hex, type Bytes} from '../vm/signing-util.js'
+import {canonicalQueryString, hmacSha256, hmacSha256Hex, sha256Hex, type Bytes, type Signed} from '../vm/signing-util.js'
 
 export const TC3_ALGORITHM = 'TC3-HMAC-SHA256'
 
@@ -32,13 +32,7 @@ export interface Tc3Options {
   signedHeaders?: string[]
 }
 
-export interface Tc3Signed {
-  headers: Array<[string, string]>
-  authorization: string
-  canonicalRequest: string
-  stringToSign: string
-  signature: string
-  signedHeaders: string
+export interface Tc3Signed extends Signed {
   credentialScope: string
 }
 

@@ -4,6 +4,16 @@ import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
 
 export type Bytes = string | Uint8Array
 
+/** What every signer returns: the headers to send, signature included, and the strings it signed (for fakes that verify, and tests). */
+export interface Signed {
+  headers: Array<[string, string]>
+  authorization: string
+  canonicalRequest: string
+  stringToSign: string
+  signature: string
+  signedHeaders: string
+}
+
 export function sha256Hex(data: Bytes): string {
   return createHash('sha256').update(data).digest('hex')
 }
