@@ -55,7 +55,7 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
   const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => runCliAsync(args, {home, env: {...env, ...extraEnv}})
 
   it('skyhop check: AWS enabled from the environment or a profile, the call works, no secret printed; exit 4 on a refused key', async () => {
-    const byName = (stdout: string) => Object.fromEntries((parseEnvelope(stdout).result.providers as Array<{provider: string}>).map((p) => [p.provider, p])) as Record<string, {enabled: boolean; ok: boolean; source: string | null; message: string}>
+    const byName = (stdout: string) => Object.fromEntries((parseEnvelope(stdout).result.providers as Array<{provider: string; enabled: boolean; ok: boolean; source: string | null; message: string}>).map((p) => [p.provider, p]))
     const ok = await cli(['check', '--json'])
     expect(ok.code, ok.stderr).to.equal(0)
     expect(byName(ok.stdout).aws).to.deep.equal({provider: 'aws', enabled: true, ok: true, source: 'environment (AWS_ACCESS_KEY_ID)', message: 'credentials work: 2 availability zones in us-east-1'})

@@ -181,7 +181,7 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
 
   it('polls a batch with one DescribeInstances, one TAT RunCommand and one DescribeInvocationTasks per region', async function () {
     w = await world({}, {statusIntervalMs: 0}, true)
-    const handles = []
+    const handles: LaunchHandle[] = []
     for (let i = 0; i < 3; i++) handles.push(await w.provider.launch(request({offer: tcOffer({instanceType: 'S5.MEDIUM4', accelerator: null}), spec: jobSpec('sleep 30')})))
     await until(async () => [...(await w.provider.poll(handles)).values()].map((r) => r.state), (s) => s.every((x) => x === 'RUNNING'))
     const before = w.fake.calls.length
