@@ -223,6 +223,6 @@ export async function* jobLogs(
     }
     if (TERMINAL_JOB_STATES.has(store.getJob(job.id)!.state) && !store.listAttempts(job.id).some((a) => a.n > shown && a.handle)) return
     // Short: `launch --wait` is waiting here for the first attempt's first line.
-    await sleep(50)
+    await sleep(20)
   }
 }

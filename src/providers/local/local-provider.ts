@@ -338,6 +338,7 @@ export class LocalProvider implements Provider {
     let position = 0
     let pending = ''
     const buffer = Buffer.alloc(64 * 1024)
+    let idlePolls = 0
     for (;;) {
       if (options.signal?.aborted) return
       // Decide "finished" before reading, so that everything written before the end is read.
@@ -365,7 +366,9 @@ export class LocalProvider implements Provider {
       if (read === 0 && finished) break
       if (read === 0) {
         try {
-          await sleep(100, undefined, {signal: options.signal})
+          // Quick at first (someone is waiting for the first line), then relaxed.
+          idlePolls++
+          await sleep(idlePolls < 40 ? 20 : 100, undefined, {signal: options.signal})
         } catch {
           return
         }

@@ -7,9 +7,9 @@
 // from real machines. None of these devices exists on the machines this was written on,
 // so only the parsers' handling of those shapes is tested, not the tools.
 import {execFile} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, tmpdir, totalmem} from 'node:os'
-import {join} from 'node:path'
+import {delimiter, join} from 'node:path'
 
 export interface DetectedAccelerator {
   vendor: string
@@ -34,10 +34,18 @@ export type ToolRunner = (command: string, args: string[], options?: {cwd?: stri
 
 export const runTool: ToolRunner = (command, args, options = {}) =>
   new Promise((resolve) => {
+    // Most machines have none of the vendor tools: looking on PATH first spares a fork per
+    // missing tool on every command that lists this machine's offer.
+    if (!onPath(command)) return resolve(null)
     execFile(command, args, {timeout: 10_000, maxBuffer: 4 * 1024 * 1024, cwd: options.cwd}, (error, stdout) => {
       resolve(error ? null : stdout)
     })
   })
+
+function onPath(command: string): boolean {
+  if (command.includes('/')) return existsSync(command)
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)))
+}
 
 function group(vendor: string, tool: string, devices: Array<{name: string; memoryMiB: number | null}>): DetectedAccelerator[] {
   const byName = new Map<string, DetectedAccelerator>()
