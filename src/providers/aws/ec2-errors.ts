@@ -33,6 +33,8 @@ export const EC2_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
   ExpiredToken: {category: 'auth', scope: 'provider', hint: 'the session token has expired; refresh the credentials'},
   RequestExpired: {category: 'auth', scope: 'provider', hint: 'this machine’s clock is off by more than five minutes'},
   RequestLimitExceeded: TRANSIENT,
+  // STS's and the Price List API's name for the same thing: throttled, not unavailable.
+  Throttling: TRANSIENT,
   'InvalidAMIID.NotFound': {category: 'unavailable', scope: 'region', hint: 'AMI ids are regional; give an image that exists in this region'},
   'InvalidAMIID.Malformed': {category: 'unavailable', scope: 'region'},
   'InvalidAMIID.Unavailable': {category: 'unavailable', scope: 'region'},
@@ -47,9 +49,7 @@ const EC2_ERRORS: CloudErrors = {
 
 /** Codes worth another try with backoff: throttling and AWS-side failures. */
 export function isRetryableEc2Error(error: unknown): boolean {
-  // STS's generic `Throttling` is retried as well; once the tries run out the table
-  // classifies it like any unknown code.
-  return isRetryableCloudError(EC2_ERRORS, error) || (error instanceof AwsApiError && error.code === 'Throttling')
+  return isRetryableCloudError(EC2_ERRORS, error)
 }
 
 /** An EC2 failure as a ProviderError; anything else is returned unchanged. */

@@ -61,7 +61,7 @@ const TABLES: Record<string, Row[]> = {
       ["InvalidAMIID.Unavailable", 400, ["unavailable","region"]],
       ["RequestLimitExceeded", 503, ["transient","none"]],
       ["InsufficientInstanceCapacity", 500, ["capacity","zone"]],
-      ["Throttling", 400, ["unavailable","offer"]],
+      ["Throttling", 400, ["transient","none"]],
       ["InvalidParameterValue", 400, ["unavailable","offer"]],
       ["InternalError", 500, ["transient","none"]],
       ["Unavailable", 503, ["transient","none"]],
@@ -187,8 +187,7 @@ describe('VM cloud API errors onto the taxonomy', function () {
           expect({category: e.category, scope: e.scope, hint: e.hint}, `${code} ${status}`).to.deep.equal({category, scope, hint})
           expect(e.backendCode).to.equal(code)
           const retried = cloud.isRetryable(cloud.apiError(status, code, 'said the cloud', null))
-          // EC2 also retries STS's generic `Throttling`, though it classifies it unavailable once the tries run out.
-          expect(retried, `${code} ${status} retried`).to.equal(category === 'transient' || (name === 'aws' && code === 'Throttling'))
+          expect(retried, `${code} ${status} retried`).to.equal(category === 'transient')
         }
       })
 
