@@ -6,7 +6,7 @@
 // and errors.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
@@ -39,15 +39,39 @@ export function bootEnv(dir: string): Record<string, string> {
   return {PATH: process.env.PATH ?? '/usr/bin:/bin', SKYHOP_BOOT_ROOT: join(dir, 'root'), SKYHOP_BOOT_CONSOLE: join(dir, 'console'), SKYHOP_BOOT_NO_SHUTDOWN: '1'}
 }
 
-/** Kills a process group started by runUserData, if it still runs. */
+/**
+ * Kills everything an instance started, as terminating a VM would. runUserData starts the
+ * boot script in a session of its own; the runner then puts the job in a process group of
+ * its own, so killing the boot script's group alone would leave the job running after the
+ * test. Every process of the session goes.
+ */
 export function killGroup(child: ChildProcess | null): void {
-  if (child?.pid && child.exitCode === null) {
+  if (!child?.pid) return
+  for (const pid of sessionMembers(child.pid)) {
     try {
-      process.kill(-child.pid, 'SIGKILL')
+      process.kill(pid, 'SIGKILL')
     } catch {
       // Already gone.
     }
   }
+}
+
+/** Pids whose session id is `sid` (Linux /proc; field 6 of /proc/PID/stat). */
+function sessionMembers(sid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    // After "pid (comm) ": state ppid pgrp session …
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(fields[3]) === sid) out.push(Number(entry))
+  }
+  return out
 }
 
 /** A random id in UUID form, as the clouds' request ids look. */
