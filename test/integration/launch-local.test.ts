@@ -21,6 +21,11 @@ function localOnly(home: string, extra = ''): Record<string, string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Every process's command line, to check that nothing of a job is left running. */
+function ps(): string {
+  return execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'})
+}
+
 async function waitFor(check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs
   while (!check()) {
@@ -169,7 +174,7 @@ describe('launch on the local provider (end to end)', function () {
         '  i=$(cat "$f" 2>/dev/null || echo 0)',
         '  echo "attempt $SKYHOP_ATTEMPT from $i"',
         '  trap "" TERM',
-        '  while [ "$i" -lt 15 ]; do i=$((i+1)); echo "$i" > "$f"; sleep 0.2; done',
+        '  while [ "$i" -lt 15 ]; do i=$((i+1)); echo "$i" > "$f.tmp"; mv "$f.tmp" "$f"; sleep 0.2; done',
         '  echo "finished at $i"',
         '',
       ].join('\n'),
@@ -184,6 +189,28 @@ describe('launch on the local provider (end to end)', function () {
     expect(r.stdout).to.match(/attempt 2 from [1-9]/)
     expect(r.stdout).to.include('finished at 15')
     expect(Date.now() - t0).to.be.greaterThan(1500)
+  })
+
+  it('never relaunches when a preemption notice and a cancel race', async () => {
+    const home = tempHome()
+    const env = localOnly(home)
+    const file = jobFile(home, 'racer', 'name: racer\nrecovery: {max_restarts: 5}\nrun: |\n  trap \'echo "got TERM"; exit 0\' TERM\n  echo started\n  while true; do sleep 0.1; done\n')
+    const run = runCliAsync(['launch', file, '-y', '--wait', '--json'], {home, env})
+    await waitFor(() => runCli(['logs', 'racer'], {home, env}).stdout.includes('started'))
+    // The notice makes the controller want a relaunch; the cancel lands at the same time.
+    const [p, c] = await Promise.all([runCliAsync(['preempt', 'racer', '--grace', '5s'], {home, env}), runCliAsync(['cancel', 'racer', '--grace', '5s'], {home, env})])
+    expect(c.code, c.stderr).to.equal(0)
+    expect([0, 2]).to.include(p.code) // the preempt may find the job already cancelled
+    const r = await run
+    expect(r.code).to.equal(130)
+    const before = status(home, env, 'racer')
+    await sleep(1500) // a relaunch, if any, would have been recorded by now
+    const job = status(home, env, 'racer')
+    expect(job.state).to.equal('CANCELLED')
+    // Whichever won, nothing starts after the cancel and nothing is left running.
+    expect(job.attemptsDetail).to.have.length(before.attemptsDetail.length)
+    for (const a of job.attemptsDetail) expect(['CANCELLED', 'PREEMPTED', 'FAILED']).to.include(a.state)
+    expect(ps()).not.to.include(`attempts/${job.attemptsDetail.at(-1).id}`)
   })
 
   it('survives its controller being killed with SIGKILL: recover finishes the job, nothing runs twice', async () => {
