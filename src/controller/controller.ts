@@ -592,13 +592,16 @@ export function covers(b: BlockedScope, c: Candidate): boolean {
 /** What to stop trying after a failure, from the error's scope. */
 export function blockFor(error: ProviderError, c: Candidate): BlockedScope {
   const reason = error.category
+  // Spot and on-demand are different markets: no spot capacity in a zone says nothing
+  // about on-demand there, which is often the safety net that still meets the deadline.
+  const market = error.category === 'capacity' && c.spot ? ({market: 'spot'} as const) : {}
   switch (error.scope) {
     case 'provider':
       return {provider: c.provider, reason}
     case 'region':
-      return {provider: c.provider, region: c.region, reason}
+      return {provider: c.provider, region: c.region, ...market, reason}
     case 'zone':
-      return {provider: c.provider, region: c.region, zone: c.zone, reason}
+      return {provider: c.provider, region: c.region, zone: c.zone, ...market, reason}
     default:
       return {provider: c.provider, region: c.region, zone: c.zone, instanceType: c.instanceType, market: c.spot ? 'spot' : 'on-demand', reason}
   }
