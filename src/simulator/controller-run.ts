@@ -160,7 +160,7 @@ export async function runController(input: ControllerRunInput): Promise<Controll
         const now: JobSpec = {...s, work: s.work === null ? null : {...s.work, hours: Math.max(1e-6, specHours * left)}}
         const t0 = performance.now()
         const out = await planned(now, blocked)
-        if (process.env.SKYHOP_SIM_DEBUG) console.error(JSON.stringify({at: clock.hours(), work: now.work, candidates: out.plan.candidates.map((c) => `${c.zone}:${c.spot}`), excluded: out.plan.excluded}, null, 1).slice(0, 3000))
+    
         input.latency?.record(performance.now() - t0)
         return out
       },

@@ -10,7 +10,8 @@ import {loadRegistry} from '../../../src/catalog/accelerators.js'
 import {type ControllerRunInput, runController} from '../../../src/simulator/controller-run.js'
 import type {SpotMarket} from '../../../src/simulator/types.js'
 import {loadJobFile} from '../../../src/spec/load.js'
-import {market} from './helpers.js'
+import {simulateFileAsync} from '../../../src/simulator/run.js'
+import {SHARED_TRACES, market, requireSharedTraces} from './helpers.js'
 
 const registry = loadRegistry()
 const NOW = new Date('2026-01-01T00:00:00Z')
@@ -89,5 +90,28 @@ describe('simulator: the real controller on a simulated provider', function () {
       const out = await runController(input([a], {startTick: s}))
       expect(out.missed, `start ${s}: ${JSON.stringify(out.attempts)}`).to.equal(false)
     }
+  })
+
+  it('on the shared nine-zone traces: zero misses, beside the mirrored policy', async function () {
+    requireSharedTraces(this)
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-simjob-'))
+    const file = join(dir, 'job.yaml')
+    writeFileSync(file, 'name: paper\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 48}\ndeadline: 60h\nrun: x\n')
+    const r = await simulateFileAsync({
+      file,
+      traces: join(SHARED_TRACES, 'availability/1-node/aws-02-15-2023'),
+      home: mkdtempSync(join(tmpdir(), 'skyhop-home-')),
+      seeds: 10,
+      spotPrice: ['1'],
+      onDemandPrice: ['3'],
+      now: NOW,
+      policies: ['skyhop', 'skyhop-controller'],
+    })
+    expect(r.policies.map((p) => p.name)).to.deep.equal(['skyhop', 'skyhop-controller'])
+    const c = r.policies[1]
+    expect(c.runs).to.equal(10)
+    expect(c.deadlineMisses).to.equal(0)
+    expect(c.spotHours).to.be.greaterThan(0)
+    expect(c.costRelativeToOnDemand).to.be.within(1 / 3, 1.1)
   })
 })
