@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {renderTable} from '../cli/table.js'
 import {UsageError} from '../errors.js'
 import {POLICIES} from '../simulator/policies.js'
-import {DEFAULT_SEEDS, type PolicyResult, type SimulateResult, simulateFile} from '../simulator/run.js'
+import {CONTROLLER_POLICY, DEFAULT_SEEDS, type PolicyResult, type SimulateResult, simulateFileAsync} from '../simulator/run.js'
 import {UnitError, parseDurationSeconds} from '../spec/units.js'
 
 export default class Simulate extends BaseCommand {
@@ -12,6 +12,7 @@ export default class Simulate extends BaseCommand {
   static override description = [
     'Replays the job (its work, deadline and accelerators) against spot availability traces (the Can\'t Be Late format: one JSON file per zone, named like us-west-2a_v100_1.json) under each policy, from --seeds random start offsets, on a simulated clock: a 45-day trace replays in well under a second.',
     'Policies: ' + POLICIES.map((p) => `${p.name} (${p.summary})`).join('; ') + '.',
+    `With --controller (or --policy ${CONTROLLER_POLICY}) each start is also replayed through skyhop's real controller and planner, on a simulated provider and clock: slower (a store per run), but it is the code that runs your jobs, not a mirror of it.`,
     'Cost is relative to on-demand only on the same start; spot and on-demand hours are instance hours paid for. Prices come from --spot-price/--on-demand-price (USD per node-hour; one number for every market, or NAME=PRICE per accelerator) or else from the catalog.',
   ].join('\n')
   static override examples = [
@@ -24,7 +25,8 @@ export default class Simulate extends BaseCommand {
   }
   static override flags = {
     traces: Flags.string({description: 'folder (searched recursively) or file of availability traces', required: true}),
-    policy: Flags.string({description: `policy to replay (repeatable; default: all): ${POLICIES.map((p) => p.name).join(', ')}`, multiple: true}),
+    policy: Flags.string({description: `policy to replay (repeatable; default: all): ${[...POLICIES.map((p) => p.name), CONTROLLER_POLICY].join(', ')}`, multiple: true}),
+    controller: Flags.boolean({description: `also replay the real controller and planner (policy ${CONTROLLER_POLICY})`, default: false}),
     seeds: Flags.integer({description: 'random start offsets in the traces, one run per policy each', default: DEFAULT_SEEDS, min: 1}),
     changeover: Flags.string({description: 'changeover delay d charged on every start or switch: 0.2h, 12m, 0', default: '0.2h'}),
     notice: Flags.string({description: 'preemption notice: 2m, 30s, 0 [default: the provider\'s, AWS 2m, GCP 30s]'}),
@@ -36,7 +38,8 @@ export default class Simulate extends BaseCommand {
 
   async run(): Promise<SimulateResult> {
     const {args, flags} = await this.parse(Simulate)
-    const result = simulateFile({
+    const result = await simulateFileAsync({
+      controller: flags.controller,
       file: args.file,
       traces: flags.traces,
       home: this.home,

@@ -1,14 +1,16 @@
 // The `simulate` service: load the job, the traces and (for prices the flags do not give)
 // the catalog, build the markets, then replay every policy from the same seeded start
 // offsets and summarise. simulateMarkets is the pure part the benchmark calls directly.
-import {loadRegistry} from '../catalog/accelerators.js'
+import {type AcceleratorRegistry, loadRegistry} from '../catalog/accelerators.js'
 import {loadCatalog} from '../catalog/catalog.js'
 import {fxFromEnv} from '../catalog/currency.js'
 import {providerInfo} from '../catalog/providers.js'
 import {UsageError} from '../errors.js'
 import {loadJobFile} from '../spec/load.js'
+import type {JobSpec} from '../spec/job-spec.js'
+import {type ControllerRunOutcome, runController} from './controller-run.js'
 import {changeDistances, simulate} from './engine.js'
-import {type PriceOverrides, type SkippedTrace, buildMarkets, priceKey} from './markets.js'
+import {type Markets, type PriceOverrides, type SkippedTrace, buildMarkets, priceKey} from './markets.js'
 import {POLICIES, findPolicy} from './policies.js'
 import {LatencyHistogram, rng} from './stats.js'
 import {loadTraceDir} from './traces.js'
@@ -109,9 +111,86 @@ export interface MarketsResult {
   wrapped: boolean
   /** Per policy, per seed outcomes (for tests and the validation report). */
   outcomes: Map<string, RunOutcome[]>
+  /** Cost of on-demand only, per start. */
+  baseline: number[]
 }
 
 export function simulateFile(options: SimulateOptions): SimulateResult {
+  const p = prepareFile(options)
+  const out = simulateMarkets(p.input)
+  return fileResult(options, p, out.policies, out)
+}
+
+/** The policy that runs the real controller and planner (controller-run.ts) rather than mirroring them. */
+export const CONTROLLER_POLICY = 'skyhop-controller'
+const CONTROLLER_SUMMARY = 'the real controller (driveJob) and planner on a simulated provider and clock'
+
+/**
+ * simulateFile, plus `skyhop-controller` when asked for by name (`--policy skyhop-controller`)
+ * or with `controller: true`: each seed replayed through driveJob (async: the controller is).
+ */
+export async function simulateFileAsync(options: SimulateOptions & {controller?: boolean}): Promise<SimulateResult> {
+  const names = options.policies?.flatMap((n) => n.split(',')).map((n) => n.trim()) ?? []
+  const wantController = options.controller === true || names.includes(CONTROLLER_POLICY)
+  const others = names.filter((n) => n !== CONTROLLER_POLICY && n !== '')
+  if (!wantController) return simulateFile(options)
+  const onlyController = names.length > 0 && others.length === 0
+  const p = prepareFile({...options, policies: others})
+  const input = onlyController ? {...p.input, policies: []} : p.input
+  const out = simulateMarkets(input)
+  const controller = await simulateControllerMarkets({...input, job: p.spec, registry: p.registry}, out.startTicks, out.baseline)
+  return fileResult(options, p, [...out.policies, controller.result], out)
+}
+
+export interface ControllerMarketsInput extends MarketsInput {
+  job: JobSpec
+  registry: AcceleratorRegistry
+}
+
+/** Replays each start through the real controller; summarised like a policy. */
+export async function simulateControllerMarkets(
+  input: ControllerMarketsInput,
+  startTicks: readonly number[],
+  baseline: readonly number[],
+): Promise<{result: PolicyResult; outcomes: ControllerRunOutcome[]}> {
+  const gapHours = input.gapSeconds / 3600
+  const changes = input.markets.map((m) => changeDistances(m.data, input.nodes))
+  const latency = new LatencyHistogram()
+  const outcomes: ControllerRunOutcome[] = []
+  for (const startTick of startTicks) {
+    outcomes.push(
+      await runController({
+        job: input.job,
+        registry: input.registry,
+        markets: input.markets,
+        gapHours,
+        startTick,
+        nodes: input.nodes,
+        workHours: input.workHours,
+        deadlineHours: input.deadlineHours,
+        changeoverHours: input.changeoverHours,
+        noticeHours: input.noticeSeconds / 3600,
+        changes,
+        latency,
+      }),
+    )
+  }
+  const spec = {name: CONTROLLER_POLICY, safe: true, omniscient: false, summary: CONTROLLER_SUMMARY}
+  return {result: summarize(spec, outcomes, baseline, input.deadlineHours, latency), outcomes}
+}
+
+interface Prepared {
+  started: number
+  spec: JobSpec
+  file: string
+  registry: AcceleratorRegistry
+  markets: Markets
+  deadlineHours: number
+  nodes: number
+  input: MarketsInput
+}
+
+function prepareFile(options: SimulateOptions): Prepared {
   const started = performance.now()
   const now = options.now ?? new Date()
   const registry = loadRegistry()
@@ -141,7 +220,7 @@ export function simulateFile(options: SimulateOptions): SimulateResult {
   })
   const noticeSeconds = options.noticeSeconds ?? defaultNoticeSeconds(markets.spot)
   const nodes = Math.max(1, spec.nodes)
-  const out = simulateMarkets({
+  const input: MarketsInput = {
     markets: markets.spot,
     onDemand: markets.onDemand,
     gapSeconds: markets.gapSeconds,
@@ -152,7 +231,13 @@ export function simulateFile(options: SimulateOptions): SimulateResult {
     nodes,
     policies,
     seeds,
-  })
+  }
+  return {started, spec, file, registry, markets, deadlineHours, nodes, input}
+}
+
+function fileResult(options: SimulateOptions, p: Prepared, policies: PolicyResult[], out: MarketsResult): SimulateResult {
+  const {started, spec, file, markets, deadlineHours, nodes} = p
+  const {seeds, changeoverHours, noticeSeconds} = p.input
   return {
     job: {name: spec.name, file, workHours: markets.workHours, deadlineHours, jobFraction: markets.workHours / deadlineHours, nodes},
     traces: {path: options.traces, gapSeconds: markets.gapSeconds, markets: summarizeMarkets(markets.spot, markets.gapSeconds, nodes), skipped: markets.skipped},
@@ -160,7 +245,7 @@ export function simulateFile(options: SimulateOptions): SimulateResult {
     onDemandBaselineUsd: out.onDemandBaselineUsd,
     currency: 'USD',
     priceSources: markets.priceSources,
-    policies: out.policies,
+    policies,
     elapsedMs: performance.now() - started,
   }
 }
@@ -216,10 +301,10 @@ export function simulateMarkets(input: MarketsInput): MarketsResult {
     outcomes.set(spec.name, runs)
     return summarize(spec, runs, baseline, input.deadlineHours, latency)
   })
-  return {policies, onDemandBaselineUsd: baseline[0], startTicks, wrapped, outcomes}
+  return {policies, onDemandBaselineUsd: baseline[0], startTicks, wrapped, outcomes, baseline}
 }
 
-function summarize(spec: PolicySpec, runs: readonly RunOutcome[], baseline: readonly number[], deadline: number, latency: LatencyHistogram): PolicyResult {
+function summarize(spec: Pick<PolicySpec, 'name' | 'safe' | 'omniscient' | 'summary'>, runs: readonly RunOutcome[], baseline: readonly number[], deadline: number, latency: LatencyHistogram): PolicyResult {
   const n = runs.length
   const avg = (f: (r: RunOutcome) => number) => runs.reduce((s, r) => s + f(r), 0) / n
   const slack = runs.map((r) => deadline - r.finishHours)
