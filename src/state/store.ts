@@ -279,15 +279,19 @@ export class Store {
 
   /** A job by id, or by name (the most recent job of that name). Unknown → UsageError. */
   findJob(ref: string): JobRecord {
-    const byId = this.getJob(ref)
-    if (byId) return byId
-    const row = this.sql('SELECT * FROM jobs WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
-    if (row) return toJob(row)
-    const names = (this.sql('SELECT DISTINCT name FROM jobs ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
+    return toJob(this.findByIdOrName('jobs', ref, {what: 'job', code: 'JOB_NOT_FOUND', list: 'skyhop status'}))
+  }
+
+  /** The row with this id, else the most recent one with this name; unknown → UsageError with a "did you mean". */
+  private findByIdOrName(table: 'jobs' | 'sweeps', ref: string, words: {what: string; code: string; list: string}): Row {
+    const row = (this.sql(`SELECT * FROM ${table} WHERE id = ?`).get(ref) ??
+      this.sql(`SELECT * FROM ${table} WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(ref)) as Row | undefined
+    if (row) return row
+    const names = (this.sql(`SELECT DISTINCT name FROM ${table} ORDER BY created_at DESC LIMIT 500`).all() as Array<{name: string}>).map((r) => r.name)
     const suggestion = didYouMean(ref, names)
-    throw new UsageError(`no job with id or name "${ref}"`, {
-      code: 'JOB_NOT_FOUND',
-      hint: suggestion ? `Did you mean "${suggestion}"? See \`skyhop status\` for all jobs.` : 'See `skyhop status` for all jobs.',
+    throw new UsageError(`no ${words.what} with id or name "${ref}"`, {
+      code: words.code,
+      hint: `${suggestion ? `Did you mean "${suggestion}"? ` : ''}See \`${words.list}\` for all ${words.what}s.`,
     })
   }
 
@@ -582,16 +586,7 @@ export class Store {
 
   /** A sweep by id, or by name (the most recent of that name). Unknown → UsageError. */
   findSweep(ref: string): SweepRecord {
-    const byId = this.getSweep(ref)
-    if (byId) return byId
-    const row = this.sql('SELECT * FROM sweeps WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref) as Row | undefined
-    if (row) return toSweep(row)
-    const names = (this.sql('SELECT DISTINCT name FROM sweeps ORDER BY created_at DESC LIMIT 500').all() as Array<{name: string}>).map((r) => r.name)
-    const suggestion = didYouMean(ref, names)
-    throw new UsageError(`no sweep with id or name "${ref}"`, {
-      code: 'SWEEP_NOT_FOUND',
-      hint: suggestion ? `Did you mean "${suggestion}"? See \`skyhop sweeps\` for all sweeps.` : 'See `skyhop sweeps` for all sweeps.',
-    })
+    return toSweep(this.findByIdOrName('sweeps', ref, {what: 'sweep', code: 'SWEEP_NOT_FOUND', list: 'skyhop sweeps'}))
   }
 
   listSweeps(filter: {limit?: number; states?: SweepState[]} = {}): SweepRecord[] {
