@@ -352,13 +352,16 @@ export class Store {
 
   /** Takes the job's lease if it is free, expired, or already ours. */
   acquireLease(jobId: string, owner: string, ttlMs: number): boolean {
+    return this.takeLease('jobs', jobId, owner, ttlMs)
+  }
+
+  /** One conditional UPDATE: free, expired or ours → ours until now + ttl. */
+  private takeLease(table: 'jobs' | 'sweeps', id: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
-    const info = this.db
-      .prepare(
-        `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?
-         WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-      )
-      .run(owner, now + ttlMs, jobId, owner, now)
+    const info = this.sql(
+      `UPDATE ${table} SET lease_owner = ?, lease_expires_at = ?
+       WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+    ).run(owner, now + ttlMs, id, owner, now)
     return info.changes === 1
   }
 
@@ -622,14 +625,7 @@ export class Store {
 
   /** Takes the sweep's lease if it is free, expired, or already ours. */
   acquireSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
-    const now = this.clock().getTime()
-    const info = this.db
-      .prepare(
-        `UPDATE sweeps SET lease_owner = ?, lease_expires_at = ?
-         WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-      )
-      .run(owner, now + ttlMs, sweepId, owner, now)
-    return info.changes === 1
+    return this.takeLease('sweeps', sweepId, owner, ttlMs)
   }
 
   /**
