@@ -220,7 +220,12 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   }
 
   ask('start')
-  for (;;) {
+  // Time only moves forward, one event at a time; a run that takes this many steps is stuck
+  // (a policy and the engine waking each other at the same instant). Fail loudly instead of
+  // hanging the caller.
+  const maxSteps = 1000 + 20 * Math.ceil(horizon / g) * Math.max(1, sc.spot.length)
+  for (let step = 0; ; step++) {
+    if (step > maxSteps) throw new BugError(`simulate: no progress after ${maxSteps} steps at ${t.toFixed(4)} h (work ${done.toFixed(3)}/${work.toFixed(3)} h)`)
     if (done >= work - EPS) break
     if (readyNow) {
       readyNow = false

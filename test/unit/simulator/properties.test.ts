@@ -10,6 +10,10 @@ import {POLICIES} from '../../../src/simulator/policies.js'
 import type {OnDemandOption, Scenario, SpotMarket} from '../../../src/simulator/types.js'
 import {setupOf} from './helpers.js'
 
+// Fixed seed: CI must see the same cases every run. (An unseeded run once found a case where
+// `everyTick` replay made no progress; the engine now fails such a run instead of hanging.)
+const SEED = 20261128
+
 /** A bursty availability trace: a two-state Markov chain (spot runs and outages of random mean length). */
 const traceArb = fc
   .record({
@@ -98,7 +102,7 @@ describe('simulator properties', function () {
           expect(r.changeovers, spec.name).to.be.at.least(1)
         }
       }),
-      {numRuns: 200},
+      {seed: SEED, numRuns: 200},
     )
   })
 
@@ -111,7 +115,7 @@ describe('simulator properties', function () {
         expect(r.onDemandHours).to.be.closeTo(sc.changeoverHours + sc.workHours / o.speed, 1e-6)
         expect(r.costUsd).to.be.closeTo(r.onDemandHours * o.usdPerHour, 1e-6)
       }),
-      {numRuns: 100},
+      {seed: SEED, numRuns: 100},
     )
   })
 
@@ -128,7 +132,7 @@ describe('simulator properties', function () {
           if (spec.name !== 'skyhop') expect(b.costUsd, spec.name).to.be.closeTo(a.costUsd, 1e-3 * a.costUsd + 0.05)
         }
       }),
-      {numRuns: 100},
+      {seed: SEED, numRuns: 100},
     )
   })
 })
