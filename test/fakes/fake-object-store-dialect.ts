@@ -1,0 +1,29 @@
+// The part of a FAKE object store that differs per cloud: how a presigned URL is checked,
+// and what an error looks like on the wire. test/fakes/fake-object-store.ts serves the
+// objects (path-style, ENDPOINT/BUCKET/KEY) and asks the dialect about every request.
+export interface PresignedRequestView {
+  method: string
+  /** The Host header as received. */
+  host: string
+  /** The raw request path, still percent-encoded, without the query. */
+  rawPath: string
+  /** The query pairs, percent-decoded, in the order received. */
+  query: Array<[string, string]>
+  /** Lower-case header names. */
+  headers: Record<string, string | undefined>
+}
+
+export interface DialectError {
+  status: number
+  /** The store's own error code, e.g. SignatureDoesNotMatch, AccessDenied, RequestTimeTooSkewed. */
+  code: string
+  message: string
+}
+
+export interface ObjectStoreDialect {
+  readonly name: 's3' | 'oss' | 'cos' | 'obs'
+  /** null when the presigned request is good (right signature, not expired); else the error to answer. */
+  verify(request: PresignedRequestView, now: Date): DialectError | null
+  /** The store's error document, e.g. S3's `<Error><Code>…</Code><Message>…</Message><RequestId>…</RequestId></Error>`. */
+  errorBody(error: {code: string; message: string}, requestId: string): {contentType: string; body: string}
+}

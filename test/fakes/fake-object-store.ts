@@ -1,0 +1,117 @@
+// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET and PUT of
+// one object go, path-style (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks
+// every request's presigned query as its cloud does and writes the cloud's error
+// documents; without a dialect every request is allowed (runner tests that are about the
+// transfer, not the signature). Faults can be injected per request.
+import {randomBytes} from 'node:crypto'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+
+import {parseQueryString} from '../../src/providers/vm/signing-util.js'
+import type {ObjectStoreDialect} from './fake-object-store-dialect.js'
+
+export interface StoredObject {
+  body: Buffer
+  contentType: string | null
+  storedAt: Date
+}
+
+export interface ObjectStoreRequestLog {
+  method: string
+  bucket: string
+  key: string
+  status: number
+}
+
+export class FakeObjectStore {
+  readonly objects = new Map<string, StoredObject>()
+  readonly requests: ObjectStoreRequestLog[] = []
+  /** Answers the next N requests with this status (e.g. 503) before serving normally. */
+  private faults: Array<{status: number; code: string}> = []
+  private server: Server | null = null
+  private url = ''
+
+  constructor(private readonly options: {dialect?: ObjectStoreDialect; now?: () => Date} = {}) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        res.writeHead(500).end(String(error))
+      })
+    })
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return this.url
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return
+    this.server.closeAllConnections()
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()))
+    this.server = null
+  }
+
+  /** The endpoint (base URL) to configure as the store's `endpoint`. */
+  get endpoint(): string {
+    return this.url
+  }
+
+  failNext(count: number, status = 503, code = 'ServiceUnavailable'): void {
+    for (let i = 0; i < count; i++) this.faults.push({status, code})
+  }
+
+  object(bucket: string, key: string): StoredObject | undefined {
+    return this.objects.get(`${bucket}/${key}`)
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = req.url ?? '/'
+    const q = raw.indexOf('?')
+    const rawPath = q === -1 ? raw : raw.slice(0, q)
+    const query = q === -1 ? [] : parseQueryString(raw.slice(q + 1))
+    const [bucket, ...rest] = rawPath.slice(1).split('/')
+    const key = rest.map((s) => decodeURIComponent(s)).join('/')
+    const body = await readBody(req)
+    const answer = (status: number, code: string | null, message = '', extra?: {body: Buffer; contentType: string}) => {
+      this.requests.push({method: req.method ?? '', bucket, key, status})
+      if (extra) {
+        res.writeHead(status, {'content-type': extra.contentType, 'content-length': extra.body.length}).end(extra.body)
+        return
+      }
+      if (code === null) {
+        res.writeHead(status).end()
+        return
+      }
+      const doc = this.options.dialect?.errorBody({code, message}, randomBytes(8).toString('hex')) ?? {
+        contentType: 'application/xml',
+        body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+      }
+      res.writeHead(status, {'content-type': doc.contentType}).end(doc.body)
+    }
+    const fault = this.faults.shift()
+    if (fault) return answer(fault.status, fault.code, 'injected fault')
+    if (!bucket || !key) return answer(400, 'InvalidRequest', 'path-style BUCKET/KEY expected')
+    const verdict = this.options.dialect?.verify(
+      {method: req.method ?? '', host: req.headers.host ?? '', rawPath, query, headers: req.headers as Record<string, string | undefined>},
+      (this.options.now ?? (() => new Date()))(),
+    )
+    if (verdict) return answer(verdict.status, verdict.code, verdict.message)
+    const id = `${bucket}/${key}`
+    if (req.method === 'PUT') {
+      this.objects.set(id, {body, contentType: req.headers['content-type'] ?? null, storedAt: new Date()})
+      return answer(200, null)
+    }
+    if (req.method === 'GET') {
+      const found = this.objects.get(id)
+      if (!found) return answer(404, 'NoSuchKey', 'The specified key does not exist.')
+      return answer(200, null, '', {body: found.body, contentType: found.contentType ?? 'application/octet-stream'})
+    }
+    return answer(405, 'MethodNotAllowed', `${req.method} is not served by this fake`)
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
