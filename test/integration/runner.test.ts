@@ -1,81 +1,15 @@
 // The runner against real processes: bash, process groups, signals, and (for the clouds'
 // notices) a local fake metadata server speaking the documented paths. Nothing mocked.
 import {expect} from 'chai'
-import {spawn, type ChildProcess} from 'node:child_process'
-import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {spawn} from 'node:child_process'
+import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UsageError} from '../../src/errors.js'
 import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../src/runner/contract.js'
 import {startFakeMetadataServer, type FakeCloud, type FakeMetadataServer} from '../fakes/fake-metadata-server.js'
-
-const dirs: string[] = []
-const children: ChildProcess[] = []
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'skyhop-runner-'))
-  dirs.push(dir)
-  return dir
-}
-
-interface Attempt {
-  dir: string
-  work: string
-}
-
-function makeAttempt(options: {run: string; setup?: string | null; env?: Record<string, string>; config?: Partial<RunnerConfig>}): Attempt {
-  const root = tempDir()
-  const dir = join(root, 'attempt')
-  const work = join(root, 'work')
-  writeAttemptDir(dir, {
-    setup: options.setup ?? null,
-    run: options.run,
-    env: {SKYHOP_PREEMPT_NOTICE: join(root, 'notice'), ...options.env},
-    config: {graceSeconds: 10, signal: 'SIGTERM', workdir: work, noticeSources: [], pollIntervalSeconds: 1, ...options.config},
-  })
-  return {dir, work}
-}
-
-interface Running {
-  child: ChildProcess
-  stderr: () => string
-  done: Promise<number | null>
-}
-
-function startRunner(dir: string, extraEnv: Record<string, string> = {}): Running {
-  // Its own session, as a provider starts it: signals to the test never reach it by accident.
-  const child = spawn('bash', [runnerScriptPath(), dir], {detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, ...extraEnv}})
-  children.push(child)
-  let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return {child, stderr: () => stderr, done}
-}
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const start = Date.now()
-  for (;;) {
-    const value = probe()
-    if (value) return value
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-/** Alive and not a zombie (this container's init reaps orphans slowly). */
-function isLive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
-  } catch {
-    return false
-  }
-}
-
-const eventOf = (dir: string, name: string): RunnerEvent | undefined => readEvents(dir).find((e) => e.event === name)
-const ms = (iso: unknown): number => Date.parse(String(iso))
+import {children, eventOf, isLive, killChildren, makeAttempt, ms, removeDirs, startRunner, tempDir, waitFor} from '../helpers/runner-attempt.js'
 
 /** A job that records when it got SIGTERM, saves a checkpoint, and exits 0. */
 const CHECKPOINTING_JOB = `
@@ -87,18 +21,8 @@ while :; do sleep 0.1 & wait $!; done
 describe('skyhop-runner.sh', function () {
   this.timeout(60_000)
 
-  afterEach(() => {
-    for (const child of children.splice(0)) {
-      if (child.exitCode === null && child.signalCode === null && child.pid) {
-        try {
-          process.kill(child.pid, 'SIGKILL')
-        } catch {}
-      }
-    }
-  })
-  after(() => {
-    for (const dir of dirs) rmSync(dir, {recursive: true, force: true})
-  })
+  afterEach(killChildren)
+  after(removeDirs)
 
   it('runs setup then run in the workdir, logs both, and records a clean exit', async () => {
     const {dir, work} = makeAttempt({setup: 'echo "setup in $(pwd)"', run: 'echo "run $SKYHOP_JOB_ID"; echo oops >&2'})
