@@ -102,7 +102,16 @@ export function renderRunnerConf(config: RunnerConfig): string {
   if (config.slotWaitSeconds !== undefined) {
     entries.push(['slotWaitSeconds', seconds('slotWaitSeconds', config.slotWaitSeconds, {min: -1, integer: true})])
   }
+  if (config.checkpointGet !== undefined) entries.push(['checkpointGet', signedUrl('checkpointGet', config.checkpointGet)])
+  if (config.checkpointPut !== undefined) entries.push(['checkpointPut', signedUrl('checkpointPut', config.checkpointPut)])
+  if (config.checkpointSyncSeconds !== undefined) entries.push(['checkpointSyncSeconds', seconds('checkpointSyncSeconds', config.checkpointSyncSeconds)])
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
+}
+
+/** One line of runner.conf holds it: an http(s) URL without whitespace. Never echoed: it is a credential. */
+function signedUrl(key: string, url: string): string {
+  if (!/^https?:\/\/[^\s/?#]+\S*$/.test(url)) throw new UsageError(`${key} is not an http(s) URL`, {code: 'RUNNER_CONFIG_INVALID'})
+  return url
 }
 
 function checkNoticeSource(entry: string): string {

@@ -63,6 +63,16 @@ export interface RunnerConfig {
   slots?: number
   /** Seconds to wait for a free slot; -1 waits for ever (a queue), 0 gives up at once. */
   slotWaitSeconds?: number
+  /**
+   * A checkpoint store: presigned URLs of the job's checkpoint archive. The runner restores
+   * SKYHOP_CHECKPOINT_DIR from checkpointGet before the job starts (404: nothing yet), and
+   * copies it to checkpointPut every checkpointSyncSeconds when it changed (0: never while
+   * running) and once more when the job exits, before exit_code. With a store, the kill
+   * margin defaults to 30 s, the upload's time after a SIGKILL.
+   */
+  checkpointGet?: string
+  checkpointPut?: string
+  checkpointSyncSeconds?: number
 }
 
 export type RunnerEventName =
@@ -80,6 +90,8 @@ export type RunnerEventName =
   | 'slot-wait' // all capacity slots are busy; the attempt is queued (fields: slots)
   | 'slot' // a capacity slot was taken (fields: slot, slots)
   | 'no-slot' // gave up waiting for a slot; the runner exits 75 without an exit_code (fields: slots)
+  | 'checkpoint-restore' // before the job: the store's archive unpacked (fields: found, bytes, seconds, tries)
+  | 'checkpoint-save' // the directory copied to the store (fields: reason periodic|exit, ok, bytes, seconds, httpStatus, message)
 
 export interface RunnerEvent {
   /** ISO-8601 time with milliseconds. */

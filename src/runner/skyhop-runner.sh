@@ -180,7 +180,8 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
   sr_key=${sr_line%%=*}
   sr_unquote "${sr_line#*=}" || sr_fail "runner.conf:$sr_lineno: value of $sr_key is not shell-quoted"
   case $sr_key in
-    graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds)
+    graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
+      checkpointGet | checkpointPut | checkpointSyncSeconds)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -193,7 +194,13 @@ sr_poll_ms=$MS
 (( sr_poll_ms >= 100 )) || sr_poll_ms=100
 sr_sec_to_ms "${sr_conf[lingerSeconds]-0}" || sr_fail "lingerSeconds must be a number of seconds"
 sr_linger_ms=$MS
-sr_sec_to_ms "${sr_conf[killMarginSeconds]-1.5}" || sr_fail "killMarginSeconds must be a number of seconds"
+sr_ckpt_get=${sr_conf[checkpointGet]-}
+sr_ckpt_put=${sr_conf[checkpointPut]-}
+# With a checkpoint store the margin is the upload's time after the job is killed (a job
+# that exits on its own leaves the upload all the time up to the deadline).
+sr_margin_default=1.5
+[[ -n $sr_ckpt_put ]] && sr_margin_default=30
+sr_sec_to_ms "${sr_conf[killMarginSeconds]-$sr_margin_default}" || sr_fail "killMarginSeconds must be a number of seconds"
 sr_margin_ms=$MS
 
 sr_sig=${sr_conf[signal]-SIGTERM}
@@ -247,6 +254,23 @@ sr_notice_file=$(
   printf '%s' "${SKYHOP_PREEMPT_NOTICE-}"
 )
 [[ -n $sr_notice_file ]] || sr_notice_file="$sr_dir/preempt-notice"
+
+# A checkpoint store: checkpointGet and checkpointPut are URLs skyhop signed for this
+# attempt (no credential is on this host); the directory they carry is the job's
+# SKYHOP_CHECKPOINT_DIR.
+sr_ckpt_dir=
+if [[ -n $sr_ckpt_get || -n $sr_ckpt_put ]]; then
+  sr_sec_to_ms "${sr_conf[checkpointSyncSeconds]-300}" || sr_fail "checkpointSyncSeconds must be a number of seconds"
+  sr_ckpt_sync_ms=$MS
+  for sr_tool in curl tar gzip find; do
+    command -v "$sr_tool" >/dev/null 2>&1 || sr_fail "a checkpoint store is configured but $sr_tool is not installed"
+  done
+  sr_ckpt_dir=$(
+    if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
+    printf '%s' "${SKYHOP_CHECKPOINT_DIR-}"
+  )
+  [[ $sr_ckpt_dir == /* ]] || sr_fail "a checkpoint store is configured but env names no absolute SKYHOP_CHECKPOINT_DIR"
+fi
 
 [[ -f $sr_dir/run.sh ]] || sr_fail "run.sh is missing in $sr_dir"
 
@@ -512,6 +536,130 @@ sr_poller() {
   done
 }
 
+# ---------------------------------------------------------------- checkpoint store
+
+# The store's own error code from an XML error body (<Code>AccessDenied</Code>), in CODE.
+sr_store_code() {
+  CODE=
+  [[ -f $1 ]] || return 0
+  local head
+  head=$(head -c 4096 -- "$1" 2>/dev/null | tr -d '\r\n')
+  [[ $head =~ \<Code\>([A-Za-z0-9._-]{1,64})\</Code\> ]] && CODE=${BASH_REMATCH[1]}
+  return 0
+}
+
+# sr_ckpt_transfer GET|PUT URL FILE MAX_SECONDS -> HTTP_CODE ("000" when nothing came
+# back), CURL_RC, CODE. The URL is a bearer credential: it goes to curl as an argument
+# and nowhere else (curl's own messages are dropped, its exit code is kept).
+sr_ckpt_transfer() {
+  local method=$1 url=$2 file=$3 max=$4 answer="$sr_dir/.checkpoint-answer"
+  rm -f -- "$answer"
+  if [[ $method == PUT ]]; then
+    # -T streams the file (no size limit in memory); the Content-Type is part of what
+    # skyhop signed; no Expect: 100-continue round trip.
+    HTTP_CODE=$(curl -sS -g --connect-timeout 10 --max-time "$max" -T "$file" -H 'Content-Type: application/octet-stream' \
+      -H 'Expect:' -o "$answer" -w '%{http_code}' -- "$url" 2>/dev/null)
+  else
+    HTTP_CODE=$(curl -sS -g --connect-timeout 10 --max-time "$max" -o "$file" -w '%{http_code}' -- "$url" 2>/dev/null)
+    answer=$file
+  fi
+  CURL_RC=$?
+  [[ $HTTP_CODE =~ ^[0-9]{3}$ ]] || HTTP_CODE=000
+  CODE=
+  [[ $HTTP_CODE == 2* ]] || sr_store_code "$answer"
+}
+
+sr_bytes() { BYTES=$(stat -c %s -- "$1" 2>/dev/null) || BYTES=0; }
+
+# Restores the checkpoint directory from the store before the job starts. Nothing there
+# yet (404) is a first attempt. A refusal (an expired or wrong URL) or a store that
+# cannot be reached fails the attempt rather than start the job from scratch over work
+# the store still holds.
+sr_ckpt_restore() {
+  local tmp="$sr_dir/.checkpoint-in.tar.gz" try delay=1 t0
+  mkdir -p -- "$sr_ckpt_dir" || sr_fail "cannot create the checkpoint directory $sr_ckpt_dir"
+  sr_now
+  t0=$NOW_MS
+  for (( try = 1; ; try++ )); do
+    sr_ckpt_transfer GET "$sr_ckpt_get" "$tmp" 900
+    case $HTTP_CODE in
+      200)
+        sr_bytes "$tmp"
+        tar -xzf "$tmp" -C "$sr_ckpt_dir" 2>/dev/null || sr_fail "checkpoint restore: the archive from the store is damaged ($BYTES bytes)"
+        rm -f -- "$tmp"
+        : >"$sr_dir/.checkpoint-synced"
+        sr_now
+        sr_secs $(( NOW_MS - t0 ))
+        sr_emit checkpoint-restore found true bytes "$BYTES" seconds "$SECS" tries "$try"
+        return 0 ;;
+      404)
+        rm -f -- "$tmp"
+        sr_emit checkpoint-restore found false tries "$try"
+        return 0 ;;
+      400 | 401 | 403)
+        sr_fail "checkpoint restore: the store refused the signed URL (HTTP $HTTP_CODE${CODE:+ $CODE})" ;;
+    esac
+    if (( try >= 5 )); then
+      sr_fail "checkpoint restore: the store did not answer after $try tries (HTTP $HTTP_CODE, curl exit $CURL_RC)"
+    fi
+    sleep "$delay"
+    delay=$(( delay * 2 ))
+  done
+}
+
+# sr_ckpt_save REASON MAX_SECONDS: copies the checkpoint directory to the store when it
+# changed since the last copy. A PUT replaces the object whole or not at all, so a copy cut
+# short leaves the previous checkpoint in place.
+sr_ckpt_save() {
+  local reason=$1 max=$2 tmp="$sr_dir/.checkpoint-out.tar.gz" next="$sr_dir/.checkpoint-next" mark="$sr_dir/.checkpoint-synced" t0 rc
+  [[ -d $sr_ckpt_dir ]] || return 0
+  if [[ -e $mark ]]; then
+    [[ -n $(find "$sr_ckpt_dir" -newer "$mark" -print -quit 2>/dev/null) ]] || return 0
+  else
+    [[ -n $(ls -A -- "$sr_ckpt_dir" 2>/dev/null) ]] || return 0
+  fi
+  # Marked before the copy: whatever changes during it is newer and goes next time.
+  : >"$next"
+  sr_now
+  t0=$NOW_MS
+  tar -czf "$tmp" -C "$sr_ckpt_dir" . 2>/dev/null
+  rc=$?
+  if (( rc != 0 )); then
+    rm -f -- "$tmp"
+    sr_json_str "the checkpoint directory changed while it was being archived (tar exit $rc); it is copied again next time"
+    sr_emit checkpoint-save reason "\"$reason\"" ok false message "$JSON"
+    return 1
+  fi
+  sr_bytes "$tmp"
+  sr_ckpt_transfer PUT "$sr_ckpt_put" "$tmp" "$max"
+  rm -f -- "$tmp"
+  sr_now
+  sr_secs $(( NOW_MS - t0 ))
+  if [[ $HTTP_CODE == 2* ]]; then
+    mv -f -- "$next" "$mark"
+    sr_emit checkpoint-save reason "\"$reason\"" ok true bytes "$BYTES" seconds "$SECS"
+    return 0
+  fi
+  sr_json_str "the store answered HTTP $HTTP_CODE${CODE:+ $CODE} (curl exit $CURL_RC)"
+  sr_emit checkpoint-save reason "\"$reason\"" ok false bytes "$BYTES" seconds "$SECS" httpStatus "${HTTP_CODE#0}" message "$JSON"
+  return 1
+}
+
+# Copies a changed directory every checkpointSyncSeconds while the job runs. Runs in a
+# process group of its own, so the final copy can stop it and its curl at once.
+sr_ckpt_syncer() {
+  trap - TERM INT USR1 USR2 EXIT
+  [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
+  local runner=$$
+  sr_secs "$sr_ckpt_sync_ms"
+  local every=$SECS
+  while kill -0 "$runner" 2>/dev/null; do
+    sleep "$every"
+    kill -0 "$runner" 2>/dev/null || break
+    sr_ckpt_save periodic 900
+  done
+}
+
 # ---------------------------------------------------------------- the job
 
 sr_load_env() {
@@ -611,6 +759,12 @@ fi
 sr_handle_pending
 [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 
+if [[ -n $sr_ckpt_get ]]; then
+  sr_ckpt_restore
+  sr_handle_pending
+  [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+fi
+
 if (( ${#sr_sources[@]} > 0 )); then
   sr_poller &
   sr_poller_pid=$!
@@ -621,6 +775,11 @@ fi
 set -m
 sr_job_main &
 sr_job_pid=$!
+sr_syncer_pid=
+if [[ -n $sr_ckpt_put ]] && (( sr_ckpt_sync_ms > 0 )); then
+  sr_ckpt_syncer &
+  sr_syncer_pid=$!
+fi
 set +m
 sr_write_atomic "$sr_dir/job.pgid" "$sr_job_pid"
 
@@ -712,6 +871,24 @@ if sr_group_alive "$sr_job_pid"; then
   sr_leftovers=true
 else
   sr_leftovers=false
+fi
+
+# The last copy of the checkpoint, before exit_code: whoever starts the next attempt on
+# seeing exit_code finds it in the store. On a notice it has what is left of the grace.
+if [[ -n $sr_ckpt_put ]]; then
+  if [[ -n $sr_syncer_pid ]]; then
+    kill -s KILL -- "-$sr_syncer_pid" 2>/dev/null
+    wait "$sr_syncer_pid" 2>/dev/null
+  fi
+  sr_now
+  sr_ckpt_max=900
+  if [[ -n $sr_deadline_ms ]]; then sr_ckpt_max=$(( (sr_deadline_ms - NOW_MS) / 1000 )); fi
+  if (( sr_ckpt_max >= 1 )); then
+    sr_ckpt_save exit "$sr_ckpt_max"
+  elif [[ -d $sr_ckpt_dir ]]; then
+    sr_json_str "no time left before the deadline to copy the checkpoint; the store keeps the previous one"
+    sr_emit checkpoint-save reason '"exit"' ok false message "$JSON"
+  fi
 fi
 
 sr_exit_sig=null
