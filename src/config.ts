@@ -4,7 +4,9 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {InvalidFileError} from './errors.js'
+import type {CheckpointStoreSpec} from './spec/job-spec.js'
 import {compiledSchema} from './spec/schemas.js'
+import {parseDurationSeconds} from './spec/units.js'
 import {readDocument, schemaIssues} from './spec/validate-document.js'
 
 export interface SkyhopConfig {
@@ -24,6 +26,8 @@ export interface SkyhopConfig {
   fx: {cnyPerUsd: number | null}
   /** Concurrent limits per provider or region; sweeps are planned within them. */
   quotas: Array<{provider: string; region: string | null; maxInstances?: number; maxAccelerators?: number}>
+  /** Where checkpoints travel between attempts when a job's file names no store. */
+  checkpointStore: CheckpointStoreSpec | null
   /** The file it came from, or null for defaults. */
   file: string | null
 }
@@ -36,6 +40,7 @@ interface RawConfig {
   catalog?: {merge?: string}
   fx?: {cny_per_usd?: number}
   quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
+  checkpoint_store?: {url: string; region: string; endpoint?: string; sync_interval?: string}
 }
 
 export function configPath(home: string): string {
@@ -78,6 +83,20 @@ export function loadConfig(home: string): SkyhopConfig {
       ...(q.max_instances === undefined ? {} : {maxInstances: q.max_instances}),
       ...(q.max_accelerators === undefined ? {} : {maxAccelerators: q.max_accelerators}),
     })),
+    checkpointStore: checkpointStore(raw.checkpoint_store, file),
     file: source,
   }
+}
+
+function checkpointStore(raw: RawConfig['checkpoint_store'], file: string): CheckpointStoreSpec | null {
+  if (!raw) return null
+  let syncIntervalSeconds: number | null = null
+  if (raw.sync_interval !== undefined) {
+    try {
+      syncIntervalSeconds = parseDurationSeconds(raw.sync_interval)
+    } catch (error) {
+      throw new InvalidFileError([{file, path: '/checkpoint_store/sync_interval', message: (error as Error).message}], {code: 'CONFIG_FILE_INVALID'})
+    }
+  }
+  return {url: raw.url, region: raw.region, endpoint: raw.endpoint ?? null, syncIntervalSeconds}
 }

@@ -5,8 +5,9 @@ import type {FxRates} from '../catalog/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
 import type {Planning, PlanningInputs, Replanner} from '../controller/planning.js'
 import type {Provider} from '../providers/provider.js'
-import type {Objective} from '../spec/job-spec.js'
-import type {Store} from '../state/store.js'
+import type {CheckpointSync} from '../checkpoint/store.js'
+import type {JobSpec, Objective} from '../spec/job-spec.js'
+import type {JobRecord, Store} from '../state/store.js'
 
 export interface PlanningOptions {
   catalogFile?: string
@@ -19,6 +20,7 @@ export class AppContext {
   private storeInstance?: Store
   private configInstance?: SkyhopConfig
   private providersInstance?: Map<string, Provider>
+  private checkpointSyncInstance?: (job: JobRecord) => Promise<CheckpointSync | null>
 
   constructor(
     readonly home: string,
@@ -83,6 +85,27 @@ export class AppContext {
       warn: this.warn,
       ...options,
     })
+  }
+
+  /**
+   * Signs checkpoint store URLs for the controller (see src/checkpoint/store.ts). One signer
+   * per command, so credentials are read once.
+   */
+  async checkpointSync(): Promise<(job: JobRecord) => Promise<CheckpointSync | null>> {
+    const {checkpointSyncFor} = await import('../checkpoint/store.js')
+    this.checkpointSyncInstance ??= checkpointSyncFor(this.config())
+    return this.checkpointSyncInstance
+  }
+
+  /**
+   * Fails early, before a job is recorded, when the job's checkpoint store is malformed or
+   * its cloud's credentials are missing: the same signing a launch does, for a dry job id.
+   */
+  async checkCheckpointStore(spec: JobSpec): Promise<void> {
+    const {storeFor} = await import('../checkpoint/store.js')
+    if (storeFor(spec, this.config()) === null) return
+    const sync = await this.checkpointSync()
+    await sync({id: 'preflight', spec} as JobRecord)
   }
 
   close(): void {

@@ -28,6 +28,7 @@ export default class Controller extends BaseCommand {
         owner: controllerOwner(),
         retryUntilUpMs: options.retryUntilUpMs,
         pollIntervalMs: 500,
+        checkpointSync: await this.ctx.checkpointSync(),
         signal: abort.signal,
         onEvent: (e) => process.stderr.write(`${new Date().toISOString()} ${e.kind} ${e.message}\n`),
       })

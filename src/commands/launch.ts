@@ -56,6 +56,7 @@ export default class Launch extends BaseCommand {
     const loaded = loadJobFile(args.file)
     const spec = applyOverrides(loaded.spec, {name: flags.name, env, provider: flags.provider, region: flags.region})
     checkSecrets(spec, process.env)
+    await this.ctx.checkCheckpointStore(spec)
     if (flags.provider && !(await this.ctx.providers()).has(flags.provider)) {
       const {unknownProviderError} = await import('../providers/registry.js')
       throw await unknownProviderError(flags.provider, [...(await this.ctx.providers()).keys()])
@@ -115,6 +116,7 @@ export default class Launch extends BaseCommand {
       options,
       wait,
       signal: abort.signal,
+      checkpointSync: await this.ctx.checkpointSync(),
       onEvent: (e) => {
         if (!logsDone && wait) logsDone = streamLogs(e.jobId).catch(() => undefined)
         onEvent(e)

@@ -27,6 +27,7 @@ export default class SweepController extends BaseCommand {
         owner: controllerOwner(),
         signal: abort.signal,
         env: process.env,
+        checkpointSync: await this.ctx.checkpointSync(),
         onEvent: (e) => process.stderr.write(`${e.ts} ${e.event} ${e.message}\n`),
       })
       return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}

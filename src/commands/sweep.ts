@@ -55,6 +55,7 @@ With --wait the sweep is driven from this process: a live view on a terminal, an
     const objective = flags.objective as Objective | undefined
     const loaded = loadJobFile(args.file)
     const sets = parseSetFlags(flags.set ?? [])
+    await this.ctx.checkCheckpointStore(loaded.spec)
     const inputs = await this.ctx.planningInputs({catalogFile: flags.catalog, objective})
     const planned = await planSweepJobs({spec: loaded.spec, file: loaded.file, sets, budget, objective, env: process.env}, inputs)
     this.note(renderSweepPlan(planned))
@@ -102,6 +103,7 @@ With --wait the sweep is driven from this process: a live view on a terminal, an
         signal: abort.signal,
         onEvent,
         env: process.env,
+        checkpointSync: await this.ctx.checkpointSync(),
       })
     } finally {
       process.removeListener('SIGINT', onSigint)

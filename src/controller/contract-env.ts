@@ -4,6 +4,7 @@
 import {join} from 'node:path'
 
 import {UsageError} from '../errors.js'
+import type {AttemptStorage} from '../providers/provider.js'
 import type {AttemptRecord, JobRecord} from '../state/store.js'
 import {registerSecret} from '../util/redact.js'
 
@@ -12,13 +13,18 @@ export interface AttemptEnv {
   checkpointDir: string
 }
 
-export function checkpointDirFor(home: string, job: JobRecord): string {
-  // A path in the job file wins; otherwise a durable per-job directory under skyhop's home,
-  // which both the local provider and a Slurm cluster sharing this filesystem can reach.
-  return job.spec.checkpoint.dir ?? join(home, 'checkpoints', job.id)
+/** Where instances of a cloud keep a job's checkpoints (the store carries them between instances). */
+export const INSTANCE_CHECKPOINT_ROOT = '/var/lib/skyhop/checkpoints'
+
+export function checkpointDirFor(home: string, job: JobRecord, storage: AttemptStorage = 'shared'): string {
+  // A path in the job file wins. Otherwise a durable per-job directory under skyhop's home,
+  // which both the local provider and a Slurm cluster sharing this filesystem can reach;
+  // on a machine of the attempt's own, a directory on that machine.
+  if (job.spec.checkpoint.dir !== null) return job.spec.checkpoint.dir
+  return storage === 'shared' ? join(home, 'checkpoints', job.id) : `${INSTANCE_CHECKPOINT_ROOT}/${job.id}`
 }
 
-export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home: string; processEnv: NodeJS.ProcessEnv}): AttemptEnv {
+export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home: string; processEnv: NodeJS.ProcessEnv; storage?: AttemptStorage}): AttemptEnv {
   const {job, attempt} = input
   const env: Record<string, string> = {...job.spec.envs}
   for (const [k, v] of Object.entries(job.matrix ?? {})) env[k] = String(v)
@@ -37,7 +43,7 @@ export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home
       hint: 'Export it before launching; skyhop passes secrets from your environment and never stores them.',
     })
   }
-  const checkpointDir = checkpointDirFor(input.home, job)
+  const checkpointDir = checkpointDirFor(input.home, job, input.storage)
   Object.assign(env, {
     SKYHOP_JOB_ID: job.id,
     SKYHOP_JOB_NAME: job.name,

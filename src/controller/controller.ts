@@ -4,6 +4,7 @@
 // and every outcome after, holds a lease so only one controller drives a job, and is safe
 // to kill at any point: a new controller picks up from the store (see reconcile()).
 import type {Offer} from '../catalog/types.js'
+import type {CheckpointSync} from '../checkpoint/store.js'
 import {JobLostError, ProviderError, isSkyhopError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
@@ -34,6 +35,11 @@ export interface ControllerDeps {
   replan(job: JobSpec, blocked: BlockList): Promise<Replanned>
   /** Where durable per-job state (checkpoints on local/Slurm) lives. */
   home: string
+  /**
+   * Signs the job's checkpoint store URLs for one attempt (src/checkpoint/store.ts); null
+   * when the job has no store. Without it, checkpoints stay where the attempt runs.
+   */
+  checkpointSync?: (job: JobRecord) => Promise<CheckpointSync | null>
   /** Unique id of this controller process, for the lease. */
   owner: string
   clock?: () => Date
@@ -178,10 +184,12 @@ class JobController {
       }
       const candidates = replanned.plan.candidates.slice(0, this.deps.maxCandidatesPerRound ?? 25)
       if (candidates.length === 0 && failures.length === 0) throw noFeasiblePlanError(replanned.plan)
+      // Signed once a round: a store the job cannot reach is the job's problem, not a candidate's.
+      const sync = (await this.deps.checkpointSync?.(job)) ?? null
       for (const candidate of candidates) {
         // A failure earlier in this round may have blocked this candidate's zone, region or provider.
         if (this.blocked.some((b) => covers(b, candidate))) continue
-        const outcome = await this.tryCandidate(job, candidate, replanned)
+        const outcome = await this.tryCandidate(job, candidate, replanned, sync)
         if (outcome === 'launched') return true
         if (outcome === 'job-ended') return false
         failures.push({candidate: candidate.key, error: outcome})
@@ -203,7 +211,7 @@ class JobController {
     })
   }
 
-  private async tryCandidate(job: JobRecord, candidate: Candidate, replanned: Replanned): Promise<'launched' | 'job-ended' | ProviderError> {
+  private async tryCandidate(job: JobRecord, candidate: Candidate, replanned: Replanned, sync: CheckpointSync | null): Promise<'launched' | 'job-ended' | ProviderError> {
     const provider = this.deps.providers.get(candidate.provider)
     const offer = replanned.offerOf(candidate)
     if (!provider || !offer) {
@@ -228,8 +236,13 @@ class JobController {
     if (!attempt) return 'job-ended'
     this.emit('launching', `launching on ${describe(candidate)}`, {attemptId: attempt.id})
     try {
-      const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, candidate.spot)))
-      this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-launched', data: {externalId: handle.externalId}})
+      const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync)
+      const handle = await this.withTransientRetry(provider, () => provider.launch(request))
+      this.store.updateAttempt(
+        attempt.id,
+        {state: 'PENDING', handle, launchedAt: this.clock().toISOString()},
+        {kind: 'attempt-launched', data: {externalId: handle.externalId, checkpointDir: request.checkpointDir, checkpointStore: sync?.location ?? null}},
+      )
       await this.afterLaunched(attempt.id, provider, handle)
       return 'launched'
     } catch (error) {
@@ -259,8 +272,12 @@ class JobController {
     }
   }
 
-  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean): LaunchRequest {
-    const {env, checkpointDir} = contractEnv({job, attempt, home: this.deps.home, processEnv: this.deps.env ?? process.env})
+  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean, provider: Provider, sync: CheckpointSync | null): LaunchRequest {
+    const storage = provider.attemptStorage ?? 'shared'
+    if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
+      this.emit('warning', `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`, {attemptId: attempt.id})
+    }
+    const {env, checkpointDir} = contractEnv({job, attempt, home: this.deps.home, processEnv: this.deps.env ?? process.env, storage})
     return {
       jobId: job.id,
       jobName: job.name,
@@ -273,6 +290,7 @@ class JobController {
       spot,
       env,
       checkpointDir,
+      checkpointSync: sync,
       graceSeconds: job.spec.recovery.graceSeconds,
     }
   }
@@ -351,7 +369,8 @@ class JobController {
       return
     }
     try {
-      const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, attempt.spot)))
+      const sync = (await this.deps.checkpointSync?.(job)) ?? null
+      const handle = await this.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync)))
       this.store.updateAttempt(attempt.id, {state: 'PENDING', handle, launchedAt: this.clock().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}})
       await this.afterLaunched(attempt.id, provider, handle)
     } catch (error) {

@@ -13,7 +13,7 @@ import type {Provider} from '../providers/provider.js'
 import {isValidEnvName} from '../runner/contract.js'
 import type {JobSpec} from '../spec/job-spec.js'
 import type {EventRecord, JobRecord, Store} from '../state/store.js'
-import {type ControllerEvent, driveJob} from './controller.js'
+import {type ControllerDeps, type ControllerEvent, driveJob} from './controller.js'
 import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './job-ops.js'
 import type {Replanner} from './planning.js'
 
@@ -92,6 +92,7 @@ export interface StartJobInput {
   sweepId?: string | null
   matrix?: Record<string, unknown> | null
   pollIntervalMs?: number
+  checkpointSync?: ControllerDeps['checkpointSync']
 }
 
 export function controllerOwner(): string {
@@ -115,6 +116,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     signal: input.signal,
     retryUntilUpMs: input.options.retryUntilUpMs,
     pollIntervalMs: input.pollIntervalMs ?? 250,
+    checkpointSync: input.checkpointSync,
   })
   return resultFor(input.store, final)
 }

@@ -13,7 +13,7 @@ import type {Provider} from '../providers/provider.js'
 import {type Combination, type Matrix, type MatrixValue, expandMatrix, mergeMatrix} from '../spec/matrix.js'
 import type {JobSpec, Money, Objective} from '../spec/job-spec.js'
 import {type JobRecord, type JobState, type Store, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../state/store.js'
-import {BatchPoller, type ControllerEvent, LEASE_TTL_MS, LeaseHeldError, driveJob} from './controller.js'
+import {BatchPoller, type ControllerDeps, type ControllerEvent, LEASE_TTL_MS, LeaseHeldError, driveJob} from './controller.js'
 import {type AttemptCost, attemptCost, totals} from './cost.js'
 import {releaseIdle} from './idle.js'
 import {checkSecrets, exitCodeForJob} from './launch.js'
@@ -310,6 +310,7 @@ export interface RunSweepDeps {
   signal?: AbortSignal
   onEvent?: (event: SweepEvent) => void
   env?: NodeJS.ProcessEnv
+  checkpointSync?: ControllerDeps['checkpointSync']
 }
 
 export interface SweepRun {
@@ -522,6 +523,7 @@ class SweepController {
       retryUntilUpMs: o.retryUntilUpMs,
       signal: this.abort.signal,
       env: this.deps.env,
+      checkpointSync: this.deps.checkpointSync,
       onEvent: (e: ControllerEvent) => this.emit(`job-${e.kind}`, `${q.name}: ${e.message}`, {jobId: q.id, name: q.name, ...(e.attemptId ? {data: {attemptId: e.attemptId}} : {})}),
     })
       .then((final) => this.ended(q, final))

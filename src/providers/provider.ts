@@ -2,6 +2,7 @@
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../catalog/types.js'
+import type {CheckpointSync} from '../checkpoint/store.js'
 import type {JobSpec} from '../spec/job-spec.js'
 
 export type AttemptState =
@@ -39,10 +40,21 @@ export interface LaunchRequest {
   spot: boolean
   /** Environment the job sees: its envs plus the SKYHOP_* contract. */
   env: Record<string, string>
-  /** Durable across attempts of the same job. */
+  /**
+   * SKYHOP_CHECKPOINT_DIR. Durable across attempts on a 'shared' provider; on a
+   * 'per-instance' one it is carried between attempts by checkpointSync.
+   */
   checkpointDir: string
+  /** The job's checkpoint store for this attempt (runner.conf checkpointGet/Put), or null. */
+  checkpointSync: CheckpointSync | null
   graceSeconds: number
 }
+
+/**
+ * Whether attempts see the filesystem skyhop runs on (the local machine; a Slurm cluster
+ * sharing it) or run on a machine of their own (a cloud instance), whose disk goes with it.
+ */
+export type AttemptStorage = 'shared' | 'per-instance'
 
 /** What the store keeps to find a launched attempt again. JSON-safe, no secrets. */
 export interface LaunchHandle {
@@ -85,6 +97,8 @@ export interface OwnedQuery {
 
 export interface Provider {
   readonly name: string
+  /** Default 'shared'. */
+  readonly attemptStorage?: AttemptStorage
   /** Credentials or reachability, without printing secrets. */
   check(): Promise<CheckResult>
   /** Offers the backend can tell us about right now (local devices, Slurm partitions). */

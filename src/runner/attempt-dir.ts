@@ -108,6 +108,11 @@ export function renderRunnerConf(config: RunnerConfig): string {
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
 }
 
+/** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */
+export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; syncSeconds: number} | null): Partial<RunnerConfig> {
+  return sync === null ? {} : {checkpointGet: sync.getUrl, checkpointPut: sync.putUrl, checkpointSyncSeconds: sync.syncSeconds}
+}
+
 /** One line of runner.conf holds it: an http(s) URL without whitespace. Never echoed: it is a credential. */
 function signedUrl(key: string, url: string): string {
   if (!/^https?:\/\/[^\s/?#]+\S*$/.test(url)) throw new UsageError(`${key} is not an http(s) URL`, {code: 'RUNNER_CONFIG_INVALID'})

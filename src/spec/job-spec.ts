@@ -108,7 +108,7 @@ export interface JobSpec {
   setup: string | null
   run: string
   workdir: string | null
-  checkpoint: {dir: string | null; intervalSeconds: number | null}
+  checkpoint: {dir: string | null; intervalSeconds: number | null; store: CheckpointStoreSpec | null}
   recovery: {
     strategy: RecoveryStrategy
     /** Limit on relaunches after preemption or lost capacity. */
@@ -137,4 +137,13 @@ export interface LoadedJob {
   file: string
   /** The raw document, kept for `init`/`validate --json` round-trips. */
   raw: unknown
+}
+
+/** An object store bucket that carries checkpoints between attempts (job file or config). */
+export interface CheckpointStoreSpec {
+  /** s3://, oss://, cos:// or obs:// BUCKET/PREFIX. */
+  url: string
+  region: string
+  endpoint: string | null
+  syncIntervalSeconds: number | null
 }

@@ -81,7 +81,7 @@ interface RawJob {
   setup?: string
   run: string
   workdir?: string
-  checkpoint?: {dir?: string; interval?: string}
+  checkpoint?: {dir?: string; interval?: string; store?: {url: string; region: string; endpoint?: string; sync_interval?: string}}
   recovery?: {
     strategy?: RecoveryStrategy
     max_restarts?: number
@@ -230,6 +230,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
 
   const duration = (path: string[], v: string | undefined): number | null | undefined => (v === undefined ? null : at(path, () => parseDurationSeconds(v)))
   const checkpointInterval = duration(['checkpoint', 'interval'], raw.checkpoint?.interval)
+  const storeSync = duration(['checkpoint', 'store', 'sync_interval'], raw.checkpoint?.store?.sync_interval)
   const grace = duration(['recovery', 'grace'], raw.recovery?.grace)
   const idle = duration(['idle_timeout'], raw.idle_timeout)
 
@@ -263,7 +264,13 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     setup: raw.setup ?? null,
     run: raw.run,
     workdir: raw.workdir ?? null,
-    checkpoint: {dir: raw.checkpoint?.dir ?? null, intervalSeconds: checkpointInterval ?? null},
+    checkpoint: {
+      dir: raw.checkpoint?.dir ?? null,
+      intervalSeconds: checkpointInterval ?? null,
+      store: raw.checkpoint?.store
+        ? {url: raw.checkpoint.store.url, region: raw.checkpoint.store.region, endpoint: raw.checkpoint.store.endpoint ?? null, syncIntervalSeconds: storeSync ?? null}
+        : null,
+    },
     recovery: {
       strategy: raw.recovery?.strategy ?? 'eager-next-region',
       maxRestarts: raw.recovery?.max_restarts ?? DEFAULT_MAX_RESTARTS,

@@ -6,7 +6,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {SkyhopConfig} from '../../src/config.js'
-import {type ControllerEvent, driveJob} from '../../src/controller/controller.js'
+import {type ControllerDeps, type ControllerEvent, driveJob} from '../../src/controller/controller.js'
 import {createReplanner, type Replanner} from '../../src/controller/planning.js'
 import type {BlockList} from '../../src/planner/types.js'
 import type {Provider} from '../../src/providers/provider.js'
@@ -23,6 +23,7 @@ export function testConfig(): SkyhopConfig {
     catalog: {merge: null},
     fx: {cnyPerUsd: null},
     quotas: [],
+    checkpointStore: null,
     file: null,
   }
 }
@@ -57,7 +58,13 @@ export interface JobDriver {
 }
 
 /** `offers` are written to `catalogName` in `home`, the catalog every replan reads. */
-export async function jobDriver(home: string, providers: Map<string, Provider>, offers: unknown[], catalogName: string): Promise<JobDriver> {
+export async function jobDriver(
+  home: string,
+  providers: Map<string, Provider>,
+  offers: unknown[],
+  catalogName: string,
+  driver: {checkpointSync?: ControllerDeps['checkpointSync']} = {},
+): Promise<JobDriver> {
   const catalogFile = join(home, catalogName)
   writeFileSync(catalogFile, JSON.stringify({offers}, null, 2))
   const store = Store.open(home)
@@ -76,6 +83,7 @@ export async function jobDriver(home: string, providers: Map<string, Provider>, 
       home,
       owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
       pollIntervalMs: 100,
+      checkpointSync: driver.checkpointSync,
       // The controller's own backoffs (transient retries, error restarts), shortened.
       sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
       signal: options.signal,

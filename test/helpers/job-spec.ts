@@ -27,7 +27,7 @@ export function testJobSpec(fields: JobSpecFields): JobSpec {
     secrets: [],
     setup: null,
     workdir: null,
-    checkpoint: {dir: null, intervalSeconds: null},
+    checkpoint: {dir: null, intervalSeconds: null, store: null},
     idleTimeoutSeconds: 600,
     objective: 'cost',
     matrix: null,

@@ -115,6 +115,7 @@ export function slurmRequest(
     spot: partition === 'low',
     env: options.env ?? {},
     checkpointDir: join(home, 'checkpoints', `job-${process.pid}`),
+    checkpointSync: null,
     graceSeconds: options.grace ?? 10,
   }
 }

@@ -52,6 +52,7 @@ export function launchRequest(overrides: Partial<LaunchRequest> = {}): LaunchReq
     spot: false,
     env: {SKYHOP_JOB_ID: 'job-1'},
     checkpointDir: '/tmp/ckpt',
+    checkpointSync: null,
     graceSeconds: 5,
     ...overrides,
   }

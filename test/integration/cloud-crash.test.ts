@@ -77,7 +77,9 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
 
   it('recover adopts the instance the killed controller launched, by its tag; it runs once and is released', async () => {
     const file = join(home, 'job.yaml')
-    writeFileSync(file, 'name: durable\nspot: on-demand\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$SKYHOP_CHECKPOINT_DIR/../runs-$SKYHOP_JOB_ID"\n  sleep 6\n  echo done\n')
+    // Each instance has a disk of its own; RUNS is a path on this host all of them can see.
+    const runs = join(home, 'runs')
+    writeFileSync(file, `name: durable\nspot: on-demand\nenvs:\n  RUNS: ${JSON.stringify(runs)}\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$RUNS"\n  sleep 6\n  echo done\n`)
     fake.holdResponses('RunInstances')
     const launched = await cli(['launch', file, '--yes', '--catalog', join(home, 'offers.json'), '--json'])
     expect(launched.code, launched.stderr).to.equal(0)
@@ -112,7 +114,7 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
       // One RunInstances in all, one run of the job, and the instance released.
       expect(fake.actions().filter((a) => a === 'RunInstances')).to.have.length(1)
       expect(fake.instances.size).to.equal(1)
-      expect(readFileSync(join(home, 'checkpoints', `runs-${jobId}`), 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
+      expect(readFileSync(runs, 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
       await until(async () => fake.liveInstances().length, (n) => n === 0)
       expect(attempts[0].releasedAt).to.be.a('string')
       const logs = await cli(['logs', jobId])

@@ -5,7 +5,8 @@
 // checkpoint and resume elsewhere, and launches whose answer was lost (ClientToken) or
 // whose controller died between "requested" and "recorded" (reconciled by tag).
 import {expect} from 'chai'
-import {readFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {cancelJob} from '../../src/controller/job-ops.js'
@@ -122,10 +123,9 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(w.ec2.instances.size).to.equal(1)
   })
 
-  it('spot interruption: the job checkpoints within the notice, the instance ends, and the job resumes elsewhere', async () => {
-    w = await cloudWorld()
-    const steps = 30
-    const run = [
+  /** Counts to `steps`, one step per 0.2 s; saves its step on SIGTERM and resumes from it. */
+  function countingJob(steps: number): string {
+    return [
       'f="$SKYHOP_CHECKPOINT_DIR/step"; mkdir -p "$SKYHOP_CHECKPOINT_DIR"',
       'i=$(cat "$f" 2>/dev/null || echo 0)',
       'echo "attempt $SKYHOP_ATTEMPT resumes at $i"',
@@ -133,6 +133,21 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
       `while [ "$i" -lt ${steps} ]; do i=$((i+1)); echo "step $i" >> "$SKYHOP_CHECKPOINT_DIR/work.log"; sleep 0.2; done`,
       'echo "finished at $i"',
     ].join('\n')
+  }
+
+  /** The files of the job's checkpoint archive in the fake S3 bucket. */
+  function storedCheckpoint(jobId: string): Record<string, string> {
+    const archive = w.s3!.object('ckpt', `runs/${jobId}/checkpoint.tar.gz`)
+    expect(archive, 'checkpoint archive in the store').to.not.equal(undefined)
+    const dir = mkdtempSync(join(w.home, 'untar-'))
+    execFileSync('tar', ['-xzf', '-', '-C', dir], {input: archive!.body})
+    return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]))
+  }
+
+  it('spot interruption: the job checkpoints within the notice, the checkpoint goes to the store, and the job resumes on another instance', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const steps = 30
+    const run = countingJob(steps)
     const spec = cloudJob('spot', run, {spot: 'spot', recovery: {strategy: 'eager-next-region', maxRestarts: 2, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'}})
     const noticeMs = 8000
     let interrupted: string | null = null
@@ -170,12 +185,61 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const second = await collect(w.aws.logs(all[1].handle!, {follow: false}))
     expect(second[0]).to.equal(`attempt 2 resumes at ${saved}`)
     expect(second.at(-1)).to.equal(`finished at ${steps}`)
-    const work = readFileSync(join(w.home, 'checkpoints', job.id, 'work.log'), 'utf8').trim().split('\n')
+    // The first instance's last copy reached the store before it ended; the second restored it.
+    expect(first.events.find((e) => e.event === 'checkpoint-save' && e.reason === 'exit')).to.deep.include({ok: true})
+    const secondConsole = parseConsole(w.ec2.consoleOf(all[1].handle!.externalId))
+    expect(secondConsole.events.find((e) => e.event === 'checkpoint-restore')).to.deep.include({found: true})
+    const work = storedCheckpoint(job.id)['work.log'].trim().split('\n')
     expect(new Set(work).size).to.equal(steps)
     expect(work.length).to.be.within(steps, steps + 1) // the step in flight at the signal may repeat once
     const kinds = w.store.events(job.id).map((e) => e.kind)
     expect(kinds).to.include.members(['attempt-preempted', 'job-recovering', 'job-succeeded'])
     await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+  })
+
+  it('across clouds: preempted on AWS, the job resumes on Alibaba Cloud from the checkpoint in S3', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const steps = 25
+    const spec = cloudJob('hop', countingJob(steps), {spot: 'spot', recovery: {strategy: 'eager-next-region', maxRestarts: 2, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'}})
+    let interrupted: string | null = null
+    const {job} = await w.drive(spec, {
+      onEvent: (e) => {
+        if (e.kind !== 'running' || interrupted) return
+        interrupted = w.store.getAttempt(e.attemptId!)!.handle!.externalId
+        // AWS has nothing left anywhere once this instance is taken back.
+        for (const [region, zone] of [['us-east-1', 'us-east-1a'], ['us-east-1', 'us-east-1b'], ['us-west-2', 'us-west-2a']]) w.ec2.setCapacity(region, zone, AWS_TYPE, 0)
+        setTimeout(() => w.ec2.interruptSpot(interrupted!, 8000), 1500)
+      },
+    })
+    expect(job.state).to.equal('SUCCEEDED')
+    const all = w.store.listAttempts(job.id).filter((a) => a.handle)
+    expect(all.map((a) => [a.provider, a.state])).to.deep.equal([
+      ['aws', 'PREEMPTED'],
+      ['aliyun', 'SUCCEEDED'],
+    ])
+    const saved = Number(/^saved (\d+)$/.exec(parseConsole(w.ec2.consoleOf(interrupted!)).logs.map((l) => l.line).find((l) => l.startsWith('saved'))!)![1])
+    // Alibaba Cloud deletes a released instance and its console with it: read the fake's copy.
+    const secondConsole = parseConsole(w.ecs.consoleOf(all[1].handle!.externalId))
+    expect(secondConsole.events.find((e) => e.event === 'checkpoint-restore')).to.deep.include({found: true})
+    const second = secondConsole.logs.map((l) => l.line)
+    // Attempt 2 was AWS refusing for capacity; the third ran on Alibaba Cloud.
+    expect(second[0]).to.equal(`attempt 3 resumes at ${saved}`)
+    expect(second.at(-1)).to.equal(`finished at ${steps}`)
+    const work = storedCheckpoint(job.id)['work.log'].trim().split('\n')
+    expect(new Set(work).size).to.equal(steps)
+    // Where the checkpoint lives is recorded; the signed URLs are not.
+    const launched = w.store.events(job.id).filter((e) => e.kind === 'attempt-launched')
+    expect(launched.map((e) => e.data.checkpointStore)).to.deep.equal([`s3://ckpt/runs/${job.id}/checkpoint.tar.gz`, `s3://ckpt/runs/${job.id}/checkpoint.tar.gz`])
+    expect(JSON.stringify(w.store.events(job.id))).to.not.match(/X-Amz-Signature/)
+  })
+
+  it('without a checkpoint store, a spot job on a cloud is warned that its checkpoints go with the instance', async () => {
+    w = await cloudWorld()
+    const {job, events} = await w.drive(cloudJob('warned', 'echo "$SKYHOP_CHECKPOINT_DIR"', {spot: 'spot'}))
+    expect(job.state).to.equal('SUCCEEDED')
+    expect(events.find((e) => e.kind === 'warning')?.message).to.match(/checkpoints on aws live on the instance.*checkpoint\.store/)
+    const lines = await collect(w.aws.logs(w.store.listAttempts(job.id)[0].handle!, {follow: false}))
+    expect(lines[0]).to.match(new RegExp(`/var/lib/skyhop/checkpoints/${job.id}$`))
   })
 
   it('a launch whose answer is lost is retried with the same ClientToken: one instance, adopted', async () => {
@@ -193,7 +257,9 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
 
   it('reconciles an attempt that reached EC2 but was never recorded (and has since ended): found by tag, adopted, not launched again', async () => {
     w = await cloudWorld()
-    const spec = cloudJob('crashed', 'echo "run $SKYHOP_ATTEMPT" >> "$SKYHOP_CHECKPOINT_DIR/../runs-$SKYHOP_JOB_ID"; sleep 1; echo done')
+    // Each instance has a disk of its own; RUNS is a path on this host all of them can see.
+    const runs = join(w.home, 'runs')
+    const spec = cloudJob('crashed', 'echo "run $SKYHOP_ATTEMPT" >> "$RUNS"; sleep 1; echo done', {envs: {RUNS: runs}})
     const job = w.create(spec)
     // What a controller killed right after RunInstances reached EC2 leaves behind: the
     // intent in the store (REQUESTED, no handle) and a tagged instance. This one was
@@ -213,7 +279,7 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
       onDemandPricePerHour: 0.096,
     })!
     const checkpointDir = join(w.home, 'checkpoints', job.id)
-    const env = {SKYHOP_JOB_ID: job.id, SKYHOP_ATTEMPT: '1', SKYHOP_CHECKPOINT_DIR: checkpointDir, SKYHOP_FROM: 'older-skyhop'}
+    const env = {SKYHOP_JOB_ID: job.id, SKYHOP_ATTEMPT: '1', SKYHOP_CHECKPOINT_DIR: checkpointDir, SKYHOP_FROM: 'older-skyhop', RUNS: runs}
     const orphanToBe = await w.aws.launch(
       launchRequest({jobId: job.id, jobName: job.name, attemptId: intent.id, idempotencyKey: intent.id, spec, env, checkpointDir, offer: offer({instanceType: AWS_TYPE})}),
     )
@@ -228,7 +294,7 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(w.ec2.instances.size).to.equal(1)
     expect(w.ec2.actions().filter((a) => a === 'RunInstances')).to.have.length(1)
     expect(w.store.events(job.id).map((e) => e.kind)).to.include('attempt-reconciled')
-    expect(readFileSync(join(w.home, 'checkpoints', `runs-${job.id}`), 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
+    expect(readFileSync(runs, 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
     await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
   })
 

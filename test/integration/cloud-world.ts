@@ -11,10 +11,13 @@ import {Agent} from 'undici'
 
 import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
+import {CheckpointSigner, checkpointSyncFor} from '../../src/checkpoint/store.js'
 import type {Provider} from '../../src/providers/provider.js'
 import type {Store} from '../../src/state/store.js'
 import {FakeAliyunEcsServer} from '../fakes/fake-aliyun-ecs-server.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
+import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {FAST_RETRY} from '../helpers/fake-cloud-world.js'
 import {jobDriver, onDemandJob, type JobDriver} from '../helpers/controller-world.js'
 import {KEY as AWS_KEY} from './aws-helpers.js'
@@ -69,10 +72,17 @@ export interface CloudWorld extends Omit<JobDriver, 'replan'> {
   aws: AwsProvider
   aliyun: AliyunProvider
   providers: Map<string, Provider>
+  /** The checkpoint store (a fake S3 bucket `ckpt`, prefix `runs`), when the world has one. */
+  s3: FakeObjectStore | null
   close(): Promise<void>
 }
 
-export async function cloudWorld(): Promise<CloudWorld> {
+/**
+ * `checkpointStore`: jobs keep their checkpoints in a fake S3 bucket that checks SigV4
+ * query signatures, signed with the AWS key; without it, an instance's checkpoints go
+ * with the instance, as on a real cloud.
+ */
+export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Promise<CloudWorld> {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-cloud-'))
   const ec2 = new FakeEc2Server({
     keys: [AWS_KEY],
@@ -120,7 +130,15 @@ export async function cloudWorld(): Promise<CloudWorld> {
     ['aws', aws],
     ['aliyun', aliyun],
   ])
-  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json')
+  let s3: FakeObjectStore | null = null
+  let checkpointSync
+  if (options.checkpointStore) {
+    s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
+    await s3.start()
+    const signer = new CheckpointSigner({env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'}, homeDir: '/nonexistent'})
+    checkpointSync = checkpointSyncFor({checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}, signer)
+  }
+  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json', {checkpointSync})
   let closed = false
   return {
     home,
@@ -130,6 +148,7 @@ export async function cloudWorld(): Promise<CloudWorld> {
     aws,
     aliyun,
     providers,
+    s3,
     catalogFile,
     create,
     driveExisting,
@@ -138,7 +157,7 @@ export async function cloudWorld(): Promise<CloudWorld> {
       if (closed) return
       closed = true
       store.close()
-      await Promise.all([ec2.stop(), ecs.stop()])
+      await Promise.all([ec2.stop(), ecs.stop(), s3?.stop()])
       await agent.close()
       rmSync(home, {recursive: true, force: true})
     },

@@ -16,7 +16,11 @@ import type {Provider} from '../../src/providers/provider.js'
 import {TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
 import type {Store} from '../../src/state/store.js'
+import {CheckpointSigner, checkpointSyncFor} from '../../src/checkpoint/store.js'
+import {cosDialect} from '../fakes/fake-cos-dialect.js'
 import {FakeHuaweiEcsServer} from '../fakes/fake-huawei-ecs-server.js'
+import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {obsDialect} from '../fakes/fake-obs-dialect.js'
 import {FakeTencentCvmServer} from '../fakes/fake-tencent-cvm-server.js'
 import {FAST_RETRY} from '../helpers/fake-cloud-world.js'
 import {jobDriver, onDemandJob, type DriveResult} from '../helpers/controller-world.js'
@@ -103,11 +107,30 @@ export interface ChinaWorld {
   /** Drives a job already in the store (e.g. after a simulated controller crash). */
   driveExisting(jobId: string): Promise<DriveResult>
   replan: Replanner
+  /** The checkpoint store's bucket, when the world has one. */
+  objectStore: FakeObjectStore | null
   close(): Promise<void>
 }
 
-export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...acceleratorOffers()]): Promise<ChinaWorld> {
+/**
+ * `checkpointStore`: jobs keep their checkpoints in a fake Tencent COS or Huawei OBS bucket
+ * that checks its cloud's URL signatures; without it, an instance's checkpoints go with it.
+ */
+export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...acceleratorOffers()], options: {checkpointStore?: 'cos' | 'obs'} = {}): Promise<ChinaWorld> {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-china-'))
+  let objectStore: FakeObjectStore | null = null
+  let checkpointSync
+  if (options.checkpointStore) {
+    const cos = options.checkpointStore === 'cos'
+    objectStore = new FakeObjectStore({dialect: cos ? cosDialect({[TC_KEY.secretId]: TC_KEY.secretKey}) : obsDialect({[HW_KEY.ak]: HW_KEY.sk})})
+    await objectStore.start()
+    const signer = new CheckpointSigner({
+      env: cos ? {TENCENTCLOUD_SECRET_ID: TC_KEY.secretId, TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey} : {HUAWEICLOUD_SDK_AK: HW_KEY.ak, HUAWEICLOUD_SDK_SK: HW_KEY.sk},
+      homeDir: '/nonexistent',
+    })
+    const url = cos ? 'cos://ckpt-1250000000/runs' : 'obs://ckpt/runs'
+    checkpointSync = checkpointSyncFor({checkpointStore: {url, region: cos ? 'ap-guangzhou' : 'cn-north-4', endpoint: objectStore.endpoint, syncIntervalSeconds: 1}}, signer)
+  }
   const cvm = new FakeTencentCvmServer({
     keys: [TC_KEY],
     stock: {
@@ -169,7 +192,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     ['tencentcloud', tencent],
     ['huaweicloud', huawei],
   ])
-  const {store, catalogFile, replan, drive, driveExisting} = await jobDriver(home, providers, offers, 'fake-china-offers.json')
+  const {store, catalogFile, replan, drive, driveExisting} = await jobDriver(home, providers, offers, 'fake-china-offers.json', {checkpointSync})
 
   let closed = false
   return {
@@ -184,11 +207,12 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     drive,
     driveExisting,
     replan,
+    objectStore,
     async close() {
       if (closed) return
       closed = true
       store.close()
-      await Promise.all([cvm.stop(), ecs.stop()])
+      await Promise.all([cvm.stop(), ecs.stop(), objectStore?.stop()])
       await agent.close()
       rmSync(home, {recursive: true, force: true})
     },

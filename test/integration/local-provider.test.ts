@@ -48,6 +48,7 @@ function request(home: string, run: string, options: {key?: string; attemptId?: 
     spot: false,
     env: options.env ?? {},
     checkpointDir: join(home, 'checkpoints', 'job-1'),
+    checkpointSync: null,
     graceSeconds: options.grace ?? 10,
   }
 }

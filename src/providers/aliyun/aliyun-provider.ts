@@ -58,6 +58,8 @@ export interface AliyunProviderOptions extends VmAdapterOptions {
 
 export class AliyunProvider implements Provider {
   readonly name = 'aliyun'
+  // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
+  readonly attemptStorage = 'per-instance' as const
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AliyunCredentials>
   private readonly dispatcher: AdapterDispatcher

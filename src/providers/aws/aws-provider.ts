@@ -76,6 +76,8 @@ export function awsStopProbe(metadataBase: string): string {
 
 export class AwsProvider implements Provider {
   readonly name = 'aws'
+  // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
+  readonly attemptStorage = 'per-instance' as const
   private readonly env: Env
   private readonly credentialCache: CredentialCache<AwsCredentials>
   private readonly dispatcher: AdapterDispatcher

@@ -106,6 +106,8 @@ export function isAscendOffer(offer: {accelerator: {name: string} | null}): bool
 
 export class HuaweiProvider implements Provider {
   readonly name = 'huaweicloud'
+  // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
+  readonly attemptStorage = 'per-instance' as const
   private readonly env: Env
   private readonly credentialCache: CredentialCache<HuaweiAccount>
   private readonly dispatcher: AdapterDispatcher

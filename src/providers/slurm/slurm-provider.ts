@@ -13,7 +13,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Offer} from '../../catalog/types.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
-import {readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../spec/job-spec.js'
 import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
@@ -290,6 +290,7 @@ export class SlurmProvider implements Provider {
       workdir: request.spec.workdir ? resolve(request.spec.workdir) : join(attemptDir, 'work'),
       noticeSources: [],
       pollIntervalSeconds: 5,
+      ...checkpointRunnerConfig(request.checkpointSync),
     }
     const env: Record<string, string> = {
       ...request.env,

@@ -99,6 +99,8 @@ const STALE_STATUS_READ_MS = 60_000
 
 export class TencentProvider implements Provider {
   readonly name = 'tencentcloud'
+  // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
+  readonly attemptStorage = 'per-instance' as const
   private readonly env: Env
   private readonly credentialCache: CredentialCache<TencentCredentials>
   private readonly dispatcher: AdapterDispatcher

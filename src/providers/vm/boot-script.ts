@@ -15,7 +15,7 @@
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
-import {renderEnv, renderRunnerConf, runnerScriptPath} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../../runner/attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 
@@ -68,6 +68,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       workdir: spec.workdir ?? 'work',
       noticeSources: input.noticeSources,
       pollIntervalSeconds: input.pollIntervalSeconds ?? 5,
+      ...checkpointRunnerConfig(request.checkpointSync),
     }),
     'skyhop-runner.sh': input.runnerScript,
   }
@@ -123,9 +124,15 @@ CONSOLE="\${SKYHOP_BOOT_CONSOLE:-${input.consoleDevice ?? '/dev/ttyS0'}}"
 sk_say() { printf '%s\\n' "$*" >>"$CONSOLE" 2>/dev/null || true; }
 sk_file() { printf '%s' "$2" | base64 -d | gzip -dc >"$D/$1"; }
 mkdir -p "$D"
-# The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
-mkdir -p ${shellQuote(request.checkpointDir)} 2>/dev/null || true
 ${fileLines}
+# The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
+# Under a test's root prefix the directory moves with the prefix, and env says so.
+sk_ckpt="\${SKYHOP_BOOT_ROOT-}"${shellQuote(request.checkpointDir)}
+mkdir -p "$sk_ckpt" 2>/dev/null || true
+if [[ -n \${SKYHOP_BOOT_ROOT-} ]]; then
+  # %q: bash's own quoting, read back by the job's shell that sources env.
+  printf 'export SKYHOP_CHECKPOINT_DIR=%q\\n' "$sk_ckpt" >>"$D/env"
+fi
 : >>"$D/events.jsonl"
 : >>"$D/output.log"
 sk_say ${shellQuote(`${CONSOLE_PREFIX.boot} ${request.attemptId}`)}

@@ -68,7 +68,7 @@ describe('planner estimates', () => {
   })
 
   it('spot rate: enough observed exposure beats the catalog, which beats the prior', () => {
-    const j = job({spot: 'spot', work: {reference: {name: 'SLOW', count: 1}, hours: 1}, checkpoint: {dir: null, intervalSeconds: 600}})
+    const j = job({spot: 'spot', work: {reference: {name: 'SLOW', count: 1}, hours: 1}, checkpoint: {dir: null, intervalSeconds: 600, store: null}})
     const spotScope = {...scope, spot: true}
     const prior = planJob(input(j, [offer({spot: 0.3})])).chosen!
     expect(prior.estimates.preemptions.source).to.match(/spot-traces/)

@@ -81,7 +81,7 @@ describe('planner feasibility', () => {
       offer({provider: 'aws', region: 'r2', zone: 'r2a', od: 1.2, spot: 0.4}),
       offer({provider: 'gcp', region: 'g1', zone: 'g1a', od: 1.3, spot: 0.45}),
     ]
-    const j = job({spot: 'auto', work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600}})
+    const j = job({spot: 'auto', work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600, store: null}})
     const keys = (blocked: BlockList) => planJob(input(j, offers, {blocked})).candidates.map((c) => c.key).sort()
     expect(keys([{provider: 'gcp'}]).some((k) => k.startsWith('gcp'))).to.equal(false)
     expect(keys([{provider: 'aws', region: 'r1'}]).filter((k) => k.startsWith('aws/r1/'))).to.have.length(0)
@@ -94,7 +94,7 @@ describe('planner feasibility', () => {
 
   it('spot policy selects markets; offers without that market are "no-market"', () => {
     const offers = [offer({od: 1, spot: 0.3, instanceType: 'both'}), offer({od: 1, spot: null, instanceType: 'od-only'})]
-    const w = {work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600}}
+    const w = {work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600, store: null}}
     expect(planJob(input(job({...w, spot: 'spot'}), offers)).candidates.map((c) => [c.instanceType, c.spot])).to.deep.equal([['both', true]])
     expect(planJob(input(job({...w, spot: 'on-demand'}), offers)).candidates.every((c) => !c.spot)).to.equal(true)
     const auto = planJob(input(job({...w, spot: 'auto'}), offers))

@@ -73,7 +73,7 @@ const jobArb = fc
       deadline: r.deadline === null ? null : hoursFromNow(r.deadline),
       budget: r.budget === null ? null : {amount: r.budget, currency: 'USD'},
       maxPrice: r.maxPrice === null ? null : {amount: r.maxPrice, currency: 'USD'},
-      checkpoint: {dir: null, intervalSeconds: r.checkpoint},
+      checkpoint: {dir: null, intervalSeconds: r.checkpoint, store: null},
       placement: {providers: {allow: null, deny: r.deny}, regions: {allow: null, deny: []}},
       nodes: r.nodes,
     }),

@@ -54,7 +54,7 @@ describe('planner scenarios', () => {
     // expected finish 8/60 + 10 + 1.0363·0.4833 = 10.634 h; p95 of Poisson(1.036) is 3 →
     // pessimistic 8/60 + 10 + 3·0.4833 = 11.583 h. Deadline 12 h with a 10% margin → 10.909 h:
     // expected fits, pessimistic does not → deadline-risk; on-demand 5/60 + 10 = 10.083 h fits.
-    const base = {spot: 'auto' as const, checkpoint: {dir: '/ckpt', intervalSeconds: 1800}}
+    const base = {spot: 'auto' as const, checkpoint: {dir: '/ckpt', intervalSeconds: 1800, store: null}}
     const offers = [offer({acc: 'SLOW', od: 3, spot: 1, preemptionRatePerHour: 0.1})]
     const tight = planJob(input(job({...base, deadline: hoursFromNow(12)}), offers))
     expect(tight.chosen?.spot).to.equal(false)
@@ -135,7 +135,7 @@ describe('planner scenarios', () => {
       offer({acc: 'H100', od: 9, region: 'e'}),
       offer({acc: 'Ascend910B', od: 0.1, region: 'f'}),
     ]
-    const j = job({spot: 'auto', checkpoint: {dir: null, intervalSeconds: 600}, resources: {accelerators: [request('SLOW/FAST', ['SLOW', 'FAST'], 1)]}})
+    const j = job({spot: 'auto', checkpoint: {dir: null, intervalSeconds: 600, store: null}, resources: {accelerators: [request('SLOW/FAST', ['SLOW', 'FAST'], 1)]}})
     const a = planJob(input(j, offers))
     const b = planJob(input(j, offers))
     expect(JSON.stringify(a)).to.equal(JSON.stringify(b))

@@ -46,7 +46,15 @@ describe('job file normalization', () => {
     expect(spec.deadline).to.equal('2026-11-29T00:00:00.000Z')
     expect(spec.budget).to.deep.equal({amount: 1500, currency: 'CNY'})
     expect(spec.maxPrice).to.deep.equal({amount: 30, currency: 'USD'})
-    expect(spec.checkpoint).to.deep.equal({dir: '/ckpt', intervalSeconds: 1800})
+    expect(spec.checkpoint).to.deep.equal({dir: '/ckpt', intervalSeconds: 1800, store: null})
+  })
+
+  it('reads a checkpoint store, and says where a bad one is', () => {
+    const good = load(`name: s\nrun: x\ncheckpoint:\n  interval: 10m\n  store: {url: s3://bkt/p, region: us-east-1, sync_interval: 2m}\n`)
+    expect(good.checkpoint.store).to.deep.equal({url: 's3://bkt/p', region: 'us-east-1', endpoint: null, syncIntervalSeconds: 120})
+    expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: gs://b/p, region: us-east-1}\n`)).to.throw(/\/checkpoint\/store\/url/)
+    expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: s3://bkt/p}\n`)).to.throw(/region/)
+    expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: s3://bkt/p, region: us-east-1, sync_interval: often}\n`)).to.throw(/sync_interval/)
   })
 
   it('reads JSON job files and a $schema key', () => {

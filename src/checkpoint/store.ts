@@ -1,0 +1,168 @@
+// Checkpoints that outlive the machine: a bucket in an object store (S3 or an
+// S3-compatible store, Alibaba OSS, Tencent COS, Huawei OBS) holds each job's checkpoint
+// directory as one archive, `PREFIX/JOB_ID/checkpoint.tar.gz`. For every attempt the
+// controller signs a GET and a PUT URL for it with the store's cloud credentials; the
+// runner restores and saves with curl alone (src/runner/skyhop-runner.sh). So a job
+// preempted on one cloud resumes on another, and no credential ever reaches an instance.
+// A signed URL is a bearer credential: it is registered for redaction, handed only to the
+// attempt, and never stored; the state store keeps the store's location.
+import {ProviderError, UsageError} from '../errors.js'
+import {presignOss} from '../providers/aliyun/oss-presign.js'
+import {loadAliyunCredentials} from '../providers/aliyun/credentials.js'
+import {loadAwsCredentials} from '../providers/aws/credentials.js'
+import {presignS3} from '../providers/aws/s3-presign.js'
+import {loadHuaweiCredentials} from '../providers/huaweicloud/credentials.js'
+import {presignObs} from '../providers/huaweicloud/obs-presign.js'
+import {loadTencentCredentials} from '../providers/tencentcloud/credentials.js'
+import {presignCos} from '../providers/tencentcloud/cos-presign.js'
+import type {CredentialContext, LoadedCredentials} from '../providers/vm/credentials-common.js'
+import type {SkyhopConfig} from '../config.js'
+import type {CheckpointStoreSpec, JobSpec} from '../spec/job-spec.js'
+import type {JobRecord} from '../state/store.js'
+import {registerSecret} from '../util/redact.js'
+import type {PresignRequest} from './presign.js'
+
+export type StoreScheme = 's3' | 'oss' | 'cos' | 'obs'
+
+/** The cloud whose credentials sign for each kind of store. */
+export const STORE_PROVIDER: Record<StoreScheme, string> = {s3: 'aws', oss: 'aliyun', cos: 'tencentcloud', obs: 'huaweicloud'}
+
+export interface StoreLocation {
+  scheme: StoreScheme
+  bucket: string
+  /** Without leading or trailing slashes; '' for the bucket's root. */
+  prefix: string
+  region: string
+  endpoint: string | null
+}
+
+/** What an attempt gets: the signed URLs, and what may be shown or stored about them. */
+export interface CheckpointSync {
+  getUrl: string
+  putUrl: string
+  /** e.g. `s3://bucket/prefix/JOB/checkpoint.tar.gz`: safe to show and to store. */
+  location: string
+  /** When the URLs stop working (ISO-8601). */
+  expiresAt: string
+  /** Seconds between copies while the job runs. */
+  syncSeconds: number
+}
+
+/** The longest a URL may live: S3 caps SigV4 query signatures at seven days. */
+export const MAX_URL_SECONDS = 7 * 24 * 3600
+const DEFAULT_SYNC_SECONDS = 300
+/** Temporary credentials are not stretched: a URL dies with the credentials that signed it. */
+const EXPIRY_MARGIN_SECONDS = 60
+
+export function parseStoreUrl(spec: CheckpointStoreSpec): StoreLocation {
+  const m = /^(s3|oss|cos|obs):\/\/([^/\s]+)(?:\/(.*))?$/.exec(spec.url)
+  if (!m) {
+    throw new UsageError(`checkpoint store "${spec.url}" is not a store URL`, {
+      code: 'CHECKPOINT_STORE_INVALID',
+      hint: 'Write s3://BUCKET/PREFIX, oss://BUCKET/PREFIX, cos://BUCKET-APPID/PREFIX or obs://BUCKET/PREFIX.',
+    })
+  }
+  const scheme = m[1] as StoreScheme
+  if (scheme === 'cos' && !/-\d+$/.test(m[2])) {
+    throw new UsageError(`checkpoint store "${spec.url}": a COS bucket is named BUCKET-APPID, e.g. ckpt-1250000000`, {code: 'CHECKPOINT_STORE_INVALID'})
+  }
+  return {scheme, bucket: m[2], prefix: (m[3] ?? '').replace(/^\/+|\/+$/g, ''), region: spec.region, endpoint: spec.endpoint}
+}
+
+export function checkpointKey(location: StoreLocation, jobId: string): string {
+  return [location.prefix, jobId, 'checkpoint.tar.gz'].filter((s) => s !== '').join('/')
+}
+
+/** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
+export class CheckpointSigner {
+  private readonly loaded = new Map<StoreScheme, Promise<LoadedCredentials<unknown>>>()
+
+  constructor(private readonly context: Partial<CredentialContext> = {}) {}
+
+  async sync(spec: CheckpointStoreSpec, jobId: string, options: {now: Date; checkpointIntervalSeconds: number | null}): Promise<CheckpointSync> {
+    const location = parseStoreUrl(spec)
+    const key = checkpointKey(location, jobId)
+    const loaded = await this.credentials(location.scheme)
+    let lifetime = MAX_URL_SECONDS
+    if (loaded.expiresAt !== null) {
+      lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - options.now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
+      if (lifetime < 60) {
+        throw new ProviderError(STORE_PROVIDER[location.scheme], 'auth', `the credentials for checkpoint store ${spec.url} (${loaded.source}) expire in under two minutes`, {
+          code: 'CHECKPOINT_CREDENTIALS_EXPIRING',
+        })
+      }
+    }
+    const request = (method: 'GET' | 'PUT'): PresignRequest => ({
+      method,
+      bucket: location.bucket,
+      key,
+      region: location.region,
+      ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
+      expiresSeconds: lifetime,
+      now: options.now,
+    })
+    const sign = (method: 'GET' | 'PUT') => {
+      const url = presign(location.scheme, request(method), loaded.credentials)
+      registerSecret(url)
+      return url
+    }
+    return {
+      getUrl: sign('GET'),
+      putUrl: sign('PUT'),
+      location: `${location.scheme}://${location.bucket}/${key}`,
+      expiresAt: new Date(options.now.getTime() + lifetime * 1000).toISOString(),
+      syncSeconds: spec.syncIntervalSeconds ?? options.checkpointIntervalSeconds ?? DEFAULT_SYNC_SECONDS,
+    }
+  }
+
+  private credentials(scheme: StoreScheme): Promise<LoadedCredentials<unknown>> {
+    let found = this.loaded.get(scheme)
+    if (!found) {
+      const c = this.context
+      const load: Record<StoreScheme, () => Promise<LoadedCredentials<unknown>>> = {
+        s3: () => loadAwsCredentials(c),
+        oss: () => loadAliyunCredentials(c),
+        cos: () => loadTencentCredentials(c),
+        obs: () => loadHuaweiCredentials(c),
+      }
+      found = load[scheme]()
+      // A failed load is not cached: the next launch looks again.
+      found.catch(() => this.loaded.delete(scheme))
+      this.loaded.set(scheme, found)
+    }
+    return found
+  }
+}
+
+function presign(scheme: StoreScheme, request: PresignRequest, credentials: unknown): string {
+  switch (scheme) {
+    case 's3':
+      return presignS3(request, credentials as Parameters<typeof presignS3>[1])
+    case 'oss':
+      return presignOss(request, credentials as Parameters<typeof presignOss>[1])
+    case 'cos':
+      return presignCos(request, credentials as Parameters<typeof presignCos>[1])
+    case 'obs':
+      return presignObs(request, credentials as Parameters<typeof presignObs>[1])
+  }
+}
+
+/** The job file's store, else the config's; null when neither names one. */
+export function storeFor(spec: JobSpec, config: Pick<SkyhopConfig, 'checkpointStore'>): CheckpointStoreSpec | null {
+  return spec.checkpoint.store ?? config.checkpointStore
+}
+
+/**
+ * The controller's `checkpointSync`: signs a fresh pair of URLs for the job's store each
+ * time an attempt is launched (a relaunch days later gets URLs that still work).
+ */
+export function checkpointSyncFor(
+  config: Pick<SkyhopConfig, 'checkpointStore'>,
+  signer = new CheckpointSigner(),
+  clock: () => Date = () => new Date(),
+): (job: JobRecord) => Promise<CheckpointSync | null> {
+  return async (job) => {
+    const spec = storeFor(job.spec, config)
+    return spec === null ? null : signer.sync(spec, job.id, {now: clock(), checkpointIntervalSeconds: job.spec.checkpoint.intervalSeconds})
+  }
+}
