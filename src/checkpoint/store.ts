@@ -82,7 +82,15 @@ export class CheckpointSigner {
   async sync(spec: CheckpointStoreSpec, jobId: string, options: {now: Date; checkpointIntervalSeconds: number | null}): Promise<CheckpointSync> {
     const location = parseStoreUrl(spec)
     const key = checkpointKey(location, jobId)
-    const loaded = await this.credentials(location.scheme)
+    const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
+      // Say that the credentials were wanted for the store, not for launching on that cloud.
+      if (!(error instanceof ProviderError)) throw error
+      throw new ProviderError(STORE_PROVIDER[location.scheme], error.category, `checkpoint store ${spec.url}: ${error.message.replace(/^[a-z]+: /, '')}`, {
+        code: error.code,
+        hint: error.hint,
+        cause: error,
+      })
+    })
     let lifetime = MAX_URL_SECONDS
     if (loaded.expiresAt !== null) {
       lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - options.now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
