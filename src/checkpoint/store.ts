@@ -19,8 +19,9 @@ import type {CredentialContext, LoadedCredentials} from '../providers/vm/credent
 import type {SkyhopConfig} from '../config.js'
 import type {CheckpointStoreSpec, JobSpec} from '../spec/job-spec.js'
 import type {JobRecord} from '../state/store.js'
-import {registerSecret} from '../util/redact.js'
-import type {PresignRequest} from './presign.js'
+import type {HttpClient} from '../http/client.js'
+import {redact, registerSecret} from '../util/redact.js'
+import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from './presign.js'
 
 export type StoreScheme = 's3' | 'oss' | 'cos' | 'obs'
 
@@ -81,7 +82,33 @@ export class CheckpointSigner {
 
   async sync(spec: CheckpointStoreSpec, jobId: string, options: {now: Date; checkpointIntervalSeconds: number | null}): Promise<CheckpointSync> {
     const location = parseStoreUrl(spec)
-    const key = checkpointKey(location, jobId)
+    const signed = await this.sign(spec, location, checkpointKey(location, jobId), options.now)
+    return {...signed, syncSeconds: spec.syncIntervalSeconds ?? options.checkpointIntervalSeconds ?? DEFAULT_SYNC_SECONDS}
+  }
+
+  /**
+   * Writes a small object beside the jobs' archives and reads it back through signed URLs,
+   * as a runner would: `skyhop check` for the store. Never throws for the store's answer.
+   */
+  async probe(spec: CheckpointStoreSpec, client: HttpClient, now: Date): Promise<{ok: boolean; source: string | null; message: string}> {
+    let source: string | null = null
+    try {
+      const location = parseStoreUrl(spec)
+      source = (await this.credentials(location.scheme)).source
+      const key = [location.prefix, '.skyhop-check'].filter((p) => p !== '').join('/')
+      const signed = await this.sign(spec, location, key, now)
+      const body = `skyhop check ${now.toISOString()}\n`
+      const started = Date.now()
+      await client.request({method: 'PUT', url: signed.putUrl, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body, idempotent: true})
+      const back = await client.request({url: signed.getUrl})
+      if (back.body !== body) return {ok: false, source, message: `read back something else than was written to ${key}`}
+      return {ok: true, source, message: `wrote and read back ${location.scheme}://${location.bucket}/${key} in ${Date.now() - started} ms`}
+    } catch (error) {
+      return {ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    }
+  }
+
+  private async sign(spec: CheckpointStoreSpec, location: StoreLocation, key: string, now: Date): Promise<Omit<CheckpointSync, 'syncSeconds'>> {
     const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
@@ -93,7 +120,7 @@ export class CheckpointSigner {
     })
     let lifetime = MAX_URL_SECONDS
     if (loaded.expiresAt !== null) {
-      lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - options.now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
+      lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
       if (lifetime < 60) {
         throw new ProviderError(STORE_PROVIDER[location.scheme], 'auth', `the credentials for checkpoint store ${spec.url} (${loaded.source}) expire in under two minutes`, {
           code: 'CHECKPOINT_CREDENTIALS_EXPIRING',
@@ -107,7 +134,7 @@ export class CheckpointSigner {
       region: location.region,
       ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
       expiresSeconds: lifetime,
-      now: options.now,
+      now,
     })
     const sign = (method: 'GET' | 'PUT') => {
       const url = presign(location.scheme, request(method), loaded.credentials)
@@ -118,8 +145,7 @@ export class CheckpointSigner {
       getUrl: sign('GET'),
       putUrl: sign('PUT'),
       location: `${location.scheme}://${location.bucket}/${key}`,
-      expiresAt: new Date(options.now.getTime() + lifetime * 1000).toISOString(),
-      syncSeconds: spec.syncIntervalSeconds ?? options.checkpointIntervalSeconds ?? DEFAULT_SYNC_SECONDS,
+      expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
     }
   }
 

@@ -75,4 +75,19 @@ describe('checkpoint store through the CLI', function () {
     expect(dump).to.not.match(/X-Amz-Signature/)
     expect(first.stdout + first.stderr).to.not.match(/X-Amz-Signature/)
   })
+
+  it('check writes to the store and reads it back; a wrong key fails with exit 4 and the store code, no secret printed', async () => {
+    const {env} = setup('name: unused\nrun: true\n', `{url: s3://bkt/team, region: us-east-1, endpoint: "${store.endpoint}"}`)
+    const good = await runCliAsync(['check', '--json'], {home, env: {...env, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey}})
+    const ok = parseEnvelope(good.stdout).result.checkpointStore
+    expect(ok).to.deep.include({url: 's3://bkt/team', ok: true})
+    expect(ok.source).to.match(/environment/)
+    expect(store.object('bkt', 'team/.skyhop-check')).to.not.equal(undefined)
+    const bad = await runCliAsync(['check', '--json'], {home, env: {...env, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: 'wrong-secret-key-123456'}})
+    expect(bad.code).to.equal(4)
+    const failed = parseEnvelope(bad.stdout).result.checkpointStore
+    expect(failed.ok).to.equal(false)
+    expect(failed.message).to.include('403')
+    expect(bad.stdout + bad.stderr).to.not.include('wrong-secret-key-123456')
+  })
 })
