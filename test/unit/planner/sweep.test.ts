@@ -4,7 +4,7 @@ import {expect} from 'chai'
 
 import {planSweep} from '../../../src/planner/index.js'
 import type {SweepInput} from '../../../src/planner/types.js'
-import {NOW, hoursFromNow, job, offer, resolve} from './fixtures.js'
+import {NOW, hoursFromNow, job, offer, request, resolve} from './fixtures.js'
 
 const sweepOf = (jobs: SweepInput['jobs'], offers: SweepInput['offers'], extra: Partial<SweepInput> = {}) =>
   planSweep({jobs, offers, accelerators: resolve, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}, ...extra})
@@ -48,6 +48,22 @@ describe('planner sweeps', () => {
     expect(sweep.assignments[1].candidate).to.equal(null)
     expect(sweep.assignments[1].reason?.reason).to.equal('capacity')
     expect(sweep.unassigned).to.equal(1)
+  })
+
+  it('capacity is per offer: two offers sharing an offer key keep their own (fast-check counterexample)', () => {
+    // Shrunk from the sweep property: a CPU-only offer with room for one instance and an
+    // unbounded SLOW:1 offer, both aws/r3/-/i0. The 2-node job runs at once on the SLOW
+    // offer; the full CPU-only offer's capacity of 1 is neither used nor applied to it.
+    const offers = [
+      offer({provider: 'aws', region: 'r3', instanceType: 'i0', acc: null, vcpus: 4, od: null, capacity: 1}),
+      offer({provider: 'aws', region: 'r3', instanceType: 'i0', acc: 'SLOW', count: 1, vcpus: 4, od: 0.05, capacity: null}),
+    ]
+    const j = job({spot: 'auto', objective: 'cost', work: null, nodes: 2, resources: {accelerators: [request('gen', null, [1, 8])]}})
+    const sweep = sweepOf([j], offers)
+    const a = sweep.assignments[0]
+    expect(a.candidate).to.deep.include({offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, nodes: 2})
+    expect(a.waitForSlotHours).to.equal(0)
+    expect(sweep.usage).to.deep.equal([{offerKey: 'aws/r3/-/i0', instances: 2, jobs: 1, capacity: null}])
   })
 
   it('a job no offer can run carries its own exclusion reason', () => {
