@@ -18,7 +18,7 @@ export function checkpointDirFor(home: string, job: JobRecord): string {
   return job.spec.checkpoint.dir ?? join(home, 'checkpoints', job.id)
 }
 
-export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home: string; processEnv: NodeJS.ProcessEnv}): AttemptEnv {
+export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home: string; processEnv: NodeJS.ProcessEnv; restartCount?: number}): AttemptEnv {
   const {job, attempt} = input
   const env: Record<string, string> = {...job.spec.envs}
   for (const [k, v] of Object.entries(job.matrix ?? {})) env[k] = String(v)
@@ -42,7 +42,7 @@ export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home
     SKYHOP_JOB_ID: job.id,
     SKYHOP_JOB_NAME: job.name,
     SKYHOP_ATTEMPT: String(attempt.n),
-    SKYHOP_RESTART_COUNT: String(job.restarts + job.errorRestarts),
+    SKYHOP_RESTART_COUNT: String(input.restartCount ?? job.restarts + job.errorRestarts),
     SKYHOP_CHECKPOINT_DIR: checkpointDir,
     SKYHOP_GRACE_SECONDS: String(job.spec.recovery.graceSeconds),
   })

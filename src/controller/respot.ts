@@ -117,13 +117,17 @@ export function slackAfter(spotPlan: Plan, onDemandPlan: Plan, hours: number): S
   const after = `${fmtHours(hours)} from now`
   if (chosen === null || !chosen.spot) {
     if (chosen !== null && spotPlan.candidates.some((c) => c.spot)) return {ok: false, code: 'on-demand-preferred', message: `the plan prefers on-demand (${describe(chosen)}) to spot`}
-    const late = spotPlan.excluded.some((g) => g.example.spot === true && (g.reason === 'deadline' || g.reason === 'deadline-risk'))
-    if (!late) return {ok: false, code: 'no-spot', message: 'no spot offer fits the job'}
+    if (!spotTooLate(spotPlan)) return {ok: false, code: 'no-spot', message: 'no spot offer fits the job'}
     return {ok: false, code: 'spot-does-not-fit', message: `spot would no longer finish by the deadline at its pessimistic (p95) estimate ${after}`}
   }
   const od = onDemandPlan.chosen
   if (od === null) return {ok: false, code: 'on-demand-does-not-fit', message: `on-demand would no longer finish by the deadline ${after}`}
   return {ok: true, spot: chosen, onDemand: od}
+}
+
+/** Whether the plan left spot out for the deadline (rather than having no spot to offer). */
+function spotTooLate(plan: Plan): boolean {
+  return plan.excluded.some((g) => g.example.spot === true && (g.reason === 'deadline' || g.reason === 'deadline-risk'))
 }
 
 // ---- waiting --------------------------------------------------------------------------
@@ -171,7 +175,7 @@ export interface CurrentOnDemand {
 
 export type MigrationAssessment =
   | {go: true; to: Candidate; savingUsd: number; stayUsd: number; goUsd: number; switchHours: number; message: string}
-  | {go: false; code: 'on-demand-preferred' | 'no-spot' | 'unknown-cost' | 'saving-too-small'; message: string; data?: Record<string, unknown>}
+  | {go: false; code: 'on-demand-preferred' | 'no-spot' | 'spot-does-not-fit' | 'unknown-cost' | 'saving-too-small'; message: string; data?: Record<string, unknown>}
 
 /**
  * The economics of leaving on-demand for the spot candidate the plan (the job as it stands,
@@ -181,7 +185,8 @@ export function assessMigration(plan: Plan, current: CurrentOnDemand): Migration
   const to = plan.chosen
   if (to === null || !to.spot) {
     if (plan.candidates.some((c) => c.spot)) return {go: false, code: 'on-demand-preferred', message: 'the plan prefers on-demand to spot for the work left'}
-    return {go: false, code: 'no-spot', message: 'no spot candidate is feasible for the work left'}
+    if (spotTooLate(plan)) return {go: false, code: 'spot-does-not-fit', message: 'spot would not finish the work left by the deadline at its pessimistic (p95) estimate'}
+    return {go: false, code: 'no-spot', message: 'no spot offer fits the job'}
   }
   if (current.hourlyUsd === null || current.runHoursLeft === null || to.hourlyPriceUsd === null || to.estimatedCostUsd === null) {
     return {go: false, code: 'unknown-cost', message: 'the price of the running attempt or of spot is unknown'}

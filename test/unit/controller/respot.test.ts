@@ -210,6 +210,8 @@ describe('respot: leaving on-demand for spot', () => {
     const dear = [offer({acc: 'SLOW', od: 3, spot: 2.95, preemptionRatePerHour: 0.1})]
     expect(assessMigration(plan(null, 10, {}, dear), current(10))).to.deep.include({go: false, code: 'on-demand-preferred'})
     expect(assessMigration(plan(null, 10, {}, [offer({acc: 'SLOW', od: 3, spot: null})]), current(10))).to.deep.include({go: false, code: 'no-spot'})
+    // 11 h to the deadline: spot's pessimistic 11.583 h does not fit, on-demand's 10.083 h does.
+    expect(assessMigration(plan(11), current(10))).to.deep.include({go: false, code: 'spot-does-not-fit'})
     expect(assessMigration(plan(null), {...current(10), hourlyUsd: null})).to.deep.include({go: false, code: 'unknown-cost'})
   })
 
