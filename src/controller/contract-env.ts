@@ -24,7 +24,14 @@ export function checkpointDirFor(home: string, job: JobRecord, storage: AttemptS
   return storage === 'shared' ? join(home, 'checkpoints', job.id) : `${INSTANCE_CHECKPOINT_ROOT}/${job.id}`
 }
 
-export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home: string; processEnv: NodeJS.ProcessEnv; storage?: AttemptStorage}): AttemptEnv {
+export function contractEnv(input: {
+  job: JobRecord
+  attempt: AttemptRecord
+  home: string
+  processEnv: NodeJS.ProcessEnv
+  storage?: AttemptStorage
+  restartCount?: number
+}): AttemptEnv {
   const {job, attempt} = input
   const env: Record<string, string> = {...job.spec.envs}
   for (const [k, v] of Object.entries(job.matrix ?? {})) env[k] = String(v)
@@ -48,7 +55,7 @@ export function contractEnv(input: {job: JobRecord; attempt: AttemptRecord; home
     SKYHOP_JOB_ID: job.id,
     SKYHOP_JOB_NAME: job.name,
     SKYHOP_ATTEMPT: String(attempt.n),
-    SKYHOP_RESTART_COUNT: String(job.restarts + job.errorRestarts),
+    SKYHOP_RESTART_COUNT: String(input.restartCount ?? job.restarts + job.errorRestarts),
     SKYHOP_CHECKPOINT_DIR: checkpointDir,
     SKYHOP_GRACE_SECONDS: String(job.spec.recovery.graceSeconds),
   })

@@ -8,11 +8,25 @@ import type {CheckpointSync} from '../checkpoint/store.js'
 import {JobLostError, ProviderError, isSkyhopError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
-import {type AttemptState, type LaunchHandle, type LaunchRequest, type PollResult, type Provider, TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
+import {type LaunchHandle, type LaunchRequest, type PollResult, type Provider, TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
 import type {JobSpec} from '../spec/job-spec.js'
 import {type AttemptRecord, type JobRecord, type Store, TERMINAL_JOB_STATES} from '../state/store.js'
 import {contractEnv} from './contract-env.js'
 import {billingPolicy} from './cost.js'
+import {
+  type AttemptProgress,
+  assessMigration,
+  decideWait,
+  lostHours,
+  migrationMarginHours,
+  nextLookMs,
+  respotIntervalMs,
+  slackAfter,
+  waitApplies,
+  workDoneHours,
+  workLeftHours,
+  workOverrun,
+} from './respot.js'
 
 /** A plan and a way back from a candidate to the offer it came from. */
 export interface Replanned {
@@ -49,6 +63,12 @@ export interface ControllerDeps {
   retryUntilUpMs?: number
   /** Most candidates tried per launch round (dstack tries 25). */
   maxCandidatesPerRound?: number
+  /**
+   * How often a `spot: auto` job looks for spot (respot.ts): while it runs on on-demand (to
+   * migrate back), and between tries while it waits for spot capacity before its deadline
+   * forces on-demand. Default SKYHOP_RESPOT_INTERVAL_SECONDS, else 300 s; 0 turns both off.
+   */
+  respotIntervalMs?: number
   onEvent?: (event: ControllerEvent) => void
   /** Aborting stops driving (the job keeps running; another controller can take over). */
   signal?: AbortSignal
@@ -89,6 +109,24 @@ class JobController {
   private readonly stopping = new Map<string, number>()
   private heartbeat?: NodeJS.Timeout
   private lostLease = false
+  private readonly respotMs: number
+  /** Reference work-hours per hour of running, per attempt (null: unknown). */
+  private readonly workRates = new Map<string, number | null>()
+  /** The on-demand attempt the next look for spot is scheduled for, and when (ms). */
+  private respotFor: string | null = null
+  private nextRespotAt = 0
+  /** Migrations in a row whose spot launch found no capacity (back on on-demand). */
+  private failedProbes = 0
+  /** A migration ended; the next launch tells whether spot was there. */
+  private probing = false
+  /** Attempts asked to stop for a migration: when to stop waiting for them (ms). */
+  private readonly migrating = new Map<string, number>()
+  /** What the store says of attempts this controller did not migrate itself (see migrationRequested). */
+  private readonly migrationAsked = new Map<string, boolean>()
+  /** Attempts of this job that ended in a migration (counted from the store once, then kept). */
+  private migrations: number | null = null
+  /** The last respot decision recorded in the store, so a repeated one is not stored again. */
+  private lastRespot: string | null = null
 
   constructor(
     private readonly jobId: string,
@@ -98,6 +136,7 @@ class JobController {
     this.clock = deps.clock ?? (() => new Date())
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)))
     this.pollIntervalMs = deps.pollIntervalMs ?? 1000
+    this.respotMs = deps.respotIntervalMs ?? respotIntervalMs(deps.env ?? process.env)
   }
 
   private emit(kind: string, message: string, extra: {attemptId?: string; data?: Record<string, unknown>} = {}): void {
@@ -159,13 +198,16 @@ class JobController {
         await this.onAttemptEnded(this.job(), this.store.getAttempt(live.id)!, result)
         continue
       }
+      if (await this.migrationOverdue(live)) continue
+      // Asked to stop for a migration: look again at once (it may be gone already).
+      if (result?.state === 'RUNNING' && (await this.considerRespot(this.job(), this.store.getAttempt(live.id)!))) continue
       // The batch poller's cadence is the wait; a direct poll waits here.
       if (!this.deps.poller) await this.sleep(this.pollIntervalMs)
     }
   }
 
   private liveAttempt(): AttemptRecord | undefined {
-    return this.store.listAttempts(this.jobId).find((a) => a.state === 'REQUESTED' || !TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState))
+    return this.store.openAttempt(this.jobId)
   }
 
   // ---- launching ----------------------------------------------------------------------
@@ -175,30 +217,51 @@ class JobController {
     const deadline = this.clock().getTime() + (this.deps.retryUntilUpMs ?? 0)
     const failures: Array<{candidate: string; error: ProviderError}> = []
     for (let round = 0; ; round++) {
-      let replanned = await this.deps.replan(job.spec, [...this.blocked, ...this.preemptionBlocks])
-      if (replanned.plan.candidates.length === 0 && this.preemptionBlocks.length > 0) {
+      let planned = await this.plan(job, [...this.blocked, ...this.preemptionBlocks])
+      if (planned.replanned.plan.candidates.length === 0 && this.preemptionBlocks.length > 0) {
         // Nothing left but where we were preempted: going back there beats giving up.
         this.emit('replan', 'no other candidate than where the job was preempted; going back there')
         this.preemptionBlocks.length = 0
-        replanned = await this.deps.replan(job.spec, this.blocked)
+        planned = await this.plan(job, this.blocked)
       }
+      const {replanned, spec} = planned
       const candidates = replanned.plan.candidates.slice(0, this.deps.maxCandidatesPerRound ?? 25)
       if (candidates.length === 0 && failures.length === 0) throw noFeasiblePlanError(replanned.plan)
       // Signed once a round: a store the job cannot reach is the job's problem, not a candidate's.
       const sync = (await this.deps.checkpointSync?.(job)) ?? null
+      let waitMs: number | null = null
+      let waitConsidered = false
       for (const candidate of candidates) {
         // A failure earlier in this round may have blocked this candidate's zone, region or provider.
         if (this.blocked.some((b) => covers(b, candidate))) continue
-        const outcome = await this.tryCandidate(job, candidate, replanned, sync)
-        if (outcome === 'launched') return true
+        if (!candidate.spot && !waitConsidered) {
+          // About to go on-demand: with a deadline far enough, waiting for spot is cheaper.
+          waitConsidered = true
+          waitMs = await this.waitForSpot(job)
+          if (waitMs !== null) break
+        }
+        const outcome = await this.tryCandidate(job, candidate, replanned, spec, sync)
+        if (outcome === 'launched') {
+          this.afterProbe(candidate)
+          return true
+        }
         if (outcome === 'job-ended') return false
         failures.push({candidate: candidate.key, error: outcome})
       }
+      if (waitMs !== null) {
+        if (!(await this.sleepWhileLive(waitMs))) return false
+        // Capacity comes back, and the region that preempted the job may have spot again.
+        this.dropTransientBlocks()
+        this.preemptionBlocks.length = 0
+        job = this.job()
+        if (TERMINAL_JOB_STATES.has(job.state)) return false
+        continue
+      }
       if (this.clock().getTime() >= deadline) break
       // Retry until up: capacity comes back; wait with a capped backoff, forget zone blocks.
-      const waitMs = Math.min(60_000, 5_000 * 2 ** round, Math.max(0, deadline - this.clock().getTime()))
-      this.emit('waiting', `no capacity anywhere; retrying in ${Math.round(waitMs / 1000)} s`)
-      await this.sleep(waitMs)
+      const waitRetryMs = Math.min(60_000, 5_000 * 2 ** round, Math.max(0, deadline - this.clock().getTime()))
+      this.emit('waiting', `no capacity anywhere; retrying in ${Math.round(waitRetryMs / 1000)} s`)
+      await this.sleep(waitRetryMs)
       this.blocked.splice(0, this.blocked.length, ...this.blocked.filter((b) => b.reason === 'auth' || b.reason === 'quota'))
       job = this.job()
       if (TERMINAL_JOB_STATES.has(job.state)) return false
@@ -211,7 +274,13 @@ class JobController {
     })
   }
 
-  private async tryCandidate(job: JobRecord, candidate: Candidate, replanned: Replanned, sync: CheckpointSync | null): Promise<'launched' | 'job-ended' | ProviderError> {
+  private async tryCandidate(
+    job: JobRecord,
+    candidate: Candidate,
+    replanned: Replanned,
+    planned: JobSpec,
+    sync: CheckpointSync | null,
+  ): Promise<'launched' | 'job-ended' | ProviderError> {
     const provider = this.deps.providers.get(candidate.provider)
     const offer = replanned.offerOf(candidate)
     if (!provider || !offer) {
@@ -219,6 +288,7 @@ class JobController {
       this.blocked.push({provider: candidate.provider, reason: 'unavailable'})
       return error
     }
+    const workPerHour = planned.work !== null && candidate.estimatedRunHours > 0 ? planned.work.hours / candidate.estimatedRunHours : null
     const attempt = this.store.recordAttemptIntent({
       jobId: job.id,
       provider: candidate.provider,
@@ -232,8 +302,10 @@ class JobController {
       currency: candidate.hourlyPrice?.currency ?? null,
       onDemandPricePerHour: offer.price.onDemand === null ? null : offer.price.onDemand * candidate.nodes,
       billingGranularitySeconds: billingPolicy(candidate.provider).granularitySeconds,
+      workPerHour,
     })
     if (!attempt) return 'job-ended'
+    this.workRates.set(attempt.id, workPerHour)
     this.emit('launching', `launching on ${describe(candidate)}`, {attemptId: attempt.id})
     try {
       const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync)
@@ -277,13 +349,16 @@ class JobController {
     if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
       this.emit('warning', `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`, {attemptId: attempt.id})
     }
-    const {env, checkpointDir} = contractEnv({job, attempt, home: this.deps.home, processEnv: this.deps.env ?? process.env, storage})
+    // A migration restarts the job from its checkpoint too, though it is no preemption.
+    this.migrations ??= this.store.events(job.id).filter((e) => e.kind === 'attempt-migrated').length
+    const restartCount = job.restarts + job.errorRestarts + this.migrations
+    const {env, checkpointDir} = contractEnv({job, attempt, home: this.deps.home, processEnv: this.deps.env ?? process.env, storage, restartCount})
     return {
       jobId: job.id,
       jobName: job.name,
       attemptId: attempt.id,
       attempt: attempt.n,
-      restartCount: job.restarts + job.errorRestarts,
+      restartCount,
       idempotencyKey: attempt.id,
       spec: job.spec,
       offer,
@@ -360,7 +435,7 @@ class JobController {
     }
     if (await this.adoptByTag(provider, attempt, 'attempt-reconciled')) return
     const replanned = await this.deps.replan(job.spec, [])
-    const key = `${attempt.provider}/${attempt.region}/${attempt.zone ?? '-'}/${attempt.instanceType}`
+    const key = attemptOfferKey(attempt)
     // Exactly the recorded offer (zone included), even if the plan no longer ranks it.
     const offer = replanned.offerOf({offerKey: key})
     if (!offer) {
@@ -377,6 +452,229 @@ class JobController {
       const perr = asProviderError(attempt.provider, error)
       this.store.updateAttempt(attempt.id, {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>}, {kind: 'attempt-launch-failed'})
     }
+  }
+
+  // ---- the job as it stands, waiting for spot and going back to it (respot.ts) ----------
+
+  /**
+   * Plans the job as it stands: the work left (estimated from its attempts), with the
+   * deadline moved `shiftMs` earlier (how things will look after losing that much time),
+   * on-demand only when asked.
+   */
+  private async plan(job: JobRecord, blocked: BlockList, shiftMs = 0, onDemandOnly = false): Promise<{replanned: Replanned; spec: JobSpec}> {
+    let spec = job.spec
+    if (spec.work !== null) spec = {...spec, work: {...spec.work, hours: this.workLeft(job)}}
+    if (shiftMs > 0 && spec.deadline !== null) spec = {...spec, deadline: new Date(Date.parse(spec.deadline) - shiftMs).toISOString()}
+    if (onDemandOnly) spec = {...spec, spot: 'on-demand'}
+    return {replanned: await this.deps.replan(spec, blocked), spec}
+  }
+
+  /** Reference work-hours left: the job's work less what its attempts did (respot.ts). */
+  private workLeft(job: JobRecord): number {
+    return workLeftHours(job.spec.work?.hours ?? 0, this.workDone(job))
+  }
+
+  private workDone(job: JobRecord): number {
+    const attempts: AttemptProgress[] = this.store.startedAttempts(job.id).map((a) => ({
+      state: a.state,
+      startedAtMs: Date.parse(a.startedAt!),
+      endedAtMs: a.endedAt === null ? null : Date.parse(a.endedAt),
+      workPerHour: this.workRate(a.id),
+    }))
+    return workDoneHours(attempts, this.clock().getTime(), job.spec.checkpoint.intervalSeconds)
+  }
+
+  /**
+   * Whether the job's work left can be measured, which waiting for spot and migrating need:
+   * it gives work.hours and has not run past them (respot.ts).
+   */
+  private workMeasurable(job: JobRecord): boolean {
+    return job.spec.work !== null && !workOverrun(job.spec.work.hours, this.workDone(job))
+  }
+
+  /** An attempt's speed as recorded when it was launched (by this controller or an earlier one). */
+  private workRate(attemptId: string): number | null {
+    if (!this.workRates.has(attemptId)) {
+      const e = this.store.events(this.jobId).find((x) => x.kind === 'attempt-requested' && x.attemptId === attemptId)
+      const v = e?.data.workPerHour
+      this.workRates.set(attemptId, typeof v === 'number' && v > 0 ? v : null)
+    }
+    return this.workRates.get(attemptId) ?? null
+  }
+
+  /** Blocks that still hold when capacity may have come back: all but capacity and transient failures. */
+  private hardBlocks(): BlockedScope[] {
+    return this.blocked.filter((b) => b.reason !== 'capacity' && b.reason !== 'transient')
+  }
+
+  private dropTransientBlocks(): void {
+    this.blocked.splice(0, this.blocked.length, ...this.hardBlocks())
+  }
+
+  /** Records a respot decision in the store unless it repeats the last one; always tells onEvent. */
+  private respotEvent(kind: string, key: string, message: string, extra: {attemptId?: string; data?: Record<string, unknown>} = {}): void {
+    if (this.lastRespot !== `${kind}:${key}`) {
+      this.lastRespot = `${kind}:${key}`
+      this.store.addEvent(this.jobId, extra.attemptId ?? null, kind, {message, ...extra.data})
+    }
+    this.emit(kind, message, extra)
+  }
+
+  /**
+   * The launch round is about to go on-demand: for a `spot: auto` job with a deadline,
+   * wait for spot instead while slack allows. Returns how long to wait, or null to launch.
+   */
+  private async waitForSpot(job: JobRecord): Promise<number | null> {
+    if (!waitApplies(job.spec.spot, job.spec.deadline, this.respotMs) || !this.workMeasurable(job)) return null
+    const hard = this.hardBlocks()
+    const spotLater = await this.plan(job, hard, this.respotMs)
+    const onDemandLater = await this.plan(job, hard, this.respotMs, true)
+    const d = decideWait({stepMs: this.respotMs, spotLater: spotLater.replanned.plan, onDemandLater: onDemandLater.replanned.plan})
+    if (d.wait) this.respotEvent('respot-wait', 'wait', d.message, {data: d.data})
+    // A job with no spot to wait for (none offered, or dearer) goes on-demand as it always did, without a word.
+    else if (d.code !== 'no-spot' && d.code !== 'on-demand-preferred') this.respotEvent('respot-on-demand', d.code, d.message, {data: d.data})
+    return d.wait ? d.ms : null
+  }
+
+  /** Sleeps `ms` in poll-sized steps; false as soon as the job ends or driving stops. */
+  private async sleepWhileLive(ms: number): Promise<boolean> {
+    const until = this.clock().getTime() + ms
+    for (;;) {
+      if (this.deps.signal?.aborted || this.lostLease || TERMINAL_JOB_STATES.has(this.job().state)) return false
+      const left = until - this.clock().getTime()
+      if (left <= 0) return true
+      await this.sleep(Math.min(left, Math.max(this.pollIntervalMs, 1000)))
+    }
+  }
+
+  /** After a launch: a migration whose spot launch found nothing makes the next look wait longer. */
+  private afterProbe(launched: Candidate): void {
+    if (!this.probing) return
+    this.probing = false
+    if (launched.spot) {
+      this.failedProbes = 0
+      return
+    }
+    this.failedProbes++
+    const next = nextLookMs(this.respotMs, this.failedProbes)
+    this.respotEvent('respot-probe-failed', String(this.failedProbes), `no spot capacity after all; back on on-demand, next look in ${Math.round(next / 60_000)} min`, {
+      data: {failedProbes: this.failedProbes, nextLookSeconds: Math.round(next / 1000)},
+    })
+  }
+
+  /**
+   * A `spot: auto` job running on on-demand: every interval, re-plan the job as it stands and
+   * leave for spot when it pays and the deadline stays safe (respot.ts).
+   */
+  private async considerRespot(job: JobRecord, attempt: AttemptRecord): Promise<boolean> {
+    if (this.respotMs <= 0 || job.spec.spot !== 'auto' || job.spec.work === null || attempt.spot || attempt.state !== 'RUNNING' || !attempt.handle) return false
+    if (TERMINAL_JOB_STATES.has(job.state) || this.migrating.has(attempt.id)) return false
+    const now = this.clock().getTime()
+    if (this.migrationRequested(attempt.id)) {
+      // An earlier controller asked it to stop and died: give it its grace from now, then take it away.
+      this.migrating.set(attempt.id, now + (job.spec.recovery.graceSeconds + 60) * 1000)
+      return false
+    }
+    if (this.respotFor !== attempt.id) {
+      this.respotFor = attempt.id
+      this.nextRespotAt = now + nextLookMs(this.respotMs, this.failedProbes)
+    }
+    if (now < this.nextRespotAt) return false
+    this.nextRespotAt = now + this.respotMs
+    if (!this.workMeasurable(job)) return false
+
+    const hard = this.hardBlocks()
+    const {replanned, spec} = await this.plan(job, hard)
+    const plan = replanned.plan
+    const key = attemptOfferKey(attempt)
+    const own = plan.candidates.find((c) => !c.spot && c.offerKey === key)
+    const rate = this.workRate(attempt.id)
+    const ranHours = attempt.startedAt === null ? 0 : Math.max(0, now - Date.parse(attempt.startedAt)) / 3_600_000
+    const relaunchHours = own?.estimatedQueueHours ?? plan.candidates.find((c) => !c.spot)?.estimatedQueueHours ?? 0
+    const econ = assessMigration(plan, {
+      hourlyUsd: own?.hourlyPriceUsd ?? (attempt.currency === 'USD' ? attempt.pricePerHour : null),
+      runHoursLeft: spec.work !== null && rate !== null ? spec.work.hours / rate : (own?.estimatedRunHours ?? null),
+      lostHours: lostHours(ranHours, job.spec.checkpoint.intervalSeconds),
+      relaunchHours,
+    })
+    if (!econ.go) {
+      // Nothing to say when there is no spot to go to at all.
+      if (econ.code !== 'no-spot') this.respotEvent('respot-stay', econ.code, `staying on on-demand: ${econ.message}`, {attemptId: attempt.id, data: {code: econ.code, ...econ.data}})
+      return false
+    }
+    const data: Record<string, unknown> = {to: econ.to.key, savingUsd: Math.round(econ.savingUsd * 100) / 100}
+    if (job.spec.deadline !== null) {
+      const marginHours = migrationMarginHours(econ.switchHours, this.respotMs, relaunchHours)
+      const shiftMs = Math.ceil(marginHours * 3_600_000)
+      const v = slackAfter((await this.plan(job, hard, shiftMs)).replanned.plan, (await this.plan(job, hard, shiftMs, true)).replanned.plan, marginHours)
+      if (!v.ok) {
+        this.respotEvent('respot-stay', v.code, `staying on on-demand: ${econ.message}, but ${v.message}`, {attemptId: attempt.id, data: {code: v.code, ...data}})
+        return false
+      }
+      data.marginHours = Math.round(marginHours * 1000) / 1000
+    }
+    return this.migrate(job, attempt, `migrating to spot: ${econ.message}`, data)
+  }
+
+  /** Asks the on-demand attempt to stop as a preemption would (it checkpoints in its grace). */
+  private async migrate(job: JobRecord, attempt: AttemptRecord, message: string, data: Record<string, unknown>): Promise<boolean> {
+    const provider = this.deps.providers.get(attempt.provider)
+    if (!provider || !attempt.handle) return false
+    const grace = job.spec.recovery.graceSeconds
+    // Intent first: whoever sees this attempt end (this controller or the next) knows why.
+    this.lastRespot = null
+    this.store.addEvent(job.id, attempt.id, 'respot-migrate', {message, graceSeconds: grace, ...data})
+    this.emit('migrating', message, {attemptId: attempt.id, data})
+    try {
+      await provider.signal(attempt.handle, 'preempt', grace)
+    } catch (error) {
+      const perr = asProviderError(attempt.provider, error)
+      this.store.addEvent(job.id, attempt.id, 'respot-migrate-failed', {message: `could not ask the attempt to stop: ${perr.message}; staying`})
+      this.migrationAsked.set(attempt.id, false)
+      return false
+    }
+    this.migrating.set(attempt.id, this.clock().getTime() + (grace + 60) * 1000)
+    return true
+  }
+
+  /**
+   * Whether this attempt was asked to stop for a migration: by this controller, or by an
+   * earlier one (the last word in the store, read once per attempt).
+   */
+  private migrationRequested(attemptId: string): boolean {
+    if (this.migrating.has(attemptId)) return true
+    let asked = this.migrationAsked.get(attemptId)
+    if (asked === undefined) {
+      const last = [...this.store.events(this.jobId)].reverse().find((e) => e.attemptId === attemptId && (e.kind === 'respot-migrate' || e.kind === 'respot-migrate-failed'))
+      asked = last?.kind === 'respot-migrate'
+      this.migrationAsked.set(attemptId, asked)
+    }
+    return asked
+  }
+
+  /** An attempt asked to stop for a migration that outlived its grace and a minute: take it away. */
+  private async migrationOverdue(attempt: AttemptRecord): Promise<boolean> {
+    const until = this.migrating.get(attempt.id)
+    if (until === undefined || this.clock().getTime() <= until) return false
+    await this.release(attempt)
+    const reason = 'still running a minute after its grace; released'
+    this.store.updateAttempt(attempt.id, {state: 'PREEMPTED', endedAt: this.clock().toISOString(), reason}, {kind: 'attempt-preempted'})
+    await this.onAttemptEnded(this.job(), this.store.getAttempt(attempt.id)!, {state: 'PREEMPTED', exitCode: null, reason, startedAt: null, endedAt: null})
+    return true
+  }
+
+  /** The end of an attempt that was migrated: not a preemption, not a restart. */
+  private onMigrated(job: JobRecord, attempt: AttemptRecord, result: PollResult): void {
+    this.migrating.delete(attempt.id)
+    const reason = `migrated to spot${result.reason ? ` (${result.reason})` : ''}`
+    this.store.updateAttempt(attempt.id, {reason}, {kind: 'attempt-migrated', data: {message: `attempt ${attempt.n} stopped on on-demand to move to spot`}})
+    if (this.migrations !== null) this.migrations++
+    this.store.setJobState(job.id, 'RECOVERING', {kind: 'job-migrating', attemptId: attempt.id})
+    this.emit('recovering', `attempt ${attempt.n} left on-demand to move to spot; relaunching (not counted toward recovery.max_restarts)`, {attemptId: attempt.id})
+    this.probing = true
+    // The respot look saw past stale capacity blocks and the region that once preempted the job.
+    this.dropTransientBlocks()
+    this.preemptionBlocks.length = 0
   }
 
   // ---- polling ------------------------------------------------------------------------
@@ -443,6 +741,10 @@ class JobController {
       })
     }
     if (TERMINAL_JOB_STATES.has(job.state)) return
+    if ((result.state === 'PREEMPTED' || result.state === 'LOST' || result.state === 'CANCELLED') && this.migrationRequested(attempt.id)) {
+      this.onMigrated(job, attempt, result)
+      return
+    }
     const spec = job.spec
     switch (result.state) {
       case 'SUCCEEDED': {
@@ -584,6 +886,11 @@ export class BatchPoller {
       for (const w of waiters) w.reject(error)
     }
   }
+}
+
+/** The offer key of the offer an attempt runs on (planner/offer-index.ts offerKey). */
+function attemptOfferKey(a: AttemptRecord): string {
+  return `${a.provider}/${a.region}/${a.zone ?? '-'}/${a.instanceType}`
 }
 
 function describe(c: Candidate): string {

@@ -9,11 +9,10 @@
 // - the changeover delay d as the provider's own queue estimate (the planner's launch wait);
 // - observations from the run's own store (preemptions, capacity failures, spot uptimes),
 //   which the planner learns preemption rates from, exactly as in production;
-// - at every re-plan, the job with its remaining work (work.hours scaled down by the work
-//   done) and its real deadline, so the planner's deadline and deadline-risk exclusions see
-//   the time actually left: when the pessimistic (p95) finish on spot no longer fits, spot
-//   is excluded and the controller launches on-demand. This is the only hook: the
-//   controller itself is unchanged.
+// - nothing about the work done: the controller plans the job as it stands by itself
+//   (respot.ts: run time × speed, kept up to the last checkpoint), as in production;
+// - its look interval for spot (waiting for it, and going back to it from on-demand) set to
+//   the trace's tick, the granularity at which spot comes and goes here.
 // Planner options: every candidate is kept (top 1000, so on-demand is always in the list
 // after the spot zones), and the safety margin is 0: the simulated time is exact, and the
 // default 10 % margin would exclude on-demand itself once a preempted job's remaining work
@@ -58,6 +57,8 @@ export interface ControllerRunInput {
   changes?: readonly Int32Array[]
   /** Receives the wall time of each re-plan, ms. */
   latency?: {record(ms: number): void}
+  /** The controller's look interval for spot (ControllerDeps.respotIntervalMs); default one tick, 0 turns it off. */
+  respotIntervalMs?: number
   /** Keep the run's home (store, events) for inspection. */
   keepHome?: boolean
   onEvent?: (e: {kind: string; message: string; atHours: number}) => void
@@ -119,7 +120,6 @@ export async function runController(input: ControllerRunInput): Promise<Controll
   const store = Store.open(home, {clock: clock.now})
   try {
     const deadline = clock.atHours(input.deadlineHours).toISOString()
-    const specHours = input.job.work?.hours ?? input.workHours
     const spec: JobSpec = {
       ...input.job,
       deadline,
@@ -154,13 +154,10 @@ export async function runController(input: ControllerRunInput): Promise<Controll
       retryUntilUpMs: 0,
       maxCandidatesPerRound: 1000,
       env: {},
+      respotIntervalMs: input.respotIntervalMs ?? Math.round(input.gapHours * 3_600_000),
       replan: async (s, blocked) => {
-        // The job as it stands: the work left, the real deadline.
-        const left = world.remainingWork / input.workHours
-        const now: JobSpec = {...s, work: s.work === null ? null : {...s.work, hours: Math.max(1e-6, specHours * left)}}
         const t0 = performance.now()
-        const out = await planned(now, blocked)
-    
+        const out = await planned(s, blocked)
         input.latency?.record(performance.now() - t0)
         return out
       },

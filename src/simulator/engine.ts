@@ -284,6 +284,10 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
         }
       }
     }
+    // The changeover is over when its end is reached, even if no time passes to reach it: a
+    // tick boundary that comes a rounding error before coEnd leaves a remainder below the
+    // clock's resolution (t + curLeft === t), which subtracting dt = 0 would never clear.
+    if (te === coEnd) curLeft = 0
     t = te
     if (done >= work - EPS) break
 

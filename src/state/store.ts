@@ -155,6 +155,11 @@ export interface NewAttempt {
   currency: string | null
   onDemandPricePerHour: number | null
   billingGranularitySeconds?: number
+  /**
+   * Reference work-hours the attempt does per hour of running, from the plan it was launched
+   * from (kept in its `attempt-requested` event; the controller's estimate of work done).
+   */
+  workPerHour?: number | null
 }
 
 export function newId(prefix: string): string {
@@ -431,6 +436,7 @@ export class Store {
         zone: input.zone,
         instanceType: input.instanceType,
         spot: input.spot,
+        ...(input.workPerHour != null ? {workPerHour: input.workPerHour} : {}),
       })
       return true
     })
@@ -440,6 +446,19 @@ export class Store {
   getAttempt(id: string): AttemptRecord | undefined {
     const row = this.sql('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined
     return row ? toAttempt(row) : undefined
+  }
+
+  /** The job's first attempt not known to be over (REQUESTED, PENDING, PROVISIONING, RUNNING), if any. */
+  openAttempt(jobId: string): AttemptRecord | undefined {
+    const row = this.sql(
+      `SELECT * FROM attempts WHERE job_id = ? AND state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING') ORDER BY n LIMIT 1`,
+    ).get(jobId) as Row | undefined
+    return row ? toAttempt(row) : undefined
+  }
+
+  /** The job's attempts that ever ran (a start time recorded), in order: what did the work. */
+  startedAttempts(jobId: string): AttemptRecord[] {
+    return (this.sql('SELECT * FROM attempts WHERE job_id = ? AND started_at IS NOT NULL ORDER BY n').all(jobId) as Row[]).map(toAttempt)
   }
 
   listAttempts(jobId: string): AttemptRecord[] {

@@ -168,6 +168,8 @@ export class FakeEc2Server extends FakeCloudServer {
   private readonly tokens = new Map<string, {instanceId: string; params: string}>()
   private readonly keys: FakeKey[]
   private readonly imdsTokens = new Set<string>()
+  /** Zones with no spot capacity just now (setSpotAvailable). */
+  private readonly noSpot = new Set<string>()
 
   constructor(readonly options: FakeEc2Options) {
     super()
@@ -221,6 +223,12 @@ export class FakeEc2Server extends FakeCloudServer {
 
   setCapacity(region: string, zone: string, instanceType: string, free: number): void {
     ;((this.options.capacity[region] ??= {})[zone] ??= {})[instanceType] = free
+  }
+
+  /** Spot capacity in a zone comes and goes on its own: without it a spot request fails as EC2's does, on-demand still launches. */
+  setSpotAvailable(zone: string, available: boolean): void {
+    if (available) this.noSpot.delete(zone)
+    else this.noSpot.add(zone)
   }
 
   setSpotPrice(zone: string, instanceType: string, price: number): void {
@@ -496,7 +504,7 @@ export class FakeEc2Server extends FakeCloudServer {
         throw new FakeAwsError('SpotMaxPriceTooLow', `Your Spot request price of ${max} is lower than the minimum required Spot request fulfillment price of ${price}.`)
       }
     }
-    if ((zones[zone][type] ?? 0) <= 0) {
+    if ((zones[zone][type] ?? 0) <= 0 || (spot && this.noSpot.has(zone))) {
       throw new FakeAwsError('InsufficientInstanceCapacity', `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.`)
     }
     zones[zone][type] -= 1

@@ -43,6 +43,8 @@ export interface DriveResult {
 export interface DriveOptions {
   signal?: AbortSignal
   onEvent?: (e: ControllerEvent) => void
+  /** The controller's look interval for spot (ControllerDeps.respotIntervalMs); its default otherwise. */
+  respotIntervalMs?: number
 }
 
 export interface JobDriver {
@@ -87,6 +89,7 @@ export async function jobDriver(
       // The controller's own backoffs (transient retries, error restarts), shortened.
       sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
       signal: options.signal,
+      ...(options.respotIntervalMs !== undefined ? {respotIntervalMs: options.respotIntervalMs} : {}),
       onEvent: (e) => {
         events.push(e)
         options.onEvent?.(e)

@@ -1,8 +1,9 @@
 // The real controller (driveJob) and planner replayed over hand-made traces with the
 // simulated provider and clock: deadlines held, preemption → relaunch in another zone,
-// the planner's deadline-risk exclusion moving the job to on-demand when time is short.
+// the planner's deadline-risk exclusion moving the job to on-demand when time is short,
+// waiting for spot while slack allows, and moving back to spot from on-demand.
 import {expect} from 'chai'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -10,16 +11,17 @@ import {loadRegistry} from '../../../src/catalog/accelerators.js'
 import {type ControllerRunInput, runController} from '../../../src/simulator/controller-run.js'
 import type {SpotMarket} from '../../../src/simulator/types.js'
 import {loadJobFile} from '../../../src/spec/load.js'
+import {Store} from '../../../src/state/store.js'
 import {simulateFileAsync} from '../../../src/simulator/run.js'
 import {SHARED_TRACES, market, requireSharedTraces} from './helpers.js'
 
 const registry = loadRegistry()
 const NOW = new Date('2026-01-01T00:00:00Z')
 
-function job(extra = '') {
+function job(extra = '', hours = 4) {
   const dir = mkdtempSync(join(tmpdir(), 'skyhop-simjob-'))
   const file = join(dir, 'job.yaml')
-  writeFileSync(file, `name: sim\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 4}\ndeadline: 8h\nrun: python train.py\n${extra}`)
+  writeFileSync(file, `name: sim\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: ${hours}}\ndeadline: 8h\nrun: python train.py\n${extra}`)
   return loadJobFile(file, {now: NOW}).spec
 }
 
@@ -82,6 +84,46 @@ describe('simulator: the real controller on a simulated provider', function () {
     expect(out.missed).to.equal(false)
     expect(out.attempts).to.deep.equal([{zone: 'us-west-2a', spot: false, state: 'SUCCEEDED'}])
     expect(out.finishHours).to.be.closeTo(4.5, 1e-6)
+  })
+
+  it('waits for spot while the deadline allows instead of paying for on-demand', async () => {
+    // 4 h of work, 8 h to go, d = 0.5 h. Spot's pessimistic finish (prior 0.4/h: p95 of 4
+    // preemptions × 0.61 h) is 6.93 h: after a 1 h wait 7 h are left, so it waits; spot comes
+    // at tick 1 and the job finishes on it at 1 + 0.5 + 4 h, paying 4.5 h of spot.
+    const out = await runController(input([market('0111111111')]))
+    expect(out.missed).to.equal(false)
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'spot:SUCCEEDED'])
+    expect(out.onDemandHours).to.equal(0)
+    expect(out.finishHours).to.be.closeTo(5.5, 1e-6)
+    expect(out.costUsd).to.be.closeTo(4.5, 1e-6)
+  })
+
+  it('moves from on-demand back to spot once spot pays and fits, and the work adds up', async () => {
+    // 10 h of work in 13 h, d = 0.2 h: spot fits now but not after a 1 h wait, so on-demand at
+    // once. Spot is back at tick 6, but fits with the hysteresis margin only once the work
+    // left is down to 3 h (at 7.2 h): the on-demand attempt is asked to stop and the job
+    // resumes on spot, 7 h of work on one, 3 h on the other; no restart counted.
+    const out = await runController(input([market('0000001111111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 13, changeoverHours: 0.2, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(out.jobState).to.equal('SUCCEEDED')
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(out.onDemandWorkHours).to.be.closeTo(7, 1e-6)
+    expect(out.spotWorkHours).to.be.closeTo(3, 1e-6)
+    expect(out.onDemandWorkHours + out.spotWorkHours).to.be.closeTo(10, 1e-6)
+    expect(out.finishHours).to.be.closeTo(0.2 + 7 + 0.2 + 3, 1e-6)
+    expect(out.preemptions).to.equal(0)
+    const store = Store.open(out.home!)
+    try {
+      const [j] = store.listJobs()
+      expect(j.restarts).to.equal(0)
+      const kinds = store.events(j.id).map((e) => e.kind)
+      expect(kinds).to.include.members(['respot-on-demand', 'respot-migrate', 'attempt-migrated', 'job-migrating'])
+      expect(kinds).not.to.include('respot-wait')
+      expect(store.listAttempts(j.id)[1].reason).to.match(/^migrated to spot/)
+    } finally {
+      store.close()
+      rmSync(out.home!, {recursive: true, force: true})
+    }
   })
 
   it('never misses on flapping spot', async () => {

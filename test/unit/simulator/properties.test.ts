@@ -11,7 +11,8 @@ import type {OnDemandOption, Scenario, SpotMarket} from '../../../src/simulator/
 import {setupOf} from './helpers.js'
 
 // Fixed seed: CI must see the same cases every run. (An unseeded run once found a case where
-// `everyTick` replay made no progress; the engine now fails such a run instead of hanging.)
+// `everyTick` replay made no progress; the engine now fails such a run instead of hanging.
+// Seeds 3 and 9 with 2000 runs found its cause, below: it is checked on every run.)
 const SEED = 20261128
 
 /** A bursty availability trace: a two-state Markov chain (spot runs and outages of random mean length). */
@@ -87,6 +88,23 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
 
 const SAFE = POLICIES.filter((p) => p.safe)
 
+/**
+ * A changeover whose end (1/12 + 0.5 h) comes a rounding error after a tick boundary
+ * (7 × 1/12 h): the engine used to ask Uniform Progress 'changeover-done' at that instant
+ * until its step limit (fast-check seed 3, shrunk; engine.test.ts has the details).
+ */
+const CHANGEOVER_ON_A_TICK: Scenario = {
+  workHours: 0.5,
+  deadlineHours: 2.5,
+  changeoverHours: 0.5,
+  noticeHours: 0,
+  gapHours: 1 / 12,
+  nodes: 1,
+  spot: [{zone: 'us-east-1a', region: 'us-east-1', provider: 'aws', label: 'v100', accelerator: 'V100-16GB', count: 1, speed: 1, spotUsdPerHour: 0.1, onDemandUsdPerHour: 0.12, data: Uint16Array.from([0, 1, 0, 1, 1, 1, 1, 1])}],
+  onDemand: [{label: 'fast', accelerator: 'V100-16GB', count: 1, speed: 1, usdPerHour: 3}],
+  startTick: 1,
+}
+
 describe('simulator properties', function () {
   this.timeout(120_000)
 
@@ -102,7 +120,7 @@ describe('simulator properties', function () {
           expect(r.changeovers, spec.name).to.be.at.least(1)
         }
       }),
-      {seed: SEED, numRuns: 200},
+      {seed: SEED, numRuns: 200, examples: [[CHANGEOVER_ON_A_TICK]]},
     )
   })
 
@@ -132,7 +150,7 @@ describe('simulator properties', function () {
           if (spec.name !== 'skyhop') expect(b.costUsd, spec.name).to.be.closeTo(a.costUsd, 1e-3 * a.costUsd + 0.05)
         }
       }),
-      {seed: SEED, numRuns: 100},
+      {seed: SEED, numRuns: 100, examples: [[CHANGEOVER_ON_A_TICK]]},
     )
   })
 })

@@ -1,0 +1,244 @@
+// Waiting for spot, and going back to it: the decisions the controller takes with the clock
+// and the current attempt in hand (Can't Be Late's Uniform Progress, on the planner's own
+// numbers). Pure: the controller makes the plans and acts; everything here only reads them.
+//
+// - Work left. The job as it stands is its work less what its attempts have done: run time
+//   × the attempt's speed (reference work-hours per hour, from the plan it was launched
+//   from). An attempt that ended without finishing keeps only what it ran up to its last
+//   checkpoint (`checkpoint.interval`; nothing without one, as the planner assumes), so a
+//   preemption or a migration never counts work that may be lost. work.hours is trusted, as
+//   the planner trusts it; once the attempts have run for all of it and the job is still
+//   not done (it is slower than its file says), the estimate means nothing any more and
+//   the job neither waits for spot nor migrates: it runs where the plan puts it.
+// - Slack, measured by the planner. "Spot still fits" means the planner, asked about the
+//   job as it stands with the deadline moved earlier by some hours, still ranks a spot
+//   candidate first, so spot's pessimistic (p95) finish with its relaunch wait and expected
+//   preemptions still meets the deadline (with the planner's margin); "on-demand still
+//   fits" means an on-demand-only plan for the same still has a candidate.
+// - Waiting (a job with `spot: auto` and a deadline, when no spot could be launched): wait
+//   one step and look again while both still fit one step later; otherwise launch
+//   on-demand. Without a deadline nothing here applies: the job goes on-demand at once.
+// - Migrating (a `spot: auto` job running on on-demand): every step, re-plan; leave for spot
+//   when the plan would choose spot now, its expected saving over the work left (after the
+//   changeover, the restore, the work since the last checkpoint and the planner's spot
+//   risk) pays for a try that finds no spot and the way back, and is at least a tenth of
+//   what staying costs; and, with a deadline, when spot and on-demand both still fit with
+//   the deadline moved earlier by the hysteresis margin: the changeover, one step of
+//   waiting and an on-demand relaunch. The margin is why a job that just fell back to
+//   on-demand does not leave again at once: it must first win back more slack than a
+//   wait needs (the planner's pessimistic estimate shrinks as the work left does).
+// - Probes that find no spot (the spot launch after a migration fails and the job ends up
+//   on on-demand again) double the time to the next look, up to 16 steps.
+import {RESTORE_OVERHEAD_HOURS} from '../planner/priors.js'
+import type {Candidate, Plan} from '../planner/types.js'
+import type {SpotPolicy} from '../spec/job-spec.js'
+
+const MS_PER_HOUR = 3_600_000
+
+/** Seconds between looks for spot (waiting, and on on-demand) when SKYHOP_RESPOT_INTERVAL_SECONDS is not set. */
+export const DEFAULT_RESPOT_INTERVAL_SECONDS = 300
+/** The work left handed to the planner is never below this fraction of the job's work (it must plan something). */
+export const MIN_WORK_LEFT_FRACTION = 1e-4
+/** A migration must save at least this fraction of what staying on on-demand costs. */
+export const MIN_SAVING_FRACTION = 0.1
+/** Failed probes double the time to the next look at most this many times (16 steps). */
+export const MAX_PROBE_BACKOFF_DOUBLINGS = 4
+
+/** The look interval in ms: SKYHOP_RESPOT_INTERVAL_SECONDS (0 turns waiting and migrating off), else the default. */
+export function respotIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SKYHOP_RESPOT_INTERVAL_SECONDS
+  const n = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw)
+  return (Number.isFinite(n) && n >= 0 ? n : DEFAULT_RESPOT_INTERVAL_SECONDS) * 1000
+}
+
+/** Time to the next look on on-demand after `failedProbes` probes in a row found no spot. */
+export function nextLookMs(intervalMs: number, failedProbes: number): number {
+  return intervalMs * 2 ** Math.min(Math.max(0, failedProbes), MAX_PROBE_BACKOFF_DOUBLINGS)
+}
+
+// ---- work done ------------------------------------------------------------------------
+
+export interface AttemptProgress {
+  state: string
+  startedAtMs: number | null
+  /** null while the attempt runs. */
+  endedAtMs: number | null
+  /** Reference work-hours done per hour of running; null when unknown (counts as none). */
+  workPerHour: number | null
+}
+
+/** Hours of running an attempt stopped now keeps: up to its last checkpoint, none without checkpoints. */
+export function keptHours(ranHours: number, checkpointSeconds: number | null): number {
+  if (checkpointSeconds === null || !(checkpointSeconds > 0) || !(ranHours > 0)) return 0
+  const tau = checkpointSeconds / 3600
+  return Math.floor(ranHours / tau + 1e-9) * tau
+}
+
+/** Hours of running lost if an attempt that has run `ranHours` is stopped now. */
+export function lostHours(ranHours: number, checkpointSeconds: number | null): number {
+  return Math.max(0, ranHours - keptHours(ranHours, checkpointSeconds))
+}
+
+/** Reference work-hours the attempts have done (the live one counted in full: it keeps running). */
+export function workDoneHours(attempts: readonly AttemptProgress[], nowMs: number, checkpointSeconds: number | null): number {
+  let done = 0
+  for (const a of attempts) {
+    if (a.startedAtMs === null || a.workPerHour === null || !(a.workPerHour > 0)) continue
+    const ran = Math.max(0, (a.endedAtMs ?? nowMs) - a.startedAtMs) / MS_PER_HOUR
+    const kept = a.endedAtMs === null || a.state === 'SUCCEEDED' ? ran : keptHours(ran, checkpointSeconds)
+    done += kept * a.workPerHour
+  }
+  return done
+}
+
+/** Reference work-hours left of `totalHours`, never below MIN_WORK_LEFT_FRACTION of it. */
+export function workLeftHours(totalHours: number, doneHours: number): number {
+  return Math.max(totalHours * MIN_WORK_LEFT_FRACTION, totalHours - doneHours)
+}
+
+/** The attempts have run for all the work and the job is not done: the estimate no longer says how much is left. */
+export function workOverrun(totalHours: number, doneHours: number): boolean {
+  return doneHours >= totalHours
+}
+
+// ---- slack ----------------------------------------------------------------------------
+
+export type SlackVerdict =
+  | {ok: true; spot: Candidate; onDemand: Candidate}
+  | {ok: false; code: 'no-spot' | 'on-demand-preferred' | 'spot-does-not-fit' | 'on-demand-does-not-fit'; message: string}
+
+/**
+ * Whether spot is still worth waiting for (or moving to) after losing some hours: `spotPlan`
+ * is the plan with spot capacity back and the deadline moved that much earlier,
+ * `onDemandPlan` the same plan restricted to on-demand.
+ */
+export function slackAfter(spotPlan: Plan, onDemandPlan: Plan, hours: number): SlackVerdict {
+  const chosen = spotPlan.chosen
+  const after = `${fmtHours(hours)} from now`
+  if (chosen === null || !chosen.spot) {
+    if (chosen !== null && spotPlan.candidates.some((c) => c.spot)) return {ok: false, code: 'on-demand-preferred', message: `the plan prefers on-demand (${describe(chosen)}) to spot`}
+    if (!spotTooLate(spotPlan)) return {ok: false, code: 'no-spot', message: 'no spot offer fits the job'}
+    return {ok: false, code: 'spot-does-not-fit', message: `spot would no longer finish by the deadline at its pessimistic (p95) estimate ${after}`}
+  }
+  const od = onDemandPlan.chosen
+  if (od === null) return {ok: false, code: 'on-demand-does-not-fit', message: `on-demand would no longer finish by the deadline ${after}`}
+  return {ok: true, spot: chosen, onDemand: od}
+}
+
+/** Whether the plan left spot out for the deadline (rather than having no spot to offer). */
+function spotTooLate(plan: Plan): boolean {
+  return plan.excluded.some((g) => g.example.spot === true && (g.reason === 'deadline' || g.reason === 'deadline-risk'))
+}
+
+// ---- waiting --------------------------------------------------------------------------
+
+/** Waiting for spot applies to a job that may run on spot or on-demand and has a deadline to measure slack against. */
+export function waitApplies(spot: SpotPolicy, deadline: string | null, intervalMs: number): boolean {
+  return intervalMs > 0 && spot === 'auto' && deadline !== null
+}
+
+export type SlackCode = Extract<SlackVerdict, {ok: false}>['code']
+
+export type WaitDecision =
+  | {wait: true; ms: number; message: string; data: Record<string, unknown>}
+  | {wait: false; code: SlackCode; message: string; data: Record<string, unknown>}
+
+/**
+ * No spot could be launched (or the only spot region is the one that just preempted the
+ * job): wait `stepMs` and look again, or launch on-demand now. `spotLater` and
+ * `onDemandLater` are the plans of slackAfter, with the deadline moved `stepMs` earlier.
+ */
+export function decideWait(input: {stepMs: number; spotLater: Plan; onDemandLater: Plan}): WaitDecision {
+  const hours = input.stepMs / MS_PER_HOUR
+  const v = slackAfter(input.spotLater, input.onDemandLater, hours)
+  if (!v.ok) return {wait: false, code: v.code, message: `no spot to launch now, and ${v.message}: launching on-demand`, data: {code: v.code}}
+  return {
+    wait: true,
+    ms: input.stepMs,
+    message: `no spot to launch now; waiting ${fmtHours(hours)} for it: ${describe(v.spot)} would still finish by the deadline then, even at its pessimistic estimate, and on-demand stays the fallback`,
+    data: {waitSeconds: Math.round(input.stepMs / 1000), spot: v.spot.key, onDemand: v.onDemand.key},
+  }
+}
+
+// ---- migrating ------------------------------------------------------------------------
+
+export interface CurrentOnDemand {
+  /** USD per hour of the running attempt (all nodes); null when unknown. */
+  hourlyUsd: number | null
+  /** Hours it needs to finish the work left. */
+  runHoursLeft: number | null
+  /** Hours of its running that stopping now loses (since the last checkpoint). */
+  lostHours: number
+  /** The relaunch wait of on-demand, should the job come back to it. */
+  relaunchHours: number
+}
+
+export type MigrationAssessment =
+  | {go: true; to: Candidate; savingUsd: number; stayUsd: number; goUsd: number; switchHours: number; message: string}
+  | {go: false; code: 'on-demand-preferred' | 'no-spot' | 'spot-does-not-fit' | 'unknown-cost' | 'saving-too-small'; message: string; data?: Record<string, unknown>}
+
+/**
+ * The economics of leaving on-demand for the spot candidate the plan (the job as it stands,
+ * spot capacity assumed back) would choose now.
+ */
+export function assessMigration(plan: Plan, current: CurrentOnDemand): MigrationAssessment {
+  const to = plan.chosen
+  if (to === null || !to.spot) {
+    if (plan.candidates.some((c) => c.spot)) return {go: false, code: 'on-demand-preferred', message: 'the plan prefers on-demand to spot for the work left'}
+    if (spotTooLate(plan)) return {go: false, code: 'spot-does-not-fit', message: 'spot would not finish the work left by the deadline at its pessimistic (p95) estimate'}
+    return {go: false, code: 'no-spot', message: 'no spot offer fits the job'}
+  }
+  if (current.hourlyUsd === null || current.runHoursLeft === null || to.hourlyPriceUsd === null || to.estimatedCostUsd === null) {
+    return {go: false, code: 'unknown-cost', message: 'the price of the running attempt or of spot is unknown'}
+  }
+  const switchHours = to.estimatedQueueHours + RESTORE_OVERHEAD_HOURS + current.lostHours
+  const stayUsd = current.hourlyUsd * current.runHoursLeft
+  // The planner's expected cost (run, preemption overhead, egress) plus the changeover,
+  // the restore and the work since the last checkpoint, all paid at spot's price.
+  const goUsd = to.estimatedCostUsd + to.hourlyPriceUsd * switchHours
+  const savingUsd = stayUsd - goUsd
+  // A try that finds no spot after all costs its changeover and the way back to on-demand.
+  const roundTripUsd = to.hourlyPriceUsd * to.estimatedQueueHours + current.hourlyUsd * current.relaunchHours
+  const needed = Math.max(roundTripUsd, MIN_SAVING_FRACTION * stayUsd)
+  const data = {savingUsd: round(savingUsd), neededUsd: round(needed), stayUsd: round(stayUsd), goUsd: round(goUsd)}
+  if (!(savingUsd > needed)) {
+    return {go: false, code: 'saving-too-small', message: `spot on ${describe(to)} would save ${usd(savingUsd)} over the work left, less than the ${usd(needed)} a move must save`, data}
+  }
+  return {
+    go: true,
+    to,
+    savingUsd,
+    stayUsd,
+    goUsd,
+    switchHours,
+    message: `spot on ${describe(to)} is expected to save ${usd(savingUsd)} over the work left (${usd(stayUsd)} on-demand, ${usd(goUsd)} on spot with the changeover, restore and ${fmtHours(current.lostHours)} since the last checkpoint)`,
+  }
+}
+
+/**
+ * Hours of slack a migration must leave: its own changeover (switchHours), one step of
+ * waiting should spot not be there, and an on-demand relaunch after it.
+ */
+export function migrationMarginHours(switchHours: number, stepMs: number, relaunchHours: number): number {
+  return switchHours + stepMs / MS_PER_HOUR + relaunchHours
+}
+
+// ---- words ----------------------------------------------------------------------------
+
+function describe(c: Candidate): string {
+  return `${c.provider}/${c.zone ?? c.region}${c.spot ? ' spot' : ' on-demand'}`
+}
+
+function fmtHours(h: number): string {
+  if (h < 1 / 60) return `${Math.round(h * 3600)} s`
+  if (h < 1) return `${Math.round(h * 60)} min`
+  return `${(Math.round(h * 100) / 100).toString()} h`
+}
+
+function usd(n: number): string {
+  return `$${n.toFixed(2)}`
+}
+
+function round(n: number): number {
+  return Math.round(n * 10_000) / 10_000
+}
