@@ -704,6 +704,10 @@ sr_job_main() {
   trap ':' TERM INT USR1 USR2 HUP QUIT
   bash "$sr_dir/run.sh"
   local status=$?
+  # Ignored, not trapped, from here: the `mv` that records the status inherits the
+  # ignore, so a second SIGTERM (Slurm signals the step, then the runner the group) cannot
+  # kill it half way and lose the status.
+  trap '' TERM INT USR1 USR2 HUP QUIT
   sr_write_atomic "$sr_dir/job.status" "$status"
   exit "$status"
 }
