@@ -5,8 +5,7 @@
 // checkpoint and resume elsewhere, and launches whose answer was lost (ClientToken) or
 // whose controller died between "requested" and "recorded" (reconciled by tag).
 import {expect} from 'chai'
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {cancelJob} from '../../src/controller/job-ops.js'
@@ -14,7 +13,7 @@ import {recoverJobs} from '../../src/controller/recover.js'
 import {parseConsole} from '../../src/providers/vm/console-channel.js'
 import {until} from '../helpers/wait.js'
 import {launchRequest, offer} from './aws-helpers.js'
-import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+import {AWS_TYPE, cloudJob, cloudWorld, storedCheckpoint, type CloudWorld} from './cloud-world.js'
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = []
@@ -135,15 +134,6 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     ].join('\n')
   }
 
-  /** The files of the job's checkpoint archive in the fake S3 bucket. */
-  function storedCheckpoint(jobId: string): Record<string, string> {
-    const archive = w.s3!.object('ckpt', `runs/${jobId}/checkpoint.tar.gz`)
-    expect(archive, 'checkpoint archive in the store').to.not.equal(undefined)
-    const dir = mkdtempSync(join(w.home, 'untar-'))
-    execFileSync('tar', ['-xzf', '-', '-C', dir], {input: archive!.body})
-    return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]))
-  }
-
   it('spot interruption: the job checkpoints within the notice, the checkpoint goes to the store, and the job resumes on another instance', async () => {
     w = await cloudWorld({checkpointStore: true})
     const steps = 30
@@ -189,7 +179,7 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(first.events.find((e) => e.event === 'checkpoint-save' && e.reason === 'exit')).to.deep.include({ok: true})
     const secondConsole = parseConsole(w.ec2.consoleOf(all[1].handle!.externalId))
     expect(secondConsole.events.find((e) => e.event === 'checkpoint-restore')).to.deep.include({found: true})
-    const work = storedCheckpoint(job.id)['work.log'].trim().split('\n')
+    const work = storedCheckpoint(w, job.id)['work.log'].trim().split('\n')
     expect(new Set(work).size).to.equal(steps)
     expect(work.length).to.be.within(steps, steps + 1) // the step in flight at the signal may repeat once
     const kinds = w.store.events(job.id).map((e) => e.kind)
@@ -225,7 +215,7 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     // Attempt 2 was AWS refusing for capacity; the third ran on Alibaba Cloud.
     expect(second[0]).to.equal(`attempt 3 resumes at ${saved}`)
     expect(second.at(-1)).to.equal(`finished at ${steps}`)
-    const work = storedCheckpoint(job.id)['work.log'].trim().split('\n')
+    const work = storedCheckpoint(w, job.id)['work.log'].trim().split('\n')
     expect(new Set(work).size).to.equal(steps)
     // Where the checkpoint lives is recorded; the signed URLs are not.
     const launched = w.store.events(job.id).filter((e) => e.kind === 'attempt-launched')

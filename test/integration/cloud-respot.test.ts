@@ -4,12 +4,10 @@
 // off and on by the test (the fake then answers spot requests with
 // InsufficientInstanceCapacity, as EC2 does, while on-demand still launches).
 import {expect} from 'chai'
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 
 import type {JobSpec} from '../../src/spec/job-spec.js'
 import {until} from '../helpers/wait.js'
-import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+import {cloudJob, cloudWorld, storedCheckpoint, type CloudWorld} from './cloud-world.js'
 
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-west-2a']
 const AWS_ONLY: JobSpec['placement'] = {providers: {allow: ['aws'], deny: []}, regions: {allow: null, deny: []}}
@@ -29,7 +27,8 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
   const kinds = (jobId: string) => w.store.events(jobId).map((e) => e.kind)
 
   it('leaves on-demand for spot when spot comes back: the job checkpoints, resumes on spot, does every step once, and no restart is counted', async () => {
-    w = await cloudWorld()
+    // Each instance has a disk of its own: the checkpoint moves through the store.
+    w = await cloudWorld({checkpointStore: true})
     for (const z of ZONES) w.ec2.setSpotAvailable(z, false)
     const steps = 60
     const run = [
@@ -90,7 +89,7 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     expect(resumed, second[0]).to.not.equal(null)
     expect(Number(resumed![1])).to.be.greaterThan(0)
     expect(second.at(-1)).to.equal(`finished at ${steps}`)
-    const work = readFileSync(join(w.home, 'checkpoints', job.id, 'work.log'), 'utf8').trim().split('\n')
+    const work = storedCheckpoint(w, job.id)['work.log'].trim().split('\n')
     expect(new Set(work).size).to.equal(steps)
     expect(work.length).to.be.within(steps, steps + 1) // the step in flight at the signal may repeat once
     await until(async () => w.ec2.liveInstances().length, (n) => n === 0)

@@ -4,7 +4,8 @@
 // AliyunProvider pointed at them; a real SQLite store in a temporary home; a catalog file
 // listing exactly the fakes' offers; and the real replanner over it. driveJob runs
 // in-process, so a test can watch the blocked scopes the controller hands the planner.
-import {mkdtempSync, rmSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Agent} from 'undici'
@@ -162,4 +163,13 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
       rmSync(home, {recursive: true, force: true})
     },
   }
+}
+
+/** The files of a job's checkpoint archive in the world's fake S3 bucket. */
+export function storedCheckpoint(w: CloudWorld, jobId: string): Record<string, string> {
+  const archive = w.s3?.object('ckpt', `runs/${jobId}/checkpoint.tar.gz`)
+  if (!archive) throw new Error(`no checkpoint archive for ${jobId} in the store`)
+  const dir = mkdtempSync(join(w.home, 'untar-'))
+  execFileSync('tar', ['-xzf', '-', '-C', dir], {input: archive.body})
+  return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]))
 }

@@ -5,6 +5,7 @@
 // terminated), cancel through TAT, and a spot reclaim announced on the metadata endpoint
 // in UTC+8. Nothing touches the network.
 import {expect} from 'chai'
+import {gunzipSync} from 'node:zlib'
 import {ProviderError} from '../../src/errors.js'
 import type {LaunchHandle, LaunchRequest, PollResult} from '../../src/providers/provider.js'
 import {TENCENT_TAGS, TencentProvider, type TencentProviderOptions} from '../../src/providers/tencentcloud/tencent-provider.js'
@@ -90,7 +91,11 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
     expect(p.Placement).to.deep.equal({Zone: 'ap-guangzhou-3'})
     expect(p.InstanceMarketOptions).to.deep.equal({MarketType: 'spot', SpotOptions: {MaxPrice: '3.0000', SpotInstanceType: 'one-time'}})
     expect(p.TagSpecification[0].Tags).to.deep.include({Key: TENCENT_TAGS.attemptId, Value: r.attemptId})
-    expect(Buffer.from(p.UserData, 'base64').toString('utf8')).to.match(/^#!\/bin\/bash\n/)
+    // Over CVM's 16 KB the script goes gzipped, which cloud-init unpacks itself.
+    const userData = Buffer.from(p.UserData, 'base64')
+    expect(userData.length).to.be.at.most(16 * 1024)
+    const script = userData[0] === 0x1f && userData[1] === 0x8b ? gunzipSync(userData) : userData
+    expect(script.toString('utf8')).to.match(/^#!\/bin\/bash\n/)
     const call = w.fake.calls.find((c) => c.action === 'RunInstances')!
     expect(call.region).to.equal('ap-guangzhou')
     await until(async () => (await w.provider.poll([handle])).get(handle.externalId)!.state, (s) => s === 'RUNNING')
