@@ -1,11 +1,11 @@
 // Issue 6 benchmark, the checkpoint store: what carrying SKYHOP_CHECKPOINT_DIR through an
 // object store costs an attempt. A local fake S3 that checks SigV4 signatures stands in
 // for the bucket (the network is not measured: it is the same for any tool).
-//   - save: the runner's last copy when the job exits (tar + gzip + signed PUT), from
+//   - save: the runner's last copy when the job exits (tar + signed PUT), from
 //     its own checkpoint-save event, against the direct command in the same run:
-//     `tar -czf` then `curl -T` of the same directory to a URL signed the same way;
+//     `tar -cf` then `curl -T` of the same directory to a URL signed the same way;
 //   - restore: the runner's checkpoint-restore (signed GET + untar) against
-//     `curl -o` then `tar -xzf`;
+//     `curl -o` then `tar -xf`;
 //   - per-attempt overhead with nothing to copy: a trivial job's runner wall time with a
 //     store (one GET answered 404) against without one.
 // Checkpoints are random bytes (model weights barely compress) of each size.
@@ -69,7 +69,7 @@ for (const mb of sizes) {
   const restore = []
   const restoreDirect = []
   for (let i = 0; i < runs; i++) {
-    const key = `ckpt-${mb}-${i}/checkpoint.tar.gz`
+    const key = `ckpt-${mb}-${i}/checkpoint.tar`
     const src = join(root, `src-${mb}-${i}`)
     mkdirSync(src)
     writeFileSync(join(src, 'weights.bin'), randomBytes(mb * 2 ** 20))
@@ -80,10 +80,10 @@ for (const mb of sizes) {
     save.push(ev.seconds * 1000)
     // Direct: the same two steps by hand.
     const archive = join(root, `direct-${mb}-${i}.tar.gz`)
-    const directKey = `direct-${mb}-${i}/checkpoint.tar.gz`
+    const directKey = `direct-${mb}-${i}/checkpoint.tar`
     saveDirect.push(
       await timed(async () => {
-        await exec('tar', ['-czf', archive, '-C', src, '.'])
+        await exec('tar', ['-cf', archive, '-C', src, '.'])
         await exec('curl', ['-sS', '-f', '-T', archive, '-H', 'Content-Type: application/octet-stream', '-H', 'Expect:', '-o', '/dev/null', url('PUT', directKey)])
       }),
     )
@@ -97,7 +97,7 @@ for (const mb of sizes) {
     restoreDirect.push(
       await timed(async () => {
         await exec('curl', ['-sS', '-f', '-o', archive, url('GET', directKey)])
-        await exec('tar', ['-xzf', archive, '-C', dst])
+        await exec('tar', ['-xf', archive, '-C', dst])
       }),
     )
     rmSync(src, {recursive: true, force: true})
@@ -116,7 +116,7 @@ const plain = []
 const withStore = []
 for (let i = 0; i < Math.max(10, runs); i++) {
   plain.push((await runner('true', empty)).ms)
-  withStore.push((await runner('true', empty, {checkpointGet: url('GET', 'none/checkpoint.tar.gz'), checkpointPut: url('PUT', 'none/checkpoint.tar.gz')})).ms)
+  withStore.push((await runner('true', empty, {checkpointGet: url('GET', 'none/checkpoint.tar'), checkpointPut: url('PUT', 'none/checkpoint.tar')})).ms)
 }
 await store.stop()
 rmSync(root, {recursive: true, force: true})
@@ -131,7 +131,7 @@ const table = [
       `| ${r.mb} MB | ${r.save.toFixed(0)} ms | ${r.saveDirect.toFixed(0)} ms | ${(r.save / r.saveDirect).toFixed(2)} | ${r.restore.toFixed(0)} ms | ${r.restoreDirect.toFixed(0)} ms | ${(r.restore / r.restoreDirect).toFixed(2)} |`,
   ),
 ].join('\n')
-const md = `Runner copies of SKYHOP_CHECKPOINT_DIR through a local fake S3 that checks SigV4 signatures (\`node bench/checkpoint-store.mjs ${runs} ${sizes.join(',')}\`), medians of ${runs} runs each; random bytes, which gzip cannot shrink, as model weights mostly are. The direct command does the same steps by hand in the same run.
+const md = `Runner copies of SKYHOP_CHECKPOINT_DIR through a local fake S3 that checks SigV4 signatures (\`node bench/checkpoint-store.mjs ${runs} ${sizes.join(',')}\`), medians of ${runs} runs each; random bytes (model weights barely compress, so the archive is a plain tar). The direct command does the same steps by hand in the same run.
 
 ${table}
 

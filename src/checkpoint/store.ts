@@ -1,6 +1,7 @@
 // Checkpoints that outlive the machine: a bucket in an object store (S3 or an
 // S3-compatible store, Alibaba OSS, Tencent COS, Huawei OBS) holds each job's checkpoint
-// directory as one archive, `PREFIX/JOB_ID/checkpoint.tar.gz`. For every attempt the
+// directory as one archive, `PREFIX/JOB_ID/checkpoint.tar` (uncompressed: model weights
+// barely compress, and gzip is the slowest step of a save by far). For every attempt the
 // controller signs a GET and a PUT URL for it with the store's cloud credentials; the
 // runner restores and saves with curl alone (src/runner/skyhop-runner.sh). So a job
 // preempted on one cloud resumes on another, and no credential ever reaches an instance.
@@ -41,7 +42,7 @@ export interface StoreLocation {
 export interface CheckpointSync {
   getUrl: string
   putUrl: string
-  /** e.g. `s3://bucket/prefix/JOB/checkpoint.tar.gz`: safe to show and to store. */
+  /** e.g. `s3://bucket/prefix/JOB/checkpoint.tar`: safe to show and to store. */
   location: string
   /** When the URLs stop working (ISO-8601). */
   expiresAt: string
@@ -71,7 +72,7 @@ export function parseStoreUrl(spec: CheckpointStoreSpec): StoreLocation {
 }
 
 export function checkpointKey(location: StoreLocation, jobId: string): string {
-  return [location.prefix, jobId, 'checkpoint.tar.gz'].filter((s) => s !== '').join('/')
+  return [location.prefix, jobId, 'checkpoint.tar'].filter((s) => s !== '').join('/')
 }
 
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */

@@ -11,7 +11,8 @@
 #
 # Needs: Linux, bash >= 4.3 (5.1+ notices a job's exit at once; older ones within
 # 200 ms), GNU coreutils (date, mv, sleep, mkdir); curl only when a cloud metadata
-# source is configured; flock (util-linux) only when capacity slots are configured.
+# source is configured; flock (util-linux) only when capacity slots are configured;
+# curl, tar and find only when a checkpoint store is configured.
 #
 # Where notices come from:
 #   - SIGTERM, SIGINT or SIGUSR1 to the runner (Slurm preemption and scancel, Kubernetes
@@ -262,7 +263,7 @@ sr_ckpt_dir=
 if [[ -n $sr_ckpt_get || -n $sr_ckpt_put ]]; then
   sr_sec_to_ms "${sr_conf[checkpointSyncSeconds]-300}" || sr_fail "checkpointSyncSeconds must be a number of seconds"
   sr_ckpt_sync_ms=$MS
-  for sr_tool in curl tar gzip find; do
+  for sr_tool in curl tar find; do
     command -v "$sr_tool" >/dev/null 2>&1 || sr_fail "a checkpoint store is configured but $sr_tool is not installed"
   done
   sr_ckpt_dir=$(
@@ -576,7 +577,7 @@ sr_bytes() { BYTES=$(stat -c %s -- "$1" 2>/dev/null) || BYTES=0; }
 # cannot be reached fails the attempt rather than start the job from scratch over work
 # the store still holds.
 sr_ckpt_restore() {
-  local tmp="$sr_dir/.checkpoint-in.tar.gz" try delay=1 t0
+  local tmp="$sr_dir/.checkpoint-in.tar" try delay=1 t0
   mkdir -p -- "$sr_ckpt_dir" || sr_fail "cannot create the checkpoint directory $sr_ckpt_dir"
   sr_now
   t0=$NOW_MS
@@ -585,7 +586,7 @@ sr_ckpt_restore() {
     case $HTTP_CODE in
       200)
         sr_bytes "$tmp"
-        tar -xzf "$tmp" -C "$sr_ckpt_dir" 2>/dev/null || sr_fail "checkpoint restore: the archive from the store is damaged ($BYTES bytes)"
+        tar -xf "$tmp" -C "$sr_ckpt_dir" 2>/dev/null || sr_fail "checkpoint restore: the archive from the store is damaged ($BYTES bytes)"
         rm -f -- "$tmp"
         : >"$sr_dir/.checkpoint-synced"
         sr_now
@@ -611,7 +612,7 @@ sr_ckpt_restore() {
 # changed since the last copy. A PUT replaces the object whole or not at all, so a copy cut
 # short leaves the previous checkpoint in place.
 sr_ckpt_save() {
-  local reason=$1 max=$2 tmp="$sr_dir/.checkpoint-out.tar.gz" next="$sr_dir/.checkpoint-next" mark="$sr_dir/.checkpoint-synced" t0 rc
+  local reason=$1 max=$2 tmp="$sr_dir/.checkpoint-out.tar" next="$sr_dir/.checkpoint-next" mark="$sr_dir/.checkpoint-synced" t0 rc
   [[ -d $sr_ckpt_dir ]] || return 0
   if [[ -e $mark ]]; then
     [[ -n $(find "$sr_ckpt_dir" -newer "$mark" -print -quit 2>/dev/null) ]] || return 0
@@ -622,7 +623,7 @@ sr_ckpt_save() {
   : >"$next"
   sr_now
   t0=$NOW_MS
-  tar -czf "$tmp" -C "$sr_ckpt_dir" . 2>/dev/null
+  tar -cf "$tmp" -C "$sr_ckpt_dir" . 2>/dev/null
   rc=$?
   if (( rc != 0 )); then
     rm -f -- "$tmp"

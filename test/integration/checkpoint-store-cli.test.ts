@@ -58,10 +58,10 @@ describe('checkpoint store through the CLI', function () {
     const first = await runCliAsync(['launch', file, '-y', '--wait', '--json'], {home, env: withKey})
     expect(first.code, first.stderr).to.equal(0)
     const jobId = parseEnvelope(first.stdout).result.job.id as string
-    const archive = store.object('bkt', `team/${jobId}/checkpoint.tar.gz`)!
+    const archive = store.object('bkt', `team/${jobId}/checkpoint.tar`)!
     expect(archive, 'archive in the store').to.not.equal(undefined)
     const dir = mkdtempSync(join(home, 'untar-'))
-    execFileSync('tar', ['-xzf', '-', '-C', dir], {input: archive.body})
+    execFileSync('tar', ['-xf', '-', '-C', dir], {input: archive.body})
     expect(readFileSync(join(dir, 'n'), 'utf8')).to.equal('1\n')
     // Every request the store saw carried a signature it checked.
     expect(store.requests.map((q) => `${q.method} ${q.status}`)).to.deep.equal(['GET 404', 'PUT 200'])
@@ -71,7 +71,7 @@ describe('checkpoint store through the CLI', function () {
       .filter((f) => f.startsWith('state.db'))
       .map((f) => readFileSync(join(home, f)).toString('latin1'))
       .join('\n')
-    expect(dump).to.include(`s3://bkt/team/${jobId}/checkpoint.tar.gz`)
+    expect(dump).to.include(`s3://bkt/team/${jobId}/checkpoint.tar`)
     expect(dump).to.not.match(/X-Amz-Signature/)
     expect(first.stdout + first.stderr).to.not.match(/X-Amz-Signature/)
   })

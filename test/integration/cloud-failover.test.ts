@@ -219,7 +219,7 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(new Set(work).size).to.equal(steps)
     // Where the checkpoint lives is recorded; the signed URLs are not.
     const launched = w.store.events(job.id).filter((e) => e.kind === 'attempt-launched')
-    expect(launched.map((e) => e.data.checkpointStore)).to.deep.equal([`s3://ckpt/runs/${job.id}/checkpoint.tar.gz`, `s3://ckpt/runs/${job.id}/checkpoint.tar.gz`])
+    expect(launched.map((e) => e.data.checkpointStore)).to.deep.equal([`s3://ckpt/runs/${job.id}/checkpoint.tar`, `s3://ckpt/runs/${job.id}/checkpoint.tar`])
     expect(JSON.stringify(w.store.events(job.id))).to.not.match(/X-Amz-Signature/)
   })
 

@@ -167,9 +167,9 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
 
 /** The files of a job's checkpoint archive in the world's fake S3 bucket. */
 export function storedCheckpoint(w: CloudWorld, jobId: string): Record<string, string> {
-  const archive = w.s3?.object('ckpt', `runs/${jobId}/checkpoint.tar.gz`)
+  const archive = w.s3?.object('ckpt', `runs/${jobId}/checkpoint.tar`)
   if (!archive) throw new Error(`no checkpoint archive for ${jobId} in the store`)
   const dir = mkdtempSync(join(w.home, 'untar-'))
-  execFileSync('tar', ['-xzf', '-', '-C', dir], {input: archive.body})
+  execFileSync('tar', ['-xf', '-', '-C', dir], {input: archive.body})
   return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]))
 }

@@ -155,7 +155,7 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
     // eager-next-region: not back in the region that was just reclaimed.
     expect(tried.at(-1)!.region).not.to.equal('ap-guangzhou')
     expect(w.cvm.consoleOf(first!.id)).to.match(/SKYHOP-LOG \d+ checkpointed/)
-    expect(w.objectStore!.object('ckpt-1250000000', `runs/${job.id}/checkpoint.tar.gz`)).to.not.equal(undefined)
+    expect(w.objectStore!.object('ckpt-1250000000', `runs/${job.id}/checkpoint.tar`)).to.not.equal(undefined)
     const last = w.store.listAttempts(job.id).at(-1)!
     const lastConsole = last.provider === 'tencentcloud' ? w.cvm.consoleOf(last.handle!.externalId) : w.ecs.consoleOf(last.handle!.externalId)
     expect(lastConsole).to.match(/SKYHOP-LOG 1 resumed from 41/)

@@ -17,12 +17,12 @@ const SECRET = 'Signature=sEcReT-sIgNaTuRe-123'
 function tarOf(files: Record<string, string>): Buffer {
   const dir = tempDir()
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
-  return execFileSync('tar', ['-czf', '-', '-C', dir, '.'])
+  return execFileSync('tar', ['-cf', '-', '-C', dir, '.'])
 }
 
 function untar(archive: Buffer): Record<string, string> {
   const dir = tempDir()
-  execFileSync('tar', ['-xzf', '-', '-C', dir], {input: archive})
+  execFileSync('tar', ['-xf', '-', '-C', dir], {input: archive})
   const out: Record<string, string> = {}
   for (const name of execFileSync('ls', ['-A', dir], {encoding: 'utf8'}).split('\n').filter(Boolean)) out[name] = readFileSync(join(dir, name), 'utf8')
   return out
@@ -36,7 +36,7 @@ describe('skyhop-runner.sh with a checkpoint store', function () {
   beforeEach(async () => {
     store = new FakeObjectStore()
     await store.start()
-    url = `${store.endpoint}/ckpt-bucket/runs/job-1/checkpoint.tar.gz?${SECRET}`
+    url = `${store.endpoint}/ckpt-bucket/runs/job-1/checkpoint.tar?${SECRET}`
   })
   afterEach(async () => {
     killChildren()
@@ -62,7 +62,7 @@ describe('skyhop-runner.sh with a checkpoint store', function () {
   }
 
   it('restores the archive before the job starts, and copies the changed directory back when it exits', async () => {
-    store.objects.set('ckpt-bucket/runs/job-1/checkpoint.tar.gz', {body: tarOf({step: '41\n'}), contentType: null, storedAt: new Date()})
+    store.objects.set('ckpt-bucket/runs/job-1/checkpoint.tar', {body: tarOf({step: '41\n'}), contentType: null, storedAt: new Date()})
     const a = attempt('read n < "$SKYHOP_CHECKPOINT_DIR/step"; echo "resumed at $n"; echo $((n + 1)) > "$SKYHOP_CHECKPOINT_DIR/step"')
     const r = startRunner(a.dir)
     expect(await r.done).to.equal(0)
@@ -73,8 +73,8 @@ describe('skyhop-runner.sh with a checkpoint store', function () {
     const events = readEvents(a.dir).map((e) => e.event)
     expect(events.indexOf('checkpoint-restore')).to.be.lessThan(events.indexOf('run-start'))
     expect(events.indexOf('checkpoint-save')).to.be.lessThan(events.indexOf('exit'))
-    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar.gz')!.body)).to.deep.equal({step: '42\n'})
-    expect(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar.gz')!.contentType).to.equal('application/octet-stream')
+    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar')!.body)).to.deep.equal({step: '42\n'})
+    expect(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar')!.contentType).to.equal('application/octet-stream')
     noSecretIn(a.dir)
   })
 
@@ -93,7 +93,7 @@ describe('skyhop-runner.sh with a checkpoint store', function () {
       {checkpointSyncSeconds: 0.5},
     )
     const r = startRunner(a.dir)
-    const early = await waitFor('a periodic copy', () => store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar.gz'))
+    const early = await waitFor('a periodic copy', () => store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar'))
     expect(readExitCode(a.dir)).to.equal(null)
     expect(Object.keys(untar(early.body))).to.deep.equal(['step'])
     expect(await r.done).to.equal(0)
@@ -101,7 +101,7 @@ describe('skyhop-runner.sh with a checkpoint store', function () {
     expect(saves.every((e) => e.ok === true)).to.equal(true)
     // Three writes, each copied once: not one copy per half-second tick over ~7 s.
     expect(saves.filter((e) => e.reason === 'periodic').length).to.be.within(2, 4)
-    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar.gz')!.body)).to.deep.equal({step: '3\n'})
+    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar')!.body)).to.deep.equal({step: '3\n'})
   })
 
   it('on a notice, the checkpoint the job saves in its grace reaches the store before exit_code', async () => {
@@ -118,7 +118,7 @@ while :; do sleep 0.1 & wait $!; done`,
     expect(await r.done).to.equal(0)
     const save = readEvents(a.dir).find((e) => e.event === 'checkpoint-save' && e.reason === 'exit')!
     expect(save.ok).to.equal(true)
-    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar.gz')!.body)).to.deep.include({ckpt: 'step=7\n'})
+    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar')!.body)).to.deep.include({ckpt: 'step=7\n'})
     const events = readEvents(a.dir).map((e) => e.event)
     expect(events.slice(events.indexOf('notice'))).to.include.ordered.members(['notice', 'signal', 'checkpoint-save', 'exit'])
   })
@@ -143,7 +143,7 @@ while :; do sleep 0.1 & wait $!; done`,
   })
 
   it('a failed last copy is recorded and keeps the job exit code; the store keeps the previous checkpoint', async () => {
-    store.objects.set('ckpt-bucket/runs/job-1/checkpoint.tar.gz', {body: tarOf({step: '1\n'}), contentType: null, storedAt: new Date()})
+    store.objects.set('ckpt-bucket/runs/job-1/checkpoint.tar', {body: tarOf({step: '1\n'}), contentType: null, storedAt: new Date()})
     const a = attempt('echo 2 > "$SKYHOP_CHECKPOINT_DIR/step"; exit 3')
     // The restore GET succeeds; the PUT on exit meets a 500.
     const r = startRunner(a.dir)
@@ -153,7 +153,7 @@ while :; do sleep 0.1 & wait $!; done`,
     const save = eventOf(a.dir, 'checkpoint-save')!
     expect(save).to.deep.include({ok: false, reason: 'exit', httpStatus: 500})
     expect(String(save.message)).to.include('InternalError')
-    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar.gz')!.body)).to.deep.equal({step: '1\n'})
+    expect(untar(store.object('ckpt-bucket', 'runs/job-1/checkpoint.tar')!.body)).to.deep.equal({step: '1\n'})
     noSecretIn(a.dir)
   })
 

@@ -29,15 +29,15 @@ describe('checkpoint store', () => {
   })
 
   it('keeps one archive per job under the prefix', () => {
-    expect(checkpointKey(parseStoreUrl(store('s3://b/p/q')), 'job-1')).to.equal('p/q/job-1/checkpoint.tar.gz')
-    expect(checkpointKey(parseStoreUrl(store('s3://b')), 'job-1')).to.equal('job-1/checkpoint.tar.gz')
+    expect(checkpointKey(parseStoreUrl(store('s3://b/p/q')), 'job-1')).to.equal('p/q/job-1/checkpoint.tar')
+    expect(checkpointKey(parseStoreUrl(store('s3://b')), 'job-1')).to.equal('job-1/checkpoint.tar')
   })
 
   it('signs a GET and a PUT for the job, for seven days, and registers both for redaction', async () => {
     const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
     const sync = await signer.sync(store('s3://b/p', 'us-east-1', 'http://127.0.0.1:9'), 'job-1', {now: NOW, checkpointIntervalSeconds: 600})
-    expect(sync.location).to.equal('s3://b/p/job-1/checkpoint.tar.gz')
-    expect(sync.getUrl).to.match(/^http:\/\/127\.0\.0\.1:9\/b\/p\/job-1\/checkpoint\.tar\.gz\?/)
+    expect(sync.location).to.equal('s3://b/p/job-1/checkpoint.tar')
+    expect(sync.getUrl).to.match(/^http:\/\/127\.0\.0\.1:9\/b\/p\/job-1\/checkpoint\.tar\?/)
     expect(sync.getUrl).to.include(`X-Amz-Expires=${MAX_URL_SECONDS}`)
     expect(sync.putUrl).to.not.equal(sync.getUrl)
     expect(sync.expiresAt).to.equal('2026-12-05T00:00:00.000Z')
@@ -72,9 +72,9 @@ describe('checkpoint store', () => {
     const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
     const sync = checkpointSyncFor({checkpointStore: store('s3://config-bucket')}, signer, () => NOW)
     const plain = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})} as JobRecord
-    expect((await sync(plain))!.location).to.equal('s3://config-bucket/j/checkpoint.tar.gz')
+    expect((await sync(plain))!.location).to.equal('s3://config-bucket/j/checkpoint.tar')
     const own = {id: 'j', spec: testJobSpec({name: 'x', run: 'true', checkpoint: {dir: null, intervalSeconds: null, store: store('s3://job-bucket/p')}})} as JobRecord
-    expect((await sync(own))!.location).to.equal('s3://job-bucket/p/j/checkpoint.tar.gz')
+    expect((await sync(own))!.location).to.equal('s3://job-bucket/p/j/checkpoint.tar')
     expect(await checkpointSyncFor({checkpointStore: null}, signer)(plain)).to.equal(null)
   })
 
