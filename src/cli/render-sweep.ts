@@ -34,6 +34,8 @@ export function renderSweepPlan(planned: PlannedSweep): string {
     lines.push(
       renderTable(plan.usage, [
         {header: 'OFFER', get: (u) => u.offerKey},
+        // Offers of one instance type with different accelerators share the offer key.
+        {header: 'ACCELERATOR', get: (u) => (u.accelerator ? `${u.accelerator.name}:${u.accelerator.count}` : '-')},
         {header: 'JOBS', get: (u) => u.jobs, align: 'right'},
         {header: 'PEAK', get: (u) => u.instances, align: 'right'},
         {header: 'CAPACITY', get: (u) => u.capacity ?? '∞', align: 'right'},

@@ -142,7 +142,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   for (const shape of shapes.values()) for (const a of shape.ctx.assumptions) assumptions.add(a)
   const usage = [...slots.values()]
     .filter((v) => v.jobs > 0)
-    .map((v) => ({offerKey: offerKey(v.offer), instances: v.peak, jobs: v.jobs, capacity: v.offer.capacity}))
+    .map((v) => ({offerKey: offerKey(v.offer), accelerator: v.offer.accelerator === null ? null : {...v.offer.accelerator}, instances: v.peak, jobs: v.jobs, capacity: v.offer.capacity}))
     .sort((a, b) => (a.offerKey < b.offerKey ? -1 : a.offerKey > b.offerKey ? 1 : 0))
   let makespan = 0
   let unassigned = 0

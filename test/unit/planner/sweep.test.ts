@@ -63,7 +63,7 @@ describe('planner sweeps', () => {
     const a = sweep.assignments[0]
     expect(a.candidate).to.deep.include({offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, nodes: 2})
     expect(a.waitForSlotHours).to.equal(0)
-    expect(sweep.usage).to.deep.equal([{offerKey: 'aws/r3/-/i0', instances: 2, jobs: 1, capacity: null}])
+    expect(sweep.usage).to.deep.equal([{offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, instances: 2, jobs: 1, capacity: null}])
   })
 
   it('a job no offer can run carries its own exclusion reason', () => {
