@@ -42,6 +42,8 @@ export function renderSweepPlan(planned: PlannedSweep): string {
       ]),
     )
   }
+  // Offers sharing one limit (the local machine's max_concurrent over its accelerators).
+  for (const p of plan.pools) lines.push(`pool ${p.pool}: ${p.jobs} job(s) share ${p.capacity} slot(s), peak ${p.instances}`)
   const reasons = new Map<string, number>()
   for (const a of plan.assignments) if (a.reason) reasons.set(`${a.reason.reason}: ${a.reason.message}`, (reasons.get(`${a.reason.reason}: ${a.reason.message}`) ?? 0) + 1)
   for (const [r, n] of [...reasons].slice(0, 5)) lines.push(`not placed (${n}): ${r}`)

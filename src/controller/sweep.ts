@@ -123,6 +123,7 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
     unassigned: plan.unassigned,
     shapes: plan.shapes,
     usage: plan.usage,
+    pools: plan.pools,
     assumptions: plan.assumptions,
   }
   const recorded = store.createSweep(
@@ -382,6 +383,9 @@ class SweepController {
   private options!: StoredSweepOptions
   /** Instances each offer may run at once, by slotOf; offers without a limit are absent. */
   private capacity = new Map<string, number>()
+  /** The capacity pool of each offer in one (by slotOf), and what each pool may run at once. */
+  private poolOf = new Map<string, string>()
+  private poolCapacity = new Map<string, number>()
   private lastIdleGuard = 0
 
   constructor(
@@ -406,13 +410,18 @@ class SweepController {
     this.options = sweep.options as unknown as StoredSweepOptions
     // Keyed by the offer's identity, not its offerKey: two offers sharing an offerKey each
     // keep their own capacity (a map by offerKey kept whichever came last for both).
-    const usage = (sweep.plan?.usage ?? []) as Array<{offerKey: string; accelerator?: {name: string; count: number} | null; capacity: number | null}>
+    const usage = (sweep.plan?.usage ?? []) as Array<{offerKey: string; accelerator?: {name: string; count: number} | null; capacity: number | null; pool?: string | null}>
     this.capacity = new Map()
     for (const u of usage) {
-      if (u.capacity === null) continue
       const slot = slotOf(u.offerKey, u.accelerator)!
+      if (u.pool) this.poolOf.set(slot, u.pool)
+      if (u.capacity === null) continue
       this.capacity.set(slot, Math.min(u.capacity, this.capacity.get(slot) ?? Number.POSITIVE_INFINITY))
     }
+    // Offers sharing a pool (the local machine's accelerators under one max_concurrent) are
+    // held to it together, as the plan was: a job the pool has no room for waits here rather
+    // than queue in the runner holding a place under max-parallel, or fail (when_full: fail).
+    for (const p of (sweep.plan?.pools ?? []) as Array<{pool: string; capacity: number}>) this.poolCapacity.set(p.pool, p.capacity)
     if (sweep.state !== 'RUNNING') return {finished: true, stats: this.stats()}
     if (!this.store.acquireSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)) {
       throw new SweepLeaseHeldError(`sweep ${this.sweepId} is driven by another controller`)
@@ -488,7 +497,14 @@ class SweepController {
     let money = budgetUsd === null ? null : this.spentAndCommitted()
     // Instances in use per offer, as the planner counts capacity: a job takes one per node.
     const perOffer = new Map<string, number>()
-    for (const r of this.running.values()) if (r.job.slot) perOffer.set(r.job.slot, (perOffer.get(r.job.slot) ?? 0) + r.job.nodes)
+    const perPool = new Map<string, number>()
+    const occupy = (q: QueuedJob) => {
+      if (!q.slot) return
+      perOffer.set(q.slot, (perOffer.get(q.slot) ?? 0) + q.nodes)
+      const pool = this.poolOf.get(q.slot)
+      if (pool !== undefined) perPool.set(pool, (perPool.get(pool) ?? 0) + q.nodes)
+    }
+    for (const r of this.running.values()) occupy(r.job)
     for (let i = 0; i < queue.length && this.running.size < this.options.maxParallel; ) {
       const q = queue[i]
       const job = this.store.getJob(q.id)
@@ -498,9 +514,13 @@ class SweepController {
       }
       const cap = q.slot ? this.capacity.get(q.slot) : undefined
       const inUse = q.slot ? (perOffer.get(q.slot) ?? 0) : 0
-      // A job larger than the whole offer (never planned so) still starts once it is empty, rather than never.
-      if (cap !== undefined && inUse > 0 && inUse + q.nodes > cap) {
-        // Its assigned offer has not enough instances free: a job assigned elsewhere may go first.
+      const pool = q.slot ? this.poolOf.get(q.slot) : undefined
+      const poolCap = pool === undefined ? undefined : this.poolCapacity.get(pool)
+      const poolInUse = pool === undefined ? 0 : (perPool.get(pool) ?? 0)
+      // A job larger than the whole offer or pool (never planned so) still starts once it is empty, rather than never.
+      const full = (limit: number | undefined, used: number) => limit !== undefined && used > 0 && used + q.nodes > limit
+      if (full(cap, inUse) || full(poolCap, poolInUse)) {
+        // Its assigned offer (or its pool) has not enough instances free: a job assigned elsewhere may go first.
         i++
         continue
       }
@@ -521,7 +541,7 @@ class SweepController {
         money = {spent: money.spent, committed: money.committed + q.expectedCostUsd}
       }
       queue.splice(i, 1)
-      if (q.slot) perOffer.set(q.slot, (perOffer.get(q.slot) ?? 0) + q.nodes)
+      occupy(q)
       this.start(q)
     }
   }

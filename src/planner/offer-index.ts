@@ -17,6 +17,13 @@ export function offerIdentity(o: {offerKey: OfferKey; accelerator: {name: string
   return `${o.offerKey}|${o.accelerator === null ? '-' : `${o.accelerator.name}:${o.accelerator.count}`}`
 }
 
+/** The most instances of this offer that can ever run at once: its capacity and its pool's, whichever is smaller; null = unbounded. */
+export function offerRoom(offer: Offer): number | null {
+  const pool = offer.capacityPool?.capacity ?? null
+  if (offer.capacity === null) return pool
+  return pool === null ? offer.capacity : Math.min(offer.capacity, pool)
+}
+
 /** `''` is the group of CPU-only offers. */
 export function acceleratorGroupName(offer: Offer): string {
   return offer.accelerator === null ? '' : offer.accelerator.name

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import {gatherPlanningInputs} from '../../../src/controller/planning.js'
 import {planSweepJobs, recordSweep, runSweep} from '../../../src/controller/sweep.js'
+import type {Offer} from '../../../src/catalog/types.js'
 import type {LaunchHandle, LaunchRequest, PollResult, Provider} from '../../../src/providers/provider.js'
 import {loadJobFile} from '../../../src/spec/load.js'
 import {Store} from '../../../src/state/store.js'
@@ -33,7 +34,13 @@ class TimedCloud implements Provider {
   constructor(
     private readonly store: () => Store,
     private readonly durationMs: (slot: string) => number,
-  ) {}
+    /** Offers it reports itself (as the local provider does), instead of a catalog file's. */
+    private readonly live: Offer[] | null = null,
+  ) {
+    if (live !== null) this.liveOffers = async () => live
+  }
+
+  liveOffers?: () => Promise<Offer[]>
 
   async check() {
     return {provider: 'aws', ok: true, source: null, message: 'fake'}
@@ -83,13 +90,17 @@ const offer = (instanceType: string, accelerator: string, onDemand: number, capa
   confidence: 'high',
 })
 
-async function sweepWith(offers: unknown[], jobYaml: string, maxParallel: number, durationMs: (slot: string) => number) {
+/** offers: a catalog file's, or with `live` the provider's own live offers. */
+async function sweepWith(offers: unknown[], jobYaml: string, maxParallel: number, durationMs: (slot: string) => number, live = false) {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-sweep-slots-'))
   const store = Store.open(home)
   try {
-    const catalogFile = join(home, 'offers.json')
-    writeFileSync(catalogFile, JSON.stringify({offers}))
-    const cloud = new TimedCloud(() => store, durationMs)
+    let catalogFile: string | undefined
+    if (!live) {
+      catalogFile = join(home, 'offers.json')
+      writeFileSync(catalogFile, JSON.stringify({offers}))
+    }
+    const cloud = new TimedCloud(() => store, durationMs, live ? (offers as Offer[]) : null)
     const providers = new Map<string, Provider>([['aws', cloud]])
     const inputs = await gatherPlanningInputs({home, config: testConfig(), providers, catalogFile, store})
     const file = join(home, 'job.yaml')
@@ -98,7 +109,7 @@ async function sweepWith(offers: unknown[], jobYaml: string, maxParallel: number
     const {sweep} = recordSweep(store, planned, {maxParallel, budget: null, catalogFile})
     const run = await runSweep(sweep.id, {store, providers, inputs, home, owner: 'test', tickMs: 20, pollIntervalMs: 10})
     expect(run.finished).to.equal(true)
-    expect(store.getSweep(sweep.id)!.state).to.equal('SUCCEEDED')
+    expect(store.getSweep(sweep.id)!.state, JSON.stringify(store.sweepJobs(sweep.id).map((j) => [j.state, j.reason]))).to.equal('SUCCEEDED')
     return {plan: planned.plan, cloud}
   } finally {
     store.close()
@@ -148,5 +159,36 @@ describe('sweep controller: offer capacity', function () {
     expect(cloud.peakJobs).to.equal(3)
     expect(cloud.peak.get('g.x|L4:1')).to.equal(1)
     expect(cloud.peak.get('g.x|A10G:1')).to.equal(2)
+  })
+
+  it('holds the offers of a capacity pool to the pool together, as the plan does', async () => {
+    // One machine's two cards under one limit of 2 at once (the local provider's shape), each
+    // offer with room for 2 of its own. The A10G is the cheap one but slow: two jobs take the
+    // pool on it; the third, which waiting for an A10G would make late, is planned on the H100
+    // once the pool frees, though the H100 offer itself is free from the start.
+    const pool = {id: 'box', capacity: 2}
+    const card = (instanceType: string, accelerator: string, onDemand: number): Offer => ({
+      ...(offer(instanceType, accelerator, onDemand, 2) as unknown as Offer),
+      priceStatus: 'list',
+      expectedQueueMinutes: 0,
+      preemptionRatePerHour: 0,
+      noticeSeconds: null,
+      capacityPool: pool,
+    })
+    const {plan, cloud} = await sweepWith(
+      [card('box-a10g', 'A10G', 1), card('box-h100', 'H100-80GB', 30)],
+      'name: pooled\nresources: {accelerators: [A10G:1, H100:1]}\nwork: {reference: A10G:1, hours: 3}\ndeadline: 5h\nmatrix: {seed: [1, 2, 3]}\nrun: echo $seed\n',
+      3,
+      (slot) => (slot.includes('A10G') ? 600 : 100),
+      true,
+    )
+    expect(plan.assignments.map((a) => [a.candidate?.accelerator?.name, a.waitForSlotHours > 0])).to.deep.equal([
+      ['A10G', false],
+      ['A10G', false],
+      ['H100-80GB', true],
+    ])
+    expect(plan.pools).to.deep.equal([{pool: 'box', instances: 2, jobs: 3, capacity: 2}])
+    // Never three at once: the H100 job waited for the pool, not only for its own offer.
+    expect(cloud.peakJobs).to.equal(2)
   })
 })
