@@ -30,6 +30,8 @@ class TimedCloud implements Provider {
   readonly peak = new Map<string, number>()
   /** Most jobs running at once, over all slots. */
   peakJobs = 0
+  /** Launches whose request carried another offer than the one the controller chose. */
+  readonly wrongOffer: string[] = []
 
   constructor(
     private readonly store: () => Store,
@@ -47,9 +49,11 @@ class TimedCloud implements Provider {
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
-    // The attempt the controller recorded says which offer it chose (request.offer is looked up by offer key).
+    // The attempt the controller recorded says which offer it chose; the request must carry that offer.
     const attempt = this.store().getAttempt(request.attemptId)!
     const slot = `${attempt.instanceType}|${attempt.accelerator}:${attempt.acceleratorCount}`
+    const sent = `${request.offer.instanceType}|${request.offer.accelerator?.name ?? null}:${request.offer.accelerator?.count ?? null}`
+    if (sent !== slot) this.wrongOffer.push(`${slot} launched with ${sent}`)
     const now = Date.now()
     this.runs.set(request.attemptId, {slot, nodes: request.spec.nodes, startedMs: now, endsMs: now + this.durationMs(slot)})
     const live = [...this.runs.values()].filter((r) => r.endsMs > now)
@@ -159,6 +163,8 @@ describe('sweep controller: offer capacity', function () {
     expect(cloud.peakJobs).to.equal(3)
     expect(cloud.peak.get('g.x|L4:1')).to.equal(1)
     expect(cloud.peak.get('g.x|A10G:1')).to.equal(2)
+    // Each launch carried its own offer, not the other one of the same offer key.
+    expect(cloud.wrongOffer).to.deep.equal([])
   })
 
   it('holds the offers of a capacity pool to the pool together, as the plan does', async () => {
