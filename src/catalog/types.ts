@@ -53,6 +53,12 @@ export interface Offer {
   preemptionRatePerHour: number | null
   /** How many of this offer can run at once (capacity or quota); null = unbounded. */
   capacity: number | null
+  /**
+   * A limit this offer shares with other offers of the same pool id, in instances at once,
+   * on top of its own capacity: e.g. the local machine's max_concurrent, which holds over
+   * all its accelerator offers together. Absent = the offer's capacity is its own.
+   */
+  capacityPool?: {id: string; capacity: number}
   /** Seconds of notice before a spot/preemptible instance is taken back. */
   noticeSeconds: number | null
   source: string

@@ -34,12 +34,16 @@ export function renderSweepPlan(planned: PlannedSweep): string {
     lines.push(
       renderTable(plan.usage, [
         {header: 'OFFER', get: (u) => u.offerKey},
+        // Offers of one instance type with different accelerators share the offer key.
+        {header: 'ACCELERATOR', get: (u) => (u.accelerator ? `${u.accelerator.name}:${u.accelerator.count}` : '-')},
         {header: 'JOBS', get: (u) => u.jobs, align: 'right'},
         {header: 'PEAK', get: (u) => u.instances, align: 'right'},
         {header: 'CAPACITY', get: (u) => u.capacity ?? '∞', align: 'right'},
       ]),
     )
   }
+  // Offers sharing one limit (the local machine's max_concurrent over its accelerators).
+  for (const p of plan.pools) lines.push(`pool ${p.pool}: ${p.jobs} job(s) share ${p.capacity} slot(s), peak ${p.instances}`)
   const reasons = new Map<string, number>()
   for (const a of plan.assignments) if (a.reason) reasons.set(`${a.reason.reason}: ${a.reason.message}`, (reasons.get(`${a.reason.reason}: ${a.reason.message}`) ?? 0) + 1)
   for (const [r, n] of [...reasons].slice(0, 5)) lines.push(`not placed (${n}): ${r}`)

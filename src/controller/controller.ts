@@ -28,10 +28,14 @@ import {
   workOverrun,
 } from './respot.js'
 
-/** A plan and a way back from a candidate to the offer it came from. */
+/**
+ * A plan and a way back from a candidate to the offer it came from. Give the accelerator
+ * when known: offers sharing an offerKey (one instance type, different accelerators) are
+ * told apart by it.
+ */
 export interface Replanned {
   plan: Plan
-  offerOf(candidate: Pick<Candidate, 'offerKey'>): Offer | undefined
+  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
 }
 
 export interface ControllerEvent {
@@ -437,7 +441,7 @@ class JobController {
     const replanned = await this.deps.replan(job.spec, [])
     const key = attemptOfferKey(attempt)
     // Exactly the recorded offer (zone included), even if the plan no longer ranks it.
-    const offer = replanned.offerOf({offerKey: key})
+    const offer = replanned.offerOf({offerKey: key, accelerator: attempt.accelerator === null ? null : {name: attempt.accelerator, count: attempt.acceleratorCount ?? 1}})
     if (!offer) {
       // The offer left the catalog; if the backend has the run by tag it will still be found.
       this.store.updateAttempt(attempt.id, {state: 'LOST', endedAt: this.clock().toISOString(), reason: 'offer no longer in the catalog'}, {kind: 'attempt-lost'})

@@ -4,7 +4,7 @@
 import type {FxRates} from '../catalog/currency.js'
 import type {Accelerator, Offer} from '../catalog/types.js'
 import type {SkyhopConfig} from '../config.js'
-import {indexOffers, offerKey} from '../planner/offer-index.js'
+import {indexOffers, offerIdentity, offerKey} from '../planner/offer-index.js'
 import {planJob} from '../planner/plan-job.js'
 import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate, QuotaLimit} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
@@ -46,7 +46,7 @@ export interface Planning {
 /** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
 export interface PlanningInputs {
   offers: OfferIndex
-  offerOf(candidate: Candidate): Offer | undefined
+  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
   accelerators: (name: string) => Accelerator | undefined
   enabledProviders: ReadonlySet<string> | null
   fx: FxRates
@@ -118,6 +118,10 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   const offers = [...catalog.offers.filter((o) => !live.some((l) => l.provider === o.provider)), ...live]
   const index = indexOffers(offers)
   const byKey = new Map<OfferKey, Offer>(offers.map((o) => [offerKey(o), o]))
+  // Offers sharing an offerKey (one instance type sold with different accelerators) are told
+  // apart by their accelerator: by key alone the last of them stood for all, and a launch
+  // went out with another offer than the candidate's (its price, its accelerator for GRES).
+  const byIdentity = new Map<string, Offer>(offers.map((o) => [offerIdentity({offerKey: offerKey(o), accelerator: o.accelerator}), o]))
   const queueCache = new Map<string, QueueEstimate | null>()
   const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
 
@@ -138,7 +142,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   }
   return {
     offers: index,
-    offerOf: (c) => byKey.get(c.offerKey),
+    offerOf: (c) => (c.accelerator === undefined ? byKey.get(c.offerKey) : byIdentity.get(offerIdentity({offerKey: c.offerKey, accelerator: c.accelerator}))),
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
     fx,

@@ -7,6 +7,7 @@
 import {amountInUsd} from '../catalog/currency.js'
 import {BugError} from '../errors.js'
 import {noFeasiblePlanError, noFeasibleSweepError} from '../planner/explain.js'
+import {offerIdentity} from '../planner/offer-index.js'
 import {planSweep, shapeKey} from '../planner/sweep.js'
 import type {SweepPlan} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
@@ -89,6 +90,14 @@ export interface SweepJobOptions {
   /** The candidate the sweep plan assigned (offerKey#market), tried first. */
   candidateKey: string | null
   offerKey: string | null
+  /**
+   * The assigned offer's accelerator: with the offerKey, the offer's identity (offerIdentity;
+   * offers of one instance type with different accelerators share an offerKey and a
+   * candidateKey). Absent in sweeps recorded before it was kept.
+   */
+  accelerator?: {name: string; count: number} | null
+  /** Instances the job takes on its offer: one per node. Absent in sweeps recorded before it was kept. */
+  nodes?: number
   waitForSlotHours: number
 }
 
@@ -101,6 +110,8 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
       expectedCostUsd: a.candidate?.estimatedCostUsd ?? 0,
       candidateKey: a.candidate?.key ?? null,
       offerKey: a.candidate?.offerKey ?? null,
+      accelerator: a.candidate?.accelerator ?? null,
+      nodes: a.candidate?.nodes ?? c.spec.nodes,
       waitForSlotHours: a.waitForSlotHours,
     }
     return {name: c.name, file: planned.file, spec: c.spec, matrix: c.values, options: {catalogFile: options.catalogFile, objective: options.objective, sweep}}
@@ -112,6 +123,7 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
     unassigned: plan.unassigned,
     shapes: plan.shapes,
     usage: plan.usage,
+    pools: plan.pools,
     assumptions: plan.assumptions,
   }
   const recorded = store.createSweep(
@@ -344,7 +356,19 @@ interface QueuedJob {
   id: string
   name: string
   expectedCostUsd: number
-  offerKey: string | null
+  /** The assigned offer as the plan's usage counts it (see slotOf); null when unassigned. */
+  slot: string | null
+  /** Instances it takes there. */
+  nodes: number
+}
+
+/**
+ * The key a sweep counts an offer's use under: the offer's identity, or only its offerKey
+ * for a sweep recorded before jobs and usage rows kept the accelerator (both sides alike).
+ */
+function slotOf(offerKey: string | null, accelerator: {name: string; count: number} | null | undefined): string | null {
+  if (offerKey === null) return null
+  return accelerator === undefined ? offerKey : offerIdentity({offerKey, accelerator})
 }
 
 class SweepController {
@@ -357,7 +381,11 @@ class SweepController {
   private readonly startedAt = Date.now()
   private sweep!: SweepRecord
   private options!: StoredSweepOptions
+  /** Instances each offer may run at once, by slotOf; offers without a limit are absent. */
   private capacity = new Map<string, number>()
+  /** The capacity pool of each offer in one (by slotOf), and what each pool may run at once. */
+  private poolOf = new Map<string, string>()
+  private poolCapacity = new Map<string, number>()
   private lastIdleGuard = 0
 
   constructor(
@@ -380,8 +408,20 @@ class SweepController {
     if (!sweep) throw new BugError(`sweep ${this.sweepId} vanished from the state store`)
     this.sweep = sweep
     this.options = sweep.options as unknown as StoredSweepOptions
-    const usage = ((sweep.plan?.usage ?? []) as Array<{offerKey: string; capacity: number | null}>).filter((u) => u.capacity !== null)
-    this.capacity = new Map(usage.map((u) => [u.offerKey, u.capacity!]))
+    // Keyed by the offer's identity, not its offerKey: two offers sharing an offerKey each
+    // keep their own capacity (a map by offerKey kept whichever came last for both).
+    const usage = (sweep.plan?.usage ?? []) as Array<{offerKey: string; accelerator?: {name: string; count: number} | null; capacity: number | null; pool?: string | null}>
+    this.capacity = new Map()
+    for (const u of usage) {
+      const slot = slotOf(u.offerKey, u.accelerator)!
+      if (u.pool) this.poolOf.set(slot, u.pool)
+      if (u.capacity === null) continue
+      this.capacity.set(slot, Math.min(u.capacity, this.capacity.get(slot) ?? Number.POSITIVE_INFINITY))
+    }
+    // Offers sharing a pool (the local machine's accelerators under one max_concurrent) are
+    // held to it together, as the plan was: a job the pool has no room for waits here rather
+    // than queue in the runner holding a place under max-parallel, or fail (when_full: fail).
+    for (const p of (sweep.plan?.pools ?? []) as Array<{pool: string; capacity: number}>) this.poolCapacity.set(p.pool, p.capacity)
     if (sweep.state !== 'RUNNING') return {finished: true, stats: this.stats()}
     if (!this.store.acquireSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)) {
       throw new SweepLeaseHeldError(`sweep ${this.sweepId} is driven by another controller`)
@@ -416,7 +456,7 @@ class SweepController {
     for (const job of jobs) {
       if (TERMINAL_JOB_STATES.has(job.state)) continue
       const o = (job.options.sweep ?? {}) as Partial<SweepJobOptions>
-      const q = {id: job.id, name: job.name, expectedCostUsd: o.expectedCostUsd ?? 0, offerKey: o.offerKey ?? null}
+      const q = {id: job.id, name: job.name, expectedCostUsd: o.expectedCostUsd ?? 0, slot: slotOf(o.offerKey ?? null, o.accelerator), nodes: Math.max(1, o.nodes ?? job.spec.nodes)}
       // Jobs already launched (a controller before us was stopped) are driven first, whatever the limit.
       if (job.state === 'PENDING') queue.push(q)
       else inFlight.push(q)
@@ -455,8 +495,16 @@ class SweepController {
   private schedule(queue: QueuedJob[]): void {
     const budgetUsd = this.sweep.budgetUsd
     let money = budgetUsd === null ? null : this.spentAndCommitted()
+    // Instances in use per offer, as the planner counts capacity: a job takes one per node.
     const perOffer = new Map<string, number>()
-    for (const r of this.running.values()) if (r.job.offerKey) perOffer.set(r.job.offerKey, (perOffer.get(r.job.offerKey) ?? 0) + 1)
+    const perPool = new Map<string, number>()
+    const occupy = (q: QueuedJob) => {
+      if (!q.slot) return
+      perOffer.set(q.slot, (perOffer.get(q.slot) ?? 0) + q.nodes)
+      const pool = this.poolOf.get(q.slot)
+      if (pool !== undefined) perPool.set(pool, (perPool.get(pool) ?? 0) + q.nodes)
+    }
+    for (const r of this.running.values()) occupy(r.job)
     for (let i = 0; i < queue.length && this.running.size < this.options.maxParallel; ) {
       const q = queue[i]
       const job = this.store.getJob(q.id)
@@ -464,9 +512,15 @@ class SweepController {
         queue.splice(i, 1)
         continue
       }
-      const cap = q.offerKey ? this.capacity.get(q.offerKey) : undefined
-      if (cap !== undefined && (perOffer.get(q.offerKey!) ?? 0) >= cap) {
-        // Its assigned offer is full: a job assigned elsewhere may go first.
+      const cap = q.slot ? this.capacity.get(q.slot) : undefined
+      const inUse = q.slot ? (perOffer.get(q.slot) ?? 0) : 0
+      const pool = q.slot ? this.poolOf.get(q.slot) : undefined
+      const poolCap = pool === undefined ? undefined : this.poolCapacity.get(pool)
+      const poolInUse = pool === undefined ? 0 : (perPool.get(pool) ?? 0)
+      // A job larger than the whole offer or pool (never planned so) still starts once it is empty, rather than never.
+      const full = (limit: number | undefined, used: number) => limit !== undefined && used > 0 && used + q.nodes > limit
+      if (full(cap, inUse) || full(poolCap, poolInUse)) {
+        // Its assigned offer (or its pool) has not enough instances free: a job assigned elsewhere may go first.
         i++
         continue
       }
@@ -487,7 +541,7 @@ class SweepController {
         money = {spent: money.spent, committed: money.committed + q.expectedCostUsd}
       }
       queue.splice(i, 1)
-      if (q.offerKey) perOffer.set(q.offerKey, (perOffer.get(q.offerKey) ?? 0) + 1)
+      occupy(q)
       this.start(q)
     }
   }
@@ -510,7 +564,7 @@ class SweepController {
     const job = this.store.getJob(q.id)!
     const o = job.options as {retryUntilUpMs?: number; sweep?: SweepJobOptions}
     this.emit('job-started', `starting ${q.name} (${this.running.size + 1} running)`, {jobId: q.id, name: q.name, data: {values: job.matrix ?? {}, index: o.sweep?.index ?? null}})
-    const preferred = o.sweep?.candidateKey ?? null
+    const preferred = o.sweep?.candidateKey ? {key: o.sweep.candidateKey, accelerator: o.sweep.accelerator} : null
     const done = driveJob(q.id, {
       store: this.store,
       providers: this.deps.providers,
@@ -605,10 +659,15 @@ class SweepController {
     }
   }
 
-  /** The cached plan with the candidate the sweep plan assigned moved to the front. */
-  private async replanPreferring(spec: JobSpec, blocked: Parameters<Replanner>[1], preferred: string | null) {
+  /**
+   * The cached plan with the candidate the sweep plan assigned moved to the front. Matched by
+   * accelerator too when the job kept it: offers sharing an offerKey share a candidate key.
+   */
+  private async replanPreferring(spec: JobSpec, blocked: Parameters<Replanner>[1], preferred: {key: string; accelerator?: {name: string; count: number} | null} | null) {
     const r = await this.replan(spec, blocked)
-    const i = preferred === null ? -1 : r.plan.candidates.findIndex((c) => c.key === preferred)
+    const same = (a: {name: string; count: number} | null, b: {name: string; count: number} | null) => (a === null ? b === null : b !== null && a.name === b.name && a.count === b.count)
+    const i =
+      preferred === null ? -1 : r.plan.candidates.findIndex((c) => c.key === preferred.key && (preferred.accelerator === undefined || same(c.accelerator, preferred.accelerator)))
     if (i <= 0) return r
     const candidates = [r.plan.candidates[i], ...r.plan.candidates.slice(0, i), ...r.plan.candidates.slice(i + 1)].map((c, rank) => ({...c, rank: rank + 1}))
     return {...r, plan: {...r.plan, candidates, chosen: candidates[0]}}

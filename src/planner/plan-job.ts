@@ -26,7 +26,7 @@ import {type AcceleratorGroup, type Egress, JobContext, fmt} from './context.js'
 import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
 import {describeExclusion} from './explain.js'
 import {ExclusionCollector} from './exclusions.js'
-import {isOfferIndex, offerKey} from './offer-index.js'
+import {isOfferIndex, offerKey, offerRoom} from './offer-index.js'
 import {
   PESSIMISTIC_QUANTILE,
   PREEMPTION_PRIOR_PER_HOUR,
@@ -137,7 +137,8 @@ export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferInde
     const nodes = Math.max(1, ctx.job.nodes)
     const kind = providerKind(offer.provider)
     if (nodes > 1 && kind === 'local') return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, nodes)
-    if (offer.capacity !== null && offer.capacity < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, offer.capacity)
+    const room = offerRoom(offer)
+    if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)
     if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null) return exclusions.add('blocked', offer.provider, offer.region, offer, null)
     // An allocator (local, Slurm, Kubernetes) gives the job exactly what it asks for out of
     // a bigger machine, so "exactly N" means "at least N" there. A catalog figure of 0 means

@@ -8,6 +8,9 @@
 //      earliest finish for `time`), reusing the quota of the job it follows;
 //   4. a sweep budget, if given, is spent in that order; a job that would exceed it is
 //      left unassigned.
+// An offer's slots are its own capacity and, when it has one, its capacity pool's: offers
+// of one pool (the local machine's accelerators under one max_concurrent) share the
+// pool's slots, so a job needs room in both to start, and waits for the later of the two.
 import type {Offer} from '../catalog/types.js'
 import type {JobSpec, Money} from '../spec/job-spec.js'
 import {JobContext} from './context.js'
@@ -42,6 +45,15 @@ interface Slots {
   peak: number
 }
 
+/** The slots of a capacity pool, shared by every offer naming it. */
+interface Pool {
+  capacity: number
+  /** Free-at times in hours from now, ascending; length = capacity. */
+  freeAt: number[]
+  jobs: number
+  peak: number
+}
+
 export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan {
   const index: OfferIndex = isOfferIndex(input.offers) ? input.offers : indexOffers(input.offers)
   const observations = input.observations && input.observations.length > 0 ? new ObservationIndex(input.observations, input.now) : null
@@ -67,6 +79,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
 
   // Keyed by the offer object itself: no key string per offer in the hot loop.
   const slots = new Map<Offer, Slots>()
+  const pools = new Map<string, Pool>()
   const limits = input.limits ?? []
   const used = limits.map(() => ({instances: 0, accelerators: 0}))
   const budgetUsd = input.sweep?.budget === undefined ? Number.POSITIVE_INFINITY : input.sweep.budget.currency === 'USD' ? input.sweep.budget.amount : input.sweep.budget.amount / input.fx.cnyPerUsd
@@ -80,24 +93,21 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     const nodes = Math.max(1, job.nodes)
     // Offers the sweep has already filled are skipped while ranking, so a ranking only
     // needs to be deep enough for this shape's own jobs.
-    const full = (o: Offer): boolean => {
-      const sl = slots.get(o)
-      return sl !== undefined && sl.freeAt !== null && sl.freeAt[nodes - 1] > 0
-    }
+    const full = (o: Offer): boolean => busy(slots, pools, o, nodes)
     if (shape.ranked === null) {
       // Each of this shape's jobs fills at most one offer, knocking out at most its two markets.
       shape.k = Math.max(top, 2 * shape.remaining * nodes + 64)
       shape.ranked = rankOffers(shape.ctx, index, shape.k, full)
     }
-    let pick = firstFree(shape.ranked, slots, limits, used, nodes)
+    let pick = firstFree(shape.ranked, full, limits, used, nodes)
     if (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
       // Other jobs filled what we kept (or quotas bar it): rank again over what is still free.
       shape.ranked = rankOffers(shape.ctx, index, shape.k, full)
-      pick = firstFree(shape.ranked, slots, limits, used, nodes)
+      pick = firstFree(shape.ranked, full, limits, used, nodes)
       while (pick === null && shape.ranked.feasibleCount > shape.ranked.scored.length) {
         shape.k *= 4
         shape.ranked = rankOffers(shape.ctx, index, shape.k, full)
-        pick = firstFree(shape.ranked, slots, limits, used, nodes)
+        pick = firstFree(shape.ranked, full, limits, used, nodes)
       }
     }
     let wait = 0
@@ -106,7 +116,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
       // Nothing free: wait for the slot that serves the objective best among the best
       // WAIT_DEPTH candidates, full or not.
       waitRanking = rankOffers(shape.ctx, index, Math.max(top, WAIT_DEPTH))
-      const w = earliestSlot(shape.ctx, waitRanking, slots, nodes)
+      const w = earliestSlot(shape.ctx, waitRanking, slots, pools, nodes)
       if (w !== null) {
         pick = w.rank
         wait = w.start
@@ -133,7 +143,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
       continue
     }
     spent += cost
-    take(slots, s, nodes, wait, wait + s.finishHours)
+    take(slots, pools, s, nodes, wait + s.finishHours)
     if (wait === 0) charge(limits, used, s, nodes)
     const candidate = materialize(shape.ctx, s, pick + 1)
     assignments[i] = {jobIndex: i, job: job.name, candidate, waitForSlotHours: round(wait), estimatedFinishHours: round(wait + s.finishHours), reason: null}
@@ -142,8 +152,18 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   for (const shape of shapes.values()) for (const a of shape.ctx.assumptions) assumptions.add(a)
   const usage = [...slots.values()]
     .filter((v) => v.jobs > 0)
-    .map((v) => ({offerKey: offerKey(v.offer), instances: v.peak, jobs: v.jobs, capacity: v.offer.capacity}))
+    .map((v) => ({
+      offerKey: offerKey(v.offer),
+      accelerator: v.offer.accelerator === null ? null : {...v.offer.accelerator},
+      instances: v.peak,
+      jobs: v.jobs,
+      capacity: v.offer.capacity,
+      pool: v.offer.capacityPool?.id ?? null,
+    }))
     .sort((a, b) => (a.offerKey < b.offerKey ? -1 : a.offerKey > b.offerKey ? 1 : 0))
+  const poolUsage = [...pools]
+    .map(([pool, p]) => ({pool, instances: p.peak, jobs: p.jobs, capacity: p.capacity}))
+    .sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0))
   let makespan = 0
   let unassigned = 0
   for (const a of assignments) {
@@ -156,6 +176,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     now: input.now.toISOString(),
     assignments,
     usage,
+    pools: poolUsage,
     estimatedCostUsd: round(spent),
     makespanHours: round(makespan),
     unassigned,
@@ -216,13 +237,20 @@ function charge(limits: readonly QuotaLimit[], used: Array<{instances: number; a
   }
 }
 
+/** Whether `nodes` more instances of the offer cannot start now: its own slots or its pool's are taken. */
+function busy(slots: Map<Offer, Slots>, pools: Map<string, Pool>, offer: Offer, nodes: number): boolean {
+  const sl = slots.get(offer)
+  if (sl !== undefined && sl.freeAt !== null && sl.freeAt[nodes - 1] > 0) return true
+  const pool = offer.capacityPool === undefined ? undefined : pools.get(offer.capacityPool.id)
+  return pool !== undefined && pool.freeAt[nodes - 1] > 0
+}
+
 /** Rank index of the best candidate that can start now, or null. */
-function firstFree(ranked: Ranked, slots: Map<Offer, Slots>, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
+function firstFree(ranked: Ranked, full: (offer: Offer) => boolean, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
   const list = ranked.scored
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
-    const sl = slots.get(s.offer)
-    if (sl !== undefined && sl.freeAt !== null && sl.freeAt[nodes - 1] > 0) continue
+    if (full(s.offer)) continue
     if (!quotaAllows(limits, used, s, nodes)) continue
     return r
   }
@@ -230,14 +258,17 @@ function firstFree(ranked: Ranked, slots: Map<Offer, Slots>, limits: readonly Qu
 }
 
 /** When everything is full: the candidate whose freed slot serves the objective best. */
-function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<Offer, Slots>, nodes: number): {rank: number; start: number} | null {
+function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<Offer, Slots>, pools: Map<string, Pool>, nodes: number): {rank: number; start: number} | null {
   const list = ranked.scored
   let best: {rank: number; start: number; value: number} | null = null
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
     const sl = slots.get(s.offer)
-    if (sl === undefined || sl.freeAt === null) continue
-    const start = sl.freeAt[nodes - 1]
+    const own = sl === undefined || sl.freeAt === null ? null : sl.freeAt[nodes - 1]
+    // An offer the sweep has not used yet may still be full through its pool.
+    const pool = s.offer.capacityPool === undefined ? undefined : pools.get(s.offer.capacityPool.id)
+    if (own === null && pool === undefined) continue
+    const start = Math.max(own ?? 0, pool?.freeAt[nodes - 1] ?? 0)
     const finish = start + s.finishHours
     if (finish > ctx.allowedHours) continue
     if (s.spot && start + s.pessimisticFinishHours > ctx.allowedHours) continue
@@ -248,20 +279,33 @@ function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<Offer, Slots>,
   return best === null ? null : {rank: best.rank, start: best.start}
 }
 
-function take(slots: Map<Offer, Slots>, s: Scored, nodes: number, start: number, end: number): void {
+function take(slots: Map<Offer, Slots>, pools: Map<string, Pool>, s: Scored, nodes: number, end: number): void {
   const sl = slotsFor(slots, s.offer)
   sl.jobs++
-  if (sl.freeAt === null) {
-    sl.peak += nodes
-    return
+  if (sl.freeAt === null) sl.peak += nodes
+  else sl.peak = Math.max(sl.peak, occupy(sl.freeAt, nodes, end))
+  const cp = s.offer.capacityPool
+  if (cp !== undefined) {
+    let pool = pools.get(cp.id)
+    if (pool === undefined) {
+      pool = {capacity: cp.capacity, freeAt: new Array<number>(cp.capacity).fill(0), jobs: 0, peak: 0}
+      pools.set(cp.id, pool)
+    }
+    pool.jobs++
+    pool.peak = Math.max(pool.peak, occupy(pool.freeAt, nodes, end))
   }
-  // The first `nodes` slots are the earliest free; `start` is when the last of them frees.
-  void start
-  for (let n = 0; n < nodes; n++) sl.freeAt[n] = end
-  sl.freeAt.sort((a, b) => a - b)
+}
+
+/**
+ * Takes the first `nodes` slots (the earliest free; the job starts when the last of them,
+ * and of the other side's, frees) until `end`; returns how many are then busy.
+ */
+function occupy(freeAt: number[], nodes: number, end: number): number {
+  for (let n = 0; n < nodes; n++) freeAt[n] = end
+  freeAt.sort((a, b) => a - b)
   let busy = 0
-  for (const t of sl.freeAt) if (t > 0) busy++
-  sl.peak = Math.max(sl.peak, busy)
+  for (const t of freeAt) if (t > 0) busy++
+  return busy
 }
 
 function unassignedReason(ctx: JobContext, ranked: Ranked): ExclusionGroup {

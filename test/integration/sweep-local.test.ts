@@ -3,7 +3,7 @@
 // Lines parsed line by line, a budget that stops the sweep early, the exit code of the
 // first failed job, a detached sweep controller, and Ctrl-C handing the sweep over.
 import {expect} from 'chai'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
@@ -140,6 +140,47 @@ describe('sweep on the local provider (end to end)', function () {
     expect(byName.result.jobs).to.have.length(50)
     const list = parseEnvelope(runCli(['sweeps', '--json'], {home, env}).stdout)
     expect(list.result.sweeps[0]).to.deep.include({id: result.sweep.id, name: 'grid', state: 'SUCCEEDED', jobs: 50})
+  })
+
+  it('holds max_concurrent over all of the machine\'s accelerators: two kinds, when_full fail, every job runs, one at a time', () => {
+    const home = tempHome()
+    // A machine with an A100 and an L4, as nvidia-smi reports them: two local offers.
+    const bin = join(home, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\nprintf "NVIDIA A100-SXM4-80GB, 81920\\nNVIDIA L4, 23034\\n"\n', {mode: 0o755})
+    const env = {...localOnly(home, 'max_concurrent: 1, when_full: fail'), PATH: `${bin}:${process.env.PATH}`}
+    const log = join(home, 'intervals.log')
+    const job = file(
+      home,
+      'pair',
+      [
+        'name: pair',
+        'resources: {accelerators: [A100-80GB:1, L4:1]}',
+        `envs: {LOG: ${JSON.stringify(log)}}`,
+        'matrix: {k: [1, 2, 3, 4]}',
+        'run: |',
+        '  echo "start $(date +%s%N) $SKYHOP_JOB_NAME" >> "$LOG"',
+        '  sleep 0.3',
+        '  echo "end $(date +%s%N) $SKYHOP_JOB_NAME" >> "$LOG"',
+        '',
+      ].join('\n'),
+    )
+    const r = runCli(['sweep', job, '-y', '--wait', '--max-parallel', '4', '--json'], {home, env})
+    const {envelope} = jsonLines(r.stdout)
+    expect(envelope.result?.sweep?.counts, r.stdout.slice(-2000)).to.deep.include({succeeded: 4, failed: 0, cancelled: 0})
+    expect(r.code, r.stderr).to.equal(0)
+    // No runner was refused a slot: the controller started one job at a time.
+    const marks = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '))
+    const timeline = marks.map(([kind, ns]) => ({kind, t: BigInt(ns)})).sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : x.kind === 'end' ? -1 : 1))
+    let running = 0
+    let most = 0
+    for (const m of timeline) {
+      running += m.kind === 'start' ? 1 : -1
+      most = Math.max(most, running)
+    }
+    expect(marks).to.have.length(8)
+    expect(most).to.equal(1)
+    expect(envelope.result.jobs.every((j: {attempts: number}) => j.attempts === 1)).to.equal(true)
   })
 
   it('stops starting jobs when the next one would push the sweep past its budget', () => {

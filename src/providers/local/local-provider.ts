@@ -121,6 +121,11 @@ export class LocalProvider implements Provider {
       expectedQueueMinutes: this.busySlots() < (this.maxConcurrent ?? Infinity) ? 0 : null,
       preemptionRatePerHour: 0,
       capacity: this.maxConcurrent,
+      // max_concurrent is one limit over the whole machine (the runner's slot files), not one
+      // per accelerator offer: with two kinds of accelerator a sweep planned each offer to
+      // max_concurrent and expected twice the jobs at once that could run (the rest queued in
+      // the runner, or failed with when_full: fail). The shared pool tells the planner.
+      ...(this.maxConcurrent === null ? {} : {capacityPool: {id: PROVIDER, capacity: this.maxConcurrent}}),
       noticeSeconds: null,
       source: `local: detected on ${hostname()}`,
       asOf: new Date().toISOString().slice(0, 10),

@@ -63,7 +63,49 @@ describe('planner sweeps', () => {
     const a = sweep.assignments[0]
     expect(a.candidate).to.deep.include({offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, nodes: 2})
     expect(a.waitForSlotHours).to.equal(0)
-    expect(sweep.usage).to.deep.equal([{offerKey: 'aws/r3/-/i0', instances: 2, jobs: 1, capacity: null}])
+    expect(sweep.usage).to.deep.equal([{offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, instances: 2, jobs: 1, capacity: null, pool: null}])
+  })
+
+  it('offers sharing a capacity pool share its slots: the sweep spills past the pool, or waits for it', () => {
+    // Two offers of one machine under one limit of 2 at once (as the local provider's
+    // accelerator offers under max_concurrent), each with room of its own, and one elsewhere.
+    const pool = {id: 'm1', capacity: 2}
+    const a = offer({od: 1, instanceType: 'a', capacity: 1, capacityPool: pool})
+    const b = offer({od: 1.1, instanceType: 'b', capacity: 2, capacityPool: pool})
+    const c = offer({od: 2, instanceType: 'c', region: 'elsewhere'})
+    const jobs = Array.from({length: 4}, (_, i) => job({name: `j${i}`}))
+    const spilled = sweepOf(jobs, [a, b, c])
+    // b alone could take a second job; the pool cannot.
+    expect(spilled.assignments.map((x) => [x.candidate?.instanceType, x.waitForSlotHours])).to.deep.equal([
+      ['a', 0],
+      ['b', 0],
+      ['c', 0],
+      ['c', 0],
+    ])
+    expect(spilled.pools).to.deep.equal([{pool: 'm1', instances: 2, jobs: 2, capacity: 2}])
+    expect(spilled.usage.map((u) => [u.offerKey, u.pool])).to.deep.equal([
+      ['aws/elsewhere/-/c', null],
+      ['aws/us-east-1/-/a', 'm1'],
+      ['aws/us-east-1/-/b', 'm1'],
+    ])
+
+    // Without the offer elsewhere the third job waits for the pool to free a slot, though b
+    // has room of its own; the fourth (objective cost) waits for a again, the cheaper.
+    const waited = sweepOf(jobs, [a, b])
+    const [first, second, third, fourth] = waited.assignments
+    expect([first.waitForSlotHours, second.waitForSlotHours]).to.deep.equal([0, 0])
+    expect(third.candidate?.instanceType).to.equal('a')
+    expect(third.waitForSlotHours).to.equal(first.estimatedFinishHours)
+    expect(fourth.candidate?.instanceType).to.equal('a')
+    expect(fourth.waitForSlotHours).to.equal(third.estimatedFinishHours)
+    expect(waited.pools).to.deep.equal([{pool: 'm1', instances: 2, jobs: 4, capacity: 2}])
+  })
+
+  it('an offer whose pool is smaller than a job is excluded for capacity', () => {
+    const small = offer({od: 1, capacityPool: {id: 'm1', capacity: 1}})
+    const sweep = sweepOf([job({name: 'wide', nodes: 2})], [small])
+    expect(sweep.assignments[0].candidate).to.equal(null)
+    expect(sweep.assignments[0].reason?.reason).to.equal('capacity')
   })
 
   it('a job no offer can run carries its own exclusion reason', () => {
