@@ -135,6 +135,8 @@ class JobController {
   private readonly migrationAsked = new Map<string, boolean>()
   /** Attempts of this job that ended in a migration (counted from the store once, then kept). */
   private migrations: number | null = null
+  /** Zones (provider|region|zone|accelerator|market) out of capacity since the last launch: observed once. */
+  private readonly outagesSeen = new Set<string>()
   /** The last respot decision recorded in the store, so a repeated one is not stored again. */
   private lastRespot: string | null = null
 
@@ -260,6 +262,7 @@ class JobController {
         }
         const outcome = await this.tryCandidate(job, candidate, replanned, spec, sync)
         if (outcome === 'launched') {
+          this.outagesSeen.clear()
           this.afterProbe(candidate)
           return true
         }
@@ -344,7 +347,12 @@ class JobController {
         {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>},
         {kind: 'attempt-launch-failed', data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null}},
       )
-      if (perr.category === 'capacity' || perr.category === 'quota') {
+      // A zone found out of capacity again while the job waits is the same outage, not fresh
+      // evidence: one observation per zone until the job launches somewhere, so a long wait
+      // does not pile up failures the planner would read as a zone that never has capacity.
+      const scope = `${candidate.provider}|${candidate.region}|${candidate.zone ?? ''}|${candidate.accelerator?.name ?? ''}|${candidate.spot ? 'spot' : 'od'}`
+      if (perr.category === 'quota' || (perr.category === 'capacity' && !this.outagesSeen.has(scope))) {
+        if (perr.category === 'capacity') this.outagesSeen.add(scope)
         this.store.addObservation({
           provider: candidate.provider,
           region: candidate.region,

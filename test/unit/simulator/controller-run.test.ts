@@ -98,6 +98,23 @@ describe('simulator: the real controller on a simulated provider', function () {
     expect(out.costUsd).to.be.closeTo(4.5, 1e-6)
   })
 
+  it('a long wait records the outage once per zone, not once per look', async () => {
+    // 4 h of work, 10 h to go, d = 0.5 h: spot's p95 finish (6.93 h) fits after each 1 h wait
+    // up to 3 h, when spot is back. Three looks find no spot: three failed attempts, one
+    // capacity observation (the planner reads each observation as a fresh launch that failed).
+    const out = await runController(input([market('0001111111')], {deadlineHours: 10, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
+    const store = Store.open(out.home!)
+    try {
+      const observed = store.observations('1970-01-01T00:00:00Z')
+      expect(observed.filter((o) => o.kind === 'capacity-failure').map((o) => o.zone)).to.deep.equal(['us-west-2a'])
+    } finally {
+      store.close()
+      rmSync(out.home!, {recursive: true, force: true})
+    }
+  })
+
   it('ahead of schedule, waits for spot where the p95 rule would go on-demand, since on-demand stays in time', async () => {
     // 10 h of work in 12.8 h, d = 0.2 h. Spot goes at 5 h with 4.8 h done: a step later spot's
     // pessimistic (p95) finish of the 5.2 h left no longer fits, so the p95 rule alone would
