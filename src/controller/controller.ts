@@ -15,13 +15,19 @@ import {contractEnv} from './contract-env.js'
 import {billingPolicy} from './cost.js'
 import {
   type AttemptProgress,
+  type ProgressLine,
+  aheadOfLine,
   assessMigration,
   decideWait,
+  fallbackMarginHours,
+  fallbackSpot,
+  fallbackWait,
   lostHours,
   migrationMarginHours,
   nextLookMs,
   respotIntervalMs,
   slackAfter,
+  spotTooLate,
   waitApplies,
   workDoneHours,
   workLeftHours,
@@ -129,6 +135,8 @@ class JobController {
   private readonly migrationAsked = new Map<string, boolean>()
   /** Attempts of this job that ended in a migration (counted from the store once, then kept). */
   private migrations: number | null = null
+  /** Zones (provider|region|zone|accelerator|market) out of capacity since the last launch: observed once. */
+  private readonly outagesSeen = new Set<string>()
   /** The last respot decision recorded in the store, so a repeated one is not stored again. */
   private lastRespot: string | null = null
 
@@ -229,13 +237,21 @@ class JobController {
         planned = await this.plan(job, this.blocked)
       }
       const {replanned, spec} = planned
-      const candidates = replanned.plan.candidates.slice(0, this.deps.maxCandidatesPerRound ?? 25)
+      const candidates: Array<{candidate: Candidate; replanned: Replanned; spec: JobSpec}> = replanned.plan.candidates
+        .slice(0, this.deps.maxCandidatesPerRound ?? 25)
+        .map((candidate) => ({candidate, replanned, spec}))
       if (candidates.length === 0 && failures.length === 0) throw noFeasiblePlanError(replanned.plan)
+      // Spot the plan leaves out for the deadline, tried first while on-demand stays a fallback in time.
+      const net = await this.fallbackSpot(job, replanned.plan, [...this.blocked, ...this.preemptionBlocks], 0)
+      if (net !== null) {
+        this.emit('respot-fallback', `trying spot before on-demand: the job is ahead of schedule and on-demand would still finish by the deadline after a preemption at once`)
+        candidates.unshift(...net.spot.slice(0, this.deps.maxCandidatesPerRound ?? 25).map((candidate) => ({candidate, replanned: net.free.replanned, spec: net.free.spec})))
+      }
       // Signed once a round: a store the job cannot reach is the job's problem, not a candidate's.
       const sync = (await this.deps.checkpointSync?.(job)) ?? null
       let waitMs: number | null = null
       let waitConsidered = false
-      for (const candidate of candidates) {
+      for (const {candidate, replanned, spec} of candidates) {
         // A failure earlier in this round may have blocked this candidate's zone, region or provider.
         if (this.blocked.some((b) => covers(b, candidate))) continue
         if (!candidate.spot && !waitConsidered) {
@@ -246,6 +262,7 @@ class JobController {
         }
         const outcome = await this.tryCandidate(job, candidate, replanned, spec, sync)
         if (outcome === 'launched') {
+          this.outagesSeen.clear()
           this.afterProbe(candidate)
           return true
         }
@@ -330,7 +347,12 @@ class JobController {
         {state: 'FAILED', endedAt: this.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>},
         {kind: 'attempt-launch-failed', data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null}},
       )
-      if (perr.category === 'capacity' || perr.category === 'quota') {
+      // A zone found out of capacity again while the job waits is the same outage, not fresh
+      // evidence: one observation per zone until the job launches somewhere, so a long wait
+      // does not pile up failures the planner would read as a zone that never has capacity.
+      const scope = `${candidate.provider}|${candidate.region}|${candidate.zone ?? ''}|${candidate.accelerator?.name ?? ''}|${candidate.spot ? 'spot' : 'od'}`
+      if (perr.category === 'quota' || (perr.category === 'capacity' && !this.outagesSeen.has(scope))) {
+        if (perr.category === 'capacity') this.outagesSeen.add(scope)
         this.store.addObservation({
           provider: candidate.provider,
           region: candidate.region,
@@ -465,10 +487,11 @@ class JobController {
    * deadline moved `shiftMs` earlier (how things will look after losing that much time),
    * on-demand only when asked.
    */
-  private async plan(job: JobRecord, blocked: BlockList, shiftMs = 0, onDemandOnly = false): Promise<{replanned: Replanned; spec: JobSpec}> {
+  private async plan(job: JobRecord, blocked: BlockList, shiftMs = 0, onDemandOnly = false, dropDeadline = false): Promise<{replanned: Replanned; spec: JobSpec}> {
     let spec = job.spec
     if (spec.work !== null) spec = {...spec, work: {...spec.work, hours: this.workLeft(job)}}
     if (shiftMs > 0 && spec.deadline !== null) spec = {...spec, deadline: new Date(Date.parse(spec.deadline) - shiftMs).toISOString()}
+    if (dropDeadline) spec = {...spec, deadline: null}
     if (onDemandOnly) spec = {...spec, spot: 'on-demand'}
     return {replanned: await this.deps.replan(spec, blocked), spec}
   }
@@ -533,11 +556,42 @@ class JobController {
     const hard = this.hardBlocks()
     const spotLater = await this.plan(job, hard, this.respotMs)
     const onDemandLater = await this.plan(job, hard, this.respotMs, true)
-    const d = decideWait({stepMs: this.respotMs, spotLater: spotLater.replanned.plan, onDemandLater: onDemandLater.replanned.plan})
+    let d = decideWait({stepMs: this.respotMs, spotLater: spotLater.replanned.plan, onDemandLater: onDemandLater.replanned.plan})
+    if (!d.wait && d.code === 'spot-does-not-fit') {
+      // The p95 rule gives up on spot; the on-demand safety net may still wait a step for it.
+      const net = await this.fallbackSpot(job, spotLater.replanned.plan, hard, this.respotMs)
+      if (net !== null) d = fallbackWait(this.respotMs, net.spot[0])
+    }
     if (d.wait) this.respotEvent('respot-wait', 'wait', d.message, {data: d.data})
     // A job with no spot to wait for (none offered, or dearer) goes on-demand as it always did, without a word.
     else if (d.code !== 'no-spot' && d.code !== 'on-demand-preferred') this.respotEvent('respot-on-demand', d.code, d.message, {data: d.data})
     return d.wait ? d.ms : null
+  }
+
+  /**
+   * Spot the plan left out for the deadline that the on-demand safety net admits now, or
+   * after waiting `waitMs` (respot.ts: fallbackSpot): the job is ahead of schedule and
+   * on-demand would still make the deadline after spot's changeover and a preemption.
+   */
+  private async fallbackSpot(job: JobRecord, plan: Plan, blocked: BlockList, waitMs: number): Promise<{spot: Candidate[]; free: {replanned: Replanned; spec: JobSpec}; ahead: boolean} | null> {
+    if (!waitApplies(job.spec.spot, job.spec.deadline, this.respotMs) || job.spec.work === null) return null
+    if (plan.candidates.some((c) => c.spot) || !spotTooLate(plan)) return null
+    const done = this.workDone(job)
+    if (workOverrun(job.spec.work.hours, done)) return null
+    const ahead = aheadOfLine(this.progressLine(job, done), this.clock().getTime() + waitMs)
+    if (!ahead) return null
+    const free = await this.plan(job, blocked, 0, false, true)
+    const chosen = free.replanned.plan.chosen
+    if (chosen === null || !chosen.spot) return null
+    const margin = fallbackMarginHours(chosen.estimatedQueueHours, job.spec.checkpoint.intervalSeconds, waitMs)
+    const onDemandLater = await this.plan(job, blocked, Math.ceil(margin * 3_600_000), true)
+    const v = fallbackSpot({plan, free: free.replanned.plan, onDemandLater: onDemandLater.replanned.plan, ahead})
+    return v.ok ? {spot: v.spot, free, ahead} : null
+  }
+
+  /** Uniform Progress's line for the job: from its creation (no work) to its deadline (all of it). */
+  private progressLine(job: JobRecord, done = this.workDone(job)): ProgressLine {
+    return {totalHours: job.spec.work?.hours ?? 0, doneHours: done, startMs: Date.parse(job.createdAt), deadlineMs: job.spec.deadline === null ? Number.NaN : Date.parse(job.spec.deadline)}
   }
 
   /** Sleeps `ms` in poll-sized steps; false as soon as the job ends or driving stops. */

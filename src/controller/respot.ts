@@ -126,7 +126,7 @@ export function slackAfter(spotPlan: Plan, onDemandPlan: Plan, hours: number): S
 }
 
 /** Whether the plan left spot out for the deadline (rather than having no spot to offer). */
-function spotTooLate(plan: Plan): boolean {
+export function spotTooLate(plan: Plan): boolean {
   return plan.excluded.some((g) => g.example.spot === true && (g.reason === 'deadline' || g.reason === 'deadline-risk'))
 }
 
@@ -241,4 +241,73 @@ function usd(n: number): string {
 
 function round(n: number): number {
   return Math.round(n * 10_000) / 10_000
+}
+
+// ---- on-demand as the safety net (Uniform Progress) -----------------------------------
+//
+// The p95 rule above asks spot to finish the work left by the deadline on its own, even
+// through an unlucky run of preemptions. That is more than the deadline needs while
+// on-demand remains a fallback in time: Can't Be Late's Uniform Progress keeps a job on
+// schedule with on-demand alone, and takes spot whenever it is ahead. So, besides the p95
+// rule, spot the plan leaves out for the deadline (and only for it) may be tried, and
+// waited for, when both hold:
+// - the job is ahead of the straight line from its creation (no work) to its deadline
+//   (all of it): cp(t) > W·(t − t0)/(D − t0), checked at the end of the wait when waiting;
+// - on-demand still finishes by the deadline after losing spot's changeover, the work since
+//   the last checkpoint and (when waiting) the step: a preemption the moment spot starts
+//   leaves on-demand in time.
+// Only spot no slower than that on-demand fallback qualifies (running on it never eats
+// the slack the fallback needs), and only while the plan without the deadline would
+// choose spot (it is cheaper).
+
+export interface ProgressLine {
+  totalHours: number
+  doneHours: number
+  /** The job's creation, ms. */
+  startMs: number
+  deadlineMs: number
+}
+
+/** Whether the work done is ahead of Uniform Progress's straight line at `atMs`. */
+export function aheadOfLine(p: ProgressLine, atMs: number): boolean {
+  const span = p.deadlineMs - p.startMs
+  if (!(span > 0) || !(p.totalHours > 0)) return false
+  const expected = (p.totalHours * Math.min(span, Math.max(0, atMs - p.startMs))) / span
+  return p.doneHours > expected + 1e-9
+}
+
+export type FallbackSpot = {ok: true; spot: Candidate[]; onDemand: Candidate} | {ok: false; reason: 'not-too-late' | 'no-spot' | 'behind' | 'on-demand-does-not-fit'}
+
+/**
+ * Spot candidates the on-demand safety net admits. `plan` is the plan of the job as it
+ * stands (the deadline as it is), `free` the same without a deadline, `onDemandLater` the
+ * on-demand-only plan with the deadline moved earlier by the spot changeover, the work
+ * since the last checkpoint and any wait; `ahead` whether the job is ahead of the line.
+ */
+export function fallbackSpot(input: {plan: Plan; free: Plan; onDemandLater: Plan; ahead: boolean}): FallbackSpot {
+  if (input.plan.candidates.some((c) => c.spot) || !spotTooLate(input.plan)) return {ok: false, reason: 'not-too-late'}
+  const chosen = input.free.chosen
+  if (chosen === null || !chosen.spot) return {ok: false, reason: 'no-spot'}
+  if (!input.ahead) return {ok: false, reason: 'behind'}
+  const od = input.onDemandLater.chosen
+  if (od === null) return {ok: false, reason: 'on-demand-does-not-fit'}
+  const spot = input.free.candidates.filter((c) => c.spot && c.estimatedRunHours <= od.estimatedRunHours + 1e-9)
+  if (spot.length === 0) return {ok: false, reason: 'no-spot'}
+  return {ok: true, spot, onDemand: od}
+}
+
+/** Hours of slack a spot start must leave on-demand: spot's changeover and the work since the last checkpoint, plus any wait. */
+export function fallbackMarginHours(spotQueueHours: number, checkpointSeconds: number | null, waitMs = 0): number {
+  return spotQueueHours + (checkpointSeconds !== null && checkpointSeconds > 0 ? checkpointSeconds / 3600 : 0) + waitMs / MS_PER_HOUR
+}
+
+/** The wait the on-demand safety net allows (see fallbackSpot), worded like decideWait's. */
+export function fallbackWait(stepMs: number, spot: Candidate): WaitDecision {
+  const hours = stepMs / MS_PER_HOUR
+  return {
+    wait: true,
+    ms: stepMs,
+    message: `no spot to launch now; waiting ${fmtHours(hours)} for it: the job is ahead of schedule, and on-demand would still finish by the deadline then even if ${describe(spot)} were taken back at once`,
+    data: {waitSeconds: Math.round(stepMs / 1000), spot: spot.key, rule: 'on-demand-fallback'},
+  }
 }

@@ -6,8 +6,12 @@ import {expect} from 'chai'
 
 import {
   MIN_SAVING_FRACTION,
+  aheadOfLine,
   assessMigration,
   decideWait,
+  fallbackMarginHours,
+  fallbackSpot,
+  fallbackWait,
   keptHours,
   lostHours,
   migrationMarginHours,
@@ -238,5 +242,74 @@ describe('respot: leaving on-demand for spot', () => {
       if (!waits) expect(moves, `${left.toFixed(2)} h left`).to.equal(false)
       if (moves) expect(waits, `${left.toFixed(2)} h left`).to.equal(true)
     }
+  })
+})
+
+describe('respot: on-demand as the safety net (Uniform Progress)', () => {
+  const t0 = Date.parse('2026-01-01T00:00:00Z')
+  // 10 h of work over 20 h: the line asks for 0.5 h of work per hour.
+  const line = (done: number) => ({totalHours: 10, doneHours: done, startMs: t0, deadlineMs: t0 + 20 * H})
+  const current = (runHoursLeft: number) => ({hourlyUsd: 3, runHoursLeft, lostHours: 0, relaunchHours: 5 / 60})
+
+  it('ahead means strictly more work done than the straight line from creation to deadline asks by then', () => {
+    expect(aheadOfLine(line(3), t0 + 5 * H)).to.equal(true) // the line: 2.5 h
+    expect(aheadOfLine(line(2.5), t0 + 5 * H)).to.equal(false)
+    expect(aheadOfLine(line(3), t0 + 7 * H)).to.equal(false) // 3.5 h by then
+    // At creation nothing is done and nothing is asked: not ahead (a job that never ran keeps the p95 rule).
+    expect(aheadOfLine(line(0), t0)).to.equal(false)
+    // Past the deadline the line asks for all of it; a line without a deadline is never ahead.
+    expect(aheadOfLine(line(9.9), t0 + 30 * H)).to.equal(false)
+    expect(aheadOfLine({...line(5), deadlineMs: Number.NaN}, t0 + H)).to.equal(false)
+  })
+
+  it('the margin is spot\'s changeover, the work since the last checkpoint and the wait', () => {
+    close(fallbackMarginHours(0.2, 1800, 10 * 60_000), 0.2 + 0.5 + 1 / 6)
+    close(fallbackMarginHours(0.2, null), 0.2)
+  })
+
+  it('admits spot the p95 rule leaves out, while the job is ahead and on-demand stays in time after a preemption at once', () => {
+    // 11 h left: spot's p95 finish (11.583 h) is out, on-demand (10.083 h) fits. With a 0.5 h
+    // margin on-demand still fits in 10.5 h: spot may be tried, or waited for.
+    const now = plan(11)
+    expect(now.candidates.some((c) => c.spot)).to.equal(false)
+    const free = plan(null)
+    const v = fallbackSpot({plan: now, free, onDemandLater: plan(10.5, 10, {spot: 'on-demand'}), ahead: true})
+    expect(v.ok).to.equal(true)
+    if (!v.ok) return
+    expect(v.spot.map((c) => c.key)).to.deep.equal(['aws/us-east-1/-/SLOWx1#spot'])
+    expect(v.onDemand.key).to.equal('aws/us-east-1/-/SLOWx1#on-demand')
+    const w = fallbackWait(10 * 60_000, v.spot[0])
+    expect(w.wait).to.equal(true)
+    expect(w.message).to.match(/^no spot to launch now; waiting 10 min for it: the job is ahead of schedule, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/)
+    expect(w.data).to.deep.include({waitSeconds: 600, rule: 'on-demand-fallback'})
+  })
+
+  it('refuses when behind the line, when on-demand would be late after the margin, when the p95 rule decides, or when spot does not pay', () => {
+    const free = plan(null)
+    const od = plan(10.5, 10, {spot: 'on-demand'})
+    expect(fallbackSpot({plan: plan(11), free, onDemandLater: od, ahead: false})).to.deep.equal({ok: false, reason: 'behind'})
+    // 10 h left after the margin: on-demand's 10.083 h no longer fits.
+    expect(fallbackSpot({plan: plan(11), free, onDemandLater: plan(10, 10, {spot: 'on-demand'}), ahead: true})).to.deep.equal({ok: false, reason: 'on-demand-does-not-fit'})
+    // Spot fits at p95: the usual rules apply, nothing for the safety net to add.
+    expect(fallbackSpot({plan: plan(12), free, onDemandLater: od, ahead: true})).to.deep.equal({ok: false, reason: 'not-too-late'})
+    // Spot dearer than on-demand with its overhead: not worth waiting for, deadline or not.
+    const dear = [offer({acc: 'SLOW', od: 3, spot: 2.95, preemptionRatePerHour: 0.1})]
+    const dearFree = plan(null, 10, {}, dear)
+    expect(dearFree.chosen!.spot).to.equal(false)
+    expect(fallbackSpot({plan: plan(11, 10, {}, dear), free: dearFree, onDemandLater: od, ahead: true})).to.deep.include({ok: false})
+  })
+
+  it('only spot no slower than the on-demand fallback: running on it never eats the slack the fallback needs', () => {
+    // FAST spot (3.33 h) beside SLOW on-demand (10 h) qualifies; SLOW spot beside FAST on-demand does not.
+    const res = (names: string[]) => ({resources: {accelerators: [{names, vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: names.join(' or ')}], acceleratorOrder: 'any' as const, runtimes: null, cpus: null, memoryGB: null, diskGB: null}})
+    const slowSpot = [offer({acc: 'SLOW', od: null, spot: 1, preemptionRatePerHour: 0.1}), offer({acc: 'FAST', od: 9, spot: null})]
+    const over = res(['SLOW', 'FAST'])
+    const now = plan(4, 10, over, slowSpot)
+    const free = plan(null, 10, over, slowSpot)
+    const od = plan(3.9, 10, {...over, spot: 'on-demand'}, slowSpot)
+    expect(now.candidates.some((c) => c.spot)).to.equal(false)
+    expect(free.chosen!.spot).to.equal(true)
+    expect(od.chosen).to.not.equal(null)
+    expect(fallbackSpot({plan: now, free, onDemandLater: od, ahead: true})).to.deep.equal({ok: false, reason: 'no-spot'})
   })
 })

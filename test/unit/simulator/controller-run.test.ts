@@ -98,6 +98,48 @@ describe('simulator: the real controller on a simulated provider', function () {
     expect(out.costUsd).to.be.closeTo(4.5, 1e-6)
   })
 
+  it('a long wait records the outage once per zone, not once per look', async () => {
+    // 4 h of work, 10 h to go, d = 0.5 h: spot's p95 finish (6.93 h) fits after each 1 h wait
+    // up to 3 h, when spot is back. Three looks find no spot: three failed attempts, one
+    // capacity observation (the planner reads each observation as a fresh launch that failed).
+    const out = await runController(input([market('0001111111')], {deadlineHours: 10, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
+    const store = Store.open(out.home!)
+    try {
+      const observed = store.observations('1970-01-01T00:00:00Z')
+      expect(observed.filter((o) => o.kind === 'capacity-failure').map((o) => o.zone)).to.deep.equal(['us-west-2a'])
+    } finally {
+      store.close()
+      rmSync(out.home!, {recursive: true, force: true})
+    }
+  })
+
+  it('ahead of schedule, waits for spot where the p95 rule would go on-demand, since on-demand stays in time', async () => {
+    // 10 h of work in 12.8 h, d = 0.2 h. Spot goes at 5 h with 4.8 h done: a step later spot's
+    // pessimistic (p95) finish of the 5.2 h left no longer fits, so the p95 rule alone would
+    // launch on-demand. But the job is ahead of Uniform Progress's line (10/12.8 × 6 = 4.69 h
+    // by 6 h) and on-demand (5.4 h) still fits after the step, spot's changeover and a
+    // checkpoint interval (12.8 − 6 − 0.2 − 1/60 = 6.58 h): it waits, and spot is back at 6 h.
+    const out = await runController(input([market('111110111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(out.onDemandHours).to.equal(0)
+    expect(out.finishHours).to.be.closeTo(5 + 1 + 0.2 + 5.2, 1e-6)
+    expect(out.costUsd).to.be.closeTo(5 + 5.4, 1e-6)
+    const store = Store.open(out.home!)
+    try {
+      const [j] = store.listJobs()
+      const waits = store.events(j.id).filter((e) => e.kind === 'respot-wait')
+      expect(waits.map((e) => e.data.rule)).to.deep.equal(['on-demand-fallback'])
+      expect(String(waits[0].data.message)).to.match(/the job is ahead of schedule, and on-demand would still finish by the deadline then/)
+      expect(store.events(j.id).map((e) => e.kind)).not.to.include('respot-on-demand')
+    } finally {
+      store.close()
+      rmSync(out.home!, {recursive: true, force: true})
+    }
+  })
+
   it('moves from on-demand back to spot once spot pays and fits, and the work adds up', async () => {
     // 10 h of work in 13 h, d = 0.2 h: spot fits now but not after a 1 h wait, so on-demand at
     // once. Spot is back at tick 6, but fits with the hysteresis margin only once the work
