@@ -182,6 +182,9 @@ function presign(scheme: StoreScheme, request: PresignRequest, credentials: unkn
   }
 }
 
+/** Signs a job's checkpoint URLs for one attempt; null when the job has no store. */
+export type SignCheckpointUrls = (job: Pick<JobRecord, 'id' | 'spec'>) => Promise<CheckpointSync | null>
+
 /** The job file's store, else the config's; null when neither names one. */
 export function storeFor(spec: JobSpec, config: Pick<SkyhopConfig, 'checkpointStore'>): CheckpointStoreSpec | null {
   return spec.checkpoint.store ?? config.checkpointStore
@@ -195,7 +198,7 @@ export function checkpointSyncFor(
   config: Pick<SkyhopConfig, 'checkpointStore'>,
   signer = new CheckpointSigner(),
   clock: () => Date = () => new Date(),
-): (job: JobRecord) => Promise<CheckpointSync | null> {
+): SignCheckpointUrls {
   return async (job) => {
     const spec = storeFor(job.spec, config)
     return spec === null ? null : signer.sync(spec, job.id, {now: clock(), checkpointIntervalSeconds: job.spec.checkpoint.intervalSeconds})

@@ -5,9 +5,9 @@ import type {FxRates} from '../catalog/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
 import type {Planning, PlanningInputs, Replanner} from '../controller/planning.js'
 import type {Provider} from '../providers/provider.js'
-import type {CheckpointSync} from '../checkpoint/store.js'
+import type {SignCheckpointUrls} from '../checkpoint/store.js'
 import type {JobSpec, Objective} from '../spec/job-spec.js'
-import type {JobRecord, Store} from '../state/store.js'
+import type {Store} from '../state/store.js'
 
 export interface PlanningOptions {
   catalogFile?: string
@@ -20,7 +20,7 @@ export class AppContext {
   private storeInstance?: Store
   private configInstance?: SkyhopConfig
   private providersInstance?: Map<string, Provider>
-  private checkpointSyncInstance?: (job: JobRecord) => Promise<CheckpointSync | null>
+  private checkpointSyncInstance?: SignCheckpointUrls
 
   constructor(
     readonly home: string,
@@ -91,7 +91,7 @@ export class AppContext {
    * Signs checkpoint store URLs for the controller (see src/checkpoint/store.ts). One signer
    * per command, so credentials are read once.
    */
-  async checkpointSync(): Promise<(job: JobRecord) => Promise<CheckpointSync | null>> {
+  async checkpointSync(): Promise<SignCheckpointUrls> {
     const {checkpointSyncFor} = await import('../checkpoint/store.js')
     this.checkpointSyncInstance ??= checkpointSyncFor(this.config())
     return this.checkpointSyncInstance
@@ -105,7 +105,7 @@ export class AppContext {
     const {storeFor} = await import('../checkpoint/store.js')
     if (storeFor(spec, this.config()) === null) return
     const sync = await this.checkpointSync()
-    await sync({id: 'preflight', spec} as JobRecord)
+    await sync({id: 'preflight', spec})
   }
 
   close(): void {

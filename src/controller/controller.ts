@@ -4,7 +4,7 @@
 // and every outcome after, holds a lease so only one controller drives a job, and is safe
 // to kill at any point: a new controller picks up from the store (see reconcile()).
 import type {Offer} from '../catalog/types.js'
-import type {CheckpointSync} from '../checkpoint/store.js'
+import type {CheckpointSync, SignCheckpointUrls} from '../checkpoint/store.js'
 import {JobLostError, ProviderError, isSkyhopError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
@@ -63,7 +63,7 @@ export interface ControllerDeps {
    * Signs the job's checkpoint store URLs for one attempt (src/checkpoint/store.ts); null
    * when the job has no store. Without it, checkpoints stay where the attempt runs.
    */
-  checkpointSync?: (job: JobRecord) => Promise<CheckpointSync | null>
+  checkpointSync?: SignCheckpointUrls
   /** Unique id of this controller process, for the lease. */
   owner: string
   clock?: () => Date

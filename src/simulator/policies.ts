@@ -330,7 +330,7 @@ export class SkyhopPolicy extends SafePolicy {
 
   constructor(
     setup: PolicySetup,
-    private readonly ranking: Ranking = 'work',
+    ranking: Ranking = 'work',
   ) {
     super(setup)
     this.markets = setup.markets

@@ -18,7 +18,7 @@ import type {Offer} from '../catalog/types.js'
 import {BugError, ProviderError} from '../errors.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, PollResult, Provider} from '../providers/provider.js'
 import {changeDistances} from './engine.js'
-import type {SpotMarket} from './types.js'
+import type {RunOutcome, SpotMarket} from './types.js'
 
 const EPS = 1e-9
 const MS_PER_HOUR = 3_600_000
@@ -76,14 +76,7 @@ interface Instance {
 }
 
 /** What the simulated world charged and did; the engine's RunOutcome fields. */
-export interface SimTotals {
-  costUsd: number
-  spotHours: number
-  onDemandHours: number
-  spotWorkHours: number
-  onDemandWorkHours: number
-  changeovers: number
-  preemptions: number
+export type SimTotals = Pick<RunOutcome, 'costUsd' | 'spotHours' | 'onDemandHours' | 'spotWorkHours' | 'onDemandWorkHours' | 'changeovers' | 'preemptions'> & {
   /** Hours from the start when the work was done, or null. */
   finishedAt: number | null
 }

@@ -10,6 +10,7 @@ import {join} from 'node:path'
 
 import {type FakeAzurePrices, startFakeAzurePrices, vmItem} from '../fakes/fake-azure-prices.js'
 import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {waitUntil} from '../helpers/wait.js'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
@@ -52,15 +53,7 @@ function json(schema: string, args: string[], opts: {home: string; env: Record<s
   return envelope.result
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function waitFor(check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting')
-    await sleep(200)
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 60_000): Promise<void> => waitUntil(check, timeoutMs, 200)
 
 describe('--json output of every command matches its schema (built CLI)', function () {
   this.timeout(240_000)

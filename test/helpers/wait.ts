@@ -15,6 +15,13 @@ export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, time
   }
 }
 
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Waits until a synchronous look (a file, a row in the store, a process list) holds. */
+export async function waitUntil(check: () => boolean, timeoutMs = 60_000, stepMs = 200): Promise<void> {
+  await until(async () => check(), (ok) => ok, timeoutMs, stepMs)
+}
+
 export const isTerminal = (r: PollResult): boolean => TERMINAL_ATTEMPT_STATES.has(r.state)
 
 /** Polls one attempt until `accept` holds. */

@@ -13,11 +13,9 @@ import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
 import {Store} from '../../src/state/store.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
 import {type CliResult, parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
-import {until} from '../helpers/wait.js'
+import {sleep, until} from '../helpers/wait.js'
 import {KEY, launchRequest, offer} from './aws-helpers.js'
 import {AWS_TYPE, cloudJob, fakeOffers} from './cloud-world.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recorded", recover, down --orphans', function () {
   this.timeout(120_000)

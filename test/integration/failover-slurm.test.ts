@@ -15,16 +15,9 @@ import {loadJobFile} from '../../src/spec/load.js'
 import {Store} from '../../src/state/store.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {requireSlurm, slurm} from '../helpers/slurm.js'
+import {sleep, waitUntil} from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function waitFor(check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting')
-    await sleep(250)
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 60_000): Promise<void> => waitUntil(check, timeoutMs, 250)
 
 function writeConfig(home: string, yaml: string): Record<string, string> {
   const file = join(home, 'config.yaml')

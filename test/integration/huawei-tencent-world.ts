@@ -151,7 +151,7 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     images: HW_IMAGES,
     bootDir: join(home, 'fake-ecs'),
   })
-  const [cvmUrl, ecsUrl] = await Promise.all([cvm.start(), ecs.start()])
+  const [cvmUrl] = await Promise.all([cvm.start(), ecs.start()]) // Huawei is reached through ecs.endpointTemplate
   const agent = new Agent({connect: {timeout: 2000}})
   const cliEnv: Record<string, string> = {
     SKYHOP_TENCENTCLOUD_ENDPOINT: cvmUrl,

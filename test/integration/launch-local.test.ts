@@ -5,6 +5,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {sleep, waitUntil} from '../helpers/wait.js'
 
 function jobFile(home: string, name: string, body: string): string {
   const file = join(home, `${name}.yaml`)
@@ -19,20 +20,12 @@ function localOnly(home: string, extra = ''): Record<string, string> {
   return {SKYHOP_CONFIG: config}
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 /** Every process's command line, to check that nothing of a job is left running. */
 function ps(): string {
   return execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'})
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting')
-    await sleep(200)
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 30_000): Promise<void> => waitUntil(check, timeoutMs, 200)
 
 function status(home: string, env: Record<string, string>, job: string) {
   const r = runCli(['status', job, '--json'], {home, env})

@@ -4,7 +4,7 @@
 // and what a refused or unreachable store does. Real bash, real tar, real curl.
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {readEvents, readExitCode, requestStop} from '../../src/runner/attempt-dir.js'
@@ -159,7 +159,6 @@ while :; do sleep 0.1 & wait $!; done`,
 
   it('refuses a checkpoint store without a checkpoint directory in env', async () => {
     const a = makeAttempt({run: 'true', config: {checkpointGet: url, checkpointPut: url}})
-    mkdirSync(join(a.dir, 'x'), {recursive: true})
     const r = startRunner(a.dir)
     expect(await r.done).to.not.equal(0)
     expect(String(eventOf(a.dir, 'error')!.message)).to.include('SKYHOP_CHECKPOINT_DIR')

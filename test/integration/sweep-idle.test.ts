@@ -21,16 +21,9 @@ import {loadJobFile} from '../../src/spec/load.js'
 import {readEvents, readExitCode, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
 import type {JobSpec} from '../../src/spec/job-spec.js'
 import {Store} from '../../src/state/store.js'
+import {waitUntil} from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting')
-    await sleep(50)
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 15_000): Promise<void> => waitUntil(check, timeoutMs, 50)
 
 describe('idle guard (local provider, a lingering runner)', function () {
   this.timeout(60_000)

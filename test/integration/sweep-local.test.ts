@@ -7,6 +7,7 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {waitUntil} from '../helpers/wait.js'
 
 function file(home: string, name: string, body: string): string {
   const path = join(home, `${name}.yaml`)
@@ -34,15 +35,7 @@ function jsonLines(stdout: string): {events: Array<Record<string, any>>; envelop
   return {events: parsed.slice(0, -1), envelope: parsed.at(-1)}
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function waitFor(check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting')
-    await sleep(250)
-  }
-}
+const waitFor = (check: () => boolean, timeoutMs = 60_000): Promise<void> => waitUntil(check, timeoutMs, 250)
 
 describe('sweep on the local provider (end to end)', function () {
   this.timeout(180_000)

@@ -7,7 +7,6 @@ import {CheckpointSigner, MAX_URL_SECONDS, checkpointKey, checkpointSyncFor, par
 import {loadConfig} from '../../../src/config.js'
 import {InvalidFileError, ProviderError, UsageError} from '../../../src/errors.js'
 import type {CheckpointStoreSpec} from '../../../src/spec/job-spec.js'
-import type {JobRecord} from '../../../src/state/store.js'
 import {redact} from '../../../src/util/redact.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
 
@@ -58,7 +57,7 @@ describe('checkpoint store', () => {
 
   it('a missing credential is an auth error naming the store cloud, before any job exists', async () => {
     const sync = checkpointSyncFor({checkpointStore: store('oss://b/p', 'cn-hangzhou')}, new CheckpointSigner({env: {}, homeDir: '/nonexistent'}))
-    const job = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})} as JobRecord
+    const job = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})}
     const error = await sync(job).then(
       () => null,
       (e: unknown) => e,
@@ -71,9 +70,9 @@ describe('checkpoint store', () => {
   it('the job file store wins over the config one; neither means no store', async () => {
     const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
     const sync = checkpointSyncFor({checkpointStore: store('s3://config-bucket')}, signer, () => NOW)
-    const plain = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})} as JobRecord
+    const plain = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})}
     expect((await sync(plain))!.location).to.equal('s3://config-bucket/j/checkpoint.tar')
-    const own = {id: 'j', spec: testJobSpec({name: 'x', run: 'true', checkpoint: {dir: null, intervalSeconds: null, store: store('s3://job-bucket/p')}})} as JobRecord
+    const own = {id: 'j', spec: testJobSpec({name: 'x', run: 'true', checkpoint: {dir: null, intervalSeconds: null, store: store('s3://job-bucket/p')}})}
     expect((await sync(own))!.location).to.equal('s3://job-bucket/p/j/checkpoint.tar')
     expect(await checkpointSyncFor({checkpointStore: null}, signer)(plain)).to.equal(null)
   })

@@ -249,7 +249,6 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
   const t0 = Date.parse('2026-01-01T00:00:00Z')
   // 10 h of work over 20 h: the line asks for 0.5 h of work per hour.
   const line = (done: number) => ({totalHours: 10, doneHours: done, startMs: t0, deadlineMs: t0 + 20 * H})
-  const current = (runHoursLeft: number) => ({hourlyUsd: 3, runHoursLeft, lostHours: 0, relaunchHours: 5 / 60})
 
   it('ahead means strictly more work done than the straight line from creation to deadline asks by then', () => {
     expect(aheadOfLine(line(3), t0 + 5 * H)).to.equal(true) // the line: 2.5 h

@@ -37,7 +37,7 @@ class TimedCloud implements Provider {
     private readonly store: () => Store,
     private readonly durationMs: (slot: string) => number,
     /** Offers it reports itself (as the local provider does), instead of a catalog file's. */
-    private readonly live: Offer[] | null = null,
+    live: Offer[] | null = null,
   ) {
     if (live !== null) this.liveOffers = async () => live
   }
