@@ -60,6 +60,7 @@ function request(i, attempt, run) {
     spot: backend !== 'slurm',
     env: {},
     checkpointDir: join(home, 'ckpt', `${i}-${attempt}`),
+    checkpointSync: null,
     graceSeconds,
   }
 }
