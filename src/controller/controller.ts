@@ -236,6 +236,20 @@ class JobController {
         this.preemptionBlocks.length = 0
         planned = await this.plan(job, this.blocked)
       }
+      if (this.preemptionBlocks.length > 0 && job.spec.spot !== 'on-demand' && !planned.replanned.plan.candidates.some((c) => c.spot)) {
+        // Eager-next-region passes over the region that preempted the job while another
+        // region has spot; where none has, the region's other zones come before on-demand or
+        // a wait (a zone's spot outage is often not its neighbour's, and a launch that finds
+        // no capacity costs nothing). The zone that just took spot back stays out for now.
+        const last = this.store.listAttempts(job.id).at(-1)
+        const gone: BlockedScope[] = last?.spot && last.zone ? [{provider: last.provider, region: last.region, zone: last.zone, market: 'spot', reason: 'preempted'}] : []
+        const open = await this.plan(job, [...this.blocked, ...gone])
+        if (open.replanned.plan.candidates.some((c) => c.spot)) {
+          this.emit('replan', 'no spot outside the region where the job was preempted; trying its zones before on-demand')
+          this.preemptionBlocks.length = 0
+          planned = open
+        }
+      }
       const {replanned, spec} = planned
       const candidates: Array<{candidate: Candidate; replanned: Replanned; spec: JobSpec}> = replanned.plan.candidates
         .slice(0, this.deps.maxCandidatesPerRound ?? 25)

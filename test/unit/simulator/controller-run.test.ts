@@ -70,6 +70,21 @@ describe('simulator: the real controller on a simulated provider', function () {
     expect(out.changeovers).to.equal(2)
   })
 
+  it('a preemption with no other region to go to relaunches at once in another zone of the same region', async () => {
+    // Eager-next-region passes over us-west-2, where the job was preempted; no other region
+    // is offered, so its other zone, which has spot, comes before a wait or on-demand.
+    const a = market('1100000000', {zone: 'us-west-2a', region: 'us-west-2', spotUsdPerHour: 0.9})
+    const b = market('1111111111', {zone: 'us-west-2b', region: 'us-west-2'})
+    const events: string[] = []
+    const out = await runController(input([a, b], {onEvent: (e) => events.push(e.kind)}))
+    expect(out.missed).to.equal(false)
+    expect(out.attempts.map((x) => `${x.zone}:${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['us-west-2a:spot:PREEMPTED', 'us-west-2b:spot:SUCCEEDED'])
+    expect(events).to.not.include('respot-wait')
+    // No time idle between the two: preempted at 2 h, relaunched at once (d = 0.5 h).
+    expect(out.finishHours).to.be.closeTo(2 + 0.5 + 2.5, 1e-6)
+    expect(out.onDemandHours).to.equal(0)
+  })
+
   it('falls back to on-demand when no zone has spot', async () => {
     const out = await runController(input([market('0000000000')]))
     expect(out.missed).to.equal(false)
