@@ -118,6 +118,18 @@ describe('simulator policies', () => {
       expect(p.decide(view({now: 7, deadline: 100, available: [true, true]})).target).to.deep.equal({kind: 'spot', market: 1})
     })
 
+    it('leaves on-demand for spot only when the useful run pays for the two changeovers with a premium of 1.5', () => {
+      // Fresh policy, deadline 40 h: spot's residual run is the prior's 2.5 h, so its useful
+      // run after d = 0.5 h is 2.5²/3 = 2.083 h, and the slack the moves cost is worth
+      // 2d × 0.1 × (3 − spot). At spot 1.7 USD/h the gain 1.3 × 2.083 = 2.71 beats the bare
+      // changeovers 0.5 × (1.7 + 3) + 0.13 = 2.48 but not 1.5 × 2.35 + 0.13 = 3.66: it stays.
+      // At spot 1 USD/h the gain 4.17 beats 1.5 × 2 + 0.2 = 3.2: it leaves.
+      const onDemand = view({deadline: 40, current: od, available: [true]})
+      const at = (spotUsdPerHour: number) => make('skyhop', scenario([market('1111', {spotUsdPerHour})], {deadlineHours: 40})).decide(onDemand).target
+      expect(at(1.7)).to.deep.equal(od)
+      expect(at(1)).to.deep.equal({kind: 'spot', market: 0})
+    })
+
     it('compares accelerators by work done, where hourly-price compares $/h', () => {
       const markets = [
         market('1111', {zone: 'us-west-2a', label: 'k80', accelerator: 'K80', speed: 0.25, spotUsdPerHour: 0.3, onDemandUsdPerHour: 0.9}),
