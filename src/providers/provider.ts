@@ -4,6 +4,7 @@
 import type {Offer} from '../catalog/types.js'
 import type {CheckpointSync} from '../checkpoint/store.js'
 import type {JobSpec} from '../spec/job-spec.js'
+import type {AttemptHold} from '../runner/contract.js'
 
 export type AttemptState =
   | 'PENDING' // accepted by the backend, waiting in its queue
@@ -47,6 +48,12 @@ export interface LaunchRequest {
   checkpointDir: string
   /** The job's checkpoint store for this attempt (runner.conf checkpointGet/Put), or null. */
   checkpointSync: CheckpointSync | null
+  /**
+   * Set when the attempt replaces one that is still stopping (a move from on-demand to spot
+   * made only once spot was there): the runner waits for skyhop's go before it restores the
+   * checkpoint and starts the job (runner.conf holdFile / holdUrl).
+   */
+  hold?: AttemptHold | null
   graceSeconds: number
 }
 

@@ -13,6 +13,7 @@ import {
   NOTICE_SOURCES,
   RUNNER_SIGNALS,
   shellQuote,
+  type AttemptHold,
   type RunnerConfig,
   type RunnerEvent,
   type StopKind,
@@ -105,12 +106,21 @@ export function renderRunnerConf(config: RunnerConfig): string {
   if (config.checkpointGet !== undefined) entries.push(['checkpointGet', signedUrl('checkpointGet', config.checkpointGet)])
   if (config.checkpointPut !== undefined) entries.push(['checkpointPut', signedUrl('checkpointPut', config.checkpointPut)])
   if (config.checkpointSyncSeconds !== undefined) entries.push(['checkpointSyncSeconds', seconds('checkpointSyncSeconds', config.checkpointSyncSeconds)])
+  if (config.holdFile !== undefined) entries.push(['holdFile', onePath('holdFile', config.holdFile)])
+  if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
+  if (config.holdTimeoutSeconds !== undefined) entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
 }
 
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */
 export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; syncSeconds: number} | null): Partial<RunnerConfig> {
   return sync === null ? {} : {checkpointGet: sync.getUrl, checkpointPut: sync.putUrl, checkpointSyncSeconds: sync.syncSeconds}
+}
+
+/** runner.conf's keys for a held attempt (none when the attempt is not held). */
+export function holdRunnerConfig(hold: AttemptHold | null | undefined): Partial<RunnerConfig> {
+  if (!hold) return {}
+  return 'file' in hold ? {holdFile: hold.file, holdTimeoutSeconds: hold.timeoutSeconds} : {holdUrl: hold.url, holdTimeoutSeconds: hold.timeoutSeconds}
 }
 
 /** One line of runner.conf holds it: an http(s) URL without whitespace. Never echoed: it is a credential. */

@@ -28,7 +28,8 @@
 //     the host's deadline minus the runner's margin, i.e. the job's real deadline.
 //   .metadata-notice  hand-over from the runner's metadata poller to the runner; internal.
 //   The runner's exit code is the job's (128+N when the job died of signal N); 75 when
-//   it gave up waiting for a capacity slot; 64-70 for its own errors (no exit_code then).
+//   it gave up waiting for a capacity slot or for a held attempt's go; 64-70 for its own
+//   errors (no exit_code then).
 //
 // Imports nothing from the rest of skyhop except types, so it can be reused by every provider.
 
@@ -73,7 +74,23 @@ export interface RunnerConfig {
   checkpointGet?: string
   checkpointPut?: string
   checkpointSyncSeconds?: number
+  /**
+   * A held attempt (launched before the attempt it replaces has stopped): the runner
+   * neither restores the checkpoint nor starts the job until holdFile exists, or the
+   * presigned GET holdUrl answers 200, and gives up (exit 75, no exit_code) after
+   * holdTimeoutSeconds (default 3600).
+   */
+  holdFile?: string
+  holdUrl?: string
+  holdTimeoutSeconds?: number
 }
+
+/**
+ * How a held attempt learns that it may start: a file skyhop creates (a provider whose
+ * attempts see skyhop's filesystem), or an object skyhop writes to the job's checkpoint
+ * store, read through a presigned GET (a cloud instance).
+ */
+export type AttemptHold = {file: string; timeoutSeconds: number} | {url: string; timeoutSeconds: number}
 
 export type RunnerEventName =
   | 'runner-start'
@@ -92,6 +109,9 @@ export type RunnerEventName =
   | 'no-slot' // gave up waiting for a slot; the runner exits 75 without an exit_code (fields: slots)
   | 'checkpoint-restore' // before the job: the store's archive unpacked (fields: found, bytes, seconds, tries)
   | 'checkpoint-save' // the directory copied to the store (fields: reason periodic|exit, ok, bytes, seconds, httpStatus, message)
+  | 'hold-wait' // a held attempt waits for skyhop's go (fields: timeoutSeconds)
+  | 'hold-released' // the go came; restore and the job follow (fields: seconds)
+  | 'hold-expired' // no go within holdTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
 
 export interface RunnerEvent {
   /** ISO-8601 time with milliseconds. */

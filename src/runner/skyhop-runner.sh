@@ -182,7 +182,7 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
   sr_unquote "${sr_line#*=}" || sr_fail "runner.conf:$sr_lineno: value of $sr_key is not shell-quoted"
   case $sr_key in
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
-      checkpointGet | checkpointPut | checkpointSyncSeconds)
+      checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -221,6 +221,12 @@ sr_slots=${sr_conf[slots]-0}
 [[ $sr_slots =~ ^[0-9]{1,6}$ ]] || sr_fail "slots must be a whole number"
 sr_slot_wait=${sr_conf[slotWaitSeconds]--1}
 [[ $sr_slot_wait =~ ^-?[0-9]{1,9}$ ]] || sr_fail "slotWaitSeconds must be a whole number (-1: wait forever)"
+
+sr_hold_file=${sr_conf[holdFile]-}
+sr_hold_url=${sr_conf[holdUrl]-}
+sr_hold_timeout=${sr_conf[holdTimeoutSeconds]-3600}
+[[ $sr_hold_timeout =~ ^[0-9]{1,9}$ ]] || sr_fail "holdTimeoutSeconds must be a whole number of seconds"
+[[ -z $sr_hold_url ]] || command -v curl >/dev/null 2>&1 || sr_fail "holdUrl needs curl"
 
 sr_sources=()
 sr_warnings=()
@@ -763,6 +769,40 @@ fi
 
 sr_handle_pending
 [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+
+# A held attempt: skyhop launched it before the attempt it replaces had stopped (a move
+# from on-demand to spot made only once spot was there). It must not restore the
+# checkpoint or start the job until that attempt's last checkpoint is saved: skyhop says
+# so by creating holdFile, or the object at holdUrl (a signed GET; 404 until then).
+if [[ -n $sr_hold_file || -n $sr_hold_url ]]; then
+  sr_now
+  sr_hold_until=$(( NOW_MS + sr_hold_timeout * 1000 ))
+  sr_hold_t0=$NOW_MS
+  sr_emit hold-wait timeoutSeconds "$sr_hold_timeout"
+  while :; do
+    if [[ -n $sr_hold_file ]]; then
+      [[ -e $sr_hold_file ]] && break
+    else
+      # The URL is a bearer credential: an argument to curl, nowhere else.
+      sr_hold_code=$(curl -sS -g --connect-timeout 10 --max-time 30 -o /dev/null -w '%{http_code}' -- "$sr_hold_url" 2>/dev/null)
+      [[ $sr_hold_code == 200 ]] && break
+      [[ $sr_hold_code == 400 || $sr_hold_code == 401 || $sr_hold_code == 403 ]] && sr_fail "hold: the store refused the signed URL (HTTP $sr_hold_code)"
+    fi
+    sr_handle_pending
+    [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+    sr_now
+    if (( NOW_MS >= sr_hold_until )); then
+      sr_emit hold-expired timeoutSeconds "$sr_hold_timeout"
+      echo "skyhop-runner: not released within ${sr_hold_timeout}s of launch; the attempt it replaces may still hold the checkpoint" >&2
+      exit 75
+    fi
+    if [[ -n $sr_hold_file ]]; then sleep 0.25 & else sleep 2 & fi
+    wait $! 2>/dev/null
+  done
+  sr_now
+  sr_secs $(( NOW_MS - sr_hold_t0 ))
+  sr_emit hold-released seconds "$SECS"
+fi
 
 if [[ -n $sr_ckpt_get ]]; then
   sr_ckpt_restore

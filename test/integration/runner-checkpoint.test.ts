@@ -157,6 +157,43 @@ while :; do sleep 0.1 & wait $!; done`,
     noSecretIn(a.dir)
   })
 
+  it('a held attempt neither restores nor starts until its go object is in the store, then restores what the old attempt saved', async () => {
+    const go = `${store.endpoint}/ckpt-bucket/runs/job-1/holds/a-2?${SECRET}`
+    const a = attempt('read n < "$SKYHOP_CHECKPOINT_DIR/step"; echo "resumed at $n"', {holdUrl: go, holdTimeoutSeconds: 60})
+    const r = startRunner(a.dir)
+    await waitFor('the hold', () => eventOf(a.dir, 'hold-wait'))
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(eventOf(a.dir, 'checkpoint-restore')).to.equal(undefined)
+    expect(eventOf(a.dir, 'run-start')).to.equal(undefined)
+    expect(store.requests.every((q) => q.method === 'GET' && q.status === 404 && q.key.includes('holds/'))).to.equal(true)
+    // The attempt it replaces saves its last checkpoint, then skyhop writes the go.
+    store.objects.set('ckpt-bucket/runs/job-1/checkpoint.tar', {body: tarOf({step: '9\n'}), contentType: null, storedAt: new Date()})
+    store.objects.set('ckpt-bucket/runs/job-1/holds/a-2', {body: Buffer.from('go\n'), contentType: null, storedAt: new Date()})
+    expect(await r.done).to.equal(0)
+    expect(readFileSync(join(a.dir, 'output.log'), 'utf8')).to.include('resumed at 9')
+    const events = readEvents(a.dir).map((e) => e.event)
+    expect(events.indexOf('hold-released')).to.be.lessThan(events.indexOf('checkpoint-restore'))
+    noSecretIn(a.dir)
+  })
+
+  it('a held attempt waits for a file just as well, and gives up with 75 and no exit code when no go comes', async () => {
+    const file = join(tempDir(), 'go')
+    const a = attempt('echo started', {holdFile: file, holdTimeoutSeconds: 60})
+    const r = startRunner(a.dir)
+    await waitFor('the hold', () => eventOf(a.dir, 'hold-wait'))
+    expect(eventOf(a.dir, 'checkpoint-restore')).to.equal(undefined)
+    writeFileSync(file, '')
+    expect(await r.done).to.equal(0)
+    expect(readFileSync(join(a.dir, 'output.log'), 'utf8')).to.include('started')
+
+    const never = attempt('echo started', {holdFile: join(tempDir(), 'never'), holdTimeoutSeconds: 1})
+    const n = startRunner(never.dir)
+    expect(await n.done).to.equal(75)
+    expect(eventOf(never.dir, 'hold-expired')).to.deep.include({timeoutSeconds: 1})
+    expect(eventOf(never.dir, 'run-start')).to.equal(undefined)
+    expect(readExitCode(never.dir)).to.equal(null)
+  })
+
   it('refuses a checkpoint store without a checkpoint directory in env', async () => {
     const a = makeAttempt({run: 'true', config: {checkpointGet: url, checkpointPut: url}})
     const r = startRunner(a.dir)

@@ -14,7 +14,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../catalog/types.js'
 import {ProviderError} from '../../errors.js'
-import {checkpointRunnerConfig, readEvents, readExitCode, readJobPgid, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, readEvents, readExitCode, readJobPgid, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {Money} from '../../spec/job-spec.js'
 import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
@@ -238,6 +238,7 @@ export class LocalProvider implements Provider {
       noticeSources: [],
       pollIntervalSeconds: 5,
       ...checkpointRunnerConfig(request.checkpointSync),
+      ...holdRunnerConfig(request.hold),
       ...(this.maxConcurrent === null
         ? {}
         : {slotDir: join(this.home, 'local-slots'), slots: this.maxConcurrent, slotWaitSeconds: this.whenFull === 'fail' ? 0 : -1}),

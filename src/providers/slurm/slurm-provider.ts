@@ -13,7 +13,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Offer} from '../../catalog/types.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
-import {checkpointRunnerConfig, readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../spec/job-spec.js'
 import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
@@ -291,6 +291,7 @@ export class SlurmProvider implements Provider {
       noticeSources: [],
       pollIntervalSeconds: 5,
       ...checkpointRunnerConfig(request.checkpointSync),
+      ...holdRunnerConfig(request.hold),
     }
     const env: Record<string, string> = {
       ...request.env,

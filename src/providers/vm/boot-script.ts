@@ -15,7 +15,7 @@
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
-import {checkpointRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../../runner/attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 
@@ -69,6 +69,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       noticeSources: input.noticeSources,
       pollIntervalSeconds: input.pollIntervalSeconds ?? 5,
       ...checkpointRunnerConfig(request.checkpointSync),
+      ...holdRunnerConfig(request.hold),
     }),
     'skyhop-runner.sh': input.runnerScript,
   }
