@@ -75,6 +75,11 @@ export function checkpointKey(location: StoreLocation, jobId: string): string {
   return [location.prefix, jobId, 'checkpoint.tar'].filter((s) => s !== '').join('/')
 }
 
+/** The go object of a held attempt (see AttemptHold): `PREFIX/JOB_ID/holds/ATTEMPT_ID`. */
+export function holdKey(location: StoreLocation, jobId: string, attemptId: string): string {
+  return [location.prefix, jobId, 'holds', attemptId].filter((s) => s !== '').join('/')
+}
+
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
 export class CheckpointSigner {
   private readonly loaded = new Map<StoreScheme, Promise<LoadedCredentials<unknown>>>()
@@ -85,6 +90,13 @@ export class CheckpointSigner {
     const location = parseStoreUrl(spec)
     const signed = await this.sign(spec, location, checkpointKey(location, jobId), options.now)
     return {...signed, syncSeconds: spec.syncIntervalSeconds ?? options.checkpointIntervalSeconds ?? DEFAULT_SYNC_SECONDS}
+  }
+
+  /** Signed URLs of a held attempt's go object: the runner GETs it, the controller PUTs it. */
+  async hold(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<HoldUrls> {
+    const location = parseStoreUrl(spec)
+    const {getUrl, putUrl, location: where} = await this.sign(spec, location, holdKey(location, jobId, attemptId), now)
+    return {getUrl, putUrl, location: where}
   }
 
   /**
@@ -202,5 +214,44 @@ export function checkpointSyncFor(
   return async (job) => {
     const spec = storeFor(job.spec, config)
     return spec === null ? null : signer.sync(spec, job.id, {now: clock(), checkpointIntervalSeconds: job.spec.checkpoint.intervalSeconds})
+  }
+}
+
+/** A held attempt's go object, signed (see CheckpointSigner.hold). */
+export interface HoldUrls {
+  getUrl: string
+  putUrl: string
+  /** Safe to show and to store. */
+  location: string
+}
+
+/**
+ * The controller's way to hold a new cloud attempt until the one it replaces has saved its
+ * last checkpoint: the go object lives in the job's checkpoint store.
+ */
+export interface AttemptHoldStore {
+  /** Whether the job has a checkpoint store to hold its attempts with. */
+  covers(job: Pick<JobRecord, 'spec'>): boolean
+  /** Signed URLs of the attempt's go object; null when the job has no checkpoint store. */
+  sign(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<HoldUrls | null>
+  /** Writes the go object (writing it twice is harmless). */
+  release(urls: HoldUrls): Promise<void>
+}
+
+export function attemptHoldsFor(
+  config: Pick<SkyhopConfig, 'checkpointStore'>,
+  client: HttpClient,
+  signer = new CheckpointSigner(),
+  clock: () => Date = () => new Date(),
+): AttemptHoldStore {
+  return {
+    covers: (job) => storeFor(job.spec, config) !== null,
+    sign: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      return spec === null ? null : signer.hold(spec, job.id, attemptId, clock())
+    },
+    release: async (urls) => {
+      await client.request({method: 'PUT', url: urls.putUrl, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body: `go ${clock().toISOString()}\n`, idempotent: true})
+    },
   }
 }

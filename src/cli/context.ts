@@ -5,7 +5,7 @@ import type {FxRates} from '../catalog/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
 import type {Planning, PlanningInputs, Replanner} from '../controller/planning.js'
 import type {Provider} from '../providers/provider.js'
-import type {SignCheckpointUrls} from '../checkpoint/store.js'
+import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/store.js'
 import type {JobSpec, Objective} from '../spec/job-spec.js'
 import type {Store} from '../state/store.js'
 
@@ -21,6 +21,7 @@ export class AppContext {
   private configInstance?: SkyhopConfig
   private providersInstance?: Map<string, Provider>
   private checkpointSyncInstance?: SignCheckpointUrls
+  private attemptHoldsInstance?: AttemptHoldStore
 
   constructor(
     readonly home: string,
@@ -95,6 +96,18 @@ export class AppContext {
     const {checkpointSyncFor} = await import('../checkpoint/store.js')
     this.checkpointSyncInstance ??= checkpointSyncFor(this.config())
     return this.checkpointSyncInstance
+  }
+
+  /**
+   * Holds a cloud attempt launched before the one it replaces has stopped, through the
+   * job's checkpoint store (src/checkpoint/store.ts: attemptHoldsFor). Shares the signer's
+   * credentials with checkpointSync's.
+   */
+  async attemptHolds(): Promise<AttemptHoldStore> {
+    const {attemptHoldsFor} = await import('../checkpoint/store.js')
+    const {HttpClient, createDispatcher} = await import('../http/client.js')
+    this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}}))
+    return this.attemptHoldsInstance
   }
 
   /**

@@ -29,6 +29,7 @@ export default class Controller extends BaseCommand {
         retryUntilUpMs: options.retryUntilUpMs,
         pollIntervalMs: 500,
         checkpointSync: await this.ctx.checkpointSync(),
+        attemptHolds: await this.ctx.attemptHolds(),
         signal: abort.signal,
         onEvent: (e) => process.stderr.write(`${new Date().toISOString()} ${e.kind} ${e.message}\n`),
       })

@@ -117,6 +117,7 @@ export default class Launch extends BaseCommand {
       wait,
       signal: abort.signal,
       checkpointSync: await this.ctx.checkpointSync(),
+      attemptHolds: await this.ctx.attemptHolds(),
       onEvent: (e) => {
         if (!logsDone && wait) logsDone = streamLogs(e.jobId).catch(() => undefined)
         onEvent(e)

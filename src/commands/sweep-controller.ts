@@ -28,6 +28,7 @@ export default class SweepController extends BaseCommand {
         signal: abort.signal,
         env: process.env,
         checkpointSync: await this.ctx.checkpointSync(),
+        attemptHolds: await this.ctx.attemptHolds(),
         onEvent: (e) => process.stderr.write(`${e.ts} ${e.event} ${e.message}\n`),
       })
       return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}

@@ -104,6 +104,7 @@ With --wait the sweep is driven from this process: a live view on a terminal, an
         onEvent,
         env: process.env,
         checkpointSync: await this.ctx.checkpointSync(),
+        attemptHolds: await this.ctx.attemptHolds(),
       })
     } finally {
       process.removeListener('SIGINT', onSigint)

@@ -3,22 +3,28 @@
 // relaunch so the job resumes from its checkpoint. It records every intent before acting
 // and every outcome after, holds a lease so only one controller drives a job, and is safe
 // to kill at any point: a new controller picks up from the store (see reconcile()).
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+
 import type {Offer} from '../catalog/types.js'
-import type {CheckpointSync, SignCheckpointUrls} from '../checkpoint/store.js'
+import type {AttemptHoldStore, CheckpointSync, SignCheckpointUrls} from '../checkpoint/store.js'
 import {JobLostError, ProviderError, isSkyhopError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
 import {type LaunchHandle, type LaunchRequest, type PollResult, type Provider, TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
+import type {AttemptHold} from '../runner/contract.js'
 import type {JobSpec} from '../spec/job-spec.js'
 import {type AttemptRecord, type JobRecord, type Store, TERMINAL_JOB_STATES} from '../state/store.js'
 import {contractEnv} from './contract-env.js'
 import {billingPolicy} from './cost.js'
 import {
+  MAX_HELD_PROBE_BACKOFF_DOUBLINGS,
   type AttemptProgress,
   type ProgressLine,
   aheadOfLine,
   assessMigration,
   decideWait,
+  fallbackAfterMove,
   fallbackMarginHours,
   fallbackSpot,
   fallbackWait,
@@ -26,7 +32,6 @@ import {
   migrationMarginHours,
   nextLookMs,
   respotIntervalMs,
-  slackAfter,
   spotTooLate,
   waitApplies,
   workDoneHours,
@@ -64,6 +69,13 @@ export interface ControllerDeps {
    * when the job has no store. Without it, checkpoints stay where the attempt runs.
    */
   checkpointSync?: SignCheckpointUrls
+  /**
+   * Holds a new cloud attempt until the one it replaces has stopped, through the job's
+   * checkpoint store (a move from on-demand to spot launches spot first). Without it, a
+   * cloud job moves by stopping on-demand first. Attempts that see skyhop's filesystem
+   * (local, Slurm) are held by a file under `home` and need nothing here.
+   */
+  attemptHolds?: AttemptHoldStore
   /** Unique id of this controller process, for the lease. */
   owner: string
   clock?: () => Date
@@ -139,6 +151,10 @@ class JobController {
   private readonly outagesSeen = new Set<string>()
   /** The last respot decision recorded in the store, so a repeated one is not stored again. */
   private lastRespot: string | null = null
+  /** Held attempts (see moveToSpot), read from the store once each: how they are held. */
+  private readonly holds = new Map<string, 'file' | 'store' | null>()
+  /** Held attempts this controller let go, and when (ms): their run starts no earlier. */
+  private readonly holdsReleased = new Map<string, number>()
 
   constructor(
     private readonly jobId: string,
@@ -184,6 +200,12 @@ class JobController {
         // A cancel may have landed while an attempt still runs: make sure it stops. One this
         // controller stopped itself (the cancel never saw it) is waited for until it is gone.
         if (live?.handle) {
+          // A held attempt whose job ended before it was let go (the attempt it was to
+          // replace finished the job): it never starts; stop it.
+          if (this.heldUnreleased(live)) {
+            await this.stopHeld(job, live)
+            continue
+          }
           await this.settleAfterEnd(live)
           if (this.stopping.has(live.id)) continue
         }
@@ -205,6 +227,9 @@ class JobController {
         await this.reconcileRequested(job, live)
         continue
       }
+      // The first open attempt is a held one: the attempt it replaces has ended, its last
+      // checkpoint saved. Let it go.
+      if (this.heldUnreleased(live)) await this.releaseHold(job, live)
       const result = await this.pollOne(live)
       if (result && TERMINAL_ATTEMPT_STATES.has(result.state)) {
         await this.onAttemptEnded(this.job(), this.store.getAttempt(live.id)!, result)
@@ -315,6 +340,7 @@ class JobController {
     replanned: Replanned,
     planned: JobSpec,
     sync: CheckpointSync | null,
+    options: {held?: boolean} = {},
   ): Promise<'launched' | 'job-ended' | ProviderError> {
     const provider = this.deps.providers.get(candidate.provider)
     const offer = replanned.offerOf(candidate)
@@ -341,16 +367,20 @@ class JobController {
     })
     if (!attempt) return 'job-ended'
     this.workRates.set(attempt.id, workPerHour)
-    this.emit('launching', `launching on ${describe(candidate)}`, {attemptId: attempt.id})
+    this.emit('launching', `launching on ${describe(candidate)}${options.held ? ', held until the on-demand attempt has stopped' : ''}`, {attemptId: attempt.id})
     try {
-      const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync)
+      const hold = options.held ? await this.holdFor(job, attempt.id, provider) : null
+      if (hold !== null) this.store.addEvent(job.id, attempt.id, 'attempt-held', {via: 'file' in hold ? 'file' : 'store', timeoutSeconds: hold.timeoutSeconds})
+      this.holds.set(attempt.id, hold === null ? null : 'file' in hold ? 'file' : 'store')
+      const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold)
       const handle = await this.withTransientRetry(provider, () => provider.launch(request))
       this.store.updateAttempt(
         attempt.id,
         {state: 'PENDING', handle, launchedAt: this.clock().toISOString()},
         {kind: 'attempt-launched', data: {externalId: handle.externalId, checkpointDir: request.checkpointDir, checkpointStore: sync?.location ?? null}},
       )
-      await this.afterLaunched(attempt.id, provider, handle)
+      // A held attempt waits beside the running one, which still is the job's state.
+      if (hold === null) await this.afterLaunched(attempt.id, provider, handle)
       return 'launched'
     } catch (error) {
       const perr = asProviderError(candidate.provider, error)
@@ -384,14 +414,15 @@ class JobController {
     }
   }
 
-  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean, provider: Provider, sync: CheckpointSync | null): LaunchRequest {
+  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean, provider: Provider, sync: CheckpointSync | null, hold: AttemptHold | null = null): LaunchRequest {
     const storage = provider.attemptStorage ?? 'shared'
     if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
       this.emit('warning', `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`, {attemptId: attempt.id})
     }
     // A migration restarts the job from its checkpoint too, though it is no preemption.
     this.migrations ??= this.store.events(job.id).filter((e) => e.kind === 'attempt-migrated').length
-    const restartCount = job.restarts + job.errorRestarts + this.migrations
+    // A held attempt is the move it belongs to: it starts from the checkpoint the attempt it replaces leaves.
+    const restartCount = job.restarts + job.errorRestarts + this.migrations + (hold === null ? 0 : 1)
     const {env, checkpointDir} = contractEnv({job, attempt, home: this.deps.home, processEnv: this.deps.env ?? process.env, storage, restartCount})
     return {
       jobId: job.id,
@@ -406,6 +437,7 @@ class JobController {
       env,
       checkpointDir,
       checkpointSync: sync,
+      hold,
       graceSeconds: job.spec.recovery.graceSeconds,
     }
   }
@@ -663,12 +695,13 @@ class JobController {
     const rate = this.workRate(attempt.id)
     const ranHours = attempt.startedAt === null ? 0 : Math.max(0, now - Date.parse(attempt.startedAt)) / 3_600_000
     const relaunchHours = own?.estimatedQueueHours ?? plan.candidates.find((c) => !c.spot)?.estimatedQueueHours ?? 0
-    const econ = assessMigration(plan, {
+    const current = {
       hourlyUsd: own?.hourlyPriceUsd ?? (attempt.currency === 'USD' ? attempt.pricePerHour : null),
       runHoursLeft: spec.work !== null && rate !== null ? spec.work.hours / rate : (own?.estimatedRunHours ?? null),
       lostHours: lostHours(ranHours, job.spec.checkpoint.intervalSeconds),
       relaunchHours,
-    })
+    }
+    const econ = assessMigration(plan, current)
     if (!econ.go) {
       // Nothing to say when there is no spot to go to at all.
       if (econ.code !== 'no-spot') this.respotEvent('respot-stay', econ.code, `staying on on-demand: ${econ.message}`, {attemptId: attempt.id, data: {code: econ.code, ...econ.data}})
@@ -676,16 +709,141 @@ class JobController {
     }
     const data: Record<string, unknown> = {to: econ.to.key, savingUsd: Math.round(econ.savingUsd * 100) / 100}
     if (job.spec.deadline !== null) {
-      const marginHours = migrationMarginHours(econ.switchHours, this.respotMs, relaunchHours)
-      const shiftMs = Math.ceil(marginHours * 3_600_000)
-      const v = slackAfter((await this.plan(job, hard, shiftMs)).replanned.plan, (await this.plan(job, hard, shiftMs, true)).replanned.plan, marginHours)
+      const marginHours = migrationMarginHours(econ.switchHours, this.respotMs, relaunchHours, econ.to.estimatedQueueHours)
+      const v = fallbackAfterMove((await this.plan(job, hard, Math.ceil(marginHours * 3_600_000), true)).replanned.plan, marginHours)
       if (!v.ok) {
         this.respotEvent('respot-stay', v.code, `staying on on-demand: ${econ.message}, but ${v.message}`, {attemptId: attempt.id, data: {code: v.code, ...data}})
         return false
       }
       data.marginHours = Math.round(marginHours * 1000) / 1000
     }
+    const target = this.deps.providers.get(econ.to.provider)
+    if (target !== undefined && this.canHold(job, target)) {
+      // The plan's other spot candidates are tried after it, each only if moving there pays too.
+      const pays = (c: Candidate) => assessMigration({...plan, chosen: c}, current).go
+      return this.moveToSpot(job, attempt, {replanned, spec}, econ.to, pays, `migrating to spot: ${econ.message}`, data)
+    }
     return this.migrate(job, attempt, `migrating to spot: ${econ.message}`, data)
+  }
+
+  /**
+   * Moves an on-demand attempt to spot by launching spot first, held (its runner waits for
+   * the go before it restores the checkpoint or starts the job), and only then asking the
+   * on-demand attempt to stop; the go comes once that attempt has ended, its last
+   * checkpoint saved (the loop: releaseHold). A spot launch that finds no capacity costs
+   * nothing: the job stays on on-demand, untouched. Tries the spot candidates of the plan
+   * in order, as a launch round would, starting with `first`; the others only where the
+   * move `pays` too.
+   */
+  private async moveToSpot(
+    job: JobRecord,
+    attempt: AttemptRecord,
+    planned: {replanned: Replanned; spec: JobSpec},
+    first: Candidate,
+    pays: (c: Candidate) => boolean,
+    message: string,
+    data: Record<string, unknown>,
+  ): Promise<boolean> {
+    const sync = (await this.deps.checkpointSync?.(job)) ?? null
+    const others = planned.replanned.plan.candidates.filter((c) => c.spot && c.key !== first.key && pays(c))
+    const tries = [first, ...others].slice(0, this.deps.maxCandidatesPerRound ?? 25)
+    for (const candidate of tries) {
+      const provider = this.deps.providers.get(candidate.provider)
+      // Capacity found missing earlier may be back: only the blocks that still hold count.
+      if (!provider || !this.canHold(job, provider) || this.hardBlocks().some((b) => covers(b, candidate))) continue
+      const outcome = await this.tryCandidate(job, candidate, planned.replanned, planned.spec, sync, {held: true})
+      if (outcome === 'job-ended') return false
+      if (outcome !== 'launched') continue
+      this.outagesSeen.clear()
+      this.failedProbes = 0
+      const held = this.store.listAttempts(job.id).at(-1)!
+      if (await this.migrate(job, attempt, `${message}; spot launched first (attempt ${held.n}), held until this one has stopped`, {...data, to: candidate.key, heldAttemptId: held.id})) return true
+      // The on-demand attempt could not be asked to stop: it goes on, and the spot one never starts.
+      await this.stopHeld(job, held)
+      return false
+    }
+    // No spot after all: the job stays on on-demand; the next look comes later.
+    this.failedProbes++
+    const next = nextLookMs(this.respotMs, this.failedProbes, MAX_HELD_PROBE_BACKOFF_DOUBLINGS)
+    this.nextRespotAt = this.clock().getTime() + next
+    this.dropTransientBlocks()
+    this.respotEvent('respot-probe-failed', String(this.failedProbes), `no spot capacity after all; staying on on-demand, next look in ${Math.round(next / 60_000)} min`, {
+      attemptId: attempt.id,
+      data: {failedProbes: this.failedProbes, nextLookSeconds: Math.round(next / 1000)},
+    })
+    return false
+  }
+
+  /** Whether a new attempt on `provider` can be held: by a file it sees, or by the job's checkpoint store. */
+  private canHold(job: JobRecord, provider: Provider): boolean {
+    return (provider.attemptStorage ?? 'shared') === 'shared' || (this.deps.attemptHolds?.covers(job) ?? false)
+  }
+
+  /** The hold a new attempt on `provider` gets, or null when it cannot be held. */
+  private async holdFor(job: JobRecord, attemptId: string, provider: Provider): Promise<AttemptHold | null> {
+    // The old attempt's grace, the controller's minute past it, and a boot's worth of slack.
+    const timeoutSeconds = job.spec.recovery.graceSeconds + 900
+    if ((provider.attemptStorage ?? 'shared') === 'shared') return {file: this.holdFile(job.id, attemptId), timeoutSeconds}
+    const urls = await this.deps.attemptHolds?.sign(job, attemptId)
+    return urls ? {url: urls.getUrl, timeoutSeconds} : null
+  }
+
+  private holdFile(jobId: string, attemptId: string): string {
+    return join(this.deps.home, 'holds', jobId, `${attemptId}.go`)
+  }
+
+  /** How an attempt is held (from the store, once): 'file', 'store', or null when it is not. */
+  private holdOf(attemptId: string): 'file' | 'store' | null {
+    if (!this.holds.has(attemptId)) {
+      const e = this.store.events(this.jobId).find((x) => x.kind === 'attempt-held' && x.attemptId === attemptId)
+      this.holds.set(attemptId, e === undefined ? null : e.data.via === 'store' ? 'store' : 'file')
+    }
+    return this.holds.get(attemptId) ?? null
+  }
+
+  private heldUnreleased(attempt: AttemptRecord): boolean {
+    return this.holdOf(attempt.id) !== null && !this.holdsReleased.has(attempt.id)
+  }
+
+  /** Lets a held attempt go. A go that cannot be given leaves the attempt to time out and fail. */
+  private async releaseHold(job: JobRecord, attempt: AttemptRecord): Promise<void> {
+    const via = this.holdOf(attempt.id)
+    this.holdsReleased.set(attempt.id, this.clock().getTime())
+    try {
+      if (via === 'file') {
+        const file = this.holdFile(job.id, attempt.id)
+        mkdirSync(dirname(file), {recursive: true})
+        writeFileSync(file, `go ${this.clock().toISOString()}\n`)
+      } else if (via === 'store') {
+        const urls = await this.deps.attemptHolds?.sign(job, attempt.id)
+        if (!urls) throw new ProviderError('skyhop', 'auth', 'the job no longer has a checkpoint store to write the go to')
+        await this.deps.attemptHolds!.release(urls)
+      }
+      this.store.addEvent(job.id, attempt.id, 'attempt-hold-released', {via})
+      this.emit('released', `attempt ${attempt.n} let go: the attempt it replaces has stopped`, {attemptId: attempt.id})
+    } catch (error) {
+      const perr = asProviderError(attempt.provider, error)
+      this.store.addEvent(job.id, attempt.id, 'attempt-hold-release-failed', {message: perr.message})
+      this.emit('warning', `could not let attempt ${attempt.n} go (${perr.message}); it will give up waiting and be relaunched`, {attemptId: attempt.id})
+    }
+  }
+
+  /**
+   * Ends a held attempt that must never start (its job ended, or the attempt it was to
+   * replace could not be asked to stop): it has run nothing, so it is released at once
+   * and recorded as cancelled, never polled into the job's own story.
+   */
+  private async stopHeld(job: JobRecord, attempt: AttemptRecord): Promise<void> {
+    this.holdsReleased.set(attempt.id, this.clock().getTime())
+    const provider = this.deps.providers.get(attempt.provider)
+    this.emit('stopping', `stopping held attempt ${attempt.n}: it is no longer needed`, {attemptId: attempt.id})
+    if (provider && attempt.handle) {
+      await provider.signal(attempt.handle, 'cancel', 0).catch((error: unknown) => {
+        this.store.addEvent(this.jobId, attempt.id, 'cancel-failed', {message: asProviderError(provider.name, error).message})
+      })
+      await this.release(attempt)
+    }
+    this.store.updateAttempt(attempt.id, {state: 'CANCELLED', endedAt: this.clock().toISOString(), reason: `held and never started: ${TERMINAL_JOB_STATES.has(job.state) ? `the job ended (${job.state})` : 'the move to spot was called off'}`}, {kind: 'attempt-cancelled'})
   }
 
   /** Asks the on-demand attempt to stop as a preemption would (it checkpoints in its grace). */
@@ -742,8 +900,14 @@ class JobController {
     this.store.updateAttempt(attempt.id, {reason}, {kind: 'attempt-migrated', data: {message: `attempt ${attempt.n} stopped on on-demand to move to spot`}})
     if (this.migrations !== null) this.migrations++
     this.store.setJobState(job.id, 'RECOVERING', {kind: 'job-migrating', attemptId: attempt.id})
-    this.emit('recovering', `attempt ${attempt.n} left on-demand to move to spot; relaunching (not counted toward recovery.max_restarts)`, {attemptId: attempt.id})
-    this.probing = true
+    // Spot launched first (moveToSpot) waits, held, as the next open attempt.
+    const held = this.liveAttempt()
+    this.emit(
+      'recovering',
+      `attempt ${attempt.n} left on-demand to move to spot; ${held ? `resuming on attempt ${held.n}` : 'relaunching'} (not counted toward recovery.max_restarts)`,
+      {attemptId: attempt.id},
+    )
+    this.probing = held === undefined
     // The respot look saw past stale capacity blocks and the region that once preempted the job.
     this.dropTransientBlocks()
     this.preemptionBlocks.length = 0
@@ -774,6 +938,9 @@ class JobController {
     const patch: Parameters<Store['updateAttempt']>[1] = {state: result.state}
     if (result.state === 'RUNNING' && !attempt.startedAt) {
       patch.startedAt = result.startedAt ?? now
+      // A held attempt's instance was up before it was let go: its run starts no earlier.
+      const released = this.holdsReleased.get(attempt.id)
+      if (released !== undefined && Date.parse(patch.startedAt) < released) patch.startedAt = new Date(released).toISOString()
       const launched = Date.parse(attempt.launchedAt ?? attempt.intentAt)
       this.store.addObservation({
         provider: attempt.provider,

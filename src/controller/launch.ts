@@ -93,6 +93,7 @@ export interface StartJobInput {
   matrix?: Record<string, unknown> | null
   pollIntervalMs?: number
   checkpointSync?: ControllerDeps['checkpointSync']
+  attemptHolds?: ControllerDeps['attemptHolds']
 }
 
 export function controllerOwner(): string {
@@ -117,6 +118,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     retryUntilUpMs: input.options.retryUntilUpMs,
     pollIntervalMs: input.pollIntervalMs ?? 250,
     checkpointSync: input.checkpointSync,
+    attemptHolds: input.attemptHolds,
   })
   return resultFor(input.store, final)
 }

@@ -323,6 +323,7 @@ export interface RunSweepDeps {
   onEvent?: (event: SweepEvent) => void
   env?: NodeJS.ProcessEnv
   checkpointSync?: ControllerDeps['checkpointSync']
+  attemptHolds?: ControllerDeps['attemptHolds']
 }
 
 export interface SweepRun {
@@ -578,6 +579,7 @@ class SweepController {
       signal: this.abort.signal,
       env: this.deps.env,
       checkpointSync: this.deps.checkpointSync,
+      attemptHolds: this.deps.attemptHolds,
       onEvent: (e: ControllerEvent) => this.emit(`job-${e.kind}`, `${q.name}: ${e.message}`, {jobId: q.id, name: q.name, ...(e.attemptId ? {data: {attemptId: e.attemptId}} : {})}),
     })
       .then((final) => this.ended(q, final))

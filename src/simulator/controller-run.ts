@@ -12,7 +12,11 @@
 // - nothing about the work done: the controller plans the job as it stands by itself
 //   (respot.ts: run time × speed, kept up to the last checkpoint), as in production;
 // - its look interval for spot (waiting for it, and going back to it from on-demand) set to
-//   the trace's tick, the granularity at which spot comes and goes here.
+//   the trace's tick, the granularity at which spot comes and goes here;
+// - holds by file: the simulated provider keeps skyhop's shared-storage default, so a move
+//   back to spot launches spot first, held until the controller creates the hold file, as
+//   on local and Slurm; a real cloud does the same through the job's checkpoint store (the
+//   go object), and a cloud job without a store stops on-demand first instead.
 // Planner options: every candidate is kept (top 1000, so on-demand is always in the list
 // after the spot zones), and the safety margin is 0: the simulated time is exact, and the
 // default 10 % margin would exclude on-demand itself once a preempted job's remaining work

@@ -12,8 +12,11 @@
 // (paid, no progress), then RUNNING makes progress at the instance's speed until the
 // work is done (SUCCEEDED) or, on spot, until the first tick boundary where the zone has
 // no spot (PREEMPTED; the notice comes `noticeHours` before, work done is kept because
-// the job checkpoints in its grace window). Billing stops when the instance ends or is
-// released, whichever is first.
+// the job checkpoints in its grace window). A held launch (LaunchRequest.hold, a file)
+// is billed from its launch but runs only once the file exists, as the runner does.
+// Billing stops when the instance ends or is released, whichever is first.
+import {existsSync} from 'node:fs'
+
 import type {Offer} from '../catalog/types.js'
 import {BugError, ProviderError} from '../errors.js'
 import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, PollResult, Provider} from '../providers/provider.js'
@@ -68,6 +71,9 @@ interface Instance {
   readyAt: number
   /** Spot: the tick boundary where the zone loses spot; Infinity on-demand. */
   goneAt: number
+  /** A held instance (LaunchRequest.hold): the file whose creation lets it start, and when it was seen (hours). */
+  holdFile: string | null
+  releasedAt: number | null
   /** Billed and progressed up to here. */
   accountedTo: number
   state: AttemptState
@@ -150,6 +156,8 @@ export class SimWorld {
       launchedAt: now,
       readyAt: now + this.input.changeoverHours,
       goneAt,
+      holdFile: request.hold && 'file' in request.hold ? request.hold.file : null,
+      releasedAt: null,
       accountedTo: now,
       state: 'PROVISIONING',
       endedAt: null,
@@ -168,9 +176,12 @@ export class SimWorld {
 
   private settle(inst: Instance, now: number): void {
     if (inst.endedAt !== null) return
+    // A held instance starts the job once skyhop has created its hold file (the controller
+    // does, then polls at once: the clock has not moved since).
+    if (inst.holdFile !== null && inst.releasedAt === null && existsSync(inst.holdFile)) inst.releasedAt = now
     let end = Math.min(now, inst.goneAt)
     // When the work would be done, given what is done now (one live instance at a time).
-    const runFrom = Math.max(inst.accountedTo, inst.readyAt)
+    const runFrom = Math.max(inst.accountedTo, this.startOf(inst))
     const finishAt = runFrom + this.remainingWork / inst.speed
     if (finishAt <= end + EPS) end = Math.max(inst.accountedTo, finishAt)
     if (end > inst.accountedTo) {
@@ -178,14 +189,14 @@ export class SimWorld {
       this.totals.costUsd += paid * inst.usdPerHour
       if (inst.spot) this.totals.spotHours += paid
       else this.totals.onDemandHours += paid
-      const ran = Math.max(0, end - Math.max(inst.accountedTo, inst.readyAt))
+      const ran = Math.max(0, end - Math.max(inst.accountedTo, this.startOf(inst)))
       const work = end === finishAt ? this.remainingWork : Math.min(this.remainingWork, ran * inst.speed)
       this.done += work
       if (inst.spot) this.totals.spotWorkHours += work
       else this.totals.onDemandWorkHours += work
       inst.accountedTo = end
     }
-    if (this.remainingWork <= EPS && inst.accountedTo >= inst.readyAt) {
+    if (this.remainingWork <= EPS && inst.accountedTo >= this.startOf(inst)) {
       this.done = this.input.workHours
       this.end(inst, 'SUCCEEDED', inst.accountedTo, null)
       this.totals.finishedAt ??= inst.accountedTo
@@ -197,7 +208,13 @@ export class SimWorld {
       this.end(inst, 'PREEMPTED', inst.goneAt, `spot capacity taken back in ${this.input.markets[inst.market].zone}${notice}`)
       return
     }
-    inst.state = now + EPS >= inst.readyAt ? 'RUNNING' : 'PROVISIONING'
+    inst.state = now + EPS >= this.startOf(inst) ? 'RUNNING' : 'PROVISIONING'
+  }
+
+  /** When the instance runs the job: ready, and let go if held (Infinity until then). */
+  private startOf(inst: Instance): number {
+    if (inst.holdFile === null) return inst.readyAt
+    return inst.releasedAt === null ? Number.POSITIVE_INFINITY : Math.max(inst.readyAt, inst.releasedAt)
   }
 
   private end(inst: Instance, state: AttemptState, at: number, reason: string | null): void {
@@ -213,11 +230,12 @@ export class SimWorld {
       const inst = this.instances.get(h.externalId)
       if (!inst) continue
       const ended = inst.endedAt
+      const start = this.startOf(inst)
       out.set(h.externalId, {
         state: inst.state,
         exitCode: inst.state === 'SUCCEEDED' ? 0 : null,
         reason: inst.reason,
-        startedAt: this.clock.now() >= this.clock.atHours(inst.readyAt) ? this.clock.atHours(inst.readyAt).toISOString() : null,
+        startedAt: Number.isFinite(start) && this.clock.now() >= this.clock.atHours(start) ? this.clock.atHours(start).toISOString() : null,
         endedAt: ended === null ? null : this.clock.atHours(ended).toISOString(),
       })
     }
@@ -239,7 +257,7 @@ export class SimWorld {
     const now = this.clock.hours()
     for (const inst of this.instances.values()) {
       if (inst.endedAt !== null) continue
-      const runFrom = Math.max(inst.accountedTo, inst.readyAt)
+      const runFrom = Math.max(inst.accountedTo, this.startOf(inst))
       for (const t of [inst.readyAt, inst.goneAt, runFrom + this.remainingWork / inst.speed]) if (t > now + EPS && t < next) next = t
     }
     return Number.isFinite(next) ? this.clock.startMs + Math.ceil(next * MS_PER_HOUR) : next

@@ -65,7 +65,7 @@ export async function jobDriver(
   providers: Map<string, Provider>,
   offers: unknown[],
   catalogName: string,
-  driver: {checkpointSync?: ControllerDeps['checkpointSync']} = {},
+  driver: {checkpointSync?: ControllerDeps['checkpointSync']; attemptHolds?: ControllerDeps['attemptHolds']} = {},
 ): Promise<JobDriver> {
   const catalogFile = join(home, catalogName)
   writeFileSync(catalogFile, JSON.stringify({offers}, null, 2))
@@ -86,6 +86,7 @@ export async function jobDriver(
       owner: `test:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
       pollIntervalMs: 100,
       checkpointSync: driver.checkpointSync,
+      attemptHolds: driver.attemptHolds,
       // The controller's own backoffs (transient retries, error restarts), shortened.
       sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
       signal: options.signal,

@@ -81,10 +81,22 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     expect(String(migrate.data.message)).to.match(/^migrating to spot: spot on aws\/us-east-1a spot is expected to save \$/)
     expect(migrate.data.to).to.equal('aws/us-east-1/us-east-1a/m5.large#spot')
     expect(events.some((e) => e.kind === 'migrating')).to.equal(true)
+    // Spot first: the spot instance was launched, held, before on-demand was asked to stop;
+    // its runner waited for the go object in the checkpoint store, written once the
+    // on-demand attempt had ended (its last checkpoint saved), and only then restored.
+    const ev = w.store.events(job.id)
+    const at = (kind: string, attemptId: string) => ev.findIndex((e) => e.kind === kind && e.attemptId === attemptId)
+    expect(ev[at('attempt-held', all[4].id)].data.via).to.equal('store')
+    expect(migrate.data.heldAttemptId).to.equal(all[4].id)
+    expect(at('attempt-launched', all[4].id)).to.be.lessThan(at('respot-migrate', all[3].id))
+    expect(at('attempt-migrated', all[3].id)).to.be.lessThan(at('attempt-hold-released', all[4].id))
+    expect(w.s3!.object('ckpt', `runs/${job.id}/holds/${all[4].id}`)).to.not.equal(undefined)
+    expect(Date.parse(all[4].startedAt!)).to.be.at.least(Date.parse(all[3].endedAt!))
     expect(w.store.observations('1970-01-01T00:00:00Z').filter((o) => o.kind === 'preemption')).to.deep.equal([])
     // The on-demand run saved its step on the notice; the spot run resumed from it and finished.
     await until(async () => w.ec2.instances.get(onDemand!)!.state, (s) => s === 'terminated')
     const second = await collect(w.aws.logs(all[4].handle!, {follow: false}))
+    // A move counts in SKYHOP_RESTART_COUNT (the job resumes from a checkpoint), not in job.restarts.
     const resumed = /^attempt 5 restart 1 resumes at (\d+)$/.exec(second[0])
     expect(resumed, second[0]).to.not.equal(null)
     expect(Number(resumed![1])).to.be.greaterThan(0)

@@ -12,7 +12,8 @@ import {Agent} from 'undici'
 
 import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
-import {CheckpointSigner, checkpointSyncFor} from '../../src/checkpoint/store.js'
+import {CheckpointSigner, attemptHoldsFor, checkpointSyncFor} from '../../src/checkpoint/store.js'
+import {HttpClient, createDispatcher} from '../../src/http/client.js'
 import type {Provider} from '../../src/providers/provider.js'
 import type {Store} from '../../src/state/store.js'
 import {FakeAliyunEcsServer} from '../fakes/fake-aliyun-ecs-server.js'
@@ -133,13 +134,16 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
   ])
   let s3: FakeObjectStore | null = null
   let checkpointSync
+  let attemptHolds
   if (options.checkpointStore) {
     s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
     await s3.start()
     const signer = new CheckpointSigner({env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'}, homeDir: '/nonexistent'})
-    checkpointSync = checkpointSyncFor({checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}, signer)
+    const config = {checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}
+    checkpointSync = checkpointSyncFor(config, signer)
+    attemptHolds = attemptHoldsFor(config, new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 2}}), signer)
   }
-  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json', {checkpointSync})
+  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json', {checkpointSync, attemptHolds})
   let closed = false
   return {
     home,

@@ -9,6 +9,7 @@ import {
   aheadOfLine,
   assessMigration,
   decideWait,
+  fallbackAfterMove,
   fallbackMarginHours,
   fallbackSpot,
   fallbackWait,
@@ -17,7 +18,6 @@ import {
   migrationMarginHours,
   nextLookMs,
   respotIntervalMs,
-  slackAfter,
   waitApplies,
   workDoneHours,
   workLeftHours,
@@ -219,29 +219,35 @@ describe('respot: leaving on-demand for spot', () => {
     expect(assessMigration(plan(null), {...current(10), hourlyUsd: null})).to.deep.include({go: false, code: 'unknown-cost'})
   })
 
-  it('with a deadline, leaves only with the hysteresis margin of slack to spare', () => {
-    // Margin: the move (8/60 + 0.1 h), a 10 min step of waiting and an on-demand relaunch
-    // (5/60 h) = 0.4833 h. Spot must still fit (11.583 h) with that much less time.
-    const margin = migrationMarginHours(8 / 60 + 0.1, 10 * 60_000, 5 / 60)
-    close(margin, 8 / 60 + 0.1 + 1 / 6 + 5 / 60)
-    expect(slackAfter(after(12.1, margin).spot, after(12.1, margin).onDemand, margin).ok).to.equal(true)
-    const tight = slackAfter(after(11.9, margin).spot, after(11.9, margin).onDemand, margin)
-    expect(tight).to.deep.include({ok: false, code: 'spot-does-not-fit'})
+  it('with a deadline, leaves only while on-demand would still finish after the move, a wait, a relaunch and a spot changeover', () => {
+    // Margin: the move (8/60 + 0.1 h), a 10 min step of waiting, an on-demand relaunch
+    // (5/60 h) and spot's changeover again (8/60 h) = 0.6167 h. On-demand needs 10.083 h.
+    const margin = migrationMarginHours(8 / 60 + 0.1, 10 * 60_000, 5 / 60, 8 / 60)
+    close(margin, 8 / 60 + 0.1 + 1 / 6 + 5 / 60 + 8 / 60)
+    expect(fallbackAfterMove(after(OD_FINISH + margin + 0.01, margin).onDemand, margin).ok).to.equal(true)
+    const tight = fallbackAfterMove(after(OD_FINISH + margin - 0.01, margin).onDemand, margin)
+    expect(tight).to.deep.include({ok: false, code: 'on-demand-does-not-fit'})
+    expect((tight as {message: string}).message).to.match(/on-demand would no longer finish by the deadline should spot be lost 37 min from now/)
+    // Spot's own p95 finish (11.58 h) need not fit after the margin: on-demand is the net.
+    expect(fallbackAfterMove(after(11, margin).onDemand, margin).ok).to.equal(true)
+    expect(after(11, margin).spot.chosen?.spot ?? false).to.equal(false)
   })
 
-  it('does not thrash: a job that just fell back to on-demand does not leave until it wins back more slack than a wait needs', () => {
-    // For every time left around the edge, if waiting one step was refused (so the job went
-    // on-demand), the migration's slack check, which asks for more than one step, refuses too.
+  it('does not thrash: a job that on-demand alone keeps in time does not leave it', () => {
+    // For every time left around the edge: whenever on-demand would no longer finish after
+    // one step of waiting (so the job was sent to on-demand, or kept there, for the
+    // deadline), the move's larger margin refuses too; with room to spare, it may move.
     const step = 10 * 60_000
-    const margin = migrationMarginHours(8 / 60 + 0.1, step, 5 / 60)
-    for (let left = 11; left <= 13; left += 0.01) {
-      const w = after(left, step / H)
-      const waits = decideWait({stepMs: step, spotLater: w.spot, onDemandLater: w.onDemand}).wait
-      const m = after(left, margin)
-      const moves = slackAfter(m.spot, m.onDemand, margin).ok
-      if (!waits) expect(moves, `${left.toFixed(2)} h left`).to.equal(false)
-      if (moves) expect(waits, `${left.toFixed(2)} h left`).to.equal(true)
+    const margin = migrationMarginHours(8 / 60 + 0.1, step, 5 / 60, 8 / 60)
+    const seen = {refused: 0, moved: 0}
+    for (let left = 9.5; left <= 13; left += 0.01) {
+      const afterStep = after(left, step / H).onDemand
+      const moves = fallbackAfterMove(after(left, margin).onDemand, margin).ok
+      if (afterStep.chosen === null) expect(moves, `${left.toFixed(2)} h left`).to.equal(false)
+      seen[moves ? 'moved' : 'refused']++
     }
+    expect(seen.refused).to.be.greaterThan(0)
+    expect(seen.moved).to.be.greaterThan(0)
   })
 })
 

@@ -155,15 +155,17 @@ describe('simulator: the real controller on a simulated provider', function () {
     }
   })
 
-  it('moves from on-demand back to spot once spot pays and fits, and the work adds up', async () => {
+  it('moves from on-demand back to spot by launching spot first: probes that find none leave on-demand running, and the work adds up', async () => {
     // 10 h of work in 13 h, d = 0.2 h: spot fits now but not after a 1 h wait, so on-demand at
-    // once. Spot is back at tick 6, but fits with the hysteresis margin only once the work
-    // left is down to 3 h (at 7.2 h): the on-demand attempt is asked to stop and the job
-    // resumes on spot, 7 h of work on one, 3 h on the other; no restart counted.
+    // once. Looks for spot (every tick, 1 h) launch spot held, beside on-demand: at 1.2 h and
+    // 3.2 h there is none, the launch fails and on-demand runs on (the next look 2 h, then
+    // 4 h later). At 7.2 h spot is there: launched first, then the on-demand attempt is asked
+    // to stop, then the held one let go. 7 h of work on one, 3 h on the other; no restart.
     const out = await runController(input([market('0000001111111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 13, changeoverHours: 0.2, keepHome: true}))
     expect(out.missed).to.equal(false)
     expect(out.jobState).to.equal('SUCCEEDED')
-    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
+    expect(out.changeovers).to.equal(2)
     expect(out.onDemandWorkHours).to.be.closeTo(7, 1e-6)
     expect(out.spotWorkHours).to.be.closeTo(3, 1e-6)
     expect(out.onDemandWorkHours + out.spotWorkHours).to.be.closeTo(10, 1e-6)
@@ -173,10 +175,20 @@ describe('simulator: the real controller on a simulated provider', function () {
     try {
       const [j] = store.listJobs()
       expect(j.restarts).to.equal(0)
-      const kinds = store.events(j.id).map((e) => e.kind)
+      const events = store.events(j.id)
+      const kinds = events.map((e) => e.kind)
       expect(kinds).to.include.members(['respot-on-demand', 'respot-migrate', 'attempt-migrated', 'job-migrating'])
       expect(kinds).not.to.include('respot-wait')
-      expect(store.listAttempts(j.id)[1].reason).to.match(/^migrated to spot/)
+      const attempts = store.listAttempts(j.id)
+      expect(attempts[1].reason).to.match(/^migrated to spot/)
+      expect(events.filter((e) => e.kind === 'respot-probe-failed').map((e) => e.data.nextLookSeconds)).to.deep.equal([7200, 14_400])
+      // Every spot launch while on-demand ran was held; the one that came up was let go only
+      // after the on-demand attempt had ended.
+      expect(events.filter((e) => e.kind === 'attempt-held').map((e) => e.attemptId)).to.deep.equal(attempts.slice(2).map((a) => a.id))
+      const at = (kind: string, attemptId: string) => kinds.findIndex((k, i) => k === kind && events[i].attemptId === attemptId)
+      expect(at('attempt-launched', attempts[4].id)).to.be.lessThan(at('respot-migrate', attempts[1].id))
+      expect(at('attempt-migrated', attempts[1].id)).to.be.lessThan(at('attempt-hold-released', attempts[4].id))
+      expect(Date.parse(attempts[4].startedAt!)).to.be.at.least(Date.parse(attempts[1].endedAt!))
     } finally {
       store.close()
       rmSync(out.home!, {recursive: true, force: true})
