@@ -18,6 +18,29 @@ async function collect(iter: AsyncIterable<string>): Promise<string[]> {
   return out
 }
 
+/**
+ * A job that counts `steps` steps of 0.2 s, saving its count on SIGTERM to the checkpoint
+ * directory (which the store carries between instances); an hour of declared work, so a
+ * move to spot pays for itself many times over.
+ */
+function countingJob(name: string, steps: number) {
+  const run = [
+    'f="$SKYHOP_CHECKPOINT_DIR/step"; mkdir -p "$SKYHOP_CHECKPOINT_DIR"',
+    'i=$(cat "$f" 2>/dev/null || echo 0)',
+    'echo "attempt $SKYHOP_ATTEMPT restart $SKYHOP_RESTART_COUNT resumes at $i"',
+    'trap \'echo "$i" > "$f"; echo "saved $i"; exit 0\' TERM',
+    `while [ "$i" -lt ${steps} ]; do i=$((i+1)); echo "step $i" >> "$SKYHOP_CHECKPOINT_DIR/work.log"; sleep 0.2; done`,
+    'echo "finished at $i"',
+  ].join('\n')
+  return cloudJob(name, run, {
+    spot: 'auto',
+    work: {reference: null, hours: 1},
+    checkpoint: {dir: null, intervalSeconds: 1, store: null},
+    placement: AWS_ONLY,
+    recovery: {strategy: 'eager-next-region', maxRestarts: 1, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'},
+  })
+}
+
 describe('controller on the fake clouds: waiting for spot, and going back to it', function () {
   this.timeout(90_000)
   let w: CloudWorld
@@ -31,23 +54,9 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     w = await cloudWorld({checkpointStore: true})
     for (const z of ZONES) w.ec2.setSpotAvailable(z, false)
     const steps = 60
-    const run = [
-      'f="$SKYHOP_CHECKPOINT_DIR/step"; mkdir -p "$SKYHOP_CHECKPOINT_DIR"',
-      'i=$(cat "$f" 2>/dev/null || echo 0)',
-      'echo "attempt $SKYHOP_ATTEMPT restart $SKYHOP_RESTART_COUNT resumes at $i"',
-      'trap \'echo "$i" > "$f"; echo "saved $i"; exit 0\' TERM',
-      `while [ "$i" -lt ${steps} ]; do i=$((i+1)); echo "step $i" >> "$SKYHOP_CHECKPOINT_DIR/work.log"; sleep 0.2; done`,
-      'echo "finished at $i"',
-    ].join('\n')
     // No deadline: on-demand at once when spot has no capacity (as always), then a look for
-    // spot every second. An hour of work, so the move pays for itself many times over.
-    const spec = cloudJob('respot', run, {
-      spot: 'auto',
-      work: {reference: null, hours: 1},
-      checkpoint: {dir: null, intervalSeconds: 1, store: null},
-      placement: AWS_ONLY,
-      recovery: {strategy: 'eager-next-region', maxRestarts: 1, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'},
-    })
+    // spot every second.
+    const spec = countingJob('respot', steps)
     let onDemand: string | null = null
     const {job, events} = await w.drive(spec, {
       respotIntervalMs: 1000,
@@ -104,6 +113,42 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     const work = storedCheckpoint(w, job.id)['work.log'].trim().split('\n')
     expect(new Set(work).size).to.equal(steps)
     expect(work.length).to.be.within(steps, steps + 1) // the step in flight at the signal may repeat once
+    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+  })
+
+  it('a move whose on-demand attempt cannot be asked to stop calls its held spot attempt off: terminated, never started, and the next look moves', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    for (const z of ZONES) w.ec2.setSpotAvailable(z, false)
+    const spec = countingJob('refused', 40)
+    let armed = false
+    const {job} = await w.drive(spec, {
+      respotIntervalMs: 1000,
+      onEvent: (e) => {
+        if (e.kind !== 'running' || armed || w.store.getAttempt(e.attemptId!)!.spot) return
+        armed = true
+        // The stop request (a tag on the instance) is refused once: the first move is called off.
+        w.ec2.inject({action: 'CreateTags', code: 'UnauthorizedOperation', status: 403, message: 'You are not authorized to perform this operation.'})
+        for (const z of ZONES) w.ec2.setSpotAvailable(z, true)
+      },
+    })
+    expect(job.state).to.equal('SUCCEEDED')
+    expect(attempts(job.id)).to.deep.equal([
+      'us-east-1a:spot:FAILED',
+      'us-east-1b:spot:FAILED',
+      'us-west-2a:spot:FAILED',
+      'us-east-1a:od:PREEMPTED',
+      'us-east-1a:spot:CANCELLED',
+      'us-east-1a:spot:SUCCEEDED',
+    ])
+    const all = w.store.listAttempts(job.id)
+    expect(all[4].reason).to.match(/^held and never started: the move to spot was called off/)
+    expect(all[4].startedAt).to.equal(null)
+    expect(w.ec2.instances.get(all[4].handle!.externalId)!.state).to.be.oneOf(['shutting-down', 'terminated'])
+    const ev = w.store.events(job.id)
+    expect(ev.find((e) => e.kind === 'respot-migrate-failed')?.attemptId).to.equal(all[3].id)
+    expect(ev.some((e) => e.kind === 'attempt-hold-released' && e.attemptId === all[4].id)).to.equal(false)
+    expect(ev.some((e) => e.kind === 'attempt-hold-released' && e.attemptId === all[5].id)).to.equal(true)
+    expect(job.restarts).to.equal(0)
     await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
   })
 
