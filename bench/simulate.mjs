@@ -7,11 +7,12 @@
 // Baseline measured in the same run: a bare replay that reads the same windows of the same
 // traces tick by tick without any policy.
 // Run after `npm run build`: node bench/simulate.mjs [seeds=300] [traces=../shared/data/traces]
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {basename, dirname, join, relative, resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {record} from './lib.mjs'
+import {traceScenarios} from './trace-scenarios.mjs'
 
 const root = join(import.meta.dirname, '..')
 const dist = (p) => join(root, 'dist', p)
@@ -28,55 +29,7 @@ const registry = loadRegistry()
 const NOW = new Date('2026-01-01T00:00:00Z')
 const tmp = mkdtempSync(join(tmpdir(), 'skyhop-bench-sim-'))
 
-const all = loadTraceDir(tracesDir, registry)
-const sets = new Map()
-for (const t of all) {
-  const set = relative(tracesDir, dirname(t.file))
-  if (!sets.has(set)) sets.set(set, [])
-  sets.get(set).push(t)
-}
-
-/** A job file for one kind of trace: {accelerators: [V100:1], reference: V100:1}, or {} for a CPU job. */
-function jobFor(name, kind, workHours, deadlineHours, extra = '') {
-  const file = join(tmp, `job-${name.replace(/[^a-z0-9]/gi, '')}-${workHours}-${deadlineHours}.yaml`)
-  const acc = kind.accelerators ?? null
-  writeFileSync(
-    file,
-    `name: bench\n${acc ? `resources:\n  accelerators: [${acc.join(', ')}]\n` : 'resources:\n  cpus: 1\n'}work:\n  ${acc ? `reference: ${kind.reference}\n  ` : ''}hours: ${workHours}\n${extra}deadline: ${deadlineHours}h\nrun: x\n`,
-  )
-  return loadJobFile(file, {now: NOW}).spec
-}
-
-const PRICES = {spot: new Map([['*', 1]]), onDemand: new Map([['*', 3]])}
-const scenarios = []
-for (const [set, traces] of [...sets].sort()) {
-  const hours = Math.min(...traces.map((t) => (t.data.length * t.gapSeconds) / 3600))
-  const deadline = Math.min(60, Math.floor(hours / 2))
-  const work = Math.round(deadline * 0.8 * 100) / 100
-  const kinds = new Map()
-  for (const t of traces) {
-    const key = `${t.label}_${t.count}`
-    if (!kinds.has(key)) kinds.set(key, [])
-    kinds.get(key).push(t)
-  }
-  for (const [key, group] of kinds) {
-    const t0 = group[0]
-    const kind = t0.accelerator ? {accelerators: [`${t0.accelerator}:${t0.count}`], reference: `${t0.accelerator}:${t0.count}`} : {}
-    const throughput = t0.accelerator ? `throughput: {${t0.accelerator}: 1}\n` : ''
-    const spec = jobFor(key, kind, work, deadline, throughput)
-    for (const t of group) scenarios.push({set, name: `${basename(t.file, '.json')}`, zones: 1, spec, traces: [t], prices: PRICES})
-    if (group.length > 1) scenarios.push({set, name: `${key} × ${group.length} zones`, zones: group.length, spec, traces: group, prices: PRICES})
-  }
-  // Heterogeneous: V100 and K80 (one device each) together; speeds from the FP32 datasheet
-  // ratio (the registry has no K80 figures), prices from AWS p3.2xlarge / p2.xlarge.
-  const v100 = traces.filter((t) => t.label === 'v100' && t.count === 1)
-  const k80 = traces.filter((t) => t.label === 'k80' && t.count === 1)
-  if (v100.length > 0 && k80.length > 0) {
-    const spec = jobFor('hetero', {accelerators: ['V100:1', 'K80:1'], reference: 'V100:1'}, 24, 40, 'throughput: {V100: 15.7, K80: 4.37}\n')
-    const prices = {spot: new Map([[priceKey('v100'), 0.918], [priceKey('k80'), 0.27]]), onDemand: new Map([[priceKey('v100'), 3.06], [priceKey('k80'), 0.9]])}
-    scenarios.push({set, name: 'V100 + K80, 24 V100-hours in 40 h', zones: v100.length + k80.length, spec, traces: [...v100, ...k80], prices, hetero: true})
-  }
-}
+const {all, sets, scenarios} = traceScenarios({tracesDir, tmp, registry, now: NOW, loadTraceDir, loadJobFile, priceKey})
 
 // Baseline: the same windows read tick by tick, no policy.
 function bareReplay(markets, gapSeconds, deadlineHours, startTicks) {
