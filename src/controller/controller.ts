@@ -701,13 +701,27 @@ class JobController {
       lostHours: lostHours(ranHours, job.spec.checkpoint.intervalSeconds),
       relaunchHours,
     }
-    const econ = assessMigration(plan, current)
+    let planned = {replanned, spec}
+    let econ = assessMigration(plan, current)
+    let rule: 'p95' | 'uniform-progress' = 'p95'
+    if (!econ.go && econ.code === 'spot-does-not-fit' && job.spec.deadline !== null) {
+      // The p95 rule leaves spot out for the deadline. Uniform Progress's hysteresis may
+      // still move the job: ahead of its line by two of spot's changeovers, while on-demand,
+      // the safety net, stays in time after the move (checked below for every move).
+      const free = await this.plan(job, hard, 0, false, true)
+      const viaLine = assessMigration(free.replanned.plan, current)
+      if (viaLine.go && aheadOfLine(this.progressLine(job), now + 2 * viaLine.to.estimatedQueueHours * 3_600_000)) {
+        econ = viaLine
+        planned = free
+        rule = 'uniform-progress'
+      }
+    }
     if (!econ.go) {
       // Nothing to say when there is no spot to go to at all.
       if (econ.code !== 'no-spot') this.respotEvent('respot-stay', econ.code, `staying on on-demand: ${econ.message}`, {attemptId: attempt.id, data: {code: econ.code, ...econ.data}})
       return false
     }
-    const data: Record<string, unknown> = {to: econ.to.key, savingUsd: Math.round(econ.savingUsd * 100) / 100}
+    const data: Record<string, unknown> = {to: econ.to.key, savingUsd: Math.round(econ.savingUsd * 100) / 100, rule}
     if (job.spec.deadline !== null) {
       const marginHours = migrationMarginHours(econ.switchHours, this.respotMs, relaunchHours, econ.to.estimatedQueueHours)
       const v = fallbackAfterMove((await this.plan(job, hard, Math.ceil(marginHours * 3_600_000), true)).replanned.plan, marginHours)
@@ -720,8 +734,8 @@ class JobController {
     const target = this.deps.providers.get(econ.to.provider)
     if (target !== undefined && this.canHold(job, target)) {
       // The plan's other spot candidates are tried after it, each only if moving there pays too.
-      const pays = (c: Candidate) => assessMigration({...plan, chosen: c}, current).go
-      return this.moveToSpot(job, attempt, {replanned, spec}, econ.to, pays, `migrating to spot: ${econ.message}`, data)
+      const pays = (c: Candidate) => assessMigration({...planned.replanned.plan, chosen: c}, current).go
+      return this.moveToSpot(job, attempt, planned, econ.to, pays, `migrating to spot: ${econ.message}`, data)
     }
     return this.migrate(job, attempt, `migrating to spot: ${econ.message}`, data)
   }

@@ -195,6 +195,32 @@ describe('simulator: the real controller on a simulated provider', function () {
     }
   })
 
+  it("leaves on-demand under Uniform Progress's hysteresis where the p95 rule would keep it there", async () => {
+    // 30 h of work in 34 h, d = 0.2 h, spot always there. Spot's pessimistic finish does not
+    // fit, so the job starts on on-demand, and the p95 rule alone would keep it there to the
+    // end. On on-demand it gains on the line (30/34 h of work per hour): at the look at 4.2 h
+    // it has done 4 h, short of the 4.06 h the line asks by 4.6 h (two changeovers on); at
+    // 5.2 h it has 5 h against 4.94 h by 5.6 h, and on-demand would still finish after the
+    // move: spot first, then 25 h on spot.
+    const out = await runController(input([market('1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['od:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(out.onDemandWorkHours).to.be.closeTo(5, 1e-6)
+    expect(out.spotWorkHours).to.be.closeTo(25, 1e-6)
+    expect(out.finishHours).to.be.closeTo(5.2 + 0.2 + 25, 1e-6)
+    expect(out.costUsd).to.be.closeTo(5.2 * 3 + 25.2, 1e-6)
+    const store = Store.open(out.home!)
+    try {
+      const [j] = store.listJobs()
+      const events = store.events(j.id)
+      expect(events.filter((e) => e.kind === 'respot-stay').map((e) => e.data.code)).to.include('spot-does-not-fit')
+      expect(events.find((e) => e.kind === 'respot-migrate')!.data.rule).to.equal('uniform-progress')
+    } finally {
+      store.close()
+      rmSync(out.home!, {recursive: true, force: true})
+    }
+  })
+
   it('never misses on flapping spot', async () => {
     for (let s = 0; s < 10; s++) {
       const a = market('1101101101001110', {zone: 'us-west-2a'})
