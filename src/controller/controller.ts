@@ -707,12 +707,17 @@ class JobController {
     if (!econ.go && econ.code === 'spot-does-not-fit' && job.spec.deadline !== null) {
       // The p95 rule leaves spot out for the deadline. Uniform Progress's hysteresis may
       // still move the job: ahead of its line by two of spot's changeovers, while on-demand,
-      // the safety net, stays in time after the move (checked below for every move).
+      // the safety net, stays in time after the move (checked below for every move). Only
+      // to spot no slower than the on-demand it leaves: running on slower spot would eat
+      // the slack that safety net needs.
       const free = await this.plan(job, hard, 0, false, true)
-      const viaLine = assessMigration(free.replanned.plan, current)
+      const fast = (c: Candidate) => own !== undefined && c.estimatedRunHours <= own.estimatedRunHours + 1e-9
+      const plan = {...free.replanned.plan, candidates: free.replanned.plan.candidates.filter((c) => !c.spot || fast(c))}
+      plan.chosen = plan.candidates[0] ?? null
+      const viaLine = assessMigration(plan, current)
       if (viaLine.go && aheadOfLine(this.progressLine(job), now + 2 * viaLine.to.estimatedQueueHours * 3_600_000)) {
         econ = viaLine
-        planned = free
+        planned = {replanned: {...free.replanned, plan}, spec: free.spec}
         rule = 'uniform-progress'
       }
     }

@@ -251,4 +251,28 @@ describe('simulator: the real controller on a simulated provider', function () {
     expect(c.spotHours).to.be.greaterThan(0)
     expect(c.costRelativeToOnDemand).to.be.within(1 / 3, 1.1)
   })
+
+  it('on the shared V100 and K80 traces together: zero misses, never moving to spot slower than the on-demand it leaves', async function () {
+    // The heterogeneous scenario of bench/simulate.mjs. Start 11 of these 20 once missed by
+    // 2 h: Uniform Progress's hysteresis moved the job from V100 on-demand to K80 spot (a
+    // quarter of the speed), whose slow progress ate the slack the on-demand fallback needed.
+    requireSharedTraces(this)
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-simjob-'))
+    const file = join(dir, 'job.yaml')
+    writeFileSync(file, 'name: hetero\nresources: {accelerators: [V100:1, K80:1]}\nwork: {reference: V100:1, hours: 24}\nthroughput: {V100: 15.7, K80: 4.37}\ndeadline: 40h\nrun: x\n')
+    const r = await simulateFileAsync({
+      file,
+      traces: join(SHARED_TRACES, 'availability/1-node/aws-10-26-2022'),
+      home: mkdtempSync(join(tmpdir(), 'skyhop-home-')),
+      seeds: 20,
+      spotPrice: ['v100=0.918', 'k80=0.27'],
+      onDemandPrice: ['v100=3.06', 'k80=0.9'],
+      now: NOW,
+      policies: ['hourly-price', 'skyhop-controller'],
+    })
+    const [hourly, c] = r.policies
+    expect(c.runs).to.equal(20)
+    expect(c.deadlineMisses).to.equal(0)
+    expect(c.costRelativeToOnDemand).to.be.lessThan(hourly.costRelativeToOnDemand)
+  })
 })
