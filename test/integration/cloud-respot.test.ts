@@ -11,6 +11,8 @@ import {cloudJob, cloudWorld, storedCheckpoint, type CloudWorld} from './cloud-w
 
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-west-2a']
 const AWS_ONLY: JobSpec['placement'] = {providers: {allow: ['aws'], deny: []}, regions: {allow: null, deny: []}}
+/** The first launch round of a job while no zone has spot: every spot zone tried and found out of capacity. */
+const SPOT_OUT_EVERYWHERE = ['us-east-1a:spot:FAILED', 'us-east-1b:spot:FAILED', 'us-west-2a:spot:FAILED']
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = []
@@ -71,9 +73,7 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     })
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(job.id)).to.deep.equal([
-      'us-east-1a:spot:FAILED',
-      'us-east-1b:spot:FAILED',
-      'us-west-2a:spot:FAILED',
+      ...SPOT_OUT_EVERYWHERE,
       'us-east-1a:od:PREEMPTED',
       'us-east-1a:spot:SUCCEEDED',
     ])
@@ -133,9 +133,7 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     })
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(job.id)).to.deep.equal([
-      'us-east-1a:spot:FAILED',
-      'us-east-1b:spot:FAILED',
-      'us-west-2a:spot:FAILED',
+      ...SPOT_OUT_EVERYWHERE,
       'us-east-1a:od:PREEMPTED',
       'us-east-1a:spot:CANCELLED',
       'us-east-1a:spot:SUCCEEDED',
