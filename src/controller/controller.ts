@@ -3,7 +3,7 @@
 // relaunch so the job resumes from its checkpoint. It records every intent before acting
 // and every outcome after, holds a lease so only one controller drives a job, and is safe
 // to kill at any point: a new controller picks up from the store (see reconcile()).
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
 import type {Offer} from '../catalog/types.js'
@@ -987,6 +987,8 @@ class JobController {
 
   private async onAttemptEnded(job: JobRecord, attempt: AttemptRecord, result: PollResult): Promise<void> {
     await this.release(attempt)
+    // A held attempt's go file has served once the attempt is over (a store's go object stays: one small object a move).
+    if (this.holdOf(attempt.id) === 'file') rmSync(this.holdFile(job.id, attempt.id), {force: true})
     if (attempt.spot && attempt.startedAt) {
       this.store.addObservation({
         provider: attempt.provider,

@@ -3,7 +3,7 @@
 // the planner's deadline-risk exclusion moving the job to on-demand when time is short,
 // waiting for spot while slack allows, and moving back to spot from on-demand.
 import {expect} from 'chai'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -189,6 +189,8 @@ describe('simulator: the real controller on a simulated provider', function () {
       expect(at('attempt-launched', attempts[4].id)).to.be.lessThan(at('respot-migrate', attempts[1].id))
       expect(at('attempt-migrated', attempts[1].id)).to.be.lessThan(at('attempt-hold-released', attempts[4].id))
       expect(Date.parse(attempts[4].startedAt!)).to.be.at.least(Date.parse(attempts[1].endedAt!))
+      // The go file served its attempt and is gone with it.
+      expect(existsSync(join(out.home!, 'holds', j.id, `${attempts[4].id}.go`))).to.equal(false)
     } finally {
       store.close()
       rmSync(out.home!, {recursive: true, force: true})
