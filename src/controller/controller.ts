@@ -712,12 +712,12 @@ class JobController {
       // the slack that safety net needs.
       const free = await this.plan(job, hard, 0, false, true)
       const fast = (c: Candidate) => own !== undefined && c.estimatedRunHours <= own.estimatedRunHours + 1e-9
-      const plan = {...free.replanned.plan, candidates: free.replanned.plan.candidates.filter((c) => !c.spot || fast(c))}
-      plan.chosen = plan.candidates[0] ?? null
-      const viaLine = assessMigration(plan, current)
+      const candidates = free.replanned.plan.candidates.filter((c) => !c.spot || fast(c))
+      const fastPlan = {...free.replanned.plan, candidates, chosen: candidates[0] ?? null}
+      const viaLine = assessMigration(fastPlan, current)
       if (viaLine.go && aheadOfLine(this.progressLine(job), now + 2 * viaLine.to.estimatedQueueHours * 3_600_000)) {
         econ = viaLine
-        planned = {replanned: {...free.replanned, plan}, spec: free.spec}
+        planned = {replanned: {...free.replanned, plan: fastPlan}, spec: free.spec}
         rule = 'uniform-progress'
       }
     }
@@ -811,11 +811,18 @@ class JobController {
     return join(this.deps.home, 'holds', jobId, `${attemptId}.go`)
   }
 
-  /** How an attempt is held (from the store, once): 'file', 'store', or null when it is not. */
+  /**
+   * How an attempt is held (from the store, once): 'file', 'store', or null when it is not.
+   * A go an earlier controller gave is read back too, so it is neither given again nor
+   * taken for a hold that never ended.
+   */
   private holdOf(attemptId: string): 'file' | 'store' | null {
     if (!this.holds.has(attemptId)) {
-      const e = this.store.events(this.jobId).find((x) => x.kind === 'attempt-held' && x.attemptId === attemptId)
-      this.holds.set(attemptId, e === undefined ? null : e.data.via === 'store' ? 'store' : 'file')
+      const events = this.store.events(this.jobId).filter((x) => x.attemptId === attemptId)
+      const held = events.find((x) => x.kind === 'attempt-held')
+      this.holds.set(attemptId, held === undefined ? null : held.data.via === 'store' ? 'store' : 'file')
+      const released = events.find((x) => x.kind === 'attempt-hold-released')
+      if (released !== undefined && !this.holdsReleased.has(attemptId)) this.holdsReleased.set(attemptId, Date.parse(released.ts))
     }
     return this.holds.get(attemptId) ?? null
   }
