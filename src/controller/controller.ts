@@ -110,6 +110,8 @@ export interface ControllerDeps {
 export const LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
 const HEARTBEAT_MS = Math.max(200, Math.floor(LEASE_TTL_MS / 3))
 const TRANSIENT_RETRIES = 4
+/** Turns of the loop a held attempt's go is tried before it is left to time out (each an HTTP call with its own retries). */
+const MAX_RELEASE_TRIES = 3
 
 export class LeaseHeldError extends Error {}
 
@@ -155,6 +157,8 @@ class JobController {
   private readonly holds = new Map<string, 'file' | 'store' | null>()
   /** Held attempts this controller let go, and when (ms): their run starts no earlier. */
   private readonly holdsReleased = new Map<string, number>()
+  /** Gos that could not be given, per attempt (see MAX_RELEASE_TRIES). */
+  private readonly releaseFailures = new Map<string, number>()
 
   constructor(
     private readonly jobId: string,
@@ -849,8 +853,13 @@ class JobController {
       this.emit('released', `attempt ${attempt.n} let go: the attempt it replaces has stopped`, {attemptId: attempt.id})
     } catch (error) {
       const perr = asProviderError(attempt.provider, error)
-      this.store.addEvent(job.id, attempt.id, 'attempt-hold-release-failed', {message: perr.message})
-      this.emit('warning', `could not let attempt ${attempt.n} go (${perr.message}); it will give up waiting and be relaunched`, {attemptId: attempt.id})
+      const failures = (this.releaseFailures.get(attempt.id) ?? 0) + 1
+      this.releaseFailures.set(attempt.id, failures)
+      // A store briefly out of reach: try again on the next turns of the loop, then leave it.
+      const again = failures < MAX_RELEASE_TRIES
+      if (again) this.holdsReleased.delete(attempt.id)
+      this.store.addEvent(job.id, attempt.id, 'attempt-hold-release-failed', {message: perr.message, tries: failures})
+      this.emit('warning', `could not let attempt ${attempt.n} go (${perr.message}); ${again ? 'trying again' : 'it will give up waiting and be relaunched'}`, {attemptId: attempt.id})
     }
   }
 
