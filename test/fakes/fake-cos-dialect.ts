@@ -5,11 +5,7 @@
 import {escapeXml} from '../../src/providers/aws/xml.js'
 import {cosSignature} from '../../src/providers/tencentcloud/cos-presign.js'
 import {percentDecode, rfc3986Encode, signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import type {DialectError, ObjectStoreDialect, PresignedRequestView} from './fake-object-store-dialect.js'
-
-function denied(code: string, message: string): DialectError {
-  return {status: 403, code, message}
-}
+import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, denied} from './fake-object-store-dialect.js'
 
 /** `secrets` maps SecretId to SecretKey. */
 export function cosDialect(secrets: Record<string, string>): ObjectStoreDialect {

@@ -27,3 +27,14 @@ export interface ObjectStoreDialect {
   /** The store's error document, e.g. S3's `<Error><Code>…</Code><Message>…</Message><RequestId>…</RequestId></Error>`. */
   errorBody(error: {code: string; message: string}, requestId: string): {contentType: string; body: string}
 }
+
+/** A refusal with 403, the status every store here answers a bad or expired signature with. */
+export function denied(code: string, message: string): DialectError {
+  return {status: 403, code, message}
+}
+
+/** S3's answer to a signature that does not match, which OSS and OBS copy word for word. */
+export const S3_SIGNATURE_MISMATCH: DialectError = denied(
+  'SignatureDoesNotMatch',
+  'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+)

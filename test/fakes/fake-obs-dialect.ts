@@ -5,11 +5,7 @@
 import {escapeXml} from '../../src/providers/aws/xml.js'
 import {obsSignature, obsStringToSign} from '../../src/providers/huaweicloud/obs-presign.js'
 import {signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import type {DialectError, ObjectStoreDialect, PresignedRequestView} from './fake-object-store-dialect.js'
-
-function denied(code: string, message: string): DialectError {
-  return {status: 403, code, message}
-}
+import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
 
 /** `secrets` maps AK to SK. */
 export function obsDialect(secrets: Record<string, string>): ObjectStoreDialect {
@@ -30,7 +26,7 @@ export function obsDialect(secrets: Record<string, string>): ObjectStoreDialect 
       const stringToSign = obsStringToSign({method: request.method, headers, expires, resource: request.rawPath, query: request.query})
       return signaturesEqual(obsSignature(sk, stringToSign), signature)
         ? null
-        : denied('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.')
+        : S3_SIGNATURE_MISMATCH
     },
     errorBody(error, requestId) {
       return {

@@ -5,7 +5,7 @@
 import {ossCanonicalizedResource, ossV1Signature, ossV1StringToSign} from '../../src/providers/aliyun/oss-presign.js'
 import {escapeXml} from '../../src/providers/aws/xml.js'
 import {percentDecode, signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import type {DialectError, ObjectStoreDialect, PresignedRequestView} from './fake-object-store-dialect.js'
+import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
 
 /** The query parameters of OSS's sub-resource list that an object URL can carry; the rest are not signed. */
 const SIGNED_PARAMS = new Set(['security-token', 'versionId', 'acl', 'uploadId', 'partNumber', 'tagging', 'symlink'])
@@ -34,14 +34,14 @@ export function ossDialect(secrets: Record<string, string>): ObjectStoreDialect 
       const signature = param('Signature')
       // A URL short of the three is treated as anonymous; the fake's buckets are all private.
       if (accessKeyId === undefined || expires === undefined || signature === undefined) {
-        return {status: 403, code: 'AccessDenied', message: 'You have no right to access this object because of bucket acl.'}
+        return denied('AccessDenied', 'You have no right to access this object because of bucket acl.')
       }
       if (!/^\d+$/.test(expires) || Math.floor(now.getTime() / 1000) > Number(expires)) {
-        return {status: 403, code: 'AccessDenied', message: 'Request has expired.'}
+        return denied('AccessDenied', 'Request has expired.')
       }
       const secret = Object.hasOwn(secrets, accessKeyId) ? secrets[accessKeyId] : undefined
       if (secret === undefined) {
-        return {status: 403, code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.'}
+        return denied('InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.')
       }
       // The fake is path-style, so the decoded path already is /BUCKET/KEY.
       const stringToSign = ossV1StringToSign({
@@ -56,11 +56,7 @@ export function ossDialect(secrets: Record<string, string>): ObjectStoreDialect 
         ),
       })
       if (!signaturesEqual(ossV1Signature(secret, stringToSign), signature)) {
-        return {
-          status: 403,
-          code: 'SignatureDoesNotMatch',
-          message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-        }
+        return S3_SIGNATURE_MISMATCH
       }
       return null
     },

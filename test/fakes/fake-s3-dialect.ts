@@ -4,7 +4,7 @@
 import {escapeXml} from '../../src/providers/aws/xml.js'
 import {SIGV4_ALGORITHM, canonicalRequest, credentialScope, deriveSigningKey, stringToSign} from '../../src/providers/aws/sigv4.js'
 import {hmacSha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
-import type {DialectError, ObjectStoreDialect, PresignedRequestView} from './fake-object-store-dialect.js'
+import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
 
 const AUTH_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature']
 
@@ -26,7 +26,7 @@ export function s3Dialect(secrets: Record<string, string>): ObjectStoreDialect {
       // S3 reads the first of a repeated parameter.
       const param = (name: string) => request.query.find(([k]) => k === name)?.[1]
       const given = AUTH_PARAMS.map(param)
-      if (given.every((v) => v === undefined)) return {status: 403, code: 'AccessDenied', message: 'Access Denied'}
+      if (given.every((v) => v === undefined)) return denied('AccessDenied', 'Access Denied')
       if (!given.every((v): v is string => v !== undefined)) {
         return queryError(`Query-string authentication version 4 requires the ${AUTH_PARAMS.join(', ')} parameters.`)
       }
@@ -43,10 +43,10 @@ export function s3Dialect(secrets: Record<string, string>): ObjectStoreDialect {
       const [accessKeyId, date, region] = scope
       if (date !== amzDate.slice(0, 8)) return queryError('Invalid credential date. Date is not the same as X-Amz-Date.')
       // S3 answers an expired URL before it looks at the key or the signature.
-      if (now.getTime() > amzDateMs(amzDate) + expires * 1000) return {status: 403, code: 'AccessDenied', message: 'Request has expired'}
+      if (now.getTime() > amzDateMs(amzDate) + expires * 1000) return denied('AccessDenied', 'Request has expired')
       const secret = Object.hasOwn(secrets, accessKeyId) ? secrets[accessKeyId] : undefined
       if (secret === undefined) {
-        return {status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.'}
+        return denied('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')
       }
       const names = signedHeaders.split(';')
       const creq = canonicalRequest(
@@ -62,11 +62,7 @@ export function s3Dialect(secrets: Record<string, string>): ObjectStoreDialect {
       const expected = hmacSha256Hex(key, stringToSign(amzDate, credentialScope(amzDate, region, 's3'), creq.text))
       // SigV4 requires Host among the signed headers.
       if (!names.includes('host') || !signaturesEqual(expected, signature)) {
-        return {
-          status: 403,
-          code: 'SignatureDoesNotMatch',
-          message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-        }
+        return S3_SIGNATURE_MISMATCH
       }
       return null
     },
