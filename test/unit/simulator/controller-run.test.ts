@@ -8,10 +8,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {loadRegistry} from '../../../src/catalog/accelerators.js'
-import {type ControllerRunInput, runController} from '../../../src/simulator/controller-run.js'
+import {type ControllerRunInput, type ControllerRunOutcome, runController} from '../../../src/simulator/controller-run.js'
 import type {SpotMarket} from '../../../src/simulator/types.js'
 import {loadJobFile} from '../../../src/spec/load.js'
-import {Store} from '../../../src/state/store.js'
+import {type JobRecord, Store} from '../../../src/state/store.js'
 import {simulateFileAsync} from '../../../src/simulator/run.js'
 import {SHARED_TRACES, market, requireSharedTraces} from './helpers.js'
 
@@ -38,6 +38,22 @@ function input(markets: SpotMarket[], over: Partial<ControllerRunInput> = {}): C
     changeoverHours: 0.5,
     noticeHours: 0,
     ...over,
+  }
+}
+
+/** Attempts as `spot|od:STATE`, in order. */
+function shortAttempts(out: ControllerRunOutcome): string[] {
+  return out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)
+}
+
+/** Reads the store a run kept (keepHome), then removes it. */
+function inRunStore(out: ControllerRunOutcome, read: (store: Store, job: JobRecord) => void): void {
+  const store = Store.open(out.home!)
+  try {
+    read(store, store.listJobs()[0])
+  } finally {
+    store.close()
+    rmSync(out.home!, {recursive: true, force: true})
   }
 }
 
@@ -107,7 +123,7 @@ describe('simulator: the real controller on a simulated provider', function () {
     // at tick 1 and the job finishes on it at 1 + 0.5 + 4 h, paying 4.5 h of spot.
     const out = await runController(input([market('0111111111')]))
     expect(out.missed).to.equal(false)
-    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'spot:SUCCEEDED'])
+    expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'spot:SUCCEEDED'])
     expect(out.onDemandHours).to.equal(0)
     expect(out.finishHours).to.be.closeTo(5.5, 1e-6)
     expect(out.costUsd).to.be.closeTo(4.5, 1e-6)
@@ -119,15 +135,11 @@ describe('simulator: the real controller on a simulated provider', function () {
     // capacity observation (the planner reads each observation as a fresh launch that failed).
     const out = await runController(input([market('0001111111')], {deadlineHours: 10, keepHome: true}))
     expect(out.missed).to.equal(false)
-    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
-    const store = Store.open(out.home!)
-    try {
+    expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
+    inRunStore(out, (store) => {
       const observed = store.observations('1970-01-01T00:00:00Z')
       expect(observed.filter((o) => o.kind === 'capacity-failure').map((o) => o.zone)).to.deep.equal(['us-west-2a'])
-    } finally {
-      store.close()
-      rmSync(out.home!, {recursive: true, force: true})
-    }
+    })
   })
 
   it('ahead of schedule, waits for spot where the p95 rule would go on-demand, since on-demand stays in time', async () => {
@@ -138,21 +150,16 @@ describe('simulator: the real controller on a simulated provider', function () {
     // checkpoint interval (12.8 − 6 − 0.2 − 1/60 = 6.58 h): it waits, and spot is back at 6 h.
     const out = await runController(input([market('111110111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, keepHome: true}))
     expect(out.missed).to.equal(false)
-    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(shortAttempts(out)).to.deep.equal(['spot:PREEMPTED', 'spot:SUCCEEDED'])
     expect(out.onDemandHours).to.equal(0)
     expect(out.finishHours).to.be.closeTo(5 + 1 + 0.2 + 5.2, 1e-6)
     expect(out.costUsd).to.be.closeTo(5 + 5.4, 1e-6)
-    const store = Store.open(out.home!)
-    try {
-      const [j] = store.listJobs()
+    inRunStore(out, (store, j) => {
       const waits = store.events(j.id).filter((e) => e.kind === 'respot-wait')
       expect(waits.map((e) => e.data.rule)).to.deep.equal(['on-demand-fallback'])
       expect(String(waits[0].data.message)).to.match(/the job is ahead of schedule, and on-demand would still finish by the deadline then/)
       expect(store.events(j.id).map((e) => e.kind)).not.to.include('respot-on-demand')
-    } finally {
-      store.close()
-      rmSync(out.home!, {recursive: true, force: true})
-    }
+    })
   })
 
   it('moves from on-demand back to spot by launching spot first: probes that find none leave on-demand running, and the work adds up', async () => {
@@ -164,16 +171,14 @@ describe('simulator: the real controller on a simulated provider', function () {
     const out = await runController(input([market('0000001111111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 13, changeoverHours: 0.2, keepHome: true}))
     expect(out.missed).to.equal(false)
     expect(out.jobState).to.equal('SUCCEEDED')
-    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
+    expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
     expect(out.changeovers).to.equal(2)
     expect(out.onDemandWorkHours).to.be.closeTo(7, 1e-6)
     expect(out.spotWorkHours).to.be.closeTo(3, 1e-6)
     expect(out.onDemandWorkHours + out.spotWorkHours).to.be.closeTo(10, 1e-6)
     expect(out.finishHours).to.be.closeTo(0.2 + 7 + 0.2 + 3, 1e-6)
     expect(out.preemptions).to.equal(0)
-    const store = Store.open(out.home!)
-    try {
-      const [j] = store.listJobs()
+    inRunStore(out, (store, j) => {
       expect(j.restarts).to.equal(0)
       const events = store.events(j.id)
       const kinds = events.map((e) => e.kind)
@@ -191,10 +196,7 @@ describe('simulator: the real controller on a simulated provider', function () {
       expect(Date.parse(attempts[4].startedAt!)).to.be.at.least(Date.parse(attempts[1].endedAt!))
       // The go file served its attempt and is gone with it.
       expect(existsSync(join(out.home!, 'holds', j.id, `${attempts[4].id}.go`))).to.equal(false)
-    } finally {
-      store.close()
-      rmSync(out.home!, {recursive: true, force: true})
-    }
+    })
   })
 
   it("leaves on-demand under Uniform Progress's hysteresis where the p95 rule would keep it there", async () => {
@@ -206,21 +208,16 @@ describe('simulator: the real controller on a simulated provider', function () {
     // move: spot first, then 25 h on spot.
     const out = await runController(input([market('1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
     expect(out.missed).to.equal(false)
-    expect(out.attempts.map((x) => `${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['od:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(shortAttempts(out)).to.deep.equal(['od:PREEMPTED', 'spot:SUCCEEDED'])
     expect(out.onDemandWorkHours).to.be.closeTo(5, 1e-6)
     expect(out.spotWorkHours).to.be.closeTo(25, 1e-6)
     expect(out.finishHours).to.be.closeTo(5.2 + 0.2 + 25, 1e-6)
     expect(out.costUsd).to.be.closeTo(5.2 * 3 + 25.2, 1e-6)
-    const store = Store.open(out.home!)
-    try {
-      const [j] = store.listJobs()
+    inRunStore(out, (store, j) => {
       const events = store.events(j.id)
       expect(events.filter((e) => e.kind === 'respot-stay').map((e) => e.data.code)).to.include('spot-does-not-fit')
       expect(events.find((e) => e.kind === 'respot-migrate')!.data.rule).to.equal('uniform-progress')
-    } finally {
-      store.close()
-      rmSync(out.home!, {recursive: true, force: true})
-    }
+    })
   })
 
   it('never misses on flapping spot', async () => {
