@@ -71,13 +71,18 @@ export function parseStoreUrl(spec: CheckpointStoreSpec): StoreLocation {
   return {scheme, bucket: m[2], prefix: (m[3] ?? '').replace(/^\/+|\/+$/g, ''), region: spec.region, endpoint: spec.endpoint}
 }
 
+/** A key under the job's own prefix, `PREFIX/JOB_ID/…`. */
+function jobKey(location: StoreLocation, jobId: string, ...rest: string[]): string {
+  return [location.prefix, jobId, ...rest].filter((s) => s !== '').join('/')
+}
+
 export function checkpointKey(location: StoreLocation, jobId: string): string {
-  return [location.prefix, jobId, 'checkpoint.tar'].filter((s) => s !== '').join('/')
+  return jobKey(location, jobId, 'checkpoint.tar')
 }
 
 /** The go object of a held attempt (see AttemptHold): `PREFIX/JOB_ID/holds/ATTEMPT_ID`. */
-export function holdKey(location: StoreLocation, jobId: string, attemptId: string): string {
-  return [location.prefix, jobId, 'holds', attemptId].filter((s) => s !== '').join('/')
+function holdKey(location: StoreLocation, jobId: string, attemptId: string): string {
+  return jobKey(location, jobId, 'holds', attemptId)
 }
 
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
@@ -95,8 +100,8 @@ export class CheckpointSigner {
   /** Signed URLs of a held attempt's go object: the runner GETs it, the controller PUTs it. */
   async hold(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<HoldUrls> {
     const location = parseStoreUrl(spec)
-    const {getUrl, putUrl, location: where} = await this.sign(spec, location, holdKey(location, jobId, attemptId), now)
-    return {getUrl, putUrl, location: where}
+    const {getUrl, putUrl} = await this.sign(spec, location, holdKey(location, jobId, attemptId), now)
+    return {getUrl, putUrl}
   }
 
   /**
@@ -221,8 +226,6 @@ export function checkpointSyncFor(
 export interface HoldUrls {
   getUrl: string
   putUrl: string
-  /** Safe to show and to store. */
-  location: string
 }
 
 /**
