@@ -28,6 +28,13 @@ import {
   fallbackMarginHours,
   fallbackSpot,
   fallbackWait,
+  outageEstimate,
+  outagePriorHours,
+  outageShort,
+  outageWait,
+  spotUpFraction,
+  type OutageEstimate,
+  type SpotSighting,
   lostHours,
   migrationMarginHours,
   nextLookMs,
@@ -287,7 +294,7 @@ class JobController {
       // Spot the plan leaves out for the deadline, tried first while on-demand stays a fallback in time.
       const net = await this.fallbackSpot(job, replanned.plan, [...this.blocked, ...this.preemptionBlocks], 0)
       if (net !== null) {
-        this.emit('respot-fallback', `trying spot before on-demand: the job is ahead of schedule and on-demand would still finish by the deadline after a preemption at once`)
+        this.emit('respot-fallback', `trying spot before on-demand: ${net.ahead ? 'the job is ahead of schedule and ' : ''}on-demand would still finish by the deadline after a preemption at once`)
         candidates.unshift(...net.spot.slice(0, this.deps.maxCandidatesPerRound ?? 25).map((candidate) => ({candidate, replanned: net.free.replanned, spec: net.free.spec})))
       }
       // Signed once a round: a store the job cannot reach is the job's problem, not a candidate's.
@@ -608,11 +615,16 @@ class JobController {
     const onDemandLater = await this.plan(job, hard, this.respotMs, true)
     let d = decideWait({stepMs: this.respotMs, spotLater: spotLater.replanned.plan, onDemandLater: onDemandLater.replanned.plan})
     if (!d.wait && d.code === 'spot-does-not-fit') {
-      // The p95 rule gives up on spot; the on-demand safety net may still wait a step for it.
+      // The p95 rule gives up on spot; the on-demand safety net may still wait a step for
+      // it: ahead of the line, or behind it through an outage too short for on-demand to pay.
       const net = await this.fallbackSpot(job, spotLater.replanned.plan, hard, this.respotMs)
-      if (net !== null) d = fallbackWait(this.respotMs, net.spot[0])
+      if (net?.ahead) d = fallbackWait(this.respotMs, net.spot[0])
+      else if (net !== null) {
+        const outage = this.spotOutage(job)
+        if (outageShort({...outage, spot: net.spot[0], onDemand: net.onDemand})) d = outageWait(this.respotMs, net.spot[0], outage.outage)
+      }
     }
-    if (d.wait) this.respotEvent('respot-wait', 'wait', d.message, {data: d.data})
+    if (d.wait) this.respotEvent('respot-wait', String(d.data.rule ?? 'p95'), d.message, {data: d.data})
     // A job with no spot to wait for (none offered, or dearer) goes on-demand as it always did, without a word.
     else if (d.code !== 'no-spot' && d.code !== 'on-demand-preferred') this.respotEvent('respot-on-demand', d.code, d.message, {data: d.data})
     return d.wait ? d.ms : null
@@ -620,23 +632,53 @@ class JobController {
 
   /**
    * Spot the plan left out for the deadline that the on-demand safety net admits now, or
-   * after waiting `waitMs` (respot.ts: fallbackSpot): the job is ahead of schedule and
-   * on-demand would still make the deadline after spot's changeover and a preemption.
+   * after waiting `waitMs` (respot.ts: fallbackSpot): on-demand would still make the
+   * deadline after spot's changeover and a preemption. `ahead`: whether the job is ahead
+   * of Uniform Progress's line by then.
    */
-  private async fallbackSpot(job: JobRecord, plan: Plan, blocked: BlockList, waitMs: number): Promise<{spot: Candidate[]; free: {replanned: Replanned; spec: JobSpec}; ahead: boolean} | null> {
+  private async fallbackSpot(
+    job: JobRecord,
+    plan: Plan,
+    blocked: BlockList,
+    waitMs: number,
+  ): Promise<{spot: Candidate[]; onDemand: Candidate; free: {replanned: Replanned; spec: JobSpec}; ahead: boolean} | null> {
     if (!waitApplies(job.spec.spot, job.spec.deadline, this.respotMs) || job.spec.work === null) return null
     if (plan.candidates.some((c) => c.spot) || !spotTooLate(plan)) return null
     const done = this.workDone(job)
     if (workOverrun(job.spec.work.hours, done)) return null
     const ahead = aheadOfLine(this.progressLine(job, done), this.clock().getTime() + waitMs)
-    if (!ahead) return null
     const free = await this.plan(job, blocked, 0, false, true)
     const chosen = free.replanned.plan.chosen
     if (chosen === null || !chosen.spot) return null
     const margin = fallbackMarginHours(chosen.estimatedQueueHours, job.spec.checkpoint.intervalSeconds, waitMs)
     const onDemandLater = await this.plan(job, blocked, Math.ceil(margin * 3_600_000), true)
-    const v = fallbackSpot({plan, free: free.replanned.plan, onDemandLater: onDemandLater.replanned.plan, ahead})
-    return v.ok ? {spot: v.spot, free, ahead} : null
+    const v = fallbackSpot({plan, free: free.replanned.plan, onDemandLater: onDemandLater.replanned.plan})
+    return v.ok ? {spot: v.spot, onDemand: v.onDemand, free, ahead} : null
+  }
+
+  /**
+   * Spot's outages as this job has seen them (respot.ts: outageEstimate), from its attempts:
+   * a spot launch that took (up), one that found no capacity or a preemption (down), and an
+   * on-demand start (spot no longer watched).
+   */
+  private spotOutage(job: JobRecord): {outage: OutageEstimate; upFraction: number} {
+    const sightings: SpotSighting[] = []
+    for (const a of this.store.listAttempts(job.id)) {
+      if (!a.spot) {
+        if (a.launchedAt !== null) sightings.push({atMs: Date.parse(a.launchedAt), up: null})
+        continue
+      }
+      if (a.launchedAt !== null) sightings.push({atMs: Date.parse(a.launchedAt), up: true})
+      else if (a.state === 'FAILED' && (a.error?.details as {category?: unknown} | undefined)?.category === 'capacity') sightings.push({atMs: Date.parse(a.intentAt), up: false})
+      if (a.state === 'PREEMPTED' && a.endedAt !== null) sightings.push({atMs: Date.parse(a.endedAt), up: false})
+    }
+    const now = this.clock().getTime()
+    const spanHours = (Date.parse(job.spec.deadline ?? job.createdAt) - Date.parse(job.createdAt)) / 3_600_000
+    const workHours = job.spec.work?.hours ?? 0
+    return {
+      outage: outageEstimate(sightings, now, outagePriorHours(workHours, spanHours)),
+      upFraction: spotUpFraction(sightings, now, spanHours > 0 ? workHours / spanHours : 1),
+    }
   }
 
   /** Uniform Progress's line for the job: from its creation (no work) to its deadline (all of it). */

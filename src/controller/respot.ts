@@ -16,8 +16,10 @@
 //   preemptions still meets the deadline (with the planner's margin); "on-demand still
 //   fits" means an on-demand-only plan for the same still has a candidate.
 // - Waiting (a job with `spot: auto` and a deadline, when no spot could be launched): wait
-//   one step and look again while both still fit one step later; otherwise launch
-//   on-demand. Without a deadline nothing here applies: the job goes on-demand at once.
+//   one step and look again while both still fit one step later, or while the on-demand
+//   safety net allows it (the last section: ahead of schedule, or behind it through an
+//   outage too short for on-demand to pay); otherwise launch on-demand. Without a deadline
+//   nothing here applies: the job goes on-demand at once.
 // - Migrating (a `spot: auto` job running on on-demand): every step, re-plan; leave for spot
 //   when the plan would choose spot now (so spot's p95 finish fits the deadline as it is),
 //   its expected saving over the work left (after the changeover, the restore, the work
@@ -45,7 +47,7 @@
 // - Probes that find no spot (the spot launch finds no capacity: held, the job simply stays
 //   on on-demand; otherwise it ends up on on-demand again, a changeover later) double the
 //   time to the next look, up to 16 steps (4 for held probes, which cost nothing else).
-import {RESTORE_OVERHEAD_HOURS} from '../planner/priors.js'
+import {PREEMPTION_PRIOR_PER_HOUR, RESTORE_OVERHEAD_HOURS} from '../planner/priors.js'
 import type {Candidate, Plan} from '../planner/types.js'
 import type {SpotPolicy} from '../spec/job-spec.js'
 
@@ -285,17 +287,32 @@ function round(n: number): number {
 // The p95 rule above asks spot to finish the work left by the deadline on its own, even
 // through an unlucky run of preemptions. That is more than the deadline needs while
 // on-demand remains a fallback in time: Can't Be Late's Uniform Progress keeps a job on
-// schedule with on-demand alone, and takes spot whenever it is ahead. So, besides the p95
-// rule, spot the plan leaves out for the deadline (and only for it) may be tried, and
-// waited for, when both hold:
-// - the job is ahead of the straight line from its creation (no work) to its deadline
-//   (all of it): cp(t) > W·(t − t0)/(D − t0), checked at the end of the wait when waiting;
-// - on-demand still finishes by the deadline after losing spot's changeover, the work since
-//   the last checkpoint and (when waiting) the step: a preemption the moment spot starts
-//   leaves on-demand in time.
+// schedule with on-demand alone. So spot the plan leaves out for the deadline (and only
+// for it) may still be used while on-demand finishes by the deadline after losing spot's
+// changeover, the work since the last checkpoint and (when waiting) the step, so that a
+// preemption the moment spot starts leaves on-demand in time:
+// - tried whenever a launch round finds it (Greedy, inside that safety net);
+// - waited for while the job is ahead of the straight line from its creation (no work) to
+//   its deadline (all of it), cp(t) > W·(t − t0)/(D − t0), checked at the end of the wait;
+// - behind the line, waited for only through an outage expected to be short (below).
 // Only spot no slower than that on-demand fallback qualifies (running on it never eats
 // the slack the fallback needs), and only while the plan without the deadline would
 // choose spot (it is cheaper).
+//
+// Behind the line, on-demand hours are coming anyway; what a wait decides is whether to
+// pay on-demand's changeover now or spend slack until spot is back. The job's own history
+// says how long spot stays away: the outages it has seen (from spot lost, or a launch that
+// found none, to a launch that took; cut short where the job went on-demand), with a
+// decreasing hazard (an outage that has lasted tends to last longer: a Lomax law of shape
+// 2, residual = mean + age), and the fraction of the watched time spot was up. Going
+// on-demand pays when the slack the rest of the outage would cost, beyond the changeover
+// itself, is worth more than the changeover: (residual − d) × up-fraction × (on-demand's
+// price of spot's work − spot's price) > d × on-demand's hourly price, d being
+// on-demand's own start-up. This is the mirrored `skyhop` policy's rule (src/simulator/
+// policies.ts). Measured by replaying the real controller over the shared traces (cost
+// relative to on-demand only, bench/simulate-controller.mjs): the flappiest single zone
+// (preemption/aws-04-19-2023 us-east-1c, 20 starts) 0.686 → 0.658 (Uniform Progress
+// 0.667); the paper's setting, 50 starts, one zone 0.511 → 0.509, two 0.416 → 0.418.
 
 export interface ProgressLine {
   totalHours: number
@@ -313,19 +330,18 @@ export function aheadOfLine(p: ProgressLine, atMs: number): boolean {
   return p.doneHours > expected + 1e-9
 }
 
-export type FallbackSpot = {ok: true; spot: Candidate[]; onDemand: Candidate} | {ok: false; reason: 'not-too-late' | 'no-spot' | 'behind' | 'on-demand-does-not-fit'}
+export type FallbackSpot = {ok: true; spot: Candidate[]; onDemand: Candidate} | {ok: false; reason: 'not-too-late' | 'no-spot' | 'on-demand-does-not-fit'}
 
 /**
  * Spot candidates the on-demand safety net admits. `plan` is the plan of the job as it
  * stands (the deadline as it is), `free` the same without a deadline, `onDemandLater` the
  * on-demand-only plan with the deadline moved earlier by the spot changeover, the work
- * since the last checkpoint and any wait; `ahead` whether the job is ahead of the line.
+ * since the last checkpoint and any wait.
  */
-export function fallbackSpot(input: {plan: Plan; free: Plan; onDemandLater: Plan; ahead: boolean}): FallbackSpot {
+export function fallbackSpot(input: {plan: Plan; free: Plan; onDemandLater: Plan}): FallbackSpot {
   if (input.plan.candidates.some((c) => c.spot) || !spotTooLate(input.plan)) return {ok: false, reason: 'not-too-late'}
   const chosen = input.free.chosen
   if (chosen === null || !chosen.spot) return {ok: false, reason: 'no-spot'}
-  if (!input.ahead) return {ok: false, reason: 'behind'}
   const od = input.onDemandLater.chosen
   if (od === null) return {ok: false, reason: 'on-demand-does-not-fit'}
   const spot = input.free.candidates.filter((c) => c.spot && c.estimatedRunHours <= od.estimatedRunHours + 1e-9)
@@ -338,7 +354,7 @@ export function fallbackMarginHours(spotQueueHours: number, checkpointSeconds: n
   return spotQueueHours + (checkpointSeconds !== null && checkpointSeconds > 0 ? checkpointSeconds / 3600 : 0) + waitMs / MS_PER_HOUR
 }
 
-/** The wait the on-demand safety net allows (see fallbackSpot), worded like decideWait's. */
+/** The wait the on-demand safety net allows a job ahead of its line (see fallbackSpot), worded like decideWait's. */
 export function fallbackWait(stepMs: number, spot: Candidate): WaitDecision {
   const hours = stepMs / MS_PER_HOUR
   return {
@@ -346,5 +362,106 @@ export function fallbackWait(stepMs: number, spot: Candidate): WaitDecision {
     ms: stepMs,
     message: `no spot to launch now; waiting ${fmtHours(hours)} for it: the job is ahead of schedule, and on-demand would still finish by the deadline then even if ${describe(spot)} were taken back at once`,
     data: {waitSeconds: Math.round(stepMs / 1000), spot: spot.key, rule: 'on-demand-fallback'},
+  }
+}
+
+// ---- outages ----------------------------------------------------------------------------
+
+export interface SpotSighting {
+  atMs: number
+  /**
+   * Spot was there (a launch took), or not (a launch found no capacity, or spot was taken
+   * back); null: the job went on-demand, and spot is not watched until it is next tried.
+   */
+  up: boolean | null
+}
+
+export interface OutageEstimate {
+  /** Hours the current outage is expected to last from now. */
+  residualHours: number
+  /** Hours the current outage has lasted (0 when spot was last seen up). */
+  ageHours: number
+  /** Mean outage, hours. */
+  meanHours: number
+  /** Outages seen to end. */
+  ended: number
+}
+
+/**
+ * A prior outage, in hours, worth one observation: what the planner's prior preemption
+ * rate implies if spot offers the job just the rate its deadline asks (work / time to the
+ * deadline; at least 5%), as the mirrored policy assumes before it has seen anything.
+ */
+export function outagePriorHours(workHours: number, spanHours: number): number {
+  const a = Math.max(0.05, Math.min(1, spanHours > 0 ? workHours / spanHours : 1))
+  return ((1 / PREEMPTION_PRIOR_PER_HOUR) * (1 - a)) / a
+}
+
+/**
+ * How long spot is expected to stay away, from the job's sightings: the mean outage (one
+ * cut short by going on-demand counts its length but not an end; the prior counts as one
+ * outage), and the residual of the current one: mean + age (Lomax, shape 2).
+ */
+export function outageEstimate(sightings: readonly SpotSighting[], nowMs: number, priorHours: number): OutageEstimate {
+  const sorted = [...sightings].sort((a, b) => a.atMs - b.atMs)
+  let downSince: number | null = null
+  let total = 0
+  let ended = 0
+  for (const s of sorted) {
+    if (s.up === false) {
+      downSince ??= s.atMs
+    } else if (downSince !== null) {
+      total += (s.atMs - downSince) / MS_PER_HOUR
+      if (s.up) ended++
+      downSince = null
+    }
+  }
+  const meanHours = (total + priorHours) / (ended + 1)
+  const ageHours = downSince === null ? 0 : Math.max(0, nowMs - downSince) / MS_PER_HOUR
+  return {residualHours: meanHours + ageHours, ageHours, meanHours, ended}
+}
+
+/** Hours of observation the prior up-fraction is worth. */
+const SUPPLY_PRIOR_HOURS = 8
+
+/**
+ * The fraction of the watched time spot was up (each sighting holds until the next; time
+ * on on-demand is not watched), with `prior` (the rate the deadline asks) worth 8 hours.
+ */
+export function spotUpFraction(sightings: readonly SpotSighting[], nowMs: number, prior: number): number {
+  const sorted = [...sightings].sort((a, b) => a.atMs - b.atMs)
+  let up = 0
+  let watched = 0
+  for (let i = 0; i < sorted.length; i++) {
+    if (sorted[i].up === null) continue
+    const h = Math.max(0, (i + 1 < sorted.length ? sorted[i + 1].atMs : nowMs) - sorted[i].atMs) / MS_PER_HOUR
+    watched += h
+    if (sorted[i].up) up += h
+  }
+  return (up + Math.max(0, Math.min(1, prior)) * SUPPLY_PRIOR_HOURS) / (watched + SUPPLY_PRIOR_HOURS)
+}
+
+/**
+ * Whether the rest of the outage is too short for going on-demand to pay (see the section
+ * above): the slack it would cost beyond on-demand's start-up is worth less than that
+ * start-up. `onDemand` and `spot` are the candidates for the work left.
+ */
+export function outageShort(input: {outage: OutageEstimate; upFraction: number; spot: Candidate; onDemand: Candidate}): boolean {
+  const {spot, onDemand} = input
+  if (onDemand.hourlyPriceUsd === null || spot.hourlyPriceUsd === null || !(spot.estimatedRunHours > 0)) return false
+  const startHours = onDemand.estimatedQueueHours
+  // An hour of spot bought with the slack saves on-demand's price of the same work.
+  const slackUsdPerHour = input.upFraction * Math.max(0, (onDemand.hourlyPriceUsd * onDemand.estimatedRunHours) / spot.estimatedRunHours - spot.hourlyPriceUsd)
+  return (input.outage.residualHours - startHours) * slackUsdPerHour <= startHours * onDemand.hourlyPriceUsd
+}
+
+/** The wait through a short outage that outageShort allows a job behind its line, worded like decideWait's. */
+export function outageWait(stepMs: number, spot: Candidate, outage: OutageEstimate): WaitDecision {
+  const hours = stepMs / MS_PER_HOUR
+  return {
+    wait: true,
+    ms: stepMs,
+    message: `no spot to launch now; waiting ${fmtHours(hours)} for it: the job is behind schedule, but spot's outages have lasted ${fmtHours(outage.meanHours)} on average, too short for going on-demand to pay, and on-demand would still finish by the deadline then even if ${describe(spot)} were taken back at once`,
+    data: {waitSeconds: Math.round(stepMs / 1000), spot: spot.key, rule: 'short-outage', outageHours: round(outage.residualHours), outageAgeHours: round(outage.ageHours)},
   }
 }

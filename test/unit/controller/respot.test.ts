@@ -17,7 +17,12 @@ import {
   lostHours,
   migrationMarginHours,
   nextLookMs,
+  outageEstimate,
+  outagePriorHours,
+  outageShort,
+  outageWait,
   respotIntervalMs,
+  spotUpFraction,
   waitApplies,
   workDoneHours,
   workLeftHours,
@@ -278,7 +283,7 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     const now = plan(11)
     expect(now.candidates.some((c) => c.spot)).to.equal(false)
     const free = plan(null)
-    const v = fallbackSpot({plan: now, free, onDemandLater: plan(10.5, 10, {spot: 'on-demand'}), ahead: true})
+    const v = fallbackSpot({plan: now, free, onDemandLater: plan(10.5, 10, {spot: 'on-demand'})})
     expect(v.ok).to.equal(true)
     if (!v.ok) return
     expect(v.spot.map((c) => c.key)).to.deep.equal(['aws/us-east-1/-/SLOWx1#spot'])
@@ -289,19 +294,18 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     expect(w.data).to.deep.include({waitSeconds: 600, rule: 'on-demand-fallback'})
   })
 
-  it('refuses when behind the line, when on-demand would be late after the margin, when the p95 rule decides, or when spot does not pay', () => {
+  it('refuses when on-demand would be late after the margin, when the p95 rule decides, or when spot does not pay', () => {
     const free = plan(null)
     const od = plan(10.5, 10, {spot: 'on-demand'})
-    expect(fallbackSpot({plan: plan(11), free, onDemandLater: od, ahead: false})).to.deep.equal({ok: false, reason: 'behind'})
     // 10 h left after the margin: on-demand's 10.083 h no longer fits.
-    expect(fallbackSpot({plan: plan(11), free, onDemandLater: plan(10, 10, {spot: 'on-demand'}), ahead: true})).to.deep.equal({ok: false, reason: 'on-demand-does-not-fit'})
+    expect(fallbackSpot({plan: plan(11), free, onDemandLater: plan(10, 10, {spot: 'on-demand'})})).to.deep.equal({ok: false, reason: 'on-demand-does-not-fit'})
     // Spot fits at p95: the usual rules apply, nothing for the safety net to add.
-    expect(fallbackSpot({plan: plan(12), free, onDemandLater: od, ahead: true})).to.deep.equal({ok: false, reason: 'not-too-late'})
+    expect(fallbackSpot({plan: plan(12), free, onDemandLater: od})).to.deep.equal({ok: false, reason: 'not-too-late'})
     // Spot dearer than on-demand with its overhead: not worth waiting for, deadline or not.
     const dear = [offer({acc: 'SLOW', od: 3, spot: 2.95, preemptionRatePerHour: 0.1})]
     const dearFree = plan(null, 10, {}, dear)
     expect(dearFree.chosen!.spot).to.equal(false)
-    expect(fallbackSpot({plan: plan(11, 10, {}, dear), free: dearFree, onDemandLater: od, ahead: true})).to.deep.include({ok: false})
+    expect(fallbackSpot({plan: plan(11, 10, {}, dear), free: dearFree, onDemandLater: od})).to.deep.include({ok: false})
   })
 
   it('only spot no slower than the on-demand fallback: running on it never eats the slack the fallback needs', () => {
@@ -315,6 +319,81 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     expect(now.candidates.some((c) => c.spot)).to.equal(false)
     expect(free.chosen!.spot).to.equal(true)
     expect(od.chosen).to.not.equal(null)
-    expect(fallbackSpot({plan: now, free, onDemandLater: od, ahead: true})).to.deep.equal({ok: false, reason: 'no-spot'})
+    expect(fallbackSpot({plan: now, free, onDemandLater: od})).to.deep.equal({ok: false, reason: 'no-spot'})
+  })
+})
+
+describe('respot: outages, and waiting through short ones behind the line', () => {
+  const t0 = Date.parse('2026-01-01T00:00:00Z')
+  const at = (h: number) => t0 + h * H
+
+  it('the prior outage is what the prior preemption rate (0.4/h) implies at the rate the deadline asks', () => {
+    // 48 h of work in 60 h: spot up 80% of the time, runs of 2.5 h, so outages of 2.5 × 0.2 / 0.8.
+    close(outagePriorHours(48, 60), 0.625)
+    close(outagePriorHours(10, 10), 0)
+    // A deadline asking almost nothing of spot is held at 5%: 2.5 × 0.95 / 0.05.
+    close(outagePriorHours(0, 60), 47.5)
+  })
+
+  it('measures outages from spot lost to spot launched; going on-demand cuts one short without ending it', () => {
+    const sightings = [
+      {atMs: at(0), up: true},
+      {atMs: at(1), up: false}, // preempted
+      {atMs: at(1.2), up: false}, // a launch that found none: the same outage
+      {atMs: at(1.5), up: true}, // back after 0.5 h
+      {atMs: at(3), up: false},
+      {atMs: at(3.5), up: null}, // on-demand after 0.5 h: counted, not ended
+      {atMs: at(6), up: true}, // a probe from on-demand that took: no outage to end
+      {atMs: at(7), up: false},
+    ]
+    const e = outageEstimate(sightings, at(7.25), 0.5)
+    // (0.5 + 0.5 + prior 0.5) / (1 ended + 1 for the prior); the current one is 0.25 h old.
+    expect(e.ended).to.equal(1)
+    close(e.meanHours, 0.75)
+    close(e.ageHours, 0.25)
+    close(e.residualHours, 1)
+    // Sightings may come in any order; with spot last seen up, nothing is out.
+    expect(outageEstimate([...sightings].reverse(), at(7.25), 0.5)).to.deep.equal(e)
+    expect(outageEstimate(sightings.slice(0, 4), at(2), 0.5).residualHours).to.be.closeTo(0.5, 1e-9)
+    // Nothing seen: the prior.
+    expect(outageEstimate([], at(1), 0.625)).to.deep.equal({residualHours: 0.625, ageHours: 0, meanHours: 0.625, ended: 0})
+  })
+
+  it('the up-fraction counts the watched time only, with the prior worth 8 h', () => {
+    // Up 0→1 h and 1.5→3 h (2.5 h), down 1→1.5 h and 3→3.5 h (1 h); 3.5→6 h on-demand, unwatched.
+    const sightings = [
+      {atMs: at(0), up: true},
+      {atMs: at(1), up: false},
+      {atMs: at(1.5), up: true},
+      {atMs: at(3), up: false},
+      {atMs: at(3.5), up: null},
+      {atMs: at(6), up: true},
+    ]
+    close(spotUpFraction(sightings, at(6), 0.8), (2.5 + 0.8 * 8) / (3.5 + 8))
+    // The time since the last sighting counts as that sighting says.
+    close(spotUpFraction(sightings, at(7), 0.8), (3.5 + 0.8 * 8) / (4.5 + 8))
+    close(spotUpFraction([], at(7), 0.8), 0.8)
+  })
+
+  it('goes on-demand when the slack the rest of the outage costs beyond its start-up is worth more than that start-up', () => {
+    // SLOW on-demand 3 USD/h, 5 min start-up; spot 1 USD/h as fast. At an up-fraction of 0.5
+    // an hour of slack is worth 0.5 × (3 − 1) = 1 USD, the start-up 3/12 = 0.25 USD: on-demand
+    // pays once the outage has more than 1/12 + 0.25 = 0.333 h to go.
+    const free = plan(null)
+    const spot = free.candidates.find((c) => c.spot)!
+    const onDemand = plan(null, 10, {spot: 'on-demand'}).chosen!
+    close(onDemand.estimatedQueueHours, 5 / 60)
+    const outage = (residualHours: number) => ({residualHours, ageHours: 0, meanHours: residualHours, ended: 1})
+    expect(outageShort({outage: outage(0.33), upFraction: 0.5, spot, onDemand})).to.equal(true)
+    expect(outageShort({outage: outage(0.34), upFraction: 0.5, spot, onDemand})).to.equal(false)
+    // Spot seldom up: the slack buys little spot, so a longer outage is still waited out.
+    expect(outageShort({outage: outage(0.34), upFraction: 0.25, spot, onDemand})).to.equal(true)
+    expect(outageShort({outage: outage(0.6), upFraction: 0.25, spot, onDemand})).to.equal(false)
+    // Unknown prices: no case for waiting.
+    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot: {...spot, hourlyPriceUsd: null}, onDemand})).to.equal(false)
+    const w = outageWait(10 * 60_000, spot, outage(0.25))
+    expect(w.wait).to.equal(true)
+    expect(w.message).to.match(/^no spot to launch now; waiting 10 min for it: the job is behind schedule, but spot's outages have lasted 15 min on average, too short for going on-demand to pay, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/)
+    expect(w.data).to.deep.include({waitSeconds: 600, rule: 'short-outage', outageHours: 0.25})
   })
 })

@@ -142,6 +142,18 @@ describe('simulator: the real controller on a simulated provider', function () {
     })
   })
 
+  it('where the p95 rule leaves spot out, starts on spot while on-demand stays in time after a preemption at once', async () => {
+    // 30 h of work in 34 h, d = 0.2 h, spot always there: spot's pessimistic finish does not
+    // fit, but on-demand (30.2 h) would still finish after spot's changeover (33.8 h left).
+    const out = await runController(input([market('1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(shortAttempts(out)).to.deep.equal(['spot:SUCCEEDED'])
+    expect(out.costUsd).to.be.closeTo(30.2, 1e-6)
+    inRunStore(out, (store, j) => {
+      expect(store.events(j.id).map((e) => e.kind)).not.to.include('respot-on-demand')
+    })
+  })
+
   it('ahead of schedule, waits for spot where the p95 rule would go on-demand, since on-demand stays in time', async () => {
     // 10 h of work in 12.8 h, d = 0.2 h. Spot goes at 5 h with 4.8 h done: a step later spot's
     // pessimistic (p95) finish of the 5.2 h left no longer fits, so the p95 rule alone would
@@ -159,6 +171,50 @@ describe('simulator: the real controller on a simulated provider', function () {
       expect(waits.map((e) => e.data.rule)).to.deep.equal(['on-demand-fallback'])
       expect(String(waits[0].data.message)).to.match(/the job is ahead of schedule, and on-demand would still finish by the deadline then/)
       expect(store.events(j.id).map((e) => e.kind)).not.to.include('respot-on-demand')
+    })
+  })
+
+  it('behind schedule, waits through outages its history says are short, and goes on-demand only when on-demand must start', async () => {
+    // 10 h of work in 12.8 h, d = 0.2 h, 6-min ticks; spot is up 0.9 h, then out 0.1 h, so the
+    // job does 0.7 h of work an hour, less than the line's 0.78: after the first preemption
+    // (waited out under the p95 rule) it is behind. Outages seen: 0.1 h, with the prior
+    // (2.5 h × 0.22 / 0.78 = 0.7 h), 24 min on average; on-demand pays only past
+    // 0.2 h + 0.6 USD / (up-fraction ≈ 0.8 × 2 USD) ≈ 0.58 h: each outage is waited out. At
+    // 7.9 h, 5.6 h done, on-demand (0.2 + 4.4 h) no longer fits after a step: on-demand then,
+    // and the job finishes at 12.5 h.
+    const waits: string[] = []
+    const onEvent = (e: {kind: string; message: string}) => {
+      if (e.kind === 'respot-wait') waits.push(/behind schedule/.test(e.message) ? 'short-outage' : 'p95')
+    }
+    const out = await runController(input([market('1111111110'.repeat(13))], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, gapHours: 0.1, keepHome: true, onEvent}))
+    expect(out.missed).to.equal(false)
+    expect(shortAttempts(out)).to.deep.equal([...Array.from({length: 8}, () => 'spot:PREEMPTED'), 'od:SUCCEEDED'])
+    expect(out.spotWorkHours).to.be.closeTo(5.6, 1e-6)
+    expect(out.finishHours).to.be.closeTo(12.5, 1e-6)
+    expect(out.costUsd).to.be.closeTo(8 * 0.9 + 4.6 * 3, 1e-6)
+    inRunStore(out, (store, j) => {
+      const events = store.events(j.id)
+      // One wait per outage; the store keeps each rule's first in a row.
+      expect(waits).to.deep.equal(['p95', ...Array.from({length: 6}, () => 'short-outage')])
+      expect(events.filter((e) => e.kind === 'respot-wait').map((e) => e.data.rule ?? 'p95')).to.deep.equal(['p95', 'short-outage'])
+      const short = events.find((e) => e.kind === 'respot-wait' && e.data.rule === 'short-outage')!
+      expect(String(short.data.message)).to.match(/the job is behind schedule, but spot's outages have lasted 24 min on average, too short for going on-demand to pay/)
+      expect(events.filter((e) => e.kind === 'respot-on-demand').map((e) => e.data.code)).to.deep.equal(['spot-does-not-fit'])
+    })
+  })
+
+  it('behind schedule, goes on-demand through an outage that has already lasted longer than on-demand\'s start-up is worth', async () => {
+    // As above, but spot is out 0.6 h after each 0.9 h. The first outage is waited for under
+    // the p95 rule; after 0.2 h of it the job is behind, and the outage, expected to last
+    // 0.7 h + 0.2 h more (mean + age), is too long: on-demand, no short-outage wait.
+    const out = await runController(input([market('111111111000000'.repeat(9))], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, gapHours: 0.1, keepHome: true}))
+    expect(out.missed).to.equal(false)
+    expect(shortAttempts(out).slice(0, 4)).to.deep.equal(['spot:PREEMPTED', 'spot:FAILED', 'spot:FAILED', 'od:PREEMPTED'])
+    inRunStore(out, (store, j) => {
+      const events = store.events(j.id)
+      const firstOd = events.findIndex((e) => e.kind === 'respot-on-demand')
+      expect(events.slice(0, firstOd).filter((e) => e.kind === 'respot-wait').map((e) => e.data.rule ?? 'p95')).to.deep.equal(['p95'])
+      expect(store.listAttempts(j.id)[3].intentAt).to.equal(new Date(NOW.getTime() + 1.1 * 3_600_000).toISOString())
     })
   })
 
@@ -200,19 +256,21 @@ describe('simulator: the real controller on a simulated provider', function () {
   })
 
   it("leaves on-demand under Uniform Progress's hysteresis where the p95 rule would keep it there", async () => {
-    // 30 h of work in 34 h, d = 0.2 h, spot always there. Spot's pessimistic finish does not
-    // fit, so the job starts on on-demand, and the p95 rule alone would keep it there to the
-    // end. On on-demand it gains on the line (30/34 h of work per hour): at the look at 4.2 h
-    // it has done 4 h, short of the 4.06 h the line asks by 4.6 h (two changeovers on); at
-    // 5.2 h it has 5 h against 4.94 h by 5.6 h, and on-demand would still finish after the
-    // move: spot first, then 25 h on spot.
-    const out = await runController(input([market('1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
+    // 30 h of work in 34 h, d = 0.2 h; spot out for the first 2 h, then always there. Spot's
+    // pessimistic finish does not fit. At the start the job waits an hour for spot (the
+    // prior outage, 2.5 h × 4/30 = 20 min, is short); an hour into the outage it goes
+    // on-demand, and the p95 rule alone would keep it there to the end. On on-demand from
+    // 1.2 h it gains on the line (30/34 h of work per hour): it must be ahead two changeovers
+    // on, t − 1.2 > 30/34 × (t + 0.4), so past 13.2 h; at the look at 14.2 h it has 13 h
+    // against 12.88 h, and on-demand would still finish after the move: spot first, then 17 h
+    // on spot.
+    const out = await runController(input([market('00' + '1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
     expect(out.missed).to.equal(false)
-    expect(shortAttempts(out)).to.deep.equal(['od:PREEMPTED', 'spot:SUCCEEDED'])
-    expect(out.onDemandWorkHours).to.be.closeTo(5, 1e-6)
-    expect(out.spotWorkHours).to.be.closeTo(25, 1e-6)
-    expect(out.finishHours).to.be.closeTo(5.2 + 0.2 + 25, 1e-6)
-    expect(out.costUsd).to.be.closeTo(5.2 * 3 + 25.2, 1e-6)
+    expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'spot:FAILED', 'od:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(out.onDemandWorkHours).to.be.closeTo(13, 1e-6)
+    expect(out.spotWorkHours).to.be.closeTo(17, 1e-6)
+    expect(out.finishHours).to.be.closeTo(14.2 + 0.2 + 17, 1e-6)
+    expect(out.costUsd).to.be.closeTo(13.2 * 3 + 17.2, 1e-6)
     inRunStore(out, (store, j) => {
       const events = store.events(j.id)
       expect(events.filter((e) => e.kind === 'respot-stay').map((e) => e.data.code)).to.include('spot-does-not-fit')
