@@ -9,7 +9,7 @@ import {planJob} from '../planner/plan-job.js'
 import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate, QuotaLimit} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Objective} from '../spec/job-spec.js'
-import type {Store} from '../state/store.js'
+import type {ObservationRecord, Store} from '../state/store.js'
 import type {Replanned} from './controller.js'
 
 export interface PlanningSetup {
@@ -52,7 +52,7 @@ export interface PlanningInputs {
   fx: FxRates
   /** The backends' own queue estimates for this job's shape (cached per shape). */
   queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
-  observations(): Observation[]
+  observations(): readonly Observation[]
   options: PlanOptions
   now: () => Date
   /** What the offers came from, for `plan`'s output. */
@@ -160,11 +160,24 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   }
 }
 
+/** observationsFrom's answer per list of rows the store handed out (it keeps one until they change). */
+const translated = new WeakMap<readonly ObservationRecord[], readonly Observation[]>()
+
 /** The store's observation rows in the planner's vocabulary. */
-export function observationsFrom(store: Store, now: Date): Observation[] {
+export function observationsFrom(store: Store, now: Date): readonly Observation[] {
   const since = new Date(now.getTime() - OBSERVATION_WINDOW_DAYS * 86_400_000).toISOString()
+  const rows = store.observations(since)
+  let out = translated.get(rows)
+  if (out === undefined) {
+    out = Object.freeze(translate(rows))
+    translated.set(rows, out)
+  }
+  return out
+}
+
+function translate(rows: readonly ObservationRecord[]): Observation[] {
   const out: Observation[] = []
-  for (const o of store.observations(since)) {
+  for (const o of rows) {
     const scope = {provider: o.provider, region: o.region ?? '', zone: o.zone, accelerator: o.accelerator, spot: o.spot, at: o.ts}
     switch (o.kind) {
       case 'provisioning-wait':

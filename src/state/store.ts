@@ -20,6 +20,8 @@ const require = createRequire(import.meta.url)
 
 export type JobState = 'PENDING' | 'PROVISIONING' | 'RUNNING' | 'RECOVERING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED'])
+/** Attempt states not known to be over: requested, or launched and not yet ended. */
+const OPEN_ATTEMPT_STATES: ReadonlySet<AttemptRecordState> = new Set(['REQUESTED', 'PENDING', 'PROVISIONING', 'RUNNING'])
 
 /** Attempt states: the provider's, plus REQUESTED (intent recorded, launch not yet confirmed). */
 export type AttemptRecordState = AttemptState | 'REQUESTED'
@@ -209,6 +211,59 @@ export class Store {
    */
   private readonly statements = new Map<string, Database.Statement>()
 
+  /**
+   * Reads kept until what they read may have changed. A controller re-plans several times
+   * per decision, and every plan reads the job's attempts and the observations: hundreds of
+   * rows on a long spot job, and the simulator replays thousands of decisions (reading them
+   * was most of a replay's time). A kept read is good while this connection has not written
+   * its table (the counters, bumped by every write to it and by every rollback) and no other
+   * connection has committed (SQLite's data_version). Reads inside a transaction are not kept.
+   */
+  private readonly reads = new Map<string, {version: string; value: unknown}>()
+  private attemptWrites = 0
+  /** startedAttempts of a kept list of attempts. */
+  private readonly startedOf = new WeakMap<readonly AttemptRecord[], readonly AttemptRecord[]>()
+  private observationWrites = 0
+
+  /**
+   * Runs a write to attempt `id` (its job's list of attempts kept across it when it was
+   * current: the row is read back once and put in its place, as written or as a rollback
+   * left it). Kept reads of attempts are otherwise dropped, before and after.
+   */
+  private writingAttempts<T>(id: string, write: () => T): T {
+    const before = this.attemptWrites++
+    try {
+      return write()
+    } finally {
+      this.attemptWrites++
+      const row = this.sql('SELECT * FROM attempts WHERE id = ?').get(id) as Row | undefined
+      const key = row ? `attempts:${row.job_id as string}` : ''
+      const kept = this.reads.get(key)
+      const dataVersion = this.dataVersion()
+      // Inside a caller's transaction the row may yet be rolled back: not kept.
+      if (row && !this.db.inTransaction && kept?.version === `${dataVersion}:${before}`) {
+        const list = kept.value as readonly AttemptRecord[]
+        const attempt = Object.freeze(toAttempt(row))
+        const i = list.findIndex((a) => a.id === id)
+        this.reads.set(key, {version: `${dataVersion}:${this.attemptWrites}`, value: Object.freeze(i >= 0 ? list.with(i, attempt) : [...list, attempt])})
+      }
+    }
+  }
+
+  private dataVersion(): number {
+    return this.sql('PRAGMA data_version').pluck().get() as number
+  }
+
+  private cachedRead<T>(key: string, writes: number, read: () => T): T {
+    if (this.db.inTransaction) return read()
+    const version = `${this.dataVersion()}:${writes}`
+    const kept = this.reads.get(key)
+    if (kept !== undefined && kept.version === version) return kept.value as T
+    const value = read()
+    this.reads.set(key, {version, value})
+    return value
+  }
+
   private sql(text: string): Database.Statement {
     let statement = this.statements.get(text)
     if (statement === undefined) {
@@ -247,7 +302,17 @@ export class Store {
 
   /** Runs `fn` in one IMMEDIATE transaction (writers serialize; readers never block). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate()
+    try {
+      return this.db.transaction(fn).immediate()
+    } catch (error) {
+      // Rolled back: whatever was read or written inside may be gone. Nothing is kept from
+      // inside a transaction, and the counters make what was kept before read again.
+      if (!this.db.inTransaction) {
+        this.attemptWrites++
+        this.observationWrites++
+      }
+      throw error
+    }
   }
 
   // ---- jobs -------------------------------------------------------------------------
@@ -401,7 +466,7 @@ export class Store {
    */
   recordAttemptIntent(input: NewAttempt): AttemptRecord | null {
     const id = newId('a')
-    const created = this.transaction(() => {
+    const created = this.writingAttempts(id, () => this.transaction(() => {
       const job = this.sql('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
       if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
       if (TERMINAL_JOB_STATES.has(job.state)) return false
@@ -439,7 +504,7 @@ export class Store {
         ...(input.workPerHour != null ? {workPerHour: input.workPerHour} : {}),
       })
       return true
-    })
+    }))
     return created ? this.getAttempt(id)! : null
   }
 
@@ -450,19 +515,25 @@ export class Store {
 
   /** The job's first attempt not known to be over (REQUESTED, PENDING, PROVISIONING, RUNNING), if any. */
   openAttempt(jobId: string): AttemptRecord | undefined {
-    const row = this.sql(
-      `SELECT * FROM attempts WHERE job_id = ? AND state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING') ORDER BY n LIMIT 1`,
-    ).get(jobId) as Row | undefined
-    return row ? toAttempt(row) : undefined
+    return this.listAttempts(jobId).find((a) => OPEN_ATTEMPT_STATES.has(a.state))
   }
 
   /** The job's attempts that ever ran (a start time recorded), in order: what did the work. */
-  startedAttempts(jobId: string): AttemptRecord[] {
-    return (this.sql('SELECT * FROM attempts WHERE job_id = ? AND started_at IS NOT NULL ORDER BY n').all(jobId) as Row[]).map(toAttempt)
+  startedAttempts(jobId: string): readonly AttemptRecord[] {
+    const all = this.listAttempts(jobId)
+    let started = this.startedOf.get(all)
+    if (started === undefined) {
+      started = Object.freeze(all.filter((a) => a.startedAt !== null))
+      this.startedOf.set(all, started)
+    }
+    return started
   }
 
-  listAttempts(jobId: string): AttemptRecord[] {
-    return (this.sql('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map(toAttempt)
+  /** The job's attempts in order. Frozen: the same records are handed to every reader until the attempts change. */
+  listAttempts(jobId: string): readonly AttemptRecord[] {
+    return this.cachedRead(`attempts:${jobId}`, this.attemptWrites, () =>
+      Object.freeze((this.sql('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map((r) => Object.freeze(toAttempt(r)))),
+    )
   }
 
   /** Attempts that may still hold resources: launched or requested and not known to be over. */
@@ -513,7 +584,7 @@ export class Store {
       sets.push(`${columns[key]} = ?`)
       args.push(key === 'handle' || key === 'error' ? (value === null ? null : JSON.stringify(redactDeep(value))) : value)
     }
-    this.transaction(() => {
+    this.writingAttempts(id, () => this.transaction(() => {
       let jobId: string | undefined
       if (sets.length > 0) {
         this.sql(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
@@ -523,7 +594,7 @@ export class Store {
         if (!jobId) throw new BugError(`attempt ${id} vanished from the state store`)
         this.insertEvent(jobId, id, event.kind, {...(patch.state ? {state: patch.state} : {}), ...event.data})
       }
-    })
+    }))
   }
 
   /** Records that an attempt's instance/allocation was released (at `at`, default now). */
@@ -707,13 +778,27 @@ export class Store {
   }
 
   addObservation(o: Omit<ObservationRecord, 'ts'> & {ts?: string}): void {
+    this.observationWrites++
     this.db
       .prepare('INSERT INTO observations (ts, provider, region, zone, accelerator, spot, kind, value_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(o.ts ?? this.now(), o.provider, o.region, o.zone, o.accelerator, o.spot ? 1 : 0, o.kind, o.valueSeconds)
   }
 
-  observations(sinceIso: string): ObservationRecord[] {
-    return (this.sql('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) => ({
+  /** Observations since `sinceIso`, oldest first. Frozen, like listAttempts. */
+  observations(sinceIso: string): readonly ObservationRecord[] {
+    // Kept from the earliest time asked for; a later one is a suffix of it.
+    const kept = this.cachedRead('observations', this.observationWrites, () => ({since: sinceIso, rows: this.readObservations(sinceIso)}))
+    if (sinceIso < kept.since) {
+      this.reads.delete('observations')
+      return this.observations(sinceIso)
+    }
+    let first = 0
+    while (first < kept.rows.length && kept.rows[first].ts < sinceIso) first++
+    return first === 0 ? kept.rows : kept.rows.slice(first)
+  }
+
+  private readObservations(sinceIso: string): readonly ObservationRecord[] {
+    return (this.sql('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) => Object.freeze({
       ts: r.ts as string,
       provider: r.provider as string,
       region: (r.region as string | null) ?? null,

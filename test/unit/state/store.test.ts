@@ -53,6 +53,49 @@ describe('state store', () => {
     store.close()
   })
 
+  it('keeps reads of attempts and observations only while they are current: its own writes, another connection\'s, and a rolled-back one', () => {
+    const home = tmpHome()
+    const store = Store.open(home)
+    const other = Store.open(home)
+    const job = store.createJob({name: 'x', file: null, spec})
+    const intent = {
+      jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
+      acceleratorCount: null, spot: true, pricePerHour: 1, currency: 'USD', onDemandPricePerHour: 3,
+    }
+    const a1 = store.recordAttemptIntent(intent)!
+    const first = store.listAttempts(job.id)
+    // Unchanged: the same (frozen) records, not read again.
+    expect(store.listAttempts(job.id)).to.equal(first)
+    expect(Object.isFrozen(first) && Object.isFrozen(first[0])).to.equal(true)
+    expect(store.startedAttempts(job.id)).to.deep.equal([])
+    // Its own update and insert: the kept list follows, in order.
+    store.updateAttempt(a1.id, {state: 'RUNNING', startedAt: '2026-01-01T00:00:00.000Z'})
+    const a2 = store.recordAttemptIntent(intent)!
+    expect(store.listAttempts(job.id).map((a) => [a.id, a.state])).to.deep.equal([[a1.id, 'RUNNING'], [a2.id, 'REQUESTED']])
+    expect(store.startedAttempts(job.id).map((a) => a.id)).to.deep.equal([a1.id])
+    expect(store.openAttempt(job.id)!.id).to.equal(a1.id)
+    // Another connection's commit (another process: \`skyhop cancel\`, a second controller).
+    other.updateAttempt(a1.id, {state: 'PREEMPTED', endedAt: '2026-01-01T01:00:00.000Z'})
+    expect(store.listAttempts(job.id)[0].state).to.equal('PREEMPTED')
+    expect(store.openAttempt(job.id)!.id).to.equal(a2.id)
+    // A write in a transaction that is rolled back leaves no trace in what is read after.
+    expect(() => store.transaction(() => {
+      store.updateAttempt(a2.id, {state: 'RUNNING'})
+      throw new Error('rolled back')
+    })).to.throw('rolled back')
+    expect(store.listAttempts(job.id)[1].state).to.equal('REQUESTED')
+    expect(store.getAttempt(a2.id)!.state).to.equal('REQUESTED')
+    // Observations: kept from the earliest time asked for, new rows seen from either connection.
+    store.addObservation({ts: '2026-01-01T00:00:00.000Z', provider: 'aws', region: 'r', zone: null, accelerator: null, spot: true, kind: 'preemption', valueSeconds: null})
+    expect(store.observations('2025-12-01T00:00:00.000Z')).to.have.length(1)
+    expect(store.observations('2026-01-01T00:00:01.000Z')).to.have.length(0)
+    other.addObservation({ts: '2026-01-02T00:00:00.000Z', provider: 'aws', region: 'r', zone: null, accelerator: null, spot: true, kind: 'preemption', valueSeconds: null})
+    expect(store.observations('2026-01-01T00:00:01.000Z').map((o) => o.ts)).to.deep.equal(['2026-01-02T00:00:00.000Z'])
+    expect(store.observations('2025-01-01T00:00:00.000Z')).to.have.length(2)
+    other.close()
+    store.close()
+  })
+
   it('never moves an ended job back to a running state', () => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'x', file: null, spec})
