@@ -412,7 +412,8 @@ export function outageEstimate(sightings: readonly SpotSighting[], nowMs: number
       downSince ??= s.atMs
     } else if (downSince !== null) {
       total += (s.atMs - downSince) / MS_PER_HOUR
-      if (s.up) ended++
+      // A launch round that found no spot in one zone and took in the next saw no outage.
+      if (s.up && s.atMs > downSince) ended++
       downSince = null
     }
   }

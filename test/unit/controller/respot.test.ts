@@ -277,7 +277,7 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     close(fallbackMarginHours(0.2, null), 0.2)
   })
 
-  it('admits spot the p95 rule leaves out, while the job is ahead and on-demand stays in time after a preemption at once', () => {
+  it('admits spot the p95 rule leaves out while on-demand stays in time after a preemption at once', () => {
     // 11 h left: spot's p95 finish (11.583 h) is out, on-demand (10.083 h) fits. With a 0.5 h
     // margin on-demand still fits in 10.5 h: spot may be tried, or waited for.
     const now = plan(11)
@@ -355,6 +355,8 @@ describe('respot: outages, and waiting through short ones behind the line', () =
     // Sightings may come in any order; with spot last seen up, nothing is out.
     expect(outageEstimate([...sightings].reverse(), at(7.25), 0.5)).to.deep.equal(e)
     expect(outageEstimate(sightings.slice(0, 4), at(2), 0.5).residualHours).to.be.closeTo(0.5, 1e-9)
+    // A zone without spot and the next zone's launch taking at the same moment: no outage.
+    expect(outageEstimate([{atMs: at(1), up: false}, {atMs: at(1), up: true}], at(2), 0.5).ended).to.equal(0)
     // Nothing seen: the prior.
     expect(outageEstimate([], at(1), 0.625)).to.deep.equal({residualHours: 0.625, ageHours: 0, meanHours: 0.625, ended: 0})
   })
