@@ -621,7 +621,7 @@ class JobController {
       if (net?.ahead) d = fallbackWait(this.respotMs, net.spot[0])
       else if (net !== null) {
         const outage = this.spotOutage(job)
-        if (outageShort({...outage, spot: net.spot[0], onDemand: net.onDemand})) d = outageWait(this.respotMs, net.spot[0], outage.outage)
+        if (outageShort({...outage, spot: net.spot[0], onDemand: net.onDemand, stepMs: this.respotMs})) d = outageWait(this.respotMs, net.spot[0], outage.outage)
       }
     }
     if (d.wait) this.respotEvent('respot-wait', String(d.data.rule ?? 'p95'), d.message, {data: d.data})

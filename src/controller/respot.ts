@@ -308,7 +308,8 @@ function round(n: number): number {
 // on-demand pays when the slack the rest of the outage would cost, beyond the changeover
 // itself, is worth more than the changeover: (residual − d) × up-fraction × (on-demand's
 // price of spot's work − spot's price) > d × on-demand's hourly price, d being
-// on-demand's own start-up. This is the mirrored `skyhop` policy's rule (src/simulator/
+// on-demand's own start-up; the rest of the outage is never counted shorter than the step
+// to the next look (with looks an hour apart, a 20-minute outage still costs an hour). This is the mirrored `skyhop` policy's rule (src/simulator/
 // policies.ts). Measured by replaying the real controller over the shared traces (cost
 // relative to on-demand only, bench/simulate-controller.mjs): the flappiest single zone
 // (preemption/aws-04-19-2023 us-east-1c, 20 starts) 0.686 → 0.658 (Uniform Progress
@@ -445,15 +446,17 @@ export function spotUpFraction(sightings: readonly SpotSighting[], nowMs: number
 /**
  * Whether the rest of the outage is too short for going on-demand to pay (see the section
  * above): the slack it would cost beyond on-demand's start-up is worth less than that
- * start-up. `onDemand` and `spot` are the candidates for the work left.
+ * start-up. A wait costs at least the `stepMs` to the next look, however soon spot may be
+ * back. `onDemand` and `spot` are the candidates for the work left.
  */
-export function outageShort(input: {outage: OutageEstimate; upFraction: number; spot: Candidate; onDemand: Candidate}): boolean {
+export function outageShort(input: {outage: OutageEstimate; upFraction: number; spot: Candidate; onDemand: Candidate; stepMs: number}): boolean {
   const {spot, onDemand} = input
   if (onDemand.hourlyPriceUsd === null || spot.hourlyPriceUsd === null || !(spot.estimatedRunHours > 0)) return false
   const startHours = onDemand.estimatedQueueHours
+  const waitHours = Math.max(input.outage.residualHours, input.stepMs / MS_PER_HOUR)
   // An hour of spot bought with the slack saves on-demand's price of the same work.
   const slackUsdPerHour = input.upFraction * Math.max(0, (onDemand.hourlyPriceUsd * onDemand.estimatedRunHours) / spot.estimatedRunHours - spot.hourlyPriceUsd)
-  return (input.outage.residualHours - startHours) * slackUsdPerHour <= startHours * onDemand.hourlyPriceUsd
+  return (waitHours - startHours) * slackUsdPerHour <= startHours * onDemand.hourlyPriceUsd
 }
 
 /** The wait through a short outage that outageShort allows a job behind its line, worded like decideWait's. */

@@ -386,13 +386,16 @@ describe('respot: outages, and waiting through short ones behind the line', () =
     const onDemand = plan(null, 10, {spot: 'on-demand'}).chosen!
     close(onDemand.estimatedQueueHours, 5 / 60)
     const outage = (residualHours: number) => ({residualHours, ageHours: 0, meanHours: residualHours, ended: 1})
-    expect(outageShort({outage: outage(0.33), upFraction: 0.5, spot, onDemand})).to.equal(true)
-    expect(outageShort({outage: outage(0.34), upFraction: 0.5, spot, onDemand})).to.equal(false)
+    expect(outageShort({outage: outage(0.33), upFraction: 0.5, spot, onDemand, stepMs: 60_000})).to.equal(true)
+    expect(outageShort({outage: outage(0.34), upFraction: 0.5, spot, onDemand, stepMs: 60_000})).to.equal(false)
     // Spot seldom up: the slack buys little spot, so a longer outage is still waited out.
-    expect(outageShort({outage: outage(0.34), upFraction: 0.25, spot, onDemand})).to.equal(true)
-    expect(outageShort({outage: outage(0.6), upFraction: 0.25, spot, onDemand})).to.equal(false)
+    expect(outageShort({outage: outage(0.34), upFraction: 0.25, spot, onDemand, stepMs: 60_000})).to.equal(true)
+    expect(outageShort({outage: outage(0.6), upFraction: 0.25, spot, onDemand, stepMs: 60_000})).to.equal(false)
+    // Looks an hour apart: a wait costs the hour, however short the outage.
+    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot, onDemand, stepMs: H})).to.equal(false)
+    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot, onDemand, stepMs: 15 * 60_000})).to.equal(true)
     // Unknown prices: no case for waiting.
-    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot: {...spot, hourlyPriceUsd: null}, onDemand})).to.equal(false)
+    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot: {...spot, hourlyPriceUsd: null}, onDemand, stepMs: 60_000})).to.equal(false)
     const w = outageWait(10 * 60_000, spot, outage(0.25))
     expect(w.wait).to.equal(true)
     expect(w.message).to.match(/^no spot to launch now; waiting 10 min for it: the job is behind schedule, but spot's outages have lasted 15 min on average, too short for going on-demand to pay, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/)

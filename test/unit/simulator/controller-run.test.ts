@@ -257,20 +257,20 @@ describe('simulator: the real controller on a simulated provider', function () {
 
   it("leaves on-demand under Uniform Progress's hysteresis where the p95 rule would keep it there", async () => {
     // 30 h of work in 34 h, d = 0.2 h; spot out for the first 2 h, then always there. Spot's
-    // pessimistic finish does not fit. At the start the job waits an hour for spot (the
-    // prior outage, 2.5 h × 4/30 = 20 min, is short); an hour into the outage it goes
-    // on-demand, and the p95 rule alone would keep it there to the end. On on-demand from
-    // 1.2 h it gains on the line (30/34 h of work per hour): it must be ahead two changeovers
-    // on, t − 1.2 > 30/34 × (t + 0.4), so past 13.2 h; at the look at 14.2 h it has 13 h
-    // against 12.88 h, and on-demand would still finish after the move: spot first, then 17 h
-    // on spot.
+    // pessimistic finish does not fit, and no spot at the start: a wait would cost the hour to
+    // the next look (the prior outage, 2.5 h × 4/30 = 20 min, is shorter, but looks are an
+    // hour apart), too much: on-demand at once, and the p95 rule alone would keep it there to
+    // the end. On on-demand it gains on the line (30/34 h of work per hour): at the look at
+    // 4.2 h it has done 4 h, short of the 4.06 h the line asks by 4.6 h (two changeovers on);
+    // at 5.2 h it has 5 h against 4.94 h by 5.6 h, and on-demand would still finish after the
+    // move: spot first, then 25 h on spot.
     const out = await runController(input([market('00' + '1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
     expect(out.missed).to.equal(false)
-    expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'spot:FAILED', 'od:PREEMPTED', 'spot:SUCCEEDED'])
-    expect(out.onDemandWorkHours).to.be.closeTo(13, 1e-6)
-    expect(out.spotWorkHours).to.be.closeTo(17, 1e-6)
-    expect(out.finishHours).to.be.closeTo(14.2 + 0.2 + 17, 1e-6)
-    expect(out.costUsd).to.be.closeTo(13.2 * 3 + 17.2, 1e-6)
+    expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:SUCCEEDED'])
+    expect(out.onDemandWorkHours).to.be.closeTo(5, 1e-6)
+    expect(out.spotWorkHours).to.be.closeTo(25, 1e-6)
+    expect(out.finishHours).to.be.closeTo(5.2 + 0.2 + 25, 1e-6)
+    expect(out.costUsd).to.be.closeTo(5.2 * 3 + 25.2, 1e-6)
     inRunStore(out, (store, j) => {
       const events = store.events(j.id)
       expect(events.filter((e) => e.kind === 'respot-stay').map((e) => e.data.code)).to.include('spot-does-not-fit')
