@@ -308,9 +308,10 @@ function round(n: number): number {
 // on-demand pays when the slack the rest of the outage would cost, beyond the changeover
 // itself, is worth more than the changeover: (residual − d) × up-fraction × (on-demand's
 // price of spot's work − spot's price) > d × on-demand's hourly price, d being
-// on-demand's own start-up; the rest of the outage is never counted shorter than the step
-// to the next look (with looks an hour apart, a 20-minute outage still costs an hour). This is the mirrored `skyhop` policy's rule (src/simulator/
-// policies.ts). Measured by replaying the real controller over the shared traces (cost
+// on-demand's own start-up. This is the mirrored `skyhop` policy's rule (src/simulator/
+// policies.ts), with one addition: the rest of the outage is never counted shorter than
+// the step to the next look (with looks an hour apart, a 20-minute outage still costs an
+// hour of slack). Measured by replaying the real controller over the shared traces (cost
 // relative to on-demand only, bench/simulate-controller.mjs): the flappiest single zone
 // (preemption/aws-04-19-2023 us-east-1c, 20 starts) 0.686 → 0.658 (Uniform Progress
 // 0.667); the paper's setting, 50 starts, one zone 0.511 → 0.509, two 0.416 → 0.418.
