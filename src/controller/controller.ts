@@ -841,14 +841,14 @@ class JobController {
 
   /** Whether a new attempt on `provider` can be held: by a file it sees, or by the job's checkpoint store. */
   private canHold(job: JobRecord, provider: Provider): boolean {
-    return (provider.attemptStorage ?? 'shared') === 'shared' || (this.deps.attemptHolds?.covers(job) ?? false)
+    return seesSkyhopFiles(provider) || (this.deps.attemptHolds?.covers(job) ?? false)
   }
 
   /** The hold a new attempt on `provider` gets, or null when it cannot be held. */
   private async holdFor(job: JobRecord, attemptId: string, provider: Provider): Promise<AttemptHold | null> {
     // The old attempt's grace, the controller's minute past it, and a boot's worth of slack.
     const timeoutSeconds = job.spec.recovery.graceSeconds + 900
-    if ((provider.attemptStorage ?? 'shared') === 'shared') return {file: this.holdFile(job.id, attemptId), timeoutSeconds}
+    if (seesSkyhopFiles(provider)) return {file: this.holdFile(job.id, attemptId), timeoutSeconds}
     const urls = await this.deps.attemptHolds?.sign(job, attemptId)
     return urls ? {url: urls.getUrl, timeoutSeconds} : null
   }
@@ -1253,3 +1253,8 @@ export function blockFor(error: ProviderError, c: Candidate): BlockedScope {
 
 export {JobLostError}
 export type {LaunchHandle}
+
+/** Whether the provider's attempts see skyhop's filesystem (local, Slurm) rather than an instance's own disk. */
+function seesSkyhopFiles(provider: Provider): boolean {
+  return (provider.attemptStorage ?? 'shared') === 'shared'
+}

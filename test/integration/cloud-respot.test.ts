@@ -6,6 +6,7 @@
 import {expect} from 'chai'
 
 import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {AttemptRecord} from '../../src/state/store.js'
 import {until} from '../helpers/wait.js'
 import {cloudJob, cloudWorld, storedCheckpoint, type CloudWorld} from './cloud-world.js'
 
@@ -50,6 +51,17 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
 
   const attempts = (jobId: string) => w.store.listAttempts(jobId).map((a) => `${a.zone}:${a.spot ? 'spot' : 'od'}:${a.state}`)
   const kinds = (jobId: string) => w.store.events(jobId).map((e) => e.kind)
+  /** An onEvent that calls `act` once, when the first on-demand attempt is running. */
+  const onceOnDemandRuns = (act: (attempt: AttemptRecord) => void) => {
+    let done = false
+    return (e: {kind: string; attemptId?: string}) => {
+      if (done || e.kind !== 'running') return
+      const a = w.store.getAttempt(e.attemptId!)!
+      if (a.spot) return
+      done = true
+      act(a)
+    }
+  }
 
   it('leaves on-demand for spot when spot comes back: the job checkpoints, resumes on spot, does every step once, and no restart is counted', async () => {
     // Each instance has a disk of its own: the checkpoint moves through the store.
@@ -62,14 +74,11 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     let onDemand: string | null = null
     const {job, events} = await w.drive(spec, {
       respotIntervalMs: 1000,
-      onEvent: (e) => {
-        if (e.kind !== 'running' || onDemand) return
-        const a = w.store.getAttempt(e.attemptId!)!
-        if (a.spot) return
+      onEvent: onceOnDemandRuns((a) => {
         onDemand = a.handle!.externalId
         // Spot capacity returns while the job runs on on-demand.
         for (const z of ZONES) w.ec2.setSpotAvailable(z, true)
-      },
+      }),
     })
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(job.id)).to.deep.equal([
@@ -120,16 +129,13 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     w = await cloudWorld({checkpointStore: true})
     for (const z of ZONES) w.ec2.setSpotAvailable(z, false)
     const spec = countingJob('refused', 40)
-    let armed = false
     const {job} = await w.drive(spec, {
       respotIntervalMs: 1000,
-      onEvent: (e) => {
-        if (e.kind !== 'running' || armed || w.store.getAttempt(e.attemptId!)!.spot) return
-        armed = true
+      onEvent: onceOnDemandRuns(() => {
         // The stop request (a tag on the instance) is refused once: the first move is called off.
         w.ec2.inject({action: 'CreateTags', code: 'UnauthorizedOperation', status: 403, message: 'You are not authorized to perform this operation.'})
         for (const z of ZONES) w.ec2.setSpotAvailable(z, true)
-      },
+      }),
     })
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(job.id)).to.deep.equal([

@@ -57,6 +57,13 @@ function inRunStore(out: ControllerRunOutcome, read: (store: Store, job: JobReco
   }
 }
 
+/** `skyhop simulate` of a job file (its YAML) over a set of the shared traces, in a fresh home. */
+function simulateShared(yaml: string, options: {traces: string; seeds: number; spotPrice: string[]; onDemandPrice: string[]; policies: string[]}) {
+  const file = join(mkdtempSync(join(tmpdir(), 'skyhop-simjob-')), 'job.yaml')
+  writeFileSync(file, yaml)
+  return simulateFileAsync({...options, file, traces: join(SHARED_TRACES, options.traces), home: mkdtempSync(join(tmpdir(), 'skyhop-home-')), now: NOW})
+}
+
 describe('simulator: the real controller on a simulated provider', function () {
   this.timeout(20_000)
 
@@ -288,17 +295,11 @@ describe('simulator: the real controller on a simulated provider', function () {
 
   it('on the shared nine-zone traces: zero misses, beside the mirrored policy', async function () {
     requireSharedTraces(this)
-    const dir = mkdtempSync(join(tmpdir(), 'skyhop-simjob-'))
-    const file = join(dir, 'job.yaml')
-    writeFileSync(file, 'name: paper\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 48}\ndeadline: 60h\nrun: x\n')
-    const r = await simulateFileAsync({
-      file,
-      traces: join(SHARED_TRACES, 'availability/1-node/aws-02-15-2023'),
-      home: mkdtempSync(join(tmpdir(), 'skyhop-home-')),
+    const r = await simulateShared('name: paper\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 48}\ndeadline: 60h\nrun: x\n', {
+      traces: 'availability/1-node/aws-02-15-2023',
       seeds: 10,
       spotPrice: ['1'],
       onDemandPrice: ['3'],
-      now: NOW,
       policies: ['skyhop', 'skyhop-controller'],
     })
     expect(r.policies.map((p) => p.name)).to.deep.equal(['skyhop', 'skyhop-controller'])
@@ -314,17 +315,11 @@ describe('simulator: the real controller on a simulated provider', function () {
     // 2 h: Uniform Progress's hysteresis moved the job from V100 on-demand to K80 spot (a
     // quarter of the speed), whose slow progress ate the slack the on-demand fallback needed.
     requireSharedTraces(this)
-    const dir = mkdtempSync(join(tmpdir(), 'skyhop-simjob-'))
-    const file = join(dir, 'job.yaml')
-    writeFileSync(file, 'name: hetero\nresources: {accelerators: [V100:1, K80:1]}\nwork: {reference: V100:1, hours: 24}\nthroughput: {V100: 15.7, K80: 4.37}\ndeadline: 40h\nrun: x\n')
-    const r = await simulateFileAsync({
-      file,
-      traces: join(SHARED_TRACES, 'availability/1-node/aws-10-26-2022'),
-      home: mkdtempSync(join(tmpdir(), 'skyhop-home-')),
+    const r = await simulateShared('name: hetero\nresources: {accelerators: [V100:1, K80:1]}\nwork: {reference: V100:1, hours: 24}\nthroughput: {V100: 15.7, K80: 4.37}\ndeadline: 40h\nrun: x\n', {
+      traces: 'availability/1-node/aws-10-26-2022',
       seeds: 20,
       spotPrice: ['v100=0.918', 'k80=0.27'],
       onDemandPrice: ['v100=3.06', 'k80=0.9'],
-      now: NOW,
       policies: ['hourly-price', 'skyhop-controller'],
     })
     const [hourly, c] = r.policies
