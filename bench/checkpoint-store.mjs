@@ -21,8 +21,8 @@ import {median, record} from './lib.mjs'
 
 const {register} = await import('tsx/esm/api')
 register()
-const {readEvents, runnerScriptPath, writeAttemptDir} = await import('../src/runner/attempt-dir.ts')
-const {presignS3} = await import('../src/providers/aws/s3-presign.ts')
+const {readEvents, runnerScriptPath, writeAttemptDir} = await import('../src/providers/attempt-dir.ts')
+const {presignS3} = await import('../src/clouds/aws/s3-presign.ts')
 const {FakeObjectStore} = await import('../test/fakes/fake-object-store.ts')
 const {s3Dialect} = await import('../test/fakes/fake-s3-dialect.ts')
 

@@ -20,7 +20,7 @@ import {median, percentile, record} from './lib.mjs'
 
 const {register} = await import('tsx/esm/api')
 register()
-const {readEvents} = await import('../src/runner/attempt-dir.ts')
+const {readEvents} = await import('../src/providers/attempt-dir.ts')
 const {testJobSpec} = await import('../test/helpers/job-spec.ts')
 const {isTerminal, pollUntil, waitForFile: waitFor} = await import('../test/helpers/wait.ts')
 

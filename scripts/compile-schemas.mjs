@@ -1,6 +1,6 @@
 // Build step: compiles the input schemas (job, config, catalog) into standalone ajv
 // validators under dist/generated/, so the CLI does not pay ~40 ms compiling them at
-// every start. src/spec/schemas.ts falls back to compiling at run time (development).
+// every start. src/util/schemas.ts falls back to compiling at run time (development).
 import Ajv from 'ajv'
 import addFormats from 'ajv-formats'
 import standaloneCode from 'ajv/dist/standalone/index.js'

@@ -4,10 +4,10 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {InvalidFileError} from './errors.js'
-import type {CheckpointStoreSpec} from './spec/job-spec.js'
-import {compiledSchema} from './spec/schemas.js'
-import {parseDurationSeconds} from './spec/units.js'
-import {readDocument, schemaIssues} from './spec/validate-document.js'
+import type {CheckpointStoreSpec} from './model/job-spec.js'
+import {compiledSchema} from './util/schemas.js'
+import {parseDurationSeconds} from './model/units.js'
+import {readDocument, schemaIssues} from './util/located-document.js'
 
 export interface SkyhopConfig {
   providers: {

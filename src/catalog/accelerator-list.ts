@@ -1,12 +1,12 @@
 // The registry joined with the catalog: each accelerator's figures, and where it is
 // cheapest to rent per device-hour, on demand and on spot. Backs `skyhop accelerators`.
 import {UsageError} from '../errors.js'
-import type {Money, Runtime} from '../spec/job-spec.js'
+import type {Money, Runtime} from '../model/job-spec.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import {type Catalog, type CatalogSource, loadCatalog} from './catalog.js'
-import {amountInUsd, type FxRates} from './currency.js'
+import {amountInUsd, type FxRates} from '../model/currency.js'
 import {describeFx} from './query.js'
-import type {Accelerator, PriceStatus} from './types.js'
+import type {Accelerator, PriceStatus} from '../model/catalog.js'
 
 export interface AcceleratorListOptions {
   vendor?: string

@@ -7,7 +7,7 @@ import {readFileSync} from 'node:fs'
 
 import {BugError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
-import type {Accelerator} from './types.js'
+import type {Accelerator} from '../model/catalog.js'
 
 export interface AcceleratorRegistry {
   /** The entry a name, alias or vendor-prefixed name denotes. */

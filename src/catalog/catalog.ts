@@ -7,9 +7,9 @@ import {join} from 'node:path'
 
 import {BugError} from '../errors.js'
 import {loadRegistry, type AcceleratorRegistry} from './accelerators.js'
-import {DEFAULT_FX, type FxRates} from './currency.js'
+import {DEFAULT_FX, type FxRates} from '../model/currency.js'
 import {type OffersFile, type OfferTable, parseOffersFile, S, tableRow} from './snapshot.js'
-import type {Offer} from './types.js'
+import type {Offer} from '../model/catalog.js'
 import {readCatalogFile} from './user-file.js'
 
 export interface LoadCatalogOptions {

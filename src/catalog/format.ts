@@ -1,8 +1,8 @@
 // Text forms of catalog values for tables: an estimated price or a low-confidence figure
 // is marked `~`, an unknown one `?`, so no guess reads as a fact. LEGEND explains them.
-import type {Currency} from '../spec/job-spec.js'
-import {formatMoney} from './currency.js'
-import type {PriceStatus, Sourced} from './types.js'
+import type {Currency} from '../model/job-spec.js'
+import {formatMoney} from '../model/currency.js'
+import type {PriceStatus, Sourced} from '../model/catalog.js'
 
 export const ESTIMATE_MARK = '~'
 export const UNKNOWN_MARK = '?'

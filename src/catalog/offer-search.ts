@@ -1,8 +1,8 @@
 // The service behind `skyhop offers`: text options in, checked query run against the
 // catalog, typed result out. Knows nothing of flags or terminals.
-import type {Money} from '../spec/job-spec.js'
+import type {Money} from '../model/job-spec.js'
 import {type CatalogSource, loadCatalog} from './catalog.js'
-import type {FxRates} from './currency.js'
+import type {FxRates} from '../model/currency.js'
 import {
   checkProviders,
   checkRegions,

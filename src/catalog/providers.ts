@@ -2,7 +2,7 @@
 // change per offer: how much notice a spot/preemptible instance gets before it is taken
 // back (from ../shared/data/catalog/spot_semantics.md, the providers' own docs), and the
 // environment variable that overrides its price endpoint.
-import type {Sourced} from './types.js'
+import type {Sourced} from '../model/catalog.js'
 
 export interface ProviderInfo {
   /** Lower-case id used everywhere: offers, flags, state. */

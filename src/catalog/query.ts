@@ -3,13 +3,13 @@
 // the hour per dense 16-bit TFLOPS so different accelerators compare by work done).
 // Names the catalog does not know are the user's mistake: UsageError with "did you mean".
 import {UsageError} from '../errors.js'
-import type {Currency, Money} from '../spec/job-spec.js'
+import type {Currency, Money} from '../model/job-spec.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import type {AcceleratorRegistry} from './accelerators.js'
 import type {Catalog} from './catalog.js'
-import {amountInUsd, type FxRates} from './currency.js'
+import {amountInUsd, type FxRates} from '../model/currency.js'
 import {knownProviderIds} from './providers.js'
-import type {Offer} from './types.js'
+import type {Offer} from '../model/catalog.js'
 
 export const OFFER_SORTS = ['price', 'price-per-tflops'] as const
 export type OfferSort = (typeof OFFER_SORTS)[number]

@@ -5,8 +5,8 @@
 // are binary columns behind a small JSON header: reading 120k rows takes ~15 ms where
 // JSON.parse of the same rows took ~150 ms. Rows become Offer objects only when used.
 // User-written catalog files use the readable object form instead (user-file.ts).
-import type {Currency} from '../spec/job-spec.js'
-import type {Confidence, Offer, PriceStatus} from './types.js'
+import type {Currency} from '../model/job-spec.js'
+import type {Confidence, Offer, PriceStatus} from '../model/catalog.js'
 
 export const SNAPSHOT_FORMAT = 'skyhop-offers/1'
 export const BINARY_FORMAT = 'skyhop-offers-bin/1'

@@ -8,11 +8,11 @@ import {resolve as resolvePath} from 'node:path'
 import {LineCounter, parseDocument} from 'yaml'
 
 import {type FileIssue, InvalidFileError} from '../errors.js'
-import type {Currency} from '../spec/job-spec.js'
-import {compiledSchema} from '../spec/schemas.js'
-import {locate, pointer, schemaIssues, type SourceDocument, sortIssues} from '../spec/validate-document.js'
+import type {Currency} from '../model/job-spec.js'
+import {compiledSchema} from '../util/schemas.js'
+import {locate, pointer, schemaIssues, type SourceDocument, sortIssues} from '../util/located-document.js'
 import type {AcceleratorRegistry} from './accelerators.js'
-import type {Confidence, Offer, PriceStatus} from './types.js'
+import type {Confidence, Offer, PriceStatus} from '../model/catalog.js'
 
 export const CATALOG_FILE_INVALID = 'CATALOG_FILE_INVALID'
 

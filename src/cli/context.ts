@@ -1,12 +1,12 @@
 // The one factory commands get their collaborators from: home, config, store,
 // providers and the replanner. Built lazily so a command pays only for what it uses;
 // tests point SKYHOP_HOME elsewhere instead of swapping globals.
-import type {FxRates} from '../catalog/currency.js'
+import type {FxRates} from '../model/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
-import type {Planning, PlanningInputs, Replanner} from '../controller/planning.js'
+import type {Planning, PlanningInputs, Replanner} from '../services/planning.js'
 import type {Provider} from '../providers/provider.js'
-import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/store.js'
-import type {JobSpec, Objective} from '../spec/job-spec.js'
+import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
+import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 
 export interface PlanningOptions {
@@ -56,7 +56,7 @@ export class AppContext {
 
   /** The replanner plus what it plans from (catalog sources, enabled providers). */
   async planning(options: PlanningOptions = {}): Promise<Planning> {
-    const {createPlanning} = await import('../controller/planning.js')
+    const {createPlanning} = await import('../services/planning.js')
     return createPlanning({
       home: this.home,
       config: this.config(),
@@ -69,7 +69,7 @@ export class AppContext {
 
   /** The exchange rate for reports: config fx.cny_per_usd, else SKYHOP_FX_CNY_PER_USD, else the default. */
   async fx(): Promise<FxRates> {
-    const {fxFromEnv} = await import('../catalog/currency.js')
+    const {fxFromEnv} = await import('../model/currency.js')
     const base = fxFromEnv()
     const cnyPerUsd = this.config().fx.cnyPerUsd
     return cnyPerUsd ? {...base, cnyPerUsd, source: 'config fx.cny_per_usd'} : base
@@ -77,7 +77,7 @@ export class AppContext {
 
   /** The planner's inputs gathered once (catalog, live offers, observations): for a sweep, planned as a whole. */
   async planningInputs(options: {catalogFile?: string; objective?: Objective} = {}): Promise<PlanningInputs> {
-    const {gatherPlanningInputs} = await import('../controller/planning.js')
+    const {gatherPlanningInputs} = await import('../services/planning.js')
     return gatherPlanningInputs({
       home: this.home,
       config: this.config(),
@@ -89,22 +89,22 @@ export class AppContext {
   }
 
   /**
-   * Signs checkpoint store URLs for the controller (see src/checkpoint/store.ts). One signer
+   * Signs checkpoint store URLs for the controller (see src/checkpoint/checkpoint-store.ts). One signer
    * per command, so credentials are read once.
    */
   async checkpointSync(): Promise<SignCheckpointUrls> {
-    const {checkpointSyncFor} = await import('../checkpoint/store.js')
+    const {checkpointSyncFor} = await import('../checkpoint/checkpoint-store.js')
     this.checkpointSyncInstance ??= checkpointSyncFor(this.config())
     return this.checkpointSyncInstance
   }
 
   /**
    * Holds a cloud attempt launched before the one it replaces has stopped, through the
-   * job's checkpoint store (src/checkpoint/store.ts: attemptHoldsFor). Shares the signer's
+   * job's checkpoint store (src/checkpoint/checkpoint-store.ts: attemptHoldsFor). Shares the signer's
    * credentials with checkpointSync's.
    */
   async attemptHolds(): Promise<AttemptHoldStore> {
-    const {attemptHoldsFor} = await import('../checkpoint/store.js')
+    const {attemptHoldsFor} = await import('../checkpoint/checkpoint-store.js')
     const {HttpClient, createDispatcher} = await import('../http/client.js')
     this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}}))
     return this.attemptHoldsInstance
@@ -115,7 +115,7 @@ export class AppContext {
    * its cloud's credentials are missing: the same signing a launch does, for a dry job id.
    */
   async checkCheckpointStore(spec: JobSpec): Promise<void> {
-    const {storeFor} = await import('../checkpoint/store.js')
+    const {storeFor} = await import('../checkpoint/checkpoint-store.js')
     if (storeFor(spec, this.config()) === null) return
     const sync = await this.checkpointSync()
     await sync({id: 'preflight', spec})

@@ -1,5 +1,5 @@
 // The `init` wizard's questions. Loaded only on a TTY: @inquirer/prompts is heavy.
-import type {InitAnswers} from '../spec/init.js'
+import type {InitAnswers} from '../services/init.js'
 
 export async function askInitQuestions(given: Partial<InitAnswers>): Promise<Partial<InitAnswers>> {
   const {input, select, confirm} = await import('@inquirer/prompts')

@@ -1,5 +1,5 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
-import type {AttemptSummary, JobDetail, JobSummary} from '../controller/job-ops.js'
+import type {AttemptSummary, JobDetail, JobSummary} from '../services/job-ops.js'
 import type {Plan} from '../planner/types.js'
 import {candidateTable} from './render-plan.js'
 import {renderTable} from './table.js'

@@ -2,7 +2,7 @@
 // the final results table, the list of sweeps, and the cost report.
 import type {CostReport} from '../controller/cost.js'
 import {formatHours} from '../controller/cost.js'
-import type {PlannedSweep, SweepResult, SweepSummary} from '../controller/sweep.js'
+import type {PlannedSweep, SweepResult, SweepSummary} from '../services/sweep.js'
 import {renderTable} from './table.js'
 
 export function formatSeconds(s: number | null): string {

@@ -1,7 +1,7 @@
 // The live view of a sweep on a terminal (stderr): one line per running job and a summary
 // line, redrawn in place at most every 100 ms. Without a terminal, `lines` mode prints
 // one plain line per job that ends instead, so CI logs stay readable.
-import type {SweepEvent} from '../controller/sweep.js'
+import type {SweepEvent} from '../services/sweep.js'
 import {formatSeconds, formatUsd} from './render-sweep.js'
 
 interface RunningJob {

@@ -3,9 +3,9 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {renderTable} from '../cli/table.js'
 import {type AcceleratorListing, type AcceleratorReport, acceleratorReport, type CheapestOffer} from '../catalog/accelerator-list.js'
-import {fxFromEnv} from '../catalog/currency.js'
+import {fxFromEnv} from '../model/currency.js'
 import {countCell, figureCell, LEGEND, priceCell, UNKNOWN_MARK} from '../catalog/format.js'
-import {RUNTIMES, type Runtime} from '../spec/job-spec.js'
+import {RUNTIMES, type Runtime} from '../model/job-spec.js'
 
 export default class Accelerators extends BaseCommand {
   static override summary = 'List the accelerators skyhop knows: specs, software stack, and the cheapest offer for each.'

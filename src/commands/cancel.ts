@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {type CancelResult, cancelJob} from '../controller/job-ops.js'
+import {type CancelResult, cancelJob} from '../services/job-ops.js'
 import {UsageError} from '../errors.js'
-import {parseDurationSeconds} from '../spec/units.js'
+import {parseDurationSeconds} from '../model/units.js'
 
 export default class Cancel extends BaseCommand {
   static override summary = 'Stop a job: its signal now, SIGKILL when the grace runs out.'

@@ -1,7 +1,7 @@
 import {BaseCommand} from '../cli/base-command.js'
 import {renderTable} from '../cli/table.js'
 import {type ProviderCheck, checkProviders} from '../providers/registry.js'
-import type {CheckpointStoreSpec} from '../spec/job-spec.js'
+import type {CheckpointStoreSpec} from '../model/job-spec.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'Show which providers are enabled here and whether their credentials work.'
@@ -39,7 +39,7 @@ interface StoreCheck {
 /** The config's checkpoint store: a small object written and read back through signed URLs. */
 async function checkStore(spec: CheckpointStoreSpec | null): Promise<StoreCheck | null> {
   if (spec === null) return null
-  const {CheckpointSigner, STORE_PROVIDER, parseStoreUrl} = await import('../checkpoint/store.js')
+  const {CheckpointSigner, STORE_PROVIDER, parseStoreUrl} = await import('../checkpoint/checkpoint-store.js')
   const {HttpClient, createDispatcher} = await import('../http/client.js')
   let provider = 'skyhop'
   try {

@@ -2,8 +2,8 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {LeaseHeldError, driveJob} from '../controller/controller.js'
-import {controllerOwner, resultFor} from '../controller/launch.js'
-import type {Objective} from '../spec/job-spec.js'
+import {controllerOwner, resultFor} from '../services/launch.js'
+import type {Objective} from '../model/job-spec.js'
 
 export default class Controller extends BaseCommand {
   static override hidden = true

@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {renderCostReport} from '../cli/render-sweep.js'
 import {type CostGroupBy, type CostReport, costFromStore} from '../controller/cost.js'
 import {UsageError} from '../errors.js'
-import {parseDurationSeconds} from '../spec/units.js'
+import {parseDurationSeconds} from '../model/units.js'
 
 export default class Cost extends BaseCommand {
   static override summary = 'What your jobs cost, what on-demand would have cost, and what was paid for while nothing useful ran.'

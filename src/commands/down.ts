@@ -2,9 +2,9 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderTable} from '../cli/table.js'
-import {type DownResult, type OrphanInstance, down} from '../controller/orphans.js'
+import {type DownResult, type OrphanInstance, down} from '../services/orphans.js'
 import {InterruptedError, UsageError} from '../errors.js'
-import {parseDurationSeconds} from '../spec/units.js'
+import {parseDurationSeconds} from '../model/units.js'
 
 export default class Down extends BaseCommand {
   static override summary = 'Release cloud resources: a job\'s, or every orphan that no live attempt owns.'

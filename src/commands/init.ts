@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand, nonInteractiveEnv} from '../cli/base-command.js'
 import {UsageError} from '../errors.js'
-import {type InitAnswers, type InitResult, REQUIRED_ANSWERS, writeJobFile} from '../spec/init.js'
-import type {Objective, SpotPolicy} from '../spec/job-spec.js'
+import {type InitAnswers, type InitResult, REQUIRED_ANSWERS, writeJobFile} from '../services/init.js'
+import type {Objective, SpotPolicy} from '../model/job-spec.js'
 
 export default class Init extends BaseCommand {
   static override summary = 'Write a new job file, asking for what is missing.'

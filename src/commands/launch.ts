@@ -4,12 +4,12 @@ import {BaseCommand} from '../cli/base-command.js'
 import {renderPlanSummary} from '../cli/render-jobs.js'
 import {InterruptedError, UsageError} from '../errors.js'
 import type {ControllerEvent} from '../controller/controller.js'
-import {type LaunchResult, applyOverrides, checkSecrets, planForLaunch, spawnDetachedController, startJob} from '../controller/launch.js'
-import {jobLogs} from '../controller/job-ops.js'
+import {type LaunchResult, applyOverrides, checkSecrets, planForLaunch, spawnDetachedController, startJob} from '../services/launch.js'
+import {jobLogs} from '../services/job-ops.js'
 import type {Plan} from '../planner/types.js'
-import type {Objective} from '../spec/job-spec.js'
-import {loadJobFile} from '../spec/load.js'
-import {parseDurationSeconds} from '../spec/units.js'
+import type {Objective} from '../model/job-spec.js'
+import {loadJobFile} from '../job/load.js'
+import {parseDurationSeconds} from '../model/units.js'
 
 export type LaunchOutput = (LaunchResult & {plan: Plan}) | {dryRun: true; plan: Plan}
 

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {jobLogs} from '../controller/job-ops.js'
+import {jobLogs} from '../services/job-ops.js'
 
 export default class Logs extends BaseCommand {
   static override summary = "Print a job's output; --follow keeps streaming across restarts until it ends."

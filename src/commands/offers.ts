@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderTable} from '../cli/table.js'
-import {fxFromEnv} from '../catalog/currency.js'
+import {fxFromEnv} from '../model/currency.js'
 import {countCell, ESTIMATE_MARK, LEGEND, priceCell, UNKNOWN_MARK} from '../catalog/format.js'
 import {type OfferSearchResult, searchOffers} from '../catalog/offer-search.js'
 import {OFFER_SORTS, type RankedOffer} from '../catalog/query.js'

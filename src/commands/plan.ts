@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {renderPlan} from '../cli/render-plan.js'
 import {type PlanResult, planFile} from '../services/plan.js'
-import type {Objective} from '../spec/job-spec.js'
+import type {Objective} from '../model/job-spec.js'
 
 export default class Plan extends BaseCommand {
   static override summary = 'Rank where a job can run: price, queue wait and work done, under its deadline and budget.'

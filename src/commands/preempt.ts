@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {type JobSummary, preemptJob} from '../controller/job-ops.js'
+import {type JobSummary, preemptJob} from '../services/job-ops.js'
 import {UsageError} from '../errors.js'
-import {parseDurationSeconds} from '../spec/units.js'
+import {parseDurationSeconds} from '../model/units.js'
 
 export default class Preempt extends BaseCommand {
   static override summary = 'Deliver an interruption notice to a running job, as spot capacity would.'

@@ -1,5 +1,5 @@
 import {BaseCommand} from '../cli/base-command.js'
-import {type RecoverResult, recoverJobs} from '../controller/recover.js'
+import {type RecoverResult, recoverJobs} from '../services/recover.js'
 
 export default class Recover extends BaseCommand {
   static override summary = 'Restart controllers whose lease expired and clean up what no job owns.'

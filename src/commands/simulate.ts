@@ -5,7 +5,7 @@ import {renderTable} from '../cli/table.js'
 import {UsageError} from '../errors.js'
 import {POLICIES} from '../simulator/policies.js'
 import {CONTROLLER_POLICY, DEFAULT_SEEDS, type PolicyResult, type SimulateResult, simulateFileAsync} from '../simulator/run.js'
-import {UnitError, parseDurationSeconds} from '../spec/units.js'
+import {UnitError, parseDurationSeconds} from '../model/units.js'
 
 export default class Simulate extends BaseCommand {
   static override summary = 'Replay spot availability traces: what each spot policy would have cost, and whether it met the deadline.'

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderJobDetail, renderJobs} from '../cli/render-jobs.js'
-import {type JobDetail, type JobSummary, jobDetail, listJobs} from '../controller/job-ops.js'
+import {type JobDetail, type JobSummary, jobDetail, listJobs} from '../services/job-ops.js'
 
 export default class Status extends BaseCommand {
   static override summary = 'Show jobs, or one job with its attempts and events.'

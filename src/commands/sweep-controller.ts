@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {controllerOwner} from '../controller/launch.js'
-import {type StoredSweepOptions, SweepLeaseHeldError, runSweep, sweepResult} from '../controller/sweep.js'
+import {controllerOwner} from '../services/launch.js'
+import {type StoredSweepOptions, SweepLeaseHeldError, runSweep, sweepResult} from '../services/sweep.js'
 
 export default class SweepController extends BaseCommand {
   static override hidden = true

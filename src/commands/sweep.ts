@@ -2,13 +2,13 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderSweepPlan, renderSweepResult} from '../cli/render-sweep.js'
-import {controllerOwner, spawnDetachedController} from '../controller/launch.js'
-import {type SweepEvent, type SweepResult, type SweepRun, planSweepJobs, recordSweep, runSweep, sweepResult} from '../controller/sweep.js'
+import {controllerOwner, spawnDetachedController} from '../services/launch.js'
+import {type SweepEvent, type SweepResult, type SweepRun, planSweepJobs, recordSweep, runSweep, sweepResult} from '../services/sweep.js'
 import {InterruptedError, UsageError} from '../errors.js'
-import type {Money, Objective} from '../spec/job-spec.js'
-import {loadJobFile} from '../spec/load.js'
-import {parseSetFlags} from '../spec/matrix.js'
-import {parseMoney} from '../spec/units.js'
+import type {Money, Objective} from '../model/job-spec.js'
+import {loadJobFile} from '../job/load.js'
+import {parseSetFlags} from '../job/matrix.js'
+import {parseMoney} from '../model/units.js'
 
 export type SweepOutput = SweepResult & {detached: boolean; stats: SweepRun['stats'] | null}
 

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderSweepResult, renderSweeps} from '../cli/render-sweep.js'
-import {type SweepResult, type SweepSummary, listSweeps, sweepResult} from '../controller/sweep.js'
+import {type SweepResult, type SweepSummary, listSweeps, sweepResult} from '../services/sweep.js'
 
 export default class Sweeps extends BaseCommand {
   static override summary = 'List sweeps, or show one sweep with a row per job.'

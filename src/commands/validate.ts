@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {type ValidationResult, validateJobFiles} from '../spec/validate-files.js'
+import {type ValidationResult, validateJobFiles} from '../services/validate.js'
 
 export default class Validate extends BaseCommand {
   static override summary = 'Check job files against the job schema without running anything.'

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {UsageError} from '../errors.js'
 import type {AttemptStorage} from '../providers/provider.js'
-import type {AttemptRecord, JobRecord} from '../state/store.js'
+import type {AttemptRecord, JobRecord} from '../model/records.js'
 import {registerSecret} from '../util/redact.js'
 
 export interface AttemptEnv {

@@ -6,15 +6,18 @@
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
-import type {Offer} from '../catalog/types.js'
-import type {AttemptHoldStore, CheckpointSync, SignCheckpointUrls} from '../checkpoint/store.js'
+import type {Offer} from '../model/catalog.js'
+import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
+import type {CheckpointSync} from '../model/checkpoint.js'
 import {JobLostError, ProviderError, isSkyhopError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockList, BlockedScope, Candidate, Plan} from '../planner/types.js'
-import {type LaunchHandle, type LaunchRequest, type PollResult, type Provider, TERMINAL_ATTEMPT_STATES} from '../providers/provider.js'
+import {type LaunchRequest, type Provider} from '../providers/provider.js'
+import {type LaunchHandle, type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import type {AttemptHold} from '../runner/contract.js'
-import type {JobSpec} from '../spec/job-spec.js'
-import {type AttemptRecord, type JobRecord, type Store, TERMINAL_JOB_STATES} from '../state/store.js'
+import type {JobSpec} from '../model/job-spec.js'
+import {type Store} from '../state/store.js'
+import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {contractEnv} from './contract-env.js'
 import {billingPolicy} from './cost.js'
 import {
@@ -72,7 +75,7 @@ export interface ControllerDeps {
   /** Where durable per-job state (checkpoints on local/Slurm) lives. */
   home: string
   /**
-   * Signs the job's checkpoint store URLs for one attempt (src/checkpoint/store.ts); null
+   * Signs the job's checkpoint store URLs for one attempt (src/checkpoint/checkpoint-store.ts); null
    * when the job has no store. Without it, checkpoints stay where the attempt runs.
    */
   checkpointSync?: SignCheckpointUrls

@@ -3,9 +3,9 @@
 // the job's run, work lost to a preemption since the last checkpoint, idle time after the
 // job ended until the instance was released, and billing minimums. Pure over store rows
 // and a clock; `skyhop cost`, the sweep budget and the sweep results table all use it.
-import {type FxRates, amountInUsd} from '../catalog/currency.js'
-import type {Currency} from '../spec/job-spec.js'
-import type {CostRow} from '../state/store.js'
+import {type FxRates, amountInUsd} from '../model/currency.js'
+import type {Currency} from '../model/job-spec.js'
+import type {CostRow} from '../model/records.js'
 
 /** How a provider bills an instance or allocation. */
 export interface BillingPolicy {

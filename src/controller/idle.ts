@@ -3,7 +3,8 @@
 // cleans up as soon as it sees an attempt end; this catches what that missed — a cleanup
 // that failed, a controller killed between the end and the cleanup, a runner that lingers.
 import type {Provider} from '../providers/provider.js'
-import type {AttemptRecord, JobRecord, Store} from '../state/store.js'
+import type {Store} from '../state/store.js'
+import type {AttemptRecord, JobRecord} from '../model/records.js'
 
 export interface IdleRelease {
   attemptId: string

@@ -49,7 +49,7 @@
 //   time to the next look, up to 16 steps (4 for held probes, which cost nothing else).
 import {PREEMPTION_PRIOR_PER_HOUR, RESTORE_OVERHEAD_HOURS} from '../planner/priors.js'
 import type {Candidate, Plan} from '../planner/types.js'
-import type {SpotPolicy} from '../spec/job-spec.js'
+import type {SpotPolicy} from '../model/job-spec.js'
 
 const MS_PER_HOUR = 3_600_000
 

@@ -1,6 +1,6 @@
 // Collects why offers were left out, grouped by reason and subject, without building a
 // string per excluded offer: a million offers of the wrong accelerator make one group.
-import type {Offer} from '../catalog/types.js'
+import type {Offer} from '../model/catalog.js'
 import type {ExclusionGroup, ExclusionReason} from './types.js'
 
 interface Group {

@@ -1,9 +1,9 @@
 // Words for the planner's decisions: one sentence per exclusion group, and the error a
 // caller throws when nothing is feasible (exit 5), with the groups in its details.
 // errors.ts is the project's dependency-free taxonomy; importing it keeps this pure.
-import type {Offer} from '../catalog/types.js'
+import type {Offer} from '../model/catalog.js'
 import {NoFeasiblePlanError} from '../errors.js'
-import {type JobContext, fmt} from './context.js'
+import {type JobContext, fmt} from './plan-context.js'
 import type {ExclusionGroup, ExclusionReason, Plan, SweepPlan} from './types.js'
 
 export function describeExclusion(ctx: JobContext, reason: ExclusionReason, subject: string, example: Offer, spot: boolean | null, detail: number): string {

@@ -1,7 +1,7 @@
 // What our own history says about a provider + region + accelerator: how long launches
 // waited, how often they failed for capacity, how often spot was taken back. Recent
 // observations weigh more (exponential decay); old ones are ignored.
-import type {Confidence} from '../catalog/types.js'
+import type {Confidence} from '../model/catalog.js'
 import {
   CAPACITY_FAILURE_PENALTY_MINUTES,
   OBSERVATION_HALF_LIFE_HOURS,

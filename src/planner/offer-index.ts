@@ -1,6 +1,6 @@
 // Offers grouped by accelerator, built once and reused across plans (a sweep, the
 // controller's re-plans, the simulator): a job asking for H100s never touches the rest.
-import type {Offer} from '../catalog/types.js'
+import type {Offer} from '../model/catalog.js'
 import type {OfferIndex, OfferKey} from './types.js'
 
 export function offerKey(offer: Offer): OfferKey {

@@ -21,8 +21,8 @@
 // Hot-loop rules: per-accelerator judgements are cached (JobContext.group); numbers for
 // a candidate go into one reused scratch record, which is copied only when it enters the
 // top-K heap; candidate objects with their estimate details are built for the final K.
-import type {Confidence, Offer} from '../catalog/types.js'
-import {type AcceleratorGroup, type Egress, JobContext, fmt} from './context.js'
+import type {Confidence, Offer} from '../model/catalog.js'
+import {type AcceleratorGroup, type Egress, JobContext, fmt} from './plan-context.js'
 import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
 import {describeExclusion} from './explain.js'
 import {ExclusionCollector} from './exclusions.js'

@@ -1,7 +1,7 @@
 // The planner's documented defaults: what it assumes when neither the provider, nor our
 // own observations, nor the catalog can say. Each figure says where it comes from, and
 // every estimate built on one carries its `source` string so a reader can find it here.
-import type {Confidence} from '../catalog/types.js'
+import type {Confidence} from '../model/catalog.js'
 
 export type ProviderKind = 'local' | 'slurm' | 'kubernetes' | 'cloud'
 

@@ -1,8 +1,8 @@
 // The planner's vocabulary: what goes in (a job, offers, what we have observed, what the
 // controller has blocked) and what comes out (ranked candidates with estimates, grouped
 // exclusions, a sweep assignment). Types only; pure data, JSON-safe on the way out.
-import type {Accelerator, Confidence, Offer, PriceStatus} from '../catalog/types.js'
-import type {Currency, JobSpec, Money, Objective} from '../spec/job-spec.js'
+import type {Accelerator, Confidence, Offer, PriceStatus} from '../model/catalog.js'
+import type {Currency, JobSpec, Money, Objective} from '../model/job-spec.js'
 
 /** `provider/region/zone/instanceType`, zone `-` when null. Stable; used as a map key. */
 export type OfferKey = string

@@ -1,22 +1,11 @@
 // The one interface every backend adapts to. The controller only ever talks to this;
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
-import type {Offer} from '../catalog/types.js'
-import type {CheckpointSync} from '../checkpoint/store.js'
-import type {JobSpec} from '../spec/job-spec.js'
+import type {Offer} from '../model/catalog.js'
+import type {CheckpointSync} from '../model/checkpoint.js'
+import type {AttemptState, LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
+import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
-
-export type AttemptState =
-  | 'PENDING' // accepted by the backend, waiting in its queue
-  | 'PROVISIONING' // resources being acquired / booted
-  | 'RUNNING'
-  | 'SUCCEEDED'
-  | 'FAILED' // the job exited non-zero
-  | 'PREEMPTED' // taken back by the backend (spot, Slurm preemption)
-  | 'CANCELLED'
-  | 'LOST' // the backend no longer knows it, or it died without an exit code
-
-export const TERMINAL_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
 
 export interface CheckResult {
   provider: string
@@ -62,32 +51,6 @@ export interface LaunchRequest {
  * sharing it) or run on a machine of their own (a cloud instance), whose disk goes with it.
  */
 export type AttemptStorage = 'shared' | 'per-instance'
-
-/** What the store keeps to find a launched attempt again. JSON-safe, no secrets. */
-export interface LaunchHandle {
-  provider: string
-  /** The backend's id: a pid, a Slurm job id, an instance id. */
-  externalId: string
-  region: string
-  zone: string | null
-  /** Adapter-specific extra (paths, log locations). */
-  data: Record<string, unknown>
-}
-
-export interface PollResult {
-  state: AttemptState
-  exitCode: number | null
-  /** Backend's own words, e.g. Slurm's PENDING reason or NODE_FAIL. */
-  reason: string | null
-  startedAt: string | null
-  endedAt: string | null
-}
-
-export interface QueueEstimate {
-  minutes: number
-  source: string
-  confidence: 'high' | 'medium' | 'low'
-}
 
 export interface LogOptions {
   follow: boolean

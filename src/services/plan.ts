@@ -2,11 +2,11 @@
 // (catalog + live offers of the enabled backends + their queue estimates + what the
 // store has observed), and hand back a JSON-safe result — or throw NoFeasiblePlanError
 // (exit 5). No flags, no terminal: the command renders.
-import type {Planning} from '../controller/planning.js'
+import type {Planning} from './planning.js'
 import {noFeasiblePlanError} from '../planner/index.js'
 import type {Candidate, ExclusionGroup} from '../planner/types.js'
-import type {Objective} from '../spec/job-spec.js'
-import {loadJobFile} from '../spec/load.js'
+import type {Objective} from '../model/job-spec.js'
+import {loadJobFile} from '../job/load.js'
 
 export interface PlanServiceOptions {
   file: string

@@ -4,10 +4,10 @@
 // registry TFLOPS), and what each costs per hour (flags, else the catalog). Pure: the
 // caller loads the job, the traces and, when needed, the catalog.
 import type {AcceleratorRegistry} from '../catalog/accelerators.js'
-import type {Offer} from '../catalog/types.js'
+import type {Offer} from '../model/catalog.js'
 import {UsageError} from '../errors.js'
-import {JobContext} from '../planner/context.js'
-import type {JobSpec} from '../spec/job-spec.js'
+import {JobContext} from '../planner/plan-context.js'
+import type {JobSpec} from '../model/job-spec.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import type {OnDemandOption, SpotMarket, Trace} from './types.js'
 

@@ -17,9 +17,10 @@
 // Billing stops when the instance ends or is released, whichever is first.
 import {existsSync} from 'node:fs'
 
-import type {Offer} from '../catalog/types.js'
+import type {Offer} from '../model/catalog.js'
 import {BugError, ProviderError} from '../errors.js'
-import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, PollResult, Provider} from '../providers/provider.js'
+import type {CheckResult, LaunchRequest, Provider} from '../providers/provider.js'
+import type {AttemptState, LaunchHandle, PollResult} from '../model/attempt.js'
 import {changeDistances} from './engine.js'
 import type {RunOutcome, SpotMarket} from './types.js'
 

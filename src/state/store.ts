@@ -10,159 +10,32 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {BugError, UsageError} from '../errors.js'
-import type {AttemptState, LaunchHandle} from '../providers/provider.js'
-import type {JobSpec} from '../spec/job-spec.js'
+import type {JobSpec} from '../model/job-spec.js'
+import {
+  TERMINAL_JOB_STATES,
+  type AttemptRecord,
+  type AttemptRecordState,
+  type CostRow,
+  type EventRecord,
+  type JobRecord,
+  type JobState,
+  type NewAttempt,
+  type NewJob,
+  type NewSweep,
+  type ObservationKind,
+  type ObservationRecord,
+  type SweepRecord,
+  type SweepState,
+} from '../model/records.js'
+import type {LaunchHandle} from '../model/attempt.js'
 import {redactDeep} from '../util/redact.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import {MIGRATIONS} from './migrations.js'
 
 const require = createRequire(import.meta.url)
 
-export type JobState = 'PENDING' | 'PROVISIONING' | 'RUNNING' | 'RECOVERING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
-export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED'])
 /** Attempt states not known to be over: requested, or launched and not yet ended. */
 const OPEN_ATTEMPT_STATES: ReadonlySet<AttemptRecordState> = new Set(['REQUESTED', 'PENDING', 'PROVISIONING', 'RUNNING'])
-
-/** Attempt states: the provider's, plus REQUESTED (intent recorded, launch not yet confirmed). */
-export type AttemptRecordState = AttemptState | 'REQUESTED'
-
-export interface JobRecord {
-  id: string
-  name: string
-  file: string | null
-  spec: JobSpec
-  state: JobState
-  createdAt: string
-  updatedAt: string
-  sweepId: string | null
-  matrix: Record<string, unknown> | null
-  exitCode: number | null
-  reason: string | null
-  restarts: number
-  errorRestarts: number
-  leaseOwner: string | null
-  leaseExpiresAt: number | null
-  options: Record<string, unknown>
-}
-
-export interface AttemptRecord {
-  id: string
-  jobId: string
-  n: number
-  provider: string
-  region: string
-  zone: string | null
-  instanceType: string
-  accelerator: string | null
-  acceleratorCount: number | null
-  spot: boolean
-  pricePerHour: number | null
-  currency: string | null
-  onDemandPricePerHour: number | null
-  billingGranularitySeconds: number
-  state: AttemptRecordState
-  intentAt: string
-  launchedAt: string | null
-  startedAt: string | null
-  endedAt: string | null
-  /** When the instance/allocation was confirmed released (cleanup done); null while held or unknown. */
-  releasedAt: string | null
-  exitCode: number | null
-  reason: string | null
-  handle: LaunchHandle | null
-  error: Record<string, unknown> | null
-}
-
-export type SweepState = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
-
-export interface SweepRecord {
-  id: string
-  name: string
-  file: string | null
-  state: SweepState
-  createdAt: string
-  updatedAt: string
-  /** The base job (before expansion), with the merged matrix. */
-  spec: JobSpec
-  budgetUsd: number | null
-  options: Record<string, unknown>
-  plan: Record<string, unknown> | null
-  reason: string | null
-  leaseOwner: string | null
-  leaseExpiresAt: number | null
-}
-
-export interface NewSweep {
-  name: string
-  file: string | null
-  spec: JobSpec
-  budgetUsd: number | null
-  options: Record<string, unknown>
-  plan: Record<string, unknown> | null
-}
-
-/** An attempt with what cost accounting needs of its job. */
-export interface CostRow {
-  attempt: AttemptRecord
-  jobId: string
-  jobName: string
-  sweepId: string | null
-  checkpointIntervalSeconds: number | null
-  /** True when the attempt's preemption was asked for with `skyhop preempt` (a rehearsal, not the backend). */
-  preemptRequested: boolean
-}
-
-export interface EventRecord {
-  id: number
-  jobId: string
-  attemptId: string | null
-  ts: string
-  kind: string
-  data: Record<string, unknown>
-}
-
-/** What the controller saw; mirrors the planner's Observation kinds (src/planner/types.ts). */
-export type ObservationKind = 'provisioning-wait' | 'capacity-failure' | 'quota-failure' | 'preemption' | 'spot-uptime'
-
-export interface ObservationRecord {
-  ts: string
-  provider: string
-  region: string | null
-  zone: string | null
-  accelerator: string | null
-  spot: boolean
-  kind: ObservationKind
-  valueSeconds: number | null
-}
-
-export interface NewJob {
-  name: string
-  file: string | null
-  spec: JobSpec
-  sweepId?: string | null
-  matrix?: Record<string, unknown> | null
-  options?: Record<string, unknown>
-}
-
-export interface NewAttempt {
-  jobId: string
-  provider: string
-  region: string
-  zone: string | null
-  instanceType: string
-  accelerator: string | null
-  acceleratorCount: number | null
-  spot: boolean
-  pricePerHour: number | null
-  currency: string | null
-  onDemandPricePerHour: number | null
-  billingGranularitySeconds?: number
-  /**
-   * Reference work-hours the attempt does per hour of running, from the plan it was launched
-   * from (kept in its `attempt-requested` event; the controller's estimate of work done).
-   */
-  workPerHour?: number | null
-}
 
 export function newId(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`

@@ -17,8 +17,8 @@ import {randomBytes} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
-import {acs3CanonicalRequest, parseAcs3Authorization} from '../../src/providers/aliyun/acs3.js'
-import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {acs3CanonicalRequest, parseAcs3Authorization} from '../../src/clouds/aliyun/acs3.js'
+import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
 
 export interface FakeAliyunKey {

@@ -7,8 +7,8 @@
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {parseAuthorization, signRequest} from '../../src/providers/aws/sigv4.js'
-import {signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {parseAuthorization, signRequest} from '../../src/clouds/aws/sigv4.js'
+import {signaturesEqual} from '../../src/clouds/common/signing-util.js'
 
 export interface FakeProduct {
   instanceType: string

@@ -2,9 +2,9 @@
 // recomputed from what arrived (method, decoded path, the headers named by q-header-list, the
 // parameters named by q-url-param-list), as COS does, so a URL signed for another key, method
 // or host fails here as it would there.
-import {escapeXml} from '../../src/providers/aws/xml.js'
-import {cosSignature} from '../../src/providers/tencentcloud/cos-presign.js'
-import {percentDecode, rfc3986Encode, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {escapeXml} from '../../src/clouds/aws/xml.js'
+import {cosSignature} from '../../src/clouds/tencentcloud/cos-presign.js'
+import {percentDecode, rfc3986Encode, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, denied} from './fake-object-store-dialect.js'
 
 /** `secrets` maps SecretId to SecretKey. */

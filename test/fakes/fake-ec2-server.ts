@@ -19,9 +19,9 @@ import {existsSync, readFileSync} from 'node:fs'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
-import {parseAuthorization, signRequest} from '../../src/providers/aws/sigv4.js'
-import {escapeXml} from '../../src/providers/aws/xml.js'
-import {parseQueryString, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {parseAuthorization, signRequest} from '../../src/clouds/aws/sigv4.js'
+import {escapeXml} from '../../src/clouds/aws/xml.js'
+import {parseQueryString, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid as requestId} from './fake-cloud-server.js'
 
 export interface FakeKey {

@@ -27,8 +27,8 @@ import {randomBytes} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {parseSdkHmacAuthorization, sdkHmacCanonicalRequest} from '../../src/providers/huaweicloud/sdk-hmac.js'
-import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {parseSdkHmacAuthorization, sdkHmacCanonicalRequest} from '../../src/clouds/huaweicloud/sdk-hmac.js'
+import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 
 export interface FakeBssOptions {
   keys: Array<{ak: string; sk: string; securityToken?: string}>

@@ -25,8 +25,8 @@ import {join} from 'node:path'
 
 import type {ChildProcess} from 'node:child_process'
 
-import {parseSdkHmacAuthorization, sdkHmacCanonicalRequest} from '../../src/providers/huaweicloud/sdk-hmac.js'
-import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {parseSdkHmacAuthorization, sdkHmacCanonicalRequest} from '../../src/clouds/huaweicloud/sdk-hmac.js'
+import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
 
 export interface FakeHuaweiKey {

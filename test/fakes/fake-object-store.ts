@@ -7,7 +7,7 @@ import {randomBytes} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {parseQueryString} from '../../src/providers/vm/signing-util.js'
+import {parseQueryString} from '../../src/clouds/common/signing-util.js'
 import type {ObjectStoreDialect} from './fake-object-store-dialect.js'
 
 export interface StoredObject {

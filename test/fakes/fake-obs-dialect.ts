@@ -2,9 +2,9 @@
 // recomputed from what arrived: method, the Content-MD5 and Content-Type headers as sent, any
 // x-obs-* headers, Expires, and the path-style request path as the CanonicalizedResource with
 // x-obs-security-token as a sub-resource, as OBS does.
-import {escapeXml} from '../../src/providers/aws/xml.js'
-import {obsSignature, obsStringToSign} from '../../src/providers/huaweicloud/obs-presign.js'
-import {signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {escapeXml} from '../../src/clouds/aws/xml.js'
+import {obsSignature, obsStringToSign} from '../../src/clouds/huaweicloud/obs-presign.js'
+import {signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
 
 /** `secrets` maps AK to SK. */

@@ -2,9 +2,9 @@
 // ("Include a V1 signature in a URL": the first of a repeated parameter counts, and expiry is
 // checked before the signature). It recomputes the signature from what arrived: method,
 // Content-MD5 and Content-Type headers, x-oss-* headers, path and signed query parameters.
-import {ossCanonicalizedResource, ossV1Signature, ossV1StringToSign} from '../../src/providers/aliyun/oss-presign.js'
-import {escapeXml} from '../../src/providers/aws/xml.js'
-import {percentDecode, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {ossCanonicalizedResource, ossV1Signature, ossV1StringToSign} from '../../src/clouds/aliyun/oss-presign.js'
+import {escapeXml} from '../../src/clouds/aws/xml.js'
+import {percentDecode, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
 
 /** The query parameters of OSS's sub-resource list that an object URL can carry; the rest are not signed. */

@@ -1,9 +1,9 @@
 // How a FAKE S3 checks a SigV4 presigned URL and words its errors, after the S3 API reference
 // ("Authenticating Requests: Using Query Parameters", "Error responses"). It recomputes the
 // signature from what arrived (method, raw path, query, Host), never from what was meant.
-import {escapeXml} from '../../src/providers/aws/xml.js'
-import {SIGV4_ALGORITHM, canonicalRequest, credentialScope, deriveSigningKey, stringToSign} from '../../src/providers/aws/sigv4.js'
-import {hmacSha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {escapeXml} from '../../src/clouds/aws/xml.js'
+import {SIGV4_ALGORITHM, canonicalRequest, credentialScope, deriveSigningKey, stringToSign} from '../../src/clouds/aws/sigv4.js'
+import {hmacSha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
 
 const AUTH_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature']

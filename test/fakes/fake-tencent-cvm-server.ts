@@ -21,8 +21,8 @@ import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
-import {parseTc3Authorization, tc3CanonicalRequest, tc3Date, tc3SigningKey} from '../../src/providers/tencentcloud/tc3.js'
-import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/providers/vm/signing-util.js'
+import {parseTc3Authorization, tc3CanonicalRequest, tc3Date, tc3SigningKey} from '../../src/clouds/tencentcloud/tc3.js'
+import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
 import {bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
 
 export interface FakeTencentKey {

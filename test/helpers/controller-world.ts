@@ -7,11 +7,12 @@ import {join} from 'node:path'
 
 import type {SkyhopConfig} from '../../src/config.js'
 import {type ControllerDeps, type ControllerEvent, driveJob} from '../../src/controller/controller.js'
-import {createReplanner, type Replanner} from '../../src/controller/planning.js'
+import {createReplanner, type Replanner} from '../../src/services/planning.js'
 import type {BlockList} from '../../src/planner/types.js'
 import type {Provider} from '../../src/providers/provider.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
-import {type JobRecord, Store} from '../../src/state/store.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
+import {Store} from '../../src/state/store.js'
+import {type JobRecord} from '../../src/model/records.js'
 import {testJobSpec} from './job-spec.js'
 
 export function testConfig(): SkyhopConfig {

@@ -2,7 +2,7 @@
 // job file: no accelerators, prices or placement limits, on-demand or spot as the planner
 // likes, three restarts with a 10 s grace. A test overrides what it is about; `resources`
 // and `recovery` merge field by field.
-import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
 
 export type JobSpecFields = Omit<Partial<JobSpec>, 'resources' | 'recovery'> & {
   run: string

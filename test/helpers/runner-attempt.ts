@@ -6,7 +6,7 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {readEvents, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
+import {readEvents, runnerScriptPath, writeAttemptDir} from '../../src/providers/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../src/runner/contract.js'
 
 export const dirs: string[] = []

@@ -7,10 +7,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import type {Offer} from '../../src/catalog/types.js'
-import type {LaunchRequest, PollResult, Provider} from '../../src/providers/provider.js'
-import type {LaunchHandle} from '../../src/providers/provider.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {Offer} from '../../src/model/catalog.js'
+import type {LaunchRequest, Provider} from '../../src/providers/provider.js'
+import type {PollResult} from '../../src/model/attempt.js'
+import type {LaunchHandle} from '../../src/model/attempt.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
 import {testJobSpec} from './job-spec.js'
 
 const run = promisify(execFile)

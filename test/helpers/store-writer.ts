@@ -1,7 +1,7 @@
 // Child process for the kill-mid-write test: writes jobs, attempts and events as fast
 // as it can until it is killed with SIGKILL.
 import {Store} from '../../src/state/store.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
 
 const home = process.argv[2]
 const store = Store.open(home)

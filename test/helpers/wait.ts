@@ -3,7 +3,8 @@
 // up after a deadline and says what it last saw, so a hung test explains itself.
 import {existsSync, readFileSync} from 'node:fs'
 
-import {TERMINAL_ATTEMPT_STATES, type LaunchHandle, type PollResult, type Provider} from '../../src/providers/provider.js'
+import {type Provider} from '../../src/providers/provider.js'
+import {TERMINAL_ATTEMPT_STATES, type LaunchHandle, type PollResult} from '../../src/model/attempt.js'
 
 export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000, stepMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
-import {loadAliyunCredentials} from '../../src/providers/aliyun/credentials.js'
+import {loadAliyunCredentials} from '../../src/clouds/aliyun/credentials.js'
 import {redact} from '../../src/util/redact.js'
 
 describe('Alibaba Cloud credentials', function () {

@@ -7,7 +7,7 @@ import {expect} from 'chai'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {LaunchHandle, PollResult} from '../../src/providers/provider.js'
+import type {LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
 import {jobSpec, launchRequest, world, type World} from './aws-helpers.js'
 

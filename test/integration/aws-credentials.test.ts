@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
-import {loadAwsCredentials} from '../../src/providers/aws/credentials.js'
+import {loadAwsCredentials} from '../../src/clouds/aws/credentials.js'
 import {redact} from '../../src/util/redact.js'
 
 describe('AWS credential chain (files and environment)', function () {

@@ -7,7 +7,7 @@ import {gunzipSync} from 'node:zlib'
 
 import {ProviderError} from '../../src/errors.js'
 import {AWS_TAGS, AwsProvider, clientTokenFor} from '../../src/providers/aws/aws-provider.js'
-import {ec2Endpoint} from '../../src/providers/aws/endpoints.js'
+import {ec2Endpoint} from '../../src/clouds/aws/endpoints.js'
 import {redact, registerSecret} from '../../src/util/redact.js'
 import {launchError as failedLaunch} from '../helpers/fake-cloud-world.js'
 import {until} from '../helpers/wait.js'

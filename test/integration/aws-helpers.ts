@@ -1,9 +1,9 @@
 // Shared set-up for the AWS integration tests: a fake EC2 (test/fakes/fake-ec2-server.ts),
 // an AwsProvider pointed at it through the documented endpoint override, and requests.
-import type {Offer} from '../../src/catalog/types.js'
+import type {Offer} from '../../src/model/catalog.js'
 import {AwsProvider, type AwsProviderOptions} from '../../src/providers/aws/aws-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
 import {FakeEc2Server, type FakeEc2Options} from '../fakes/fake-ec2-server.js'
 import {FAST_RETRY, startFakeCloud, type FakeCloudWorld} from '../helpers/fake-cloud-world.js'
 import {testJobSpec} from '../helpers/job-spec.js'

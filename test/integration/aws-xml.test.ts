@@ -3,8 +3,8 @@
 // sits with the AWS tests because it is the AWS adapter's.)
 import {expect} from 'chai'
 
-import {parseQueryError} from '../../src/providers/aws/query-client.js'
-import {XmlParseError, items, parseXml, textAt} from '../../src/providers/aws/xml.js'
+import {parseQueryError} from '../../src/clouds/aws/query-client.js'
+import {XmlParseError, items, parseXml, textAt} from '../../src/clouds/aws/xml.js'
 
 describe('AWS XML reader', function () {
   it('reads the EC2 list shape, entities, CDATA and prefixed names', function () {

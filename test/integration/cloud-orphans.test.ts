@@ -1,13 +1,14 @@
-// Orphan cleanup (src/controller/orphans.ts, behind `skyhop down`) on the fake clouds:
+// Orphan cleanup (src/services/orphans.ts, behind `skyhop down`) on the fake clouds:
 // which tagged runs count as orphans (attempt ended, unknown to this home, duplicate of a
 // live attempt) and which do not (a live attempt's run, a launch whose answer is not yet
 // recorded), terminating them, and `down JOB`.
 import {expect} from 'chai'
 import {join} from 'node:path'
 
-import {down, findOrphans, terminateOrphans} from '../../src/controller/orphans.js'
-import type {LaunchHandle, Provider} from '../../src/providers/provider.js'
-import type {JobRecord} from '../../src/state/store.js'
+import {down, findOrphans, terminateOrphans} from '../../src/services/orphans.js'
+import type {Provider} from '../../src/providers/provider.js'
+import type {LaunchHandle} from '../../src/model/attempt.js'
+import type {JobRecord} from '../../src/model/records.js'
 import {until} from '../helpers/wait.js'
 import {launchRequest, offer} from './aws-helpers.js'
 import {ALIYUN_TYPE, AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'

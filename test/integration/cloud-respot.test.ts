@@ -5,8 +5,8 @@
 // InsufficientInstanceCapacity, as EC2 does, while on-demand still launches).
 import {expect} from 'chai'
 
-import type {JobSpec} from '../../src/spec/job-spec.js'
-import type {AttemptRecord} from '../../src/state/store.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
+import type {AttemptRecord} from '../../src/model/records.js'
 import {until} from '../helpers/wait.js'
 import {cloudJob, cloudWorld, storedCheckpoint, type CloudWorld} from './cloud-world.js'
 

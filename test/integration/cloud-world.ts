@@ -12,7 +12,7 @@ import {Agent} from 'undici'
 
 import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
-import {CheckpointSigner, attemptHoldsFor, checkpointSyncFor} from '../../src/checkpoint/store.js'
+import {CheckpointSigner, attemptHoldsFor, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
 import {HttpClient, createDispatcher} from '../../src/http/client.js'
 import type {Provider} from '../../src/providers/provider.js'
 import type {Store} from '../../src/state/store.js'

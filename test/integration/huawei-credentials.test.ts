@@ -2,7 +2,7 @@
 import {expect} from 'chai'
 
 import {ProviderError} from '../../src/errors.js'
-import {loadHuaweiCredentials} from '../../src/providers/huaweicloud/credentials.js'
+import {loadHuaweiCredentials} from '../../src/clouds/huaweicloud/credentials.js'
 import {redact} from '../../src/util/redact.js'
 
 describe('Huawei Cloud credentials', function () {

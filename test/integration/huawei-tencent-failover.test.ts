@@ -6,7 +6,7 @@
 // cheaper CUDA offers. No network: everything answers on 127.0.0.1.
 import {expect} from 'chai'
 import {contractEnv} from '../../src/controller/contract-env.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
 import {until} from '../helpers/wait.js'
 import {acceleratorOffers, chinaJob, chinaWorld, HW_CPU, HW_GPU, HW_IMAGES, HW_NPU, TC_CPU, TC_GPU, type ChinaWorld} from './huawei-tencent-world.js'
 

@@ -3,20 +3,20 @@
 // with two zones, cn-east-3), both running each instance's boot script locally as
 // cloud-init would; the real TencentProvider and HuaweiProvider pointed at them; a real
 // SQLite store in a temporary home; a catalog file listing exactly the fakes' offers; and
-// the real replanner over it (src/controller/planning.ts). driveJob runs in-process, so a
+// the real replanner over it (src/services/planning.ts). driveJob runs in-process, so a
 // test sees every block list the controller hands the planner.
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Agent} from 'undici'
 
-import type {Replanner} from '../../src/controller/planning.js'
+import type {Replanner} from '../../src/services/planning.js'
 import {HuaweiProvider} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {Provider} from '../../src/providers/provider.js'
 import {TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
-import type {JobSpec} from '../../src/spec/job-spec.js'
+import type {JobSpec} from '../../src/model/job-spec.js'
 import type {Store} from '../../src/state/store.js'
-import {CheckpointSigner, checkpointSyncFor} from '../../src/checkpoint/store.js'
+import {CheckpointSigner, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
 import {cosDialect} from '../fakes/fake-cos-dialect.js'
 import {FakeHuaweiEcsServer} from '../fakes/fake-huawei-ecs-server.js'
 import {FakeObjectStore} from '../fakes/fake-object-store.js'

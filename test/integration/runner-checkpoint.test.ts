@@ -7,7 +7,7 @@ import {execFileSync} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {readEvents, readExitCode, requestStop} from '../../src/runner/attempt-dir.js'
+import {readEvents, readExitCode, requestStop} from '../../src/providers/attempt-dir.js'
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {eventOf, killChildren, makeAttempt, removeDirs, startRunner, tempDir, waitFor} from '../helpers/runner-attempt.js'
 

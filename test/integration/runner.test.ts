@@ -6,7 +6,7 @@ import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UsageError} from '../../src/errors.js'
-import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/runner/attempt-dir.js'
+import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/providers/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../src/runner/contract.js'
 import {startFakeMetadataServer, type FakeCloud, type FakeMetadataServer} from '../fakes/fake-metadata-server.js'
 import {children, eventOf, isLive, killChildren, makeAttempt, ms, removeDirs, startRunner, tempDir, waitFor} from '../helpers/runner-attempt.js'

@@ -7,10 +7,10 @@ import {expect} from 'chai'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {LaunchHandle} from '../../src/providers/provider.js'
+import type {LaunchHandle} from '../../src/model/attempt.js'
 import {parseScontrolJob, parseSqueue, SQUEUE_FORMAT} from '../../src/providers/slurm/parse.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
-import {readEvents} from '../../src/runner/attempt-dir.js'
+import {readEvents} from '../../src/providers/attempt-dir.js'
 import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])

@@ -7,7 +7,7 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
-import type {LaunchHandle} from '../../src/providers/provider.js'
+import type {LaunchHandle} from '../../src/model/attempt.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {partitionOffer, pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, slurmSpec, tempDir} from '../helpers/slurm.js'
 

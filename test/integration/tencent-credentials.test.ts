@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
-import {loadTencentCredentials} from '../../src/providers/tencentcloud/credentials.js'
+import {loadTencentCredentials} from '../../src/clouds/tencentcloud/credentials.js'
 
 describe('Tencent Cloud credentials', function () {
   let home: string

@@ -3,7 +3,7 @@
 // number without inventing anything: a range keeps its lower bound (the conservative
 // figure for both memory and throughput) and the cell as published in `raw`; any
 // hedging mark makes the figure low confidence; a cell without a number stays null.
-import type {Confidence, Sourced} from '../types.js'
+import type {Confidence, Sourced} from '../../model/catalog.js'
 
 const HEDGES = /~|UNCERTAIN|UNVERIFIED|ESTIMATE|INFERRED/i
 const NUMBER_OR_RANGE = /(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?/

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import {createRegistry, type RegistryFile} from '../accelerators.js'
 import {encodeSnapshot, type ProviderMeta, type SnapshotFile} from '../snapshot.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import {parseCsvRecords} from './csv.js'
 import {buildOffers, type SkippedRow, type SkypilotFile, skypilotSource} from './offers.js'
 import {buildRegistry, type MemoryObservation} from './registry.js'

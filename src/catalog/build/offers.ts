@@ -6,7 +6,7 @@
 import type {AcceleratorRegistry} from '../accelerators.js'
 import {effectiveSpot, fixAcceleratorCount, gcpTotal, isPlaceholderPrice, regionalSpot} from '../anomalies.js'
 import {providerInfo} from '../providers.js'
-import type {Confidence, Offer, PriceStatus} from '../types.js'
+import type {Confidence, Offer, PriceStatus} from '../../model/catalog.js'
 import {minConfidence} from './figures.js'
 
 export type CsvRecord = Record<string, string>

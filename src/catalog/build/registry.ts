@@ -4,8 +4,8 @@
 // becomes, its vendor id, software stack, Kubernetes resource and spellings. Figures are
 // never written here; they come from the CSV (or from the providers' catalogs' GpuInfo
 // for memory), and a figure no source gives stays null.
-import type {Runtime} from '../../spec/job-spec.js'
-import type {Accelerator, Confidence, Sourced} from '../types.js'
+import type {Runtime} from '../../model/job-spec.js'
+import type {Accelerator, Confidence, Sourced} from '../../model/catalog.js'
 import {parseFigure, parseRowConfidence, unknown} from './figures.js'
 
 export interface EntrySpec {

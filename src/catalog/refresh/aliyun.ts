@@ -1,5 +1,5 @@
 // Alibaba Cloud prices for the instance types the catalog knows, from ECS's own API
-// through the adapter's signed client (src/providers/aliyun/ecs-client.ts):
+// through the adapter's signed client (src/clouds/aliyun/ecs-client.ts):
 // - DescribePrice (ResourceType=instance, PriceUnit=Hour) for the pay-as-you-go price per
 //   region. Its total includes the system disk ECS adds to the quote, so the
 //   `instanceType` line of `PriceInfo.Price.DetailInfos.DetailInfo` is used when present.
@@ -10,9 +10,9 @@
 // be priced keeps its rows; a refused key fails the refresh. Needs Alibaba Cloud
 // credentials (environment or ~/.aliyun/config.json); SKYHOP_ALIYUN_ENDPOINT redirects
 // every call.
-import type {Currency} from '../../spec/job-spec.js'
+import type {Currency} from '../../model/job-spec.js'
 import {effectiveSpot} from '../anomalies.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import {cloudRetry, inPool, isConcreteType, isProviderWide, KeptRows, knownTypes, pricedRow, reasonOf, reportRetry, type KnownType} from './priced-rows.js'
 import type {Refresher, RefreshContext, RefreshResult} from './types.js'
 
@@ -66,7 +66,7 @@ export const aliyunRefresher: Refresher = {
   defaultEndpoint: 'https://ecs.{region}.aliyuncs.com/',
   credentialsRequired: true,
   async fetch(ctx: RefreshContext): Promise<RefreshResult> {
-    const [{loadAliyunCredentials}, {EcsClient}] = await Promise.all([import('../../providers/aliyun/credentials.js'), import('../../providers/aliyun/ecs-client.js')])
+    const [{loadAliyunCredentials}, {EcsClient}] = await Promise.all([import('../../clouds/aliyun/credentials.js'), import('../../clouds/aliyun/ecs-client.js')])
     // HOME from the injected environment, so a test's environment decides which profile file is read.
     const loaded = await loadAliyunCredentials({env: ctx.env, ...(ctx.env.HOME ? {homeDir: ctx.env.HOME} : {})})
     const types = knownTypes('aliyun', ctx.known, ctx.previous)

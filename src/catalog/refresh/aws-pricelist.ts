@@ -5,7 +5,7 @@
 // `priceDimensions` carry `pricePerUnit.USD` per `Hrs`. Filters keep the shared-tenancy
 // Linux price without pre-installed software, the one skyhop compares.
 import type {HttpClient} from '../../http/client.js'
-import {signRequest, type AwsCredentials} from '../../providers/aws/sigv4.js'
+import {signRequest, type AwsCredentials} from '../../clouds/aws/sigv4.js'
 
 export const PRICING_ENDPOINT = 'https://api.pricing.us-east-1.amazonaws.com/'
 const TARGET = 'AWSPriceListService.GetProducts'

@@ -8,7 +8,7 @@
 import {effectiveSpot} from '../anomalies.js'
 import {minConfidence} from '../build/figures.js'
 import {providerInfo} from '../providers.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import type {Refresher, RefreshContext, RefreshResult} from './types.js'
 
 /** Regions asked at once: enough to finish quickly, few enough not to trip throttling. */
@@ -124,8 +124,8 @@ export const awsRefresher: Refresher = {
   async fetch(ctx: RefreshContext): Promise<RefreshResult> {
     // The AWS clients and credential chain load only when AWS is refreshed.
     const [{loadAwsCredentials}, {Ec2Client}, pricelist, {HttpClient}] = await Promise.all([
-      import('../../providers/aws/credentials.js'),
-      import('../../providers/aws/ec2-client.js'),
+      import('../../clouds/aws/credentials.js'),
+      import('../../clouds/aws/ec2-client.js'),
       import('./aws-pricelist.js'),
       import('../../http/client.js'),
     ])

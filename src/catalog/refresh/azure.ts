@@ -6,7 +6,7 @@
 // in every region the API lists them.
 import {effectiveSpot, fixAcceleratorCount} from '../anomalies.js'
 import {providerInfo} from '../providers.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import type {Refresher, RefreshContext, RefreshResult} from './types.js'
 
 export const AZURE_PRICES_ENDPOINT = 'https://prices.azure.com/api/retail/prices'

@@ -21,7 +21,7 @@
 // Rows that are not ECS flavors (ModelArts resource flavors such as `Snt9B` or
 // `modelarts.bm.snt9.xlarge.8`) cannot be priced this way and keep their data.
 //
-// Signed with SDK-HMAC-SHA256 (src/providers/huaweicloud/sdk-hmac.ts) and sent through the
+// Signed with SDK-HMAC-SHA256 (src/clouds/huaweicloud/sdk-hmac.ts) and sent through the
 // refresh's HTTP client, which retries throttling (HTTP 429: BSS's CBC.0250 and the API
 // gateway's APIGW.0308) and 5xx. The account id (X-Domain-Id) is HUAWEICLOUD_SDK_DOMAIN_ID
 // or asked of IAM (GET /v3/auth/domains); the project id is a configured one or the first
@@ -29,8 +29,8 @@
 // are filled in), SKYHOP_HUAWEICLOUD_IAM_ENDPOINT IAM alone.
 import {ProviderError} from '../../errors.js'
 import type {HttpClient} from '../../http/client.js'
-import type {Currency} from '../../spec/job-spec.js'
-import type {Offer} from '../types.js'
+import type {Currency} from '../../model/job-spec.js'
+import type {Offer} from '../../model/catalog.js'
 import {cloudRetry, inPool, isProviderWide, KeptRows, knownTypes, pricedRow, reasonOf, reportRetry, type KnownType} from './priced-rows.js'
 import type {Refresher, RefreshContext, RefreshResult} from './types.js'
 
@@ -110,7 +110,7 @@ export function bssBase(endpoint: string, region: string): string {
 }
 
 async function ratingOf(http: HttpClient, base: string, account: {ak: string; sk: string; securityToken?: string}, domainId: string, projectId: string, t: KnownType): Promise<{amount: number; currency: Currency} | string> {
-  const {signSdkHmac} = await import('../../providers/huaweicloud/sdk-hmac.js')
+  const {signSdkHmac} = await import('../../clouds/huaweicloud/sdk-hmac.js')
   const url = new URL(`${base}${HUAWEI_RATINGS_PATH}`)
   const body = JSON.stringify(ratingRequest(projectId, t.instanceType, t.region))
   const signed = signSdkHmac(
@@ -153,8 +153,8 @@ export const huaweiRefresher: Refresher = {
   credentialsRequired: true,
   async fetch(ctx: RefreshContext): Promise<RefreshResult> {
     const [{loadHuaweiCredentials}, {HuaweiApi, listAuthProjects}] = await Promise.all([
-      import('../../providers/huaweicloud/credentials.js'),
-      import('../../providers/huaweicloud/ecs-client.js'),
+      import('../../clouds/huaweicloud/credentials.js'),
+      import('../../clouds/huaweicloud/ecs-client.js'),
     ])
     const loaded = await loadHuaweiCredentials({env: ctx.env})
     const account = loaded.credentials

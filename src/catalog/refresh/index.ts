@@ -15,7 +15,7 @@ import {loadRegistry, type AcceleratorRegistry} from '../accelerators.js'
 import {bundledSnapshotPath, catalogDir, readRefreshed, readSnapshot, refreshedFile} from '../catalog.js'
 import {endpointEnvName, knownProviderIds} from '../providers.js'
 import {decodeTable, encodeBinary, type OffersFile} from '../snapshot.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import {REFRESHERS} from './refreshers.js'
 import {readRefreshState, refreshStateFile, type RefreshStateEntry, writeAtomic} from './state.js'
 

@@ -4,11 +4,11 @@
 // now (kept when a type cannot be priced) and the shape a new row copies; building a
 // priced row; remembering what was kept and why, for the outcome's message; and a small
 // pool that keeps a few calls in flight. No I/O here.
-import type {Currency} from '../../spec/job-spec.js'
-import type {RetryPolicy as CloudRetryPolicy} from '../../providers/vm/http.js'
+import type {Currency} from '../../model/job-spec.js'
+import type {RetryPolicy as CloudRetryPolicy} from '../../http/retrying-fetch.js'
 import {mergeKey} from '../catalog.js'
 import {providerInfo} from '../providers.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import type {RefreshContext} from './types.js'
 
 /** One instance type in one region, as the catalog knows it. */

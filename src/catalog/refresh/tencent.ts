@@ -1,6 +1,6 @@
 // Tencent Cloud prices for the instance types the catalog knows, from CVM's own price
 // inquiry, InquiryPriceRunInstances, through the adapter's signed client
-// (src/providers/tencentcloud/cvm-client.ts, CvmClient.inquiryPrice, the call
+// (src/clouds/tencentcloud/cvm-client.ts, CvmClient.inquiryPrice, the call
 // TencentProvider.price makes): POSTPAID_BY_HOUR for on-demand and SPOTPAID for spot, per
 // instance type and zone. The zones are the ones the catalog lists the type in; a type it
 // lists per region is asked about in every available zone of that region (DescribeZones),
@@ -14,9 +14,9 @@
 // Tencent Cloud credentials (environment, ~/.tencentcloud/credentials or ~/.tccli);
 // SKYHOP_TENCENTCLOUD_ENDPOINT redirects every call.
 import {ProviderError} from '../../errors.js'
-import type {Currency, Money} from '../../spec/job-spec.js'
+import type {Currency, Money} from '../../model/job-spec.js'
 import {effectiveSpot} from '../anomalies.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 import {cloudRetry, inPool, isConcreteType, isProviderWide, KeptRows, knownTypes, pricedRow, reasonOf, reportRetry} from './priced-rows.js'
 import type {Refresher, RefreshContext, RefreshResult} from './types.js'
 
@@ -48,8 +48,8 @@ export const tencentRefresher: Refresher = {
   credentialsRequired: true,
   async fetch(ctx: RefreshContext): Promise<RefreshResult> {
     const [{loadTencentCredentials}, {CvmClient, tencentEndpoint}] = await Promise.all([
-      import('../../providers/tencentcloud/credentials.js'),
-      import('../../providers/tencentcloud/cvm-client.js'),
+      import('../../clouds/tencentcloud/credentials.js'),
+      import('../../clouds/tencentcloud/cvm-client.js'),
     ])
     // HOME from the injected environment, so a test's environment decides which profile files are read.
     const loaded = await loadTencentCredentials({env: ctx.env, ...(ctx.env.HOME ? {homeDir: ctx.env.HOME} : {})})

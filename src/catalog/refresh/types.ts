@@ -6,7 +6,7 @@ import type {Dispatcher} from 'undici'
 import type {ProviderError, ProviderErrorCategory} from '../../errors.js'
 import type {HttpClient, RetryEvent, RetryPolicy} from '../../http/client.js'
 import type {AcceleratorRegistry} from '../accelerators.js'
-import type {Offer} from '../types.js'
+import type {Offer} from '../../model/catalog.js'
 
 export interface RefreshContext {
   http: HttpClient

@@ -7,8 +7,8 @@
 // arm64 variants for Graviton families (m7g, c7g, g5g, …). Any other `image` value is an
 // image name pattern (`*` wildcards) searched among the account's own and Amazon's images.
 import {ProviderError} from '../../errors.js'
-import type {Offer} from '../../catalog/types.js'
-import type {Ec2Client, Ec2Filter} from './ec2-client.js'
+import type {Offer} from '../../model/catalog.js'
+import type {Ec2Client, Ec2Filter} from '../../clouds/aws/ec2-client.js'
 
 export interface ImageChoice {
   imageId: string

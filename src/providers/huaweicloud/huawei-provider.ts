@@ -26,21 +26,22 @@
 // stops or disappears without its exit line) and relaunches. See the README for the grace
 // a job can count on (none guaranteed).
 import {ProviderError} from '../../errors.js'
-import type {AttemptState, CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider} from '../provider.js'
+import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
+import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
-import {clientOptionsFor} from '../vm/api-client.js'
+import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
 import {checkByListingZones} from '../vm/check.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
-import {CredentialCache, type LoadedCredentials} from '../vm/credentials-common.js'
-import {AdapterDispatcher} from '../vm/dispatcher.js'
-import {PromiseCache} from '../vm/promise-cache.js'
+import {CredentialCache, type LoadedCredentials} from '../../clouds/common/credentials.js'
+import {AdapterDispatcher} from '../../http/dispatcher.js'
+import {PromiseCache} from '../../util/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
-import {rfc3986Encode} from '../vm/signing-util.js'
-import {abortableSleep} from '../vm/sleep.js'
-import {loadHuaweiCredentials, type HuaweiAccount} from './credentials.js'
-import {EcsClient, HuaweiApi, huaweiClientToken, listAuthProjects, type EcsServer, type Env} from './ecs-client.js'
-import {HuaweiApiError, toHuaweiProviderError} from './ecs-errors.js'
+import {rfc3986Encode} from '../../clouds/common/signing-util.js'
+import {abortableSleep} from '../../http/sleep.js'
+import {loadHuaweiCredentials, type HuaweiAccount} from '../../clouds/huaweicloud/credentials.js'
+import {EcsClient, HuaweiApi, huaweiClientToken, listAuthProjects, type EcsServer, type Env} from '../../clouds/huaweicloud/ecs-client.js'
+import {HuaweiApiError, toHuaweiProviderError} from '../../clouds/huaweicloud/ecs-errors.js'
 
 export const HUAWEI_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
 /** Server metadata key carrying a stop request to the guest (`cancel 30`, `preempt 30`). */

@@ -10,13 +10,14 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {Offer} from '../../catalog/types.js'
+import type {Offer} from '../../model/catalog.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
-import {checkpointRunnerConfig, holdRunnerConfig, readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
-import type {JobSpec, Money} from '../../spec/job-spec.js'
-import type {CheckResult, LaunchHandle, LaunchRequest, LogOptions, PollResult, Provider, QueueEstimate} from '../provider.js'
+import type {JobSpec, Money} from '../../model/job-spec.js'
+import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
+import type {LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {
   decodeWaitStatus,

@@ -3,7 +3,7 @@
 // and this decides. Every state Slurm 22.05–24.x documents is named here; an unknown
 // one is treated as still pending, never as ended (ending it would let the controller
 // start a second copy beside a job that may still run).
-import type {AttemptState} from '../provider.js'
+import type {AttemptState} from '../../model/attempt.js'
 
 /** Slurm states in which the job is waiting and holds nothing. */
 const WAITING = new Set(['PENDING', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SPECIAL_EXIT_HOLD'])

@@ -2,10 +2,10 @@
 // and tag, and the batch script. Pure, so that the exact argument vectors are tested.
 import {createHash} from 'node:crypto'
 
-import type {Offer} from '../../catalog/types.js'
+import type {Offer} from '../../model/catalog.js'
 import {ProviderError} from '../../errors.js'
 import {shellQuote} from '../../runner/contract.js'
-import type {JobSpec} from '../../spec/job-spec.js'
+import type {JobSpec} from '../../model/job-spec.js'
 
 export interface SubmitShape {
   partition: string

@@ -2,7 +2,7 @@
 // networks, images, its channels' timings) and documents its defaults.
 import type {Dispatcher} from 'undici'
 
-import type {ClientPassThrough, Env} from './api-client.js'
+import type {ClientPassThrough, Env} from '../../clouds/common/api-client.js'
 
 export interface VmAdapterOptions extends ClientPassThrough {
   /** Regions listOwned() scans and check() probes (the first). */

@@ -15,7 +15,7 @@
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
-import {checkpointRunnerConfig, holdRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../../runner/attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 

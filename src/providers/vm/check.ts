@@ -3,7 +3,7 @@
 // what it says about a failure is redacted.
 import {redact} from '../../util/redact.js'
 import type {CheckResult} from '../provider.js'
-import type {CredentialCache} from './credentials-common.js'
+import type {CredentialCache} from '../../clouds/common/credentials.js'
 
 /** `region` is asked after the credentials load, because a credentials profile may name it. */
 export async function checkByListingZones(

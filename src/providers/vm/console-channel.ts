@@ -6,7 +6,7 @@
 // a report: take the output lines it has not yet read, and give an ended instance time for
 // its exit line to appear.
 import type {RunnerEvent} from '../../runner/contract.js'
-import type {AttemptState} from '../provider.js'
+import type {AttemptState} from '../../model/attempt.js'
 import {CONSOLE_PREFIX} from './boot-script.js'
 
 export interface ConsoleReport {

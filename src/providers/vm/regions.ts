@@ -1,7 +1,8 @@
 // Which regions a VM adapter works in, and how it batches by region: the regions it is
 // configured for, those plus the ones a caller names for listOwned(), and attempts grouped
 // by region, because each region has its own endpoint and client.
-import type {LaunchHandle, OwnedQuery} from '../provider.js'
+import type {OwnedQuery} from '../provider.js'
+import type {LaunchHandle} from '../../model/attempt.js'
 
 /** The given regions, else a comma-separated list from the environment, else the one fallback. */
 export function configuredRegions(given: string[] | undefined, listed: string | undefined, fallback: string): string[] {

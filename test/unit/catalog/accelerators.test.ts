@@ -5,9 +5,9 @@ import {join} from 'node:path'
 import {createRegistry, loadRegistry, normalizeName} from '../../../src/catalog/accelerators.js'
 import {parseCsvRecords} from '../../../src/catalog/build/csv.js'
 import {REGISTRY_SPEC} from '../../../src/catalog/build/registry.js'
-import type {Accelerator} from '../../../src/catalog/types.js'
+import type {Accelerator} from '../../../src/model/catalog.js'
 import {BugError} from '../../../src/errors.js'
-import {RUNTIMES} from '../../../src/spec/job-spec.js'
+import {RUNTIMES} from '../../../src/model/job-spec.js'
 import {requireShared} from './helpers.js'
 
 describe('catalog: accelerator registry', () => {

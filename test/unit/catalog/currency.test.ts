@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {amountInUsd, convert, DEFAULT_FX, formatMoney, fxFromEnv, toUsd} from '../../../src/catalog/currency.js'
+import {amountInUsd, convert, DEFAULT_FX, formatMoney, fxFromEnv, toUsd} from '../../../src/model/currency.js'
 
 describe('catalog: currency', () => {
   it('passes USD through and converts CNY with the documented default rate', () => {

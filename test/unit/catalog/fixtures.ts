@@ -3,7 +3,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {encodeSnapshot, type ProviderMeta} from '../../../src/catalog/snapshot.js'
-import type {Offer} from '../../../src/catalog/types.js'
+import type {Offer} from '../../../src/model/catalog.js'
 import {tempHome} from './helpers.js'
 
 export function offer(partial: Partial<Offer> & Pick<Offer, 'provider' | 'region' | 'instanceType'>): Offer {

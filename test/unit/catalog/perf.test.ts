@@ -6,7 +6,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {catalogDir, loadCatalog, refreshedFile} from '../../../src/catalog/catalog.js'
 import {parseAcceleratorFilter, queryOffers} from '../../../src/catalog/query.js'
 import {encodeBinary} from '../../../src/catalog/snapshot.js'
-import type {Offer} from '../../../src/catalog/types.js'
+import type {Offer} from '../../../src/model/catalog.js'
 import {tempHome} from './helpers.js'
 
 const SHAPES: Array<[string, string | null, number]> = [

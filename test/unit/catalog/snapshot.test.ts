@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {bundledSnapshotPath, readSnapshot} from '../../../src/catalog/catalog.js'
 import {buildFromShared, serializeRegistry, serializeSnapshot} from '../../../src/catalog/build/inputs.js'
 import {decodeRows, decodeTable, encodeBinary, encodeSnapshot, parseOffersFile} from '../../../src/catalog/snapshot.js'
-import type {Offer} from '../../../src/catalog/types.js'
+import type {Offer} from '../../../src/model/catalog.js'
 import {ROOT, requireShared, schemaErrors} from './helpers.js'
 
 const REQUIRED_PROVIDERS = ['aws', 'gcp', 'azure', 'aliyun', 'huaweicloud', 'tencentcloud']

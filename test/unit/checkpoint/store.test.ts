@@ -3,10 +3,10 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {CheckpointSigner, MAX_URL_SECONDS, checkpointKey, checkpointSyncFor, parseStoreUrl} from '../../../src/checkpoint/store.js'
+import {CheckpointSigner, MAX_URL_SECONDS, checkpointKey, checkpointSyncFor, parseStoreUrl} from '../../../src/checkpoint/checkpoint-store.js'
 import {loadConfig} from '../../../src/config.js'
 import {InvalidFileError, ProviderError, UsageError} from '../../../src/errors.js'
-import type {CheckpointStoreSpec} from '../../../src/spec/job-spec.js'
+import type {CheckpointStoreSpec} from '../../../src/model/job-spec.js'
 import {redact} from '../../../src/util/redact.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
 

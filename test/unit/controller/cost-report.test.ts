@@ -6,10 +6,11 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {DEFAULT_FX} from '../../../src/catalog/currency.js'
+import {DEFAULT_FX} from '../../../src/model/currency.js'
 import {attemptCost, billingPolicy, costFromStore, formatHours} from '../../../src/controller/cost.js'
-import type {JobSpec} from '../../../src/spec/job-spec.js'
-import {type AttemptRecordState, Store} from '../../../src/state/store.js'
+import type {JobSpec} from '../../../src/model/job-spec.js'
+import {Store} from '../../../src/state/store.js'
+import {type AttemptRecordState} from '../../../src/model/records.js'
 
 const FX = {...DEFAULT_FX, cnyPerUsd: 7.2}
 const at = (hhmmss: string) => `2026-11-20T${hhmmss}.000Z`

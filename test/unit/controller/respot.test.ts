@@ -30,7 +30,7 @@ import {
 } from '../../../src/controller/respot.js'
 import {planJob} from '../../../src/planner/index.js'
 import type {Plan} from '../../../src/planner/types.js'
-import type {JobSpec} from '../../../src/spec/job-spec.js'
+import type {JobSpec} from '../../../src/model/job-spec.js'
 import {hoursFromNow, input, job, offer} from '../planner/fixtures.js'
 
 const H = 3_600_000

@@ -6,9 +6,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {loadConfig} from '../../../src/config.js'
-import {gatherPlanningInputs} from '../../../src/controller/planning.js'
-import {planSweepJobs} from '../../../src/controller/sweep.js'
-import {loadJobFile} from '../../../src/spec/load.js'
+import {gatherPlanningInputs} from '../../../src/services/planning.js'
+import {planSweepJobs} from '../../../src/services/sweep.js'
+import {loadJobFile} from '../../../src/job/load.js'
 
 describe('sweep planning within configured quotas', () => {
   it('caps a region at its max_instances and spills the rest', async () => {

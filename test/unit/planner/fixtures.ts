@@ -1,7 +1,7 @@
 // Small hand-made catalogs and jobs for the planner's tests: every figure is chosen so
 // the expected result can be worked out by hand in the test that uses it.
-import type {Accelerator, Offer} from '../../../src/catalog/types.js'
-import type {AcceleratorRequest, JobSpec} from '../../../src/spec/job-spec.js'
+import type {Accelerator, Offer} from '../../../src/model/catalog.js'
+import type {AcceleratorRequest, JobSpec} from '../../../src/model/job-spec.js'
 import type {PlanInput} from '../../../src/planner/types.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
 

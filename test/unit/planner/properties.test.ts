@@ -3,9 +3,9 @@
 import {expect} from 'chai'
 import fc from 'fast-check'
 
-import type {Offer} from '../../../src/catalog/types.js'
+import type {Offer} from '../../../src/model/catalog.js'
 import {planJob, planSweep} from '../../../src/planner/index.js'
-import type {Runtime} from '../../../src/spec/job-spec.js'
+import type {Runtime} from '../../../src/model/job-spec.js'
 import {NOW, REGISTRY, hoursFromNow, input, job, offer} from './fixtures.js'
 
 const ACCS = ['SLOW', 'FAST', 'H100', 'Ascend910B', 'MLU370', 'MYSTERY']

@@ -5,13 +5,13 @@
 import {expect} from 'chai'
 import {gunzipSync} from 'node:zlib'
 
-import type {LaunchHandle} from '../../../src/providers/provider.js'
+import type {LaunchHandle} from '../../../src/model/attempt.js'
 import {userData} from '../../../src/providers/vm/boot-script.js'
-import {asciiClientToken} from '../../../src/providers/vm/client-token.js'
+import {asciiClientToken} from '../../../src/clouds/common/client-token.js'
 import {ExitLineGrace, linesAfter, parseConsole} from '../../../src/providers/vm/console-channel.js'
-import {PromiseCache} from '../../../src/providers/vm/promise-cache.js'
+import {PromiseCache} from '../../../src/util/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../../../src/providers/vm/regions.js'
-import {abortableSleep} from '../../../src/providers/vm/sleep.js'
+import {abortableSleep} from '../../../src/http/sleep.js'
 
 describe('VM adapter scaffolding', function () {
   it('linesAfter returns the unread output lines, notes gaps, and the last sequence read', function () {

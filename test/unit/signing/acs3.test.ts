@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 
-import {acs3CanonicalRequest, parseAcs3Authorization, signAcs3} from '../../../src/providers/aliyun/acs3.js'
+import {acs3CanonicalRequest, parseAcs3Authorization, signAcs3} from '../../../src/clouds/aliyun/acs3.js'
 import {mdBlock, mdValue, requireVectors} from './vectors.js'
 
 describe('ACS3-HMAC-SHA256 signer (Alibaba Cloud)', function () {

@@ -3,8 +3,8 @@
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 
-import {parseSdkHmacAuthorization, sdkHmacCanonicalUri, signSdkHmac} from '../../../src/providers/huaweicloud/sdk-hmac.js'
-import {parseQueryString, sha256Hex} from '../../../src/providers/vm/signing-util.js'
+import {parseSdkHmacAuthorization, sdkHmacCanonicalUri, signSdkHmac} from '../../../src/clouds/huaweicloud/sdk-hmac.js'
+import {parseQueryString, sha256Hex} from '../../../src/clouds/common/signing-util.js'
 import {mdBlock, mdValue, requireVectors} from './vectors.js'
 
 describe('SDK-HMAC-SHA256 signer (Huawei Cloud)', function () {

@@ -4,7 +4,7 @@ import {expect} from 'chai'
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {basename, join} from 'node:path'
 
-import {canonicalUri, parseAuthorization, signRequest, type SigV4Request} from '../../../src/providers/aws/sigv4.js'
+import {canonicalUri, parseAuthorization, signRequest, type SigV4Request} from '../../../src/clouds/aws/sigv4.js'
 import {requireVectors, vectorsPath} from './vectors.js'
 
 const credentials = {accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'}

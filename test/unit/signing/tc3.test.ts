@@ -4,7 +4,7 @@
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 
-import {parseTc3Authorization, signTc3, tc3CanonicalRequest, tc3SigningKey} from '../../../src/providers/tencentcloud/tc3.js'
+import {parseTc3Authorization, signTc3, tc3CanonicalRequest, tc3SigningKey} from '../../../src/clouds/tencentcloud/tc3.js'
 import {mdBlock, mdValue, requireVectors} from './vectors.js'
 
 describe('TC3-HMAC-SHA256 signer (Tencent Cloud)', function () {

@@ -7,14 +7,14 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {loadRegistry} from '../../../src/catalog/accelerators.js'
-import type {Offer} from '../../../src/catalog/types.js'
+import type {Offer} from '../../../src/model/catalog.js'
 import {UsageError} from '../../../src/errors.js'
 import {buildMarkets, catalogPrice} from '../../../src/simulator/markets.js'
 import {POLICIES} from '../../../src/simulator/policies.js'
 import {defaultNoticeSeconds, parsePrices, selectPolicies, simulateFile, simulateMarkets} from '../../../src/simulator/run.js'
 import {parseTrace} from '../../../src/simulator/traces.js'
 import type {Trace} from '../../../src/simulator/types.js'
-import {loadJobFile} from '../../../src/spec/load.js'
+import {loadJobFile} from '../../../src/job/load.js'
 import {OD, SHARED_TRACES, market, requireSharedTraces} from './helpers.js'
 
 const registry = loadRegistry()

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {UsageError} from '../../../src/errors.js'
-import type {JobSpec} from '../../../src/spec/job-spec.js'
+import type {JobSpec} from '../../../src/model/job-spec.js'
 import {Store} from '../../../src/state/store.js'
 import {registerSecret} from '../../../src/util/redact.js'
 

@@ -1,0 +1,249 @@
+// Checkpoints that outlive the machine: a bucket in an object store (S3 or an
+// S3-compatible store, Alibaba OSS, Tencent COS, Huawei OBS) holds each job's checkpoint
+// directory as one archive, `PREFIX/JOB_ID/checkpoint.tar` (uncompressed: model weights
+// barely compress, and gzip is the slowest step of a save by far). For every attempt the
+// controller signs a GET and a PUT URL for it with the store's cloud credentials; the
+// runner restores and saves with curl alone (src/runner/skyhop-runner.sh). So a job
+// preempted on one cloud resumes on another, and no credential ever reaches an instance.
+// A signed URL is a bearer credential: it is registered for redaction, handed only to the
+// attempt, and never stored; the state store keeps the store's location.
+import {ProviderError, UsageError} from '../errors.js'
+import {presignOss} from '../clouds/aliyun/oss-presign.js'
+import {loadAliyunCredentials} from '../clouds/aliyun/credentials.js'
+import {loadAwsCredentials} from '../clouds/aws/credentials.js'
+import {presignS3} from '../clouds/aws/s3-presign.js'
+import {loadHuaweiCredentials} from '../clouds/huaweicloud/credentials.js'
+import {presignObs} from '../clouds/huaweicloud/obs-presign.js'
+import {loadTencentCredentials} from '../clouds/tencentcloud/credentials.js'
+import {presignCos} from '../clouds/tencentcloud/cos-presign.js'
+import type {CredentialContext, LoadedCredentials} from '../clouds/common/credentials.js'
+import type {SkyhopConfig} from '../config.js'
+import type {CheckpointStoreSpec, JobSpec} from '../model/job-spec.js'
+import type {JobRecord} from '../model/records.js'
+import type {HttpClient} from '../http/client.js'
+import {redact, registerSecret} from '../util/redact.js'
+import type {CheckpointSync} from '../model/checkpoint.js'
+import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from '../clouds/common/presign.js'
+
+export type StoreScheme = 's3' | 'oss' | 'cos' | 'obs'
+
+/** The cloud whose credentials sign for each kind of store. */
+export const STORE_PROVIDER: Record<StoreScheme, string> = {s3: 'aws', oss: 'aliyun', cos: 'tencentcloud', obs: 'huaweicloud'}
+
+export interface StoreLocation {
+  scheme: StoreScheme
+  bucket: string
+  /** Without leading or trailing slashes; '' for the bucket's root. */
+  prefix: string
+  region: string
+  endpoint: string | null
+}
+
+/** The longest a URL may live: S3 caps SigV4 query signatures at seven days. */
+export const MAX_URL_SECONDS = 7 * 24 * 3600
+const DEFAULT_SYNC_SECONDS = 300
+/** Temporary credentials are not stretched: a URL dies with the credentials that signed it. */
+const EXPIRY_MARGIN_SECONDS = 60
+
+export function parseStoreUrl(spec: CheckpointStoreSpec): StoreLocation {
+  const m = /^(s3|oss|cos|obs):\/\/([^/\s]+)(?:\/(.*))?$/.exec(spec.url)
+  if (!m) {
+    throw new UsageError(`checkpoint store "${spec.url}" is not a store URL`, {
+      code: 'CHECKPOINT_STORE_INVALID',
+      hint: 'Write s3://BUCKET/PREFIX, oss://BUCKET/PREFIX, cos://BUCKET-APPID/PREFIX or obs://BUCKET/PREFIX.',
+    })
+  }
+  const scheme = m[1] as StoreScheme
+  if (scheme === 'cos' && !/-\d+$/.test(m[2])) {
+    throw new UsageError(`checkpoint store "${spec.url}": a COS bucket is named BUCKET-APPID, e.g. ckpt-1250000000`, {code: 'CHECKPOINT_STORE_INVALID'})
+  }
+  return {scheme, bucket: m[2], prefix: (m[3] ?? '').replace(/^\/+|\/+$/g, ''), region: spec.region, endpoint: spec.endpoint}
+}
+
+/** A key under the job's own prefix, `PREFIX/JOB_ID/…`. */
+function jobKey(location: StoreLocation, jobId: string, ...rest: string[]): string {
+  return [location.prefix, jobId, ...rest].filter((s) => s !== '').join('/')
+}
+
+export function checkpointKey(location: StoreLocation, jobId: string): string {
+  return jobKey(location, jobId, 'checkpoint.tar')
+}
+
+/** The go object of a held attempt (see AttemptHold): `PREFIX/JOB_ID/holds/ATTEMPT_ID`. */
+function holdKey(location: StoreLocation, jobId: string, attemptId: string): string {
+  return jobKey(location, jobId, 'holds', attemptId)
+}
+
+/** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
+export class CheckpointSigner {
+  private readonly loaded = new Map<StoreScheme, Promise<LoadedCredentials<unknown>>>()
+
+  constructor(private readonly context: Partial<CredentialContext> = {}) {}
+
+  async sync(spec: CheckpointStoreSpec, jobId: string, options: {now: Date; checkpointIntervalSeconds: number | null}): Promise<CheckpointSync> {
+    const location = parseStoreUrl(spec)
+    const signed = await this.sign(spec, location, checkpointKey(location, jobId), options.now)
+    return {...signed, syncSeconds: spec.syncIntervalSeconds ?? options.checkpointIntervalSeconds ?? DEFAULT_SYNC_SECONDS}
+  }
+
+  /** Signed URLs of a held attempt's go object: the runner GETs it, the controller PUTs it. */
+  async hold(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<HoldUrls> {
+    const location = parseStoreUrl(spec)
+    const {getUrl, putUrl} = await this.sign(spec, location, holdKey(location, jobId, attemptId), now)
+    return {getUrl, putUrl}
+  }
+
+  /**
+   * Writes a small object beside the jobs' archives and reads it back through signed URLs,
+   * as a runner would: `skyhop check` for the store. Never throws for the store's answer.
+   */
+  async probe(spec: CheckpointStoreSpec, client: HttpClient, now: Date): Promise<{ok: boolean; source: string | null; message: string}> {
+    let source: string | null = null
+    try {
+      const location = parseStoreUrl(spec)
+      source = (await this.credentials(location.scheme)).source
+      const key = [location.prefix, '.skyhop-check'].filter((p) => p !== '').join('/')
+      const signed = await this.sign(spec, location, key, now)
+      const body = `skyhop check ${now.toISOString()}\n`
+      const started = Date.now()
+      await client.request({method: 'PUT', url: signed.putUrl, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body, idempotent: true})
+      const back = await client.request({url: signed.getUrl})
+      if (back.body !== body) return {ok: false, source, message: `read back something else than was written to ${key}`}
+      return {ok: true, source, message: `wrote and read back ${location.scheme}://${location.bucket}/${key} in ${Date.now() - started} ms`}
+    } catch (error) {
+      return {ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    }
+  }
+
+  private async sign(spec: CheckpointStoreSpec, location: StoreLocation, key: string, now: Date): Promise<Omit<CheckpointSync, 'syncSeconds'>> {
+    const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
+      // Say that the credentials were wanted for the store, not for launching on that cloud.
+      if (!(error instanceof ProviderError)) throw error
+      throw new ProviderError(STORE_PROVIDER[location.scheme], error.category, `checkpoint store ${spec.url}: ${error.message.replace(/^[a-z]+: /, '')}`, {
+        code: error.code,
+        hint: error.hint,
+        cause: error,
+      })
+    })
+    let lifetime = MAX_URL_SECONDS
+    if (loaded.expiresAt !== null) {
+      lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
+      if (lifetime < 60) {
+        throw new ProviderError(STORE_PROVIDER[location.scheme], 'auth', `the credentials for checkpoint store ${spec.url} (${loaded.source}) expire in under two minutes`, {
+          code: 'CHECKPOINT_CREDENTIALS_EXPIRING',
+        })
+      }
+    }
+    const request = (method: 'GET' | 'PUT'): PresignRequest => ({
+      method,
+      bucket: location.bucket,
+      key,
+      region: location.region,
+      ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
+      expiresSeconds: lifetime,
+      now,
+    })
+    const sign = (method: 'GET' | 'PUT') => {
+      const url = presign(location.scheme, request(method), loaded.credentials)
+      registerSecret(url)
+      return url
+    }
+    return {
+      getUrl: sign('GET'),
+      putUrl: sign('PUT'),
+      location: `${location.scheme}://${location.bucket}/${key}`,
+      expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
+    }
+  }
+
+  private credentials(scheme: StoreScheme): Promise<LoadedCredentials<unknown>> {
+    let found = this.loaded.get(scheme)
+    if (!found) {
+      const c = this.context
+      const load: Record<StoreScheme, () => Promise<LoadedCredentials<unknown>>> = {
+        s3: () => loadAwsCredentials(c),
+        oss: () => loadAliyunCredentials(c),
+        cos: () => loadTencentCredentials(c),
+        obs: () => loadHuaweiCredentials(c),
+      }
+      found = load[scheme]()
+      // A failed load is not cached: the next launch looks again.
+      found.catch(() => this.loaded.delete(scheme))
+      this.loaded.set(scheme, found)
+    }
+    return found
+  }
+}
+
+function presign(scheme: StoreScheme, request: PresignRequest, credentials: unknown): string {
+  switch (scheme) {
+    case 's3':
+      return presignS3(request, credentials as Parameters<typeof presignS3>[1])
+    case 'oss':
+      return presignOss(request, credentials as Parameters<typeof presignOss>[1])
+    case 'cos':
+      return presignCos(request, credentials as Parameters<typeof presignCos>[1])
+    case 'obs':
+      return presignObs(request, credentials as Parameters<typeof presignObs>[1])
+  }
+}
+
+/** Signs a job's checkpoint URLs for one attempt; null when the job has no store. */
+export type SignCheckpointUrls = (job: Pick<JobRecord, 'id' | 'spec'>) => Promise<CheckpointSync | null>
+
+/** The job file's store, else the config's; null when neither names one. */
+export function storeFor(spec: JobSpec, config: Pick<SkyhopConfig, 'checkpointStore'>): CheckpointStoreSpec | null {
+  return spec.checkpoint.store ?? config.checkpointStore
+}
+
+/**
+ * The controller's `checkpointSync`: signs a fresh pair of URLs for the job's store each
+ * time an attempt is launched (a relaunch days later gets URLs that still work).
+ */
+export function checkpointSyncFor(
+  config: Pick<SkyhopConfig, 'checkpointStore'>,
+  signer = new CheckpointSigner(),
+  clock: () => Date = () => new Date(),
+): SignCheckpointUrls {
+  return async (job) => {
+    const spec = storeFor(job.spec, config)
+    return spec === null ? null : signer.sync(spec, job.id, {now: clock(), checkpointIntervalSeconds: job.spec.checkpoint.intervalSeconds})
+  }
+}
+
+/** A held attempt's go object, signed (see CheckpointSigner.hold). */
+export interface HoldUrls {
+  getUrl: string
+  putUrl: string
+}
+
+/**
+ * The controller's way to hold a new cloud attempt until the one it replaces has saved its
+ * last checkpoint: the go object lives in the job's checkpoint store.
+ */
+export interface AttemptHoldStore {
+  /** Whether the job has a checkpoint store to hold its attempts with. */
+  covers(job: Pick<JobRecord, 'spec'>): boolean
+  /** Signed URLs of the attempt's go object; null when the job has no checkpoint store. */
+  sign(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<HoldUrls | null>
+  /** Writes the go object (writing it twice is harmless). */
+  release(urls: HoldUrls): Promise<void>
+}
+
+export function attemptHoldsFor(
+  config: Pick<SkyhopConfig, 'checkpointStore'>,
+  client: HttpClient,
+  signer = new CheckpointSigner(),
+  clock: () => Date = () => new Date(),
+): AttemptHoldStore {
+  return {
+    covers: (job) => storeFor(job.spec, config) !== null,
+    sign: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      return spec === null ? null : signer.hold(spec, job.id, attemptId, clock())
+    },
+    release: async (urls) => {
+      await client.request({method: 'PUT', url: urls.putUrl, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body: `go ${clock().toISOString()}\n`, idempotent: true})
+    },
+  }
+}

@@ -1,0 +1,317 @@
+// Turns a job file into a JobSpec: read, parse (with positions), validate against
+// schemas/job.schema.json, then normalize every text quantity into a typed value. All
+// problems are collected and reported together, each at FILE:LINE:COL with its field.
+import type {Accelerator} from '../model/catalog.js'
+
+import {loadRegistry} from '../catalog/accelerators.js'
+import {type FileIssue, InvalidFileError} from '../errors.js'
+import {didYouMean} from '../util/did-you-mean.js'
+import type {
+  AcceleratorConfig,
+  AcceleratorRequest,
+  DataSource,
+  JobSpec,
+  LoadedJob,
+  Money,
+  Quantity,
+  RecoveryStrategy,
+  Runtime,
+} from '../model/job-spec.js'
+import {compiledSchema} from '../util/schemas.js'
+import {
+  UnitError,
+  parseCountAtLeast,
+  parseCountRange,
+  parseDeadline,
+  parseDurationSeconds,
+  parseMemoryRange,
+  parseMoney,
+  parseSizeAtLeast,
+  parseSizeGB,
+} from '../model/units.js'
+import {type SourceDocument, locate, pointer, readDocument, schemaIssues, sortIssues} from '../util/located-document.js'
+
+export const JOB_SCHEMA = 'job.schema.json'
+const ERROR_CODE = 'JOB_FILE_INVALID'
+
+export interface LoadOptions {
+  /** The clock for relative deadlines; injected so tests are deterministic. */
+  now?: Date
+}
+
+/** Loads, validates and normalizes one job file. Throws InvalidFileError (exit 3). */
+export function loadJobFile(file: string, options: LoadOptions = {}): LoadedJob {
+  const src = readDocument(file, ERROR_CODE)
+  const issues = schemaIssues(src, compiledSchema(JOB_SCHEMA))
+  if (issues.length > 0) throw new InvalidFileError(issues, {code: ERROR_CODE})
+  const spec = normalize(src, options.now ?? new Date())
+  return {spec, file, raw: src.value}
+}
+
+/** Raw shape after schema validation (types guaranteed by the schema). */
+interface RawAcceleratorFilter {
+  name?: string | string[]
+  vendor?: string | string[]
+  memory?: string | number
+  count?: string | number
+}
+type RawAccelerators = string | RawAcceleratorFilter | Array<string | RawAcceleratorFilter>
+interface RawJob {
+  name: string
+  resources?: {
+    accelerators?: RawAccelerators
+    accelerator_order?: 'ordered' | 'any'
+    runtimes?: Runtime[]
+    cpus?: string | number
+    memory?: string | number
+    disk?: string | number
+  }
+  nodes?: number
+  spot?: JobSpec['spot']
+  work?: {reference?: string; hours: number}
+  throughput?: Record<string, number>
+  deadline?: string
+  budget?: string | number | {amount: number; currency?: string}
+  max_price?: string | number | {amount: number; currency?: string}
+  placement?: {providers?: string[] | {allow?: string[]; deny?: string[]}; regions?: string[] | {allow?: string[]; deny?: string[]}}
+  data?: Array<{uri?: string; location: string; size: string | number}>
+  image?: string
+  envs?: Record<string, string | number | boolean>
+  secrets?: string[]
+  setup?: string
+  run: string
+  workdir?: string
+  checkpoint?: {dir?: string; interval?: string; store?: {url: string; region: string; endpoint?: string; sync_interval?: string}}
+  recovery?: {
+    strategy?: RecoveryStrategy
+    max_restarts?: number
+    restart_on_exit_codes?: number[]
+    max_restarts_on_errors?: number
+    grace?: string
+    signal?: JobSpec['recovery']['signal']
+  }
+  idle_timeout?: string
+  objective?: JobSpec['objective']
+  matrix?: Record<string, Array<string | number | boolean>>
+}
+
+const DEFAULT_GRACE_SECONDS = 30
+const DEFAULT_IDLE_TIMEOUT_SECONDS = 60
+const DEFAULT_MAX_RESTARTS = 3
+
+function normalize(src: SourceDocument, now: Date): JobSpec {
+  const raw = src.value as RawJob
+  const issues: FileIssue[] = []
+  const registry = loadRegistry()
+
+  /** Runs a parser; on failure records an issue at `path` and returns undefined. */
+  const at = <T>(path: Array<string | number>, fn: () => T): T | undefined => {
+    try {
+      return fn()
+    } catch (error) {
+      if (error instanceof FieldError || error instanceof UnitError) {
+        issues.push({
+          file: src.file,
+          ...locate(src, path),
+          path: pointer(path),
+          message: error.message,
+          ...(error instanceof FieldError && error.suggestion ? {suggestion: error.suggestion} : {}),
+        })
+        return undefined
+      }
+      throw error
+    }
+  }
+
+  const resolveName = (name: string): Accelerator => {
+    const acc = registry.resolve(name)
+    if (!acc) throw new FieldError(`unknown accelerator "${name}"; see \`skyhop accelerators\` for the list`, registry.suggest(name))
+    return acc
+  }
+
+  const res = raw.resources ?? {}
+  const accelerators: AcceleratorRequest[] = []
+  if (res.accelerators !== undefined) {
+    const list = Array.isArray(res.accelerators) ? res.accelerators : [res.accelerators]
+    list.forEach((item, i) => {
+      const path = Array.isArray(res.accelerators) ? ['resources', 'accelerators', i] : ['resources', 'accelerators']
+      const request = typeof item === 'string' ? at(path, () => parseAcceleratorText(item, resolveName)) : parseFilter(item, path)
+      if (request) accelerators.push(request)
+    })
+  }
+
+  function parseFilter(f: RawAcceleratorFilter, path: Array<string | number>): AcceleratorRequest | undefined {
+    let ok = true
+    const names = f.name === undefined ? null : (Array.isArray(f.name) ? f.name : [f.name]).map((n, i) => {
+      const r = at(Array.isArray(f.name) ? [...path, 'name', i] : [...path, 'name'], () => resolveName(n).name)
+      if (r === undefined) ok = false
+      return r ?? n
+    })
+    const vendors = f.vendor === undefined ? null : (Array.isArray(f.vendor) ? f.vendor : [f.vendor]).map((v, i) => {
+      const known = registry.vendors()
+      const lower = v.toLowerCase().replace(/[\s_-]/g, '')
+      if (!known.includes(lower)) {
+        at(Array.isArray(f.vendor) ? [...path, 'vendor', i] : [...path, 'vendor'], () => {
+          throw new FieldError(`unknown vendor "${v}"; known vendors: ${known.join(', ')}`, didYouMean(v, known))
+        })
+        ok = false
+      }
+      return lower
+    })
+    const memoryGB = f.memory === undefined ? null : at([...path, 'memory'], () => parseMemoryRange(f.memory!))
+    const count = f.count === undefined ? {min: 1, max: 1} : at([...path, 'count'], () => parseCountRange(f.count!))
+    if (!ok || memoryGB === undefined || count === undefined) return undefined
+    return {names, vendors, memoryGB, count, text: JSON.stringify(f)}
+  }
+
+  const runtimes = res.runtimes ?? null
+  if (runtimes && accelerators.length > 0) {
+    // A request that can only be met by hardware whose runtime the job cannot use is a
+    // contradiction in the file, better reported now than as "no feasible plan" later.
+    accelerators.forEach((req, i) => {
+      if (!req.names) return
+      const usable = req.names.filter((n) => runtimes.includes(registry.resolve(n)!.runtime))
+      if (usable.length === 0) {
+        const path = Array.isArray(res.accelerators) ? ['resources', 'accelerators', i] : ['resources', 'accelerators']
+        at(path, () => {
+          const rts = [...new Set(req.names!.map((n) => registry.resolve(n)!.runtime))]
+          throw new FieldError(`${req.text} runs ${rts.join('/')}, but resources.runtimes allows only ${runtimes.join(', ')}`)
+        })
+      }
+    })
+  }
+
+  const cpus = res.cpus === undefined ? null : at(['resources', 'cpus'], () => parseCountAtLeast(res.cpus!))
+  const memoryGB = res.memory === undefined ? null : at(['resources', 'memory'], () => parseSizeAtLeast(res.memory!))
+  const diskGB = res.disk === undefined ? null : at(['resources', 'disk'], () => parseSizeGB(res.disk!))
+
+  let work: JobSpec['work'] = null
+  if (raw.work) {
+    const reference: AcceleratorConfig | null | undefined =
+      raw.work.reference === undefined
+        ? null
+        : at(['work', 'reference'], () => {
+            const r = parseAcceleratorText(raw.work!.reference!, resolveName)
+            if (r.count.min !== r.count.max) throw new FieldError('the reference must be one configuration with an exact count, e.g. A100-80GB:8')
+            return {name: r.names![0], count: r.count.min}
+          })
+    if (reference !== undefined) work = {reference, hours: raw.work.hours}
+  }
+
+  let throughput: Record<string, number> | null = null
+  if (raw.throughput) {
+    throughput = {}
+    for (const [name, value] of Object.entries(raw.throughput)) {
+      const acc = at(['throughput', name], () => resolveName(name))
+      if (acc) throughput[acc.name] = value
+    }
+  }
+
+  const deadlineMs = raw.deadline === undefined ? null : at(['deadline'], () => parseDeadline(raw.deadline!, now))
+  if (deadlineMs != null && deadlineMs <= now.getTime()) {
+    at(['deadline'], () => {
+      throw new FieldError(`deadline ${new Date(deadlineMs).toISOString()} is in the past (now is ${now.toISOString()})`)
+    })
+  }
+
+  const money = (key: 'budget' | 'max_price'): Money | null | undefined => (raw[key] === undefined ? null : at([key], () => parseMoney(raw[key]!)))
+  const budget = money('budget')
+  const maxPrice = money('max_price')
+
+  const allowDeny = (v: string[] | {allow?: string[]; deny?: string[]} | undefined) =>
+    v === undefined ? {allow: null, deny: []} : Array.isArray(v) ? {allow: v, deny: []} : {allow: v.allow ?? null, deny: v.deny ?? []}
+
+  const data: DataSource[] = (raw.data ?? []).flatMap((d, i) => {
+    const sizeGB = at(['data', i, 'size'], () => parseSizeGB(d.size))
+    if (sizeGB === undefined) return []
+    const [provider, region] = d.location.split('/')
+    return [{uri: d.uri ?? null, provider, region: region ?? null, sizeGB}]
+  })
+
+  const duration = (path: string[], v: string | undefined): number | null | undefined => (v === undefined ? null : at(path, () => parseDurationSeconds(v)))
+  const checkpointInterval = duration(['checkpoint', 'interval'], raw.checkpoint?.interval)
+  const storeSync = duration(['checkpoint', 'store', 'sync_interval'], raw.checkpoint?.store?.sync_interval)
+  const grace = duration(['recovery', 'grace'], raw.recovery?.grace)
+  const idle = duration(['idle_timeout'], raw.idle_timeout)
+
+  if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})
+
+  const envs: Record<string, string> = {}
+  for (const [k, v] of Object.entries(raw.envs ?? {})) envs[k] = String(v)
+
+  const restartOnExitCodes = raw.recovery?.restart_on_exit_codes ?? []
+  return {
+    name: raw.name,
+    resources: {
+      accelerators,
+      acceleratorOrder: res.accelerator_order ?? 'any',
+      runtimes: runtimes ? [...runtimes] : null,
+      cpus: cpus as Quantity | null,
+      memoryGB: memoryGB as Quantity | null,
+      diskGB: diskGB as number | null,
+    },
+    spot: raw.spot ?? 'on-demand',
+    work,
+    throughput,
+    deadline: deadlineMs == null ? null : new Date(deadlineMs).toISOString(),
+    budget: budget ?? null,
+    maxPrice: maxPrice ?? null,
+    placement: {providers: allowDeny(raw.placement?.providers), regions: allowDeny(raw.placement?.regions)},
+    data,
+    image: raw.image ?? null,
+    envs,
+    secrets: raw.secrets ?? [],
+    setup: raw.setup ?? null,
+    run: raw.run,
+    workdir: raw.workdir ?? null,
+    checkpoint: {
+      dir: raw.checkpoint?.dir ?? null,
+      intervalSeconds: checkpointInterval ?? null,
+      store: raw.checkpoint?.store
+        ? {url: raw.checkpoint.store.url, region: raw.checkpoint.store.region, endpoint: raw.checkpoint.store.endpoint ?? null, syncIntervalSeconds: storeSync ?? null}
+        : null,
+    },
+    recovery: {
+      strategy: raw.recovery?.strategy ?? 'eager-next-region',
+      maxRestarts: raw.recovery?.max_restarts ?? DEFAULT_MAX_RESTARTS,
+      restartOnExitCodes,
+      maxRestartsOnErrors: raw.recovery?.max_restarts_on_errors ?? (restartOnExitCodes.length > 0 ? DEFAULT_MAX_RESTARTS : 0),
+      graceSeconds: grace ?? DEFAULT_GRACE_SECONDS,
+      signal: raw.recovery?.signal ?? 'SIGTERM',
+    },
+    idleTimeoutSeconds: idle ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+    objective: raw.objective ?? 'cost',
+    matrix: raw.matrix ?? null,
+    nodes: raw.nodes ?? 1,
+  }
+}
+
+/** An error in one field's value, with an optional "did you mean". */
+export class FieldError extends Error {
+  constructor(
+    message: string,
+    readonly suggestion?: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * `H100:8`, `H100` (one device), `A100,H100:8` (either, 8 of them), `Ascend910B:2+`,
+ * `MLU370:1..4`. Names are resolved through the registry's aliases.
+ */
+export function parseAcceleratorText(text: string, resolve: (name: string) => Accelerator): AcceleratorRequest {
+  const s = text.trim()
+  const colon = s.lastIndexOf(':')
+  const namePart = colon === -1 ? s : s.slice(0, colon)
+  const countPart = colon === -1 ? '1' : s.slice(colon + 1)
+  if (namePart.trim() === '') throw new FieldError(`"${text}" has no accelerator name; expected e.g. H100:8`)
+  let count
+  try {
+    count = parseCountRange(countPart)
+  } catch (error) {
+    throw new FieldError(`in "${text}": ${(error as Error).message}; expected NAME:COUNT like H100:8`)
+  }
+  const names = [...new Set(namePart.split(',').map((n) => resolve(n.trim()).name))]
+  return {names, vendors: null, memoryGB: null, count, text: s}
+}

@@ -1,0 +1,75 @@
+// What the catalog knows: accelerators (the registry) and offers (what can be rented
+// where, at what price). Types only; shared by catalog, planner and providers.
+import type {Currency, Runtime} from './job-spec.js'
+
+export type Confidence = 'high' | 'medium' | 'low'
+
+/** A figure with where it came from; `value` null means nobody published it. */
+export interface Sourced<T> {
+  value: T | null
+  confidence: Confidence | null
+  source: string | null
+  /** The figure as published, when it was not a plain number (`~280-400 (UNCERTAIN)`). */
+  raw?: string
+}
+
+export interface Accelerator {
+  /** Canonical name, e.g. `H100-80GB`, `Ascend910B`. */
+  name: string
+  /** The name as the source lists it, e.g. `NVIDIA H100 SXM`. */
+  displayName?: string
+  /** Other spellings that resolve to this entry (matched case- and punctuation-insensitively). */
+  aliases: string[]
+  /** Lower-case vendor id: nvidia, amd, intel, google, aws, huawei, cambricon, hygon, kunlunxin, iluvatar, moorethreads, metax, biren. */
+  vendor: string
+  memoryGB: Sourced<number>
+  memoryBandwidthTBs: Sourced<number>
+  /** Dense BF16/FP16 TFLOPS per device: the default basis for comparing work done. */
+  denseTflops16: Sourced<number>
+  fp32Tflops: Sourced<number>
+  runtime: Runtime
+  k8sResource: string | null
+  notes: string | null
+}
+
+export type PriceStatus = 'list' | 'estimate' | 'unknown'
+
+export interface Offer {
+  provider: string
+  region: string
+  zone: string | null
+  instanceType: string
+  /** Canonical accelerator name and count per node; null for CPU-only offers. */
+  accelerator: {name: string; count: number} | null
+  vcpus: number
+  memoryGiB: number
+  /** Per node per hour; null when this offer has no such market (e.g. no spot). */
+  price: {onDemand: number | null; spot: number | null; currency: Currency}
+  /** Whether the price is a published list price, an estimate, or unknown. */
+  priceStatus: PriceStatus
+  /** Typical wait before a launch starts running, if known. */
+  expectedQueueMinutes: number | null
+  /** Expected spot preemptions per hour, if known. */
+  preemptionRatePerHour: number | null
+  /** How many of this offer can run at once (capacity or quota); null = unbounded. */
+  capacity: number | null
+  /**
+   * A limit this offer shares with other offers of the same pool id, in instances at once,
+   * on top of its own capacity: e.g. the local machine's max_concurrent, which holds over
+   * all its accelerator offers together. Absent = the offer's capacity is its own.
+   */
+  capacityPool?: {id: string; capacity: number}
+  /** Seconds of notice before a spot/preemptible instance is taken back. */
+  noticeSeconds: number | null
+  source: string
+  /** ISO date of the price. */
+  asOf: string
+  confidence: Confidence
+  /**
+   * Numeric fields whose value nobody published for this offer (e.g. the host shape of a
+   * TPU slice). Such a field holds 0 and must not be used as a fact: check this list first.
+   */
+  unknownFields?: Array<'vcpus' | 'memoryGiB'>
+  /** Why a row looks the way it does: anomalies corrected, ranges narrowed, caveats. */
+  notes?: string
+}

@@ -1,0 +1,249 @@
+// Writes the attempt directory the runner reads and reads back what the runner writes
+// (src/runner/contract.ts is the spec). Every provider that runs skyhop-runner.sh uses this: the
+// local provider on a local path, others before shipping the directory to the host.
+// The files are small, so this is synchronous on purpose: a launch can claim, write and
+// spawn without yielding in between.
+import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {BugError, UsageError} from '../errors.js'
+import {
+  isValidEnvName,
+  NOTICE_SOURCES,
+  RUNNER_SIGNALS,
+  shellQuote,
+  type AttemptHold,
+  type RunnerConfig,
+  type RunnerEvent,
+  type StopKind,
+} from '../runner/contract.js'
+
+export interface AttemptFiles {
+  /** The job's setup script (bash), or null for none. */
+  setup: string | null
+  /** The job's run script (bash). */
+  run: string
+  /** Everything the job sees beyond the runner's own environment, SKYHOP_* included. */
+  env: Record<string, string>
+  config: RunnerConfig
+}
+
+/** Variables bash refuses to assign: an env file naming one would break at `source`. */
+const BASH_READONLY = new Set(['BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID'])
+
+/** The `env` file: one `export KEY='value'` line per variable. Throws UsageError on a bad name. */
+export function renderEnv(env: Record<string, string>): string {
+  const lines: string[] = []
+  for (const [name, value] of Object.entries(env)) {
+    if (!isValidEnvName(name)) {
+      throw new UsageError(`"${name}" is not a valid environment variable name`, {
+        code: 'ENV_NAME_INVALID',
+        hint: 'Use letters, digits and underscores, not starting with a digit.',
+      })
+    }
+    if (BASH_READONLY.has(name)) {
+      throw new UsageError(`environment variable ${name} is read-only in bash and cannot be set for a job`, {code: 'ENV_NAME_INVALID'})
+    }
+    if (typeof value !== 'string') throw new UsageError(`environment variable ${name} must be a string`, {code: 'ENV_VALUE_INVALID'})
+    if (value.includes('\0')) {
+      throw new UsageError(`environment variable ${name} contains a NUL byte, which no process environment can hold`, {
+        code: 'ENV_VALUE_INVALID',
+      })
+    }
+    lines.push(`export ${name}=${shellQuote(value)}`)
+  }
+  return lines.length === 0 ? '' : lines.join('\n') + '\n'
+}
+
+function seconds(field: string, value: number, options: {min?: number; integer?: boolean} = {}): string {
+  const min = options.min ?? 0
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (options.integer && !Number.isInteger(value))) {
+    throw new UsageError(`runner setting ${field} must be ${options.integer ? 'a whole number' : 'a number'} ≥ ${min}, not ${String(value)}`, {
+      code: 'RUNNER_CONFIG_INVALID',
+    })
+  }
+  // The runner reads plain decimals with at most millisecond precision; never `1e-7`.
+  return Number.isInteger(value) ? String(value) : value.toFixed(3).replace(/0+$/, '').replace(/\.$/, '')
+}
+
+function onePath(field: string, value: string): string {
+  if (typeof value !== 'string' || value === '' || /[\0\n\r]/.test(value)) {
+    throw new UsageError(`runner setting ${field} must be a non-empty path on one line`, {code: 'RUNNER_CONFIG_INVALID'})
+  }
+  return value
+}
+
+/** Normalizes `TERM`, `sigterm` and `SIGTERM` to `SIGTERM`; throws on a signal the runner cannot deliver. */
+export function normalizeSignal(signal: string): (typeof RUNNER_SIGNALS)[number] {
+  const name = `SIG${String(signal).toUpperCase().replace(/^SIG/, '')}`
+  const known = RUNNER_SIGNALS.find((s) => s === name)
+  if (!known) {
+    throw new UsageError(`signal ${signal} cannot be a job's notice`, {
+      code: 'RUNNER_CONFIG_INVALID',
+      hint: `Use one of ${RUNNER_SIGNALS.join(', ')}.`,
+    })
+  }
+  return known
+}
+
+/** The `runner.conf` file. Throws UsageError on a setting the runner would refuse. */
+export function renderRunnerConf(config: RunnerConfig): string {
+  const entries: Array<[string, string]> = [
+    ['graceSeconds', seconds('graceSeconds', config.graceSeconds)],
+    ['signal', normalizeSignal(config.signal)],
+    ['workdir', onePath('workdir', config.workdir)],
+    ['noticeSources', config.noticeSources.map(checkNoticeSource).join(' ')],
+    ['pollIntervalSeconds', seconds('pollIntervalSeconds', config.pollIntervalSeconds, {min: 0.1})],
+  ]
+  if (config.lingerSeconds !== undefined) entries.push(['lingerSeconds', seconds('lingerSeconds', config.lingerSeconds)])
+  if (config.killMarginSeconds !== undefined) entries.push(['killMarginSeconds', seconds('killMarginSeconds', config.killMarginSeconds)])
+  if (config.slotDir !== undefined) entries.push(['slotDir', onePath('slotDir', config.slotDir)])
+  if (config.slots !== undefined) entries.push(['slots', seconds('slots', config.slots, {integer: true})])
+  if (config.slotWaitSeconds !== undefined) {
+    entries.push(['slotWaitSeconds', seconds('slotWaitSeconds', config.slotWaitSeconds, {min: -1, integer: true})])
+  }
+  if (config.checkpointGet !== undefined) entries.push(['checkpointGet', signedUrl('checkpointGet', config.checkpointGet)])
+  if (config.checkpointPut !== undefined) entries.push(['checkpointPut', signedUrl('checkpointPut', config.checkpointPut)])
+  if (config.checkpointSyncSeconds !== undefined) entries.push(['checkpointSyncSeconds', seconds('checkpointSyncSeconds', config.checkpointSyncSeconds)])
+  if (config.holdFile !== undefined) entries.push(['holdFile', onePath('holdFile', config.holdFile)])
+  if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
+  if (config.holdTimeoutSeconds !== undefined) entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
+  return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
+}
+
+/** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */
+export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; syncSeconds: number} | null): Partial<RunnerConfig> {
+  return sync === null ? {} : {checkpointGet: sync.getUrl, checkpointPut: sync.putUrl, checkpointSyncSeconds: sync.syncSeconds}
+}
+
+/** runner.conf's keys for a held attempt (none when the attempt is not held). */
+export function holdRunnerConfig(hold: AttemptHold | null | undefined): Partial<RunnerConfig> {
+  if (!hold) return {}
+  return 'file' in hold ? {holdFile: hold.file, holdTimeoutSeconds: hold.timeoutSeconds} : {holdUrl: hold.url, holdTimeoutSeconds: hold.timeoutSeconds}
+}
+
+/** One line of runner.conf holds it: an http(s) URL without whitespace. Never echoed: it is a credential. */
+function signedUrl(key: string, url: string): string {
+  if (!/^https?:\/\/[^\s/?#]+\S*$/.test(url)) throw new UsageError(`${key} is not an http(s) URL`, {code: 'RUNNER_CONFIG_INVALID'})
+  return url
+}
+
+function checkNoticeSource(entry: string): string {
+  const eq = entry.indexOf('=')
+  const name = eq === -1 ? entry : entry.slice(0, eq)
+  const url = eq === -1 ? null : entry.slice(eq + 1)
+  if (!Object.hasOwn(NOTICE_SOURCES, name)) {
+    throw new UsageError(`unknown notice source "${name}"`, {
+      code: 'RUNNER_CONFIG_INVALID',
+      hint: `Known sources: ${Object.keys(NOTICE_SOURCES).join(', ')}.`,
+    })
+  }
+  if (url !== null && !/^https?:\/\/[A-Za-z0-9._:@%-]+(\/[A-Za-z0-9._~/%-]*)?$/.test(url)) {
+    throw new UsageError(`notice source ${name}: "${url}" is not a base URL the runner accepts`, {code: 'RUNNER_CONFIG_INVALID'})
+  }
+  return entry
+}
+
+function writeAtomic(path: string, content: string, mode: number): void {
+  const tmp = `${path}.tmp.${process.pid}`
+  writeFileSync(tmp, content, {mode})
+  renameSync(tmp, path)
+}
+
+/**
+ * Creates (or refreshes) an attempt directory with run.sh, setup.sh, env and runner.conf.
+ * Everything is validated before anything is written. The env file may hold secrets, so
+ * the directory is private to the user.
+ */
+export function writeAttemptDir(dir: string, files: AttemptFiles): void {
+  const env = renderEnv(files.env)
+  const conf = renderRunnerConf(files.config)
+  if (typeof files.run !== 'string') throw new UsageError('a job needs a run script', {code: 'RUN_MISSING'})
+  mkdirSync(dir, {recursive: true, mode: 0o700})
+  writeAtomic(join(dir, 'run.sh'), files.run, 0o700)
+  if (files.setup === null || files.setup === undefined) rmSync(join(dir, 'setup.sh'), {force: true})
+  else writeAtomic(join(dir, 'setup.sh'), files.setup, 0o700)
+  writeAtomic(join(dir, 'env'), env, 0o600)
+  writeAtomic(join(dir, 'runner.conf'), conf, 0o600)
+}
+
+function readOptional(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+}
+
+/**
+ * The runner's events so far, oldest first. A line still being written (no newline yet)
+ * is left for the next read.
+ */
+export function readEvents(dir: string): RunnerEvent[] {
+  const text = readOptional(join(dir, 'events.jsonl'))
+  if (!text) return []
+  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1)
+  const events: RunnerEvent[] = []
+  for (const line of complete.split('\n')) {
+    if (line === '') continue
+    try {
+      const value = JSON.parse(line) as unknown
+      if (typeof value === 'object' && value !== null && typeof (value as RunnerEvent).event === 'string') events.push(value as RunnerEvent)
+    } catch {
+      // A line torn by a host crash; the others still tell the story.
+    }
+  }
+  return events
+}
+
+function readInt(path: string): number | null {
+  const text = readOptional(path)
+  if (text === null) return null
+  const trimmed = text.trim()
+  return /^-?\d+$/.test(trimmed) ? Number(trimmed) : null
+}
+
+/** The job's exit code once the runner has written it (atomically), else null. */
+export function readExitCode(dir: string): number | null {
+  return readInt(join(dir, 'exit_code'))
+}
+
+export function readRunnerPid(dir: string): number | null {
+  return readInt(join(dir, 'runner.pid'))
+}
+
+export function readJobPgid(dir: string): number | null {
+  return readInt(join(dir, 'job.pgid'))
+}
+
+/**
+ * Tells the runner what the next signal it gets means: `cancel` or `preempt`, with the grace
+ * in seconds (the runner's graceSeconds when omitted). The caller then signals the runner
+ * the backend's way (a local kill, scancel, a pod deletion).
+ */
+export function requestStop(dir: string, kind: StopKind, graceSeconds?: number): void {
+  if (kind !== 'cancel' && kind !== 'preempt') throw new BugError(`unknown stop kind ${String(kind)}`)
+  const grace = graceSeconds === undefined ? '' : ` ${seconds('grace', graceSeconds)}`
+  writeAtomic(join(dir, 'stop-request'), `${kind}${grace}\n`, 0o600)
+}
+
+/**
+ * Path of skyhop-runner.sh. It sits in the runner's folder both in src/ (tsx) and in dist/
+ * (the build copies it: `cp src/runner/skyhop-runner.sh dist/runner/`).
+ */
+export function runnerScriptPath(): string {
+  const candidates = [
+    new URL('../runner/skyhop-runner.sh', import.meta.url),
+    // A dist/ built without the copy step, inside a source checkout.
+    new URL('../../src/runner/skyhop-runner.sh', import.meta.url),
+  ].map((url) => fileURLToPath(url))
+  const found = candidates.find((path) => existsSync(path))
+  if (!found) {
+    throw new BugError(`skyhop-runner.sh is missing (looked in ${candidates.join(', ')})`, {
+      hint: 'The build must copy src/runner/skyhop-runner.sh into dist/runner/.',
+    })
+  }
+  return found
+}

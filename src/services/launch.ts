@@ -1,0 +1,180 @@
+// The launch service: plan a job, record it, then either drive it here (--wait) or hand
+// it to a detached controller process that holds the job's lease.
+import {spawn} from 'node:child_process'
+import {mkdirSync, openSync} from 'node:fs'
+import {hostname} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {UsageError} from '../errors.js'
+import {noFeasiblePlanError} from '../planner/explain.js'
+import type {Plan} from '../planner/types.js'
+import type {Provider} from '../providers/provider.js'
+import {isValidEnvName} from '../runner/contract.js'
+import type {JobSpec} from '../model/job-spec.js'
+import type {Store} from '../state/store.js'
+import type {EventRecord, JobRecord} from '../model/records.js'
+import {type ControllerDeps, type ControllerEvent, driveJob} from '../controller/controller.js'
+import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './job-ops.js'
+import type {Replanner} from './planning.js'
+
+export interface LaunchOverrides {
+  name?: string
+  env?: Record<string, string>
+  provider?: string
+  region?: string
+}
+
+/** Options stored with the job so a detached or recovering controller plans the same way. */
+export interface StoredLaunchOptions {
+  catalogFile?: string
+  objective?: string
+  retryUntilUpMs?: number
+}
+
+/** Applies launch flags to a spec without mutating it. */
+export function applyOverrides(spec: JobSpec, o: LaunchOverrides): JobSpec {
+  const env = {...spec.envs}
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (!isValidEnvName(k)) throw new UsageError(`--env ${k}=…: "${k}" is not a valid variable name`, {code: 'BAD_ENV'})
+    env[k] = v
+  }
+  if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.name)) {
+    throw new UsageError(`--name "${o.name}": use letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)`, {code: 'BAD_NAME'})
+  }
+  return {
+    ...spec,
+    name: o.name ?? spec.name,
+    envs: env,
+    placement: {
+      providers: o.provider ? {allow: [o.provider], deny: spec.placement.providers.deny} : spec.placement.providers,
+      regions: o.region ? {allow: [o.region], deny: spec.placement.regions.deny} : spec.placement.regions,
+    },
+  }
+}
+
+/** Fails before anything is recorded when a secret the job needs is not in the environment. */
+export function checkSecrets(spec: JobSpec, env: NodeJS.ProcessEnv): void {
+  const missing = spec.secrets.filter((name) => env[name] === undefined)
+  if (missing.length > 0) {
+    throw new UsageError(`secret ${missing.map((m) => `$${m}`).join(', ')} named in the job file is not set in this environment`, {
+      code: 'SECRET_MISSING',
+      hint: 'Export it before launching; skyhop passes secrets from your environment and never stores them.',
+    })
+  }
+}
+
+/** Plans once; throws exit 5 with grouped reasons when nothing is feasible. */
+export async function planForLaunch(spec: JobSpec, replan: Replanner): Promise<Plan> {
+  const {plan} = await replan(spec, [])
+  if (plan.candidates.length === 0) throw noFeasiblePlanError(plan)
+  return plan
+}
+
+export interface LaunchResult {
+  job: JobSummary
+  attempts: AttemptSummary[]
+  detached: boolean
+  /** The exit code `launch --wait` ends with (the job's own, or skyhop's for failures). */
+  exitCode: number | null
+}
+
+export interface StartJobInput {
+  store: Store
+  providers: ReadonlyMap<string, Provider>
+  replan: Replanner
+  home: string
+  spec: JobSpec
+  file: string | null
+  options: StoredLaunchOptions
+  wait: boolean
+  onEvent?: (event: ControllerEvent) => void
+  signal?: AbortSignal
+  sweepId?: string | null
+  matrix?: Record<string, unknown> | null
+  pollIntervalMs?: number
+  checkpointSync?: ControllerDeps['checkpointSync']
+  attemptHolds?: ControllerDeps['attemptHolds']
+}
+
+export function controllerOwner(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+}
+
+/** Records the job and drives it here, or starts a detached controller for it. */
+export async function startJob(input: StartJobInput): Promise<LaunchResult> {
+  const job = input.store.createJob({name: input.spec.name, file: input.file, spec: input.spec, options: {...input.options}, sweepId: input.sweepId, matrix: input.matrix})
+  if (!input.wait) {
+    spawnDetachedController(input.home, job.id)
+    return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}
+  }
+  const final = await driveJob(job.id, {
+    store: input.store,
+    providers: input.providers,
+    replan: input.replan,
+    home: input.home,
+    owner: controllerOwner(),
+    onEvent: input.onEvent,
+    signal: input.signal,
+    retryUntilUpMs: input.options.retryUntilUpMs,
+    pollIntervalMs: input.pollIntervalMs ?? 250,
+    checkpointSync: input.checkpointSync,
+    attemptHolds: input.attemptHolds,
+  })
+  return resultFor(input.store, final)
+}
+
+export function resultFor(store: Store, job: JobRecord): LaunchResult {
+  return {
+    job: summarize(store, job),
+    attempts: store.listAttempts(job.id).map(attemptSummary),
+    detached: false,
+    exitCode: exitCodeForJob(job, store.events(job.id)),
+  }
+}
+
+/**
+ * The exit code a waiting CLI ends with: the job's own code when it has one; otherwise
+ * skyhop's code for why it ended (4 every candidate failed, 5 no feasible plan, 6 lost).
+ */
+export function exitCodeForJob(job: JobRecord, events: EventRecord[]): number | null {
+  switch (job.state) {
+    case 'SUCCEEDED':
+      return 0
+    case 'CANCELLED':
+      return 130
+    case 'FAILED': {
+      if (job.exitCode !== null) return job.exitCode
+      const failed = [...events].reverse().find((e) => e.kind === 'job-failed')
+      const code = String(failed?.data.code ?? '')
+      if (code === 'NO_FEASIBLE_PLAN') return 5
+      if (code === 'ALL_CANDIDATES_FAILED' || code.startsWith('PROVIDER_')) return 4
+      if (code === 'SECRET_MISSING' || code === 'USAGE') return 2
+      return 6
+    }
+    default:
+      return null
+  }
+}
+
+/** Path of the CLI entry point, from src/ (tsx) or dist/. */
+function binPath(): string {
+  return fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+}
+
+/**
+ * Starts `skyhop controller JOB` (or `skyhop sweep-controller SWEEP`) detached from this
+ * process (own session, output to a log file), so the job outlives the terminal. It
+ * inherits this environment, which is where job secrets come from.
+ */
+export function spawnDetachedController(home: string, id: string, command: 'controller' | 'sweep-controller' = 'controller'): void {
+  const dir = join(home, 'controllers')
+  mkdirSync(dir, {recursive: true})
+  const log = openSync(join(dir, `${id}.log`), 'a', 0o600)
+  const child = spawn(process.execPath, [binPath(), command, id], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: {...process.env, SKYHOP_HOME: home},
+  })
+  child.unref()
+}

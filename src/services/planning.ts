@@ -1,0 +1,200 @@
+// Gathers what the pure planner needs — catalog offers, live offers from the enabled
+// backends (this machine, Slurm partitions), their queue estimates, and what the store
+// has observed — and returns a replanner the controller calls after every failure.
+import type {FxRates} from '../model/currency.js'
+import type {Accelerator, Offer} from '../model/catalog.js'
+import type {SkyhopConfig} from '../config.js'
+import {indexOffers, offerIdentity, offerKey} from '../planner/offer-index.js'
+import {planJob} from '../planner/plan-job.js'
+import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate, QuotaLimit} from '../planner/types.js'
+import type {Provider} from '../providers/provider.js'
+import type {JobSpec, Objective} from '../model/job-spec.js'
+import type {Store} from '../state/store.js'
+import type {ObservationRecord} from '../model/records.js'
+import type {Replanned} from '../controller/controller.js'
+
+export interface PlanningSetup {
+  home: string
+  config: SkyhopConfig
+  providers: ReadonlyMap<string, Provider>
+  /** Use exactly this catalog file's offers (live offers of enabled backends are still added). */
+  catalogFile?: string
+  objective?: Objective
+  top?: number
+  /** Plan across every provider in the catalog, not only the enabled ones (plan only). */
+  allProviders?: boolean
+  store?: Store
+  now?: () => Date
+  /** Receives non-fatal problems (a backend whose live offers could not be read). */
+  warn?: (message: string) => void
+}
+
+export type Replanner = (spec: JobSpec, blocked: BlockList) => Promise<Replanned>
+
+export interface Planning {
+  replan: Replanner
+  /** What the plans are made from, for `plan`'s output. */
+  catalog: {
+    offers: number
+    providers: Array<{provider: string; origin: string; asOf: string | null}>
+    warnings: string[]
+    fx: {cnyPerUsd: number; source: string}
+  }
+  /** Providers whose offers are candidates; null when planning across every provider. */
+  enabledProviders: string[] | null
+}
+
+/** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
+export interface PlanningInputs {
+  offers: OfferIndex
+  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
+  accelerators: (name: string) => Accelerator | undefined
+  enabledProviders: ReadonlySet<string> | null
+  fx: FxRates
+  /** The backends' own queue estimates for this job's shape (cached per shape). */
+  queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
+  observations(): readonly Observation[]
+  options: PlanOptions
+  now: () => Date
+  /** What the offers came from, for `plan`'s output. */
+  catalog: Planning['catalog']
+  /** Concurrent limits from the config, for planning sweeps as a whole. */
+  quotas: QuotaLimit[]
+}
+
+/** How far back observations count. */
+const OBSERVATION_WINDOW_DAYS = 14
+
+export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
+  return (await createPlanning(setup)).replan
+}
+
+export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
+  const inputs = await gatherPlanningInputs(setup)
+  return {
+    replan: replannerFrom(inputs),
+    catalog: inputs.catalog,
+    enabledProviders: inputs.enabledProviders === null ? null : [...inputs.enabledProviders].sort(),
+  }
+}
+
+export function replannerFrom(inputs: PlanningInputs): Replanner {
+  const replan = async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
+    const plan = planJob({
+      job: spec,
+      offers: inputs.offers,
+      accelerators: inputs.accelerators,
+      now: inputs.now(),
+      enabledProviders: inputs.enabledProviders,
+      fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
+      observations: inputs.observations(),
+      queueEstimates: await inputs.queueEstimates(spec),
+      blocked,
+      options: inputs.options,
+    })
+    return {plan, offerOf: inputs.offerOf}
+  }
+  return replan
+}
+
+export async function gatherPlanningInputs(setup: PlanningSetup): Promise<PlanningInputs> {
+  const {loadCatalog} = await import('../catalog/catalog.js')
+  const {fxFromEnv} = await import('../model/currency.js')
+  const now = setup.now ?? (() => new Date())
+  const baseFx = fxFromEnv()
+  const fx = setup.config.fx.cnyPerUsd ? {...baseFx, cnyPerUsd: setup.config.fx.cnyPerUsd, source: 'config fx.cny_per_usd'} : baseFx
+  const catalog = loadCatalog({home: setup.home, catalogFile: setup.catalogFile, mergeFile: setup.catalogFile ? undefined : (setup.config.catalog.merge ?? undefined), fx})
+  for (const w of catalog.warnings) setup.warn?.(w)
+
+  // `--catalog FILE` is the whole world (issue 3): exactly that file's offers, no live ones.
+  const live: Offer[] = []
+  for (const provider of setup.catalogFile ? [] : setup.providers.values()) {
+    if (!provider.liveOffers) continue
+    try {
+      live.push(...(await provider.liveOffers()))
+    } catch (error) {
+      setup.warn?.(`${provider.name}: could not list live offers: ${(error as Error).message}`)
+    }
+  }
+  const offers = [...catalog.offers.filter((o) => !live.some((l) => l.provider === o.provider)), ...live]
+  const index = indexOffers(offers)
+  const byKey = new Map<OfferKey, Offer>(offers.map((o) => [offerKey(o), o]))
+  // Offers sharing an offerKey (one instance type sold with different accelerators) are told
+  // apart by their accelerator: by key alone the last of them stood for all, and a launch
+  // went out with another offer than the candidate's (its price, its accelerator for GRES).
+  const byIdentity = new Map<string, Offer>(offers.map((o) => [offerIdentity({offerKey: offerKey(o), accelerator: o.accelerator}), o]))
+  const queueCache = new Map<string, QueueEstimate | null>()
+  const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
+
+  const queueEstimates = async (spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>> => {
+    const queueEstimates = new Map<OfferKey, QueueEstimate>()
+    for (const offer of live) {
+      const provider = setup.providers.get(offer.provider)
+      if (!provider?.estimateQueue) continue
+      const key = offerKey(offer)
+      const cacheKey = `${key}|${spec.nodes}|${JSON.stringify(spec.resources)}`
+      if (!queueCache.has(cacheKey)) {
+        queueCache.set(cacheKey, await provider.estimateQueue(spec, offer).catch(() => null))
+      }
+      const estimate = queueCache.get(cacheKey)
+      if (estimate) queueEstimates.set(key, estimate)
+    }
+    return queueEstimates
+  }
+  return {
+    offers: index,
+    offerOf: (c) => (c.accelerator === undefined ? byKey.get(c.offerKey) : byIdentity.get(offerIdentity({offerKey: c.offerKey, accelerator: c.accelerator}))),
+    accelerators: (name) => catalog.registry.resolve(name),
+    enabledProviders: enabled,
+    fx,
+    queueEstimates,
+    observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),
+    options: {...(setup.objective ? {objective: setup.objective} : {}), ...(setup.top ? {top: setup.top} : {})},
+    now,
+    quotas: setup.config.quotas,
+    catalog: {
+      offers: offers.length,
+      providers: catalog.sources.map((s) => ({provider: s.provider, origin: s.origin, asOf: s.asOf})),
+      warnings: [...catalog.warnings],
+      fx: {cnyPerUsd: fx.cnyPerUsd, source: fx.source},
+    },
+  }
+}
+
+/** observationsFrom's answer per list of rows the store handed out (it keeps one until they change). */
+const translated = new WeakMap<readonly ObservationRecord[], readonly Observation[]>()
+
+/** The store's observation rows in the planner's vocabulary. */
+export function observationsFrom(store: Store, now: Date): readonly Observation[] {
+  const since = new Date(now.getTime() - OBSERVATION_WINDOW_DAYS * 86_400_000).toISOString()
+  const rows = store.observations(since)
+  let out = translated.get(rows)
+  if (out === undefined) {
+    out = Object.freeze(translate(rows))
+    translated.set(rows, out)
+  }
+  return out
+}
+
+function translate(rows: readonly ObservationRecord[]): Observation[] {
+  const out: Observation[] = []
+  for (const o of rows) {
+    const scope = {provider: o.provider, region: o.region ?? '', zone: o.zone, accelerator: o.accelerator, spot: o.spot, at: o.ts}
+    switch (o.kind) {
+      case 'provisioning-wait':
+        out.push({...scope, kind: 'provisioning-wait', minutes: (o.valueSeconds ?? 0) / 60})
+        break
+      case 'capacity-failure':
+      case 'quota-failure':
+        out.push({...scope, kind: 'capacity-failure'})
+        break
+      case 'preemption':
+        out.push({...scope, kind: 'preemption'})
+        break
+      case 'spot-uptime':
+        out.push({...scope, kind: 'spot-uptime', hours: (o.valueSeconds ?? 0) / 3600})
+        break
+    }
+  }
+  return out
+}
