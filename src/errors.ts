@@ -164,6 +164,15 @@ export class InterruptedError extends SkyhopError {
   readonly code = 'INTERRUPTED'
 }
 
+/**
+ * Another controller holds the job's (or sweep's) lease: this one steps aside. Callers
+ * catch it and report the job as skipped; one that escapes exits 1, as it always did.
+ */
+export class LeaseHeldError extends SkyhopError {
+  readonly exitCode = ExitCode.internal
+  readonly code = 'LEASE_HELD'
+}
+
 /** Our fault: an invariant broke. Exit 1. */
 export class BugError extends SkyhopError {
   readonly exitCode = ExitCode.internal
@@ -172,4 +181,14 @@ export class BugError extends SkyhopError {
 
 export function isSkyhopError(err: unknown): err is SkyhopError {
   return err instanceof SkyhopError
+}
+
+/**
+ * Anything a provider call threw, as a ProviderError the controller can classify: another
+ * taxonomy error is the user's to fix; anything else is taken as transient (retried).
+ */
+export function asProviderError(provider: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error
+  if (isSkyhopError(error)) return new ProviderError(provider, 'user', error.message, {code: error.code, cause: error})
+  return new ProviderError(provider, 'transient', error instanceof Error ? error.message : String(error), {code: 'PROVIDER_UNEXPECTED', cause: error})
 }

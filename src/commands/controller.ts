@@ -1,7 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {LeaseHeldError, driveJob} from '../controller/controller.js'
+import {driveJob} from '../controller/controller.js'
+import {StoreJournal} from '../controller/journal.js'
+import {LeaseHeldError} from '../errors.js'
 import {controllerOwner, resultFor} from '../services/launch.js'
 import type {Objective} from '../model/job-spec.js'
 
@@ -21,7 +23,7 @@ export default class Controller extends BaseCommand {
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => abort.abort())
     try {
       const final = await driveJob(job.id, {
-        store,
+        journal: new StoreJournal(store),
         providers: await this.ctx.providers(),
         replan,
         home: this.home,

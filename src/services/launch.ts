@@ -15,6 +15,7 @@ import type {JobSpec} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import type {EventRecord, JobRecord} from '../model/records.js'
 import {type ControllerDeps, type ControllerEvent, driveJob} from '../controller/controller.js'
+import {StoreJournal} from '../controller/journal.js'
 import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './job-ops.js'
 import type {Replanner} from './planning.js'
 
@@ -109,7 +110,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}
   }
   const final = await driveJob(job.id, {
-    store: input.store,
+    journal: new StoreJournal(input.store),
     providers: input.providers,
     replan: input.replan,
     home: input.home,

@@ -9,12 +9,11 @@
 // `down JOB` is cancel plus the same sweep limited to the job: it stops the job if it
 // runs, releases whatever any of its attempts still holds, and terminates anything left
 // with the job's tag.
-import {ProviderError} from '../errors.js'
+import {ProviderError, asProviderError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
-import {asProviderError} from '../controller/controller.js'
 import {type JobSummary, cancelJob, summarize} from './job-ops.js'
 
 export type OrphanReason =

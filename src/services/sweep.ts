@@ -5,7 +5,7 @@
 // provider per tick by one shared BatchPoller, and no job started whose expected cost
 // would push the sweep's spent + committed cost past its budget.
 import {amountInUsd} from '../model/currency.js'
-import {BugError} from '../errors.js'
+import {BugError, LeaseHeldError} from '../errors.js'
 import {noFeasiblePlanError, noFeasibleSweepError} from '../planner/explain.js'
 import {offerIdentity} from '../planner/offer-index.js'
 import {planSweep, shapeKey} from '../planner/plan-sweep.js'
@@ -15,7 +15,9 @@ import {type Combination, type Matrix, type MatrixValue, expandMatrix, mergeMatr
 import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
-import {BatchPoller, type ControllerDeps, type ControllerEvent, LEASE_TTL_MS, LeaseHeldError, driveJob} from '../controller/controller.js'
+import {type ControllerDeps, type ControllerEvent, LEASE_TTL_MS, driveJob} from '../controller/controller.js'
+import {BatchPoller} from '../controller/batch-poller.js'
+import {StoreJournal} from '../controller/journal.js'
 import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
 import {releaseIdle} from '../controller/idle.js'
 import {checkSecrets, exitCodeForJob} from './launch.js'
@@ -568,7 +570,7 @@ class SweepController {
     this.emit('job-started', `starting ${q.name} (${this.running.size + 1} running)`, {jobId: q.id, name: q.name, data: {values: job.matrix ?? {}, index: o.sweep?.index ?? null}})
     const preferred = o.sweep?.candidateKey ? {key: o.sweep.candidateKey, accelerator: o.sweep.accelerator} : null
     const done = driveJob(q.id, {
-      store: this.store,
+      journal: new StoreJournal(this.store),
       providers: this.deps.providers,
       replan: (spec, blocked) => this.replanPreferring(spec, blocked, preferred),
       home: this.deps.home,

@@ -32,6 +32,7 @@ import {join} from 'node:path'
 import type {AcceleratorRegistry} from '../catalog/accelerators.js'
 import type {Offer} from '../model/catalog.js'
 import {driveJob} from '../controller/controller.js'
+import {StoreJournal} from '../controller/journal.js'
 import {observationsFrom, replannerFrom} from '../services/planning.js'
 import {offerKey} from '../planner/offer-index.js'
 import {indexOffers} from '../planner/offer-index.js'
@@ -148,7 +149,7 @@ export async function runController(input: ControllerRunInput): Promise<Controll
     })
     const job = store.createJob({name: spec.name, file: null, spec})
     const record = await driveJob(job.id, {
-      store,
+      journal: new StoreJournal(store),
       providers,
       home,
       owner: 'simulator',

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import type {SkyhopConfig} from '../../src/config.js'
 import {type ControllerDeps, type ControllerEvent, driveJob} from '../../src/controller/controller.js'
+import {StoreJournal} from '../../src/controller/journal.js'
 import {createReplanner, type Replanner} from '../../src/services/planning.js'
 import type {BlockList} from '../../src/planner/types.js'
 import type {Provider} from '../../src/providers/provider.js'
@@ -77,7 +78,7 @@ export async function jobDriver(
     const blocked: BlockList[] = []
     const events: ControllerEvent[] = []
     const job = await driveJob(jobId, {
-      store,
+      journal: new StoreJournal(store),
       providers,
       replan: (spec, b) => {
         blocked.push([...b])

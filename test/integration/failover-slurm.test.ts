@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import {loadConfig} from '../../src/config.js'
 import {driveJob} from '../../src/controller/controller.js'
+import {StoreJournal} from '../../src/controller/journal.js'
 import {createReplanner} from '../../src/services/planning.js'
 import {createProviders} from '../../src/providers/registry.js'
 import {loadJobFile} from '../../src/job/load.js'
@@ -54,7 +55,7 @@ describe('failover between this machine and real Slurm', function () {
     await waitFor(() => parseEnvelope(runCli(['status', 'blocker', '--json'], {home, env}).stdout).result.job.state === 'RUNNING')
 
     const created = store.createJob({name: spec.name, file, spec})
-    const final = await driveJob(created.id, {store, providers, replan, home, owner: 'test', pollIntervalMs: 200})
+    const final = await driveJob(created.id, {journal: new StoreJournal(store), providers, replan, home, owner: 'test', pollIntervalMs: 200})
     runCli(['cancel', 'blocker', '--grace', '1s'], {home, env})
     expect(final.state, final.reason ?? '').to.equal('SUCCEEDED')
     const attempts = store.listAttempts(created.id)
@@ -80,7 +81,7 @@ describe('failover between this machine and real Slurm', function () {
     expect((await replan(spec, [])).plan.chosen!.provider).to.equal('slurm')
     await slurm('scontrol', ['update', 'PartitionName=high', 'State=DOWN'])
     const created = store.createJob({name: spec.name, file, spec})
-    const final = await driveJob(created.id, {store, providers, replan, home, owner: 'test', pollIntervalMs: 200})
+    const final = await driveJob(created.id, {journal: new StoreJournal(store), providers, replan, home, owner: 'test', pollIntervalMs: 200})
     expect(final.state).to.equal('SUCCEEDED')
     const attempts = store.listAttempts(created.id)
     expect(attempts.map((a) => `${a.provider}:${a.state}`)).to.deep.equal(['slurm:FAILED', 'local:SUCCEEDED'])

@@ -1,7 +1,7 @@
 // What the controller stops trying after a failure, by the error's scope and market.
 import {expect} from 'chai'
 
-import {blockFor} from '../../../src/controller/controller.js'
+import {blockFor} from '../../../src/controller/launch-round.js'
 import {ProviderError} from '../../../src/errors.js'
 import type {Candidate} from '../../../src/planner/types.js'
 

@@ -1,0 +1,174 @@
+// An attempt's course once launched: polled (directly, or through a sweep's BatchPoller),
+// its state changes recorded with what the planner learns from them (provisioning waits,
+// preemptions, spot uptimes), its end turned into the job's next state (done, failed,
+// restarted, recovering), and what it held released.
+import {rmSync} from 'node:fs'
+
+import {asProviderError} from '../errors.js'
+import {type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
+import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import type {JobDrive} from './drive.js'
+import type {AttemptPatch} from './journal.js'
+
+export class AttemptEnds {
+  constructor(private readonly d: JobDrive) {}
+
+  async pollOne(attempt: AttemptRecord): Promise<PollResult | undefined> {
+    const provider = this.d.deps.providers.get(attempt.provider)!
+    let result: PollResult | undefined
+    try {
+      result = this.d.deps.poller
+        ? await this.d.deps.poller.poll(provider, attempt.handle!)
+        : (await provider.poll([attempt.handle!])).get(attempt.handle!.externalId)
+    } catch (error) {
+      const perr = asProviderError(attempt.provider, error)
+      this.d.emit('poll-error', `could not poll ${attempt.provider}: ${perr.message}`, {attemptId: attempt.id})
+      return undefined
+    }
+    if (!result) return undefined
+    this.applyPoll(attempt, result)
+    return result
+  }
+
+  private applyPoll(attempt: AttemptRecord, result: PollResult): void {
+    if (result.state === attempt.state) return
+    const now = this.d.clock().toISOString()
+    const patch: AttemptPatch = {state: result.state}
+    if (result.state === 'RUNNING' && !attempt.startedAt) {
+      patch.startedAt = result.startedAt ?? now
+      // A held attempt's instance was up before it was let go: its run starts no earlier.
+      const released = this.d.holds.releasedAt(attempt.id)
+      if (released !== undefined && Date.parse(patch.startedAt) < released) patch.startedAt = new Date(released).toISOString()
+      const launched = Date.parse(attempt.launchedAt ?? attempt.intentAt)
+      this.d.journal.recordObservation({
+        provider: attempt.provider,
+        region: attempt.region,
+        zone: attempt.zone,
+        accelerator: attempt.accelerator,
+        spot: attempt.spot,
+        kind: 'provisioning-wait',
+        valueSeconds: Math.max(0, (Date.parse(patch.startedAt) - launched) / 1000),
+      })
+    }
+    if (TERMINAL_ATTEMPT_STATES.has(result.state)) {
+      patch.endedAt = result.endedAt ?? now
+      patch.exitCode = result.exitCode
+      patch.reason = result.reason
+      if (!attempt.startedAt && result.startedAt) patch.startedAt = result.startedAt
+    }
+    this.d.journal.recordOutcome(attempt.id, patch, {kind: `attempt-${result.state.toLowerCase()}`, data: {exitCode: result.exitCode, reason: result.reason}})
+    // An ended job (cancelled while this attempt started) stays ended.
+    if (result.state === 'RUNNING' && !TERMINAL_JOB_STATES.has(this.d.job().state)) {
+      this.d.journal.recordJobState(this.d.jobId, 'RUNNING', {kind: 'job-running', attemptId: attempt.id})
+      this.d.emit('running', `running on ${attempt.provider}/${attempt.region} (${attempt.instanceType})`, {attemptId: attempt.id})
+    }
+  }
+
+  async onAttemptEnded(job: JobRecord, attempt: AttemptRecord, result: PollResult): Promise<void> {
+    await this.release(attempt)
+    // A held attempt's go file has served once the attempt is over (a store's go object stays: one small object a move).
+    if (this.d.holds.holdOf(attempt.id) === 'file') rmSync(this.d.holds.holdFile(job.id, attempt.id), {force: true})
+    if (attempt.spot && attempt.startedAt) {
+      this.d.journal.recordObservation({
+        provider: attempt.provider,
+        region: attempt.region,
+        zone: attempt.zone,
+        accelerator: attempt.accelerator,
+        spot: true,
+        kind: 'spot-uptime',
+        valueSeconds: (Date.parse(attempt.endedAt ?? this.d.clock().toISOString()) - Date.parse(attempt.startedAt)) / 1000,
+      })
+    }
+    if (TERMINAL_JOB_STATES.has(job.state)) return
+    if ((result.state === 'PREEMPTED' || result.state === 'LOST' || result.state === 'CANCELLED') && this.d.spot.migrationRequested(attempt.id)) {
+      this.d.spot.onMigrated(job, attempt, result)
+      return
+    }
+    const spec = job.spec
+    switch (result.state) {
+      case 'SUCCEEDED': {
+        this.d.journal.recordJobState(job.id, 'SUCCEEDED', {kind: 'job-succeeded', attemptId: attempt.id}, {exitCode: 0, reason: null})
+        this.d.emit('succeeded', 'job succeeded', {attemptId: attempt.id})
+        return
+      }
+      case 'FAILED': {
+        const code = result.exitCode
+        if (code !== null && spec.recovery.restartOnExitCodes.includes(code) && job.errorRestarts < spec.recovery.maxRestartsOnErrors) {
+          this.d.journal.recordJobState(job.id, 'RECOVERING', {kind: 'job-restarting-on-error', attemptId: attempt.id, data: {exitCode: code}}, {errorRestarts: job.errorRestarts + 1})
+          this.d.emit('restarting', `exit code ${code} is in restart_on_exit_codes; restarting (${job.errorRestarts + 1}/${spec.recovery.maxRestartsOnErrors})`, {attemptId: attempt.id})
+          await this.d.sleep(Math.min(30_000, 1000 * 2 ** job.errorRestarts))
+          return
+        }
+        this.d.journal.recordJobState(job.id, 'FAILED', {kind: 'job-failed', attemptId: attempt.id, data: {exitCode: code}}, {exitCode: code, reason: result.reason ?? `exited with code ${code}`})
+        this.d.emit('failed', `job failed with exit code ${code}`, {attemptId: attempt.id})
+        return
+      }
+      case 'PREEMPTED':
+      case 'LOST': {
+        if (result.state === 'PREEMPTED') {
+          this.d.journal.recordObservation({
+            provider: attempt.provider,
+            region: attempt.region,
+            zone: attempt.zone,
+            accelerator: attempt.accelerator,
+            spot: attempt.spot,
+            kind: 'preemption',
+            valueSeconds: null,
+          })
+        }
+        if (job.restarts >= spec.recovery.maxRestarts) {
+          this.d.journal.recordJobState(job.id, 'FAILED', {kind: 'job-failed', attemptId: attempt.id}, {
+            exitCode: null,
+            reason: `${result.state === 'PREEMPTED' ? 'preempted' : 'lost'} and recovery.max_restarts (${spec.recovery.maxRestarts}) reached`,
+          })
+          this.d.emit('failed', `attempt ${result.state.toLowerCase()}; no restarts left`, {attemptId: attempt.id})
+          return
+        }
+        if (spec.recovery.strategy === 'eager-next-region') {
+          this.d.preemptionBlocks.push({provider: attempt.provider, region: attempt.region, market: attempt.spot ? 'spot' : null, reason: 'preempted'})
+        }
+        this.d.journal.recordJobState(job.id, 'RECOVERING', {kind: 'job-recovering', attemptId: attempt.id, data: {after: result.state}}, {restarts: job.restarts + 1})
+        this.d.emit('recovering', `attempt ${attempt.n} ${result.state.toLowerCase()} (${result.reason ?? 'no reason given'}); relaunching (${job.restarts + 1}/${spec.recovery.maxRestarts})`, {attemptId: attempt.id})
+        return
+      }
+      case 'CANCELLED': {
+        this.d.journal.recordJobState(job.id, 'CANCELLED', {kind: 'job-cancelled', attemptId: attempt.id}, {reason: result.reason ?? 'cancelled on the backend'})
+        this.d.emit('cancelled', 'job cancelled', {attemptId: attempt.id})
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  /** The job ended (e.g. cancelled) while an attempt was live: wait for it to go, then clean up. */
+  async settleAfterEnd(attempt: AttemptRecord): Promise<void> {
+    const result = await this.pollOne(attempt)
+    if (result && TERMINAL_ATTEMPT_STATES.has(result.state)) {
+      await this.release(attempt)
+      this.d.stopping.delete(attempt.id)
+      return
+    }
+    const deadline = this.d.stopping.get(attempt.id)
+    if (deadline !== undefined && this.d.clock().getTime() > deadline) {
+      // It did not stop within its grace and a minute: take it away.
+      await this.release(attempt)
+      this.d.journal.recordOutcome(attempt.id, {state: 'CANCELLED', endedAt: this.d.clock().toISOString(), reason: 'still running after the job was cancelled; released'}, {kind: 'attempt-cancelled'})
+      this.d.stopping.delete(attempt.id)
+      return
+    }
+    await this.d.sleep(this.d.pollIntervalMs)
+  }
+
+  /** Releases what the attempt holds and records when; a failure is left to the idle guard (idle.ts). */
+  async release(attempt: AttemptRecord): Promise<void> {
+    const provider = this.d.deps.providers.get(attempt.provider)
+    if (!provider || !attempt.handle) return
+    try {
+      await provider.cleanup(attempt.handle)
+      this.d.journal.recordReleased(attempt.id)
+    } catch (error) {
+      this.d.journal.recordEvent(this.d.jobId, attempt.id, 'cleanup-failed', {message: asProviderError(attempt.provider, error).message})
+    }
+  }
+}

@@ -1,0 +1,328 @@
+// One launch round of the failover loop: the plan's candidates in order, each launched
+// with its intent recorded first; a classified failure blocks its scope (zone, region,
+// provider) before the next. Also the way back for an attempt whose launch answer was lost
+// (a controller killed between "requested" and "recorded"): find it by tag, or launch
+// again with the same idempotency key.
+import type {Offer} from '../model/catalog.js'
+import type {CheckpointSync} from '../model/checkpoint.js'
+import {ProviderError, asProviderError} from '../errors.js'
+import {noFeasiblePlanError} from '../planner/explain.js'
+import type {BlockedScope, Candidate} from '../planner/types.js'
+import type {LaunchRequest, Provider} from '../providers/provider.js'
+import type {LaunchHandle} from '../model/attempt.js'
+import type {AttemptHold} from '../runner/contract.js'
+import type {JobSpec} from '../model/job-spec.js'
+import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import {contractEnv} from './contract-env.js'
+import type {Replanned} from './controller.js'
+import {billingPolicy} from './cost.js'
+import type {JobDrive} from './drive.js'
+
+export class LaunchRounds {
+  constructor(private readonly d: JobDrive) {}
+
+
+  /** One round of the failover loop. True when an attempt was launched. */
+  async launchRound(job: JobRecord): Promise<boolean> {
+    const deadline = this.d.clock().getTime() + (this.d.deps.retryUntilUpMs ?? 0)
+    const failures: Array<{candidate: string; error: ProviderError}> = []
+    for (let round = 0; ; round++) {
+      let planned = await this.d.plan(job, [...this.d.blocked, ...this.d.preemptionBlocks])
+      if (planned.replanned.plan.candidates.length === 0 && this.d.preemptionBlocks.length > 0) {
+        // Nothing left but where we were preempted: going back there beats giving up.
+        this.d.emit('replan', 'no other candidate than where the job was preempted; going back there')
+        this.d.preemptionBlocks.length = 0
+        planned = await this.d.plan(job, this.d.blocked)
+      }
+      if (this.d.preemptionBlocks.length > 0 && job.spec.spot !== 'on-demand' && !planned.replanned.plan.candidates.some((c) => c.spot)) {
+        // Eager-next-region passes over the region that preempted the job while another
+        // region has spot; where none has, the region's other zones come before on-demand or
+        // a wait (a zone's spot outage is often not its neighbour's, and a launch that finds
+        // no capacity costs nothing). The zone that just took spot back stays out for now.
+        const last = this.d.journal.attempts(job.id).at(-1)
+        const gone: BlockedScope[] = last?.spot && last.zone ? [{provider: last.provider, region: last.region, zone: last.zone, market: 'spot', reason: 'preempted'}] : []
+        const open = await this.d.plan(job, [...this.d.blocked, ...gone])
+        if (open.replanned.plan.candidates.some((c) => c.spot)) {
+          this.d.emit('replan', 'no spot outside the region where the job was preempted; trying its zones before on-demand')
+          this.d.preemptionBlocks.length = 0
+          planned = open
+        }
+      }
+      const {replanned, spec} = planned
+      const candidates: Array<{candidate: Candidate; replanned: Replanned; spec: JobSpec}> = replanned.plan.candidates
+        .slice(0, this.d.deps.maxCandidatesPerRound ?? 25)
+        .map((candidate) => ({candidate, replanned, spec}))
+      if (candidates.length === 0 && failures.length === 0) throw noFeasiblePlanError(replanned.plan)
+      // Spot the plan leaves out for the deadline, tried first while on-demand stays a fallback in time.
+      const net = await this.d.spot.fallbackSpot(job, replanned.plan, [...this.d.blocked, ...this.d.preemptionBlocks], 0)
+      if (net !== null) {
+        this.d.emit('respot-fallback', `trying spot before on-demand: ${net.ahead ? 'the job is ahead of schedule and ' : ''}on-demand would still finish by the deadline after a preemption at once`)
+        candidates.unshift(...net.spot.slice(0, this.d.deps.maxCandidatesPerRound ?? 25).map((candidate) => ({candidate, replanned: net.free.replanned, spec: net.free.spec})))
+      }
+      // Signed once a round: a store the job cannot reach is the job's problem, not a candidate's.
+      const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
+      let waitMs: number | null = null
+      let waitConsidered = false
+      for (const {candidate, replanned, spec} of candidates) {
+        // A failure earlier in this round may have blocked this candidate's zone, region or provider.
+        if (this.d.blocked.some((b) => covers(b, candidate))) continue
+        if (!candidate.spot && !waitConsidered) {
+          // About to go on-demand: with a deadline far enough, waiting for spot is cheaper.
+          waitConsidered = true
+          waitMs = await this.d.spot.waitForSpot(job)
+          if (waitMs !== null) break
+        }
+        const outcome = await this.tryCandidate(job, candidate, replanned, spec, sync)
+        if (outcome === 'launched') {
+          this.d.outagesSeen.clear()
+          this.d.spot.afterProbe(candidate)
+          return true
+        }
+        if (outcome === 'job-ended') return false
+        failures.push({candidate: candidate.key, error: outcome})
+      }
+      if (waitMs !== null) {
+        if (!(await this.d.sleepWhileLive(waitMs))) return false
+        // Capacity comes back, and the region that preempted the job may have spot again.
+        this.d.dropTransientBlocks()
+        this.d.preemptionBlocks.length = 0
+        job = this.d.job()
+        if (TERMINAL_JOB_STATES.has(job.state)) return false
+        continue
+      }
+      if (this.d.clock().getTime() >= deadline) break
+      // Retry until up: capacity comes back; wait with a capped backoff, forget zone blocks.
+      const waitRetryMs = Math.min(60_000, 5_000 * 2 ** round, Math.max(0, deadline - this.d.clock().getTime()))
+      this.d.emit('waiting', `no capacity anywhere; retrying in ${Math.round(waitRetryMs / 1000)} s`)
+      await this.d.sleep(waitRetryMs)
+      this.d.blocked.splice(0, this.d.blocked.length, ...this.d.blocked.filter((b) => b.reason === 'auth' || b.reason === 'quota'))
+      job = this.d.job()
+      if (TERMINAL_JOB_STATES.has(job.state)) return false
+    }
+    const last = failures.at(-1)?.error
+    throw new ProviderError(last?.provider ?? 'skyhop', last?.category ?? 'capacity', `every candidate failed (${failures.length} tried); last: ${last?.message ?? 'none'}`, {
+      code: 'ALL_CANDIDATES_FAILED',
+      hint: 'See `skyhop status JOB` for the reason per candidate; `--retry-until-up` keeps trying.',
+      details: {failures: failures.map((f) => ({candidate: f.candidate, code: f.error.code, category: f.error.category, message: f.error.message}))},
+    })
+  }
+
+  async tryCandidate(
+    job: JobRecord,
+    candidate: Candidate,
+    replanned: Replanned,
+    planned: JobSpec,
+    sync: CheckpointSync | null,
+    options: {held?: boolean} = {},
+  ): Promise<'launched' | 'job-ended' | ProviderError> {
+    const provider = this.d.deps.providers.get(candidate.provider)
+    const offer = replanned.offerOf(candidate)
+    if (!provider || !offer) {
+      const error = new ProviderError(candidate.provider, 'unavailable', 'provider is not configured here', {scope: 'provider'})
+      this.d.blocked.push({provider: candidate.provider, reason: 'unavailable'})
+      return error
+    }
+    const workPerHour = planned.work !== null && candidate.estimatedRunHours > 0 ? planned.work.hours / candidate.estimatedRunHours : null
+    const attempt = this.d.journal.recordIntent({
+      jobId: job.id,
+      provider: candidate.provider,
+      region: candidate.region,
+      zone: candidate.zone,
+      instanceType: candidate.instanceType,
+      accelerator: candidate.accelerator?.name ?? null,
+      acceleratorCount: candidate.accelerator?.count ?? null,
+      spot: candidate.spot,
+      pricePerHour: candidate.hourlyPrice?.amount ?? null,
+      currency: candidate.hourlyPrice?.currency ?? null,
+      onDemandPricePerHour: offer.price.onDemand === null ? null : offer.price.onDemand * candidate.nodes,
+      billingGranularitySeconds: billingPolicy(candidate.provider).granularitySeconds,
+      workPerHour,
+    })
+    if (!attempt) return 'job-ended'
+    this.d.workRates.set(attempt.id, workPerHour)
+    this.d.emit('launching', `launching on ${describe(candidate)}${options.held ? ', held until the on-demand attempt has stopped' : ''}`, {attemptId: attempt.id})
+    try {
+      const hold = options.held ? await this.d.holds.holdFor(job, attempt.id, provider) : null
+      if (hold !== null) this.d.journal.recordEvent(job.id, attempt.id, 'attempt-held', {via: 'file' in hold ? 'file' : 'store', timeoutSeconds: hold.timeoutSeconds})
+      this.d.holds.noteHold(attempt.id, hold)
+      const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold)
+      const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
+        {kind: 'attempt-launched', data: {externalId: handle.externalId, checkpointDir: request.checkpointDir, checkpointStore: sync?.location ?? null}},
+      )
+      // A held attempt waits beside the running one, which still is the job's state.
+      if (hold === null) await this.afterLaunched(attempt.id, provider, handle)
+      return 'launched'
+    } catch (error) {
+      const perr = asProviderError(candidate.provider, error)
+      // A launch that kept failing in transit may still have reached the backend.
+      if (perr.category === 'transient' && (await this.adoptByTag(provider, attempt, 'attempt-launched'))) return 'launched'
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {state: 'FAILED', endedAt: this.d.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>},
+        {kind: 'attempt-launch-failed', data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null}},
+      )
+      // A zone found out of capacity again while the job waits is the same outage, not fresh
+      // evidence: one observation per zone until the job launches somewhere, so a long wait
+      // does not pile up failures the planner would read as a zone that never has capacity.
+      const scope = `${candidate.provider}|${candidate.region}|${candidate.zone ?? ''}|${candidate.accelerator?.name ?? ''}|${candidate.spot ? 'spot' : 'od'}`
+      if (perr.category === 'quota' || (perr.category === 'capacity' && !this.d.outagesSeen.has(scope))) {
+        if (perr.category === 'capacity') this.d.outagesSeen.add(scope)
+        this.d.journal.recordObservation({
+          provider: candidate.provider,
+          region: candidate.region,
+          zone: candidate.zone,
+          accelerator: candidate.accelerator?.name ?? null,
+          spot: candidate.spot,
+          kind: perr.category === 'capacity' ? 'capacity-failure' : 'quota-failure',
+          valueSeconds: null,
+        })
+      }
+      if (perr.category === 'user') throw perr
+      this.d.blocked.push(blockFor(perr, candidate))
+      this.d.emit('failover', `${describe(candidate)} failed (${perr.category}): ${perr.message}; trying the next candidate`, {attemptId: attempt.id})
+      return perr
+    }
+  }
+
+  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean, provider: Provider, sync: CheckpointSync | null, hold: AttemptHold | null = null): LaunchRequest {
+    const storage = provider.attemptStorage ?? 'shared'
+    if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
+      this.d.emit('warning', `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`, {attemptId: attempt.id})
+    }
+    // A migration restarts the job from its checkpoint too, though it is no preemption.
+    this.d.migrations ??= this.d.journal.events(job.id).filter((e) => e.kind === 'attempt-migrated').length
+    // A held attempt is the move it belongs to: it starts from the checkpoint the attempt it replaces leaves.
+    const restartCount = job.restarts + job.errorRestarts + this.d.migrations + (hold === null ? 0 : 1)
+    const {env, checkpointDir} = contractEnv({job, attempt, home: this.d.deps.home, processEnv: this.d.deps.env ?? process.env, storage, restartCount})
+    return {
+      jobId: job.id,
+      jobName: job.name,
+      attemptId: attempt.id,
+      attempt: attempt.n,
+      restartCount,
+      idempotencyKey: attempt.id,
+      spec: job.spec,
+      offer,
+      spot,
+      env,
+      checkpointDir,
+      checkpointSync: sync,
+      hold,
+      graceSeconds: job.spec.recovery.graceSeconds,
+    }
+  }
+
+  /**
+   * The job's last state change after a launch. A cancel that landed while the launch call
+   * was in flight did not see this attempt (it had no handle yet): stop it here.
+   */
+  private async afterLaunched(attemptId: string, provider: Provider, handle: LaunchHandle): Promise<void> {
+    const job = this.d.job()
+    if (TERMINAL_JOB_STATES.has(job.state)) {
+      const asked = [...this.d.journal.events(job.id)].reverse().find((e) => e.kind === 'cancel-requested')?.data.graceSeconds
+      const grace = typeof asked === 'number' ? asked : job.spec.recovery.graceSeconds
+      this.d.emit('stopping', `the job ended (${job.state}) while attempt ${attemptId} was being launched; stopping it`, {attemptId})
+      this.d.stopping.set(attemptId, this.d.clock().getTime() + (grace + 60) * 1000)
+      await provider.signal(handle, 'cancel', grace).catch((error: unknown) => {
+        this.d.journal.recordEvent(this.d.jobId, attemptId, 'cancel-failed', {message: asProviderError(provider.name, error).message})
+      })
+      return
+    }
+    this.d.journal.recordJobState(job.id, 'PROVISIONING', {kind: 'job-provisioning', attemptId})
+  }
+
+  /**
+   * Finds the run an attempt started by the tags every launch puts on it (the attempt id),
+   * and records its handle. The way back when the launch's answer was lost: a controller
+   * killed between "requested" and "recorded", or a call that timed out after it landed.
+   */
+  private async adoptByTag(provider: Provider, attempt: AttemptRecord, kind: string): Promise<boolean> {
+    if (!provider.listOwned) return false
+    let found: LaunchHandle | undefined
+    try {
+      const owned = await this.d.withTransientRetry(provider, () => provider.listOwned!({regions: [attempt.region], attemptId: attempt.id}))
+      found = owned.find((h) => h.data.attemptId === attempt.id)
+    } catch {
+      return false
+    }
+    if (!found) return false
+    this.d.journal.recordOutcome(attempt.id, {state: 'PENDING', handle: found, launchedAt: this.d.clock().toISOString()}, {kind, data: {externalId: found.externalId, foundBy: 'tag'}})
+    await this.afterLaunched(attempt.id, provider, found)
+    return true
+  }
+
+  /**
+   * An attempt recorded as REQUESTED without a handle: its controller died around the
+   * launch call. A run that call started carries the attempt id in its tags, so look for
+   * it first; if there is none, launch again on exactly the recorded offer with the same
+   * idempotency key, so a request the backend did receive is answered with the same run.
+   */
+  async reconcileRequested(job: JobRecord, attempt: AttemptRecord): Promise<void> {
+    const provider = this.d.deps.providers.get(attempt.provider)
+    if (!provider) {
+      this.d.journal.recordOutcome(attempt.id, {state: 'LOST', endedAt: this.d.clock().toISOString(), reason: `provider ${attempt.provider} is not configured here`}, {kind: 'attempt-lost'})
+      return
+    }
+    if (await this.adoptByTag(provider, attempt, 'attempt-reconciled')) return
+    const replanned = await this.d.deps.replan(job.spec, [])
+    const key = attemptOfferKey(attempt)
+    // Exactly the recorded offer (zone included), even if the plan no longer ranks it.
+    const offer = replanned.offerOf({offerKey: key, accelerator: attempt.accelerator === null ? null : {name: attempt.accelerator, count: attempt.acceleratorCount ?? 1}})
+    if (!offer) {
+      // The offer left the catalog; if the backend has the run by tag it will still be found.
+      this.d.journal.recordOutcome(attempt.id, {state: 'LOST', endedAt: this.d.clock().toISOString(), reason: 'offer no longer in the catalog'}, {kind: 'attempt-lost'})
+      return
+    }
+    try {
+      const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
+      const handle = await this.d.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync)))
+      this.d.journal.recordOutcome(attempt.id, {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}})
+      await this.afterLaunched(attempt.id, provider, handle)
+    } catch (error) {
+      const perr = asProviderError(attempt.provider, error)
+      this.d.journal.recordOutcome(attempt.id, {state: 'FAILED', endedAt: this.d.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>}, {kind: 'attempt-launch-failed'})
+    }
+  }
+}
+
+/** The offer key of the offer an attempt runs on (planner/offer-index.ts offerKey). */
+export function attemptOfferKey(a: AttemptRecord): string {
+  return `${a.provider}/${a.region}/${a.zone ?? '-'}/${a.instanceType}`
+}
+
+function describe(c: Candidate): string {
+  const acc = c.accelerator ? ` ${c.accelerator.name}:${c.accelerator.count}` : ''
+  return `${c.provider}/${c.region}${c.zone ? '/' + c.zone : ''} ${c.instanceType}${acc}${c.spot ? ' (spot)' : ''}`
+}
+
+/** Whether a block applies to a candidate: fields a block leaves out match anything. */
+export function covers(b: BlockedScope, c: Candidate): boolean {
+  return (
+    b.provider === c.provider &&
+    (b.region == null || b.region === c.region) &&
+    (b.zone == null || b.zone === c.zone) &&
+    (b.instanceType == null || b.instanceType === c.instanceType) &&
+    (b.market == null || b.market === (c.spot ? 'spot' : 'on-demand'))
+  )
+}
+
+/** What to stop trying after a failure, from the error's scope. */
+export function blockFor(error: ProviderError, c: Candidate): BlockedScope {
+  const reason = error.category
+  // Spot and on-demand are different markets: no spot capacity in a zone says nothing
+  // about on-demand there, which is often the safety net that still meets the deadline.
+  const market = error.category === 'capacity' && c.spot ? ({market: 'spot'} as const) : {}
+  switch (error.scope) {
+    case 'provider':
+      return {provider: c.provider, reason}
+    case 'region':
+      return {provider: c.provider, region: c.region, ...market, reason}
+    case 'zone':
+      return {provider: c.provider, region: c.region, zone: c.zone, ...market, reason}
+    default:
+      return {provider: c.provider, region: c.region, zone: c.zone, instanceType: c.instanceType, market: c.spot ? 'spot' : 'on-demand', reason}
+  }
+}
