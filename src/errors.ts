@@ -190,5 +190,6 @@ export function isSkyhopError(err: unknown): err is SkyhopError {
 export function asProviderError(provider: string, error: unknown): ProviderError {
   if (error instanceof ProviderError) return error
   if (isSkyhopError(error)) return new ProviderError(provider, 'user', error.message, {code: error.code, cause: error})
-  return new ProviderError(provider, 'transient', error instanceof Error ? error.message : String(error), {code: 'PROVIDER_UNEXPECTED', cause: error})
+  const message = error instanceof Error ? error.message : String(error)
+  return new ProviderError(provider, 'transient', message, {code: 'PROVIDER_UNEXPECTED', cause: error})
 }

@@ -6,7 +6,9 @@ import type {AttemptRecord, EventRecord, JobRecord, JobState, NewAttempt, Observ
 import type {Store} from '../state/store.js'
 
 /** What an attempt's outcome may change. */
-export type AttemptPatch = Partial<Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>>
+export type AttemptPatch = Partial<
+  Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>
+>
 
 /** The event that explains a state change, written in the same transaction. */
 export interface JournalEvent {
