@@ -3,7 +3,6 @@
 // cleans up as soon as it sees an attempt end; this catches what that missed — a cleanup
 // that failed, a controller killed between the end and the cleanup, a runner that lingers.
 import type {Provider} from '../providers/provider.js'
-import type {Store} from '../state/store.js'
 import type {AttemptRecord, JobRecord} from '../model/records.js'
 
 export interface IdleRelease {
@@ -15,8 +14,18 @@ export interface IdleRelease {
   timeoutSeconds: number
 }
 
+/**
+ * What the guard reads and writes (the state store has it): unlike the controller's
+ * journal, it looks across jobs, at every attempt never confirmed released.
+ */
+export interface IdleLedger {
+  unreleasedAttempts(filter: {sweepId?: string; jobId?: string}): AttemptRecord[]
+  getJob(id: string): JobRecord | undefined
+  markReleased(id: string, event: {kind: string; data?: Record<string, unknown>}, at: string): void
+}
+
 export interface IdleGuardInput {
-  store: Store
+  store: IdleLedger
   providers: ReadonlyMap<string, Provider>
   now: Date
   /** Only this sweep's (or job's) attempts; everything when neither is given. */
