@@ -243,7 +243,7 @@ export class SpotMoves {
    * Moves an on-demand attempt to spot by launching spot first, held (its runner waits for
    * the go before it restores the checkpoint or starts the job), and only then asking the
    * on-demand attempt to stop; the go comes once that attempt has ended, its last
-   * checkpoint saved (the loop: releaseHold). A spot launch that finds no capacity costs
+   * checkpoint saved (the loop: Holds.releaseHold). A spot launch that finds no capacity costs
    * nothing: the job stays on on-demand, untouched. Tries the spot candidates of the plan
    * in order, as a launch round would, starting with `first`; the others only where the
    * move `pays` too.
