@@ -57,12 +57,19 @@ const EXCEPTIONS = [
   ['providers', 'catalog/accelerators.ts', "a provider that lists live offers (local devices, Slurm partitions) names their accelerators through the registry"],
 ]
 
-// Only the terminal rooms (cli, commands) may talk to the terminal.
-const TERMINAL_PACKAGES = ['@oclif/*', '@inquirer/prompts', 'ora']
-const NO_TERMINAL = ['services', 'simulator', 'controller', 'planner', 'job', 'state', 'catalog', 'providers']
-// The planner is pure: no file system, processes, network or database.
-const IO_MODULES = ['fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram', 'undici', 'better-sqlite3']
-const PURE = ['planner']
+// Packages some rooms may not import, each ban written once with its reason.
+const PACKAGE_BANS = [
+  {
+    rooms: ['services', 'simulator', 'controller', 'planner', 'job', 'state', 'catalog', 'providers'],
+    packages: ['@oclif/*', '@inquirer/prompts', 'ora'],
+    why: 'only src/cli and src/commands talk to the terminal (oclif, inquirer, ora); the rooms below return data and emit events',
+  },
+  {
+    rooms: ['planner'],
+    packages: ['fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram'].flatMap(m => [m, `node:${m}`]).concat(['undici', 'better-sqlite3']),
+    why: 'the planner is pure: no file system, processes, network (node I/O, undici) or database; its callers hand it what they read',
+  },
+]
 
 const roomPath = room => `./src/${room}`
 const roomGlob = room => (room.endsWith('.ts') ? roomPath(room) : `${roomPath(room)}/**`)
@@ -84,21 +91,21 @@ function layeringZones() {
   return zones
 }
 
-// One block per room, because ESLint does not merge the options of one rule across blocks.
+// A pattern that matches the module names a ban lists, for the dynamic import() that no-restricted-imports does not see.
+const importPattern = packages => packages.map(p => p.replace(/[/.]/g, '\\$&').replace(/\*$/, '')).map(p => (p.endsWith('/') ? `^${p}` : `^${p}$`)).join('|')
+
+// One block per room, because ESLint does not merge one rule's options across blocks.
 function packageRules(room) {
-  const packages = [...(NO_TERMINAL.includes(room) ? TERMINAL_PACKAGES : []), ...(PURE.includes(room) ? IO_MODULES.flatMap(m => [m, `node:${m}`]) : [])]
-  if (packages.length === 0) return []
-  const why = `src/${room} may not import ${NO_TERMINAL.includes(room) ? 'oclif, inquirer or ora (only src/cli and src/commands talk to the terminal)' : ''}${
-    PURE.includes(room) ? `${NO_TERMINAL.includes(room) ? '; nor ' : ''}node I/O, undici or better-sqlite3 (the planner is pure)` : ''
-  }`
-  const dynamic = packages.map(p => p.replace('/*', '/').replace(/[/.]/g, '\\$&')).map(p => (p.endsWith('/') ? `^${p}` : `^${p}$`))
+  const bans = PACKAGE_BANS.filter(ban => ban.rooms.includes(room))
+  if (bans.length === 0) return []
+  const why = ban => `Not in src/${room}: ${ban.why}.`
   return [
     {
       files: [roomGlob(room).slice(2)],
       rules: {
-        'no-restricted-imports': ['error', {patterns: [{group: packages, message: why}]}],
-        // no-restricted-imports does not see import(): heavy modules are imported lazily here, so check those too.
-        'no-restricted-syntax': ['error', {selector: `ImportExpression[source.value=/${dynamic.join('|')}/]`, message: why}],
+        'no-restricted-imports': ['error', {patterns: bans.map(ban => ({group: ban.packages, message: why(ban)}))}],
+        // Heavy modules are imported lazily here (style.md, 8), so import() is checked too.
+        'no-restricted-syntax': ['error', ...bans.map(ban => ({selector: `ImportExpression[source.value=/${importPattern(ban.packages)}/]`, message: why(ban)}))],
       },
     },
   ]
@@ -112,12 +119,30 @@ export default tseslint.config(
     languageOptions: {ecmaVersion: 2023, sourceType: 'module', globals: {...globals.node}},
     linterOptions: {reportUnusedDisableDirectives: 'error'},
     rules: {
+      // An underscore marks a parameter kept for a signature (an interface, a callback's position).
       '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none'}],
+      // `catch {}` is the codebase's idiom for best-effort cleanup (kill a process that may be gone, remove a temp dir).
+      'no-empty': ['error', {allowEmptyCatch: true}],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      // stdout carries results and stderr progress, both through src/cli (style.md, 4): no stray console in the product.
+      'no-console': 'error',
     },
   },
   {
     files: ['test/**/*.ts'],
     languageOptions: {globals: {...globals.mocha}},
+    // The tests' `eslint-disable no-console` lines mark output kept on purpose; no-console is held only in src.
+    linterOptions: {reportUnusedDisableDirectives: 'off'},
+    rules: {
+      // Tests read untyped JSON (the CLI's --json output, request bodies in the fake servers) and poke at it.
+      '@typescript-eslint/no-explicit-any': 'off',
+      // chai's property assertions (`expect(x).to.exist`, `.to.be.true`) are expressions by design.
+      '@typescript-eslint/no-unused-expressions': 'off',
+    },
   },
   {
     files: ['src/**/*.ts'],
