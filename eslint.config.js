@@ -45,16 +45,20 @@ const MAY_IMPORT = {
   checkpoint: [...FOUNDATION, 'http', 'clouds'],
   controller: [...FOUNDATION, 'planner', 'providers', 'state', 'checkpoint', 'runner'],
   // services and the simulator are one level: the simulator drives services, services may run the simulator.
-  services: ROOMS.filter(room => !['cli', 'commands'].includes(room)),
-  simulator: ROOMS.filter(room => !['cli', 'commands'].includes(room)),
-  cli: ROOMS.filter(room => room !== 'commands'),
+  services: ROOMS.filter((room) => !['cli', 'commands'].includes(room)),
+  simulator: ROOMS.filter((room) => !['cli', 'commands'].includes(room)),
+  cli: ROOMS.filter((room) => room !== 'commands'),
   commands: ['cli', 'services', 'model', 'errors.ts'],
 }
 
 // The exceptions to MAY_IMPORT, each written once with its reason: [room, file of src it may import, why].
 const EXCEPTIONS = [
   ['job', 'catalog/accelerators.ts', 'a job file names accelerators ("H100:8"); only the registry can resolve and check those names'],
-  ['providers', 'catalog/accelerators.ts', "a provider that lists live offers (local devices, Slurm partitions) names their accelerators through the registry"],
+  [
+    'providers',
+    'catalog/accelerators.ts',
+    'a provider that lists live offers (local devices, Slurm partitions) names their accelerators through the registry',
+  ],
 ]
 
 // Packages some rooms may not import, each ban written once with its reason.
@@ -66,19 +70,21 @@ const PACKAGE_BANS = [
   },
   {
     rooms: ['planner'],
-    packages: ['fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram'].flatMap(m => [m, `node:${m}`]).concat(['undici', 'better-sqlite3']),
+    packages: ['fs', 'fs/promises', 'child_process', 'net', 'http', 'https', 'dgram']
+      .flatMap((m) => [m, `node:${m}`])
+      .concat(['undici', 'better-sqlite3']),
     why: 'the planner is pure: no file system, processes, network (node I/O, undici) or database; its callers hand it what they read',
   },
 ]
 
-const roomPath = room => `./src/${room}`
-const roomGlob = room => (room.endsWith('.ts') ? roomPath(room) : `${roomPath(room)}/**`)
+const roomPath = (room) => `./src/${room}`
+const roomGlob = (room) => (room.endsWith('.ts') ? roomPath(room) : `${roomPath(room)}/**`)
 
 function layeringZones() {
   const zones = []
   for (const room of ROOMS) {
     const allowed = new Set([room, ...MAY_IMPORT[room]])
-    for (const other of ROOMS.filter(r => !allowed.has(r))) {
+    for (const other of ROOMS.filter((r) => !allowed.has(r))) {
       const except = EXCEPTIONS.filter(([r, file]) => r === room && file.startsWith(`${other}/`)).map(([, file, why]) => ({file, why}))
       zones.push({
         target: roomGlob(room),
@@ -92,20 +98,27 @@ function layeringZones() {
 }
 
 // A pattern that matches the module names a ban lists, for the dynamic import() that no-restricted-imports does not see.
-const importPattern = packages => packages.map(p => p.replace(/[/.]/g, '\\$&').replace(/\*$/, '')).map(p => (p.endsWith('/') ? `^${p}` : `^${p}$`)).join('|')
+const importPattern = (packages) =>
+  packages
+    .map((p) => p.replace(/[/.]/g, '\\$&').replace(/\*$/, ''))
+    .map((p) => (p.endsWith('/') ? `^${p}` : `^${p}$`))
+    .join('|')
 
 // One block per room, because ESLint does not merge one rule's options across blocks.
 function packageRules(room) {
-  const bans = PACKAGE_BANS.filter(ban => ban.rooms.includes(room))
+  const bans = PACKAGE_BANS.filter((ban) => ban.rooms.includes(room))
   if (bans.length === 0) return []
-  const why = ban => `Not in src/${room}: ${ban.why}.`
+  const why = (ban) => `Not in src/${room}: ${ban.why}.`
   return [
     {
       files: [roomGlob(room).slice(2)],
       rules: {
-        'no-restricted-imports': ['error', {patterns: bans.map(ban => ({group: ban.packages, message: why(ban)}))}],
+        'no-restricted-imports': ['error', {patterns: bans.map((ban) => ({group: ban.packages, message: why(ban)}))}],
         // Heavy modules are imported lazily here (style.md, 8), so import() is checked too.
-        'no-restricted-syntax': ['error', ...bans.map(ban => ({selector: `ImportExpression[source.value=/${importPattern(ban.packages)}/]`, message: why(ban)}))],
+        'no-restricted-syntax': [
+          'error',
+          ...bans.map((ban) => ({selector: `ImportExpression[source.value=/${importPattern(ban.packages)}/]`, message: why(ban)})),
+        ],
       },
     },
   ]
@@ -149,7 +162,9 @@ export default tseslint.config(
     plugins: {'import-x': importX},
     settings: {
       // The sources import './x.js' for './x.ts' (NodeNext); the resolver maps one to the other.
-      'import-x/resolver-next': [createNodeResolver({extensions: ['.ts', '.js', '.mjs', '.json'], extensionAlias: {'.js': ['.ts', '.js']}})],
+      'import-x/resolver-next': [
+        createNodeResolver({extensions: ['.ts', '.js', '.mjs', '.json'], extensionAlias: {'.js': ['.ts', '.js']}}),
+      ],
     },
     rules: {
       'import-x/no-restricted-paths': ['error', {basePath: root, zones: layeringZones()}],
