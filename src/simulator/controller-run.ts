@@ -22,8 +22,8 @@
 // default 10 % margin would exclude on-demand itself once a preempted job's remaining work
 // exceeds 1/1.1 of the time left, failing a job that can still make its deadline.
 // The job runs with `spot: auto` (a job file's default is on-demand only; simulate is about
-// choosing between the two, as every policy of the engine does). recovery.max_restarts is lifted: the engine's policies have no restart limit either. A job
-// file without checkpoint.interval gets one of the notice (≥ 60 s): the market model keeps
+// choosing between the two, as every policy of the engine does). recovery.max_restarts is
+// lifted: the engine's policies have no restart limit either. A job file without checkpoint.interval gets one of the notice (≥ 60 s): the market model keeps
 // the work done at a preemption, and the planner must not assume it is lost.
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
