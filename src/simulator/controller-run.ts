@@ -23,8 +23,9 @@
 // exceeds 1/1.1 of the time left, failing a job that can still make its deadline.
 // The job runs with `spot: auto` (a job file's default is on-demand only; simulate is about
 // choosing between the two, as every policy of the engine does). recovery.max_restarts is
-// lifted: the engine's policies have no restart limit either. A job file without checkpoint.interval gets one of the notice (≥ 60 s): the market model keeps
-// the work done at a preemption, and the planner must not assume it is lost.
+// lifted: the engine's policies have no restart limit either. A job file without
+// checkpoint.interval gets one of the notice (≥ 60 s): the market model keeps the work
+// done at a preemption, and the planner must not assume it is lost.
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
