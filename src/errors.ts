@@ -142,6 +142,31 @@ export class ProviderError extends SkyhopError {
   }
 }
 
+/**
+ * What a backend answered, or that it did not answer, before the adapter that called it
+ * has classified it into a ProviderError: a transport failure, a cloud's error document, a
+ * response that does not parse. Adapters classify every one of these; one that escaped
+ * would still exit 4, under its own code.
+ */
+export abstract class BackendError extends SkyhopError {
+  readonly exitCode = ExitCode.provider
+}
+
+export type HttpTransportFailure = 'timeout' | 'network' | 'aborted'
+
+/** A request that never produced a response: refused, reset, DNS, the deadline passed, or the caller aborted. */
+export class HttpTransportError extends BackendError {
+  readonly code = 'HTTP_TRANSPORT'
+  readonly kind: HttpTransportFailure
+  /** The socket's or undici's own code (`ECONNREFUSED`, `UND_ERR_SOCKET`), when there is one. */
+  readonly networkCode?: string
+  constructor(kind: HttpTransportFailure, message: string, options: {cause?: unknown; networkCode?: string} = {}) {
+    super(message, {cause: options.cause})
+    this.kind = kind
+    this.networkCode = options.networkCode
+  }
+}
+
 /** The planner found no candidate; details group the exclusion reasons. Exit 5. */
 export class NoFeasiblePlanError extends SkyhopError {
   readonly exitCode = ExitCode.noFeasiblePlan

@@ -105,7 +105,8 @@ export class AppContext {
    */
   async attemptHolds(): Promise<AttemptHoldStore> {
     const {attemptHoldsFor} = await import('../checkpoint/checkpoint-store.js')
-    const {HttpClient, createDispatcher} = await import('../http/client.js')
+    const {HttpClient} = await import('../http/client.js')
+    const {createDispatcher} = await import('../http/dispatcher.js')
     this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}}))
     return this.attemptHoldsInstance
   }

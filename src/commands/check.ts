@@ -40,7 +40,8 @@ interface StoreCheck {
 async function checkStore(spec: CheckpointStoreSpec | null): Promise<StoreCheck | null> {
   if (spec === null) return null
   const {CheckpointSigner, STORE_PROVIDER, parseStoreUrl} = await import('../checkpoint/checkpoint-store.js')
-  const {HttpClient, createDispatcher} = await import('../http/client.js')
+  const {HttpClient} = await import('../http/client.js')
+  const {createDispatcher} = await import('../http/dispatcher.js')
   let provider = 'skyhop'
   try {
     provider = STORE_PROVIDER[parseStoreUrl(spec).scheme]

@@ -1,24 +1,15 @@
-// The HTTP client every outbound call of skyhop goes through (price APIs, cloud APIs).
-// undici with a dispatcher the caller injects (never the global one), an explicit
-// timeout on every attempt, and retries with full-jitter exponential backoff on
-// throttling (429, or a backend's own throttling code), 5xx and transient network
-// errors, honouring Retry-After. Errors name the method, host and path, never the query
-// string, headers or body of the request: a secret can't leak through them.
-import {Agent, type Dispatcher, request} from 'undici'
+// The HTTP client of the calls that speak plain HTTP rather than a cloud's signed API
+// (price APIs, checkpoint stores, `skyhop check`): one exchange through request.ts, under
+// the one retry policy (retry.ts) applied to throttling (429, or a backend's own throttling
+// code), 5xx and transient network errors, and every failure it gives up on as a
+// ProviderError. Errors name the method, host and path, never the query string, headers
+// or body of the request: a secret can't leak through them.
+import type {Dispatcher} from 'undici'
 
-import {ProviderError, type ProviderErrorCategory} from '../errors.js'
+import {BackendError, HttpTransportError, ProviderError, type ProviderErrorCategory} from '../errors.js'
 import {redact} from '../util/redact.js'
-
-export interface RetryPolicy {
-  /** Retries after the first attempt. */
-  retries: number
-  baseDelayMs: number
-  maxDelayMs: number
-  /** A Retry-After longer than this is not waited for; the request fails instead. */
-  maxRetryAfterMs: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {retries: 4, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000}
+import {describeRequest, describeUrl, sendRequest} from './request.js'
+import {DEFAULT_RETRY, retryAfterMs, withRetries, type RetryPolicy} from './retry.js'
 
 export interface RetryEvent {
   attempt: number
@@ -38,9 +29,6 @@ export interface HttpClientOptions {
   /** A backend that signals throttling in a non-429 response (AWS: 400 + `Throttling`). */
   isThrottled?: (status: number, body: string) => boolean
   onRetry?: (event: RetryEvent) => void
-  /** Injected for tests: waiting and jitter. */
-  sleep?: (ms: number) => Promise<void>
-  random?: () => number
 }
 
 export interface HttpRequest {
@@ -76,24 +64,6 @@ const RETRY_NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ])
 
-/** Method, host and path only: query strings carry signatures and tokens on some clouds. */
-export function describeUrl(url: string | URL): string {
-  try {
-    const u = new URL(String(url))
-    return `${u.origin}${u.pathname}`
-  } catch {
-    return '(invalid URL)'
-  }
-}
-
-/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), if any. */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000)
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
-
 function headerRecord(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v
@@ -107,19 +77,39 @@ function categoryFor(status: number): ProviderErrorCategory {
   return 'user'
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** A response whose status the caller did not accept; request() always turns it into a ProviderError. */
+class RejectedResponse extends BackendError {
+  readonly code = 'HTTP_STATUS'
+  readonly retryable: boolean
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: string,
+    throttled: boolean,
+  ) {
+    super(throttled ? `throttled (HTTP ${status})` : `HTTP ${status}`)
+    this.retryable = throttled || status >= 500 || status === 408
+  }
+}
+
+/** Why a try failed, as errors and retry events say it. */
+function reasonOf(error: HttpTransportError | RejectedResponse, timeoutMs: number): string {
+  if (error instanceof RejectedResponse) return error.message
+  if (error.kind === 'timeout') return `timed out after ${timeoutMs} ms`
+  return `network error ${error.networkCode ?? (error.cause instanceof Error ? error.cause.message : error.message)}`
+}
+
+function transportRetryable(error: HttpTransportError): boolean {
+  return error.kind === 'timeout' || (error.networkCode !== undefined && RETRY_NETWORK_CODES.has(error.networkCode))
+}
 
 export class HttpClient {
   private readonly retry: RetryPolicy
   private readonly timeoutMs: number
-  private readonly sleep: (ms: number) => Promise<void>
-  private readonly random: () => number
 
   constructor(private readonly options: HttpClientOptions) {
     this.retry = {...DEFAULT_RETRY, ...options.retry}
     this.timeoutMs = options.timeoutMs ?? 30_000
-    this.sleep = options.sleep ?? defaultSleep
-    this.random = options.random ?? Math.random
   }
 
   get provider(): string {
@@ -131,65 +121,48 @@ export class HttpClient {
     const method = req.method ?? 'GET'
     const idempotent = req.idempotent ?? (method === 'GET' || method === 'HEAD' || method === 'DELETE')
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300)
-    const where = `${method} ${describeUrl(req.url)}`
     const headers = {'user-agent': this.options.userAgent ?? 'skyhop', ...req.headers}
-    for (let attempt = 1; ; attempt++) {
-      const canRetry = idempotent && attempt <= this.retry.retries
-      let status: number | undefined
-      let body = ''
-      let resHeaders: Record<string, string> = {}
-      let failure: {reason: string; code?: string; retryable: boolean; cause?: unknown} | undefined
-      const timeoutMs = req.timeoutMs ?? this.timeoutMs
-      const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs)
-      try {
-        const res = await request(req.url, {
-          method,
-          headers,
-          body: req.body,
-          dispatcher: this.options.dispatcher,
-          signal,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        })
-        status = res.statusCode
-        resHeaders = headerRecord(res.headers)
-        body = await res.body.text()
-      } catch (error) {
-        if (req.signal?.aborted) throw error
-        const code = (error as {code?: string}).code ?? (error as {cause?: {code?: string}}).cause?.code
-        const timedOut = (error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError' || /TIMEOUT/.test(code ?? '')
-        failure = {
-          reason: timedOut ? `timed out after ${timeoutMs} ms` : `network error ${code ?? (error as Error).message}`,
-          code,
-          retryable: timedOut || (code !== undefined && RETRY_NETWORK_CODES.has(code)),
-          cause: error,
-        }
-      }
-      if (status !== undefined) {
-        if (accept(status)) return {status, headers: resHeaders, body, attempts: attempt}
-        const throttled = status === 429 || (this.options.isThrottled?.(status, body) ?? false)
-        failure = {reason: throttled ? `throttled (HTTP ${status})` : `HTTP ${status}`, retryable: throttled || status >= 500 || status === 408}
-      }
-      const f = failure!
-      if (f.retryable && canRetry) {
-        const backoff = Math.round(this.random() * Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1)))
-        const asked = status === undefined ? undefined : retryAfterMs(resHeaders['retry-after'])
-        if (asked === undefined || asked <= this.retry.maxRetryAfterMs) {
-          const delayMs = Math.max(backoff, asked ?? 0)
-          this.options.onRetry?.({attempt, delayMs, reason: f.reason, url: describeUrl(req.url)})
-          await this.sleep(delayMs)
-          continue
-        }
-      }
-      const category: ProviderErrorCategory = status === undefined ? (f.retryable ? 'transient' : 'unavailable') : categoryFor(status)
-      const excerpt = body.trim() === '' ? undefined : redact(body.slice(0, 300))
-      throw new ProviderError(this.options.provider, category, `${where}: ${f.reason}${attempt > 1 ? ` after ${attempt} attempts` : ''}`, {
-        code: 'PROVIDER_HTTP',
-        ...(status === undefined ? {} : {backendCode: String(status)}),
-        details: {attempts: attempt, ...(excerpt ? {response: excerpt} : {})},
-        cause: f.cause,
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs
+    let attempts = 0
+    const once = async (attempt: number): Promise<Omit<HttpResponse, 'attempts'>> => {
+      attempts = attempt
+      // Price pages and store objects had no size cap here; a cloud API's cap does not apply.
+      const call = {url: req.url, method, headers, body: req.body, timeoutMs, dispatcher: this.options.dispatcher, signal: req.signal}
+      const res = await sendRequest({...call, maxBodyBytes: Number.POSITIVE_INFINITY}).catch((error: unknown) => {
+        // The caller's own abort is not a failure of the backend: it goes back as it came.
+        throw error instanceof HttpTransportError && error.kind === 'aborted' ? error.cause : error
       })
+      const resHeaders = headerRecord(res.headers)
+      if (accept(res.status)) return {status: res.status, headers: resHeaders, body: res.body}
+      const throttled = res.status === 429 || (this.options.isThrottled?.(res.status, res.body) ?? false)
+      throw new RejectedResponse(res.status, resHeaders, res.body, throttled)
     }
+    const judge = (error: unknown) => {
+      if (!idempotent) return false
+      if (error instanceof RejectedResponse) return {retry: error.retryable, afterMs: retryAfterMs(error.headers['retry-after'])}
+      return error instanceof HttpTransportError && transportRetryable(error)
+    }
+    const onRetry = (error: unknown, attempt: number, delayMs: number) =>
+      this.options.onRetry?.({attempt, delayMs, reason: reasonOf(error as HttpTransportError | RejectedResponse, timeoutMs), url: describeUrl(req.url)})
+    try {
+      return {...(await withRetries(once, judge, this.retry, onRetry)), attempts}
+    } catch (error) {
+      if (!(error instanceof RejectedResponse || error instanceof HttpTransportError)) throw error
+      throw this.failure(error, describeRequest(method, req.url), attempts, timeoutMs)
+    }
+  }
+
+  private failure(error: HttpTransportError | RejectedResponse, where: string, attempts: number, timeoutMs: number): ProviderError {
+    const rejected = error instanceof RejectedResponse ? error : undefined
+    const category: ProviderErrorCategory = rejected ? categoryFor(rejected.status) : transportRetryable(error as HttpTransportError) ? 'transient' : 'unavailable'
+    const excerpt = rejected && rejected.body.trim() !== '' ? redact(rejected.body.slice(0, 300)) : undefined
+    const message = `${where}: ${reasonOf(error, timeoutMs)}${attempts > 1 ? ` after ${attempts} attempts` : ''}`
+    return new ProviderError(this.options.provider, category, message, {
+      code: 'PROVIDER_HTTP',
+      ...(rejected ? {backendCode: String(rejected.status)} : {}),
+      details: {attempts, ...(excerpt ? {response: excerpt} : {})},
+      cause: rejected ? undefined : error.cause,
+    })
   }
 
   /** GET and parse JSON; a body that is not JSON is the provider's fault. */
@@ -201,9 +174,4 @@ export class HttpClient {
       throw new ProviderError(this.options.provider, 'unavailable', `GET ${describeUrl(url)}: response is not JSON`, {code: 'PROVIDER_HTTP'})
     }
   }
-}
-
-/** A dispatcher with a connect timeout, for commands that make a handful of calls and exit. */
-export function createDispatcher(options: {connectTimeoutMs?: number} = {}): Agent {
-  return new Agent({connect: {timeout: options.connectTimeoutMs ?? 10_000}, keepAliveTimeout: 4_000})
 }

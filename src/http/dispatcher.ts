@@ -1,9 +1,23 @@
-// The undici dispatcher a VM adapter sends every call through: the one its caller
-// injected, or an Agent the adapter creates on first use and closes in close(); never the
-// global dispatcher. undici is imported only then, so `skyhop --help` stays fast.
+// The undici dispatchers skyhop's calls go through; never the global one. A command that
+// makes a handful of calls and exits builds one with createDispatcher(); a VM adapter holds
+// an AdapterDispatcher: the one its caller injected, or an Agent it creates on first use
+// and closes in close(). undici is loaded only when a dispatcher is built, so
+// `skyhop --help` stays fast.
+import {createRequire} from 'node:module'
+
 import type {Agent, Dispatcher} from 'undici'
 
 const DEFAULT_AGENT: Agent.Options = {connect: {timeout: 10_000}, keepAliveTimeout: 10_000}
+
+/** undici on first use; synchronous, so a caller can build its dispatcher where it builds its options. */
+function undici(): typeof import('undici') {
+  return createRequire(import.meta.url)('undici') as typeof import('undici')
+}
+
+/** A dispatcher with a connect timeout, for commands that make a handful of calls and exit. */
+export function createDispatcher(options: {connectTimeoutMs?: number} = {}): Agent {
+  return new (undici().Agent)({connect: {timeout: options.connectTimeoutMs ?? 10_000}, keepAliveTimeout: 4_000})
+}
 
 export class AdapterDispatcher {
   private created: Promise<Dispatcher> | null = null

@@ -12,7 +12,7 @@ import {ProviderError} from '../../src/errors.js'
 import type {LaunchRequest, Provider} from '../../src/providers/provider.js'
 
 /** Retries at once: the fakes throttle on demand, and the tests count the retries. */
-export const FAST_RETRY = {attempts: 4, baseDelayMs: 1, maxDelayMs: 5}
+export const FAST_RETRY = {retries: 3, baseDelayMs: 1, maxDelayMs: 5}
 
 export interface FakeCloudWorld<F> {
   fake: F

@@ -117,7 +117,7 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
         ['LTAI5tUnknownKey00001', 'unknown-aliyun-secret-0001', 'InvalidAccessKeyId.NotFound'],
         [KEY.accessKeyId, 'wrong-aliyun-secret-000001', 'SignatureDoesNotMatch'],
       ]) {
-        const p = new AliyunProvider({env: {SKYHOP_ALIYUN_ENDPOINT: w.fake.url, ALIBABA_CLOUD_ACCESS_KEY_ID: id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: secret}, dispatcher: w.agent, retry: {attempts: 2, baseDelayMs: 1, maxDelayMs: 1}})
+        const p = new AliyunProvider({env: {SKYHOP_ALIYUN_ENDPOINT: w.fake.url, ALIBABA_CLOUD_ACCESS_KEY_ID: id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: secret}, dispatcher: w.agent, retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1}})
         const e = (await p.launch(request()).catch((x: unknown) => x)) as ProviderError
         expect(e).to.include({category: 'auth', scope: 'provider', backendCode: code})
         expect(JSON.stringify(e.toJSON()) + e.message).not.to.include(secret)

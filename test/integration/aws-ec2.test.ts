@@ -116,7 +116,7 @@ describe('AWS EC2 provider against the fake EC2', function () {
       w.provider = new AwsProvider({
         env: {AWS_ENDPOINT_URL_EC2: w.fake.url, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: 'the-wrong-secret-for-this-key-000', AWS_EC2_METADATA_DISABLED: 'true'},
         dispatcher: w.agent,
-        retry: {attempts: 3, baseDelayMs: 1, maxDelayMs: 2},
+        retry: {retries: 2, baseDelayMs: 1, maxDelayMs: 2},
       })
       const error = await launchError(w)
       expect(error).to.include({category: 'auth', scope: 'provider', backendCode: 'AuthFailure'})

@@ -182,7 +182,7 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
         [HW_KEY.ak, HW_KEY.sk, () => new Date(Date.now() - 3_600_000)],
       ]
       for (const [ak, sk, now] of cases) {
-        const p = new HuaweiProvider({env: {...hwEnv(w.fake.url), HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk}, dispatcher: w.agent, now, retry: {attempts: 2, baseDelayMs: 1, maxDelayMs: 1}})
+        const p = new HuaweiProvider({env: {...hwEnv(w.fake.url), HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk}, dispatcher: w.agent, now, retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1}})
         const e = (await p.launch(request()).catch((x: unknown) => x)) as ProviderError
         expect(e).to.include({category: 'auth', scope: 'provider', backendCode: 'APIGW.0301'})
         expect(JSON.stringify(e.toJSON()) + e.message).not.to.include(sk)

@@ -8,7 +8,8 @@ import type {Dispatcher} from 'undici'
 import {mkdirSync} from 'node:fs'
 
 import {type ErrorJson, ProviderError, UsageError, isSkyhopError} from '../../errors.js'
-import {HttpClient, type RetryEvent, type RetryPolicy} from '../../http/client.js'
+import {HttpClient, type RetryEvent} from '../../http/client.js'
+import type {RetryPolicy} from '../../http/retry.js'
 import {didYouMean} from '../../util/did-you-mean.js'
 import {redact} from '../../util/redact.js'
 import {loadRegistry, type AcceleratorRegistry} from '../accelerators.js'
@@ -100,6 +101,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
   const warnings: string[] = []
   const refreshed = new Map(readRefreshed(options.home, warnings).map((r) => [r.provider, r]))
 
+  const retry: Partial<RetryPolicy> = {sleep: options.sleep, random: options.random, ...options.retry}
   const outcomes: RefreshOutcome[] = []
   const state = readRefreshState(options.home)
   await Promise.all(
@@ -115,9 +117,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
         provider,
         dispatcher: options.dispatcher,
         timeoutMs: options.timeoutMs,
-        retry: options.retry,
-        sleep: options.sleep,
-        random: options.random,
+        retry,
         onRetry: options.onRetry ? (e) => options.onRetry!(provider, e) : undefined,
         userAgent: 'skyhop catalog refresh',
       })
@@ -135,9 +135,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
           env,
           fail: (category, message) => new ProviderError(provider, category, message, {code: 'PROVIDER_BAD_RESPONSE'}),
           timeoutMs: options.timeoutMs,
-          retry: options.retry,
-          sleep: options.sleep,
-          random: options.random,
+          retry,
           onRetry: options.onRetry ? (e) => options.onRetry!(provider, e) : undefined,
         })
         if (result.offers.length === 0) {

@@ -5,7 +5,7 @@
 // priced row; remembering what was kept and why, for the outcome's message; and a small
 // pool that keeps a few calls in flight. No I/O here.
 import type {Currency} from '../../model/job-spec.js'
-import type {RetryPolicy as CloudRetryPolicy} from '../../http/retrying-fetch.js'
+import {DEFAULT_RETRY, type RetryPolicy} from '../../http/retry.js'
 import {mergeKey} from '../catalog.js'
 import {providerInfo} from '../providers.js'
 import type {Offer} from '../../model/catalog.js'
@@ -131,15 +131,9 @@ export function reasonOf(error: unknown, provider: string): string {
   return message.startsWith(`${provider}: `) ? message.slice(provider.length + 2) : message
 }
 
-/** The refresh's retry policy in the form the cloud clients take (total tries, not retries). */
-export function cloudRetry(ctx: RefreshContext): CloudRetryPolicy {
-  return {
-    attempts: (ctx.retry?.retries ?? 4) + 1,
-    baseDelayMs: ctx.retry?.baseDelayMs ?? 250,
-    maxDelayMs: ctx.retry?.maxDelayMs ?? 8000,
-    ...(ctx.sleep ? {sleep: ctx.sleep} : {}),
-    ...(ctx.random ? {random: ctx.random} : {}),
-  }
+/** The refresh's retry policy, whole, for the cloud clients (whose own default is CLOUD_API_RETRY). */
+export function cloudRetry(ctx: RefreshContext): RetryPolicy {
+  return {...DEFAULT_RETRY, ...ctx.retry}
 }
 
 /** What a cloud client reports before it retries an action. */

@@ -4,7 +4,8 @@
 import type {Dispatcher} from 'undici'
 
 import type {ProviderError, ProviderErrorCategory} from '../../errors.js'
-import type {HttpClient, RetryEvent, RetryPolicy} from '../../http/client.js'
+import type {HttpClient, RetryEvent} from '../../http/client.js'
+import type {RetryPolicy} from '../../http/retry.js'
 import type {AcceleratorRegistry} from '../accelerators.js'
 import type {Offer} from '../../model/catalog.js'
 
@@ -25,12 +26,11 @@ export interface RefreshContext {
   fail(category: ProviderErrorCategory, message: string): ProviderError
   /**
    * What `http` was built with, for a refresher that talks through a provider client of
-   * its own (Alibaba, Tencent, Huawei): the same timeout, retries, waiting and reporting.
+   * its own (Alibaba, Tencent, Huawei): the same timeout, retry policy (with its injected
+   * waiting and jitter) and reporting.
    */
   timeoutMs?: number
   retry?: Partial<RetryPolicy>
-  sleep?: (ms: number) => Promise<void>
-  random?: () => number
   onRetry?: (event: RetryEvent) => void
 }
 

@@ -4,7 +4,7 @@
 // Endpoint: https://ecs.<region>.aliyuncs.com, or SKYHOP_ALIYUN_ENDPOINT.
 import type {Currency, Money} from '../../model/job-spec.js'
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
-import {httpCall} from '../../http/retrying-fetch.js'
+import {sendRequest} from '../../http/request.js'
 import {rfc3986Encode} from '../common/signing-util.js'
 import {signAcs3, type AliyunCredentials} from './acs3.js'
 import {AliyunApiError, isRetryableAliyunError, toAliyunProviderError} from './ecs-errors.js'
@@ -120,7 +120,7 @@ export class EcsClient {
       await this.options.credentials(),
       {date: (this.options.now ?? (() => new Date()))()},
     )
-    const res = await httpCall({url: url.toString(), method: 'POST', headers: signed.headers, body, timeoutMs: this.options.timeoutMs ?? 20_000, dispatcher: this.options.dispatcher})
+    const res = await sendRequest({url: url.toString(), method: 'POST', headers: signed.headers, body, timeoutMs: this.options.timeoutMs ?? 20_000, dispatcher: this.options.dispatcher})
     let json: Record<string, unknown>
     try {
       json = JSON.parse(res.body) as Record<string, unknown>

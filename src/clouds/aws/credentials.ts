@@ -22,7 +22,7 @@ import {execFile} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import type {Dispatcher} from 'undici'
 
-import {ProviderError} from '../../errors.js'
+import {HttpTransportError, ProviderError} from '../../errors.js'
 import {redact, registerSecret} from '../../util/redact.js'
 import {
   CredentialCache,
@@ -36,7 +36,7 @@ import {
   type CredentialContext,
   type LoadedCredentials,
 } from '../common/credentials.js'
-import {HttpTransportError, httpCall} from '../../http/retrying-fetch.js'
+import {sendRequest} from '../../http/request.js'
 import {parseIni} from '../common/ini.js'
 import {ssoPortalEndpoint} from './endpoints.js'
 import {AwsApiError} from './query-client.js'
@@ -311,7 +311,7 @@ class Chain {
     url.searchParams.set('account_id', accountId)
     url.searchParams.set('role_name', roleName)
     const res = await this.transport(where, 'SSO', async () =>
-      httpCall({
+      sendRequest({
         url: url.toString(),
         method: 'GET',
         headers: [['x-amz-sso_bearer_token', token.accessToken!]],
@@ -397,7 +397,7 @@ class Chain {
     registerSecret(auth)
     const variable = relative ? 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' : 'AWS_CONTAINER_CREDENTIALS_FULL_URI'
     const res = await this.transport('container credentials', variable, async () =>
-      httpCall({url: url.toString(), method: 'GET', headers: auth ? [['Authorization', auth]] : [], timeoutMs: this.options.timeoutMs ?? 5000, dispatcher: await this.dispatcher()}),
+      sendRequest({url: url.toString(), method: 'GET', headers: auth ? [['Authorization', auth]] : [], timeoutMs: this.options.timeoutMs ?? 5000, dispatcher: await this.dispatcher()}),
     )
     if (res.status !== 200) throw new ProviderError(PROVIDER, 'auth', `container credentials endpoint answered ${res.status}`)
     return {...parseMetadataCredentials(res.body, 'container credentials'), source: `container credentials (${variable})`}
@@ -410,7 +410,7 @@ class Chain {
     const timeoutMs = this.options.imdsTimeoutMs ?? 1000
     const dispatcher = await this.dispatcher()
     const call = (path: string, method: string, headers: Array<[string, string]>) =>
-      httpCall({url: new URL(path, base).toString(), method, headers, timeoutMs, dispatcher})
+      sendRequest({url: new URL(path, base).toString(), method, headers, timeoutMs, dispatcher})
     let token: string
     try {
       const res = await call('/latest/api/token', 'PUT', [['X-aws-ec2-metadata-token-ttl-seconds', '21600']])

@@ -5,7 +5,7 @@ import type {Dispatcher} from 'undici'
 
 import {CloudApiError} from '../common/api-error.js'
 import {rfc3986Encode} from '../common/signing-util.js'
-import {httpCall} from '../../http/retrying-fetch.js'
+import {sendRequest} from '../../http/request.js'
 import {signRequest, type AwsCredentials} from './sigv4.js'
 import {XmlParseError, at, parseXml, textAt, type XmlElement} from './xml.js'
 
@@ -66,7 +66,7 @@ export async function queryCall(call: QueryCall): Promise<XmlElement> {
         date: (call.now ?? (() => new Date()))(),
       }).headers
     : base
-  const res = await httpCall({url: url.toString(), method: 'POST', headers, body, timeoutMs: call.timeoutMs, dispatcher: call.dispatcher, signal: call.signal})
+  const res = await sendRequest({url: url.toString(), method: 'POST', headers, body, timeoutMs: call.timeoutMs, dispatcher: call.dispatcher, signal: call.signal})
   if (res.status >= 300) throw parseQueryError(res.status, res.body)
   try {
     return parseXml(res.body)

@@ -2,6 +2,7 @@
 // tree and nothing more: no DTDs (a DOCTYPE is refused, so no entity expansion attacks),
 // only the five predefined entities and numeric character references, a depth limit, and
 // namespace prefixes dropped from names since AWS responses use one default namespace.
+import {BackendError} from '../../errors.js'
 
 export interface XmlElement {
   name: string
@@ -11,10 +12,14 @@ export interface XmlElement {
   text: string
 }
 
-export class XmlParseError extends Error {
-  constructor(message: string, readonly offset: number) {
+/** A response that is not the XML it claims to be; its callers turn it into the API's own MalformedResponse. */
+export class XmlParseError extends BackendError {
+  readonly code = 'XML_MALFORMED'
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at offset ${offset}`)
-    this.name = 'XmlParseError'
   }
 }
 

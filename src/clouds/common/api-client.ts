@@ -1,11 +1,12 @@
 // What the VM clouds' API clients share: the options each is built with (one client per
 // region, built by its provider from the provider's own options), and how one action runs:
-// under the retry policy, each retry reported, the failure that ends it classified by the
-// cloud's own error table (vm/error-mapping.ts).
+// under the one retry policy (http/retry.ts, CLOUD_API_RETRY unless the caller says), each
+// retry reported, the failure that ends it classified by the cloud's own error table
+// (common/error-mapping.ts).
 import type {Dispatcher} from 'undici'
 
 import type {CredentialCache} from './credentials.js'
-import {defaultRetryPolicy, withRetries, type RetryPolicy} from '../../http/retrying-fetch.js'
+import {CLOUD_API_RETRY, withRetries, type RetryPolicy} from '../../http/retry.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -28,7 +29,7 @@ export interface ApiClientOptions<C> {
   endpoint?: string
   /** Deadline of one HTTP call. Default 20 s. */
   timeoutMs?: number
-  retry?: RetryPolicy
+  retry?: Partial<RetryPolicy>
   now?: () => Date
   onRetry?: (info: RetryInfo) => void
 }
@@ -38,7 +39,7 @@ export interface ClientPassThrough {
   endpoint?: string
   /** Deadline of one API call. Default 20 s. */
   timeoutMs?: number
-  retry?: RetryPolicy
+  retry?: Partial<RetryPolicy>
   now?: () => Date
   onRetry?: (info: RetryInfo & {region: string}) => void
 }
@@ -66,7 +67,7 @@ export async function retriedCall<T>(
   classify: (error: unknown) => unknown,
 ): Promise<T> {
   try {
-    return await withRetries(once, retryable, options.retry ?? defaultRetryPolicy, (error, attempt, delayMs) =>
+    return await withRetries(once, retryable, {...CLOUD_API_RETRY, ...options.retry}, (error, attempt, delayMs) =>
       options.onRetry?.({action, attempt, delayMs, reason: (error as {code?: string}).code ?? (error as Error).message}),
     )
   } catch (error) {

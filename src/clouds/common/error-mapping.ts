@@ -4,10 +4,9 @@
 // (code prefixes, patterns, where a 5xx status counts), and anything else is specific to
 // the offer, so the controller fails over instead of giving the job up. Also the one way
 // a classified failure is retried and worded as a ProviderError.
-import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
+import {HttpTransportError, ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
 import {redact} from '../../util/redact.js'
 import type {CloudApiError} from './api-error.js'
-import {HttpTransportError} from '../../http/retrying-fetch.js'
 
 export interface ErrorMapping {
   category: ProviderErrorCategory

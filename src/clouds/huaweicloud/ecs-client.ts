@@ -10,7 +10,7 @@
 import {createHash} from 'node:crypto'
 
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
-import {httpCall} from '../../http/retrying-fetch.js'
+import {sendRequest} from '../../http/request.js'
 import {rfc3986Encode} from '../common/signing-util.js'
 import {HuaweiApiError, isRetryableHuaweiError, toHuaweiProviderError} from './ecs-errors.js'
 import {signSdkHmac, type HuaweiCredentials} from './sdk-hmac.js'
@@ -97,7 +97,7 @@ export class HuaweiApi {
     if (body !== undefined) headers.push(['Content-Type', 'application/json;charset=UTF-8'])
     if (spec.projectId) headers.push(['X-Project-Id', spec.projectId])
     const signed = signSdkHmac({method: spec.method, path, query, headers, body}, await this.options.credentials(), {date: (this.options.now ?? (() => new Date()))()})
-    const res = await httpCall({
+    const res = await sendRequest({
       url: `${base.origin}${path}${search}`,
       method: spec.method,
       headers: signed.headers,

@@ -9,7 +9,7 @@
 // Endpoint: https://<service>.tencentcloudapi.com, or SKYHOP_TENCENTCLOUD_ENDPOINT for both.
 import type {Currency, Money} from '../../model/job-spec.js'
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
-import {httpCall} from '../../http/retrying-fetch.js'
+import {sendRequest} from '../../http/request.js'
 import {isRetryableTencentError, TencentApiError, toTencentProviderError} from './cvm-errors.js'
 import {signTc3, type TencentCredentials} from './tc3.js'
 
@@ -66,7 +66,7 @@ export class TencentApi {
       await this.options.credentials(),
       {service: this.service, timestamp: Math.floor(now.getTime() / 1000)},
     )
-    const res = await httpCall({url: url.toString(), method: 'POST', headers: signed.headers, body, timeoutMs: this.options.timeoutMs ?? 20_000, dispatcher: this.options.dispatcher})
+    const res = await sendRequest({url: url.toString(), method: 'POST', headers: signed.headers, body, timeoutMs: this.options.timeoutMs ?? 20_000, dispatcher: this.options.dispatcher})
     let json: {Response?: Record<string, unknown>}
     try {
       json = JSON.parse(res.body) as typeof json

@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {renderTable} from '../../cli/table.js'
 import {type RefreshOutcome, type RefreshReport, refreshCatalog, REFRESHERS} from '../../catalog/refresh/index.js'
 import {ProviderError} from '../../errors.js'
-import {createDispatcher} from '../../http/client.js'
+import {createDispatcher} from '../../http/dispatcher.js'
 
 export default class CatalogRefresh extends BaseCommand {
   static override summary = "Fetch current prices from the providers' own price APIs."

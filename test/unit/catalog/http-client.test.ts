@@ -3,7 +3,9 @@ import {createServer, type IncomingMessage, type ServerResponse} from 'node:http
 import type {AddressInfo} from 'node:net'
 import {Agent} from 'undici'
 
-import {describeUrl, HttpClient, retryAfterMs} from '../../../src/http/client.js'
+import {HttpClient} from '../../../src/http/client.js'
+import {describeUrl} from '../../../src/http/request.js'
+import {retryAfterMs} from '../../../src/http/retry.js'
 import {ProviderError} from '../../../src/errors.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void
@@ -28,7 +30,7 @@ describe('http client', () => {
   let dispatcher: Agent
   const slept: number[] = []
   const client = (extra: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}) =>
-    new HttpClient({provider: 'testcloud', dispatcher, sleep: async (ms) => void slept.push(ms), random: () => 0.5, ...extra})
+    new HttpClient({provider: 'testcloud', dispatcher, ...extra, retry: {sleep: async (ms) => void slept.push(ms), random: () => 0.5, ...extra.retry}})
 
   beforeEach(() => {
     dispatcher = new Agent({connect: {timeout: 2000}})

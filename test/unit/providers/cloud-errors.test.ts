@@ -3,13 +3,12 @@
 // error modules can share their machinery without any cloud's answers changing.
 import {expect} from 'chai'
 
-import {ProviderError} from '../../../src/errors.js'
+import {HttpTransportError, ProviderError} from '../../../src/errors.js'
 import {AliyunApiError, isRetryableAliyunError, toAliyunProviderError} from '../../../src/clouds/aliyun/ecs-errors.js'
 import {isRetryableEc2Error, toProviderError as toEc2ProviderError} from '../../../src/clouds/aws/ec2-errors.js'
 import {AwsApiError} from '../../../src/clouds/aws/query-client.js'
 import {HuaweiApiError, isRetryableHuaweiError, toHuaweiProviderError} from '../../../src/clouds/huaweicloud/ecs-errors.js'
 import {isRetryableTencentError, TencentApiError, toTencentProviderError} from '../../../src/clouds/tencentcloud/cvm-errors.js'
-import {HttpTransportError} from '../../../src/http/retrying-fetch.js'
 import {registerSecret} from '../../../src/util/redact.js'
 
 type Expected = [category: string, scope: string, hint?: string]

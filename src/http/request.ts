@@ -1,0 +1,97 @@
+// One HTTP exchange, the only place skyhop calls undici's `request`: through the dispatcher
+// the caller injects (never the global one), under a deadline that covers connect, headers
+// and body. undici is imported here, on the first call, so `skyhop --help` never loads it.
+// A request that gets no response throws HttpTransportError; any response is returned, and
+// what its status means is the caller's business. Nothing here formats a header, a query
+// string or a body into a message: requests are named by method, host and path only.
+import type {Dispatcher} from 'undici'
+
+import {HttpTransportError} from '../errors.js'
+
+export interface HttpCall {
+  url: string | URL
+  method: string
+  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>
+  body?: string | Buffer
+  /** Whole-exchange deadline: connect, headers and body. */
+  timeoutMs: number
+  dispatcher: Dispatcher
+  signal?: AbortSignal
+  /** Refuses larger bodies as a network failure. Default 16 MiB: no cloud API we call returns more. */
+  maxBodyBytes?: number
+}
+
+export interface HttpExchange {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024
+
+/** Origin and path only: query strings carry signatures and tokens on some clouds. */
+export function describeUrl(url: string | URL): string {
+  try {
+    const u = new URL(String(url))
+    return `${u.origin}${u.pathname}`
+  } catch {
+    return '(invalid URL)'
+  }
+}
+
+/** How a request is named in errors and events: `GET https://host/path`. */
+export function describeRequest(method: string, url: string | URL): string {
+  return `${method} ${describeUrl(url)}`
+}
+
+/** The network code of a failed exchange: undici puts it on the error or on its cause. */
+function networkCodeOf(error: unknown): string | undefined {
+  const e = error as {code?: unknown; cause?: {code?: unknown}} | null
+  const code = e?.code ?? e?.cause?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as {name?: string} | null)?.name ?? ''
+  return name === 'TimeoutError' || /TIMEOUT/.test(networkCodeOf(error) ?? '')
+}
+
+export async function sendRequest(call: HttpCall): Promise<HttpExchange> {
+  const {request} = await import('undici')
+  const deadline = AbortSignal.timeout(call.timeoutMs)
+  const signal = call.signal ? AbortSignal.any([deadline, call.signal]) : deadline
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Array.isArray(call.headers) ? call.headers : Object.entries(call.headers ?? {})) headers[name] = value
+  const host = new URL(String(call.url)).host
+  const limit = call.maxBodyBytes ?? MAX_BODY_BYTES
+  try {
+    const res = await request(call.url, {
+      method: call.method as Dispatcher.HttpMethod,
+      headers,
+      body: call.body,
+      dispatcher: call.dispatcher,
+      signal,
+      headersTimeout: call.timeoutMs,
+      bodyTimeout: call.timeoutMs,
+    })
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length
+      if (size > limit) {
+        res.body.destroy()
+        throw new HttpTransportError('network', `response from ${host} exceeds ${limit} bytes`)
+      }
+      chunks.push(chunk as Buffer)
+    }
+    return {status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8')}
+  } catch (error) {
+    if (error instanceof HttpTransportError) throw error
+    if (call.signal?.aborted) throw new HttpTransportError('aborted', `request to ${host} aborted`, {cause: error})
+    const networkCode = networkCodeOf(error)
+    if (deadline.aborted || isTimeout(error)) {
+      throw new HttpTransportError('timeout', `no answer from ${host} within ${call.timeoutMs} ms`, {cause: error, networkCode})
+    }
+    throw new HttpTransportError('network', `cannot reach ${host}${networkCode ? ` (${networkCode})` : ''}`, {cause: error, networkCode})
+  }
+}
