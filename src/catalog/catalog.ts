@@ -116,7 +116,7 @@ export function readRefreshed(home: string, warnings: string[]): Array<{provider
     const file = join(dir, name)
     try {
       const snapshot = readSnapshot(file)
-      if (!snapshot.providers[provider]) throw new Error(`holds no rows for ${provider}`)
+      if (!snapshot.providers[provider]) throw new BugError(`holds no rows for ${provider}`)
       out.push({provider, file, snapshot})
     } catch (error) {
       warnings.push(`ignored ${file}: ${(error as Error).message}; using the bundled ${provider} offers`)

@@ -5,6 +5,7 @@
 // are binary columns behind a small JSON header: reading 120k rows takes ~15 ms where
 // JSON.parse of the same rows took ~150 ms. Rows become Offer objects only when used.
 // User-written catalog files use the readable object form instead (user-file.ts).
+import {BugError} from '../errors.js'
 import type {Currency} from '../model/job-spec.js'
 import type {Confidence, Offer, PriceStatus} from '../model/catalog.js'
 
@@ -172,10 +173,10 @@ function typed<T extends Int32Array | Float64Array>(Kind: {new (b: ArrayBuffer, 
 }
 
 function decodeBinary(bytes: Buffer): OffersFile {
-  if (bytes.length < MAGIC.length + 4) throw new Error('truncated')
+  if (bytes.length < MAGIC.length + 4) throw new BugError('truncated')
   const headerLen = bytes.readUInt32LE(MAGIC.length)
   const headStart = MAGIC.length + 4
-  if (headStart + headerLen > bytes.length) throw new Error('truncated header')
+  if (headStart + headerLen > bytes.length) throw new BugError('truncated header')
   const header = JSON.parse(bytes.subarray(headStart, headStart + headerLen).toString('utf8')) as {
     format: string
     generatedFrom: string[]
@@ -183,25 +184,29 @@ function decodeBinary(bytes: Buffer): OffersFile {
     strings: string[]
     n: number
   }
-  if (header.format !== BINARY_FORMAT) throw new Error(`unknown format ${String(header.format)}`)
+  if (header.format !== BINARY_FORMAT) throw new BugError(`unknown format ${String(header.format)}`)
   const n = header.n
   const align = (x: number) => x + ((8 - (x % 8)) % 8)
   let off = align(headStart + headerLen)
   const intsLen = STRING_COLS.length * n * 4
   const numsStart = align(off + intsLen)
-  if (numsStart + NUMBER_COLS.length * n * 8 !== bytes.length) throw new Error('size does not match its header (truncated or damaged)')
+  if (numsStart + NUMBER_COLS.length * n * 8 !== bytes.length) throw new BugError('size does not match its header (truncated or damaged)')
   const ids = STRING_COLS.map((_, c) => typed(Int32Array, bytes, off + c * n * 4, n))
   off = numsStart
   const nums = NUMBER_COLS.map((_, c) => typed(Float64Array, bytes, off + c * n * 8, n))
-  for (const col of ids) for (let i = 0; i < n; i++) if (col[i] >= header.strings.length) throw new Error('string index out of range')
+  for (const col of ids) for (let i = 0; i < n; i++) if (col[i] >= header.strings.length) throw new BugError('string index out of range')
   return {generatedFrom: header.generatedFrom, providers: header.providers, table: {n, strings: header.strings, ids, nums}}
 }
 
-/** Reads either form; throws a plain Error naming what is wrong. */
+/**
+ * Reads either form. skyhop wrote every offers file it reads, so one that does not decode
+ * is a BugError naming what is wrong; a reader of a file that may be damaged on disk (a
+ * refreshed file) catches it and falls back.
+ */
 export function parseOffersFile(bytes: Buffer): OffersFile {
   if (bytes.subarray(0, MAGIC.length).equals(MAGIC)) return decodeBinary(bytes)
   const parsed = JSON.parse(bytes.toString('utf8')) as unknown
-  if (!isSnapshotFile(parsed)) throw new Error('not a skyhop offers file')
+  if (!isSnapshotFile(parsed)) throw new BugError('not a skyhop offers file')
   return {generatedFrom: parsed.generatedFrom, providers: parsed.providers, table: tableFromRows(parsed.strings, parsed.rows)}
 }
 

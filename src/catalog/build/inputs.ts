@@ -5,6 +5,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {createRegistry, type RegistryFile} from '../accelerators.js'
+import {BugError} from '../../errors.js'
 import {encodeSnapshot, type ProviderMeta, type SnapshotFile} from '../snapshot.js'
 import type {Offer} from '../../model/catalog.js'
 import {parseCsvRecords} from './csv.js'
@@ -45,7 +46,7 @@ export function commitsFromNotes(notes: string): Map<string, string> {
 /** The stored crawl is no older than the newest CreationDate CATALOG_NOTES.md reports. */
 export function skypilotAsOfFromNotes(notes: string): string {
   const m = /CreationDate (\d{4})(\d{2})(\d{2})/.exec(notes)
-  if (!m) throw new Error('CATALOG_NOTES.md: no CreationDate to date the SkyPilot data by')
+  if (!m) throw new BugError('CATALOG_NOTES.md: no CreationDate to date the SkyPilot data by')
   return `${m[1]}-${m[2]}-${m[3]}`
 }
 
@@ -61,7 +62,7 @@ export function buildFromShared(sharedCatalogDir: string): BuiltCatalog {
   const commits = commitsFromNotes(notes)
   const commit = (path: string) => {
     const c = commits.get(path)
-    if (!c) throw new Error(`CATALOG_NOTES.md lists no commit for ${path}`)
+    if (!c) throw new BugError(`CATALOG_NOTES.md lists no commit for ${path}`)
     return c
   }
   const skypilotAsOf = skypilotAsOfFromNotes(notes)
@@ -95,7 +96,7 @@ export function buildFromShared(sharedCatalogDir: string): BuiltCatalog {
   const accelerators = buildRegistry({specRows, skypilotNames, observedMemory})
   const registry = createRegistry(accelerators)
   const missing = skypilotNames.filter((n) => !registry.resolve(n))
-  if (missing.length > 0) throw new Error(`registry: SkyPilot accelerator names without an entry: ${missing.join(', ')}`)
+  if (missing.length > 0) throw new BugError(`registry: SkyPilot accelerator names without an entry: ${missing.join(', ')}`)
 
   const {offers, skipped} = buildOffers({
     registry,

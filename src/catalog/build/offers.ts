@@ -4,6 +4,7 @@
 // spot ranges) and china.csv (Tencent, Alibaba, Huawei). Every row keeps its source; rows
 // that cannot be an offer are reported with the reason instead of being guessed at.
 import type {AcceleratorRegistry} from '../accelerators.js'
+import {BugError} from '../../errors.js'
 import {effectiveSpot, fixAcceleratorCount, gcpTotal, isPlaceholderPrice, regionalSpot} from '../anomalies.js'
 import {providerInfo} from '../providers.js'
 import type {Confidence, Offer, PriceStatus} from '../../model/catalog.js'
@@ -209,7 +210,7 @@ export function offersFromWestern(rows: CsvRecord[], inputs: OfferBuildInputs, c
       if (provider === 'gcp' && parts) {
         const sum = gcpTotal({onDemand: Number(parts[1]), spot: Number(parts[2])}, {onDemand: Number(parts[3]), spot: Number(parts[4])})
         if (onDemand === null || sum.onDemand === null || Math.abs(sum.onDemand - onDemand) > 1e-4) {
-          throw new Error(`western.csv ${rowText}: on-demand ${onDemand} is not VM + GPU ${sum.onDemand}`)
+          throw new BugError(`western.csv ${rowText}: on-demand ${onDemand} is not VM + GPU ${sum.onDemand}`)
         }
       }
     }
@@ -430,7 +431,7 @@ export function buildOffers(inputs: OfferBuildInputs): OfferBuildResult {
   const seen = new Set<string>()
   for (const o of offers) {
     const k = `${offerKey(o)}|${o.accelerator?.count ?? 0}`
-    if (seen.has(k)) throw new Error(`offers: duplicate row ${k}`)
+    if (seen.has(k)) throw new BugError(`offers: duplicate row ${k}`)
     seen.add(k)
   }
   return {offers, skipped}

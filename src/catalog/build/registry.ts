@@ -5,6 +5,7 @@
 // never written here; they come from the CSV (or from the providers' catalogs' GpuInfo
 // for memory), and a figure no source gives stays null.
 import type {Runtime} from '../../model/job-spec.js'
+import {BugError} from '../../errors.js'
 import type {Accelerator, Confidence, Sourced} from '../../model/catalog.js'
 import {parseFigure, parseRowConfidence, unknown} from './figures.js'
 
@@ -261,13 +262,13 @@ export function buildRegistry(inputs: RegistryInputs): Accelerator[] {
   const out: Accelerator[] = []
   for (const spec of REGISTRY_SPEC) {
     const row = spec.csv ? rowsByName.get(spec.csv) : undefined
-    if (spec.csv && !row) throw new Error(`registry: accelerators.csv has no row "${spec.csv}" (entry ${spec.name})`)
+    if (spec.csv && !row) throw new BugError(`registry: accelerators.csv has no row "${spec.csv}" (entry ${spec.name})`)
     if (spec.csv) used.add(spec.csv)
     out.push(row ? fromCsvRow(spec, row) : withoutFigures(spec))
   }
   // Rows we do not map would silently drop an accelerator from the registry.
   const unmapped = inputs.specRows.map((r) => r.accelerator).filter((a) => !used.has(a))
-  if (unmapped.length > 0) throw new Error(`registry: accelerators.csv rows without an entry: ${unmapped.join(', ')}`)
+  if (unmapped.length > 0) throw new BugError(`registry: accelerators.csv rows without an entry: ${unmapped.join(', ')}`)
 
   const h100 = rowsByName.get('NVIDIA H100 SXM')
   for (const entry of out) {

@@ -4,6 +4,7 @@
 // product: `product.attributes` (instanceType, regionCode, …) and `terms.OnDemand` whose
 // `priceDimensions` carry `pricePerUnit.USD` per `Hrs`. Filters keep the shared-tenancy
 // Linux price without pre-installed software, the one skyhop compares.
+import {ProviderError} from '../../errors.js'
 import type {HttpClient} from '../../http/client.js'
 import {signRequest, type AwsCredentials} from '../../clouds/aws/sigv4.js'
 
@@ -95,7 +96,7 @@ export async function fetchOnDemand(http: HttpClient, endpoint: string, credenti
       idempotent: true,
     })
     const page = JSON.parse(res.body) as GetProductsPage
-    if (!Array.isArray(page.PriceList)) throw new Error('GetProducts answer has no PriceList')
+    if (!Array.isArray(page.PriceList)) throw new ProviderError('aws', 'unavailable', 'GetProducts answer has no PriceList', {code: 'PROVIDER_BAD_RESPONSE'})
     for (const [region, usd] of onDemandByRegion(page.PriceList)) out.set(region, usd)
     token = page.NextToken || undefined
   } while (token)

@@ -4,6 +4,7 @@
 // (test/unit/checkpoint/presign-s3-oss.test.ts).
 import {createHmac} from 'node:crypto'
 
+import {BugError} from '../../errors.js'
 import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from '../common/presign.js'
 import {rfc3986Encode} from '../common/signing-util.js'
 import type {AliyunCredentials} from './acs3.js'
@@ -45,7 +46,7 @@ export function ossV1Signature(accessKeySecret: string, stringToSign: string): s
  */
 export function presignOss(request: PresignRequest, credentials: AliyunCredentials): string {
   if (!Number.isInteger(request.expiresSeconds) || request.expiresSeconds < 1) {
-    throw new Error(`OSS presigned URLs must expire in a whole, positive number of seconds, got ${request.expiresSeconds}`)
+    throw new BugError(`OSS presigned URLs must expire in a whole, positive number of seconds, got ${request.expiresSeconds}`)
   }
   const expires = Math.floor(request.now.getTime() / 1000) + request.expiresSeconds
   const token = credentials.securityToken

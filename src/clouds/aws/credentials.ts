@@ -36,6 +36,7 @@ import {
   type CredentialContext,
   type LoadedCredentials,
 } from '../common/credentials.js'
+import {AdapterDispatcher} from '../../http/dispatcher.js'
 import {sendRequest} from '../../http/request.js'
 import {parseIni} from '../common/ini.js'
 import {ssoPortalEndpoint} from './endpoints.js'
@@ -83,10 +84,11 @@ function register(c: AwsCredentials): AwsCredentials {
 
 class Chain {
   private readonly ctx: CredentialContext
-  private dispatcherPromise: Promise<Dispatcher> | null = null
+  private readonly dispatchers: AdapterDispatcher
 
   constructor(private readonly options: AwsCredentialOptions) {
     this.ctx = defaultContext(options)
+    this.dispatchers = new AdapterDispatcher(options.dispatcher, {connect: {timeout: options.timeoutMs ?? 5000}})
   }
 
   private get env() {
@@ -98,9 +100,7 @@ class Chain {
   }
 
   private dispatcher(): Promise<Dispatcher> {
-    if (this.options.dispatcher) return Promise.resolve(this.options.dispatcher)
-    this.dispatcherPromise ??= import('undici').then(({Agent}) => new Agent({connect: {timeout: this.options.timeoutMs ?? 5000}}))
-    return this.dispatcherPromise
+    return this.dispatchers.get()
   }
 
   private async sts(region: string | undefined): Promise<StsContext> {

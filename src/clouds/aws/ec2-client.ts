@@ -2,6 +2,7 @@
 // through an injected undici dispatcher, XML answers read with our own safe parser,
 // throttling and 5xx retried with capped exponential backoff, and every other failure
 // mapped onto skyhop's taxonomy (ec2-errors.ts). One client per region.
+import {ProviderError} from '../../errors.js'
 import type {Money} from '../../model/job-spec.js'
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
 import {isRetryableEc2Error, toProviderError} from './ec2-errors.js'
@@ -196,7 +197,8 @@ export class Ec2Client {
     }
     const root = await this.call('RunInstances', p, {zone: input.zone, instanceType: input.instanceType})
     const item = items(root, 'instancesSet')[0]
-    if (!item) throw toProviderError(new Error('RunInstances returned no instance'), {action: 'RunInstances', region: this.region})
+    // What the controller made of this when it was a bare Error: transient, unexpected.
+    if (!item) throw new ProviderError('aws', 'transient', 'RunInstances returned no instance', {code: 'PROVIDER_UNEXPECTED'})
     return parseInstance(item)
   }
 

@@ -1,6 +1,7 @@
 // Presigned S3 object URLs: SigV4 with the authentication in the query string, as in the S3
 // API reference "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)"
 // and checked against its GET example (test/unit/checkpoint/presign-s3-oss.test.ts).
+import {BugError} from '../../errors.js'
 import type {PresignRequest} from '../common/presign.js'
 import {canonicalQueryString, hmacSha256Hex, isoBasic, rfc3986Encode} from '../common/signing-util.js'
 import {dnsSuffix} from './endpoints.js'
@@ -42,7 +43,7 @@ function location(request: PresignRequest): {origin: string; host: string; path:
 export function presignS3(request: PresignRequest, credentials: AwsCredentials): string {
   const expires = request.expiresSeconds
   if (!Number.isInteger(expires) || expires < 1 || expires > S3_MAX_EXPIRES_SECONDS) {
-    throw new Error(`S3 presigned URLs must expire in 1 to ${S3_MAX_EXPIRES_SECONDS} seconds (7 days), got ${expires}`)
+    throw new BugError(`S3 presigned URLs must expire in 1 to ${S3_MAX_EXPIRES_SECONDS} seconds (7 days), got ${expires}`)
   }
   const {origin, host, path} = location(request)
   const amzDate = isoBasic(request.now)

@@ -3,6 +3,7 @@
 // (web_identity_token_file, as on EKS). Returned secrets are registered for redaction.
 import type {Dispatcher} from 'undici'
 
+import {ProviderError} from '../../errors.js'
 import {registerSecret} from '../../util/redact.js'
 import type {LoadedCredentials} from '../common/credentials.js'
 import {stsEndpoint, type Env} from './endpoints.js'
@@ -26,7 +27,7 @@ function credentialsFrom(result: XmlElement | undefined, action: string): {crede
   const accessKeyId = textAt(c, 'AccessKeyId')
   const secretAccessKey = textAt(c, 'SecretAccessKey')
   const sessionToken = textAt(c, 'SessionToken')
-  if (!accessKeyId || !secretAccessKey || !sessionToken) throw new Error(`STS ${action} returned no credentials`)
+  if (!accessKeyId || !secretAccessKey || !sessionToken) throw new ProviderError('aws', 'auth', `STS ${action} returned no credentials`)
   registerSecret(accessKeyId)
   registerSecret(secretAccessKey)
   registerSecret(sessionToken)
