@@ -5,6 +5,7 @@
 // (common/error-mapping.ts).
 import type {Dispatcher} from 'undici'
 
+import {HttpTransportError} from '../../errors.js'
 import type {CredentialCache} from './credentials.js'
 import {CLOUD_API_RETRY, withRetries, type RetryPolicy} from '../../http/retry.js'
 
@@ -68,7 +69,7 @@ export async function retriedCall<T>(
 ): Promise<T> {
   try {
     return await withRetries(once, retryable, {...CLOUD_API_RETRY, ...options.retry}, (error, attempt, delayMs) =>
-      options.onRetry?.({action, attempt, delayMs, reason: (error as {code?: string}).code ?? (error as Error).message}),
+      options.onRetry?.({action, attempt, delayMs, reason: error instanceof HttpTransportError ? error.message : ((error as {code?: string}).code ?? (error as Error).message)}),
     )
   } catch (error) {
     throw classify(error)
