@@ -142,8 +142,10 @@ export class HttpClient {
       if (error instanceof RejectedResponse) return {retry: error.retryable, afterMs: retryAfterMs(error.headers['retry-after'])}
       return error instanceof HttpTransportError && transportRetryable(error)
     }
-    const onRetry = (error: unknown, attempt: number, delayMs: number) =>
-      this.options.onRetry?.({attempt, delayMs, reason: reasonOf(error as HttpTransportError | RejectedResponse, timeoutMs), url: describeUrl(req.url)})
+    const onRetry = (error: unknown, attempt: number, delayMs: number) => {
+      const reason = reasonOf(error as HttpTransportError | RejectedResponse, timeoutMs)
+      this.options.onRetry?.({attempt, delayMs, reason, url: describeUrl(req.url)})
+    }
     try {
       return {...(await withRetries(once, judge, this.retry, onRetry)), attempts}
     } catch (error) {
@@ -153,15 +155,16 @@ export class HttpClient {
   }
 
   private failure(error: HttpTransportError | RejectedResponse, where: string, attempts: number, timeoutMs: number): ProviderError {
-    const rejected = error instanceof RejectedResponse ? error : undefined
-    const category: ProviderErrorCategory = rejected ? categoryFor(rejected.status) : transportRetryable(error as HttpTransportError) ? 'transient' : 'unavailable'
-    const excerpt = rejected && rejected.body.trim() !== '' ? redact(rejected.body.slice(0, 300)) : undefined
     const message = `${where}: ${reasonOf(error, timeoutMs)}${attempts > 1 ? ` after ${attempts} attempts` : ''}`
-    return new ProviderError(this.options.provider, category, message, {
+    if (error instanceof HttpTransportError) {
+      const category = transportRetryable(error) ? 'transient' : 'unavailable'
+      return new ProviderError(this.options.provider, category, message, {code: 'PROVIDER_HTTP', details: {attempts}, cause: error.cause})
+    }
+    const excerpt = error.body.trim() === '' ? undefined : redact(error.body.slice(0, 300))
+    return new ProviderError(this.options.provider, categoryFor(error.status), message, {
       code: 'PROVIDER_HTTP',
-      ...(rejected ? {backendCode: String(rejected.status)} : {}),
+      backendCode: String(error.status),
       details: {attempts, ...(excerpt ? {response: excerpt} : {})},
-      cause: rejected ? undefined : error.cause,
     })
   }
 

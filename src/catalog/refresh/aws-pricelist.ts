@@ -96,7 +96,9 @@ export async function fetchOnDemand(http: HttpClient, endpoint: string, credenti
       idempotent: true,
     })
     const page = JSON.parse(res.body) as GetProductsPage
-    if (!Array.isArray(page.PriceList)) throw new ProviderError('aws', 'unavailable', 'GetProducts answer has no PriceList', {code: 'PROVIDER_BAD_RESPONSE'})
+    if (!Array.isArray(page.PriceList)) {
+      throw new ProviderError('aws', 'unavailable', 'GetProducts answer has no PriceList', {code: 'PROVIDER_BAD_RESPONSE'})
+    }
     for (const [region, usd] of onDemandByRegion(page.PriceList)) out.set(region, usd)
     token = page.NextToken || undefined
   } while (token)

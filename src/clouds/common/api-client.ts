@@ -59,6 +59,12 @@ export function clientOptionsFor<C>(region: string, credentials: CredentialCache
   }
 }
 
+/** The cloud's error code, or the transport failure's message (its taxonomy code says less). */
+function retryReason(error: unknown): string {
+  if (error instanceof HttpTransportError) return error.message
+  return (error as {code?: string}).code ?? (error as Error).message
+}
+
 /** Runs `once` under the client's retry policy; the failure that ends it is thrown as `classify` returns it. */
 export async function retriedCall<T>(
   options: Pick<ApiClientOptions<unknown>, 'retry' | 'onRetry'>,
@@ -69,7 +75,7 @@ export async function retriedCall<T>(
 ): Promise<T> {
   try {
     return await withRetries(once, retryable, {...CLOUD_API_RETRY, ...options.retry}, (error, attempt, delayMs) =>
-      options.onRetry?.({action, attempt, delayMs, reason: error instanceof HttpTransportError ? error.message : ((error as {code?: string}).code ?? (error as Error).message)}),
+      options.onRetry?.({action, attempt, delayMs, reason: retryReason(error)}),
     )
   } catch (error) {
     throw classify(error)

@@ -30,7 +30,7 @@ describe('http client', () => {
   let dispatcher: Agent
   const slept: number[] = []
   const client = (extra: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}) =>
-    new HttpClient({provider: 'testcloud', dispatcher, ...extra, retry: {sleep: async (ms) => void slept.push(ms), random: () => 0.5, ...extra.retry}})
+    new HttpClient({provider: 'testcloud', dispatcher, ...extra, retry: {sleep: async (ms: number) => void slept.push(ms), random: () => 0.5, ...extra.retry}})
 
   beforeEach(() => {
     dispatcher = new Agent({connect: {timeout: 2000}})

@@ -60,7 +60,8 @@ describe('http retry policy', () => {
     expect(slept).to.deep.equal([3000])
 
     const seen: number[] = []
-    const err = await withRetries(fail(new Error('come back tomorrow')), () => ({retry: true, afterMs: 86_400_000}), policy(seen)).catch((e: unknown) => e)
+    const tomorrow = () => ({retry: true, afterMs: 86_400_000})
+    const err = await withRetries(fail(new Error('come back tomorrow')), tomorrow, policy(seen)).catch((e: unknown) => e)
     expect((err as Error).message).to.equal('come back tomorrow')
     expect(seen).to.deep.equal([])
   })
@@ -111,7 +112,8 @@ describe('http exchange', () => {
   })
 
   it('returns any response, with its body', async () => {
-    const res = await sendRequest({url: `${url}/x?token=secret`, method: 'GET', headers: [['accept', 'text/plain']], timeoutMs: 2000, dispatcher})
+    const headers: Array<[string, string]> = [['accept', 'text/plain']]
+    const res = await sendRequest({url: `${url}/x?token=secret`, method: 'GET', headers, timeoutMs: 2000, dispatcher})
     expect(res).to.deep.include({status: 200, body: 'small'})
   })
 
