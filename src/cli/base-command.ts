@@ -3,15 +3,36 @@
 // spinner or a prompt may appear.
 import {Command, Errors, Interfaces} from '@oclif/core'
 
-import {BugError, ExitCode, InvalidFileError, SkyhopError, UsageError, formatIssue, isSkyhopError} from '../errors.js'
+import {BugError, ExitCode, InterruptedError, InvalidFileError, SkyhopError, UsageError, formatIssue, isSkyhopError} from '../errors.js'
 import {redact} from '../util/redact.js'
 import {AppContext} from './context.js'
+import {restoreFlagMessage} from './flags.js'
 import {resolveHome} from './home.js'
 
 export type Envelope<T> = {ok: true; result: T} | {ok: false; error: ReturnType<SkyhopError['toJSON']>}
 
+/**
+ * A command that asks before it acts declares what it says when it cannot ask (no
+ * terminal, --json, CI, SKYHOP_NONINTERACTIVE): its --yes is then required.
+ */
+export interface Confirmation {
+  /** The hint of the CONFIRMATION_REQUIRED error (exit 2) when nobody can be asked. */
+  hint: string
+  /** The InterruptedError (exit 130) a "no" ends the command with; without it, confirm() returns false. */
+  declined?: {message: string; hint: string}
+}
+
+/** Per question: what the refusal says beyond the command's declaration, and the default answer. */
+export interface ConfirmOptions {
+  refusal?: {message?: string; hint?: string; details?: unknown}
+  /** Shown (on stdout) just before the question, only when it is asked. */
+  preface?: () => string
+  default?: boolean
+}
+
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
+  static confirmation?: Confirmation
 
   /** True when a person is at the terminal and we may prompt or spin. */
   protected get interactive(): boolean {
@@ -34,6 +55,48 @@ export abstract class BaseCommand extends Command {
   protected get ctx(): AppContext {
     this.appContext ??= new AppContext(this.home, (m) => this.warnLine(m))
     return this.appContext
+  }
+
+  /** Why no prompt may appear (for messages that say what to pass instead). */
+  protected whyNotInteractive(): string {
+    if (this.jsonEnabled()) return '--json is set'
+    if (process.env.CI) return 'CI is set'
+    if (nonInteractiveEnv()) return 'SKYHOP_NONINTERACTIVE is set'
+    return 'stdin or stdout is not a terminal'
+  }
+
+  /**
+   * The one "--yes or a person" rule: true with --yes; without a terminal, CONFIRMATION_REQUIRED
+   * (exit 2, the command's declared hint); else asks. A "no" throws the command's declared
+   * InterruptedError, or returns false when it declares none.
+   */
+  protected async confirm(yes: boolean | undefined, question: string, options: ConfirmOptions = {}): Promise<boolean> {
+    if (yes) return true
+    const declared = (this.constructor as typeof BaseCommand).confirmation
+    if (!declared) throw new BugError(`${this.id ?? 'this command'} asks for a confirmation but declares no static confirmation`)
+    if (!this.interactive) {
+      throw new UsageError(options.refusal?.message ?? 'not confirming without a terminal', {
+        code: 'CONFIRMATION_REQUIRED',
+        hint: options.refusal?.hint ?? declared.hint,
+        ...(options.refusal?.details === undefined ? {} : {details: options.refusal.details}),
+      })
+    }
+    if (options.preface) this.out(options.preface())
+    const {confirm} = await import('@inquirer/prompts')
+    const answer = await confirm({message: question, default: options.default ?? true})
+    if (!answer && declared.declined) throw new InterruptedError(declared.declined.message, {hint: declared.declined.hint})
+    return answer
+  }
+
+  /** Ends the process with this code once the result is printed (a job's own, 4 for a failed provider…). */
+  protected exitWith(code: number | null | undefined): void {
+    if (code !== null && code !== undefined && code !== 0) process.exitCode = code
+  }
+
+  /** Output a renderer split between stdout (results) and stderr (notes). */
+  protected show(rendered: {out?: string; note?: string}): void {
+    if (rendered.note !== undefined) this.note(rendered.note)
+    if (rendered.out !== undefined) this.out(rendered.out)
   }
 
   protected warnLine(message: string): void {
@@ -66,6 +129,7 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & {exitCode?: number}): Promise<void> {
     // oclif's own exit (this.exit / help) is control flow, not an error.
     if (err instanceof Errors.ExitError) throw err
+    restoreFlagMessage(err)
     const error = toSkyhopError(err)
     process.exitCode = error.exitCode
     if (this.jsonEnabled()) {

@@ -3,20 +3,16 @@
 // tests point SKYHOP_HOME elsewhere instead of swapping globals.
 import type {FxRates} from '../model/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
+import type {PlanningOptions, ServiceContext} from '../services/context.js'
 import type {Planning, PlanningInputs, Replanner} from '../services/planning.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 
-export interface PlanningOptions {
-  catalogFile?: string
-  objective?: Objective
-  top?: number
-  allProviders?: boolean
-}
+export type {PlanningOptions} from '../services/context.js'
 
-export class AppContext {
+export class AppContext implements ServiceContext {
   private storeInstance?: Store
   private configInstance?: SkyhopConfig
   private providersInstance?: Map<string, Provider>

@@ -1,5 +1,12 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
-import type {AttemptSummary, JobDetail, JobSummary} from '../services/job-ops.js'
+import type {CancelResult} from '../services/cancel.js'
+import type {AttemptSummary, JobSummary} from '../services/jobs.js'
+import type {ControllerEvent, LaunchResult} from '../services/launch.js'
+import type {LogLine} from '../services/logs.js'
+import type {PreemptResult} from '../services/preempt.js'
+import type {RecoverResult} from '../services/recover.js'
+import type {JobDetail, StatusResult} from '../services/status.js'
+import type {ValidationResult} from '../services/validate.js'
 import type {Plan} from '../planner/types.js'
 import {candidateTable} from './render-plan.js'
 import {renderTable} from './table.js'
@@ -48,4 +55,54 @@ export function renderJobDetail(d: JobDetail): string {
     for (const e of recent) lines.push(`  ${e.ts.replace('T', ' ').slice(0, 23)}  ${e.kind}${e.data.message ? `  ${String(e.data.message)}` : ''}`)
   }
   return lines.join('\n')
+}
+
+export function renderStatus(r: StatusResult): string {
+  return 'job' in r ? renderJobDetail(r.job) : renderJobs(r.jobs)
+}
+
+/** After a launch: where to follow a detached job (stdout), or how a waited-for one ended (stderr). */
+export function renderLaunched(r: LaunchResult): {out?: string; note?: string} {
+  if (r.detached) return {out: `launched job ${r.job.name} (${r.job.id}); follow it with: skyhop logs ${r.job.id} --follow`}
+  return {note: `job ${r.job.name} (${r.job.id}) ${r.job.state.toLowerCase()}${r.job.reason ? `: ${r.job.reason}` : ''}`}
+}
+
+export function renderCancel(r: CancelResult): string {
+  return r.alreadyEnded ? `job ${r.job.name} (${r.job.id}) had already ended: ${r.job.state}` : `cancelled job ${r.job.name} (${r.job.id})`
+}
+
+export function renderPreempt(r: PreemptResult, graceSeconds: number): string {
+  return `notice delivered to job ${r.job.name} (${r.job.id}), attempt ${r.attempt}; ${graceSeconds}s of grace`
+}
+
+export function renderRecover(r: RecoverResult): string {
+  if (r.restarted.length + r.restartedSweeps.length + r.cleaned.length + r.idleReleased.length === 0) return 'nothing to recover'
+  return [
+    ...r.restarted.map((j) => `restarted controller for ${j}`),
+    ...r.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
+    ...r.cleaned.map((a) => `stopped unowned attempt ${a}`),
+    ...r.idleReleased.map((a) => `released idle attempt ${a}`),
+  ].join('\n')
+}
+
+export function renderValidation(r: ValidationResult): string {
+  return r.files.map((f) => `✓ ${f.file}: job "${f.name}" is valid`).join('\n')
+}
+
+/** A background controller's log line for one of its events. */
+export function controllerLogLine(e: ControllerEvent): string {
+  return `${new Date().toISOString()} ${e.kind} ${e.message}\n`
+}
+
+/**
+ * Prints log lines to stdout as they come, with a separator on stderr where the next
+ * attempt (a recovery, a restart) begins.
+ */
+export function logPrinter(): (entry: LogLine) => void {
+  let lastAttempt = 0
+  return (entry) => {
+    if (entry.attempt !== lastAttempt && lastAttempt !== 0) process.stderr.write(`--- attempt ${entry.attempt} ---\n`)
+    lastAttempt = entry.attempt
+    process.stdout.write(entry.line.endsWith('\n') ? entry.line : entry.line + '\n')
+  }
 }

@@ -1,8 +1,8 @@
 // Human renderings for sweeps and costs: the plan summary shown before a sweep starts,
 // the final results table, the list of sweeps, and the cost report.
-import type {CostReport} from '../controller/cost.js'
+import type {CostReport} from '../services/cost.js'
 import {formatHours} from '../controller/cost.js'
-import type {PlannedSweep, SweepResult, SweepSummary} from '../services/sweep.js'
+import type {PlannedSweep, SweepEvent, SweepOutput, SweepResult, SweepSummary, SweepsResult} from '../services/sweep.js'
 import {renderTable} from './table.js'
 
 export function formatSeconds(s: number | null): string {
@@ -70,7 +70,7 @@ export function renderSweepResult(r: SweepResult): string {
   return [renderSweepHeader(r.sweep), table, r.totals.summary].join('\n')
 }
 
-export function renderSweeps(sweeps: readonly SweepSummary[]): string {
+export function renderSweepList(sweeps: readonly SweepSummary[]): string {
   if (sweeps.length === 0) return 'no sweeps yet; start one with: skyhop sweep FILE'
   return renderTable(sweeps, [
     {header: 'ID', get: (s) => s.id},
@@ -113,4 +113,18 @@ export function renderCostReport(r: CostReport): string {
   }
   if (t.liveAttempts > 0) lines.push(`${t.liveAttempts} attempt(s) still hold an instance: counted up to now`)
   return lines.join('\n')
+}
+
+export function renderSweeps(r: SweepsResult): string {
+  return 'sweep' in r ? renderSweepResult(r.sweep) : renderSweepList(r.sweeps)
+}
+
+/** After `sweep`: where to follow a detached sweep (stdout), or its results table. */
+export function renderSweepStarted(r: SweepOutput): string {
+  return r.detached ? `started sweep ${r.sweep.name} (${r.sweep.id}) of ${r.sweep.jobs} jobs; follow it with: skyhop sweeps ${r.sweep.id}` : renderSweepResult(r)
+}
+
+/** A background sweep controller's log line for one of its events. */
+export function sweepControllerLogLine(e: SweepEvent): string {
+  return `${e.ts} ${e.event} ${e.message}\n`
 }

@@ -1,11 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {driveJob} from '../controller/controller.js'
-import {StoreJournal} from '../controller/journal.js'
-import {LeaseHeldError} from '../errors.js'
-import {controllerOwner, resultFor} from '../services/launch.js'
-import type {Objective} from '../model/job-spec.js'
+import {controllerLogLine} from '../cli/render-jobs.js'
+import {abortOn} from '../cli/signals.js'
+import {driveRecordedJob} from '../services/controller.js'
 
 export default class Controller extends BaseCommand {
   static override hidden = true
@@ -15,33 +13,11 @@ export default class Controller extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {args} = await this.parse(Controller)
-    const store = await this.ctx.store()
-    const job = store.findJob(args.job)
-    const options = job.options as {catalogFile?: string; objective?: Objective; retryUntilUpMs?: number}
-    const replan = await this.ctx.replanner({catalogFile: options.catalogFile, objective: options.objective})
-    const abort = new AbortController()
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => abort.abort())
-    try {
-      const final = await driveJob(job.id, {
-        journal: new StoreJournal(store),
-        providers: await this.ctx.providers(),
-        replan,
-        home: this.home,
-        owner: controllerOwner(),
-        retryUntilUpMs: options.retryUntilUpMs,
-        pollIntervalMs: 500,
-        checkpointSync: await this.ctx.checkpointSync(),
-        attemptHolds: await this.ctx.attemptHolds(),
-        signal: abort.signal,
-        onEvent: (e) => process.stderr.write(`${new Date().toISOString()} ${e.kind} ${e.message}\n`),
-      })
-      return resultFor(store, final)
-    } catch (error) {
-      if (error instanceof LeaseHeldError) {
-        this.note(error.message)
-        return {skipped: true}
-      }
-      throw error
-    }
+    return driveRecordedJob(this.ctx, {
+      job: args.job,
+      signal: abortOn(['SIGTERM', 'SIGINT', 'SIGHUP']),
+      onEvent: (e) => process.stderr.write(controllerLogLine(e)),
+      onSkip: (message) => this.note(message),
+    })
   }
 }

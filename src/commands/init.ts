@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, nonInteractiveEnv} from '../cli/base-command.js'
-import {UsageError} from '../errors.js'
-import {type InitAnswers, type InitResult, REQUIRED_ANSWERS, writeJobFile} from '../services/init.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {positiveNumber} from '../cli/flags.js'
+import {type InitAnswers, type InitResult, init, requireAnswers} from '../services/init.js'
 import type {Objective, SpotPolicy} from '../model/job-spec.js'
 
 export default class Init extends BaseCommand {
@@ -22,7 +22,7 @@ export default class Init extends BaseCommand {
     runtimes: Flags.string({description: 'software stack the job can use (cuda, cann, rocm, …); repeatable', multiple: true}),
     spot: Flags.string({description: 'spot policy', options: ['spot', 'on-demand', 'auto']}),
     objective: Flags.string({description: 'what to optimize', options: ['cost', 'time', 'balanced']}),
-    'work-hours': Flags.string({description: 'hours the job takes on the reference configuration'}),
+    'work-hours': positiveNumber({description: 'hours the job takes on the reference configuration', what: 'hours'}),
     reference: Flags.string({description: 'reference configuration for --work-hours, e.g. A100-80GB:8'}),
     deadline: Flags.string({description: 'deadline: ISO time or duration from now (36h)'}),
     budget: Flags.string({description: 'total budget, e.g. 200USD'}),
@@ -32,12 +32,7 @@ export default class Init extends BaseCommand {
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
-    let workHours: number | undefined
-    if (flags['work-hours'] !== undefined) {
-      workHours = Number(flags['work-hours'])
-      if (!(workHours > 0)) throw new UsageError(`--work-hours must be a positive number of hours, got "${flags['work-hours']}"`)
-    }
-    let answers: Partial<InitAnswers> = {
+    const given: Partial<InitAnswers> = {
       name: flags.name,
       run: flags.run,
       setup: flags.setup,
@@ -45,33 +40,19 @@ export default class Init extends BaseCommand {
       runtimes: flags.runtimes,
       spot: flags.spot as SpotPolicy | undefined,
       objective: flags.objective as Objective | undefined,
-      workHours,
+      workHours: flags['work-hours'],
       reference: flags.reference,
       deadline: flags.deadline,
       budget: flags.budget,
     }
-    if (this.interactive) {
-      const {askInitQuestions} = await import('../cli/init-prompts.js')
-      answers = await askInitQuestions(answers)
-    } else {
-      const missing = REQUIRED_ANSWERS.filter((k) => !answers[k])
-      if (missing.length > 0) {
-        throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(' and ')}: not prompting because ${this.whyNotInteractive()}`, {
-          code: 'MISSING_ANSWER',
-          hint: 'Pass every answer as a flag; see `skyhop init --help`.',
-        })
-      }
-    }
-    const file = flags.output ?? `${answers.name}.yaml`
-    const result = writeJobFile(file, answers as InitAnswers, {force: flags.force, now: new Date()})
+    const answers = this.interactive ? await this.ask(given) : requireAnswers(given, this.whyNotInteractive())
+    const result = init(answers, {output: flags.output, force: flags.force})
     this.out(`wrote ${result.file}; check it with: skyhop validate ${result.file}`)
     return result
   }
 
-  private whyNotInteractive(): string {
-    if (this.jsonEnabled()) return '--json is set'
-    if (process.env.CI) return 'CI is set'
-    if (nonInteractiveEnv()) return 'SKYHOP_NONINTERACTIVE is set'
-    return 'stdin or stdout is not a terminal'
+  private async ask(given: Partial<InitAnswers>): Promise<InitAnswers> {
+    const {askInitQuestions} = await import('../cli/init-prompts.js')
+    return (await askInitQuestions(given)) as InitAnswers
   }
 }

@@ -1,7 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {jobLogs} from '../services/job-ops.js'
+import {logPrinter} from '../cli/render-jobs.js'
+import {abortOn} from '../cli/signals.js'
+import {type LogLine, logs} from '../services/logs.js'
 
 export default class Logs extends BaseCommand {
   static override summary = "Print a job's output; --follow keeps streaming across restarts until it ends."
@@ -12,23 +14,13 @@ export default class Logs extends BaseCommand {
     attempt: Flags.integer({description: 'only this attempt (1-based)', min: 1}),
   }
 
-  async run(): Promise<{lines: Array<{attempt: number; line: string}>}> {
+  async run(): Promise<{lines: LogLine[]}> {
     const {args, flags} = await this.parse(Logs)
-    const store = await this.ctx.store()
-    const providers = await this.ctx.providers()
-    const abort = new AbortController()
-    process.once('SIGINT', () => abort.abort())
-    const lines: Array<{attempt: number; line: string}> = []
-    let lastAttempt = 0
-    for await (const entry of jobLogs(store, providers, args.job, {follow: flags.follow, attempt: flags.attempt, signal: abort.signal})) {
-      if (this.jsonEnabled()) {
-        lines.push(entry)
-        continue
-      }
-      if (entry.attempt !== lastAttempt && lastAttempt !== 0) process.stderr.write(`--- attempt ${entry.attempt} ---\n`)
-      lastAttempt = entry.attempt
-      process.stdout.write(entry.line.endsWith('\n') ? entry.line : entry.line + '\n')
-    }
+    const signal = abortOn(['SIGINT'])
+    // Under --json the lines are the result; else they are printed as they come.
+    const lines: LogLine[] = []
+    const print = this.jsonEnabled() ? (entry: LogLine) => lines.push(entry) : logPrinter()
+    for await (const entry of logs(this.ctx, {job: args.job, follow: flags.follow, attempt: flags.attempt, signal})) print(entry)
     return {lines}
   }
 }

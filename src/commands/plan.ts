@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderPlan} from '../cli/render-plan.js'
-import {type PlanResult, planFile} from '../services/plan.js'
+import {type PlanResult, plan} from '../services/plan.js'
 import type {Objective} from '../model/job-spec.js'
 
 export default class Plan extends BaseCommand {
@@ -30,13 +30,13 @@ export default class Plan extends BaseCommand {
 
   async run(): Promise<PlanResult> {
     const {args, flags} = await this.parse(Plan)
-    const planning = await this.ctx.planning({
+    const result = await plan(this.ctx, {
+      file: args.file,
       catalogFile: flags.catalog,
       objective: flags.objective as Objective | undefined,
       top: flags.top,
       allProviders: flags['all-providers'],
     })
-    const result = await planFile({file: args.file, planning})
     this.out(renderPlan(result, flags.explain))
     return result
   }

@@ -1,5 +1,6 @@
 import {BaseCommand} from '../cli/base-command.js'
-import {type RecoverResult, recoverJobs} from '../services/recover.js'
+import {renderRecover} from '../cli/render-jobs.js'
+import {type RecoverResult, recover} from '../services/recover.js'
 
 export default class Recover extends BaseCommand {
   static override summary = 'Restart controllers whose lease expired and clean up what no job owns.'
@@ -8,17 +9,8 @@ export default class Recover extends BaseCommand {
 
   async run(): Promise<RecoverResult> {
     await this.parse(Recover)
-    const result = await recoverJobs({store: await this.ctx.store(), providers: await this.ctx.providers(), home: this.home})
-    this.out(
-      result.restarted.length + result.restartedSweeps.length + result.cleaned.length + result.idleReleased.length === 0
-        ? 'nothing to recover'
-        : [
-            ...result.restarted.map((j) => `restarted controller for ${j}`),
-            ...result.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
-            ...result.cleaned.map((a) => `stopped unowned attempt ${a}`),
-            ...result.idleReleased.map((a) => `released idle attempt ${a}`),
-          ].join('\n'),
-    )
+    const result = await recover(this.ctx)
+    this.out(renderRecover(result))
     return result
   }
 }

@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {renderJobDetail, renderJobs} from '../cli/render-jobs.js'
-import {type JobDetail, type JobSummary, jobDetail, listJobs} from '../services/job-ops.js'
+import {renderStatus} from '../cli/render-jobs.js'
+import {watch} from '../cli/signals.js'
+import {type StatusResult, jobStatus} from '../services/status.js'
 
 export default class Status extends BaseCommand {
   static override summary = 'Show jobs, or one job with its attempts and events.'
@@ -19,22 +20,12 @@ export default class Status extends BaseCommand {
     watch: Flags.boolean({description: 'refresh every 2 seconds until interrupted (terminal only)'}),
   }
 
-  async run(): Promise<{jobs: JobSummary[]} | {job: JobDetail}> {
+  async run(): Promise<StatusResult> {
     const {args, flags} = await this.parse(Status)
-    const store = await this.ctx.store()
-    // A sweep by id or name; an unknown one is an error, not an empty list.
-    const sweepId = flags.sweep === undefined ? undefined : store.findSweep(flags.sweep).id
-    const once = (): {jobs: JobSummary[]} | {job: JobDetail} =>
-      args.job ? {job: jobDetail(store, args.job)} : {jobs: listJobs(store, {sweepId, limit: flags.limit})}
-    const render = (r: ReturnType<typeof once>) => ('job' in r ? renderJobDetail(r.job) : renderJobs(r.jobs))
-    if (flags.watch && this.interactive) {
-      for (;;) {
-        process.stdout.write('\u001B[2J\u001B[H' + render(once()) + '\n')
-        await new Promise((r) => setTimeout(r, 2000))
-      }
-    }
-    const result = once()
-    this.out(render(result))
+    const query = () => jobStatus(this.ctx, {job: args.job, sweep: flags.sweep, limit: flags.limit})
+    if (flags.watch && this.interactive) await watch(async () => renderStatus(await query()), 2000)
+    const result = await query()
+    this.out(renderStatus(result))
     return result
   }
 }

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {renderSweepResult, renderSweeps} from '../cli/render-sweep.js'
-import {type SweepResult, type SweepSummary, listSweeps, sweepResult} from '../services/sweep.js'
+import {renderSweeps} from '../cli/render-sweep.js'
+import {type SweepsResult, sweeps} from '../services/sweep.js'
 
 export default class Sweeps extends BaseCommand {
   static override summary = 'List sweeps, or show one sweep with a row per job.'
@@ -11,17 +11,10 @@ export default class Sweeps extends BaseCommand {
   static override args = {sweep: Args.string({description: 'sweep id or name'})}
   static override flags = {limit: Flags.integer({description: 'most sweeps to list', default: 50, min: 1})}
 
-  async run(): Promise<{sweeps: SweepSummary[]} | {sweep: SweepResult}> {
+  async run(): Promise<SweepsResult> {
     const {args, flags} = await this.parse(Sweeps)
-    const store = await this.ctx.store()
-    const rates = await this.ctx.fx()
-    if (args.sweep) {
-      const result = sweepResult(store, store.findSweep(args.sweep).id, {now: new Date(), fx: rates})
-      this.out(renderSweepResult(result))
-      return {sweep: result}
-    }
-    const sweeps = listSweeps(store, {limit: flags.limit, now: new Date(), fx: rates})
-    this.out(renderSweeps(sweeps))
-    return {sweeps}
+    const result = await sweeps(this.ctx, {sweep: args.sweep, limit: flags.limit})
+    this.out(renderSweeps(result))
+    return result
   }
 }

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {renderValidation} from '../cli/render-jobs.js'
 import {type ValidationResult, validateJobFiles} from '../services/validate.js'
 
 export default class Validate extends BaseCommand {
@@ -19,7 +20,7 @@ export default class Validate extends BaseCommand {
   async run(): Promise<ValidationResult> {
     const {argv} = await this.parse(Validate)
     const result = validateJobFiles(argv as string[], {now: new Date()})
-    for (const f of result.files) this.out(`✓ ${f.file}: job "${f.name}" is valid`)
+    this.out(renderValidation(result))
     return result
   }
 }

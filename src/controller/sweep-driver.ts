@@ -5,14 +5,16 @@
 // budget. The sweep service (src/services/sweep.ts) plans and records the sweep; this file
 // only runs it, so it sees the planner and the store, never a command or a terminal.
 import type {FxRates} from '../model/currency.js'
-import {BugError} from '../errors.js'
+import {BugError, LeaseHeldError} from '../errors.js'
 import {offerIdentity} from '../planner/offer-index.js'
 import {shapeKey} from '../planner/plan-sweep.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import {type EventRecord, type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
-import {BatchPoller, type ControllerDeps, type ControllerEvent, LEASE_TTL_MS, LeaseHeldError, driveJob} from './controller.js'
+import {BatchPoller} from './batch-poller.js'
+import {type ControllerDeps, type ControllerEvent, LEASE_TTL_MS, driveJob} from './controller.js'
+import {StoreJournal} from './journal.js'
 import {attemptCost} from './cost.js'
 import {releaseIdle} from './idle.js'
 
@@ -348,7 +350,7 @@ class SweepController {
     this.emit('job-started', `starting ${q.name} (${this.running.size + 1} running)`, {jobId: q.id, name: q.name, data: {values: job.matrix ?? {}, index: o.sweep?.index ?? null}})
     const preferred = o.sweep?.candidateKey ? {key: o.sweep.candidateKey, accelerator: o.sweep.accelerator} : null
     const done = driveJob(q.id, {
-      store: this.store,
+      journal: new StoreJournal(this.store),
       providers: this.deps.providers,
       replan: (spec, blocked) => this.replanPreferring(spec, blocked, preferred),
       home: this.deps.home,

@@ -70,3 +70,23 @@ export function writeJobFile(file: string, answers: InitAnswers, options: {force
   renameSync(tmp, file)
   return {file, name: answers.name, content}
 }
+
+/**
+ * The answers of a run that may not prompt: every required one must have been given as a
+ * flag; `why` says why there is no prompt (exit 2 names the missing flags and the reason).
+ */
+export function requireAnswers(given: Partial<InitAnswers>, why: string): InitAnswers {
+  const missing = REQUIRED_ANSWERS.filter((k) => !given[k])
+  if (missing.length > 0) {
+    throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(' and ')}: not prompting because ${why}`, {
+      code: 'MISSING_ANSWER',
+      hint: 'Pass every answer as a flag; see `skyhop init --help`.',
+    })
+  }
+  return given as InitAnswers
+}
+
+/** `skyhop init`: writes the answers to `output` (default NAME.yaml). */
+export function init(answers: InitAnswers, options: {output?: string; force: boolean; now?: Date}): InitResult {
+  return writeJobFile(options.output ?? `${answers.name}.yaml`, answers, {force: options.force, now: options.now ?? new Date()})
+}

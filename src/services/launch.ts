@@ -1,23 +1,27 @@
-// The launch service: plan a job, record it, then either drive it here (--wait) or hand
-// it to a detached controller process that holds the job's lease.
-import {spawn} from 'node:child_process'
-import {mkdirSync, openSync} from 'node:fs'
-import {hostname} from 'node:os'
-import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
-
+// The launch service: plan a job, record it, then either drive it here (--wait: in the
+// foreground, its logs streamed, Ctrl-C handing it to a background controller) or hand it
+// to a detached controller process that holds the job's lease.
 import {UsageError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {Plan} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import {isValidEnvName} from '../runner/contract.js'
-import type {JobSpec} from '../model/job-spec.js'
+import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import type {EventRecord, JobRecord} from '../model/records.js'
 import {type ControllerDeps, type ControllerEvent, driveJob} from '../controller/controller.js'
+import {loadJobFile} from '../job/load.js'
+import type {ServiceContext} from './context.js'
+import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {catchInterrupt, drain, handOff} from './foreground.js'
 import {StoreJournal} from '../controller/journal.js'
-import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './job-ops.js'
+import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './jobs.js'
+import {type LogLine, jobLogs} from './logs.js'
 import type {Replanner} from './planning.js'
+import {requireEnabledProvider} from './providers.js'
+
+export type {ControllerEvent} from '../controller/controller.js'
+export type {Plan} from '../planner/types.js'
 
 export interface LaunchOverrides {
   name?: string
@@ -98,10 +102,6 @@ export interface StartJobInput {
   attemptHolds?: ControllerDeps['attemptHolds']
 }
 
-export function controllerOwner(): string {
-  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
-}
-
 /** Records the job and drives it here, or starts a detached controller for it. */
 export async function startJob(input: StartJobInput): Promise<LaunchResult> {
   const job = input.store.createJob({name: input.spec.name, file: input.file, spec: input.spec, options: {...input.options}, sweepId: input.sweepId, matrix: input.matrix})
@@ -158,24 +158,81 @@ export function exitCodeForJob(job: JobRecord, events: EventRecord[]): number | 
   }
 }
 
-/** Path of the CLI entry point, from src/ (tsx) or dist/. */
-function binPath(): string {
-  return fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+// ---- the use case -----------------------------------------------------------------------
+
+export interface LaunchRequest extends LaunchOverrides {
+  file: string
+  catalogFile?: string
+  objective?: Objective
+  /** Keep retrying this long when every candidate is out of capacity. */
+  retryUntilUpMs?: number
+  /** Where the job's secrets come from (default: this process's environment). */
+  secretsFrom?: NodeJS.ProcessEnv
 }
 
-/**
- * Starts `skyhop controller JOB` (or `skyhop sweep-controller SWEEP`) detached from this
- * process (own session, output to a log file), so the job outlives the terminal. It
- * inherits this environment, which is where job secrets come from.
- */
-export function spawnDetachedController(home: string, id: string, command: 'controller' | 'sweep-controller' = 'controller'): void {
-  const dir = join(home, 'controllers')
-  mkdirSync(dir, {recursive: true})
-  const log = openSync(join(dir, `${id}.log`), 'a', 0o600)
-  const child = spawn(process.execPath, [binPath(), command, id], {
-    detached: true,
-    stdio: ['ignore', log, log],
-    env: {...process.env, SKYHOP_HOME: home},
+/** A job ready to start: its spec with the overrides, and the plan it starts from. */
+export interface PreparedLaunch {
+  spec: JobSpec
+  file: string
+  plan: Plan
+  replan: Replanner
+  options: StoredLaunchOptions
+}
+
+/** Everything up to the start, recording nothing: load, overrides, secrets, checkpoint store, provider, plan. */
+export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest): Promise<PreparedLaunch> {
+  const loaded = loadJobFile(request.file)
+  const spec = applyOverrides(loaded.spec, {name: request.name, env: request.env, provider: request.provider, region: request.region})
+  checkSecrets(spec, request.secretsFrom ?? process.env)
+  await ctx.checkCheckpointStore(spec)
+  await requireEnabledProvider(ctx, request.provider)
+  const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective})
+  const plan = await planForLaunch(spec, replan)
+  const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
+  return {spec, file: loaded.file, plan, replan, options}
+}
+
+/** What `launch --wait` reports while the job runs: the controller's events and, when wanted, the job's log lines. */
+export interface LaunchProgress {
+  event(event: ControllerEvent): void
+  line?(entry: LogLine): void
+}
+
+/** Starts a prepared job: detached (a background controller), or driven here until it ends. */
+export async function launch(ctx: ServiceContext, prepared: PreparedLaunch, options: {wait: boolean; progress?: LaunchProgress}): Promise<LaunchResult> {
+  const store = await ctx.store()
+  const providers = await ctx.providers()
+  const {spec, file, replan} = prepared
+  const collaborators = {store, providers, replan, home: ctx.home, spec, file, options: prepared.options, wait: options.wait}
+  const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}
+  if (!options.wait) return startJob({...collaborators, ...signers})
+  const progress = options.progress ?? {event: () => undefined}
+  const fg = catchInterrupt()
+  let logs: Promise<void> | undefined
+  // Streams the logs of every attempt while the controller drives the job in this process.
+  const streamLogs = async (jobId: string) => {
+    for await (const entry of jobLogs(store, providers, jobId, {follow: true, signal: fg.signal})) progress.line!(entry)
+  }
+  const result = await startJob({
+    ...collaborators,
+    ...signers,
+    signal: fg.signal,
+    onEvent: (e) => {
+      if (!logs && progress.line) logs = streamLogs(e.jobId).catch(() => undefined)
+      progress.event(e)
+    },
   })
-  child.unref()
+  fg.release()
+  if (logs) {
+    // Let the log stream drain the last lines of the finished attempt, then stop it.
+    await drain(logs, 2000)
+    fg.abort()
+  }
+  if (fg.interrupted) {
+    // The job keeps running: hand it to a detached controller so nothing is left unowned.
+    handOff(ctx.home, {id: result.job.id, command: 'controller'}, `job ${result.job.name} (${result.job.id})`, {
+      hint: `Follow it with \`skyhop logs ${result.job.id} --follow\`; stop it with \`skyhop cancel ${result.job.id}\`.`,
+    })
+  }
+  return result
 }

@@ -14,7 +14,8 @@ import type {Provider} from '../providers/provider.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
-import {type JobSummary, cancelJob, summarize} from './job-ops.js'
+import {cancelJob} from './cancel.js'
+import {type JobSummary, summarize} from './jobs.js'
 
 export type OrphanReason =
   /** Its attempt is over (or its job is), but the run was never released. */

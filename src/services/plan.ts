@@ -2,6 +2,7 @@
 // (catalog + live offers of the enabled backends + their queue estimates + what the
 // store has observed), and hand back a JSON-safe result — or throw NoFeasiblePlanError
 // (exit 5). No flags, no terminal: the command renders.
+import type {PlanningOptions, ServiceContext} from './context.js'
 import type {Planning} from './planning.js'
 import {noFeasiblePlanError} from '../planner/index.js'
 import type {Candidate, ExclusionGroup} from '../planner/types.js'
@@ -46,4 +47,10 @@ export async function planFile(options: PlanServiceOptions): Promise<PlanResult>
     excluded: plan.excluded,
     assumptions: plan.assumptions,
   }
+}
+
+/** `skyhop plan`: the planning of this home (catalog, enabled providers, observations) for one file. */
+export async function plan(ctx: ServiceContext, options: PlanningOptions & {file: string}): Promise<PlanResult> {
+  const {file, ...planning} = options
+  return planFile({file, planning: await ctx.planning(planning)})
 }

@@ -5,7 +5,8 @@ import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {releaseIdle} from '../controller/idle.js'
-import {spawnDetachedController} from './launch.js'
+import type {ServiceContext} from './context.js'
+import {spawnDetachedController} from './controller-process.js'
 
 export interface RecoverResult {
   restarted: string[]
@@ -77,4 +78,9 @@ async function adoptEnded(store: Store, provider: Provider, job: JobRecord, atte
   }
   store.updateAttempt(attempt.id, {handle: found, launchedAt: new Date().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: found.externalId, foundBy: 'tag'}})
   return store.getAttempt(attempt.id)
+}
+
+/** `skyhop recover` with this home's store and providers. */
+export async function recover(ctx: ServiceContext): Promise<RecoverResult> {
+  return recoverJobs({store: await ctx.store(), providers: await ctx.providers(), home: ctx.home})
 }

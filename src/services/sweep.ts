@@ -20,13 +20,18 @@ import {
   type SweepEvent,
   type SweepJobOptions,
   type SweepRun,
+  SweepLeaseHeldError,
   driveSweep,
   sweepCounts,
 } from '../controller/sweep-driver.js'
+import {loadJobFile} from '../job/load.js'
+import type {ServiceContext} from './context.js'
+import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, exitCodeForJob} from './launch.js'
 import {type PlanningInputs, replannerFrom} from './planning.js'
 
-export {SweepLeaseHeldError} from '../controller/sweep-driver.js'
+export {SweepLeaseHeldError}
 export type {StoredSweepOptions, SweepEvent, SweepJobOptions, SweepRun} from '../controller/sweep-driver.js'
 
 // ---- planning and recording ---------------------------------------------------------
@@ -293,4 +298,115 @@ export async function runSweep(sweepId: string, deps: RunSweepDeps): Promise<Swe
 
 function round(n: number, digits = 6): number {
   return Math.round(n * 10 ** digits) / 10 ** digits
+}
+
+// ---- the use cases of sweep, sweeps and sweep-controller --------------------------------
+
+export interface SweepOptions {
+  file: string
+  /** `--set` dimensions: replace or extend the file's matrix. */
+  sets: Matrix
+  budget: Money | null
+  objective?: Objective
+  catalogFile?: string
+  /** Where the jobs' secrets come from (default: this process's environment). */
+  env?: NodeJS.ProcessEnv
+}
+
+/** A sweep expanded and planned, nothing recorded yet. */
+export interface PreparedSweep {
+  planned: PlannedSweep
+  inputs: PlanningInputs
+  objective?: Objective
+  catalogFile?: string
+}
+
+export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): Promise<PreparedSweep> {
+  const loaded = loadJobFile(options.file)
+  await ctx.checkCheckpointStore(loaded.spec)
+  const {catalogFile, objective} = options
+  const inputs = await ctx.planningInputs({catalogFile, objective})
+  const request = {spec: loaded.spec, file: loaded.file, sets: options.sets, budget: options.budget, objective, env: options.env ?? process.env}
+  const planned = await planSweepJobs(request, inputs)
+  return {planned, inputs, objective, catalogFile}
+}
+
+export type SweepOutput = SweepResult & {detached: boolean; stats: SweepRun['stats'] | null}
+
+/**
+ * Records a prepared sweep, then hands it to a background controller, or drives it here
+ * until every job ended (Ctrl-C hands it to a background controller: exit 130).
+ */
+export async function startSweep(
+  ctx: ServiceContext,
+  prepared: PreparedSweep,
+  options: {maxParallel: number; wait: boolean; onEvent?: (event: SweepEvent) => void},
+): Promise<SweepOutput> {
+  const {planned, inputs} = prepared
+  const store = await ctx.store()
+  const stored = {maxParallel: options.maxParallel, budget: planned.budget, objective: prepared.objective, catalogFile: prepared.catalogFile}
+  const {sweep} = recordSweep(store, planned, stored)
+  const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
+  if (!options.wait) {
+    spawnDetachedController(ctx.home, sweep.id, 'sweep-controller')
+    return {...result(), detached: true, stats: null}
+  }
+  const fg = catchInterrupt()
+  let run: SweepRun
+  try {
+    run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: fg.signal, onEvent: options.onEvent})
+  } finally {
+    fg.release()
+  }
+  if (fg.interrupted || !run.finished) {
+    // The jobs keep running: a background controller takes the sweep over.
+    handOff(ctx.home, {id: sweep.id, command: 'sweep-controller'}, `sweep ${sweep.name} (${sweep.id})`, {hint: `Follow it with \`skyhop sweeps ${sweep.id}\`.`})
+  }
+  return {...result(), detached: false, stats: run.stats}
+}
+
+async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs) {
+  return {
+    store: await ctx.store(),
+    providers: await ctx.providers(),
+    inputs,
+    home: ctx.home,
+    owner: controllerOwner(),
+    env: process.env,
+    checkpointSync: await ctx.checkpointSync(),
+    attemptHolds: await ctx.attemptHolds(),
+  }
+}
+
+export type SweepsResult = {sweeps: SweepSummary[]} | {sweep: SweepResult}
+
+/** Sweeps newest first, or one sweep (by id or name) with a row per job. */
+export async function sweeps(ctx: ServiceContext, options: {sweep?: string; limit?: number}): Promise<SweepsResult> {
+  const store = await ctx.store()
+  const fx = await ctx.fx()
+  if (options.sweep) return {sweep: sweepResult(store, store.findSweep(options.sweep).id, {now: new Date(), fx})}
+  return {sweeps: listSweeps(store, {limit: options.limit, now: new Date(), fx})}
+}
+
+/**
+ * The background controller of a sweep (`skyhop sweep-controller`): drives it as it was
+ * recorded until its jobs end or `signal` aborts. Another controller holding the sweep is
+ * not an error: `onSkip` hears why, and nothing else happens.
+ */
+export async function driveRecordedSweep(
+  ctx: ServiceContext,
+  options: {sweep: string; signal: AbortSignal; onEvent: (event: SweepEvent) => void; onSkip: (message: string) => void},
+): Promise<(SweepResult & {stats: SweepRun['stats']}) | {skipped: true}> {
+  const store = await ctx.store()
+  const sweep = store.findSweep(options.sweep)
+  const stored = sweep.options as unknown as StoredSweepOptions
+  const inputs = await ctx.planningInputs({catalogFile: stored.catalogFile, objective: stored.objective})
+  try {
+    const run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: options.signal, onEvent: options.onEvent})
+    return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}
+  } catch (error) {
+    if (!(error instanceof SweepLeaseHeldError)) throw error
+    options.onSkip(error.message)
+    return {skipped: true}
+  }
 }

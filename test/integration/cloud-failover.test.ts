@@ -8,7 +8,7 @@ import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {cancelJob} from '../../src/services/job-ops.js'
+import {cancelJob} from '../../src/services/cancel.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {parseConsole} from '../../src/providers/vm/console-channel.js'
 import {until} from '../helpers/wait.js'

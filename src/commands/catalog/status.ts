@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {renderTable} from '../../cli/table.js'
-import {type CatalogStatus, catalogStatus, formatAge, type ProviderStatus} from '../../catalog/status.js'
+import {renderCatalogStatus} from '../../cli/render-catalog.js'
+import {type CatalogStatus, catalogStatus} from '../../services/catalog/status.js'
 
 export default class CatalogStatusCommand extends BaseCommand {
   static override summary = "Show where each provider's offers come from, how old they are and how many there are."
@@ -17,29 +17,7 @@ export default class CatalogStatusCommand extends BaseCommand {
     const {flags} = await this.parse(CatalogStatusCommand)
     const status = catalogStatus({home: this.home, catalogFile: flags.catalog})
     for (const w of status.warnings) this.note(`warning: ${w}`)
-    this.out(renderStatus(status))
+    this.out(renderCatalogStatus(status))
     return status
   }
-}
-
-function lastRefresh(p: ProviderStatus): string {
-  if (!p.refreshSupported) return 'n/a'
-  if (!p.lastRefresh) return 'never'
-  return `${p.lastRefresh.ok ? 'ok' : `FAILED (${p.lastRefresh.error?.code ?? 'error'})`} ${p.lastRefresh.attemptedAt.slice(0, 16).replace('T', ' ')}`
-}
-
-export function renderStatus(status: CatalogStatus): string {
-  const table = renderTable(status.providers, [
-    {header: 'PROVIDER', get: (p) => p.provider},
-    {header: 'ORIGIN', get: (p) => p.origin},
-    {header: 'ROWS', get: (p) => p.rows, align: 'right'},
-    {header: 'AS OF', get: (p) => p.asOf},
-    {header: 'AGE', get: (p) => formatAge(p.ageSeconds), align: 'right'},
-    {header: 'LAST REFRESH', get: lastRefresh},
-    {header: 'SOURCE', get: (p) => p.source},
-  ])
-  const failed = status.providers.filter((p) => p.lastRefresh && !p.lastRefresh.ok)
-  const lines = [table, '', `${status.totalRows} offers`]
-  for (const p of failed) lines.push(`${p.provider}: last refresh failed: ${p.lastRefresh!.error?.message ?? 'unknown error'}; using ${p.origin} data as of ${p.asOf}`)
-  return lines.join('\n')
 }

@@ -1,0 +1,61 @@
+// The `cancel` service: stop a job so that nothing relaunches it.
+import {ProviderError} from '../errors.js'
+import type {Provider} from '../providers/provider.js'
+import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
+import type {Store} from '../state/store.js'
+import {TERMINAL_JOB_STATES} from '../model/records.js'
+import type {ServiceContext} from './context.js'
+import {type JobSummary, liveAttempts, providerFor, summarize} from './jobs.js'
+
+export interface CancelResult {
+  job: JobSummary
+  alreadyEnded: boolean
+  signalled: string[]
+}
+
+/**
+ * Cancels a job: first marks it CANCELLED (so no controller relaunches it — the store
+ * refuses new attempts of an ended job), then asks each live attempt to stop with
+ * `graceSeconds` before SIGKILL, and waits until the backend confirms.
+ */
+export async function cancelJob(
+  store: Store,
+  providers: ReadonlyMap<string, Provider>,
+  ref: string,
+  options: {graceSeconds: number; waitMs?: number; sleep?: (ms: number) => Promise<void>},
+): Promise<CancelResult> {
+  const job = store.findJob(ref)
+  if (TERMINAL_JOB_STATES.has(job.state)) return {job: summarize(store, job), alreadyEnded: true, signalled: []}
+  store.setJobState(job.id, 'CANCELLED', {kind: 'cancel-requested', data: {graceSeconds: options.graceSeconds}}, {reason: 'cancelled by user'})
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
+  const live = liveAttempts(store, job.id)
+  for (const a of live) await providerFor(providers, a).signal(a.handle!, 'cancel', options.graceSeconds)
+  const until = Date.now() + (options.waitMs ?? (options.graceSeconds + 15) * 1000)
+  for (const a of live) {
+    const provider = providerFor(providers, a)
+    for (;;) {
+      const r = (await provider.poll([a.handle!])).get(a.handle!.externalId)
+      if (!r || TERMINAL_ATTEMPT_STATES.has(r.state)) {
+        store.updateAttempt(
+          a.id,
+          {state: r?.state === 'SUCCEEDED' || r?.state === 'FAILED' ? r.state : 'CANCELLED', endedAt: r?.endedAt ?? new Date().toISOString(), exitCode: r?.exitCode ?? null, reason: 'cancelled by user'},
+          {kind: 'attempt-cancelled'},
+        )
+        // A failed cleanup leaves the attempt unreleased for the idle guard (idle.ts) to retry.
+        if (await provider.cleanup(a.handle!).then(() => true, () => false)) store.markReleased(a.id)
+        break
+      }
+      if (Date.now() > until) {
+        throw new ProviderError(a.provider, 'transient', `attempt ${a.id} did not stop within ${Math.round((options.waitMs ?? 0) / 1000) || options.graceSeconds + 15} s of the cancel`, {
+          hint: 'It was sent SIGKILL after the grace; check the backend, then run `skyhop cancel` again.',
+        })
+      }
+      await sleep(250)
+    }
+  }
+  return {job: summarize(store, store.getJob(job.id)!), alreadyEnded: false, signalled: live.map((a) => a.id)}
+}
+
+export async function cancel(ctx: ServiceContext, options: {job: string; graceSeconds: number}): Promise<CancelResult> {
+  return cancelJob(await ctx.store(), await ctx.providers(), options.job, {graceSeconds: options.graceSeconds})
+}

@@ -1,0 +1,54 @@
+// The `check` service: which providers are enabled here, whether their credentials work,
+// and whether the config's checkpoint store takes a write and a read through signed URLs.
+import type {CheckpointStoreSpec} from '../model/job-spec.js'
+import type {ProviderCheck} from '../providers/registry.js'
+import type {ServiceContext} from './context.js'
+
+export type {ProviderCheck} from '../providers/registry.js'
+
+export interface StoreCheck {
+  url: string
+  ok: boolean
+  source: string | null
+  message: string
+}
+
+export interface CheckResult {
+  providers: ProviderCheck[]
+  checkpointStore: StoreCheck | null
+}
+
+export async function check(ctx: ServiceContext): Promise<CheckResult> {
+  const providers = await ctx.providers()
+  const {checkProviders} = await import('../providers/registry.js')
+  const checks = await checkProviders({home: ctx.home, config: ctx.config()}, providers)
+  const store = await checkStore(ctx.config().checkpointStore)
+  return {providers: checks, checkpointStore: store}
+}
+
+/** Exit 4 when an enabled provider or the store fails its check. */
+export function checkExitCode(result: CheckResult): number | null {
+  const store = result.checkpointStore
+  return result.providers.some((c) => c.enabled && !c.ok) || (store && !store.ok) ? 4 : null
+}
+
+/** The config's checkpoint store: a small object written and read back through signed URLs. */
+async function checkStore(spec: CheckpointStoreSpec | null): Promise<StoreCheck | null> {
+  if (spec === null) return null
+  const {CheckpointSigner, STORE_PROVIDER, parseStoreUrl} = await import('../checkpoint/checkpoint-store.js')
+  const {HttpClient} = await import('../http/client.js')
+  const {createDispatcher} = await import('../http/dispatcher.js')
+  let provider = 'skyhop'
+  try {
+    provider = STORE_PROVIDER[parseStoreUrl(spec).scheme]
+  } catch {
+    // probe() reports the malformed URL.
+  }
+  const dispatcher = createDispatcher({connectTimeoutMs: 5000})
+  try {
+    const client = new HttpClient({provider, dispatcher, timeoutMs: 15_000, retry: {retries: 1}})
+    return {url: spec.url, ...(await new CheckpointSigner().probe(spec, client, new Date()))}
+  } finally {
+    await dispatcher.close()
+  }
+}

@@ -1,0 +1,35 @@
+// What a service gets its collaborators from: the skyhop home, config, store, enabled
+// providers and planning, built lazily by whoever runs the service (src/cli/context.ts for
+// the CLI, a test for itself). Services take it instead of opening things themselves, so
+// a command hands over one object and never touches the store or a provider.
+import type {FxRates} from '../model/currency.js'
+import type {SkyhopConfig} from '../config.js'
+import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
+import type {JobSpec, Objective} from '../model/job-spec.js'
+import type {Provider} from '../providers/provider.js'
+import type {Store} from '../state/store.js'
+import type {Planning, PlanningInputs, Replanner} from './planning.js'
+
+export interface PlanningOptions {
+  catalogFile?: string
+  objective?: Objective
+  top?: number
+  allProviders?: boolean
+}
+
+export interface ServiceContext {
+  readonly home: string
+  config(): SkyhopConfig
+  store(): Promise<Store>
+  /** The enabled backends. */
+  providers(): Promise<Map<string, Provider>>
+  replanner(options?: PlanningOptions): Promise<Replanner>
+  planning(options?: PlanningOptions): Promise<Planning>
+  planningInputs(options?: {catalogFile?: string; objective?: Objective}): Promise<PlanningInputs>
+  /** The exchange rate for reports. */
+  fx(): Promise<FxRates>
+  checkpointSync(): Promise<SignCheckpointUrls>
+  attemptHolds(): Promise<AttemptHoldStore>
+  /** Fails early when the job's checkpoint store is malformed or its credentials are missing. */
+  checkCheckpointStore(spec: JobSpec): Promise<void>
+}

@@ -1,0 +1,34 @@
+// The detached controller process: `skyhop controller JOB` or `skyhop sweep-controller
+// SWEEP`, started by launch, sweep and recover so a job outlives the terminal, and the
+// owner name a controller holds a job's (or a sweep's) lease under.
+import {spawn} from 'node:child_process'
+import {mkdirSync, openSync} from 'node:fs'
+import {hostname} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export function controllerOwner(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+}
+
+/** Path of the CLI entry point, from src/ (tsx) or dist/. */
+function binPath(): string {
+  return fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+}
+
+/**
+ * Starts `skyhop controller JOB` (or `skyhop sweep-controller SWEEP`) detached from this
+ * process (own session, output to a log file), so the job outlives the terminal. It
+ * inherits this environment, which is where job secrets come from.
+ */
+export function spawnDetachedController(home: string, id: string, command: 'controller' | 'sweep-controller' = 'controller'): void {
+  const dir = join(home, 'controllers')
+  mkdirSync(dir, {recursive: true})
+  const log = openSync(join(dir, `${id}.log`), 'a', 0o600)
+  const child = spawn(process.execPath, [binPath(), command, id], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: {...process.env, SKYHOP_HOME: home},
+  })
+  child.unref()
+}

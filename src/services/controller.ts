@@ -1,0 +1,40 @@
+// The background controller of one job (`skyhop controller JOB`, started by launch and
+// recover): drives the job as it was recorded until it ends or `signal` aborts. Another
+// controller holding the job is not an error: `onSkip` hears why, and nothing else happens.
+import {type ControllerEvent, driveJob} from '../controller/controller.js'
+import {StoreJournal} from '../controller/journal.js'
+import {LeaseHeldError} from '../errors.js'
+import type {Objective} from '../model/job-spec.js'
+import type {ServiceContext} from './context.js'
+import {controllerOwner} from './controller-process.js'
+import {type LaunchResult, resultFor} from './launch.js'
+
+export async function driveRecordedJob(
+  ctx: ServiceContext,
+  options: {job: string; signal: AbortSignal; onEvent: (event: ControllerEvent) => void; onSkip: (message: string) => void},
+): Promise<LaunchResult | {skipped: true}> {
+  const store = await ctx.store()
+  const job = store.findJob(options.job)
+  const stored = job.options as {catalogFile?: string; objective?: Objective; retryUntilUpMs?: number}
+  const replan = await ctx.replanner({catalogFile: stored.catalogFile, objective: stored.objective})
+  try {
+    const final = await driveJob(job.id, {
+      journal: new StoreJournal(store),
+      providers: await ctx.providers(),
+      replan,
+      home: ctx.home,
+      owner: controllerOwner(),
+      retryUntilUpMs: stored.retryUntilUpMs,
+      pollIntervalMs: 500,
+      checkpointSync: await ctx.checkpointSync(),
+      attemptHolds: await ctx.attemptHolds(),
+      signal: options.signal,
+      onEvent: options.onEvent,
+    })
+    return resultFor(store, final)
+  } catch (error) {
+    if (!(error instanceof LeaseHeldError)) throw error
+    options.onSkip(error.message)
+    return {skipped: true}
+  }
+}

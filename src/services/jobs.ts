@@ -1,0 +1,104 @@
+// What the job services (status, logs, cancel, preempt, launch) share: a job and its
+// attempts as JSON-safe summaries, and the provider that holds a job's live attempt.
+import {ProviderError} from '../errors.js'
+import type {Provider} from '../providers/provider.js'
+import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
+import type {Store} from '../state/store.js'
+import type {AttemptRecord, JobRecord, JobState} from '../model/records.js'
+
+export interface JobSummary {
+  id: string
+  name: string
+  state: JobState
+  provider: string | null
+  region: string | null
+  instanceType: string | null
+  accelerator: string | null
+  spot: boolean | null
+  attempts: number
+  restarts: number
+  exitCode: number | null
+  reason: string | null
+  createdAt: string
+  updatedAt: string
+  sweepId: string | null
+}
+
+export interface AttemptSummary {
+  id: string
+  n: number
+  provider: string
+  region: string
+  zone: string | null
+  instanceType: string
+  accelerator: string | null
+  spot: boolean
+  state: string
+  pricePerHour: number | null
+  currency: string | null
+  launchedAt: string | null
+  startedAt: string | null
+  endedAt: string | null
+  exitCode: number | null
+  reason: string | null
+  externalId: string | null
+}
+
+export function summarize(store: Store, job: JobRecord): JobSummary {
+  const attempts = store.listAttempts(job.id)
+  const last = [...attempts].reverse().find((a) => a.handle) ?? attempts.at(-1)
+  return {
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    provider: last?.provider ?? null,
+    region: last?.region ?? null,
+    instanceType: last?.instanceType ?? null,
+    accelerator: last?.accelerator ? `${last.accelerator}:${last.acceleratorCount}` : null,
+    spot: last ? last.spot : null,
+    attempts: attempts.length,
+    restarts: job.restarts + job.errorRestarts,
+    exitCode: job.exitCode,
+    reason: job.reason,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    sweepId: job.sweepId,
+  }
+}
+
+export function attemptSummary(a: AttemptRecord): AttemptSummary {
+  return {
+    id: a.id,
+    n: a.n,
+    provider: a.provider,
+    region: a.region,
+    zone: a.zone,
+    instanceType: a.instanceType,
+    accelerator: a.accelerator ? `${a.accelerator}:${a.acceleratorCount}` : null,
+    spot: a.spot,
+    state: a.state,
+    pricePerHour: a.pricePerHour,
+    currency: a.currency,
+    launchedAt: a.launchedAt,
+    startedAt: a.startedAt,
+    endedAt: a.endedAt,
+    exitCode: a.exitCode,
+    reason: a.reason,
+    externalId: a.handle?.externalId ?? null,
+  }
+}
+
+export function providerFor(providers: ReadonlyMap<string, Provider>, attempt: AttemptRecord): Provider {
+  const p = providers.get(attempt.provider)
+  if (!p) {
+    throw new ProviderError(attempt.provider, 'unavailable', `attempt ${attempt.id} ran on ${attempt.provider}, which is not configured here`, {
+      hint: 'Configure that provider (see `skyhop check`) and try again.',
+    })
+  }
+  return p
+}
+
+export function liveAttempts(store: Store, jobId: string): AttemptRecord[] {
+  return store.listAttempts(jobId).filter((a) => a.handle && (a.state === 'REQUESTED' || !TERMINAL_ATTEMPT_STATES.has(a.state as never)))
+}
+

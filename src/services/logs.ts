@@ -1,0 +1,58 @@
+// The `logs` service: a job's output, attempt after attempt.
+import {UsageError} from '../errors.js'
+import type {Provider} from '../providers/provider.js'
+import type {LaunchHandle} from '../model/attempt.js'
+import type {Store} from '../state/store.js'
+import {TERMINAL_JOB_STATES} from '../model/records.js'
+import type {ServiceContext} from './context.js'
+import {providerFor} from './jobs.js'
+
+export interface LogLine {
+  attempt: number
+  line: string
+}
+
+/**
+ * Log lines of a job: the given attempt, or the latest; with `follow`, keeps going into
+ * the next attempt after a recovery until the job ends.
+ */
+export async function* jobLogs(
+  store: Store,
+  providers: ReadonlyMap<string, Provider>,
+  ref: string,
+  options: {follow: boolean; attempt?: number; signal?: AbortSignal; sleep?: (ms: number) => Promise<void>},
+): AsyncGenerator<LogLine> {
+  const job = store.findJob(ref)
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
+  const withHandle = () => store.listAttempts(job.id).filter((a) => a.handle)
+  let attempts = withHandle()
+  if (options.attempt !== undefined) {
+    const a = attempts.find((x) => x.n === options.attempt)
+    if (!a) throw new UsageError(`job ${job.name} has no attempt ${options.attempt}; it has ${attempts.map((x) => x.n).join(', ') || 'none yet'}`, {code: 'ATTEMPT_NOT_FOUND'})
+    for await (const line of providerFor(providers, a).logs(a.handle as LaunchHandle, {follow: options.follow, signal: options.signal})) yield {attempt: a.n, line}
+    return
+  }
+  let shown = 0
+  for (;;) {
+    if (options.signal?.aborted) return
+    attempts = withHandle()
+    const next = options.follow ? attempts.find((a) => a.n > shown) : attempts.at(-1)
+    if (next) {
+      shown = next.n
+      for await (const line of providerFor(providers, next).logs(next.handle!, {follow: options.follow, signal: options.signal})) yield {attempt: next.n, line}
+      if (!options.follow) return
+      continue
+    }
+    if (!options.follow) {
+      if (attempts.length === 0) throw new UsageError(`job ${job.name} (${job.id}) has not started an attempt yet`, {code: 'NO_LOGS_YET'})
+      return
+    }
+    if (TERMINAL_JOB_STATES.has(store.getJob(job.id)!.state) && !store.listAttempts(job.id).some((a) => a.n > shown && a.handle)) return
+    // Short: `launch --wait` is waiting here for the first attempt's first line.
+    await sleep(20)
+  }
+}
+
+export async function* logs(ctx: ServiceContext, options: {job: string; follow: boolean; attempt?: number; signal?: AbortSignal}): AsyncGenerator<LogLine> {
+  yield* jobLogs(await ctx.store(), await ctx.providers(), options.job, options)
+}

@@ -1,0 +1,42 @@
+// The `status` service: every job (or a sweep's), or one job with its attempts and events.
+import type {EventRecord} from '../model/records.js'
+import type {Store} from '../state/store.js'
+import type {ServiceContext} from './context.js'
+import {type AttemptSummary, type JobSummary, attemptSummary, summarize} from './jobs.js'
+
+export interface JobDetail extends JobSummary {
+  file: string | null
+  attemptsDetail: AttemptSummary[]
+  events: Array<{ts: string; kind: string; attemptId: string | null; data: Record<string, unknown>}>
+}
+
+export function jobDetail(store: Store, ref: string): JobDetail {
+  const job = store.findJob(ref)
+  return {
+    ...summarize(store, job),
+    file: job.file,
+    attemptsDetail: store.listAttempts(job.id).map(attemptSummary),
+    events: store.events(job.id).map((e: EventRecord) => ({ts: e.ts, kind: e.kind, attemptId: e.attemptId, data: e.data})),
+  }
+}
+
+export function listJobs(store: Store, filter: {sweepId?: string; limit?: number} = {}): JobSummary[] {
+  return store.listJobs(filter).map((j) => summarize(store, j))
+}
+
+export interface StatusOptions {
+  /** A job id or name: that job in detail. */
+  job?: string
+  /** A sweep id or name: only its jobs. An unknown one is an error, not an empty list. */
+  sweep?: string
+  limit?: number
+}
+
+export type StatusResult = {jobs: JobSummary[]} | {job: JobDetail}
+
+export async function jobStatus(ctx: ServiceContext, options: StatusOptions): Promise<StatusResult> {
+  const store = await ctx.store()
+  const sweepId = options.sweep === undefined ? undefined : store.findSweep(options.sweep).id
+  if (options.job) return {job: jobDetail(store, options.job)}
+  return {jobs: listJobs(store, {sweepId, limit: options.limit})}
+}
