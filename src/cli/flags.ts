@@ -63,7 +63,8 @@ export const since = Flags.custom<Since>({
     try {
       return {seconds: parseDurationSeconds(input)}
     } catch (error) {
-      throw flagError(`--${opts.name}: ${(error as Error).message}`, {code: 'BAD_SINCE', hint: 'Use a duration like 30d or 12h, an ISO date, or "all".'})
+      const hint = 'Use a duration like 30d or 12h, an ISO date, or "all".'
+      throw flagError(`--${opts.name}: ${(error as Error).message}`, {code: 'BAD_SINCE', hint})
     }
   },
 })

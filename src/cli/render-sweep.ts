@@ -121,7 +121,8 @@ export function renderSweeps(r: SweepsResult): string {
 
 /** After `sweep`: where to follow a detached sweep (stdout), or its results table. */
 export function renderSweepStarted(r: SweepOutput): string {
-  return r.detached ? `started sweep ${r.sweep.name} (${r.sweep.id}) of ${r.sweep.jobs} jobs; follow it with: skyhop sweeps ${r.sweep.id}` : renderSweepResult(r)
+  if (!r.detached) return renderSweepResult(r)
+  return `started sweep ${r.sweep.name} (${r.sweep.id}) of ${r.sweep.jobs} jobs; follow it with: skyhop sweeps ${r.sweep.id}`
 }
 
 /** A background sweep controller's log line for one of its events. */

@@ -109,7 +109,7 @@ export class SweepView {
  * What `sweep --wait` shows of its events: JSON Lines on stdout under --json (the envelope
  * follows as the last line), else the live view on a terminal or one line per job in a log.
  */
-export function sweepProgress(options: {json: boolean; decorated: boolean; total: number}): {onEvent: (e: SweepEvent) => void; stop: () => void} {
+export function sweepProgress(options: {json: boolean; decorated: boolean; total: number}): {onEvent(e: SweepEvent): void; stop(): void} {
   if (options.json) return {onEvent: (e) => process.stdout.write(JSON.stringify(e) + '\n'), stop: () => undefined}
   const view = new SweepView(process.stderr, options.total, options.decorated ? 'live' : 'lines')
   return {onEvent: (e) => view.onEvent(e), stop: () => view.stop()}

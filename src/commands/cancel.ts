@@ -10,7 +10,9 @@ export default class Cancel extends BaseCommand {
   static override description = 'The job is marked cancelled first, so no controller relaunches it; then each running attempt gets the job\'s signal (SIGTERM by default) and the grace period to exit before SIGKILL.'
   static override examples = ['<%= config.bin %> cancel hello', '<%= config.bin %> cancel j-3f2a9c01de --grace 2m --json']
   static override args = {job: Args.string({description: 'job id or name', required: true})}
-  static override flags = {grace: duration({description: 'time the job gets to exit after the signal', default: 30, defaultHelp: async () => '30s'})}
+  static override flags = {
+    grace: duration({description: 'time the job gets to exit after the signal', default: 30, defaultHelp: async () => '30s'}),
+  }
 
   async run(): Promise<CancelResult> {
     const {args, flags} = await this.parse(Cancel)

@@ -10,7 +10,10 @@ import type {Objective} from '../model/job-spec.js'
 export type LaunchOutput = (LaunchResult & {plan: Plan}) | {dryRun: true; plan: Plan}
 
 export default class Launch extends BaseCommand {
-  static override confirmation = {hint: 'Pass --yes to launch without asking.', declined: {message: 'launch declined', hint: 'Nothing was started.'}}
+  static override confirmation = {
+    hint: 'Pass --yes to launch without asking.',
+    declined: {message: 'launch declined', hint: 'Nothing was started.'},
+  }
   static override summary = 'Plan a job, launch it on the best candidate, and keep it alive.'
   static override description = `Shows the plan and asks for confirmation on a terminal (skip with --yes). With --wait the job is driven from this process: its logs stream to stdout and skyhop exits with the job's own exit code. Without --wait a detached controller keeps driving the job; follow it with \`skyhop status\` and \`skyhop logs\`.`
   static override examples = [

@@ -8,7 +8,10 @@ import {type SweepOutput, prepareSweep, startSweep} from '../services/sweep.js'
 import type {Objective} from '../model/job-spec.js'
 
 export default class Sweep extends BaseCommand {
-  static override confirmation = {hint: 'Pass --yes to start the sweep without asking.', declined: {message: 'sweep declined', hint: 'Nothing was started.'}}
+  static override confirmation = {
+    hint: 'Pass --yes to start the sweep without asking.',
+    declined: {message: 'sweep declined', hint: 'Nothing was started.'},
+  }
   static override summary = 'Run one job per combination of its matrix: planned together, at most N at once, within a budget.'
   static override description = `The job file's \`matrix\` (and --set KEY=V1,V2 flags, which replace or extend it) expands into one job per combination, each with its values as environment variables and in its name. All jobs are planned together, so capacity and quotas hold for the sweep as a whole. One controller drives the sweep: at most --max-parallel jobs at once, backend polls batched, each job failing over and recovering like a single launch, and no job started whose expected cost would push the sweep past --budget (those end CANCELLED with reason "budget").
 

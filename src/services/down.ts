@@ -23,7 +23,8 @@ export interface DownOptions {
 
 export async function takeDown(ctx: ServiceContext, options: DownOptions): Promise<DownResult> {
   if (Boolean(options.job) === Boolean(options.orphans)) {
-    throw new UsageError(options.job ? 'give a job or --orphans, not both' : 'name a job to take down, or pass --orphans', {hint: 'See `skyhop down --help`.'})
+    const message = options.job ? 'give a job or --orphans, not both' : 'name a job to take down, or pass --orphans'
+    throw new UsageError(message, {hint: 'See `skyhop down --help`.'})
   }
   const providers = await ctx.providers()
   await requireEnabledProvider(ctx, options.provider)

@@ -43,7 +43,12 @@ export async function drain(done: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** Starts a background controller for what still runs, then ends the command (exit 130). */
-export function handOff(home: string, target: {id: string; command: 'controller' | 'sweep-controller'}, what: string, options: {hint: string}): never {
+export function handOff(
+  home: string,
+  target: {id: string; command: 'controller' | 'sweep-controller'},
+  what: string,
+  options: {hint: string},
+): never {
   spawnDetachedController(home, target.id, target.command)
   throw new InterruptedError(`stopped waiting; ${what} keeps running under a background controller`, {hint: options.hint})
 }

@@ -199,7 +199,11 @@ export interface LaunchProgress {
 }
 
 /** Starts a prepared job: detached (a background controller), or driven here until it ends. */
-export async function launch(ctx: ServiceContext, prepared: PreparedLaunch, options: {wait: boolean; progress?: LaunchProgress}): Promise<LaunchResult> {
+export async function launch(
+  ctx: ServiceContext,
+  prepared: PreparedLaunch,
+  options: {wait: boolean; progress?: LaunchProgress},
+): Promise<LaunchResult> {
   const store = await ctx.store()
   const providers = await ctx.providers()
   const {spec, file, replan} = prepared

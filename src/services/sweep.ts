@@ -326,8 +326,8 @@ export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): 
   await ctx.checkCheckpointStore(loaded.spec)
   const {catalogFile, objective} = options
   const inputs = await ctx.planningInputs({catalogFile, objective})
-  const request = {spec: loaded.spec, file: loaded.file, sets: options.sets, budget: options.budget, objective, env: options.env ?? process.env}
-  const planned = await planSweepJobs(request, inputs)
+  const {sets, budget} = options
+  const planned = await planSweepJobs({spec: loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env}, inputs)
   return {planned, inputs, objective, catalogFile}
 }
 
@@ -344,8 +344,8 @@ export async function startSweep(
 ): Promise<SweepOutput> {
   const {planned, inputs} = prepared
   const store = await ctx.store()
-  const stored = {maxParallel: options.maxParallel, budget: planned.budget, objective: prepared.objective, catalogFile: prepared.catalogFile}
-  const {sweep} = recordSweep(store, planned, stored)
+  const {objective, catalogFile} = prepared
+  const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile})
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
     spawnDetachedController(ctx.home, sweep.id, 'sweep-controller')
@@ -360,7 +360,8 @@ export async function startSweep(
   }
   if (fg.interrupted || !run.finished) {
     // The jobs keep running: a background controller takes the sweep over.
-    handOff(ctx.home, {id: sweep.id, command: 'sweep-controller'}, `sweep ${sweep.name} (${sweep.id})`, {hint: `Follow it with \`skyhop sweeps ${sweep.id}\`.`})
+    const hint = `Follow it with \`skyhop sweeps ${sweep.id}\`.`
+    handOff(ctx.home, {id: sweep.id, command: 'sweep-controller'}, `sweep ${sweep.name} (${sweep.id})`, {hint})
   }
   return {...result(), detached: false, stats: run.stats}
 }

@@ -19,7 +19,8 @@ export interface RefreshPricesOptions {
 export async function refreshPrices(options: RefreshPricesOptions): Promise<RefreshReport> {
   const dispatcher = createDispatcher()
   try {
-    return await refreshCatalog({home: options.home, providers: options.providers, dispatcher, timeoutMs: options.timeoutMs, onRetry: options.onRetry})
+    const {home, providers, timeoutMs, onRetry} = options
+    return await refreshCatalog({home, providers, dispatcher, timeoutMs, onRetry})
   } finally {
     await dispatcher.close()
   }
