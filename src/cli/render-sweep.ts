@@ -2,7 +2,8 @@
 // the final results table, the list of sweeps, and the cost report.
 import type {CostReport} from '../services/cost.js'
 import {formatHours} from '../controller/cost.js'
-import type {PlannedSweep, SweepEvent, SweepOutput, SweepResult, SweepSummary, SweepsResult} from '../services/sweep.js'
+import type {PlannedSweep, SweepEvent, SweepOutput, SweepResult, SweepSummary} from '../services/sweep.js'
+import type {SweepsResult} from '../services/sweeps.js'
 import {renderTable} from './table.js'
 
 export function formatSeconds(s: number | null): string {

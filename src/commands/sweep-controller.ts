@@ -3,7 +3,7 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {sweepControllerLogLine} from '../cli/render-sweep.js'
 import {abortOn} from '../cli/signals.js'
-import {driveRecordedSweep} from '../services/sweep.js'
+import {driveRecordedSweep} from '../services/sweep-controller.js'
 
 export default class SweepController extends BaseCommand {
   static override hidden = true

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderSweeps} from '../cli/render-sweep.js'
-import {type SweepsResult, sweeps} from '../services/sweep.js'
+import {type SweepsResult, sweeps} from '../services/sweeps.js'
 
 export default class Sweeps extends BaseCommand {
   static override summary = 'List sweeps, or show one sweep with a row per job.'

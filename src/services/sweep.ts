@@ -366,7 +366,8 @@ export async function startSweep(
   return {...result(), detached: false, stats: run.stats}
 }
 
-async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs) {
+/** What running a sweep takes from the context, with the planning inputs gathered once. */
+export async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs) {
   return {
     store: await ctx.store(),
     providers: await ctx.providers(),
@@ -376,38 +377,5 @@ async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs) {
     env: process.env,
     checkpointSync: await ctx.checkpointSync(),
     attemptHolds: await ctx.attemptHolds(),
-  }
-}
-
-export type SweepsResult = {sweeps: SweepSummary[]} | {sweep: SweepResult}
-
-/** Sweeps newest first, or one sweep (by id or name) with a row per job. */
-export async function sweeps(ctx: ServiceContext, options: {sweep?: string; limit?: number}): Promise<SweepsResult> {
-  const store = await ctx.store()
-  const fx = await ctx.fx()
-  if (options.sweep) return {sweep: sweepResult(store, store.findSweep(options.sweep).id, {now: new Date(), fx})}
-  return {sweeps: listSweeps(store, {limit: options.limit, now: new Date(), fx})}
-}
-
-/**
- * The background controller of a sweep (`skyhop sweep-controller`): drives it as it was
- * recorded until its jobs end or `signal` aborts. Another controller holding the sweep is
- * not an error: `onSkip` hears why, and nothing else happens.
- */
-export async function driveRecordedSweep(
-  ctx: ServiceContext,
-  options: {sweep: string; signal: AbortSignal; onEvent: (event: SweepEvent) => void; onSkip: (message: string) => void},
-): Promise<(SweepResult & {stats: SweepRun['stats']}) | {skipped: true}> {
-  const store = await ctx.store()
-  const sweep = store.findSweep(options.sweep)
-  const stored = sweep.options as unknown as StoredSweepOptions
-  const inputs = await ctx.planningInputs({catalogFile: stored.catalogFile, objective: stored.objective})
-  try {
-    const run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: options.signal, onEvent: options.onEvent})
-    return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}
-  } catch (error) {
-    if (!(error instanceof SweepLeaseHeldError)) throw error
-    options.onSkip(error.message)
-    return {skipped: true}
   }
 }

@@ -1,0 +1,36 @@
+// The `sweep-controller` service: the background controller of one sweep, started by
+// sweep and recover.
+import type {ServiceContext} from './context.js'
+import {
+  type StoredSweepOptions,
+  type SweepEvent,
+  SweepLeaseHeldError,
+  type SweepResult,
+  type SweepRun,
+  runSweep,
+  sweepDeps,
+  sweepResult,
+} from './sweep.js'
+
+/**
+ * The background controller of a sweep (`skyhop sweep-controller`): drives it as it was
+ * recorded until its jobs end or `signal` aborts. Another controller holding the sweep is
+ * not an error: `onSkip` hears why, and nothing else happens.
+ */
+export async function driveRecordedSweep(
+  ctx: ServiceContext,
+  options: {sweep: string; signal: AbortSignal; onEvent: (event: SweepEvent) => void; onSkip: (message: string) => void},
+): Promise<(SweepResult & {stats: SweepRun['stats']}) | {skipped: true}> {
+  const store = await ctx.store()
+  const sweep = store.findSweep(options.sweep)
+  const stored = sweep.options as unknown as StoredSweepOptions
+  const inputs = await ctx.planningInputs({catalogFile: stored.catalogFile, objective: stored.objective})
+  try {
+    const run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: options.signal, onEvent: options.onEvent})
+    return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}
+  } catch (error) {
+    if (!(error instanceof SweepLeaseHeldError)) throw error
+    options.onSkip(error.message)
+    return {skipped: true}
+  }
+}
