@@ -2,8 +2,19 @@
 // job, named for what they mean. The controller records every intent before acting and
 // every outcome after; keeping that to a handful of calls is what makes a crash at any
 // point reconcilable, and lets the controller be driven over another store.
-import type {AttemptRecord, EventRecord, JobRecord, JobState, NewAttempt, ObservationRecord} from '../model/records.js'
+import type {
+  AttemptRecord,
+  CostRow,
+  EventRecord,
+  JobRecord,
+  JobState,
+  NewAttempt,
+  ObservationRecord,
+  SweepRecord,
+  SweepState,
+} from '../model/records.js'
 import type {Store} from '../state/store.js'
+import type {IdleLedger} from './idle.js'
 
 /** What an attempt's outcome may change. */
 export type AttemptPatch = Partial<
@@ -118,5 +129,66 @@ export class StoreJournal implements Journal {
 
   recordObservation(o: Omit<ObservationRecord, 'ts'>): void {
     this.store.addObservation(o)
+  }
+}
+
+/**
+ * What the sweep driver needs besides each job's journal: the sweep's own lease, its jobs and
+ * final state, what its attempts cost (for the budget gate), and what the idle guard releases.
+ */
+export interface SweepJournal extends Journal, IdleLedger {
+  sweep(sweepId: string): SweepRecord | undefined
+  sweepJobs(sweepId: string): JobRecord[]
+  recordSweepState(sweepId: string, state: SweepState, reason: string | null): void
+  takeSweepLease(sweepId: string, owner: string, ttlMs: number): boolean
+  renewSweepLease(sweepId: string, owner: string, ttlMs: number): boolean
+  releaseSweepLease(sweepId: string, owner: string): void
+  costRows(filter: {sweepId?: string; jobId?: string}): CostRow[]
+}
+
+/** The sweep journal over skyhop's state store. */
+export class StoreSweepJournal extends StoreJournal implements SweepJournal {
+  constructor(private readonly sweepStore: Store) {
+    super(sweepStore)
+  }
+
+  sweep(sweepId: string): SweepRecord | undefined {
+    return this.sweepStore.getSweep(sweepId)
+  }
+
+  sweepJobs(sweepId: string): JobRecord[] {
+    return this.sweepStore.sweepJobs(sweepId)
+  }
+
+  recordSweepState(sweepId: string, state: SweepState, reason: string | null): void {
+    this.sweepStore.setSweepState(sweepId, state, reason)
+  }
+
+  takeSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
+    return this.sweepStore.acquireSweepLease(sweepId, owner, ttlMs)
+  }
+
+  renewSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
+    return this.sweepStore.renewSweepLease(sweepId, owner, ttlMs)
+  }
+
+  releaseSweepLease(sweepId: string, owner: string): void {
+    this.sweepStore.releaseSweepLease(sweepId, owner)
+  }
+
+  costRows(filter: {sweepId?: string; jobId?: string}): CostRow[] {
+    return this.sweepStore.costRows(filter)
+  }
+
+  unreleasedAttempts(filter: {sweepId?: string; jobId?: string}): AttemptRecord[] {
+    return this.sweepStore.unreleasedAttempts(filter)
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    return this.sweepStore.getJob(id)
+  }
+
+  markReleased(id: string, event: {kind: string; data?: Record<string, unknown>}, at: string): void {
+    this.sweepStore.markReleased(id, event, at)
   }
 }

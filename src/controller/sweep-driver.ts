@@ -3,18 +3,17 @@
 // recovery), backend polls batched per provider per tick by one shared BatchPoller, and no
 // job started whose expected cost would push the sweep's spent + committed cost past its
 // budget. The sweep service (src/services/sweep.ts) plans and records the sweep; this file
-// only runs it, so it sees the planner and the store, never a command or a terminal.
+// only runs it, so it sees the planner and the state (through its journal), never a command or a terminal.
 import type {FxRates} from '../model/currency.js'
 import {BugError, LeaseHeldError} from '../errors.js'
 import {offerIdentity} from '../planner/offer-index.js'
 import {shapeKey} from '../planner/plan-sweep.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Money, Objective} from '../model/job-spec.js'
-import type {Store} from '../state/store.js'
 import {type EventRecord, type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
 import {BatchPoller} from './batch-poller.js'
 import {type ControllerDeps, type ControllerEvent, LEASE_TTL_MS, driveJob} from './controller.js'
-import {StoreJournal} from './journal.js'
+import type {SweepJournal} from './journal.js'
 import {attemptCost} from './cost.js'
 import {releaseIdle} from './idle.js'
 
@@ -84,7 +83,7 @@ export interface SweepEvent {
 }
 
 export interface SweepDriverDeps {
-  store: Store
+  journal: SweepJournal
   providers: ReadonlyMap<string, Provider>
   /** Plans one job of the sweep (the sweep's planning inputs, gathered once); cached per shape here. */
   replan: Replanner
@@ -156,7 +155,7 @@ function slotOf(offerKey: string | null, accelerator: {name: string; count: numb
 }
 
 class SweepController {
-  private readonly store: Store
+  private readonly journal: SweepJournal
   private readonly clock: () => Date
   private readonly abort = new AbortController()
   private readonly poller: BatchPoller
@@ -176,7 +175,7 @@ class SweepController {
     private readonly sweepId: string,
     private readonly deps: SweepDriverDeps,
   ) {
-    this.store = deps.store
+    this.journal = deps.journal
     this.clock = deps.clock ?? (() => new Date())
     this.poller = new BatchPoller(deps.pollIntervalMs ?? ((provider) => SWEEP_POLL_MS[provider] ?? CLOUD_POLL_MS))
     this.replan = cachedReplanner(deps.replan, () => Date.now())
@@ -188,7 +187,7 @@ class SweepController {
   }
 
   async run(): Promise<SweepRun> {
-    const sweep = this.store.getSweep(this.sweepId)
+    const sweep = this.journal.sweep(this.sweepId)
     if (!sweep) throw new BugError(`sweep ${this.sweepId} vanished from the state store`)
     this.sweep = sweep
     this.options = sweep.options as unknown as StoredSweepOptions
@@ -207,12 +206,12 @@ class SweepController {
     // than queue in the runner holding a place under max-parallel, or fail (when_full: fail).
     for (const p of (sweep.plan?.pools ?? []) as Array<{pool: string; capacity: number}>) this.poolCapacity.set(p.pool, p.capacity)
     if (sweep.state !== 'RUNNING') return {finished: true, stats: this.stats()}
-    if (!this.store.acquireSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)) {
+    if (!this.journal.takeSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)) {
       throw new SweepLeaseHeldError(`sweep ${this.sweepId} is driven by another controller`)
     }
-    this.store.renewSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)
+    this.journal.renewSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)
     const heartbeat = setInterval(() => {
-      if (!this.store.renewSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)) {
+      if (!this.journal.renewSweepLease(this.sweepId, this.deps.owner, LEASE_TTL_MS)) {
         this.emit('lease-lost', 'another controller took over this sweep; stopping here')
         this.abort.abort()
       }
@@ -222,7 +221,7 @@ class SweepController {
       return await this.loop()
     } finally {
       clearInterval(heartbeat)
-      this.store.releaseSweepLease(this.sweepId, this.deps.owner)
+      this.journal.releaseSweepLease(this.sweepId, this.deps.owner)
     }
   }
 
@@ -234,7 +233,7 @@ class SweepController {
   }
 
   private async loop(): Promise<SweepRun> {
-    const jobs = this.store.sweepJobs(this.sweepId)
+    const jobs = this.journal.sweepJobs(this.sweepId)
     const queue: QueuedJob[] = []
     const inFlight: QueuedJob[] = []
     for (const job of jobs) {
@@ -269,8 +268,8 @@ class SweepController {
       return {finished: false, stats: this.stats()}
     }
     await this.settleReleases()
-    const final = finalState(this.store.sweepJobs(this.sweepId))
-    this.store.setSweepState(this.sweepId, final.state, final.reason)
+    const final = finalState(this.journal.sweepJobs(this.sweepId))
+    this.journal.recordSweepState(this.sweepId, final.state, final.reason)
     this.emit('sweep-ended', `sweep ${this.sweep.name} ${final.state.toLowerCase()}: ${final.reason ?? ''}`, {data: {state: final.state}})
     return {finished: true, stats: this.stats()}
   }
@@ -291,7 +290,7 @@ class SweepController {
     for (const r of this.running.values()) occupy(r.job)
     for (let i = 0; i < queue.length && this.running.size < this.options.maxParallel; ) {
       const q = queue[i]
-      const job = this.store.getJob(q.id)
+      const job = this.journal.job(q.id)
       if (!job || TERMINAL_JOB_STATES.has(job.state)) {
         queue.splice(i, 1)
         continue
@@ -318,7 +317,7 @@ class SweepController {
           }
           queue.splice(i, 1)
           const message = `not starting ${q.name}: its expected ${usd(q.expectedCostUsd)} would bring the sweep to ${usd(after)} of its ${usd(budgetUsd)} budget (${usd(money.spent)} spent)`
-          this.store.setJobState(q.id, 'CANCELLED', {kind: 'job-cancelled', data: {reason: 'budget', message}}, {reason: `budget: ${message}`})
+          this.journal.recordJobState(q.id, 'CANCELLED', {kind: 'job-cancelled', data: {reason: 'budget', message}}, {reason: `budget: ${message}`})
           this.emit('budget-stop', message, {jobId: q.id, name: q.name, data: {expectedCostUsd: q.expectedCostUsd, spentUsd: round(money.spent), budgetUsd}})
           continue
         }
@@ -334,7 +333,7 @@ class SweepController {
   private spentAndCommitted(): {spent: number; committed: number} {
     const byJob = new Map<string, number>()
     const now = this.clock()
-    for (const row of this.store.costRows({sweepId: this.sweepId})) {
+    for (const row of this.journal.costRows({sweepId: this.sweepId})) {
       byJob.set(row.jobId, (byJob.get(row.jobId) ?? 0) + (attemptCost(row, now, this.deps.fx).costUsd ?? 0))
     }
     let spent = 0
@@ -345,12 +344,12 @@ class SweepController {
   }
 
   private start(q: QueuedJob): void {
-    const job = this.store.getJob(q.id)!
+    const job = this.journal.job(q.id)!
     const o = job.options as {retryUntilUpMs?: number; sweep?: SweepJobOptions}
     this.emit('job-started', `starting ${q.name} (${this.running.size + 1} running)`, {jobId: q.id, name: q.name, data: {values: job.matrix ?? {}, index: o.sweep?.index ?? null}})
     const preferred = o.sweep?.candidateKey ? {key: o.sweep.candidateKey, accelerator: o.sweep.accelerator} : null
     const done = driveJob(q.id, {
-      journal: new StoreJournal(this.store),
+      journal: this.journal,
       providers: this.deps.providers,
       replan: (spec, blocked) => this.replanPreferring(spec, blocked, preferred),
       home: this.deps.home,
@@ -373,8 +372,8 @@ class SweepController {
         }
         // driveJob records the job's own failures; anything else is ours: end the job so the sweep can finish.
         const message = `internal error driving ${q.name}: ${error instanceof Error ? error.message : String(error)}`
-        const now = this.store.getJob(q.id)
-        if (now && !TERMINAL_JOB_STATES.has(now.state)) this.store.setJobState(q.id, 'FAILED', {kind: 'job-failed', data: {code: 'INTERNAL', message}}, {exitCode: null, reason: message})
+        const now = this.journal.job(q.id)
+        if (now && !TERMINAL_JOB_STATES.has(now.state)) this.journal.recordJobState(q.id, 'FAILED', {kind: 'job-failed', data: {code: 'INTERNAL', message}}, {exitCode: null, reason: message})
         this.emit('job-error', message, {jobId: q.id, name: q.name})
       })
       .finally(() => this.running.delete(q.id))
@@ -383,12 +382,12 @@ class SweepController {
 
   private ended(q: QueuedJob, final: JobRecord): void {
     if (!TERMINAL_JOB_STATES.has(final.state)) return
-    const attempts = this.store.listAttempts(final.id)
+    const attempts = this.journal.attempts(final.id)
     const last = [...attempts].reverse().find((a) => a.handle)
-    const cost = this.store
+    const cost = this.journal
       .costRows({jobId: final.id})
       .reduce((sum, r) => sum + (attemptCost(r, this.clock(), this.deps.fx).costUsd ?? 0), 0)
-    const exitCode = this.deps.exitCodeOf(final, this.store.events(final.id))
+    const exitCode = this.deps.exitCodeOf(final, this.journal.events(final.id))
     this.emit('job-ended', `${q.name} ${final.state.toLowerCase()}${final.exitCode !== null ? ` (exit ${final.exitCode})` : ''}${final.reason && final.state !== 'SUCCEEDED' && !/^exit \d+$/.test(final.reason) ? `: ${final.reason}` : ''}`, {
       jobId: final.id,
       name: q.name,
@@ -417,7 +416,7 @@ class SweepController {
     if (!force && Date.now() - this.lastIdleGuard < IDLE_GUARD_EVERY_MS) return
     this.lastIdleGuard = Date.now()
     const released = await releaseIdle({
-      store: this.store,
+      store: this.journal,
       providers: this.deps.providers,
       now: this.clock(),
       sweepId: this.sweepId,
@@ -433,13 +432,13 @@ class SweepController {
    * timeout (plus a margin) to release them before the controller goes away.
    */
   private async settleReleases(): Promise<void> {
-    const pending = this.store.unreleasedAttempts({sweepId: this.sweepId})
+    const pending = this.journal.unreleasedAttempts({sweepId: this.sweepId})
     if (pending.length === 0) return
-    const longest = Math.max(...pending.map((a) => this.store.getJob(a.jobId)?.spec.idleTimeoutSeconds ?? 60))
+    const longest = Math.max(...pending.map((a) => this.journal.job(a.jobId)?.spec.idleTimeoutSeconds ?? 60))
     const until = Date.now() + (longest + 10) * 1000
     while (Date.now() < until && !this.abort.signal.aborted) {
       await this.idleGuard(true)
-      if (this.store.unreleasedAttempts({sweepId: this.sweepId}).length === 0) return
+      if (this.journal.unreleasedAttempts({sweepId: this.sweepId}).length === 0) return
       await new Promise((r) => setTimeout(r, Math.min(5_000, this.deps.tickMs ?? 1000)))
     }
   }

@@ -3,7 +3,7 @@
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../model/catalog.js'
 import type {CheckpointSync} from '../model/checkpoint.js'
-import type {AttemptState, LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
+import type {LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
 

@@ -3,7 +3,7 @@
 // report on them. Running the jobs is the sweep driver's (src/controller/sweep-driver.ts):
 // runSweep hands it the sweep with the planning inputs gathered here.
 import {amountInUsd} from '../model/currency.js'
-import {BugError, LeaseHeldError} from '../errors.js'
+import {BugError} from '../errors.js'
 import {noFeasiblePlanError, noFeasibleSweepError} from '../planner/explain.js'
 import {planSweep} from '../planner/plan-sweep.js'
 import type {SweepPlan} from '../planner/types.js'
@@ -13,6 +13,7 @@ import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
 import type {ControllerDeps} from '../controller/controller.js'
+import {StoreSweepJournal} from '../controller/journal.js'
 import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
 import {
   type StoredSweepOptions,
@@ -292,8 +293,8 @@ export interface RunSweepDeps {
 
 /** Drives every unfinished job of a recorded sweep to its end, through the sweep driver. */
 export async function runSweep(sweepId: string, deps: RunSweepDeps): Promise<SweepRun> {
-  const {inputs, ...rest} = deps
-  return driveSweep(sweepId, {...rest, replan: replannerFrom(inputs), fx: inputs.fx, exitCodeOf: exitCodeForJob})
+  const {inputs, store, ...rest} = deps
+  return driveSweep(sweepId, {...rest, journal: new StoreSweepJournal(store), replan: replannerFrom(inputs), fx: inputs.fx, exitCodeOf: exitCodeForJob})
 }
 
 function round(n: number, digits = 6): number {
