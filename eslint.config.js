@@ -1,5 +1,6 @@
 // ESLint for skyhop: typescript-eslint's recommended rules, plus the layering of
-// ../shared/design/architecture.md as lint rules, so an import that crosses a room's wall fails `npm test`.
+// docs/development.md (the rooms and what each may import) as lint rules, so an import
+// that crosses a room's wall fails `npm test`.
 // Formatting is Prettier's job (.prettierrc.json); nothing here argues about layout.
 import js from '@eslint/js'
 import {createNodeResolver, importX} from 'eslint-plugin-import-x'
@@ -90,7 +91,7 @@ function layeringZones() {
         target: roomGlob(room),
         from: roomPath(other),
         ...(except.length > 0 ? {except: except.map(({file}) => `./${file.slice(other.length + 1)}`)} : {}),
-        message: `Layering: src/${room} may not import src/${other} (see ../shared/design/architecture.md and eslint.config.js).`,
+        message: `Layering: src/${room} may not import src/${other} (see docs/development.md and eslint.config.js).`,
       })
     }
   }

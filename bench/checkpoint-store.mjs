@@ -34,7 +34,10 @@ const store = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.se
 await store.start()
 
 function url(method, key) {
-  return presignS3({method, bucket: 'bench', key, region: 'us-east-1', endpoint: store.endpoint, expiresSeconds: 3600, now: new Date()}, KEY)
+  return presignS3(
+    {method, bucket: 'bench', key, region: 'us-east-1', endpoint: store.endpoint, expiresSeconds: 3600, now: new Date()},
+    KEY,
+  )
 }
 
 // Every process runs asynchronously: the fake store answers from this process's event loop.
@@ -84,7 +87,19 @@ for (const mb of sizes) {
     saveDirect.push(
       await timed(async () => {
         await exec('tar', ['-cf', archive, '-C', src, '.'])
-        await exec('curl', ['-sS', '-f', '-T', archive, '-H', 'Content-Type: application/octet-stream', '-H', 'Expect:', '-o', '/dev/null', url('PUT', directKey)])
+        await exec('curl', [
+          '-sS',
+          '-f',
+          '-T',
+          archive,
+          '-H',
+          'Content-Type: application/octet-stream',
+          '-H',
+          'Expect:',
+          '-o',
+          '/dev/null',
+          url('PUT', directKey),
+        ])
       }),
     )
     // Restore into an empty directory, by the runner and by hand.
@@ -106,7 +121,9 @@ for (const mb of sizes) {
     store.objects.clear()
   }
   rows.push({mb, save: median(save), saveDirect: median(saveDirect), restore: median(restore), restoreDirect: median(restoreDirect)})
-  console.log(`${mb} MB: save ${median(save).toFixed(0)} ms (direct ${median(saveDirect).toFixed(0)}), restore ${median(restore).toFixed(0)} ms (direct ${median(restoreDirect).toFixed(0)})`)
+  console.log(
+    `${mb} MB: save ${median(save).toFixed(0)} ms (direct ${median(saveDirect).toFixed(0)}), restore ${median(restore).toFixed(0)} ms (direct ${median(restoreDirect).toFixed(0)})`,
+  )
 }
 
 // Per-attempt overhead with nothing to copy.
@@ -116,7 +133,9 @@ const plain = []
 const withStore = []
 for (let i = 0; i < Math.max(10, runs); i++) {
   plain.push((await runner('true', empty)).ms)
-  withStore.push((await runner('true', empty, {checkpointGet: url('GET', 'none/checkpoint.tar'), checkpointPut: url('PUT', 'none/checkpoint.tar')})).ms)
+  withStore.push(
+    (await runner('true', empty, {checkpointGet: url('GET', 'none/checkpoint.tar'), checkpointPut: url('PUT', 'none/checkpoint.tar')})).ms,
+  )
 }
 await store.stop()
 rmSync(root, {recursive: true, force: true})

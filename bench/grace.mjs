@@ -137,7 +137,9 @@ for (let i = 1; i <= notices; i++) {
     exitToNextFirstLineMs: firstLineAt - Date.parse(exit.endedAt),
     relaunchToFirstLineMs: firstLineAt - relaunchAt,
   })
-  process.stderr.write(`notice ${i}/${notices}: SIGTERM after ${(termAt - noticeAt).toFixed(1)} ms, grace ${rows.at(-1).graceReceivedS.toFixed(2)} s\n`)
+  process.stderr.write(
+    `notice ${i}/${notices}: SIGTERM after ${(termAt - noticeAt).toFixed(1)} ms, grace ${rows.at(-1).graceReceivedS.toFixed(2)} s\n`,
+  )
 }
 rmSync(home, {recursive: true, force: true})
 

@@ -60,5 +60,9 @@ const table = [
   `Added by skyhop (median): **${added.toFixed(0)} ms** (goal ≤ 300 ms: ${added <= 300 ? 'met' : 'NOT met'}); ratio ${(ms / md).toFixed(1)}×.`,
 ].join('\n')
 console.log(table)
-const files = record('launch', {runs, rows, addedMs: +added.toFixed(1), goalMs: 300, met: added <= 300}, `${runs} runs each after a warm-up; time to the job's first output line.\n\n${table}`)
+const files = record(
+  'launch',
+  {runs, rows, addedMs: +added.toFixed(1), goalMs: 300, met: added <= 300},
+  `${runs} runs each after a warm-up; time to the job's first output line.\n\n${table}`,
+)
 console.log(`recorded: ${files.join(', ')}`)

@@ -47,6 +47,9 @@ export function record(name, data, markdown) {
   const base = join(dir, `${name}-${date}`)
   writeFileSync(`${base}.json`, JSON.stringify({name, date: new Date().toISOString(), machine: machine(), ...data}, null, 2) + '\n')
   const m = machine()
-  writeFileSync(`${base}.md`, `# ${name} — ${date}\n\nMachine: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}\n\n${markdown}\n`)
+  writeFileSync(
+    `${base}.md`,
+    `# ${name} — ${date}\n\nMachine: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}\n\n${markdown}\n`,
+  )
   return [`${base}.json`, `${base}.md`]
 }

@@ -71,7 +71,14 @@ const tg = performance.now()
 const offers = generate(ROWS)
 mkdirSync(catalogDir(bigHome), {recursive: true})
 const bigFile = refreshedFile(bigHome, 'aws')
-writeFileSync(bigFile, encodeBinary(offers, {aws: {source: 'bench generator', asOf: '2026-11-27', rows: ROWS, origin: 'refreshed', fetchedAt: '2026-11-27T00:00:00Z'}}, ['bench']))
+writeFileSync(
+  bigFile,
+  encodeBinary(
+    offers,
+    {aws: {source: 'bench generator', asOf: '2026-11-27', rows: ROWS, origin: 'refreshed', fetchedAt: '2026-11-27T00:00:00Z'}},
+    ['bench'],
+  ),
+)
 const generateMs = performance.now() - tg
 const bigBytes = statSync(bigFile).size
 
@@ -81,8 +88,20 @@ const bin = join(root, 'bin', 'run.js')
 const args = ['offers', '--accelerator', 'A100:8', '--json']
 const cases = [
   {key: 'node', label: 'bare `node -e 0`', cmd: ['-e', '0'], home: emptyHome},
-  {key: 'bundled', label: 'cold `skyhop offers --accelerator A100:8 --json`, bundled catalog', cmd: [bin, ...args], home: emptyHome, goalMs: 300},
-  {key: 'big', label: `cold \`skyhop offers --accelerator A100:8 --json\`, ${ROWS.toLocaleString('en')}-row refreshed catalog`, cmd: [bin, ...args], home: bigHome, goalMs: 1000},
+  {
+    key: 'bundled',
+    label: 'cold `skyhop offers --accelerator A100:8 --json`, bundled catalog',
+    cmd: [bin, ...args],
+    home: emptyHome,
+    goalMs: 300,
+  },
+  {
+    key: 'big',
+    label: `cold \`skyhop offers --accelerator A100:8 --json\`, ${ROWS.toLocaleString('en')}-row refreshed catalog`,
+    cmd: [bin, ...args],
+    home: bigHome,
+    goalMs: 1000,
+  },
 ]
 const times = Object.fromEntries(cases.map((c) => [c.key, []]))
 const details = {}
@@ -94,7 +113,8 @@ for (let i = 0; i <= runs; i++) {
     if (r.status !== 0) throw new Error(`${c.label} exited ${r.status}: ${r.stderr}`)
     if (c.key !== 'node' && i === 0) {
       const env = JSON.parse(r.stdout.toString())
-      details[c.key] = `${env.result.total} matches, ${env.result.offers.length} returned, cheapest ${env.result.offers[0].offer.provider}/${env.result.offers[0].offer.region} $${env.result.offers[0].priceUsd}/h`
+      details[c.key] =
+        `${env.result.total} matches, ${env.result.offers.length} returned, cheapest ${env.result.offers[0].offer.provider}/${env.result.offers[0].offer.region} $${env.result.offers[0].priceUsd}/h`
     }
     if (i > 0) times[c.key].push(ms)
   }
@@ -172,7 +192,10 @@ function round(x, d = 1) {
 const table = [
   '| case | runs | median ms | p90 ms | × node -e 0 | goal | met | detail |',
   '|---|---:|---:|---:|---:|---:|---|---|',
-  ...rows.map((r) => `| ${r.case} | ${r.runs} | ${r.medianMs} | ${r.p90Ms} | ${r.ratio} | ${r.goalMs === null ? '' : `≤ ${r.goalMs} ms`} | ${r.met === null ? '' : r.met ? 'yes' : 'NO'} | ${r.detail} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.case} | ${r.runs} | ${r.medianMs} | ${r.p90Ms} | ${r.ratio} | ${r.goalMs === null ? '' : `≤ ${r.goalMs} ms`} | ${r.met === null ? '' : r.met ? 'yes' : 'NO'} | ${r.detail} |`,
+  ),
 ].join('\n')
 
 const loadAfter = loadavg()[0]
@@ -184,6 +207,10 @@ const notes = [
   '- `offers` returns 100 offers unless --limit/--all, so the large case measures loading and querying, not printing 20,000 JSON objects.',
 ].join('\n')
 
-const [json, md] = record('offers', {runs, loadAverage: {start: loadBefore, end: loadAfter}, rows, bigCatalog: {rows: ROWS, bytes: bigBytes}}, `${table}\n\n${notes}`)
+const [json, md] = record(
+  'offers',
+  {runs, loadAverage: {start: loadBefore, end: loadAfter}, rows, bigCatalog: {rows: ROWS, bytes: bigBytes}},
+  `${table}\n\n${notes}`,
+)
 console.log(table)
 console.log(`\nwrote ${json} and ${md}`)

@@ -30,7 +30,20 @@ function rng(seed) {
   }
 }
 
-const PROVIDERS = ['aws', 'gcp', 'azure', 'aliyun', 'huaweicloud', 'tencentcloud', 'lambda', 'nebius', 'oci', 'runpod', 'slurm', 'kubernetes']
+const PROVIDERS = [
+  'aws',
+  'gcp',
+  'azure',
+  'aliyun',
+  'huaweicloud',
+  'tencentcloud',
+  'lambda',
+  'nebius',
+  'oci',
+  'runpod',
+  'slurm',
+  'kubernetes',
+]
 const COUNTS = [1, 2, 4, 8]
 
 /** n offers over every registry accelerator (and CPU-only), 12 providers × 40 regions × 3 zones. */
@@ -55,7 +68,11 @@ function generateOffers(n, seed, {finiteCapacity = false} = {}) {
       accelerator: acc === null ? null : {name: acc, count},
       vcpus: 8 * Math.max(1, count) * (1 + Math.floor(r() * 4)),
       memoryGiB: 64 * Math.max(1, count) * (1 + Math.floor(r() * 4)),
-      price: {onDemand: r() < 0.97 ? (cny ? od * 7.2 : od) : null, spot: hasSpot ? (cny ? od * 2.4 : od / 3) : null, currency: cny ? 'CNY' : 'USD'},
+      price: {
+        onDemand: r() < 0.97 ? (cny ? od * 7.2 : od) : null,
+        spot: hasSpot ? (cny ? od * 2.4 : od / 3) : null,
+        currency: cny ? 'CNY' : 'USD',
+      },
       priceStatus: r() < 0.9 ? 'list' : 'estimate',
       expectedQueueMinutes: provider === 'slurm' ? Math.floor(r() * 600) : null,
       preemptionRatePerHour: hasSpot && r() < 0.5 ? r() * 0.5 : null,
@@ -86,7 +103,13 @@ const train = loadJobFile(join(root, 'examples', 'train-gpu.yaml'), {now}).spec
 const broad = {
   ...train,
   name: 'broad',
-  resources: {...train.resources, accelerators: [{names: null, vendors: null, memoryGB: null, count: {min: 1, max: 8}, text: 'any:1..8'}], runtimes: null, cpus: null, memoryGB: null},
+  resources: {
+    ...train.resources,
+    accelerators: [{names: null, vendors: null, memoryGB: null, count: {min: 1, max: 8}, text: 'any:1..8'}],
+    runtimes: null,
+    cpus: null,
+    memoryGB: null,
+  },
   deadline: null,
   budget: null,
   throughput: null,
@@ -96,7 +119,15 @@ const base = {accelerators: (n) => registry.resolve(n), now, enabledProviders: n
 
 const bare = median(timeProcess(process.execPath, ['-e', '0'], {runs: cliRuns}))
 const rows = []
-const add = (name, ms, goalMs, detail) => rows.push({case: name, medianMs: +ms.toFixed(1), xNodeStart: +(ms / bare).toFixed(2), goalMs, met: goalMs === null ? null : ms <= goalMs, detail})
+const add = (name, ms, goalMs, detail) =>
+  rows.push({
+    case: name,
+    medianMs: +ms.toFixed(1),
+    xNodeStart: +(ms / bare).toFixed(2),
+    goalMs,
+    met: goalMs === null ? null : ms <= goalMs,
+    detail,
+  })
 
 // 1. One job over 1,000,000 offers.
 let t0 = process.hrtime.bigint()
@@ -107,13 +138,23 @@ for (const [label, job] of [
   ['broad job (any accelerator ×1..8, spot auto)', broad],
 ]) {
   const r = timeIt(() => planJob({...base, job, offers: million}), 3)
-  add(`planJob, 1,000,000 offers, ${label}`, r.ms, 1000, `${r.out.feasibleCount} feasible, ${r.out.excluded.length} exclusion groups, chosen ${r.out.chosen?.key}`)
+  add(
+    `planJob, 1,000,000 offers, ${label}`,
+    r.ms,
+    1000,
+    `${r.out.feasibleCount} feasible, ${r.out.excluded.length} exclusion groups, chosen ${r.out.chosen?.key}`,
+  )
 }
 t0 = process.hrtime.bigint()
 const millionIndex = indexOffers(million)
 const indexMs = Number(process.hrtime.bigint() - t0) / 1e6
 const rIdx = timeIt(() => planJob({...base, job: train, offers: millionIndex}), 3)
-add('planJob, 1,000,000 offers pre-indexed, train-gpu.yaml', rIdx.ms, null, `index built once in ${indexMs.toFixed(0)} ms (reused by the controller and sweeps)`)
+add(
+  'planJob, 1,000,000 offers pre-indexed, train-gpu.yaml',
+  rIdx.ms,
+  null,
+  `index built once in ${indexMs.toFixed(0)} ms (reused by the controller and sweeps)`,
+)
 
 // 2. A sweep of 1,000 jobs over 100,000 offers.
 // Every offer has a finite capacity (1–16 instances), so the sweep must spread out.
@@ -165,7 +206,10 @@ const table = [
   '',
   '| case | median ms | × node -e 0 | goal | met | detail |',
   '|---|---:|---:|---:|---|---|',
-  ...rows.map((r) => `| ${r.case} | ${r.medianMs} | ${r.xNodeStart} | ${r.goalX ? `≤ ${r.goalX}×` : r.goalMs === null ? '' : `≤ ${r.goalMs} ms`} | ${r.met === null ? '' : r.met ? 'yes' : 'NO'} | ${r.detail} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.case} | ${r.medianMs} | ${r.xNodeStart} | ${r.goalX ? `≤ ${r.goalX}×` : r.goalMs === null ? '' : `≤ ${r.goalMs} ms`} | ${r.met === null ? '' : r.met ? 'yes' : 'NO'} | ${r.detail} |`,
+  ),
 ].join('\n')
 console.log(table)
 const notes = [

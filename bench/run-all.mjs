@@ -7,7 +7,18 @@ import {spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
-const ALL = ['cli-startup', 'plan', 'offers', 'launch', 'grace', 'checkpoint-store', 'sweep', 'simulate', 'simulate-validation', 'simulate-controller']
+const ALL = [
+  'cli-startup',
+  'plan',
+  'offers',
+  'launch',
+  'grace',
+  'checkpoint-store',
+  'sweep',
+  'simulate',
+  'simulate-validation',
+  'simulate-controller',
+]
 const names = process.argv.length > 2 ? process.argv.slice(2) : ALL
 const unknown = names.filter((n) => !existsSync(join(import.meta.dirname, `${n}.mjs`)))
 if (unknown.length > 0) {

@@ -33,9 +33,35 @@ const scenarios = [
 const rows = []
 for (const s of scenarios) {
   const t0 = performance.now()
-  const r = await simulateFileAsync({file, traces: s.traces, zones: s.zones, home: tmp, seeds, spotPrice: ['1'], onDemandPrice: ['3'], now: new Date('2026-01-01T00:00:00Z'), policies: ['greedy', 'uniform-progress', 'skyhop', 'skyhop-controller']})
+  const r = await simulateFileAsync({
+    file,
+    traces: s.traces,
+    zones: s.zones,
+    home: tmp,
+    seeds,
+    spotPrice: ['1'],
+    onDemandPrice: ['3'],
+    now: new Date('2026-01-01T00:00:00Z'),
+    policies: ['greedy', 'uniform-progress', 'skyhop', 'skyhop-controller'],
+  })
   const ms = performance.now() - t0
-  for (const p of r.policies) rows.push({scenario: s.name, policy: p.name, costRelativeToOnDemand: p.costRelativeToOnDemand, deadlineMisses: p.deadlineMisses, runs: p.runs, spotHours: p.spotHours, onDemandHours: p.onDemandHours, changeovers: p.changeovers, preemptions: p.preemptions, minSlackHours: p.slackHours.min, unfinished: p.unfinished, p50us: p.decisionLatencyUs.p50, p99us: p.decisionLatencyUs.p99, scenarioMs: ms})
+  for (const p of r.policies)
+    rows.push({
+      scenario: s.name,
+      policy: p.name,
+      costRelativeToOnDemand: p.costRelativeToOnDemand,
+      deadlineMisses: p.deadlineMisses,
+      runs: p.runs,
+      spotHours: p.spotHours,
+      onDemandHours: p.onDemandHours,
+      changeovers: p.changeovers,
+      preemptions: p.preemptions,
+      minSlackHours: p.slackHours.min,
+      unfinished: p.unfinished,
+      p50us: p.decisionLatencyUs.p50,
+      p99us: p.decisionLatencyUs.p99,
+      scenarioMs: ms,
+    })
 }
 const md = [
   `Seeds: ${seeds} per scenario (same start offsets for every policy). Job: 48 h of V100 work, deadline 60 h (fraction 0.8), spot 1 / on-demand 3 USD/h, d = 0.2 h, AWS notice 120 s.`,
@@ -43,7 +69,10 @@ const md = [
   '',
   '| scenario | policy | cost/OD | misses | spot h | OD h | changeovers | preemptions | min slack h | unfinished | decision p50/p99 µs |',
   '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.scenario} | ${r.policy} | ${r.costRelativeToOnDemand.toFixed(3)} | ${r.deadlineMisses}/${r.runs} | ${r.spotHours.toFixed(1)} | ${r.onDemandHours.toFixed(1)} | ${r.changeovers.toFixed(1)} | ${r.preemptions.toFixed(1)} | ${r.minSlackHours.toFixed(2)} | ${r.unfinished} | ${r.p50us.toFixed(0)}/${r.p99us.toFixed(0)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.scenario} | ${r.policy} | ${r.costRelativeToOnDemand.toFixed(3)} | ${r.deadlineMisses}/${r.runs} | ${r.spotHours.toFixed(1)} | ${r.onDemandHours.toFixed(1)} | ${r.changeovers.toFixed(1)} | ${r.preemptions.toFixed(1)} | ${r.minSlackHours.toFixed(2)} | ${r.unfinished} | ${r.p50us.toFixed(0)}/${r.p99us.toFixed(0)} |`,
+  ),
 ].join('\n')
 console.log(md)
 console.log(record('simulate-controller', {seeds, rows}, md))
@@ -82,7 +111,15 @@ async function everyScenario() {
     const controller = await simulateControllerMarkets({...input, job: sc.spec, registry}, out.startTicks, out.baseline)
     const cost = Object.fromEntries([...out.policies, controller.result].map((p) => [p.name, p.costRelativeToOnDemand]))
     const misses = controller.result.deadlineMisses
-    rows.push({set: sc.set, scenario: sc.name, zones: sc.zones, hetero: sc.hetero === true, cost, controllerMisses: misses, ms: performance.now() - t0})
+    rows.push({
+      set: sc.set,
+      scenario: sc.name,
+      zones: sc.zones,
+      hetero: sc.hetero === true,
+      cost,
+      controllerMisses: misses,
+      ms: performance.now() - t0,
+    })
   }
   const totalMs = performance.now() - started
   const best = (r) => Math.min(r.cost.greedy, r.cost['uniform-progress'])
@@ -107,5 +144,11 @@ async function everyScenario() {
   ]
   console.log(summary.join('\n'))
   console.log(table.join('\n'))
-  console.log(record('simulate-controller-all', {seeds, rows, totalMs}, [...summary.map((x) => `- ${x}`), '', 'Cost relative to on-demand only (mean over starts).', '', ...table].join('\n')))
+  console.log(
+    record(
+      'simulate-controller-all',
+      {seeds, rows, totalMs},
+      [...summary.map((x) => `- ${x}`), '', 'Cost relative to on-demand only (mean over starts).', '', ...table].join('\n'),
+    ),
+  )
 }

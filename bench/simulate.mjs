@@ -66,12 +66,23 @@ for (const sc of scenarios) {
   baselineMs += performance.now() - b0
   runs += seeds * POLICIES.length
   for (const p of out.policies) decisions += p.decisionLatencyUs.calls
-  rows.push({set: sc.set, scenario: sc.name, zones: sc.zones, hetero: sc.hetero === true, work: m.workHours, deadline: deadlineHours, ms, policies: out.policies})
+  rows.push({
+    set: sc.set,
+    scenario: sc.name,
+    zones: sc.zones,
+    hetero: sc.hetero === true,
+    work: m.workHours,
+    deadline: deadlineHours,
+    ms,
+    policies: out.policies,
+  })
 }
 const totalMs = performance.now() - started
 
 const by = (r, name) => r.policies.find((p) => p.name === name)
-const misses = rows.flatMap((r) => r.policies.filter((p) => p.safe && p.deadlineMisses > 0).map((p) => `${r.scenario}: ${p.name} ${p.deadlineMisses}`))
+const misses = rows.flatMap((r) =>
+  r.policies.filter((p) => p.safe && p.deadlineMisses > 0).map((p) => `${r.scenario}: ${p.name} ${p.deadlineMisses}`),
+)
 const fmt = (x) => x.toFixed(3)
 const table = [
   '| set | scenario | zones | C/D h | on-demand | greedy | UP | omniscient | hourly-price | skyhop | skyhop ≤ min(G, UP) | ms |',
@@ -89,7 +100,12 @@ const latency = POLICIES.map((p) => {
   const p99 = Math.max(...all.map((l) => l.p99))
   return `| ${p.name} | ${calls} | ${p50.toFixed(2)} | ${p99.toFixed(1)} |`
 })
-const wins = rows.filter((r) => !r.hetero && by(r, 'skyhop').costRelativeToOnDemand <= Math.min(by(r, 'greedy').costRelativeToOnDemand, by(r, 'uniform-progress').costRelativeToOnDemand) + 1e-9).length
+const wins = rows.filter(
+  (r) =>
+    !r.hetero &&
+    by(r, 'skyhop').costRelativeToOnDemand <=
+      Math.min(by(r, 'greedy').costRelativeToOnDemand, by(r, 'uniform-progress').costRelativeToOnDemand) + 1e-9,
+).length
 const homogeneous = rows.filter((r) => !r.hetero).length
 const summary = [
   `${scenarios.length} scenarios (${all.length} trace files in ${sets.size} sets; each file alone, each set's files of one kind together, plus V100 + K80), ${seeds} seeds, ${POLICIES.length} policies: ${runs} runs, ${decisions} decisions.`,
@@ -107,7 +123,7 @@ const md = [
   '',
   ...table,
   '',
-  'Decision latency over all scenarios (wall time of each decide call, µs; p50 weighted by calls, p99 the worst scenario\'s):',
+  "Decision latency over all scenarios (wall time of each decide call, µs; p50 weighted by calls, p99 the worst scenario's):",
   '',
   '| policy | calls | p50 µs | p99 µs |',
   '|---|---:|---:|---:|',
@@ -115,6 +131,10 @@ const md = [
   '',
   `The 16-node and 4-node sets count instances per tick; the job here is single-node (available when ≥ 1). Sets shorter than 120 h get half their length as deadline: ${[...new Set(rows.filter((r) => !r.hetero && r.deadline < 60).map((r) => `${r.set} ${r.work} h in ${r.deadline} h`))].join(', ') || 'none'}. The omniscient policy reads the future: a reference, not a runnable policy.`,
 ]
-const [json] = record('simulate', {seeds, scenarios: rows.map((r) => ({...r, policies: r.policies})), totalMs, baselineMs, misses}, md.join('\n'))
+const [json] = record(
+  'simulate',
+  {seeds, scenarios: rows.map((r) => ({...r, policies: r.policies})), totalMs, baselineMs, misses},
+  md.join('\n'),
+)
 console.log(`recorded ${json}`)
 if (totalMs > 60_000) process.exitCode = 1

@@ -51,7 +51,10 @@ function phases(home) {
     bootMs: median(col((r) => ms(r.launched_at, r.started_at))),
     runMs: median(col((r) => ms(r.started_at, r.ended_at))),
     detectAndReleaseMs: median(col((r) => ms(r.ended_at, r.released_at))),
-    detectAndReleaseP90Ms: percentile(col((r) => ms(r.ended_at, r.released_at)), 90),
+    detectAndReleaseP90Ms: percentile(
+      col((r) => ms(r.ended_at, r.released_at)),
+      90,
+    ),
   }
 }
 
@@ -115,7 +118,14 @@ const table = [
 console.log(table)
 const files = record(
   'sweep',
-  {parallel, rows, worstOverheadPerJobMs: worst, worstCpuPerJobMs: worstCpu, pollCallsPerMinuteRatio: +ratio.toFixed(2), goals: {overheadPerJobMs: 50, pollCallsIndependentOfJobs: true}},
+  {
+    parallel,
+    rows,
+    worstOverheadPerJobMs: worst,
+    worstCpuPerJobMs: worstCpu,
+    pollCallsPerMinuteRatio: +ratio.toFixed(2),
+    goals: {overheadPerJobMs: 50, pollCallsIndependentOfJobs: true},
+  },
   `Sweeps of trivial jobs (\`run: "true"\`) on the local provider, \`--max-parallel ${parallel}\`, \`--wait --json\`; the local poller ticks every 100 ms. One run per size; the baseline is measured in the same run just before each sweep.\n\n${table}\n\nPhases are medians from the sweep's state store: launch = intent recorded → the provider returned a handle (mostly the fork of the runner); runner start = launched → the job started; end → released = the job's end → the controller saw it, cleaned up and recorded the release (at most one poller tick plus the cleanup).`,
 )
 console.log(`recorded: ${files.join(', ')}`)

@@ -46,16 +46,40 @@ export function traceScenarios({tracesDir, tmp, registry, now, loadTraceDir, loa
       const throughput = t0.accelerator ? `throughput: {${t0.accelerator}: 1}\n` : ''
       const spec = jobFor(key, kind, work, deadline, throughput)
       for (const t of group) scenarios.push({set, name: `${basename(t.file, '.json')}`, zones: 1, spec, traces: [t], prices: PRICES})
-      if (group.length > 1) scenarios.push({set, name: `${key} × ${group.length} zones`, zones: group.length, spec, traces: group, prices: PRICES})
+      if (group.length > 1)
+        scenarios.push({set, name: `${key} × ${group.length} zones`, zones: group.length, spec, traces: group, prices: PRICES})
     }
     // Heterogeneous: V100 and K80 (one device each) together; speeds from the FP32 datasheet
     // ratio (the registry has no K80 figures), prices from AWS p3.2xlarge / p2.xlarge.
     const v100 = traces.filter((t) => t.label === 'v100' && t.count === 1)
     const k80 = traces.filter((t) => t.label === 'k80' && t.count === 1)
     if (v100.length > 0 && k80.length > 0) {
-      const spec = jobFor('hetero', {accelerators: ['V100:1', 'K80:1'], reference: 'V100:1'}, 24, 40, 'throughput: {V100: 15.7, K80: 4.37}\n')
-      const prices = {spot: new Map([[priceKey('v100'), 0.918], [priceKey('k80'), 0.27]]), onDemand: new Map([[priceKey('v100'), 3.06], [priceKey('k80'), 0.9]])}
-      scenarios.push({set, name: 'V100 + K80, 24 V100-hours in 40 h', zones: v100.length + k80.length, spec, traces: [...v100, ...k80], prices, hetero: true})
+      const spec = jobFor(
+        'hetero',
+        {accelerators: ['V100:1', 'K80:1'], reference: 'V100:1'},
+        24,
+        40,
+        'throughput: {V100: 15.7, K80: 4.37}\n',
+      )
+      const prices = {
+        spot: new Map([
+          [priceKey('v100'), 0.918],
+          [priceKey('k80'), 0.27],
+        ]),
+        onDemand: new Map([
+          [priceKey('v100'), 3.06],
+          [priceKey('k80'), 0.9],
+        ]),
+      }
+      scenarios.push({
+        set,
+        name: 'V100 + K80, 24 V100-hours in 40 h',
+        zones: v100.length + k80.length,
+        spec,
+        traces: [...v100, ...k80],
+        prices,
+        hetero: true,
+      })
     }
   }
   return {all, sets, scenarios}

@@ -12,7 +12,9 @@ import {buildFromShared, serializeRegistry, serializeSnapshot} from '../src/cata
 const args = process.argv.slice(2)
 const sharedArg = args.indexOf('--shared')
 const shared =
-  sharedArg >= 0 ? args[sharedArg + 1] : (process.env.SKYHOP_SHARED_CATALOG ?? fileURLToPath(new URL('../../shared/data/catalog', import.meta.url)))
+  sharedArg >= 0
+    ? args[sharedArg + 1]
+    : (process.env.SKYHOP_SHARED_CATALOG ?? fileURLToPath(new URL('../../shared/data/catalog', import.meta.url)))
 const check = args.includes('--check')
 
 const built = buildFromShared(shared)

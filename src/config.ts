@@ -35,7 +35,15 @@ export interface SkyhopConfig {
 interface RawConfig {
   providers?: {
     local?: {enabled?: boolean; max_concurrent?: number; when_full?: 'queue' | 'fail'; price_per_hour?: number}
-    slurm?: {enabled?: boolean; cluster?: string; partitions?: string[]; account?: string; qos?: string; gres?: Record<string, string>; price_per_hour?: Record<string, number>}
+    slurm?: {
+      enabled?: boolean
+      cluster?: string
+      partitions?: string[]
+      account?: string
+      qos?: string
+      gres?: Record<string, string>
+      price_per_hour?: Record<string, number>
+    }
   }
   catalog?: {merge?: string}
   fx?: {cny_per_usd?: number}
@@ -64,7 +72,12 @@ export function loadConfig(home: string): SkyhopConfig {
   const slurm = raw.providers?.slurm ?? {}
   return {
     providers: {
-      local: {enabled: local.enabled ?? true, maxConcurrent: local.max_concurrent ?? null, whenFull: local.when_full ?? 'queue', pricePerHourUsd: local.price_per_hour ?? 0},
+      local: {
+        enabled: local.enabled ?? true,
+        maxConcurrent: local.max_concurrent ?? null,
+        whenFull: local.when_full ?? 'queue',
+        pricePerHourUsd: local.price_per_hour ?? 0,
+      },
       slurm: {
         enabled: slurm.enabled ?? null,
         cluster: slurm.cluster ?? null,
@@ -95,7 +108,9 @@ function checkpointStore(raw: RawConfig['checkpoint_store'], file: string): Chec
     try {
       syncIntervalSeconds = parseDurationSeconds(raw.sync_interval)
     } catch (error) {
-      throw new InvalidFileError([{file, path: '/checkpoint_store/sync_interval', message: (error as Error).message}], {code: 'CONFIG_FILE_INVALID'})
+      throw new InvalidFileError([{file, path: '/checkpoint_store/sync_interval', message: (error as Error).message}], {
+        code: 'CONFIG_FILE_INVALID',
+      })
     }
   }
   return {url: raw.url, region: raw.region, endpoint: raw.endpoint ?? null, syncIntervalSeconds}

@@ -44,7 +44,10 @@ export function fixAcceleratorCount(provider: string, instanceType: string, coun
  * GCP prices a GPU VM as two catalog rows, the VM and the attached accelerators; the
  * price of the offer is their sum. Spot likewise, and only when both parts have one.
  */
-export function gcpTotal(vm: {onDemand: number | null; spot: number | null}, gpu: {onDemand: number | null; spot: number | null}): {
+export function gcpTotal(
+  vm: {onDemand: number | null; spot: number | null},
+  gpu: {onDemand: number | null; spot: number | null},
+): {
   onDemand: number | null
   spot: number | null
 } {

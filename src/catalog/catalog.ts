@@ -181,7 +181,8 @@ class LazyCatalog implements Catalog {
   select(selection: OfferSelection): Offer[] {
     const wantAcc = selection.accelerators ?? null
     const wantProv = selection.providers ?? null
-    const keep = (o: Offer) => (!wantAcc || (o.accelerator !== null && wantAcc.has(o.accelerator.name))) && (!wantProv || wantProv.has(o.provider))
+    const keep = (o: Offer) =>
+      (!wantAcc || (o.accelerator !== null && wantAcc.has(o.accelerator.name))) && (!wantProv || wantProv.has(o.provider))
     if (this.all) return this.all.filter(keep)
     const out: Offer[] = []
     for (const seg of this.segments) {

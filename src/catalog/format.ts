@@ -10,7 +10,12 @@ export const UNKNOWN_MARK = '?'
 export const LEGEND = `${ESTIMATE_MARK} estimate or low-confidence figure (not a published price or spec)   ${UNKNOWN_MARK} unknown   - none`
 
 /** A price cell: `$1.23`, `~¥19.00` (estimate), `?` (unknown), `-` (no such market). */
-export function priceCell(amount: number | null, currency: Currency, status: PriceStatus, market: 'onDemand' | 'spot' = 'onDemand'): string {
+export function priceCell(
+  amount: number | null,
+  currency: Currency,
+  status: PriceStatus,
+  market: 'onDemand' | 'spot' = 'onDemand',
+): string {
   if (amount === null) return status === 'unknown' && market === 'onDemand' ? UNKNOWN_MARK : '-'
   const text = formatMoney({amount, currency})
   return status === 'estimate' ? `${ESTIMATE_MARK}${text}` : text

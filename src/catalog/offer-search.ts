@@ -61,7 +61,10 @@ export function searchOffers(options: OfferSearchOptions): OfferSearchResult {
       // JSON has no Infinity: an open-ended count (`8+`) has max null.
       accelerator: accelerator && {
         names: accelerator.names,
-        count: accelerator.count && {min: accelerator.count.min, max: Number.isFinite(accelerator.count.max) ? accelerator.count.max : null},
+        count: accelerator.count && {
+          min: accelerator.count.min,
+          max: Number.isFinite(accelerator.count.max) ? accelerator.count.max : null,
+        },
         text: accelerator.text,
       },
       providers,

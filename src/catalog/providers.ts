@@ -22,7 +22,11 @@ export const PROVIDERS: readonly ProviderInfo[] = [
   {
     id: 'aws',
     displayName: 'AWS',
-    noticeSeconds: notice(120, 'high', `${SPOT_DOC}: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html (2 min, best effort)`),
+    noticeSeconds: notice(
+      120,
+      'high',
+      `${SPOT_DOC}: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html (2 min, best effort)`,
+    ),
   },
   {
     id: 'gcp',
@@ -37,14 +41,22 @@ export const PROVIDERS: readonly ProviderInfo[] = [
   {
     id: 'aliyun',
     displayName: 'Alibaba Cloud',
-    noticeSeconds: notice(300, 'low', `${SPOT_DOC}: alibabacloud.com best-practices-for-preemptible-instances (~5 min, exact minutes uncertain)`),
+    noticeSeconds: notice(
+      300,
+      'low',
+      `${SPOT_DOC}: alibabacloud.com best-practices-for-preemptible-instances (~5 min, exact minutes uncertain)`,
+    ),
   },
   {
     id: 'huaweicloud',
     displayName: 'Huawei Cloud',
     // skyhop runs on ECS, not CCE: the 5-minute alert is CCE's node-problem-detector, and
     // ECS documents no in-guest spot notice, so a job on Huawei spot can count on none.
-    noticeSeconds: notice(0, 'medium', `${SPOT_DOC}: ECS spot has no documented in-guest notice (CCE's 5 min alert, cce_03_0026, does not apply to ECS)`),
+    noticeSeconds: notice(
+      0,
+      'medium',
+      `${SPOT_DOC}: ECS spot has no documented in-guest notice (CCE's 5 min alert, cce_03_0026, does not apply to ECS)`,
+    ),
   },
   {
     id: 'tencentcloud',

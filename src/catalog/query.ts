@@ -66,16 +66,26 @@ export function parseAcceleratorFilter(text: string, registry: AcceleratorRegist
   const countPart = colon >= 0 ? trimmed.slice(colon + 1).trim() : ''
   const names: string[] = []
   for (const raw of namePart.split(',').map((n) => n.trim())) {
-    if (raw === '') throw new UsageError(`"${text}" is not an accelerator request; write NAME or NAME:COUNT, e.g. H100:8`, {code: 'INVALID_ACCELERATOR'})
+    if (raw === '')
+      throw new UsageError(`"${text}" is not an accelerator request; write NAME or NAME:COUNT, e.g. H100:8`, {code: 'INVALID_ACCELERATOR'})
     const acc = registry.resolve(raw)
-    if (!acc) throw unknownName('accelerator', raw, registry.suggest(raw), 'See `skyhop accelerators` for the names skyhop knows.', 'UNKNOWN_ACCELERATOR')
+    if (!acc)
+      throw unknownName(
+        'accelerator',
+        raw,
+        registry.suggest(raw),
+        'See `skyhop accelerators` for the names skyhop knows.',
+        'UNKNOWN_ACCELERATOR',
+      )
     if (!names.includes(acc.name)) names.push(acc.name)
   }
   let count: AcceleratorFilter['count'] = null
   if (colon >= 0) {
     const m = /^(\d+(?:\.\d+)?)(\+|\s*\.\.\s*(\d+(?:\.\d+)?))?$/.exec(countPart)
     if (!m || Number(m[1]) <= 0) {
-      throw new UsageError(`"${countPart}" is not a count in "${text}"; write a number (8), at least (8+) or a range (1..8)`, {code: 'INVALID_ACCELERATOR'})
+      throw new UsageError(`"${countPart}" is not a count in "${text}"; write a number (8), at least (8+) or a range (1..8)`, {
+        code: 'INVALID_ACCELERATOR',
+      })
     }
     const min = Number(m[1])
     const max = m[2] === '+' ? Infinity : m[3] === undefined ? min : Number(m[3])

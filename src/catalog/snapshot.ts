@@ -68,7 +68,19 @@ const STRING_COLS = [0, 1, 2, 3, 4, 10, 11, 16, 17, 18, 19] as const
 const NUMBER_COLS = [5, 6, 7, 8, 9, 12, 13, 14, 15] as const
 
 /** Index of each string field in OfferTable.ids. */
-export const S = {provider: 0, region: 1, zone: 2, instanceType: 3, accelerator: 4, currency: 5, priceStatus: 6, source: 7, asOf: 8, confidence: 9, notes: 10} as const
+export const S = {
+  provider: 0,
+  region: 1,
+  zone: 2,
+  instanceType: 3,
+  accelerator: 4,
+  currency: 5,
+  priceStatus: 6,
+  source: 7,
+  asOf: 8,
+  confidence: 9,
+  notes: 10,
+} as const
 /** Index of each number field in OfferTable.nums. */
 export const N = {count: 0, vcpus: 1, memoryGiB: 2, onDemand: 3, spot: 4, queue: 5, preempt: 6, capacity: 7, notice: 8} as const
 
@@ -152,7 +164,10 @@ export function tableFromRows(strings: readonly string[], rows: readonly Row[]):
 /** Offers to the binary file form (refreshed provider files). */
 export function encodeBinary(offers: readonly Offer[], providers: Record<string, ProviderMeta>, generatedFrom: string[]): Buffer {
   const {strings, s} = intern()
-  const table = tableFromRows(strings, offers.map((o) => toRow(o, s)))
+  const table = tableFromRows(
+    strings,
+    offers.map((o) => toRow(o, s)),
+  )
   const header = Buffer.from(JSON.stringify({format: BINARY_FORMAT, generatedFrom, providers, strings, n: table.n}), 'utf8')
   const lenField = Buffer.alloc(4)
   lenField.writeUInt32LE(header.length)
@@ -163,7 +178,12 @@ export function encodeBinary(offers: readonly Offer[], providers: Record<string,
   return Buffer.concat([headPart, pad(headPart.length), intsPart, pad(intsPart.length), numsPart])
 }
 
-function typed<T extends Int32Array | Float64Array>(Kind: {new (b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number}, bytes: Buffer, offset: number, length: number): T {
+function typed<T extends Int32Array | Float64Array>(
+  Kind: {new (b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number},
+  bytes: Buffer,
+  offset: number,
+  length: number,
+): T {
   const start = bytes.byteOffset + offset
   if (start % Kind.BYTES_PER_ELEMENT === 0) return new Kind(bytes.buffer as ArrayBuffer, start, length)
   // A Buffer from a small-file pool may sit at any offset: copy into an aligned one.
@@ -267,5 +287,11 @@ export function decodeRows(strings: readonly string[], rows: readonly Row[]): Of
 export function isSnapshotFile(value: unknown): value is SnapshotFile {
   if (!value || typeof value !== 'object') return false
   const v = value as Partial<SnapshotFile>
-  return v.format === SNAPSHOT_FORMAT && Array.isArray(v.strings) && Array.isArray(v.rows) && typeof v.providers === 'object' && v.providers !== null
+  return (
+    v.format === SNAPSHOT_FORMAT &&
+    Array.isArray(v.strings) &&
+    Array.isArray(v.rows) &&
+    typeof v.providers === 'object' &&
+    v.providers !== null
+  )
 }

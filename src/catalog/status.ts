@@ -47,7 +47,9 @@ export function catalogStatus(options: LoadCatalogOptions): CatalogStatus {
       rows: s.rows,
       file: s.file,
       refreshSupported: Boolean(REFRESHERS[s.provider]),
-      lastRefresh: attempt?.lastAttempt ? {attemptedAt: attempt.lastAttempt, ok: attempt.lastError === null, error: attempt.lastError} : null,
+      lastRefresh: attempt?.lastAttempt
+        ? {attemptedAt: attempt.lastAttempt, ok: attempt.lastError === null, error: attempt.lastError}
+        : null,
     }
   })
   return {now: now.toISOString(), totalRows: catalog.sources.reduce((n, s) => n + s.rows, 0), providers, warnings: [...catalog.warnings]}

@@ -57,7 +57,10 @@ function readSource(file: string): {src: SourceDocument; modified: string} {
     st = statSync(file)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    return fail(file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'unknown error'})`)
+    return fail(
+      file,
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code ?? 'unknown error'})`,
+    )
   }
   if (st.isDirectory()) fail(file, 'is a directory, not a catalog file')
   if (st.size > MAX_CATALOG_FILE_BYTES) fail(file, `file is ${(st.size / 1024 / 1024).toFixed(1)} MiB; catalog files must be under 64 MiB`)
@@ -117,7 +120,12 @@ export function readCatalogFile(path: string, registry: AcceleratorRegistry): Us
     const prior = seen.get(key)
     if (prior !== undefined) {
       const path = ['offers', i]
-      issues.push({file, ...locate(src, path), path: pointer(path), message: `same provider, region, zone, instance type and accelerator as /offers/${prior}`})
+      issues.push({
+        file,
+        ...locate(src, path),
+        path: pointer(path),
+        message: `same provider, region, zone, instance type and accelerator as /offers/${prior}`,
+      })
       return
     }
     seen.set(key, i)

@@ -55,7 +55,9 @@ export function parseStoreUrl(spec: CheckpointStoreSpec): StoreLocation {
   }
   const scheme = m[1] as StoreScheme
   if (scheme === 'cos' && !/-\d+$/.test(m[2])) {
-    throw new UsageError(`checkpoint store "${spec.url}": a COS bucket is named BUCKET-APPID, e.g. ckpt-1250000000`, {code: 'CHECKPOINT_STORE_INVALID'})
+    throw new UsageError(`checkpoint store "${spec.url}": a COS bucket is named BUCKET-APPID, e.g. ckpt-1250000000`, {
+      code: 'CHECKPOINT_STORE_INVALID',
+    })
   }
   return {scheme, bucket: m[2], prefix: (m[3] ?? '').replace(/^\/+|\/+$/g, ''), region: spec.region, endpoint: spec.endpoint}
 }
@@ -80,7 +82,11 @@ export class CheckpointSigner {
 
   constructor(private readonly context: Partial<CredentialContext> = {}) {}
 
-  async sync(spec: CheckpointStoreSpec, jobId: string, options: {now: Date; checkpointIntervalSeconds: number | null}): Promise<CheckpointSync> {
+  async sync(
+    spec: CheckpointStoreSpec,
+    jobId: string,
+    options: {now: Date; checkpointIntervalSeconds: number | null},
+  ): Promise<CheckpointSync> {
     const location = parseStoreUrl(spec)
     const signed = await this.sign(spec, location, checkpointKey(location, jobId), options.now)
     return {...signed, syncSeconds: spec.syncIntervalSeconds ?? options.checkpointIntervalSeconds ?? DEFAULT_SYNC_SECONDS}
@@ -115,23 +121,38 @@ export class CheckpointSigner {
     }
   }
 
-  private async sign(spec: CheckpointStoreSpec, location: StoreLocation, key: string, now: Date): Promise<Omit<CheckpointSync, 'syncSeconds'>> {
+  private async sign(
+    spec: CheckpointStoreSpec,
+    location: StoreLocation,
+    key: string,
+    now: Date,
+  ): Promise<Omit<CheckpointSync, 'syncSeconds'>> {
     const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
-      throw new ProviderError(STORE_PROVIDER[location.scheme], error.category, `checkpoint store ${spec.url}: ${error.message.replace(/^[a-z]+: /, '')}`, {
-        code: error.code,
-        hint: error.hint,
-        cause: error,
-      })
+      throw new ProviderError(
+        STORE_PROVIDER[location.scheme],
+        error.category,
+        `checkpoint store ${spec.url}: ${error.message.replace(/^[a-z]+: /, '')}`,
+        {
+          code: error.code,
+          hint: error.hint,
+          cause: error,
+        },
+      )
     })
     let lifetime = MAX_URL_SECONDS
     if (loaded.expiresAt !== null) {
       lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
       if (lifetime < 60) {
-        throw new ProviderError(STORE_PROVIDER[location.scheme], 'auth', `the credentials for checkpoint store ${spec.url} (${loaded.source}) expire in under two minutes`, {
-          code: 'CHECKPOINT_CREDENTIALS_EXPIRING',
-        })
+        throw new ProviderError(
+          STORE_PROVIDER[location.scheme],
+          'auth',
+          `the credentials for checkpoint store ${spec.url} (${loaded.source}) expire in under two minutes`,
+          {
+            code: 'CHECKPOINT_CREDENTIALS_EXPIRING',
+          },
+        )
       }
     }
     const request = (method: 'GET' | 'PUT'): PresignRequest => ({
@@ -243,7 +264,13 @@ export function attemptHoldsFor(
       return spec === null ? null : signer.hold(spec, job.id, attemptId, clock())
     },
     release: async (urls) => {
-      await client.request({method: 'PUT', url: urls.putUrl, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body: `go ${clock().toISOString()}\n`, idempotent: true})
+      await client.request({
+        method: 'PUT',
+        url: urls.putUrl,
+        headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
+        body: `go ${clock().toISOString()}\n`,
+        idempotent: true,
+      })
     },
   }
 }

@@ -103,7 +103,10 @@ export class AppContext implements ServiceContext {
     const {attemptHoldsFor} = await import('../checkpoint/checkpoint-store.js')
     const {HttpClient} = await import('../http/client.js')
     const {createDispatcher} = await import('../http/dispatcher.js')
-    this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}}))
+    this.attemptHoldsInstance ??= attemptHoldsFor(
+      this.config(),
+      new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}}),
+    )
     return this.attemptHoldsInstance
   }
 

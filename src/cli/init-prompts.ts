@@ -4,7 +4,11 @@ import type {InitAnswers} from '../services/init.js'
 export async function askInitQuestions(given: Partial<InitAnswers>): Promise<Partial<InitAnswers>> {
   const {input, select, confirm} = await import('@inquirer/prompts')
   const a = {...given}
-  a.name ??= await input({message: 'Job name', default: 'my-job', validate: (v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(v) || 'letters, digits, . _ -'})
+  a.name ??= await input({
+    message: 'Job name',
+    default: 'my-job',
+    validate: (v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(v) || 'letters, digits, . _ -',
+  })
   a.run ??= await input({message: 'Command to run', validate: (v) => v.trim() !== '' || 'required'})
   if (a.accelerators === undefined) {
     const acc = await input({message: 'Accelerators (e.g. H100:8, or alternatives "H100:8 Ascend910B:8"; empty for CPU only)'})

@@ -22,20 +22,35 @@ export function renderOffers(result: OfferSearchResult): string {
     {header: 'PROVIDER', get: (r) => r.offer.provider},
     {header: 'REGION', get: place},
     {header: 'INSTANCE', get: (r) => r.offer.instanceType},
-    {header: 'ACCELERATOR', get: (r) => (r.offer.accelerator ? `${r.offer.accelerator.name} ${countCell(r.offer.accelerator.count)}` : 'cpu')},
+    {
+      header: 'ACCELERATOR',
+      get: (r) => (r.offer.accelerator ? `${r.offer.accelerator.name} ${countCell(r.offer.accelerator.count)}` : 'cpu'),
+    },
     {header: 'VCPU', get: (r) => unknownNum(r, 'vcpus'), align: 'right'},
     {header: 'MEM GIB', get: (r) => unknownNum(r, 'memoryGiB'), align: 'right'},
     {header: 'ON-DEMAND/H', get: (r) => priceCell(r.offer.price.onDemand, r.offer.price.currency, r.offer.priceStatus), align: 'right'},
     {header: 'SPOT/H', get: (r) => priceCell(r.offer.price.spot, r.offer.price.currency, r.offer.priceStatus, 'spot'), align: 'right'},
     ...(showUsd
-      ? [{header: 'USD/H', get: (r: RankedOffer) => (r.priceUsd === null ? '-' : `${r.offer.priceStatus === 'estimate' ? ESTIMATE_MARK : ''}$${r.priceUsd.toFixed(2)}`), align: 'right' as const}]
+      ? [
+          {
+            header: 'USD/H',
+            get: (r: RankedOffer) =>
+              r.priceUsd === null ? '-' : `${r.offer.priceStatus === 'estimate' ? ESTIMATE_MARK : ''}$${r.priceUsd.toFixed(2)}`,
+            align: 'right' as const,
+          },
+        ]
       : []),
     {header: '$/TFLOPS·H', get: (r) => (r.usdPerTflops === null ? '-' : r.usdPerTflops.toFixed(4)), align: 'right'},
     {header: 'AS OF', get: (r) => r.offer.asOf},
   ])
   const lines = [table, '']
-  const shown = result.offers.length < result.total ? `showing ${result.offers.length} of ${result.total} offers (--all to see every one)` : `${result.total} offers`
-  lines.push(`${shown}; sorted by ${result.query.sort === 'price' ? `${spot ? 'spot' : 'on-demand'} price` : `${spot ? 'spot' : 'on-demand'} price per dense 16-bit TFLOPS`}`)
+  const shown =
+    result.offers.length < result.total
+      ? `showing ${result.offers.length} of ${result.total} offers (--all to see every one)`
+      : `${result.total} offers`
+  lines.push(
+    `${shown}; sorted by ${result.query.sort === 'price' ? `${spot ? 'spot' : 'on-demand'} price` : `${spot ? 'spot' : 'on-demand'} price per dense 16-bit TFLOPS`}`,
+  )
   if (showUsd) lines.push(`CNY converted at ${result.fx.cnyPerUsd} per USD (${result.fx.source}, ${result.fx.asOf})`)
   const marked = result.offers.some((r) => r.offer.priceStatus !== 'list' || r.offer.unknownFields?.length)
   if (marked) lines.push(LEGEND)
@@ -97,6 +112,9 @@ export function renderCatalogStatus(status: CatalogStatus): string {
   ])
   const failed = status.providers.filter((p) => p.lastRefresh && !p.lastRefresh.ok)
   const lines = [table, '', `${status.totalRows} offers`]
-  for (const p of failed) lines.push(`${p.provider}: last refresh failed: ${p.lastRefresh!.error?.message ?? 'unknown error'}; using ${p.origin} data as of ${p.asOf}`)
+  for (const p of failed)
+    lines.push(
+      `${p.provider}: last refresh failed: ${p.lastRefresh!.error?.message ?? 'unknown error'}; using ${p.origin} data as of ${p.asOf}`,
+    )
   return lines.join('\n')
 }

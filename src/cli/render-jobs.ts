@@ -52,7 +52,8 @@ export function renderJobDetail(d: JobDetail): string {
   const recent = d.events.slice(-12)
   if (recent.length > 0) {
     lines.push('', 'events:')
-    for (const e of recent) lines.push(`  ${e.ts.replace('T', ' ').slice(0, 23)}  ${e.kind}${e.data.message ? `  ${String(e.data.message)}` : ''}`)
+    for (const e of recent)
+      lines.push(`  ${e.ts.replace('T', ' ').slice(0, 23)}  ${e.kind}${e.data.message ? `  ${String(e.data.message)}` : ''}`)
   }
   return lines.join('\n')
 }

@@ -13,7 +13,10 @@ export function renderPlan(result: PlanResult, explain: boolean): string {
   ]
   const chosen = result.chosen
   if (chosen) {
-    lines.push('', `Chosen: ${chosen.provider} ${chosen.zone ?? chosen.region} ${chosen.instanceType}${chosen.spot ? ' (spot)' : ''}, expected ${formatUsd(chosen.estimatedCostUsd ?? 0)} and done by ${chosen.estimatedFinishAt}.`)
+    lines.push(
+      '',
+      `Chosen: ${chosen.provider} ${chosen.zone ?? chosen.region} ${chosen.instanceType}${chosen.spot ? ' (spot)' : ''}, expected ${formatUsd(chosen.estimatedCostUsd ?? 0)} and done by ${chosen.estimatedFinishAt}.`,
+    )
     if (chosen.notes.length > 0) lines.push(`Notes: ${chosen.notes.join(', ')}`)
   }
   if (explain) {
@@ -63,7 +66,8 @@ function accelerators(c: Candidate): string {
 function price(c: Candidate): string {
   if (c.hourlyPriceUsd === null) return '?'
   const mark = c.priceStatus === 'estimate' ? '~' : ''
-  const original = c.hourlyPrice && c.hourlyPrice.currency !== 'USD' ? ` (${c.hourlyPrice.currency} ${c.hourlyPrice.amount.toFixed(2)})` : ''
+  const original =
+    c.hourlyPrice && c.hourlyPrice.currency !== 'USD' ? ` (${c.hourlyPrice.currency} ${c.hourlyPrice.amount.toFixed(2)})` : ''
   return `${mark}${c.hourlyPriceUsd.toFixed(c.hourlyPriceUsd < 1 ? 3 : 2)}${original}`
 }
 

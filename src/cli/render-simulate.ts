@@ -34,9 +34,16 @@ export function renderSimulation(r: SimulateResult): string {
     ]),
   ]
   const unsafe = r.policies.filter((p: PolicyResult) => p.safe && p.deadlineMisses > 0)
-  lines.push('', 'COST/OD: mean cost / on-demand only on the same start. SPOT H, OD H: instance hours paid, per run. MIN SLACK: the least time to spare at the deadline.')
-  if (unsafe.length > 0) lines.push(`MISSED DEADLINES by a safe policy: ${unsafe.map((p) => p.name).join(', ')} — this is a bug, please report it.`)
-  if (r.traces.skipped.length > 0) lines.push(`${r.traces.skipped.length} trace(s) skipped: ${r.traces.skipped.map((s) => `${s.zone} ${s.label} (${s.reason})`).join('; ')}`)
+  lines.push(
+    '',
+    'COST/OD: mean cost / on-demand only on the same start. SPOT H, OD H: instance hours paid, per run. MIN SLACK: the least time to spare at the deadline.',
+  )
+  if (unsafe.length > 0)
+    lines.push(`MISSED DEADLINES by a safe policy: ${unsafe.map((p) => p.name).join(', ')} — this is a bug, please report it.`)
+  if (r.traces.skipped.length > 0)
+    lines.push(
+      `${r.traces.skipped.length} trace(s) skipped: ${r.traces.skipped.map((s) => `${s.zone} ${s.label} (${s.reason})`).join('; ')}`,
+    )
   return lines.join('\n')
 }
 

@@ -46,7 +46,8 @@ export function renderSweepPlan(planned: PlannedSweep): string {
   // Offers sharing one limit (the local machine's max_concurrent over its accelerators).
   for (const p of plan.pools) lines.push(`pool ${p.pool}: ${p.jobs} job(s) share ${p.capacity} slot(s), peak ${p.instances}`)
   const reasons = new Map<string, number>()
-  for (const a of plan.assignments) if (a.reason) reasons.set(`${a.reason.reason}: ${a.reason.message}`, (reasons.get(`${a.reason.reason}: ${a.reason.message}`) ?? 0) + 1)
+  for (const a of plan.assignments)
+    if (a.reason) reasons.set(`${a.reason.reason}: ${a.reason.message}`, (reasons.get(`${a.reason.reason}: ${a.reason.message}`) ?? 0) + 1)
   for (const [r, n] of [...reasons].slice(0, 5)) lines.push(`not placed (${n}): ${r}`)
   return lines.join('\n')
 }
@@ -95,7 +96,14 @@ export function renderCostReport(r: CostReport): string {
     {header: 'RAN', get: (g) => formatHours(g.runHours), align: 'right'},
     {header: 'WASTE', get: (g) => formatHours(g.waste.hours), align: 'right'},
     {header: 'COST', get: (g) => `${formatUsd(g.cost.usd)}${g.unknownPriceAttempts ? '?' : ''}`, align: 'right'},
-    {header: 'IN', get: (g) => Object.entries(g.cost.byCurrency).filter(([c]) => c !== 'USD').map(([c, v]) => `${v.toFixed(2)} ${c}`).join(' ') || null},
+    {
+      header: 'IN',
+      get: (g) =>
+        Object.entries(g.cost.byCurrency)
+          .filter(([c]) => c !== 'USD')
+          .map(([c, v]) => `${v.toFixed(2)} ${c}`)
+          .join(' ') || null,
+    },
     {header: 'ON-DEMAND', get: (g) => formatUsd(g.onDemandUsd), align: 'right'},
     {header: 'SPOT SAVED', get: (g) => formatUsd(g.spotSavedUsd), align: 'right'},
   ])

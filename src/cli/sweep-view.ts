@@ -41,11 +41,21 @@ export class SweepView {
         this.failed += ended.failed ?? 0
         this.cancelled += ended.cancelled ?? 0
         this.done += (ended.succeeded ?? 0) + (ended.failed ?? 0) + (ended.cancelled ?? 0)
-        if (this.mode === 'lines' && this.done > 0) this.stream.write(`[${this.done}/${this.total}] already ended: ${ended.succeeded ?? 0} succeeded, ${ended.failed ?? 0} failed, ${ended.cancelled ?? 0} cancelled\n`)
+        if (this.mode === 'lines' && this.done > 0)
+          this.stream.write(
+            `[${this.done}/${this.total}] already ended: ${ended.succeeded ?? 0} succeeded, ${ended.failed ?? 0} failed, ${ended.cancelled ?? 0} cancelled\n`,
+          )
         break
       }
       case 'job-started':
-        this.running.set(id, {name: e.name ?? id, values: Object.entries((e.data?.values ?? {}) as Record<string, unknown>).map(([k, v]) => `${k}=${String(v)}`).join(' '), status: 'starting', since: Date.now()})
+        this.running.set(id, {
+          name: e.name ?? id,
+          values: Object.entries((e.data?.values ?? {}) as Record<string, unknown>)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' '),
+          status: 'starting',
+          since: Date.now(),
+        })
         break
       case 'job-ended': {
         this.running.delete(id)
@@ -65,7 +75,8 @@ export class SweepView {
       default: {
         const job = this.running.get(id)
         if (job) job.status = e.message.startsWith(`${job.name}: `) ? e.message.slice(job.name.length + 2) : e.message
-        else if (this.mode === 'lines' && /failover|recovering|restarting|waiting|idle-released|lease-lost|job-error/.test(e.event)) this.stream.write(`skyhop: ${e.message}\n`)
+        else if (this.mode === 'lines' && /failover|recovering|restarting|waiting|idle-released|lease-lost|job-error/.test(e.event))
+          this.stream.write(`skyhop: ${e.message}\n`)
       }
     }
     this.dirty = true
@@ -85,7 +96,9 @@ export class SweepView {
     const width = Math.max(40, (this.stream.columns ?? 100) - 1)
     const room = Math.max(1, (this.stream.rows ?? 24) - 3)
     const jobs = [...this.running.values()]
-    const lines = jobs.slice(0, room).map((j) => `  ${j.name}  ${j.values}  ${formatSeconds((Date.now() - j.since) / 1000)}  ${j.status}`.slice(0, width))
+    const lines = jobs
+      .slice(0, room)
+      .map((j) => `  ${j.name}  ${j.values}  ${formatSeconds((Date.now() - j.since) / 1000)}  ${j.status}`.slice(0, width))
     if (jobs.length > room) lines.push(`  … and ${jobs.length - room} more`)
     lines.push(this.summary().slice(0, width))
     this.clear()

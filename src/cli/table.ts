@@ -8,10 +8,12 @@ export interface Column<T> {
 }
 
 export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<T>>): string {
-  const cells = rows.map((r) => columns.map((c) => {
-    const v = c.get(r)
-    return v === null || v === undefined ? '-' : String(v)
-  }))
+  const cells = rows.map((r) =>
+    columns.map((c) => {
+      const v = c.get(r)
+      return v === null || v === undefined ? '-' : String(v)
+    }),
+  )
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i].length)))
   const line = (values: string[]) =>
     values

@@ -7,7 +7,7 @@ import {type DownResult, type OrphanInstance, downExitCode, takeDown} from '../s
 
 export default class Down extends BaseCommand {
   static override confirmation = {hint: 'Pass --yes to terminate them, or --dry-run to only list them.'}
-  static override summary = 'Release cloud resources: a job\'s, or every orphan that no live attempt owns.'
+  static override summary = "Release cloud resources: a job's, or every orphan that no live attempt owns."
   static override description = `skyhop down JOB cancels the job if it still runs (with --grace), releases whatever its attempts still hold, and terminates any instance left with the job's tag.
 
 skyhop down --orphans lists every instance carrying skyhop's tags, on each enabled provider that can list them, that no live attempt in this skyhop home owns (its attempt ended without a release, or this home has never heard of it) and terminates them after a confirmation (--yes answers it; without a terminal --yes is required). It looks in the regions this home has launched in, the provider's default region, and any --region. Exits 4 when a provider could not be scanned or an instance could not be terminated.`

@@ -20,20 +20,23 @@ export default class Launch extends BaseCommand {
     '<%= config.bin %> launch examples/hello.yaml --yes --wait',
     '<%= config.bin %> launch train.yaml --dry-run',
     '<%= config.bin %> launch train.yaml -y --detach --env LR=3e-4 --name train-lr3',
-    '<%= config.bin %> launch train.yaml -y --wait --json   # CI: one JSON document, the job\'s exit code',
+    "<%= config.bin %> launch train.yaml -y --wait --json   # CI: one JSON document, the job's exit code",
   ]
   static override args = {file: Args.string({description: 'job file (YAML or JSON)', required: true})}
   static override flags = {
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
-    wait: Flags.boolean({description: 'drive the job from this process, stream its logs and exit with its exit code', exclusive: ['detach']}),
+    wait: Flags.boolean({
+      description: 'drive the job from this process, stream its logs and exit with its exit code',
+      exclusive: ['detach'],
+    }),
     detach: Flags.boolean({description: 'hand the job to a background controller and return (default)', exclusive: ['wait']}),
     'dry-run': Flags.boolean({description: 'plan and stop'}),
     provider: provider({description: 'only this provider'}),
     region: Flags.string({description: 'only this region (region or provider/region)'}),
     env: keyValue({description: 'set an environment variable, KEY=VALUE (repeatable)', code: 'BAD_ENV'}),
-    name: Flags.string({description: 'job name (default: the file\'s name)'}),
-    catalog: Flags.string({description: 'use exactly this catalog file\'s offers', env: 'SKYHOP_CATALOG'}),
-    objective: Flags.string({description: 'override the job\'s objective', options: ['cost', 'time', 'balanced']}),
+    name: Flags.string({description: "job name (default: the file's name)"}),
+    catalog: Flags.string({description: "use exactly this catalog file's offers", env: 'SKYHOP_CATALOG'}),
+    objective: Flags.string({description: "override the job's objective", options: ['cost', 'time', 'balanced']}),
     'retry-until-up': duration({description: 'keep retrying this long when every candidate is out of capacity, e.g. 30m'}),
   }
 

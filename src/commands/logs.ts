@@ -7,7 +7,11 @@ import {type LogLine, logs} from '../services/logs.js'
 
 export default class Logs extends BaseCommand {
   static override summary = "Print a job's output; --follow keeps streaming across restarts until it ends."
-  static override examples = ['<%= config.bin %> logs hello', '<%= config.bin %> logs j-3f2a9c01de --follow', '<%= config.bin %> logs train --attempt 2']
+  static override examples = [
+    '<%= config.bin %> logs hello',
+    '<%= config.bin %> logs j-3f2a9c01de --follow',
+    '<%= config.bin %> logs train --attempt 2',
+  ]
   static override args = {job: Args.string({description: 'job id or name', required: true})}
   static override flags = {
     follow: Flags.boolean({char: 'f', description: 'keep printing new lines until the job ends'}),

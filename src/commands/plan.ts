@@ -21,7 +21,7 @@ export default class Plan extends BaseCommand {
     file: Args.string({description: 'job file, YAML or JSON', required: true}),
   }
   static override flags = {
-    objective: Flags.string({description: 'what to optimize (default: the job\'s own)', options: ['cost', 'time', 'balanced']}),
+    objective: Flags.string({description: "what to optimize (default: the job's own)", options: ['cost', 'time', 'balanced']}),
     catalog: Flags.string({description: 'plan against exactly this catalog file of offers', env: 'SKYHOP_CATALOG'}),
     top: Flags.integer({description: 'how many candidates to show', default: 10, min: 1}),
     explain: Flags.boolean({description: 'list why each excluded group of offers was excluded'}),

@@ -4,7 +4,8 @@ import {type RecoverResult, recover} from '../services/recover.js'
 
 export default class Recover extends BaseCommand {
   static override summary = 'Restart controllers whose lease expired and clean up what no job owns.'
-  static override description = 'A controller that was killed stops renewing its lease; recover starts a new one for each such job, which reconciles with the backend (an attempt recorded as requested is looked up by its idempotency key, never launched twice). Attempts still running for jobs that have ended are stopped.'
+  static override description =
+    'A controller that was killed stops renewing its lease; recover starts a new one for each such job, which reconciles with the backend (an attempt recorded as requested is looked up by its idempotency key, never launched twice). Attempts still running for jobs that have ended are stopped.'
   static override examples = ['<%= config.bin %> recover', '<%= config.bin %> recover --json']
 
   async run(): Promise<RecoverResult> {

@@ -8,7 +8,7 @@ import {CONTROLLER_POLICY, DEFAULT_SEEDS, SIMULATED_POLICIES, type SimulateResul
 export default class Simulate extends BaseCommand {
   static override summary = 'Replay spot availability traces: what each spot policy would have cost, and whether it met the deadline.'
   static override description = [
-    'Replays the job (its work, deadline and accelerators) against spot availability traces (the Can\'t Be Late format: one JSON file per zone, named like us-west-2a_v100_1.json) under each policy, from --seeds random start offsets, on a simulated clock: a 45-day trace replays in well under a second.',
+    "Replays the job (its work, deadline and accelerators) against spot availability traces (the Can't Be Late format: one JSON file per zone, named like us-west-2a_v100_1.json) under each policy, from --seeds random start offsets, on a simulated clock: a 45-day trace replays in well under a second.",
     'Policies: ' + SIMULATED_POLICIES.map((p) => `${p.name} (${p.summary})`).join('; ') + '.',
     `With --controller (or --policy ${CONTROLLER_POLICY}) each start is also replayed through skyhop's real controller and planner, on a simulated provider and clock: slower (a store per run), but it is the code that runs your jobs, not a mirror of it.`,
     'Cost is relative to on-demand only on the same start; spot and on-demand hours are instance hours paid for. Prices come from --spot-price/--on-demand-price (USD per node-hour; one number for every market, or NAME=PRICE per accelerator) or else from the catalog.',
@@ -23,7 +23,10 @@ export default class Simulate extends BaseCommand {
   }
   static override flags = {
     traces: Flags.string({description: 'folder (searched recursively) or file of availability traces', required: true}),
-    policy: Flags.string({description: `policy to replay (repeatable; default: all): ${[...SIMULATED_POLICIES.map((p) => p.name), CONTROLLER_POLICY].join(', ')}`, multiple: true}),
+    policy: Flags.string({
+      description: `policy to replay (repeatable; default: all): ${[...SIMULATED_POLICIES.map((p) => p.name), CONTROLLER_POLICY].join(', ')}`,
+      multiple: true,
+    }),
     controller: Flags.boolean({description: `also replay the real controller and planner (policy ${CONTROLLER_POLICY})`, default: false}),
     seeds: Flags.integer({description: 'random start offsets in the traces, one run per policy each', default: DEFAULT_SEEDS, min: 1}),
     changeover: duration({
@@ -34,7 +37,7 @@ export default class Simulate extends BaseCommand {
       code: 'BAD_DURATION',
     }),
     notice: duration({
-      description: 'preemption notice: 2m, 30s, 0 [default: the provider\'s, AWS 2m, GCP 30s]',
+      description: "preemption notice: 2m, 30s, 0 [default: the provider's, AWS 2m, GCP 30s]",
       zero: true,
       code: 'BAD_DURATION',
     }),

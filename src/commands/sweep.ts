@@ -28,7 +28,7 @@ With --wait the sweep is driven from this process: a live view on a terminal, an
     'max-parallel': Flags.integer({description: 'most jobs in flight at once', default: 4, min: 1}),
     budget: money({description: 'most the whole sweep may cost, e.g. 200USD or 1500CNY', code: 'BAD_BUDGET'}),
     objective: Flags.string({description: "override the job's objective", options: ['cost', 'time', 'balanced']}),
-    set: matrixDimension({description: 'a matrix dimension, KEY=V1,V2,… (repeatable; replaces the file\'s KEY)'}),
+    set: matrixDimension({description: "a matrix dimension, KEY=V1,V2,… (repeatable; replaces the file's KEY)"}),
     catalog: Flags.string({description: "use exactly this catalog file's offers", env: 'SKYHOP_CATALOG'}),
   }
 

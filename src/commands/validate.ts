@@ -8,10 +8,7 @@ export default class Validate extends BaseCommand {
   static override summary = 'Check job files against the job schema without running anything.'
   static override description =
     'Reports every problem at FILE:LINE:COL with the field path and a "did you mean" for misspelt keys and accelerator names. Exits 3 if any file is invalid.'
-  static override examples = [
-    '<%= config.bin %> validate examples/hello.yaml',
-    '<%= config.bin %> validate examples/*.yaml --json',
-  ]
+  static override examples = ['<%= config.bin %> validate examples/hello.yaml', '<%= config.bin %> validate examples/*.yaml --json']
   static override strict = false
   static override args = {
     file: Args.string({description: 'job file(s), YAML or JSON', required: true}),

@@ -56,7 +56,10 @@ export class AttemptEnds {
       patch.reason = result.reason
       if (!attempt.startedAt && result.startedAt) patch.startedAt = result.startedAt
     }
-    this.d.journal.recordOutcome(attempt.id, patch, {kind: `attempt-${result.state.toLowerCase()}`, data: {exitCode: result.exitCode, reason: result.reason}})
+    this.d.journal.recordOutcome(attempt.id, patch, {
+      kind: `attempt-${result.state.toLowerCase()}`,
+      data: {exitCode: result.exitCode, reason: result.reason},
+    })
     // An ended job (cancelled while this attempt started) stays ended.
     if (result.state === 'RUNNING' && !TERMINAL_JOB_STATES.has(this.d.job().state)) {
       this.d.journal.recordJobState(this.d.jobId, 'RUNNING', {kind: 'job-running', attemptId: attempt.id})
@@ -80,7 +83,10 @@ export class AttemptEnds {
       })
     }
     if (TERMINAL_JOB_STATES.has(job.state)) return
-    if ((result.state === 'PREEMPTED' || result.state === 'LOST' || result.state === 'CANCELLED') && this.d.spot.migrationRequested(attempt.id)) {
+    if (
+      (result.state === 'PREEMPTED' || result.state === 'LOST' || result.state === 'CANCELLED') &&
+      this.d.spot.migrationRequested(attempt.id)
+    ) {
       this.d.spot.onMigrated(job, attempt, result)
       return
     }
@@ -94,12 +100,26 @@ export class AttemptEnds {
       case 'FAILED': {
         const code = result.exitCode
         if (code !== null && spec.recovery.restartOnExitCodes.includes(code) && job.errorRestarts < spec.recovery.maxRestartsOnErrors) {
-          this.d.journal.recordJobState(job.id, 'RECOVERING', {kind: 'job-restarting-on-error', attemptId: attempt.id, data: {exitCode: code}}, {errorRestarts: job.errorRestarts + 1})
-          this.d.emit('restarting', `exit code ${code} is in restart_on_exit_codes; restarting (${job.errorRestarts + 1}/${spec.recovery.maxRestartsOnErrors})`, {attemptId: attempt.id})
+          this.d.journal.recordJobState(
+            job.id,
+            'RECOVERING',
+            {kind: 'job-restarting-on-error', attemptId: attempt.id, data: {exitCode: code}},
+            {errorRestarts: job.errorRestarts + 1},
+          )
+          this.d.emit(
+            'restarting',
+            `exit code ${code} is in restart_on_exit_codes; restarting (${job.errorRestarts + 1}/${spec.recovery.maxRestartsOnErrors})`,
+            {attemptId: attempt.id},
+          )
           await this.d.sleep(Math.min(30_000, 1000 * 2 ** job.errorRestarts))
           return
         }
-        this.d.journal.recordJobState(job.id, 'FAILED', {kind: 'job-failed', attemptId: attempt.id, data: {exitCode: code}}, {exitCode: code, reason: result.reason ?? `exited with code ${code}`})
+        this.d.journal.recordJobState(
+          job.id,
+          'FAILED',
+          {kind: 'job-failed', attemptId: attempt.id, data: {exitCode: code}},
+          {exitCode: code, reason: result.reason ?? `exited with code ${code}`},
+        )
         this.d.emit('failed', `job failed with exit code ${code}`, {attemptId: attempt.id})
         return
       }
@@ -117,22 +137,46 @@ export class AttemptEnds {
           })
         }
         if (job.restarts >= spec.recovery.maxRestarts) {
-          this.d.journal.recordJobState(job.id, 'FAILED', {kind: 'job-failed', attemptId: attempt.id}, {
-            exitCode: null,
-            reason: `${result.state === 'PREEMPTED' ? 'preempted' : 'lost'} and recovery.max_restarts (${spec.recovery.maxRestarts}) reached`,
-          })
+          this.d.journal.recordJobState(
+            job.id,
+            'FAILED',
+            {kind: 'job-failed', attemptId: attempt.id},
+            {
+              exitCode: null,
+              reason: `${result.state === 'PREEMPTED' ? 'preempted' : 'lost'} and recovery.max_restarts (${spec.recovery.maxRestarts}) reached`,
+            },
+          )
           this.d.emit('failed', `attempt ${result.state.toLowerCase()}; no restarts left`, {attemptId: attempt.id})
           return
         }
         if (spec.recovery.strategy === 'eager-next-region') {
-          this.d.preemptionBlocks.push({provider: attempt.provider, region: attempt.region, market: attempt.spot ? 'spot' : null, reason: 'preempted'})
+          this.d.preemptionBlocks.push({
+            provider: attempt.provider,
+            region: attempt.region,
+            market: attempt.spot ? 'spot' : null,
+            reason: 'preempted',
+          })
         }
-        this.d.journal.recordJobState(job.id, 'RECOVERING', {kind: 'job-recovering', attemptId: attempt.id, data: {after: result.state}}, {restarts: job.restarts + 1})
-        this.d.emit('recovering', `attempt ${attempt.n} ${result.state.toLowerCase()} (${result.reason ?? 'no reason given'}); relaunching (${job.restarts + 1}/${spec.recovery.maxRestarts})`, {attemptId: attempt.id})
+        this.d.journal.recordJobState(
+          job.id,
+          'RECOVERING',
+          {kind: 'job-recovering', attemptId: attempt.id, data: {after: result.state}},
+          {restarts: job.restarts + 1},
+        )
+        this.d.emit(
+          'recovering',
+          `attempt ${attempt.n} ${result.state.toLowerCase()} (${result.reason ?? 'no reason given'}); relaunching (${job.restarts + 1}/${spec.recovery.maxRestarts})`,
+          {attemptId: attempt.id},
+        )
         return
       }
       case 'CANCELLED': {
-        this.d.journal.recordJobState(job.id, 'CANCELLED', {kind: 'job-cancelled', attemptId: attempt.id}, {reason: result.reason ?? 'cancelled on the backend'})
+        this.d.journal.recordJobState(
+          job.id,
+          'CANCELLED',
+          {kind: 'job-cancelled', attemptId: attempt.id},
+          {reason: result.reason ?? 'cancelled on the backend'},
+        )
         this.d.emit('cancelled', 'job cancelled', {attemptId: attempt.id})
         return
       }
@@ -153,7 +197,11 @@ export class AttemptEnds {
     if (deadline !== undefined && this.d.clock().getTime() > deadline) {
       // It did not stop within its grace and a minute: take it away.
       await this.release(attempt)
-      this.d.journal.recordOutcome(attempt.id, {state: 'CANCELLED', endedAt: this.d.clock().toISOString(), reason: 'still running after the job was cancelled; released'}, {kind: 'attempt-cancelled'})
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {state: 'CANCELLED', endedAt: this.d.clock().toISOString(), reason: 'still running after the job was cancelled; released'},
+        {kind: 'attempt-cancelled'},
+      )
       this.d.stopping.delete(attempt.id)
       return
     }

@@ -4,7 +4,10 @@ import type {LaunchHandle, PollResult} from '../model/attempt.js'
 import type {Provider} from '../providers/provider.js'
 
 export class BatchPoller {
-  private readonly queue = new Map<Provider, Array<{handle: LaunchHandle; resolve: (r: PollResult | undefined) => void; reject: (e: unknown) => void}>>()
+  private readonly queue = new Map<
+    Provider,
+    Array<{handle: LaunchHandle; resolve: (r: PollResult | undefined) => void; reject: (e: unknown) => void}>
+  >()
   private readonly timers = new Map<Provider, NodeJS.Timeout>()
   /** Backend poll calls made, per provider (for benchmarks and tests). */
   readonly calls = new Map<string, number>()
@@ -22,7 +25,10 @@ export class BatchPoller {
       this.queue.set(provider, list)
       if (!this.timers.has(provider)) {
         const ms = typeof this.intervalMs === 'number' ? this.intervalMs : this.intervalMs(provider.name)
-        this.timers.set(provider, setTimeout(() => void this.flush(provider), ms))
+        this.timers.set(
+          provider,
+          setTimeout(() => void this.flush(provider), ms),
+        )
       }
     })
   }

@@ -183,10 +183,15 @@ class JobController {
   private failJob(error: unknown): void {
     const message = isSkyhopError(error) ? error.message : String(error)
     const code = isSkyhopError(error) ? error.code : 'INTERNAL'
-    this.d.journal.recordJobState(this.d.jobId, 'FAILED', {kind: 'job-failed', data: {code, message, ...(isSkyhopError(error) ? {error: error.toJSON()} : {})}}, {
-      exitCode: null,
-      reason: message,
-    })
+    this.d.journal.recordJobState(
+      this.d.jobId,
+      'FAILED',
+      {kind: 'job-failed', data: {code, message, ...(isSkyhopError(error) ? {error: error.toJSON()} : {})}},
+      {
+        exitCode: null,
+        reason: message,
+      },
+    )
     this.d.emit('failed', message)
   }
 }

@@ -39,7 +39,8 @@ const POLICIES: Record<string, Omit<BillingPolicy, 'provider'>> = {
     minimumSeconds: 0,
     startsAt: 'start',
     spotInterruptedFirstHourFree: false,
-    source: 'Slurm accounts an allocation from its start to its end in seconds (sacct Elapsed); a pending job holds nothing; price from providers.slurm.price_per_hour',
+    source:
+      'Slurm accounts an allocation from its start to its end in seconds (sacct Elapsed); a pending job holds nothing; price from providers.slurm.price_per_hour',
     assumption: false,
   },
   aws: {
@@ -56,7 +57,8 @@ const POLICIES: Record<string, Omit<BillingPolicy, 'provider'>> = {
     minimumSeconds: 0,
     startsAt: 'launch',
     spotInterruptedFirstHourFree: false,
-    source: 'CVM pay-as-you-go (and spot): priced per hour, billed per second, settled hourly (https://www.tencentcloud.com/zh/document/product/213/2176)',
+    source:
+      'CVM pay-as-you-go (and spot): priced per hour, billed per second, settled hourly (https://www.tencentcloud.com/zh/document/product/213/2176)',
     assumption: false,
   },
   aliyun: {
@@ -64,7 +66,8 @@ const POLICIES: Record<string, Omit<BillingPolicy, 'provider'>> = {
     minimumSeconds: 0,
     startsAt: 'launch',
     spotInterruptedFirstHourFree: false,
-    source: 'ECS pay-as-you-go and preemptible instances: billed per second, settled hourly (Alibaba Cloud ECS billing docs as summarized by secondary sources; not checked against the official page)',
+    source:
+      'ECS pay-as-you-go and preemptible instances: billed per second, settled hourly (Alibaba Cloud ECS billing docs as summarized by secondary sources; not checked against the official page)',
     assumption: true,
   },
   huaweicloud: {
@@ -72,7 +75,8 @@ const POLICIES: Record<string, Omit<BillingPolicy, 'provider'>> = {
     minimumSeconds: 0,
     startsAt: 'launch',
     spotInterruptedFirstHourFree: false,
-    source: 'ECS pay-per-use and spot: billed per second, settled hourly (Huawei Cloud ECS billing docs as summarized by secondary sources; not checked against the official page)',
+    source:
+      'ECS pay-per-use and spot: billed per second, settled hourly (Huawei Cloud ECS billing docs as summarized by secondary sources; not checked against the official page)',
     assumption: true,
   },
 }
@@ -171,7 +175,15 @@ export function attemptCost(row: CostRow, now: Date, fx: FxRates): AttemptCost {
     roundingSeconds: 0,
   }
   const currency = asCurrency(a.currency)
-  if (heldStart === null || heldEnd === null) return {...zero, currency, cost: a.pricePerHour === null ? null : 0, costUsd: a.pricePerHour === null ? null : 0, onDemandCostUsd: 0, wasteUsd: 0}
+  if (heldStart === null || heldEnd === null)
+    return {
+      ...zero,
+      currency,
+      cost: a.pricePerHour === null ? null : 0,
+      costUsd: a.pricePerHour === null ? null : 0,
+      onDemandCostUsd: 0,
+      wasteUsd: 0,
+    }
 
   const clamp = (t: number) => Math.min(Math.max(t, heldStart), heldEnd!)
   const runStart = started === null ? heldEnd : clamp(started)
@@ -187,7 +199,8 @@ export function attemptCost(row: CostRow, now: Date, fx: FxRates): AttemptCost {
   }
   const onDemandBilled = billed(policy, heldSeconds)
   let billedSeconds = onDemandBilled
-  if (policy.spotInterruptedFirstHourFree && a.spot && a.state === 'PREEMPTED' && !row.preemptRequested && heldSeconds < 3600) billedSeconds = 0
+  if (policy.spotInterruptedFirstHourFree && a.spot && a.state === 'PREEMPTED' && !row.preemptRequested && heldSeconds < 3600)
+    billedSeconds = 0
 
   const price = currency === null ? null : a.pricePerHour
   const cost = price === null ? null : (billedSeconds / 3600) * price
@@ -222,7 +235,14 @@ export interface CostTotals {
   runHours: number
   /** The run minus work lost to preemption. */
   usefulHours: number
-  waste: {provisioningHours: number; idleHours: number; preemptionLostHours: number; billingMinimumHours: number; hours: number; usd: number}
+  waste: {
+    provisioningHours: number
+    idleHours: number
+    preemptionLostHours: number
+    billingMinimumHours: number
+    hours: number
+    usd: number
+  }
   /** Total converted to USD, and the amounts in the currencies they were billed in. */
   cost: {usd: number; byCurrency: Partial<Record<Currency, number>>}
   /** What the same runs would have cost on demand (attempts with an unknown on-demand price count at what they cost). */
@@ -264,7 +284,12 @@ export function costReport(rows: readonly CostRow[], options: CostOptions): Cost
   const costs = rows.map((r) => attemptCost(r, options.now, options.fx))
   const groups = new Map<string, {label: string; items: AttemptCost[]}>()
   for (const c of costs) {
-    const [key, label] = options.by === 'job' ? [c.jobId, c.jobName] : options.by === 'provider' ? [c.provider, c.provider] : [c.sweepId ?? '-', c.sweepId ?? '(not in a sweep)']
+    const [key, label] =
+      options.by === 'job'
+        ? [c.jobId, c.jobName]
+        : options.by === 'provider'
+          ? [c.provider, c.provider]
+          : [c.sweepId ?? '-', c.sweepId ?? '(not in a sweep)']
     const g = groups.get(key) ?? {label, items: []}
     g.items.push(c)
     groups.set(key, g)
@@ -275,7 +300,9 @@ export function costReport(rows: readonly CostRow[], options: CostOptions): Cost
     until: options.now.toISOString(),
     by: options.by,
     fx: {cnyPerUsd: options.fx.cnyPerUsd, source: options.fx.source},
-    groups: [...groups.entries()].map(([key, g]) => ({key, label: g.label, ...totals(g.items)})).sort((x, y) => y.cost.usd - x.cost.usd || (x.label < y.label ? -1 : 1)),
+    groups: [...groups.entries()]
+      .map(([key, g]) => ({key, label: g.label, ...totals(g.items)}))
+      .sort((x, y) => y.cost.usd - x.cost.usd || (x.label < y.label ? -1 : 1)),
     total: totals(costs),
     billing: providers.map(billingPolicy),
   }
@@ -323,7 +350,14 @@ export function totals(items: readonly AttemptCost[]): CostTotals {
     paidHours: h(billedS),
     runHours: h(runS),
     usefulHours: h(runS - lostS),
-    waste: {provisioningHours: h(provS), idleHours: h(idleS), preemptionLostHours: h(lostS), billingMinimumHours: h(roundS), hours: h(wasteHours), usd: round(wasteUsd)},
+    waste: {
+      provisioningHours: h(provS),
+      idleHours: h(idleS),
+      preemptionLostHours: h(lostS),
+      billingMinimumHours: h(roundS),
+      hours: h(wasteHours),
+      usd: round(wasteUsd),
+    },
     cost: {usd: round(usd), byCurrency: Object.fromEntries(Object.entries(byCurrency).map(([k, v]) => [k, round(v)]))},
     onDemandUsd: round(od),
     spotSavedUsd: round(saved),
@@ -359,7 +393,8 @@ export function summaryLine(t: Omit<CostTotals, 'summary'>): string {
   let money = `${usdText(t.cost.usd)} spent`
   if (t.onDemandUsd > t.cost.usd + 1e-9) money += `, on demand would have cost ${usdText(t.onDemandUsd)}`
   if (t.spotSavedUsd > 0) money += ` (spot saved ${usdText(t.spotSavedUsd)})`
-  if (t.unknownPriceAttempts > 0) money += `; ${t.unknownPriceAttempts} attempt${t.unknownPriceAttempts === 1 ? '' : 's'} with an unknown price counted as $0`
+  if (t.unknownPriceAttempts > 0)
+    money += `; ${t.unknownPriceAttempts} attempt${t.unknownPriceAttempts === 1 ? '' : 's'} with an unknown price counted as $0`
   parts.push(money)
   return parts.join('; ')
 }

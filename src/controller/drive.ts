@@ -83,7 +83,13 @@ export class JobDrive {
    * deadline moved `shiftMs` earlier (how things will look after losing that much time),
    * on-demand only when asked.
    */
-  async plan(job: JobRecord, blocked: BlockList, shiftMs = 0, onDemandOnly = false, dropDeadline = false): Promise<{replanned: Replanned; spec: JobSpec}> {
+  async plan(
+    job: JobRecord,
+    blocked: BlockList,
+    shiftMs = 0,
+    onDemandOnly = false,
+    dropDeadline = false,
+  ): Promise<{replanned: Replanned; spec: JobSpec}> {
     let spec = job.spec
     if (spec.work !== null) spec = {...spec, work: {...spec.work, hours: this.workLeft(job)}}
     if (shiftMs > 0 && spec.deadline !== null) spec = {...spec, deadline: new Date(Date.parse(spec.deadline) - shiftMs).toISOString()}

@@ -86,7 +86,11 @@ export class Holds {
       const again = failures < MAX_RELEASE_TRIES
       if (again) this.holdsReleased.delete(attempt.id)
       this.d.journal.recordEvent(job.id, attempt.id, 'attempt-hold-release-failed', {message: perr.message, tries: failures})
-      this.d.emit('warning', `could not let attempt ${attempt.n} go (${perr.message}); ${again ? 'trying again' : 'it will give up waiting and be relaunched'}`, {attemptId: attempt.id})
+      this.d.emit(
+        'warning',
+        `could not let attempt ${attempt.n} go (${perr.message}); ${again ? 'trying again' : 'it will give up waiting and be relaunched'}`,
+        {attemptId: attempt.id},
+      )
     }
   }
 
@@ -105,7 +109,15 @@ export class Holds {
       })
       await this.d.ends.release(attempt)
     }
-    this.d.journal.recordOutcome(attempt.id, {state: 'CANCELLED', endedAt: this.d.clock().toISOString(), reason: `held and never started: ${TERMINAL_JOB_STATES.has(job.state) ? `the job ended (${job.state})` : 'the move to spot was called off'}`}, {kind: 'attempt-cancelled'})
+    this.d.journal.recordOutcome(
+      attempt.id,
+      {
+        state: 'CANCELLED',
+        endedAt: this.d.clock().toISOString(),
+        reason: `held and never started: ${TERMINAL_JOB_STATES.has(job.state) ? `the job ended (${job.state})` : 'the move to spot was called off'}`,
+      },
+      {kind: 'attempt-cancelled'},
+    )
   }
 
   /** How the attempt just launched is held (null: it is not). */

@@ -56,7 +56,11 @@ export async function releaseIdle(input: IdleGuardInput): Promise<IdleRelease[]>
       input.onError?.(attempt, error)
       continue
     }
-    input.store.markReleased(attempt.id, {kind: 'idle-released', data: {idleSeconds: Math.round(idleSeconds), timeoutSeconds, provider: attempt.provider}}, input.now.toISOString())
+    input.store.markReleased(
+      attempt.id,
+      {kind: 'idle-released', data: {idleSeconds: Math.round(idleSeconds), timeoutSeconds, provider: attempt.provider}},
+      input.now.toISOString(),
+    )
     released.push({attemptId: attempt.id, jobId: attempt.jobId, provider: attempt.provider, idleSeconds, timeoutSeconds})
   }
   return released

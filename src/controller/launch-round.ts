@@ -21,7 +21,6 @@ import type {JobDrive} from './drive.js'
 export class LaunchRounds {
   constructor(private readonly d: JobDrive) {}
 
-
   /** One round of the failover loop. True when an attempt was launched. */
   async launchRound(job: JobRecord): Promise<boolean> {
     const deadline = this.d.clock().getTime() + (this.d.deps.retryUntilUpMs ?? 0)
@@ -40,7 +39,10 @@ export class LaunchRounds {
         // a wait (a zone's spot outage is often not its neighbour's, and a launch that finds
         // no capacity costs nothing). The zone that just took spot back stays out for now.
         const last = this.d.journal.attempts(job.id).at(-1)
-        const gone: BlockedScope[] = last?.spot && last.zone ? [{provider: last.provider, region: last.region, zone: last.zone, market: 'spot', reason: 'preempted'}] : []
+        const gone: BlockedScope[] =
+          last?.spot && last.zone
+            ? [{provider: last.provider, region: last.region, zone: last.zone, market: 'spot', reason: 'preempted'}]
+            : []
         const open = await this.d.plan(job, [...this.d.blocked, ...gone])
         if (open.replanned.plan.candidates.some((c) => c.spot)) {
           this.d.emit('replan', 'no spot outside the region where the job was preempted; trying its zones before on-demand')
@@ -56,8 +58,15 @@ export class LaunchRounds {
       // Spot the plan leaves out for the deadline, tried first while on-demand stays a fallback in time.
       const net = await this.d.spot.fallbackSpot(job, replanned.plan, [...this.d.blocked, ...this.d.preemptionBlocks], 0)
       if (net !== null) {
-        this.d.emit('respot-fallback', `trying spot before on-demand: ${net.ahead ? 'the job is ahead of schedule and ' : ''}on-demand would still finish by the deadline after a preemption at once`)
-        candidates.unshift(...net.spot.slice(0, this.d.deps.maxCandidatesPerRound ?? 25).map((candidate) => ({candidate, replanned: net.free.replanned, spec: net.free.spec})))
+        this.d.emit(
+          'respot-fallback',
+          `trying spot before on-demand: ${net.ahead ? 'the job is ahead of schedule and ' : ''}on-demand would still finish by the deadline after a preemption at once`,
+        )
+        candidates.unshift(
+          ...net.spot
+            .slice(0, this.d.deps.maxCandidatesPerRound ?? 25)
+            .map((candidate) => ({candidate, replanned: net.free.replanned, spec: net.free.spec})),
+        )
       }
       // Signed once a round: a store the job cannot reach is the job's problem, not a candidate's.
       const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
@@ -100,11 +109,23 @@ export class LaunchRounds {
       if (TERMINAL_JOB_STATES.has(job.state)) return false
     }
     const last = failures.at(-1)?.error
-    throw new ProviderError(last?.provider ?? 'skyhop', last?.category ?? 'capacity', `every candidate failed (${failures.length} tried); last: ${last?.message ?? 'none'}`, {
-      code: 'ALL_CANDIDATES_FAILED',
-      hint: 'See `skyhop status JOB` for the reason per candidate; `--retry-until-up` keeps trying.',
-      details: {failures: failures.map((f) => ({candidate: f.candidate, code: f.error.code, category: f.error.category, message: f.error.message}))},
-    })
+    throw new ProviderError(
+      last?.provider ?? 'skyhop',
+      last?.category ?? 'capacity',
+      `every candidate failed (${failures.length} tried); last: ${last?.message ?? 'none'}`,
+      {
+        code: 'ALL_CANDIDATES_FAILED',
+        hint: 'See `skyhop status JOB` for the reason per candidate; `--retry-until-up` keeps trying.',
+        details: {
+          failures: failures.map((f) => ({
+            candidate: f.candidate,
+            code: f.error.code,
+            category: f.error.category,
+            message: f.error.message,
+          })),
+        },
+      },
+    )
   }
 
   async tryCandidate(
@@ -140,17 +161,26 @@ export class LaunchRounds {
     })
     if (!attempt) return 'job-ended'
     this.d.workRates.set(attempt.id, workPerHour)
-    this.d.emit('launching', `launching on ${describe(candidate)}${options.held ? ', held until the on-demand attempt has stopped' : ''}`, {attemptId: attempt.id})
+    this.d.emit('launching', `launching on ${describe(candidate)}${options.held ? ', held until the on-demand attempt has stopped' : ''}`, {
+      attemptId: attempt.id,
+    })
     try {
       const hold = options.held ? await this.d.holds.holdFor(job, attempt.id, provider) : null
-      if (hold !== null) this.d.journal.recordEvent(job.id, attempt.id, 'attempt-held', {via: 'file' in hold ? 'file' : 'store', timeoutSeconds: hold.timeoutSeconds})
+      if (hold !== null)
+        this.d.journal.recordEvent(job.id, attempt.id, 'attempt-held', {
+          via: 'file' in hold ? 'file' : 'store',
+          timeoutSeconds: hold.timeoutSeconds,
+        })
       this.d.holds.noteHold(attempt.id, hold)
       const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold)
       const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
       this.d.journal.recordOutcome(
         attempt.id,
         {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
-        {kind: 'attempt-launched', data: {externalId: handle.externalId, checkpointDir: request.checkpointDir, checkpointStore: sync?.location ?? null}},
+        {
+          kind: 'attempt-launched',
+          data: {externalId: handle.externalId, checkpointDir: request.checkpointDir, checkpointStore: sync?.location ?? null},
+        },
       )
       // A held attempt waits beside the running one, which still is the job's state.
       if (hold === null) await this.afterLaunched(attempt.id, provider, handle)
@@ -161,8 +191,16 @@ export class LaunchRounds {
       if (perr.category === 'transient' && (await this.adoptByTag(provider, attempt, 'attempt-launched'))) return 'launched'
       this.d.journal.recordOutcome(
         attempt.id,
-        {state: 'FAILED', endedAt: this.d.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>},
-        {kind: 'attempt-launch-failed', data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null}},
+        {
+          state: 'FAILED',
+          endedAt: this.d.clock().toISOString(),
+          reason: perr.message,
+          error: perr.toJSON() as unknown as Record<string, unknown>,
+        },
+        {
+          kind: 'attempt-launch-failed',
+          data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null},
+        },
       )
       // A zone found out of capacity again while the job waits is the same outage, not fresh
       // evidence: one observation per zone until the job launches somewhere, so a long wait
@@ -182,21 +220,42 @@ export class LaunchRounds {
       }
       if (perr.category === 'user') throw perr
       this.d.blocked.push(blockFor(perr, candidate))
-      this.d.emit('failover', `${describe(candidate)} failed (${perr.category}): ${perr.message}; trying the next candidate`, {attemptId: attempt.id})
+      this.d.emit('failover', `${describe(candidate)} failed (${perr.category}): ${perr.message}; trying the next candidate`, {
+        attemptId: attempt.id,
+      })
       return perr
     }
   }
 
-  private launchRequest(job: JobRecord, attempt: AttemptRecord, offer: Offer, spot: boolean, provider: Provider, sync: CheckpointSync | null, hold: AttemptHold | null = null): LaunchRequest {
+  private launchRequest(
+    job: JobRecord,
+    attempt: AttemptRecord,
+    offer: Offer,
+    spot: boolean,
+    provider: Provider,
+    sync: CheckpointSync | null,
+    hold: AttemptHold | null = null,
+  ): LaunchRequest {
     const storage = provider.attemptStorage ?? 'shared'
     if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
-      this.d.emit('warning', `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`, {attemptId: attempt.id})
+      this.d.emit(
+        'warning',
+        `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`,
+        {attemptId: attempt.id},
+      )
     }
     // A migration restarts the job from its checkpoint too, though it is no preemption.
     this.d.migrations ??= this.d.journal.events(job.id).filter((e) => e.kind === 'attempt-migrated').length
     // A held attempt is the move it belongs to: it starts from the checkpoint the attempt it replaces leaves.
     const restartCount = job.restarts + job.errorRestarts + this.d.migrations + (hold === null ? 0 : 1)
-    const {env, checkpointDir} = contractEnv({job, attempt, home: this.d.deps.home, processEnv: this.d.deps.env ?? process.env, storage, restartCount})
+    const {env, checkpointDir} = contractEnv({
+      job,
+      attempt,
+      home: this.d.deps.home,
+      processEnv: this.d.deps.env ?? process.env,
+      storage,
+      restartCount,
+    })
     return {
       jobId: job.id,
       jobName: job.name,
@@ -249,7 +308,11 @@ export class LaunchRounds {
       return false
     }
     if (!found) return false
-    this.d.journal.recordOutcome(attempt.id, {state: 'PENDING', handle: found, launchedAt: this.d.clock().toISOString()}, {kind, data: {externalId: found.externalId, foundBy: 'tag'}})
+    this.d.journal.recordOutcome(
+      attempt.id,
+      {state: 'PENDING', handle: found, launchedAt: this.d.clock().toISOString()},
+      {kind, data: {externalId: found.externalId, foundBy: 'tag'}},
+    )
     await this.afterLaunched(attempt.id, provider, found)
     return true
   }
@@ -263,27 +326,53 @@ export class LaunchRounds {
   async reconcileRequested(job: JobRecord, attempt: AttemptRecord): Promise<void> {
     const provider = this.d.deps.providers.get(attempt.provider)
     if (!provider) {
-      this.d.journal.recordOutcome(attempt.id, {state: 'LOST', endedAt: this.d.clock().toISOString(), reason: `provider ${attempt.provider} is not configured here`}, {kind: 'attempt-lost'})
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {state: 'LOST', endedAt: this.d.clock().toISOString(), reason: `provider ${attempt.provider} is not configured here`},
+        {kind: 'attempt-lost'},
+      )
       return
     }
     if (await this.adoptByTag(provider, attempt, 'attempt-reconciled')) return
     const replanned = await this.d.deps.replan(job.spec, [])
     const key = attemptOfferKey(attempt)
     // Exactly the recorded offer (zone included), even if the plan no longer ranks it.
-    const offer = replanned.offerOf({offerKey: key, accelerator: attempt.accelerator === null ? null : {name: attempt.accelerator, count: attempt.acceleratorCount ?? 1}})
+    const offer = replanned.offerOf({
+      offerKey: key,
+      accelerator: attempt.accelerator === null ? null : {name: attempt.accelerator, count: attempt.acceleratorCount ?? 1},
+    })
     if (!offer) {
       // The offer left the catalog; if the backend has the run by tag it will still be found.
-      this.d.journal.recordOutcome(attempt.id, {state: 'LOST', endedAt: this.d.clock().toISOString(), reason: 'offer no longer in the catalog'}, {kind: 'attempt-lost'})
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {state: 'LOST', endedAt: this.d.clock().toISOString(), reason: 'offer no longer in the catalog'},
+        {kind: 'attempt-lost'},
+      )
       return
     }
     try {
       const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
-      const handle = await this.d.withTransientRetry(provider, () => provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync)))
-      this.d.journal.recordOutcome(attempt.id, {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}})
+      const handle = await this.d.withTransientRetry(provider, () =>
+        provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync)),
+      )
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
+        {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}},
+      )
       await this.afterLaunched(attempt.id, provider, handle)
     } catch (error) {
       const perr = asProviderError(attempt.provider, error)
-      this.d.journal.recordOutcome(attempt.id, {state: 'FAILED', endedAt: this.d.clock().toISOString(), reason: perr.message, error: perr.toJSON() as unknown as Record<string, unknown>}, {kind: 'attempt-launch-failed'})
+      this.d.journal.recordOutcome(
+        attempt.id,
+        {
+          state: 'FAILED',
+          endedAt: this.d.clock().toISOString(),
+          reason: perr.message,
+          error: perr.toJSON() as unknown as Record<string, unknown>,
+        },
+        {kind: 'attempt-launch-failed'},
+      )
     }
   }
 }
@@ -323,6 +412,13 @@ export function blockFor(error: ProviderError, c: Candidate): BlockedScope {
     case 'zone':
       return {provider: c.provider, region: c.region, zone: c.zone, ...market, reason}
     default:
-      return {provider: c.provider, region: c.region, zone: c.zone, instanceType: c.instanceType, market: c.spot ? 'spot' : 'on-demand', reason}
+      return {
+        provider: c.provider,
+        region: c.region,
+        zone: c.zone,
+        instanceType: c.instanceType,
+        market: c.spot ? 'spot' : 'on-demand',
+        reason,
+      }
   }
 }

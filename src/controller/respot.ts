@@ -141,9 +141,14 @@ export function slackAfter(spotPlan: Plan, onDemandPlan: Plan, hours: number): S
   const chosen = spotPlan.chosen
   const after = `${fmtHours(hours)} from now`
   if (chosen === null || !chosen.spot) {
-    if (chosen !== null && spotPlan.candidates.some((c) => c.spot)) return {ok: false, code: 'on-demand-preferred', message: `the plan prefers on-demand (${describe(chosen)}) to spot`}
+    if (chosen !== null && spotPlan.candidates.some((c) => c.spot))
+      return {ok: false, code: 'on-demand-preferred', message: `the plan prefers on-demand (${describe(chosen)}) to spot`}
     if (!spotTooLate(spotPlan)) return {ok: false, code: 'no-spot', message: 'no spot offer fits the job'}
-    return {ok: false, code: 'spot-does-not-fit', message: `spot would no longer finish by the deadline at its pessimistic (p95) estimate ${after}`}
+    return {
+      ok: false,
+      code: 'spot-does-not-fit',
+      message: `spot would no longer finish by the deadline at its pessimistic (p95) estimate ${after}`,
+    }
   }
   const od = onDemandPlan.chosen
   if (od === null) return {ok: false, code: 'on-demand-does-not-fit', message: `on-demand would no longer finish by the deadline ${after}`}
@@ -176,7 +181,8 @@ export type WaitDecision =
 export function decideWait(input: {stepMs: number; spotLater: Plan; onDemandLater: Plan}): WaitDecision {
   const hours = input.stepMs / MS_PER_HOUR
   const v = slackAfter(input.spotLater, input.onDemandLater, hours)
-  if (!v.ok) return {wait: false, code: v.code, message: `no spot to launch now, and ${v.message}: launching on-demand`, data: {code: v.code}}
+  if (!v.ok)
+    return {wait: false, code: v.code, message: `no spot to launch now, and ${v.message}: launching on-demand`, data: {code: v.code}}
   return {
     wait: true,
     ms: input.stepMs,
@@ -200,7 +206,12 @@ export interface CurrentOnDemand {
 
 export type MigrationAssessment =
   | {go: true; to: Candidate; savingUsd: number; stayUsd: number; goUsd: number; switchHours: number; message: string}
-  | {go: false; code: 'on-demand-preferred' | 'no-spot' | 'spot-does-not-fit' | 'unknown-cost' | 'saving-too-small'; message: string; data?: Record<string, unknown>}
+  | {
+      go: false
+      code: 'on-demand-preferred' | 'no-spot' | 'spot-does-not-fit' | 'unknown-cost' | 'saving-too-small'
+      message: string
+      data?: Record<string, unknown>
+    }
 
 /**
  * The economics of leaving on-demand for the spot candidate the plan (the job as it stands,
@@ -209,8 +220,14 @@ export type MigrationAssessment =
 export function assessMigration(plan: Plan, current: CurrentOnDemand): MigrationAssessment {
   const to = plan.chosen
   if (to === null || !to.spot) {
-    if (plan.candidates.some((c) => c.spot)) return {go: false, code: 'on-demand-preferred', message: 'the plan prefers on-demand to spot for the work left'}
-    if (spotTooLate(plan)) return {go: false, code: 'spot-does-not-fit', message: 'spot would not finish the work left by the deadline at its pessimistic (p95) estimate'}
+    if (plan.candidates.some((c) => c.spot))
+      return {go: false, code: 'on-demand-preferred', message: 'the plan prefers on-demand to spot for the work left'}
+    if (spotTooLate(plan))
+      return {
+        go: false,
+        code: 'spot-does-not-fit',
+        message: 'spot would not finish the work left by the deadline at its pessimistic (p95) estimate',
+      }
     return {go: false, code: 'no-spot', message: 'no spot offer fits the job'}
   }
   if (current.hourlyUsd === null || current.runHoursLeft === null || to.hourlyPriceUsd === null || to.estimatedCostUsd === null) {
@@ -227,7 +244,12 @@ export function assessMigration(plan: Plan, current: CurrentOnDemand): Migration
   const needed = Math.max(roundTripUsd, MIN_SAVING_FRACTION * stayUsd)
   const data = {savingUsd: round(savingUsd), neededUsd: round(needed), stayUsd: round(stayUsd), goUsd: round(goUsd)}
   if (!(savingUsd > needed)) {
-    return {go: false, code: 'saving-too-small', message: `spot on ${describe(to)} would save ${usd(savingUsd)} over the work left, less than the ${usd(needed)} a move must save`, data}
+    return {
+      go: false,
+      code: 'saving-too-small',
+      message: `spot on ${describe(to)} would save ${usd(savingUsd)} over the work left, less than the ${usd(needed)} a move must save`,
+      data,
+    }
   }
   return {
     go: true,
@@ -258,7 +280,12 @@ export type MoveFallback = {ok: true; onDemand: Candidate} | {ok: false; code: '
  */
 export function fallbackAfterMove(onDemandLater: Plan, marginHours: number): MoveFallback {
   const od = onDemandLater.chosen
-  if (od === null) return {ok: false, code: 'on-demand-does-not-fit', message: `on-demand would no longer finish by the deadline should spot be lost ${fmtHours(marginHours)} from now`}
+  if (od === null)
+    return {
+      ok: false,
+      code: 'on-demand-does-not-fit',
+      message: `on-demand would no longer finish by the deadline should spot be lost ${fmtHours(marginHours)} from now`,
+    }
   return {ok: true, onDemand: od}
 }
 
@@ -332,7 +359,8 @@ export function aheadOfLine(p: ProgressLine, atMs: number): boolean {
   return p.doneHours > expected + 1e-9
 }
 
-export type FallbackSpot = {ok: true; spot: Candidate[]; onDemand: Candidate} | {ok: false; reason: 'not-too-late' | 'no-spot' | 'on-demand-does-not-fit'}
+export type FallbackSpot =
+  {ok: true; spot: Candidate[]; onDemand: Candidate} | {ok: false; reason: 'not-too-late' | 'no-spot' | 'on-demand-does-not-fit'}
 
 /**
  * Spot candidates the on-demand safety net admits. `plan` is the plan of the job as it
@@ -450,13 +478,20 @@ export function spotUpFraction(sightings: readonly SpotSighting[], nowMs: number
  * start-up. A wait costs at least the `stepMs` to the next look, however soon spot may be
  * back. `onDemand` and `spot` are the candidates for the work left.
  */
-export function outageShort(input: {outage: OutageEstimate; upFraction: number; spot: Candidate; onDemand: Candidate; stepMs: number}): boolean {
+export function outageShort(input: {
+  outage: OutageEstimate
+  upFraction: number
+  spot: Candidate
+  onDemand: Candidate
+  stepMs: number
+}): boolean {
   const {spot, onDemand} = input
   if (onDemand.hourlyPriceUsd === null || spot.hourlyPriceUsd === null || !(spot.estimatedRunHours > 0)) return false
   const startHours = onDemand.estimatedQueueHours
   const waitHours = Math.max(input.outage.residualHours, input.stepMs / MS_PER_HOUR)
   // An hour of spot bought with the slack saves on-demand's price of the same work.
-  const slackUsdPerHour = input.upFraction * Math.max(0, (onDemand.hourlyPriceUsd * onDemand.estimatedRunHours) / spot.estimatedRunHours - spot.hourlyPriceUsd)
+  const slackUsdPerHour =
+    input.upFraction * Math.max(0, (onDemand.hourlyPriceUsd * onDemand.estimatedRunHours) / spot.estimatedRunHours - spot.hourlyPriceUsd)
   return (waitHours - startHours) * slackUsdPerHour <= startHours * onDemand.hourlyPriceUsd
 }
 
@@ -467,6 +502,12 @@ export function outageWait(stepMs: number, spot: Candidate, outage: OutageEstima
     wait: true,
     ms: stepMs,
     message: `no spot to launch now; waiting ${fmtHours(hours)} for it: the job is behind schedule, but spot's outages have lasted ${fmtHours(outage.meanHours)} on average, too short for going on-demand to pay, and on-demand would still finish by the deadline then even if ${describe(spot)} were taken back at once`,
-    data: {waitSeconds: Math.round(stepMs / 1000), spot: spot.key, rule: 'short-outage', outageHours: round(outage.residualHours), outageAgeHours: round(outage.ageHours)},
+    data: {
+      waitSeconds: Math.round(stepMs / 1000),
+      spot: spot.key,
+      rule: 'short-outage',
+      outageHours: round(outage.residualHours),
+      outageAgeHours: round(outage.ageHours),
+    },
   }
 }

@@ -79,12 +79,14 @@ export class SpotMoves {
       if (net?.ahead) d = fallbackWait(this.d.respotMs, net.spot[0])
       else if (net !== null) {
         const outage = this.spotOutage(job)
-        if (outageShort({...outage, spot: net.spot[0], onDemand: net.onDemand, stepMs: this.d.respotMs})) d = outageWait(this.d.respotMs, net.spot[0], outage.outage)
+        if (outageShort({...outage, spot: net.spot[0], onDemand: net.onDemand, stepMs: this.d.respotMs}))
+          d = outageWait(this.d.respotMs, net.spot[0], outage.outage)
       }
     }
     if (d.wait) this.respotEvent('respot-wait', String(d.data.rule ?? 'p95'), d.message, {data: d.data})
     // A job with no spot to wait for (none offered, or dearer) goes on-demand as it always did, without a word.
-    else if (d.code !== 'no-spot' && d.code !== 'on-demand-preferred') this.respotEvent('respot-on-demand', d.code, d.message, {data: d.data})
+    else if (d.code !== 'no-spot' && d.code !== 'on-demand-preferred')
+      this.respotEvent('respot-on-demand', d.code, d.message, {data: d.data})
     return d.wait ? d.ms : null
   }
 
@@ -127,7 +129,8 @@ export class SpotMoves {
         continue
       }
       if (a.launchedAt !== null) sightings.push({atMs: Date.parse(a.launchedAt), up: true})
-      else if (a.state === 'FAILED' && (a.error?.details as {category?: unknown} | undefined)?.category === 'capacity') sightings.push({atMs: Date.parse(a.intentAt), up: false})
+      else if (a.state === 'FAILED' && (a.error?.details as {category?: unknown} | undefined)?.category === 'capacity')
+        sightings.push({atMs: Date.parse(a.intentAt), up: false})
       if (a.state === 'PREEMPTED' && a.endedAt !== null) sightings.push({atMs: Date.parse(a.endedAt), up: false})
     }
     const now = this.d.clock().getTime()
@@ -141,9 +144,13 @@ export class SpotMoves {
 
   /** Uniform Progress's line for the job: from its creation (no work) to its deadline (all of it). */
   private progressLine(job: JobRecord, done = this.d.workDone(job)): ProgressLine {
-    return {totalHours: job.spec.work?.hours ?? 0, doneHours: done, startMs: Date.parse(job.createdAt), deadlineMs: job.spec.deadline === null ? Number.NaN : Date.parse(job.spec.deadline)}
+    return {
+      totalHours: job.spec.work?.hours ?? 0,
+      doneHours: done,
+      startMs: Date.parse(job.createdAt),
+      deadlineMs: job.spec.deadline === null ? Number.NaN : Date.parse(job.spec.deadline),
+    }
   }
-
 
   /** After a launch: a migration whose spot launch found nothing makes the next look wait longer. */
   afterProbe(launched: Candidate): void {
@@ -155,9 +162,14 @@ export class SpotMoves {
     }
     this.failedProbes++
     const next = nextLookMs(this.d.respotMs, this.failedProbes)
-    this.respotEvent('respot-probe-failed', String(this.failedProbes), `no spot capacity after all; back on on-demand, next look in ${Math.round(next / 60_000)} min`, {
-      data: {failedProbes: this.failedProbes, nextLookSeconds: Math.round(next / 1000)},
-    })
+    this.respotEvent(
+      'respot-probe-failed',
+      String(this.failedProbes),
+      `no spot capacity after all; back on on-demand, next look in ${Math.round(next / 60_000)} min`,
+      {
+        data: {failedProbes: this.failedProbes, nextLookSeconds: Math.round(next / 1000)},
+      },
+    )
   }
 
   /**
@@ -165,7 +177,15 @@ export class SpotMoves {
    * leave for spot when it pays and the deadline stays safe (respot.ts).
    */
   async considerRespot(job: JobRecord, attempt: AttemptRecord): Promise<boolean> {
-    if (this.d.respotMs <= 0 || job.spec.spot !== 'auto' || job.spec.work === null || attempt.spot || attempt.state !== 'RUNNING' || !attempt.handle) return false
+    if (
+      this.d.respotMs <= 0 ||
+      job.spec.spot !== 'auto' ||
+      job.spec.work === null ||
+      attempt.spot ||
+      attempt.state !== 'RUNNING' ||
+      !attempt.handle
+    )
+      return false
     if (TERMINAL_JOB_STATES.has(job.state) || this.migrating.has(attempt.id)) return false
     const now = this.d.clock().getTime()
     if (this.migrationRequested(attempt.id)) {
@@ -217,7 +237,11 @@ export class SpotMoves {
     }
     if (!econ.go) {
       // Nothing to say when there is no spot to go to at all.
-      if (econ.code !== 'no-spot') this.respotEvent('respot-stay', econ.code, `staying on on-demand: ${econ.message}`, {attemptId: attempt.id, data: {code: econ.code, ...econ.data}})
+      if (econ.code !== 'no-spot')
+        this.respotEvent('respot-stay', econ.code, `staying on on-demand: ${econ.message}`, {
+          attemptId: attempt.id,
+          data: {code: econ.code, ...econ.data},
+        })
       return false
     }
     const data: Record<string, unknown> = {to: econ.to.key, savingUsd: Math.round(econ.savingUsd * 100) / 100, rule}
@@ -225,7 +249,10 @@ export class SpotMoves {
       const marginHours = migrationMarginHours(econ.switchHours, this.d.respotMs, relaunchHours, econ.to.estimatedQueueHours)
       const v = fallbackAfterMove((await this.d.plan(job, hard, Math.ceil(marginHours * 3_600_000), true)).replanned.plan, marginHours)
       if (!v.ok) {
-        this.respotEvent('respot-stay', v.code, `staying on on-demand: ${econ.message}, but ${v.message}`, {attemptId: attempt.id, data: {code: v.code, ...data}})
+        this.respotEvent('respot-stay', v.code, `staying on on-demand: ${econ.message}, but ${v.message}`, {
+          attemptId: attempt.id,
+          data: {code: v.code, ...data},
+        })
         return false
       }
       data.marginHours = Math.round(marginHours * 1000) / 1000
@@ -270,7 +297,14 @@ export class SpotMoves {
       this.d.outagesSeen.clear()
       this.failedProbes = 0
       const held = this.d.journal.attempts(job.id).at(-1)!
-      if (await this.migrate(job, attempt, `${message}; spot launched first (attempt ${held.n}), held until this one has stopped`, {...data, to: candidate.key, heldAttemptId: held.id})) return true
+      if (
+        await this.migrate(job, attempt, `${message}; spot launched first (attempt ${held.n}), held until this one has stopped`, {
+          ...data,
+          to: candidate.key,
+          heldAttemptId: held.id,
+        })
+      )
+        return true
       // The on-demand attempt could not be asked to stop: it goes on, and the spot one never starts.
       await this.d.holds.stopHeld(job, held)
       return false
@@ -280,10 +314,15 @@ export class SpotMoves {
     const next = nextLookMs(this.d.respotMs, this.failedProbes, MAX_HELD_PROBE_BACKOFF_DOUBLINGS)
     this.nextRespotAt = this.d.clock().getTime() + next
     this.d.dropTransientBlocks()
-    this.respotEvent('respot-probe-failed', String(this.failedProbes), `no spot capacity after all; staying on on-demand, next look in ${Math.round(next / 60_000)} min`, {
-      attemptId: attempt.id,
-      data: {failedProbes: this.failedProbes, nextLookSeconds: Math.round(next / 1000)},
-    })
+    this.respotEvent(
+      'respot-probe-failed',
+      String(this.failedProbes),
+      `no spot capacity after all; staying on on-demand, next look in ${Math.round(next / 60_000)} min`,
+      {
+        attemptId: attempt.id,
+        data: {failedProbes: this.failedProbes, nextLookSeconds: Math.round(next / 1000)},
+      },
+    )
     return false
   }
 
@@ -300,7 +339,9 @@ export class SpotMoves {
       await provider.signal(attempt.handle, 'preempt', grace)
     } catch (error) {
       const perr = asProviderError(attempt.provider, error)
-      this.d.journal.recordEvent(job.id, attempt.id, 'respot-migrate-failed', {message: `could not ask the attempt to stop: ${perr.message}; staying`})
+      this.d.journal.recordEvent(job.id, attempt.id, 'respot-migrate-failed', {
+        message: `could not ask the attempt to stop: ${perr.message}; staying`,
+      })
       this.migrationAsked.set(attempt.id, false)
       return false
     }
@@ -316,7 +357,9 @@ export class SpotMoves {
     if (this.migrating.has(attemptId)) return true
     let asked = this.migrationAsked.get(attemptId)
     if (asked === undefined) {
-      const last = [...this.d.journal.events(this.d.jobId)].reverse().find((e) => e.attemptId === attemptId && (e.kind === 'respot-migrate' || e.kind === 'respot-migrate-failed'))
+      const last = [...this.d.journal.events(this.d.jobId)]
+        .reverse()
+        .find((e) => e.attemptId === attemptId && (e.kind === 'respot-migrate' || e.kind === 'respot-migrate-failed'))
       asked = last?.kind === 'respot-migrate'
       this.migrationAsked.set(attemptId, asked)
     }
@@ -329,8 +372,18 @@ export class SpotMoves {
     if (until === undefined || this.d.clock().getTime() <= until) return false
     await this.d.ends.release(attempt)
     const reason = 'still running a minute after its grace; released'
-    this.d.journal.recordOutcome(attempt.id, {state: 'PREEMPTED', endedAt: this.d.clock().toISOString(), reason}, {kind: 'attempt-preempted'})
-    await this.d.ends.onAttemptEnded(this.d.job(), this.d.journal.attempt(attempt.id)!, {state: 'PREEMPTED', exitCode: null, reason, startedAt: null, endedAt: null})
+    this.d.journal.recordOutcome(
+      attempt.id,
+      {state: 'PREEMPTED', endedAt: this.d.clock().toISOString(), reason},
+      {kind: 'attempt-preempted'},
+    )
+    await this.d.ends.onAttemptEnded(this.d.job(), this.d.journal.attempt(attempt.id)!, {
+      state: 'PREEMPTED',
+      exitCode: null,
+      reason,
+      startedAt: null,
+      endedAt: null,
+    })
     return true
   }
 
@@ -338,7 +391,11 @@ export class SpotMoves {
   onMigrated(job: JobRecord, attempt: AttemptRecord, result: PollResult): void {
     this.migrating.delete(attempt.id)
     const reason = `migrated to spot${result.reason ? ` (${result.reason})` : ''}`
-    this.d.journal.recordOutcome(attempt.id, {reason}, {kind: 'attempt-migrated', data: {message: `attempt ${attempt.n} stopped on on-demand to move to spot`}})
+    this.d.journal.recordOutcome(
+      attempt.id,
+      {reason},
+      {kind: 'attempt-migrated', data: {message: `attempt ${attempt.n} stopped on on-demand to move to spot`}},
+    )
     if (this.d.migrations !== null) this.d.migrations++
     this.d.journal.recordJobState(job.id, 'RECOVERING', {kind: 'job-migrating', attemptId: attempt.id})
     // Spot launched first (moveToSpot) waits, held, as the next open attempt.

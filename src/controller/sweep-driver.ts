@@ -56,7 +56,13 @@ export interface SweepCounts {
 /** Jobs by state, grouped as a sweep reports them. */
 export function sweepCounts(states: Partial<Record<JobState, number>>): SweepCounts {
   const n = (s: JobState) => states[s] ?? 0
-  return {pending: n('PENDING'), running: n('PROVISIONING') + n('RUNNING') + n('RECOVERING'), succeeded: n('SUCCEEDED'), failed: n('FAILED'), cancelled: n('CANCELLED')}
+  return {
+    pending: n('PENDING'),
+    running: n('PROVISIONING') + n('RUNNING') + n('RECOVERING'),
+    succeeded: n('SUCCEEDED'),
+    failed: n('FAILED'),
+    cancelled: n('CANCELLED'),
+  }
 }
 
 /** RUNNING while any job is unfinished; then SUCCEEDED, FAILED (any failed) or CANCELLED. */
@@ -64,7 +70,11 @@ function finalState(jobs: readonly JobRecord[]): {state: SweepState; reason: str
   const c = sweepCounts(jobs.reduce<Partial<Record<JobState, number>>>((acc, j) => ({...acc, [j.state]: (acc[j.state] ?? 0) + 1}), {}))
   if (c.pending + c.running > 0) return {state: 'RUNNING', reason: null}
   const budget = jobs.filter((j) => j.state === 'CANCELLED' && j.reason?.startsWith('budget')).length
-  const parts = [`${c.succeeded} succeeded`, ...(c.failed ? [`${c.failed} failed`] : []), ...(c.cancelled ? [`${c.cancelled} cancelled${budget ? ` (${budget} by the budget)` : ''}`] : [])]
+  const parts = [
+    `${c.succeeded} succeeded`,
+    ...(c.failed ? [`${c.failed} failed`] : []),
+    ...(c.cancelled ? [`${c.cancelled} cancelled${budget ? ` (${budget} by the budget)` : ''}`] : []),
+  ]
   const reason = parts.join(', ')
   if (c.failed > 0) return {state: 'FAILED', reason}
   if (c.cancelled > 0) return {state: 'CANCELLED', reason}
@@ -193,7 +203,12 @@ class SweepController {
     this.options = sweep.options as unknown as StoredSweepOptions
     // Keyed by the offer's identity, not its offerKey: two offers sharing an offerKey each
     // keep their own capacity (a map by offerKey kept whichever came last for both).
-    const usage = (sweep.plan?.usage ?? []) as Array<{offerKey: string; accelerator?: {name: string; count: number} | null; capacity: number | null; pool?: string | null}>
+    const usage = (sweep.plan?.usage ?? []) as Array<{
+      offerKey: string
+      accelerator?: {name: string; count: number} | null
+      capacity: number | null
+      pool?: string | null
+    }>
     this.capacity = new Map()
     for (const u of usage) {
       const slot = slotOf(u.offerKey, u.accelerator)!
@@ -239,7 +254,13 @@ class SweepController {
     for (const job of jobs) {
       if (TERMINAL_JOB_STATES.has(job.state)) continue
       const o = (job.options.sweep ?? {}) as Partial<SweepJobOptions>
-      const q = {id: job.id, name: job.name, expectedCostUsd: o.expectedCostUsd ?? 0, slot: slotOf(o.offerKey ?? null, o.accelerator), nodes: Math.max(1, o.nodes ?? job.spec.nodes)}
+      const q = {
+        id: job.id,
+        name: job.name,
+        expectedCostUsd: o.expectedCostUsd ?? 0,
+        slot: slotOf(o.offerKey ?? null, o.accelerator),
+        nodes: Math.max(1, o.nodes ?? job.spec.nodes),
+      }
       // Jobs already launched (a controller before us was stopped) are driven first, whatever the limit.
       if (job.state === 'PENDING') queue.push(q)
       else inFlight.push(q)
@@ -250,9 +271,19 @@ class SweepController {
       if (job.state === 'FAILED') ended.failed++
       if (job.state === 'CANCELLED') ended.cancelled++
     }
-    this.emit('sweep-started', `sweep ${this.sweep.name}: ${jobs.length} jobs, ${queue.length + inFlight.length} to run, at most ${this.options.maxParallel} at once`, {
-      data: {jobs: jobs.length, toRun: queue.length + inFlight.length, ended, maxParallel: this.options.maxParallel, budget: this.options.budget},
-    })
+    this.emit(
+      'sweep-started',
+      `sweep ${this.sweep.name}: ${jobs.length} jobs, ${queue.length + inFlight.length} to run, at most ${this.options.maxParallel} at once`,
+      {
+        data: {
+          jobs: jobs.length,
+          toRun: queue.length + inFlight.length,
+          ended,
+          maxParallel: this.options.maxParallel,
+          budget: this.options.budget,
+        },
+      },
+    )
     for (const q of inFlight) this.start(q)
 
     for (;;) {
@@ -288,7 +319,7 @@ class SweepController {
       if (pool !== undefined) perPool.set(pool, (perPool.get(pool) ?? 0) + q.nodes)
     }
     for (const r of this.running.values()) occupy(r.job)
-    for (let i = 0; i < queue.length && this.running.size < this.options.maxParallel; ) {
+    for (let i = 0; i < queue.length && this.running.size < this.options.maxParallel;) {
       const q = queue[i]
       const job = this.journal.job(q.id)
       if (!job || TERMINAL_JOB_STATES.has(job.state)) {
@@ -317,8 +348,17 @@ class SweepController {
           }
           queue.splice(i, 1)
           const message = `not starting ${q.name}: its expected ${usd(q.expectedCostUsd)} would bring the sweep to ${usd(after)} of its ${usd(budgetUsd)} budget (${usd(money.spent)} spent)`
-          this.journal.recordJobState(q.id, 'CANCELLED', {kind: 'job-cancelled', data: {reason: 'budget', message}}, {reason: `budget: ${message}`})
-          this.emit('budget-stop', message, {jobId: q.id, name: q.name, data: {expectedCostUsd: q.expectedCostUsd, spentUsd: round(money.spent), budgetUsd}})
+          this.journal.recordJobState(
+            q.id,
+            'CANCELLED',
+            {kind: 'job-cancelled', data: {reason: 'budget', message}},
+            {reason: `budget: ${message}`},
+          )
+          this.emit('budget-stop', message, {
+            jobId: q.id,
+            name: q.name,
+            data: {expectedCostUsd: q.expectedCostUsd, spentUsd: round(money.spent), budgetUsd},
+          })
           continue
         }
         money = {spent: money.spent, committed: money.committed + q.expectedCostUsd}
@@ -346,7 +386,11 @@ class SweepController {
   private start(q: QueuedJob): void {
     const job = this.journal.job(q.id)!
     const o = job.options as {retryUntilUpMs?: number; sweep?: SweepJobOptions}
-    this.emit('job-started', `starting ${q.name} (${this.running.size + 1} running)`, {jobId: q.id, name: q.name, data: {values: job.matrix ?? {}, index: o.sweep?.index ?? null}})
+    this.emit('job-started', `starting ${q.name} (${this.running.size + 1} running)`, {
+      jobId: q.id,
+      name: q.name,
+      data: {values: job.matrix ?? {}, index: o.sweep?.index ?? null},
+    })
     const preferred = o.sweep?.candidateKey ? {key: o.sweep.candidateKey, accelerator: o.sweep.accelerator} : null
     const done = driveJob(q.id, {
       journal: this.journal,
@@ -362,7 +406,12 @@ class SweepController {
       env: this.deps.env,
       checkpointSync: this.deps.checkpointSync,
       attemptHolds: this.deps.attemptHolds,
-      onEvent: (e: ControllerEvent) => this.emit(`job-${e.kind}`, `${q.name}: ${e.message}`, {jobId: q.id, name: q.name, ...(e.attemptId ? {data: {attemptId: e.attemptId}} : {})}),
+      onEvent: (e: ControllerEvent) =>
+        this.emit(`job-${e.kind}`, `${q.name}: ${e.message}`, {
+          jobId: q.id,
+          name: q.name,
+          ...(e.attemptId ? {data: {attemptId: e.attemptId}} : {}),
+        }),
     })
       .then((final) => this.ended(q, final))
       .catch((error: unknown) => {
@@ -373,7 +422,13 @@ class SweepController {
         // driveJob records the job's own failures; anything else is ours: end the job so the sweep can finish.
         const message = `internal error driving ${q.name}: ${error instanceof Error ? error.message : String(error)}`
         const now = this.journal.job(q.id)
-        if (now && !TERMINAL_JOB_STATES.has(now.state)) this.journal.recordJobState(q.id, 'FAILED', {kind: 'job-failed', data: {code: 'INTERNAL', message}}, {exitCode: null, reason: message})
+        if (now && !TERMINAL_JOB_STATES.has(now.state))
+          this.journal.recordJobState(
+            q.id,
+            'FAILED',
+            {kind: 'job-failed', data: {code: 'INTERNAL', message}},
+            {exitCode: null, reason: message},
+          )
         this.emit('job-error', message, {jobId: q.id, name: q.name})
       })
       .finally(() => this.running.delete(q.id))
@@ -388,11 +443,21 @@ class SweepController {
       .costRows({jobId: final.id})
       .reduce((sum, r) => sum + (attemptCost(r, this.clock(), this.deps.fx).costUsd ?? 0), 0)
     const exitCode = this.deps.exitCodeOf(final, this.journal.events(final.id))
-    this.emit('job-ended', `${q.name} ${final.state.toLowerCase()}${final.exitCode !== null ? ` (exit ${final.exitCode})` : ''}${final.reason && final.state !== 'SUCCEEDED' && !/^exit \d+$/.test(final.reason) ? `: ${final.reason}` : ''}`, {
-      jobId: final.id,
-      name: q.name,
-      data: {state: final.state, exitCode, attempts: attempts.length, where: last ? `${last.provider}/${last.region}` : null, costUsd: round(cost)},
-    })
+    this.emit(
+      'job-ended',
+      `${q.name} ${final.state.toLowerCase()}${final.exitCode !== null ? ` (exit ${final.exitCode})` : ''}${final.reason && final.state !== 'SUCCEEDED' && !/^exit \d+$/.test(final.reason) ? `: ${final.reason}` : ''}`,
+      {
+        jobId: final.id,
+        name: q.name,
+        data: {
+          state: final.state,
+          exitCode,
+          attempts: attempts.length,
+          where: last ? `${last.provider}/${last.region}` : null,
+          costUsd: round(cost),
+        },
+      },
+    )
   }
 
   /** Resolves when a running job ends, the tick passes, or the run is aborted. */
@@ -420,10 +485,17 @@ class SweepController {
       providers: this.deps.providers,
       now: this.clock(),
       sweepId: this.sweepId,
-      onError: (a, error) => this.emit('idle-release-failed', `could not release attempt ${a.id}: ${error instanceof Error ? error.message : String(error)}`, {jobId: a.jobId}),
+      onError: (a, error) =>
+        this.emit('idle-release-failed', `could not release attempt ${a.id}: ${error instanceof Error ? error.message : String(error)}`, {
+          jobId: a.jobId,
+        }),
     })
     for (const r of released) {
-      this.emit('idle-released', `released attempt ${r.attemptId} on ${r.provider}: held ${Math.round(r.idleSeconds)} s after its job ended (idle timeout ${r.timeoutSeconds} s)`, {jobId: r.jobId, data: {...r}})
+      this.emit(
+        'idle-released',
+        `released attempt ${r.attemptId} on ${r.provider}: held ${Math.round(r.idleSeconds)} s after its job ended (idle timeout ${r.timeoutSeconds} s)`,
+        {jobId: r.jobId, data: {...r}},
+      )
     }
   }
 
@@ -447,13 +519,25 @@ class SweepController {
    * The cached plan with the candidate the sweep plan assigned moved to the front. Matched by
    * accelerator too when the job kept it: offers sharing an offerKey share a candidate key.
    */
-  private async replanPreferring(spec: JobSpec, blocked: Parameters<Replanner>[1], preferred: {key: string; accelerator?: {name: string; count: number} | null} | null) {
+  private async replanPreferring(
+    spec: JobSpec,
+    blocked: Parameters<Replanner>[1],
+    preferred: {key: string; accelerator?: {name: string; count: number} | null} | null,
+  ) {
     const r = await this.replan(spec, blocked)
-    const same = (a: {name: string; count: number} | null, b: {name: string; count: number} | null) => (a === null ? b === null : b !== null && a.name === b.name && a.count === b.count)
+    const same = (a: {name: string; count: number} | null, b: {name: string; count: number} | null) =>
+      a === null ? b === null : b !== null && a.name === b.name && a.count === b.count
     const i =
-      preferred === null ? -1 : r.plan.candidates.findIndex((c) => c.key === preferred.key && (preferred.accelerator === undefined || same(c.accelerator, preferred.accelerator)))
+      preferred === null
+        ? -1
+        : r.plan.candidates.findIndex(
+            (c) => c.key === preferred.key && (preferred.accelerator === undefined || same(c.accelerator, preferred.accelerator)),
+          )
     if (i <= 0) return r
-    const candidates = [r.plan.candidates[i], ...r.plan.candidates.slice(0, i), ...r.plan.candidates.slice(i + 1)].map((c, rank) => ({...c, rank: rank + 1}))
+    const candidates = [r.plan.candidates[i], ...r.plan.candidates.slice(0, i), ...r.plan.candidates.slice(i + 1)].map((c, rank) => ({
+      ...c,
+      rank: rank + 1,
+    }))
     return {...r, plan: {...r.plan, candidates, chosen: candidates[0]}}
   }
 }

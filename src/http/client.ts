@@ -174,7 +174,9 @@ export class HttpClient {
     try {
       return JSON.parse(res.body) as T
     } catch {
-      throw new ProviderError(this.options.provider, 'unavailable', `GET ${describeUrl(url)}: response is not JSON`, {code: 'PROVIDER_HTTP'})
+      throw new ProviderError(this.options.provider, 'unavailable', `GET ${describeUrl(url)}: response is not JSON`, {
+        code: 'PROVIDER_HTTP',
+      })
     }
   }
 }

@@ -142,22 +142,28 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
 
   function parseFilter(f: RawAcceleratorFilter, path: Array<string | number>): AcceleratorRequest | undefined {
     let ok = true
-    const names = f.name === undefined ? null : (Array.isArray(f.name) ? f.name : [f.name]).map((n, i) => {
-      const r = at(Array.isArray(f.name) ? [...path, 'name', i] : [...path, 'name'], () => resolveName(n).name)
-      if (r === undefined) ok = false
-      return r ?? n
-    })
-    const vendors = f.vendor === undefined ? null : (Array.isArray(f.vendor) ? f.vendor : [f.vendor]).map((v, i) => {
-      const known = registry.vendors()
-      const lower = v.toLowerCase().replace(/[\s_-]/g, '')
-      if (!known.includes(lower)) {
-        at(Array.isArray(f.vendor) ? [...path, 'vendor', i] : [...path, 'vendor'], () => {
-          throw new FieldError(`unknown vendor "${v}"; known vendors: ${known.join(', ')}`, didYouMean(v, known))
-        })
-        ok = false
-      }
-      return lower
-    })
+    const names =
+      f.name === undefined
+        ? null
+        : (Array.isArray(f.name) ? f.name : [f.name]).map((n, i) => {
+            const r = at(Array.isArray(f.name) ? [...path, 'name', i] : [...path, 'name'], () => resolveName(n).name)
+            if (r === undefined) ok = false
+            return r ?? n
+          })
+    const vendors =
+      f.vendor === undefined
+        ? null
+        : (Array.isArray(f.vendor) ? f.vendor : [f.vendor]).map((v, i) => {
+            const known = registry.vendors()
+            const lower = v.toLowerCase().replace(/[\s_-]/g, '')
+            if (!known.includes(lower)) {
+              at(Array.isArray(f.vendor) ? [...path, 'vendor', i] : [...path, 'vendor'], () => {
+                throw new FieldError(`unknown vendor "${v}"; known vendors: ${known.join(', ')}`, didYouMean(v, known))
+              })
+              ok = false
+            }
+            return lower
+          })
     const memoryGB = f.memory === undefined ? null : at([...path, 'memory'], () => parseMemoryRange(f.memory!))
     const count = f.count === undefined ? {min: 1, max: 1} : at([...path, 'count'], () => parseCountRange(f.count!))
     if (!ok || memoryGB === undefined || count === undefined) return undefined
@@ -192,7 +198,8 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
         ? null
         : at(['work', 'reference'], () => {
             const r = parseAcceleratorText(raw.work!.reference!, resolveName)
-            if (r.count.min !== r.count.max) throw new FieldError('the reference must be one configuration with an exact count, e.g. A100-80GB:8')
+            if (r.count.min !== r.count.max)
+              throw new FieldError('the reference must be one configuration with an exact count, e.g. A100-80GB:8')
             return {name: r.names![0], count: r.count.min}
           })
     if (reference !== undefined) work = {reference, hours: raw.work.hours}
@@ -214,7 +221,8 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     })
   }
 
-  const money = (key: 'budget' | 'max_price'): Money | null | undefined => (raw[key] === undefined ? null : at([key], () => parseMoney(raw[key]!)))
+  const money = (key: 'budget' | 'max_price'): Money | null | undefined =>
+    raw[key] === undefined ? null : at([key], () => parseMoney(raw[key]!))
   const budget = money('budget')
   const maxPrice = money('max_price')
 
@@ -228,7 +236,8 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     return [{uri: d.uri ?? null, provider, region: region ?? null, sizeGB}]
   })
 
-  const duration = (path: string[], v: string | undefined): number | null | undefined => (v === undefined ? null : at(path, () => parseDurationSeconds(v)))
+  const duration = (path: string[], v: string | undefined): number | null | undefined =>
+    v === undefined ? null : at(path, () => parseDurationSeconds(v))
   const checkpointInterval = duration(['checkpoint', 'interval'], raw.checkpoint?.interval)
   const storeSync = duration(['checkpoint', 'store', 'sync_interval'], raw.checkpoint?.store?.sync_interval)
   const grace = duration(['recovery', 'grace'], raw.recovery?.grace)
@@ -268,7 +277,12 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
       dir: raw.checkpoint?.dir ?? null,
       intervalSeconds: checkpointInterval ?? null,
       store: raw.checkpoint?.store
-        ? {url: raw.checkpoint.store.url, region: raw.checkpoint.store.region, endpoint: raw.checkpoint.store.endpoint ?? null, syncIntervalSeconds: storeSync ?? null}
+        ? {
+            url: raw.checkpoint.store.url,
+            region: raw.checkpoint.store.region,
+            endpoint: raw.checkpoint.store.endpoint ?? null,
+            syncIntervalSeconds: storeSync ?? null,
+          }
         : null,
     },
     recovery: {

@@ -32,14 +32,22 @@ export function parseSetFlags(sets: readonly string[]): Matrix {
   const out: Matrix = {}
   for (const raw of sets) {
     const eq = raw.indexOf('=')
-    if (eq <= 0) throw new UsageError(`--set "${raw}" must be KEY=V1,V2,…`, {code: 'BAD_SET', hint: 'For example: --set lr=1e-4,3e-4 --set seed=1,2,3'})
+    if (eq <= 0)
+      throw new UsageError(`--set "${raw}" must be KEY=V1,V2,…`, {
+        code: 'BAD_SET',
+        hint: 'For example: --set lr=1e-4,3e-4 --set seed=1,2,3',
+      })
     const key = raw.slice(0, eq).trim()
     checkKey(key, `--set ${raw}`)
     const values = raw
       .slice(eq + 1)
       .split(',')
       .map((v) => v.trim())
-    if (values.some((v) => v === '')) throw new UsageError(`--set ${raw}: empty value in the list`, {code: 'BAD_SET', hint: 'Separate values with commas and no empty items: KEY=V1,V2'})
+    if (values.some((v) => v === ''))
+      throw new UsageError(`--set ${raw}: empty value in the list`, {
+        code: 'BAD_SET',
+        hint: 'Separate values with commas and no empty items: KEY=V1,V2',
+      })
     delete out[key]
     out[key] = [...new Set(values)]
   }
@@ -48,7 +56,9 @@ export function parseSetFlags(sets: readonly string[]): Matrix {
 
 function checkKey(key: string, where: string): void {
   if (!KEY.test(key)) {
-    throw new UsageError(`${where}: "${key}" is not a valid variable name (letters, digits and _; not starting with a digit)`, {code: 'BAD_SET'})
+    throw new UsageError(`${where}: "${key}" is not a valid variable name (letters, digits and _; not starting with a digit)`, {
+      code: 'BAD_SET',
+    })
   }
   if (key.startsWith('SKYHOP_')) {
     throw new UsageError(`${where}: "${key}" is reserved: SKYHOP_* variables are skyhop's job contract`, {code: 'BAD_SET'})
@@ -81,7 +91,10 @@ export function expandMatrix(spec: JobSpec, matrix: Matrix | null): Combination[
   const count = combinationCount(matrix)
   if (count === 0) throw new UsageError('the matrix has a key with no values', {code: 'BAD_SET'})
   if (count > MAX_COMBINATIONS) {
-    throw new UsageError(`the matrix expands to ${count} jobs; at most ${MAX_COMBINATIONS} are allowed in one sweep`, {code: 'SWEEP_TOO_LARGE', hint: 'Split the sweep, or shorten the value lists.'})
+    throw new UsageError(`the matrix expands to ${count} jobs; at most ${MAX_COMBINATIONS} are allowed in one sweep`, {
+      code: 'SWEEP_TOO_LARGE',
+      hint: 'Split the sweep, or shorten the value lists.',
+    })
   }
   const keys = Object.keys(matrix ?? {})
   const out: Combination[] = []
@@ -123,6 +136,7 @@ function uniqueName(base: string, values: Record<string, MatrixValue>, index: nu
   }
   if (!NAME.test(name)) name = base.slice(0, NAME_MAX - tag.length) + tag
   // A readable name of another combination may happen to end like this tag: go on counting.
-  for (let n = 2; used.has(name); n++) name = name.slice(0, NAME_MAX - tag.length - String(n).length - 1).replace(/[-._]+$/, '') + tag + `-${n}`
+  for (let n = 2; used.has(name); n++)
+    name = name.slice(0, NAME_MAX - tag.length - String(n).length - 1).replace(/[-._]+$/, '') + tag + `-${n}`
   return name
 }

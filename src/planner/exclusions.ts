@@ -43,7 +43,13 @@ export class ExclusionCollector {
             subject: name,
             message: describe(reason, name, g.offer, g.spot, g.detail),
             count: g.count,
-            example: {provider: g.offer.provider, region: g.offer.region, zone: g.offer.zone, instanceType: g.offer.instanceType, spot: g.spot},
+            example: {
+              provider: g.offer.provider,
+              region: g.offer.region,
+              zone: g.offer.zone,
+              instanceType: g.offer.instanceType,
+              spot: g.spot,
+            },
           })
         }
       }

@@ -6,7 +6,14 @@ import {NoFeasiblePlanError} from '../errors.js'
 import {type JobContext, fmt} from './plan-context.js'
 import type {ExclusionGroup, ExclusionReason, Plan, SweepPlan} from './types.js'
 
-export function describeExclusion(ctx: JobContext, reason: ExclusionReason, subject: string, example: Offer, spot: boolean | null, detail: number): string {
+export function describeExclusion(
+  ctx: JobContext,
+  reason: ExclusionReason,
+  subject: string,
+  example: Offer,
+  spot: boolean | null,
+  detail: number,
+): string {
   const job = ctx.job
   const wanted = job.resources.accelerators.map((a) => a.text).join(' or ')
   const market = spot === null ? '' : spot ? ' (spot)' : ' (on-demand)'
@@ -50,7 +57,7 @@ export function describeExclusion(ctx: JobContext, reason: ExclusionReason, subj
     case 'no-market':
       return `${subject.replace('/', ' offers of ')} do not exist: the catalog has no ${subject.startsWith('spot') ? 'spot' : 'on-demand'} price for them`
     case 'price-unknown':
-      return `${subject} offers have no known price; the ${ctx.objective} objective${job.budget || job.maxPrice ? ' and the job\'s price limits' : ''} need one (only --objective time without budget or max_price can use them)`
+      return `${subject} offers have no known price; the ${ctx.objective} objective${job.budget || job.maxPrice ? " and the job's price limits" : ''} need one (only --objective time without budget or max_price can use them)`
     case 'max-price':
       return `${subject}${market} costs more per node-hour than max_price (e.g. ${fmt(detail)} USD/h)`
     case 'spot-unviable':
@@ -85,7 +92,8 @@ export function blockingFirst(groups: readonly ExclusionGroup[]): ExclusionGroup
 /** The error a caller throws when a plan has no candidate (exit 5), reasons grouped. */
 export function noFeasiblePlanError(plan: Plan): NoFeasiblePlanError {
   const lines = summarizeExclusions(blockingFirst(plan.excluded))
-  const head = plan.offersConsidered === 0 ? 'the catalog has no offers' : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
+  const head =
+    plan.offersConsidered === 0 ? 'the catalog has no offers' : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
   return new NoFeasiblePlanError(lines.length > 0 ? `${head}:\n  ${lines.join('\n  ')}` : head, {
     hint: hintFor(plan.excluded),
     details: {job: plan.job, objective: plan.objective, excluded: plan.excluded, assumptions: plan.assumptions},

@@ -2,11 +2,7 @@
 // waited, how often they failed for capacity, how often spot was taken back. Recent
 // observations weigh more (exponential decay); old ones are ignored.
 import type {Confidence} from '../model/catalog.js'
-import {
-  CAPACITY_FAILURE_PENALTY_MINUTES,
-  OBSERVATION_HALF_LIFE_HOURS,
-  OBSERVATION_WINDOW_HOURS,
-} from './priors.js'
+import {CAPACITY_FAILURE_PENALTY_MINUTES, OBSERVATION_HALF_LIFE_HOURS, OBSERVATION_WINDOW_HOURS} from './priors.js'
 import type {Observation} from './types.js'
 
 interface Stats {
@@ -85,7 +81,16 @@ export class ObservationIndex {
     const i = spot ? 1 : 0
     let s = pair[i]
     if (!s) {
-      s = {waitWeight: 0, waitMinutesWeighted: 0, waits: 0, failureWeight: 0, failures: 0, preemptionWeight: 0, preemptions: 0, uptimeHoursWeighted: 0}
+      s = {
+        waitWeight: 0,
+        waitMinutesWeighted: 0,
+        waits: 0,
+        failureWeight: 0,
+        failures: 0,
+        preemptionWeight: 0,
+        preemptions: 0,
+        uptimeHoursWeighted: 0,
+      }
       pair[i] = s
     }
     return s
@@ -120,6 +125,10 @@ export class ObservationIndex {
     if (s === null || s.uptimeHoursWeighted < MIN_UPTIME_HOURS) return null
     const perHour = s.preemptionWeight / s.uptimeHoursWeighted
     const confidence: Confidence = s.uptimeHoursWeighted >= 100 ? 'high' : 'medium'
-    return {perHour, source: `observations: ${s.preemptions} preemptions over ${s.uptimeHoursWeighted.toFixed(0)} weighted spot hours`, confidence}
+    return {
+      perHour,
+      source: `observations: ${s.preemptions} preemptions over ${s.uptimeHoursWeighted.toFixed(0)} weighted spot hours`,
+      confidence,
+    }
   }
 }

@@ -85,7 +85,14 @@ export class JobContext {
   private readonly egress = new Map<string, Map<string, Egress>>()
   private readonly resolve: (name: string) => Accelerator | undefined
   /** How run time scales: by the job's table, by TFLOPS, or not at all. */
-  private readonly reference: {name: string; count: number; table: number | null; tflops: number | null; tflopsSource: string; tflopsConfidence: Confidence} | null
+  private readonly reference: {
+    name: string
+    count: number
+    table: number | null
+    tflops: number | null
+    tflopsSource: string
+    tflopsConfidence: Confidence
+  } | null
 
   constructor(input: PlanInput, observations: ObservationIndex | null = null) {
     const {job} = input
@@ -105,7 +112,9 @@ export class JobContext {
     } else {
       this.hoursToDeadline = (Date.parse(job.deadline) - this.nowMs) / 3_600_000
       this.allowedHours = this.hoursToDeadline / (1 + this.safetyMargin)
-      this.note(`deadline ${job.deadline}: candidates must finish within ${fmt(this.allowedHours)} h (${fmt(this.hoursToDeadline)} h left less a ${Math.round(this.safetyMargin * 100)}% safety margin)`)
+      this.note(
+        `deadline ${job.deadline}: candidates must finish within ${fmt(this.allowedHours)} h (${fmt(this.hoursToDeadline)} h left less a ${Math.round(this.safetyMargin * 100)}% safety margin)`,
+      )
     }
     this.budgetUsd = job.budget === null ? Number.POSITIVE_INFINITY : this.usd(job.budget)
     this.maxPriceUsd = job.maxPrice === null ? Number.POSITIVE_INFINITY : this.usd(job.maxPrice)
@@ -131,19 +140,23 @@ export class JobContext {
       if (list) list.push(b)
       else this.blockedByProvider.set(b.provider, [b])
     }
-    this.observations = observations ?? (input.observations && input.observations.length > 0 ? new ObservationIndex(input.observations, input.now) : null)
+    this.observations =
+      observations ?? (input.observations && input.observations.length > 0 ? new ObservationIndex(input.observations, input.now) : null)
     this.queueEstimates = input.queueEstimates && input.queueEstimates.size > 0 ? input.queueEstimates : null
 
     if (job.work === null) {
       this.workHours = DEFAULT_WORK_HOURS
       this.workKnown = false
-      this.note(`the job gives no work estimate: every candidate is assumed to run ${DEFAULT_WORK_HOURS} h (low confidence); add work.hours and work.reference to compare accelerators by work done`)
+      this.note(
+        `the job gives no work estimate: every candidate is assumed to run ${DEFAULT_WORK_HOURS} h (low confidence); add work.hours and work.reference to compare accelerators by work done`,
+      )
     } else {
       this.workHours = job.work.hours
       this.workKnown = true
     }
     this.reference = this.resolveReference()
-    this.checkpointHours = job.checkpoint.intervalSeconds !== null && job.checkpoint.intervalSeconds > 0 ? job.checkpoint.intervalSeconds / 3600 : null
+    this.checkpointHours =
+      job.checkpoint.intervalSeconds !== null && job.checkpoint.intervalSeconds > 0 ? job.checkpoint.intervalSeconds / 3600 : null
 
     const devices = this.cpuJob ? 1 : Math.max(1, job.resources.accelerators[0].count.min) * Math.max(1, job.nodes)
     if (options.valueOfTimeUsdPerHour !== undefined) {
@@ -244,10 +257,17 @@ export class JobContext {
       costUsd += this.toUsd(perGB * d.sizeGB, table.currency)
       hours += (d.sizeGB * 8) / (sameProvider ? TRANSFER_GBPS.interRegion : TRANSFER_GBPS.internet) / 3600
       confidence = lower(confidence, table.confidence)
-      parts.push(`${d.sizeGB} GB from ${d.provider}${d.region ? '/' + d.region : ''} at ${perGB} ${table.currency}/GB ${sameProvider ? 'inter-region' : 'internet'}`)
+      parts.push(
+        `${d.sizeGB} GB from ${d.provider}${d.region ? '/' + d.region : ''} at ${perGB} ${table.currency}/GB ${sameProvider ? 'inter-region' : 'internet'}`,
+      )
     }
     if (parts.length === 0) return NO_EGRESS
-    return {costUsd, hours, source: `egress table (priors.ts): ${parts.join('; ')}; transfer at ${TRANSFER_GBPS.interRegion} Gbps inter-region, ${TRANSFER_GBPS.internet} Gbps internet`, confidence}
+    return {
+      costUsd,
+      hours,
+      source: `egress table (priors.ts): ${parts.join('; ')}; transfer at ${TRANSFER_GBPS.interRegion} Gbps inter-region, ${TRANSFER_GBPS.internet} Gbps internet`,
+      confidence,
+    }
   }
 
   private resolveReference(): JobContext['reference'] {
@@ -332,7 +352,8 @@ export class JobContext {
     if (req.memoryGB !== null) {
       const mem = acc?.memoryGB.value ?? null
       if (mem === null) return 'accelerator-unknown'
-      if ((req.memoryGB.min !== undefined && mem < req.memoryGB.min) || (req.memoryGB.max !== undefined && mem > req.memoryGB.max)) return 'accelerator-memory'
+      if ((req.memoryGB.min !== undefined && mem < req.memoryGB.min) || (req.memoryGB.max !== undefined && mem > req.memoryGB.max))
+        return 'accelerator-memory'
     }
     const runtimes = this.job.resources.runtimes
     if (runtimes !== null) {

@@ -98,7 +98,9 @@ export function toPlan(ranked: Ranked): Plan {
     candidates,
     feasibleCount: ranked.feasibleCount,
     offersConsidered: ranked.offersConsidered,
-    excluded: ranked.exclusions.toGroups((reason, subject, example, spot, detail) => describeExclusion(ctx, reason, subject, example, spot, detail)),
+    excluded: ranked.exclusions.toGroups((reason, subject, example, spot, detail) =>
+      describeExclusion(ctx, reason, subject, example, spot, detail),
+    ),
     assumptions: ctx.assumptions,
   }
 }
@@ -108,7 +110,12 @@ export function toPlan(ranked: Ranked): Plan {
  * `unavailable`, when given, drops offers a caller has used up (a sweep's full offers) as
  * `capacity` before anything is estimated for them.
  */
-export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferIndex, top: number, unavailable?: (offer: Offer) => boolean): Ranked {
+export function rankOffers(
+  ctx: JobContext,
+  offers: readonly Offer[] | OfferIndex,
+  top: number,
+  unavailable?: (offer: Offer) => boolean,
+): Ranked {
   const exclusions = new ExclusionCollector()
   const heap = new TopK(top, comparator(ctx))
   const scratch = newScratch()
@@ -133,13 +140,15 @@ export function rankOffers(ctx: JobContext, offers: readonly Offer[] | OfferInde
     if (unavailable !== undefined && unavailable(offer)) return exclusions.add('capacity', offer.provider, offer.region, offer, null, 0)
     const providerWhy = ctx.providerReason(offer.provider)
     if (providerWhy !== null) return exclusions.add(providerWhy, offer.provider, '', offer, null)
-    if (!ctx.regionAllowed(offer.provider, offer.region)) return exclusions.add('region-not-allowed', offer.provider, offer.region, offer, null)
+    if (!ctx.regionAllowed(offer.provider, offer.region))
+      return exclusions.add('region-not-allowed', offer.provider, offer.region, offer, null)
     const nodes = Math.max(1, ctx.job.nodes)
     const kind = providerKind(offer.provider)
     if (nodes > 1 && kind === 'local') return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, nodes)
     const room = offerRoom(offer)
     if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)
-    if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null) return exclusions.add('blocked', offer.provider, offer.region, offer, null)
+    if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null)
+      return exclusions.add('blocked', offer.provider, offer.region, offer, null)
     // An allocator (local, Slurm, Kubernetes) gives the job exactly what it asks for out of
     // a bigger machine, so "exactly N" means "at least N" there. A catalog figure of 0 means
     // unknown and is not held against the offer.
@@ -290,7 +299,9 @@ function evaluate(
     overheadHours = so.overheadHours
     billedOverheadHours = so.billedOverheadHours
     // Only a deadline needs the pessimistic finish; the quantile is a loop, skip it otherwise.
-    pessimisticOverhead = Number.isFinite(ctx.allowedHours) ? poissonQuantile(so.preemptions, PESSIMISTIC_QUANTILE) * so.perPreemptionHours : overheadHours
+    pessimisticOverhead = Number.isFinite(ctx.allowedHours)
+      ? poissonQuantile(so.preemptions, PESSIMISTIC_QUANTILE) * so.perPreemptionHours
+      : overheadHours
   }
 
   const egress = ctx.egressTo(offer.provider, offer.region)

@@ -82,7 +82,12 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
   const pools = new Map<string, Pool>()
   const limits = input.limits ?? []
   const used = limits.map(() => ({instances: 0, accelerators: 0}))
-  const budgetUsd = input.sweep?.budget === undefined ? Number.POSITIVE_INFINITY : input.sweep.budget.currency === 'USD' ? input.sweep.budget.amount : input.sweep.budget.amount / input.fx.cnyPerUsd
+  const budgetUsd =
+    input.sweep?.budget === undefined
+      ? Number.POSITIVE_INFINITY
+      : input.sweep.budget.currency === 'USD'
+        ? input.sweep.budget.amount
+        : input.sweep.budget.amount / input.fx.cnyPerUsd
   let spent = 0
   const assignments: Assignment[] = new Array(jobs.length)
   const assumptions = new Set<string>()
@@ -125,7 +130,14 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     const plan = waitRanking ?? shape.ranked
     if (--shape.remaining === 0) shape.ranked = null
     if (pick === null) {
-      assignments[i] = {jobIndex: i, job: job.name, candidate: null, waitForSlotHours: 0, estimatedFinishHours: null, reason: unassignedReason(shape.ctx, plan)}
+      assignments[i] = {
+        jobIndex: i,
+        job: job.name,
+        candidate: null,
+        waitForSlotHours: 0,
+        estimatedFinishHours: null,
+        reason: unassignedReason(shape.ctx, plan),
+      }
       continue
     }
     const s = plan.scored[pick]
@@ -138,7 +150,13 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
         candidate: null,
         waitForSlotHours: 0,
         estimatedFinishHours: null,
-        reason: {reason: 'budget', subject: 'sweep', message: `the sweep budget (${budgetUsd.toFixed(2)} USD) would be exceeded: ${spent.toFixed(2)} USD already assigned, this job adds ${cost.toFixed(2)}`, count: 1, example: exampleOf(s)},
+        reason: {
+          reason: 'budget',
+          subject: 'sweep',
+          message: `the sweep budget (${budgetUsd.toFixed(2)} USD) would be exceeded: ${spent.toFixed(2)} USD already assigned, this job adds ${cost.toFixed(2)}`,
+          count: 1,
+          example: exampleOf(s),
+        },
       }
       continue
     }
@@ -146,7 +164,14 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     take(slots, pools, s, nodes, wait + s.finishHours)
     if (wait === 0) charge(limits, used, s, nodes)
     const candidate = materialize(shape.ctx, s, pick + 1)
-    assignments[i] = {jobIndex: i, job: job.name, candidate, waitForSlotHours: round(wait), estimatedFinishHours: round(wait + s.finishHours), reason: null}
+    assignments[i] = {
+      jobIndex: i,
+      job: job.name,
+      candidate,
+      waitForSlotHours: round(wait),
+      estimatedFinishHours: round(wait + s.finishHours),
+      reason: null,
+    }
   }
 
   for (const shape of shapes.values()) for (const a of shape.ctx.assumptions) assumptions.add(a)
@@ -217,7 +242,12 @@ function matches(limit: QuotaLimit, offer: Offer): boolean {
   return limit.provider === offer.provider && (limit.region == null || limit.region === offer.region)
 }
 
-function quotaAllows(limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, s: Scored, nodes: number): boolean {
+function quotaAllows(
+  limits: readonly QuotaLimit[],
+  used: Array<{instances: number; accelerators: number}>,
+  s: Scored,
+  nodes: number,
+): boolean {
   const devices = (s.offer.accelerator?.count ?? 0) * nodes
   for (let i = 0; i < limits.length; i++) {
     const l = limits[i]
@@ -246,7 +276,13 @@ function busy(slots: Map<Offer, Slots>, pools: Map<string, Pool>, offer: Offer, 
 }
 
 /** Rank index of the best candidate that can start now, or null. */
-function firstFree(ranked: Ranked, full: (offer: Offer) => boolean, limits: readonly QuotaLimit[], used: Array<{instances: number; accelerators: number}>, nodes: number): number | null {
+function firstFree(
+  ranked: Ranked,
+  full: (offer: Offer) => boolean,
+  limits: readonly QuotaLimit[],
+  used: Array<{instances: number; accelerators: number}>,
+  nodes: number,
+): number | null {
   const list = ranked.scored
   for (let r = 0; r < list.length; r++) {
     const s = list[r]
@@ -258,7 +294,13 @@ function firstFree(ranked: Ranked, full: (offer: Offer) => boolean, limits: read
 }
 
 /** When everything is full: the candidate whose freed slot serves the objective best. */
-function earliestSlot(ctx: JobContext, ranked: Ranked, slots: Map<Offer, Slots>, pools: Map<string, Pool>, nodes: number): {rank: number; start: number} | null {
+function earliestSlot(
+  ctx: JobContext,
+  ranked: Ranked,
+  slots: Map<Offer, Slots>,
+  pools: Map<string, Pool>,
+  nodes: number,
+): {rank: number; start: number} | null {
   const list = ranked.scored
   let best: {rank: number; start: number; value: number} | null = null
   for (let r = 0; r < list.length; r++) {
@@ -311,7 +353,15 @@ function occupy(freeAt: number[], nodes: number, end: number): number {
 function unassignedReason(ctx: JobContext, ranked: Ranked): ExclusionGroup {
   if (ranked.scored.length === 0) {
     const plan = toPlan({...ranked, scored: []})
-    return plan.excluded[0] ?? {reason: 'capacity', subject: 'catalog', message: 'the catalog has no offers', count: 0, example: {provider: '', region: '', zone: null, instanceType: '', spot: null}}
+    return (
+      plan.excluded[0] ?? {
+        reason: 'capacity',
+        subject: 'catalog',
+        message: 'the catalog has no offers',
+        count: 0,
+        example: {provider: '', region: '', zone: null, instanceType: '', spot: null},
+      }
+    )
   }
   const best = ranked.scored[0]
   return {

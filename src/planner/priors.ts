@@ -37,7 +37,7 @@ export const QUEUE_PRIOR_MINUTES: Record<ProviderKind, {onDemand: number; spot: 
  * state store has observations of our own. Slurm and local offers are never spot.
  */
 export const PREEMPTION_PRIOR_PER_HOUR = 0.4
-export const PREEMPTION_PRIOR_SOURCE = 'prior: spot-traces (Can\'t Be Late, AWS 2022–23) ≈0.4/h'
+export const PREEMPTION_PRIOR_SOURCE = "prior: spot-traces (Can't Be Late, AWS 2022–23) ≈0.4/h"
 
 /** Time to get going again after a preemption, beyond the relaunch wait: load the checkpoint, warm up. */
 export const RESTORE_OVERHEAD_HOURS = 0.1

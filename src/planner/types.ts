@@ -238,7 +238,14 @@ export interface SweepPlan {
    * Instances of each offer the sweep uses at its peak. Offers sharing an offerKey (one
    * instance type with different accelerators) have a row each, told apart by accelerator.
    */
-  usage: Array<{offerKey: OfferKey; accelerator: {name: string; count: number} | null; instances: number; jobs: number; capacity: number | null; pool: string | null}>
+  usage: Array<{
+    offerKey: OfferKey
+    accelerator: {name: string; count: number} | null
+    instances: number
+    jobs: number
+    capacity: number | null
+    pool: string | null
+  }>
   /** Instances of each capacity pool (Offer.capacityPool) the sweep uses at its peak, over all its offers. */
   pools: Array<{pool: string; instances: number; jobs: number; capacity: number}>
   /** Total expected cost of the assigned jobs, USD (unknown prices count as 0 and are listed in assumptions). */

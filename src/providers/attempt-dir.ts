@@ -59,9 +59,12 @@ export function renderEnv(env: Record<string, string>): string {
 function seconds(field: string, value: number, options: {min?: number; integer?: boolean} = {}): string {
   const min = options.min ?? 0
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (options.integer && !Number.isInteger(value))) {
-    throw new UsageError(`runner setting ${field} must be ${options.integer ? 'a whole number' : 'a number'} ≥ ${min}, not ${String(value)}`, {
-      code: 'RUNNER_CONFIG_INVALID',
-    })
+    throw new UsageError(
+      `runner setting ${field} must be ${options.integer ? 'a whole number' : 'a number'} ≥ ${min}, not ${String(value)}`,
+      {
+        code: 'RUNNER_CONFIG_INVALID',
+      },
+    )
   }
   // The runner reads plain decimals with at most millisecond precision; never `1e-7`.
   return Number.isInteger(value) ? String(value) : value.toFixed(3).replace(/0+$/, '').replace(/\.$/, '')
@@ -105,10 +108,12 @@ export function renderRunnerConf(config: RunnerConfig): string {
   }
   if (config.checkpointGet !== undefined) entries.push(['checkpointGet', signedUrl('checkpointGet', config.checkpointGet)])
   if (config.checkpointPut !== undefined) entries.push(['checkpointPut', signedUrl('checkpointPut', config.checkpointPut)])
-  if (config.checkpointSyncSeconds !== undefined) entries.push(['checkpointSyncSeconds', seconds('checkpointSyncSeconds', config.checkpointSyncSeconds)])
+  if (config.checkpointSyncSeconds !== undefined)
+    entries.push(['checkpointSyncSeconds', seconds('checkpointSyncSeconds', config.checkpointSyncSeconds)])
   if (config.holdFile !== undefined) entries.push(['holdFile', onePath('holdFile', config.holdFile)])
   if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
-  if (config.holdTimeoutSeconds !== undefined) entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
+  if (config.holdTimeoutSeconds !== undefined)
+    entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
 }
 
@@ -120,7 +125,9 @@ export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; sy
 /** runner.conf's keys for a held attempt (none when the attempt is not held). */
 export function holdRunnerConfig(hold: AttemptHold | null | undefined): Partial<RunnerConfig> {
   if (!hold) return {}
-  return 'file' in hold ? {holdFile: hold.file, holdTimeoutSeconds: hold.timeoutSeconds} : {holdUrl: hold.url, holdTimeoutSeconds: hold.timeoutSeconds}
+  return 'file' in hold
+    ? {holdFile: hold.file, holdTimeoutSeconds: hold.timeoutSeconds}
+    : {holdUrl: hold.url, holdTimeoutSeconds: hold.timeoutSeconds}
 }
 
 /** One line of runner.conf holds it: an http(s) URL without whitespace. Never echoed: it is a credential. */

@@ -67,7 +67,9 @@ async function createSlurm(setup: ProviderSetup): Promise<Provider | undefined> 
     account: cfg.account ?? undefined,
     qos: cfg.qos ?? undefined,
     gres: cfg.gres,
-    prices: Object.fromEntries(Object.entries(cfg.pricePerHourUsd).map(([partition, amount]) => [partition, {amount, currency: 'USD' as const}])),
+    prices: Object.fromEntries(
+      Object.entries(cfg.pricePerHourUsd).map(([partition, amount]) => [partition, {amount, currency: 'USD' as const}]),
+    ),
     env: setup.env,
   })
   if (configured) return provider
@@ -179,7 +181,12 @@ export async function unknownProviderError(name: string, enabled: string[]): Pro
   const suggestion = didYouMean(name, [...KNOWN_PROVIDERS])
   const known = (KNOWN_PROVIDERS as readonly string[]).includes(name)
   return new UsageError(
-    known ? `provider "${name}" is not enabled here (enabled: ${enabled.join(', ') || 'none'})` : `unknown provider "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
-    {code: known ? 'PROVIDER_NOT_ENABLED' : 'UNKNOWN_PROVIDER', hint: known ? 'Run `skyhop check` to see why.' : `Known providers: ${KNOWN_PROVIDERS.join(', ')}.`},
+    known
+      ? `provider "${name}" is not enabled here (enabled: ${enabled.join(', ') || 'none'})`
+      : `unknown provider "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+    {
+      code: known ? 'PROVIDER_NOT_ENABLED' : 'UNKNOWN_PROVIDER',
+      hint: known ? 'Run `skyhop check` to see why.' : `Known providers: ${KNOWN_PROVIDERS.join(', ')}.`,
+    },
   )
 }

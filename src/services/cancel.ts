@@ -26,7 +26,12 @@ export async function cancelJob(
 ): Promise<CancelResult> {
   const job = store.findJob(ref)
   if (TERMINAL_JOB_STATES.has(job.state)) return {job: summarize(store, job), alreadyEnded: true, signalled: []}
-  store.setJobState(job.id, 'CANCELLED', {kind: 'cancel-requested', data: {graceSeconds: options.graceSeconds}}, {reason: 'cancelled by user'})
+  store.setJobState(
+    job.id,
+    'CANCELLED',
+    {kind: 'cancel-requested', data: {graceSeconds: options.graceSeconds}},
+    {reason: 'cancelled by user'},
+  )
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
   const live = liveAttempts(store, job.id)
   for (const a of live) await providerFor(providers, a).signal(a.handle!, 'cancel', options.graceSeconds)
@@ -38,17 +43,33 @@ export async function cancelJob(
       if (!r || TERMINAL_ATTEMPT_STATES.has(r.state)) {
         store.updateAttempt(
           a.id,
-          {state: r?.state === 'SUCCEEDED' || r?.state === 'FAILED' ? r.state : 'CANCELLED', endedAt: r?.endedAt ?? new Date().toISOString(), exitCode: r?.exitCode ?? null, reason: 'cancelled by user'},
+          {
+            state: r?.state === 'SUCCEEDED' || r?.state === 'FAILED' ? r.state : 'CANCELLED',
+            endedAt: r?.endedAt ?? new Date().toISOString(),
+            exitCode: r?.exitCode ?? null,
+            reason: 'cancelled by user',
+          },
           {kind: 'attempt-cancelled'},
         )
         // A failed cleanup leaves the attempt unreleased for the idle guard (idle.ts) to retry.
-        if (await provider.cleanup(a.handle!).then(() => true, () => false)) store.markReleased(a.id)
+        if (
+          await provider.cleanup(a.handle!).then(
+            () => true,
+            () => false,
+          )
+        )
+          store.markReleased(a.id)
         break
       }
       if (Date.now() > until) {
-        throw new ProviderError(a.provider, 'transient', `attempt ${a.id} did not stop within ${Math.round((options.waitMs ?? 0) / 1000) || options.graceSeconds + 15} s of the cancel`, {
-          hint: 'It was sent SIGKILL after the grace; check the backend, then run `skyhop cancel` again.',
-        })
+        throw new ProviderError(
+          a.provider,
+          'transient',
+          `attempt ${a.id} did not stop within ${Math.round((options.waitMs ?? 0) / 1000) || options.graceSeconds + 15} s of the cancel`,
+          {
+            hint: 'It was sent SIGKILL after the grace; check the backend, then run `skyhop cancel` again.',
+          },
+        )
       }
       await sleep(250)
     }

@@ -54,7 +54,10 @@ export function renderJobFile(a: InitAnswers): string {
  */
 export function writeJobFile(file: string, answers: InitAnswers, options: {force: boolean; now: Date}): InitResult {
   if (existsSync(file) && !options.force) {
-    throw new UsageError(`${file} already exists`, {code: 'FILE_EXISTS', hint: 'Pass --force to overwrite it, or --output to write elsewhere.'})
+    throw new UsageError(`${file} already exists`, {
+      code: 'FILE_EXISTS',
+      hint: 'Pass --force to overwrite it, or --output to write elsewhere.',
+    })
   }
   const content = renderJobFile(answers)
   const tmp = `${file}.skyhop-init-${process.pid}`
@@ -64,7 +67,11 @@ export function writeJobFile(file: string, answers: InitAnswers, options: {force
   } catch (error) {
     rmSync(tmp, {force: true})
     // Report the problem against the file the user asked for, not our temporary name.
-    if (error instanceof InvalidFileError) throw new InvalidFileError(error.issues.map((i) => ({...i, file})), {code: 'INIT_ANSWER_INVALID'})
+    if (error instanceof InvalidFileError)
+      throw new InvalidFileError(
+        error.issues.map((i) => ({...i, file})),
+        {code: 'INIT_ANSWER_INVALID'},
+      )
     throw error
   }
   renameSync(tmp, file)

@@ -91,9 +91,14 @@ export function attemptSummary(a: AttemptRecord): AttemptSummary {
 export function providerFor(providers: ReadonlyMap<string, Provider>, attempt: AttemptRecord): Provider {
   const p = providers.get(attempt.provider)
   if (!p) {
-    throw new ProviderError(attempt.provider, 'unavailable', `attempt ${attempt.id} ran on ${attempt.provider}, which is not configured here`, {
-      hint: 'Configure that provider (see `skyhop check`) and try again.',
-    })
+    throw new ProviderError(
+      attempt.provider,
+      'unavailable',
+      `attempt ${attempt.id} ran on ${attempt.provider}, which is not configured here`,
+      {
+        hint: 'Configure that provider (see `skyhop check`) and try again.',
+      },
+    )
   }
   return p
 }
@@ -101,4 +106,3 @@ export function providerFor(providers: ReadonlyMap<string, Provider>, attempt: A
 export function liveAttempts(store: Store, jobId: string): AttemptRecord[] {
   return store.listAttempts(jobId).filter((a) => a.handle && (a.state === 'REQUESTED' || !TERMINAL_ATTEMPT_STATES.has(a.state as never)))
 }
-

@@ -45,7 +45,9 @@ export function applyOverrides(spec: JobSpec, o: LaunchOverrides): JobSpec {
     env[k] = v
   }
   if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.name)) {
-    throw new UsageError(`--name "${o.name}": use letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)`, {code: 'BAD_NAME'})
+    throw new UsageError(`--name "${o.name}": use letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)`, {
+      code: 'BAD_NAME',
+    })
   }
   return {
     ...spec,
@@ -104,7 +106,14 @@ export interface StartJobInput {
 
 /** Records the job and drives it here, or starts a detached controller for it. */
 export async function startJob(input: StartJobInput): Promise<LaunchResult> {
-  const job = input.store.createJob({name: input.spec.name, file: input.file, spec: input.spec, options: {...input.options}, sweepId: input.sweepId, matrix: input.matrix})
+  const job = input.store.createJob({
+    name: input.spec.name,
+    file: input.file,
+    spec: input.spec,
+    options: {...input.options},
+    sweepId: input.sweepId,
+    matrix: input.matrix,
+  })
   if (!input.wait) {
     spawnDetachedController(input.home, job.id)
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}

@@ -28,8 +28,13 @@ export async function* jobLogs(
   let attempts = withHandle()
   if (options.attempt !== undefined) {
     const a = attempts.find((x) => x.n === options.attempt)
-    if (!a) throw new UsageError(`job ${job.name} has no attempt ${options.attempt}; it has ${attempts.map((x) => x.n).join(', ') || 'none yet'}`, {code: 'ATTEMPT_NOT_FOUND'})
-    for await (const line of providerFor(providers, a).logs(a.handle as LaunchHandle, {follow: options.follow, signal: options.signal})) yield {attempt: a.n, line}
+    if (!a)
+      throw new UsageError(
+        `job ${job.name} has no attempt ${options.attempt}; it has ${attempts.map((x) => x.n).join(', ') || 'none yet'}`,
+        {code: 'ATTEMPT_NOT_FOUND'},
+      )
+    for await (const line of providerFor(providers, a).logs(a.handle as LaunchHandle, {follow: options.follow, signal: options.signal}))
+      yield {attempt: a.n, line}
     return
   }
   let shown = 0
@@ -39,7 +44,8 @@ export async function* jobLogs(
     const next = options.follow ? attempts.find((a) => a.n > shown) : attempts.at(-1)
     if (next) {
       shown = next.n
-      for await (const line of providerFor(providers, next).logs(next.handle!, {follow: options.follow, signal: options.signal})) yield {attempt: next.n, line}
+      for await (const line of providerFor(providers, next).logs(next.handle!, {follow: options.follow, signal: options.signal}))
+        yield {attempt: next.n, line}
       if (!options.follow) return
       continue
     }
@@ -53,6 +59,9 @@ export async function* jobLogs(
   }
 }
 
-export async function* logs(ctx: ServiceContext, options: {job: string; follow: boolean; attempt?: number; signal?: AbortSignal}): AsyncGenerator<LogLine> {
+export async function* logs(
+  ctx: ServiceContext,
+  options: {job: string; follow: boolean; attempt?: number; signal?: AbortSignal},
+): AsyncGenerator<LogLine> {
   yield* jobLogs(await ctx.store(), await ctx.providers(), options.job, options)
 }

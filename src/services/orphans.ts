@@ -139,7 +139,11 @@ export interface TerminateResult {
 }
 
 /** Releases each orphan through its provider's cleanup (terminate on AWS, delete on ECS). */
-export async function terminateOrphans(providers: ReadonlyMap<string, Provider>, orphans: readonly OrphanInstance[], store?: Store): Promise<TerminateResult> {
+export async function terminateOrphans(
+  providers: ReadonlyMap<string, Provider>,
+  orphans: readonly OrphanInstance[],
+  store?: Store,
+): Promise<TerminateResult> {
   const terminated: OrphanInstance[] = []
   const failed: TerminateResult['failed'] = []
   for (const orphan of orphans) {
@@ -157,7 +161,17 @@ export async function terminateOrphans(providers: ReadonlyMap<string, Provider>,
       } else if (!attempt.handle && attempt.state === 'REQUESTED') {
         // Its launch landed after the job ended and nobody recorded it: record and close it.
         const now = new Date().toISOString()
-        store.updateAttempt(attempt.id, {state: 'CANCELLED', handle: orphan.handle, endedAt: now, releasedAt: now, reason: 'launched after its job ended; released by skyhop down'}, {kind: 'orphan-released', data})
+        store.updateAttempt(
+          attempt.id,
+          {
+            state: 'CANCELLED',
+            handle: orphan.handle,
+            endedAt: now,
+            releasedAt: now,
+            reason: 'launched after its job ended; released by skyhop down',
+          },
+          {kind: 'orphan-released', data},
+        )
       } else {
         store.addEvent(attempt.jobId, attempt.id, 'orphan-released', data)
       }
@@ -182,7 +196,12 @@ export interface DownJobResult {
  * still holds. Leftovers with the job's tag are the caller's next step (findOrphans with
  * jobId), so one confirmation covers them.
  */
-export async function stopAndRelease(input: {store: Store; providers: ReadonlyMap<string, Provider>; ref: string; graceSeconds: number}): Promise<DownJobResult> {
+export async function stopAndRelease(input: {
+  store: Store
+  providers: ReadonlyMap<string, Provider>
+  ref: string
+  graceSeconds: number
+}): Promise<DownJobResult> {
   const {store, providers} = input
   const cancel = await cancelJob(store, providers, input.ref, {graceSeconds: input.graceSeconds})
   const released: string[] = []
@@ -240,7 +259,15 @@ export async function down(input: DownInput): Promise<DownResult> {
   const {store, providers} = input
   const jobResult = input.job ? await stopAndRelease({store, providers, ref: input.job, graceSeconds: input.graceSeconds}) : null
   const scan = await findOrphans({store, providers, provider: input.provider, regions: input.regions, jobId: jobResult?.job.id})
-  const result: DownResult = {job: jobResult, dryRun: input.dryRun, declined: false, scanned: scan.scanned, orphans: scan.orphans.map(summary), terminated: [], failed: []}
+  const result: DownResult = {
+    job: jobResult,
+    dryRun: input.dryRun,
+    declined: false,
+    scanned: scan.scanned,
+    orphans: scan.orphans.map(summary),
+    terminated: [],
+    failed: [],
+  }
   if (input.dryRun || scan.orphans.length === 0) return result
   if (!jobResult && !(await input.confirm(scan.orphans))) return {...result, declined: true}
   const done = await terminateOrphans(providers, scan.orphans, store)

@@ -103,7 +103,12 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   const now = setup.now ?? (() => new Date())
   const baseFx = fxFromEnv()
   const fx = setup.config.fx.cnyPerUsd ? {...baseFx, cnyPerUsd: setup.config.fx.cnyPerUsd, source: 'config fx.cny_per_usd'} : baseFx
-  const catalog = loadCatalog({home: setup.home, catalogFile: setup.catalogFile, mergeFile: setup.catalogFile ? undefined : (setup.config.catalog.merge ?? undefined), fx})
+  const catalog = loadCatalog({
+    home: setup.home,
+    catalogFile: setup.catalogFile,
+    mergeFile: setup.catalogFile ? undefined : (setup.config.catalog.merge ?? undefined),
+    fx,
+  })
   for (const w of catalog.warnings) setup.warn?.(w)
 
   // `--catalog FILE` is the whole world (issue 3): exactly that file's offers, no live ones.
@@ -143,7 +148,10 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   }
   return {
     offers: index,
-    offerOf: (c) => (c.accelerator === undefined ? byKey.get(c.offerKey) : byIdentity.get(offerIdentity({offerKey: c.offerKey, accelerator: c.accelerator}))),
+    offerOf: (c) =>
+      c.accelerator === undefined
+        ? byKey.get(c.offerKey)
+        : byIdentity.get(offerIdentity({offerKey: c.offerKey, accelerator: c.accelerator})),
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
     fx,

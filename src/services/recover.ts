@@ -53,8 +53,22 @@ export async function recoverJobs(input: {
     if (!attempt?.handle) continue
     const r = (await provider.poll([attempt.handle])).get(attempt.handle.externalId)
     if (r && !TERMINAL_ATTEMPT_STATES.has(r.state)) await provider.signal(attempt.handle, 'cancel', job.spec.recovery.graceSeconds)
-    input.store.updateAttempt(attempt.id, {state: r && TERMINAL_ATTEMPT_STATES.has(r.state) ? r.state : 'CANCELLED', endedAt: new Date().toISOString(), reason: 'job had ended'}, {kind: 'attempt-reconciled'})
-    if (await provider.cleanup(attempt.handle).then(() => true, () => false)) input.store.markReleased(attempt.id)
+    input.store.updateAttempt(
+      attempt.id,
+      {
+        state: r && TERMINAL_ATTEMPT_STATES.has(r.state) ? r.state : 'CANCELLED',
+        endedAt: new Date().toISOString(),
+        reason: 'job had ended',
+      },
+      {kind: 'attempt-reconciled'},
+    )
+    if (
+      await provider.cleanup(attempt.handle).then(
+        () => true,
+        () => false,
+      )
+    )
+      input.store.markReleased(attempt.id)
     cleaned.push(attempt.id)
   }
   const idle = await releaseIdle({store: input.store, providers: input.providers, now: new Date()})
@@ -73,10 +87,22 @@ async function adoptEnded(store: Store, provider: Provider, job: JobRecord, atte
   const owned = await provider.listOwned({regions: [attempt.region], attemptId: attempt.id})
   const found = owned.find((h) => h.data.attemptId === attempt.id || h.externalId === attempt.id)
   if (!found) {
-    store.updateAttempt(attempt.id, {state: 'CANCELLED', endedAt: new Date().toISOString(), reason: 'the job ended before this launch was confirmed; no run carries its tag'}, {kind: 'attempt-reconciled'})
+    store.updateAttempt(
+      attempt.id,
+      {
+        state: 'CANCELLED',
+        endedAt: new Date().toISOString(),
+        reason: 'the job ended before this launch was confirmed; no run carries its tag',
+      },
+      {kind: 'attempt-reconciled'},
+    )
     return undefined
   }
-  store.updateAttempt(attempt.id, {handle: found, launchedAt: new Date().toISOString()}, {kind: 'attempt-reconciled', data: {externalId: found.externalId, foundBy: 'tag'}})
+  store.updateAttempt(
+    attempt.id,
+    {handle: found, launchedAt: new Date().toISOString()},
+    {kind: 'attempt-reconciled', data: {externalId: found.externalId, foundBy: 'tag'}},
+  )
   return store.getAttempt(attempt.id)
 }
 

@@ -83,13 +83,15 @@ export async function planSweepJobs(request: SweepRequest, inputs: PlanningInput
     ...(request.budget ? {sweep: {budget: request.budget}} : {}),
   })
   if (plan.assignments.every((a) => a.candidate === null)) {
-    const single = await replannerFrom({...inputs, options: {...inputs.options, ...(request.objective ? {objective: request.objective} : {})}})(specs[0], [])
+    const single = await replannerFrom({
+      ...inputs,
+      options: {...inputs.options, ...(request.objective ? {objective: request.objective} : {})},
+    })(specs[0], [])
     if (single.plan.candidates.length === 0) throw noFeasiblePlanError(single.plan)
     throw noFeasibleSweepError(plan)
   }
   return {name: request.spec.name, file: request.file, base, matrix, combinations, plan, budget: request.budget, budgetUsd}
 }
-
 
 export function recordSweep(store: Store, planned: PlannedSweep, options: StoredSweepOptions): {sweep: SweepRecord; jobs: JobRecord[]} {
   const {plan} = planned
@@ -104,7 +106,13 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
       nodes: a.candidate?.nodes ?? c.spec.nodes,
       waitForSlotHours: a.waitForSlotHours,
     }
-    return {name: c.name, file: planned.file, spec: c.spec, matrix: c.values, options: {catalogFile: options.catalogFile, objective: options.objective, sweep}}
+    return {
+      name: c.name,
+      file: planned.file,
+      spec: c.spec,
+      matrix: c.values,
+      options: {catalogFile: options.catalogFile, objective: options.objective, sweep},
+    }
   })
   const planSummary = {
     objective: plan.objective,
@@ -125,9 +133,19 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
     const a = plan.assignments[i]
     if (a.candidate !== null || a.reason === null) return
     if (a.reason.reason === 'budget') {
-      store.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled', data: {reason: 'budget', message: a.reason.message}}, {reason: `budget: ${a.reason.message}`})
+      store.setJobState(
+        job.id,
+        'CANCELLED',
+        {kind: 'job-cancelled', data: {reason: 'budget', message: a.reason.message}},
+        {reason: `budget: ${a.reason.message}`},
+      )
     } else {
-      store.setJobState(job.id, 'FAILED', {kind: 'job-failed', data: {code: 'NO_FEASIBLE_PLAN', message: a.reason.message}}, {exitCode: null, reason: a.reason.message})
+      store.setJobState(
+        job.id,
+        'FAILED',
+        {kind: 'job-failed', data: {code: 'NO_FEASIBLE_PLAN', message: a.reason.message}},
+        {exitCode: null, reason: a.reason.message},
+      )
     }
   })
   return {sweep: store.getSweep(recorded.sweep.id)!, jobs: store.sweepJobs(recorded.sweep.id)}
@@ -176,8 +194,12 @@ export interface SweepResult {
   exitCode: number | null
 }
 
-
-export function sweepSummary(store: Store, sweep: SweepRecord, costUsd: number, stateCounts?: Partial<Record<JobState, number>>): SweepSummary {
+export function sweepSummary(
+  store: Store,
+  sweep: SweepRecord,
+  costUsd: number,
+  stateCounts?: Partial<Record<JobState, number>>,
+): SweepSummary {
   const options = sweep.options as unknown as StoredSweepOptions
   const c = sweepCounts(stateCounts ?? store.sweepCounts([sweep.id]).get(sweep.id) ?? {})
   const plan = sweep.plan as {estimatedCostUsd?: number; makespanHours?: number; unassigned?: number} | null
@@ -195,7 +217,9 @@ export function sweepSummary(store: Store, sweep: SweepRecord, costUsd: number, 
     jobs: c.pending + c.running + c.succeeded + c.failed + c.cancelled,
     counts: c,
     costUsd: round(costUsd),
-    plan: plan ? {estimatedCostUsd: plan.estimatedCostUsd ?? 0, makespanHours: plan.makespanHours ?? 0, unassigned: plan.unassigned ?? 0} : null,
+    plan: plan
+      ? {estimatedCostUsd: plan.estimatedCostUsd ?? 0, makespanHours: plan.makespanHours ?? 0, unassigned: plan.unassigned ?? 0}
+      : null,
   }
 }
 
@@ -241,7 +265,12 @@ export function sweepResult(store: Store, sweepId: string, options: {now: Date; 
   })
   const total = totals(all)
   const exitCode = sweep.state === 'RUNNING' ? null : sweepExitCode(store, jobs)
-  return {sweep: sweepSummary(store, sweep, total.cost.usd, stateCounts), jobs: rows, totals: {costUsd: total.cost.usd, summary: total.summary}, exitCode}
+  return {
+    sweep: sweepSummary(store, sweep, total.cost.usd, stateCounts),
+    jobs: rows,
+    totals: {costUsd: total.cost.usd, summary: total.summary},
+    exitCode,
+  }
 }
 
 /** Sweeps newest first with their job counts and what they cost so far. */
@@ -269,7 +298,6 @@ export function sweepExitCode(store: Store, jobs: readonly JobRecord[]): number 
   return 0
 }
 
-
 // ---- running ----------------------------------------------------------------------------
 
 export interface RunSweepDeps {
@@ -294,7 +322,13 @@ export interface RunSweepDeps {
 /** Drives every unfinished job of a recorded sweep to its end, through the sweep driver. */
 export async function runSweep(sweepId: string, deps: RunSweepDeps): Promise<SweepRun> {
   const {inputs, store, ...rest} = deps
-  return driveSweep(sweepId, {...rest, journal: new StoreSweepJournal(store), replan: replannerFrom(inputs), fx: inputs.fx, exitCodeOf: exitCodeForJob})
+  return driveSweep(sweepId, {
+    ...rest,
+    journal: new StoreSweepJournal(store),
+    replan: replannerFrom(inputs),
+    fx: inputs.fx,
+    exitCodeOf: exitCodeForJob,
+  })
 }
 
 function round(n: number, digits = 6): number {
@@ -328,7 +362,10 @@ export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): 
   const {catalogFile, objective} = options
   const inputs = await ctx.planningInputs({catalogFile, objective})
   const {sets, budget} = options
-  const planned = await planSweepJobs({spec: loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env}, inputs)
+  const planned = await planSweepJobs(
+    {spec: loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env},
+    inputs,
+  )
   return {planned, inputs, objective, catalogFile}
 }
 

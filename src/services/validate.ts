@@ -13,7 +13,13 @@ export function validateJobFiles(files: string[], options: {now: Date}): Validat
   for (const file of files) {
     try {
       const {spec} = loadJobFile(file, options)
-      valid.push({file, name: spec.name, accelerators: spec.resources.accelerators.map((a) => a.text), spot: spec.spot, objective: spec.objective})
+      valid.push({
+        file,
+        name: spec.name,
+        accelerators: spec.resources.accelerators.map((a) => a.text),
+        spot: spec.spot,
+        objective: spec.objective,
+      })
     } catch (error) {
       if (!(error instanceof InvalidFileError)) throw error
       issues.push(...error.issues)

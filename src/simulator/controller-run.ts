@@ -120,7 +120,9 @@ export async function runController(input: ControllerRunInput): Promise<Controll
 
   const offers = offersFromMarkets(input.markets, input.nodes, input.noticeHours * 3600)
   const byKey = new Map<OfferKey, Offer>(offers.map((o) => [offerKey(o), o]))
-  const queue = new Map<OfferKey, QueueEstimate>(offers.map((o) => [offerKey(o), {minutes: input.changeoverHours * 60, source: 'simulator: changeover delay d', confidence: 'high'}]))
+  const queue = new Map<OfferKey, QueueEstimate>(
+    offers.map((o) => [offerKey(o), {minutes: input.changeoverHours * 60, source: 'simulator: changeover delay d', confidence: 'high'}]),
+  )
 
   const home = mkdtempSync(join(tmpdir(), 'skyhop-sim-'))
   const store = Store.open(home, {clock: clock.now})
@@ -133,7 +135,10 @@ export async function runController(input: ControllerRunInput): Promise<Controll
       recovery: {...input.job.recovery, maxRestarts: 1_000_000},
       // The market model keeps the work done at a preemption (the job checkpoints in its
       // grace window); tell the planner so when the job file names no interval.
-      checkpoint: {...input.job.checkpoint, intervalSeconds: input.job.checkpoint.intervalSeconds ?? Math.max(60, input.noticeHours * 3600)},
+      checkpoint: {
+        ...input.job.checkpoint,
+        intervalSeconds: input.job.checkpoint.intervalSeconds ?? Math.max(60, input.noticeHours * 3600),
+      },
     }
     const planned = replannerFrom({
       offers: indexOffers(offers),
@@ -178,7 +183,8 @@ export async function runController(input: ControllerRunInput): Promise<Controll
       // option, as a user would have to, and count it against the deadline.
       unfinished = true
       let best = input.markets[0]
-      for (const m of input.markets) if (m.speed > best.speed || (m.speed === best.speed && m.onDemandUsdPerHour < best.onDemandUsdPerHour)) best = m
+      for (const m of input.markets)
+        if (m.speed > best.speed || (m.speed === best.speed && m.onDemandUsdPerHour < best.onDemandUsdPerHour)) best = m
       const left = world.remainingWork
       const hours = input.changeoverHours + left / best.speed
       totals.costUsd += hours * best.onDemandUsdPerHour

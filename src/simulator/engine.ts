@@ -152,7 +152,8 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   let decisions = 0
   let unfinished = false
 
-  const speedOf = (x: Target): number => (x.kind === 'spot' ? sc.spot[x.market].speed : x.kind === 'on-demand' ? sc.onDemand[x.option].speed : 0)
+  const speedOf = (x: Target): number =>
+    x.kind === 'spot' ? sc.spot[x.market].speed : x.kind === 'on-demand' ? sc.onDemand[x.option].speed : 0
   const pay = (x: Target, dt: number): void => {
     if (x.kind === 'spot') {
       costUsd += sc.spot[x.market].spotUsdPerHour * dt
@@ -162,11 +163,13 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
       onDemandHours += dt
     }
   }
-  const name = (x: Target): string => (x.kind === 'spot' ? `spot in ${sc.spot[x.market].zone}` : x.kind === 'on-demand' ? `on-demand ${sc.onDemand[x.option].label}` : 'idle')
+  const name = (x: Target): string =>
+    x.kind === 'spot' ? `spot in ${sc.spot[x.market].zone}` : x.kind === 'on-demand' ? `on-demand ${sc.onDemand[x.option].label}` : 'idle'
 
   const apply = (dec: Decision): void => {
     const target = dec.target
-    if (target.kind === 'spot' && !available[target.market]) throw new BugError(`policy chose ${name(target)} at ${t.toFixed(3)} h, which has no spot then`)
+    if (target.kind === 'spot' && !available[target.market])
+      throw new BugError(`policy chose ${name(target)} at ${t.toFixed(3)} h, which has no spot then`)
     if (!sameTarget(target, cur)) {
       if (pre !== null && sameTarget(target, pre)) {
         cur = pre
@@ -195,7 +198,8 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
     }
     // A wake-up due now (a threshold reached up to rounding) is kept, a moment later, rather
     // than dropped: dropping it could leave a policy that waits for it asleep past its deadline.
-    wake = dec.wakeAt === undefined || !(dec.wakeAt < Number.POSITIVE_INFINITY) ? Number.POSITIVE_INFINITY : Math.max(dec.wakeAt, t + MIN_STEP)
+    wake =
+      dec.wakeAt === undefined || !(dec.wakeAt < Number.POSITIVE_INFINITY) ? Number.POSITIVE_INFINITY : Math.max(dec.wakeAt, t + MIN_STEP)
   }
 
   const ask = (event: DecisionEvent): void => {
@@ -225,7 +229,10 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   // hanging the caller.
   const maxSteps = 1000 + 20 * Math.ceil(horizon / g) * Math.max(1, sc.spot.length)
   for (let step = 0; ; step++) {
-    if (step > maxSteps) throw new BugError(`simulate: no progress after ${maxSteps} steps at ${t.toFixed(4)} h (work ${done.toFixed(3)}/${work.toFixed(3)} h)`)
+    if (step > maxSteps)
+      throw new BugError(
+        `simulate: no progress after ${maxSteps} steps at ${t.toFixed(4)} h (work ${done.toFixed(3)}/${work.toFixed(3)} h)`,
+      )
     if (done >= work - EPS) break
     if (readyNow) {
       readyNow = false

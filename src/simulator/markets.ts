@@ -75,7 +75,9 @@ export function buildMarkets(input: MarketInput): Markets {
     for (const z of input.zones) {
       if (!known.includes(z)) {
         const dym = didYouMean(z, known)
-        throw new UsageError(`no trace for zone ${z}${dym ? ` (did you mean ${dym}?)` : ''}; zones in the traces: ${known.join(', ')}`, {code: 'UNKNOWN_ZONE'})
+        throw new UsageError(`no trace for zone ${z}${dym ? ` (did you mean ${dym}?)` : ''}; zones in the traces: ${known.join(', ')}`, {
+          code: 'UNKNOWN_ZONE',
+        })
       }
     }
     const want = new Set(input.zones)
@@ -95,10 +97,13 @@ export function buildMarkets(input: MarketInput): Markets {
   }
   if (usable.length === 0) {
     const reasons = [...new Set(skipped.map((s) => `${s.label}_${traces.find((t) => t.file === s.file)?.count ?? ''}: ${s.reason}`))]
-    throw new UsageError(`none of the ${traces.length} traces fits job ${job.name}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`, {
-      code: 'NO_USABLE_TRACES',
-      hint: 'The job\'s resources.accelerators must match the traces\' kind and count (e.g. V100:1 for us-west-2a_v100_1.json).',
-    })
+    throw new UsageError(
+      `none of the ${traces.length} traces fits job ${job.name}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`,
+      {
+        code: 'NO_USABLE_TRACES',
+        hint: "The job's resources.accelerators must match the traces' kind and count (e.g. V100:1 for us-west-2a_v100_1.json).",
+      },
+    )
   }
   const gaps = [...new Set(usable.map((u) => u.trace.gapSeconds))]
   if (gaps.length > 1) {
@@ -121,10 +126,18 @@ export function buildMarkets(input: MarketInput): Markets {
       catalog ??= input.catalog?.()
       const found = catalog ? catalogPrice(catalog, trace) : null
       if (found === null) {
-        const missing = [spotPrice === undefined ? '--spot-price' : '', odPrice === undefined ? '--on-demand-price' : ''].filter(Boolean).join(' and ')
+        const missing = [spotPrice === undefined ? '--spot-price' : '', odPrice === undefined ? '--on-demand-price' : '']
+          .filter(Boolean)
+          .join(' and ')
         throw new UsageError(`no catalog price for ${describe(trace)} in ${trace.provider}/${trace.region}; give ${missing}`, {
           code: 'SIMULATE_NO_PRICE',
-          hint: `e.g. ${missing.split(' and ').map((f) => `${f} ${trace.label}=1.0`).join(' ')} (USD per node-hour), or one price for every market: ${missing.split(' and ').map((f) => `${f} 1.0`).join(' ')}`,
+          hint: `e.g. ${missing
+            .split(' and ')
+            .map((f) => `${f} ${trace.label}=1.0`)
+            .join(' ')} (USD per node-hour), or one price for every market: ${missing
+            .split(' and ')
+            .map((f) => `${f} 1.0`)
+            .join(' ')}`,
         })
       }
       spotPrice ??= found.spot
@@ -186,10 +199,18 @@ function first(keys: string[], map: ReadonlyMap<string, number>): number | undef
  * type across the region's zones (the catalog names zones by ID, which cannot be matched to
  * a zone name). Null when the catalog has no such offer with both prices.
  */
-export function catalogPrice(catalog: {offers: readonly Offer[]; cnyPerUsd: number}, trace: Trace): {spot: number; onDemand: number; source: string} | null {
+export function catalogPrice(
+  catalog: {offers: readonly Offer[]; cnyPerUsd: number},
+  trace: Trace,
+): {spot: number; onDemand: number; source: string} | null {
   if (trace.accelerator === null) return null
   const rows = catalog.offers.filter(
-    (o) => o.provider === trace.provider && o.region === trace.region && o.accelerator?.name === trace.accelerator && o.accelerator.count === trace.count && o.price.onDemand !== null,
+    (o) =>
+      o.provider === trace.provider &&
+      o.region === trace.region &&
+      o.accelerator?.name === trace.accelerator &&
+      o.accelerator.count === trace.count &&
+      o.price.onDemand !== null,
   )
   if (rows.length === 0) return null
   const usd = (o: Offer, x: number) => (o.price.currency === 'CNY' ? x / catalog.cnyPerUsd : x)
@@ -202,7 +223,11 @@ export function catalogPrice(catalog: {offers: readonly Offer[]; cnyPerUsd: numb
   if (spots.length === 0) return null
   const mid = spots.length >> 1
   const spot = spots.length % 2 === 1 ? spots[mid] : (spots[mid - 1] + spots[mid]) / 2
-  return {spot, onDemand: usd(rows[0], rows[0].price.onDemand!), source: `catalog ${type}, ${rows[0].source} ${rows[0].asOf}; spot = median of ${spots.length} zone(s)`}
+  return {
+    spot,
+    onDemand: usd(rows[0], rows[0].price.onDemand!),
+    source: `catalog ${type}, ${rows[0].source} ${rows[0].asOf}; spot = median of ${spots.length} zone(s)`,
+  }
 }
 
 function describe(trace: Trace): string {

@@ -338,10 +338,7 @@ export class SkyhopPolicy extends SafePolicy {
   /** The replacement launched on a notice: for which zone's preemption, until when. */
   private prelaunch: {gone: number; target: Target; until: number} | null = null
 
-  constructor(
-    setup: PolicySetup,
-    ranking: Ranking = 'work',
-  ) {
+  constructor(setup: PolicySetup, ranking: Ranking = 'work') {
     super(setup)
     this.markets = setup.markets
     const n = setup.markets.length
@@ -359,7 +356,7 @@ export class SkyhopPolicy extends SafePolicy {
     // (Uniform Progress's straight line), with outages as long as that availability and
     // the prior run length imply.
     this.supplyPrior = Math.min(1, setup.workHours / setup.deadlineHours)
-    this.meanDownPrior = RATE_PRIOR_HOURS * (1 - this.supplyPrior) / Math.max(this.supplyPrior, 0.05)
+    this.meanDownPrior = (RATE_PRIOR_HOURS * (1 - this.supplyPrior)) / Math.max(this.supplyPrior, 0.05)
   }
 
   private observe(v: View): void {
@@ -771,7 +768,7 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
     const out = Int32Array.from(plan)
     const odCode = Z + fastestOnDemand(setup.onDemand)
     const spells: Array<[number, number]> = []
-    for (let k = 0; k < n; ) {
+    for (let k = 0; k < n;) {
       if (out[k] !== -1) {
         k++
         continue
@@ -799,9 +796,27 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
 // ---- the registry ---------------------------------------------------------------------
 
 export const POLICIES: readonly PolicySpec[] = [
-  {name: 'on-demand', safe: true, omniscient: false, summary: 'on-demand from start to end (the cost baseline)', create: (s) => new OnDemandOnly(s)},
-  {name: 'spot', safe: false, omniscient: false, summary: 'spot whenever some zone has it, wait otherwise; never on-demand', create: (s) => new SpotOnly(s)},
-  {name: 'greedy', safe: true, omniscient: false, summary: "Can't Be Late Greedy: spot when available, else wait; on-demand to the end once R ≤ C + 2d", create: (s) => new Greedy(s)},
+  {
+    name: 'on-demand',
+    safe: true,
+    omniscient: false,
+    summary: 'on-demand from start to end (the cost baseline)',
+    create: (s) => new OnDemandOnly(s),
+  },
+  {
+    name: 'spot',
+    safe: false,
+    omniscient: false,
+    summary: 'spot whenever some zone has it, wait otherwise; never on-demand',
+    create: (s) => new SpotOnly(s),
+  },
+  {
+    name: 'greedy',
+    safe: true,
+    omniscient: false,
+    summary: "Can't Be Late Greedy: spot when available, else wait; on-demand to the end once R ≤ C + 2d",
+    create: (s) => new Greedy(s),
+  },
   {
     name: 'uniform-progress',
     safe: true,
@@ -809,12 +824,36 @@ export const POLICIES: readonly PolicySpec[] = [
     summary: "Can't Be Late Uniform Progress: on-demand when behind t·C/D, spot when available, 2d hysteresis, safety net",
     create: (s) => new UniformProgress(s),
   },
-  {name: 'omniscient', safe: true, omniscient: true, summary: 'hindsight plan: the cheapest tick schedule knowing every trace in advance', create: (s) => new Omniscient(s)},
-  {name: 'hourly-price', safe: true, omniscient: false, summary: "skyhop's policy ranking markets by hourly price alone", create: (s) => new SkyhopPolicy(s, 'hourly')},
-  {name: 'skyhop', safe: true, omniscient: false, summary: 'multi-zone, learned preemption rates, work-done ranking, notice-aware, safety net', create: (s) => new SkyhopPolicy(s, 'work')},
+  {
+    name: 'omniscient',
+    safe: true,
+    omniscient: true,
+    summary: 'hindsight plan: the cheapest tick schedule knowing every trace in advance',
+    create: (s) => new Omniscient(s),
+  },
+  {
+    name: 'hourly-price',
+    safe: true,
+    omniscient: false,
+    summary: "skyhop's policy ranking markets by hourly price alone",
+    create: (s) => new SkyhopPolicy(s, 'hourly'),
+  },
+  {
+    name: 'skyhop',
+    safe: true,
+    omniscient: false,
+    summary: 'multi-zone, learned preemption rates, work-done ranking, notice-aware, safety net',
+    create: (s) => new SkyhopPolicy(s, 'work'),
+  },
 ]
 
-const ALIASES: Record<string, string> = {up: 'uniform-progress', od: 'on-demand', 'on-demand-only': 'on-demand', 'spot-only': 'spot', optimal: 'omniscient'}
+const ALIASES: Record<string, string> = {
+  up: 'uniform-progress',
+  od: 'on-demand',
+  'on-demand-only': 'on-demand',
+  'spot-only': 'spot',
+  optimal: 'omniscient',
+}
 
 export function findPolicy(name: string): PolicySpec | undefined {
   const n = name.trim().toLowerCase()

@@ -196,7 +196,10 @@ function prepareFile(options: SimulateOptions): Prepared {
   const registry = loadRegistry()
   const {spec, file} = loadJobFile(options.file, {now})
   if (spec.deadline === null) {
-    throw new UsageError(`job ${spec.name} has no deadline; simulate compares policies under one`, {code: 'SIMULATE_NEEDS_DEADLINE', hint: 'Add e.g. `deadline: 60h` to the job file.'})
+    throw new UsageError(`job ${spec.name} has no deadline; simulate compares policies under one`, {
+      code: 'SIMULATE_NEEDS_DEADLINE',
+      hint: 'Add e.g. `deadline: 60h` to the job file.',
+    })
   }
   const deadlineHours = (Date.parse(spec.deadline) - now.getTime()) / 3_600_000
   const policies = selectPolicies(options.policies)
@@ -204,7 +207,10 @@ function prepareFile(options: SimulateOptions): Prepared {
   if (!Number.isInteger(seeds) || seeds < 1) throw new UsageError(`--seeds must be a whole number ≥ 1, got ${seeds}`)
   const changeoverHours = options.changeoverHours ?? DEFAULT_CHANGEOVER_HOURS
   if (!(changeoverHours >= 0)) throw new UsageError('--changeover must be ≥ 0')
-  const prices: PriceOverrides = {spot: parsePrices('--spot-price', options.spotPrice), onDemand: parsePrices('--on-demand-price', options.onDemandPrice)}
+  const prices: PriceOverrides = {
+    spot: parsePrices('--spot-price', options.spotPrice),
+    onDemand: parsePrices('--on-demand-price', options.onDemandPrice),
+  }
   const traces = loadTraceDir(options.traces, registry)
   const markets = buildMarkets({
     job: spec,
@@ -240,7 +246,12 @@ function fileResult(options: SimulateOptions, p: Prepared, policies: PolicyResul
   const {seeds, changeoverHours, noticeSeconds} = p.input
   return {
     job: {name: spec.name, file, workHours: markets.workHours, deadlineHours, jobFraction: markets.workHours / deadlineHours, nodes},
-    traces: {path: options.traces, gapSeconds: markets.gapSeconds, markets: summarizeMarkets(markets.spot, markets.gapSeconds, nodes), skipped: markets.skipped},
+    traces: {
+      path: options.traces,
+      gapSeconds: markets.gapSeconds,
+      markets: summarizeMarkets(markets.spot, markets.gapSeconds, nodes),
+      skipped: markets.skipped,
+    },
     settings: {seeds, changeoverHours, noticeSeconds, startTicks: out.startTicks, wrapped: out.wrapped},
     onDemandBaselineUsd: out.onDemandBaselineUsd,
     currency: 'USD',
@@ -304,7 +315,13 @@ export function simulateMarkets(input: MarketsInput): MarketsResult {
   return {policies, onDemandBaselineUsd: baseline[0], startTicks, wrapped, outcomes, baseline}
 }
 
-function summarize(spec: Pick<PolicySpec, 'name' | 'safe' | 'omniscient' | 'summary'>, runs: readonly RunOutcome[], baseline: readonly number[], deadline: number, latency: LatencyHistogram): PolicyResult {
+function summarize(
+  spec: Pick<PolicySpec, 'name' | 'safe' | 'omniscient' | 'summary'>,
+  runs: readonly RunOutcome[],
+  baseline: readonly number[],
+  deadline: number,
+  latency: LatencyHistogram,
+): PolicyResult {
   const n = runs.length
   const avg = (f: (r: RunOutcome) => number) => runs.reduce((s, r) => s + f(r), 0) / n
   const slack = runs.map((r) => deadline - r.finishHours)
@@ -325,7 +342,12 @@ function summarize(spec: Pick<PolicySpec, 'name' | 'safe' | 'omniscient' | 'summ
     preemptions: avg((r) => r.preemptions),
     slackHours: {min: Math.min(...slack), mean: slack.reduce((a, b) => a + b, 0) / n},
     unfinished: runs.filter((r) => r.unfinished).length,
-    decisionLatencyUs: {p50: latency.quantile(0.5) * 1000, p99: latency.quantile(0.99) * 1000, max: latency.max * 1000, calls: latency.count},
+    decisionLatencyUs: {
+      p50: latency.quantile(0.5) * 1000,
+      p99: latency.quantile(0.99) * 1000,
+      max: latency.max * 1000,
+      calls: latency.count,
+    },
   }
 }
 
@@ -352,10 +374,15 @@ export function parsePrices(flag: string, values: readonly string[] | undefined)
       if (s === '') continue
       const eq = s.indexOf('=')
       const key = eq < 0 ? '*' : priceKey(s.slice(0, eq))
-      const text = (eq < 0 ? s : s.slice(eq + 1)).trim().replace(/^\$/, '').replace(/\s*(usd)?(\/h)?$/i, '')
+      const text = (eq < 0 ? s : s.slice(eq + 1))
+        .trim()
+        .replace(/^\$/, '')
+        .replace(/\s*(usd)?(\/h)?$/i, '')
       const value = Number(text)
       if (text === '' || !Number.isFinite(value) || value <= 0 || key === '') {
-        throw new UsageError(`${flag} "${s}": expected a price in USD per node-hour, e.g. ${flag} 0.9 or ${flag} V100=0.9`, {code: 'BAD_PRICE'})
+        throw new UsageError(`${flag} "${s}": expected a price in USD per node-hour, e.g. ${flag} 0.9 or ${flag} V100=0.9`, {
+          code: 'BAD_PRICE',
+        })
       }
       out.set(key, value)
     }

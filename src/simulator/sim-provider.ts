@@ -83,14 +83,26 @@ interface Instance {
 }
 
 /** What the simulated world charged and did; the engine's RunOutcome fields. */
-export type SimTotals = Pick<RunOutcome, 'costUsd' | 'spotHours' | 'onDemandHours' | 'spotWorkHours' | 'onDemandWorkHours' | 'changeovers' | 'preemptions'> & {
+export type SimTotals = Pick<
+  RunOutcome,
+  'costUsd' | 'spotHours' | 'onDemandHours' | 'spotWorkHours' | 'onDemandWorkHours' | 'changeovers' | 'preemptions'
+> & {
   /** Hours from the start when the work was done, or null. */
   finishedAt: number | null
 }
 
 export class SimWorld {
   readonly clock: VirtualClock
-  readonly totals: SimTotals = {costUsd: 0, spotHours: 0, onDemandHours: 0, spotWorkHours: 0, onDemandWorkHours: 0, changeovers: 0, preemptions: 0, finishedAt: null}
+  readonly totals: SimTotals = {
+    costUsd: 0,
+    spotHours: 0,
+    onDemandHours: 0,
+    spotWorkHours: 0,
+    onDemandWorkHours: 0,
+    changeovers: 0,
+    preemptions: 0,
+    finishedAt: null,
+  }
   /** Reference hours of work done so far. */
   done = 0
   private readonly instances = new Map<string, Instance>()
@@ -137,10 +149,15 @@ export class SimWorld {
     let goneAt = Number.POSITIVE_INFINITY
     if (request.spot) {
       if (!this.available(market, k)) {
-        throw new ProviderError(provider, 'capacity', `no spot capacity for ${instanceTypeOf(m)} in ${m.zone} (simulated, trace ${now.toFixed(3)} h)`, {
-          scope: 'zone',
-          backendCode: 'InsufficientInstanceCapacity',
-        })
+        throw new ProviderError(
+          provider,
+          'capacity',
+          `no spot capacity for ${instanceTypeOf(m)} in ${m.zone} (simulated, trace ${now.toFixed(3)} h)`,
+          {
+            scope: 'zone',
+            backendCode: 'InsufficientInstanceCapacity',
+          },
+        )
       }
       const idx = (this.input.startTick + k) % m.data.length
       const until = this.changes[market][idx]
@@ -287,7 +304,13 @@ export function instanceTypeOf(m: Pick<SpotMarket, 'label' | 'count'>): string {
 }
 
 function handleOf(inst: Instance, m: SpotMarket): LaunchHandle {
-  return {provider: inst.provider, externalId: inst.id, region: m.region, zone: m.zone, data: {attemptId: inst.idempotencyKey, simulated: true}}
+  return {
+    provider: inst.provider,
+    externalId: inst.id,
+    region: m.region,
+    zone: m.zone,
+    data: {attemptId: inst.idempotencyKey, simulated: true},
+  }
 }
 
 /** The Provider the controller talks to; everything happens in the shared SimWorld. */

@@ -63,7 +63,8 @@ export function parseTraceDocument(file: string, doc: unknown): {gapSeconds: num
   } else {
     const gap = (meta as Record<string, unknown>).gap_seconds
     if (gap === undefined) issue('/metadata/gap_seconds', 'missing: expected the seconds between two data points, e.g. 600')
-    else if (typeof gap !== 'number' || !Number.isFinite(gap) || gap <= 0) issue('/metadata/gap_seconds', `expected a positive number of seconds, got ${JSON.stringify(gap)}`)
+    else if (typeof gap !== 'number' || !Number.isFinite(gap) || gap <= 0)
+      issue('/metadata/gap_seconds', `expected a positive number of seconds, got ${JSON.stringify(gap)}`)
     else gapSeconds = gap
   }
   const data = o.data
@@ -118,7 +119,10 @@ export function loadTraceDir(dir: string, registry: AcceleratorRegistry): Trace[
   try {
     st = statSync(dir)
   } catch {
-    throw new UsageError(`traces folder ${dir} does not exist`, {code: 'TRACES_NOT_FOUND', hint: 'Point --traces at a folder of trace files, e.g. ../shared/data/traces/availability/1-node/aws-02-15-2023.'})
+    throw new UsageError(`traces folder ${dir} does not exist`, {
+      code: 'TRACES_NOT_FOUND',
+      hint: 'Point --traces at a folder of trace files, e.g. ../shared/data/traces/availability/1-node/aws-02-15-2023.',
+    })
   }
   const files: string[] = []
   if (st.isFile()) {
@@ -137,7 +141,10 @@ export function loadTraceDir(dir: string, registry: AcceleratorRegistry): Trace[
     walk(dir)
   }
   if (files.length === 0) {
-    throw new UsageError(`no trace files (*.json) in ${dir}`, {code: 'TRACES_NOT_FOUND', hint: 'Trace files are named like us-west-2a_v100_1.json; see ../shared/data/traces/README.md.'})
+    throw new UsageError(`no trace files (*.json) in ${dir}`, {
+      code: 'TRACES_NOT_FOUND',
+      hint: 'Trace files are named like us-west-2a_v100_1.json; see ../shared/data/traces/README.md.',
+    })
   }
   return files.map((f) => {
     let text: string

@@ -74,7 +74,8 @@ export interface Scenario {
   changes?: readonly Int32Array[]
 }
 
-export type Target = {readonly kind: 'idle'} | {readonly kind: 'spot'; readonly market: number} | {readonly kind: 'on-demand'; readonly option: number}
+export type Target =
+  {readonly kind: 'idle'} | {readonly kind: 'spot'; readonly market: number} | {readonly kind: 'on-demand'; readonly option: number}
 
 /** Why the engine is asking. */
 export type DecisionEvent = 'start' | 'tick' | 'preempted' | 'notice' | 'changeover-done' | 'wake'

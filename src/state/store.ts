@@ -118,7 +118,10 @@ export class Store {
         const list = kept.value as readonly AttemptRecord[]
         const attempt = Object.freeze(toAttempt(row))
         const i = list.findIndex((a) => a.id === id)
-        this.reads.set(key, {version: `${dataVersion}:${this.attemptWrites}`, value: Object.freeze(i >= 0 ? list.with(i, attempt) : [...list, attempt])})
+        this.reads.set(key, {
+          version: `${dataVersion}:${this.attemptWrites}`,
+          value: Object.freeze(i >= 0 ? list.with(i, attempt) : [...list, attempt]),
+        })
       }
     }
   }
@@ -156,20 +159,25 @@ export class Store {
     const latestKnown = Math.max(...MIGRATIONS.map((m) => m.version))
     const newest = Math.max(0, ...applied)
     if (newest > latestKnown) {
-      throw new UsageError(`the state store at ${this.path} was written by a newer skyhop (schema ${newest}, this one knows ${latestKnown})`, {
-        code: 'STATE_TOO_NEW',
-        hint: 'Upgrade skyhop, or point SKYHOP_HOME elsewhere.',
-      })
+      throw new UsageError(
+        `the state store at ${this.path} was written by a newer skyhop (schema ${newest}, this one knows ${latestKnown})`,
+        {
+          code: 'STATE_TOO_NEW',
+          hint: 'Upgrade skyhop, or point SKYHOP_HOME elsewhere.',
+        },
+      )
     }
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue
       // BEGIN IMMEDIATE: two processes opening a fresh store at once must not both migrate.
-      this.db.transaction(() => {
-        const again = this.sql('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
-        if (again) return
-        this.db.exec(m.sql)
-        this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
-      }).immediate()
+      this.db
+        .transaction(() => {
+          const again = this.sql('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
+          if (again) return
+          this.db.exec(m.sql)
+          this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
+        })
+        .immediate()
     }
   }
 
@@ -230,7 +238,9 @@ export class Store {
     const row = (this.sql(`SELECT * FROM ${table} WHERE id = ?`).get(ref) ??
       this.sql(`SELECT * FROM ${table} WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(ref)) as Row | undefined
     if (row) return row
-    const names = (this.sql(`SELECT DISTINCT name FROM ${table} ORDER BY created_at DESC LIMIT 500`).all() as Array<{name: string}>).map((r) => r.name)
+    const names = (this.sql(`SELECT DISTINCT name FROM ${table} ORDER BY created_at DESC LIMIT 500`).all() as Array<{name: string}>).map(
+      (r) => r.name,
+    )
     const suggestion = didYouMean(ref, names)
     throw new UsageError(`no ${words.what} with id or name "${ref}"`, {
       code: words.code,
@@ -310,7 +320,11 @@ export class Store {
 
   /** Extends our lease; false if another controller took it (we must stop acting). */
   renewLease(jobId: string, owner: string, ttlMs: number): boolean {
-    const info = this.sql('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(this.clock().getTime() + ttlMs, jobId, owner)
+    const info = this.sql('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(
+      this.clock().getTime() + ttlMs,
+      jobId,
+      owner,
+    )
     return info.changes === 1
   }
 
@@ -339,45 +353,47 @@ export class Store {
    */
   recordAttemptIntent(input: NewAttempt): AttemptRecord | null {
     const id = newId('a')
-    const created = this.writingAttempts(id, () => this.transaction(() => {
-      const job = this.sql('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
-      if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
-      if (TERMINAL_JOB_STATES.has(job.state)) return false
-      const n = ((this.sql('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
-      this.db
-        .prepare(
-          `INSERT INTO attempts (id, job_id, n, provider, region, zone, instance_type, accelerator, accelerator_count, spot,
+    const created = this.writingAttempts(id, () =>
+      this.transaction(() => {
+        const job = this.sql('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
+        if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
+        if (TERMINAL_JOB_STATES.has(job.state)) return false
+        const n = ((this.sql('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
+        this.db
+          .prepare(
+            `INSERT INTO attempts (id, job_id, n, provider, region, zone, instance_type, accelerator, accelerator_count, spot,
              price_per_hour, currency, on_demand_price_per_hour, billing_granularity_seconds, state, intent_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'REQUESTED', ?)`,
-        )
-        .run(
-          id,
-          input.jobId,
+          )
+          .run(
+            id,
+            input.jobId,
+            n,
+            input.provider,
+            input.region,
+            input.zone,
+            input.instanceType,
+            input.accelerator,
+            input.acceleratorCount,
+            input.spot ? 1 : 0,
+            input.pricePerHour,
+            input.currency,
+            input.onDemandPricePerHour,
+            input.billingGranularitySeconds ?? 1,
+            this.now(),
+          )
+        this.insertEvent(input.jobId, id, 'attempt-requested', {
           n,
-          input.provider,
-          input.region,
-          input.zone,
-          input.instanceType,
-          input.accelerator,
-          input.acceleratorCount,
-          input.spot ? 1 : 0,
-          input.pricePerHour,
-          input.currency,
-          input.onDemandPricePerHour,
-          input.billingGranularitySeconds ?? 1,
-          this.now(),
-        )
-      this.insertEvent(input.jobId, id, 'attempt-requested', {
-        n,
-        provider: input.provider,
-        region: input.region,
-        zone: input.zone,
-        instanceType: input.instanceType,
-        spot: input.spot,
-        ...(input.workPerHour != null ? {workPerHour: input.workPerHour} : {}),
-      })
-      return true
-    }))
+          provider: input.provider,
+          region: input.region,
+          zone: input.zone,
+          instanceType: input.instanceType,
+          spot: input.spot,
+          ...(input.workPerHour != null ? {workPerHour: input.workPerHour} : {}),
+        })
+        return true
+      }),
+    )
     return created ? this.getAttempt(id)! : null
   }
 
@@ -405,7 +421,9 @@ export class Store {
   /** The job's attempts in order. Frozen: the same records are handed to every reader until the attempts change. */
   listAttempts(jobId: string): readonly AttemptRecord[] {
     return this.cachedRead(`attempts:${jobId}`, this.attemptWrites, () =>
-      Object.freeze((this.sql('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map((r) => Object.freeze(toAttempt(r)))),
+      Object.freeze(
+        (this.sql('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map((r) => Object.freeze(toAttempt(r))),
+      ),
     )
   }
 
@@ -419,7 +437,9 @@ export class Store {
   /** The attempt whose recorded handle is this backend run, if any (orphan cleanup). */
   attemptByHandle(provider: string, externalId: string): AttemptRecord | undefined {
     const row = this.db
-      .prepare(`SELECT * FROM attempts WHERE provider = ? AND json_extract(handle_json, '$.externalId') = ? ORDER BY intent_at DESC LIMIT 1`)
+      .prepare(
+        `SELECT * FROM attempts WHERE provider = ? AND json_extract(handle_json, '$.externalId') = ? ORDER BY intent_at DESC LIMIT 1`,
+      )
       .get(provider, externalId) as Row | undefined
     return row ? toAttempt(row) : undefined
   }
@@ -436,7 +456,9 @@ export class Store {
 
   updateAttempt(
     id: string,
-    patch: Partial<Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'releasedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>>,
+    patch: Partial<
+      Pick<AttemptRecord, 'state' | 'launchedAt' | 'startedAt' | 'endedAt' | 'releasedAt' | 'exitCode' | 'reason' | 'handle' | 'error'>
+    >,
     event?: {kind: string; data?: Record<string, unknown>},
   ): void {
     const columns: Record<string, string> = {
@@ -457,17 +479,19 @@ export class Store {
       sets.push(`${columns[key]} = ?`)
       args.push(key === 'handle' || key === 'error' ? (value === null ? null : JSON.stringify(redactDeep(value))) : value)
     }
-    this.writingAttempts(id, () => this.transaction(() => {
-      let jobId: string | undefined
-      if (sets.length > 0) {
-        this.sql(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
-      }
-      if (event) {
-        jobId = (this.sql('SELECT job_id FROM attempts WHERE id = ?').get(id) as {job_id: string} | undefined)?.job_id
-        if (!jobId) throw new BugError(`attempt ${id} vanished from the state store`)
-        this.insertEvent(jobId, id, event.kind, {...(patch.state ? {state: patch.state} : {}), ...event.data})
-      }
-    }))
+    this.writingAttempts(id, () =>
+      this.transaction(() => {
+        let jobId: string | undefined
+        if (sets.length > 0) {
+          this.sql(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
+        }
+        if (event) {
+          jobId = (this.sql('SELECT job_id FROM attempts WHERE id = ?').get(id) as {job_id: string} | undefined)?.job_id
+          if (!jobId) throw new BugError(`attempt ${id} vanished from the state store`)
+          this.insertEvent(jobId, id, event.kind, {...(patch.state ? {state: patch.state} : {}), ...event.data})
+        }
+      }),
+    )
   }
 
   /** Records that an attempt's instance/allocation was released (at `at`, default now). */
@@ -477,11 +501,7 @@ export class Store {
 
   /** Attempts that ended but whose instance/allocation was never confirmed released. */
   unreleasedAttempts(filter: {sweepId?: string; jobId?: string} = {}): AttemptRecord[] {
-    const where = [
-      'a.released_at IS NULL',
-      'a.handle_json IS NOT NULL',
-      "a.state IN ('SUCCEEDED','FAILED','PREEMPTED','CANCELLED','LOST')",
-    ]
+    const where = ['a.released_at IS NULL', 'a.handle_json IS NOT NULL', "a.state IN ('SUCCEEDED','FAILED','PREEMPTED','CANCELLED','LOST')"]
     const args: unknown[] = []
     if (filter.sweepId) {
       where.push('j.sweep_id = ?')
@@ -539,7 +559,17 @@ export class Store {
           `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json)
            VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)`,
         )
-        .run(id, input.name, ts, ts, JSON.stringify(input.spec), input.budgetUsd, input.file, JSON.stringify(redactDeep(input.options)), input.plan ? JSON.stringify(input.plan) : null)
+        .run(
+          id,
+          input.name,
+          ts,
+          ts,
+          JSON.stringify(input.spec),
+          input.budgetUsd,
+          input.file,
+          JSON.stringify(redactDeep(input.options)),
+          input.plan ? JSON.stringify(input.plan) : null,
+        )
       return jobs.map((j) => this.createJob({...j, sweepId: id}).id)
     })
     return {sweep: this.getSweep(id)!, jobs: jobIds.map((j) => this.getJob(j)!)}
@@ -558,7 +588,9 @@ export class Store {
   listSweeps(filter: {limit?: number; states?: SweepState[]} = {}): SweepRecord[] {
     const states = filter.states ?? []
     const where = states.length > 0 ? `WHERE state IN (${states.map(() => '?').join(',')})` : ''
-    return (this.sql(`SELECT * FROM sweeps ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(...states, filter.limit ?? 1000) as Row[]).map(toSweep)
+    return (
+      this.sql(`SELECT * FROM sweeps ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(...states, filter.limit ?? 1000) as Row[]
+    ).map(toSweep)
   }
 
   /** A sweep's jobs in sweep order (the order they were recorded). */
@@ -571,7 +603,9 @@ export class Store {
     const out = new Map<string, Partial<Record<JobState, number>>>()
     if (sweepIds.length === 0) return out
     const rows = this.db
-      .prepare(`SELECT sweep_id, state, COUNT(*) AS n FROM jobs WHERE sweep_id IN (${sweepIds.map(() => '?').join(',')}) GROUP BY sweep_id, state`)
+      .prepare(
+        `SELECT sweep_id, state, COUNT(*) AS n FROM jobs WHERE sweep_id IN (${sweepIds.map(() => '?').join(',')}) GROUP BY sweep_id, state`,
+      )
       .all(...sweepIds) as Array<{sweep_id: string; state: JobState; n: number}>
     for (const r of rows) {
       const counts = out.get(r.sweep_id) ?? {}
@@ -623,7 +657,9 @@ export class Store {
   orphanedSweeps(): SweepRecord[] {
     const now = this.clock().getTime()
     return (
-      this.sql(`SELECT * FROM sweeps WHERE state = 'RUNNING' AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`).all(now) as Row[]
+      this.sql(`SELECT * FROM sweeps WHERE state = 'RUNNING' AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`).all(
+        now,
+      ) as Row[]
     ).map(toSweep)
   }
 
@@ -653,7 +689,9 @@ export class Store {
   addObservation(o: Omit<ObservationRecord, 'ts'> & {ts?: string}): void {
     this.observationWrites++
     this.db
-      .prepare('INSERT INTO observations (ts, provider, region, zone, accelerator, spot, kind, value_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO observations (ts, provider, region, zone, accelerator, spot, kind, value_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(o.ts ?? this.now(), o.provider, o.region, o.zone, o.accelerator, o.spot ? 1 : 0, o.kind, o.valueSeconds)
   }
 
@@ -671,16 +709,18 @@ export class Store {
   }
 
   private readObservations(sinceIso: string): readonly ObservationRecord[] {
-    return (this.sql('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) => Object.freeze({
-      ts: r.ts as string,
-      provider: r.provider as string,
-      region: (r.region as string | null) ?? null,
-      zone: (r.zone as string | null) ?? null,
-      accelerator: (r.accelerator as string | null) ?? null,
-      spot: r.spot === 1,
-      kind: r.kind as ObservationKind,
-      valueSeconds: (r.value_seconds as number | null) ?? null,
-    }))
+    return (this.sql('SELECT * FROM observations WHERE ts >= ? ORDER BY ts').all(sinceIso) as Row[]).map((r) =>
+      Object.freeze({
+        ts: r.ts as string,
+        provider: r.provider as string,
+        region: (r.region as string | null) ?? null,
+        zone: (r.zone as string | null) ?? null,
+        accelerator: (r.accelerator as string | null) ?? null,
+        spot: r.spot === 1,
+        kind: r.kind as ObservationKind,
+        valueSeconds: (r.value_seconds as number | null) ?? null,
+      }),
+    )
   }
 
   integrityCheck(): string {

@@ -76,7 +76,8 @@ export function readDocument(file: string, errorCode: string): SourceDocument {
 }
 
 function yamlMessage(code: string, message: string): string {
-  if (code === 'DUPLICATE_KEY') return `duplicate key: ${message.replace(/^Map keys must be unique;?\s*/i, '') || 'a key appears twice'}`.replace(/: $/, '')
+  if (code === 'DUPLICATE_KEY')
+    return `duplicate key: ${message.replace(/^Map keys must be unique;?\s*/i, '') || 'a key appears twice'}`.replace(/: $/, '')
   return `YAML syntax error: ${message}`
 }
 
@@ -188,7 +189,12 @@ function toIssue(src: SourceDocument, e: ErrorObject): FileIssue {
     case 'propertyNames': {
       const name = (e.params as {propertyName: string}).propertyName
       const full = [...path, name]
-      return {...base, ...locate(src, full, 'key'), path: pointer(full), message: `"${name}" is not a valid name: use letters, digits and _ and do not start with a digit`}
+      return {
+        ...base,
+        ...locate(src, full, 'key'),
+        path: pointer(full),
+        message: `"${name}" is not a valid name: use letters, digits and _ and do not start with a digit`,
+      }
     }
     case 'enum': {
       const allowed = (e.params as {allowedValues: unknown[]}).allowedValues.map(String)
@@ -222,7 +228,12 @@ function toIssue(src: SourceDocument, e: ErrorObject): FileIssue {
       }
     }
     case 'pattern': {
-      return {...base, ...locate(src, path), path: pointer(path), message: parent?.description ?? `does not match ${(e.params as {pattern: string}).pattern}`}
+      return {
+        ...base,
+        ...locate(src, path),
+        path: pointer(path),
+        message: parent?.description ?? `does not match ${(e.params as {pattern: string}).pattern}`,
+      }
     }
     case 'minItems':
       return {...base, ...locate(src, path), path: pointer(path), message: 'must not be empty'}

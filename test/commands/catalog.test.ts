@@ -44,13 +44,20 @@ describe('skyhop catalog refresh / status', () => {
     const o = parseEnvelope(runCli(['offers', '--provider', 'azure', '--accelerator', 'H100:8', '--json'], {home}).stdout).result
     expect(o.offers).to.have.length(1)
     // ND96isr_H100_v5: eight H100s, whatever the catalog said.
-    expect(o.offers[0].offer).to.deep.include({instanceType: 'Standard_ND96isr_H100_v5', accelerator: {name: 'H100-80GB', count: 8}, price: {onDemand: 98.32, spot: 39.5, currency: 'USD'}})
+    expect(o.offers[0].offer).to.deep.include({
+      instanceType: 'Standard_ND96isr_H100_v5',
+      accelerator: {name: 'H100-80GB', count: 8},
+      price: {onDemand: 98.32, spot: 39.5, currency: 'USD'},
+    })
   })
 
   it('keeps the last good data when the provider fails, says so, and exits 4', async () => {
     const home = tempHome()
     fake.failAlways({kind: 'status', status: 503})
-    const r = await runCliAsync(['catalog', 'refresh', '--provider', 'azure', '--timeout', '2'], {home, env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint}})
+    const r = await runCliAsync(['catalog', 'refresh', '--provider', 'azure', '--timeout', '2'], {
+      home,
+      env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint},
+    })
     expect(r.code).to.equal(4)
     expect(r.stdout).to.match(/azure\s+failed\s+bundled/)
     expect(r.stdout).to.include('kept the bundled snapshot')
@@ -82,7 +89,10 @@ describe('skyhop catalog refresh / status', () => {
       spotPrices: {'us-east-1a': {'p3.2xlarge': 0.9}, 'us-west-2b': {'p3.2xlarge': 0.95}},
     })
     const url = await ec2.start()
-    const pricing = await startFakeAwsPrices({keys: [key], products: [{instanceType: 'p3.2xlarge', regionCode: 'us-east-1', usdPerHour: 3.1}]})
+    const pricing = await startFakeAwsPrices({
+      keys: [key],
+      products: [{instanceType: 'p3.2xlarge', regionCode: 'us-east-1', usdPerHour: 3.1}],
+    })
     try {
       const home = tempHome()
       const env = {
@@ -100,8 +110,16 @@ describe('skyhop catalog refresh / status', () => {
       const outcome = parseEnvelope(r.stdout).result.outcomes[0]
       expect(outcome).to.deep.include({provider: 'aws', status: 'refreshed'})
       expect(r.stdout).to.not.include(key.secretAccessKey)
-      const o = parseEnvelope(runCli(['offers', '--provider', 'aws', '--accelerator', 'V100:1', '--region', 'us-east-1', '--spot', '--json'], {home}).stdout).result
-      expect(o.offers.map((x: {offer: {zone: string; price: {onDemand: number; spot: number}}}) => [x.offer.zone, x.offer.price.onDemand, x.offer.price.spot])).to.deep.equal([['us-east-1a', 3.1, 0.9]])
+      const o = parseEnvelope(
+        runCli(['offers', '--provider', 'aws', '--accelerator', 'V100:1', '--region', 'us-east-1', '--spot', '--json'], {home}).stdout,
+      ).result
+      expect(
+        o.offers.map((x: {offer: {zone: string; price: {onDemand: number; spot: number}}}) => [
+          x.offer.zone,
+          x.offer.price.onDemand,
+          x.offer.price.spot,
+        ]),
+      ).to.deep.equal([['us-east-1a', 3.1, 0.9]])
     } finally {
       await ec2.stop()
       await pricing.close()

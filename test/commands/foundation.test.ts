@@ -70,7 +70,29 @@ describe('CLI foundation (built bin/run.js)', () => {
 
   it('init writes a job file that validates, and refuses to overwrite it', () => {
     const home = tempHome()
-    const args = ['init', '--name', 'train', '--run', 'python train.py --lr "$LR"', '--accelerators', 'H100:8', '--accelerators', '910B:8', '--runtimes', 'cuda', '--runtimes', 'cann', '--spot', 'auto', '--work-hours', '12', '--reference', 'A100-80GB:8', '--deadline', '3d']
+    const args = [
+      'init',
+      '--name',
+      'train',
+      '--run',
+      'python train.py --lr "$LR"',
+      '--accelerators',
+      'H100:8',
+      '--accelerators',
+      '910B:8',
+      '--runtimes',
+      'cuda',
+      '--runtimes',
+      'cann',
+      '--spot',
+      'auto',
+      '--work-hours',
+      '12',
+      '--reference',
+      'A100-80GB:8',
+      '--deadline',
+      '3d',
+    ]
     const r = runCli([...args, '--json'], {home, cwd: home})
     expect(r.code, r.stderr).to.equal(0)
     const file = join(home, 'train.yaml')
@@ -90,8 +112,12 @@ describe('CLI foundation (built bin/run.js)', () => {
   })
 
   it('has a summary and at least one example for every command', () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {summary?: string; description?: string; examples?: unknown[]; hidden?: boolean}>}
-    const missing = Object.entries(manifest.commands).filter(([, c]) => !c.hidden && (!c.examples || c.examples.length === 0 || !(c.summary || c.description)))
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, {summary?: string; description?: string; examples?: unknown[]; hidden?: boolean}>
+    }
+    const missing = Object.entries(manifest.commands).filter(
+      ([, c]) => !c.hidden && (!c.examples || c.examples.length === 0 || !(c.summary || c.description)),
+    )
     expect(missing.map(([id]) => id)).to.deep.equal([])
   })
 })

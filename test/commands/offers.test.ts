@@ -33,7 +33,19 @@ describe('skyhop offers', () => {
   })
 
   it('filters by spot, region and max price, and sorts by price per TFLOPS', () => {
-    const r = runCli(['offers', '--accelerator', 'H100:8', '--spot', '--region', 'us-east-1', '--max-price', '40', '--sort', 'price-per-tflops', '--json'])
+    const r = runCli([
+      'offers',
+      '--accelerator',
+      'H100:8',
+      '--spot',
+      '--region',
+      'us-east-1',
+      '--max-price',
+      '40',
+      '--sort',
+      'price-per-tflops',
+      '--json',
+    ])
     expect(r.code, r.stderr).to.equal(0)
     const result = parseEnvelope(r.stdout).result
     expect(result.offers.length).to.be.greaterThan(0)
@@ -47,19 +59,27 @@ describe('skyhop offers', () => {
   it('uses exactly the offers of --catalog FILE', () => {
     const home = tempHome()
     const file = join(home, 'pool.yaml')
-    writeFileSync(file, 'offers:\n  - {provider: onprem, region: lab, instanceType: atlas-800, accelerator: {name: 910B, count: 8}, vcpus: 192, memoryGiB: 1024, price: {onDemand: 20, currency: CNY}}\n')
+    writeFileSync(
+      file,
+      'offers:\n  - {provider: onprem, region: lab, instanceType: atlas-800, accelerator: {name: 910B, count: 8}, vcpus: 192, memoryGiB: 1024, price: {onDemand: 20, currency: CNY}}\n',
+    )
     const r = runCli(['offers', '--catalog', file, '--json'], {home})
     expect(r.code, r.stderr).to.equal(0)
     const result = parseEnvelope(r.stdout).result
     expect(result.total).to.equal(1)
     expect(result.offers[0].offer).to.deep.include({provider: 'onprem', accelerator: {name: 'Ascend910B', count: 8}})
-    expect(result.sources).to.deep.equal([{provider: 'onprem', origin: 'file', source: `file ${file}`, asOf: result.offers[0].offer.asOf, fetchedAt: null, rows: 1, file}])
+    expect(result.sources).to.deep.equal([
+      {provider: 'onprem', origin: 'file', source: `file ${file}`, asOf: result.offers[0].offer.asOf, fetchedAt: null, rows: 1, file},
+    ])
   })
 
   it('exits 3 with file:line:col for an invalid --catalog file', () => {
     const home = tempHome()
     const file = join(home, 'bad.yaml')
-    writeFileSync(file, 'offers:\n  - provider: aws\n    region: us-east-1\n    instanceType: x\n    vcpus: 1\n    memoryGiB: 1\n    price: {onDemand: 1, currency: USD}\n    acelerator: {name: H100, count: 8}\n')
+    writeFileSync(
+      file,
+      'offers:\n  - provider: aws\n    region: us-east-1\n    instanceType: x\n    vcpus: 1\n    memoryGiB: 1\n    price: {onDemand: 1, currency: USD}\n    acelerator: {name: H100, count: 8}\n',
+    )
     const r = runCli(['offers', '--catalog', file], {home})
     expect(r.code).to.equal(3)
     expect(r.stderr).to.include('error[CATALOG_FILE_INVALID]')

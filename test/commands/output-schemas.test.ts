@@ -28,7 +28,8 @@ const schemaNames = readdirSync(SCHEMA_DIR)
   .map((f) => f.replace(/\.json$/, ''))
 for (const name of schemaNames) ajv.addSchema(JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.json`), 'utf8')))
 // Output schemas may refer to the input ones (an offer is a catalog offer).
-for (const f of readdirSync(join(ROOT, 'schemas')).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas', f), 'utf8')))
+for (const f of readdirSync(join(ROOT, 'schemas')).filter((f) => f.endsWith('.schema.json')))
+  ajv.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas', f), 'utf8')))
 
 /** Commands whose output was validated, by schema name; and those whose case could not run here. */
 const validated = new Map<string, number>()
@@ -119,7 +120,10 @@ describe('--json output of every command matches its schema (built CLI)', functi
     // --wait --json: JSON Lines, each an event, the last the envelope.
     const r = runCli(['sweep', sweepFile, '-y', '--wait', '--set', 'b=z', '--json'], o)
     expect(r.code, r.stderr).to.equal(0)
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     for (const event of lines.slice(0, -1)) check(`${BASE}sweep.json#/definitions/event`, event, `event ${event.event}`)
     check('envelope', lines.at(-1), 'sweep --wait envelope')
     check('sweep', lines.at(-1).result, 'sweep --wait result')
@@ -142,7 +146,10 @@ describe('--json output of every command matches its schema (built CLI)', functi
     json('accelerators', ['accelerators'], o)
     json('offers', ['offers', '--accelerator', 'H100'], o)
     json('catalog-status', ['catalog', 'status'], o)
-    const r = await runCliAsync(['catalog', 'refresh', '--provider', 'azure', '--json'], {home, env: {...env, SKYHOP_AZURE_ENDPOINT: fake.endpoint}})
+    const r = await runCliAsync(['catalog', 'refresh', '--provider', 'azure', '--json'], {
+      home,
+      env: {...env, SKYHOP_AZURE_ENDPOINT: fake.endpoint},
+    })
     expect(r.code, r.stderr).to.equal(0)
     const envelope = parseEnvelope(r.stdout)
     check('envelope', envelope, 'catalog refresh envelope')
@@ -159,7 +166,11 @@ describe('--json output of every command matches its schema (built CLI)', functi
     }
     const job = join(home, 'sim.yaml')
     writeFileSync(job, 'name: sim\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 4}\ndeadline: 12h\nrun: echo\n')
-    json('simulate', ['simulate', job, '--traces', traces, '--zone', 'us-east-1a', '--seeds', '3', '--spot-price', '1', '--on-demand-price', '3'], o)
+    json(
+      'simulate',
+      ['simulate', job, '--traces', traces, '--zone', 'us-east-1a', '--seeds', '3', '--spot-price', '1', '--on-demand-price', '3'],
+      o,
+    )
   })
 
   it('errors use the envelope too', () => {
@@ -169,7 +180,9 @@ describe('--json output of every command matches its schema (built CLI)', functi
   })
 
   it('every command has a schema, and every schema was checked against real output', () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {hidden?: boolean; pluginName?: string}>}
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, {hidden?: boolean; pluginName?: string}>
+    }
     const commands = Object.entries(manifest.commands)
       .filter(([, c]) => !c.hidden)
       .map(([id]) => id.replace(/:/g, '-'))

@@ -17,10 +17,43 @@ const validateResult = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'schemas',
 // Slurm: A100-80GB×8 at an internal 4 USD/h; AWS: H100×8 at 30 USD/h and A100×8 at 25 USD/h.
 const CATALOG = {
   offers: [
-    {provider: 'slurm', region: 'lab', instanceType: 'gpu-a100', accelerator: {name: 'A100-80GB', count: 8}, vcpus: 64, memoryGiB: 512, price: {onDemand: 4, currency: 'USD'}, expectedQueueMinutes: 360},
-    {provider: 'aws', region: 'us-east-1', instanceType: 'p5.48xlarge', accelerator: {name: 'H100-80GB', count: 8}, vcpus: 192, memoryGiB: 2048, price: {onDemand: 30, spot: 12, currency: 'USD'}},
-    {provider: 'aws', region: 'us-west-2', instanceType: 'p4de.24xlarge', accelerator: {name: 'A100-80GB', count: 8}, vcpus: 96, memoryGiB: 1152, price: {onDemand: 25, currency: 'USD'}},
-    {provider: 'huaweicloud', region: 'cn-southwest-2', instanceType: 'snt9b.8', accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 1536, price: {onDemand: 20, currency: 'CNY'}},
+    {
+      provider: 'slurm',
+      region: 'lab',
+      instanceType: 'gpu-a100',
+      accelerator: {name: 'A100-80GB', count: 8},
+      vcpus: 64,
+      memoryGiB: 512,
+      price: {onDemand: 4, currency: 'USD'},
+      expectedQueueMinutes: 360,
+    },
+    {
+      provider: 'aws',
+      region: 'us-east-1',
+      instanceType: 'p5.48xlarge',
+      accelerator: {name: 'H100-80GB', count: 8},
+      vcpus: 192,
+      memoryGiB: 2048,
+      price: {onDemand: 30, spot: 12, currency: 'USD'},
+    },
+    {
+      provider: 'aws',
+      region: 'us-west-2',
+      instanceType: 'p4de.24xlarge',
+      accelerator: {name: 'A100-80GB', count: 8},
+      vcpus: 96,
+      memoryGiB: 1152,
+      price: {onDemand: 25, currency: 'USD'},
+    },
+    {
+      provider: 'huaweicloud',
+      region: 'cn-southwest-2',
+      instanceType: 'snt9b.8',
+      accelerator: {name: 'Ascend910B', count: 8},
+      vcpus: 192,
+      memoryGiB: 1536,
+      price: {onDemand: 20, currency: 'CNY'},
+    },
   ],
 }
 
@@ -52,11 +85,17 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(validateResult(env.result), ajv.errorsText(validateResult.errors)).to.equal(true)
     const c = env.result.candidates
     // Slurm: 10 h × 4 = 40 USD (queue 6 h is not billed); H100: 10 × 312/989 = 3.155 h × 30 = 94.6; A100 aws 250.
-    expect(c.map((x: {provider: string; instanceType: string}) => `${x.provider}:${x.instanceType}`)).to.deep.equal(['slurm:gpu-a100', 'aws:p5.48xlarge', 'aws:p4de.24xlarge'])
+    expect(c.map((x: {provider: string; instanceType: string}) => `${x.provider}:${x.instanceType}`)).to.deep.equal([
+      'slurm:gpu-a100',
+      'aws:p5.48xlarge',
+      'aws:p4de.24xlarge',
+    ])
     expect(c[0]).to.include({estimatedCostUsd: 40, estimatedQueueHours: 6, estimatedRunHours: 10, hourlyPriceUsd: 4, spot: false})
     expect(c[1].estimatedRunHours).to.be.closeTo((10 * 312) / 989, 1e-3)
     expect(env.result.chosen).to.deep.equal(c[0])
-    expect(env.result.excluded.map((g: {reason: string; subject: string}) => `${g.reason}:${g.subject}`)).to.include('accelerator-mismatch:Ascend910B')
+    expect(env.result.excluded.map((g: {reason: string; subject: string}) => `${g.reason}:${g.subject}`)).to.include(
+      'accelerator-mismatch:Ascend910B',
+    )
     expect(env.result.enabledProviders).to.equal(null)
   })
 
@@ -83,7 +122,9 @@ describe('skyhop plan (built bin/run.js)', () => {
 
   it('plans only enabled providers by default: AWS with credentials in the environment', () => {
     const f = setup(TRAIN)
-    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'}})
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {
+      env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'},
+    })
     const env = parseEnvelope(r.stdout)
     expect(env.result.enabledProviders).to.deep.equal(['aws', 'local'])
     expect(env.result.chosen.provider).to.equal('aws')

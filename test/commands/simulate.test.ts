@@ -63,7 +63,28 @@ describe('skyhop simulate (built bin/run.js)', () => {
 
   it('prints the zones and a table of policies, and honours --policy, --zone, --changeover and --notice', () => {
     const f = setup()
-    const r = runCli(['simulate', f.job, '--traces', f.traces, ...PRICES, '--seeds', '5', '--policy', 'greedy', '--policy', 'skyhop', '--zone', 'us-west-2a', '--changeover', '12m', '--notice', '0'], {home: f.dir})
+    const r = runCli(
+      [
+        'simulate',
+        f.job,
+        '--traces',
+        f.traces,
+        ...PRICES,
+        '--seeds',
+        '5',
+        '--policy',
+        'greedy',
+        '--policy',
+        'skyhop',
+        '--zone',
+        'us-west-2a',
+        '--changeover',
+        '12m',
+        '--notice',
+        '0',
+      ],
+      {home: f.dir},
+    )
     expect(r.code, r.stderr).to.equal(0)
     expect(r.stdout).to.match(/train: 6 h of work, deadline 10 h \(job fraction 0\.60\), changeover 0\.20 h, notice 0 s/)
     expect(r.stdout).to.match(/^us-west-2a\s+V100-16GB×1\s+1\.00\s+1\.000\s+3\.000/m)

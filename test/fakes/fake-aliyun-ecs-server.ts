@@ -170,7 +170,8 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
     const requestId = randomBytes(16).toString('hex').toUpperCase()
     try {
       this.verify(req, url, body)
-      if (req.headers['x-acs-version'] !== '2014-05-26') throw new FakeAliyunError('InvalidVersion', `Specified parameter Version is not valid: ${String(req.headers['x-acs-version'])}`)
+      if (req.headers['x-acs-version'] !== '2014-05-26')
+        throw new FakeAliyunError('InvalidVersion', `Specified parameter Version is not valid: ${String(req.headers['x-acs-version'])}`)
       const inj = this.injections.take((i) => !i.action || i.action === action)
       if (inj) throw new FakeAliyunError(inj.code, inj.message ?? `injected ${inj.code}`, inj.status)
       const result = this.act(action, params)
@@ -179,7 +180,13 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
     } catch (error) {
       if (!(error instanceof FakeAliyunError)) throw error
       this.calls.push({action, status: error.status, code: error.code, params})
-      this.send(res, error.status, {RequestId: requestId, HostId: 'ecs.aliyuncs.com', Code: error.code, Message: error.message, Recommend: `https://api.aliyun.com/troubleshoot?q=${error.code}`})
+      this.send(res, error.status, {
+        RequestId: requestId,
+        HostId: 'ecs.aliyuncs.com',
+        Code: error.code,
+        Message: error.message,
+        Recommend: `https://api.aliyun.com/troubleshoot?q=${error.code}`,
+      })
     }
   }
 
@@ -192,18 +199,25 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
     for (const required of ['host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256']) {
       if (!auth.signedHeaders.includes(required)) throw new FakeAliyunError('IncompleteSignature', `header ${required} must be signed`)
     }
-    if (req.headers['x-acs-content-sha256'] !== sha256Hex(body)) throw new FakeAliyunError('SignatureDoesNotMatch', 'The payload hash does not match the body.')
+    if (req.headers['x-acs-content-sha256'] !== sha256Hex(body))
+      throw new FakeAliyunError('SignatureDoesNotMatch', 'The payload hash does not match the body.')
     const date = Date.parse(String(req.headers['x-acs-date']))
-    if (!Number.isFinite(date) || Math.abs(date - this.now()) > 15 * 60_000) throw new FakeAliyunError('InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.')
+    if (!Number.isFinite(date) || Math.abs(date - this.now()) > 15 * 60_000)
+      throw new FakeAliyunError('InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.')
     const nonce = String(req.headers['x-acs-signature-nonce'])
     if (this.nonces.has(nonce)) throw new FakeAliyunError('SignatureNonceUsed', 'Specified signature nonce was used already.')
-    if (key.securityToken !== undefined && req.headers['x-acs-security-token'] !== key.securityToken) throw new FakeAliyunError('InvalidSecurityToken.Malformed', 'Specified SecurityToken is malformed.')
+    if (key.securityToken !== undefined && req.headers['x-acs-security-token'] !== key.securityToken)
+      throw new FakeAliyunError('InvalidSecurityToken.Malformed', 'Specified SecurityToken is malformed.')
     const raw = req.rawHeaders
     const headers: Array<[string, string]> = []
     for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]])
-    const creq = acs3CanonicalRequest({method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams], headers, body}, (name) => auth.signedHeaders.includes(name.toLowerCase()))
+    const creq = acs3CanonicalRequest(
+      {method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams], headers, body},
+      (name) => auth.signedHeaders.includes(name.toLowerCase()),
+    )
     const expected = hmacSha256Hex(key.accessKeySecret, `ACS3-HMAC-SHA256\n${sha256Hex(creq.text)}`)
-    if (!signaturesEqual(expected, auth.signature)) throw new FakeAliyunError('SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.')
+    if (!signaturesEqual(expected, auth.signature))
+      throw new FakeAliyunError('SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.')
     this.nonces.add(nonce)
   }
 
@@ -215,13 +229,15 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
 
   private instance(region: string, id: string): FakeEcsInstance {
     const i = this.instances.get(id)
-    if (!i || i.released || i.region !== region) throw new FakeAliyunError('InvalidInstanceId.NotFound', `The specified InstanceId does not exist: ${id}`, 404)
+    if (!i || i.released || i.region !== region)
+      throw new FakeAliyunError('InvalidInstanceId.NotFound', `The specified InstanceId does not exist: ${id}`, 404)
     return i
   }
 
   private act(action: string, p: Record<string, string>): Record<string, unknown> {
     const region = p.RegionId
-    if (!region || !(region in this.options.stock)) throw new FakeAliyunError('InvalidRegionId.NotFound', `The specified RegionId does not exist: ${region}`, 404)
+    if (!region || !(region in this.options.stock))
+      throw new FakeAliyunError('InvalidRegionId.NotFound', `The specified RegionId does not exist: ${region}`, 404)
     switch (action) {
       case 'RunInstances':
         return {InstanceIdSets: {InstanceIdSet: [this.run(region, p)]}, TradePrice: this.options.prices?.[p.InstanceType] ?? 0}
@@ -230,7 +246,11 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
         const tagKeys: Array<[string, string | undefined]> = []
         for (let n = 1; p[`Tag.${n}.Key`] !== undefined; n++) tagKeys.push([p[`Tag.${n}.Key`], p[`Tag.${n}.Value`]])
         const all = [...this.instances.values()].filter(
-          (i) => !i.released && i.region === region && (!ids || ids.includes(i.id)) && tagKeys.every(([k, v]) => i.tags.has(k) && (v === undefined || i.tags.get(k) === v)),
+          (i) =>
+            !i.released &&
+            i.region === region &&
+            (!ids || ids.includes(i.id)) &&
+            tagKeys.every(([k, v]) => i.tags.has(k) && (v === undefined || i.tags.get(k) === v)),
         )
         const size = Math.min(Number(p.MaxResults ?? 10), this.options.pageSize ?? 100)
         const offset = p.NextToken ? Number(p.NextToken) : 0
@@ -255,18 +275,29 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
       }
       case 'DeleteInstances': {
         if (p.Force !== 'true') {
-          for (const id of this.list(p, 'InstanceId')) if (this.instance(region, id).status !== 'Stopped') throw new FakeAliyunError('IncorrectInstanceStatus', 'The current status of the resource does not support this operation.', 403)
+          for (const id of this.list(p, 'InstanceId'))
+            if (this.instance(region, id).status !== 'Stopped')
+              throw new FakeAliyunError(
+                'IncorrectInstanceStatus',
+                'The current status of the resource does not support this operation.',
+                403,
+              )
         }
         for (const id of this.list(p, 'InstanceId')) this.release(this.instance(region, id))
         return {}
       }
       case 'GetInstanceConsoleOutput': {
         const i = this.instance(region, p.InstanceId)
-        return {InstanceId: i.id, ConsoleOutput: Buffer.from(this.consoleOf(i.id)).toString('base64'), LastUpdateTime: new Date(this.now()).toISOString()}
+        return {
+          InstanceId: i.id,
+          ConsoleOutput: Buffer.from(this.consoleOf(i.id)).toString('base64'),
+          LastUpdateTime: new Date(this.now()).toISOString(),
+        }
       }
       case 'RunCommand': {
         const ids = this.list(p, 'InstanceId')
-        const script = p.ContentEncoding === 'Base64' ? Buffer.from(p.CommandContent ?? '', 'base64').toString('utf8') : (p.CommandContent ?? '')
+        const script =
+          p.ContentEncoding === 'Base64' ? Buffer.from(p.CommandContent ?? '', 'base64').toString('utf8') : (p.CommandContent ?? '')
         for (const id of ids) {
           const i = this.instance(region, id)
           if (i.status !== 'Running') throw new FakeAliyunError('InstanceNotRunning', 'The instance is not running.', 403)
@@ -280,13 +311,26 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
         const zones = Object.keys(this.options.stock[region]).filter((z) => !p.ZoneId || z === p.ZoneId)
         const rows = zones.flatMap((z) => {
           const price = this.options.spotPrices?.[z]?.[p.InstanceType]
-          return price === undefined ? [] : [{ZoneId: z, InstanceType: p.InstanceType, IoOptimized: 'optimized', NetworkType: 'vpc', SpotPrice: price, OriginPrice: this.options.prices?.[p.InstanceType] ?? price, Timestamp: new Date(this.now()).toISOString()}]
+          return price === undefined
+            ? []
+            : [
+                {
+                  ZoneId: z,
+                  InstanceType: p.InstanceType,
+                  IoOptimized: 'optimized',
+                  NetworkType: 'vpc',
+                  SpotPrice: price,
+                  OriginPrice: this.options.prices?.[p.InstanceType] ?? price,
+                  Timestamp: new Date(this.now()).toISOString(),
+                },
+              ]
         })
         return {SpotPrices: {SpotPriceType: rows}, Currency: this.options.currency ?? 'CNY', NextOffset: 0}
       }
       case 'DescribePrice': {
         const price = this.options.prices?.[p.InstanceType]
-        if (price === undefined) throw new FakeAliyunError('InvalidInstanceType.NotFound', `The specified InstanceType does not exist: ${p.InstanceType}`)
+        if (price === undefined)
+          throw new FakeAliyunError('InvalidInstanceType.NotFound', `The specified InstanceType does not exist: ${p.InstanceType}`)
         return {PriceInfo: {Price: {OriginalPrice: price, DiscountPrice: 0, TradePrice: price, Currency: this.options.currency ?? 'CNY'}}}
       }
       case 'DescribeZones':
@@ -310,18 +354,27 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
     const zones = this.options.stock[region]
     const zone = p.ZoneId ?? Object.keys(zones).find((z) => (zones[z][type] ?? 0) > 0) ?? Object.keys(zones)[0]
     if (!(zone in zones)) throw new FakeAliyunError('InvalidZoneId.NotFound', `The specified zone does not exist: ${zone}`, 404)
-    if (!(type in zones[zone])) throw new FakeAliyunError('InvalidInstanceType.ZoneNotSupported', `The specified zone does not support the instance type ${type}.`)
+    if (!(type in zones[zone]))
+      throw new FakeAliyunError('InvalidInstanceType.ZoneNotSupported', `The specified zone does not support the instance type ${type}.`)
     const live = this.live().filter((i) => i.region === region)
     const quota = this.options.instanceQuota?.[region]
-    if (quota !== undefined && live.length >= quota) throw new FakeAliyunError('QuotaExceed.ElasticQuota', 'The total number of specified instance types exceeds the quota.')
+    if (quota !== undefined && live.length >= quota)
+      throw new FakeAliyunError('QuotaExceed.ElasticQuota', 'The total number of specified instance types exceeds the quota.')
     const spot = p.SpotStrategy ?? 'NoSpot'
     if (spot === 'SpotWithPriceLimit') {
       const price = this.options.spotPrices?.[zone]?.[type]
       if (price !== undefined && Number(p.SpotPriceLimit) < price) {
-        throw new FakeAliyunError('InvalidSpotPriceLimit.LowerThanPublicPrice', `The specified SpotPriceLimit ${p.SpotPriceLimit} is lower than the current public price ${price}.`)
+        throw new FakeAliyunError(
+          'InvalidSpotPriceLimit.LowerThanPublicPrice',
+          `The specified SpotPriceLimit ${p.SpotPriceLimit} is lower than the current public price ${price}.`,
+        )
       }
     }
-    if ((zones[zone][type] ?? 0) <= 0) throw new FakeAliyunError('OperationDenied.NoStock', 'The resource is out of stock in the specified zone. Please try other types, or choose other regions and zones.')
+    if ((zones[zone][type] ?? 0) <= 0)
+      throw new FakeAliyunError(
+        'OperationDenied.NoStock',
+        'The resource is out of stock in the specified zone. Please try other types, or choose other regions and zones.',
+      )
     zones[zone][type] -= 1
     const id = `i-${randomBytes(10).toString('hex').slice(0, 20)}`
     const tags = new Map<string, string>()
@@ -367,7 +420,8 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
   /** The instance metadata service, per attempt: hardened-mode token and the spot notice. */
   private metadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_meta\/([^/]+)(\/latest\/.*)$/.exec(url.pathname)
-    const instance = m && [...this.instances.values()].find((i) => !i.released && i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]))
+    const instance =
+      m && [...this.instances.values()].find((i) => !i.released && i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]))
     if (!m || !instance) return this.send(res, 404, 'Not Found')
     if (m[2] === '/latest/api/token' && req.method === 'PUT') {
       if (!req.headers['x-aliyun-ecs-metadata-token-ttl-seconds']) return this.send(res, 400, 'missing ttl')

@@ -54,7 +54,11 @@ function productJson(p: FakeProduct, i: number): string {
           sku,
           effectiveDate: '2026-11-01T00:00:00Z',
           priceDimensions: {
-            [`${sku}.JRTCKXETXF.6YS6EN2CT7`]: {unit: 'Hrs', pricePerUnit: {USD: p.usdPerHour.toFixed(7)}, description: `$${p.usdPerHour} per On Demand Linux ${p.instanceType} Instance Hour`},
+            [`${sku}.JRTCKXETXF.6YS6EN2CT7`]: {
+              unit: 'Hrs',
+              pricePerUnit: {USD: p.usdPerHour.toFixed(7)},
+              description: `$${p.usdPerHour} per On Demand Linux ${p.instanceType} Instance Hour`,
+            },
           },
         },
       },
@@ -64,7 +68,11 @@ function productJson(p: FakeProduct, i: number): string {
   })
 }
 
-export async function startFakeAwsPrices(options: {keys: Array<{accessKeyId: string; secretAccessKey: string}>; products: FakeProduct[]; pageSize?: number}): Promise<FakeAwsPrices> {
+export async function startFakeAwsPrices(options: {
+  keys: Array<{accessKeyId: string; secretAccessKey: string}>
+  products: FakeProduct[]
+  pageSize?: number
+}): Promise<FakeAwsPrices> {
   const pageSize = options.pageSize ?? 100
   const requests: FakeAwsPrices['requests'] = []
   let throttled = 0
@@ -84,14 +92,27 @@ export async function startFakeAwsPrices(options: {keys: Array<{accessKeyId: str
       }
       const auth = parseAuthorization(String(req.headers.authorization ?? ''))
       const key = auth && options.keys.find((k) => k.accessKeyId === auth.accessKeyId)
-      if (!auth || !key || auth.service !== 'pricing' || auth.region !== 'us-east-1') return send(403, {__type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.'})
+      if (!auth || !key || auth.service !== 'pricing' || auth.region !== 'us-east-1')
+        return send(403, {__type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.'})
       const raw = req.rawHeaders
       const headers: Array<[string, string]> = []
       for (let i = 0; i < raw.length; i += 2) if (auth.signedHeaders.includes(raw[i].toLowerCase())) headers.push([raw[i], raw[i + 1]])
-      const expected = signRequest({method: 'POST', path: new URL(req.url ?? '/', 'http://x').pathname, headers, body}, key, {region: auth.region, service: auth.service})
-      if (!signaturesEqual(expected.signature, auth.signature)) return send(403, {__type: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided.'})
+      const expected = signRequest({method: 'POST', path: new URL(req.url ?? '/', 'http://x').pathname, headers, body}, key, {
+        region: auth.region,
+        service: auth.service,
+      })
+      if (!signaturesEqual(expected.signature, auth.signature))
+        return send(403, {
+          __type: 'InvalidSignatureException',
+          message: 'The request signature we calculated does not match the signature you provided.',
+        })
       if (target !== 'AWSPriceListService.GetProducts') return send(400, {__type: 'UnknownOperationException'})
-      let input: {ServiceCode?: string; Filters?: Array<{Type: string; Field: string; Value: string}>; NextToken?: string; MaxResults?: number}
+      let input: {
+        ServiceCode?: string
+        Filters?: Array<{Type: string; Field: string; Value: string}>
+        NextToken?: string
+        MaxResults?: number
+      }
       try {
         input = JSON.parse(body)
       } catch {

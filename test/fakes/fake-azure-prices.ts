@@ -30,10 +30,7 @@ export interface FakeAzureItem {
   armSkuName: string
 }
 
-export type Fault =
-  | {kind: 'status'; status: number; retryAfter?: string; body?: string}
-  | {kind: 'garbage'}
-  | {kind: 'hang'}
+export type Fault = {kind: 'status'; status: number; retryAfter?: string; body?: string} | {kind: 'garbage'} | {kind: 'hang'}
 
 export interface FakeAzurePrices {
   /** Endpoint to put in SKYHOP_AZURE_ENDPOINT: `http://127.0.0.1:PORT/api/retail/prices`. */
@@ -50,7 +47,12 @@ export interface FakeAzurePrices {
 let meter = 0
 
 /** An item as the API lists a Linux pay-as-you-go (or spot) VM meter. */
-export function vmItem(sku: string, region: string, price: number, options: {spot?: boolean; windows?: boolean; lowPriority?: boolean; since?: string; currency?: string} = {}): FakeAzureItem {
+export function vmItem(
+  sku: string,
+  region: string,
+  price: number,
+  options: {spot?: boolean; windows?: boolean; lowPriority?: boolean; since?: string; currency?: string} = {},
+): FakeAzureItem {
   const short = sku.replace(/^Standard_/, '').replace(/_/g, ' ')
   const suffix = options.spot ? ' Spot' : options.lowPriority ? ' Low Priority' : ''
   meter++
@@ -88,7 +90,8 @@ export function parseFilter(text: string): Pred {
   let i = 0
   const peek = () => tokens[i]
   const next = () => tokens[i++]
-  const value = (t: string): unknown => (t.startsWith("'") ? t.slice(1, -1).replace(/''/g, "'") : t === 'true' ? true : t === 'false' ? false : Number(t))
+  const value = (t: string): unknown =>
+    t.startsWith("'") ? t.slice(1, -1).replace(/''/g, "'") : t === 'true' ? true : t === 'false' ? false : Number(t)
   function primary(): Pred {
     if (peek() === '(') {
       next()
@@ -153,7 +156,11 @@ export async function startFakeAzurePrices(options: {items?: FakeAzureItem[]; pa
         return
       }
       if (fault.kind === 'garbage') return send(200, '<html>not json</html>')
-      return send(fault.status, fault.body ?? JSON.stringify({Error: {Code: 'TooManyRequests', Message: 'throttled'}}), fault.retryAfter ? {'retry-after': fault.retryAfter} : {})
+      return send(
+        fault.status,
+        fault.body ?? JSON.stringify({Error: {Code: 'TooManyRequests', Message: 'throttled'}}),
+        fault.retryAfter ? {'retry-after': fault.retryAfter} : {},
+      )
     }
     if (req.method !== 'GET' || url.pathname !== '/api/retail/prices') return send(404, JSON.stringify({Error: {Code: 'NotFound'}}))
     let selected = items

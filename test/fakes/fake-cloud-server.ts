@@ -17,12 +17,20 @@ import {gunzipSync} from 'node:zlib'
  * SKYHOP_BOOT_* hooks: `dir/root` as the root prefix, `dir/console` as the serial console,
  * and by default no power-off (the caller treats the script's exit as the shutdown).
  */
-export function runUserData(dir: string, userDataBase64: string, instanceId: string, env: Record<string, string> = {...bootEnv(dir), HOME: dir}): ChildProcess {
+export function runUserData(
+  dir: string,
+  userDataBase64: string,
+  instanceId: string,
+  env: Record<string, string> = {...bootEnv(dir), HOME: dir},
+): ChildProcess {
   mkdirSync(dir, {recursive: true})
   let data = Buffer.from(userDataBase64, 'base64')
   if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
   writeFileSync(join(dir, 'user-data'), data, {mode: 0o700})
-  writeFileSync(join(dir, 'console'), `[    0.000000] Linux version 6.1.0-fake (fake cloud) #1 SMP\ncloud-init: running user data of ${instanceId}\n`)
+  writeFileSync(
+    join(dir, 'console'),
+    `[    0.000000] Linux version 6.1.0-fake (fake cloud) #1 SMP\ncloud-init: running user data of ${instanceId}\n`,
+  )
   const log = openSync(join(dir, 'cloud-init-output.log'), 'a')
   const child = spawn('bash', [join(dir, 'user-data')], {
     cwd: dir,
@@ -36,7 +44,12 @@ export function runUserData(dir: string, userDataBase64: string, instanceId: str
 
 /** The environment that makes the boot script (and stop scripts) run under `dir`. */
 export function bootEnv(dir: string): Record<string, string> {
-  return {PATH: process.env.PATH ?? '/usr/bin:/bin', SKYHOP_BOOT_ROOT: join(dir, 'root'), SKYHOP_BOOT_CONSOLE: join(dir, 'console'), SKYHOP_BOOT_NO_SHUTDOWN: '1'}
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    SKYHOP_BOOT_ROOT: join(dir, 'root'),
+    SKYHOP_BOOT_CONSOLE: join(dir, 'console'),
+    SKYHOP_BOOT_NO_SHUTDOWN: '1',
+  }
 }
 
 /**

@@ -137,9 +137,33 @@ const DEFAULT_STATUS: Record<string, number> = {
 }
 
 const DEFAULT_IMAGES: FakeImage[] = ['us-east-1', 'us-west-2', 'eu-west-1'].flatMap((region, r) => [
-  {imageId: `ami-0dla${r}00000000001`, region, name: 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20240101', owner: 'amazon', architecture: 'x86_64' as const, creationDate: '2024-01-01T00:00:00.000Z', rootDeviceName: '/dev/sda1'},
-  {imageId: `ami-0dla${r}00000000002`, region, name: 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20240601', owner: 'amazon', architecture: 'x86_64' as const, creationDate: '2024-06-01T00:00:00.000Z', rootDeviceName: '/dev/sda1'},
-  {imageId: `ami-0ubu${r}00000000001`, region, name: 'ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240601', owner: '099720109477', architecture: 'x86_64' as const, creationDate: '2024-06-01T00:00:00.000Z', rootDeviceName: '/dev/sda1'},
+  {
+    imageId: `ami-0dla${r}00000000001`,
+    region,
+    name: 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20240101',
+    owner: 'amazon',
+    architecture: 'x86_64' as const,
+    creationDate: '2024-01-01T00:00:00.000Z',
+    rootDeviceName: '/dev/sda1',
+  },
+  {
+    imageId: `ami-0dla${r}00000000002`,
+    region,
+    name: 'Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20240601',
+    owner: 'amazon',
+    architecture: 'x86_64' as const,
+    creationDate: '2024-06-01T00:00:00.000Z',
+    rootDeviceName: '/dev/sda1',
+  },
+  {
+    imageId: `ami-0ubu${r}00000000001`,
+    region,
+    name: 'ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240601',
+    owner: '099720109477',
+    architecture: 'x86_64' as const,
+    creationDate: '2024-06-01T00:00:00.000Z',
+    rootDeviceName: '/dev/sda1',
+  },
 ])
 
 class FakeAwsError extends Error {
@@ -154,7 +178,12 @@ class FakeAwsError extends Error {
 
 /** `a*b` wildcard match as EC2 filters do it. */
 function wildcard(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  )
   return re.test(value)
 }
 
@@ -287,14 +316,21 @@ export class FakeEc2Server extends FakeCloudServer {
       region = scope.region
       service = scope.service
       if (service === 'sts') return this.sts(res, action, params)
-      if (params.Version !== '2016-11-15') throw new FakeAwsError('InvalidParameterValue', `Version ${params.Version ?? '(none)'} is not 2016-11-15`)
+      if (params.Version !== '2016-11-15')
+        throw new FakeAwsError('InvalidParameterValue', `Version ${params.Version ?? '(none)'} is not 2016-11-15`)
       const injected = this.takeInjection(action)
       if (injected) throw injected
       if (this.options.deniedActions?.includes(action)) {
-        throw new FakeAwsError('UnauthorizedOperation', 'You are not authorized to perform this operation. Encoded authorization failure message: ZmFrZQ')
+        throw new FakeAwsError(
+          'UnauthorizedOperation',
+          'You are not authorized to perform this operation. Encoded authorization failure message: ZmFrZQ',
+        )
       }
       if (this.options.optInRequiredRegions?.includes(region)) {
-        throw new FakeAwsError('OptInRequired', `You are not subscribed to this service in ${region}. Please go to http://aws.amazon.com to subscribe.`)
+        throw new FakeAwsError(
+          'OptInRequired',
+          `You are not subscribed to this service in ${region}. Please go to http://aws.amazon.com to subscribe.`,
+        )
       }
       const xml = this.ec2(action, params, region)
       this.calls.push({action, service, region, status: 200, code: null, params})
@@ -342,18 +378,21 @@ export class FakeEc2Server extends FakeCloudServer {
     const names = new Set(headers.map(([n]) => n.toLowerCase()))
     if (!names.has('host') || !names.has('x-amz-date')) throw new FakeAwsError('AuthFailure', 'host and x-amz-date must be signed')
     if (key.sessionToken !== undefined) {
-      if (req.headers['x-amz-security-token'] !== key.sessionToken) throw new FakeAwsError('AuthFailure', 'The security token included in the request is invalid')
+      if (req.headers['x-amz-security-token'] !== key.sessionToken)
+        throw new FakeAwsError('AuthFailure', 'The security token included in the request is invalid')
     }
     const amzDate = String(req.headers['x-amz-date'])
     const t = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'))
-    if (!Number.isFinite(t) || Math.abs(t - this.now()) > 5 * 60_000) throw new FakeAwsError('RequestExpired', `Request has expired. Timestamp date is ${amzDate}`, 400)
+    if (!Number.isFinite(t) || Math.abs(t - this.now()) > 5 * 60_000)
+      throw new FakeAwsError('RequestExpired', `Request has expired. Timestamp date is ${amzDate}`, 400)
     if (auth.date !== amzDate.slice(0, 8)) throw new FakeAwsError('AuthFailure', 'credential scope date does not match X-Amz-Date')
     const expected = signRequest(
       {method: req.method ?? 'POST', path: url.pathname, query: parseQueryString(url.search.slice(1)), headers, body},
       {accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey},
       {region: auth.region, service: auth.service},
     )
-    if (!signaturesEqual(expected.signature, auth.signature)) throw new FakeAwsError('AuthFailure', 'AWS was not able to validate the provided access credentials')
+    if (!signaturesEqual(expected.signature, auth.signature))
+      throw new FakeAwsError('AuthFailure', 'AWS was not able to validate the provided access credentials')
     return {region: auth.region, service: auth.service}
   }
 
@@ -369,7 +408,12 @@ export class FakeEc2Server extends FakeCloudServer {
       }
       case 'DescribeInstances': {
         const {page, next} = this.describeInstances(p, region)
-        const reservations = page.map((i) => `<item><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${this.instanceXml(i)}</instancesSet></item>`).join('')
+        const reservations = page
+          .map(
+            (i) =>
+              `<item><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${this.instanceXml(i)}</instancesSet></item>`,
+          )
+          .join('')
         return `<DescribeInstancesResponse ${ns}>${rid}<reservationSet>${reservations}</reservationSet>${next ? `<nextToken>${next}</nextToken>` : ''}</DescribeInstancesResponse>`
       }
       case 'TerminateInstances': {
@@ -378,7 +422,12 @@ export class FakeEc2Server extends FakeCloudServer {
         const items = found
           .map((i) => {
             const previous = i.state
-            if (i.state !== 'terminated' && i.state !== 'shutting-down') this.shutDown(i, {code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown'}, true)
+            if (i.state !== 'terminated' && i.state !== 'shutting-down')
+              this.shutDown(
+                i,
+                {code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown'},
+                true,
+              )
             return `<item><instanceId>${i.id}</instanceId><currentState><code>${STATE_CODES[i.state]}</code><name>${i.state}</name></currentState><previousState><code>${STATE_CODES[previous]}</code><name>${previous}</name></previousState></item>`
           })
           .join('')
@@ -403,7 +452,10 @@ export class FakeEc2Server extends FakeCloudServer {
         const items = zones.flatMap((z) =>
           Object.entries(this.options.spotPrices?.[z] ?? {})
             .filter(([t]) => types.length === 0 || types.includes(t))
-            .map(([t, price]) => `<item><instanceType>${t}</instanceType><productDescription>Linux/UNIX</productDescription><spotPrice>${price.toFixed(6)}</spotPrice><timestamp>${new Date(this.now()).toISOString()}</timestamp><availabilityZone>${z}</availabilityZone></item>`),
+            .map(
+              ([t, price]) =>
+                `<item><instanceType>${t}</instanceType><productDescription>Linux/UNIX</productDescription><spotPrice>${price.toFixed(6)}</spotPrice><timestamp>${new Date(this.now()).toISOString()}</timestamp><availabilityZone>${z}</availabilityZone></item>`,
+            ),
         )
         return `<DescribeSpotPriceHistoryResponse ${ns}>${rid}<spotPriceHistorySet>${items.join('')}</spotPriceHistorySet><nextToken/></DescribeSpotPriceHistoryResponse>`
       }
@@ -421,16 +473,25 @@ export class FakeEc2Server extends FakeCloudServer {
               return v === undefined || values.some((pattern) => wildcard(pattern, v))
             }),
         )
-        if (ids.length > 0 && images.length === 0) throw new FakeAwsError('InvalidAMIID.NotFound', `The image id '[${ids.join(', ')}]' does not exist`)
+        if (ids.length > 0 && images.length === 0)
+          throw new FakeAwsError('InvalidAMIID.NotFound', `The image id '[${ids.join(', ')}]' does not exist`)
         const items = images
-          .map((img) => `<item><imageId>${img.imageId}</imageId><imageState>available</imageState><imageOwnerId>${img.owner}</imageOwnerId><creationDate>${img.creationDate}</creationDate><isPublic>true</isPublic><architecture>${img.architecture}</architecture><imageType>machine</imageType><name>${escapeXml(img.name)}</name><rootDeviceType>ebs</rootDeviceType><rootDeviceName>${img.rootDeviceName}</rootDeviceName></item>`)
+          .map(
+            (img) =>
+              `<item><imageId>${img.imageId}</imageId><imageState>available</imageState><imageOwnerId>${img.owner}</imageOwnerId><creationDate>${img.creationDate}</creationDate><isPublic>true</isPublic><architecture>${img.architecture}</architecture><imageType>machine</imageType><name>${escapeXml(img.name)}</name><rootDeviceType>ebs</rootDeviceType><rootDeviceName>${img.rootDeviceName}</rootDeviceName></item>`,
+          )
           .join('')
         return `<DescribeImagesResponse ${ns}>${rid}<imagesSet>${items}</imagesSet></DescribeImagesResponse>`
       }
       case 'DescribeAvailabilityZones': {
         const zones = Object.keys(this.options.capacity[region] ?? {})
         if (zones.length === 0) throw new FakeAwsError('InvalidParameterValue', `region ${region} is not known to this fake`)
-        const items = zones.map((z) => `<item><zoneName>${z}</zoneName><zoneState>available</zoneState><regionName>${region}</regionName><zoneId>${z}-id</zoneId></item>`).join('')
+        const items = zones
+          .map(
+            (z) =>
+              `<item><zoneName>${z}</zoneName><zoneState>available</zoneState><regionName>${region}</regionName><zoneId>${z}-id</zoneId></item>`,
+          )
+          .join('')
         return `<DescribeAvailabilityZonesResponse ${ns}>${rid}<availabilityZoneInfo>${items}</availabilityZoneInfo></DescribeAvailabilityZonesResponse>`
       }
       default:
@@ -452,7 +513,8 @@ export class FakeEc2Server extends FakeCloudServer {
 
   private filters(p: Record<string, string>): Array<{name: string; values: string[]}> {
     const out: Array<{name: string; values: string[]}> = []
-    for (let n = 1; p[`Filter.${n}.Name`] !== undefined; n++) out.push({name: p[`Filter.${n}.Name`], values: this.list(p, `Filter.${n}.Value`)})
+    for (let n = 1; p[`Filter.${n}.Name`] !== undefined; n++)
+      out.push({name: p[`Filter.${n}.Name`], values: this.list(p, `Filter.${n}.Value`)})
     return out
   }
 
@@ -466,15 +528,24 @@ export class FakeEc2Server extends FakeCloudServer {
     const type = p.InstanceType ?? 'm1.small'
     const token = p.ClientToken ?? null
     // Everything that defines the launch, for IdempotentParameterMismatch.
-    const paramsKey = JSON.stringify(Object.entries(p).filter(([k]) => k !== 'Action' && k !== 'Version').sort())
+    const paramsKey = JSON.stringify(
+      Object.entries(p)
+        .filter(([k]) => k !== 'Action' && k !== 'Version')
+        .sort(),
+    )
     if (token) {
       const seen = this.tokens.get(token)
       if (seen) {
-        if (seen.params !== paramsKey) throw new FakeAwsError('IdempotentParameterMismatch', 'The client token you have provided is associated with a resource that is already deleted or the request parameters do not match the original request')
+        if (seen.params !== paramsKey)
+          throw new FakeAwsError(
+            'IdempotentParameterMismatch',
+            'The client token you have provided is associated with a resource that is already deleted or the request parameters do not match the original request',
+          )
         return this.instances.get(seen.instanceId)!
       }
     }
-    if (p.MinCount !== '1' || p.MaxCount !== '1') throw new FakeAwsError('InvalidParameterValue', 'this fake launches one instance per call')
+    if (p.MinCount !== '1' || p.MaxCount !== '1')
+      throw new FakeAwsError('InvalidParameterValue', 'this fake launches one instance per call')
     const image = (this.options.images ?? DEFAULT_IMAGES).find((img) => img.imageId === p.ImageId && img.region === region)
     if (!image) throw new FakeAwsError('InvalidAMIID.NotFound', `The image id '[${p.ImageId}]' does not exist`)
     const zones = this.options.capacity[region] ?? {}
@@ -482,17 +553,26 @@ export class FakeEc2Server extends FakeCloudServer {
     if (zone && !(zone in zones)) throw new FakeAwsError('InvalidParameterValue', `Invalid availability zone: [${zone}]`)
     zone ??= Object.keys(zones).find((z) => (zones[z][type] ?? 0) > 0) ?? Object.keys(zones).find((z) => type in zones[z])
     if (!zone || !(type in zones[zone])) {
-      throw new FakeAwsError('Unsupported', `Your requested instance type (${type}) is not supported in your requested Availability Zone (${zone ?? region}). Please retry your request by not specifying an Availability Zone or choosing another.`)
+      throw new FakeAwsError(
+        'Unsupported',
+        `Your requested instance type (${type}) is not supported in your requested Availability Zone (${zone ?? region}). Please retry your request by not specifying an Availability Zone or choosing another.`,
+      )
     }
     const spot = p['InstanceMarketOptions.MarketType'] === 'spot'
     const live = this.liveInstances().filter((i) => i.region === region)
     const quota = this.options.quotas?.[region] ?? {}
     if (quota.instances !== undefined && live.length >= quota.instances) {
-      throw new FakeAwsError('InstanceLimitExceeded', `You have requested more instances (${live.length + 1}) than your current instance limit of ${quota.instances} allows for the specified instance type.`)
+      throw new FakeAwsError(
+        'InstanceLimitExceeded',
+        `You have requested more instances (${live.length + 1}) than your current instance limit of ${quota.instances} allows for the specified instance type.`,
+      )
     }
     const vcpu = (t: string) => this.options.vcpus?.[t] ?? 4
     if (quota.vcpus !== undefined && live.reduce((s, i) => s + vcpu(i.instanceType), 0) + vcpu(type) > quota.vcpus) {
-      throw new FakeAwsError('VcpuLimitExceeded', `You have requested more vCPU capacity than your current vCPU limit of ${quota.vcpus} allows for the instance bucket that the specified instance type belongs to.`)
+      throw new FakeAwsError(
+        'VcpuLimitExceeded',
+        `You have requested more vCPU capacity than your current vCPU limit of ${quota.vcpus} allows for the instance bucket that the specified instance type belongs to.`,
+      )
     }
     if (spot && quota.spotInstances !== undefined && live.filter((i) => i.spot).length >= quota.spotInstances) {
       throw new FakeAwsError('MaxSpotInstanceCountExceeded', 'Max spot instance count exceeded')
@@ -501,17 +581,24 @@ export class FakeEc2Server extends FakeCloudServer {
       const price = this.options.spotPrices?.[zone]?.[type]
       const max = p['InstanceMarketOptions.SpotOptions.MaxPrice']
       if (price !== undefined && max !== undefined && Number(max) < price) {
-        throw new FakeAwsError('SpotMaxPriceTooLow', `Your Spot request price of ${max} is lower than the minimum required Spot request fulfillment price of ${price}.`)
+        throw new FakeAwsError(
+          'SpotMaxPriceTooLow',
+          `Your Spot request price of ${max} is lower than the minimum required Spot request fulfillment price of ${price}.`,
+        )
       }
     }
     if ((zones[zone][type] ?? 0) <= 0 || (spot && this.noSpot.has(zone))) {
-      throw new FakeAwsError('InsufficientInstanceCapacity', `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.`)
+      throw new FakeAwsError(
+        'InsufficientInstanceCapacity',
+        `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.`,
+      )
     }
     zones[zone][type] -= 1
     const id = `i-${randomBytes(9).toString('hex').slice(0, 17)}`
     const tags = new Map<string, string>()
     for (let n = 1; p[`TagSpecification.${n}.ResourceType`] !== undefined; n++) {
-      if (p[`TagSpecification.${n}.ResourceType`] === 'instance') for (const [k, v] of this.tagList(p, `TagSpecification.${n}.Tag`)) tags.set(k, v)
+      if (p[`TagSpecification.${n}.ResourceType`] === 'instance')
+        for (const [k, v] of this.tagList(p, `TagSpecification.${n}.Tag`)) tags.set(k, v)
     }
     const instance: FakeInstance = {
       id,
@@ -575,7 +662,9 @@ export class FakeEc2Server extends FakeCloudServer {
       `<instanceType>${i.instanceType}</instanceType><launchTime>${i.launchTime}</launchTime><placement><availabilityZone>${i.zone}</availabilityZone><tenancy>default</tenancy></placement>` +
       `<monitoring><state>disabled</state></monitoring><privateIpAddress>10.0.0.1</privateIpAddress>` +
       (i.spot ? `<instanceLifecycle>spot</instanceLifecycle><spotInstanceRequestId>sir-${i.id.slice(2, 10)}</spotInstanceRequestId>` : '') +
-      (i.stateReason ? `<stateReason><code>${escapeXml(i.stateReason.code)}</code><message>${escapeXml(i.stateReason.message)}</message></stateReason>` : '') +
+      (i.stateReason
+        ? `<stateReason><code>${escapeXml(i.stateReason.code)}</code><message>${escapeXml(i.stateReason.message)}</message></stateReason>`
+        : '') +
       `<tagSet>${tags}</tagSet></item>`
     )
   }
@@ -606,7 +695,12 @@ export class FakeEc2Server extends FakeCloudServer {
       if (i.process !== child) return
       i.process = null
       // The script ends with a power-off: the instance-initiated shutdown.
-      if (i.state === 'running') this.shutDown(i, {code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown'}, i.terminateOnShutdown)
+      if (i.state === 'running')
+        this.shutDown(
+          i,
+          {code: 'Client.InstanceInitiatedShutdown', message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown'},
+          i.terminateOnShutdown,
+        )
     })
   }
 
@@ -632,7 +726,9 @@ export class FakeEc2Server extends FakeCloudServer {
 
   private instanceMetadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_imds\/([^/]+)(\/latest\/.*)$/.exec(url.pathname)
-    const instance = m && [...this.instances.values()].find((i) => i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]) && i.state !== 'terminated')
+    const instance =
+      m &&
+      [...this.instances.values()].find((i) => i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]) && i.state !== 'terminated')
     if (!m || !instance) return this.send(res, 404, 'text/plain', 'Not Found')
     const path = m[2]
     if (path === '/latest/api/token') {
@@ -666,7 +762,19 @@ export class FakeEc2Server extends FakeCloudServer {
     if (role && url.pathname === `/latest/meta-data/iam/security-credentials/${role.name}`) {
       this.ensureKey(role.key)
       const expiration = new Date(this.now() + 6 * 3600_000).toISOString()
-      return this.send(res, 200, 'text/plain', JSON.stringify({Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: role.key.accessKeyId, SecretAccessKey: role.key.secretAccessKey, Token: role.key.sessionToken, Expiration: expiration}))
+      return this.send(
+        res,
+        200,
+        'text/plain',
+        JSON.stringify({
+          Code: 'Success',
+          Type: 'AWS-HMAC',
+          AccessKeyId: role.key.accessKeyId,
+          SecretAccessKey: role.key.secretAccessKey,
+          Token: role.key.sessionToken,
+          Expiration: expiration,
+        }),
+      )
     }
     this.send(res, 404, 'text/plain', 'Not Found')
   }
@@ -691,28 +799,65 @@ export class FakeEc2Server extends FakeCloudServer {
 
   private sts(res: ServerResponse, action: string, p: Record<string, string>): void {
     if (action !== 'AssumeRole') throw new FakeAwsError('InvalidAction', `Could not find operation ${action} for version 2011-06-15`)
-    if (!this.options.assumableRoles?.includes(p.RoleArn ?? '')) throw new FakeAwsError('AccessDenied', `User is not authorized to perform: sts:AssumeRole on resource: ${p.RoleArn}`, 403)
+    if (!this.options.assumableRoles?.includes(p.RoleArn ?? ''))
+      throw new FakeAwsError('AccessDenied', `User is not authorized to perform: sts:AssumeRole on resource: ${p.RoleArn}`, 403)
     const key = this.issueKey()
     this.calls.push({action, service: 'sts', region: null, status: 200, code: null, params: p})
-    this.send(res, 200, 'text/xml', `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>${this.credentialsXml(key)}<AssumedRoleUser><Arn>${escapeXml(p.RoleArn)}/${escapeXml(p.RoleSessionName ?? '')}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></AssumeRoleResponse>`)
+    this.send(
+      res,
+      200,
+      'text/xml',
+      `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>${this.credentialsXml(key)}<AssumedRoleUser><Arn>${escapeXml(p.RoleArn)}/${escapeXml(p.RoleSessionName ?? '')}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+    )
   }
 
   private stsWebIdentity(res: ServerResponse, p: Record<string, string>): void {
-    const ok = this.options.webIdentityToken !== undefined && p.WebIdentityToken === this.options.webIdentityToken && this.options.assumableRoles?.includes(p.RoleArn ?? '')
-    this.calls.push({action: 'AssumeRoleWithWebIdentity', service: 'sts', region: null, status: ok ? 200 : 403, code: ok ? null : 'AccessDenied', params: {RoleArn: p.RoleArn ?? ''}})
+    const ok =
+      this.options.webIdentityToken !== undefined &&
+      p.WebIdentityToken === this.options.webIdentityToken &&
+      this.options.assumableRoles?.includes(p.RoleArn ?? '')
+    this.calls.push({
+      action: 'AssumeRoleWithWebIdentity',
+      service: 'sts',
+      region: null,
+      status: ok ? 200 : 403,
+      code: ok ? null : 'AccessDenied',
+      params: {RoleArn: p.RoleArn ?? ''},
+    })
     if (!ok) {
-      return this.send(res, 403, 'text/xml', `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error><RequestId>${requestId()}</RequestId></ErrorResponse>`)
+      return this.send(
+        res,
+        403,
+        'text/xml',
+        `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error><RequestId>${requestId()}</RequestId></ErrorResponse>`,
+      )
     }
     const key = this.issueKey()
-    this.send(res, 200, 'text/xml', `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>${this.credentialsXml(key)}</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`)
+    this.send(
+      res,
+      200,
+      'text/xml',
+      `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>${this.credentialsXml(key)}</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`,
+    )
   }
 
   /** The ECS/EKS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI). */
   private container(req: IncomingMessage, res: ServerResponse): void {
     const c = this.options.container
-    if (!c || req.headers.authorization !== c.authorizationToken) return this.send(res, 403, 'application/json', JSON.stringify({message: 'forbidden'}))
+    if (!c || req.headers.authorization !== c.authorizationToken)
+      return this.send(res, 403, 'application/json', JSON.stringify({message: 'forbidden'}))
     this.ensureKey(c.key)
-    this.send(res, 200, 'application/json', JSON.stringify({AccessKeyId: c.key.accessKeyId, SecretAccessKey: c.key.secretAccessKey, Token: c.key.sessionToken, Expiration: new Date(this.now() + 3600_000).toISOString()}))
+    this.send(
+      res,
+      200,
+      'application/json',
+      JSON.stringify({
+        AccessKeyId: c.key.accessKeyId,
+        SecretAccessKey: c.key.secretAccessKey,
+        Token: c.key.sessionToken,
+        Expiration: new Date(this.now() + 3600_000).toISOString(),
+      }),
+    )
   }
 
   private sso(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -720,8 +865,21 @@ export class FakeEc2Server extends FakeCloudServer {
     if (!sso || req.headers['x-amz-sso_bearer_token'] !== sso.accessToken) {
       return this.send(res, 401, 'application/json', JSON.stringify({message: 'Session token not found or invalid'}))
     }
-    if (!url.searchParams.get('account_id') || !url.searchParams.get('role_name')) return this.send(res, 400, 'application/json', JSON.stringify({message: 'missing account_id or role_name'}))
+    if (!url.searchParams.get('account_id') || !url.searchParams.get('role_name'))
+      return this.send(res, 400, 'application/json', JSON.stringify({message: 'missing account_id or role_name'}))
     this.ensureKey(sso.key)
-    this.send(res, 200, 'application/json', JSON.stringify({roleCredentials: {accessKeyId: sso.key.accessKeyId, secretAccessKey: sso.key.secretAccessKey, sessionToken: sso.key.sessionToken, expiration: this.now() + 3600_000}}))
+    this.send(
+      res,
+      200,
+      'application/json',
+      JSON.stringify({
+        roleCredentials: {
+          accessKeyId: sso.key.accessKeyId,
+          secretAccessKey: sso.key.secretAccessKey,
+          sessionToken: sso.key.sessionToken,
+          expiration: this.now() + 3600_000,
+        },
+      }),
+    )
   }
 }

@@ -76,7 +76,9 @@ export class FakeHuaweiBss {
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => this.send(res, 500, {error_code: 'CBC.0999', error_msg: `fake: ${(error as Error).message}`}))
+      this.handle(req, res).catch((error: unknown) =>
+        this.send(res, 500, {error_code: 'CBC.0999', error_msg: `fake: ${(error as Error).message}`}),
+      )
     })
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
@@ -100,7 +102,13 @@ export class FakeHuaweiBss {
 
   /** Every price inquiry refused: the IAM user may not use BSS. */
   denyAll(): void {
-    this.inject({action: 'ListOnDemandResourceRatings', status: 403, code: 'CBC.0151', message: 'Access denied.', times: Number.POSITIVE_INFINITY})
+    this.inject({
+      action: 'ListOnDemandResourceRatings',
+      status: 403,
+      code: 'CBC.0151',
+      message: 'Access denied.',
+      times: Number.POSITIVE_INFINITY,
+    })
   }
 
   bssCalls(): BssCall[] {
@@ -123,13 +131,24 @@ export class FakeHuaweiBss {
     const url = new URL(req.url ?? '/', 'http://fake')
     const route = `${req.method} ${url.pathname}`
     const action =
-      route === 'POST /v2/bills/ratings/on-demand-resources' ? 'ListOnDemandResourceRatings' : route === 'GET /v3/auth/domains' ? 'KeystoneListAuthDomains' : route === 'GET /v3/auth/projects' ? 'KeystoneListAuthProjects' : 'Unknown'
+      route === 'POST /v2/bills/ratings/on-demand-resources'
+        ? 'ListOnDemandResourceRatings'
+        : route === 'GET /v3/auth/domains'
+          ? 'KeystoneListAuthDomains'
+          : route === 'GET /v3/auth/projects'
+            ? 'KeystoneListAuthProjects'
+            : 'Unknown'
     let body: unknown
     try {
-      if (action === 'Unknown') throw new FakeBssError(404, 'APIGW.0101', `The API does not exist or has not been published in the environment: ${route}`)
+      if (action === 'Unknown')
+        throw new FakeBssError(404, 'APIGW.0101', `The API does not exist or has not been published in the environment: ${route}`)
       this.verify(req, url, text)
       if (action === 'ListOnDemandResourceRatings' && req.headers['x-domain-id'] !== this.options.domainId) {
-        throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: the X-Domain-Id of a global service call does not name the account')
+        throw new FakeBssError(
+          401,
+          'APIGW.0301',
+          'Incorrect IAM authentication information: the X-Domain-Id of a global service call does not name the account',
+        )
       }
       const idx = this.injections.findIndex((i) => !i.action || i.action === action)
       if (idx >= 0) {
@@ -155,24 +174,38 @@ export class FakeHuaweiBss {
   }
 
   private act(action: string, body: unknown): Record<string, unknown> {
-    if (action === 'KeystoneListAuthDomains') return {domains: [{id: this.options.domainId, name: this.options.domainName ?? 'skyhop-test', enabled: true}]}
+    if (action === 'KeystoneListAuthDomains')
+      return {domains: [{id: this.options.domainId, name: this.options.domainName ?? 'skyhop-test', enabled: true}]}
     if (action === 'KeystoneListAuthProjects') {
-      return {projects: Object.entries(this.options.projects).map(([name, id]) => ({id, name, enabled: true, domain_id: this.options.domainId}))}
+      return {
+        projects: Object.entries(this.options.projects).map(([name, id]) => ({id, name, enabled: true, domain_id: this.options.domainId})),
+      }
     }
     const b = (body ?? {}) as {project_id?: unknown; product_infos?: unknown}
-    if (typeof b.project_id !== 'string' || !Object.values(this.options.projects).includes(b.project_id)) throw new FakeBssError(400, 'CBC.0100', 'Invalid parameter: project_id.')
-    if (!Array.isArray(b.product_infos) || b.product_infos.length === 0) throw new FakeBssError(400, 'CBC.0100', 'Invalid parameter: product_infos.')
+    if (typeof b.project_id !== 'string' || !Object.values(this.options.projects).includes(b.project_id))
+      throw new FakeBssError(400, 'CBC.0100', 'Invalid parameter: project_id.')
+    if (!Array.isArray(b.product_infos) || b.product_infos.length === 0)
+      throw new FakeBssError(400, 'CBC.0100', 'Invalid parameter: product_infos.')
     const results = (b.product_infos as Array<Record<string, unknown>>).map((p) => {
-      if (p.usage_factor !== 'Duration' || p.usage_measure_id !== 4 || typeof p.usage_value !== 'number' || typeof p.id !== 'string') throw new FakeBssError(400, 'CBC.99006050', 'Usage measure error.')
+      if (p.usage_factor !== 'Duration' || p.usage_measure_id !== 4 || typeof p.usage_value !== 'number' || typeof p.id !== 'string')
+        throw new FakeBssError(400, 'CBC.99006050', 'Usage measure error.')
       const spec = String(p.resource_spec ?? '')
       const flavor = spec.endsWith('.linux') ? spec.slice(0, -'.linux'.length) : null
       const price = flavor ? this.options.prices[String(p.region)]?.[flavor] : undefined
-      if (p.cloud_service_type !== 'hws.service.type.ec2' || p.resource_type !== 'hws.resource.type.vm' || price === undefined) throw new FakeBssError(400, 'CBC.99006006', 'Product not found.')
+      if (p.cloud_service_type !== 'hws.service.type.ec2' || p.resource_type !== 'hws.resource.type.vm' || price === undefined)
+        throw new FakeBssError(400, 'CBC.99006006', 'Product not found.')
       const n = typeof p.subscription_num === 'number' ? p.subscription_num : 1
       const official = price * n * (p.usage_value as number)
       const amount = Math.round(official * (1 - (this.options.discount ?? 0)) * 1e6) / 1e6
       const scale = {1: 1, 2: 10, 3: 100}[this.options.measureId ?? 1] ?? 1
-      return {id: p.id, product_id: `OFFI${randomBytes(8).toString('hex')}`, amount: amount * scale, discount_amount: (official - amount) * scale, official_website_amount: official * scale, measure_id: this.options.measureId ?? 1}
+      return {
+        id: p.id,
+        product_id: `OFFI${randomBytes(8).toString('hex')}`,
+        amount: amount * scale,
+        discount_amount: (official - amount) * scale,
+        official_website_amount: official * scale,
+        measure_id: this.options.measureId ?? 1,
+      }
     })
     const sum = (k: 'amount' | 'discount_amount' | 'official_website_amount') => results.reduce((s, r) => s + r[k], 0)
     return {
@@ -191,18 +224,27 @@ export class FakeHuaweiBss {
     if (!auth) throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: Authorization format incorrect')
     const key = this.options.keys.find((k) => k.ak === auth.ak)
     if (!key) throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: ak not exist')
-    for (const h of ['host', 'x-sdk-date']) if (!auth.signedHeaders.includes(h)) throw new FakeBssError(401, 'APIGW.0301', `Incorrect IAM authentication information: header ${h} must be signed`)
+    for (const h of ['host', 'x-sdk-date'])
+      if (!auth.signedHeaders.includes(h))
+        throw new FakeBssError(401, 'APIGW.0301', `Incorrect IAM authentication information: header ${h} must be signed`)
     const date = String(req.headers['x-sdk-date'] ?? '')
     const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date)
     const at = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) : NaN
-    if (!Number.isFinite(at) || Math.abs(at - this.now()) > 15 * 60_000) throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: request expired')
-    if (key.securityToken !== undefined && req.headers['x-security-token'] !== key.securityToken) throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: security token invalid')
+    if (!Number.isFinite(at) || Math.abs(at - this.now()) > 15 * 60_000)
+      throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: request expired')
+    if (key.securityToken !== undefined && req.headers['x-security-token'] !== key.securityToken)
+      throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: security token invalid')
     const raw = req.rawHeaders
     const headers: Array<[string, string]> = []
     for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]])
-    const creq = sdkHmacCanonicalRequest({method: req.method ?? 'GET', path: url.pathname, query: [...url.searchParams], headers, body}, auth.signedHeaders)
-    if (creq.signedHeaders !== auth.signedHeaders.join(';')) throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: a signed header is missing')
+    const creq = sdkHmacCanonicalRequest(
+      {method: req.method ?? 'GET', path: url.pathname, query: [...url.searchParams], headers, body},
+      auth.signedHeaders,
+    )
+    if (creq.signedHeaders !== auth.signedHeaders.join(';'))
+      throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: a signed header is missing')
     const expected = hmacSha256Hex(key.sk, ['SDK-HMAC-SHA256', date, sha256Hex(creq.text)].join('\n'))
-    if (!signaturesEqual(expected, auth.signature)) throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: verify aksk signature fail')
+    if (!signaturesEqual(expected, auth.signature))
+      throw new FakeBssError(401, 'APIGW.0301', 'Incorrect IAM authentication information: verify aksk signature fail')
   }
 }

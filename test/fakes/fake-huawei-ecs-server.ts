@@ -95,7 +95,15 @@ export interface HuaweiCall {
   headers: Record<string, string | string[] | undefined>
 }
 
-const APIGW_STATUS: Record<string, number> = {'APIGW.0301': 401, 'APIGW.0303': 401, 'APIGW.0302': 403, 'APIGW.0306': 403, 'APIGW.0308': 429, 'APIGW.0101': 404, 'Common.0013': 401}
+const APIGW_STATUS: Record<string, number> = {
+  'APIGW.0301': 401,
+  'APIGW.0303': 401,
+  'APIGW.0302': 403,
+  'APIGW.0306': 403,
+  'APIGW.0308': 429,
+  'APIGW.0101': 404,
+  'Common.0013': 401,
+}
 
 class FakeHuaweiError extends Error {
   constructor(
@@ -111,7 +119,14 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
   readonly servers = new Map<string, FakeHuaweiServer>()
   readonly jobs = new Map<string, FakeHuaweiJob>()
   readonly calls: HuaweiCall[] = []
-  private readonly injections = new Injections<{action?: string; code: string; message?: string; status?: number; times?: number; inJob?: boolean}>()
+  private readonly injections = new Injections<{
+    action?: string
+    code: string
+    message?: string
+    status?: number
+    times?: number
+    inJob?: boolean
+  }>()
   private readonly tokens = new Map<string, {body: string; answer: {job_id: string; serverIds: string[]}}>()
   protected override readonly trailingSlash = false
 
@@ -146,7 +161,12 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
   }
 
   throttle(times: number, action?: string): void {
-    this.inject({action, code: 'APIGW.0308', message: 'The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second', times})
+    this.inject({
+      action,
+      code: 'APIGW.0308',
+      message: 'The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second',
+      times,
+    })
   }
 
   setStock(region: string, zone: string, flavor: string, n: number): void {
@@ -192,7 +212,11 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = typeof body === 'string' ? body : JSON.stringify(body)
-    res.writeHead(status, {'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json;charset=UTF-8', 'X-Request-Id': randomBytes(16).toString('hex'), ...headers})
+    res.writeHead(status, {
+      'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json;charset=UTF-8',
+      'X-Request-Id': randomBytes(16).toString('hex'),
+      ...headers,
+    })
     res.end(text)
   }
 
@@ -219,7 +243,10 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
         region = this.regionOfProject(route.projectId)
         const header = req.headers['x-project-id']
         if (!region || (endpointRegion && region !== endpointRegion) || (header !== undefined && header !== route.projectId)) {
-          throw new FakeHuaweiError('Common.0013', `the current region is [${endpointRegion ?? region ?? 'unknown'}] and does not match with the project name [${region ?? String(header ?? route.projectId)}]`)
+          throw new FakeHuaweiError(
+            'Common.0013',
+            `the current region is [${endpointRegion ?? region ?? 'unknown'}] and does not match with the project name [${region ?? String(header ?? route.projectId)}]`,
+          )
         }
       }
       if (action === 'ListImages') region = endpointRegion ?? this.regionOfProject(String(req.headers['x-project-id'] ?? ''))
@@ -239,7 +266,13 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
       if (!(error instanceof FakeHuaweiError)) throw error
       this.calls.push({action, region, status: error.status, code: error.code, body, headers: req.headers})
       const gateway = error.code.startsWith('APIGW.') || error.code.startsWith('Common.')
-      this.send(res, error.status, gateway ? {error_code: error.code, error_msg: error.message, request_id: randomBytes(16).toString('hex')} : {error: {code: error.code, message: error.message}})
+      this.send(
+        res,
+        error.status,
+        gateway
+          ? {error_code: error.code, error_msg: error.message, request_id: randomBytes(16).toString('hex')}
+          : {error: {code: error.code, message: error.message}},
+      )
     }
   }
 
@@ -258,7 +291,12 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
     ]
     for (const [m, re, action] of table) {
       const hit = re.exec(path)
-      if (hit && m === method) return {action, projectId: hit[1] && /^[0-9a-f]{32}$/.test(hit[1]) ? hit[1] : null, id: hit[2] ? decodeURIComponent(hit[2]) : undefined}
+      if (hit && m === method)
+        return {
+          action,
+          projectId: hit[1] && /^[0-9a-f]{32}$/.test(hit[1]) ? hit[1] : null,
+          id: hit[2] ? decodeURIComponent(hit[2]) : undefined,
+        }
     }
     throw new FakeHuaweiError('APIGW.0101', `The API does not exist or has not been published in the environment: ${method} ${path}`)
   }
@@ -269,19 +307,28 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
     if (!auth) throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: Authorization format incorrect')
     const key = this.options.keys.find((k) => k.ak === auth.ak)
     if (!key) throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: ak not exist')
-    for (const h of ['host', 'x-sdk-date']) if (!auth.signedHeaders.includes(h)) throw new FakeHuaweiError('APIGW.0301', `Incorrect IAM authentication information: header ${h} must be signed`)
+    for (const h of ['host', 'x-sdk-date'])
+      if (!auth.signedHeaders.includes(h))
+        throw new FakeHuaweiError('APIGW.0301', `Incorrect IAM authentication information: header ${h} must be signed`)
     const date = String(req.headers['x-sdk-date'] ?? '')
     const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date)
     const at = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) : NaN
-    if (!Number.isFinite(at) || Math.abs(at - this.now()) > 15 * 60_000) throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: request expired')
-    if (key.securityToken !== undefined && req.headers['x-security-token'] !== key.securityToken) throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: security token invalid')
+    if (!Number.isFinite(at) || Math.abs(at - this.now()) > 15 * 60_000)
+      throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: request expired')
+    if (key.securityToken !== undefined && req.headers['x-security-token'] !== key.securityToken)
+      throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: security token invalid')
     const raw = req.rawHeaders
     const headers: Array<[string, string]> = []
     for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]])
-    const creq = sdkHmacCanonicalRequest({method: req.method ?? 'GET', path: url.pathname, query: [...url.searchParams], headers, body}, auth.signedHeaders)
-    if (creq.signedHeaders !== auth.signedHeaders.join(';')) throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: a signed header is missing')
+    const creq = sdkHmacCanonicalRequest(
+      {method: req.method ?? 'GET', path: url.pathname, query: [...url.searchParams], headers, body},
+      auth.signedHeaders,
+    )
+    if (creq.signedHeaders !== auth.signedHeaders.join(';'))
+      throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: a signed header is missing')
     const expected = hmacSha256Hex(key.sk, ['SDK-HMAC-SHA256', date, sha256Hex(creq.text)].join('\n'))
-    if (!signaturesEqual(expected, auth.signature)) throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: verify aksk signature fail')
+    if (!signaturesEqual(expected, auth.signature))
+      throw new FakeHuaweiError('APIGW.0301', 'Incorrect IAM authentication information: verify aksk signature fail')
   }
 
   private serverOf(region: string | null, id: string | undefined): FakeHuaweiServer | null {
@@ -305,18 +352,47 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
     }
   }
 
-  private act(route: {action: string; projectId: string | null; id?: string}, region: string | null, body: unknown, req: IncomingMessage, url: URL): {status: number; answer: unknown} {
+  private act(
+    route: {action: string; projectId: string | null; id?: string},
+    region: string | null,
+    body: unknown,
+    req: IncomingMessage,
+    url: URL,
+  ): {status: number; answer: unknown} {
     const b = (body ?? {}) as Record<string, any>
     switch (route.action) {
       case 'KeystoneListAuthProjects':
-        return {status: 200, answer: {projects: Object.entries(this.options.projects).map(([name, id]) => ({id, name, enabled: true, domain_id: 'd'.repeat(32), is_domain: false})), links: {self: `${this.url}/v3/auth/projects`}}}
+        return {
+          status: 200,
+          answer: {
+            projects: Object.entries(this.options.projects).map(([name, id]) => ({
+              id,
+              name,
+              enabled: true,
+              domain_id: 'd'.repeat(32),
+              is_domain: false,
+            })),
+            links: {self: `${this.url}/v3/auth/projects`},
+          },
+        }
       case 'ListImages': {
         // IMS is regional: the endpoint names the region (or, without one, the project header).
         const r = region
         if (!r) throw new FakeHuaweiError('Common.0013', 'X-Project-Id names no project of this account')
         const name = url.searchParams.get('name')
         const images = (this.options.images[r] ?? []).filter((i) => !name || i.name === name)
-        return {status: 200, answer: {images: images.map((i) => ({id: i.id, name: i.name, status: 'active', created_at: '2024-01-01T00:00:00Z', __imagetype: 'gold'}))}}
+        return {
+          status: 200,
+          answer: {
+            images: images.map((i) => ({
+              id: i.id,
+              name: i.name,
+              status: 'active',
+              created_at: '2024-01-01T00:00:00Z',
+              __imagetype: 'gold',
+            })),
+          },
+        }
       }
       case 'CreatePostPaidServers':
         return {status: 200, answer: this.create(region!, route.projectId!, b, String(req.headers['x-client-token'] ?? ''))}
@@ -332,7 +408,16 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
             begin_time: new Date(this.now()).toISOString(),
             error_code: job.errorCode,
             fail_reason: job.failReason,
-            entities: {sub_jobs_total: job.serverIds.length, sub_jobs: job.serverIds.map((id) => ({status: job.status, job_type: 'createSingleServer', entities: {server_id: id}, error_code: job.errorCode, fail_reason: job.failReason}))},
+            entities: {
+              sub_jobs_total: job.serverIds.length,
+              sub_jobs: job.serverIds.map((id) => ({
+                status: job.status,
+                job_type: 'createSingleServer',
+                entities: {server_id: id},
+                error_code: job.errorCode,
+                fail_reason: job.failReason,
+              })),
+            },
           },
         }
       }
@@ -344,11 +429,21 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
       case 'ListServersByTag': {
         if (b.action !== 'filter') throw new FakeHuaweiError('Ecs.0005', 'action must be filter or count')
         const wanted = (b.tags as Array<{key: string; values: string[]}> | undefined) ?? []
-        const all = this.live().filter((s) => s.region === region && wanted.every((w) => s.tags.some((t) => t.key === w.key && (w.values.length === 0 || w.values.includes(t.value)))))
+        const all = this.live().filter(
+          (s) =>
+            s.region === region &&
+            wanted.every((w) => s.tags.some((t) => t.key === w.key && (w.values.length === 0 || w.values.includes(t.value)))),
+        )
         const limit = Number(b.limit ?? 1000)
         const offset = Number(b.offset ?? 0)
         const page = all.slice(offset, offset + limit)
-        return {status: 200, answer: {resources: page.map((s) => ({resource_id: s.id, resource_name: s.name, resource_detail: '', tags: s.tags})), total_count: all.length}}
+        return {
+          status: 200,
+          answer: {
+            resources: page.map((s) => ({resource_id: s.id, resource_name: s.name, resource_detail: '', tags: s.tags})),
+            total_count: all.length,
+          },
+        }
       }
       case 'DeleteServers': {
         const ids = ((b.servers as Array<{id: string}> | undefined) ?? []).map((s) => s.id)
@@ -360,7 +455,14 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
           s.process = null
           this.later(50, () => this.release(s))
         }
-        const job: FakeHuaweiJob = {id: `ff80808${randomBytes(12).toString('hex')}`, type: 'deleteServer', status: 'SUCCESS', errorCode: null, failReason: null, serverIds: ids}
+        const job: FakeHuaweiJob = {
+          id: `ff80808${randomBytes(12).toString('hex')}`,
+          type: 'deleteServer',
+          status: 'SUCCESS',
+          errorCode: null,
+          failReason: null,
+          serverIds: ids,
+        }
         this.jobs.set(job.id, job)
         return {status: 200, answer: {job_id: job.id}}
       }
@@ -368,7 +470,8 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
         const s = this.serverOf(region, route.id)
         if (!s) throw new FakeHuaweiError('Ecs.0614', `itemNotFound: Instance ${route.id} could not be found.`, 404)
         const md = (b.metadata ?? {}) as Record<string, string>
-        for (const k of Object.keys(md)) if (!/^[A-Za-z0-9_:.-]{1,255}$/.test(k)) throw new FakeHuaweiError('Ecs.0005', `Invalid metadata key ${k}`)
+        for (const k of Object.keys(md))
+          if (!/^[A-Za-z0-9_:.-]{1,255}$/.test(k)) throw new FakeHuaweiError('Ecs.0005', `Invalid metadata key ${k}`)
         Object.assign(s.metadata, md)
         return {status: 200, answer: {metadata: s.metadata}}
       }
@@ -380,7 +483,16 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
         return {status: 200, answer: {output: lines.slice(-length - 1).join('\n')}}
       }
       case 'NovaListAvailabilityZones':
-        return {status: 200, answer: {availabilityZoneInfo: Object.keys(this.options.stock[region!] ?? {}).map((zoneName) => ({zoneName, zoneState: {available: true}, hosts: null}))}}
+        return {
+          status: 200,
+          answer: {
+            availabilityZoneInfo: Object.keys(this.options.stock[region!] ?? {}).map((zoneName) => ({
+              zoneName,
+              zoneState: {available: true},
+              hosts: null,
+            })),
+          },
+        }
       default:
         throw new FakeHuaweiError('APIGW.0101', `no such API ${route.action}`)
     }
@@ -397,34 +509,53 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
     }
     const s = b.server as Record<string, any> | undefined
     if (!s) throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: server is required.')
-    for (const field of ['name', 'imageRef', 'flavorRef', 'vpcid', 'availability_zone']) if (typeof s[field] !== 'string' || s[field] === '') throw new FakeHuaweiError('Ecs.0005', `Invalid request body: server.${field} is required.`)
-    if (!Array.isArray(s.nics) || !s.nics[0]?.subnet_id) throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: server.nics[0].subnet_id is required.')
-    if (!s.root_volume?.volumetype) throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: server.root_volume.volumetype is required.')
-    if (!/^[A-Za-z0-9_.\u4e00-\u9fa5-]{1,64}$/.test(s.name)) throw new FakeHuaweiError('Ecs.0915', `ECS name [${s.name}] contains invalid characters.`)
+    for (const field of ['name', 'imageRef', 'flavorRef', 'vpcid', 'availability_zone'])
+      if (typeof s[field] !== 'string' || s[field] === '')
+        throw new FakeHuaweiError('Ecs.0005', `Invalid request body: server.${field} is required.`)
+    if (!Array.isArray(s.nics) || !s.nics[0]?.subnet_id)
+      throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: server.nics[0].subnet_id is required.')
+    if (!s.root_volume?.volumetype)
+      throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: server.root_volume.volumetype is required.')
+    if (!/^[A-Za-z0-9_.\u4e00-\u9fa5-]{1,64}$/.test(s.name))
+      throw new FakeHuaweiError('Ecs.0915', `ECS name [${s.name}] contains invalid characters.`)
     if (s.metadata && Object.keys(s.metadata).length > 10) throw new FakeHuaweiError('Ecs.0005', 'At most 10 metadata pairs.')
     if (s.server_tags && s.server_tags.length > 10) throw new FakeHuaweiError('Ecs.0905', 'The number of tags cannot be greater than 10.')
-    if (s.user_data && Buffer.from(s.user_data, 'base64').length > 32 * 1024) throw new FakeHuaweiError('Ecs.0005', 'user_data exceeds 32 KB.')
-    if (!(this.options.images[region] ?? []).some((i) => i.id === s.imageRef)) throw new FakeHuaweiError('Ecs.0031', `Image [${s.imageRef}] does not exist.`)
+    if (s.user_data && Buffer.from(s.user_data, 'base64').length > 32 * 1024)
+      throw new FakeHuaweiError('Ecs.0005', 'user_data exceeds 32 KB.')
+    if (!(this.options.images[region] ?? []).some((i) => i.id === s.imageRef))
+      throw new FakeHuaweiError('Ecs.0031', `Image [${s.imageRef}] does not exist.`)
     const zones = this.options.stock[region] ?? {}
     const zone = s.availability_zone as string
     if (!(zone in zones)) throw new FakeHuaweiError('Ecs.0005', `Invalid availability_zone ${zone}.`)
     const flavor = s.flavorRef as string
     if (!(flavor in zones[zone])) throw new FakeHuaweiError('Ecs.0029', `Flavor [${flavor}] does not exist.`)
     const quota = this.options.instanceQuota?.[region]
-    if (quota !== undefined && this.live().filter((x) => x.region === region).length >= quota) throw new FakeHuaweiError('Ecs.0001', 'The number of ECSs is beyond the quota limit.')
+    if (quota !== undefined && this.live().filter((x) => x.region === region).length >= quota)
+      throw new FakeHuaweiError('Ecs.0001', 'The number of ECSs is beyond the quota limit.')
     const noStock = (zones[zone][flavor] ?? 0) <= 0
     if (noStock && this.options.capacityErrors === 'sync') throw new FakeHuaweiError('Ecs.0319', 'Check capacity: Capacity is not enough.')
     const ext = (s.extendparam ?? {}) as Record<string, string>
-    const job: FakeHuaweiJob = {id: `ff80808${randomBytes(12).toString('hex')}`, type: 'createServer', status: 'RUNNING', errorCode: null, failReason: null, serverIds: []}
+    const job: FakeHuaweiJob = {
+      id: `ff80808${randomBytes(12).toString('hex')}`,
+      type: 'createServer',
+      status: 'RUNNING',
+      errorCode: null,
+      failReason: null,
+      serverIds: [],
+    }
     this.jobs.set(job.id, job)
     const inj = this.injections.take((i) => !!i.inJob && (!i.action || i.action === 'CreatePostPaidServers'))
-    let jobFailure: {code: string; message: string} | null = noStock ? {code: 'Ecs.0319', message: 'Check capacity: Capacity is not enough.'} : null
+    let jobFailure: {code: string; message: string} | null = noStock
+      ? {code: 'Ecs.0319', message: 'Check capacity: Capacity is not enough.'}
+      : null
     if (inj) jobFailure = {code: inj.code, message: inj.message ?? `injected ${inj.code}`}
     const answer = {job_id: job.id, serverIds: [] as string[]}
     if (jobFailure) {
       // ECS rolls a failed creation back: the job fails, no server remains.
       const failure = jobFailure
-      this.later(this.options.pendingMs ?? 30, () => Object.assign(job, {status: 'FAIL', errorCode: failure.code, failReason: failure.message}))
+      this.later(this.options.pendingMs ?? 30, () =>
+        Object.assign(job, {status: 'FAIL', errorCode: failure.code, failReason: failure.message}),
+      )
     } else {
       zones[zone][flavor] -= 1
       const server: FakeHuaweiServer = {
@@ -478,7 +609,13 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
     const s = m && this.live().find((x) => x.metadata['skyhop-attempt-id'] === decodeURIComponent(m[1]))
     if (!m || !s) return this.send(res, 404, 'Not Found')
     if (m[2] === '/openstack/latest/meta_data.json') {
-      return this.send(res, 200, {uuid: s.id, name: s.name, availability_zone: s.zone, project_id: s.projectId, meta: {...s.metadata, charging_mode: s.spot ? '2' : '0'}})
+      return this.send(res, 200, {
+        uuid: s.id,
+        name: s.name,
+        availability_zone: s.zone,
+        project_id: s.projectId,
+        meta: {...s.metadata, charging_mode: s.spot ? '2' : '0'},
+      })
     }
     this.send(res, 404, 'Not Found')
   }

@@ -47,7 +47,10 @@ function isoSeconds(date: Date): string {
 
 /** Tencent's wall time in UTC+8 without a zone: 2018-08-18 12:05:33. */
 function tencentTime(date: Date): string {
-  return new Date(date.getTime() + 8 * 3_600_000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '')
+  return new Date(date.getTime() + 8 * 3_600_000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, '')
 }
 
 export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMetadataOptions = {}): Promise<FakeMetadataServer> {
@@ -113,7 +116,8 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
         if (header(req, 'Metadata') !== 'true') {
           return send(res, 400, 'application/json', JSON.stringify({error: 'Bad request. Required metadata header not specified'}))
         }
-        if (!url.searchParams.get('api-version')) return send(res, 400, 'application/json', JSON.stringify({error: 'Bad request. api-version was not specified'}))
+        if (!url.searchParams.get('api-version'))
+          return send(res, 400, 'application/json', JSON.stringify({error: 'Bad request. api-version was not specified'}))
         if (url.pathname === '/metadata/instance/compute/name' && method === 'GET') return send(res, 200, 'text/plain', vmName)
         if (url.pathname === '/metadata/scheduledevents' && method === 'GET') {
           const body = JSON.stringify({DocumentIncarnation: incarnation, Events: azureEvents}, null, 2)

@@ -5,7 +5,13 @@
 import {escapeXml} from '../../src/clouds/aws/xml.js'
 import {obsSignature, obsStringToSign} from '../../src/clouds/huaweicloud/obs-presign.js'
 import {signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
+import {
+  type DialectError,
+  type ObjectStoreDialect,
+  type PresignedRequestView,
+  S3_SIGNATURE_MISMATCH,
+  denied,
+} from './fake-object-store-dialect.js'
 
 /** `secrets` maps AK to SK. */
 export function obsDialect(secrets: Record<string, string>): ObjectStoreDialect {
@@ -24,9 +30,7 @@ export function obsDialect(secrets: Record<string, string>): ObjectStoreDialect 
         v !== undefined && (n === 'content-md5' || n === 'content-type' || n.startsWith('x-obs-')) ? [[n, v] as const] : [],
       )
       const stringToSign = obsStringToSign({method: request.method, headers, expires, resource: request.rawPath, query: request.query})
-      return signaturesEqual(obsSignature(sk, stringToSign), signature)
-        ? null
-        : S3_SIGNATURE_MISMATCH
+      return signaturesEqual(obsSignature(sk, stringToSign), signature) ? null : S3_SIGNATURE_MISMATCH
     },
     errorBody(error, requestId) {
       return {

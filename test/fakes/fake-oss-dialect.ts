@@ -5,7 +5,13 @@
 import {ossCanonicalizedResource, ossV1Signature, ossV1StringToSign} from '../../src/clouds/aliyun/oss-presign.js'
 import {escapeXml} from '../../src/clouds/aws/xml.js'
 import {percentDecode, signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
+import {
+  type DialectError,
+  type ObjectStoreDialect,
+  type PresignedRequestView,
+  S3_SIGNATURE_MISMATCH,
+  denied,
+} from './fake-object-store-dialect.js'
 
 /** The query parameters of OSS's sub-resource list that an object URL can carry; the rest are not signed. */
 const SIGNED_PARAMS = new Set(['security-token', 'versionId', 'acl', 'uploadId', 'partNumber', 'tagging', 'symlink'])

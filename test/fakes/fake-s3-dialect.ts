@@ -4,7 +4,13 @@
 import {escapeXml} from '../../src/clouds/aws/xml.js'
 import {SIGV4_ALGORITHM, canonicalRequest, credentialScope, deriveSigningKey, stringToSign} from '../../src/clouds/aws/sigv4.js'
 import {hmacSha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {type DialectError, type ObjectStoreDialect, type PresignedRequestView, S3_SIGNATURE_MISMATCH, denied} from './fake-object-store-dialect.js'
+import {
+  type DialectError,
+  type ObjectStoreDialect,
+  type PresignedRequestView,
+  S3_SIGNATURE_MISMATCH,
+  denied,
+} from './fake-object-store-dialect.js'
 
 const AUTH_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature']
 
@@ -38,7 +44,9 @@ export function s3Dialect(secrets: Record<string, string>): ObjectStoreDialect {
       if (expires > 604800) return queryError('X-Amz-Expires must be less than a week (in seconds) that is 604800')
       const scope = credential.split('/')
       if (scope.length !== 5 || scope[3] !== 's3' || scope[4] !== 'aws4_request') {
-        return queryError('Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
+        return queryError(
+          'Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+        )
       }
       const [accessKeyId, date, region] = scope
       if (date !== amzDate.slice(0, 8)) return queryError('Invalid credential date. Date is not the same as X-Amz-Date.')

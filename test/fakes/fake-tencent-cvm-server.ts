@@ -109,7 +109,10 @@ function shortId(prefix: string): string {
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC+8, the way Tencent's metadata serves termination-time. */
 export function beijingWallTime(ms: number): string {
-  return new Date(ms + 8 * 3600_000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '')
+  return new Date(ms + 8 * 3600_000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, '')
 }
 
 export class FakeTencentCvmServer extends FakeCloudServer {
@@ -142,7 +145,13 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   }
 
   throttle(times: number, action?: string): void {
-    this.inject({action, code: 'RequestLimitExceeded', message: 'Your current request times equals to `21` in a second, which exceeds the frequency limit `20` for a second. Please reduce the frequency of calls.', times})
+    this.inject({
+      action,
+      code: 'RequestLimitExceeded',
+      message:
+        'Your current request times equals to `21` in a second, which exceeds the frequency limit `20` for a second. Please reduce the frequency of calls.',
+      times,
+    })
   }
 
   setStock(region: string, zone: string, type: string, n: number): void {
@@ -196,8 +205,13 @@ export class FakeTencentCvmServer extends FakeCloudServer {
       } catch {
         throw new FakeTencentError('InvalidParameter', 'The request body is not valid JSON.')
       }
-      if (req.headers['x-tc-version'] !== VERSIONS[service]) throw new FakeTencentError('InvalidParameterValue', `Version ${String(req.headers['x-tc-version'])} is not supported by ${service}.`)
-      if (!(region in this.options.stock)) throw new FakeTencentError('InvalidParameterValue.InvalidRegion', `The region \`${region}\` is not supported.`)
+      if (req.headers['x-tc-version'] !== VERSIONS[service])
+        throw new FakeTencentError(
+          'InvalidParameterValue',
+          `Version ${String(req.headers['x-tc-version'])} is not supported by ${service}.`,
+        )
+      if (!(region in this.options.stock))
+        throw new FakeTencentError('InvalidParameterValue.InvalidRegion', `The region \`${region}\` is not supported.`)
       const inj = this.injections.take((i) => (!i.action || i.action === action) && (!i.service || i.service === service))
       if (inj) throw new FakeTencentError(inj.code, inj.message ?? `injected ${inj.code}`)
       const result = service === 'cvm' ? this.cvm(action, region, params) : this.tat(action, region, params)
@@ -213,33 +227,48 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   /** TC3 verification over exactly the signed headers; returns the product the scope names. */
   private verify(req: IncomingMessage, url: URL, body: string): string {
     const auth = parseTc3Authorization(String(req.headers.authorization ?? ''))
-    if (!auth) throw new FakeTencentError('AuthFailure.InvalidAuthorization', 'The Authorization header does not conform to TC3-HMAC-SHA256.')
+    if (!auth)
+      throw new FakeTencentError('AuthFailure.InvalidAuthorization', 'The Authorization header does not conform to TC3-HMAC-SHA256.')
     const key = this.options.keys.find((k) => k.secretId === auth.secretId)
-    if (!key) throw new FakeTencentError('AuthFailure.SecretIdNotFound', 'The SecretId is not found, please ensure that your SecretId is correct.')
-    if (!(auth.service in VERSIONS)) throw new FakeTencentError('AuthFailure.InvalidAuthorization', `The credential scope names an unknown service ${auth.service}.`)
-    for (const h of ['content-type', 'host']) if (!auth.signedHeaders.includes(h)) throw new FakeTencentError('AuthFailure.InvalidAuthorization', `header ${h} must be signed`)
+    if (!key)
+      throw new FakeTencentError('AuthFailure.SecretIdNotFound', 'The SecretId is not found, please ensure that your SecretId is correct.')
+    if (!(auth.service in VERSIONS))
+      throw new FakeTencentError('AuthFailure.InvalidAuthorization', `The credential scope names an unknown service ${auth.service}.`)
+    for (const h of ['content-type', 'host'])
+      if (!auth.signedHeaders.includes(h)) throw new FakeTencentError('AuthFailure.InvalidAuthorization', `header ${h} must be signed`)
     const timestamp = Number(req.headers['x-tc-timestamp'])
-    if (!Number.isInteger(timestamp) || Math.abs(timestamp * 1000 - this.now()) > 5 * 60_000) throw new FakeTencentError('AuthFailure.SignatureExpire', 'Signature expired, request time is too far from the server time.')
-    if (auth.date !== tc3Date(timestamp)) throw new FakeTencentError('AuthFailure.InvalidAuthorization', 'The date in the credential scope does not match X-TC-Timestamp.')
-    if (key.token !== undefined && req.headers['x-tc-token'] !== key.token) throw new FakeTencentError('AuthFailure.TokenFailure', 'Token verification failed.')
+    if (!Number.isInteger(timestamp) || Math.abs(timestamp * 1000 - this.now()) > 5 * 60_000)
+      throw new FakeTencentError('AuthFailure.SignatureExpire', 'Signature expired, request time is too far from the server time.')
+    if (auth.date !== tc3Date(timestamp))
+      throw new FakeTencentError('AuthFailure.InvalidAuthorization', 'The date in the credential scope does not match X-TC-Timestamp.')
+    if (key.token !== undefined && req.headers['x-tc-token'] !== key.token)
+      throw new FakeTencentError('AuthFailure.TokenFailure', 'Token verification failed.')
     const raw = req.rawHeaders
     const headers: Array<[string, string]> = []
     for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]])
     let creq
     try {
-      creq = tc3CanonicalRequest({method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams], headers, body}, auth.signedHeaders)
+      creq = tc3CanonicalRequest(
+        {method: req.method ?? 'POST', path: url.pathname, query: [...url.searchParams], headers, body},
+        auth.signedHeaders,
+      )
     } catch {
       throw new FakeTencentError('AuthFailure.SignatureFailure', 'A signed header is missing from the request.')
     }
     const stringToSign = ['TC3-HMAC-SHA256', String(timestamp), `${auth.date}/${auth.service}/tc3_request`, sha256Hex(creq.text)].join('\n')
     const expected = hmacSha256Hex(tc3SigningKey(key.secretKey, auth.date, auth.service), stringToSign)
-    if (!signaturesEqual(expected, auth.signature)) throw new FakeTencentError('AuthFailure.SignatureFailure', 'The provided credentials could not be validated. Please check your signature is correct.')
+    if (!signaturesEqual(expected, auth.signature))
+      throw new FakeTencentError(
+        'AuthFailure.SignatureFailure',
+        'The provided credentials could not be validated. Please check your signature is correct.',
+      )
     return auth.service
   }
 
   private instance(region: string, id: string): FakeCvmInstance {
     const i = this.instances.get(id)
-    if (!i || i.released || i.region !== region) throw new FakeTencentError('InvalidInstanceId.NotFound', `The instance \`${id}\` is not found.`)
+    if (!i || i.released || i.region !== region)
+      throw new FakeTencentError('InvalidInstanceId.NotFound', `The instance \`${id}\` is not found.`)
     return i
   }
 
@@ -270,7 +299,8 @@ export class FakeTencentCvmServer extends FakeCloudServer {
       case 'DescribeInstances': {
         const ids = p.InstanceIds as string[] | undefined
         if (ids && ids.length > 100) throw new FakeTencentError('InvalidParameterValue.LimitExceeded', 'At most 100 InstanceIds per call.')
-        if (ids && p.Filters) throw new FakeTencentError('InvalidParameterCombination', 'InstanceIds and Filters cannot be specified at the same time.')
+        if (ids && p.Filters)
+          throw new FakeTencentError('InvalidParameterCombination', 'InstanceIds and Filters cannot be specified at the same time.')
         const filters = (p.Filters as Array<{Name: string; Values: string[]}> | undefined) ?? []
         const all = [...this.instances.values()].filter(
           (i) =>
@@ -305,23 +335,43 @@ export class FakeTencentCvmServer extends FakeCloudServer {
         if (!p.ImageId) throw new FakeTencentError('MissingParameter', 'The request is missing a required parameter `ImageId`.')
         const spot = p.InstanceChargeType === 'SPOTPAID'
         const price = spot ? this.options.spotPrices?.[zone]?.[type] : this.options.prices?.[type]
-        if (price === undefined) throw new FakeTencentError('ResourceNotFound.InvalidZoneInstanceType', `The instance type ${type} is not sold in ${zone}.`)
+        if (price === undefined)
+          throw new FakeTencentError('ResourceNotFound.InvalidZoneInstanceType', `The instance type ${type} is not sold in ${zone}.`)
         const original = this.options.prices?.[type] ?? price
         return {
           Price: {
-            InstancePrice: {UnitPrice: original, ChargeUnit: 'HOUR', UnitPriceDiscount: price, Discount: Math.round((price / original) * 100)},
+            InstancePrice: {
+              UnitPrice: original,
+              ChargeUnit: 'HOUR',
+              UnitPriceDiscount: price,
+              Discount: Math.round((price / original) * 100),
+            },
             BandwidthPrice: {UnitPrice: 0, ChargeUnit: 'GB', UnitPriceDiscount: 0, Discount: 100},
           },
         }
       }
       case 'DescribeZones':
-        return {TotalCount: Object.keys(this.options.stock[region]).length, ZoneSet: Object.keys(this.options.stock[region]).map((z) => ({Zone: z, ZoneName: z, ZoneId: z, ZoneState: 'AVAILABLE'}))}
+        return {
+          TotalCount: Object.keys(this.options.stock[region]).length,
+          ZoneSet: Object.keys(this.options.stock[region]).map((z) => ({Zone: z, ZoneName: z, ZoneId: z, ZoneState: 'AVAILABLE'})),
+        }
       case 'DescribeImages': {
         const filters = (p.Filters as Array<{Name: string; Values: string[]}> | undefined) ?? []
         const images = (this.options.images ?? DEFAULT_TENCENT_IMAGES).filter((img) =>
-          filters.every((f) => (f.Name === 'image-name' ? f.Values.includes(img.name) : f.Name === 'image-type' ? f.Values.includes('PUBLIC_IMAGE') : true)),
+          filters.every((f) =>
+            f.Name === 'image-name' ? f.Values.includes(img.name) : f.Name === 'image-type' ? f.Values.includes('PUBLIC_IMAGE') : true,
+          ),
         )
-        return {TotalCount: images.length, ImageSet: images.map((i) => ({ImageId: i.id, ImageName: i.name, ImageType: 'PUBLIC_IMAGE', ImageState: 'NORMAL', CreatedTime: '2024-01-01T00:00:00Z'}))}
+        return {
+          TotalCount: images.length,
+          ImageSet: images.map((i) => ({
+            ImageId: i.id,
+            ImageName: i.name,
+            ImageType: 'PUBLIC_IMAGE',
+            ImageState: 'NORMAL',
+            CreatedTime: '2024-01-01T00:00:00Z',
+          })),
+        }
       }
       default:
         throw new FakeTencentError('InvalidAction', `The action ${action} is not found for cvm in this fake.`)
@@ -332,7 +382,8 @@ export class FakeTencentCvmServer extends FakeCloudServer {
     const token = typeof p.ClientToken === 'string' ? p.ClientToken : null
     const key = JSON.stringify(p)
     if (token) {
-      if (token.length > 64) throw new FakeTencentError('InvalidClientToken.TooLong', 'The specified ClientToken exceeds the maximum length of 64 bytes.')
+      if (token.length > 64)
+        throw new FakeTencentError('InvalidClientToken.TooLong', 'The specified ClientToken exceeds the maximum length of 64 bytes.')
       const seen = this.tokens.get(token)
       if (seen) {
         if (seen.params !== key) throw new FakeTencentError('InvalidParameterValue', 'The ClientToken was used with different parameters.')
@@ -343,28 +394,47 @@ export class FakeTencentCvmServer extends FakeCloudServer {
     const zone = String((p.Placement as {Zone?: string} | undefined)?.Zone ?? '')
     const zones = this.options.stock[region]
     if (!zone) throw new FakeTencentError('MissingParameter', 'The request is missing a required parameter `Placement.Zone`.')
-    if (!(zone in zones)) throw new FakeTencentError('InvalidZone.MismatchRegion', `The specified zone \`${zone}\` does not exist in ${region}.`)
-    if (!(this.options.images ?? DEFAULT_TENCENT_IMAGES).some((i) => i.id === p.ImageId)) throw new FakeTencentError('InvalidImageId.NotFound', `The image \`${String(p.ImageId)}\` is not found.`)
-    if (!(type in zones[zone])) throw new FakeTencentError('ResourceNotFound.InvalidZoneInstanceType', `The instance type \`${type}\` is not supported in zone \`${zone}\`.`)
+    if (!(zone in zones))
+      throw new FakeTencentError('InvalidZone.MismatchRegion', `The specified zone \`${zone}\` does not exist in ${region}.`)
+    if (!(this.options.images ?? DEFAULT_TENCENT_IMAGES).some((i) => i.id === p.ImageId))
+      throw new FakeTencentError('InvalidImageId.NotFound', `The image \`${String(p.ImageId)}\` is not found.`)
+    if (!(type in zones[zone]))
+      throw new FakeTencentError(
+        'ResourceNotFound.InvalidZoneInstanceType',
+        `The instance type \`${type}\` is not supported in zone \`${zone}\`.`,
+      )
     const userData = typeof p.UserData === 'string' ? p.UserData : null
-    if (userData && Buffer.from(userData, 'base64').length > 16 * 1024) throw new FakeTencentError('InvalidParameterValue.InvalidUserDataFormat', 'UserData exceeds 16 KB.')
+    if (userData && Buffer.from(userData, 'base64').length > 16 * 1024)
+      throw new FakeTencentError('InvalidParameterValue.InvalidUserDataFormat', 'UserData exceeds 16 KB.')
     const charge = String(p.InstanceChargeType ?? 'POSTPAID_BY_HOUR')
     let maxPrice: number | null = null
     if (charge === 'SPOTPAID') {
       const market = p.InstanceMarketOptions as {MarketType?: string; SpotOptions?: {MaxPrice?: string}} | undefined
-      if (market?.MarketType !== 'spot' || !market.SpotOptions?.MaxPrice) throw new FakeTencentError('MissingParameter', 'SPOTPAID needs InstanceMarketOptions.SpotOptions.MaxPrice.')
+      if (market?.MarketType !== 'spot' || !market.SpotOptions?.MaxPrice)
+        throw new FakeTencentError('MissingParameter', 'SPOTPAID needs InstanceMarketOptions.SpotOptions.MaxPrice.')
       maxPrice = Number(market.SpotOptions.MaxPrice)
       const price = this.options.spotPrices?.[zone]?.[type]
-      if (price === undefined) throw new FakeTencentError('InvalidParameterValue.InsufficientOffering', 'The spot instances are out of stock.')
-      if (maxPrice < price) throw new FakeTencentError('InvalidParameterValue.InsufficientPrice', `The bid ${maxPrice} is lower than the market price ${price}.`)
+      if (price === undefined)
+        throw new FakeTencentError('InvalidParameterValue.InsufficientOffering', 'The spot instances are out of stock.')
+      if (maxPrice < price)
+        throw new FakeTencentError(
+          'InvalidParameterValue.InsufficientPrice',
+          `The bid ${maxPrice} is lower than the market price ${price}.`,
+        )
     }
     const quota = this.options.instanceQuota?.[region]
-    if (quota !== undefined && this.live().filter((i) => i.region === region).length >= quota) throw new FakeTencentError('LimitExceeded.InstanceQuota', 'You are short of the instance quota.')
-    if ((zones[zone][type] ?? 0) <= 0) throw new FakeTencentError('ResourceInsufficient.SpecifiedInstanceType', `The specified instance type \`${type}\` is insufficient in \`${zone}\`.`)
+    if (quota !== undefined && this.live().filter((i) => i.region === region).length >= quota)
+      throw new FakeTencentError('LimitExceeded.InstanceQuota', 'You are short of the instance quota.')
+    if ((zones[zone][type] ?? 0) <= 0)
+      throw new FakeTencentError(
+        'ResourceInsufficient.SpecifiedInstanceType',
+        `The specified instance type \`${type}\` is insufficient in \`${zone}\`.`,
+      )
     zones[zone][type] -= 1
     const id = shortId('ins')
     const tags = new Map<string, string>()
-    for (const spec of (p.TagSpecification as Array<{ResourceType?: string; Tags?: Array<{Key: string; Value: string}>}> | undefined) ?? []) {
+    for (const spec of (p.TagSpecification as Array<{ResourceType?: string; Tags?: Array<{Key: string; Value: string}>}> | undefined) ??
+      []) {
       if (spec.ResourceType === 'instance') for (const t of spec.Tags ?? []) tags.set(t.Key, t.Value)
     }
     const instance: FakeCvmInstance = {
@@ -423,13 +493,17 @@ export class FakeTencentCvmServer extends FakeCloudServer {
     switch (action) {
       case 'RunCommand': {
         const ids = (p.InstanceIds as string[] | undefined) ?? []
-        if (ids.length === 0 || ids.length > 100) throw new FakeTencentError('InvalidParameterValue', 'InstanceIds must name 1 to 100 instances.')
-        if (p.CommandType !== undefined && p.CommandType !== 'SHELL') throw new FakeTencentError('InvalidParameterValue', `CommandType ${String(p.CommandType)} is not supported on Linux.`)
+        if (ids.length === 0 || ids.length > 100)
+          throw new FakeTencentError('InvalidParameterValue', 'InstanceIds must name 1 to 100 instances.')
+        if (p.CommandType !== undefined && p.CommandType !== 'SHELL')
+          throw new FakeTencentError('InvalidParameterValue', `CommandType ${String(p.CommandType)} is not supported on Linux.`)
         const script = Buffer.from(String(p.Content ?? ''), 'base64').toString('utf8')
         const instances = ids.map((id) => {
           const i = this.instances.get(id)
-          if (!i || i.released || i.region !== region) throw new FakeTencentError('InvalidInstanceId.NotFound', `The instance \`${id}\` is not found.`)
-          if (i.state !== 'RUNNING') throw new FakeTencentError('InvalidInstanceId.NotRunning', `The agent of instance \`${id}\` is not online.`)
+          if (!i || i.released || i.region !== region)
+            throw new FakeTencentError('InvalidInstanceId.NotFound', `The instance \`${id}\` is not found.`)
+          if (i.state !== 'RUNNING')
+            throw new FakeTencentError('InvalidInstanceId.NotRunning', `The agent of instance \`${id}\` is not online.`)
           return i
         })
         const invocationId = shortId('inv')
@@ -448,7 +522,9 @@ export class FakeTencentCvmServer extends FakeCloudServer {
           child.stderr.on('data', (d: Buffer) => out.push(d))
           child.on('close', (code) => {
             // TAT keeps the first 24 KB of output.
-            task.output = Buffer.concat(out).subarray(0, 24 * 1024).toString('base64')
+            task.output = Buffer.concat(out)
+              .subarray(0, 24 * 1024)
+              .toString('base64')
             task.exitCode = code ?? -1
             task.status = code === 0 ? 'SUCCESS' : 'FAILED'
           })
@@ -479,9 +555,11 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   /** The instance metadata service, per attempt: the spot termination notice. */
   private metadata(res: ServerResponse, url: URL): void {
     const m = /^\/_meta\/([^/]+)(\/latest\/.*)$/.exec(url.pathname)
-    const instance = m && [...this.instances.values()].find((i) => !i.released && i.tags.get('skyhop-attempt-id') === decodeURIComponent(m[1]))
+    const instance =
+      m && [...this.instances.values()].find((i) => !i.released && i.tags.get('skyhop-attempt-id') === decodeURIComponent(m[1]))
     if (!m || !instance) return this.send(res, 404, 'Not Found')
-    if (m[2] === '/latest/meta-data/spot/termination-time') return instance.terminationTime ? this.send(res, 200, instance.terminationTime) : this.send(res, 404, 'Not Found')
+    if (m[2] === '/latest/meta-data/spot/termination-time')
+      return instance.terminationTime ? this.send(res, 200, instance.terminationTime) : this.send(res, 404, 'Not Found')
     if (m[2] === '/latest/meta-data/instance-id') return this.send(res, 200, instance.id)
     this.send(res, 404, 'Not Found')
   }

@@ -22,7 +22,10 @@ function assertBuilt(): void {
   if (!existsSync(join(ROOT, 'dist', 'commands'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
 }
 
-export function runCli(args: string[], options: {env?: Record<string, string | undefined>; home?: string; input?: string; cwd?: string; timeoutMs?: number} = {}): CliResult {
+export function runCli(
+  args: string[],
+  options: {env?: Record<string, string | undefined>; home?: string; input?: string; cwd?: string; timeoutMs?: number} = {},
+): CliResult {
   assertBuilt()
   const env: Record<string, string | undefined> = {...process.env, SKYHOP_HOME: options.home ?? tempHome(), ...options.env}
   const r = spawnSync(process.execPath, [BIN, ...args], {
@@ -36,20 +39,33 @@ export function runCli(args: string[], options: {env?: Record<string, string | u
 }
 
 /** Async variant, for commands that run while the test does something else. */
-export function runCliAsync(args: string[], options: {env?: Record<string, string | undefined>; home?: string; cwd?: string} = {}): Promise<CliResult> & {child: ReturnType<typeof spawn>} {
+export function runCliAsync(
+  args: string[],
+  options: {env?: Record<string, string | undefined>; home?: string; cwd?: string} = {},
+): Promise<CliResult> & {child: ReturnType<typeof spawn>} {
   assertBuilt()
   const env = {...process.env, SKYHOP_HOME: options.home ?? tempHome(), ...options.env}
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
-  const p = new Promise<CliResult>((res) => child.on('close', (code) => res({code, stdout, stderr}))) as Promise<CliResult> & {child: typeof child}
+  const p = new Promise<CliResult>((res) => child.on('close', (code) => res({code, stdout, stderr}))) as Promise<CliResult> & {
+    child: typeof child
+  }
   p.child = child
   return p
 }
 
 /** Parses stdout as exactly one JSON document (the --json contract). */
-export function parseEnvelope(stdout: string): {ok: boolean; result?: any; error?: {code: string; message: string; hint?: string; details?: any}} {
+export function parseEnvelope(stdout: string): {
+  ok: boolean
+  result?: any
+  error?: {code: string; message: string; hint?: string; details?: any}
+} {
   return JSON.parse(stdout)
 }

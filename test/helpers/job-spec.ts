@@ -34,6 +34,14 @@ export function testJobSpec(fields: JobSpecFields): JobSpec {
     nodes: 1,
     ...rest,
     resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: null, memoryGB: null, diskGB: null, ...resources},
-    recovery: {strategy: 'eager-next-region', maxRestarts: 3, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 10, signal: 'SIGTERM', ...recovery},
+    recovery: {
+      strategy: 'eager-next-region',
+      maxRestarts: 3,
+      restartOnExitCodes: [],
+      maxRestartsOnErrors: 0,
+      graceSeconds: 10,
+      signal: 'SIGTERM',
+      ...recovery,
+    },
   }
 }

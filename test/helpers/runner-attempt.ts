@@ -23,7 +23,12 @@ export interface Attempt {
   work: string
 }
 
-export function makeAttempt(options: {run: string; setup?: string | null; env?: Record<string, string>; config?: Partial<RunnerConfig>}): Attempt {
+export function makeAttempt(options: {
+  run: string
+  setup?: string | null
+  env?: Record<string, string>
+  config?: Partial<RunnerConfig>
+}): Attempt {
   const root = tempDir()
   const dir = join(root, 'attempt')
   const work = join(root, 'work')
@@ -44,7 +49,11 @@ export interface Running {
 
 export function startRunner(dir: string, extraEnv: Record<string, string> = {}): Running {
   // Its own session, as a provider starts it: signals to the test never reach it by accident.
-  const child = spawn('bash', [runnerScriptPath(), dir], {detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: {...process.env, ...extraEnv}})
+  const child = spawn('bash', [runnerScriptPath(), dir], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {...process.env, ...extraEnv},
+  })
   children.push(child)
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))

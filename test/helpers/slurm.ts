@@ -26,7 +26,8 @@ export function slurmStatus(): Promise<{ok: boolean; why: string}> {
       if (!/is UP/.test(ping.stdout)) return {ok: false, why: `slurmctld is not up: ${ping.stdout.trim()}`}
       const parts = await run('sinfo', ['--noheader', '--format=%R'], {timeout: 15_000})
       const names = parts.stdout.split('\n').map((l) => l.trim())
-      if (!names.includes('low') || !names.includes('high')) return {ok: false, why: `partitions low and high are missing (have: ${names.filter(Boolean).join(', ')})`}
+      if (!names.includes('low') || !names.includes('high'))
+        return {ok: false, why: `partitions low and high are missing (have: ${names.filter(Boolean).join(', ')})`}
       return {ok: true, why: ''}
     } catch (error) {
       const e = error as NodeJS.ErrnoException & {stdout?: string; stderr?: string}
@@ -95,14 +96,30 @@ let counter = 0
 export function slurmRequest(
   home: string,
   runScript: string,
-  options: {partition?: string; cpus?: number; attemptId?: string; key?: string; env?: Record<string, string>; setup?: string; grace?: number; jobName?: string} = {},
+  options: {
+    partition?: string
+    cpus?: number
+    attemptId?: string
+    key?: string
+    env?: Record<string, string>
+    setup?: string
+    grace?: number
+    jobName?: string
+  } = {},
 ): LaunchRequest {
   counter++
   const partition = options.partition ?? 'high'
   const attemptId = options.attemptId ?? `att-${process.pid}-${Date.now().toString(36)}-${counter}`
   const spec = slurmSpec(runScript, {
     setup: options.setup ?? null,
-    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: options.cpus ? {value: options.cpus, atLeast: false} : null, memoryGB: null, diskGB: null},
+    resources: {
+      accelerators: [],
+      acceleratorOrder: 'any',
+      runtimes: null,
+      cpus: options.cpus ? {value: options.cpus, atLeast: false} : null,
+      memoryGB: null,
+      diskGB: null,
+    },
   })
   return {
     jobId: `job-${process.pid}`,

@@ -10,8 +10,17 @@ process.stdout.write('ready\n')
 for (let i = 0; ; i++) {
   const job = store.createJob({name: `w-${i}`, file: null, spec})
   const a = store.recordAttemptIntent({
-    jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
-    acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
+    jobId: job.id,
+    provider: 'local',
+    region: 'local',
+    zone: null,
+    instanceType: 'local',
+    accelerator: null,
+    acceleratorCount: null,
+    spot: false,
+    pricePerHour: 0,
+    currency: 'USD',
+    onDemandPricePerHour: 0,
   })
   store.updateAttempt(a!.id, {state: 'RUNNING', startedAt: new Date().toISOString()}, {kind: 'attempt-running'})
   store.setJobState(job.id, 'RUNNING', {kind: 'job-running', attemptId: a!.id})

@@ -20,7 +20,12 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Waits until a synchronous look (a file, a row in the store, a process list) holds. */
 export async function waitUntil(check: () => boolean, timeoutMs = 60_000, stepMs = 200): Promise<void> {
-  await until(async () => check(), (ok) => ok, timeoutMs, stepMs)
+  await until(
+    async () => check(),
+    (ok) => ok,
+    timeoutMs,
+    stepMs,
+  )
 }
 
 export const isTerminal = (r: PollResult): boolean => TERMINAL_ATTEMPT_STATES.has(r.state)

@@ -18,7 +18,10 @@ describe('Alibaba Cloud credentials', function () {
   const config = (obj: unknown) => writeFileSync(join(home, '.aliyun', 'config.json'), JSON.stringify(obj))
 
   it('prefers the environment', async function () {
-    const got = await loadAliyunCredentials({homeDir: home, env: {ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIenv0000000001', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'aliyun-env-secret-1'}})
+    const got = await loadAliyunCredentials({
+      homeDir: home,
+      env: {ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIenv0000000001', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'aliyun-env-secret-1'},
+    })
     expect(got.credentials).to.deep.equal({accessKeyId: 'LTAIenv0000000001', accessKeySecret: 'aliyun-env-secret-1'})
     expect(got.source).to.equal('environment (ALIBABA_CLOUD_ACCESS_KEY_ID)')
     expect(redact('k=aliyun-env-secret-1')).to.equal('k=***')
@@ -29,12 +32,23 @@ describe('Alibaba Cloud credentials', function () {
       current: 'work',
       profiles: [
         {name: 'default', mode: 'AK', access_key_id: 'LTAIdefault000001', access_key_secret: 'aliyun-default-s1', region_id: 'cn-hangzhou'},
-        {name: 'work', mode: 'StsToken', access_key_id: 'STS.work000000001', access_key_secret: 'aliyun-work-secret', sts_token: 'aliyun-sts-token-1', region_id: 'cn-beijing'},
+        {
+          name: 'work',
+          mode: 'StsToken',
+          access_key_id: 'STS.work000000001',
+          access_key_secret: 'aliyun-work-secret',
+          sts_token: 'aliyun-sts-token-1',
+          region_id: 'cn-beijing',
+        },
         {name: 'role', mode: 'RamRoleArn', access_key_id: 'x', access_key_secret: 'y'},
       ],
     })
     const cur = await loadAliyunCredentials({homeDir: home, env: {}})
-    expect(cur.credentials).to.deep.equal({accessKeyId: 'STS.work000000001', accessKeySecret: 'aliyun-work-secret', securityToken: 'aliyun-sts-token-1'})
+    expect(cur.credentials).to.deep.equal({
+      accessKeyId: 'STS.work000000001',
+      accessKeySecret: 'aliyun-work-secret',
+      securityToken: 'aliyun-sts-token-1',
+    })
     expect(cur.source).to.equal('profile work (~/.aliyun/config.json)')
     expect(cur.region).to.equal('cn-beijing')
     const named = await loadAliyunCredentials({homeDir: home, env: {ALIBABA_CLOUD_PROFILE: 'default'}})

@@ -16,7 +16,14 @@ import {jobSpec, launchRequest as awsRequest, offer as awsOffer} from './aws-hel
 const KEY = {accessKeyId: 'LTAI5tFakeExample0001', accessKeySecret: 'fakeAliyunSecretForTests000001'}
 
 function offer(overrides: Parameters<typeof awsOffer>[0] = {}) {
-  return awsOffer({provider: 'aliyun', region: 'cn-hangzhou', zone: 'cn-hangzhou-h', instanceType: 'ecs.gn7i-c8g1.2xlarge', price: {onDemand: 11.2, spot: 2.5, currency: 'CNY'}, ...overrides})
+  return awsOffer({
+    provider: 'aliyun',
+    region: 'cn-hangzhou',
+    zone: 'cn-hangzhou-h',
+    instanceType: 'ecs.gn7i-c8g1.2xlarge',
+    price: {onDemand: 11.2, spot: 2.5, currency: 'CNY'},
+    ...overrides,
+  })
 }
 
 function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
@@ -28,7 +35,11 @@ interface World extends FakeCloudWorld<FakeAliyunEcsServer> {
   retries: string[]
 }
 
-async function world(fakeOptions: Partial<FakeAliyunOptions> = {}, providerOptions: Partial<AliyunProviderOptions> = {}, boot = false): Promise<World> {
+async function world(
+  fakeOptions: Partial<FakeAliyunOptions> = {},
+  providerOptions: Partial<AliyunProviderOptions> = {},
+  boot = false,
+): Promise<World> {
   const base = await startFakeCloud(
     (bootDir) =>
       new FakeAliyunEcsServer({
@@ -46,7 +57,11 @@ async function world(fakeOptions: Partial<FakeAliyunOptions> = {}, providerOptio
   )
   const retries: string[] = []
   const provider = new AliyunProvider({
-    env: {SKYHOP_ALIYUN_ENDPOINT: base.url, ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret},
+    env: {
+      SKYHOP_ALIYUN_ENDPOINT: base.url,
+      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
+    },
     credentials: {homeDir: '/nonexistent'},
     dispatcher: base.agent,
     regions: ['cn-hangzhou', 'cn-beijing'],
@@ -78,10 +93,22 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
     const handle = await w.provider.launch(r)
     expect(handle).to.deep.include({provider: 'aliyun', region: 'cn-hangzhou', zone: 'cn-hangzhou-h'})
     const p = w.fake.calls.find((c) => c.action === 'RunInstances')!.params
-    expect(p).to.include({RegionId: 'cn-hangzhou', ZoneId: 'cn-hangzhou-h', ClientToken: r.attemptId, ImageFamily: 'acs:ubuntu_22_04_x64', SpotStrategy: 'SpotWithPriceLimit', SpotPriceLimit: '3.0000', SpotDuration: '1', InstanceChargeType: 'PostPaid'})
+    expect(p).to.include({
+      RegionId: 'cn-hangzhou',
+      ZoneId: 'cn-hangzhou-h',
+      ClientToken: r.attemptId,
+      ImageFamily: 'acs:ubuntu_22_04_x64',
+      SpotStrategy: 'SpotWithPriceLimit',
+      SpotPriceLimit: '3.0000',
+      SpotDuration: '1',
+      InstanceChargeType: 'PostPaid',
+    })
     expect(p['Tag.2.Key']).to.equal(ALIYUN_TAGS.attemptId)
     expect(Buffer.from(p.UserData, 'base64').toString('utf8')).to.match(/^#!\/bin\/bash\n/)
-    await until(async () => (await w.provider.poll([handle])).get(handle.externalId)!.state, (s) => s === 'RUNNING')
+    await until(
+      async () => (await w.provider.poll([handle])).get(handle.externalId)!.state,
+      (s) => s === 'RUNNING',
+    )
     await w.provider.cleanup(handle)
     await w.provider.cleanup(handle) // idempotent
     expect(w.fake.live()).to.have.length(0)
@@ -93,13 +120,62 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
   })
 
   describe('maps the ECS errors of issue 8', function () {
-    const cases: Array<{name: string; code: string; category: string; scope: string; setup: (w: World) => void; req?: () => LaunchRequest}> = [
-      {name: 'out of stock', code: 'OperationDenied.NoStock', category: 'capacity', scope: 'zone', setup: (w) => w.fake.setStock('cn-hangzhou', 'cn-hangzhou-h', 'ecs.gn7i-c8g1.2xlarge', 0)},
-      {name: 'type not sold in the zone', code: 'InvalidInstanceType.ZoneNotSupported', category: 'capacity', scope: 'zone', setup: () => {}, req: () => request({offer: offer({instanceType: 'ecs.gn8v.4xlarge'})})},
-      {name: 'spot limit below the price', code: 'InvalidSpotPriceLimit.LowerThanPublicPrice', category: 'capacity', scope: 'offer', setup: () => {}, req: () => request({spot: true, spec: jobSpec('true', {maxPrice: {amount: 1, currency: 'CNY'}})})},
-      {name: 'quota', code: 'QuotaExceed.ElasticQuota', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.instanceQuota = {'cn-hangzhou': 0})},
-      {name: 'RAM permission', code: 'Forbidden.RAM', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({code: 'Forbidden.RAM', message: 'User not authorized to operate on the specified resource, or this API does not support RAM.'})},
-      {name: 'inactive key', code: 'InvalidAccessKeyId.Inactive', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({code: 'InvalidAccessKeyId.Inactive', message: 'Specified access key is disabled.'})},
+    const cases: Array<{
+      name: string
+      code: string
+      category: string
+      scope: string
+      setup: (w: World) => void
+      req?: () => LaunchRequest
+    }> = [
+      {
+        name: 'out of stock',
+        code: 'OperationDenied.NoStock',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.setStock('cn-hangzhou', 'cn-hangzhou-h', 'ecs.gn7i-c8g1.2xlarge', 0),
+      },
+      {
+        name: 'type not sold in the zone',
+        code: 'InvalidInstanceType.ZoneNotSupported',
+        category: 'capacity',
+        scope: 'zone',
+        setup: () => {},
+        req: () => request({offer: offer({instanceType: 'ecs.gn8v.4xlarge'})}),
+      },
+      {
+        name: 'spot limit below the price',
+        code: 'InvalidSpotPriceLimit.LowerThanPublicPrice',
+        category: 'capacity',
+        scope: 'offer',
+        setup: () => {},
+        req: () => request({spot: true, spec: jobSpec('true', {maxPrice: {amount: 1, currency: 'CNY'}})}),
+      },
+      {
+        name: 'quota',
+        code: 'QuotaExceed.ElasticQuota',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => (w.fake.options.instanceQuota = {'cn-hangzhou': 0}),
+      },
+      {
+        name: 'RAM permission',
+        code: 'Forbidden.RAM',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) =>
+          w.fake.inject({
+            code: 'Forbidden.RAM',
+            message: 'User not authorized to operate on the specified resource, or this API does not support RAM.',
+          }),
+      },
+      {
+        name: 'inactive key',
+        code: 'InvalidAccessKeyId.Inactive',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) => w.fake.inject({code: 'InvalidAccessKeyId.Inactive', message: 'Specified access key is disabled.'}),
+      },
     ]
     for (const c of cases) {
       it(`${c.name}: ${c.code} → ${c.category} / ${c.scope}`, async function () {
@@ -117,7 +193,11 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
         ['LTAI5tUnknownKey00001', 'unknown-aliyun-secret-0001', 'InvalidAccessKeyId.NotFound'],
         [KEY.accessKeyId, 'wrong-aliyun-secret-000001', 'SignatureDoesNotMatch'],
       ]) {
-        const p = new AliyunProvider({env: {SKYHOP_ALIYUN_ENDPOINT: w.fake.url, ALIBABA_CLOUD_ACCESS_KEY_ID: id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: secret}, dispatcher: w.agent, retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1}})
+        const p = new AliyunProvider({
+          env: {SKYHOP_ALIYUN_ENDPOINT: w.fake.url, ALIBABA_CLOUD_ACCESS_KEY_ID: id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: secret},
+          dispatcher: w.agent,
+          retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1},
+        })
         const e = (await p.launch(request()).catch((x: unknown) => x)) as ProviderError
         expect(e).to.include({category: 'auth', scope: 'provider', backendCode: code})
         expect(JSON.stringify(e.toJSON()) + e.message).not.to.include(secret)
@@ -129,7 +209,11 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
     it('retries Throttling and ServiceUnavailable, then reports transient', async function () {
       w = await world()
       w.fake.throttle(2, 'RunInstances')
-      w.fake.inject({action: 'RunInstances', code: 'ServiceUnavailable', message: 'The request has failed due to a temporary failure of the server.'})
+      w.fake.inject({
+        action: 'RunInstances',
+        code: 'ServiceUnavailable',
+        message: 'The request has failed due to a temporary failure of the server.',
+      })
       await w.provider.launch(request())
       expect(w.retries).to.deep.equal(['Throttling.User', 'Throttling.User', 'ServiceUnavailable'])
       w.fake.throttle(10)
@@ -158,7 +242,12 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
       ['cn-hangzhou-i', {amount: 2.9, currency: 'CNY'}],
     ])
     expect(await w.provider.onDemandPrice('cn-hangzhou', 'ecs.gn7i-c8g1.2xlarge')).to.deep.equal({amount: 11.2, currency: 'CNY'})
-    expect(await w.provider.check()).to.deep.equal({provider: 'aliyun', ok: true, source: 'environment (ALIBABA_CLOUD_ACCESS_KEY_ID)', message: 'credentials work: 2 zones in cn-hangzhou'})
+    expect(await w.provider.check()).to.deep.equal({
+      provider: 'aliyun',
+      ok: true,
+      source: 'environment (ALIBABA_CLOUD_ACCESS_KEY_ID)',
+      message: 'credentials work: 2 zones in cn-hangzhou',
+    })
   })
 
   describe('end to end with the boot script and runner', function () {
@@ -177,7 +266,9 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
 
     it('cancels through Cloud Assistant with the grace the caller gave', async function () {
       w = await world({}, {}, true)
-      const handle = await w.provider.launch(request({spec: jobSpec('trap \'echo "stopping"; exit 0\' TERM; echo up; while true; do sleep 0.1; done')}))
+      const handle = await w.provider.launch(
+        request({spec: jobSpec('trap \'echo "stopping"; exit 0\' TERM; echo up; while true; do sleep 0.1; done')}),
+      )
       await until(
         async () => {
           const out: string[] = []
@@ -196,8 +287,15 @@ describe('Alibaba Cloud ECS provider against the fake ECS', function () {
 
     it('turns a spot reclaim notice on the metadata endpoint into PREEMPTED', async function () {
       w = await world({}, {}, true)
-      const handle = await w.provider.launch(request({spot: true, spec: jobSpec('trap \'echo "saved"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done')}))
-      await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 busy'), 20_000, 200)
+      const handle = await w.provider.launch(
+        request({spot: true, spec: jobSpec('trap \'echo "saved"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done')}),
+      )
+      await until(
+        async () => w.fake.consoleOf(handle.externalId),
+        (c) => c.includes('SKYHOP-LOG 1 busy'),
+        20_000,
+        200,
+      )
       w.fake.reclaimSpot(handle.externalId, 6000)
       const result = await finalPoll(w, handle)
       expect(result.state).to.equal('PREEMPTED')

@@ -42,7 +42,10 @@ describe('AWS provider end to end: boot script and runner on the fake EC2', func
     const logs = await collect(w.provider.logs(handle, {follow: false}))
     expect(logs).to.deep.equal(['setting up', 'hello from job-1', 'secret is tok', 'done'])
     // The boot script powered off; the instance was launched to terminate on shutdown.
-    const instance = await until(async () => w.fake.instances.get(handle.externalId)!, (i) => i.state === 'terminated')
+    const instance = await until(
+      async () => w.fake.instances.get(handle.externalId)!,
+      (i) => i.state === 'terminated',
+    )
     expect(instance.stateReason?.code).to.equal('Client.InstanceInitiatedShutdown')
     // The attempt directory on the "instance" follows the runner contract.
     const dir = join(w.bootDir!, handle.externalId, 'root', 'var/lib/skyhop/attempts', request.attemptId)
@@ -64,7 +67,12 @@ describe('AWS provider end to end: boot script and runner on the fake EC2', func
     const handle = await w.provider.launch(
       launchRequest({spec: jobSpec('trap \'echo "got TERM"; exit 0\' TERM; echo started; while true; do sleep 0.1; done')}),
     )
-    await until(() => collect(w.provider.logs(handle, {follow: false})), (l) => l.includes('started'), 20_000, 200)
+    await until(
+      () => collect(w.provider.logs(handle, {follow: false})),
+      (l) => l.includes('started'),
+      20_000,
+      200,
+    )
     await w.provider.signal(handle, 'cancel', 7)
     expect(w.fake.instances.get(handle.externalId)!.tags.get('skyhop:stop-request')).to.equal('cancel 7')
     const result = await finalPoll(w, handle)
@@ -79,7 +87,12 @@ describe('AWS provider end to end: boot script and runner on the fake EC2', func
     w = await world({}, {consoleGraceMs: 20_000}, {boot: true})
     const run = 'trap \'echo "checkpoint at $(cat "$SKYHOP_PREEMPT_NOTICE")"; exit 0\' TERM; echo working; while true; do sleep 0.1; done'
     const handle = await w.provider.launch(launchRequest({spot: true, spec: jobSpec(run)}))
-    await until(() => collect(w.provider.logs(handle, {follow: false})), (l) => l.includes('working'), 20_000, 200)
+    await until(
+      () => collect(w.provider.logs(handle, {follow: false})),
+      (l) => l.includes('working'),
+      20_000,
+      200,
+    )
     w.fake.interruptSpot(handle.externalId, 8000)
     const result = await finalPoll(w, handle)
     expect(result.state).to.equal('PREEMPTED')

@@ -30,15 +30,27 @@ describe('AWS EC2 provider against the fake EC2', function () {
 
     const first = (await w.provider.poll([handle])).get(handle.externalId)!
     expect(first.state).to.be.oneOf(['PROVISIONING', 'RUNNING'])
-    await until(async () => (await w.provider.poll([handle])).get(handle.externalId)!.state, (s) => s === 'RUNNING')
+    await until(
+      async () => (await w.provider.poll([handle])).get(handle.externalId)!.state,
+      (s) => s === 'RUNNING',
+    )
 
     await w.provider.cleanup(handle)
-    await until(async () => w.fake.instances.get(handle.externalId)!.state, (s) => s === 'terminated')
+    await until(
+      async () => w.fake.instances.get(handle.externalId)!.state,
+      (s) => s === 'terminated',
+    )
     // Ended by us, with no console exit line: not a success.
     const last = (await w.provider.poll([handle])).get(handle.externalId)!
     expect(last.state).to.equal('LOST')
     await w.provider.cleanup(handle) // idempotent
-    expect(w.fake.actions()).to.include.members(['DescribeImages', 'RunInstances', 'DescribeInstances', 'TerminateInstances', 'GetConsoleOutput'])
+    expect(w.fake.actions()).to.include.members([
+      'DescribeImages',
+      'RunInstances',
+      'DescribeInstances',
+      'TerminateInstances',
+      'GetConsoleOutput',
+    ])
   })
 
   it('sends ClientToken, tags, self-termination, IMDS settings and the boot script', async function () {
@@ -84,15 +96,59 @@ describe('AWS EC2 provider against the fake EC2', function () {
   })
 
   describe('maps every EC2 error of issue 7 onto the taxonomy', function () {
-    const cases: Array<{code: string; category: string; scope: string; setup: (w: World) => void; request?: () => ReturnType<typeof launchRequest>}> = [
-      {code: 'InsufficientInstanceCapacity', category: 'capacity', scope: 'zone', setup: (w) => w.fake.setCapacity('us-east-1', 'us-east-1a', 'g5.xlarge', 0)},
-      {code: 'InsufficientHostCapacity', category: 'capacity', scope: 'zone', setup: (w) => w.fake.inject({action: 'RunInstances', code: 'InsufficientHostCapacity', status: 500})},
-      {code: 'Unsupported', category: 'capacity', scope: 'zone', setup: () => {}, request: () => launchRequest({offer: offer({instanceType: 'p5.48xlarge'})})},
-      {code: 'SpotMaxPriceTooLow', category: 'capacity', scope: 'offer', setup: () => {}, request: () => launchRequest({spot: true, spec: jobSpec('true', {maxPrice: {amount: 0.1, currency: 'USD'}})})},
-      {code: 'MaxSpotInstanceCountExceeded', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.quotas = {'us-east-1': {spotInstances: 0}}), request: () => launchRequest({spot: true})},
+    const cases: Array<{
+      code: string
+      category: string
+      scope: string
+      setup: (w: World) => void
+      request?: () => ReturnType<typeof launchRequest>
+    }> = [
+      {
+        code: 'InsufficientInstanceCapacity',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.setCapacity('us-east-1', 'us-east-1a', 'g5.xlarge', 0),
+      },
+      {
+        code: 'InsufficientHostCapacity',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.inject({action: 'RunInstances', code: 'InsufficientHostCapacity', status: 500}),
+      },
+      {
+        code: 'Unsupported',
+        category: 'capacity',
+        scope: 'zone',
+        setup: () => {},
+        request: () => launchRequest({offer: offer({instanceType: 'p5.48xlarge'})}),
+      },
+      {
+        code: 'SpotMaxPriceTooLow',
+        category: 'capacity',
+        scope: 'offer',
+        setup: () => {},
+        request: () => launchRequest({spot: true, spec: jobSpec('true', {maxPrice: {amount: 0.1, currency: 'USD'}})}),
+      },
+      {
+        code: 'MaxSpotInstanceCountExceeded',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => (w.fake.options.quotas = {'us-east-1': {spotInstances: 0}}),
+        request: () => launchRequest({spot: true}),
+      },
       {code: 'VcpuLimitExceeded', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.quotas = {'us-east-1': {vcpus: 2}})},
-      {code: 'InstanceLimitExceeded', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.quotas = {'us-east-1': {instances: 0}})},
-      {code: 'AuthFailure', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({code: 'AuthFailure', message: 'AWS was not able to validate the provided access credentials'})},
+      {
+        code: 'InstanceLimitExceeded',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => (w.fake.options.quotas = {'us-east-1': {instances: 0}}),
+      },
+      {
+        code: 'AuthFailure',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) => w.fake.inject({code: 'AuthFailure', message: 'AWS was not able to validate the provided access credentials'}),
+      },
       {code: 'UnauthorizedOperation', category: 'auth', scope: 'provider', setup: (w) => (w.fake.options.deniedActions = ['RunInstances'])},
       {code: 'OptInRequired', category: 'auth', scope: 'provider', setup: (w) => (w.fake.options.optInRequiredRegions = ['us-east-1'])},
     ]
@@ -114,7 +170,12 @@ describe('AWS EC2 provider against the fake EC2', function () {
     it('a wrong secret fails the fake’s SigV4 check: auth / provider, secret not shown', async function () {
       w = await world()
       w.provider = new AwsProvider({
-        env: {AWS_ENDPOINT_URL_EC2: w.fake.url, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: 'the-wrong-secret-for-this-key-000', AWS_EC2_METADATA_DISABLED: 'true'},
+        env: {
+          AWS_ENDPOINT_URL_EC2: w.fake.url,
+          AWS_ACCESS_KEY_ID: KEY.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: 'the-wrong-secret-for-this-key-000',
+          AWS_EC2_METADATA_DISABLED: 'true',
+        },
         dispatcher: w.agent,
         retry: {retries: 2, baseDelayMs: 1, maxDelayMs: 2},
       })
@@ -155,7 +216,12 @@ describe('AWS EC2 provider against the fake EC2', function () {
     const b = await w.provider.launch(request)
     // A second process (a controller restarted after a crash) retries the same attempt.
     const again = new AwsProvider({
-      env: {AWS_ENDPOINT_URL_EC2: w.fake.url, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+      env: {
+        AWS_ENDPOINT_URL_EC2: w.fake.url,
+        AWS_ACCESS_KEY_ID: KEY.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
       dispatcher: w.agent,
       metadataBaseUrl: w.fake.metadataBaseTemplate,
       instancePollSeconds: 1,
@@ -166,13 +232,18 @@ describe('AWS EC2 provider against the fake EC2', function () {
     expect(w.fake.liveInstances()).to.have.length(1)
     expect(w.fake.calls.filter((x) => x.action === 'RunInstances')).to.have.length(3)
     // Keys too long for EC2's 64 characters are hashed, deterministically.
-    expect(clientTokenFor('k'.repeat(100))).to.equal(clientTokenFor('k'.repeat(100))).and.to.have.length(64)
+    expect(clientTokenFor('k'.repeat(100)))
+      .to.equal(clientTokenFor('k'.repeat(100)))
+      .and.to.have.length(64)
   })
 
   it('finds owned instances by tag across regions and pages, and polls a batch in one call per region', async function () {
     w = await world({pageSize: 2})
     const handles = []
-    for (let n = 0; n < 3; n++) handles.push(await w.provider.launch(launchRequest({offer: offer({zone: 'us-east-1b', instanceType: 'm5.large', accelerator: null})})))
+    for (let n = 0; n < 3; n++)
+      handles.push(
+        await w.provider.launch(launchRequest({offer: offer({zone: 'us-east-1b', instanceType: 'm5.large', accelerator: null})})),
+      )
     handles.push(await w.provider.launch(launchRequest({offer: offer({region: 'us-west-2', zone: 'us-west-2a'})})))
     const owned = await w.provider.listOwned()
     expect(owned.map((h) => h.externalId).sort()).to.deep.equal(handles.map((h) => h.externalId).sort())
@@ -187,7 +258,10 @@ describe('AWS EC2 provider against the fake EC2', function () {
     expect(w.fake.calls.filter((c) => c.action === 'DescribeInstances').length - before).to.equal(3)
 
     for (const h of handles) await w.provider.cleanup(h)
-    await until(() => w.provider.listOwned(), (o) => o.length === 0)
+    await until(
+      () => w.provider.listOwned(),
+      (o) => o.length === 0,
+    )
   })
 
   it('reads spot prices as money in USD', async function () {
@@ -202,9 +276,19 @@ describe('AWS EC2 provider against the fake EC2', function () {
   it('check names the source and never the secret', async function () {
     w = await world()
     const ok = await w.provider.check()
-    expect(ok).to.deep.equal({provider: 'aws', ok: true, source: 'environment (AWS_ACCESS_KEY_ID)', message: 'credentials work: 2 availability zones in us-east-1'})
+    expect(ok).to.deep.equal({
+      provider: 'aws',
+      ok: true,
+      source: 'environment (AWS_ACCESS_KEY_ID)',
+      message: 'credentials work: 2 availability zones in us-east-1',
+    })
     const bad = new AwsProvider({
-      env: {AWS_ENDPOINT_URL_EC2: w.fake.url, AWS_ACCESS_KEY_ID: 'AKIANOTKNOWN00000001', AWS_SECRET_ACCESS_KEY: 'not-known-secret-0001', AWS_EC2_METADATA_DISABLED: 'true'},
+      env: {
+        AWS_ENDPOINT_URL_EC2: w.fake.url,
+        AWS_ACCESS_KEY_ID: 'AKIANOTKNOWN00000001',
+        AWS_SECRET_ACCESS_KEY: 'not-known-secret-0001',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
       dispatcher: w.agent,
     })
     const result = await bad.check()
@@ -218,7 +302,11 @@ describe('AWS EC2 provider against the fake EC2', function () {
     w = await world()
     const secret = 'hf_jobSecretTokenValue0123456789'
     registerSecret(secret) // as the controller does for the job's secrets
-    w.fake.inject({action: 'RunInstances', code: 'InvalidParameterValue', message: `Value (export HF_TOKEN='${secret}') for parameter userData is invalid`})
+    w.fake.inject({
+      action: 'RunInstances',
+      code: 'InvalidParameterValue',
+      message: `Value (export HF_TOKEN='${secret}') for parameter userData is invalid`,
+    })
     const error = await launchError(w, launchRequest({env: {HF_TOKEN: secret}}))
     expect(error).to.include({category: 'unavailable', scope: 'offer', backendCode: 'InvalidParameterValue'})
     const text = error.message + JSON.stringify(error.toJSON())
@@ -231,9 +319,16 @@ describe('AWS EC2 provider against the fake EC2', function () {
     expect(ec2Endpoint('us-east-1', {}).url).to.equal('https://ec2.us-east-1.amazonaws.com/')
     expect(ec2Endpoint('cn-north-1', {}).url).to.equal('https://ec2.cn-north-1.amazonaws.com.cn/')
     expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL: 'http://a:1'}).source).to.equal('AWS_ENDPOINT_URL')
-    expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_EC2: 'http://b:2'})).to.deep.equal({url: 'http://b:2/', source: 'AWS_ENDPOINT_URL_EC2'})
-    expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL_EC2: 'http://b:2', SKYHOP_AWS_ENDPOINT: 'http://c:3'}).source).to.equal('SKYHOP_AWS_ENDPOINT')
-    expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL_EC2: 'http://b:2', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true'}).source).to.equal('default')
+    expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_EC2: 'http://b:2'})).to.deep.equal({
+      url: 'http://b:2/',
+      source: 'AWS_ENDPOINT_URL_EC2',
+    })
+    expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL_EC2: 'http://b:2', SKYHOP_AWS_ENDPOINT: 'http://c:3'}).source).to.equal(
+      'SKYHOP_AWS_ENDPOINT',
+    )
+    expect(ec2Endpoint('us-east-1', {AWS_ENDPOINT_URL_EC2: 'http://b:2', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true'}).source).to.equal(
+      'default',
+    )
     expect(() => ec2Endpoint('us-east-1', {SKYHOP_AWS_ENDPOINT: 'ftp://x'})).to.throw(/http/)
   })
 })

@@ -86,7 +86,12 @@ export async function world(
   )
   const retries: Array<{action: string; reason: string}> = []
   const provider = new AwsProvider({
-    env: {AWS_ENDPOINT_URL_EC2: base.url, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+    env: {
+      AWS_ENDPOINT_URL_EC2: base.url,
+      AWS_ACCESS_KEY_ID: KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     credentials: {homeDir: '/nonexistent'},
     dispatcher: base.agent,
     regions: ['us-east-1', 'us-west-2'],

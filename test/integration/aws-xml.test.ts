@@ -41,9 +41,15 @@ describe('AWS XML reader', function () {
   })
 
   it('turns EC2 and STS error documents, and non-XML failures, into codes', function () {
-    const ec2 = parseQueryError(503, '<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>abc</RequestID></Response>')
+    const ec2 = parseQueryError(
+      503,
+      '<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>abc</RequestID></Response>',
+    )
     expect(ec2).to.include({status: 503, code: 'RequestLimitExceeded', awsMessage: 'Request limit exceeded.', requestId: 'abc'})
-    const sts = parseQueryError(403, '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message></Error><RequestId>def</RequestId></ErrorResponse>')
+    const sts = parseQueryError(
+      403,
+      '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message></Error><RequestId>def</RequestId></ErrorResponse>',
+    )
     expect(sts).to.include({code: 'AccessDenied', requestId: 'def'})
     expect(parseQueryError(502, '<html>Bad Gateway</html>')).to.include({code: 'HTTP502'})
     expect(parseQueryError(500, 'not xml at all')).to.include({code: 'HTTP500'})

@@ -13,7 +13,13 @@ import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {KEY} from './aws-helpers.js'
 
 /** No AWS credentials anywhere: no env, no ~/.aws, no instance metadata. */
-const NO_AWS = {AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_EC2_METADATA_DISABLED: 'true'}
+const NO_AWS = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_EC2_METADATA_DISABLED: 'true',
+}
 
 describe('checkpoint store through the CLI', function () {
   this.timeout(120_000)
@@ -78,12 +84,18 @@ describe('checkpoint store through the CLI', function () {
 
   it('check writes to the store and reads it back; a wrong key fails with exit 4 and the store code, no secret printed', async () => {
     const {env} = setup('name: unused\nrun: true\n', `{url: s3://bkt/team, region: us-east-1, endpoint: "${store.endpoint}"}`)
-    const good = await runCliAsync(['check', '--json'], {home, env: {...env, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey}})
+    const good = await runCliAsync(['check', '--json'], {
+      home,
+      env: {...env, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey},
+    })
     const ok = parseEnvelope(good.stdout).result.checkpointStore
     expect(ok).to.deep.include({url: 's3://bkt/team', ok: true})
     expect(ok.source).to.match(/environment/)
     expect(store.object('bkt', 'team/.skyhop-check')).to.not.equal(undefined)
-    const bad = await runCliAsync(['check', '--json'], {home, env: {...env, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: 'wrong-secret-key-123456'}})
+    const bad = await runCliAsync(['check', '--json'], {
+      home,
+      env: {...env, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: 'wrong-secret-key-123456'},
+    })
     expect(bad.code).to.equal(4)
     const failed = parseEnvelope(bad.stdout).result.checkpointStore
     expect(failed.ok).to.equal(false)

@@ -50,18 +50,39 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
   afterEach(async () => fake?.stop())
 
   // Never spawnSync here: the fake answers from this process's event loop.
-  const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => runCliAsync(args, {home, env: {...env, ...extraEnv}})
+  const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> =>
+    runCliAsync(args, {home, env: {...env, ...extraEnv}})
 
   it('skyhop check: AWS enabled from the environment or a profile, the call works, no secret printed; exit 4 on a refused key', async () => {
-    const byName = (stdout: string) => Object.fromEntries((parseEnvelope(stdout).result.providers as Array<{provider: string; enabled: boolean; ok: boolean; source: string | null; message: string}>).map((p) => [p.provider, p]))
+    const byName = (stdout: string) =>
+      Object.fromEntries(
+        (
+          parseEnvelope(stdout).result.providers as Array<{
+            provider: string
+            enabled: boolean
+            ok: boolean
+            source: string | null
+            message: string
+          }>
+        ).map((p) => [p.provider, p]),
+      )
     const ok = await cli(['check', '--json'])
     expect(ok.code, ok.stderr).to.equal(0)
-    expect(byName(ok.stdout).aws).to.deep.equal({provider: 'aws', enabled: true, ok: true, source: 'environment (AWS_ACCESS_KEY_ID)', message: 'credentials work: 2 availability zones in us-east-1'})
+    expect(byName(ok.stdout).aws).to.deep.equal({
+      provider: 'aws',
+      enabled: true,
+      ok: true,
+      source: 'environment (AWS_ACCESS_KEY_ID)',
+      message: 'credentials work: 2 availability zones in us-east-1',
+    })
     expect(ok.stdout).not.to.include(KEY.secretAccessKey)
 
     // A named profile in ~/.aws/credentials (HOME is this test's home).
     mkdirSync(join(home, '.aws'))
-    writeFileSync(join(home, '.aws', 'credentials'), `[prod]\naws_access_key_id = ${KEY.accessKeyId}\naws_secret_access_key = ${KEY.secretAccessKey}\n`)
+    writeFileSync(
+      join(home, '.aws', 'credentials'),
+      `[prod]\naws_access_key_id = ${KEY.accessKeyId}\naws_secret_access_key = ${KEY.secretAccessKey}\n`,
+    )
     const profile = await cli(['check', '--json'], {AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'prod'})
     expect(profile.code, profile.stderr).to.equal(0)
     expect(byName(profile.stdout).aws).to.deep.include({enabled: true, ok: true})
@@ -77,7 +98,10 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
     const file = join(home, 'job.yaml')
     // Each instance has a disk of its own; RUNS is a path on this host all of them can see.
     const runs = join(home, 'runs')
-    writeFileSync(file, `name: durable\nspot: on-demand\nenvs:\n  RUNS: ${JSON.stringify(runs)}\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$RUNS"\n  sleep 6\n  echo done\n`)
+    writeFileSync(
+      file,
+      `name: durable\nspot: on-demand\nenvs:\n  RUNS: ${JSON.stringify(runs)}\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$RUNS"\n  sleep 6\n  echo done\n`,
+    )
     fake.holdResponses('RunInstances')
     const launched = await cli(['launch', file, '--yes', '--catalog', join(home, 'offers.json'), '--json'])
     expect(launched.code, launched.stderr).to.equal(0)
@@ -101,7 +125,12 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
       const rec = await cli(['recover', '--json'])
       expect(rec.code, rec.stderr).to.equal(0)
       expect(parseEnvelope(rec.stdout).result.restarted).to.deep.equal([jobId])
-      await until(async () => store.getJob(jobId)!.state, (s) => s === 'SUCCEEDED', 60_000, 250)
+      await until(
+        async () => store.getJob(jobId)!.state,
+        (s) => s === 'SUCCEEDED',
+        60_000,
+        250,
+      )
 
       const attempts = store.listAttempts(jobId)
       expect(attempts).to.have.length(1)
@@ -113,7 +142,10 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
       expect(fake.actions().filter((a) => a === 'RunInstances')).to.have.length(1)
       expect(fake.instances.size).to.equal(1)
       expect(readFileSync(runs, 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
-      await until(async () => fake.liveInstances().length, (n) => n === 0)
+      await until(
+        async () => fake.liveInstances().length,
+        (n) => n === 0,
+      )
       expect(attempts[0].releasedAt).to.be.a('string')
       const logs = await cli(['logs', jobId])
       expect(logs.stdout.trim()).to.equal('done')
@@ -127,8 +159,19 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
 
   it('down --orphans lists a stray tagged instance (in the regions it is told), asks, and terminates it', async () => {
     // An instance with skyhop's tags that this home never recorded, in a region it never used.
-    const aws = new AwsProvider({env: {SKYHOP_AWS_ENDPOINT: fake.url, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey}, credentials: {homeDir: '/nonexistent'}})
-    const stray = await aws.launch(launchRequest({jobId: 'j-gone', attemptId: 'a-gone000001', idempotencyKey: 'a-gone000001', offer: offer({region: 'us-west-2', zone: 'us-west-2a', instanceType: AWS_TYPE}), spec: cloudJob('gone', 'sleep 60')}))
+    const aws = new AwsProvider({
+      env: {SKYHOP_AWS_ENDPOINT: fake.url, AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey},
+      credentials: {homeDir: '/nonexistent'},
+    })
+    const stray = await aws.launch(
+      launchRequest({
+        jobId: 'j-gone',
+        attemptId: 'a-gone000001',
+        idempotencyKey: 'a-gone000001',
+        offer: offer({region: 'us-west-2', zone: 'us-west-2a', instanceType: AWS_TYPE}),
+        spec: cloudJob('gone', 'sleep 60'),
+      }),
+    )
     await aws.close()
 
     const defaultRegion = await cli(['down', '--orphans', '--dry-run', '--json'])
@@ -139,7 +182,14 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
     expect(dry.code, dry.stderr).to.equal(0)
     const listed = parseEnvelope(dry.stdout).result
     expect(listed.orphans).to.have.length(1)
-    expect(listed.orphans[0]).to.include({provider: 'aws', externalId: stray.externalId, region: 'us-west-2', jobId: 'j-gone', attemptId: 'a-gone000001', reason: 'unknown-attempt'})
+    expect(listed.orphans[0]).to.include({
+      provider: 'aws',
+      externalId: stray.externalId,
+      region: 'us-west-2',
+      jobId: 'j-gone',
+      attemptId: 'a-gone000001',
+      reason: 'unknown-attempt',
+    })
     expect(listed.scanned).to.deep.equal([{provider: 'aws', regions: ['us-west-2'], tagged: 1, unidentified: 0, error: null}])
 
     // Without a terminal, terminating needs --yes.
@@ -151,7 +201,10 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
     const human = await cli(['down', '--orphans', '--region', 'us-west-2', '--yes'])
     expect(human.code, human.stderr).to.equal(0)
     expect(human.stdout).to.include(`terminated aws ${stray.externalId} (us-west-2, job j-gone)`)
-    await until(async () => fake.instances.get(stray.externalId)!.state, (s) => s === 'terminated')
+    await until(
+      async () => fake.instances.get(stray.externalId)!.state,
+      (s) => s === 'terminated',
+    )
 
     // A wrong key: the scan fails, exit 4, the reason says so (and no secret is printed).
     const broken = await cli(['down', '--orphans', '--json'], {AWS_SECRET_ACCESS_KEY: 'not-the-secret-0000000000000000000000000'})

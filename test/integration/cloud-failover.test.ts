@@ -50,7 +50,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(instance.tags.get('skyhop:job-id')).to.equal(job.id)
     expect(instance.tags.get('skyhop:attempt-id')).to.equal(a.id)
     expect(instance.clientToken).to.equal(a.id)
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('capacity: fails over to the next zone, then to the next region, blocking each zone', async () => {
@@ -106,7 +109,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const a = w.store.listAttempts(job.id)[1]
     expect(parseConsole(w.ecs.consoleOf(a.handle!.externalId)).logs.map((l) => l.line)).to.deep.equal(['on 2'])
     // ECS stops on power-off; the controller deleted the instance when the attempt ended.
-    await until(async () => w.ecs.live().length, (n) => n === 0)
+    await until(
+      async () => w.ecs.live().length,
+      (n) => n === 0,
+    )
   })
 
   it('throttling: RequestLimitExceeded is retried with backoff, one instance, one attempt', async () => {
@@ -138,7 +144,17 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     w = await cloudWorld({checkpointStore: true})
     const steps = 30
     const run = countingJob(steps)
-    const spec = cloudJob('spot', run, {spot: 'spot', recovery: {strategy: 'eager-next-region', maxRestarts: 2, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'}})
+    const spec = cloudJob('spot', run, {
+      spot: 'spot',
+      recovery: {
+        strategy: 'eager-next-region',
+        maxRestarts: 2,
+        restartOnExitCodes: [],
+        maxRestartsOnErrors: 0,
+        graceSeconds: 5,
+        signal: 'SIGTERM',
+      },
+    })
     const noticeMs = 8000
     let interrupted: string | null = null
     const driving = w.drive(spec, {
@@ -170,7 +186,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const firstLogs = first.logs.map((l) => l.line)
     const saved = Number(/^saved (\d+)$/.exec(firstLogs.find((l) => l.startsWith('saved'))!)![1])
     expect(saved).to.be.greaterThan(0)
-    await until(async () => w.ec2.instances.get(interrupted!)!.state, (s) => s === 'terminated')
+    await until(
+      async () => w.ec2.instances.get(interrupted!)!.state,
+      (s) => s === 'terminated',
+    )
     // The second attempt resumed from the checkpoint, and every step was done once.
     const second = await collect(w.aws.logs(all[1].handle!, {follow: false}))
     expect(second[0]).to.equal(`attempt 2 resumes at ${saved}`)
@@ -184,20 +203,38 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(work.length).to.be.within(steps, steps + 1) // the step in flight at the signal may repeat once
     const kinds = w.store.events(job.id).map((e) => e.kind)
     expect(kinds).to.include.members(['attempt-preempted', 'job-recovering', 'job-succeeded'])
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('across clouds: preempted on AWS, the job resumes on Alibaba Cloud from the checkpoint in S3', async () => {
     w = await cloudWorld({checkpointStore: true})
     const steps = 25
-    const spec = cloudJob('hop', countingJob(steps), {spot: 'spot', recovery: {strategy: 'eager-next-region', maxRestarts: 2, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'}})
+    const spec = cloudJob('hop', countingJob(steps), {
+      spot: 'spot',
+      recovery: {
+        strategy: 'eager-next-region',
+        maxRestarts: 2,
+        restartOnExitCodes: [],
+        maxRestartsOnErrors: 0,
+        graceSeconds: 5,
+        signal: 'SIGTERM',
+      },
+    })
     let interrupted: string | null = null
     const {job} = await w.drive(spec, {
       onEvent: (e) => {
         if (e.kind !== 'running' || interrupted) return
         interrupted = w.store.getAttempt(e.attemptId!)!.handle!.externalId
         // AWS has nothing left anywhere once this instance is taken back.
-        for (const [region, zone] of [['us-east-1', 'us-east-1a'], ['us-east-1', 'us-east-1b'], ['us-west-2', 'us-west-2a']]) w.ec2.setCapacity(region, zone, AWS_TYPE, 0)
+        for (const [region, zone] of [
+          ['us-east-1', 'us-east-1a'],
+          ['us-east-1', 'us-east-1b'],
+          ['us-west-2', 'us-west-2a'],
+        ])
+          w.ec2.setCapacity(region, zone, AWS_TYPE, 0)
         setTimeout(() => w.ec2.interruptSpot(interrupted!, 8000), 1500)
       },
     })
@@ -207,7 +244,13 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
       ['aws', 'PREEMPTED'],
       ['aliyun', 'SUCCEEDED'],
     ])
-    const saved = Number(/^saved (\d+)$/.exec(parseConsole(w.ec2.consoleOf(interrupted!)).logs.map((l) => l.line).find((l) => l.startsWith('saved'))!)![1])
+    const saved = Number(
+      /^saved (\d+)$/.exec(
+        parseConsole(w.ec2.consoleOf(interrupted!))
+          .logs.map((l) => l.line)
+          .find((l) => l.startsWith('saved'))!,
+      )![1],
+    )
     // Alibaba Cloud deletes a released instance and its console with it: read the fake's copy.
     const secondConsole = parseConsole(w.ecs.consoleOf(all[1].handle!.externalId))
     expect(secondConsole.events.find((e) => e.event === 'checkpoint-restore')).to.deep.include({found: true})
@@ -219,7 +262,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(new Set(work).size).to.equal(steps)
     // Where the checkpoint lives is recorded; the signed URLs are not.
     const launched = w.store.events(job.id).filter((e) => e.kind === 'attempt-launched')
-    expect(launched.map((e) => e.data.checkpointStore)).to.deep.equal([`s3://ckpt/runs/${job.id}/checkpoint.tar`, `s3://ckpt/runs/${job.id}/checkpoint.tar`])
+    expect(launched.map((e) => e.data.checkpointStore)).to.deep.equal([
+      `s3://ckpt/runs/${job.id}/checkpoint.tar`,
+      `s3://ckpt/runs/${job.id}/checkpoint.tar`,
+    ])
     expect(JSON.stringify(w.store.events(job.id))).to.not.match(/X-Amz-Signature/)
   })
 
@@ -271,10 +317,22 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const checkpointDir = join(w.home, 'checkpoints', job.id)
     const env = {SKYHOP_JOB_ID: job.id, SKYHOP_ATTEMPT: '1', SKYHOP_CHECKPOINT_DIR: checkpointDir, SKYHOP_FROM: 'older-skyhop', RUNS: runs}
     const orphanToBe = await w.aws.launch(
-      launchRequest({jobId: job.id, jobName: job.name, attemptId: intent.id, idempotencyKey: intent.id, spec, env, checkpointDir, offer: offer({instanceType: AWS_TYPE})}),
+      launchRequest({
+        jobId: job.id,
+        jobName: job.name,
+        attemptId: intent.id,
+        idempotencyKey: intent.id,
+        spec,
+        env,
+        checkpointDir,
+        offer: offer({instanceType: AWS_TYPE}),
+      }),
     )
     // And the job finished while nobody watched: the instance is gone, its console is not.
-    await until(async () => w.ec2.instances.get(orphanToBe.externalId)!.state, (s) => s === 'terminated')
+    await until(
+      async () => w.ec2.instances.get(orphanToBe.externalId)!.state,
+      (s) => s === 'terminated',
+    )
     const {job: final} = await w.driveExisting(job.id)
     expect(final.state).to.equal('SUCCEEDED')
     const all = w.store.listAttempts(job.id)
@@ -285,7 +343,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(w.ec2.actions().filter((a) => a === 'RunInstances')).to.have.length(1)
     expect(w.store.events(job.id).map((e) => e.kind)).to.include('attempt-reconciled')
     expect(readFileSync(runs, 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('a cancel that lands while RunInstances is in flight stops the new instance (the job stays cancelled)', async () => {
@@ -305,7 +366,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(a.releasedAt).to.be.a('string')
     expect(w.store.events(job.id).map((e) => e.kind)).not.to.include('job-provisioning')
     expect(w.ec2.instances.get(a.handle!.externalId)!.tags.get('skyhop:stop-request')).to.equal('cancel 3')
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('recover stops the run of a job cancelled while its launch answer was outstanding (its controller gone)', async () => {
@@ -313,9 +377,30 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const spec = cloudJob('cancelled-mid-launch', 'sleep 60')
     const job = w.create(spec)
     const intent = (zone: string) =>
-      w.store.recordAttemptIntent({jobId: job.id, provider: 'aws', region: 'us-east-1', zone, instanceType: AWS_TYPE, accelerator: null, acceleratorCount: null, spot: false, pricePerHour: 0.096, currency: 'USD', onDemandPricePerHour: 0.096})!
+      w.store.recordAttemptIntent({
+        jobId: job.id,
+        provider: 'aws',
+        region: 'us-east-1',
+        zone,
+        instanceType: AWS_TYPE,
+        accelerator: null,
+        acceleratorCount: null,
+        spot: false,
+        pricePerHour: 0.096,
+        currency: 'USD',
+        onDemandPricePerHour: 0.096,
+      })!
     const landed = intent('us-east-1a')
-    const run = await w.aws.launch(launchRequest({jobId: job.id, jobName: job.name, attemptId: landed.id, idempotencyKey: landed.id, spec, offer: offer({instanceType: AWS_TYPE})}))
+    const run = await w.aws.launch(
+      launchRequest({
+        jobId: job.id,
+        jobName: job.name,
+        attemptId: landed.id,
+        idempotencyKey: landed.id,
+        spec,
+        offer: offer({instanceType: AWS_TYPE}),
+      }),
+    )
     const never = intent('us-east-1b')
     w.store.setJobState(job.id, 'CANCELLED', {kind: 'cancel-requested', data: {graceSeconds: 5}})
     const result = await recoverJobs({store: w.store, providers: w.providers, home: w.home, spawn: () => undefined})
@@ -324,7 +409,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     expect(w.store.getAttempt(landed.id)!.handle!.externalId).to.equal(run.externalId)
     expect(w.store.getAttempt(landed.id)!.releasedAt).to.be.a('string')
     expect(w.store.getAttempt(never.id)).to.deep.include({state: 'CANCELLED', handle: null})
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('reconciles an attempt whose request never reached the cloud: launched once with its own key', async () => {

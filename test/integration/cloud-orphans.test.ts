@@ -19,12 +19,46 @@ describe('orphans on the fake clouds: find, terminate, down JOB', function () {
   afterEach(async () => w?.close())
 
   const awsOffer = (zone = 'us-east-1a') => offer({instanceType: AWS_TYPE, zone, region: zone.slice(0, -1)})
-  const ecsOffer = () => offer({provider: 'aliyun', region: 'cn-hangzhou', zone: 'cn-hangzhou-h', instanceType: ALIYUN_TYPE, price: {onDemand: 1.5, spot: 0.5, currency: 'CNY'}})
+  const ecsOffer = () =>
+    offer({
+      provider: 'aliyun',
+      region: 'cn-hangzhou',
+      zone: 'cn-hangzhou-h',
+      instanceType: ALIYUN_TYPE,
+      price: {onDemand: 1.5, spot: 0.5, currency: 'CNY'},
+    })
 
   /** An attempt recorded in the store, and a run launched for it directly (as a controller would). */
-  async function attemptWithRun(job: JobRecord, provider: Provider, o: ReturnType<typeof offer>, run = 'sleep 60'): Promise<{attemptId: string; handle: LaunchHandle}> {
-    const a = w.store.recordAttemptIntent({jobId: job.id, provider: o.provider, region: o.region, zone: o.zone, instanceType: o.instanceType, accelerator: null, acceleratorCount: null, spot: false, pricePerHour: 0.1, currency: 'USD', onDemandPricePerHour: 0.1})!
-    const handle = await provider.launch(launchRequest({jobId: job.id, jobName: job.name, attemptId: a.id, idempotencyKey: a.id, spec: cloudJob(job.name, run), offer: o, checkpointDir: join(w.home, 'ck')}))
+  async function attemptWithRun(
+    job: JobRecord,
+    provider: Provider,
+    o: ReturnType<typeof offer>,
+    run = 'sleep 60',
+  ): Promise<{attemptId: string; handle: LaunchHandle}> {
+    const a = w.store.recordAttemptIntent({
+      jobId: job.id,
+      provider: o.provider,
+      region: o.region,
+      zone: o.zone,
+      instanceType: o.instanceType,
+      accelerator: null,
+      acceleratorCount: null,
+      spot: false,
+      pricePerHour: 0.1,
+      currency: 'USD',
+      onDemandPricePerHour: 0.1,
+    })!
+    const handle = await provider.launch(
+      launchRequest({
+        jobId: job.id,
+        jobName: job.name,
+        attemptId: a.id,
+        idempotencyKey: a.id,
+        spec: cloudJob(job.name, run),
+        offer: o,
+        checkpointDir: join(w.home, 'ck'),
+      }),
+    )
     return {attemptId: a.id, handle}
   }
 
@@ -38,17 +72,39 @@ describe('orphans on the fake clouds: find, terminate, down JOB', function () {
     const ended = await attemptWithRun(job, w.aws, awsOffer('us-east-1b'))
     w.store.updateAttempt(ended.attemptId, {state: 'FAILED', handle: ended.handle, endedAt: new Date().toISOString(), exitCode: 1})
     // 3. A run tagged with an attempt this home never recorded (a lost store, another machine).
-    const stranger = await w.aws.launch(launchRequest({jobId: 'j-elsewhere', attemptId: 'a-elsewhere01', idempotencyKey: 'a-elsewhere01', offer: awsOffer('us-west-2a'), spec: cloudJob('x', 'sleep 60')}))
+    const stranger = await w.aws.launch(
+      launchRequest({
+        jobId: 'j-elsewhere',
+        attemptId: 'a-elsewhere01',
+        idempotencyKey: 'a-elsewhere01',
+        offer: awsOffer('us-west-2a'),
+        spec: cloudJob('x', 'sleep 60'),
+      }),
+    )
     // 4. On ECS, a finished job's instance stops but is not released: it still bills its disks.
     const stopped = await attemptWithRun(job, w.aliyun, ecsOffer(), 'echo done')
     w.store.updateAttempt(stopped.attemptId, {state: 'SUCCEEDED', handle: stopped.handle, endedAt: new Date().toISOString(), exitCode: 0})
-    await until(async () => w.ecs.instances.get(stopped.handle.externalId)!.status, (s) => s === 'Stopped')
+    await until(
+      async () => w.ecs.instances.get(stopped.handle.externalId)!.status,
+      (s) => s === 'Stopped',
+    )
 
     const scan = await findOrphans({store: w.store, providers: w.providers})
     const found = new Map(scan.orphans.map((o) => [o.externalId, o]))
     expect([...found.keys()].sort()).to.deep.equal([ended.handle.externalId, stranger.externalId, stopped.handle.externalId].sort())
-    expect(found.get(ended.handle.externalId)).to.include({reason: 'attempt-ended', attemptState: 'FAILED', jobId: job.id, region: 'us-east-1', instanceType: AWS_TYPE})
-    expect(found.get(stranger.externalId)).to.include({reason: 'unknown-attempt', attemptId: 'a-elsewhere01', jobId: 'j-elsewhere', attemptState: null})
+    expect(found.get(ended.handle.externalId)).to.include({
+      reason: 'attempt-ended',
+      attemptState: 'FAILED',
+      jobId: job.id,
+      region: 'us-east-1',
+      instanceType: AWS_TYPE,
+    })
+    expect(found.get(stranger.externalId)).to.include({
+      reason: 'unknown-attempt',
+      attemptId: 'a-elsewhere01',
+      jobId: 'j-elsewhere',
+      attemptState: null,
+    })
     expect(found.get(stopped.handle.externalId)).to.include({reason: 'attempt-ended', provider: 'aliyun'})
     expect(scan.scanned.map((s) => [s.provider, s.tagged, s.error])).to.deep.equal([
       ['aws', 3, null],
@@ -58,7 +114,10 @@ describe('orphans on the fake clouds: find, terminate, down JOB', function () {
     const done = await terminateOrphans(w.providers, scan.orphans, w.store)
     expect(done.failed).to.deep.equal([])
     expect(done.terminated).to.have.length(3)
-    await until(async () => w.ec2.liveInstances().map((i) => i.id), (ids) => ids.length === 1 && ids[0] === live.handle.externalId)
+    await until(
+      async () => w.ec2.liveInstances().map((i) => i.id),
+      (ids) => ids.length === 1 && ids[0] === live.handle.externalId,
+    )
     expect(w.ecs.live()).to.deep.equal([])
     expect(w.store.getAttempt(ended.attemptId)!.releasedAt).to.be.a('string')
     expect(w.store.getAttempt(stopped.attemptId)!.releasedAt).to.be.a('string')
@@ -89,14 +148,28 @@ describe('orphans on the fake clouds: find, terminate, down JOB', function () {
     const spec = cloudJob('victim', 'trap \'echo "got TERM"; exit 0\' TERM; echo started; while true; do sleep 0.1; done')
     const job = w.create(spec)
     const driving = w.driveExisting(job.id)
-    await until(async () => w.store.getJob(job.id)!.state, (s) => s === 'RUNNING')
+    await until(
+      async () => w.store.getJob(job.id)!.state,
+      (s) => s === 'RUNNING',
+    )
     // A duplicate with the job's tag (an attempt id this home does not know).
-    const dup = await w.aws.launch(launchRequest({jobId: job.id, attemptId: 'a-duplicate01', idempotencyKey: 'a-duplicate01', offer: awsOffer('us-east-1b'), spec}))
+    const dup = await w.aws.launch(
+      launchRequest({jobId: job.id, attemptId: 'a-duplicate01', idempotencyKey: 'a-duplicate01', offer: awsOffer('us-east-1b'), spec}),
+    )
     // And someone else's job, which down JOB must not touch.
-    const other = await w.aws.launch(launchRequest({jobId: 'j-other', attemptId: 'a-other0001', idempotencyKey: 'a-other0001', offer: awsOffer('us-east-1b'), spec}))
-    const result = await down({store: w.store, providers: w.providers, job: 'victim', graceSeconds: 5, dryRun: false, confirm: async () => {
-      throw new Error('down JOB does not ask')
-    }})
+    const other = await w.aws.launch(
+      launchRequest({jobId: 'j-other', attemptId: 'a-other0001', idempotencyKey: 'a-other0001', offer: awsOffer('us-east-1b'), spec}),
+    )
+    const result = await down({
+      store: w.store,
+      providers: w.providers,
+      job: 'victim',
+      graceSeconds: 5,
+      dryRun: false,
+      confirm: async () => {
+        throw new Error('down JOB does not ask')
+      },
+    })
     expect(result.job!.cancelled).to.equal(true)
     expect(result.job!.job.state).to.equal('CANCELLED')
     expect(result.terminated.map((o) => o.externalId)).to.deep.equal([dup.externalId])
@@ -105,16 +178,34 @@ describe('orphans on the fake clouds: find, terminate, down JOB', function () {
     const [a] = w.store.listAttempts(job.id)
     expect(a.state).to.equal('CANCELLED')
     expect(a.releasedAt).to.be.a('string')
-    await until(async () => w.ec2.liveInstances().map((i) => i.id), (ids) => ids.length === 1 && ids[0] === other.externalId)
+    await until(
+      async () => w.ec2.liveInstances().map((i) => i.id),
+      (ids) => ids.length === 1 && ids[0] === other.externalId,
+    )
     // Again: the job had ended, nothing left to do.
-    const again = await down({store: w.store, providers: w.providers, job: job.id, graceSeconds: 5, dryRun: false, confirm: async () => true})
+    const again = await down({
+      store: w.store,
+      providers: w.providers,
+      job: job.id,
+      graceSeconds: 5,
+      dryRun: false,
+      confirm: async () => true,
+    })
     expect(again.job!.cancelled).to.equal(false)
     expect(again.terminated).to.deep.equal([])
   })
 
   it('--dry-run terminates nothing; a declined confirmation terminates nothing', async () => {
     w = await cloudWorld()
-    const stray = await w.aws.launch(launchRequest({jobId: 'j-stray', attemptId: 'a-stray00001', idempotencyKey: 'a-stray00001', offer: awsOffer(), spec: cloudJob('x', 'sleep 60')}))
+    const stray = await w.aws.launch(
+      launchRequest({
+        jobId: 'j-stray',
+        attemptId: 'a-stray00001',
+        idempotencyKey: 'a-stray00001',
+        offer: awsOffer(),
+        spec: cloudJob('x', 'sleep 60'),
+      }),
+    )
     const dry = await down({store: w.store, providers: w.providers, graceSeconds: 5, dryRun: true, confirm: async () => true})
     expect(dry.orphans.map((o) => o.externalId)).to.deep.equal([stray.externalId])
     expect(dry.terminated).to.deep.equal([])

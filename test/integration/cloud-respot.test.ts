@@ -40,7 +40,14 @@ function countingJob(name: string, steps: number) {
     work: {reference: null, hours: 1},
     checkpoint: {dir: null, intervalSeconds: 1, store: null},
     placement: AWS_ONLY,
-    recovery: {strategy: 'eager-next-region', maxRestarts: 1, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'},
+    recovery: {
+      strategy: 'eager-next-region',
+      maxRestarts: 1,
+      restartOnExitCodes: [],
+      maxRestartsOnErrors: 0,
+      graceSeconds: 5,
+      signal: 'SIGTERM',
+    },
   })
 }
 
@@ -81,11 +88,7 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
       }),
     })
     expect(job.state).to.equal('SUCCEEDED')
-    expect(attempts(job.id)).to.deep.equal([
-      ...SPOT_OUT_EVERYWHERE,
-      'us-east-1a:od:PREEMPTED',
-      'us-east-1a:spot:SUCCEEDED',
-    ])
+    expect(attempts(job.id)).to.deep.equal([...SPOT_OUT_EVERYWHERE, 'us-east-1a:od:PREEMPTED', 'us-east-1a:spot:SUCCEEDED'])
     const all = w.store.listAttempts(job.id)
     // The move is recorded as such: not a preemption toward recovery.max_restarts.
     expect(all[3].reason).to.match(/^migrated to spot/)
@@ -112,7 +115,10 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     expect(Date.parse(all[4].startedAt!)).to.be.at.least(Date.parse(all[3].endedAt!))
     expect(w.store.observations('1970-01-01T00:00:00Z').filter((o) => o.kind === 'preemption')).to.deep.equal([])
     // The on-demand run saved its step on the notice; the spot run resumed from it and finished.
-    await until(async () => w.ec2.instances.get(onDemand!)!.state, (s) => s === 'terminated')
+    await until(
+      async () => w.ec2.instances.get(onDemand!)!.state,
+      (s) => s === 'terminated',
+    )
     const second = await collect(w.aws.logs(all[4].handle!, {follow: false}))
     // A move counts in SKYHOP_RESTART_COUNT (the job resumes from a checkpoint), not in job.restarts.
     const resumed = /^attempt 5 restart 1 resumes at (\d+)$/.exec(second[0])
@@ -122,7 +128,10 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     const work = storedCheckpoint(w, job.id)['work.log'].trim().split('\n')
     expect(new Set(work).size).to.equal(steps)
     expect(work.length).to.be.within(steps, steps + 1) // the step in flight at the signal may repeat once
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('a move whose on-demand attempt cannot be asked to stop calls its held spot attempt off: terminated, never started, and the next look moves', async () => {
@@ -133,7 +142,12 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
       respotIntervalMs: 1000,
       onEvent: onceOnDemandRuns(() => {
         // The stop request (a tag on the instance) is refused once: the first move is called off.
-        w.ec2.inject({action: 'CreateTags', code: 'UnauthorizedOperation', status: 403, message: 'You are not authorized to perform this operation.'})
+        w.ec2.inject({
+          action: 'CreateTags',
+          code: 'UnauthorizedOperation',
+          status: 403,
+          message: 'You are not authorized to perform this operation.',
+        })
         for (const z of ZONES) w.ec2.setSpotAvailable(z, true)
       }),
     })
@@ -153,7 +167,10 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     expect(ev.some((e) => e.kind === 'attempt-hold-released' && e.attemptId === all[4].id)).to.equal(false)
     expect(ev.some((e) => e.kind === 'attempt-hold-released' && e.attemptId === all[5].id)).to.equal(true)
     expect(job.restarts).to.equal(0)
-    await until(async () => w.ec2.liveInstances().length, (n) => n === 0)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
   })
 
   it('with a deadline far enough, waits for spot instead of launching on-demand, and runs on spot when it comes', async () => {
@@ -175,7 +192,9 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
       // Each look tried every zone; the decision to wait is stored once, and said every time.
       const waits = w.store.events(job.id).filter((e) => e.kind === 'respot-wait')
       expect(waits).to.have.length(1)
-      expect(String(waits[0].data.message)).to.match(/^no spot to launch now; waiting 1 s for it: aws\/us-east-1a spot would still finish by the deadline then/)
+      expect(String(waits[0].data.message)).to.match(
+        /^no spot to launch now; waiting 1 s for it: aws\/us-east-1a spot would still finish by the deadline then/,
+      )
       expect(events.filter((e) => e.kind === 'respot-wait').length).to.be.greaterThan(1)
       expect(kinds(job.id)).not.to.include('respot-on-demand')
     } finally {
@@ -196,11 +215,18 @@ describe('controller on the fake clouds: waiting for spot, and going back to it'
     })
     const {job} = await w.drive(spec, {respotIntervalMs: 60_000})
     expect(job.state).to.equal('SUCCEEDED')
-    expect(attempts(job.id)).to.deep.equal(['us-east-1a:spot:FAILED', 'us-east-1b:spot:FAILED', 'us-west-2a:spot:FAILED', 'us-east-1a:od:SUCCEEDED'])
+    expect(attempts(job.id)).to.deep.equal([
+      'us-east-1a:spot:FAILED',
+      'us-east-1b:spot:FAILED',
+      'us-west-2a:spot:FAILED',
+      'us-east-1a:od:SUCCEEDED',
+    ])
     const k = kinds(job.id)
     expect(k).not.to.include('respot-wait')
     const od = w.store.events(job.id).find((e) => e.kind === 'respot-on-demand')!
     expect(od.data.code).to.equal('spot-does-not-fit')
-    expect(String(od.data.message)).to.match(/spot would no longer finish by the deadline at its pessimistic \(p95\) estimate 1 min from now: launching on-demand$/)
+    expect(String(od.data.message)).to.match(
+      /spot would no longer finish by the deadline at its pessimistic \(p95\) estimate 1 min from now: launching on-demand$/,
+    )
   })
 })

@@ -107,7 +107,12 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
   const [ec2Url, ecsUrl] = await Promise.all([ec2.start(), ecs.start()])
   const agent = new Agent({connect: {timeout: 2000}})
   const aws = new AwsProvider({
-    env: {AWS_ENDPOINT_URL_EC2: ec2Url, AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+    env: {
+      AWS_ENDPOINT_URL_EC2: ec2Url,
+      AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     credentials: {homeDir: '/nonexistent'},
     dispatcher: agent,
     regions: ['us-east-1', 'us-west-2'],
@@ -119,7 +124,11 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
     consoleGraceMs: 20_000,
   })
   const aliyun = new AliyunProvider({
-    env: {SKYHOP_ALIYUN_ENDPOINT: ecsUrl, ALIBABA_CLOUD_ACCESS_KEY_ID: ALIYUN_KEY.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: ALIYUN_KEY.accessKeySecret},
+    env: {
+      SKYHOP_ALIYUN_ENDPOINT: ecsUrl,
+      ALIBABA_CLOUD_ACCESS_KEY_ID: ALIYUN_KEY.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: ALIYUN_KEY.accessKeySecret,
+    },
     credentials: {homeDir: '/nonexistent'},
     dispatcher: agent,
     regions: ['cn-hangzhou'],
@@ -139,12 +148,22 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
   if (options.checkpointStore) {
     s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
     await s3.start()
-    const signer = new CheckpointSigner({env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'}, homeDir: '/nonexistent'})
+    const signer = new CheckpointSigner({
+      env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+      homeDir: '/nonexistent',
+    })
     const config = {checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}
     checkpointSync = checkpointSyncFor(config, signer)
-    attemptHolds = attemptHoldsFor(config, new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 2}}), signer)
+    attemptHolds = attemptHoldsFor(
+      config,
+      new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 2}}),
+      signer,
+    )
   }
-  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json', {checkpointSync, attemptHolds})
+  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json', {
+    checkpointSync,
+    attemptHolds,
+  })
   let closed = false
   return {
     home,

@@ -38,7 +38,10 @@ describe('failover between this machine and real Slurm', function () {
   it('local capacity full at launch: fails over to Slurm, the capacity failure recorded on the first attempt', async () => {
     const home = tempHome()
     // Slurm priced above this machine, so this machine is the first choice.
-    const env = writeConfig(home, 'providers:\n  local: {max_concurrent: 1, when_full: fail}\n  slurm: {price_per_hour: {high: 1, low: 1}}\n')
+    const env = writeConfig(
+      home,
+      'providers:\n  local: {max_concurrent: 1, when_full: fail}\n  slurm: {price_per_hour: {high: 1, low: 1}}\n',
+    )
     const file = join(home, 'moved.yaml')
     writeFileSync(file, 'name: moved\nrun: echo "ran on $(hostname) in $SLURM_JOB_PARTITION"\n')
     const config = loadConfig(home)
@@ -55,7 +58,14 @@ describe('failover between this machine and real Slurm', function () {
     await waitFor(() => parseEnvelope(runCli(['status', 'blocker', '--json'], {home, env}).stdout).result.job.state === 'RUNNING')
 
     const created = store.createJob({name: spec.name, file, spec})
-    const final = await driveJob(created.id, {journal: new StoreJournal(store), providers, replan, home, owner: 'test', pollIntervalMs: 200})
+    const final = await driveJob(created.id, {
+      journal: new StoreJournal(store),
+      providers,
+      replan,
+      home,
+      owner: 'test',
+      pollIntervalMs: 200,
+    })
     runCli(['cancel', 'blocker', '--grace', '1s'], {home, env})
     expect(final.state, final.reason ?? '').to.equal('SUCCEEDED')
     const attempts = store.listAttempts(created.id)
@@ -81,7 +91,14 @@ describe('failover between this machine and real Slurm', function () {
     expect((await replan(spec, [])).plan.chosen!.provider).to.equal('slurm')
     await slurm('scontrol', ['update', 'PartitionName=high', 'State=DOWN'])
     const created = store.createJob({name: spec.name, file, spec})
-    const final = await driveJob(created.id, {journal: new StoreJournal(store), providers, replan, home, owner: 'test', pollIntervalMs: 200})
+    const final = await driveJob(created.id, {
+      journal: new StoreJournal(store),
+      providers,
+      replan,
+      home,
+      owner: 'test',
+      pollIntervalMs: 200,
+    })
     expect(final.state).to.equal('SUCCEEDED')
     const attempts = store.listAttempts(created.id)
     expect(attempts.map((a) => `${a.provider}:${a.state}`)).to.deep.equal(['slurm:FAILED', 'local:SUCCEEDED'])
@@ -122,7 +139,9 @@ describe('failover between this machine and real Slurm', function () {
     })
     await sleep(2000)
     // A high-priority job takes the node: Slurm preempts the low partition with GraceTime.
-    const high = execFileSync('sbatch', ['--parsable', '-p', 'high', '-c', '2', '-o', '/dev/null', '--wrap', 'sleep 3'], {encoding: 'utf8'}).trim()
+    const high = execFileSync('sbatch', ['--parsable', '-p', 'high', '-c', '2', '-o', '/dev/null', '--wrap', 'sleep 3'], {
+      encoding: 'utf8',
+    }).trim()
     const r = await run
     expect(r.code, r.stderr).to.equal(0)
     const job = status()
@@ -131,7 +150,10 @@ describe('failover between this machine and real Slurm', function () {
     expect(states.at(-1)).to.equal('low:SUCCEEDED')
     const kinds = job.events.map((e: {kind: string}) => e.kind)
     expect(kinds.indexOf('attempt-preempted')).to.be.lessThan(kinds.indexOf('job-recovering'))
-    const work = readFileSync(join(home, 'checkpoints', job.id, 'work.log'), 'utf8').trim().split('\n').map(Number)
+    const work = readFileSync(join(home, 'checkpoints', job.id, 'work.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(Number)
     expect(new Set(work).size).to.equal(30)
     expect(work.length).to.be.within(30, 31) // the step in flight at the signal may be redone once
     const logs = runCli(['logs', 'spotty'], {home, env}).stdout

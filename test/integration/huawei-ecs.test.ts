@@ -11,7 +11,13 @@ import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
 import {huaweiClientToken} from '../../src/clouds/huaweicloud/ecs-client.js'
-import {HUAWEI_STOP_KEY, HUAWEI_TAGS, HuaweiProvider, parseNetworks, type HuaweiProviderOptions} from '../../src/providers/huaweicloud/huawei-provider.js'
+import {
+  HUAWEI_STOP_KEY,
+  HUAWEI_TAGS,
+  HuaweiProvider,
+  parseNetworks,
+  type HuaweiProviderOptions,
+} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import type {LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import {FakeHuaweiEcsServer, type FakeHuaweiOptions} from '../fakes/fake-huawei-ecs-server.js'
@@ -21,11 +27,27 @@ import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-h
 import {HW_IMAGES, HW_KEY, HW_NETWORKS, HW_PROJECTS} from './huawei-tencent-world.js'
 
 function hwOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
-  return baseOffer({provider: 'huaweicloud', region: 'cn-north-4', zone: 'cn-north-4a', instanceType: 'p2s.2xlarge.8', accelerator: {name: 'V100-32GB', count: 1}, price: {onDemand: 24.1, spot: 7.2, currency: 'CNY'}, noticeSeconds: 0, ...overrides})
+  return baseOffer({
+    provider: 'huaweicloud',
+    region: 'cn-north-4',
+    zone: 'cn-north-4a',
+    instanceType: 'p2s.2xlarge.8',
+    accelerator: {name: 'V100-32GB', count: 1},
+    price: {onDemand: 24.1, spot: 7.2, currency: 'CNY'},
+    noticeSeconds: 0,
+    ...overrides,
+  })
 }
 
 function npuOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
-  return hwOffer({instanceType: 'modelarts.bm.snt9.xlarge.8', accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 768, price: {onDemand: 180, spot: null, currency: 'CNY'}, ...overrides})
+  return hwOffer({
+    instanceType: 'modelarts.bm.snt9.xlarge.8',
+    accelerator: {name: 'Ascend910B', count: 8},
+    vcpus: 192,
+    memoryGiB: 768,
+    price: {onDemand: 180, spot: null, currency: 'CNY'},
+    ...overrides,
+  })
 }
 
 function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
@@ -53,7 +75,10 @@ function hwFakeOptions(extra: Partial<FakeHuaweiOptions> = {}): FakeHuaweiOption
     keys: [HW_KEY],
     projects: HW_PROJECTS,
     stock: {
-      'cn-north-4': {'cn-north-4a': {'p2s.2xlarge.8': 2, 's6.large.2': 5, 'modelarts.bm.snt9.xlarge.8': 1}, 'cn-north-4b': {'p2s.2xlarge.8': 1}},
+      'cn-north-4': {
+        'cn-north-4a': {'p2s.2xlarge.8': 2, 's6.large.2': 5, 'modelarts.bm.snt9.xlarge.8': 1},
+        'cn-north-4b': {'p2s.2xlarge.8': 1},
+      },
       'cn-east-3': {'cn-east-3a': {'p2s.2xlarge.8': 1, 'modelarts.bm.snt9.xlarge.8': 1}},
     },
     images: HW_IMAGES,
@@ -61,8 +86,16 @@ function hwFakeOptions(extra: Partial<FakeHuaweiOptions> = {}): FakeHuaweiOption
   }
 }
 
-async function world(fakeOptions: Partial<FakeHuaweiOptions> = {}, providerOptions: Partial<HuaweiProviderOptions> = {}, boot = false, envExtra: Record<string, string> = {}): Promise<World> {
-  const base = await startFakeCloud((bootDir) => new FakeHuaweiEcsServer(hwFakeOptions({...(bootDir ? {bootDir} : {}), ...fakeOptions})), {boot, bootPrefix: 'skyhop-fake-hwecs-'})
+async function world(
+  fakeOptions: Partial<FakeHuaweiOptions> = {},
+  providerOptions: Partial<HuaweiProviderOptions> = {},
+  boot = false,
+  envExtra: Record<string, string> = {},
+): Promise<World> {
+  const base = await startFakeCloud((bootDir) => new FakeHuaweiEcsServer(hwFakeOptions({...(bootDir ? {bootDir} : {}), ...fakeOptions})), {
+    boot,
+    bootPrefix: 'skyhop-fake-hwecs-',
+  })
   const retries: string[] = []
   const provider = new HuaweiProvider({
     env: hwEnv(base.url, envExtra),
@@ -102,7 +135,13 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
     expect(create.headers['x-client-token']).to.equal(huaweiClientToken(r.attemptId))
     expect(create.headers['x-project-id']).to.equal(HW_PROJECTS['cn-north-4'])
     const s = (create.body as {server: Record<string, any>}).server
-    expect(s).to.deep.include({availability_zone: 'cn-north-4a', flavorRef: 'p2s.2xlarge.8', imageRef: HW_IMAGES['cn-north-4'][0].id, vpcid: '0a0a0a0a-0000-4000-8000-000000000001', count: 1})
+    expect(s).to.deep.include({
+      availability_zone: 'cn-north-4a',
+      flavorRef: 'p2s.2xlarge.8',
+      imageRef: HW_IMAGES['cn-north-4'][0].id,
+      vpcid: '0a0a0a0a-0000-4000-8000-000000000001',
+      count: 1,
+    })
     expect(s.nics).to.deep.equal([{subnet_id: '0b0b0b0b-0000-4000-8000-000000000001'}])
     expect(s.extendparam).to.deep.equal({chargingMode: 'postPaid', regionID: 'cn-north-4', marketType: 'spot', spotPrice: '9.5000'})
     expect(s.server_tags).to.deep.include({key: HUAWEI_TAGS.attemptId, value: r.attemptId})
@@ -111,7 +150,10 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
     expect((await w.provider.poll([handle])).get(handle.externalId)!.state).to.equal('RUNNING')
     await w.provider.cleanup(handle)
     await w.provider.cleanup(handle) // idempotent
-    await until(async () => w.fake.live().length, (n) => n === 0)
+    await until(
+      async () => w.fake.live().length,
+      (n) => n === 0,
+    )
     expect((await w.provider.poll([handle])).get(handle.externalId)!.state).to.equal('PREEMPTED') // a spot server that vanished was reclaimed
 
     await w.provider.launch(request({offer: hwOffer({region: 'cn-east-3', zone: 'cn-east-3a'})}))
@@ -131,11 +173,26 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
 
   it('boots Ascend flavors from the CANN image and refuses them to a CUDA-only job', async function () {
     w = await world()
-    await w.provider.launch(request({offer: npuOffer(), spec: jobSpec('true', {resources: {accelerators: [], acceleratorOrder: 'any', runtimes: ['cann'], cpus: null, memoryGB: null, diskGB: null}})}))
+    await w.provider.launch(
+      request({
+        offer: npuOffer(),
+        spec: jobSpec('true', {
+          resources: {accelerators: [], acceleratorOrder: 'any', runtimes: ['cann'], cpus: null, memoryGB: null, diskGB: null},
+        }),
+      }),
+    )
     const s = (w.fake.calls.find((c) => c.action === 'CreatePostPaidServers')!.body as {server: Record<string, any>}).server
     expect(s.imageRef).to.equal(HW_IMAGES['cn-north-4'][1].id)
     expect(s.flavorRef).to.equal('modelarts.bm.snt9.xlarge.8')
-    const e = await launchError(w, request({offer: npuOffer(), spec: jobSpec('true', {resources: {accelerators: [], acceleratorOrder: 'any', runtimes: ['cuda'], cpus: null, memoryGB: null, diskGB: null}})}))
+    const e = await launchError(
+      w,
+      request({
+        offer: npuOffer(),
+        spec: jobSpec('true', {
+          resources: {accelerators: [], acceleratorOrder: 'any', runtimes: ['cuda'], cpus: null, memoryGB: null, diskGB: null},
+        }),
+      }),
+    )
     expect(e).to.include({category: 'unavailable', scope: 'offer', code: 'PROVIDER_RUNTIME_MISMATCH'})
     expect(w.fake.calls.filter((c) => c.action === 'CreatePostPaidServers')).to.have.length(1)
   })
@@ -150,21 +207,85 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
   })
 
   describe('maps the Huawei errors of issue 8', function () {
-    const cases: Array<{name: string; code: string; category: string; scope: string; setup: (w: World) => void; req?: () => LaunchRequest}> = [
-      {name: 'flavor out of capacity, reported by the creation job', code: 'Ecs.0319', category: 'capacity', scope: 'zone', setup: (w) => w.fake.setStock('cn-north-4', 'cn-north-4a', 'p2s.2xlarge.8', 0)},
-      {name: 'flavor out of capacity, answered at once', code: 'Ecs.0319', category: 'capacity', scope: 'zone', setup: (w) => ((w.fake.options.capacityErrors = 'sync'), w.fake.setStock('cn-north-4', 'cn-north-4a', 'p2s.2xlarge.8', 0))},
-      {name: 'flavor not sold in the zone', code: 'Ecs.0029', category: 'capacity', scope: 'zone', setup: () => {}, req: () => request({offer: hwOffer({instanceType: 'pi2.2xlarge.4'})})},
-      {name: 'ECS quota', code: 'Ecs.0001', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.instanceQuota = {'cn-north-4': 0})},
-      {name: 'EVS quota in the job', code: 'Ecs.0021', category: 'quota', scope: 'region', setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'Ecs.0021', inJob: true})},
-      {name: 'no permission or no balance', code: 'Ecs.0003', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'Ecs.0003', status: 403})},
-      {name: 'IAM user denied by the gateway', code: 'APIGW.0302', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'APIGW.0302'})},
+    const cases: Array<{
+      name: string
+      code: string
+      category: string
+      scope: string
+      setup: (w: World) => void
+      req?: () => LaunchRequest
+    }> = [
+      {
+        name: 'flavor out of capacity, reported by the creation job',
+        code: 'Ecs.0319',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.setStock('cn-north-4', 'cn-north-4a', 'p2s.2xlarge.8', 0),
+      },
+      {
+        name: 'flavor out of capacity, answered at once',
+        code: 'Ecs.0319',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => ((w.fake.options.capacityErrors = 'sync'), w.fake.setStock('cn-north-4', 'cn-north-4a', 'p2s.2xlarge.8', 0)),
+      },
+      {
+        name: 'flavor not sold in the zone',
+        code: 'Ecs.0029',
+        category: 'capacity',
+        scope: 'zone',
+        setup: () => {},
+        req: () => request({offer: hwOffer({instanceType: 'pi2.2xlarge.4'})}),
+      },
+      {
+        name: 'ECS quota',
+        code: 'Ecs.0001',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => (w.fake.options.instanceQuota = {'cn-north-4': 0}),
+      },
+      {
+        name: 'EVS quota in the job',
+        code: 'Ecs.0021',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'Ecs.0021', inJob: true}),
+      },
+      {
+        name: 'no permission or no balance',
+        code: 'Ecs.0003',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'Ecs.0003', status: 403}),
+      },
+      {
+        name: 'IAM user denied by the gateway',
+        code: 'APIGW.0302',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'APIGW.0302'}),
+      },
       {name: 'project of another region', code: 'Common.0013', category: 'auth', scope: 'region', setup: () => {}},
-      {name: 'image gone', code: 'Ecs.0031', category: 'unavailable', scope: 'region', setup: () => {}, req: () => request({spec: jobSpec('true', {image: '99999999-2222-4333-8444-555555555599'})})},
-      {name: 'invalid parameters', code: 'Ecs.0005', category: 'unavailable', scope: 'offer', setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'Ecs.0005'})},
+      {
+        name: 'image gone',
+        code: 'Ecs.0031',
+        category: 'unavailable',
+        scope: 'region',
+        setup: () => {},
+        req: () => request({spec: jobSpec('true', {image: '99999999-2222-4333-8444-555555555599'})}),
+      },
+      {
+        name: 'invalid parameters',
+        code: 'Ecs.0005',
+        category: 'unavailable',
+        scope: 'offer',
+        setup: (w) => w.fake.inject({action: 'CreatePostPaidServers', code: 'Ecs.0005'}),
+      },
     ]
     for (const c of cases) {
       it(`${c.name}: ${c.code} → ${c.category} / ${c.scope}, not retried`, async function () {
-        const wrongProject: Record<string, string> = c.code === 'Common.0013' ? {SKYHOP_HUAWEICLOUD_PROJECT_IDS: `cn-north-4=${HW_PROJECTS['cn-east-3']}`} : {}
+        const wrongProject: Record<string, string> =
+          c.code === 'Common.0013' ? {SKYHOP_HUAWEICLOUD_PROJECT_IDS: `cn-north-4=${HW_PROJECTS['cn-east-3']}`} : {}
         w = await world({}, {}, false, wrongProject)
         c.setup(w)
         const e = await launchError(w, c.req?.())
@@ -182,7 +303,12 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
         [HW_KEY.ak, HW_KEY.sk, () => new Date(Date.now() - 3_600_000)],
       ]
       for (const [ak, sk, now] of cases) {
-        const p = new HuaweiProvider({env: {...hwEnv(w.fake.url), HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk}, dispatcher: w.agent, now, retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1}})
+        const p = new HuaweiProvider({
+          env: {...hwEnv(w.fake.url), HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk},
+          dispatcher: w.agent,
+          now,
+          retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1},
+        })
         const e = (await p.launch(request()).catch((x: unknown) => x)) as ProviderError
         expect(e).to.include({category: 'auth', scope: 'provider', backendCode: 'APIGW.0301'})
         expect(JSON.stringify(e.toJSON()) + e.message).not.to.include(sk)
@@ -220,7 +346,12 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
 
   it('checks credentials and names the source', async function () {
     w = await world()
-    expect(await w.provider.check()).to.deep.equal({provider: 'huaweicloud', ok: true, source: 'environment (HUAWEICLOUD_SDK_AK)', message: 'credentials work: 2 availability zones in cn-north-4'})
+    expect(await w.provider.check()).to.deep.equal({
+      provider: 'huaweicloud',
+      ok: true,
+      source: 'environment (HUAWEICLOUD_SDK_AK)',
+      message: 'credentials work: 2 availability zones in cn-north-4',
+    })
   })
 
   describe('end to end with the boot script and runner', function () {
@@ -234,13 +365,23 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
       for await (const l of w.provider.logs(handle, {follow: false})) logs.push(l)
       expect(logs).to.deep.equal(['on ecs', 'second'])
       await w.provider.cleanup(handle)
-      await until(async () => w.fake.live().length, (n) => n === 0)
+      await until(
+        async () => w.fake.live().length,
+        (n) => n === 0,
+      )
     })
 
     it('cancels through server metadata that the guest reads from the OpenStack metadata service', async function () {
       w = await world({}, {}, true)
-      const handle = await w.provider.launch(request({spec: jobSpec('trap \'echo "stopping"; exit 0\' TERM; echo up; while true; do sleep 0.1; done')}))
-      await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 up'), 20_000, 200)
+      const handle = await w.provider.launch(
+        request({spec: jobSpec('trap \'echo "stopping"; exit 0\' TERM; echo up; while true; do sleep 0.1; done')}),
+      )
+      await until(
+        async () => w.fake.consoleOf(handle.externalId),
+        (c) => c.includes('SKYHOP-LOG 1 up'),
+        20_000,
+        200,
+      )
       await w.provider.signal(handle, 'cancel', 9)
       expect(w.fake.servers.get(handle.externalId)!.metadata[HUAWEI_STOP_KEY]).to.equal('cancel 9')
       const result = await finalPoll(w, handle)
@@ -251,7 +392,12 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
     it('sees a spot reclaim through the API (no in-guest notice) and reports PREEMPTED', async function () {
       w = await world({}, {}, true)
       const handle = await w.provider.launch(request({spot: true, spec: jobSpec('echo busy; while true; do sleep 0.1; done')}))
-      await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 busy'), 20_000, 200)
+      await until(
+        async () => w.fake.consoleOf(handle.externalId),
+        (c) => c.includes('SKYHOP-LOG 1 busy'),
+        20_000,
+        200,
+      )
       w.fake.reclaimSpot(handle.externalId)
       const result = await finalPoll(w, handle)
       expect(result.state).to.equal('PREEMPTED')
@@ -260,8 +406,15 @@ describe('Huawei Cloud ECS provider against the fake ECS', function () {
 
     it('hands a graceful (ACPI) spot stop to the job as SIGTERM, which checkpoints', async function () {
       w = await world({}, {}, true)
-      const handle = await w.provider.launch(request({spot: true, spec: jobSpec('trap \'echo "saved"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done')}))
-      await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 busy'), 20_000, 200)
+      const handle = await w.provider.launch(
+        request({spot: true, spec: jobSpec('trap \'echo "saved"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done')}),
+      )
+      await until(
+        async () => w.fake.consoleOf(handle.externalId),
+        (c) => c.includes('SKYHOP-LOG 1 busy'),
+        20_000,
+        200,
+      )
       const reclaimedAt = Date.now()
       w.fake.reclaimSpot(handle.externalId, {graceMs: 3000})
       const result = await finalPoll(w, handle)

@@ -56,14 +56,29 @@ describe('skyhop CLI with Huawei Cloud and Tencent Cloud (fakes)', function () {
     const r = await runCliAsync(['check', '--json'], {home, env: env()})
     const out = lastJson(r)
     const byName = Object.fromEntries((out.result.providers as Array<{provider: string}>).map((p) => [p.provider, p]))
-    expect(byName.tencentcloud).to.deep.equal({provider: 'tencentcloud', enabled: true, ok: true, source: 'environment (TENCENTCLOUD_SECRET_ID)', message: 'credentials work: 2 zones in ap-guangzhou'})
-    expect(byName.huaweicloud).to.deep.equal({provider: 'huaweicloud', enabled: true, ok: true, source: 'environment (HUAWEICLOUD_SDK_AK)', message: 'credentials work: 2 availability zones in cn-north-4'})
+    expect(byName.tencentcloud).to.deep.equal({
+      provider: 'tencentcloud',
+      enabled: true,
+      ok: true,
+      source: 'environment (TENCENTCLOUD_SECRET_ID)',
+      message: 'credentials work: 2 zones in ap-guangzhou',
+    })
+    expect(byName.huaweicloud).to.deep.equal({
+      provider: 'huaweicloud',
+      enabled: true,
+      ok: true,
+      source: 'environment (HUAWEICLOUD_SDK_AK)',
+      message: 'credentials work: 2 availability zones in cn-north-4',
+    })
     expect(r.stdout + r.stderr).not.to.include(w.cliEnv.TENCENTCLOUD_SECRET_KEY)
     expect(r.stdout + r.stderr).not.to.include(w.cliEnv.HUAWEICLOUD_SDK_SK)
   })
 
   it('skyhop check exits 4 on refused keys without printing them, and explains disabled clouds', async function () {
-    const bad = await runCliAsync(['check', '--json'], {home, env: env({TENCENTCLOUD_SECRET_KEY: 'wrong-tencent-secret-key-0001', HUAWEICLOUD_SDK_SK: 'wrong-huawei-secret-key-00001'})})
+    const bad = await runCliAsync(['check', '--json'], {
+      home,
+      env: env({TENCENTCLOUD_SECRET_KEY: 'wrong-tencent-secret-key-0001', HUAWEICLOUD_SDK_SK: 'wrong-huawei-secret-key-00001'}),
+    })
     expect(bad.code).to.equal(4)
     const providers = lastJson(bad).result.providers as Array<{provider: string; ok: boolean; message: string}>
     for (const name of ['tencentcloud', 'huaweicloud']) {
@@ -74,10 +89,27 @@ describe('skyhop CLI with Huawei Cloud and Tencent Cloud (fakes)', function () {
     expect(bad.stdout + bad.stderr).not.to.include('wrong-tencent-secret-key-0001')
     expect(bad.stdout + bad.stderr).not.to.include('wrong-huawei-secret-key-00001')
 
-    const none = await runCliAsync(['check', '--json'], {home, env: {HOME: userHome, SKYHOP_CONFIG: '', TENCENTCLOUD_SECRET_ID: '', TENCENTCLOUD_SECRET_KEY: '', HUAWEICLOUD_SDK_AK: '', HUAWEICLOUD_SDK_SK: ''}})
+    const none = await runCliAsync(['check', '--json'], {
+      home,
+      env: {
+        HOME: userHome,
+        SKYHOP_CONFIG: '',
+        TENCENTCLOUD_SECRET_ID: '',
+        TENCENTCLOUD_SECRET_KEY: '',
+        HUAWEICLOUD_SDK_AK: '',
+        HUAWEICLOUD_SDK_SK: '',
+      },
+    })
     const listed = lastJson(none).result.providers as Array<{provider: string; enabled: boolean; message: string}>
-    expect(listed.find((p) => p.provider === 'tencentcloud')).to.deep.include({enabled: false, message: 'no credentials found (looked at TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials, ~/.tccli/<profile>.credential)'})
-    expect(listed.find((p) => p.provider === 'huaweicloud')).to.deep.include({enabled: false, message: 'no credentials found (looked at HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK)'})
+    expect(listed.find((p) => p.provider === 'tencentcloud')).to.deep.include({
+      enabled: false,
+      message:
+        'no credentials found (looked at TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials, ~/.tccli/<profile>.credential)',
+    })
+    expect(listed.find((p) => p.provider === 'huaweicloud')).to.deep.include({
+      enabled: false,
+      message: 'no credentials found (looked at HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK)',
+    })
   })
 
   it('plans an Ascend-only job on Huawei NPU flavors only, and launches it there with the CANN image', async function () {
@@ -86,15 +118,24 @@ describe('skyhop CLI with Huawei Cloud and Tencent Cloud (fakes)', function () {
     const plan = lastJson(await runCliAsync(['plan', file, '--catalog', w.catalogFile, '--explain', '--json'], {home, env: env()}))
     const candidates = plan.result.candidates as Array<{provider: string; instanceType: string; accelerator: {name: string}}>
     expect(candidates.length).to.be.greaterThan(0)
-    expect(candidates.every((c) => c.provider === 'huaweicloud' && c.instanceType === HW_NPU && c.accelerator.name === 'Ascend910B')).to.equal(true)
+    expect(
+      candidates.every((c) => c.provider === 'huaweicloud' && c.instanceType === HW_NPU && c.accelerator.name === 'Ascend910B'),
+    ).to.equal(true)
     const excluded = plan.result.excluded as Array<{reason: string; subject: string}>
-    expect(excluded.filter((e) => e.reason === 'runtime-mismatch').map((e) => e.subject).sort()).to.deep.equal(['T4', 'V100-32GB'])
+    expect(
+      excluded
+        .filter((e) => e.reason === 'runtime-mismatch')
+        .map((e) => e.subject)
+        .sort(),
+    ).to.deep.equal(['T4', 'V100-32GB'])
 
     const r = await runCliAsync(['launch', file, '--catalog', w.catalogFile, '--wait', '--yes', '--json'], {home, env: env()})
     expect(r.code, r.stderr).to.equal(0)
     const out = lastJson(r)
     expect(out.ok).to.equal(true)
-    expect(out.result.attempts.map((a: {provider: string; instanceType: string; state: string}) => [a.provider, a.instanceType, a.state])).to.deep.equal([['huaweicloud', HW_NPU, 'SUCCEEDED']])
+    expect(
+      out.result.attempts.map((a: {provider: string; instanceType: string; state: string}) => [a.provider, a.instanceType, a.state]),
+    ).to.deep.equal([['huaweicloud', HW_NPU, 'SUCCEEDED']])
     const create = w.ecs.calls.find((c) => c.action === 'CreatePostPaidServers')!
     expect((create.body as {server: {imageRef: string}}).server.imageRef).to.equal(HW_IMAGES['cn-north-4'][1].id)
     expect(w.cvm.calls.filter((c) => c.action === 'RunInstances')).to.have.length(0)

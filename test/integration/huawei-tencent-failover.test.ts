@@ -8,10 +8,23 @@ import {expect} from 'chai'
 import {contractEnv} from '../../src/controller/contract-env.js'
 import type {JobSpec} from '../../src/model/job-spec.js'
 import {until} from '../helpers/wait.js'
-import {acceleratorOffers, chinaJob, chinaWorld, HW_CPU, HW_GPU, HW_IMAGES, HW_NPU, TC_CPU, TC_GPU, type ChinaWorld} from './huawei-tencent-world.js'
+import {
+  acceleratorOffers,
+  chinaJob,
+  chinaWorld,
+  HW_CPU,
+  HW_GPU,
+  HW_IMAGES,
+  HW_NPU,
+  TC_CPU,
+  TC_GPU,
+  type ChinaWorld,
+} from './huawei-tencent-world.js'
 
 function attempts(w: ChinaWorld, jobId: string) {
-  return w.store.listAttempts(jobId).map((a) => ({provider: a.provider, region: a.region, zone: a.zone, state: a.state, instanceType: a.instanceType, spot: a.spot}))
+  return w.store
+    .listAttempts(jobId)
+    .map((a) => ({provider: a.provider, region: a.region, zone: a.zone, state: a.state, instanceType: a.instanceType, spot: a.spot}))
 }
 
 /** The category and scope the controller recorded for each failed launch. */
@@ -38,16 +51,26 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
     w = await chinaWorld()
     const {job} = await w.drive(chinaJob('tc-hello', 'echo "hello from cvm"'))
     expect(job.state, JSON.stringify(attempts(w, job.id))).to.equal('SUCCEEDED')
-    expect(attempts(w, job.id)).to.deep.equal([{provider: 'tencentcloud', region: 'ap-guangzhou', zone: 'ap-guangzhou-3', state: 'SUCCEEDED', instanceType: TC_CPU, spot: false}])
-    await until(async () => w.cvm.live().length, (n) => n === 0)
+    expect(attempts(w, job.id)).to.deep.equal([
+      {provider: 'tencentcloud', region: 'ap-guangzhou', zone: 'ap-guangzhou-3', state: 'SUCCEEDED', instanceType: TC_CPU, spot: false},
+    ])
+    await until(
+      async () => w.cvm.live().length,
+      (n) => n === 0,
+    )
   })
 
   it('launches, runs and succeeds on Huawei Cloud and deletes the server', async function () {
     w = await chinaWorld()
     const {job} = await w.drive(chinaJob('hw-hello', 'echo "hello from ecs"', allow('huaweicloud')))
     expect(job.state, JSON.stringify(attempts(w, job.id))).to.equal('SUCCEEDED')
-    expect(attempts(w, job.id)).to.deep.equal([{provider: 'huaweicloud', region: 'cn-north-4', zone: 'cn-north-4a', state: 'SUCCEEDED', instanceType: HW_CPU, spot: false}])
-    await until(async () => w.ecs.live().length, (n) => n === 0)
+    expect(attempts(w, job.id)).to.deep.equal([
+      {provider: 'huaweicloud', region: 'cn-north-4', zone: 'cn-north-4a', state: 'SUCCEEDED', instanceType: HW_CPU, spot: false},
+    ])
+    await until(
+      async () => w.ecs.live().length,
+      (n) => n === 0,
+    )
   })
 
   it('fails over zone → zone on Tencent capacity, then region → region on quota', async function () {
@@ -59,7 +82,15 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       ['ap-guangzhou-3', 'FAILED'],
       ['ap-guangzhou-4', 'SUCCEEDED'],
     ])
-    expect(failures(w, first.job.id)).to.deep.equal([{provider: 'tencentcloud', zone: 'ap-guangzhou-3', category: 'capacity', scope: 'zone', backendCode: 'ResourceInsufficient.SpecifiedInstanceType'}])
+    expect(failures(w, first.job.id)).to.deep.equal([
+      {
+        provider: 'tencentcloud',
+        zone: 'ap-guangzhou-3',
+        category: 'capacity',
+        scope: 'zone',
+        backendCode: 'ResourceInsufficient.SpecifiedInstanceType',
+      },
+    ])
 
     w.cvm.options.instanceQuota = {'ap-guangzhou': 0}
     const second = await w.drive(chinaJob('tc-region', 'true'))
@@ -69,8 +100,12 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       ['ap-shanghai', 'ap-shanghai-2', 'SUCCEEDED'],
     ])
     // One quota error blocks the whole region: ap-guangzhou-4 is never tried.
-    expect(failures(w, second.job.id)).to.deep.equal([{provider: 'tencentcloud', zone: 'ap-guangzhou-3', category: 'quota', scope: 'region', backendCode: 'LimitExceeded.InstanceQuota'}])
-    expect(w.cvm.calls.filter((c) => c.action === 'RunInstances' && c.region === 'ap-guangzhou' && c.code === 'LimitExceeded.InstanceQuota')).to.have.length(1)
+    expect(failures(w, second.job.id)).to.deep.equal([
+      {provider: 'tencentcloud', zone: 'ap-guangzhou-3', category: 'quota', scope: 'region', backendCode: 'LimitExceeded.InstanceQuota'},
+    ])
+    expect(
+      w.cvm.calls.filter((c) => c.action === 'RunInstances' && c.region === 'ap-guangzhou' && c.code === 'LimitExceeded.InstanceQuota'),
+    ).to.have.length(1)
   })
 
   it('fails over on Huawei: capacity reported by the creation job (zone), then quota (region)', async function () {
@@ -97,7 +132,13 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
 
   it('moves from Tencent Cloud to Huawei Cloud when Tencent refuses the credentials', async function () {
     w = await chinaWorld()
-    w.cvm.inject({service: 'cvm', action: 'RunInstances', code: 'AuthFailure.SignatureFailure', message: 'The provided credentials could not be validated.', times: 100})
+    w.cvm.inject({
+      service: 'cvm',
+      action: 'RunInstances',
+      code: 'AuthFailure.SignatureFailure',
+      message: 'The provided credentials could not be validated.',
+      times: 100,
+    })
     const {job} = await w.drive(chinaJob('tc-to-hw', 'echo moved'))
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(w, job.id).map((a) => [a.provider, a.zone, a.state])).to.deep.equal([
@@ -105,25 +146,52 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       ['huaweicloud', 'cn-north-4a', 'SUCCEEDED'],
     ])
     // The whole provider is blocked: ap-guangzhou-4 and ap-shanghai-2 are never tried.
-    expect(failures(w, job.id)).to.deep.equal([{provider: 'tencentcloud', zone: 'ap-guangzhou-3', category: 'auth', scope: 'provider', backendCode: 'AuthFailure.SignatureFailure'}])
+    expect(failures(w, job.id)).to.deep.equal([
+      {provider: 'tencentcloud', zone: 'ap-guangzhou-3', category: 'auth', scope: 'provider', backendCode: 'AuthFailure.SignatureFailure'},
+    ])
     expect(w.cvm.calls.filter((c) => c.action === 'RunInstances')).to.have.length(1)
   })
 
   it('moves from Huawei Cloud to Tencent Cloud when Huawei refuses the credentials', async function () {
     // Huawei is the cheaper cloud in this catalog.
     const offers = [
-      {provider: 'huaweicloud', region: 'cn-north-4', zone: 'cn-north-4a', instanceType: HW_CPU, accelerator: null, vcpus: 2, memoryGiB: 4, price: {onDemand: 0.3, spot: 0.1, currency: 'CNY'}},
-      {provider: 'tencentcloud', region: 'ap-shanghai', zone: 'ap-shanghai-2', instanceType: TC_CPU, accelerator: null, vcpus: 2, memoryGiB: 4, price: {onDemand: 0.5, spot: 0.12, currency: 'CNY'}},
+      {
+        provider: 'huaweicloud',
+        region: 'cn-north-4',
+        zone: 'cn-north-4a',
+        instanceType: HW_CPU,
+        accelerator: null,
+        vcpus: 2,
+        memoryGiB: 4,
+        price: {onDemand: 0.3, spot: 0.1, currency: 'CNY'},
+      },
+      {
+        provider: 'tencentcloud',
+        region: 'ap-shanghai',
+        zone: 'ap-shanghai-2',
+        instanceType: TC_CPU,
+        accelerator: null,
+        vcpus: 2,
+        memoryGiB: 4,
+        price: {onDemand: 0.5, spot: 0.12, currency: 'CNY'},
+      },
     ]
     w = await chinaWorld(offers)
-    w.ecs.inject({action: 'CreatePostPaidServers', code: 'APIGW.0301', message: 'Incorrect IAM authentication information: verify aksk signature fail', times: 100})
+    w.ecs.inject({
+      action: 'CreatePostPaidServers',
+      code: 'APIGW.0301',
+      message: 'Incorrect IAM authentication information: verify aksk signature fail',
+      times: 100,
+    })
     const {job} = await w.drive(chinaJob('hw-to-tc', 'echo moved'))
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(w, job.id).map((a) => [a.provider, a.region, a.state])).to.deep.equal([
       ['huaweicloud', 'cn-north-4', 'FAILED'],
       ['tencentcloud', 'ap-shanghai', 'SUCCEEDED'],
     ])
-    expect(failures(w, job.id)).to.deep.equal([{provider: 'huaweicloud', zone: 'cn-north-4a', category: 'auth', scope: 'provider', backendCode: 'APIGW.0301'}])
+    expect(failures(w, job.id)).to.deep.equal([
+      {provider: 'huaweicloud', zone: 'cn-north-4a', category: 'auth', scope: 'provider', backendCode: 'APIGW.0301'},
+    ])
   })
 
   it('retries Tencent throttling inside one launch (no failover)', async function () {
@@ -132,7 +200,12 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
     const {job} = await w.drive(chinaJob('tc-throttled', 'true'))
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(w, job.id)).to.have.length(1)
-    expect(w.cvm.calls.filter((c) => c.action === 'RunInstances').map((c) => c.code)).to.deep.equal(['RequestLimitExceeded', 'RequestLimitExceeded', 'RequestLimitExceeded', null])
+    expect(w.cvm.calls.filter((c) => c.action === 'RunInstances').map((c) => c.code)).to.deep.equal([
+      'RequestLimitExceeded',
+      'RequestLimitExceeded',
+      'RequestLimitExceeded',
+      null,
+    ])
   })
 
   it('survives a Tencent spot reclaim: the job checkpoints on the notice into COS and resumes elsewhere', async function () {
@@ -144,8 +217,25 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       'echo working',
       'while true; do sleep 0.1; done',
     ].join('\n')
-    const driving = w.drive(chinaJob('tc-spot', run, {spot: 'spot', recovery: {strategy: 'eager-next-region', maxRestarts: 3, restartOnExitCodes: [], maxRestartsOnErrors: 0, graceSeconds: 5, signal: 'SIGTERM'}}))
-    const first = await until(async () => w.cvm.live().find((i) => w.cvm.consoleOf(i.id).includes('SKYHOP-LOG 1 working')), (i) => !!i, 30_000, 200)
+    const driving = w.drive(
+      chinaJob('tc-spot', run, {
+        spot: 'spot',
+        recovery: {
+          strategy: 'eager-next-region',
+          maxRestarts: 3,
+          restartOnExitCodes: [],
+          maxRestartsOnErrors: 0,
+          graceSeconds: 5,
+          signal: 'SIGTERM',
+        },
+      }),
+    )
+    const first = await until(
+      async () => w.cvm.live().find((i) => w.cvm.consoleOf(i.id).includes('SKYHOP-LOG 1 working')),
+      (i) => !!i,
+      30_000,
+      200,
+    )
     w.cvm.reclaimSpot(first!.id, 6000)
     const {job} = await driving
     expect(job.state, JSON.stringify(attempts(w, job.id))).to.equal('SUCCEEDED')
@@ -157,7 +247,8 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
     expect(w.cvm.consoleOf(first!.id)).to.match(/SKYHOP-LOG \d+ checkpointed/)
     expect(w.objectStore!.object('ckpt-1250000000', `runs/${job.id}/checkpoint.tar`)).to.not.equal(undefined)
     const last = w.store.listAttempts(job.id).at(-1)!
-    const lastConsole = last.provider === 'tencentcloud' ? w.cvm.consoleOf(last.handle!.externalId) : w.ecs.consoleOf(last.handle!.externalId)
+    const lastConsole =
+      last.provider === 'tencentcloud' ? w.cvm.consoleOf(last.handle!.externalId) : w.ecs.consoleOf(last.handle!.externalId)
     expect(lastConsole).to.match(/SKYHOP-LOG 1 resumed from 41/)
   })
 
@@ -186,7 +277,9 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
         ['huaweicloud', 'cn-east-3', HW_NPU, 'SUCCEEDED'],
       ])
       expect(w.cvm.calls.filter((c) => c.action === 'RunInstances')).to.have.length(0)
-      const creates = w.ecs.calls.filter((c) => c.action === 'CreatePostPaidServers').map((c) => (c.body as {server: {flavorRef: string; imageRef: string}}).server)
+      const creates = w.ecs.calls
+        .filter((c) => c.action === 'CreatePostPaidServers')
+        .map((c) => (c.body as {server: {flavorRef: string; imageRef: string}}).server)
       expect(creates.map((s) => s.flavorRef)).to.deep.equal([HW_NPU, HW_NPU])
       expect(creates.map((s) => s.flavorRef)).not.to.include.members([HW_GPU, TC_GPU])
       expect(creates.at(-1)!.imageRef).to.equal(HW_IMAGES['cn-east-3'][1].id)
@@ -200,7 +293,10 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       expect(job.reason).to.match(/^no offer can run npu-train/)
       expect(job.reason).to.include('runtime-mismatch: T4 runs cuda; the job runs on cann')
       expect(job.reason).to.include('runtime-mismatch: V100-32GB runs cuda; the job runs on cann')
-      expect(w.cvm.calls.filter((c) => c.action === 'RunInstances').length + w.ecs.calls.filter((c) => c.action === 'CreatePostPaidServers').length).to.equal(0)
+      expect(
+        w.cvm.calls.filter((c) => c.action === 'RunInstances').length +
+          w.ecs.calls.filter((c) => c.action === 'CreatePostPaidServers').length,
+      ).to.equal(0)
     })
   })
 
@@ -215,9 +311,19 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       'while true; do sleep 0.1; done',
     ].join('\n')
     const driving = w.drive(chinaJob('hw-spot', run, {...allow('huaweicloud'), spot: 'spot'}))
-    const first = await until(async () => w.ecs.live().find((s) => w.ecs.consoleOf(s.id).includes('SKYHOP-LOG 1 working')), (s) => !!s, 30_000, 200)
+    const first = await until(
+      async () => w.ecs.live().find((s) => w.ecs.consoleOf(s.id).includes('SKYHOP-LOG 1 working')),
+      (s) => !!s,
+      30_000,
+      200,
+    )
     // No notice comes on Huawei Cloud: what survives is what the runner copied while the job ran.
-    await until(async () => w.ecs.consoleOf(first!.id), (c) => /"event":"checkpoint-save","reason":"periodic","ok":true/.test(c), 30_000, 200)
+    await until(
+      async () => w.ecs.consoleOf(first!.id),
+      (c) => /"event":"checkpoint-save","reason":"periodic","ok":true/.test(c),
+      30_000,
+      200,
+    )
     w.ecs.reclaimSpot(first!.id)
     const {job} = await driving
     expect(job.state, JSON.stringify(attempts(w, job.id))).to.equal('SUCCEEDED')
@@ -252,7 +358,21 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       // The launch reaches the cloud, then the controller dies before recording it.
       const {env, checkpointDir} = contractEnv({job: w.store.getJob(created.id)!, attempt, home: w.home, processEnv: process.env})
       const provider = cloud === 'tencentcloud' ? w.tencent : w.huawei
-      const first = await provider.launch({jobId: created.id, jobName: spec.name, attemptId: attempt.id, attempt: attempt.n, restartCount: 0, idempotencyKey: attempt.id, spec, offer, spot: c.spot, env, checkpointDir, checkpointSync: null, graceSeconds: spec.recovery.graceSeconds})
+      const first = await provider.launch({
+        jobId: created.id,
+        jobName: spec.name,
+        attemptId: attempt.id,
+        attempt: attempt.n,
+        restartCount: 0,
+        idempotencyKey: attempt.id,
+        spec,
+        offer,
+        spot: c.spot,
+        env,
+        checkpointDir,
+        checkpointSync: null,
+        graceSeconds: spec.recovery.graceSeconds,
+      })
       expect(w.store.getAttempt(attempt.id)!.state).to.equal('REQUESTED')
 
       const {job} = await w.driveExisting(created.id)
@@ -260,13 +380,19 @@ describe('controller failover across Tencent Cloud and Huawei Cloud (fakes)', fu
       const recorded = w.store.listAttempts(job.id)
       expect(recorded).to.have.length(1)
       expect(recorded[0].handle!.externalId).to.equal(first.externalId)
-      const launches = cloud === 'tencentcloud' ? w.cvm.calls.filter((x) => x.action === 'RunInstances') : w.ecs.calls.filter((x) => x.action === 'CreatePostPaidServers')
+      const launches =
+        cloud === 'tencentcloud'
+          ? w.cvm.calls.filter((x) => x.action === 'RunInstances')
+          : w.ecs.calls.filter((x) => x.action === 'CreatePostPaidServers')
       // Found again by its tag (listOwned with the attempt id), or relaunched with the same
       // token, which the cloud answers with the same instance: never a second one.
       expect(launches.length).to.be.within(1, 2)
       expect(w.store.events(job.id).map((e) => e.kind)).to.include('attempt-reconciled')
       expect(cloud === 'tencentcloud' ? w.cvm.instances.size : w.ecs.servers.size).to.equal(1)
-      await until(async () => (cloud === 'tencentcloud' ? w.cvm.live().length : w.ecs.live().length), (n) => n === 0)
+      await until(
+        async () => (cloud === 'tencentcloud' ? w.cvm.live().length : w.ecs.live().length),
+        (n) => n === 0,
+      )
     })
   }
 

@@ -51,7 +51,15 @@ export const NPU_IMAGE = 'EulerOS 2.0 Ascend CANN 8.0 torch_npu'
 
 type RawOffer = Record<string, unknown>
 
-function offer(provider: string, region: string, zone: string, instanceType: string, onDemand: number, spot: number | null, extra: RawOffer = {}): RawOffer {
+function offer(
+  provider: string,
+  region: string,
+  zone: string,
+  instanceType: string,
+  onDemand: number,
+  spot: number | null,
+  extra: RawOffer = {},
+): RawOffer {
   return {
     provider,
     region,
@@ -86,8 +94,16 @@ export function acceleratorOffers(): RawOffer[] {
   return [
     offer('tencentcloud', 'ap-guangzhou', 'ap-guangzhou-3', TC_GPU, 9.07, 2.72, gpu(1)),
     offer('huaweicloud', 'cn-north-4', 'cn-north-4a', HW_GPU, 10, 3, {...gpu(1), accelerator: {name: 'V100-32GB', count: 1}}),
-    offer('huaweicloud', 'cn-north-4', 'cn-north-4a', HW_NPU, 150, null, {accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 768}),
-    offer('huaweicloud', 'cn-east-3', 'cn-east-3a', HW_NPU, 155, null, {accelerator: {name: 'Ascend910B', count: 8}, vcpus: 192, memoryGiB: 768}),
+    offer('huaweicloud', 'cn-north-4', 'cn-north-4a', HW_NPU, 150, null, {
+      accelerator: {name: 'Ascend910B', count: 8},
+      vcpus: 192,
+      memoryGiB: 768,
+    }),
+    offer('huaweicloud', 'cn-east-3', 'cn-east-3a', HW_NPU, 155, null, {
+      accelerator: {name: 'Ascend910B', count: 8},
+      vcpus: 192,
+      memoryGiB: 768,
+    }),
   ]
 }
 
@@ -116,20 +132,30 @@ export interface ChinaWorld {
  * `checkpointStore`: jobs keep their checkpoints in a fake Tencent COS or Huawei OBS bucket
  * that checks its cloud's URL signatures; without it, an instance's checkpoints go with it.
  */
-export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...acceleratorOffers()], options: {checkpointStore?: 'cos' | 'obs'} = {}): Promise<ChinaWorld> {
+export async function chinaWorld(
+  offers: RawOffer[] = [...cpuOffers(), ...acceleratorOffers()],
+  options: {checkpointStore?: 'cos' | 'obs'} = {},
+): Promise<ChinaWorld> {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-china-'))
   let objectStore: FakeObjectStore | null = null
   let checkpointSync
   if (options.checkpointStore) {
     const cos = options.checkpointStore === 'cos'
-    objectStore = new FakeObjectStore({dialect: cos ? cosDialect({[TC_KEY.secretId]: TC_KEY.secretKey}) : obsDialect({[HW_KEY.ak]: HW_KEY.sk})})
+    objectStore = new FakeObjectStore({
+      dialect: cos ? cosDialect({[TC_KEY.secretId]: TC_KEY.secretKey}) : obsDialect({[HW_KEY.ak]: HW_KEY.sk}),
+    })
     await objectStore.start()
     const signer = new CheckpointSigner({
-      env: cos ? {TENCENTCLOUD_SECRET_ID: TC_KEY.secretId, TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey} : {HUAWEICLOUD_SDK_AK: HW_KEY.ak, HUAWEICLOUD_SDK_SK: HW_KEY.sk},
+      env: cos
+        ? {TENCENTCLOUD_SECRET_ID: TC_KEY.secretId, TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey}
+        : {HUAWEICLOUD_SDK_AK: HW_KEY.ak, HUAWEICLOUD_SDK_SK: HW_KEY.sk},
       homeDir: '/nonexistent',
     })
     const url = cos ? 'cos://ckpt-1250000000/runs' : 'obs://ckpt/runs'
-    checkpointSync = checkpointSyncFor({checkpointStore: {url, region: cos ? 'ap-guangzhou' : 'cn-north-4', endpoint: objectStore.endpoint, syncIntervalSeconds: 1}}, signer)
+    checkpointSync = checkpointSyncFor(
+      {checkpointStore: {url, region: cos ? 'ap-guangzhou' : 'cn-north-4', endpoint: objectStore.endpoint, syncIntervalSeconds: 1}},
+      signer,
+    )
   }
   const cvm = new FakeTencentCvmServer({
     keys: [TC_KEY],
@@ -192,7 +218,9 @@ export async function chinaWorld(offers: RawOffer[] = [...cpuOffers(), ...accele
     ['tencentcloud', tencent],
     ['huaweicloud', huawei],
   ])
-  const {store, catalogFile, replan, drive, driveExisting} = await jobDriver(home, providers, offers, 'fake-china-offers.json', {checkpointSync})
+  const {store, catalogFile, replan, drive, driveExisting} = await jobDriver(home, providers, offers, 'fake-china-offers.json', {
+    checkpointSync,
+  })
 
   let closed = false
   return {

@@ -101,10 +101,14 @@ describe('launch on the local provider (end to end)', function () {
     runCli(['cancel', 'blocker', '--grace', '1s'], {home, env})
   })
 
-  it('cancels with grace: the job\'s SIGTERM handler runs', async () => {
+  it("cancels with grace: the job's SIGTERM handler runs", async () => {
     const home = tempHome()
     const env = localOnly(home)
-    const file = jobFile(home, 'graceful', 'name: graceful\nrun: |\n  trap \'echo "handler ran"; exit 0\' TERM\n  echo started\n  while true; do sleep 0.2; done\n')
+    const file = jobFile(
+      home,
+      'graceful',
+      'name: graceful\nrun: |\n  trap \'echo "handler ran"; exit 0\' TERM\n  echo started\n  while true; do sleep 0.2; done\n',
+    )
     expect(runCli(['launch', file, '-y'], {home, env}).code).to.equal(0)
     await waitFor(() => runCli(['logs', 'graceful'], {home, env}).stdout.includes('started'))
     const c = runCli(['cancel', 'graceful', '--grace', '10s', '--json'], {home, env})
@@ -134,7 +138,7 @@ describe('launch on the local provider (end to end)', function () {
       ].join('\n'),
     )
     const run = runCliAsync(['launch', file, '-y', '--wait'], {home, env})
-    await waitFor(() => (runCli(['logs', 'counter'], {home, env}).stdout.match(/resumes at 0/) !== null))
+    await waitFor(() => runCli(['logs', 'counter'], {home, env}).stdout.match(/resumes at 0/) !== null)
     await sleep(1000)
     const p = runCli(['preempt', 'counter', '--grace', '10s'], {home, env})
     expect(p.code, p.stderr).to.equal(0)
@@ -145,7 +149,9 @@ describe('launch on the local provider (end to end)', function () {
     const job = status(home, env, 'counter')
     expect(job.attemptsDetail.map((a: {state: string}) => a.state)).to.deep.equal(['PREEMPTED', 'SUCCEEDED'])
     // Every step done exactly once across both attempts.
-    const work = readFileSync(join(home, 'checkpoints', job.id, 'work.log'), 'utf8').trim().split('\n')
+    const work = readFileSync(join(home, 'checkpoints', job.id, 'work.log'), 'utf8')
+      .trim()
+      .split('\n')
     const saved = Number(/saved (\d+)/.exec(r.stdout)![1])
     expect(work.length).to.be.within(20, 21) // the step in flight when the signal came may repeat once
     expect(new Set(work).size).to.equal(20)
@@ -187,11 +193,18 @@ describe('launch on the local provider (end to end)', function () {
   it('never relaunches when a preemption notice and a cancel race', async () => {
     const home = tempHome()
     const env = localOnly(home)
-    const file = jobFile(home, 'racer', 'name: racer\nrecovery: {max_restarts: 5}\nrun: |\n  trap \'echo "got TERM"; exit 0\' TERM\n  echo started\n  while true; do sleep 0.1; done\n')
+    const file = jobFile(
+      home,
+      'racer',
+      'name: racer\nrecovery: {max_restarts: 5}\nrun: |\n  trap \'echo "got TERM"; exit 0\' TERM\n  echo started\n  while true; do sleep 0.1; done\n',
+    )
     const run = runCliAsync(['launch', file, '-y', '--wait', '--json'], {home, env})
     await waitFor(() => runCli(['logs', 'racer'], {home, env}).stdout.includes('started'))
     // The notice makes the controller want a relaunch; the cancel lands at the same time.
-    const [p, c] = await Promise.all([runCliAsync(['preempt', 'racer', '--grace', '5s'], {home, env}), runCliAsync(['cancel', 'racer', '--grace', '5s'], {home, env})])
+    const [p, c] = await Promise.all([
+      runCliAsync(['preempt', 'racer', '--grace', '5s'], {home, env}),
+      runCliAsync(['cancel', 'racer', '--grace', '5s'], {home, env}),
+    ])
     expect(c.code, c.stderr).to.equal(0)
     expect([0, 2]).to.include(p.code) // the preempt may find the job already cancelled
     const r = await run
@@ -209,7 +222,11 @@ describe('launch on the local provider (end to end)', function () {
   it('survives its controller being killed with SIGKILL: recover finishes the job, nothing runs twice', async () => {
     const home = tempHome()
     const env = {...localOnly(home), SKYHOP_LEASE_TTL_SECONDS: '2'}
-    const file = jobFile(home, 'durable', 'name: durable\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$SKYHOP_CHECKPOINT_DIR/../runs-$SKYHOP_JOB_ID"\n  sleep 4\n  echo done\n')
+    const file = jobFile(
+      home,
+      'durable',
+      'name: durable\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$SKYHOP_CHECKPOINT_DIR/../runs-$SKYHOP_JOB_ID"\n  sleep 4\n  echo done\n',
+    )
     expect(runCli(['launch', file, '-y'], {home, env}).code).to.equal(0)
     await waitFor(() => status(home, env, 'durable').state === 'RUNNING')
     const db = join(home, 'state.db')
@@ -224,7 +241,11 @@ describe('launch on the local provider (end to end)', function () {
     await waitFor(() => status(home, env, 'durable').state === 'SUCCEEDED', 30_000)
     const job = status(home, env, 'durable')
     expect(job.attemptsDetail).to.have.length(1)
-    expect(readFileSync(join(home, 'checkpoints', `runs-${job.id}`), 'utf8').trim().split('\n')).to.deep.equal(['run 1'])
+    expect(
+      readFileSync(join(home, 'checkpoints', `runs-${job.id}`), 'utf8')
+        .trim()
+        .split('\n'),
+    ).to.deep.equal(['run 1'])
   })
 
   it('runs two launches at once on one store', async () => {
@@ -232,7 +253,10 @@ describe('launch on the local provider (end to end)', function () {
     const env = localOnly(home)
     const a = jobFile(home, 'a', 'name: a\nrun: echo a-out\n')
     const b = jobFile(home, 'b', 'name: b\nrun: echo b-out\n')
-    const [ra, rb] = await Promise.all([runCliAsync(['launch', a, '-y', '--wait'], {home, env}), runCliAsync(['launch', b, '-y', '--wait'], {home, env})])
+    const [ra, rb] = await Promise.all([
+      runCliAsync(['launch', a, '-y', '--wait'], {home, env}),
+      runCliAsync(['launch', b, '-y', '--wait'], {home, env}),
+    ])
     expect(ra.code, ra.stderr).to.equal(0)
     expect(rb.code, rb.stderr).to.equal(0)
     expect(ra.stdout).to.include('a-out')
@@ -243,7 +267,11 @@ describe('launch on the local provider (end to end)', function () {
   it('passes secrets to the job without storing them', () => {
     const home = tempHome()
     const env = {...localOnly(home), SKYHOP_TEST_TOKEN: 'tok-5f1e2d3c4b5a6978'}
-    const file = jobFile(home, 'secretive', 'name: secretive\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: case "$SKYHOP_TEST_TOKEN" in tok-5f1e*) echo token-ok;; *) exit 9;; esac\n')
+    const file = jobFile(
+      home,
+      'secretive',
+      'name: secretive\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: case "$SKYHOP_TEST_TOKEN" in tok-5f1e*) echo token-ok;; *) exit 9;; esac\n',
+    )
     const r = runCli(['launch', file, '-y', '--wait', '--json'], {home, env})
     expect(r.code, r.stderr).to.equal(0)
     expect(r.stdout).not.to.include('tok-5f1e2d3c4b5a6978')
@@ -255,7 +283,12 @@ describe('launch on the local provider (end to end)', function () {
 
   it('says what is wrong for an unknown job, with its exit code', () => {
     const home = tempHome()
-    for (const cmd of [['status', 'nope'], ['logs', 'nope'], ['cancel', 'nope'], ['preempt', 'nope']]) {
+    for (const cmd of [
+      ['status', 'nope'],
+      ['logs', 'nope'],
+      ['cancel', 'nope'],
+      ['preempt', 'nope'],
+    ]) {
       const r = runCli(cmd, {home})
       expect(r.code, cmd.join(' ')).to.equal(2)
       expect(r.stderr).to.include('no job with id or name "nope"')

@@ -34,7 +34,11 @@ function spec(run: string, overrides: Partial<JobSpec> = {}): JobSpec {
 }
 
 let counter = 0
-function request(home: string, run: string, options: {key?: string; attemptId?: string; env?: Record<string, string>; setup?: string; grace?: number} = {}): LaunchRequest {
+function request(
+  home: string,
+  run: string,
+  options: {key?: string; attemptId?: string; env?: Record<string, string>; setup?: string; grace?: number} = {},
+): LaunchRequest {
   counter++
   const attemptId = options.attemptId ?? `att-${process.pid}-${counter}`
   return {
@@ -66,7 +70,8 @@ async function pollOne(provider: LocalProvider, handle: LaunchHandle): Promise<P
 }
 
 /** Polls every 25 ms: the local provider answers from this machine at once. */
-const until = (provider: LocalProvider, handle: LaunchHandle, accept: (r: PollResult) => boolean): Promise<PollResult> => pollUntil(provider, handle, accept, {stepMs: 25})
+const until = (provider: LocalProvider, handle: LaunchHandle, accept: (r: PollResult) => boolean): Promise<PollResult> =>
+  pollUntil(provider, handle, accept, {stepMs: 25})
 
 /**
  * Runners of this attempt directory: live processes whose command line is the runner's,
@@ -124,10 +129,14 @@ describe('local provider', function () {
     const handle = track(
       provider,
       await provider.launch(
-        request(home, 'echo "job=$SKYHOP_JOB_ID attempt=$SKYHOP_ATTEMPT grace=$SKYHOP_GRACE_SECONDS name=$SKYHOP_JOB_NAME"; echo "ckpt=$SKYHOP_CHECKPOINT_DIR"; echo "$GREETING" >&2; sleep 0.3', {
-          env: {GREETING: `it's "$(nothing)"`},
-          setup: 'echo setting up',
-        }),
+        request(
+          home,
+          'echo "job=$SKYHOP_JOB_ID attempt=$SKYHOP_ATTEMPT grace=$SKYHOP_GRACE_SECONDS name=$SKYHOP_JOB_NAME"; echo "ckpt=$SKYHOP_CHECKPOINT_DIR"; echo "$GREETING" >&2; sleep 0.3',
+          {
+            env: {GREETING: `it's "$(nothing)"`},
+            setup: 'echo setting up',
+          },
+        ),
       ),
     )
     expect(handle).to.include({provider: 'local', region: 'local', zone: null})
@@ -157,7 +166,10 @@ describe('local provider', function () {
   it('follows the log as it is written and ends with the job; an AbortSignal stops following', async () => {
     const home = newHome()
     const provider = new LocalProvider({home})
-    const handle = track(provider, await provider.launch(request(home, 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.2; done; printf "no newline"')))
+    const handle = track(
+      provider,
+      await provider.launch(request(home, 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.2; done; printf "no newline"')),
+    )
     const seen: Array<{line: string; at: number}> = []
     for await (const line of provider.logs(handle, {follow: true})) seen.push({line, at: Date.now()})
     expect(seen.map((s) => s.line)).to.deep.equal(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'no newline'])
@@ -182,7 +194,10 @@ describe('local provider', function () {
     const handle = track(
       provider,
       await provider.launch(
-        request(home, `trap 'echo "saved at step 4" > "$SKYHOP_CHECKPOINT_DIR/state"; exit 0' TERM; touch "$SKYHOP_CHECKPOINT_DIR/ready"; while :; do sleep 0.1 & wait $!; done`),
+        request(
+          home,
+          `trap 'echo "saved at step 4" > "$SKYHOP_CHECKPOINT_DIR/state"; exit 0' TERM; touch "$SKYHOP_CHECKPOINT_DIR/ready"; while :; do sleep 0.1 & wait $!; done`,
+        ),
       ),
     )
     await waitForFile(join(ckpt, 'ready'))
@@ -242,8 +257,10 @@ describe('local provider', function () {
     const req = request(home, 'sleep 4', {key: 'cross-process'})
     const launchIn = () =>
       new Promise<LaunchHandle>((resolve, reject) =>
-        execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify({home, request: req})], (error, stdout, stderr) =>
-          error ? reject(new Error(stderr)) : resolve(JSON.parse(stdout) as LaunchHandle),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify({home, request: req})],
+          (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(JSON.parse(stdout) as LaunchHandle)),
         ),
       )
     const [a, b] = await Promise.all([launchIn(), launchIn()])
@@ -264,7 +281,10 @@ describe('local provider', function () {
     const {createHash} = await import('node:crypto')
     const key = createHash('sha256').update('abandoned').digest('hex').slice(0, 40)
     mkdirSync(join(home, 'attempts', '.launch'), {recursive: true})
-    writeFileSync(join(home, 'attempts', '.launch', `${key}.0.claim`), JSON.stringify({pid: dead, attemptDir: join(home, 'attempts', req.attemptId)}))
+    writeFileSync(
+      join(home, 'attempts', '.launch', `${key}.0.claim`),
+      JSON.stringify({pid: dead, attemptDir: join(home, 'attempts', req.attemptId)}),
+    )
     const handle = track(provider, await provider.launch(req))
     expect(await until(provider, handle, isTerminal)).to.include({state: 'SUCCEEDED'})
     expect(existsSync(join(home, 'attempts', '.launch', `${key}.1.claim`))).to.equal(true)
@@ -359,13 +379,17 @@ describe('local provider', function () {
       {vendor: 'nvidia', rawName: 'NVIDIA H100 80GB HBM3', count: 2, memoryMiB: 81559, tool: 'nvidia-smi'},
     ])
     // rocm-smi --showproductname --showmeminfo vram --json
-    expect(parseRocmSmiJson('{"card0": {"Card Series": "AMD Instinct MI300X", "VRAM Total Memory (B)": "206141652992"}}', 'amd', 'rocm-smi')[0]).to.include({
+    expect(
+      parseRocmSmiJson('{"card0": {"Card Series": "AMD Instinct MI300X", "VRAM Total Memory (B)": "206141652992"}}', 'amd', 'rocm-smi')[0],
+    ).to.include({
       rawName: 'AMD Instinct MI300X',
       count: 1,
       memoryMiB: 196592,
     })
     // npu-smi info -m: MCU chips have no logic id and are not accelerators
-    const npu = parseNpuSmiMap('NPU ID  Chip ID  Chip Logic ID  Chip Name\n0       0        0              Ascend 910B3\n0       1        -              Mcu\n1       0        1              Ascend 910B3\n')
+    const npu = parseNpuSmiMap(
+      'NPU ID  Chip ID  Chip Logic ID  Chip Name\n0       0        0              Ascend 910B3\n0       1        -              Mcu\n1       0        1              Ascend 910B3\n',
+    )
     expect(npu).to.deep.equal([{vendor: 'huawei', rawName: 'Ascend 910B3', count: 2, memoryMiB: null, tool: 'npu-smi'}])
     const provider = new LocalProvider({
       home: newHome(),

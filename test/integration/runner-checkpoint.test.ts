@@ -24,7 +24,8 @@ function untar(archive: Buffer): Record<string, string> {
   const dir = tempDir()
   execFileSync('tar', ['-xf', '-', '-C', dir], {input: archive})
   const out: Record<string, string> = {}
-  for (const name of execFileSync('ls', ['-A', dir], {encoding: 'utf8'}).split('\n').filter(Boolean)) out[name] = readFileSync(join(dir, name), 'utf8')
+  for (const name of execFileSync('ls', ['-A', dir], {encoding: 'utf8'}).split('\n').filter(Boolean))
+    out[name] = readFileSync(join(dir, name), 'utf8')
   return out
 }
 

@@ -9,7 +9,18 @@ import {UsageError} from '../../src/errors.js'
 import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/providers/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../src/runner/contract.js'
 import {startFakeMetadataServer, type FakeCloud, type FakeMetadataServer} from '../fakes/fake-metadata-server.js'
-import {children, eventOf, isLive, killChildren, makeAttempt, ms, removeDirs, startRunner, tempDir, waitFor} from '../helpers/runner-attempt.js'
+import {
+  children,
+  eventOf,
+  isLive,
+  killChildren,
+  makeAttempt,
+  ms,
+  removeDirs,
+  startRunner,
+  tempDir,
+  waitFor,
+} from '../helpers/runner-attempt.js'
 
 /** A job that records when it got SIGTERM, saves a checkpoint, and exits 0. */
 const CHECKPOINTING_JOB = `
@@ -202,16 +213,25 @@ while :; do sleep 0.1 & wait $!; done`,
   it('refuses invalid env names and values with a UsageError before writing anything', () => {
     const dir = join(tempDir(), 'attempt')
     const config: RunnerConfig = {graceSeconds: 5, signal: 'SIGTERM', workdir: dir, noticeSources: [], pollIntervalSeconds: 1}
-    const bad: Array<Record<string, string>> = [{'BAD-NAME': 'x'}, {'1X': 'x'}, {'A B': 'x'}, {'X;touch /tmp/p': 'x'}, {SHELLOPTS: 'x'}, {OK: 'a\0b'}]
+    const bad: Array<Record<string, string>> = [
+      {'BAD-NAME': 'x'},
+      {'1X': 'x'},
+      {'A B': 'x'},
+      {'X;touch /tmp/p': 'x'},
+      {SHELLOPTS: 'x'},
+      {OK: 'a\0b'},
+    ]
     for (const env of bad) {
       expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env, config})).to.throw(UsageError)
     }
     expect(existsSync(dir)).to.equal(false)
     expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env: {}, config: {...config, signal: 'SIGKILL'}})).to.throw(UsageError)
-    expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env: {}, config: {...config, noticeSources: ['ibm']}})).to.throw(UsageError)
+    expect(() => writeAttemptDir(dir, {setup: null, run: 'true', env: {}, config: {...config, noticeSources: ['ibm']}})).to.throw(
+      UsageError,
+    )
   })
 
-  it("reads a workdir with quotes and spaces from runner.conf as data", async () => {
+  it('reads a workdir with quotes and spaces from runner.conf as data', async () => {
     const root = tempDir()
     const work = join(root, `it's a "dir" $(touch ${root}/pwned)`)
     const {dir} = makeAttempt({run: 'pwd', config: {workdir: work}})
@@ -252,7 +272,10 @@ while :; do sleep 0.1 & wait $!; done`,
 
     const POLL_SECONDS = 1
 
-    async function noticeFrom(cloud: FakeCloud, options: {deadlineInSeconds: number}): Promise<{dir: string; ckpt: string; notice: RunnerEvent; visibleAt: number; deadline: Date}> {
+    async function noticeFrom(
+      cloud: FakeCloud,
+      options: {deadlineInSeconds: number},
+    ): Promise<{dir: string; ckpt: string; notice: RunnerEvent; visibleAt: number; deadline: Date}> {
       server = await startFakeMetadataServer(cloud)
       const ckpt = tempDir()
       const {dir} = makeAttempt({
@@ -294,7 +317,9 @@ while :; do sleep 0.1 & wait $!; done`,
       expect(put.path).to.equal('/latest/api/token')
       expect(put.headers['x-aws-ec2-metadata-token-ttl-seconds']).to.equal('21600')
       const gets = server!.requests.filter((r) => r.method === 'GET')
-      expect(gets.every((r) => r.path === '/latest/meta-data/spot/instance-action' && typeof r.headers['x-aws-ec2-metadata-token'] === 'string')).to.equal(true)
+      expect(
+        gets.every((r) => r.path === '/latest/meta-data/spot/instance-action' && typeof r.headers['x-aws-ec2-metadata-token'] === 'string'),
+      ).to.equal(true)
       expect(gets.some((r) => r.status === 404)).to.equal(true)
       // One token serves all polls.
       expect(server!.requests.filter((r) => r.method === 'PUT')).to.have.length(1)
@@ -309,7 +334,7 @@ while :; do sleep 0.1 & wait $!; done`,
       expect(server!.requests.every((r) => r.headers['metadata-flavor'] === 'Google' && r.status === 200)).to.equal(true)
     })
 
-    it("Azure: scheduledevents with Metadata: true; a Preempt for this VM, NotBefore as the deadline", async () => {
+    it('Azure: scheduledevents with Metadata: true; a Preempt for this VM, NotBefore as the deadline', async () => {
       const {dir, ckpt, notice, visibleAt, deadline} = await noticeFrom('azure', {deadlineInSeconds: 30})
       expect(notice.source).to.equal('azure')
       expect(ms(notice.deadline)).to.equal(deadline.getTime())

@@ -74,7 +74,8 @@ describe('slurm preemption (real Slurm)', function () {
     cleanups.push(() => provider.cleanup(low))
     await pollUntil(provider, low, (r) => r.state === 'RUNNING', 60_000)
     const logPath = join((low.data as unknown as SlurmHandleData).attemptDir, 'output.log')
-    for (let i = 0; i < 100 && !(existsSync(logPath) && readFileSync(logPath, 'utf8').includes('started')); i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 100 && !(existsSync(logPath) && readFileSync(logPath, 'utf8').includes('started')); i++)
+      await new Promise((r) => setTimeout(r, 100))
     expect(readFileSync(logPath, 'utf8')).to.match(/started at 0 grace 10/)
     await new Promise((r) => setTimeout(r, 1000)) // let it count
 
@@ -128,7 +129,16 @@ describe('slurm preemption (real Slurm)', function () {
     const attemptDir = tempDir()
     const tag = `skyhop:requeue-${process.pid}-${Date.now()}`
     const id = (
-      await slurm('sbatch', ['--parsable', '--partition=low', `--cpus-per-task=${cpus}`, '--requeue', `--comment=${tag}`, '--job-name=skyhop-requeue-test', '--output=/dev/null', '--wrap=sleep 600'])
+      await slurm('sbatch', [
+        '--parsable',
+        '--partition=low',
+        `--cpus-per-task=${cpus}`,
+        '--requeue',
+        `--comment=${tag}`,
+        '--job-name=skyhop-requeue-test',
+        '--output=/dev/null',
+        '--wrap=sleep 600',
+      ])
     ).trim()
     cleanups.push(() => slurm('scancel', [id]))
     const handle: LaunchHandle = {
@@ -136,11 +146,28 @@ describe('slurm preemption (real Slurm)', function () {
       externalId: id,
       region: 'skyhop',
       zone: 'low',
-      data: {attemptDir, partition: 'low', preemptible: true, tag, jobName: 'skyhop-requeue-test', restartsAtLaunch: 0, submittedAt: new Date().toISOString()},
+      data: {
+        attemptDir,
+        partition: 'low',
+        preemptible: true,
+        tag,
+        jobName: 'skyhop-requeue-test',
+        restartsAtLaunch: 0,
+        submittedAt: new Date().toISOString(),
+      },
     }
     await pollUntil(provider, handle, (r) => r.state === 'RUNNING', 60_000)
 
-    const high = (await slurm('sbatch', ['--parsable', '--partition=high', `--cpus-per-task=${cpus}`, '--job-name=skyhop-preemptor', '--output=/dev/null', '--wrap=sleep 2'])).trim()
+    const high = (
+      await slurm('sbatch', [
+        '--parsable',
+        '--partition=high',
+        `--cpus-per-task=${cpus}`,
+        '--job-name=skyhop-preemptor',
+        '--output=/dev/null',
+        '--wrap=sleep 2',
+      ])
+    ).trim()
     cleanups.push(() => slurm('scancel', [high]))
 
     // Watch Slurm's raw states while the provider polls.

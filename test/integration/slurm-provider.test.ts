@@ -26,7 +26,16 @@ async function jobsTagged(name: string, tag: string): Promise<string[]> {
 
 /** A job that takes both CPUs of `partition` until cancelled, submitted behind the provider's back. */
 async function blockNode(partition: string, seconds = 120): Promise<string> {
-  const id = (await slurm('sbatch', ['--parsable', `--partition=${partition}`, '--cpus-per-task=2', '--job-name=skyhop-test-blocker', '--output=/dev/null', `--wrap=sleep ${seconds}`])).trim()
+  const id = (
+    await slurm('sbatch', [
+      '--parsable',
+      `--partition=${partition}`,
+      '--cpus-per-task=2',
+      '--job-name=skyhop-test-blocker',
+      '--output=/dev/null',
+      `--wrap=sleep ${seconds}`,
+    ])
+  ).trim()
   rawJobs.push(id)
   for (let i = 0; i < 100; i++) {
     const state = (await slurm('squeue', ['--noheader', `--jobs=${id}`, '--format=%T'])).trim()
@@ -76,7 +85,9 @@ describe('slurm provider (real Slurm)', function () {
   })
 
   it('runs a job to COMPLETED: SUCCEEDED with exit 0, its output in the logs, and a relaunch with the same key reuses the job', async () => {
-    const req = slurmRequest(home, 'echo "hello from $SKYHOP_JOB_NAME attempt $SKYHOP_ATTEMPT"; echo "secret=${LEAK-unset}"', {jobName: 'hello; $(rm -rf /)'})
+    const req = slurmRequest(home, 'echo "hello from $SKYHOP_JOB_NAME attempt $SKYHOP_ATTEMPT"; echo "secret=${LEAK-unset}"', {
+      jobName: 'hello; $(rm -rf /)',
+    })
     process.env.LEAK = 'must-not-reach-the-job'
     let handle: LaunchHandle
     try {
@@ -99,7 +110,9 @@ describe('slurm provider (real Slurm)', function () {
     for await (const line of provider.logs(handle, {follow: false})) lines.push(line)
     expect(lines).to.include('hello from hello; $(rm -rf /) attempt 1')
     expect(lines).to.include('secret=unset')
-    expect(await jobsTagged(String((handle.data as {jobName: string}).jobName), String((handle.data as {tag: string}).tag))).to.have.length(1)
+    expect(await jobsTagged(String((handle.data as {jobName: string}).jobName), String((handle.data as {tag: string}).tag))).to.have.length(
+      1,
+    )
   })
 
   it('reports a failing job as FAILED with its own exit code', async () => {
@@ -116,14 +129,26 @@ describe('slurm provider (real Slurm)', function () {
     expect(lines).to.deep.equal(['line 1', 'line 2', 'line 3'])
   })
 
-  it('reports PENDING with Slurm\'s reason while the node is busy, and cancels a pending job', async () => {
+  it("reports PENDING with Slurm's reason while the node is busy, and cancels a pending job", async () => {
     await blockNode('high')
     const handle = await launch(slurmRequest(home, 'echo should never run', {cpus: 1}))
     const {last} = await pollUntil(provider, handle, (r) => r.state === 'PENDING' && /Resources|Priority/.test(r.reason ?? ''), 30_000)
     expect(last.reason).to.match(/^(Resources|Priority) \(/)
     expect(last.startedAt).to.equal(null)
 
-    const estimate = await provider.estimateQueue(slurmSpec('true', {resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: {value: 2, atLeast: false}, memoryGB: null, diskGB: null}}), partitionOffer('high'))
+    const estimate = await provider.estimateQueue(
+      slurmSpec('true', {
+        resources: {
+          accelerators: [],
+          acceleratorOrder: 'any',
+          runtimes: null,
+          cpus: {value: 2, atLeast: false},
+          memoryGB: null,
+          diskGB: null,
+        },
+      }),
+      partitionOffer('high'),
+    )
     expect(estimate).to.not.equal(null)
     expect(estimate!.minutes).to.be.greaterThan(0)
     expect(estimate!.source).to.match(/sbatch --test-only/)
@@ -154,7 +179,7 @@ describe('slurm provider (real Slurm)', function () {
     expect(readFileSync(marker, 'utf8').trim()).to.equal('handled')
   })
 
-  it('ends a job that ignores SIGTERM by the end of the grace (the runner\'s SIGKILL, Slurm\'s scancel as a backstop)', async () => {
+  it("ends a job that ignores SIGTERM by the end of the grace (the runner's SIGKILL, Slurm's scancel as a backstop)", async () => {
     const handle = await launch(slurmRequest(home, `trap 'echo ignoring TERM' TERM; echo started; while :; do sleep 0.1; done`, {cpus: 1}))
     await pollUntil(provider, handle, (r) => r.state === 'RUNNING')
     for (let i = 0; i < 100 && !readLog(handle).includes('started'); i++) await new Promise((r) => setTimeout(r, 100))
@@ -169,7 +194,9 @@ describe('slurm provider (real Slurm)', function () {
   })
 
   it('delivers a preempt notice through the same path: SIGTERM at once, the attempt is PREEMPTED', async () => {
-    const handle = await launch(slurmRequest(home, `trap 'exit 143' TERM; echo started; for i in $(seq 600); do sleep 0.1; done`, {cpus: 1}))
+    const handle = await launch(
+      slurmRequest(home, `trap 'exit 143' TERM; echo started; for i in $(seq 600); do sleep 0.1; done`, {cpus: 1}),
+    )
     await pollUntil(provider, handle, (r) => r.state === 'RUNNING')
     for (let i = 0; i < 100 && !readLog(handle).includes('started'); i++) await new Promise((r) => setTimeout(r, 100))
     const before = Date.now()
@@ -233,7 +260,10 @@ describe('slurm provider (real Slurm)', function () {
 
   it('says clearly that slurmctld is unreachable (a slurm.conf pointing at a port nobody serves)', async () => {
     const dir = tempDir()
-    const conf = readFileSync(process.env.SLURM_CONF ?? '/etc/slurm/slurm.conf', 'utf8').replace(/^SlurmctldPort=\d+/m, 'SlurmctldPort=6999')
+    const conf = readFileSync(process.env.SLURM_CONF ?? '/etc/slurm/slurm.conf', 'utf8').replace(
+      /^SlurmctldPort=\d+/m,
+      'SlurmctldPort=6999',
+    )
     writeFileSync(join(dir, 'slurm.conf'), conf)
     const unreachable = new SlurmProvider({home, env: {...process.env, SLURM_CONF: join(dir, 'slurm.conf')}})
     const check = await unreachable.check()
@@ -252,7 +282,10 @@ describe('slurm provider (real Slurm)', function () {
     const owned = await provider.listOwned()
     const mine = owned.find((h) => h.externalId === handle.externalId)
     expect(mine, JSON.stringify(owned)).to.not.equal(undefined)
-    expect(mine!.data).to.deep.include({attemptDir: (handle.data as {attemptDir: string}).attemptDir, tag: (handle.data as {tag: string}).tag})
+    expect(mine!.data).to.deep.include({
+      attemptDir: (handle.data as {attemptDir: string}).attemptDir,
+      tag: (handle.data as {tag: string}).tag,
+    })
     expect(owned.every((h) => String((h.data as {tag: string}).tag).startsWith('skyhop:'))).to.equal(true)
     await provider.cleanup(handle)
     const {last} = await pollUntil(provider, handle, (r) => ENDED.has(r.state), 30_000)

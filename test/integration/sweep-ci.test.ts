@@ -16,7 +16,19 @@ function pipelineEnv(home: string): Record<string, string> {
   const catalog = join(home, 'ci-catalog.json')
   writeFileSync(
     catalog,
-    JSON.stringify({offers: [{provider: 'local', region: 'local', instanceType: 'ci-box', accelerator: null, vcpus: 2, memoryGiB: 2, price: {onDemand: 0.36, currency: 'USD'}}]}),
+    JSON.stringify({
+      offers: [
+        {
+          provider: 'local',
+          region: 'local',
+          instanceType: 'ci-box',
+          accelerator: null,
+          vcpus: 2,
+          memoryGiB: 2,
+          price: {onDemand: 0.36, currency: 'USD'},
+        },
+      ],
+    }),
   )
   return {SKYHOP_HOME: home, SKYHOP_CONFIG: config, SKYHOP_CATALOG: catalog, SKYHOP_NONINTERACTIVE: '1'}
 }

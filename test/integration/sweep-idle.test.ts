@@ -50,7 +50,14 @@ describe('idle guard (local provider, a lingering runner)', function () {
   })
 
   it('releases an attempt held past its idle timeout and records it', async () => {
-    const spec = {name: 'linger', run: 'echo done', envs: {}, secrets: [], idleTimeoutSeconds: 1, checkpoint: {dir: null, intervalSeconds: null}} as unknown as JobSpec
+    const spec = {
+      name: 'linger',
+      run: 'echo done',
+      envs: {},
+      secrets: [],
+      idleTimeoutSeconds: 1,
+      checkpoint: {dir: null, intervalSeconds: null},
+    } as unknown as JobSpec
     const job = store.createJob({name: 'linger', file: null, spec})
     const attempt = store.recordAttemptIntent({
       jobId: job.id,
@@ -67,7 +74,12 @@ describe('idle guard (local provider, a lingering runner)', function () {
     })!
     // The attempt directory the local provider would write, with a runner that stays 60 s after the job.
     const attemptDir = join(home, 'attempts', attempt.id)
-    writeAttemptDir(attemptDir, {setup: null, run: spec.run, env: {}, config: {graceSeconds: 5, signal: 'SIGTERM', workdir: attemptDir, noticeSources: [], pollIntervalSeconds: 5, lingerSeconds: 60}})
+    writeAttemptDir(attemptDir, {
+      setup: null,
+      run: spec.run,
+      env: {},
+      config: {graceSeconds: 5, signal: 'SIGTERM', workdir: attemptDir, noticeSources: [], pollIntervalSeconds: 5, lingerSeconds: 60},
+    })
     const log = openSync(join(attemptDir, 'runner.log'), 'a')
     const child = spawn('bash', [runnerScriptPath(), attemptDir], {detached: true, stdio: ['ignore', log, log], cwd: attemptDir})
     closeSync(log)
@@ -141,7 +153,15 @@ describe('idle guard (local provider, a lingering runner)', function () {
       const planned = await planSweepJobs({spec: loadJobFile(file).spec, file, sets: {}, budget: null, env: process.env}, inputs)
       const {sweep} = recordSweep(sweepStore, planned, {maxParallel: 2, budget: null})
       const events: SweepEvent[] = []
-      const run = await runSweep(sweep.id, {store: sweepStore, providers, inputs, home: sweepHome, owner: 'test-owner', tickMs: 200, onEvent: (e) => events.push(e)})
+      const run = await runSweep(sweep.id, {
+        store: sweepStore,
+        providers,
+        inputs,
+        home: sweepHome,
+        owner: 'test-owner',
+        tickMs: 200,
+        onEvent: (e) => events.push(e),
+      })
       expect(run.finished).to.equal(true)
       expect(sweepStore.getSweep(sweep.id)!.state).to.equal('SUCCEEDED')
       // Each attempt's first cleanup failed; the guard released both after the 1 s timeout.

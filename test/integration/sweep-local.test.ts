@@ -88,9 +88,14 @@ describe('sweep on the local provider (end to end)', function () {
     expect(peak).to.be.at.most(4)
 
     // The jobs themselves: never more than 4 running at once, every one exactly once.
-    const marks = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '))
+    const marks = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
     expect(marks).to.have.length(100)
-    const timeline = marks.map(([kind, ns, name]) => ({kind, t: BigInt(ns), name})).sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : x.kind === 'end' ? -1 : 1))
+    const timeline = marks
+      .map(([kind, ns, name]) => ({kind, t: BigInt(ns), name}))
+      .sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : x.kind === 'end' ? -1 : 1))
     let running = 0
     let most = 0
     for (const m of timeline) {
@@ -102,7 +107,14 @@ describe('sweep on the local provider (end to end)', function () {
     expect(new Set(marks.filter((m) => m[0] === 'start').map((m) => m[2])).size).to.equal(50)
 
     // The results table rows: deterministic order (last key fastest), values in names, where, cost, exit.
-    expect(result.jobs[0]).to.deep.include({name: 'grid-a-1-b-x-c-p', values: {a: 1, b: 'x', c: 'p'}, state: 'SUCCEEDED', where: 'local/local', attempts: 1, exitCode: 0})
+    expect(result.jobs[0]).to.deep.include({
+      name: 'grid-a-1-b-x-c-p',
+      values: {a: 1, b: 'x', c: 'p'},
+      state: 'SUCCEEDED',
+      where: 'local/local',
+      attempts: 1,
+      exitCode: 0,
+    })
     expect(result.jobs[1].name).to.equal('grid-a-1-b-x-c-q')
     expect(result.jobs[5].name).to.equal('grid-a-1-b-y-c-p')
     expect(result.jobs[49].name).to.equal('grid-a-5-b-y-c-t')
@@ -128,14 +140,16 @@ describe('sweep on the local provider (end to end)', function () {
     expect(lines.at(-1)).to.match(/^paid for .*, job ran /)
     const status = parseEnvelope(runCli(['status', '--sweep', result.sweep.id, '--limit', '100', '--json'], {home, env}).stdout)
     expect(status.result.jobs).to.have.length(50)
-    expect(status.result.jobs.every((j: {sweepId: string; state: string}) => j.sweepId === result.sweep.id && j.state === 'SUCCEEDED')).to.equal(true)
+    expect(
+      status.result.jobs.every((j: {sweepId: string; state: string}) => j.sweepId === result.sweep.id && j.state === 'SUCCEEDED'),
+    ).to.equal(true)
     const byName = parseEnvelope(runCli(['status', '--sweep', 'grid', '--json'], {home, env}).stdout)
     expect(byName.result.jobs).to.have.length(50)
     const list = parseEnvelope(runCli(['sweeps', '--json'], {home, env}).stdout)
     expect(list.result.sweeps[0]).to.deep.include({id: result.sweep.id, name: 'grid', state: 'SUCCEEDED', jobs: 50})
   })
 
-  it('holds max_concurrent over all of the machine\'s accelerators: two kinds, when_full fail, every job runs, one at a time', () => {
+  it("holds max_concurrent over all of the machine's accelerators: two kinds, when_full fail, every job runs, one at a time", () => {
     const home = tempHome()
     // A machine with an A100 and an L4, as nvidia-smi reports them: two local offers.
     const bin = join(home, 'bin')
@@ -163,8 +177,13 @@ describe('sweep on the local provider (end to end)', function () {
     expect(envelope.result?.sweep?.counts, r.stdout.slice(-2000)).to.deep.include({succeeded: 4, failed: 0, cancelled: 0})
     expect(r.code, r.stderr).to.equal(0)
     // No runner was refused a slot: the controller started one job at a time.
-    const marks = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '))
-    const timeline = marks.map(([kind, ns]) => ({kind, t: BigInt(ns)})).sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : x.kind === 'end' ? -1 : 1))
+    const marks = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+    const timeline = marks
+      .map(([kind, ns]) => ({kind, t: BigInt(ns)}))
+      .sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : x.kind === 'end' ? -1 : 1))
     let running = 0
     let most = 0
     for (const m of timeline) {
@@ -207,7 +226,11 @@ describe('sweep on the local provider (end to end)', function () {
   it('exits with the exit code of the first job that failed, and prints the table without --json', () => {
     const home = tempHome()
     const env = localOnly(home)
-    const job = file(home, 'some-fail', 'name: some-fail\nmatrix: {n: [1, 2, 3, 4]}\nrun: if [ "$n" = 2 ]; then exit 3; fi; if [ "$n" = 4 ]; then exit 5; fi; echo ok\n')
+    const job = file(
+      home,
+      'some-fail',
+      'name: some-fail\nmatrix: {n: [1, 2, 3, 4]}\nrun: if [ "$n" = 2 ]; then exit 3; fi; if [ "$n" = 4 ]; then exit 5; fi; echo ok\n',
+    )
     const r = runCli(['sweep', job, '-y', '--wait'], {home, env})
     expect(r.code, r.stderr).to.equal(3)
     expect(r.stdout).to.match(/^sweep some-fail \(s-[0-9a-f]+\): FAILED — 2 succeeded, 2 failed;/)

@@ -36,12 +36,20 @@ describe('sweep on Slurm (end to end)', function () {
     )
     const r = runCli(['sweep', job, '-y', '--wait', '--max-parallel', '2', '--json'], {home, timeoutMs: 280_000})
     expect(r.code, r.stderr).to.equal(0)
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     const envelope = lines.at(-1)
     expect(envelope.ok).to.equal(true)
     const result = envelope.result
     expect(result.sweep.state).to.equal('SUCCEEDED')
-    expect(result.jobs.map((j: {name: string}) => j.name)).to.deep.equal(['slurm-grid-lr-0.1-seed-1', 'slurm-grid-lr-0.1-seed-2', 'slurm-grid-lr-0.2-seed-1', 'slurm-grid-lr-0.2-seed-2'])
+    expect(result.jobs.map((j: {name: string}) => j.name)).to.deep.equal([
+      'slurm-grid-lr-0.1-seed-1',
+      'slurm-grid-lr-0.1-seed-2',
+      'slurm-grid-lr-0.2-seed-1',
+      'slurm-grid-lr-0.2-seed-2',
+    ])
     for (const row of result.jobs) {
       expect(row.where).to.match(/^slurm\//)
       expect(row.exitCode).to.equal(0)

@@ -19,7 +19,10 @@ describe('Tencent Cloud credentials', function () {
     mkdirSync(join(home, '.tccli'))
     writeFileSync(join(home, '.tencentcloud', 'credentials'), '[default]\nsecret_id = AKIDfile000000001\nsecret_key = tc-file-secret-01\n')
     writeFileSync(join(home, '.tccli', 'cli.credential'), JSON.stringify({secretId: 'AKIDcli0000000001', secretKey: 'tc-cli-secret-001'}))
-    const env = await loadTencentCredentials({homeDir: home, env: {TENCENTCLOUD_SECRET_ID: 'AKIDenv0000000001', TENCENTCLOUD_SECRET_KEY: 'tc-env-secret-001'}})
+    const env = await loadTencentCredentials({
+      homeDir: home,
+      env: {TENCENTCLOUD_SECRET_ID: 'AKIDenv0000000001', TENCENTCLOUD_SECRET_KEY: 'tc-env-secret-001'},
+    })
     expect(env.source).to.equal('environment (TENCENTCLOUD_SECRET_ID)')
     const file = await loadTencentCredentials({homeDir: home, env: {}})
     expect(file.credentials).to.deep.equal({secretId: 'AKIDfile000000001', secretKey: 'tc-file-secret-01'})
@@ -31,7 +34,9 @@ describe('Tencent Cloud credentials', function () {
   })
 
   it('reports a missing configuration as an auth error of the provider', async function () {
-    const error = (await loadTencentCredentials({homeDir: home, env: {TENCENTCLOUD_SECRET_ID: 'AKIDhalf000000001'}}).catch((e: unknown) => e)) as ProviderError
+    const error = (await loadTencentCredentials({homeDir: home, env: {TENCENTCLOUD_SECRET_ID: 'AKIDhalf000000001'}}).catch(
+      (e: unknown) => e,
+    )) as ProviderError
     expect(error.code).to.equal('PROVIDER_NO_CREDENTIALS')
     expect(error.scope).to.equal('provider')
     expect(error.message).to.include('only one of')

@@ -18,7 +18,16 @@ import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-h
 import {TC_KEY} from './huawei-tencent-world.js'
 
 function tcOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
-  return baseOffer({provider: 'tencentcloud', region: 'ap-guangzhou', zone: 'ap-guangzhou-3', instanceType: 'GN7.2XLARGE32', accelerator: {name: 'T4', count: 1}, price: {onDemand: 9.07, spot: 2.8, currency: 'CNY'}, noticeSeconds: 120, ...overrides})
+  return baseOffer({
+    provider: 'tencentcloud',
+    region: 'ap-guangzhou',
+    zone: 'ap-guangzhou-3',
+    instanceType: 'GN7.2XLARGE32',
+    accelerator: {name: 'T4', count: 1},
+    price: {onDemand: 9.07, spot: 2.8, currency: 'CNY'},
+    noticeSeconds: 120,
+    ...overrides,
+  })
 }
 
 function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
@@ -30,7 +39,11 @@ interface World extends FakeCloudWorld<FakeTencentCvmServer> {
   retries: string[]
 }
 
-async function world(fakeOptions: Partial<FakeTencentOptions> = {}, providerOptions: Partial<TencentProviderOptions> = {}, boot = false): Promise<World> {
+async function world(
+  fakeOptions: Partial<FakeTencentOptions> = {},
+  providerOptions: Partial<TencentProviderOptions> = {},
+  boot = false,
+): Promise<World> {
   const base = await startFakeCloud(
     (bootDir) =>
       new FakeTencentCvmServer({
@@ -88,7 +101,13 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
     const handle = await w.provider.launch(r)
     expect(handle).to.deep.include({provider: 'tencentcloud', region: 'ap-guangzhou', zone: 'ap-guangzhou-3'})
     const p = w.fake.calls.find((c) => c.action === 'RunInstances')!.params as Record<string, any>
-    expect(p).to.deep.include({ClientToken: r.attemptId, InstanceChargeType: 'SPOTPAID', ImageId: 'img-487zeit5', InstanceType: 'GN7.2XLARGE32', InstanceCount: 1})
+    expect(p).to.deep.include({
+      ClientToken: r.attemptId,
+      InstanceChargeType: 'SPOTPAID',
+      ImageId: 'img-487zeit5',
+      InstanceType: 'GN7.2XLARGE32',
+      InstanceCount: 1,
+    })
     expect(p.Placement).to.deep.equal({Zone: 'ap-guangzhou-3'})
     expect(p.InstanceMarketOptions).to.deep.equal({MarketType: 'spot', SpotOptions: {MaxPrice: '3.0000', SpotInstanceType: 'one-time'}})
     expect(p.TagSpecification[0].Tags).to.deep.include({Key: TENCENT_TAGS.attemptId, Value: r.attemptId})
@@ -99,10 +118,16 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
     expect(script.toString('utf8')).to.match(/^#!\/bin\/bash\n/)
     const call = w.fake.calls.find((c) => c.action === 'RunInstances')!
     expect(call.region).to.equal('ap-guangzhou')
-    await until(async () => (await w.provider.poll([handle])).get(handle.externalId)!.state, (s) => s === 'RUNNING')
+    await until(
+      async () => (await w.provider.poll([handle])).get(handle.externalId)!.state,
+      (s) => s === 'RUNNING',
+    )
     await w.provider.cleanup(handle)
     await w.provider.cleanup(handle) // idempotent
-    await until(async () => w.fake.live().length, (n) => n === 0)
+    await until(
+      async () => w.fake.live().length,
+      (n) => n === 0,
+    )
     expect((await w.provider.poll([handle])).get(handle.externalId)!.state).to.equal('PREEMPTED') // a spot instance that vanished was reclaimed
 
     await w.provider.launch(request())
@@ -119,17 +144,87 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
   })
 
   describe('maps the CVM errors of issue 8', function () {
-    const cases: Array<{name: string; code: string; category: string; scope: string; setup: (w: World) => void; req?: () => LaunchRequest}> = [
-      {name: 'no stock of the type', code: 'ResourceInsufficient.SpecifiedInstanceType', category: 'capacity', scope: 'zone', setup: (w) => w.fake.setStock('ap-guangzhou', 'ap-guangzhou-3', 'GN7.2XLARGE32', 0)},
-      {name: 'zone sold out', code: 'ResourceInsufficient.ZoneSoldOutForSpecifiedInstance', category: 'capacity', scope: 'zone', setup: (w) => w.fake.inject({action: 'RunInstances', code: 'ResourceInsufficient.ZoneSoldOutForSpecifiedInstance'})},
-      {name: 'type sold out', code: 'ResourcesSoldOut.SpecifiedInstanceType', category: 'capacity', scope: 'zone', setup: (w) => w.fake.inject({action: 'RunInstances', code: 'ResourcesSoldOut.SpecifiedInstanceType'})},
-      {name: 'type not sold in the zone', code: 'ResourceNotFound.InvalidZoneInstanceType', category: 'capacity', scope: 'zone', setup: () => {}, req: () => request({offer: tcOffer({instanceType: 'GT4.41XLARGE948'})})},
-      {name: 'bid below the spot price', code: 'InvalidParameterValue.InsufficientPrice', category: 'capacity', scope: 'offer', setup: () => {}, req: () => request({spot: true, spec: jobSpec('true', {maxPrice: {amount: 1, currency: 'CNY'}})})},
-      {name: 'instance quota', code: 'LimitExceeded.InstanceQuota', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.instanceQuota = {'ap-guangzhou': 0})},
-      {name: 'vCPU quota', code: 'LimitExceeded.CvmInstanceQuota', category: 'quota', scope: 'region', setup: (w) => w.fake.inject({action: 'RunInstances', code: 'LimitExceeded.CvmInstanceQuota'})},
-      {name: 'CAM permission', code: 'AuthFailure.UnauthorizedOperation', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({code: 'AuthFailure.UnauthorizedOperation', message: 'The request is not authorized.'})},
-      {name: 'balance', code: 'InvalidAccount.InsufficientBalance', category: 'auth', scope: 'provider', setup: (w) => w.fake.inject({action: 'RunInstances', code: 'InvalidAccount.InsufficientBalance'})},
-      {name: 'missing image', code: 'InvalidImageId.NotFound', category: 'unavailable', scope: 'region', setup: () => {}, req: () => request({spec: jobSpec('true', {image: 'img-nothere1'})})},
+    const cases: Array<{
+      name: string
+      code: string
+      category: string
+      scope: string
+      setup: (w: World) => void
+      req?: () => LaunchRequest
+    }> = [
+      {
+        name: 'no stock of the type',
+        code: 'ResourceInsufficient.SpecifiedInstanceType',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.setStock('ap-guangzhou', 'ap-guangzhou-3', 'GN7.2XLARGE32', 0),
+      },
+      {
+        name: 'zone sold out',
+        code: 'ResourceInsufficient.ZoneSoldOutForSpecifiedInstance',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.inject({action: 'RunInstances', code: 'ResourceInsufficient.ZoneSoldOutForSpecifiedInstance'}),
+      },
+      {
+        name: 'type sold out',
+        code: 'ResourcesSoldOut.SpecifiedInstanceType',
+        category: 'capacity',
+        scope: 'zone',
+        setup: (w) => w.fake.inject({action: 'RunInstances', code: 'ResourcesSoldOut.SpecifiedInstanceType'}),
+      },
+      {
+        name: 'type not sold in the zone',
+        code: 'ResourceNotFound.InvalidZoneInstanceType',
+        category: 'capacity',
+        scope: 'zone',
+        setup: () => {},
+        req: () => request({offer: tcOffer({instanceType: 'GT4.41XLARGE948'})}),
+      },
+      {
+        name: 'bid below the spot price',
+        code: 'InvalidParameterValue.InsufficientPrice',
+        category: 'capacity',
+        scope: 'offer',
+        setup: () => {},
+        req: () => request({spot: true, spec: jobSpec('true', {maxPrice: {amount: 1, currency: 'CNY'}})}),
+      },
+      {
+        name: 'instance quota',
+        code: 'LimitExceeded.InstanceQuota',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => (w.fake.options.instanceQuota = {'ap-guangzhou': 0}),
+      },
+      {
+        name: 'vCPU quota',
+        code: 'LimitExceeded.CvmInstanceQuota',
+        category: 'quota',
+        scope: 'region',
+        setup: (w) => w.fake.inject({action: 'RunInstances', code: 'LimitExceeded.CvmInstanceQuota'}),
+      },
+      {
+        name: 'CAM permission',
+        code: 'AuthFailure.UnauthorizedOperation',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) => w.fake.inject({code: 'AuthFailure.UnauthorizedOperation', message: 'The request is not authorized.'}),
+      },
+      {
+        name: 'balance',
+        code: 'InvalidAccount.InsufficientBalance',
+        category: 'auth',
+        scope: 'provider',
+        setup: (w) => w.fake.inject({action: 'RunInstances', code: 'InvalidAccount.InsufficientBalance'}),
+      },
+      {
+        name: 'missing image',
+        code: 'InvalidImageId.NotFound',
+        category: 'unavailable',
+        scope: 'region',
+        setup: () => {},
+        req: () => request({spec: jobSpec('true', {image: 'img-nothere1'})}),
+      },
     ]
     for (const c of cases) {
       it(`${c.name}: ${c.code} → ${c.category} / ${c.scope}, not retried`, async function () {
@@ -149,7 +244,12 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
         [TC_KEY.secretId, TC_KEY.secretKey, 'AuthFailure.SignatureExpire', () => new Date(Date.now() - 3_600_000)],
       ]
       for (const [id, secret, code, now] of cases) {
-        const p = new TencentProvider({env: {SKYHOP_TENCENTCLOUD_ENDPOINT: w.fake.url, TENCENTCLOUD_SECRET_ID: id, TENCENTCLOUD_SECRET_KEY: secret}, dispatcher: w.agent, now, retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1}})
+        const p = new TencentProvider({
+          env: {SKYHOP_TENCENTCLOUD_ENDPOINT: w.fake.url, TENCENTCLOUD_SECRET_ID: id, TENCENTCLOUD_SECRET_KEY: secret},
+          dispatcher: w.agent,
+          now,
+          retry: {retries: 1, baseDelayMs: 1, maxDelayMs: 1},
+        })
         const e = (await p.launch(request()).catch((x: unknown) => x)) as ProviderError
         expect(e).to.include({category: 'auth', scope: 'provider', backendCode: code})
         expect(JSON.stringify(e.toJSON()) + e.message).not.to.include(secret)
@@ -188,8 +288,14 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
   it('polls a batch with one DescribeInstances, one TAT RunCommand and one DescribeInvocationTasks per region', async function () {
     w = await world({}, {statusIntervalMs: 0}, true)
     const handles: LaunchHandle[] = []
-    for (let i = 0; i < 3; i++) handles.push(await w.provider.launch(request({offer: tcOffer({instanceType: 'S5.MEDIUM4', accelerator: null}), spec: jobSpec('sleep 30')})))
-    await until(async () => [...(await w.provider.poll(handles)).values()].map((r) => r.state), (s) => s.every((x) => x === 'RUNNING'))
+    for (let i = 0; i < 3; i++)
+      handles.push(
+        await w.provider.launch(request({offer: tcOffer({instanceType: 'S5.MEDIUM4', accelerator: null}), spec: jobSpec('sleep 30')})),
+      )
+    await until(
+      async () => [...(await w.provider.poll(handles)).values()].map((r) => r.state),
+      (s) => s.every((x) => x === 'RUNNING'),
+    )
     const before = w.fake.calls.length
     await w.provider.poll(handles)
     await new Promise((r) => setTimeout(r, 300))
@@ -207,7 +313,12 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
     w = await world()
     expect(await w.provider.price('ap-guangzhou', 'ap-guangzhou-3', 'GN7.2XLARGE32')).to.deep.equal({amount: 9.07, currency: 'CNY'})
     expect(await w.provider.price('ap-guangzhou', 'ap-guangzhou-3', 'GN7.2XLARGE32', 'spot')).to.deep.equal({amount: 2.72, currency: 'CNY'})
-    expect(await w.provider.check()).to.deep.equal({provider: 'tencentcloud', ok: true, source: 'environment (TENCENTCLOUD_SECRET_ID)', message: 'credentials work: 2 zones in ap-guangzhou'})
+    expect(await w.provider.check()).to.deep.equal({
+      provider: 'tencentcloud',
+      ok: true,
+      source: 'environment (TENCENTCLOUD_SECRET_ID)',
+      message: 'credentials work: 2 zones in ap-guangzhou',
+    })
     const intl = new TencentProvider({endpoint: 'https://cvm.intl.tencentcloudapi.com/', env: {}})
     expect(intl.currency()).to.equal('USD')
   })
@@ -227,7 +338,10 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
       const reads = w.fake.calls.filter((c) => c.action === 'RunCommand').length
       expect(reads).to.be.greaterThan(0)
       await w.provider.cleanup(handle)
-      await until(async () => w.fake.live().length, (n) => n === 0)
+      await until(
+        async () => w.fake.live().length,
+        (n) => n === 0,
+      )
     })
 
     it('reports a failing job as FAILED with its exit code', async function () {
@@ -238,8 +352,15 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
 
     it('cancels through TAT with the grace the caller gave', async function () {
       w = await world({}, {}, true)
-      const handle = await w.provider.launch(request({spec: jobSpec('trap \'echo "stopping"; exit 0\' TERM; echo up; while true; do sleep 0.1; done')}))
-      await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 up'), 20_000, 200)
+      const handle = await w.provider.launch(
+        request({spec: jobSpec('trap \'echo "stopping"; exit 0\' TERM; echo up; while true; do sleep 0.1; done')}),
+      )
+      await until(
+        async () => w.fake.consoleOf(handle.externalId),
+        (c) => c.includes('SKYHOP-LOG 1 up'),
+        20_000,
+        200,
+      )
       await w.provider.signal(handle, 'cancel', 9)
       expect(w.fake.instances.get(handle.externalId)!.commands.some((c) => c.includes("'cancel 9'"))).to.equal(true)
       const result = await finalPoll(w, handle)
@@ -249,8 +370,18 @@ describe('Tencent Cloud CVM provider against the fake CVM', function () {
 
     it('turns a spot reclaim announced on the metadata endpoint (UTC+8) into PREEMPTED after the job checkpointed', async function () {
       w = await world({}, {}, true)
-      const handle = await w.provider.launch(request({spot: true, spec: jobSpec('trap \'echo "saved at $(date +%s)"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done')}))
-      await until(async () => w.fake.consoleOf(handle.externalId), (c) => c.includes('SKYHOP-LOG 1 busy'), 20_000, 200)
+      const handle = await w.provider.launch(
+        request({
+          spot: true,
+          spec: jobSpec('trap \'echo "saved at $(date +%s)"; exit 0\' TERM; echo busy; while true; do sleep 0.1; done'),
+        }),
+      )
+      await until(
+        async () => w.fake.consoleOf(handle.externalId),
+        (c) => c.includes('SKYHOP-LOG 1 busy'),
+        20_000,
+        200,
+      )
       w.fake.reclaimSpot(handle.externalId, 8000)
       const result = await finalPoll(w, handle)
       expect(result.state).to.equal('PREEMPTED')

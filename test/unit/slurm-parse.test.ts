@@ -47,7 +47,8 @@ PreemptType             = preempt/partition_prio
 SLURM_VERSION           = 22.05.8
 `
 
-// squeue --noheader --states=all --Format='JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|,StartTime:|,EndTime:|,Partition:|,STDOUT:|,Comment:|'
+// squeue --noheader --states=all \
+//   --Format='JobID:|,State:|,Reason:|,exit_code:|,RestartCnt:|,StartTime:|,EndTime:|,Partition:|,STDOUT:|,Comment:|'
 const SQUEUE = `42|PENDING|None|0|0|N/A|N/A|low|/dev/null|(null)|
 39|RUNNING|None|0|0|2026-11-27T23:00:40|NONE|low|/dev/null|(null)|
 24|FAILED|NonZeroExitCode|768|0|2026-11-27T22:58:44|2026-11-27T22:58:46|high|/tmp/skyhop-slurm-KzKkyu/slurm/attempts/att-13424-mwzl1ym8-1/slurm.out|skyhop:att-13424-mwzl1ym8-1|
@@ -75,7 +76,8 @@ const SCONTROL_REQUEUED =
 
 // sbatch --test-only … (stderr)
 const TEST_ONLY_IDLE = 'sbatch: Job 18 to start at 2026-11-27T22:52:38 using 2 processors on nodes vm in partition low\n'
-const TEST_ONLY_PREEMPTS = 'sbatch: Job 41 to start at 2026-11-27T23:00:41 using 2 processors on nodes vm in partition high\nsbatch:   Preempts: 39\n'
+const TEST_ONLY_PREEMPTS =
+  'sbatch: Job 41 to start at 2026-11-27T23:00:41 using 2 processors on nodes vm in partition high\nsbatch:   Preempts: 39\n'
 const TEST_ONLY_NEVER = 'sbatch: Job 40 to start at 2027-11-27T23:00:40 using 2 processors on nodes vm in partition low\n'
 const TEST_ONLY_TOO_BIG = 'allocation failure: Requested node configuration is not available\n'
 
@@ -125,7 +127,9 @@ describe('slurm parsers', () => {
     })
 
     it('keeps values that hold = and spaces whole', () => {
-      const kv = parseKeyValues('JobId=7 Reason=ReqNodeNotAvail, UnavailableNodes:vm TRES=cpu=2,mem=8G,node=1 CPUs/Task=2 AllocNode:Sid=localhost:4233 Power=')
+      const kv = parseKeyValues(
+        'JobId=7 Reason=ReqNodeNotAvail, UnavailableNodes:vm TRES=cpu=2,mem=8G,node=1 CPUs/Task=2 AllocNode:Sid=localhost:4233 Power=',
+      )
       expect(kv).to.deep.equal({
         JobId: '7',
         Reason: 'ReqNodeNotAvail, UnavailableNodes:vm',
@@ -145,7 +149,16 @@ describe('slurm parsers', () => {
   describe('squeue', () => {
     it('reads every field of every state seen on the cluster', () => {
       const rows = parseSqueue(SQUEUE)
-      expect(rows.map((r) => `${r.jobId}:${r.state}`)).to.deep.equal(['42:PENDING', '39:RUNNING', '24:FAILED', '25:COMPLETED', '28:CANCELLED', '29:CANCELLED', '20:CANCELLED', '6:CANCELLED'])
+      expect(rows.map((r) => `${r.jobId}:${r.state}`)).to.deep.equal([
+        '42:PENDING',
+        '39:RUNNING',
+        '24:FAILED',
+        '25:COMPLETED',
+        '28:CANCELLED',
+        '29:CANCELLED',
+        '20:CANCELLED',
+        '6:CANCELLED',
+      ])
       expect(rows[0]).to.deep.equal({
         jobId: '42',
         state: 'PENDING',
@@ -200,7 +213,14 @@ describe('slurm parsers', () => {
     })
 
     it('reads exit codes, restarts and the absence of a preemption', () => {
-      expect(parseScontrolJob(SCONTROL_FAILED)).to.include({state: 'FAILED', reason: 'NonZeroExitCode', exitCode: 3, signal: 0, preemptTime: null, comment: 'skyhop:att-bad'})
+      expect(parseScontrolJob(SCONTROL_FAILED)).to.include({
+        state: 'FAILED',
+        reason: 'NonZeroExitCode',
+        exitCode: 3,
+        signal: 0,
+        preemptTime: null,
+        comment: 'skyhop:att-bad',
+      })
       expect(parseScontrolJob(SCONTROL_REQUEUED)).to.include({state: 'CANCELLED', reason: 'BeginTime', restarts: 1, preemptTime: null})
       expect(parseScontrolJob('slurm_load_jobs error: Invalid job id specified\n')).to.equal(null)
     })
@@ -215,17 +235,28 @@ describe('slurm parsers', () => {
     })
 
     it('reads --test-only answers', () => {
-      expect(parseTestOnly(TEST_ONLY_IDLE)).to.deep.equal({jobId: '18', startAt: '2026-11-27T22:52:38', processors: 2, nodes: 'vm', partition: 'low', preempts: []})
+      expect(parseTestOnly(TEST_ONLY_IDLE)).to.deep.equal({
+        jobId: '18',
+        startAt: '2026-11-27T22:52:38',
+        processors: 2,
+        nodes: 'vm',
+        partition: 'low',
+        preempts: [],
+      })
       expect(parseTestOnly(TEST_ONLY_PREEMPTS)?.preempts).to.deep.equal(['39'])
       expect(parseTestOnly(TEST_ONLY_NEVER)?.startAt).to.equal('2027-11-27T23:00:40')
-    expect(parseTestOnly('sbatch: Job 389 to start at 10193-01-12T03:54:29 using 2 processors on nodes vm in partition high\n')?.startAt).to.equal('10193-01-12T03:54:29')
+      expect(
+        parseTestOnly('sbatch: Job 389 to start at 10193-01-12T03:54:29 using 2 processors on nodes vm in partition high\n')?.startAt,
+      ).to.equal('10193-01-12T03:54:29')
       expect(parseTestOnly(TEST_ONLY_TOO_BIG)).to.equal(null)
     })
   })
 
   describe('sacct', () => {
     it('reads --parsable2 rows (format from the sacct man page; accounting is off on the test cluster)', () => {
-      const rows = parseSacct('41|COMPLETED|0:0|2026-11-27T23:00:41|2026-11-27T23:00:43|None|high\n42|CANCELLED by 0|0:15|2026-11-27T23:00:44|2026-11-27T23:00:45|None|low\n43|OUT_OF_MEMORY|0:125|2026-11-27T23:01:00|2026-11-27T23:01:09|OutOfMemory|high\n')
+      const rows = parseSacct(
+        '41|COMPLETED|0:0|2026-11-27T23:00:41|2026-11-27T23:00:43|None|high\n42|CANCELLED by 0|0:15|2026-11-27T23:00:44|2026-11-27T23:00:45|None|low\n43|OUT_OF_MEMORY|0:125|2026-11-27T23:01:00|2026-11-27T23:01:09|OutOfMemory|high\n',
+      )
       expect(rows.map((r) => [r.jobId, r.state, r.exitCode, r.signal])).to.deep.equal([
         ['41', 'COMPLETED', 0, 0],
         ['42', 'CANCELLED', 0, 15],
@@ -275,8 +306,12 @@ describe('slurm parsers', () => {
       expect(slurmMessage('sbatch: error: Batch job submission failed: Required partition not available (inactive or drain)\n')).to.equal(
         'Batch job submission failed: Required partition not available (inactive or drain)',
       )
-      expect(slurmMessage('slurm_load_partitions: Unable to contact slurm controller (connect failure)\n')).to.equal('Unable to contact slurm controller (connect failure)')
-      expect(slurmMessage('sbatch: error: invalid partition specified: nosuch\nallocation failure: Invalid partition name specified\n')).to.equal('invalid partition specified: nosuch')
+      expect(slurmMessage('slurm_load_partitions: Unable to contact slurm controller (connect failure)\n')).to.equal(
+        'Unable to contact slurm controller (connect failure)',
+      )
+      expect(
+        slurmMessage('sbatch: error: invalid partition specified: nosuch\nallocation failure: Invalid partition name specified\n'),
+      ).to.equal('invalid partition specified: nosuch')
     })
   })
 })

@@ -4,7 +4,13 @@ import {expect} from 'chai'
 
 import {ProviderError} from '../../src/errors.js'
 import {queryError, submitError} from '../../src/providers/slurm/commands.js'
-import {describeReason, mapForgotten, mapSlurmState, type RunnerObservation, type SlurmObservation} from '../../src/providers/slurm/states.js'
+import {
+  describeReason,
+  mapForgotten,
+  mapSlurmState,
+  type RunnerObservation,
+  type SlurmObservation,
+} from '../../src/providers/slurm/states.js'
 
 const slurm = (state: string, extra: Partial<SlurmObservation> = {}): SlurmObservation => ({
   state,
@@ -37,7 +43,9 @@ describe('slurm state mapping', () => {
     expect(mapSlurmState(slurm('PENDING', {reason: 'Priority'}), runner()).reason).to.equal('Priority (waiting for higher-priority jobs)')
     expect(mapSlurmState(slurm('PENDING', {reason: 'PartitionDown'}), runner()).reason).to.equal('PartitionDown (the partition is DOWN)')
     expect(mapSlurmState(slurm('PENDING'), runner()).reason).to.equal('queued; not scheduled yet')
-    expect(describeReason('ReqNodeNotAvail, UnavailableNodes:vm')).to.equal('ReqNodeNotAvail, UnavailableNodes:vm (a required node is unavailable)')
+    expect(describeReason('ReqNodeNotAvail, UnavailableNodes:vm')).to.equal(
+      'ReqNodeNotAvail, UnavailableNodes:vm (a required node is unavailable)',
+    )
     expect(describeReason('SomethingNew')).to.equal('SomethingNew')
   })
 
@@ -55,9 +63,16 @@ describe('slurm state mapping', () => {
     expect(mapSlurmState(slurm('RUNNING'), runner()).exitCode).to.equal(null)
   })
 
-  it('maps COMPLETED and FAILED with the runner\'s exit code first, Slurm\'s otherwise', () => {
-    expect(mapSlurmState(slurm('COMPLETED', {slurmExitCode: 0}), runner({exitCode: 0}))).to.include({state: 'SUCCEEDED', exitCode: 0, reason: null})
-    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 3, reason: 'NonZeroExitCode'}), runner({exitCode: 3}))).to.include({state: 'FAILED', exitCode: 3})
+  it("maps COMPLETED and FAILED with the runner's exit code first, Slurm's otherwise", () => {
+    expect(mapSlurmState(slurm('COMPLETED', {slurmExitCode: 0}), runner({exitCode: 0}))).to.include({
+      state: 'SUCCEEDED',
+      exitCode: 0,
+      reason: null,
+    })
+    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 3, reason: 'NonZeroExitCode'}), runner({exitCode: 3}))).to.include({
+      state: 'FAILED',
+      exitCode: 3,
+    })
     expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 42}), runner())).to.include({state: 'FAILED', exitCode: 42})
     expect(mapSlurmState(slurm('SPECIAL_EXIT', {slurmExitCode: 9}), runner())).to.include({state: 'FAILED', exitCode: 9})
   })
@@ -68,25 +83,34 @@ describe('slurm state mapping', () => {
     expect(mapSlurmState(slurm('OUT_OF_MEMORY'), runner()).reason).to.match(/^OUT_OF_MEMORY/)
   })
 
-  it('maps NODE_FAIL and BOOT_FAIL to LOST: no exit code of the job\'s own, relaunch elsewhere', () => {
+  it("maps NODE_FAIL and BOOT_FAIL to LOST: no exit code of the job's own, relaunch elsewhere", () => {
     expect(mapSlurmState(slurm('NODE_FAIL', {slurmExitCode: 0}), runner())).to.include({state: 'LOST', exitCode: null})
     expect(mapSlurmState(slurm('BOOT_FAIL'), runner()).state).to.equal('LOST')
     expect(mapSlurmState(slurm('BOOT_FAIL'), runner()).reason).to.match(/^BOOT_FAIL/)
   })
 
   it('maps CANCELLED: by skyhop, by someone else, and DEADLINE and REVOKED', () => {
-    expect(mapSlurmState(slurm('CANCELLED'), runner({stopRequest: 'cancel', cancelled: true, exitCode: 0}))).to.include({state: 'CANCELLED', reason: 'cancelled'})
+    expect(mapSlurmState(slurm('CANCELLED'), runner({stopRequest: 'cancel', cancelled: true, exitCode: 0}))).to.include({
+      state: 'CANCELLED',
+      reason: 'cancelled',
+    })
     expect(mapSlurmState(slurm('COMPLETED'), runner({cancelled: true, exitCode: 0}))).to.include({state: 'CANCELLED', exitCode: 0})
     expect(mapSlurmState(slurm('CANCELLED', {reason: 'JobHeldUser'}), runner()).reason).to.equal('cancelled outside skyhop (JobHeldUser)')
     expect(mapSlurmState(slurm('DEADLINE'), runner()).state).to.equal('CANCELLED')
     expect(mapSlurmState(slurm('REVOKED'), runner()).state).to.equal('CANCELLED')
   })
 
-  it('maps PREEMPTED, and any end after a preemption notice, to PREEMPTED with the job\'s exit code', () => {
+  it("maps PREEMPTED, and any end after a preemption notice, to PREEMPTED with the job's exit code", () => {
     expect(mapSlurmState(slurm('PREEMPTED'), runner()).state).to.equal('PREEMPTED')
     // Ended inside the grace: Slurm says COMPLETED or FAILED, its PreemptTime or the runner's notice tells.
-    expect(mapSlurmState(slurm('COMPLETED', {preemptTime: '2026-11-27T22:59:58.000Z'}), runner({exitCode: 0}))).to.include({state: 'PREEMPTED', exitCode: 0})
-    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 143}), runner({noticed: true, exitCode: 143}))).to.include({state: 'PREEMPTED', exitCode: 143})
+    expect(mapSlurmState(slurm('COMPLETED', {preemptTime: '2026-11-27T22:59:58.000Z'}), runner({exitCode: 0}))).to.include({
+      state: 'PREEMPTED',
+      exitCode: 0,
+    })
+    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 143}), runner({noticed: true, exitCode: 143}))).to.include({
+      state: 'PREEMPTED',
+      exitCode: 143,
+    })
     // skyhop preempt delivers the notice the same way.
     expect(mapSlurmState(slurm('CANCELLED'), runner({stopRequest: 'preempt'})).state).to.equal('PREEMPTED')
   })
@@ -104,10 +128,13 @@ describe('slurm state mapping', () => {
   })
 
   it('never ends an attempt on a state it does not know', () => {
-    expect(mapSlurmState(slurm('SOME_FUTURE_STATE'), runner())).to.include({state: 'PENDING', reason: 'unknown Slurm state SOME_FUTURE_STATE'})
+    expect(mapSlurmState(slurm('SOME_FUTURE_STATE'), runner())).to.include({
+      state: 'PENDING',
+      reason: 'unknown Slurm state SOME_FUTURE_STATE',
+    })
   })
 
-  it('decides from the runner\'s files alone once Slurm forgot the job', () => {
+  it("decides from the runner's files alone once Slurm forgot the job", () => {
     expect(mapForgotten(runner({exitCode: 0}), '7')).to.include({state: 'SUCCEEDED', exitCode: 0})
     expect(mapForgotten(runner({exitCode: 2}), '7')).to.include({state: 'FAILED', exitCode: 2})
     expect(mapForgotten(runner({exitCode: 143, noticed: true}), '7').state).to.equal('PREEMPTED')
@@ -137,18 +164,40 @@ describe('slurm errors', () => {
   })
 
   it('maps limits, access and an unreachable controller', () => {
-    expect(submitError(fail('sbatch: error: QOSMaxSubmitJobPerUserLimit\nsbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user\'s size and/or time limits)\n'), 'low')).to.include({category: 'quota', scope: 'region'})
-    expect(submitError(fail('sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified\n'), 'low')).to.include({category: 'auth', scope: 'zone'})
-    const unreachable = submitError(fail('sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n'), 'low')
+    expect(
+      submitError(
+        fail(
+          "sbatch: error: QOSMaxSubmitJobPerUserLimit\nsbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)\n",
+        ),
+        'low',
+      ),
+    ).to.include({category: 'quota', scope: 'region'})
+    expect(
+      submitError(fail('sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified\n'), 'low'),
+    ).to.include({category: 'auth', scope: 'zone'})
+    const unreachable = submitError(
+      fail('sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n'),
+      'low',
+    )
     expect(unreachable).to.be.instanceOf(ProviderError)
     expect(unreachable).to.include({category: 'unavailable', scope: 'provider', code: 'SLURM_UNREACHABLE'})
-    expect(unreachable.message).to.equal('slurm: cannot reach slurmctld (sbatch: Batch job submission failed: Unable to contact slurm controller (connect failure))')
-    expect(submitError(fail('sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\n'), 'low').category).to.equal('transient')
+    expect(unreachable.message).to.equal(
+      'slurm: cannot reach slurmctld (sbatch: Batch job submission failed: Unable to contact slurm controller (connect failure))',
+    )
+    expect(submitError(fail('sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\n'), 'low').category).to.equal(
+      'transient',
+    )
   })
 
   it('maps failed queries: unreachable is unavailable, anything else transient', () => {
-    expect(queryError('squeue', fail('slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n'))).to.include({category: 'unavailable', scope: 'provider'})
-    expect(queryError('sinfo', fail('sinfo: error: Socket timed out on send/recv operation\n'))).to.include({category: 'transient', code: 'SLURM_BUSY'})
+    expect(queryError('squeue', fail('slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n'))).to.include({
+      category: 'unavailable',
+      scope: 'provider',
+    })
+    expect(queryError('sinfo', fail('sinfo: error: Socket timed out on send/recv operation\n'))).to.include({
+      category: 'transient',
+      code: 'SLURM_BUSY',
+    })
     expect(queryError('squeue', fail('squeue: error: something else\n'))).to.include({category: 'transient', code: 'SLURM_COMMAND_FAILED'})
   })
 })

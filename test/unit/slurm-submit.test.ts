@@ -10,12 +10,27 @@ import {join} from 'node:path'
 import {ProviderError} from '../../src/errors.js'
 import type {SlurmRunner} from '../../src/providers/slurm/commands.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
-import {minutesUntil, renderBatchScript, resourceArgs, sbatchArgs, shapeFor, slurmJobName, slurmTag} from '../../src/providers/slurm/submit.js'
+import {
+  minutesUntil,
+  renderBatchScript,
+  resourceArgs,
+  sbatchArgs,
+  shapeFor,
+  slurmJobName,
+  slurmTag,
+} from '../../src/providers/slurm/submit.js'
 import {partitionOffer, slurmSpec} from '../helpers/slurm.js'
 
 describe('slurm submission', () => {
   const spec = slurmSpec('true', {
-    resources: {accelerators: [], acceleratorOrder: 'any', runtimes: null, cpus: {value: 4, atLeast: true}, memoryGB: {value: 1.5, atLeast: false}, diskGB: null},
+    resources: {
+      accelerators: [],
+      acceleratorOrder: 'any',
+      runtimes: null,
+      cpus: {value: 4, atLeast: true},
+      memoryGB: {value: 1.5, atLeast: false},
+      diskGB: null,
+    },
   })
 
   it('turns a job and an offer into resource flags, accelerators into --gres through the mapping', () => {
@@ -31,7 +46,11 @@ describe('slurm submission', () => {
       '--account=proj1',
       '--qos=normal',
     ])
-    expect(resourceArgs(shapeFor(slurmSpec('true', {nodes: 2}), partitionOffer('high'), {gresByAccelerator: {}}))).to.deep.equal(['--partition=high', '--nodes=2', '--ntasks-per-node=1'])
+    expect(resourceArgs(shapeFor(slurmSpec('true', {nodes: 2}), partitionOffer('high'), {gresByAccelerator: {}}))).to.deep.equal([
+      '--partition=high',
+      '--nodes=2',
+      '--ntasks-per-node=1',
+    ])
   })
 
   it('refuses an accelerator it has no GRES name for, as a user error with the fix', () => {
@@ -50,7 +69,15 @@ describe('slurm submission', () => {
   it('builds the sbatch argument vector: tag, requeue, output into the attempt directory, only named variables exported', () => {
     const shape = shapeFor(slurmSpec('true'), partitionOffer('low'), {gresByAccelerator: {}})
     expect(
-      sbatchArgs({shape, jobName: 'skyhop-x-a1', tag: 'skyhop:att-1', attemptDir: '/data/att 1', batchScript: '/data/att 1/slurm-batch.sh', requeue: true, exportNames: ['PATH', 'HOME']}),
+      sbatchArgs({
+        shape,
+        jobName: 'skyhop-x-a1',
+        tag: 'skyhop:att-1',
+        attemptDir: '/data/att 1',
+        batchScript: '/data/att 1/slurm-batch.sh',
+        requeue: true,
+        exportNames: ['PATH', 'HOME'],
+      }),
     ).to.deep.equal([
       '--parsable',
       '--job-name=skyhop-x-a1',
@@ -64,13 +91,22 @@ describe('slurm submission', () => {
       '--export=PATH,HOME',
       '/data/att 1/slurm-batch.sh',
     ])
-    expect(sbatchArgs({shape, jobName: 'n', tag: 't', attemptDir: '/d', batchScript: '/d/b', requeue: false, exportNames: []})).to.include.members(['--no-requeue', '--export=NONE'])
+    expect(
+      sbatchArgs({shape, jobName: 'n', tag: 't', attemptDir: '/d', batchScript: '/d/b', requeue: false, exportNames: []}),
+    ).to.include.members(['--no-requeue', '--export=NONE'])
   })
 
   it('writes a batch script that runs the runner as one step, with paths as data', () => {
-    const script = renderBatchScript({attemptId: 'att-1', attemptDir: "/tmp/it's here", runnerPath: '/tmp/x/skyhop-runner.sh', cpusPerTask: 2})
+    const script = renderBatchScript({
+      attemptId: 'att-1',
+      attemptDir: "/tmp/it's here",
+      runnerPath: '/tmp/x/skyhop-runner.sh',
+      cpusPerTask: 2,
+    })
     expect(script).to.match(/^#!\/bin\/bash\n/)
-    expect(script).to.include(`exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash '/tmp/x/skyhop-runner.sh' '/tmp/it'\\''s here'`)
+    expect(script).to.include(
+      `exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash '/tmp/x/skyhop-runner.sh' '/tmp/it'\\''s here'`,
+    )
     // bash agrees that the quoted path is one word.
     const dir = mkdtempSync(join(tmpdir(), 'skyhop-batch-'))
     try {
@@ -106,7 +142,13 @@ describe('slurm offers (fake-slurm: recorded output of a GPU cluster)', () => {
   // sinfo and scontrol as a cluster with an A100 partition, a preemptible scavenger
   // partition, a DOWN one and a hidden one prints them.
   const outputs: Record<string, string> = {
-    sinfo: ['gpu|up|64|512000|gpu:a100:8(S:0-1)|3|mix|2-00:00:00', 'gpu|up|64|512000|gpu:a100:8(S:0-1)|1|down*|2-00:00:00', 'scav|up|32|128000|(null)|10|idle|1-00:00:00', 'old|down|16|64000|(null)|2|idle|infinite', 'admin|up|16|64000|(null)|2|idle|infinite'].join('\n'),
+    sinfo: [
+      'gpu|up|64|512000|gpu:a100:8(S:0-1)|3|mix|2-00:00:00',
+      'gpu|up|64|512000|gpu:a100:8(S:0-1)|1|down*|2-00:00:00',
+      'scav|up|32|128000|(null)|10|idle|1-00:00:00',
+      'old|down|16|64000|(null)|2|idle|infinite',
+      'admin|up|16|64000|(null)|2|idle|infinite',
+    ].join('\n'),
     partition: [
       'PartitionName=gpu Default=NO GraceTime=0 Hidden=NO MaxTime=2-00:00:00 PriorityTier=10 PreemptMode=OFF State=UP TotalCPUs=256 TotalNodes=4',
       'PartitionName=scav Default=YES GraceTime=120 Hidden=NO MaxTime=1-00:00:00 PriorityTier=1 PreemptMode=REQUEUE State=UP TotalCPUs=320 TotalNodes=10',
@@ -132,7 +174,17 @@ describe('slurm offers (fake-slurm: recorded output of a GPU cluster)', () => {
     const offers = await provider.liveOffers()
     expect(offers.map((o) => o.instanceType)).to.deep.equal(['gpu', 'scav', 'old'])
     const [gpu, scav, old] = offers
-    expect(gpu).to.deep.include({region: 'hpc1', zone: 'gpu', accelerator: {name: 'A100-80GB', count: 8}, vcpus: 64, memoryGiB: 500, capacity: 3, noticeSeconds: null, priceStatus: 'list', asOf: '2026-11-27'})
+    expect(gpu).to.deep.include({
+      region: 'hpc1',
+      zone: 'gpu',
+      accelerator: {name: 'A100-80GB', count: 8},
+      vcpus: 64,
+      memoryGiB: 500,
+      capacity: 3,
+      noticeSeconds: null,
+      priceStatus: 'list',
+      asOf: '2026-11-27',
+    })
     expect(gpu.price).to.deep.equal({onDemand: 12.5, spot: null, currency: 'USD'})
     expect(scav).to.deep.include({accelerator: null, capacity: 10, noticeSeconds: 120})
     expect(scav.price).to.deep.equal({onDemand: null, spot: 1, currency: 'CNY'})
@@ -151,7 +203,15 @@ describe('slurm offers (fake-slurm: recorded output of a GPU cluster)', () => {
 })
 
 describe('slurm provider from config', () => {
-  const config = {enabled: null as boolean | null, cluster: 'c1', partitions: ['p'], account: null, qos: null, gres: {}, pricePerHourUsd: {p: 2}}
+  const config = {
+    enabled: null as boolean | null,
+    cluster: 'c1',
+    partitions: ['p'],
+    account: null,
+    qos: null,
+    gres: {},
+    pricePerHourUsd: {p: 2},
+  }
 
   it('is off when config says so and on without asking Slurm when config says so', async () => {
     expect(await SlurmProvider.fromConfig('/tmp/unused', {...config, enabled: false})).to.equal(null)

@@ -67,7 +67,14 @@ function joinNotes(...parts: Array<string | undefined | null>): string | undefin
   return s === '' ? undefined : s
 }
 
-function finish(o: Omit<Offer, 'priceStatus' | 'unknownFields' | 'notes'> & {priceStatus?: PriceStatus; notes?: string; vcpusKnown: boolean; memKnown: boolean}): Offer {
+function finish(
+  o: Omit<Offer, 'priceStatus' | 'unknownFields' | 'notes'> & {
+    priceStatus?: PriceStatus
+    notes?: string
+    vcpusKnown: boolean
+    memKnown: boolean
+  },
+): Offer {
   const {vcpusKnown, memKnown, ...rest} = o
   const priceStatus: PriceStatus = o.priceStatus ?? (o.price.onDemand === null && o.price.spot === null ? 'unknown' : 'list')
   const offer: Offer = {...rest, priceStatus}
@@ -197,12 +204,15 @@ export function offersFromWestern(rows: CsvRecord[], inputs: OfferBuildInputs, c
         continue
       }
       instanceType = host[1]
-      notes.push(`catalog has the accelerators alone (on-demand ${r.ondemand_usd_h}, spot ${r.spot_usd_h_min} $/h); the host VM price was not captured, so the total is unknown`)
+      notes.push(
+        `catalog has the accelerators alone (on-demand ${r.ondemand_usd_h}, spot ${r.spot_usd_h_min} $/h); the host VM price was not captured, so the total is unknown`,
+      )
       onDemand = null
       spot = null
       priceStatus = 'unknown'
     } else {
-      if (min !== null && max !== null && min !== max) notes.push(`spot ${min}–${max} $/h across zones; the highest real spot market is used`)
+      if (min !== null && max !== null && min !== max)
+        notes.push(`spot ${min}–${max} $/h across zones; the highest real spot market is used`)
       if ((min !== null || max !== null) && spot === null) notes.push('spot price equals on-demand: no spot market')
       if (/DERIVED/.test(r.notes)) priceStatus = 'estimate'
       // "VM 0.73948/0.36975 + GPU 2.93391/1.4341": check the total is the sum of its parts.
@@ -356,7 +366,8 @@ export function offersFromChina(rows: CsvRecord[], inputs: OfferBuildInputs, ski
       onDemand = upperPrice(r.price_cny_h)
       currency = 'CNY'
       priceStatus = 'estimate'
-      if (/\d\s*-\s*\d/.test(r.price_cny_h.split('(')[0])) notes.push(`estimate is the upper end of ${r.price_cny_h.split('(')[0].trim()} CNY/h`)
+      if (/\d\s*-\s*\d/.test(r.price_cny_h.split('(')[0]))
+        notes.push(`estimate is the upper end of ${r.price_cny_h.split('(')[0].trim()} CNY/h`)
       if (r.price_type && r.price_type !== 'on-demand') notes.push(`price basis: ${r.price_type}`)
     }
     const hedged = /UNVERIFIED|INFERRED|per 3rd-party/i.test(`${r.accelerator} ${r.notes}`)

@@ -93,7 +93,16 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     displayName: 'NVIDIA V100 (SXM2) 16GB',
     memoryGB: 16,
   },
-  {name: 'V100-32GB', csv: 'NVIDIA V100 (SXM2)', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['V100-SXM2-32GB'], displayName: 'NVIDIA V100 (SXM2) 32GB', memoryGB: 32},
+  {
+    name: 'V100-32GB',
+    csv: 'NVIDIA V100 (SXM2)',
+    vendor: 'nvidia',
+    runtime: 'cuda',
+    k8s: NV,
+    aliases: ['V100-SXM2-32GB'],
+    displayName: 'NVIDIA V100 (SXM2) 32GB',
+    memoryGB: 32,
+  },
   {name: 'RTX4090', csv: 'NVIDIA RTX 4090', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTX-4090', 'GeForce-RTX-4090']},
   // NVIDIA names SkyPilot or the China data use, without collected figures
   {name: 'B200', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['B200-SXM', 'B200-SXM6']},
@@ -110,7 +119,14 @@ export const REGISTRY_SPEC: EntrySpec[] = [
   {name: 'A4000', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTXA4000', 'RTX-A4000']},
   {name: 'RTXA4500', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTX-A4500', 'A4500']},
   {name: 'RTXA5000', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTX-A5000', 'A5000']},
-  {name: 'RTX6000', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['Quadro-RTX6000'], note: 'Turing Quadro RTX 6000 (Lambda gpu_1x_rtx6000)'},
+  {
+    name: 'RTX6000',
+    vendor: 'nvidia',
+    runtime: 'cuda',
+    k8s: NV,
+    aliases: ['Quadro-RTX6000'],
+    note: 'Turing Quadro RTX 6000 (Lambda gpu_1x_rtx6000)',
+  },
   {name: 'RTX6000-Ada', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTX6000Ada']},
   {name: 'RTX4000-Ada', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTX4000Ada']},
   {
@@ -121,7 +137,14 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     aliases: ['RTX-PRO-6000-Server', 'RTX-PRO-6000-Server-96GB'],
     note: 'RTX PRO 6000 Server Edition; AWS g7e lists it as "RTX PRO 6000 Server (96GB)"',
   },
-  {name: 'RTXPRO6000', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: [], note: 'RTX PRO 6000 as OCI lists it (BM.GPU.RTXPRO.8); edition not stated'},
+  {
+    name: 'RTXPRO6000',
+    vendor: 'nvidia',
+    runtime: 'cuda',
+    k8s: NV,
+    aliases: [],
+    note: 'RTX PRO 6000 as OCI lists it (BM.GPU.RTXPRO.8); edition not stated',
+  },
   {name: 'RTXPRO6000WS', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: ['RTX-PRO-6000-Workstation']},
   {name: 'RTX5090', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: []},
   {name: 'RTX5060', vendor: 'nvidia', runtime: 'cuda', k8s: NV, aliases: []},
@@ -147,16 +170,37 @@ export const REGISTRY_SPEC: EntrySpec[] = [
   // Intel
   {name: 'Gaudi2', csv: 'Intel Gaudi2', vendor: 'intel', runtime: 'habana', k8s: 'habana.ai/gaudi', aliases: ['Gaudi-2', 'HL-225']},
   {name: 'Gaudi3', csv: 'Intel Gaudi3', vendor: 'intel', runtime: 'habana', k8s: 'habana.ai/gaudi', aliases: ['Gaudi-3']},
-  {name: 'Gaudi', vendor: 'intel', runtime: 'habana', k8s: 'habana.ai/gaudi', aliases: ['Gaudi-HL-205', 'HL-205', 'Gaudi1'], note: 'first-generation Gaudi (AWS dl1)'},
+  {
+    name: 'Gaudi',
+    vendor: 'intel',
+    runtime: 'habana',
+    k8s: 'habana.ai/gaudi',
+    aliases: ['Gaudi-HL-205', 'HL-205', 'Gaudi1'],
+    note: 'first-generation Gaudi (AWS dl1)',
+  },
   // Google
-  {name: 'TPU-v5e', csv: 'Google TPU v5e', vendor: 'google', runtime: 'xla', k8s: 'google.com/tpu', aliases: ['tpu-v5litepod', 'v5e', 'v5litepod']},
+  {
+    name: 'TPU-v5e',
+    csv: 'Google TPU v5e',
+    vendor: 'google',
+    runtime: 'xla',
+    k8s: 'google.com/tpu',
+    aliases: ['tpu-v5litepod', 'v5e', 'v5litepod'],
+  },
   {name: 'TPU-v5p', csv: 'Google TPU v5p', vendor: 'google', runtime: 'xla', k8s: 'google.com/tpu', aliases: ['v5p']},
   {name: 'TPU-v6e', vendor: 'google', runtime: 'xla', k8s: 'google.com/tpu', aliases: ['v6e', 'Trillium']},
   {name: 'TPU-v4', vendor: 'google', runtime: 'xla', k8s: 'google.com/tpu', aliases: []},
   {name: 'TPU-v3', vendor: 'google', runtime: 'xla', k8s: 'google.com/tpu', aliases: []},
   {name: 'TPU-v2', vendor: 'google', runtime: 'xla', k8s: 'google.com/tpu', aliases: []},
   // AWS
-  {name: 'Trainium', csv: 'AWS Trainium (Trn1)', vendor: 'aws', runtime: 'neuron', k8s: 'aws.amazon.com/neuron', aliases: ['Trainium1', 'Trn1']},
+  {
+    name: 'Trainium',
+    csv: 'AWS Trainium (Trn1)',
+    vendor: 'aws',
+    runtime: 'neuron',
+    k8s: 'aws.amazon.com/neuron',
+    aliases: ['Trainium1', 'Trn1'],
+  },
   {name: 'Trainium2', csv: 'AWS Trainium2 (Trn2)', vendor: 'aws', runtime: 'neuron', k8s: 'aws.amazon.com/neuron', aliases: ['Trn2']},
   {name: 'Inferentia2', csv: 'AWS Inferentia2 (Inf2)', vendor: 'aws', runtime: 'neuron', k8s: 'aws.amazon.com/neuron', aliases: ['Inf2']},
   // Huawei
@@ -174,7 +218,15 @@ export const REGISTRY_SPEC: EntrySpec[] = [
   {name: 'Ascend910B1', csv: 'Huawei Ascend 910B1', vendor: 'huawei', runtime: 'cann', k8s: 'huawei.com/Ascend910B1', aliases: ['910B1']},
   {name: 'Ascend910B2', csv: 'Huawei Ascend 910B2', vendor: 'huawei', runtime: 'cann', k8s: 'huawei.com/Ascend910B2', aliases: ['910B2']},
   {name: 'Ascend910B3', csv: 'Huawei Ascend 910B3', vendor: 'huawei', runtime: 'cann', k8s: 'huawei.com/Ascend910B3', aliases: ['910B3']},
-  {name: 'Ascend910B4', csv: 'Huawei Ascend 910B4', vendor: 'huawei', runtime: 'cann', k8s: 'huawei.com/Ascend910B4', aliases: ['910B4'], memoryGB: 32},
+  {
+    name: 'Ascend910B4',
+    csv: 'Huawei Ascend 910B4',
+    vendor: 'huawei',
+    runtime: 'cann',
+    k8s: 'huawei.com/Ascend910B4',
+    aliases: ['910B4'],
+    memoryGB: 32,
+  },
   {
     name: 'Ascend910B4-1',
     csv: 'Huawei Ascend 910B4',
@@ -194,7 +246,14 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     aliases: ['910C'],
     note: 'figures per package (two dies); Kubernetes sees two 64 GB devices per package',
   },
-  {name: 'Ascend910', vendor: 'huawei', runtime: 'cann', k8s: null, aliases: ['910', 'Snt9', 'Ascend910A'], note: 'first-generation Ascend 910 (ModelArts snt9 flavors)'},
+  {
+    name: 'Ascend910',
+    vendor: 'huawei',
+    runtime: 'cann',
+    k8s: null,
+    aliases: ['910', 'Snt9', 'Ascend910A'],
+    note: 'first-generation Ascend 910 (ModelArts snt9 flavors)',
+  },
   {
     name: 'Ascend310P',
     csv: 'Huawei Ascend 310P (310P3)',
@@ -204,7 +263,14 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     aliases: ['310P', '310P3', 'Ascend310P3'],
   },
   // Cambricon
-  {name: 'MLU370-X8', csv: 'Cambricon MLU370-X8', vendor: 'cambricon', runtime: 'neuware', k8s: 'cambricon.com/mlu', aliases: ['MLU370', 'MLU370X8']},
+  {
+    name: 'MLU370-X8',
+    csv: 'Cambricon MLU370-X8',
+    vendor: 'cambricon',
+    runtime: 'neuware',
+    k8s: 'cambricon.com/mlu',
+    aliases: ['MLU370', 'MLU370X8'],
+  },
   {name: 'MLU590', csv: 'Cambricon MLU590', vendor: 'cambricon', runtime: 'neuware', k8s: 'cambricon.com/mlu', aliases: []},
   // Hygon
   {
@@ -216,10 +282,31 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     aliases: ['Z100', 'HygonZ100'],
     note: 'k8s resource from HAMi; the vendor plugin name may differ (unverified)',
   },
-  {name: 'DCU-K100', csv: 'Hygon DCU K100 / K100-AI', vendor: 'hygon', runtime: 'dtk', k8s: 'hygon.com/hcunum', aliases: ['K100', 'K100-AI', 'DCU-K100-AI']},
+  {
+    name: 'DCU-K100',
+    csv: 'Hygon DCU K100 / K100-AI',
+    vendor: 'hygon',
+    runtime: 'dtk',
+    k8s: 'hygon.com/hcunum',
+    aliases: ['K100', 'K100-AI', 'DCU-K100-AI'],
+  },
   // Kunlunxin (Baidu)
-  {name: 'Kunlunxin-R200', csv: 'Kunlunxin R200', vendor: 'kunlunxin', runtime: 'xpu', k8s: 'kunlunxin.com/xpu', aliases: ['R200', 'Kunlun-R200', 'XPU-R200']},
-  {name: 'Kunlunxin-P800', csv: 'Kunlunxin P800', vendor: 'kunlunxin', runtime: 'xpu', k8s: 'kunlunxin.com/xpu', aliases: ['P800', 'Kunlun-P800']},
+  {
+    name: 'Kunlunxin-R200',
+    csv: 'Kunlunxin R200',
+    vendor: 'kunlunxin',
+    runtime: 'xpu',
+    k8s: 'kunlunxin.com/xpu',
+    aliases: ['R200', 'Kunlun-R200', 'XPU-R200'],
+  },
+  {
+    name: 'Kunlunxin-P800',
+    csv: 'Kunlunxin P800',
+    vendor: 'kunlunxin',
+    runtime: 'xpu',
+    k8s: 'kunlunxin.com/xpu',
+    aliases: ['P800', 'Kunlun-P800'],
+  },
   // Iluvatar CoreX
   {
     name: 'BI-V150',
@@ -230,9 +317,23 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     aliases: ['BIV150', 'CoreX-BI-V150'],
     note: 'figures per card (two dies); ixsmi shows 32 GiB per device',
   },
-  {name: 'MR-V100', csv: 'Iluvatar CoreX MR-V100', vendor: 'iluvatar', runtime: 'corex', k8s: 'iluvatar.ai/MR-V100-vgpu', aliases: ['MRV100', 'CoreX-MR-V100']},
+  {
+    name: 'MR-V100',
+    csv: 'Iluvatar CoreX MR-V100',
+    vendor: 'iluvatar',
+    runtime: 'corex',
+    k8s: 'iluvatar.ai/MR-V100-vgpu',
+    aliases: ['MRV100', 'CoreX-MR-V100'],
+  },
   // Moore Threads
-  {name: 'MTT-S4000', csv: 'Moore Threads MTT S4000', vendor: 'moorethreads', runtime: 'musa', k8s: 'mthreads.com/gpu', aliases: ['S4000', 'MTTS4000']},
+  {
+    name: 'MTT-S4000',
+    csv: 'Moore Threads MTT S4000',
+    vendor: 'moorethreads',
+    runtime: 'musa',
+    k8s: 'mthreads.com/gpu',
+    aliases: ['S4000', 'MTTS4000'],
+  },
   // MetaX
   {name: 'MetaX-C500', csv: 'MetaX C500', vendor: 'metax', runtime: 'maca', k8s: 'metax-tech.com/gpu', aliases: ['C500', 'Xiyun-C500']},
   // Biren
@@ -299,7 +400,12 @@ function fromCsvRow(spec: EntrySpec, row: Record<string, string>): Accelerator {
   if (spec.memoryConfidence && memoryGB.value !== null && !/~|UNCERTAIN|UNVERIFIED/i.test(row.memory_gb)) {
     memoryGB = {...memoryGB, confidence: spec.memoryConfidence}
   }
-  const notes = [row.notes, spec.note, row.pytorch_path ? `PyTorch: ${row.pytorch_path}` : '', row.software_stack ? `stack: ${row.software_stack}` : '']
+  const notes = [
+    row.notes,
+    spec.note,
+    row.pytorch_path ? `PyTorch: ${row.pytorch_path}` : '',
+    row.software_stack ? `stack: ${row.software_stack}` : '',
+  ]
     .filter((s) => s && s.trim() !== '')
     .join('; ')
   return {

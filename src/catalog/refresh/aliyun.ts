@@ -13,7 +13,18 @@
 import type {Currency} from '../../model/job-spec.js'
 import {effectiveSpot} from '../anomalies.js'
 import type {Offer} from '../../model/catalog.js'
-import {cloudRetry, inPool, isConcreteType, isProviderWide, KeptRows, knownTypes, pricedRow, reasonOf, reportRetry, type KnownType} from './priced-rows.js'
+import {
+  cloudRetry,
+  inPool,
+  isConcreteType,
+  isProviderWide,
+  KeptRows,
+  knownTypes,
+  pricedRow,
+  reasonOf,
+  reportRetry,
+  type KnownType,
+} from './priced-rows.js'
 import type {Refresher, RefreshContext, RefreshResult} from './types.js'
 
 export const ALIYUN_SOURCE = 'Alibaba Cloud ECS DescribePrice (pay-as-you-go) + DescribeSpotPriceHistory (spot)'
@@ -29,7 +40,9 @@ interface DetailInfo {
 
 /** The hourly price of the instance itself in a DescribePrice answer, or null when it has none. */
 export function instancePrice(answer: Record<string, unknown>): {amount: number; currency: Currency} | null {
-  const price = (answer.PriceInfo as {Price?: {TradePrice?: number | string; Currency?: string; DetailInfos?: {DetailInfo?: DetailInfo[]}}} | undefined)?.Price
+  const price = (
+    answer.PriceInfo as {Price?: {TradePrice?: number | string; Currency?: string; DetailInfos?: {DetailInfo?: DetailInfo[]}}} | undefined
+  )?.Price
   if (!price) return null
   const currency: Currency = price.Currency === 'USD' ? 'USD' : 'CNY'
   const line = price.DetailInfos?.DetailInfo?.find((d) => d.Resource === 'instanceType')
@@ -49,7 +62,12 @@ export function newestPerZone(points: ReadonlyArray<{zone: string; price: {amoun
 }
 
 /** The rows of one type from its on-demand price and the spot prices per zone. */
-export function aliyunRows(t: KnownType, onDemand: {amount: number; currency: Currency}, spot: Map<string, number> | string, asOf: string): Offer[] {
+export function aliyunRows(
+  t: KnownType,
+  onDemand: {amount: number; currency: Currency},
+  spot: Map<string, number> | string,
+  asOf: string,
+): Offer[] {
   const base = {onDemand: onDemand.amount, currency: onDemand.currency, source: ALIYUN_SOURCE, asOf}
   if (typeof spot === 'string') return [pricedRow(t, {...base, zone: null, spot: null, notes: [`spot price not refreshed: ${spot}`]})]
   if (spot.size === 0) return [pricedRow(t, {...base, zone: null, spot: null, notes: ['no spot price reported in the last three hours']})]
@@ -66,7 +84,10 @@ export const aliyunRefresher: Refresher = {
   defaultEndpoint: 'https://ecs.{region}.aliyuncs.com/',
   credentialsRequired: true,
   async fetch(ctx: RefreshContext): Promise<RefreshResult> {
-    const [{loadAliyunCredentials}, {EcsClient}] = await Promise.all([import('../../clouds/aliyun/credentials.js'), import('../../clouds/aliyun/ecs-client.js')])
+    const [{loadAliyunCredentials}, {EcsClient}] = await Promise.all([
+      import('../../clouds/aliyun/credentials.js'),
+      import('../../clouds/aliyun/ecs-client.js'),
+    ])
     // HOME from the injected environment, so a test's environment decides which profile file is read.
     const loaded = await loadAliyunCredentials({env: ctx.env, ...(ctx.env.HOME ? {homeDir: ctx.env.HOME} : {})})
     const types = knownTypes('aliyun', ctx.known, ctx.previous)
@@ -100,7 +121,17 @@ export const aliyunRefresher: Refresher = {
       let onDemand: {amount: number; currency: Currency} | null
       try {
         requests++
-        onDemand = instancePrice(await ecs.call('DescribePrice', [['ResourceType', 'instance'], ['InstanceType', t.instanceType], ['PriceUnit', 'Hour']], {instanceType: t.instanceType}))
+        onDemand = instancePrice(
+          await ecs.call(
+            'DescribePrice',
+            [
+              ['ResourceType', 'instance'],
+              ['InstanceType', t.instanceType],
+              ['PriceUnit', 'Hour'],
+            ],
+            {instanceType: t.instanceType},
+          ),
+        )
       } catch (error) {
         if (isProviderWide(error)) throw error
         firstError ??= error
@@ -123,7 +154,10 @@ export const aliyunRefresher: Refresher = {
       throw ctx.fail('unavailable', `no Alibaba Cloud instance type could be priced (${kept.summary(2).join('; ')})`)
     }
     offers.push(...kept.rows)
-    offers.sort((a, b) => a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''))
+    offers.sort(
+      (a, b) =>
+        a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''),
+    )
     return {offers, source: `${ALIYUN_SOURCE} (credentials: ${loaded.source})`, requests, warnings: kept.summary()}
   },
 }

@@ -16,7 +16,11 @@ const MAX_PAGES = 50
 /** SKYHOP_AWS_PRICING_ENDPOINT, then the standard AWS overrides, then the public endpoint. */
 export function pricingEndpoint(env: NodeJS.ProcessEnv): string {
   const ignore = (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '').toLowerCase() === 'true'
-  return env.SKYHOP_AWS_PRICING_ENDPOINT?.trim() || (!ignore && (env.AWS_ENDPOINT_URL_PRICING?.trim() || env.AWS_ENDPOINT_URL?.trim())) || PRICING_ENDPOINT
+  return (
+    env.SKYHOP_AWS_PRICING_ENDPOINT?.trim() ||
+    (!ignore && (env.AWS_ENDPOINT_URL_PRICING?.trim() || env.AWS_ENDPOINT_URL?.trim())) ||
+    PRICING_ENDPOINT
+  )
 }
 
 export interface GetProductsPage {
@@ -46,7 +50,10 @@ export function getProductsBody(instanceType: string, nextToken?: string): strin
 export function onDemandByRegion(priceList: readonly string[]): Map<string, number> {
   const out = new Map<string, number>()
   for (const text of priceList) {
-    let doc: {product?: {attributes?: Record<string, string>}; terms?: {OnDemand?: Record<string, {priceDimensions?: Record<string, {unit?: string; pricePerUnit?: {USD?: string}}>}>}}
+    let doc: {
+      product?: {attributes?: Record<string, string>}
+      terms?: {OnDemand?: Record<string, {priceDimensions?: Record<string, {unit?: string; pricePerUnit?: {USD?: string}}>}>}
+    }
     try {
       doc = JSON.parse(text)
     } catch {
@@ -65,7 +72,13 @@ export function onDemandByRegion(priceList: readonly string[]): Map<string, numb
 }
 
 /** On-demand USD/hour of one instance type in every region the price list has it. */
-export async function fetchOnDemand(http: HttpClient, endpoint: string, credentials: AwsCredentials, instanceType: string, now: () => Date = () => new Date()): Promise<Map<string, number>> {
+export async function fetchOnDemand(
+  http: HttpClient,
+  endpoint: string,
+  credentials: AwsCredentials,
+  instanceType: string,
+  now: () => Date = () => new Date(),
+): Promise<Map<string, number>> {
   const url = new URL(endpoint)
   const out = new Map<string, number>()
   let token: string | undefined

@@ -72,7 +72,13 @@ export function latestPrices(prices: readonly ZonePrice[]): Map<string, ZonePric
  * Offers for one region from the spot prices found there, the on-demand prices the price
  * list gave (by instance type), and what the catalog knew.
  */
-export function regionOffers(region: string, types: Map<string, Known>, prices: readonly ZonePrice[], asOf: string, onDemand: ReadonlyMap<string, number> = new Map()): Offer[] {
+export function regionOffers(
+  region: string,
+  types: Map<string, Known>,
+  prices: readonly ZonePrice[],
+  asOf: string,
+  onDemand: ReadonlyMap<string, number> = new Map(),
+): Offer[] {
   const latest = [...latestPrices(prices).values()]
   const notice = providerInfo('aws')?.noticeSeconds.value ?? null
   const out: Offer[] = []
@@ -91,14 +97,26 @@ export function regionOffers(region: string, types: Map<string, Known>, prices: 
       preemptionRatePerHour: null,
       capacity: null,
       noticeSeconds: notice,
-      source: listed !== undefined ? 'AWS Price List GetProducts (on-demand) + EC2 DescribeSpotPriceHistory (spot)' : `AWS EC2 DescribeSpotPriceHistory (spot); on-demand from ${k.source}`,
+      source:
+        listed !== undefined
+          ? 'AWS Price List GetProducts (on-demand) + EC2 DescribeSpotPriceHistory (spot)'
+          : `AWS EC2 DescribeSpotPriceHistory (spot); on-demand from ${k.source}`,
       asOf,
       confidence: listed !== undefined ? ('high' as const) : minConfidence(k.confidence, 'high'),
     }
-    const odNote = listed !== undefined ? 'on-demand from the price list' : od === null ? 'no on-demand price known' : `on-demand price as of ${k.asOf}`
+    const odNote =
+      listed !== undefined ? 'on-demand from the price list' : od === null ? 'no on-demand price known' : `on-demand price as of ${k.asOf}`
     const rows: Offer[] =
       zones.length === 0
-        ? [{...base, zone: null, price: {onDemand: od, spot: null, currency: 'USD'}, priceStatus: od === null ? 'unknown' : 'list', notes: `${odNote}; no spot price reported in ${region}`}]
+        ? [
+            {
+              ...base,
+              zone: null,
+              price: {onDemand: od, spot: null, currency: 'USD'},
+              priceStatus: od === null ? 'unknown' : 'list',
+              notes: `${odNote}; no spot price reported in ${region}`,
+            },
+          ]
         : zones.map((z) => {
             const spot = effectiveSpot(od, z.price)
             return {
@@ -175,7 +193,11 @@ export const awsRefresher: Refresher = {
         const ec2 = new Ec2Client({region, credentials: async () => loaded.credentials, dispatcher: ctx.dispatcher, env: ctx.env})
         try {
           requests++
-          const prices = await ec2.describeSpotPriceHistory({instanceTypes: [...types.keys()].sort(), productDescription: 'Linux/UNIX', startTime: ctx.now})
+          const prices = await ec2.describeSpotPriceHistory({
+            instanceTypes: [...types.keys()].sort(),
+            productDescription: 'Linux/UNIX',
+            startTime: ctx.now,
+          })
           offers.push(
             ...regionOffers(
               region,
@@ -195,7 +217,10 @@ export const awsRefresher: Refresher = {
     }
     await Promise.all(Array.from({length: Math.min(PARALLEL_REGIONS, regions.length)}, worker))
     if (errors.length === regions.length) throw errors[0]
-    offers.sort((a, b) => a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''))
+    offers.sort(
+      (a, b) =>
+        a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''),
+    )
     const odSource = listFailure ? 'on-demand from the catalog' : 'Price List GetProducts'
     return {offers, source: `AWS EC2 DescribeSpotPriceHistory + ${odSource} (credentials: ${loaded.source})`, requests, warnings}
   },

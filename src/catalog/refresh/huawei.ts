@@ -97,19 +97,36 @@ function bssError(status: number, body: string, flavor: string, region: string):
     // Not JSON: the status alone speaks.
   }
   const auth = status === 401 || status === 403 || code.startsWith('APIGW.030') || code === 'CBC.0151'
-  return new ProviderError('huaweicloud', auth ? 'auth' : 'unavailable', `ListOnDemandResourceRatings ${flavor} in ${region}: ${code} ${message}`, {
-    scope: auth ? 'provider' : 'offer',
-    backendCode: code,
-    ...(auth ? {hint: 'check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK and that the IAM user may query prices in the Billing Center (BSS)'} : {}),
-  })
+  return new ProviderError(
+    'huaweicloud',
+    auth ? 'auth' : 'unavailable',
+    `ListOnDemandResourceRatings ${flavor} in ${region}: ${code} ${message}`,
+    {
+      scope: auth ? 'provider' : 'offer',
+      backendCode: code,
+      ...(auth
+        ? {hint: 'check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK and that the IAM user may query prices in the Billing Center (BSS)'}
+        : {}),
+    },
+  )
 }
 
 /** Base URL of BSS: the override with `{service}` and `{region}` filled in, else the China site's. */
 export function bssBase(endpoint: string, region: string): string {
-  return endpoint.replace(/%7Bservice%7D|\{service\}/g, 'bss').replace(/%7Bregion%7D|\{region\}/g, region).replace(/\/$/, '')
+  return endpoint
+    .replace(/%7Bservice%7D|\{service\}/g, 'bss')
+    .replace(/%7Bregion%7D|\{region\}/g, region)
+    .replace(/\/$/, '')
 }
 
-async function ratingOf(http: HttpClient, base: string, account: {ak: string; sk: string; securityToken?: string}, domainId: string, projectId: string, t: KnownType): Promise<{amount: number; currency: Currency} | string> {
+async function ratingOf(
+  http: HttpClient,
+  base: string,
+  account: {ak: string; sk: string; securityToken?: string},
+  domainId: string,
+  projectId: string,
+  t: KnownType,
+): Promise<{amount: number; currency: Currency} | string> {
   const {signSdkHmac} = await import('../../clouds/huaweicloud/sdk-hmac.js')
   const url = new URL(`${base}${HUAWEI_RATINGS_PATH}`)
   const body = JSON.stringify(ratingRequest(projectId, t.instanceType, t.region))
@@ -168,7 +185,10 @@ export const huaweiRefresher: Refresher = {
       else flavors.push(t)
     }
     if (flavors.length === 0) {
-      throw ctx.fail('unavailable', `none of the catalog's Huawei Cloud rows is an ECS flavor BSS can price; they keep their data (${kept.summary(2).join('; ')})`)
+      throw ctx.fail(
+        'unavailable',
+        `none of the catalog's Huawei Cloud rows is an ECS flavor BSS can price; they keep their data (${kept.summary(2).join('; ')})`,
+      )
     }
 
     let requests = 0
@@ -186,11 +206,16 @@ export const huaweiRefresher: Refresher = {
     if (!domainId) {
       requests++
       const {json} = await iam.call({service: 'iam', method: 'GET', path: '/v3/auth/domains', action: 'KeystoneListAuthDomains'})
-      domainId = ((json.domains as Array<{id?: string; enabled?: boolean}> | undefined) ?? []).find((d) => d.id && d.enabled !== false)?.id ?? null
+      domainId =
+        ((json.domains as Array<{id?: string; enabled?: boolean}> | undefined) ?? []).find((d) => d.id && d.enabled !== false)?.id ?? null
       if (!domainId) throw ctx.fail('auth', 'IAM lists no account (domain) for this access key; set HUAWEICLOUD_SDK_DOMAIN_ID')
     }
     // Any project of the account will do (BSS prices the region named in the body).
-    let projectId = flavors.map((f) => account.projectIds[f.region]).find(Boolean) ?? account.anyRegionProjectId ?? Object.values(account.projectIds)[0] ?? null
+    let projectId =
+      flavors.map((f) => account.projectIds[f.region]).find(Boolean) ??
+      account.anyRegionProjectId ??
+      Object.values(account.projectIds)[0] ??
+      null
     if (!projectId) {
       requests++
       const projects = await listAuthProjects(iam)
@@ -225,7 +250,10 @@ export const huaweiRefresher: Refresher = {
       throw ctx.fail('unavailable', `no Huawei Cloud flavor could be priced (${kept.summary(2).join('; ')})`)
     }
     offers.push(...kept.rows)
-    offers.sort((a, b) => a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''))
+    offers.sort(
+      (a, b) =>
+        a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''),
+    )
     return {offers, source: `${HUAWEI_SOURCE} (credentials: ${loaded.source})`, requests, warnings: kept.summary()}
   },
 }

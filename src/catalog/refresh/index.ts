@@ -121,7 +121,9 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
         onRetry: options.onRetry ? (e) => options.onRetry!(provider, e) : undefined,
         userAgent: 'skyhop catalog refresh',
       })
-      const entry: RefreshStateEntry = {...(state.providers[provider] ?? {lastAttempt: '', lastSuccess: null, lastError: null, lastRows: null})}
+      const entry: RefreshStateEntry = {
+        ...(state.providers[provider] ?? {lastAttempt: '', lastSuccess: null, lastError: null, lastRows: null}),
+      }
       entry.lastAttempt = started.toISOString()
       try {
         const result = await refresher.fetch({
@@ -168,7 +170,9 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
         if (!explicit && refresher.credentialsRequired && json.code === 'PROVIDER_NO_CREDENTIALS') {
           // Not asked for by name and not set up here: nothing failed, nothing changes.
           const using = keptData(provider, bundled, prior, priorOffers)
-          outcomes.push(keptOutcome(provider, 'skipped', `skipped: no ${provider} credentials found; ${describeKept(using)}`, endpoint, using))
+          outcomes.push(
+            keptOutcome(provider, 'skipped', `skipped: no ${provider} credentials found; ${describeKept(using)}`, endpoint, using),
+          )
           return
         }
         entry.lastError = json
@@ -214,7 +218,12 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
 }
 
 /** What the catalog keeps using for a provider that was not refreshed this time. */
-function keptData(provider: string, bundled: OffersFile, prior: {snapshot: OffersFile} | undefined, priorOffers: readonly Offer[]): RefreshOutcome['using'] {
+function keptData(
+  provider: string,
+  bundled: OffersFile,
+  prior: {snapshot: OffersFile} | undefined,
+  priorOffers: readonly Offer[],
+): RefreshOutcome['using'] {
   const priorMeta = prior?.snapshot.providers[provider]
   const bundledMeta = bundled.providers[provider]
   if (priorMeta) return {origin: 'refreshed', asOf: priorMeta.asOf, fetchedAt: priorMeta.fetchedAt ?? null, rows: priorOffers.length}
@@ -228,8 +237,25 @@ function describeKept(using: RefreshOutcome['using']): string {
   return 'no offers for this provider'
 }
 
-function keptOutcome(provider: string, status: RefreshStatus, message: string, endpoint: string | null, using: RefreshOutcome['using']): RefreshOutcome {
-  return {provider, status, rows: null, source: null, endpoint: endpoint === null ? null : describeEndpoint(endpoint), fetchedAt: null, requests: null, error: null, using, message}
+function keptOutcome(
+  provider: string,
+  status: RefreshStatus,
+  message: string,
+  endpoint: string | null,
+  using: RefreshOutcome['using'],
+): RefreshOutcome {
+  return {
+    provider,
+    status,
+    rows: null,
+    source: null,
+    endpoint: endpoint === null ? null : describeEndpoint(endpoint),
+    fetchedAt: null,
+    requests: null,
+    error: null,
+    using,
+    message,
+  }
 }
 
 /** The error as --json and the state file show it; anything unexpected is reported, redacted. */

@@ -104,7 +104,10 @@ export class KeptRows {
     this.rows.push(...rows)
   }
 
-  /** One line per reason, naming at most `show` places: `kept the previous rows of GN10Xp.* in ap-beijing, … (+3 more): not a concrete instance type`. */
+  /**
+   * One line per reason, naming at most `show` places:
+   * `kept the previous rows of GN10Xp.* in ap-beijing, … (+3 more): not a concrete instance type`.
+   */
   summary(show = 4): string[] {
     return [...this.byReason].map(([reason, list]) => {
       const more = list.length > show ? ` (+${list.length - show} more)` : ''

@@ -64,7 +64,15 @@ export const tencentRefresher: Refresher = {
     const cvm = (region: string) => {
       let c = clients.get(region)
       if (!c) {
-        c = new CvmClient({region, credentials: async () => loaded.credentials, dispatcher: ctx.dispatcher, env: ctx.env, timeoutMs: ctx.timeoutMs, retry, onRetry})
+        c = new CvmClient({
+          region,
+          credentials: async () => loaded.credentials,
+          dispatcher: ctx.dispatcher,
+          env: ctx.env,
+          timeoutMs: ctx.timeoutMs,
+          retry,
+          onRetry,
+        })
         clients.set(region, c)
       }
       return c
@@ -84,19 +92,29 @@ export const tencentRefresher: Refresher = {
     let requests = 0
     const availableZones = perRegion(async (c) => {
       requests++
-      return (await c.describeZones()).filter((z) => z.available).map((z) => z.zone).sort()
+      return (await c.describeZones())
+        .filter((z) => z.available)
+        .map((z) => z.zone)
+        .sort()
     })
     const imageOf = perRegion(async (c, region) => {
       if (/^img-[a-z0-9]+$/.test(wantedImage)) return wantedImage
       requests++
       const id = await c.findPublicImage(wantedImage)
-      if (!id) throw new ProviderError('tencentcloud', 'unavailable', `no public image named "${wantedImage}" in ${region} to ask prices with`, {scope: 'region', hint: 'Set SKYHOP_TENCENTCLOUD_IMAGE to an image id (img-…) or name.'})
+      if (!id)
+        throw new ProviderError('tencentcloud', 'unavailable', `no public image named "${wantedImage}" in ${region} to ask prices with`, {
+          scope: 'region',
+          hint: 'Set SKYHOP_TENCENTCLOUD_IMAGE to an image id (img-…) or name.',
+        })
       return id
     })
     const price = async (region: string, zone: string, instanceType: string, spot: boolean): Promise<Money> => {
       const imageId = await imageOf(region)
       requests++
-      return cvm(region).inquiryPrice({imageId, instanceType, zone, spot: spot ? {maxPrice: {amount: INQUIRY_BID, currency}} : null}, currency)
+      return cvm(region).inquiryPrice(
+        {imageId, instanceType, zone, spot: spot ? {maxPrice: {amount: INQUIRY_BID, currency}} : null},
+        currency,
+      )
     }
     const kept = new KeptRows()
     const offers: Offer[] = []
@@ -128,7 +146,13 @@ export const tencentRefresher: Refresher = {
           const sold = !notSoldHere(error)
           if (sold) firstError ??= error
           const reason = sold ? `InquiryPriceRunInstances failed (${reasonOf(error, 'tencentcloud')})` : 'not sold in this zone now'
-          if (listed) kept.add(t, reason, t.current.filter((r) => r.zone === zone), zone)
+          if (listed)
+            kept.add(
+              t,
+              reason,
+              t.current.filter((r) => r.zone === zone),
+              zone,
+            )
           else if (sold) failure ??= reason
           continue
         }
@@ -153,7 +177,10 @@ export const tencentRefresher: Refresher = {
       throw ctx.fail('unavailable', `no Tencent Cloud instance type could be priced (${kept.summary(2).join('; ')})`)
     }
     offers.push(...kept.rows)
-    offers.sort((a, b) => a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''))
+    offers.sort(
+      (a, b) =>
+        a.region.localeCompare(b.region) || a.instanceType.localeCompare(b.instanceType) || (a.zone ?? '').localeCompare(b.zone ?? ''),
+    )
     return {offers, source: `${TENCENT_SOURCE} (credentials: ${loaded.source})`, requests, warnings: kept.summary()}
   },
 }

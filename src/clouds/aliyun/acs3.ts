@@ -56,7 +56,14 @@ export function acs3CanonicalRequest(request: Acs3Request, signedHeaderFilter = 
   const canonicalHeaders = names.map((n) => `${n}:${signed.get(n)}\n`).join('')
   const payloadHash = get(request.headers, 'x-acs-content-sha256') ?? sha256Hex(request.body ?? '')
   const uri = request.path === '' ? '/' : request.path.split('/').map(rfc3986Encode).join('/')
-  const text = [request.method.toUpperCase(), uri, canonicalQueryString(request.query ?? []), canonicalHeaders, names.join(';'), payloadHash].join('\n')
+  const text = [
+    request.method.toUpperCase(),
+    uri,
+    canonicalQueryString(request.query ?? []),
+    canonicalHeaders,
+    names.join(';'),
+    payloadHash,
+  ].join('\n')
   return {text, signedHeaders: names.join(';')}
 }
 
@@ -64,7 +71,8 @@ export function signAcs3(request: Acs3Request, credentials: AliyunCredentials, o
   if (!get(request.headers, 'host')) throw new TypeError('ACS3: the request must carry a Host header')
   const headers: Array<[string, string]> = request.headers.filter(([n]) => n.toLowerCase() !== 'authorization').map(([n, v]) => [n, v])
   if (get(headers, 'x-acs-date') === undefined) headers.push(['x-acs-date', acsDate(options.date ?? new Date())])
-  if (get(headers, 'x-acs-signature-nonce') === undefined) headers.push(['x-acs-signature-nonce', options.nonce ?? randomBytes(16).toString('hex')])
+  if (get(headers, 'x-acs-signature-nonce') === undefined)
+    headers.push(['x-acs-signature-nonce', options.nonce ?? randomBytes(16).toString('hex')])
   if (get(headers, 'x-acs-content-sha256') === undefined) headers.push(['x-acs-content-sha256', sha256Hex(request.body ?? '')])
   if (credentials.securityToken && get(headers, 'x-acs-security-token') === undefined) {
     headers.push(['x-acs-security-token', credentials.securityToken])

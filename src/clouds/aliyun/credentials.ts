@@ -42,7 +42,9 @@ function register(c: AliyunCredentials): AliyunCredentials {
   return c
 }
 
-export async function loadAliyunCredentials(options: AliyunCredentialOptions = {}): Promise<LoadedCredentials<AliyunCredentials> & {region: string | null}> {
+export async function loadAliyunCredentials(
+  options: AliyunCredentialOptions = {},
+): Promise<LoadedCredentials<AliyunCredentials> & {region: string | null}> {
   const {env, homeDir} = defaultContext(options)
   const explicit = nonEmpty(options.profile) ?? nonEmpty(env.ALIBABA_CLOUD_PROFILE) ?? nonEmpty(env.ALIBABACLOUD_PROFILE)
   const looked: string[] = []
@@ -67,7 +69,11 @@ export async function loadAliyunCredentials(options: AliyunCredentialOptions = {
   if (text === null) {
     if (explicit) throw badCredentialsFile(PROVIDER, `profile ${explicit}`, `${shown} does not exist`)
     looked.push(shown)
-    throw noCredentialsError(PROVIDER, looked, 'set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or run `aliyun configure`')
+    throw noCredentialsError(
+      PROVIDER,
+      looked,
+      'set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or run `aliyun configure`',
+    )
   }
   let config: {current?: string; profiles?: CliProfile[]}
   try {
@@ -80,7 +86,11 @@ export async function loadAliyunCredentials(options: AliyunCredentialOptions = {
   if (!profile) throw badCredentialsFile(PROVIDER, `profile ${name}`, `not found in ${shown}`)
   const mode = profile.mode ?? 'AK'
   if (mode !== 'AK' && mode !== 'StsToken') {
-    throw badCredentialsFile(PROVIDER, `profile ${name}`, `mode ${mode} is not supported by skyhop (use AK or StsToken, or export ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)`)
+    throw badCredentialsFile(
+      PROVIDER,
+      `profile ${name}`,
+      `mode ${mode} is not supported by skyhop (use AK or StsToken, or export ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)`,
+    )
   }
   const id = nonEmpty(profile.access_key_id)
   const secret = nonEmpty(profile.access_key_secret)

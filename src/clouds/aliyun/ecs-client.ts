@@ -120,21 +120,42 @@ export class EcsClient {
       await this.options.credentials(),
       {date: (this.options.now ?? (() => new Date()))()},
     )
-    const res = await sendRequest({url: url.toString(), method: 'POST', headers: signed.headers, body, timeoutMs: this.options.timeoutMs ?? 20_000, dispatcher: this.options.dispatcher})
+    const res = await sendRequest({
+      url: url.toString(),
+      method: 'POST',
+      headers: signed.headers,
+      body,
+      timeoutMs: this.options.timeoutMs ?? 20_000,
+      dispatcher: this.options.dispatcher,
+    })
     let json: Record<string, unknown>
     try {
       json = JSON.parse(res.body) as Record<string, unknown>
     } catch {
-      throw new AliyunApiError(res.status, res.status >= 500 ? 'InternalError' : 'MalformedResponse', `the ECS answer to ${action} is not JSON (HTTP ${res.status})`, null)
+      throw new AliyunApiError(
+        res.status,
+        res.status >= 500 ? 'InternalError' : 'MalformedResponse',
+        `the ECS answer to ${action} is not JSON (HTTP ${res.status})`,
+        null,
+      )
     }
     if (res.status >= 300 || typeof json.Code === 'string') {
-      throw new AliyunApiError(res.status, String(json.Code ?? `HTTP${res.status}`), String(json.Message ?? ''), typeof json.RequestId === 'string' ? json.RequestId : null)
+      throw new AliyunApiError(
+        res.status,
+        String(json.Code ?? `HTTP${res.status}`),
+        String(json.Message ?? ''),
+        typeof json.RequestId === 'string' ? json.RequestId : null,
+      )
     }
     return json
   }
 
   /** One action with retries; failures come back as ProviderError. */
-  async call(action: string, params: Params, context: {zone?: string | null; instanceType?: string} = {}): Promise<Record<string, unknown>> {
+  async call(
+    action: string,
+    params: Params,
+    context: {zone?: string | null; instanceType?: string} = {},
+  ): Promise<Record<string, unknown>> {
     return retriedCall(
       this.options,
       action,
@@ -162,13 +183,21 @@ export class EcsClient {
     if (input.autoReleaseTime) p.push(['AutoReleaseTime', input.autoReleaseTime])
     if (input.spot) {
       const limit = input.spot.priceLimit
-      p.push(['SpotStrategy', limit ? 'SpotWithPriceLimit' : 'SpotAsPriceGo'], ['SpotInterruptionBehavior', 'Terminate'], ['SpotDuration', String(input.spot.protectionHours ?? 1)])
+      p.push(
+        ['SpotStrategy', limit ? 'SpotWithPriceLimit' : 'SpotAsPriceGo'],
+        ['SpotInterruptionBehavior', 'Terminate'],
+        ['SpotDuration', String(input.spot.protectionHours ?? 1)],
+      )
       if (limit) p.push(['SpotPriceLimit', limit.amount.toFixed(4)])
     } else p.push(['SpotStrategy', 'NoSpot'])
     ;(input.tags ?? []).forEach((t, i) => p.push([`Tag.${i + 1}.Key`, t.key], [`Tag.${i + 1}.Value`, t.value]))
     const json = await this.call('RunInstances', p, {zone: input.zone, instanceType: input.instanceType})
     const ids = (json.InstanceIdSets as {InstanceIdSet?: string[]} | undefined)?.InstanceIdSet ?? []
-    if (!ids[0]) throw toAliyunProviderError(new AliyunApiError(200, 'MalformedResponse', 'RunInstances returned no instance id', null), {action: 'RunInstances', region: this.region})
+    if (!ids[0])
+      throw toAliyunProviderError(new AliyunApiError(200, 'MalformedResponse', 'RunInstances returned no instance id', null), {
+        action: 'RunInstances',
+        region: this.region,
+      })
     return ids[0]
   }
 
@@ -202,7 +231,10 @@ export class EcsClient {
   }
 
   async getConsoleOutput(instanceId: string): Promise<string | null> {
-    const json = await this.call('GetInstanceConsoleOutput', [['InstanceId', instanceId], ['RemoveSymbols', 'true']])
+    const json = await this.call('GetInstanceConsoleOutput', [
+      ['InstanceId', instanceId],
+      ['RemoveSymbols', 'true'],
+    ])
     const out = typeof json.ConsoleOutput === 'string' ? json.ConsoleOutput : ''
     return out ? Buffer.from(out, 'base64').toString('utf8') : null
   }
@@ -230,10 +262,19 @@ export class EcsClient {
     if (query.startTime) p.push(['StartTime', query.startTime.toISOString().replace(/\.\d{3}Z$/, 'Z')])
     const json = await this.call('DescribeSpotPriceHistory', p)
     const currency = (json.Currency === 'USD' ? 'USD' : 'CNY') as Currency
-    const rows = (json.SpotPrices as {SpotPriceType?: Array<{ZoneId?: string; InstanceType?: string; SpotPrice?: number; Timestamp?: string}>} | undefined)?.SpotPriceType ?? []
+    const rows =
+      (
+        json.SpotPrices as
+          {SpotPriceType?: Array<{ZoneId?: string; InstanceType?: string; SpotPrice?: number; Timestamp?: string}>} | undefined
+      )?.SpotPriceType ?? []
     return rows
       .filter((r) => typeof r.SpotPrice === 'number')
-      .map((r) => ({zone: r.ZoneId ?? '', instanceType: r.InstanceType ?? query.instanceType, price: {amount: r.SpotPrice!, currency}, timestamp: r.Timestamp ?? ''}))
+      .map((r) => ({
+        zone: r.ZoneId ?? '',
+        instanceType: r.InstanceType ?? query.instanceType,
+        price: {amount: r.SpotPrice!, currency},
+        timestamp: r.Timestamp ?? '',
+      }))
   }
 
   /** The pay-as-you-go hourly price of an instance type (DescribePrice). */
@@ -246,7 +287,11 @@ export class EcsClient {
     if (zone) p.push(['ZoneId', zone])
     const json = await this.call('DescribePrice', p, {zone, instanceType})
     const price = (json.PriceInfo as {Price?: {TradePrice?: number; Currency?: string}} | undefined)?.Price
-    if (typeof price?.TradePrice !== 'number') throw toAliyunProviderError(new AliyunApiError(200, 'MalformedResponse', 'DescribePrice returned no TradePrice', null), {action: 'DescribePrice', region: this.region})
+    if (typeof price?.TradePrice !== 'number')
+      throw toAliyunProviderError(new AliyunApiError(200, 'MalformedResponse', 'DescribePrice returned no TradePrice', null), {
+        action: 'DescribePrice',
+        region: this.region,
+      })
     return {amount: price.TradePrice, currency: price.Currency === 'USD' ? 'USD' : 'CNY'}
   }
 

@@ -9,7 +9,16 @@
 //   InvalidImageId.NotFound (images are regional)                        unavailable / region
 //   anything else                                                        unavailable / offer
 import {CloudApiError} from '../common/api-error.js'
-import {isRetryableCloudError, mapErrorCode, SERVER_ERROR, toCloudProviderError, TRANSIENT, type CloudErrorContext, type CloudErrors, type ErrorMapping} from '../common/error-mapping.js'
+import {
+  isRetryableCloudError,
+  mapErrorCode,
+  SERVER_ERROR,
+  toCloudProviderError,
+  TRANSIENT,
+  type CloudErrorContext,
+  type CloudErrors,
+  type ErrorMapping,
+} from '../common/error-mapping.js'
 
 /** An ECS API answered with its JSON error document. */
 export class AliyunApiError extends CloudApiError {}
@@ -27,14 +36,26 @@ const ALIYUN_ERRORS: CloudErrors = {
       'InvalidInstanceType.NotSupported': {category: 'capacity', scope: 'zone'},
       'InvalidResourceType.NotSupported': {category: 'capacity', scope: 'zone'},
       'ResourceNotAvailable': {category: 'capacity', scope: 'zone'},
-      'InvalidSpotPriceLimit.LowerThanPublicPrice': {category: 'capacity', scope: 'offer', hint: 'the spot price is above the job’s max price'},
+      'InvalidSpotPriceLimit.LowerThanPublicPrice': {
+        category: 'capacity',
+        scope: 'offer',
+        hint: 'the spot price is above the job’s max price',
+      },
       SignatureDoesNotMatch: {category: 'auth', scope: 'provider', hint: 'check ALIBABA_CLOUD_ACCESS_KEY_SECRET'},
       IncompleteSignature: {category: 'auth', scope: 'provider'},
       'InvalidSecurityToken.Expired': {category: 'auth', scope: 'provider', hint: 'the STS token has expired'},
       'InvalidSecurityToken.Malformed': {category: 'auth', scope: 'provider'},
-      'InvalidAccount.NotEnoughBalance': {category: 'auth', scope: 'provider', hint: 'the account balance cannot pay for pay-as-you-go instances'},
+      'InvalidAccount.NotEnoughBalance': {
+        category: 'auth',
+        scope: 'provider',
+        hint: 'the account balance cannot pay for pay-as-you-go instances',
+      },
       'Account.Arrearage': {category: 'auth', scope: 'provider', hint: 'the account is in arrears'},
-      'InvalidImageId.NotFound': {category: 'unavailable', scope: 'region', hint: 'images are regional; give an image that exists in this region'},
+      'InvalidImageId.NotFound': {
+        category: 'unavailable',
+        scope: 'region',
+        hint: 'images are regional; give an image that exists in this region',
+      },
       ServiceUnavailable: TRANSIENT,
       InternalError: TRANSIENT,
     },

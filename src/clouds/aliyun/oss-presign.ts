@@ -14,9 +14,7 @@ import type {AliyunCredentials} from './acs3.js'
  * value stands alone). Nothing is percent-encoded: OSS signs the raw key and values.
  */
 export function ossCanonicalizedResource(path: string, subResources: ReadonlyArray<readonly [string, string]> = []): string {
-  const params = [...subResources]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+  const params = [...subResources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => (v === '' ? k : `${k}=${v}`))
   return params.length === 0 ? path : `${path}?${params.join('&')}`
 }
 
@@ -62,9 +60,10 @@ export function presignOss(request: PresignRequest, credentials: AliyunCredentia
     }),
   )
   const keyPath = request.key.split('/').map(rfc3986Encode).join('/')
-  const base = request.endpoint === undefined
-    ? `https://${request.bucket}.oss-${request.region}.aliyuncs.com/${keyPath}`
-    : `${request.endpoint.replace(/\/+$/, '')}/${rfc3986Encode(request.bucket)}/${keyPath}`
+  const base =
+    request.endpoint === undefined
+      ? `https://${request.bucket}.oss-${request.region}.aliyuncs.com/${keyPath}`
+      : `${request.endpoint.replace(/\/+$/, '')}/${rfc3986Encode(request.bucket)}/${keyPath}`
   // Sorted by name, as the SDKs emit them.
   const query: Array<[string, string]> = [
     ['Expires', String(expires)],

@@ -127,7 +127,9 @@ class Chain {
         `not found in ${displayPath(files.credentialsPath, this.ctx.homeDir)} or ${displayPath(files.configPath, this.ctx.homeDir)}`,
       )
     }
-    looked.push(`profile default in ${displayPath(files.credentialsPath, this.ctx.homeDir)} and ${displayPath(files.configPath, this.ctx.homeDir)}`)
+    looked.push(
+      `profile default in ${displayPath(files.credentialsPath, this.ctx.homeDir)} and ${displayPath(files.configPath, this.ctx.homeDir)}`,
+    )
 
     const webIdentity = await this.fromWebIdentityEnv()
     if (webIdentity) return webIdentity
@@ -143,7 +145,11 @@ class Chain {
       if (imds) return imds
       looked.push('instance metadata')
     }
-    throw noCredentialsError(PROVIDER, looked, 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure` / `aws sso login`, or choose a profile with AWS_PROFILE')
+    throw noCredentialsError(
+      PROVIDER,
+      looked,
+      'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure` / `aws sso login`, or choose a profile with AWS_PROFILE',
+    )
   }
 
   private envNote(): string {
@@ -198,7 +204,8 @@ class Chain {
   }
 
   private async fromProfile(name: string, files: Profiles, visited: string[]): Promise<Loaded> {
-    if (visited.includes(name)) throw badCredentialsFile(PROVIDER, `profile ${name}`, `source_profile cycle (${[...visited, name].join(' → ')})`)
+    if (visited.includes(name))
+      throw badCredentialsFile(PROVIDER, `profile ${name}`, `source_profile cycle (${[...visited, name].join(' → ')})`)
     const p = files.profiles.get(name)
     if (!p) throw badCredentialsFile(PROVIDER, `profile ${name}`, `not found (referenced by profile ${visited[visited.length - 1]})`)
     const where = `profile ${name}`
@@ -210,7 +217,8 @@ class Chain {
     const accessKeyId = nonEmpty(p.aws_access_key_id)
     const secretAccessKey = nonEmpty(p.aws_secret_access_key)
     if (accessKeyId || secretAccessKey) {
-      if (!accessKeyId || !secretAccessKey) throw badCredentialsFile(PROVIDER, where, 'has only one of aws_access_key_id and aws_secret_access_key')
+      if (!accessKeyId || !secretAccessKey)
+        throw badCredentialsFile(PROVIDER, where, 'has only one of aws_access_key_id and aws_secret_access_key')
       const sessionToken = nonEmpty(p.aws_session_token)
       return {
         credentials: register({accessKeyId, secretAccessKey, ...(sessionToken ? {sessionToken} : {})}),
@@ -226,7 +234,8 @@ class Chain {
 
   private async fromRoleProfile(name: string, p: Record<string, string>, files: Profiles, visited: string[]): Promise<Loaded> {
     const where = `profile ${name}`
-    if (p.mfa_serial) throw badCredentialsFile(PROVIDER, where, 'uses mfa_serial, which skyhop cannot prompt for; export temporary credentials instead')
+    if (p.mfa_serial)
+      throw badCredentialsFile(PROVIDER, where, 'uses mfa_serial, which skyhop cannot prompt for; export temporary credentials instead')
     const region = nonEmpty(p.region) ?? nonEmpty(this.env.AWS_REGION) ?? nonEmpty(this.env.AWS_DEFAULT_REGION)
     const roleArn = p.role_arn
     const sessionName = nonEmpty(p.role_session_name) ?? `skyhop-${this.now().getTime()}`
@@ -236,7 +245,9 @@ class Chain {
     if (p.web_identity_token_file) {
       const token = await readOptionalFile(expandHome(p.web_identity_token_file, this.ctx.homeDir))
       if (token === null) throw badCredentialsFile(PROVIDER, where, `web_identity_token_file ${p.web_identity_token_file} does not exist`)
-      const out = await this.stsCall(where, async () => assumeRoleWithWebIdentity({roleArn, sessionName, durationSeconds, webIdentityToken: token.trim()}, await this.sts(region)))
+      const out = await this.stsCall(where, async () =>
+        assumeRoleWithWebIdentity({roleArn, sessionName, durationSeconds, webIdentityToken: token.trim()}, await this.sts(region)),
+      )
       return {...out, source: `${where} (web identity, role ${roleArn})`}
     }
     if (p.source_profile) {
@@ -249,8 +260,16 @@ class Chain {
       via = `source profile ${p.source_profile}`
     } else if (p.credential_source) {
       const src = p.credential_source
-      const found = src === 'Environment' ? this.fromEnv() : src === 'Ec2InstanceMetadata' ? await this.fromImds(true) : src === 'EcsContainer' ? await this.fromContainer() : undefined
-      if (found === undefined) throw badCredentialsFile(PROVIDER, where, `unknown credential_source ${src} (Environment, Ec2InstanceMetadata or EcsContainer)`)
+      const found =
+        src === 'Environment'
+          ? this.fromEnv()
+          : src === 'Ec2InstanceMetadata'
+            ? await this.fromImds(true)
+            : src === 'EcsContainer'
+              ? await this.fromContainer()
+              : undefined
+      if (found === undefined)
+        throw badCredentialsFile(PROVIDER, where, `unknown credential_source ${src} (Environment, Ec2InstanceMetadata or EcsContainer)`)
       if (found === null) throw badCredentialsFile(PROVIDER, where, `credential_source ${src} has no credentials`)
       base = found
       via = `credential_source ${src}`
@@ -269,9 +288,13 @@ class Chain {
       return await fn()
     } catch (error) {
       if (error instanceof AwsApiError) {
-        throw new ProviderError(PROVIDER, error.status >= 500 ? 'transient' : 'auth', `${where}: STS refused: ${error.message}`, {backendCode: error.code, cause: error})
+        throw new ProviderError(PROVIDER, error.status >= 500 ? 'transient' : 'auth', `${where}: STS refused: ${error.message}`, {
+          backendCode: error.code,
+          cause: error,
+        })
       }
-      if (error instanceof HttpTransportError) throw new ProviderError(PROVIDER, 'transient', `${where}: STS: ${error.message}`, {cause: error})
+      if (error instanceof HttpTransportError)
+        throw new ProviderError(PROVIDER, 'transient', `${where}: STS: ${error.message}`, {cause: error})
       throw error
     }
   }
@@ -319,13 +342,24 @@ class Chain {
         dispatcher: await this.dispatcher(),
       }),
     )
-    if (res.status === 401 || res.status === 403) throw new ProviderError(PROVIDER, 'auth', `${where}: SSO refused the token (${res.status}); ${login}`, {code: 'PROVIDER_SSO_LOGIN'})
-    if (res.status !== 200) throw new ProviderError(PROVIDER, res.status >= 500 ? 'transient' : 'auth', `${where}: SSO GetRoleCredentials answered ${res.status}`)
-    const rc = (JSON.parse(res.body) as {roleCredentials?: {accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; expiration?: number}}).roleCredentials
+    if (res.status === 401 || res.status === 403)
+      throw new ProviderError(PROVIDER, 'auth', `${where}: SSO refused the token (${res.status}); ${login}`, {code: 'PROVIDER_SSO_LOGIN'})
+    if (res.status !== 200)
+      throw new ProviderError(PROVIDER, res.status >= 500 ? 'transient' : 'auth', `${where}: SSO GetRoleCredentials answered ${res.status}`)
+    const rc = (
+      JSON.parse(res.body) as {
+        roleCredentials?: {accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; expiration?: number}
+      }
+    ).roleCredentials
     if (!rc?.accessKeyId || !rc.secretAccessKey) throw new ProviderError(PROVIDER, 'auth', `${where}: SSO returned no role credentials`)
     const expiresAt = rc.expiration ? new Date(rc.expiration).toISOString() : null
     return {
-      credentials: register({accessKeyId: rc.accessKeyId, secretAccessKey: rc.secretAccessKey, ...(rc.sessionToken ? {sessionToken: rc.sessionToken} : {}), ...(expiresAt ? {expiration: expiresAt} : {})}),
+      credentials: register({
+        accessKeyId: rc.accessKeyId,
+        secretAccessKey: rc.secretAccessKey,
+        ...(rc.sessionToken ? {sessionToken: rc.sessionToken} : {}),
+        ...(expiresAt ? {expiration: expiresAt} : {}),
+      }),
       source: `${where} (SSO, account ${accountId}, role ${roleName})`,
       expiresAt,
     }
@@ -335,7 +369,8 @@ class Chain {
     try {
       return await fn()
     } catch (error) {
-      if (error instanceof HttpTransportError) throw new ProviderError(PROVIDER, 'transient', `${where}: ${what}: ${error.message}`, {cause: error})
+      if (error instanceof HttpTransportError)
+        throw new ProviderError(PROVIDER, 'transient', `${where}: ${what}: ${error.message}`, {cause: error})
       throw error
     }
   }
@@ -356,9 +391,12 @@ class Chain {
     } catch {
       throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process did not print JSON`)
     }
-    if (parsed.Version !== 1) throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process output has Version ${String(parsed.Version)}, expected 1`)
-    if (!parsed.AccessKeyId || !parsed.SecretAccessKey) throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process output lacks AccessKeyId or SecretAccessKey`)
-    if (parsed.Expiration && Date.parse(parsed.Expiration) <= this.now().getTime()) throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process returned expired credentials`)
+    if (parsed.Version !== 1)
+      throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process output has Version ${String(parsed.Version)}, expected 1`)
+    if (!parsed.AccessKeyId || !parsed.SecretAccessKey)
+      throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process output lacks AccessKeyId or SecretAccessKey`)
+    if (parsed.Expiration && Date.parse(parsed.Expiration) <= this.now().getTime())
+      throw new ProviderError(PROVIDER, 'auth', `${where}: credential_process returned expired credentials`)
     return {
       credentials: register({
         accessKeyId: parsed.AccessKeyId,
@@ -379,7 +417,9 @@ class Chain {
     if (token === null) throw badCredentialsFile(PROVIDER, 'AWS_WEB_IDENTITY_TOKEN_FILE', `${file} does not exist`)
     const region = nonEmpty(this.env.AWS_REGION) ?? nonEmpty(this.env.AWS_DEFAULT_REGION)
     const sessionName = nonEmpty(this.env.AWS_ROLE_SESSION_NAME) ?? `skyhop-${this.now().getTime()}`
-    const out = await this.stsCall('web identity', async () => assumeRoleWithWebIdentity({roleArn, sessionName, webIdentityToken: token.trim()}, await this.sts(region)))
+    const out = await this.stsCall('web identity', async () =>
+      assumeRoleWithWebIdentity({roleArn, sessionName, webIdentityToken: token.trim()}, await this.sts(region)),
+    )
     return {...out, source: `web identity (AWS_WEB_IDENTITY_TOKEN_FILE, role ${roleArn})`}
   }
 
@@ -389,7 +429,11 @@ class Chain {
     if (!relative && !full) return null
     const url = relative ? new URL(relative, 'http://169.254.170.2') : new URL(full!)
     if (!relative && url.protocol === 'http:' && !isAllowedContainerHost(url.hostname)) {
-      throw badCredentialsFile(PROVIDER, 'AWS_CONTAINER_CREDENTIALS_FULL_URI', `plain http is only allowed to loopback or the ECS/EKS agent addresses, not ${url.hostname}`)
+      throw badCredentialsFile(
+        PROVIDER,
+        'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+        `plain http is only allowed to loopback or the ECS/EKS agent addresses, not ${url.hostname}`,
+      )
     }
     let auth = nonEmpty(this.env.AWS_CONTAINER_AUTHORIZATION_TOKEN)
     const authFile = nonEmpty(this.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)
@@ -397,7 +441,13 @@ class Chain {
     registerSecret(auth)
     const variable = relative ? 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' : 'AWS_CONTAINER_CREDENTIALS_FULL_URI'
     const res = await this.transport('container credentials', variable, async () =>
-      sendRequest({url: url.toString(), method: 'GET', headers: auth ? [['Authorization', auth]] : [], timeoutMs: this.options.timeoutMs ?? 5000, dispatcher: await this.dispatcher()}),
+      sendRequest({
+        url: url.toString(),
+        method: 'GET',
+        headers: auth ? [['Authorization', auth]] : [],
+        timeoutMs: this.options.timeoutMs ?? 5000,
+        dispatcher: await this.dispatcher(),
+      }),
     )
     if (res.status !== 200) throw new ProviderError(PROVIDER, 'auth', `container credentials endpoint answered ${res.status}`)
     return {...parseMetadataCredentials(res.body, 'container credentials'), source: `container credentials (${variable})`}
@@ -406,7 +456,8 @@ class Chain {
   /** IMDSv2: token, role name, role credentials. null when no metadata service answers. */
   private async fromImds(required: boolean): Promise<Loaded | null> {
     const mode = (this.env.AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE ?? '').toLowerCase()
-    const base = nonEmpty(this.env.AWS_EC2_METADATA_SERVICE_ENDPOINT) ?? (mode === 'ipv6' ? 'http://[fd00:ec2::254]' : 'http://169.254.169.254')
+    const base =
+      nonEmpty(this.env.AWS_EC2_METADATA_SERVICE_ENDPOINT) ?? (mode === 'ipv6' ? 'http://[fd00:ec2::254]' : 'http://169.254.169.254')
     const timeoutMs = this.options.imdsTimeoutMs ?? 1000
     const dispatcher = await this.dispatcher()
     const call = (path: string, method: string, headers: Array<[string, string]>) =>
@@ -421,25 +472,37 @@ class Chain {
       token = res.body.trim()
     } catch (error) {
       if (error instanceof HttpTransportError && !required) return null
-      if (error instanceof HttpTransportError) throw new ProviderError(PROVIDER, 'auth', `instance metadata: ${error.message}`, {cause: error})
+      if (error instanceof HttpTransportError)
+        throw new ProviderError(PROVIDER, 'auth', `instance metadata: ${error.message}`, {cause: error})
       throw error
     }
     registerSecret(token)
     const tokenHeader: Array<[string, string]> = [['X-aws-ec2-metadata-token', token]]
-    const list = await this.transport('instance metadata', 'IMDS', () => call('/latest/meta-data/iam/security-credentials/', 'GET', tokenHeader))
+    const list = await this.transport('instance metadata', 'IMDS', () =>
+      call('/latest/meta-data/iam/security-credentials/', 'GET', tokenHeader),
+    )
     const role = list.status === 200 ? list.body.split('\n')[0]?.trim() : undefined
     if (!role) {
       if (required) throw new ProviderError(PROVIDER, 'auth', 'this instance has no IAM role attached')
       return null
     }
-    const res = await this.transport('instance metadata', 'IMDS', () => call(`/latest/meta-data/iam/security-credentials/${encodeURIComponent(role)}`, 'GET', tokenHeader))
+    const res = await this.transport('instance metadata', 'IMDS', () =>
+      call(`/latest/meta-data/iam/security-credentials/${encodeURIComponent(role)}`, 'GET', tokenHeader),
+    )
     if (res.status !== 200) throw new ProviderError(PROVIDER, 'auth', `instance metadata answered ${res.status} for role ${role}`)
     return {...parseMetadataCredentials(res.body, `instance role ${role}`), source: `instance role ${role} (IMDSv2)`}
   }
 }
 
 function isAllowedContainerHost(host: string): boolean {
-  return host === 'localhost' || host === '169.254.170.2' || host === '169.254.170.23' || host === '[fd00:ec2::23]' || /^127\./.test(host) || host === '[::1]'
+  return (
+    host === 'localhost' ||
+    host === '169.254.170.2' ||
+    host === '169.254.170.23' ||
+    host === '[fd00:ec2::23]' ||
+    /^127\./.test(host) ||
+    host === '[::1]'
+  )
 }
 
 /** The JSON shape shared by IMDS and the container endpoint. */
@@ -450,9 +513,15 @@ function parseMetadataCredentials(body: string, what: string): Omit<Loaded, 'sou
   } catch {
     throw new ProviderError(PROVIDER, 'auth', `${what}: the answer is not JSON`)
   }
-  if ((j.Code && j.Code !== 'Success') || !j.AccessKeyId || !j.SecretAccessKey) throw new ProviderError(PROVIDER, 'auth', `${what}: no usable credentials (${j.Code ?? 'missing keys'})`)
+  if ((j.Code && j.Code !== 'Success') || !j.AccessKeyId || !j.SecretAccessKey)
+    throw new ProviderError(PROVIDER, 'auth', `${what}: no usable credentials (${j.Code ?? 'missing keys'})`)
   return {
-    credentials: register({accessKeyId: j.AccessKeyId, secretAccessKey: j.SecretAccessKey, ...(j.Token ? {sessionToken: j.Token} : {}), ...(j.Expiration ? {expiration: j.Expiration} : {})}),
+    credentials: register({
+      accessKeyId: j.AccessKeyId,
+      secretAccessKey: j.SecretAccessKey,
+      ...(j.Token ? {sessionToken: j.Token} : {}),
+      ...(j.Expiration ? {expiration: j.Expiration} : {}),
+    }),
     expiresAt: j.Expiration ?? null,
   }
 }

@@ -151,7 +151,8 @@ export class Ec2Client {
   }
 
   async runInstances(input: RunInstancesInput): Promise<Ec2Instance> {
-    if (!/^[\x20-\x7e]{1,64}$/.test(input.clientToken)) throw new TypeError('RunInstances: ClientToken must be 1-64 printable ASCII characters')
+    if (!/^[\x20-\x7e]{1,64}$/.test(input.clientToken))
+      throw new TypeError('RunInstances: ClientToken must be 1-64 printable ASCII characters')
     const p: Array<[string, string]> = [
       ['ImageId', input.imageId],
       ['InstanceType', input.instanceType],
@@ -186,13 +187,16 @@ export class Ec2Client {
     }
     if (input.subnetId) p.push(['SubnetId', input.subnetId])
     p.push(...listParams('SecurityGroupId', input.securityGroupIds ?? []))
-    if (input.iamInstanceProfile) p.push([input.iamInstanceProfile.startsWith('arn:') ? 'IamInstanceProfile.Arn' : 'IamInstanceProfile.Name', input.iamInstanceProfile])
+    if (input.iamInstanceProfile)
+      p.push([input.iamInstanceProfile.startsWith('arn:') ? 'IamInstanceProfile.Arn' : 'IamInstanceProfile.Name', input.iamInstanceProfile])
     if (input.keyName) p.push(['KeyName', input.keyName])
     const tags = input.tags ?? []
     if (tags.length > 0) {
       ;['instance', 'volume'].forEach((type, i) => {
         p.push([`TagSpecification.${i + 1}.ResourceType`, type])
-        tags.forEach((t, j) => p.push([`TagSpecification.${i + 1}.Tag.${j + 1}.Key`, t.key], [`TagSpecification.${i + 1}.Tag.${j + 1}.Value`, t.value]))
+        tags.forEach((t, j) =>
+          p.push([`TagSpecification.${i + 1}.Tag.${j + 1}.Key`, t.key], [`TagSpecification.${i + 1}.Tag.${j + 1}.Value`, t.value]),
+        )
       })
     }
     const root = await this.call('RunInstances', p, {zone: input.zone, instanceType: input.instanceType})
@@ -212,7 +216,8 @@ export class Ec2Client {
       if (!query.instanceIds?.length) p.push(['MaxResults', '1000'])
       if (nextToken) p.push(['NextToken', nextToken])
       const root = await this.call('DescribeInstances', p)
-      for (const reservation of items(root, 'reservationSet')) for (const item of items(reservation, 'instancesSet')) out.push(parseInstance(item))
+      for (const reservation of items(root, 'reservationSet'))
+        for (const item of items(reservation, 'instancesSet')) out.push(parseInstance(item))
       nextToken = textAt(root, 'nextToken') || undefined
     } while (nextToken)
     return out
@@ -221,7 +226,10 @@ export class Ec2Client {
   async terminateInstances(instanceIds: string[]): Promise<Array<{instanceId: string; state: string}>> {
     if (instanceIds.length === 0) return []
     const root = await this.call('TerminateInstances', listParams('InstanceId', instanceIds))
-    return items(root, 'instancesSet').map((i) => ({instanceId: textAt(i, 'instanceId') ?? '', state: textAt(i, 'currentState/name') ?? ''}))
+    return items(root, 'instancesSet').map((i) => ({
+      instanceId: textAt(i, 'instanceId') ?? '',
+      state: textAt(i, 'currentState/name') ?? '',
+    }))
   }
 
   async createTags(resourceIds: string[], tags: Tag[]): Promise<void> {
@@ -232,13 +240,21 @@ export class Ec2Client {
 
   /** The instance's serial console output (decoded), or null when EC2 has none yet. */
   async getConsoleOutput(instanceId: string, latest = true): Promise<string | null> {
-    const root = await this.call('GetConsoleOutput', [['InstanceId', instanceId], ...(latest ? ([['Latest', 'true']] as Array<[string, string]>) : [])])
+    const root = await this.call('GetConsoleOutput', [
+      ['InstanceId', instanceId],
+      ...(latest ? ([['Latest', 'true']] as Array<[string, string]>) : []),
+    ])
     const output = textAt(root, 'output')
     return output ? Buffer.from(output, 'base64').toString('utf8') : null
   }
 
   /** Linux/UNIX spot prices since `startTime` (default now: the current price per zone). */
-  async describeSpotPriceHistory(query: {instanceTypes: string[]; zone?: string; startTime?: Date; productDescription?: string}): Promise<SpotPrice[]> {
+  async describeSpotPriceHistory(query: {
+    instanceTypes: string[]
+    zone?: string
+    startTime?: Date
+    productDescription?: string
+  }): Promise<SpotPrice[]> {
     const out: SpotPrice[] = []
     let nextToken: string | undefined
     const start = (query.startTime ?? (this.options.now ?? (() => new Date()))()).toISOString()
@@ -269,7 +285,11 @@ export class Ec2Client {
   }
 
   async describeImages(query: {owners?: string[]; imageIds?: string[]; filters?: Ec2Filter[]}): Promise<Ec2Image[]> {
-    const p: Array<[string, string]> = [...listParams('Owner', query.owners ?? []), ...listParams('ImageId', query.imageIds ?? []), ...filterParams(query.filters ?? [])]
+    const p: Array<[string, string]> = [
+      ...listParams('Owner', query.owners ?? []),
+      ...listParams('ImageId', query.imageIds ?? []),
+      ...filterParams(query.filters ?? []),
+    ]
     const root = await this.call('DescribeImages', p)
     return items(root, 'imagesSet').map((i) => ({
       imageId: textAt(i, 'imageId') ?? '',
@@ -285,4 +305,3 @@ export class Ec2Client {
     return items(root, 'availabilityZoneInfo').map((i) => ({zone: textAt(i, 'zoneName') ?? '', state: textAt(i, 'zoneState') ?? ''}))
   }
 }
-

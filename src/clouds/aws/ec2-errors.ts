@@ -11,7 +11,15 @@
 //   anything else (a parameter this offer cannot take, …)                unavailable / offer
 // Nothing here is `user`: every EC2 refusal we do not know is specific to where we asked,
 // so the controller fails over instead of giving the job up.
-import {isRetryableCloudError, SERVER_ERROR, toCloudProviderError, TRANSIENT, type CloudErrorContext, type CloudErrors, type ErrorMapping} from '../common/error-mapping.js'
+import {
+  isRetryableCloudError,
+  SERVER_ERROR,
+  toCloudProviderError,
+  TRANSIENT,
+  type CloudErrorContext,
+  type CloudErrors,
+  type ErrorMapping,
+} from '../common/error-mapping.js'
 import {AwsApiError} from './query-client.js'
 
 export const EC2_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
@@ -20,7 +28,11 @@ export const EC2_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
   Unsupported: {category: 'capacity', scope: 'zone', hint: 'this instance type is not offered in this zone'},
   SpotMaxPriceTooLow: {category: 'capacity', scope: 'offer', hint: 'the spot price is above the job’s max price'},
   MaxSpotInstanceCountExceeded: {category: 'quota', scope: 'region', hint: 'request a higher spot quota in the Service Quotas console'},
-  VcpuLimitExceeded: {category: 'quota', scope: 'region', hint: 'request a higher vCPU quota for this instance family in the Service Quotas console'},
+  VcpuLimitExceeded: {
+    category: 'quota',
+    scope: 'region',
+    hint: 'request a higher vCPU quota for this instance family in the Service Quotas console',
+  },
   InstanceLimitExceeded: {category: 'quota', scope: 'region', hint: 'request a higher instance quota in the Service Quotas console'},
   AuthFailure: {category: 'auth', scope: 'provider', hint: 'check the AWS credentials (`skyhop check`)'},
   UnauthorizedOperation: {category: 'auth', scope: 'provider', hint: 'the credentials lack an EC2 permission skyhop needs'},
@@ -35,7 +47,11 @@ export const EC2_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
   RequestLimitExceeded: TRANSIENT,
   // STS's and the Price List API's name for the same thing: throttled, not unavailable.
   Throttling: TRANSIENT,
-  'InvalidAMIID.NotFound': {category: 'unavailable', scope: 'region', hint: 'AMI ids are regional; give an image that exists in this region'},
+  'InvalidAMIID.NotFound': {
+    category: 'unavailable',
+    scope: 'region',
+    hint: 'AMI ids are regional; give an image that exists in this region',
+  },
   'InvalidAMIID.Malformed': {category: 'unavailable', scope: 'region'},
   'InvalidAMIID.Unavailable': {category: 'unavailable', scope: 'region'},
 }

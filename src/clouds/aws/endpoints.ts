@@ -34,22 +34,35 @@ export interface Endpoint {
 }
 
 export function ec2Endpoint(region: string, env: Env): Endpoint {
-  if (env.SKYHOP_AWS_ENDPOINT?.trim()) return {url: checked(env.SKYHOP_AWS_ENDPOINT.trim(), 'SKYHOP_AWS_ENDPOINT'), source: 'SKYHOP_AWS_ENDPOINT'}
+  if (env.SKYHOP_AWS_ENDPOINT?.trim())
+    return {url: checked(env.SKYHOP_AWS_ENDPOINT.trim(), 'SKYHOP_AWS_ENDPOINT'), source: 'SKYHOP_AWS_ENDPOINT'}
   const override = configured('ec2', env)
-  if (override) return {url: checked(override, 'AWS_ENDPOINT_URL(_EC2)'), source: env.AWS_ENDPOINT_URL_EC2?.trim() ? 'AWS_ENDPOINT_URL_EC2' : 'AWS_ENDPOINT_URL'}
+  if (override)
+    return {
+      url: checked(override, 'AWS_ENDPOINT_URL(_EC2)'),
+      source: env.AWS_ENDPOINT_URL_EC2?.trim() ? 'AWS_ENDPOINT_URL_EC2' : 'AWS_ENDPOINT_URL',
+    }
   return {url: `https://ec2.${region}.${dnsSuffix(region)}/`, source: 'default'}
 }
 
 export function stsEndpoint(region: string | undefined, env: Env): Endpoint {
   const override = configured('sts', env)
-  if (override) return {url: checked(override, 'AWS_ENDPOINT_URL(_STS)'), source: env.AWS_ENDPOINT_URL_STS?.trim() ? 'AWS_ENDPOINT_URL_STS' : 'AWS_ENDPOINT_URL'}
+  if (override)
+    return {
+      url: checked(override, 'AWS_ENDPOINT_URL(_STS)'),
+      source: env.AWS_ENDPOINT_URL_STS?.trim() ? 'AWS_ENDPOINT_URL_STS' : 'AWS_ENDPOINT_URL',
+    }
   if (!region) return {url: 'https://sts.amazonaws.com/', source: 'default'}
   return {url: `https://sts.${region}.${dnsSuffix(region)}/`, source: 'default'}
 }
 
 export function ssoPortalEndpoint(region: string, env: Env): Endpoint {
   const override = configured('sso', env)
-  if (override) return {url: checked(override, 'AWS_ENDPOINT_URL(_SSO)'), source: env.AWS_ENDPOINT_URL_SSO?.trim() ? 'AWS_ENDPOINT_URL_SSO' : 'AWS_ENDPOINT_URL'}
+  if (override)
+    return {
+      url: checked(override, 'AWS_ENDPOINT_URL(_SSO)'),
+      source: env.AWS_ENDPOINT_URL_SSO?.trim() ? 'AWS_ENDPOINT_URL_SSO' : 'AWS_ENDPOINT_URL',
+    }
   return {url: `https://portal.sso.${region}.${dnsSuffix(region)}/`, source: 'default'}
 }
 

@@ -43,7 +43,14 @@ export interface QueryCall {
 export function parseQueryError(status: number, body: string): AwsApiError {
   try {
     const root = parseXml(body)
-    const error = root.name === 'Response' ? at(root, 'Errors/Error') : root.name === 'ErrorResponse' ? at(root, 'Error') : root.name === 'Error' ? root : undefined
+    const error =
+      root.name === 'Response'
+        ? at(root, 'Errors/Error')
+        : root.name === 'ErrorResponse'
+          ? at(root, 'Error')
+          : root.name === 'Error'
+            ? root
+            : undefined
     const requestId = textAt(root, 'RequestID') ?? textAt(root, 'RequestId') ?? null
     if (error) return new AwsApiError(status, textAt(error, 'Code') ?? `HTTP${status}`, textAt(error, 'Message') ?? '', requestId)
   } catch (e) {
@@ -66,12 +73,26 @@ export async function queryCall(call: QueryCall): Promise<XmlElement> {
         date: (call.now ?? (() => new Date()))(),
       }).headers
     : base
-  const res = await sendRequest({url: url.toString(), method: 'POST', headers, body, timeoutMs: call.timeoutMs, dispatcher: call.dispatcher, signal: call.signal})
+  const res = await sendRequest({
+    url: url.toString(),
+    method: 'POST',
+    headers,
+    body,
+    timeoutMs: call.timeoutMs,
+    dispatcher: call.dispatcher,
+    signal: call.signal,
+  })
   if (res.status >= 300) throw parseQueryError(res.status, res.body)
   try {
     return parseXml(res.body)
   } catch (error) {
-    if (error instanceof XmlParseError) throw new AwsApiError(res.status, 'MalformedResponse', `the ${call.service} response to ${call.action} is not XML (${error.message})`, null)
+    if (error instanceof XmlParseError)
+      throw new AwsApiError(
+        res.status,
+        'MalformedResponse',
+        `the ${call.service} response to ${call.action} is not XML (${error.message})`,
+        null,
+      )
     throw error
   }
 }

@@ -5,14 +5,7 @@ import {BugError} from '../../errors.js'
 import type {PresignRequest} from '../common/presign.js'
 import {canonicalQueryString, hmacSha256Hex, isoBasic, rfc3986Encode} from '../common/signing-util.js'
 import {dnsSuffix} from './endpoints.js'
-import {
-  SIGV4_ALGORITHM,
-  canonicalRequest,
-  credentialScope,
-  deriveSigningKey,
-  stringToSign,
-  type AwsCredentials,
-} from './sigv4.js'
+import {SIGV4_ALGORITHM, canonicalRequest, credentialScope, deriveSigningKey, stringToSign, type AwsCredentials} from './sigv4.js'
 
 /** S3 refuses a presigned URL that claims to live longer than seven days. */
 const S3_MAX_EXPIRES_SECONDS = 604800

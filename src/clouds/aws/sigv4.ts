@@ -64,7 +64,11 @@ export interface SignedRequest extends Signed {
 /** The canonical URI: per-segment RFC 3986 encoding, after normalization unless disabled. */
 export function canonicalUri(path: string, normalize = true): string {
   const raw = path === '' ? '/' : path
-  if (!normalize) return raw.split('/').map((seg) => rfc3986Encode(percentDecode(seg))).join('/')
+  if (!normalize)
+    return raw
+      .split('/')
+      .map((seg) => rfc3986Encode(percentDecode(seg)))
+      .join('/')
   const out: string[] = []
   const segments = raw.split('/')
   for (const seg of segments) {
@@ -94,7 +98,10 @@ export function canonicalHeaders(headers: ReadonlyArray<readonly [string, string
   }
 }
 
-export function canonicalRequest(request: SigV4Request, options: Pick<SigV4Options, 'normalizePath' | 'payloadHash'> = {}): {
+export function canonicalRequest(
+  request: SigV4Request,
+  options: Pick<SigV4Options, 'normalizePath' | 'payloadHash'> = {},
+): {
   text: string
   signedHeaders: string
 } {

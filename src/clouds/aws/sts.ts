@@ -42,7 +42,11 @@ export interface AssumeRoleInput {
   durationSeconds?: number
 }
 
-export async function assumeRole(base: AwsCredentials, input: AssumeRoleInput, ctx: StsContext): Promise<Omit<LoadedCredentials<AwsCredentials>, 'source'>> {
+export async function assumeRole(
+  base: AwsCredentials,
+  input: AssumeRoleInput,
+  ctx: StsContext,
+): Promise<Omit<LoadedCredentials<AwsCredentials>, 'source'>> {
   const params: Array<[string, string]> = [
     ['RoleArn', input.roleArn],
     ['RoleSessionName', input.sessionName],

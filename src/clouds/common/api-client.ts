@@ -45,7 +45,13 @@ export interface ClientPassThrough {
   onRetry?: (info: RetryInfo & {region: string}) => void
 }
 
-export function clientOptionsFor<C>(region: string, credentials: CredentialCache<C>, dispatcher: Dispatcher, env: Env, pass: ClientPassThrough): ApiClientOptions<C> {
+export function clientOptionsFor<C>(
+  region: string,
+  credentials: CredentialCache<C>,
+  dispatcher: Dispatcher,
+  env: Env,
+  pass: ClientPassThrough,
+): ApiClientOptions<C> {
   return {
     region,
     credentials: async () => (await credentials.get()).credentials,

@@ -27,7 +27,10 @@ export function parseIni(text: string): IniSections {
     if (eq < 0) continue
     const key = trimmed.slice(0, eq).trim().toLowerCase()
     // Inline comments only count after whitespace, so values like `a#b` survive.
-    const value = trimmed.slice(eq + 1).replace(/\s+[#;].*$/, '').trim()
+    const value = trimmed
+      .slice(eq + 1)
+      .replace(/\s+[#;].*$/, '')
+      .trim()
     const indented = /^\s/.test(line)
     if (indented && parentKey !== null) {
       current[`${parentKey}.${key}`] = value

@@ -88,5 +88,8 @@ export function trimHeaderValue(value: string): string {
 
 /** `YYYYMMDDTHHMMSSZ` in UTC. */
 export function isoBasic(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')
 }

@@ -25,12 +25,17 @@ const REGION = /^[a-z]{2}(?:-[a-z0-9]+)+$/
 
 export function parseProjectIds(text: string): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=')
     const region = part.slice(0, eq).trim()
     const id = part.slice(eq + 1).trim()
     if (eq < 0 || !REGION.test(region) || !/^[0-9a-f]{32}$/i.test(id)) {
-      throw new ProviderError(PROVIDER, 'auth', `SKYHOP_HUAWEICLOUD_PROJECT_IDS: "${part}" is not region=32-hex-project-id`, {code: 'PROVIDER_BAD_CREDENTIALS'})
+      throw new ProviderError(PROVIDER, 'auth', `SKYHOP_HUAWEICLOUD_PROJECT_IDS: "${part}" is not region=32-hex-project-id`, {
+        code: 'PROVIDER_BAD_CREDENTIALS',
+      })
     }
     out[region] = id
   }
@@ -56,7 +61,14 @@ export async function loadHuaweiCredentials(options: Partial<CredentialContext> 
   if (single && region) projectIds[region] ??= single
   else if (single) anyRegionProjectId = single
   return {
-    credentials: {ak, sk, ...(token ? {securityToken: token} : {}), projectIds, anyRegionProjectId, domainId: nonEmpty(env.HUAWEICLOUD_SDK_DOMAIN_ID) ?? null},
+    credentials: {
+      ak,
+      sk,
+      ...(token ? {securityToken: token} : {}),
+      projectIds,
+      anyRegionProjectId,
+      domainId: nonEmpty(env.HUAWEICLOUD_SDK_DOMAIN_ID) ?? null,
+    },
     source: 'environment (HUAWEICLOUD_SDK_AK)',
     expiresAt: null,
   }

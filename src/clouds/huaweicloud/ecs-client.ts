@@ -22,10 +22,14 @@ export function huaweiEndpoint(service: 'ecs' | 'ims' | 'iam', region: string, e
   const override = iam || env.SKYHOP_HUAWEICLOUD_ENDPOINT?.trim()
   if (override) {
     const u = new URL(override)
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`${iam ? 'SKYHOP_HUAWEICLOUD_IAM_ENDPOINT' : 'SKYHOP_HUAWEICLOUD_ENDPOINT'} must be http(s): ${override}`)
+    if (u.protocol !== 'https:' && u.protocol !== 'http:')
+      throw new TypeError(`${iam ? 'SKYHOP_HUAWEICLOUD_IAM_ENDPOINT' : 'SKYHOP_HUAWEICLOUD_ENDPOINT'} must be http(s): ${override}`)
     // `{region}` and `{service}` place the region and product anywhere in the URL, as the
     // real hosts do (a VPC endpoint per region, or one test server for every region).
-    const url = u.toString().replace(/%7Bregion%7D|\{region\}/g, region).replace(/%7Bservice%7D|\{service\}/g, service)
+    const url = u
+      .toString()
+      .replace(/%7Bregion%7D|\{region\}/g, region)
+      .replace(/%7Bservice%7D|\{service\}/g, service)
     return {url: url.replace(/\/$/, ''), source: iam ? 'SKYHOP_HUAWEICLOUD_IAM_ENDPOINT' : 'SKYHOP_HUAWEICLOUD_ENDPOINT'}
   }
   return {url: service === 'iam' ? 'https://iam.myhuaweicloud.com' : `https://${service}.${region}.myhuaweicloud.com`, source: 'default'}
@@ -67,9 +71,18 @@ function errorOf(status: number, text: string, requestId: string | null): Huawei
     // Not JSON: the status alone speaks.
   }
   const nested = json.error as {code?: unknown; message?: unknown} | undefined
-  const nova = Object.values(json).find((v): v is {message?: unknown; code?: unknown} => typeof v === 'object' && v !== null && 'message' in v)
+  const nova = Object.values(json).find(
+    (v): v is {message?: unknown; code?: unknown} => typeof v === 'object' && v !== null && 'message' in v,
+  )
   const code = typeof json.error_code === 'string' ? json.error_code : typeof nested?.code === 'string' ? nested.code : `HTTP${status}`
-  const message = typeof json.error_msg === 'string' ? json.error_msg : typeof nested?.message === 'string' ? nested.message : typeof nova?.message === 'string' ? nova.message : `HTTP ${status}`
+  const message =
+    typeof json.error_msg === 'string'
+      ? json.error_msg
+      : typeof nested?.message === 'string'
+        ? nested.message
+        : typeof nova?.message === 'string'
+          ? nova.message
+          : `HTTP ${status}`
   const rid = requestId ?? (typeof json.request_id === 'string' ? json.request_id : null)
   return new HuaweiApiError(status, code, message, rid)
 }
@@ -96,7 +109,9 @@ export class HuaweiApi {
     const headers: Array<[string, string]> = [['Host', base.host], ...(spec.headers ?? [])]
     if (body !== undefined) headers.push(['Content-Type', 'application/json;charset=UTF-8'])
     if (spec.projectId) headers.push(['X-Project-Id', spec.projectId])
-    const signed = signSdkHmac({method: spec.method, path, query, headers, body}, await this.options.credentials(), {date: (this.options.now ?? (() => new Date()))()})
+    const signed = signSdkHmac({method: spec.method, path, query, headers, body}, await this.options.credentials(), {
+      date: (this.options.now ?? (() => new Date()))(),
+    })
     const res = await sendRequest({
       url: `${base.origin}${path}${search}`,
       method: spec.method,
@@ -111,7 +126,12 @@ export class HuaweiApi {
     try {
       return {status: res.status, json: JSON.parse(res.body) as Record<string, unknown>}
     } catch {
-      throw new HuaweiApiError(res.status, 'MalformedResponse', `the ${spec.service} answer to ${spec.action} is not JSON (HTTP ${res.status})`, rid)
+      throw new HuaweiApiError(
+        res.status,
+        'MalformedResponse',
+        `the ${spec.service} answer to ${spec.action} is not JSON (HTTP ${res.status})`,
+        rid,
+      )
     }
   }
 
@@ -122,12 +142,30 @@ export class HuaweiApi {
       spec.action,
       () => this.once(spec),
       isRetryableHuaweiError,
-      (error) => toHuaweiProviderError(error, {action: spec.action, region: this.options.region, zone: spec.context?.zone, flavor: spec.context?.flavor}),
+      (error) =>
+        toHuaweiProviderError(error, {
+          action: spec.action,
+          region: this.options.region,
+          zone: spec.context?.zone,
+          flavor: spec.context?.flavor,
+        }),
     )
   }
 }
 
-export type EcsServerStatus = 'BUILD' | 'REBUILD' | 'ACTIVE' | 'SHUTOFF' | 'STOPPED' | 'REBOOT' | 'HARD_REBOOT' | 'MIGRATING' | 'RESIZE' | 'VERIFY_RESIZE' | 'ERROR' | 'DELETED'
+export type EcsServerStatus =
+  | 'BUILD'
+  | 'REBUILD'
+  | 'ACTIVE'
+  | 'SHUTOFF'
+  | 'STOPPED'
+  | 'REBOOT'
+  | 'HARD_REBOOT'
+  | 'MIGRATING'
+  | 'RESIZE'
+  | 'VERIFY_RESIZE'
+  | 'ERROR'
+  | 'DELETED'
 
 export interface EcsServer {
   id: string
@@ -245,14 +283,28 @@ export class EcsClient {
     })
     const jobId = typeof json.job_id === 'string' ? json.job_id : ''
     const serverIds = Array.isArray(json.serverIds) ? (json.serverIds as string[]) : []
-    if (!jobId) throw toHuaweiProviderError(new HuaweiApiError(200, 'MalformedResponse', 'CreatePostPaidServers returned no job id', null), {action: 'CreatePostPaidServers', region: this.region})
+    if (!jobId)
+      throw toHuaweiProviderError(new HuaweiApiError(200, 'MalformedResponse', 'CreatePostPaidServers returned no job id', null), {
+        action: 'CreatePostPaidServers',
+        region: this.region,
+      })
     return {jobId, serverIds}
   }
 
   /** GET /v1/{project_id}/jobs/{job_id}: an asynchronous task and what it created. */
   async showJob(jobId: string): Promise<EcsJob> {
-    const {json} = await this.api.call({service: 'ecs', method: 'GET', path: `/v1/${this.projectId}/jobs/${encodeURIComponent(jobId)}`, projectId: this.projectId, action: 'ShowJob'})
-    const subJobs = ((json.entities as {sub_jobs?: Array<{status?: string; error_code?: string; fail_reason?: string; entities?: {server_id?: string}}>} | undefined)?.sub_jobs ?? [])
+    const {json} = await this.api.call({
+      service: 'ecs',
+      method: 'GET',
+      path: `/v1/${this.projectId}/jobs/${encodeURIComponent(jobId)}`,
+      projectId: this.projectId,
+      action: 'ShowJob',
+    })
+    const subJobs =
+      (
+        json.entities as
+          {sub_jobs?: Array<{status?: string; error_code?: string; fail_reason?: string; entities?: {server_id?: string}}>} | undefined
+      )?.sub_jobs ?? []
     const failedSub = subJobs.find((s) => s.status === 'FAIL')
     return {
       status: (typeof json.status === 'string' ? json.status : 'RUNNING') as EcsJobStatus,
@@ -335,7 +387,13 @@ export class EcsClient {
 
   /** GET /v2.1/{project_id}/os-availability-zone: the zones that are available. */
   async availabilityZones(): Promise<string[]> {
-    const {json} = await this.api.call({service: 'ecs', method: 'GET', path: `/v2.1/${this.projectId}/os-availability-zone`, projectId: this.projectId, action: 'NovaListAvailabilityZones'})
+    const {json} = await this.api.call({
+      service: 'ecs',
+      method: 'GET',
+      path: `/v2.1/${this.projectId}/os-availability-zone`,
+      projectId: this.projectId,
+      action: 'NovaListAvailabilityZones',
+    })
     return ((json.availabilityZoneInfo as Array<{zoneName?: string; zoneState?: {available?: boolean}}> | undefined) ?? [])
       .filter((z) => z.zoneName && z.zoneState?.available !== false)
       .map((z) => z.zoneName!)

@@ -20,7 +20,16 @@
 //     Marketplace image (images are regional)                                unavailable / region
 //   anything else (Ecs.0005 invalid parameters, …)                           unavailable / offer
 import {CloudApiError} from '../common/api-error.js'
-import {isRetryableCloudError, mapErrorCode, SERVER_ERROR, toCloudProviderError, TRANSIENT, type CloudErrorContext, type CloudErrors, type ErrorMapping} from '../common/error-mapping.js'
+import {
+  isRetryableCloudError,
+  mapErrorCode,
+  SERVER_ERROR,
+  toCloudProviderError,
+  TRANSIENT,
+  type CloudErrorContext,
+  type CloudErrors,
+  type ErrorMapping,
+} from '../common/error-mapping.js'
 
 /** A Huawei Cloud API (or a failed asynchronous job) answered with an error code. */
 export class HuaweiApiError extends CloudApiError {}
@@ -41,7 +50,11 @@ export const HUAWEI_ERROR_MAP: Readonly<Record<string, ErrorMapping>> = {
   'Ecs.0003': {category: 'auth', scope: 'provider', hint: 'the account lacks permission, is frozen, or its balance is insufficient'},
   'Ecs.0004': {category: 'auth', scope: 'provider'},
   'Ecs.0030': {category: 'auth', scope: 'provider', hint: 'the account is frozen'},
-  'Common.0013': {category: 'auth', scope: 'region', hint: 'the project id used for this region belongs to another one (SKYHOP_HUAWEICLOUD_PROJECT_IDS)'},
+  'Common.0013': {
+    category: 'auth',
+    scope: 'region',
+    hint: 'the project id used for this region belongs to another one (SKYHOP_HUAWEICLOUD_PROJECT_IDS)',
+  },
   'APIGW.0308': TRANSIENT,
   'Ecs.0002': TRANSIENT,
   'Ecs.0603': TRANSIENT,

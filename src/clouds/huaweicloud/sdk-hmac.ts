@@ -1,7 +1,17 @@
 // Huawei Cloud AK/SK request signing (SDK-HMAC-SHA256), as documented in the "API Request
 // Signing Guide" and checked against its worked example (test/unit/signing/sdk-hmac.test.ts).
 // Pure functions; node:crypto only.
-import {canonicalQueryString, hmacSha256Hex, isoBasic, percentDecode, rfc3986Encode, sha256Hex, trimHeaderValue, type Bytes, type Signed} from '../common/signing-util.js'
+import {
+  canonicalQueryString,
+  hmacSha256Hex,
+  isoBasic,
+  percentDecode,
+  rfc3986Encode,
+  sha256Hex,
+  trimHeaderValue,
+  type Bytes,
+  type Signed,
+} from '../common/signing-util.js'
 
 export const SDK_HMAC_ALGORITHM = 'SDK-HMAC-SHA256'
 
@@ -34,7 +44,10 @@ function get(headers: ReadonlyArray<readonly [string, string]>, name: string): s
 
 /** Each segment decoded then RFC 3986 encoded, and always a trailing slash. */
 export function sdkHmacCanonicalUri(path: string): string {
-  const encoded = path.split('/').map((s) => rfc3986Encode(percentDecode(s))).join('/')
+  const encoded = path
+    .split('/')
+    .map((s) => rfc3986Encode(percentDecode(s)))
+    .join('/')
   const withLead = encoded.startsWith('/') ? encoded : `/${encoded}`
   return withLead.endsWith('/') ? withLead : `${withLead}/`
 }
@@ -67,7 +80,8 @@ export function signSdkHmac(request: SdkHmacRequest, credentials: HuaweiCredenti
     sdkDate = isoBasic(options.date ?? new Date())
     headers.push(['X-Sdk-Date', sdkDate])
   }
-  if (credentials.securityToken && get(headers, 'x-security-token') === undefined) headers.push(['X-Security-Token', credentials.securityToken])
+  if (credentials.securityToken && get(headers, 'x-security-token') === undefined)
+    headers.push(['X-Security-Token', credentials.securityToken])
   const creq = sdkHmacCanonicalRequest({...request, headers})
   const stringToSign = [SDK_HMAC_ALGORITHM, sdkDate, sha256Hex(creq.text)].join('\n')
   const signature = hmacSha256Hex(credentials.sk, stringToSign)

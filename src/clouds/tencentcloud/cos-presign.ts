@@ -54,7 +54,14 @@ export function cosSignature(input: CosSignInput, secretKey: string): CosSigned 
   const httpString = `${input.method.toLowerCase()}\n${input.pathname}\n${params.joined}\n${headers.joined}\n`
   const stringToSign = `sha1\n${input.signTime}\n${createHash('sha1').update(httpString).digest('hex')}\n`
   const signKey = hmacSha1Hex(secretKey, input.keyTime)
-  return {signKey, httpString, stringToSign, signature: hmacSha1Hex(signKey, stringToSign), urlParamList: params.list, headerList: headers.list}
+  return {
+    signKey,
+    httpString,
+    stringToSign,
+    signature: hmacSha1Hex(signKey, stringToSign),
+    urlParamList: params.list,
+    headerList: headers.list,
+  }
 }
 
 /**

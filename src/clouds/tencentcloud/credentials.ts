@@ -43,7 +43,11 @@ export async function loadTencentCredentials(options: TencentCredentialOptions =
     const key = nonEmpty(env.TENCENTCLOUD_SECRET_KEY)
     if (id && key) {
       const token = nonEmpty(env.TENCENTCLOUD_SESSION_TOKEN)
-      return {credentials: register({secretId: id, secretKey: key, ...(token ? {token} : {})}), source: 'environment (TENCENTCLOUD_SECRET_ID)', expiresAt: null}
+      return {
+        credentials: register({secretId: id, secretKey: key, ...(token ? {token} : {})}),
+        source: 'environment (TENCENTCLOUD_SECRET_ID)',
+        expiresAt: null,
+      }
     }
     looked.push(id || key ? 'environment (only one of TENCENTCLOUD_SECRET_ID / _KEY is set)' : 'environment')
   }
@@ -55,9 +59,14 @@ export async function loadTencentCredentials(options: TencentCredentialOptions =
     if (section) {
       const id = nonEmpty(section.secret_id)
       const key = nonEmpty(section.secret_key)
-      if (!id || !key) throw badCredentialsFile(PROVIDER, `profile ${name} (${displayPath(iniPath, homeDir)})`, 'needs secret_id and secret_key')
+      if (!id || !key)
+        throw badCredentialsFile(PROVIDER, `profile ${name} (${displayPath(iniPath, homeDir)})`, 'needs secret_id and secret_key')
       const token = nonEmpty(section.token)
-      return {credentials: register({secretId: id, secretKey: key, ...(token ? {token} : {})}), source: `profile ${name} (${displayPath(iniPath, homeDir)})`, expiresAt: null}
+      return {
+        credentials: register({secretId: id, secretKey: key, ...(token ? {token} : {})}),
+        source: `profile ${name} (${displayPath(iniPath, homeDir)})`,
+        expiresAt: null,
+      }
     }
   }
   looked.push(`profile ${name} in ${displayPath(iniPath, homeDir)}`)
@@ -75,7 +84,11 @@ export async function loadTencentCredentials(options: TencentCredentialOptions =
     const key = nonEmpty(j.secretKey)
     if (!id || !key) throw badCredentialsFile(PROVIDER, displayPath(cliPath, homeDir), 'needs secretId and secretKey')
     const token = nonEmpty(j.token)
-    return {credentials: register({secretId: id, secretKey: key, ...(token ? {token} : {})}), source: `profile ${name} (${displayPath(cliPath, homeDir)})`, expiresAt: null}
+    return {
+      credentials: register({secretId: id, secretKey: key, ...(token ? {token} : {})}),
+      source: `profile ${name} (${displayPath(cliPath, homeDir)})`,
+      expiresAt: null,
+    }
   }
   looked.push(displayPath(cliPath, homeDir))
   if (explicit) throw badCredentialsFile(PROVIDER, `profile ${name}`, `not found (looked at: ${looked.slice(1).join('; ')})`)

@@ -66,35 +66,59 @@ export class TencentApi {
       await this.options.credentials(),
       {service: this.service, timestamp: Math.floor(now.getTime() / 1000)},
     )
-    const res = await sendRequest({url: url.toString(), method: 'POST', headers: signed.headers, body, timeoutMs: this.options.timeoutMs ?? 20_000, dispatcher: this.options.dispatcher})
+    const res = await sendRequest({
+      url: url.toString(),
+      method: 'POST',
+      headers: signed.headers,
+      body,
+      timeoutMs: this.options.timeoutMs ?? 20_000,
+      dispatcher: this.options.dispatcher,
+    })
     let json: {Response?: Record<string, unknown>}
     try {
       json = JSON.parse(res.body) as typeof json
     } catch {
-      throw new TencentApiError(res.status, res.status >= 500 ? 'InternalError' : 'MalformedResponse', `the ${this.service} answer to ${action} is not JSON (HTTP ${res.status})`, null)
+      throw new TencentApiError(
+        res.status,
+        res.status >= 500 ? 'InternalError' : 'MalformedResponse',
+        `the ${this.service} answer to ${action} is not JSON (HTTP ${res.status})`,
+        null,
+      )
     }
     const response = json.Response
     const requestId = typeof response?.RequestId === 'string' ? response.RequestId : null
     const error = response?.Error as {Code?: string; Message?: string} | undefined
     if (error?.Code) throw new TencentApiError(res.status, error.Code, error.Message ?? '', requestId)
-    if (res.status >= 300 || !response) throw new TencentApiError(res.status, res.status >= 500 ? 'InternalError' : `HTTP${res.status}`, `${action} answered HTTP ${res.status}`, requestId)
+    if (res.status >= 300 || !response)
+      throw new TencentApiError(
+        res.status,
+        res.status >= 500 ? 'InternalError' : `HTTP${res.status}`,
+        `${action} answered HTTP ${res.status}`,
+        requestId,
+      )
     return response
   }
 
   /** One action with retries; failures come back as ProviderError. */
-  async call(action: string, params: Record<string, unknown>, context: {zone?: string | null; instanceType?: string} = {}): Promise<Record<string, unknown>> {
+  async call(
+    action: string,
+    params: Record<string, unknown>,
+    context: {zone?: string | null; instanceType?: string} = {},
+  ): Promise<Record<string, unknown>> {
     return retriedCall(
       this.options,
       action,
       () => this.once(action, params),
       isRetryableTencentError,
-      (error) => toTencentProviderError(error, {action, region: this.options.region, zone: context.zone, instanceType: context.instanceType}),
+      (error) =>
+        toTencentProviderError(error, {action, region: this.options.region, zone: context.zone, instanceType: context.instanceType}),
     )
   }
 }
 
 /** CVM's instance states (InstanceState). */
-export type CvmState = 'PENDING' | 'LAUNCH_FAILED' | 'RUNNING' | 'STOPPED' | 'STARTING' | 'STOPPING' | 'REBOOTING' | 'SHUTDOWN' | 'TERMINATING'
+export type CvmState =
+  'PENDING' | 'LAUNCH_FAILED' | 'RUNNING' | 'STOPPED' | 'STARTING' | 'STOPPING' | 'REBOOTING' | 'SHUTDOWN' | 'TERMINATING'
 
 export interface CvmInstance {
   instanceId: string
@@ -165,7 +189,11 @@ function runParams(input: Omit<CvmRunInput, 'clientToken'>): Record<string, unkn
     // No public address: the channel is TAT, nothing inbound is needed.
     InternetAccessible: {PublicIpAssigned: false, InternetMaxBandwidthOut: 0},
   }
-  if (input.spot) p.InstanceMarketOptions = {MarketType: 'spot', SpotOptions: {MaxPrice: input.spot.maxPrice.amount.toFixed(4), SpotInstanceType: 'one-time'}}
+  if (input.spot)
+    p.InstanceMarketOptions = {
+      MarketType: 'spot',
+      SpotOptions: {MaxPrice: input.spot.maxPrice.amount.toFixed(4), SpotInstanceType: 'one-time'},
+    }
   if (input.systemDiskGiB) p.SystemDisk = {DiskType: 'CLOUD_PREMIUM', DiskSize: Math.max(50, Math.ceil(input.systemDiskGiB))}
   if (input.vpc) p.VirtualPrivateCloud = {VpcId: input.vpc.vpcId, SubnetId: input.vpc.subnetId}
   if (input.securityGroupIds?.length) p.SecurityGroupIds = input.securityGroupIds
@@ -190,10 +218,15 @@ export class CvmClient {
     if (input.instanceName) p.InstanceName = input.instanceName.slice(0, 60)
     if (input.userData) p.UserData = input.userData
     if (input.tags?.length) p.TagSpecification = [{ResourceType: 'instance', Tags: input.tags.map((t) => ({Key: t.key, Value: t.value}))}]
-    if (input.terminateAt) p.ActionTimer = {TimerAction: 'TerminateInstances', ActionTime: input.terminateAt, Externals: {ReleaseAddress: true}}
+    if (input.terminateAt)
+      p.ActionTimer = {TimerAction: 'TerminateInstances', ActionTime: input.terminateAt, Externals: {ReleaseAddress: true}}
     const json = await this.api.call('RunInstances', p, {zone: input.zone, instanceType: input.instanceType})
     const ids = Array.isArray(json.InstanceIdSet) ? (json.InstanceIdSet as string[]) : []
-    if (!ids[0]) throw toTencentProviderError(new TencentApiError(200, 'MalformedResponse', 'RunInstances returned no instance id', null), {action: 'RunInstances', region: this.region})
+    if (!ids[0])
+      throw toTencentProviderError(new TencentApiError(200, 'MalformedResponse', 'RunInstances returned no instance id', null), {
+        action: 'RunInstances',
+        region: this.region,
+      })
     return ids[0]
   }
 
@@ -208,7 +241,11 @@ export class CvmClient {
       return out
     }
     for (let offset = 0; ; offset += 100) {
-      const json = await this.api.call('DescribeInstances', {Filters: (query.filters ?? []).map((f) => ({Name: f.name, Values: f.values})), Offset: offset, Limit: 100})
+      const json = await this.api.call('DescribeInstances', {
+        Filters: (query.filters ?? []).map((f) => ({Name: f.name, Values: f.values})),
+        Offset: offset,
+        Limit: 100,
+      })
       const page = (json.InstanceSet as RawInstance[] | undefined) ?? []
       for (const raw of page) out.push(parseCvmInstance(raw))
       const total = typeof json.TotalCount === 'number' ? json.TotalCount : 0
@@ -217,21 +254,29 @@ export class CvmClient {
   }
 
   async terminateInstances(instanceIds: string[]): Promise<void> {
-    for (let i = 0; i < instanceIds.length; i += 100) await this.api.call('TerminateInstances', {InstanceIds: instanceIds.slice(i, i + 100)})
+    for (let i = 0; i < instanceIds.length; i += 100)
+      await this.api.call('TerminateInstances', {InstanceIds: instanceIds.slice(i, i + 100)})
   }
 
   /** The hourly price of one instance of this shape, in the currency of the site the endpoint belongs to. */
   async inquiryPrice(input: Omit<CvmRunInput, 'clientToken'>, currency: Currency): Promise<Money> {
     const json = await this.api.call('InquiryPriceRunInstances', runParams(input), {zone: input.zone, instanceType: input.instanceType})
-    const price = (json.Price as {InstancePrice?: {UnitPrice?: number; UnitPriceDiscount?: number; ChargeUnit?: string}} | undefined)?.InstancePrice
+    const price = (json.Price as {InstancePrice?: {UnitPrice?: number; UnitPriceDiscount?: number; ChargeUnit?: string}} | undefined)
+      ?.InstancePrice
     const amount = price?.UnitPriceDiscount ?? price?.UnitPrice
-    if (typeof amount !== 'number') throw toTencentProviderError(new TencentApiError(200, 'MalformedResponse', 'InquiryPriceRunInstances returned no UnitPrice', null), {action: 'InquiryPriceRunInstances', region: this.region})
+    if (typeof amount !== 'number')
+      throw toTencentProviderError(new TencentApiError(200, 'MalformedResponse', 'InquiryPriceRunInstances returned no UnitPrice', null), {
+        action: 'InquiryPriceRunInstances',
+        region: this.region,
+      })
     return {amount, currency}
   }
 
   async describeZones(): Promise<Array<{zone: string; available: boolean}>> {
     const json = await this.api.call('DescribeZones', {})
-    return ((json.ZoneSet as Array<{Zone?: string; ZoneState?: string}> | undefined) ?? []).map((z) => ({zone: z.Zone ?? '', available: z.ZoneState === 'AVAILABLE'})).filter((z) => z.zone)
+    return ((json.ZoneSet as Array<{Zone?: string; ZoneState?: string}> | undefined) ?? [])
+      .map((z) => ({zone: z.Zone ?? '', available: z.ZoneState === 'AVAILABLE'}))
+      .filter((z) => z.zone)
   }
 
   /** The id of the newest public image of this name in the region, or null. */
@@ -243,7 +288,9 @@ export class CvmClient {
       ],
       Limit: 100,
     })
-    const images = ((json.ImageSet as Array<{ImageId?: string; ImageName?: string; CreatedTime?: string; ImageState?: string}> | undefined) ?? []).filter((i) => i.ImageId && i.ImageState !== 'CREATEFAILED')
+    const images = (
+      (json.ImageSet as Array<{ImageId?: string; ImageName?: string; CreatedTime?: string; ImageState?: string}> | undefined) ?? []
+    ).filter((i) => i.ImageId && i.ImageState !== 'CREATEFAILED')
     images.sort((a, b) => (b.CreatedTime ?? '').localeCompare(a.CreatedTime ?? ''))
     return images[0]?.ImageId ?? null
   }
@@ -264,7 +311,16 @@ export type TatTaskStatus =
   | 'CANCELLED'
   | 'TERMINATED'
 
-export const TAT_FINISHED: ReadonlySet<string> = new Set(['DELIVER_FAILED', 'START_FAILED', 'SUCCESS', 'FAILED', 'TIMEOUT', 'TASK_TIMEOUT', 'CANCELLED', 'TERMINATED'])
+export const TAT_FINISHED: ReadonlySet<string> = new Set([
+  'DELIVER_FAILED',
+  'START_FAILED',
+  'SUCCESS',
+  'FAILED',
+  'TIMEOUT',
+  'TASK_TIMEOUT',
+  'CANCELLED',
+  'TERMINATED',
+])
 
 export interface TatTask {
   invocationId: string
@@ -299,8 +355,16 @@ export class TatClient {
     const out: TatTask[] = []
     if (invocationIds.length === 0) return out
     for (let offset = 0; ; offset += 100) {
-      const json = await this.api.call('DescribeInvocationTasks', {Filters: [{Name: 'invocation-id', Values: invocationIds}], HideOutput: false, Offset: offset, Limit: 100})
-      const page = (json.InvocationTaskSet as Array<{InvocationId?: string; InstanceId?: string; TaskStatus?: string; TaskResult?: {ExitCode?: number; Output?: string}}> | undefined) ?? []
+      const json = await this.api.call('DescribeInvocationTasks', {
+        Filters: [{Name: 'invocation-id', Values: invocationIds}],
+        HideOutput: false,
+        Offset: offset,
+        Limit: 100,
+      })
+      const page =
+        (json.InvocationTaskSet as
+          | Array<{InvocationId?: string; InstanceId?: string; TaskStatus?: string; TaskResult?: {ExitCode?: number; Output?: string}}>
+          | undefined) ?? []
       for (const t of page) {
         out.push({
           invocationId: t.InvocationId ?? '',

@@ -14,7 +14,16 @@
 //   InvalidImageId.* (images are regional)                                        unavailable / region
 //   anything else                                                                 unavailable / offer
 import {CloudApiError} from '../common/api-error.js'
-import {isRetryableCloudError, mapErrorCode, SERVER_ERROR, toCloudProviderError, TRANSIENT, type CloudErrorContext, type CloudErrors, type ErrorMapping} from '../common/error-mapping.js'
+import {
+  isRetryableCloudError,
+  mapErrorCode,
+  SERVER_ERROR,
+  toCloudProviderError,
+  TRANSIENT,
+  type CloudErrorContext,
+  type CloudErrors,
+  type ErrorMapping,
+} from '../common/error-mapping.js'
 
 /** A Tencent Cloud API answered with its error document. */
 export class TencentApiError extends CloudApiError {}
@@ -25,19 +34,31 @@ const TENCENT_ERRORS: CloudErrors = {
   table: {
     exact: {
       'ResourceUnavailable.InstanceType': {category: 'capacity', scope: 'zone'},
-      'ResourceNotFound.InvalidZoneInstanceType': {category: 'capacity', scope: 'zone', hint: 'this instance type is not sold in this zone'},
+      'ResourceNotFound.InvalidZoneInstanceType': {
+        category: 'capacity',
+        scope: 'zone',
+        hint: 'this instance type is not sold in this zone',
+      },
       'InvalidParameterValue.ZoneNotSupported': {category: 'capacity', scope: 'zone'},
       'InvalidParameterValue.InsufficientOffering': {category: 'capacity', scope: 'zone'},
       // The SDK describes it as "the spot instance offerings are out of stock": stock, not the account's quota.
       'LimitExceeded.SpotQuota': {category: 'capacity', scope: 'zone'},
-      'InvalidParameterValue.InsufficientPrice': {category: 'capacity', scope: 'offer', hint: 'the spot price is above the job’s max price'},
+      'InvalidParameterValue.InsufficientPrice': {
+        category: 'capacity',
+        scope: 'offer',
+        hint: 'the spot price is above the job’s max price',
+      },
       InstancesQuotaLimitExceeded: {category: 'quota', scope: 'region', hint: 'raise the CVM quota in the console'},
       'AuthFailure.SignatureFailure': {category: 'auth', scope: 'provider', hint: 'check TENCENTCLOUD_SECRET_KEY (`skyhop check`)'},
       'AuthFailure.SecretIdNotFound': {category: 'auth', scope: 'provider', hint: 'check TENCENTCLOUD_SECRET_ID (`skyhop check`)'},
       'AuthFailure.SignatureExpire': {category: 'auth', scope: 'provider', hint: 'this machine’s clock is off by more than five minutes'},
       'AuthFailure.TokenFailure': {category: 'auth', scope: 'provider', hint: 'the session token is invalid or has expired'},
       'AuthFailure.UnauthorizedOperation': {category: 'auth', scope: 'provider', hint: 'the CAM user lacks a CVM permission skyhop needs'},
-      'InvalidAccount.InsufficientBalance': {category: 'auth', scope: 'provider', hint: 'the account balance cannot pay for pay-as-you-go instances'},
+      'InvalidAccount.InsufficientBalance': {
+        category: 'auth',
+        scope: 'provider',
+        hint: 'the account balance cannot pay for pay-as-you-go instances',
+      },
       'InvalidAccount.UnpaidOrder': {category: 'auth', scope: 'provider', hint: 'the account has unpaid orders'},
       InternalServerError: TRANSIENT,
       'ResourceUnavailable.ServiceUnavailable': TRANSIENT,

@@ -86,7 +86,15 @@ export function signTc3(request: Tc3Request, credentials: TencentCredentials, op
   const signature = hmacSha256Hex(tc3SigningKey(credentials.secretKey, date, options.service), stringToSign)
   const authorization = `${TC3_ALGORITHM} Credential=${credentials.secretId}/${scope}, SignedHeaders=${creq.signedHeaders}, Signature=${signature}`
   headers.push(['Authorization', authorization])
-  return {headers, authorization, canonicalRequest: creq.text, stringToSign, signature, signedHeaders: creq.signedHeaders, credentialScope: scope}
+  return {
+    headers,
+    authorization,
+    canonicalRequest: creq.text,
+    stringToSign,
+    signature,
+    signedHeaders: creq.signedHeaders,
+    credentialScope: scope,
+  }
 }
 
 export interface ParsedTc3Authorization {

@@ -8,7 +8,11 @@ export default class CatalogStatusCommand extends BaseCommand {
   static override summary = "Show where each provider's offers come from, how old they are and how many there are."
   static override description =
     'Origin is the bundled snapshot, a `catalog refresh`, or a catalog file. Age counts from the refresh, else from the as-of date of the prices. A failed refresh is shown with the data kept in its place.'
-  static override examples = ['<%= config.bin %> catalog status', '<%= config.bin %> catalog status --json', '<%= config.bin %> catalog status --catalog my-offers.yaml']
+  static override examples = [
+    '<%= config.bin %> catalog status',
+    '<%= config.bin %> catalog status --json',
+    '<%= config.bin %> catalog status --catalog my-offers.yaml',
+  ]
   static override flags = {
     catalog: Flags.string({description: 'report on exactly this catalog file instead', env: 'SKYHOP_CATALOG'}),
   }

@@ -85,11 +85,18 @@ export class AliyunProvider implements Provider {
   }
 
   private client(region: string): Promise<EcsClient> {
-    return this.clients.get(region, async () => new EcsClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
+    return this.clients.get(
+      region,
+      async () => new EcsClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)),
+    )
   }
 
   private regions(): string[] {
-    return configuredRegions(this.options.regions, undefined, this.env.ALIBABA_CLOUD_REGION_ID?.trim() || this.profileRegion || 'cn-hangzhou')
+    return configuredRegions(
+      this.options.regions,
+      undefined,
+      this.env.ALIBABA_CLOUD_REGION_ID?.trim() || this.profileRegion || 'cn-hangzhou',
+    )
   }
 
   private now(): Date {
@@ -97,12 +104,18 @@ export class AliyunProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.client(region)).describeZones())
+    return checkByListingZones(
+      this.name,
+      this.credentialCache,
+      () => this.regions()[0],
+      async (region) => (await this.client(region)).describeZones(),
+    )
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
     const {offer, spec} = request
-    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Alibaba Cloud provider`)
+    if (offer.provider !== this.name)
+      throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Alibaba Cloud provider`)
     const client = await this.client(offer.region)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const script = bootScript({
@@ -116,11 +129,21 @@ export class AliyunProvider implements Provider {
     // ECS measures user data after base64.
     const data = userData(script, (d) => d.toString('base64').length <= ECS_USER_DATA_LIMIT)
     if (!data.fits) {
-      throw new ProviderError(this.name, 'user', `the boot script is too large for ECS user data (${ECS_USER_DATA_LIMIT} bytes after base64)`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
+      throw new ProviderError(
+        this.name,
+        'user',
+        `the boot script is too large for ECS user data (${ECS_USER_DATA_LIMIT} bytes after base64)`,
+        {code: 'PROVIDER_USER_DATA_TOO_LARGE'},
+      )
     }
     const limit = request.spot && spec.maxPrice ? spec.maxPrice : null
     if (limit && offer.price.currency !== limit.currency) {
-      throw new ProviderError(this.name, 'user', `the job's max price is in ${limit.currency}, this offer is priced in ${offer.price.currency}`, {scope: 'offer'})
+      throw new ProviderError(
+        this.name,
+        'user',
+        `the job's max price is in ${limit.currency}, this offer is priced in ${offer.price.currency}`,
+        {scope: 'offer'},
+      )
     }
     const id = await client.runInstance({
       imageId: spec.image ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
@@ -139,7 +162,13 @@ export class AliyunProvider implements Provider {
       systemDiskGiB: spec.resources.diskGB,
       autoReleaseTime: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
     })
-    return {provider: this.name, externalId: id, region: offer.region, zone: offer.zone, data: {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType}}
+    return {
+      provider: this.name,
+      externalId: id,
+      region: offer.region,
+      zone: offer.zone,
+      data: {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType},
+    }
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
@@ -150,8 +179,22 @@ export class AliyunProvider implements Provider {
       for (const h of group) {
         const instance = found.get(h.externalId)
         if (instance) out.set(h.externalId, await this.pollOne(client, instance))
-        else if (h.data.spot) out.set(h.externalId, {state: 'PREEMPTED', exitCode: null, reason: 'instance released (ECS releases reclaimed spot instances)', startedAt: null, endedAt: null})
-        else out.set(h.externalId, {state: 'LOST', exitCode: null, reason: 'ECS no longer knows this instance', startedAt: null, endedAt: null})
+        else if (h.data.spot)
+          out.set(h.externalId, {
+            state: 'PREEMPTED',
+            exitCode: null,
+            reason: 'instance released (ECS releases reclaimed spot instances)',
+            startedAt: null,
+            endedAt: null,
+          })
+        else
+          out.set(h.externalId, {
+            state: 'LOST',
+            exitCode: null,
+            reason: 'ECS no longer knows this instance',
+            startedAt: null,
+            endedAt: null,
+          })
       }
     }
     return out
@@ -169,7 +212,13 @@ export class AliyunProvider implements Provider {
       return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
     }
     if (this.exitGrace.waiting(instance.instanceId, this.now().getTime(), this.options.consoleGraceMs ?? 10 * 60_000)) {
-      return {state: 'RUNNING', exitCode: null, reason: `instance ${instance.status}; waiting for its console output`, startedAt, endedAt: null}
+      return {
+        state: 'RUNNING',
+        exitCode: null,
+        reason: `instance ${instance.status}; waiting for its console output`,
+        startedAt,
+        endedAt: null,
+      }
     }
     const state: AttemptState = 'LOST'
     return {state, exitCode: null, reason: `instance ${instance.status} without an exit code on its console`, startedAt, endedAt: null}
@@ -209,7 +258,11 @@ export class AliyunProvider implements Provider {
     try {
       await client.deleteInstances([handle.externalId])
     } catch (error) {
-      if (error instanceof ProviderError && (error.backendCode === 'InvalidInstanceId.NotFound' || error.backendCode === 'InvalidInstanceId.NotExist')) return
+      if (
+        error instanceof ProviderError &&
+        (error.backendCode === 'InvalidInstanceId.NotFound' || error.backendCode === 'InvalidInstanceId.NotExist')
+      )
+        return
       throw error
     }
     this.exitGrace.forget(handle.externalId)
@@ -219,13 +272,20 @@ export class AliyunProvider implements Provider {
     const out: LaunchHandle[] = []
     for (const region of regionsToScan(this.regions(), query)) {
       const client = await this.client(region)
-      for (const i of await client.describeInstances({tags: [{key: ALIYUN_TAGS.attemptId, ...(query.attemptId ? {value: query.attemptId} : {})}]})) {
+      for (const i of await client.describeInstances({
+        tags: [{key: ALIYUN_TAGS.attemptId, ...(query.attemptId ? {value: query.attemptId} : {})}],
+      })) {
         out.push({
           provider: this.name,
           externalId: i.instanceId,
           region,
           zone: i.zone,
-          data: {attemptId: i.tags[ALIYUN_TAGS.attemptId], jobId: i.tags[ALIYUN_TAGS.jobId] ?? null, instanceType: i.instanceType, spot: i.spotStrategy !== null && i.spotStrategy !== 'NoSpot'},
+          data: {
+            attemptId: i.tags[ALIYUN_TAGS.attemptId],
+            jobId: i.tags[ALIYUN_TAGS.jobId] ?? null,
+            instanceType: i.instanceType,
+            spot: i.spotStrategy !== null && i.spotStrategy !== 'NoSpot',
+          },
         })
       }
     }

@@ -93,16 +93,24 @@ export class AwsProvider implements Provider {
     const load =
       typeof creds === 'function'
         ? creds
-        : async () => loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? (await this.dispatcher.get()), now: options.now})
+        : async () =>
+            loadAwsCredentials({env: this.env, ...creds, dispatcher: creds?.dispatcher ?? (await this.dispatcher.get()), now: options.now})
     this.credentialCache = new CredentialCache(load, {now: options.now ? () => options.now!().getTime() : undefined})
   }
 
   private client(region: string): Promise<Ec2Client> {
-    return this.clients.get(region, async () => new Ec2Client(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
+    return this.clients.get(
+      region,
+      async () => new Ec2Client(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)),
+    )
   }
 
   private regions(): string[] {
-    return configuredRegions(this.options.regions, undefined, this.env.AWS_REGION?.trim() || this.env.AWS_DEFAULT_REGION?.trim() || 'us-east-1')
+    return configuredRegions(
+      this.options.regions,
+      undefined,
+      this.env.AWS_REGION?.trim() || this.env.AWS_DEFAULT_REGION?.trim() || 'us-east-1',
+    )
   }
 
   private now(): Date {
@@ -110,7 +118,13 @@ export class AwsProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.client(region)).describeAvailabilityZones(), 'availability zones')
+    return checkByListingZones(
+      this.name,
+      this.credentialCache,
+      () => this.regions()[0],
+      async (region) => (await this.client(region)).describeAvailabilityZones(),
+      'availability zones',
+    )
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
@@ -129,10 +143,15 @@ export class AwsProvider implements Provider {
     })
     const data = userData(script, (d) => d.length <= EC2_USER_DATA_LIMIT)
     if (!data.fits) {
-      throw new ProviderError(this.name, 'user', `the boot script is ${data.data.length} bytes even compressed; EC2 takes at most ${EC2_USER_DATA_LIMIT}`, {
-        code: 'PROVIDER_USER_DATA_TOO_LARGE',
-        hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
-      })
+      throw new ProviderError(
+        this.name,
+        'user',
+        `the boot script is ${data.data.length} bytes even compressed; EC2 takes at most ${EC2_USER_DATA_LIMIT}`,
+        {
+          code: 'PROVIDER_USER_DATA_TOO_LARGE',
+          hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+        },
+      )
     }
     const maxPrice = request.spot && spec.maxPrice?.currency === 'USD' ? spec.maxPrice : null
     const instance = await client.runInstances({
@@ -158,7 +177,13 @@ export class AwsProvider implements Provider {
       externalId: instance.instanceId,
       region,
       zone: instance.zone ?? offer.zone,
-      data: {attemptId: request.attemptId, jobId: request.jobId, imageId: image.imageId, spot: request.spot, instanceType: offer.instanceType},
+      data: {
+        attemptId: request.attemptId,
+        jobId: request.jobId,
+        imageId: image.imageId,
+        spot: request.spot,
+        instanceType: offer.instanceType,
+      },
     }
   }
 
@@ -171,11 +196,17 @@ export class AwsProvider implements Provider {
       const byId = new Map<string, Ec2Instance>()
       for (let i = 0; i < group.length; i += 200) {
         const ids = group.slice(i, i + 200).map((h) => h.externalId)
-        for (const found of await client.describeInstances({filters: [{name: 'instance-id', values: ids}]})) byId.set(found.instanceId, found)
+        for (const found of await client.describeInstances({filters: [{name: 'instance-id', values: ids}]}))
+          byId.set(found.instanceId, found)
       }
       for (const h of group) {
         const instance = byId.get(h.externalId)
-        out.set(h.externalId, instance ? await this.pollOne(client, instance) : {state: 'LOST', exitCode: null, reason: 'EC2 no longer knows this instance', startedAt: null, endedAt: null})
+        out.set(
+          h.externalId,
+          instance
+            ? await this.pollOne(client, instance)
+            : {state: 'LOST', exitCode: null, reason: 'EC2 no longer knows this instance', startedAt: null, endedAt: null},
+        )
       }
     }
     return out
@@ -202,10 +233,22 @@ export class AwsProvider implements Provider {
     }
     // Ended without its exit line yet: EC2 updates console output with a delay.
     if (this.exitGrace.waiting(instance.instanceId, this.now().getTime(), this.options.consoleGraceMs ?? 10 * 60_000)) {
-      return {state: 'RUNNING', exitCode: null, reason: `instance ${instance.state}; waiting for its console output`, startedAt, endedAt: null}
+      return {
+        state: 'RUNNING',
+        exitCode: null,
+        reason: `instance ${instance.state}; waiting for its console output`,
+        startedAt,
+        endedAt: null,
+      }
     }
     const state: AttemptState = instance.tags[AWS_TAGS.stopRequest]?.startsWith('cancel') ? 'CANCELLED' : 'LOST'
-    return {state, exitCode: null, reason: `instance ${instance.state} (${instance.stateReasonMessage ?? 'no reason given'}) without an exit code on its console`, startedAt, endedAt}
+    return {
+      state,
+      exitCode: null,
+      reason: `instance ${instance.state} (${instance.stateReasonMessage ?? 'no reason given'}) without an exit code on its console`,
+      startedAt,
+      endedAt,
+    }
   }
 
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
@@ -222,10 +265,11 @@ export class AwsProvider implements Provider {
       if (!instance || instance.state === 'terminated') {
         // One more read: the exit line may have landed since.
         const again = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
-        for (const {seq, line} of again.logs) if (seq > last) {
-          yield line
-          last = seq
-        }
+        for (const {seq, line} of again.logs)
+          if (seq > last) {
+            yield line
+            last = seq
+          }
         return
       }
       await sleep(this.options.consolePollMs ?? 5000, options.signal)

@@ -34,7 +34,8 @@ export function imageQueryFor(offer: Offer, image: string | null): ImageQuery | 
   const architecture = architectureOf(offer.instanceType)
   if (image) return {owners: ['self', 'amazon'], namePattern: image, architecture}
   const acc = offer.accelerator?.name.toLowerCase() ?? ''
-  if (/trainium|inferentia|neuron/.test(acc)) return {owners: ['amazon'], namePattern: 'Deep Learning AMI Neuron (Ubuntu 22.04) *', architecture}
+  if (/trainium|inferentia|neuron/.test(acc))
+    return {owners: ['amazon'], namePattern: 'Deep Learning AMI Neuron (Ubuntu 22.04) *', architecture}
   if (offer.accelerator) {
     const arm = architecture === 'arm64' ? 'ARM64 ' : ''
     return {owners: ['amazon'], namePattern: `Deep Learning ${arm}Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *`, architecture}
@@ -62,7 +63,11 @@ export class ImageResolver {
   private async lookup(client: Ec2Client, query: ImageQuery | {imageId: string}): Promise<ImageChoice> {
     if ('imageId' in query) {
       const [img] = await client.describeImages({imageIds: [query.imageId]})
-      if (!img) throw new ProviderError('aws', 'unavailable', `image ${query.imageId} does not exist in ${client.region}`, {scope: 'region', backendCode: 'InvalidAMIID.NotFound'})
+      if (!img)
+        throw new ProviderError('aws', 'unavailable', `image ${query.imageId} does not exist in ${client.region}`, {
+          scope: 'region',
+          backendCode: 'InvalidAMIID.NotFound',
+        })
       return {imageId: img.imageId, name: img.name, rootDeviceName: img.rootDeviceName}
     }
     const filters: Ec2Filter[] = [
@@ -73,7 +78,10 @@ export class ImageResolver {
     const images = await client.describeImages({owners: query.owners, filters})
     const newest = images.sort((a, b) => (a.creationDate < b.creationDate ? 1 : a.creationDate > b.creationDate ? -1 : 0))[0]
     if (!newest) {
-      throw new ProviderError('aws', 'unavailable', `no ${query.architecture} image named "${query.namePattern}" in ${client.region}`, {scope: 'region', backendCode: 'NoImage'})
+      throw new ProviderError('aws', 'unavailable', `no ${query.architecture} image named "${query.namePattern}" in ${client.region}`, {
+        scope: 'region',
+        backendCode: 'NoImage',
+      })
     }
     return {imageId: newest.imageId, name: newest.name, rootDeviceName: newest.rootDeviceName}
   }

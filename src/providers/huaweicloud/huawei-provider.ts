@@ -82,9 +82,18 @@ export interface HuaweiProviderOptions extends VmAdapterOptions {
 /** `cn-north-4=VPC/SUBNET[/SG[+SG…]],cn-east-3=…` as in SKYHOP_HUAWEICLOUD_NETWORKS. */
 export function parseNetworks(text: string): Record<string, HuaweiNetwork> {
   const out: Record<string, HuaweiNetwork> = {}
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([a-z]{2}(?:-[a-z0-9]+)+)=([0-9A-Za-z-]+)\/([0-9A-Za-z-]+)(?:\/([0-9A-Za-z+-]+))?$/.exec(part)
-    if (!m) throw new ProviderError('huaweicloud', 'unavailable', `SKYHOP_HUAWEICLOUD_NETWORKS: "${part}" is not region=VPC_ID/SUBNET_ID[/SECURITY_GROUP_ID]`, {scope: 'provider', code: 'PROVIDER_BAD_CONFIG'})
+    if (!m)
+      throw new ProviderError(
+        'huaweicloud',
+        'unavailable',
+        `SKYHOP_HUAWEICLOUD_NETWORKS: "${part}" is not region=VPC_ID/SUBNET_ID[/SECURITY_GROUP_ID]`,
+        {scope: 'provider', code: 'PROVIDER_BAD_CONFIG'},
+      )
     out[m[1]] = {vpcId: m[2], subnetId: m[3], ...(m[4] ? {securityGroupIds: m[4].split('+')} : {})}
   }
   return out
@@ -126,7 +135,10 @@ export class HuaweiProvider implements Provider {
   }
 
   private api(region: string): Promise<HuaweiApi> {
-    return this.apis.get(region, async () => new HuaweiApi(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
+    return this.apis.get(
+      region,
+      async () => new HuaweiApi(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)),
+    )
   }
 
   /** The project id of a region: configured, else the IAM project named after the region. */
@@ -152,7 +164,11 @@ export class HuaweiProvider implements Provider {
   }
 
   private regions(): string[] {
-    return configuredRegions(this.options.regions, this.env.SKYHOP_HUAWEICLOUD_REGIONS, this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4')
+    return configuredRegions(
+      this.options.regions,
+      this.env.SKYHOP_HUAWEICLOUD_REGIONS,
+      this.env.HUAWEICLOUD_SDK_REGION?.trim() || 'cn-north-4',
+    )
   }
 
   private nowMs(): number {
@@ -173,14 +189,24 @@ export class HuaweiProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.client(region)).availabilityZones(), 'availability zones')
+    return checkByListingZones(
+      this.name,
+      this.credentialCache,
+      () => this.regions()[0],
+      async (region) => (await this.client(region)).availabilityZones(),
+      'availability zones',
+    )
   }
 
   private imageFor(client: EcsClient, wanted: string): Promise<string> {
     if (UUID.test(wanted)) return Promise.resolve(wanted)
     return this.images.get(`${client.region}\n${wanted}`, async () => {
       const id = await client.findImage(wanted)
-      if (!id) throw new ProviderError(this.name, 'unavailable', `no active image named "${wanted}" in ${client.region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND'})
+      if (!id)
+        throw new ProviderError(this.name, 'unavailable', `no active image named "${wanted}" in ${client.region}`, {
+          scope: 'region',
+          code: 'PROVIDER_IMAGE_NOT_FOUND',
+        })
       return id
     })
   }
@@ -204,18 +230,26 @@ export class HuaweiProvider implements Provider {
 
   private zoneFor(client: EcsClient, zone: string | null): Promise<string> {
     if (zone) return Promise.resolve(zone)
-    return this.zones.get(client.region, () => client.availabilityZones()).then((zs) => {
-      if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${client.region}`, {scope: 'region'})
-      return zs[0]
-    })
+    return this.zones
+      .get(client.region, () => client.availabilityZones())
+      .then((zs) => {
+        if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${client.region}`, {scope: 'region'})
+        return zs[0]
+      })
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
     const {offer, spec} = request
-    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Huawei Cloud provider`)
+    if (offer.provider !== this.name)
+      throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Huawei Cloud provider`)
     const runtimes = spec.resources.runtimes
     if (isAscendOffer(offer) && runtimes !== null && !runtimes.includes('cann')) {
-      throw new ProviderError(this.name, 'unavailable', `${offer.instanceType} carries ${offer.accelerator!.name} (CANN); the job runs on ${runtimes.join(', ')}`, {scope: 'offer', code: 'PROVIDER_RUNTIME_MISMATCH'})
+      throw new ProviderError(
+        this.name,
+        'unavailable',
+        `${offer.instanceType} carries ${offer.accelerator!.name} (CANN); the job runs on ${runtimes.join(', ')}`,
+        {scope: 'offer', code: 'PROVIDER_RUNTIME_MISMATCH'},
+      )
     }
     const region = offer.region
     const network = this.network(region)
@@ -223,7 +257,10 @@ export class HuaweiProvider implements Provider {
     const client = await this.client(region)
     const zone = await this.zoneFor(client, offer.zone)
     const imageId = await this.imageFor(client, imageName)
-    const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_HUAWEICLOUD_METADATA_URL?.trim() || undefined))?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_HUAWEICLOUD_METADATA_URL?.trim() || undefined))?.replace(
+      '{attemptId}',
+      rfc3986Encode(request.attemptId),
+    )
     const script = bootScript({
       request,
       runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
@@ -233,7 +270,12 @@ export class HuaweiProvider implements Provider {
     })
     const data = userData(script, (d) => d.length <= ECS_USER_DATA_LIMIT)
     if (!data.fits) {
-      throw new ProviderError(this.name, 'user', `the boot script is ${data.data.length} bytes even compressed; ECS takes at most ${ECS_USER_DATA_LIMIT}`, {code: 'PROVIDER_USER_DATA_TOO_LARGE'})
+      throw new ProviderError(
+        this.name,
+        'user',
+        `the boot script is ${data.data.length} bytes even compressed; ECS takes at most ${ECS_USER_DATA_LIMIT}`,
+        {code: 'PROVIDER_USER_DATA_TOO_LARGE'},
+      )
     }
     // A max price in another currency was applied by the planner through the exchange
     // rate; without one here ECS bids up to the pay-per-use price.
@@ -263,12 +305,24 @@ export class HuaweiProvider implements Provider {
       externalId: serverId,
       region,
       zone,
-      data: {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType, imageId, ecsJobId: created.jobId},
+      data: {
+        attemptId: request.attemptId,
+        jobId: request.jobId,
+        spot: request.spot,
+        instanceType: offer.instanceType,
+        imageId,
+        ecsJobId: created.jobId,
+      },
     }
   }
 
   /** Follows the creation job until it succeeds, fails (thrown as a classified error) or the wait ends. */
-  private async followCreation(client: EcsClient, created: {jobId: string; serverIds: string[]}, zone: string, flavor: string): Promise<string> {
+  private async followCreation(
+    client: EcsClient,
+    created: {jobId: string; serverIds: string[]},
+    zone: string,
+    flavor: string,
+  ): Promise<string> {
     const sleep = this.options.sleep ?? abortableSleep
     const end = this.nowMs() + (this.options.launchWaitMs ?? 180_000)
     let serverId = created.serverIds[0] ?? null
@@ -277,11 +331,19 @@ export class HuaweiProvider implements Provider {
       serverId ??= job.serverIds[0] ?? null
       if (job.status === 'FAIL') {
         // ECS rolls a failed creation back; the code says why, as a synchronous answer would.
-        throw toHuaweiProviderError(new HuaweiApiError(400, job.errorCode ?? 'Ecs.0002', job.failReason ?? 'the creation job failed', null), {action: 'CreatePostPaidServers', region: client.region, zone, flavor})
+        throw toHuaweiProviderError(
+          new HuaweiApiError(400, job.errorCode ?? 'Ecs.0002', job.failReason ?? 'the creation job failed', null),
+          {action: 'CreatePostPaidServers', region: client.region, zone, flavor},
+        )
       }
       if (serverId && (job.status === 'SUCCESS' || this.nowMs() >= end)) return serverId
       if (this.nowMs() >= end) {
-        throw new ProviderError(this.name, 'transient', `creation job ${created.jobId} named no server within ${Math.round((this.options.launchWaitMs ?? 180_000) / 1000)} s`, {scope: 'none'})
+        throw new ProviderError(
+          this.name,
+          'transient',
+          `creation job ${created.jobId} named no server within ${Math.round((this.options.launchWaitMs ?? 180_000) / 1000)} s`,
+          {scope: 'none'},
+        )
       }
       await sleep(this.options.jobPollMs ?? 3000)
     }
@@ -304,7 +366,8 @@ export class HuaweiProvider implements Provider {
   private async pollOne(client: EcsClient, h: LaunchHandle, server: EcsServer | null): Promise<PollResult> {
     const spot = h.data.spot === true
     if (!server || server.status === 'DELETED') {
-      if (spot) return {state: 'PREEMPTED', exitCode: null, reason: 'spot server released by ECS (reclaimed)', startedAt: null, endedAt: null}
+      if (spot)
+        return {state: 'PREEMPTED', exitCode: null, reason: 'spot server released by ECS (reclaimed)', startedAt: null, endedAt: null}
       return {state: 'LOST', exitCode: null, reason: 'ECS no longer knows this server', startedAt: null, endedAt: null}
     }
     const base = {exitCode: null, reason: null, startedAt: server.created, endedAt: null}
@@ -327,7 +390,8 @@ export class HuaweiProvider implements Provider {
       this.exitGrace.forget(server.id)
       return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
     }
-    if (spot) return {state: 'PREEMPTED', exitCode: null, reason: 'spot server stopped without its exit line (reclaimed)', startedAt, endedAt: null}
+    if (spot)
+      return {state: 'PREEMPTED', exitCode: null, reason: 'spot server stopped without its exit line (reclaimed)', startedAt, endedAt: null}
     if (this.exitGrace.waiting(server.id, this.nowMs(), this.options.consoleGraceMs ?? 10 * 60_000)) {
       return {state: 'RUNNING', exitCode: null, reason: 'server stopped; waiting for its console output', startedAt, endedAt: null}
     }

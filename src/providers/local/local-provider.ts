@@ -6,7 +6,20 @@
 // machine with no cloud account can run jobs.
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import {hostname} from 'node:os'
 import {basename, isAbsolute, join, resolve} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
@@ -14,7 +27,17 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
 import {ProviderError} from '../../errors.js'
-import {checkpointRunnerConfig, holdRunnerConfig, readEvents, readExitCode, readJobPgid, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../attempt-dir.js'
+import {
+  checkpointRunnerConfig,
+  holdRunnerConfig,
+  readEvents,
+  readExitCode,
+  readJobPgid,
+  readRunnerPid,
+  requestStop,
+  runnerScriptPath,
+  writeAttemptDir,
+} from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
@@ -51,7 +74,11 @@ const SPAWN_SETTLE_MS = 2_000
 /** The environment the runner itself gets; the job's own comes from the env file. */
 const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR']
 
-function fail(category: 'user' | 'transient' | 'unavailable' | 'capacity', message: string, options: {hint?: string; cause?: unknown} = {}): ProviderError {
+function fail(
+  category: 'user' | 'transient' | 'unavailable' | 'capacity',
+  message: string,
+  options: {hint?: string; cause?: unknown} = {},
+): ProviderError {
   return new ProviderError(PROVIDER, category, message, options)
 }
 
@@ -174,7 +201,8 @@ export class LocalProvider implements Provider {
       try {
         fd = openSync(claimPath, 'wx', 0o600)
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fail('transient', `cannot claim launch key: ${(error as Error).message}`, {cause: error})
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw fail('transient', `cannot claim launch key: ${(error as Error).message}`, {cause: error})
         const outcome = await this.awaitClaim(claimPath, handlePath)
         if (outcome === 'abandoned') continue
         if (outcome === 'released') {
@@ -220,7 +248,9 @@ export class LocalProvider implements Provider {
       }
       await sleep(25)
     }
-    throw fail('transient', 'another launch with the same key is still starting', {hint: 'Retry the launch; it will return the same attempt.'})
+    throw fail('transient', 'another launch with the same key is still starting', {
+      hint: 'Retry the launch; it will return the same attempt.',
+    })
   }
 
   private handleFor(attemptDir: string, pid: number): LaunchHandle {
@@ -262,7 +292,12 @@ export class LocalProvider implements Provider {
     const log = openSync(join(attemptDir, 'runner.log'), 'a', 0o600)
     let child
     try {
-      child = spawn('bash', [runnerScriptPath(), attemptDir], {detached: true, stdio: ['ignore', log, log], cwd: attemptDir, env: runnerEnv})
+      child = spawn('bash', [runnerScriptPath(), attemptDir], {
+        detached: true,
+        stdio: ['ignore', log, log],
+        cwd: attemptDir,
+        env: runnerEnv,
+      })
     } finally {
       closeSync(log)
     }
@@ -287,7 +322,9 @@ export class LocalProvider implements Provider {
         // Nothing ran: clear the directory so that a later launch of this attempt can start afresh.
         rmSync(attemptDir, {recursive: true, force: true})
         if (refused?.event === 'error') throw fail('unavailable', `runner refused to start: ${String(refused.message)}`)
-        throw fail('capacity', `all ${this.maxConcurrent} local slots are busy`, {hint: 'Wait for a local job to end, or raise the local maxConcurrent.'})
+        throw fail('capacity', `all ${this.maxConcurrent} local slots are busy`, {
+          hint: 'Wait for a local job to end, or raise the local maxConcurrent.',
+        })
       }
       await sleep(10)
     }
@@ -314,7 +351,8 @@ export class LocalProvider implements Provider {
 
     if (exitCode !== null) {
       const exit = first(events, 'exit')
-      const endedAt = typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? statSync(join(attemptDir, 'exit_code')).mtime.toISOString())
+      const endedAt =
+        typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? statSync(join(attemptDir, 'exit_code')).mtime.toISOString())
       const how = exit?.signal ? `killed by ${String(exit.signal)}` : `exit ${exitCode}`
       if (cancel) return {state: 'CANCELLED', exitCode, reason: `cancelled; ${how}`, startedAt, endedAt}
       if (notice) return {state: 'PREEMPTED', exitCode, reason: `preempted (${String(notice.source)}); ${how}`, startedAt, endedAt}
@@ -322,19 +360,43 @@ export class LocalProvider implements Provider {
     }
     if (runnerAlive) {
       const stopping = cancel ?? notice
-      if (stopping) return {state: 'RUNNING', exitCode: null, reason: `stopping (${stopping.event}); SIGKILL at ${String(stopping.killAt)}`, startedAt, endedAt: null}
+      if (stopping)
+        return {
+          state: 'RUNNING',
+          exitCode: null,
+          reason: `stopping (${stopping.event}); SIGKILL at ${String(stopping.killAt)}`,
+          startedAt,
+          endedAt: null,
+        }
       if (startedAt) return {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null}
       const queued = first(events, 'slot-wait')
-      return {state: 'PENDING', exitCode: null, reason: queued ? `waiting for one of ${this.maxConcurrent} local slots` : 'starting', startedAt: null, endedAt: null}
+      return {
+        state: 'PENDING',
+        exitCode: null,
+        reason: queued ? `waiting for one of ${this.maxConcurrent} local slots` : 'starting',
+        startedAt: null,
+        endedAt: null,
+      }
     }
     // The runner is gone without an exit code. A job still alive in its group is not lost
     // yet: saying so would let the controller start a second copy beside it.
     const pgid = readJobPgid(attemptDir)
     if (pgid !== null && groupAlive(pgid)) {
-      return {state: 'RUNNING', exitCode: null, reason: 'the runner is gone; the job is still running unsupervised', startedAt, endedAt: null}
+      return {
+        state: 'RUNNING',
+        exitCode: null,
+        reason: 'the runner is gone; the job is still running unsupervised',
+        startedAt,
+        endedAt: null,
+      }
     }
     const error = first(events, 'error', 'no-slot')
-    const reason = error?.event === 'error' ? `runner error: ${String(error.message)}` : error ? 'no local slot was free' : 'the runner died without recording an exit code'
+    const reason =
+      error?.event === 'error'
+        ? `runner error: ${String(error.message)}`
+        : error
+          ? 'no local slot was free'
+          : 'the runner died without recording an exit code'
     return {state: 'LOST', exitCode: null, reason, startedAt, endedAt: null}
   }
 
@@ -472,7 +534,12 @@ export class LocalProvider implements Provider {
       if (entry.startsWith('.')) return false
       const attemptDir = join(this.attemptsRoot, entry)
       const pid = readRunnerPid(attemptDir)
-      return pid !== null && readExitCode(attemptDir) === null && isRunnerOf(pid, attemptDir) && first(readEvents(attemptDir), 'slot') !== undefined
+      return (
+        pid !== null &&
+        readExitCode(attemptDir) === null &&
+        isRunnerOf(pid, attemptDir) &&
+        first(readEvents(attemptDir), 'slot') !== undefined
+      )
     })
   }
 }

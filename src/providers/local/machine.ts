@@ -132,9 +132,24 @@ function tolerant(parse: (out: string) => DetectedAccelerator[]): (out: string |
 }
 
 const PROBES: Array<[string, Probe]> = [
-  ['nvidia-smi', async (run) => tolerant(parseNvidiaSmi)(await run('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits']))],
-  ['rocm-smi', async (run) => tolerant((o) => parseRocmSmiJson(o, 'amd', 'rocm-smi'))(await run('rocm-smi', ['--showproductname', '--showmeminfo', 'vram', '--json']))],
-  ['hy-smi', async (run) => tolerant((o) => parseRocmSmiJson(o, 'hygon', 'hy-smi'))(await run('hy-smi', ['--showproductname', '--showmeminfo', 'vram', '--json']))],
+  [
+    'nvidia-smi',
+    async (run) => tolerant(parseNvidiaSmi)(await run('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'])),
+  ],
+  [
+    'rocm-smi',
+    async (run) =>
+      tolerant((o) => parseRocmSmiJson(o, 'amd', 'rocm-smi'))(
+        await run('rocm-smi', ['--showproductname', '--showmeminfo', 'vram', '--json']),
+      ),
+  ],
+  [
+    'hy-smi',
+    async (run) =>
+      tolerant((o) => parseRocmSmiJson(o, 'hygon', 'hy-smi'))(
+        await run('hy-smi', ['--showproductname', '--showmeminfo', 'vram', '--json']),
+      ),
+  ],
   ['npu-smi', async (run) => tolerant(parseNpuSmiMap)(await run('npu-smi', ['info', '-m']))],
   [
     'cnmon',

@@ -38,7 +38,13 @@ export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
       execFile(
         file,
         args,
-        {env: {...(options.env ?? process.env), LC_ALL: 'C'}, timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, windowsHide: true},
+        {
+          env: {...(options.env ?? process.env), LC_ALL: 'C'},
+          timeout,
+          killSignal: 'SIGKILL',
+          maxBuffer: 64 * 1024 * 1024,
+          windowsHide: true,
+        },
         (error, stdout, stderr) => {
           if (!error) return resolve({code: 0, stdout, stderr})
           const err = error as NodeJS.ErrnoException & {code?: number | string; killed?: boolean; signal?: string}
@@ -116,20 +122,41 @@ export function queryError(command: SlurmCommand, result: CommandResult): Provid
   if (isTransient(result.stderr)) {
     return new ProviderError(PROVIDER, 'transient', `${command}: ${slurmMessage(result.stderr)}`, {code: 'SLURM_BUSY'})
   }
-  return new ProviderError(PROVIDER, 'transient', `${command} failed (exit ${result.code}): ${slurmMessage(result.stderr) || slurmMessage(result.stdout) || 'no message'}`, {
-    code: 'SLURM_COMMAND_FAILED',
-  })
+  return new ProviderError(
+    PROVIDER,
+    'transient',
+    `${command} failed (exit ${result.code}): ${slurmMessage(result.stderr) || slurmMessage(result.stdout) || 'no message'}`,
+    {
+      code: 'SLURM_COMMAND_FAILED',
+    },
+  )
 }
 
 /** How sbatch's refusals map onto the taxonomy. A partition is a zone: blocking it lets the controller try the next partition. */
 const SUBMIT_ERRORS: Array<{pattern: RegExp; category: ProviderErrorCategory; scope: BlockScope; backendCode: string}> = [
   {pattern: /invalid partition/i, category: 'capacity', scope: 'zone', backendCode: 'InvalidPartition'},
-  {pattern: /partition not available|partition.*(down|inactive|drain)/i, category: 'capacity', scope: 'zone', backendCode: 'PartitionUnavailable'},
+  {
+    pattern: /partition not available|partition.*(down|inactive|drain)/i,
+    category: 'capacity',
+    scope: 'zone',
+    backendCode: 'PartitionUnavailable',
+  },
   {pattern: /Requested node configuration is not available/i, category: 'capacity', scope: 'zone', backendCode: 'NodeConfigUnavailable'},
   {pattern: /Invalid generic resource|gres/i, category: 'capacity', scope: 'zone', backendCode: 'GresUnavailable'},
-  {pattern: /Memory required by task is not available|More processors requested than permitted|Node count specification invalid|time limit is invalid/i, category: 'capacity', scope: 'zone', backendCode: 'ShapeNotAvailable'},
+  {
+    pattern:
+      /Memory required by task is not available|More processors requested than permitted|Node count specification invalid|time limit is invalid/i,
+    category: 'capacity',
+    scope: 'zone',
+    backendCode: 'ShapeNotAvailable',
+  },
   {pattern: /accounting\/QOS policy|QOSMax|AssocMax|submit limit|MaxSubmit/i, category: 'quota', scope: 'region', backendCode: 'QosLimit'},
-  {pattern: /Invalid account|account\/partition combination|not permitted to use this partition|Access\/permission denied|Invalid user/i, category: 'auth', scope: 'zone', backendCode: 'AccessDenied'},
+  {
+    pattern: /Invalid account|account\/partition combination|not permitted to use this partition|Access\/permission denied|Invalid user/i,
+    category: 'auth',
+    scope: 'zone',
+    backendCode: 'AccessDenied',
+  },
   {pattern: /Invalid qos/i, category: 'auth', scope: 'provider', backendCode: 'InvalidQos'},
 ]
 
@@ -137,9 +164,9 @@ const SUBMIT_ERRORS: Array<{pattern: RegExp; category: ProviderErrorCategory; sc
 export function submitError(result: CommandResult, partition: string): ProviderError {
   if (isUnreachable(result.stderr)) return unreachableError('sbatch', result.stderr)
   const message = slurmMessage(result.stderr) || slurmMessage(result.stdout) || `exit ${result.code}`
-  if (isTransient(result.stderr)) return new ProviderError(PROVIDER, 'transient', `sbatch: ${message}`, {code: 'SLURM_BUSY', backendCode: 'Busy'})
+  if (isTransient(result.stderr))
+    return new ProviderError(PROVIDER, 'transient', `sbatch: ${message}`, {code: 'SLURM_BUSY', backendCode: 'Busy'})
   const known = SUBMIT_ERRORS.find((e) => e.pattern.test(result.stderr))
   const {category, scope, backendCode} = known ?? {category: 'capacity' as const, scope: 'zone' as const, backendCode: 'SbatchRejected'}
   return new ProviderError(PROVIDER, category, `partition ${partition}: ${message}`, {scope, backendCode, details: {partition}})
 }
-

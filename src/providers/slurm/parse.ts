@@ -65,7 +65,9 @@ export function parseKeyValues(line: string): Record<string, string> {
 }
 
 export function parseOneliners(text: string): Array<Record<string, string>> {
-  return lines(text).map(parseKeyValues).filter((r) => Object.keys(r).length > 0)
+  return lines(text)
+    .map(parseKeyValues)
+    .filter((r) => Object.keys(r).length > 0)
 }
 
 export interface PartitionInfo {
@@ -313,11 +315,17 @@ export function slurmMessage(stderr: string): string {
   const all = lines(stderr)
   const errors = all.filter((l) => /error:/i.test(l))
   const pick = (errors.length > 0 ? errors[errors.length - 1] : all[all.length - 1]) ?? ''
-  return pick.replace(/^\S+:\s+error:\s+/, '').replace(/^\S+:\s+/, '').trim()
+  return pick
+    .replace(/^\S+:\s+error:\s+/, '')
+    .replace(/^\S+:\s+/, '')
+    .trim()
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '')
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '')
 }
 
 function leadingInt(text: string): number {

@@ -13,7 +13,16 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Offer} from '../../model/catalog.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
-import {checkpointRunnerConfig, holdRunnerConfig, readEvents, readExitCode, readRunnerPid, requestStop, runnerScriptPath, writeAttemptDir} from '../attempt-dir.js'
+import {
+  checkpointRunnerConfig,
+  holdRunnerConfig,
+  readEvents,
+  readExitCode,
+  readRunnerPid,
+  requestStop,
+  runnerScriptPath,
+  writeAttemptDir,
+} from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
@@ -40,7 +49,17 @@ import {
   type SqueueRow,
 } from './parse.js'
 import {mapForgotten, mapSlurmState, SLURM_FINAL_STATES, type RunnerObservation, type SlurmObservation} from './states.js'
-import {EXPORTED_ENV, minutesUntil, renderBatchScript, resourceArgs, sbatchArgs, shapeFor, slurmJobName, slurmTag, TAG_PREFIX} from './submit.js'
+import {
+  EXPORTED_ENV,
+  minutesUntil,
+  renderBatchScript,
+  resourceArgs,
+  sbatchArgs,
+  shapeFor,
+  slurmJobName,
+  slurmTag,
+  TAG_PREFIX,
+} from './submit.js'
 
 export interface SlurmProviderOptions {
   /**
@@ -102,7 +121,8 @@ export class SlurmProvider implements Provider {
   private clusterName: Promise<string> | null = null
 
   constructor(options: SlurmProviderOptions) {
-    if (!options.home || !isAbsolute(options.home)) throw new ProviderError(PROVIDER, 'user', `home must be an absolute path, not "${options.home}"`)
+    if (!options.home || !isAbsolute(options.home))
+      throw new ProviderError(PROVIDER, 'user', `home must be an absolute path, not "${options.home}"`)
     if (options.attemptsRoot !== undefined && !isAbsolute(options.attemptsRoot)) {
       throw new ProviderError(PROVIDER, 'user', `attemptsRoot must be an absolute path, not "${options.attemptsRoot}"`)
     }
@@ -118,11 +138,24 @@ export class SlurmProvider implements Provider {
    * enabled: always when `enabled` is true, never when false, and when unset only if
    * slurmctld answers here.
    */
-  static async fromConfig(home: string, config: SkyhopConfig['providers']['slurm'], env?: NodeJS.ProcessEnv): Promise<SlurmProvider | null> {
+  static async fromConfig(
+    home: string,
+    config: SkyhopConfig['providers']['slurm'],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<SlurmProvider | null> {
     const prices: Record<string, Money> = {}
     for (const [partition, amount] of Object.entries(config.pricePerHourUsd)) prices[partition] = {amount, currency: 'USD'}
     return SlurmProvider.detect(
-      {home, cluster: config.cluster, partitions: config.partitions, account: config.account, qos: config.qos, gres: config.gres, prices, env},
+      {
+        home,
+        cluster: config.cluster,
+        partitions: config.partitions,
+        account: config.account,
+        qos: config.qos,
+        gres: config.gres,
+        prices,
+        env,
+      },
       config.enabled,
     )
   }
@@ -151,7 +184,12 @@ export class SlurmProvider implements Provider {
     }
     if (ping.code !== 0 || !/is UP/.test(ping.stdout)) {
       const said = ping.stdout.split('\n').find((l) => /Slurmctld/.test(l)) ?? slurmMessage(ping.stderr)
-      return {provider: PROVIDER, ok: false, source, message: `slurmctld is not reachable: ${said.trim() || `scontrol ping exit ${ping.code}`}`}
+      return {
+        provider: PROVIDER,
+        ok: false,
+        source,
+        message: `slurmctld is not reachable: ${said.trim() || `scontrol ping exit ${ping.code}`}`,
+      }
     }
     const [cluster, partitions] = await Promise.all([this.cluster(), this.partitionsInfo().catch(() => [] as PartitionInfo[])])
     const names = partitions.map((p) => `${p.name}${p.state === 'UP' ? '' : ` (${p.state})`}${isPreemptible(p) ? ' [preemptible]' : ''}`)
@@ -181,7 +219,9 @@ export class SlurmProvider implements Provider {
         vcpus: shape.cpus,
         memoryGiB: Math.round((shape.memoryMB / 1024) * 100) / 100,
         // A preemptible partition has no on-demand market: a `spot: on-demand` job never lands there.
-        price: preemptible ? {onDemand: null, spot: price.amount, currency: price.currency} : {onDemand: price.amount, spot: null, currency: price.currency},
+        price: preemptible
+          ? {onDemand: null, spot: price.amount, currency: price.currency}
+          : {onDemand: price.amount, spot: null, currency: price.currency},
         priceStatus: configured ? 'list' : 'estimate',
         expectedQueueMinutes: null,
         preemptionRatePerHour: null,
@@ -199,7 +239,13 @@ export class SlurmProvider implements Provider {
   async estimateQueue(spec: JobSpec, offer: Offer): Promise<QueueEstimate | null> {
     await this.requireUsablePartition(offer.instanceType)
     const shape = shapeFor(spec, offer, {gresByAccelerator: this.gres, account: this.options.account, qos: this.options.qos})
-    const result = await this.run('sbatch', ['--test-only', '--job-name=skyhop-estimate', ...resourceArgs(shape), '--output=/dev/null', '--wrap=true'])
+    const result = await this.run('sbatch', [
+      '--test-only',
+      '--job-name=skyhop-estimate',
+      ...resourceArgs(shape),
+      '--output=/dev/null',
+      '--wrap=true',
+    ])
     const parsed = parseTestOnly(result.stderr)
     if (!parsed) {
       if (result.code !== 0) throw submitError(result, offer.instanceType)
@@ -209,7 +255,11 @@ export class SlurmProvider implements Provider {
     if (!until) return null
     const preempts = parsed.preempts.length > 0 ? ` by preempting job ${parsed.preempts.join(', ')}` : ''
     if (!until.known) {
-      return {minutes: until.minutes, source: `slurm sbatch --test-only: no start time (running jobs have no time limit)`, confidence: 'low'}
+      return {
+        minutes: until.minutes,
+        source: `slurm sbatch --test-only: no start time (running jobs have no time limit)`,
+        confidence: 'low',
+      }
     }
     return {
       minutes: until.minutes,
@@ -254,7 +304,9 @@ export class SlurmProvider implements Provider {
       const other = this.recordedHandle(attemptDir, tag)
       if (other) return other
       if (Date.now() > deadline) {
-        throw new ProviderError(PROVIDER, 'transient', `another launch of attempt ${request.attemptId} is still submitting`, {hint: 'Retry; it returns the same job.'})
+        throw new ProviderError(PROVIDER, 'transient', `another launch of attempt ${request.attemptId} is still submitting`, {
+          hint: 'Retry; it returns the same job.',
+        })
       }
       await sleep(50)
     }
@@ -264,7 +316,14 @@ export class SlurmProvider implements Provider {
       const jobName = slurmJobName(request.jobName, request.attempt)
       const existing = await this.findByTag(tag, jobName)
       const handle = existing
-        ? await this.handleFor(existing.jobId, attemptDir, existing.partition, tag, jobName, await this.partitionPreemptible(existing.partition))
+        ? await this.handleFor(
+            existing.jobId,
+            attemptDir,
+            existing.partition,
+            tag,
+            jobName,
+            await this.partitionPreemptible(existing.partition),
+          )
         : await this.submit(request, attemptDir, tag, jobName)
       writeJsonAtomic(join(attemptDir, HANDLE_FILE), handle)
       return handle
@@ -277,12 +336,21 @@ export class SlurmProvider implements Provider {
     const partition = await this.requireUsablePartition(request.offer.instanceType)
     const preemptible = isPreemptible(partition)
     if (preemptible && !request.spot) {
-      throw new ProviderError(PROVIDER, 'capacity', `partition ${partition.name} is preemptible (PreemptMode=${partition.preemptMode}) and this attempt asked for on-demand capacity`, {
-        scope: 'zone',
-        backendCode: 'PreemptiblePartition',
-      })
+      throw new ProviderError(
+        PROVIDER,
+        'capacity',
+        `partition ${partition.name} is preemptible (PreemptMode=${partition.preemptMode}) and this attempt asked for on-demand capacity`,
+        {
+          scope: 'zone',
+          backendCode: 'PreemptiblePartition',
+        },
+      )
     }
-    const shape = shapeFor(request.spec, request.offer, {gresByAccelerator: this.gres, account: this.options.account, qos: this.options.qos})
+    const shape = shapeFor(request.spec, request.offer, {
+      gresByAccelerator: this.gres,
+      account: this.options.account,
+      qos: this.options.qos,
+    })
     // The notice a preempted job gets is the partition's GraceTime, whatever the job file asked for.
     const grace = preemptible ? partition.graceSeconds : request.graceSeconds
     const config: RunnerConfig = {
@@ -310,7 +378,9 @@ export class SlurmProvider implements Provider {
     const runnerPath = join(attemptDir, 'skyhop-runner.sh')
     copyFileSync(runnerScriptPath(), runnerPath)
     const batchScript = join(attemptDir, 'slurm-batch.sh')
-    writeFileSync(batchScript, renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask}), {mode: 0o700})
+    writeFileSync(batchScript, renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask}), {
+      mode: 0o700,
+    })
 
     const submitEnv = this.options.env ?? process.env
     const args = sbatchArgs({
@@ -328,13 +398,30 @@ export class SlurmProvider implements Provider {
       // sbatch may have queued the job and failed to say so (a timeout after the RPC): look before giving up.
       const found = await this.findByTag(tag, jobName).catch(() => null)
       if (found) return this.handleFor(found.jobId, attemptDir, found.partition, tag, jobName, preemptible)
-      throw result.code === 0 ? new ProviderError(PROVIDER, 'transient', `sbatch printed no job id: ${result.stdout.trim().slice(0, 200)}`) : submitError(result, partition.name)
+      throw result.code === 0
+        ? new ProviderError(PROVIDER, 'transient', `sbatch printed no job id: ${result.stdout.trim().slice(0, 200)}`)
+        : submitError(result, partition.name)
     }
     return this.handleFor(jobId, attemptDir, partition.name, tag, jobName, preemptible)
   }
 
-  private async handleFor(jobId: string, attemptDir: string, partition: string, tag: string, jobName: string, preemptible: boolean): Promise<LaunchHandle> {
-    const data: SlurmHandleData = {attemptDir, partition, preemptible, tag, jobName, restartsAtLaunch: 0, submittedAt: this.now().toISOString()}
+  private async handleFor(
+    jobId: string,
+    attemptDir: string,
+    partition: string,
+    tag: string,
+    jobName: string,
+    preemptible: boolean,
+  ): Promise<LaunchHandle> {
+    const data: SlurmHandleData = {
+      attemptDir,
+      partition,
+      preemptible,
+      tag,
+      jobName,
+      restartsAtLaunch: 0,
+      submittedAt: this.now().toISOString(),
+    }
     const region = await this.cluster().catch(() => 'slurm')
     return {provider: PROVIDER, externalId: jobId, region, zone: partition, data: data as unknown as Record<string, unknown>}
   }
@@ -349,7 +436,11 @@ export class SlurmProvider implements Provider {
       return null
     }
     if ((handle.data as Partial<SlurmHandleData>)?.tag !== tag) {
-      throw new ProviderError(PROVIDER, 'user', `attempt directory ${attemptDir} already belongs to Slurm job ${handle.externalId} with another idempotency key`)
+      throw new ProviderError(
+        PROVIDER,
+        'user',
+        `attempt directory ${attemptDir} already belongs to Slurm job ${handle.externalId} with another idempotency key`,
+      )
     }
     return handle
   }
@@ -382,7 +473,14 @@ export class SlurmProvider implements Provider {
       }
       const runner = observeRunner(data.attemptDir)
       let preemptTime: string | null = null
-      if (SLURM_FINAL_STATES.has(row.state) && row.state !== 'PREEMPTED' && data.preemptible && !runner.noticed && !runner.cancelled && runner.stopRequest === null) {
+      if (
+        SLURM_FINAL_STATES.has(row.state) &&
+        row.state !== 'PREEMPTED' &&
+        data.preemptible &&
+        !runner.noticed &&
+        !runner.cancelled &&
+        runner.stopRequest === null
+      ) {
         preemptTime = (await this.scontrolJob(handle.externalId))?.preemptTime ?? null
       }
       const slurm: SlurmObservation = {
@@ -441,7 +539,13 @@ export class SlurmProvider implements Provider {
   private async sacctJobs(ids: string[]): Promise<Map<string, ReturnType<typeof parseSacct>[number]>> {
     let result: CommandResult
     try {
-      result = await this.run('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${ids.join(',')}`, `--format=${SACCT_FORMAT}`])
+      result = await this.run('sacct', [
+        '--noheader',
+        '--parsable2',
+        '--allocations',
+        `--jobs=${ids.join(',')}`,
+        `--format=${SACCT_FORMAT}`,
+      ])
     } catch {
       return new Map()
     }
@@ -528,7 +632,8 @@ export class SlurmProvider implements Provider {
     const result = started ? await this.run('scancel', ['--signal=TERM', id]) : await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
     // SIGKILL after the grace, whatever becomes of the runner: Slurm's own cancel a little later.
-    if (started && this.options.hardStopBackstop !== false) scheduleScancel(id, (graceSeconds + BACKSTOP_SLACK_SECONDS) * 1000, {env: this.options.env})
+    if (started && this.options.hardStopBackstop !== false)
+      scheduleScancel(id, (graceSeconds + BACKSTOP_SLACK_SECONDS) * 1000, {env: this.options.env})
   }
 
   /** Nothing of the attempt stays queued or running (a job Slurm requeued included). The attempt directory stays as the record. */
@@ -558,7 +663,10 @@ export class SlurmProvider implements Provider {
           // fall through: rebuild it from what Slurm says
         }
       }
-      if (attemptDir) owned.push(await this.handleFor(row.jobId, attemptDir, row.partition, row.comment, '', await this.partitionPreemptible(row.partition)))
+      if (attemptDir)
+        owned.push(
+          await this.handleFor(row.jobId, attemptDir, row.partition, row.comment, '', await this.partitionPreemptible(row.partition)),
+        )
     }
     return owned
   }

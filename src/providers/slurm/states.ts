@@ -8,7 +8,17 @@ import type {AttemptState} from '../../model/attempt.js'
 /** Slurm states in which the job is waiting and holds nothing. */
 const WAITING = new Set(['PENDING', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SPECIAL_EXIT_HOLD'])
 /** Slurm states in which the job holds its allocation. */
-const HOLDING = new Set(['RUNNING', 'COMPLETING', 'SIGNALING', 'STAGE_OUT', 'RESIZING', 'SUSPENDED', 'STOPPED', 'UPDATE_DB', 'POWER_UP_NODE'])
+const HOLDING = new Set([
+  'RUNNING',
+  'COMPLETING',
+  'SIGNALING',
+  'STAGE_OUT',
+  'RESIZING',
+  'SUSPENDED',
+  'STOPPED',
+  'UPDATE_DB',
+  'POWER_UP_NODE',
+])
 /** Slurm states after which the job never runs again under this id (except by requeue). */
 export const SLURM_FINAL_STATES: ReadonlySet<string> = new Set([
   'COMPLETED',
@@ -116,7 +126,13 @@ export function mapSlurmState(slurm: SlurmObservation, runner: RunnerObservation
   }
 
   if (WAITING.has(state)) {
-    return {state: 'PENDING', exitCode: null, reason: describeReason(slurm.reason) ?? (state === 'PENDING' ? 'queued; not scheduled yet' : state), startedAt: null, endedAt: null}
+    return {
+      state: 'PENDING',
+      exitCode: null,
+      reason: describeReason(slurm.reason) ?? (state === 'PENDING' ? 'queued; not scheduled yet' : state),
+      startedAt: null,
+      endedAt: null,
+    }
   }
   if (state === 'CONFIGURING' || state === 'POWER_UP_NODE') {
     return {state: 'PROVISIONING', exitCode: null, reason: 'nodes are booting (CONFIGURING)', startedAt: null, endedAt: null}
@@ -168,7 +184,8 @@ export function mapForgotten(runner: RunnerObservation, jobId: string): MappedSt
   if (runner.exitCode === null) {
     return {...base, state: 'LOST', exitCode: null, reason: `Slurm no longer knows job ${jobId} and the runner recorded no exit code`}
   }
-  if (runner.cancelled || runner.stopRequest === 'cancel') return {...base, state: 'CANCELLED', exitCode: runner.exitCode, reason: 'cancelled'}
+  if (runner.cancelled || runner.stopRequest === 'cancel')
+    return {...base, state: 'CANCELLED', exitCode: runner.exitCode, reason: 'cancelled'}
   if (runner.noticed || runner.stopRequest === 'preempt') {
     return {...base, state: 'PREEMPTED', exitCode: runner.exitCode, reason: `preempted; exit ${runner.exitCode}`}
   }

@@ -105,7 +105,7 @@ export function renderBatchScript(input: {attemptId: string; attemptDir: string;
   return [
     '#!/bin/bash',
     `# skyhop attempt ${input.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}: written by skyhop's Slurm provider.`,
-    '# The runner runs as a job step so that Slurm\'s preemption SIGTERM reaches it at once.',
+    "# The runner runs as a job step so that Slurm's preemption SIGTERM reaches it at once.",
     `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} ${shellQuote(input.attemptDir)}`,
     '',
   ].join('\n')
@@ -113,7 +113,12 @@ export function renderBatchScript(input: {attemptId: string; attemptDir: string;
 
 /** A Slurm job name from skyhop's: letters, digits, `.`, `_`, `-`; at most 100 characters. */
 export function slurmJobName(jobName: string, attempt: number): string {
-  const clean = jobName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-{2,}/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'job'
+  const clean =
+    jobName
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/-{2,}/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80) || 'job'
   return `skyhop-${clean}-a${attempt}`
 }
 

@@ -36,7 +36,15 @@ import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
 import {rfc3986Encode} from '../../clouds/common/signing-util.js'
 import {abortableSleep} from '../../http/sleep.js'
 import {loadTencentCredentials, type TencentCredentialOptions} from '../../clouds/tencentcloud/credentials.js'
-import {CvmClient, TAT_FINISHED, TatClient, tencentEndpoint, type CvmInstance, type CvmRunInput, type Env} from '../../clouds/tencentcloud/cvm-client.js'
+import {
+  CvmClient,
+  TAT_FINISHED,
+  TatClient,
+  tencentEndpoint,
+  type CvmInstance,
+  type CvmRunInput,
+  type Env,
+} from '../../clouds/tencentcloud/cvm-client.js'
 import type {TencentCredentials} from '../../clouds/tencentcloud/tc3.js'
 
 export const TENCENT_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
@@ -58,7 +66,10 @@ export interface TencentProviderOptions extends VmAdapterOptions {
   /** Public image name (or an `img-` id) when the job names no image. Default SKYHOP_TENCENTCLOUD_IMAGE or Ubuntu 22.04. */
   image?: string
   network?: {vpcs?: Record<string, {vpcId: string; subnetId: string}>; securityGroupIds?: Record<string, string[]>}
-  /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default SKYHOP_TENCENTCLOUD_METADATA_URL or metadata.tencentyun.com. */
+  /**
+   * Metadata base for the runner on the instance; `{attemptId}` is replaced.
+   * Default SKYHOP_TENCENTCLOUD_METADATA_URL or metadata.tencentyun.com.
+   */
   metadataBaseUrl?: string
   /** How often a running attempt's console file is read through TAT. Default 15 s. */
   statusIntervalMs?: number
@@ -121,15 +132,25 @@ export class TencentProvider implements Provider {
   }
 
   private cvm(region: string): Promise<CvmClient> {
-    return this.cvms.get(region, async () => new CvmClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
+    return this.cvms.get(
+      region,
+      async () => new CvmClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)),
+    )
   }
 
   private tat(region: string): Promise<TatClient> {
-    return this.tats.get(region, async () => new TatClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)))
+    return this.tats.get(
+      region,
+      async () => new TatClient(clientOptionsFor(region, this.credentialCache, await this.dispatcher.get(), this.env, this.options)),
+    )
   }
 
   private regions(): string[] {
-    return configuredRegions(this.options.regions, this.env.SKYHOP_TENCENTCLOUD_REGIONS, this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou')
+    return configuredRegions(
+      this.options.regions,
+      this.env.SKYHOP_TENCENTCLOUD_REGIONS,
+      this.env.TENCENTCLOUD_REGION?.trim() || 'ap-guangzhou',
+    )
   }
 
   private nowMs(): number {
@@ -144,7 +165,12 @@ export class TencentProvider implements Provider {
   }
 
   async check(): Promise<CheckResult> {
-    return checkByListingZones(this.name, this.credentialCache, () => this.regions()[0], async (region) => (await this.cvm(region)).describeZones())
+    return checkByListingZones(
+      this.name,
+      this.credentialCache,
+      () => this.regions()[0],
+      async (region) => (await this.cvm(region)).describeZones(),
+    )
   }
 
   private imageFor(region: string, requested: string | null): Promise<string> {
@@ -152,14 +178,21 @@ export class TencentProvider implements Provider {
     if (/^img-[a-z0-9]+$/.test(wanted)) return Promise.resolve(wanted)
     return this.images.get(`${region}\n${wanted}`, async () => {
       const id = await (await this.cvm(region)).findPublicImage(wanted)
-      if (!id) throw new ProviderError(this.name, 'unavailable', `no public image named "${wanted}" in ${region}`, {scope: 'region', code: 'PROVIDER_IMAGE_NOT_FOUND', hint: 'Name an image id (img-…) in the job’s `image`, or set SKYHOP_TENCENTCLOUD_IMAGE.'})
+      if (!id)
+        throw new ProviderError(this.name, 'unavailable', `no public image named "${wanted}" in ${region}`, {
+          scope: 'region',
+          code: 'PROVIDER_IMAGE_NOT_FOUND',
+          hint: 'Name an image id (img-…) in the job’s `image`, or set SKYHOP_TENCENTCLOUD_IMAGE.',
+        })
       return id
     })
   }
 
   private zoneFor(region: string, zone: string | null): Promise<string> {
     if (zone) return Promise.resolve(zone)
-    const zones = this.zones.get(region, async () => (await (await this.cvm(region)).describeZones()).filter((z) => z.available).map((z) => z.zone))
+    const zones = this.zones.get(region, async () =>
+      (await (await this.cvm(region)).describeZones()).filter((z) => z.available).map((z) => z.zone),
+    )
     return zones.then((zs) => {
       if (!zs[0]) throw new ProviderError(this.name, 'capacity', `no available zone in ${region}`, {scope: 'region'})
       return zs[0]
@@ -173,18 +206,25 @@ export class TencentProvider implements Provider {
     // A max price in another currency was already applied by the planner through the
     // exchange rate; bidding up to on-demand keeps the instance from being outbid early.
     const cap = offer.price.onDemand ?? offer.price.spot
-    if (cap === null) throw new ProviderError(this.name, 'unavailable', `${offer.instanceType} has neither an on-demand nor a spot price to bid with`, {scope: 'offer'})
+    if (cap === null)
+      throw new ProviderError(this.name, 'unavailable', `${offer.instanceType} has neither an on-demand nor a spot price to bid with`, {
+        scope: 'offer',
+      })
     return {amount: cap, currency: offer.price.currency}
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
     const {offer, spec} = request
-    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Tencent Cloud provider`)
+    if (offer.provider !== this.name)
+      throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Tencent Cloud provider`)
     const region = offer.region
     const client = await this.cvm(region)
     const zone = await this.zoneFor(region, offer.zone)
     const imageId = await this.imageFor(region, spec.image)
-    const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_TENCENTCLOUD_METADATA_URL?.trim() || undefined))?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_TENCENTCLOUD_METADATA_URL?.trim() || undefined))?.replace(
+      '{attemptId}',
+      rfc3986Encode(request.attemptId),
+    )
     const script = bootScript({
       request,
       runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
@@ -197,10 +237,15 @@ export class TencentProvider implements Provider {
     })
     const data = userData(script, (d) => d.length <= CVM_USER_DATA_LIMIT)
     if (!data.fits) {
-      throw new ProviderError(this.name, 'user', `the boot script is ${data.data.length} bytes even compressed; CVM takes at most ${CVM_USER_DATA_LIMIT}`, {
-        code: 'PROVIDER_USER_DATA_TOO_LARGE',
-        hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
-      })
+      throw new ProviderError(
+        this.name,
+        'user',
+        `the boot script is ${data.data.length} bytes even compressed; CVM takes at most ${CVM_USER_DATA_LIMIT}`,
+        {
+          code: 'PROVIDER_USER_DATA_TOO_LARGE',
+          hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+        },
+      )
     }
     const input: CvmRunInput = {
       imageId,
@@ -221,14 +266,22 @@ export class TencentProvider implements Provider {
       terminateAt: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
     }
     const id = await client.runInstances(input)
-    return {provider: this.name, externalId: id, region, zone, data: {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType}}
+    return {
+      provider: this.name,
+      externalId: id,
+      region,
+      zone,
+      data: {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType},
+    }
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
     for (const [region, group] of groupByRegion(handles)) {
       await this.readPendingStatus(region, group)
-      const found = new Map((await (await this.cvm(region)).describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
+      const found = new Map(
+        (await (await this.cvm(region)).describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]),
+      )
       // Reads stay in lockstep per region: while any read of this region is still out (and
       // not stale), none is issued, so the next one covers every instance in one call.
       const now = this.nowMs()
@@ -302,7 +355,14 @@ export class TencentProvider implements Provider {
       return {...finalState(report), startedAt, endedAt: eventTime(report, 'exit')}
     }
     if (!instance) {
-      if (h.data.spot) return {state: 'PREEMPTED', exitCode: null, reason: 'instance gone (CVM terminates reclaimed spot instances)', startedAt, endedAt: null}
+      if (h.data.spot)
+        return {
+          state: 'PREEMPTED',
+          exitCode: null,
+          reason: 'instance gone (CVM terminates reclaimed spot instances)',
+          startedAt,
+          endedAt: null,
+        }
       return {state: 'LOST', exitCode: null, reason: 'CVM no longer knows this instance', startedAt, endedAt: null}
     }
     const base = {exitCode: null, reason: null, startedAt, endedAt: null}
@@ -311,7 +371,11 @@ export class TencentProvider implements Provider {
       case 'STARTING':
         return {...base, state: 'PROVISIONING'}
       case 'LAUNCH_FAILED':
-        return {...base, state: 'LOST', reason: `launch failed (${instance.latestOperation ?? 'RunInstances'} ${instance.latestOperationState ?? 'FAILED'})`}
+        return {
+          ...base,
+          state: 'LOST',
+          reason: `launch failed (${instance.latestOperation ?? 'RunInstances'} ${instance.latestOperationState ?? 'FAILED'})`,
+        }
       case 'RUNNING':
       case 'REBOOTING':
         return {...base, state: 'RUNNING'}
@@ -376,7 +440,13 @@ export class TencentProvider implements Provider {
       await (await this.tat(handle.region)).runCommand([handle.externalId], stopRequestScript(attemptId, kind, graceSeconds))
     } catch (error) {
       // Already gone or stopped: nothing left to stop.
-      if (error instanceof ProviderError && /^(InvalidInstanceId|InvalidParameterValue\.InstanceIsNotRelatedToRegion|UnsupportedOperation\.InstanceStateNotRunning)/.test(error.backendCode ?? '')) return
+      if (
+        error instanceof ProviderError &&
+        /^(InvalidInstanceId|InvalidParameterValue\.InstanceIsNotRelatedToRegion|UnsupportedOperation\.InstanceStateNotRunning)/.test(
+          error.backendCode ?? '',
+        )
+      )
+        return
       throw error
     }
   }
@@ -386,7 +456,11 @@ export class TencentProvider implements Provider {
     try {
       await client.terminateInstances([handle.externalId])
     } catch (error) {
-      if (!(error instanceof ProviderError && /^(InvalidInstanceId\.NotFound|UnsupportedOperation\.InstanceStateTerminat)/.test(error.backendCode ?? ''))) throw error
+      if (!(
+        error instanceof ProviderError &&
+        /^(InvalidInstanceId\.NotFound|UnsupportedOperation\.InstanceStateTerminat)/.test(error.backendCode ?? '')
+      ))
+        throw error
     }
     this.status.delete(handle.externalId)
     this.exitGrace.forget(handle.externalId)
@@ -396,7 +470,9 @@ export class TencentProvider implements Provider {
   async listOwned(query: {regions?: string[]; attemptId?: string} = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
     for (const region of regionsToScan(this.regions(), query)) {
-      const filter = query.attemptId ? {name: `tag:${TENCENT_TAGS.attemptId}`, values: [query.attemptId]} : {name: 'tag-key', values: [TENCENT_TAGS.attemptId]}
+      const filter = query.attemptId
+        ? {name: `tag:${TENCENT_TAGS.attemptId}`, values: [query.attemptId]}
+        : {name: 'tag-key', values: [TENCENT_TAGS.attemptId]}
       const instances = await (await this.cvm(region)).describeInstances({filters: [filter]})
       for (const i of instances) {
         if (i.state === 'TERMINATING') continue
@@ -405,7 +481,12 @@ export class TencentProvider implements Provider {
           externalId: i.instanceId,
           region,
           zone: i.zone,
-          data: {attemptId: i.tags[TENCENT_TAGS.attemptId], jobId: i.tags[TENCENT_TAGS.jobId] ?? null, instanceType: i.instanceType, spot: i.chargeType === 'SPOTPAID'},
+          data: {
+            attemptId: i.tags[TENCENT_TAGS.attemptId],
+            jobId: i.tags[TENCENT_TAGS.jobId] ?? null,
+            instanceType: i.instanceType,
+            spot: i.chargeType === 'SPOTPAID',
+          },
         })
       }
     }

@@ -170,7 +170,12 @@ ${input.shutdownCommand ?? 'shutdown -h now'}
  * in the guest through their agent (Alibaba Cloud Assistant, Tencent TAT): the same
  * `stop-request` file and SIGTERM the probe in bootScript() delivers.
  */
-export function stopRequestScript(attemptId: string, kind: 'cancel' | 'preempt', graceSeconds: number, baseDir = '/var/lib/skyhop/attempts'): string {
+export function stopRequestScript(
+  attemptId: string,
+  kind: 'cancel' | 'preempt',
+  graceSeconds: number,
+  baseDir = '/var/lib/skyhop/attempts',
+): string {
   const grace = Math.max(0, Math.round(graceSeconds))
   return `#!/bin/bash
 D="\${SKYHOP_BOOT_ROOT-}"${shellQuote(`${baseDir}/${attemptDirName(attemptId)}`)}

@@ -7,7 +7,10 @@ import type {LaunchHandle} from '../../model/attempt.js'
 /** The given regions, else a comma-separated list from the environment, else the one fallback. */
 export function configuredRegions(given: string[] | undefined, listed: string | undefined, fallback: string): string[] {
   if (given?.length) return given
-  const fromList = (listed ?? '').split(',').map((r) => r.trim()).filter(Boolean)
+  const fromList = (listed ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean)
   return fromList.length ? fromList : [fallback]
 }
 

@@ -31,9 +31,14 @@ export function assertRefreshed(report: RefreshReport): void {
   const failed = report.outcomes.filter((o) => o.status === 'failed')
   if (failed.length === 0) return
   const first = failed[0]
-  throw new ProviderError(first.provider, 'transient', `refresh failed for ${failed.map((f) => f.provider).join(', ')}; their last good data stays in use`, {
-    code: 'CATALOG_REFRESH_FAILED',
-    hint: 'Run `skyhop catalog status` to see the data in use; try again later.',
-    details: {outcomes: report.outcomes},
-  })
+  throw new ProviderError(
+    first.provider,
+    'transient',
+    `refresh failed for ${failed.map((f) => f.provider).join(', ')}; their last good data stays in use`,
+    {
+      code: 'CATALOG_REFRESH_FAILED',
+      hint: 'Run `skyhop catalog status` to see the data in use; try again later.',
+      details: {outcomes: report.outcomes},
+    },
+  )
 }

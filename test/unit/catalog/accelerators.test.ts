@@ -53,10 +53,28 @@ describe('catalog: accelerator registry', () => {
 
   it('lists vendors and every entry, each with a valid runtime', () => {
     expect(registry.vendors()).to.include.members([
-      'nvidia', 'amd', 'intel', 'google', 'aws', 'huawei', 'cambricon', 'hygon', 'kunlunxin', 'iluvatar', 'moorethreads', 'metax', 'biren',
+      'nvidia',
+      'amd',
+      'intel',
+      'google',
+      'aws',
+      'huawei',
+      'cambricon',
+      'hygon',
+      'kunlunxin',
+      'iluvatar',
+      'moorethreads',
+      'metax',
+      'biren',
     ])
     for (const a of registry.all()) expect(RUNTIMES, a.name).to.include(a.runtime)
-    const byVendor = (v: string) => new Set(registry.all().filter((a) => a.vendor === v).map((a) => a.runtime))
+    const byVendor = (v: string) =>
+      new Set(
+        registry
+          .all()
+          .filter((a) => a.vendor === v)
+          .map((a) => a.runtime),
+      )
     expect([...byVendor('huawei')]).to.deep.equal(['cann'])
     expect([...byVendor('cambricon')]).to.deep.equal(['neuware'])
     expect([...byVendor('hygon')]).to.deep.equal(['dtk'])
@@ -132,7 +150,9 @@ describe('catalog: accelerator registry', () => {
 
     it('resolves every SkyPilot accelerator name', function () {
       const dir = requireShared(this)
-      const names = parseCsvRecords(readFileSync(join(dir, 'skypilot-catalog/catalogs/v8/common/accelerators.csv'), 'utf8')).map((r) => r.AcceleratorName)
+      const names = parseCsvRecords(readFileSync(join(dir, 'skypilot-catalog/catalogs/v8/common/accelerators.csv'), 'utf8')).map(
+        (r) => r.AcceleratorName,
+      )
       for (const n of names) expect(registry.resolve(n), n).to.not.equal(undefined)
     })
   })

@@ -50,7 +50,8 @@ describe('catalog: anomaly rules', () => {
 
     it('has no spot price at or above on-demand', () => {
       for (const o of catalog.offers) {
-        if (o.price.spot !== null && o.price.onDemand !== null) expect(o.price.spot, `${o.provider} ${o.instanceType} ${o.region}`).to.be.below(o.price.onDemand)
+        if (o.price.spot !== null && o.price.onDemand !== null)
+          expect(o.price.spot, `${o.provider} ${o.instanceType} ${o.region}`).to.be.below(o.price.onDemand)
       }
     })
 
@@ -81,7 +82,11 @@ describe('catalog: anomaly rules', () => {
       const huawei = catalog.offers.filter((o) => o.provider === 'huaweicloud')
       for (const o of huawei) expect(o).to.deep.include({priceStatus: 'unknown', price: {onDemand: null, spot: null, currency: 'CNY'}})
       const tencentList = catalog.offers.find((o) => o.provider === 'tencentcloud' && o.instanceType === 'GN7.2XLARGE32')!
-      expect(tencentList).to.deep.include({priceStatus: 'list', price: {onDemand: 1.26, spot: null, currency: 'USD'}, zone: 'ap-guangzhou-3'})
+      expect(tencentList).to.deep.include({
+        priceStatus: 'list',
+        price: {onDemand: 1.26, spot: null, currency: 'USD'},
+        zone: 'ap-guangzhou-3',
+      })
     })
 
     it('sets the interruption notice per provider from spot_semantics.md', () => {
@@ -124,7 +129,12 @@ describe('catalog: reading the collected source cells', () => {
       'cn-north-9',
     ])
     expect(regionsIn('cn-* (varies)', 'aliyun')).to.deep.equal([])
-    expect(regionsIn('Guangzhou, Shanghai, Hong Kong, Frankfurt', 'tencentcloud')).to.deep.equal(['ap-guangzhou', 'ap-shanghai', 'ap-hongkong', 'eu-frankfurt'])
+    expect(regionsIn('Guangzhou, Shanghai, Hong Kong, Frankfurt', 'tencentcloud')).to.deep.equal([
+      'ap-guangzhou',
+      'ap-shanghai',
+      'ap-hongkong',
+      'eu-frankfurt',
+    ])
     expect(regionsIn('ap-guangzhou (Zone 3 list price); GN7 also Shanghai/Nanjing', 'tencentcloud')).to.deep.equal(['ap-guangzhou'])
     expect(countsIn('1-8')).to.deep.equal([1, 8])
     expect(countsIn('8-16/node')).to.deep.equal([8, 16])

@@ -9,9 +9,30 @@ import {ExitCode, InvalidFileError} from '../../../src/errors.js'
 import {FIXTURE, fixtureSnapshot, offer} from './fixtures.js'
 import {tempHome} from './helpers.js'
 
-function writeRefreshed(home: string, provider: string, offers = [offer({provider, region: 'westeurope', instanceType: 'Standard_NC4as_T4_v3', accelerator: {name: 'T4', count: 1}, price: {onDemand: 0.6, spot: 0.07, currency: 'USD'}, asOf: '2026-11-27'})]) {
+function writeRefreshed(
+  home: string,
+  provider: string,
+  offers = [
+    offer({
+      provider,
+      region: 'westeurope',
+      instanceType: 'Standard_NC4as_T4_v3',
+      accelerator: {name: 'T4', count: 1},
+      price: {onDemand: 0.6, spot: 0.07, currency: 'USD'},
+      asOf: '2026-11-27',
+    }),
+  ],
+) {
   mkdirSync(catalogDir(home), {recursive: true})
-  const meta = {[provider]: {source: 'Azure Retail Prices API test', asOf: '2026-11-27', rows: offers.length, origin: 'refreshed' as const, fetchedAt: '2026-11-27T10:00:00.000Z'}}
+  const meta = {
+    [provider]: {
+      source: 'Azure Retail Prices API test',
+      asOf: '2026-11-27',
+      rows: offers.length,
+      origin: 'refreshed' as const,
+      fetchedAt: '2026-11-27T10:00:00.000Z',
+    },
+  }
   writeFileSync(refreshedFile(home, provider), encodeBinary(offers, meta, []))
 }
 
@@ -54,7 +75,10 @@ describe('catalog: loading', () => {
   it('ignores a damaged refreshed file, keeps the bundled rows and says so', () => {
     const {home, snapshotFile} = fixtureSnapshot()
     mkdirSync(catalogDir(home), {recursive: true})
-    writeFileSync(refreshedFile(home, 'azure'), encodeBinary(FIXTURE, {azure: {source: 's', asOf: '2026-01-01', rows: 1, origin: 'refreshed'}}, []).subarray(0, 200))
+    writeFileSync(
+      refreshedFile(home, 'azure'),
+      encodeBinary(FIXTURE, {azure: {source: 's', asOf: '2026-01-01', rows: 1, origin: 'refreshed'}}, []).subarray(0, 200),
+    )
     const c = loadCatalog({home, snapshotFile})
     expect(c.offers.filter((o) => o.provider === 'azure')).to.have.length(2)
     expect(c.warnings).to.have.length(1)
@@ -83,15 +107,25 @@ offers:
     asOf: '2026-10-01'
 `
 
-    it('--catalog uses exactly the file\'s offers, names resolved through the registry', () => {
+    it("--catalog uses exactly the file's offers, names resolved through the registry", () => {
       const home = tempHome()
       const file = write(home, 'mine.yaml', yaml)
       const c = loadCatalog({home, catalogFile: file})
       expect(c.offers).to.have.length(2)
-      expect(c.offers[0]).to.deep.include({provider: 'onprem', accelerator: {name: 'Ascend910B', count: 8}, priceStatus: 'list', expectedQueueMinutes: 45, confidence: 'high'})
+      expect(c.offers[0]).to.deep.include({
+        provider: 'onprem',
+        accelerator: {name: 'Ascend910B', count: 8},
+        priceStatus: 'list',
+        expectedQueueMinutes: 45,
+        confidence: 'high',
+      })
       expect(c.offers[0].source).to.equal(`file:${file}`)
       expect(c.offers[0].asOf).to.match(/^\d{4}-\d{2}-\d{2}$/)
-      expect(c.offers[1]).to.deep.include({source: 'enterprise agreement 2026', asOf: '2026-10-01', price: {onDemand: 15.5, spot: 7, currency: 'USD'}})
+      expect(c.offers[1]).to.deep.include({
+        source: 'enterprise agreement 2026',
+        asOf: '2026-10-01',
+        price: {onDemand: 15.5, spot: 7, currency: 'USD'},
+      })
       expect(c.sources.map((s) => [s.provider, s.origin])).to.deep.equal([
         ['aws', 'file'],
         ['onprem', 'file'],
@@ -100,7 +134,19 @@ offers:
 
     it('reads the same offers from JSON', () => {
       const home = tempHome()
-      const asJson = JSON.stringify({offers: [{provider: 'onprem', region: 'lab-1', instanceType: 'x', accelerator: null, vcpus: 4, memoryGiB: 8, price: {onDemand: 0.1, currency: 'USD'}}]})
+      const asJson = JSON.stringify({
+        offers: [
+          {
+            provider: 'onprem',
+            region: 'lab-1',
+            instanceType: 'x',
+            accelerator: null,
+            vcpus: 4,
+            memoryGiB: 8,
+            price: {onDemand: 0.1, currency: 'USD'},
+          },
+        ],
+      })
       const c = loadCatalog({home, catalogFile: write(home, 'mine.json', asJson)})
       expect(c.offers[0]).to.deep.include({accelerator: null, vcpus: 4, price: {onDemand: 0.1, spot: null, currency: 'USD'}})
     })
@@ -141,19 +187,22 @@ offers:
       expect(schemaError.code).to.equal('CATALOG_FILE_INVALID')
       expect(schemaError.exitCode).to.equal(ExitCode.invalidJobFile)
       const text = schemaError.issues.map((i) => `${i.line}:${i.column} ${i.path} ${i.message}${i.suggestion ? ` (${i.suggestion})` : ''}`)
-      expect(text).to.include.members([
-        '10:5 /offers/1/regoin unknown key "regoin" (region)',
-        '12:12 /offers/1/vcpus must be >= 0, got -1',
-      ])
+      expect(text).to.include.members(['10:5 /offers/1/regoin unknown key "regoin" (region)', '12:12 /offers/1/vcpus must be >= 0, got -1'])
       expect(text.some((t) => t.startsWith('14:') && t.includes('/offers/1/price/currency') && t.includes('EUR'))).to.equal(true)
       expect(text.some((t) => t.includes('/offers/1/region') && t.includes('missing required key'))).to.equal(true)
 
       // Once the shape is right, names are checked against the registry.
-      const named = write(home, 'names.yaml', `offers:\n  - provider: aws\n    region: us-east-1\n    instanceType: p5.48xlarge\n    accelerator: {name: H10O, count: 8}\n    vcpus: 192\n    memoryGiB: 2048\n    price: {onDemand: 55.04, currency: USD}\n`)
+      const named = write(
+        home,
+        'names.yaml',
+        `offers:\n  - provider: aws\n    region: us-east-1\n    instanceType: p5.48xlarge\n    accelerator: {name: H10O, count: 8}\n    vcpus: 192\n    memoryGiB: 2048\n    price: {onDemand: 55.04, currency: USD}\n`,
+      )
       const nameError = issuesOf(() => loadCatalog({home, catalogFile: named}))
       expect(nameError.issues).to.have.length(1)
       expect(nameError.issues[0]).to.deep.include({line: 5, column: 25, path: '/offers/0/accelerator/name', suggestion: 'H100-80GB'})
-      expect(nameError.message).to.equal(`${named}:5:25: /offers/0/accelerator/name: unknown accelerator "H10O"; see \`skyhop accelerators\` for the list (did you mean "H100-80GB"?)`)
+      expect(nameError.message).to.equal(
+        `${named}:5:25: /offers/0/accelerator/name: unknown accelerator "H10O"; see \`skyhop accelerators\` for the list (did you mean "H100-80GB"?)`,
+      )
     })
 
     it('reports YAML syntax errors, duplicates, a missing file and an empty file', () => {

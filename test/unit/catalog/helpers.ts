@@ -34,7 +34,8 @@ export function schemaValidator(name: string): Validate {
     const a = new Ajv({allErrors: true, strict: false})
     addFormats(a)
     a.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas/catalog.schema.json'), 'utf8')))
-    for (const f of readdirSync(join(ROOT, 'schemas/output'))) a.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas/output', f), 'utf8')))
+    for (const f of readdirSync(join(ROOT, 'schemas/output')))
+      a.addSchema(JSON.parse(readFileSync(join(ROOT, 'schemas/output', f), 'utf8')))
     ajv = a
   }
   const id = name === 'catalog' ? 'https://skyhop.dev/schemas/catalog.schema.json' : `https://skyhop.dev/schemas/output/${name}.json`

@@ -30,7 +30,12 @@ describe('http client', () => {
   let dispatcher: Agent
   const slept: number[] = []
   const client = (extra: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}) =>
-    new HttpClient({provider: 'testcloud', dispatcher, ...extra, retry: {sleep: async (ms: number) => void slept.push(ms), random: () => 0.5, ...extra.retry}})
+    new HttpClient({
+      provider: 'testcloud',
+      dispatcher,
+      ...extra,
+      retry: {sleep: async (ms: number) => void slept.push(ms), random: () => 0.5, ...extra.retry},
+    })
 
   beforeEach(() => {
     dispatcher = new Agent({connect: {timeout: 2000}})
@@ -112,7 +117,9 @@ describe('http client', () => {
       res.end(n === 1 ? '<Response><Errors><Error><Code>Throttling</Code></Error></Errors></Response>' : 'ok')
     })
     try {
-      const r = await client({isThrottled: (status, body) => status === 400 && body.includes('<Code>Throttling</Code>')}).request({url: s.url})
+      const r = await client({isThrottled: (status, body) => status === 400 && body.includes('<Code>Throttling</Code>')}).request({
+        url: s.url,
+      })
       expect(r).to.include({status: 200, body: 'ok', attempts: 2})
     } finally {
       await s.close()
@@ -175,7 +182,10 @@ describe('http client', () => {
     try {
       const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
       const err = (await client()
-        .request({url: `${s.url}/path?X-Amz-Signature=${secret}&token=${secret}`, headers: {authorization: `AWS4-HMAC-SHA256 Signature=${secret}`}})
+        .request({
+          url: `${s.url}/path?X-Amz-Signature=${secret}&token=${secret}`,
+          headers: {authorization: `AWS4-HMAC-SHA256 Signature=${secret}`},
+        })
         .catch((e: unknown) => e)) as ProviderError
       const text = JSON.stringify(err.toJSON()) + err.message + String(err.stack)
       expect(text).to.not.include(secret)

@@ -51,7 +51,14 @@ describe('catalog: performance at 120k rows', function () {
   before(() => {
     const offers = generatedOffers(120_000)
     mkdirSync(catalogDir(home), {recursive: true})
-    writeFileSync(refreshedFile(home, 'aws'), encodeBinary(offers, {aws: {source: 'generated', asOf: '2026-11-27', rows: offers.length, origin: 'refreshed', fetchedAt: '2026-11-27T00:00:00Z'}}, []))
+    writeFileSync(
+      refreshedFile(home, 'aws'),
+      encodeBinary(
+        offers,
+        {aws: {source: 'generated', asOf: '2026-11-27', rows: offers.length, origin: 'refreshed', fetchedAt: '2026-11-27T00:00:00Z'}},
+        [],
+      ),
+    )
   })
 
   it('loads and answers an accelerator query in well under a second', () => {

@@ -9,7 +9,8 @@ import {fixtureSnapshot} from './fixtures.js'
 describe('catalog: offer queries', () => {
   const catalog = loadCatalog(fixtureSnapshot())
   const registry = catalog.registry
-  const types = (q: Parameters<typeof queryOffers>[1]) => queryOffers(catalog, q).offers.map((r) => `${r.offer.provider}:${r.offer.instanceType}:${r.offer.region}`)
+  const types = (q: Parameters<typeof queryOffers>[1]) =>
+    queryOffers(catalog, q).offers.map((r) => `${r.offer.provider}:${r.offer.instanceType}:${r.offer.region}`)
 
   describe('parsing', () => {
     it('reads NAME, NAME:N, NAME:N+, NAME:A..B and comma-separated names', () => {
@@ -32,15 +33,20 @@ describe('catalog: offer queries', () => {
         expect(e.message).to.include('did you mean "H100-80GB"')
         expect(e.details).to.deep.equal({accelerator: 'H10O', suggestion: 'H100-80GB'})
       }
-      for (const bad of ['H100:', 'H100:x', 'H100:0', 'H100:4..2', ':8']) expect(() => parseAcceleratorFilter(bad, registry), bad).to.throw(UsageError)
+      for (const bad of ['H100:', 'H100:x', 'H100:0', 'H100:4..2', ':8'])
+        expect(() => parseAcceleratorFilter(bad, registry), bad).to.throw(UsageError)
     })
 
     it('checks providers and regions with did-you-mean', () => {
       expect(checkProviders(['AWS', 'lambda'], catalog)).to.deep.equal(['aws', 'lambda'])
       expect(checkProviders(['tencentcloud'], catalog)).to.deep.equal(['tencentcloud'])
-      expect(() => checkProviders(['awz'], catalog)).to.throw(UsageError, 'did you mean "aws"').with.property('code', 'UNKNOWN_PROVIDER')
+      expect(() => checkProviders(['awz'], catalog))
+        .to.throw(UsageError, 'did you mean "aws"')
+        .with.property('code', 'UNKNOWN_PROVIDER')
       expect(checkRegions(['us-east-1', 'aws/us-west-2'], catalog)).to.deep.equal(['us-east-1', 'aws/us-west-2'])
-      expect(() => checkRegions(['us-est-1'], catalog)).to.throw(UsageError, 'did you mean "us-east-1"').with.property('code', 'UNKNOWN_REGION')
+      expect(() => checkRegions(['us-est-1'], catalog))
+        .to.throw(UsageError, 'did you mean "us-east-1"')
+        .with.property('code', 'UNKNOWN_REGION')
     })
 
     it('reads prices with an optional currency', () => {
@@ -84,7 +90,9 @@ describe('catalog: offer queries', () => {
     })
 
     it('by max price, in USD or converted from CNY', () => {
-      expect(types({maxPrice: {amount: 2, currency: 'USD'}, accelerator: parseAcceleratorFilter('A100', registry)})).to.deep.equal(['lambda:gpu_1x_a100:us-east-1'])
+      expect(types({maxPrice: {amount: 2, currency: 'USD'}, accelerator: parseAcceleratorFilter('A100', registry)})).to.deep.equal([
+        'lambda:gpu_1x_a100:us-east-1',
+      ])
       // 16.4 CNY is 2.28 USD at 7.2: under 20 CNY (2.78 USD), over 14 CNY.
       expect(types({maxPrice: {amount: 20, currency: 'CNY'}, providers: ['aliyun']})).to.have.length(1)
       expect(types({maxPrice: {amount: 14, currency: 'CNY'}, providers: ['aliyun']})).to.have.length(0)
@@ -93,9 +101,15 @@ describe('catalog: offer queries', () => {
     })
 
     it('combines filters', () => {
-      expect(types({accelerator: parseAcceleratorFilter('A100:8', registry), providers: ['aws'], regions: ['us-west-2'], spot: true, maxPrice: {amount: 10, currency: 'USD'}})).to.deep.equal([
-        'aws:p4d.24xlarge:us-west-2',
-      ])
+      expect(
+        types({
+          accelerator: parseAcceleratorFilter('A100:8', registry),
+          providers: ['aws'],
+          regions: ['us-west-2'],
+          spot: true,
+          maxPrice: {amount: 10, currency: 'USD'},
+        }),
+      ).to.deep.equal(['aws:p4d.24xlarge:us-west-2'])
     })
   })
 

@@ -12,9 +12,39 @@ import {schemaErrors} from './helpers.js'
 const KEY = {accessKeyId: 'LTAI5tCatalogRefresh01', accessKeySecret: 'catalog-refresh-aliyun-secret-000000'}
 
 const ROWS = [
-  offer({provider: 'aliyun', region: 'cn-beijing', instanceType: 'ecs.gn7i-c8g1.2xlarge', accelerator: {name: 'A10', count: 1}, vcpus: 8, memoryGiB: 30, price: {onDemand: 19, spot: null, currency: 'CNY'}, priceStatus: 'estimate', confidence: 'low', notes: 'third-party estimate'}),
-  offer({provider: 'aliyun', region: 'cn-beijing', instanceType: 'ecs.gn7-c12g1.3xlarge', accelerator: {name: 'A100-40GB', count: 1}, vcpus: 12, price: {onDemand: 16.4, spot: null, currency: 'CNY'}, priceStatus: 'estimate', confidence: 'low'}),
-  offer({provider: 'aliyun', region: 'cn-hangzhou', instanceType: 'ecs.gn7i-c8g1.2xlarge', accelerator: {name: 'A10', count: 1}, vcpus: 8, memoryGiB: 30, price: {onDemand: 19, spot: null, currency: 'CNY'}, priceStatus: 'estimate', confidence: 'low'}),
+  offer({
+    provider: 'aliyun',
+    region: 'cn-beijing',
+    instanceType: 'ecs.gn7i-c8g1.2xlarge',
+    accelerator: {name: 'A10', count: 1},
+    vcpus: 8,
+    memoryGiB: 30,
+    price: {onDemand: 19, spot: null, currency: 'CNY'},
+    priceStatus: 'estimate',
+    confidence: 'low',
+    notes: 'third-party estimate',
+  }),
+  offer({
+    provider: 'aliyun',
+    region: 'cn-beijing',
+    instanceType: 'ecs.gn7-c12g1.3xlarge',
+    accelerator: {name: 'A100-40GB', count: 1},
+    vcpus: 12,
+    price: {onDemand: 16.4, spot: null, currency: 'CNY'},
+    priceStatus: 'estimate',
+    confidence: 'low',
+  }),
+  offer({
+    provider: 'aliyun',
+    region: 'cn-hangzhou',
+    instanceType: 'ecs.gn7i-c8g1.2xlarge',
+    accelerator: {name: 'A10', count: 1},
+    vcpus: 8,
+    memoryGiB: 30,
+    price: {onDemand: 19, spot: null, currency: 'CNY'},
+    priceStatus: 'estimate',
+    confidence: 'low',
+  }),
   offer({provider: 'azure', region: 'eastus', instanceType: 'Basic_A1', price: {onDemand: 0.023, spot: null, currency: 'USD'}}),
 ]
 
@@ -53,7 +83,17 @@ describe('catalog refresh: Alibaba Cloud DescribePrice + DescribeSpotPriceHistor
   })
 
   function options(home: string, snapshotFile: string, extra: Partial<RefreshOptions> = {}): RefreshOptions {
-    return {home, snapshotFile, dispatcher, providers: ['aliyun'], env: aliyunEnv(url), now: () => new Date('2026-11-27T10:00:00Z'), sleep: async () => {}, timeoutMs: 2000, ...extra}
+    return {
+      home,
+      snapshotFile,
+      dispatcher,
+      providers: ['aliyun'],
+      env: aliyunEnv(url),
+      now: () => new Date('2026-11-27T10:00:00Z'),
+      sleep: async () => {},
+      timeoutMs: 2000,
+      ...extra,
+    }
   }
 
   it('prices the known types per region (CNY), spot per zone, and keeps a type it cannot price', async () => {
@@ -63,10 +103,13 @@ describe('catalog refresh: Alibaba Cloud DescribePrice + DescribeSpotPriceHistor
     const [o] = report.outcomes
     expect(o, o.message).to.deep.include({provider: 'aliyun', status: 'refreshed', rows: 4, error: null})
     expect(o.source).to.equal(`${ALIYUN_SOURCE} (credentials: environment (ALIBABA_CLOUD_ACCESS_KEY_ID))`)
-    expect(o.message).to.include('kept the previous rows of ecs.gn7-c12g1.3xlarge in cn-beijing: DescribePrice failed (InvalidInstanceType.NotFound)')
+    expect(o.message).to.include(
+      'kept the previous rows of ecs.gn7-c12g1.3xlarge in cn-beijing: DescribePrice failed (InvalidInstanceType.NotFound)',
+    )
 
     const rows = loadCatalog({home, snapshotFile}).offers.filter((x) => x.provider === 'aliyun')
-    const at = (region: string, type: string, zone: string | null) => rows.find((x) => x.region === region && x.instanceType === type && x.zone === zone)!
+    const at = (region: string, type: string, zone: string | null) =>
+      rows.find((x) => x.region === region && x.instanceType === type && x.zone === zone)!
     expect(at('cn-beijing', 'ecs.gn7i-c8g1.2xlarge', 'cn-beijing-h')).to.deep.include({
       price: {onDemand: 12.5, spot: 3.1, currency: 'CNY'},
       priceStatus: 'list',
@@ -80,18 +123,38 @@ describe('catalog refresh: Alibaba Cloud DescribePrice + DescribeSpotPriceHistor
     })
     // The snapshot's estimate note no longer applies to a price the API gave.
     expect(at('cn-beijing', 'ecs.gn7i-c8g1.2xlarge', 'cn-beijing-h').notes).to.equal(undefined)
-    expect(at('cn-beijing', 'ecs.gn7i-c8g1.2xlarge', 'cn-beijing-i')).to.deep.include({price: {onDemand: 12.5, spot: null, currency: 'CNY'}, notes: 'spot price equals pay-as-you-go: no spot market'})
+    expect(at('cn-beijing', 'ecs.gn7i-c8g1.2xlarge', 'cn-beijing-i')).to.deep.include({
+      price: {onDemand: 12.5, spot: null, currency: 'CNY'},
+      notes: 'spot price equals pay-as-you-go: no spot market',
+    })
     // No spot price reported in the region: one row for the region.
-    expect(at('cn-hangzhou', 'ecs.gn7i-c8g1.2xlarge', null)).to.deep.include({price: {onDemand: 12.5, spot: null, currency: 'CNY'}, notes: 'no spot price reported in the last three hours'})
+    expect(at('cn-hangzhou', 'ecs.gn7i-c8g1.2xlarge', null)).to.deep.include({
+      price: {onDemand: 12.5, spot: null, currency: 'CNY'},
+      notes: 'no spot price reported in the last three hours',
+    })
     // Not priced: the old row, untouched.
-    expect(at('cn-beijing', 'ecs.gn7-c12g1.3xlarge', null)).to.deep.include({price: {onDemand: 16.4, spot: null, currency: 'CNY'}, priceStatus: 'estimate', asOf: '2026-01-01', source: 'test fixture'})
+    expect(at('cn-beijing', 'ecs.gn7-c12g1.3xlarge', null)).to.deep.include({
+      price: {onDemand: 16.4, spot: null, currency: 'CNY'},
+      priceStatus: 'estimate',
+      asOf: '2026-01-01',
+      source: 'test fixture',
+    })
     expect(rows).to.have.length(4)
 
     // Every call was signed (the fake verifies ACS3) and asked for what the catalog compares.
     const prices = fake.calls.filter((c) => c.action === 'DescribePrice')
-    expect(prices.map((c) => c.params.InstanceType).sort()).to.deep.equal(['ecs.gn7-c12g1.3xlarge', 'ecs.gn7i-c8g1.2xlarge', 'ecs.gn7i-c8g1.2xlarge'])
+    expect(prices.map((c) => c.params.InstanceType).sort()).to.deep.equal([
+      'ecs.gn7-c12g1.3xlarge',
+      'ecs.gn7i-c8g1.2xlarge',
+      'ecs.gn7i-c8g1.2xlarge',
+    ])
     expect(prices[0].params).to.deep.include({ResourceType: 'instance', PriceUnit: 'Hour'})
-    expect(fake.calls.filter((c) => c.action === 'DescribeSpotPriceHistory').map((c) => c.params.RegionId).sort()).to.deep.equal(['cn-beijing', 'cn-hangzhou'])
+    expect(
+      fake.calls
+        .filter((c) => c.action === 'DescribeSpotPriceHistory')
+        .map((c) => c.params.RegionId)
+        .sort(),
+    ).to.deep.equal(['cn-beijing', 'cn-hangzhou'])
     expect(readRefreshState(home).providers.aliyun).to.deep.include({lastSuccess: '2026-11-27T10:00:00.000Z', lastRows: 4})
 
     // A second refresh starts from the first one's rows (per zone) and the snapshot's: same rows, new date.
@@ -133,7 +196,9 @@ describe('catalog refresh: Alibaba Cloud DescribePrice + DescribeSpotPriceHistor
 
     await refreshCatalog(options(home, snapshotFile))
     const good = readFileSync(refreshedFile(home, 'aliyun'))
-    const later = await refreshCatalog(options(home, snapshotFile, {env: aliyunEnv(url, wrong), now: () => new Date('2026-11-28T10:00:00Z')}))
+    const later = await refreshCatalog(
+      options(home, snapshotFile, {env: aliyunEnv(url, wrong), now: () => new Date('2026-11-28T10:00:00Z')}),
+    )
     expect(later.outcomes[0].status).to.equal('failed')
     expect(later.outcomes[0].using).to.deep.include({origin: 'refreshed', fetchedAt: '2026-11-27T10:00:00.000Z', rows: 4})
     expect(readFileSync(refreshedFile(home, 'aliyun')).equals(good)).to.equal(true)
@@ -146,12 +211,22 @@ describe('catalog refresh: Alibaba Cloud DescribePrice + DescribeSpotPriceHistor
     const report = await refreshCatalog(options(home, snapshotFile))
     expect(report.outcomes[0].status).to.equal('failed')
     expect(report.outcomes[0].error!.details).to.deep.include({backendCode: 'InvalidInstanceType.NotFound'})
-    expect(loadCatalog({home, snapshotFile}).offers.filter((x) => x.provider === 'aliyun').map((x) => x.source)).to.deep.equal(['test fixture', 'test fixture', 'test fixture'])
+    expect(
+      loadCatalog({home, snapshotFile})
+        .offers.filter((x) => x.provider === 'aliyun')
+        .map((x) => x.source),
+    ).to.deep.equal(['test fixture', 'test fixture', 'test fixture'])
   })
 
   it('without credentials: skipped in a run over every provider, a clear error when named', async () => {
     const {home, snapshotFile} = fixtureSnapshot(ROWS)
-    const env = {...aliyunEnv(url, null), SKYHOP_AZURE_ENDPOINT: 'http://127.0.0.1:9/none', AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/c'}
+    const env = {
+      ...aliyunEnv(url, null),
+      SKYHOP_AZURE_ENDPOINT: 'http://127.0.0.1:9/none',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c',
+      AWS_CONFIG_FILE: '/nonexistent/c',
+    }
     const all = await refreshCatalog(options(home, snapshotFile, {providers: undefined, env, retry: {retries: 0}}))
     const aliyun = all.outcomes.find((x) => x.provider === 'aliyun')!
     expect(aliyun.status, aliyun.message).to.equal('skipped')

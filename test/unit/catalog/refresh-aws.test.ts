@@ -65,7 +65,15 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
   })
 
   function options(home: string, snapshotFile: string, extra: Partial<RefreshOptions> = {}): RefreshOptions {
-    return {home, snapshotFile, dispatcher, env: awsEnv(url, prices.url), now: () => new Date('2026-11-27T10:00:00Z'), sleep: async () => {}, ...extra}
+    return {
+      home,
+      snapshotFile,
+      dispatcher,
+      env: awsEnv(url, prices.url),
+      now: () => new Date('2026-11-27T10:00:00Z'),
+      sleep: async () => {},
+      ...extra,
+    }
   }
 
   it('prices each zone at its current spot price and keeps the known on-demand price and shape', async () => {
@@ -76,7 +84,13 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
     expect(aws, aws.message).to.deep.include({provider: 'aws', status: 'refreshed', requests: 5})
     const offers = loadCatalog({home, snapshotFile}).offers.filter((o) => o.provider === 'aws')
     const at = (type: string, zone: string | null) => offers.find((o) => o.instanceType === type && o.zone === zone)!
-    expect(at('p4d.24xlarge', 'us-east-1a')).to.deep.include({region: 'us-east-1', price: {onDemand: 20.5, spot: 7.5, currency: 'USD'}, accelerator: {name: 'A100-40GB', count: 8}, asOf: '2026-11-27', noticeSeconds: 120})
+    expect(at('p4d.24xlarge', 'us-east-1a')).to.deep.include({
+      region: 'us-east-1',
+      price: {onDemand: 20.5, spot: 7.5, currency: 'USD'},
+      accelerator: {name: 'A100-40GB', count: 8},
+      asOf: '2026-11-27',
+      noticeSeconds: 120,
+    })
     expect(at('p4d.24xlarge', 'us-east-1a').source).to.equal('AWS Price List GetProducts (on-demand) + EC2 DescribeSpotPriceHistory (spot)')
     expect(at('p4d.24xlarge', 'us-east-1b').price.spot).to.equal(8.25)
     expect(at('p4d.24xlarge', 'us-west-2a').price).to.deep.equal({onDemand: 20.6, spot: 9.1, currency: 'USD'})
@@ -84,7 +98,10 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
     expect(at('p5.48xlarge', 'us-east-1a').price.spot).to.equal(null)
     expect(at('p5.48xlarge', 'us-east-1a').notes).to.match(/no spot market/)
     // No spot price reported and not in the price list: on-demand kept from the catalog.
-    expect(at('p5.4xlarge', null)).to.deep.include({price: {onDemand: 6.88, spot: null, currency: 'USD'}, source: 'AWS EC2 DescribeSpotPriceHistory (spot); on-demand from test fixture'})
+    expect(at('p5.4xlarge', null)).to.deep.include({
+      price: {onDemand: 6.88, spot: null, currency: 'USD'},
+      source: 'AWS EC2 DescribeSpotPriceHistory (spot); on-demand from test fixture',
+    })
     expect(at('p5.4xlarge', null).notes).to.match(/on-demand price as of 2026-01-01; no spot price reported/)
     // The price list was asked for Linux, shared tenancy, no pre-installed software, paging through.
     expect(prices.requests.every((r) => r.status === 200)).to.equal(true)
@@ -96,7 +113,12 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
 
   it('is skipped without credentials unless asked for by name', async () => {
     const {home, snapshotFile} = fixtureSnapshot()
-    const all = await refreshCatalog(options(home, snapshotFile, {env: {...awsEnv(url, prices.url, false), SKYHOP_AZURE_ENDPOINT: 'http://127.0.0.1:9/none'}, retry: {retries: 0}}))
+    const all = await refreshCatalog(
+      options(home, snapshotFile, {
+        env: {...awsEnv(url, prices.url, false), SKYHOP_AZURE_ENDPOINT: 'http://127.0.0.1:9/none'},
+        retry: {retries: 0},
+      }),
+    )
     const aws = all.outcomes.find((o) => o.provider === 'aws')!
     expect(aws.status, aws.message).to.equal('skipped')
     expect(aws.using.origin).to.equal('bundled')
@@ -115,7 +137,7 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
     expect(west.map((o) => [o.zone, o.price.spot, o.source])).to.deep.equal([[null, 9.73, 'test fixture']])
   })
 
-  it('keeps the catalog\'s on-demand prices when the price list refuses, and retries its throttling', async () => {
+  it("keeps the catalog's on-demand prices when the price list refuses, and retries its throttling", async () => {
     const {home, snapshotFile} = fixtureSnapshot()
     prices.throttle(2)
     const first = await refreshCatalog(options(home, snapshotFile, {providers: ['aws']}))
@@ -125,7 +147,9 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
     const denied = await refreshCatalog(options(home, snapshotFile, {providers: ['aws']}))
     expect(denied.outcomes[0].status).to.equal('refreshed')
     expect(denied.outcomes[0].message).to.match(/price list: .*HTTP 400.*on-demand prices kept from the catalog/)
-    const p4d = loadCatalog({home, snapshotFile}).offers.find((o) => o.provider === 'aws' && o.instanceType === 'p4d.24xlarge' && o.zone === 'us-east-1a')!
+    const p4d = loadCatalog({home, snapshotFile}).offers.find(
+      (o) => o.provider === 'aws' && o.instanceType === 'p4d.24xlarge' && o.zone === 'us-east-1a',
+    )!
     // The last refresh's price list value (20.5) is what the catalog knew.
     expect(p4d.price).to.deep.equal({onDemand: 20.5, spot: 7.5, currency: 'USD'})
   })
@@ -134,8 +158,16 @@ describe('catalog refresh: AWS spot prices (against the local fake EC2)', () => 
     const body = JSON.parse(getProductsBody('p5.48xlarge', 'tok'))
     expect(body).to.deep.include({ServiceCode: 'AmazonEC2', NextToken: 'tok', FormatVersion: 'aws_v1'})
     const doc = (region: string, usd: string, unit = 'Hrs') =>
-      JSON.stringify({product: {attributes: {regionCode: region}}, terms: {OnDemand: {a: {priceDimensions: {b: {unit, pricePerUnit: {USD: usd}}}}}}})
-    const m = onDemandByRegion([doc('us-east-1', '55.0400000'), doc('eu-west-1', '0.0000000'), doc('us-west-2', '3', 'Quantity'), 'not json'])
+      JSON.stringify({
+        product: {attributes: {regionCode: region}},
+        terms: {OnDemand: {a: {priceDimensions: {b: {unit, pricePerUnit: {USD: usd}}}}}},
+      })
+    const m = onDemandByRegion([
+      doc('us-east-1', '55.0400000'),
+      doc('eu-west-1', '0.0000000'),
+      doc('us-west-2', '3', 'Quantity'),
+      'not json',
+    ])
     expect([...m]).to.deep.equal([['us-east-1', 55.04]])
   })
 

@@ -14,13 +14,58 @@ const DOMAIN = '0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e'
 const PROJECTS = {'cn-north-4': '0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'cn-east-3': '1a2b3c4d5e6f70819203a4b5c6d7e8f9'}
 
 const ROWS = [
-  offer({provider: 'huaweicloud', region: 'cn-north-4', instanceType: 'p2s.2xlarge.8', accelerator: {name: 'V100-32GB', count: 1}, vcpus: 8, memoryGiB: 64, price: {onDemand: null, spot: null, currency: 'CNY'}, priceStatus: 'unknown'}),
-  offer({provider: 'huaweicloud', region: 'cn-east-3', instanceType: 'p2s.2xlarge.8', accelerator: {name: 'V100-32GB', count: 1}, vcpus: 8, memoryGiB: 64, price: {onDemand: 30, spot: 9, currency: 'CNY'}}),
+  offer({
+    provider: 'huaweicloud',
+    region: 'cn-north-4',
+    instanceType: 'p2s.2xlarge.8',
+    accelerator: {name: 'V100-32GB', count: 1},
+    vcpus: 8,
+    memoryGiB: 64,
+    price: {onDemand: null, spot: null, currency: 'CNY'},
+    priceStatus: 'unknown',
+  }),
+  offer({
+    provider: 'huaweicloud',
+    region: 'cn-east-3',
+    instanceType: 'p2s.2xlarge.8',
+    accelerator: {name: 'V100-32GB', count: 1},
+    vcpus: 8,
+    memoryGiB: 64,
+    price: {onDemand: 30, spot: 9, currency: 'CNY'},
+  }),
   // An ECS flavor BSS does not know here: CBC.99006006.
-  offer({provider: 'huaweicloud', region: 'cn-north-4', instanceType: 'kat1.8xlarge', accelerator: {name: 'Ascend910', count: 8}, vcpus: 192, memoryGiB: 768, price: {onDemand: null, spot: null, currency: 'CNY'}, priceStatus: 'unknown'}),
+  offer({
+    provider: 'huaweicloud',
+    region: 'cn-north-4',
+    instanceType: 'kat1.8xlarge',
+    accelerator: {name: 'Ascend910', count: 8},
+    vcpus: 192,
+    memoryGiB: 768,
+    price: {onDemand: null, spot: null, currency: 'CNY'},
+    priceStatus: 'unknown',
+  }),
   // ModelArts flavors: not ECS, never asked about.
-  offer({provider: 'huaweicloud', region: 'cn-north-4', instanceType: 'Snt9B', accelerator: {name: 'Ascend910B', count: 8}, vcpus: 0, memoryGiB: 0, unknownFields: ['vcpus', 'memoryGiB'], price: {onDemand: null, spot: null, currency: 'CNY'}, priceStatus: 'unknown'}),
-  offer({provider: 'huaweicloud', region: 'cn-east-3', instanceType: 'modelarts.bm.snt9.xlarge.8', accelerator: {name: 'Ascend910', count: 8}, vcpus: 192, memoryGiB: 768, price: {onDemand: null, spot: null, currency: 'CNY'}, priceStatus: 'unknown'}),
+  offer({
+    provider: 'huaweicloud',
+    region: 'cn-north-4',
+    instanceType: 'Snt9B',
+    accelerator: {name: 'Ascend910B', count: 8},
+    vcpus: 0,
+    memoryGiB: 0,
+    unknownFields: ['vcpus', 'memoryGiB'],
+    price: {onDemand: null, spot: null, currency: 'CNY'},
+    priceStatus: 'unknown',
+  }),
+  offer({
+    provider: 'huaweicloud',
+    region: 'cn-east-3',
+    instanceType: 'modelarts.bm.snt9.xlarge.8',
+    accelerator: {name: 'Ascend910', count: 8},
+    vcpus: 192,
+    memoryGiB: 768,
+    price: {onDemand: null, spot: null, currency: 'CNY'},
+    priceStatus: 'unknown',
+  }),
 ]
 
 function huaweiEnv(url: string, extra: Record<string, string> = {}, key: {ak: string; sk: string} | null = KEY): Record<string, string> {
@@ -48,7 +93,17 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
   })
 
   function options(home: string, snapshotFile: string, extra: Partial<RefreshOptions> = {}): RefreshOptions {
-    return {home, snapshotFile, dispatcher, providers: ['huaweicloud'], env: huaweiEnv(url), now: () => new Date('2026-11-27T10:00:00Z'), sleep: async () => {}, timeoutMs: 2000, ...extra}
+    return {
+      home,
+      snapshotFile,
+      dispatcher,
+      providers: ['huaweicloud'],
+      env: huaweiEnv(url),
+      now: () => new Date('2026-11-27T10:00:00Z'),
+      sleep: async () => {},
+      timeoutMs: 2000,
+      ...extra,
+    }
   }
 
   it('prices the ECS flavors per region in CNY, finds the account and a project through IAM, and keeps the rest', async () => {
@@ -59,7 +114,9 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
     expect(o, o.message).to.deep.include({provider: 'huaweicloud', status: 'refreshed', rows: 5, error: null})
     expect(o.endpoint).to.equal(`${url}/`)
     expect(o.message).to.include('kept the previous rows of kat1.8xlarge in cn-north-4: ListOnDemandResourceRatings failed (CBC.99006006)')
-    expect(o.message).to.include('kept the previous rows of modelarts.bm.snt9.xlarge.8 in cn-east-3: a ModelArts resource flavor, not an ECS flavor')
+    expect(o.message).to.include(
+      'kept the previous rows of modelarts.bm.snt9.xlarge.8 in cn-east-3: a ModelArts resource flavor, not an ECS flavor',
+    )
     expect(o.message).to.include('kept the previous rows of Snt9B in cn-north-4: not an ECS flavor name')
 
     const rows = loadCatalog({home, snapshotFile}).offers.filter((x) => x.provider === 'huaweicloud')
@@ -76,12 +133,18 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
       noticeSeconds: 0,
     })
     // A spot price the catalog had stays, dated, since BSS has none.
-    expect(at('cn-east-3', 'p2s.2xlarge.8')).to.deep.include({price: {onDemand: 27.9, spot: 9, currency: 'CNY'}, notes: 'spot price as of 2026-01-01 (BSS quotes no spot prices)'})
+    expect(at('cn-east-3', 'p2s.2xlarge.8')).to.deep.include({
+      price: {onDemand: 27.9, spot: 9, currency: 'CNY'},
+      notes: 'spot price as of 2026-01-01 (BSS quotes no spot prices)',
+    })
     expect(at('cn-north-4', 'Snt9B')).to.deep.include({source: 'test fixture', priceStatus: 'unknown'})
     expect(rows).to.have.length(5)
 
     // IAM first (the account id and a project), then one signed inquiry per ECS flavor.
-    expect(fake.calls.filter((c) => c.action !== 'ListOnDemandResourceRatings').map((c) => c.action)).to.deep.equal(['KeystoneListAuthDomains', 'KeystoneListAuthProjects'])
+    expect(fake.calls.filter((c) => c.action !== 'ListOnDemandResourceRatings').map((c) => c.action)).to.deep.equal([
+      'KeystoneListAuthDomains',
+      'KeystoneListAuthProjects',
+    ])
     const bss = fake.bssCalls()
     expect(bss).to.have.length(3)
     expect(bss.every((c) => c.headers['x-domain-id'] === DOMAIN)).to.equal(true)
@@ -127,7 +190,11 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
   it('fails on a bad signature without printing the secret', async () => {
     const {home, snapshotFile} = fixtureSnapshot(ROWS)
     const wrong = {ak: KEY.ak, sk: 'not-the-secret-key-of-this-ak-0000000000'}
-    const report = await refreshCatalog(options(home, snapshotFile, {env: huaweiEnv(url, {HUAWEICLOUD_SDK_DOMAIN_ID: DOMAIN, HUAWEICLOUD_SDK_PROJECT_ID: PROJECTS['cn-north-4']}, wrong)}))
+    const report = await refreshCatalog(
+      options(home, snapshotFile, {
+        env: huaweiEnv(url, {HUAWEICLOUD_SDK_DOMAIN_ID: DOMAIN, HUAWEICLOUD_SDK_PROJECT_ID: PROJECTS['cn-north-4']}, wrong),
+      }),
+    )
     const [o] = report.outcomes
     expect(o.status).to.equal('failed')
     expect(o.error!.details).to.deep.include({backendCode: 'APIGW.0301'})
@@ -147,12 +214,24 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
   it('without credentials, says which variables it looked for', async () => {
     const {home, snapshotFile} = fixtureSnapshot(ROWS)
     const report = await refreshCatalog(options(home, snapshotFile, {env: huaweiEnv(url, {}, null)}))
-    expect(report.outcomes[0].error).to.deep.include({code: 'PROVIDER_NO_CREDENTIALS', message: 'huaweicloud: no credentials found (looked at: environment (HUAWEICLOUD_SDK_AK))'})
+    expect(report.outcomes[0].error).to.deep.include({
+      code: 'PROVIDER_NO_CREDENTIALS',
+      message: 'huaweicloud: no credentials found (looked at: environment (HUAWEICLOUD_SDK_AK))',
+    })
     expect(report.outcomes[0].error!.hint).to.match(/HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK/)
   })
 
   it('reads the documented answer and builds the documented request', () => {
-    expect(ratingPrice({amount: 28.5, official_website_amount: 30, discount_amount: 1.5, measure_id: 1, currency: 'CNY', product_rating_results: [{id: '1', amount: 28.5}]})).to.deep.equal({amount: 28.5, currency: 'CNY'})
+    expect(
+      ratingPrice({
+        amount: 28.5,
+        official_website_amount: 30,
+        discount_amount: 1.5,
+        measure_id: 1,
+        currency: 'CNY',
+        product_rating_results: [{id: '1', amount: 28.5}],
+      }),
+    ).to.deep.equal({amount: 28.5, currency: 'CNY'})
     // measure_id 3: fen, a hundredth of a yuan; an empty currency is CNY.
     expect(ratingPrice({amount: 2850, measure_id: 3, currency: ''})).to.deep.equal({amount: 28.5, currency: 'CNY'})
     expect(ratingPrice({amount: 3.9, measure_id: 1, currency: 'USD'})).to.deep.equal({amount: 3.9, currency: 'USD'})
@@ -160,7 +239,12 @@ describe('catalog refresh: Huawei Cloud BSS ListOnDemandResourceRatings (against
     expect(ratingPrice({amount: 1, measure_id: 7})).to.match(/measure_id 7/)
     expect(ratingPrice({measure_id: 1})).to.match(/no amount/)
     expect(ratingRequest('p', 'c6.large.2', 'cn-north-4')).to.deep.include({project_id: 'p'})
-    expect((ratingRequest('p', 'c6.large.2', 'cn-north-4').product_infos as Array<Record<string, unknown>>)[0]).to.deep.include({resource_spec: 'c6.large.2.linux', usage_measure_id: 4, usage_value: 1, usage_factor: 'Duration'})
+    expect((ratingRequest('p', 'c6.large.2', 'cn-north-4').product_infos as Array<Record<string, unknown>>)[0]).to.deep.include({
+      resource_spec: 'c6.large.2.linux',
+      usage_measure_id: 4,
+      usage_value: 1,
+      usage_factor: 'Duration',
+    })
     expect(notAnEcsFlavor('p2s.2xlarge.8')).to.equal(null)
     expect(notAnEcsFlavor('kat2ne.48xlarge.8.313t')).to.equal(null)
     expect(notAnEcsFlavor('Snt9B23')).to.match(/not an ECS flavor/)

@@ -13,16 +13,57 @@ const KEY = {secretId: 'AKIDcatalogRefreshTencent01', secretKey: 'catalog-refres
 
 const ROWS = [
   // Listed in a zone (the snapshot's intl doc price, USD).
-  offer({provider: 'tencentcloud', region: 'ap-guangzhou', zone: 'ap-guangzhou-3', instanceType: 'GN7.2XLARGE32', accelerator: {name: 'T4', count: 1}, vcpus: 8, memoryGiB: 32, price: {onDemand: 1.26, spot: null, currency: 'USD'}}),
+  offer({
+    provider: 'tencentcloud',
+    region: 'ap-guangzhou',
+    zone: 'ap-guangzhou-3',
+    instanceType: 'GN7.2XLARGE32',
+    accelerator: {name: 'T4', count: 1},
+    vcpus: 8,
+    memoryGiB: 32,
+    price: {onDemand: 1.26, spot: null, currency: 'USD'},
+  }),
   // A family, not an instance type: nothing to ask about.
-  offer({provider: 'tencentcloud', region: 'ap-guangzhou', instanceType: 'GN10Xp.*', accelerator: {name: 'V100-32GB', count: 8}, vcpus: 0, memoryGiB: 0, unknownFields: ['vcpus', 'memoryGiB'], price: {onDemand: null, spot: null, currency: 'USD'}, priceStatus: 'unknown'}),
-  offer({provider: 'tencentcloud', region: 'ap-guangzhou', instanceType: 'GN10Xp.*', accelerator: {name: 'V100-32GB', count: 1}, vcpus: 0, memoryGiB: 0, unknownFields: ['vcpus', 'memoryGiB'], price: {onDemand: null, spot: null, currency: 'USD'}, priceStatus: 'unknown'}),
+  offer({
+    provider: 'tencentcloud',
+    region: 'ap-guangzhou',
+    instanceType: 'GN10Xp.*',
+    accelerator: {name: 'V100-32GB', count: 8},
+    vcpus: 0,
+    memoryGiB: 0,
+    unknownFields: ['vcpus', 'memoryGiB'],
+    price: {onDemand: null, spot: null, currency: 'USD'},
+    priceStatus: 'unknown',
+  }),
+  offer({
+    provider: 'tencentcloud',
+    region: 'ap-guangzhou',
+    instanceType: 'GN10Xp.*',
+    accelerator: {name: 'V100-32GB', count: 1},
+    vcpus: 0,
+    memoryGiB: 0,
+    unknownFields: ['vcpus', 'memoryGiB'],
+    price: {onDemand: null, spot: null, currency: 'USD'},
+    priceStatus: 'unknown',
+  }),
   // Listed per region: asked about in every available zone of ap-shanghai.
-  offer({provider: 'tencentcloud', region: 'ap-shanghai', instanceType: 'GN7.LARGE20', accelerator: {name: 'T4', count: 0.25}, vcpus: 4, memoryGiB: 20, price: {onDemand: 0.49, spot: null, currency: 'USD'}}),
+  offer({
+    provider: 'tencentcloud',
+    region: 'ap-shanghai',
+    instanceType: 'GN7.LARGE20',
+    accelerator: {name: 'T4', count: 0.25},
+    vcpus: 4,
+    memoryGiB: 20,
+    price: {onDemand: 0.49, spot: null, currency: 'USD'},
+  }),
 ]
 
 function tencentEnv(url: string, key: {secretId: string; secretKey: string} | null = KEY): Record<string, string> {
-  return {SKYHOP_TENCENTCLOUD_ENDPOINT: url, HOME: '/nonexistent/home', ...(key ? {TENCENTCLOUD_SECRET_ID: key.secretId, TENCENTCLOUD_SECRET_KEY: key.secretKey} : {})}
+  return {
+    SKYHOP_TENCENTCLOUD_ENDPOINT: url,
+    HOME: '/nonexistent/home',
+    ...(key ? {TENCENTCLOUD_SECRET_ID: key.secretId, TENCENTCLOUD_SECRET_KEY: key.secretKey} : {}),
+  }
 }
 
 describe('catalog refresh: Tencent Cloud InquiryPriceRunInstances (against the local fake CVM)', () => {
@@ -49,7 +90,17 @@ describe('catalog refresh: Tencent Cloud InquiryPriceRunInstances (against the l
   })
 
   function options(home: string, snapshotFile: string, extra: Partial<RefreshOptions> = {}): RefreshOptions {
-    return {home, snapshotFile, dispatcher, providers: ['tencentcloud'], env: tencentEnv(url), now: () => new Date('2026-11-27T10:00:00Z'), sleep: async () => {}, timeoutMs: 2000, ...extra}
+    return {
+      home,
+      snapshotFile,
+      dispatcher,
+      providers: ['tencentcloud'],
+      env: tencentEnv(url),
+      now: () => new Date('2026-11-27T10:00:00Z'),
+      sleep: async () => {},
+      timeoutMs: 2000,
+      ...extra,
+    }
   }
 
   it('prices each type per zone in CNY (China site), on-demand and spot, and keeps family rows', async () => {
@@ -76,17 +127,29 @@ describe('catalog refresh: Tencent Cloud InquiryPriceRunInstances (against the l
     // Only the zone the catalog lists is asked about, though ap-guangzhou-4 exists.
     expect(rows.filter((x) => x.instanceType === 'GN7.2XLARGE32')).to.have.length(1)
     // A type listed per region: one row per available zone; no spot offering, or spot at the on-demand price, is no spot.
-    expect(at('GN7.LARGE20', 'ap-shanghai-2')[0]).to.deep.include({price: {onDemand: 3.41, spot: null, currency: 'CNY'}, notes: 'no spot offering in this zone'})
-    expect(at('GN7.LARGE20', 'ap-shanghai-3')[0]).to.deep.include({price: {onDemand: 3.41, spot: null, currency: 'CNY'}, notes: 'spot price equals on-demand: no spot market'})
+    expect(at('GN7.LARGE20', 'ap-shanghai-2')[0]).to.deep.include({
+      price: {onDemand: 3.41, spot: null, currency: 'CNY'},
+      notes: 'no spot offering in this zone',
+    })
+    expect(at('GN7.LARGE20', 'ap-shanghai-3')[0]).to.deep.include({
+      price: {onDemand: 3.41, spot: null, currency: 'CNY'},
+      notes: 'spot price equals on-demand: no spot market',
+    })
     expect(at('GN7.LARGE20', 'ap-shanghai-2')[0].accelerator).to.deep.equal({name: 'T4', count: 0.25})
     // Family rows: as they were, both of them.
-    expect(at('GN10Xp.*', null).map((x) => [x.accelerator!.count, x.price.currency, x.source]).sort()).to.deep.equal([
+    expect(
+      at('GN10Xp.*', null)
+        .map((x) => [x.accelerator!.count, x.price.currency, x.source])
+        .sort(),
+    ).to.deep.equal([
       [1, 'USD', 'test fixture'],
       [8, 'USD', 'test fixture'],
     ])
 
     const inquiries = fake.calls.filter((c) => c.action === 'InquiryPriceRunInstances')
-    expect(inquiries.map((c) => [c.params.InstanceType, (c.params.Placement as {Zone: string}).Zone, c.params.InstanceChargeType]).sort()).to.deep.equal(
+    expect(
+      inquiries.map((c) => [c.params.InstanceType, (c.params.Placement as {Zone: string}).Zone, c.params.InstanceChargeType]).sort(),
+    ).to.deep.equal(
       [
         ['GN7.2XLARGE32', 'ap-guangzhou-3', 'POSTPAID_BY_HOUR'],
         ['GN7.2XLARGE32', 'ap-guangzhou-3', 'SPOTPAID'],
@@ -128,7 +191,11 @@ describe('catalog refresh: Tencent Cloud InquiryPriceRunInstances (against the l
   it('keeps the row of a listed zone that cannot be priced, and prices the others', async () => {
     const inZone = (zone: string) => ({...ROWS[0], zone})
     const {home, snapshotFile} = fixtureSnapshot([inZone('ap-guangzhou-3'), inZone('ap-guangzhou-4')])
-    fake.inject({action: 'InquiryPriceRunInstances', code: 'ResourceNotFound.InvalidZoneInstanceType', message: 'The instance type GN7.2XLARGE32 is not sold in ap-guangzhou-3.'})
+    fake.inject({
+      action: 'InquiryPriceRunInstances',
+      code: 'ResourceNotFound.InvalidZoneInstanceType',
+      message: 'The instance type GN7.2XLARGE32 is not sold in ap-guangzhou-3.',
+    })
     const report = await refreshCatalog(options(home, snapshotFile))
     const [o] = report.outcomes
     expect(o, o.message).to.deep.include({status: 'refreshed', rows: 2})
@@ -142,7 +209,12 @@ describe('catalog refresh: Tencent Cloud InquiryPriceRunInstances (against the l
 
   it('keeps a type whose every zone fails, and fails when nothing could be priced', async () => {
     const {home, snapshotFile} = fixtureSnapshot(ROWS)
-    fake.inject({action: 'InquiryPriceRunInstances', code: 'InvalidParameterValue', message: 'The value of InstanceType is invalid.', times: 100})
+    fake.inject({
+      action: 'InquiryPriceRunInstances',
+      code: 'InvalidParameterValue',
+      message: 'The value of InstanceType is invalid.',
+      times: 100,
+    })
     const report = await refreshCatalog(options(home, snapshotFile))
     const [o] = report.outcomes
     expect(o.status).to.equal('failed')
@@ -155,7 +227,8 @@ describe('catalog refresh: Tencent Cloud InquiryPriceRunInstances (against the l
     const report = await refreshCatalog(options(home, snapshotFile, {env: tencentEnv(url, null)}))
     expect(report.outcomes[0].error).to.deep.include({
       code: 'PROVIDER_NO_CREDENTIALS',
-      message: 'tencentcloud: no credentials found (looked at: environment; profile default in ~/.tencentcloud/credentials; ~/.tccli/default.credential)',
+      message:
+        'tencentcloud: no credentials found (looked at: environment; profile default in ~/.tencentcloud/credentials; ~/.tccli/default.credential)',
     })
     expect(fake.calls).to.have.length(0)
   })

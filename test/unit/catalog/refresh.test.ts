@@ -43,7 +43,13 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
       dispatcher,
       // AWS, Alibaba, Huawei and Tencent are refreshed too when no provider is named: give
       // them no credentials to find (HOME hides profile files), no metadata to ask.
-      env: {SKYHOP_AZURE_ENDPOINT: fake.endpoint, AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/c', HOME: '/nonexistent/home'},
+      env: {
+        SKYHOP_AZURE_ENDPOINT: fake.endpoint,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c',
+        AWS_CONFIG_FILE: '/nonexistent/c',
+        HOME: '/nonexistent/home',
+      },
       now: () => new Date('2026-11-27T10:00:00Z'),
       sleep: async () => {},
       timeoutMs: 2000,
@@ -83,7 +89,12 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
     expect(c.sources.find((s) => s.provider === 'azure')).to.deep.include({origin: 'refreshed', rows: 4})
 
     const state = readRefreshState(home).providers.azure
-    expect(state).to.deep.include({lastAttempt: '2026-11-27T10:00:00.000Z', lastSuccess: '2026-11-27T10:00:00.000Z', lastError: null, lastRows: 4})
+    expect(state).to.deep.include({
+      lastAttempt: '2026-11-27T10:00:00.000Z',
+      lastSuccess: '2026-11-27T10:00:00.000Z',
+      lastError: null,
+      lastRows: 4,
+    })
   })
 
   it('retries throttling and server errors, then succeeds', async () => {
@@ -142,7 +153,8 @@ describe('catalog refresh: Azure Retail Prices (against a local fake)', () => {
     const gcp = report.outcomes.find((o) => o.provider === 'gcp')!
     expect(gcp).to.deep.include({status: 'unsupported', error: null})
     expect(gcp.using.origin).to.equal('bundled')
-    for (const p of ['aws', 'aliyun', 'huaweicloud', 'tencentcloud']) expect(report.outcomes.find((o) => o.provider === p)!.status, p).to.equal('skipped')
+    for (const p of ['aws', 'aliyun', 'huaweicloud', 'tencentcloud'])
+      expect(report.outcomes.find((o) => o.provider === p)!.status, p).to.equal('skipped')
     const err = await refreshCatalog(options(home, snapshotFile, {providers: ['gcp']})).catch((e: unknown) => e)
     expect(err).to.be.instanceOf(ProviderError)
     expect((err as ProviderError).code).to.equal('PROVIDER_NOT_SUPPORTED')

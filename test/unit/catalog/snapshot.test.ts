@@ -19,8 +19,16 @@ describe('catalog: bundled snapshot', () => {
   })
 
   it('covers the required providers, each row with source, as-of and confidence', () => {
-    for (const p of REQUIRED_PROVIDERS) expect(offers.some((o) => o.provider === p), p).to.equal(true)
-    for (const p of ['lambda', 'nebius', 'oci', 'runpod']) expect(offers.some((o) => o.provider === p), p).to.equal(true)
+    for (const p of REQUIRED_PROVIDERS)
+      expect(
+        offers.some((o) => o.provider === p),
+        p,
+      ).to.equal(true)
+    for (const p of ['lambda', 'nebius', 'oci', 'runpod'])
+      expect(
+        offers.some((o) => o.provider === p),
+        p,
+      ).to.equal(true)
     for (const o of offers) {
       expect(o.source).to.be.a('string').and.not.equal('')
       expect(o.asOf).to.match(/^\d{4}-\d{2}-\d{2}$/)
@@ -41,7 +49,9 @@ describe('catalog: bundled snapshot', () => {
     const sample: Offer[] = offers.filter((_, i) => i % 7 === 0)
     const again = encodeSnapshot(sample, {}, [])
     expect(decodeRows(again.strings, again.rows)).to.deep.equal(sample)
-    const meta = {aws: {source: 's', asOf: '2026-01-01', rows: sample.length, origin: 'refreshed' as const, fetchedAt: '2026-01-01T00:00:00Z'}}
+    const meta = {
+      aws: {source: 's', asOf: '2026-01-01', rows: sample.length, origin: 'refreshed' as const, fetchedAt: '2026-01-01T00:00:00Z'},
+    }
     const bin = encodeBinary(sample, meta, ['x'])
     const back = parseOffersFile(bin)
     expect(decodeTable(back.table)).to.deep.equal(sample)
@@ -61,8 +71,14 @@ describe('catalog: bundled snapshot', () => {
   it('is what scripts/build-catalog.ts makes from ../shared today', function () {
     const dir = requireShared(this)
     const built = buildFromShared(dir)
-    expect(serializeSnapshot(built.snapshot) === readFileSync(join(ROOT, 'data/offers.json'), 'utf8'), 'data/offers.json is stale: run npx tsx scripts/build-catalog.ts').to.equal(true)
-    expect(serializeRegistry(built.registry) === readFileSync(join(ROOT, 'data/accelerators.json'), 'utf8'), 'data/accelerators.json is stale').to.equal(true)
+    expect(
+      serializeSnapshot(built.snapshot) === readFileSync(join(ROOT, 'data/offers.json'), 'utf8'),
+      'data/offers.json is stale: run npx tsx scripts/build-catalog.ts',
+    ).to.equal(true)
+    expect(
+      serializeRegistry(built.registry) === readFileSync(join(ROOT, 'data/accelerators.json'), 'utf8'),
+      'data/accelerators.json is stale',
+    ).to.equal(true)
     // Every skipped source row says why.
     for (const s of built.skipped) expect(s.reason).to.not.equal('')
   })

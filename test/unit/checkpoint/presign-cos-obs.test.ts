@@ -87,14 +87,29 @@ describe('COS presigned URLs (q-sign-algorithm=sha1)', function () {
   it('builds the virtual-hosted URL, signing the host only, and agrees with a by-hand computation', function () {
     const now = 1_700_000_000
     const url = presignCos(
-      {method: 'GET', bucket: 'examplebucket-1250000000', key: 'jobs/j 1/ckpt.tar.gz', region: 'ap-guangzhou', expiresSeconds: 900, now: unix(now)},
+      {
+        method: 'GET',
+        bucket: 'examplebucket-1250000000',
+        key: 'jobs/j 1/ckpt.tar.gz',
+        region: 'ap-guangzhou',
+        expiresSeconds: 900,
+        now: unix(now),
+      },
       doc,
     )
     const host = 'examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com'
     expect(url.startsWith(`https://${host}/jobs/j%201/ckpt.tar.gz?`)).to.equal(true)
     const query = received(url, 'GET').query
     const keyTime = `${now - 60};${now + 900}`
-    expect(query.map(([k]) => k)).to.deep.equal(['q-sign-algorithm', 'q-ak', 'q-sign-time', 'q-key-time', 'q-header-list', 'q-url-param-list', 'q-signature'])
+    expect(query.map(([k]) => k)).to.deep.equal([
+      'q-sign-algorithm',
+      'q-ak',
+      'q-sign-time',
+      'q-key-time',
+      'q-header-list',
+      'q-url-param-list',
+      'q-signature',
+    ])
     expect(Object.fromEntries(query)).to.deep.include({
       'q-sign-algorithm': 'sha1',
       'q-ak': doc.secretId,
@@ -129,18 +144,33 @@ describe('OBS presigned URLs (V2 query-string authentication)', function () {
     // (support.huaweicloud.com/intl/en-us/api-obs/obs_04_0011.html), tables 3 and 4. The page
     // publishes no SK for its Signature, so the strings are checked, and that presignObs signs
     // exactly them.
-    const base: PresignRequest = {method: 'GET', bucket: 'examplebucket', key: 'objectkey', region: 'cn-north-4', expiresSeconds: 3600, now: unix(1532779451 - 3600)}
+    const base: PresignRequest = {
+      method: 'GET',
+      bucket: 'examplebucket',
+      key: 'objectkey',
+      region: 'cn-north-4',
+      expiresSeconds: 3600,
+      now: unix(1532779451 - 3600),
+    }
     const ak = 'MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc'
     const sk = 'an-sk-for-this-test'
     const plain = 'GET\n\n\n1532779451\n/examplebucket/objectkey'
-    expect(obsStringToSign({method: 'GET', headers: [], expires: '1532779451', resource: '/examplebucket/objectkey', query: []})).to.equal(plain)
+    expect(obsStringToSign({method: 'GET', headers: [], expires: '1532779451', resource: '/examplebucket/objectkey', query: []})).to.equal(
+      plain,
+    )
     expect(presignObs(base, {ak, sk})).to.equal(
       `https://examplebucket.obs.cn-north-4.myhuaweicloud.com/objectkey?AccessKeyId=${ak}&Expires=1532779451&Signature=${encodeURIComponent(obsSignature(sk, plain))}`,
     )
     const token = 'YwkaRTbdY8g7q....'
     const withToken = `${plain}?x-obs-security-token=${token}`
     expect(
-      obsStringToSign({method: 'GET', headers: [], expires: '1532779451', resource: '/examplebucket/objectkey', query: [['x-obs-security-token', token]]}),
+      obsStringToSign({
+        method: 'GET',
+        headers: [],
+        expires: '1532779451',
+        resource: '/examplebucket/objectkey',
+        query: [['x-obs-security-token', token]],
+      }),
     ).to.equal(withToken)
     expect(presignObs(base, {ak, sk, securityToken: token})).to.equal(
       `https://examplebucket.obs.cn-north-4.myhuaweicloud.com/objectkey?AccessKeyId=${ak}&Expires=1532779451&Signature=${encodeURIComponent(obsSignature(sk, withToken))}&x-obs-security-token=${token}`,
@@ -155,10 +185,20 @@ describe('OBS presigned URLs (V2 query-string authentication)', function () {
     const credentials = {ak: 'AKIAIOSFODNN7EXAMPLE', sk: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'}
     expect(
       presignObs(
-        {method: 'GET', bucket: 'johnsmith', key: 'photos/puppy.jpg', region: 'us-east-1', endpoint: 'http://s3.amazonaws.com', expiresSeconds: 600, now: unix(1175139620 - 600)},
+        {
+          method: 'GET',
+          bucket: 'johnsmith',
+          key: 'photos/puppy.jpg',
+          region: 'us-east-1',
+          endpoint: 'http://s3.amazonaws.com',
+          expiresSeconds: 600,
+          now: unix(1175139620 - 600),
+        },
         credentials,
       ),
-    ).to.equal('http://s3.amazonaws.com/johnsmith/photos/puppy.jpg?AccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1175139620&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D')
+    ).to.equal(
+      'http://s3.amazonaws.com/johnsmith/photos/puppy.jpg?AccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1175139620&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D',
+    )
     // The resource is the path as sent, escapes and all (Date stands where Expires does).
     const unicode = obsStringToSign({
       method: 'GET',
@@ -171,10 +211,19 @@ describe('OBS presigned URLs (V2 query-string authentication)', function () {
   })
 
   it('signs the checkpoint Content-Type into PUT URLs and none into GET URLs', function () {
-    const request: PresignRequest = {method: 'PUT', bucket: 'b', key: 'k', region: 'cn-north-4', expiresSeconds: 60, now: unix(1_700_000_000)}
+    const request: PresignRequest = {
+      method: 'PUT',
+      bucket: 'b',
+      key: 'k',
+      region: 'cn-north-4',
+      expiresSeconds: 60,
+      now: unix(1_700_000_000),
+    }
     const credentials = {ak: 'AK', sk: 'SK'}
     const signatureOf = (url: string) => Object.fromEntries(received(url, '').query).Signature
-    expect(signatureOf(presignObs(request, credentials))).to.equal(obsSignature('SK', `PUT\n\n${CHECKPOINT_CONTENT_TYPE}\n1700000060\n/b/k`))
+    expect(signatureOf(presignObs(request, credentials))).to.equal(
+      obsSignature('SK', `PUT\n\n${CHECKPOINT_CONTENT_TYPE}\n1700000060\n/b/k`),
+    )
     expect(signatureOf(presignObs({...request, method: 'GET'}, credentials))).to.equal(obsSignature('SK', 'GET\n\n\n1700000060\n/b/k'))
   })
 })
@@ -264,7 +313,15 @@ for (const store of stores) {
 describe('COS and OBS fake-store specifics', function () {
   it('COS: the host is signed', function () {
     const url = presignCos(
-      {method: 'GET', bucket: 'b-1250000000', key: 'k', region: 'r', endpoint: 'http://127.0.0.1:9000', expiresSeconds: 60, now: unix(1_700_000_000)},
+      {
+        method: 'GET',
+        bucket: 'b-1250000000',
+        key: 'k',
+        region: 'r',
+        endpoint: 'http://127.0.0.1:9000',
+        expiresSeconds: 60,
+        now: unix(1_700_000_000),
+      },
       {secretId: 'AKID', secretKey: 'S'},
     )
     const elsewhere = {...received(url, 'GET'), host: '127.0.0.1:9001'}
@@ -277,7 +334,9 @@ describe('COS and OBS fake-store specifics', function () {
       {ak: 'AK', sk: 'SK'},
     )
     const dialect = obsDialect({AK: 'SK'})
-    expect(dialect.verify(received(url, 'PUT', {'content-type': 'application/x-www-form-urlencoded'}), unix(1_700_000_000))?.code).to.equal('SignatureDoesNotMatch')
+    expect(dialect.verify(received(url, 'PUT', {'content-type': 'application/x-www-form-urlencoded'}), unix(1_700_000_000))?.code).to.equal(
+      'SignatureDoesNotMatch',
+    )
     expect(dialect.verify(received(url, 'PUT'), unix(1_700_000_000))?.code).to.equal('SignatureDoesNotMatch')
   })
 
@@ -289,6 +348,8 @@ describe('COS and OBS fake-store specifics', function () {
     )
     const obs = obsDialect({}).errorBody({code: 'AccessDenied', message: 'Request has expired'}, 'req-2')
     expect(obs.contentType).to.equal('application/xml')
-    expect(obs.body).to.match(/<Error><Code>AccessDenied<\/Code><Message>Request has expired<\/Message><RequestId>req-2<\/RequestId><HostId>[^<]+<\/HostId><\/Error>$/)
+    expect(obs.body).to.match(
+      /<Error><Code>AccessDenied<\/Code><Message>Request has expired<\/Message><RequestId>req-2<\/RequestId><HostId>[^<]+<\/HostId><\/Error>$/,
+    )
   })
 })

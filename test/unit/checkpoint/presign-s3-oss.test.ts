@@ -53,7 +53,14 @@ describe('S3 presigned URLs (SigV4 query auth)', function () {
     // "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)", example
     // "Presigned URL": GET examplebucket/test.txt, us-east-1, 20130524T000000Z, 86400 s.
     const url = presignS3(
-      {method: 'GET', bucket: 'examplebucket', key: 'test.txt', region: 'us-east-1', expiresSeconds: 86400, now: new Date('2013-05-24T00:00:00Z')},
+      {
+        method: 'GET',
+        bucket: 'examplebucket',
+        key: 'test.txt',
+        region: 'us-east-1',
+        expiresSeconds: 86400,
+        now: new Date('2013-05-24T00:00:00Z'),
+      },
       AWS_DOC,
     )
     expect(url).to.equal(
@@ -116,7 +123,13 @@ describe('S3 presigned URLs (SigV4 query auth)', function () {
       code: 'InvalidAccessKeyId',
       message: 'The AWS Access Key Id you provided does not exist in our records.',
     })
-    expect(codeOf(s3, withQuery(view, () => []), NOW)).to.equal('AccessDenied')
+    expect(
+      codeOf(
+        s3,
+        withQuery(view, () => []),
+        NOW,
+      ),
+    ).to.equal('AccessDenied')
     const partial = withQuery(view, (q) => q.filter(([k]) => k !== 'X-Amz-Date'))
     expect(s3.verify(partial, NOW)?.status).to.equal(400)
     expect(codeOf(s3, partial, NOW)).to.equal('AuthorizationQueryParametersError')
@@ -128,7 +141,13 @@ describe('S3 presigned URLs (SigV4 query auth)', function () {
     expect(url).to.contain('&X-Amz-Security-Token=FwoGZXIvYXdzE%2Btoken%2Fwith%3Dchars&')
     const view = viewOf(url, 'GET')
     expect(s3.verify(view, NOW)).to.equal(null)
-    expect(codeOf(s3, withQuery(view, (q) => q.filter(([k]) => k !== 'X-Amz-Security-Token')), NOW)).to.equal('SignatureDoesNotMatch')
+    expect(
+      codeOf(
+        s3,
+        withQuery(view, (q) => q.filter(([k]) => k !== 'X-Amz-Security-Token')),
+        NOW,
+      ),
+    ).to.equal('SignatureDoesNotMatch')
     const swapped = withQuery(view, (q) => q.map(([k, v]) => [k, k === 'X-Amz-Security-Token' ? 'other' : v]))
     expect(codeOf(s3, swapped, NOW)).to.equal('SignatureDoesNotMatch')
   })
@@ -195,12 +214,18 @@ describe('OSS presigned URLs (V1 query signature)', function () {
     // computed here straight from the documented formula, without the module's helpers.
     const now = new Date((1699808204 - 3600) * 1000)
     const sign = (text: string) => encodeURIComponent(createHmac('sha1', 'sk').update(text, 'utf8').digest('base64'))
-    const get = presignOss({...base, endpoint: undefined, key: 'dir/key+123', now, expiresSeconds: 3600}, {accessKeyId: 'ak', accessKeySecret: 'sk', securityToken: 'token'})
+    const get = presignOss(
+      {...base, endpoint: undefined, key: 'dir/key+123', now, expiresSeconds: 3600},
+      {accessKeyId: 'ak', accessKeySecret: 'sk', securityToken: 'token'},
+    )
     expect(get).to.equal(
       'https://ckpt.oss-cn-hangzhou.aliyuncs.com/dir/key%2B123?Expires=1699808204&OSSAccessKeyId=ak' +
         `&Signature=${sign('GET\n\n\n1699808204\n/ckpt/dir/key+123?security-token=token')}&security-token=token`,
     )
-    const putUrl = presignOss({...base, endpoint: undefined, method: 'PUT', now, expiresSeconds: 3600}, {accessKeyId: 'ak', accessKeySecret: 'sk'})
+    const putUrl = presignOss(
+      {...base, endpoint: undefined, method: 'PUT', now, expiresSeconds: 3600},
+      {accessKeyId: 'ak', accessKeySecret: 'sk'},
+    )
     expect(putUrl).to.equal(
       'https://ckpt.oss-cn-hangzhou.aliyuncs.com/jobs/j-1/ckpt.tar?Expires=1699808204&OSSAccessKeyId=ak' +
         `&Signature=${sign('PUT\n\napplication/octet-stream\n1699808204\n/ckpt/jobs/j-1/ckpt.tar')}`,
@@ -238,7 +263,9 @@ describe('OSS presigned URLs (V1 query signature)', function () {
     expect(codeOf(oss, {...view, method: 'GET', headers: {host: view.host}}, NOW)).to.equal('SignatureDoesNotMatch')
     // curl -T sends no Content-Type of its own; the runner must send the signed one.
     expect(codeOf(oss, {...view, headers: {host: view.host}}, NOW)).to.equal('SignatureDoesNotMatch')
-    expect(codeOf(oss, {...view, headers: {...view.headers, 'content-md5': 'eB5eJF1ptWaXm4bijSPyxw=='}}, NOW)).to.equal('SignatureDoesNotMatch')
+    expect(codeOf(oss, {...view, headers: {...view.headers, 'content-md5': 'eB5eJF1ptWaXm4bijSPyxw=='}}, NOW)).to.equal(
+      'SignatureDoesNotMatch',
+    )
     const later = withQuery(view, (q) => q.map(([k, v]) => [k, k === 'Expires' ? String(Number(v) + 3600) : v]))
     expect(codeOf(oss, later, NOW)).to.equal('SignatureDoesNotMatch')
     expect(codeOf(ossDialect({[creds.accessKeyId]: 'another-secret'}), view, NOW)).to.equal('SignatureDoesNotMatch')
@@ -247,7 +274,13 @@ describe('OSS presigned URLs (V1 query signature)', function () {
       code: 'InvalidAccessKeyId',
       message: 'The OSS Access Key Id you provided does not exist in our records.',
     })
-    expect(codeOf(oss, withQuery(view, () => []), NOW)).to.equal('AccessDenied')
+    expect(
+      codeOf(
+        oss,
+        withQuery(view, () => []),
+        NOW,
+      ),
+    ).to.equal('AccessDenied')
   })
 
   it('signs the STS token into the resource', function () {
@@ -256,7 +289,13 @@ describe('OSS presigned URLs (V1 query signature)', function () {
     expect(url).to.contain('&security-token=CAIS%2Btoken%2Fwith%3Dchars')
     const view = viewOf(url, 'GET')
     expect(oss.verify(view, NOW)).to.equal(null)
-    expect(codeOf(oss, withQuery(view, (q) => q.filter(([k]) => k !== 'security-token')), NOW)).to.equal('SignatureDoesNotMatch')
+    expect(
+      codeOf(
+        oss,
+        withQuery(view, (q) => q.filter(([k]) => k !== 'security-token')),
+        NOW,
+      ),
+    ).to.equal('SignatureDoesNotMatch')
     const swapped = withQuery(view, (q) => q.map(([k, v]) => [k, k === 'security-token' ? 'other' : v]))
     expect(codeOf(oss, swapped, NOW)).to.equal('SignatureDoesNotMatch')
   })

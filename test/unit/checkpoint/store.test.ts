@@ -3,7 +3,13 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {CheckpointSigner, MAX_URL_SECONDS, checkpointKey, checkpointSyncFor, parseStoreUrl} from '../../../src/checkpoint/checkpoint-store.js'
+import {
+  CheckpointSigner,
+  MAX_URL_SECONDS,
+  checkpointKey,
+  checkpointSyncFor,
+  parseStoreUrl,
+} from '../../../src/checkpoint/checkpoint-store.js'
 import {loadConfig} from '../../../src/config.js'
 import {InvalidFileError, ProviderError, UsageError} from '../../../src/errors.js'
 import type {CheckpointStoreSpec} from '../../../src/model/job-spec.js'
@@ -11,14 +17,27 @@ import {redact} from '../../../src/util/redact.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
 
 const NOW = new Date('2026-11-28T00:00:00Z')
-const AWS_ENV = {AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', AWS_EC2_METADATA_DISABLED: 'true'}
-const store = (url: string, region = 'us-east-1', endpoint: string | null = null): CheckpointStoreSpec => ({url, region, endpoint, syncIntervalSeconds: null})
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  AWS_EC2_METADATA_DISABLED: 'true',
+}
+const store = (url: string, region = 'us-east-1', endpoint: string | null = null): CheckpointStoreSpec => ({
+  url,
+  region,
+  endpoint,
+  syncIntervalSeconds: null,
+})
 
 describe('checkpoint store', () => {
   it('reads s3, oss, cos and obs URLs; the prefix may be empty', () => {
     expect(parseStoreUrl(store('s3://my-bucket/team/ckpt/'))).to.deep.include({scheme: 's3', bucket: 'my-bucket', prefix: 'team/ckpt'})
     expect(parseStoreUrl(store('oss://b1', 'cn-hangzhou'))).to.deep.include({scheme: 'oss', bucket: 'b1', prefix: ''})
-    expect(parseStoreUrl(store('cos://ckpt-1250000000/x', 'ap-guangzhou'))).to.deep.include({scheme: 'cos', bucket: 'ckpt-1250000000', prefix: 'x'})
+    expect(parseStoreUrl(store('cos://ckpt-1250000000/x', 'ap-guangzhou'))).to.deep.include({
+      scheme: 'cos',
+      bucket: 'ckpt-1250000000',
+      prefix: 'x',
+    })
     expect(parseStoreUrl(store('obs://b/x', 'cn-north-4'))).to.deep.include({scheme: 'obs', bucket: 'b', prefix: 'x'})
   })
 
@@ -34,7 +53,10 @@ describe('checkpoint store', () => {
 
   it('signs a GET and a PUT for the job, for seven days, and registers both for redaction', async () => {
     const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
-    const sync = await signer.sync(store('s3://b/p', 'us-east-1', 'http://127.0.0.1:9'), 'job-1', {now: NOW, checkpointIntervalSeconds: 600})
+    const sync = await signer.sync(store('s3://b/p', 'us-east-1', 'http://127.0.0.1:9'), 'job-1', {
+      now: NOW,
+      checkpointIntervalSeconds: 600,
+    })
     expect(sync.location).to.equal('s3://b/p/job-1/checkpoint.tar')
     expect(sync.getUrl).to.match(/^http:\/\/127\.0\.0\.1:9\/b\/p\/job-1\/checkpoint\.tar\?/)
     expect(sync.getUrl).to.include(`X-Amz-Expires=${MAX_URL_SECONDS}`)
@@ -47,16 +69,23 @@ describe('checkpoint store', () => {
   })
 
   it('signs the session token of temporary credentials into the URL', async () => {
-    const sync = await new CheckpointSigner({env: {...AWS_ENV, AWS_SESSION_TOKEN: 'token-123456'}, homeDir: '/nonexistent'}).sync(store('s3://b'), 'j', {
-      now: NOW,
-      checkpointIntervalSeconds: null,
-    })
+    const sync = await new CheckpointSigner({env: {...AWS_ENV, AWS_SESSION_TOKEN: 'token-123456'}, homeDir: '/nonexistent'}).sync(
+      store('s3://b'),
+      'j',
+      {
+        now: NOW,
+        checkpointIntervalSeconds: null,
+      },
+    )
     expect(new URL(sync.getUrl).searchParams.get('X-Amz-Security-Token')).to.equal('token-123456')
     expect(new URL(sync.getUrl).host).to.equal('b.s3.amazonaws.com')
   })
 
   it('a missing credential is an auth error naming the store cloud, before any job exists', async () => {
-    const sync = checkpointSyncFor({checkpointStore: store('oss://b/p', 'cn-hangzhou')}, new CheckpointSigner({env: {}, homeDir: '/nonexistent'}))
+    const sync = checkpointSyncFor(
+      {checkpointStore: store('oss://b/p', 'cn-hangzhou')},
+      new CheckpointSigner({env: {}, homeDir: '/nonexistent'}),
+    )
     const job = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})}
     const error = await sync(job).then(
       () => null,
@@ -72,7 +101,10 @@ describe('checkpoint store', () => {
     const sync = checkpointSyncFor({checkpointStore: store('s3://config-bucket')}, signer, () => NOW)
     const plain = {id: 'j', spec: testJobSpec({name: 'x', run: 'true'})}
     expect((await sync(plain))!.location).to.equal('s3://config-bucket/j/checkpoint.tar')
-    const own = {id: 'j', spec: testJobSpec({name: 'x', run: 'true', checkpoint: {dir: null, intervalSeconds: null, store: store('s3://job-bucket/p')}})}
+    const own = {
+      id: 'j',
+      spec: testJobSpec({name: 'x', run: 'true', checkpoint: {dir: null, intervalSeconds: null, store: store('s3://job-bucket/p')}}),
+    }
     expect((await sync(own))!.location).to.equal('s3://job-bucket/p/j/checkpoint.tar')
     expect(await checkpointSyncFor({checkpointStore: null}, signer)(plain)).to.equal(null)
   })
@@ -80,7 +112,12 @@ describe('checkpoint store', () => {
   it('reads the default store from the config, and refuses a bad one with the file and field', () => {
     const home = mkdtempSync(join(tmpdir(), 'skyhop-ckpt-config-'))
     writeFileSync(join(home, 'config.yaml'), 'checkpoint_store: {url: obs://ckpt/skyhop, region: cn-north-4, sync_interval: 90s}\n')
-    expect(loadConfig(home).checkpointStore).to.deep.equal({url: 'obs://ckpt/skyhop', region: 'cn-north-4', endpoint: null, syncIntervalSeconds: 90})
+    expect(loadConfig(home).checkpointStore).to.deep.equal({
+      url: 'obs://ckpt/skyhop',
+      region: 'cn-north-4',
+      endpoint: null,
+      syncIntervalSeconds: 90,
+    })
     writeFileSync(join(home, 'config.yaml'), 'checkpoint_store: {url: obs://ckpt/skyhop, region: cn-north-4, sync_interval: soon}\n')
     expect(() => loadConfig(home)).to.throw(InvalidFileError, /checkpoint_store\/sync_interval/)
     writeFileSync(join(home, 'config.yaml'), 'checkpoint_store: {url: "ftp://ckpt/x", region: cn-north-4}\n')

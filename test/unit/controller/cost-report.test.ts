@@ -16,7 +16,14 @@ const FX = {...DEFAULT_FX, cnyPerUsd: 7.2}
 const at = (hhmmss: string) => `2026-11-20T${hhmmss}.000Z`
 
 function spec(name: string, checkpointIntervalSeconds: number | null = null): JobSpec {
-  return {name, run: 'true', envs: {}, secrets: [], checkpoint: {dir: null, intervalSeconds: checkpointIntervalSeconds}, idleTimeoutSeconds: 60} as unknown as JobSpec
+  return {
+    name,
+    run: 'true',
+    envs: {},
+    secrets: [],
+    checkpoint: {dir: null, intervalSeconds: checkpointIntervalSeconds},
+    idleTimeoutSeconds: 60,
+  } as unknown as JobSpec
 }
 
 interface AttemptInput {
@@ -77,28 +84,137 @@ describe('cost accounting (hand-computed)', () => {
     //      cost 4650/3600 = $1.291667; on demand $3.875.
     //   #2 launched 11:18, started 11:20, succeeded 12:20, released 12:21: held 3780 s,
     //      provisioning 120, run 3600, idle 60; cost $1.05, on demand $3.15.
-    job('a', [
-      {provider: 'aws', spot: true, price: 1, currency: 'USD', onDemand: 3, state: 'PREEMPTED', launched: at('10:00:00'), started: at('10:05:00'), ended: at('11:17:00'), released: at('11:17:30')},
-      {provider: 'aws', spot: true, price: 1, currency: 'USD', onDemand: 3, state: 'SUCCEEDED', launched: at('11:18:00'), started: at('11:20:00'), ended: at('12:20:00'), released: at('12:21:00')},
-    ], 600)
+    job(
+      'a',
+      [
+        {
+          provider: 'aws',
+          spot: true,
+          price: 1,
+          currency: 'USD',
+          onDemand: 3,
+          state: 'PREEMPTED',
+          launched: at('10:00:00'),
+          started: at('10:05:00'),
+          ended: at('11:17:00'),
+          released: at('11:17:30'),
+        },
+        {
+          provider: 'aws',
+          spot: true,
+          price: 1,
+          currency: 'USD',
+          onDemand: 3,
+          state: 'SUCCEEDED',
+          launched: at('11:18:00'),
+          started: at('11:20:00'),
+          ended: at('12:20:00'),
+          released: at('12:21:00'),
+        },
+      ],
+      600,
+    )
     // B: Alibaba on-demand 7.2 CNY/h: launched 10:00, started 10:01, failed 10:31 = held 1860 s,
     //   3.72 CNY = $0.516667 at 7.2; provisioning 60.
-    job('b', [{provider: 'aliyun', spot: false, price: 7.2, currency: 'CNY', onDemand: 7.2, state: 'FAILED', launched: at('10:00:00'), started: at('10:01:00'), ended: at('10:31:00'), released: at('10:31:00')}])
+    job('b', [
+      {
+        provider: 'aliyun',
+        spot: false,
+        price: 7.2,
+        currency: 'CNY',
+        onDemand: 7.2,
+        state: 'FAILED',
+        launched: at('10:00:00'),
+        started: at('10:01:00'),
+        ended: at('10:31:00'),
+        released: at('10:31:00'),
+      },
+    ])
     // C: AWS spot $2/h interrupted by EC2 after 1860 s (< 1 h): no charge. On demand ($6/h)
     //   it would have cost 1860/3600*6 = $3.10, all of it saved. No checkpoints: the 1800 s run is lost.
-    job('c', [{provider: 'aws', spot: true, price: 2, currency: 'USD', onDemand: 6, state: 'PREEMPTED', launched: at('09:00:00'), started: at('09:01:00'), ended: at('09:31:00'), released: at('09:31:00')}])
+    job('c', [
+      {
+        provider: 'aws',
+        spot: true,
+        price: 2,
+        currency: 'USD',
+        onDemand: 6,
+        state: 'PREEMPTED',
+        launched: at('09:00:00'),
+        started: at('09:01:00'),
+        ended: at('09:31:00'),
+        released: at('09:31:00'),
+      },
+    ])
     // D: AWS on-demand $3.60/h held 40 s: the 60 s minimum bills $0.06; provisioning 20, run 20, rounding 20.
-    job('d', [{provider: 'aws', spot: false, price: 3.6, currency: 'USD', onDemand: 3.6, state: 'SUCCEEDED', launched: at('13:00:00'), started: at('13:00:20'), ended: at('13:00:40'), released: at('13:00:40')}])
+    job('d', [
+      {
+        provider: 'aws',
+        spot: false,
+        price: 3.6,
+        currency: 'USD',
+        onDemand: 3.6,
+        state: 'SUCCEEDED',
+        launched: at('13:00:00'),
+        started: at('13:00:20'),
+        ended: at('13:00:40'),
+        released: at('13:00:40'),
+      },
+    ])
     // E: Slurm $2/h: 30 min in the queue (not billed), ran 1 h: $2.00, no provisioning waste.
-    job('e', [{provider: 'slurm', spot: false, price: 2, currency: 'USD', onDemand: null, state: 'SUCCEEDED', launched: at('08:00:00'), started: at('08:30:00'), ended: at('09:30:00'), released: at('09:30:00')}])
+    job('e', [
+      {
+        provider: 'slurm',
+        spot: false,
+        price: 2,
+        currency: 'USD',
+        onDemand: null,
+        state: 'SUCCEEDED',
+        launched: at('08:00:00'),
+        started: at('08:30:00'),
+        ended: at('09:30:00'),
+        released: at('09:30:00'),
+      },
+    ])
     // F: local, still running at 14:00 since 13:50: 600 s held, price 0.
-    job('f', [{provider: 'local', spot: false, price: 0, currency: 'USD', onDemand: 0, state: 'RUNNING', launched: at('13:50:00'), started: at('13:50:00')}])
+    job('f', [
+      {
+        provider: 'local',
+        spot: false,
+        price: 0,
+        currency: 'USD',
+        onDemand: 0,
+        state: 'RUNNING',
+        launched: at('13:50:00'),
+        started: at('13:50:00'),
+      },
+    ])
     // G: AWS spot $1/h preempted by `skyhop preempt` (a rehearsal, so EC2's waiver does not apply):
     //   launched 12:00, started 12:00:30, ended 12:10:30: held 630 s = $0.175; on demand ($3/h) $0.525;
     //   provisioning 30, run 600, all lost (no checkpoints).
-    job('g', [{provider: 'aws', spot: true, price: 1, currency: 'USD', onDemand: 3, state: 'PREEMPTED', launched: at('12:00:00'), started: at('12:00:30'), ended: at('12:10:30'), released: at('12:10:30')}], null, true)
+    job(
+      'g',
+      [
+        {
+          provider: 'aws',
+          spot: true,
+          price: 1,
+          currency: 'USD',
+          onDemand: 3,
+          state: 'PREEMPTED',
+          launched: at('12:00:00'),
+          started: at('12:00:30'),
+          ended: at('12:10:30'),
+          released: at('12:10:30'),
+        },
+      ],
+      null,
+      true,
+    )
     // H: a launch that failed: never launched, nothing paid.
-    job('h', [{provider: 'aws', spot: false, price: 5, currency: 'USD', onDemand: 5, state: 'FAILED', launched: null, ended: at('07:00:01')}])
+    job('h', [
+      {provider: 'aws', spot: false, price: 5, currency: 'USD', onDemand: 5, state: 'FAILED', launched: null, ended: at('07:00:01')},
+    ])
   })
 
   after(() => {
@@ -135,7 +251,9 @@ describe('cost accounting (hand-computed)', () => {
     close(t.waste.usd, 0.125 + 0.05 + 0.12 / 7.2 + 0.04 + 0.175)
     expect(t.liveAttempts).to.equal(1)
     expect(t.unknownPriceAttempts).to.equal(0)
-    expect(t.summary).to.match(/^paid for 4\.2 h, job ran 4\.5 h; waste: 0\.2 h provisioning, 1\.5 min idle after the job ended, 0\.7 h of work lost to preemption, 20 s billing rounding and minimums; \$5\.09 spent, on demand would have cost \$13\.23 \(spot saved \$8\.13\)$/)
+    expect(t.summary).to.match(
+      /^paid for 4\.2 h, job ran 4\.5 h; waste: 0\.2 h provisioning, 1\.5 min idle after the job ended, 0\.7 h of work lost to preemption, 20 s billing rounding and minimums; \$5\.09 spent, on demand would have cost \$13\.23 \(spot saved \$8\.13\)$/,
+    )
   })
 
   it('groups by provider, job and sweep', () => {
@@ -161,14 +279,34 @@ describe('cost accounting (hand-computed)', () => {
   })
 
   it('bills per the provider rules', () => {
-    expect(billingPolicy('aws')).to.include({granularitySeconds: 1, minimumSeconds: 60, startsAt: 'launch', spotInterruptedFirstHourFree: true})
+    expect(billingPolicy('aws')).to.include({
+      granularitySeconds: 1,
+      minimumSeconds: 60,
+      startsAt: 'launch',
+      spotInterruptedFirstHourFree: true,
+    })
     expect(billingPolicy('slurm')).to.include({granularitySeconds: 1, minimumSeconds: 0, startsAt: 'start'})
     expect(billingPolicy('local')).to.include({granularitySeconds: 1, startsAt: 'start'})
-    for (const p of ['aliyun', 'tencentcloud', 'huaweicloud']) expect(billingPolicy(p)).to.include({granularitySeconds: 1, minimumSeconds: 0, startsAt: 'launch'})
+    for (const p of ['aliyun', 'tencentcloud', 'huaweicloud'])
+      expect(billingPolicy(p)).to.include({granularitySeconds: 1, minimumSeconds: 0, startsAt: 'launch'})
     expect(billingPolicy('nimbus').assumption).to.equal(true)
     // 1.2 s held on a 1 s granularity: 2 s billed.
     const row = store.costRows().find((r) => r.jobName === 'd')!
-    const c = attemptCost({...row, attempt: {...row.attempt, launchedAt: at('13:00:00'), startedAt: at('13:00:00'), endedAt: '2026-11-20T13:00:01.200Z', releasedAt: '2026-11-20T13:00:01.200Z', provider: 'tencentcloud'}}, new Date(at('14:00:00')), FX)
+    const c = attemptCost(
+      {
+        ...row,
+        attempt: {
+          ...row.attempt,
+          launchedAt: at('13:00:00'),
+          startedAt: at('13:00:00'),
+          endedAt: '2026-11-20T13:00:01.200Z',
+          releasedAt: '2026-11-20T13:00:01.200Z',
+          provider: 'tencentcloud',
+        },
+      },
+      new Date(at('14:00:00')),
+      FX,
+    )
     expect(c.billedSeconds).to.equal(2)
     expect(c.roundingSeconds).to.be.closeTo(0.8, 1e-9)
   })

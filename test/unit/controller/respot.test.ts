@@ -52,7 +52,11 @@ function spec(over: Partial<JobSpec> = {}): JobSpec {
 
 /** The plan for the job with `workHours` left and `hoursLeft` to its deadline (margin 0). */
 function plan(hoursLeft: number | null, workHours = 10, over: Partial<JobSpec> = {}, o = offers): Plan {
-  const j = spec({deadline: hoursLeft === null ? null : hoursFromNow(hoursLeft), work: {reference: {name: 'SLOW', count: 1}, hours: workHours}, ...over})
+  const j = spec({
+    deadline: hoursLeft === null ? null : hoursFromNow(hoursLeft),
+    work: {reference: {name: 'SLOW', count: 1}, hours: workHours},
+    ...over,
+  })
   return planJob(input(j, o, {options: {safetyMargin: 0}}))
 }
 
@@ -87,7 +91,7 @@ describe('respot: work done and left', () => {
   const t0 = Date.parse('2026-01-01T00:00:00Z')
   const at = (h: number) => t0 + h * H
 
-  it('keeps an ended attempt\'s running up to its last checkpoint, the live one in full', () => {
+  it("keeps an ended attempt's running up to its last checkpoint, the live one in full", () => {
     // Checkpoints every 30 min. Attempt 1 ran 2.75 h and was preempted: 2.5 h kept. Attempt 2
     // (twice as fast) ran 1.2 h and still runs: 2.4 reference hours. A launch that never
     // started and an attempt of unknown speed count for nothing.
@@ -149,14 +153,25 @@ describe('respot: waiting for spot', () => {
     const p = after(12.3, 1)
     const d = decideWait({stepMs: step, spotLater: p.spot, onDemandLater: p.onDemand})
     expect(d).to.deep.include({wait: false, code: 'spot-does-not-fit'})
-    expect(d.message).to.match(/no spot to launch now, and spot would no longer finish by the deadline at its pessimistic \(p95\) estimate 1 h from now: launching on-demand/)
+    expect(d.message).to.match(
+      /no spot to launch now, and spot would no longer finish by the deadline at its pessimistic \(p95\) estimate 1 h from now: launching on-demand/,
+    )
   })
 
   it('does not wait when on-demand would no longer fit after the step', () => {
     // A spot-only FAST offer (3× SLOW: 3.33 h) beside on-demand SLOW (10 h): after a 1 h wait
     // with 10.5 h left, FAST spot still fits but SLOW on-demand (10.083 h) does not.
     const o = [offer({acc: 'FAST', od: null, spot: 1, preemptionRatePerHour: 0.1}), offer({acc: 'SLOW', od: 3, spot: null})]
-    const over = {resources: {accelerators: [{names: ['SLOW', 'FAST'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'SLOW or FAST'}], acceleratorOrder: 'any' as const, runtimes: null, cpus: null, memoryGB: null, diskGB: null}}
+    const over = {
+      resources: {
+        accelerators: [{names: ['SLOW', 'FAST'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'SLOW or FAST'}],
+        acceleratorOrder: 'any' as const,
+        runtimes: null,
+        cpus: null,
+        memoryGB: null,
+        diskGB: null,
+      },
+    }
     const spotLater = plan(9.5, 10, over, o)
     const onDemandLater = plan(9.5, 10, {...over, spot: 'on-demand'}, o)
     expect(spotLater.chosen!.spot).to.equal(true)
@@ -168,7 +183,10 @@ describe('respot: waiting for spot', () => {
     // Spot at 2.95 USD/h with its preemption overhead costs more than on-demand at 3.
     const dear = [offer({acc: 'SLOW', od: 3, spot: 2.95, preemptionRatePerHour: 0.1})]
     const p = {spot: plan(19, 10, {}, dear), onDemand: plan(19, 10, {spot: 'on-demand'}, dear)}
-    expect(decideWait({stepMs: step, spotLater: p.spot, onDemandLater: p.onDemand})).to.deep.include({wait: false, code: 'on-demand-preferred'})
+    expect(decideWait({stepMs: step, spotLater: p.spot, onDemandLater: p.onDemand})).to.deep.include({
+      wait: false,
+      code: 'on-demand-preferred',
+    })
     const none = [offer({acc: 'SLOW', od: 3, spot: null})]
     const q = {spot: plan(19, 10, {}, none), onDemand: plan(19, 10, {spot: 'on-demand'}, none)}
     expect(decideWait({stepMs: step, spotLater: q.spot, onDemandLater: q.onDemand})).to.deep.include({wait: false, code: 'no-spot'})
@@ -218,7 +236,10 @@ describe('respot: leaving on-demand for spot', () => {
   it('stays when the plan would not choose spot, has none, or a price is unknown', () => {
     const dear = [offer({acc: 'SLOW', od: 3, spot: 2.95, preemptionRatePerHour: 0.1})]
     expect(assessMigration(plan(null, 10, {}, dear), current(10))).to.deep.include({go: false, code: 'on-demand-preferred'})
-    expect(assessMigration(plan(null, 10, {}, [offer({acc: 'SLOW', od: 3, spot: null})]), current(10))).to.deep.include({go: false, code: 'no-spot'})
+    expect(assessMigration(plan(null, 10, {}, [offer({acc: 'SLOW', od: 3, spot: null})]), current(10))).to.deep.include({
+      go: false,
+      code: 'no-spot',
+    })
     // 11 h to the deadline: spot's pessimistic 11.583 h does not fit, on-demand's 10.083 h does.
     expect(assessMigration(plan(11), current(10))).to.deep.include({go: false, code: 'spot-does-not-fit'})
     expect(assessMigration(plan(null), {...current(10), hourlyUsd: null})).to.deep.include({go: false, code: 'unknown-cost'})
@@ -232,7 +253,9 @@ describe('respot: leaving on-demand for spot', () => {
     expect(fallbackAfterMove(after(OD_FINISH + margin + 0.01, margin).onDemand, margin).ok).to.equal(true)
     const tight = fallbackAfterMove(after(OD_FINISH + margin - 0.01, margin).onDemand, margin)
     expect(tight).to.deep.include({ok: false, code: 'on-demand-does-not-fit'})
-    expect((tight as {message: string}).message).to.match(/on-demand would no longer finish by the deadline should spot be lost 37 min from now/)
+    expect((tight as {message: string}).message).to.match(
+      /on-demand would no longer finish by the deadline should spot be lost 37 min from now/,
+    )
     // Spot's own p95 finish (11.58 h) need not fit after the margin: on-demand is the net.
     expect(fallbackAfterMove(after(11, margin).onDemand, margin).ok).to.equal(true)
     expect(after(11, margin).spot.chosen?.spot ?? false).to.equal(false)
@@ -272,7 +295,7 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     expect(aheadOfLine({...line(5), deadlineMs: Number.NaN}, t0 + H)).to.equal(false)
   })
 
-  it('the margin is spot\'s changeover, the work since the last checkpoint and the wait', () => {
+  it("the margin is spot's changeover, the work since the last checkpoint and the wait", () => {
     close(fallbackMarginHours(0.2, 1800, 10 * 60_000), 0.2 + 0.5 + 1 / 6)
     close(fallbackMarginHours(0.2, null), 0.2)
   })
@@ -290,7 +313,9 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     expect(v.onDemand.key).to.equal('aws/us-east-1/-/SLOWx1#on-demand')
     const w = fallbackWait(10 * 60_000, v.spot[0])
     expect(w.wait).to.equal(true)
-    expect(w.message).to.match(/^no spot to launch now; waiting 10 min for it: the job is ahead of schedule, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/)
+    expect(w.message).to.match(
+      /^no spot to launch now; waiting 10 min for it: the job is ahead of schedule, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/,
+    )
     expect(w.data).to.deep.include({waitSeconds: 600, rule: 'on-demand-fallback'})
   })
 
@@ -298,7 +323,10 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
     const free = plan(null)
     const od = plan(10.5, 10, {spot: 'on-demand'})
     // 10 h left after the margin: on-demand's 10.083 h no longer fits.
-    expect(fallbackSpot({plan: plan(11), free, onDemandLater: plan(10, 10, {spot: 'on-demand'})})).to.deep.equal({ok: false, reason: 'on-demand-does-not-fit'})
+    expect(fallbackSpot({plan: plan(11), free, onDemandLater: plan(10, 10, {spot: 'on-demand'})})).to.deep.equal({
+      ok: false,
+      reason: 'on-demand-does-not-fit',
+    })
     // Spot fits at p95: the usual rules apply, nothing for the safety net to add.
     expect(fallbackSpot({plan: plan(12), free, onDemandLater: od})).to.deep.equal({ok: false, reason: 'not-too-late'})
     // Spot dearer than on-demand with its overhead: not worth waiting for, deadline or not.
@@ -310,7 +338,16 @@ describe('respot: on-demand as the safety net (Uniform Progress)', () => {
 
   it('only spot no slower than the on-demand fallback: running on it never eats the slack the fallback needs', () => {
     // FAST spot (3.33 h) beside SLOW on-demand (10 h) qualifies; SLOW spot beside FAST on-demand does not.
-    const res = (names: string[]) => ({resources: {accelerators: [{names, vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: names.join(' or ')}], acceleratorOrder: 'any' as const, runtimes: null, cpus: null, memoryGB: null, diskGB: null}})
+    const res = (names: string[]) => ({
+      resources: {
+        accelerators: [{names, vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: names.join(' or ')}],
+        acceleratorOrder: 'any' as const,
+        runtimes: null,
+        cpus: null,
+        memoryGB: null,
+        diskGB: null,
+      },
+    })
     const slowSpot = [offer({acc: 'SLOW', od: null, spot: 1, preemptionRatePerHour: 0.1}), offer({acc: 'FAST', od: 9, spot: null})]
     const over = res(['SLOW', 'FAST'])
     const now = plan(4, 10, over, slowSpot)
@@ -356,7 +393,16 @@ describe('respot: outages, and waiting through short ones behind the line', () =
     expect(outageEstimate([...sightings].reverse(), at(7.25), 0.5)).to.deep.equal(e)
     expect(outageEstimate(sightings.slice(0, 4), at(2), 0.5).residualHours).to.be.closeTo(0.5, 1e-9)
     // A zone without spot and the next zone's launch taking at the same moment: no outage.
-    expect(outageEstimate([{atMs: at(1), up: false}, {atMs: at(1), up: true}], at(2), 0.5).ended).to.equal(0)
+    expect(
+      outageEstimate(
+        [
+          {atMs: at(1), up: false},
+          {atMs: at(1), up: true},
+        ],
+        at(2),
+        0.5,
+      ).ended,
+    ).to.equal(0)
     // Nothing seen: the prior.
     expect(outageEstimate([], at(1), 0.625)).to.deep.equal({residualHours: 0.625, ageHours: 0, meanHours: 0.625, ended: 0})
   })
@@ -395,10 +441,14 @@ describe('respot: outages, and waiting through short ones behind the line', () =
     expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot, onDemand, stepMs: H})).to.equal(false)
     expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot, onDemand, stepMs: 15 * 60_000})).to.equal(true)
     // Unknown prices: no case for waiting.
-    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot: {...spot, hourlyPriceUsd: null}, onDemand, stepMs: 60_000})).to.equal(false)
+    expect(outageShort({outage: outage(0.1), upFraction: 0.5, spot: {...spot, hourlyPriceUsd: null}, onDemand, stepMs: 60_000})).to.equal(
+      false,
+    )
     const w = outageWait(10 * 60_000, spot, outage(0.25))
     expect(w.wait).to.equal(true)
-    expect(w.message).to.match(/^no spot to launch now; waiting 10 min for it: the job is behind schedule, but spot's outages have lasted 15 min on average, too short for going on-demand to pay, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/)
+    expect(w.message).to.match(
+      /^no spot to launch now; waiting 10 min for it: the job is behind schedule, but spot's outages have lasted 15 min on average, too short for going on-demand to pay, and on-demand would still finish by the deadline then even if aws\/us-east-1 spot were taken back at once$/,
+    )
     expect(w.data).to.deep.include({waitSeconds: 600, rule: 'short-outage', outageHours: 0.25})
   })
 })

@@ -22,11 +22,23 @@ describe('sweep planning within configured quotas', () => {
         '',
       ].join('\n'),
     )
-    writeFileSync(join(home, 'config.yaml'), 'providers:\n  slurm: {enabled: false}\nquotas:\n  - {provider: aws, region: us-east-1, max_instances: 3}\n')
-    writeFileSync(join(home, 'job.yaml'), 'name: q\nresources: {accelerators: A10G:1}\nwork: {hours: 1}\nmatrix: {seed: [1, 2, 3, 4, 5]}\nrun: echo $seed\n')
+    writeFileSync(
+      join(home, 'config.yaml'),
+      'providers:\n  slurm: {enabled: false}\nquotas:\n  - {provider: aws, region: us-east-1, max_instances: 3}\n',
+    )
+    writeFileSync(
+      join(home, 'job.yaml'),
+      'name: q\nresources: {accelerators: A10G:1}\nwork: {hours: 1}\nmatrix: {seed: [1, 2, 3, 4, 5]}\nrun: echo $seed\n',
+    )
     const config = loadConfig(home)
     expect(config.quotas).to.deep.equal([{provider: 'aws', region: 'us-east-1', maxInstances: 3}])
-    const inputs = await gatherPlanningInputs({home, config, providers: new Map(), catalogFile: join(home, 'offers.yaml'), allProviders: true})
+    const inputs = await gatherPlanningInputs({
+      home,
+      config,
+      providers: new Map(),
+      catalogFile: join(home, 'offers.yaml'),
+      allProviders: true,
+    })
     const {spec, file} = loadJobFile(join(home, 'job.yaml'))
     const planned = await planSweepJobs({spec, file, sets: {}, budget: null, env: {}}, inputs)
     const regions = planned.plan.assignments.map((a) => a.candidate?.region)

@@ -70,7 +70,12 @@ class TimedCloud implements Provider {
     for (const h of handles) {
       const r = this.runs.get(h.externalId)!
       const startedAt = new Date(r.startedMs).toISOString()
-      out.set(h.externalId, r.endsMs > now ? {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null} : {state: 'SUCCEEDED', exitCode: 0, reason: null, startedAt, endedAt: new Date(r.endsMs).toISOString()})
+      out.set(
+        h.externalId,
+        r.endsMs > now
+          ? {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null}
+          : {state: 'SUCCEEDED', exitCode: 0, reason: null, startedAt, endedAt: new Date(r.endsMs).toISOString()},
+      )
     }
     return out
   }

@@ -128,7 +128,9 @@ describe('http exchange', () => {
     controller.abort()
     expect(await pending.catch((e: unknown) => e)).to.include({kind: 'aborted', message: `request to ${host} aborted`})
 
-    const big = await sendRequest({url: `${url}/big`, method: 'GET', timeoutMs: 2000, dispatcher, maxBodyBytes: 1024}).catch((e: unknown) => e)
+    const big = await sendRequest({url: `${url}/big`, method: 'GET', timeoutMs: 2000, dispatcher, maxBodyBytes: 1024}).catch(
+      (e: unknown) => e,
+    )
     expect(big).to.include({kind: 'network', message: `response from ${host} exceeds 1024 bytes`})
   })
 })

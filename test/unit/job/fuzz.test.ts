@@ -19,9 +19,52 @@ const mutation = fc.oneof(
   // Delete a slice.
   fc.record({kind: fc.constant('delete' as const), at: fc.nat(), len: fc.nat({max: 40})}),
   // Insert YAML-significant characters.
-  fc.record({kind: fc.constant('insert' as const), at: fc.nat(), text: fc.constantFrom(':', '-', '[', '{', '"', "'", '&a', '*a', '!!binary', '\t', '\n  ', '#', '|', '>', '? ', '0', '-1', 'null', '~', '1e999')}),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.constantFrom(
+      ':',
+      '-',
+      '[',
+      '{',
+      '"',
+      "'",
+      '&a',
+      '*a',
+      '!!binary',
+      '\t',
+      '\n  ',
+      '#',
+      '|',
+      '>',
+      '? ',
+      '0',
+      '-1',
+      'null',
+      '~',
+      '1e999',
+    ),
+  }),
   // Swap a value for another type.
-  fc.record({kind: fc.constant('retype' as const), key: fc.constantFrom('name', 'run', 'spot', 'resources', 'work', 'deadline', 'budget', 'envs', 'matrix', 'recovery', 'accelerators', 'cpus', 'memory'), value: fc.constantFrom('[]', '{}', '0', '-3', 'null', 'true', '"x"', '[1, {a: b}]', '99999999999999999999')}),
+  fc.record({
+    kind: fc.constant('retype' as const),
+    key: fc.constantFrom(
+      'name',
+      'run',
+      'spot',
+      'resources',
+      'work',
+      'deadline',
+      'budget',
+      'envs',
+      'matrix',
+      'recovery',
+      'accelerators',
+      'cpus',
+      'memory',
+    ),
+    value: fc.constantFrom('[]', '{}', '0', '-3', 'null', 'true', '"x"', '[1, {a: b}]', '99999999999999999999'),
+  }),
 )
 
 function apply(text: string, muts: Array<fc.Arbitrary<unknown> extends never ? never : any>): string {
@@ -49,7 +92,10 @@ describe('job file loader under mutation (fast-check)', () => {
           if (!(error instanceof InvalidFileError)) throw error
           expect(error.exitCode).to.equal(3)
           expect(error.issues.length).to.be.greaterThan(0)
-          for (const issue of error.issues) expect(issue.message).to.be.a('string').and.not.match(/undefined|\[object Object\]/)
+          for (const issue of error.issues)
+            expect(issue.message)
+              .to.be.a('string')
+              .and.not.match(/undefined|\[object Object\]/)
         }
       }),
       {numRuns: 400, seed: 42},

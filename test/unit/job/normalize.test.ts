@@ -54,7 +54,9 @@ describe('job file normalization', () => {
     expect(good.checkpoint.store).to.deep.equal({url: 's3://bkt/p', region: 'us-east-1', endpoint: null, syncIntervalSeconds: 120})
     expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: gs://b/p, region: us-east-1}\n`)).to.throw(/\/checkpoint\/store\/url/)
     expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: s3://bkt/p}\n`)).to.throw(/region/)
-    expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: s3://bkt/p, region: us-east-1, sync_interval: often}\n`)).to.throw(/sync_interval/)
+    expect(() => load(`name: s\nrun: x\ncheckpoint:\n  store: {url: s3://bkt/p, region: us-east-1, sync_interval: often}\n`)).to.throw(
+      /sync_interval/,
+    )
   })
 
   it('reads JSON job files and a $schema key', () => {
@@ -64,7 +66,9 @@ describe('job file normalization', () => {
   })
 
   it('keeps placement and data', () => {
-    const spec = load('name: a\nrun: x\nplacement:\n  providers: [aws, aliyun]\n  regions: {deny: [us-east-1]}\ndata:\n  - {uri: "s3://b/k", location: aws/us-east-1, size: 500GB}\n')
+    const spec = load(
+      'name: a\nrun: x\nplacement:\n  providers: [aws, aliyun]\n  regions: {deny: [us-east-1]}\ndata:\n  - {uri: "s3://b/k", location: aws/us-east-1, size: 500GB}\n',
+    )
     expect(spec.placement.providers).to.deep.equal({allow: ['aws', 'aliyun'], deny: []})
     expect(spec.placement.regions).to.deep.equal({allow: null, deny: ['us-east-1']})
     expect(spec.data).to.deep.equal([{uri: 's3://b/k', provider: 'aws', region: 'us-east-1', sizeGB: 500}])

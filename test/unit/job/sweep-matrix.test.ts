@@ -40,7 +40,7 @@ describe('sweep matrix expansion', () => {
     expect(combos[0].values).to.deep.equal({})
   })
 
-  it('--set replaces a key of the file and appends new keys after the file\'s', () => {
+  it("--set replaces a key of the file and appends new keys after the file's", () => {
     const sets = parseSetFlags(['seed=7,8', 'opt=adam,sgd'])
     expect(sets).to.deep.equal({seed: ['7', '8'], opt: ['adam', 'sgd']})
     const merged = mergeMatrix({lr: [1, 2], seed: [1, 2, 3]}, sets)
@@ -82,15 +82,19 @@ describe('sweep matrix expansion', () => {
     const value = fc.oneof(fc.string({maxLength: 30}), fc.integer(), fc.double({noNaN: true}), fc.boolean())
     const key = fc.stringMatching(/^[a-z_][a-z0-9_]{0,10}$/)
     fc.assert(
-      fc.property(fc.dictionary(key, fc.uniqueArray(value, {minLength: 1, maxLength: 4, selector: (v) => String(v)}), {minKeys: 1, maxKeys: 3}), fc.stringMatching(/^[a-z][a-z0-9-]{0,62}$/), (matrix, base) => {
-        const combos = expandMatrix(spec(base), matrix)
-        expect(combos).to.have.length(combinationCount(matrix))
-        const names = combos.map((c) => c.name)
-        for (const n of names) expect(n).to.match(NAME)
-        expect(new Set(names).size).to.equal(names.length)
-        expect(expandMatrix(spec(base), matrix).map((c) => c.name)).to.deep.equal(names)
-        for (const c of combos) for (const [k, v] of Object.entries(c.values)) expect(c.spec.envs[k]).to.equal(String(v))
-      }),
+      fc.property(
+        fc.dictionary(key, fc.uniqueArray(value, {minLength: 1, maxLength: 4, selector: (v) => String(v)}), {minKeys: 1, maxKeys: 3}),
+        fc.stringMatching(/^[a-z][a-z0-9-]{0,62}$/),
+        (matrix, base) => {
+          const combos = expandMatrix(spec(base), matrix)
+          expect(combos).to.have.length(combinationCount(matrix))
+          const names = combos.map((c) => c.name)
+          for (const n of names) expect(n).to.match(NAME)
+          expect(new Set(names).size).to.equal(names.length)
+          expect(expandMatrix(spec(base), matrix).map((c) => c.name)).to.deep.equal(names)
+          for (const c of combos) for (const [k, v] of Object.entries(c.values)) expect(c.spec.envs[k]).to.equal(String(v))
+        },
+      ),
       {numRuns: 300},
     )
   })

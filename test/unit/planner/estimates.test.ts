@@ -53,7 +53,12 @@ describe('planner estimates', () => {
     const observed = planJob(input(j, [o], {observations})).chosen!
     expect(observed.estimatedQueueHours).to.equal(0.2)
     expect(observed.estimates.queueHours.source).to.match(/observations: 2 waits/)
-    const provided = planJob(input(j, [o], {observations, queueEstimates: new Map([['aws/us-east-1/-/SLOWx1', {minutes: 3, source: 'fake', confidence: 'high' as const}]])})).chosen!
+    const provided = planJob(
+      input(j, [o], {
+        observations,
+        queueEstimates: new Map([['aws/us-east-1/-/SLOWx1', {minutes: 3, source: 'fake', confidence: 'high' as const}]]),
+      }),
+    ).chosen!
     expect(provided.estimatedQueueHours).to.equal(0.05)
   })
 
@@ -68,11 +73,18 @@ describe('planner estimates', () => {
   })
 
   it('spot rate: enough observed exposure beats the catalog, which beats the prior', () => {
-    const j = job({spot: 'spot', work: {reference: {name: 'SLOW', count: 1}, hours: 1}, checkpoint: {dir: null, intervalSeconds: 600, store: null}})
+    const j = job({
+      spot: 'spot',
+      work: {reference: {name: 'SLOW', count: 1}, hours: 1},
+      checkpoint: {dir: null, intervalSeconds: 600, store: null},
+    })
     const spotScope = {...scope, spot: true}
     const prior = planJob(input(j, [offer({spot: 0.3})])).chosen!
     expect(prior.estimates.preemptions.source).to.match(/spot-traces/)
-    expect(prior.estimates.preemptions.value).to.be.closeTo(PREEMPTION_PRIOR_PER_HOUR / (1 - PREEMPTION_PRIOR_PER_HOUR * (1 / 12 + RESTORE_OVERHEAD_HOURS)), 1e-3)
+    expect(prior.estimates.preemptions.value).to.be.closeTo(
+      PREEMPTION_PRIOR_PER_HOUR / (1 - PREEMPTION_PRIOR_PER_HOUR * (1 / 12 + RESTORE_OVERHEAD_HOURS)),
+      1e-3,
+    )
     const catalog = planJob(input(j, [offer({spot: 0.3, preemptionRatePerHour: 0.05})])).chosen!
     expect(catalog.estimates.preemptions.source).to.match(/catalog/)
     const observations: Observation[] = [
@@ -95,7 +107,11 @@ describe('planner estimates', () => {
   it('egress: data in another region or provider costs per GB and adds transfer time', () => {
     const data = [{uri: 's3://b/d', provider: 'aws', region: 'us-east-1', sizeGB: 500}]
     const j = job({data})
-    const offers = [offer({region: 'us-east-1', od: 1.5, instanceType: 'home'}), offer({region: 'us-west-2', od: 1.0, instanceType: 'away'}), offer({provider: 'gcp', region: 'us-east1', od: 0.9, instanceType: 'other'})]
+    const offers = [
+      offer({region: 'us-east-1', od: 1.5, instanceType: 'home'}),
+      offer({region: 'us-west-2', od: 1.0, instanceType: 'away'}),
+      offer({provider: 'gcp', region: 'us-east1', od: 0.9, instanceType: 'other'}),
+    ]
     const plan = planJob(input(j, offers))
     const by = Object.fromEntries(plan.candidates.map((c) => [c.instanceType, c]))
     // home: 10 h × 1.5 = 15. away: 500 × 0.02 = 10 USD egress; 500 GB at 2 Gbps = 0.5556 h staged
@@ -113,7 +129,10 @@ describe('planner estimates', () => {
     // SLOW: 10 h, 10 USD; FAST: 3.33 h at 4 USD/h = 13.33 USD.
     // Value of time 2 USD/h (one device): SLOW 10 + 2 × 10.083 = 30.17; FAST 13.33 + 2 × 3.417 = 20.17.
     const offers = [offer({acc: 'SLOW', od: 1}), offer({acc: 'FAST', od: 4})]
-    const j = job({objective: 'balanced', resources: {accelerators: [{names: ['SLOW', 'FAST'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'x'}]}})
+    const j = job({
+      objective: 'balanced',
+      resources: {accelerators: [{names: ['SLOW', 'FAST'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'x'}]},
+    })
     expect(planJob(input(j, offers)).chosen?.accelerator?.name).to.equal('FAST')
     expect(planJob(input(j, offers)).chosen?.objectiveValue).to.be.closeTo(13.3333 + 2 * (10 / 3 + 5 / 60), 1e-3)
     expect(planJob(input(j, offers, {options: {objective: 'cost'}})).chosen?.accelerator?.name).to.equal('SLOW')

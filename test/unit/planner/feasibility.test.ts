@@ -9,24 +9,65 @@ const reasons = (plan: ReturnType<typeof planJob>) => Object.fromEntries(plan.ex
 
 describe('planner feasibility', () => {
   it('filters accelerators by name, vendor, memory per device and count range', () => {
-    const offers = [offer({acc: 'SLOW', count: 1}), offer({acc: 'SLOW', count: 4}), offer({acc: 'FAST', count: 2}), offer({acc: 'H100', count: 8}), offer({acc: null, count: 0})]
-    const byMemory = planJob(input(job({resources: {accelerators: [request('nvidia 60GB+ ×1..2', null, [1, 2], {vendors: ['nvidia'], memoryGB: {min: 60}})]}, work: null}), offers))
+    const offers = [
+      offer({acc: 'SLOW', count: 1}),
+      offer({acc: 'SLOW', count: 4}),
+      offer({acc: 'FAST', count: 2}),
+      offer({acc: 'H100', count: 8}),
+      offer({acc: null, count: 0}),
+    ]
+    const byMemory = planJob(
+      input(
+        job({
+          resources: {accelerators: [request('nvidia 60GB+ ×1..2', null, [1, 2], {vendors: ['nvidia'], memoryGB: {min: 60}})]},
+          work: null,
+        }),
+        offers,
+      ),
+    )
     expect(byMemory.candidates.map((c) => c.instanceType)).to.deep.equal(['FASTx2'])
-    expect(reasons(byMemory)).to.deep.include({'accelerator-memory:SLOW': 2, 'accelerator-count:H100': 1, 'accelerator-mismatch:cpu-only': 1})
-    const byVendor = planJob(input(job({resources: {accelerators: [request('huawei', null, 1, {vendors: ['huawei']})]}, work: null}), [offer({acc: 'Ascend910B'}), offer({acc: 'SLOW'})]))
+    expect(reasons(byMemory)).to.deep.include({
+      'accelerator-memory:SLOW': 2,
+      'accelerator-count:H100': 1,
+      'accelerator-mismatch:cpu-only': 1,
+    })
+    const byVendor = planJob(
+      input(job({resources: {accelerators: [request('huawei', null, 1, {vendors: ['huawei']})]}, work: null}), [
+        offer({acc: 'Ascend910B'}),
+        offer({acc: 'SLOW'}),
+      ]),
+    )
     expect(byVendor.candidates.map((c) => c.accelerator?.name)).to.deep.equal(['Ascend910B'])
   })
 
   it('ordered alternatives are tried in the order written', () => {
     const offers = [offer({acc: 'SLOW', od: 1}), offer({acc: 'FAST', od: 2.5})]
-    const ordered = planJob(input(job({resources: {acceleratorOrder: 'ordered', accelerators: [request('SLOW:1', ['SLOW'], 1), request('FAST:1', ['FAST'], 1)]}}), offers))
-    expect(ordered.candidates.map((c) => [c.accelerator?.name, c.alternative])).to.deep.equal([['SLOW', 0], ['FAST', 1]])
-    const any = planJob(input(job({resources: {acceleratorOrder: 'any', accelerators: [request('SLOW:1', ['SLOW'], 1), request('FAST:1', ['FAST'], 1)]}}), offers))
+    const ordered = planJob(
+      input(
+        job({resources: {acceleratorOrder: 'ordered', accelerators: [request('SLOW:1', ['SLOW'], 1), request('FAST:1', ['FAST'], 1)]}}),
+        offers,
+      ),
+    )
+    expect(ordered.candidates.map((c) => [c.accelerator?.name, c.alternative])).to.deep.equal([
+      ['SLOW', 0],
+      ['FAST', 1],
+    ])
+    const any = planJob(
+      input(
+        job({resources: {acceleratorOrder: 'any', accelerators: [request('SLOW:1', ['SLOW'], 1), request('FAST:1', ['FAST'], 1)]}}),
+        offers,
+      ),
+    )
     expect(any.chosen?.accelerator?.name).to.equal('FAST')
   })
 
   it('a job without accelerators gets CPU offers only and its work is not scaled', () => {
-    const plan = planJob(input(job({resources: {accelerators: []}, work: {reference: null, hours: 3}}), [offer({acc: null, od: 0.2}), offer({acc: 'SLOW', od: 1})]))
+    const plan = planJob(
+      input(job({resources: {accelerators: []}, work: {reference: null, hours: 3}}), [
+        offer({acc: null, od: 0.2}),
+        offer({acc: 'SLOW', od: 1}),
+      ]),
+    )
     expect(plan.candidates.map((c) => c.accelerator)).to.deep.equal([null])
     expect(plan.chosen?.alternative).to.equal(-1)
     expect(plan.chosen?.estimatedRunHours).to.equal(3)
@@ -34,7 +75,11 @@ describe('planner feasibility', () => {
   })
 
   it('checks vCPUs and memory as at-least or exact', () => {
-    const offers = [offer({vcpus: 4, memoryGiB: 16, instanceType: 'small'}), offer({vcpus: 8, memoryGiB: 32, instanceType: 'mid'}), offer({vcpus: 16, memoryGiB: 64, instanceType: 'big'})]
+    const offers = [
+      offer({vcpus: 4, memoryGiB: 16, instanceType: 'small'}),
+      offer({vcpus: 8, memoryGiB: 32, instanceType: 'mid'}),
+      offer({vcpus: 16, memoryGiB: 64, instanceType: 'big'}),
+    ]
     const atLeast = planJob(input(job({resources: {cpus: {value: 8, atLeast: true}, memoryGB: {value: 32, atLeast: true}}}), offers))
     expect(atLeast.candidates.map((c) => c.instanceType).sort()).to.deep.equal(['big', 'mid'])
     const exact = planJob(input(job({resources: {cpus: {value: 8, atLeast: false}, memoryGB: {value: 32, atLeast: false}}}), offers))
@@ -61,7 +106,10 @@ describe('planner feasibility', () => {
       offer({provider: 'gcp', region: 'us-east-1'}),
       offer({provider: 'azure', region: 'eastus'}),
     ]
-    const placement = {providers: {allow: ['aws', 'gcp'], deny: []}, regions: {allow: ['us-east-1', 'aws/eu-west-1'], deny: ['gcp/us-east-1']}}
+    const placement = {
+      providers: {allow: ['aws', 'gcp'], deny: []},
+      regions: {allow: ['us-east-1', 'aws/eu-west-1'], deny: ['gcp/us-east-1']},
+    }
     const plan = planJob(input(job({placement}), offers))
     expect(plan.candidates.map((c) => `${c.provider}/${c.region}`).sort()).to.deep.equal(['aws/eu-west-1', 'aws/us-east-1'])
     expect(reasons(plan)).to.deep.equal({'provider-not-allowed:azure': 1, 'region-not-allowed:gcp/us-east-1': 1})
@@ -81,8 +129,15 @@ describe('planner feasibility', () => {
       offer({provider: 'aws', region: 'r2', zone: 'r2a', od: 1.2, spot: 0.4}),
       offer({provider: 'gcp', region: 'g1', zone: 'g1a', od: 1.3, spot: 0.45}),
     ]
-    const j = job({spot: 'auto', work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600, store: null}})
-    const keys = (blocked: BlockList) => planJob(input(j, offers, {blocked})).candidates.map((c) => c.key).sort()
+    const j = job({
+      spot: 'auto',
+      work: {reference: {name: 'SLOW', count: 1}, hours: 0.5},
+      checkpoint: {dir: null, intervalSeconds: 600, store: null},
+    })
+    const keys = (blocked: BlockList) =>
+      planJob(input(j, offers, {blocked}))
+        .candidates.map((c) => c.key)
+        .sort()
     expect(keys([{provider: 'gcp'}]).some((k) => k.startsWith('gcp'))).to.equal(false)
     expect(keys([{provider: 'aws', region: 'r1'}]).filter((k) => k.startsWith('aws/r1/'))).to.have.length(0)
     expect(keys([{provider: 'aws', region: 'r1', zone: 'r1a'}]).filter((k) => k.startsWith('aws/r1/r1a'))).to.have.length(0)
@@ -95,7 +150,9 @@ describe('planner feasibility', () => {
   it('spot policy selects markets; offers without that market are "no-market"', () => {
     const offers = [offer({od: 1, spot: 0.3, instanceType: 'both'}), offer({od: 1, spot: null, instanceType: 'od-only'})]
     const w = {work: {reference: {name: 'SLOW', count: 1}, hours: 0.5}, checkpoint: {dir: null, intervalSeconds: 600, store: null}}
-    expect(planJob(input(job({...w, spot: 'spot'}), offers)).candidates.map((c) => [c.instanceType, c.spot])).to.deep.equal([['both', true]])
+    expect(planJob(input(job({...w, spot: 'spot'}), offers)).candidates.map((c) => [c.instanceType, c.spot])).to.deep.equal([
+      ['both', true],
+    ])
     expect(planJob(input(job({...w, spot: 'on-demand'}), offers)).candidates.every((c) => !c.spot)).to.equal(true)
     const auto = planJob(input(job({...w, spot: 'auto'}), offers))
     expect(auto.candidates).to.have.length(3)
@@ -104,7 +161,10 @@ describe('planner feasibility', () => {
   })
 
   it('max_price compares per-node prices in USD, converting CNY', () => {
-    const offers = [offer({price: {onDemand: 14.4, spot: null, currency: 'CNY'}, instanceType: 'cny'}), offer({od: 2.5, instanceType: 'usd'})]
+    const offers = [
+      offer({price: {onDemand: 14.4, spot: null, currency: 'CNY'}, instanceType: 'cny'}),
+      offer({od: 2.5, instanceType: 'usd'}),
+    ]
     // 14.4 CNY / 7.2 = 2.0 USD ≤ 2.2; 2.5 USD > 2.2
     const plan = planJob(input(job({maxPrice: {amount: 2.2, currency: 'USD'}}), offers))
     expect(plan.candidates.map((c) => c.instanceType)).to.deep.equal(['cny'])
@@ -115,7 +175,10 @@ describe('planner feasibility', () => {
   })
 
   it('unknown prices are excluded unless the objective is time with no budget or max price', () => {
-    const offers = [offer({od: null, priceStatus: 'unknown', instanceType: 'mystery-price', expectedQueueMinutes: 1}), offer({od: 5, instanceType: 'listed'})]
+    const offers = [
+      offer({od: null, priceStatus: 'unknown', instanceType: 'mystery-price', expectedQueueMinutes: 1}),
+      offer({od: 5, instanceType: 'listed'}),
+    ]
     const cost = planJob(input(job(), offers))
     expect(cost.candidates.map((c) => c.instanceType)).to.deep.equal(['listed'])
     expect(cost.excluded[0]).to.deep.include({reason: 'price-unknown', count: 1})
@@ -128,11 +191,18 @@ describe('planner feasibility', () => {
   })
 
   it('accelerators with no known throughput cannot be compared by work and are excluded', () => {
-    const plan = planJob(input(job({resources: {accelerators: [request('any', null, 1)]}}), [offer({acc: 'MYSTERY', od: 0.1}), offer({acc: 'SLOW', od: 1})]))
+    const plan = planJob(
+      input(job({resources: {accelerators: [request('any', null, 1)]}}), [offer({acc: 'MYSTERY', od: 0.1}), offer({acc: 'SLOW', od: 1})]),
+    )
     expect(plan.candidates.map((c) => c.accelerator?.name)).to.deep.equal(['SLOW'])
     expect(plan.excluded[0]).to.deep.include({reason: 'throughput-unknown', subject: 'MYSTERY'})
     // Without work there is nothing to scale: the 1 h assumption applies to every candidate.
-    const noWork = planJob(input(job({work: null, resources: {accelerators: [request('any', null, 1)]}}), [offer({acc: 'MYSTERY', od: 0.1}), offer({acc: 'SLOW', od: 1})]))
+    const noWork = planJob(
+      input(job({work: null, resources: {accelerators: [request('any', null, 1)]}}), [
+        offer({acc: 'MYSTERY', od: 0.1}),
+        offer({acc: 'SLOW', od: 1}),
+      ]),
+    )
     expect(noWork.chosen?.accelerator?.name).to.equal('MYSTERY')
     expect(noWork.chosen?.estimatedRunHours).to.equal(1)
     expect(noWork.chosen?.estimates.runHours.confidence).to.equal('low')
@@ -140,7 +210,11 @@ describe('planner feasibility', () => {
   })
 
   it('multi-node jobs never land on local and need capacity for every node', () => {
-    const offers = [offer({provider: 'local', region: 'this-machine', od: 0}), offer({provider: 'aws', od: 1, capacity: 1, instanceType: 'one'}), offer({provider: 'aws', od: 1.5, instanceType: 'many'})]
+    const offers = [
+      offer({provider: 'local', region: 'this-machine', od: 0}),
+      offer({provider: 'aws', od: 1, capacity: 1, instanceType: 'one'}),
+      offer({provider: 'aws', od: 1.5, instanceType: 'many'}),
+    ]
     const plan = planJob(input(job({nodes: 2}), offers))
     expect(plan.candidates.map((c) => c.instanceType)).to.deep.equal(['many'])
     // 2 nodes × 1.5 USD/h; 10 h on 1 device → 10 / (2 devices × 0.9 for crossing nodes) = 5.56 h.
@@ -159,7 +233,12 @@ describe('planner feasibility', () => {
   })
 
   it('an offer index gives the same plan as the array', () => {
-    const offers = [offer({acc: 'SLOW', od: 1}), offer({acc: 'FAST', od: 2.5}), offer({acc: 'Ascend910B', od: 0.1}), offer({acc: 'H100', count: 8, od: 30})]
+    const offers = [
+      offer({acc: 'SLOW', od: 1}),
+      offer({acc: 'FAST', od: 2.5}),
+      offer({acc: 'Ascend910B', od: 0.1}),
+      offer({acc: 'H100', count: 8, od: 30}),
+    ]
     const j = job({resources: {accelerators: [request('any', null, 1)], runtimes: ['cuda']}})
     const a = planJob(input(j, offers))
     const b = planJob(input(j, [], {offers: indexOffers(offers)}))

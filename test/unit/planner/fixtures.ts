@@ -36,7 +36,12 @@ export const REGISTRY: Record<string, Accelerator> = {
 }
 export const resolve = (name: string): Accelerator | undefined => REGISTRY[name]
 
-export function request(text: string, names: string[] | null, count: number | [number, number] = 1, extra: Partial<AcceleratorRequest> = {}): AcceleratorRequest {
+export function request(
+  text: string,
+  names: string[] | null,
+  count: number | [number, number] = 1,
+  extra: Partial<AcceleratorRequest> = {},
+): AcceleratorRequest {
   const [min, max] = Array.isArray(count) ? count : [count, count]
   return {names, vendors: null, memoryGB: null, count: {min, max}, text, ...extra}
 }

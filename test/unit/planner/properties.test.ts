@@ -34,37 +34,38 @@ function offerIdentity(o: Pick<Offer, 'provider' | 'region' | 'zone' | 'instance
   return [o.provider, o.region, o.zone ?? '', o.instanceType, o.accelerator?.name ?? '', o.accelerator?.count ?? 0].join('|')
 }
 
-const offerArbWith = (instanceId: fc.Arbitrary<number>): fc.Arbitrary<Offer> => fc
-  .record({
-    acc: fc.option(fc.constantFrom(...ACCS), {nil: null, freq: 12}),
-    count: fc.constantFrom(1, 2, 4, 8),
-    provider: fc.constantFrom(...PROVIDERS),
-    region: fc.constantFrom('r1', 'r2', 'r3'),
-    od: fc.option(fc.double({min: 0.05, max: 60, noNaN: true}), {nil: null, freq: 6}),
-    spot: fc.option(fc.double({min: 0.02, max: 30, noNaN: true}), {nil: null, freq: 2}),
-    currency: fc.constantFrom('USD' as const, 'CNY' as const),
-    status: fc.constantFrom('list' as const, 'estimate' as const, 'unknown' as const),
-    capacity: fc.option(fc.integer({min: 1, max: 4}), {nil: null}),
-    rate: fc.option(fc.double({min: 0, max: 0.5, noNaN: true}), {nil: null}),
-    queue: fc.option(fc.integer({min: 0, max: 600}), {nil: null}),
-    vcpus: fc.constantFrom(4, 8, 32, 96),
-    id: instanceId,
-  })
-  .map((r) =>
-    offer({
-      acc: r.acc,
-      count: r.count,
-      provider: r.provider,
-      region: r.region,
-      instanceType: `i${r.id}`,
-      price: {onDemand: r.od, spot: r.spot, currency: r.currency},
-      priceStatus: r.status,
-      capacity: r.capacity,
-      preemptionRatePerHour: r.rate,
-      expectedQueueMinutes: r.queue,
-      vcpus: r.vcpus,
-    }),
-  )
+const offerArbWith = (instanceId: fc.Arbitrary<number>): fc.Arbitrary<Offer> =>
+  fc
+    .record({
+      acc: fc.option(fc.constantFrom(...ACCS), {nil: null, freq: 12}),
+      count: fc.constantFrom(1, 2, 4, 8),
+      provider: fc.constantFrom(...PROVIDERS),
+      region: fc.constantFrom('r1', 'r2', 'r3'),
+      od: fc.option(fc.double({min: 0.05, max: 60, noNaN: true}), {nil: null, freq: 6}),
+      spot: fc.option(fc.double({min: 0.02, max: 30, noNaN: true}), {nil: null, freq: 2}),
+      currency: fc.constantFrom('USD' as const, 'CNY' as const),
+      status: fc.constantFrom('list' as const, 'estimate' as const, 'unknown' as const),
+      capacity: fc.option(fc.integer({min: 1, max: 4}), {nil: null}),
+      rate: fc.option(fc.double({min: 0, max: 0.5, noNaN: true}), {nil: null}),
+      queue: fc.option(fc.integer({min: 0, max: 600}), {nil: null}),
+      vcpus: fc.constantFrom(4, 8, 32, 96),
+      id: instanceId,
+    })
+    .map((r) =>
+      offer({
+        acc: r.acc,
+        count: r.count,
+        provider: r.provider,
+        region: r.region,
+        instanceType: `i${r.id}`,
+        price: {onDemand: r.od, spot: r.spot, currency: r.currency},
+        priceStatus: r.status,
+        capacity: r.capacity,
+        preemptionRatePerHour: r.rate,
+        expectedQueueMinutes: r.queue,
+        vcpus: r.vcpus,
+      }),
+    )
 
 const offerArb = offerArbWith(fc.integer({min: 0, max: 1e6}))
 
@@ -134,7 +135,10 @@ describe('planner properties', () => {
           if (j.nodes > 1) expect(c.provider).to.not.equal('local')
           const hoursLeft = j.deadline === null ? Infinity : (Date.parse(j.deadline) - NOW.getTime()) / 3.6e6
           expect(c.estimatedFinishHours * 1.1).to.be.at.most(hoursLeft + 1e-3)
-          if (j.budget) expect(c.estimatedCostUsd).to.be.a('number').and.at.most(j.budget.amount + 1e-3)
+          if (j.budget)
+            expect(c.estimatedCostUsd)
+              .to.be.a('number')
+              .and.at.most(j.budget.amount + 1e-3)
           if (j.maxPrice) expect(c.hourlyPriceUsd! / j.nodes).to.be.at.most(j.maxPrice.amount + 1e-3)
           if (plan.objective !== 'time' || j.budget || j.maxPrice) expect(c.estimatedCostUsd).to.not.equal(null)
         }

@@ -24,7 +24,7 @@ describe('planner scenarios', () => {
     expect(plan.candidates[1].hourlyPriceUsd).to.be.lessThan(plan.chosen!.hourlyPriceUsd!)
   })
 
-  it('the job\'s own throughput table wins over TFLOPS', () => {
+  it("the job's own throughput table wins over TFLOPS", () => {
     // The table says FAST is only 2× SLOW: 5 h × 2.5 = 12.5 > 10 → SLOW wins.
     const j = job({resources: {accelerators: [request('SLOW or FAST', ['SLOW', 'FAST'], 1)]}, throughput: {SLOW: 1, FAST: 2}})
     const plan = planJob(input(j, [offer({acc: 'SLOW', od: 1}), offer({acc: 'FAST', od: 2.5})]))
@@ -35,14 +35,25 @@ describe('planner scenarios', () => {
 
   it('a CUDA-only job never gets an NPU, however cheap; [cuda, cann] may', () => {
     const any = request('any accelerator', null, 1)
-    const offers = [offer({acc: 'Ascend910B', od: 0.1, provider: 'huaweicloud', region: 'cn-southwest-2'}), offer({acc: 'MLU370', od: 0.05}), offer({acc: 'H100', od: 4})]
-    const cuda = planJob(input(job({resources: {accelerators: [any], runtimes: ['cuda']}, work: {reference: {name: 'H100', count: 1}, hours: 1}}), offers))
+    const offers = [
+      offer({acc: 'Ascend910B', od: 0.1, provider: 'huaweicloud', region: 'cn-southwest-2'}),
+      offer({acc: 'MLU370', od: 0.05}),
+      offer({acc: 'H100', od: 4}),
+    ]
+    const cuda = planJob(
+      input(job({resources: {accelerators: [any], runtimes: ['cuda']}, work: {reference: {name: 'H100', count: 1}, hours: 1}}), offers),
+    )
     expect(cuda.candidates.map((c) => c.accelerator?.name)).to.deep.equal(['H100'])
     const runtimeGroups = cuda.excluded.filter((g) => g.reason === 'runtime-mismatch')
     expect(runtimeGroups.map((g) => g.subject).sort()).to.deep.equal(['Ascend910B', 'MLU370'])
     expect(runtimeGroups.find((g) => g.subject === 'Ascend910B')!.message).to.match(/cann.*cuda/)
 
-    const both = planJob(input(job({resources: {accelerators: [any], runtimes: ['cuda', 'cann']}, work: {reference: {name: 'H100', count: 1}, hours: 1}}), offers))
+    const both = planJob(
+      input(
+        job({resources: {accelerators: [any], runtimes: ['cuda', 'cann']}, work: {reference: {name: 'H100', count: 1}, hours: 1}}),
+        offers,
+      ),
+    )
     // Ascend: 1 h × 989/320 = 3.09 h × 0.10 = 0.31 USD, far below H100's 4 USD.
     expect(both.chosen?.accelerator?.name).to.equal('Ascend910B')
     expect(both.candidates.some((c) => c.accelerator?.name === 'MLU370')).to.equal(false)
@@ -76,8 +87,11 @@ describe('planner scenarios', () => {
     // cost 2 USD. Cloud: 2 USD/h, 5 min → finish 4.083 h, cost 8 USD.
     const slurm = offer({provider: 'slurm', region: 'local-cluster', instanceType: 'gpu', od: 0.5})
     const cloud = offer({provider: 'aws', region: 'us-east-1', od: 2})
-    const queueEstimates = new Map([['slurm/local-cluster/-/gpu', {minutes: 360, source: 'sbatch --test-only', confidence: 'high' as const}]])
-    const j = (objective: 'cost' | 'time', deadline: string | null) => job({objective, deadline, work: {reference: {name: 'SLOW', count: 1}, hours: 4}})
+    const queueEstimates = new Map([
+      ['slurm/local-cluster/-/gpu', {minutes: 360, source: 'sbatch --test-only', confidence: 'high' as const}],
+    ])
+    const j = (objective: 'cost' | 'time', deadline: string | null) =>
+      job({objective, deadline, work: {reference: {name: 'SLOW', count: 1}, hours: 4}})
 
     const time = planJob(input(j('time', hoursFromNow(24)), [slurm, cloud], {queueEstimates}))
     expect(time.chosen?.provider).to.equal('aws')
@@ -99,7 +113,14 @@ describe('planner scenarios', () => {
     const cheap = offer({region: 'us-east-1', od: 1, capacity: 8})
     const next = offer({region: 'us-west-2', od: 1.2, capacity: null})
     const jobs = Array.from({length: 20}, (_, i) => job({name: `sweep-${i}`, envs: {SEED: String(i)}}))
-    const sweep = planSweep({jobs, offers: [next, cheap], accelerators: input(jobs[0], []).accelerators, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}})
+    const sweep = planSweep({
+      jobs,
+      offers: [next, cheap],
+      accelerators: input(jobs[0], []).accelerators,
+      now: NOW,
+      enabledProviders: null,
+      fx: {cnyPerUsd: 7.2},
+    })
     const regions = sweep.assignments.map((a) => a.candidate?.region)
     expect(regions.filter((r) => r === 'us-east-1')).to.have.length(8)
     expect(regions.filter((r) => r === 'us-west-2')).to.have.length(12)
@@ -116,7 +137,14 @@ describe('planner scenarios', () => {
     // One offer, capacity 8, 20 jobs of 10 h: three waves; the last starts after 20 h.
     const only = offer({od: 1, capacity: 8})
     const jobs = Array.from({length: 20}, (_, i) => job({name: `j${i}`}))
-    const sweep = planSweep({jobs, offers: [only], accelerators: input(jobs[0], []).accelerators, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}})
+    const sweep = planSweep({
+      jobs,
+      offers: [only],
+      accelerators: input(jobs[0], []).accelerators,
+      now: NOW,
+      enabledProviders: null,
+      fx: {cnyPerUsd: 7.2},
+    })
     const waits = sweep.assignments.map((a) => a.waitForSlotHours)
     const finish = 5 / 60 + 10
     expect(waits.filter((w) => w === 0)).to.have.length(8)
@@ -135,7 +163,11 @@ describe('planner scenarios', () => {
       offer({acc: 'H100', od: 9, region: 'e'}),
       offer({acc: 'Ascend910B', od: 0.1, region: 'f'}),
     ]
-    const j = job({spot: 'auto', checkpoint: {dir: null, intervalSeconds: 600, store: null}, resources: {accelerators: [request('SLOW/FAST', ['SLOW', 'FAST'], 1)]}})
+    const j = job({
+      spot: 'auto',
+      checkpoint: {dir: null, intervalSeconds: 600, store: null},
+      resources: {accelerators: [request('SLOW/FAST', ['SLOW', 'FAST'], 1)]},
+    })
     const a = planJob(input(j, offers))
     const b = planJob(input(j, offers))
     expect(JSON.stringify(a)).to.equal(JSON.stringify(b))

@@ -11,7 +11,11 @@ const sweepOf = (jobs: SweepInput['jobs'], offers: SweepInput['offers'], extra: 
 
 describe('planner sweeps', () => {
   it('a quota on accelerators in a region spills the rest elsewhere', () => {
-    const offers = [offer({provider: 'aws', region: 'r1', od: 1, instanceType: 'a'}), offer({provider: 'aws', region: 'r1', od: 1.05, instanceType: 'b'}), offer({provider: 'gcp', region: 'g1', od: 1.2})]
+    const offers = [
+      offer({provider: 'aws', region: 'r1', od: 1, instanceType: 'a'}),
+      offer({provider: 'aws', region: 'r1', od: 1.05, instanceType: 'b'}),
+      offer({provider: 'gcp', region: 'g1', od: 1.2}),
+    ]
     const jobs = Array.from({length: 12}, (_, i) => job({name: `j${i}`}))
     const sweep = sweepOf(jobs, offers, {limits: [{provider: 'aws', region: 'r1', maxAccelerators: 8}]})
     const by = sweep.assignments.map((a) => `${a.candidate?.provider}/${a.candidate?.region}`)
@@ -22,7 +26,15 @@ describe('planner sweeps', () => {
   it('a sweep budget stops assigning once it would be exceeded', () => {
     // Each job costs 10 USD; 35 USD pays for three.
     const jobs = Array.from({length: 5}, (_, i) => job({name: `j${i}`}))
-    const sweep = planSweep({jobs, offers: [offer({od: 1})], accelerators: resolve, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}, sweep: {budget: {amount: 35, currency: 'USD'}}})
+    const sweep = planSweep({
+      jobs,
+      offers: [offer({od: 1})],
+      accelerators: resolve,
+      now: NOW,
+      enabledProviders: null,
+      fx: {cnyPerUsd: 7.2},
+      sweep: {budget: {amount: 35, currency: 'USD'}},
+    })
     expect(sweep.assignments.map((a) => a.candidate !== null)).to.deep.equal([true, true, true, false, false])
     expect(sweep.assignments[3].reason).to.deep.include({reason: 'budget', subject: 'sweep'})
     expect(sweep.estimatedCostUsd).to.equal(30)
@@ -63,7 +75,9 @@ describe('planner sweeps', () => {
     const a = sweep.assignments[0]
     expect(a.candidate).to.deep.include({offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, nodes: 2})
     expect(a.waitForSlotHours).to.equal(0)
-    expect(sweep.usage).to.deep.equal([{offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, instances: 2, jobs: 1, capacity: null, pool: null}])
+    expect(sweep.usage).to.deep.equal([
+      {offerKey: 'aws/r3/-/i0', accelerator: {name: 'SLOW', count: 1}, instances: 2, jobs: 1, capacity: null, pool: null},
+    ])
   })
 
   it('offers sharing a capacity pool share its slots: the sweep spills past the pool, or waits for it', () => {
@@ -109,7 +123,17 @@ describe('planner sweeps', () => {
   })
 
   it('a job no offer can run carries its own exclusion reason', () => {
-    const sweep = sweepOf([job({name: 'npu', resources: {accelerators: [{names: ['Ascend910B'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'Ascend910B:1'}]}})], [offer({})])
+    const sweep = sweepOf(
+      [
+        job({
+          name: 'npu',
+          resources: {
+            accelerators: [{names: ['Ascend910B'], vendors: null, memoryGB: null, count: {min: 1, max: 1}, text: 'Ascend910B:1'}],
+          },
+        }),
+      ],
+      [offer({})],
+    )
     expect(sweep.assignments[0].reason?.reason).to.equal('accelerator-mismatch')
   })
 })

@@ -28,7 +28,10 @@ describe('local provider: one pool of slots for all its offers', () => {
     })
 
   // Any one card will do; FAST is listed first, so the machine's FAST offer is preferred.
-  const jobs = (n: number) => Array.from({length: n}, (_, i) => job({name: `j${i}`, resources: {accelerators: [request('FAST:1', ['FAST'], 1), request('SLOW:1', ['SLOW'], 1)]}}))
+  const jobs = (n: number) =>
+    Array.from({length: n}, (_, i) =>
+      job({name: `j${i}`, resources: {accelerators: [request('FAST:1', ['FAST'], 1), request('SLOW:1', ['SLOW'], 1)]}}),
+    )
 
   it('a sweep over a two-accelerator machine with max_concurrent 1 runs one job at a time', async () => {
     const offers = await twoKinds(1).liveOffers()

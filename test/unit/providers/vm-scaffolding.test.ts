@@ -81,7 +81,9 @@ describe('VM adapter scaffolding', function () {
   it('asciiClientToken keeps a key that fits and hashes one that does not, stably', function () {
     expect(asciiClientToken('att-1')).to.equal('att-1')
     const long = 'k'.repeat(100)
-    expect(asciiClientToken(long)).to.equal(asciiClientToken(long)).and.to.match(/^[0-9a-f]{64}$/)
+    expect(asciiClientToken(long))
+      .to.equal(asciiClientToken(long))
+      .and.to.match(/^[0-9a-f]{64}$/)
     expect(asciiClientToken('café')).to.have.length(64)
   })
 })

@@ -49,18 +49,37 @@ describe('ACS3-HMAC-SHA256 signer (Alibaba Cloud)', function () {
 
   it('adds date, nonce, payload hash and security token, and round-trips the header', function () {
     const signed = signAcs3(
-      {method: 'POST', path: '/', headers: [['host', 'ecs.cn-hangzhou.aliyuncs.com'], ['x-acs-action', 'DescribeInstances'], ['x-acs-version', '2014-05-26']], body: 'RegionId=cn-hangzhou'},
+      {
+        method: 'POST',
+        path: '/',
+        headers: [
+          ['host', 'ecs.cn-hangzhou.aliyuncs.com'],
+          ['x-acs-action', 'DescribeInstances'],
+          ['x-acs-version', '2014-05-26'],
+        ],
+        body: 'RegionId=cn-hangzhou',
+      },
       {accessKeyId: 'LTAIexample', accessKeySecret: 'secret-example', securityToken: 'sts-token-example'},
       {date: new Date('2024-05-06T07:08:09.123Z'), nonce: 'abc'},
     )
     expect(signed.headers).to.deep.include(['x-acs-date', '2024-05-06T07:08:09Z'])
     expect(signed.headers).to.deep.include(['x-acs-signature-nonce', 'abc'])
-    expect(signed.signedHeaders).to.equal('host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version')
+    expect(signed.signedHeaders).to.equal(
+      'host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version',
+    )
     const parsed = parseAcs3Authorization(signed.authorization)!
     expect(parsed.accessKeyId).to.equal('LTAIexample')
     expect(parsed.signature).to.equal(signed.signature)
     // Canonical query encoding: space %20, * %2A, ~ kept, sorted by key.
-    const creq = acs3CanonicalRequest({method: 'GET', path: '/', query: [['b', 'x y*~'], ['a', '1']], headers: [['host', 'h']]})
+    const creq = acs3CanonicalRequest({
+      method: 'GET',
+      path: '/',
+      query: [
+        ['b', 'x y*~'],
+        ['a', '1'],
+      ],
+      headers: [['host', 'h']],
+    })
     expect(creq.text.split('\n')[2]).to.equal('a=1&b=x%20y%2A~')
   })
 })

@@ -42,10 +42,13 @@ function parseReq(text: string): SigV4Request {
   const q = target.indexOf('?')
   const path = q < 0 ? target : target.slice(0, q)
   const rawQuery = q < 0 ? '' : target.slice(q + 1)
-  const query: Array<[string, string]> = rawQuery === '' ? [] : rawQuery.split('&').map((p) => {
-    const eq = p.indexOf('=')
-    return eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)]
-  })
+  const query: Array<[string, string]> =
+    rawQuery === ''
+      ? []
+      : rawQuery.split('&').map((p) => {
+          const eq = p.indexOf('=')
+          return eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)]
+        })
   const headers: Array<[string, string]> = []
   for (const line of lines.slice(1)) {
     if (/^\s/.test(line)) headers.push([headers[headers.length - 1][0], line])
@@ -117,7 +120,11 @@ describe('SigV4 details', function () {
   })
 
   it('parses the Authorization header it writes', function () {
-    const signed = signRequest({method: 'GET', path: '/', headers: [['host', 'h']]}, credentials, {region: 'eu-west-1', service: 'ec2', date: new Date(0)})
+    const signed = signRequest({method: 'GET', path: '/', headers: [['host', 'h']]}, credentials, {
+      region: 'eu-west-1',
+      service: 'ec2',
+      date: new Date(0),
+    })
     expect(parseAuthorization(signed.authorization)).to.deep.equal({
       accessKeyId: 'AKIDEXAMPLE',
       date: '19700101',

@@ -36,10 +36,14 @@ describe('TC3-HMAC-SHA256 signer (Tencent Cloud)', function () {
   }
 
   it('version A: reproduces every step and the Authorization header', function () {
-    const signed = signTc3(request(), {secretId: mdValue(doc, '- SecretId:', a), secretKey: mdValue(doc, '- SecretKey:', a)}, {
-      service: 'cvm',
-      signedHeaders: ['content-type', 'host'],
-    })
+    const signed = signTc3(
+      request(),
+      {secretId: mdValue(doc, '- SecretId:', a), secretKey: mdValue(doc, '- SecretKey:', a)},
+      {
+        service: 'cvm',
+        signedHeaders: ['content-type', 'host'],
+      },
+    )
     expect(signed.canonicalRequest.split('\n').pop()).to.equal(mdValue(doc, '- HashedRequestPayload:', a))
     expect(signed.canonicalRequest).to.equal(mdBlock(doc, '- CanonicalRequest:', a))
     expect(signed.stringToSign).to.equal(mdBlock(doc, '- StringToSign:', a))
@@ -56,12 +60,25 @@ describe('TC3-HMAC-SHA256 signer (Tencent Cloud)', function () {
     const signed = signTc3(request(), {secretId: 'AKIDexample', secretKey: '*'.repeat(32)}, {service: 'cvm'})
     expect(signed.stringToSign).to.equal(mdValue(doc, '- StringToSign:', b).replace(/\\n/g, '\n'))
     expect(signed.signature).to.equal(mdValue(doc, '- Signature:', b))
-    expect(parseTc3Authorization(signed.authorization)).to.deep.include({secretId: 'AKIDexample', date: '2019-02-25', service: 'cvm', signature: signed.signature})
+    expect(parseTc3Authorization(signed.authorization)).to.deep.include({
+      secretId: 'AKIDexample',
+      date: '2019-02-25',
+      service: 'cvm',
+      signature: signed.signature,
+    })
   })
 
   it('adds the timestamp and token headers', function () {
     const signed = signTc3(
-      {method: 'POST', headers: [['Content-Type', 'application/json'], ['Host', 'cvm.tencentcloudapi.com'], ['X-TC-Action', 'RunInstances']], body: '{}'},
+      {
+        method: 'POST',
+        headers: [
+          ['Content-Type', 'application/json'],
+          ['Host', 'cvm.tencentcloudapi.com'],
+          ['X-TC-Action', 'RunInstances'],
+        ],
+        body: '{}',
+      },
       {secretId: 'AKIDexample', secretKey: 'k'.repeat(32), token: 'tok-example'},
       {service: 'cvm', timestamp: 1700000000},
     )

@@ -22,7 +22,10 @@ const NOW = new Date('2026-01-01T00:00:00Z')
 function job(extra = '', hours = 4) {
   const dir = mkdtempSync(join(tmpdir(), 'skyhop-simjob-'))
   const file = join(dir, 'job.yaml')
-  writeFileSync(file, `name: sim\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: ${hours}}\ndeadline: 8h\nrun: python train.py\n${extra}`)
+  writeFileSync(
+    file,
+    `name: sim\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: ${hours}}\ndeadline: 8h\nrun: python train.py\n${extra}`,
+  )
   return loadJobFile(file, {now: NOW}).spec
 }
 
@@ -59,10 +62,19 @@ function inRunStore(out: ControllerRunOutcome, read: (store: Store, job: JobReco
 }
 
 /** `skyhop simulate` of a job file (its YAML) over a set of the shared traces, in a fresh home. */
-function simulateShared(yaml: string, options: {traces: string; seeds: number; spotPrice: string[]; onDemandPrice: string[]; policies: string[]}) {
+function simulateShared(
+  yaml: string,
+  options: {traces: string; seeds: number; spotPrice: string[]; onDemandPrice: string[]; policies: string[]},
+) {
   const file = join(mkdtempSync(join(tmpdir(), 'skyhop-simjob-')), 'job.yaml')
   writeFileSync(file, yaml)
-  return simulateFileAsync({...options, file, traces: join(SHARED_TRACES, options.traces), home: mkdtempSync(join(tmpdir(), 'skyhop-home-')), now: NOW})
+  return simulateFileAsync({
+    ...options,
+    file,
+    traces: join(SHARED_TRACES, options.traces),
+    home: mkdtempSync(join(tmpdir(), 'skyhop-home-')),
+    now: NOW,
+  })
 }
 
 describe('simulator: the real controller on a simulated provider', function () {
@@ -86,7 +98,10 @@ describe('simulator: the real controller on a simulated provider', function () {
     const out = await runController(input([a, b]))
     expect(out.missed).to.equal(false)
     expect(out.preemptions).to.equal(1)
-    expect(out.attempts.map((x) => `${x.zone}:${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['us-west-2a:spot:PREEMPTED', 'us-east-1a:spot:SUCCEEDED'])
+    expect(out.attempts.map((x) => `${x.zone}:${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal([
+      'us-west-2a:spot:PREEMPTED',
+      'us-east-1a:spot:SUCCEEDED',
+    ])
     // 1.5 h of work kept from the first zone, 2.5 h in the second, each after d = 0.5 h.
     expect(out.spotWorkHours).to.be.closeTo(4, 1e-6)
     expect(out.finishHours).to.be.closeTo(2 + 0.5 + 2.5, 1e-6)
@@ -102,7 +117,10 @@ describe('simulator: the real controller on a simulated provider', function () {
     const events: string[] = []
     const out = await runController(input([a, b], {onEvent: (e) => events.push(e.kind)}))
     expect(out.missed).to.equal(false)
-    expect(out.attempts.map((x) => `${x.zone}:${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal(['us-west-2a:spot:PREEMPTED', 'us-west-2b:spot:SUCCEEDED'])
+    expect(out.attempts.map((x) => `${x.zone}:${x.spot ? 'spot' : 'od'}:${x.state}`)).to.deep.equal([
+      'us-west-2a:spot:PREEMPTED',
+      'us-west-2b:spot:SUCCEEDED',
+    ])
     expect(events).to.not.include('respot-wait')
     // No time idle between the two: preempted at 2 h, relaunched at once (d = 0.5 h).
     expect(out.finishHours).to.be.closeTo(2 + 0.5 + 2.5, 1e-6)
@@ -153,7 +171,9 @@ describe('simulator: the real controller on a simulated provider', function () {
   it('where the p95 rule leaves spot out, starts on spot while on-demand stays in time after a preemption at once', async () => {
     // 30 h of work in 34 h, d = 0.2 h, spot always there: spot's pessimistic finish does not
     // fit, but on-demand (30.2 h) would still finish after spot's changeover (33.8 h left).
-    const out = await runController(input([market('1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
+    const out = await runController(
+      input([market('1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}),
+    )
     expect(out.missed).to.equal(false)
     expect(shortAttempts(out)).to.deep.equal(['spot:SUCCEEDED'])
     expect(out.costUsd).to.be.closeTo(30.2, 1e-6)
@@ -168,7 +188,9 @@ describe('simulator: the real controller on a simulated provider', function () {
     // launch on-demand. But the job is ahead of Uniform Progress's line (10/12.8 × 6 = 4.69 h
     // by 6 h) and on-demand (5.4 h) still fits after the step, spot's changeover and a
     // checkpoint interval (12.8 − 6 − 0.2 − 1/60 = 6.58 h): it waits, and spot is back at 6 h.
-    const out = await runController(input([market('111110111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, keepHome: true}))
+    const out = await runController(
+      input([market('111110111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, keepHome: true}),
+    )
     expect(out.missed).to.equal(false)
     expect(shortAttempts(out)).to.deep.equal(['spot:PREEMPTED', 'spot:SUCCEEDED'])
     expect(out.onDemandHours).to.equal(0)
@@ -194,7 +216,17 @@ describe('simulator: the real controller on a simulated provider', function () {
     const onEvent = (e: {kind: string; message: string}) => {
       if (e.kind === 'respot-wait') waits.push(/behind schedule/.test(e.message) ? 'short-outage' : 'p95')
     }
-    const out = await runController(input([market('1111111110'.repeat(13))], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, gapHours: 0.1, keepHome: true, onEvent}))
+    const out = await runController(
+      input([market('1111111110'.repeat(13))], {
+        job: job('', 10),
+        workHours: 10,
+        deadlineHours: 12.8,
+        changeoverHours: 0.2,
+        gapHours: 0.1,
+        keepHome: true,
+        onEvent,
+      }),
+    )
     expect(out.missed).to.equal(false)
     expect(shortAttempts(out)).to.deep.equal([...Array.from({length: 8}, () => 'spot:PREEMPTED'), 'od:SUCCEEDED'])
     expect(out.spotWorkHours).to.be.closeTo(5.6, 1e-6)
@@ -206,22 +238,38 @@ describe('simulator: the real controller on a simulated provider', function () {
       expect(waits).to.deep.equal(['p95', ...Array.from({length: 6}, () => 'short-outage')])
       expect(events.filter((e) => e.kind === 'respot-wait').map((e) => e.data.rule ?? 'p95')).to.deep.equal(['p95', 'short-outage'])
       const short = events.find((e) => e.kind === 'respot-wait' && e.data.rule === 'short-outage')!
-      expect(String(short.data.message)).to.match(/the job is behind schedule, but spot's outages have lasted 24 min on average, too short for going on-demand to pay/)
+      expect(String(short.data.message)).to.match(
+        /the job is behind schedule, but spot's outages have lasted 24 min on average, too short for going on-demand to pay/,
+      )
       expect(events.filter((e) => e.kind === 'respot-on-demand').map((e) => e.data.code)).to.deep.equal(['spot-does-not-fit'])
     })
   })
 
-  it('behind schedule, goes on-demand through an outage that has already lasted longer than on-demand\'s start-up is worth', async () => {
+  it("behind schedule, goes on-demand through an outage that has already lasted longer than on-demand's start-up is worth", async () => {
     // As above, but spot is out 0.6 h after each 0.9 h. The first outage is waited for under
     // the p95 rule; after 0.2 h of it the job is behind, and the outage, expected to last
     // 0.7 h + 0.2 h more (mean + age), is too long: on-demand, no short-outage wait.
-    const out = await runController(input([market('111111111000000'.repeat(9))], {job: job('', 10), workHours: 10, deadlineHours: 12.8, changeoverHours: 0.2, gapHours: 0.1, keepHome: true}))
+    const out = await runController(
+      input([market('111111111000000'.repeat(9))], {
+        job: job('', 10),
+        workHours: 10,
+        deadlineHours: 12.8,
+        changeoverHours: 0.2,
+        gapHours: 0.1,
+        keepHome: true,
+      }),
+    )
     expect(out.missed).to.equal(false)
     expect(shortAttempts(out).slice(0, 4)).to.deep.equal(['spot:PREEMPTED', 'spot:FAILED', 'spot:FAILED', 'od:PREEMPTED'])
     inRunStore(out, (store, j) => {
       const events = store.events(j.id)
       const firstOd = events.findIndex((e) => e.kind === 'respot-on-demand')
-      expect(events.slice(0, firstOd).filter((e) => e.kind === 'respot-wait').map((e) => e.data.rule ?? 'p95')).to.deep.equal(['p95'])
+      expect(
+        events
+          .slice(0, firstOd)
+          .filter((e) => e.kind === 'respot-wait')
+          .map((e) => e.data.rule ?? 'p95'),
+      ).to.deep.equal(['p95'])
       expect(store.listAttempts(j.id)[3].intentAt).to.equal(new Date(NOW.getTime() + 1.1 * 3_600_000).toISOString())
     })
   })
@@ -232,7 +280,9 @@ describe('simulator: the real controller on a simulated provider', function () {
     // 3.2 h there is none, the launch fails and on-demand runs on (the next look 2 h, then
     // 4 h later). At 7.2 h spot is there: launched first, then the on-demand attempt is asked
     // to stop, then the held one let go. 7 h of work on one, 3 h on the other; no restart.
-    const out = await runController(input([market('0000001111111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 13, changeoverHours: 0.2, keepHome: true}))
+    const out = await runController(
+      input([market('0000001111111111111111')], {job: job('', 10), workHours: 10, deadlineHours: 13, changeoverHours: 0.2, keepHome: true}),
+    )
     expect(out.missed).to.equal(false)
     expect(out.jobState).to.equal('SUCCEEDED')
     expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:FAILED', 'spot:FAILED', 'spot:SUCCEEDED'])
@@ -272,7 +322,9 @@ describe('simulator: the real controller on a simulated provider', function () {
     // 4.2 h it has done 4 h, short of the 4.06 h the line asks by 4.6 h (two changeovers on);
     // at 5.2 h it has 5 h against 4.94 h by 5.6 h, and on-demand would still finish after the
     // move: spot first, then 25 h on spot.
-    const out = await runController(input([market('00' + '1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}))
+    const out = await runController(
+      input([market('00' + '1'.repeat(40))], {job: job('', 30), workHours: 30, deadlineHours: 34, changeoverHours: 0.2, keepHome: true}),
+    )
     expect(out.missed).to.equal(false)
     expect(shortAttempts(out)).to.deep.equal(['spot:FAILED', 'od:PREEMPTED', 'spot:SUCCEEDED'])
     expect(out.onDemandWorkHours).to.be.closeTo(5, 1e-6)
@@ -296,13 +348,16 @@ describe('simulator: the real controller on a simulated provider', function () {
 
   it('on the shared nine-zone traces: zero misses, beside the mirrored policy', async function () {
     requireSharedTraces(this)
-    const r = await simulateShared('name: paper\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 48}\ndeadline: 60h\nrun: x\n', {
-      traces: 'availability/1-node/aws-02-15-2023',
-      seeds: 10,
-      spotPrice: ['1'],
-      onDemandPrice: ['3'],
-      policies: ['skyhop', 'skyhop-controller'],
-    })
+    const r = await simulateShared(
+      'name: paper\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 48}\ndeadline: 60h\nrun: x\n',
+      {
+        traces: 'availability/1-node/aws-02-15-2023',
+        seeds: 10,
+        spotPrice: ['1'],
+        onDemandPrice: ['3'],
+        policies: ['skyhop', 'skyhop-controller'],
+      },
+    )
     expect(r.policies.map((p) => p.name)).to.deep.equal(['skyhop', 'skyhop-controller'])
     const c = r.policies[1]
     expect(c.runs).to.equal(10)
@@ -316,13 +371,16 @@ describe('simulator: the real controller on a simulated provider', function () {
     // 2 h: Uniform Progress's hysteresis moved the job from V100 on-demand to K80 spot (a
     // quarter of the speed), whose slow progress ate the slack the on-demand fallback needed.
     requireSharedTraces(this)
-    const r = await simulateShared('name: hetero\nresources: {accelerators: [V100:1, K80:1]}\nwork: {reference: V100:1, hours: 24}\nthroughput: {V100: 15.7, K80: 4.37}\ndeadline: 40h\nrun: x\n', {
-      traces: 'availability/1-node/aws-10-26-2022',
-      seeds: 20,
-      spotPrice: ['v100=0.918', 'k80=0.27'],
-      onDemandPrice: ['v100=3.06', 'k80=0.9'],
-      policies: ['hourly-price', 'skyhop-controller'],
-    })
+    const r = await simulateShared(
+      'name: hetero\nresources: {accelerators: [V100:1, K80:1]}\nwork: {reference: V100:1, hours: 24}\nthroughput: {V100: 15.7, K80: 4.37}\ndeadline: 40h\nrun: x\n',
+      {
+        traces: 'availability/1-node/aws-10-26-2022',
+        seeds: 20,
+        spotPrice: ['v100=0.918', 'k80=0.27'],
+        onDemandPrice: ['v100=3.06', 'k80=0.9'],
+        policies: ['hourly-price', 'skyhop-controller'],
+      },
+    )
     const [hourly, c] = r.policies
     expect(c.runs).to.equal(20)
     expect(c.deadlineMisses).to.equal(0)

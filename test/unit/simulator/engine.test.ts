@@ -14,7 +14,16 @@ describe('simulator engine', () => {
   it('charges on-demand only the changeover plus the work', () => {
     const sc = scenario([market('00000000')])
     const r = simulate(sc, policy('on-demand', sc))
-    expect(r).to.include({costUsd: 13.5, onDemandHours: 4.5, spotHours: 0, changeovers: 1, preemptions: 0, finishHours: 4.5, missed: false, unfinished: false})
+    expect(r).to.include({
+      costUsd: 13.5,
+      onDemandHours: 4.5,
+      spotHours: 0,
+      changeovers: 1,
+      preemptions: 0,
+      finishHours: 4.5,
+      missed: false,
+      unfinished: false,
+    })
     expect(r.onDemandWorkHours).to.equal(4)
   })
 

@@ -108,11 +108,15 @@ describe('simulator policies', () => {
     })
 
     it('learns which zone keeps its spot and starts there', () => {
-      const markets = [market('1010101010101010', {zone: 'us-east-1a', region: 'us-east-1'}), market('1111111111111111', {zone: 'us-east-1b', region: 'us-east-1'})]
+      const markets = [
+        market('1010101010101010', {zone: 'us-east-1a', region: 'us-east-1'}),
+        market('1111111111111111', {zone: 'us-east-1b', region: 'us-east-1'}),
+      ]
       const sc = scenario(markets, {gapHours: 0.5, deadlineHours: 100})
       const p = new SkyhopPolicy(setupOf(sc))
       // Watch both zones for 7 h without running (as the engine would call on each change).
-      for (let k = 0; k < 14; k++) p.decide(view({now: k * 0.5, deadline: 100, current: {kind: 'on-demand', option: 0}, available: [k % 2 === 0, true]}))
+      for (let k = 0; k < 14; k++)
+        p.decide(view({now: k * 0.5, deadline: 100, current: {kind: 'on-demand', option: 0}, available: [k % 2 === 0, true]}))
       expect(p.rate(0)).to.be.greaterThan(p.rate(1))
       expect(p.score(0, 7)).to.be.greaterThan(p.score(1, 7))
       expect(p.decide(view({now: 7, deadline: 100, available: [true, true]})).target).to.deep.equal({kind: 'spot', market: 1})
@@ -125,7 +129,8 @@ describe('simulator policies', () => {
       // changeovers 0.5 × (1.7 + 3) + 0.13 = 2.48 but not 1.5 × 2.35 + 0.13 = 3.66: it stays.
       // At spot 1 USD/h the gain 4.17 beats 1.5 × 2 + 0.2 = 3.2: it leaves.
       const onDemand = view({deadline: 40, current: od, available: [true]})
-      const at = (spotUsdPerHour: number) => make('skyhop', scenario([market('1111', {spotUsdPerHour})], {deadlineHours: 40})).decide(onDemand).target
+      const at = (spotUsdPerHour: number) =>
+        make('skyhop', scenario([market('1111', {spotUsdPerHour})], {deadlineHours: 40})).decide(onDemand).target
       expect(at(1.7)).to.deep.equal(od)
       expect(at(1)).to.deep.equal({kind: 'spot', market: 0})
     })
@@ -135,7 +140,10 @@ describe('simulator policies', () => {
         market('1111', {zone: 'us-west-2a', label: 'k80', accelerator: 'K80', speed: 0.25, spotUsdPerHour: 0.3, onDemandUsdPerHour: 0.9}),
         market('1111', {zone: 'us-west-2b', speed: 1, spotUsdPerHour: 0.9, onDemandUsdPerHour: 3}),
       ]
-      const sc = {...scenario(markets, {deadlineHours: 40}), onDemand: [OD, {label: 'k80_1', accelerator: 'K80', count: 1, speed: 0.25, usdPerHour: 0.9}]}
+      const sc = {
+        ...scenario(markets, {deadlineHours: 40}),
+        onDemand: [OD, {label: 'k80_1', accelerator: 'K80', count: 1, speed: 0.25, usdPerHour: 0.9}],
+      }
       const v = view({deadline: 40, available: [true, true]})
       expect(make('skyhop', sc).decide(v).target).to.deep.equal({kind: 'spot', market: 1})
       expect(make('hourly-price', sc).decide(v).target).to.deep.equal({kind: 'spot', market: 0})

@@ -100,7 +100,20 @@ const CHANGEOVER_ON_A_TICK: Scenario = {
   noticeHours: 0,
   gapHours: 1 / 12,
   nodes: 1,
-  spot: [{zone: 'us-east-1a', region: 'us-east-1', provider: 'aws', label: 'v100', accelerator: 'V100-16GB', count: 1, speed: 1, spotUsdPerHour: 0.1, onDemandUsdPerHour: 0.12, data: Uint16Array.from([0, 1, 0, 1, 1, 1, 1, 1])}],
+  spot: [
+    {
+      zone: 'us-east-1a',
+      region: 'us-east-1',
+      provider: 'aws',
+      label: 'v100',
+      accelerator: 'V100-16GB',
+      count: 1,
+      speed: 1,
+      spotUsdPerHour: 0.1,
+      onDemandUsdPerHour: 0.12,
+      data: Uint16Array.from([0, 1, 0, 1, 1, 1, 1, 1]),
+    },
+  ],
   onDemand: [{label: 'fast', accelerator: 'V100-16GB', count: 1, speed: 1, usdPerHour: 3}],
   startTick: 1,
 }
@@ -129,7 +142,9 @@ describe('simulator properties', function () {
       fc.property(scenarioArb, (sc) => {
         const spec = POLICIES.find((p) => p.name === 'on-demand')!
         const r = simulate(sc, spec.create(setupOf(sc)))
-        const o = sc.onDemand.find((x) => sc.changeoverHours + sc.workHours / x.speed <= sc.deadlineHours + 1e-9 && x.usdPerHour / x.speed <= 3)!
+        const o = sc.onDemand.find(
+          (x) => sc.changeoverHours + sc.workHours / x.speed <= sc.deadlineHours + 1e-9 && x.usdPerHour / x.speed <= 3,
+        )!
         expect(r.onDemandHours).to.be.closeTo(sc.changeoverHours + sc.workHours / o.speed, 1e-6)
         expect(r.costUsd).to.be.closeTo(r.onDemandHours * o.usdPerHour, 1e-6)
       }),

@@ -44,10 +44,24 @@ run: python train.py
 const noPrices = {spot: new Map<string, number>(), onDemand: new Map<string, number>()}
 
 describe('simulator markets and runs', () => {
-  it('keeps the traces the job can use, at the planner\'s relative speed, and says why it skips the rest', () => {
+  it("keeps the traces the job can use, at the planner's relative speed, and says why it skips the rest", () => {
     const {spec} = loadJobFile(jobFile(HETERO), {now: NOW})
-    const traces = [trace('us-west-2a_v100_1.json', [1]), trace('us-west-2a_k80_1.json', [1]), trace('us-west-2b_v100_8.json', [1]), trace('us-east-1b_intel_64.json', [1])]
-    const m = buildMarkets({job: spec, traces, registry, now: NOW, prices: {spot: parsePrices('--spot-price', ['V100=0.918', 'K80=0.27']), onDemand: parsePrices('--on-demand-price', ['3.06', 'k80=0.9'])}})
+    const traces = [
+      trace('us-west-2a_v100_1.json', [1]),
+      trace('us-west-2a_k80_1.json', [1]),
+      trace('us-west-2b_v100_8.json', [1]),
+      trace('us-east-1b_intel_64.json', [1]),
+    ]
+    const m = buildMarkets({
+      job: spec,
+      traces,
+      registry,
+      now: NOW,
+      prices: {
+        spot: parsePrices('--spot-price', ['V100=0.918', 'K80=0.27']),
+        onDemand: parsePrices('--on-demand-price', ['3.06', 'k80=0.9']),
+      },
+    })
     expect(m.spot.map((x) => [x.zone, x.label])).to.deep.equal([
       ['us-west-2a', 'v100'],
       ['us-west-2a', 'k80'],
@@ -56,27 +70,68 @@ describe('simulator markets and runs', () => {
     expect(m.spot[1]).to.include({spotUsdPerHour: 0.27, onDemandUsdPerHour: 0.9})
     expect(m.spot[0]).to.include({spotUsdPerHour: 0.918, onDemandUsdPerHour: 3.06, speed: 1})
     expect(m.onDemand.map((o) => o.label)).to.deep.equal(['v100_1', 'k80_1'])
-    expect(m.skipped.map((s) => s.reason)).to.deep.equal(['8 × V100-16GB per node is not a count the job asks for', '"intel" is not an accelerator the job asks for'])
+    expect(m.skipped.map((s) => s.reason)).to.deep.equal([
+      '8 × V100-16GB per node is not a count the job asks for',
+      '"intel" is not an accelerator the job asks for',
+    ])
     expect(m.workHours).to.equal(10)
   })
 
   it('multiplies prices by the nodes and counts spot only with enough instances', () => {
     const {spec} = loadJobFile(jobFile(HETERO.replace('name: hetero', 'name: hetero\nnodes: 4')), {now: NOW})
-    const m = buildMarkets({job: spec, traces: [trace('us-west-2a_v100_1.json', [4])], registry, now: NOW, prices: {spot: parsePrices('x', ['1']), onDemand: parsePrices('x', ['3'])}})
+    const m = buildMarkets({
+      job: spec,
+      traces: [trace('us-west-2a_v100_1.json', [4])],
+      registry,
+      now: NOW,
+      prices: {spot: parsePrices('x', ['1']), onDemand: parsePrices('x', ['3'])},
+    })
     expect(m.spot[0]).to.include({spotUsdPerHour: 4, onDemandUsdPerHour: 12})
   })
 
-  it('takes prices from the catalog: cheapest instance type, median spot over the region\'s zones', () => {
+  it("takes prices from the catalog: cheapest instance type, median spot over the region's zones", () => {
     const offer = (zone: string, type: string, od: number, spot: number | null): Offer =>
-      ({provider: 'aws', region: 'us-west-2', zone, instanceType: type, accelerator: {name: 'V100-16GB', count: 1}, vcpus: 8, memoryGiB: 61, price: {onDemand: od, spot, currency: 'USD'}, priceStatus: 'list', source: 'test', asOf: '2026-01-01'}) as Offer
-    const offers = [offer('usw2-az1', 'p3.2xlarge', 3.06, 0.6), offer('usw2-az2', 'p3.2xlarge', 3.06, 0.5), offer('usw2-az3', 'p3.2xlarge', 3.06, 0.9), offer('usw2-az1', 'p3.big', 9, 0.1)]
+      ({
+        provider: 'aws',
+        region: 'us-west-2',
+        zone,
+        instanceType: type,
+        accelerator: {name: 'V100-16GB', count: 1},
+        vcpus: 8,
+        memoryGiB: 61,
+        price: {onDemand: od, spot, currency: 'USD'},
+        priceStatus: 'list',
+        source: 'test',
+        asOf: '2026-01-01',
+      }) as Offer
+    const offers = [
+      offer('usw2-az1', 'p3.2xlarge', 3.06, 0.6),
+      offer('usw2-az2', 'p3.2xlarge', 3.06, 0.5),
+      offer('usw2-az3', 'p3.2xlarge', 3.06, 0.9),
+      offer('usw2-az1', 'p3.big', 9, 0.1),
+    ]
     const p = catalogPrice({offers, cnyPerUsd: 7.2}, trace('us-west-2a_v100_1.json', [1]))
     expect(p).to.include({spot: 0.6, onDemand: 3.06})
     expect(catalogPrice({offers, cnyPerUsd: 7.2}, trace('us-east-1a_v100_1.json', [1]))).to.equal(null)
     const {spec} = loadJobFile(jobFile(HETERO), {now: NOW})
-    expect(() => buildMarkets({job: spec, traces: [trace('us-west-2a_k80_1.json', [1])], registry, now: NOW, prices: noPrices, catalog: () => ({offers, cnyPerUsd: 7.2})}))
-      .to.throw(UsageError, /no catalog price for K80×1 in aws\/us-west-2; give --spot-price and --on-demand-price/)
-    const m = buildMarkets({job: spec, traces: [trace('us-west-2a_v100_1.json', [1])], registry, now: NOW, prices: {spot: new Map(), onDemand: parsePrices('x', ['2'])}, catalog: () => ({offers, cnyPerUsd: 7.2})})
+    expect(() =>
+      buildMarkets({
+        job: spec,
+        traces: [trace('us-west-2a_k80_1.json', [1])],
+        registry,
+        now: NOW,
+        prices: noPrices,
+        catalog: () => ({offers, cnyPerUsd: 7.2}),
+      }),
+    ).to.throw(UsageError, /no catalog price for K80×1 in aws\/us-west-2; give --spot-price and --on-demand-price/)
+    const m = buildMarkets({
+      job: spec,
+      traces: [trace('us-west-2a_v100_1.json', [1])],
+      registry,
+      now: NOW,
+      prices: {spot: new Map(), onDemand: parsePrices('x', ['2'])},
+      catalog: () => ({offers, cnyPerUsd: 7.2}),
+    })
     expect(m.spot[0]).to.include({spotUsdPerHour: 0.6, onDemandUsdPerHour: 2})
   })
 
@@ -86,9 +141,17 @@ describe('simulator markets and runs', () => {
     const prices = {spot: parsePrices('x', ['1']), onDemand: parsePrices('x', ['3'])}
     expect(() => buildMarkets({job: noWork, traces, registry, now: NOW, prices})).to.throw(UsageError, /work\.hours/)
     const {spec} = loadJobFile(jobFile(HETERO), {now: NOW})
-    expect(() => buildMarkets({job: spec, traces: [trace('us-west-2a_a100_1.json', [1])], registry, now: NOW, prices})).to.throw(UsageError, /none of the 1 traces fits job hetero/)
-    expect(() => buildMarkets({job: spec, traces: [...traces, trace('us-west-2b_v100_1.json', [1], 195)], registry, now: NOW, prices})).to.throw(UsageError, /different ticks \(600 s, 195 s\)/)
-    expect(() => buildMarkets({job: spec, traces, registry, now: NOW, prices, zones: ['us-west-2z']})).to.throw(UsageError, /no trace for zone us-west-2z \(did you mean us-west-2a\?\)/)
+    expect(() => buildMarkets({job: spec, traces: [trace('us-west-2a_a100_1.json', [1])], registry, now: NOW, prices})).to.throw(
+      UsageError,
+      /none of the 1 traces fits job hetero/,
+    )
+    expect(() =>
+      buildMarkets({job: spec, traces: [...traces, trace('us-west-2b_v100_1.json', [1], 195)], registry, now: NOW, prices}),
+    ).to.throw(UsageError, /different ticks \(600 s, 195 s\)/)
+    expect(() => buildMarkets({job: spec, traces, registry, now: NOW, prices, zones: ['us-west-2z']})).to.throw(
+      UsageError,
+      /no trace for zone us-west-2z \(did you mean us-west-2a\?\)/,
+    )
   })
 
   it('parses prices and policies, with clear errors', () => {
@@ -104,7 +167,7 @@ describe('simulator markets and runs', () => {
     expect(() => selectPolicies(['greedyy'])).to.throw(UsageError, /unknown policy "greedyy"/)
   })
 
-  it('uses the providers\' notices: AWS 2 min, GCP 30 s, the shorter when mixed', () => {
+  it("uses the providers' notices: AWS 2 min, GCP 30 s, the shorter when mixed", () => {
     expect(defaultNoticeSeconds([market('1')])).to.equal(120)
     expect(defaultNoticeSeconds([market('1'), market('1', {provider: 'gcp'})])).to.equal(30)
   })
@@ -148,7 +211,16 @@ describe('simulator markets and runs', () => {
       requireSharedTraces(this)
       const file = jobFile('name: paper\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 48}\ndeadline: 60h\nrun: x\n')
       const run = (traces: string, zones?: string[]) =>
-        simulateFile({file, traces, home: mkdtempSync(join(tmpdir(), 'skyhop-home-')), seeds: 40, spotPrice: ['1'], onDemandPrice: ['3'], zones, now: NOW})
+        simulateFile({
+          file,
+          traces,
+          home: mkdtempSync(join(tmpdir(), 'skyhop-home-')),
+          seeds: 40,
+          spotPrice: ['1'],
+          onDemandPrice: ['3'],
+          zones,
+          now: NOW,
+        })
       const single = run(join(SHARED_TRACES, 'availability/1-node/aws-10-26-2022'), ['us-west-2b'])
       const nine = run(join(SHARED_TRACES, 'availability/1-node/aws-02-15-2023'))
       expect(nine.traces.markets).to.have.length(9)

@@ -24,11 +24,30 @@ function issuesOf(fn: () => unknown): Array<{path: string; message: string}> {
 
 describe('simulator traces', () => {
   it('reads zone, region, provider, kind and count from file names', () => {
-    expect(parseTraceName('x/us-west-2a_v100_1.json')).to.deep.equal({zone: 'us-west-2a', region: 'us-west-2', provider: 'aws', label: 'v100', count: 1})
+    expect(parseTraceName('x/us-west-2a_v100_1.json')).to.deep.equal({
+      zone: 'us-west-2a',
+      region: 'us-west-2',
+      provider: 'aws',
+      label: 'v100',
+      count: 1,
+    })
     expect(parseTraceName('us-east-1f_k80_8.json')).to.include({region: 'us-east-1', label: 'k80', count: 8})
     expect(parseTraceName('us-east-1b_intel_64.json')).to.include({label: 'intel', count: 64})
-    expect(parseTraceName('us-central1-a_c3-88.json')).to.deep.equal({zone: 'us-central1-a', region: 'us-central1', provider: 'gcp', label: 'c3-88', count: 1})
-    for (const bad of ['v100.json', 'us-west-2a.json', 'us-west-2_v100_1.json', 'us-west-2a_v100_0.json', 'us-west-2a_v100_x.json', 'a_b_c_d.json']) {
+    expect(parseTraceName('us-central1-a_c3-88.json')).to.deep.equal({
+      zone: 'us-central1-a',
+      region: 'us-central1',
+      provider: 'gcp',
+      label: 'c3-88',
+      count: 1,
+    })
+    for (const bad of [
+      'v100.json',
+      'us-west-2a.json',
+      'us-west-2_v100_1.json',
+      'us-west-2a_v100_0.json',
+      'us-west-2a_v100_x.json',
+      'a_b_c_d.json',
+    ]) {
       expect(parseTraceName(bad), bad).to.equal(null)
     }
   })
@@ -38,7 +57,9 @@ describe('simulator traces', () => {
     expect(parseTrace('us-west-2a_v100_1.json', doc, registry)).to.include({accelerator: 'V100-16GB', gapSeconds: 600})
     expect(parseTrace('us-west-2a_k80_8.json', doc, registry)).to.include({accelerator: 'K80', count: 8})
     expect(parseTrace('us-east-1b_intel_64.json', doc, registry).accelerator).to.equal(null)
-    expect([...parseTrace('us-west-2a_v100_1.json', JSON.stringify({metadata: {gap_seconds: 300}, data: [0, 16, true, false]}), registry).data]).to.deep.equal([0, 16, 1, 0])
+    expect([
+      ...parseTrace('us-west-2a_v100_1.json', JSON.stringify({metadata: {gap_seconds: 300}, data: [0, 16, true, false]}), registry).data,
+    ]).to.deep.equal([0, 16, 1, 0])
   })
 
   it('reports every problem of a document at its path', () => {
@@ -80,11 +101,15 @@ describe('simulator traces', () => {
     expect(loadTraceDir(join(dir, 'a', 'us-west-2a_v100_1.json'), registry)).to.have.length(1)
   })
 
-  describe('the shared Can\'t Be Late traces', () => {
+  describe("the shared Can't Be Late traces", () => {
     it('all load, with the tick each set documents', function () {
       requireSharedTraces(this)
       const traces = loadTraceDir(SHARED_TRACES, registry)
-      const files = (d: string): number => readdirSync(d, {withFileTypes: true}).reduce((n, e) => n + (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.json') ? 1 : 0), 0)
+      const files = (d: string): number =>
+        readdirSync(d, {withFileTypes: true}).reduce(
+          (n, e) => n + (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.json') ? 1 : 0),
+          0,
+        )
       expect(traces).to.have.length(files(SHARED_TRACES))
       const gap = (part: string) => new Set(traces.filter((t) => t.file.includes(part)).map((t) => t.gapSeconds))
       expect([...gap('aws-10-26-2022')]).to.deep.equal([600])

@@ -26,16 +26,35 @@ describe('state store', () => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'train', file: 'a.yaml', spec})
     const a1 = store.recordAttemptIntent({
-      jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
-      acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
+      jobId: job.id,
+      provider: 'local',
+      region: 'local',
+      zone: null,
+      instanceType: 'local',
+      accelerator: null,
+      acceleratorCount: null,
+      spot: false,
+      pricePerHour: 0,
+      currency: 'USD',
+      onDemandPricePerHour: 0,
     })
     const a2 = store.recordAttemptIntent({...a1!, jobId: job.id, pricePerHour: 1} as never)!
     expect([a1!.n, a2.n]).to.deep.equal([1, 2])
     expect(a1!.state).to.equal('REQUESTED')
-    store.updateAttempt(a1!.id, {state: 'RUNNING', handle: {provider: 'local', externalId: '42', region: 'local', zone: null, data: {}}}, {kind: 'attempt-running'})
+    store.updateAttempt(
+      a1!.id,
+      {state: 'RUNNING', handle: {provider: 'local', externalId: '42', region: 'local', zone: null, data: {}}},
+      {kind: 'attempt-running'},
+    )
     store.setJobState(job.id, 'RUNNING', {kind: 'job-running'})
     expect(store.getAttempt(a1!.id)!.handle!.externalId).to.equal('42')
-    expect(store.events(job.id).map((e) => e.kind)).to.deep.equal(['job-created', 'attempt-requested', 'attempt-requested', 'attempt-running', 'job-running'])
+    expect(store.events(job.id).map((e) => e.kind)).to.deep.equal([
+      'job-created',
+      'attempt-requested',
+      'attempt-requested',
+      'attempt-running',
+      'job-running',
+    ])
     expect(store.findJob('train').id).to.equal(job.id)
     store.close()
   })
@@ -45,22 +64,40 @@ describe('state store', () => {
     const job = store.createJob({name: 'x', file: null, spec})
     store.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled'})
     const a = store.recordAttemptIntent({
-      jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
-      acceleratorCount: null, spot: false, pricePerHour: 0, currency: 'USD', onDemandPricePerHour: 0,
+      jobId: job.id,
+      provider: 'local',
+      region: 'local',
+      zone: null,
+      instanceType: 'local',
+      accelerator: null,
+      acceleratorCount: null,
+      spot: false,
+      pricePerHour: 0,
+      currency: 'USD',
+      onDemandPricePerHour: 0,
     })
     expect(a).to.equal(null)
     expect(store.listAttempts(job.id)).to.have.length(0)
     store.close()
   })
 
-  it('keeps reads of attempts and observations only while they are current: its own writes, another connection\'s, and a rolled-back one', () => {
+  it("keeps reads of attempts and observations only while they are current: its own writes, another connection's, and a rolled-back one", () => {
     const home = tmpHome()
     const store = Store.open(home)
     const other = Store.open(home)
     const job = store.createJob({name: 'x', file: null, spec})
     const intent = {
-      jobId: job.id, provider: 'local', region: 'local', zone: null, instanceType: 'local', accelerator: null,
-      acceleratorCount: null, spot: true, pricePerHour: 1, currency: 'USD', onDemandPricePerHour: 3,
+      jobId: job.id,
+      provider: 'local',
+      region: 'local',
+      zone: null,
+      instanceType: 'local',
+      accelerator: null,
+      acceleratorCount: null,
+      spot: true,
+      pricePerHour: 1,
+      currency: 'USD',
+      onDemandPricePerHour: 3,
     }
     const a1 = store.recordAttemptIntent(intent)!
     const first = store.listAttempts(job.id)
@@ -71,7 +108,10 @@ describe('state store', () => {
     // Its own update and insert: the kept list follows, in order.
     store.updateAttempt(a1.id, {state: 'RUNNING', startedAt: '2026-01-01T00:00:00.000Z'})
     const a2 = store.recordAttemptIntent(intent)!
-    expect(store.listAttempts(job.id).map((a) => [a.id, a.state])).to.deep.equal([[a1.id, 'RUNNING'], [a2.id, 'REQUESTED']])
+    expect(store.listAttempts(job.id).map((a) => [a.id, a.state])).to.deep.equal([
+      [a1.id, 'RUNNING'],
+      [a2.id, 'REQUESTED'],
+    ])
     expect(store.startedAttempts(job.id).map((a) => a.id)).to.deep.equal([a1.id])
     expect(store.openAttempt(job.id)!.id).to.equal(a1.id)
     // Another connection's commit (another process: \`skyhop cancel\`, a second controller).
@@ -79,17 +119,37 @@ describe('state store', () => {
     expect(store.listAttempts(job.id)[0].state).to.equal('PREEMPTED')
     expect(store.openAttempt(job.id)!.id).to.equal(a2.id)
     // A write in a transaction that is rolled back leaves no trace in what is read after.
-    expect(() => store.transaction(() => {
-      store.updateAttempt(a2.id, {state: 'RUNNING'})
-      throw new Error('rolled back')
-    })).to.throw('rolled back')
+    expect(() =>
+      store.transaction(() => {
+        store.updateAttempt(a2.id, {state: 'RUNNING'})
+        throw new Error('rolled back')
+      }),
+    ).to.throw('rolled back')
     expect(store.listAttempts(job.id)[1].state).to.equal('REQUESTED')
     expect(store.getAttempt(a2.id)!.state).to.equal('REQUESTED')
     // Observations: kept from the earliest time asked for, new rows seen from either connection.
-    store.addObservation({ts: '2026-01-01T00:00:00.000Z', provider: 'aws', region: 'r', zone: null, accelerator: null, spot: true, kind: 'preemption', valueSeconds: null})
+    store.addObservation({
+      ts: '2026-01-01T00:00:00.000Z',
+      provider: 'aws',
+      region: 'r',
+      zone: null,
+      accelerator: null,
+      spot: true,
+      kind: 'preemption',
+      valueSeconds: null,
+    })
     expect(store.observations('2025-12-01T00:00:00.000Z')).to.have.length(1)
     expect(store.observations('2026-01-01T00:00:01.000Z')).to.have.length(0)
-    other.addObservation({ts: '2026-01-02T00:00:00.000Z', provider: 'aws', region: 'r', zone: null, accelerator: null, spot: true, kind: 'preemption', valueSeconds: null})
+    other.addObservation({
+      ts: '2026-01-02T00:00:00.000Z',
+      provider: 'aws',
+      region: 'r',
+      zone: null,
+      accelerator: null,
+      spot: true,
+      kind: 'preemption',
+      valueSeconds: null,
+    })
     expect(store.observations('2026-01-01T00:00:01.000Z').map((o) => o.ts)).to.deep.equal(['2026-01-02T00:00:00.000Z'])
     expect(store.observations('2025-01-01T00:00:00.000Z')).to.have.length(2)
     other.close()
@@ -109,7 +169,10 @@ describe('state store', () => {
   it('says "did you mean" for an unknown job', () => {
     const store = Store.open(tmpHome())
     store.createJob({name: 'finetune', file: null, spec})
-    expect(() => store.findJob('fintune')).to.throw(UsageError).with.property('hint').that.matches(/finetune/)
+    expect(() => store.findJob('fintune'))
+      .to.throw(UsageError)
+      .with.property('hint')
+      .that.matches(/finetune/)
     store.close()
   })
 
@@ -141,7 +204,9 @@ describe('state store', () => {
     this.timeout(120_000)
     const home = tmpHome()
     for (let round = 0; round < 5; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/store-writer.ts', home], {stdio: ['ignore', 'pipe', 'inherit']})
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/store-writer.ts', home], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
       await new Promise((r) => setTimeout(r, 150 + round * 60))
       child.kill('SIGKILL')
@@ -151,11 +216,15 @@ describe('state store', () => {
       const jobs = store.db.prepare('SELECT id FROM jobs').all() as Array<{id: string}>
       expect(jobs.length).to.be.greaterThan(0)
       const orphans = store.db
-        .prepare(`SELECT COUNT(*) AS n FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.job_id = j.id AND e.kind = 'job-created')`)
+        .prepare(
+          `SELECT COUNT(*) AS n FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.job_id = j.id AND e.kind = 'job-created')`,
+        )
         .get() as {n: number}
       expect(orphans.n, 'every job has its creation event').to.equal(0)
       const running = store.db
-        .prepare(`SELECT COUNT(*) AS n FROM jobs j WHERE state = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.state = 'RUNNING')`)
+        .prepare(
+          `SELECT COUNT(*) AS n FROM jobs j WHERE state = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.state = 'RUNNING')`,
+        )
         .get() as {n: number}
       expect(running.n, 'no RUNNING job without its RUNNING attempt').to.equal(0)
       store.close()
