@@ -7,86 +7,15 @@
 // are launch-round.ts (candidates, failover), spot-moves.ts (waiting for spot, moving back to
 // it), holds.ts (attempts held until the one they replace has stopped) and attempt-end.ts
 // (polling, an attempt's end, releasing what it held).
-import type {Offer} from '../model/catalog.js'
-import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import {LeaseHeldError, isSkyhopError} from '../errors.js'
-import type {BlockList, Candidate, Plan} from '../planner/types.js'
-import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
-import type {JobSpec} from '../model/job-spec.js'
 import {type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
-import type {BatchPoller} from './batch-poller.js'
+import type {ControllerDeps} from './deps.js'
 import {JobDrive} from './drive.js'
 import {Holds} from './holds.js'
-import type {Journal} from './journal.js'
 import {LaunchRounds} from './launch-round.js'
 import {SpotMoves} from './spot-moves.js'
-
-/**
- * A plan and a way back from a candidate to the offer it came from. Give the accelerator
- * when known: offers sharing an offerKey (one instance type, different accelerators) are
- * told apart by it.
- */
-export interface Replanned {
-  plan: Plan
-  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
-}
-
-export interface ControllerEvent {
-  kind: string
-  jobId: string
-  attemptId?: string
-  message: string
-  data?: Record<string, unknown>
-}
-
-export interface ControllerDeps {
-  /** The controller's only way to the state store (journal.ts). */
-  journal: Journal
-  providers: ReadonlyMap<string, Provider>
-  /** Plans the job with the given scopes blocked. Pure planning plus catalog lookup. */
-  replan(job: JobSpec, blocked: BlockList): Promise<Replanned>
-  /** Where durable per-job state (checkpoints on local/Slurm) lives. */
-  home: string
-  /**
-   * Signs the job's checkpoint store URLs for one attempt (src/checkpoint/checkpoint-store.ts); null
-   * when the job has no store. Without it, checkpoints stay where the attempt runs.
-   */
-  checkpointSync?: SignCheckpointUrls
-  /**
-   * Holds a new cloud attempt until the one it replaces has stopped, through the job's
-   * checkpoint store (a move from on-demand to spot launches spot first). Without it, a
-   * cloud job moves by stopping on-demand first. Attempts that see skyhop's filesystem
-   * (local, Slurm) are held by a file under `home` and need nothing here.
-   */
-  attemptHolds?: AttemptHoldStore
-  /** Unique id of this controller process, for the lease. */
-  owner: string
-  clock?: () => Date
-  sleep?: (ms: number) => Promise<void>
-  pollIntervalMs?: number
-  /** How long to keep retrying when every candidate is out of capacity. 0 = fail at once. */
-  retryUntilUpMs?: number
-  /** Most candidates tried per launch round (dstack tries 25). */
-  maxCandidatesPerRound?: number
-  /**
-   * How often a `spot: auto` job looks for spot (respot.ts): while it runs on on-demand (to
-   * migrate back), and between tries while it waits for spot capacity before its deadline
-   * forces on-demand. Default SKYHOP_RESPOT_INTERVAL_SECONDS, else 300 s; 0 turns both off.
-   */
-  respotIntervalMs?: number
-  onEvent?: (event: ControllerEvent) => void
-  /** Aborting stops driving (the job keeps running; another controller can take over). */
-  signal?: AbortSignal
-  /** Environment the secrets are read from (the launching process's). */
-  env?: NodeJS.ProcessEnv
-  /**
-   * Shared poller for many jobs in one process (sweeps): backend status calls are batched
-   * per provider on one cadence instead of one call per job. Without it, each poll is direct.
-   */
-  poller?: BatchPoller
-}
 
 /**
  * How long a controller's lease lasts without a heartbeat; `recover` takes over jobs whose

@@ -14,7 +14,7 @@ import type {AttemptHold} from '../runner/contract.js'
 import type {JobSpec} from '../model/job-spec.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {contractEnv} from './contract-env.js'
-import type {Replanned} from './controller.js'
+import type {Replanned} from '../planner/replanner.js'
 import {billingPolicy} from './cost.js'
 import type {JobDrive} from './drive.js'
 

@@ -8,7 +8,7 @@ import type {BlockList, Candidate, Plan} from '../planner/types.js'
 import type {PollResult} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
-import type {Replanned} from './controller.js'
+import type {Replanned} from '../planner/replanner.js'
 import type {JobDrive} from './drive.js'
 import {attemptOfferKey, covers} from './launch-round.js'
 import {

@@ -8,7 +8,8 @@ import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoin
 import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Provider} from '../providers/provider.js'
 import type {Store} from '../state/store.js'
-import type {Planning, PlanningInputs, Replanner} from './planning.js'
+import type {Planning} from './planning.js'
+import type {PlanningInputs, Replanner} from '../planner/replanner.js'
 
 export interface PlanningOptions {
   catalogFile?: string

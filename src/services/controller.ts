@@ -1,7 +1,8 @@
 // The background controller of one job (`skyhop controller JOB`, started by launch and
 // recover): drives the job as it was recorded until it ends or `signal` aborts. Another
 // controller holding the job is not an error: `onSkip` hears why, and nothing else happens.
-import {type ControllerEvent, driveJob} from '../controller/controller.js'
+import {driveJob} from '../controller/controller.js'
+import {type ControllerEvent} from '../controller/deps.js'
 import {StoreJournal} from '../controller/journal.js'
 import {LeaseHeldError} from '../errors.js'
 import type {Objective} from '../model/job-spec.js'

@@ -1,17 +1,14 @@
 // Gathers what the pure planner needs — catalog offers, live offers from the enabled
 // backends (this machine, Slurm partitions), their queue estimates, and what the store
 // has observed — and returns a replanner the controller calls after every failure.
-import type {FxRates} from '../model/currency.js'
-import type {Accelerator, Offer} from '../model/catalog.js'
+import type {Offer} from '../model/catalog.js'
 import type {SkyhopConfig} from '../config.js'
 import {indexOffers, offerIdentity, offerKey} from '../planner/offer-index.js'
-import {planJob} from '../planner/plan-job.js'
-import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, PlanOptions, QueueEstimate, QuotaLimit} from '../planner/types.js'
+import type {OfferKey, QueueEstimate} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
-import type {ObservationRecord} from '../model/records.js'
-import type {Replanned} from '../controller/controller.js'
+import {type PlanningCatalog, type PlanningInputs, type Replanner, observationsFrom, replannerFrom} from '../planner/replanner.js'
 
 export interface PlanningSetup {
   home: string
@@ -29,41 +26,13 @@ export interface PlanningSetup {
   warn?: (message: string) => void
 }
 
-export type Replanner = (spec: JobSpec, blocked: BlockList) => Promise<Replanned>
-
 export interface Planning {
   replan: Replanner
   /** What the plans are made from, for `plan`'s output. */
-  catalog: {
-    offers: number
-    providers: Array<{provider: string; origin: string; asOf: string | null}>
-    warnings: string[]
-    fx: {cnyPerUsd: number; source: string}
-  }
+  catalog: PlanningCatalog
   /** Providers whose offers are candidates; null when planning across every provider. */
   enabledProviders: string[] | null
 }
-
-/** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
-export interface PlanningInputs {
-  offers: OfferIndex
-  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
-  accelerators: (name: string) => Accelerator | undefined
-  enabledProviders: ReadonlySet<string> | null
-  fx: FxRates
-  /** The backends' own queue estimates for this job's shape (cached per shape). */
-  queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
-  observations(): readonly Observation[]
-  options: PlanOptions
-  now: () => Date
-  /** What the offers came from, for `plan`'s output. */
-  catalog: Planning['catalog']
-  /** Concurrent limits from the config, for planning sweeps as a whole. */
-  quotas: QuotaLimit[]
-}
-
-/** How far back observations count. */
-const OBSERVATION_WINDOW_DAYS = 14
 
 export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
   return (await createPlanning(setup)).replan
@@ -76,25 +45,6 @@ export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
     catalog: inputs.catalog,
     enabledProviders: inputs.enabledProviders === null ? null : [...inputs.enabledProviders].sort(),
   }
-}
-
-export function replannerFrom(inputs: PlanningInputs): Replanner {
-  const replan = async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
-    const plan = planJob({
-      job: spec,
-      offers: inputs.offers,
-      accelerators: inputs.accelerators,
-      now: inputs.now(),
-      enabledProviders: inputs.enabledProviders,
-      fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
-      observations: inputs.observations(),
-      queueEstimates: await inputs.queueEstimates(spec),
-      blocked,
-      options: inputs.options,
-    })
-    return {plan, offerOf: inputs.offerOf}
-  }
-  return replan
 }
 
 export async function gatherPlanningInputs(setup: PlanningSetup): Promise<PlanningInputs> {
@@ -167,42 +117,4 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
       fx: {cnyPerUsd: fx.cnyPerUsd, source: fx.source},
     },
   }
-}
-
-/** observationsFrom's answer per list of rows the store handed out (it keeps one until they change). */
-const translated = new WeakMap<readonly ObservationRecord[], readonly Observation[]>()
-
-/** The store's observation rows in the planner's vocabulary. */
-export function observationsFrom(store: Store, now: Date): readonly Observation[] {
-  const since = new Date(now.getTime() - OBSERVATION_WINDOW_DAYS * 86_400_000).toISOString()
-  const rows = store.observations(since)
-  let out = translated.get(rows)
-  if (out === undefined) {
-    out = Object.freeze(translate(rows))
-    translated.set(rows, out)
-  }
-  return out
-}
-
-function translate(rows: readonly ObservationRecord[]): Observation[] {
-  const out: Observation[] = []
-  for (const o of rows) {
-    const scope = {provider: o.provider, region: o.region ?? '', zone: o.zone, accelerator: o.accelerator, spot: o.spot, at: o.ts}
-    switch (o.kind) {
-      case 'provisioning-wait':
-        out.push({...scope, kind: 'provisioning-wait', minutes: (o.valueSeconds ?? 0) / 60})
-        break
-      case 'capacity-failure':
-      case 'quota-failure':
-        out.push({...scope, kind: 'capacity-failure'})
-        break
-      case 'preemption':
-        out.push({...scope, kind: 'preemption'})
-        break
-      case 'spot-uptime':
-        out.push({...scope, kind: 'spot-uptime', hours: (o.valueSeconds ?? 0) / 3600})
-        break
-    }
-  }
-  return out
 }

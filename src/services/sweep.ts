@@ -12,7 +12,7 @@ import {type Combination, type Matrix, type MatrixValue, expandMatrix, mergeMatr
 import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
-import type {ControllerDeps} from '../controller/controller.js'
+import type {ControllerDeps} from '../controller/deps.js'
 import {StoreSweepJournal} from '../controller/journal.js'
 import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
 import {
@@ -30,7 +30,7 @@ import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, exitCodeForJob} from './launch.js'
-import {type PlanningInputs, replannerFrom} from './planning.js'
+import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 
 export {SweepLeaseHeldError}
 export type {StoredSweepOptions, SweepEvent, SweepJobOptions, SweepRun} from '../controller/sweep-driver.js'

@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Agent} from 'undici'
 
-import type {Replanner} from '../../src/services/planning.js'
+import type {Replanner} from '../../src/planner/replanner.js'
 import {HuaweiProvider} from '../../src/providers/huaweicloud/huawei-provider.js'
 import type {Provider} from '../../src/providers/provider.js'
 import {TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
