@@ -2,7 +2,7 @@
 // classes; each has a stable `code` (for scripts and the --json envelope) and an exit
 // code. Only src/cli/base-command.ts turns them into output and process exit codes.
 
-/** Process exit codes, stable and documented in the README. */
+/** Process exit codes, stable and documented in docs/exit-codes.md. */
 export const ExitCode = {
   ok: 0,
   internal: 1,

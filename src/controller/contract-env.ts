@@ -1,6 +1,6 @@
 // The environment every attempt sees: the job's envs, its matrix values, its secrets
 // (read from the launching environment, never stored), and the SKYHOP_* contract
-// documented in the README.
+// documented in docs/job-contract.md.
 import {join} from 'node:path'
 
 import {UsageError} from '../errors.js'

@@ -120,7 +120,7 @@ export interface RunnerEvent {
   [field: string]: unknown
 }
 
-/** The SKYHOP_* environment every attempt gets (documented in the README). */
+/** The SKYHOP_* environment every attempt gets (documented in docs/job-contract.md). */
 export interface JobContractEnv {
   SKYHOP_JOB_ID: string
   SKYHOP_JOB_NAME: string

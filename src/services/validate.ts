@@ -28,7 +28,7 @@ export function validateJobFiles(files: string[], options: {now: Date}): Validat
   if (issues.length > 0) {
     const bad = new Set(issues.map((i) => i.file)).size
     throw new InvalidFileError(issues, {
-      hint: `${bad} of ${files.length} file(s) invalid. The job file format is described in schemas/job.schema.json and the README.`,
+      hint: `${bad} of ${files.length} file(s) invalid. The job file format is described in schemas/job.schema.json and docs/job-file.md.`,
     })
   }
   return {files: valid}

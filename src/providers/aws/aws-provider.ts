@@ -7,7 +7,7 @@
 // data; InstanceInitiatedShutdownBehavior=terminate makes the instance release itself when
 // the job ends.
 //
-// Status and logs channel (documented in the README): nothing inbound is opened and no
+// Status and logs channel (documented in docs/providers/aws.md): nothing inbound is opened and no
 // key pair is needed. The boot script mirrors the runner's events and the job's output to
 // the serial console; poll() reads the instance state with one DescribeInstances per
 // region (filter by instance id, so unknown ids do not fail the batch) and, once an

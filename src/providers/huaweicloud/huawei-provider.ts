@@ -23,7 +23,7 @@
 // OpenStack metadata service (/openstack/latest/meta_data.json) and hands to the runner.
 // Spot: Huawei documents no in-guest reclaim notice for ECS, so the runner polls nothing
 // (`huaweicloud` notice source); skyhop sees the reclaim through the API (the spot server
-// stops or disappears without its exit line) and relaunches. See the README for the grace
+// stops or disappears without its exit line) and relaunches. See docs/providers/huaweicloud.md for the grace
 // a job can count on (none guaranteed).
 import {ProviderError} from '../../errors.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
