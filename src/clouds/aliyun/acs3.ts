@@ -4,6 +4,7 @@
 import {randomBytes} from 'node:crypto'
 
 import {canonicalQueryString, hmacSha256Hex, rfc3986Encode, sha256Hex, type Bytes, type Signed} from '../common/signing-util.js'
+import {BugError} from '../../errors.js'
 
 export const ACS3_ALGORITHM = 'ACS3-HMAC-SHA256'
 
@@ -68,7 +69,7 @@ export function acs3CanonicalRequest(request: Acs3Request, signedHeaderFilter = 
 }
 
 export function signAcs3(request: Acs3Request, credentials: AliyunCredentials, options: Acs3Options = {}): Acs3Signed {
-  if (!get(request.headers, 'host')) throw new TypeError('ACS3: the request must carry a Host header')
+  if (!get(request.headers, 'host')) throw new BugError('ACS3: the request must carry a Host header')
   const headers: Array<[string, string]> = request.headers.filter(([n]) => n.toLowerCase() !== 'authorization').map(([n, v]) => [n, v])
   if (get(headers, 'x-acs-date') === undefined) headers.push(['x-acs-date', acsDate(options.date ?? new Date())])
   if (get(headers, 'x-acs-signature-nonce') === undefined)

@@ -8,6 +8,7 @@ import {sendRequest} from '../../http/request.js'
 import {rfc3986Encode} from '../common/signing-util.js'
 import {signAcs3, type AliyunCredentials} from './acs3.js'
 import {AliyunApiError, isRetryableAliyunError, toAliyunProviderError} from './ecs-errors.js'
+import {BugError, UsageError} from '../../errors.js'
 
 export const ECS_API_VERSION = '2014-05-26'
 
@@ -19,7 +20,8 @@ export function ecsEndpoint(region: string, env: Record<string, string | undefin
   const override = env.SKYHOP_ALIYUN_ENDPOINT?.trim()
   if (override) {
     const u = new URL(override)
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`SKYHOP_ALIYUN_ENDPOINT must be http(s): ${override}`)
+    if (u.protocol !== 'https:' && u.protocol !== 'http:')
+      throw new UsageError(`SKYHOP_ALIYUN_ENDPOINT must be http(s): ${override}`, {code: 'ENDPOINT_INVALID'})
     return {url: u.toString(), source: 'SKYHOP_ALIYUN_ENDPOINT'}
   }
   return {url: `https://ecs.${region}.aliyuncs.com/`, source: 'default'}
@@ -166,7 +168,7 @@ export class EcsClient {
   }
 
   async runInstance(input: EcsRunInput): Promise<string> {
-    if (!/^[\x21-\x7e]{1,64}$/.test(input.clientToken)) throw new TypeError('RunInstances: ClientToken must be 1-64 ASCII characters')
+    if (!/^[\x21-\x7e]{1,64}$/.test(input.clientToken)) throw new BugError('RunInstances: ClientToken must be 1-64 ASCII characters')
     const p: Params = [
       input.imageId.startsWith('family:') ? ['ImageFamily', input.imageId.slice('family:'.length)] : ['ImageId', input.imageId],
       ['InstanceType', input.instanceType],

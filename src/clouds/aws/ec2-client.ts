@@ -2,7 +2,7 @@
 // through an injected undici dispatcher, XML answers read with our own safe parser,
 // throttling and 5xx retried with capped exponential backoff, and every other failure
 // mapped onto skyhop's taxonomy (ec2-errors.ts). One client per region.
-import {ProviderError} from '../../errors.js'
+import {ProviderError, BugError, UsageError} from '../../errors.js'
 import type {Money} from '../../model/job-spec.js'
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
 import {isRetryableEc2Error, toProviderError} from './ec2-errors.js'
@@ -152,7 +152,7 @@ export class Ec2Client {
 
   async runInstances(input: RunInstancesInput): Promise<Ec2Instance> {
     if (!/^[\x20-\x7e]{1,64}$/.test(input.clientToken))
-      throw new TypeError('RunInstances: ClientToken must be 1-64 printable ASCII characters')
+      throw new BugError('RunInstances: ClientToken must be 1-64 printable ASCII characters')
     const p: Array<[string, string]> = [
       ['ImageId', input.imageId],
       ['InstanceType', input.instanceType],
@@ -173,7 +173,8 @@ export class Ec2Client {
       )
       const max = input.spot.maxPrice
       if (max) {
-        if (max.currency !== 'USD') throw new TypeError(`EC2 spot max price must be in USD, not ${max.currency}`)
+        if (max.currency !== 'USD')
+          throw new UsageError(`EC2 spot max price must be in USD, not ${max.currency}`, {code: 'MAX_PRICE_CURRENCY'})
         p.push(['InstanceMarketOptions.SpotOptions.MaxPrice', max.amount.toFixed(4)])
       }
     }

@@ -2,6 +2,7 @@
 // AWS_ENDPOINT_URL, both ignored when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true) for the
 // China partition, VPC endpoints and tests; SKYHOP_AWS_ENDPOINT, skyhop's own per-provider
 // override, wins for EC2. Without an override the partition's regional endpoint is used.
+import {UsageError} from '../../errors.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -21,9 +22,10 @@ function checked(url: string, variable: string): string {
   try {
     parsed = new URL(url)
   } catch {
-    throw new TypeError(`${variable} is not a URL: ${url}`)
+    throw new UsageError(`${variable} is not a URL: ${url}`, {code: 'ENDPOINT_INVALID'})
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new TypeError(`${variable} must be http(s): ${url}`)
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new UsageError(`${variable} must be http(s): ${url}`, {code: 'ENDPOINT_INVALID'})
   return parsed.toString()
 }
 

@@ -14,6 +14,7 @@ import {
   type Bytes,
   type Signed,
 } from '../common/signing-util.js'
+import {BugError} from '../../errors.js'
 
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256'
 
@@ -143,14 +144,14 @@ const AMZ_DATE = /^\d{8}T\d{6}Z$/
 
 /** Signs a request with SigV4; returns the headers to send and every intermediate for tests. */
 export function signRequest(request: SigV4Request, credentials: AwsCredentials, options: SigV4Options): SignedRequest {
-  if (!headerValue(request.headers, 'host')) throw new TypeError('SigV4: the request must carry a Host header')
+  if (!headerValue(request.headers, 'host')) throw new BugError('SigV4: the request must carry a Host header')
   let headers: Array<[string, string]> = request.headers.map(([n, v]) => [n, v])
   let amzDate = headerValue(headers, 'x-amz-date')?.trim()
   if (amzDate === undefined) {
     amzDate = isoBasic(options.date ?? new Date())
     headers.push(['X-Amz-Date', amzDate])
   }
-  if (!AMZ_DATE.test(amzDate)) throw new TypeError(`SigV4: X-Amz-Date must look like 20150830T123600Z, got ${amzDate}`)
+  if (!AMZ_DATE.test(amzDate)) throw new BugError(`SigV4: X-Amz-Date must look like 20150830T123600Z, got ${amzDate}`)
   const tokenMode = options.sessionToken ?? 'signed'
   const token = credentials.sessionToken
   if (token && tokenMode === 'signed' && headerValue(headers, 'x-amz-security-token') === undefined) {

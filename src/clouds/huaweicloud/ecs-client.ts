@@ -14,6 +14,7 @@ import {sendRequest} from '../../http/request.js'
 import {rfc3986Encode} from '../common/signing-util.js'
 import {HuaweiApiError, isRetryableHuaweiError, toHuaweiProviderError} from './ecs-errors.js'
 import {signSdkHmac, type HuaweiCredentials} from './sdk-hmac.js'
+import {UsageError} from '../../errors.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -23,7 +24,9 @@ export function huaweiEndpoint(service: 'ecs' | 'ims' | 'iam', region: string, e
   if (override) {
     const u = new URL(override)
     if (u.protocol !== 'https:' && u.protocol !== 'http:')
-      throw new TypeError(`${iam ? 'SKYHOP_HUAWEICLOUD_IAM_ENDPOINT' : 'SKYHOP_HUAWEICLOUD_ENDPOINT'} must be http(s): ${override}`)
+      throw new UsageError(`${iam ? 'SKYHOP_HUAWEICLOUD_IAM_ENDPOINT' : 'SKYHOP_HUAWEICLOUD_ENDPOINT'} must be http(s): ${override}`, {
+        code: 'ENDPOINT_INVALID',
+      })
     // `{region}` and `{service}` place the region and product anywhere in the URL, as the
     // real hosts do (a VPC endpoint per region, or one test server for every region).
     const url = u

@@ -12,6 +12,7 @@ import {
   type Bytes,
   type Signed,
 } from '../common/signing-util.js'
+import {BugError} from '../../errors.js'
 
 export const SDK_HMAC_ALGORITHM = 'SDK-HMAC-SHA256'
 
@@ -73,7 +74,7 @@ export function sdkHmacCanonicalRequest(request: SdkHmacRequest, onlyHeaders?: s
 }
 
 export function signSdkHmac(request: SdkHmacRequest, credentials: HuaweiCredentials, options: SdkHmacOptions = {}): SdkHmacSigned {
-  if (!get(request.headers, 'host')) throw new TypeError('SDK-HMAC: the request must carry a Host header')
+  if (!get(request.headers, 'host')) throw new BugError('SDK-HMAC: the request must carry a Host header')
   const headers: Array<[string, string]> = request.headers.filter(([n]) => n.toLowerCase() !== 'authorization').map(([n, v]) => [n, v])
   let sdkDate = get(headers, 'x-sdk-date')
   if (sdkDate === undefined) {

@@ -12,6 +12,7 @@ import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
 import {sendRequest} from '../../http/request.js'
 import {isRetryableTencentError, TencentApiError, toTencentProviderError} from './cvm-errors.js'
 import {signTc3, type TencentCredentials} from './tc3.js'
+import {BugError, UsageError} from '../../errors.js'
 
 export const CVM_API_VERSION = '2017-03-12'
 export const TAT_API_VERSION = '2020-10-28'
@@ -22,7 +23,8 @@ export function tencentEndpoint(service: string, env: Env): {url: string; source
   const override = env.SKYHOP_TENCENTCLOUD_ENDPOINT?.trim()
   if (override) {
     const u = new URL(override)
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError(`SKYHOP_TENCENTCLOUD_ENDPOINT must be http(s): ${override}`)
+    if (u.protocol !== 'https:' && u.protocol !== 'http:')
+      throw new UsageError(`SKYHOP_TENCENTCLOUD_ENDPOINT must be http(s): ${override}`, {code: 'ENDPOINT_INVALID'})
     return {url: u.toString(), source: 'SKYHOP_TENCENTCLOUD_ENDPOINT'}
   }
   return {url: `https://${service}.tencentcloudapi.com/`, source: 'default'}
@@ -212,7 +214,7 @@ export class CvmClient {
   }
 
   async runInstances(input: CvmRunInput): Promise<string> {
-    if (!/^[\x21-\x7e]{1,64}$/.test(input.clientToken)) throw new TypeError('RunInstances: ClientToken must be 1-64 ASCII characters')
+    if (!/^[\x21-\x7e]{1,64}$/.test(input.clientToken)) throw new BugError('RunInstances: ClientToken must be 1-64 ASCII characters')
     const p = runParams(input)
     p.ClientToken = input.clientToken
     if (input.instanceName) p.InstanceName = input.instanceName.slice(0, 60)

@@ -2,6 +2,7 @@
 // and checked against its worked example (test/unit/signing/tc3.test.ts). Pure functions;
 // node:crypto only.
 import {canonicalQueryString, hmacSha256, hmacSha256Hex, sha256Hex, type Bytes, type Signed} from '../common/signing-util.js'
+import {BugError} from '../../errors.js'
 
 export const TC3_ALGORITHM = 'TC3-HMAC-SHA256'
 
@@ -47,7 +48,7 @@ export function tc3CanonicalRequest(request: Tc3Request, signedHeaderNames: stri
   const names = [...new Set(signedHeaderNames.map((n) => n.toLowerCase()))].sort()
   const lines = names.map((n) => {
     const v = get(request.headers, n)
-    if (v === undefined) throw new TypeError(`TC3: header ${n} is to be signed but missing`)
+    if (v === undefined) throw new BugError(`TC3: header ${n} is to be signed but missing`)
     return `${n}:${v.trim().toLowerCase()}\n`
   })
   const text = [
@@ -76,7 +77,7 @@ export function signTc3(request: Tc3Request, credentials: TencentCredentials, op
   const headers: Array<[string, string]> = request.headers.filter(([n]) => n.toLowerCase() !== 'authorization').map(([n, v]) => [n, v])
   const existing = get(headers, 'x-tc-timestamp')
   const timestamp = existing === undefined ? (options.timestamp ?? Math.floor(Date.now() / 1000)) : Number(existing)
-  if (!Number.isInteger(timestamp) || timestamp < 0) throw new TypeError(`TC3: bad timestamp ${existing}`)
+  if (!Number.isInteger(timestamp) || timestamp < 0) throw new BugError(`TC3: bad timestamp ${existing}`)
   if (existing === undefined) headers.push(['X-TC-Timestamp', String(timestamp)])
   if (credentials.token && get(headers, 'x-tc-token') === undefined) headers.push(['X-TC-Token', credentials.token])
   const creq = tc3CanonicalRequest({...request, headers}, options.signedHeaders ?? TC3_DEFAULT_SIGNED_HEADERS)
