@@ -7,17 +7,16 @@ import {BugError} from '../errors.js'
 import {noFeasiblePlanError, noFeasibleSweepError} from '../planner/explain.js'
 import {planSweep} from '../planner/plan-sweep.js'
 import type {SweepPlan} from '../planner/types.js'
-import type {Provider} from '../providers/provider.js'
 import {type Combination, type Matrix, type MatrixValue, expandMatrix, mergeMatrix} from '../job/matrix.js'
 import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
-import type {ControllerDeps} from '../controller/deps.js'
 import {StoreSweepJournal} from '../controller/journal.js'
 import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
 import {
   type StoredSweepOptions,
   type SweepCounts,
+  type SweepDriverDeps,
   type SweepEvent,
   type SweepJobOptions,
   type SweepRun,
@@ -300,23 +299,11 @@ export function sweepExitCode(store: Store, jobs: readonly JobRecord[]): number 
 
 // ---- running ----------------------------------------------------------------------------
 
-export interface RunSweepDeps {
+/** The sweep driver's deps, with the store and the gathered planner inputs in place of what the service makes of them. */
+export type RunSweepDeps = Omit<SweepDriverDeps, 'journal' | 'replan' | 'fx' | 'exitCodeOf'> & {
   store: Store
-  providers: ReadonlyMap<string, Provider>
   /** The planner's inputs, gathered once for the whole sweep. */
   inputs: PlanningInputs
-  home: string
-  owner: string
-  clock?: () => Date
-  /** Cadence of the shared batch poller; default per provider (src/controller/sweep-driver.ts: SWEEP_POLL_MS). */
-  pollIntervalMs?: number
-  /** How often the budget, idle guard and lease are looked at while nothing ends. */
-  tickMs?: number
-  signal?: AbortSignal
-  onEvent?: (event: SweepEvent) => void
-  env?: NodeJS.ProcessEnv
-  checkpointSync?: ControllerDeps['checkpointSync']
-  attemptHolds?: ControllerDeps['attemptHolds']
 }
 
 /** Drives every unfinished job of a recorded sweep to its end, through the sweep driver. */
