@@ -145,11 +145,15 @@ while :; do sleep 0.1 & wait $!; done`,
 
   it('a failed last copy is recorded and keeps the job exit code; the store keeps the previous checkpoint', async () => {
     store.objects.set('ckpt-bucket/runs/job-1/checkpoint.tar', {body: tarOf({step: '1\n'}), contentType: null, storedAt: new Date()})
-    const a = attempt('echo 2 > "$SKYHOP_CHECKPOINT_DIR/step"; exit 3')
+    // The job waits for the test's go, so the failure is armed after the restore GET and before
+    // the PUT on exit (a job that exits at once raced the arming, and its PUT could succeed).
+    const go = join(tempDir(), 'go')
+    const a = attempt(`while [ ! -e ${JSON.stringify(go)} ]; do sleep 0.05; done; echo 2 > "$SKYHOP_CHECKPOINT_DIR/step"; exit 3`)
     // The restore GET succeeds; the PUT on exit meets a 500.
     const r = startRunner(a.dir)
     await waitFor('the restore', () => eventOf(a.dir, 'checkpoint-restore'))
     store.failNext(1, 500, 'InternalError')
+    writeFileSync(go, '')
     expect(await r.done).to.equal(3)
     const save = eventOf(a.dir, 'checkpoint-save')!
     expect(save).to.deep.include({ok: false, reason: 'exit', httpStatus: 500})
