@@ -11,7 +11,7 @@ const root = join(import.meta.dirname, '..')
 const dist = (p) => join(root, 'dist', p)
 const {planJob, planSweep, indexOffers} = await import(dist('planner/index.js'))
 const {loadRegistry} = await import(dist('catalog/accelerators.js'))
-const {loadJobFile} = await import(dist('spec/load.js'))
+const {loadJobFile} = await import(dist('job/load.js'))
 
 const cliRuns = Number(process.argv[2] ?? 10)
 const registry = loadRegistry()

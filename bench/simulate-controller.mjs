@@ -85,7 +85,7 @@ async function everyScenario() {
   const {buildMarkets, priceKey} = await import(dist('simulator/markets.js'))
   const {simulateMarkets, simulateControllerMarkets, defaultNoticeSeconds} = await import(dist('simulator/run.js'))
   const {POLICIES} = await import(dist('simulator/policies.js'))
-  const {loadJobFile} = await import(dist('spec/load.js'))
+  const {loadJobFile} = await import(dist('job/load.js'))
   const now = new Date('2026-01-01T00:00:00Z')
   const registry = loadRegistry()
   const {scenarios} = traceScenarios({tracesDir: traces, tmp, registry, now, loadTraceDir, loadJobFile, priceKey})

@@ -21,7 +21,7 @@ const {loadTraceDir} = await import(dist('simulator/traces.js'))
 const {buildMarkets, priceKey} = await import(dist('simulator/markets.js'))
 const {simulateMarkets, defaultNoticeSeconds} = await import(dist('simulator/run.js'))
 const {POLICIES} = await import(dist('simulator/policies.js'))
-const {loadJobFile} = await import(dist('spec/load.js'))
+const {loadJobFile} = await import(dist('job/load.js'))
 
 const seeds = Number(process.argv[2] ?? 300)
 const tracesDir = resolve(process.argv[3] ?? join(root, '..', 'shared', 'data', 'traces'))
