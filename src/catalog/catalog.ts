@@ -9,7 +9,7 @@ import {BugError} from '../errors.js'
 import {loadRegistry, type AcceleratorRegistry} from './accelerators.js'
 import {DEFAULT_FX, type FxRates} from '../model/currency.js'
 import {type OffersFile, type OfferTable, parseOffersFile, S, tableRow} from './snapshot.js'
-import type {Offer} from '../model/catalog.js'
+import {indexOffers, type Offer, type OfferIndex} from '../model/catalog.js'
 import {readCatalogFile} from './user-file.js'
 
 export interface LoadCatalogOptions {
@@ -56,6 +56,12 @@ export interface Catalog {
   readonly offers: readonly Offer[]
   /** Offers passing the selection, decoding only those (fast on 100k+ refreshed rows). */
   select(selection: OfferSelection): Offer[]
+  /**
+   * The offers grouped by accelerator for the planner, without `without`'s providers and with
+   * `add` appended (live offers that replace them): groups are counted from the columns and
+   * decoded only when the planner asks for one. Groups and offers come in catalog order.
+   */
+  index(options?: {without?: ReadonlySet<string>; add?: readonly Offer[]}): OfferIndex
   /** Distinct provider/region pairs, without materializing offers. */
   regions(): Array<{provider: string; region: string}>
   readonly sources: readonly CatalogSource[]
@@ -200,6 +206,74 @@ class LazyCatalog implements Catalog {
     }
     for (const o of this.extra) if (keep(o)) out.push(o)
     return out
+  }
+
+  index(options: {without?: ReadonlySet<string>; add?: readonly Offer[]} = {}): OfferIndex {
+    const without = options.without ?? new Set<string>()
+    const kept = (o: Offer) => !without.has(o.provider)
+    if (this.all) return indexOffers([...this.all.filter(kept), ...(options.add ?? [])])
+    // Per segment, the rows of each accelerator id: two passes over two int columns, no
+    // strings and no objects, whatever the size of the catalog.
+    const parts = new Map<string, Array<{table: OfferTable; rows: Int32Array}>>()
+    const sizes = new Map<string, number>()
+    for (const seg of this.segments) {
+      const t = seg.table
+      const allowed = new Uint8Array(t.strings.length)
+      for (const p of seg.admitted) {
+        const id = idOf(seg, p)
+        if (id !== undefined && !without.has(p)) allowed[id] = 1
+      }
+      const provider = t.ids[S.provider]
+      const accelerator = t.ids[S.accelerator]
+      // Slot 0 counts CPU-only rows (id -1); slot id+1 an accelerator's.
+      const counts = new Int32Array(t.strings.length + 1)
+      const order: number[] = []
+      for (let i = 0; i < t.n; i++) {
+        if (allowed[provider[i]] === 0) continue
+        const slot = accelerator[i] + 1
+        if (counts[slot]++ === 0) order.push(slot)
+      }
+      const rows = order.map((slot) => new Int32Array(counts[slot]))
+      const at = new Int32Array(t.strings.length + 1)
+      const listOf = new Int32Array(t.strings.length + 1)
+      order.forEach((slot, k) => (listOf[slot] = k))
+      for (let i = 0; i < t.n; i++) {
+        if (allowed[provider[i]] === 0) continue
+        const slot = accelerator[i] + 1
+        rows[listOf[slot]][at[slot]++] = i
+      }
+      order.forEach((slot, k) => {
+        const name = slot === 0 ? '' : t.strings[slot - 1]
+        let list = parts.get(name)
+        if (!list) parts.set(name, (list = []))
+        list.push({table: t, rows: rows[k]})
+        sizes.set(name, (sizes.get(name) ?? 0) + rows[k].length)
+      })
+    }
+    const extra = indexOffers([...this.extra.filter(kept), ...(options.add ?? [])])
+    for (const [name, n] of extra.groupSizes()) sizes.set(name, (sizes.get(name) ?? 0) + n)
+    let size = 0
+    for (const n of sizes.values()) size += n
+    const decoded = new Map<string, readonly Offer[]>()
+    return {
+      kind: 'offer-index',
+      size,
+      groupSizes: () => sizes,
+      group: (name) => {
+        let list = decoded.get(name)
+        if (list === undefined) {
+          const out: Offer[] = []
+          for (const part of parts.get(name) ?? []) for (let k = 0; k < part.rows.length; k++) out.push(tableRow(part.table, part.rows[k]))
+          out.push(...extra.group(name))
+          decoded.set(name, (list = out))
+        }
+        return list
+      },
+      first: (name) => {
+        const part = parts.get(name)?.[0]
+        return part ? tableRow(part.table, part.rows[0]) : extra.first(name)
+      },
+    }
   }
 
   regions(): Array<{provider: string; region: string}> {

@@ -73,3 +73,39 @@ export interface Offer {
   /** Why a row looks the way it does: anomalies corrected, ranges narrowed, caveats. */
   notes?: string
 }
+
+/**
+ * Offers grouped by accelerator name (`''` for CPU-only), so whole groups are judged at
+ * once and a group is turned into Offer objects only when a job can use it: a plan over a
+ * million catalog rows decodes the few groups the job asks for, and counts the rest.
+ */
+export interface OfferIndex {
+  readonly kind: 'offer-index'
+  readonly size: number
+  /** Every group's name and number of offers, without decoding any offer. */
+  groupSizes(): ReadonlyMap<string, number>
+  /** The group's offers (empty for a name with none), decoded on first use and kept. */
+  group(name: string): readonly Offer[]
+  /** One offer of a non-empty group, decoding only that one: an exclusion's example. */
+  first(name: string): Offer
+}
+
+/** An index over offers already in memory (live offers, a user's file, a simulated catalog), in the order given. */
+export function indexOffers(offers: readonly Offer[]): OfferIndex {
+  const groups = new Map<string, Offer[]>()
+  for (let i = 0; i < offers.length; i++) {
+    const offer = offers[i]
+    const name = offer.accelerator === null ? '' : offer.accelerator.name
+    const group = groups.get(name)
+    if (group === undefined) groups.set(name, [offer])
+    else group.push(offer)
+  }
+  const sizes = new Map([...groups].map(([name, list]) => [name, list.length]))
+  return {
+    kind: 'offer-index',
+    size: offers.length,
+    groupSizes: () => sizes,
+    group: (name) => groups.get(name) ?? [],
+    first: (name) => groups.get(name)![0],
+  }
+}

@@ -29,17 +29,7 @@ export function acceleratorGroupName(offer: Offer): string {
   return offer.accelerator === null ? '' : offer.accelerator.name
 }
 
-export function indexOffers(offers: readonly Offer[]): OfferIndex {
-  const byAccelerator = new Map<string, Offer[]>()
-  for (let i = 0; i < offers.length; i++) {
-    const offer = offers[i]
-    const name = offer.accelerator === null ? '' : offer.accelerator.name
-    const group = byAccelerator.get(name)
-    if (group === undefined) byAccelerator.set(name, [offer])
-    else group.push(offer)
-  }
-  return {kind: 'offer-index', size: offers.length, byAccelerator}
-}
+export {indexOffers} from '../model/catalog.js'
 
 export function isOfferIndex(offers: readonly Offer[] | OfferIndex): offers is OfferIndex {
   return !Array.isArray(offers) && (offers as OfferIndex).kind === 'offer-index'

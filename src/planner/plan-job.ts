@@ -175,12 +175,14 @@ export function rankOffers(
   let offersConsidered = 0
   if (isOfferIndex(offers)) {
     offersConsidered = offers.size
-    for (const [name, list] of offers.byAccelerator) {
+    for (const [name, size] of offers.groupSizes()) {
       const g = ctx.group(name)
       if (g.reason !== null) {
-        exclusions.add(g.reason, name === '' ? 'cpu-only' : name, '', list[0], null, 0, list.length)
+        // A rejected group is counted, never decoded: one example stands for all of it.
+        exclusions.add(g.reason, name === '' ? 'cpu-only' : name, '', offers.first(name), null, 0, size)
         continue
       }
+      const list = offers.group(name)
       for (let i = 0; i < list.length; i++) visit(list[i], g)
     }
   } else {

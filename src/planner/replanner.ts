@@ -9,13 +9,12 @@ import {planJob} from './plan-job.js'
 import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, Plan, PlanOptions, QueueEstimate, QuotaLimit} from './types.js'
 
 /**
- * A plan and a way back from a candidate to the offer it came from. Give the accelerator
- * when known: offers sharing an offerKey (one instance type, different accelerators) are
- * told apart by it.
+ * A plan and a way back from a candidate to the offer it came from, by key and accelerator:
+ * offers sharing an offerKey (one instance type, different accelerators) are told apart by it.
  */
 export interface Replanned {
   plan: Plan
-  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
+  offerOf(candidate: Pick<Candidate, 'offerKey' | 'accelerator'>): Offer | undefined
 }
 
 export type Replanner = (spec: JobSpec, blocked: BlockList) => Promise<Replanned>
@@ -31,7 +30,7 @@ export interface PlanningCatalog {
 /** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
 export interface PlanningInputs {
   offers: OfferIndex
-  offerOf(candidate: Pick<Candidate, 'offerKey'> & {accelerator?: Candidate['accelerator']}): Offer | undefined
+  offerOf(candidate: Pick<Candidate, 'offerKey' | 'accelerator'>): Offer | undefined
   accelerators: (name: string) => Accelerator | undefined
   enabledProviders: ReadonlySet<string> | null
   fx: FxRates

@@ -1,7 +1,7 @@
 // The planner's vocabulary: what goes in (a job, offers, what we have observed, what the
 // controller has blocked) and what comes out (ranked candidates with estimates, grouped
 // exclusions, a sweep assignment). Types only; pure data, JSON-safe on the way out.
-import type {Accelerator, Confidence, Offer, PriceStatus} from '../model/catalog.js'
+import type {Accelerator, Confidence, Offer, OfferIndex, PriceStatus} from '../model/catalog.js'
 import type {Currency, JobSpec, Money, Objective} from '../model/job-spec.js'
 
 /** `provider/region/zone/instanceType`, zone `-` when null. Stable; used as a map key. */
@@ -91,12 +91,7 @@ export interface PlanInput {
   options?: PlanOptions
 }
 
-/** Offers grouped by accelerator name (`''` for CPU-only), so whole groups are judged at once. */
-export interface OfferIndex {
-  readonly kind: 'offer-index'
-  readonly size: number
-  readonly byAccelerator: ReadonlyMap<string, readonly Offer[]>
-}
+export type {OfferIndex} from '../model/catalog.js'
 
 export const EXCLUSION_REASONS = [
   'accelerator-mismatch',

@@ -3,7 +3,7 @@
 // has observed — and returns a replanner the controller calls after every failure.
 import type {Offer} from '../model/catalog.js'
 import type {SkyhopConfig} from '../config.js'
-import {indexOffers, offerIdentity, offerKey} from '../planner/offer-index.js'
+import {offerIdentity, offerKey} from '../planner/offer-index.js'
 import type {OfferKey, QueueEstimate} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Objective} from '../model/job-spec.js'
@@ -71,13 +71,23 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
       setup.warn?.(`${provider.name}: could not list live offers: ${(error as Error).message}`)
     }
   }
-  const offers = [...catalog.offers.filter((o) => !live.some((l) => l.provider === o.provider)), ...live]
-  const index = indexOffers(offers)
-  const byKey = new Map<OfferKey, Offer>(offers.map((o) => [offerKey(o), o]))
+  // Live offers replace the catalog's rows of their provider. The index counts the catalog's
+  // groups from its columns and decodes only the groups a plan uses (issue 17: a million rows).
+  const index = catalog.index({without: new Set(live.map((l) => l.provider)), add: live})
   // Offers sharing an offerKey (one instance type sold with different accelerators) are told
   // apart by their accelerator: by key alone the last of them stood for all, and a launch
   // went out with another offer than the candidate's (its price, its accelerator for GRES).
-  const byIdentity = new Map<string, Offer>(offers.map((o) => [offerIdentity({offerKey: offerKey(o), accelerator: o.accelerator}), o]))
+  // Built per accelerator group on first use, over that group's offers only.
+  const byIdentity = new Map<string, Map<string, Offer>>()
+  const offerOf = (c: {offerKey: OfferKey; accelerator: {name: string; count: number} | null}): Offer | undefined => {
+    const name = c.accelerator === null ? '' : c.accelerator.name
+    let group = byIdentity.get(name)
+    if (group === undefined) {
+      group = new Map(index.group(name).map((o) => [offerIdentity({offerKey: offerKey(o), accelerator: o.accelerator}), o]))
+      byIdentity.set(name, group)
+    }
+    return group.get(offerIdentity(c))
+  }
   const queueCache = new Map<string, QueueEstimate | null>()
   const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
 
@@ -98,10 +108,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   }
   return {
     offers: index,
-    offerOf: (c) =>
-      c.accelerator === undefined
-        ? byKey.get(c.offerKey)
-        : byIdentity.get(offerIdentity({offerKey: c.offerKey, accelerator: c.accelerator})),
+    offerOf,
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
     fx,
@@ -111,7 +118,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     now,
     quotas: setup.config.quotas,
     catalog: {
-      offers: offers.length,
+      offers: index.size,
       providers: catalog.sources.map((s) => ({provider: s.provider, origin: s.origin, asOf: s.asOf})),
       warnings: [...catalog.warnings],
       fx: {cnyPerUsd: fx.cnyPerUsd, source: fx.source},
