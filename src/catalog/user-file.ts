@@ -3,6 +3,9 @@
 // every problem is reported at FILE:LINE:COL with the field path, and accelerator names
 // must resolve in the registry (with a "did you mean"). Uses the file reader and
 // schema-error mapper the job-file loader uses, so both kinds of file fail alike.
+// A JSON file of a MiB or more (inventories of 100k+ offers are generated, and JSON) takes a
+// fast path: JSON.parse and one schema check of the whole value; only a file with a problem
+// is read again through the located reader, so its errors still name FILE:LINE:COL.
 import {readFileSync, statSync} from 'node:fs'
 import {resolve as resolvePath} from 'node:path'
 import {LineCounter, parseDocument} from 'yaml'
@@ -16,8 +19,12 @@ import type {Confidence, Offer, PriceStatus} from '../model/catalog.js'
 
 export const CATALOG_FILE_INVALID = 'CATALOG_FILE_INVALID'
 
-/** Large enough for an inventory of many thousands of offers, small enough to refuse a dataset. */
+/** A YAML file is parsed into a located document: large enough for thousands of offers. */
 export const MAX_CATALOG_FILE_BYTES = 64 * 1024 * 1024
+/** A JSON file takes the fast path; V8 holds strings up to about 512 MiB. */
+export const MAX_JSON_CATALOG_FILE_BYTES = 500 * 1024 * 1024
+/** JSON files from this size are read with JSON.parse and one schema check. */
+const FAST_PATH_BYTES = 1024 * 1024
 
 interface RawOffer {
   provider: string
@@ -51,7 +58,8 @@ function fail(file: string, message: string, extra: Partial<FileIssue> = {}): ne
   throw new InvalidFileError([{file, path: '', message, ...extra}], {code: CATALOG_FILE_INVALID})
 }
 
-function readSource(file: string): {src: SourceDocument; modified: string} {
+/** The file's text, checked for what makes it unreadable; JSON may be larger than YAML. */
+function readText(file: string): {text: string; modified: string} {
   let st
   try {
     st = statSync(file)
@@ -63,8 +71,13 @@ function readSource(file: string): {src: SourceDocument; modified: string} {
     )
   }
   if (st.isDirectory()) fail(file, 'is a directory, not a catalog file')
-  if (st.size > MAX_CATALOG_FILE_BYTES) fail(file, `file is ${(st.size / 1024 / 1024).toFixed(1)} MiB; catalog files must be under 64 MiB`)
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`
+  if (st.size > MAX_JSON_CATALOG_FILE_BYTES)
+    fail(file, `file is ${mib(st.size)}; catalog files must be under ${mib(MAX_JSON_CATALOG_FILE_BYTES)}`)
   const bytes = readFileSync(file)
+  if (st.size > MAX_CATALOG_FILE_BYTES && !looksLikeJson(bytes)) {
+    fail(file, `file is ${mib(st.size)}; a YAML catalog file must be under 64 MiB (write a larger catalog as JSON)`)
+  }
   if (bytes.includes(0)) fail(file, 'looks like a binary file (contains NUL bytes), not YAML or JSON')
   let text: string
   try {
@@ -73,6 +86,24 @@ function readSource(file: string): {src: SourceDocument; modified: string} {
     return fail(file, 'is not valid UTF-8 text')
   }
   if (text.trim() === '') fail(file, 'file is empty; a catalog file needs `offers: [...]`')
+  return {text, modified: st.mtime.toISOString().slice(0, 10)}
+}
+
+/** Whether the first non-blank byte opens a JSON object. */
+function looksLikeJson(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]
+    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue
+    if (b === 0xef && bytes[i + 1] === 0xbb && bytes[i + 2] === 0xbf) {
+      i += 2
+      continue
+    }
+    return b === 0x7b
+  }
+  return false
+}
+
+function readSource(file: string, text: string, modified: string): {src: SourceDocument; modified: string} {
   const lines = new LineCounter()
   const doc = parseDocument(text, {lineCounter: lines, uniqueKeys: true, prettyErrors: true})
   if (doc.errors.length > 0) {
@@ -84,31 +115,74 @@ function readSource(file: string): {src: SourceDocument; modified: string} {
     throw new InvalidFileError(issues, {code: CATALOG_FILE_INVALID})
   }
   const value = doc.toJS({maxAliasCount: 1000}) as unknown
-  return {src: {file, doc, lines, value}, modified: st.mtime.toISOString().slice(0, 10)}
+  return {src: {file, doc, lines, value}, modified}
 }
 
 /** Reads, validates and normalizes a catalog file; throws InvalidFileError listing every problem. */
 export function readCatalogFile(path: string, registry: AcceleratorRegistry): UserCatalog {
   const file = path
-  const {src, modified} = readSource(file)
-  const issues = schemaIssues(src, compiledSchema('catalog.schema.json'))
-  if (issues.length > 0) throw new InvalidFileError(issues, {code: CATALOG_FILE_INVALID})
-
-  const raw = (src.value as {offers: RawOffer[]}).offers
+  const {text, modified} = readText(file)
   const source = `file:${resolvePath(file)}`
+  const validate = compiledSchema('catalog.schema.json')
+  // Below FAST_PATH_BYTES the located reader is quick anyway, and it also refuses a key given
+  // twice in one object, which JSON.parse lets pass (the last one wins).
+  if (text.length >= FAST_PATH_BYTES && looksLikeJson(Buffer.from(text.slice(0, 16)))) {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // Reported with its line and column by the located reader below.
+    }
+    if (value !== undefined && validate(value)) {
+      const {offers, problems} = normalize((value as {offers: RawOffer[]}).offers, registry, source, modified)
+      if (problems.length === 0) return {file, offers, modified}
+    }
+  }
+  // YAML, or JSON with a problem: the located reader says where each problem is.
+  const {src} = readSource(file, text, modified)
+  const issues = schemaIssues(src, validate)
+  if (issues.length > 0) throw new InvalidFileError(issues, {code: CATALOG_FILE_INVALID})
+  const {offers, problems} = normalize((src.value as {offers: RawOffer[]}).offers, registry, source, modified)
+  for (const p of problems)
+    issues.push({
+      file,
+      ...locate(src, p.path),
+      path: pointer(p.path),
+      message: p.message,
+      ...(p.suggestion ? {suggestion: p.suggestion} : {}),
+    })
+  if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: CATALOG_FILE_INVALID})
+  return {file, offers, modified}
+}
+
+interface Problem {
+  path: Array<string | number>
+  message: string
+  suggestion?: string
+}
+
+/** Schema-valid raw offers to Offers, with what the schema cannot check: accelerator names and duplicates. */
+function normalize(
+  raw: RawOffer[],
+  registry: AcceleratorRegistry,
+  source: string,
+  modified: string,
+): {offers: Offer[]; problems: Problem[]} {
   const offers: Offer[] = []
+  const problems: Problem[] = []
   const seen = new Map<string, number>()
+  // A large inventory names a few dozen accelerators a hundred thousand times.
+  const resolved = new Map<string, ReturnType<AcceleratorRegistry['resolve']>>()
   raw.forEach((r, i) => {
     let accelerator: Offer['accelerator'] = null
     if (r.accelerator) {
-      const acc = registry.resolve(r.accelerator.name)
+      let acc = resolved.get(r.accelerator.name)
+      if (acc === undefined && !resolved.has(r.accelerator.name))
+        resolved.set(r.accelerator.name, (acc = registry.resolve(r.accelerator.name)))
       if (!acc) {
-        const path = ['offers', i, 'accelerator', 'name']
         const suggestion = registry.suggest(r.accelerator.name)
-        issues.push({
-          file,
-          ...locate(src, path),
-          path: pointer(path),
+        problems.push({
+          path: ['offers', i, 'accelerator', 'name'],
           message: `unknown accelerator "${r.accelerator.name}"; see \`skyhop accelerators\` for the list`,
           ...(suggestion ? {suggestion} : {}),
         })
@@ -119,13 +193,7 @@ export function readCatalogFile(path: string, registry: AcceleratorRegistry): Us
     const key = [r.provider, r.region, r.zone ?? '', r.instanceType, accelerator?.name ?? '', accelerator?.count ?? 0].join('|')
     const prior = seen.get(key)
     if (prior !== undefined) {
-      const path = ['offers', i]
-      issues.push({
-        file,
-        ...locate(src, path),
-        path: pointer(path),
-        message: `same provider, region, zone, instance type and accelerator as /offers/${prior}`,
-      })
+      problems.push({path: ['offers', i], message: `same provider, region, zone, instance type and accelerator as /offers/${prior}`})
       return
     }
     seen.set(key, i)
@@ -152,6 +220,5 @@ export function readCatalogFile(path: string, registry: AcceleratorRegistry): Us
     if (r.notes !== undefined) offer.notes = r.notes
     offers.push(offer)
   })
-  if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: CATALOG_FILE_INVALID})
-  return {file, offers, modified}
+  return {offers, problems}
 }

@@ -18,7 +18,8 @@ import {endpointEnvName, knownProviderIds} from '../providers.js'
 import {decodeTable, encodeBinary, type OffersFile} from '../snapshot.js'
 import type {Offer} from '../../model/catalog.js'
 import {REFRESHERS} from './refreshers.js'
-import {readRefreshState, refreshStateFile, type RefreshStateEntry, writeAtomic} from './state.js'
+import {readRefreshState, refreshStateFile, type RefreshStateEntry} from './state.js'
+import {writeAtomic} from '../../util/write-atomic.js'
 
 export interface RefreshOptions {
   home: string

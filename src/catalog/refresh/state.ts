@@ -1,6 +1,6 @@
 // The record of refresh attempts, `${home}/catalog/refresh-state.json`, and the atomic
 // file write refreshes use. No HTTP here, so `catalog status` stays light.
-import {readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {ErrorJson} from '../../errors.js'
@@ -31,11 +31,4 @@ export function readRefreshState(home: string): RefreshState {
     // Missing or damaged: no attempts on record.
   }
   return {format: 'skyhop-refresh-state/1', providers: {}}
-}
-
-/** Write to a temporary file, then rename: a reader sees the old file or the new, never half. */
-export function writeAtomic(file: string, text: string | Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, text)
-  renameSync(tmp, file)
 }

@@ -6,7 +6,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {catalogDir, loadCatalog, refreshedFile} from '../../../src/catalog/catalog.js'
-import {encodeBinary, encodeSnapshot} from '../../../src/catalog/snapshot.js'
+import {encodeBinary, encodeSnapshot, openOffersFile, parseOffersFile, tableFromRows, tableRow} from '../../../src/catalog/snapshot.js'
 import {indexOffers, type Offer, type OfferIndex} from '../../../src/model/catalog.js'
 import {offer} from './fixtures.js'
 import {tempHome} from './helpers.js'
@@ -88,5 +88,68 @@ describe('catalog: the planner index', () => {
     const index = loadCatalog({home, snapshotFile}).index({without: new Set(['aws', 'gcp'])})
     const providers = new Set(contents(index).flatMap(([, , offers]) => offers.map((o) => o.provider)))
     expect([...providers].sort()).to.deep.equal(['aliyun', 'huaweicloud'])
+  })
+})
+
+/** A refreshed file as skyhop wrote it before format 2: the strings in the JSON header, rows as given. */
+function formatOneFile(offers: Offer[], provider: string): Buffer {
+  const snap = encodeSnapshot(offers, {}, [])
+  const table = tableFromRows(snap.strings, snap.rows)
+  const meta = {[provider]: {source: 'old refresh', asOf: '2026-01-01', rows: offers.length, origin: 'refreshed'}}
+  const header = Buffer.from(
+    JSON.stringify({format: 'skyhop-offers-bin/1', generatedFrom: [], providers: meta, strings: snap.strings, n: table.n}),
+  )
+  const len = Buffer.alloc(4)
+  len.writeUInt32LE(header.length)
+  const pad = (n: number) => Buffer.alloc((8 - (n % 8)) % 8)
+  const head = Buffer.concat([Buffer.from('SKYOFB1\n', 'latin1'), len, header])
+  const ints = Buffer.concat(table.ids.map((a) => Buffer.from(a.buffer)))
+  const nums = Buffer.concat(table.nums.map((a) => Buffer.from(a.buffer)))
+  return Buffer.concat([head, pad(head.length), ints, pad(ints.length), nums])
+}
+
+describe('catalog: binary offers files read by group', () => {
+  it('reads each group from disk as the whole file decodes it', () => {
+    const offers = randomOffers(500, 11)
+    const file = join(tempHome(), 'x.offers.bin')
+    writeFileSync(file, encodeBinary(offers, {}, []))
+    const reader = openOffersFile(file)!
+    const whole = parseOffersFile(encodeBinary(offers, {}, [])).table
+    expect(reader.n).to.equal(500)
+    expect(reader.runs.reduce((n, r) => n + r.count, 0)).to.equal(500)
+    for (const run of reader.runs) {
+      const part = reader.read(run.start, run.count)
+      for (let i = 0; i < run.count; i++) {
+        const o = tableRow(part, i)
+        expect(o).to.deep.equal(tableRow(whole, run.start + i))
+        expect([o.provider, o.accelerator?.name ?? null]).to.deep.equal([run.provider, run.accelerator])
+      }
+    }
+  })
+
+  it('still reads a refreshed file of format 1, whole', () => {
+    const home = tempHome()
+    mkdirSync(catalogDir(home), {recursive: true})
+    const offers = randomOffers(50, 12, ['gcp'])
+    writeFileSync(refreshedFile(home, 'gcp'), formatOneFile(offers, 'gcp'))
+    const c = loadCatalog({home})
+    expect(c.warnings).to.deep.equal([])
+    expect(c.select({providers: new Set(['gcp'])})).to.deep.equal(offers)
+    expect(c.sources.find((x) => x.provider === 'gcp')).to.include({origin: 'refreshed', rows: 50})
+  })
+
+  it('leaves out a damaged file with a warning and keeps the bundled offers of its provider', () => {
+    const home = tempHome()
+    mkdirSync(catalogDir(home), {recursive: true})
+    const bin = encodeBinary(randomOffers(50, 13, ['gcp']), {gcp: {source: 's', asOf: '2026-01-01', rows: 50, origin: 'refreshed'}}, [])
+    // The header's group list no longer covers the rows.
+    const damaged = Buffer.from(bin.toString('latin1').replace('"runs":[[', '"runs":[[0,0,1,1],['), 'latin1')
+    const fixed = Buffer.alloc(4)
+    fixed.writeUInt32LE(bin.readUInt32LE(8) + (damaged.length - bin.length))
+    fixed.copy(damaged, 8)
+    writeFileSync(refreshedFile(home, 'gcp'), damaged)
+    const c = loadCatalog({home})
+    expect(c.warnings.join('\n')).to.match(/ignored .*gcp\.offers\.bin: .*using the bundled gcp offers/)
+    expect(c.sources.find((x) => x.provider === 'gcp')?.origin).to.equal('bundled')
   })
 })
