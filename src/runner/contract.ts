@@ -26,7 +26,8 @@
 //   preempt-notice    the default SKYHOP_PREEMPT_NOTICE when env does not name one. On a
 //     notice the runner writes there the ISO time at which the job will be SIGKILLed:
 //     the host's deadline minus the runner's margin, i.e. the job's real deadline.
-//   .metadata-notice  hand-over from the runner's metadata poller to the runner; internal.
+//   .metadata-notice.NAME  hand-over from the runner's metadata poller for source NAME to
+//     the runner; internal.
 //   The runner's exit code is the job's (128+N when the job died of signal N); 75 when
 //   it gave up waiting for a capacity slot or for a held attempt's go; 64-70 for its own
 //   errors (no exit_code then).
@@ -46,7 +47,11 @@ export interface RunnerConfig {
    * at another metadata server (tests).
    */
   noticeSources: string[]
-  /** Seconds between metadata polls. */
+  /**
+   * The longest a metadata notice waits before the runner acts on it: polls start that often
+   * (a little more often, by the time a poll takes); GCP's hanging GET answers at once and
+   * falls back to polls at this interval. 1 s unless a provider says otherwise.
+   */
   pollIntervalSeconds: number
   /** Seconds the runner keeps the job alive after its own exit for log shipping; 0 normally. */
   lingerSeconds?: number
@@ -98,6 +103,7 @@ export type RunnerEventName =
   | 'setup-exit'
   | 'run-start'
   | 'notice' // an interruption notice arrived (fields: source, deadline)
+  | 'rebalance' // AWS raised the interruption risk (a rebalance recommendation); the job runs on (fields: source, noticeTime)
   | 'cancel' // a cancel request arrived
   | 'signal' // the job's process group was signalled (fields: signal, remainingSeconds)
   | 'kill' // the grace ran out: SIGKILL

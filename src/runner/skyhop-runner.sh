@@ -70,12 +70,12 @@ fi
 # Signals are caught before anything else and handled by the main loop; runner.pid is
 # written only once they are, so whoever reads it can signal the runner safely.
 sr_pending=()
-sr_poller_pid=
+sr_poller_pids=()
 trap 'sr_pending+=(TERM)' TERM
 trap 'sr_pending+=(INT)' INT
 trap 'sr_pending+=(USR1)' USR1
 trap 'sr_pending+=(POLL)' USR2
-trap '[[ -n $sr_poller_pid ]] && kill "$sr_poller_pid" 2>/dev/null' EXIT
+trap '(( ${#sr_poller_pids[@]} == 0 )) || kill "${sr_poller_pids[@]}" 2>/dev/null' EXIT
 
 # ---------------------------------------------------------------- time and events
 
@@ -190,7 +190,7 @@ done <"$sr_dir/runner.conf"
 
 sr_sec_to_ms "${sr_conf[graceSeconds]-30}" || sr_fail "graceSeconds must be a number of seconds"
 sr_grace_ms=$MS
-sr_sec_to_ms "${sr_conf[pollIntervalSeconds]-5}" || sr_fail "pollIntervalSeconds must be a number of seconds"
+sr_sec_to_ms "${sr_conf[pollIntervalSeconds]-1}" || sr_fail "pollIntervalSeconds must be a number of seconds"
 sr_poll_ms=$MS
 (( sr_poll_ms >= 100 )) || sr_poll_ms=100
 sr_sec_to_ms "${sr_conf[lingerSeconds]-0}" || sr_fail "lingerSeconds must be a number of seconds"
@@ -249,9 +249,24 @@ for sr_entry in ${sr_entries[@]+"${sr_entries[@]}"}; do
   [[ $sr_base =~ ^https?://[A-Za-z0-9._:@%-]+(/[A-Za-z0-9._~/%-]*)?$ ]] || sr_fail "notice source $sr_name: not a base URL: $sr_base"
   sr_sources+=("$sr_name=${sr_base%/}")
 done
+# Plain-HTTP metadata is read over bash's /dev/tcp (no fork per poll); curl is the
+# fallback, and the only way for an https:// base.
+sr_tcp_ok=0
+sr_have_curl=1
+if (( ${#sr_sources[@]} > 0 )); then
+  # Port 0 never accepts: what matters is whether bash knows /dev/tcp at all (a bash
+  # built without it looks for a file of that name).
+  sr_tcp_probe=$({ exec 3<>/dev/tcp/127.0.0.1/0; } 2>&1)
+  [[ $sr_tcp_probe == *"No such file"* ]] || sr_tcp_ok=1
+fi
 if (( ${#sr_sources[@]} > 0 )) && ! command -v curl >/dev/null 2>&1; then
-  sr_warnings+=("curl not found: cloud metadata notices cannot be polled; only signals are seen")
-  sr_sources=()
+  sr_have_curl=0
+  if (( sr_tcp_ok )); then
+    sr_warnings+=("curl not found: only plain-HTTP metadata is read (bash /dev/tcp), and no fallback after a failed read")
+  else
+    sr_warnings+=("curl not found: cloud metadata notices cannot be polled; only signals are seen")
+    sr_sources=()
+  fi
 fi
 
 # Where the job finds its deadline. The env file may name it; the runner reads it in a
@@ -371,15 +386,18 @@ sr_on_runner_signal() {
   sr_stop "$kind" $(( NOW_MS + grace_ms )) "$from" receivedSignal "\"SIG$sig\""
 }
 
-# The poller found a notice; it left the details in .metadata-notice.
+# A poller found a notice; it left the details in .metadata-notice.NAME.
 sr_on_poll_notice() {
-  local f="$sr_dir/.metadata-notice" source deadline detail
-  [[ -f $f ]] || return 0
-  IFS=$'\t' read -r source deadline detail <"$f" || true
-  rm -f -- "$f"
-  [[ $deadline =~ ^[0-9]+$ ]] || return 0
-  sr_json_str "${detail-}"
-  sr_stop preempt "$deadline" "$source" detail "$JSON"
+  local f source deadline detail
+  for f in "$sr_dir"/.metadata-notice.*; do
+    [[ -f $f ]] || continue
+    source= deadline= detail=
+    IFS=$'\t' read -r source deadline detail <"$f" || true
+    rm -f -- "$f"
+    [[ $deadline =~ ^[0-9]+$ ]] || continue
+    sr_json_str "${detail-}"
+    sr_stop preempt "$deadline" "$source" detail "$JSON"
+  done
 }
 
 sr_handle_pending() {
@@ -393,17 +411,159 @@ sr_handle_pending() {
 
 # ---------------------------------------------------------------- metadata poller
 
-sr_curl() { # METHOD URL [curl args]... -> HTTP_CODE, BODY
-  local method=$1 url=$2 out
-  shift 2
-  HTTP_CODE=000
-  BODY=
-  # Metadata services must never be reached through a proxy.
-  out=$(curl -sS --noproxy '*' --connect-timeout 1 --max-time 2 -X "$method" -w '\n%{http_code}' "$@" -- "$url" 2>/dev/null) || return 1
-  HTTP_CODE=${out##*$'\n'}
-  BODY=${out%$'\n'*}
-  [[ $out == *$'\n'* ]] || BODY=
+# One poller per notice source, each a process of its own, so GCP's hanging GET never
+# holds up another source's poll. Each leaves its notice in .metadata-notice.NAME and
+# wakes the runner with SIGUSR2.
+#
+# Polls must be cheap at one a second: the poller speaks HTTP/1.1 itself over bash's
+# /dev/tcp, on one kept-alive connection, and sleeps on a pipe that is never written, so
+# a quiet tick forks nothing. curl (with short connect and total timeouts) takes over for
+# https:// bases, for a bash built without network redirections, and after any failed
+# exchange until curl gets an answer again: bash cannot time out a connect, so only an
+# endpoint that has just answered is reconnected to without curl.
+
+sr_http_fd=    # the kept-alive connection, or empty
+sr_http_peer=  # host/port it goes to
+sr_http_bad=   # the last exchange failed: curl first, until one succeeds
+sr_sleep_fd=   # a pipe nobody writes to: `read -t` on it is a sleep without a fork
+
+sr_http_close() {
+  if [[ -n $sr_http_fd ]]; then exec {sr_http_fd}>&-; fi
+  sr_http_fd=
+}
+
+# Sleeps MS milliseconds (bash's `read -t` on the idle pipe; `sleep` without one).
+sr_nap() {
+  (( $1 > 0 )) || return 0
+  sr_secs "$1"
+  if [[ -n $sr_sleep_fd ]]; then
+    read -r -t "$SECS" -u "$sr_sleep_fd" _ 2>/dev/null
+  else
+    sleep "$SECS"
+  fi
   return 0
+}
+
+# The response head and body of one exchange on fd $1, within $2 seconds per read: the
+# status in HTTP_CODE, the ETag in ETAG, the body in BODY; SR_KEEP=1 when the server keeps
+# the connection open. Content-Length, chunked, and read-to-close bodies are understood.
+sr_http_read() {
+  local fd=$1 max=$2 line name value len= chunked= size chunk
+  SR_KEEP=1
+  IFS= read -r -t "$max" -u "$fd" line || return 1
+  line=${line%$'\r'}
+  [[ $line =~ ^HTTP/1\.([01])\ ([0-9]{3}) ]] || return 1
+  [[ ${BASH_REMATCH[1]} == 0 ]] && SR_KEEP=
+  HTTP_CODE=${BASH_REMATCH[2]}
+  while :; do
+    IFS= read -r -t "$max" -u "$fd" line || return 1
+    line=${line%$'\r'}
+    [[ -z $line ]] && break
+    name=${line%%:*}
+    value=${line#*:}
+    value=${value#"${value%%[! ]*}"}
+    case ${name,,} in
+      content-length) [[ $value =~ ^[0-9]{1,9}$ ]] && len=$value ;;
+      transfer-encoding) [[ ${value,,} == *chunked* ]] && chunked=1 ;;
+      connection) [[ ${value,,} == *close* ]] && SR_KEEP= ;;
+      etag) ETAG=$value ;;
+    esac
+  done
+  BODY=
+  if [[ -n $chunked ]]; then
+    while :; do
+      IFS= read -r -t "$max" -u "$fd" line || return 1
+      line=${line%$'\r'}
+      line=${line%%;*}
+      [[ $line =~ ^[0-9A-Fa-f]{1,7}$ ]] || return 1
+      size=$(( 16#$line ))
+      if (( size == 0 )); then
+        # trailers, up to the empty line
+        while IFS= read -r -t "$max" -u "$fd" line && [[ -n ${line%$'\r'} ]]; do :; done
+        break
+      fi
+      IFS= read -r -t "$max" -N "$size" -u "$fd" chunk || return 1
+      BODY+=$chunk
+      IFS= read -r -t "$max" -u "$fd" line || return 1
+      (( ${#BODY} <= 65536 )) || return 1
+    done
+  elif [[ -n $len ]]; then
+    (( len <= 65536 )) || return 1
+    if (( len > 0 )); then IFS= read -r -t "$max" -N "$len" -u "$fd" BODY || return 1; fi
+  else
+    SR_KEEP=
+    IFS= read -r -d '' -t "$max" -u "$fd" BODY
+    (( ${#BODY} <= 65536 )) || return 1
+  fi
+  return 0
+}
+
+# One exchange through curl: the same results as sr_http.
+sr_http_curl() { # METHOD URL MAX [HEADER]...
+  local method=$1 url=$2 max=$3 out head h arg=()
+  shift 3
+  for h in "$@"; do arg+=(-H "$h"); done
+  # Metadata services must never be reached through a proxy.
+  out=$(curl -sS -i --noproxy '*' --connect-timeout 1 --max-time "$max" -X "$method" ${arg[@]+"${arg[@]}"} -- "$url" 2>/dev/null) || return 1
+  [[ $out == *$'\r\n\r\n'* ]] || return 1
+  head=${out%%$'\r\n\r\n'*}
+  BODY=${out#*$'\r\n\r\n'}
+  [[ $head =~ ^HTTP/[0-9.]+\ ([0-9]{3}) ]] || return 1
+  HTTP_CODE=${BASH_REMATCH[1]}
+  local l
+  while IFS= read -r l; do
+    l=${l%$'\r'}
+    if [[ ${l,,} == etag:* ]]; then
+      ETAG=${l#*:}
+      ETAG=${ETAG#"${ETAG%%[! ]*}"}
+    fi
+  done <<<"$head"
+  return 0
+}
+
+# sr_http METHOD URL MAX_SECONDS [HEADER]... -> 0 with HTTP_CODE, BODY and ETAG (empty
+# when the server sent none); 1 when no answer came (HTTP_CODE 000).
+sr_http() {
+  local method=$1 url=$2 max=$3 hostport host port path req h fresh
+  shift 3
+  HTTP_CODE=000 BODY= ETAG=
+  if (( ! sr_tcp_ok )) || [[ ( -n $sr_http_bad && $sr_have_curl == 1 ) || $url != http://* || $url == *@* ]]; then
+    if sr_http_curl "$method" "$url" "$max" "$@"; then sr_http_bad=; return 0; fi
+    HTTP_CODE=000 BODY= ETAG=
+    sr_http_bad=1
+    return 1
+  fi
+  hostport=${url#http://}
+  path=/${hostport#*/}
+  [[ $hostport == */* ]] || path=/
+  hostport=${hostport%%/*}
+  host=${hostport%:*}
+  port=80
+  [[ $hostport == *:* ]] && port=${hostport##*:}
+  req="$method $path HTTP/1.1"$'\r\n'"Host: $hostport"$'\r\n'
+  for h in "$@"; do req+="$h"$'\r\n'; done
+  [[ $method == GET ]] || req+=$'Content-Length: 0\r\n'
+  req+=$'\r\n'
+  # A kept-alive connection the server has meanwhile closed fails at once; one retry on
+  # a fresh connection covers that. A fresh connection that fails is not retried.
+  while :; do
+    fresh=
+    if [[ -z $sr_http_fd || $sr_http_peer != "$host/$port" ]]; then
+      sr_http_close
+      { exec {sr_http_fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null || { sr_http_fd=; break; }
+      sr_http_peer="$host/$port"
+      fresh=1
+    fi
+    if printf '%s' "$req" >&"$sr_http_fd" 2>/dev/null && sr_http_read "$sr_http_fd" "$max"; then
+      [[ -n $SR_KEEP ]] || sr_http_close
+      return 0
+    fi
+    sr_http_close
+    HTTP_CODE=000 BODY= ETAG=
+    [[ -n $fresh ]] && break
+  done
+  sr_http_bad=1
+  return 1
 }
 
 sr_parse_time() { # TEXT -> T_MS
@@ -416,22 +576,33 @@ sr_parse_time() { # TEXT -> T_MS
 sr_token_ok() { [[ $1 =~ ^[A-Za-z0-9+/=_.-]{1,512}$ ]]; }
 
 # Each sr_poll_<source> BASE returns 0 with N_DEADLINE (ms) and N_DETAIL when the host
-# has scheduled this machine's interruption.
-sr_aws_token= sr_aws_token_until=0
+# has scheduled this machine's interruption. SR_LAG is how long the notice may have been
+# up before this poll saw it (one poll interval; nothing after a hanging GET's answer).
+sr_aws_token= sr_aws_token_until=0 sr_aws_rebalance=
 sr_poll_aws() {
   local base=$1 hdr=()
   sr_now
   if [[ -z $sr_aws_token ]] || (( NOW_MS >= sr_aws_token_until )); then
     sr_aws_token=
-    if sr_curl PUT "$base/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' &&
+    if sr_http PUT "$base/latest/api/token" 2 'X-aws-ec2-metadata-token-ttl-seconds: 21600' &&
       [[ $HTTP_CODE == 200 ]] && sr_token_ok "$BODY"; then
       sr_aws_token=$BODY
       sr_aws_token_until=$(( NOW_MS + 21000000 ))
     fi
   fi
   # Without a token this is an IMDSv1 request, which instances that allow v1 answer.
-  [[ -n $sr_aws_token ]] && hdr=(-H "X-aws-ec2-metadata-token: $sr_aws_token")
-  sr_curl GET "$base/latest/meta-data/spot/instance-action" ${hdr[@]+"${hdr[@]}"} || return 1
+  [[ -n $sr_aws_token ]] && hdr=("X-aws-ec2-metadata-token: $sr_aws_token")
+  # A rebalance recommendation says the interruption risk went up; it is recorded, once,
+  # and the job runs on until the interruption notice itself.
+  if [[ -z $sr_aws_rebalance ]] && sr_http GET "$base/latest/meta-data/events/recommendations/rebalance" 2 ${hdr[@]+"${hdr[@]}"} &&
+    [[ $HTTP_CODE == 200 ]]; then
+    sr_aws_rebalance=1
+    local notice_time=
+    [[ $BODY =~ \"noticeTime\"[[:space:]]*:[[:space:]]*\"([^\"]{1,64})\" ]] && notice_time=${BASH_REMATCH[1]}
+    sr_json_str "$notice_time"
+    sr_emit rebalance source '"aws"' noticeTime "$JSON"
+  fi
+  sr_http GET "$base/latest/meta-data/spot/instance-action" 2 ${hdr[@]+"${hdr[@]}"} || return 1
   [[ $HTTP_CODE == 401 ]] && sr_aws_token=
   [[ $HTTP_CODE == 200 ]] || return 1
   local action=unknown time=
@@ -441,15 +612,45 @@ sr_poll_aws() {
   if sr_parse_time "$time"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
 }
 
+# GCP: instance/preempted, read with the metadata server's hanging GET
+# (?wait_for_change=true&last_etag=E&timeout_sec=T), which answers as soon as the value's
+# ETag differs from E, or with the unchanged value after T seconds. The first read is a
+# plain GET, for the value and its ETag; each answer re-arms the wait with the ETag it
+# carries, so no change between two waits is missed. When the hanging GET fails (the
+# server answers 503 during maintenance events, or the connection breaks), the poller
+# falls back to a plain GET every poll interval and tries the hanging GET again later.
+sr_gcp_etag= sr_gcp_hang_after=0
+SR_GCP_WAIT_S=60
 sr_poll_gcp() {
-  local base=$1
-  sr_curl GET "$base/computeMetadata/v1/instance/preempted" -H 'Metadata-Flavor: Google' || return 1
-  [[ $HTTP_CODE == 200 && ${BODY^^} == TRUE* ]] || return 1
-  # GCP gives no time: 30 s from the notice to hard off, which began up to one poll
-  # interval before we saw it.
+  local base=$1 url="$1/computeMetadata/v1/instance/preempted" hang=
   sr_now
-  N_DEADLINE=$(( NOW_MS + 30000 - sr_poll_ms ))
-  N_DETAIL="preempted=TRUE"
+  if [[ -n $sr_gcp_etag ]] && (( NOW_MS >= sr_gcp_hang_after )); then
+    hang=1
+    url+="?wait_for_change=true&last_etag=$sr_gcp_etag&timeout_sec=$SR_GCP_WAIT_S"
+  fi
+  if [[ -n $hang ]]; then
+    if ! sr_http GET "$url" $(( SR_GCP_WAIT_S + 5 )) 'Metadata-Flavor: Google' || [[ $HTTP_CODE != 200 ]]; then
+      # The hanging GET failed: plain polls for the next 30 s.
+      sr_now
+      sr_gcp_hang_after=$(( NOW_MS + 30000 ))
+      SR_NEXT=poll
+      return 1
+    fi
+    SR_NEXT=now
+  else
+    sr_http GET "$url" 2 'Metadata-Flavor: Google' || return 1
+    [[ $HTTP_CODE == 200 ]] || return 1
+    SR_NEXT=poll
+  fi
+  [[ $ETAG =~ ^[A-Za-z0-9_-]{1,128}$ ]] && sr_gcp_etag=$ETAG
+  [[ ${BODY^^} == TRUE* ]] || return 1
+  # GCP gives no time: 30 s from the notice to hard off, which began up to one poll
+  # interval before a plain poll saw it, and just now for a hanging GET's answer.
+  sr_now
+  local lag=$sr_poll_ms
+  [[ -n $hang ]] && lag=0
+  N_DEADLINE=$(( NOW_MS + 30000 - lag ))
+  N_DETAIL="preempted=TRUE${hang:+ (wait_for_change)}"
 }
 
 sr_azure_name=
@@ -458,13 +659,13 @@ sr_poll_azure() {
   local base=$1
   if [[ -z $sr_azure_named ]]; then
     # Scheduled events list every VM of an availability set; keep only ours.
-    if sr_curl GET "$base/metadata/instance/compute/name?api-version=2021-02-01&format=text" -H 'Metadata: true' &&
+    if sr_http GET "$base/metadata/instance/compute/name?api-version=2021-02-01&format=text" 2 'Metadata: true' &&
       [[ $HTTP_CODE == 200 && $BODY =~ ^[A-Za-z0-9._-]{1,128}$ ]]; then
       sr_azure_name=$BODY
       sr_azure_named=1
     fi
   fi
-  sr_curl GET "$base/metadata/scheduledevents?api-version=2020-07-01" -H 'Metadata: true' || return 1
+  sr_http GET "$base/metadata/scheduledevents?api-version=2020-07-01" 2 'Metadata: true' || return 1
   [[ $HTTP_CODE == 200 ]] || return 1
   local rest=$BODY ev not_before= found=
   while [[ $rest == *'{'* ]]; do
@@ -494,15 +695,15 @@ sr_poll_aliyun() {
   sr_now
   if [[ -z $sr_ali_token ]] || (( NOW_MS >= sr_ali_token_until )); then
     sr_ali_token=
-    if sr_curl PUT "$base/latest/api/token" -H 'X-aliyun-ecs-metadata-token-ttl-seconds: 21600' &&
+    if sr_http PUT "$base/latest/api/token" 2 'X-aliyun-ecs-metadata-token-ttl-seconds: 21600' &&
       [[ $HTTP_CODE == 200 ]] && sr_token_ok "$BODY"; then
       sr_ali_token=$BODY
       sr_ali_token_until=$(( NOW_MS + 21000000 ))
     fi
   fi
   # Without a token this is a normal-mode request, which non-hardened instances answer.
-  [[ -n $sr_ali_token ]] && hdr=(-H "X-aliyun-ecs-metadata-token: $sr_ali_token")
-  sr_curl GET "$base/latest/meta-data/instance/spot/termination-time" ${hdr[@]+"${hdr[@]}"} || return 1
+  [[ -n $sr_ali_token ]] && hdr=("X-aliyun-ecs-metadata-token: $sr_ali_token")
+  sr_http GET "$base/latest/meta-data/instance/spot/termination-time" 2 ${hdr[@]+"${hdr[@]}"} || return 1
   [[ $HTTP_CODE == 401 || $HTTP_CODE == 403 ]] && sr_ali_token=
   [[ $HTTP_CODE == 200 && -n $BODY ]] || return 1
   local t=${BODY//[$'\r\n']/}
@@ -512,7 +713,7 @@ sr_poll_aliyun() {
 
 sr_poll_tencentcloud() {
   local base=$1
-  sr_curl GET "$base/latest/meta-data/spot/termination-time" || return 1
+  sr_http GET "$base/latest/meta-data/spot/termination-time" 2 || return 1
   [[ $HTTP_CODE == 200 && -n $BODY ]] || return 1
   local t=${BODY//[$'\r\n']/}
   N_DETAIL="termination-time=$t"
@@ -521,25 +722,41 @@ sr_poll_tencentcloud() {
   if sr_parse_time "$t"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
 }
 
+# sr_poller NAME BASE: polls one source until it reports a notice or the runner is gone.
+# pollIntervalSeconds is the longest a notice waits before the runner hears of it: a poll
+# starts that long after the previous one started, less the time the last poll took, so
+# the answer is in before the interval is over.
+SR_HANDOVER_MS=50
 sr_poller() {
   trap - TERM INT USR1 USR2 EXIT
+  trap '' PIPE # a connection the server closed is an error to handle, not a death
   [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
-  local runner=$$ entry name base sleep_s
-  sr_secs "$sr_poll_ms"
-  sleep_s=$SECS
+  # Bytes, not characters: Content-Length counts bytes.
+  LC_ALL=C
+  local name=$1 base=$2 runner=$$ started took=0 wait_ms
+  { exec {sr_sleep_fd}<> <(:); } 2>/dev/null || sr_sleep_fd=
   while kill -0 "$runner" 2>/dev/null; do
-    for entry in "${sr_sources[@]}"; do
-      name=${entry%%=*}
-      base=${entry#*=}
-      N_DEADLINE=
-      N_DETAIL=
-      if "sr_poll_$name" "$base"; then
-        sr_write_atomic "$sr_dir/.metadata-notice" "$name"$'\t'"$N_DEADLINE"$'\t'"${N_DETAIL//$'\t'/ }"
-        kill -USR2 "$runner" 2>/dev/null
-        exit 0
-      fi
-    done
-    sleep "$sleep_s"
+    sr_now
+    started=$NOW_MS
+    N_DEADLINE=
+    N_DETAIL=
+    SR_NEXT=poll
+    if "sr_poll_$name" "$base"; then
+      sr_write_atomic "$sr_dir/.metadata-notice.$name" "$name"$'\t'"$N_DEADLINE"$'\t'"${N_DETAIL//$'\t'/ }"
+      kill -USR2 "$runner" 2>/dev/null
+      exit 0
+    fi
+    sr_now
+    took=$(( NOW_MS - started ))
+    # A hanging GET that waited its time is re-armed at once; one that came back sooner
+    # (a change that was not a notice, or a server that does not hang) waits like a poll,
+    # so nothing can turn this loop into a busy one.
+    [[ $SR_NEXT == now ]] && (( took >= sr_poll_ms )) && continue
+    # The next answer is due within the interval of this poll's start, hand-over to the
+    # job included: sleep the interval less this poll's time twice (it took this long,
+    # the next will take about as long) and the hand-over's allowance.
+    wait_ms=$(( sr_poll_ms - took - (took < 200 ? took : 200) - SR_HANDOVER_MS ))
+    sr_nap "$wait_ms"
   done
 }
 
@@ -810,10 +1027,10 @@ if [[ -n $sr_ckpt_get ]]; then
   [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 fi
 
-if (( ${#sr_sources[@]} > 0 )); then
-  sr_poller &
-  sr_poller_pid=$!
-fi
+for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
+  sr_poller "${sr_entry%%=*}" "${sr_entry#*=}" &
+  sr_poller_pids+=($!)
+done
 
 # `set -m` puts the background job in a process group of its own (pgid = its pid),
 # with nothing beyond bash; the runner keeps its own group.
@@ -955,7 +1172,7 @@ sr_emit exit exitCode "$sr_status" signal "$sr_exit_sig" beforeDeadline "$sr_bef
 # exit_code comes last: whoever sees it can trust the events are complete.
 sr_write_atomic "$sr_dir/exit_code" "$sr_status"
 
-if [[ -n $sr_poller_pid ]]; then kill "$sr_poller_pid" 2>/dev/null; fi
+if (( ${#sr_poller_pids[@]} > 0 )); then kill "${sr_poller_pids[@]}" 2>/dev/null; fi
 if (( sr_linger_ms > 0 )) && (( ${#sr_pending[@]} == 0 )); then
   sr_secs "$sr_linger_ms"
   sleep "$SECS" &

@@ -3,7 +3,12 @@
 // headers and token handshakes, so the runner's pollers can be exercised here. One server
 // plays one cloud (AWS and Alibaba both use /latest/api/token). Sources of every path
 // and payload: /work/shared/data/catalog/spot_semantics.md.
-import {randomBytes, randomUUID} from 'node:crypto'
+//
+// GCP's metadata server also answers hanging GETs: `?wait_for_change=true` holds the
+// request until the value's ETag differs from `last_etag` (at once when it already does;
+// without one, until the next change) or until `timeout_sec` passes, then answers the
+// current value with its ETag, as every answer carries one.
+import {createHash, randomBytes, randomUUID} from 'node:crypto'
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
@@ -30,6 +35,10 @@ export interface FakeMetadataServer {
   interrupt(deadline: Date): number
   /** Azure only: a Preempt event for another VM of the same availability set. */
   addForeignAzureEvent(vmName: string, notBefore: Date): void
+  /** AWS only: from now on the metadata carries a rebalance recommendation. Returns when it became visible. */
+  recommendRebalance(noticeTime: Date): number
+  /** GCP only: hanging GETs waiting right now. */
+  readonly hangingGets: number
   close(): Promise<void>
 }
 
@@ -38,7 +47,15 @@ export interface FakeMetadataOptions {
   azureVmName?: string
   /** AWS/Alibaba: refuse requests without a session token (IMDSv2-only / hardened mode). Default true. */
   requireToken?: boolean
+  /**
+   * GCP: answer every hanging GET (`wait_for_change=true`) with 503, as the metadata server
+   * may during a maintenance event; plain GETs still answer. Default false.
+   */
+  failHangingGets?: boolean
 }
+
+/** answer()'s result for a request held open (a GCP hanging GET), logged when it is answered. */
+const HANGING = 0
 
 /** AWS writes times without milliseconds: 2017-09-18T08:22:00Z. */
 function isoSeconds(date: Date): string {
@@ -61,6 +78,12 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
   let deadline: Date | null = null
   let incarnation = 1
   const azureEvents: Array<Record<string, unknown>> = []
+  let rebalance: Date | null = null
+  // GCP hanging GETs, answered when the value changes or their timeout passes.
+  const waiters = new Set<{res: ServerResponse; timer: NodeJS.Timeout; done: (status: number) => void}>()
+  const gcpValue = () => (deadline ? 'TRUE' : 'FALSE')
+  // The metadata server's ETags are opaque hex strings that change with the value.
+  const gcpEtag = () => createHash('sha256').update(`preempted=${gcpValue()}`).digest('hex').slice(0, 16)
 
   function header(req: IncomingMessage, name: string): string | undefined {
     const value = req.headers[name.toLowerCase()]
@@ -91,12 +114,47 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
 
   const notFound = (res: ServerResponse) => send(res, 404, 'text/html', '<html><body><h1>404 - Not Found</h1></body></html>')
 
+  function gcpAnswer(res: ServerResponse): number {
+    res.setHeader('ETag', gcpEtag())
+    return send(res, 200, 'application/text', gcpValue())
+  }
+
+  /** Holds a hanging GET; HANGING (0) until it is answered, when it is logged with its status. */
+  function hang(req: IncomingMessage, res: ServerResponse, timeoutSec: number): number {
+    const waiter = {
+      res,
+      timer: setTimeout(() => waiter.done(gcpAnswer(res)), timeoutSec * 1000),
+      done: (status: number) => {
+        clearTimeout(waiter.timer)
+        waiters.delete(waiter)
+        log(req, status)
+      },
+    }
+    waiters.add(waiter)
+    res.on('close', () => {
+      if (waiters.has(waiter)) {
+        clearTimeout(waiter.timer)
+        waiters.delete(waiter)
+      }
+    })
+    return HANGING
+  }
+
+  function log(req: IncomingMessage, status: number): void {
+    requests.push({method: req.method ?? 'GET', path: req.url ?? '/', headers: {...req.headers}, status, at: Date.now()})
+  }
+
   function answer(req: IncomingMessage, res: ServerResponse): number {
     const url = new URL(req.url ?? '/', 'http://fake')
     const method = req.method ?? 'GET'
     switch (cloud) {
       case 'aws': {
         if (url.pathname === '/latest/api/token' && method === 'PUT') return issueToken(req, res, 'X-aws-ec2-metadata-token-ttl-seconds')
+        if (url.pathname === '/latest/meta-data/events/recommendations/rebalance' && method === 'GET') {
+          if (!tokenOk(req, 'X-aws-ec2-metadata-token')) return send(res, 401, 'text/plain', 'Unauthorized')
+          if (!rebalance) return notFound(res)
+          return send(res, 200, 'text/plain', JSON.stringify({noticeTime: isoSeconds(rebalance)}))
+        }
         if (url.pathname === '/latest/meta-data/spot/instance-action' && method === 'GET') {
           if (!tokenOk(req, 'X-aws-ec2-metadata-token')) return send(res, 401, 'text/plain', 'Unauthorized')
           if (!deadline) return notFound(res)
@@ -108,7 +166,15 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
         res.setHeader('Metadata-Flavor', 'Google')
         if (url.pathname === '/computeMetadata/v1/instance/preempted' && method === 'GET') {
           if (header(req, 'Metadata-Flavor') !== 'Google') return send(res, 403, 'text/html', 'Missing Metadata-Flavor:Google header.')
-          return send(res, 200, 'application/text', deadline ? 'TRUE' : 'FALSE')
+          if (url.searchParams.get('wait_for_change') === 'true') {
+            if (options.failHangingGets) return send(res, 503, 'text/plain', 'Service Unavailable')
+            const timeoutSec = Number(url.searchParams.get('timeout_sec') ?? '3600')
+            if (!Number.isInteger(timeoutSec) || timeoutSec < 1) return send(res, 400, 'text/plain', 'Bad Request: timeout_sec')
+            const last = url.searchParams.get('last_etag')
+            if (last !== null && last !== gcpEtag()) return gcpAnswer(res)
+            return hang(req, res, timeoutSec)
+          }
+          return gcpAnswer(res)
         }
         return notFound(res)
       }
@@ -146,7 +212,7 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
 
   const server = createServer((req, res) => {
     const status = answer(req, res)
-    requests.push({method: req.method ?? 'GET', path: req.url ?? '/', headers: {...req.headers}, status, at: Date.now()})
+    if (status !== HANGING) log(req, status)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const {port} = server.address() as AddressInfo
@@ -176,7 +242,16 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
         azureEvents.push(azureEvent(vmName, at))
         incarnation++
       }
+      const visibleAt = Date.now()
+      for (const waiter of [...waiters]) waiter.done(gcpAnswer(waiter.res))
+      return visibleAt
+    },
+    recommendRebalance(noticeTime: Date): number {
+      rebalance = noticeTime
       return Date.now()
+    },
+    get hangingGets() {
+      return waiters.size
     },
     addForeignAzureEvent(name: string, notBefore: Date): void {
       azureEvents.push(azureEvent(name, notBefore))
@@ -184,6 +259,8 @@ export async function startFakeMetadataServer(cloud: FakeCloud, options: FakeMet
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const waiter of [...waiters]) clearTimeout(waiter.timer)
+        waiters.clear()
         server.closeAllConnections()
         server.close((error) => (error ? reject(error) : resolve()))
       }),

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {UsageError} from '../../src/errors.js'
 import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/providers/attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../src/runner/contract.js'
-import {startFakeMetadataServer, type FakeCloud, type FakeMetadataServer} from '../fakes/fake-metadata-server.js'
+import {startFakeMetadataServer, type FakeCloud, type FakeMetadataOptions, type FakeMetadataServer} from '../fakes/fake-metadata-server.js'
 import {
   children,
   eventOf,
@@ -274,9 +274,9 @@ while :; do sleep 0.1 & wait $!; done`,
 
     async function noticeFrom(
       cloud: FakeCloud,
-      options: {deadlineInSeconds: number},
+      options: {deadlineInSeconds: number; fake?: FakeMetadataOptions},
     ): Promise<{dir: string; ckpt: string; notice: RunnerEvent; visibleAt: number; deadline: Date}> {
-      server = await startFakeMetadataServer(cloud)
+      server = await startFakeMetadataServer(cloud, options.fake)
       const ckpt = tempDir()
       const {dir} = makeAttempt({
         run: CHECKPOINTING_JOB,
@@ -285,8 +285,11 @@ while :; do sleep 0.1 & wait $!; done`,
       })
       const runner = startRunner(dir)
       await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
-      // Let a few polls see "no notice" first.
-      await waitFor('two polls', () => server!.requests.filter((r) => r.method === 'GET').length >= 2)
+      // Let the polls see "no notice" first: two of them, or GCP's hanging GET waiting.
+      const hanging = cloud === 'gcp' && !options.fake?.failHangingGets
+      await waitFor('polling to begin', () =>
+        hanging ? server!.hangingGets > 0 : server!.requests.filter((r) => r.method === 'GET').length >= 2,
+      )
       const deadline = new Date(Math.ceil((Date.now() + options.deadlineInSeconds * 1000) / 1000) * 1000)
       const visibleAt = server.interrupt(deadline)
       const notice = await waitFor('the notice event', () => eventOf(dir, 'notice'), 10_000)
@@ -317,21 +320,81 @@ while :; do sleep 0.1 & wait $!; done`,
       expect(put.path).to.equal('/latest/api/token')
       expect(put.headers['x-aws-ec2-metadata-token-ttl-seconds']).to.equal('21600')
       const gets = server!.requests.filter((r) => r.method === 'GET')
-      expect(
-        gets.every((r) => r.path === '/latest/meta-data/spot/instance-action' && typeof r.headers['x-aws-ec2-metadata-token'] === 'string'),
-      ).to.equal(true)
+      const paths = new Set(gets.map((r) => r.path))
+      expect([...paths].sort()).to.deep.equal([
+        '/latest/meta-data/events/recommendations/rebalance',
+        '/latest/meta-data/spot/instance-action',
+      ])
+      expect(gets.every((r) => typeof r.headers['x-aws-ec2-metadata-token'] === 'string')).to.equal(true)
       expect(gets.some((r) => r.status === 404)).to.equal(true)
       // One token serves all polls.
       expect(server!.requests.filter((r) => r.method === 'PUT')).to.have.length(1)
+      expect(eventOf(dir, 'rebalance')).to.equal(undefined)
     })
 
-    it('GCP: instance/preempted with Metadata-Flavor: Google; 30 s less one poll interval', async () => {
+    it('AWS: a rebalance recommendation is recorded once and the job runs on; the interruption notice then stops it', async () => {
+      server = await startFakeMetadataServer('aws')
+      const ckpt = tempDir()
+      const {dir} = makeAttempt({
+        run: CHECKPOINTING_JOB,
+        env: {SKYHOP_CHECKPOINT_DIR: ckpt},
+        config: {graceSeconds: 10, noticeSources: [`aws=${server.url}`], pollIntervalSeconds: POLL_SECONDS},
+      })
+      const runner = startRunner(dir)
+      await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+      const noticeTime = new Date(Math.floor(Date.now() / 1000) * 1000)
+      server.recommendRebalance(noticeTime)
+      const rebalance = await waitFor('the rebalance event', () => eventOf(dir, 'rebalance'), 10_000)
+      expect(rebalance).to.include({source: 'aws', noticeTime: noticeTime.toISOString().replace('.000Z', 'Z')})
+      // More polls: the job still runs, unsignalled, and the recommendation is recorded once.
+      const seen = server.requests.length
+      await waitFor('more polls', () => server!.requests.length >= seen + 3)
+      expect(existsSync(join(ckpt, 'term_at'))).to.equal(false)
+      expect(eventOf(dir, 'signal')).to.equal(undefined)
+      expect(readEvents(dir).filter((e) => e.event === 'rebalance')).to.have.length(1)
+      server.interrupt(new Date(Date.now() + 120_000))
+      expect(await runner.done, runner.stderr()).to.equal(0)
+      const notice = eventOf(dir, 'notice')!
+      expect(notice.source).to.equal('aws')
+      expectJobSignalled(dir, ckpt, notice)
+    })
+
+    it('GCP: a hanging GET on instance/preempted (wait_for_change, last_etag, timeout_sec) sees the notice at once; 30 s deadline', async () => {
       const {dir, ckpt, notice, visibleAt} = await noticeFrom('gcp', {deadlineInSeconds: 30})
       expect(notice.source).to.equal('gcp')
-      expect(ms(notice.deadline) - ms(notice.ts)).to.be.within(28_900, 29_100)
+      expect(notice.detail).to.equal('preempted=TRUE (wait_for_change)')
+      expect(ms(notice.deadline) - ms(notice.ts)).to.be.within(29_900, 30_100)
       expectDetectedInTime(notice, visibleAt)
       expectJobSignalled(dir, ckpt, notice)
       expect(server!.requests.every((r) => r.headers['metadata-flavor'] === 'Google' && r.status === 200)).to.equal(true)
+      // A plain GET for the value and its ETag, then the hanging GET armed with that ETag,
+      // answered by the change.
+      expect(server!.requests).to.have.length(2)
+      const [first, second] = server!.requests
+      expect(first.path).to.equal('/computeMetadata/v1/instance/preempted')
+      const wait = new URL(second.path, 'http://x')
+      expect(wait.pathname).to.equal('/computeMetadata/v1/instance/preempted')
+      expect(wait.searchParams.get('wait_for_change')).to.equal('true')
+      expect(wait.searchParams.get('last_etag')).to.match(/^[0-9a-f]{16}$/)
+      expect(Number(wait.searchParams.get('timeout_sec'))).to.be.greaterThan(0)
+      expect(second.at).to.be.at.least(visibleAt)
+    })
+
+    it('GCP: when the hanging GET fails (503 in a maintenance event), polls instance/preempted every interval instead', async () => {
+      const {dir, ckpt, notice, visibleAt} = await noticeFrom('gcp', {deadlineInSeconds: 30, fake: {failHangingGets: true}})
+      expect(notice.source).to.equal('gcp')
+      expect(notice.detail).to.equal('preempted=TRUE')
+      // Seen by a plain poll: the notice may have been up one interval already.
+      expect(ms(notice.deadline) - ms(notice.ts)).to.be.within(28_900, 29_100)
+      expectDetectedInTime(notice, visibleAt)
+      expectJobSignalled(dir, ckpt, notice)
+      const waits = server!.requests.filter((r) => r.path.includes('wait_for_change=true'))
+      expect(waits.length).to.be.at.least(1)
+      expect(waits.every((r) => r.status === 503)).to.equal(true)
+      // The notice came from a plain poll after the failed wait.
+      const plain = server!.requests.filter((r) => r.path === '/computeMetadata/v1/instance/preempted')
+      expect(plain.length).to.be.at.least(2)
+      expect(plain.at(-1)!.at).to.be.at.least(waits[0].at)
     })
 
     it('Azure: scheduledevents with Metadata: true; a Preempt for this VM, NotBefore as the deadline', async () => {
