@@ -267,7 +267,7 @@ export class LocalProvider implements Provider {
       signal: request.spec.recovery.signal,
       workdir,
       noticeSources: [],
-      pollIntervalSeconds: 5,
+      pollIntervalSeconds: 1,
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
       ...(this.maxConcurrent === null

@@ -358,7 +358,7 @@ export class SlurmProvider implements Provider {
       signal: request.spec.recovery.signal,
       workdir: request.spec.workdir ? resolve(request.spec.workdir) : join(attemptDir, 'work'),
       noticeSources: [],
-      pollIntervalSeconds: 5,
+      pollIntervalSeconds: 1,
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
     }

@@ -16,7 +16,10 @@ export interface VmAdapterOptions extends ClientPassThrough {
    * replaced by the attempt id (a test fake serves every instance from one port).
    */
   metadataBaseUrl?: string
-  /** Seconds between the instance's polls for notices and stop requests. Default 5. */
+  /**
+   * Seconds between the instance's polls for notices and stop requests. Default: notices
+   * within 1 s (GCP's hanging GET at once), stop requests every 5 s.
+   */
   instancePollSeconds?: number
   /** Interval of logs({follow}) reads. Default 5 s. */
   consolePollMs?: number

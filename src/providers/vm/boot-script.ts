@@ -37,11 +37,27 @@ export interface BootScriptInput {
   consoleDevice?: string
   /** Parent of the attempt directories. Default /var/lib/skyhop/attempts. */
   baseDir?: string
+  /**
+   * The runner's metadata poll interval (its notice reaches the job within it; default 1),
+   * and the stop-request probe's interval (default 5: a stop request is skyhop's own, not
+   * the cloud's deadline, and each probe forks).
+   */
   pollIntervalSeconds?: number
   /** Default `shutdown -h now`. */
   shutdownCommand?: string
   /** Seconds between the exit line and the power-off, so the console is flushed. Default 5. */
   flushSeconds?: number
+}
+
+/**
+ * The runner as the instance gets it: without its comment lines and blank lines (the
+ * shebang stays). User data is small (EC2: 16 KB) and the comments are a third of the
+ * runner; the installed copy keeps them. Bash reads the script the same either way
+ * (test/unit/boot-script-runner.test.ts compares bash's own reading of both).
+ */
+export function shippedRunner(script: string): string {
+  const lines = script.split('\n')
+  return [lines[0], ...lines.slice(1).filter((line) => !/^\s*(#.*)?$/.test(line))].join('\n')
 }
 
 /** gzip (mtime 0, so deterministic) then base64. */
@@ -67,11 +83,11 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       signal: spec.recovery.signal,
       workdir: spec.workdir ?? 'work',
       noticeSources: input.noticeSources,
-      pollIntervalSeconds: input.pollIntervalSeconds ?? 5,
+      pollIntervalSeconds: input.pollIntervalSeconds ?? 1,
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
     }),
-    'skyhop-runner.sh': input.runnerScript,
+    'skyhop-runner.sh': shippedRunner(input.runnerScript),
   }
   if (spec.setup) files['setup.sh'] = spec.setup
   return files

@@ -1,0 +1,40 @@
+// The runner a VM gets in its user data has its comment lines dropped (shippedRunner).
+// Bash must read it exactly as it reads the installed script: the whole runner is one
+// compound command, so defining it as a function body and printing that function back
+// (`declare -f`, bash's own canonical form, comments gone) compares what bash parsed.
+import {expect} from 'chai'
+import {spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+
+import {runnerScriptPath} from '../../../src/providers/attempt-dir.js'
+import {shippedRunner} from '../../../src/providers/vm/boot-script.js'
+
+/** bash's canonical text of the script's top-level compound command. */
+function parsed(script: string): string {
+  const body = script.slice(script.indexOf('\n{\n') + 1)
+  const r = spawnSync('bash', ['-c', 'eval "sr_runner() $1" && declare -f sr_runner', 'bash', body], {encoding: 'utf8'})
+  expect(r.status, r.stderr).to.equal(0)
+  return r.stdout
+}
+
+describe('shippedRunner', () => {
+  const installed = readFileSync(runnerScriptPath(), 'utf8')
+
+  it('is the same program to bash as the installed runner', () => {
+    const shipped = shippedRunner(installed)
+    expect(parsed(shipped)).to.equal(parsed(installed))
+    expect(parsed(installed).length).to.be.greaterThan(10_000)
+  })
+
+  it('keeps the shebang and drops comment and blank lines', () => {
+    const shipped = shippedRunner(installed)
+    expect(shipped.split('\n')[0]).to.equal('#!/usr/bin/env bash')
+    expect(
+      shipped
+        .split('\n')
+        .slice(1)
+        .some((l) => /^\s*#/.test(l) || l.trim() === ''),
+    ).to.equal(false)
+    expect(shipped.length).to.be.lessThan(installed.length * 0.8)
+  })
+})
