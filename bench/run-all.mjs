@@ -13,6 +13,7 @@ const ALL = [
   'offers',
   'launch',
   'grace',
+  'notice',
   'checkpoint-store',
   'sweep',
   'simulate',
