@@ -10,18 +10,21 @@
 # Its own exit code is the job's (128+N when the job died of signal N).
 #
 # Needs: Linux, bash >= 4.3 (5.1+ notices a job's exit at once; older ones within
-# 200 ms), GNU coreutils (date, mv, sleep, mkdir); curl only when a cloud metadata
-# source is configured; flock (util-linux) only when capacity slots are configured;
+# 200 ms), GNU coreutils (date, mv, sleep, mkdir); curl for a cloud metadata source
+# only when bash lacks /dev/tcp, for an https one, and after a failed read; flock (util-linux) only when capacity slots are configured;
 # curl, tar and find only when a checkpoint store is configured.
 #
 # Where notices come from:
 #   - SIGTERM, SIGINT or SIGUSR1 to the runner (Slurm preemption and scancel, Kubernetes
 #     pod deletion, the local provider). The file `stop-request` says `cancel` or
 #     `preempt` (default preempt), optionally followed by the grace in seconds.
-#   - the cloud metadata endpoints named in noticeSources, polled every
-#     pollIntervalSeconds by a background poller that wakes the runner with SIGUSR2:
+#   - the cloud metadata endpoints named in noticeSources, read by one background poller
+#     per source that wakes the runner with SIGUSR2, within pollIntervalSeconds (default 1)
+#     of the notice appearing:
 #       aws           IMDSv2: PUT /latest/api/token, GET /latest/meta-data/spot/instance-action
-#       gcp           GET /computeMetadata/v1/instance/preempted (Metadata-Flavor: Google)
+#                     (and events/recommendations/rebalance, recorded, not acted on)
+#       gcp           GET /computeMetadata/v1/instance/preempted (Metadata-Flavor: Google),
+#                     as a hanging GET (wait_for_change); plain polls when that fails
 #       azure         GET /metadata/scheduledevents?api-version=2020-07-01 (Metadata: true)
 #       aliyun        PUT /latest/api/token, GET /latest/meta-data/instance/spot/termination-time
 #       tencentcloud  GET /latest/meta-data/spot/termination-time (UTC+8 wall time)
