@@ -2,14 +2,15 @@
 // accelerator of the registry (and CPU-only), written the way a user meets them — refreshed
 // provider files as `catalog refresh` leaves them in ${home}/catalog/, or one user catalog
 // file (`--catalog FILE`, JSON `{offers: [...]}`). Seeded, so every run plans the same world.
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {ROOT} from './lib.mjs'
 
 const dist = (p) => join(ROOT, 'dist', p)
 const {loadRegistry} = await import(dist('catalog/accelerators.js'))
-const {encodeBinary} = await import(dist('catalog/snapshot.js'))
+const snapshotModule = await import(dist('catalog/snapshot.js'))
+const {encodeBinary} = snapshotModule
 const {refreshedFile, catalogDir} = await import(dist('catalog/catalog.js'))
 
 /** The providers `catalog refresh` writes files for. */
@@ -108,4 +109,29 @@ export function writeUserCatalog(file, offers) {
   }
   chunks.push('\n]}\n')
   writeFileSync(file, chunks.join(''))
+}
+
+const GENERATOR_VERSION = 2
+
+/**
+ * A skyhop home holding `n` generated offers as refreshed provider files, with the same
+ * offers as a user catalog file `user.json` beside them, and Slurm disabled in its config
+ * (catalog scale is measured apart from the Slurm query, which bench/cli-startup.mjs covers).
+ * Kept under bench/tmp/ between runs; made again when the generator or the file format changes.
+ */
+export function scaleHome(n) {
+  const {BINARY_FORMAT} = snapshotModule
+  const home = join(ROOT, 'bench', 'tmp', `catalog-${n}`)
+  const stamp = join(home, 'generated')
+  const want = `${GENERATOR_VERSION} ${BINARY_FORMAT} ${n}`
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return {home, userFile: join(home, 'user.json'), generatedMs: 0}
+  const t0 = performance.now()
+  rmSync(home, {recursive: true, force: true})
+  mkdirSync(home, {recursive: true})
+  writeFileSync(join(home, 'config.yaml'), 'providers:\n  slurm: {enabled: false}\n')
+  const offers = generateOffers(n, 1)
+  writeRefreshed(home, offers)
+  writeUserCatalog(join(home, 'user.json'), offers)
+  writeFileSync(stamp, want)
+  return {home, userFile: join(home, 'user.json'), generatedMs: performance.now() - t0}
 }
