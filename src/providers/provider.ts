@@ -73,6 +73,12 @@ export interface Provider {
   check(): Promise<CheckResult>
   /** Offers the backend can tell us about right now (local devices, Slurm partitions). */
   liveOffers?(): Promise<Offer[]>
+  /**
+   * What liveOffers() can return at most, known without asking the backend: its regions and
+   * the accelerators its offers may carry (null = not known). Planning skips the query when
+   * no offer within this scope could pass the job's filters.
+   */
+  liveOfferScope?(): {regions: readonly string[] | null; accelerators: readonly string[] | null}
   /** The backend's own estimate of the wait before a job of this shape starts. */
   estimateQueue?(spec: JobSpec, offer: Offer): Promise<QueueEstimate | null>
   launch(request: LaunchRequest): Promise<LaunchHandle>

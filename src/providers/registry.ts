@@ -71,9 +71,12 @@ async function createSlurm(setup: ProviderSetup): Promise<Provider | undefined> 
       Object.entries(cfg.pricePerHourUsd).map(([partition, amount]) => [partition, {amount, currency: 'USD' as const}]),
     ),
     env: setup.env,
+    // sinfo/scontrol answers are kept a few seconds for the next command of this home.
+    queryCache: {dir: join(setup.home, 'cache', 'slurm')},
   })
   if (configured) return provider
-  const check = await provider.check()
+  // Only whether slurmctld answers decides; the partitions are asked for when a job could use them.
+  const check = await provider.ping()
   if (!check.ok) setup.warn?.(`slurm: sinfo is installed but the cluster did not answer (${check.message}); Slurm is not a candidate`)
   return check.ok ? provider : undefined
 }

@@ -16,6 +16,8 @@ export interface PlanningOptions {
   objective?: Objective
   top?: number
   allProviders?: boolean
+  /** The jobs planned, when known: backends whose live offers none of them could use are not asked (planning.ts). */
+  jobs?: readonly JobSpec[]
 }
 
 export interface ServiceContext {

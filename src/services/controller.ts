@@ -17,7 +17,7 @@ export async function driveRecordedJob(
   const store = await ctx.store()
   const job = store.findJob(options.job)
   const stored = job.options as {catalogFile?: string; objective?: Objective; retryUntilUpMs?: number}
-  const replan = await ctx.replanner({catalogFile: stored.catalogFile, objective: stored.objective})
+  const replan = await ctx.replanner({catalogFile: stored.catalogFile, objective: stored.objective, jobs: [job.spec]})
   try {
     const final = await driveJob(job.id, {
       journal: new StoreJournal(store),

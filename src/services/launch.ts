@@ -196,7 +196,7 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   checkSecrets(spec, request.secretsFrom ?? process.env)
   await ctx.checkCheckpointStore(spec)
   await requireEnabledProvider(ctx, request.provider)
-  const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective})
+  const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
   const plan = await planForLaunch(spec, replan)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
   return {spec, file: loaded.file, plan, replan, options}

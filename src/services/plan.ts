@@ -6,13 +6,15 @@ import type {PlanningOptions, ServiceContext} from './context.js'
 import type {Planning} from './planning.js'
 import {noFeasiblePlanError} from '../planner/index.js'
 import type {Candidate, ExclusionGroup} from '../planner/types.js'
-import type {Objective} from '../model/job-spec.js'
+import type {LoadedJob, Objective} from '../model/job-spec.js'
 import {loadJobFile} from '../job/load.js'
 
 export interface PlanServiceOptions {
   file: string
   planning: Planning
   now?: Date
+  /** The file already loaded (and the planning made for its job). */
+  loaded?: LoadedJob
 }
 
 export interface PlanResult {
@@ -31,7 +33,7 @@ export interface PlanResult {
 }
 
 export async function planFile(options: PlanServiceOptions): Promise<PlanResult> {
-  const loaded = loadJobFile(options.file, {now: options.now})
+  const loaded = options.loaded ?? loadJobFile(options.file, {now: options.now})
   const {plan} = await options.planning.replan(loaded.spec, [])
   if (plan.chosen === null) throw noFeasiblePlanError(plan)
   return {
@@ -52,5 +54,7 @@ export async function planFile(options: PlanServiceOptions): Promise<PlanResult>
 /** `skyhop plan`: the planning of this home (catalog, enabled providers, observations) for one file. */
 export async function plan(ctx: ServiceContext, options: PlanningOptions & {file: string}): Promise<PlanResult> {
   const {file, ...planning} = options
-  return planFile({file, planning: await ctx.planning(planning)})
+  // The job first: planning asks a backend for live offers only when this job could use them.
+  const loaded = loadJobFile(file)
+  return planFile({file, loaded, planning: await ctx.planning({...planning, jobs: [loaded.spec]})})
 }

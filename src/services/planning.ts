@@ -9,6 +9,7 @@ import type {Provider} from '../providers/provider.js'
 import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import {type PlanningCatalog, type PlanningInputs, type Replanner, observationsFrom, replannerFrom} from '../planner/replanner.js'
+import {liveFilter, offerMayPass, scopeMayPass} from '../planner/live-scope.js'
 
 export interface PlanningSetup {
   home: string
@@ -24,6 +25,12 @@ export interface PlanningSetup {
   now?: () => Date
   /** Receives non-fatal problems (a backend whose live offers could not be read). */
   warn?: (message: string) => void
+  /**
+   * The jobs this planning is for, when known in advance: a backend is asked for its live
+   * offers only when one of its offers could pass one of these jobs' filters. Default: every
+   * backend is asked.
+   */
+  jobs?: readonly JobSpec[]
 }
 
 export interface Planning {
@@ -61,10 +68,16 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   })
   for (const w of catalog.warnings) setup.warn?.(w)
 
+  const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
+  const filterInput = {accelerators: (name: string) => catalog.registry.resolve(name), enabledProviders: enabled, now: now()}
+  const jobFilters = setup.jobs?.map((job) => liveFilter(job, filterInput))
   // `--catalog FILE` is the whole world (issue 3): exactly that file's offers, no live ones.
   const live: Offer[] = []
   for (const provider of setup.catalogFile ? [] : setup.providers.values()) {
     if (!provider.liveOffers) continue
+    // A backend none of whose offers could pass the jobs' filters is not asked (Slurm on every plan, issue 17).
+    const scope = provider.liveOfferScope?.()
+    if (jobFilters && scope && !jobFilters.some((f) => scopeMayPass(f, provider.name, scope))) continue
     try {
       live.push(...(await provider.liveOffers()))
     } catch (error) {
@@ -89,13 +102,15 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     return group.get(offerIdentity(c))
   }
   const queueCache = new Map<string, QueueEstimate | null>()
-  const enabled = setup.allProviders ? null : new Set(setup.providers.keys())
 
   const queueEstimates = async (spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>> => {
     const queueEstimates = new Map<OfferKey, QueueEstimate>()
+    const filter = live.length > 0 ? liveFilter(spec, filterInput) : null
     for (const offer of live) {
       const provider = setup.providers.get(offer.provider)
       if (!provider?.estimateQueue) continue
+      // An estimate is a query (sbatch --test-only): only for offers the job could use.
+      if (filter && !offerMayPass(filter, offer)) continue
       const key = offerKey(offer)
       const cacheKey = `${key}|${spec.nodes}|${JSON.stringify(spec.resources)}`
       if (!queueCache.has(cacheKey)) {

@@ -28,6 +28,7 @@ import type {JobSpec, Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
 import type {LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
+import {cachingRunner, SlurmQueryCache} from './query-cache.js'
 import {
   decodeWaitStatus,
   isPreemptible,
@@ -89,6 +90,12 @@ export interface SlurmProviderOptions {
   now?: () => Date
   /** After signal(), `scancel` the job once the grace is over (default true). Tests of the runner's own escalation turn it off. */
   hardStopBackstop?: boolean
+  /**
+   * Keep the answers of read-only cluster queries (ping, sinfo, scontrol show config and
+   * partition) for `ttlMs` in files under `dir`, shared by the processes of this home
+   * (query-cache.ts). Default: every query asks Slurm.
+   */
+  queryCache?: {dir: string; ttlMs?: number}
 }
 
 /** What a Slurm attempt's handle carries in `data` (JSON-safe). */
@@ -116,6 +123,8 @@ export class SlurmProvider implements Provider {
   private readonly attemptsRoot: string
   private readonly options: SlurmProviderOptions
   private readonly run: SlurmRunner
+  /** Read-only cluster queries made for planning and checks: answered from the query cache when there is one. */
+  private readonly query: SlurmRunner
   private readonly now: () => Date
   private readonly gres: Record<string, string>
   private clusterName: Promise<string> | null = null
@@ -128,7 +137,18 @@ export class SlurmProvider implements Provider {
     }
     this.options = options
     this.attemptsRoot = options.attemptsRoot ?? join(options.home, 'slurm', 'attempts')
-    this.run = options.runner ?? execRunner({env: options.env, timeoutMs: options.commandTimeoutMs})
+    const run = options.runner ?? execRunner({env: options.env, timeoutMs: options.commandTimeoutMs})
+    if (options.queryCache) {
+      // Answers are about one cluster: the one SLURM_CONF (or the default) and the configured name point at.
+      const slurmConf = options.env?.SLURM_CONF ?? process.env.SLURM_CONF ?? ''
+      const cache = new SlurmQueryCache({...options.queryCache, cluster: `${slurmConf}|${options.cluster ?? ''}`})
+      const {cached, fresh} = cachingRunner(run, cache)
+      this.run = fresh
+      this.query = cached
+    } else {
+      this.run = run
+      this.query = run
+    }
     this.now = options.now ?? (() => new Date())
     this.gres = {...(options.gres ?? {})}
   }
@@ -175,10 +195,23 @@ export class SlurmProvider implements Provider {
   // ------------------------------------------------------------------ check and offers
 
   async check(): Promise<CheckResult> {
+    const reachable = await this.ping()
+    if (!reachable.ok) return reachable
+    const source = reachable.source
+    const [cluster, partitions] = await Promise.all([
+      this.cluster(),
+      this.partitionsInfo({fresh: false}).catch(() => [] as PartitionInfo[]),
+    ])
+    const names = partitions.map((p) => `${p.name}${p.state === 'UP' ? '' : ` (${p.state})`}${isPreemptible(p) ? ' [preemptible]' : ''}`)
+    return {provider: PROVIDER, ok: true, source, message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}`}
+  }
+
+  /** Whether slurmctld answers (`scontrol ping`, one query): all that enabling the provider needs. */
+  async ping(): Promise<CheckResult> {
     const source = this.options.env?.SLURM_CONF ?? process.env.SLURM_CONF ?? 'slurm.conf'
     let ping: CommandResult
     try {
-      ping = await this.run('scontrol', ['ping'], {timeoutMs: 15_000})
+      ping = await this.query('scontrol', ['ping'], {timeoutMs: 15_000})
     } catch (error) {
       return {provider: PROVIDER, ok: false, source: null, message: (error as Error).message}
     }
@@ -191,13 +224,16 @@ export class SlurmProvider implements Provider {
         message: `slurmctld is not reachable: ${said.trim() || `scontrol ping exit ${ping.code}`}`,
       }
     }
-    const [cluster, partitions] = await Promise.all([this.cluster(), this.partitionsInfo().catch(() => [] as PartitionInfo[])])
-    const names = partitions.map((p) => `${p.name}${p.state === 'UP' ? '' : ` (${p.state})`}${isPreemptible(p) ? ' [preemptible]' : ''}`)
-    return {provider: PROVIDER, ok: true, source, message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}`}
+    return {provider: PROVIDER, ok: true, source, message: 'slurmctld is up'}
+  }
+
+  /** Partitions carry the cluster's name as region (unknown until asked, unless configured) and a configured GRES accelerator or none. */
+  liveOfferScope(): {regions: readonly string[] | null; accelerators: readonly string[]} {
+    return {regions: this.options.cluster ? [this.options.cluster] : null, accelerators: ['', ...Object.keys(this.gres)]}
   }
 
   async liveOffers(): Promise<Offer[]> {
-    const [rows, partitions, cluster] = await Promise.all([this.sinfo(), this.partitionsInfo(), this.cluster()])
+    const [rows, partitions, cluster] = await Promise.all([this.sinfo(), this.partitionsInfo({fresh: false}), this.cluster()])
     const wanted = this.options.partitions ? new Set(this.options.partitions) : null
     const today = this.now().toISOString().slice(0, 10)
     const offers: Offer[] = []
@@ -237,7 +273,7 @@ export class SlurmProvider implements Provider {
 
   /** Slurm's own start-time estimate for a job of this shape (`sbatch --test-only`). */
   async estimateQueue(spec: JobSpec, offer: Offer): Promise<QueueEstimate | null> {
-    await this.requireUsablePartition(offer.instanceType)
+    await this.requireUsablePartition(offer.instanceType, {fresh: false})
     const shape = shapeFor(spec, offer, {gresByAccelerator: this.gres, account: this.options.account, qos: this.options.qos})
     const result = await this.run('sbatch', [
       '--test-only',
@@ -333,7 +369,7 @@ export class SlurmProvider implements Provider {
   }
 
   private async submit(request: LaunchRequest, attemptDir: string, tag: string, jobName: string): Promise<LaunchHandle> {
-    const partition = await this.requireUsablePartition(request.offer.instanceType)
+    const partition = await this.requireUsablePartition(request.offer.instanceType, {fresh: true})
     const preemptible = isPreemptible(partition)
     if (preemptible && !request.spot) {
       throw new ProviderError(
@@ -675,7 +711,7 @@ export class SlurmProvider implements Provider {
 
   private cluster(): Promise<string> {
     if (this.options.cluster) return Promise.resolve(this.options.cluster)
-    this.clusterName ??= this.run('scontrol', ['show', 'config']).then((r) => {
+    this.clusterName ??= this.query('scontrol', ['show', 'config']).then((r) => {
       if (r.code !== 0) {
         this.clusterName = null
         throw queryError('scontrol', r)
@@ -686,25 +722,26 @@ export class SlurmProvider implements Provider {
   }
 
   private async sinfo(): Promise<SinfoRow[]> {
-    const result = await this.run('sinfo', ['--noheader', `--format=${SINFO_FORMAT}`])
+    const result = await this.query('sinfo', ['--noheader', `--format=${SINFO_FORMAT}`])
     if (result.code !== 0) throw queryError('sinfo', result)
     return parseSinfo(result.stdout)
   }
 
-  private async partitionsInfo(): Promise<PartitionInfo[]> {
-    const result = await this.run('scontrol', ['show', 'partition', '--oneliner'])
+  /** Partitions as Slurm says now (`fresh`, for launches), or as kept for a few seconds (planning, checks). */
+  private async partitionsInfo({fresh}: {fresh: boolean}): Promise<PartitionInfo[]> {
+    const result = await (fresh ? this.run : this.query)('scontrol', ['show', 'partition', '--oneliner'])
     if (result.code !== 0) throw queryError('scontrol', result)
     return parsePartitions(result.stdout)
   }
 
   private async partitionPreemptible(name: string): Promise<boolean> {
-    const p = (await this.partitionsInfo().catch(() => [] as PartitionInfo[])).find((x) => x.name === name)
+    const p = (await this.partitionsInfo({fresh: true}).catch(() => [] as PartitionInfo[])).find((x) => x.name === name)
     return p ? isPreemptible(p) : false
   }
 
   /** The partition, if jobs submitted to it can start; else the capacity error that blocks it (as a zone). */
-  private async requireUsablePartition(name: string): Promise<PartitionInfo> {
-    const partitions = await this.partitionsInfo()
+  private async requireUsablePartition(name: string, {fresh}: {fresh: boolean}): Promise<PartitionInfo> {
+    const partitions = await this.partitionsInfo({fresh})
     const p = partitions.find((x) => x.name === name)
     if (!p) {
       throw new ProviderError(PROVIDER, 'capacity', `no partition named ${name} on this cluster`, {
