@@ -43,7 +43,8 @@ export default class Offers extends BaseCommand {
       all: flags.all,
     })
     for (const w of result.warnings) this.note(`warning: ${w}`)
-    this.out(renderOffers(result))
+    // Under --json the document is the output: no table to build for nothing.
+    if (!this.jsonEnabled()) this.out(renderOffers(result))
     return result
   }
 }

@@ -23,6 +23,15 @@ describe('skyhop offers', () => {
     expect(r.stderr).to.equal('')
   })
 
+  it('writes --json to a pipe as plain JSON, byte for byte JSON.stringify of the envelope, even with FORCE_COLOR', () => {
+    const r = runCli(['offers', '--all', '--json'], {env: {FORCE_COLOR: '3'}})
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stdout).to.not.include('\u001B[')
+    const env = JSON.parse(r.stdout) as {ok: boolean; result: {offers: unknown[]}}
+    expect(env.result.offers.length).to.be.greaterThan(500)
+    expect(r.stdout).to.equal(JSON.stringify(env, null, 2) + '\n')
+  })
+
   it('prints a table that flags estimated prices with ~ and a legend', () => {
     const r = runCli(['offers', '--accelerator', 'A10', '--provider', 'aliyun'])
     expect(r.code, r.stderr).to.equal(0)
