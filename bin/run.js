@@ -13,6 +13,12 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`skyhop/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
 } else {
+  // oclif checks Node against its own engines range on import, loading all of semver (53
+  // modules, ~15 ms) to do so; skyhop's own engines range (package.json, checked by npm at
+  // install) is the stricter one.
+  const ownCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
+  if (ownCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
   const {execute} = await import('@oclif/core')
+  if (ownCheck) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
   await execute({dir: import.meta.url})
 }

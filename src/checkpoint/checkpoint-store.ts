@@ -7,10 +7,12 @@
 // preempted on one cloud resumes on another, and no credential ever reaches an instance.
 // A signed URL is a bearer credential: it is registered for redaction, handed only to the
 // attempt, and never stored; the state store keeps the store's location.
+//
+// AWS's credential chain is imported only when a job has an S3 store: it brings the HTTP
+// stack (undici, STS, instance metadata), which a launch without a store never needs.
 import {ProviderError, UsageError} from '../errors.js'
 import {presignOss} from '../clouds/aliyun/oss-presign.js'
 import {loadAliyunCredentials} from '../clouds/aliyun/credentials.js'
-import {loadAwsCredentials} from '../clouds/aws/credentials.js'
 import {presignS3} from '../clouds/aws/s3-presign.js'
 import {loadHuaweiCredentials} from '../clouds/huaweicloud/credentials.js'
 import {presignObs} from '../clouds/huaweicloud/obs-presign.js'
@@ -182,7 +184,7 @@ export class CheckpointSigner {
     if (!found) {
       const c = this.context
       const load: Record<StoreScheme, () => Promise<LoadedCredentials<unknown>>> = {
-        s3: () => loadAwsCredentials(c),
+        s3: async () => (await import('../clouds/aws/credentials.js')).loadAwsCredentials(c),
         oss: () => loadAliyunCredentials(c),
         cos: () => loadTencentCredentials(c),
         obs: () => loadHuaweiCredentials(c),
@@ -253,7 +255,7 @@ export interface AttemptHoldStore {
 
 export function attemptHoldsFor(
   config: Pick<SkyhopConfig, 'checkpointStore'>,
-  client: HttpClient,
+  client: Pick<HttpClient, 'request'>,
   signer = new CheckpointSigner(),
   clock: () => Date = () => new Date(),
 ): AttemptHoldStore {

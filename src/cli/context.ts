@@ -10,6 +10,7 @@ import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
+import type {HttpClient} from '../http/client.js'
 
 export type {PlanningOptions} from '../services/context.js'
 
@@ -102,12 +103,14 @@ export class AppContext implements ServiceContext {
    */
   async attemptHolds(): Promise<AttemptHoldStore> {
     const {attemptHoldsFor} = await import('../checkpoint/checkpoint-store.js')
-    const {HttpClient} = await import('../http/client.js')
-    const {createDispatcher} = await import('../http/dispatcher.js')
-    this.attemptHoldsInstance ??= attemptHoldsFor(
-      this.config(),
-      new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}}),
-    )
+    // The HTTP stack (undici) is loaded when a go object is first written, not on every launch.
+    let client: Promise<HttpClient> | undefined
+    const http = async (): Promise<HttpClient> => {
+      const {HttpClient} = await import('../http/client.js')
+      const {createDispatcher} = await import('../http/dispatcher.js')
+      return new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}})
+    }
+    this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), {request: async (request) => (await (client ??= http())).request(request)})
     return this.attemptHoldsInstance
   }
 
