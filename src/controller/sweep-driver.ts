@@ -134,6 +134,11 @@ const HEARTBEAT_MS = Math.max(200, Math.floor(LEASE_TTL_MS / 3))
  * second is light for slurmctld; a cloud's describe calls count against its API rate limits.
  */
 export const SWEEP_POLL_MS: Readonly<Record<string, number>> = {local: 100, slurm: 1000}
+/**
+ * Where a poll is cheap (this machine's files), the tick starts here after a launch or an end
+ * and grows by a quarter per poll up to SWEEP_POLL_MS (batch-poller.ts).
+ */
+export const SWEEP_MIN_POLL_MS: Readonly<Record<string, number>> = {local: 5}
 const CLOUD_POLL_MS = 5000
 /** How long a plan is reused by jobs of the same shape and the same blocked scopes. */
 const PLAN_CACHE_MS = 5_000
@@ -188,7 +193,9 @@ class SweepController {
   ) {
     this.journal = deps.journal
     this.clock = deps.clock ?? (() => new Date())
-    this.poller = new BatchPoller(deps.pollIntervalMs ?? ((provider) => SWEEP_POLL_MS[provider] ?? CLOUD_POLL_MS))
+    this.poller = new BatchPoller(deps.pollIntervalMs ?? ((provider) => SWEEP_POLL_MS[provider] ?? CLOUD_POLL_MS), (provider) =>
+      deps.pollIntervalMs === undefined ? SWEEP_MIN_POLL_MS[provider] : undefined,
+    )
     this.replan = cachedReplanner(deps.replan, () => Date.now())
     deps.signal?.addEventListener('abort', () => this.abort.abort(), {once: true})
   }
