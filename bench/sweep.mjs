@@ -1,27 +1,25 @@
-// Issue 9 benchmark: sweeps of trivial jobs (`true`) on the local provider.
-//  1. skyhop's own overhead per job: the sweep's wall time against the same jobs started
-//     directly (bash -c true, the same number at once) in the same run, divided by the
-//     number of jobs; and the CPU time of the skyhop process per job. Goal: under 50 ms.
-//  2. backend polling calls per minute, for 100 and for 500 jobs. Goal: independent of
-//     the number of jobs (one call per provider per poller tick, whatever is in flight).
-// Run after `npm run build`: node bench/sweep.mjs [sizes, default 100,500] [max-parallel, default 8]
+// Issue 17 benchmark: sweeps of trivial jobs (`run: "true"`) on the local provider, through
+// `skyhop sweep … --wait --json`.
+//  1. Overhead per job at --max-parallel 1, for 10 / 100 / 1,000 jobs: the sweep's wall time
+//     minus N direct `bash -c true` spawns (one after another, measured in the same run just
+//     before), over N. Goal ≤ 30 ms. The scaling table shows whether it stays flat.
+//  2. Throughput at --max-parallel 8 (jobs per second of wall time, the direct spawns 8 at a
+//     time beside it): reported, not divided as if the jobs ran one after another.
+// Backend poll calls are reported per job and per minute (one call per tick for every job in flight).
+// Run after `npm run build`: node bench/sweep.mjs [sizes, default 10,100,1000] [parallel size, default 200]
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {median, percentile, record} from './lib.mjs'
+import {BIN, record, table} from './lib.mjs'
 
-const require = createRequire(import.meta.url)
-const Database = require('better-sqlite3')
-const root = join(import.meta.dirname, '..')
-const bin = join(root, 'bin', 'run.js')
-const sizes = (process.argv[2] ?? '100,500').split(',').map(Number)
-const parallel = Number(process.argv[3] ?? 8)
+const GOAL_MS = 30
+const sizes = (process.argv[2] ?? '10,100,1000').split(',').map(Number)
+const parallelSize = Number(process.argv[3] ?? 200)
 
-/** The same jobs without skyhop: `bash -c true`, `parallel` at a time. */
-function baseline(n) {
+/** N `bash -c true`, `parallel` at a time: wall ms. */
+function direct(n, parallel) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint()
     let started = 0
@@ -39,93 +37,97 @@ function baseline(n) {
   })
 }
 
-/** Per-job phases from the sweep's store, in ms. */
-function phases(home) {
-  const db = new Database(join(home, 'state.db'), {readonly: true})
-  const rows = db.prepare('SELECT intent_at, launched_at, started_at, ended_at, released_at FROM attempts').all()
-  db.close()
-  const ms = (a, b) => Date.parse(b) - Date.parse(a)
-  const col = (f) => rows.map(f).filter((x) => Number.isFinite(x))
-  return {
-    launchMs: median(col((r) => ms(r.intent_at, r.launched_at))),
-    bootMs: median(col((r) => ms(r.launched_at, r.started_at))),
-    runMs: median(col((r) => ms(r.started_at, r.ended_at))),
-    detectAndReleaseMs: median(col((r) => ms(r.ended_at, r.released_at))),
-    detectAndReleaseP90Ms: percentile(
-      col((r) => ms(r.ended_at, r.released_at)),
-      90,
-    ),
-  }
-}
-
-function sweep(n) {
+function sweep(n, parallel) {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-bench-sweep-'))
   writeFileSync(join(home, 'config.yaml'), 'providers:\n  slurm: {enabled: false}\n')
   const job = join(home, 'job.yaml')
   writeFileSync(job, 'name: bench\nrun: "true"\n')
   const out = join(home, 'out.jsonl')
   const values = Array.from({length: n}, (_, i) => i + 1).join(',')
-  // bash's `time` gives the CPU time of the skyhop process (its detached runners are not its children).
-  const script = `TIMEFORMAT='%U %S'; time "${process.execPath}" "${bin}" sweep "${job}" --set i=${values} -y --wait --json --max-parallel ${parallel} > "${out}"`
+  // GNU time: the skyhop process's CPU time and peak RSS (its detached runners are not its children).
+  const script = `/usr/bin/time -f '%U %S %M' -o "${home}/time" "${process.execPath}" "${BIN}" sweep "${job}" --set i=${values} -y --wait --json --max-parallel ${parallel} > "${out}"`
   const t0 = process.hrtime.bigint()
   const r = spawnSync('bash', ['-c', script], {env: {...process.env, SKYHOP_HOME: home, CI: '1'}, encoding: 'utf8', maxBuffer: 1 << 26})
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.status !== 0) throw new Error(`sweep of ${n} exited ${r.status}: ${r.stderr.slice(-2000)}`)
-  const [user, sys] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number)
-  const lines = readFileSync(out, 'utf8').trim().split('\n')
-  const result = JSON.parse(lines.at(-1)).result
+  if (r.status !== 0) throw new Error(`sweep of ${n} exited ${r.status}: ${r.stderr.slice(-2000)} ${readFileSync(out, "utf8").slice(-2000)}`)
+  const [user, sys, rssKB] = readFileSync(join(home, 'time'), 'utf8').trim().split('\n').at(-1).split(' ').map(Number)
+  const result = JSON.parse(readFileSync(out, 'utf8').trim().split('\n').at(-1)).result
   if (result.sweep.counts.succeeded !== n) throw new Error(`only ${result.sweep.counts.succeeded} of ${n} jobs succeeded`)
-  return {n, wallMs, cpuMs: (user + sys) * 1000, stats: result.stats, events: lines.length - 1, phases: phases(home)}
+  const calls = Object.values(result.stats.pollCalls).reduce((a, b) => a + b, 0)
+  return {wallMs, cpuMs: (user + sys) * 1000, rssMB: rssKB / 1024, calls, callsPerMinute: result.stats.pollCallsPerMinute}
 }
 
-const rows = []
+const serial = []
 for (const n of sizes) {
-  const base = await baseline(n)
-  const s = sweep(n)
-  const calls = Object.values(s.stats.pollCalls).reduce((a, b) => a + b, 0)
-  rows.push({
+  const base = await direct(n, 1)
+  const s = sweep(n, 1)
+  serial.push({
     jobs: n,
-    parallel,
-    baselineWallMs: +base.toFixed(0),
-    sweepWallMs: +s.wallMs.toFixed(0),
-    overheadPerJobMs: +((s.wallMs - base) / n).toFixed(1),
-    cpuPerJobMs: +(s.cpuMs / n).toFixed(1),
-    pollCalls: calls,
-    pollCallsPerMinute: s.stats.pollCallsPerMinute,
-    pollCallsPerJob: +(calls / n).toFixed(2),
-    events: s.events,
-    ...Object.fromEntries(Object.entries(s.phases).map(([k, v]) => [k, +v.toFixed(1)])),
+    directMs: base,
+    sweepMs: s.wallMs,
+    overheadPerJobMs: (s.wallMs - base) / n,
+    cpuPerJobMs: s.cpuMs / n,
+    rssMB: s.rssMB,
+    pollCalls: s.calls,
+    callsPerJob: s.calls / n,
+    callsPerMinute: s.callsPerMinute,
   })
-  console.log(JSON.stringify(rows.at(-1)))
+  console.log(JSON.stringify(serial.at(-1)))
 }
+const base8 = await direct(parallelSize, 8)
+const s8 = sweep(parallelSize, 8)
+const parallel = {
+  jobs: parallelSize,
+  directMs: base8,
+  sweepMs: s8.wallMs,
+  directJobsPerS: parallelSize / (base8 / 1000),
+  sweepJobsPerS: parallelSize / (s8.wallMs / 1000),
+  cpuPerJobMs: s8.cpuMs / parallelSize,
+  rssMB: s8.rssMB,
+  pollCalls: s8.calls,
+  callsPerMinute: s8.callsPerMinute,
+}
+console.log(JSON.stringify(parallel))
 
-const worst = Math.max(...rows.map((r) => r.overheadPerJobMs))
-const worstCpu = Math.max(...rows.map((r) => r.cpuPerJobMs))
-const perMinute = rows.map((r) => r.pollCallsPerMinute)
-const ratio = Math.max(...perMinute) / Math.min(...perMinute)
-const sizeRatio = Math.max(...sizes) / Math.min(...sizes)
-const table = [
-  '| jobs | at once | `bash -c true` ×N (ms) | skyhop sweep (ms) | overhead per job (ms) | skyhop CPU per job (ms) | poll calls | calls/min | calls per job | launch (ms) | runner start (ms) | end → released (ms, p50/p90) |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| ${r.jobs} | ${r.parallel} | ${r.baselineWallMs} | ${r.sweepWallMs} | ${r.overheadPerJobMs} | ${r.cpuPerJobMs} | ${r.pollCalls} | ${r.pollCallsPerMinute} | ${r.pollCallsPerJob} | ${r.launchMs} | ${r.bootMs} | ${r.detectAndReleaseMs} / ${r.detectAndReleaseP90Ms} |`,
-  ),
+const worst = Math.max(...serial.map((r) => r.overheadPerJobMs))
+const md = [
+  '### --max-parallel 1: overhead per job',
   '',
-  `Overhead per job (sweep wall time minus the same jobs run directly, over the number of jobs; CLI start and planning included): worst **${worst} ms** (goal < 50 ms: ${worst < 50 ? 'met' : 'NOT met'}). skyhop's own CPU per job, worst: ${worstCpu} ms.`,
-  `Backend poll calls per minute: ${perMinute.join(' vs ')} for ${sizes.join(' vs ')} jobs — ratio ${ratio.toFixed(2)} for ${sizeRatio}× the jobs (goal: independent of the number of jobs: ${ratio < 1.5 ? 'met' : 'NOT met'}). Calls grow with the sweep's duration, not with its jobs: each call polls every job in flight (up to ${parallel} here), where a poll per job would make up to ${parallel}× as many.`,
+  table(serial, [
+    ['jobs', 'jobs', 0],
+    ['`bash -c true` ×N, one after another (ms)', 'directMs', 0],
+    ['skyhop sweep (ms)', 'sweepMs', 0],
+    ['overhead per job (ms)', 'overheadPerJobMs', 1],
+    ['skyhop CPU per job (ms)', 'cpuPerJobMs', 1],
+    ['peak RSS MB', 'rssMB', 1],
+    ['poll calls', 'pollCalls', 0],
+    ['calls per job', 'callsPerJob', 2],
+    ['calls/min', 'callsPerMinute', 0],
+  ]),
+  '',
+  `Overhead per job (sweep wall time, CLI start and planning included, minus the direct spawns, over N): worst **${worst.toFixed(1)} ms** (goal ≤ ${GOAL_MS} ms: ${worst <= GOAL_MS ? 'met' : 'NOT met'}).`,
+  '',
+  '### --max-parallel 8: throughput',
+  '',
+  table(
+    [parallel],
+    [
+      ['jobs', 'jobs', 0],
+      ['`bash -c true` 8 at a time (ms)', 'directMs', 0],
+      ['skyhop sweep (ms)', 'sweepMs', 0],
+      ['direct jobs/s', 'directJobsPerS', 0],
+      ['skyhop jobs/s', 'sweepJobsPerS', 1],
+      ['skyhop CPU per job (ms)', 'cpuPerJobMs', 1],
+      ['peak RSS MB', 'rssMB', 1],
+      ['poll calls', 'pollCalls', 0],
+      ['calls/min', 'callsPerMinute', 0],
+    ],
+  ),
 ].join('\n')
-console.log(table)
+console.log(md)
 const files = record(
   'sweep',
-  {
-    parallel,
-    rows,
-    worstOverheadPerJobMs: worst,
-    worstCpuPerJobMs: worstCpu,
-    pollCallsPerMinuteRatio: +ratio.toFixed(2),
-    goals: {overheadPerJobMs: 50, pollCallsIndependentOfJobs: true},
-  },
-  `Sweeps of trivial jobs (\`run: "true"\`) on the local provider, \`--max-parallel ${parallel}\`, \`--wait --json\`; the local poller ticks every 100 ms. One run per size; the baseline is measured in the same run just before each sweep.\n\n${table}\n\nPhases are medians from the sweep's state store: launch = intent recorded → the provider returned a handle (mostly the fork of the runner); runner start = launched → the job started; end → released = the job's end → the controller saw it, cleaned up and recorded the release (at most one poller tick plus the cleanup).`,
+  {serial, parallel, worstOverheadPerJobMs: +worst.toFixed(1), goalMs: GOAL_MS, met: worst <= GOAL_MS},
+  `Sweeps of trivial jobs (\`run: "true"\`) on the local provider through \`skyhop sweep … --wait --json\`; one run per size, each beside its direct baseline measured just before it in the same run.\n\n${md}`,
 )
 console.log(`recorded: ${files.join(', ')}`)
