@@ -637,64 +637,128 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
   for (let j = 0; j < options; j++) {
     for (let p = 0; p <= J; p++) workIn[j * P + p] = speed[j] * (p === J ? g : Math.max(0, g - (d - p * g)))
   }
+  // Availability step-major (avail[k·Z + z]): the DP reads one step's zones together.
   const avail = new Uint8Array(Z * Math.max(1, n))
   for (let z = 0; z < Z; z++) {
     for (let k = 0; k < n; k++) {
       let all = future !== undefined
       for (let i = 0; all && i < m; i++) all = future!(z, k * m + i)
-      avail[z * n + k] = all ? 1 : 0
+      avail[k * Z + z] = all ? 1 : 0
     }
   }
+  const cost = new Float64Array(options)
+  for (let j = 0; j < options; j++) cost[j] = price[j] * g
 
-  const from = new Int32Array(Math.max(1, n) * S)
-  const prev = new Float64Array(S)
-  const next = new Float64Array(S)
-  const workOf = new Float64Array(S)
-  const nextWork = new Float64Array(S)
+  // The bisection runs the DP some twenty times over every step of the run: this loop is
+  // where the simulator spends its time, so it keeps no per-state work or back-pointer
+  // arrays. The choices are few: idle and every fresh start come from the best state of
+  // the step before, phase p from phase p − 1, and only the running phase (or, without a
+  // changeover, the one phase) may also come from itself. A trail keeps, per step, that
+  // best state and, per option, whether the running phase stayed; walking it back from
+  // the end state gives the plan and its work (summed forward, in the order the states
+  // were entered, so the figure is the one a per-state running sum would give).
+  interface Trail {
+    best: Int32Array
+    stay: Uint8Array
+    end: number
+  }
+  const N = Math.max(1, n)
+  const newTrail = (): Trail => ({best: new Int32Array(N), stay: new Uint8Array(N * options), end: 0})
+  let prev = new Float64Array(S)
+  let next = new Float64Array(S)
+  const gain = new Float64Array(options * P)
+  const states = new Int32Array(N)
+  const NEG = Number.NEGATIVE_INFINITY
 
-  /** The best plan's work for λ; leaves the back-pointers in `from`. */
-  const solve = (lambda: number): {work: number; end: number} => {
-    prev.fill(Number.NEGATIVE_INFINITY)
+  /** The best plan for λ: its trail in `t`, returns its work. */
+  const solve = (lambda: number, t: Trail): number => {
+    for (let i = 0; i < options * P; i++) gain[i] = lambda * workIn[i]
+    const bestAt = t.best
+    const stay = t.stay
+    prev.fill(NEG)
     prev[0] = 0
-    workOf.fill(0)
+    let best = 0
     for (let k = 0; k < n; k++) {
-      let best = 0
-      for (let s = 1; s < S; s++) if (prev[s] > prev[best]) best = s
-      next[0] = prev[best]
-      nextWork[0] = workOf[best]
-      from[k * S] = best
+      const bv = prev[best]
+      bestAt[k] = best
+      next[0] = bv
+      // The first best state of this step, as a scan in state order would find it.
+      let nb = 0
+      let nbv = bv
+      const ak = k * Z
+      const sk = k * options
       for (let j = 0; j < options; j++) {
         const base = 1 + j * P
-        const ok = j >= Z || avail[j * n + k] === 1
-        for (let p = 0; p <= J; p++) {
-          const s = base + p
-          if (!ok) {
-            next[s] = Number.NEGATIVE_INFINITY
-            nextWork[s] = 0
-            continue
+        if (j < Z && avail[ak + j] === 0) {
+          for (let p = 0; p <= J; p++) next[base + p] = NEG
+          continue
+        }
+        const c = cost[j]
+        const gj = j * P
+        let v: number
+        if (J === 0) {
+          const self = prev[base]
+          const st = self > bv
+          stay[sk + j] = st ? 1 : 0
+          v = (st ? self : bv) + gain[gj] - c
+          next[base] = v
+          if (v > nbv) {
+            nbv = v
+            nb = base
           }
-          // Predecessors: a fresh start (phase 0) comes from the best state of the last tick;
-          // phase p from phase p − 1; running (phase J) also from running.
-          let src: number
-          if (p === 0) {
-            src = best
-            if (J === 0 && prev[base] > prev[src]) src = base
-          } else {
-            src = base + p - 1
-            if (p === J && prev[base + J] > prev[src]) src = base + J
+          continue
+        }
+        v = bv + gain[gj] - c
+        next[base] = v
+        if (v > nbv) {
+          nbv = v
+          nb = base
+        }
+        for (let p = 1; p < J; p++) {
+          v = prev[base + p - 1] + gain[gj + p] - c
+          next[base + p] = v
+          if (v > nbv) {
+            nbv = v
+            nb = base + p
           }
-          const w = workIn[j * P + p]
-          next[s] = prev[src] === Number.NEGATIVE_INFINITY ? Number.NEGATIVE_INFINITY : prev[src] + lambda * w - price[j] * g
-          nextWork[s] = workOf[src] + w
-          from[k * S + s] = src
+        }
+        const run = prev[base + J]
+        const ramp = prev[base + J - 1]
+        const st = run > ramp
+        stay[sk + j] = st ? 1 : 0
+        v = (st ? run : ramp) + gain[gj + J] - c
+        next[base + J] = v
+        if (v > nbv) {
+          nbv = v
+          nb = base + J
         }
       }
-      prev.set(next)
-      workOf.set(nextWork)
+      const swap = prev
+      prev = next
+      next = swap
+      best = nb
     }
-    let end = 0
-    for (let s = 1; s < S; s++) if (prev[s] > prev[end]) end = s
-    return {work: workOf[end], end}
+    t.end = best
+    return walk(t)
+  }
+
+  /** Fills `states` with the trail's state at each step, from its end back; returns the work done. */
+  function walk(t: Trail): number {
+    let s = t.end
+    for (let k = n - 1; k >= 0; k--) {
+      states[k] = s
+      if (s === 0) {
+        s = t.best[k]
+        continue
+      }
+      const j = ((s - 1) / P) | 0
+      const p = s - 1 - j * P
+      if (p === J && t.stay[k * options + j] === 1) continue
+      s = p === 0 ? t.best[k] : s - 1
+    }
+    let w = 0
+    for (let k = 0; k < n; k++) if (states[k] !== 0) w += workIn[states[k] - 1]
+    return w
   }
 
   const fallback = (): Int32Array => new Int32Array(Math.max(1, n * m)).fill(Z + fastestOnDemand(setup.onDemand))
@@ -702,19 +766,28 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
   let maxKey = 0
   for (let j = 0; j < options; j++) maxKey = Math.max(maxKey, price[j] / speed[j])
   let hi = Math.max(1e-6, 2 * maxKey)
+  let hiTrail = newTrail()
+  let loTrail = newTrail()
+  let scratch = newTrail()
   let guard = 0
-  while (solve(hi).work < work - 1e-9) {
+  while (solve(hi, hiTrail) < work - 1e-9) {
     hi *= 4
     if (++guard > 20) return fallback()
   }
   let lo = 0
   for (let i = 0; i < 30 && hi - lo > 1e-4 * hi; i++) {
     const mid = (lo + hi) / 2
-    if (solve(mid).work >= work - 1e-9) hi = mid
-    else lo = mid
+    // The trail of the last λ to become hi (or lo) is kept: the plans at the end need no second solve.
+    if (solve(mid, scratch) >= work - 1e-9) {
+      hi = mid
+      ;[hiTrail, scratch] = [scratch, hiTrail]
+    } else {
+      lo = mid
+      ;[loTrail, scratch] = [scratch, loTrail]
+    }
   }
-  const above = reconstruct(solve(hi).end)
-  const below = lo > 0 ? reconstruct(solve(lo).end) : null
+  const above = reconstruct(hiTrail)
+  const below = lo > 0 ? reconstruct(loTrail) : null
   // The relaxation only sees plans on the convex hull: where the first on-demand tick costs
   // a changeover, the plan just above the work can overshoot it by far (all on-demand
   // rather than one tick of it). So also repair the plan just below — fill its longest idle
@@ -729,13 +802,10 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
   for (let k = 0; k < n; k++) ticks.fill(best[k], k * m, (k + 1) * m)
   return ticks
 
-  function reconstruct(end: number): Int32Array {
+  function reconstruct(t: Trail): Int32Array {
+    walk(t)
     const plan = new Int32Array(n)
-    let s = end
-    for (let k = n - 1; k >= 0; k--) {
-      plan[k] = s === 0 ? -1 : Math.floor((s - 1) / P)
-      s = from[k * S + s]
-    }
+    for (let k = 0; k < n; k++) plan[k] = states[k] === 0 ? -1 : Math.floor((states[k] - 1) / P)
     return plan
   }
 
