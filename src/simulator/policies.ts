@@ -657,88 +657,27 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
   // best state and, per option, whether the running phase stayed; walking it back from
   // the end state gives the plan and its work (summed forward, in the order the states
   // were entered, so the figure is the one a per-state running sum would give).
-  interface Trail {
-    best: Int32Array
-    stay: Uint8Array
-    end: number
-  }
   const N = Math.max(1, n)
   const newTrail = (): Trail => ({best: new Int32Array(N), stay: new Uint8Array(N * options), end: 0})
-  let prev = new Float64Array(S)
-  let next = new Float64Array(S)
-  const gain = new Float64Array(options * P)
+  const dp: HindsightDp = {
+    n,
+    Z,
+    options,
+    J,
+    P,
+    avail,
+    cost,
+    workIn,
+    gain: new Float64Array(options * P),
+    prev: new Float64Array(S),
+    next: new Float64Array(S),
+  }
   const states = new Int32Array(N)
-  const NEG = Number.NEGATIVE_INFINITY
-
-  /** The best plan for λ: its trail in `t`, returns its work. */
   const solve = (lambda: number, t: Trail): number => {
-    for (let i = 0; i < options * P; i++) gain[i] = lambda * workIn[i]
-    const bestAt = t.best
-    const stay = t.stay
-    prev.fill(NEG)
-    prev[0] = 0
-    let best = 0
-    for (let k = 0; k < n; k++) {
-      const bv = prev[best]
-      bestAt[k] = best
-      next[0] = bv
-      // The first best state of this step, as a scan in state order would find it.
-      let nb = 0
-      let nbv = bv
-      const ak = k * Z
-      const sk = k * options
-      for (let j = 0; j < options; j++) {
-        const base = 1 + j * P
-        if (j < Z && avail[ak + j] === 0) {
-          for (let p = 0; p <= J; p++) next[base + p] = NEG
-          continue
-        }
-        const c = cost[j]
-        const gj = j * P
-        let v: number
-        if (J === 0) {
-          const self = prev[base]
-          const st = self > bv
-          stay[sk + j] = st ? 1 : 0
-          v = (st ? self : bv) + gain[gj] - c
-          next[base] = v
-          if (v > nbv) {
-            nbv = v
-            nb = base
-          }
-          continue
-        }
-        v = bv + gain[gj] - c
-        next[base] = v
-        if (v > nbv) {
-          nbv = v
-          nb = base
-        }
-        for (let p = 1; p < J; p++) {
-          v = prev[base + p - 1] + gain[gj + p] - c
-          next[base + p] = v
-          if (v > nbv) {
-            nbv = v
-            nb = base + p
-          }
-        }
-        const run = prev[base + J]
-        const ramp = prev[base + J - 1]
-        const st = run > ramp
-        stay[sk + j] = st ? 1 : 0
-        v = (st ? run : ramp) + gain[gj + J] - c
-        next[base + J] = v
-        if (v > nbv) {
-          nbv = v
-          nb = base + J
-        }
-      }
-      const swap = prev
-      prev = next
-      next = swap
-      best = nb
-    }
-    t.end = best
+    // The end state comes back as a value: a property store after the loop would deoptimize
+    // the function at the end of every call (it runs on-stack-replaced code before feedback
+    // reaches that store) and send the next call back through the interpreter.
+    t.end = solveHindsight(dp, lambda, t)
     return walk(t)
   }
 
@@ -861,6 +800,115 @@ export function hindsightPlan(setup: PolicySetup): Int32Array {
     }
     return out
   }
+}
+
+/**
+ * Where the hindsight plan's DP went for one λ: per step the best state of the step before,
+ * per step and option whether the running phase stayed, and the end state.
+ */
+interface Trail {
+  best: Int32Array
+  stay: Uint8Array
+  end: number
+}
+
+/** The hindsight DP's sizes and tables, shared by every λ of one plan. */
+interface HindsightDp {
+  n: number
+  Z: number
+  options: number
+  J: number
+  P: number
+  /** Step-major: avail[k·Z + z]. */
+  avail: Uint8Array
+  /** USD of a step on each option. */
+  cost: Float64Array
+  /** Work of a step in phase p of option j, at [j·P + p]. */
+  workIn: Float64Array
+  /** Scratch: λ · workIn. */
+  gain: Float64Array
+  prev: Float64Array
+  next: Float64Array
+}
+
+/**
+ * The DP for one λ, leaving its trail in `t`; returns the end state. Written with every table in a local and no
+ * closure: the bisection runs it some twenty times over every step of the run, and it is
+ * where the simulator spends its time. Each value is (predecessor + λ·w) − price·step, the
+ * same operations in the same order for every λ, so plans do not depend on how it is run.
+ */
+function solveHindsight(dp: HindsightDp, lambda: number, t: Trail): number {
+  const {n, Z, options, J, P, avail, cost, workIn, gain} = dp
+  let prev = dp.prev
+  let next = dp.next
+  const NEG = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < options * P; i++) gain[i] = lambda * workIn[i]
+  const bestAt = t.best
+  const stay = t.stay
+  prev.fill(NEG)
+  prev[0] = 0
+  let best = 0
+  for (let k = 0; k < n; k++) {
+    const bv = prev[best]
+    bestAt[k] = best
+    next[0] = bv
+    // The first best state of this step, as a scan in state order would find it.
+    let nb = 0
+    let nbv = bv
+    const ak = k * Z
+    const sk = k * options
+    for (let j = 0; j < options; j++) {
+      const base = 1 + j * P
+      if (j < Z && avail[ak + j] === 0) {
+        for (let p = 0; p <= J; p++) next[base + p] = NEG
+        continue
+      }
+      const c = cost[j]
+      const gj = j * P
+      let v: number
+      if (J === 0) {
+        const self = prev[base]
+        const st = self > bv
+        stay[sk + j] = st ? 1 : 0
+        v = (st ? self : bv) + gain[gj] - c
+        next[base] = v
+        if (v > nbv) {
+          nbv = v
+          nb = base
+        }
+        continue
+      }
+      v = bv + gain[gj] - c
+      next[base] = v
+      if (v > nbv) {
+        nbv = v
+        nb = base
+      }
+      for (let p = 1; p < J; p++) {
+        v = prev[base + p - 1] + gain[gj + p] - c
+        next[base + p] = v
+        if (v > nbv) {
+          nbv = v
+          nb = base + p
+        }
+      }
+      const run = prev[base + J]
+      const ramp = prev[base + J - 1]
+      const st = run > ramp
+      stay[sk + j] = st ? 1 : 0
+      v = (st ? run : ramp) + gain[gj + J] - c
+      next[base + J] = v
+      if (v > nbv) {
+        nbv = v
+        nb = base + J
+      }
+    }
+    const swap = prev
+    prev = next
+    next = swap
+    best = nb
+  }
+  return best
 }
 
 // ---- the registry ---------------------------------------------------------------------
