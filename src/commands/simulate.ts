@@ -45,6 +45,10 @@ export default class Simulate extends BaseCommand {
     'on-demand-price': Flags.string({description: 'on-demand USD per node-hour: 3.06, or V100=3.06 (repeatable)', multiple: true}),
     zone: Flags.string({description: 'only traces of this zone (repeatable)', multiple: true}),
     catalog: Flags.string({description: 'take prices from exactly this catalog file of offers', env: 'SKYHOP_CATALOG'}),
+    threads: Flags.integer({
+      description: "worker threads replaying the policies [default: the machine's cores for a large replay, else 1]",
+      min: 1,
+    }),
   }
 
   async run(): Promise<SimulateResult> {
@@ -62,6 +66,7 @@ export default class Simulate extends BaseCommand {
       onDemandPrice: flags['on-demand-price'],
       zones: flags.zone,
       catalogFile: flags.catalog,
+      threads: flags.threads,
     })
     this.out(renderSimulation(result))
     return result

@@ -1,20 +1,25 @@
 // The `simulate` service: load the job, the traces and (for prices the flags do not give)
 // the catalog, build the markets, then replay every policy from the same seeded start
 // offsets and summarise. simulateMarkets is the pure part the benchmark calls directly.
+import {availableParallelism} from 'node:os'
+import {Worker} from 'node:worker_threads'
+
 import {type AcceleratorRegistry, loadRegistry} from '../catalog/accelerators.js'
 import {loadCatalog} from '../catalog/catalog.js'
 import {fxFromEnv} from '../model/currency.js'
 import {providerInfo} from '../catalog/providers.js'
-import {UsageError} from '../errors.js'
+import {BugError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
 import type {JobSpec} from '../model/job-spec.js'
 import {type ControllerRunOutcome, runController} from './controller-run.js'
-import {changeDistances, simulate} from './engine.js'
+import {changeDistances} from './engine.js'
 import {type Markets, type PriceOverrides, type SkippedTrace, buildMarkets, priceKey} from './markets.js'
 import {POLICIES, findPolicy} from './policies.js'
-import {LatencyHistogram, rng} from './stats.js'
+import {BASELINE_POLICY, type ReplayInput, distinctStarts, replayer, startTicksOf} from './replay.js'
+import type {ReplayAnswer, ReplayTask, WorkerData} from './replay-worker.js'
+import {LatencyHistogram} from './stats.js'
 import {loadTraceDir} from './traces.js'
-import type {OnDemandOption, PolicySpec, RunOutcome, Scenario, SpotMarket} from './types.js'
+import type {OnDemandOption, PolicySpec, RunOutcome, SpotMarket} from './types.js'
 
 export const DEFAULT_SEEDS = 20
 export const DEFAULT_CHANGEOVER_HOURS = 0.2
@@ -34,6 +39,8 @@ export interface SimulateOptions {
   zones?: readonly string[]
   catalogFile?: string
   now?: Date
+  /** Worker threads for the policies' replays; default: the machine's cores for a large replay, else 1. */
+  threads?: number
 }
 
 export interface MarketSummary {
@@ -126,18 +133,25 @@ export const CONTROLLER_POLICY = 'skyhop-controller'
 const CONTROLLER_SUMMARY = 'the real controller (driveJob) and planner on a simulated provider and clock'
 
 /**
- * simulateFile, plus `skyhop-controller` when asked for by name (`--policy skyhop-controller`)
- * or with `controller: true`: each seed replayed through driveJob (async: the controller is).
+ * simulateFile over worker threads (options.threads), plus `skyhop-controller` when asked
+ * for by name (`--policy skyhop-controller`) or with `controller: true`: each seed replayed
+ * through driveJob (async: the controller is).
  */
 export async function simulateFileAsync(options: SimulateOptions & {controller?: boolean}): Promise<SimulateResult> {
   const names = options.policies?.flatMap((n) => n.split(',')).map((n) => n.trim()) ?? []
   const wantController = options.controller === true || names.includes(CONTROLLER_POLICY)
   const others = names.filter((n) => n !== CONTROLLER_POLICY && n !== '')
-  if (!wantController) return simulateFile(options)
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1))
+    throw new UsageError(`--threads must be a whole number ≥ 1, got ${options.threads}`, {code: 'BAD_THREADS'})
+  if (!wantController) {
+    const p = prepareFile(options)
+    const out = await simulateMarketsParallel(p.input, options.threads)
+    return fileResult(options, p, out.policies, out)
+  }
   const onlyController = names.length > 0 && others.length === 0
   const p = prepareFile({...options, policies: others})
   const input = onlyController ? {...p.input, policies: []} : p.input
-  const out = simulateMarkets(input)
+  const out = await simulateMarketsParallel(input, options.threads)
   const controller = await simulateControllerMarkets({...input, job: p.spec, registry: p.registry}, out.startTicks, out.baseline)
   return fileResult(options, p, [...out.policies, controller.result], out)
 }
@@ -261,56 +275,131 @@ function fileResult(options: SimulateOptions, p: Prepared, policies: PolicyResul
   }
 }
 
-/** Replays every policy from the same `seeds` start offsets. Pure apart from the latency clock. */
+/** Replays every policy from the same `seeds` start offsets, in this thread. Pure apart from the latency clock. */
 export function simulateMarkets(input: MarketsInput): MarketsResult {
-  const gapHours = input.gapSeconds / 3600
-  const minLength = Math.min(...input.markets.map((m) => m.data.length))
-  const window = Math.ceil(input.deadlineHours / gapHours)
-  const wrapped = minLength < window
-  const maxStart = wrapped ? minLength - 1 : minLength - window
-  const base = input.seedBase ?? 1
-  const startTicks: number[] = []
-  for (let i = 0; i < input.seeds; i++) startTicks.push(Math.floor(rng(base + i)() * (maxStart + 1)))
-
-  const changes = input.markets.map((m) => changeDistances(m.data, input.nodes))
-  const scenarioAt = (startTick: number): Scenario => ({
-    workHours: input.workHours,
-    deadlineHours: input.deadlineHours,
-    changeoverHours: input.changeoverHours,
-    noticeHours: input.noticeSeconds / 3600,
-    gapHours,
-    nodes: input.nodes,
-    spot: input.markets,
-    onDemand: input.onDemand,
-    startTick,
-    changes,
-  })
-  const setupOf = (sc: Scenario, omniscient: boolean) => ({
-    markets: sc.spot,
-    onDemand: sc.onDemand,
-    workHours: sc.workHours,
-    deadlineHours: sc.deadlineHours,
-    changeoverHours: sc.changeoverHours,
-    noticeHours: sc.noticeHours,
-    gapHours: sc.gapHours,
-    ...(omniscient ? {future: (z: number, k: number) => sc.spot[z].data[(sc.startTick + k) % sc.spot[z].data.length] >= sc.nodes} : {}),
-  })
-
-  const baselineSpec = findPolicy('on-demand')!
-  const baseline = startTicks.map((s) => {
-    const sc = scenarioAt(s)
-    return simulate(sc, baselineSpec.create(setupOf(sc, false))).costUsd
-  })
-
-  const outcomes = new Map<string, RunOutcome[]>()
-  const policies: PolicyResult[] = input.policies.map((spec) => {
+  const {startTicks, wrapped} = startTicksOf(input)
+  const starts = distinctStarts(startTicks)
+  const replay = replayer(input)
+  const baseline = starts.map((s) => replay(BASELINE_POLICY, s).costUsd)
+  const runs = input.policies.map((spec) => {
     const latency = new LatencyHistogram()
-    const runs: RunOutcome[] = startTicks.map((s) => {
-      const sc = scenarioAt(s)
-      return simulate(sc, spec.create(setupOf(sc, spec.omniscient)), {latency})
+    return {outcomes: starts.map((s) => replay(spec, s, latency)), latency}
+  })
+  return assemble(input, startTicks, wrapped, starts, baseline, runs)
+}
+
+/**
+ * Replays below this many trace ticks (distinct starts × ticks to the deadline × markets ×
+ * policies) stay in this thread: a worker's start (about 0.1 s) would cost more than it saves.
+ */
+const PARALLEL_MIN_TICKS = 20_000_000
+
+/** Worker threads for a replay of this size when the caller does not say: the machine's cores, or 1 for a small one. */
+export function defaultThreads(input: MarketsInput): number {
+  const {startTicks} = startTicksOf(input)
+  const window = Math.ceil(input.deadlineHours / (input.gapSeconds / 3600))
+  const size = distinctStarts(startTicks).length * window * Math.max(1, input.markets.length) * (input.policies.length + 1)
+  return size < PARALLEL_MIN_TICKS ? 1 : Math.min(availableParallelism(), 8)
+}
+
+/**
+ * simulateMarkets over `threads` worker threads (default: defaultThreads): the (policy,
+ * starts) tasks go to whichever worker is free, the omniscient plans first (they cost the
+ * most), and the outcomes are put back in seed order, so the result is the one
+ * simulateMarkets gives, decision latencies apart. Policies outside the registry (a
+ * caller's own) and threads = 1 replay in this thread. test/commands/simulate.test.ts
+ * compares the two through the built CLI.
+ */
+export async function simulateMarketsParallel(input: MarketsInput, threads = defaultThreads(input)): Promise<MarketsResult> {
+  const registered = input.policies.every((p) => findPolicy(p.name) === p)
+  const {startTicks, wrapped} = startTicksOf(input)
+  const starts = distinctStarts(startTicks)
+  const workers = Math.min(threads, starts.length * (input.policies.length + 1))
+  // The worker is the built replay-worker.js: run from the TypeScript sources (tests under
+  // tsx, whose loader Node 20 does not give a worker thread), replay in this thread.
+  const built = import.meta.url.endsWith('.js')
+  if (workers <= 1 || !registered || !built) return simulateMarkets(input)
+
+  // Tasks of about a quarter of a worker's share, so a slow one does not hold up the end.
+  const chunk = Math.max(1, Math.ceil(starts.length / (workers * 4)))
+  const tasks: ReplayTask[] = []
+  const order = [...input.policies.keys()].sort((a, b) => Number(input.policies[b].omniscient) - Number(input.policies[a].omniscient))
+  for (const policy of [...order, -1]) {
+    for (let i = 0; i < starts.length; i += chunk) tasks.push({id: tasks.length, policy, starts: starts.slice(i, i + chunk)})
+  }
+  const data: WorkerData = {
+    input: {...pickReplayInput(input)},
+    policies: input.policies.map((p) => p.name),
+  }
+  const answers: ReplayAnswer[] = new Array(tasks.length)
+  const url = new URL('./replay-worker.js', import.meta.url)
+  const pool = Array.from({length: workers}, () => new Worker(url, {workerData: data}))
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let next = 0
+      let done = 0
+      const feed = (w: Worker): void => {
+        if (next < tasks.length) w.postMessage(tasks[next++])
+      }
+      for (const w of pool) {
+        w.on('message', (a: ReplayAnswer) => {
+          answers[a.id] = a
+          if (++done === tasks.length) resolve()
+          else feed(w)
+        })
+        w.on('error', reject)
+        w.on('exit', (code) => {
+          if (done < tasks.length)
+            reject(new BugError(`simulate: a replay worker exited (code ${code}) with ${tasks.length - done} tasks left`))
+        })
+        feed(w)
+      }
     })
-    outcomes.set(spec.name, runs)
-    return summarize(spec, runs, baseline, input.deadlineHours, latency)
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()))
+  }
+
+  const byPolicy = new Map<number, {outcomes: RunOutcome[]; latency: LatencyHistogram}>()
+  for (const t of tasks) {
+    let e = byPolicy.get(t.policy)
+    if (e === undefined) byPolicy.set(t.policy, (e = {outcomes: [], latency: new LatencyHistogram()}))
+    const a = answers[t.id]
+    e.outcomes.push(...a.outcomes)
+    e.latency.merge(a.latency)
+  }
+  const baseline = byPolicy.get(-1)!.outcomes.map((o) => o.costUsd)
+  return assemble(
+    input,
+    startTicks,
+    wrapped,
+    starts,
+    baseline,
+    input.policies.map((_, i) => byPolicy.get(i)!),
+  )
+}
+
+function pickReplayInput(input: MarketsInput): ReplayInput {
+  const {markets, onDemand, gapSeconds, workHours, deadlineHours, changeoverHours, noticeSeconds, nodes, seeds, seedBase} = input
+  return {markets, onDemand, gapSeconds, workHours, deadlineHours, changeoverHours, noticeSeconds, nodes, seeds, seedBase}
+}
+
+/** Outcomes per distinct start back to one per seed, in seed order, and each policy summarised. */
+function assemble(
+  input: MarketsInput,
+  startTicks: number[],
+  wrapped: boolean,
+  starts: readonly number[],
+  baselineByStart: readonly number[],
+  runs: ReadonlyArray<{outcomes: RunOutcome[]; latency: LatencyHistogram}>,
+): MarketsResult {
+  const at = new Map(starts.map((s, i) => [s, i]))
+  const index = startTicks.map((s) => at.get(s)!)
+  const baseline = index.map((i) => baselineByStart[i])
+  const outcomes = new Map<string, RunOutcome[]>()
+  const policies = input.policies.map((spec, p) => {
+    const perSeed = index.map((i) => runs[p].outcomes[i])
+    outcomes.set(spec.name, perSeed)
+    return summarize(spec, perSeed, baseline, input.deadlineHours, runs[p].latency)
   })
   return {policies, onDemandBaselineUsd: baseline[0], startTicks, wrapped, outcomes, baseline}
 }
@@ -346,7 +435,8 @@ function summarize(
       p50: latency.quantile(0.5) * 1000,
       p99: latency.quantile(0.99) * 1000,
       max: latency.max * 1000,
-      calls: latency.count,
+      // Every run's decide calls, repeated seeds included (they are replayed once, timed once).
+      calls: runs.reduce((n, r) => n + r.decisions, 0),
     },
   }
 }

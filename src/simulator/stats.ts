@@ -32,7 +32,13 @@ export class LatencyHistogram {
     if (ms > this.max) this.max = ms
   }
 
-  merge(other: LatencyHistogram): void {
+  /** Its state, to send to another thread (postMessage copies it). */
+  snapshot(): {counts: Float64Array; count: number; max: number} {
+    return {counts: this.counts, count: this.count, max: this.max}
+  }
+
+  merge(from: LatencyHistogram | {counts: Float64Array; count: number; max: number}): void {
+    const other = from instanceof LatencyHistogram ? from.snapshot() : from
     for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i]
     this.count += other.count
     if (other.max > this.max) this.max = other.max

@@ -95,6 +95,27 @@ describe('skyhop simulate (built bin/run.js)', () => {
     expect(r.stdout).to.not.match(/^uniform-progress/m)
   })
 
+  it('gives the same result over worker threads as in one thread, seed for seed (--threads)', () => {
+    const f = setup()
+    const run = (threads: string) => {
+      const r = runCli(['simulate', f.job, '--traces', f.traces, ...PRICES, '--seeds', '40', '--threads', threads, '--json'], {home: f.dir})
+      expect(r.code, r.stderr).to.equal(0)
+      const result = parseEnvelope(r.stdout).result
+      // Wall-clock figures apart: the decide calls' latencies and the elapsed time.
+      delete result.elapsedMs
+      for (const p of result.policies) {
+        expect(p.decisionLatencyUs.calls).to.be.greaterThan(0)
+        delete p.decisionLatencyUs.p50
+        delete p.decisionLatencyUs.p99
+        delete p.decisionLatencyUs.max
+      }
+      return result
+    }
+    expect(run('3')).to.deep.equal(run('1'))
+    const bad = runCli(['simulate', f.job, '--traces', f.traces, ...PRICES, '--threads', '0'], {home: f.dir})
+    expect(bad.code).to.equal(2)
+  })
+
   it('exits 2 for an unknown policy, a bad duration, a job without a deadline; 3 for a bad trace file', () => {
     const f = setup()
     const policy = runCli(['simulate', f.job, '--traces', f.traces, ...PRICES, '--policy', 'greedyy', '--json'], {home: f.dir})
