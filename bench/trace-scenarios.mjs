@@ -25,10 +25,13 @@ export function traceScenarios({tracesDir, tmp, registry, now, loadTraceDir, loa
       file,
       `name: bench\n${acc ? `resources:\n  accelerators: [${acc.join(', ')}]\n` : 'resources:\n  cpus: 1\n'}work:\n  ${acc ? `reference: ${kind.reference}\n  ` : ''}hours: ${workHours}\n${extra}deadline: ${deadlineHours}h\nrun: x\n`,
     )
-    return loadJobFile(file, {now}).spec
+    const spec = loadJobFile(file, {now}).spec
+    // The file beside the spec, for benchmarks that run the CLI on it.
+    Object.defineProperty(spec, 'jobFile', {value: file, enumerable: false})
+    return spec
   }
 
-  const PRICES = {spot: new Map([['*', 1]]), onDemand: new Map([['*', 3]])}
+  const PRICES = {spot: new Map([['*', 1]]), onDemand: new Map([['*', 3]]), flags: ['--spot-price', '1', '--on-demand-price', '3']}
   const scenarios = []
   for (const [set, traces] of [...sets].sort()) {
     const hours = Math.min(...traces.map((t) => (t.data.length * t.gapSeconds) / 3600))
@@ -70,6 +73,7 @@ export function traceScenarios({tracesDir, tmp, registry, now, loadTraceDir, loa
           [priceKey('v100'), 3.06],
           [priceKey('k80'), 0.9],
         ]),
+        flags: ['--spot-price', 'V100=0.918', '--spot-price', 'K80=0.27', '--on-demand-price', 'V100=3.06', '--on-demand-price', 'K80=0.9'],
       }
       scenarios.push({
         set,
