@@ -74,6 +74,24 @@ export function changeDistances(data: Uint16Array, nodes: number): Int32Array {
   return out
 }
 
+/**
+ * For markets whose traces have one length, per tick the ticks until any of them changes:
+ * the least of their changeDistances. It lets a step of the engine skip to the next change
+ * without looking at every zone. Null when the lengths differ (a start offset then lands on
+ * different ticks of each trace) or there is no market.
+ */
+export function nextChangeOfAny(changes: readonly Int32Array[]): Int32Array | null {
+  if (changes.length === 0) return null
+  const n = changes[0].length
+  if (changes.some((c) => c.length !== n)) return null
+  const out = Int32Array.from(changes[0])
+  for (let z = 1; z < changes.length; z++) {
+    const c = changes[z]
+    for (let i = 0; i < n; i++) if (c[i] < out[i]) out[i] = c[i]
+  }
+  return out
+}
+
 /** "No change ahead" for a trace that never changes: far beyond any horizon. */
 const NEVER = 1 << 30
 
@@ -102,6 +120,10 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
   const lengths = data.map((a) => a.length)
   const nodes = sc.nodes
   const changes = sc.changes ?? data.map((a) => changeDistances(a, nodes))
+  // The next change of any zone from one index, when the caller shares one (or the changes
+  // are computed here anyway); else a look at every zone per step.
+  const anyChange = sc.anyChange !== undefined ? sc.anyChange : sc.changes === undefined ? nextChangeOfAny(changes) : null
+  const anyLength = lengths[0]
   const availAt = (z: number, k: number): boolean => data[z][(sc.startTick + k) % lengths[z]] >= nodes
   /** Ticks from tick k of the run until zone z's availability next changes. */
   const untilChange = (z: number, k: number): number => changes[z][(sc.startTick + k) % lengths[z]]
@@ -247,7 +269,8 @@ export function simulate(sc: Scenario, policy: Policy, options: EngineOptions = 
     let kNext = k + 1
     if (!everyTick) {
       let step = NEVER
-      for (let z = 0; z < zones; z++) step = Math.min(step, untilChange(z, k))
+      if (anyChange !== null) step = anyChange[(sc.startTick + k) % anyLength]
+      else for (let z = 0; z < zones; z++) step = Math.min(step, untilChange(z, k))
       kNext = k + step
     }
     const tb = kNext * g

@@ -1,9 +1,8 @@
 // Replays of one market input: the seeded start ticks, and one run of a policy from one of
 // them. Shared by simulateMarkets (in process) and the replay workers (replay-worker.ts),
 // and light on imports so a worker starts quickly: the engine, the policies, the stats.
-import {changeDistances, simulate} from './engine.js'
+import {type LatencyRecorder, changeDistances, nextChangeOfAny, simulate} from './engine.js'
 import {findPolicy} from './policies.js'
-import {type LatencyRecorder} from './engine.js'
 import {rng} from './stats.js'
 import type {OnDemandOption, PolicySetup, PolicySpec, RunOutcome, Scenario, SpotMarket} from './types.js'
 
@@ -50,10 +49,11 @@ export function distinctStarts(startTicks: readonly number[]): number[] {
 
 export type Replay = (spec: PolicySpec, startTick: number, latency?: LatencyRecorder) => RunOutcome
 
-/** Runs one policy from one start; the per-trace change index is computed once and shared by every run. */
+/** Runs one policy from one start; the change indexes of the traces are computed once and shared by every run. */
 export function replayer(input: ReplayInput): Replay {
   const gapHours = input.gapSeconds / 3600
   const changes = input.markets.map((m) => changeDistances(m.data, input.nodes))
+  const anyChange = nextChangeOfAny(changes)
   const scenarioAt = (startTick: number): Scenario => ({
     workHours: input.workHours,
     deadlineHours: input.deadlineHours,
@@ -65,6 +65,7 @@ export function replayer(input: ReplayInput): Replay {
     onDemand: input.onDemand,
     startTick,
     changes,
+    anyChange,
   })
   const setupOf = (sc: Scenario, omniscient: boolean): PolicySetup => ({
     markets: sc.spot,

@@ -72,6 +72,12 @@ export interface Scenario {
    * it is computed once. The engine computes it when absent.
    */
   changes?: readonly Int32Array[]
+  /**
+   * Per tick, ticks until any market's availability changes (nextChangeOfAny of `changes`;
+   * null when the traces differ in length). Shared like `changes`; computed by the engine
+   * only when it computes `changes` itself.
+   */
+  anyChange?: Int32Array | null
 }
 
 export type Target =

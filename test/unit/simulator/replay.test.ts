@@ -1,10 +1,11 @@
-// The simulator's fast paths give the answers of the plain ones: the hindsight DP with
-// compact trails against its original (reference-hindsight.ts) on random markets, and
-// seeds that share a start tick replayed once yet counted per seed. (The replay over
+// The simulator's fast paths give the answers of the plain ones: the change indexes against
+// a tick scan, the engine's step to the next change of any zone against a look at every
+// zone, the hindsight DP with compact trails against its original (reference-hindsight.ts)
+// on random markets, and seeds that share a start tick replayed once yet counted per seed. (The replay over
 // worker threads needs the built worker: test/commands/simulate.test.ts compares it.)
 import {expect} from 'chai'
 
-import {simulate} from '../../../src/simulator/engine.js'
+import {changeDistances, nextChangeOfAny, simulate} from '../../../src/simulator/engine.js'
 import {POLICIES, hindsightPlan} from '../../../src/simulator/policies.js'
 import {BASELINE_POLICY, distinctStarts, startTicksOf} from '../../../src/simulator/replay.js'
 import {type MarketsInput, simulateMarkets} from '../../../src/simulator/run.js'
@@ -40,7 +41,80 @@ function randomOnDemand(next: () => number): OnDemandOption[] {
   return next() < 0.6 ? [one] : [one, {label: 'k80_1', accelerator: 'K80', count: 1, speed: 0.3, usdPerHour: 0.9}]
 }
 
+/** Ticks from tick i of a circular series until its availability for `nodes` differs, by walking it; null when it never does. */
+function scan(data: Uint16Array, nodes: number, i: number): number | null {
+  const n = data.length
+  for (let k = 1; k <= n; k++) if (data[(i + k) % n] >= nodes !== data[i] >= nodes) return k
+  return null
+}
+
 describe('simulator fast paths', () => {
+  it('the change indexes give what walking the series gives, on random series', () => {
+    const next = rng(3)
+    for (let c = 0; c < 60; c++) {
+      const zones = 1 + Math.floor(next() * 4)
+      const length = 1 + Math.floor(next() * 300)
+      const nodes = 1 + Math.floor(next() * 3)
+      // Counts 0..4 in runs, some series constant.
+      const series = Array.from({length: zones}, () => {
+        const constant = next() < 0.15
+        const out = new Uint16Array(length)
+        let v = Math.floor(next() * 5)
+        for (let i = 0; i < length; i++) {
+          if (!constant && next() < 0.2) v = Math.floor(next() * 5)
+          out[i] = v
+        }
+        return out
+      })
+      const changes = series.map((d) => changeDistances(d, nodes))
+      const any = nextChangeOfAny(changes)!
+      for (let i = 0; i < length; i++) {
+        let least: number | null = null
+        series.forEach((d, z) => {
+          const k = scan(d, nodes, i)
+          // A series that never changes is "never": beyond any run.
+          if (k === null) expect(changes[z][i]).to.be.greaterThan(1e8)
+          else expect(changes[z][i], `case ${c} zone ${z} tick ${i}`).to.equal(k)
+          if (k !== null && (least === null || k < least)) least = k
+        })
+        if (least === null) expect(any[i]).to.be.greaterThan(1e8)
+        else expect(any[i], `case ${c} tick ${i}`).to.equal(least)
+      }
+    }
+    expect(nextChangeOfAny([])).to.equal(null)
+    expect(nextChangeOfAny([new Int32Array(3), new Int32Array(4)])).to.equal(null)
+  })
+
+  it("the engine's step to the next change of any zone replays what a look at every zone replays", () => {
+    const next = rng(11)
+    for (let c = 0; c < 40; c++) {
+      const markets = randomMarkets(next, 1 + Math.floor(next() * 5), 300 + Math.floor(next() * 200), next() < 0.3)
+      const changes = markets.map((m) => changeDistances(m.data, 1))
+      const base = {
+        workHours: 10 + 20 * next(),
+        deadlineHours: 40,
+        changeoverHours: [0, 0.2][c % 2],
+        noticeHours: [0, 2 / 60][Math.floor(c / 2) % 2],
+        gapHours: 0.25,
+        nodes: 1,
+        spot: markets,
+        onDemand: randomOnDemand(next),
+        startTick: Math.floor(next() * 300),
+        changes,
+      }
+      for (const spec of POLICIES) {
+        const setup = {
+          ...base,
+          markets,
+          future: (z: number, k: number) => markets[z].data[(base.startTick + k) % markets[z].data.length] >= 1,
+        }
+        const indexed = simulate({...base, anyChange: nextChangeOfAny(changes)}, spec.create(setup))
+        const looked = simulate({...base, anyChange: null}, spec.create(setup))
+        expect(indexed, `case ${c} ${spec.name}`).to.deep.equal(looked)
+      }
+    }
+  })
+
   it('the hindsight DP plans exactly what the original DP plans, on random markets', function () {
     this.timeout(60_000)
     const next = rng(17)
