@@ -182,7 +182,7 @@ const mainMisses = misses(main)
 const summary = [
   `Goal: \`skyhop simulate\` over ${SET} (${zones.length} zones, ${main.traces.markets[0].ticks} ticks of ${GAP} s = ${fmt((main.traces.markets[0].ticks * GAP) / 86400, 1)} days), ${seeds} seeds, every policy (${main.policies.length}), ${WORK_H} h of work in ${DEADLINE_H} h, through bin/run.js: ${fmt(mainMs / 1000, 2)} s (goal ≤ 30 s${runs > 1 ? `; median of ${runs}: ${mains.map((m) => fmt(m.ms / 1000, 2)).join(', ')} s` : ''}), peak RSS ${fmt(mainRss, 0)} MB.`,
   `Baselines in the same run: \`node -e 0\` ${fmt(node.ms, 0)} ms, ${fmt(node.rssMB, 0)} MB (the simulate run is ${fmt(mainMs / node.ms, 0)} × it); a bare replay reading the same files and scanning every seed's window tick by tick ${fmt(bare.ms, 0)} ms, ${fmt(bare.rssMB, 0)} MB (simulate is ${fmt(mainMs / bare.ms, 1)} × it).`,
-  `With --threads 1 (no worker threads): ${fmt(single.ms / 1000, 2)} s, ${fmt(single.rssMB, 0)} MB; the default run above replays over worker threads, one per core (${machineCores}), each from its own start; on a busy machine they share what cores are free.`,
+  `With --threads 1 (no worker threads): ${fmt(single.ms / 1000, 2)} s, ${fmt(single.rssMB, 0)} MB; the default run above replays over ${machineCores} worker threads (one per core), which take (policy, starts) tasks as they come free; on a busy machine they share what cores are left.`,
   `The ${seeds} seeds start at ${distinct} distinct ticks (a 45-day run fits ${main.traces.markets[0].ticks - Math.ceil(DEADLINE_H / (GAP / 3600)) + 1} start ticks in the traces); each distinct start is replayed once per policy.`,
   `Deadline misses by safe policies: ${mainMisses.length === 0 ? 'none' : mainMisses.join('; ')}.`,
 ]
