@@ -49,7 +49,8 @@ function sweep(n, parallel) {
   const t0 = process.hrtime.bigint()
   const r = spawnSync('bash', ['-c', script], {env: {...process.env, SKYHOP_HOME: home, CI: '1'}, encoding: 'utf8', maxBuffer: 1 << 26})
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
-  if (r.status !== 0) throw new Error(`sweep of ${n} exited ${r.status}: ${r.stderr.slice(-2000)} ${readFileSync(out, "utf8").slice(-2000)}`)
+  if (r.status !== 0)
+    throw new Error(`sweep of ${n} exited ${r.status}: ${r.stderr.slice(-2000)} ${readFileSync(out, 'utf8').slice(-2000)}`)
   const [user, sys, rssKB] = readFileSync(join(home, 'time'), 'utf8').trim().split('\n').at(-1).split(' ').map(Number)
   const result = JSON.parse(readFileSync(out, 'utf8').trim().split('\n').at(-1)).result
   if (result.sweep.counts.succeeded !== n) throw new Error(`only ${result.sweep.counts.succeeded} of ${n} jobs succeeded`)
