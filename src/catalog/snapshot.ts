@@ -275,38 +275,22 @@ interface BinaryHeader {
 
 function decodeBinary(bytes: Buffer): OffersFile {
   if (bytes.length < MAGIC.length + 4) throw new BugError('truncated')
+  const reader = binaryReader(bytes.length, (position, length) => bytes.subarray(position, position + length))
+  if (reader) return {generatedFrom: reader.generatedFrom, providers: reader.providers, table: reader.read(0, reader.n)}
+  // Format 1: the strings in the header, then the columns.
   const headerLen = bytes.readUInt32LE(MAGIC.length)
   const headStart = MAGIC.length + 4
   if (headStart + headerLen > bytes.length) throw new BugError('truncated header')
   const header = JSON.parse(bytes.subarray(headStart, headStart + headerLen).toString('utf8')) as BinaryHeader
-  const align = (x: number) => x + ((8 - (x % 8)) % 8)
-  let off = align(headStart + headerLen)
-  let strings: StringTable
-  if (header.format === BINARY_FORMAT) {
-    const count = header.stringCount ?? -1
-    const size = header.stringBytes ?? -1
-    if (!(count >= 0 && size >= 0 && off + (count + 1) * 4 + size <= bytes.length)) throw new BugError('truncated string table')
-    const offsets = typed(Int32Array, bytes, off, count + 1)
-    off = align(off + (count + 1) * 4)
-    const blob = bytes.subarray(off, off + size)
-    for (let i = 0; i < count; i++)
-      if (!(offsets[i] <= offsets[i + 1] && offsets[i + 1] <= size)) throw new BugError('damaged string table')
-    strings = blobStrings(offsets, blob)
-    off = align(off + size)
-  } else if (header.format === BINARY_FORMAT_V1 && Array.isArray(header.strings)) {
-    strings = arrayStrings(header.strings)
-  } else {
-    throw new BugError(`unknown format ${String(header.format)}`)
-  }
+  if (header.format !== BINARY_FORMAT_V1 || !Array.isArray(header.strings)) throw new BugError(`unknown format ${String(header.format)}`)
+  const strings = arrayStrings(header.strings)
   const n = header.n
-  const intsLen = STRING_COLS.length * n * 4
-  const numsStart = align(off + intsLen)
-  if (numsStart + NUMBER_COLS.length * n * 8 !== bytes.length) throw new BugError('size does not match its header (truncated or damaged)')
-  const ids = STRING_COLS.map((_, c) => typed(Int32Array, bytes, off + c * n * 4, n))
-  off = numsStart
-  const nums = NUMBER_COLS.map((_, c) => typed(Float64Array, bytes, off + c * n * 8, n))
-  const limit = strings.length
-  for (const col of ids) if (!inRange(col, limit)) throw new BugError('string index out of range')
+  const idsAt = align8(headStart + headerLen)
+  const numsAt = align8(idsAt + STRING_COLS.length * n * 4)
+  if (numsAt + NUMBER_COLS.length * n * 8 !== bytes.length) throw new BugError('size does not match its header (truncated or damaged)')
+  const ids = STRING_COLS.map((_, c) => typed(Int32Array, bytes, idsAt + c * n * 4, n))
+  const nums = NUMBER_COLS.map((_, c) => typed(Float64Array, bytes, numsAt + c * n * 8, n))
+  for (const col of ids) if (!inRange(col, strings.length)) throw new BugError('string index out of range')
   return {generatedFrom: header.generatedFrom, providers: header.providers, table: {n, strings, ids, nums}}
 }
 
@@ -324,8 +308,11 @@ export interface OffersFileReader {
   providers: Record<string, ProviderMeta>
   n: number
   runs: readonly RowRun[]
+  strings: StringTable
   /** Rows [start, start + count) as a table, read from the file. */
   read(start: number, count: number): OfferTable
+  /** One string column (S) of rows [start, start + count), read alone. */
+  ids(column: number, start: number, count: number): Int32Array
 }
 
 const align8 = (x: number) => x + ((8 - (x % 8)) % 8)
@@ -349,56 +336,67 @@ function readAt(fd: number, position: number, length: number): Buffer {
  */
 export function openOffersFile(path: string): OffersFileReader | null {
   const fd = openSync(path, 'r')
-  let keep = false
+  let reader: OffersFileReader | null = null
   try {
-    const size = fstatSync(fd).size
-    if (size < MAGIC.length + 4) return null
-    const start = readAt(fd, 0, MAGIC.length + 4)
-    if (!start.subarray(0, MAGIC.length).equals(MAGIC)) return null
-    const headerLen = start.readUInt32LE(MAGIC.length)
-    const headStart = MAGIC.length + 4
-    if (headStart + headerLen > size) throw new BugError('truncated header')
-    const header = JSON.parse(readAt(fd, headStart, headerLen).toString('utf8')) as BinaryHeader
-    if (header.format !== BINARY_FORMAT) return null
-    const n = header.n
-    const count = header.stringCount ?? -1
-    const bytes = header.stringBytes ?? -1
-    const runs = header.runs
-    if (!(Number.isInteger(n) && n >= 0 && count >= 0 && bytes >= 0 && Array.isArray(runs))) throw new BugError('damaged header')
-    const offsetsAt = align8(headStart + headerLen)
-    const blobAt = align8(offsetsAt + (count + 1) * 4)
-    const idsAt = align8(blobAt + bytes)
-    const numsAt = align8(idsAt + STRING_COLS.length * n * 4)
-    if (numsAt + NUMBER_COLS.length * n * 8 !== size) throw new BugError('size does not match its header (truncated or damaged)')
-    const offsets = typed(Int32Array, readAt(fd, offsetsAt, (count + 1) * 4), 0, count + 1)
-    const blob = readAt(fd, blobAt, bytes)
-    for (let i = 0; i < count; i++)
-      if (!(offsets[i] <= offsets[i + 1] && offsets[i + 1] <= bytes)) throw new BugError('damaged string table')
-    const strings = blobStrings(offsets, blob)
-    let covered = 0
-    const named: RowRun[] = runs.map(([p, a, first, rows]) => {
-      if (!(p >= 0 && p < count && a >= -1 && a < count && first === covered && rows > 0)) throw new BugError('damaged group list')
-      covered += rows
-      return {provider: strings.at(p), accelerator: a < 0 ? null : strings.at(a), start: first, count: rows}
-    })
-    if (covered !== n) throw new BugError('damaged group list')
-    keep = true
-    // The descriptor stays open for the life of the process, which reads groups as a plan asks.
-    return {
-      generatedFrom: header.generatedFrom,
-      providers: header.providers,
-      n,
-      runs: named,
-      read(first, rows) {
-        const ids = STRING_COLS.map((_, c) => typed(Int32Array, readAt(fd, idsAt + (c * n + first) * 4, rows * 4), 0, rows))
-        const nums = NUMBER_COLS.map((_, c) => typed(Float64Array, readAt(fd, numsAt + (c * n + first) * 8, rows * 8), 0, rows))
-        for (const col of ids)
-          if (!inRange(col, count)) throw new BugError(`string index out of range in rows ${first}–${first + rows - 1}`)
-        return {n: rows, strings, ids, nums}
-      },
-    }
+    reader = binaryReader(fstatSync(fd).size, (position, length) => readAt(fd, position, length))
+    return reader
   } finally {
-    if (!keep) closeSync(fd)
+    // The descriptor stays open for the life of the process, which reads groups as a plan asks.
+    if (reader === null) closeSync(fd)
+  }
+}
+
+/**
+ * A format-2 file of `size` bytes read through `readAt` (a file descriptor, or a Buffer in
+ * memory): the header and string table at once, rows when asked. Null for any other form.
+ */
+function binaryReader(size: number, readAt: (position: number, length: number) => Buffer): OffersFileReader | null {
+  if (size < MAGIC.length + 4) return null
+  const start = readAt(0, MAGIC.length + 4)
+  if (!start.subarray(0, MAGIC.length).equals(MAGIC)) return null
+  const headerLen = start.readUInt32LE(MAGIC.length)
+  const headStart = MAGIC.length + 4
+  if (headStart + headerLen > size) throw new BugError('truncated header')
+  const header = JSON.parse(readAt(headStart, headerLen).toString('utf8')) as BinaryHeader
+  if (header.format !== BINARY_FORMAT) return null
+  const n = header.n
+  const count = header.stringCount ?? -1
+  const bytes = header.stringBytes ?? -1
+  const runs = header.runs
+  if (!(Number.isInteger(n) && n >= 0 && count >= 0 && bytes >= 0 && Array.isArray(runs))) throw new BugError('damaged header')
+  const offsetsAt = align8(headStart + headerLen)
+  const blobAt = align8(offsetsAt + (count + 1) * 4)
+  const idsAt = align8(blobAt + bytes)
+  const numsAt = align8(idsAt + STRING_COLS.length * n * 4)
+  if (numsAt + NUMBER_COLS.length * n * 8 !== size) throw new BugError('size does not match its header (truncated or damaged)')
+  const offsets = typed(Int32Array, readAt(offsetsAt, (count + 1) * 4), 0, count + 1)
+  const blob = readAt(blobAt, bytes)
+  for (let i = 0; i < count; i++) if (!(offsets[i] <= offsets[i + 1] && offsets[i + 1] <= bytes)) throw new BugError('damaged string table')
+  const strings = blobStrings(offsets, blob)
+  let covered = 0
+  const named: RowRun[] = runs.map(([p, a, first, rows]) => {
+    if (!(p >= 0 && p < count && a >= -1 && a < count && first === covered && rows > 0)) throw new BugError('damaged group list')
+    covered += rows
+    return {provider: strings.at(p), accelerator: a < 0 ? null : strings.at(a), start: first, count: rows}
+  })
+  if (covered !== n) throw new BugError('damaged group list')
+  const idColumn = (c: number, first: number, rows: number): Int32Array => {
+    const col = typed(Int32Array, readAt(idsAt + (c * n + first) * 4, rows * 4), 0, rows)
+    if (!inRange(col, count)) throw new BugError(`string index out of range in rows ${first}–${first + rows - 1}`)
+    return col
+  }
+  return {
+    generatedFrom: header.generatedFrom,
+    providers: header.providers,
+    n,
+    runs: named,
+    strings,
+    read(first, rows) {
+      const ids = STRING_COLS.map((_, c) => idColumn(c, first, rows))
+      const nums = NUMBER_COLS.map((_, c) => typed(Float64Array, readAt(numsAt + (c * n + first) * 8, rows * 8), 0, rows))
+      return {n: rows, strings, ids, nums}
+    },
+    ids: idColumn,
   }
 }
 

@@ -59,7 +59,7 @@ function fail(file: string, message: string, extra: Partial<FileIssue> = {}): ne
 }
 
 /** The file's text, checked for what makes it unreadable; JSON may be larger than YAML. */
-function readText(file: string): {text: string; modified: string} {
+function readText(file: string): {text: string; modified: string; json: boolean} {
   let st
   try {
     st = statSync(file)
@@ -75,7 +75,8 @@ function readText(file: string): {text: string; modified: string} {
   if (st.size > MAX_JSON_CATALOG_FILE_BYTES)
     fail(file, `file is ${mib(st.size)}; catalog files must be under ${mib(MAX_JSON_CATALOG_FILE_BYTES)}`)
   const bytes = readFileSync(file)
-  if (st.size > MAX_CATALOG_FILE_BYTES && !looksLikeJson(bytes)) {
+  const json = looksLikeJson(bytes)
+  if (st.size > MAX_CATALOG_FILE_BYTES && !json) {
     fail(file, `file is ${mib(st.size)}; a YAML catalog file must be under 64 MiB (write a larger catalog as JSON)`)
   }
   if (bytes.includes(0)) fail(file, 'looks like a binary file (contains NUL bytes), not YAML or JSON')
@@ -86,7 +87,7 @@ function readText(file: string): {text: string; modified: string} {
     return fail(file, 'is not valid UTF-8 text')
   }
   if (text.trim() === '') fail(file, 'file is empty; a catalog file needs `offers: [...]`')
-  return {text, modified: st.mtime.toISOString().slice(0, 10)}
+  return {text, modified: st.mtime.toISOString().slice(0, 10), json}
 }
 
 /** Whether the first non-blank byte opens a JSON object. */
@@ -121,12 +122,12 @@ function readSource(file: string, text: string, modified: string): {src: SourceD
 /** Reads, validates and normalizes a catalog file; throws InvalidFileError listing every problem. */
 export function readCatalogFile(path: string, registry: AcceleratorRegistry): UserCatalog {
   const file = path
-  const {text, modified} = readText(file)
+  const {text, modified, json} = readText(file)
   const source = `file:${resolvePath(file)}`
   const validate = compiledSchema('catalog.schema.json')
   // Below FAST_PATH_BYTES the located reader is quick anyway, and it also refuses a key given
   // twice in one object, which JSON.parse lets pass (the last one wins).
-  if (text.length >= FAST_PATH_BYTES && looksLikeJson(Buffer.from(text.slice(0, 16)))) {
+  if (json && text.length >= FAST_PATH_BYTES) {
     let value: unknown
     try {
       value = JSON.parse(text)

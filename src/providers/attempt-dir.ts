@@ -3,11 +3,12 @@
 // local provider on a local path, others before shipping the directory to the host.
 // The files are small, so this is synchronous on purpose: a launch can claim, write and
 // spawn without yielding in between.
-import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {BugError, UsageError} from '../errors.js'
+import {writeAtomic} from '../util/write-atomic.js'
 import {
   isValidEnvName,
   NOTICE_SOURCES,
@@ -152,12 +153,6 @@ function checkNoticeSource(entry: string): string {
   return entry
 }
 
-function writeAtomic(path: string, content: string, mode: number): void {
-  const tmp = `${path}.tmp.${process.pid}`
-  writeFileSync(tmp, content, {mode})
-  renameSync(tmp, path)
-}
-
 /**
  * Creates (or refreshes) an attempt directory with run.sh, setup.sh, env and runner.conf.
  * Everything is validated before anything is written. The env file may hold secrets, so
@@ -168,11 +163,11 @@ export function writeAttemptDir(dir: string, files: AttemptFiles): void {
   const conf = renderRunnerConf(files.config)
   if (typeof files.run !== 'string') throw new UsageError('a job needs a run script', {code: 'RUN_MISSING'})
   mkdirSync(dir, {recursive: true, mode: 0o700})
-  writeAtomic(join(dir, 'run.sh'), files.run, 0o700)
+  writeAtomic(join(dir, 'run.sh'), files.run, {mode: 0o700})
   if (files.setup === null || files.setup === undefined) rmSync(join(dir, 'setup.sh'), {force: true})
-  else writeAtomic(join(dir, 'setup.sh'), files.setup, 0o700)
-  writeAtomic(join(dir, 'env'), env, 0o600)
-  writeAtomic(join(dir, 'runner.conf'), conf, 0o600)
+  else writeAtomic(join(dir, 'setup.sh'), files.setup, {mode: 0o700})
+  writeAtomic(join(dir, 'env'), env, {mode: 0o600})
+  writeAtomic(join(dir, 'runner.conf'), conf, {mode: 0o600})
 }
 
 function readOptional(path: string): string | null {
@@ -233,7 +228,7 @@ export function readJobPgid(dir: string): number | null {
 export function requestStop(dir: string, kind: StopKind, graceSeconds?: number): void {
   if (kind !== 'cancel' && kind !== 'preempt') throw new BugError(`unknown stop kind ${String(kind)}`)
   const grace = graceSeconds === undefined ? '' : ` ${seconds('grace', graceSeconds)}`
-  writeAtomic(join(dir, 'stop-request'), `${kind}${grace}\n`, 0o600)
+  writeAtomic(join(dir, 'stop-request'), `${kind}${grace}\n`, {mode: 0o600})
 }
 
 /**

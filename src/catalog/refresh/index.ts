@@ -13,9 +13,9 @@ import type {RetryPolicy} from '../../http/retry.js'
 import {didYouMean} from '../../util/did-you-mean.js'
 import {redact} from '../../util/redact.js'
 import {loadRegistry, type AcceleratorRegistry} from '../accelerators.js'
-import {bundledSnapshotPath, catalogDir, readRefreshed, readSnapshot, refreshedFile} from '../catalog.js'
+import {bundledSnapshotPath, catalogDir, openRefreshed, readSnapshot, refreshedFile} from '../catalog.js'
 import {endpointEnvName, knownProviderIds} from '../providers.js'
-import {decodeTable, encodeBinary, type OffersFile} from '../snapshot.js'
+import {decodeTable, encodeBinary, type OffersFile, type ProviderMeta} from '../snapshot.js'
 import type {Offer} from '../../model/catalog.js'
 import {REFRESHERS} from './refreshers.js'
 import {readRefreshState, refreshStateFile, type RefreshStateEntry} from './state.js'
@@ -100,7 +100,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
   const bundled: OffersFile = readSnapshot(options.snapshotFile ?? bundledSnapshotPath())
   const bundledOffers = decodeTable(bundled.table)
   const warnings: string[] = []
-  const refreshed = new Map(readRefreshed(options.home, warnings).map((r) => [r.provider, r]))
+  const refreshed = new Map(openRefreshed(options.home, warnings).map((r) => [r.provider, r]))
 
   const retry: Partial<RetryPolicy> = {sleep: options.sleep, random: options.random, ...options.retry}
   const outcomes: RefreshOutcome[] = []
@@ -111,7 +111,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
       const endpoint = env[endpointEnvName(provider)] || refresher.defaultEndpoint
       const started = now()
       const prior = refreshed.get(provider)
-      const priorOffers = prior ? decodeTable(prior.snapshot.table).filter((o) => o.provider === provider) : []
+      const priorOffers = prior ? prior.segment.offers({}) : []
       // Shapes from both the snapshot and the last refresh, so a type missing once comes back.
       const known: Offer[] = [...bundledOffers.filter((o) => o.provider === provider), ...priorOffers]
       const http = new HttpClient({
@@ -197,7 +197,7 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
   )
   for (const p of knownProviderIds()) {
     if (providers.includes(p) || options.providers?.length) continue
-    const meta = refreshed.get(p)?.snapshot.providers[p] ?? bundled.providers[p]
+    const meta = refreshed.get(p)?.providers[p] ?? bundled.providers[p]
     outcomes.push({
       provider: p,
       status: 'unsupported',
@@ -222,10 +222,10 @@ export async function refreshCatalog(options: RefreshOptions): Promise<RefreshRe
 function keptData(
   provider: string,
   bundled: OffersFile,
-  prior: {snapshot: OffersFile} | undefined,
+  prior: {providers: Record<string, ProviderMeta>} | undefined,
   priorOffers: readonly Offer[],
 ): RefreshOutcome['using'] {
-  const priorMeta = prior?.snapshot.providers[provider]
+  const priorMeta = prior?.providers[provider]
   const bundledMeta = bundled.providers[provider]
   if (priorMeta) return {origin: 'refreshed', asOf: priorMeta.asOf, fetchedAt: priorMeta.fetchedAt ?? null, rows: priorOffers.length}
   if (bundledMeta) return {origin: 'bundled', asOf: bundledMeta.asOf, fetchedAt: null, rows: bundledMeta.rows}

@@ -6,20 +6,7 @@
 // machine with no cloud account can run jobs.
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {basename, isAbsolute, join, resolve} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
@@ -27,6 +14,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
 import {ProviderError} from '../../errors.js'
+import {writeAtomic} from '../../util/write-atomic.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
@@ -91,9 +79,7 @@ function dataOf(handle: LaunchHandle): LocalData {
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp.${process.pid}`
-  writeFileSync(tmp, JSON.stringify(value) + '\n', {mode: 0o600})
-  renameSync(tmp, path)
+  writeAtomic(path, JSON.stringify(value) + '\n', {mode: 0o600})
 }
 
 function readJson<T>(path: string): T | null {

@@ -5,9 +5,10 @@
 // foreign entry is a miss, and the query runs again. Launch-time checks never read it
 // (they ask Slurm afresh), but their fresh answers replace what is kept.
 import {createHash} from 'node:crypto'
-import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {writeAtomic} from '../../util/write-atomic.js'
 import type {CommandResult, SlurmCommand, SlurmRunner} from './commands.js'
 
 /** How long a kept answer counts: a few seconds, the span of commands run back to back. */
@@ -87,9 +88,7 @@ export class SlurmQueryCache {
     const entry: Entry = {key, at: this.now(), result}
     try {
       mkdirSync(this.options.dir, {recursive: true, mode: 0o700})
-      const tmp = `${file}.${process.pid}.tmp`
-      writeFileSync(tmp, JSON.stringify(entry), {mode: 0o600})
-      renameSync(tmp, file)
+      writeAtomic(file, JSON.stringify(entry), {mode: 0o600})
     } catch {
       // A read-only or full home: the next command asks Slurm again.
     }

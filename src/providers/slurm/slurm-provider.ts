@@ -4,7 +4,7 @@
 // directory on a filesystem the compute nodes share. Slurm's own record (squeue,
 // scontrol, sacct when accounting is on) and the runner's files together say what
 // happened; see states.ts for how they are weighed.
-import {copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
@@ -13,6 +13,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Offer} from '../../model/catalog.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
+import {writeAtomic} from '../../util/write-atomic.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
@@ -843,9 +844,7 @@ function readText(path: string): string | null {
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp.${process.pid}`
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', {mode: 0o600})
-  renameSync(tmp, path)
+  writeAtomic(path, JSON.stringify(value, null, 2) + '\n', {mode: 0o600})
 }
 
 function pidAlive(pid: number): boolean {

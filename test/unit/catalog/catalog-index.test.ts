@@ -67,6 +67,9 @@ describe('catalog: the planner index', () => {
       const live = randomOffers(20, seed + 7, ['aliyun'])
       const without = new Set(['aliyun'])
       const expected = indexOffers([...eager.offers.filter((o) => !without.has(o.provider)), ...live])
+      // Regions of the file segments come from their region column alone.
+      const pairs = (list: Array<{provider: string; region: string}>) => list.map((r) => `${r.provider}/${r.region}`).sort()
+      expect(pairs(lazy.regions())).to.deep.equal([...new Set(pairs(eager.offers.map((o) => ({provider: o.provider, region: o.region}))))])
       const got = lazy.index({without, add: live})
       expect(got.size).to.equal(expected.size)
       expect(contents(got)).to.deep.equal(contents(expected))
