@@ -24,6 +24,24 @@ export interface LaunchHandle {
   data: Record<string, unknown>
 }
 
+/** One node of a multi-node attempt (a gang), as a poll saw it. Rank 0 is the head. */
+export interface NodePoll {
+  rank: number
+  state: AttemptState
+  exitCode: number | null
+  reason: string | null
+}
+
+/** What a gang's handle keeps of each node (`LaunchHandle.data.nodes`, rank order). */
+export interface GangNode {
+  rank: number
+  /** The backend's id of this node: a pid, an instance id, a Slurm node name. */
+  externalId: string
+  /** The address peers reach this node at; null until the backend has assigned one. */
+  ip: string | null
+  [extra: string]: unknown
+}
+
 export interface PollResult {
   state: AttemptState
   exitCode: number | null
@@ -31,6 +49,11 @@ export interface PollResult {
   reason: string | null
   startedAt: string | null
   endedAt: string | null
+  /**
+   * Each node of a gang (nodes > 1), rank order. The gang's exit code is the head's; any rank
+   * ending non-zero while the gang was not being stopped makes the gang FAILED.
+   */
+  nodes?: NodePoll[]
 }
 
 export interface QueueEstimate {

@@ -55,6 +55,8 @@ export type AttemptStorage = 'shared' | 'per-instance'
 export interface LogOptions {
   follow: boolean
   signal?: AbortSignal
+  /** Which node of a gang: a rank (default 0, the head), or 'all' with each line prefixed `[rank N] `. */
+  node?: number | 'all'
 }
 
 /** Narrows listOwned(). */
@@ -69,6 +71,11 @@ export interface Provider {
   readonly name: string
   /** Default 'shared'. */
   readonly attemptStorage?: AttemptStorage
+  /**
+   * The most nodes one gang may have on this backend (launched all or nothing, with the
+   * multi-node contract of docs/job-contract.md). Unset: 1, the backend cannot gang-launch.
+   */
+  readonly maxNodes?: number
   /** Credentials or reachability, without printing secrets. */
   check(): Promise<CheckResult>
   /** Offers the backend can tell us about right now (local devices, Slurm partitions). */
@@ -91,7 +98,7 @@ export interface Provider {
    * the same path a real one takes. SIGTERM (or the job's signal) now, SIGKILL after grace.
    */
   signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void>
-  /** Release everything the attempt holds. Idempotent. */
+  /** Release everything the attempt holds (every node of a gang). Idempotent. */
   cleanup(handle: LaunchHandle): Promise<void>
   /**
    * Everything this backend runs (or holds, e.g. stopped instances) that carries skyhop's

@@ -88,6 +88,29 @@ export interface RunnerConfig {
   holdFile?: string
   holdUrl?: string
   holdTimeoutSeconds?: number
+  /**
+   * A gang (multi-node attempt, docs/job-contract.md): numNodes runners, one per node, each
+   * with its nodeRank (the launcher may override it with SKYHOP_RUNNER_NODE_RANK). With
+   * numNodes > 1 a runner writes its own files into ATTEMPT_DIR/node-<rank>/.
+   */
+  numNodes?: number
+  nodeRank?: number
+  /**
+   * The gang's addresses, rank order: known at launch (space-separated), or a file the runner
+   * waits for, or a presigned GET it polls until 200; at most peersTimeoutSeconds (default 600).
+   */
+  nodeIps?: string[]
+  nodeIpsFile?: string
+  nodeIpsUrl?: string
+  peersTimeoutSeconds?: number
+  /**
+   * A notice at one rank is a notice to the gang: the rank that got it publishes the deadline
+   * (epoch ms) to the file (shared filesystem) or the presigned PUT, and every rank watches the
+   * file or the presigned GET each pollIntervalSeconds.
+   */
+  gangNoticeFile?: string
+  gangNoticePutUrl?: string
+  gangNoticeGetUrl?: string
 }
 
 /**
