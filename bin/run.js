@@ -18,7 +18,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // install) is the stricter one.
   const ownCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
   if (ownCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
-  const {execute} = await import('@oclif/core')
+  // One bundled module holds oclif and every command (scripts/bundle.mjs); oclif's explicit
+  // command discovery (package.json) reads COMMANDS from the same module, already loaded.
+  const {execute} = await import('../dist/bundle/skyhop.js')
   if (ownCheck) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
   await execute({dir: import.meta.url})
 }

@@ -1,6 +1,9 @@
 // The one factory commands get their collaborators from: home, config, store,
 // providers and the replanner. Built lazily so a command pays only for what it uses;
 // tests point SKYHOP_HOME elsewhere instead of swapping globals.
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+
 import type {FxRates} from '../model/currency.js'
 import {type SkyhopConfig, loadConfig} from '../config.js'
 import type {PlanningOptions, ServiceContext} from '../services/context.js'
@@ -9,6 +12,7 @@ import type {PlanningInputs, Replanner} from '../planner/replanner.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {JobSpec, Objective} from '../model/job-spec.js'
+import {STATE_DB} from '../state/files.js'
 import type {Store} from '../state/store.js'
 import type {HttpClient} from '../http/client.js'
 
@@ -39,6 +43,15 @@ export class AppContext implements ServiceContext {
     return this.storeInstance
   }
 
+  /**
+   * The store for planning, which only reads what earlier attempts observed: none when this
+   * home has no store yet, rather than creating and migrating one for a `plan` (~30 ms).
+   */
+  private async storeForPlanning(): Promise<Store | undefined> {
+    if (this.storeInstance || existsSync(join(this.home, STATE_DB))) return this.store()
+    return undefined
+  }
+
   /** The enabled backends: local always (unless disabled), Slurm when configured or reachable, clouds with credentials. */
   async providers(): Promise<Map<string, Provider>> {
     if (!this.providersInstance) {
@@ -59,7 +72,7 @@ export class AppContext implements ServiceContext {
       home: this.home,
       config: this.config(),
       providers: await this.providers(),
-      store: await this.store(),
+      store: await this.storeForPlanning(),
       warn: this.warn,
       ...options,
     })
@@ -80,7 +93,7 @@ export class AppContext implements ServiceContext {
       home: this.home,
       config: this.config(),
       providers: await this.providers(),
-      store: await this.store(),
+      store: await this.storeForPlanning(),
       warn: this.warn,
       ...options,
     })

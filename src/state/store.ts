@@ -30,6 +30,7 @@ import {
 import type {LaunchHandle} from '../model/attempt.js'
 import {redactDeep} from '../util/redact.js'
 import {didYouMean} from '../util/did-you-mean.js'
+import {STATE_DB} from './files.js'
 import {MIGRATIONS} from './migrations.js'
 
 const require = createRequire(import.meta.url)
@@ -53,7 +54,7 @@ export class Store {
   /** Opens (creating and migrating if needed) the store under `home`. */
   static open(home: string, options: {clock?: () => Date; readonly?: boolean} = {}): Store {
     mkdirSync(home, {recursive: true, mode: 0o700})
-    const path = join(home, 'state.db')
+    const path = join(home, STATE_DB)
     const Sqlite = require('better-sqlite3') as typeof Database
     let db: Database.Database
     try {

@@ -1,7 +1,7 @@
 // `skyhop plan` end to end on the built CLI: a hand-made catalog, the ranking a user sees,
 // the --json result validated against schemas/output/plan.json, exit 5 with grouped reasons.
 import {expect} from 'chai'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
@@ -105,6 +105,16 @@ describe('skyhop plan (built bin/run.js)', () => {
     const env = parseEnvelope(r.stdout)
     expect(env.result.objective).to.equal('time')
     expect(env.result.chosen.instanceType).to.equal('p5.48xlarge')
+  })
+
+  it('plans without creating a state store in a fresh home, and reads the one that exists', () => {
+    const f = setup(TRAIN)
+    const home = tempHome()
+    expect(runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers'], {env: ENV, home}).code).to.equal(0)
+    expect(existsSync(join(home, 'state.db'))).to.equal(false)
+    expect(runCli(['status'], {env: ENV, home}).code).to.equal(0)
+    expect(existsSync(join(home, 'state.db'))).to.equal(true)
+    expect(runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers'], {env: ENV, home}).code).to.equal(0)
   })
 
   it('prints a table with the choice marked and, with --explain, the excluded groups', () => {

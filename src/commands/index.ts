@@ -1,0 +1,51 @@
+// Every command of the CLI by its id: oclif's explicit command discovery (package.json
+// oclif.commands). The build bundles this file, oclif and the code it reaches into one
+// module (scripts/bundle.mjs), which a run imports instead of ~400 separate files; a test
+// checks that every file of this folder is listed here.
+import Accelerators from './accelerators.js'
+import Cancel from './cancel.js'
+import CatalogRefresh from './catalog/refresh.js'
+import CatalogStatusCommand from './catalog/status.js'
+import Check from './check.js'
+import Controller from './controller.js'
+import Cost from './cost.js'
+import Down from './down.js'
+import Init from './init.js'
+import Launch from './launch.js'
+import Logs from './logs.js'
+import Offers from './offers.js'
+import Plan from './plan.js'
+import Preempt from './preempt.js'
+import Recover from './recover.js'
+import Simulate from './simulate.js'
+import Status from './status.js'
+import SweepController from './sweep-controller.js'
+import Sweep from './sweep.js'
+import Sweeps from './sweeps.js'
+import Validate from './validate.js'
+
+export {execute} from '@oclif/core'
+
+export const COMMANDS = {
+  accelerators: Accelerators,
+  cancel: Cancel,
+  'catalog:refresh': CatalogRefresh,
+  'catalog:status': CatalogStatusCommand,
+  check: Check,
+  controller: Controller,
+  cost: Cost,
+  down: Down,
+  init: Init,
+  launch: Launch,
+  logs: Logs,
+  offers: Offers,
+  plan: Plan,
+  preempt: Preempt,
+  recover: Recover,
+  simulate: Simulate,
+  status: Status,
+  'sweep-controller': SweepController,
+  sweep: Sweep,
+  sweeps: Sweeps,
+  validate: Validate,
+}
