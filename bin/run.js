@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // The installed entry point. `--version` is answered before oclif loads because CI
 // scripts call it in loops and oclif's own startup costs ~100 ms of module loading.
-import {readFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {Module, createRequire} from 'node:module'
+import {dirname} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {setFlagsFromString} from 'node:v8'
+import vm from 'node:vm'
 
 // A short-lived CLI allocates a few tens of MB while loading oclif, the catalog and the
 // planner; a larger young generation spares it ~50 ms of scavenges (bench/launch).
@@ -18,9 +22,46 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // install) is the stricter one.
   const ownCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
   if (ownCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
-  // One bundled module holds oclif and every command (scripts/bundle.mjs); oclif's explicit
-  // command discovery (package.json) reads COMMANDS from the same module, already loaded.
-  const {execute} = await import('../dist/bundle/skyhop.js')
+  const {execute} = loadBundle()
   if (ownCheck) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
   await execute({dir: import.meta.url})
+}
+
+/**
+ * The CLI is one CommonJS bundle (scripts/bundle.mjs) that oclif's explicit command discovery
+ * also requires (package.json). It is compiled here with V8's code cache made by the build
+ * (scripts/code-cache.mjs), which spares a start most of its compiling (a third of the time
+ * between Node's start and the command's first line). A cache from another Node or another
+ * bundle is rejected by V8, which then compiles as usual. Registered in require's cache, so
+ * oclif gets this module, not a second copy.
+ */
+function loadBundle() {
+  const file = fileURLToPath(new URL('../dist/bundle/skyhop.cjs', import.meta.url))
+  const cacheFile = file.replace(/\.cjs$/, '.v8-cache')
+  let cachedData
+  try {
+    cachedData = readFileSync(cacheFile)
+  } catch {
+    cachedData = undefined
+  }
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+    filename: file,
+    cachedData,
+  })
+  // See scripts/bundle.mjs: the bundle's dynamic imports go through this module's import().
+  globalThis[Symbol.for('skyhop.import')] = (specifier) => import(specifier)
+  const module = new Module(file)
+  module.filename = file
+  const require = createRequire(file)
+  module.paths = require.resolve.paths('x') ?? []
+  script.runInThisContext().call(module.exports, module.exports, require, module, file, dirname(file))
+  module.loaded = true
+  require.cache[file] = module
+  // The build's warm-up run (scripts/code-cache.mjs) asks for the cache of what it compiled.
+  if (process.env.SKYHOP_WRITE_CODE_CACHE === cacheFile) process.once('exit', () => writeCodeCache(cacheFile, script))
+  return module.exports
+}
+
+function writeCodeCache(cacheFile, script) {
+  writeFileSync(cacheFile, script.createCachedData())
 }

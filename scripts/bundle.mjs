@@ -1,15 +1,17 @@
 // Bundles the built CLI (dist/commands/index.js: every command, oclif and all they import)
-// into dist/bundle/skyhop.js, which bin/run.js imports and oclif's explicit command
-// discovery reads COMMANDS from. Node then compiles one module instead of resolving and
-// loading ~400 separate files (oclif alone is ~160 CommonJS modules, ~130 ms of a start
-// here). Modules skyhop imports lazily are in the same file, still evaluated only when first
-// imported: reading a chunk per lazy import costs a launch more (one file read and compile
-// each, ~10 of them) than compiling them up front, which V8 does lazily anyway.
+// into one CommonJS file, dist/bundle/skyhop.cjs, which bin/run.js compiles with V8's code
+// cache (scripts/code-cache.mjs) and oclif's explicit command discovery reads COMMANDS from.
+// Node then compiles one file instead of resolving and loading ~400 (oclif alone is ~160
+// CommonJS modules, ~130 ms of a start here). Modules skyhop imports lazily are in the same
+// file, still evaluated only when first imported: reading a chunk per lazy import costs a
+// launch more (one file read and compile each, ~10 of them) than having them compiled.
+// CommonJS because Node 20 has a code cache for scripts only, not for ES modules.
 //
 // The bundle lives two folders below the package root, like every file of dist/, so the
 // paths the code builds from import.meta.url (../../data, ../../schemas, ../runner,
 // ./replay-worker.js) point where they do unbundled. Run after tsc: node scripts/bundle.mjs
 import {build} from 'esbuild'
+import {readFile} from 'node:fs/promises'
 import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -17,15 +19,9 @@ const root = join(import.meta.dirname, '..')
 const outdir = join(root, 'dist', 'bundle')
 rmSync(outdir, {recursive: true, force: true})
 
-await build({
-  entryPoints: [
-    {in: join(root, 'dist/commands/index.js'), out: 'skyhop'},
-    // Started as a worker thread by src/simulator/run.ts from beside the module that runs it.
-    {in: join(root, 'dist/simulator/replay-worker.js'), out: 'replay-worker'},
-  ],
+const common = {
   outdir,
   bundle: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   // Left to Node, loaded from node_modules only when used: a native addon; oclif's plugins
@@ -33,8 +29,6 @@ await build({
   // for a person at a terminal; TypeScript/ts-node, which oclif requires only to run a plugin
   // from its sources.
   external: ['better-sqlite3', '@oclif/plugin-*', 'undici', '@inquirer/prompts', 'ora', 'typescript', 'ts-node'],
-  // CommonJS inside an ESM bundle (oclif, yaml's CJS dependants) still calls require().
-  banner: {js: "import {createRequire as __skyhopRequire} from 'node:module'; const require = __skyhopRequire(import.meta.url);"},
   // Error classes are told apart by name in messages and tests.
   keepNames: true,
   minifyWhitespace: true,
@@ -42,4 +36,44 @@ await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
+}
+
+// Node 20 loses a script's dynamic-import callback on functions compiled from a code cache
+// ("A dynamic import callback was not specified"), so the bundle does not call import()
+// itself for what it leaves to Node (undici, the prompts, oclif's ES module plugins): it calls
+// the function bin/run.js hands it, which imports from outside the script. Relative
+// imports of skyhop's own modules are left alone: esbuild bundles them.
+const IMPORT_CALL = /(?<![\w$.'"`])import\((?!\s*['"]\.)/g
+const importThroughHost = {
+  name: 'import-through-host',
+  setup(build) {
+    build.onLoad({filter: /\.[cm]?js$/}, async (args) => {
+      const source = await readFile(args.path, 'utf8')
+      if (source.search(IMPORT_CALL) < 0) return undefined
+      return {contents: source.replace(IMPORT_CALL, '__skyhopImport('), loader: 'js'}
+    })
+  },
+}
+
+await build({
+  ...common,
+  entryPoints: [{in: join(root, 'dist/commands/index.js'), out: 'skyhop'}],
+  plugins: [importThroughHost],
+  outExtension: {'.js': '.cjs'},
+  format: 'cjs',
+  // The ES module code finds its files from import.meta.url; in CommonJS that is __filename.
+  define: {'import.meta.url': '__skyhopModuleUrl'},
+  // Without bin/run.js (oclif's own tools require the bundle directly) import() works as is.
+  banner: {
+    js: "const __skyhopModuleUrl = require('node:url').pathToFileURL(__filename).href; const __skyhopImport = globalThis[Symbol.for('skyhop.import')] ?? ((specifier) => import(specifier));",
+  },
+})
+
+// Started as a worker thread by src/simulator/run.ts from beside the module that runs it.
+await build({
+  ...common,
+  entryPoints: [{in: join(root, 'dist/simulator/replay-worker.js'), out: 'replay-worker'}],
+  format: 'esm',
+  // Any CommonJS it reaches still calls require().
+  banner: {js: "import {createRequire as __skyhopRequire} from 'node:module'; const require = __skyhopRequire(import.meta.url);"},
 })
