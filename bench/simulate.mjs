@@ -10,12 +10,12 @@
 // the policies' costs, as before.
 // Run after `npm run build`:
 //   node bench/simulate.mjs [seeds=300] [traces=../shared/data/traces] [--runs N] [--no-scenarios]
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
-import {basename, join, resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 
-import {BIN, ROOT, fmt, median, nodeBaseline, record, runOnce, table} from './lib.mjs'
-import {traceScenarios} from './trace-scenarios.mjs'
+import {ROOT, fmt, median, nodeBaseline, record, runOnce, table} from './lib.mjs'
+import {requireTraces, scenarioDir, simulateCli, traceScenarios} from './trace-scenarios.mjs'
 
 const argv = process.argv.slice(2)
 const flag = (name) => argv.includes(name)
@@ -30,18 +30,7 @@ const runs = Number(option('--runs', 1))
 const machineCores = availableParallelism()
 const SET = 'availability/1-node/aws-02-15-2023'
 const setDir = join(tracesRoot, SET)
-if (!existsSync(setDir)) {
-  console.error(
-    `bench/simulate.mjs: the spot traces are missing: no ${SET} under ${tracesRoot}.\n` +
-      "Give the folder of the Can't Be Late traces (github.com/skypilot-org/spot-traces) as the second argument, e.g.\n" +
-      '  node bench/simulate.mjs 300 /path/to/spot-traces',
-  )
-  process.exit(2)
-}
-if (!existsSync(join(ROOT, 'dist', 'simulator', 'replay-worker.js'))) {
-  console.error('bench/simulate.mjs: dist/ is missing or stale; run `npm run build` first')
-  process.exit(2)
-}
+requireTraces('simulate.mjs', tracesRoot, [SET])
 
 const tmp = mkdtempSync(join(tmpdir(), 'skyhop-bench-sim-'))
 process.on('exit', () => rmSync(tmp, {recursive: true, force: true}))
@@ -63,12 +52,7 @@ const zones = readdirSync(setDir)
   .sort()
   .map((f) => f.split('_')[0])
 
-/** One `skyhop simulate --json` through bin/run.js: wall ms, peak RSS MB, the result. */
-function simulate(args) {
-  const r = runOnce(process.execPath, [BIN, 'simulate', ...args, '--json'], {env})
-  if (r.status !== 0) throw new Error(`skyhop simulate ${args.join(' ')} exited ${r.status}: ${String(r.stderr).slice(0, 2000)}`)
-  return {ms: r.ms, rssMB: r.rssMB, result: JSON.parse(r.stdout).result}
-}
+const simulate = (args) => simulateCli(args, env)
 
 const main45 = (n, extra = []) => [job, '--traces', setDir, '--seeds', String(n), ...PRICES, ...extra]
 
@@ -142,27 +126,11 @@ function row(what, n, z, r) {
 // ---- every scenario through the CLI -------------------------------------------------------
 const scenarioRows = []
 if (!flag('--no-scenarios')) {
-  const dist = (p) => join(ROOT, 'dist', p)
-  const {loadRegistry} = await import(dist('catalog/accelerators.js'))
-  const {loadTraceDir} = await import(dist('simulator/traces.js'))
-  const {priceKey} = await import(dist('simulator/markets.js'))
-  const {loadJobFile} = await import(dist('job/load.js'))
-  const {scenarios} = traceScenarios({
-    tracesDir: tracesRoot,
-    tmp,
-    registry: loadRegistry(),
-    now: new Date(),
-    loadTraceDir,
-    loadJobFile,
-    priceKey,
-  })
+  const {scenarios} = await traceScenarios({tracesDir: tracesRoot, tmp})
   for (const [i, sc] of scenarios.entries()) {
-    // A folder of links to exactly this scenario's files.
-    const dir = join(tmp, `scenario-${i}`)
-    mkdirSync(dir)
-    for (const t of sc.traces) symlinkSync(t.file, join(dir, basename(t.file)))
+    const dir = scenarioDir(tmp, i, sc)
     console.log(`scenario ${i + 1}/${scenarios.length}: ${sc.set} ${sc.name} …`)
-    const r = simulate([sc.spec.jobFile, '--traces', dir, '--seeds', String(seeds), ...sc.prices.flags])
+    const r = simulate([sc.jobFile, '--traces', dir, '--seeds', String(seeds), ...sc.priceFlags])
     scenarioRows.push({
       set: sc.set,
       scenario: sc.name,
