@@ -11,8 +11,8 @@
 //     and triple of those zones (--zone) vs min(Greedy, UP); V100 + K80 vs ranking by hourly
 //     price.
 // The other reading of Uniform Progress's rules (spot before the hysteresis) is not a policy
-// the CLI offers, so it is not measured here; test/unit/simulator/policies.test.ts pins
-// where it departs from uniform-progress.
+// the CLI offers, so it is not measured here: test/unit/simulator/policies.test.ts pins
+// where it departs from uniform-progress, properties.test.ts that it misses no deadline.
 // Baseline in the same run: bare `node -e 0`, against which each CLI run's time is given.
 // Run after `npm run build`: node bench/simulate-validation.mjs [seeds=300] [traces=../shared/data/traces]
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -209,7 +209,7 @@ const md = [
   '',
   'Why they differ:',
   `- The window. The README calls this set a 2-week (13-day) trace but its files hold 27 days; replaying the whole files moves every policy (column "whole 27-day files"); the first 13 days bring ${closerOn13.length === 0 ? 'none of them' : closerOn13.join(', ')} closer to the paper. The paper does not say which files, start times or how many starts make Table 3; we average ${seeds} random starts on each of the 8 files, and per file Greedy's spot hours spread over ${f1(spreadOf('greedy'))} h, UP's over ${f1(spreadOf('uniform-progress'))} h, the omniscient plan's over ${f1(spreadOf('omniscient'))} h (table below), against the differences to the paper above.`,
-  `- Uniform Progress's rules leave one order open: on on-demand with spot available, does the hysteresis (stay until cp(t) ≥ ep(t + 2d)) or taking risks (spot whenever available) win? \`uniform-progress\` lets the hysteresis win, as the original simulator's \`keep_on_demand\` option does (${signed(gap('uniform-progress', 'spotWorkHours'))} h of spot against the paper). The other reading (spot first) is not a policy the CLI offers, so this benchmark, which runs only what a user can, does not measure it; test/unit/simulator/policies.test.ts pins where the two readings part.`,
+  `- Uniform Progress's rules leave one order open: on on-demand with spot available, does the hysteresis (stay until cp(t) ≥ ep(t + 2d)) or taking risks (spot whenever available) win? \`uniform-progress\` lets the hysteresis win, as the original simulator's \`keep_on_demand\` option does (${signed(gap('uniform-progress', 'spotWorkHours'))} h of spot against the paper). The other reading (spot first) is not a policy the CLI offers, so this benchmark, which runs only what a user can, does not measure it; test/unit/simulator/policies.test.ts pins where the two readings part, and properties.test.ts checks that the other one misses no deadline either.`,
   "- Decisions in continuous time. The paper's simulator decides once per 10-minute tick and rounds the safety net up to whole ticks (ceil((C + 2d)/gap) ≥ floor(R/gap)); ours fires at R = C + 2d exactly (Uniform Progress's straight line is still checked per tick). This moves a run by at most one tick of spot, 0.17 h.",
   "- The omniscient reference. The paper's is an exact optimum; ours is a hindsight plan in whole ticks found by Lagrangian relaxation plus a repair (policies.ts): achievable, so it can only find less spot than the true optimum.",
   '- We read 1 = available, as the public traces mean it (NOTES.md).',

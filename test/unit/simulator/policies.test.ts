@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 
 import {simulate} from '../../../src/simulator/engine.js'
-import {SkyhopPolicy, findPolicy, hindsightPlan} from '../../../src/simulator/policies.js'
+import {SkyhopPolicy, UniformProgress, findPolicy, hindsightPlan} from '../../../src/simulator/policies.js'
 import type {Target} from '../../../src/simulator/types.js'
 import {OD, market, scenario, setupOf, switches, trace, view} from './helpers.js'
 
@@ -61,6 +61,23 @@ describe('simulator policies', () => {
       // At t = 1 cp = 0.5 < ep(2) = 1: stays; at t = 2 cp = 1.5 = ep(3): spot, running from 2.5.
       expect(switches(steps)).to.deep.equal(['0→od:0', '2→spot:0'])
       expect(outcome.finishHours).to.equal(5)
+    })
+
+    // The other reading of the paper's rules (spotOverHysteresis), which the validation
+    // benchmark once compared in process: taking spot comes before the hysteresis. Not a
+    // registered policy, so the benchmark (CLI only) no longer measures it; this pins where
+    // the two readings part (properties.test.ts checks it never misses a deadline).
+    it('read with spot before the hysteresis, leaves on-demand for spot at once and still meets the deadline', () => {
+      const spotFirst = (sc: ReturnType<typeof scenario>) => new UniformProgress(setupOf(sc), {spotOverHysteresis: true})
+      const sc = scenario([market('0111111111')])
+      // At t = 1 cp = 0.5 < ep(2) = 1: the hysteresis reading stays (test above), this one takes the spot.
+      const {steps, outcome} = trace(sc, spotFirst(sc))
+      expect(switches(steps)).to.deep.equal(['0→od:0', '1→spot:0'])
+      expect(outcome).to.include({finishHours: 5, spotWorkHours: 3.5, missed: false})
+      expect(outcome.spotWorkHours).to.be.greaterThan(trace(sc, make('uniform-progress', sc)).outcome.spotWorkHours)
+      // Without spot there is nothing to take: both readings decide alike, the net included.
+      const none = scenario([market('0000000000')])
+      expect(switches(trace(none, spotFirst(none)).steps)).to.deep.equal(switches(trace(none, make('uniform-progress', none)).steps))
     })
 
     it('stays on spot until preempted even when behind', () => {

@@ -6,8 +6,8 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 
 import {simulate} from '../../../src/simulator/engine.js'
-import {POLICIES} from '../../../src/simulator/policies.js'
-import type {OnDemandOption, Scenario, SpotMarket} from '../../../src/simulator/types.js'
+import {POLICIES, UniformProgress} from '../../../src/simulator/policies.js'
+import type {OnDemandOption, PolicySpec, Scenario, SpotMarket} from '../../../src/simulator/types.js'
 import {setupOf} from './helpers.js'
 
 // Fixed seed: CI must see the same cases every run. (An unseeded run once found a case where
@@ -86,7 +86,15 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     }
   })
 
-const SAFE = POLICIES.filter((p) => p.safe)
+/** The other reading of Uniform Progress (spot before the hysteresis): no registered policy, but it must be as safe. */
+const UP_SPOT_FIRST: PolicySpec = {
+  name: 'uniform-progress, spot before the hysteresis',
+  safe: true,
+  omniscient: false,
+  summary: '',
+  create: (setup) => new UniformProgress(setup, {spotOverHysteresis: true}),
+}
+const SAFE = [...POLICIES.filter((p) => p.safe), UP_SPOT_FIRST]
 
 /**
  * A changeover whose end (1/12 + 0.5 h) comes a rounding error after a tick boundary
