@@ -23,7 +23,7 @@ export function requireTraces(script, tracesRoot, sets) {
   const missing = sets.filter((s) => !existsSync(join(tracesRoot, s)))
   if (missing.length > 0) {
     console.error(
-      `bench/${script}: skipped: the spot traces are missing (no ${missing.join(', ')} under ${tracesRoot}).\n` +
+      `bench/${script}: skipped: the spot traces are missing (no ${missing.map((s) => join(tracesRoot, s)).join(', ')}).\n` +
         "Give the folder of the Can't Be Late traces (github.com/skypilot-org/spot-traces) as an argument, e.g.\n" +
         `  node bench/${script} … /path/to/spot-traces`,
     )
