@@ -207,7 +207,8 @@ export class UniformProgress extends SafePolicy {
   /**
    * `spotOverHysteresis`: the other reading of the paper's rules, where taking spot comes
    * before the hysteresis (on-demand is kept for 2d only while there is no spot). Not a
-   * registered policy; the validation report measures both readings.
+   * registered policy: test/unit/simulator/policies.test.ts pins where the two readings part
+   * and properties.test.ts checks that neither misses a deadline.
    */
   constructor(
     setup: PolicySetup,
