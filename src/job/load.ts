@@ -42,10 +42,29 @@ export interface LoadOptions {
 /** Loads, validates and normalizes one job file. Throws InvalidFileError (exit 3). */
 export function loadJobFile(file: string, options: LoadOptions = {}): LoadedJob {
   const src = readDocument(file, ERROR_CODE)
+  const now = options.now ?? new Date()
   const issues = schemaIssues(src, compiledSchema(JOB_SCHEMA))
-  if (issues.length > 0) throw new InvalidFileError(issues, {code: ERROR_CODE})
-  const spec = normalize(src, options.now ?? new Date())
+  if (issues.length > 0) throw new InvalidFileError(sortIssues([...issues, ...semanticIssuesBeside(src, now, issues)]), {code: ERROR_CODE})
+  const spec = normalize(src, now)
   return {spec, file, raw: src.value}
+}
+
+/**
+ * The value checks (unknown accelerator, past deadline…) of a file that also fails the
+ * schema, so one run of `validate` reports everything. Checks under a path the schema
+ * already rejected are dropped (they would repeat it), and a shape the normalizer cannot
+ * walk ends the search: the schema's issues say why.
+ */
+function semanticIssuesBeside(src: SourceDocument, now: Date, schema: readonly FileIssue[]): FileIssue[] {
+  try {
+    normalize(src, now)
+    return []
+  } catch (error) {
+    if (!(error instanceof InvalidFileError)) return []
+    const rejected = schema.map((i) => i.path)
+    const covered = (path: string): boolean => rejected.some((r) => path === r || path.startsWith(r + '/') || r === '')
+    return error.issues.filter((i) => !covered(i.path))
+  }
 }
 
 /** Raw shape after schema validation (types guaranteed by the schema). */
@@ -242,6 +261,14 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
   const storeSync = duration(['checkpoint', 'store', 'sync_interval'], raw.checkpoint?.store?.sync_interval)
   const grace = duration(['recovery', 'grace'], raw.recovery?.grace)
   const idle = duration(['idle_timeout'], raw.idle_timeout)
+
+  // No process environment can hold a NUL: caught here, not at launch after a job was recorded.
+  for (const [k, v] of Object.entries(raw.envs ?? {})) {
+    if (typeof v === 'string' && v.includes('\0'))
+      at(['envs', k], () => {
+        throw new FieldError('contains a NUL character (\\u0000), which an environment variable cannot hold')
+      })
+  }
 
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})
 

@@ -16,22 +16,36 @@ export function editDistance(a: string, b: string): number {
   return d[s.length][t.length]
 }
 
-/** The closest candidate within a distance that scales with the word's length, if any. */
-export function didYouMean(input: string, candidates: Iterable<string>): string | undefined {
+/**
+ * The closest candidate within a distance that scales with the word's length, if any. Among
+ * equally close candidates, one that starts like the input wins ("H10" is one edit from
+ * "910", "A10" and "H100"; a person who typed H10 meant H100), then the alphabetically first.
+ */
+export function didYouMean(input: string, iterable: Iterable<string>): string | undefined {
+  // Walked twice (distance, then prefix): an iterator such as Map.keys() would be spent.
+  const candidates = [...iterable]
   const limit = Math.max(1, Math.floor(input.length / 3))
+  const lower = input.toLowerCase()
+  const affinity = (c: string): number => {
+    const l = c.toLowerCase()
+    return l.startsWith(lower) ? 2 : l[0] === lower[0] ? 1 : 0
+  }
   let best: string | undefined
   let bestDistance = Infinity
+  let bestAffinity = -1
   for (const c of candidates) {
     const dist = editDistance(input, c)
-    if (dist < bestDistance || (dist === bestDistance && best !== undefined && c < best)) {
+    if (dist > bestDistance) continue
+    const aff = affinity(c)
+    if (dist < bestDistance || aff > bestAffinity || (aff === bestAffinity && best !== undefined && c < best)) {
       best = c
       bestDistance = dist
+      bestAffinity = aff
     }
   }
   if (best === undefined) return undefined
   if (bestDistance <= limit) return best
   // A prefix or substring match ("h100" for "H100-80GB") is also a good guess.
-  const lower = input.toLowerCase()
   for (const c of candidates) if (lower.length >= 3 && c.toLowerCase().startsWith(lower)) return c
   return undefined
 }

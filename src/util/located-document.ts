@@ -4,7 +4,7 @@
 import type {ErrorObject, ValidateFunction} from 'ajv'
 
 import {readFileSync, statSync} from 'node:fs'
-import {Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument} from 'yaml'
+import {Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit} from 'yaml'
 
 import {type FileIssue, InvalidFileError} from '../errors.js'
 import {didYouMean} from './did-you-mean.js'
@@ -63,11 +63,34 @@ export function readDocument(file: string, errorCode: string): SourceDocument {
     })
     throw new InvalidFileError(issues, {code: errorCode})
   }
+  // A key that is a list or mapping (`? [a, b]`) has no place in a job or catalog file, and
+  // converting it would print a Node warning instead of a located error.
+  const at = (node: {range?: [number, number, number] | null} | null | undefined): Partial<FileIssue> => {
+    const offset = node?.range?.[0]
+    if (offset === undefined) return {}
+    const pos = lines.linePos(offset)
+    return {line: pos.line, column: pos.col}
+  }
+  let complexKey: Partial<FileIssue> | undefined
+  let firstAlias: Partial<FileIssue> | undefined
+  visit(doc, {
+    Pair(_, pair) {
+      if (complexKey === undefined && pair.key !== null && !isScalar(pair.key) && !isAlias(pair.key)) complexKey = at(pair.key as never)
+    },
+    Alias(_, alias) {
+      if (firstAlias === undefined) firstAlias = at(alias)
+    },
+  })
+  if (complexKey !== undefined) fail('a key must be a plain name, not a list or a mapping (`? [a, b]`)', complexKey)
   let value: unknown
   try {
     value = doc.toJS({maxAliasCount: 100})
   } catch (error) {
-    return fail(`cannot be read as data: ${(error as Error).message}`)
+    const message = (error as Error).message
+    // yaml's own words ("resource exhaustion attack") carry no position; point at the aliases.
+    if (/alias count/i.test(message))
+      return fail('aliases (*name) expand to too many values; write the values out or use fewer aliases', firstAlias)
+    return fail(`cannot be read as data: ${message}`)
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     fail(`the top level must be a mapping of keys (like \`name: …\`), not ${describeType(value)}`, {line: 1, column: 1})

@@ -288,6 +288,31 @@ const cases: Case[] = [
     message: /unknown accelerator/,
   },
   {title: 'several errors reported together', content: 'name: a b\nrun: x\nspot: always\n', line: 1, message: /./},
+  {
+    title: 'unknown accelerator H10 suggests H100, not Ascend910',
+    content: 'name: a\nrun: x\nresources:\n  accelerators: H10:1\n',
+    line: 4,
+    path: '/resources/accelerators',
+    message: /unknown accelerator "H10"/,
+    suggestion: 'H100-80GB',
+  },
+  {
+    title: 'env value with a NUL character',
+    content: 'name: a\nrun: x\nenvs:\n  K: "a\\u0000b"\n',
+    line: 4,
+    path: '/envs/K',
+    message: /NUL character/,
+  },
+  {
+    title: 'alias bomb is located',
+    content:
+      'name: a\nrun: x\nx0: &a [1,1,1,1,1,1,1,1,1,1]\nx1: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n' +
+      'x2: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nx3: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n',
+    line: 4,
+    path: '',
+    message: /aliases \(\*name\) expand to too many values/,
+  },
+  {title: 'complex key is located', content: 'name: a\nrun: x\n? [a, b]\n: 1\n', line: 3, path: '', message: /plain name, not a list/},
 ]
 
 describe('job file validation: bad files', () => {
@@ -330,6 +355,46 @@ describe('job file validation: bad files', () => {
       const paths = (error as InvalidFileError).issues.map((i) => i.path)
       expect(paths).to.include.members(['/name', '/spot', '/resoures'])
     }
+  })
+
+  it('reports schema errors and value errors (accelerator, deadline) in one pass', () => {
+    const file = join(dir, 'two-pass.yaml')
+    writeFileSync(file, 'name: a\nrun: x\nresources:\n  accelerators: H10:1\ndeadline: 2020-01-01T00:00:00Z\nspot: maybe\n')
+    try {
+      loadJobFile(file, {now: NOW})
+      expect.fail('must throw')
+    } catch (error) {
+      const paths = (error as InvalidFileError).issues.map((i) => i.path)
+      expect(paths).to.have.members(['/resources/accelerators', '/deadline', '/spot'])
+    }
+  })
+
+  it('does not repeat a value error under a field the schema rejected', () => {
+    const file = join(dir, 'covered.yaml')
+    writeFileSync(file, 'name: a\nrun: x\nbudget: {amount: -1, currency: EUR}\nspot: maybe\n')
+    try {
+      loadJobFile(file, {now: NOW})
+      expect.fail('must throw')
+    } catch (error) {
+      const issues = (error as InvalidFileError).issues
+      expect(issues.map((i) => i.path).filter((p) => p.startsWith('/budget')).length, JSON.stringify(issues)).to.be.at.least(1)
+      expect(new Set(issues.map((i) => `${i.path}|${i.message}`)).size).to.equal(issues.length)
+    }
+  })
+
+  it('a complex key prints no Node warning', async () => {
+    const file = join(dir, 'complex-key.yaml')
+    writeFileSync(file, 'name: a\nrun: x\n? [a, b]\n: 1\n')
+    const warnings: string[] = []
+    const onWarning = (w: Error): number => warnings.push(w.message)
+    process.on('warning', onWarning)
+    try {
+      expect(() => loadJobFile(file, {now: NOW})).to.throw(InvalidFileError)
+      await new Promise((r) => setImmediate(r))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings).to.deep.equal([])
   })
 
   it('accepts a minimal file', () => {
