@@ -36,6 +36,7 @@ export default class Plan extends BaseCommand {
       objective: flags.objective as Objective | undefined,
       top: flags.top,
       allProviders: flags['all-providers'],
+      explain: flags.explain,
     })
     this.out(renderPlan(result, flags.explain))
     return result

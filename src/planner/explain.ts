@@ -25,7 +25,10 @@ export function describeExclusion(
     case 'accelerator-memory':
       return `${subject} has too little or too much memory per device for ${wanted}`
     case 'accelerator-unknown':
-      return `${subject} is not in the accelerator registry, so its vendor, memory or software stack cannot be checked`
+      // Registered with null specs (Ascend910's memory) is not the same as never heard of.
+      return ctx.group(subject).acc === undefined
+        ? `${subject} is not in the accelerator registry, so its vendor, memory or software stack cannot be checked`
+        : `${subject}'s specs are unknown (the accelerator registry has no memory figure for it), so it cannot be checked against ${wanted}`
     case 'accelerator-not-requested':
       return `${subject} offers carry accelerators the job does not ask for`
     case 'runtime-mismatch': {
@@ -35,7 +38,9 @@ export function describeExclusion(
     case 'throughput-unknown':
       return `${subject} has no published dense BF16/FP16 throughput and no entry in the job's throughput table, so its run time cannot be estimated; add it to throughput:`
     case 'provider-disabled':
-      return `${subject} is not enabled (no credentials found); use --all-providers to plan across the whole catalog`
+      return ctx.adapters !== null && !ctx.adapters.has(subject)
+        ? `${subject} has no adapter in skyhop (its prices are in the catalog for comparison; nothing can be launched there); use --all-providers to plan across the whole catalog`
+        : `${subject} is not enabled (no credentials found); use --all-providers to plan across the whole catalog`
     case 'provider-not-allowed':
       return `${subject} is excluded by the job's placement.providers`
     case 'region-not-allowed':
@@ -57,7 +62,7 @@ export function describeExclusion(
     case 'no-market':
       return `${subject.replace('/', ' offers of ')} do not exist: the catalog has no ${subject.startsWith('spot') ? 'spot' : 'on-demand'} price for them`
     case 'price-unknown':
-      return `${subject} offers have no known price; the ${ctx.objective} objective${job.budget || job.maxPrice ? " and the job's price limits" : ''} need one (only --objective time without budget or max_price can use them)`
+      return `${subject} offers have no known price; the ${ctx.objective} objective ${job.budget || job.maxPrice ? "and the job's price limits need" : 'needs'} one (only --objective time without budget or max_price can use them)`
     case 'max-price':
       return `${subject}${market} costs more per node-hour than max_price (e.g. ${fmt(detail)} USD/h)`
     case 'spot-unviable':
@@ -89,14 +94,58 @@ export function blockingFirst(groups: readonly ExclusionGroup[]): ExclusionGroup
   return [...groups.filter((g) => !HARDWARE_REASONS.has(g.reason)), ...groups.filter((g) => HARDWARE_REASONS.has(g.reason))]
 }
 
-/** The error a caller throws when a plan has no candidate (exit 5), reasons grouped. */
-export function noFeasiblePlanError(plan: Plan): NoFeasiblePlanError {
-  const lines = summarizeExclusions(blockingFirst(plan.excluded))
+/** Reasons judged per accelerator name, before an offer's provider is looked at. */
+const ACCELERATOR_LEVEL: ReadonlySet<ExclusionReason> = new Set([
+  ...HARDWARE_REASONS,
+  'accelerator-unknown',
+  'accelerator-memory',
+  'runtime-mismatch',
+  'throughput-unknown',
+])
+
+/**
+ * Groups ordered by relevance to what the job asked: offers of providers the job itself
+ * keeps out (placement.providers) say nothing about why it cannot run, so they come last;
+ * among the rest, blocking reasons before hardware ones (blockingFirst), largest first.
+ * A CPU-only job restricted to AWS then leads with "every AWS offer carries accelerators",
+ * not with the disabled providers it never asked for.
+ */
+export function byRelevance(ctx: JobContext, groups: readonly ExclusionGroup[]): ExclusionGroup[] {
+  const kept = (provider: string): boolean =>
+    ctx.providerDeny.has(provider) || (ctx.providerAllow !== null && !ctx.providerAllow.has(provider))
+  // Accelerator-level groups are judged before the provider and span every provider (their
+  // example is any one of them): they stay, ranked as hardware reasons.
+  const outside = (g: ExclusionGroup): boolean =>
+    g.reason === 'provider-not-allowed' || (!ACCELERATOR_LEVEL.has(g.reason) && kept(g.example.provider))
+  return [...blockingFirst(groups.filter((g) => !outside(g))), ...groups.filter(outside)]
+}
+
+export interface NoFeasibleOptions {
+  /** The caller shows every group (plan --explain): nothing is cut, and the hint does not suggest --explain. */
+  explain?: boolean
+  /** The region came from a --region flag, not the job file: region exclusions name the flag. */
+  regionFlag?: string
+}
+
+/** The error a caller throws when a plan has no candidate (exit 5), reasons grouped, most relevant first (plan.excluded's order). */
+export function noFeasiblePlanError(plan: Plan, options: NoFeasibleOptions = {}): NoFeasiblePlanError {
+  const flag = options.regionFlag
+  const excluded =
+    flag === undefined
+      ? plan.excluded
+      : plan.excluded.map((g) => (g.reason === 'region-not-allowed' ? {...g, message: `${g.subject} is outside --region ${flag}`} : g))
+  const lines = summarizeExclusions(excluded, options.explain ? Number.POSITIVE_INFINITY : undefined)
   const head =
     plan.offersConsidered === 0 ? 'the catalog has no offers' : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
-  return new NoFeasiblePlanError(lines.length > 0 ? `${head}:\n  ${lines.join('\n  ')}` : head, {
-    hint: hintFor(plan.excluded),
-    details: {job: plan.job, objective: plan.objective, excluded: plan.excluded, assumptions: plan.assumptions},
+  const regions = [...new Set(excluded.filter((g) => g.reason === 'region-not-allowed').map((g) => g.subject))]
+  // The flag is the likeliest culprit when it is what kept the offers out: say so first.
+  const flagLine =
+    flag !== undefined && regions.length > 0
+      ? `--region ${flag}: none of the offers that meet the job's other rules is there; they are in ${regions.slice(0, 6).join(', ')}${regions.length > 6 ? ', …' : ''}\n`
+      : ''
+  return new NoFeasiblePlanError(flagLine + (lines.length > 0 ? `${head}:\n  ${lines.join('\n  ')}` : head), {
+    hint: hintFor(excluded, options.explain === true),
+    details: {job: plan.job, objective: plan.objective, excluded, assumptions: plan.assumptions},
   })
 }
 
@@ -108,10 +157,10 @@ export function noFeasibleSweepError(sweep: SweepPlan): NoFeasiblePlanError {
   })
 }
 
-function hintFor(groups: readonly ExclusionGroup[]): string | undefined {
-  const top = blockingFirst(groups)[0]?.reason
+function hintFor(groups: readonly ExclusionGroup[], explained: boolean): string | undefined {
+  const top = groups[0]?.reason
   if (groups.some((g) => g.reason === 'provider-disabled') && top !== 'provider-disabled') {
-    return 'Some providers are not enabled here: pass --all-providers to see what the whole catalog offers, or --explain for every group.'
+    return `Some providers are not enabled here: pass --all-providers to see what the whole catalog offers${explained ? '' : ', or --explain for every group'}.`
   }
   switch (top) {
     case 'provider-disabled':
@@ -124,9 +173,11 @@ function hintFor(groups: readonly ExclusionGroup[]): string | undefined {
       return 'Raise the budget or max_price, or allow cheaper accelerators or regions.'
     case 'runtime-mismatch':
       return 'Add the runtime the job can also run on (e.g. runtimes: [cuda, cann]) or ask for a different accelerator.'
+    case 'accelerator-not-requested':
+      return 'The job asks for no accelerator and every offer left carries one: add resources.accelerators, or allow a provider with CPU-only machines.'
     case undefined:
       return 'Add offers with --catalog FILE.'
     default:
-      return 'Run with --explain to see every excluded group.'
+      return explained ? undefined : 'Run with --explain to see every excluded group.'
   }
 }

@@ -65,6 +65,7 @@ export class JobContext {
   readonly needPrice: boolean
   readonly cpuJob: boolean
   readonly enabled: ReadonlySet<string> | null
+  readonly adapters: ReadonlySet<string> | null
   readonly providerAllow: ReadonlySet<string> | null
   readonly providerDeny: ReadonlySet<string>
   private readonly regionAllowBare: Set<string> | null
@@ -123,6 +124,7 @@ export class JobContext {
     this.needPrice = this.objective !== 'time' || job.budget !== null || job.maxPrice !== null
     this.cpuJob = job.resources.accelerators.length === 0
     this.enabled = input.enabledProviders
+    this.adapters = input.adapters ?? null
     this.providerAllow = job.placement.providers.allow === null ? null : new Set(job.placement.providers.allow)
     this.providerDeny = new Set(job.placement.providers.deny)
     const allow = job.placement.regions.allow
@@ -193,10 +195,11 @@ export class JobContext {
     return currency === 'USD' ? amountUsd : amountUsd * this.cnyPerUsd
   }
 
+  /** The job's own placement first: a provider it keeps out is not "disabled" as far as it is concerned. */
   providerReason(provider: string): ExclusionReason | null {
-    if (this.enabled !== null && !this.enabled.has(provider)) return 'provider-disabled'
     if (this.providerDeny.has(provider)) return 'provider-not-allowed'
     if (this.providerAllow !== null && !this.providerAllow.has(provider)) return 'provider-not-allowed'
+    if (this.enabled !== null && !this.enabled.has(provider)) return 'provider-disabled'
     return null
   }
 

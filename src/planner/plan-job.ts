@@ -24,7 +24,7 @@
 import type {Confidence, Offer} from '../model/catalog.js'
 import {type AcceleratorGroup, type Egress, JobContext, fmt} from './plan-context.js'
 import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
-import {describeExclusion} from './explain.js'
+import {byRelevance, describeExclusion} from './explain.js'
 import {ExclusionCollector} from './exclusions.js'
 import {isOfferIndex, offerKey, offerRoom} from './offer-index.js'
 import {
@@ -98,8 +98,11 @@ export function toPlan(ranked: Ranked): Plan {
     candidates,
     feasibleCount: ranked.feasibleCount,
     offersConsidered: ranked.offersConsidered,
-    excluded: ranked.exclusions.toGroups((reason, subject, example, spot, detail) =>
-      describeExclusion(ctx, reason, subject, example, spot, detail),
+    excluded: byRelevance(
+      ctx,
+      ranked.exclusions.toGroups((reason, subject, example, spot, detail) =>
+        describeExclusion(ctx, reason, subject, example, spot, detail),
+      ),
     ),
     assumptions: ctx.assumptions,
   }

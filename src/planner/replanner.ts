@@ -33,6 +33,8 @@ export interface PlanningInputs {
   offerOf(candidate: Pick<Candidate, 'offerKey' | 'accelerator'>): Offer | undefined
   accelerators: (name: string) => Accelerator | undefined
   enabledProviders: ReadonlySet<string> | null
+  /** Providers skyhop can launch on (PlanInput.adapters). */
+  adapters?: ReadonlySet<string>
   fx: FxRates
   /** The backends' own queue estimates for this job's shape (cached per shape). */
   queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
@@ -61,6 +63,7 @@ export function replannerFrom(inputs: PlanningInputs): Replanner {
       accelerators: inputs.accelerators,
       now: inputs.now(),
       enabledProviders: inputs.enabledProviders,
+      ...(inputs.adapters ? {adapters: inputs.adapters} : {}),
       fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
       observations: inputs.observations(),
       queueEstimates: await inputs.queueEstimates(spec),

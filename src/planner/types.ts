@@ -84,6 +84,8 @@ export interface PlanInput {
   now: Date
   /** Providers with credentials found (and `local`); null = every provider in the catalog. */
   enabledProviders: ReadonlySet<string> | null
+  /** Providers skyhop has an adapter for (can launch on); absent = every provider. Only changes what exclusions say. */
+  adapters?: ReadonlySet<string>
   fx: {cnyPerUsd: number}
   observations?: readonly Observation[]
   queueEstimates?: ReadonlyMap<OfferKey, QueueEstimate>

@@ -72,10 +72,10 @@ export function checkSecrets(spec: JobSpec, env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** Plans once; throws exit 5 with grouped reasons when nothing is feasible. */
-export async function planForLaunch(spec: JobSpec, replan: Replanner): Promise<Plan> {
+/** Plans once; throws exit 5 with grouped reasons when nothing is feasible (naming --region when that flag set the regions). */
+export async function planForLaunch(spec: JobSpec, replan: Replanner, flags: {region?: string} = {}): Promise<Plan> {
   const {plan} = await replan(spec, [])
-  if (plan.candidates.length === 0) throw noFeasiblePlanError(plan)
+  if (plan.candidates.length === 0) throw noFeasiblePlanError(plan, {regionFlag: flags.region})
   return plan
 }
 
@@ -197,7 +197,7 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   await ctx.checkCheckpointStore(spec)
   await requireEnabledProvider(ctx, request.provider)
   const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
-  const plan = await planForLaunch(spec, replan)
+  const plan = await planForLaunch(spec, replan, {region: request.region})
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
   return {spec, file: loaded.file, plan, replan, options}
 }

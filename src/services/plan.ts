@@ -15,6 +15,8 @@ export interface PlanServiceOptions {
   now?: Date
   /** The file already loaded (and the planning made for its job). */
   loaded?: LoadedJob
+  /** The caller lists every exclusion group (plan --explain): the error does not cut them. */
+  explain?: boolean
 }
 
 export interface PlanResult {
@@ -35,7 +37,7 @@ export interface PlanResult {
 export async function planFile(options: PlanServiceOptions): Promise<PlanResult> {
   const loaded = options.loaded ?? loadJobFile(options.file, {now: options.now})
   const {plan} = await options.planning.replan(loaded.spec, [])
-  if (plan.chosen === null) throw noFeasiblePlanError(plan)
+  if (plan.chosen === null) throw noFeasiblePlanError(plan, {explain: options.explain})
   return {
     job: {name: loaded.spec.name, file: options.file},
     objective: plan.objective,
@@ -52,9 +54,9 @@ export async function planFile(options: PlanServiceOptions): Promise<PlanResult>
 }
 
 /** `skyhop plan`: the planning of this home (catalog, enabled providers, observations) for one file. */
-export async function plan(ctx: ServiceContext, options: PlanningOptions & {file: string}): Promise<PlanResult> {
-  const {file, ...planning} = options
+export async function plan(ctx: ServiceContext, options: PlanningOptions & {file: string; explain?: boolean}): Promise<PlanResult> {
+  const {file, explain, ...planning} = options
   // The job first: planning asks a backend for live offers only when this job could use them.
   const loaded = loadJobFile(file)
-  return planFile({file, loaded, planning: await ctx.planning({...planning, jobs: [loaded.spec]})})
+  return planFile({file, loaded, explain, planning: await ctx.planning({...planning, jobs: [loaded.spec]})})
 }

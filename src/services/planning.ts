@@ -10,6 +10,7 @@ import type {JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import {type PlanningCatalog, type PlanningInputs, type Replanner, observationsFrom, replannerFrom} from '../planner/replanner.js'
 import {liveFilter, offerMayPass, scopeMayPass} from '../planner/live-scope.js'
+import {KNOWN_PROVIDERS} from '../providers/registry.js'
 
 export interface PlanningSetup {
   home: string
@@ -126,6 +127,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     offerOf,
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
+    adapters: new Set(KNOWN_PROVIDERS),
     fx,
     queueEstimates,
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),

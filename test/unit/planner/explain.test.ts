@@ -1,0 +1,91 @@
+// What the planner says when offers are left out (issue 23): the words of each exclusion
+// group, their order by relevance to what the job asked, and the error when nothing fits.
+import type {Accelerator} from '../../../src/model/catalog.js'
+
+import {expect} from 'chai'
+
+import {noFeasiblePlanError, planJob} from '../../../src/planner/index.js'
+import {REGISTRY, input, job, offer, request} from './fixtures.js'
+
+const cpuJob = (providers: string[] | null = null) =>
+  job({resources: {accelerators: []}, work: null, placement: {providers: {allow: providers, deny: []}, regions: {allow: null, deny: []}}})
+
+describe('planner: what exclusions say', () => {
+  it('a registered accelerator with unknown specs is not called "not in the registry"', () => {
+    const specless: Accelerator = {...REGISTRY.Ascend910B, name: 'Ascend910', memoryGB: {value: null, confidence: null, source: null}}
+    const accelerators = (name: string) => (name === 'Ascend910' ? specless : REGISTRY[name])
+    const j = job({resources: {accelerators: [request('Ascend 32GB+', null, 1, {memoryGB: {min: 32}})]}, work: null})
+    const plan = planJob(input(j, [offer({acc: 'Ascend910'}), offer({acc: 'GHOST'})], {accelerators}))
+    const bySubject = Object.fromEntries(plan.excluded.map((g) => [g.subject, g]))
+    expect(bySubject.Ascend910.reason).to.equal('accelerator-unknown')
+    expect(bySubject.Ascend910.message).to.match(/Ascend910's specs are unknown/)
+    expect(bySubject.Ascend910.message).not.to.match(/not in the accelerator registry/)
+    expect(bySubject.GHOST.message).to.match(/GHOST is not in the accelerator registry/)
+  })
+
+  it('a provider without an adapter is not called "not enabled (no credentials found)"', () => {
+    const offers = [offer({provider: 'lambda', acc: null, count: 0}), offer({provider: 'aws', acc: null, count: 0})]
+    const plan = planJob(input(cpuJob(), offers, {enabledProviders: new Set(['local']), adapters: new Set(['local', 'aws'])}))
+    const bySubject = Object.fromEntries(plan.excluded.map((g) => [g.subject, g.message]))
+    expect(bySubject.lambda).to.match(/lambda has no adapter in skyhop/)
+    expect(bySubject.aws).to.match(/aws is not enabled \(no credentials found\)/)
+  })
+
+  it('says "… and the job\'s price limits need one" (grammar)', () => {
+    const capped = planJob(input(job({budget: {amount: 1, currency: 'USD'}}), [offer({od: null, priceStatus: 'unknown'})]))
+    expect(capped.excluded.find((x) => x.reason === 'price-unknown')?.message).to.match(/and the job's price limits need one/)
+  })
+
+  it('orders groups by relevance: a CPU-only job restricted to AWS leads with its AWS offers, not with other providers', () => {
+    // Other providers have more offers, some CPU-only; every AWS offer carries a GPU.
+    const offers = [
+      ...Array.from({length: 5}, (_, i) => offer({provider: 'oci', acc: null, count: 0, instanceType: `oci-cpu-${i}`})),
+      ...Array.from({length: 4}, (_, i) => offer({provider: 'azure', acc: null, count: 0, instanceType: `az-cpu-${i}`})),
+      offer({provider: 'aws', acc: 'H100', count: 8}),
+      offer({provider: 'aws', acc: 'SLOW', count: 1}),
+    ]
+    const plan = planJob(input(cpuJob(['aws']), offers, {enabledProviders: new Set(['local'])}))
+    expect(plan.candidates).to.have.length(0)
+    expect(plan.excluded[0].reason).to.equal('accelerator-not-requested')
+    // The job keeps oci and azure out itself: they say so, and come last.
+    const tail = plan.excluded.slice(-2).map((g) => `${g.reason}:${g.subject}`)
+    expect(tail.sort()).to.deep.equal(['provider-not-allowed:azure', 'provider-not-allowed:oci'])
+    const error = noFeasiblePlanError(plan)
+    expect(error.message.split('\n')[1]).to.match(/accelerator-not-requested/)
+    expect(error.hint).to.match(/asks for no accelerator/)
+  })
+
+  it('a blocking reason of an allowed provider comes before hardware mismatches', () => {
+    const offers = [
+      ...Array.from({length: 5}, () => offer({provider: 'aws', acc: 'H100', count: 8})),
+      offer({provider: 'aws', acc: null, count: 0, instanceType: 'aws-cpu'}),
+    ]
+    const plan = planJob(input(cpuJob(['aws']), offers, {enabledProviders: new Set(['local'])}))
+    expect(plan.excluded.map((g) => g.reason)).to.deep.equal(['provider-disabled', 'accelerator-not-requested'])
+  })
+
+  it('with --explain the error lists every group and does not suggest --explain', () => {
+    const offers = Array.from({length: 12}, (_, i) => offer({acc: `GHOST${i}`}))
+    const plan = planJob(input(job({work: null}), offers, {enabledProviders: new Set(['local'])}))
+    expect(plan.excluded.length).to.be.greaterThan(8)
+    const short = noFeasiblePlanError(plan)
+    expect(short.message).to.match(/more groups/)
+    const full = noFeasiblePlanError(plan, {explain: true})
+    expect(full.message).not.to.match(/more groups/)
+    expect(full.message.split('\n').length).to.equal(1 + plan.excluded.length)
+    expect(full.hint ?? '').not.to.match(/--explain/)
+  })
+
+  it('a --region flag that keeps every offer out is named, not "the job\'s placement.regions"', () => {
+    const offers = [offer({region: 'us-east-1'}), offer({region: 'eu-west-1'})]
+    const j = job({placement: {providers: {allow: null, deny: []}, regions: {allow: ['mars'], deny: []}}})
+    const plan = planJob(input(j, offers))
+    const error = noFeasiblePlanError(plan, {regionFlag: 'mars'})
+    expect(error.message.split('\n')[0]).to.match(
+      /^--region mars: .* aws\/eu-west-1, aws\/us-east-1|^--region mars: .* aws\/us-east-1, aws\/eu-west-1/,
+    )
+    expect(error.message).not.to.match(/placement\.regions/)
+    // From the job file, the file is named.
+    expect(noFeasiblePlanError(plan).message).to.match(/placement\.regions/)
+  })
+})
