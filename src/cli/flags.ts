@@ -7,7 +7,7 @@ import {Flags} from '@oclif/core'
 import {UsageError} from '../errors.js'
 import {type Matrix, parseSetFlags} from '../job/matrix.js'
 import type {Money} from '../model/job-spec.js'
-import {UnitError, parseDurationSeconds, parseMoney} from '../model/units.js'
+import {UnitError, parseDurationSeconds, parseMoney, parseSizeGB} from '../model/units.js'
 
 /**
  * oclif rewrites the message of an error thrown while parsing a flag ("Parsing --grace …
@@ -76,6 +76,17 @@ export const money = Flags.custom<Money, {code?: string}>({
       return parseMoney(input)
     } catch (error) {
       throw flagError(`--${opts.name}: ${(error as Error).message}`, {code: opts.code})
+    }
+  },
+})
+
+/** A size as job files write it: 80GB, 1TB, 512MiB, or a bare number of GB; in decimal GB. */
+export const size = Flags.custom<number>({
+  async parse(input, _ctx, opts) {
+    try {
+      return parseSizeGB(input)
+    } catch (error) {
+      throw flagError(`--${opts.name}: ${(error as Error).message}`)
     }
   },
 })

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {size} from '../cli/flags.js'
 import {renderAccelerators} from '../cli/render-catalog.js'
 import {type AcceleratorReport, RUNTIMES, listAccelerators} from '../services/accelerators.js'
 import type {Runtime} from '../model/job-spec.js'
@@ -12,13 +13,15 @@ export default class Accelerators extends BaseCommand {
   static override examples = [
     '<%= config.bin %> accelerators',
     '<%= config.bin %> accelerators --vendor huawei',
-    '<%= config.bin %> accelerators --runtime cuda --min-memory 80',
+    '<%= config.bin %> accelerators --runtime cuda --min-memory 80GB',
     '<%= config.bin %> accelerators --vendor nvidia --json',
   ]
   static override flags = {
     vendor: Flags.string({description: 'only this vendor: nvidia, amd, huawei, cambricon, …'}),
     runtime: Flags.string({description: 'only accelerators with this software stack', options: [...RUNTIMES]}),
-    'min-memory': Flags.integer({description: 'only accelerators with at least this much memory per device, in GB', min: 0}),
+    'min-memory': size({
+      description: 'only accelerators with at least this much memory per device: 80GB, 1TB, 512MiB (a bare number is GB)',
+    }),
     catalog: Flags.string({description: 'find the cheapest offers in exactly this catalog file', env: 'SKYHOP_CATALOG'}),
   }
 

@@ -28,6 +28,19 @@ describe('skyhop accelerators', () => {
     expect(big.accelerators.map((a: {accelerator: {name: string}}) => a.accelerator.name)).to.include('H200')
   })
 
+  it('takes --min-memory as a size, as job files write it (80GB, 1TB)', () => {
+    const gb = runCli(['accelerators', '--min-memory', '80GB', '--json'])
+    expect(gb.code, gb.stderr).to.equal(0)
+    const names = (r: ReturnType<typeof runCli>) =>
+      parseEnvelope(r.stdout).result.accelerators.map((a: {accelerator: {name: string}}) => a.accelerator.name)
+    expect(names(gb)).to.include('H100-80GB')
+    expect(names(gb)).to.deep.equal(names(runCli(['accelerators', '--min-memory', '80', '--json'])))
+    expect(names(runCli(['accelerators', '--min-memory', '1TB', '--json']))).to.deep.equal([])
+    const bad = runCli(['accelerators', '--min-memory', 'lots'])
+    expect(bad.code).to.equal(2)
+    expect(bad.stderr).to.include('--min-memory: "lots" is not a size')
+  })
+
   it('marks low-confidence figures with ~ in the table', () => {
     const r = runCli(['accelerators', '--vendor', 'cambricon'])
     expect(r.code, r.stderr).to.equal(0)
