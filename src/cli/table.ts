@@ -11,7 +11,7 @@ export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column
   const cells = rows.map((r) =>
     columns.map((c) => {
       const v = c.get(r)
-      return v === null || v === undefined ? '-' : String(v)
+      return v === null || v === undefined ? '-' : oneLine(String(v))
     }),
   )
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i].length)))
@@ -21,4 +21,13 @@ export function renderTable<T>(rows: readonly T[], columns: ReadonlyArray<Column
       .join('  ')
       .trimEnd()
   return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n')
+}
+
+/**
+ * A cell holds one line: a newline, tab or other control character in a value (a matrix
+ * value, a message) is shown escaped, as JSON would write it, so the row stays one row.
+ */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text).slice(1, -1) : text
 }

@@ -192,6 +192,14 @@ export interface PreparedLaunch {
 /** Everything up to the start, recording nothing: load, overrides, secrets, checkpoint store, provider, plan. */
 export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest): Promise<PreparedLaunch> {
   const loaded = loadJobFile(request.file)
+  if (loaded.spec.matrix !== null) {
+    // launch runs one job; silently dropping the matrix would run none of the combinations meant.
+    const dims = Object.entries(loaded.spec.matrix).map(([k, v]) => `${k}×${v.length}`)
+    throw new UsageError(`${request.file} has a matrix (${dims.join(' × ')}); launch runs one job and would ignore it`, {
+      code: 'MATRIX_NEEDS_SWEEP',
+      hint: `Run every combination with \`skyhop sweep ${request.file}\`, or remove the matrix (set one value with --env KEY=VALUE).`,
+    })
+  }
   const spec = applyOverrides(loaded.spec, {name: request.name, env: request.env, provider: request.provider, region: request.region})
   checkSecrets(spec, request.secretsFrom ?? process.env)
   await ctx.checkCheckpointStore(spec)

@@ -1,0 +1,45 @@
+// What a new user trips over (issue 23), each through the built CLI as they met it.
+import {expect} from 'chai'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+
+/** Only local, so nothing here depends on Slurm being up. */
+function localOnly(home: string): Record<string, string> {
+  const config = join(home, 'config.yaml')
+  writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
+  return {SKYHOP_CONFIG: config}
+}
+
+describe('what a new user trips over', function () {
+  this.timeout(120_000)
+
+  it('launch of a file with a matrix exits 2 pointing at sweep, and records nothing', () => {
+    const home = tempHome()
+    const env = localOnly(home)
+    const file = join(home, 'mat.yaml')
+    writeFileSync(file, 'name: mat\nrun: echo $k\nmatrix:\n  k: [1, 2]\n')
+    const r = runCli(['launch', file, '--yes', '--detach'], {home, env})
+    expect(r.code, r.stderr).to.equal(2)
+    expect(r.stderr).to.include('MATRIX_NEEDS_SWEEP')
+    expect(r.stderr).to.include(`skyhop sweep ${file}`)
+    const jobs = parseEnvelope(runCli(['status', '--json'], {home, env}).stdout).result
+    expect(JSON.stringify(jobs)).not.to.include('"mat')
+  })
+
+  it('a newline in a matrix value keeps the sweep table one row per job', () => {
+    const home = tempHome()
+    const env = localOnly(home)
+    const file = join(home, 'nl.yaml')
+    writeFileSync(file, 'name: nl\nrun: echo "[$k]"\nmatrix:\n  k: ["a\\nb", c]\n')
+    const r = runCli(['sweep', file, '--yes', '--wait'], {home, env})
+    expect(r.code, r.stderr).to.equal(0)
+    const table = r.stdout.split('\n')
+    const header = table.findIndex((l) => l.startsWith('JOB'))
+    expect(header, r.stdout).to.be.at.least(0)
+    const rows = table.slice(header + 1, header + 3)
+    expect(rows[0]).to.match(/^nl-\S+\s+k=a\\nb\s+SUCCEEDED/)
+    expect(rows[1]).to.match(/^nl-\S+\s+k=c\s+SUCCEEDED/)
+  })
+})
