@@ -238,11 +238,11 @@ export class LaunchRounds {
   ): LaunchRequest {
     const storage = provider.attemptStorage ?? 'shared'
     if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
-      this.d.emit(
-        'warning',
-        `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`,
-        {attemptId: attempt.id},
-      )
+      const message = `checkpoints on ${provider.name} live on the instance and go with it; set checkpoint.store to resume from them elsewhere`
+      this.d.emit('warning', message, {attemptId: attempt.id})
+      // Also an event of the job, for `skyhop status JOB` (the README's promise); once per provider, not per attempt.
+      const said = this.d.journal.events(job.id).some((e) => e.kind === 'checkpoint-store-missing' && e.data.provider === provider.name)
+      if (!said) this.d.journal.recordEvent(job.id, attempt.id, 'checkpoint-store-missing', {provider: provider.name, message})
     }
     // A migration restarts the job from its checkpoint too, though it is no preemption.
     this.d.migrations ??= this.d.journal.events(job.id).filter((e) => e.kind === 'attempt-migrated').length

@@ -274,6 +274,10 @@ describe('controller on the fake clouds: launch, failover, preemption, reconcile
     const {job, events} = await w.drive(cloudJob('warned', 'echo "$SKYHOP_CHECKPOINT_DIR"', {spot: 'spot'}))
     expect(job.state).to.equal('SUCCEEDED')
     expect(events.find((e) => e.kind === 'warning')?.message).to.match(/checkpoints on aws live on the instance.*checkpoint\.store/)
+    // The warning is an event of the job, shown by `skyhop status JOB`, not only a controller log line.
+    const stored = w.store.events(job.id).filter((e) => e.kind === 'checkpoint-store-missing')
+    expect(stored).to.have.length(1)
+    expect(String(stored[0].data.message)).to.match(/checkpoints on aws live on the instance.*checkpoint\.store/)
     const lines = await collect(w.aws.logs(w.store.listAttempts(job.id)[0].handle!, {follow: false}))
     expect(lines[0]).to.match(new RegExp(`/var/lib/skyhop/checkpoints/${job.id}$`))
   })
