@@ -1,6 +1,7 @@
 // What a new user trips over (issue 23), each through the built CLI as they met it.
 import {expect} from 'chai'
-import {writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
@@ -41,5 +42,14 @@ describe('what a new user trips over', function () {
     const rows = table.slice(header + 1, header + 3)
     expect(rows[0]).to.match(/^nl-\S+\s+k=a\\nb\s+SUCCEEDED/)
     expect(rows[1]).to.match(/^nl-\S+\s+k=c\s+SUCCEEDED/)
+  })
+  it('keeps the default state out of the data dir where plugins install writes node_modules and package.json', () => {
+    const xdg = mkdtempSync(join(tmpdir(), 'skyhop-xdg-'))
+    const config = join(xdg, 'config.yaml')
+    writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
+    const r = runCli(['status', '--json'], {env: {SKYHOP_HOME: undefined, XDG_DATA_HOME: xdg, SKYHOP_CONFIG: config}})
+    expect(r.code, r.stderr).to.equal(0)
+    expect(existsSync(join(xdg, 'skyhop', 'state', 'state.db'))).to.equal(true)
+    expect(existsSync(join(xdg, 'skyhop', 'state.db'))).to.equal(false)
   })
 })
