@@ -1,23 +1,20 @@
-// Builds the project's catalog data from the collected sources in ../shared (dev time
-// only; the output is committed and the shared files are never copied):
+// Builds the project's catalog data from the collected sources in data/sources (see
+// data/sources/SOURCES.md; the output is committed):
 //   data/accelerators.json  the accelerator registry
 //   data/offers.json        the bundled offer snapshot
-// Usage: npx tsx scripts/build-catalog.ts [--shared DIR] [--check]
+// Usage: npx tsx scripts/build-catalog.ts [--sources DIR] [--check]
 //   --check  build in memory and exit 1 if the committed files differ.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
-import {buildFromShared, serializeRegistry, serializeSnapshot} from '../src/catalog/build/inputs.js'
+import {buildFromSources, serializeRegistry, serializeSnapshot} from '../src/catalog/build/inputs.js'
 
 const args = process.argv.slice(2)
-const sharedArg = args.indexOf('--shared')
-const shared =
-  sharedArg >= 0
-    ? args[sharedArg + 1]
-    : (process.env.SKYHOP_SHARED_CATALOG ?? fileURLToPath(new URL('../../shared/data/catalog', import.meta.url)))
+const sourcesArg = args.indexOf('--sources')
+const sources = sourcesArg >= 0 ? args[sourcesArg + 1] : fileURLToPath(new URL('../data/sources', import.meta.url))
 const check = args.includes('--check')
 
-const built = buildFromShared(shared)
+const built = buildFromSources(sources)
 const outputs: Array<[string, string]> = [
   [fileURLToPath(new URL('../data/accelerators.json', import.meta.url)), serializeRegistry(built.registry)],
   [fileURLToPath(new URL('../data/offers.json', import.meta.url)), serializeSnapshot(built.snapshot)],

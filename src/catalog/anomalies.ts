@@ -1,7 +1,7 @@
 // Known defects of the providers' price data and how skyhop reads around them. Used by
 // the snapshot build and by the live refreshers, so a refreshed row is corrected the
 // same way a bundled one was. Each rule cites where the defect was observed
-// (../shared/data/catalog/western.csv notes, skypilot-catalog/CATALOG_NOTES.md).
+// (data/sources/western.csv notes, data/sources/skypilot-catalog/CATALOG_NOTES.md).
 
 /** Relative tolerance for "spot equals on-demand": catalogs round to 3–6 decimals. */
 const SAME_PRICE = 1e-4

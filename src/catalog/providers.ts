@@ -1,6 +1,6 @@
 // The providers the catalog knows prices for, and the facts about each that do not
 // change per offer: how much notice a spot/preemptible instance gets before it is taken
-// back (from ../shared/data/catalog/spot_semantics.md, the providers' own docs), and the
+// back (from the providers' own docs, named in each source), and the
 // environment variable that overrides its price endpoint.
 import type {Sourced} from '../model/catalog.js'
 
@@ -11,8 +11,6 @@ export interface ProviderInfo {
   /** Seconds between the interruption notice and the instance being taken. */
   noticeSeconds: Sourced<number>
 }
-
-const SPOT_DOC = 'spot_semantics.md'
 
 function notice(value: number | null, confidence: Sourced<number>['confidence'], source: string | null): Sourced<number> {
   return {value, confidence, source}
@@ -25,27 +23,23 @@ export const PROVIDERS: readonly ProviderInfo[] = [
     noticeSeconds: notice(
       120,
       'high',
-      `${SPOT_DOC}: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html (2 min, best effort)`,
+      `https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html (2 min, best effort)`,
     ),
   },
   {
     id: 'gcp',
     displayName: 'Google Cloud',
-    noticeSeconds: notice(30, 'high', `${SPOT_DOC}: GCP Spot VM docs (30 s ACPI soft-off to hard-off)`),
+    noticeSeconds: notice(30, 'high', `GCP Spot VM docs (30 s ACPI soft-off to hard-off)`),
   },
   {
     id: 'azure',
     displayName: 'Azure',
-    noticeSeconds: notice(30, 'high', `${SPOT_DOC}: Azure Scheduled Events docs (NotBefore >= 30 s)`),
+    noticeSeconds: notice(30, 'high', `Azure Scheduled Events docs (NotBefore >= 30 s)`),
   },
   {
     id: 'aliyun',
     displayName: 'Alibaba Cloud',
-    noticeSeconds: notice(
-      300,
-      'low',
-      `${SPOT_DOC}: alibabacloud.com best-practices-for-preemptible-instances (~5 min, exact minutes uncertain)`,
-    ),
+    noticeSeconds: notice(300, 'low', `alibabacloud.com best-practices-for-preemptible-instances (~5 min, exact minutes uncertain)`),
   },
   {
     id: 'huaweicloud',
@@ -55,13 +49,13 @@ export const PROVIDERS: readonly ProviderInfo[] = [
     noticeSeconds: notice(
       0,
       'medium',
-      `${SPOT_DOC}: ECS spot has no documented in-guest notice (CCE's 5 min alert, cce_03_0026, does not apply to ECS)`,
+      `ECS spot has no documented in-guest notice (CCE's 5 min alert, cce_03_0026, does not apply to ECS)`,
     ),
   },
   {
     id: 'tencentcloud',
     displayName: 'Tencent Cloud',
-    noticeSeconds: notice(120, 'medium', `${SPOT_DOC}: tencentcloud.com/document/product/213/32487 (2 min; to verify)`),
+    noticeSeconds: notice(120, 'medium', `tencentcloud.com/document/product/213/32487 (2 min; to verify)`),
   },
   {id: 'lambda', displayName: 'Lambda', noticeSeconds: notice(null, null, 'Lambda sells no spot instances')},
   {id: 'nebius', displayName: 'Nebius', noticeSeconds: notice(null, null, null)},

@@ -14,7 +14,7 @@ export default class Simulate extends BaseCommand {
     'Cost is relative to on-demand only on the same start; spot and on-demand hours are instance hours paid for. Prices come from --spot-price/--on-demand-price (USD per node-hour; one number for every market, or NAME=PRICE per accelerator) or else from the catalog.',
   ].join('\n')
   static override examples = [
-    '<%= config.bin %> simulate job.yaml --traces ../shared/data/traces/availability/1-node/aws-02-15-2023 --spot-price 1 --on-demand-price 3',
+    '<%= config.bin %> simulate job.yaml --traces spot-traces/availability/1-node/aws-02-15-2023 --spot-price 1 --on-demand-price 3   # a clone of github.com/skypilot-org/spot-traces',
     '<%= config.bin %> simulate job.yaml --traces traces/ --policy greedy --policy uniform-progress --policy skyhop --seeds 300 --changeover 0.2h',
     '<%= config.bin %> simulate job.yaml --traces traces/ --zone us-west-2a --spot-price V100=0.918 --spot-price K80=0.27 --json',
   ]

@@ -14,15 +14,16 @@ export interface FxRates {
 }
 
 /**
- * 7.2 CNY/USD is the rate the collected China price data was derived with
- * (../shared/data/catalog/china.csv, column `fx_cny_per_usd_ASSUMED`: Tencent's USD list
- * prices were turned into CNY with it). Using the same rate keeps those rows consistent
- * when converted back. It is an assumption, not a market quote: override it with
- * SKYHOP_FX_CNY_PER_USD or the `fx` option when a current rate matters.
+ * 7.2 CNY/USD is the rate the bundled China price data was derived with: Tencent Cloud
+ * publishes its international GPU list prices in USD (tencentcloud.com/pricing/cvm, collected
+ * 2026-11-27), and data/sources/china.csv turned them into CNY at 7.2. Using the same rate
+ * keeps those rows consistent when converted back. It is a convention of that data, not a
+ * market quote: set SKYHOP_FX_CNY_PER_USD or the `fx` option when a current rate matters.
  */
 export const DEFAULT_FX: FxRates = Object.freeze({
   cnyPerUsd: 7.2,
-  source: 'assumed rate of ../shared/data/catalog/china.csv (fx_cny_per_usd_ASSUMED)',
+  source:
+    'the rate the bundled Tencent Cloud USD list prices (tencentcloud.com/pricing/cvm, 2026-11-27) were converted to CNY with; not a market quote (set SKYHOP_FX_CNY_PER_USD)',
   asOf: '2026-11-27',
 })
 

@@ -1,4 +1,4 @@
-// Reads spot availability traces (the Can't Be Late format, ../shared/data/traces/README.md):
+// Reads spot availability traces (the Can't Be Late format of github.com/skypilot-org/spot-traces):
 // one JSON object per file, {"metadata": {"gap_seconds": N}, "data": [count per tick]},
 // 1 (or more) = spot available. The file name carries the zone and what ran there:
 // `us-west-2a_v100_1.json` is one V100 per node in us-west-2a (region us-west-2);
@@ -121,7 +121,7 @@ export function loadTraceDir(dir: string, registry: AcceleratorRegistry): Trace[
   } catch {
     throw new UsageError(`traces folder ${dir} does not exist`, {
       code: 'TRACES_NOT_FOUND',
-      hint: 'Point --traces at a folder of trace files, e.g. ../shared/data/traces/availability/1-node/aws-02-15-2023.',
+      hint: "Point --traces at a folder of trace files in the Can't Be Late format, e.g. availability/1-node/aws-02-15-2023 of github.com/skypilot-org/spot-traces.",
     })
   }
   const files: string[] = []
@@ -143,7 +143,7 @@ export function loadTraceDir(dir: string, registry: AcceleratorRegistry): Trace[
   if (files.length === 0) {
     throw new UsageError(`no trace files (*.json) in ${dir}`, {
       code: 'TRACES_NOT_FOUND',
-      hint: 'Trace files are named like us-west-2a_v100_1.json; see ../shared/data/traces/README.md.',
+      hint: "Trace files are named like us-west-2a_v100_1.json (the Can't Be Late format of github.com/skypilot-org/spot-traces); see docs/simulator.md.",
     })
   }
   return files.map((f) => {

@@ -2,7 +2,8 @@
 // the clouds document for spot interruption notices, with their documented payloads,
 // headers and token handshakes, so the runner's pollers can be exercised here. One server
 // plays one cloud (AWS and Alibaba both use /latest/api/token). Sources of every path
-// and payload: /work/shared/data/catalog/spot_semantics.md.
+// and payload: each cloud's documentation of spot interruption notices (the URLs are in
+// src/catalog/providers.ts).
 //
 // GCP's metadata server also answers hanging GETs: `?wait_for_change=true` holds the
 // request until the value's ETag differs from `last_etag` (at once when it already does;

@@ -1,4 +1,4 @@
-// Turns a spec-sheet cell as collected in ../shared/data/catalog/accelerators.csv
+// Turns a spec-sheet cell as collected in data/sources/accelerators.csv
 // ("989", "~1.6 (UNCERTAIN)", "~280-400 FP16 depending on variant") into a Sourced
 // number without inventing anything: a range keeps its lower bound (the conservative
 // figure for both memory and throughput) and the cell as published in `raw`; any

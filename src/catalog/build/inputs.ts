@@ -1,5 +1,5 @@
-// Reads the collected data in ../shared/data/catalog and builds the registry and the
-// offer snapshot from it, in memory. scripts/build-catalog.ts writes the result into
+// Reads the collected source data in data/sources (data/sources/SOURCES.md says where each
+// file came from) and builds the registry and the offer snapshot from it, in memory. scripts/build-catalog.ts writes the result into
 // data/; the tests call the same function to check the committed files are current.
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -51,13 +51,13 @@ export function skypilotAsOfFromNotes(notes: string): string {
 }
 
 // china.csv records no publication dates, so its rows are dated by the day they were
-// imported into skyhop. The day is written here, not read from the file's mtime: the
-// shared folder is copied afresh for every checkout, and a build must make the same
-// snapshot from the same data on any day.
+// imported into skyhop. The day is written here, not read from the file's mtime: a
+// checkout gives the file a new one, and a build must make the same snapshot from the
+// same data on any day.
 export const CHINA_CSV_AS_OF = '2026-11-27'
 
-export function buildFromShared(sharedCatalogDir: string): BuiltCatalog {
-  const read = (p: string) => readFileSync(join(sharedCatalogDir, p), 'utf8')
+export function buildFromSources(sourcesDir: string): BuiltCatalog {
+  const read = (p: string) => readFileSync(join(sourcesDir, p), 'utf8')
   const notes = read('skypilot-catalog/CATALOG_NOTES.md')
   const commits = commitsFromNotes(notes)
   const commit = (path: string) => {
@@ -107,12 +107,13 @@ export function buildFromShared(sharedCatalogDir: string): BuiltCatalog {
     chinaAsOf,
   })
 
+  // Files of the project (data/sources), each with the public origin of its figures.
   const generatedFrom = [
-    '../shared/data/catalog/accelerators.csv',
+    "data/sources/accelerators.csv (vendors' datasheets, HAMi device config, press; a source per figure)",
     `${skypilotSource({path: commonPath, commit: commit(commonPath)})}`,
     ...skypilot.map((f) => `${skypilotSource(f)}${f.extract ? ' (extract)' : ''}`),
-    '../shared/data/catalog/western.csv',
-    '../shared/data/catalog/china.csv',
+    'data/sources/western.csv (SkyPilot catalog rows; file and commit per row)',
+    'data/sources/china.csv (Tencent Cloud billing docs, Alibaba Cloud and Huawei Cloud product docs; a source per row)',
     ...NOT_USED.map((n) => `not used: ${n}`),
   ]
   const providers: Record<string, ProviderMeta> = {}

@@ -1,5 +1,5 @@
 // Builds the accelerator registry (data/accelerators.json) from the collected spec sheet
-// (../shared/data/catalog/accelerators.csv) and SkyPilot's list of accelerator names.
+// (data/sources/accelerators.csv) and SkyPilot's list of accelerator names.
 // The table below is the project's own knowledge: which canonical name each source row
 // becomes, its vendor id, software stack, Kubernetes resource and spellings. Figures are
 // never written here; they come from the CSV (or from the providers' catalogs' GpuInfo

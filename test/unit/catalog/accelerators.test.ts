@@ -8,7 +8,7 @@ import {REGISTRY_SPEC} from '../../../src/catalog/build/registry.js'
 import type {Accelerator} from '../../../src/model/catalog.js'
 import {BugError} from '../../../src/errors.js'
 import {RUNTIMES} from '../../../src/model/job-spec.js'
-import {requireShared} from './helpers.js'
+import {CATALOG_SOURCES} from './helpers.js'
 
 describe('catalog: accelerator registry', () => {
   const registry = loadRegistry()
@@ -136,10 +136,9 @@ describe('catalog: accelerator registry', () => {
     expect(loadRegistry()).to.equal(registry)
   })
 
-  describe('against ../shared/data/catalog/accelerators.csv', () => {
-    it('has an entry for every row, carrying that row as its display name', function () {
-      const dir = requireShared(this)
-      const rows = parseCsvRecords(readFileSync(join(dir, 'accelerators.csv'), 'utf8'))
+  describe('against data/sources/accelerators.csv', () => {
+    it('has an entry for every row, carrying that row as its display name', () => {
+      const rows = parseCsvRecords(readFileSync(join(CATALOG_SOURCES, 'accelerators.csv'), 'utf8'))
       expect(rows.length).to.be.greaterThan(30)
       const mapped = new Set(REGISTRY_SPEC.map((s) => s.csv).filter(Boolean))
       for (const r of rows) {
@@ -148,11 +147,10 @@ describe('catalog: accelerator registry', () => {
       }
     })
 
-    it('resolves every SkyPilot accelerator name', function () {
-      const dir = requireShared(this)
-      const names = parseCsvRecords(readFileSync(join(dir, 'skypilot-catalog/catalogs/v8/common/accelerators.csv'), 'utf8')).map(
-        (r) => r.AcceleratorName,
-      )
+    it('resolves every SkyPilot accelerator name', () => {
+      const names = parseCsvRecords(
+        readFileSync(join(CATALOG_SOURCES, 'skypilot-catalog/catalogs/v8/common/accelerators.csv'), 'utf8'),
+      ).map((r) => r.AcceleratorName)
       for (const n of names) expect(registry.resolve(n), n).to.not.equal(undefined)
     })
   })

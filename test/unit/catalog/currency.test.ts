@@ -6,7 +6,7 @@ describe('catalog: currency', () => {
   it('passes USD through and converts CNY with the documented default rate', () => {
     expect(toUsd({amount: 12.5, currency: 'USD'})).to.deep.equal({amount: 12.5, currency: 'USD'})
     expect(DEFAULT_FX.cnyPerUsd).to.equal(7.2)
-    expect(DEFAULT_FX.source).to.match(/china\.csv/)
+    expect(DEFAULT_FX.source).to.match(/tencentcloud\.com\/pricing\/cvm/)
     expect(DEFAULT_FX.asOf).to.match(/^\d{4}-\d{2}-\d{2}$/)
     expect(toUsd({amount: 72, currency: 'CNY'})).to.deep.equal({amount: 10, currency: 'USD'})
   })

@@ -1,22 +1,15 @@
-// Helpers for the catalog tests: the shared source data (skipped with a message when
-// ../shared is absent, a failure under CI), JSON Schema validation of command output
-// with the cross-schema $refs resolved, and temporary skyhop homes.
+// Helpers for the catalog tests: the catalog build's source data (data/sources, part of the
+// project), JSON Schema validation of command output with the cross-schema $refs resolved,
+// and temporary skyhop homes.
 import {createRequire} from 'node:module'
-import {existsSync, mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-export const SHARED_CATALOG = resolve(ROOT, '../shared/data/catalog')
-
-/** The shared catalog folder, or a skip (a failure when CI is set). */
-export function requireShared(ctx: Mocha.Context): string {
-  if (existsSync(join(SHARED_CATALOG, 'accelerators.csv'))) return SHARED_CATALOG
-  if (process.env.CI) throw new Error(`shared catalog data missing at ${SHARED_CATALOG} (CI is set, so this is a failure, not a skip)`)
-  console.warn(`  skipping: shared catalog data not found at ${SHARED_CATALOG}`)
-  ctx.skip()
-}
+/** The inputs of scripts/build-catalog.ts (data/sources/SOURCES.md). */
+export const CATALOG_SOURCES = resolve(ROOT, 'data/sources')
 
 export function tempHome(): string {
   return mkdtempSync(join(tmpdir(), 'skyhop-catalog-test-'))

@@ -3,10 +3,10 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {bundledSnapshotPath, readSnapshot} from '../../../src/catalog/catalog.js'
-import {buildFromShared, serializeRegistry, serializeSnapshot} from '../../../src/catalog/build/inputs.js'
+import {buildFromSources, serializeRegistry, serializeSnapshot} from '../../../src/catalog/build/inputs.js'
 import {decodeRows, decodeTable, encodeBinary, encodeSnapshot, parseOffersFile} from '../../../src/catalog/snapshot.js'
 import type {Offer} from '../../../src/model/catalog.js'
-import {ROOT, requireShared, schemaErrors} from './helpers.js'
+import {CATALOG_SOURCES, ROOT, schemaErrors} from './helpers.js'
 
 const REQUIRED_PROVIDERS = ['aws', 'gcp', 'azure', 'aliyun', 'huaweicloud', 'tencentcloud']
 
@@ -74,9 +74,8 @@ describe('catalog: bundled snapshot', () => {
     expect(() => parseOffersFile(Buffer.from('{"format": "other"}'))).to.throw(/not a skyhop offers file/)
   })
 
-  it('is what scripts/build-catalog.ts makes from ../shared today', function () {
-    const dir = requireShared(this)
-    const built = buildFromShared(dir)
+  it('is what scripts/build-catalog.ts makes from data/sources today', () => {
+    const built = buildFromSources(CATALOG_SOURCES)
     expect(
       serializeSnapshot(built.snapshot) === readFileSync(join(ROOT, 'data/offers.json'), 'utf8'),
       'data/offers.json is stale: run npx tsx scripts/build-catalog.ts',

@@ -1,6 +1,6 @@
 // Presigned checkpoint URLs for Tencent Cloud COS and Huawei Cloud OBS: the published worked
 // examples, then round trips through the fake stores' dialects. The vectors are inline because
-// ../shared/test-vectors has none for these object stores; each names its source.
+// test/data/signing has none for these object stores; each names its source.
 import {expect} from 'chai'
 import {createHash, createHmac} from 'node:crypto'
 

@@ -1,5 +1,5 @@
 // Alibaba Cloud ACS3-HMAC-SHA256 against the fixed-parameter example of the V3 signature
-// documentation (values read from ../shared/test-vectors/alibaba-signature.md).
+// documentation (values read from test/data/signing/alibaba-signature.md).
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 

@@ -1,5 +1,5 @@
 // Huawei Cloud SDK-HMAC-SHA256 against the API signing guide's worked example (values read
-// from ../shared/test-vectors/huawei-signature.md).
+// from test/data/signing/huawei-signature.md).
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 

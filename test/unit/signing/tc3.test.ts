@@ -1,5 +1,5 @@
 // Tencent Cloud TC3-HMAC-SHA256 against both published versions of the worked example
-// (values read from ../shared/test-vectors/tencent-signature.md): version A end to end,
+// (values read from test/data/signing/tencent-signature.md): version A end to end,
 // version B (masked secret) for the canonical request, string to sign and key chain.
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'

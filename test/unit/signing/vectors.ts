@@ -1,21 +1,18 @@
-// Locates the shared signing test vectors (../shared/test-vectors from the project root).
-// They live outside the repository; a machine without them skips the signing tests with a
-// message, except under CI, where their absence is a failure.
+// Locates the clouds' published signing test vectors, kept in test/data/signing (their
+// sources and licences in test/data/SOURCES.md). They are part of the project: a missing
+// file is a broken checkout, and fails the test rather than skipping it.
 import {existsSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-export const vectorsDir = resolve(projectRoot, '../shared/test-vectors')
+export const vectorsDir = resolve(projectRoot, 'test/data/signing')
 
-/** Returns the path when present; otherwise skips the suite (or throws under CI). */
-export function requireVectors(ctx: Mocha.Context, relative: string): string | null {
+/** Returns the path of a vector file; throws when it is missing. */
+export function requireVectors(_ctx: Mocha.Context, relative: string): string {
   const path = resolve(vectorsDir, relative)
   if (existsSync(path)) return path
-  if (process.env.CI) throw new Error(`signing test vectors missing at ${path} (CI is set, so this is a failure, not a skip)`)
-  console.warn(`  skipping: signing test vectors not found at ${path}`)
-  ctx.skip()
-  return null
+  throw new Error(`signing test vectors missing at ${path}: test/data/signing is part of the project (test/data/SOURCES.md)`)
 }
 
 /** The path if present, else null (decide at suite-definition time which tests to generate). */
