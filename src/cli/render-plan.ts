@@ -15,7 +15,7 @@ export function renderPlan(result: PlanResult, explain: boolean): string {
   if (chosen) {
     lines.push(
       '',
-      `Chosen: ${chosen.provider} ${chosen.zone ?? chosen.region} ${chosen.instanceType}${chosen.spot ? ' (spot)' : ''}, expected ${formatUsd(chosen.estimatedCostUsd ?? 0)} and done by ${chosen.estimatedFinishAt}.`,
+      `Chosen: ${chosen.provider} ${chosen.zone ?? chosen.region} ${chosen.instanceType}${chosen.spot ? ' (spot)' : ''}, ${chosen.estimatedCostUsd === null ? 'cost unknown (no known price)' : `expected ${formatUsd(chosen.estimatedCostUsd)}`} and done by ${chosen.estimatedFinishAt}.`,
     )
     if (chosen.notes.length > 0) lines.push(`Notes: ${chosen.notes.join(', ')}`)
   }

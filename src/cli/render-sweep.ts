@@ -14,6 +14,12 @@ export function formatSeconds(s: number | null): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
+/** A total that may be unknown: `?` alone, or the known part and `+?` when some of it is unknown. */
+export function costText(usd: number | null, knownUsd = 0): string {
+  if (usd !== null) return formatUsd(usd)
+  return knownUsd > 0 ? `${formatUsd(knownUsd)}+?` : '?'
+}
+
 export function formatUsd(n: number): string {
   return n !== 0 && Math.abs(n) < 0.1 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`
 }
@@ -23,13 +29,20 @@ function values(v: Record<string, unknown>): string {
   return entries.length === 0 ? '-' : entries.map(([k, x]) => `${k}=${String(x)}`).join(' ')
 }
 
+/** A sweep's expected cost: unknown (never $0) when a job's price is, with the priced part beside. */
+function expectedCost(plan: {estimatedCostUsd: number | null; pricedCostUsd?: number; unknownPriceJobs?: number}): string {
+  if (plan.estimatedCostUsd !== null) return formatUsd(plan.estimatedCostUsd)
+  const n = plan.unknownPriceJobs ?? 0
+  return `unknown (${n} job${n === 1 ? '' : 's'} at an unknown price; the priced ones ${formatUsd(plan.pricedCostUsd ?? 0)})`
+}
+
 /** What `sweep` shows before it asks: size, expected cost, where the jobs go. */
 export function renderSweepPlan(planned: PlannedSweep): string {
   const {plan} = planned
   const keys = Object.entries(planned.matrix ?? {}).map(([k, v]) => `${k}×${v.length}`)
   const lines = [
     `sweep ${planned.name}: ${planned.combinations.length} job${planned.combinations.length === 1 ? '' : 's'}${keys.length ? ` (${keys.join(' × ')})` : ''}, planned together (objective ${plan.objective})`,
-    `expected cost ${formatUsd(plan.estimatedCostUsd)}${planned.budgetUsd !== null ? ` of a ${formatUsd(planned.budgetUsd)} budget` : ''}, makespan ${formatHours(plan.makespanHours)}${plan.unassigned ? `, ${plan.unassigned} job(s) not placed` : ''}`,
+    `expected cost ${expectedCost(plan)}${planned.budgetUsd !== null ? ` of a ${formatUsd(planned.budgetUsd)} budget` : ''}, makespan ${formatHours(plan.makespanHours)}${plan.unassigned ? `, ${plan.unassigned} job(s) not placed` : ''}`,
   ]
   if (plan.usage.length > 0) {
     lines.push(
@@ -54,7 +67,7 @@ export function renderSweepPlan(planned: PlannedSweep): string {
 
 export function renderSweepHeader(s: SweepSummary): string {
   const c = s.counts
-  return `sweep ${s.name} (${s.id}): ${s.state}${s.reason ? ` — ${s.reason}` : ''}; ${s.jobs} jobs: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.running} running, ${c.pending} pending; cost ${formatUsd(s.costUsd)}${s.budget ? ` of ${s.budget.amount} ${s.budget.currency}` : ''}`
+  return `sweep ${s.name} (${s.id}): ${s.state}${s.reason ? ` — ${s.reason}` : ''}; ${s.jobs} jobs: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.running} running, ${c.pending} pending; cost ${s.costUsd === null ? 'unknown (an attempt ran at an unknown price)' : formatUsd(s.costUsd)}${s.budget ? ` of ${s.budget.amount} ${s.budget.currency}` : ''}`
 }
 
 /** The final results table: job, values, where it ran, attempts, duration, cost, exit code. */
@@ -66,7 +79,7 @@ export function renderSweepResult(r: SweepResult): string {
     {header: 'WHERE', get: (j) => j.where},
     {header: 'ATTEMPTS', get: (j) => j.attempts, align: 'right'},
     {header: 'DURATION', get: (j) => formatSeconds(j.durationSeconds), align: 'right'},
-    {header: 'COST', get: (j) => `${j.cost.unknownPrice ? '?' : ''}${formatUsd(j.cost.usd)}`, align: 'right'},
+    {header: 'COST', get: (j) => costText(j.cost.usd, j.cost.knownUsd), align: 'right'},
     {header: 'EXIT', get: (j) => j.exitCode, align: 'right'},
   ])
   return [renderSweepHeader(r.sweep), table, r.totals.summary].join('\n')
@@ -82,7 +95,7 @@ export function renderSweepList(sweeps: readonly SweepSummary[]): string {
     {header: 'OK', get: (s) => s.counts.succeeded, align: 'right'},
     {header: 'FAILED', get: (s) => s.counts.failed, align: 'right'},
     {header: 'RUNNING', get: (s) => s.counts.running, align: 'right'},
-    {header: 'COST', get: (s) => formatUsd(s.costUsd), align: 'right'},
+    {header: 'COST', get: (s) => costText(s.costUsd), align: 'right'},
     {header: 'CREATED', get: (s) => s.createdAt.replace('T', ' ').slice(0, 19)},
   ])
 }
@@ -95,7 +108,7 @@ export function renderCostReport(r: CostReport): string {
     {header: 'PAID', get: (g) => formatHours(g.paidHours), align: 'right'},
     {header: 'RAN', get: (g) => formatHours(g.runHours), align: 'right'},
     {header: 'WASTE', get: (g) => formatHours(g.waste.hours), align: 'right'},
-    {header: 'COST', get: (g) => `${formatUsd(g.cost.usd)}${g.unknownPriceAttempts ? '?' : ''}`, align: 'right'},
+    {header: 'COST', get: (g) => costText(g.cost.usd, g.cost.knownUsd), align: 'right'},
     {
       header: 'IN',
       get: (g) =>
@@ -104,8 +117,9 @@ export function renderCostReport(r: CostReport): string {
           .map(([c, v]) => `${v.toFixed(2)} ${c}`)
           .join(' ') || null,
     },
-    {header: 'ON-DEMAND', get: (g) => formatUsd(g.onDemandUsd), align: 'right'},
-    {header: 'SPOT SAVED', get: (g) => formatUsd(g.spotSavedUsd), align: 'right'},
+    // Sums over attempts with a known price: with an unknown one among them they are not totals.
+    {header: 'ON-DEMAND', get: (g) => costText(g.cost.usd === null ? null : g.onDemandUsd, g.onDemandUsd), align: 'right'},
+    {header: 'SPOT SAVED', get: (g) => costText(g.cost.usd === null ? null : g.spotSavedUsd, g.spotSavedUsd), align: 'right'},
   ])
   const t = r.total
   const lines = [

@@ -243,13 +243,17 @@ export interface CostTotals {
     hours: number
     usd: number
   }
-  /** Total converted to USD, and the amounts in the currencies they were billed in. */
-  cost: {usd: number; byCurrency: Partial<Record<Currency, number>>}
+  /**
+   * Total converted to USD, and the amounts in the currencies they were billed in. `usd` is
+   * null when an attempt's price is unknown (an unknown is never summed as 0); `knownUsd` is
+   * what the attempts with a known price cost (all of it when `usd` is not null).
+   */
+  cost: {usd: number | null; knownUsd: number; byCurrency: Partial<Record<Currency, number>>}
   /** What the same runs would have cost on demand (attempts with an unknown on-demand price count at what they cost). */
   onDemandUsd: number
   /** On-demand minus actual, over spot attempts. */
   spotSavedUsd: number
-  /** Attempts whose price is unknown: counted as 0. */
+  /** Attempts paid for at an unknown price: they make cost.usd unknown. */
   unknownPriceAttempts: number
   /** Attempts still holding an instance or allocation (counted up to now). */
   liveAttempts: number
@@ -302,7 +306,7 @@ export function costReport(rows: readonly CostRow[], options: CostOptions): Cost
     fx: {cnyPerUsd: options.fx.cnyPerUsd, source: options.fx.source},
     groups: [...groups.entries()]
       .map(([key, g]) => ({key, label: g.label, ...totals(g.items)}))
-      .sort((x, y) => y.cost.usd - x.cost.usd || (x.label < y.label ? -1 : 1)),
+      .sort((x, y) => y.cost.knownUsd - x.cost.knownUsd || (x.label < y.label ? -1 : 1)),
     total: totals(costs),
     billing: providers.map(billingPolicy),
   }
@@ -358,7 +362,11 @@ export function totals(items: readonly AttemptCost[]): CostTotals {
       hours: h(wasteHours),
       usd: round(wasteUsd),
     },
-    cost: {usd: round(usd), byCurrency: Object.fromEntries(Object.entries(byCurrency).map(([k, v]) => [k, round(v)]))},
+    cost: {
+      usd: unknown > 0 ? null : round(usd),
+      knownUsd: round(usd),
+      byCurrency: Object.fromEntries(Object.entries(byCurrency).map(([k, v]) => [k, round(v)])),
+    },
     onDemandUsd: round(od),
     spotSavedUsd: round(saved),
     unknownPriceAttempts: unknown,
@@ -390,11 +398,13 @@ export function summaryLine(t: Omit<CostTotals, 'summary'>): string {
   if (w.preemptionLostHours > 0) waste.push(`${formatHours(w.preemptionLostHours)} of work lost to preemption`)
   if (w.billingMinimumHours > 0) waste.push(`${formatHours(w.billingMinimumHours)} billing rounding and minimums`)
   if (waste.length > 0) parts.push(`waste: ${waste.join(', ')}`)
-  let money = `${usdText(t.cost.usd)} spent`
-  if (t.onDemandUsd > t.cost.usd + 1e-9) money += `, on demand would have cost ${usdText(t.onDemandUsd)}`
+  const n = t.unknownPriceAttempts
+  let money =
+    t.cost.usd === null
+      ? `cost unknown: ${n} attempt${n === 1 ? '' : 's'} at an unknown price${t.cost.knownUsd > 0 ? `, ${usdText(t.cost.knownUsd)} spent on the others` : ''}`
+      : `${usdText(t.cost.usd)} spent`
+  if (t.cost.usd !== null && t.onDemandUsd > t.cost.usd + 1e-9) money += `, on demand would have cost ${usdText(t.onDemandUsd)}`
   if (t.spotSavedUsd > 0) money += ` (spot saved ${usdText(t.spotSavedUsd)})`
-  if (t.unknownPriceAttempts > 0)
-    money += `; ${t.unknownPriceAttempts} attempt${t.unknownPriceAttempts === 1 ? '' : 's'} with an unknown price counted as $0`
   parts.push(money)
   return parts.join('; ')
 }

@@ -62,7 +62,7 @@ export function describeExclusion(
     case 'no-market':
       return `${subject.replace('/', ' offers of ')} do not exist: the catalog has no ${subject.startsWith('spot') ? 'spot' : 'on-demand'} price for them`
     case 'price-unknown':
-      return `${subject} offers have no known price; the ${ctx.objective} objective ${job.budget || job.maxPrice ? "and the job's price limits need" : 'needs'} one (only --objective time without budget or max_price can use them)`
+      return `${subject} offers have no known price, which the job's ${[job.budget ? 'budget' : '', job.maxPrice ? 'max_price' : ''].filter(Boolean).join(' and ')} cannot be checked against`
     case 'max-price':
       return `${subject}${market} costs more per node-hour than max_price (e.g. ${fmt(detail)} USD/h)`
     case 'spot-unviable':
@@ -117,7 +117,14 @@ export function byRelevance(ctx: JobContext, groups: readonly ExclusionGroup[]):
   // example is any one of them): they stay, ranked as hardware reasons.
   const outside = (g: ExclusionGroup): boolean =>
     g.reason === 'provider-not-allowed' || (!ACCELERATOR_LEVEL.has(g.reason) && kept(g.example.provider))
-  return [...blockingFirst(groups.filter((g) => !outside(g))), ...groups.filter(outside)]
+  const inside = blockingFirst(groups.filter((g) => !outside(g)))
+  // An unknown price the job's own budget or max_price cannot be checked against is the
+  // reason a user can act on (refresh, price sheet, or drop the limit): it leads.
+  return [
+    ...inside.filter((g) => g.reason === 'price-unknown'),
+    ...inside.filter((g) => g.reason !== 'price-unknown'),
+    ...groups.filter(outside),
+  ]
 }
 
 export interface NoFeasibleOptions {
@@ -159,7 +166,7 @@ export function noFeasibleSweepError(sweep: SweepPlan): NoFeasiblePlanError {
 
 function hintFor(groups: readonly ExclusionGroup[], explained: boolean): string | undefined {
   const top = groups[0]?.reason
-  if (groups.some((g) => g.reason === 'provider-disabled') && top !== 'provider-disabled') {
+  if (groups.some((g) => g.reason === 'provider-disabled') && top !== 'provider-disabled' && top !== 'price-unknown') {
     return `Some providers are not enabled here: pass --all-providers to see what the whole catalog offers${explained ? '' : ', or --explain for every group'}.`
   }
   switch (top) {
@@ -171,6 +178,8 @@ function hintFor(groups: readonly ExclusionGroup[], explained: boolean): string 
     case 'budget':
     case 'max-price':
       return 'Raise the budget or max_price, or allow cheaper accelerators or regions.'
+    case 'price-unknown':
+      return "Learn the prices: refresh the catalog with the provider's credentials (skyhop catalog refresh) or give them in a price sheet (--catalog FILE, or catalog.merge in the config); or drop budget and max_price, which an unknown price cannot be checked against."
     case 'runtime-mismatch':
       return 'Add the runtime the job can also run on (e.g. runtimes: [cuda, cann]) or ask for a different accelerator.'
     case 'accelerator-not-requested':

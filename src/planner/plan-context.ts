@@ -61,7 +61,10 @@ export class JobContext {
   readonly maxPriceUsd: number
   readonly wantSpot: boolean
   readonly wantOnDemand: boolean
-  /** A price must be known to judge this candidate (cost/balanced objective, a budget or max price). */
+  /**
+   * A price must be known to judge this candidate: a budget or max price is set. The cost and
+   * balanced objectives rank an unknown price after every known one instead (issue 23).
+   */
   readonly needPrice: boolean
   readonly cpuJob: boolean
   readonly enabled: ReadonlySet<string> | null
@@ -121,7 +124,7 @@ export class JobContext {
     this.maxPriceUsd = job.maxPrice === null ? Number.POSITIVE_INFINITY : this.usd(job.maxPrice)
     this.wantSpot = job.spot !== 'on-demand'
     this.wantOnDemand = job.spot !== 'spot'
-    this.needPrice = this.objective !== 'time' || job.budget !== null || job.maxPrice !== null
+    this.needPrice = job.budget !== null || job.maxPrice !== null
     this.cpuJob = job.resources.accelerators.length === 0
     this.enabled = input.enabledProviders
     this.adapters = input.adapters ?? null

@@ -4,8 +4,10 @@
 //
 // Decisions worth knowing (the numbers behind them are in priors.ts):
 // - Unknown price: the on-demand market of an offer with priceStatus `unknown` exists at an
-//   unknown price. It is a candidate only for `--objective time` with no budget and no
-//   max_price (its cost is null); otherwise it is excluded as `price-unknown`. Its spot
+//   unknown price. It is a candidate (its cost null, never 0) unless a budget or max_price
+//   is set, which it cannot be checked against: then it is excluded as `price-unknown`.
+//   The cost and balanced objectives rank it after every priced candidate; when it is
+//   chosen, the plan's assumptions say its cost is unknown and how to learn it. Its spot
 //   market is never assumed.
 // - Unknown throughput: with a work estimate, an accelerator that has neither dense
 //   BF16/FP16 TFLOPS nor an entry in the job's throughput table is excluded as
@@ -90,6 +92,13 @@ export function planJob(input: PlanInput): Plan {
 export function toPlan(ranked: Ranked): Plan {
   const {ctx} = ranked
   const candidates = ranked.scored.map((s, i) => materialize(ctx, s, i + 1))
+  const chosen = candidates[0]
+  if (chosen !== undefined && chosen.estimatedCostUsd === null) {
+    ctx.note(
+      `the chosen offer (${chosen.provider} ${chosen.instanceType}) has no known price, so its cost is unknown${ctx.objective === 'time' ? '' : ': no offer with a known price can run the job'}; ` +
+        `to know it, refresh the catalog with ${chosen.provider} credentials (skyhop catalog refresh) or give its price in a price sheet (--catalog FILE, or catalog.merge in the config)`,
+    )
+  }
   return {
     job: ctx.job.name,
     objective: ctx.objective,

@@ -89,6 +89,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
         ? input.sweep.budget.amount
         : input.sweep.budget.amount / input.fx.cnyPerUsd
   let spent = 0
+  let unknownPriceJobs = 0
   const assignments: Assignment[] = new Array(jobs.length)
   const assumptions = new Set<string>()
 
@@ -141,8 +142,11 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
       continue
     }
     const s = plan.scored[pick]
-    const cost = Number.isNaN(s.costUsd) ? 0 : s.costUsd
-    if (Number.isNaN(s.costUsd)) assumptions.add('candidates with unknown prices count as 0 USD in the sweep total')
+    // An unknown price is never a zero: it makes the total unknown. (With a budget no such
+    // candidate gets here: the planner excludes unknown prices a budget cannot be checked against.)
+    const priced = !Number.isNaN(s.costUsd)
+    const cost = priced ? s.costUsd : 0
+    if (!priced) unknownPriceJobs++
     if (spent + cost > budgetUsd) {
       assignments[i] = {
         jobIndex: i,
@@ -202,7 +206,9 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     assignments,
     usage,
     pools: poolUsage,
-    estimatedCostUsd: round(spent),
+    estimatedCostUsd: unknownPriceJobs > 0 ? null : round(spent),
+    pricedCostUsd: round(spent),
+    unknownPriceJobs,
     makespanHours: round(makespan),
     unassigned,
     shapes: shapes.size,

@@ -245,8 +245,12 @@ export interface SweepPlan {
   }>
   /** Instances of each capacity pool (Offer.capacityPool) the sweep uses at its peak, over all its offers. */
   pools: Array<{pool: string; instances: number; jobs: number; capacity: number}>
-  /** Total expected cost of the assigned jobs, USD (unknown prices count as 0 and are listed in assumptions). */
-  estimatedCostUsd: number
+  /** Total expected cost of the assigned jobs, USD; null when any of them has an unknown price (never counted as 0). */
+  estimatedCostUsd: number | null
+  /** The part of that total the priced jobs make: all of it when estimatedCostUsd is not null. */
+  pricedCostUsd: number
+  /** Assigned jobs whose price is unknown. */
+  unknownPriceJobs: number
   /** Latest finish of any assigned job, hours from now. */
   makespanHours: number
   unassigned: number

@@ -98,6 +98,7 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
     const a = plan.assignments[i]
     const sweep: SweepJobOptions = {
       index: i,
+      // Only a budget reads this, and under a budget no candidate has an unknown price.
       expectedCostUsd: a.candidate?.estimatedCostUsd ?? 0,
       candidateKey: a.candidate?.key ?? null,
       offerKey: a.candidate?.offerKey ?? null,
@@ -116,6 +117,7 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
   const planSummary = {
     objective: plan.objective,
     estimatedCostUsd: plan.estimatedCostUsd,
+    unknownPriceJobs: plan.unknownPriceJobs,
     makespanHours: plan.makespanHours,
     unassigned: plan.unassigned,
     shapes: plan.shapes,
@@ -163,7 +165,8 @@ export interface SweepJobRow {
   attempts: number
   /** First launch to the end (or now); null before the first launch. */
   durationSeconds: number | null
-  cost: {usd: number; byCurrency: Record<string, number>; unknownPrice: boolean}
+  /** usd is null when an attempt's price is unknown; knownUsd is what the others cost. */
+  cost: {usd: number | null; knownUsd: number; byCurrency: Record<string, number>; unknownPrice: boolean}
   exitCode: number | null
   reason: string | null
 }
@@ -181,14 +184,16 @@ export interface SweepSummary {
   matrix: Matrix | null
   jobs: number
   counts: SweepCounts
-  costUsd: number
-  plan: {estimatedCostUsd: number; makespanHours: number; unassigned: number} | null
+  /** What its attempts cost so far; null when one ran at an unknown price. */
+  costUsd: number | null
+  /** estimatedCostUsd is null when a job's price is unknown (unknownPriceJobs of them). */
+  plan: {estimatedCostUsd: number | null; unknownPriceJobs: number; makespanHours: number; unassigned: number} | null
 }
 
 export interface SweepResult {
   sweep: SweepSummary
   jobs: SweepJobRow[]
-  totals: {costUsd: number; summary: string}
+  totals: {costUsd: number | null; summary: string}
   /** The exit code `sweep --wait` ends with (see sweepExitCode); null while the sweep runs. */
   exitCode: number | null
 }
@@ -196,12 +201,17 @@ export interface SweepResult {
 export function sweepSummary(
   store: Store,
   sweep: SweepRecord,
-  costUsd: number,
+  costUsd: number | null,
   stateCounts?: Partial<Record<JobState, number>>,
 ): SweepSummary {
   const options = sweep.options as unknown as StoredSweepOptions
   const c = sweepCounts(stateCounts ?? store.sweepCounts([sweep.id]).get(sweep.id) ?? {})
-  const plan = sweep.plan as {estimatedCostUsd?: number; makespanHours?: number; unassigned?: number} | null
+  const plan = sweep.plan as {
+    estimatedCostUsd?: number | null
+    unknownPriceJobs?: number
+    makespanHours?: number
+    unassigned?: number
+  } | null
   return {
     id: sweep.id,
     name: sweep.name,
@@ -215,9 +225,15 @@ export function sweepSummary(
     matrix: sweep.spec.matrix,
     jobs: c.pending + c.running + c.succeeded + c.failed + c.cancelled,
     counts: c,
-    costUsd: round(costUsd),
+    costUsd: costUsd === null ? null : round(costUsd),
     plan: plan
-      ? {estimatedCostUsd: plan.estimatedCostUsd ?? 0, makespanHours: plan.makespanHours ?? 0, unassigned: plan.unassigned ?? 0}
+      ? {
+          // Recorded by this version: null means unknown. Older records always had a number.
+          estimatedCostUsd: plan.estimatedCostUsd === undefined ? 0 : plan.estimatedCostUsd,
+          unknownPriceJobs: plan.unknownPriceJobs ?? 0,
+          makespanHours: plan.makespanHours ?? 0,
+          unassigned: plan.unassigned ?? 0,
+        }
       : null,
   }
 }
@@ -257,7 +273,12 @@ export function sweepResult(store: Store, sweepId: string, options: {now: Date; 
       instanceType: last?.handle ? last.instanceType : null,
       attempts: attempts.length,
       durationSeconds: first?.launchedAt ? round(Math.max(0, endMs - Date.parse(first.launchedAt)) / 1000, 3) : null,
-      cost: {usd: t.cost.usd, byCurrency: t.cost.byCurrency as Record<string, number>, unknownPrice: t.unknownPriceAttempts > 0},
+      cost: {
+        usd: t.cost.usd,
+        knownUsd: t.cost.knownUsd,
+        byCurrency: t.cost.byCurrency as Record<string, number>,
+        unknownPrice: t.unknownPriceAttempts > 0,
+      },
       exitCode: job.exitCode,
       reason: job.reason,
     }
@@ -277,7 +298,7 @@ export function listSweeps(store: Store, options: {limit?: number; now: Date; fx
   const sweeps = store.listSweeps({limit: options.limit})
   const counts = store.sweepCounts(sweeps.map((s) => s.id))
   return sweeps.map((s) => {
-    const cost = store.costRows({sweepId: s.id}).reduce((sum, r) => sum + (attemptCost(r, options.now, options.fx).costUsd ?? 0), 0)
+    const cost = totals(store.costRows({sweepId: s.id}).map((r) => attemptCost(r, options.now, options.fx))).cost.usd
     return sweepSummary(store, s, cost, counts.get(s.id) ?? {})
   })
 }

@@ -164,3 +164,56 @@ describe('skyhop plan (built bin/run.js)', () => {
     }
   })
 })
+
+describe('what a new user trips over: plans', function () {
+  this.timeout(60_000)
+  const slurmOff = (home: string) => {
+    const config = join(home, 'config.yaml')
+    writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
+    return {SKYHOP_CONFIG: config}
+  }
+
+  it('a CANN-only job plans onto Ascend whose prices are unknown: chosen, its cost unknown with how to fix it, exit 0', () => {
+    const home = tempHome()
+    const file = join(home, 'cann.yaml')
+    writeFileSync(file, 'name: cann\nrun: x\nresources:\n  accelerators: {vendor: huawei, count: 1..8}\n  runtimes: [cann]\n')
+    const json = runCli(['plan', file, '--all-providers', '--json'], {home, env: slurmOff(home)})
+    expect(json.code, json.stderr).to.equal(0)
+    const result = parseEnvelope(json.stdout).result
+    expect(result.chosen.provider).to.equal('huaweicloud')
+    expect(result.chosen.estimatedCostUsd).to.equal(null)
+    expect(result.chosen.hourlyPriceUsd).to.equal(null)
+    expect(result.assumptions.join('\n')).to.match(/has no known price, so its cost is unknown.*skyhop catalog refresh/)
+    const text = runCli(['plan', file, '--all-providers'], {home, env: slurmOff(home)})
+    expect(text.code, text.stderr).to.equal(0)
+    expect(text.stdout).to.match(/Chosen: huaweicloud .*, cost unknown \(no known price\)/)
+    expect(text.stdout).not.to.match(/\$0\.00/)
+  })
+
+  it('with max_price the same job exits 5, the unknown price first', () => {
+    const home = tempHome()
+    const file = join(home, 'cann.yaml')
+    writeFileSync(
+      file,
+      'name: cann\nrun: x\nmax_price: 50USD\nresources:\n  accelerators: {vendor: huawei, count: 1..8}\n  runtimes: [cann]\n',
+    )
+    const r = runCli(['plan', file, '--all-providers'], {home, env: slurmOff(home)})
+    expect(r.code).to.equal(5)
+    expect(r.stderr.split('\n')[1]).to.match(
+      /price-unknown: huaweicloud offers have no known price, which the job's max_price cannot be checked against/,
+    )
+  })
+
+  it('plan --explain on an infeasible plan lists every group and does not suggest --explain', () => {
+    const home = tempHome()
+    const file = join(home, 'asc.yaml')
+    writeFileSync(file, 'name: asc\nrun: x\nresources:\n  accelerators: Ascend910:1\nplacement:\n  providers: [aws]\n')
+    const short = runCli(['plan', file], {home, env: slurmOff(home)})
+    expect(short.code).to.equal(5)
+    expect(short.stderr).to.match(/more groups/)
+    const r = runCli(['plan', file, '--explain'], {home, env: slurmOff(home)})
+    expect(r.code).to.equal(5)
+    expect(r.stderr).not.to.match(/more groups/)
+    expect(r.stderr).not.to.match(/--explain/)
+  })
+})

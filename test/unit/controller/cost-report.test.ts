@@ -240,7 +240,7 @@ describe('cost accounting (hand-computed)', () => {
     close(t.waste.billingMinimumHours, 20 / 3600)
     close(t.waste.hours, (590 + 90 + 2520 + 20) / 3600)
     // 1.291667 + 1.05 + 0.516667 + 0 + 0.06 + 2 + 0 + 0.175 = 5.093333
-    close(t.cost.usd, 4650 / 3600 + 1.05 + 3.72 / 7.2 + 0.06 + 2 + 0.175)
+    close(t.cost.usd!, 4650 / 3600 + 1.05 + 3.72 / 7.2 + 0.06 + 2 + 0.175)
     close(t.cost.byCurrency.USD!, 4650 / 3600 + 1.05 + 0.06 + 2 + 0.175)
     close(t.cost.byCurrency.CNY!, 3.72)
     // 3.875 + 3.15 + 0.516667 + 3.1 + 0.06 + 2 + 0 + 0.525 = 13.226667
@@ -316,5 +316,66 @@ describe('cost accounting (hand-computed)', () => {
     expect(formatHours(0.05)).to.equal('3.0 min')
     expect(formatHours(20 / 3600)).to.equal('20 s')
     expect(formatHours(0)).to.equal('0 h')
+  })
+})
+
+describe('cost accounting: an unknown price is never summed as 0 (issue 23)', () => {
+  let home: string
+  let store: Store
+  let clock = new Date(at('10:00:00'))
+
+  before(() => {
+    home = mkdtempSync(join(tmpdir(), 'skyhop-cost-unknown-'))
+    store = Store.open(home, {clock: () => clock})
+    // One Huawei attempt at an unknown price held an hour, one AWS attempt at $1/h held an hour.
+    for (const [name, provider, price] of [
+      ['ascend', 'huaweicloud', null],
+      ['cuda', 'aws', 1],
+    ] as const) {
+      clock = new Date(at('10:00:00'))
+      const j = store.createJob({name, file: null, spec: spec(name)})
+      const rec = store.recordAttemptIntent({
+        jobId: j.id,
+        provider,
+        region: 'r',
+        zone: null,
+        instanceType: 'it',
+        accelerator: null,
+        acceleratorCount: null,
+        spot: false,
+        pricePerHour: price,
+        currency: 'USD',
+        onDemandPricePerHour: price,
+      })!
+      store.updateAttempt(rec.id, {
+        state: 'SUCCEEDED',
+        launchedAt: at('10:00:00'),
+        startedAt: at('10:00:00'),
+        endedAt: at('11:00:00'),
+        releasedAt: at('11:00:00'),
+        handle: {provider, externalId: rec.id, region: 'r', zone: null, data: {}},
+      })
+    }
+  })
+
+  after(() => {
+    store.close()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  it('makes the total unknown, keeps the known part apart, and says so', async () => {
+    const report = costFromStore(store, {now: new Date(at('14:00:00')), fx: FX, by: 'provider', since: null})
+    expect(report.total.unknownPriceAttempts).to.equal(1)
+    expect(report.total.cost.usd).to.equal(null)
+    expect(report.total.cost.knownUsd).to.be.closeTo(1, 1e-9)
+    expect(report.total.summary).to.match(/cost unknown: 1 attempt at an unknown price, \$1\.00 spent on the others$/)
+    expect(report.total.summary).not.to.match(/counted as \$0/)
+    const byProvider = new Map(report.groups.map((g) => [g.key, g]))
+    expect(byProvider.get('huaweicloud')!.cost).to.deep.include({usd: null, knownUsd: 0})
+    expect(byProvider.get('aws')!.cost).to.deep.include({usd: 1, knownUsd: 1})
+    const {renderCostReport} = await import('../../../src/cli/render-sweep.js')
+    const text = renderCostReport(report)
+    expect(text).to.match(/^huaweicloud\s+1\s+.*\s\?\s+-\s+\?\s+\?$/m)
+    expect(text).not.to.match(/^huaweicloud.*\$0\.00/m)
   })
 })

@@ -31,9 +31,15 @@ describe('planner: what exclusions say', () => {
     expect(bySubject.aws).to.match(/aws is not enabled \(no credentials found\)/)
   })
 
-  it('says "… and the job\'s price limits need one" (grammar)', () => {
+  it('says which price limit an unknown price cannot be checked against', () => {
     const capped = planJob(input(job({budget: {amount: 1, currency: 'USD'}}), [offer({od: null, priceStatus: 'unknown'})]))
-    expect(capped.excluded.find((x) => x.reason === 'price-unknown')?.message).to.match(/and the job's price limits need one/)
+    expect(capped.excluded.find((x) => x.reason === 'price-unknown')?.message).to.match(/which the job's budget cannot be checked against$/)
+    const both = planJob(
+      input(job({budget: {amount: 1, currency: 'USD'}, maxPrice: {amount: 1, currency: 'USD'}}), [
+        offer({od: null, priceStatus: 'unknown'}),
+      ]),
+    )
+    expect(both.excluded[0].message).to.match(/the job's budget and max_price cannot be checked against$/)
   })
 
   it('orders groups by relevance: a CPU-only job restricted to AWS leads with its AWS offers, not with other providers', () => {
@@ -87,5 +93,58 @@ describe('planner: what exclusions say', () => {
     expect(error.message).not.to.match(/placement\.regions/)
     // From the job file, the file is named.
     expect(noFeasiblePlanError(plan).message).to.match(/placement\.regions/)
+  })
+})
+
+describe('planner: unknown is never zero', () => {
+  const unknown = (instanceType: string, minutes = 5) =>
+    offer({od: null, priceStatus: 'unknown', instanceType, acc: 'Ascend910B', expectedQueueMinutes: minutes})
+  const ascendJob = (extra: Parameters<typeof job>[0] = {}) =>
+    job({resources: {accelerators: [request('Ascend910B:1', ['Ascend910B'], 1)]}, work: null, ...extra})
+
+  it('under cost and balanced, unknown-price candidates rank after every priced one, whatever their speed', () => {
+    const offers = [unknown('fast-unknown', 0), offer({od: 40, acc: 'Ascend910B', instanceType: 'dear', expectedQueueMinutes: 600})]
+    for (const objective of ['cost', 'balanced'] as const) {
+      const plan = planJob(input(ascendJob({objective}), offers))
+      expect(
+        plan.candidates.map((c) => c.instanceType),
+        objective,
+      ).to.deep.equal(['dear', 'fast-unknown'])
+      expect(plan.candidates[1].estimatedCostUsd).to.equal(null)
+      expect(plan.candidates[1].hourlyPriceUsd).to.equal(null)
+      expect(plan.candidates[1].estimates.computeCostUsd).to.equal(null)
+    }
+  })
+
+  it('when only unknown-price offers can run the job, one is chosen, its cost unknown, with how to fix that', () => {
+    const plan = planJob(input(ascendJob(), [unknown('slow', 30), unknown('quick', 1)]))
+    expect(plan.chosen?.instanceType).to.equal('quick')
+    expect(plan.chosen?.estimatedCostUsd).to.equal(null)
+    expect(plan.chosen?.estimatedCost).to.equal(null)
+    expect(plan.chosen?.notes).to.include('price-unknown')
+    const said = plan.assumptions.join('\n')
+    expect(said).to.match(/has no known price, so its cost is unknown/)
+    expect(said).to.match(/skyhop catalog refresh/)
+    expect(said).to.match(/--catalog FILE/)
+  })
+
+  it('a budget or max_price excludes unknown prices, and the error leads with that reason', () => {
+    const offers = [
+      unknown('u1'),
+      unknown('u2'),
+      // More offers excluded for another blocking reason than for the price.
+      ...Array.from({length: 5}, (_, i) => offer({provider: 'oci', acc: 'Ascend910B', od: 1, instanceType: `oci-${i}`})),
+    ]
+    for (const limit of [{budget: {amount: 100, currency: 'USD' as const}}, {maxPrice: {amount: 10, currency: 'USD' as const}}]) {
+      const plan = planJob(input(ascendJob(limit), offers, {enabledProviders: new Set(['aws'])}))
+      expect(plan.chosen).to.equal(null)
+      expect(plan.excluded[0].reason).to.equal('price-unknown')
+      const error = noFeasiblePlanError(plan)
+      expect(error.exitCode).to.equal(5)
+      expect(error.message.split('\n')[1]).to.match(
+        /price-unknown: aws offers have no known price, which the job's (budget|max_price) cannot be checked against/,
+      )
+      expect(error.hint).to.match(/catalog refresh|price sheet/)
+    }
   })
 })

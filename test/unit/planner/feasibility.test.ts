@@ -174,14 +174,15 @@ describe('planner feasibility', () => {
     expect(plan.assumptions.join('\n')).to.match(/7\.2 CNY per USD/)
   })
 
-  it('unknown prices are excluded unless the objective is time with no budget or max price', () => {
+  it('unknown prices rank after known ones under cost, and are excluded only by a budget or max price', () => {
     const offers = [
       offer({od: null, priceStatus: 'unknown', instanceType: 'mystery-price', expectedQueueMinutes: 1}),
       offer({od: 5, instanceType: 'listed'}),
     ]
     const cost = planJob(input(job(), offers))
-    expect(cost.candidates.map((c) => c.instanceType)).to.deep.equal(['listed'])
-    expect(cost.excluded[0]).to.deep.include({reason: 'price-unknown', count: 1})
+    expect(cost.candidates.map((c) => c.instanceType)).to.deep.equal(['listed', 'mystery-price'])
+    expect(cost.candidates[1].estimatedCostUsd).to.equal(null)
+    expect(cost.excluded).to.deep.equal([])
     const time = planJob(input(job({objective: 'time'}), offers))
     expect(time.chosen?.instanceType).to.equal('mystery-price')
     expect(time.chosen?.estimatedCostUsd).to.equal(null)

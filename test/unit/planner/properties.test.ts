@@ -140,7 +140,12 @@ describe('planner properties', () => {
               .to.be.a('number')
               .and.at.most(j.budget.amount + 1e-3)
           if (j.maxPrice) expect(c.hourlyPriceUsd! / j.nodes).to.be.at.most(j.maxPrice.amount + 1e-3)
-          if (plan.objective !== 'time' || j.budget || j.maxPrice) expect(c.estimatedCostUsd).to.not.equal(null)
+          if (j.budget || j.maxPrice) expect(c.estimatedCostUsd).to.not.equal(null)
+        }
+        // Unknown is never zero: under cost and balanced, every priced candidate ranks before every unknown one.
+        if (plan.objective !== 'time' && j.resources.acceleratorOrder !== 'ordered') {
+          const known = plan.candidates.map((c) => c.estimatedCostUsd !== null)
+          expect(known.indexOf(true, known.indexOf(false) + 1) < 0 || known.indexOf(false) < 0, JSON.stringify(known)).to.equal(true)
         }
         expect(plan.chosen).to.deep.equal(plan.candidates[0] ?? null)
         // Every offer is either a candidate or counted in an exclusion group (auto: per market).

@@ -10,6 +10,26 @@ const sweepOf = (jobs: SweepInput['jobs'], offers: SweepInput['offers'], extra: 
   planSweep({jobs, offers, accelerators: resolve, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}, ...extra})
 
 describe('planner sweeps', () => {
+  it('a job at an unknown price makes the sweep total unknown, never a sum with 0', () => {
+    // One slot at $1/h (10 h of work: $10), then jobs go to an unknown-price offer.
+    const offers = [offer({od: 1, instanceType: 'priced', capacity: 1}), offer({od: null, priceStatus: 'unknown', instanceType: 'mystery'})]
+    const sweep = sweepOf(
+      Array.from({length: 3}, (_, i) => job({name: `j${i}`})),
+      offers,
+    )
+    expect(sweep.assignments.map((a) => a.candidate?.instanceType)).to.include('mystery')
+    const unknownJobs = sweep.assignments.filter((a) => a.candidate?.estimatedCostUsd === null).length
+    expect(unknownJobs).to.be.greaterThan(0)
+    expect(sweep.unknownPriceJobs).to.equal(unknownJobs)
+    expect(sweep.estimatedCostUsd).to.equal(null)
+    expect(sweep.pricedCostUsd).to.equal(10 * (3 - unknownJobs))
+    expect(sweep.assumptions.join('\n')).not.to.match(/count as 0/)
+    // All priced: the total is a number again.
+    const priced = sweepOf([job({name: 'only'})], offers)
+    expect(priced.estimatedCostUsd).to.equal(10)
+    expect(priced.unknownPriceJobs).to.equal(0)
+  })
+
   it('a quota on accelerators in a region spills the rest elsewhere', () => {
     const offers = [
       offer({provider: 'aws', region: 'r1', od: 1, instanceType: 'a'}),
