@@ -2,7 +2,7 @@
 // line, redrawn in place at most every 100 ms. Without a terminal, `lines` mode prints
 // one plain line per job that ends instead, so CI logs stay readable.
 import type {SweepEvent} from '../services/sweep.js'
-import {formatSeconds, formatUsd} from './render-sweep.js'
+import {costText, formatSeconds, formatUsd} from './render-sweep.js'
 
 interface RunningJob {
   name: string
@@ -17,6 +17,7 @@ export class SweepView {
   private failed = 0
   private cancelled = 0
   private costUsd = 0
+  private unknownCost = false
   private drawn = 0
   private timer?: NodeJS.Timeout
   private dirty = false
@@ -63,7 +64,9 @@ export class SweepView {
         const state = e.data?.state
         if (state === 'FAILED') this.failed++
         if (state === 'CANCELLED') this.cancelled++
-        this.costUsd += Number(e.data?.costUsd ?? 0)
+        // A job at an unknown price makes the running total unknown, not $0 more.
+        if (e.data?.costUsd === null) this.unknownCost = true
+        else this.costUsd += Number(e.data?.costUsd ?? 0)
         if (this.mode === 'lines') this.stream.write(`[${this.done}/${this.total}] ${e.message}\n`)
         break
       }
@@ -83,7 +86,7 @@ export class SweepView {
   }
 
   private summary(): string {
-    return `[${this.done}/${this.total} done] ${this.running.size} running · ${this.failed} failed · ${this.cancelled} cancelled · ${formatUsd(this.costUsd)} spent`
+    return `[${this.done}/${this.total} done] ${this.running.size} running · ${this.failed} failed · ${this.cancelled} cancelled · ${this.unknownCost ? costText(null, this.costUsd) : formatUsd(this.costUsd)} spent`
   }
 
   private lastDraw = 0

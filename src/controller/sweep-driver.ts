@@ -15,7 +15,7 @@ import {BatchPoller} from './batch-poller.js'
 import {LEASE_TTL_MS, driveJob} from './controller.js'
 import {type ControllerDeps, type ControllerEvent} from './deps.js'
 import type {SweepJournal} from './journal.js'
-import {attemptCost} from './cost.js'
+import {attemptCost, totals} from './cost.js'
 import {releaseIdle} from './idle.js'
 
 type Replanner = ControllerDeps['replan']
@@ -381,6 +381,8 @@ class SweepController {
   private spentAndCommitted(): {spent: number; committed: number} {
     const byJob = new Map<string, number>()
     const now = this.clock()
+    // Only a budget reads these sums, and under a budget the planner never places a job at an
+    // unknown price (price-unknown), so `?? 0` drops nothing a budget could have counted.
     for (const row of this.journal.costRows({sweepId: this.sweepId})) {
       byJob.set(row.jobId, (byJob.get(row.jobId) ?? 0) + (attemptCost(row, now, this.deps.fx).costUsd ?? 0))
     }
@@ -447,9 +449,8 @@ class SweepController {
     if (!TERMINAL_JOB_STATES.has(final.state)) return
     const attempts = this.journal.attempts(final.id)
     const last = [...attempts].reverse().find((a) => a.handle)
-    const cost = this.journal
-      .costRows({jobId: final.id})
-      .reduce((sum, r) => sum + (attemptCost(r, this.clock(), this.deps.fx).costUsd ?? 0), 0)
+    // Null when an attempt ran at an unknown price: never counted as 0 (issue 23).
+    const cost = totals(this.journal.costRows({jobId: final.id}).map((r) => attemptCost(r, this.clock(), this.deps.fx))).cost.usd
     const exitCode = this.deps.exitCodeOf(final, this.journal.events(final.id))
     this.emit(
       'job-ended',
@@ -462,7 +463,7 @@ class SweepController {
           exitCode,
           attempts: attempts.length,
           where: last ? `${last.provider}/${last.region}` : null,
-          costUsd: round(cost),
+          costUsd: cost === null ? null : round(cost),
         },
       },
     )
