@@ -52,4 +52,19 @@ describe('what a new user trips over', function () {
     expect(existsSync(join(xdg, 'skyhop', 'state', 'state.db'))).to.equal(true)
     expect(existsSync(join(xdg, 'skyhop', 'state.db'))).to.equal(false)
   })
+
+  it('launch --region mars blames the flag, not the job file, and records nothing', () => {
+    const home = tempHome()
+    const env = localOnly(home)
+    const file = join(home, 'plain.yaml')
+    writeFileSync(file, 'name: plain\nrun: echo hi\n')
+    const r = runCli(['launch', file, '--region', 'mars', '--yes', '--detach'], {home, env})
+    expect(r.code).to.equal(5)
+    expect(r.stderr).to.match(
+      /^error\[NO_FEASIBLE_PLAN\]: --region mars: none of the offers that meet the job's other rules is there; they are in local\/local/,
+    )
+    expect(r.stderr).to.include('local/local is outside --region mars')
+    expect(r.stderr).not.to.include('placement.regions')
+    expect(JSON.stringify(parseEnvelope(runCli(['status', '--json'], {home, env}).stdout).result)).not.to.include('"plain"')
+  })
 })
