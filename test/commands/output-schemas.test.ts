@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {type FakeAzurePrices, startFakeAzurePrices, vmItem} from '../fakes/fake-azure-prices.js'
 import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {waitUntil} from '../helpers/wait.js'
+import {SHARED_TRACES, requireSharedTraces} from '../unit/simulator/helpers.js'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
@@ -158,12 +159,9 @@ describe('--json output of every command matches its schema (built CLI)', functi
   })
 
   it('simulate (on the shared spot traces)', function () {
-    const traces = join(ROOT, '..', 'shared', 'data', 'traces', 'availability', '1-node', 'aws-02-15-2023')
-    if (!existsSync(traces)) {
-      if (process.env.CI) throw new Error(`shared traces missing at ${traces} (CI is set: a failure, not a skip)`)
-      skipped.add('simulate')
-      this.skip()
-    }
+    if (!existsSync(join(SHARED_TRACES, 'README.md'))) skipped.add('simulate')
+    requireSharedTraces(this)
+    const traces = join(SHARED_TRACES, 'availability', '1-node', 'aws-02-15-2023')
     const job = join(home, 'sim.yaml')
     writeFileSync(job, 'name: sim\nresources: {accelerators: V100:1}\nwork: {reference: V100:1, hours: 4}\ndeadline: 12h\nrun: echo\n')
     json(

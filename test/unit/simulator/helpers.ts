@@ -8,11 +8,15 @@ import type {Decision, OnDemandOption, Policy, PolicySetup, RunOutcome, Scenario
 
 export const SHARED_TRACES = resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'data', 'traces')
 
+/**
+ * The spot traces (2 MB, github.com/skypilot-org/spot-traces) stay outside the project: a
+ * test that needs them skips with where it looked, and fails instead when CI is set.
+ */
 export function requireSharedTraces(ctx: Mocha.Context): void {
   if (existsSync(join(SHARED_TRACES, 'README.md'))) return
-  if (process.env.CI) throw new Error(`shared traces missing at ${SHARED_TRACES} (CI is set, so this is a failure, not a skip)`)
+  if (process.env.CI) throw new Error(`spot traces missing at ${SHARED_TRACES} (CI is set, so this is a failure, not a skip)`)
   // eslint-disable-next-line no-console
-  console.log(`      (skipped: the shared spot traces are not at ${SHARED_TRACES})`)
+  console.log(`      (skipped: the spot traces of github.com/skypilot-org/spot-traces are not at ${SHARED_TRACES})`)
   ctx.skip()
 }
 
