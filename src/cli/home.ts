@@ -13,8 +13,8 @@ export function resolveHome(oclifDataDir?: string, exists: (path: string) => boo
   if (process.env.SKYHOP_HOME) return process.env.SKYHOP_HOME
   const data = oclifDataDir ?? join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'skyhop')
   const home = join(data, 'state')
-  // Earlier versions kept the state in the data dir itself: such a home is used where it is,
-  // so its jobs are not lost (move state.db and the rest into state/ to separate them).
-  if (!exists(home) && exists(join(data, 'state.db'))) return data
+  // Earlier versions kept the state (and config.yaml) in the data dir itself: such a home is
+  // used where it is, so its jobs and config are not lost (move them into state/ to separate them).
+  if (!exists(home) && (exists(join(data, 'state.db')) || exists(join(data, 'config.yaml')))) return data
   return home
 }

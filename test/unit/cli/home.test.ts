@@ -18,6 +18,8 @@ describe('resolveHome', () => {
     expect(resolveHome('/data/skyhop', (p) => made.has(p))).to.equal('/data/skyhop')
     made.add('/data/skyhop/state')
     expect(resolveHome('/data/skyhop', (p) => made.has(p))).to.equal('/data/skyhop/state')
+    // A config written at the old default before any job ran counts too.
+    expect(resolveHome('/data/skyhop', (p) => p === '/data/skyhop/config.yaml')).to.equal('/data/skyhop')
   })
 
   it('SKYHOP_HOME wins', () => {
