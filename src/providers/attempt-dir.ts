@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {BugError, UsageError} from '../errors.js'
 import {writeAtomic} from '../util/write-atomic.js'
 import {
+  COMPAT_NAMES,
   isValidEnvName,
   NOTICE_SOURCES,
   RUNNER_SIGNALS,
@@ -115,7 +116,61 @@ export function renderRunnerConf(config: RunnerConfig): string {
   if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
   if (config.holdTimeoutSeconds !== undefined)
     entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
+  entries.push(...gangEntries(config))
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
+}
+
+/** runner.conf's gang keys (none for a single node, so its file stays as it was). */
+function gangEntries(config: RunnerConfig): Array<[string, string]> {
+  const entries: Array<[string, string]> = []
+  const nodes = config.numNodes ?? 1
+  if (!Number.isInteger(nodes) || nodes < 1) {
+    throw new UsageError(`runner setting numNodes must be a whole number ≥ 1, not ${String(config.numNodes)}`, {
+      code: 'RUNNER_CONFIG_INVALID',
+    })
+  }
+  if (config.numNodes !== undefined) entries.push(['numNodes', String(nodes)])
+  if (config.nodeRank !== undefined) {
+    if (!Number.isInteger(config.nodeRank) || config.nodeRank < 0 || config.nodeRank >= nodes) {
+      throw new UsageError(`runner setting nodeRank must be a whole number below numNodes (${nodes}), not ${String(config.nodeRank)}`, {
+        code: 'RUNNER_CONFIG_INVALID',
+      })
+    }
+    entries.push(['nodeRank', String(config.nodeRank)])
+  }
+  if (config.nodeIps !== undefined) {
+    const bad = config.nodeIps.find((ip) => typeof ip !== 'string' || !/^[A-Za-z0-9._:%-]{1,253}$/.test(ip))
+    if (bad !== undefined)
+      throw new UsageError(`runner setting nodeIps: "${String(bad)}" is not an address`, {code: 'RUNNER_CONFIG_INVALID'})
+    if (config.nodeIps.length !== nodes) {
+      throw new UsageError(`runner setting nodeIps has ${config.nodeIps.length} addresses for ${nodes} nodes`, {
+        code: 'RUNNER_CONFIG_INVALID',
+      })
+    }
+    entries.push(['nodeIps', config.nodeIps.join(' ')])
+  }
+  if (config.nodeIpsFile !== undefined) entries.push(['nodeIpsFile', onePath('nodeIpsFile', config.nodeIpsFile)])
+  if (config.nodeIpsUrl !== undefined) entries.push(['nodeIpsUrl', signedUrl('nodeIpsUrl', config.nodeIpsUrl)])
+  if (config.peersTimeoutSeconds !== undefined) {
+    entries.push(['peersTimeoutSeconds', seconds('peersTimeoutSeconds', config.peersTimeoutSeconds, {integer: true})])
+  }
+  if (nodes > 1 && config.nodeIps === undefined && config.nodeIpsFile === undefined && config.nodeIpsUrl === undefined) {
+    throw new UsageError(`a gang of ${nodes} nodes needs nodeIps, nodeIpsFile or nodeIpsUrl`, {code: 'RUNNER_CONFIG_INVALID'})
+  }
+  if (config.gangNoticeFile !== undefined) entries.push(['gangNoticeFile', onePath('gangNoticeFile', config.gangNoticeFile)])
+  if (config.gangNoticePutUrl !== undefined) entries.push(['gangNoticePutUrl', signedUrl('gangNoticePutUrl', config.gangNoticePutUrl)])
+  if (config.gangNoticeGetUrl !== undefined) entries.push(['gangNoticeGetUrl', signedUrl('gangNoticeGetUrl', config.gangNoticeGetUrl)])
+  if (config.compat !== undefined && config.compat.length > 0) {
+    const bad = config.compat.find((name) => !(COMPAT_NAMES as readonly string[]).includes(name))
+    if (bad !== undefined) {
+      throw new UsageError(`compat: unknown name "${String(bad)}"`, {
+        code: 'RUNNER_CONFIG_INVALID',
+        hint: `Known: ${COMPAT_NAMES.join(', ')}.`,
+      })
+    }
+    entries.push(['compat', config.compat.join(' ')])
+  }
+  return entries
 }
 
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */

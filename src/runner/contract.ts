@@ -29,8 +29,22 @@
 //   .metadata-notice.NAME  hand-over from the runner's metadata poller for source NAME to
 //     the runner; internal.
 //   The runner's exit code is the job's (128+N when the job died of signal N); 75 when
-//   it gave up waiting for a capacity slot or for a held attempt's go; 64-70 for its own
-//   errors (no exit_code then).
+//   it gave up waiting for a capacity slot, for a held attempt's go or for a gang's peer
+//   list; 64-70 for its own errors (no exit_code then).
+//   A relative workdir is under the runner's own directory (ATTEMPT_DIR, or node-<rank>/).
+//
+// A gang (numNodes > 1): one runner per node over the same ATTEMPT_DIR (a shared path, or
+// a copy per node). Each rank writes runner.pid, job.pgid, output.log, events.jsonl,
+// job.status, exit_code, the default preempt-notice and its internal files into
+// ATTEMPT_DIR/node-<rank>/, and reads run.sh, setup.sh, env, runner.conf and stop-request
+// from ATTEMPT_DIR. The job starts once the peer list is known (event `peers`); it gets
+// SKYHOP_NUM_NODES, SKYHOP_NODE_RANK, SKYHOP_NODE_IPS (newline-separated, rank order) and
+// SKYHOP_HEAD_IP (for one node: 1, 0, 127.0.0.1, 127.0.0.1), and the aliases `compat`
+// names. A preempt notice at any rank is written (deadline, ms since the epoch) to
+// gangNoticeFile or PUT to gangNoticePutUrl (Content-Type application/octet-stream);
+// every rank reads gangNoticeFile / GETs gangNoticeGetUrl (404 until then) each
+// pollIntervalSeconds and stops by that deadline (event `notice`, source `gang`). Only
+// the head (rank 0) saves the checkpoint to the store; every rank restores it.
 //
 // Imports nothing from the rest of skyhop except types, so it can be reused by every provider.
 
@@ -111,7 +125,13 @@ export interface RunnerConfig {
   gangNoticeFile?: string
   gangNoticePutUrl?: string
   gangNoticeGetUrl?: string
+  /** Other tools' variable names the job gets beside SKYHOP_* (the job file's `compat:`). */
+  compat?: CompatName[]
 }
+
+/** The job file's `compat:` names, each a set of aliases the runner exports (docs/job-contract.md). */
+export const COMPAT_NAMES = ['skypilot', 'dstack', 'torchrun'] as const
+export type CompatName = (typeof COMPAT_NAMES)[number]
 
 /**
  * How a held attempt learns that it may start: a file skyhop creates (a provider whose
@@ -141,6 +161,9 @@ export type RunnerEventName =
   | 'hold-wait' // a held attempt waits for skyhop's go (fields: timeoutSeconds)
   | 'hold-released' // the go came; restore and the job follow (fields: seconds)
   | 'hold-expired' // no go within holdTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
+  | 'peers' // a gang's peer list is known; the job may start (fields: count, seconds, from)
+  | 'peers-expired' // no peer list within peersTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
+  | 'gang-notice' // this rank's notice reached gangNoticePutUrl (fields: published, tries)
 
 export interface RunnerEvent {
   /** ISO-8601 time with milliseconds. */

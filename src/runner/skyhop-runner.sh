@@ -9,6 +9,13 @@
 # grace window, and writes runner.pid, job.pgid, output.log, events.jsonl and exit_code.
 # Its own exit code is the job's (128+N when the job died of signal N).
 #
+# A gang (numNodes > 1 in runner.conf) runs one runner per node, each with its rank
+# (nodeRank, or SKYHOP_RUNNER_NODE_RANK from the launcher): each writes its files into
+# ATTEMPT_DIR/node-<rank>/, waits for the peer list (nodeIps, nodeIpsFile or nodeIpsUrl),
+# exports SKYHOP_NUM_NODES, SKYHOP_NODE_RANK, SKYHOP_NODE_IPS and SKYHOP_HEAD_IP (and the
+# `compat` aliases) to the job, and shares any notice it gets with the others through
+# gangNoticeFile or gangNoticePutUrl/gangNoticeGetUrl, so every rank stops by one deadline.
+#
 # Needs: Linux, bash >= 4.3 (5.1+ notices a job's exit at once; older ones within
 # 200 ms), GNU coreutils (date, mv, sleep, mkdir); curl for a cloud metadata source
 # only when bash lacks /dev/tcp, for an https one, and after a failed read; flock (util-linux) only when capacity slots are configured;
@@ -133,30 +140,12 @@ sr_emit_at() {
     line+=",\"$1\":$2"
     shift 2
   done
-  printf '%s}\n' "$line" >>"$sr_dir/events.jsonl"
+  printf '%s}\n' "$line" >>"$sr_out/events.jsonl"
 }
 
 sr_write_atomic() { # PATH CONTENT
   local tmp="$1.tmp.$BASHPID"
   printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"
-}
-
-sr_write_atomic "$sr_dir/runner.pid" "$$"
-
-sr_fail() { # runner error before the job could start: no exit_code, the attempt is LOST
-  sr_json_str "$1"
-  sr_emit error message "$JSON"
-  echo "skyhop-runner: $1" >&2
-  exit 70
-}
-
-# ---------------------------------------------------------------- runner.conf
-
-# "1.5" -> 1500 in MS; decimals past milliseconds are dropped.
-sr_sec_to_ms() {
-  [[ $1 =~ ^([0-9]{1,9})(\.([0-9]*))?$ ]] || return 1
-  local i=${BASH_REMATCH[1]} f="${BASH_REMATCH[3]}000"
-  MS=$(( 10#$i * 1000 + 10#${f:0:3} ))
 }
 
 # A runner.conf value as shellQuote (contract.ts) writes it, or a plain word, in UNQ.
@@ -174,6 +163,57 @@ sr_unquote() {
   fi
 }
 
+# ---------------------------------------------------------------- the rank
+
+# A gang (numNodes > 1) is one runner per node over one attempt directory: each writes its
+# own files into node-<rank>/ and reads the shared run.sh, setup.sh, env, runner.conf and
+# stop-request. The rank is needed before runner.pid can be written, so numNodes and
+# nodeRank are read here, ahead of the full parse below (which checks the rest).
+# SKYHOP_RUNNER_NODE_RANK, set by the launcher (Slurm: from SLURM_NODEID), wins over nodeRank.
+sr_out=$sr_dir
+sr_nodes=1
+sr_rank=0
+sr_rank_bad=
+if [[ -f $sr_dir/runner.conf ]]; then
+  while IFS= read -r sr_line || [[ -n $sr_line ]]; do
+    case $sr_line in
+      numNodes=*) sr_unquote "${sr_line#*=}" && sr_nodes=$UNQ ;;
+      nodeRank=*) sr_unquote "${sr_line#*=}" && sr_rank=$UNQ ;;
+    esac
+  done <"$sr_dir/runner.conf"
+fi
+[[ -n ${SKYHOP_RUNNER_NODE_RANK-} ]] && sr_rank=$SKYHOP_RUNNER_NODE_RANK
+if ! [[ $sr_nodes =~ ^[1-9][0-9]{0,5}$ ]]; then
+  sr_rank_bad="numNodes must be a whole number >= 1, not $sr_nodes"
+  sr_nodes=1
+elif ! [[ $sr_rank =~ ^(0|[1-9][0-9]{0,5})$ ]] || (( sr_rank >= sr_nodes )); then
+  sr_rank_bad="the node rank must be a whole number below numNodes ($sr_nodes), not $sr_rank"
+  sr_rank=0
+elif (( sr_nodes > 1 )); then
+  sr_out=$sr_dir/node-$sr_rank
+  mkdir -p -- "$sr_out" 2>/dev/null || { sr_rank_bad="cannot create $sr_out"; sr_out=$sr_dir; }
+fi
+
+sr_write_atomic "$sr_out/runner.pid" "$$"
+
+sr_fail() { # runner error before the job could start: no exit_code, the attempt is LOST
+  sr_json_str "$1"
+  sr_emit error message "$JSON"
+  echo "skyhop-runner: $1" >&2
+  exit 70
+}
+
+# ---------------------------------------------------------------- runner.conf
+
+# "1.5" -> 1500 in MS; decimals past milliseconds are dropped.
+sr_sec_to_ms() {
+  [[ $1 =~ ^([0-9]{1,9})(\.([0-9]*))?$ ]] || return 1
+  local i=${BASH_REMATCH[1]} f="${BASH_REMATCH[3]}000"
+  MS=$(( 10#$i * 1000 + 10#${f:0:3} ))
+}
+
+[[ -z $sr_rank_bad ]] || sr_fail "$sr_rank_bad"
+
 declare -A sr_conf=()
 [[ -f $sr_dir/runner.conf ]] || sr_fail "runner.conf is missing in $sr_dir"
 sr_lineno=0
@@ -185,7 +225,8 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
   sr_unquote "${sr_line#*=}" || sr_fail "runner.conf:$sr_lineno: value of $sr_key is not shell-quoted"
   case $sr_key in
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
-      checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds)
+      checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
+      nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -216,8 +257,9 @@ case $sr_sig in
 esac
 sr_signum=$(kill -l "$sr_sig")
 
-sr_workdir=${sr_conf[workdir]-$sr_dir/work}
-[[ $sr_workdir == /* ]] || sr_workdir="$sr_dir/$sr_workdir"
+# A relative workdir is under the runner's own directory: each rank of a gang gets its own.
+sr_workdir=${sr_conf[workdir]-$sr_out/work}
+[[ $sr_workdir == /* ]] || sr_workdir="$sr_out/$sr_workdir"
 
 sr_slot_dir=${sr_conf[slotDir]-}
 sr_slots=${sr_conf[slots]-0}
@@ -230,6 +272,48 @@ sr_hold_url=${sr_conf[holdUrl]-}
 sr_hold_timeout=${sr_conf[holdTimeoutSeconds]-3600}
 [[ $sr_hold_timeout =~ ^[0-9]{1,9}$ ]] || sr_fail "holdTimeoutSeconds must be a whole number of seconds"
 [[ -z $sr_hold_url ]] || command -v curl >/dev/null 2>&1 || sr_fail "holdUrl needs curl"
+
+# The gang's peer list (rank order) comes from runner.conf, a file, or a signed GET; the
+# job starts once it is known. One node needs none: it is the whole gang, at 127.0.0.1.
+sr_ips=()
+sr_ips_file=${sr_conf[nodeIpsFile]-}
+sr_ips_url=${sr_conf[nodeIpsUrl]-}
+sr_peers_timeout=${sr_conf[peersTimeoutSeconds]-600}
+[[ $sr_peers_timeout =~ ^[0-9]{1,9}$ ]] || sr_fail "peersTimeoutSeconds must be a whole number of seconds"
+sr_peers_from=
+if [[ -n ${sr_conf[nodeIps]-} ]]; then
+  sr_peers_from=nodeIps
+elif [[ -n $sr_ips_file ]]; then
+  sr_peers_from=nodeIpsFile
+elif [[ -n $sr_ips_url ]]; then
+  sr_peers_from=nodeIpsUrl
+  command -v curl >/dev/null 2>&1 || sr_fail "nodeIpsUrl needs curl"
+elif (( sr_nodes > 1 )); then
+  sr_fail "a gang of $sr_nodes nodes needs its peer list: nodeIps, nodeIpsFile or nodeIpsUrl"
+fi
+
+# A notice at one rank is the gang's: published to gangNoticeFile or gangNoticePutUrl, and
+# watched for in gangNoticeFile or at gangNoticeGetUrl.
+sr_gang_file=${sr_conf[gangNoticeFile]-}
+sr_gang_put=${sr_conf[gangNoticePutUrl]-}
+sr_gang_get=${sr_conf[gangNoticeGetUrl]-}
+if [[ -n $sr_gang_put || -n $sr_gang_get ]]; then
+  command -v curl >/dev/null 2>&1 || sr_fail "gangNoticePutUrl and gangNoticeGetUrl need curl"
+fi
+
+# compat: the variable names other tools' jobs expect, beside SKYHOP_*.
+read -r -a sr_compat <<<"${sr_conf[compat]-}"
+for sr_entry in ${sr_compat[@]+"${sr_compat[@]}"}; do
+  case $sr_entry in
+    skypilot | dstack | torchrun) ;;
+    *) sr_fail "compat: unknown name $sr_entry (known: skypilot dstack torchrun)" ;;
+  esac
+done
+
+# The head keeps the gang's checkpoint (torch and DeepSpeed save from rank 0); every rank
+# restores it, since each node may have a disk of its own. The kill margin stays the one
+# computed with the store, so every rank gets the same grace.
+(( sr_rank == 0 )) || sr_ckpt_put=
 
 sr_sources=()
 sr_warnings=()
@@ -278,7 +362,7 @@ sr_notice_file=$(
   if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
   printf '%s' "${SKYHOP_PREEMPT_NOTICE-}"
 )
-[[ -n $sr_notice_file ]] || sr_notice_file="$sr_dir/preempt-notice"
+[[ -n $sr_notice_file ]] || sr_notice_file="$sr_out/preempt-notice"
 
 # A checkpoint store: checkpointGet and checkpointPut are URLs skyhop signed for this
 # attempt (no credential is on this host); the directory they carry is the job's
@@ -319,7 +403,10 @@ for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
 done
 sr_srcs_json+=']'
 sr_json_str "$BASH_VERSION"
-sr_emit runner-start pid "$$" bash "$JSON" noticeSources "$sr_srcs_json" graceSeconds "$(sr_secs "$sr_grace_ms"; printf '%s' "$SECS")"
+sr_gang_fields=()
+(( sr_nodes > 1 )) && sr_gang_fields=(rank "$sr_rank" numNodes "$sr_nodes")
+sr_emit runner-start pid "$$" bash "$JSON" noticeSources "$sr_srcs_json" graceSeconds "$(sr_secs "$sr_grace_ms"; printf '%s' "$SECS")" \
+  ${sr_gang_fields[@]+"${sr_gang_fields[@]}"}
 for sr_w in ${sr_warnings[@]+"${sr_warnings[@]}"}; do
   sr_json_str "$sr_w"
   sr_emit warning message "$JSON"
@@ -373,6 +460,62 @@ sr_stop() {
     sr_secs $(( sr_kill_at_ms - signalled_at ))
     sr_emit_at "$signalled_at" signal signal "\"SIG$sr_sig\"" pgid "$sr_job_pid" remainingSeconds "$SECS"
   fi
+  [[ $kind == preempt && $source != gang ]] && sr_gang_publish
+}
+
+# Tells the rest of the gang this rank's deadline. The file is written only when it does
+# not already hold an earlier one (two ranks noticing at once end on the earlier); the
+# signed PUT goes in the background, so a slow store never holds up this rank's job.
+sr_gang_published=
+sr_gang_publish() {
+  local have=
+  [[ $sr_gang_published == "$sr_deadline_ms" ]] && return 0
+  sr_gang_published=$sr_deadline_ms
+  if [[ -n $sr_gang_file ]]; then
+    [[ -f $sr_gang_file ]] && read -r have <"$sr_gang_file" 2>/dev/null
+    if ! [[ $have =~ ^[0-9]{1,15}$ ]] || (( have > sr_deadline_ms )); then
+      sr_write_atomic "$sr_gang_file" "$sr_deadline_ms" || sr_emit warning message '"cannot write gangNoticeFile"'
+    fi
+  fi
+  if [[ -n $sr_gang_put ]]; then
+    (
+      trap - TERM INT USR1 USR2 EXIT
+      local body="$sr_out/.gang-notice-out" try
+      printf '%s' "$sr_deadline_ms" >"$body"
+      for (( try = 1; try <= 3; try++ )); do
+        sr_ckpt_transfer PUT "$sr_gang_put" "$body" 10 "$sr_out/.gang-notice-answer"
+        [[ $HTTP_CODE == 2* ]] && break
+        [[ $HTTP_CODE == 400 || $HTTP_CODE == 401 || $HTTP_CODE == 403 ]] && break
+        sleep 1
+      done
+      rm -f -- "$body" "$sr_out/.gang-notice-answer"
+      if [[ $HTTP_CODE == 2* ]]; then
+        sr_emit gang-notice published true tries "$try"
+      else
+        sr_json_str "the gang notice could not be published: HTTP $HTTP_CODE${CODE:+ $CODE} (curl exit $CURL_RC)"
+        sr_emit warning message "$JSON"
+      fi
+    ) &
+    sr_gang_pub_pids+=($!)
+  fi
+}
+sr_gang_pub_pids=()
+
+# Another rank's notice: acted on exactly as this rank's own, with that rank's deadline,
+# unless this rank already stops earlier.
+sr_gang_notice() { # DEADLINE_MS DETAIL
+  [[ $1 =~ ^[0-9]{1,15}$ ]] || return 0
+  [[ -n $sr_deadline_ms ]] && (( $1 >= sr_deadline_ms )) && return 0
+  sr_json_str "$2"
+  sr_stop preempt "$1" gang detail "$JSON"
+}
+
+# The shared file is read each pass of the runner's loops (no fork: `read`).
+sr_gang_check_file() {
+  local d=
+  [[ -n $sr_gang_file && -f $sr_gang_file ]] || return 0
+  read -r d <"$sr_gang_file" 2>/dev/null
+  sr_gang_notice "$d" gangNoticeFile
 }
 
 # A signal to the runner: the stop-request file says what it means.
@@ -392,12 +535,16 @@ sr_on_runner_signal() {
 # A poller found a notice; it left the details in .metadata-notice.NAME.
 sr_on_poll_notice() {
   local f source deadline detail
-  for f in "$sr_dir"/.metadata-notice.*; do
+  for f in "$sr_out"/.metadata-notice.*; do
     [[ -f $f ]] || continue
     source= deadline= detail=
     IFS=$'\t' read -r source deadline detail <"$f" || true
     rm -f -- "$f"
     [[ $deadline =~ ^[0-9]+$ ]] || continue
+    if [[ $source == gang ]]; then
+      sr_gang_notice "$deadline" "${detail-}"
+      continue
+    fi
     sr_json_str "${detail-}"
     sr_stop preempt "$deadline" "$source" detail "$JSON"
   done
@@ -410,6 +557,7 @@ sr_handle_pending() {
     sr_pending=("${sr_pending[@]:1}")
     if [[ $sig == POLL ]]; then sr_on_poll_notice; else sr_on_runner_signal "$sig"; fi
   done
+  sr_gang_check_file
 }
 
 # ---------------------------------------------------------------- metadata poller
@@ -714,6 +862,18 @@ sr_poll_aliyun() {
   if sr_parse_time "$t"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
 }
 
+# The gang's notice at a signed GET (404 until a rank publishes): the body is the deadline
+# in ms since the epoch.
+sr_poll_gang() {
+  local url=$1
+  sr_http GET "$url" 5 || return 1
+  [[ $HTTP_CODE == 200 ]] || return 1
+  local d=${BODY//[$' \r\n']/}
+  [[ $d =~ ^[0-9]{1,15}$ ]] || return 1
+  N_DEADLINE=$d
+  N_DETAIL=gangNoticeGetUrl
+}
+
 sr_poll_tencentcloud() {
   local base=$1
   sr_http GET "$base/latest/meta-data/spot/termination-time" 2 || return 1
@@ -745,7 +905,7 @@ sr_poller() {
     N_DETAIL=
     SR_NEXT=poll
     if "sr_poll_$name" "$base"; then
-      sr_write_atomic "$sr_dir/.metadata-notice.$name" "$name"$'\t'"$N_DEADLINE"$'\t'"${N_DETAIL//$'\t'/ }"
+      sr_write_atomic "$sr_out/.metadata-notice.$name" "$name"$'\t'"$N_DEADLINE"$'\t'"${N_DETAIL//$'\t'/ }"
       kill -USR2 "$runner" 2>/dev/null
       exit 0
     fi
@@ -775,11 +935,11 @@ sr_store_code() {
   return 0
 }
 
-# sr_ckpt_transfer GET|PUT URL FILE MAX_SECONDS -> HTTP_CODE ("000" when nothing came
+# sr_ckpt_transfer GET|PUT URL FILE MAX_SECONDS [ANSWER_FILE] -> HTTP_CODE ("000" when nothing came
 # back), CURL_RC, CODE. The URL is a bearer credential: it goes to curl as an argument
 # and nowhere else (curl's own messages are dropped, its exit code is kept).
 sr_ckpt_transfer() {
-  local method=$1 url=$2 file=$3 max=$4 answer="$sr_dir/.checkpoint-answer"
+  local method=$1 url=$2 file=$3 max=$4 answer=${5:-$sr_out/.checkpoint-answer}
   rm -f -- "$answer"
   if [[ $method == PUT ]]; then
     # -T streams the file (no size limit in memory); the Content-Type is part of what
@@ -803,7 +963,7 @@ sr_bytes() { BYTES=$(stat -c %s -- "$1" 2>/dev/null) || BYTES=0; }
 # cannot be reached fails the attempt rather than start the job from scratch over work
 # the store still holds.
 sr_ckpt_restore() {
-  local tmp="$sr_dir/.checkpoint-in.tar" try delay=1 t0
+  local tmp="$sr_out/.checkpoint-in.tar" try delay=1 t0
   mkdir -p -- "$sr_ckpt_dir" || sr_fail "cannot create the checkpoint directory $sr_ckpt_dir"
   sr_now
   t0=$NOW_MS
@@ -814,7 +974,7 @@ sr_ckpt_restore() {
         sr_bytes "$tmp"
         tar -xf "$tmp" -C "$sr_ckpt_dir" 2>/dev/null || sr_fail "checkpoint restore: the archive from the store is damaged ($BYTES bytes)"
         rm -f -- "$tmp"
-        : >"$sr_dir/.checkpoint-synced"
+        : >"$sr_out/.checkpoint-synced"
         sr_now
         sr_secs $(( NOW_MS - t0 ))
         sr_emit checkpoint-restore found true bytes "$BYTES" seconds "$SECS" tries "$try"
@@ -838,7 +998,7 @@ sr_ckpt_restore() {
 # changed since the last copy. A PUT replaces the object whole or not at all, so a copy cut
 # short leaves the previous checkpoint in place.
 sr_ckpt_save() {
-  local reason=$1 max=$2 tmp="$sr_dir/.checkpoint-out.tar" next="$sr_dir/.checkpoint-next" mark="$sr_dir/.checkpoint-synced" t0 rc
+  local reason=$1 max=$2 tmp="$sr_out/.checkpoint-out.tar" next="$sr_out/.checkpoint-next" mark="$sr_out/.checkpoint-synced" t0 rc
   [[ -d $sr_ckpt_dir ]] || return 0
   if [[ -e $mark ]]; then
     [[ -n $(find "$sr_ckpt_dir" -newer "$mark" -print -quit 2>/dev/null) ]] || return 0
@@ -892,6 +1052,32 @@ sr_ckpt_syncer() {
 sr_load_env() {
   if [[ -f $sr_dir/env ]]; then . "$sr_dir/env"; fi
   export SKYHOP_PREEMPT_NOTICE=${SKYHOP_PREEMPT_NOTICE:-$sr_notice_file}
+  sr_gang_env
+}
+
+# The gang's variables, after env so that they are the runner's truth. Plain assignments:
+# the values are never parsed as code.
+sr_gang_env() {
+  local ips head=127.0.0.1 c
+  ips=$head
+  if (( ${#sr_ips[@]} > 0 )); then
+    printf -v ips '%s\n' "${sr_ips[@]}"
+    ips=${ips%$'\n'}
+    head=${sr_ips[0]}
+  fi
+  export SKYHOP_NUM_NODES=$sr_nodes SKYHOP_NODE_RANK=$sr_rank SKYHOP_NODE_IPS=$ips SKYHOP_HEAD_IP=$head
+  local per_node=${SKYHOP_NUM_ACCELERATORS_PER_NODE-0}
+  for c in ${sr_compat[@]+"${sr_compat[@]}"}; do
+    case $c in
+      skypilot)
+        export SKYPILOT_NODE_IPS=$ips SKYPILOT_NODE_RANK=$sr_rank SKYPILOT_NUM_NODES=$sr_nodes SKYPILOT_NUM_GPUS_PER_NODE=$per_node ;;
+      dstack)
+        export DSTACK_NODE_RANK=$sr_rank DSTACK_NODES_NUM=$sr_nodes DSTACK_MASTER_NODE_IP=$head DSTACK_NODES_IPS=$ips \
+          DSTACK_GPUS_PER_NODE=$per_node ;;
+      torchrun)
+        export MASTER_ADDR=$head MASTER_PORT=${MASTER_PORT:-29500} WORLD_SIZE=$sr_nodes NODE_RANK=$sr_rank NNODES=$sr_nodes ;;
+    esac
+  done
 }
 
 # Runs in the job's own process group: setup (if any), then run in place of this shell.
@@ -899,9 +1085,9 @@ sr_job_main() {
   trap - TERM INT USR1 USR2 EXIT
   # The runner writes job.pgid too, but this shell may get ahead of it: whoever sees a
   # setup-start or run-start event must find job.pgid.
-  sr_write_atomic "$sr_dir/job.pgid" "$BASHPID"
+  sr_write_atomic "$sr_out/job.pgid" "$BASHPID"
   [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
-  exec </dev/null >>"$sr_dir/output.log" 2>&1
+  exec </dev/null >>"$sr_out/output.log" 2>&1
   umask "$sr_umask"
   cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; exit 1; }
   if [[ -f $sr_dir/setup.sh ]]; then
@@ -935,7 +1121,7 @@ sr_job_main() {
   # ignore, so a second SIGTERM (Slurm signals the step, then the runner the group) cannot
   # kill it half way and lose the status.
   trap '' TERM INT USR1 USR2 HUP QUIT
-  sr_write_atomic "$sr_dir/job.status" "$status"
+  sr_write_atomic "$sr_out/job.status" "$status"
   exit "$status"
 }
 
@@ -943,7 +1129,7 @@ sr_job_main() {
 sr_finish_unstarted() {
   local code=$(( 128 + sr_signum ))
   sr_emit exit exitCode "$code" signal "\"SIG$sr_sig\"" beforeDeadline true started false
-  sr_write_atomic "$sr_dir/exit_code" "$code"
+  sr_write_atomic "$sr_out/exit_code" "$code"
   exit "$code"
 }
 
@@ -990,6 +1176,58 @@ fi
 sr_handle_pending
 [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 
+# The peer list, rank order: one address per node, each a host name or an IP address.
+sr_peers_parse() { # TEXT WHERE
+  local words=() w
+  read -r -d '' -a words <<<"$1" || true
+  for w in ${words[@]+"${words[@]}"}; do
+    [[ $w =~ ^[A-Za-z0-9._:%-]{1,253}$ ]] || sr_fail "the peer list from $2 holds something that is not an address"
+  done
+  (( ${#words[@]} == sr_nodes )) || sr_fail "the peer list from $2 has ${#words[@]} addresses for a gang of $sr_nodes nodes"
+  sr_ips=("${words[@]}")
+}
+
+if [[ -n $sr_peers_from ]]; then
+  sr_now
+  sr_peers_t0=$NOW_MS
+  sr_peers_until=$(( NOW_MS + sr_peers_timeout * 1000 ))
+  while :; do
+    case $sr_peers_from in
+      nodeIps) sr_peers_parse "${sr_conf[nodeIps]}" nodeIps; break ;;
+      nodeIpsFile)
+        # The writer renames the list into place, so a file that is there is whole.
+        if [[ -f $sr_ips_file ]]; then
+          sr_peers_parse "$(<"$sr_ips_file")" nodeIpsFile
+          break
+        fi ;;
+      nodeIpsUrl)
+        # The URL is a bearer credential: an argument to curl, nowhere else.
+        sr_peers_body=$(curl -sS -g --connect-timeout 10 --max-time 30 -w '\n%{http_code}' -- "$sr_ips_url" 2>/dev/null)
+        sr_peers_code=${sr_peers_body##*$'\n'}
+        if [[ $sr_peers_code == 200 ]]; then
+          sr_peers_parse "${sr_peers_body%$'\n'*}" nodeIpsUrl
+          break
+        fi
+        [[ $sr_peers_code == 400 || $sr_peers_code == 401 || $sr_peers_code == 403 ]] &&
+          sr_fail "peers: the store refused the signed URL (HTTP $sr_peers_code)" ;;
+    esac
+    sr_handle_pending
+    [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+    sr_now
+    if (( NOW_MS >= sr_peers_until )); then
+      sr_emit peers-expired timeoutSeconds "$sr_peers_timeout"
+      echo "skyhop-runner: the gang's peer list did not come within ${sr_peers_timeout}s" >&2
+      exit 75
+    fi
+    if [[ $sr_peers_from == nodeIpsFile ]]; then sleep 0.1 & else sleep 1 & fi
+    wait $! 2>/dev/null
+  done
+  sr_now
+  sr_secs $(( NOW_MS - sr_peers_t0 ))
+  sr_json_str "$sr_peers_from"
+  sr_emit peers count "${#sr_ips[@]}" seconds "$SECS" from "$JSON"
+fi
+
 # A held attempt: skyhop launched it before the attempt it replaces had stopped (a move
 # from on-demand to spot made only once spot was there). It must not restore the
 # checkpoint or start the job until that attempt's last checkpoint is saved: skyhop says
@@ -1034,6 +1272,10 @@ for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
   sr_poller "${sr_entry%%=*}" "${sr_entry#*=}" &
   sr_poller_pids+=($!)
 done
+if [[ -n $sr_gang_get ]]; then
+  sr_poller gang "$sr_gang_get" &
+  sr_poller_pids+=($!)
+fi
 
 # `set -m` puts the background job in a process group of its own (pgid = its pid),
 # with nothing beyond bash; the runner keeps its own group.
@@ -1046,7 +1288,7 @@ if [[ -n $sr_ckpt_put ]] && (( sr_ckpt_sync_ms > 0 )); then
   sr_syncer_pid=$!
 fi
 set +m
-sr_write_atomic "$sr_dir/job.pgid" "$sr_job_pid"
+sr_write_atomic "$sr_out/job.pgid" "$sr_job_pid"
 
 sr_status=
 while :; do
@@ -1067,6 +1309,8 @@ while :; do
   fi
   sr_tick=1000
   (( sr_wait_p )) || sr_tick=200
+  # The gang's file is read each tick: a tick is at most the poll interval.
+  [[ -n $sr_gang_file ]] && (( sr_tick > sr_poll_ms )) && sr_tick=$sr_poll_ms
   if [[ -n $sr_kill_at_ms && -z $sr_killed ]]; then
     sr_left=$(( sr_kill_at_ms - NOW_MS ))
     (( sr_left < sr_tick )) && sr_tick=$sr_left
@@ -1101,8 +1345,8 @@ while :; do
 done
 # The job's own record of its status wins; without it (SIGKILL took the whole group),
 # what bash's wait said, as long as it is a real exit status.
-if [[ -s $sr_dir/job.status ]]; then
-  sr_status=$(<"$sr_dir/job.status")
+if [[ -s $sr_out/job.status ]]; then
+  sr_status=$(<"$sr_out/job.status")
 elif ! [[ $sr_status =~ ^[0-9]+$ ]] || (( sr_status > 255 )); then
   if [[ -n $sr_killed ]]; then sr_status=137; else sr_status=255; fi
 fi
@@ -1137,6 +1381,9 @@ if sr_group_alive "$sr_job_pid"; then
 else
   sr_leftovers=false
 fi
+
+# The gang's notice goes out before exit_code too: the other ranks depend on it.
+if (( ${#sr_gang_pub_pids[@]} > 0 )); then wait "${sr_gang_pub_pids[@]}" 2>/dev/null; fi
 
 # The last copy of the checkpoint, before exit_code: whoever starts the next attempt on
 # seeing exit_code finds it in the store. On a notice it has what is left of the grace.
@@ -1173,7 +1420,7 @@ sr_iso "$sr_end_ms"
 sr_emit exit exitCode "$sr_status" signal "$sr_exit_sig" beforeDeadline "$sr_before" deadline "$sr_dl" \
   endedAt "\"$ISO\"" leftoverProcesses "$sr_leftovers"
 # exit_code comes last: whoever sees it can trust the events are complete.
-sr_write_atomic "$sr_dir/exit_code" "$sr_status"
+sr_write_atomic "$sr_out/exit_code" "$sr_status"
 
 if (( ${#sr_poller_pids[@]} > 0 )); then kill "${sr_poller_pids[@]}" 2>/dev/null; fi
 if (( sr_linger_ms > 0 )) && (( ${#sr_pending[@]} == 0 )); then
