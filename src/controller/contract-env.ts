@@ -58,6 +58,9 @@ export function contractEnv(input: {
     SKYHOP_RESTART_COUNT: String(input.restartCount ?? job.restarts + job.errorRestarts),
     SKYHOP_CHECKPOINT_DIR: checkpointDir,
     SKYHOP_GRACE_SECONDS: String(job.spec.recovery.graceSeconds),
+    // The offer's count is per node; every node of a gang gets the same. The rank, the node
+    // count and the peers come from the runner, which knows them on the node.
+    SKYHOP_NUM_ACCELERATORS_PER_NODE: String(attempt.acceleratorCount ?? 0),
   })
   return {env, checkpointDir}
 }

@@ -10,6 +10,7 @@ import type {
   AcceleratorConfig,
   AcceleratorRequest,
   DataSource,
+  CompatName,
   JobSpec,
   LoadedJob,
   Money,
@@ -86,6 +87,7 @@ interface RawJob {
     disk?: string | number
   }
   nodes?: number
+  compat?: CompatName | CompatName[]
   spot?: JobSpec['spot']
   work?: {reference?: string; hours: number}
   throughput?: Record<string, number>
@@ -324,6 +326,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     objective: raw.objective ?? 'cost',
     matrix: raw.matrix ?? null,
     nodes: raw.nodes ?? 1,
+    compat: raw.compat === undefined ? [] : Array.isArray(raw.compat) ? raw.compat : [raw.compat],
   }
 }
 

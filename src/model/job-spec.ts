@@ -127,9 +127,17 @@ export interface JobSpec {
   objective: Objective
   /** Sweep dimensions; null when the file has no matrix. */
   matrix: Record<string, Array<string | number | boolean>> | null
-  /** Number of nodes; every node gets the same accelerators. */
+  /** Number of nodes of one gang, launched all or nothing; every node gets the same accelerators. */
   nodes: number
+  /**
+   * Other tools' variable names the runner sets beside SKYHOP_* (docs/job-contract.md).
+   * Absent in specs stored before it existed: read it as [].
+   */
+  compat?: CompatName[]
 }
+
+/** The job file's `compat:` names (the runner's COMPAT_NAMES, src/runner/contract.ts). */
+export type CompatName = 'skypilot' | 'dstack' | 'torchrun'
 
 /** A parsed job together with where it came from. */
 export interface LoadedJob {

@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {BugError, UsageError} from '../errors.js'
+import type {JobSpec} from '../model/job-spec.js'
 import {writeAtomic} from '../util/write-atomic.js'
 import {
   COMPAT_NAMES,
@@ -171,6 +172,15 @@ function gangEntries(config: RunnerConfig): Array<[string, string]> {
     entries.push(['compat', config.compat.join(' ')])
   }
   return entries
+}
+
+/**
+ * runner.conf's keys that come from the job itself: the gang's size and the compat aliases
+ * (nothing for a single-node job without compat, so its file stays as it was). The
+ * provider adds the rank and where the peer list and the gang's notice are.
+ */
+export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat'>): Partial<RunnerConfig> {
+  return {...(spec.nodes > 1 ? {numNodes: spec.nodes} : {}), ...(spec.compat?.length ? {compat: [...spec.compat]} : {})}
 }
 
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */

@@ -268,6 +268,27 @@ const cases: Case[] = [
   {title: 'matrix empty list', content: 'name: a\nrun: x\nmatrix:\n  lr: []\n', line: 4, path: '/matrix/lr', message: /must not be empty/},
   {title: 'nodes zero', content: 'name: a\nrun: x\nnodes: 0\n', line: 3, path: '/nodes', message: /must be >= 1/},
   {
+    title: 'nodes a fraction',
+    content: 'name: a\nrun: x\nnodes: 1.5\n',
+    line: 3,
+    path: '/nodes',
+    message: /expected integer, got number 1.5/,
+  },
+  {
+    title: 'compat unknown',
+    content: 'name: a\nrun: x\ncompat: [torchrun, ray]\n',
+    line: 3,
+    path: '/compat/1',
+    message: /"ray" is not allowed; expected one of/,
+  },
+  {
+    title: 'compat a number',
+    content: 'name: a\nrun: x\ncompat: 3\n',
+    line: 3,
+    path: '/compat',
+    message: /3 is not allowed; expected one of: skypilot/,
+  },
+  {
     title: 'placement wrong type',
     content: 'name: a\nrun: x\nplacement:\n  providers: aws\n',
     line: 4,

@@ -25,6 +25,12 @@ describe('job file normalization', () => {
     expect(spec.idleTimeoutSeconds).to.equal(60)
   })
 
+  it('reads nodes and compat, one name or a list', () => {
+    expect(load('name: a\nrun: x\n').compat).to.deep.equal([])
+    expect(load('name: a\nrun: x\nnodes: 4\ncompat: skypilot\n')).to.deep.include({nodes: 4, compat: ['skypilot']})
+    expect(load('name: a\nrun: x\ncompat: [torchrun, dstack]\n').compat).to.deep.equal(['torchrun', 'dstack'])
+  })
+
   it('resolves accelerator aliases to canonical names', () => {
     const spec = load('name: a\nrun: x\nresources:\n  accelerators: [910B:8, "A100,H100:8", {vendor: cambricon, count: 1..4}]\n')
     const [ascend, either, filter] = spec.resources.accelerators
