@@ -59,7 +59,9 @@ export function candidateTable(candidates: readonly Candidate[]): string {
 
 function accelerators(c: Candidate): string {
   const per = c.accelerator === null ? 'cpu' : `${c.accelerator.name}×${c.accelerator.count}`
-  return c.nodes > 1 ? `${per} ×${c.nodes} nodes` : per
+  if (c.nodes <= 1) return per
+  // The local provider's gang is processes sharing this machine, not machines: say so.
+  return c.provider === 'local' ? `${per} ×${c.nodes} ranks on one machine` : `${per} ×${c.nodes} nodes`
 }
 
 /** USD per hour; `~` marks an estimated price, the original currency is shown beside. */

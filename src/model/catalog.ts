@@ -59,6 +59,11 @@ export interface Offer {
    * all its accelerator offers together. Absent = the offer's capacity is its own.
    */
   capacityPool?: {id: string; capacity: number}
+  /**
+   * The most nodes one gang of this offer may have (the local machine: how many ranks it
+   * holds). Absent: the provider's Provider.maxNodes decides.
+   */
+  maxNodes?: number
   /** Seconds of notice before a spot/preemptible instance is taken back. */
   noticeSeconds: number | null
   source: string

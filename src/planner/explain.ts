@@ -48,7 +48,9 @@ export function describeExclusion(
     case 'blocked':
       return `${subject}${market} was blocked after a failed launch`
     case 'multi-node-unsupported':
-      return `${subject} runs on one machine; the job needs ${detail} nodes`
+      return detail <= 1
+        ? `${subject} cannot launch a gang of nodes (one node per attempt); the job needs ${job.nodes} nodes`
+        : `${subject} can hold at most ${detail} nodes in one gang; the job needs ${job.nodes}`
     case 'capacity':
       return spot === null && detail > 0 && detail < Math.max(1, job.nodes)
         ? `${subject} can hold ${detail} instance(s) at once; the job needs ${job.nodes} nodes`

@@ -69,6 +69,7 @@ export class JobContext {
   readonly cpuJob: boolean
   readonly enabled: ReadonlySet<string> | null
   readonly adapters: ReadonlySet<string> | null
+  readonly maxNodes: ReadonlyMap<string, number> | null
   readonly providerAllow: ReadonlySet<string> | null
   readonly providerDeny: ReadonlySet<string>
   private readonly regionAllowBare: Set<string> | null
@@ -128,6 +129,7 @@ export class JobContext {
     this.cpuJob = job.resources.accelerators.length === 0
     this.enabled = input.enabledProviders
     this.adapters = input.adapters ?? null
+    this.maxNodes = input.maxNodes ?? null
     this.providerAllow = job.placement.providers.allow === null ? null : new Set(job.placement.providers.allow)
     this.providerDeny = new Set(job.placement.providers.deny)
     const allow = job.placement.regions.allow

@@ -156,7 +156,10 @@ export function rankOffers(
       return exclusions.add('region-not-allowed', offer.provider, offer.region, offer, null)
     const nodes = Math.max(1, ctx.job.nodes)
     const kind = providerKind(offer.provider)
-    if (nodes > 1 && kind === 'local') return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, nodes)
+    // A gang needs a backend that launches all its nodes at once (Provider.maxNodes) and an
+    // offer that holds them (the local machine's ranks).
+    const maxNodes = Math.min(offer.maxNodes ?? Infinity, ctx.maxNodes?.get(offer.provider) ?? Infinity)
+    if (nodes > maxNodes) return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, maxNodes)
     const room = offerRoom(offer)
     if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)
     if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null)

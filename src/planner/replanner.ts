@@ -35,6 +35,8 @@ export interface PlanningInputs {
   enabledProviders: ReadonlySet<string> | null
   /** Providers skyhop can launch on (PlanInput.adapters). */
   adapters?: ReadonlySet<string>
+  /** Provider.maxNodes of each configured provider (see PlanInput.maxNodes). */
+  maxNodes?: ReadonlyMap<string, number>
   fx: FxRates
   /** The backends' own queue estimates for this job's shape (cached per shape). */
   queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
@@ -64,6 +66,7 @@ export function replannerFrom(inputs: PlanningInputs): Replanner {
       now: inputs.now(),
       enabledProviders: inputs.enabledProviders,
       ...(inputs.adapters ? {adapters: inputs.adapters} : {}),
+      ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
       fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
       observations: inputs.observations(),
       queueEstimates: await inputs.queueEstimates(spec),

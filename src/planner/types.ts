@@ -86,6 +86,11 @@ export interface PlanInput {
   enabledProviders: ReadonlySet<string> | null
   /** Providers skyhop has an adapter for (can launch on); absent = every provider. Only changes what exclusions say. */
   adapters?: ReadonlySet<string>
+  /**
+   * The most nodes one gang may have, per configured provider (Provider.maxNodes; 1 for a
+   * backend that cannot gang-launch). A provider not in the map is limited by its offers only.
+   */
+  maxNodes?: ReadonlyMap<string, number>
   fx: {cnyPerUsd: number}
   observations?: readonly Observation[]
   queueEstimates?: ReadonlyMap<OfferKey, QueueEstimate>

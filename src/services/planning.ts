@@ -128,6 +128,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
     adapters: new Set(KNOWN_PROVIDERS),
+    maxNodes: new Map([...setup.providers.values()].map((p) => [p.name, p.maxNodes ?? 1])),
     fx,
     queueEstimates,
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),

@@ -73,6 +73,7 @@ export async function planSweepJobs(request: SweepRequest, inputs: PlanningInput
     accelerators: inputs.accelerators,
     now: inputs.now(),
     enabledProviders: inputs.enabledProviders,
+    ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
     fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
     observations: inputs.observations(),
     // Matrix values change envs and names only, never the planning shape: one estimate serves all.

@@ -210,18 +210,31 @@ describe('planner feasibility', () => {
     expect(noWork.assumptions.join('\n')).to.match(/no work estimate/)
   })
 
-  it('multi-node jobs never land on local and need capacity for every node', () => {
+  it('multi-node jobs need a backend that gang-launches, an offer that holds the gang, and capacity for every node', () => {
     const offers = [
-      offer({provider: 'local', region: 'this-machine', od: 0}),
+      offer({provider: 'local', region: 'this-machine', od: 0, instanceType: 'small-machine', maxNodes: 2}),
       offer({provider: 'aws', od: 1, capacity: 1, instanceType: 'one'}),
       offer({provider: 'aws', od: 1.5, instanceType: 'many'}),
+      offer({provider: 'slurm', od: 0.1, instanceType: 'partition'}),
     ]
-    const plan = planJob(input(job({nodes: 2}), offers))
+    const plan = planJob(input(job({nodes: 3}), offers, {maxNodes: new Map([['slurm', 1]])}))
     expect(plan.candidates.map((c) => c.instanceType)).to.deep.equal(['many'])
-    // 2 nodes × 1.5 USD/h; 10 h on 1 device → 10 / (2 devices × 0.9 for crossing nodes) = 5.56 h.
-    expect(plan.chosen?.hourlyPriceUsd).to.equal(3)
-    expect(plan.chosen?.estimatedRunHours).to.be.closeTo(10 / 2 / 0.9, 1e-3)
-    expect(reasons(plan)).to.deep.include({'multi-node-unsupported:local': 1, 'capacity:aws/us-east-1': 1})
+    // 3 nodes × 1.5 USD/h.
+    expect(plan.chosen?.hourlyPriceUsd).to.equal(4.5)
+    expect(reasons(plan)).to.deep.include({
+      'multi-node-unsupported:local': 1,
+      'multi-node-unsupported:slurm': 1,
+      'capacity:aws/us-east-1': 1,
+    })
+    const why = plan.excluded.filter((g) => g.reason === 'multi-node-unsupported').map((g) => g.message)
+    expect(why).to.include('local can hold at most 2 nodes in one gang; the job needs 3')
+    expect(why).to.include('slurm cannot launch a gang of nodes (one node per attempt); the job needs 3 nodes')
+
+    // A machine that holds the gang's ranks is a candidate, and a gang as big as a limit fits it.
+    const roomy = planJob(
+      input(job({nodes: 3}), [offer({provider: 'local', region: 'this-machine', od: 0, maxNodes: 3})], {maxNodes: new Map([['local', 3]])}),
+    )
+    expect(roomy.chosen).to.include({provider: 'local', nodes: 3})
   })
 
   it('budget and deadline exclude with their own reasons', () => {

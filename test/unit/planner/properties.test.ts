@@ -46,6 +46,7 @@ const offerArbWith = (instanceId: fc.Arbitrary<number>): fc.Arbitrary<Offer> =>
       currency: fc.constantFrom('USD' as const, 'CNY' as const),
       status: fc.constantFrom('list' as const, 'estimate' as const, 'unknown' as const),
       capacity: fc.option(fc.integer({min: 1, max: 4}), {nil: null}),
+      maxNodes: fc.option(fc.integer({min: 1, max: 4}), {nil: undefined}),
       rate: fc.option(fc.double({min: 0, max: 0.5, noNaN: true}), {nil: null}),
       queue: fc.option(fc.integer({min: 0, max: 600}), {nil: null}),
       vcpus: fc.constantFrom(4, 8, 32, 96),
@@ -61,6 +62,7 @@ const offerArbWith = (instanceId: fc.Arbitrary<number>): fc.Arbitrary<Offer> =>
         price: {onDemand: r.od, spot: r.spot, currency: r.currency},
         priceStatus: r.status,
         capacity: r.capacity,
+        ...(r.maxNodes === undefined ? {} : {maxNodes: r.maxNodes}),
         preemptionRatePerHour: r.rate,
         expectedQueueMinutes: r.queue,
         vcpus: r.vcpus,
@@ -132,7 +134,7 @@ describe('planner properties', () => {
           if (j.spot === 'on-demand') expect(c.spot).to.equal(false)
           expect(j.placement.providers.deny).to.not.include(c.provider)
           if (j.resources.cpus) expect(o.vcpus).to.be.at.least(j.resources.cpus.value)
-          if (j.nodes > 1) expect(c.provider).to.not.equal('local')
+          if (j.nodes > 1) expect(o.maxNodes ?? Infinity).to.be.at.least(j.nodes)
           const hoursLeft = j.deadline === null ? Infinity : (Date.parse(j.deadline) - NOW.getTime()) / 3.6e6
           expect(c.estimatedFinishHours * 1.1).to.be.at.most(hoursLeft + 1e-3)
           if (j.budget)
