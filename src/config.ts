@@ -11,7 +11,7 @@ import {readDocument, schemaIssues} from './util/located-document.js'
 
 export interface SkyhopConfig {
   providers: {
-    local: {enabled: boolean; maxConcurrent: number | null; whenFull: 'queue' | 'fail'; pricePerHourUsd: number}
+    local: {enabled: boolean; maxConcurrent: number | null; whenFull: 'queue' | 'fail'; pricePerHourUsd: number; maxNodes: number | null}
     slurm: {
       enabled: boolean | null
       cluster: string | null
@@ -34,7 +34,7 @@ export interface SkyhopConfig {
 
 interface RawConfig {
   providers?: {
-    local?: {enabled?: boolean; max_concurrent?: number; when_full?: 'queue' | 'fail'; price_per_hour?: number}
+    local?: {enabled?: boolean; max_concurrent?: number; when_full?: 'queue' | 'fail'; price_per_hour?: number; max_nodes?: number}
     slurm?: {
       enabled?: boolean
       cluster?: string
@@ -75,6 +75,7 @@ export function loadConfig(home: string): SkyhopConfig {
       local: {
         enabled: local.enabled ?? true,
         maxConcurrent: local.max_concurrent ?? null,
+        maxNodes: local.max_nodes ?? null,
         whenFull: local.when_full ?? 'queue',
         pricePerHourUsd: local.price_per_hour ?? 0,
       },

@@ -33,6 +33,7 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
       new LocalProvider({
         home: setup.home,
         maxConcurrent: local.maxConcurrent ?? undefined,
+        maxNodes: local.maxNodes ?? undefined,
         whenFull: local.whenFull,
         price: {amount: local.pricePerHourUsd, currency: 'USD'},
         canonicalAccelerator: (raw) => loadRegistry().resolve(raw)?.name ?? null,

@@ -21,7 +21,7 @@ import {testJobSpec} from './job-spec.js'
 export function testConfig(): SkyhopConfig {
   return {
     providers: {
-      local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0},
+      local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0, maxNodes: null},
       slurm: {enabled: false, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
     },
     catalog: {merge: null},

@@ -4,10 +4,15 @@
 // attempt lives in `${home}/attempts/<attemptId>`; the runner's files there are the
 // truth that poll, logs and signal read. It is skyhop's embedded default: a fresh
 // machine with no cloud account can run jobs.
+//
+// A multi-node job (a gang) runs as N ranks on this machine: N runners over the one
+// attempt directory, each in a session of its own and writing into node-<rank>/, with the
+// peer list 127.0.0.1 × N and the gang's notice in the attempt's gang-notice file. They
+// start all or none; poll, logs, signal and cleanup reach every rank.
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs'
-import {hostname} from 'node:os'
+import {availableParallelism, hostname} from 'node:os'
 import {basename, isAbsolute, join, resolve} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -18,6 +23,7 @@ import {writeAtomic} from '../../util/write-atomic.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
+  jobRunnerConfig,
   readEvents,
   readExitCode,
   readJobPgid,
@@ -29,9 +35,10 @@ import {
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
-import type {LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
+import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
 import {cleanAcceleratorName, detectMachine, type MachineInfo, type ToolRunner} from './machine.js'
 import {groupAlive, isRunnerOf, processAlive, sendSignal} from './processes.js'
+import {gangPoll} from '../gang.js'
 
 export interface LocalProviderOptions {
   /** skyhop's data directory; attempts live in `${home}/attempts/<attemptId>`. */
@@ -46,11 +53,26 @@ export interface LocalProviderOptions {
   canonicalAccelerator?: (rawName: string, vendor: string) => string | null
   /** How vendor tools are run (tests pass recorded outputs); default: execFile. */
   toolRunner?: ToolRunner
+  /** The most ranks of one gang this machine runs; default: its CPU count (a core per rank). */
+  maxNodes?: number
 }
 
-/** What the handle of a local attempt carries in `data`. */
+/** What the handle of a local attempt carries in `data`; `nodes` only for a gang (rank order). */
 interface LocalData {
   attemptDir: string
+  /** The runner's pid; a gang's head's. */
+  pid: number
+  nodes?: LocalNode[]
+}
+
+interface LocalNode extends GangNode {
+  pid: number
+}
+
+/** One runner of an attempt: where its files are, and its pid. A single node's files are the attempt directory's. */
+interface Rank {
+  rank: number
+  dir: string
   pid: number
 }
 
@@ -71,12 +93,25 @@ function fail(
 }
 
 function dataOf(handle: LaunchHandle): LocalData {
-  const {attemptDir, pid} = handle.data as Partial<LocalData>
+  const {attemptDir, pid, nodes} = handle.data as Partial<LocalData>
   if (handle.provider !== PROVIDER || typeof attemptDir !== 'string' || !isAbsolute(attemptDir) || typeof pid !== 'number') {
     throw fail('user', `not a local attempt handle: ${JSON.stringify(handle)}`)
   }
-  return {attemptDir, pid}
+  if (nodes !== undefined && (!Array.isArray(nodes) || nodes.some((n) => typeof n?.pid !== 'number' || typeof n?.rank !== 'number'))) {
+    throw fail('user', `not a local gang handle: ${JSON.stringify(handle)}`)
+  }
+  return {attemptDir, pid, ...(nodes ? {nodes} : {})}
 }
+
+/** The runners of an attempt, rank order: one for a single node, every rank's for a gang. */
+function ranksOf(data: LocalData): Rank[] {
+  if (!data.nodes) return [{rank: 0, dir: data.attemptDir, pid: data.pid}]
+  return data.nodes.map((n) => ({rank: n.rank, dir: nodeDir(data.attemptDir, n.rank), pid: n.pid}))
+}
+
+const nodeDir = (attemptDir: string, rank: number): string => join(attemptDir, `node-${rank}`)
+/** A gang's ranks and pids, written once every rank is started (listOwned and adoption read it). */
+const GANG_FILE = 'gang.json'
 
 function writeJsonAtomic(path: string, value: unknown): void {
   writeAtomic(path, JSON.stringify(value) + '\n', {mode: 0o600})
@@ -94,6 +129,7 @@ const first = (events: RunnerEvent[], ...names: string[]): RunnerEvent | undefin
 
 export class LocalProvider implements Provider {
   readonly name = PROVIDER
+  readonly maxNodes: number
   private readonly home: string
   private readonly attemptsRoot: string
   private readonly maxConcurrent: number | null
@@ -108,6 +144,10 @@ export class LocalProvider implements Provider {
     if (options.maxConcurrent !== undefined && (!Number.isInteger(options.maxConcurrent) || options.maxConcurrent < 1)) {
       throw fail('user', `maxConcurrent must be a whole number ≥ 1, not ${options.maxConcurrent}`)
     }
+    if (options.maxNodes !== undefined && (!Number.isInteger(options.maxNodes) || options.maxNodes < 1)) {
+      throw fail('user', `maxNodes must be a whole number ≥ 1, not ${options.maxNodes}`)
+    }
+    this.maxNodes = options.maxNodes ?? Math.max(1, availableParallelism())
     this.home = options.home
     this.attemptsRoot = join(options.home, 'attempts')
     this.maxConcurrent = options.maxConcurrent ?? null
@@ -149,9 +189,15 @@ export class LocalProvider implements Provider {
     for (const acc of machine.accelerators) {
       const name = this.canonical(acc.rawName, acc.vendor)
       if (name === null) continue
-      offers.push({...base, instanceType: `local-${acc.count}x${name.replace(/\s+/g, '-')}`, accelerator: {name, count: acc.count}})
+      // Ranks share the machine's devices: a gang has at most one rank per device.
+      offers.push({
+        ...base,
+        instanceType: `local-${acc.count}x${name.replace(/\s+/g, '-')}`,
+        accelerator: {name, count: acc.count},
+        maxNodes: Math.min(this.maxNodes, acc.count),
+      })
     }
-    if (offers.length === 0) offers.push({...base, instanceType: 'local', accelerator: null})
+    if (offers.length === 0) offers.push({...base, instanceType: 'local', accelerator: null, maxNodes: this.maxNodes})
     return offers
   }
 
@@ -222,12 +268,12 @@ export class LocalProvider implements Provider {
       if (!existsSync(claimPath)) return 'released'
       const claim = readJson<{pid: number; attemptDir: string}>(claimPath)
       if (claim && !processAlive(claim.pid)) {
-        const runnerPid = readRunnerPid(claim.attemptDir)
-        if (runnerPid !== null) {
-          // The claimer started a runner and died before recording it: adopt it, never start another.
-          const handle = this.handleFor(claim.attemptDir, runnerPid)
-          writeJsonAtomic(handlePath, handle)
-          return handle
+        const started = this.ranksIn(claim.attemptDir)
+        if (started !== null) {
+          // The claimer started a runner (every rank of a gang) and died before recording it:
+          // adopt it, never start another.
+          writeJsonAtomic(handlePath, started.handle)
+          return started.handle
         }
         deadSince ??= Date.now()
         if (Date.now() - deadSince > SPAWN_SETTLE_MS) return 'abandoned'
@@ -239,27 +285,43 @@ export class LocalProvider implements Provider {
     })
   }
 
-  private handleFor(attemptDir: string, pid: number): LaunchHandle {
-    return {provider: PROVIDER, externalId: basename(attemptDir), region: REGION, zone: null, data: {attemptDir, pid} satisfies LocalData}
+  private handleFor(attemptDir: string, pid: number, nodes?: LocalNode[]): LaunchHandle {
+    const data: LocalData = {attemptDir, pid, ...(nodes ? {nodes} : {})}
+    return {provider: PROVIDER, externalId: basename(attemptDir), region: REGION, zone: null, data: {...data}}
   }
 
   private async start(request: LaunchRequest, attemptDir: string): Promise<LaunchHandle> {
-    if (readRunnerPid(attemptDir) !== null) {
+    const nodes = Math.max(1, request.spec.nodes)
+    if (readRunnerPid(attemptDir) !== null || existsSync(join(attemptDir, GANG_FILE)) || readRunnerPid(nodeDir(attemptDir, 0)) !== null) {
       throw fail('user', `attempt ${request.attemptId} has already been launched under another idempotency key`)
     }
-    const workdir = request.spec.workdir ? resolve(request.spec.workdir) : join(attemptDir, 'work')
+    if (nodes > this.maxNodes) {
+      throw fail('capacity', `a gang of ${nodes} ranks does not fit on this machine (at most ${this.maxNodes})`, {
+        hint: 'Lower nodes, or raise providers.local.max_nodes.',
+      })
+    }
+    const gang = nodes > 1
+    // A gang's ranks each work in their own node-<rank>/work unless the job names a workdir
+    // (the runner reads a relative workdir under its own directory).
+    const workdir = request.spec.workdir ? resolve(request.spec.workdir) : gang ? 'work' : join(attemptDir, 'work')
     const config: RunnerConfig = {
       graceSeconds: request.graceSeconds,
       signal: request.spec.recovery.signal,
       workdir,
       noticeSources: [],
-      pollIntervalSeconds: 1,
+      // A gang's ranks read the shared notice file each tick: twice a second keeps a notice
+      // to one rank within half a second of every other.
+      pollIntervalSeconds: gang ? 0.5 : 1,
+      ...jobRunnerConfig(request.spec),
+      ...(gang ? {nodeIps: Array.from({length: nodes}, () => '127.0.0.1'), gangNoticeFile: join(attemptDir, 'gang-notice')} : {}),
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
       ...(this.maxConcurrent === null
         ? {}
         : {slotDir: join(this.home, 'local-slots'), slots: this.maxConcurrent, slotWaitSeconds: this.whenFull === 'fail' ? 0 : -1}),
     }
+    // Each rank's default notice file is its own (node-<rank>/preempt-notice), unless the job names one.
+    const notice = request.env.SKYHOP_PREEMPT_NOTICE ?? (gang ? undefined : join(attemptDir, 'preempt-notice'))
     const env: Record<string, string> = {
       ...request.env,
       SKYHOP_JOB_ID: request.jobId,
@@ -268,14 +330,45 @@ export class LocalProvider implements Provider {
       SKYHOP_RESTART_COUNT: String(request.restartCount),
       SKYHOP_CHECKPOINT_DIR: request.checkpointDir,
       SKYHOP_GRACE_SECONDS: String(request.graceSeconds),
-      SKYHOP_PREEMPT_NOTICE: request.env.SKYHOP_PREEMPT_NOTICE ?? join(attemptDir, 'preempt-notice'),
+      ...(notice === undefined ? {} : {SKYHOP_PREEMPT_NOTICE: notice}),
     }
     writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
     mkdirSync(request.checkpointDir, {recursive: true})
 
+    if (!gang) {
+      const pid = await this.spawnRunner(attemptDir, attemptDir, null)
+      const handle = this.handleFor(attemptDir, pid)
+      if (this.maxConcurrent !== null && this.whenFull === 'fail') await this.awaitSlot([{rank: 0, dir: attemptDir, pid}], attemptDir)
+      return handle
+    }
+    // All or nothing: a rank that cannot start takes the ones already started with it.
+    const ranks: Rank[] = []
+    try {
+      for (let rank = 0; rank < nodes; rank++) {
+        const dir = nodeDir(attemptDir, rank)
+        mkdirSync(dir, {recursive: true, mode: 0o700})
+        ranks.push({rank, dir, pid: await this.spawnRunner(attemptDir, dir, rank)})
+      }
+    } catch (error) {
+      for (const r of ranks) if (isRunnerOf(r.pid, attemptDir)) sendSignal(r.pid, 'SIGKILL')
+      rmSync(attemptDir, {recursive: true, force: true})
+      throw error instanceof ProviderError
+        ? new ProviderError(PROVIDER, 'capacity', `started ${ranks.length} of ${nodes} ranks: ${error.message}`, {cause: error})
+        : error
+    }
+    const gangNodes: LocalNode[] = ranks.map((r) => ({rank: r.rank, externalId: String(r.pid), ip: '127.0.0.1', pid: r.pid}))
+    writeJsonAtomic(join(attemptDir, GANG_FILE), gangNodes)
+    const handle = this.handleFor(attemptDir, ranks[0].pid, gangNodes)
+    if (this.maxConcurrent !== null && this.whenFull === 'fail') await this.awaitSlot(ranks, attemptDir)
+    return handle
+  }
+
+  /** Starts one runner in a session of its own; its stdout and stderr go to runner.log in `logDir`. */
+  private async spawnRunner(attemptDir: string, logDir: string, rank: number | null): Promise<number> {
     const runnerEnv: Record<string, string> = {}
     for (const name of PASSED_ENV) if (process.env[name] !== undefined) runnerEnv[name] = process.env[name]!
-    const log = openSync(join(attemptDir, 'runner.log'), 'a', 0o600)
+    if (rank !== null) runnerEnv.SKYHOP_RUNNER_NODE_RANK = String(rank)
+    const log = openSync(join(logDir, 'runner.log'), 'a', 0o600)
     let child
     try {
       child = spawn('bash', [runnerScriptPath(), attemptDir], {
@@ -292,26 +385,37 @@ export class LocalProvider implements Provider {
       child.once('error', (error) => rejectSpawn(fail('unavailable', `cannot start bash: ${error.message}`, {cause: error})))
     })
     child.unref()
-    const handle = this.handleFor(attemptDir, child.pid!)
-    if (this.maxConcurrent !== null && this.whenFull === 'fail') await this.awaitSlot(attemptDir, child.pid!)
-    return handle
+    return child.pid!
   }
 
-  /** whenFull=fail: the runner decides at once whether a slot is free. */
-  private async awaitSlot(attemptDir: string, pid: number): Promise<void> {
+  /** whenFull=fail: each runner decides at once whether a slot is free; a gang needs one for every rank. */
+  private async awaitSlot(ranks: Rank[], attemptDir: string): Promise<void> {
     const deadline = Date.now() + 10_000
+    const waiting = new Set(ranks)
     while (Date.now() < deadline) {
-      const events = readEvents(attemptDir)
-      if (first(events, 'slot')) return
-      const refused = first(events, 'no-slot', 'error')
-      if (refused || !processAlive(pid)) {
-        // Nothing ran: clear the directory so that a later launch of this attempt can start afresh.
-        rmSync(attemptDir, {recursive: true, force: true})
-        if (refused?.event === 'error') throw fail('unavailable', `runner refused to start: ${String(refused.message)}`)
-        throw fail('capacity', `all ${this.maxConcurrent} local slots are busy`, {
-          hint: 'Wait for a local job to end, or raise the local maxConcurrent.',
-        })
+      for (const r of [...waiting]) {
+        const events = readEvents(r.dir)
+        if (first(events, 'slot')) {
+          waiting.delete(r)
+          continue
+        }
+        const refused = first(events, 'no-slot', 'error')
+        if (refused || !processAlive(r.pid)) {
+          // Nothing may run: stop the ranks that got a slot and clear the directory so that a
+          // later launch of this attempt can start afresh.
+          for (const other of ranks) if (isRunnerOf(other.pid, attemptDir)) sendSignal(other.pid, 'SIGKILL')
+          for (const other of ranks) {
+            const pgid = readJobPgid(other.dir)
+            if (pgid !== null && groupAlive(pgid)) sendSignal(-pgid, 'SIGKILL')
+          }
+          rmSync(attemptDir, {recursive: true, force: true})
+          if (refused?.event === 'error') throw fail('unavailable', `runner refused to start: ${String(refused.message)}`)
+          throw fail('capacity', `all ${this.maxConcurrent} local slots are busy`, {
+            hint: 'Wait for a local job to end, or raise the local maxConcurrent.',
+          })
+        }
       }
+      if (waiting.size === 0) return
       await sleep(10)
     }
     throw fail('transient', 'the runner did not report a slot decision within 10 s')
@@ -324,12 +428,19 @@ export class LocalProvider implements Provider {
   }
 
   private pollOne(handle: LaunchHandle): PollResult {
-    const {attemptDir, pid} = dataOf(handle)
-    let exitCode = readExitCode(attemptDir)
+    const data = dataOf(handle)
+    const ranks = ranksOf(data)
+    if (ranks.length === 1) return this.pollRank(data.attemptDir, ranks[0])
+    return gangPoll(ranks.map((r) => this.pollRank(data.attemptDir, r)))
+  }
+
+  /** One runner's state from its files: `dir` holds them, `attemptDir` is what the runner was started with. */
+  private pollRank(attemptDir: string, {dir, pid}: Rank): PollResult {
+    let exitCode = readExitCode(dir)
     const runnerAlive = exitCode === null && isRunnerOf(pid, attemptDir)
     // The runner may have written exit_code and exited between the two reads.
-    if (exitCode === null && !runnerAlive) exitCode = readExitCode(attemptDir)
-    const events = readEvents(attemptDir)
+    if (exitCode === null && !runnerAlive) exitCode = readExitCode(dir)
+    const events = readEvents(dir)
     const started = first(events, 'setup-start', 'run-start')
     const startedAt = started ? started.ts : null
     const cancel = first(events, 'cancel')
@@ -337,8 +448,7 @@ export class LocalProvider implements Provider {
 
     if (exitCode !== null) {
       const exit = first(events, 'exit')
-      const endedAt =
-        typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? statSync(join(attemptDir, 'exit_code')).mtime.toISOString())
+      const endedAt = typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? statSync(join(dir, 'exit_code')).mtime.toISOString())
       const how = exit?.signal ? `killed by ${String(exit.signal)}` : `exit ${exitCode}`
       if (cancel) return {state: 'CANCELLED', exitCode, reason: `cancelled; ${how}`, startedAt, endedAt}
       if (notice) return {state: 'PREEMPTED', exitCode, reason: `preempted (${String(notice.source)}); ${how}`, startedAt, endedAt}
@@ -366,7 +476,7 @@ export class LocalProvider implements Provider {
     }
     // The runner is gone without an exit code. A job still alive in its group is not lost
     // yet: saying so would let the controller start a second copy beside it.
-    const pgid = readJobPgid(attemptDir)
+    const pgid = readJobPgid(dir)
     if (pgid !== null && groupAlive(pgid)) {
       return {
         state: 'RUNNING',
@@ -386,38 +496,57 @@ export class LocalProvider implements Provider {
     return {state: 'LOST', exitCode: null, reason, startedAt, endedAt: null}
   }
 
-  /** output.log line by line; with follow, until the attempt ends or the signal aborts. */
+  /**
+   * output.log line by line; with follow, until the attempt ends or the signal aborts. A
+   * gang's head by default, another rank with `node`, or every rank with `node: 'all'`, each
+   * line prefixed `[rank N] ` (lines of different ranks in the order they are read).
+   */
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
-    const {attemptDir, pid} = dataOf(handle)
-    const path = join(attemptDir, 'output.log')
-    const decoder = new StringDecoder('utf8')
-    let position = 0
-    let pending = ''
+    const data = dataOf(handle)
+    const ranks = ranksOf(data)
+    const which = options.node ?? 0
+    const chosen = which === 'all' ? ranks : ranks.filter((r) => r.rank === which)
+    if (chosen.length === 0) {
+      throw fail('user', `attempt ${handle.externalId} has no node ${String(which)}`, {
+        hint: ranks.length === 1 ? 'It runs on one node: rank 0.' : `Its ranks are 0 to ${ranks.length - 1}.`,
+      })
+    }
+    const prefix = which === 'all' && ranks.length > 1
+    const tails = chosen.map((r) => ({
+      rank: r,
+      path: join(r.dir, 'output.log'),
+      decoder: new StringDecoder('utf8'),
+      position: 0,
+      pending: '',
+      label: prefix ? `[rank ${r.rank}] ` : '',
+    }))
     const buffer = Buffer.alloc(64 * 1024)
     let idlePolls = 0
     for (;;) {
       if (options.signal?.aborted) return
       // Decide "finished" before reading, so that everything written before the end is read.
-      const finished = !options.follow || readExitCode(attemptDir) !== null || !this.attemptAlive(attemptDir, pid)
+      const finished = !options.follow || tails.every((t) => readExitCode(t.rank.dir) !== null || !this.rankAlive(data.attemptDir, t.rank))
       let read = 0
-      try {
-        const fd = openSync(path, 'r')
+      for (const t of tails) {
         try {
-          let n: number
-          while ((n = readSync(fd, buffer, 0, buffer.length, position)) > 0) {
-            position += n
-            read += n
-            pending += decoder.write(buffer.subarray(0, n))
-            const lines = pending.split('\n')
-            pending = lines.pop()!
-            for (const line of lines) yield line
-            if (options.signal?.aborted) return
+          const fd = openSync(t.path, 'r')
+          try {
+            let n: number
+            while ((n = readSync(fd, buffer, 0, buffer.length, t.position)) > 0) {
+              t.position += n
+              read += n
+              t.pending += t.decoder.write(buffer.subarray(0, n))
+              const lines = t.pending.split('\n')
+              t.pending = lines.pop()!
+              for (const line of lines) yield t.label + line
+              if (options.signal?.aborted) return
+            }
+          } finally {
+            closeSync(fd)
           }
-        } finally {
-          closeSync(fd)
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
         }
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
       }
       if (read === 0 && finished) break
       if (read === 0) {
@@ -430,34 +559,43 @@ export class LocalProvider implements Provider {
         }
       }
     }
-    pending += decoder.end()
-    if (pending !== '') yield pending
+    for (const t of tails) {
+      t.pending += t.decoder.end()
+      if (t.pending !== '') yield t.label + t.pending
+    }
   }
 
-  private attemptAlive(attemptDir: string, pid: number): boolean {
-    if (isRunnerOf(pid, attemptDir)) return true
-    const pgid = readJobPgid(attemptDir)
+  private rankAlive(attemptDir: string, rank: Rank): boolean {
+    if (isRunnerOf(rank.pid, attemptDir)) return true
+    const pgid = readJobPgid(rank.dir)
     return pgid !== null && groupAlive(pgid)
   }
 
   /**
    * cancel or preempt: the runner gets a stop-request and SIGTERM, forwards the job's signal
    * to its process group with the grace, and SIGKILLs it just before the deadline. A preempt
-   * takes exactly the path a real interruption takes.
+   * takes exactly the path a real interruption takes. Every rank of a gang gets it (they
+   * share the stop-request); a preempt to one rank alone reaches the others through the
+   * gang's notice file.
    */
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
-    const {attemptDir, pid} = dataOf(handle)
-    if (readExitCode(attemptDir) !== null) return
-    requestStop(attemptDir, kind, graceSeconds)
+    const data = dataOf(handle)
+    const live = ranksOf(data).filter((r) => readExitCode(r.dir) === null)
+    if (live.length === 0) return
+    requestStop(data.attemptDir, kind, graceSeconds)
+    await Promise.all(live.map((r) => this.signalRank(data.attemptDir, r, graceSeconds)))
+  }
+
+  private async signalRank(attemptDir: string, {dir, pid}: Rank, graceSeconds: number): Promise<void> {
     // runner.pid appears once the runner's traps are set; before that a signal would kill it.
     const until = Date.now() + 5_000
-    while (readRunnerPid(attemptDir) === null && processAlive(pid) && Date.now() < until) await sleep(10)
-    if (isRunnerOf(pid, attemptDir) && readRunnerPid(attemptDir) === pid) {
+    while (readRunnerPid(dir) === null && processAlive(pid) && Date.now() < until) await sleep(10)
+    if (isRunnerOf(pid, attemptDir) && readRunnerPid(dir) === pid) {
       sendSignal(pid, 'SIGTERM')
       return
     }
     // No runner: stop the job's group ourselves, with a detached timer for the SIGKILL.
-    const pgid = readJobPgid(attemptDir)
+    const pgid = readJobPgid(dir)
     if (pgid === null || !groupAlive(pgid)) return
     const conf = readFileSync(join(attemptDir, 'runner.conf'), 'utf8')
     const signal = (/^signal='?(SIG[A-Z0-9]+)'?$/m.exec(conf)?.[1] ?? 'SIGTERM') as NodeJS.Signals
@@ -468,64 +606,66 @@ export class LocalProvider implements Provider {
     }).unref()
   }
 
-  /** Nothing of the attempt keeps running; its directory (logs, events) stays as the record. */
+  /** Nothing of the attempt keeps running (no rank of a gang); its directory (logs, events) stays as the record. */
   async cleanup(handle: LaunchHandle): Promise<void> {
-    const {attemptDir, pid} = dataOf(handle)
+    const data = dataOf(handle)
+    await Promise.all(ranksOf(data).map((r) => this.cleanupRank(data.attemptDir, r)))
+  }
+
+  private async cleanupRank(attemptDir: string, {dir, pid}: Rank): Promise<void> {
     // The runner first, so that it starts nothing more; then its job, whose group id it
     // may not have recorded yet if it was killed just after starting it.
     const runnerWasAlive = isRunnerOf(pid, attemptDir)
     if (runnerWasAlive) sendSignal(pid, 'SIGKILL')
-    let pgid = readJobPgid(attemptDir)
+    let pgid = readJobPgid(dir)
     const until = Date.now() + 500
-    while (pgid === null && runnerWasAlive && readExitCode(attemptDir) === null && Date.now() < until) {
+    while (pgid === null && runnerWasAlive && readExitCode(dir) === null && Date.now() < until) {
       await sleep(20)
-      pgid = readJobPgid(attemptDir)
+      pgid = readJobPgid(dir)
     }
     if (pgid !== null && groupAlive(pgid)) sendSignal(-pgid, 'SIGKILL')
   }
 
-  /** Attempts on this machine that still have a live runner or job. */
-  async listOwned(): Promise<LaunchHandle[]> {
-    let entries: string[]
+  /** The runners of the attempt in `attemptDir` from its files: a gang's from gang.json; null when none started. */
+  private ranksIn(attemptDir: string): {ranks: Rank[]; handle: LaunchHandle} | null {
+    const gang = readJson<LocalNode[]>(join(attemptDir, GANG_FILE))
+    if (Array.isArray(gang) && gang.length > 0) {
+      const handle = this.handleFor(attemptDir, gang[0].pid, gang)
+      return {ranks: ranksOf(dataOf(handle)), handle}
+    }
+    const pid = readRunnerPid(attemptDir)
+    return pid === null ? null : {ranks: [{rank: 0, dir: attemptDir, pid}], handle: this.handleFor(attemptDir, pid)}
+  }
+
+  private attemptDirs(): string[] {
     try {
-      entries = readdirSync(this.attemptsRoot)
+      return readdirSync(this.attemptsRoot)
+        .filter((entry) => !entry.startsWith('.'))
+        .map((entry) => join(this.attemptsRoot, entry))
     } catch {
       return []
     }
+  }
+
+  /** Attempts on this machine that still have a live runner or job (any rank of a gang). */
+  async listOwned(): Promise<LaunchHandle[]> {
     const owned: LaunchHandle[] = []
-    for (const entry of entries) {
-      if (entry.startsWith('.')) continue
-      const attemptDir = join(this.attemptsRoot, entry)
-      const pid = readRunnerPid(attemptDir)
-      if (pid === null || readExitCode(attemptDir) !== null) continue
-      if (this.attemptAlive(attemptDir, pid)) owned.push(this.handleFor(attemptDir, pid))
+    for (const attemptDir of this.attemptDirs()) {
+      const found = this.ranksIn(attemptDir)
+      if (found && found.ranks.some((r) => readExitCode(r.dir) === null && this.rankAlive(attemptDir, r))) owned.push(found.handle)
     }
     return owned
   }
 
-  /** Attempts holding a slot now: started by a live runner, not yet ended. */
+  /** Slots held now: one per live runner (a gang's rank) that took one and has not ended. */
   private busySlots(): number {
     if (this.maxConcurrent === null) return 0
-    return this.listOwnedSync().length
-  }
-
-  private listOwnedSync(): string[] {
-    let entries: string[]
-    try {
-      entries = readdirSync(this.attemptsRoot)
-    } catch {
-      return []
+    let busy = 0
+    for (const attemptDir of this.attemptDirs()) {
+      for (const r of this.ranksIn(attemptDir)?.ranks ?? []) {
+        if (readExitCode(r.dir) === null && isRunnerOf(r.pid, attemptDir) && first(readEvents(r.dir), 'slot') !== undefined) busy++
+      }
     }
-    return entries.filter((entry) => {
-      if (entry.startsWith('.')) return false
-      const attemptDir = join(this.attemptsRoot, entry)
-      const pid = readRunnerPid(attemptDir)
-      return (
-        pid !== null &&
-        readExitCode(attemptDir) === null &&
-        isRunnerOf(pid, attemptDir) &&
-        first(readEvents(attemptDir), 'slot') !== undefined
-      )
-    })
+    return busy
   }
 }

@@ -23,7 +23,7 @@ const TEST_ONLY = 'sbatch: Job 361 to start at 2026-12-07T01:41:48 using 1 proce
 
 const config: SkyhopConfig = {
   providers: {
-    local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0},
+    local: {enabled: false, maxConcurrent: null, whenFull: 'queue', pricePerHourUsd: 0, maxNodes: null},
     slurm: {enabled: true, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
   },
   catalog: {merge: null},
