@@ -1,6 +1,6 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
 import type {CancelResult} from '../services/cancel.js'
-import type {AttemptSummary, JobSummary} from '../services/jobs.js'
+import type {AttemptSummary, JobSummary, NodeSummary} from '../services/jobs.js'
 import type {ControllerEvent, LaunchResult} from '../services/launch.js'
 import type {LogLine} from '../services/logs.js'
 import type {PreemptResult} from '../services/preempt.js'
@@ -43,12 +43,26 @@ export function renderAttempts(attempts: readonly AttemptSummary[]): string {
   ])
 }
 
+export function renderNodes(nodes: readonly NodeSummary[]): string {
+  return renderTable(nodes, [
+    {header: 'RANK', get: (n) => n.rank, align: 'right'},
+    {header: 'STATE', get: (n) => n.state},
+    {header: 'IP', get: (n) => n.ip},
+    {header: 'ID', get: (n) => n.externalId},
+    {header: 'EXIT', get: (n) => n.exitCode, align: 'right'},
+    {header: 'REASON', get: (n) => n.reason},
+  ])
+}
+
 export function renderJobDetail(d: JobDetail): string {
   const lines = [
     `job ${d.name} (${d.id}): ${d.state}${d.exitCode !== null ? `, exit code ${d.exitCode}` : ''}${d.reason ? ` — ${d.reason}` : ''}`,
     `file: ${d.file ?? '-'}   created: ${d.createdAt}   restarts: ${d.restarts}`,
   ]
   if (d.attemptsDetail.length > 0) lines.push('', renderAttempts(d.attemptsDetail))
+  // A gang's nodes, for its latest attempt (earlier ones are in --json).
+  const gang = [...d.attemptsDetail].reverse().find((a) => a.nodes && a.nodes.length > 0)
+  if (gang) lines.push('', `attempt ${gang.n}: ${gang.nodes!.length} nodes`, renderNodes(gang.nodes!))
   const recent = d.events.slice(-12)
   if (recent.length > 0) {
     lines.push('', 'events:')

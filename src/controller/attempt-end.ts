@@ -58,7 +58,8 @@ export class AttemptEnds {
     }
     this.d.journal.recordOutcome(attempt.id, patch, {
       kind: `attempt-${result.state.toLowerCase()}`,
-      data: {exitCode: result.exitCode, reason: result.reason},
+      // A gang's nodes as this change saw them: `status` shows each.
+      data: {exitCode: result.exitCode, reason: result.reason, ...(result.nodes ? {nodes: result.nodes} : {})},
     })
     // An ended job (cancelled while this attempt started) stays ended.
     if (result.state === 'RUNNING' && !TERMINAL_JOB_STATES.has(this.d.job().state)) {

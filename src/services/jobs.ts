@@ -2,9 +2,9 @@
 // attempts as JSON-safe summaries, and the provider that holds a job's live attempt.
 import {ProviderError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
-import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
+import {TERMINAL_ATTEMPT_STATES, type AttemptState, type GangNode, type NodePoll} from '../model/attempt.js'
 import type {Store} from '../state/store.js'
-import type {AttemptRecord, JobRecord, JobState} from '../model/records.js'
+import type {AttemptRecord, EventRecord, JobRecord, JobState} from '../model/records.js'
 
 export interface JobSummary {
   id: string
@@ -42,6 +42,43 @@ export interface AttemptSummary {
   exitCode: number | null
   reason: string | null
   externalId: string | null
+  /** A gang's nodes, rank order (see nodeSummaries). */
+  nodes?: NodeSummary[]
+}
+
+export interface NodeSummary {
+  rank: number
+  externalId: string | null
+  ip: string | null
+  state: AttemptState | null
+  exitCode: number | null
+  reason: string | null
+}
+
+/**
+ * A gang's nodes: who they are from the launch handle, how they were from the last recorded
+ * change of the attempt's state (the controller records each node's poll with it).
+ */
+export function nodeSummaries(a: AttemptRecord, events: readonly EventRecord[]): NodeSummary[] | undefined {
+  const launched = Array.isArray(a.handle?.data.nodes) ? (a.handle.data.nodes as GangNode[]) : []
+  const polled = [...events].reverse().find((e) => e.attemptId === a.id && Array.isArray(e.data.nodes))?.data.nodes as
+    NodePoll[] | undefined
+  const ranks = new Set([...launched.map((n) => n.rank), ...(polled ?? []).map((n) => n.rank)])
+  if (ranks.size === 0) return undefined
+  return [...ranks]
+    .sort((x, y) => x - y)
+    .map((rank) => {
+      const node = launched.find((n) => n.rank === rank)
+      const poll = polled?.find((n) => n.rank === rank)
+      return {
+        rank,
+        externalId: node?.externalId ?? null,
+        ip: node?.ip ?? null,
+        state: poll?.state ?? null,
+        exitCode: poll?.exitCode ?? null,
+        reason: poll?.reason ?? null,
+      }
+    })
 }
 
 export function summarize(store: Store, job: JobRecord): JobSummary {

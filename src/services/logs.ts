@@ -20,9 +20,21 @@ export async function* jobLogs(
   store: Store,
   providers: ReadonlyMap<string, Provider>,
   ref: string,
-  options: {follow: boolean; attempt?: number; signal?: AbortSignal; sleep?: (ms: number) => Promise<void>},
+  options: {follow: boolean; attempt?: number; node?: number | 'all'; signal?: AbortSignal; sleep?: (ms: number) => Promise<void>},
 ): AsyncGenerator<LogLine> {
   const job = store.findJob(ref)
+  const nodes = Math.max(1, job.spec.nodes)
+  if (typeof options.node === 'number' && options.node >= nodes) {
+    throw new UsageError(
+      `job ${job.name} has no node ${options.node}: it runs on ${nodes === 1 ? 'one node (rank 0)' : `${nodes} nodes (ranks 0 to ${nodes - 1})`}`,
+      {
+        code: 'NODE_NOT_FOUND',
+      },
+    )
+  }
+  // A gang's head by default; one node's output is rank 0's whatever was asked.
+  const node = nodes === 1 ? undefined : options.node
+  const logOptions = {follow: options.follow, signal: options.signal, ...(node === undefined ? {} : {node})}
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
   const withHandle = () => store.listAttempts(job.id).filter((a) => a.handle)
   let attempts = withHandle()
@@ -33,8 +45,7 @@ export async function* jobLogs(
         `job ${job.name} has no attempt ${options.attempt}; it has ${attempts.map((x) => x.n).join(', ') || 'none yet'}`,
         {code: 'ATTEMPT_NOT_FOUND'},
       )
-    for await (const line of providerFor(providers, a).logs(a.handle as LaunchHandle, {follow: options.follow, signal: options.signal}))
-      yield {attempt: a.n, line}
+    for await (const line of providerFor(providers, a).logs(a.handle as LaunchHandle, logOptions)) yield {attempt: a.n, line}
     return
   }
   let shown = 0
@@ -44,8 +55,7 @@ export async function* jobLogs(
     const next = options.follow ? attempts.find((a) => a.n > shown) : attempts.at(-1)
     if (next) {
       shown = next.n
-      for await (const line of providerFor(providers, next).logs(next.handle!, {follow: options.follow, signal: options.signal}))
-        yield {attempt: next.n, line}
+      for await (const line of providerFor(providers, next).logs(next.handle!, logOptions)) yield {attempt: next.n, line}
       if (!options.follow) return
       continue
     }
@@ -61,7 +71,7 @@ export async function* jobLogs(
 
 export async function* logs(
   ctx: ServiceContext,
-  options: {job: string; follow: boolean; attempt?: number; signal?: AbortSignal},
+  options: {job: string; follow: boolean; attempt?: number; node?: number | 'all'; signal?: AbortSignal},
 ): AsyncGenerator<LogLine> {
   yield* jobLogs(await ctx.store(), await ctx.providers(), options.job, options)
 }

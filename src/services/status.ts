@@ -2,7 +2,7 @@
 import type {EventRecord} from '../model/records.js'
 import type {Store} from '../state/store.js'
 import type {ServiceContext} from './context.js'
-import {type AttemptSummary, type JobSummary, attemptSummary, summarize} from './jobs.js'
+import {type AttemptSummary, type JobSummary, attemptSummary, nodeSummaries, summarize} from './jobs.js'
 
 export interface JobDetail extends JobSummary {
   file: string | null
@@ -12,11 +12,15 @@ export interface JobDetail extends JobSummary {
 
 export function jobDetail(store: Store, ref: string): JobDetail {
   const job = store.findJob(ref)
+  const events = store.events(job.id)
   return {
     ...summarize(store, job),
     file: job.file,
-    attemptsDetail: store.listAttempts(job.id).map(attemptSummary),
-    events: store.events(job.id).map((e: EventRecord) => ({ts: e.ts, kind: e.kind, attemptId: e.attemptId, data: e.data})),
+    attemptsDetail: store.listAttempts(job.id).map((a) => {
+      const nodes = nodeSummaries(a, events)
+      return nodes ? {...attemptSummary(a), nodes} : attemptSummary(a)
+    }),
+    events: events.map((e: EventRecord) => ({ts: e.ts, kind: e.kind, attemptId: e.attemptId, data: e.data})),
   }
 }
 
