@@ -2,7 +2,8 @@
 // process with its default arguments, and says which failed. Names on the command line run
 // just those: `npm run bench -- plan simulate`. Each records its own results with the date
 // in bench/results/. The Slurm variant of the grace benchmark needs the cluster of
-// scripts/slurm-up.sh: `node bench/grace.mjs 20 6 slurm`.
+// scripts/slurm-up.sh: `node bench/grace.mjs 20 6 slurm`; the gang benchmark's Slurm rows
+// need a multi-node cluster: `node bench/gang.mjs 10 10 --slurm`.
 import {spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
@@ -12,6 +13,7 @@ const ALL = [
   'plan',
   'offers',
   'launch',
+  'gang',
   'grace',
   'notice',
   'checkpoint-store',
