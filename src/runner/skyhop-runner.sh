@@ -464,18 +464,23 @@ sr_stop() {
 }
 
 # Tells the rest of the gang this rank's deadline. The file is written only when it does
-# not already hold an earlier one (two ranks noticing at once end on the earlier); the
-# signed PUT goes in the background, so a slow store never holds up this rank's job.
+# not already hold an earlier one, and read back: a rank that noticed at the same moment
+# may have replaced it with a later one, and then it is written again, so the file settles
+# on the earliest at once. The signed PUT goes in the background, so a slow store never
+# holds up this rank's job.
 sr_gang_published=
 sr_gang_publish() {
   local have=
   [[ $sr_gang_published == "$sr_deadline_ms" ]] && return 0
   sr_gang_published=$sr_deadline_ms
   if [[ -n $sr_gang_file ]]; then
-    [[ -f $sr_gang_file ]] && read -r have <"$sr_gang_file" 2>/dev/null
-    if ! [[ $have =~ ^[0-9]{1,15}$ ]] || (( have > sr_deadline_ms )); then
-      sr_write_atomic "$sr_gang_file" "$sr_deadline_ms" || sr_emit warning message '"cannot write gangNoticeFile"'
-    fi
+    local try
+    for (( try = 0; try < 5; try++ )); do
+      have=
+      [[ -f $sr_gang_file ]] && read -r have <"$sr_gang_file" 2>/dev/null
+      [[ $have =~ ^[0-9]{1,15}$ ]] && (( have <= sr_deadline_ms )) && break
+      sr_write_atomic "$sr_gang_file" "$sr_deadline_ms" || { sr_emit warning message '"cannot write gangNoticeFile"'; break; }
+    done
   fi
   if [[ -n $sr_gang_put ]]; then
     (
@@ -502,10 +507,18 @@ sr_gang_publish() {
 sr_gang_pub_pids=()
 
 # Another rank's notice: acted on exactly as this rank's own, with that rank's deadline,
-# unless this rank already stops earlier.
+# unless this rank already stops earlier. Two ranks noticing at once can both publish, the
+# later deadline last; the rank with the earlier one then sees the later and publishes
+# again, so the gang settles on the earliest.
 sr_gang_notice() { # DEADLINE_MS DETAIL
   [[ $1 =~ ^[0-9]{1,15}$ ]] || return 0
-  [[ -n $sr_deadline_ms ]] && (( $1 >= sr_deadline_ms )) && return 0
+  if [[ -n $sr_deadline_ms ]] && (( $1 >= sr_deadline_ms )); then
+    if (( $1 > sr_deadline_ms )) && [[ -n $sr_gang_published ]]; then
+      sr_gang_published=
+      sr_gang_publish
+    fi
+    return 0
+  fi
   sr_json_str "$2"
   sr_stop preempt "$1" gang detail "$JSON"
 }
@@ -870,9 +883,13 @@ sr_poll_gang() {
   [[ $HTTP_CODE == 200 ]] || return 1
   local d=${BODY//[$' \r\n']/}
   [[ $d =~ ^[0-9]{1,15}$ ]] || return 1
+  # Each deadline once; the poller goes on, for an earlier one another rank may publish.
+  [[ $d == "$sr_gang_seen" ]] && return 1
+  sr_gang_seen=$d
   N_DEADLINE=$d
   N_DETAIL=gangNoticeGetUrl
 }
+sr_gang_seen=
 
 sr_poll_tencentcloud() {
   local base=$1
@@ -907,7 +924,7 @@ sr_poller() {
     if "sr_poll_$name" "$base"; then
       sr_write_atomic "$sr_out/.metadata-notice.$name" "$name"$'\t'"$N_DEADLINE"$'\t'"${N_DETAIL//$'\t'/ }"
       kill -USR2 "$runner" 2>/dev/null
-      exit 0
+      [[ $name == gang ]] || exit 0
     fi
     sr_now
     took=$(( NOW_MS - started ))

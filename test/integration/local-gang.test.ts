@@ -165,6 +165,31 @@ describe('local provider gangs', function () {
     expect(new Set(deadlines).size).to.equal(1)
   })
 
+  it('signal() preempts every rank, and the ranks settle on one deadline', async () => {
+    const provider = new LocalProvider({home: newHome(), maxNodes: 4})
+    const run = `trap 'sleep 0.7; echo "term deadline=$(cat "$SKYHOP_PREEMPT_NOTICE")"; exit 0' TERM; echo ready; while :; do sleep 0.1 & wait $!; done`
+    const handle = await launch(provider, request(newHome(), run, {}, 20))
+    await until(provider, handle, (r) => r.state === 'RUNNING')
+    const dir = dirOf(handle)
+    await waitUntil(
+      () => [0, 1, 2].every((rank) => readFileSync(join(dir, `node-${rank}`, 'output.log'), 'utf8').includes('ready')),
+      10_000,
+      25,
+    )
+    await provider.signal(handle, 'preempt', 20)
+    const done = await until(provider, handle, isTerminal)
+    expect(done.nodes!.map((n) => n.state)).to.deep.equal(['PREEMPTED', 'PREEMPTED', 'PREEMPTED'])
+    // Each rank heard the stop itself; the earliest deadline among them is every rank's last word.
+    const last = [0, 1, 2].map((rank) =>
+      readEvents(join(dir, `node-${rank}`))
+        .filter((e) => e.event === 'notice')
+        .at(-1)!,
+    )
+    expect(new Set(last.map((n) => n.deadline)).size).to.equal(1)
+    const deadlines = (await lines(provider, handle, 'all')).filter((l) => l.includes('term deadline=')).map((l) => l.split('=')[1])
+    expect(new Set(deadlines).size, deadlines.join(' ')).to.equal(1)
+  })
+
   it('signal() reaches every rank: a cancel ends the gang CANCELLED', async () => {
     const provider = new LocalProvider({home: newHome(), maxNodes: 4})
     const handle = await launch(provider, request(newHome(), 'while :; do sleep 0.1; done', {nodes: 2}))
