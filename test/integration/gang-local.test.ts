@@ -121,7 +121,7 @@ describe('multi-node jobs on the local provider (end to end)', function () {
       200,
     )
     // One node's notice, as one machine's reclaim: only rank 1's runner hears it.
-    process.kill(Number(nodes[1].externalId), 'SIGTERM')
+    process.kill(Number(nodes![1].externalId), 'SIGTERM')
     const r = await launch
     expect(r.code, r.stderr).to.equal(0)
     const first = runCli(['logs', 'gang-notice', '--attempt', '1', '--all-nodes'], {home, env}).stdout
