@@ -486,13 +486,15 @@ export class LocalProvider implements Provider {
         endedAt: null,
       }
     }
-    const error = first(events, 'error', 'no-slot')
+    const error = first(events, 'error', 'no-slot', 'peers-expired')
     const reason =
       error?.event === 'error'
         ? `runner error: ${String(error.message)}`
-        : error
-          ? 'no local slot was free'
-          : 'the runner died without recording an exit code'
+        : error?.event === 'peers-expired'
+          ? `the gang's peer list did not come within ${String(error.timeoutSeconds)} s`
+          : error
+            ? 'no local slot was free'
+            : 'the runner died without recording an exit code'
     return {state: 'LOST', exitCode: null, reason, startedAt, endedAt: null}
   }
 
