@@ -44,7 +44,9 @@
 // gangNoticeFile or PUT to gangNoticePutUrl (Content-Type application/octet-stream);
 // every rank reads gangNoticeFile / GETs gangNoticeGetUrl (404 until then) each
 // pollIntervalSeconds and stops by that deadline (event `notice`, source `gang`). Only
-// the head (rank 0) saves the checkpoint to the store; every rank restores it.
+// the head (rank 0) saves the checkpoint to the store; every rank restores it. With
+// capacity slots the head takes one per rank at once and lists them in ATTEMPT_DIR/gang-slots,
+// which the other ranks wait for.
 //
 // Imports nothing from the rest of skyhop except types, so it can be reused by every provider.
 

@@ -392,7 +392,12 @@ sr_signalled=      # the job got its signal
 sr_killed=         # the job got SIGKILL from the runner
 sr_cancelled=
 sr_noticed=
-sr_slot_fd=
+sr_slot_fds=()     # the capacity slots' lock files this runner holds open
+# Its children must not hold the slots: a job that outlives its runner would keep them.
+sr_close_slots() {
+  local fd
+  for fd in ${sr_slot_fds[@]+"${sr_slot_fds[@]}"}; do exec {fd}>&-; done
+}
 
 
 sr_srcs_json='['
@@ -910,7 +915,7 @@ SR_HANDOVER_MS=50
 sr_poller() {
   trap - TERM INT USR1 USR2 EXIT
   trap '' PIPE # a connection the server closed is an error to handle, not a death
-  [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
+  sr_close_slots
   # Bytes, not characters: Content-Length counts bytes.
   LC_ALL=C
   local name=$1 base=$2 runner=$$ started took=0 wait_ms
@@ -1053,7 +1058,7 @@ sr_ckpt_save() {
 # process group of its own, so the final copy can stop it and its curl at once.
 sr_ckpt_syncer() {
   trap - TERM INT USR1 USR2 EXIT
-  [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
+  sr_close_slots
   local runner=$$
   sr_secs "$sr_ckpt_sync_ms"
   local every=$SECS
@@ -1103,7 +1108,7 @@ sr_job_main() {
   # The runner writes job.pgid too, but this shell may get ahead of it: whoever sees a
   # setup-start or run-start event must find job.pgid.
   sr_write_atomic "$sr_out/job.pgid" "$BASHPID"
-  [[ -n $sr_slot_fd ]] && exec {sr_slot_fd}>&-
+  sr_close_slots
   exec </dev/null >>"$sr_out/output.log" 2>&1
   umask "$sr_umask"
   cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; exit 1; }
@@ -1152,30 +1157,47 @@ sr_finish_unstarted() {
 
 mkdir -p -- "$sr_workdir" 2>/dev/null
 
-# Capacity slots: hold one flock for as long as the job runs (the kernel lets go when
-# the runner dies, so a crashed attempt never keeps a slot).
+# Capacity slots: hold flocks for as long as the job runs (the kernel lets go when the
+# runner dies, so a crashed attempt never keeps a slot). A gang holds one slot per rank,
+# all taken at once by its head: two gangs queued together never hold half of them each
+# and wait on each other for ever. The other ranks wait for the head's word (gang-slots
+# in ATTEMPT_DIR, the slots it holds) whatever slotWaitSeconds says: the head decides.
 if [[ -n $sr_slot_dir ]] && (( sr_slots > 0 )); then
   command -v flock >/dev/null 2>&1 || sr_fail "capacity slots need flock (util-linux)"
   mkdir -p -- "$sr_slot_dir" || sr_fail "cannot create slot directory $sr_slot_dir"
-  sr_slot=
+  sr_slot_need=1
+  (( sr_nodes > 1 )) && sr_slot_need=$sr_nodes
+  (( sr_slot_need <= sr_slots )) || sr_fail "a gang of $sr_nodes ranks needs $sr_nodes capacity slots; there are $sr_slots"
+  sr_slot_ids=()
   sr_waited=
   sr_now
   sr_wait_until=$(( NOW_MS + sr_slot_wait * 1000 ))
   while :; do
-    for (( sr_i = 0; sr_i < sr_slots; sr_i++ )); do
-      exec {sr_fd}>>"$sr_slot_dir/slot-$sr_i.lock"
-      if flock -n "$sr_fd"; then
-        sr_slot=$sr_i
-        sr_slot_fd=$sr_fd
+    if (( sr_nodes > 1 && sr_rank > 0 )); then
+      if [[ -s $sr_dir/gang-slots ]]; then
+        read -r -a sr_slot_ids <"$sr_dir/gang-slots"
         break
       fi
-      exec {sr_fd}>&-
-    done
-    [[ -n $sr_slot ]] && break
+    else
+      for (( sr_i = 0; sr_i < sr_slots && ${#sr_slot_fds[@]} < sr_slot_need; sr_i++ )); do
+        exec {sr_fd}>>"$sr_slot_dir/slot-$sr_i.lock"
+        if flock -n "$sr_fd"; then
+          sr_slot_fds+=("$sr_fd")
+          sr_slot_ids+=("$sr_i")
+        else
+          exec {sr_fd}>&-
+        fi
+      done
+      (( ${#sr_slot_fds[@]} == sr_slot_need )) && break
+      # Some but not all: give them back, for a job or a gang that fits now.
+      sr_close_slots
+      sr_slot_fds=()
+      sr_slot_ids=()
+    fi
     sr_handle_pending
     [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
     sr_now
-    if (( sr_slot_wait >= 0 && NOW_MS >= sr_wait_until )); then
+    if (( sr_rank == 0 && sr_slot_wait >= 0 && NOW_MS >= sr_wait_until )); then
       sr_emit no-slot slots "$sr_slots"
       echo "skyhop-runner: all $sr_slots slots are busy" >&2
       exit 75
@@ -1187,7 +1209,8 @@ if [[ -n $sr_slot_dir ]] && (( sr_slots > 0 )); then
     sleep 0.25 &
     wait $! 2>/dev/null
   done
-  sr_emit slot slot "$sr_slot" slots "$sr_slots"
+  (( sr_nodes > 1 && sr_rank == 0 )) && sr_write_atomic "$sr_dir/gang-slots" "${sr_slot_ids[*]}"
+  sr_emit slot slot "${sr_slot_ids[sr_rank]:-${sr_slot_ids[0]}}" slots "$sr_slots"
 fi
 
 sr_handle_pending

@@ -200,6 +200,26 @@ describe('local provider gangs', function () {
     expect(done.nodes!.map((n) => n.state)).to.deep.equal(['CANCELLED', 'CANCELLED'])
   })
 
+  it('with maxConcurrent a gang takes one slot per rank, all at once: two gangs that do not fit together run one after the other', async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home, maxNodes: 4, maxConcurrent: 3})
+    const run = 'echo "start $(date +%s%3N)"; sleep 1; echo "end $(date +%s%3N)"'
+    const first = await launch(provider, request(newHome(), run, {nodes: 2}))
+    const second = await launch(provider, request(newHome(), run, {nodes: 2}))
+    const [a, b] = await Promise.all([until(provider, first, isTerminal), until(provider, second, isTerminal)])
+    expect([a.state, b.state]).to.deep.equal(['SUCCEEDED', 'SUCCEEDED'])
+    const times = async (handle: LaunchHandle, what: string) =>
+      (await lines(provider, handle, 'all')).filter((l) => l.includes(`] ${what} `)).map((l) => Number(l.split(' ').at(-1)))
+    const [aEnd, bStart] = [Math.min(...(await times(first, 'end'))), Math.max(...(await times(second, 'start')))]
+    const [bEnd, aStart] = [Math.min(...(await times(second, 'end'))), Math.max(...(await times(first, 'start')))]
+    // One gang ran whole while the other waited whole: never one rank of each.
+    expect(bStart >= aEnd || aStart >= bEnd, `first ${aStart}..${aEnd}, second ${bStart}..${bEnd}`).to.equal(true)
+    const waited = [first, second].find((h) => readEvents(join(dirOf(h), 'node-0')).some((e) => e.event === 'slot-wait'))!
+    expect(waited, 'one gang queued').to.not.equal(undefined)
+    const slots = [0, 1].map((rank) => readEvents(join(dirOf(waited), `node-${rank}`)).find((e) => e.event === 'slot')!.slot)
+    expect(new Set(slots).size).to.equal(2)
+  })
+
   it('refuses a gang larger than the machine holds, and offers say how many it holds', async () => {
     const provider = new LocalProvider({home: newHome(), maxNodes: 2})
     expect(provider.maxNodes).to.equal(2)
