@@ -4,7 +4,7 @@
 // (or to one rank's runner alone) stops every rank by one deadline, a failing rank fails
 // the gang, cleanup leaves nothing running, and a gang the machine cannot hold is refused.
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -218,6 +218,26 @@ describe('local provider gangs', function () {
     expect(waited, 'one gang queued').to.not.equal(undefined)
     const slots = [0, 1].map((rank) => readEvents(join(dirOf(waited), `node-${rank}`)).find((e) => e.event === 'slot')!.slot)
     expect(new Set(slots).size).to.equal(2)
+  })
+
+  it('with whenFull=fail a gang that finds its slots busy starts none of its ranks: a capacity error', async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home, maxNodes: 4, maxConcurrent: 2, whenFull: 'fail'})
+    const holder = await launch(provider, request(newHome(), 'sleep 30', {nodes: 2}))
+    await until(provider, holder, (r) => r.state === 'RUNNING')
+    const req = request(newHome(), 'echo must not run', {nodes: 2})
+    let error: unknown
+    try {
+      await launch(provider, req)
+    } catch (e) {
+      error = e
+    }
+    expect(error).to.be.instanceOf(ProviderError)
+    expect(error).to.include({category: 'capacity'})
+    expect((error as Error).message).to.equal('local: all 2 local slots are busy')
+    // Nothing of it runs, and its directory is gone so that the attempt can launch again.
+    expect(existsSync(join(home, 'attempts', req.attemptId))).to.equal(false)
+    expect((await provider.listOwned()).map((h) => h.externalId)).to.deep.equal([holder.externalId])
   })
 
   it('refuses a gang larger than the machine holds, and offers say how many it holds', async () => {

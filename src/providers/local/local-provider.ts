@@ -341,17 +341,21 @@ export class LocalProvider implements Provider {
       if (this.maxConcurrent !== null && this.whenFull === 'fail') await this.awaitSlot([{rank: 0, dir: attemptDir, pid}], attemptDir)
       return handle
     }
-    // All or nothing: a rank that cannot start takes the ones already started with it.
-    const ranks: Rank[] = []
-    try {
-      for (let rank = 0; rank < nodes; rank++) {
+    // All or nothing: a rank that cannot start takes the ones started with it. The ranks
+    // start together, so the last one is not kept waiting for the others' spawns.
+    const settled = await Promise.allSettled(
+      Array.from({length: nodes}, async (_, rank): Promise<Rank> => {
         const dir = nodeDir(attemptDir, rank)
         mkdirSync(dir, {recursive: true, mode: 0o700})
-        ranks.push({rank, dir, pid: await this.spawnRunner(attemptDir, dir, rank)})
-      }
-    } catch (error) {
-      for (const r of ranks) if (isRunnerOf(r.pid, attemptDir)) sendSignal(r.pid, 'SIGKILL')
+        return {rank, dir, pid: await this.spawnRunner(attemptDir, dir, rank)}
+      }),
+    )
+    const ranks = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
+    const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (refused) {
+      await Promise.all(ranks.map((r) => this.cleanupRank(attemptDir, r)))
       rmSync(attemptDir, {recursive: true, force: true})
+      const error = refused.reason as unknown
       throw error instanceof ProviderError
         ? new ProviderError(PROVIDER, 'capacity', `started ${ranks.length} of ${nodes} ranks: ${error.message}`, {cause: error})
         : error
