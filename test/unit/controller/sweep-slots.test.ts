@@ -26,6 +26,8 @@ interface Run {
 /** A cloud whose jobs run `durationMs(slot)`; a slot is instanceType + accelerator, what the catalog tells apart. */
 class TimedCloud implements Provider {
   readonly name = 'aws'
+  /** It launches a multi-node job's instances as one gang (Provider.maxNodes). */
+  readonly maxNodes = 8
   readonly runs = new Map<string, Run>()
   /** Most instances of each slot running at once, seen at each launch. */
   readonly peak = new Map<string, number>()
