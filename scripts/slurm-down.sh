@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Stops the one-node Slurm cluster that scripts/slurm-up.sh started: slurmd, then
-# slurmctld, each by the pid file it wrote (never by name). Job state survives for the
+# Stops the Slurm cluster that scripts/slurm-up.sh started: every slurmd (one per node,
+# /run/slurmd-<node>.pid, and /run/slurmd.pid of the one-node days), then slurmctld,
+# each by the pid file it wrote (never by name). Job state survives for the
 # next slurm-up.sh unless it is run with --clean. With --munge it also stops munged.
 set -euo pipefail
 
@@ -44,7 +45,11 @@ stop_daemon() { # name pidfile
   rm -f "$2"
 }
 
-stop_daemon slurmd /run/slurmd.pid
+for pidfile in /run/slurmd-*.pid /run/slurmd.pid; do
+  [ -e "$pidfile" ] || continue
+  stop_daemon slurmd "$pidfile" &
+done
+wait
 stop_daemon slurmctld /run/slurmctld.pid
 if [ "$stop_munge" -eq 1 ]; then
   stop_daemon munged /run/munge/munged.pid

@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
-# Starts a one-node Slurm cluster on 127.0.0.1 (Debian's slurm-wlm + munge) for
-# skyhop's Slurm provider and its tests. Installs the packages when run as root and
-# they are missing, writes /etc/slurm/slurm.conf, starts munged (as the munge user),
-# slurmctld and slurmd, and waits until the node is idle.
+# Starts a small multi-node Slurm cluster on this one machine (Debian's slurm-wlm +
+# munge) for skyhop's Slurm provider and its tests. Installs the packages when run as
+# root and they are missing, writes /etc/slurm/slurm.conf, starts munged (as the munge
+# user), slurmctld and one slurmd per node, and waits until every node is idle.
+#
+# Several nodes on one host: one slurmd per node, each started as `slurmd -N <node>`,
+# all with NodeHostname = this host, each with its own NodeAddr (127.0.0.1, 127.0.0.2,
+# ...: every 127/8 address is this machine's loopback), its own Port, and its own spool
+# directory, pid file and log (`%n` in slurm.conf). Debian's slurm-wlm (22.05) runs
+# this as packaged: slurmctld accepts nodes that share a NodeHostname and talks to each
+# slurmd on its own port, so no rebuild with --enable-multiple-slurmd is needed. Network
+# namespaces (ip netns + veth) would work too but need a bridge, routes and teardown,
+# and leave a half-built network behind when a run dies; distinct loopback addresses
+# already give every node its own address, which is what a gang's peer list shows.
 #
 # Idempotent: when the daemons already run with the same configuration it only
-# checks their health and puts the partitions and the node back in service (a test
+# checks their health and puts the partitions and the nodes back in service (a test
 # may have left a partition DOWN). When the configuration changed, or with --restart,
 # it restarts the daemons by their pid files; job state is kept unless --clean.
 #
-# Two partitions over the same node make preemption real:
-#   low  PriorityTier=1  PreemptMode=REQUEUE GraceTime=10  (spot-like)
-#   high PriorityTier=10 PreemptMode=OFF                   (on-demand-like)
+# Partitions (the one-node pair keeps a single node, so that one-node jobs behave as on
+# a one-node cluster: a `high` job must take the node from a `low` job, not find an
+# idle one beside it):
+#   low        node 1       PriorityTier=1  PreemptMode=REQUEUE GraceTime=10  (spot-like)
+#   high       node 1       PriorityTier=10 PreemptMode=OFF                   (on-demand-like)
+#   gang-low   every node   as low,  Hidden (multi-node jobs)
+#   gang-high  every node   as high, Hidden
+# The gang partitions are Hidden so that skyhop's default (every visible partition is
+# an offer) plans one-node jobs as before; name them in providers.slurm.partitions to
+# use them. Preemption is by partition tier across all four (a `high` job preempts a
+# `gang-low` job on node 1, a `gang-high` job preempts `low`).
 #
 # Environment: SKYHOP_SLURM_CLUSTER (ClusterName, default skyhop),
-# SKYHOP_SLURM_GRACE (GraceTime of `low`, default 10), SKYHOP_SLURM_FORCE=1 to
-# overwrite a slurm.conf that this script did not write.
+# SKYHOP_SLURM_NODES (nodes, 1-64, default 4), SKYHOP_SLURM_GRACE (GraceTime of the
+# preemptible partitions, default 10), SKYHOP_SLURM_FORCE=1 to overwrite a slurm.conf
+# that this script did not write.
 set -euo pipefail
 
 usage() {
@@ -24,6 +43,7 @@ usage() {
   echo "  --clean    also forget all jobs (wipe slurmctld's state); implies --restart" >&2
 }
 
+started_ms=$(($(date +%s%N) / 1000000))
 restart=0
 clean=0
 for arg in "$@"; do
@@ -43,12 +63,24 @@ CONF="$CONF_DIR/slurm.conf"
 MARKER='# managed by skyhop scripts/slurm-up.sh'
 CLUSTER="${SKYHOP_SLURM_CLUSTER:-skyhop}"
 GRACE="${SKYHOP_SLURM_GRACE:-10}"
+NODES="${SKYHOP_SLURM_NODES:-4}"
 STATE_DIR=/var/lib/slurm/slurmctld
 SPOOL_DIR=/var/lib/slurm/slurmd
 LOG_DIR=/var/log/slurm
 CTLD_PID=/run/slurmctld.pid
-SLURMD_PID=/run/slurmd.pid
+# One per node: %n is the node's name (slurmd -N).
+SLURMD_PID_PATTERN=/run/slurmd-%n.pid
+# Where slurm-up.sh of the one-node days kept its slurmd's pid (stopped on upgrade).
+LEGACY_SLURMD_PID=/run/slurmd.pid
 MUNGE_KEY=/etc/munge/munge.key
+
+case "$NODES" in
+  '' | *[!0-9]*) die "SKYHOP_SLURM_NODES must be a number of nodes (1-64), not '$NODES'" ;;
+esac
+[ "$NODES" -ge 1 ] && [ "$NODES" -le 64 ] || die "SKYHOP_SLURM_NODES must be 1-64, not $NODES"
+NODE_NAMES=()
+for i in $(seq "$NODES"); do NODE_NAMES+=("n$i"); done
+slurmd_pidfile() { echo "${SLURMD_PID_PATTERN//%n/$1}"; }
 
 # Not root: all we can do is say whether a cluster already answers.
 if [ "$(id -u)" -ne 0 ]; then
@@ -114,7 +146,8 @@ if ! munge_ok; then
 fi
 
 # ---------------------------------------------------------------- slurm.conf
-node="$(hostname -s)"
+# slurmd -N finds its node by name; NodeHostname must still be this host's name.
+host="$(hostname -s)"
 cpus="$(nproc)"
 mem_total_mb=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024))
 # Modest on purpose: Slurm drains a node whose RealMemory exceeds what it finds.
@@ -126,9 +159,10 @@ new_conf="$(mktemp)"
 trap 'rm -f "$new_conf"' EXIT
 cat >"$new_conf" <<EOF
 $MARKER
-# One node on 127.0.0.1, two partitions over it; see the script for why.
+# $NODES nodes on this host (one slurmd each, on 127.0.0.1, 127.0.0.2, ...), a
+# one-node pair of partitions and a Hidden pair over every node; see the script for why.
 ClusterName=$CLUSTER
-SlurmctldHost=$node(127.0.0.1)
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=6817
@@ -152,7 +186,7 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$LOG_DIR/jobcomp.log
 MinJobAge=3600
 # Preemption: a job in \`high\` takes the node from a job in \`low\`: the tasks of the
-# low job's steps get SIGTERM at once (the batch shell itself does not, which is
+# low job's steps get SIGTERM at once, on every node of the job (the batch shell itself does not, which is
 # why skyhop runs its runner as an srun step), SIGKILL once GraceTime is over (at
 # slurmctld's next time-limit check), and the job is requeued.
 PreemptType=preempt/partition_prio
@@ -165,16 +199,27 @@ SlurmdTimeout=30
 MessageTimeout=10
 InactiveLimit=0
 StateSaveLocation=$STATE_DIR
-SlurmdSpoolDir=$SPOOL_DIR
+# Per node (%n, the name slurmd -N gives): several slurmd share this host.
+SlurmdSpoolDir=$SPOOL_DIR/%n
 SlurmctldPidFile=$CTLD_PID
-SlurmdPidFile=$SLURMD_PID
+SlurmdPidFile=$SLURMD_PID_PATTERN
 SlurmctldLogFile=$LOG_DIR/slurmctld.log
-SlurmdLogFile=$LOG_DIR/slurmd.log
+SlurmdLogFile=$LOG_DIR/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_memory State=UNKNOWN
-PartitionName=low Nodes=$node Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=$GRACE
-PartitionName=high Nodes=$node Default=NO MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
+EOF
+i=0
+for name in "${NODE_NAMES[@]}"; do
+  i=$((i + 1))
+  echo "NodeName=$name NodeHostname=$host NodeAddr=127.0.0.$i Port=$((6817 + i)) CPUs=$cpus RealMemory=$real_memory State=UNKNOWN"
+done >>"$new_conf"
+all_nodes="n[1-$NODES]"
+[ "$NODES" -eq 1 ] && all_nodes=n1
+cat >>"$new_conf" <<EOF
+PartitionName=low Nodes=n1 Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=$GRACE
+PartitionName=high Nodes=n1 Default=NO MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
+PartitionName=gang-low Nodes=$all_nodes Default=NO Hidden=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=$GRACE
+PartitionName=gang-high Nodes=$all_nodes Default=NO Hidden=YES MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 EOF
 
 if [ -e "$CONF" ] && ! grep -qF "$MARKER" "$CONF" && [ "${SKYHOP_SLURM_FORCE:-0}" != 1 ]; then
@@ -218,29 +263,48 @@ stop_daemon() { # name pidfile
   rm -f "$2"
 }
 
+# Every slurmd pid file of ours: the nodes of this configuration, nodes of an earlier
+# one with more nodes, and the one-node script's /run/slurmd.pid.
+slurmd_pidfiles() {
+  local f
+  for f in "${SLURMD_PID_PATTERN//%n/*}" "$LEGACY_SLURMD_PID"; do
+    # shellcheck disable=SC2086 # the glob is meant to expand
+    for g in $f; do [ -e "$g" ] && echo "$g"; done
+  done
+  return 0
+}
+
 # A daemon of ours without its pid file would hold the ports; refuse to guess.
+ours=" $(daemon_pid slurmctld "$CTLD_PID" || true) "
+for f in $(slurmd_pidfiles); do ours+="$(daemon_pid slurmd "$f" || true) "; done
 for name in slurmctld slurmd; do
-  pidfile=$CTLD_PID; [ "$name" = slurmd ] && pidfile=$SLURMD_PID
-  ours="$(daemon_pid "$name" "$pidfile" || true)"
   for pid in $(pgrep -x "$name" || true); do
-    [ "$pid" = "$ours" ] && continue
+    case "$ours" in *" $pid "*) continue ;; esac
     # Daemonizing leaves zombies behind where pid 1 does not reap (containers), and a
     # daemon's own short-lived children carry its name; neither is a second daemon.
     read -r _ _ pstate ppid _ <"/proc/$pid/stat" 2>/dev/null || continue
     [ "$pstate" = Z ] && continue
-    [ -n "$ours" ] && [ "$ppid" = "$ours" ] && continue
-    die "$name (pid $pid) runs without $pidfile; stop it first (it is not ours to kill)"
+    case "$ours" in *" $ppid "*) continue ;; esac
+    die "$name (pid $pid) runs without a pid file of this script; stop it first (it is not ours to kill)"
   done
 done
 
 healthy() { sinfo -h -o %P >/dev/null 2>&1; }
 
-if [ "$restart" -eq 0 ] && daemon_pid slurmctld "$CTLD_PID" >/dev/null && daemon_pid slurmd "$SLURMD_PID" >/dev/null && healthy; then
-  log "slurmctld and slurmd already running with this configuration"
+all_slurmd_up() {
+  local name
+  for name in "${NODE_NAMES[@]}"; do daemon_pid slurmd "$(slurmd_pidfile "$name")" >/dev/null || return 1; done
+}
+
+if [ "$restart" -eq 0 ] && daemon_pid slurmctld "$CTLD_PID" >/dev/null && all_slurmd_up && healthy; then
+  log "slurmctld and $NODES slurmd already running with this configuration"
 else
-  stop_daemon slurmd "$SLURMD_PID"
+  # All slurmd at once: each may take a moment to end its threads.
+  for f in $(slurmd_pidfiles); do stop_daemon slurmd "$f" & done
+  wait
   stop_daemon slurmctld "$CTLD_PID"
   install -d -o root -g root -m 0755 "$STATE_DIR" "$SPOOL_DIR" "$LOG_DIR"
+  for name in "${NODE_NAMES[@]}"; do install -d -o root -g root -m 0755 "$SPOOL_DIR/$name"; done
   if [ "$clean" -eq 1 ]; then
     log "wiping slurmctld state ($STATE_DIR)"
     find "$STATE_DIR" -mindepth 1 -delete
@@ -254,35 +318,45 @@ else
   slurmctld 9>&- || die "slurmctld did not start (see $LOG_DIR/slurmctld.log)"
   for _ in $(seq 100); do healthy && break; sleep 0.2; done
   healthy || die "slurmctld does not answer (see $LOG_DIR/slurmctld.log)"
-  log "starting slurmd"
-  slurmd 9>&- || die "slurmd did not start (see $LOG_DIR/slurmd.log)"
+  log "starting $NODES slurmd (${NODE_NAMES[*]})"
+  for name in "${NODE_NAMES[@]}"; do
+    slurmd -N "$name" 9>&- || die "slurmd -N $name did not start (see $LOG_DIR/slurmd-$name.log)"
+  done
 fi
 
 # ---------------------------------------------------------------- ready
 # Back to service whatever a previous run or test left behind.
-for part in low high; do
+for part in low high gang-low gang-high; do
   scontrol update PartitionName="$part" State=UP >/dev/null 2>&1 || true
 done
 
-node_state() { sinfo -h -N -n "$node" -o %t 2>/dev/null | head -n1; }
+# Every node idle (or busy with jobs); a drained or down one is resumed once.
 deadline=$((SECONDS + 60))
-resumed=0
+resumed=" "
 while :; do
-  state="$(node_state)"
-  case "$state" in
-    idle | mix | alloc | comp) break ;;
-    drain* | drng | down* | fail*)
-      if [ "$resumed" -eq 0 ]; then
-        log "node $node is $state; resuming it"
-        scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1 || true
-        resumed=1
-      fi
-      ;;
-  esac
+  waiting=()
+  while read -r name state; do
+    case "$state" in
+      idle | mix | alloc | comp) ;;
+      drain* | drng | down* | fail*)
+        case "$resumed" in *" $name "*) ;; *)
+          log "node $name is $state; resuming it"
+          scontrol update NodeName="$name" State=RESUME >/dev/null 2>&1 || true
+          resumed+="$name "
+          ;;
+        esac
+        waiting+=("$name:$state")
+        ;;
+      *) waiting+=("$name:$state") ;;
+    esac
+  done < <(sinfo -h -N --all -o '%N %t' 2>/dev/null | sort -u)
+  seen="$(sinfo -h -N --all -o %N 2>/dev/null | sort -u | wc -l)"
+  [ "${#waiting[@]}" -eq 0 ] && [ "$seen" -eq "$NODES" ] && break
   if [ "$SECONDS" -ge "$deadline" ]; then
-    scontrol show node "$node" >&2 || true
-    die "node $node is '${state:-unknown}' after 60 s (see $LOG_DIR/slurmd.log)"
+    scontrol show node >&2 || true
+    die "nodes not ready after 60 s: ${waiting[*]:-only $seen of $NODES known} (see $LOG_DIR/slurmd-<node>.log)"
   fi
-  sleep 0.5
+  sleep 0.2
 done
-log "ready: cluster $CLUSTER, node $node ($cpus CPUs, ${real_memory} MB) is $state; partitions: $(sinfo -h -o %P | tr '\n' ' ')"
+nodes_at="$(sinfo -h -N --all -o '%N@%o' | sort -u | tr '\n' ' ')"
+log "ready in $(($(date +%s%N) / 1000000 - started_ms)) ms: cluster $CLUSTER, $NODES nodes ($cpus CPUs, ${real_memory} MB each): ${nodes_at% }; partitions: $(sinfo -h --all -o %R | tr '\n' ' ' | sed 's/ $//')"
