@@ -68,8 +68,11 @@ export function slurmSpec(runScript: string, overrides: Partial<JobSpec> = {}): 
   return testJobSpec({name: 'slurm-test', run: runScript, ...overrides})
 }
 
+/** The test cluster's preemptible partitions (scripts/slurm-up.sh): `low` on one node, `gang-low` over all of them. */
+export const PREEMPTIBLE_PARTITIONS = ['low', 'gang-low']
+
 export function partitionOffer(partition: string, overrides: Partial<Offer> = {}): Offer {
-  const spot = partition === 'low'
+  const spot = PREEMPTIBLE_PARTITIONS.includes(partition)
   return {
     provider: 'slurm',
     region: 'skyhop',
@@ -105,6 +108,9 @@ export function slurmRequest(
     setup?: string
     grace?: number
     jobName?: string
+    /** A gang of this many nodes (the `gang-*` partitions have them). */
+    nodes?: number
+    compat?: JobSpec['compat']
   } = {},
 ): LaunchRequest {
   counter++
@@ -112,6 +118,8 @@ export function slurmRequest(
   const attemptId = options.attemptId ?? `att-${process.pid}-${Date.now().toString(36)}-${counter}`
   const spec = slurmSpec(runScript, {
     setup: options.setup ?? null,
+    ...(options.nodes ? {nodes: options.nodes} : {}),
+    ...(options.compat ? {compat: options.compat} : {}),
     resources: {
       accelerators: [],
       acceleratorOrder: 'any',
@@ -130,7 +138,7 @@ export function slurmRequest(
     idempotencyKey: options.key ?? attemptId,
     spec,
     offer: partitionOffer(partition),
-    spot: partition === 'low',
+    spot: PREEMPTIBLE_PARTITIONS.includes(partition),
     env: options.env ?? {},
     checkpointDir: join(home, 'checkpoints', `job-${process.pid}`),
     checkpointSync: null,

@@ -4,10 +4,9 @@
 // directory on a filesystem the compute nodes share. Slurm's own record (squeue,
 // scontrol, sacct when accounting is on) and the runner's files together say what
 // happened; see states.ts for how they are weighed.
-import {copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {copyFileSync, mkdirSync, openSync, readFileSync, closeSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
-import {StringDecoder} from 'node:string_decoder'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
@@ -17,6 +16,7 @@ import {writeAtomic} from '../../util/write-atomic.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
+  jobRunnerConfig,
   readEvents,
   readExitCode,
   readRunnerPid,
@@ -27,7 +27,9 @@ import {
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
-import type {LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
+import type {GangNode, LaunchHandle, NodePoll, PollResult, QueueEstimate} from '../../model/attempt.js'
+import {followLogFiles, logSources} from '../attempt-logs.js'
+import {gangPoll} from '../gang.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {cachingRunner, SlurmQueryCache} from './query-cache.js'
 import {
@@ -50,9 +52,19 @@ import {
   type SinfoRow,
   type SqueueRow,
 } from './parse.js'
-import {mapForgotten, mapSlurmState, SLURM_FINAL_STATES, type RunnerObservation, type SlurmObservation} from './states.js'
+import {
+  mapForgotten,
+  mapSlurmState,
+  SLURM_FINAL_STATES,
+  slurmRankPolls,
+  type MappedState,
+  type RunnerObservation,
+  type SlurmObservation,
+} from './states.js'
 import {
   EXPORTED_ENV,
+  GANG_NODE_IPS_FILE,
+  GANG_NODE_NAMES_FILE,
   minutesUntil,
   renderBatchScript,
   resourceArgs,
@@ -110,9 +122,17 @@ export interface SlurmHandleData {
   /** Slurm's restart count when skyhop submitted it; more means Slurm requeued it. */
   restartsAtLaunch: number
   submittedAt: string
+  /**
+   * A gang (nodes > 1), rank order. The gang is one Slurm job: each node's externalId is
+   * the job's id, and its Slurm node name and address are known only once the job runs
+   * (the batch script writes them to node-names and node-ips in the attempt directory).
+   */
+  nodes?: GangNode[]
 }
 
 const PROVIDER = 'slurm'
+/** Where a gang's runners share a notice (the gang contract's gangNoticeFile). */
+const GANG_NOTICE_FILE = 'gang-notice'
 const HANDLE_FILE = 'slurm-handle.json'
 const LOCK_FILE = '.submit.lock'
 const LOCK_WAIT_MS = 30_000
@@ -129,6 +149,7 @@ export class SlurmProvider implements Provider {
   private readonly now: () => Date
   private readonly gres: Record<string, string>
   private clusterName: Promise<string> | null = null
+  private largestPartition: number | null = null
 
   constructor(options: SlurmProviderOptions) {
     if (!options.home || !isAbsolute(options.home))
@@ -191,6 +212,16 @@ export class SlurmProvider implements Provider {
     } catch {
       return null
     }
+  }
+
+  /**
+   * Slurm launches a gang as one job on as many nodes as a partition holds; each
+   * partition's offer carries its own limit (Offer.maxNodes, its TotalNodes). This is the
+   * largest partition seen so far, and unbounded before the partitions were read (a plan
+   * reads them with the offers; sbatch refuses what no partition can hold).
+   */
+  get maxNodes(): number {
+    return this.largestPartition ?? Number.MAX_SAFE_INTEGER
   }
 
   // ------------------------------------------------------------------ check and offers
@@ -263,6 +294,8 @@ export class SlurmProvider implements Provider {
         expectedQueueMinutes: null,
         preemptionRatePerHour: null,
         capacity: usable,
+        // A gang fits a partition that has its nodes (capacity says how many are usable now).
+        ...(p.totalNodes !== null ? {maxNodes: p.totalNodes} : {}),
         noticeSeconds: preemptible ? p.graceSeconds : null,
         source: `slurm: sinfo and scontrol on cluster ${cluster}${configured ? '; price from config' : '; no price configured (free)'}`,
         asOf: today,
@@ -360,6 +393,7 @@ export class SlurmProvider implements Provider {
             tag,
             jobName,
             await this.partitionPreemptible(existing.partition),
+            Math.max(1, request.spec.nodes),
           )
         : await this.submit(request, attemptDir, tag, jobName)
       writeJsonAtomic(join(attemptDir, HANDLE_FILE), handle)
@@ -388,6 +422,21 @@ export class SlurmProvider implements Provider {
       account: this.options.account,
       qos: this.options.qos,
     })
+    // Slurm starts a job on all its nodes or not at all, so a gang is all or nothing by
+    // itself; a partition that cannot ever hold it would leave it pending for good.
+    if (shape.nodes > 1 && partition.totalNodes !== null && partition.totalNodes < shape.nodes) {
+      throw new ProviderError(
+        PROVIDER,
+        'capacity',
+        `partition ${partition.name} has ${partition.totalNodes} node(s); the job needs ${shape.nodes}`,
+        {
+          scope: 'zone',
+          backendCode: 'PartitionTooSmall',
+          details: {partition: partition.name, nodes: partition.totalNodes},
+        },
+      )
+    }
+    const gang = shape.nodes > 1
     // The notice a preempted job gets is the partition's GraceTime, whatever the job file asked for.
     const grace = preemptible ? partition.graceSeconds : request.graceSeconds
     const config: RunnerConfig = {
@@ -398,6 +447,10 @@ export class SlurmProvider implements Provider {
       pollIntervalSeconds: 1,
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
+      ...jobRunnerConfig(request.spec),
+      // The batch script writes the peer list before the step starts (renderBatchScript); the
+      // runners share a notice through the attempt directory, which every node sees.
+      ...(gang ? {nodeIpsFile: join(attemptDir, GANG_NODE_IPS_FILE), gangNoticeFile: join(attemptDir, GANG_NOTICE_FILE)} : {}),
     }
     const env: Record<string, string> = {
       ...request.env,
@@ -407,17 +460,21 @@ export class SlurmProvider implements Provider {
       SKYHOP_RESTART_COUNT: String(request.restartCount),
       SKYHOP_CHECKPOINT_DIR: request.checkpointDir,
       SKYHOP_GRACE_SECONDS: String(grace),
-      SKYHOP_PREEMPT_NOTICE: request.env.SKYHOP_PREEMPT_NOTICE ?? join(attemptDir, 'preempt-notice'),
     }
+    // One notice file per rank in a gang (the runner's default, node-<rank>/preempt-notice).
+    const notice = request.env.SKYHOP_PREEMPT_NOTICE ?? (gang ? null : join(attemptDir, 'preempt-notice'))
+    if (notice !== null) env.SKYHOP_PREEMPT_NOTICE = notice
     writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
     mkdirSync(request.checkpointDir, {recursive: true})
     // The runner travels with the attempt: compute nodes need not see skyhop's install.
     const runnerPath = join(attemptDir, 'skyhop-runner.sh')
     copyFileSync(runnerScriptPath(), runnerPath)
     const batchScript = join(attemptDir, 'slurm-batch.sh')
-    writeFileSync(batchScript, renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask}), {
-      mode: 0o700,
-    })
+    writeFileSync(
+      batchScript,
+      renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask, nodes: shape.nodes}),
+      {mode: 0o700},
+    )
 
     const submitEnv = this.options.env ?? process.env
     const args = sbatchArgs({
@@ -434,12 +491,12 @@ export class SlurmProvider implements Provider {
     if (jobId === null) {
       // sbatch may have queued the job and failed to say so (a timeout after the RPC): look before giving up.
       const found = await this.findByTag(tag, jobName).catch(() => null)
-      if (found) return this.handleFor(found.jobId, attemptDir, found.partition, tag, jobName, preemptible)
+      if (found) return this.handleFor(found.jobId, attemptDir, found.partition, tag, jobName, preemptible, shape.nodes)
       throw result.code === 0
         ? new ProviderError(PROVIDER, 'transient', `sbatch printed no job id: ${result.stdout.trim().slice(0, 200)}`)
         : submitError(result, partition.name)
     }
-    return this.handleFor(jobId, attemptDir, partition.name, tag, jobName, preemptible)
+    return this.handleFor(jobId, attemptDir, partition.name, tag, jobName, preemptible, shape.nodes)
   }
 
   private async handleFor(
@@ -449,6 +506,7 @@ export class SlurmProvider implements Provider {
     tag: string,
     jobName: string,
     preemptible: boolean,
+    nodes: number,
   ): Promise<LaunchHandle> {
     const data: SlurmHandleData = {
       attemptDir,
@@ -458,6 +516,7 @@ export class SlurmProvider implements Provider {
       jobName,
       restartsAtLaunch: 0,
       submittedAt: this.now().toISOString(),
+      ...(nodes > 1 ? {nodes: Array.from({length: nodes}, (_, rank) => ({rank, externalId: jobId, ip: null, slurmNode: null}))} : {}),
     }
     const region = await this.cluster().catch(() => 'slurm')
     return {provider: PROVIDER, externalId: jobId, region, zone: partition, data: data as unknown as Record<string, unknown>}
@@ -508,7 +567,8 @@ export class SlurmProvider implements Provider {
         missing.push(handle)
         continue
       }
-      const runner = observeRunner(data.attemptDir)
+      const seen = observeAttempt(data)
+      const runner = seen.attempt
       let preemptTime: string | null = null
       if (
         SLURM_FINAL_STATES.has(row.state) &&
@@ -529,13 +589,14 @@ export class SlurmProvider implements Provider {
         startedAt: row.startTime,
         endedAt: SLURM_FINAL_STATES.has(row.state) ? row.endTime : null,
       }
-      results.set(handle.externalId, mapSlurmState(slurm, runner, data.restartsAtLaunch))
+      results.set(handle.externalId, attemptResult(data, mapSlurmState(slurm, runner, data.restartsAtLaunch), seen))
     }
     if (missing.length > 0) {
       const accounted = await this.sacctJobs(missing.map((h) => jobIdOf(h)))
       for (const handle of missing) {
         const data = dataOf(handle)
-        const runner = observeRunner(data.attemptDir)
+        const seen = observeAttempt(data)
+        const runner = seen.attempt
         const row = accounted.get(handle.externalId)
         if (row) {
           const slurm: SlurmObservation = {
@@ -547,9 +608,9 @@ export class SlurmProvider implements Provider {
             startedAt: row.startTime,
             endedAt: row.endTime,
           }
-          results.set(handle.externalId, mapSlurmState(slurm, runner, 0))
+          results.set(handle.externalId, attemptResult(data, mapSlurmState(slurm, runner, 0), seen))
         } else {
-          results.set(handle.externalId, mapForgotten(runner, handle.externalId))
+          results.set(handle.externalId, attemptResult(data, mapForgotten(runner, handle.externalId), seen))
         }
       }
     }
@@ -592,59 +653,32 @@ export class SlurmProvider implements Provider {
 
   // ------------------------------------------------------------------ logs
 
-  /** output.log (setup and run, as the runner wrote it), following until the attempt ends. */
+  /**
+   * output.log (setup and run, as the runner wrote it), following until the attempt ends.
+   * A gang's: the head's by default, rank `options.node`, or every rank's with a `[rank N] `
+   * prefix (all on the shared attempt directory).
+   */
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const data = dataOf(handle)
-    const path = join(data.attemptDir, 'output.log')
-    const decoder = new StringDecoder('utf8')
-    const buffer = Buffer.alloc(64 * 1024)
-    let position = 0
-    let pending = ''
+    const size = sizeOf(data)
+    const sources = logSources(data.attemptDir, size, options.node)
+    const ranks = options.node === 'all' ? Array.from({length: size}, (_, r) => r) : [options.node ?? 0]
     let lastCheck = 0
-    let ended = !options.follow
-    for (;;) {
-      if (options.signal?.aborted) return
-      // Decide "ended" before reading, so that everything written before the end is read.
-      if (!ended && readExitCode(data.attemptDir) !== null) ended = true
-      if (!ended && Date.now() - lastCheck > 2000) {
-        lastCheck = Date.now()
-        const r = (await this.poll([handle]).catch(() => null))?.get(handle.externalId)
-        if (r && ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state)) ended = true
-      }
-      let read = 0
-      let fd: number | null = null
-      try {
-        fd = openSync(path, 'r')
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      }
-      if (fd !== null) {
-        try {
-          let n: number
-          while ((n = readSync(fd, buffer, 0, buffer.length, position)) > 0) {
-            position += n
-            read += n
-            pending += decoder.write(buffer.subarray(0, n))
-            const parts = pending.split('\n')
-            pending = parts.pop()!
-            for (const line of parts) yield line
-            if (options.signal?.aborted) return
-          }
-        } finally {
-          closeSync(fd)
+    let ended = false
+    yield* followLogFiles(sources, {
+      follow: options.follow,
+      signal: options.signal,
+      ended: async () => {
+        if (ended) return true
+        if (ranks.every((r) => readExitCode(rankDir(data, r)) !== null)) return (ended = true)
+        if (Date.now() - lastCheck > 2000) {
+          lastCheck = Date.now()
+          const r = (await this.poll([handle]).catch(() => null))?.get(handle.externalId)
+          if (r && ['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'].includes(r.state)) ended = true
         }
-      }
-      if (read === 0 && ended) break
-      if (read === 0) {
-        try {
-          await sleep(200, undefined, {signal: options.signal})
-        } catch {
-          return
-        }
-      }
-    }
-    pending += decoder.end()
-    if (pending !== '') yield pending
+        return ended
+      },
+    })
   }
 
   // ------------------------------------------------------------------ signal and cleanup
@@ -665,7 +699,10 @@ export class SlurmProvider implements Provider {
     const row = (await this.squeueJobs([id])).get(id)
     if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
     requestStop(data.attemptDir, kind, graceSeconds)
-    const started = readRunnerPid(data.attemptDir) !== null && ['RUNNING', 'SUSPENDED', 'STOPPED', 'SIGNALING'].includes(row.state)
+    // A gang's runners all run in one step: any of them started means the step did. The
+    // scancel below signals every task of every step of the job, on every node.
+    const anyRunner = Array.from({length: sizeOf(data)}, (_, r) => readRunnerPid(rankDir(data, r))).some((pid) => pid !== null)
+    const started = anyRunner && ['RUNNING', 'SUSPENDED', 'STOPPED', 'SIGNALING'].includes(row.state)
     const result = started ? await this.run('scancel', ['--signal=TERM', id]) : await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
     // SIGKILL after the grace, whatever becomes of the runner: Slurm's own cancel a little later.
@@ -702,7 +739,15 @@ export class SlurmProvider implements Provider {
       }
       if (attemptDir)
         owned.push(
-          await this.handleFor(row.jobId, attemptDir, row.partition, row.comment, '', await this.partitionPreemptible(row.partition)),
+          await this.handleFor(
+            row.jobId,
+            attemptDir,
+            row.partition,
+            row.comment,
+            '',
+            await this.partitionPreemptible(row.partition),
+            gangSizeOf(attemptDir),
+          ),
         )
     }
     return owned
@@ -723,16 +768,19 @@ export class SlurmProvider implements Provider {
   }
 
   private async sinfo(): Promise<SinfoRow[]> {
-    const result = await this.query('sinfo', ['--noheader', `--format=${SINFO_FORMAT}`])
+    // --all: a Hidden partition named in config is still an offer (non-operators do not see it otherwise).
+    const result = await this.query('sinfo', ['--noheader', '--all', `--format=${SINFO_FORMAT}`])
     if (result.code !== 0) throw queryError('sinfo', result)
     return parseSinfo(result.stdout)
   }
 
   /** Partitions as Slurm says now (`fresh`, for launches), or as kept for a few seconds (planning, checks). */
   private async partitionsInfo({fresh}: {fresh: boolean}): Promise<PartitionInfo[]> {
-    const result = await (fresh ? this.run : this.query)('scontrol', ['show', 'partition', '--oneliner'])
+    const result = await (fresh ? this.run : this.query)('scontrol', ['show', 'partition', '--oneliner', '--all'])
     if (result.code !== 0) throw queryError('scontrol', result)
-    return parsePartitions(result.stdout)
+    const partitions = parsePartitions(result.stdout)
+    for (const p of partitions) if (p.totalNodes !== null) this.largestPartition = Math.max(this.largestPartition ?? 0, p.totalNodes)
+    return partitions
   }
 
   private async partitionPreemptible(name: string): Promise<boolean> {
@@ -789,7 +837,24 @@ function dataOf(handle: LaunchHandle): SlurmHandleData {
     jobName: d.jobName ?? '',
     restartsAtLaunch: typeof d.restartsAtLaunch === 'number' ? d.restartsAtLaunch : 0,
     submittedAt: d.submittedAt ?? '',
+    ...(Array.isArray(d.nodes) && d.nodes.length > 1 ? {nodes: d.nodes} : {}),
   }
+}
+
+/** How many nodes the attempt's gang has (1: not a gang). */
+function sizeOf(data: SlurmHandleData): number {
+  return data.nodes?.length ?? 1
+}
+
+/** Where rank `rank`'s runner writes its files: node-<rank>/ in a gang, the attempt directory itself otherwise. */
+function rankDir(data: SlurmHandleData, rank: number): string {
+  return sizeOf(data) > 1 ? join(data.attemptDir, `node-${rank}`) : data.attemptDir
+}
+
+/** The gang's size as runner.conf says (1 without numNodes): for a handle rebuilt from Slurm's record alone. */
+function gangSizeOf(attemptDir: string): number {
+  const m = /^numNodes='?(\d+)'?$/m.exec(readText(join(attemptDir, 'runner.conf')) ?? '')
+  return m ? Math.max(1, Number(m[1])) : 1
 }
 
 function jobIdOf(handle: LaunchHandle): string {
@@ -800,9 +865,10 @@ function jobIdOf(handle: LaunchHandle): string {
 const firstEvent = (events: RunnerEvent[], ...names: string[]): RunnerEvent | undefined => events.find((e) => names.includes(e.event))
 
 /** What the runner wrote so far. */
-export function observeRunner(attemptDir: string): RunnerObservation {
-  const exitCode = readExitCode(attemptDir)
-  const events = readEvents(attemptDir)
+export function observeRunner(attemptDir: string, runnerDir: string = attemptDir): RunnerObservation {
+  const exitCode = readExitCode(runnerDir)
+  const events = readEvents(runnerDir)
+  // The stop request is the attempt's, read by every rank of a gang.
   const request = readText(join(attemptDir, 'stop-request'))?.trim().split(/\s+/)[0]
   const started = firstEvent(events, 'setup-start', 'run-start')
   const exit = firstEvent(events, 'exit')
@@ -814,6 +880,42 @@ export function observeRunner(attemptDir: string): RunnerObservation {
     startedAt: started?.ts ?? null,
     endedAt: exitCode === null ? null : typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? null),
   }
+}
+
+/**
+ * What the runners of an attempt wrote: each rank's files, and the attempt's as one runner
+ * (the head's, with every rank's notices and cancels: a notice at any rank is the gang's).
+ */
+function observeAttempt(data: SlurmHandleData): {attempt: RunnerObservation; ranks: RunnerObservation[]} {
+  const size = sizeOf(data)
+  if (size === 1) {
+    const one = observeRunner(data.attemptDir)
+    return {attempt: one, ranks: [one]}
+  }
+  const ranks = Array.from({length: size}, (_, rank) => observeRunner(data.attemptDir, rankDir(data, rank)))
+  const gangNotice = readText(join(data.attemptDir, GANG_NOTICE_FILE)) !== null
+  return {
+    attempt: {
+      ...ranks[0],
+      noticed: gangNotice || ranks.some((r) => r.noticed),
+      cancelled: ranks.some((r) => r.cancelled),
+    },
+    ranks,
+  }
+}
+
+/** The attempt's poll result: for a gang, each rank's too, and the gang's rules (gang.ts). */
+function attemptResult(data: SlurmHandleData, mapped: MappedState, seen: ReturnType<typeof observeAttempt>): PollResult {
+  if (sizeOf(data) === 1) return mapped
+  // Where each rank runs, once the batch script wrote Slurm's node list (rank order).
+  const names = readText(join(data.attemptDir, GANG_NODE_NAMES_FILE))?.split('\n') ?? []
+  const ips = readText(join(data.attemptDir, GANG_NODE_IPS_FILE))?.split('\n') ?? []
+  const nodes: NodePoll[] = slurmRankPolls(mapped, seen.ranks).map((n) => {
+    const where = names[n.rank] ? `on ${names[n.rank]}${ips[n.rank] ? ` (${ips[n.rank]})` : ''}` : null
+    return where === null ? n : {...n, reason: n.reason === null ? where : `${n.reason}; ${where}`}
+  })
+  const stopping = seen.attempt.noticed || seen.attempt.cancelled || seen.attempt.stopRequest !== null
+  return gangPoll(mapped, nodes, stopping)
 }
 
 /** The shape most of a partition's nodes have (sinfo prints one line per node state and shape). */

@@ -93,20 +93,72 @@ export function sbatchArgs(input: SbatchInput): string[] {
   ]
 }
 
+/** Files of a gang's attempt directory that the batch script writes: Slurm's node names and their addresses, rank order. */
+export const GANG_NODE_NAMES_FILE = 'node-names'
+export const GANG_NODE_IPS_FILE = 'node-ips'
+
 /**
  * The batch script. The runner runs as a job step (srun), not as the batch shell: when
  * Slurm chooses a job for preemption it sends SIGTERM to the tasks of its steps at once,
  * but the batch shell hears nothing until GraceTime is over. `scancel --signal=TERM`
  * reaches the same tasks. The CPUs are passed on explicitly because srun stopped
  * inheriting `--cpus-per-task` from the batch job in Slurm 22.11.
+ *
+ * A gang (nodes > 1) is one step with one runner per node. Before the step starts, the
+ * batch script writes Slurm's own node list as the peer list: the names as
+ * `scontrol show hostnames` expands SLURM_JOB_NODELIST, and each node's NodeAddr (what
+ * Slurm itself reaches the node at: an address, or a host name where slurm.conf has one),
+ * renamed into place so that a runner never reads half of it. A runner's rank is its
+ * node's place in that list (SLURMD_NODENAME), which is SLURM_NODEID on every cluster
+ * where the expanded list is in node-table order; SLURM_NODEID when the name is missing.
  */
-export function renderBatchScript(input: {attemptId: string; attemptDir: string; runnerPath: string; cpusPerTask: number | null}): string {
+export function renderBatchScript(input: {
+  attemptId: string
+  attemptDir: string
+  runnerPath: string
+  cpusPerTask: number | null
+  nodes?: number
+}): string {
   const cpus = input.cpusPerTask === null ? '' : ` --cpus-per-task=${input.cpusPerTask}`
-  return [
+  const nodes = input.nodes ?? 1
+  const head = [
     '#!/bin/bash',
     `# skyhop attempt ${input.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}: written by skyhop's Slurm provider.`,
     "# The runner runs as a job step so that Slurm's preemption SIGTERM reaches it at once.",
-    `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} ${shellQuote(input.attemptDir)}`,
+  ]
+  if (nodes <= 1) {
+    return [
+      ...head,
+      `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} ${shellQuote(input.attemptDir)}`,
+      '',
+    ].join('\n')
+  }
+  const dir = shellQuote(input.attemptDir)
+  // Runs in each task: the rank, then the runner in place of this shell. $0 is the runner, $1 the attempt directory.
+  const task = [
+    'rank=$SLURM_NODEID i=0',
+    `while IFS= read -r n; do [ "$n" = "$SLURMD_NODENAME" ] && rank=$i; i=$((i + 1)); done <"$1/${GANG_NODE_NAMES_FILE}"`,
+    'SKYHOP_RUNNER_NODE_RANK=$rank exec bash "$0" "$1"',
+  ].join('; ')
+  return [
+    ...head,
+    `# A gang of ${nodes} nodes: Slurm's node list is the peer list (see submit.ts).`,
+    `dir=${dir}`,
+    'fail() { echo "skyhop: $*" >&2; exit 70; }',
+    'names=$(scontrol show hostnames "$SLURM_JOB_NODELIST") || fail "cannot expand the node list $SLURM_JOB_NODELIST"',
+    `addrs=$(sinfo --noheader --all --Node --nodes="$SLURM_JOB_NODELIST" --format='%N %o') || fail "cannot read the nodes' addresses"`,
+    'ips=',
+    'count=0',
+    'for name in $names; do',
+    '  addr=$(awk -v n="$name" \'$1 == n {print $2; exit}\' <<<"$addrs")',
+    '  [ -n "$addr" ] || fail "Slurm gave no address for node $name"',
+    '  ips+="$addr"$\'\\n\'',
+    '  count=$((count + 1))',
+    'done',
+    `[ "$count" -eq ${nodes} ] || fail "the job has $count nodes ($SLURM_JOB_NODELIST), not ${nodes}"`,
+    `printf '%s\\n' "$names" >"$dir/${GANG_NODE_NAMES_FILE}.tmp" && mv -f "$dir/${GANG_NODE_NAMES_FILE}.tmp" "$dir/${GANG_NODE_NAMES_FILE}" || fail "cannot write $dir/${GANG_NODE_NAMES_FILE}"`,
+    `printf '%s' "$ips" >"$dir/${GANG_NODE_IPS_FILE}.tmp" && mv -f "$dir/${GANG_NODE_IPS_FILE}.tmp" "$dir/${GANG_NODE_IPS_FILE}" || fail "cannot write $dir/${GANG_NODE_IPS_FILE}"`,
+    `exec srun --nodes=${nodes} --ntasks-per-node=1${cpus} --export=ALL --quiet bash -c ${shellQuote(task)} ${shellQuote(input.runnerPath)} "$dir"`,
     '',
   ].join('\n')
 }
