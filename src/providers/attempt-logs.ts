@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {UsageError} from '../errors.js'
+import {ProviderError} from '../errors.js'
 
 export interface LogSource {
   path: string
@@ -24,16 +24,21 @@ export interface FollowOptions {
 }
 
 /**
- * The files a gang's logs come from: `node` is a rank, or 'all' for every rank with the
- * `[rank N] ` prefix. A single node's log is the attempt directory's own output.log.
+ * The files an attempt's logs come from, on a filesystem this process sees: `node` is a
+ * rank (default 0, the head), or 'all' for every rank, each line prefixed `[rank N] ` when
+ * there are several. A single node's log is the attempt directory's own output.log; a
+ * gang's rank writes node-<rank>/output.log.
  */
-export function logSources(attemptDir: string, numNodes: number, node: number | 'all' | undefined): LogSource[] {
+export function logSources(provider: string, attemptDir: string, numNodes: number, node: number | 'all' | undefined): LogSource[] {
   const fileOf = (rank: number): string => (numNodes > 1 ? join(attemptDir, `node-${rank}`, 'output.log') : join(attemptDir, 'output.log'))
-  if (node === 'all') return Array.from({length: numNodes}, (_, rank) => ({path: fileOf(rank), prefix: `[rank ${rank}] `}))
+  if (node === 'all') {
+    return Array.from({length: numNodes}, (_, rank) => ({path: fileOf(rank), prefix: numNodes > 1 ? `[rank ${rank}] ` : ''}))
+  }
   const rank = node ?? 0
   if (!Number.isInteger(rank) || rank < 0 || rank >= numNodes) {
-    throw new UsageError(`there is no node ${rank}: this attempt has ${numNodes} node(s), ranks 0 to ${numNodes - 1}`, {
+    throw new ProviderError(provider, 'user', `the attempt has no node ${String(rank)}`, {
       code: 'NODE_RANK_INVALID',
+      hint: numNodes === 1 ? 'It runs on one node: rank 0.' : `Its ranks are 0 to ${numNodes - 1}.`,
     })
   }
   return [{path: fileOf(rank), prefix: ''}]

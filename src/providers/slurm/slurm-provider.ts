@@ -27,7 +27,7 @@ import {
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
-import type {GangNode, LaunchHandle, NodePoll, PollResult, QueueEstimate} from '../../model/attempt.js'
+import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
 import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
@@ -56,7 +56,7 @@ import {
   mapForgotten,
   mapSlurmState,
   SLURM_FINAL_STATES,
-  slurmRankPolls,
+  slurmRankResults,
   type MappedState,
   type RunnerObservation,
   type SlurmObservation,
@@ -661,7 +661,7 @@ export class SlurmProvider implements Provider {
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const data = dataOf(handle)
     const size = sizeOf(data)
-    const sources = logSources(data.attemptDir, size, options.node)
+    const sources = logSources(PROVIDER, data.attemptDir, size, options.node)
     const ranks = options.node === 'all' ? Array.from({length: size}, (_, r) => r) : [options.node ?? 0]
     let lastCheck = 0
     let ended = false
@@ -904,18 +904,18 @@ function observeAttempt(data: SlurmHandleData): {attempt: RunnerObservation; ran
   }
 }
 
-/** The attempt's poll result: for a gang, each rank's too, and the gang's rules (gang.ts). */
+/** The attempt's poll result: for a gang, each rank's and the gang's by the one rule of gang.ts. */
 function attemptResult(data: SlurmHandleData, mapped: MappedState, seen: ReturnType<typeof observeAttempt>): PollResult {
   if (sizeOf(data) === 1) return mapped
   // Where each rank runs, once the batch script wrote Slurm's node list (rank order).
   const names = readText(join(data.attemptDir, GANG_NODE_NAMES_FILE))?.split('\n') ?? []
   const ips = readText(join(data.attemptDir, GANG_NODE_IPS_FILE))?.split('\n') ?? []
-  const nodes: NodePoll[] = slurmRankPolls(mapped, seen.ranks).map((n) => {
-    const where = names[n.rank] ? `on ${names[n.rank]}${ips[n.rank] ? ` (${ips[n.rank]})` : ''}` : null
-    return where === null ? n : {...n, reason: n.reason === null ? where : `${n.reason}; ${where}`}
-  })
-  const stopping = seen.attempt.noticed || seen.attempt.cancelled || seen.attempt.stopRequest !== null
-  return gangPoll(mapped, nodes, stopping)
+  return gangPoll(
+    slurmRankResults(mapped, seen.attempt, seen.ranks).map((r, rank) => {
+      const where = names[rank] ? `on ${names[rank]}${ips[rank] ? ` (${ips[rank]})` : ''}` : null
+      return where === null ? r : {...r, reason: r.reason === null ? where : `${r.reason}; ${where}`}
+    }),
+  )
 }
 
 /** The shape most of a partition's nodes have (sinfo prints one line per node state and shape). */

@@ -3,7 +3,7 @@
 // and this decides. Every state Slurm 22.05–24.x documents is named here; an unknown
 // one is treated as still pending, never as ended (ending it would let the controller
 // start a second copy beside a job that may still run).
-import type {AttemptState, NodePoll} from '../../model/attempt.js'
+import type {AttemptState} from '../../model/attempt.js'
 
 /** Slurm states in which the job is waiting and holds nothing. */
 const WAITING = new Set(['PENDING', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SPECIAL_EXIT_HOLD'])
@@ -194,25 +194,35 @@ export function mapForgotten(runner: RunnerObservation, jobId: string): MappedSt
 }
 
 /**
- * Each rank of a gang (one Slurm job over N nodes, one runner per node) from Slurm's one
- * job state and that rank's runner files; `job` is the gang's own mapping (mapSlurmState
- * or mapForgotten over the head's files and every rank's notices). Slurm says nothing per
- * node that skyhop needs: a rank has ended when its runner wrote its exit code.
+ * Each rank of a gang (one Slurm job over N nodes, one runner per node) as a poll result of
+ * its own, for gangPoll (providers/gang.ts). `job` is the job's mapping (mapSlurmState or
+ * mapForgotten over the head's files with every rank's notices), `attempt` what all ranks
+ * observed together. Slurm tells nothing per node that skyhop needs: a rank has ended when
+ * its runner wrote its exit code. A rank that ends while the gang is being stopped (a
+ * request, or a notice at any rank) ended by the stop, not by failing.
  */
-export function slurmRankPolls(job: MappedState, ranks: RunnerObservation[]): NodePoll[] {
+export function slurmRankResults(job: MappedState, attempt: RunnerObservation, ranks: RunnerObservation[]): MappedState[] {
   const jobEnded = !['PENDING', 'PROVISIONING', 'RUNNING'].includes(job.state)
-  return ranks.map((runner, rank) => {
+  return ranks.map((runner) => {
     if (runner.exitCode !== null) {
-      const own = mapForgotten(runner, '')
-      return {rank, state: own.state, exitCode: own.exitCode, reason: own.reason}
+      return mapForgotten(
+        {
+          ...runner,
+          stopRequest: attempt.stopRequest,
+          noticed: runner.noticed || attempt.noticed,
+          cancelled: runner.cancelled || attempt.cancelled,
+        },
+        '',
+      )
     }
+    const base = {exitCode: null, startedAt: runner.startedAt, endedAt: null}
     if (jobEnded) {
       // The job is over and this rank's runner never said how it ended: Slurm stopped it.
       const state = job.state === 'SUCCEEDED' ? 'FAILED' : job.state
-      return {rank, state, exitCode: null, reason: 'its runner recorded no exit code'}
+      return {...base, state, reason: 'its runner recorded no exit code', endedAt: job.endedAt}
     }
-    if (job.state !== 'RUNNING') return {rank, state: job.state, exitCode: null, reason: null}
-    if (runner.startedAt === null) return {rank, state: 'PROVISIONING', exitCode: null, reason: 'its runner has not started the job yet'}
-    return {rank, state: 'RUNNING', exitCode: null, reason: null}
+    if (job.state !== 'RUNNING') return {...base, state: job.state, reason: job.reason}
+    if (runner.startedAt === null) return {...base, state: 'PROVISIONING', reason: 'its runner has not started the job yet'}
+    return {...base, state: 'RUNNING', reason: job.reason}
   })
 }
