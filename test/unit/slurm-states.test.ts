@@ -3,11 +3,13 @@
 import {expect} from 'chai'
 
 import {ProviderError} from '../../src/errors.js'
+import {gangPoll} from '../../src/providers/gang.js'
 import {queryError, submitError} from '../../src/providers/slurm/commands.js'
 import {
   describeReason,
   mapForgotten,
   mapSlurmState,
+  slurmRankResults,
   type RunnerObservation,
   type SlurmObservation,
 } from '../../src/providers/slurm/states.js'
@@ -199,5 +201,72 @@ describe('slurm errors', () => {
       code: 'SLURM_BUSY',
     })
     expect(queryError('squeue', fail('squeue: error: something else\n'))).to.include({category: 'transient', code: 'SLURM_COMMAND_FAILED'})
+  })
+})
+
+describe('slurm gang state (one job, one runner per node)', () => {
+  const started = '2026-11-27T22:00:01.000Z'
+  const ended = '2026-11-27T22:05:00.000Z'
+  /** The gang's result as the provider computes it: the job's mapping, then each rank's, then gang.ts's rule. */
+  const gang = (state: string, ranks: RunnerObservation[], extra: Partial<SlurmObservation> = {}) => {
+    const attempt = {
+      ...ranks[0],
+      noticed: ranks.some((r) => r.noticed),
+      cancelled: ranks.some((r) => r.cancelled),
+    }
+    const job = mapSlurmState(slurm(state, extra), attempt)
+    return gangPoll(slurmRankResults(job, attempt, ranks))
+  }
+
+  it('is PENDING while queued and until every rank has started, RUNNING once all run', () => {
+    const queued = gang('PENDING', [runner(), runner()], {reason: 'Resources'})
+    expect(queued.state).to.equal('PENDING')
+    expect(queued.nodes!.map((n) => n.state)).to.deep.equal(['PENDING', 'PENDING'])
+    const half = gang('RUNNING', [runner({startedAt: started}), runner()])
+    expect(half.state).to.equal('PENDING')
+    expect(half.reason).to.match(/1 of 2 ranks running; rank 1: its runner has not started/)
+    const all = gang('RUNNING', [runner({startedAt: started}), runner({startedAt: started})])
+    expect(all.state).to.equal('RUNNING')
+    expect(all.nodes!.map((n) => n.state)).to.deep.equal(['RUNNING', 'RUNNING'])
+  })
+
+  it('fails the gang when one rank exits non-zero, while the others still run', () => {
+    const r = gang('RUNNING', [runner({startedAt: started}), runner({startedAt: started, exitCode: 3, endedAt: ended})])
+    expect(r.state).to.equal('FAILED')
+    expect(r.exitCode).to.equal(3)
+    expect(r.reason).to.match(/^rank 1: exit 3/)
+    expect(r.nodes!.map((n) => `${n.rank}:${n.state}`)).to.deep.equal(['0:RUNNING', '1:FAILED'])
+  })
+
+  it('a rank ending non-zero while the gang is being stopped is part of the stop, not a failure', () => {
+    // Rank 0 got the notice; rank 1 died of its peers' going before its runner read the gang notice.
+    const r = gang('COMPLETED', [
+      runner({startedAt: started, noticed: true, exitCode: 0, endedAt: ended}),
+      runner({startedAt: started, exitCode: 1, endedAt: ended}),
+    ])
+    expect(r.state).to.equal('PREEMPTED')
+    expect(r.exitCode).to.equal(0)
+    const cancelled = gang('CANCELLED', [
+      runner({startedAt: started, stopRequest: 'cancel', exitCode: 143, endedAt: ended}),
+      runner({startedAt: started, stopRequest: 'cancel', exitCode: 143, endedAt: ended}),
+    ])
+    expect(cancelled.state).to.equal('CANCELLED')
+  })
+
+  it("takes the head's exit code as the job's, and fails a gang one of whose ranks never wrote its own", () => {
+    const ok = gang('COMPLETED', [
+      runner({startedAt: started, exitCode: 0, endedAt: ended}),
+      runner({startedAt: started, exitCode: 0, endedAt: ended}),
+    ])
+    expect(ok).to.deep.include({state: 'SUCCEEDED', exitCode: 0})
+    const silent = gang('COMPLETED', [runner({startedAt: started, exitCode: 0, endedAt: ended}), runner({startedAt: started})])
+    expect(silent.state).to.equal('FAILED')
+    expect(silent.reason).to.match(/^rank 1: its runner recorded no exit code/)
+  })
+
+  it('a gang Slurm requeued after preemption is PREEMPTED at every rank', () => {
+    const r = gang('PENDING', [runner({startedAt: started}), runner({startedAt: started})], {restarts: 1})
+    expect(r.state).to.equal('PREEMPTED')
+    expect(r.nodes!.map((n) => n.state)).to.deep.equal(['PREEMPTED', 'PREEMPTED'])
   })
 })

@@ -118,6 +118,39 @@ describe('slurm submission', () => {
     }
   })
 
+  it('writes a gang batch script: the peer list from Slurm before one step of one runner per node, paths as data', () => {
+    const script = renderBatchScript({
+      attemptId: 'att-2',
+      attemptDir: "/tmp/it's here",
+      runnerPath: '/tmp/x/skyhop-runner.sh',
+      cpusPerTask: 2,
+      nodes: 3,
+    })
+    expect(script).to.include(`dir='/tmp/it'\\''s here'`)
+    expect(script).to.include('scontrol show hostnames "$SLURM_JOB_NODELIST"')
+    expect(script).to.include(`sinfo --noheader --all --Node --nodes="$SLURM_JOB_NODELIST" --format='%N %o'`)
+    expect(script).to.include('[ "$count" -eq 3 ]')
+    // The list is renamed into place before the step starts, so no runner reads half of it.
+    const written = script.indexOf('mv -f "$dir/node-ips.tmp" "$dir/node-ips"')
+    const step = script.indexOf('exec srun --nodes=3 --ntasks-per-node=1 --cpus-per-task=2 --export=ALL --quiet bash -c ')
+    expect(written).to.be.greaterThan(0)
+    expect(step).to.be.greaterThan(written)
+    expect(script.trimEnd().endsWith(`'/tmp/x/skyhop-runner.sh' "$dir"`)).to.equal(true)
+    expect(script).to.include('SKYHOP_RUNNER_NODE_RANK=$rank exec bash "$0" "$1"')
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-batch-'))
+    try {
+      const probe = join(dir, 'probe.sh')
+      writeFileSync(probe, script)
+      execFileSync('bash', ['-n', probe])
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+    // One node: the script of old, unchanged.
+    expect(renderBatchScript({attemptId: 'a', attemptDir: '/d', runnerPath: '/r', cpusPerTask: null, nodes: 1})).to.equal(
+      renderBatchScript({attemptId: 'a', attemptDir: '/d', runnerPath: '/r', cpusPerTask: null}),
+    )
+  })
+
   it('names and tags jobs safely', () => {
     expect(slurmJobName('train llama; $(rm -rf /)', 2)).to.equal('skyhop-train-llama-rm-rf-a2')
     expect(slurmJobName('***', 1)).to.equal('skyhop-job-a1')
@@ -181,12 +214,15 @@ describe('slurm offers (fake-slurm: recorded output of a GPU cluster)', () => {
       vcpus: 64,
       memoryGiB: 500,
       capacity: 3,
+      // A gang fits on as many nodes as the partition has (TotalNodes), usable now or not.
+      maxNodes: 4,
       noticeSeconds: null,
       priceStatus: 'list',
       asOf: '2026-11-27',
     })
     expect(gpu.price).to.deep.equal({onDemand: 12.5, spot: null, currency: 'USD'})
-    expect(scav).to.deep.include({accelerator: null, capacity: 10, noticeSeconds: 120})
+    expect(scav).to.deep.include({accelerator: null, capacity: 10, maxNodes: 10, noticeSeconds: 120})
+    expect(provider.maxNodes).to.equal(10)
     expect(scav.price).to.deep.equal({onDemand: null, spot: 1, currency: 'CNY'})
     expect(old).to.deep.include({capacity: 0, priceStatus: 'estimate'})
     expect(old.price).to.deep.equal({onDemand: 0, spot: null, currency: 'USD'})
