@@ -264,6 +264,24 @@ describe('slurm gang state (one job, one runner per node)', () => {
     expect(silent.reason).to.match(/^rank 1: its runner recorded no exit code/)
   })
 
+  it('a rank that failed before the gang was stopped stays FAILED after the cleanup that followed', () => {
+    // Rank 1 failed at 22:01; the controller then cancelled the rest (stop request, then Slurm's SIGTERM at rank 0).
+    const rank0 = runner({
+      startedAt: started,
+      stopRequest: 'cancel',
+      cancelled: true,
+      exitCode: 143,
+      endedAt: ended,
+      stoppedAt: '2026-11-27T22:01:05.000Z',
+    })
+    const rank1 = runner({startedAt: started, stopRequest: 'cancel', exitCode: 3, endedAt: '2026-11-27T22:01:00.000Z'})
+    const attempt = {...rank0, cancelled: true, stoppedAt: '2026-11-27T22:01:05.000Z'}
+    const r = gangPoll(slurmRankResults(mapSlurmState(slurm('CANCELLED'), attempt), attempt, [rank0, rank1]))
+    expect(r.nodes!.map((n) => n.state)).to.deep.equal(['CANCELLED', 'FAILED'])
+    expect(r.state).to.equal('FAILED')
+    expect(r.reason).to.match(/^rank 1: exit 3/)
+  })
+
   it('a gang Slurm requeued after preemption is PREEMPTED at every rank', () => {
     const r = gang('PENDING', [runner({startedAt: started}), runner({startedAt: started})], {restarts: 1})
     expect(r.state).to.equal('PREEMPTED')

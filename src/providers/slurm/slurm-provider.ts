@@ -4,7 +4,7 @@
 // directory on a filesystem the compute nodes share. Slurm's own record (squeue,
 // scontrol, sacct when accounting is on) and the runner's files together say what
 // happened; see states.ts for how they are weighed.
-import {copyFileSync, mkdirSync, openSync, readFileSync, closeSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {copyFileSync, mkdirSync, openSync, readFileSync, closeSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -699,6 +699,12 @@ export class SlurmProvider implements Provider {
     const row = (await this.squeueJobs([id])).get(id)
     if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
     requestStop(data.attemptDir, kind, graceSeconds)
+    // A gang's notice carries one deadline: written before any rank hears the signal, it is
+    // the earliest each rank sees, so all of them stop by it (not by their own now + grace,
+    // a few ms apart). Written as a rank publishes it: ms since the epoch.
+    if (kind === 'preempt' && sizeOf(data) > 1) {
+      writeAtomic(join(data.attemptDir, GANG_NOTICE_FILE), `${this.now().getTime() + Math.round(graceSeconds * 1000)}\n`, {mode: 0o600})
+    }
     // A gang's runners all run in one step: any of them started means the step did. The
     // scancel below signals every task of every step of the job, on every node.
     const anyRunner = Array.from({length: sizeOf(data)}, (_, r) => readRunnerPid(rankDir(data, r))).some((pid) => pid !== null)
@@ -716,6 +722,9 @@ export class SlurmProvider implements Provider {
     const id = jobIdOf(handle)
     const row = (await this.squeueJobs([id])).get(id)
     if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
+    // A gang still running after one rank failed: its other runners hear Slurm's SIGTERM as
+    // the cancel it is, not as a preemption notice (and the failed rank's story stands).
+    if (sizeOf(data) > 1 && readText(join(data.attemptDir, 'stop-request')) === null) requestStop(data.attemptDir, 'cancel', 0)
     const result = await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
   }
@@ -872,6 +881,7 @@ export function observeRunner(attemptDir: string, runnerDir: string = attemptDir
   const request = readText(join(attemptDir, 'stop-request'))?.trim().split(/\s+/)[0]
   const started = firstEvent(events, 'setup-start', 'run-start')
   const exit = firstEvent(events, 'exit')
+  const stop = firstEvent(events, 'notice', 'cancel')
   return {
     exitCode,
     stopRequest: request === 'cancel' || request === 'preempt' ? request : null,
@@ -879,6 +889,7 @@ export function observeRunner(attemptDir: string, runnerDir: string = attemptDir
     noticed: firstEvent(events, 'notice') !== undefined,
     startedAt: started?.ts ?? null,
     endedAt: exitCode === null ? null : typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? null),
+    stoppedAt: stop?.ts ?? null,
   }
 }
 
@@ -893,12 +904,14 @@ function observeAttempt(data: SlurmHandleData): {attempt: RunnerObservation; ran
     return {attempt: one, ranks: [one]}
   }
   const ranks = Array.from({length: size}, (_, rank) => observeRunner(data.attemptDir, rankDir(data, rank)))
-  const gangNotice = readText(join(data.attemptDir, GANG_NOTICE_FILE)) !== null
+  const gangNotice = mtimeOf(join(data.attemptDir, GANG_NOTICE_FILE))
+  const stops = [gangNotice, mtimeOf(join(data.attemptDir, 'stop-request')), ...ranks.map((r) => r.stoppedAt ?? null)]
   return {
     attempt: {
       ...ranks[0],
-      noticed: gangNotice || ranks.some((r) => r.noticed),
+      noticed: gangNotice !== null || ranks.some((r) => r.noticed),
       cancelled: ranks.some((r) => r.cancelled),
+      stoppedAt: stops.filter((t): t is string => t !== null).sort()[0] ?? null,
     },
     ranks,
   }
@@ -935,6 +948,15 @@ function usableNodeState(state: string): boolean {
   const s = state.replace(/[*~#!%$@^-]+$/, '')
   if (state.endsWith('*')) return false // not responding
   return ['idle', 'mix', 'mixed', 'alloc', 'allocated', 'comp', 'completing', 'plnd', 'planned', 'resv', 'reserved'].includes(s)
+}
+
+/** A file's modification time (ISO), or null when it is not there. */
+function mtimeOf(path: string): string | null {
+  try {
+    return statSync(path).mtime.toISOString()
+  } catch {
+    return null
+  }
 }
 
 function readText(path: string): string | null {

@@ -61,6 +61,11 @@ export interface RunnerObservation {
   /** When the runner began the job (setup or run), if it did. */
   startedAt: string | null
   endedAt: string | null
+  /**
+   * When the stop began (ISO): the runner's first notice or cancel, or for a gang the
+   * earliest of every rank's, the stop request's and the gang notice's. Unset: unknown.
+   */
+  stoppedAt?: string | null
 }
 
 export interface MappedState {
@@ -203,15 +208,23 @@ export function mapForgotten(runner: RunnerObservation, jobId: string): MappedSt
  */
 export function slurmRankResults(job: MappedState, attempt: RunnerObservation, ranks: RunnerObservation[]): MappedState[] {
   const jobEnded = !['PENDING', 'PROVISIONING', 'RUNNING'].includes(job.state)
+  const stopAt = attempt.stoppedAt ?? null
+  const stopping = attempt.noticed || attempt.cancelled || attempt.stopRequest !== null
   return ranks.map((runner) => {
     if (runner.exitCode !== null) {
+      // A rank that ended before the stop began (a failure the controller then cleaned up
+      // after) keeps its own story; one that ended after it was stopped with the gang.
+      const before = stopAt !== null && runner.endedAt !== null && runner.endedAt < stopAt
+      const own = before ? {...runner, stopRequest: null} : runner
       return mapForgotten(
-        {
-          ...runner,
-          stopRequest: attempt.stopRequest,
-          noticed: runner.noticed || attempt.noticed,
-          cancelled: runner.cancelled || attempt.cancelled,
-        },
+        stopping && !before
+          ? {
+              ...runner,
+              stopRequest: attempt.stopRequest,
+              noticed: runner.noticed || attempt.noticed,
+              cancelled: runner.cancelled || attempt.cancelled,
+            }
+          : own,
         '',
       )
     }
