@@ -160,8 +160,15 @@ describe('slurm gangs (real multi-node Slurm)', function () {
     await provider.cleanup(handle)
     const after = await pollUntil(provider, handle, (r) => r.nodes?.[0].state !== 'RUNNING', 30_000)
     expect(after.last.state).to.equal('FAILED')
-    const state = (await slurm('squeue', ['--noheader', '--states=all', `--jobs=${handle.externalId}`, '--format=%T'])).trim()
+    // Every node's processes end (COMPLETING), then the job is CANCELLED.
+    let state = ''
+    for (let i = 0; i < 150 && state !== 'CANCELLED'; i++) {
+      state = (await slurm('squeue', ['--noheader', '--states=all', `--jobs=${handle.externalId}`, '--format=%T'])).trim()
+      if (state !== 'CANCELLED') await new Promise((r) => setTimeout(r, 200))
+    }
     expect(state).to.equal('CANCELLED')
+    // The head heard the cleanup as the cancel it is; rank 1's failure stands.
+    expect(readEvents(join(dirOf(handle), 'node-0')).some((e) => e.event === 'cancel')).to.equal(true)
   })
 
   it('refuses a gang larger than the partition, as a capacity error scoped to the partition', async () => {

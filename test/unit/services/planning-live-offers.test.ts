@@ -97,6 +97,6 @@ describe('planning asks a backend only when the job could use its live offers', 
   it('one job of several that could use Slurm is enough; without jobs every backend is asked as before', async () => {
     const calls = await asked([gpuJob(['H100-80GB']), testJobSpec({run: 'true'})])
     expect(calls.filter((c) => c.startsWith('sinfo'))).to.have.length(1)
-    expect(await asked(undefined)).to.include('sinfo --noheader --format=%R|%a|%c|%m|%G|%D|%t|%l')
+    expect(await asked(undefined)).to.include('sinfo --noheader --all --format=%R|%a|%c|%m|%G|%D|%t|%l')
   })
 })
