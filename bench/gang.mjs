@@ -9,7 +9,7 @@
 //     pid from `skyhop status --json`); each rank's TERM trap stamps when it ran. Baseline:
 //     a shell's `kill -TERM` to every one of N bash processes with the same trap.
 // Local by default. With `--slurm` the launch figures are measured on Slurm too (the job is
-// placed with `--provider slurm`, needs a cluster of scripts/slurm-up.sh with enough nodes);
+// placed with `--provider slurm` on the gang-high partition of scripts/slurm-up.sh, 4 nodes);
 // the notice figure stays local (a Slurm node's runner is not this machine's process to
 // signal).
 // Run after `npm run build`: node bench/gang.mjs [runs=10] [notices=10] [--slurm]
@@ -30,7 +30,9 @@ const home = mkdtempSync(join(tmpdir(), 'skyhop-bench-gang-'))
 const MARKS = join(home, 'marks')
 mkdirSync(MARKS)
 // The local machine holds 4 ranks whatever its CPU count: the figure is skyhop's, not the cores'.
-writeFileSync(join(home, 'config.yaml'), `providers:\n  slurm: {enabled: ${slurm}}\n  local: {max_nodes: 4}\n`)
+// On Slurm, the multi-node partition of scripts/slurm-up.sh (Hidden, so it is named).
+const slurmConfig = slurm ? '{enabled: true, partitions: [gang-high]}' : '{enabled: false}'
+writeFileSync(join(home, 'config.yaml'), `providers:\n  slurm: ${slurmConfig}\n  local: {max_nodes: 4}\n`)
 const env = {...process.env, SKYHOP_HOME: home, SKYHOP_CONFIG: join(home, 'config.yaml'), CI: '1'}
 
 const stamp = (name) => `printf %s "\${EPOCHREALTIME/./}" > "$MARKS/$RUN_ID/${name}-\${SKYHOP_NODE_RANK:-0}"`

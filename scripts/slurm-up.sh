@@ -176,6 +176,9 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
+# Schedule a batch job at the next pass (within 1 s) instead of up to 3 s later: launches
+# on an idle test cluster start about 1 s sooner.
+SchedulerParameters=batch_sched_delay=0
 # No GPUs here, so no GresTypes and no gres.conf. Accelerators reach skyhop through
 # the provider's gres mapping on clusters that have them.
 # No slurmdbd: sacct has no data. Finished jobs stay visible to squeue and
