@@ -304,6 +304,16 @@ describe('slurm gangs through the CLI (real multi-node Slurm)', function () {
 
     const status = parseEnvelope(runCli(['status', 'slurm-gang', '--json'], {home, env}).stdout)
     expect(status.result.job.state).to.equal('SUCCEEDED')
+    const [attemptRow] = status.result.job.attemptsDetail as Array<{nodes: Array<{rank: number; state: string; reason: string}>}>
+    expect(attemptRow.nodes.map((n) => `${n.rank}:${n.state}`)).to.deep.equal(['0:SUCCEEDED', '1:SUCCEEDED'])
+    expect(attemptRow.nodes[1].reason).to.equal(`on ${names[1]} (${addrs.get(names[1])})`)
+
+    // Every rank's lines through the CLI, with the rank prefix.
+    const logs = runCli(['logs', 'slurm-gang', '--all-nodes'], {home, env})
+    expect(logs.code, logs.stderr).to.equal(0)
+    expect(logs.stdout).to.match(/^\[rank 0\] rank=0 nodes=2 /m)
+    expect(logs.stdout).to.match(/^\[rank 1\] rank=1 nodes=2 /m)
+    expect(runCli(['logs', 'slurm-gang', '--node', '1'], {home, env}).stdout).to.match(/^rank=1 nodes=2 /m)
   })
 
   it('plan excludes partitions with fewer nodes than the job, with the reason', async () => {
