@@ -10,7 +10,7 @@ import {ProviderError} from '../../src/errors.js'
 import type {LaunchHandle} from '../../src/model/attempt.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
-import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {parseEnvelope, ROOT, runCli, tempHome} from '../helpers/cli.js'
 import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
@@ -314,6 +314,21 @@ describe('slurm gangs through the CLI (real multi-node Slurm)', function () {
     expect(logs.stdout).to.match(/^\[rank 0\] rank=0 nodes=2 /m)
     expect(logs.stdout).to.match(/^\[rank 1\] rank=1 nodes=2 /m)
     expect(runCli(['logs', 'slurm-gang', '--node', '1'], {home, env}).stdout).to.match(/^rank=1 nodes=2 /m)
+  })
+
+  it('runs examples/multi-node.yaml on two nodes: the ranks meet at the head over TCP and agree on their peers', async () => {
+    await clusterIdle()
+    const home = tempHome()
+    const env = slurmOnly(home)
+    const r = runCli(['launch', join(ROOT, 'examples', 'multi-node.yaml'), '--yes', '--wait'], {home, env, timeoutMs: 150_000})
+    expect(r.code, `${r.stdout}\n${r.stderr}`).to.equal(0)
+    const logs = runCli(['logs', 'multi-node', '--all-nodes'], {home, env}).stdout
+    for (const rank of [0, 1])
+      expect(logs).to.match(new RegExp(`^\\[rank ${rank}\\] rank ${rank}: gang of 2 ranks \\[0, 1\\], peers agree: True$`, 'm'))
+    // Each rank worked in a directory of its own (the script writes its helper there).
+    const [attempt] = readdirSync(join(home, 'slurm', 'attempts'))
+    for (const rank of [0, 1])
+      expect(existsSync(join(home, 'slurm', 'attempts', attempt, `node-${rank}`, 'work', 'gang_check.py'))).to.equal(true)
   })
 
   it('plan excludes partitions with fewer nodes than the job, with the reason', async () => {

@@ -442,7 +442,9 @@ export class SlurmProvider implements Provider {
     const config: RunnerConfig = {
       graceSeconds: grace,
       signal: request.spec.recovery.signal,
-      workdir: request.spec.workdir ? resolve(request.spec.workdir) : join(attemptDir, 'work'),
+      // A gang's ranks each work in their own node-<rank>/work (the runner reads a relative
+      // workdir under its own directory), unless the job names one.
+      workdir: request.spec.workdir ? resolve(request.spec.workdir) : gang ? 'work' : join(attemptDir, 'work'),
       noticeSources: [],
       pollIntervalSeconds: 1,
       ...checkpointRunnerConfig(request.checkpointSync),
