@@ -225,13 +225,15 @@ describe('slurm gangs (real multi-node Slurm)', function () {
 
       const at = Date.now()
       if (how === 'Slurm preempts it (GraceTime)') {
-        // A high-tier job that needs every CPU of every node: Slurm must preempt the gang.
-        const total = (await nodeAddrs()).size
+        // A high-tier job that needs every CPU of rank 1's node (not the head's): Slurm
+        // preempts the whole gang for it, and every rank hears of it.
+        const rank1Node = readFileSync(join(dir, 'node-names'), 'utf8').trim().split('\n')[1]
         const high = (
           await slurm('sbatch', [
             '--parsable',
             '--partition=gang-high',
-            `--nodes=${total}`,
+            '--nodes=1',
+            `--nodelist=${rank1Node}`,
             `--cpus-per-task=${cpus}`,
             '--job-name=skyhop-gang-preemptor',
             '--output=/dev/null',
