@@ -11,10 +11,9 @@
 // start all or none; poll, logs, signal and cleanup reach every rank.
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync} from 'node:fs'
 import {availableParallelism, hostname} from 'node:os'
 import {basename, isAbsolute, join, resolve} from 'node:path'
-import {StringDecoder} from 'node:string_decoder'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
@@ -38,6 +37,7 @@ import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider
 import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
 import {cleanAcceleratorName, detectMachine, type MachineInfo, type ToolRunner} from './machine.js'
 import {groupAlive, isRunnerOf, processAlive, sendSignal} from './processes.js'
+import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
 
 export interface LocalProviderOptions {
@@ -510,65 +510,15 @@ export class LocalProvider implements Provider {
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const data = dataOf(handle)
     const ranks = ranksOf(data)
-    const which = options.node ?? 0
-    const chosen = which === 'all' ? ranks : ranks.filter((r) => r.rank === which)
-    if (chosen.length === 0) {
-      throw fail('user', `attempt ${handle.externalId} has no node ${String(which)}`, {
-        hint: ranks.length === 1 ? 'It runs on one node: rank 0.' : `Its ranks are 0 to ${ranks.length - 1}.`,
-      })
-    }
-    const prefix = which === 'all' && ranks.length > 1
-    const tails = chosen.map((r) => ({
-      rank: r,
-      path: join(r.dir, 'output.log'),
-      decoder: new StringDecoder('utf8'),
-      position: 0,
-      pending: '',
-      label: prefix ? `[rank ${r.rank}] ` : '',
-    }))
-    const buffer = Buffer.alloc(64 * 1024)
-    let idlePolls = 0
-    for (;;) {
-      if (options.signal?.aborted) return
-      // Decide "finished" before reading, so that everything written before the end is read.
-      const finished = !options.follow || tails.every((t) => readExitCode(t.rank.dir) !== null || !this.rankAlive(data.attemptDir, t.rank))
-      let read = 0
-      for (const t of tails) {
-        try {
-          const fd = openSync(t.path, 'r')
-          try {
-            let n: number
-            while ((n = readSync(fd, buffer, 0, buffer.length, t.position)) > 0) {
-              t.position += n
-              read += n
-              t.pending += t.decoder.write(buffer.subarray(0, n))
-              const lines = t.pending.split('\n')
-              t.pending = lines.pop()!
-              for (const line of lines) yield t.label + line
-              if (options.signal?.aborted) return
-            }
-          } finally {
-            closeSync(fd)
-          }
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-        }
-      }
-      if (read === 0 && finished) break
-      if (read === 0) {
-        try {
-          // Quick at first (someone is waiting for the first line), then relaxed.
-          idlePolls++
-          await sleep(idlePolls < 40 ? 20 : 100, undefined, {signal: options.signal})
-        } catch {
-          return
-        }
-      }
-    }
-    for (const t of tails) {
-      t.pending += t.decoder.end()
-      if (t.pending !== '') yield t.label + t.pending
-    }
+    const sources = logSources(PROVIDER, data.attemptDir, ranks.length, options.node)
+    const chosen = options.node === 'all' ? ranks : ranks.filter((r) => r.rank === (options.node ?? 0))
+    yield* followLogFiles(sources, {
+      follow: options.follow,
+      signal: options.signal,
+      ended: () => chosen.every((r) => readExitCode(r.dir) !== null || !this.rankAlive(data.attemptDir, r)),
+      // Quick at first (someone is waiting for the first line), then relaxed.
+      idleMs: (n) => (n < 40 ? 20 : 100),
+    })
   }
 
   private rankAlive(attemptDir: string, rank: Rank): boolean {
