@@ -1,7 +1,8 @@
-// The Slurm provider against the real cluster that scripts/slurm-up.sh starts on
-// 127.0.0.1 (one 2-CPU node; partitions `low`, preemptible with GraceTime=10, and
-// `high`). Jobs really run under slurmd; nothing here is faked. Preemption has its own
-// file (slurm-preemption.test.ts).
+// The Slurm provider against the real cluster that scripts/slurm-up.sh starts on this
+// machine; these one-node jobs use its partitions `low` (preemptible, GraceTime=10) and
+// `high`, both on the one 2-CPU node n1 at 127.0.0.1. Jobs really run under slurmd;
+// nothing here is faked. Preemption has its own file (slurm-preemption.test.ts), gangs too
+// (slurm-gang.test.ts).
 import {expect} from 'chai'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
