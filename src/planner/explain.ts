@@ -48,6 +48,9 @@ export function describeExclusion(
     case 'blocked':
       return `${subject}${market} was blocked after a failed launch`
     case 'multi-node-unsupported':
+      // Below the backend's own limit: the offers (a partition, this machine) are too small.
+      if (detail < (ctx.maxNodes?.get(example.provider) ?? Infinity))
+        return `${subject} offers hold at most ${detail} node(s) in one gang (e.g. ${example.instanceType}); the job needs ${job.nodes}`
       return detail <= 1
         ? `${subject} cannot launch a gang of nodes (one node per attempt); the job needs ${job.nodes} nodes`
         : `${subject} can hold at most ${detail} nodes in one gang; the job needs ${job.nodes}`

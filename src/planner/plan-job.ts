@@ -158,8 +158,14 @@ export function rankOffers(
     const kind = providerKind(offer.provider)
     // A gang needs a backend that launches all its nodes at once (Provider.maxNodes) and an
     // offer that holds them (the local machine's ranks).
-    const maxNodes = Math.min(offer.maxNodes ?? Infinity, ctx.maxNodes?.get(offer.provider) ?? Infinity)
-    if (nodes > maxNodes) return exclusions.add('multi-node-unsupported', offer.provider, '', offer, null, maxNodes)
+    const backendMax = ctx.maxNodes?.get(offer.provider) ?? Infinity
+    const maxNodes = Math.min(offer.maxNodes ?? Infinity, backendMax)
+    if (nodes > maxNodes) {
+      // Grouped by region when the offer is what is too small (a partition, this machine), so
+      // the reason can say so instead of blaming the backend.
+      const where = maxNodes < backendMax ? offer.region : ''
+      return exclusions.add('multi-node-unsupported', offer.provider, where, offer, null, maxNodes)
+    }
     const room = offerRoom(offer)
     if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)
     if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null)

@@ -222,12 +222,13 @@ describe('planner feasibility', () => {
     // 3 nodes × 1.5 USD/h.
     expect(plan.chosen?.hourlyPriceUsd).to.equal(4.5)
     expect(reasons(plan)).to.deep.include({
-      'multi-node-unsupported:local': 1,
+      'multi-node-unsupported:local/this-machine': 1,
       'multi-node-unsupported:slurm': 1,
       'capacity:aws/us-east-1': 1,
     })
     const why = plan.excluded.filter((g) => g.reason === 'multi-node-unsupported').map((g) => g.message)
-    expect(why).to.include('local can hold at most 2 nodes in one gang; the job needs 3')
+    // The machine is too small, not the backend: the reason names the offers.
+    expect(why).to.include('local/this-machine offers hold at most 2 node(s) in one gang (e.g. small-machine); the job needs 3')
     expect(why).to.include('slurm cannot launch a gang of nodes (one node per attempt); the job needs 3 nodes')
 
     // A machine that holds the gang's ranks is a candidate, and a gang as big as a limit fits it.
