@@ -6,9 +6,11 @@ import type {Accelerator} from '../model/catalog.js'
 import {loadRegistry} from '../catalog/accelerators.js'
 import {type FileIssue, InvalidFileError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
+import {classifyImage, ImageReferenceError} from './image.js'
 import type {
   AcceleratorConfig,
   AcceleratorRequest,
+  ContainerImage,
   DataSource,
   CompatName,
   JobSpec,
@@ -272,6 +274,19 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
       })
   }
 
+  const image =
+    raw.image === undefined
+      ? null
+      : at(['image'], () => {
+          try {
+            return classifyImage(raw.image!)
+          } catch (error) {
+            if (error instanceof ImageReferenceError) throw new FieldError(error.message)
+            throw error
+          }
+        })
+  const container: ContainerImage | null = image?.kind === 'container' ? image.image : null
+
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})
 
   const envs: Record<string, string> = {}
@@ -297,6 +312,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     placement: {providers: allowDeny(raw.placement?.providers), regions: allowDeny(raw.placement?.regions)},
     data,
     image: raw.image ?? null,
+    container,
     envs,
     secrets: raw.secrets ?? [],
     setup: raw.setup ?? null,

@@ -101,7 +101,14 @@ export interface JobSpec {
     regions: {allow: string[] | null; deny: string[]}
   }
   data: DataSource[]
+  /** `image:` as written: a VM image name or id, or a container reference (see `container`). */
   image: string | null
+  /**
+   * Set when `image:` names a container image (`docker:` prefix or a registry reference): the
+   * runner runs setup and run inside it. A VM provider must not resolve `image` as a VM image
+   * then. Absent in specs stored before it existed: read it as null.
+   */
+  container?: ContainerImage | null
   envs: Record<string, string>
   /** Env var names whose values come from the launching environment and are never stored. */
   secrets: string[]
@@ -134,6 +141,17 @@ export interface JobSpec {
    * Absent in specs stored before it existed: read it as [].
    */
   compat?: CompatName[]
+}
+
+/** A container image reference (docker/OCI grammar), parsed from the job file's `image:`. */
+export interface ContainerImage {
+  /** The reference without the `docker:` prefix: what the container runtime is given. */
+  reference: string
+  /** Registry host[:port]; null for the runtime's default registry (Docker Hub). */
+  registry: string | null
+  repository: string
+  tag: string | null
+  digest: string | null
 }
 
 /** The job file's `compat:` names (the runner's COMPAT_NAMES, src/runner/contract.ts). */
