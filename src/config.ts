@@ -11,7 +11,14 @@ import {readDocument, schemaIssues} from './util/located-document.js'
 
 export interface SkyhopConfig {
   providers: {
-    local: {enabled: boolean; maxConcurrent: number | null; whenFull: 'queue' | 'fail'; pricePerHourUsd: number; maxNodes: number | null}
+    local: {
+      enabled: boolean
+      maxConcurrent: number | null
+      whenFull: 'queue' | 'fail'
+      pricePerHourUsd: number
+      maxNodes: number | null
+      containerRuntime?: string | null
+    }
     slurm: {
       enabled: boolean | null
       cluster: string | null
@@ -34,7 +41,14 @@ export interface SkyhopConfig {
 
 interface RawConfig {
   providers?: {
-    local?: {enabled?: boolean; max_concurrent?: number; when_full?: 'queue' | 'fail'; price_per_hour?: number; max_nodes?: number}
+    local?: {
+      enabled?: boolean
+      max_concurrent?: number
+      when_full?: 'queue' | 'fail'
+      price_per_hour?: number
+      max_nodes?: number
+      container_runtime?: string
+    }
     slurm?: {
       enabled?: boolean
       cluster?: string
@@ -78,6 +92,7 @@ export function loadConfig(home: string): SkyhopConfig {
         maxNodes: local.max_nodes ?? null,
         whenFull: local.when_full ?? 'queue',
         pricePerHourUsd: local.price_per_hour ?? 0,
+        containerRuntime: local.container_runtime ?? null,
       },
       slurm: {
         enabled: slurm.enabled ?? null,

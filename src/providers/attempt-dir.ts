@@ -118,7 +118,47 @@ export function renderRunnerConf(config: RunnerConfig): string {
   if (config.holdTimeoutSeconds !== undefined)
     entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
   entries.push(...gangEntries(config))
+  entries.push(...containerEntries(config))
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
+}
+
+/** runner.conf's container keys (none without a container image). */
+function containerEntries(config: RunnerConfig): Array<[string, string]> {
+  if (config.containerImage === undefined) {
+    if (config.containerRuntime !== undefined || config.containerArgs !== undefined) {
+      throw new UsageError('runner settings containerRuntime and containerArgs need a containerImage', {code: 'RUNNER_CONFIG_INVALID'})
+    }
+    return []
+  }
+  if (!/^[^\s'"\\]{1,512}$/.test(config.containerImage)) {
+    throw new UsageError(`runner setting containerImage: "${config.containerImage}" is not an image reference`, {
+      code: 'RUNNER_CONFIG_INVALID',
+    })
+  }
+  const entries: Array<[string, string]> = [['containerImage', config.containerImage]]
+  if (config.containerRuntime !== undefined) {
+    if (!/^(\/[^:\0\n]*\/)?(podman|docker)$/.test(config.containerRuntime)) {
+      throw new UsageError(
+        `runner setting containerRuntime must be podman or docker (or a path to one), not "${config.containerRuntime}"`,
+        {
+          code: 'RUNNER_CONFIG_INVALID',
+        },
+      )
+    }
+    entries.push(['containerRuntime', config.containerRuntime])
+  }
+  return entries
+}
+
+/** container-args: one argument per line, so none may hold a line break (or a NUL). */
+function renderContainerArgs(args: string[]): string {
+  const bad = args.find((a) => typeof a !== 'string' || /[\0\n\r]/.test(a))
+  if (bad !== undefined) {
+    throw new UsageError(`runner setting containerArgs: ${JSON.stringify(bad)} cannot be one line of container-args`, {
+      code: 'RUNNER_CONFIG_INVALID',
+    })
+  }
+  return args.length === 0 ? '' : args.join('\n') + '\n'
 }
 
 /** runner.conf's gang keys (none for a single node, so its file stays as it was). */
@@ -226,6 +266,7 @@ function checkNoticeSource(entry: string): string {
 export function writeAttemptDir(dir: string, files: AttemptFiles): void {
   const env = renderEnv(files.env)
   const conf = renderRunnerConf(files.config)
+  const containerArgs = files.config.containerArgs === undefined ? null : renderContainerArgs(files.config.containerArgs)
   if (typeof files.run !== 'string') throw new UsageError('a job needs a run script', {code: 'RUN_MISSING'})
   mkdirSync(dir, {recursive: true, mode: 0o700})
   writeAtomic(join(dir, 'run.sh'), files.run, {mode: 0o700})
@@ -233,6 +274,8 @@ export function writeAttemptDir(dir: string, files: AttemptFiles): void {
   else writeAtomic(join(dir, 'setup.sh'), files.setup, {mode: 0o700})
   writeAtomic(join(dir, 'env'), env, {mode: 0o600})
   writeAtomic(join(dir, 'runner.conf'), conf, {mode: 0o600})
+  if (containerArgs === null) rmSync(join(dir, 'container-args'), {force: true})
+  else writeAtomic(join(dir, 'container-args'), containerArgs, {mode: 0o600})
 }
 
 function readOptional(path: string): string | null {

@@ -37,6 +37,7 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
         whenFull: local.whenFull,
         price: {amount: local.pricePerHourUsd, currency: 'USD'},
         canonicalAccelerator: (raw) => loadRegistry().resolve(raw)?.name ?? null,
+        ...(local.containerRuntime == null ? {} : {containerRuntime: local.containerRuntime === 'none' ? null : local.containerRuntime}),
       }),
     )
   }

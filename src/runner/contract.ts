@@ -17,6 +17,8 @@
 //   job.status        run.sh's exit status, as the job's own shell saw it (internal)
 //   exit_code         the job's exit code, written atomically when it ends
 //   stop-request      written by skyhop before signalling the runner: `cancel` or `preempt`
+//   container-args    with containerImage: the runtime's extra arguments, one per line (container.ts)
+//   container.name    written by the runner: the name of the attempt's container, if any
 //
 // Details the runner and its writers agree on (added with the runner itself):
 //   runner.conf keys are the RunnerConfig field names; `noticeSources` is one value with
@@ -47,6 +49,16 @@
 // the head (rank 0) saves the checkpoint to the store; every rank restores it. With
 // capacity slots the head takes one per rank at once and lists them in ATTEMPT_DIR/gang-slots,
 // which the other ranks wait for.
+//
+// A container image (containerImage): setup and run go inside one container, started by the
+// job's wrapper as `RUNTIME run --rm --init --name NAME --workdir WORKDIR -v P:P… --env
+// SKYHOP_PREEMPT_NOTICE --env SKYHOP_NUM_NODES… ARGS… IMAGE bash -c ENTRY`, where P is each of
+// ATTEMPT_DIR, the workdir, SKYHOP_CHECKPOINT_DIR and the notice file's directory (same path
+// inside), ARGS are container-args, and ENTRY sources env and runs setup.sh then run.sh, each in
+// a process group of its own that gets the signals the container's init passes on. The image
+// needs bash. The runtime's client proxies the job's signal to the container; at the deadline
+// the runner kills the container through the runtime (`kill --signal KILL`), whose time is why
+// the kill margin defaults to 3 s then. The container's exit code is the job's.
 //
 // Imports nothing from the rest of skyhop except types, so it can be reused by every provider.
 
@@ -129,6 +141,12 @@ export interface RunnerConfig {
   gangNoticeGetUrl?: string
   /** Other tools' variable names the job gets beside SKYHOP_* (the job file's `compat:`). */
   compat?: CompatName[]
+  /** A container image reference: setup and run go inside it (see above). */
+  containerImage?: string
+  /** `podman` (default) or `docker`, or an absolute path to one of them. */
+  containerRuntime?: string
+  /** The runtime's extra arguments, e.g. the accelerators from deviceArgs (container.ts); written to container-args. */
+  containerArgs?: string[]
 }
 
 /** The job file's `compat:` names, each a set of aliases the runner exports (docs/job-contract.md). */

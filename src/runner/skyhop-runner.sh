@@ -226,7 +226,8 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
   case $sr_key in
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
-      nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat)
+      nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | \
+      containerImage | containerRuntime)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -245,6 +246,8 @@ sr_ckpt_put=${sr_conf[checkpointPut]-}
 # that exits on its own leaves the upload all the time up to the deadline).
 sr_margin_default=1.5
 [[ -n $sr_ckpt_put ]] && sr_margin_default=30
+# A container's SIGKILL goes through its runtime (`podman kill`), which takes a second or so.
+[[ -z $sr_ckpt_put && -n ${sr_conf[containerImage]-} ]] && sr_margin_default=3
 sr_sec_to_ms "${sr_conf[killMarginSeconds]-$sr_margin_default}" || sr_fail "killMarginSeconds must be a number of seconds"
 sr_margin_ms=$MS
 
@@ -382,6 +385,37 @@ if [[ -n $sr_ckpt_get || -n $sr_ckpt_put ]]; then
 fi
 
 [[ -f $sr_dir/run.sh ]] || sr_fail "run.sh is missing in $sr_dir"
+
+# A container image: setup and run go inside one container (setup's changes stay for run),
+# started by the job's wrapper with `RUNTIME run --rm --init`. The runtime's argument list
+# from skyhop (the accelerators, the vendor's way) is container-args, one per line. The
+# attempt directory, the workdir, the checkpoint directory and the notice file's directory
+# are mounted at the same paths, so the job sees the contract unchanged.
+sr_ctr_image=${sr_conf[containerImage]-}
+sr_ctr_rt=${sr_conf[containerRuntime]-podman}
+sr_ctr_name=
+sr_ctr_args=()
+sr_ctr_mounts=()
+if [[ -n $sr_ctr_image ]]; then
+  [[ $sr_ctr_rt =~ ^(/[^:]*/)?(podman|docker)$ ]] || sr_fail "containerRuntime must be podman or docker (or a path to one), not $sr_ctr_rt"
+  command -v "$sr_ctr_rt" >/dev/null 2>&1 || sr_fail "the job's image is a container ($sr_ctr_image) but $sr_ctr_rt is not installed here"
+  if [[ -f $sr_dir/container-args ]]; then mapfile -t sr_ctr_args <"$sr_dir/container-args"; fi
+  # The name ties the container to this runner: whoever cleans up after it finds it in container.name.
+  sr_ctr_name=${sr_dir##*/}
+  sr_ctr_name="skyhop-${sr_ctr_name//[!A-Za-z0-9_.-]/_}-r$sr_rank-$$"
+  sr_ckpt_mnt=$(
+    if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
+    printf '%s' "${SKYHOP_CHECKPOINT_DIR-}"
+  )
+  for sr_p in "$sr_dir" "$sr_workdir" "$sr_ckpt_mnt" "${sr_notice_file%/*}"; do
+    [[ $sr_p == /* ]] || continue
+    # `-v SRC:DST` splits at colons, and a comma ends a --mount field: such a path cannot be mounted as itself.
+    [[ $sr_p == *[:,]* ]] && sr_fail "cannot mount $sr_p into the container: the path contains ':' or ','"
+    mkdir -p -- "$sr_p" 2>/dev/null
+    sr_ctr_mounts+=("$sr_p")
+  done
+  sr_write_atomic "$sr_out/container.name" "$sr_ctr_name"
+fi
 
 # ---------------------------------------------------------------- state
 
@@ -1102,6 +1136,68 @@ sr_gang_env() {
   done
 }
 
+# The container's command (bash in the image): sources env, then runs setup and run each in a
+# process group of their own, and forwards the signals the container's init passes on to
+# that group, as the runner does to the job's group outside. Writes setup-exit and run-start
+# into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR.
+# shellcheck disable=SC2016 # expanded inside the container
+sr_ctr_entry='
+d=$1 o=$2
+if [[ -f $d/env ]]; then . "$d/env"; fi
+emit() {
+  local t=${EPOCHREALTIME//[!0-9]/} s
+  t=$(( 10#$t / 1000 ))
+  TZ=UTC0 printf -v s "%(%Y-%m-%dT%H:%M:%S)T" $(( t / 1000 ))
+  printf "{\"ts\":\"%s.%03dZ\",\"event\":\"%s\"%s}\n" "$s" $(( t % 1000 )) "$1" "${2-}" >>"$o/events.jsonl"
+}
+job=
+fwd() { [[ -n $job ]] && kill -s "$1" -- "-$job" 2>/dev/null; }
+for sig in TERM INT USR1 USR2 HUP QUIT; do trap "fwd $sig" "$sig"; done
+# Job control gives each job a group of its own; its "Done" notices go to the stderr of
+# the entry, which is not the one of the job: the job gets the original (fd 9).
+set -m
+exec 9>&2 2>/dev/null
+run() {
+  "$@" 2>&9 9>&- &
+  job=$!
+  while :; do
+    wait "$job"
+    st=$?
+    kill -0 "$job" 2>/dev/null || break
+  done
+  # A signal may have cut the last wait short after the job ended: bash kept its status.
+  wait "$job" 2>/dev/null
+  s2=$?
+  (( s2 == 127 )) || st=$s2
+  job=
+  return "$st"
+}
+if [[ -f $d/setup.sh ]]; then
+  run bash "$d/setup.sh"
+  st=$?
+  emit setup-exit ",\"exitCode\":$st"
+  (( st == 0 )) || exit "$st"
+fi
+emit run-start
+run bash "$d/run.sh"
+'
+
+# The runtime's command line for this job's container (wrapper side; env is loaded).
+sr_ctr_command() {
+  local p
+  CTR_CMD=("$sr_ctr_rt" run --rm --init --name "$sr_ctr_name" --workdir "$sr_workdir")
+  for p in "${sr_ctr_mounts[@]}"; do CTR_CMD+=(--volume "$p:$p"); done
+  # The runner's truth, passed by name (the runtime reads the values from this shell).
+  CTR_CMD+=(--env SKYHOP_PREEMPT_NOTICE --env SKYHOP_NUM_NODES --env SKYHOP_NODE_RANK --env SKYHOP_NODE_IPS --env SKYHOP_HEAD_IP)
+  CTR_CMD+=(${sr_ctr_args[@]+"${sr_ctr_args[@]}"} "$sr_ctr_image" bash -c "$sr_ctr_entry" skyhop-entry "$sr_dir" "$sr_out")
+}
+
+# Stops this attempt's container (the runtime's client may be gone: SIGKILL took it).
+sr_ctr_kill() {
+  [[ -n $sr_ctr_name ]] || return 0
+  "$sr_ctr_rt" kill --signal "$1" "$sr_ctr_name" >/dev/null 2>&1
+}
+
 # Runs in the job's own process group: setup (if any), then run in place of this shell.
 sr_job_main() {
   trap - TERM INT USR1 USR2 EXIT
@@ -1112,6 +1208,28 @@ sr_job_main() {
   exec </dev/null >>"$sr_out/output.log" 2>&1
   umask "$sr_umask"
   cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; exit 1; }
+  if [[ -n $sr_ctr_image ]]; then
+    # setup-start here; setup-exit and run-start come from inside the container. The
+    # runtime's client proxies the job's signal to the container's init (--init), which
+    # hands it to the entry, which signals the job's group inside.
+    # An image that is not here is pulled first, so that a pull failure is told apart from
+    # the job's own: an `error` event and exit 125 (the runtime's own failure, as docker run).
+    if ! "$sr_ctr_rt" image inspect "$sr_ctr_image" >/dev/null 2>&1 && ! "$sr_ctr_rt" pull "$sr_ctr_image"; then
+      sr_json_str "cannot pull container image $sr_ctr_image with $sr_ctr_rt (see output.log)"
+      sr_emit error message "$JSON" exitCode 125
+      sr_write_atomic "$sr_out/job.status" 125
+      exit 125
+    fi
+    [[ -f $sr_dir/setup.sh ]] && sr_emit setup-start
+    sr_load_env
+    sr_ctr_command
+    trap ':' TERM INT USR1 USR2 HUP QUIT
+    "${CTR_CMD[@]}"
+    local status=$?
+    trap '' TERM INT USR1 USR2 HUP QUIT
+    sr_write_atomic "$sr_out/job.status" "$status"
+    exit "$status"
+  fi
   if [[ -f $sr_dir/setup.sh ]]; then
     # A stop during setup reaches setup through the group; this shell outlives it only
     # to not start run.
@@ -1343,6 +1461,8 @@ while :; do
   sr_now
   if [[ -n $sr_kill_at_ms && -z $sr_killed ]] && (( NOW_MS >= sr_kill_at_ms )); then
     kill -s KILL -- "-$sr_job_pid" 2>/dev/null
+    # The container outlives its runtime client: it gets its SIGKILL from the runtime.
+    sr_ctr_kill KILL
     sr_killed=1
     sr_secs $(( sr_deadline_ms - NOW_MS ))
     sr_emit kill signal '"SIGKILL"' pgid "$sr_job_pid" secondsBeforeDeadline "$SECS"
@@ -1408,6 +1528,12 @@ sr_group_alive() {
   done
   return 1
 }
+
+# A container whose client is gone (killed) or that outlived it is stopped and removed.
+if [[ -n $sr_ctr_name ]]; then
+  sr_ctr_kill KILL
+  "$sr_ctr_rt" rm --force "$sr_ctr_name" >/dev/null 2>&1
+fi
 
 # Whatever the job left in its group goes too, gently first.
 if sr_group_alive "$sr_job_pid"; then

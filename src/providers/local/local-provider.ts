@@ -9,7 +9,12 @@
 // attempt directory, each in a session of its own and writing into node-<rank>/, with the
 // peer list 127.0.0.1 × N and the gang's notice in the attempt's gang-notice file. They
 // start all or none; poll, logs, signal and cleanup reach every rank.
-import {spawn} from 'node:child_process'
+//
+// A job whose image is a container runs in it under podman or docker, whichever answers here
+// (podman first), with this machine's accelerators passed the vendor's way (src/runner/
+// container.ts); without a runtime the launch fails (CONTAINER_RUNTIME_MISSING), never runs
+// the job outside the image.
+import {execFile, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync} from 'node:fs'
 import {availableParallelism, hostname} from 'node:os'
@@ -32,6 +37,7 @@ import {
   writeAttemptDir,
 } from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
+import {CONTAINER_RUNTIMES, deviceArgs, UnknownVendorError, type ContainerRuntime} from '../../runner/container.js'
 import type {Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
 import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
@@ -55,6 +61,12 @@ export interface LocalProviderOptions {
   toolRunner?: ToolRunner
   /** The most ranks of one gang this machine runs; default: its CPU count (a core per rank). */
   maxNodes?: number
+  /**
+   * The container runtime for jobs with a container image: `podman` or `docker` (or a path to
+   * one); null: none (a container job fails to launch). Default: the first of podman, docker
+   * whose `version` answers (docker's needs its daemon).
+   */
+  containerRuntime?: string | null
 }
 
 /** What the handle of a local attempt carries in `data`; `nodes` only for a gang (rank order). */
@@ -125,6 +137,11 @@ function readJson<T>(path: string): T | null {
   }
 }
 
+/** Whether a container runtime answers here (`version` needs docker's daemon too). */
+function answers(runtime: string): Promise<boolean> {
+  return new Promise((done) => execFile(runtime, ['version'], {timeout: 10_000}, (error) => done(!error)))
+}
+
 const first = (events: RunnerEvent[], ...names: string[]): RunnerEvent | undefined => events.find((e) => names.includes(e.event))
 
 export class LocalProvider implements Provider {
@@ -138,6 +155,8 @@ export class LocalProvider implements Provider {
   private readonly canonical: (rawName: string, vendor: string) => string | null
   private readonly toolRunner: ToolRunner | undefined
   private machine: Promise<MachineInfo> | null = null
+  private readonly containerRuntimeOption: string | null | undefined
+  private runtime: Promise<string | null> | null = null
 
   constructor(options: LocalProviderOptions) {
     if (!options.home || !isAbsolute(options.home)) throw fail('user', `home must be an absolute path, not "${options.home}"`)
@@ -155,6 +174,52 @@ export class LocalProvider implements Provider {
     this.whenFull = options.whenFull ?? 'queue'
     this.canonical = options.canonicalAccelerator ?? ((raw) => cleanAcceleratorName(raw))
     this.toolRunner = options.toolRunner
+    this.containerRuntimeOption = options.containerRuntime
+  }
+
+  /** The container runtime to use here, found once: the option, or the first of podman, docker that answers. */
+  private containerRuntime(): Promise<string | null> {
+    this.runtime ??= (async () => {
+      if (this.containerRuntimeOption !== undefined) return this.containerRuntimeOption
+      for (const candidate of CONTAINER_RUNTIMES) if (await answers(candidate)) return candidate
+      return null
+    })()
+    return this.runtime
+  }
+
+  /** runner.conf's container keys for a job with a container image: the runtime and this machine's devices. */
+  private async containerConfig(request: LaunchRequest): Promise<Partial<RunnerConfig>> {
+    const image = request.spec.container
+    if (!image) return {}
+    const runtime = await this.containerRuntime()
+    if (runtime === null) {
+      throw new ProviderError(
+        PROVIDER,
+        'user',
+        `the job's image ${image.reference} is a container image, but neither podman nor docker runs here`,
+        {
+          code: 'CONTAINER_RUNTIME_MISSING',
+          hint: 'Install podman (Debian: apt-get install podman) or start docker, or set providers.local.container_runtime.',
+        },
+      )
+    }
+    const kind = (runtime.split('/').pop() ?? runtime) as ContainerRuntime
+    const args: string[] = []
+    const acc = request.offer.accelerator
+    if (acc) {
+      this.machine ??= detectMachine(this.toolRunner)
+      const detected = (await this.machine).accelerators.find((a) => this.canonical(a.rawName, a.vendor) === acc.name)
+      if (detected) {
+        try {
+          // The local offer is the machine's devices of that kind, all of them: indices 0..count-1.
+          args.push(...deviceArgs(kind, {vendor: detected.vendor, indices: Array.from({length: acc.count}, (_, i) => i)}, existsSync))
+        } catch (error) {
+          if (error instanceof UnknownVendorError) throw fail('user', `${acc.name}: ${error.message}`)
+          throw error
+        }
+      }
+    }
+    return {containerImage: image.reference, containerRuntime: runtime, ...(args.length > 0 ? {containerArgs: args} : {})}
   }
 
   async check(): Promise<CheckResult> {
@@ -301,6 +366,7 @@ export class LocalProvider implements Provider {
       })
     }
     const gang = nodes > 1
+    const container = await this.containerConfig(request)
     // A gang's ranks each work in their own node-<rank>/work unless the job names a workdir
     // (the runner reads a relative workdir under its own directory).
     const workdir = request.spec.workdir ? resolve(request.spec.workdir) : gang ? 'work' : join(attemptDir, 'work')
@@ -319,6 +385,7 @@ export class LocalProvider implements Provider {
       ...(this.maxConcurrent === null
         ? {}
         : {slotDir: join(this.home, 'local-slots'), slots: this.maxConcurrent, slotWaitSeconds: this.whenFull === 'fail' ? 0 : -1}),
+      ...container,
     }
     // Each rank's default notice file is its own (node-<rank>/preempt-notice), unless the job names one.
     const notice = request.env.SKYHOP_PREEMPT_NOTICE ?? (gang ? undefined : join(attemptDir, 'preempt-notice'))
@@ -580,6 +647,18 @@ export class LocalProvider implements Provider {
       pgid = readJobPgid(dir)
     }
     if (pgid !== null && groupAlive(pgid)) sendSignal(-pgid, 'SIGKILL')
+    await this.removeContainer(dir)
+  }
+
+  /** The rank's container, if its runner named one: a killed runner cannot remove it itself. */
+  private async removeContainer(dir: string): Promise<void> {
+    // A runner that wrote exit_code has removed its container already.
+    if (readExitCode(dir) !== null || !existsSync(join(dir, 'container.name'))) return
+    const name = readFileSync(join(dir, 'container.name'), 'utf8').trim()
+    if (name === '') return
+    const runtime = await this.containerRuntime()
+    if (runtime === null) return
+    await new Promise<void>((done) => execFile(runtime, ['rm', '--force', name], {timeout: 30_000}, () => done()))
   }
 
   /** The runners of the attempt in `attemptDir` from its files: a gang's from gang.json; null when none started. */
