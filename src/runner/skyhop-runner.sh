@@ -1122,16 +1122,21 @@ sr_gang_env() {
     head=${sr_ips[0]}
   fi
   export SKYHOP_NUM_NODES=$sr_nodes SKYHOP_NODE_RANK=$sr_rank SKYHOP_NODE_IPS=$ips SKYHOP_HEAD_IP=$head
+  # The names set here, which a container gets passed by name (sr_ctr_command).
+  SR_GANG_NAMES=(SKYHOP_NUM_NODES SKYHOP_NODE_RANK SKYHOP_NODE_IPS SKYHOP_HEAD_IP)
   local per_node=${SKYHOP_NUM_ACCELERATORS_PER_NODE-0}
   for c in ${sr_compat[@]+"${sr_compat[@]}"}; do
     case $c in
       skypilot)
-        export SKYPILOT_NODE_IPS=$ips SKYPILOT_NODE_RANK=$sr_rank SKYPILOT_NUM_NODES=$sr_nodes SKYPILOT_NUM_GPUS_PER_NODE=$per_node ;;
+        export SKYPILOT_NODE_IPS=$ips SKYPILOT_NODE_RANK=$sr_rank SKYPILOT_NUM_NODES=$sr_nodes SKYPILOT_NUM_GPUS_PER_NODE=$per_node
+        SR_GANG_NAMES+=(SKYPILOT_NODE_IPS SKYPILOT_NODE_RANK SKYPILOT_NUM_NODES SKYPILOT_NUM_GPUS_PER_NODE) ;;
       dstack)
         export DSTACK_NODE_RANK=$sr_rank DSTACK_NODES_NUM=$sr_nodes DSTACK_MASTER_NODE_IP=$head DSTACK_NODES_IPS=$ips \
-          DSTACK_GPUS_PER_NODE=$per_node ;;
+          DSTACK_GPUS_PER_NODE=$per_node
+        SR_GANG_NAMES+=(DSTACK_NODE_RANK DSTACK_NODES_NUM DSTACK_MASTER_NODE_IP DSTACK_NODES_IPS DSTACK_GPUS_PER_NODE) ;;
       torchrun)
-        export MASTER_ADDR=$head MASTER_PORT=${MASTER_PORT:-29500} WORLD_SIZE=$sr_nodes NODE_RANK=$sr_rank NNODES=$sr_nodes ;;
+        export MASTER_ADDR=$head MASTER_PORT=${MASTER_PORT:-29500} WORLD_SIZE=$sr_nodes NODE_RANK=$sr_rank NNODES=$sr_nodes
+        SR_GANG_NAMES+=(MASTER_ADDR MASTER_PORT WORLD_SIZE NODE_RANK NNODES) ;;
     esac
   done
 }
@@ -1139,11 +1144,16 @@ sr_gang_env() {
 # The container's command (bash in the image): sources env, then runs setup and run each in a
 # process group of their own, and forwards the signals the container's init passes on to
 # that group, as the runner does to the job's group outside. Writes setup-exit and run-start
-# into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR.
+# into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR NAME…, the NAMEs being the
+# runner's own variables, which keep their values over env's as outside.
 # shellcheck disable=SC2016 # expanded inside the container
 sr_ctr_entry='
 d=$1 o=$2
+shift 2
+declare -A keep=()
+for n in "$@"; do keep[$n]=${!n-}; done
 if [[ -f $d/env ]]; then . "$d/env"; fi
+for n in "$@"; do export "$n=${keep[$n]}"; done
 emit() {
   local t=${EPOCHREALTIME//[!0-9]/} s
   t=$(( 10#$t / 1000 ))
@@ -1187,9 +1197,12 @@ sr_ctr_command() {
   local p
   CTR_CMD=("$sr_ctr_rt" run --rm --init --name "$sr_ctr_name" --workdir "$sr_workdir")
   for p in "${sr_ctr_mounts[@]}"; do CTR_CMD+=(--volume "$p:$p"); done
-  # The runner's truth, passed by name (the runtime reads the values from this shell).
-  CTR_CMD+=(--env SKYHOP_PREEMPT_NOTICE --env SKYHOP_NUM_NODES --env SKYHOP_NODE_RANK --env SKYHOP_NODE_IPS --env SKYHOP_HEAD_IP)
+  # The runner's truth, set after env (sr_load_env), passed by name: the runtime reads the
+  # values from this shell; the entry keeps them over what env says, as sr_load_env does.
+  CTR_CMD+=(--env SKYHOP_PREEMPT_NOTICE)
+  for p in "${SR_GANG_NAMES[@]}"; do CTR_CMD+=(--env "$p"); done
   CTR_CMD+=(${sr_ctr_args[@]+"${sr_ctr_args[@]}"} "$sr_ctr_image" bash -c "$sr_ctr_entry" skyhop-entry "$sr_dir" "$sr_out")
+  CTR_CMD+=(SKYHOP_PREEMPT_NOTICE "${SR_GANG_NAMES[@]}")
 }
 
 # Stops this attempt's container (the runtime's client may be gone: SIGKILL took it).

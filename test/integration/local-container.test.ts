@@ -33,7 +33,7 @@ function newHome(): string {
 function request(
   home: string,
   run: string,
-  options: {image?: string; setup?: string; env?: Record<string, string>; attempt?: number} = {},
+  options: {image?: string; setup?: string; env?: Record<string, string>; attempt?: number; nodes?: number} = {},
 ): LaunchRequest {
   counter++
   const attemptId = `ctr-${process.pid}-${counter}`
@@ -45,7 +45,15 @@ function request(
     attempt: options.attempt ?? 1,
     restartCount: (options.attempt ?? 1) - 1,
     idempotencyKey: `key-${attemptId}`,
-    spec: testJobSpec({name: 'container-test', run, setup: options.setup ?? null, image, container: parseContainerReference(image)}),
+    spec: testJobSpec({
+      name: 'container-test',
+      run,
+      setup: options.setup ?? null,
+      image,
+      container: parseContainerReference(image),
+      nodes: options.nodes ?? 1,
+      compat: options.nodes ? ['torchrun'] : [],
+    }),
     offer: {} as Offer,
     spot: false,
     env: options.env ?? {},
@@ -133,6 +141,20 @@ describe('local provider: container images (real podman)', function () {
       expect(names).to.include.members(['setup-start', 'setup-exit', 'run-start', 'exit'])
       expect(names.indexOf('setup-exit')).to.be.below(names.indexOf('run-start'))
       expect(await containersNamed(containerName(handle))).to.deep.equal([])
+    })
+
+    it("a gang's ranks each run in a container of their own with the runner's gang variables over env's", async () => {
+      const home = newHome()
+      const provider = new LocalProvider({home, containerRuntime: 'podman'})
+      const run = 'echo "rank=$SKYHOP_NODE_RANK/$SKYHOP_NUM_NODES master=$MASTER_ADDR:$MASTER_PORT world=$WORLD_SIZE pwd=$PWD"'
+      const handle = await launch(provider, request(home, run, {nodes: 2, env: {MASTER_ADDR: '10.0.0.9', MASTER_PORT: '1234'}}))
+      const done = await until(provider, handle, isTerminal)
+      expect(done.state).to.equal('SUCCEEDED')
+      for (const rank of [0, 1]) {
+        const dir = join(attemptDir(handle), `node-${rank}`)
+        expect(readFileSync(join(dir, 'output.log'), 'utf8')).to.equal(`rank=${rank}/2 master=127.0.0.1:1234 world=2 pwd=${dir}/work\n`)
+        expect(await containersNamed(readFileSync(join(dir, 'container.name'), 'utf8').trim())).to.deep.equal([])
+      }
     })
 
     it("the job's exit code is the container's", async () => {
