@@ -232,6 +232,17 @@ describe('local provider: container images (real podman)', function () {
       expect(await containersNamed(containerName(handle))).to.deep.equal([])
     })
 
+    it('cleanup of an attempt whose runner is killed removes its container too', async () => {
+      const home = newHome()
+      const provider = new LocalProvider({home, containerRuntime: 'podman'})
+      const handle = await launch(provider, request(home, `touch "$SKYHOP_CHECKPOINT_DIR/ready"; sleep 120`))
+      await waitForFile(join(home, 'checkpoints', 'job-c', 'ready'), {timeoutMs: 30_000})
+      const name = containerName(handle)
+      expect(await containersNamed(name)).to.deep.equal([name])
+      await provider.cleanup(handle)
+      expect(await containersNamed(name)).to.deep.equal([])
+    })
+
     it('an image that cannot be pulled is an error event and exit 125, not a job failure of its own', async () => {
       const home = newHome()
       const provider = new LocalProvider({home, containerRuntime: 'podman'})
