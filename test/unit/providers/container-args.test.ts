@@ -2,11 +2,12 @@
 // vendor's accelerators get (as the vendors' container docs pass them), and the settings the
 // runner would refuse, refused before anything is written.
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {UsageError} from '../../../src/errors.js'
+import {loadConfig} from '../../../src/config.js'
+import {InvalidFileError, UsageError} from '../../../src/errors.js'
 import {renderRunnerConf, writeAttemptDir} from '../../../src/providers/attempt-dir.js'
 import {deviceArgs, UnknownVendorError, VENDOR_DEVICES} from '../../../src/runner/container.js'
 import type {RunnerConfig} from '../../../src/runner/contract.js'
@@ -149,5 +150,29 @@ describe('runner.conf container keys', () => {
       }),
     ).to.throw(UsageError, /cannot be one line of container-args/)
     expect(existsSync(join(dir, 'runner.conf'))).to.equal(false)
+  })
+})
+
+describe('config: providers.local.container_runtime', () => {
+  const withConfig = (text: string): string => {
+    const home = mkdtempSync(join(tmpdir(), 'skyhop-ctr-home-'))
+    writeFileSync(join(home, 'config.yaml'), text)
+    return home
+  }
+
+  it('reads podman, docker, a path to one, or none; unset is null (detect)', () => {
+    for (const value of ['podman', 'docker', '/usr/local/bin/docker', 'none']) {
+      expect(loadConfig(withConfig(`providers:\n  local: {container_runtime: ${value}}\n`)).providers.local.containerRuntime).to.equal(
+        value,
+      )
+    }
+    expect(loadConfig(withConfig('providers:\n  local: {max_concurrent: 2}\n')).providers.local.containerRuntime).to.equal(null)
+  })
+
+  it('refuses anything else at its line', () => {
+    expect(() => loadConfig(withConfig('providers:\n  local: {container_runtime: "podman; rm -rf ~"}\n'))).to.throw(
+      InvalidFileError,
+      /container_runtime/,
+    )
   })
 })
