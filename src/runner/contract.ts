@@ -56,9 +56,11 @@
 // ATTEMPT_DIR, the workdir, SKYHOP_CHECKPOINT_DIR and the notice file's directory (same path
 // inside), ARGS are container-args, and ENTRY sources env and runs setup.sh then run.sh, each in
 // a process group of its own that gets the signals the container's init passes on. The image
-// needs bash. The runtime's client proxies the job's signal to the container; at the deadline
-// the runner kills the container through the runtime (`kill --signal KILL`), whose time is why
-// the kill margin defaults to 3 s then. The container's exit code is the job's.
+// needs bash. The runtime's client runs in a process group of its own; the job's wrapper
+// forwards the job's signal through the runtime (`kill --signal SIG NAME`) to the container's
+// init, which hands it to ENTRY; at the deadline the runner kills the container the same way
+// with SIGKILL, whose time is why the kill margin defaults to 3 s then. The container's exit
+// code is the job's.
 //
 // Imports nothing from the rest of skyhop except types, so it can be reused by every provider.
 
@@ -184,6 +186,7 @@ export type RunnerEventName =
   | 'peers' // a gang's peer list is known; the job may start (fields: count, seconds, from)
   | 'peers-expired' // no peer list within peersTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
   | 'gang-notice' // this rank's notice reached gangNoticePutUrl (fields: published, tries)
+  | 'image-pull-failed' // the container image could not be pulled; the job never started, its exit code is 125 (fields: message, exitCode)
 
 export interface RunnerEvent {
   /** ISO-8601 time with milliseconds. */

@@ -1211,6 +1211,17 @@ sr_ctr_kill() {
   "$sr_ctr_rt" kill --signal "$1" "$sr_ctr_name" >/dev/null 2>&1
 }
 
+# SIGNAL CLIENT_PID: the job's signal to its container. A container still being created
+# cannot be signalled yet: retried every 0.1 s while the client lives, for at most 10 s.
+sr_ctr_forward() {
+  local i
+  for (( i = 0; i < 100; i++ )); do
+    sr_ctr_kill "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
 # Runs in the job's own process group: setup (if any), then run in place of this shell.
 sr_job_main() {
   trap - TERM INT USR1 USR2 EXIT
@@ -1222,23 +1233,43 @@ sr_job_main() {
   umask "$sr_umask"
   cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; exit 1; }
   if [[ -n $sr_ctr_image ]]; then
-    # setup-start here; setup-exit and run-start come from inside the container. The
-    # runtime's client proxies the job's signal to the container's init (--init), which
-    # hands it to the entry, which signals the job's group inside.
+    # setup-start here; setup-exit and run-start come from inside the container.
     # An image that is not here is pulled first, so that a pull failure is told apart from
-    # the job's own: an `error` event and exit 125 (the runtime's own failure, as docker run).
+    # the job's own: an `image-pull-failed` event and exit 125 (the runtime's own failure, as
+    # docker run reports it).
     if ! "$sr_ctr_rt" image inspect "$sr_ctr_image" >/dev/null 2>&1 && ! "$sr_ctr_rt" pull "$sr_ctr_image"; then
       sr_json_str "cannot pull container image $sr_ctr_image with $sr_ctr_rt (see output.log)"
-      sr_emit error message "$JSON" exitCode 125
+      sr_emit image-pull-failed message "$JSON" exitCode 125
       sr_write_atomic "$sr_out/job.status" 125
       exit 125
     fi
     [[ -f $sr_dir/setup.sh ]] && sr_emit setup-start
     sr_load_env
     sr_ctr_command
-    trap ':' TERM INT USR1 USR2 HUP QUIT
-    "${CTR_CMD[@]}"
-    local status=$?
+    # The runtime's client runs in a process group of its own, out of reach of the job's
+    # signal: podman's client was seen to exit 0 at once on a SIGTERM, losing the job's
+    # status. This shell forwards the signal to the container through the runtime instead;
+    # the container's init (--init) hands it to the entry, which signals the job's group.
+    local client status s2
+    set -m
+    "${CTR_CMD[@]}" &
+    client=$!
+    set +m
+    trap 'sr_ctr_forward TERM "$client"' TERM
+    trap 'sr_ctr_forward INT "$client"' INT
+    trap 'sr_ctr_forward USR1 "$client"' USR1
+    trap 'sr_ctr_forward USR2 "$client"' USR2
+    trap 'sr_ctr_forward HUP "$client"' HUP
+    trap 'sr_ctr_forward QUIT "$client"' QUIT
+    while :; do
+      wait "$client"
+      status=$?
+      kill -0 "$client" 2>/dev/null || break
+    done
+    # A signal may have cut the last wait short after the client ended: bash kept its status.
+    wait "$client" 2>/dev/null
+    s2=$?
+    (( s2 == 127 )) || status=$s2
     trap '' TERM INT USR1 USR2 HUP QUIT
     sr_write_atomic "$sr_out/job.status" "$status"
     exit "$status"

@@ -243,13 +243,14 @@ describe('local provider: container images (real podman)', function () {
       expect(await containersNamed(name)).to.deep.equal([])
     })
 
-    it('an image that cannot be pulled is an error event and exit 125, not a job failure of its own', async () => {
+    it('an image that cannot be pulled is an image-pull-failed event and exit 125, not a job failure of its own', async () => {
       const home = newHome()
       const provider = new LocalProvider({home, containerRuntime: 'podman'})
       const handle = await launch(provider, request(home, 'echo never', {image: 'localhost:1/skyhop-absent:nope'}))
       const done = await until(provider, handle, isTerminal)
-      expect(done).to.include({exitCode: 125})
-      const error = readEvents(attemptDir(handle)).find((e) => e.event === 'error')!
+      expect(done).to.include({state: 'FAILED', exitCode: 125})
+      expect(done.reason).to.equal('cannot pull container image localhost:1/skyhop-absent:nope with podman (see output.log)')
+      const error = readEvents(attemptDir(handle)).find((e) => e.event === 'image-pull-failed')!
       expect(error.message).to.equal('cannot pull container image localhost:1/skyhop-absent:nope with podman (see output.log)')
       expect(output(handle)).not.to.contain('never')
     })

@@ -523,7 +523,9 @@ export class LocalProvider implements Provider {
       const how = exit?.signal ? `killed by ${String(exit.signal)}` : `exit ${exitCode}`
       if (cancel) return {state: 'CANCELLED', exitCode, reason: `cancelled; ${how}`, startedAt, endedAt}
       if (notice) return {state: 'PREEMPTED', exitCode, reason: `preempted (${String(notice.source)}); ${how}`, startedAt, endedAt}
-      return {state: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode, reason: exitCode === 0 ? null : how, startedAt, endedAt}
+      const pull = first(events, 'image-pull-failed')
+      const reason = exitCode === 0 ? null : pull ? String(pull.message) : how
+      return {state: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode, reason, startedAt, endedAt}
     }
     if (runnerAlive) {
       const stopping = cancel ?? notice
