@@ -1145,7 +1145,11 @@ sr_gang_env() {
 # process group of their own, and forwards the signals the container's init passes on to
 # that group, as the runner does to the job's group outside. Writes setup-exit and run-start
 # into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR NAME…, the NAMEs being the
-# runner's own variables, which keep their values over env's as outside.
+# runner's own variables, which keep their values over env's as outside. Inside (no comments
+# there: the boot script ships the runner without comment lines, strings included): job
+# control gives each job a group of its own, and its "Done" notices go to the entry's stderr,
+# not the job's, so the job gets the original (fd 9); after the loop a last `wait` takes the
+# status bash kept when a signal cut the previous wait short after the job ended.
 # shellcheck disable=SC2016 # expanded inside the container
 sr_ctr_entry='
 d=$1 o=$2
@@ -1163,8 +1167,6 @@ emit() {
 job=
 fwd() { [[ -n $job ]] && kill -s "$1" -- "-$job" 2>/dev/null; }
 for sig in TERM INT USR1 USR2 HUP QUIT; do trap "fwd $sig" "$sig"; done
-# Job control gives each job a group of its own; its "Done" notices go to the stderr of
-# the entry, which is not the one of the job: the job gets the original (fd 9).
 set -m
 exec 9>&2 2>/dev/null
 run() {
@@ -1175,7 +1177,6 @@ run() {
     st=$?
     kill -0 "$job" 2>/dev/null || break
   done
-  # A signal may have cut the last wait short after the job ended: bash kept its status.
   wait "$job" 2>/dev/null
   s2=$?
   (( s2 == 127 )) || st=$s2
