@@ -1,5 +1,6 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
 import type {CancelResult} from '../services/cancel.js'
+import type {ImportResult} from '../services/import.js'
 import type {AttemptSummary, JobSummary, NodeSummary} from '../services/jobs.js'
 import type {ControllerEvent, LaunchResult} from '../services/launch.js'
 import type {LogLine} from '../services/logs.js'
@@ -102,6 +103,21 @@ export function renderRecover(r: RecoverResult): string {
 
 export function renderValidation(r: ValidationResult): string {
   return r.files.map((f) => `✓ ${f.file}: job "${f.name}" is valid`).join('\n')
+}
+
+/** What `import` says on stderr: where the job came from, each key that did not carry over, and where it went. */
+export function renderImportNotes(r: ImportResult): string {
+  const what = r.source.format === 'skypilot' ? 'SkyPilot' : 'dstack'
+  const lines = [`imported the ${what} ${r.source.kind} ${r.source.file} as job "${r.name}"`]
+  if (r.unmapped.length > 0) {
+    lines.push(`${r.unmapped.length} key(s) not carried over as written:`)
+    for (const u of r.unmapped) {
+      const where = u.line === undefined ? r.source.file : `${r.source.file}:${u.line}:${u.column ?? 1}`
+      lines.push(`  ${where}: ${u.path}: ${u.kind}: ${u.reason}`)
+    }
+  }
+  lines.push(r.output ? `wrote ${r.output}; check it with: skyhop validate ${r.output}` : 'check it with: skyhop validate FILE (after saving it, or use --output)')
+  return lines.join('\n')
 }
 
 /** A background controller's log line for one of its events. */

@@ -10,6 +10,7 @@ import Check from './check.js'
 import Controller from './controller.js'
 import Cost from './cost.js'
 import Down from './down.js'
+import Import from './import.js'
 import Init from './init.js'
 import Launch from './launch.js'
 import Logs from './logs.js'
@@ -35,6 +36,7 @@ export const COMMANDS = {
   controller: Controller,
   cost: Cost,
   down: Down,
+  import: Import,
   init: Init,
   launch: Launch,
   logs: Logs,

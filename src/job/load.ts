@@ -7,6 +7,7 @@ import {loadRegistry} from '../catalog/accelerators.js'
 import {type FileIssue, InvalidFileError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import {classifyImage, ImageReferenceError} from './image.js'
+import {DSTACK_RUN_TYPES, detectForeign, formatName} from './import/detect.js'
 import type {
   AcceleratorConfig,
   AcceleratorRequest,
@@ -47,9 +48,28 @@ export function loadJobFile(file: string, options: LoadOptions = {}): LoadedJob 
   const src = readDocument(file, ERROR_CODE)
   const now = options.now ?? new Date()
   const issues = schemaIssues(src, compiledSchema(JOB_SCHEMA))
+  if (issues.length > 0) foreignFileCheck(src)
   if (issues.length > 0) throw new InvalidFileError(sortIssues([...issues, ...semanticIssuesBeside(src, now, issues)]), {code: ERROR_CODE})
   const spec = normalize(src, now)
   return {spec, file, raw: src.value}
+}
+
+/**
+ * A SkyPilot task or dstack configuration fails the schema on every key skyhop does not
+ * have; one line saying what it is and how to convert it helps more than that list.
+ */
+function foreignFileCheck(src: SourceDocument): void {
+  const found = detectForeign(src.value)
+  if (!found) return
+  const keys = found.evidence.slice(0, 4).join(', ')
+  const message =
+    found.format === 'dstack' && !DSTACK_RUN_TYPES.includes(found.kind)
+      ? `this is a dstack ${found.kind} configuration (${keys}), not a job; skyhop import converts dstack run configurations (${DSTACK_RUN_TYPES.join(', ')})`
+      : `this looks like a ${formatName(found.format)} (${keys}), not a skyhop job file; run \`skyhop import ${src.file}\` to convert it`
+  throw new InvalidFileError([{file: src.file, path: '', message}], {
+    code: 'FOREIGN_JOB_FILE',
+    hint: `\`skyhop import ${src.file} --output job.yaml\` writes a skyhop job file and lists what has no equivalent (docs/job-file.md).`,
+  })
 }
 
 /**
