@@ -40,7 +40,7 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 /** A skyhop job name from the source's name, else from the file (`train.yaml` → train; `x/.dstack.yml` → x). */
 export function jobName(name: unknown, file: string): {name: string; changed: boolean} {
   if (typeof name === 'string' && NAME_RE.test(name)) return {name, changed: false}
-  let base = basename(file).replace(/\.(dstack\.)?(ya?ml|json)$/i, '')
+  let base = basename(file).replace(/(\.sky|\.dstack)?\.(ya?ml|json)$/i, '')
   if (base === '' || base === '.dstack' || base === 'dstack') base = basename(dirname(file))
   const raw = typeof name === 'string' && name.trim() !== '' ? name : base
   const cleaned = raw

@@ -28,7 +28,8 @@ export function importForeign(src: SourceDocument, options: {from?: ForeignForma
   const registry = loadRegistry()
   const kind =
     detection.format === 'skypilot' ? importSkypilot(value, src.file, registry, draft) : importDstack(value, src.file, registry, draft)
-  return {format: detection.format, kind, job: ordered(draft.job), unmapped: draft.unmapped}
+  const unmapped = [...draft.unmapped].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0))
+  return {format: detection.format, kind, job: ordered(draft.job), unmapped}
 }
 
 // The order of docs/job-file.md's example, so an imported file reads like a written one.
