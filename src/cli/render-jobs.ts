@@ -116,7 +116,11 @@ export function renderImportNotes(r: ImportResult): string {
       lines.push(`  ${where}: ${u.path}: ${u.kind}: ${u.reason}`)
     }
   }
-  lines.push(r.output ? `wrote ${r.output}; check it with: skyhop validate ${r.output}` : 'check it with: skyhop validate FILE (after saving it, or use --output)')
+  lines.push(
+    r.output
+      ? `wrote ${r.output}; check it with: skyhop validate ${r.output}`
+      : 'check it with: skyhop validate FILE (after saving it, or use --output)',
+  )
   return lines.join('\n')
 }
 

@@ -2,8 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {renderImportNotes} from '../cli/render-jobs.js'
-import {type ImportResult, importJobFile} from '../services/import.js'
-import type {ForeignFormat} from '../job/import/index.js'
+import {type ForeignFormat, type ImportResult, importJobFile} from '../services/import.js'
 
 export default class Import extends BaseCommand {
   static override summary = 'Convert a SkyPilot task or a dstack run configuration into a skyhop job file.'

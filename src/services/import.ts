@@ -11,6 +11,8 @@ import {loadJobFile} from '../job/load.js'
 import {readDocument} from '../util/located-document.js'
 import {writeAtomic} from '../util/write-atomic.js'
 
+export type {ForeignFormat} from '../job/import/index.js'
+
 export interface ImportOptions {
   file: string
   /** Write the job file here; otherwise it is only returned (the command prints it). */
@@ -81,7 +83,12 @@ function write(file: string, content: string, force: boolean): void {
     writeFileSync(file, content, {flag: 'wx'})
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST')
-      throw new UsageError(`${file} already exists`, {code: 'FILE_EXISTS', hint: 'Pass --force to overwrite it, or --output to write elsewhere.'})
-    throw new UsageError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {code: 'OUTPUT_UNWRITABLE'})
+      throw new UsageError(`${file} already exists`, {
+        code: 'FILE_EXISTS',
+        hint: 'Pass --force to overwrite it, or --output to write elsewhere.',
+      })
+    throw new UsageError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      code: 'OUTPUT_UNWRITABLE',
+    })
   }
 }

@@ -76,8 +76,10 @@ describe('--json output of every command matches its schema (built CLI)', functi
   })
   after(async () => fake.close())
 
-  it('validate, init', () => {
+  it('validate, init, import', () => {
     json('validate', ['validate', 'examples/hello.yaml', 'examples/cpu-batch.yaml'], o)
+    json('import', ['import', 'test/data/foreign/skypilot/spot-bert_qa.yaml'], o)
+    json('import', ['import', 'test/data/foreign/dstack/wan22.dstack.yml', '--output', join(home, 'wan22.yaml')], o)
     json('init', ['init', '--name', 'made', '--run', 'echo made', '--output', join(home, 'made.yaml')], o)
   })
 

@@ -18,7 +18,12 @@ export class Draft {
   }
 
   /** Lists every key of a table entry that says it has no equivalent (the data-driven part). */
-  noteTable(prefix: Array<string | number>, value: Record<string, unknown>, table: Record<string, KeyRule>, known: readonly string[]): void {
+  noteTable(
+    prefix: Array<string | number>,
+    value: Record<string, unknown>,
+    table: Record<string, KeyRule>,
+    known: readonly string[],
+  ): void {
     for (const key of Object.keys(value)) {
       if (known.includes(key)) continue
       const rule = table[key]

@@ -14,7 +14,18 @@ export interface Detection {
 // Keys no skyhop job file has and the other tool's files often do. Keys both tools share
 // with skyhop (name, resources, setup, run, envs, secrets, image, workdir, nodes,
 // max_price) are no evidence.
-const SKYPILOT_TOP = ['num_nodes', 'file_mounts', 'service', 'pool', 'volumes', 'config', 'event_callback', 'file_mounts_mapping', 'inputs', 'outputs']
+const SKYPILOT_TOP = [
+  'num_nodes',
+  'file_mounts',
+  'service',
+  'pool',
+  'volumes',
+  'config',
+  'event_callback',
+  'file_mounts_mapping',
+  'inputs',
+  'outputs',
+]
 const SKYPILOT_RESOURCES = [
   'cloud',
   'region',
@@ -60,7 +71,21 @@ const DSTACK_RESOURCES = ['gpu', 'cpu', 'shm_size']
 export const DSTACK_RUN_TYPES = ['task', 'service', 'dev-environment']
 const DSTACK_TYPES = [...DSTACK_RUN_TYPES, 'fleet', 'volume', 'gateway']
 /** Keys only a skyhop job file has: their presence means a skyhop file with mistakes, not a foreign one. */
-const SKYHOP_ONLY = ['spot', 'work', 'throughput', 'deadline', 'budget', 'placement', 'data', 'checkpoint', 'recovery', 'idle_timeout', 'objective', 'matrix', 'compat']
+const SKYHOP_ONLY = [
+  'spot',
+  'work',
+  'throughput',
+  'deadline',
+  'budget',
+  'placement',
+  'data',
+  'checkpoint',
+  'recovery',
+  'idle_timeout',
+  'objective',
+  'matrix',
+  'compat',
+]
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
@@ -82,7 +107,8 @@ export function detectForeign(value: unknown, options: {lenient?: boolean} = {})
   if (typeof value.type === 'string' && DSTACK_TYPES.includes(value.type)) dstack.push('/type')
   for (const k of DSTACK_TOP) if (k in value) dstack.push(`/${k}`)
   for (const k of DSTACK_RESOURCES) if (k in resources) dstack.push(`/resources/${k}`)
-  if (!options.lenient && SKYHOP_ONLY.some((k) => k in value)) return null
+  // skyhop has no `type` key, so dstack's `type: task` outweighs keys the two share by name (a fleet's `placement`).
+  if (!options.lenient && !dstack.includes('/type') && SKYHOP_ONLY.some((k) => k in value)) return null
   if (sky.length === 0 && dstack.length === 0) {
     if (options.lenient && !('name' in value && 'run' in value) && ('run' in value || 'setup' in value))
       return {format: 'skypilot', kind: 'task', evidence: []}

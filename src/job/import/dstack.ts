@@ -18,7 +18,7 @@ const TOP: Record<string, KeyRule> = {
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   working_dir: ['not-yet-supported', 'the working directory is being designed with workdir upload (issue #19)'],
   registry_auth: ['not-yet-supported', 'registry credentials come with container images (issue #19)'],
-  user: ['no-equivalent', 'the job runs as the machine\'s user'],
+  user: ['no-equivalent', "the job runs as the machine's user"],
   privileged: ['no-equivalent', 'skyhop runs no container yet'],
   entrypoint: ['no-equivalent', 'skyhop runs no container yet'],
   shell: ['no-equivalent', 'skyhop runs setup and run with bash'],
@@ -47,7 +47,7 @@ const TOP: Record<string, KeyRule> = {
   creation_policy: ['no-equivalent', 'skyhop always provisions what it plans'],
   termination_policy: ['no-equivalent', 'skyhop releases machines by idle_timeout'],
   utilization_policy: ['no-equivalent', 'skyhop does not watch GPU utilization'],
-  startup_order: ['no-equivalent', 'skyhop starts a gang\'s nodes together'],
+  startup_order: ['no-equivalent', "skyhop starts a gang's nodes together"],
   stop_criteria: ['no-equivalent', 'a skyhop gang ends with its head node'],
   schedule: ['no-equivalent', 'skyhop has no scheduled runs'],
   fleets: ['no-equivalent', 'skyhop has no fleets'],
@@ -84,7 +84,10 @@ const VENDORS: Record<string, string> = {nvidia: 'nvidia', amd: 'amd', google: '
 export function importDstack(value: Record<string, unknown>, file: string, registry: AcceleratorRegistry, draft: Draft): string {
   const type = typeof value.type === 'string' ? value.type : 'task'
   if (!DSTACK_RUN_TYPES.includes(type))
-    throw new ImportRefusal(`a dstack ${type} configuration describes no job; skyhop import converts run configurations (${DSTACK_RUN_TYPES.join(', ')})`, '/type')
+    throw new ImportRefusal(
+      `a dstack ${type} configuration describes no job; skyhop import converts run configurations (${DSTACK_RUN_TYPES.join(', ')})`,
+      '/type',
+    )
   const job = draft.job
   const {name, changed} = jobName(value.name, file)
   job.name = name
@@ -102,11 +105,18 @@ export function importDstack(value: Record<string, unknown>, file: string, regis
     const init = commandList(value.init, ['init'], draft, secrets)
     // A dev environment is a machine kept for you: its `init`, then held until cancelled.
     job.run = init ? `${init} && sleep infinity` : 'sleep infinity'
-    draft.note(['type'], 'approximated', 'a dev environment: the job runs `init` and then holds the machine (sleep infinity) until you `skyhop cancel` it')
+    draft.note(
+      ['type'],
+      'approximated',
+      'a dev environment: the job runs `init` and then holds the machine (sleep infinity) until you `skyhop cancel` it',
+    )
   } else {
     const run = commandList(value.commands, ['commands'], draft, secrets)
     if (!run)
-      throw new ImportRefusal(`the ${type} has no \`commands\` (it runs its image's entrypoint); skyhop needs a command to run`, '/commands')
+      throw new ImportRefusal(
+        `the ${type} has no \`commands\` (it runs its image's entrypoint); skyhop needs a command to run`,
+        '/commands',
+      )
     job.run = run
   }
   if (secrets.length > 0) job.secrets = [...new Set(secrets)]
@@ -117,7 +127,11 @@ export function importDstack(value: Record<string, unknown>, file: string, regis
   const script = `${job.setup ?? ''}\n${job.run as string}`
   const envNames = Object.keys((job.envs as Record<string, unknown>) ?? {}).concat(secrets)
   for (const v of unsetToolVariables(script, ['DSTACK_'], COMPAT_VARIABLES.dstack, envNames))
-    draft.note([type === 'dev-environment' ? 'init' : 'commands'], 'no-equivalent', `the job reads $${v}, which dstack sets and skyhop does not (compat: dstack sets ${COMPAT_VARIABLES.dstack.join(', ')})`)
+    draft.note(
+      [type === 'dev-environment' ? 'init' : 'commands'],
+      'no-equivalent',
+      `the job reads $${v}, which dstack sets and skyhop does not (compat: dstack sets ${COMPAT_VARIABLES.dstack.join(', ')})`,
+    )
   return type
 }
 
@@ -149,7 +163,11 @@ function mapEnv(value: Record<string, unknown>, draft: Draft): void {
     if (v === undefined || v === null) {
       // dstack takes a name without a value from the environment where you run `dstack apply`.
       secrets.push(k)
-      draft.note(path, 'approximated', 'no value in the file (dstack takes it from your environment): a secret in skyhop, taken from your environment at launch')
+      draft.note(
+        path,
+        'approximated',
+        'no value in the file (dstack takes it from your environment): a secret in skyhop, taken from your environment at launch',
+      )
     } else envs[k] = v
   }
   if (Array.isArray(value.env)) {
@@ -194,19 +212,22 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
     }
     const r = spec === undefined ? undefined : range(spec)
     if (r?.min !== undefined) out.cpus = r.min === r.max ? r.min : `${r.min}+`
-    if (r?.max !== undefined && r.max !== r.min) draft.note(['resources', 'cpu'], 'approximated', `skyhop asks for at least ${r.min ?? 1} CPUs; the upper bound ${r.max} is left out`)
+    if (r?.max !== undefined && r.max !== r.min)
+      draft.note(['resources', 'cpu'], 'approximated', `skyhop asks for at least ${r.min ?? 1} CPUs; the upper bound ${r.max} is left out`)
   }
   if (res.memory !== undefined) {
     const r = range(res.memory)
     if (r?.min !== undefined) out.memory = r.min === r.max ? sizeText(r.min) : `${sizeText(r.min)}+`
-    if (r?.max !== undefined && r.max !== r.min) draft.note(['resources', 'memory'], 'approximated', `skyhop asks for at least the lower bound; the upper bound ${r.max} is left out`)
+    if (r?.max !== undefined && r.max !== r.min)
+      draft.note(['resources', 'memory'], 'approximated', `skyhop asks for at least the lower bound; the upper bound ${r.max} is left out`)
   }
   if (res.disk !== undefined) {
     const size = isMap(res.disk) ? res.disk.size : res.disk
     const r = range(size)
     if (r?.min !== undefined) {
       out.disk = sizeText(r.min)
-      if (r.max !== r.min) draft.note(['resources', 'disk'], 'approximated', `written as ${out.disk as string}, the lower bound of the range`)
+      if (r.max !== r.min)
+        draft.note(['resources', 'disk'], 'approximated', `written as ${out.disk as string}, the lower bound of the range`)
     } else draft.note(['resources', 'disk'], 'no-equivalent', 'a disk with only an upper bound cannot be asked for; left out')
   }
   if (res.gpu !== undefined) {
@@ -221,7 +242,7 @@ function sizeText(s: string): string {
   return /^\d+(\.\d+)?$/.test(s) ? `${s}GB` : s
 }
 
-/** dstack's GPU spec (`24GB..80GB:2`, `A100:2`, `nvidia`, `H100,H200:1..8`, or {vendor, name, memory, count}) → a skyhop accelerator request. */
+/** dstack's GPU spec (`24GB..80GB:2`, `A100:2`, `nvidia`, `H100,H200:1..8`, {vendor, name, memory, count}) → a skyhop request. */
 function gpuRequest(gpu: unknown, registry: AcceleratorRegistry, draft: Draft): unknown {
   const path = ['resources', 'gpu']
   let spec: {vendor?: string; names?: string[]; memory?: unknown; count?: unknown} = {}
@@ -229,7 +250,8 @@ function gpuRequest(gpu: unknown, registry: AcceleratorRegistry, draft: Draft): 
     // The same token rules as dstack's GPUSpec.parse: a vendor, a name (starts with a
     // letter), a memory (has a unit letter), else a count.
     for (const token of String(gpu).replace(/\s/g, '').split(':')) {
-      if (VENDORS[token.toLowerCase()] || token.toLowerCase() === 'tt' || token.toLowerCase() === 'tenstorrent') spec.vendor = token.toLowerCase()
+      if (VENDORS[token.toLowerCase()] || token.toLowerCase() === 'tt' || token.toLowerCase() === 'tenstorrent')
+        spec.vendor = token.toLowerCase()
       else if (/^[a-z]/i.test(token)) spec.names = token.split(',')
       else if (/[a-z]/i.test(token)) spec.memory = token
       else spec.count = token
@@ -242,30 +264,40 @@ function gpuRequest(gpu: unknown, registry: AcceleratorRegistry, draft: Draft): 
       count: gpu.count,
     }
     for (const k of ['total_memory', 'compute_capability'])
-      if (k in gpu) draft.note([...path, k], 'no-equivalent', `skyhop filters accelerators by name, vendor, memory per device and count, not ${k}`)
+      if (k in gpu)
+        draft.note([...path, k], 'no-equivalent', `skyhop filters accelerators by name, vendor, memory per device and count, not ${k}`)
   } else return undefined
 
   const count = range(spec.count ?? 1)
-  const countText = count === undefined ? '1' : count.min === count.max ? count.min! : `${count.min ?? 1}..${count.max ?? ''}`.replace(/\.\.$/, '+')
+  const countText =
+    count === undefined ? '1' : count.min === count.max ? count.min! : `${count.min ?? 1}..${count.max ?? ''}`.replace(/\.\.$/, '+')
   if (count?.min === '0') {
     draft.note(path, 'approximated', 'a GPU count that may be 0: written as a CPU job')
     return undefined
   }
   const memory = spec.memory === undefined ? undefined : range(spec.memory)
   const memoryText =
-    memory === undefined ? undefined : memory.min === memory.max ? sizeText(memory.min!) : `${memory.min ? sizeText(memory.min) : ''}..${memory.max ? sizeText(memory.max) : ''}`
-  const exactGB = memory && memory.min === memory.max ? (() => {
-    try {
-      return parseSizeGB(sizeText(memory.min!))
-    } catch {
-      return undefined
-    }
-  })() : undefined
+    memory === undefined
+      ? undefined
+      : memory.min === memory.max
+        ? sizeText(memory.min!)
+        : `${memory.min ? sizeText(memory.min) : ''}..${memory.max ? sizeText(memory.max) : ''}`
+  const exactGB =
+    memory && memory.min === memory.max
+      ? (() => {
+          try {
+            return parseSizeGB(sizeText(memory.min!))
+          } catch {
+            return undefined
+          }
+        })()
+      : undefined
 
   let vendor: string | undefined
   if (spec.vendor) {
     vendor = VENDORS[spec.vendor]
-    if (!vendor) throw new ImportRefusal(`skyhop knows no accelerators from "${spec.vendor}"; see \`skyhop accelerators\``, '/resources/gpu')
+    if (!vendor)
+      throw new ImportRefusal(`skyhop knows no accelerators from "${spec.vendor}"; see \`skyhop accelerators\``, '/resources/gpu')
   }
   let names: string[] | undefined
   if (spec.names) {
@@ -273,9 +305,14 @@ function gpuRequest(gpu: unknown, registry: AcceleratorRegistry, draft: Draft): 
     for (const n of spec.names) {
       const resolved = resolveAccelerator(registry, n, exactGB)
       if (resolved) names.push(resolved)
-      else draft.note(path, 'no-equivalent', `skyhop knows no accelerator "${n}" (see \`skyhop accelerators\`); left out of the alternatives`)
+      else
+        draft.note(path, 'no-equivalent', `skyhop knows no accelerator "${n}" (see \`skyhop accelerators\`); left out of the alternatives`)
     }
-    if (names.length === 0) throw new ImportRefusal(`none of the GPUs ${spec.names.join(', ')} is one skyhop knows; see \`skyhop accelerators\``, '/resources/gpu')
+    if (names.length === 0)
+      throw new ImportRefusal(
+        `none of the GPUs ${spec.names.join(', ')} is one skyhop knows; see \`skyhop accelerators\``,
+        '/resources/gpu',
+      )
     names = [...new Set(names)]
   }
   // Without a name or vendor, dstack means an NVIDIA GPU.
@@ -297,9 +334,16 @@ function mapProfile(value: Record<string, unknown>, draft: Draft): void {
   const recovery: Record<string, unknown> = {}
   if (value.retry === false) recovery.max_restarts = 0
   else if (value.retry === true || isMap(value.retry)) {
-    const events = isMap(value.retry) && Array.isArray(value.retry.on_events) ? value.retry.on_events.map(String) : ['no-capacity', 'interruption', 'error']
+    const events =
+      isMap(value.retry) && Array.isArray(value.retry.on_events)
+        ? value.retry.on_events.map(String)
+        : ['no-capacity', 'interruption', 'error']
     if (events.includes('error'))
-      draft.note(['retry'], 'approximated', 'skyhop restarts after preemption and lost capacity; to restart on your own failures, list their exit codes in recovery.restart_on_exit_codes')
+      draft.note(
+        ['retry'],
+        'approximated',
+        'skyhop restarts after preemption and lost capacity; to restart on your own failures, list their exit codes in recovery.restart_on_exit_codes',
+      )
     if (isMap(value.retry) && value.retry.duration !== undefined)
       draft.note(['retry', 'duration'], 'no-equivalent', 'skyhop limits restarts by count (recovery.max_restarts), not by time')
   }
@@ -313,14 +357,21 @@ function mapProfile(value: Record<string, unknown>, draft: Draft): void {
   if (value.max_price !== undefined) {
     if (typeof value.max_price === 'number' && value.max_price > 0) {
       job.max_price = `${value.max_price}USD`
-      if (job.nodes !== undefined) draft.note(['max_price'], 'approximated', 'dstack caps each instance; skyhop caps the whole job per hour')
+      if (job.nodes !== undefined)
+        draft.note(['max_price'], 'approximated', 'dstack caps each instance; skyhop caps the whole job per hour')
     } else draft.note(['max_price'], 'no-equivalent', 'not a positive number; left out')
   }
-  const idleKey = value.idle_duration !== undefined ? 'idle_duration' : value.termination_idle_time !== undefined ? 'termination_idle_time' : undefined
+  const idleKey =
+    value.idle_duration !== undefined ? 'idle_duration' : value.termination_idle_time !== undefined ? 'termination_idle_time' : undefined
   if (idleKey) {
     const idle = duration(value[idleKey])
     if (idle) job.idle_timeout = idle
-    else draft.note([idleKey], 'no-equivalent', `"${String(value[idleKey])}" (keep forever) has no skyhop counterpart: skyhop releases a machine once its job ends`)
+    else
+      draft.note(
+        [idleKey],
+        'no-equivalent',
+        `"${String(value[idleKey])}" (keep forever) has no skyhop counterpart: skyhop releases a machine once its job ends`,
+      )
   }
   const placement: Record<string, unknown> = {}
   if (Array.isArray(value.backends)) {

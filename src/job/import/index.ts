@@ -23,7 +23,9 @@ export function importForeign(src: SourceDocument, options: {from?: ForeignForma
   let detection: Detection | null = detectForeign(value, {lenient: true})
   if (options.from) detection = {format: options.from, kind: detection?.kind ?? 'task', evidence: detection?.evidence ?? []}
   if (!detection)
-    throw new ImportRefusal('does not look like a SkyPilot task or a dstack run configuration (no key only they use); pass --from skypilot or --from dstack to say which it is')
+    throw new ImportRefusal(
+      'does not look like a SkyPilot task or a dstack run configuration (no key only they use); pass --from skypilot or --from dstack to say which it is',
+    )
   const draft = new Draft((path) => locate(src, path, 'key'))
   const registry = loadRegistry()
   const kind =
@@ -33,7 +35,21 @@ export function importForeign(src: SourceDocument, options: {from?: ForeignForma
 }
 
 // The order of docs/job-file.md's example, so an imported file reads like a written one.
-const ORDER = ['name', 'resources', 'nodes', 'compat', 'spot', 'max_price', 'placement', 'envs', 'secrets', 'setup', 'run', 'recovery', 'idle_timeout']
+const ORDER = [
+  'name',
+  'resources',
+  'nodes',
+  'compat',
+  'spot',
+  'max_price',
+  'placement',
+  'envs',
+  'secrets',
+  'setup',
+  'run',
+  'recovery',
+  'idle_timeout',
+]
 
 function ordered(job: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}

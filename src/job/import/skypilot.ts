@@ -7,7 +7,10 @@ import {COMPAT_VARIABLES, Draft, type KeyRule, PROVIDER_IDS, isMap, jobName, res
 import {ImportRefusal} from './types.js'
 
 const TOP: Record<string, KeyRule> = {
-  workdir: ['not-yet-supported', 'uploading a local directory to the machine is being designed (issue #19); copy your code in `setup` for now'],
+  workdir: [
+    'not-yet-supported',
+    'uploading a local directory to the machine is being designed (issue #19); copy your code in `setup` for now',
+  ],
   file_mounts: ['not-yet-supported', 'file and bucket mounts are being designed (issue #19); `data:` only feeds the egress estimate'],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   volume_mounts: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
@@ -73,19 +76,27 @@ export function importSkypilot(value: Record<string, unknown>, file: string, reg
 
   const resources = value.resources
   if (isMap(resources)) mapResources(resources, registry, draft)
-  else if (resources !== undefined) draft.note(['resources'], 'no-equivalent', 'a list of resources is not a SkyPilot task form skyhop reads; left out')
+  else if (resources !== undefined)
+    draft.note(['resources'], 'no-equivalent', 'a list of resources is not a SkyPilot task form skyhop reads; left out')
 
   mapEnvs(value, draft)
   if (typeof value.setup === 'string' && value.setup.trim() !== '') job.setup = value.setup
   if (typeof value.run !== 'string' || value.run.trim() === '')
-    throw new ImportRefusal('the task has no `run` command (a SkyPilot cluster without a job); skyhop runs jobs, so there is nothing to import', '/run')
+    throw new ImportRefusal(
+      'the task has no `run` command (a SkyPilot cluster without a job); skyhop runs jobs, so there is nothing to import',
+      '/run',
+    )
   job.run = value.run
   draft.noteTable([], value, TOP, TOP_MAPPED)
 
   const script = `${job.setup ?? ''}\n${job.run as string}`
   const envNames = Object.keys((job.envs as Record<string, unknown>) ?? {}).concat((job.secrets as string[]) ?? [])
   for (const v of unsetToolVariables(script, ['SKYPILOT_', 'SKY_'], COMPAT_VARIABLES.skypilot, envNames))
-    draft.note(['run'], 'no-equivalent', `the job reads $${v}, which SkyPilot sets and skyhop does not (compat: skypilot sets ${COMPAT_VARIABLES.skypilot.join(', ')})`)
+    draft.note(
+      ['run'],
+      'no-equivalent',
+      `the job reads $${v}, which SkyPilot sets and skyhop does not (compat: skypilot sets ${COMPAT_VARIABLES.skypilot.join(', ')})`,
+    )
   return 'service' in value ? 'service' : 'task'
 }
 
@@ -118,7 +129,11 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
         const count = colon === -1 ? '1' : text.slice(colon + 1)
         const resolved = resolveAccelerator(registry, rawName.trim())
         if (!resolved) {
-          draft.note([...path, 'accelerators'], 'no-equivalent', `skyhop knows no accelerator "${rawName}" (see \`skyhop accelerators\`); that alternative was left out`)
+          draft.note(
+            [...path, 'accelerators'],
+            'no-equivalent',
+            `skyhop knows no accelerator "${rawName}" (see \`skyhop accelerators\`); that alternative was left out`,
+          )
           continue
         }
         if (!/^\d+$/.test(count.trim()) || Number(count) < 1) {
@@ -127,9 +142,13 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
         } else accelerators.push(`${resolved}:${Number(count)}`)
       }
       if (listed.length > 0 && accelerators.length === 0)
-        throw new ImportRefusal(`none of the accelerators ${JSON.stringify(acc)} is one skyhop knows; see \`skyhop accelerators\``, pointer([...path, 'accelerators']))
+        throw new ImportRefusal(
+          `none of the accelerators ${JSON.stringify(acc)} is one skyhop knows; see \`skyhop accelerators\``,
+          pointer([...path, 'accelerators']),
+        )
     }
-    if (typeof r.use_spot === 'boolean') spots.add(r.use_spot)
+    // An alternative without use_spot is on-demand, as in SkyPilot; unless none says, then nothing is written.
+    if (alternatives.some((a) => typeof a.r.use_spot === 'boolean')) spots.add(r.use_spot === true)
     const place = placementOf(r, path, draft)
     if (place.provider) providers.add(place.provider)
     if (place.region) regions.add(place.provider ? `${place.provider}/${place.region}` : place.region)
@@ -169,7 +188,11 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
   if (spots.size === 1) job.spot = [...spots][0] ? 'spot' : 'on-demand'
   else if (spots.size > 1) {
     job.spot = 'auto'
-    draft.note(['resources', altKey ?? 'use_spot'], 'approximated', 'the alternatives mix spot and on-demand; written as spot: auto (the planner chooses)')
+    draft.note(
+      ['resources', altKey ?? 'use_spot'],
+      'approximated',
+      'the alternatives mix spot and on-demand; written as spot: auto (the planner chooses)',
+    )
   }
   if (providers.size > 0) job.placement = {providers: {allow: [...providers]}}
   if (regions.size > 0) job.placement = {...(job.placement as object), regions: {allow: [...regions]}}
@@ -187,10 +210,15 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
 
   if (res.autostop !== undefined) {
     const a = res.autostop
-    const minutes = typeof a === 'number' ? a : isMap(a) && typeof a.idle_minutes === 'number' ? a.idle_minutes : typeof a === 'string' ? a : null
+    const minutes =
+      typeof a === 'number' ? a : isMap(a) && typeof a.idle_minutes === 'number' ? a.idle_minutes : typeof a === 'string' ? a : null
     if (minutes !== null && minutes !== 0) {
       job.idle_timeout = typeof minutes === 'number' ? `${minutes}m` : minutes
-      draft.note(['resources', 'autostop'], 'approximated', 'written as idle_timeout: how long the machine may outlive the job before skyhop releases it (skyhop always releases it, never stops it)')
+      draft.note(
+        ['resources', 'autostop'],
+        'approximated',
+        'written as idle_timeout: how long the machine may outlive the job before skyhop releases it (skyhop always releases it, never stops it)',
+      )
     } else draft.note(['resources', 'autostop'], 'no-equivalent', 'skyhop always releases a machine once its job ends (idle_timeout)')
   }
   if (!altKey) draft.noteTable(['resources'], res, RESOURCES, RESOURCES_MAPPED)
@@ -227,14 +255,19 @@ function placementOf(r: Record<string, unknown>, path: Array<string | number>, d
     }
     if (parts[0] !== '*') cloud = parts[0]
     if (parts[1] && parts[1] !== '*') region = parts[1]
-    if (parts[2]) draft.note([...path, 'infra'], 'no-equivalent', `skyhop places jobs by provider and region, not zone (${parts[2]} left out)`)
+    if (parts[2])
+      draft.note([...path, 'infra'], 'no-equivalent', `skyhop places jobs by provider and region, not zone (${parts[2]} left out)`)
   }
   const out: {provider?: string; region?: string} = {}
   if (cloud) {
     const id = PROVIDER_IDS[cloud.toLowerCase()]
     if (id) out.provider = id
     else {
-      draft.note([...path, typeof r.infra === 'string' ? 'infra' : 'cloud'], 'no-equivalent', `skyhop has no "${cloud}" provider; the job may run on any provider`)
+      draft.note(
+        [...path, typeof r.infra === 'string' ? 'infra' : 'cloud'],
+        'no-equivalent',
+        `skyhop has no "${cloud}" provider; the job may run on any provider`,
+      )
       return {}
     }
   }
@@ -249,7 +282,11 @@ function mapRecovery(value: unknown, key: string, draft: Draft): void {
     const mapped = STRATEGIES[strategy.toLowerCase()]
     if (mapped) recovery.strategy = mapped
     else if (strategy.toLowerCase() !== 'none')
-      draft.note(['resources', key], 'no-equivalent', `skyhop has no "${strategy}" recovery strategy (it has eager-next-region, same-region-first)`)
+      draft.note(
+        ['resources', key],
+        'no-equivalent',
+        `skyhop has no "${strategy}" recovery strategy (it has eager-next-region, same-region-first)`,
+      )
   }
   if (isMap(value)) {
     if (typeof value.max_restarts_on_errors === 'number') recovery.max_restarts_on_errors = value.max_restarts_on_errors
@@ -258,7 +295,12 @@ function mapRecovery(value: unknown, key: string, draft: Draft): void {
       const list = (Array.isArray(codes) ? codes : [codes]).filter((c): c is number => typeof c === 'number')
       const kept = list.filter((c) => c >= 1 && c <= 255)
       if (kept.length > 0) recovery.restart_on_exit_codes = kept
-      if (kept.length < list.length) draft.note(['resources', key, 'recover_on_exit_codes'], 'approximated', 'exit code 0 is a success in skyhop, never restarted; left out')
+      if (kept.length < list.length)
+        draft.note(
+          ['resources', key, 'recover_on_exit_codes'],
+          'approximated',
+          'exit code 0 is a success in skyhop, never restarted; left out',
+        )
     }
   }
   if (Object.keys(recovery).length > 0) draft.job.recovery = recovery
@@ -271,7 +313,11 @@ function mapEnvs(value: Record<string, unknown>, draft: Draft): void {
     for (const [k, v] of Object.entries(value.envs)) {
       if (v === null || v === undefined) {
         secrets.push(k)
-        draft.note(['envs', k], 'approximated', 'no value in the file (SkyPilot asks for it with --env): a secret in skyhop, taken from your environment at launch')
+        draft.note(
+          ['envs', k],
+          'approximated',
+          'no value in the file (SkyPilot asks for it with --env): a secret in skyhop, taken from your environment at launch',
+        )
       } else envs[k] = v
     }
   }
@@ -279,10 +325,18 @@ function mapEnvs(value: Record<string, unknown>, draft: Draft): void {
     for (const [k, v] of Object.entries(value.secrets)) {
       secrets.push(k)
       if (v !== null && v !== undefined)
-        draft.note(['secrets', k], 'approximated', 'the value written in the file is not carried over: skyhop takes secrets from your environment at launch')
+        draft.note(
+          ['secrets', k],
+          'approximated',
+          'the value written in the file is not carried over: skyhop takes secrets from your environment at launch',
+        )
     }
   } else if (Array.isArray(value.secrets)) {
-    draft.note(['secrets'], 'no-equivalent', 'references to SkyPilot-managed secrets; skyhop has no secret store (name them in `secrets:` and export them)')
+    draft.note(
+      ['secrets'],
+      'no-equivalent',
+      'references to SkyPilot-managed secrets; skyhop has no secret store (name them in `secrets:` and export them)',
+    )
   }
   if (Object.keys(envs).length > 0) draft.job.envs = envs
   if (secrets.length > 0) draft.job.secrets = [...new Set(secrets)]

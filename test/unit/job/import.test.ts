@@ -1,0 +1,260 @@
+// The importer's mapping on small written sources (the real files are in
+// test/commands/import.test.ts): accelerator forms, alternatives, dstack's GPU ranges,
+// placement, recovery, envs, the listing of keys, and foreign-file detection.
+import {expect} from 'chai'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {COMPAT_VARIABLES} from '../../../src/job/import/common.js'
+import {detectForeign, importForeign, ImportRefusal} from '../../../src/job/import/index.js'
+import {readDocument} from '../../../src/util/located-document.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'skyhop-import-'))
+let n = 0
+function imp(text: string, name = `task${n++}.yaml`, from?: 'skypilot' | 'dstack') {
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  return importForeign(readDocument(file, 'T'), {from})
+}
+const paths = (r: ReturnType<typeof imp>) => r.unmapped.map((u) => `${u.path} ${u.kind}`)
+
+describe('import: SkyPilot tasks', () => {
+  it('reads every accelerator form: one, a list (ordered), a set (any), the YAML reading of {A100:1, V100:1}', () => {
+    expect(imp('resources: {accelerators: A100:8}\nrun: x\n').job.resources).to.deep.equal({accelerators: 'A100-40GB:8'})
+    expect(imp('resources: {accelerators: H100}\nrun: x\n').job.resources).to.deep.equal({accelerators: 'H100-80GB:1'})
+    expect(imp('resources:\n  accelerators: [V100:1, T4:1]\nrun: x\n').job.resources).to.deep.equal({
+      accelerators: ['V100-16GB:1', 'T4:1'],
+      accelerator_order: 'ordered',
+    })
+    expect(imp('resources:\n  accelerators: {A100: 2, L4: 4}\nrun: x\n').job.resources).to.deep.equal({
+      accelerators: ['A100-40GB:2', 'L4:4'],
+      accelerator_order: 'any',
+    })
+    expect(imp('resources:\n  accelerators: {A100-80GB:1, H100:1}\nrun: x\n').job.resources).to.deep.equal({
+      accelerators: ['A100-80GB:1', 'H100-80GB:1'],
+      accelerator_order: 'any',
+    })
+    expect(imp("resources:\n  accelerators: '{L4:1, A10G:1}'\nrun: x\n").job.resources).to.deep.equal({
+      accelerators: ['L4:1', 'A10G:1'],
+      accelerator_order: 'any',
+    })
+  })
+
+  it('reads any_of and ordered alternatives: accelerators, clouds, regions and a mix of spot', () => {
+    const r = imp(
+      [
+        'resources:',
+        '  ordered:',
+        '    - {infra: aws/us-east-1, accelerators: H100:8, use_spot: true}',
+        '    - {cloud: gcp, region: us-central1, accelerators: A100-80GB:8}',
+        'run: x',
+      ].join('\n'),
+    )
+    expect(r.job.resources).to.deep.equal({accelerators: ['H100-80GB:8', 'A100-80GB:8'], accelerator_order: 'ordered'})
+    expect(r.job.placement).to.deep.equal({providers: {allow: ['aws', 'gcp']}, regions: {allow: ['aws/us-east-1', 'gcp/us-central1']}})
+    expect(r.job.spot).to.equal('auto')
+    expect(paths(r)).to.include('/resources/ordered approximated')
+    const any = imp('resources:\n  use_spot: true\n  any_of:\n    - {accelerators: L4:1}\n    - {accelerators: A10G:1}\nrun: x\n')
+    expect(any.job.resources).to.deep.equal({accelerators: ['L4:1', 'A10G:1'], accelerator_order: 'any'})
+    expect(any.job.spot).to.equal('spot')
+  })
+
+  it('maps num_nodes, cpus, memory, disk, max_hourly_cost, autostop and job_recovery', () => {
+    const r = imp(
+      [
+        'name: big',
+        'num_nodes: 4',
+        'resources:',
+        '  accelerators: A100:8',
+        '  cpus: 32+',
+        '  memory: 256+',
+        '  disk_size: 1024',
+        '  max_hourly_cost: 40',
+        '  autostop: 10',
+        '  job_recovery: {strategy: EAGER_NEXT_REGION, max_restarts_on_errors: 2, recover_on_exit_codes: [0, 33]}',
+        'run: x',
+      ].join('\n'),
+    )
+    expect(r.job).to.deep.include({name: 'big', nodes: 4, compat: 'skypilot', max_price: '40USD', idle_timeout: '10m'})
+    expect(r.job.resources).to.deep.equal({accelerators: 'A100-40GB:8', cpus: '32+', memory: '256GB+', disk: '1024GB'})
+    expect(r.job.recovery).to.deep.equal({strategy: 'eager-next-region', max_restarts_on_errors: 2, restart_on_exit_codes: [33]})
+    expect(paths(r)).to.include.members([
+      '/resources/max_hourly_cost approximated',
+      '/resources/autostop approximated',
+      '/resources/job_recovery/recover_on_exit_codes approximated',
+    ])
+  })
+
+  it('lists each key with no equivalent at its line, and never invents workdir, mounts or image', () => {
+    const r = imp(
+      [
+        'name: t',
+        'workdir: .',
+        'file_mounts: {/data: s3://bucket}',
+        'resources:',
+        '  image_id: docker:nvcr.io/nvidia/pytorch:24.05-py3',
+        '  ports: 8080',
+        '  zone: us-east-1a',
+        '  cloud: kubernetes',
+        'run: x',
+      ].join('\n'),
+    )
+    expect(r.job).to.not.have.any.keys('workdir', 'image', 'data', 'placement')
+    expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
+      ['/workdir', 'not-yet-supported', 2],
+      ['/file_mounts', 'not-yet-supported', 3],
+      ['/resources/image_id', 'not-yet-supported', 5],
+      ['/resources/ports', 'no-equivalent', 6],
+      ['/resources/zone', 'no-equivalent', 7],
+      ['/resources/cloud', 'no-equivalent', 8],
+    ])
+  })
+
+  it('turns envs without a value and secrets into skyhop secrets, dropping values written in the file', () => {
+    const r = imp('envs: {A: 1, TOKEN: null}\nsecrets: {HF_TOKEN: hf_xxx, WANDB: null}\nrun: x\n')
+    expect(r.job.envs).to.deep.equal({A: 1})
+    expect(r.job.secrets).to.deep.equal(['TOKEN', 'HF_TOKEN', 'WANDB'])
+    expect(JSON.stringify(r)).to.not.include('hf_xxx')
+    expect(paths(r)).to.deep.equal(['/envs/TOKEN approximated', '/secrets/HF_TOKEN approximated'])
+  })
+
+  it("lists SkyPilot's own variables the job reads that compat does not set", () => {
+    const r = imp('num_nodes: 2\nrun: echo $SKYPILOT_NODE_RANK ${SKYPILOT_TASK_ID} $SKY_NODE_IPS $MY_VAR\n')
+    expect(r.unmapped.map((u) => u.reason.match(/\$\w+/)![0])).to.deep.equal(['$SKYPILOT_TASK_ID', '$SKY_NODE_IPS'])
+  })
+
+  it('refuses a task with nothing to run and accelerators skyhop does not know', () => {
+    expect(() => imp('num_nodes: 2\nsetup: pip install x\n')).to.throw(ImportRefusal, /no `run` command/)
+    expect(() => imp('resources: {accelerators: Nonexistent9000:1}\nrun: x\n')).to.throw(ImportRefusal, /none of the accelerators/)
+    const partly = imp('resources: {accelerators: {Nonexistent9000: 1, L4: 1}}\nrun: x\n')
+    expect(partly.job.resources).to.deep.equal({accelerators: 'L4:1'})
+    expect(partly.unmapped[0].reason).to.include('Nonexistent9000')
+  })
+
+  it('names the job from the file when the task has none or one skyhop cannot take', () => {
+    expect(imp('num_nodes: 1\nrun: x\n', 'my_task.sky.yaml').job.name).to.equal('my_task')
+    const r = imp('name: my task!\nnum_nodes: 1\nrun: x\n')
+    expect(r.job.name).to.equal('my-task-')
+    expect(paths(r)).to.include('/name approximated')
+  })
+})
+
+describe('import: dstack run configurations', () => {
+  const gpu = (spec: string) => imp(`type: task\ncommands: [x]\nresources:\n  gpu: ${spec}\n`).job.resources
+  it("reads dstack's GPU forms: count, name, name:count, memory ranges, vendor, name lists and mappings", () => {
+    expect(gpu('1')).to.deep.equal({accelerators: {vendor: 'nvidia', count: 1}})
+    expect(gpu('1..8')).to.deep.equal({accelerators: {vendor: 'nvidia', count: '1..8'}})
+    expect(gpu('2..')).to.deep.equal({accelerators: {vendor: 'nvidia', count: '2+'}})
+    expect(gpu('A100:2')).to.deep.equal({accelerators: 'A100-40GB:2'})
+    expect(gpu('A100:80GB:2')).to.deep.equal({accelerators: {name: 'A100-80GB', memory: '80GB', count: 2}})
+    expect(gpu('24GB..80GB:2')).to.deep.equal({accelerators: {vendor: 'nvidia', memory: '24GB..80GB', count: 2}})
+    expect(gpu('40GB..')).to.deep.equal({accelerators: {vendor: 'nvidia', memory: '40GB..', count: 1}})
+    expect(gpu('amd:192GB:8')).to.deep.equal({accelerators: {vendor: 'amd', memory: '192GB', count: 8}})
+    expect(gpu('A10G,L4')).to.deep.equal({accelerators: 'A10G,L4:1'})
+    expect(gpu('{name: [H100, H200], count: 1..8}')).to.deep.equal({accelerators: 'H100-80GB,H200:1..8'})
+    expect(gpu('{name: A100, memory: 40GB..80GB, count: {min: 2, max: 4}}')).to.deep.equal({
+      accelerators: {name: 'A100-40GB', memory: '40GB..80GB', count: '2..4'},
+    })
+    expect(gpu('v5litepod-8')).to.deep.equal({accelerators: 'TPU-v5e:1'})
+  })
+
+  it('maps cpu, memory and disk ranges to at-least values, listing the upper bounds and the architecture', () => {
+    const r = imp('type: task\ncommands: [x]\nresources:\n  cpu: arm:8..16\n  memory: 64GB..\n  disk: 100GB..200GB\n  shm_size: 8GB\n')
+    expect(r.job.resources).to.deep.equal({cpus: '8+', memory: '64GB+', disk: '100GB'})
+    expect(paths(r)).to.deep.equal([
+      '/resources/cpu no-equivalent',
+      '/resources/cpu approximated',
+      '/resources/disk approximated',
+      '/resources/shm_size no-equivalent',
+    ])
+  })
+
+  it('maps env, spot_policy, retry, max_price, idle_duration, stop_duration, backends and regions', () => {
+    const r = imp(
+      [
+        'type: task',
+        'name: t',
+        'nodes: 2',
+        'env: [A=1, TOKEN]',
+        'commands: [echo $A]',
+        'spot_policy: auto',
+        'retry: {on_events: [interruption, error], duration: 1h}',
+        'max_price: 2.5',
+        'idle_duration: 5m',
+        'stop_duration: 90s',
+        'backends: [aws, vastai]',
+        'regions: [us-east-1]',
+      ].join('\n'),
+    )
+    expect(r.job).to.deep.include({
+      name: 't',
+      nodes: 2,
+      compat: 'dstack',
+      spot: 'auto',
+      max_price: '2.5USD',
+      idle_timeout: '5m',
+      envs: {A: '1'},
+      secrets: ['TOKEN'],
+      placement: {providers: {allow: ['aws']}, regions: {allow: ['us-east-1']}},
+      recovery: {grace: '90s'},
+    })
+    expect(paths(r)).to.include.members([
+      '/retry approximated',
+      '/retry/duration no-equivalent',
+      '/backends/1 no-equivalent',
+      '/max_price approximated',
+    ])
+    expect(imp('type: task\ncommands: [x]\nretry: false\n').job.recovery).to.deep.equal({max_restarts: 0})
+  })
+
+  it('joins commands as dstack does (&&, a background command braced) and rewrites its ${{ }} interpolations', () => {
+    const r = imp(
+      'type: task\ncommands:\n  - pip install x\n  - tensorboard &\n  - python t.py ${{ run.args }} --token ${{ secrets.HF }}\n',
+    )
+    expect(r.job.run).to.equal('pip install x &&\n{ tensorboard & } &&\npython t.py  --token ${HF}')
+    expect(r.job.secrets).to.deep.equal(['HF'])
+    expect(paths(r)).to.deep.equal(['/commands no-equivalent'])
+  })
+
+  it('holds the machine for a dev environment, and refuses fleets and commandless services', () => {
+    const dev = imp('type: dev-environment\nide: vscode\ninit: [pip install x]\n')
+    expect(dev.job.run).to.equal('pip install x && sleep infinity')
+    expect(paths(dev)).to.include.members(['/type approximated', '/ide no-equivalent'])
+    expect(() => imp('type: fleet\nnodes: 2\n')).to.throw(ImportRefusal, /fleet configuration describes no job/)
+    expect(() => imp('type: service\nimage: nginx\nport: 80\n')).to.throw(ImportRefusal, /has no `commands`/)
+    expect(() => imp('type: task\ncommands: [x]\nresources: {gpu: tt:1}\n')).to.throw(ImportRefusal, /"tt"/)
+  })
+})
+
+describe('import: detection', () => {
+  it('tells SkyPilot from dstack from skyhop by the keys only each uses', () => {
+    expect(detectForeign({num_nodes: 2, run: 'x'})).to.deep.include({format: 'skypilot', evidence: ['/num_nodes']})
+    expect(detectForeign({resources: {accelerators: {A100: 1}}, run: 'x'})).to.deep.include({format: 'skypilot'})
+    expect(detectForeign({type: 'service', commands: ['x'], port: 80})).to.deep.include({format: 'dstack', kind: 'service'})
+    expect(detectForeign({type: 'fleet', nodes: 2, placement: 'cluster'})).to.deep.include({format: 'dstack', kind: 'fleet'})
+    // A skyhop file: nothing; a skyhop file with one stray foreign key: still skyhop's own mistakes.
+    expect(detectForeign({name: 'a', run: 'x', resources: {accelerators: {vendor: 'nvidia'}}})).to.equal(null)
+    expect(detectForeign({name: 'a', run: 'x', spot: 'spot', num_nodes: 2})).to.equal(null)
+    // A minimal SkyPilot task has no mark; only import (lenient) takes it.
+    expect(detectForeign({run: 'x', resources: {accelerators: 'V100:1'}})).to.equal(null)
+    expect(detectForeign({run: 'x', resources: {accelerators: 'V100:1'}}, {lenient: true})).to.deep.include({format: 'skypilot'})
+  })
+
+  it('--from forces the format of a file with no marks', () => {
+    const r = imp('name: a\nrun: echo\n', 'plain.yaml', 'skypilot')
+    expect(r.format).to.equal('skypilot')
+    expect(r.job).to.deep.equal({name: 'a', compat: 'skypilot', run: 'echo'})
+    expect(() => imp('name: a\nrun: echo\n', 'plain2.yaml')).to.throw(ImportRefusal, /--from skypilot or --from dstack/)
+  })
+
+  it("knows the same compat variables as the runner sets (src/runner/skyhop-runner.sh's sr_gang_env)", () => {
+    const runner = readFileSync(new URL('../../../src/runner/skyhop-runner.sh', import.meta.url), 'utf8')
+    for (const [name, vars] of Object.entries(COMPAT_VARIABLES)) {
+      const line = new RegExp(`\\n\\s*${name}\\)\\n([^;]+);;`).exec(runner)
+      expect(line, `no ${name}) case in sr_gang_env`).to.not.equal(null)
+      const set = [...line![1].matchAll(/([A-Z][A-Z0-9_]+)=/g)].map((m) => m[1])
+      expect(set.sort()).to.deep.equal([...vars].sort())
+    }
+  })
+})
