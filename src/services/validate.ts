@@ -10,6 +10,7 @@ export interface ValidationResult {
 export function validateJobFiles(files: string[], options: {now: Date}): ValidationResult {
   const valid: ValidationResult['files'] = []
   const issues: FileIssue[] = []
+  let foreign = 0
   for (const file of files) {
     try {
       const {spec} = loadJobFile(file, options)
@@ -22,14 +23,17 @@ export function validateJobFiles(files: string[], options: {now: Date}): Validat
       })
     } catch (error) {
       if (!(error instanceof InvalidFileError)) throw error
+      if (error.code === 'FOREIGN_JOB_FILE') foreign++
       issues.push(...error.issues)
     }
   }
   if (issues.length > 0) {
     const bad = new Set(issues.map((i) => i.file)).size
-    throw new InvalidFileError(issues, {
-      hint: `${bad} of ${files.length} file(s) invalid. The job file format is described in schemas/job.schema.json and docs/job-file.md.`,
-    })
+    const how =
+      foreign === bad
+        ? '`skyhop import FILE --output job.yaml` converts SkyPilot and dstack files (docs/job-file.md#coming-from-skypilot-or-dstack).'
+        : 'The job file format is described in schemas/job.schema.json and docs/job-file.md.'
+    throw new InvalidFileError(issues, {hint: `${bad} of ${files.length} file(s) invalid. ${how}`})
   }
   return {files: valid}
 }
