@@ -114,6 +114,9 @@ describe('skyhop import (built CLI, real SkyPilot and dstack files)', function (
     const forced = runCli(['import', 'test/data/foreign/skypilot/disk_size.yaml', '--output', out, '--force'], o)
     expect(forced.code, forced.stderr).to.equal(0)
     expect(readFileSync(out, 'utf8')).to.include('name: minimal')
+    const nowhere = runCli(['import', 'test/data/foreign/skypilot/disk_size.yaml', '--output', join(home, 'no', 'such', 'dir.yaml')], o)
+    expect(nowhere.code).to.equal(2)
+    expect(nowhere.stderr).to.include('cannot write')
   })
 
   it('validate and plan name a foreign file and point at import (exit 3), instead of listing unknown keys', () => {

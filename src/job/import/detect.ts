@@ -70,6 +70,23 @@ const DSTACK_RESOURCES = ['gpu', 'cpu', 'shm_size']
 /** dstack's configuration types; only the first three are runs `skyhop import` converts. */
 export const DSTACK_RUN_TYPES = ['task', 'service', 'dev-environment']
 const DSTACK_TYPES = [...DSTACK_RUN_TYPES, 'fleet', 'volume', 'gateway']
+/** Keys that alone say which tool a file is for. */
+const STRONG = [
+  '/num_nodes',
+  '/file_mounts',
+  '/service',
+  '/resources/use_spot',
+  '/resources/any_of',
+  '/resources/ordered',
+  '/resources/infra',
+  '/resources/cloud',
+  '/resources/disk_size',
+  '/resources/image_id',
+  '/type',
+  '/commands',
+  '/spot_policy',
+  '/resources/gpu',
+]
 /** Keys only a skyhop job file has: their presence means a skyhop file with mistakes, not a foreign one. */
 const SKYHOP_ONLY = [
   'spot',
@@ -102,13 +119,21 @@ export function detectForeign(value: unknown, options: {lenient?: boolean} = {})
   for (const k of SKYPILOT_TOP) if (k in value) sky.push(`/${k}`)
   for (const k of SKYPILOT_RESOURCES) if (k in resources) sky.push(`/resources/${k}`)
   // SkyPilot's `{A100:1, V100:1}` set of alternatives is a mapping; skyhop's filter has its own keys.
-  if (isMap(resources.accelerators) && !['name', 'vendor', 'memory', 'count'].some((k) => k in (resources.accelerators as object)))
+  // Its values are counts (or nothing, for `{A100:1, V100:1}` read as YAML), never text.
+  const acc = resources.accelerators
+  const filterKeys = ['name', 'vendor', 'memory', 'count']
+  if (isMap(acc) && !filterKeys.some((k) => k in acc) && Object.values(acc).every((v) => v === null || typeof v === 'number'))
     sky.push('/resources/accelerators')
   if (typeof value.type === 'string' && DSTACK_TYPES.includes(value.type)) dstack.push('/type')
   for (const k of DSTACK_TOP) if (k in value) dstack.push(`/${k}`)
   for (const k of DSTACK_RESOURCES) if (k in resources) dstack.push(`/resources/${k}`)
   // skyhop has no `type` key, so dstack's `type: task` outweighs keys the two share by name (a fleet's `placement`).
   if (!options.lenient && !dstack.includes('/type') && SKYHOP_ONLY.some((k) => k in value)) return null
+  // A stray key skyhop users might also mistype (`regions`, `ports`, `env`) is no proof: outside
+  // import, one of the unmistakable keys, or two weaker ones in a file that is not otherwise a
+  // skyhop job (name and run), is needed.
+  const strong = [...sky, ...dstack].filter((p) => STRONG.includes(p))
+  if (!options.lenient && strong.length === 0 && (sky.length + dstack.length < 2 || ('name' in value && 'run' in value))) return null
   if (sky.length === 0 && dstack.length === 0) {
     if (options.lenient && !('name' in value && 'run' in value) && ('run' in value || 'setup' in value))
       return {format: 'skypilot', kind: 'task', evidence: []}

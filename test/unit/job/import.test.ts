@@ -230,12 +230,19 @@ describe('import: dstack run configurations', () => {
 describe('import: detection', () => {
   it('tells SkyPilot from dstack from skyhop by the keys only each uses', () => {
     expect(detectForeign({num_nodes: 2, run: 'x'})).to.deep.include({format: 'skypilot', evidence: ['/num_nodes']})
-    expect(detectForeign({resources: {accelerators: {A100: 1}}, run: 'x'})).to.deep.include({format: 'skypilot'})
+    expect(detectForeign({resources: {accelerators: {A100: 1}}, envs: {A: 1}, run: 'x'})).to.equal(null)
+    expect(detectForeign({resources: {accelerators: {A100: 1}}, run: 'x'}, {lenient: true})).to.deep.include({format: 'skypilot'})
+    expect(detectForeign({resources: {accelerators: {A100: 1}, ports: 80}, run: 'x'})).to.deep.include({format: 'skypilot'})
     expect(detectForeign({type: 'service', commands: ['x'], port: 80})).to.deep.include({format: 'dstack', kind: 'service'})
     expect(detectForeign({type: 'fleet', nodes: 2, placement: 'cluster'})).to.deep.include({format: 'dstack', kind: 'fleet'})
     // A skyhop file: nothing; a skyhop file with one stray foreign key: still skyhop's own mistakes.
     expect(detectForeign({name: 'a', run: 'x', resources: {accelerators: {vendor: 'nvidia'}}})).to.equal(null)
     expect(detectForeign({name: 'a', run: 'x', spot: 'spot', num_nodes: 2})).to.equal(null)
+    expect(detectForeign({name: 'a', run: 'x', regions: ['us-east-1'], ports: [80]})).to.equal(null)
+    expect(detectForeign({name: 'a', run: 'x', resources: {accelerators: {vendr: 'nvidia'}}})).to.equal(null)
+    expect(detectForeign({name: 'a', run: 'x', resources: {accelerators: {count: 2}}})).to.equal(null)
+    expect(detectForeign({run: 'x', regions: ['us-east-1']})).to.equal(null)
+    expect(detectForeign({python: '3.11', env: ['A=1'], run: 'x'})).to.deep.include({format: 'dstack'})
     // A minimal SkyPilot task has no mark; only import (lenient) takes it.
     expect(detectForeign({run: 'x', resources: {accelerators: 'V100:1'}})).to.equal(null)
     expect(detectForeign({run: 'x', resources: {accelerators: 'V100:1'}}, {lenient: true})).to.deep.include({format: 'skypilot'})
