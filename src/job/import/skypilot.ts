@@ -59,6 +59,9 @@ const RESOURCES_MAPPED = [
   'ordered',
 ]
 
+/** Resources keys skyhop has once per job, not per accelerator alternative. */
+const PER_JOB = ['cpus', 'memory', 'disk_size', 'max_hourly_cost', 'job_recovery', 'spot_recovery', 'autostop']
+
 /** SkyPilot's recovery strategies: FAILOVER retries the same region first; EAGER_NEXT_REGION moves on. */
 const STRATEGIES: Record<string, string> = {failover: 'same-region-first', eager_next_region: 'eager-next-region'}
 
@@ -152,7 +155,19 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
     const place = placementOf(r, path, draft)
     if (place.provider) providers.add(place.provider)
     if (place.region) regions.add(place.provider ? `${place.provider}/${place.region}` : place.region)
-    if (altKey) draft.noteTable(path, r, RESOURCES, [...RESOURCES_MAPPED, ...Object.keys(res)])
+    if (altKey) {
+      const own = (res[altKey] as unknown[])[path[2] as number] as Record<string, unknown>
+      draft.noteTable(path, own, RESOURCES, [...RESOURCES_MAPPED])
+      // skyhop has one of each of these for the whole job: an alternative's own value is not used.
+      for (const k of PER_JOB) {
+        if (k in own && JSON.stringify(own[k]) !== JSON.stringify(res[k]))
+          draft.note(
+            [...path, k],
+            'approximated',
+            `skyhop has one ${k} for every alternative; ${res[k] === undefined ? 'none' : 'the top-level one'} is used`,
+          )
+      }
+    }
   }
   const unique = [...new Set(accelerators)]
   if (unique.length === 1) out.accelerators = unique[0]
@@ -221,8 +236,7 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
       )
     } else draft.note(['resources', 'autostop'], 'no-equivalent', 'skyhop always releases a machine once its job ends (idle_timeout)')
   }
-  if (!altKey) draft.noteTable(['resources'], res, RESOURCES, RESOURCES_MAPPED)
-  else draft.noteTable(['resources'], res, RESOURCES, [...RESOURCES_MAPPED, ...Object.keys(res).filter((k) => k !== altKey)])
+  draft.noteTable(['resources'], res, RESOURCES, RESOURCES_MAPPED)
   if (Object.keys(out).length === 0) delete job.resources
 }
 

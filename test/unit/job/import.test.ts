@@ -55,6 +55,15 @@ describe('import: SkyPilot tasks', () => {
     expect(r.job.placement).to.deep.equal({providers: {allow: ['aws', 'gcp']}, regions: {allow: ['aws/us-east-1', 'gcp/us-central1']}})
     expect(r.job.spot).to.equal('auto')
     expect(paths(r)).to.include('/resources/ordered approximated')
+    const perAlt = imp(
+      'resources:\n  cpus: 8+\n  zone: z\n  any_of:\n    - {accelerators: L4:1, cpus: 16+, ports: 80}\n    - {accelerators: T4:1}\nrun: x\n',
+    )
+    expect(perAlt.job.resources).to.deep.equal({accelerators: ['L4:1', 'T4:1'], accelerator_order: 'any', cpus: '8+'})
+    expect(paths(perAlt)).to.deep.equal([
+      '/resources/zone no-equivalent',
+      '/resources/any_of/0/cpus approximated',
+      '/resources/any_of/0/ports no-equivalent',
+    ])
     const any = imp('resources:\n  use_spot: true\n  any_of:\n    - {accelerators: L4:1}\n    - {accelerators: A10G:1}\nrun: x\n')
     expect(any.job.resources).to.deep.equal({accelerators: ['L4:1', 'A10G:1'], accelerator_order: 'any'})
     expect(any.job.spot).to.equal('spot')
