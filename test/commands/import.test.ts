@@ -119,19 +119,21 @@ describe('skyhop import (built CLI, real SkyPilot and dstack files)', function (
     expect(nowhere.stderr).to.include('cannot write')
   })
 
-  it('validate and plan name a foreign file and point at import (exit 3), instead of listing unknown keys', () => {
+  it('validate, plan, launch and sweep name a foreign file and point at import (exit 3), instead of listing unknown keys', () => {
     for (const [file, words] of [
       ['test/data/foreign/skypilot/distributed-pytorch-train.yaml', 'looks like a SkyPilot task (/num_nodes'],
       ['test/data/foreign/dstack/torchrun.dstack.yml', 'looks like a dstack run configuration (/type'],
     ]) {
-      for (const command of ['validate', 'plan']) {
-        const r = runCli([command, file], o)
+      for (const args of [['validate'], ['plan'], ['launch', '--yes'], ['sweep', '--yes']]) {
+        const r = runCli([args[0], file, ...args.slice(1)], o)
         expect(r.code, r.stderr).to.equal(3)
         expect(r.stderr).to.include(words)
         expect(r.stderr).to.include(`run \`skyhop import ${file}\``)
         expect(r.stderr).to.not.include('unknown key')
       }
     }
+    // Refused before anything was recorded.
+    expect(parseEnvelope(runCli(['status', '--json'], o).stdout).result.jobs).to.deep.equal([])
     const fleet = runCli(['validate', 'test/data/foreign/dstack/ray-fleet.dstack.yaml'], o)
     expect(fleet.code).to.equal(3)
     expect(fleet.stderr).to.include('this is a dstack fleet configuration')
