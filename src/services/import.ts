@@ -36,7 +36,18 @@ export interface ImportResult {
 }
 
 export function importJobFile(options: ImportOptions): ImportResult {
-  const src = readDocument(options.file, 'IMPORT_SOURCE_INVALID')
+  let src
+  try {
+    src = readDocument(options.file, 'IMPORT_SOURCE_INVALID')
+  } catch (error) {
+    // A SkyPilot pipeline is several tasks in one file, one YAML document each.
+    if (error instanceof InvalidFileError && error.issues.some((i) => i.message.includes('several YAML documents')))
+      throw new InvalidFileError(error.issues, {
+        code: 'IMPORT_UNSUPPORTED',
+        hint: 'A SkyPilot pipeline (tasks separated by ---) is not imported whole: put each task in a file of its own and import it.',
+      })
+    throw error
+  }
   let imported
   try {
     imported = importForeign(src, {from: options.from})

@@ -99,6 +99,8 @@ export function readDocument(file: string, errorCode: string): SourceDocument {
 }
 
 function yamlMessage(code: string, message: string): string {
+  // yaml's own words name its API (parseAllDocuments), which means nothing to the file's author.
+  if (code === 'MULTIPLE_DOCS') return 'the file holds several YAML documents (separated by `---`); it must hold one'
   if (code === 'DUPLICATE_KEY')
     return `duplicate key: ${message.replace(/^Map keys must be unique;?\s*/i, '') || 'a key appears twice'}`.replace(/: $/, '')
   return `YAML syntax error: ${message}`
