@@ -9,7 +9,6 @@ import {DSTACK_RUN_TYPES} from './detect.js'
 import {ImportRefusal} from './types.js'
 
 const TOP: Record<string, KeyRule> = {
-  image: ['not-yet-supported', 'container images are being designed (issue #19); install what the job needs in `setup`'],
   docker: ['not-yet-supported', 'container runtimes are being designed with images (issue #19)'],
   python: ['no-equivalent', "dstack picks a Python image by version; skyhop runs on the machine's own Python"],
   nvcc: ['no-equivalent', "dstack picks an image with the CUDA compiler; skyhop runs on the machine's own software"],
@@ -75,6 +74,7 @@ const TOP_MAPPED = [
   'backends',
   'regions',
   'setup',
+  'image',
 ]
 const RESOURCES: Record<string, KeyRule> = {
   shm_size: ['no-equivalent', 'skyhop runs no container, so there is no shared-memory size to set'],
@@ -353,6 +353,12 @@ function mapProfile(value: Record<string, unknown>, draft: Draft): void {
     else draft.note(['stop_duration'], 'no-equivalent', `"${String(value.stop_duration)}" is not a grace skyhop can use; left out`)
   }
   if (Object.keys(recovery).length > 0) job.recovery = recovery
+
+  // dstack runs every job in a container; an image it names is skyhop's container image.
+  if (value.image !== undefined) {
+    if (typeof value.image === 'string' && value.image.trim() !== '') job.image = `docker:${value.image.trim()}`
+    else draft.note(['image'], 'no-equivalent', 'not an image reference; left out')
+  }
 
   if (value.max_price !== undefined) {
     if (typeof value.max_price === 'number' && value.max_price > 0) {

@@ -28,7 +28,6 @@ const TOP: Record<string, KeyRule> = {
 const TOP_MAPPED = ['name', 'num_nodes', 'resources', 'setup', 'run', 'envs', 'secrets']
 
 const RESOURCES: Record<string, KeyRule> = {
-  image_id: ['not-yet-supported', 'container and machine images are being designed (issue #19); install what the job needs in `setup`'],
   zone: ['no-equivalent', 'skyhop places jobs by provider and region, not zone'],
   instance_type: ['no-equivalent', 'skyhop chooses the instance from accelerators, cpus and memory'],
   ports: ['no-equivalent', 'skyhop opens no ports on the machine'],
@@ -55,12 +54,13 @@ const RESOURCES_MAPPED = [
   'infra',
   'max_hourly_cost',
   'autostop',
+  'image_id',
   'any_of',
   'ordered',
 ]
 
 /** Resources keys skyhop has once per job, not per accelerator alternative. */
-const PER_JOB = ['cpus', 'memory', 'disk_size', 'max_hourly_cost', 'job_recovery', 'spot_recovery', 'autostop']
+const PER_JOB = ['cpus', 'memory', 'disk_size', 'max_hourly_cost', 'job_recovery', 'spot_recovery', 'autostop', 'image_id']
 
 /** SkyPilot's recovery strategies: FAILOVER retries the same region first; EAGER_NEXT_REGION moves on. */
 const STRATEGIES: Record<string, string> = {failover: 'same-region-first', eager_next_region: 'eager-next-region'}
@@ -221,6 +221,18 @@ function mapResources(res: Record<string, unknown>, registry: AcceleratorRegistr
       if (job.nodes !== undefined)
         draft.note(['resources', 'max_hourly_cost'], 'approximated', 'SkyPilot caps each node; skyhop caps the whole job per hour')
     } else draft.note(['resources', 'max_hourly_cost'], 'no-equivalent', 'not a positive number; left out')
+  }
+
+  if (res.image_id !== undefined) {
+    // A container image is skyhop's `image: docker:…`; a machine image (one cloud's, or one per
+    // region) has no place in a job that may run on any cloud.
+    if (typeof res.image_id === 'string' && res.image_id.startsWith('docker:')) job.image = res.image_id
+    else
+      draft.note(
+        ['resources', 'image_id'],
+        'no-equivalent',
+        "a cloud's machine image; skyhop takes a container image (`image: docker:…`) or installs what the job needs in `setup`",
+      )
   }
 
   if (res.autostop !== undefined) {

@@ -95,7 +95,7 @@ describe('import: SkyPilot tasks', () => {
     ])
   })
 
-  it('lists each key with no equivalent at its line, and never invents workdir, mounts or image', () => {
+  it('lists each key with no equivalent at its line, never invents workdir or mounts, and keeps a container image', () => {
     const r = imp(
       [
         'name: t',
@@ -109,11 +109,11 @@ describe('import: SkyPilot tasks', () => {
         'run: x',
       ].join('\n'),
     )
-    expect(r.job).to.not.have.any.keys('workdir', 'image', 'data', 'placement')
+    expect(r.job).to.not.have.any.keys('workdir', 'data', 'placement')
+    expect(r.job.image).to.equal('docker:nvcr.io/nvidia/pytorch:24.05-py3')
     expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
       ['/workdir', 'not-yet-supported', 2],
       ['/file_mounts', 'not-yet-supported', 3],
-      ['/resources/image_id', 'not-yet-supported', 5],
       ['/resources/ports', 'no-equivalent', 6],
       ['/resources/zone', 'no-equivalent', 7],
       ['/resources/cloud', 'no-equivalent', 8],
@@ -150,6 +150,12 @@ describe('import: SkyPilot tasks', () => {
 })
 
 describe('import: dstack run configurations', () => {
+  it("keeps dstack's image as the job's container image", () => {
+    const r = imp('type: task\nimage: nvcr.io/nvidia/pytorch:24.05-py3\ncommands: [x]\n')
+    expect(r.job.image).to.equal('docker:nvcr.io/nvidia/pytorch:24.05-py3')
+    expect(r.unmapped.map((u) => u.path)).to.not.include('/image')
+  })
+
   const gpu = (spec: string) => imp(`type: task\ncommands: [x]\nresources:\n  gpu: ${spec}\n`).job.resources
   it("reads dstack's GPU forms: count, name, name:count, memory ranges, vendor, name lists and mappings", () => {
     expect(gpu('1')).to.deep.equal({accelerators: {vendor: 'nvidia', count: 1}})
