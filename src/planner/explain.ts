@@ -54,6 +54,10 @@ export function describeExclusion(
       return detail <= 1
         ? `${subject} cannot launch a gang of nodes (one node per attempt); the job needs ${job.nodes} nodes`
         : `${subject} can hold at most ${detail} nodes in one gang; the job needs ${job.nodes}`
+    case 'container-unsupported':
+      return subject === 'local'
+        ? `local has no container runtime for the job's image ${job.container?.reference ?? ''} (podman or docker); install one or set providers.local.container_runtime`
+        : `${subject} does not run container images yet (the job's image ${job.container?.reference ?? ''}); local does, with podman or docker`
     case 'capacity':
       return spot === null && detail > 0 && detail < Math.max(1, job.nodes)
         ? `${subject} can hold ${detail} instance(s) at once; the job needs ${job.nodes} nodes`

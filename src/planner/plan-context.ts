@@ -70,6 +70,8 @@ export class JobContext {
   readonly enabled: ReadonlySet<string> | null
   readonly adapters: ReadonlySet<string> | null
   readonly maxNodes: ReadonlyMap<string, number> | null
+  /** For a job with a container image: who can run it (PlanInput.containerProviders); null = not checked. */
+  readonly containerProviders: ReadonlySet<string> | null
   readonly providerAllow: ReadonlySet<string> | null
   readonly providerDeny: ReadonlySet<string>
   private readonly regionAllowBare: Set<string> | null
@@ -130,6 +132,7 @@ export class JobContext {
     this.enabled = input.enabledProviders
     this.adapters = input.adapters ?? null
     this.maxNodes = input.maxNodes ?? null
+    this.containerProviders = job.container ? (input.containerProviders ?? null) : null
     this.providerAllow = job.placement.providers.allow === null ? null : new Set(job.placement.providers.allow)
     this.providerDeny = new Set(job.placement.providers.deny)
     const allow = job.placement.regions.allow

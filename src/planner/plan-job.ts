@@ -166,6 +166,8 @@ export function rankOffers(
       const where = maxNodes < backendMax ? offer.region : ''
       return exclusions.add('multi-node-unsupported', offer.provider, where, offer, null, maxNodes)
     }
+    if (ctx.containerProviders !== null && !ctx.containerProviders.has(offer.provider))
+      return exclusions.add('container-unsupported', offer.provider, '', offer, null)
     const room = offerRoom(offer)
     if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)
     if (ctx.blockedByProvider.size > 0 && ctx.blockedBy(offer, null) !== null)

@@ -6,7 +6,18 @@ import type {Accelerator, Offer} from '../model/catalog.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {ObservationRecord} from '../model/records.js'
 import {planJob} from './plan-job.js'
-import type {BlockList, Candidate, Observation, OfferIndex, OfferKey, Plan, PlanOptions, QueueEstimate, QuotaLimit} from './types.js'
+import type {
+  BlockList,
+  Candidate,
+  Observation,
+  OfferIndex,
+  OfferKey,
+  Plan,
+  PlanInput,
+  PlanOptions,
+  QueueEstimate,
+  QuotaLimit,
+} from './types.js'
 
 /**
  * A plan and a way back from a candidate to the offer it came from, by key and accelerator:
@@ -37,6 +48,8 @@ export interface PlanningInputs {
   adapters?: ReadonlySet<string>
   /** Provider.maxNodes of each configured provider (see PlanInput.maxNodes). */
   maxNodes?: ReadonlyMap<string, number>
+  /** The providers that can run a container image here (PlanInput.containerProviders), asked once when a job has one. */
+  containerProviders?: () => Promise<ReadonlySet<string>>
   fx: FxRates
   /** The backends' own queue estimates for this job's shape (cached per shape). */
   queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
@@ -59,23 +72,29 @@ const OBSERVATION_WINDOW_DAYS = 14
 
 export function replannerFrom(inputs: PlanningInputs): Replanner {
   const replan = async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
-    const plan = planJob({
-      job: spec,
-      offers: inputs.offers,
-      accelerators: inputs.accelerators,
-      now: inputs.now(),
-      enabledProviders: inputs.enabledProviders,
-      ...(inputs.adapters ? {adapters: inputs.adapters} : {}),
-      ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
-      fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
-      observations: inputs.observations(),
-      queueEstimates: await inputs.queueEstimates(spec),
-      blocked,
-      options: inputs.options,
-    })
+    const plan = planJob({job: spec, ...(await planInputFrom(inputs, spec)), blocked, options: inputs.options})
     return {plan, offerOf: inputs.offerOf}
   }
   return replan
+}
+
+/**
+ * The part of a PlanInput that gathered inputs give every plan, one job's or a sweep's (`spec`
+ * stands for the sweep's jobs: they share a planning shape).
+ */
+export async function planInputFrom(inputs: PlanningInputs, spec: JobSpec): Promise<Omit<PlanInput, 'job'>> {
+  return {
+    offers: inputs.offers,
+    accelerators: inputs.accelerators,
+    now: inputs.now(),
+    enabledProviders: inputs.enabledProviders,
+    ...(inputs.adapters ? {adapters: inputs.adapters} : {}),
+    ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
+    ...(spec.container && inputs.containerProviders ? {containerProviders: await inputs.containerProviders()} : {}),
+    fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
+    observations: inputs.observations(),
+    queueEstimates: await inputs.queueEstimates(spec),
+  }
 }
 
 /** observationsFrom's answer per list of rows the store handed out (it keeps one until they change). */

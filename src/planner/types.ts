@@ -91,6 +91,11 @@ export interface PlanInput {
    * backend that cannot gang-launch). A provider not in the map is limited by its offers only.
    */
   maxNodes?: ReadonlyMap<string, number>
+  /**
+   * For a job with a container image: the configured providers that can run one here (a local
+   * container runtime answers). Offers of other providers are excluded; absent = not checked.
+   */
+  containerProviders?: ReadonlySet<string>
   fx: {cnyPerUsd: number}
   observations?: readonly Observation[]
   queueEstimates?: ReadonlyMap<OfferKey, QueueEstimate>
@@ -113,6 +118,7 @@ export const EXCLUSION_REASONS = [
   'region-not-allowed',
   'blocked',
   'multi-node-unsupported',
+  'container-unsupported',
   'cpus',
   'memory',
   'no-market',

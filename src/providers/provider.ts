@@ -76,6 +76,8 @@ export interface Provider {
    * multi-node contract of docs/job-contract.md). Unset: 1, the backend cannot gang-launch.
    */
   readonly maxNodes?: number
+  /** Whether this backend can run a job's container image here (unset: it cannot). */
+  runsContainers?(): Promise<boolean>
   /** Credentials or reachability, without printing secrets. */
   check(): Promise<CheckResult>
   /** Offers the backend can tell us about right now (local devices, Slurm partitions). */

@@ -11,6 +11,7 @@ import type {Store} from '../state/store.js'
 import {type PlanningCatalog, type PlanningInputs, type Replanner, observationsFrom, replannerFrom} from '../planner/replanner.js'
 import {liveFilter, offerMayPass, scopeMayPass} from '../planner/live-scope.js'
 import {KNOWN_PROVIDERS} from '../providers/registry.js'
+import {PromiseCache} from '../util/promise-cache.js'
 
 export interface PlanningSetup {
   home: string
@@ -59,6 +60,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   const {loadCatalog} = await import('../catalog/catalog.js')
   const {fxFromEnv} = await import('../model/currency.js')
   const now = setup.now ?? (() => new Date())
+  const containerAnswers = new PromiseCache<ReadonlySet<string>>()
   const baseFx = fxFromEnv()
   const fx = setup.config.fx.cnyPerUsd ? {...baseFx, cnyPerUsd: setup.config.fx.cnyPerUsd, source: 'config fx.cny_per_usd'} : baseFx
   const catalog = loadCatalog({
@@ -129,6 +131,12 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     enabledProviders: enabled,
     adapters: new Set(KNOWN_PROVIDERS),
     maxNodes: new Map([...setup.providers.values()].map((p) => [p.name, p.maxNodes ?? 1])),
+    // Asked only for a job with a container image: finding the local runtime starts a process.
+    containerProviders: () =>
+      containerAnswers.get('', async () => {
+        const able = await Promise.all([...setup.providers.values()].map(async (p) => ((await p.runsContainers?.()) ? p.name : null)))
+        return new Set(able.filter((name) => name !== null))
+      }),
     fx,
     queueEstimates,
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),

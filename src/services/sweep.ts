@@ -6,6 +6,7 @@ import {amountInUsd} from '../model/currency.js'
 import {BugError} from '../errors.js'
 import {noFeasiblePlanError, noFeasibleSweepError} from '../planner/explain.js'
 import {planSweep} from '../planner/plan-sweep.js'
+import {planInputFrom} from '../planner/replanner.js'
 import type {SweepPlan} from '../planner/types.js'
 import {type Combination, type Matrix, type MatrixValue, expandMatrix, mergeMatrix} from '../job/matrix.js'
 import type {JobSpec, Money, Objective} from '../model/job-spec.js'
@@ -69,15 +70,8 @@ export async function planSweepJobs(request: SweepRequest, inputs: PlanningInput
   const specs = combinations.map((c) => c.spec)
   const plan = planSweep({
     jobs: specs,
-    offers: inputs.offers,
-    accelerators: inputs.accelerators,
-    now: inputs.now(),
-    enabledProviders: inputs.enabledProviders,
-    ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
-    fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
-    observations: inputs.observations(),
     // Matrix values change envs and names only, never the planning shape: one estimate serves all.
-    queueEstimates: await inputs.queueEstimates(specs[0]),
+    ...(await planInputFrom(inputs, specs[0])),
     options: {...inputs.options, ...(request.objective ? {objective: request.objective} : {})},
     limits: inputs.quotas,
     ...(request.budget ? {sweep: {budget: request.budget}} : {}),

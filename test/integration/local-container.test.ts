@@ -5,7 +5,7 @@
 // cancel; an image that cannot be pulled; no runtime at all. Under CI a missing podman fails
 // the suite (helpers/podman.ts).
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -17,6 +17,7 @@ import {readEvents} from '../../src/providers/attempt-dir.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import {testJobSpec} from '../helpers/job-spec.js'
+import {parseEnvelope, runCli} from '../helpers/cli.js'
 import {containersNamed, requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {isTerminal, pollUntil, waitForFile, waitUntil} from '../helpers/wait.js'
 
@@ -254,5 +255,36 @@ describe('local provider: container images (real podman)', function () {
       expect(error.message).to.equal('cannot pull container image localhost:1/skyhop-absent:nope with podman (see output.log)')
       expect(output(handle)).not.to.contain('never')
     })
+  })
+})
+
+describe('plan: a job with a container image (built CLI, real podman)', function () {
+  this.timeout(60_000)
+
+  const jobFile = (home: string): string => {
+    const file = join(home, 'ctr.yaml')
+    writeFileSync(file, `name: ctr\nimage: docker:${TEST_IMAGE}\nresources: {cpus: 1}\nrun: cat /etc/os-release\n`)
+    return file
+  }
+
+  it('plans it on local, where podman answers, and keeps Slurm out with the reason', async function () {
+    await requirePodman(this)
+    const home = newHome()
+    const r = runCli(['plan', jobFile(home), '--json'], {home})
+    expect(r.code, r.stderr).to.equal(0)
+    const result = parseEnvelope(r.stdout).result
+    expect(result.chosen.provider).to.equal('local')
+    const groups = result.excluded as Array<{reason: string; subject: string}>
+    for (const g of groups.filter((x) => x.reason === 'container-unsupported')) expect(g.subject).to.not.equal('local')
+  })
+
+  it('without a runtime, exits 5 saying local has none and how to get one', () => {
+    const home = newHome()
+    writeFileSync(join(home, 'config.yaml'), 'providers:\n  local: {container_runtime: none}\n  slurm: {enabled: false}\n')
+    const r = runCli(['plan', jobFile(home), '--json'], {home})
+    expect(r.code, r.stdout).to.equal(5)
+    const groups = parseEnvelope(r.stdout).error!.details.excluded as Array<{reason: string; subject: string; message: string}>
+    const local = groups.find((g) => g.reason === 'container-unsupported' && g.subject === 'local')
+    expect(local?.message).to.match(/^local has no container runtime .*install one or set providers\.local\.container_runtime$/)
   })
 })

@@ -177,6 +177,10 @@ export class LocalProvider implements Provider {
     this.containerRuntimeOption = options.containerRuntime
   }
 
+  async runsContainers(): Promise<boolean> {
+    return (await this.containerRuntime()) !== null
+  }
+
   /** The container runtime to use here, found once: the option, or the first of podman, docker that answers. */
   private containerRuntime(): Promise<string | null> {
     this.runtime ??= (async () => {

@@ -238,6 +238,35 @@ describe('planner feasibility', () => {
     expect(roomy.chosen).to.include({provider: 'local', nodes: 3})
   })
 
+  it('a job with a container image runs only where a container runtime answers; a job without one is not checked', () => {
+    const offers = [
+      offer({provider: 'local', region: 'this-machine', od: 0, instanceType: 'machine'}),
+      offer({provider: 'slurm', od: 0.1, instanceType: 'partition'}),
+    ]
+    const container = {
+      reference: 'localhost/skyhop-test:busybox',
+      registry: 'localhost',
+      repository: 'skyhop-test',
+      tag: 'busybox',
+      digest: null,
+    }
+    const withImage = job({image: 'docker:localhost/skyhop-test:busybox', container})
+    const plan = planJob(input(withImage, offers, {containerProviders: new Set(['local'])}))
+    expect(plan.candidates.map((c) => c.provider)).to.deep.equal(['local'])
+    expect(reasons(plan)).to.deep.include({'container-unsupported:slurm': 1})
+    expect(plan.excluded.find((g) => g.reason === 'container-unsupported')?.message).to.equal(
+      "slurm does not run container images yet (the job's image localhost/skyhop-test:busybox); local does, with podman or docker",
+    )
+    // No runtime here: local is excluded too, and says how to get one.
+    const none = planJob(input(withImage, offers, {containerProviders: new Set()}))
+    expect(none.chosen).to.equal(null)
+    expect(none.excluded.map((g) => g.message)).to.include(
+      "local has no container runtime for the job's image localhost/skyhop-test:busybox (podman or docker); install one or set providers.local.container_runtime",
+    )
+    // The set is about container images only.
+    expect(planJob(input(job(), offers, {containerProviders: new Set()})).candidates).to.have.length(2)
+  })
+
   it('budget and deadline exclude with their own reasons', () => {
     const offers = [offer({od: 1, instanceType: 'slow-cheap'}), offer({acc: 'FAST', od: 10, instanceType: 'fast-dear'})]
     const j = job({resources: {accelerators: [request('any', null, 1)]}, deadline: hoursFromNow(8), budget: {amount: 30, currency: 'USD'}})
