@@ -24,7 +24,7 @@ import type {CheckpointStoreSpec, JobSpec} from '../model/job-spec.js'
 import type {JobRecord} from '../model/records.js'
 import type {HttpClient} from '../http/client.js'
 import {redact, registerSecret} from '../util/redact.js'
-import type {CheckpointSync} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects} from '../model/checkpoint.js'
 import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from '../clouds/common/presign.js'
 
 export type StoreScheme = 's3' | 'oss' | 'cos' | 'obs'
@@ -78,6 +78,11 @@ function holdKey(location: StoreLocation, jobId: string, attemptId: string): str
   return jobKey(location, jobId, 'holds', attemptId)
 }
 
+/** A cloud gang's objects (see GangObjects): `PREFIX/JOB_ID/gangs/ATTEMPT_ID/NAME`. */
+function gangKey(location: StoreLocation, jobId: string, attemptId: string, name: string): string {
+  return jobKey(location, jobId, 'gangs', attemptId, name)
+}
+
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
 export class CheckpointSigner {
   private readonly loaded = new Map<StoreScheme, Promise<LoadedCredentials<unknown>>>()
@@ -99,6 +104,21 @@ export class CheckpointSigner {
     const location = parseStoreUrl(spec)
     const {getUrl, putUrl} = await this.sign(spec, location, holdKey(location, jobId, attemptId), now)
     return {getUrl, putUrl}
+  }
+
+  /** Signed URLs of a cloud gang's peer list, rank list and notice (GangObjects). */
+  async gang(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<GangObjects> {
+    const location = parseStoreUrl(spec)
+    const signed = async (name: string) => {
+      const {getUrl, putUrl} = await this.sign(spec, location, gangKey(location, jobId, attemptId, name), now)
+      return {getUrl, putUrl}
+    }
+    return {
+      nodeIps: await signed('node-ips'),
+      nodeIds: await signed('node-ids'),
+      notice: await signed('notice'),
+      location: `${location.scheme}://${location.bucket}/${gangKey(location, jobId, attemptId, '')}`,
+    }
   }
 
   /**
@@ -251,6 +271,11 @@ export interface AttemptHoldStore {
   sign(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<HoldUrls | null>
   /** Writes the go object (writing it twice is harmless). */
   release(urls: HoldUrls): Promise<void>
+  /**
+   * The objects a multi-node attempt on a per-instance provider shares its peer list and
+   * notice through (GangObjects), in the same store; null when the job has no store.
+   */
+  gangObjects?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<GangObjects | null>
 }
 
 export function attemptHoldsFor(
@@ -264,6 +289,10 @@ export function attemptHoldsFor(
     sign: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)
       return spec === null ? null : signer.hold(spec, job.id, attemptId, clock())
+    },
+    gangObjects: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      return spec === null ? null : signer.gang(spec, job.id, attemptId, clock())
     },
     release: async (urls) => {
       await client.request({

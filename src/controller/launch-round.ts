@@ -4,7 +4,7 @@
 // (a controller killed between "requested" and "recorded"): find it by tag, or launch
 // again with the same idempotency key.
 import type {Offer} from '../model/catalog.js'
-import type {CheckpointSync} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects} from '../model/checkpoint.js'
 import {ProviderError, asProviderError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
@@ -172,7 +172,16 @@ export class LaunchRounds {
           timeoutSeconds: hold.timeoutSeconds,
         })
       this.d.holds.noteHold(attempt.id, hold)
-      const request = this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold)
+      const request = this.launchRequest(
+        job,
+        attempt,
+        offer,
+        candidate.spot,
+        provider,
+        sync,
+        hold,
+        await this.gangObjects(job, attempt.id, provider),
+      )
       const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
       this.d.journal.recordOutcome(
         attempt.id,
@@ -235,6 +244,7 @@ export class LaunchRounds {
     provider: Provider,
     sync: CheckpointSync | null,
     hold: AttemptHold | null = null,
+    gang: GangObjects | null = null,
   ): LaunchRequest {
     const storage = provider.attemptStorage ?? 'shared'
     if (storage === 'per-instance' && !sync && job.spec.spot !== 'on-demand' && job.spec.checkpoint.dir === null) {
@@ -270,8 +280,18 @@ export class LaunchRounds {
       checkpointDir,
       checkpointSync: sync,
       hold,
+      ...(gang === null ? {} : {gang}),
       graceSeconds: job.spec.recovery.graceSeconds,
     }
+  }
+
+  /**
+   * A gang on machines of its own shares its peer list and notice through the job's store;
+   * one on skyhop's filesystem (local, Slurm) through files, and a single node needs neither.
+   */
+  private async gangObjects(job: JobRecord, attemptId: string, provider: Provider): Promise<GangObjects | null> {
+    if (job.spec.nodes <= 1 || (provider.attemptStorage ?? 'shared') !== 'per-instance') return null
+    return (await this.d.deps.attemptHolds?.gangObjects?.(job, attemptId)) ?? null
   }
 
   /**
@@ -352,8 +372,9 @@ export class LaunchRounds {
     }
     try {
       const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
+      const gang = await this.gangObjects(job, attempt.id, provider)
       const handle = await this.d.withTransientRetry(provider, () =>
-        provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync)),
+        provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync, null, gang)),
       )
       this.d.journal.recordOutcome(
         attempt.id,

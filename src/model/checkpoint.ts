@@ -12,3 +12,26 @@ export interface CheckpointSync {
   /** Seconds between copies while the job runs. */
   syncSeconds: number
 }
+
+/** A presigned GET and PUT of one object. Bearer credentials: never logged, never stored. */
+export interface SignedObject {
+  getUrl: string
+  putUrl: string
+}
+
+/**
+ * What a cloud gang (a multi-node attempt on instances of their own) gets of the job's store,
+ * under `PREFIX/JOB_ID/gangs/ATTEMPT_ID/`: the provider PUTs the peer list once the private
+ * addresses are known, and every node GETs it; a rank that gets a notice PUTs the deadline,
+ * and every rank GETs it (docs/job-contract.md, the gang contract).
+ */
+export interface GangObjects {
+  /** The private IPs, rank order, space-separated (runner.conf nodeIpsUrl). */
+  nodeIps: SignedObject
+  /** The instance ids, rank order, space-separated: each node's boot script finds its rank there. */
+  nodeIds: SignedObject
+  /** The gang notice (runner.conf gangNoticePutUrl / gangNoticeGetUrl). */
+  notice: SignedObject
+  /** e.g. `s3://bucket/prefix/JOB/gangs/ATTEMPT/`: safe to show and to store. */
+  location: string
+}

@@ -2,7 +2,7 @@
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../model/catalog.js'
-import type {CheckpointSync} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects} from '../model/checkpoint.js'
 import type {LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
@@ -43,6 +43,12 @@ export interface LaunchRequest {
    * checkpoint and starts the job (runner.conf holdFile / holdUrl).
    */
   hold?: AttemptHold | null
+  /**
+   * A gang (spec.nodes > 1) on a per-instance provider: where its nodes find their peers and
+   * share a notice (the job's object store). Null or absent when the job has no store; such
+   * a provider then refuses the gang with a user error that says what to set.
+   */
+  gang?: GangObjects | null
   graceSeconds: number
 }
 

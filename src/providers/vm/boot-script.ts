@@ -18,6 +18,7 @@ import {gzipSync} from 'node:zlib'
 import {checkpointRunnerConfig, holdRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
+import {gangRunnerConfig} from './gang.js'
 
 /** Console line prefixes (see console-channel.ts). */
 export const CONSOLE_PREFIX = {boot: 'SKYHOP-BOOT', event: 'SKYHOP-EV', log: 'SKYHOP-LOG', exit: 'SKYHOP-EXIT'} as const
@@ -86,6 +87,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       pollIntervalSeconds: input.pollIntervalSeconds ?? 1,
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
+      ...gangRunnerConfig(request),
     }),
     'skyhop-runner.sh': shippedRunner(input.runnerScript),
   }
@@ -94,6 +96,44 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
 }
 
 const STOP_REQUEST = '^(cancel|preempt)( [0-9]{1,6})?$'
+
+/** How long a gang's node waits for its rank list (the runner waits as long for the peers: peersTimeoutSeconds). */
+export const GANG_RANK_TIMEOUT_SECONDS = 600
+
+/**
+ * A gang node's rank: its place in the gang's rank list (instance ids, rank order, which
+ * the adapter writes to the job's store once every node's address is known), found by the
+ * instance id cloud-init records in /var/lib/cloud/data/instance-id. One RunInstances gives
+ * every node the same user data, so the rank cannot be in it. A node that is not on the
+ * list, or a list that never comes, ends the node without an exit code (LOST).
+ */
+function rankDiscovery(request: LaunchRequest): string {
+  const url = request.gang?.nodeIds.getUrl
+  if (!url || (request.spec.nodes ?? 1) <= 1) return 'N="$D"'
+  return `sk_fail() {
+  sk_say "${CONSOLE_PREFIX.event} {\\"ts\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\",\\"event\\":\\"error\\",\\"message\\":\\"$1\\"}"
+  sk_say "${CONSOLE_PREFIX.exit} 75 none"
+  sk_poweroff 75
+}
+sk_id=$(tr -d '[:space:]' <"\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data/instance-id" 2>/dev/null)
+[[ -n $sk_id ]] || sk_fail 'cloud-init recorded no instance id: cannot find this node in the gang'
+sk_waited=0
+until sk_ids=$(curl -sf -m 10 ${shellQuote(url)}); do
+  (( sk_waited >= ${GANG_RANK_TIMEOUT_SECONDS} )) && sk_fail 'the gang rank list never appeared in the object store'
+  sleep 2
+  sk_waited=$((sk_waited + 2))
+done
+sk_rank=0
+for sk_n in $sk_ids; do
+  [[ $sk_n == "$sk_id" ]] && break
+  sk_rank=$((sk_rank + 1))
+done
+[[ " $sk_ids " == *" $sk_id "* ]] || sk_fail "instance $sk_id is not in the gang rank list"
+# The runner takes its rank from here and writes its files into node-<rank>/.
+export SKYHOP_RUNNER_NODE_RANK=$sk_rank
+N="$D/node-$sk_rank"
+mkdir -p "$N"`
+}
 
 export function bootScript(input: BootScriptInput): string {
   const {request} = input
@@ -142,6 +182,14 @@ sk_say() { printf '%s\\n' "$*" >>"$CONSOLE" 2>/dev/null || true; }
 sk_file() { printf '%s' "$2" | base64 -d | gzip -dc >"$D/$1"; }
 mkdir -p "$D"
 ${fileLines}
+sk_poweroff() { # RC: the machine's end, after the console has had time to flush
+  sync
+  [[ -n \${SKYHOP_BOOT_NO_SHUTDOWN-} ]] && exit "$1"
+  sleep ${input.flushSeconds ?? 5}
+  ${input.shutdownCommand ?? 'shutdown -h now'}
+  exit "$1"
+}
+${rankDiscovery(request)}
 # The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
 # Under a test's root prefix the directory moves with the prefix, and env says so.
 sk_ckpt="\${SKYHOP_BOOT_ROOT-}"${shellQuote(request.checkpointDir)}
@@ -150,8 +198,8 @@ if [[ -n \${SKYHOP_BOOT_ROOT-} ]]; then
   # %q: bash's own quoting, read back by the job's shell that sources env.
   printf 'export SKYHOP_CHECKPOINT_DIR=%q\\n' "$sk_ckpt" >>"$D/env"
 fi
-: >>"$D/events.jsonl"
-: >>"$D/output.log"
+: >>"$N/events.jsonl"
+: >>"$N/output.log"
 sk_say ${shellQuote(`${CONSOLE_PREFIX.boot} ${request.attemptId}`)}
 bash "$D/skyhop-runner.sh" "$D" </dev/null >>"$D/runner.log" 2>&1 &
 sk_runner=$!
@@ -163,21 +211,18 @@ sk_mirror() { # PREFIX NUMBERED FILE
     if [[ $2 == 1 ]]; then printf '%s %d %s\\n' "$1" "$n" "$line"; else printf '%s %s\\n' "$1" "$line"; fi
   done >>"$CONSOLE" 2>/dev/null
 }
-sk_mirror ${CONSOLE_PREFIX.event} 0 "$D/events.jsonl" &
+sk_mirror ${CONSOLE_PREFIX.event} 0 "$N/events.jsonl" &
 sk_mirror_events=$!
-sk_mirror ${CONSOLE_PREFIX.log} 1 "$D/output.log" &
+sk_mirror ${CONSOLE_PREFIX.log} 1 "$N/output.log" &
 sk_mirror_log=$!
 ${watcher}
 wait "$sk_runner"
 sk_rc=$?
 # The mirrors end on their own a second after the runner; give them that second.
 wait "$sk_mirror_events" "$sk_mirror_log" 2>/dev/null
-sk_job=$(cat "$D/exit_code" 2>/dev/null || echo none)
+sk_job=$(cat "$N/exit_code" 2>/dev/null || echo none)
 sk_say "${CONSOLE_PREFIX.exit} $sk_rc $sk_job"
-sync
-[[ -n \${SKYHOP_BOOT_NO_SHUTDOWN-} ]] && exit "$sk_rc"
-sleep ${input.flushSeconds ?? 5}
-${input.shutdownCommand ?? 'shutdown -h now'}
+sk_poweroff "$sk_rc"
 `
 }
 
@@ -195,9 +240,11 @@ export function stopRequestScript(
   const grace = Math.max(0, Math.round(graceSeconds))
   return `#!/bin/bash
 D="\${SKYHOP_BOOT_ROOT-}"${shellQuote(`${baseDir}/${attemptDirName(attemptId)}`)}
-[[ -f "$D/runner.pid" ]] || { echo "no running attempt in $D"; exit 0; }
+# A gang's runner keeps its pid in node-<rank>/ (one rank per instance).
+sk_pid=$(cat "$D/runner.pid" "$D"/node-*/runner.pid 2>/dev/null | head -n 1)
+[[ -n $sk_pid ]] || { echo "no running attempt in $D"; exit 0; }
 printf '%s\\n' ${shellQuote(`${kind} ${grace}`)} >"$D/stop-request.tmp" && mv -f "$D/stop-request.tmp" "$D/stop-request"
-kill -TERM "$(cat "$D/runner.pid")" 2>/dev/null || true
+kill -TERM "$sk_pid" 2>/dev/null || true
 `
 }
 

@@ -1,0 +1,211 @@
+// Gangs (multi-node attempts) on the VM clouds, shared by the AWS, Alibaba, Huawei and Tencent
+// adapters. One attempt is one gang: every node is launched in one call where the API allows
+// it, all or nothing (fewer granted than asked, or a later step failing, releases what was
+// granted). The nodes find their peers through the job's object store (GangObjects, signed by
+// the controller): once the private addresses are known the adapter PUTs the instance ids
+// and the IPs, rank order; each node's boot script finds its rank by its own instance id (the
+// one cloud-init records) and its runner waits for the IP list (runner.conf nodeIpsUrl). A
+// notice at one rank reaches the others through the gang notice object. The handle is the
+// head's (rank 0) with `data.nodes` listing every node; polls aggregate the nodes here.
+import type {Dispatcher} from 'undici'
+
+import {ProviderError} from '../../errors.js'
+import {HttpClient} from '../../http/client.js'
+import {TERMINAL_ATTEMPT_STATES, type GangNode, type LaunchHandle, type NodePoll, type PollResult} from '../../model/attempt.js'
+import type {GangObjects} from '../../model/checkpoint.js'
+import type {RunnerConfig} from '../../runner/contract.js'
+import type {LaunchRequest, LogOptions} from '../provider.js'
+
+/** The object store sees plain text: no signature covers the content type of these PUTs but the V1-style ones, which sign it. */
+const GANG_CONTENT_TYPE = 'application/octet-stream'
+
+/** How many nodes the request asks for (1 for a single-node attempt). */
+export function nodeCount(request: LaunchRequest): number {
+  return Math.max(1, request.spec.nodes ?? 1)
+}
+
+/**
+ * The gang's objects when the request is a gang; null for one node. Refuses a gang larger
+ * than the adapter can launch, or one without an object store to share its peer list through,
+ * with a user error that says what to set.
+ */
+export function gangObjectsFor(provider: string, request: LaunchRequest, maxNodes: number): GangObjects | null {
+  const nodes = nodeCount(request)
+  if (nodes === 1) return null
+  if (nodes > maxNodes) {
+    throw new ProviderError(provider, 'user', `the job asks for ${nodes} nodes; ${provider} launches at most ${maxNodes} in one gang`, {
+      code: 'GANG_TOO_LARGE',
+    })
+  }
+  if (!request.gang) {
+    throw new ProviderError(
+      provider,
+      'user',
+      `a ${nodes}-node job on ${provider} needs an object store for its nodes to find each other, and none is configured`,
+      {
+        code: 'GANG_STORE_MISSING',
+        hint: 'Set checkpoint.store in the job file (or checkpoint_store in the config): s3://, oss://, cos:// or obs:// BUCKET/PREFIX.',
+      },
+    )
+  }
+  return request.gang
+}
+
+/** runner.conf's gang keys for a cloud node: the rank comes from the boot script (SKYHOP_RUNNER_NODE_RANK). */
+export function gangRunnerConfig(request: LaunchRequest): Partial<RunnerConfig> {
+  const gang = nodeCount(request) > 1 ? request.gang : null
+  if (!gang) return {}
+  return {
+    numNodes: nodeCount(request),
+    nodeIpsUrl: gang.nodeIps.getUrl,
+    gangNoticePutUrl: gang.notice.putUrl,
+    gangNoticeGetUrl: gang.notice.getUrl,
+  }
+}
+
+/**
+ * Writes the rank list and then the peer list (the runners wait for the latter, so the ranks
+ * are always there first). Every node's private IP must be known.
+ */
+export async function publishGang(dispatcher: Dispatcher, provider: string, gang: GangObjects, nodes: GangNode[]): Promise<void> {
+  const missing = nodes.filter((n) => !n.ip)
+  if (missing.length > 0)
+    throw new ProviderError(provider, 'transient', `no private IP yet for ${missing.map((n) => n.externalId).join(', ')}`)
+  const http = new HttpClient({provider, dispatcher, timeoutMs: 20_000, retry: {retries: 3}})
+  const put = (url: string, body: string) =>
+    http.request({method: 'PUT', url, headers: {'content-type': GANG_CONTENT_TYPE}, body, idempotent: true})
+  await put(gang.nodeIds.putUrl, `${nodes.map((n) => n.externalId).join(' ')}\n`)
+  await put(gang.nodeIps.putUrl, `${nodes.map((n) => n.ip).join(' ')}\n`)
+}
+
+/** Every node of an attempt, rank order: `data.nodes` of a gang, else the one instance. */
+export function gangNodes(handle: LaunchHandle): GangNode[] {
+  const nodes = handle.data.nodes
+  if (Array.isArray(nodes) && nodes.length > 0) return nodes as GangNode[]
+  return [{rank: 0, externalId: handle.externalId, ip: null}]
+}
+
+/** The instance ids of every node of every handle. */
+export function allNodeIds(handles: LaunchHandle[]): string[] {
+  return handles.flatMap((h) => gangNodes(h).map((n) => n.externalId))
+}
+
+/** The nodes whose logs are asked for (LogOptions.node: a rank, default the head, or 'all'). */
+export function logNodes(handle: LaunchHandle, node: LogOptions['node']): GangNode[] {
+  const nodes = gangNodes(handle)
+  if (node === 'all') return nodes
+  const rank = node ?? 0
+  const found = nodes.find((n) => n.rank === rank)
+  if (!found) {
+    throw new ProviderError(String(handle.provider), 'user', `this attempt has no node ${rank} (ranks 0 to ${nodes.length - 1})`, {
+      code: 'NODE_NOT_FOUND',
+    })
+  }
+  return [found]
+}
+
+/**
+ * Lines of several nodes as they come, each prefixed `[rank N] ` (LogOptions.node 'all'); one
+ * node's lines unprefixed.
+ */
+export async function* mergedLogs(streams: Array<{rank: number; lines: AsyncIterable<string>}>, prefix: boolean): AsyncIterable<string> {
+  const iterators = streams.map((s) => ({rank: s.rank, it: s.lines[Symbol.asyncIterator]()}))
+  const pending = new Map<number, Promise<{index: number; result: IteratorResult<string>}>>()
+  const next = (index: number) =>
+    pending.set(
+      index,
+      iterators[index].it.next().then((result) => ({index, result})),
+    )
+  iterators.forEach((_, i) => next(i))
+  try {
+    while (pending.size > 0) {
+      const {index, result} = await Promise.race(pending.values())
+      if (result.done) {
+        pending.delete(index)
+        continue
+      }
+      next(index)
+      yield prefix ? `[rank ${iterators[index].rank}] ${result.value}` : result.value
+    }
+  } finally {
+    await Promise.all(iterators.map(({it}) => it.return?.()))
+  }
+}
+
+/**
+ * The gang's state from its nodes' (rank order), as the contract says: the head's exit code
+ * is the job's; a rank failing while the gang was not being stopped fails the gang at once
+ * (the others would wait on it); a node lost without a notice loses the gang at once; a
+ * preempted or cancelled gang ends when every rank has ended, so each saves within the same
+ * grace; the gang runs only when every rank runs.
+ */
+export function gangPoll(nodes: Array<{rank: number; result: PollResult}>): PollResult {
+  const head = nodes.find((n) => n.rank === 0)?.result ?? nodes[0].result
+  const perNode: NodePoll[] = nodes.map(({rank, result}) => ({rank, state: result.state, exitCode: result.exitCode, reason: result.reason}))
+  const startedAt = nodes
+    .map((n) => n.result.startedAt)
+    .reduce<string | null>((a, b) => (a === null || (b !== null && b > a) ? b : a), null)
+  const ended = nodes.every((n) => TERMINAL_ATTEMPT_STATES.has(n.result.state))
+  const endedAt = ended
+    ? nodes.map((n) => n.result.endedAt).reduce<string | null>((a, b) => (a === null || (b !== null && b > a) ? b : a), null)
+    : null
+  const base = {exitCode: head.exitCode, startedAt, endedAt, nodes: perNode}
+  const which = (state: string) => nodes.filter((n) => n.result.state === state)
+  const say = (list: typeof nodes) => list.map((n) => `rank ${n.rank}: ${n.result.reason ?? n.result.state}`).join('; ')
+  const stopping = which('PREEMPTED').length > 0 || which('CANCELLED').length > 0
+  const failed = which('FAILED')
+  if (failed.length > 0 && !stopping) return {...base, endedAt: endedAt ?? failed[0].result.endedAt, state: 'FAILED', reason: say(failed)}
+  const lost = which('LOST')
+  if (lost.length > 0 && (!stopping || ended))
+    return {...base, endedAt: endedAt ?? lost[0].result.endedAt, state: 'LOST', reason: say(lost)}
+  if (ended) {
+    if (which('PREEMPTED').length > 0) return {...base, state: 'PREEMPTED', reason: say(which('PREEMPTED'))}
+    if (which('CANCELLED').length > 0) return {...base, state: 'CANCELLED', reason: say(which('CANCELLED'))}
+    return {...base, state: 'SUCCEEDED', reason: null}
+  }
+  if (nodes.some((n) => n.result.state === 'PROVISIONING' || n.result.state === 'PENDING')) {
+    return {
+      ...base,
+      state: 'PROVISIONING',
+      reason: say(nodes.filter((n) => !TERMINAL_ATTEMPT_STATES.has(n.result.state) && n.result.state !== 'RUNNING')),
+    }
+  }
+  return {...base, state: 'RUNNING', reason: stopping ? say(nodes.filter((n) => TERMINAL_ATTEMPT_STATES.has(n.result.state))) : null}
+}
+
+/** A single instance's poll, or the gang's aggregate when the handle is a gang's. */
+export function pollOfHandle(handle: LaunchHandle, byId: (id: string) => PollResult): PollResult {
+  const nodes = gangNodes(handle)
+  if (nodes.length === 1 && !Array.isArray(handle.data.nodes)) return byId(handle.externalId)
+  return gangPoll(nodes.map((n) => ({rank: n.rank, result: byId(n.externalId)})))
+}
+
+/** Fewer nodes granted than asked: a capacity failure of the offer's zone. */
+export function shortfall(provider: string, granted: number, asked: number, where: string, backendCode?: string): ProviderError {
+  return new ProviderError(provider, 'capacity', `only ${granted} of ${asked} nodes were granted in ${where}; released them`, {
+    code: 'GANG_PARTIAL_CAPACITY',
+    scope: 'zone',
+    ...(backendCode ? {backendCode} : {}),
+  })
+}
+
+/**
+ * Runs the steps after the instances exist (tags, addresses, the peer list); when one fails,
+ * releases everything granted before the error goes on, so nothing stays billed.
+ */
+export async function orRollBack<T>(step: () => Promise<T>, release: () => Promise<void>): Promise<T> {
+  try {
+    return await step()
+  } catch (error) {
+    await release().catch(() => {
+      // The launch error is what the controller must see; a release that failed here is
+      // found again by tag (listOwned) and released by the orphan sweep.
+    })
+    throw error
+  }
+}
+
+/** Ids in rank order with their IPs: the handle's `data.nodes`. */
+export function rankNodes(instances: Array<{id: string; ip: string | null}>): GangNode[] {
+  return instances.map((i, rank) => ({rank, externalId: i.id, ip: i.ip}))
+}
