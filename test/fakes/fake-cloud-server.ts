@@ -6,7 +6,7 @@
 // and errors.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
@@ -15,7 +15,9 @@ import {gunzipSync} from 'node:zlib'
 /**
  * Runs base64 user data (gzip allowed) in `dir` as cloud-init would, with the boot script's
  * SKYHOP_BOOT_* hooks: `dir/root` as the root prefix, `dir/console` as the serial console,
- * and by default no power-off (the caller treats the script's exit as the shutdown).
+ * and by default no power-off (the caller treats the script's exit as the shutdown). Like
+ * cloud-init, it records the instance id in /var/lib/cloud/data/instance-id (under the root
+ * prefix when the environment sets one).
  */
 export function runUserData(
   dir: string,
@@ -24,6 +26,9 @@ export function runUserData(
   env: Record<string, string> = {...bootEnv(dir), HOME: dir},
 ): ChildProcess {
   mkdirSync(dir, {recursive: true})
+  const cloudData = join(env.SKYHOP_BOOT_ROOT ?? join(dir, 'root'), 'var/lib/cloud/data')
+  mkdirSync(cloudData, {recursive: true})
+  writeFileSync(join(cloudData, 'instance-id'), `${instanceId}\n`)
   let data = Buffer.from(userDataBase64, 'base64')
   if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
   writeFileSync(join(dir, 'user-data'), data, {mode: 0o700})
@@ -67,6 +72,57 @@ export function killGroup(child: ChildProcess | null): void {
       // Already gone.
     }
   }
+}
+
+/**
+ * Which of `instances` sent `req`: the one whose processes hold the client end of the
+ * request's connection. Every fake instance runs on this host behind one metadata port, so
+ * this is how a fake metadata service answers the instance that asks, as the link-local
+ * address of a real one does (Linux /proc: the socket's inode from /proc/net/tcp, then the
+ * instance's processes' descriptors).
+ */
+export function askingInstance<I extends {process: ChildProcess | null}>(req: IncomingMessage, instances: I[]): I | null {
+  const port = req.socket.remotePort
+  if (port === undefined) return null
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  let inode: string | null = null
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try {
+      text = readFileSync(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f[1] === local || f[1]?.endsWith(`0100007F:${local.slice(9)}`)) {
+        inode = f[9]
+        break
+      }
+    }
+    if (inode) break
+  }
+  if (!inode) return null
+  const target = `socket:[${inode}]`
+  for (const instance of instances) {
+    if (!instance.process?.pid) continue
+    for (const pid of sessionMembers(instance.process.pid)) {
+      let fds: string[] = []
+      try {
+        fds = readdirSync(`/proc/${pid}/fd`)
+      } catch {
+        continue
+      }
+      for (const fd of fds) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return instance
+        } catch {
+          // Closed meanwhile.
+        }
+      }
+    }
+  }
+  return null
 }
 
 /** Pids whose session id is `sid` (Linux /proc; field 6 of /proc/PID/stat). */

@@ -22,7 +22,16 @@ import {join} from 'node:path'
 import {parseAuthorization, signRequest} from '../../src/clouds/aws/sigv4.js'
 import {escapeXml} from '../../src/clouds/aws/xml.js'
 import {parseQueryString, signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid as requestId} from './fake-cloud-server.js'
+import {
+  askingInstance,
+  FakeCloudServer,
+  Injections,
+  killGroup,
+  readBody,
+  restock,
+  runUserData,
+  uuid as requestId,
+} from './fake-cloud-server.js'
 
 export interface FakeKey {
   accessKeyId: string
@@ -103,6 +112,19 @@ export interface FakeInstance {
   process: ChildProcess | null
   /** Console text when nothing runs locally (set by tests). */
   console: string
+  /** Its place in the RunInstances that launched it, and its private address. */
+  launchIndex: number
+  privateIp: string
+  placementGroup: string | null
+}
+
+export interface FakePlacementGroup {
+  name: string
+  region: string
+  strategy: string
+  /** A cluster group sits in the zone of its first instance. */
+  zone: string | null
+  tags: Map<string, string>
 }
 
 export interface Injection {
@@ -194,7 +216,9 @@ export class FakeEc2Server extends FakeCloudServer {
   private readonly holds: Array<{action: string; times: number}> = []
   private readonly held: Array<{action: string; answer: () => void}> = []
   private heldWaiters: Array<() => void> = []
-  private readonly tokens = new Map<string, {instanceId: string; params: string}>()
+  private readonly tokens = new Map<string, {instanceIds: string[]; params: string}>()
+  readonly placementGroups = new Map<string, FakePlacementGroup>()
+  private nextIp = 10
   private readonly keys: FakeKey[]
   private readonly imdsTokens = new Set<string>()
   /** Zones with no spot capacity just now (setSpotAvailable). */
@@ -403,8 +427,30 @@ export class FakeEc2Server extends FakeCloudServer {
     const rid = `<requestId>${requestId()}</requestId>`
     switch (action) {
       case 'RunInstances': {
-        const i = this.runInstances(p, region)
-        return `<RunInstancesResponse ${ns}>${rid}<reservationId>r-${i.id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${this.instanceXml(i)}</instancesSet></RunInstancesResponse>`
+        const launched = this.runInstances(p, region)
+        return `<RunInstancesResponse ${ns}>${rid}<reservationId>r-${launched[0].id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${launched.map((i) => this.instanceXml(i)).join('')}</instancesSet></RunInstancesResponse>`
+      }
+      case 'CreatePlacementGroup': {
+        const name = p.GroupName ?? ''
+        if (!name) throw new FakeAwsError('MissingParameter', 'The request must contain the parameter GroupName')
+        if (!['cluster', 'spread', 'partition'].includes(p.Strategy ?? ''))
+          throw new FakeAwsError('InvalidParameterValue', `Value (${p.Strategy}) for parameter strategy is invalid.`)
+        if (this.placementGroups.has(name))
+          throw new FakeAwsError('InvalidPlacementGroup.Duplicate', `The Placement Group '${name}' already exists.`)
+        const tags = new Map(p['TagSpecification.1.ResourceType'] === 'placement-group' ? this.tagList(p, 'TagSpecification.1.Tag') : [])
+        this.placementGroups.set(name, {name, region, strategy: p.Strategy, zone: null, tags})
+        const id = `pg-${randomBytes(9).toString('hex').slice(0, 17)}`
+        return `<CreatePlacementGroupResponse ${ns}>${rid}<return>true</return><placementGroup><groupName>${escapeXml(name)}</groupName><state>available</state><strategy>${p.Strategy}</strategy><groupId>${id}</groupId></placementGroup></CreatePlacementGroupResponse>`
+      }
+      case 'DeletePlacementGroup': {
+        const name = p.GroupName ?? ''
+        const group = this.placementGroups.get(name)
+        if (!group || group.region !== region)
+          throw new FakeAwsError('InvalidPlacementGroup.Unknown', `The Placement Group '${name}' is unknown.`)
+        if ([...this.instances.values()].some((i) => i.placementGroup === name && i.state !== 'terminated'))
+          throw new FakeAwsError('InvalidPlacementGroup.InUse', `The placement group '${name}' is in use and may not be deleted.`)
+        this.placementGroups.delete(name)
+        return `<DeletePlacementGroupResponse ${ns}>${rid}<return>true</return></DeletePlacementGroupResponse>`
       }
       case 'DescribeInstances': {
         const {page, next} = this.describeInstances(p, region)
@@ -524,7 +570,7 @@ export class FakeEc2Server extends FakeCloudServer {
     return i
   }
 
-  private runInstances(p: Record<string, string>, region: string): FakeInstance {
+  private runInstances(p: Record<string, string>, region: string): FakeInstance[] {
     const type = p.InstanceType ?? 'm1.small'
     const token = p.ClientToken ?? null
     // Everything that defines the launch, for IdempotentParameterMismatch.
@@ -541,16 +587,27 @@ export class FakeEc2Server extends FakeCloudServer {
             'IdempotentParameterMismatch',
             'The client token you have provided is associated with a resource that is already deleted or the request parameters do not match the original request',
           )
-        return this.instances.get(seen.instanceId)!
+        return seen.instanceIds.map((id) => this.instances.get(id)!)
       }
     }
-    if (p.MinCount !== '1' || p.MaxCount !== '1')
-      throw new FakeAwsError('InvalidParameterValue', 'this fake launches one instance per call')
+    const minCount = Number(p.MinCount)
+    const maxCount = Number(p.MaxCount)
+    if (!Number.isInteger(minCount) || minCount < 1)
+      throw new FakeAwsError('InvalidParameterValue', `Value (${p.MinCount}) for parameter minCount is invalid.`)
+    if (!Number.isInteger(maxCount) || maxCount < minCount)
+      throw new FakeAwsError('InvalidParameterValue', `Value (${p.MaxCount}) for parameter maxCount is invalid. Must be >= minCount.`)
+    const groupName = p['Placement.GroupName']
+    const group = groupName === undefined ? null : this.placementGroups.get(groupName)
+    if (groupName !== undefined && (!group || group.region !== region))
+      throw new FakeAwsError('InvalidPlacementGroup.Unknown', `The Placement Group '${groupName}' is unknown.`)
     const image = (this.options.images ?? DEFAULT_IMAGES).find((img) => img.imageId === p.ImageId && img.region === region)
     if (!image) throw new FakeAwsError('InvalidAMIID.NotFound', `The image id '[${p.ImageId}]' does not exist`)
     const zones = this.options.capacity[region] ?? {}
     let zone: string | undefined = p['Placement.AvailabilityZone']
     if (zone && !(zone in zones)) throw new FakeAwsError('InvalidParameterValue', `Invalid availability zone: [${zone}]`)
+    if (group?.strategy === 'cluster' && group.zone && zone && zone !== group.zone)
+      throw new FakeAwsError('InvalidParameterCombination', `The placement group '${group.name}' is in ${group.zone}, not ${zone}.`)
+    zone ??= group?.zone ?? undefined
     zone ??= Object.keys(zones).find((z) => (zones[z][type] ?? 0) > 0) ?? Object.keys(zones).find((z) => type in zones[z])
     if (!zone || !(type in zones[zone])) {
       throw new FakeAwsError(
@@ -561,20 +618,20 @@ export class FakeEc2Server extends FakeCloudServer {
     const spot = p['InstanceMarketOptions.MarketType'] === 'spot'
     const live = this.liveInstances().filter((i) => i.region === region)
     const quota = this.options.quotas?.[region] ?? {}
-    if (quota.instances !== undefined && live.length >= quota.instances) {
+    if (quota.instances !== undefined && live.length + minCount > quota.instances) {
       throw new FakeAwsError(
         'InstanceLimitExceeded',
-        `You have requested more instances (${live.length + 1}) than your current instance limit of ${quota.instances} allows for the specified instance type.`,
+        `You have requested more instances (${live.length + minCount}) than your current instance limit of ${quota.instances} allows for the specified instance type.`,
       )
     }
     const vcpu = (t: string) => this.options.vcpus?.[t] ?? 4
-    if (quota.vcpus !== undefined && live.reduce((s, i) => s + vcpu(i.instanceType), 0) + vcpu(type) > quota.vcpus) {
+    if (quota.vcpus !== undefined && live.reduce((s, i) => s + vcpu(i.instanceType), 0) + minCount * vcpu(type) > quota.vcpus) {
       throw new FakeAwsError(
         'VcpuLimitExceeded',
         `You have requested more vCPU capacity than your current vCPU limit of ${quota.vcpus} allows for the instance bucket that the specified instance type belongs to.`,
       )
     }
-    if (spot && quota.spotInstances !== undefined && live.filter((i) => i.spot).length >= quota.spotInstances) {
+    if (spot && quota.spotInstances !== undefined && live.filter((i) => i.spot).length + minCount > quota.spotInstances) {
       throw new FakeAwsError('MaxSpotInstanceCountExceeded', 'Max spot instance count exceeded')
     }
     if (spot) {
@@ -587,47 +644,59 @@ export class FakeEc2Server extends FakeCloudServer {
         )
       }
     }
-    if ((zones[zone][type] ?? 0) <= 0 || (spot && this.noSpot.has(zone))) {
+    // EC2 grants MaxCount when it can, at least MinCount, or nothing.
+    const free = spot && this.noSpot.has(zone) ? 0 : (zones[zone][type] ?? 0)
+    if (free < minCount) {
       throw new FakeAwsError(
         'InsufficientInstanceCapacity',
-        `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.`,
+        `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity. You can currently get ${free} ${type} capacity by not specifying an Availability Zone in your request or choosing ${zone}.`,
       )
     }
-    zones[zone][type] -= 1
-    const id = `i-${randomBytes(9).toString('hex').slice(0, 17)}`
+    const count = Math.min(free, maxCount)
+    zones[zone][type] -= count
+    if (group?.strategy === 'cluster') group.zone ??= zone
     const tags = new Map<string, string>()
     for (let n = 1; p[`TagSpecification.${n}.ResourceType`] !== undefined; n++) {
       if (p[`TagSpecification.${n}.ResourceType`] === 'instance')
         for (const [k, v] of this.tagList(p, `TagSpecification.${n}.Tag`)) tags.set(k, v)
     }
-    const instance: FakeInstance = {
-      id,
-      region,
-      zone,
-      instanceType: type,
-      imageId: image.imageId,
-      state: 'pending',
-      launchTime: new Date(this.now()).toISOString(),
-      tags,
-      spot,
-      userData: p.UserData ?? null,
-      clientToken: token,
-      paramsKey,
-      terminateOnShutdown: p.InstanceInitiatedShutdownBehavior === 'terminate',
-      metadataTags: p['MetadataOptions.InstanceMetadataTags'] === 'enabled',
-      stateReason: null,
-      spotAction: null,
-      process: null,
-      console: '',
+    const launched: FakeInstance[] = []
+    for (let launchIndex = 0; launchIndex < count; launchIndex++) {
+      const id = `i-${randomBytes(9).toString('hex').slice(0, 17)}`
+      const n = this.nextIp++
+      const instance: FakeInstance = {
+        id,
+        region,
+        zone,
+        instanceType: type,
+        imageId: image.imageId,
+        state: 'pending',
+        launchTime: new Date(this.now()).toISOString(),
+        tags: new Map(tags),
+        spot,
+        userData: p.UserData ?? null,
+        clientToken: token,
+        paramsKey,
+        terminateOnShutdown: p.InstanceInitiatedShutdownBehavior === 'terminate',
+        metadataTags: p['MetadataOptions.InstanceMetadataTags'] === 'enabled',
+        stateReason: null,
+        spotAction: null,
+        process: null,
+        console: '',
+        launchIndex,
+        privateIp: `10.0.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+        placementGroup: groupName ?? null,
+      }
+      this.instances.set(id, instance)
+      launched.push(instance)
+      this.later(this.options.pendingMs ?? 30, () => {
+        if (instance.state !== 'pending') return
+        instance.state = 'running'
+        if (this.options.bootDir) this.boot(instance)
+      })
     }
-    this.instances.set(id, instance)
-    if (token) this.tokens.set(token, {instanceId: id, params: paramsKey})
-    this.later(this.options.pendingMs ?? 30, () => {
-      if (instance.state !== 'pending') return
-      instance.state = 'running'
-      if (this.options.bootDir) this.boot(instance)
-    })
-    return instance
+    if (token) this.tokens.set(token, {instanceIds: launched.map((i) => i.id), params: paramsKey})
+    return launched
   }
 
   private describeInstances(p: Record<string, string>, region: string): {page: FakeInstance[]; next: string | null} {
@@ -658,9 +727,9 @@ export class FakeEc2Server extends FakeCloudServer {
     const tags = [...i.tags].map(([k, v]) => `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`).join('')
     return (
       `<item><instanceId>${i.id}</instanceId><imageId>${i.imageId}</imageId><instanceState><code>${STATE_CODES[i.state]}</code><name>${i.state}</name></instanceState>` +
-      `<privateDnsName>ip-10-0-0-1.ec2.internal</privateDnsName><reason>${i.stateReason ? escapeXml(i.stateReason.message) : ''}</reason><amiLaunchIndex>0</amiLaunchIndex>` +
-      `<instanceType>${i.instanceType}</instanceType><launchTime>${i.launchTime}</launchTime><placement><availabilityZone>${i.zone}</availabilityZone><tenancy>default</tenancy></placement>` +
-      `<monitoring><state>disabled</state></monitoring><privateIpAddress>10.0.0.1</privateIpAddress>` +
+      `<privateDnsName>ip-${i.privateIp.replaceAll('.', '-')}.ec2.internal</privateDnsName><reason>${i.stateReason ? escapeXml(i.stateReason.message) : ''}</reason><amiLaunchIndex>${i.launchIndex}</amiLaunchIndex>` +
+      `<instanceType>${i.instanceType}</instanceType><launchTime>${i.launchTime}</launchTime><placement><availabilityZone>${i.zone}</availabilityZone>${i.placementGroup ? `<groupName>${escapeXml(i.placementGroup)}</groupName>` : ''}<tenancy>default</tenancy></placement>` +
+      `<monitoring><state>disabled</state></monitoring><privateIpAddress>${i.privateIp}</privateIpAddress>` +
       (i.spot ? `<instanceLifecycle>spot</instanceLifecycle><spotInstanceRequestId>sir-${i.id.slice(2, 10)}</spotInstanceRequestId>` : '') +
       (i.stateReason
         ? `<stateReason><code>${escapeXml(i.stateReason.code)}</code><message>${escapeXml(i.stateReason.message)}</message></stateReason>`
@@ -726,9 +795,11 @@ export class FakeEc2Server extends FakeCloudServer {
 
   private instanceMetadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_imds\/([^/]+)(\/latest\/.*)$/.exec(url.pathname)
-    const instance =
-      m &&
-      [...this.instances.values()].find((i) => i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]) && i.state !== 'terminated')
+    const ofAttempt = m
+      ? [...this.instances.values()].filter((i) => i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]) && i.state !== 'terminated')
+      : []
+    // A gang's instances share the attempt: the one asking is the one answered.
+    const instance = ofAttempt.length > 1 ? askingInstance(req, ofAttempt) : (ofAttempt[0] ?? null)
     if (!m || !instance) return this.send(res, 404, 'text/plain', 'Not Found')
     const path = m[2]
     if (path === '/latest/api/token') {
@@ -737,6 +808,8 @@ export class FakeEc2Server extends FakeCloudServer {
     }
     if (this.imdsToken(req, res)) return
     if (path === '/latest/meta-data/instance-id') return this.send(res, 200, 'text/plain', instance.id)
+    if (path === '/latest/meta-data/local-ipv4') return this.send(res, 200, 'text/plain', instance.privateIp)
+    if (path === '/latest/meta-data/ami-launch-index') return this.send(res, 200, 'text/plain', String(instance.launchIndex))
     if (path === '/latest/meta-data/spot/instance-action') {
       if (!instance.spotAction) return this.send(res, 404, 'text/plain', 'Not Found')
       return this.send(res, 200, 'text/plain', JSON.stringify({action: 'terminate', time: instance.spotAction.time}))

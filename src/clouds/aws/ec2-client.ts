@@ -38,6 +38,8 @@ export interface Ec2Instance {
   tags: Record<string, string>
   privateIp: string | null
   publicIp: string | null
+  /** The instance's place among those one RunInstances launched (0-based). */
+  launchIndex: number
 }
 
 export interface RunInstancesInput {
@@ -60,6 +62,10 @@ export interface RunInstancesInput {
   terminateOnShutdown?: boolean
   /** Expose instance tags in IMDS (the cancel channel). Default true. */
   metadataTags?: boolean
+  /** How many instances, all or none (MinCount = MaxCount). Default 1. */
+  count?: number
+  /** A placement group the instances go in (a gang's cluster group). */
+  placementGroup?: string | null
 }
 
 export interface SpotPrice {
@@ -115,6 +121,7 @@ export function parseInstance(item: XmlElement): Ec2Instance {
     tags,
     privateIp: textAt(item, 'privateIpAddress') ?? null,
     publicIp: textAt(item, 'ipAddress') ?? null,
+    launchIndex: Number(textAt(item, 'amiLaunchIndex') ?? '0') || 0,
   }
 }
 
@@ -150,17 +157,20 @@ export class Ec2Client {
     )
   }
 
-  async runInstances(input: RunInstancesInput): Promise<Ec2Instance> {
+  /** The instances launched, in launch-index order; all `count` of them or an error (MinCount = MaxCount). */
+  async runInstances(input: RunInstancesInput): Promise<Ec2Instance[]> {
     if (!/^[\x20-\x7e]{1,64}$/.test(input.clientToken))
       throw new BugError('RunInstances: ClientToken must be 1-64 printable ASCII characters')
+    const count = String(input.count ?? 1)
     const p: Array<[string, string]> = [
       ['ImageId', input.imageId],
       ['InstanceType', input.instanceType],
-      ['MinCount', '1'],
-      ['MaxCount', '1'],
+      ['MinCount', count],
+      ['MaxCount', count],
       ['ClientToken', input.clientToken],
     ]
     if (input.zone) p.push(['Placement.AvailabilityZone', input.zone])
+    if (input.placementGroup) p.push(['Placement.GroupName', input.placementGroup])
     if (input.userData) p.push(['UserData', input.userData])
     if (input.terminateOnShutdown ?? true) p.push(['InstanceInitiatedShutdownBehavior', 'terminate'])
     p.push(['MetadataOptions.HttpTokens', 'required'], ['MetadataOptions.HttpEndpoint', 'enabled'])
@@ -201,10 +211,45 @@ export class Ec2Client {
       })
     }
     const root = await this.call('RunInstances', p, {zone: input.zone, instanceType: input.instanceType})
-    const item = items(root, 'instancesSet')[0]
+    const launched = items(root, 'instancesSet').map(parseInstance)
     // What the controller made of this when it was a bare Error: transient, unexpected.
-    if (!item) throw new ProviderError('aws', 'transient', 'RunInstances returned no instance', {code: 'PROVIDER_UNEXPECTED'})
-    return parseInstance(item)
+    if (launched.length === 0)
+      throw new ProviderError('aws', 'transient', 'RunInstances returned no instance', {code: 'PROVIDER_UNEXPECTED'})
+    return launched.sort((a, b) => a.launchIndex - b.launchIndex)
+  }
+
+  /**
+   * A placement group (a gang's `cluster` group: one zone, low-latency network between its
+   * instances). One that already exists under the name is taken as created, so a retried
+   * launch goes on.
+   */
+  async createPlacementGroup(name: string, strategy: 'cluster' | 'spread' | 'partition', tags: Tag[] = []): Promise<void> {
+    const p: Array<[string, string]> = [
+      ['GroupName', name],
+      ['Strategy', strategy],
+    ]
+    if (tags.length > 0) {
+      p.push(['TagSpecification.1.ResourceType', 'placement-group'])
+      tags.forEach((t, j) => p.push([`TagSpecification.1.Tag.${j + 1}.Key`, t.key], [`TagSpecification.1.Tag.${j + 1}.Value`, t.value]))
+    }
+    try {
+      await this.call('CreatePlacementGroup', p)
+    } catch (error) {
+      if (error instanceof ProviderError && error.backendCode === 'InvalidPlacementGroup.Duplicate') return
+      throw error
+    }
+  }
+
+  /** Deletes a placement group; false while instances are still in it (InvalidPlacementGroup.InUse); one already gone counts as deleted. */
+  async deletePlacementGroup(name: string): Promise<boolean> {
+    try {
+      await this.call('DeletePlacementGroup', [['GroupName', name]])
+      return true
+    } catch (error) {
+      if (error instanceof ProviderError && error.backendCode === 'InvalidPlacementGroup.Unknown') return true
+      if (error instanceof ProviderError && error.backendCode === 'InvalidPlacementGroup.InUse') return false
+      throw error
+    }
   }
 
   /** All instances matching the ids and/or filters, following NextToken. */

@@ -18,10 +18,29 @@
 // script reads it from instance metadata (instance tags in IMDS are enabled at launch) and
 // hands it to the runner as `stop-request` + SIGTERM, exactly as the local provider does.
 // Spot interruptions reach the runner through IMDSv2 spot/instance-action (two minutes).
+//
+// Gangs (nodes > 1, vm/gang.ts): one RunInstances with MinCount = MaxCount = N in a cluster
+// placement group made for the attempt (`skyhop-<attempt id>`, deleted at cleanup), the
+// attempt's ClientToken for the whole gang, each instance tagged with its rank (launch-index
+// order) once launched; then the rank list and peer list go to the job's object store. Any
+// step failing terminates what was launched. The handle is the head's, with data.nodes.
 import {ProviderError} from '../../errors.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
+import {
+  allNodeIds,
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  rankNodes,
+  shortfall,
+} from '../vm/gang.js'
 import {checkByListingZones} from '../vm/check.js'
 import {asciiClientToken} from '../../clouds/common/client-token.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
@@ -43,7 +62,12 @@ export const AWS_TAGS = {
   attemptId: 'skyhop:attempt-id',
   jobName: 'skyhop:job-name',
   stopRequest: 'skyhop:stop-request',
+  /** A gang node's rank (0 is the head). */
+  nodeRank: 'skyhop:node-rank',
 } as const
+
+/** The most nodes one gang may have: one RunInstances in one cluster placement group. */
+export const AWS_MAX_NODES = 64
 
 /** EC2's limit on user data before base64. */
 export const EC2_USER_DATA_LIMIT = 16 * 1024
@@ -61,6 +85,13 @@ export interface AwsProviderOptions extends VmAdapterOptions {
   network?: {subnetIds?: Record<string, string>; securityGroupIds?: Record<string, string[]>; iamInstanceProfile?: string}
   /** Metadata base for the runner and the stop probe on the instance; `{attemptId}` is replaced. Default IMDS (169.254.169.254). */
   metadataBaseUrl?: string
+  /** How long cleanup waits for a gang's instances to terminate before it deletes their placement group. Default 3 min. */
+  placementGroupWaitMs?: number
+}
+
+/** A gang's cluster placement group: named after the attempt, so a retried launch finds it. */
+export function placementGroupName(attemptId: string): string {
+  return `skyhop-${attemptId}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 255)
 }
 
 /** The idempotency key as EC2's ClientToken. */
@@ -79,6 +110,7 @@ export class AwsProvider implements Provider {
   readonly name = 'aws'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  readonly maxNodes = AWS_MAX_NODES
   private readonly env: Env
   private readonly credentialCache: CredentialCache<AwsCredentials>
   private readonly dispatcher: AdapterDispatcher
@@ -130,6 +162,8 @@ export class AwsProvider implements Provider {
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
     const {offer, spec} = request
     if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the AWS provider`)
+    const nodes = nodeCount(request)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const region = offer.region
     const client = await this.client(region)
     const image = await this.images.resolve(client, offer, spec.image)
@@ -154,36 +188,104 @@ export class AwsProvider implements Provider {
       )
     }
     const maxPrice = request.spot && spec.maxPrice?.currency === 'USD' ? spec.maxPrice : null
-    const instance = await client.runInstances({
+    const tags = [
+      {key: AWS_TAGS.jobId, value: request.jobId},
+      {key: AWS_TAGS.attemptId, value: request.attemptId},
+      {key: AWS_TAGS.jobName, value: request.jobName.slice(0, 256)},
+      {key: 'Name', value: `skyhop-${request.jobName}-${request.attempt}`.slice(0, 256)},
+    ]
+    const group = gang ? placementGroupName(request.attemptId) : null
+    if (group) await client.createPlacementGroup(group, 'cluster', tags.slice(0, 3))
+    let instances: Ec2Instance[]
+    try {
+      instances = await client.runInstances({
+        imageId: image.imageId,
+        instanceType: offer.instanceType,
+        zone: offer.zone,
+        clientToken: clientTokenFor(request.idempotencyKey),
+        userData: data.data.toString('base64'),
+        tags,
+        spot: request.spot ? {maxPrice} : null,
+        rootVolume:
+          spec.resources.diskGB && image.rootDeviceName ? {deviceName: image.rootDeviceName, sizeGiB: spec.resources.diskGB} : null,
+        subnetId: offer.zone ? this.options.network?.subnetIds?.[offer.zone] : null,
+        securityGroupIds: this.options.network?.securityGroupIds?.[region],
+        iamInstanceProfile: this.options.network?.iamInstanceProfile,
+        count: nodes,
+        placementGroup: group,
+      })
+    } catch (error) {
+      if (group) await client.deletePlacementGroup(group).catch(() => false)
+      throw error
+    }
+    const head = instances[0]
+    const handleData = {
+      attemptId: request.attemptId,
+      jobId: request.jobId,
       imageId: image.imageId,
+      spot: request.spot,
       instanceType: offer.instanceType,
-      zone: offer.zone,
-      clientToken: clientTokenFor(request.idempotencyKey),
-      userData: data.data.toString('base64'),
-      tags: [
-        {key: AWS_TAGS.jobId, value: request.jobId},
-        {key: AWS_TAGS.attemptId, value: request.attemptId},
-        {key: AWS_TAGS.jobName, value: request.jobName.slice(0, 256)},
-        {key: 'Name', value: `skyhop-${request.jobName}-${request.attempt}`.slice(0, 256)},
-      ],
-      spot: request.spot ? {maxPrice} : null,
-      rootVolume: spec.resources.diskGB && image.rootDeviceName ? {deviceName: image.rootDeviceName, sizeGiB: spec.resources.diskGB} : null,
-      subnetId: offer.zone ? this.options.network?.subnetIds?.[offer.zone] : null,
-      securityGroupIds: this.options.network?.securityGroupIds?.[region],
-      iamInstanceProfile: this.options.network?.iamInstanceProfile,
-    })
+    }
+    if (!gang) return {provider: this.name, externalId: head.instanceId, region, zone: head.zone ?? offer.zone, data: handleData}
+    const release = () =>
+      this.releaseGang(
+        client,
+        instances.map((i) => i.instanceId),
+        group,
+      )
+    // EC2 grants MinCount or nothing; a shorter answer is a gang that cannot run.
+    if (instances.length < nodes) {
+      await release().catch(() => undefined)
+      throw shortfall(this.name, instances.length, nodes, offer.zone ?? region)
+    }
+    const ranked = await orRollBack(async () => {
+      for (const [rank, i] of instances.entries()) await client.createTags([i.instanceId], [{key: AWS_TAGS.nodeRank, value: String(rank)}])
+      const known = await this.privateIps(client, instances)
+      const nodesOf = rankNodes(instances.map((i) => ({id: i.instanceId, ip: known.get(i.instanceId) ?? null})))
+      await publishGang(await this.dispatcher.get(), this.name, gang, nodesOf)
+      return nodesOf
+    }, release)
     return {
       provider: this.name,
-      externalId: instance.instanceId,
+      externalId: head.instanceId,
       region,
-      zone: instance.zone ?? offer.zone,
-      data: {
-        attemptId: request.attemptId,
-        jobId: request.jobId,
-        imageId: image.imageId,
-        spot: request.spot,
-        instanceType: offer.instanceType,
-      },
+      zone: head.zone ?? offer.zone,
+      data: {...handleData, nodes: ranked, placementGroup: group},
+    }
+  }
+
+  /** Each instance's private IP; EC2 assigns it at launch, and a describe has it when the launch answer did not. */
+  private async privateIps(client: Ec2Client, instances: Ec2Instance[]): Promise<Map<string, string>> {
+    const known = new Map(instances.filter((i) => i.privateIp).map((i) => [i.instanceId, i.privateIp!]))
+    const sleep = this.options.sleep ?? abortableSleep
+    for (let tries = 0; known.size < instances.length && tries < 30; tries++) {
+      if (tries > 0) await sleep(1000)
+      const missing = instances.filter((i) => !known.has(i.instanceId)).map((i) => i.instanceId)
+      for (const i of await client.describeInstances({filters: [{name: 'instance-id', values: missing}]}))
+        if (i.privateIp) known.set(i.instanceId, i.privateIp)
+    }
+    return known
+  }
+
+  /**
+   * Terminates a gang's instances, then deletes its placement group once they are gone (EC2
+   * refuses while any is in it). A group left behind costs nothing and is named after the
+   * attempt; the next cleanup of the attempt deletes it.
+   */
+  private async releaseGang(client: Ec2Client, ids: string[], group: string | null): Promise<void> {
+    try {
+      await client.terminateInstances(ids)
+    } catch (error) {
+      if (!(error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID'))) throw error
+    }
+    for (const id of ids) this.exitGrace.forget(id)
+    if (!group) return
+    const sleep = this.options.sleep ?? abortableSleep
+    const until = this.now().getTime() + (this.options.placementGroupWaitMs ?? 180_000)
+    for (;;) {
+      if (await client.deletePlacementGroup(group)) return
+      if (this.now().getTime() >= until) return
+      await sleep(2000)
     }
   }
 
@@ -194,20 +296,27 @@ export class AwsProvider implements Provider {
       // Filtering by id (not InstanceId.N) keeps one unknown id from failing the batch;
       // EC2 takes at most 200 values per filter.
       const byId = new Map<string, Ec2Instance>()
-      for (let i = 0; i < group.length; i += 200) {
-        const ids = group.slice(i, i + 200).map((h) => h.externalId)
+      const all = allNodeIds(group)
+      for (let i = 0; i < all.length; i += 200) {
+        const ids = all.slice(i, i + 200)
         for (const found of await client.describeInstances({filters: [{name: 'instance-id', values: ids}]}))
           byId.set(found.instanceId, found)
       }
-      for (const h of group) {
-        const instance = byId.get(h.externalId)
-        out.set(
-          h.externalId,
+      const polled = new Map<string, PollResult>()
+      for (const id of all) {
+        const instance = byId.get(id)
+        polled.set(
+          id,
           instance
             ? await this.pollOne(client, instance)
             : {state: 'LOST', exitCode: null, reason: 'EC2 no longer knows this instance', startedAt: null, endedAt: null},
         )
       }
+      for (const h of group)
+        out.set(
+          h.externalId,
+          pollOfHandle(h, (id) => polled.get(id)!),
+        )
     }
     return out
   }
@@ -251,20 +360,28 @@ export class AwsProvider implements Provider {
     }
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
-    const client = await this.client(handle.region)
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const nodes = logNodes(handle, options.node)
+    return mergedLogs(
+      nodes.map((n) => ({rank: n.rank, lines: this.instanceLogs(handle.region, n.externalId, options)})),
+      options.node === 'all',
+    )
+  }
+
+  private async *instanceLogs(region: string, instanceId: string, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client(region)
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const report = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
+      const report = parseConsole((await client.getConsoleOutput(instanceId)) ?? '')
       const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the EC2 console window]`)
       yield* fresh.lines
       last = fresh.last
       if (!options.follow || report.ended || options.signal?.aborted) return
-      const [instance] = await client.describeInstances({filters: [{name: 'instance-id', values: [handle.externalId]}]})
+      const [instance] = await client.describeInstances({filters: [{name: 'instance-id', values: [instanceId]}]})
       if (!instance || instance.state === 'terminated') {
         // One more read: the exit line may have landed since.
-        const again = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
+        const again = parseConsole((await client.getConsoleOutput(instanceId)) ?? '')
         for (const {seq, line} of again.logs)
           if (seq > last) {
             yield line
@@ -280,7 +397,10 @@ export class AwsProvider implements Provider {
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
     const client = await this.client(handle.region)
     try {
-      await client.createTags([handle.externalId], [{key: AWS_TAGS.stopRequest, value: `${kind} ${Math.max(0, Math.round(graceSeconds))}`}])
+      await client.createTags(
+        gangNodes(handle).map((n) => n.externalId),
+        [{key: AWS_TAGS.stopRequest, value: `${kind} ${Math.max(0, Math.round(graceSeconds))}`}],
+      )
     } catch (error) {
       // Already gone: nothing left to stop.
       if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID')) return
@@ -290,13 +410,12 @@ export class AwsProvider implements Provider {
 
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client(handle.region)
-    try {
-      await client.terminateInstances([handle.externalId])
-    } catch (error) {
-      if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID')) return
-      throw error
-    }
-    this.exitGrace.forget(handle.externalId)
+    const group = typeof handle.data.placementGroup === 'string' ? handle.data.placementGroup : null
+    await this.releaseGang(
+      client,
+      gangNodes(handle).map((n) => n.externalId),
+      group,
+    )
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
@@ -314,19 +433,36 @@ export class AwsProvider implements Provider {
               {name: 'instance-state-name', values: LIVE_STATES},
             ],
       })
+      // A gang's instances are one attempt: one handle, the head's, with every node in rank
+      // order (the rank tag; the launch index when the launch died before tagging).
+      const byAttempt = new Map<string, Ec2Instance[]>()
       for (const i of instances) {
+        const key = i.tags[AWS_TAGS.attemptId]
+        byAttempt.set(key, [...(byAttempt.get(key) ?? []), i])
+      }
+      const rankOf = (i: Ec2Instance) => Number(i.tags[AWS_TAGS.nodeRank] ?? i.launchIndex)
+      for (const members of byAttempt.values()) {
+        const ranked = [...members].sort((a, b) => rankOf(a) - rankOf(b))
+        const head = ranked[0]
+        const gang = ranked.length > 1 || head.tags[AWS_TAGS.nodeRank] !== undefined
         out.push({
           provider: this.name,
-          externalId: i.instanceId,
+          externalId: head.instanceId,
           region,
-          zone: i.zone,
+          zone: head.zone,
           data: {
-            attemptId: i.tags[AWS_TAGS.attemptId],
-            jobId: i.tags[AWS_TAGS.jobId] ?? null,
-            instanceType: i.instanceType,
-            spot: i.lifecycle === 'spot',
+            attemptId: head.tags[AWS_TAGS.attemptId],
+            jobId: head.tags[AWS_TAGS.jobId] ?? null,
+            instanceType: head.instanceType,
+            spot: head.lifecycle === 'spot',
             // Already on its way out (or gone): nothing left to release.
-            releasing: i.state === 'shutting-down' || i.state === 'terminated',
+            releasing: ranked.every((m) => m.state === 'shutting-down' || m.state === 'terminated'),
+            ...(gang
+              ? {
+                  nodes: ranked.map((m) => ({rank: rankOf(m), externalId: m.instanceId, ip: m.privateIp})),
+                  placementGroup: placementGroupName(head.tags[AWS_TAGS.attemptId]),
+                }
+              : {}),
           },
         })
       }
