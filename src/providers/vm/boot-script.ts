@@ -15,7 +15,7 @@
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
-import {checkpointRunnerConfig, holdRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, jobRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 import {gangRunnerConfig} from './gang.js'
@@ -87,6 +87,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       pollIntervalSeconds: input.pollIntervalSeconds ?? 1,
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
+      ...jobRunnerConfig(spec),
       ...gangRunnerConfig(request),
     }),
     'skyhop-runner.sh': shippedRunner(input.runnerScript),

@@ -51,12 +51,14 @@ export function gangObjectsFor(provider: string, request: LaunchRequest, maxNode
   return request.gang
 }
 
-/** runner.conf's gang keys for a cloud node: the rank comes from the boot script (SKYHOP_RUNNER_NODE_RANK). */
+/**
+ * runner.conf's gang keys for a cloud node beside jobRunnerConfig's numNodes: where the peers
+ * and the notice are. The rank comes from the boot script (SKYHOP_RUNNER_NODE_RANK).
+ */
 export function gangRunnerConfig(request: LaunchRequest): Partial<RunnerConfig> {
   const gang = nodeCount(request) > 1 ? request.gang : null
   if (!gang) return {}
   return {
-    numNodes: nodeCount(request),
     nodeIpsUrl: gang.nodeIps.getUrl,
     gangNoticePutUrl: gang.notice.putUrl,
     gangNoticeGetUrl: gang.notice.getUrl,
