@@ -19,7 +19,7 @@ import {join} from 'node:path'
 
 import {acs3CanonicalRequest, parseAcs3Authorization} from '../../src/clouds/aliyun/acs3.js'
 import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
+import {askingInstance, bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
 
 export interface FakeAliyunKey {
   accessKeyId: string
@@ -61,6 +61,15 @@ export interface FakeEcsInstance {
   process: ChildProcess | null
   released: boolean
   commands: string[]
+  privateIp: string
+  deploymentSetId: string | null
+}
+
+export interface FakeDeploymentSet {
+  id: string
+  region: string
+  name: string
+  strategy: string
 }
 
 export interface AliyunCall {
@@ -100,6 +109,9 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
   private readonly tokens = new Map<string, string>()
   private readonly nonces = new Set<string>()
   private readonly metadataTokens = new Set<string>()
+  readonly deploymentSets = new Map<string, FakeDeploymentSet>()
+  private readonly setTokens = new Map<string, string>()
+  private nextIp = 10
 
   constructor(readonly options: FakeAliyunOptions) {
     super()
@@ -240,7 +252,38 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
       throw new FakeAliyunError('InvalidRegionId.NotFound', `The specified RegionId does not exist: ${region}`, 404)
     switch (action) {
       case 'RunInstances':
-        return {InstanceIdSets: {InstanceIdSet: [this.run(region, p)]}, TradePrice: this.options.prices?.[p.InstanceType] ?? 0}
+        return {InstanceIdSets: {InstanceIdSet: this.run(region, p)}, TradePrice: this.options.prices?.[p.InstanceType] ?? 0}
+      case 'CreateDeploymentSet': {
+        const strategy = p.Strategy ?? 'Availability'
+        if (!['Availability', 'AvailabilityGroup', 'LowLatency'].includes(strategy))
+          throw new FakeAliyunError('InvalidParameter.Strategy', `The specified Strategy ${strategy} is not valid.`)
+        const name = p.DeploymentSetName ?? ''
+        if (name && !/^[A-Za-z][A-Za-z0-9:_-]{1,127}$/.test(name))
+          throw new FakeAliyunError('InvalidDeploymentSetName.Malformed', 'Specified deployment set name is not valid.')
+        const again = p.ClientToken ? this.setTokens.get(p.ClientToken) : undefined
+        if (again) return {DeploymentSetId: again}
+        const id = `ds-${randomBytes(10).toString('hex').slice(0, 20)}`
+        this.deploymentSets.set(id, {id, region, name, strategy})
+        if (p.ClientToken) this.setTokens.set(p.ClientToken, id)
+        return {DeploymentSetId: id}
+      }
+      case 'DeleteDeploymentSet': {
+        const set = this.deploymentSets.get(p.DeploymentSetId ?? '')
+        if (!set || set.region !== region)
+          throw new FakeAliyunError('InvalidDeploymentSetId.NotFound', 'The specified DeploymentSetId does not exist.', 404)
+        if (this.live().some((i) => i.deploymentSetId === set.id))
+          throw new FakeAliyunError('DependencyViolation.NotEmpty', 'There are still instance(s) in the specified DeploymentSetId.', 403)
+        this.deploymentSets.delete(set.id)
+        return {}
+      }
+      case 'TagResources': {
+        if (p.ResourceType !== 'instance')
+          throw new FakeAliyunError('InvalidResourceType.NotSupported', 'The ResourceType is not supported.')
+        const tags: Array<[string, string]> = []
+        for (let n = 1; p[`Tag.${n}.Key`] !== undefined; n++) tags.push([p[`Tag.${n}.Key`], p[`Tag.${n}.Value`] ?? ''])
+        for (const id of this.list(p, 'ResourceId')) for (const [k, v] of tags) this.instance(region, id).tags.set(k, v)
+        return {}
+      }
       case 'DescribeInstances': {
         const ids = p.InstanceIds ? (JSON.parse(p.InstanceIds) as string[]) : null
         const tagKeys: Array<[string, string | undefined]> = []
@@ -267,6 +310,8 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
               SpotStrategy: i.spotStrategy,
               Tags: {Tag: [...i.tags].map(([TagKey, TagValue]) => ({TagKey, TagValue}))},
               OperationLocks: {LockReason: i.locks.map((LockReason) => ({LockReason}))},
+              VpcAttributes: {PrivateIpAddress: {IpAddress: [i.privateIp]}, VpcId: 'vpc-fake', VSwitchId: 'vsw-fake'},
+              DeploymentSetId: i.deploymentSetId ?? '',
             })),
           },
           TotalCount: all.length,
@@ -340,15 +385,24 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
     }
   }
 
-  private run(region: string, p: Record<string, string>): string {
+  private run(region: string, p: Record<string, string>): string[] {
     const token = p.ClientToken
     const key = JSON.stringify(Object.entries(p).sort())
     if (token && this.tokens.has(token)) {
       const seen = this.tokens.get(token)!
-      const [id, params] = seen.split('\n')
+      const [ids, params] = seen.split('\n')
       if (params !== key) throw new FakeAliyunError('IdempotentParameterMismatch', 'The specified parameters are different from before.')
-      return id
+      return ids.split(' ')
     }
+    const amount = Number(p.Amount ?? '1')
+    const minAmount = Number(p.MinAmount ?? p.Amount ?? '1')
+    if (!Number.isInteger(amount) || amount < 1 || amount > 100)
+      throw new FakeAliyunError('InvalidParameter.Amount', 'The specified parameter Amount is not valid.')
+    if (!Number.isInteger(minAmount) || minAmount < 1 || minAmount > amount)
+      throw new FakeAliyunError('InvalidParameter.MinAmount', 'The specified parameter MinAmount is not valid.')
+    const set = p.DeploymentSetId ? this.deploymentSets.get(p.DeploymentSetId) : null
+    if (p.DeploymentSetId && (!set || set.region !== region))
+      throw new FakeAliyunError('InvalidDeploymentSetId.NotFound', 'The specified DeploymentSetId does not exist.', 404)
     if (!p.ImageId && !p.ImageFamily) throw new FakeAliyunError('MissingImageId', 'ImageId is mandatory for this action.')
     const type = p.InstanceType
     const zones = this.options.stock[region]
@@ -358,7 +412,7 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
       throw new FakeAliyunError('InvalidInstanceType.ZoneNotSupported', `The specified zone does not support the instance type ${type}.`)
     const live = this.live().filter((i) => i.region === region)
     const quota = this.options.instanceQuota?.[region]
-    if (quota !== undefined && live.length >= quota)
+    if (quota !== undefined && live.length + minAmount > quota)
       throw new FakeAliyunError('QuotaExceed.ElasticQuota', 'The total number of specified instance types exceeds the quota.')
     const spot = p.SpotStrategy ?? 'NoSpot'
     if (spot === 'SpotWithPriceLimit') {
@@ -370,58 +424,70 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
         )
       }
     }
-    if ((zones[zone][type] ?? 0) <= 0)
+    // ECS creates Amount when it can, at least MinAmount, or none.
+    if ((zones[zone][type] ?? 0) < minAmount)
       throw new FakeAliyunError(
         'OperationDenied.NoStock',
         'The resource is out of stock in the specified zone. Please try other types, or choose other regions and zones.',
       )
-    zones[zone][type] -= 1
-    const id = `i-${randomBytes(10).toString('hex').slice(0, 20)}`
+    const count = Math.min(zones[zone][type], amount)
+    zones[zone][type] -= count
     const tags = new Map<string, string>()
     for (let n = 1; p[`Tag.${n}.Key`] !== undefined; n++) tags.set(p[`Tag.${n}.Key`], p[`Tag.${n}.Value`] ?? '')
-    const instance: FakeEcsInstance = {
-      id,
-      region,
-      zone,
-      instanceType: type,
-      status: 'Pending',
-      creationTime: new Date(this.now()).toISOString().replace(/:\d{2}\.\d{3}Z$/, 'Z'),
-      tags,
-      spotStrategy: spot,
-      userData: p.UserData ?? null,
-      locks: [],
-      terminationTime: null,
-      process: null,
-      released: false,
-      commands: [],
-    }
-    this.instances.set(id, instance)
-    if (token) this.tokens.set(token, `${id}\n${key}`)
-    this.later(this.options.pendingMs ?? 30, () => {
-      if (instance.status !== 'Pending') return
-      instance.status = 'Running'
-      if (this.options.bootDir && instance.userData) {
-        const child = runUserData(join(this.options.bootDir, id), instance.userData, id)
-        instance.process = child
-        child.on('exit', () => {
-          if (instance.process !== child) return
-          instance.process = null
-          // A guest power-off stops an ECS instance; it is not released.
-          if (instance.status === 'Running') {
-            instance.status = 'Stopping'
-            this.later(30, () => (instance.status = 'Stopped'))
-          }
-        })
+    const ids: string[] = []
+    for (let k = 0; k < count; k++) {
+      const id = `i-${randomBytes(10).toString('hex').slice(0, 20)}`
+      const n = this.nextIp++
+      const instance: FakeEcsInstance = {
+        id,
+        region,
+        zone,
+        instanceType: type,
+        status: 'Pending',
+        creationTime: new Date(this.now()).toISOString().replace(/:\d{2}\.\d{3}Z$/, 'Z'),
+        tags: new Map(tags),
+        spotStrategy: spot,
+        userData: p.UserData ?? null,
+        locks: [],
+        terminationTime: null,
+        process: null,
+        released: false,
+        commands: [],
+        privateIp: `172.16.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+        deploymentSetId: set?.id ?? null,
       }
-    })
-    return id
+      this.instances.set(id, instance)
+      ids.push(id)
+      this.later(this.options.pendingMs ?? 30, () => {
+        if (instance.status !== 'Pending') return
+        instance.status = 'Running'
+        if (this.options.bootDir && instance.userData) {
+          const child = runUserData(join(this.options.bootDir, id), instance.userData, id)
+          instance.process = child
+          child.on('exit', () => {
+            if (instance.process !== child) return
+            instance.process = null
+            // A guest power-off stops an ECS instance; it is not released.
+            if (instance.status === 'Running') {
+              instance.status = 'Stopping'
+              this.later(30, () => (instance.status = 'Stopped'))
+            }
+          })
+        }
+      })
+    }
+    if (token) this.tokens.set(token, `${ids.join(' ')}\n${key}`)
+    return ids
   }
 
   /** The instance metadata service, per attempt: hardened-mode token and the spot notice. */
   private metadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_meta\/([^/]+)(\/latest\/.*)$/.exec(url.pathname)
-    const instance =
-      m && [...this.instances.values()].find((i) => !i.released && i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]))
+    const ofAttempt = m
+      ? [...this.instances.values()].filter((i) => !i.released && i.tags.get('skyhop:attempt-id') === decodeURIComponent(m[1]))
+      : []
+    // A gang's instances share the attempt: the one asking is the one answered.
+    const instance = ofAttempt.length > 1 ? askingInstance(req, ofAttempt) : (ofAttempt[0] ?? null)
     if (!m || !instance) return this.send(res, 404, 'Not Found')
     if (m[2] === '/latest/api/token' && req.method === 'PUT') {
       if (!req.headers['x-aliyun-ecs-metadata-token-ttl-seconds']) return this.send(res, 400, 'missing ttl')
@@ -435,6 +501,7 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
       return instance.terminationTime ? this.send(res, 200, instance.terminationTime) : this.send(res, 404, 'Not Found')
     }
     if (m[2] === '/latest/meta-data/instance-id') return this.send(res, 200, instance.id)
+    if (m[2] === '/latest/meta-data/private-ipv4') return this.send(res, 200, instance.privateIp)
     this.send(res, 404, 'Not Found')
   }
 }

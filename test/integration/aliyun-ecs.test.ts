@@ -5,76 +5,13 @@
 // and a spot reclaim announced on the metadata endpoint. Nothing touches the network.
 import {expect} from 'chai'
 import {ProviderError} from '../../src/errors.js'
-import {ALIYUN_TAGS, AliyunProvider, type AliyunProviderOptions} from '../../src/providers/aliyun/aliyun-provider.js'
+import {ALIYUN_TAGS, AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import type {LaunchHandle, PollResult} from '../../src/model/attempt.js'
-import {FakeAliyunEcsServer, type FakeAliyunOptions} from '../fakes/fake-aliyun-ecs-server.js'
-import {FAST_RETRY, launchError as failedLaunch, startFakeCloud, type FakeCloudWorld} from '../helpers/fake-cloud-world.js'
+import {launchError as failedLaunch} from '../helpers/fake-cloud-world.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
-import {jobSpec, launchRequest as awsRequest, offer as awsOffer} from './aws-helpers.js'
-
-const KEY = {accessKeyId: 'LTAI5tFakeExample0001', accessKeySecret: 'fakeAliyunSecretForTests000001'}
-
-function offer(overrides: Parameters<typeof awsOffer>[0] = {}) {
-  return awsOffer({
-    provider: 'aliyun',
-    region: 'cn-hangzhou',
-    zone: 'cn-hangzhou-h',
-    instanceType: 'ecs.gn7i-c8g1.2xlarge',
-    price: {onDemand: 11.2, spot: 2.5, currency: 'CNY'},
-    ...overrides,
-  })
-}
-
-function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
-  return awsRequest({offer: offer(), ...overrides})
-}
-
-interface World extends FakeCloudWorld<FakeAliyunEcsServer> {
-  provider: AliyunProvider
-  retries: string[]
-}
-
-async function world(
-  fakeOptions: Partial<FakeAliyunOptions> = {},
-  providerOptions: Partial<AliyunProviderOptions> = {},
-  boot = false,
-): Promise<World> {
-  const base = await startFakeCloud(
-    (bootDir) =>
-      new FakeAliyunEcsServer({
-        keys: [KEY],
-        stock: {
-          'cn-hangzhou': {'cn-hangzhou-h': {'ecs.gn7i-c8g1.2xlarge': 2, 'ecs.g7.large': 5}, 'cn-hangzhou-i': {'ecs.gn7i-c8g1.2xlarge': 1}},
-          'cn-beijing': {'cn-beijing-l': {'ecs.gn7i-c8g1.2xlarge': 1}},
-        },
-        spotPrices: {'cn-hangzhou-h': {'ecs.gn7i-c8g1.2xlarge': 2.6}, 'cn-hangzhou-i': {'ecs.gn7i-c8g1.2xlarge': 2.9}},
-        prices: {'ecs.gn7i-c8g1.2xlarge': 11.2},
-        ...(bootDir ? {bootDir} : {}),
-        ...fakeOptions,
-      }),
-    {boot, bootPrefix: 'skyhop-fake-ecs-'},
-  )
-  const retries: string[] = []
-  const provider = new AliyunProvider({
-    env: {
-      SKYHOP_ALIYUN_ENDPOINT: base.url,
-      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
-    },
-    credentials: {homeDir: '/nonexistent'},
-    dispatcher: base.agent,
-    regions: ['cn-hangzhou', 'cn-beijing'],
-    retry: FAST_RETRY,
-    metadataBaseUrl: base.fake.metadataBaseTemplate,
-    instancePollSeconds: 1,
-    consolePollMs: 200,
-    consoleGraceMs: 20_000,
-    onRetry: (i) => retries.push(i.reason),
-    ...providerOptions,
-  })
-  return {...base, provider, retries}
-}
+import {jobSpec} from './aws-helpers.js'
+import {KEY, offer, request, world, type World} from './aliyun-helpers.js'
 
 const launchError = (w: World, r = request()): Promise<ProviderError> => failedLaunch(w.provider, r)
 

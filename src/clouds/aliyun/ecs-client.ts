@@ -39,6 +39,9 @@ export interface EcsInstance {
   tags: Record<string, string>
   /** e.g. `Recycling` when a spot instance is being reclaimed. */
   lockReasons: string[]
+  /** The primary private IP in its VPC. */
+  privateIp: string | null
+  deploymentSetId: string | null
 }
 
 export interface EcsRunInput {
@@ -56,6 +59,10 @@ export interface EcsRunInput {
   systemDiskGiB?: number | null
   /** UTC time at which ECS releases the instance on its own (a safety net). */
   autoReleaseTime?: string | null
+  /** How many instances, all or none (Amount = MinAmount). Default 1. */
+  amount?: number
+  /** The deployment set the instances go in (a gang's LowLatency set). */
+  deploymentSetId?: string | null
 }
 
 export interface EcsSpotPrice {
@@ -78,6 +85,8 @@ interface RawInstance {
   SpotStrategy?: string
   Tags?: {Tag?: Array<{TagKey?: string; TagValue?: string}>}
   OperationLocks?: {LockReason?: Array<{LockReason?: string}>}
+  VpcAttributes?: {PrivateIpAddress?: {IpAddress?: string[]}}
+  DeploymentSetId?: string
 }
 
 export function parseEcsInstance(raw: RawInstance): EcsInstance {
@@ -92,6 +101,8 @@ export function parseEcsInstance(raw: RawInstance): EcsInstance {
     spotStrategy: raw.SpotStrategy ?? null,
     tags,
     lockReasons: (raw.OperationLocks?.LockReason ?? []).map((l) => l.LockReason ?? '').filter(Boolean),
+    privateIp: raw.VpcAttributes?.PrivateIpAddress?.IpAddress?.[0] ?? null,
+    deploymentSetId: raw.DeploymentSetId || null,
   }
 }
 
@@ -167,12 +178,15 @@ export class EcsClient {
     )
   }
 
-  async runInstance(input: EcsRunInput): Promise<string> {
+  /** The instance ids, all `amount` of them or an error (MinAmount = Amount: ECS creates none when it cannot create all). */
+  async runInstances(input: EcsRunInput): Promise<string[]> {
     if (!/^[\x21-\x7e]{1,64}$/.test(input.clientToken)) throw new BugError('RunInstances: ClientToken must be 1-64 ASCII characters')
+    const amount = String(input.amount ?? 1)
     const p: Params = [
       input.imageId.startsWith('family:') ? ['ImageFamily', input.imageId.slice('family:'.length)] : ['ImageId', input.imageId],
       ['InstanceType', input.instanceType],
-      ['Amount', '1'],
+      ['Amount', amount],
+      ...(input.amount && input.amount > 1 ? ([['MinAmount', amount]] as Params) : []),
       ['ClientToken', input.clientToken],
       ['InstanceChargeType', 'PostPaid'],
       ['InternetMaxBandwidthOut', '0'],
@@ -183,6 +197,7 @@ export class EcsClient {
     if (input.securityGroupId) p.push(['SecurityGroupId', input.securityGroupId])
     if (input.systemDiskGiB) p.push(['SystemDisk.Size', String(Math.ceil(input.systemDiskGiB))])
     if (input.autoReleaseTime) p.push(['AutoReleaseTime', input.autoReleaseTime])
+    if (input.deploymentSetId) p.push(['DeploymentSetId', input.deploymentSetId])
     if (input.spot) {
       const limit = input.spot.priceLimit
       p.push(
@@ -200,7 +215,41 @@ export class EcsClient {
         action: 'RunInstances',
         region: this.region,
       })
-    return ids[0]
+    return ids
+  }
+
+  async runInstance(input: EcsRunInput): Promise<string> {
+    return (await this.runInstances({...input, amount: 1}))[0]
+  }
+
+  /** A deployment set (a gang's: Strategy LowLatency keeps its instances close in the network); returns its id. */
+  async createDeploymentSet(input: {name: string; strategy: 'LowLatency' | 'Availability'; clientToken: string}): Promise<string> {
+    const json = await this.call('CreateDeploymentSet', [
+      ['DeploymentSetName', input.name],
+      ['Strategy', input.strategy],
+      ['ClientToken', input.clientToken],
+    ])
+    return String(json.DeploymentSetId ?? '')
+  }
+
+  /** Deletes a deployment set; false while instances are still in it; one already gone counts as deleted. */
+  async deleteDeploymentSet(id: string): Promise<boolean> {
+    try {
+      await this.call('DeleteDeploymentSet', [['DeploymentSetId', id]])
+      return true
+    } catch (error) {
+      const code = (error as {backendCode?: string}).backendCode
+      if (code === 'InvalidDeploymentSetId.NotFound') return true
+      if (code === 'DependencyViolation.NotEmpty') return false
+      throw error
+    }
+  }
+
+  /** Tags instances (TagResources). */
+  async tagInstances(instanceIds: string[], tags: Array<{key: string; value: string}>): Promise<void> {
+    const p: Params = [['ResourceType', 'instance'], ...indexed('ResourceId', instanceIds)]
+    tags.forEach((t, i) => p.push([`Tag.${i + 1}.Key`, t.key], [`Tag.${i + 1}.Value`, t.value]))
+    await this.call('TagResources', p)
   }
 
   /** Instances by ids (up to 100 per call, batched) or by tag, following NextToken. */

@@ -17,12 +17,32 @@
 //   which ECS public images carry; nothing inbound is opened.
 // - Spot reclaim notices reach the runner through the metadata endpoint
 //   /latest/meta-data/instance/spot/termination-time (about five minutes ahead).
+//
+// Gangs (nodes > 1, vm/gang.ts): one RunInstances with Amount = MinAmount = N (ECS creates
+// all or none) in a LowLatency deployment set made for the attempt (deleted at cleanup once
+// its instances are released), the attempt's ClientToken for the whole gang, a rank tag on
+// each instance (RunInstances order, TagResources), then the rank and peer lists to the
+// job's object store. Any step failing releases what was created.
 import {ProviderError} from '../../errors.js'
 import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {bootScript, readRunnerScript, stopRequestScript, userData} from '../vm/boot-script.js'
+import {
+  allNodeIds,
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  rankNodes,
+  removeWhenEmpty,
+  shortfall,
+} from '../vm/gang.js'
 import {checkByListingZones} from '../vm/check.js'
 import {asciiClientToken} from '../../clouds/common/client-token.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
@@ -36,7 +56,16 @@ import type {AliyunCredentials} from '../../clouds/aliyun/acs3.js'
 import {loadAliyunCredentials, type AliyunCredentialOptions} from '../../clouds/aliyun/credentials.js'
 import {EcsClient, type EcsInstance, type EcsSpotPrice} from '../../clouds/aliyun/ecs-client.js'
 
-export const ALIYUN_TAGS = {jobId: 'skyhop:job-id', attemptId: 'skyhop:attempt-id', jobName: 'skyhop:job-name'} as const
+export const ALIYUN_TAGS = {
+  jobId: 'skyhop:job-id',
+  attemptId: 'skyhop:attempt-id',
+  jobName: 'skyhop:job-name',
+  /** A gang node's rank (0 is the head). */
+  nodeRank: 'skyhop:node-rank',
+} as const
+
+/** The most nodes one gang may have: RunInstances creates at most 100 instances per call. */
+export const ALIYUN_MAX_NODES = 100
 
 /** ECS's limit on user data: 32 KB after base64. */
 export const ECS_USER_DATA_LIMIT = 32 * 1024
@@ -55,12 +84,15 @@ export interface AliyunProviderOptions extends VmAdapterOptions {
   spotProtectionHours?: 0 | 1
   /** Metadata base for the runner on the instance; `{attemptId}` is replaced. Default 100.100.100.200. */
   metadataBaseUrl?: string
+  /** How long cleanup waits for a gang's instances to be released before it deletes their deployment set. Default 3 min. */
+  deploymentSetWaitMs?: number
 }
 
 export class AliyunProvider implements Provider {
   readonly name = 'aliyun'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  readonly maxNodes = ALIYUN_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AliyunCredentials>
   private readonly dispatcher: AdapterDispatcher
@@ -116,6 +148,8 @@ export class AliyunProvider implements Provider {
     const {offer, spec} = request
     if (offer.provider !== this.name)
       throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Alibaba Cloud provider`)
+    const nodes = nodeCount(request)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const client = await this.client(offer.region)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const script = bootScript({
@@ -145,42 +179,106 @@ export class AliyunProvider implements Provider {
         {scope: 'offer'},
       )
     }
-    const id = await client.runInstance({
-      imageId: spec.image ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
-      instanceType: offer.instanceType,
-      zone: offer.zone,
-      clientToken: asciiClientToken(request.idempotencyKey),
-      userData: data.data.toString('base64'),
-      tags: [
-        {key: ALIYUN_TAGS.jobId, value: request.jobId},
-        {key: ALIYUN_TAGS.attemptId, value: request.attemptId},
-        {key: ALIYUN_TAGS.jobName, value: request.jobName.slice(0, 128)},
-      ],
-      spot: request.spot ? {priceLimit: limit, protectionHours: this.options.spotProtectionHours ?? 1} : null,
-      vSwitchId: offer.zone ? this.options.network?.vSwitchIds?.[offer.zone] : null,
-      securityGroupId: this.options.network?.securityGroupIds?.[offer.region],
-      systemDiskGiB: spec.resources.diskGB,
-      autoReleaseTime: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
-    })
+    const deploymentSet = gang
+      ? await client.createDeploymentSet({
+          name: `skyhop-${request.attemptId}`.replace(/[^A-Za-z0-9:_-]/g, '_').slice(0, 128),
+          strategy: 'LowLatency',
+          clientToken: asciiClientToken(`${request.idempotencyKey}/deployment-set`),
+        })
+      : null
+    let ids: string[]
+    try {
+      ids = await client.runInstances({
+        imageId: spec.image ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
+        instanceType: offer.instanceType,
+        zone: offer.zone,
+        clientToken: asciiClientToken(request.idempotencyKey),
+        userData: data.data.toString('base64'),
+        tags: [
+          {key: ALIYUN_TAGS.jobId, value: request.jobId},
+          {key: ALIYUN_TAGS.attemptId, value: request.attemptId},
+          {key: ALIYUN_TAGS.jobName, value: request.jobName.slice(0, 128)},
+        ],
+        spot: request.spot ? {priceLimit: limit, protectionHours: this.options.spotProtectionHours ?? 1} : null,
+        vSwitchId: offer.zone ? this.options.network?.vSwitchIds?.[offer.zone] : null,
+        securityGroupId: this.options.network?.securityGroupIds?.[offer.region],
+        systemDiskGiB: spec.resources.diskGB,
+        autoReleaseTime: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
+        amount: nodes,
+        deploymentSetId: deploymentSet,
+      })
+    } catch (error) {
+      if (deploymentSet) await client.deleteDeploymentSet(deploymentSet).catch(() => false)
+      throw error
+    }
+    const handleData = {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType}
+    if (!gang) return {provider: this.name, externalId: ids[0], region: offer.region, zone: offer.zone, data: handleData}
+    const release = () => this.releaseGang(client, ids, deploymentSet)
+    if (ids.length < nodes) {
+      await release().catch(() => undefined)
+      throw shortfall(this.name, ids.length, nodes, offer.zone ?? offer.region)
+    }
+    const ranked = await orRollBack(async () => {
+      for (const [rank, id] of ids.entries()) await client.tagInstances([id], [{key: ALIYUN_TAGS.nodeRank, value: String(rank)}])
+      const known = await this.privateIps(client, ids)
+      const ranks = rankNodes(ids.map((id) => ({id, ip: known.get(id) ?? null})))
+      await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
+      return ranks
+    }, release)
     return {
       provider: this.name,
-      externalId: id,
+      externalId: ids[0],
       region: offer.region,
       zone: offer.zone,
-      data: {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType},
+      data: {...handleData, nodes: ranked, deploymentSetId: deploymentSet},
     }
+  }
+
+  /** Each instance's private IP (ECS assigns it at creation; DescribeInstances has it once the instance is listed). */
+  private async privateIps(client: EcsClient, ids: string[]): Promise<Map<string, string>> {
+    const known = new Map<string, string>()
+    const sleep = this.options.sleep ?? abortableSleep
+    for (let tries = 0; known.size < ids.length && tries < 30; tries++) {
+      if (tries > 0) await sleep(1000)
+      for (const i of await client.describeInstances({instanceIds: ids.filter((id) => !known.has(id))}))
+        if (i.privateIp) known.set(i.instanceId, i.privateIp)
+    }
+    return known
+  }
+
+  /** Releases a gang's instances, then deletes its deployment set once ECS lets it (removeWhenEmpty). */
+  private async releaseGang(client: EcsClient, ids: string[], deploymentSet: string | null): Promise<void> {
+    try {
+      await client.deleteInstances(ids)
+    } catch (error) {
+      if (!(
+        error instanceof ProviderError &&
+        (error.backendCode === 'InvalidInstanceId.NotFound' || error.backendCode === 'InvalidInstanceId.NotExist')
+      ))
+        throw error
+    }
+    for (const id of ids) this.exitGrace.forget(id)
+    if (!deploymentSet) return
+    await removeWhenEmpty(() => client.deleteDeploymentSet(deploymentSet), {
+      now: () => this.now().getTime(),
+      sleep: (ms) => (this.options.sleep ?? abortableSleep)(ms),
+      waitMs: this.options.deploymentSetWaitMs ?? 180_000,
+    })
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
     for (const [region, group] of groupByRegion(handles)) {
       const client = await this.client(region)
-      const found = new Map((await client.describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]))
-      for (const h of group) {
-        const instance = found.get(h.externalId)
-        if (instance) out.set(h.externalId, await this.pollOne(client, instance))
-        else if (h.data.spot)
-          out.set(h.externalId, {
+      const all = allNodeIds(group)
+      const found = new Map((await client.describeInstances({instanceIds: all})).map((i) => [i.instanceId, i]))
+      const spotOf = new Map(group.flatMap((h) => gangNodes(h).map((n) => [n.externalId, h.data.spot === true])))
+      const polled = new Map<string, PollResult>()
+      for (const id of all) {
+        const instance = found.get(id)
+        if (instance) polled.set(id, await this.pollOne(client, instance))
+        else if (spotOf.get(id))
+          polled.set(id, {
             state: 'PREEMPTED',
             exitCode: null,
             reason: 'instance released (ECS releases reclaimed spot instances)',
@@ -188,7 +286,7 @@ export class AliyunProvider implements Provider {
             endedAt: null,
           })
         else
-          out.set(h.externalId, {
+          polled.set(id, {
             state: 'LOST',
             exitCode: null,
             reason: 'ECS no longer knows this instance',
@@ -196,6 +294,11 @@ export class AliyunProvider implements Provider {
             endedAt: null,
           })
       }
+      for (const h of group)
+        out.set(
+          h.externalId,
+          pollOfHandle(h, (id) => polled.get(id)!),
+        )
     }
     return out
   }
@@ -224,17 +327,24 @@ export class AliyunProvider implements Provider {
     return {state, exitCode: null, reason: `instance ${instance.status} without an exit code on its console`, startedAt, endedAt: null}
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
-    const client = await this.client(handle.region)
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return mergedLogs(
+      logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.instanceLogs(handle.region, n.externalId, options)})),
+      options.node === 'all',
+    )
+  }
+
+  private async *instanceLogs(region: string, instanceId: string, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client(region)
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const report = parseConsole((await client.getConsoleOutput(handle.externalId)) ?? '')
+      const report = parseConsole((await client.getConsoleOutput(instanceId)) ?? '')
       const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the ECS console window]`)
       yield* fresh.lines
       last = fresh.last
       if (!options.follow || report.ended || options.signal?.aborted) return
-      const [instance] = await client.describeInstances({instanceIds: [handle.externalId]})
+      const [instance] = await client.describeInstances({instanceIds: [instanceId]})
       if (!instance) return
       await sleep(this.options.consolePollMs ?? 5000, options.signal)
       if (options.signal?.aborted) return
@@ -246,7 +356,10 @@ export class AliyunProvider implements Provider {
     const attemptId = typeof handle.data.attemptId === 'string' ? handle.data.attemptId : null
     if (!attemptId) throw new ProviderError(this.name, 'user', `handle ${handle.externalId} carries no attempt id`)
     try {
-      await client.runCommand([handle.externalId], stopRequestScript(attemptId, kind, graceSeconds))
+      await client.runCommand(
+        gangNodes(handle).map((n) => n.externalId),
+        stopRequestScript(attemptId, kind, graceSeconds),
+      )
     } catch (error) {
       if (error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstance')) return
       throw error
@@ -255,36 +368,48 @@ export class AliyunProvider implements Provider {
 
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client(handle.region)
-    try {
-      await client.deleteInstances([handle.externalId])
-    } catch (error) {
-      if (
-        error instanceof ProviderError &&
-        (error.backendCode === 'InvalidInstanceId.NotFound' || error.backendCode === 'InvalidInstanceId.NotExist')
-      )
-        return
-      throw error
-    }
-    this.exitGrace.forget(handle.externalId)
+    const deploymentSet = typeof handle.data.deploymentSetId === 'string' ? handle.data.deploymentSetId : null
+    await this.releaseGang(
+      client,
+      gangNodes(handle).map((n) => n.externalId),
+      deploymentSet,
+    )
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
     for (const region of regionsToScan(this.regions(), query)) {
       const client = await this.client(region)
-      for (const i of await client.describeInstances({
+      const instances = await client.describeInstances({
         tags: [{key: ALIYUN_TAGS.attemptId, ...(query.attemptId ? {value: query.attemptId} : {})}],
-      })) {
+      })
+      // A gang's instances are one attempt: one handle, the head's, with every node in rank order.
+      const byAttempt = new Map<string, EcsInstance[]>()
+      for (const i of instances) {
+        const key = i.tags[ALIYUN_TAGS.attemptId]
+        byAttempt.set(key, [...(byAttempt.get(key) ?? []), i])
+      }
+      const rankOf = (i: EcsInstance) => Number(i.tags[ALIYUN_TAGS.nodeRank] ?? 0)
+      for (const members of byAttempt.values()) {
+        const ranked = [...members].sort((a, b) => rankOf(a) - rankOf(b))
+        const head = ranked[0]
+        const gang = ranked.length > 1 || head.tags[ALIYUN_TAGS.nodeRank] !== undefined
         out.push({
           provider: this.name,
-          externalId: i.instanceId,
+          externalId: head.instanceId,
           region,
-          zone: i.zone,
+          zone: head.zone,
           data: {
-            attemptId: i.tags[ALIYUN_TAGS.attemptId],
-            jobId: i.tags[ALIYUN_TAGS.jobId] ?? null,
-            instanceType: i.instanceType,
-            spot: i.spotStrategy !== null && i.spotStrategy !== 'NoSpot',
+            attemptId: head.tags[ALIYUN_TAGS.attemptId],
+            jobId: head.tags[ALIYUN_TAGS.jobId] ?? null,
+            instanceType: head.instanceType,
+            spot: head.spotStrategy !== null && head.spotStrategy !== 'NoSpot',
+            ...(gang
+              ? {
+                  nodes: ranked.map((m) => ({rank: rankOf(m), externalId: m.instanceId, ip: m.privateIp})),
+                  deploymentSetId: head.deploymentSetId,
+                }
+              : {}),
           },
         })
       }

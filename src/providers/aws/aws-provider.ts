@@ -39,6 +39,7 @@ import {
   pollOfHandle,
   publishGang,
   rankNodes,
+  removeWhenEmpty,
   shortfall,
 } from '../vm/gang.js'
 import {checkByListingZones} from '../vm/check.js'
@@ -267,11 +268,7 @@ export class AwsProvider implements Provider {
     return known
   }
 
-  /**
-   * Terminates a gang's instances, then deletes its placement group once they are gone (EC2
-   * refuses while any is in it). A group left behind costs nothing and is named after the
-   * attempt; the next cleanup of the attempt deletes it.
-   */
+  /** Terminates a gang's instances, then deletes its placement group once they are gone (removeWhenEmpty). */
   private async releaseGang(client: Ec2Client, ids: string[], group: string | null): Promise<void> {
     try {
       await client.terminateInstances(ids)
@@ -280,13 +277,11 @@ export class AwsProvider implements Provider {
     }
     for (const id of ids) this.exitGrace.forget(id)
     if (!group) return
-    const sleep = this.options.sleep ?? abortableSleep
-    const until = this.now().getTime() + (this.options.placementGroupWaitMs ?? 180_000)
-    for (;;) {
-      if (await client.deletePlacementGroup(group)) return
-      if (this.now().getTime() >= until) return
-      await sleep(2000)
-    }
+    await removeWhenEmpty(() => client.deletePlacementGroup(group), {
+      now: () => this.now().getTime(),
+      sleep: (ms) => (this.options.sleep ?? abortableSleep)(ms),
+      waitMs: this.options.placementGroupWaitMs ?? 180_000,
+    })
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {

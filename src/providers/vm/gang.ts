@@ -211,3 +211,21 @@ export async function orRollBack<T>(step: () => Promise<T>, release: () => Promi
 export function rankNodes(instances: Array<{id: string; ip: string | null}>): GangNode[] {
   return instances.map((i, rank) => ({rank, externalId: i.id, ip: i.ip}))
 }
+
+/**
+ * Deletes a gang's placement construct once its instances are gone: the clouds refuse while
+ * any is still in it (EC2's instances take a while to terminate). `remove` answers false
+ * while it is still in use. A construct left behind after `waitMs` costs nothing, is named
+ * or tagged after the attempt, and the attempt's next cleanup deletes it.
+ */
+export async function removeWhenEmpty(
+  remove: () => Promise<boolean>,
+  clock: {now: () => number; sleep: (ms: number) => Promise<void>; waitMs: number},
+): Promise<void> {
+  const until = clock.now() + clock.waitMs
+  for (;;) {
+    if (await remove()) return
+    if (clock.now() >= until) return
+    await clock.sleep(2000)
+  }
+}
