@@ -23,7 +23,7 @@ import {join} from 'node:path'
 
 import {parseTc3Authorization, tc3CanonicalRequest, tc3Date, tc3SigningKey} from '../../src/clouds/tencentcloud/tc3.js'
 import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
+import {askingInstance, bootEnv, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
 
 export interface FakeTencentKey {
   secretId: string
@@ -68,6 +68,16 @@ export interface FakeCvmInstance {
   released: boolean
   /** Scripts TAT ran on it, in order. */
   commands: string[]
+  name: string
+  privateIp: string
+  placementGroupId: string | null
+}
+
+export interface FakePlacementGroup {
+  id: string
+  region: string
+  name: string
+  type: string
 }
 
 export interface FakeTatTask {
@@ -120,7 +130,10 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   readonly tasks = new Map<string, FakeTatTask>()
   readonly calls: TencentCall[] = []
   private readonly injections = new Injections<{service?: string; action?: string; code: string; message?: string; times?: number}>()
-  private readonly tokens = new Map<string, {id: string; params: string}>()
+  private readonly tokens = new Map<string, {ids: string[]; params: string}>()
+  readonly placementGroups = new Map<string, FakePlacementGroup>()
+  private readonly groupTokens = new Map<string, string>()
+  private nextIp = 10
 
   constructor(readonly options: FakeTencentOptions) {
     super()
@@ -179,7 +192,8 @@ export class FakeTencentCvmServer extends FakeCloudServer {
     killGroup(i.process)
     i.process = null
     i.released = true
-    restock(this.options.stock, i.region, i.zone, i.instanceType)
+    // A node that failed to launch never held a slot.
+    if (i.state !== 'LAUNCH_FAILED') restock(this.options.stock, i.region, i.zone, i.instanceType)
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
@@ -191,7 +205,7 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://fake')
-    if (url.pathname.startsWith('/_meta/')) return this.metadata(res, url)
+    if (url.pathname.startsWith('/_meta/')) return this.metadata(req, res, url)
     const action = String(req.headers['x-tc-action'] ?? '')
     const region = String(req.headers['x-tc-region'] ?? '')
     const requestId = uuid()
@@ -283,6 +297,9 @@ export class FakeTencentCvmServer extends FakeCloudServer {
       Tags: [...i.tags].map(([Key, Value]) => ({Key, Value})),
       LatestOperation: 'RunInstances',
       LatestOperationState: i.state === 'LAUNCH_FAILED' ? 'FAILED' : 'SUCCESS',
+      InstanceName: i.name,
+      PrivateIpAddresses: [i.privateIp],
+      DisasterRecoverGroupId: i.placementGroupId ?? '',
     }
   }
 
@@ -295,7 +312,43 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   private cvm(action: string, region: string, p: Record<string, unknown>): Record<string, unknown> {
     switch (action) {
       case 'RunInstances':
-        return {InstanceIdSet: [this.run(region, p)]}
+        return {InstanceIdSet: this.run(region, p)}
+      case 'CreateDisasterRecoverGroup': {
+        const type = String(p.Type ?? '')
+        if (!['HOST', 'SW', 'RACK'].includes(type)) throw new FakeTencentError('InvalidParameterValue', `Type ${type} is not valid.`)
+        const name = String(p.Name ?? '')
+        if (name.length < 1 || name.length > 60) throw new FakeTencentError('InvalidParameterValue', 'Name must be 1-60 characters.')
+        const token = typeof p.ClientToken === 'string' ? p.ClientToken : null
+        const again = token ? this.groupTokens.get(token) : undefined
+        if (again) return {DisasterRecoverGroupId: again}
+        const id = shortId('ps')
+        this.placementGroups.set(id, {id, region, name, type})
+        if (token) this.groupTokens.set(token, id)
+        return {
+          DisasterRecoverGroupId: id,
+          Type: type,
+          Name: name,
+          CvmQuotaTotal: 50,
+          CurrentNum: 0,
+          CreateTime: new Date(this.now()).toISOString(),
+        }
+      }
+      case 'DeleteDisasterRecoverGroups': {
+        for (const id of (p.DisasterRecoverGroupIds as string[] | undefined) ?? []) {
+          const group = this.placementGroups.get(id)
+          if (!group || group.region !== region)
+            throw new FakeTencentError('ResourceNotFound.PlacementSet', `The placement group \`${id}\` is not found.`)
+          if (this.live().some((i) => i.placementGroupId === id))
+            throw new FakeTencentError('FailedOperation.PlacementSetNotEmpty', `The placement group \`${id}\` still holds instances.`)
+          this.placementGroups.delete(id)
+        }
+        return {}
+      }
+      case 'ModifyInstancesAttribute': {
+        const name = p.InstanceName
+        for (const id of (p.InstanceIds as string[] | undefined) ?? []) if (typeof name === 'string') this.instance(region, id).name = name
+        return {}
+      }
       case 'DescribeInstances': {
         const ids = p.InstanceIds as string[] | undefined
         if (ids && ids.length > 100) throw new FakeTencentError('InvalidParameterValue.LimitExceeded', 'At most 100 InstanceIds per call.')
@@ -378,7 +431,7 @@ export class FakeTencentCvmServer extends FakeCloudServer {
     }
   }
 
-  private run(region: string, p: Record<string, unknown>): string {
+  private run(region: string, p: Record<string, unknown>): string[] {
     const token = typeof p.ClientToken === 'string' ? p.ClientToken : null
     const key = JSON.stringify(p)
     if (token) {
@@ -387,7 +440,7 @@ export class FakeTencentCvmServer extends FakeCloudServer {
       const seen = this.tokens.get(token)
       if (seen) {
         if (seen.params !== key) throw new FakeTencentError('InvalidParameterValue', 'The ClientToken was used with different parameters.')
-        return seen.id
+        return seen.ids
       }
     }
     const type = String(p.InstanceType ?? '')
@@ -422,45 +475,68 @@ export class FakeTencentCvmServer extends FakeCloudServer {
           `The bid ${maxPrice} is lower than the market price ${price}.`,
         )
     }
+    const count = Number(p.InstanceCount ?? 1)
+    if (!Number.isInteger(count) || count < 1 || count > 100)
+      throw new FakeTencentError('InvalidParameterValue.Range', 'InstanceCount must be 1 to 100.')
+    const groupIds = (p.DisasterRecoverGroupIds as string[] | undefined) ?? []
+    const group = groupIds[0] === undefined ? null : this.placementGroups.get(groupIds[0])
+    if (groupIds.length > 0 && (!group || group.region !== region))
+      throw new FakeTencentError(
+        'InvalidParameterValue.InvalidDisasterRecoverGroupId',
+        `The placement group \`${groupIds[0]}\` is not found.`,
+      )
     const quota = this.options.instanceQuota?.[region]
-    if (quota !== undefined && this.live().filter((i) => i.region === region).length >= quota)
+    if (quota !== undefined && this.live().filter((i) => i.region === region).length + count > quota)
       throw new FakeTencentError('LimitExceeded.InstanceQuota', 'You are short of the instance quota.')
     if ((zones[zone][type] ?? 0) <= 0)
       throw new FakeTencentError(
         'ResourceInsufficient.SpecifiedInstanceType',
         `The specified instance type \`${type}\` is insufficient in \`${zone}\`.`,
       )
-    zones[zone][type] -= 1
-    const id = shortId('ins')
+    // RunInstances is asynchronous: what the zone cannot hold is accepted and ends LAUNCH_FAILED.
+    const granted = Math.min(count, zones[zone][type])
+    zones[zone][type] -= granted
     const tags = new Map<string, string>()
     for (const spec of (p.TagSpecification as Array<{ResourceType?: string; Tags?: Array<{Key: string; Value: string}>}> | undefined) ??
       []) {
       if (spec.ResourceType === 'instance') for (const t of spec.Tags ?? []) tags.set(t.Key, t.Value)
     }
-    const instance: FakeCvmInstance = {
-      id,
-      region,
-      zone,
-      instanceType: type,
-      state: 'PENDING',
-      chargeType: charge,
-      maxPrice,
-      createdTime: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      tags,
-      userData,
-      terminationTime: null,
-      process: null,
-      released: false,
-      commands: [],
+    const baseName = typeof p.InstanceName === 'string' ? p.InstanceName : 'Unnamed'
+    const ids: string[] = []
+    for (let k = 0; k < count; k++) {
+      const id = shortId('ins')
+      const n = this.nextIp++
+      const instance: FakeCvmInstance = {
+        id,
+        region,
+        zone,
+        instanceType: type,
+        state: 'PENDING',
+        chargeType: charge,
+        maxPrice,
+        createdTime: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        tags: new Map(tags),
+        userData,
+        terminationTime: null,
+        process: null,
+        released: false,
+        commands: [],
+        // Several instances of one call are named NAME1, NAME2, … when no pattern is given.
+        name: count > 1 ? `${baseName}${k + 1}` : baseName,
+        privateIp: `10.1.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+        placementGroupId: group?.id ?? null,
+      }
+      this.instances.set(id, instance)
+      ids.push(id)
+      const fails = k >= granted
+      this.later(this.options.pendingMs ?? 30, () => {
+        if (instance.state !== 'PENDING') return
+        instance.state = fails ? 'LAUNCH_FAILED' : 'RUNNING'
+        if (!fails && this.options.bootDir && instance.userData) this.boot(instance)
+      })
     }
-    this.instances.set(id, instance)
-    if (token) this.tokens.set(token, {id, params: key})
-    this.later(this.options.pendingMs ?? 30, () => {
-      if (instance.state !== 'PENDING') return
-      instance.state = 'RUNNING'
-      if (this.options.bootDir && instance.userData) this.boot(instance)
-    })
-    return id
+    if (token) this.tokens.set(token, {ids, params: key})
+    return ids
   }
 
   /**
@@ -553,14 +629,18 @@ export class FakeTencentCvmServer extends FakeCloudServer {
   }
 
   /** The instance metadata service, per attempt: the spot termination notice. */
-  private metadata(res: ServerResponse, url: URL): void {
+  private metadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_meta\/([^/]+)(\/latest\/.*)$/.exec(url.pathname)
-    const instance =
-      m && [...this.instances.values()].find((i) => !i.released && i.tags.get('skyhop-attempt-id') === decodeURIComponent(m[1]))
+    const ofAttempt = m
+      ? [...this.instances.values()].filter((i) => !i.released && i.tags.get('skyhop-attempt-id') === decodeURIComponent(m[1]))
+      : []
+    // A gang's instances share the attempt: the one asking is the one answered.
+    const instance = ofAttempt.length > 1 ? askingInstance(req, ofAttempt) : (ofAttempt[0] ?? null)
     if (!m || !instance) return this.send(res, 404, 'Not Found')
     if (m[2] === '/latest/meta-data/spot/termination-time')
       return instance.terminationTime ? this.send(res, 200, instance.terminationTime) : this.send(res, 404, 'Not Found')
     if (m[2] === '/latest/meta-data/instance-id') return this.send(res, 200, instance.id)
+    if (m[2] === '/latest/meta-data/local-ipv4') return this.send(res, 200, instance.privateIp)
     this.send(res, 404, 'Not Found')
   }
 }

@@ -9,74 +9,14 @@ import {gunzipSync} from 'node:zlib'
 import {ProviderError} from '../../src/errors.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import type {LaunchHandle, PollResult} from '../../src/model/attempt.js'
-import {TENCENT_TAGS, TencentProvider, type TencentProviderOptions} from '../../src/providers/tencentcloud/tencent-provider.js'
+import {TENCENT_TAGS, TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
 import {redact} from '../../src/util/redact.js'
-import {beijingWallTime, FakeTencentCvmServer, type FakeTencentOptions} from '../fakes/fake-tencent-cvm-server.js'
-import {FAST_RETRY, launchError as failedLaunch, startFakeCloud, type FakeCloudWorld} from '../helpers/fake-cloud-world.js'
+import {beijingWallTime} from '../fakes/fake-tencent-cvm-server.js'
+import {launchError as failedLaunch} from '../helpers/fake-cloud-world.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
-import {jobSpec, launchRequest as baseRequest, offer as baseOffer} from './aws-helpers.js'
+import {jobSpec} from './aws-helpers.js'
 import {TC_KEY} from './huawei-tencent-world.js'
-
-function tcOffer(overrides: Parameters<typeof baseOffer>[0] = {}) {
-  return baseOffer({
-    provider: 'tencentcloud',
-    region: 'ap-guangzhou',
-    zone: 'ap-guangzhou-3',
-    instanceType: 'GN7.2XLARGE32',
-    accelerator: {name: 'T4', count: 1},
-    price: {onDemand: 9.07, spot: 2.8, currency: 'CNY'},
-    noticeSeconds: 120,
-    ...overrides,
-  })
-}
-
-function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {
-  return baseRequest({offer: tcOffer(), ...overrides})
-}
-
-interface World extends FakeCloudWorld<FakeTencentCvmServer> {
-  provider: TencentProvider
-  retries: string[]
-}
-
-async function world(
-  fakeOptions: Partial<FakeTencentOptions> = {},
-  providerOptions: Partial<TencentProviderOptions> = {},
-  boot = false,
-): Promise<World> {
-  const base = await startFakeCloud(
-    (bootDir) =>
-      new FakeTencentCvmServer({
-        keys: [TC_KEY],
-        stock: {
-          'ap-guangzhou': {'ap-guangzhou-3': {'GN7.2XLARGE32': 2, 'S5.MEDIUM4': 5}, 'ap-guangzhou-4': {'GN7.2XLARGE32': 1}},
-          'ap-shanghai': {'ap-shanghai-2': {'GN7.2XLARGE32': 1}},
-        },
-        spotPrices: {'ap-guangzhou-3': {'GN7.2XLARGE32': 2.72}, 'ap-guangzhou-4': {'GN7.2XLARGE32': 2.9}},
-        prices: {'GN7.2XLARGE32': 9.07, 'S5.MEDIUM4': 0.52},
-        ...(bootDir ? {bootDir} : {}),
-        ...fakeOptions,
-      }),
-    {boot, bootPrefix: 'skyhop-fake-cvm-'},
-  )
-  const retries: string[] = []
-  const provider = new TencentProvider({
-    env: {SKYHOP_TENCENTCLOUD_ENDPOINT: base.url, TENCENTCLOUD_SECRET_ID: TC_KEY.secretId, TENCENTCLOUD_SECRET_KEY: TC_KEY.secretKey},
-    credentials: {homeDir: '/nonexistent'},
-    dispatcher: base.agent,
-    regions: ['ap-guangzhou', 'ap-shanghai'],
-    retry: FAST_RETRY,
-    metadataBaseUrl: base.fake.metadataBaseTemplate,
-    instancePollSeconds: 1,
-    statusIntervalMs: 300,
-    lingerSeconds: 20,
-    consolePollMs: 200,
-    consoleGraceMs: 20_000,
-    onRetry: (i) => retries.push(i.reason),
-    ...providerOptions,
-  })
-  return {...base, provider, retries}
-}
+import {request, tcOffer, world, type World} from './tencent-helpers.js'
 
 const launchError = (w: World, r = request()): Promise<ProviderError> => failedLaunch(w.provider, r)
 

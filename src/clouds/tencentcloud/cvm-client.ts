@@ -132,6 +132,10 @@ export interface CvmInstance {
   tags: Record<string, string>
   latestOperation: string | null
   latestOperationState: string | null
+  /** The instance's display name (a gang node's carries its rank). */
+  name: string | null
+  privateIp: string | null
+  placementGroupId: string | null
 }
 
 export interface CvmRunInput {
@@ -150,6 +154,10 @@ export interface CvmRunInput {
   securityGroupIds?: string[]
   /** UTC time at which CVM terminates the instance on its own (ActionTimer, a safety net). */
   terminateAt?: string | null
+  /** How many instances (InstanceCount). Default 1. */
+  count?: number
+  /** The placement group the instances go in (DisasterRecoverGroupIds). */
+  placementGroupId?: string | null
 }
 
 interface RawInstance {
@@ -162,6 +170,9 @@ interface RawInstance {
   Tags?: Array<{Key?: string; Value?: string}>
   LatestOperation?: string
   LatestOperationState?: string
+  InstanceName?: string
+  PrivateIpAddresses?: string[]
+  DisasterRecoverGroupId?: string
 }
 
 export function parseCvmInstance(raw: RawInstance): CvmInstance {
@@ -177,6 +188,9 @@ export function parseCvmInstance(raw: RawInstance): CvmInstance {
     tags,
     latestOperation: raw.LatestOperation ?? null,
     latestOperationState: raw.LatestOperationState ?? null,
+    name: raw.InstanceName ?? null,
+    privateIp: raw.PrivateIpAddresses?.[0] ?? null,
+    placementGroupId: raw.DisasterRecoverGroupId || null,
   }
 }
 
@@ -186,7 +200,7 @@ function runParams(input: Omit<CvmRunInput, 'clientToken'>): Record<string, unkn
     Placement: {Zone: input.zone},
     InstanceType: input.instanceType,
     ImageId: input.imageId,
-    InstanceCount: 1,
+    InstanceCount: input.count ?? 1,
     InstanceChargeType: input.spot ? 'SPOTPAID' : 'POSTPAID_BY_HOUR',
     // No public address: the channel is TAT, nothing inbound is needed.
     InternetAccessible: {PublicIpAssigned: false, InternetMaxBandwidthOut: 0},
@@ -199,6 +213,7 @@ function runParams(input: Omit<CvmRunInput, 'clientToken'>): Record<string, unkn
   if (input.systemDiskGiB) p.SystemDisk = {DiskType: 'CLOUD_PREMIUM', DiskSize: Math.max(50, Math.ceil(input.systemDiskGiB))}
   if (input.vpc) p.VirtualPrivateCloud = {VpcId: input.vpc.vpcId, SubnetId: input.vpc.subnetId}
   if (input.securityGroupIds?.length) p.SecurityGroupIds = input.securityGroupIds
+  if (input.placementGroupId) p.DisasterRecoverGroupIds = [input.placementGroupId]
   return p
 }
 
@@ -213,7 +228,11 @@ export class CvmClient {
     return this.api.region
   }
 
-  async runInstances(input: CvmRunInput): Promise<string> {
+  /**
+   * The ids of the instances asked for (InstanceCount). RunInstances is asynchronous: an id
+   * is a request, and an instance may still end LAUNCH_FAILED (describeInstances says).
+   */
+  async runInstances(input: CvmRunInput): Promise<string[]> {
     if (!/^[\x21-\x7e]{1,64}$/.test(input.clientToken)) throw new BugError('RunInstances: ClientToken must be 1-64 ASCII characters')
     const p = runParams(input)
     p.ClientToken = input.clientToken
@@ -229,7 +248,39 @@ export class CvmClient {
         action: 'RunInstances',
         region: this.region,
       })
-    return ids[0]
+    return ids
+  }
+
+  /** A placement group (DisasterRecoverGroup) of `type`; returns its id. */
+  async createPlacementGroup(input: {name: string; type: 'HOST' | 'SW' | 'RACK'; clientToken: string}): Promise<string> {
+    const json = await this.api.call('CreateDisasterRecoverGroup', {
+      Name: input.name.slice(0, 60),
+      Type: input.type,
+      ClientToken: input.clientToken,
+    })
+    return String(json.DisasterRecoverGroupId ?? '')
+  }
+
+  /**
+   * Deletes a placement group; false while it still holds instances (CVM deletes only empty
+   * groups; its documentation names no code for that refusal, so any FailedOperation or
+   * ResourceInUse answer counts as "not yet"); one already gone counts as deleted.
+   */
+  async deletePlacementGroup(id: string): Promise<boolean> {
+    try {
+      await this.api.call('DeleteDisasterRecoverGroups', {DisasterRecoverGroupIds: [id]})
+      return true
+    } catch (error) {
+      const code = (error as {backendCode?: string}).backendCode ?? ''
+      if (/^(ResourceNotFound|InvalidParameterValue\.(DisasterRecoverGroup|PlacementSet)NotFound)/.test(code)) return true
+      if (/^(FailedOperation|ResourceInUse)/.test(code)) return false
+      throw error
+    }
+  }
+
+  /** Renames instances (ModifyInstancesAttribute): a gang node's name carries its rank. */
+  async renameInstance(instanceId: string, name: string): Promise<void> {
+    await this.api.call('ModifyInstancesAttribute', {InstanceIds: [instanceId], InstanceName: name.slice(0, 60)})
   }
 
   /** Instances by id (100 per call, batched) or by filters, following Offset/Limit. */

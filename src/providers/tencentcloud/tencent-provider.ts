@@ -19,6 +19,15 @@
 // Alibaba). Spot reclaims reach the runner through the metadata endpoint
 // metadata.tencentyun.com/latest/meta-data/spot/termination-time (UTC+8 wall time, about
 // two minutes ahead; the runner's `tencentcloud` notice source).
+//
+// Gangs (nodes > 1, vm/gang.ts): one RunInstances with InstanceCount = N in a placement group
+// (DisasterRecoverGroup, type HOST: CVM's only placement construct spreads the nodes over
+// hosts; it keeps them one group in one zone) made for the attempt and deleted at cleanup,
+// the attempt's ClientToken for the whole gang. RunInstances is asynchronous, so the launch
+// waits until every node runs with a private IP; a node that ends LAUNCH_FAILED (fewer
+// granted than asked) terminates the others and fails the launch as a capacity failure of
+// the zone. Each node is renamed `…-rank<N>` (CVM tags live in another service), then the
+// rank and peer lists go to the job's object store.
 import {ProviderError} from '../../errors.js'
 import type {Currency, Money} from '../../model/job-spec.js'
 import {type CheckResult, type LaunchRequest, type LogOptions, type Provider} from '../provider.js'
@@ -26,6 +35,19 @@ import {TERMINAL_ATTEMPT_STATES, type AttemptState, type LaunchHandle, type Poll
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {bootScript, readRunnerScript, stopRequestScript, userData} from '../vm/boot-script.js'
+import {
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  rankNodes,
+  removeWhenEmpty,
+  shortfall,
+} from '../vm/gang.js'
 import {checkByListingZones} from '../vm/check.js'
 import {asciiClientToken} from '../../clouds/common/client-token.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
@@ -48,6 +70,12 @@ import {
 import type {TencentCredentials} from '../../clouds/tencentcloud/tc3.js'
 
 export const TENCENT_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
+
+/** The most nodes one gang may have: RunInstances creates at most 100 instances per call. */
+export const TENCENT_MAX_NODES = 100
+
+/** A gang node's name ends with its rank. */
+const RANK_SUFFIX = /-rank(\d+)$/
 
 /** CVM's limit on user data: 16 KB before base64. */
 export const CVM_USER_DATA_LIMIT = 16 * 1024
@@ -75,6 +103,10 @@ export interface TencentProviderOptions extends VmAdapterOptions {
   statusIntervalMs?: number
   /** Seconds the instance stays up after the job's exit line so skyhop can read it. Default 600. */
   lingerSeconds?: number
+  /** How long a gang's launch waits for every node to run with a private IP. Default 10 min. */
+  gangLaunchWaitMs?: number
+  /** How long cleanup waits for a gang's instances to go before it deletes their placement group. Default 3 min. */
+  placementGroupWaitMs?: number
 }
 
 /** Bash printing the mirrored status lines (events, boot and exit; not the job's output). */
@@ -122,6 +154,7 @@ export class TencentProvider implements Provider {
   private readonly zones = new PromiseCache<string[]>()
   private readonly status = new Map<string, StatusCache>()
   private readonly exitGrace = new ExitLineGrace()
+  readonly maxNodes = TENCENT_MAX_NODES
 
   constructor(private readonly options: TencentProviderOptions = {}) {
     this.env = options.env ?? process.env
@@ -217,6 +250,8 @@ export class TencentProvider implements Provider {
     const {offer, spec} = request
     if (offer.provider !== this.name)
       throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Tencent Cloud provider`)
+    const nodes = nodeCount(request)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const region = offer.region
     const client = await this.cvm(region)
     const zone = await this.zoneFor(region, offer.zone)
@@ -265,19 +300,82 @@ export class TencentProvider implements Provider {
       securityGroupIds: this.options.network?.securityGroupIds?.[region],
       terminateAt: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
     }
-    const id = await client.runInstances(input)
-    return {
-      provider: this.name,
-      externalId: id,
-      region,
-      zone,
-      data: {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType},
+    const group = gang
+      ? await client.createPlacementGroup({
+          name: `skyhop-${request.attemptId}`,
+          type: 'HOST',
+          clientToken: asciiClientToken(`${request.idempotencyKey}/placement`),
+        })
+      : null
+    let ids: string[]
+    try {
+      ids = await client.runInstances({...input, count: nodes, placementGroupId: group})
+    } catch (error) {
+      if (group) await client.deletePlacementGroup(group).catch(() => false)
+      throw error
     }
+    const handleData = {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType}
+    if (!gang) return {provider: this.name, externalId: ids[0], region, zone, data: handleData}
+    const release = () => this.releaseGang(client, ids, group)
+    const ranked = await orRollBack(async () => {
+      const ips = await this.gangUp(client, ids, nodes, zone)
+      for (const [rank, id] of ids.entries()) await client.renameInstance(id, `skyhop-${request.jobName}-${request.attempt}-rank${rank}`)
+      const ranks = rankNodes(ids.map((id) => ({id, ip: ips.get(id) ?? null})))
+      await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
+      return ranks
+    }, release)
+    return {provider: this.name, externalId: ids[0], region, zone, data: {...handleData, nodes: ranked, placementGroupId: group}}
+  }
+
+  /**
+   * Waits until every node of a gang runs with a private IP. A node that ended LAUNCH_FAILED
+   * (or an id CVM never lists) means fewer were granted than asked: a capacity failure.
+   */
+  private async gangUp(client: CvmClient, ids: string[], asked: number, zone: string): Promise<Map<string, string>> {
+    const sleep = this.options.sleep ?? abortableSleep
+    const end = this.nowMs() + (this.options.gangLaunchWaitMs ?? 10 * 60_000)
+    for (;;) {
+      const found = await client.describeInstances({instanceIds: ids})
+      const failed = found.filter((i) => i.state === 'LAUNCH_FAILED')
+      if (failed.length > 0) throw shortfall(this.name, asked - failed.length, asked, zone, 'LAUNCH_FAILED')
+      const up = found.filter((i) => i.state === 'RUNNING' && i.privateIp)
+      if (up.length === asked) return new Map(up.map((i) => [i.instanceId, i.privateIp!]))
+      if (this.nowMs() >= end) throw shortfall(this.name, up.length, asked, zone)
+      await sleep(1000)
+    }
+  }
+
+  /** Terminates a gang's instances, then deletes its placement group once they are gone (removeWhenEmpty). */
+  private async releaseGang(client: CvmClient, ids: string[], group: string | null): Promise<void> {
+    try {
+      await client.terminateInstances(ids)
+    } catch (error) {
+      if (!(
+        error instanceof ProviderError &&
+        /^(InvalidInstanceId\.NotFound|UnsupportedOperation\.InstanceStateTerminat)/.test(error.backendCode ?? '')
+      ))
+        throw error
+    }
+    for (const id of ids) {
+      this.status.delete(id)
+      this.exitGrace.forget(id)
+    }
+    if (!group) return
+    await removeWhenEmpty(() => client.deletePlacementGroup(group), {
+      now: () => this.nowMs(),
+      sleep: (ms) => (this.options.sleep ?? abortableSleep)(ms),
+      waitMs: this.options.placementGroupWaitMs ?? 180_000,
+    })
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
     const out = new Map<string, PollResult>()
-    for (const [region, group] of groupByRegion(handles)) {
+    for (const [region, handlesHere] of groupByRegion(handles)) {
+      // Every node of a gang is polled as an instance of its own, then the gang aggregated.
+      const group = handlesHere.flatMap((h) =>
+        gangNodes(h).map((n) => ({...h, externalId: n.externalId, data: {...h.data, nodes: undefined}})),
+      )
+      const polled = new Map<string, PollResult>()
       await this.readPendingStatus(region, group)
       const found = new Map(
         (await (await this.cvm(region)).describeInstances({instanceIds: group.map((h) => h.externalId)})).map((i) => [i.instanceId, i]),
@@ -293,13 +391,18 @@ export class TencentProvider implements Provider {
       for (const h of group) {
         const instance = found.get(h.externalId)
         const result = this.pollOne(h, instance)
-        out.set(h.externalId, result)
+        polled.set(h.externalId, result)
         if (instance?.state === 'RUNNING' && !TERMINAL_ATTEMPT_STATES.has(result.state)) {
           const s = this.statusOf(h.externalId)
           if (!readOut && now - s.issuedAt >= (this.options.statusIntervalMs ?? 15_000)) due.push(h.externalId)
         }
       }
       await this.issueStatusReads(region, due)
+      for (const h of handlesHere)
+        out.set(
+          h.externalId,
+          pollOfHandle(h, (id) => polled.get(id)!),
+        )
     }
     return out
   }
@@ -407,17 +510,24 @@ export class TencentProvider implements Provider {
     return null
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
-    const client = await this.cvm(handle.region)
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return mergedLogs(
+      logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.instanceLogs(handle.region, n.externalId, options)})),
+      options.node === 'all',
+    )
+  }
+
+  private async *instanceLogs(region: string, instanceId: string, options: LogOptions): AsyncIterable<string> {
+    const client = await this.cvm(region)
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const [instance] = await client.describeInstances({instanceIds: [handle.externalId]})
+      const [instance] = await client.describeInstances({instanceIds: [instanceId]})
       if (!instance || instance.state !== 'RUNNING') return
       let ended = false
       // Each read returns at most ~20 KB; keep reading while it brings lines.
       for (;;) {
-        const output = await this.runAndWait(handle.region, handle.externalId, logReadScript(last), options.signal)
+        const output = await this.runAndWait(region, instanceId, logReadScript(last), options.signal)
         if (output === null) break
         const report = parseConsole(output)
         ended = report.ended
@@ -437,7 +547,12 @@ export class TencentProvider implements Provider {
     const attemptId = typeof handle.data.attemptId === 'string' ? handle.data.attemptId : null
     if (!attemptId) throw new ProviderError(this.name, 'user', `handle ${handle.externalId} carries no attempt id`)
     try {
-      await (await this.tat(handle.region)).runCommand([handle.externalId], stopRequestScript(attemptId, kind, graceSeconds))
+      await (
+        await this.tat(handle.region)
+      ).runCommand(
+        gangNodes(handle).map((n) => n.externalId),
+        stopRequestScript(attemptId, kind, graceSeconds),
+      )
     } catch (error) {
       // Already gone or stopped: nothing left to stop.
       if (
@@ -453,17 +568,12 @@ export class TencentProvider implements Provider {
 
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.cvm(handle.region)
-    try {
-      await client.terminateInstances([handle.externalId])
-    } catch (error) {
-      if (!(
-        error instanceof ProviderError &&
-        /^(InvalidInstanceId\.NotFound|UnsupportedOperation\.InstanceStateTerminat)/.test(error.backendCode ?? '')
-      ))
-        throw error
-    }
-    this.status.delete(handle.externalId)
-    this.exitGrace.forget(handle.externalId)
+    const group = typeof handle.data.placementGroupId === 'string' ? handle.data.placementGroupId : null
+    await this.releaseGang(
+      client,
+      gangNodes(handle).map((n) => n.externalId),
+      group,
+    )
   }
 
   /** Instances tagged by skyhop (only one attempt's with `attemptId`), in the provider's regions and `regions`. */
@@ -473,19 +583,34 @@ export class TencentProvider implements Provider {
       const filter = query.attemptId
         ? {name: `tag:${TENCENT_TAGS.attemptId}`, values: [query.attemptId]}
         : {name: 'tag-key', values: [TENCENT_TAGS.attemptId]}
-      const instances = await (await this.cvm(region)).describeInstances({filters: [filter]})
+      const instances = (await (await this.cvm(region)).describeInstances({filters: [filter]})).filter((i) => i.state !== 'TERMINATING')
+      // A gang's instances are one attempt: one handle, the head's, with every node in rank order.
+      const byAttempt = new Map<string, CvmInstance[]>()
       for (const i of instances) {
-        if (i.state === 'TERMINATING') continue
+        const key = i.tags[TENCENT_TAGS.attemptId]
+        byAttempt.set(key, [...(byAttempt.get(key) ?? []), i])
+      }
+      const rankOf = (i: CvmInstance) => Number(RANK_SUFFIX.exec(i.name ?? '')?.[1] ?? 0)
+      for (const members of byAttempt.values()) {
+        const ranked = [...members].sort((a, b) => rankOf(a) - rankOf(b))
+        const head = ranked[0]
+        const gang = ranked.length > 1 || RANK_SUFFIX.test(head.name ?? '')
         out.push({
           provider: this.name,
-          externalId: i.instanceId,
+          externalId: head.instanceId,
           region,
-          zone: i.zone,
+          zone: head.zone,
           data: {
-            attemptId: i.tags[TENCENT_TAGS.attemptId],
-            jobId: i.tags[TENCENT_TAGS.jobId] ?? null,
-            instanceType: i.instanceType,
-            spot: i.chargeType === 'SPOTPAID',
+            attemptId: head.tags[TENCENT_TAGS.attemptId],
+            jobId: head.tags[TENCENT_TAGS.jobId] ?? null,
+            instanceType: head.instanceType,
+            spot: head.chargeType === 'SPOTPAID',
+            ...(gang
+              ? {
+                  nodes: ranked.map((m) => ({rank: rankOf(m), externalId: m.instanceId, ip: m.privateIp})),
+                  placementGroupId: head.placementGroupId,
+                }
+              : {}),
           },
         })
       }
