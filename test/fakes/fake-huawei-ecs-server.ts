@@ -27,7 +27,7 @@ import type {ChildProcess} from 'node:child_process'
 
 import {parseSdkHmacAuthorization, sdkHmacCanonicalRequest} from '../../src/clouds/huaweicloud/sdk-hmac.js'
 import {hmacSha256Hex, sha256Hex, signaturesEqual} from '../../src/clouds/common/signing-util.js'
-import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
+import {askingInstance, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData, uuid} from './fake-cloud-server.js'
 
 export interface FakeHuaweiKey {
   ak: string
@@ -75,6 +75,15 @@ export interface FakeHuaweiServer {
   released: boolean
   /** A graceful reclaim is under way: the guest is shutting down, ECS stops it at the deadline. */
   reclaiming: boolean
+  privateIp: string
+  serverGroupId: string | null
+}
+
+export interface FakeServerGroup {
+  id: string
+  projectId: string
+  name: string
+  policies: string[]
 }
 
 export interface FakeHuaweiJob {
@@ -84,6 +93,8 @@ export interface FakeHuaweiJob {
   errorCode: string | null
   failReason: string | null
   serverIds: string[]
+  /** Sub-jobs that created no server (a batch short of stock). */
+  failedSubJobs?: number
 }
 
 export interface HuaweiCall {
@@ -129,6 +140,8 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
   }>()
   private readonly tokens = new Map<string, {body: string; answer: {job_id: string; serverIds: string[]}}>()
   protected override readonly trailingSlash = false
+  readonly serverGroups = new Map<string, FakeServerGroup>()
+  private nextIp = 10
 
   constructor(readonly options: FakeHuaweiOptions) {
     super()
@@ -227,7 +240,7 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
   protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const text = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://fake')
-    if (url.pathname.startsWith('/_meta/')) return this.metadata(res, url)
+    if (url.pathname.startsWith('/_meta/')) return this.metadata(req, res, url)
     let action = 'Unknown'
     let region: string | null = null
     let body: unknown = undefined
@@ -283,6 +296,9 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers$/, 'CreatePostPaidServers'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/delete$/, 'DeleteServers'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/resource_instances\/action$/, 'ListServersByTag'],
+      ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/os-server-groups$/, 'CreateServerGroup'],
+      ['DELETE', /^\/v1\/([0-9a-f]{32})\/cloudservers\/os-server-groups\/([^/]+)$/, 'DeleteServerGroup'],
+      ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/([^/]+)\/tags\/action$/, 'BatchCreateServerTags'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/([^/]+)\/metadata$/, 'UpdateServerMetadata'],
       ['GET', /^\/v1\/([0-9a-f]{32})\/cloudservers\/([^/]+)$/, 'ShowServer'],
       ['GET', /^\/v1\/([0-9a-f]{32})\/jobs\/([^/]+)$/, 'ShowJob'],
@@ -349,6 +365,7 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
       metadata: {...s.metadata, charging_mode: s.spot ? '2' : '0', vpc_id: s.vpcId, 'metering.image_id': s.imageId},
       tags: s.tags.map((t) => `${t.key}=${t.value}`),
       tenant_id: s.projectId,
+      addresses: {[s.vpcId]: [{addr: s.privateIp, version: 4, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': 'fa:16:3e:00:00:01'}]},
     }
   }
 
@@ -409,14 +426,27 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
             error_code: job.errorCode,
             fail_reason: job.failReason,
             entities: {
-              sub_jobs_total: job.serverIds.length,
-              sub_jobs: job.serverIds.map((id) => ({
-                status: job.status,
-                job_type: 'createSingleServer',
-                entities: {server_id: id},
-                error_code: job.errorCode,
-                fail_reason: job.failReason,
-              })),
+              sub_jobs_total: job.serverIds.length + (job.failedSubJobs ?? 0),
+              sub_jobs: [
+                ...job.serverIds.map((id) => {
+                  // In a batch that fell short, the servers that were built succeeded on their own.
+                  const built = job.failedSubJobs ? this.servers.get(id)?.status === 'ACTIVE' : false
+                  return {
+                    status: built ? 'SUCCESS' : job.status,
+                    job_type: 'createSingleServer',
+                    entities: {server_id: id},
+                    error_code: built ? null : job.errorCode,
+                    fail_reason: built ? null : job.failReason,
+                  }
+                }),
+                ...Array.from({length: job.failedSubJobs ?? 0}, () => ({
+                  status: job.status === 'FAIL' ? 'FAIL' : 'RUNNING',
+                  job_type: 'createSingleServer',
+                  entities: {},
+                  error_code: job.status === 'FAIL' ? job.errorCode : null,
+                  fail_reason: job.status === 'FAIL' ? job.failReason : null,
+                })),
+              ],
             },
           },
         }
@@ -465,6 +495,32 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
         }
         this.jobs.set(job.id, job)
         return {status: 200, answer: {job_id: job.id}}
+      }
+      case 'CreateServerGroup': {
+        const g = b.server_group as {name?: string; policies?: string[]} | undefined
+        if (!g?.name) throw new FakeHuaweiError('Ecs.0005', 'Invalid request body: server_group.name is required.')
+        if (!Array.isArray(g.policies) || g.policies.length !== 1 || g.policies[0] !== 'anti-affinity')
+          throw new FakeHuaweiError('Ecs.0005', 'server_group.policies must be ["anti-affinity"].')
+        const group: FakeServerGroup = {id: uuid(), projectId: route.projectId!, name: g.name, policies: g.policies}
+        this.serverGroups.set(group.id, group)
+        return {status: 200, answer: {server_group: {id: group.id, name: group.name, policies: group.policies, members: [], metadata: {}}}}
+      }
+      case 'DeleteServerGroup': {
+        const group = this.serverGroups.get(route.id ?? '')
+        if (!group || group.projectId !== route.projectId)
+          return {status: 404, answer: {itemNotFound: {message: `Server group ${route.id} could not be found.`, code: 404}}}
+        this.serverGroups.delete(group.id)
+        return {status: 204, answer: ''}
+      }
+      case 'BatchCreateServerTags': {
+        const sv = this.serverOf(region, route.id)
+        if (!sv) throw new FakeHuaweiError('Ecs.0614', `itemNotFound: Instance ${route.id} could not be found.`, 404)
+        if (b.action !== 'create') throw new FakeHuaweiError('Ecs.0005', 'action must be create')
+        for (const t of (b.tags as Array<{key: string; value: string}> | undefined) ?? []) {
+          sv.tags = sv.tags.filter((x) => x.key !== t.key)
+          sv.tags.push({key: t.key, value: t.value})
+        }
+        return {status: 204, answer: ''}
       }
       case 'UpdateServerMetadata': {
         const s = this.serverOf(region, route.id)
@@ -529,8 +585,13 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
     if (!(zone in zones)) throw new FakeHuaweiError('Ecs.0005', `Invalid availability_zone ${zone}.`)
     const flavor = s.flavorRef as string
     if (!(flavor in zones[zone])) throw new FakeHuaweiError('Ecs.0029', `Flavor [${flavor}] does not exist.`)
+    const count = Number(s.count ?? 1)
+    if (!Number.isInteger(count) || count < 1 || count > 500) throw new FakeHuaweiError('Ecs.0005', 'server.count must be 1 to 500.')
+    const groupId = (s['os:scheduler_hints'] as {group?: string} | undefined)?.group ?? null
+    if (groupId !== null && this.serverGroups.get(groupId)?.projectId !== projectId)
+      throw new FakeHuaweiError('Ecs.0005', `Server group ${groupId} does not exist.`)
     const quota = this.options.instanceQuota?.[region]
-    if (quota !== undefined && this.live().filter((x) => x.region === region).length >= quota)
+    if (quota !== undefined && this.live().filter((x) => x.region === region).length + count > quota)
       throw new FakeHuaweiError('Ecs.0001', 'The number of ECSs is beyond the quota limit.')
     const noStock = (zones[zone][flavor] ?? 0) <= 0
     if (noStock && this.options.capacityErrors === 'sync') throw new FakeHuaweiError('Ecs.0319', 'Check capacity: Capacity is not enough.')
@@ -557,46 +618,60 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
         Object.assign(job, {status: 'FAIL', errorCode: failure.code, failReason: failure.message}),
       )
     } else {
-      zones[zone][flavor] -= 1
-      const server: FakeHuaweiServer = {
-        id: uuid(),
-        region,
-        projectId,
-        zone,
-        flavor,
-        name: s.name,
-        imageId: s.imageRef,
-        status: 'BUILD',
-        spot: ext.marketType === 'spot',
-        spotPrice: ext.spotPrice ?? null,
-        created: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        metadata: {...(s.metadata ?? {})},
-        tags: [...(s.server_tags ?? [])],
-        userData: s.user_data ?? null,
-        vpcId: s.vpcid,
-        subnetId: s.nics[0].subnet_id,
-        process: null,
-        released: false,
-        reclaiming: false,
-      }
-      this.servers.set(server.id, server)
-      job.serverIds.push(server.id)
-      answer.serverIds.push(server.id)
-      this.later(this.options.pendingMs ?? 30, () => {
-        if (server.status !== 'BUILD') return
-        server.status = 'ACTIVE'
-        job.status = 'SUCCESS'
-        if (this.options.bootDir && server.userData) {
-          const child = runUserData(join(this.options.bootDir, server.id), server.userData, server.id)
-          server.process = child
-          child.on('exit', () => {
-            if (server.process !== child) return
-            server.process = null
-            // A guest power-off stops an ECS; it is not deleted. During a graceful reclaim the
-            // guest's processes end one by one; ECS stops the server at the deadline.
-            if (server.status === 'ACTIVE' && !server.reclaiming) server.status = 'SHUTOFF'
-          })
+      // A batch the zone cannot fully hold builds what it can and fails the rest (the worst
+      // case a caller must clean up after: the job fails with servers left behind).
+      const granted = Math.min(count, zones[zone][flavor])
+      zones[zone][flavor] -= granted
+      job.failedSubJobs = count - granted
+      for (let k = 0; k < granted; k++) {
+        const n = this.nextIp++
+        const server: FakeHuaweiServer = {
+          id: uuid(),
+          region,
+          projectId,
+          zone,
+          flavor,
+          // ECS numbers the servers of a batch: NAME-0001, NAME-0002, …
+          name: count > 1 ? `${s.name}-${String(k + 1).padStart(4, '0')}` : s.name,
+          imageId: s.imageRef,
+          status: 'BUILD',
+          spot: ext.marketType === 'spot',
+          spotPrice: ext.spotPrice ?? null,
+          created: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          metadata: {...(s.metadata ?? {})},
+          tags: [...(s.server_tags ?? [])],
+          userData: s.user_data ?? null,
+          vpcId: s.vpcid,
+          subnetId: s.nics[0].subnet_id,
+          process: null,
+          released: false,
+          reclaiming: false,
+          privateIp: `192.168.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+          serverGroupId: groupId,
         }
+        this.servers.set(server.id, server)
+        job.serverIds.push(server.id)
+        answer.serverIds.push(server.id)
+        this.later(this.options.pendingMs ?? 30, () => {
+          if (server.status !== 'BUILD') return
+          server.status = 'ACTIVE'
+          if (this.options.bootDir && server.userData) {
+            const child = runUserData(join(this.options.bootDir, server.id), server.userData, server.id)
+            server.process = child
+            child.on('exit', () => {
+              if (server.process !== child) return
+              server.process = null
+              // A guest power-off stops an ECS; it is not deleted. During a graceful reclaim the
+              // guest's processes end one by one; ECS stops the server at the deadline.
+              if (server.status === 'ACTIVE' && !server.reclaiming) server.status = 'SHUTOFF'
+            })
+          }
+        })
+      }
+      this.later(this.options.pendingMs ?? 30, () => {
+        if (job.failedSubJobs)
+          Object.assign(job, {status: 'FAIL', errorCode: 'Ecs.0319', failReason: 'Check capacity: Capacity is not enough.'})
+        else job.status = 'SUCCESS'
       })
     }
     if (clientToken) this.tokens.set(clientToken, {body: canonical, answer})
@@ -604,9 +679,11 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
   }
 
   /** The OpenStack metadata service of a server (found by its attempt id): meta_data.json. */
-  private metadata(res: ServerResponse, url: URL): void {
+  private metadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_meta\/([^/]+)(\/openstack\/latest\/.*)$/.exec(url.pathname)
-    const s = m && this.live().find((x) => x.metadata['skyhop-attempt-id'] === decodeURIComponent(m[1]))
+    const ofAttempt = m ? this.live().filter((x) => x.metadata['skyhop-attempt-id'] === decodeURIComponent(m[1])) : []
+    // A gang's servers share the attempt: the one asking is the one answered.
+    const s = ofAttempt.length > 1 ? askingInstance(req, ofAttempt) : (ofAttempt[0] ?? null)
     if (!m || !s) return this.send(res, 404, 'Not Found')
     if (m[2] === '/openstack/latest/meta_data.json') {
       return this.send(res, 200, {

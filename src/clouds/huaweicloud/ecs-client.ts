@@ -181,6 +181,8 @@ export interface EcsServer {
   /** `key=value` tags, as the v1 API lists them. */
   tags: Record<string, string>
   fault: string | null
+  /** The first fixed (private) IPv4 address of its VPC port. */
+  privateIp: string | null
 }
 
 export interface EcsCreateInput {
@@ -199,6 +201,10 @@ export interface EcsCreateInput {
   /** null: pay-per-use. Otherwise a spot server, with the highest price per hour when given. */
   spot?: {maxPrice: number | null} | null
   clientToken: string
+  /** How many servers (one creation job, a sub-job each). Default 1. */
+  count?: number
+  /** The server group the servers go in (os:scheduler_hints.group). */
+  serverGroupId?: string | null
 }
 
 export type EcsJobStatus = 'INIT' | 'RUNNING' | 'SUCCESS' | 'FAIL'
@@ -208,6 +214,8 @@ export interface EcsJob {
   errorCode: string | null
   failReason: string | null
   serverIds: string[]
+  /** The servers whose own sub-job succeeded (a batch can fail with some of them created). */
+  createdIds: string[]
 }
 
 interface RawServer {
@@ -220,6 +228,7 @@ interface RawServer {
   metadata?: Record<string, string>
   tags?: string[]
   fault?: {message?: string; code?: number}
+  addresses?: Record<string, Array<{addr?: string; version?: number; 'OS-EXT-IPS:type'?: string}>>
 }
 
 export function parseEcsServer(raw: RawServer): EcsServer {
@@ -238,6 +247,10 @@ export function parseEcsServer(raw: RawServer): EcsServer {
     metadata: raw.metadata ?? {},
     tags,
     fault: raw.fault?.message ?? null,
+    privateIp:
+      Object.values(raw.addresses ?? {})
+        .flat()
+        .find((a) => a.version === 4 && (a['OS-EXT-IPS:type'] ?? 'fixed') === 'fixed')?.addr ?? null,
   }
 }
 
@@ -267,9 +280,10 @@ export class EcsClient {
       vpcid: input.vpcId,
       nics: [{subnet_id: input.subnetId}],
       root_volume: {volumetype: input.rootVolume.type, ...(input.rootVolume.sizeGiB ? {size: Math.ceil(input.rootVolume.sizeGiB)} : {})},
-      count: 1,
+      count: input.count ?? 1,
       extendparam,
     }
+    if (input.serverGroupId) server['os:scheduler_hints'] = {group: input.serverGroupId}
     if (input.securityGroupIds?.length) server.security_groups = input.securityGroupIds.map((id) => ({id}))
     if (input.userData) server.user_data = input.userData
     if (input.metadata) server.metadata = input.metadata
@@ -294,6 +308,47 @@ export class EcsClient {
     return {jobId, serverIds}
   }
 
+  /**
+   * POST /v1/{project_id}/cloudservers/os-server-groups (CreateServerGroup): a gang's server
+   * group. ECS server groups take the anti-affinity policy only: the nodes land on different
+   * hosts of one zone. Returns its id.
+   */
+  async createServerGroup(name: string): Promise<string> {
+    const {json} = await this.api.call({
+      service: 'ecs',
+      method: 'POST',
+      path: `/v1/${this.projectId}/cloudservers/os-server-groups`,
+      body: {server_group: {name: name.slice(0, 255), policies: ['anti-affinity']}},
+      projectId: this.projectId,
+      action: 'CreateServerGroup',
+    })
+    return String((json.server_group as {id?: string} | undefined)?.id ?? '')
+  }
+
+  /** DELETE /v1/{project_id}/cloudservers/os-server-groups/{id}; one already gone counts as deleted. */
+  async deleteServerGroup(id: string): Promise<void> {
+    await this.api.call({
+      service: 'ecs',
+      method: 'DELETE',
+      path: `/v1/${this.projectId}/cloudservers/os-server-groups/${encodeURIComponent(id)}`,
+      projectId: this.projectId,
+      action: 'DeleteServerGroup',
+      accept: [404],
+    })
+  }
+
+  /** POST /v1/{project_id}/cloudservers/{id}/tags/action (BatchCreateServerTags): adds tags to a server. */
+  async tagServer(serverId: string, tags: Array<{key: string; value: string}>): Promise<void> {
+    await this.api.call({
+      service: 'ecs',
+      method: 'POST',
+      path: `/v1/${this.projectId}/cloudservers/${encodeURIComponent(serverId)}/tags/action`,
+      body: {action: 'create', tags},
+      projectId: this.projectId,
+      action: 'BatchCreateServerTags',
+    })
+  }
+
   /** GET /v1/{project_id}/jobs/{job_id}: an asynchronous task and what it created. */
   async showJob(jobId: string): Promise<EcsJob> {
     const {json} = await this.api.call({
@@ -314,6 +369,10 @@ export class EcsClient {
       errorCode: (typeof json.error_code === 'string' && json.error_code) || failedSub?.error_code || null,
       failReason: (typeof json.fail_reason === 'string' && json.fail_reason) || failedSub?.fail_reason || null,
       serverIds: subJobs.map((s) => s.entities?.server_id).filter((id): id is string => !!id),
+      createdIds: subJobs
+        .filter((s) => s.status === 'SUCCESS')
+        .map((s) => s.entities?.server_id)
+        .filter((id): id is string => !!id),
     }
   }
 

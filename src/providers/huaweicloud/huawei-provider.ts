@@ -25,12 +25,34 @@
 // (`huaweicloud` notice source); skyhop sees the reclaim through the API (the spot server
 // stops or disappears without its exit line) and relaunches. See docs/providers/huaweicloud.md for the grace
 // a job can count on (none guaranteed).
+//
+// Gangs (nodes > 1, vm/gang.ts): one creation request with count = N in a server group made
+// for the attempt (ECS server groups are anti-affinity only: the nodes land on different
+// hosts of one zone) and deleted at cleanup, one X-Client-Token for the whole gang. The
+// launch follows the creation job: a failed job whose sub-jobs created some servers (fewer
+// granted than asked) deletes those and fails as the job's own classified error. Then every
+// node must be ACTIVE with a private IP, each is tagged with its rank, and the rank and peer
+// lists go to the job's object store. A stop request (metadata) set on one node is a notice
+// to the whole gang through the store.
 import {ProviderError} from '../../errors.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
+import {
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  rankNodes,
+  removeWhenEmpty,
+  shortfall,
+} from '../vm/gang.js'
 import {checkByListingZones} from '../vm/check.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
 import {CredentialCache, type LoadedCredentials} from '../../clouds/common/credentials.js'
@@ -43,7 +65,19 @@ import {loadHuaweiCredentials, type HuaweiAccount} from '../../clouds/huaweiclou
 import {EcsClient, HuaweiApi, huaweiClientToken, listAuthProjects, type EcsServer, type Env} from '../../clouds/huaweicloud/ecs-client.js'
 import {HuaweiApiError, toHuaweiProviderError} from '../../clouds/huaweicloud/ecs-errors.js'
 
-export const HUAWEI_TAGS = {jobId: 'skyhop-job-id', attemptId: 'skyhop-attempt-id', jobName: 'skyhop-job-name'} as const
+export const HUAWEI_TAGS = {
+  jobId: 'skyhop-job-id',
+  attemptId: 'skyhop-attempt-id',
+  jobName: 'skyhop-job-name',
+  /** A gang node's rank (0 is the head). */
+  nodeRank: 'skyhop-node-rank',
+} as const
+
+/** The most nodes one gang may have: one creation request makes at most 500 servers, a server group holds far fewer. */
+export const HUAWEI_MAX_NODES = 16
+/** Server metadata key naming a gang node's server group. */
+const SERVER_GROUP_KEY = 'skyhop_server_group'
+
 /** Server metadata key carrying a stop request to the guest (`cancel 30`, `preempt 30`). */
 export const HUAWEI_STOP_KEY = 'skyhop_stop_request'
 
@@ -118,6 +152,7 @@ export class HuaweiProvider implements Provider {
   readonly name = 'huaweicloud'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  readonly maxNodes = HUAWEI_MAX_NODES
   private readonly env: Env
   private readonly credentialCache: CredentialCache<HuaweiAccount>
   private readonly dispatcher: AdapterDispatcher
@@ -251,6 +286,8 @@ export class HuaweiProvider implements Provider {
         {scope: 'offer', code: 'PROVIDER_RUNTIME_MISMATCH'},
       )
     }
+    const nodes = nodeCount(request)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const region = offer.region
     const network = this.network(region)
     const imageName = this.imageName(request)
@@ -280,40 +317,136 @@ export class HuaweiProvider implements Provider {
     // A max price in another currency was applied by the planner through the exchange
     // rate; without one here ECS bids up to the pay-per-use price.
     const maxPrice = request.spot && spec.maxPrice && spec.maxPrice.currency === offer.price.currency ? spec.maxPrice.amount : null
-    const created = await client.createServer({
-      name: `skyhop-${request.jobName}-${request.attempt}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
-      imageId,
-      flavor: offer.instanceType,
-      zone,
-      vpcId: network.vpcId,
-      subnetId: network.subnetId,
-      securityGroupIds: network.securityGroupIds,
-      rootVolume: {type: this.options.volumeType ?? 'SSD', sizeGiB: spec.resources.diskGB},
-      userData: data.data.toString('base64'),
-      metadata: {[HUAWEI_TAGS.jobId]: request.jobId, [HUAWEI_TAGS.attemptId]: request.attemptId},
-      tags: [
-        {key: HUAWEI_TAGS.jobId, value: request.jobId},
-        {key: HUAWEI_TAGS.attemptId, value: request.attemptId},
-        {key: HUAWEI_TAGS.jobName, value: request.jobName.slice(0, 43)},
-      ],
-      spot: request.spot ? {maxPrice} : null,
-      clientToken: huaweiClientToken(request.idempotencyKey),
-    })
-    const serverId = await this.followCreation(client, created, zone, offer.instanceType)
-    return {
-      provider: this.name,
-      externalId: serverId,
-      region,
-      zone,
-      data: {
-        attemptId: request.attemptId,
-        jobId: request.jobId,
-        spot: request.spot,
-        instanceType: offer.instanceType,
+    const group = gang ? await client.createServerGroup(`skyhop-${request.attemptId}`) : null
+    let created: {jobId: string; serverIds: string[]}
+    try {
+      created = await client.createServer({
+        name: `skyhop-${request.jobName}-${request.attempt}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
         imageId,
-        ecsJobId: created.jobId,
-      },
+        flavor: offer.instanceType,
+        zone,
+        vpcId: network.vpcId,
+        subnetId: network.subnetId,
+        securityGroupIds: network.securityGroupIds,
+        rootVolume: {type: this.options.volumeType ?? 'SSD', sizeGiB: spec.resources.diskGB},
+        userData: data.data.toString('base64'),
+        // A gang's server group rides in the metadata, so listOwned() can release it too.
+        metadata: {
+          [HUAWEI_TAGS.jobId]: request.jobId,
+          [HUAWEI_TAGS.attemptId]: request.attemptId,
+          ...(group ? {[SERVER_GROUP_KEY]: group} : {}),
+        },
+        tags: [
+          {key: HUAWEI_TAGS.jobId, value: request.jobId},
+          {key: HUAWEI_TAGS.attemptId, value: request.attemptId},
+          {key: HUAWEI_TAGS.jobName, value: request.jobName.slice(0, 43)},
+        ],
+        spot: request.spot ? {maxPrice} : null,
+        clientToken: huaweiClientToken(request.idempotencyKey),
+        count: nodes,
+        serverGroupId: group,
+      })
+    } catch (error) {
+      if (group) await client.deleteServerGroup(group).catch(() => undefined)
+      throw error
     }
+    const handleData = {
+      attemptId: request.attemptId,
+      jobId: request.jobId,
+      spot: request.spot,
+      instanceType: offer.instanceType,
+      imageId,
+      ecsJobId: created.jobId,
+    }
+    if (!gang) {
+      const serverId = await this.followCreation(client, created, zone, offer.instanceType)
+      return {provider: this.name, externalId: serverId, region, zone, data: handleData}
+    }
+    let ids: string[] = created.serverIds
+    const release = () => this.releaseGang(client, ids, group)
+    const ranked = await orRollBack(async () => {
+      ids = await this.followGangCreation(client, created, nodes, zone, offer.instanceType, (found) => (ids = found))
+      const ips = await this.gangIps(client, ids, nodes, zone)
+      for (const [rank, id] of ids.entries()) await client.tagServer(id, [{key: HUAWEI_TAGS.nodeRank, value: String(rank)}])
+      const ranks = rankNodes(ids.map((id) => ({id, ip: ips.get(id) ?? null})))
+      await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
+      return ranks
+    }, release)
+    return {provider: this.name, externalId: ids[0], region, zone, data: {...handleData, nodes: ranked, serverGroupId: group}}
+  }
+
+  /**
+   * Follows a gang's creation job until every server is created. A failed job is thrown as
+   * its classified error after `seen` learns the servers its sub-jobs did create, so the
+   * caller releases them (ECS can fail a batch with part of it built).
+   */
+  private async followGangCreation(
+    client: EcsClient,
+    created: {jobId: string; serverIds: string[]},
+    asked: number,
+    zone: string,
+    flavor: string,
+    seen: (ids: string[]) => void,
+  ): Promise<string[]> {
+    const sleep = this.options.sleep ?? abortableSleep
+    const end = this.nowMs() + (this.options.launchWaitMs ?? 180_000)
+    for (;;) {
+      const job = await client.showJob(created.jobId)
+      const ids = [...new Set([...created.serverIds, ...job.serverIds])]
+      seen(ids)
+      if (job.status === 'FAIL') {
+        const error = toHuaweiProviderError(
+          new HuaweiApiError(400, job.errorCode ?? 'Ecs.0002', job.failReason ?? 'the creation job failed', null),
+          {action: 'CreatePostPaidServers', region: client.region, zone, flavor},
+        )
+        if (job.createdIds.length > 0 && error instanceof ProviderError && error.category === 'capacity')
+          throw shortfall(this.name, job.createdIds.length, asked, zone, error.backendCode)
+        throw error
+      }
+      if (job.status === 'SUCCESS' && ids.length >= asked) return ids.slice(0, asked)
+      if (this.nowMs() >= end) throw shortfall(this.name, job.createdIds.length, asked, zone)
+      await sleep(this.options.jobPollMs ?? 3000)
+    }
+  }
+
+  /** Waits until every server of a gang is ACTIVE with a private IP; one in ERROR is a node not granted. */
+  private async gangIps(client: EcsClient, ids: string[], asked: number, zone: string): Promise<Map<string, string>> {
+    const sleep = this.options.sleep ?? abortableSleep
+    const end = this.nowMs() + (this.options.launchWaitMs ?? 180_000)
+    for (;;) {
+      const servers = await Promise.all(ids.map((id) => client.showServer(id)))
+      const bad = servers.filter((sv) => !sv || sv.status === 'ERROR' || sv.status === 'DELETED')
+      if (bad.length > 0) throw shortfall(this.name, asked - bad.length, asked, zone)
+      const up = servers.filter((sv): sv is EcsServer => !!sv && sv.status === 'ACTIVE' && !!sv.privateIp)
+      if (up.length === ids.length) return new Map(up.map((sv) => [sv.id, sv.privateIp!]))
+      if (this.nowMs() >= end) throw shortfall(this.name, up.length, asked, zone)
+      await sleep(this.options.jobPollMs ?? 3000)
+    }
+  }
+
+  /** Deletes a gang's servers (with their disks), then its server group (removeWhenEmpty). */
+  private async releaseGang(client: EcsClient, ids: string[], group: string | null): Promise<void> {
+    const live: string[] = []
+    for (const id of ids) {
+      const server = await client.showServer(id)
+      if (server && server.status !== 'DELETED') live.push(id)
+    }
+    try {
+      if (live.length > 0) await client.deleteServers(live)
+    } catch (error) {
+      // Deleted between the two calls: nothing left to release.
+      if (!(error instanceof ProviderError && /^(Ecs\.0614|HTTP404)$/.test(error.backendCode ?? ''))) throw error
+    }
+    for (const id of ids) this.exitGrace.forget(id)
+    if (!group) return
+    await removeWhenEmpty(
+      () =>
+        client.deleteServerGroup(group).then(
+          () => true,
+          () => false,
+        ),
+      {now: () => this.nowMs(), sleep: (ms) => (this.options.sleep ?? abortableSleep)(ms), waitMs: this.options.launchWaitMs ?? 180_000},
+    )
   }
 
   /** Follows the creation job until it succeeds, fails (thrown as a classified error) or the wait ends. */
@@ -353,12 +486,21 @@ export class HuaweiProvider implements Provider {
     const out = new Map<string, PollResult>()
     for (const [region, group] of groupByRegion(handles)) {
       const client = await this.client(region)
-      // ShowServer per attempt, eight at a time.
-      for (let i = 0; i < group.length; i += 8) {
-        const slice = group.slice(i, i + 8)
+      // ShowServer per node, eight at a time; a gang's nodes are polled alone, then aggregated.
+      const nodesHere = group.flatMap((h) =>
+        gangNodes(h).map((n) => ({...h, externalId: n.externalId, data: {...h.data, nodes: undefined}})),
+      )
+      const polled = new Map<string, PollResult>()
+      for (let i = 0; i < nodesHere.length; i += 8) {
+        const slice = nodesHere.slice(i, i + 8)
         const results = await Promise.all(slice.map(async (h) => this.pollOne(client, h, await client.showServer(h.externalId))))
-        slice.forEach((h, k) => out.set(h.externalId, results[k]))
+        slice.forEach((h, k) => polled.set(h.externalId, results[k]))
       }
+      for (const h of group)
+        out.set(
+          h.externalId,
+          pollOfHandle(h, (id) => polled.get(id)!),
+        )
     }
     return out
   }
@@ -399,14 +541,21 @@ export class HuaweiProvider implements Provider {
     return {state, exitCode: null, reason: 'server stopped without an exit code on its console', startedAt, endedAt: null}
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
-    const client = await this.client(handle.region)
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return mergedLogs(
+      logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.serverLogs(handle.region, n.externalId, options)})),
+      options.node === 'all',
+    )
+  }
+
+  private async *serverLogs(region: string, serverId: string, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client(region)
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const server = await client.showServer(handle.externalId)
+      const server = await client.showServer(serverId)
       if (!server) return
-      const report = parseConsole(await client.consoleOutput(handle.externalId))
+      const report = parseConsole(await client.consoleOutput(serverId))
       const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the ECS console log]`)
       yield* fresh.lines
       last = fresh.last
@@ -418,21 +567,21 @@ export class HuaweiProvider implements Provider {
 
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
     const client = await this.client(handle.region)
-    const server = await client.showServer(handle.externalId)
-    if (!server || server.status === 'DELETED') return
-    await client.updateMetadata(handle.externalId, {[HUAWEI_STOP_KEY]: `${kind} ${Math.max(0, Math.round(graceSeconds))}`})
+    for (const node of gangNodes(handle)) {
+      const server = await client.showServer(node.externalId)
+      if (!server || server.status === 'DELETED') continue
+      await client.updateMetadata(node.externalId, {[HUAWEI_STOP_KEY]: `${kind} ${Math.max(0, Math.round(graceSeconds))}`})
+    }
   }
 
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client(handle.region)
-    const server = await client.showServer(handle.externalId)
-    try {
-      if (server && server.status !== 'DELETED') await client.deleteServers([handle.externalId])
-    } catch (error) {
-      // Deleted between the two calls: nothing left to release.
-      if (!(error instanceof ProviderError && /^(Ecs\.0614|HTTP404)$/.test(error.backendCode ?? ''))) throw error
-    }
-    this.exitGrace.forget(handle.externalId)
+    const group = typeof handle.data.serverGroupId === 'string' ? handle.data.serverGroupId : null
+    await this.releaseGang(
+      client,
+      gangNodes(handle).map((n) => n.externalId),
+      group,
+    )
   }
 
   /** Servers tagged by skyhop (only one attempt's with `attemptId`), in the provider's regions and `regions`. */
@@ -440,20 +589,37 @@ export class HuaweiProvider implements Provider {
     const out: LaunchHandle[] = []
     for (const region of regionsToScan(this.regions(), query)) {
       const client = await this.client(region)
+      const servers: EcsServer[] = []
       for (const id of await client.listServerIdsByTag(HUAWEI_TAGS.attemptId, query.attemptId)) {
         const server = await client.showServer(id)
-        if (!server || server.status === 'DELETED') continue
+        if (server && server.status !== 'DELETED') servers.push(server)
+      }
+      // A gang's servers are one attempt: one handle, the head's, with every node in rank order.
+      const attemptOf = (sv: EcsServer) => sv.tags[HUAWEI_TAGS.attemptId] ?? sv.metadata[HUAWEI_TAGS.attemptId]
+      const byAttempt = new Map<string, EcsServer[]>()
+      for (const sv of servers) byAttempt.set(attemptOf(sv), [...(byAttempt.get(attemptOf(sv)) ?? []), sv])
+      const rankOf = (sv: EcsServer) => Number(sv.tags[HUAWEI_TAGS.nodeRank] ?? 0)
+      for (const members of byAttempt.values()) {
+        const ranked = [...members].sort((a, b) => rankOf(a) - rankOf(b))
+        const head = ranked[0]
+        const gang = ranked.length > 1 || head.tags[HUAWEI_TAGS.nodeRank] !== undefined
         out.push({
           provider: this.name,
-          externalId: id,
+          externalId: head.id,
           region,
-          zone: server.zone,
+          zone: head.zone,
           data: {
-            attemptId: server.tags[HUAWEI_TAGS.attemptId] ?? server.metadata[HUAWEI_TAGS.attemptId],
-            jobId: server.tags[HUAWEI_TAGS.jobId] ?? server.metadata[HUAWEI_TAGS.jobId] ?? null,
-            instanceType: server.flavor,
+            attemptId: attemptOf(head),
+            jobId: head.tags[HUAWEI_TAGS.jobId] ?? head.metadata[HUAWEI_TAGS.jobId] ?? null,
+            instanceType: head.flavor,
             // ECS marks spot servers with charging_mode 2 in their metadata.
-            spot: server.metadata.charging_mode === '2',
+            spot: head.metadata.charging_mode === '2',
+            ...(gang
+              ? {
+                  nodes: ranked.map((m) => ({rank: rankOf(m), externalId: m.id, ip: m.privateIp})),
+                  serverGroupId: head.metadata[SERVER_GROUP_KEY] ?? null,
+                }
+              : {}),
           },
         })
       }
