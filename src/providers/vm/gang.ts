@@ -139,7 +139,8 @@ export async function* mergedLogs(streams: Array<{rank: number; lines: AsyncIter
  * is the job's; a rank failing while the gang was not being stopped fails the gang at once
  * (the others would wait on it); a node lost without a notice loses the gang at once; a
  * preempted or cancelled gang ends when every rank has ended, so each saves within the same
- * grace; the gang runs only when every rank runs.
+ * grace (a node gone meanwhile, as a reclaimed spot node goes, is part of that stop); the
+ * gang runs only when every rank runs.
  */
 export function gangPoll(nodes: Array<{rank: number; result: PollResult}>): PollResult {
   const head = nodes.find((n) => n.rank === 0)?.result ?? nodes[0].result
@@ -158,8 +159,7 @@ export function gangPoll(nodes: Array<{rank: number; result: PollResult}>): Poll
   const failed = which('FAILED')
   if (failed.length > 0 && !stopping) return {...base, endedAt: endedAt ?? failed[0].result.endedAt, state: 'FAILED', reason: say(failed)}
   const lost = which('LOST')
-  if (lost.length > 0 && (!stopping || ended))
-    return {...base, endedAt: endedAt ?? lost[0].result.endedAt, state: 'LOST', reason: say(lost)}
+  if (lost.length > 0 && !stopping) return {...base, endedAt: endedAt ?? lost[0].result.endedAt, state: 'LOST', reason: say(lost)}
   if (ended) {
     if (which('PREEMPTED').length > 0) return {...base, state: 'PREEMPTED', reason: say(which('PREEMPTED'))}
     if (which('CANCELLED').length > 0) return {...base, state: 'CANCELLED', reason: say(which('CANCELLED'))}
