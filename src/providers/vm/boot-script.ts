@@ -142,8 +142,15 @@ export function bootScript(input: BootScriptInput): string {
   const dir = `${base}/${attemptDirName(request.attemptId)}`
   const poll = input.pollIntervalSeconds ?? 5
   const files = attemptFiles(input, dir)
+  // runner.conf goes as text: its signed URLs share one session token with each other and
+  // with the rank list's URL below, which the user data's own gzip then stores once (packed
+  // separately, each copy would cost its full length against EC2's 16 KB).
   const fileLines = Object.entries(files)
-    .map(([name, text]) => `sk_file ${shellQuote(name)} ${shellQuote(packed(text))}`)
+    .map(([name, text]) =>
+      name === 'runner.conf'
+        ? `sk_text ${shellQuote(name)} ${shellQuote(text)}`
+        : `sk_file ${shellQuote(name)} ${shellQuote(packed(text))}`,
+    )
     .join('\n')
   const probe = input.stopRequestProbe
   const watcher =
@@ -181,6 +188,7 @@ D="\${SKYHOP_BOOT_ROOT-}"${shellQuote(dir)}
 CONSOLE="\${SKYHOP_BOOT_CONSOLE:-${input.consoleDevice ?? '/dev/ttyS0'}}"
 sk_say() { printf '%s\\n' "$*" >>"$CONSOLE" 2>/dev/null || true; }
 sk_file() { printf '%s' "$2" | base64 -d | gzip -dc >"$D/$1"; }
+sk_text() { printf '%s' "$2" >"$D/$1"; }
 mkdir -p "$D"
 ${fileLines}
 sk_poweroff() { # RC: the machine's end, after the console has had time to flush

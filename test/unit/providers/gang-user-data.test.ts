@@ -1,0 +1,42 @@
+// EC2 takes at most 16 KB of user data, and a gang's boot script carries more signed URLs than
+// any other attempt (checkpoint get and put, the peer list, the rank list, the notice get and
+// put), each with the same session token when the store's credentials are temporary. This
+// measures the real boot script of a 2-node gang signed with a 1,300-character STS token, the
+// long end of what STS hands out, against the limit.
+import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
+
+import {CheckpointSigner} from '../../../src/checkpoint/checkpoint-store.js'
+import {awsStopProbe, EC2_USER_DATA_LIMIT} from '../../../src/providers/aws/aws-provider.js'
+import {bootScript, readRunnerScript, userData} from '../../../src/providers/vm/boot-script.js'
+import {jobSpec, launchRequest} from '../../integration/aws-helpers.js'
+
+describe('a gang boot script against EC2’s user data limit', function () {
+  it('fits 16 KB with every signed URL of a 2-node gang and a 1,300-character session token', async function () {
+    const signer = new CheckpointSigner({
+      env: {
+        AWS_ACCESS_KEY_ID: 'ASIAFAKEEXAMPLE00001',
+        AWS_SECRET_ACCESS_KEY: 'fake/Secret+Key/ForTests0000000000000001',
+        AWS_SESSION_TOKEN: randomBytes(975).toString('base64'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      homeDir: '/nonexistent',
+    })
+    const store = {url: 's3://my-training-checkpoints/team/runs', region: 'us-west-2', endpoint: null, syncIntervalSeconds: null}
+    const now = new Date()
+    const request = {
+      ...launchRequest({spec: jobSpec('torchrun --nnodes "$SKYHOP_NUM_NODES" --node_rank "$SKYHOP_NODE_RANK" train.py', {nodes: 2})}),
+      checkpointSync: await signer.sync(store, 'j-0123456789', {now, checkpointIntervalSeconds: 600}),
+      gang: await signer.gang(store, 'j-0123456789', 'a-0123456789', now),
+    }
+    expect(request.gang.nodeIps.getUrl.length).to.be.greaterThan(1700)
+    const script = bootScript({
+      request,
+      runnerScript: await readRunnerScript(),
+      noticeSources: ['aws'],
+      stopRequestProbe: awsStopProbe('http://169.254.169.254'),
+    })
+    const data = userData(script, (d) => d.length <= EC2_USER_DATA_LIMIT)
+    expect(data.fits, `${data.data.length} bytes`).to.equal(true)
+  })
+})
