@@ -6,14 +6,16 @@
 // and the IPs, rank order; each node's boot script finds its rank by its own instance id (the
 // one cloud-init records) and its runner waits for the IP list (runner.conf nodeIpsUrl). A
 // notice at one rank reaches the others through the gang notice object. The handle is the
-// head's (rank 0) with `data.nodes` listing every node; polls aggregate the nodes here.
+// head's (rank 0) with `data.nodes` listing every node; polls aggregate the nodes with
+// gangPoll (providers/gang.ts).
 import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
 import {HttpClient} from '../../http/client.js'
-import {TERMINAL_ATTEMPT_STATES, type GangNode, type LaunchHandle, type NodePoll, type PollResult} from '../../model/attempt.js'
+import type {GangNode, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {GangObjects} from '../../model/checkpoint.js'
 import type {RunnerConfig} from '../../runner/contract.js'
+import {gangPoll} from '../gang.js'
 import type {LaunchRequest, LogOptions} from '../provider.js'
 
 /** The object store sees plain text: no signature covers the content type of these PUTs but the V1-style ones, which sign it. */
@@ -134,52 +136,11 @@ export async function* mergedLogs(streams: Array<{rank: number; lines: AsyncIter
   }
 }
 
-/**
- * The gang's state from its nodes' (rank order), as the contract says: the head's exit code
- * is the job's; a rank failing while the gang was not being stopped fails the gang at once
- * (the others would wait on it); a node lost without a notice loses the gang at once; a
- * preempted or cancelled gang ends when every rank has ended, so each saves within the same
- * grace (a node gone meanwhile, as a reclaimed spot node goes, is part of that stop); the
- * gang runs only when every rank runs.
- */
-export function gangPoll(nodes: Array<{rank: number; result: PollResult}>): PollResult {
-  const head = nodes.find((n) => n.rank === 0)?.result ?? nodes[0].result
-  const perNode: NodePoll[] = nodes.map(({rank, result}) => ({rank, state: result.state, exitCode: result.exitCode, reason: result.reason}))
-  const startedAt = nodes
-    .map((n) => n.result.startedAt)
-    .reduce<string | null>((a, b) => (a === null || (b !== null && b > a) ? b : a), null)
-  const ended = nodes.every((n) => TERMINAL_ATTEMPT_STATES.has(n.result.state))
-  const endedAt = ended
-    ? nodes.map((n) => n.result.endedAt).reduce<string | null>((a, b) => (a === null || (b !== null && b > a) ? b : a), null)
-    : null
-  const base = {exitCode: head.exitCode, startedAt, endedAt, nodes: perNode}
-  const which = (state: string) => nodes.filter((n) => n.result.state === state)
-  const say = (list: typeof nodes) => list.map((n) => `rank ${n.rank}: ${n.result.reason ?? n.result.state}`).join('; ')
-  const stopping = which('PREEMPTED').length > 0 || which('CANCELLED').length > 0
-  const failed = which('FAILED')
-  if (failed.length > 0 && !stopping) return {...base, endedAt: endedAt ?? failed[0].result.endedAt, state: 'FAILED', reason: say(failed)}
-  const lost = which('LOST')
-  if (lost.length > 0 && !stopping) return {...base, endedAt: endedAt ?? lost[0].result.endedAt, state: 'LOST', reason: say(lost)}
-  if (ended) {
-    if (which('PREEMPTED').length > 0) return {...base, state: 'PREEMPTED', reason: say(which('PREEMPTED'))}
-    if (which('CANCELLED').length > 0) return {...base, state: 'CANCELLED', reason: say(which('CANCELLED'))}
-    return {...base, state: 'SUCCEEDED', reason: null}
-  }
-  if (nodes.some((n) => n.result.state === 'PROVISIONING' || n.result.state === 'PENDING')) {
-    return {
-      ...base,
-      state: 'PROVISIONING',
-      reason: say(nodes.filter((n) => !TERMINAL_ATTEMPT_STATES.has(n.result.state) && n.result.state !== 'RUNNING')),
-    }
-  }
-  return {...base, state: 'RUNNING', reason: stopping ? say(nodes.filter((n) => TERMINAL_ATTEMPT_STATES.has(n.result.state))) : null}
-}
-
-/** A single instance's poll, or the gang's aggregate when the handle is a gang's. */
+/** A single instance's poll, or the gang's aggregate (gangPoll, the one rule of every provider) when the handle is a gang's. */
 export function pollOfHandle(handle: LaunchHandle, byId: (id: string) => PollResult): PollResult {
   const nodes = gangNodes(handle)
   if (nodes.length === 1 && !Array.isArray(handle.data.nodes)) return byId(handle.externalId)
-  return gangPoll(nodes.map((n) => ({rank: n.rank, result: byId(n.externalId)})))
+  return gangPoll(nodes.map((n) => byId(n.externalId)))
 }
 
 /** Fewer nodes granted than asked: a capacity failure of the offer's zone. */

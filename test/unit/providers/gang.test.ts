@@ -1,11 +1,11 @@
-// The VM adapters' gang helpers (src/providers/vm/gang.ts): how a gang's state follows from its
-// nodes' (the contract of docs/job-contract.md), the nodes a log request means, merged logs with
-// a rank prefix, and the refusals of a gang the adapter cannot launch.
+// The VM adapters' gang helpers (src/providers/vm/gang.ts): a handle polled as one instance or as
+// a gang (the aggregation rules themselves are gang-poll.test.ts's), the nodes a log request
+// means, merged logs with a rank prefix, and the refusals of a gang the adapter cannot launch.
 import {expect} from 'chai'
 
 import {ProviderError} from '../../../src/errors.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../../src/model/attempt.js'
-import {gangObjectsFor, gangPoll, logNodes, mergedLogs, pollOfHandle} from '../../../src/providers/vm/gang.js'
+import {gangObjectsFor, logNodes, mergedLogs, pollOfHandle} from '../../../src/providers/vm/gang.js'
 import {launchRequest} from '../../integration/aws-helpers.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
 
@@ -13,47 +13,7 @@ function node(state: AttemptState, exitCode: number | null = null, extra: Partia
   return {state, exitCode, reason: exitCode === null ? null : `exit ${exitCode}`, startedAt: null, endedAt: null, ...extra}
 }
 
-const gang = (...results: PollResult[]) => gangPoll(results.map((result, rank) => ({rank, result})))
-
 describe('gang helpers for the VM adapters', function () {
-  it('runs only when every node runs, and provisions while any node does', function () {
-    expect(gang(node('RUNNING'), node('RUNNING')).state).to.equal('RUNNING')
-    expect(gang(node('RUNNING'), node('PROVISIONING')).state).to.equal('PROVISIONING')
-    expect(gang(node('PENDING'), node('RUNNING')).state).to.equal('PROVISIONING')
-  })
-
-  it("takes the head's exit code; succeeds only when every node has", function () {
-    const done = gang(node('SUCCEEDED', 0, {endedAt: '2026-01-01T00:00:05Z'}), node('SUCCEEDED', 0, {endedAt: '2026-01-01T00:00:09Z'}))
-    expect(done).to.include({state: 'SUCCEEDED', exitCode: 0, endedAt: '2026-01-01T00:00:09Z'})
-    expect(done.nodes).to.deep.equal([
-      {rank: 0, state: 'SUCCEEDED', exitCode: 0, reason: 'exit 0'},
-      {rank: 1, state: 'SUCCEEDED', exitCode: 0, reason: 'exit 0'},
-    ])
-    // The head done, a worker still running: the gang runs on.
-    expect(gang(node('SUCCEEDED', 0), node('RUNNING')).state).to.equal('RUNNING')
-  })
-
-  it('fails at once when any rank fails, the head still running; the exit code stays the head’s', function () {
-    const failed = gang(node('RUNNING'), node('FAILED', 3))
-    expect(failed).to.include({state: 'FAILED', exitCode: null})
-    expect(failed.reason).to.equal('rank 1: exit 3')
-    expect(gang(node('FAILED', 2), node('SUCCEEDED', 0))).to.include({state: 'FAILED', exitCode: 2})
-  })
-
-  it('is lost at once when a node is lost without a stop under way', function () {
-    expect(gang(node('RUNNING'), node('LOST', null, {reason: 'gone'}))).to.include({state: 'LOST', reason: 'rank 1: gone'})
-  })
-
-  it('a preempted or cancelled gang ends when every rank has ended, so each saves within the same grace', function () {
-    expect(gang(node('RUNNING'), node('PREEMPTED', 0)).state).to.equal('RUNNING')
-    // A rank killed in the stop (non-zero) is no failure of the gang.
-    expect(gang(node('FAILED', 143), node('RUNNING'), node('PREEMPTED', 0)).state).to.equal('RUNNING')
-    expect(gang(node('FAILED', 143), node('PREEMPTED', 0))).to.include({state: 'PREEMPTED', exitCode: 143})
-    expect(gang(node('PREEMPTED', 0), node('PREEMPTED', 0)).state).to.equal('PREEMPTED')
-    expect(gang(node('PREEMPTED', 0), node('LOST')).state).to.equal('PREEMPTED')
-    expect(gang(node('CANCELLED', 0), node('CANCELLED', 0)).state).to.equal('CANCELLED')
-  })
-
   it('a single-node handle is polled as its one instance, without nodes', function () {
     const handle: LaunchHandle = {provider: 'aws', externalId: 'i-1', region: 'r', zone: null, data: {}}
     expect(pollOfHandle(handle, () => node('RUNNING'))).to.deep.equal(node('RUNNING'))
