@@ -46,7 +46,8 @@ export interface LaunchRequest {
   /**
    * A gang (spec.nodes > 1) on a per-instance provider: where its nodes find their peers and
    * share a notice (the job's object store). Null or absent when the job has no store; such
-   * a provider then refuses the gang with a user error that says what to set.
+   * a provider then refuses the gang (unavailable, scope provider) with a message that says
+   * what to set, and the controller tries the backends that need no store (local, Slurm).
    */
   gang?: GangObjects | null
   graceSeconds: number

@@ -103,8 +103,8 @@ describe('AWS gangs on the fake EC2: one call, placement, ranks, peers, rollback
   it('refuses a gang without an object store, saying what to set, before anything is launched', async function () {
     w = await world()
     const error = await launchError(w.provider, launchRequest({spec: jobSpec('true', {nodes: 2})}))
-    expect(error).to.include({category: 'user', code: 'GANG_STORE_MISSING'})
-    expect(error.hint).to.match(/checkpoint\.store/)
+    expect(error).to.include({category: 'unavailable', scope: 'provider', code: 'GANG_STORE_MISSING'})
+    expect(error.message).to.match(/needs an object store .*: set checkpoint\.store in the job file/)
     expect(w.fake.actions()).to.not.include('RunInstances')
   })
 

@@ -63,9 +63,13 @@ describe('controller on the fake clouds: multi-node gangs', function () {
     w = await cloudWorld()
     const {job} = await w.drive(cloudJob('gang-nostore', 'true', {nodes: 2}))
     expect(job.state).to.equal('FAILED')
-    const failed = w.store.events(job.id).find((e) => e.kind === 'job-failed')!
-    expect(failed.data).to.deep.include({code: 'GANG_STORE_MISSING'})
-    expect((failed.data.error as {hint: string}).hint).to.match(/checkpoint\.store/)
+    // Each cloud refused it for itself (a local or Slurm backend would still have been tried).
+    const refused = w.store.events(job.id).filter((e) => e.kind === 'attempt-launch-failed')
+    expect(refused.map((e) => [e.data.code, e.data.scope])).to.deep.equal([
+      ['GANG_STORE_MISSING', 'provider'],
+      ['GANG_STORE_MISSING', 'provider'],
+    ])
+    expect(job.reason).to.match(/needs an object store .*: set checkpoint\.store in the job file/)
     expect(w.ec2.actions()).to.not.include('RunInstances')
   })
 })

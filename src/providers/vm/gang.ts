@@ -28,8 +28,9 @@ export function nodeCount(request: LaunchRequest): number {
 
 /**
  * The gang's objects when the request is a gang; null for one node. Refuses a gang larger
- * than the adapter can launch, or one without an object store to share its peer list through,
- * with a user error that says what to set.
+ * than the adapter can launch (a user error: the planner excludes such offers already), or
+ * one without an object store to share its peer list through (this provider cannot run it;
+ * the message says what to set).
  */
 export function gangObjectsFor(provider: string, request: LaunchRequest, maxNodes: number): GangObjects | null {
   const nodes = nodeCount(request)
@@ -40,14 +41,13 @@ export function gangObjectsFor(provider: string, request: LaunchRequest, maxNode
     })
   }
   if (!request.gang) {
+    // Not the job's fault as a whole: local and Slurm run the gang without a store, so the
+    // controller blocks this provider and tries them; the message says what to set.
     throw new ProviderError(
       provider,
-      'user',
-      `a ${nodes}-node job on ${provider} needs an object store for its nodes to find each other, and none is configured`,
-      {
-        code: 'GANG_STORE_MISSING',
-        hint: 'Set checkpoint.store in the job file (or checkpoint_store in the config): s3://, oss://, cos:// or obs:// BUCKET/PREFIX.',
-      },
+      'unavailable',
+      `a ${nodes}-node job on ${provider} needs an object store for its nodes to find each other: set checkpoint.store in the job file (or checkpoint_store in the config) to an s3://, oss://, cos:// or obs:// BUCKET/PREFIX`,
+      {code: 'GANG_STORE_MISSING', scope: 'provider'},
     )
   }
   return request.gang
