@@ -134,6 +134,18 @@ describe('AWS gangs on the fake EC2: one call, placement, ranks, peers, rollback
     expect(JSON.stringify(error.toJSON())).to.not.include('X-Amz-Signature')
   })
 
+  it('a store that keeps failing after the launch: the gang is released and the offer given up for now, never retried on the same token', async function () {
+    w = await world()
+    store.s3.failNext(10, 503, 'SlowDown')
+    const error = await launchError(w.provider, await gangRequest('true'))
+    expect(error).to.include({category: 'unavailable', scope: 'offer'})
+    expect(error.message).to.match(/the gang was released$/)
+    await until(
+      async () => w.fake.liveInstances().length,
+      (n) => n === 0,
+    )
+  })
+
   it('polls, signals and lists a gang as one attempt', async function () {
     w = await world()
     const request = await gangRequest('true')

@@ -218,13 +218,17 @@ export class AliyunProvider implements Provider {
       await release().catch(() => undefined)
       throw shortfall(this.name, ids.length, nodes, offer.zone ?? offer.region)
     }
-    const ranked = await orRollBack(async () => {
-      for (const [rank, id] of ids.entries()) await client.tagInstances([id], [{key: ALIYUN_TAGS.nodeRank, value: String(rank)}])
-      const known = await this.privateIps(client, ids)
-      const ranks = rankNodes(ids.map((id) => ({id, ip: known.get(id) ?? null})))
-      await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
-      return ranks
-    }, release)
+    const ranked = await orRollBack(
+      this.name,
+      async () => {
+        for (const [rank, id] of ids.entries()) await client.tagInstances([id], [{key: ALIYUN_TAGS.nodeRank, value: String(rank)}])
+        const known = await this.privateIps(client, ids)
+        const ranks = rankNodes(ids.map((id) => ({id, ip: known.get(id) ?? null})))
+        await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
+        return ranks
+      },
+      release,
+    )
     return {
       provider: this.name,
       externalId: ids[0],

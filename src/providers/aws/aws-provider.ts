@@ -239,13 +239,18 @@ export class AwsProvider implements Provider {
       await release().catch(() => undefined)
       throw shortfall(this.name, instances.length, nodes, offer.zone ?? region)
     }
-    const ranked = await orRollBack(async () => {
-      for (const [rank, i] of instances.entries()) await client.createTags([i.instanceId], [{key: AWS_TAGS.nodeRank, value: String(rank)}])
-      const known = await this.privateIps(client, instances)
-      const nodesOf = rankNodes(instances.map((i) => ({id: i.instanceId, ip: known.get(i.instanceId) ?? null})))
-      await publishGang(await this.dispatcher.get(), this.name, gang, nodesOf)
-      return nodesOf
-    }, release)
+    const ranked = await orRollBack(
+      this.name,
+      async () => {
+        for (const [rank, i] of instances.entries())
+          await client.createTags([i.instanceId], [{key: AWS_TAGS.nodeRank, value: String(rank)}])
+        const known = await this.privateIps(client, instances)
+        const nodesOf = rankNodes(instances.map((i) => ({id: i.instanceId, ip: known.get(i.instanceId) ?? null})))
+        await publishGang(await this.dispatcher.get(), this.name, gang, nodesOf)
+        return nodesOf
+      },
+      release,
+    )
     return {
       provider: this.name,
       externalId: head.instanceId,

@@ -364,14 +364,18 @@ export class HuaweiProvider implements Provider {
     }
     let ids: string[] = created.serverIds
     const release = () => this.releaseGang(client, ids, group)
-    const ranked = await orRollBack(async () => {
-      ids = await this.followGangCreation(client, created, nodes, zone, offer.instanceType, (found) => (ids = found))
-      const ips = await this.gangIps(client, ids, nodes, zone)
-      for (const [rank, id] of ids.entries()) await client.tagServer(id, [{key: HUAWEI_TAGS.nodeRank, value: String(rank)}])
-      const ranks = rankNodes(ids.map((id) => ({id, ip: ips.get(id) ?? null})))
-      await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
-      return ranks
-    }, release)
+    const ranked = await orRollBack(
+      this.name,
+      async () => {
+        ids = await this.followGangCreation(client, created, nodes, zone, offer.instanceType, (found) => (ids = found))
+        const ips = await this.gangIps(client, ids, nodes, zone)
+        for (const [rank, id] of ids.entries()) await client.tagServer(id, [{key: HUAWEI_TAGS.nodeRank, value: String(rank)}])
+        const ranks = rankNodes(ids.map((id) => ({id, ip: ips.get(id) ?? null})))
+        await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
+        return ranks
+      },
+      release,
+    )
     return {provider: this.name, externalId: ids[0], region, zone, data: {...handleData, nodes: ranked, serverGroupId: group}}
   }
 

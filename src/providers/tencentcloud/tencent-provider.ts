@@ -317,13 +317,17 @@ export class TencentProvider implements Provider {
     const handleData = {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType}
     if (!gang) return {provider: this.name, externalId: ids[0], region, zone, data: handleData}
     const release = () => this.releaseGang(client, ids, group)
-    const ranked = await orRollBack(async () => {
-      const ips = await this.gangUp(client, ids, nodes, zone)
-      for (const [rank, id] of ids.entries()) await client.renameInstance(id, `skyhop-${request.jobName}-${request.attempt}-rank${rank}`)
-      const ranks = rankNodes(ids.map((id) => ({id, ip: ips.get(id) ?? null})))
-      await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
-      return ranks
-    }, release)
+    const ranked = await orRollBack(
+      this.name,
+      async () => {
+        const ips = await this.gangUp(client, ids, nodes, zone)
+        for (const [rank, id] of ids.entries()) await client.renameInstance(id, `skyhop-${request.jobName}-${request.attempt}-rank${rank}`)
+        const ranks = rankNodes(ids.map((id) => ({id, ip: ips.get(id) ?? null})))
+        await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
+        return ranks
+      },
+      release,
+    )
     return {provider: this.name, externalId: ids[0], region, zone, data: {...handleData, nodes: ranked, placementGroupId: group}}
   }
 

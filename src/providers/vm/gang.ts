@@ -154,9 +154,11 @@ export function shortfall(provider: string, granted: number, asked: number, wher
 
 /**
  * Runs the steps after the instances exist (tags, addresses, the peer list); when one fails,
- * releases everything granted before the error goes on, so nothing stays billed.
+ * releases everything granted before the error goes on, so nothing stays billed. A transient
+ * error comes out as this offer being unavailable for now: retried as it was, the launch
+ * would send the same idempotency token and be answered with the instances just released.
  */
-export async function orRollBack<T>(step: () => Promise<T>, release: () => Promise<void>): Promise<T> {
+export async function orRollBack<T>(provider: string, step: () => Promise<T>, release: () => Promise<void>): Promise<T> {
   try {
     return await step()
   } catch (error) {
@@ -164,6 +166,14 @@ export async function orRollBack<T>(step: () => Promise<T>, release: () => Promi
       // The launch error is what the controller must see; a release that failed here is
       // found again by tag (listOwned) and released by the orphan sweep.
     })
+    if (error instanceof ProviderError && error.category === 'transient') {
+      throw new ProviderError(provider, 'unavailable', `${error.message.replace(/^[a-z]+: /, '')}; the gang was released`, {
+        code: error.code,
+        scope: 'offer',
+        ...(error.backendCode ? {backendCode: error.backendCode} : {}),
+        cause: error,
+      })
+    }
     throw error
   }
 }
