@@ -58,5 +58,22 @@ export async function plan(ctx: ServiceContext, options: PlanningOptions & {file
   const {file, explain, ...planning} = options
   // The job first: planning asks a backend for live offers only when this job could use them.
   const loaded = loadJobFile(file)
-  return planFile({file, loaded, explain, planning: await ctx.planning({...planning, jobs: [loaded.spec]})})
+  const result = await planFile({file, loaded, explain, planning: await ctx.planning({...planning, jobs: [loaded.spec]})})
+  return {...result, assumptions: [...result.assumptions, ...(await gangStoreNotes(ctx, loaded.spec, result.candidates))]}
+}
+
+/**
+ * A gang on machines of their own (the clouds) finds its peers through the job's object store;
+ * without one, those candidates are refused at launch. Said at plan time, with what to set.
+ */
+async function gangStoreNotes(ctx: ServiceContext, spec: LoadedJob['spec'], candidates: readonly Candidate[]): Promise<string[]> {
+  if (spec.nodes <= 1) return []
+  const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+  if (storeFor(spec, ctx.config()) !== null) return []
+  const providers = await ctx.providers()
+  const clouds = [...new Set(candidates.map((c) => c.provider))].filter((name) => providers.get(name)?.attemptStorage === 'per-instance')
+  if (clouds.length === 0) return []
+  return [
+    `a ${spec.nodes}-node job on ${clouds.join(', ')} needs an object store for its nodes to find each other: set checkpoint.store in the job file (or checkpoint_store in the config), or those candidates are refused at launch`,
+  ]
 }

@@ -141,6 +141,31 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(env.result.excluded.find((g: {reason: string}) => g.reason === 'provider-disabled').subject).to.equal('slurm')
   })
 
+  it('says at plan time that a multi-node job on a cloud needs an object store, and what to set', () => {
+    const f = setup(TRAIN.replace('run: python train.py', 'nodes: 2\nrun: python train.py'))
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {
+      env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'},
+    })
+    expect(r.code, r.stderr).to.equal(0)
+    const env = parseEnvelope(r.stdout)
+    expect(validateResult(env.result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    expect(env.result.chosen.provider).to.equal('aws')
+    expect(env.result.assumptions).to.include(
+      'a 2-node job on aws needs an object store for its nodes to find each other: set checkpoint.store in the job file (or checkpoint_store in the config), or those candidates are refused at launch',
+    )
+    const stored = setup(
+      TRAIN.replace(
+        'run: python train.py',
+        'nodes: 2\ncheckpoint:\n  store: {url: s3://ckpt/runs, region: us-east-1}\nrun: python train.py',
+      ),
+    )
+    const withStore = runCli(['plan', stored.job, '--catalog', stored.catalog, '--json'], {
+      env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'},
+    })
+    expect(withStore.code, withStore.stderr).to.equal(0)
+    expect(parseEnvelope(withStore.stdout).result.assumptions.join('\n')).to.not.include('object store')
+  })
+
   it('exits 5 with the reasons grouped when nothing is feasible', () => {
     const f = setup(TRAIN)
     const r = runCli(['plan', f.job, '--catalog', f.catalog], {env: ENV})
