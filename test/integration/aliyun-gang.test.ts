@@ -97,6 +97,33 @@ describe('Alibaba Cloud gangs on the fake ECS: one call, deployment set, ranks, 
     expect(w.fake.deploymentSets.size).to.equal(0)
   })
 
+  it('cancels every node through Cloud Assistant (each runner keeps its pid in node-<rank>/); listOwned finds the gang whole', async function () {
+    w = await world({}, {}, true)
+    const run =
+      'trap \'echo "rank $SKYHOP_NODE_RANK stopping"; exit 0\' TERM; echo "rank $SKYHOP_NODE_RANK up"; while true; do sleep 0.1; done'
+    const r = await gangRequest(run)
+    const handle = await w.provider.launch(r)
+    await until(
+      () => collect(w.provider.logs(handle, {follow: false, node: 'all'})),
+      (l) => l.length === 2,
+      30_000,
+      200,
+    )
+    await w.provider.signal(handle, 'cancel', 5)
+    const result = await finalPoll(handle)
+    expect(result.state).to.equal('CANCELLED')
+    expect(result.nodes!.map((n) => n.state)).to.deep.equal(['CANCELLED', 'CANCELLED'])
+    expect((await collect(w.provider.logs(handle, {follow: false, node: 'all'}))).filter((l) => l.includes('stopping'))).to.have.length(2)
+    const [owned] = await w.provider.listOwned({attemptId: r.attemptId})
+    expect((owned.data.nodes as GangNode[]).map((n) => n.externalId)).to.deep.equal(
+      (handle.data.nodes as GangNode[]).map((n) => n.externalId),
+    )
+    // What an orphan sweep does with what it found: every node and the deployment set go.
+    await w.provider.cleanup(owned)
+    expect(w.fake.live()).to.have.length(0)
+    expect(w.fake.deploymentSets.size).to.equal(0)
+  })
+
   it('a reclaim notice on one node reaches the other through the store: both stop with one deadline, the gang is PREEMPTED', async function () {
     w = await world({}, {}, true)
     const run =
