@@ -106,7 +106,7 @@ export class CheckpointSigner {
     return {getUrl, putUrl}
   }
 
-  /** Signed URLs of a cloud gang's peer list, rank list and notice (GangObjects). */
+  /** Signed URLs of a cloud gang's peer list, rank list, notice and runner (GangObjects). */
   async gang(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<GangObjects> {
     const location = parseStoreUrl(spec)
     const signed = async (name: string) => {
@@ -117,6 +117,7 @@ export class CheckpointSigner {
       nodeIps: await signed('node-ips'),
       nodeIds: await signed('node-ids'),
       notice: await signed('notice'),
+      runner: await signed('skyhop-runner.sh'),
       location: `${location.scheme}://${location.bucket}/${gangKey(location, jobId, attemptId, '')}`,
     }
   }

@@ -32,6 +32,11 @@ export interface GangObjects {
   nodeIds: SignedObject
   /** The gang notice (runner.conf gangNoticePutUrl / gangNoticeGetUrl). */
   notice: SignedObject
+  /**
+   * skyhop-runner.sh, which the provider PUTs before the launch and each node GETs at boot:
+   * with it in the user data beside a gang's signed URLs, EC2's 16 KB would not hold both.
+   */
+  runner: SignedObject
   /** e.g. `s3://bucket/prefix/JOB/gangs/ATTEMPT/`: safe to show and to store. */
   location: string
 }

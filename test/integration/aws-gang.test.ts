@@ -6,6 +6,7 @@
 import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {gunzipSync} from 'node:zlib'
 
 import type {GangNode, LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import {AWS_TAGS, placementGroupName} from '../../src/providers/aws/aws-provider.js'
@@ -13,6 +14,10 @@ import {launchError} from '../helpers/fake-cloud-world.js'
 import {startGangStore, type GangStore} from '../helpers/gang-store.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
 import {jobSpec, launchRequest, world, type World} from './aws-helpers.js'
+
+function gunzipIfPacked(data: Buffer): string {
+  return (data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data).toString('utf8')
+}
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = []
@@ -66,6 +71,10 @@ describe('AWS gangs on the fake EC2: one call, placement, ranks, peers, rollback
       expect(instance.zone).to.equal('us-east-1a')
       expect(n.ip).to.equal(instance.privateIp)
     }
+    // One user data for every node, without the runner: the nodes fetched it from the store.
+    const userData = gunzipIfPacked(Buffer.from(p.UserData, 'base64'))
+    expect(userData).to.include(request.gang.runner.getUrl).and.not.include("sk_file 'skyhop-runner.sh'")
+    expect(store.s3.object('gangs', `runs/${request.jobId}/gangs/${request.attemptId}/skyhop-runner.sh`)).to.not.equal(undefined)
     const ips = nodes.map((n) => n.ip).join(' ')
     expect(store.objects(request.jobId, request.attemptId)).to.deep.include({
       nodeIds: `${nodes.map((n) => n.externalId).join(' ')}\n`,
@@ -119,7 +128,7 @@ describe('AWS gangs on the fake EC2: one call, placement, ranks, peers, rollback
 
   it('a step after the launch failing (the peer list refused by the store) terminates every node granted', async function () {
     w = await world()
-    store.s3.failNext(1, 403, 'AccessDenied')
+    store.s3.failNext(1, 403, 'AccessDenied', /\/node-ids$/)
     const request = await gangRequest('true')
     const error = await launchError(w.provider, request)
     expect(error.category).to.equal('auth')
@@ -136,7 +145,7 @@ describe('AWS gangs on the fake EC2: one call, placement, ranks, peers, rollback
 
   it('a store that keeps failing after the launch: the gang is released and the offer given up for now, never retried on the same token', async function () {
     w = await world()
-    store.s3.failNext(10, 503, 'SlowDown')
+    store.s3.failNext(10, 503, 'SlowDown', /\/node-(ids|ips)$/)
     const error = await launchError(w.provider, await gangRequest('true'))
     expect(error).to.include({category: 'unavailable', scope: 'offer'})
     expect(error.message).to.match(/the gang was released$/)

@@ -39,6 +39,7 @@ import {
   orRollBack,
   pollOfHandle,
   publishGang,
+  publishRunner,
   rankNodes,
   removeWhenEmpty,
   shortfall,
@@ -152,9 +153,10 @@ export class AliyunProvider implements Provider {
     const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const client = await this.client(offer.region)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
     const script = bootScript({
       request,
-      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      runnerScript,
       noticeSources: [metadataBase ? `aliyun=${metadataBase}` : 'aliyun'],
       // Stop requests arrive through Cloud Assistant (signal()), not a probe.
       stopRequestProbe: null,
@@ -179,6 +181,8 @@ export class AliyunProvider implements Provider {
         {scope: 'offer'},
       )
     }
+    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
+    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
     const deploymentSet = gang
       ? await client.createDeploymentSet({
           name: `skyhop-${request.attemptId}`.replace(/[^A-Za-z0-9:_-]/g, '_').slice(0, 128),

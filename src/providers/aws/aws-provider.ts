@@ -38,6 +38,7 @@ import {
   orRollBack,
   pollOfHandle,
   publishGang,
+  publishRunner,
   rankNodes,
   removeWhenEmpty,
   shortfall,
@@ -169,9 +170,10 @@ export class AwsProvider implements Provider {
     const client = await this.client(region)
     const image = await this.images.resolve(client, offer, spec.image)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
+    const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
     const script = bootScript({
       request,
-      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      runnerScript,
       noticeSources: [metadataBase ? `aws=${metadataBase}` : 'aws'],
       stopRequestProbe: awsStopProbe(metadataBase ?? 'http://169.254.169.254'),
       pollIntervalSeconds: this.options.instancePollSeconds,
@@ -195,6 +197,8 @@ export class AwsProvider implements Provider {
       {key: AWS_TAGS.jobName, value: request.jobName.slice(0, 256)},
       {key: 'Name', value: `skyhop-${request.jobName}-${request.attempt}`.slice(0, 256)},
     ]
+    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
+    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
     const group = gang ? placementGroupName(request.attemptId) : null
     if (group) await client.createPlacementGroup(group, 'cluster', tags.slice(0, 3))
     let instances: Ec2Instance[]

@@ -49,6 +49,7 @@ import {
   orRollBack,
   pollOfHandle,
   publishGang,
+  publishRunner,
   rankNodes,
   removeWhenEmpty,
   shortfall,
@@ -298,9 +299,10 @@ export class HuaweiProvider implements Provider {
       '{attemptId}',
       rfc3986Encode(request.attemptId),
     )
+    const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
     const script = bootScript({
       request,
-      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      runnerScript,
       noticeSources: ['huaweicloud'],
       stopRequestProbe: huaweiStopProbe(metadataBase ?? 'http://169.254.169.254'),
       pollIntervalSeconds: this.options.instancePollSeconds,
@@ -317,6 +319,8 @@ export class HuaweiProvider implements Provider {
     // A max price in another currency was applied by the planner through the exchange
     // rate; without one here ECS bids up to the pay-per-use price.
     const maxPrice = request.spot && spec.maxPrice && spec.maxPrice.currency === offer.price.currency ? spec.maxPrice.amount : null
+    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
+    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
     const group = gang ? await client.createServerGroup(`skyhop-${request.attemptId}`) : null
     let created: {jobId: string; serverIds: string[]}
     try {

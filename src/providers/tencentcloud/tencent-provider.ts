@@ -44,6 +44,7 @@ import {
   orRollBack,
   pollOfHandle,
   publishGang,
+  publishRunner,
   rankNodes,
   removeWhenEmpty,
   shortfall,
@@ -260,9 +261,10 @@ export class TencentProvider implements Provider {
       '{attemptId}',
       rfc3986Encode(request.attemptId),
     )
+    const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
     const script = bootScript({
       request,
-      runnerScript: await (this.options.runnerScript ?? readRunnerScript)(),
+      runnerScript,
       noticeSources: [metadataBase ? `tencentcloud=${metadataBase}` : 'tencentcloud'],
       // Stop requests arrive through TAT (signal()), not a probe.
       stopRequestProbe: null,
@@ -300,6 +302,8 @@ export class TencentProvider implements Provider {
       securityGroupIds: this.options.network?.securityGroupIds?.[region],
       terminateAt: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
     }
+    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
+    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
     const group = gang
       ? await client.createPlacementGroup({
           name: `skyhop-${request.attemptId}`,

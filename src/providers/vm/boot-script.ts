@@ -90,40 +90,53 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       ...jobRunnerConfig(spec),
       ...gangRunnerConfig(request),
     }),
-    'skyhop-runner.sh': shippedRunner(input.runnerScript),
   }
+  // A gang's nodes fetch the runner from the job's store at boot (rankDiscovery).
+  if (!isGang(request)) files['skyhop-runner.sh'] = shippedRunner(input.runnerScript)
   if (spec.setup) files['setup.sh'] = spec.setup
   return files
 }
 
 const STOP_REQUEST = '^(cancel|preempt)( [0-9]{1,6})?$'
 
-/** How long a gang's node waits for its rank list (the runner waits as long for the peers: peersTimeoutSeconds). */
+/** How long a gang's node waits for its runner and rank list (the runner waits as long for the peers: peersTimeoutSeconds). */
 export const GANG_RANK_TIMEOUT_SECONDS = 600
 
+/** A multi-node attempt with its objects in the job's store (a provider refuses one without). */
+function isGang(request: LaunchRequest): boolean {
+  return !!request.gang && (request.spec.nodes ?? 1) > 1
+}
+
 /**
- * A gang node's rank: its place in the gang's rank list (instance ids, rank order, which
- * the adapter writes to the job's store once every node's address is known), found by the
- * instance id cloud-init records in /var/lib/cloud/data/instance-id. One RunInstances gives
- * every node the same user data, so the rank cannot be in it. A node that is not on the
- * list, or a list that never comes, ends the node without an exit code (LOST).
+ * A gang node's runner and rank. One RunInstances gives every node the same user data, and
+ * that user data holds the boot script and the gang's signed URLs but not the runner (EC2's
+ * 16 KB would not hold both): the node GETs the runner from the job's store, where the
+ * provider put it before the launch. Its rank is its place in the gang's rank list (instance
+ * ids, rank order, written once every node's address is known), found by the instance id
+ * cloud-init records in /var/lib/cloud/data/instance-id. A node that is not on the list, or
+ * an object that never comes, ends the node without an exit code (LOST).
  */
 function rankDiscovery(request: LaunchRequest): string {
-  const url = request.gang?.nodeIds.getUrl
-  if (!url || (request.spec.nodes ?? 1) <= 1) return 'N="$D"'
+  if (!isGang(request)) return 'N="$D"'
+  const gang = request.gang!
   return `sk_fail() {
   sk_say "${CONSOLE_PREFIX.event} {\\"ts\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\",\\"event\\":\\"error\\",\\"message\\":\\"$1\\"}"
   sk_say "${CONSOLE_PREFIX.exit} 75 none"
   sk_poweroff 75
 }
+sk_fetch() { # URL FILE WHAT: one of the gang's objects, waited for as the runner waits for its peers
+  local waited=0
+  until curl -sf -m 30 -o "$2.tmp" "$1" && mv -f "$2.tmp" "$2"; do
+    (( waited >= ${GANG_RANK_TIMEOUT_SECONDS} )) && sk_fail "$3 never appeared in the object store"
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+sk_fetch ${shellQuote(gang.runner.getUrl)} "$D/skyhop-runner.sh" 'the runner'
 sk_id=$(tr -d '[:space:]' <"\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data/instance-id" 2>/dev/null)
 [[ -n $sk_id ]] || sk_fail 'cloud-init recorded no instance id: cannot find this node in the gang'
-sk_waited=0
-until sk_ids=$(curl -sf -m 10 ${shellQuote(url)}); do
-  (( sk_waited >= ${GANG_RANK_TIMEOUT_SECONDS} )) && sk_fail 'the gang rank list never appeared in the object store'
-  sleep 2
-  sk_waited=$((sk_waited + 2))
-done
+sk_fetch ${shellQuote(gang.nodeIds.getUrl)} "$D/node-ids" 'the gang rank list'
+sk_ids=$(cat "$D/node-ids")
 sk_rank=0
 for sk_n in $sk_ids; do
   [[ $sk_n == "$sk_id" ]] && break

@@ -67,6 +67,20 @@ export function gangRunnerConfig(request: LaunchRequest): Partial<RunnerConfig> 
   }
 }
 
+/** PUTs one of a gang's objects (plain text) through its signed URL. */
+function gangPut(dispatcher: Dispatcher, provider: string): (url: string, body: string) => Promise<unknown> {
+  const http = new HttpClient({provider, dispatcher, timeoutMs: 20_000, retry: {retries: 3}})
+  return (url, body) => http.request({method: 'PUT', url, headers: {'content-type': GANG_CONTENT_TYPE}, body, idempotent: true})
+}
+
+/**
+ * Writes the runner the gang's nodes fetch at boot (before the launch, so it is there when
+ * they look): a gang's user data carries the boot script and its signed URLs, not the runner.
+ */
+export async function publishRunner(dispatcher: Dispatcher, provider: string, gang: GangObjects, runnerScript: string): Promise<void> {
+  await gangPut(dispatcher, provider)(gang.runner.putUrl, runnerScript)
+}
+
 /**
  * Writes the rank list and then the peer list (the runners wait for the latter, so the ranks
  * are always there first). Every node's private IP must be known.
@@ -75,9 +89,7 @@ export async function publishGang(dispatcher: Dispatcher, provider: string, gang
   const missing = nodes.filter((n) => !n.ip)
   if (missing.length > 0)
     throw new ProviderError(provider, 'transient', `no private IP yet for ${missing.map((n) => n.externalId).join(', ')}`)
-  const http = new HttpClient({provider, dispatcher, timeoutMs: 20_000, retry: {retries: 3}})
-  const put = (url: string, body: string) =>
-    http.request({method: 'PUT', url, headers: {'content-type': GANG_CONTENT_TYPE}, body, idempotent: true})
+  const put = gangPut(dispatcher, provider)
   await put(gang.nodeIds.putUrl, `${nodes.map((n) => n.externalId).join(' ')}\n`)
   await put(gang.nodeIps.putUrl, `${nodes.map((n) => n.ip).join(' ')}\n`)
 }
