@@ -1,7 +1,8 @@
 // The startup script every VM cloud gives its instances as cloud-init user data (a
 // `#!/bin/bash` part, which cloud-init runs once as root at first boot). It:
 //   1. writes the attempt directory of src/runner/contract.ts (run.sh, setup.sh, env,
-//      runner.conf) and skyhop-runner.sh itself, each gzip+base64 so any bytes survive;
+//      runner.conf) and skyhop-runner.sh itself, each gzip+base64 so any bytes survive (a
+//      gang's nodes fetch the runner from the job's store instead: rankDiscovery);
 //   2. runs the runner with the cloud's notice source (its metadata endpoint);
 //   3. mirrors the runner's events and the job's output to the serial console, one
 //      prefixed line each, which skyhop reads back through the cloud's console-output API

@@ -1,13 +1,14 @@
 // Gangs (multi-node attempts) on the VM clouds, shared by the AWS, Alibaba, Huawei and Tencent
 // adapters. One attempt is one gang: every node is launched in one call where the API allows
 // it, all or nothing (fewer granted than asked, or a later step failing, releases what was
-// granted). The nodes find their peers through the job's object store (GangObjects, signed by
-// the controller): once the private addresses are known the adapter PUTs the instance ids
-// and the IPs, rank order; each node's boot script finds its rank by its own instance id (the
-// one cloud-init records) and its runner waits for the IP list (runner.conf nodeIpsUrl). A
-// notice at one rank reaches the others through the gang notice object. The handle is the
-// head's (rank 0) with `data.nodes` listing every node; polls aggregate the nodes with
-// gangPoll (providers/gang.ts).
+// granted). The nodes share the job's object store (GangObjects, signed by the controller):
+// before the launch the adapter PUTs the runner, which every node GETs at boot (one user data
+// for all, and EC2's 16 KB would not hold it beside the gang's signed URLs); once the private
+// addresses are known it PUTs the instance ids and the IPs, rank order. Each node's boot
+// script finds its rank by its own instance id (the one cloud-init records) and its runner
+// waits for the IP list (runner.conf nodeIpsUrl). A notice at one rank reaches the others
+// through the gang notice object. The handle is the head's (rank 0) with `data.nodes` listing
+// every node; polls aggregate the nodes with gangPoll (providers/gang.ts).
 import type {Dispatcher} from 'undici'
 
 import {ProviderError} from '../../errors.js'
