@@ -5,6 +5,7 @@
 import {expect} from 'chai'
 
 import type {GangNode} from '../../src/model/attempt.js'
+import {parseConsole} from '../../src/providers/vm/console-channel.js'
 import {until} from '../helpers/wait.js'
 import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
@@ -53,6 +54,74 @@ describe('controller on the fake clouds: multi-node gangs', function () {
     expect(attempts(job.id).map((a) => a.state)).to.deep.equal(['FAILED', 'SUCCEEDED'])
     // Two nodes launched in each zone; the first two were terminated by the rollback.
     expect(w.ec2.instances.size).to.equal(4)
+    await until(
+      async () => w.ec2.liveInstances().length,
+      (n) => n === 0,
+    )
+  })
+
+  it('a spot notice to one worker is the gang’s: the head checkpoints, the whole gang is relaunched elsewhere and resumes', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const steps = 30
+    // Both ranks step together; the head keeps the record (and the runner saves rank 0's directory).
+    const run = [
+      'f="$SKYHOP_CHECKPOINT_DIR/step"; mkdir -p "$SKYHOP_CHECKPOINT_DIR"',
+      'i=$(cat "$f" 2>/dev/null || echo 0)',
+      'echo "rank $SKYHOP_NODE_RANK attempt $SKYHOP_ATTEMPT resumes at $i"',
+      'trap \'echo "$i" > "$f"; echo "rank $SKYHOP_NODE_RANK saved $i"; exit 0\' TERM',
+      `while [ "$i" -lt ${steps} ]; do i=$((i+1)); [ "$SKYHOP_NODE_RANK" = 0 ] && echo "step $i" >> "$SKYHOP_CHECKPOINT_DIR/work.log"; sleep 0.2; done`,
+      'echo "rank $SKYHOP_NODE_RANK finished at $i"',
+    ].join('\n')
+    const spec = cloudJob('gang-spot', run, {
+      nodes: 2,
+      spot: 'spot',
+      recovery: {
+        strategy: 'eager-next-region',
+        maxRestarts: 2,
+        restartOnExitCodes: [],
+        maxRestartsOnErrors: 0,
+        graceSeconds: 5,
+        signal: 'SIGTERM',
+      },
+    })
+    let worker: string | null = null
+    let gang1: GangNode[] = []
+    let atRelaunch: string[] | null = null
+    const {job} = await w.drive(spec, {
+      onEvent: (e) => {
+        // The first gang's instances, as EC2 has them when the second gang is being launched.
+        if (e.kind === 'launching' && worker && atRelaunch === null) atRelaunch = gang1.map((n) => w.ec2.instances.get(n.externalId)!.state)
+        if (e.kind !== 'running' || worker) return
+        gang1 = w.store.getAttempt(e.attemptId!)!.handle!.data.nodes as GangNode[]
+        worker = gang1[1].externalId
+        setTimeout(() => w.ec2.interruptSpot(worker!, 8000), 1500)
+      },
+    })
+    expect(job.state).to.equal('SUCCEEDED')
+    const all = w.store.listAttempts(job.id)
+    expect(all.map((a) => [a.region, a.state])).to.deep.equal([
+      ['us-east-1', 'PREEMPTED'],
+      ['us-west-2', 'SUCCEEDED'],
+    ])
+    // The head was not interrupted by EC2: it heard the worker's notice through the store.
+    const firstNodes = all[0].handle!.data.nodes as GangNode[]
+    const head = parseConsole(w.ec2.consoleOf(firstNodes[0].externalId))
+    expect(w.ec2.instances.get(firstNodes[0].externalId)!.spotAction).to.equal(null)
+    expect(head.events.find((e) => e.event === 'notice')).to.deep.include({source: 'gang'})
+    const saved = Number(/^rank 0 saved (\d+)$/.exec(head.logs.map((l) => l.line).find((l) => l.startsWith('rank 0 saved'))!)![1])
+    expect(saved).to.be.greaterThan(0)
+    // The whole gang came back, both ranks from the head's checkpoint, and finished.
+    const second: string[] = []
+    for await (const line of w.aws.logs(all[1].handle!, {follow: false, node: 'all'})) second.push(line)
+    expect(second).to.include.members([
+      `[rank 0] rank 0 attempt 2 resumes at ${saved}`,
+      `[rank 1] rank 1 attempt 2 resumes at ${saved}`,
+      `[rank 0] rank 0 finished at ${steps}`,
+      `[rank 1] rank 1 finished at ${steps}`,
+    ])
+    // Never two live gangs: the first gang's instances were gone before the second was asked for.
+    expect(atRelaunch).to.not.equal(null)
+    for (const state of atRelaunch!) expect(state).to.be.oneOf(['shutting-down', 'terminated'])
     await until(
       async () => w.ec2.liveInstances().length,
       (n) => n === 0,
