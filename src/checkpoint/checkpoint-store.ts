@@ -118,7 +118,7 @@ export class CheckpointSigner {
       nodeIds: await signed('node-ids'),
       notice: await signed('notice'),
       runner: await signed('skyhop-runner.sh'),
-      location: `${location.scheme}://${location.bucket}/${gangKey(location, jobId, attemptId, '')}`,
+      location: `${location.scheme}://${location.bucket}/${gangKey(location, jobId, attemptId, '')}/`,
     }
   }
 

@@ -68,6 +68,20 @@ describe('checkpoint store', () => {
     expect(redact(`curl ${sync.putUrl}`)).to.not.include(signature)
   })
 
+  it('signs a gang’s objects under the job’s gangs/ATTEMPT prefix, a GET and a PUT each, all registered for redaction', async () => {
+    const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
+    const gang = await signer.gang(store('s3://b/p', 'us-east-1', 'http://127.0.0.1:9'), 'job-1', 'att-1', NOW)
+    expect(gang.location).to.equal('s3://b/p/job-1/gangs/att-1/')
+    const objects = {nodeIps: 'node-ips', nodeIds: 'node-ids', notice: 'notice', runner: 'skyhop-runner.sh'} as const
+    for (const [field, name] of Object.entries(objects)) {
+      const {getUrl, putUrl} = gang[field as keyof typeof objects]
+      expect(getUrl.startsWith(`http://127.0.0.1:9/b/p/job-1/gangs/att-1/${name}?`), getUrl).to.equal(true)
+      expect(putUrl.startsWith(`http://127.0.0.1:9/b/p/job-1/gangs/att-1/${name}?`), putUrl).to.equal(true)
+      expect(getUrl).to.not.equal(putUrl)
+      for (const url of [getUrl, putUrl]) expect(redact(`curl ${url}`)).to.not.include(new URL(url).searchParams.get('X-Amz-Signature')!)
+    }
+  })
+
   it('signs the session token of temporary credentials into the URL', async () => {
     const sync = await new CheckpointSigner({env: {...AWS_ENV, AWS_SESSION_TOKEN: 'token-123456'}, homeDir: '/nonexistent'}).sync(
       store('s3://b'),
