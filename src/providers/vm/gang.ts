@@ -11,6 +11,7 @@
 // every node; polls aggregate the nodes with gangPoll (providers/gang.ts).
 import type {Dispatcher} from 'undici'
 
+import {CHECKPOINT_CONTENT_TYPE} from '../../clouds/common/presign.js'
 import {ProviderError} from '../../errors.js'
 import {HttpClient} from '../../http/client.js'
 import type {GangNode, LaunchHandle, PollResult} from '../../model/attempt.js'
@@ -18,9 +19,6 @@ import type {GangObjects} from '../../model/checkpoint.js'
 import type {RunnerConfig} from '../../runner/contract.js'
 import {gangPoll} from '../gang.js'
 import type {LaunchRequest, LogOptions} from '../provider.js'
-
-/** The object store sees plain text: no signature covers the content type of these PUTs but the V1-style ones, which sign it. */
-const GANG_CONTENT_TYPE = 'application/octet-stream'
 
 /** How many nodes the request asks for (1 for a single-node attempt). */
 export function nodeCount(request: LaunchRequest): number {
@@ -68,10 +66,13 @@ export function gangRunnerConfig(request: LaunchRequest): Partial<RunnerConfig> 
   }
 }
 
-/** PUTs one of a gang's objects (plain text) through its signed URL. */
+/**
+ * PUTs one of a gang's objects through its signed URL, with the content type every store URL
+ * is signed for (OSS and OBS sign the header).
+ */
 function gangPut(dispatcher: Dispatcher, provider: string): (url: string, body: string) => Promise<unknown> {
   const http = new HttpClient({provider, dispatcher, timeoutMs: 20_000, retry: {retries: 3}})
-  return (url, body) => http.request({method: 'PUT', url, headers: {'content-type': GANG_CONTENT_TYPE}, body, idempotent: true})
+  return (url, body) => http.request({method: 'PUT', url, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body, idempotent: true})
 }
 
 /**
