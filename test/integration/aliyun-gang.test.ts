@@ -1,6 +1,6 @@
 // Alibaba Cloud gangs (nodes > 1) on the fake ECS, each instance's boot script and the real
 // runner run locally as cloud-init would: one RunInstances (Amount = MinAmount = 2) in a
-// LowLatency deployment set, rank tags, the rank and peer lists through a fake S3 bucket, per
+// LowLatency deployment set, rank tags, the rank and peer lists through a fake OSS bucket, per
 // node polls and logs, no stock for the whole gang, and a spot reclaim notice on one node
 // that ends as the gang's preemption.
 import {expect} from 'chai'
@@ -26,7 +26,8 @@ describe('Alibaba Cloud gangs on the fake ECS: one call, deployment set, ranks, 
   let w: World
   let store: GangStore
   beforeEach(async function () {
-    store = await startGangStore()
+    // The job's store on Alibaba's own OSS, whose V1 signatures cover the PUTs' content type.
+    store = await startGangStore('oss')
   })
   afterEach(async function () {
     await w?.close()
