@@ -297,6 +297,7 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/delete$/, 'DeleteServers'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/resource_instances\/action$/, 'ListServersByTag'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/os-server-groups$/, 'CreateServerGroup'],
+      ['GET', /^\/v1\/([0-9a-f]{32})\/cloudservers\/os-server-groups$/, 'ListServerGroups'],
       ['DELETE', /^\/v1\/([0-9a-f]{32})\/cloudservers\/os-server-groups\/([^/]+)$/, 'DeleteServerGroup'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/([^/]+)\/tags\/action$/, 'BatchCreateServerTags'],
       ['POST', /^\/v1\/([0-9a-f]{32})\/cloudservers\/([^/]+)\/metadata$/, 'UpdateServerMetadata'],
@@ -504,6 +505,23 @@ export class FakeHuaweiEcsServer extends FakeCloudServer {
         const group: FakeServerGroup = {id: uuid(), projectId: route.projectId!, name: g.name, policies: g.policies}
         this.serverGroups.set(group.id, group)
         return {status: 200, answer: {server_group: {id: group.id, name: group.name, policies: group.policies, members: [], metadata: {}}}}
+      }
+      case 'ListServerGroups': {
+        const groups = [...this.serverGroups.values()].filter((g) => g.projectId === route.projectId)
+        return {
+          status: 200,
+          answer: {
+            server_groups: groups.map((g) => ({
+              id: g.id,
+              name: g.name,
+              policies: g.policies,
+              members: this.live()
+                .filter((sv) => sv.serverGroupId === g.id)
+                .map((sv) => sv.id),
+              metadata: {},
+            })),
+          },
+        }
       }
       case 'DeleteServerGroup': {
         const group = this.serverGroups.get(route.id ?? '')

@@ -84,6 +84,18 @@ describe('Huawei Cloud gangs on the fake ECS: one request, server group, ranks, 
     expect(w.fake.serverGroups.size).to.equal(0)
   })
 
+  it('a retried launch (same token) gets the same gang in the same server group, nothing more', async function () {
+    w = await world()
+    const r = await gangRequest('true')
+    const first = await w.provider.launch(r)
+    const again = await w.provider.launch(r)
+    expect(again.data.nodes).to.deep.equal(first.data.nodes)
+    expect(w.fake.serverGroups.size).to.equal(1)
+    expect(w.fake.live()).to.have.length(2)
+    await w.provider.cleanup(again)
+    expect(w.fake.serverGroups.size).to.equal(0)
+  })
+
   it('a batch short of stock (one server built, one sub-job failed) is deleted and fails as capacity of the zone', async function () {
     w = await world()
     w.fake.setStock('cn-north-4', 'cn-north-4a', 'p2s.2xlarge.8', 1)

@@ -311,9 +311,19 @@ export class EcsClient {
   /**
    * POST /v1/{project_id}/cloudservers/os-server-groups (CreateServerGroup): a gang's server
    * group. ECS server groups take the anti-affinity policy only: the nodes land on different
-   * hosts of one zone. Returns its id.
+   * hosts of one zone. Returns its id (the existing one's, when a group of that name exists).
    */
   async createServerGroup(name: string): Promise<string> {
+    // The request carries no idempotency token: a retried launch finds the group it made by name.
+    const existing = await this.api.call({
+      service: 'ecs',
+      method: 'GET',
+      path: `/v1/${this.projectId}/cloudservers/os-server-groups`,
+      projectId: this.projectId,
+      action: 'ListServerGroups',
+    })
+    const found = ((existing.json.server_groups as Array<{id?: string; name?: string}> | undefined) ?? []).find((g) => g.name === name)
+    if (found?.id) return found.id
     const {json} = await this.api.call({
       service: 'ecs',
       method: 'POST',
