@@ -10,6 +10,7 @@ import {gunzipSync} from 'node:zlib'
 
 import type {GangNode, LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import {AWS_TAGS, placementGroupName} from '../../src/providers/aws/aws-provider.js'
+import {parseConsole} from '../../src/providers/vm/console-channel.js'
 import {launchError} from '../helpers/fake-cloud-world.js'
 import {startGangStore, type GangStore} from '../helpers/gang-store.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
@@ -205,6 +206,10 @@ describe('AWS gangs on the fake EC2: one call, placement, ranks, peers, rollback
     expect(saved).to.have.length(2)
     const deadlines = new Set(saved.map((l) => /deadline (.*)$/.exec(l)![1]))
     expect(deadlines.size).to.equal(1)
+    // The head signalled its job within about a poll interval (1 s) and a GET of the worker's notice.
+    const signalled = (id: string) => Date.parse(parseConsole(w.fake.consoleOf(id)).events.find((e) => e.event === 'signal')!.ts)
+    const lag = signalled(nodes[0].externalId) - signalled(nodes[1].externalId)
+    expect(lag).to.be.lessThan(2500)
     await w.provider.cleanup(handle)
   })
 })
