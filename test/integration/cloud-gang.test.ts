@@ -8,6 +8,7 @@ import type {GangNode} from '../../src/model/attempt.js'
 import {parseConsole} from '../../src/providers/vm/console-channel.js'
 import {until} from '../helpers/wait.js'
 import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+import {chinaJob, chinaWorld, cpuOffers, HW_CPU, TC_CPU, type ChinaWorld} from './huawei-tencent-world.js'
 
 describe('controller on the fake clouds: multi-node gangs', function () {
   this.timeout(120_000)
@@ -140,5 +141,61 @@ describe('controller on the fake clouds: multi-node gangs', function () {
     ])
     expect(job.reason).to.match(/needs an object store .*: set checkpoint\.store in the job file/)
     expect(w.ec2.actions()).to.not.include('RunInstances')
+  })
+
+  describe('on Tencent Cloud and Huawei Cloud, the store on their own COS and OBS', function () {
+    let c: ChinaWorld
+    afterEach(async () => c?.close())
+
+    it('Tencent: a zone that grants one node of two (LAUNCH_FAILED) is rolled back and the next zone runs the gang', async () => {
+      c = await chinaWorld(cpuOffers(), {checkpointStore: 'cos'})
+      c.cvm.setStock('ap-guangzhou', 'ap-guangzhou-3', TC_CPU, 1)
+      const {job} = await c.drive(
+        chinaJob('tc-gang', report, {
+          nodes: 2,
+          placement: {providers: {allow: ['tencentcloud'], deny: []}, regions: {allow: null, deny: []}},
+        }),
+      )
+      expect(job.state).to.equal('SUCCEEDED')
+      const all = c.store.listAttempts(job.id)
+      expect(all.map((a) => [a.zone, a.state])).to.deep.equal([
+        ['ap-guangzhou-3', 'FAILED'],
+        ['ap-guangzhou-4', 'SUCCEEDED'],
+      ])
+      const failed = c.store.events(job.id).find((e) => e.kind === 'attempt-launch-failed')!
+      expect(failed.data).to.deep.include({code: 'GANG_PARTIAL_CAPACITY', category: 'capacity', scope: 'zone'})
+      // Both ranks ran (Tencent's logs go with the terminated instances; the store kept the exit).
+      const nodes = all[1].handle!.data.nodes as GangNode[]
+      expect(new Set(nodes.map((n) => n.ip)).size).to.equal(2)
+      expect(all[1].exitCode).to.equal(0)
+      await until(
+        async () => c.cvm.live().length,
+        (n) => n === 0,
+      )
+      expect(c.cvm.placementGroups.size).to.equal(0)
+    })
+
+    it('Huawei: a batch short of stock is deleted and the next zone runs the gang', async () => {
+      c = await chinaWorld(cpuOffers(), {checkpointStore: 'obs'})
+      c.ecs.setStock('cn-north-4', 'cn-north-4a', HW_CPU, 1)
+      const {job} = await c.drive(
+        chinaJob('hw-gang', report, {
+          nodes: 2,
+          placement: {providers: {allow: ['huaweicloud'], deny: []}, regions: {allow: null, deny: []}},
+        }),
+      )
+      expect(job.state).to.equal('SUCCEEDED')
+      expect(c.store.listAttempts(job.id).map((a) => [a.zone, a.state])).to.deep.equal([
+        ['cn-north-4a', 'FAILED'],
+        ['cn-north-4b', 'SUCCEEDED'],
+      ])
+      const failed = c.store.events(job.id).find((e) => e.kind === 'attempt-launch-failed')!
+      expect(failed.data).to.deep.include({code: 'GANG_PARTIAL_CAPACITY', category: 'capacity', scope: 'zone', backendCode: 'Ecs.0319'})
+      await until(
+        async () => c.ecs.live().length,
+        (n) => n === 0,
+      )
+      expect(c.ecs.serverGroups.size).to.equal(0)
+    })
   })
 })

@@ -16,7 +16,9 @@ import type {Provider} from '../../src/providers/provider.js'
 import {TencentProvider} from '../../src/providers/tencentcloud/tencent-provider.js'
 import type {JobSpec} from '../../src/model/job-spec.js'
 import type {Store} from '../../src/state/store.js'
-import {CheckpointSigner, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
+import {CheckpointSigner, attemptHoldsFor, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
+import {HttpClient} from '../../src/http/client.js'
+import {createDispatcher} from '../../src/http/dispatcher.js'
 import {cosDialect} from '../fakes/fake-cos-dialect.js'
 import {FakeHuaweiEcsServer} from '../fakes/fake-huawei-ecs-server.js'
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
@@ -139,6 +141,7 @@ export async function chinaWorld(
   const home = mkdtempSync(join(tmpdir(), 'skyhop-china-'))
   let objectStore: FakeObjectStore | null = null
   let checkpointSync
+  let attemptHolds
   if (options.checkpointStore) {
     const cos = options.checkpointStore === 'cos'
     objectStore = new FakeObjectStore({
@@ -152,8 +155,19 @@ export async function chinaWorld(
       homeDir: '/nonexistent',
     })
     const url = cos ? 'cos://ckpt-1250000000/runs' : 'obs://ckpt/runs'
-    checkpointSync = checkpointSyncFor(
-      {checkpointStore: {url, region: cos ? 'ap-guangzhou' : 'cn-north-4', endpoint: objectStore.endpoint, syncIntervalSeconds: 1}},
+    const config = {
+      checkpointStore: {url, region: cos ? 'ap-guangzhou' : 'cn-north-4', endpoint: objectStore.endpoint, syncIntervalSeconds: 1},
+    }
+    checkpointSync = checkpointSyncFor(config, signer)
+    // Held attempts' go objects and a gang's shared objects live in the same store.
+    attemptHolds = attemptHoldsFor(
+      config,
+      new HttpClient({
+        provider: cos ? 'tencentcloud' : 'huaweicloud',
+        dispatcher: createDispatcher(),
+        timeoutMs: 10_000,
+        retry: {retries: 2},
+      }),
       signer,
     )
   }
@@ -220,6 +234,7 @@ export async function chinaWorld(
   ])
   const {store, catalogFile, replan, drive, driveExisting} = await jobDriver(home, providers, offers, 'fake-china-offers.json', {
     checkpointSync,
+    attemptHolds,
   })
 
   let closed = false
