@@ -63,7 +63,8 @@ describe('controller on the fake clouds: multi-node gangs', function () {
 
   it('a spot notice to one worker is the gang’s: the head checkpoints, the whole gang is relaunched elsewhere and resumes', async () => {
     w = await cloudWorld({checkpointStore: true})
-    const steps = 30
+    // Long enough (12 s) that the notice lands mid-run even when a loaded machine reports "running" late.
+    const steps = 60
     // Both ranks step together; the head keeps the record (and the runner saves rank 0's directory).
     const run = [
       'f="$SKYHOP_CHECKPOINT_DIR/step"; mkdir -p "$SKYHOP_CHECKPOINT_DIR"',
