@@ -12,6 +12,7 @@ import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 import {BugError} from '../errors.js'
 import type {Currency} from '../model/job-spec.js'
 import type {Confidence, Offer, PriceStatus} from '../model/catalog.js'
+import {interconnectOf} from './interconnect.js'
 
 export const SNAPSHOT_FORMAT = 'skyhop-offers/1'
 export const BINARY_FORMAT = 'skyhop-offers-bin/2'
@@ -459,6 +460,9 @@ export function tableRow(t: OfferTable, i: number): Offer {
   }
   const notes = str(t, S.notes, i)
   if (notes !== null) offer.notes = notes
+  // Not a column: the fabric is a property of the instance type, looked up for every file alike.
+  const fabric = interconnectOf(offer.provider, offer.instanceType)
+  if (fabric !== undefined) offer.interconnect = fabric
   return offer
 }
 

@@ -15,7 +15,8 @@ import type {Currency} from '../model/job-spec.js'
 import {compiledSchema} from '../util/schemas.js'
 import {locate, pointer, schemaIssues, type SourceDocument, sortIssues} from '../util/located-document.js'
 import type {AcceleratorRegistry} from './accelerators.js'
-import type {Confidence, Offer, PriceStatus} from '../model/catalog.js'
+import type {Confidence, Interconnect, Offer, PriceStatus} from '../model/catalog.js'
+import {interconnectOf} from './interconnect.js'
 
 export const CATALOG_FILE_INVALID = 'CATALOG_FILE_INVALID'
 
@@ -45,6 +46,7 @@ interface RawOffer {
   confidence?: Confidence
   unknownFields?: Array<'vcpus' | 'memoryGiB'>
   notes?: string
+  interconnect?: {kind: Interconnect['kind']; gbps?: number | null; source?: string} | null
 }
 
 export interface UserCatalog {
@@ -219,6 +221,13 @@ function normalize(
     }
     if (r.unknownFields && r.unknownFields.length > 0) offer.unknownFields = [...r.unknownFields]
     if (r.notes !== undefined) offer.notes = r.notes
+    // The file's own word wins; `null` says "not known", so the table's row is not applied either.
+    if (r.interconnect !== undefined && r.interconnect !== null)
+      offer.interconnect = {kind: r.interconnect.kind, gbps: r.interconnect.gbps ?? null, source: r.interconnect.source ?? offer.source}
+    else if (r.interconnect === undefined) {
+      const fabric = interconnectOf(offer.provider, offer.instanceType)
+      if (fabric !== undefined) offer.interconnect = fabric
+    }
     offers.push(offer)
   })
   return {offers, problems}

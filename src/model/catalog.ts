@@ -34,6 +34,28 @@ export interface Accelerator {
 
 export type PriceStatus = 'list' | 'estimate' | 'unknown'
 
+/**
+ * The fabric between the nodes of one gang: `efa` (AWS Elastic Fabric Adapter),
+ * `infiniband`, `roce` (RDMA over Converged Ethernet, GPUDirect RDMA), `gpudirect-tcpx`
+ * (GCP A3's GPUDirect-TCPX/TCPXO), `hccs` (Huawei Ascend's HCCS between the nodes of a
+ * super-node), or plain `ethernet` (TCP, no RDMA between the accelerators).
+ */
+export type InterconnectKind = 'efa' | 'infiniband' | 'roce' | 'gpudirect-tcpx' | 'hccs' | 'ethernet'
+export const INTERCONNECT_KINDS: readonly InterconnectKind[] = ['efa', 'infiniband', 'roce', 'gpudirect-tcpx', 'hccs', 'ethernet']
+
+/** What an offer's nodes talk to each other over, with the page that says so. */
+export interface Interconnect {
+  kind: InterconnectKind
+  /** Inter-node bandwidth per node as published, Gbit/s; null when the source gives no figure. */
+  gbps: number | null
+  source: string
+}
+
+/** Every kind but plain ethernet is a fabric built for collectives across nodes. */
+export function isFastFabric(i: Interconnect | null | undefined): boolean {
+  return i !== null && i !== undefined && i.kind !== 'ethernet'
+}
+
 export interface Offer {
   provider: string
   region: string
@@ -66,6 +88,11 @@ export interface Offer {
   maxNodes?: number
   /** Seconds of notice before a spot/preemptible instance is taken back. */
   noticeSeconds: number | null
+  /**
+   * The inter-node fabric, where the catalog knows it (src/catalog/interconnect.ts, or a
+   * user's catalog file). Absent: unknown, which is not the same as plain ethernet.
+   */
+  interconnect?: Interconnect
   source: string
   /** ISO date of the price. */
   asOf: string

@@ -9,6 +9,7 @@ import {BugError} from '../../errors.js'
 import {encodeSnapshot, type ProviderMeta, type SnapshotFile} from '../snapshot.js'
 import type {Offer} from '../../model/catalog.js'
 import {parseCsvRecords} from './csv.js'
+import {INTERCONNECT_SOURCE} from '../interconnect.js'
 import {buildOffers, type SkippedRow, type SkypilotFile, skypilotSource} from './offers.js'
 import {buildRegistry, type MemoryObservation} from './registry.js'
 
@@ -114,6 +115,7 @@ export function buildFromSources(sourcesDir: string): BuiltCatalog {
     ...skypilot.map((f) => `${skypilotSource(f)}${f.extract ? ' (extract)' : ''}`),
     'data/sources/western.csv (SkyPilot catalog rows; file and commit per row)',
     'data/sources/china.csv (Tencent Cloud billing docs, Alibaba Cloud and Huawei Cloud product docs; a source per row)',
+    INTERCONNECT_SOURCE,
     ...NOT_USED.map((n) => `not used: ${n}`),
   ]
   const providers: Record<string, ProviderMeta> = {}

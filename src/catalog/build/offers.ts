@@ -6,6 +6,7 @@
 import type {AcceleratorRegistry} from '../accelerators.js'
 import {BugError} from '../../errors.js'
 import {effectiveSpot, fixAcceleratorCount, gcpTotal, isPlaceholderPrice, regionalSpot} from '../anomalies.js'
+import {interconnectOf} from '../interconnect.js'
 import {providerInfo} from '../providers.js'
 import type {Confidence, Offer, PriceStatus} from '../../model/catalog.js'
 import {minConfidence} from './figures.js'
@@ -84,6 +85,8 @@ function finish(
     if (!memKnown) offer.unknownFields.push('memoryGiB')
   }
   if (o.notes === undefined) delete offer.notes
+  const fabric = interconnectOf(offer.provider, offer.instanceType)
+  if (fabric !== undefined) offer.interconnect = fabric
   return offer
 }
 
