@@ -42,12 +42,15 @@ export function renderPlan(result: PlanResult, explain: boolean): string {
 
 /** The candidates table shared by `plan` and `launch`. */
 export function candidateTable(candidates: readonly Candidate[]): string {
+  // A gang's plan shows what its nodes talk over; a one-node plan has no such column.
+  const gang = candidates.some((c) => c.nodes > 1)
   return renderTable(candidates, [
     {header: '', get: (c) => (c.rank === 1 ? '✔' : '')},
     {header: 'PROVIDER', get: (c) => c.provider},
     {header: 'REGION', get: (c) => c.zone ?? c.region},
     {header: 'INSTANCE', get: (c) => c.instanceType},
     {header: 'ACCELERATORS', get: accelerators},
+    ...(gang ? [{header: 'FABRIC', get: fabric}] : []),
     {header: 'SPOT', get: (c) => (c.spot ? 'spot' : '')},
     {header: '$/H', get: price, align: 'right'},
     {header: 'QUEUE', get: (c) => formatHours(c.estimatedQueueHours), align: 'right'},
@@ -62,6 +65,14 @@ function accelerators(c: Candidate): string {
   if (c.nodes <= 1) return per
   // The local provider's gang is processes sharing this machine, not machines: say so.
   return c.provider === 'local' ? `${per} ×${c.nodes} ranks on one machine` : `${per} ×${c.nodes} nodes`
+}
+
+/** `efa 3200G`, `ethernet 25G`, `infiniband`; `local` for ranks sharing this machine; `?` when undocumented. */
+function fabric(c: Candidate): string {
+  if (c.provider === 'local') return 'local'
+  const i = c.interconnect
+  if (i === undefined || i === null) return '?'
+  return i.gbps === null ? i.kind : `${i.kind} ${i.gbps}G`
 }
 
 /** USD per hour; `~` marks an estimated price, the original currency is shown beside. */

@@ -107,6 +107,7 @@ interface RawJob {
     cpus?: string | number
     memory?: string | number
     disk?: string | number
+    interconnect?: 'required' | 'preferred' | 'any'
   }
   nodes?: number
   compat?: CompatName | CompatName[]
@@ -322,6 +323,8 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
       cpus: cpus as Quantity | null,
       memoryGB: memoryGB as Quantity | null,
       diskGB: diskGB as number | null,
+      // Only when written, so specs of jobs that never say stay as they were.
+      ...(res.interconnect === undefined ? {} : {interconnect: res.interconnect}),
     },
     spot: raw.spot ?? 'on-demand',
     work,

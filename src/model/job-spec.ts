@@ -72,6 +72,8 @@ export interface DataSource {
   sizeGB: number
 }
 
+export type InterconnectPolicy = 'required' | 'preferred' | 'any'
+
 export interface JobSpec {
   name: string
   resources: {
@@ -84,6 +86,11 @@ export interface JobSpec {
     cpus: Quantity | null
     memoryGB: Quantity | null
     diskGB: number | null
+    /**
+     * For a gang (nodes > 1), how the fabric between its nodes counts: `required`, `preferred`,
+     * `any`. Null (or absent, in specs stored before it existed): `preferred` for a gang.
+     */
+    interconnect?: InterconnectPolicy | null
   }
   spot: SpotPolicy
   /** How long the job takes on a reference configuration; null when unknown. */

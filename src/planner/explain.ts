@@ -54,6 +54,10 @@ export function describeExclusion(
       return detail <= 1
         ? `${subject} cannot launch a gang of nodes (one node per attempt); the job needs ${job.nodes} nodes`
         : `${subject} can hold at most ${detail} nodes in one gang; the job needs ${job.nodes}`
+    case 'interconnect':
+      return example.interconnect
+        ? `${subject} has plain ethernet between nodes${example.interconnect.gbps === null ? '' : ` (${example.interconnect.gbps} Gbit/s)`}; the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required)`
+        : `${subject} has no documented inter-node fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS); the job's ${job.nodes}-node gang requires one (resources.interconnect: required)`
     case 'container-unsupported':
       return subject === 'local'
         ? `local has no container runtime for the job's image ${job.container?.reference ?? ''} (podman or docker); install one or set providers.local.container_runtime`

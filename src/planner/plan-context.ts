@@ -1,8 +1,8 @@
 // Everything about one job that does not depend on the offer, worked out once before the
 // loop over offers: limits in USD, placement sets, the reference throughput, the block
 // list by provider, and a cache of per-accelerator judgements and egress figures.
-import type {Accelerator, Confidence, Offer} from '../model/catalog.js'
-import type {AcceleratorRequest, JobSpec, Money, Objective} from '../model/job-spec.js'
+import {type Accelerator, type Confidence, type Offer, isFastFabric} from '../model/catalog.js'
+import type {AcceleratorRequest, InterconnectPolicy, JobSpec, Money, Objective} from '../model/job-spec.js'
 import {ObservationIndex} from './observations.js'
 import {
   DEFAULT_SAFETY_MARGIN,
@@ -11,7 +11,10 @@ import {
   DEFAULT_WORK_HOURS,
   EGRESS_DEFAULT,
   EGRESS_PER_GB,
+  INTER_NODE_EFFICIENCY_PER_DOUBLING,
   REFERENCE_DEVICES_PER_NODE,
+  SLOW_FABRIC_EFFICIENCY_PER_DOUBLING,
+  type ProviderKind,
   TRANSFER_GBPS,
   scalingEfficiency,
 } from './priors.js'
@@ -33,7 +36,10 @@ export interface AcceleratorGroup {
   referenceTotal: number
   runSource: string
   runConfidence: Confidence
-  /** Per-node device count → scaling efficiency for that count on job.nodes nodes. */
+  /**
+   * Per-node device count → scaling efficiency for that count on job.nodes nodes; a gang on a
+   * slow fabric is cached under the negated count.
+   */
   efficiency: Map<number, number>
 }
 
@@ -86,6 +92,9 @@ export class JobContext {
   readonly workKnown: boolean
   readonly checkpointHours: number | null
   readonly valueOfTimeUsdPerHour: number
+  /** How the fabric between a gang's nodes counts; `any` for a one-node job. */
+  readonly interconnect: InterconnectPolicy
+  private slowFabricNoted = false
   readonly assumptions: string[] = []
   private readonly noted = new Set<string>()
   private readonly groups = new Map<string, AcceleratorGroup>()
@@ -178,6 +187,12 @@ export class JobContext {
     }
     if (this.objective === 'balanced') {
       this.note(`balanced objective: expected cost + ${fmt(this.valueOfTimeUsdPerHour)} USD per hour of expected finish time`)
+    }
+    this.interconnect = job.nodes > 1 ? (job.resources.interconnect ?? 'preferred') : 'any'
+    if (this.interconnect === 'required') {
+      this.note(
+        `resources.interconnect is required: only offers with a documented inter-node fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS) can run the ${job.nodes}-node gang`,
+      )
     }
     if (job.resources.diskGB !== null) {
       this.note(`disk ${job.resources.diskGB} GB is not checked against offers: cloud disks are sized at launch`)
@@ -408,14 +423,38 @@ export class JobContext {
     g.runConfidence = g.name === ref.name ? 'high' : lower(lower(tf.confidence ?? 'low', ref.tflopsConfidence), 'medium')
   }
 
-  /** Run hours on `count` devices per node of this group, across job.nodes nodes. */
-  runHours(g: AcceleratorGroup, countPerNode: number): number {
+  /**
+   * Whether a gang on this offer is estimated on a slow fabric: the job prefers a fabric (the
+   * default for nodes > 1) and the offer is a cloud's without a documented fast one. Slurm,
+   * Kubernetes and local offers rarely say; a missing fabric is not held against them, an
+   * `ethernet` one given in a catalog file is.
+   */
+  slowFabric(offer: Offer, kind: ProviderKind): boolean {
+    if (this.interconnect !== 'preferred') return false
+    if (offer.interconnect === undefined) return kind === 'cloud'
+    return !isFastFabric(offer.interconnect)
+  }
+
+  /** The plan's assumption line for the slow-fabric penalty, added the first time it is applied. */
+  noteSlowFabric(): void {
+    if (this.slowFabricNoted) return
+    this.slowFabricNoted = true
+    this.note(
+      `${this.job.nodes}-node gang: on a cloud offer without a documented fast fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS) each doubling of nodes keeps ${Math.round(SLOW_FABRIC_EFFICIENCY_PER_DOUBLING * 100)}% of linear speed-up instead of ${Math.round(INTER_NODE_EFFICIENCY_PER_DOUBLING * 100)}% (TCP all-reduce; priors.ts SLOW_FABRIC_EFFICIENCY_PER_DOUBLING); set resources.interconnect to required or any to change this`,
+    )
+  }
+
+  /** Run hours on `count` devices per node of this group, across job.nodes nodes (`slowFabric`: see slowFabric()). */
+  runHours(g: AcceleratorGroup, countPerNode: number, slowFabric = false): number {
     if (g.referenceTotal === 1 && g.perDevice === 1) return this.workHours
-    let eff = g.efficiency.get(countPerNode)
+    if (slowFabric) this.noteSlowFabric()
+    const key = slowFabric ? -countPerNode : countPerNode
+    let eff = g.efficiency.get(key)
     if (eff === undefined) {
       const nodes = Math.max(1, this.job.nodes)
-      eff = countPerNode * nodes * scalingEfficiency(countPerNode, nodes)
-      g.efficiency.set(countPerNode, eff)
+      const perDoubling = slowFabric ? SLOW_FABRIC_EFFICIENCY_PER_DOUBLING : INTER_NODE_EFFICIENCY_PER_DOUBLING
+      eff = countPerNode * nodes * scalingEfficiency(countPerNode, nodes, perDoubling)
+      g.efficiency.set(key, eff)
     }
     return (this.workHours * g.referenceTotal) / (g.perDevice * eff)
   }

@@ -23,7 +23,7 @@
 // Hot-loop rules: per-accelerator judgements are cached (JobContext.group); numbers for
 // a candidate go into one reused scratch record, which is copied only when it enters the
 // top-K heap; candidate objects with their estimate details are built for the final K.
-import type {Confidence, Offer} from '../model/catalog.js'
+import {type Confidence, type Offer, isFastFabric} from '../model/catalog.js'
 import {type AcceleratorGroup, type Egress, JobContext, fmt} from './plan-context.js'
 import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
 import {byRelevance, describeExclusion} from './explain.js'
@@ -35,6 +35,7 @@ import {
   PREEMPTION_PRIOR_SOURCE,
   type ProviderKind,
   QUEUE_PRIOR_MINUTES,
+  SLOW_FABRIC_EFFICIENCY_PER_DOUBLING,
   providerKind,
 } from './priors.js'
 import type {Candidate, OfferIndex, Plan, PlanInput} from './types.js'
@@ -166,6 +167,10 @@ export function rankOffers(
       const where = maxNodes < backendMax ? offer.region : ''
       return exclusions.add('multi-node-unsupported', offer.provider, where, offer, null, maxNodes)
     }
+    // A gang that requires a fabric runs only where one is documented; grouped by provider and
+    // instance type, since the fabric is a property of the shape.
+    if (ctx.interconnect === 'required' && !isFastFabric(offer.interconnect))
+      return exclusions.add('interconnect', offer.provider, offer.instanceType, offer, null)
     if (ctx.containerProviders !== null && !ctx.containerProviders.has(offer.provider))
       return exclusions.add('container-unsupported', offer.provider, '', offer, null)
     const room = offerRoom(offer)
@@ -289,7 +294,7 @@ function evaluate(
     }
   }
   const queueHours = queueMinutes / 60
-  const runHours = ctx.runHours(g, offer.accelerator === null ? 1 : offer.accelerator.count)
+  const runHours = ctx.runHours(g, offer.accelerator === null ? 1 : offer.accelerator.count, nodes > 1 && ctx.slowFabric(offer, kind))
 
   // Spot risk: observations (with enough exposure) > the catalog's rate > the prior.
   let rate = 0
@@ -406,10 +411,17 @@ export type Compare = (a: Scored, b: Scored) => number
 /** Negative when `a` ranks before `b`. Ordered alternatives come first by their index. */
 export function comparator(ctx: JobContext): Compare {
   const ordered = ctx.job.resources.acceleratorOrder === 'ordered'
+  const preferFabric = ctx.interconnect === 'preferred'
   return (a, b) => {
     if (ordered && a.alt !== b.alt) return a.alt - b.alt
     if (a.primary !== b.primary) return a.primary < b.primary ? -1 : 1
     if (a.secondary !== b.secondary) return a.secondary < b.secondary ? -1 : 1
+    // A gang that prefers a fabric takes the offer that has one when all else is equal (also
+    // when nothing scales: without a work estimate every candidate runs the same assumed hour).
+    if (preferFabric) {
+      const fa = isFastFabric(a.offer.interconnect)
+      if (fa !== isFastFabric(b.offer.interconnect)) return fa ? -1 : 1
+    }
     const ka = candidateKey(a)
     const kb = candidateKey(b)
     return ka < kb ? -1 : ka > kb ? 1 : 0
@@ -516,6 +528,12 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
   if (s.spot && ctx.checkpointHours === null) notes.push('no-checkpoint')
   if (currency !== 'USD') ctx.note(`prices in ${currency} are ranked in USD at ${ctx.cnyPerUsd} CNY per USD`)
   const finishAt = new Date(ctx.nowMs + s.finishHours * 3_600_000)
+  // A gang's candidates say what their nodes talk over (null: nobody documented it).
+  const gang = nodes > 1 ? {interconnect: offer.interconnect ?? null} : {}
+  const slow = nodes > 1 && ctx.slowFabric(offer, providerKind(offer.provider))
+  const runSource = slow
+    ? `${g.runSource}; ${nodes}-node gang on ${offer.interconnect ? offer.interconnect.kind : 'undocumented'} networking: ${Math.round(SLOW_FABRIC_EFFICIENCY_PER_DOUBLING * 100)}% per doubling of nodes (priors.ts)`
+    : g.runSource
   const preemptionDetail = s.spot
     ? `${fmt(s.ratePerHour)}/h × ${nodes} node(s) over ${fmt(s.runHours)} h; ${ctx.checkpointHours === null ? 'no checkpoints: a preemption loses everything since the start' : `checkpoint every ${fmt(ctx.checkpointHours)} h`} (${s.rateSource})`
     : s.rateSource
@@ -529,6 +547,7 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
     instanceType: offer.instanceType,
     accelerator: offer.accelerator === null ? null : {name: offer.accelerator.name, count: offer.accelerator.count},
     nodes,
+    ...gang,
     spot: s.spot,
     alternative: s.alt,
     hourlyPrice: priceKnown ? {amount: round(s.priceNode * nodes), currency} : null,
@@ -542,7 +561,7 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
     estimatedCost: priceKnown ? {amount: round(ctx.fromUsd(s.costUsd, currency)), currency} : null,
     objectiveValue: round(s.primary),
     estimates: {
-      runHours: {value: round(s.runHours), source: g.runSource, confidence: g.runConfidence},
+      runHours: {value: round(s.runHours), source: runSource, confidence: g.runConfidence},
       queueHours: {value: round(s.queueHours), source: s.queueSource, confidence: s.queueConfidence},
       preemptions: {value: round(s.preemptions), source: preemptionDetail, confidence: s.rateConfidence},
       preemptionOverheadHours: {

@@ -54,10 +54,30 @@ export const INTER_NODE_EFFICIENCY_PER_DOUBLING = 0.9
 /** Devices per node assumed for a reference configuration larger than one node. */
 export const REFERENCE_DEVICES_PER_NODE = 8
 
-export function scalingEfficiency(devicesPerNode: number, nodes: number): number {
+/**
+ * Inter-node efficiency per doubling of nodes for a gang whose nodes talk over plain TCP
+ * networking (a cloud offer with `ethernet`, or with no documented fabric, under the job's
+ * default `resources.interconnect: preferred`), in place of INTER_NODE_EFFICIENCY_PER_DOUBLING.
+ * Why 0.7: the 0.9 above is a data-parallel step whose exposed all-reduce costs ~10% on an
+ * RDMA fabric (EFA, InfiniBand, RoCE; 400–3,200 Gbit/s per node). Without RDMA, NCCL falls
+ * back to sockets: NVIDIA measures ~4 GB/s over TCP against ~340 GB/s with GPUDirect-TCPXO on
+ * the same a3-megagpu-8g nodes (docs.nvidia.com/aicr, "GKE TCPXO Networking Prerequisites"),
+ * and the documented links of such shapes are 25–100 Gbit/s (src/catalog/interconnect.ts).
+ * The exposed communication grows several-fold; at 3× the 10% share becomes ~30% of a step,
+ * hence 0.7. It is deliberately mild (a gang that is mostly compute loses less, a large model
+ * over 25 Gbit/s far more): enough that between two otherwise equal offers the one with a
+ * fabric wins, and a plan's assumptions say it was applied.
+ */
+export const SLOW_FABRIC_EFFICIENCY_PER_DOUBLING = 0.7
+
+export function scalingEfficiency(
+  devicesPerNode: number,
+  nodes: number,
+  interNodePerDoubling = INTER_NODE_EFFICIENCY_PER_DOUBLING,
+): number {
   const perNode = Math.max(1, devicesPerNode)
   const n = Math.max(1, nodes)
-  return INTRA_NODE_EFFICIENCY_PER_DOUBLING ** Math.log2(perNode) * INTER_NODE_EFFICIENCY_PER_DOUBLING ** Math.log2(n)
+  return INTRA_NODE_EFFICIENCY_PER_DOUBLING ** Math.log2(perNode) * interNodePerDoubling ** Math.log2(n)
 }
 
 /** SkyPilot's convention when a job says nothing of its length: one hour. */

@@ -1,7 +1,7 @@
 // The planner's vocabulary: what goes in (a job, offers, what we have observed, what the
 // controller has blocked) and what comes out (ranked candidates with estimates, grouped
 // exclusions, a sweep assignment). Types only; pure data, JSON-safe on the way out.
-import type {Accelerator, Confidence, Offer, OfferIndex, PriceStatus} from '../model/catalog.js'
+import type {Accelerator, Confidence, Interconnect, Offer, OfferIndex, PriceStatus} from '../model/catalog.js'
 import type {Currency, JobSpec, Money, Objective} from '../model/job-spec.js'
 
 /** `provider/region/zone/instanceType`, zone `-` when null. Stable; used as a map key. */
@@ -118,6 +118,7 @@ export const EXCLUSION_REASONS = [
   'region-not-allowed',
   'blocked',
   'multi-node-unsupported',
+  'interconnect',
   'container-unsupported',
   'cpus',
   'memory',
@@ -169,6 +170,8 @@ export interface Candidate {
   instanceType: string
   accelerator: {name: string; count: number} | null
   nodes: number
+  /** A gang's only (nodes > 1): the offer's inter-node fabric, null when nobody documented it. */
+  interconnect?: Interconnect | null
   spot: boolean
   /** Index of the job's accelerator alternative this offer satisfies (-1 for a CPU-only job). */
   alternative: number

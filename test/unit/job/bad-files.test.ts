@@ -275,6 +275,13 @@ const cases: Case[] = [
     message: /expected integer, got number 1.5/,
   },
   {
+    title: 'interconnect unknown',
+    content: 'name: a\nrun: x\nnodes: 2\nresources:\n  interconnect: infiniband\n',
+    line: 5,
+    path: '/resources/interconnect',
+    message: /"infiniband" is not allowed; expected one of/,
+  },
+  {
     title: 'compat unknown',
     content: 'name: a\nrun: x\ncompat: [torchrun, ray]\n',
     line: 3,

@@ -31,6 +31,11 @@ describe('job file normalization', () => {
     expect(load('name: a\nrun: x\ncompat: [torchrun, dstack]\n').compat).to.deep.equal(['torchrun', 'dstack'])
   })
 
+  it('reads resources.interconnect only when written, so older specs stay as they were', () => {
+    expect(load('name: a\nrun: x\nnodes: 2\n').resources).to.not.have.property('interconnect')
+    expect(load('name: a\nrun: x\nnodes: 2\nresources:\n  interconnect: required\n').resources.interconnect).to.equal('required')
+  })
+
   it('resolves accelerator aliases to canonical names', () => {
     const spec = load('name: a\nrun: x\nresources:\n  accelerators: [910B:8, "A100,H100:8", {vendor: cambricon, count: 1..4}]\n')
     const [ascend, either, filter] = spec.resources.accelerators

@@ -1,0 +1,105 @@
+// Gangs and the fabric between their nodes: the slow-fabric scaling penalty, the
+// `resources.interconnect` key, and one-node jobs left as they were.
+import {expect} from 'chai'
+
+import type {Interconnect, Offer} from '../../../src/model/catalog.js'
+import type {InterconnectPolicy} from '../../../src/model/job-spec.js'
+import {planJob} from '../../../src/planner/index.js'
+import {INTER_NODE_EFFICIENCY_PER_DOUBLING, SLOW_FABRIC_EFFICIENCY_PER_DOUBLING} from '../../../src/planner/priors.js'
+import {input, job, offer, request} from './fixtures.js'
+
+const EFA: Interconnect = {kind: 'efa', gbps: 400, source: 'test: EFA'}
+const ETHERNET: Interconnect = {kind: 'ethernet', gbps: 25, source: 'test: 25 Gbit ENA'}
+
+/** Two offers equal in everything but the fabric; the one without sorts first by key. */
+function pair(fabricOfB: Interconnect | undefined = EFA, provider = 'aws'): Offer[] {
+  return [
+    offer({provider, instanceType: 'a-plain', count: 8, od: 8}),
+    offer({provider, instanceType: 'b-fabric', count: 8, od: 8, ...(fabricOfB ? {interconnect: fabricOfB} : {})}),
+  ]
+}
+
+function gang(nodes: number, interconnect?: InterconnectPolicy, extra: Parameters<typeof job>[0] = {}) {
+  return job({nodes, ...extra, resources: {accelerators: [request('SLOW:8', ['SLOW'], 8)], ...(interconnect ? {interconnect} : {})}})
+}
+
+describe('planner: multi-node gangs and the inter-node fabric', () => {
+  it('between two otherwise equal cloud offers, a gang takes the one with EFA: the other runs slower by the documented factor', () => {
+    const plan = planJob(input(gang(2), pair()))
+    expect(plan.chosen).to.include({instanceType: 'b-fabric', nodes: 2})
+    expect(plan.chosen!.interconnect).to.deep.equal(EFA)
+    const plain = plan.candidates.find((c) => c.instanceType === 'a-plain')!
+    expect(plain.interconnect).to.equal(null)
+    // One doubling of nodes: 0.9 on a fabric, 0.7 without.
+    const ratio = plain.estimatedRunHours / plan.chosen!.estimatedRunHours
+    expect(ratio).to.be.closeTo(INTER_NODE_EFFICIENCY_PER_DOUBLING / SLOW_FABRIC_EFFICIENCY_PER_DOUBLING, 1e-3)
+    expect(plain.estimates.runHours.source).to.match(/2-node gang on undocumented networking: 70% per doubling of nodes/)
+    expect(plan.chosen!.estimates.runHours.source).to.not.match(/gang on/)
+    expect(plan.assumptions.some((a) => /2-node gang: .* keeps 70% .* instead of 90%/.test(a))).to.equal(true)
+  })
+
+  it('four nodes: the penalty compounds per doubling, and an ethernet offer counts as slow', () => {
+    const plan = planJob(input(gang(4), [offer({instanceType: 'a-plain', count: 8, od: 8, interconnect: ETHERNET}), ...pair().slice(1)]))
+    const plain = plan.candidates.find((c) => c.instanceType === 'a-plain')!
+    expect(plain.interconnect).to.deep.equal(ETHERNET)
+    expect(plain.estimatedRunHours / plan.chosen!.estimatedRunHours).to.be.closeTo((0.9 / 0.7) ** 2, 1e-3)
+    expect(plain.estimates.runHours.source).to.include('4-node gang on ethernet networking')
+  })
+
+  it('a one-node job is unchanged: no penalty, no interconnect field, no assumption, the key breaks the tie', () => {
+    const plan = planJob(input(job({resources: {accelerators: [request('SLOW:8', ['SLOW'], 8)]}}), pair()))
+    expect(plan.chosen!.instanceType).to.equal('a-plain')
+    expect(plan.candidates[0].estimatedRunHours).to.equal(plan.candidates[1].estimatedRunHours)
+    expect(plan.candidates.every((c) => !('interconnect' in c))).to.equal(true)
+    expect(plan.assumptions.join('\n')).to.not.match(/gang|interconnect/)
+  })
+
+  it('interconnect: any leaves the fabric out of the estimate', () => {
+    const plan = planJob(input(gang(2, 'any'), pair()))
+    expect(plan.candidates[0].estimatedRunHours).to.equal(plan.candidates[1].estimatedRunHours)
+    expect(plan.chosen!.instanceType).to.equal('a-plain')
+    expect(plan.assumptions.join('\n')).to.not.match(/gang:/)
+  })
+
+  it('interconnect: required excludes offers without a fabric, with a reason per shape', () => {
+    const offers = [offer({instanceType: 'c-eth', count: 8, od: 1, interconnect: ETHERNET}), ...pair()]
+    const plan = planJob(input(gang(2, 'required'), offers))
+    expect(plan.candidates.map((c) => c.instanceType)).to.deep.equal(['b-fabric'])
+    const groups = plan.excluded.filter((g) => g.reason === 'interconnect')
+    expect(groups.map((g) => g.subject).sort()).to.deep.equal(['aws/a-plain', 'aws/c-eth'])
+    expect(groups.find((g) => g.subject === 'aws/a-plain')!.message).to.equal(
+      "aws/a-plain has no documented inter-node fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS); the job's 2-node gang requires one (resources.interconnect: required)",
+    )
+    expect(groups.find((g) => g.subject === 'aws/c-eth')!.message).to.include('plain ethernet between nodes (25 Gbit/s)')
+    expect(plan.assumptions.some((a) => a.startsWith('resources.interconnect is required'))).to.equal(true)
+  })
+
+  it('required on one node has no effect', () => {
+    const plan = planJob(input(job({resources: {accelerators: [request('SLOW:8', ['SLOW'], 8)], interconnect: 'required'}}), pair()))
+    expect(plan.candidates).to.have.length(2)
+    expect(plan.excluded.filter((g) => g.reason === 'interconnect')).to.deep.equal([])
+  })
+
+  it('Slurm offers without a documented fabric are not penalised; one declared ethernet is', () => {
+    const plan = planJob(input(gang(2), pair(undefined, 'slurm')))
+    expect(plan.candidates[0].estimatedRunHours).to.equal(plan.candidates[1].estimatedRunHours)
+    const eth = planJob(input(gang(2), [offer({provider: 'slurm', instanceType: 'a-plain', count: 8, od: 8, interconnect: ETHERNET})]))
+    const fast = planJob(input(gang(2), [offer({provider: 'slurm', instanceType: 'a-plain', count: 8, od: 8, interconnect: EFA})]))
+    expect(eth.chosen!.estimatedRunHours / fast.chosen!.estimatedRunHours).to.be.closeTo(0.9 / 0.7, 1e-3)
+  })
+
+  it('without a work estimate nothing scales, and the fabric still decides between equal offers', () => {
+    const plan = planJob(input(gang(2, undefined, {work: null}), pair()))
+    expect(plan.candidates[0].estimatedRunHours).to.equal(plan.candidates[1].estimatedRunHours)
+    expect(plan.chosen!.instanceType).to.equal('b-fabric')
+  })
+
+  it('a cheaper offer without a fabric can still win when it is cheap enough: the penalty is a cost, not a rule', () => {
+    const offers = [
+      offer({instanceType: 'a-plain', count: 8, od: 4}),
+      offer({instanceType: 'b-fabric', count: 8, od: 8, interconnect: EFA}),
+    ]
+    const plan = planJob(input(gang(2, undefined, {objective: 'cost'}), offers))
+    expect(plan.chosen!.instanceType).to.equal('a-plain')
+  })
+})
