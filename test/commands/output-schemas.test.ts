@@ -94,6 +94,31 @@ describe('--json output of every command matches its schema (built CLI)', functi
     expect(logs.lines.map((l: {line: string}) => l.line)).to.include('hello schemas')
   })
 
+  it("plan of a gang: each candidate's interconnect, documented or null", () => {
+    const catalog = join(home, 'gang-catalog.json')
+    const offer = (instanceType: string, extra: object) => ({
+      provider: 'onprem',
+      region: 'lab',
+      instanceType,
+      accelerator: {name: 'H100', count: 8},
+      vcpus: 96,
+      memoryGiB: 1024,
+      price: {onDemand: 20, currency: 'USD'},
+      ...extra,
+    })
+    writeFileSync(
+      catalog,
+      JSON.stringify({offers: [offer('ib', {interconnect: {kind: 'infiniband', gbps: 3200, source: 'lab wiring'}}), offer('plain', {})]}),
+    )
+    const gangFile = join(home, 'gang.yaml')
+    writeFileSync(gangFile, 'name: gang\nnodes: 2\nresources: {accelerators: H100:8}\nrun: echo rank\n')
+    const plan = json('plan', ['plan', gangFile, '--catalog', catalog, '--all-providers'], o)
+    const fabric = Object.fromEntries(
+      plan.candidates.map((c: {instanceType: string; interconnect: unknown}) => [c.instanceType, c.interconnect]),
+    )
+    expect(fabric).to.deep.equal({ib: {kind: 'infiniband', gbps: 3200, source: 'lab wiring'}, plain: null})
+  })
+
   it('cancel and preempt a running job, then recover', async () => {
     const long = join(home, 'long.yaml')
     writeFileSync(long, "name: long\nrecovery: {max_restarts: 1}\nrun: |\n  trap 'exit 0' TERM\n  while true; do sleep 0.1; done\n")

@@ -166,6 +166,51 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(parseEnvelope(withStore.stdout).result.assumptions.join('\n')).to.not.include('object store')
   })
 
+  it("shows a gang's inter-node fabric, prefers the offer that has one, and excludes the rest when it is required", () => {
+    const awsEnv = {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'}
+    // p5.48xlarge has EFA in skyhop's table (the catalog file leaves it to the table); p4de.24xlarge is not documented.
+    const f = setup(TRAIN.replace('run: python train.py', 'nodes: 2\nrun: python train.py'))
+    const human = runCli(['plan', f.job, '--catalog', f.catalog], {env: awsEnv})
+    expect(human.code, human.stderr).to.equal(0)
+    expect(human.stdout).to.match(/FABRIC/)
+    expect(human.stdout).to.match(/p5\.48xlarge\s+H100-80GB×8 ×2 nodes\s+efa 3200G/)
+    expect(human.stdout).to.match(/p4de\.24xlarge\s+A100-80GB×8 ×2 nodes\s+\?/)
+    expect(human.stdout).to.match(
+      /2-node gang: on a cloud offer without a documented fast fabric .* keeps 70% of linear speed-up instead of 90%/,
+    )
+
+    const preferred = parseEnvelope(runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {env: awsEnv}).stdout)
+    expect(validateResult(preferred.result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    const byType = (t: string) => preferred.result.candidates.find((c: {instanceType: string}) => c.instanceType === t)
+    expect(byType('p5.48xlarge').interconnect).to.include({kind: 'efa', gbps: 3200})
+    expect(byType('p4de.24xlarge').interconnect).to.equal(null)
+    // 10 h on one A100×8 node, on two: 10 / (2 × 0.9) on a fabric, 10 / (2 × 0.7) on the p4de's undocumented networking.
+    expect(byType('p4de.24xlarge').estimatedRunHours).to.be.closeTo(10 / (2 * 0.7), 1e-3)
+
+    const required = setup(
+      TRAIN.replace('run: python train.py', 'nodes: 2\nrun: python train.py').replace(
+        'runtimes: [cuda]',
+        'runtimes: [cuda]\n  interconnect: required',
+      ),
+    )
+    const r = runCli(['plan', required.job, '--catalog', required.catalog, '--json'], {env: awsEnv})
+    expect(r.code, r.stderr).to.equal(0)
+    const env = parseEnvelope(r.stdout)
+    expect(validateResult(env.result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    expect(env.result.candidates.map((c: {instanceType: string}) => c.instanceType)).to.deep.equal(['p5.48xlarge'])
+    expect(env.result.excluded.find((g: {reason: string}) => g.reason === 'interconnect')).to.deep.include({
+      subject: 'aws/p4de.24xlarge',
+      count: 1,
+    })
+  })
+
+  it('a one-node plan has no fabric column and no interconnect field', () => {
+    const f = setup(TRAIN)
+    const r = runCli(['plan', f.job, '--catalog', f.catalog], {env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'}})
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stdout).to.not.match(/FABRIC/)
+  })
+
   it('exits 5 with the reasons grouped when nothing is feasible', () => {
     const f = setup(TRAIN)
     const r = runCli(['plan', f.job, '--catalog', f.catalog], {env: ENV})
