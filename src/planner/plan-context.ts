@@ -440,7 +440,7 @@ export class JobContext {
     if (this.slowFabricNoted) return
     this.slowFabricNoted = true
     this.note(
-      `${this.job.nodes}-node gang: on a cloud offer without a documented fast fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS) each doubling of nodes keeps ${Math.round(SLOW_FABRIC_EFFICIENCY_PER_DOUBLING * 100)}% of linear speed-up instead of ${Math.round(INTER_NODE_EFFICIENCY_PER_DOUBLING * 100)}% (TCP all-reduce; priors.ts SLOW_FABRIC_EFFICIENCY_PER_DOUBLING); set resources.interconnect to required or any to change this`,
+      `${this.job.nodes}-node gang: where the nodes have no documented fast fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS: a cloud offer that says nothing, or any offer that says ethernet) each doubling of nodes keeps ${Math.round(SLOW_FABRIC_EFFICIENCY_PER_DOUBLING * 100)}% of linear speed-up instead of ${Math.round(INTER_NODE_EFFICIENCY_PER_DOUBLING * 100)}% (TCP all-reduce; priors.ts SLOW_FABRIC_EFFICIENCY_PER_DOUBLING); set resources.interconnect to required or any to change this`,
     )
   }
 

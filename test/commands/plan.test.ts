@@ -176,7 +176,7 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(human.stdout).to.match(/p5\.48xlarge\s+H100-80GB×8 ×2 nodes\s+efa 3200G/)
     expect(human.stdout).to.match(/p4de\.24xlarge\s+A100-80GB×8 ×2 nodes\s+\?/)
     expect(human.stdout).to.match(
-      /2-node gang: on a cloud offer without a documented fast fabric .* keeps 70% of linear speed-up instead of 90%/,
+      /2-node gang: where the nodes have no documented fast fabric .* keeps 70% of linear speed-up instead of 90%/,
     )
 
     const preferred = parseEnvelope(runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {env: awsEnv}).stdout)
