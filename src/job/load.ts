@@ -1,6 +1,8 @@
 // Turns a job file into a JobSpec: read, parse (with positions), validate against
 // schemas/job.schema.json, then normalize every text quantity into a typed value. All
 // problems are collected and reported together, each at FILE:LINE:COL with its field.
+import {statSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
 import type {Accelerator} from '../model/catalog.js'
 
 import {loadRegistry} from '../catalog/accelerators.js'
@@ -307,6 +309,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
           }
         })
   const container: ContainerImage | null = image?.kind === 'container' ? image.image : null
+  const workdir = raw.workdir === undefined ? null : (at(['workdir'], () => workdirPath(src.file, raw.workdir!)) ?? null)
 
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})
 
@@ -340,7 +343,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     secrets: raw.secrets ?? [],
     setup: raw.setup ?? null,
     run: raw.run,
-    workdir: raw.workdir ?? null,
+    workdir,
     checkpoint: {
       dir: raw.checkpoint?.dir ?? null,
       intervalSeconds: checkpointInterval ?? null,
@@ -367,6 +370,22 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     nodes: raw.nodes ?? 1,
     compat: raw.compat === undefined ? [] : Array.isArray(raw.compat) ? raw.compat : [raw.compat],
   }
+}
+
+/**
+ * The job's code: a local directory, relative to the job file's own directory. Checked here,
+ * at validate, so a typo is a located error (exit 3) rather than a launch that packs nothing.
+ */
+function workdirPath(file: string, value: string): string {
+  const path = resolve(dirname(resolve(file)), value)
+  let stats
+  try {
+    stats = statSync(path)
+  } catch {
+    throw new FieldError(`workdir ${value} does not exist (looked for ${path})`)
+  }
+  if (!stats.isDirectory()) throw new FieldError(`workdir ${value} is not a directory (${path})`)
+  return path
 }
 
 /** An error in one field's value, with an optional "did you mean". */

@@ -1,0 +1,199 @@
+// Packs a job's workdir (its code) into one tar archive, the same bytes for the same content:
+// entries sorted by path, every mtime 0, owner and group 0, GNU format (no atime or ctime).
+// So the archive's sha256 names the content, a re-launch of unchanged code finds the object
+// it uploaded before, and a Slurm stage is what a cloud would get. Files that `.gitignore`
+// or `.skyhopignore` exclude are left out (docs/job-file.md#workdir lists the pattern
+// features honoured); `.git` itself is never packed.
+import {spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {lstat, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+/** The ignore files read in every directory, lowest precedence first. */
+export const IGNORE_FILES = ['.gitignore', '.skyhopignore'] as const
+
+interface IgnoreRule {
+  /** Matches a path relative to the directory of the file that holds the rule. */
+  regex: RegExp
+  negate: boolean
+  dirOnly: boolean
+  /** The directory (relative to the workdir, '' for its root) of the ignore file. */
+  base: string
+}
+
+/** One `.gitignore` line as a rule, or null for a blank line or a comment. */
+export function parseIgnoreLine(line: string, base: string): IgnoreRule | null {
+  // Trailing spaces are dropped unless escaped with a backslash (gitignore(5)).
+  let text = line.replace(/(?<!\\)\s+$/, '')
+  if (text === '' || text.startsWith('#')) return null
+  let negate = false
+  if (text.startsWith('!')) {
+    negate = true
+    text = text.slice(1)
+  } else if (text.startsWith('\\!') || text.startsWith('\\#')) {
+    text = text.slice(1)
+  }
+  let dirOnly = false
+  if (text.endsWith('/')) {
+    dirOnly = true
+    text = text.replace(/\/+$/, '')
+  }
+  if (text === '') return null
+  // A slash at the start or in the middle anchors the pattern to the ignore file's directory;
+  // without one it matches a name at any depth below it.
+  const anchored = text.includes('/')
+  if (text.startsWith('/')) text = text.slice(1)
+  if (!anchored) text = `**/${text}`
+  return {regex: new RegExp(`^${globToRegex(text)}$`), negate, dirOnly, base}
+}
+
+/** gitignore's glob: `*` and `?` stop at a slash, `**` crosses them, `[...]` is a class. */
+function globToRegex(glob: string): string {
+  let out = ''
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]
+    if (c === '*' && glob[i + 1] === '*') {
+      const atStart = i === 0 || glob[i - 1] === '/'
+      const slashAfter = glob[i + 2] === '/'
+      if (atStart && slashAfter) {
+        out += '(?:.*/)?'
+        i += 2
+      } else if (atStart && i + 2 === glob.length) {
+        out += '.*'
+        i += 1
+      } else {
+        out += '[^/]*'
+        i += 1
+      }
+    } else if (c === '*') {
+      out += '[^/]*'
+    } else if (c === '?') {
+      out += '[^/]'
+    } else if (c === '[') {
+      const end = glob.indexOf(']', i + 2)
+      if (end === -1) {
+        out += '\\['
+        continue
+      }
+      let body = glob.slice(i + 1, end)
+      if (body.startsWith('!')) body = `^${body.slice(1)}`
+      out += `[${body.replace(/\\/g, '\\\\')}]`
+      i = end
+    } else if (c === '\\' && i + 1 < glob.length) {
+      out += escapeRegex(glob[++i])
+    } else {
+      out += escapeRegex(c)
+    }
+  }
+  return out
+}
+
+function escapeRegex(c: string): string {
+  return /[.*+?^${}()|[\]\\/]/.test(c) ? `\\${c}` : c
+}
+
+/** Whether the rules (in order, the last match wins) exclude `path` (relative to the workdir). */
+function ignored(rules: readonly IgnoreRule[], path: string, isDir: boolean): boolean {
+  let result = false
+  for (const rule of rules) {
+    if (rule.dirOnly && !isDir) continue
+    if (rule.base !== '' && !path.startsWith(`${rule.base}/`)) continue
+    const relative = rule.base === '' ? path : path.slice(rule.base.length + 1)
+    if (rule.regex.test(relative)) result = !rule.negate
+  }
+  return result
+}
+
+/**
+ * The paths to pack, relative to `dir`, sorted (a directory before what it holds). A
+ * directory that is ignored is not entered, so nothing under it can be re-included: git's rule.
+ */
+export async function workdirEntries(dir: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (relative: string, inherited: readonly IgnoreRule[]): Promise<void> => {
+    const absolute = relative === '' ? dir : join(dir, relative)
+    const rules = [...inherited]
+    for (const name of IGNORE_FILES) {
+      const text = await readFile(join(absolute, name), 'utf8').catch(() => null)
+      if (text === null) continue
+      for (const line of text.split(/\r?\n/)) {
+        const rule = parseIgnoreLine(line, relative)
+        if (rule) rules.push(rule)
+      }
+    }
+    const names = (await readdir(absolute)).sort()
+    for (const name of names) {
+      if (name === '.git') continue
+      const path = relative === '' ? name : `${relative}/${name}`
+      const info = await lstat(join(dir, path))
+      const isDir = info.isDirectory()
+      // Sockets, fifos and devices are not code: tar could not restore them as they were anyway.
+      if (!isDir && !info.isFile() && !info.isSymbolicLink()) continue
+      if (ignored(rules, path, isDir)) continue
+      out.push(path)
+      if (isDir) await walk(path, rules)
+    }
+  }
+  await walk('', [])
+  return out
+}
+
+export interface PackedWorkdir {
+  /** The archive, in a temporary directory of its own: remove it with `dispose()`. */
+  file: string
+  sha256: string
+  bytes: number
+  /** Files, directories and links packed. */
+  entries: number
+  dispose(): Promise<void>
+}
+
+/** Packs `dir` into a deterministic tar archive (see the module comment). */
+export async function packWorkdir(dir: string): Promise<PackedWorkdir> {
+  const entries = await workdirEntries(dir)
+  const tmp = await mkdtemp(join(tmpdir(), 'skyhop-workdir-'))
+  const file = join(tmp, 'workdir.tar')
+  const dispose = () => rm(tmp, {recursive: true, force: true})
+  try {
+    await runTar(
+      [
+        '--create',
+        `--file=${file}`,
+        `--directory=${dir}`,
+        '--format=gnu',
+        '--mtime=@0',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--no-recursion',
+        '--null',
+        '--files-from=-',
+      ],
+      entries.map((e) => `${e}\0`).join(''),
+    )
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+    return {file, sha256: hash.digest('hex'), bytes: (await stat(file)).size, entries: entries.length, dispose}
+  } catch (error) {
+    await dispose()
+    throw error
+  }
+}
+
+/** Unpacks an archive made by packWorkdir into `dir` (which must exist). */
+export function unpackWorkdir(file: string, dir: string): Promise<void> {
+  return runTar(['--extract', `--file=${file}`, `--directory=${dir}`, '--no-same-owner'], '')
+}
+
+function runTar(args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', args, {stdio: ['pipe', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar ${args[0]} failed (exit ${code}): ${stderr.trim()}`))))
+    child.stdin.end(input)
+  })
+}
