@@ -78,6 +78,20 @@ function holdKey(location: StoreLocation, jobId: string, attemptId: string): str
   return jobKey(location, jobId, 'holds', attemptId)
 }
 
+/** A workdir archive, by the sha256 of its bytes: `PREFIX/workdirs/SHA256.tar`, shared by every job of the store. */
+export function workdirKey(location: StoreLocation, sha256: string): string {
+  return [location.prefix, 'workdirs', `${sha256}.tar`].filter((s) => s !== '').join('/')
+}
+
+/** A workdir archive's signed URLs (see CheckpointSigner.workdirObject). Bearer credentials. */
+export interface WorkdirObject {
+  headUrl: string
+  getUrl: string
+  putUrl: string
+  /** e.g. `s3://bucket/prefix/workdirs/SHA.tar`: safe to show. */
+  location: string
+}
+
 /** A cloud gang's objects (see GangObjects): `PREFIX/JOB_ID/gangs/ATTEMPT_ID/NAME`. */
 function gangKey(location: StoreLocation, jobId: string, attemptId: string, name: string): string {
   return jobKey(location, jobId, 'gangs', attemptId, name)
@@ -144,12 +158,39 @@ export class CheckpointSigner {
     }
   }
 
+  /**
+   * Signed URLs of a workdir archive, `PREFIX/workdirs/SHA256.tar`: keyed by content, not
+   * by job, so any launch of the same code finds what an earlier one uploaded (HEAD), and
+   * only a missing or short object is written again (PUT).
+   */
+  async workdirObject(spec: CheckpointStoreSpec, sha256: string, now: Date): Promise<WorkdirObject> {
+    const location = parseStoreUrl(spec)
+    const key = workdirKey(location, sha256)
+    const signer = await this.signer(spec, location, now)
+    return {headUrl: signer.sign('HEAD', key), getUrl: signer.sign('GET', key), putUrl: signer.sign('PUT', key), location: `${location.scheme}://${location.bucket}/${key}`}
+  }
+
   private async sign(
     spec: CheckpointStoreSpec,
     location: StoreLocation,
     key: string,
     now: Date,
   ): Promise<Omit<CheckpointSync, 'syncSeconds'>> {
+    const signer = await this.signer(spec, location, now)
+    return {
+      getUrl: signer.sign('GET', key),
+      putUrl: signer.sign('PUT', key),
+      location: `${location.scheme}://${location.bucket}/${key}`,
+      expiresAt: signer.expiresAt,
+    }
+  }
+
+  /** Loads the store's credentials once and signs any method of any key with them, each URL registered for redaction. */
+  private async signer(
+    spec: CheckpointStoreSpec,
+    location: StoreLocation,
+    now: Date,
+  ): Promise<{sign: (method: PresignRequest['method'], key: string) => string; expiresAt: string}> {
     const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
@@ -178,26 +219,21 @@ export class CheckpointSigner {
         )
       }
     }
-    const request = (method: 'GET' | 'PUT'): PresignRequest => ({
-      method,
-      bucket: location.bucket,
-      key,
-      region: location.region,
-      ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
-      expiresSeconds: lifetime,
-      now,
-    })
-    const sign = (method: 'GET' | 'PUT') => {
-      const url = presign(location.scheme, request(method), loaded.credentials)
+    const sign = (method: PresignRequest['method'], key: string) => {
+      const request: PresignRequest = {
+        method,
+        bucket: location.bucket,
+        key,
+        region: location.region,
+        ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
+        expiresSeconds: lifetime,
+        now,
+      }
+      const url = presign(location.scheme, request, loaded.credentials)
       registerSecret(url)
       return url
     }
-    return {
-      getUrl: sign('GET'),
-      putUrl: sign('PUT'),
-      location: `${location.scheme}://${location.bucket}/${key}`,
-      expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString(),
-    }
+    return {sign, expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString()}
   }
 
   private credentials(scheme: StoreScheme): Promise<LoadedCredentials<unknown>> {
@@ -251,7 +287,14 @@ export function checkpointSyncFor(
 ): SignCheckpointUrls {
   return async (job) => {
     const spec = storeFor(job.spec, config)
-    return spec === null ? null : signer.sync(spec, job.id, {now: clock(), checkpointIntervalSeconds: job.spec.checkpoint.intervalSeconds})
+    if (spec === null) return null
+    const now = clock()
+    const sync = await signer.sync(spec, job.id, {now, checkpointIntervalSeconds: job.spec.checkpoint.intervalSeconds})
+    // The job's code, uploaded at launch (services/launch.ts): each attempt gets a fresh GET of it.
+    const archive = job.spec.workdirArchive
+    if (!archive) return sync
+    const {getUrl} = await signer.workdirObject(spec, archive.sha256, now)
+    return {...sync, workdir: {getUrl, sha256: archive.sha256}}
   }
 }
 

@@ -4,6 +4,8 @@
 // code), 5xx and transient network errors, and every failure it gives up on as a
 // ProviderError. Errors name the method, host and path, never the query string, headers
 // or body of the request: a secret can't leak through them.
+import type {Readable} from 'node:stream'
+
 import type {Dispatcher} from 'undici'
 
 import {BackendError, HttpTransportError, ProviderError, type ProviderErrorCategory} from '../errors.js'
@@ -35,7 +37,8 @@ export interface HttpRequest {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD'
   url: string | URL
   headers?: Record<string, string>
-  body?: string | Buffer
+  /** A function opens a fresh stream for each try: a large file is sent without holding it in memory. */
+  body?: string | Buffer | (() => Readable)
   timeoutMs?: number
   signal?: AbortSignal
   /** POST and PUT are retried only when the caller says repeating them is harmless. */
@@ -127,7 +130,8 @@ export class HttpClient {
     const once = async (attempt: number): Promise<Omit<HttpResponse, 'attempts'>> => {
       attempts = attempt
       // Price pages and store objects had no size cap here; a cloud API's cap does not apply.
-      const call = {url: req.url, method, headers, body: req.body, timeoutMs, dispatcher: this.options.dispatcher, signal: req.signal}
+      const body = typeof req.body === 'function' ? req.body() : req.body
+      const call = {url: req.url, method, headers, body, timeoutMs, dispatcher: this.options.dispatcher, signal: req.signal}
       const res = await sendRequest({...call, maxBodyBytes: Number.POSITIVE_INFINITY}).catch((error: unknown) => {
         // The caller's own abort is not a failure of the backend: it goes back as it came.
         throw error instanceof HttpTransportError && error.kind === 'aborted' ? error.cause : error

@@ -4,6 +4,8 @@
 // A request that gets no response throws HttpTransportError; any response is returned, and
 // what its status means is the caller's business. Nothing here formats a header, a query
 // string or a body into a message: requests are named by method, host and path only.
+import type {Readable} from 'node:stream'
+
 import type {Dispatcher} from 'undici'
 
 import {HttpTransportError} from '../errors.js'
@@ -12,7 +14,8 @@ export interface HttpCall {
   url: string | URL
   method: string
   headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>
-  body?: string | Buffer
+  /** A stream is for large uploads (a workdir archive): it is read once, so a retry needs a new one. */
+  body?: string | Buffer | Readable
   /** Whole-exchange deadline: connect, headers and body. */
   timeoutMs: number
   dispatcher: Dispatcher

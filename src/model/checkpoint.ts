@@ -11,6 +11,8 @@ export interface CheckpointSync {
   expiresAt: string
   /** Seconds between copies while the job runs. */
   syncSeconds: number
+  /** The job's workdir archive (JobSpec.workdirArchive), signed for this attempt: fetched and checked before setup. */
+  workdir?: {getUrl: string; sha256: string}
 }
 
 /** A presigned GET and PUT of one object. Bearer credentials: never logged, never stored. */

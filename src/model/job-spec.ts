@@ -121,7 +121,18 @@ export interface JobSpec {
   secrets: string[]
   setup: string | null
   run: string
+  /**
+   * The job's code: a local directory (absolute, resolved against the job file's directory).
+   * Local runs in it, Slurm stages a copy on the shared filesystem, a cloud instance unpacks
+   * workdirArchive into its own working directory.
+   */
   workdir: string | null
+  /**
+   * The workdir as packed and uploaded at launch for a cloud (its archive's sha256 and size):
+   * every attempt fetches these bytes, whatever the directory holds later. Absent when the
+   * job never needed an upload.
+   */
+  workdirArchive?: WorkdirArchive | null
   checkpoint: {dir: string | null; intervalSeconds: number | null; store: CheckpointStoreSpec | null}
   recovery: {
     strategy: RecoveryStrategy
@@ -179,4 +190,10 @@ export interface CheckpointStoreSpec {
   region: string
   endpoint: string | null
   syncIntervalSeconds: number | null
+}
+
+/** A workdir archive in the job's object store, named by its content. */
+export interface WorkdirArchive {
+  sha256: string
+  bytes: number
 }

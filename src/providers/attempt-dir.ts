@@ -9,6 +9,7 @@ import {fileURLToPath} from 'node:url'
 
 import {BugError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
+import type {CheckpointSync} from '../model/checkpoint.js'
 import {writeAtomic} from '../util/write-atomic.js'
 import {
   COMPAT_NAMES,
@@ -113,6 +114,16 @@ export function renderRunnerConf(config: RunnerConfig): string {
   if (config.checkpointPut !== undefined) entries.push(['checkpointPut', signedUrl('checkpointPut', config.checkpointPut)])
   if (config.checkpointSyncSeconds !== undefined)
     entries.push(['checkpointSyncSeconds', seconds('checkpointSyncSeconds', config.checkpointSyncSeconds)])
+  if ((config.workdirUrl === undefined) !== (config.workdirSha256 === undefined)) {
+    throw new UsageError('runner settings workdirUrl and workdirSha256 go together', {code: 'RUNNER_CONFIG_INVALID'})
+  }
+  if (config.workdirUrl !== undefined) entries.push(['workdirUrl', signedUrl('workdirUrl', config.workdirUrl)])
+  if (config.workdirSha256 !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(config.workdirSha256)) {
+      throw new UsageError('runner setting workdirSha256 must be 64 lowercase hex digits', {code: 'RUNNER_CONFIG_INVALID'})
+    }
+    entries.push(['workdirSha256', config.workdirSha256])
+  }
   if (config.holdFile !== undefined) entries.push(['holdFile', onePath('holdFile', config.holdFile)])
   if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
   if (config.holdTimeoutSeconds !== undefined)
@@ -226,6 +237,15 @@ export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat'>): Partia
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */
 export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; syncSeconds: number} | null): Partial<RunnerConfig> {
   return sync === null ? {} : {checkpointGet: sync.getUrl, checkpointPut: sync.putUrl, checkpointSyncSeconds: sync.syncSeconds}
+}
+
+/**
+ * runner.conf's workdir keys for an attempt on a cloud instance: the archive packed at launch
+ * (none when the job has no workdir). Local and Slurm run the directory itself, or a stage of
+ * it, and never fetch.
+ */
+export function workdirRunnerConfig(sync: Pick<CheckpointSync, 'workdir'> | null): Partial<RunnerConfig> {
+  return sync?.workdir ? {workdirUrl: sync.workdir.getUrl, workdirSha256: sync.workdir.sha256} : {}
 }
 
 /** runner.conf's keys for a held attempt (none when the attempt is not held). */

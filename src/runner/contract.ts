@@ -110,6 +110,13 @@ export interface RunnerConfig {
   checkpointPut?: string
   checkpointSyncSeconds?: number
   /**
+   * The job's code on a cloud: a presigned GET of the workdir archive packed at launch. The
+   * runner fetches it before setup, checks its sha256 against workdirSha256 and unpacks it
+   * into the workdir; any mismatch or refusal fails the attempt before the job starts.
+   */
+  workdirUrl?: string
+  workdirSha256?: string
+  /**
    * A held attempt (launched before the attempt it replaces has stopped): the runner
    * neither restores the checkpoint nor starts the job until holdFile exists, or the
    * presigned GET holdUrl answers 200, and gives up (exit 75, no exit_code) after
@@ -179,6 +186,7 @@ export type RunnerEventName =
   | 'slot' // a capacity slot was taken (fields: slot, slots)
   | 'no-slot' // gave up waiting for a slot; the runner exits 75 without an exit_code (fields: slots)
   | 'checkpoint-restore' // before the job: the store's archive unpacked (fields: found, bytes, seconds, tries)
+  | 'workdir-fetch' // before setup: the workdir archive fetched, checked and unpacked (fields: bytes, seconds, tries)
   | 'checkpoint-save' // the directory copied to the store (fields: reason periodic|exit, ok, bytes, seconds, httpStatus, message)
   | 'hold-wait' // a held attempt waits for skyhop's go (fields: timeoutSeconds)
   | 'hold-released' // the go came; restore and the job follow (fields: seconds)

@@ -227,7 +227,7 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
       nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | \
-      containerImage | containerRuntime)
+      containerImage | containerRuntime | workdirUrl | workdirSha256)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -263,6 +263,15 @@ sr_signum=$(kill -l "$sr_sig")
 # A relative workdir is under the runner's own directory: each rank of a gang gets its own.
 sr_workdir=${sr_conf[workdir]-$sr_out/work}
 [[ $sr_workdir == /* ]] || sr_workdir="$sr_out/$sr_workdir"
+# The job's code on a cloud: an archive skyhop packed and uploaded at launch, fetched by a
+# signed GET into the workdir before setup and checked against its sha256 first.
+sr_wd_url=${sr_conf[workdirUrl]-}
+sr_wd_sha=${sr_conf[workdirSha256]-}
+if [[ -n $sr_wd_url ]]; then
+  [[ $sr_wd_sha =~ ^[0-9a-f]{64}$ ]] || sr_fail "workdirUrl needs workdirSha256, the archive's sha256 (64 hex digits)"
+  command -v curl >/dev/null 2>&1 || sr_fail "workdirUrl needs curl"
+  command -v sha256sum >/dev/null 2>&1 || sr_fail "workdirUrl needs sha256sum"
+fi
 
 sr_slot_dir=${sr_conf[slotDir]-}
 sr_slots=${sr_conf[slots]-0}
@@ -1050,6 +1059,39 @@ sr_ckpt_restore() {
   done
 }
 
+# Fetches the workdir archive (workdirUrl) and unpacks it into the workdir. The object is
+# named by its sha256, and the bytes are checked against it before tar sees them: an object
+# cut short or replaced never becomes the job's code. A refusal fails the attempt at once;
+# a store that does not answer is tried 5 times.
+sr_workdir_fetch() {
+  local tmp="$sr_out/.workdir-in.tar" try delay=1 t0 sum
+  sr_now
+  t0=$NOW_MS
+  for (( try = 1; ; try++ )); do
+    sr_ckpt_transfer GET "$sr_wd_url" "$tmp" 1800
+    case $HTTP_CODE in
+      200)
+        sum=$(sha256sum -- "$tmp" 2>/dev/null)
+        sr_bytes "$tmp"
+        if [[ ${sum%% *} != "$sr_wd_sha" ]]; then
+          rm -f -- "$tmp"
+          sr_fail "workdir: the archive from the store is not the one packed at launch ($BYTES bytes, sha256 ${sum%% *}, expected $sr_wd_sha)"
+        fi
+        tar -xf "$tmp" -C "$sr_workdir" --no-same-owner 2>/dev/null || sr_fail "workdir: cannot unpack the archive into $sr_workdir"
+        rm -f -- "$tmp"
+        sr_now
+        sr_secs $(( NOW_MS - t0 ))
+        sr_emit workdir-fetch bytes "$BYTES" seconds "$SECS" tries "$try"
+        return 0 ;;
+      400 | 401 | 403 | 404)
+        sr_fail "workdir: the store refused the signed URL or has no archive (HTTP $HTTP_CODE${CODE:+ $CODE})" ;;
+    esac
+    (( try >= 5 )) && sr_fail "workdir: the store did not answer after $try tries (HTTP $HTTP_CODE, curl exit $CURL_RC)"
+    sleep "$delay"
+    delay=$(( delay * 2 ))
+  done
+}
+
 # sr_ckpt_save REASON MAX_SECONDS: copies the checkpoint directory to the store when it
 # changed since the last copy. A PUT replaces the object whole or not at all, so a copy cut
 # short leaves the previous checkpoint in place.
@@ -1463,6 +1505,12 @@ if [[ -n $sr_hold_file || -n $sr_hold_url ]]; then
   sr_now
   sr_secs $(( NOW_MS - sr_hold_t0 ))
   sr_emit hold-released seconds "$SECS"
+fi
+
+if [[ -n $sr_wd_url ]]; then
+  sr_workdir_fetch
+  sr_handle_pending
+  [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 fi
 
 if [[ -n $sr_ckpt_get ]]; then

@@ -1,5 +1,5 @@
-// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET and PUT of
-// one object go, path-style (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks
+// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET, HEAD and PUT
+// of one object go, path-style (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks
 // every request's presigned query as its cloud does and writes the cloud's error
 // documents; without a dialect every request is allowed (runner tests that are about the
 // transfer, not the signature). Faults can be injected per request.
@@ -102,6 +102,14 @@ export class FakeObjectStore {
     if (req.method === 'PUT') {
       this.objects.set(id, {body, contentType: req.headers['content-type'] ?? null, storedAt: new Date()})
       return answer(200, null)
+    }
+    if (req.method === 'HEAD') {
+      // As the stores do: the object's headers, no body (an error status has no body either).
+      const found = this.objects.get(id)
+      this.requests.push({method: 'HEAD', bucket, key, status: found ? 200 : 404})
+      if (!found) return void res.writeHead(404).end()
+      res.writeHead(200, {'content-type': found.contentType ?? 'application/octet-stream', 'content-length': found.body.length}).end()
+      return
     }
     if (req.method === 'GET') {
       const found = this.objects.get(id)

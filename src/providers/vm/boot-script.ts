@@ -16,7 +16,7 @@
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
-import {checkpointRunnerConfig, holdRunnerConfig, jobRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
+import {checkpointRunnerConfig, holdRunnerConfig, workdirRunnerConfig, jobRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 import {gangRunnerConfig} from './gang.js'
@@ -83,10 +83,13 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
     'runner.conf': renderRunnerConf({
       graceSeconds: request.graceSeconds,
       signal: spec.recovery.signal,
-      workdir: spec.workdir ?? 'work',
+      // The job's workdir is a directory on the launching machine: here its archive is
+      // unpacked into the attempt's own `work` (each rank's, in a gang).
+      workdir: 'work',
       noticeSources: input.noticeSources,
       pollIntervalSeconds: input.pollIntervalSeconds ?? 1,
       ...checkpointRunnerConfig(request.checkpointSync),
+      ...workdirRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
       ...jobRunnerConfig(spec),
       ...gangRunnerConfig(request),
