@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {InvalidFileError} from './errors.js'
 import type {CheckpointStoreSpec} from './model/job-spec.js'
 import {compiledSchema} from './util/schemas.js'
-import {parseDurationSeconds} from './model/units.js'
+import {parseDurationSeconds, parseSizeGB} from './model/units.js'
 import {readDocument, schemaIssues} from './util/located-document.js'
 
 export interface SkyhopConfig {
@@ -27,8 +27,12 @@ export interface SkyhopConfig {
       qos: string | null
       gres: Record<string, string>
       pricePerHourUsd: Record<string, number>
+      /** Where a job's workdir is staged for the cluster; null: in the attempt's directory. */
+      workdirStageDir?: string | null
     }
   }
+  /** A workdir packed larger than warnBytes is warned about before its upload to a cloud. */
+  workdir?: {warnBytes: number}
   catalog: {merge: string | null}
   fx: {cnyPerUsd: number | null}
   /** Concurrent limits per provider or region; sweeps are planned within them. */
@@ -57,8 +61,10 @@ interface RawConfig {
       qos?: string
       gres?: Record<string, string>
       price_per_hour?: Record<string, number>
+      workdir_stage_dir?: string
     }
   }
+  workdir?: {warn_size?: string | number}
   catalog?: {merge?: string}
   fx?: {cny_per_usd?: number}
   quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
@@ -102,8 +108,10 @@ export function loadConfig(home: string): SkyhopConfig {
         qos: slurm.qos ?? null,
         gres: slurm.gres ?? {},
         pricePerHourUsd: slurm.price_per_hour ?? {},
+        workdirStageDir: slurm.workdir_stage_dir ?? null,
       },
     },
+    workdir: {warnBytes: warnBytes(raw.workdir?.warn_size, file)},
     catalog: {merge: raw.catalog?.merge ?? process.env.SKYHOP_CATALOG_MERGE ?? null},
     fx: {cnyPerUsd: raw.fx?.cny_per_usd ?? null},
     quotas: (raw.quotas ?? []).map((q) => ({
@@ -114,6 +122,18 @@ export function loadConfig(home: string): SkyhopConfig {
     })),
     checkpointStore: checkpointStore(raw.checkpoint_store, file),
     file: source,
+  }
+}
+
+/** Default 100 MB: larger is unusual for code, and usually data or checkpoints packed by mistake. */
+export const DEFAULT_WORKDIR_WARN_BYTES = 100e6
+
+function warnBytes(raw: string | number | undefined, file: string): number {
+  if (raw === undefined) return DEFAULT_WORKDIR_WARN_BYTES
+  try {
+    return Math.round(parseSizeGB(raw) * 1e9)
+  } catch (error) {
+    throw new InvalidFileError([{file, path: '/workdir/warn_size', message: (error as Error).message}], {code: 'CONFIG_FILE_INVALID'})
   }
 }
 

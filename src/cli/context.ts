@@ -5,13 +5,14 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {FxRates} from '../model/currency.js'
-import {type SkyhopConfig, loadConfig} from '../config.js'
+import {DEFAULT_WORKDIR_WARN_BYTES, type SkyhopConfig, loadConfig} from '../config.js'
 import type {PlanningOptions, ServiceContext} from '../services/context.js'
 import type {Planning} from '../services/planning.js'
 import type {PlanningInputs, Replanner} from '../planner/replanner.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
-import type {JobSpec, Objective} from '../model/job-spec.js'
+import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
+import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
 import {STATE_DB} from '../state/files.js'
 import type {Store} from '../state/store.js'
 import type {HttpClient} from '../http/client.js'
@@ -24,6 +25,7 @@ export class AppContext implements ServiceContext {
   private providersInstance?: Map<string, Provider>
   private checkpointSyncInstance?: SignCheckpointUrls
   private attemptHoldsInstance?: AttemptHoldStore
+  private storeHttpInstance?: Promise<HttpClient>
 
   constructor(
     readonly home: string,
@@ -117,14 +119,27 @@ export class AppContext implements ServiceContext {
   async attemptHolds(): Promise<AttemptHoldStore> {
     const {attemptHoldsFor} = await import('../checkpoint/checkpoint-store.js')
     // The HTTP stack (undici) is loaded when a go object is first written, not on every launch.
-    let client: Promise<HttpClient> | undefined
-    const http = async (): Promise<HttpClient> => {
+    this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), {request: async (request) => (await this.storeHttp()).request(request)})
+    return this.attemptHoldsInstance
+  }
+
+  /** The client for object store requests (go objects, workdir uploads): made on first use. */
+  private storeHttp(): Promise<HttpClient> {
+    this.storeHttpInstance ??= (async () => {
       const {HttpClient} = await import('../http/client.js')
       const {createDispatcher} = await import('../http/dispatcher.js')
       return new HttpClient({provider: 'skyhop', dispatcher: createDispatcher(), timeoutMs: 30_000, retry: {retries: 3}})
-    }
-    this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), {request: async (request) => (await (client ??= http())).request(request)})
-    return this.attemptHoldsInstance
+    })()
+    return this.storeHttpInstance
+  }
+
+  /** See ServiceContext.uploadWorkdir. Signs with the store's credentials, as checkpoints do. */
+  async uploadWorkdir(dir: string, store: CheckpointStoreSpec): Promise<WorkdirUpload> {
+    const {uploadWorkdir} = await import('../checkpoint/workdir-upload.js')
+    const {CheckpointSigner} = await import('../checkpoint/checkpoint-store.js')
+    const client = await this.storeHttp()
+    const warnBytes = this.config().workdir?.warnBytes ?? DEFAULT_WORKDIR_WARN_BYTES
+    return uploadWorkdir({dir, store, signer: new CheckpointSigner(), client, now: new Date(), warnBytes, warn: this.warn})
   }
 
   /**

@@ -5,7 +5,8 @@
 import type {FxRates} from '../model/currency.js'
 import type {SkyhopConfig} from '../config.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
-import type {JobSpec, Objective} from '../model/job-spec.js'
+import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
+import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
 import type {Provider} from '../providers/provider.js'
 import type {Store} from '../state/store.js'
 import type {Planning} from './planning.js'
@@ -33,6 +34,11 @@ export interface ServiceContext {
   fx(): Promise<FxRates>
   checkpointSync(): Promise<SignCheckpointUrls>
   attemptHolds(): Promise<AttemptHoldStore>
+  /**
+   * Packs a workdir and makes sure the store holds it (src/checkpoint/workdir-upload.ts),
+   * warning about a large one before the upload; throws ProviderError when the store fails.
+   */
+  uploadWorkdir(dir: string, store: CheckpointStoreSpec): Promise<WorkdirUpload>
   /** Fails early when the job's checkpoint store is malformed or its credentials are missing. */
   checkCheckpointStore(spec: JobSpec): Promise<void>
 }

@@ -6,7 +6,7 @@ import {noFeasiblePlanError} from '../planner/explain.js'
 import type {Plan} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import {isValidEnvName} from '../runner/contract.js'
-import type {JobSpec, Objective} from '../model/job-spec.js'
+import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import type {EventRecord, JobRecord} from '../model/records.js'
 import {driveJob} from '../controller/controller.js'
@@ -206,8 +206,42 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   await requireEnabledProvider(ctx, request.provider)
   const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
   const plan = await planForLaunch(spec, replan, {region: request.region})
+  await workdirStoreFor(ctx, spec, plan)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
   return {spec, file: loaded.file, plan, replan, options}
+}
+
+/**
+ * The object store a cloud candidate gets the job's workdir from; null when the job has no
+ * workdir or no candidate is a cloud (local runs the directory in place, Slurm stages it).
+ * A workdir bound for a cloud without a store is refused here, before anything is uploaded
+ * or recorded: the instance would start without the job's code.
+ */
+export async function workdirStoreFor(ctx: ServiceContext, spec: JobSpec, plan: Plan): Promise<CheckpointStoreSpec | null> {
+  if (spec.workdir === null) return null
+  const providers = await ctx.providers()
+  const cloud = plan.candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
+  if (!cloud) return null
+  const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+  const store = storeFor(spec, ctx.config())
+  if (store === null) {
+    throw new UsageError(`workdir ${spec.workdir} cannot reach ${cloud.provider}: the job has no object store to upload it to`, {
+      code: 'WORKDIR_NEEDS_STORE',
+      hint: 'Name one with checkpoint.store in the job file or checkpoint_store in the config (docs/job-file.md#workdir), or keep the job on local or Slurm with --provider.',
+    })
+  }
+  return store
+}
+
+/**
+ * The spec an attempt runs: with its workdir packed and uploaded (once per content) when a
+ * cloud may run it. An upload failure throws (exit 4) before the job is recorded.
+ */
+export async function withWorkdirArchive(ctx: ServiceContext, spec: JobSpec, plan: Plan): Promise<JobSpec> {
+  const store = await workdirStoreFor(ctx, spec, plan)
+  if (store === null || spec.workdir === null) return spec
+  const upload = await ctx.uploadWorkdir(spec.workdir, store)
+  return {...spec, workdirArchive: upload.archive}
 }
 
 /** What `launch --wait` reports while the job runs: the controller's events and, when wanted, the job's log lines. */
@@ -224,7 +258,8 @@ export async function launch(
 ): Promise<LaunchResult> {
   const store = await ctx.store()
   const providers = await ctx.providers()
-  const {spec, file, replan} = prepared
+  const {file, replan} = prepared
+  const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan)
   const collaborators = {store, providers, replan, home: ctx.home, spec, file, options: prepared.options, wait: options.wait}
   const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}
   if (!options.wait) return startJob({...collaborators, ...signers})
