@@ -167,7 +167,12 @@ export class CheckpointSigner {
     const location = parseStoreUrl(spec)
     const key = workdirKey(location, sha256)
     const signer = await this.signer(spec, location, now)
-    return {headUrl: signer.sign('HEAD', key), getUrl: signer.sign('GET', key), putUrl: signer.sign('PUT', key), location: `${location.scheme}://${location.bucket}/${key}`}
+    return {
+      headUrl: signer.sign('HEAD', key),
+      getUrl: signer.sign('GET', key),
+      putUrl: signer.sign('PUT', key),
+      location: `${location.scheme}://${location.bucket}/${key}`,
+    }
   }
 
   private async sign(

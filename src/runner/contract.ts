@@ -186,7 +186,7 @@ export type RunnerEventName =
   | 'slot' // a capacity slot was taken (fields: slot, slots)
   | 'no-slot' // gave up waiting for a slot; the runner exits 75 without an exit_code (fields: slots)
   | 'checkpoint-restore' // before the job: the store's archive unpacked (fields: found, bytes, seconds, tries)
-  | 'workdir-fetch' // before setup: the workdir archive fetched, checked and unpacked (fields: bytes, seconds, tries)
+  | 'workdir-fetch' // before setup: the workdir archive fetched, checked and unpacked (fields: bytes, tries)
   | 'checkpoint-save' // the directory copied to the store (fields: reason periodic|exit, ok, bytes, seconds, httpStatus, message)
   | 'hold-wait' // a held attempt waits for skyhop's go (fields: timeoutSeconds)
   | 'hold-released' // the go came; restore and the job follow (fields: seconds)

@@ -27,7 +27,7 @@ export class FakeObjectStore {
   readonly objects = new Map<string, StoredObject>()
   readonly requests: ObjectStoreRequestLog[] = []
   /** Answers the next N requests with this status (e.g. 503) before serving normally. */
-  private faults: Array<{status: number; code: string; key?: RegExp}> = []
+  private faults: Array<{status: number; code: string; key?: RegExp; method?: string}> = []
   private server: Server | null = null
   private url = ''
 
@@ -56,9 +56,9 @@ export class FakeObjectStore {
     return this.url
   }
 
-  /** The next `count` requests (to keys matching `key`, when given) get this status. */
-  failNext(count: number, status = 503, code = 'ServiceUnavailable', key?: RegExp): void {
-    for (let i = 0; i < count; i++) this.faults.push({status, code, ...(key ? {key} : {})})
+  /** The next `count` requests (to keys matching `key`, of `method`, when given) get this status. */
+  failNext(count: number, status = 503, code = 'ServiceUnavailable', key?: RegExp, method?: string): void {
+    for (let i = 0; i < count; i++) this.faults.push({status, code, ...(key ? {key} : {}), ...(method ? {method} : {})})
   }
 
   object(bucket: string, key: string): StoredObject | undefined {
@@ -89,7 +89,7 @@ export class FakeObjectStore {
       }
       res.writeHead(status, {'content-type': doc.contentType}).end(doc.body)
     }
-    const at = this.faults.findIndex((f) => !f.key || f.key.test(key))
+    const at = this.faults.findIndex((f) => (!f.key || f.key.test(key)) && (!f.method || f.method === req.method))
     const fault = at < 0 ? undefined : this.faults.splice(at, 1)[0]
     if (fault) return answer(fault.status, fault.code, 'injected fault')
     if (!bucket || !key) return answer(400, 'InvalidRequest', 'path-style BUCKET/KEY expected')

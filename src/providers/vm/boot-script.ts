@@ -16,7 +16,15 @@
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
-import {checkpointRunnerConfig, holdRunnerConfig, workdirRunnerConfig, jobRunnerConfig, renderEnv, renderRunnerConf, runnerScriptPath} from '../attempt-dir.js'
+import {
+  checkpointRunnerConfig,
+  holdRunnerConfig,
+  workdirRunnerConfig,
+  jobRunnerConfig,
+  renderEnv,
+  renderRunnerConf,
+  runnerScriptPath,
+} from '../attempt-dir.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 import {gangRunnerConfig} from './gang.js'
