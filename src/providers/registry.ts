@@ -73,6 +73,7 @@ async function createSlurm(setup: ProviderSetup): Promise<Provider | undefined> 
       Object.entries(cfg.pricePerHourUsd).map(([partition, amount]) => [partition, {amount, currency: 'USD' as const}]),
     ),
     env: setup.env,
+    workdirStageDir: cfg.workdirStageDir ?? null,
     // sinfo/scontrol answers are kept a few seconds for the next command of this home.
     queryCache: {dir: join(setup.home, 'cache', 'slurm')},
   })

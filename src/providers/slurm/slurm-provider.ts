@@ -4,7 +4,19 @@
 // directory on a filesystem the compute nodes share. Slurm's own record (squeue,
 // scontrol, sacct when accounting is on) and the runner's files together say what
 // happened; see states.ts for how they are weighed.
-import {copyFileSync, mkdirSync, openSync, readFileSync, closeSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  closeSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import {userInfo} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -28,6 +40,7 @@ import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
 import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
+import {packWorkdir, unpackWorkdir} from '../../util/workdir-pack.js'
 import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
@@ -83,6 +96,11 @@ export interface SlurmProviderOptions {
   home: string
   /** Where attempt directories go instead, e.g. a shared scratch path. */
   attemptsRoot?: string
+  /**
+   * Where a job's workdir is staged, as `workdir-SHA256/` (reused by any attempt of the same
+   * content), on a filesystem every node sees. Default: `workdir/` in the attempt directory.
+   */
+  workdirStageDir?: string | null
   /** The offers' region; default: slurm.conf's ClusterName. */
   cluster?: string | null
   /** Only these partitions become offers; default: every visible partition. */
@@ -403,6 +421,39 @@ export class SlurmProvider implements Provider {
     }
   }
 
+  /**
+   * Copies the job's workdir where the compute nodes see it, before sbatch: the launching
+   * machine's directory may not be on the cluster's shared filesystem, and a copy keeps the
+   * code an attempt runs from changing under it. Packed and unpacked as for a cloud, so the
+   * same ignore files apply; under workdirStageDir the copy is named by the archive's sha256
+   * and made once (into a temporary name, then renamed, so a half-made stage is never used).
+   */
+  private async stageWorkdir(workdir: string, attemptDir: string): Promise<string> {
+    const packed = await packWorkdir(workdir)
+    try {
+      const root = this.options.workdirStageDir
+      const stage = root ? join(root, `workdir-${packed.sha256}`) : join(attemptDir, 'workdir')
+      if (root && existsSync(stage)) return stage
+      const tmp = `${stage}.tmp-${process.pid}-${Date.now()}`
+      mkdirSync(tmp, {recursive: true})
+      try {
+        await unpackWorkdir(packed.file, tmp)
+        rmSync(stage, {recursive: true, force: true})
+        renameSync(tmp, stage)
+      } catch (error) {
+        rmSync(tmp, {recursive: true, force: true})
+        // Another launch may have made the same stage meanwhile: its content is the same.
+        if (root && existsSync(stage)) return stage
+        throw new ProviderError(PROVIDER, 'user', `cannot stage workdir ${workdir} at ${stage}: ${(error as Error).message}`, {
+          code: 'WORKDIR_STAGE_FAILED',
+        })
+      }
+      return stage
+    } finally {
+      await packed.dispose()
+    }
+  }
+
   private async submit(request: LaunchRequest, attemptDir: string, tag: string, jobName: string): Promise<LaunchHandle> {
     const partition = await this.requireUsablePartition(request.offer.instanceType, {fresh: true})
     const preemptible = isPreemptible(partition)
@@ -443,8 +494,8 @@ export class SlurmProvider implements Provider {
       graceSeconds: grace,
       signal: request.spec.recovery.signal,
       // A gang's ranks each work in their own node-<rank>/work (the runner reads a relative
-      // workdir under its own directory), unless the job names one.
-      workdir: request.spec.workdir ? resolve(request.spec.workdir) : gang ? 'work' : join(attemptDir, 'work'),
+      // workdir under its own directory), unless the job has one: then every rank runs in its stage.
+      workdir: request.spec.workdir ? await this.stageWorkdir(request.spec.workdir, attemptDir) : gang ? 'work' : join(attemptDir, 'work'),
       noticeSources: [],
       pollIntervalSeconds: 1,
       ...checkpointRunnerConfig(request.checkpointSync),
