@@ -206,7 +206,7 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   await requireEnabledProvider(ctx, request.provider)
   const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
   const plan = await planForLaunch(spec, replan, {region: request.region})
-  await workdirStoreFor(ctx, spec, plan)
+  await workdirStoreFor(ctx, spec, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
   return {spec, file: loaded.file, plan, replan, options}
 }
@@ -217,10 +217,14 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
  * A workdir bound for a cloud without a store is refused here, before anything is uploaded
  * or recorded: the instance would start without the job's code.
  */
-export async function workdirStoreFor(ctx: ServiceContext, spec: JobSpec, plan: Plan): Promise<CheckpointStoreSpec | null> {
+export async function workdirStoreFor(
+  ctx: ServiceContext,
+  spec: JobSpec,
+  candidates: ReadonlyArray<{provider: string}>,
+): Promise<CheckpointStoreSpec | null> {
   if (spec.workdir === null) return null
   const providers = await ctx.providers()
-  const cloud = plan.candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
+  const cloud = candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
   if (!cloud) return null
   const {storeFor} = await import('../checkpoint/checkpoint-store.js')
   const store = storeFor(spec, ctx.config())
@@ -237,8 +241,12 @@ export async function workdirStoreFor(ctx: ServiceContext, spec: JobSpec, plan: 
  * The spec an attempt runs: with its workdir packed and uploaded (once per content) when a
  * cloud may run it. An upload failure throws (exit 4) before the job is recorded.
  */
-export async function withWorkdirArchive(ctx: ServiceContext, spec: JobSpec, plan: Plan): Promise<JobSpec> {
-  const store = await workdirStoreFor(ctx, spec, plan)
+export async function withWorkdirArchive(
+  ctx: ServiceContext,
+  spec: JobSpec,
+  candidates: ReadonlyArray<{provider: string}>,
+): Promise<JobSpec> {
+  const store = await workdirStoreFor(ctx, spec, candidates)
   if (store === null || spec.workdir === null) return spec
   const upload = await ctx.uploadWorkdir(spec.workdir, store)
   return {...spec, workdirArchive: upload.archive}
@@ -259,7 +267,7 @@ export async function launch(
   const store = await ctx.store()
   const providers = await ctx.providers()
   const {file, replan} = prepared
-  const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan)
+  const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates)
   const collaborators = {store, providers, replan, home: ctx.home, spec, file, options: prepared.options, wait: options.wait}
   const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}
   if (!options.wait) return startJob({...collaborators, ...signers})

@@ -29,7 +29,7 @@ import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
-import {checkSecrets, exitCodeForJob} from './launch.js'
+import {checkSecrets, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 
 export {SweepLeaseHeldError}
@@ -369,7 +369,20 @@ export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): 
     {spec: loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env},
     inputs,
   )
+  await workdirStoreFor(ctx, planned.base, sweepCandidates(planned))
   return {planned, inputs, objective, catalogFile}
+}
+
+function sweepCandidates(planned: PlannedSweep): Array<{provider: string}> {
+  return planned.plan.assignments.flatMap((a) => (a.candidate ? [a.candidate] : []))
+}
+
+/** The sweep's jobs share one workdir: packed and uploaded once when any of them is placed on a cloud. */
+async function sweepWithWorkdir(ctx: ServiceContext, planned: PlannedSweep): Promise<PlannedSweep> {
+  const base = await withWorkdirArchive(ctx, planned.base, sweepCandidates(planned))
+  if (!base.workdirArchive) return planned
+  const archive = base.workdirArchive
+  return {...planned, base, combinations: planned.combinations.map((c) => ({...c, spec: {...c.spec, workdirArchive: archive}}))}
 }
 
 export type SweepOutput = SweepResult & {detached: boolean; stats: SweepRun['stats'] | null}
@@ -383,7 +396,8 @@ export async function startSweep(
   prepared: PreparedSweep,
   options: {maxParallel: number; wait: boolean; onEvent?: (event: SweepEvent) => void},
 ): Promise<SweepOutput> {
-  const {planned, inputs} = prepared
+  const {inputs} = prepared
+  const planned = await sweepWithWorkdir(ctx, prepared.planned)
   const store = await ctx.store()
   const {objective, catalogFile} = prepared
   const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile})

@@ -25,6 +25,7 @@ import {
   renderRunnerConf,
   runnerScriptPath,
 } from '../attempt-dir.js'
+import {ProviderError} from '../../errors.js'
 import {shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 import {gangRunnerConfig} from './gang.js'
@@ -84,6 +85,18 @@ export function attemptDirName(attemptId: string): string {
 export function attemptFiles(input: BootScriptInput, attemptDir: string): Record<string, string> {
   const {request} = input
   const {spec} = request
+  // An instance without the job's code would run the job wrong, not fail it: refuse the launch.
+  if (spec.workdir !== null && !request.checkpointSync?.workdir) {
+    throw new ProviderError(
+      request.offer.provider,
+      'user',
+      `workdir ${spec.workdir} was not uploaded for this job, so an instance could not get it`,
+      {
+        code: 'WORKDIR_NOT_UPLOADED',
+        hint: 'Launch the job again with a checkpoint store (docs/job-file.md#workdir): launch uploads the workdir when a cloud is a candidate.',
+      },
+    )
+  }
   const env = {...request.env, SKYHOP_PREEMPT_NOTICE: `${attemptDir}/preempt-notice`}
   const files: Record<string, string> = {
     'run.sh': spec.run,

@@ -1,7 +1,6 @@
 import {expect} from 'chai'
 
 import type {CheckpointStoreSpec} from '../../../src/model/job-spec.js'
-import type {Plan} from '../../../src/planner/types.js'
 import type {ServiceContext} from '../../../src/services/context.js'
 import {withWorkdirArchive} from '../../../src/services/launch.js'
 import {UsageError} from '../../../src/errors.js'
@@ -27,15 +26,15 @@ function context(store: CheckpointStoreSpec | null, uploads: string[]): ServiceC
   } as unknown as ServiceContext
 }
 
-const plan = (...providers: string[]) => ({candidates: providers.map((provider) => ({provider}))}) as unknown as Plan
+const cands = (...providers: string[]) => providers.map((provider) => ({provider}))
 
 describe('launch: the workdir for a cloud', () => {
   it('uploads only when a candidate is a cloud, and the attempt spec carries the archive', async () => {
     const uploads: string[] = []
     const spec = testJobSpec({name: 'j', run: 'true', workdir: '/code'})
-    expect(await withWorkdirArchive(context(STORE, uploads), spec, plan('local', 'slurm'))).to.equal(spec)
+    expect(await withWorkdirArchive(context(STORE, uploads), spec, cands('local', 'slurm'))).to.equal(spec)
     expect(uploads).to.deep.equal([])
-    const cloud = await withWorkdirArchive(context(STORE, uploads), spec, plan('local', 'aws'))
+    const cloud = await withWorkdirArchive(context(STORE, uploads), spec, cands('local', 'aws'))
     expect(cloud.workdirArchive).to.deep.equal(ARCHIVE)
     expect(uploads).to.deep.equal(['/code → s3://bkt/p'])
   })
@@ -43,14 +42,14 @@ describe('launch: the workdir for a cloud', () => {
   it('a job without a workdir uploads nothing', async () => {
     const uploads: string[] = []
     const spec = testJobSpec({name: 'j', run: 'true'})
-    expect(await withWorkdirArchive(context(STORE, uploads), spec, plan('aws'))).to.equal(spec)
+    expect(await withWorkdirArchive(context(STORE, uploads), spec, cands('aws'))).to.equal(spec)
     expect(uploads).to.deep.equal([])
   })
 
   it('a cloud candidate without a store is a usage error (exit 2) naming the cloud, before any upload', async () => {
     const uploads: string[] = []
     const spec = testJobSpec({name: 'j', run: 'true', workdir: '/code'})
-    const error = await withWorkdirArchive(context(null, uploads), spec, plan('aws')).catch((e: unknown) => e)
+    const error = await withWorkdirArchive(context(null, uploads), spec, cands('aws')).catch((e: unknown) => e)
     expect(error).to.be.instanceOf(UsageError)
     expect((error as UsageError).code).to.equal('WORKDIR_NEEDS_STORE')
     expect((error as UsageError).exitCode).to.equal(2)
