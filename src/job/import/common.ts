@@ -1,6 +1,6 @@
 // What the SkyPilot and dstack mappings share: the output being built with its list of
 // unmapped keys, names, clouds, accelerator names, and the variables a job may read.
-import {basename, dirname} from 'node:path'
+import {basename, dirname, isAbsolute, resolve} from 'node:path'
 
 import type {AcceleratorRegistry} from '../../catalog/accelerators.js'
 import type {UnmappedKey, UnmappedKind} from './types.js'
@@ -107,4 +107,17 @@ export function unsetToolVariables(script: string, prefixes: string[], provided:
   const re = new RegExp(`\\$\\{?((?:${prefixes.join('|')})[A-Z0-9_]*)`, 'g')
   for (const m of script.matchAll(re)) if (!provided.includes(m[1]) && !envs.includes(m[1])) found.add(m[1])
   return [...found].sort()
+}
+
+/**
+ * A foreign file's local code directory as a skyhop workdir. skyhop reads a relative workdir
+ * from the job file's own directory, and the converted file may be written anywhere, so a
+ * relative path is resolved here against the foreign file's directory and noted.
+ */
+export function importWorkdir(path: string, file: string, draft: Draft, at: Array<string | number>): void {
+  const absolute = isAbsolute(path) ? path : resolve(dirname(resolve(file)), path)
+  draft.job.workdir = absolute
+  if (absolute !== path) {
+    draft.note(at, 'approximated', `"${path}" is written as ${absolute}: skyhop reads a relative workdir from the job file's own directory`)
+  }
 }

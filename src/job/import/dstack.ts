@@ -4,7 +4,17 @@
 // no skyhop key are the table below, each with why; the rest is mapped by the code after it.
 import type {AcceleratorRegistry} from '../../catalog/accelerators.js'
 import {UnitError, parseDurationSeconds, parseSizeGB} from '../../model/units.js'
-import {COMPAT_VARIABLES, Draft, type KeyRule, PROVIDER_IDS, isMap, jobName, resolveAccelerator, unsetToolVariables} from './common.js'
+import {
+  COMPAT_VARIABLES,
+  Draft,
+  type KeyRule,
+  PROVIDER_IDS,
+  importWorkdir,
+  isMap,
+  jobName,
+  resolveAccelerator,
+  unsetToolVariables,
+} from './common.js'
 import {DSTACK_RUN_TYPES} from './detect.js'
 import {ImportRefusal} from './types.js'
 
@@ -13,9 +23,8 @@ const TOP: Record<string, KeyRule> = {
   python: ['no-equivalent', "dstack picks a Python image by version; skyhop runs on the machine's own Python"],
   nvcc: ['no-equivalent', "dstack picks an image with the CUDA compiler; skyhop runs on the machine's own software"],
   files: ['not-yet-supported', 'copying local files to the machine is being designed (issue #19)'],
-  repos: ['not-yet-supported', 'uploading or cloning the code is being designed (workdir, issue #19); clone it in `setup` for now'],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
-  working_dir: ['not-yet-supported', 'the working directory is being designed with workdir upload (issue #19)'],
+  working_dir: ['no-equivalent', 'setup and run start in the workdir (the code); `cd` elsewhere in the commands'],
   registry_auth: ['not-yet-supported', 'registry credentials come with container images (issue #19)'],
   user: ['no-equivalent', "the job runs as the machine's user"],
   privileged: ['no-equivalent', 'skyhop runs no container yet'],
@@ -75,11 +84,36 @@ const TOP_MAPPED = [
   'regions',
   'setup',
   'image',
+  'repos',
 ]
 const RESOURCES: Record<string, KeyRule> = {
   shm_size: ['no-equivalent', 'skyhop runs no container, so there is no shared-memory size to set'],
 }
 const VENDORS: Record<string, string> = {nvidia: 'nvidia', amd: 'amd', google: 'google', tpu: 'google', intel: 'intel'}
+
+/**
+ * `repos`: the first local directory (`..`, `../code:/repo`, `{local_path: ..}`) becomes the
+ * workdir; a remote repository has no equivalent (skyhop uploads code, it clones nothing).
+ */
+function mapRepos(repos: unknown, file: string, draft: Draft): void {
+  if (repos === undefined || repos === null) return
+  const list = Array.isArray(repos) ? repos : [repos]
+  let mapped = false
+  list.forEach((entry, i) => {
+    const remote = (url: string) => /^[a-z][a-z0-9+.-]*:\/\/|^[^/\s]+@[^/\s]+:/i.test(url)
+    let local: string | null = null
+    if (typeof entry === 'string') local = remote(entry) ? null : entry.split(':')[0]
+    else if (isMap(entry) && typeof entry.local_path === 'string') local = entry.local_path
+    if (local === null || local.trim() === '') {
+      draft.note(['repos', i], 'no-equivalent', 'a remote repository is not uploaded: clone it in `setup`')
+    } else if (mapped) {
+      draft.note(['repos', i], 'no-equivalent', 'skyhop has one workdir; the first local repository is it')
+    } else {
+      importWorkdir(local, file, draft, ['repos', i])
+      mapped = true
+    }
+  })
+}
 
 export function importDstack(value: Record<string, unknown>, file: string, registry: AcceleratorRegistry, draft: Draft): string {
   const type = typeof value.type === 'string' ? value.type : 'task'
@@ -121,6 +155,7 @@ export function importDstack(value: Record<string, unknown>, file: string, regis
   }
   if (secrets.length > 0) job.secrets = [...new Set(secrets)]
 
+  mapRepos(value.repos, file, draft)
   mapProfile(value, draft)
   draft.noteTable([], value, TOP, TOP_MAPPED)
 

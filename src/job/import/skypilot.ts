@@ -3,14 +3,20 @@
 // tables below, each with why; the rest is mapped by the code after them.
 import type {AcceleratorRegistry} from '../../catalog/accelerators.js'
 import {UnitError, parseCountAtLeast, parseSizeAtLeast, parseSizeGB} from '../../model/units.js'
-import {COMPAT_VARIABLES, Draft, type KeyRule, PROVIDER_IDS, isMap, jobName, resolveAccelerator, unsetToolVariables} from './common.js'
+import {
+  COMPAT_VARIABLES,
+  Draft,
+  type KeyRule,
+  PROVIDER_IDS,
+  importWorkdir,
+  isMap,
+  jobName,
+  resolveAccelerator,
+  unsetToolVariables,
+} from './common.js'
 import {ImportRefusal} from './types.js'
 
 const TOP: Record<string, KeyRule> = {
-  workdir: [
-    'not-yet-supported',
-    'uploading a local directory to the machine is being designed (issue #19); copy your code in `setup` for now',
-  ],
   file_mounts: ['not-yet-supported', 'file and bucket mounts are being designed (issue #19); `data:` only feeds the egress estimate'],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   volume_mounts: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
@@ -25,7 +31,7 @@ const TOP: Record<string, KeyRule> = {
   api_server_access: ['no-equivalent', 'skyhop has no API server'],
   _metadata: ['no-equivalent', 'internal SkyPilot key'],
 }
-const TOP_MAPPED = ['name', 'num_nodes', 'resources', 'setup', 'run', 'envs', 'secrets']
+const TOP_MAPPED = ['name', 'num_nodes', 'resources', 'setup', 'run', 'envs', 'secrets', 'workdir']
 
 const RESOURCES: Record<string, KeyRule> = {
   zone: ['no-equivalent', 'skyhop places jobs by provider and region, not zone'],
@@ -84,6 +90,10 @@ export function importSkypilot(value: Record<string, unknown>, file: string, reg
 
   mapEnvs(value, draft)
   if (typeof value.setup === 'string' && value.setup.trim() !== '') job.setup = value.setup
+  if (typeof value.workdir === 'string' && value.workdir.trim() !== '') importWorkdir(value.workdir, file, draft, ['workdir'])
+  else if (value.workdir !== undefined && value.workdir !== null) {
+    draft.note(['workdir'], 'no-equivalent', 'a git workdir (url and ref) is not a local directory; clone it in `setup`')
+  }
   if (typeof value.run !== 'string' || value.run.trim() === '')
     throw new ImportRefusal(
       'the task has no `run` command (a SkyPilot cluster without a job); skyhop runs jobs, so there is nothing to import',

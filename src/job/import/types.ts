@@ -6,7 +6,7 @@ export type ForeignFormat = 'skypilot' | 'dstack'
 /**
  * Why a key of the source is listed:
  * - `no-equivalent`: skyhop has no such feature (ports, replicas, an IDE);
- * - `not-yet-supported`: skyhop will have it (workdir upload, file mounts, container images, issue #19) but has no key yet;
+ * - `not-yet-supported`: skyhop will have it (file mounts, volumes, issue #19) but has no key yet;
  * - `approximated`: carried over, but its meaning changed on the way (said how).
  */
 export type UnmappedKind = 'no-equivalent' | 'not-yet-supported' | 'approximated'

@@ -95,7 +95,7 @@ describe('import: SkyPilot tasks', () => {
     ])
   })
 
-  it('lists each key with no equivalent at its line, never invents workdir or mounts, and keeps a container image', () => {
+  it('lists each key with no equivalent at its line, maps workdir against the task file, never invents mounts, and keeps a container image', () => {
     const r = imp(
       [
         'name: t',
@@ -109,10 +109,12 @@ describe('import: SkyPilot tasks', () => {
         'run: x',
       ].join('\n'),
     )
-    expect(r.job).to.not.have.any.keys('workdir', 'data', 'placement')
+    expect(r.job).to.not.have.any.keys('data', 'placement')
+    // Relative to the task file, written absolute: the skyhop file may be written elsewhere.
+    expect(r.job.workdir).to.equal(dir)
     expect(r.job.image).to.equal('docker:nvcr.io/nvidia/pytorch:24.05-py3')
     expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
-      ['/workdir', 'not-yet-supported', 2],
+      ['/workdir', 'approximated', 2],
       ['/file_mounts', 'not-yet-supported', 3],
       ['/resources/ports', 'no-equivalent', 6],
       ['/resources/zone', 'no-equivalent', 7],
@@ -146,6 +148,39 @@ describe('import: SkyPilot tasks', () => {
     const r = imp('name: my task!\nnum_nodes: 1\nrun: x\n')
     expect(r.job.name).to.equal('my-task-')
     expect(paths(r)).to.include('/name approximated')
+  })
+})
+
+describe('import: workdir', () => {
+  it('keeps an absolute SkyPilot workdir as it is, and lists a git workdir as having no equivalent', () => {
+    expect(imp('workdir: /srv/code\nrun: x\n').job.workdir).to.equal('/srv/code')
+    expect(paths(imp('workdir: /srv/code\nrun: x\n'))).to.deep.equal([])
+    const git = imp('workdir: {url: https://github.com/a/b, ref: main}\nrun: x\n')
+    expect(git.job).to.not.have.key('workdir')
+    expect(paths(git)).to.deep.equal(['/workdir no-equivalent'])
+  })
+
+  it("maps dstack's first local repo to the workdir; remote repos and working_dir are listed", () => {
+    const r = imp(
+      [
+        'type: task',
+        'repos:',
+        '  - https://github.com/a/b.git',
+        '  - ../code:/repo',
+        '  - local_path: /other',
+        'working_dir: /repo',
+        'commands: [x]',
+      ].join('\n'),
+      'repos.dstack.yml',
+    )
+    expect(r.job.workdir).to.equal(join(dir, '..', 'code'))
+    expect(paths(r)).to.deep.equal([
+      '/repos/0 no-equivalent',
+      '/repos/1 approximated',
+      '/repos/2 no-equivalent',
+      '/working_dir no-equivalent',
+    ])
+    expect(imp('type: task\nrepos: [{local_path: /abs}]\ncommands: [x]\n', 'abs.dstack.yml').job.workdir).to.equal('/abs')
   })
 })
 
