@@ -3,21 +3,27 @@
 // `PREFIX/workdirs/SHA256.tar`. A HEAD first: an object already there with the archive's
 // size is what an earlier launch uploaded, so an unchanged re-launch writes nothing. The
 // runner fetches the archive by a presigned GET and checks its sha256 before unpacking it.
+// With a cache directory, the last archive of each workdir is remembered by the workdir's
+// fingerprint (paths, modes, sizes, mtimes): an unchanged re-launch stats the files and asks
+// the store, without packing or hashing a byte.
 //
 // Why no half-written object is ever trusted: a single PUT replaces an object whole or not
 // at all in S3, OSS, COS and OBS (a PUT cut short stores nothing), the key names the sha256
 // of the bytes, the HEAD checks the stored size against the archive's before skipping the
 // upload (anything else is written again), and the runner refuses bytes whose sha256 is not
 // the key's. The controller's credentials sign every URL here; none reaches an instance.
+import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
+import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {ProviderError} from '../errors.js'
 import type {HttpClient} from '../http/client.js'
 import {CHECKPOINT_CONTENT_TYPE} from '../clouds/common/presign.js'
 import type {CheckpointStoreSpec, WorkdirArchive} from '../model/job-spec.js'
-import {packWorkdir} from '../util/workdir-pack.js'
+import {packWorkdir, workdirEntries, workdirFingerprint} from '../util/workdir-pack.js'
 import {redact} from '../util/redact.js'
-import {STORE_PROVIDER, parseStoreUrl, type CheckpointSigner} from './checkpoint-store.js'
+import {STORE_PROVIDER, parseStoreUrl, type CheckpointSigner, type WorkdirObject} from './checkpoint-store.js'
 
 export interface WorkdirUpload {
   archive: WorkdirArchive
@@ -40,6 +46,32 @@ export interface WorkdirUploadInput {
   /** Archives larger than this are warned about, with their size, before the upload. */
   warnBytes: number
   warn: (message: string) => void
+  /**
+   * Where the last archive of each workdir is remembered with its fingerprint (workdirFingerprint):
+   * an unchanged workdir is then not packed again, only asked for (HEAD). None: always pack.
+   */
+  cacheDir?: string
+}
+
+interface CachedArchive extends WorkdirArchive {
+  fingerprint: string
+  entries: number
+}
+
+function cacheFile(cacheDir: string, dir: string): string {
+  return join(cacheDir, `${createHash('sha256').update(dir).digest('hex').slice(0, 32)}.json`)
+}
+
+async function readCache(cacheDir: string | undefined, dir: string): Promise<CachedArchive | null> {
+  if (!cacheDir) return null
+  try {
+    const cached = JSON.parse(await readFile(cacheFile(cacheDir, dir), 'utf8')) as CachedArchive
+    const valid = /^[0-9a-f]{64}$/.test(cached.sha256) && Number.isInteger(cached.bytes) && typeof cached.fingerprint === 'string'
+    return valid ? cached : null
+  } catch {
+    // Missing or unreadable: pack, as without a cache.
+    return null
+  }
 }
 
 /** Time for an upload's whole exchange: a minute, plus the archive at 5 MB/s. */
@@ -57,32 +89,31 @@ export function formatBytes(bytes: number): string {
 /** Packs the workdir and makes sure the store holds it; throws ProviderError (exit 4) when the store refuses or fails. */
 export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirUpload> {
   const t0 = Date.now()
-  const packed = await packWorkdir(input.dir)
+  const entries = await workdirEntries(input.dir)
+  const fingerprint = await workdirFingerprint(input.dir, entries)
+  const cached = await readCache(input.cacheDir, input.dir)
+  if (cached && cached.fingerprint === fingerprint) {
+    // Unchanged since the last pack: if the store still holds that archive, there is nothing to do.
+    const archive = {sha256: cached.sha256, bytes: cached.bytes}
+    const object = await input.signer.workdirObject(input.store, archive.sha256, input.now)
+    const t1 = Date.now()
+    const head = await headObject(input, object, archive)
+    if (head === 'present') {
+      return {archive, entries: cached.entries, location: object.location, uploadedBytes: 0, packMs: t1 - t0, uploadMs: Date.now() - t1}
+    }
+  }
+  const packed = await packWorkdir(input.dir, entries)
   try {
     const packMs = Date.now() - t0
     const archive = {sha256: packed.sha256, bytes: packed.bytes}
-    const object = await input.signer.workdirObject(input.store, packed.sha256, input.now)
-    const failed = (what: string, error: unknown): ProviderError => {
-      const cause = error instanceof Error ? error : new Error(String(error))
-      const category = error instanceof ProviderError ? error.category : 'unavailable'
-      return new ProviderError(
-        STORE_PROVIDER[parseStoreUrl(input.store).scheme],
-        category,
-        `workdir ${input.dir}: ${what} ${object.location} failed: ${redact(cause.message)}`,
-        {
-          code: 'WORKDIR_UPLOAD_FAILED',
-          hint: 'Nothing was recorded: check the store (`skyhop check`) and launch again; an archive the store did not take whole is written again.',
-          cause,
-        },
-      )
+    if (input.cacheDir) {
+      await mkdir(input.cacheDir, {recursive: true})
+      const record: CachedArchive = {...archive, fingerprint, entries: packed.entries}
+      await writeFile(cacheFile(input.cacheDir, input.dir), JSON.stringify(record))
     }
+    const object = await input.signer.workdirObject(input.store, packed.sha256, input.now)
     const t1 = Date.now()
-    const head = await input.client
-      .request({method: 'HEAD', url: object.headUrl, accept: (s) => s === 200 || s === 404})
-      .catch((error: unknown) => {
-        throw failed('checking', error)
-      })
-    if (head.status === 200 && Number(head.headers['content-length']) === packed.bytes) {
+    if ((await headObject(input, object, archive)) === 'present') {
       return {archive, entries: packed.entries, location: object.location, uploadedBytes: 0, packMs, uploadMs: Date.now() - t1}
     }
     if (packed.bytes > input.warnBytes) {
@@ -100,10 +131,35 @@ export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirU
         idempotent: true,
       })
       .catch((error: unknown) => {
-        throw failed('uploading it to', error)
+        throw uploadError(input, object, 'uploading it to', error)
       })
     return {archive, entries: packed.entries, location: object.location, uploadedBytes: packed.bytes, packMs, uploadMs: Date.now() - t1}
   } finally {
     await packed.dispose()
   }
+}
+
+/** Whether the store holds the archive whole: an object under its key with its size. */
+async function headObject(input: WorkdirUploadInput, object: WorkdirObject, archive: WorkdirArchive): Promise<'present' | 'absent'> {
+  const head = await input.client
+    .request({method: 'HEAD', url: object.headUrl, accept: (s) => s === 200 || s === 404})
+    .catch((error: unknown) => {
+      throw uploadError(input, object, 'checking', error)
+    })
+  return head.status === 200 && Number(head.headers['content-length']) === archive.bytes ? 'present' : 'absent'
+}
+
+function uploadError(input: WorkdirUploadInput, object: WorkdirObject, what: string, error: unknown): ProviderError {
+  const cause = error instanceof Error ? error : new Error(String(error))
+  const category = error instanceof ProviderError ? error.category : 'unavailable'
+  return new ProviderError(
+    STORE_PROVIDER[parseStoreUrl(input.store).scheme],
+    category,
+    `workdir ${input.dir}: ${what} ${object.location} failed: ${redact(cause.message)}`,
+    {
+      code: 'WORKDIR_UPLOAD_FAILED',
+      hint: 'Nothing was recorded: check the store (`skyhop check`) and launch again; an archive the store did not take whole is written again.',
+      cause,
+    },
+  )
 }

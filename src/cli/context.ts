@@ -139,7 +139,8 @@ export class AppContext implements ServiceContext {
     const {CheckpointSigner} = await import('../checkpoint/checkpoint-store.js')
     const client = await this.storeHttp()
     const warnBytes = this.config().workdir?.warnBytes ?? DEFAULT_WORKDIR_WARN_BYTES
-    return uploadWorkdir({dir, store, signer: new CheckpointSigner(), client, now: new Date(), warnBytes, warn: this.warn})
+    const cacheDir = join(this.home, 'cache', 'workdir')
+    return uploadWorkdir({dir, store, signer: new CheckpointSigner(), client, now: new Date(), warnBytes, warn: this.warn, cacheDir})
   }
 
   /**

@@ -150,9 +150,25 @@ export interface PackedWorkdir {
   dispose(): Promise<void>
 }
 
-/** Packs `dir` into a deterministic tar archive (see the module comment). */
-export async function packWorkdir(dir: string): Promise<PackedWorkdir> {
-  const entries = await workdirEntries(dir)
+/**
+ * What the archive of `entries` would depend on, without reading a file: each entry's path,
+ * mode, size and mtime (nanoseconds), hashed. The same fingerprint as an earlier pack means
+ * the same archive, the way git's index trusts unchanged stat data, so an unchanged
+ * re-launch stats 10,000 files instead of reading and hashing a gigabyte. (A file rewritten
+ * with the same size within the same nanosecond tick would not be seen: git's "racy" case.)
+ */
+export async function workdirFingerprint(dir: string, entries: readonly string[]): Promise<string> {
+  const hash = createHash('sha256')
+  for (const path of entries) {
+    const info = await lstat(join(dir, path), {bigint: true})
+    hash.update(`${path}\0${info.mode}\0${info.size}\0${info.mtimeNs}\n`)
+  }
+  return hash.digest('hex')
+}
+
+/** Packs `dir` into a deterministic tar archive (see the module comment); `entries` when already listed. */
+export async function packWorkdir(dir: string, listed?: readonly string[]): Promise<PackedWorkdir> {
+  const entries = listed ?? (await workdirEntries(dir))
   const tmp = await mkdtemp(join(tmpdir(), 'skyhop-workdir-'))
   const file = join(tmp, 'workdir.tar')
   const dispose = () => rm(tmp, {recursive: true, force: true})
@@ -194,6 +210,8 @@ function runTar(args: string[], input: string): Promise<void> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', reject)
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar ${args[0]} failed (exit ${code}): ${stderr.trim()}`))))
+    // A tar that exits early (an error) closes its stdin: its exit code and stderr say why, not EPIPE.
+    child.stdin.on('error', () => undefined)
     child.stdin.end(input)
   })
 }

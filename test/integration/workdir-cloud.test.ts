@@ -4,7 +4,7 @@
 // checks it and unpacks it into the job's working directory before setup. A re-launch of
 // the same content uploads nothing; a store that fails the upload leaves nothing behind.
 import {expect} from 'chai'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
@@ -87,6 +87,22 @@ describe('workdir on a cloud (fake EC2 + fake S3)', function () {
     expect(lines[2].trim().split(' ').sort()).to.deep.equal(['.gitignore', '.skyhopignore', 'pkg', 'train.py'])
     // The runner fetched it with the signed GET the controller gave the attempt.
     expect(workdirRequests().slice(3)).to.deep.equal(['GET 200'])
+  })
+
+  it('with a cache, an unchanged workdir is found by its fingerprint; a changed file is packed again', async () => {
+    const cacheDir = join(w.home, 'cache', 'workdir')
+    const first = await uploadWorkdir(input({cacheDir}))
+    expect(readdirSync(cacheDir)).to.have.length(1)
+    const again = await uploadWorkdir(input({cacheDir}))
+    expect(again.archive).to.deep.equal(first.archive)
+    expect(again.uploadedBytes).to.equal(0)
+    writeFileSync(join(dir, 'pkg', 'model.txt'), 'model v3, longer\n')
+    const changed = await uploadWorkdir(input({cacheDir}))
+    expect(changed.archive.sha256).to.not.equal(first.archive.sha256)
+    expect(changed.uploadedBytes).to.equal(changed.archive.bytes)
+    // The cache names an archive the store lost: packed and uploaded again, not trusted.
+    w.s3!.objects.delete(`ckpt/runs/workdirs/${changed.archive.sha256}.tar`)
+    expect((await uploadWorkdir(input({cacheDir}))).uploadedBytes).to.equal(changed.archive.bytes)
   })
 
   it('a large workdir is warned about with its size before the upload', async () => {
