@@ -17,6 +17,7 @@ const ALL = [
   'grace',
   'notice',
   'checkpoint-store',
+  'workdir',
   'sweep',
   'simulate',
   'simulate-validation',

@@ -89,17 +89,19 @@ export function formatBytes(bytes: number): string {
 /** Packs the workdir and makes sure the store holds it; throws ProviderError (exit 4) when the store refuses or fails. */
 export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirUpload> {
   const t0 = Date.now()
+  const cached = await readCache(input.cacheDir, input.dir)
+  // The HEAD of the archive last packed goes out while the files are walked (it loads the
+  // HTTP stack and the store's credentials too); its answer counts only if nothing changed.
+  const speculative = cached ? checkCached(input, cached) : null
+  speculative?.catch(() => undefined)
   const entries = await workdirEntries(input.dir)
   const fingerprint = await workdirFingerprint(input.dir, entries)
-  const cached = await readCache(input.cacheDir, input.dir)
-  if (cached && cached.fingerprint === fingerprint) {
+  if (cached && speculative && cached.fingerprint === fingerprint) {
     // Unchanged since the last pack: if the store still holds that archive, there is nothing to do.
-    const archive = {sha256: cached.sha256, bytes: cached.bytes}
-    const object = await input.signer.workdirObject(input.store, archive.sha256, input.now)
-    const t1 = Date.now()
-    const head = await headObject(input, object, archive)
+    const {object, head} = await speculative
     if (head === 'present') {
-      return {archive, entries: cached.entries, location: object.location, uploadedBytes: 0, packMs: t1 - t0, uploadMs: Date.now() - t1}
+      const archive = {sha256: cached.sha256, bytes: cached.bytes}
+      return {archive, entries: cached.entries, location: object.location, uploadedBytes: 0, packMs: 0, uploadMs: Date.now() - t0}
     }
   }
   const packed = await packWorkdir(input.dir, entries)
@@ -137,6 +139,11 @@ export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirU
   } finally {
     await packed.dispose()
   }
+}
+
+async function checkCached(input: WorkdirUploadInput, cached: CachedArchive): Promise<{object: WorkdirObject; head: 'present' | 'absent'}> {
+  const object = await input.signer.workdirObject(input.store, cached.sha256, input.now)
+  return {object, head: await headObject(input, object, cached)}
 }
 
 /** Whether the store holds the archive whole: an object under its key with its size. */

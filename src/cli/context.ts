@@ -10,7 +10,7 @@ import type {PlanningOptions, ServiceContext} from '../services/context.js'
 import type {Planning} from '../services/planning.js'
 import type {PlanningInputs, Replanner} from '../planner/replanner.js'
 import type {Provider} from '../providers/provider.js'
-import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
+import type {AttemptHoldStore, CheckpointSigner, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
 import {STATE_DB} from '../state/files.js'
@@ -26,6 +26,7 @@ export class AppContext implements ServiceContext {
   private checkpointSyncInstance?: SignCheckpointUrls
   private attemptHoldsInstance?: AttemptHoldStore
   private storeHttpInstance?: Promise<HttpClient>
+  private storeSignerInstance?: CheckpointSigner
 
   constructor(
     readonly home: string,
@@ -107,7 +108,7 @@ export class AppContext implements ServiceContext {
    */
   async checkpointSync(): Promise<SignCheckpointUrls> {
     const {checkpointSyncFor} = await import('../checkpoint/checkpoint-store.js')
-    this.checkpointSyncInstance ??= checkpointSyncFor(this.config())
+    this.checkpointSyncInstance ??= checkpointSyncFor(this.config(), await this.storeSigner())
     return this.checkpointSyncInstance
   }
 
@@ -119,8 +120,20 @@ export class AppContext implements ServiceContext {
   async attemptHolds(): Promise<AttemptHoldStore> {
     const {attemptHoldsFor} = await import('../checkpoint/checkpoint-store.js')
     // The HTTP stack (undici) is loaded when a go object is first written, not on every launch.
-    this.attemptHoldsInstance ??= attemptHoldsFor(this.config(), {request: async (request) => (await this.storeHttp()).request(request)})
+    const signer = await this.storeSigner()
+    this.attemptHoldsInstance ??= attemptHoldsFor(
+      this.config(),
+      {request: async (request) => (await this.storeHttp()).request(request)},
+      signer,
+    )
     return this.attemptHoldsInstance
+  }
+
+  /** One signer per command for the checkpoint store and the workdir upload: credentials are loaded once. */
+  private async storeSigner(): Promise<CheckpointSigner> {
+    const {CheckpointSigner} = await import('../checkpoint/checkpoint-store.js')
+    this.storeSignerInstance ??= new CheckpointSigner()
+    return this.storeSignerInstance
   }
 
   /** The client for object store requests (go objects, workdir uploads): made on first use. */
@@ -136,11 +149,10 @@ export class AppContext implements ServiceContext {
   /** See ServiceContext.uploadWorkdir. Signs with the store's credentials, as checkpoints do. */
   async uploadWorkdir(dir: string, store: CheckpointStoreSpec): Promise<WorkdirUpload> {
     const {uploadWorkdir} = await import('../checkpoint/workdir-upload.js')
-    const {CheckpointSigner} = await import('../checkpoint/checkpoint-store.js')
     const client = await this.storeHttp()
     const warnBytes = this.config().workdir?.warnBytes ?? DEFAULT_WORKDIR_WARN_BYTES
     const cacheDir = join(this.home, 'cache', 'workdir')
-    return uploadWorkdir({dir, store, signer: new CheckpointSigner(), client, now: new Date(), warnBytes, warn: this.warn, cacheDir})
+    return uploadWorkdir({dir, store, signer: await this.storeSigner(), client, now: new Date(), warnBytes, warn: this.warn, cacheDir})
   }
 
   /**
