@@ -18,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs'
 import {userInfo} from 'node:os'
-import {dirname, isAbsolute, join, resolve} from 'node:path'
+import {dirname, isAbsolute, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
