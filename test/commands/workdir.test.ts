@@ -50,4 +50,12 @@ describe('workdir (CLI)', function () {
     // In place: what the job writes is in the directory.
     expect(readFileSync(join(project, 'code', 'result.txt'), 'utf8')).to.equal('out\n')
   })
+
+  it("a local gang's ranks all run in the one workdir", async () => {
+    const file = join(project, 'gang.yaml')
+    writeFileSync(file, 'name: wdgang\nnodes: 2\nworkdir: code\nrun: cat pkg/model.txt > "rank-$SKYHOP_NODE_RANK.txt"\n')
+    const r = await runCliAsync(['launch', file, '--yes', '--wait', '--json'], {home, env, cwd: home})
+    expect(r.code, r.stderr).to.equal(0)
+    for (const rank of [0, 1]) expect(readFileSync(join(project, 'code', `rank-${rank}.txt`), 'utf8')).to.equal('model v1\n')
+  })
 })
