@@ -286,11 +286,13 @@ export class LaunchRounds {
   }
 
   /**
-   * A gang on machines of its own shares its peer list and notice through the job's store;
-   * one on skyhop's filesystem (local, Slurm) through files, and a single node needs neither.
+   * An attempt on machines of its own gets signed objects in the job's store: a gang shares its
+   * peer list and notice there, and any node GETs its runner from there when the user data
+   * cannot carry it (vm/boot-script.ts bootUserData). One on skyhop's filesystem (local, Slurm)
+   * uses files instead.
    */
   private async gangObjects(job: JobRecord, attemptId: string, provider: Provider): Promise<GangObjects | null> {
-    if (job.spec.nodes <= 1 || (provider.attemptStorage ?? 'shared') !== 'per-instance') return null
+    if ((provider.attemptStorage ?? 'shared') !== 'per-instance') return null
     return (await this.d.deps.attemptHolds?.gangObjects?.(job, attemptId)) ?? null
   }
 

@@ -28,7 +28,7 @@ import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from 
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
-import {bootScript, readRunnerScript, stopRequestScript, userData} from '../vm/boot-script.js'
+import {bootUserData, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
 import {
   allNodeIds,
   gangNodes,
@@ -154,16 +154,18 @@ export class AliyunProvider implements Provider {
     const client = await this.client(offer.region)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
-    const script = bootScript({
-      request,
-      runnerScript,
-      noticeSources: [metadataBase ? `aliyun=${metadataBase}` : 'aliyun'],
-      // Stop requests arrive through Cloud Assistant (signal()), not a probe.
-      stopRequestProbe: null,
-      pollIntervalSeconds: this.options.instancePollSeconds,
-    })
-    // ECS measures user data after base64.
-    const data = userData(script, (d) => d.toString('base64').length <= ECS_USER_DATA_LIMIT)
+    const data = bootUserData(
+      {
+        request,
+        runnerScript,
+        noticeSources: [metadataBase ? `aliyun=${metadataBase}` : 'aliyun'],
+        // Stop requests arrive through Cloud Assistant (signal()), not a probe.
+        stopRequestProbe: null,
+        pollIntervalSeconds: this.options.instancePollSeconds,
+      },
+      // ECS measures user data after base64.
+      (d) => d.toString('base64').length <= ECS_USER_DATA_LIMIT,
+    )
     if (!data.fits) {
       throw new ProviderError(
         this.name,
@@ -181,8 +183,8 @@ export class AliyunProvider implements Provider {
         {scope: 'offer'},
       )
     }
-    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
-    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
+    // A node that fetches its runner at boot (every gang's; one whose user data cannot carry it) finds it in the store first.
+    if (data.runnerFromStore) await publishRunner(await this.dispatcher.get(), this.name, request.gang!, runnerScript)
     const deploymentSet = gang
       ? await client.createDeploymentSet({
           name: `skyhop-${request.attemptId}`.replace(/[^A-Za-z0-9:_-]/g, '_').slice(0, 128),

@@ -27,7 +27,7 @@
 import {ProviderError} from '../../errors.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
-import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
+import {bootUserData, readRunnerScript} from '../vm/boot-script.js'
 import {
   allNodeIds,
   gangNodes,
@@ -171,14 +171,16 @@ export class AwsProvider implements Provider {
     const image = await this.images.resolve(client, offer, spec.image)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
-    const script = bootScript({
-      request,
-      runnerScript,
-      noticeSources: [metadataBase ? `aws=${metadataBase}` : 'aws'],
-      stopRequestProbe: awsStopProbe(metadataBase ?? 'http://169.254.169.254'),
-      pollIntervalSeconds: this.options.instancePollSeconds,
-    })
-    const data = userData(script, (d) => d.length <= EC2_USER_DATA_LIMIT)
+    const data = bootUserData(
+      {
+        request,
+        runnerScript,
+        noticeSources: [metadataBase ? `aws=${metadataBase}` : 'aws'],
+        stopRequestProbe: awsStopProbe(metadataBase ?? 'http://169.254.169.254'),
+        pollIntervalSeconds: this.options.instancePollSeconds,
+      },
+      (d) => d.length <= EC2_USER_DATA_LIMIT,
+    )
     if (!data.fits) {
       throw new ProviderError(
         this.name,
@@ -197,8 +199,8 @@ export class AwsProvider implements Provider {
       {key: AWS_TAGS.jobName, value: request.jobName.slice(0, 256)},
       {key: 'Name', value: `skyhop-${request.jobName}-${request.attempt}`.slice(0, 256)},
     ]
-    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
-    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
+    // A node that fetches its runner at boot (every gang's; one whose user data cannot carry it) finds it in the store first.
+    if (data.runnerFromStore) await publishRunner(await this.dispatcher.get(), this.name, request.gang!, runnerScript)
     const group = gang ? placementGroupName(request.attemptId) : null
     if (group) await client.createPlacementGroup(group, 'cluster', tags.slice(0, 3))
     let instances: Ec2Instance[]

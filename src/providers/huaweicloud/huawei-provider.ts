@@ -39,7 +39,7 @@ import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
-import {bootScript, readRunnerScript, userData} from '../vm/boot-script.js'
+import {bootUserData, readRunnerScript} from '../vm/boot-script.js'
 import {
   gangNodes,
   gangObjectsFor,
@@ -300,14 +300,16 @@ export class HuaweiProvider implements Provider {
       rfc3986Encode(request.attemptId),
     )
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
-    const script = bootScript({
-      request,
-      runnerScript,
-      noticeSources: ['huaweicloud'],
-      stopRequestProbe: huaweiStopProbe(metadataBase ?? 'http://169.254.169.254'),
-      pollIntervalSeconds: this.options.instancePollSeconds,
-    })
-    const data = userData(script, (d) => d.length <= ECS_USER_DATA_LIMIT)
+    const data = bootUserData(
+      {
+        request,
+        runnerScript,
+        noticeSources: ['huaweicloud'],
+        stopRequestProbe: huaweiStopProbe(metadataBase ?? 'http://169.254.169.254'),
+        pollIntervalSeconds: this.options.instancePollSeconds,
+      },
+      (d) => d.length <= ECS_USER_DATA_LIMIT,
+    )
     if (!data.fits) {
       throw new ProviderError(
         this.name,
@@ -319,8 +321,8 @@ export class HuaweiProvider implements Provider {
     // A max price in another currency was applied by the planner through the exchange
     // rate; without one here ECS bids up to the pay-per-use price.
     const maxPrice = request.spot && spec.maxPrice && spec.maxPrice.currency === offer.price.currency ? spec.maxPrice.amount : null
-    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
-    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
+    // A node that fetches its runner at boot (every gang's; one whose user data cannot carry it) finds it in the store first.
+    if (data.runnerFromStore) await publishRunner(await this.dispatcher.get(), this.name, request.gang!, runnerScript)
     const group = gang ? await client.createServerGroup(`skyhop-${request.attemptId}`) : null
     let created: {jobId: string; serverIds: string[]}
     try {

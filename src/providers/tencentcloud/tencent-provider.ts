@@ -34,7 +34,7 @@ import {type CheckResult, type LaunchRequest, type LogOptions, type Provider} fr
 import {TERMINAL_ATTEMPT_STATES, type AttemptState, type LaunchHandle, type PollResult} from '../../model/attempt.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
-import {bootScript, readRunnerScript, stopRequestScript, userData} from '../vm/boot-script.js'
+import {bootUserData, readRunnerScript, stopRequestScript} from '../vm/boot-script.js'
 import {
   gangNodes,
   gangObjectsFor,
@@ -262,17 +262,19 @@ export class TencentProvider implements Provider {
       rfc3986Encode(request.attemptId),
     )
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
-    const script = bootScript({
-      request,
-      runnerScript,
-      noticeSources: [metadataBase ? `tencentcloud=${metadataBase}` : 'tencentcloud'],
-      // Stop requests arrive through TAT (signal()), not a probe.
-      stopRequestProbe: null,
-      consoleDevice: TENCENT_CONSOLE_FILE,
-      pollIntervalSeconds: this.options.instancePollSeconds,
-      flushSeconds: this.options.lingerSeconds ?? 600,
-    })
-    const data = userData(script, (d) => d.length <= CVM_USER_DATA_LIMIT)
+    const data = bootUserData(
+      {
+        request,
+        runnerScript,
+        noticeSources: [metadataBase ? `tencentcloud=${metadataBase}` : 'tencentcloud'],
+        // Stop requests arrive through TAT (signal()), not a probe.
+        stopRequestProbe: null,
+        consoleDevice: TENCENT_CONSOLE_FILE,
+        pollIntervalSeconds: this.options.instancePollSeconds,
+        flushSeconds: this.options.lingerSeconds ?? 600,
+      },
+      (d) => d.length <= CVM_USER_DATA_LIMIT,
+    )
     if (!data.fits) {
       throw new ProviderError(
         this.name,
@@ -302,8 +304,8 @@ export class TencentProvider implements Provider {
       securityGroupIds: this.options.network?.securityGroupIds?.[region],
       terminateAt: spec.deadline ? new Date(spec.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') : null,
     }
-    // The gang's nodes fetch the runner at boot: it is in the store before any node looks.
-    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
+    // A node that fetches its runner at boot (every gang's; one whose user data cannot carry it) finds it in the store first.
+    if (data.runnerFromStore) await publishRunner(await this.dispatcher.get(), this.name, request.gang!, runnerScript)
     const group = gang
       ? await client.createPlacementGroup({
           name: `skyhop-${request.attemptId}`,

@@ -56,6 +56,16 @@ export interface BootScriptInput {
   pollIntervalSeconds?: number
   /** Default `shutdown -h now`. */
   shutdownCommand?: string
+  /**
+   * Files other than runner.conf go gzipped and base64'd (default), for user data sent as
+   * written; false writes them as text, for user data gzipped as a whole (bootUserData).
+   */
+  packFiles?: boolean
+  /**
+   * The node GETs the runner from the job's store (request.gang.runner) instead of carrying it:
+   * always for a gang, and for one node when the user data would not hold it (bootUserData).
+   */
+  runnerFromStore?: boolean
   /** Seconds between the exit line and the power-off, so the console is flushed. Default 5. */
   flushSeconds?: number
 }
@@ -117,7 +127,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
     }),
   }
   // A gang's nodes fetch the runner from the job's store at boot (rankDiscovery).
-  if (!isGang(request)) files['skyhop-runner.sh'] = shippedRunner(input.runnerScript)
+  if (!runnerFromStore(input)) files['skyhop-runner.sh'] = shippedRunner(input.runnerScript)
   if (spec.setup) files['setup.sh'] = spec.setup
   return files
 }
@@ -132,6 +142,10 @@ function isGang(request: LaunchRequest): boolean {
   return !!request.gang && (request.spec.nodes ?? 1) > 1
 }
 
+function runnerFromStore(input: BootScriptInput): boolean {
+  return isGang(input.request) || (!!input.request.gang && input.runnerFromStore === true)
+}
+
 /**
  * A gang node's runner and rank. One RunInstances gives every node the same user data, and
  * that user data holds the boot script and the gang's signed URLs but not the runner (EC2's
@@ -141,10 +155,11 @@ function isGang(request: LaunchRequest): boolean {
  * cloud-init records in /var/lib/cloud/data/instance-id. A node that is not on the list, or
  * an object that never comes, ends the node without an exit code (LOST).
  */
-function rankDiscovery(request: LaunchRequest): string {
-  if (!isGang(request)) return 'N="$D"'
+function rankDiscovery(input: BootScriptInput): string {
+  const {request} = input
+  if (!runnerFromStore(input)) return 'N="$D"'
   const gang = request.gang!
-  return `sk_fail() {
+  const fetchRunner = `sk_fail() {
   sk_say "${CONSOLE_PREFIX.event} {\\"ts\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\",\\"event\\":\\"error\\",\\"message\\":\\"$1\\"}"
   sk_say "${CONSOLE_PREFIX.exit} 75 none"
   sk_poweroff 75
@@ -157,7 +172,9 @@ sk_fetch() { # URL FILE WHAT: one of the gang's objects, waited for as the runne
     waited=$((waited + 2))
   done
 }
-sk_fetch ${shellQuote(gang.runner.getUrl)} "$D/skyhop-runner.sh" 'the runner'
+sk_fetch ${shellQuote(gang.runner.getUrl)} "$D/skyhop-runner.sh" 'the runner'`
+  if (!isGang(request)) return `${fetchRunner}\nN="$D"`
+  return `${fetchRunner}
 sk_id=$(tr -d '[:space:]' <"\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data/instance-id" 2>/dev/null)
 [[ -n $sk_id ]] || sk_fail 'cloud-init recorded no instance id: cannot find this node in the gang'
 sk_fetch ${shellQuote(gang.nodeIds.getUrl)} "$D/node-ids" 'the gang rank list'
@@ -185,7 +202,7 @@ export function bootScript(input: BootScriptInput): string {
   // separately, each copy would cost its full length against EC2's 16 KB).
   const fileLines = Object.entries(files)
     .map(([name, text]) =>
-      name === 'runner.conf'
+      name === 'runner.conf' || input.packFiles === false
         ? `sk_text ${shellQuote(name)} ${shellQuote(text)}`
         : `sk_file ${shellQuote(name)} ${shellQuote(packed(text))}`,
     )
@@ -236,7 +253,7 @@ sk_poweroff() { # RC: the machine's end, after the console has had time to flush
   ${input.shutdownCommand ?? 'shutdown -h now'}
   exit "$1"
 }
-${rankDiscovery(request)}
+${rankDiscovery(input)}
 # The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
 # Under a test's root prefix the directory moves with the prefix, and env says so.
 sk_ckpt="\${SKYHOP_BOOT_ROOT-}"${shellQuote(request.checkpointDir)}
@@ -305,9 +322,26 @@ export async function readRunnerScript(): Promise<string> {
  * the cloud's own measure), else gzipped, which cloud-init unpacks itself; `fits` is false
  * when even that is too large.
  */
-export function userData(script: string, fits: (data: Buffer) => boolean): {data: Buffer; fits: boolean} {
+export function userData(script: string, fits: (data: Buffer) => boolean, asText?: string): {data: Buffer; fits: boolean} {
   const plain = Buffer.from(script, 'utf8')
   if (fits(plain)) return {data: plain, fits: true}
-  const packed = gzipSync(plain, {level: 9})
+  const packed = gzipSync(Buffer.from(asText ?? script, 'utf8'), {level: 9})
   return {data: packed, fits: fits(packed)}
+}
+
+/**
+ * The boot script of `input` as user data (userData): with its files packed when it fits as
+ * written, else with them as text and the whole gzipped once. gzip over base64 of gzip gains
+ * little; over the text it packs the runner about fourfold, which is what keeps an attempt
+ * with a store's signed URLs (checkpoint, hold, workdir) within EC2's and CVM's 16 KB.
+ */
+export function bootUserData(
+  input: BootScriptInput,
+  fits: (data: Buffer) => boolean,
+): {data: Buffer; fits: boolean; runnerFromStore: boolean} {
+  const carried = userData(bootScript(input), fits, bootScript({...input, packFiles: false}))
+  if (carried.fits || runnerFromStore(input) || !input.request.gang) return {...carried, runnerFromStore: runnerFromStore(input)}
+  // Still too large, and the job has a store: the node GETs the runner from it, as a gang's do.
+  const fetched = {...input, runnerFromStore: true}
+  return {...userData(bootScript(fetched), fits, bootScript({...fetched, packFiles: false})), runnerFromStore: true}
 }

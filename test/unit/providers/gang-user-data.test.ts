@@ -9,7 +9,7 @@ import {randomBytes} from 'node:crypto'
 
 import {CheckpointSigner} from '../../../src/checkpoint/checkpoint-store.js'
 import {awsStopProbe, EC2_USER_DATA_LIMIT} from '../../../src/providers/aws/aws-provider.js'
-import {bootScript, readRunnerScript, userData} from '../../../src/providers/vm/boot-script.js'
+import {bootScript, bootUserData, readRunnerScript, userData} from '../../../src/providers/vm/boot-script.js'
 import {jobSpec, launchRequest} from '../../integration/aws-helpers.js'
 
 describe('a gang boot script against EC2’s user data limit', function () {
@@ -42,5 +42,40 @@ describe('a gang boot script against EC2’s user data limit', function () {
     // Room to spare: the runner can grow without a gang outgrowing EC2's limit.
     expect(data.data.length, `${data.data.length} bytes`).to.be.below(EC2_USER_DATA_LIMIT / 2)
     expect(script).to.not.include("sk_file 'skyhop-runner.sh'")
+  })
+
+  it('a one-node attempt with a store, a hold and a session token fits: gzipped whole, else its runner from the store', async function () {
+    const signer = new CheckpointSigner({
+      env: {
+        AWS_ACCESS_KEY_ID: 'ASIAFAKEEXAMPLE00001',
+        AWS_SECRET_ACCESS_KEY: 'fake/Secret+Key/ForTests0000000000000001',
+        AWS_SESSION_TOKEN: randomBytes(975).toString('base64'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      homeDir: '/nonexistent',
+    })
+    const store = {url: 's3://my-training-checkpoints/team/runs', region: 'us-west-2', endpoint: null, syncIntervalSeconds: null}
+    const now = new Date()
+    const request = {
+      ...launchRequest({spec: jobSpec('python train.py --resume "$SKYHOP_CHECKPOINT_DIR"')}),
+      checkpointSync: await signer.sync(store, 'j-0123456789', {now, checkpointIntervalSeconds: 600}),
+      hold: {url: `https://my-training-checkpoints.s3.us-west-2.amazonaws.com/${'x'.repeat(1700)}`, timeoutSeconds: 3600},
+      gang: await signer.gang(store, 'j-0123456789', 'a-0123456789', now),
+    }
+    const input = {
+      request,
+      runnerScript: await readRunnerScript(),
+      noticeSources: ['aws'],
+      stopRequestProbe: awsStopProbe('http://169.254.169.254'),
+    }
+    const fits = (d: Buffer): boolean => d.length <= EC2_USER_DATA_LIMIT
+    const data = bootUserData(input, fits)
+    expect(data.fits, `${data.data.length} bytes`).to.equal(true)
+    // Carried (packed or gzipped whole) only when that fits; here the runner comes from the store.
+    const carried = userData(bootScript(input), fits, bootScript({...input, packFiles: false}))
+    expect(data.runnerFromStore).to.equal(!carried.fits)
+    if (data.runnerFromStore) expect(data.data.toString('latin1')).to.not.include("sk_file 'skyhop-runner.sh'")
+    // Without a store to fetch it from, the runner is always carried.
+    expect(bootUserData({...input, request: {...request, gang: null}}, () => true).runnerFromStore).to.equal(false)
   })
 })
