@@ -315,9 +315,10 @@ export async function simulateMarketsParallel(input: MarketsInput, threads = def
   const {startTicks, wrapped} = startTicksOf(input)
   const starts = distinctStarts(startTicks)
   const workers = Math.min(threads, starts.length * (input.policies.length + 1))
-  // The worker is the built replay-worker.js: run from the TypeScript sources (tests under
-  // tsx, whose loader Node 20 does not give a worker thread), replay in this thread.
-  const built = import.meta.url.endsWith('.js')
+  // The worker is the built replay-worker.js beside this module (dist/, or the CLI's bundle,
+  // skyhop.cjs): run from the TypeScript sources (tests under tsx, whose loader Node 20 does
+  // not give a worker thread), replay in this thread.
+  const built = !import.meta.url.endsWith('.ts')
   if (workers <= 1 || !registered || !built) return simulateMarkets(input)
 
   // Tasks of about a quarter of a worker's share, so a slow one does not hold up the end.
