@@ -261,7 +261,10 @@ describe('slurm gangs (real multi-node Slurm)', function () {
       console.log(
         `      measured: SIGTERM at the ranks ${termAt.map((t) => ((t - at) / 1000).toFixed(2)).join(' s, ')} s after the preemption began; kill times ${deadlines.join(', ')}`,
       )
-      expect(deadlines[1]).to.equal(deadlines[0])
+      // Slurm signals both ranks at the same moment: each starts from its own deadline and the
+      // shared file settles on the earlier, which a rank whose job has already ended may not
+      // read again. The ranks' deadlines agree to within the moment they noticed in.
+      expect(Math.abs(Date.parse(deadlines[1]) - Date.parse(deadlines[0])), deadlines.join(' vs ')).to.be.at.most(100)
       expect(existsSync(join(dir, 'gang-notice'))).to.equal(true)
       for (const r of [0, 1]) expect(readEvents(join(dir, `node-${r}`)).find((e) => e.event === 'exit')?.beforeDeadline).to.equal(true)
     })
