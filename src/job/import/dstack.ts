@@ -27,8 +27,8 @@ const TOP: Record<string, KeyRule> = {
   working_dir: ['no-equivalent', 'setup and run start in the workdir (the code); `cd` elsewhere in the commands'],
   registry_auth: ['not-yet-supported', 'registry credentials come with container images (issue #19)'],
   user: ['no-equivalent', "the job runs as the machine's user"],
-  privileged: ['no-equivalent', 'skyhop runs no container yet'],
-  entrypoint: ['no-equivalent', 'skyhop runs no container yet'],
+  privileged: ['no-equivalent', 'skyhop runs containers unprivileged, with only the accelerators passed through'],
+  entrypoint: ['no-equivalent', "skyhop runs the job's setup and run in the container, not the image's entrypoint"],
   shell: ['no-equivalent', 'skyhop runs setup and run with bash'],
   home_dir: ['no-equivalent', 'internal dstack key'],
   single_branch: ['no-equivalent', 'skyhop clones no repository'],
@@ -87,7 +87,7 @@ const TOP_MAPPED = [
   'repos',
 ]
 const RESOURCES: Record<string, KeyRule> = {
-  shm_size: ['no-equivalent', 'skyhop runs no container, so there is no shared-memory size to set'],
+  shm_size: ['no-equivalent', "skyhop sets no shared-memory size on a container: the runtime's default applies"],
 }
 const VENDORS: Record<string, string> = {nvidia: 'nvidia', amd: 'amd', google: 'google', tpu: 'google', intel: 'intel'}
 
