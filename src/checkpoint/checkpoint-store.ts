@@ -24,7 +24,7 @@ import type {CheckpointStoreSpec, JobSpec} from '../model/job-spec.js'
 import type {JobRecord} from '../model/records.js'
 import type {HttpClient} from '../http/client.js'
 import {redact, registerSecret} from '../util/redact.js'
-import type {CheckpointSync, GangObjects} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects, SecretsObject} from '../model/checkpoint.js'
 import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from '../clouds/common/presign.js'
 
 export type StoreScheme = 's3' | 'oss' | 'cos' | 'obs'
@@ -97,6 +97,18 @@ function gangKey(location: StoreLocation, jobId: string, attemptId: string, name
   return jobKey(location, jobId, 'gangs', attemptId, name)
 }
 
+/** A cloud attempt's one-time secrets object (see SecretsObject): `PREFIX/JOB_ID/secrets/ATTEMPT_ID`. */
+function secretsKey(location: StoreLocation, jobId: string, attemptId: string): string {
+  return jobKey(location, jobId, 'secrets', attemptId)
+}
+
+/**
+ * How long a secrets object's URLs work: an instance fetches it within a minute or two of
+ * its launch; one that boots later than this fails its boot and is launched again with fresh
+ * URLs. Short, because the GET URL sits in user data that others may read.
+ */
+export const SECRETS_URL_SECONDS = 3600
+
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
 export class CheckpointSigner {
   private readonly loaded = new Map<StoreScheme, Promise<LoadedCredentials<unknown>>>()
@@ -133,6 +145,19 @@ export class CheckpointSigner {
       notice: await signed('notice'),
       runner: await signed('skyhop-runner.sh'),
       location: `${location.scheme}://${location.bucket}/${gangKey(location, jobId, attemptId, '')}/`,
+    }
+  }
+
+  /** Signed URLs of a cloud attempt's one-time secrets object, alive SECRETS_URL_SECONDS at most. */
+  async secrets(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<SecretsObject> {
+    const location = parseStoreUrl(spec)
+    const key = secretsKey(location, jobId, attemptId)
+    const signer = await this.signer(spec, location, now, SECRETS_URL_SECONDS)
+    return {
+      putUrl: signer.sign('PUT', key),
+      getUrl: signer.sign('GET', key),
+      deleteUrl: signer.sign('DELETE', key),
+      location: `${location.scheme}://${location.bucket}/${key}`,
     }
   }
 
@@ -195,6 +220,7 @@ export class CheckpointSigner {
     spec: CheckpointStoreSpec,
     location: StoreLocation,
     now: Date,
+    maxSeconds = MAX_URL_SECONDS,
   ): Promise<{sign: (method: PresignRequest['method'], key: string) => string; expiresAt: string}> {
     const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
@@ -210,7 +236,7 @@ export class CheckpointSigner {
         },
       )
     })
-    let lifetime = MAX_URL_SECONDS
+    let lifetime = Math.min(MAX_URL_SECONDS, maxSeconds)
     if (loaded.expiresAt !== null) {
       lifetime = Math.min(lifetime, Math.floor((Date.parse(loaded.expiresAt) - now.getTime()) / 1000) - EXPIRY_MARGIN_SECONDS)
       if (lifetime < 60) {
@@ -321,6 +347,13 @@ export interface AttemptHoldStore {
   /** Writes the go object (writing it twice is harmless). */
   release(urls: HoldUrls): Promise<void>
   /**
+   * Writes a cloud attempt's secrets (`body`, as the boot script reads them) to a one-time
+   * object of the job's store and returns its signed URLs; null when the job has no store.
+   */
+  putSecrets?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string, body: string): Promise<SecretsObject | null>
+  /** Deletes an attempt's secrets object, if any is left (deleting a missing object is harmless). */
+  deleteSecrets?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
+  /**
    * The objects a multi-node attempt on a per-instance provider shares its peer list and
    * notice through (GangObjects), in the same store; null when the job has no store.
    */
@@ -342,6 +375,25 @@ export function attemptHoldsFor(
     gangObjects: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)
       return spec === null ? null : signer.gang(spec, job.id, attemptId, clock())
+    },
+    putSecrets: async (job, attemptId, body) => {
+      const spec = storeFor(job.spec, config)
+      if (spec === null) return null
+      const object = await signer.secrets(spec, job.id, attemptId, clock())
+      await client.request({
+        method: 'PUT',
+        url: object.putUrl,
+        headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
+        body,
+        idempotent: true,
+      })
+      return object
+    },
+    deleteSecrets: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      if (spec === null) return
+      const {deleteUrl} = await signer.secrets(spec, job.id, attemptId, clock())
+      await client.request({method: 'DELETE', url: deleteUrl, idempotent: true})
     },
     release: async (urls) => {
       await client.request({

@@ -8,6 +8,7 @@ import {asProviderError} from '../errors.js'
 import {type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import type {JobDrive} from './drive.js'
+import type {Provider} from '../providers/provider.js'
 import type {AttemptPatch} from './journal.js'
 
 export class AttemptEnds {
@@ -219,5 +220,20 @@ export class AttemptEnds {
     } catch (error) {
       this.d.journal.recordEvent(this.d.jobId, attempt.id, 'cleanup-failed', {message: asProviderError(attempt.provider, error).message})
     }
+    await this.deleteSecrets(provider, attempt)
+  }
+
+  /**
+   * A cloud attempt's one-time secrets object: its instance deleted it at boot, unless it never
+   * booted or was one node of a gang (which share it); nothing of it outlives the attempt.
+   */
+  private async deleteSecrets(provider: Provider, attempt: AttemptRecord): Promise<void> {
+    const job = this.d.job()
+    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || (job.spec.secrets ?? []).length === 0) return
+    await this.d.deps.attemptHolds?.deleteSecrets?.(job, attempt.id).catch((error: unknown) => {
+      this.d.journal.recordEvent(this.d.jobId, attempt.id, 'secrets-delete-failed', {
+        message: asProviderError(attempt.provider, error).message,
+      })
+    })
   }
 }

@@ -1,16 +1,34 @@
 // The environment every attempt sees: the job's envs, its matrix values, its secrets
-// (read from the launching environment, never stored), and the SKYHOP_* contract
-// documented in docs/job-contract.md.
+// (read from the controller's environment, never stored, kept apart from the rest so no
+// provider writes them to disk), and the SKYHOP_* contract documented in docs/job-contract.md.
 import {join} from 'node:path'
 
 import {UsageError} from '../errors.js'
 import type {AttemptStorage} from '../providers/provider.js'
+import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptRecord, JobRecord} from '../model/records.js'
 import {registerSecret} from '../util/redact.js'
 
 export interface AttemptEnv {
+  /** The job's envs, matrix values and SKYHOP_* contract: what may be written into the attempt directory. */
   env: Record<string, string>
+  /**
+   * The job's secrets, by name, read from the controller's environment. Kept apart from
+   * `env` so that no provider writes them to disk: they travel in the runner's process
+   * environment (local, Slurm) or in a one-time object of the job's store (clouds).
+   */
+  secrets: Record<string, string>
   checkpointDir: string
+}
+
+/** The job's secrets that `env` lacks, by name. */
+export function missingSecrets(spec: Pick<JobSpec, 'secrets'>, env: NodeJS.ProcessEnv): string[] {
+  return (spec.secrets ?? []).filter((name) => env[name] === undefined)
+}
+
+/** What a controller says, with the names only, when its environment lacks a job's secrets. */
+export function secretsMissingMessage(missing: string[]): string {
+  return `secret ${missing.map((m) => `$${m}`).join(', ')} named in the job file is not set in this environment`
 }
 
 /** Where instances of a cloud keep a job's checkpoints (the store carries them between instances). */
@@ -35,20 +53,18 @@ export function contractEnv(input: {
   const {job, attempt} = input
   const env: Record<string, string> = {...job.spec.envs}
   for (const [k, v] of Object.entries(job.matrix ?? {})) env[k] = String(v)
-  const missing: string[] = []
-  for (const name of job.spec.secrets ?? []) {
-    const value = input.processEnv[name]
-    if (value === undefined) missing.push(name)
-    else {
-      registerSecret(value)
-      env[name] = value
-    }
-  }
+  const missing = missingSecrets(job.spec, input.processEnv)
   if (missing.length > 0) {
-    throw new UsageError(`secret ${missing.map((m) => `$${m}`).join(', ')} named in the job file is not set in this environment`, {
+    throw new UsageError(secretsMissingMessage(missing), {
       code: 'SECRET_MISSING',
       hint: 'Export it before launching; skyhop passes secrets from your environment and never stores them.',
     })
+  }
+  const secrets: Record<string, string> = {}
+  for (const name of job.spec.secrets ?? []) {
+    const value = input.processEnv[name]!
+    registerSecret(value)
+    secrets[name] = value
   }
   const checkpointDir = checkpointDirFor(input.home, job, input.storage)
   Object.assign(env, {
@@ -62,5 +78,5 @@ export function contractEnv(input: {
     // count and the peers come from the runner, which knows them on the node.
     SKYHOP_NUM_ACCELERATORS_PER_NODE: String(attempt.acceleratorCount ?? 0),
   })
-  return {env, checkpointDir}
+  return {env, secrets, checkpointDir}
 }

@@ -9,6 +9,7 @@ import {ProviderError, asProviderError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
+import {renderSecretsObject} from '../providers/vm/boot-script.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import type {AttemptHold} from '../runner/contract.js'
 import type {JobSpec} from '../model/job-spec.js'
@@ -172,15 +173,10 @@ export class LaunchRounds {
           timeoutSeconds: hold.timeoutSeconds,
         })
       this.d.holds.noteHold(attempt.id, hold)
-      const request = this.launchRequest(
+      const request = await this.withSecretsObject(
         job,
-        attempt,
-        offer,
-        candidate.spot,
         provider,
-        sync,
-        hold,
-        await this.gangObjects(job, attempt.id, provider),
+        this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold, await this.gangObjects(job, attempt.id, provider)),
       )
       const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
       this.d.journal.recordOutcome(
@@ -258,7 +254,7 @@ export class LaunchRounds {
     this.d.migrations ??= this.d.journal.events(job.id).filter((e) => e.kind === 'attempt-migrated').length
     // A held attempt is the move it belongs to: it starts from the checkpoint the attempt it replaces leaves.
     const restartCount = job.restarts + job.errorRestarts + this.d.migrations + (hold === null ? 0 : 1)
-    const {env, checkpointDir} = contractEnv({
+    const {env, secrets, checkpointDir} = contractEnv({
       job,
       attempt,
       home: this.d.deps.home,
@@ -277,6 +273,7 @@ export class LaunchRounds {
       offer,
       spot,
       env,
+      ...(Object.keys(secrets).length === 0 ? {} : {secrets}),
       checkpointDir,
       checkpointSync: sync,
       hold,
@@ -294,6 +291,19 @@ export class LaunchRounds {
   private async gangObjects(job: JobRecord, attemptId: string, provider: Provider): Promise<GangObjects | null> {
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance') return null
     return (await this.d.deps.attemptHolds?.gangObjects?.(job, attemptId)) ?? null
+  }
+
+  /**
+   * A cloud attempt's secrets travel in a one-time object of the job's store, written here
+   * just before the launch, never in the instance's user data (which anyone allowed to
+   * describe the instance can read). Nothing for an attempt on skyhop's own filesystem
+   * (local, Slurm: the runner's environment) or for a job without secrets; a job without a
+   * store gets no object, and the cloud provider refuses it (SECRETS_NEED_STORE).
+   */
+  private async withSecretsObject(job: JobRecord, provider: Provider, request: LaunchRequest): Promise<LaunchRequest> {
+    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !request.secrets) return request
+    const object = await this.d.deps.attemptHolds?.putSecrets?.(job, request.attemptId, renderSecretsObject(request.secrets))
+    return object ? {...request, secretsObject: object} : request
   }
 
   /**
@@ -375,9 +385,12 @@ export class LaunchRounds {
     try {
       const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
       const gang = await this.gangObjects(job, attempt.id, provider)
-      const handle = await this.d.withTransientRetry(provider, () =>
-        provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync, null, gang)),
+      const request = await this.withSecretsObject(
+        job,
+        provider,
+        this.launchRequest(job, attempt, offer, attempt.spot, provider, sync, null, gang),
       )
+      const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
       this.d.journal.recordOutcome(
         attempt.id,
         {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},

@@ -42,3 +42,16 @@ export interface GangObjects {
   /** e.g. `s3://bucket/prefix/JOB/gangs/ATTEMPT/`: safe to show and to store. */
   location: string
 }
+
+/**
+ * A cloud attempt's secrets in the job's store, `PREFIX/JOB_ID/secrets/ATTEMPT_ID`: PUT by the
+ * provider just before the launch, GET and DELETEd by the boot script, DELETEd again when the
+ * attempt is released. Bearer credentials, short-lived: never logged, never stored.
+ */
+export interface SecretsObject {
+  putUrl: string
+  getUrl: string
+  deleteUrl: string
+  /** e.g. `s3://bucket/prefix/JOB/secrets/ATTEMPT`: safe to show. */
+  location: string
+}

@@ -222,6 +222,11 @@ function gangEntries(config: RunnerConfig): Array<[string, string]> {
     }
     entries.push(['compat', config.compat.join(' ')])
   }
+  if (config.secretNames !== undefined && config.secretNames.length > 0) {
+    const bad = config.secretNames.find((name) => !isValidEnvName(name))
+    if (bad !== undefined) throw new UsageError(`secretNames: "${bad}" is not a variable name`, {code: 'RUNNER_CONFIG_INVALID'})
+    entries.push(['secretNames', config.secretNames.join(' ')])
+  }
   return entries
 }
 
@@ -230,8 +235,12 @@ function gangEntries(config: RunnerConfig): Array<[string, string]> {
  * (nothing for a single-node job without compat, so its file stays as it was). The
  * provider adds the rank and where the peer list and the gang's notice are.
  */
-export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat'>): Partial<RunnerConfig> {
-  return {...(spec.nodes > 1 ? {numNodes: spec.nodes} : {}), ...(spec.compat?.length ? {compat: [...spec.compat]} : {})}
+export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'secrets'>): Partial<RunnerConfig> {
+  return {
+    ...(spec.nodes > 1 ? {numNodes: spec.nodes} : {}),
+    ...(spec.compat?.length ? {compat: [...spec.compat]} : {}),
+    ...(spec.secrets?.length ? {secretNames: [...spec.secrets]} : {}),
+  }
 }
 
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */
@@ -280,8 +289,9 @@ function checkNoticeSource(entry: string): string {
 
 /**
  * Creates (or refreshes) an attempt directory with run.sh, setup.sh, env and runner.conf.
- * Everything is validated before anything is written. The env file may hold secrets, so
- * the directory is private to the user.
+ * Everything is validated before anything is written. The env file never holds a secret
+ * (the runner gets those in its environment: RunnerConfig.secretNames); the directory is
+ * private to the user all the same, as runner.conf holds signed URLs.
  */
 export function writeAttemptDir(dir: string, files: AttemptFiles): void {
   const env = renderEnv(files.env)

@@ -2,7 +2,7 @@
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../model/catalog.js'
-import type {CheckpointSync, GangObjects} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects, SecretsObject} from '../model/checkpoint.js'
 import type {LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
@@ -28,8 +28,20 @@ export interface LaunchRequest {
   spec: JobSpec
   offer: Offer
   spot: boolean
-  /** Environment the job sees: its envs plus the SKYHOP_* contract. */
+  /** Environment the job sees: its envs plus the SKYHOP_* contract. Never a secret: it is written to disk. */
   env: Record<string, string>
+  /**
+   * The job's secrets, by name (JobSpec.secrets). Never written to disk in clear: local and
+   * Slurm hand them to the runner's process environment; a cloud passes them through a
+   * one-time object of the job's store (secretsObject), fetched and deleted at boot.
+   */
+  secrets?: Record<string, string>
+  /**
+   * The one-time object a cloud attempt's secrets travel in (per-instance providers): the
+   * provider PUTs them before the launch, the boot script GETs then DELETEs them. Null or
+   * absent without a store; such a provider then refuses a job with secrets.
+   */
+  secretsObject?: SecretsObject | null
   /**
    * SKYHOP_CHECKPOINT_DIR. Durable across attempts on a 'shared' provider; on a
    * 'per-instance' one it is carried between attempts by checkpointSync.

@@ -7,7 +7,8 @@
 // ATTEMPT_DIR/
 //   run.sh            the job's `run` script (bash), written verbatim
 //   setup.sh          the job's `setup` script, if any
-//   env               one `export KEY='value'` line per variable, single-quote escaped
+//   env               one `export KEY='value'` line per variable, single-quote escaped; never
+//                     a secret: those reach the runner in its own environment (secretNames)
 //   runner.conf       KEY=value lines, values shell-quoted (see RunnerConfig)
 //   --- written by the runner ---
 //   runner.pid        pid of the runner itself
@@ -150,6 +151,14 @@ export interface RunnerConfig {
   gangNoticeGetUrl?: string
   /** Other tools' variable names the job gets beside SKYHOP_* (the job file's `compat:`). */
   compat?: CompatName[]
+  /**
+   * The names of the job's secrets. Their values are never written into the attempt
+   * directory: the runner gets them in its own process environment (the local provider's
+   * spawn, Slurm's `--export`, a cloud's boot script reading them from a one-time object)
+   * and the job inherits them; a container gets them by name (`--env NAME`). A runner
+   * whose environment lacks one fails before the job starts (exit 70, event `error`).
+   */
+  secretNames?: string[]
   /** A container image reference: setup and run go inside it (see above). */
   containerImage?: string
   /** `podman` (default) or `docker`, or an absolute path to one of them. */

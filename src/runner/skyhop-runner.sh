@@ -226,7 +226,7 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
   case $sr_key in
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
-      nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | \
+      nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | secretNames | \
       containerImage | containerRuntime | workdirUrl | workdirSha256)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
@@ -315,6 +315,16 @@ for sr_entry in ${sr_compat[@]+"${sr_compat[@]}"}; do
     skypilot | dstack | torchrun) ;;
     *) sr_fail "compat: unknown name $sr_entry (known: skypilot dstack torchrun)" ;;
   esac
+done
+
+# secretNames: the job's secrets arrive in this runner's own environment, never in env or
+# any other file here; the job inherits them. A runner started without one (a relaunch by
+# hand, a boot that could not fetch them) fails before the job can run without it.
+read -r -a sr_secret_names <<<"${sr_conf[secretNames]-}"
+for sr_entry in ${sr_secret_names[@]+"${sr_secret_names[@]}"}; do
+  [[ $sr_entry =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || sr_fail "secretNames: $sr_entry is not a variable name"
+  [[ -n ${!sr_entry+set} ]] || sr_fail "secret \$$sr_entry is not in the runner's environment"
+  export "$sr_entry"
 done
 
 # The head keeps the gang's checkpoint (torch and DeepSpeed save from rank 0); every rank
@@ -1226,6 +1236,8 @@ sr_ctr_command() {
   # values from this shell; the entry keeps them over what env says, as sr_load_env does.
   CTR_CMD+=(--env SKYHOP_PREEMPT_NOTICE)
   for p in "${SR_GANG_NAMES[@]}"; do CTR_CMD+=(--env "$p"); done
+  # Secrets by name too: their values stay off the command line.
+  for p in ${sr_secret_names[@]+"${sr_secret_names[@]}"}; do CTR_CMD+=(--env "$p"); done
   CTR_CMD+=(${sr_ctr_args[@]+"${sr_ctr_args[@]}"} "$sr_ctr_image" bash -c "$sr_ctr_entry" skyhop-entry "$sr_dir" "$sr_out")
   CTR_CMD+=(SKYHOP_PREEMPT_NOTICE "${SR_GANG_NAMES[@]}")
 }

@@ -1,5 +1,5 @@
-// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET, HEAD and PUT
-// of one object go, path-style (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks
+// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET, HEAD, PUT and
+// DELETE of one object go, path-style (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks
 // every request's presigned query as its cloud does and writes the cloud's error
 // documents; without a dialect every request is allowed (runner tests that are about the
 // transfer, not the signature). Faults can be injected per request.
@@ -115,6 +115,12 @@ export class FakeObjectStore {
       const found = this.objects.get(id)
       if (!found) return answer(404, 'NoSuchKey', 'The specified key does not exist.')
       return answer(200, null, '', {body: found.body, contentType: found.contentType ?? 'application/octet-stream'})
+    }
+    if (req.method === 'DELETE') {
+      // DeleteObject (S3), DeleteObject (OSS), DELETE Object (COS, OBS): 204 No Content, a
+      // missing key included; none of them says whether there was anything to delete.
+      this.objects.delete(id)
+      return answer(204, null)
     }
     return answer(405, 'MethodNotAllowed', `${req.method} is not served by this fake`)
   }

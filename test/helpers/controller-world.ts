@@ -49,6 +49,8 @@ export interface DriveOptions {
   onEvent?: (e: ControllerEvent) => void
   /** The controller's look interval for spot (ControllerDeps.respotIntervalMs); its default otherwise. */
   respotIntervalMs?: number
+  /** The controller's environment, where a job's secrets come from (default: this process's). */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface JobDriver {
@@ -95,6 +97,7 @@ export async function jobDriver(
       sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
       signal: options.signal,
       ...(options.respotIntervalMs !== undefined ? {respotIntervalMs: options.respotIntervalMs} : {}),
+      ...(options.env === undefined ? {} : {env: options.env}),
       onEvent: (e) => {
         events.push(e)
         options.onEvent?.(e)

@@ -3,7 +3,7 @@
 // attempt for the job's checkpoint archive; the runner on the instance needs nothing but
 // curl to restore and save it, so no credential ever reaches an instance.
 export interface PresignRequest {
-  method: 'GET' | 'PUT' | 'HEAD'
+  method: 'GET' | 'PUT' | 'HEAD' | 'DELETE'
   bucket: string
   /** The object key, without a leading slash; any bytes, percent-encoded by the signer. */
   key: string

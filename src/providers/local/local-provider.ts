@@ -93,7 +93,7 @@ const REGION = 'local'
 const CLAIM_WAIT_MS = 30_000
 /** How long a dead claimer's runner gets to show up before its claim counts as abandoned. */
 const SPAWN_SETTLE_MS = 2_000
-/** The environment the runner itself gets; the job's own comes from the env file. */
+/** The environment the runner itself gets, with the job's secrets; the rest of the job's comes from the env file. */
 const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR']
 
 function fail(
@@ -407,7 +407,7 @@ export class LocalProvider implements Provider {
     mkdirSync(request.checkpointDir, {recursive: true})
 
     if (!gang) {
-      const pid = await this.spawnRunner(attemptDir, attemptDir, null)
+      const pid = await this.spawnRunner(attemptDir, attemptDir, null, request.secrets)
       const handle = this.handleFor(attemptDir, pid)
       if (this.maxConcurrent !== null && this.whenFull === 'fail') await this.awaitSlot([{rank: 0, dir: attemptDir, pid}], attemptDir)
       return handle
@@ -418,7 +418,7 @@ export class LocalProvider implements Provider {
       Array.from({length: nodes}, async (_, rank): Promise<Rank> => {
         const dir = nodeDir(attemptDir, rank)
         mkdirSync(dir, {recursive: true, mode: 0o700})
-        return {rank, dir, pid: await this.spawnRunner(attemptDir, dir, rank)}
+        return {rank, dir, pid: await this.spawnRunner(attemptDir, dir, rank, request.secrets)}
       }),
     )
     const ranks = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
@@ -438,10 +438,19 @@ export class LocalProvider implements Provider {
     return handle
   }
 
-  /** Starts one runner in a session of its own; its stdout and stderr go to runner.log in `logDir`. */
-  private async spawnRunner(attemptDir: string, logDir: string, rank: number | null): Promise<number> {
+  /**
+   * Starts one runner in a session of its own; its stdout and stderr go to runner.log in `logDir`.
+   * The job's secrets go into its process environment, which the job inherits: never a file.
+   */
+  private async spawnRunner(
+    attemptDir: string,
+    logDir: string,
+    rank: number | null,
+    secrets: Record<string, string> = {},
+  ): Promise<number> {
     const runnerEnv: Record<string, string> = {}
     for (const name of PASSED_ENV) if (process.env[name] !== undefined) runnerEnv[name] = process.env[name]!
+    Object.assign(runnerEnv, secrets)
     if (rank !== null) runnerEnv.SKYHOP_RUNNER_NODE_RANK = String(rank)
     const log = openSync(join(logDir, 'runner.log'), 'a', 0o600)
     let child

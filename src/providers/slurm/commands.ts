@@ -17,7 +17,15 @@ export interface CommandResult {
 }
 
 /** Runs one Slurm command; tests replay recorded outputs through the same shape. */
-export type SlurmRunner = (command: SlurmCommand, args: string[], options?: {timeoutMs?: number}) => Promise<CommandResult>
+export type SlurmRunner = (
+  command: SlurmCommand,
+  args: string[],
+  options?: {
+    timeoutMs?: number
+    /** Variables added to the command's environment: a job's secrets, which sbatch passes by name (`--export`). */
+    env?: Record<string, string>
+  },
+) => Promise<CommandResult>
 
 export interface ExecRunnerOptions {
   /** Environment of the commands (e.g. SLURM_CONF); default: this process's. */
@@ -39,7 +47,7 @@ export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
         file,
         args,
         {
-          env: {...(options.env ?? process.env), LC_ALL: 'C'},
+          env: {...(options.env ?? process.env), ...callOptions.env, LC_ALL: 'C'},
           timeout,
           killSignal: 'SIGKILL',
           maxBuffer: 64 * 1024 * 1024,

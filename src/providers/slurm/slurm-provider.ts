@@ -537,9 +537,11 @@ export class SlurmProvider implements Provider {
       attemptDir,
       batchScript,
       requeue: preemptible,
-      exportNames: EXPORTED_ENV.filter((n) => submitEnv[n] !== undefined),
+      // The job's secrets by name only: their values reach sbatch in its own environment,
+      // never the batch script or the attempt directory on the shared filesystem.
+      exportNames: [...EXPORTED_ENV.filter((n) => submitEnv[n] !== undefined), ...Object.keys(request.secrets ?? {})],
     })
-    const result = await this.run('sbatch', args)
+    const result = await this.run('sbatch', args, {env: request.secrets ?? {}})
     const jobId = result.code === 0 ? parseSbatchParsable(result.stdout) : null
     if (jobId === null) {
       // sbatch may have queued the job and failed to say so (a timeout after the RPC): look before giving up.

@@ -18,7 +18,11 @@ export interface SubmitShape {
   qos: string | null
 }
 
-/** The variables the batch job gets from the submitting process; never its secrets. The job's own come from the attempt's env file. */
+/**
+ * The variables the batch job gets from the submitting process, beside the job's secrets
+ * (passed by name, their values in sbatch's own environment). The job's other variables
+ * come from the attempt's env file.
+ */
 export const EXPORTED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR']
 
 /**

@@ -2,7 +2,9 @@
 // `#!/bin/bash` part, which cloud-init runs once as root at first boot). It:
 //   1. writes the attempt directory of src/runner/contract.ts (run.sh, setup.sh, env,
 //      runner.conf) and skyhop-runner.sh itself, each gzip+base64 so any bytes survive (a
-//      gang's nodes fetch the runner from the job's store instead: rankDiscovery);
+//      gang's nodes fetch the runner from the job's store instead: rankDiscovery); the
+//      job's secrets never: they are fetched into the script's environment from a one-time
+//      object of the job's store, which is deleted at once (secretsFetch);
 //   2. runs the runner with the cloud's notice source (its metadata endpoint);
 //   3. mirrors the runner's events and the job's output to the serial console, one
 //      prefixed line each, which skyhop reads back through the cloud's console-output API
@@ -25,8 +27,8 @@ import {
   renderRunnerConf,
   runnerScriptPath,
 } from '../attempt-dir.js'
-import {ProviderError} from '../../errors.js'
-import {shellQuote} from '../../runner/contract.js'
+import {BugError, ProviderError} from '../../errors.js'
+import {isValidEnvName, shellQuote} from '../../runner/contract.js'
 import type {LaunchRequest} from '../provider.js'
 import {gangRunnerConfig} from './gang.js'
 
@@ -107,6 +109,22 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       },
     )
   }
+  // User data is readable by anyone allowed to describe the instance: a secret never goes
+  // there, only the signed URLs of the one-time object it travels in (secretsFetch).
+  if (Object.keys(request.secrets ?? {}).length > 0 && !request.secretsObject) {
+    throw new ProviderError(
+      request.offer.provider,
+      'unavailable',
+      `the job has secrets (${Object.keys(request.secrets!)
+        .map((n) => `$${n}`)
+        .join(', ')}) and no checkpoint store to pass them to an instance through`,
+      {
+        code: 'SECRETS_NEED_STORE',
+        scope: 'provider',
+        hint: 'Set checkpoint.store in the job file or checkpoint_store in the config (docs/job-file.md#secrets): skyhop never puts secrets in user data.',
+      },
+    )
+  }
   const env = {...request.env, SKYHOP_PREEMPT_NOTICE: `${attemptDir}/preempt-notice`}
   const files: Record<string, string> = {
     'run.sh': spec.run,
@@ -130,6 +148,62 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
   if (!runnerFromStore(input)) files['skyhop-runner.sh'] = shippedRunner(input.runnerScript)
   if (spec.setup) files['setup.sh'] = spec.setup
   return files
+}
+
+/**
+ * A cloud attempt's secrets as their one-time object holds them: one `NAME=BASE64(VALUE)`
+ * line each, which the boot script decodes into the runner's environment (secretsFetch).
+ * base64 keeps any bytes of a value (newlines, quotes) data.
+ */
+export function renderSecretsObject(secrets: Record<string, string>): string {
+  return Object.entries(secrets)
+    .map(([name, value]) => {
+      if (!isValidEnvName(name)) throw new BugError(`secret name "${name}" is not a variable name`)
+      return `${name}=${Buffer.from(value, 'utf8').toString('base64')}\n`
+    })
+    .join('')
+}
+
+/**
+ * The boot script's part that brings the job's secrets into its own environment, from which
+ * the runner and the job inherit them: a GET of the one-time object (retried for a minute:
+ * the provider wrote it just before the launch), then its DELETE, so nothing of them is
+ * left in the store once the instance has them (a gang's nodes share the object, which the
+ * controller deletes when the attempt is released). Nothing is written to the instance's disk:
+ * the object lands in a variable, and the decoding reads it through a pipe. An object that
+ * cannot be fetched ends the boot like a lost node (no exit code; the controller launches
+ * again, with a fresh object).
+ */
+function secretsFetch(request: LaunchRequest): string {
+  const object = request.secretsObject
+  if (!object || Object.keys(request.secrets ?? {}).length === 0) return ''
+  return `sk_secret_fail() {
+  sk_say "${CONSOLE_PREFIX.event} {\\"ts\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\",\\"event\\":\\"error\\",\\"message\\":\\"$1\\"}"
+  sk_say "${CONSOLE_PREFIX.exit} 75 none"
+  sk_poweroff 75
+}
+sk_sec=
+for sk_try in 1 2 3 4 5 6 7 8 9 10 11 12; do
+  sk_sec=$(curl -sf -m 30 ${shellQuote(object.getUrl)}) && break
+  sk_sec=
+  sleep 5
+done
+[[ -n $sk_sec ]] || sk_secret_fail 'the job secrets could not be fetched from the object store'
+${
+  isGang(request)
+    ? '# Every node of the gang reads this one object: the controller deletes it when the attempt is released.'
+    : `curl -sf -m 30 -X DELETE ${shellQuote(object.deleteUrl)} >/dev/null 2>&1 || true`
+}
+while IFS= read -r sk_v; do
+  # Split at the first '=' only: base64 ends in '=' padding, which read would drop.
+  sk_n=\${sk_v%%=*}
+  sk_v=\${sk_v#*=}
+  [[ $sk_n =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+  # The x keeps a value's trailing newlines, which $( ) would strip.
+  sk_val=$(printf '%s' "$sk_v" | base64 -d && echo x) || sk_secret_fail "secret $sk_n is not base64 in the object store"
+  export "$sk_n=\${sk_val%x}"
+done < <(printf '%s\\n' "$sk_sec")
+unset sk_sec sk_n sk_v sk_val sk_try`
 }
 
 const STOP_REQUEST = '^(cancel|preempt)( [0-9]{1,6})?$'
@@ -254,6 +328,7 @@ sk_poweroff() { # RC: the machine's end, after the console has had time to flush
   exit "$1"
 }
 ${rankDiscovery(input)}
+${secretsFetch(request)}
 # The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
 # Under a test's root prefix the directory moves with the prefix, and env says so.
 sk_ckpt="\${SKYHOP_BOOT_ROOT-}"${shellQuote(request.checkpointDir)}

@@ -1,0 +1,199 @@
+// A job's secrets reach it without resting on disk (issue 24, items 2 and 3): after a run on
+// the local provider (the built CLI, real processes), on the real Slurm cluster and on a fake
+// cloud, the secret's value is in no file of skyhop's home, attempt directories, logs or the
+// instance's files, nor in `--json` output or the user data the fake cloud was sent.
+import {expect} from 'chai'
+import {createHash, randomBytes} from 'node:crypto'
+import {lstatSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {gunzipSync} from 'node:zlib'
+
+import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
+import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {pollUntil, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+
+/** A fresh secret per test, long enough for redaction and unlike anything else in the files. */
+function newSecret(): string {
+  return `tok-${randomBytes(16).toString('hex')}`
+}
+
+/** What a job prints to prove it got the secret without printing it. */
+function fingerprint(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex').slice(0, 16)
+}
+
+const PRINT_FINGERPRINT = 'printf %s "$SKYHOP_TEST_TOKEN" | sha256sum | cut -c1-16'
+
+/**
+ * Every regular file under `root` whose bytes hold the secret, as written or base64'd
+ * (the form a cloud's secrets object and user data use).
+ */
+function filesHolding(root: string, secret: string): string[] {
+  const needles = [Buffer.from(secret), Buffer.from(Buffer.from(secret).toString('base64'))]
+  const found: string[] = []
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      const stat = lstatSync(path)
+      if (stat.isDirectory()) walk(path)
+      else if (stat.isFile()) {
+        let bytes = readFileSync(path)
+        if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = Buffer.concat([bytes, gunzipSync(bytes)])
+        if (needles.some((n) => bytes.includes(n))) found.push(path)
+      }
+    }
+  }
+  walk(root)
+  return found
+}
+
+function filesNamed(root: string, name: string): string[] {
+  const found: string[] = []
+  for (const entry of readdirSync(root, {recursive: true, withFileTypes: true})) {
+    if (entry.isFile() && entry.name === name) found.push(join(entry.parentPath, entry.name))
+  }
+  return found
+}
+
+function localOnly(home: string): Record<string, string> {
+  const config = join(home, 'config.yaml')
+  writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
+  return {SKYHOP_CONFIG: config}
+}
+
+describe('secrets never rest on disk', function () {
+  this.timeout(180_000)
+
+  describe('local provider (the built CLI)', () => {
+    it('hands the secret to the job through the runner’s environment: no file, log or --json output holds it', () => {
+      const home = tempHome()
+      const secret = newSecret()
+      const file = join(home, 'job.yaml')
+      writeFileSync(file, `name: secretive\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: ${PRINT_FINGERPRINT}\n`)
+      const r = runCli(['launch', file, '-y', '--wait', '--json'], {home, env: {...localOnly(home), SKYHOP_TEST_TOKEN: secret}})
+      expect(r.code, r.stderr).to.equal(0)
+      const out = parseEnvelope(r.stdout)
+      const logs = runCli(['logs', out.result.job.id], {home, env: localOnly(home)})
+      expect(logs.stdout).to.include(fingerprint(secret))
+      expect(r.stdout + r.stderr + logs.stdout).not.to.include(secret)
+      expect(filesNamed(home, 'runner.conf')).to.have.length(1)
+      // The runner's env file names no secret: the job got it from the runner's environment.
+      const status = parseEnvelope(runCli(['status', out.result.job.id, '--json'], {home, env: localOnly(home)}).stdout)
+      expect(JSON.stringify(status)).not.to.include(secret)
+      expect(filesHolding(home, secret)).to.deep.equal([])
+    })
+
+    it('writes the secret’s name to runner.conf and nothing of it to env', () => {
+      const home = tempHome()
+      const secret = newSecret()
+      const file = join(home, 'job.yaml')
+      writeFileSync(file, `name: named\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: ${PRINT_FINGERPRINT}\n`)
+      const r = runCli(['launch', file, '-y', '--wait', '--json'], {home, env: {...localOnly(home), SKYHOP_TEST_TOKEN: secret}})
+      expect(r.code, r.stderr).to.equal(0)
+      const dirs = filesNamed(join(home, 'attempts'), 'runner.conf')
+      expect(dirs).to.have.length(1)
+      expect(readFileSync(dirs[0], 'utf8')).to.include("secretNames='SKYHOP_TEST_TOKEN'")
+      expect(readFileSync(join(dirs[0], '..', 'env'), 'utf8')).not.to.include('SKYHOP_TEST_TOKEN')
+    })
+  })
+
+  describe('Slurm (the real cluster)', () => {
+    before(async function () {
+      await requireSlurm(this)
+    })
+    after(() => removeTempDirs())
+
+    it('passes the secret with sbatch --export by name: neither the batch script nor the attempt directory holds it', async () => {
+      const home = tempDir()
+      const secret = newSecret()
+      const provider = new SlurmProvider({home})
+      const request = slurmRequest(home, PRINT_FINGERPRINT)
+      request.spec = {...request.spec, secrets: ['SKYHOP_TEST_TOKEN']}
+      request.secrets = {SKYHOP_TEST_TOKEN: secret}
+      const handle = await provider.launch(request)
+      try {
+        const {last, seen} = await pollUntil(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
+        expect(last.state, seen.join(' → ')).to.equal('SUCCEEDED')
+        const lines: string[] = []
+        for await (const line of provider.logs(handle, {follow: false})) lines.push(line)
+        expect(lines).to.deep.equal([fingerprint(secret)])
+        const attemptDir = (handle.data as {attemptDir: string}).attemptDir
+        expect(readFileSync(join(attemptDir, 'slurm-batch.sh'), 'utf8')).not.to.include(secret)
+        expect(filesHolding(home, secret)).to.deep.equal([])
+      } finally {
+        await provider.cleanup(handle).catch(() => undefined)
+      }
+    })
+
+    it('a runner started without the secret fails before the job runs, naming only the variable', async () => {
+      const home = tempDir()
+      const provider = new SlurmProvider({home})
+      const request = slurmRequest(home, 'echo the job ran')
+      request.spec = {...request.spec, secrets: ['SKYHOP_TEST_TOKEN']}
+      const handle = await provider.launch(request)
+      try {
+        const {last} = await pollUntil(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
+        expect(last.state).not.to.equal('SUCCEEDED')
+        const lines: string[] = []
+        for await (const line of provider.logs(handle, {follow: false})) lines.push(line)
+        expect(lines).not.to.include('the job ran')
+        const attemptDir = (handle.data as {attemptDir: string}).attemptDir
+        expect(readFileSync(join(attemptDir, 'events.jsonl'), 'utf8')).to.include(
+          "secret $SKYHOP_TEST_TOKEN is not in the runner's environment",
+        )
+      } finally {
+        await provider.cleanup(handle).catch(() => undefined)
+      }
+    })
+  })
+
+  describe('a cloud (fake EC2, fake S3 store)', () => {
+    let w: CloudWorld | null = null
+    afterEach(async () => {
+      await w?.close()
+      w = null
+    })
+
+    it('sends the secret through a one-time store object that the instance deletes at boot: not in user data, not on the instance', async () => {
+      w = await cloudWorld({checkpointStore: true})
+      // Quotes, a dollar, a space and a trailing newline: the value is data all the way.
+      const secret = `${newSecret()} it's "$HOME"\n`
+      const spec = cloudJob('cloud-secret', PRINT_FINGERPRINT, {secrets: ['SKYHOP_TEST_TOKEN']})
+      const {job, events} = await w.drive(spec, {env: {...process.env, SKYHOP_TEST_TOKEN: secret}})
+      expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
+      const [attempt] = w.store.listAttempts(job.id)
+      const lines: string[] = []
+      for await (const line of w.aws.logs(attempt.handle!, {follow: false})) lines.push(line)
+      expect(lines).to.deep.equal([fingerprint(secret)])
+      // The user data EC2 was sent (and every instance's files, the console included).
+      const sent = [...w.ec2.instances.values()].map((i) => i.userData ?? '')
+      expect(sent).to.have.length(1)
+      for (const data of sent) {
+        let text = Buffer.from(data, 'base64')
+        if (text[0] === 0x1f && text[1] === 0x8b) text = gunzipSync(text)
+        expect(text.includes(secret)).to.equal(false)
+        expect(text.includes(Buffer.from(secret).toString('base64'))).to.equal(false)
+        expect(text.toString()).to.include(`runs/${job.id}/secrets/${attempt.id}`)
+      }
+      expect(filesHolding(w.home, secret)).to.deep.equal([])
+      expect(JSON.stringify(events)).not.to.include(secret)
+      // Written once before the launch, read and deleted by the instance, deleted again at release.
+      const key = `runs/${job.id}/secrets/${attempt.id}`
+      const calls = w.s3!.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.status}`)
+      expect(calls).to.deep.equal(['PUT 200', 'GET 200', 'DELETE 204', 'DELETE 204'])
+      expect(w.s3!.object('ckpt', key)).to.equal(undefined)
+    })
+
+    it('refuses a job with secrets where there is no store to pass them through, saying what to set', async () => {
+      w = await cloudWorld()
+      const spec = cloudJob('no-store', 'true', {secrets: ['SKYHOP_TEST_TOKEN']})
+      const {job} = await w.drive(spec, {env: {...process.env, SKYHOP_TEST_TOKEN: newSecret()}})
+      expect(job.state).to.equal('FAILED')
+      expect(job.reason).to.include('no checkpoint store to pass them to an instance through')
+      expect(w.ec2.instances.size).to.equal(0)
+      const failed = w.store.listAttempts(job.id).map((a) => (a.error as {code?: string} | null)?.code)
+      expect(failed).to.include('SECRETS_NEED_STORE')
+    })
+  })
+})
