@@ -98,6 +98,10 @@ export function renderRecover(r: RecoverResult): string {
     ...r.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
     ...r.cleaned.map((a) => `stopped unowned attempt ${a}`),
     ...r.idleReleased.map((a) => `released idle attempt ${a}`),
+    ...r.secretsMissing.map(
+      (m) =>
+        `job ${m.jobId}: this shell does not export ${m.secrets.map((n) => `$${n}`).join(', ')}; its controller keeps a running attempt but holds the job rather than launch again — run \`skyhop recover\` from a shell that exports ${m.secrets.length === 1 ? 'it' : 'them'}`,
+    ),
   ].join('\n')
 }
 

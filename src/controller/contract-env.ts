@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {UsageError} from '../errors.js'
 import type {AttemptStorage} from '../providers/provider.js'
 import type {JobSpec} from '../model/job-spec.js'
-import type {AttemptRecord, JobRecord} from '../model/records.js'
+import type {AttemptRecord, EventRecord, JobRecord} from '../model/records.js'
 import {registerSecret} from '../util/redact.js'
 
 export interface AttemptEnv {
@@ -24,6 +24,16 @@ export interface AttemptEnv {
 /** The job's secrets that `env` lacks, by name. */
 export function missingSecrets(spec: Pick<JobSpec, 'secrets'>, env: NodeJS.ProcessEnv): string[] {
   return (spec.secrets ?? []).filter((name) => env[name] === undefined)
+}
+
+/** Whether the job's last hold event is a secrets hold that no controller has lifted since. */
+export function secretsHeld(events: ReadonlyArray<Pick<EventRecord, 'kind' | 'data'>>): boolean {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]
+    if (e.kind === 'job-hold-lifted' && e.data.hold === 'secrets-missing') return false
+    if (e.kind === 'job-held' && e.data.hold === 'secrets-missing') return true
+  }
+  return false
 }
 
 /** What a controller says, with the names only, when its environment lacks a job's secrets. */

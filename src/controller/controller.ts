@@ -11,6 +11,7 @@ import {LeaseHeldError, isSkyhopError} from '../errors.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
+import {missingSecrets, secretsHeld} from './contract-env.js'
 import type {ControllerDeps} from './deps.js'
 import {JobDrive} from './drive.js'
 import {Holds} from './holds.js'
@@ -77,6 +78,9 @@ class JobController {
         }
         return this.d.job()
       }
+      // Launching needs the job's secrets; a controller whose environment lacks them holds the
+      // job (unfinished, no attempt recorded against it) and leaves it to one that has them.
+      if ((!live || live.state === 'REQUESTED' || !live.handle) && this.heldForSecrets(job)) return this.d.job()
       if (!live) {
         try {
           const started = await this.d.launch.launchRound(job)
@@ -107,6 +111,32 @@ class JobController {
       // The batch poller's cadence is the wait; a direct poll waits here.
       if (!this.d.deps.poller) await this.d.sleep(this.d.pollIntervalMs)
     }
+  }
+
+  /**
+   * Whether the job must wait for a controller that can see its secrets (this one cannot):
+   * says so once in the job's events and reason, which `status` shows, and ends this
+   * controller's drive so that `recover` from a shell with the secrets can take the job over.
+   * A controller that can see them lifts a hold an earlier one left.
+   */
+  private heldForSecrets(job: JobRecord): boolean {
+    if ((job.spec.secrets ?? []).length === 0) return false
+    const missing = missingSecrets(job.spec, this.d.deps.env ?? process.env)
+    const held = secretsHeld(this.d.journal.events(job.id))
+    if (missing.length === 0) {
+      if (held) {
+        this.d.journal.recordJobState(job.id, job.state, {kind: 'job-hold-lifted', data: {hold: 'secrets-missing'}}, {reason: null})
+        this.d.emit('resumed', "this controller has the job's secrets: the hold is lifted")
+      }
+      return false
+    }
+    const names = missing.map((m) => `$${m}`).join(', ')
+    const reason = `held: its controller's environment lacks secret ${names}; run \`skyhop recover\` from a shell that exports ${missing.length === 1 ? 'it' : 'them'}`
+    if (!held || job.reason !== reason) {
+      this.d.journal.recordJobState(job.id, job.state, {kind: 'job-held', data: {hold: 'secrets-missing', missing}}, {reason})
+    }
+    this.d.emit('held', reason)
+    return true
   }
 
   private failJob(error: unknown): void {

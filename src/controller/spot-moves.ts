@@ -10,6 +10,7 @@ import type {JobSpec} from '../model/job-spec.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import type {Replanned} from '../planner/replanner.js'
 import type {JobDrive} from './drive.js'
+import {missingSecrets} from './contract-env.js'
 import {attemptOfferKey, covers} from './launch-round.js'
 import {
   MAX_HELD_PROBE_BACKOFF_DOUBLINGS,
@@ -284,6 +285,8 @@ export class SpotMoves {
     message: string,
     data: Record<string, unknown>,
   ): Promise<boolean> {
+    // A controller without the job's secrets cannot launch; the attempt it has runs on.
+    if (missingSecrets(job.spec, this.d.deps.env ?? process.env).length > 0) return false
     const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
     const others = planned.replanned.plan.candidates.filter((c) => c.spot && c.key !== first.key && pays(c))
     const tries = [first, ...others].slice(0, this.d.deps.maxCandidatesPerRound ?? 25)

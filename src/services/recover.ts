@@ -4,6 +4,7 @@ import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import type {ServiceContext} from './context.js'
 import {spawnDetachedController} from './controller-process.js'
@@ -15,6 +16,12 @@ export interface RecoverResult {
   cleaned: string[]
   /** Attempts whose job had ended but whose instance was still held past its idle timeout. */
   idleReleased: string[]
+  /**
+   * Jobs restarted by a controller that lacks some of their secrets (this environment's,
+   * which it inherits), by name: it keeps a running attempt, but holds the job rather than
+   * launch one, until a controller that has them takes over (a `recover` from such a shell).
+   */
+  secretsMissing: Array<{jobId: string; secrets: string[]}>
 }
 
 export async function recoverJobs(input: {
@@ -22,9 +29,13 @@ export async function recoverJobs(input: {
   providers: ReadonlyMap<string, Provider>
   home: string
   spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller') => void
+  /** The environment the controllers inherit (default: this process's). */
+  env?: NodeJS.ProcessEnv
 }): Promise<RecoverResult> {
   const spawn = input.spawn ?? spawnDetachedController
+  const env = input.env ?? process.env
   const restarted: string[] = []
+  const secretsMissing: RecoverResult['secretsMissing'] = []
   const restartedSweeps: string[] = []
   for (const sweep of input.store.orphanedSweeps()) {
     spawn(input.home, sweep.id, 'sweep-controller')
@@ -42,6 +53,8 @@ export async function recoverJobs(input: {
     spawn(input.home, job.id)
     input.store.addEvent(job.id, null, 'controller-restarted', {})
     restarted.push(job.id)
+    const missing = missingSecrets(job.spec, env)
+    if (missing.length > 0) secretsMissing.push({jobId: job.id, secrets: missing})
   }
   const cleaned: string[] = []
   for (const requested of input.store.liveAttempts()) {
@@ -72,7 +85,7 @@ export async function recoverJobs(input: {
     cleaned.push(attempt.id)
   }
   const idle = await releaseIdle({store: input.store, providers: input.providers, now: new Date()})
-  return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId)}
+  return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId), secretsMissing}
 }
 
 /**

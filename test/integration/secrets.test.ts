@@ -1,9 +1,12 @@
 // A job's secrets reach it without resting on disk (issue 24, items 2 and 3): after a run on
 // the local provider (the built CLI, real processes), on the real Slurm cluster and on a fake
 // cloud, the secret's value is in no file of skyhop's home, attempt directories, logs or the
-// instance's files, nor in `--json` output or the user data the fake cloud was sent.
+// instance's files, nor in `--json` output or the user data the fake cloud was sent; and a
+// controller that cannot see a secret holds the job instead of failing it, until one that can
+// takes over.
 import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
+import {execFileSync} from 'node:child_process'
 import {lstatSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
@@ -11,6 +14,7 @@ import {gunzipSync} from 'node:zlib'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
 import {pollUntil, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {waitUntil} from '../helpers/wait.js'
 import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 /** A fresh secret per test, long enough for redaction and unlike anything else in the files. */
@@ -195,5 +199,80 @@ describe('secrets never rest on disk', function () {
       const failed = w.store.listAttempts(job.id).map((a) => (a.error as {code?: string} | null)?.code)
       expect(failed).to.include('SECRETS_NEED_STORE')
     })
+  })
+})
+
+describe('recover from a shell without the secret holds the job (real processes, local)', function () {
+  this.timeout(180_000)
+
+  it('keeps the running attempt, holds the job at relaunch, and resumes under a controller that has the secret', async () => {
+    const home = tempHome()
+    const secret = newSecret()
+    // A short lease, so that recover can take the job over soon after the controller is killed.
+    const base = {...localOnly(home), SKYHOP_LEASE_TTL_SECONDS: '2'}
+    const withSecret = {...base, SKYHOP_TEST_TOKEN: secret}
+    const without = {...base, SKYHOP_TEST_TOKEN: undefined}
+    const file = join(home, 'job.yaml')
+    // The first attempt runs until preempted; the second proves it got the secret and ends.
+    writeFileSync(
+      file,
+      `name: held\nsecrets: [SKYHOP_TEST_TOKEN]\nrecovery: {grace: 2s}\nrun: |\n  ${PRINT_FINGERPRINT}\n  [ "$SKYHOP_ATTEMPT" = 1 ] && exec sleep 300\n  echo second attempt done\n`,
+    )
+    const launched = runCli(['launch', file, '-y', '--detach', '--json'], {home, env: withSecret})
+    expect(launched.code, launched.stderr).to.equal(0)
+    const jobId = parseEnvelope(launched.stdout).result.job.id as string
+    const status = () => parseEnvelope(runCli(['status', jobId, '--json'], {home, env: base}).stdout).result.job
+    await waitUntil(() => status().state === 'RUNNING', 30_000, 200)
+
+    // kill -9 the detached controller.
+    const owner = execFileSync('sqlite3', [join(home, 'state.db'), `SELECT lease_owner FROM jobs WHERE id = '${jobId}'`], {
+      encoding: 'utf8',
+    }).trim()
+    const pid = Number(owner.split(':')[1])
+    expect(pid).to.be.greaterThan(1)
+    process.kill(pid, 'SIGKILL')
+    await new Promise((r) => setTimeout(r, 2500))
+
+    const recovered = runCli(['recover'], {home, env: without})
+    expect(recovered.code, recovered.stderr).to.equal(0)
+    expect(recovered.stdout).to.include(`restarted controller for ${jobId}`)
+    expect(recovered.stdout).to.include('does not export $SKYHOP_TEST_TOKEN')
+    // The attempt goes on under the new controller.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(status().state).to.equal('RUNNING')
+
+    // The attempt ends (a preemption): the controller cannot relaunch, so it holds the job.
+    const preempted = runCli(['preempt', jobId], {home, env: without})
+    expect(preempted.code, preempted.stderr).to.equal(0)
+    await waitUntil(() => status().events.some((e: {kind: string}) => e.kind === 'job-held'), 30_000, 200)
+    const held = status()
+    expect(held.state).not.to.equal('FAILED')
+    expect(held.reason).to.include('$SKYHOP_TEST_TOKEN')
+    expect(held.reason).to.include('skyhop recover')
+    expect(held.attemptsDetail).to.have.length(1)
+    // Its controller has left the job to the next one.
+    await waitUntil(
+      () =>
+        execFileSync('sqlite3', [join(home, 'state.db'), `SELECT lease_owner IS NULL FROM jobs WHERE id = '${jobId}'`], {
+          encoding: 'utf8',
+        }).trim() === '1',
+      15_000,
+      200,
+    )
+
+    // A recover from a shell with the secret resumes it.
+    const resumed = runCli(['recover', '--json'], {home, env: withSecret})
+    expect(resumed.code, resumed.stderr).to.equal(0)
+    const result = parseEnvelope(resumed.stdout).result
+    expect(result.restarted).to.deep.equal([jobId])
+    expect(result.secretsMissing).to.deep.equal([])
+    await waitUntil(() => status().state === 'SUCCEEDED', 60_000, 300)
+    const done = status()
+    expect(done.reason).to.equal(null)
+    expect(done.events.map((e: {kind: string}) => e.kind)).to.include('job-hold-lifted')
+    const logs = runCli(['logs', jobId], {home, env: base}).stdout
+    expect(logs).to.include('second attempt done')
+    expect(logs).to.include(fingerprint(secret))
+    expect(filesHolding(home, secret)).to.deep.equal([])
   })
 })
