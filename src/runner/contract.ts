@@ -56,7 +56,10 @@
 // SKYHOP_PREEMPT_NOTICE --env SKYHOP_NUM_NODES… ARGS… IMAGE bash -c ENTRY`, where P is each of
 // ATTEMPT_DIR, the workdir, SKYHOP_CHECKPOINT_DIR and the notice file's directory (same path
 // inside), ARGS are container-args, and ENTRY sources env and runs setup.sh then run.sh, each in
-// a process group of its own that gets the signals the container's init passes on. The image
+// a process group of its own that gets the signals the container's init passes on. With
+// secretNames the runtime also gets `--interactive`, and ENTRY reads the secrets from its stdin
+// (`NAME LENGTH` then LENGTH bytes each, from the runner's environment) before the job starts
+// with stdin at /dev/null. The image
 // needs bash. The runtime's client runs in a process group of its own; the job's wrapper
 // forwards the job's signal through the runtime (`kill --signal SIG NAME`) to the container's
 // init, which hands it to ENTRY; at the deadline the runner kills the container the same way
@@ -155,8 +158,9 @@ export interface RunnerConfig {
    * The names of the job's secrets. Their values are never written into the attempt
    * directory: the runner gets them in its own process environment (the local provider's
    * spawn, Slurm's `--export`, a cloud's boot script reading them from a one-time object)
-   * and the job inherits them; a container gets them by name (`--env NAME`). A runner
-   * whose environment lacks one fails before the job starts (exit 70, event `error`).
+   * and the job inherits them; a container gets them on its entry's stdin (see above), as
+   * `--env` would have the runtime write them into the container's configuration on disk.
+   * A runner whose environment lacks one fails before the job starts (exit 70, event `error`).
    */
   secretNames?: string[]
   /** A container image reference: setup and run go inside it (see above). */

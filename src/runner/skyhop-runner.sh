@@ -1178,20 +1178,34 @@ sr_gang_env() {
 # The container's command (bash in the image): sources env, then runs setup and run each in a
 # process group of their own, and forwards the signals the container's init passes on to
 # that group, as the runner does to the job's group outside. Writes setup-exit and run-start
-# into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR NAME…, the NAMEs being the
+# into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR SECRETS NAME…, the NAMEs being the
 # runner's own variables, which keep their values over env's as outside. Inside (no comments
 # there: the boot script ships the runner without comment lines, strings included): job
 # control gives each job a group of its own, and its "Done" notices go to the entry's stderr,
 # not the job's, so the job gets the original (fd 9); after the loop a last `wait` takes the
-# status bash kept when a signal cut the previous wait short after the job ended.
+# status bash kept when a signal cut the previous wait short after the job ended. The job's
+# secrets come on stdin, `NAME LENGTH` then LENGTH bytes each (sr_ctr_secrets), the count
+# being the third argument: an `--env NAME` would have the runtime write the value into the
+# container's configuration on disk (podman's config.json and its state database).
 # shellcheck disable=SC2016 # expanded inside the container
 sr_ctr_entry='
-d=$1 o=$2
-shift 2
+d=$1 o=$2 ns=$3
+shift 3
 declare -A keep=()
 for n in "$@"; do keep[$n]=${!n-}; done
 if [[ -f $d/env ]]; then . "$d/env"; fi
 for n in "$@"; do export "$n=${keep[$n]}"; done
+if (( ns > 0 )); then
+  had=${LC_ALL+1} lc=${LC_ALL-}
+  LC_ALL=C
+  for (( i = 0; i < ns; i++ )); do
+    read -r n len && [[ $n =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $len =~ ^[0-9]+$ ]] && read -r -N "$len" v || exit 70
+    export "$n=$v"
+  done
+  if [[ -n $had ]]; then LC_ALL=$lc; else unset LC_ALL; fi
+  unset v lc had
+fi
+exec 0</dev/null
 emit() {
   local t=${EPOCHREALTIME//[!0-9]/} s
   t=$(( 10#$t / 1000 ))
@@ -1236,10 +1250,22 @@ sr_ctr_command() {
   # values from this shell; the entry keeps them over what env says, as sr_load_env does.
   CTR_CMD+=(--env SKYHOP_PREEMPT_NOTICE)
   for p in "${SR_GANG_NAMES[@]}"; do CTR_CMD+=(--env "$p"); done
-  # Secrets by name too: their values stay off the command line.
-  for p in ${sr_secret_names[@]+"${sr_secret_names[@]}"}; do CTR_CMD+=(--env "$p"); done
+  # Secrets through stdin (sr_ctr_secrets), never --env: the runtime would keep them on disk.
+  (( ${#sr_secret_names[@]} == 0 )) || CTR_CMD+=(--interactive)
   CTR_CMD+=(${sr_ctr_args[@]+"${sr_ctr_args[@]}"} "$sr_ctr_image" bash -c "$sr_ctr_entry" skyhop-entry "$sr_dir" "$sr_out")
+  CTR_CMD+=("${#sr_secret_names[@]}")
   CTR_CMD+=(SKYHOP_PREEMPT_NOTICE "${SR_GANG_NAMES[@]}")
+}
+
+# The job's secrets for the container's entry, on its stdin: `NAME LENGTH` and the value's
+# bytes, for each of secretNames (from this shell's environment, where the runner got them).
+sr_ctr_secrets() {
+  local n v
+  LC_ALL=C
+  for n in ${sr_secret_names[@]+"${sr_secret_names[@]}"}; do
+    v=${!n}
+    printf '%s %d\n%s' "$n" "${#v}" "$v"
+  done
 }
 
 # Stops this attempt's container (the runtime's client may be gone: SIGKILL took it).
@@ -1289,7 +1315,7 @@ sr_job_main() {
     # the container's init (--init) hands it to the entry, which signals the job's group.
     local client status s2
     set -m
-    "${CTR_CMD[@]}" &
+    "${CTR_CMD[@]}" < <(sr_ctr_secrets) &
     client=$!
     set +m
     trap 'sr_ctr_forward TERM "$client"' TERM

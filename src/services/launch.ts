@@ -207,6 +207,7 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
   const plan = await planForLaunch(spec, replan, {region: request.region})
   await workdirStoreFor(ctx, spec, plan.candidates)
+  await checkSecretsReachClouds(ctx, spec, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
   return {spec, file: loaded.file, plan, replan, options}
 }
@@ -235,6 +236,31 @@ export async function workdirStoreFor(
     })
   }
   return store
+}
+
+/**
+ * A job with secrets bound for a cloud needs an object store: an instance gets them from a
+ * one-time object there, never from its user data (docs/job-file.md#secrets). Refused here,
+ * before anything is recorded, as a workdir without a store is.
+ */
+export async function checkSecretsReachClouds(
+  ctx: ServiceContext,
+  spec: JobSpec,
+  candidates: ReadonlyArray<{provider: string}>,
+): Promise<void> {
+  if ((spec.secrets ?? []).length === 0) return
+  const providers = await ctx.providers()
+  const cloud = candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
+  if (!cloud) return
+  const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+  if (storeFor(spec, ctx.config()) !== null) return
+  throw new UsageError(
+    `secret ${spec.secrets.map((n) => `$${n}`).join(', ')} cannot reach ${cloud.provider}: the job has no object store to pass it through, and skyhop never puts secrets in user data`,
+    {
+      code: 'SECRETS_NEED_STORE',
+      hint: 'Name one with checkpoint.store in the job file or checkpoint_store in the config (docs/job-file.md#secrets), or keep the job on local or Slurm with --provider.',
+    },
+  )
 }
 
 /**

@@ -29,7 +29,7 @@ import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
-import {checkSecrets, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
+import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 
 export {SweepLeaseHeldError}
@@ -370,6 +370,7 @@ export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): 
     inputs,
   )
   await workdirStoreFor(ctx, planned.base, sweepCandidates(planned))
+  await checkSecretsReachClouds(ctx, planned.base, sweepCandidates(planned))
   return {planned, inputs, objective, catalogFile}
 }
 

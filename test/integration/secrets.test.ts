@@ -7,14 +7,20 @@
 import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
-import {lstatSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {existsSync, lstatSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 
+import {parseContainerReference} from '../../src/job/image.js'
+import type {LaunchHandle} from '../../src/model/attempt.js'
+import type {Offer} from '../../src/model/catalog.js'
+import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
-import {pollUntil, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
-import {waitUntil} from '../helpers/wait.js'
+import {testJobSpec} from '../helpers/job-spec.js'
+import {requirePodman, TEST_IMAGE} from '../helpers/podman.js'
+import {pollUntil as pollSlurm, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {pollUntil, waitUntil} from '../helpers/wait.js'
 import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 /** A fresh secret per test, long enough for redaction and unlike anything else in the files. */
@@ -102,6 +108,69 @@ describe('secrets never rest on disk', function () {
     })
   })
 
+  describe('local provider, a container job (real podman)', () => {
+    const launched: Array<{provider: LocalProvider; handle: LaunchHandle}> = []
+    before(async function () {
+      await requirePodman(this)
+    })
+    after(async () => {
+      for (const {provider, handle} of launched) await provider.cleanup(handle).catch(() => undefined)
+    })
+
+    it('hands the secret to the container on its stdin: podman’s storage never holds it, while the job runs or after', async () => {
+      const home = tempHome()
+      const provider = new LocalProvider({home, containerRuntime: 'podman'})
+      // Bytes that a line- or quote-based format would mangle: the length-prefixed stdin keeps them.
+      const core = newSecret()
+      const secret = `${core} it's\n"$HOME"\n`
+      const attemptId = `sec-ctr-${process.pid}-${Date.now()}`
+      const spec = testJobSpec({
+        name: 'ctr-secret',
+        // The test image is busybox without its applet links.
+        run: `printf %s "$SKYHOP_TEST_TOKEN" | busybox sha256sum | busybox cut -c1-16; [ -z "$(busybox cat)" ] && echo stdin-empty; sleep 3`,
+        image: TEST_IMAGE,
+        container: parseContainerReference(TEST_IMAGE),
+        secrets: ['SKYHOP_TEST_TOKEN'],
+      })
+      const handle = await provider.launch({
+        jobId: 'job-ctr-secret',
+        jobName: 'ctr secret',
+        attemptId,
+        attempt: 1,
+        restartCount: 0,
+        idempotencyKey: attemptId,
+        spec,
+        offer: {} as Offer,
+        spot: false,
+        env: {},
+        secrets: {SKYHOP_TEST_TOKEN: secret},
+        checkpointDir: join(home, 'checkpoints', 'job-ctr-secret'),
+        checkpointSync: null,
+        graceSeconds: 10,
+      })
+      launched.push({provider, handle})
+      const out = join((handle.data as {attemptDir: string}).attemptDir, 'output.log')
+      await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8').includes('stdin-empty'), 60_000, 100)
+      expect(readFileSync(out, 'utf8').split('\n')[0]).to.equal(fingerprint(secret))
+      // While the container runs: its configuration and podman's state database.
+      const storage = execFileSync('podman', ['info', '--format', '{{.Store.GraphRoot}} {{.Store.RunRoot}}'], {encoding: 'utf8'})
+        .trim()
+        .split(' ')
+      const podmanFiles = (): string[] =>
+        [join(storage[0], 'libpod'), join(storage[0], 'overlay-containers'), storage[1]]
+          .filter((d) => existsSync(d))
+          .flatMap((d) => filesHolding(d, core))
+      expect(podmanFiles()).to.deep.equal([])
+      const last = await pollUntil(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST'].includes(r.state), {
+        stepMs: 100,
+        timeoutMs: 60_000,
+      })
+      expect(last.state).to.equal('SUCCEEDED')
+      expect(podmanFiles()).to.deep.equal([])
+      expect(filesHolding(home, core)).to.deep.equal([])
+    })
+  })
+
   describe('Slurm (the real cluster)', () => {
     before(async function () {
       await requireSlurm(this)
@@ -117,7 +186,7 @@ describe('secrets never rest on disk', function () {
       request.secrets = {SKYHOP_TEST_TOKEN: secret}
       const handle = await provider.launch(request)
       try {
-        const {last, seen} = await pollUntil(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
+        const {last, seen} = await pollSlurm(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
         expect(last.state, seen.join(' → ')).to.equal('SUCCEEDED')
         const lines: string[] = []
         for await (const line of provider.logs(handle, {follow: false})) lines.push(line)
@@ -137,7 +206,7 @@ describe('secrets never rest on disk', function () {
       request.spec = {...request.spec, secrets: ['SKYHOP_TEST_TOKEN']}
       const handle = await provider.launch(request)
       try {
-        const {last} = await pollUntil(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
+        const {last} = await pollSlurm(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
         expect(last.state).not.to.equal('SUCCEEDED')
         const lines: string[] = []
         for await (const line of provider.logs(handle, {follow: false})) lines.push(line)
@@ -161,8 +230,10 @@ describe('secrets never rest on disk', function () {
 
     it('sends the secret through a one-time store object that the instance deletes at boot: not in user data, not on the instance', async () => {
       w = await cloudWorld({checkpointStore: true})
-      // Quotes, a dollar, a space and a trailing newline: the value is data all the way.
-      const secret = `${newSecret()} it's "$HOME"\n`
+      // Quotes, a dollar, a space and a trailing newline: the value is data all the way. Files
+      // are searched for its random core too, which survives any escaping (JSON, shell).
+      const core = newSecret()
+      const secret = `${core} it's "$HOME"\n`
       const spec = cloudJob('cloud-secret', PRINT_FINGERPRINT, {secrets: ['SKYHOP_TEST_TOKEN']})
       const {job, events} = await w.drive(spec, {env: {...process.env, SKYHOP_TEST_TOKEN: secret}})
       expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
@@ -176,12 +247,13 @@ describe('secrets never rest on disk', function () {
       for (const data of sent) {
         let text = Buffer.from(data, 'base64')
         if (text[0] === 0x1f && text[1] === 0x8b) text = gunzipSync(text)
-        expect(text.includes(secret)).to.equal(false)
+        expect(text.includes(core)).to.equal(false)
         expect(text.includes(Buffer.from(secret).toString('base64'))).to.equal(false)
         expect(text.toString()).to.include(`runs/${job.id}/secrets/${attempt.id}`)
       }
       expect(filesHolding(w.home, secret)).to.deep.equal([])
-      expect(JSON.stringify(events)).not.to.include(secret)
+      expect(filesHolding(w.home, core)).to.deep.equal([])
+      expect(JSON.stringify(events)).not.to.include(core)
       // Written once before the launch, read and deleted by the instance, deleted again at release.
       const key = `runs/${job.id}/secrets/${attempt.id}`
       const calls = w.s3!.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.status}`)
