@@ -177,6 +177,25 @@ describe('secrets never rest on disk', function () {
     })
     after(() => removeTempDirs())
 
+    it('through the built CLI: the job gets it, and no file of the home, log or --json output holds it', () => {
+      const home = tempHome()
+      const secret = newSecret()
+      const file = join(home, 'job.yaml')
+      writeFileSync(
+        file,
+        `name: slurm-secret\nplacement: {providers: {allow: [slurm]}}\nresources: {cpus: 1}\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: echo "slurm job \${SLURM_JOB_ID:-none} $(${PRINT_FINGERPRINT})"\n`,
+      )
+      const r = runCli(['launch', file, '-y', '--wait', '--json'], {home, env: {SKYHOP_TEST_TOKEN: secret}, timeoutMs: 170_000})
+      expect(r.code, r.stderr).to.equal(0)
+      const jobId = parseEnvelope(r.stdout).result.job.id as string
+      const logs = runCli(['logs', jobId], {home})
+      expect(logs.stdout).to.match(new RegExp(`^slurm job \\d+ ${fingerprint(secret)}$`, 'm'))
+      const status = runCli(['status', jobId, '--json'], {home})
+      expect(r.stdout + r.stderr + logs.stdout + status.stdout).not.to.include(secret)
+      expect(filesNamed(home, 'slurm-batch.sh')).to.have.length(1)
+      expect(filesHolding(home, secret)).to.deep.equal([])
+    })
+
     it('passes the secret with sbatch --export by name: neither the batch script nor the attempt directory holds it', async () => {
       const home = tempDir()
       const secret = newSecret()
@@ -259,6 +278,26 @@ describe('secrets never rest on disk', function () {
       const calls = w.s3!.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.status}`)
       expect(calls).to.deep.equal(['PUT 200', 'GET 200', 'DELETE 204', 'DELETE 204'])
       expect(w.s3!.object('ckpt', key)).to.equal(undefined)
+    })
+
+    it('a gang’s nodes all read the one object, which the controller deletes when it releases the attempt', async () => {
+      w = await cloudWorld({checkpointStore: true})
+      const secret = newSecret()
+      const spec = cloudJob('gang-secret', `echo "rank $SKYHOP_NODE_RANK $(${PRINT_FINGERPRINT})"`, {
+        nodes: 2,
+        secrets: ['SKYHOP_TEST_TOKEN'],
+      })
+      const {job} = await w.drive(spec, {env: {...process.env, SKYHOP_TEST_TOKEN: secret}})
+      expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
+      const [attempt] = w.store.listAttempts(job.id)
+      const lines: string[] = []
+      for await (const line of w.aws.logs(attempt.handle!, {follow: false, node: 'all'})) lines.push(line)
+      expect(lines.sort()).to.deep.equal([`[rank 0] rank 0 ${fingerprint(secret)}`, `[rank 1] rank 1 ${fingerprint(secret)}`])
+      const key = `runs/${job.id}/secrets/${attempt.id}`
+      const calls = w.s3!.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.status}`)
+      expect(calls).to.deep.equal(['PUT 200', 'GET 200', 'GET 200', 'DELETE 204'])
+      expect(w.s3!.object('ckpt', key)).to.equal(undefined)
+      expect(filesHolding(w.home, secret)).to.deep.equal([])
     })
 
     it('refuses a job with secrets where there is no store to pass them through, saying what to set', async () => {
