@@ -98,10 +98,15 @@ export function renderRecover(r: RecoverResult): string {
     ...r.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
     ...r.cleaned.map((a) => `stopped unowned attempt ${a}`),
     ...r.idleReleased.map((a) => `released idle attempt ${a}`),
-    ...r.secretsMissing.map(
-      (m) =>
-        `job ${m.jobId}: this shell does not export ${m.secrets.map((n) => `$${n}`).join(', ')}; its controller keeps a running attempt but holds the job rather than launch again — run \`skyhop recover\` from a shell that exports ${m.secrets.length === 1 ? 'it' : 'them'}`,
-    ),
+    ...r.secretsMissing.map((m) => {
+      const names = m.secrets.map((n) => `$${n}`).join(', ')
+      const them = m.secrets.length === 1 ? 'it' : 'them'
+      const what =
+        'jobId' in m
+          ? `job ${m.jobId}: its controller keeps a running attempt`
+          : `sweep ${m.sweepId}: its controller keeps running attempts`
+      return `${what} but holds rather than launch, as this shell does not export ${names}; run \`skyhop recover\` from a shell that exports ${them}`
+    }),
   ].join('\n')
 }
 

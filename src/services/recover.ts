@@ -21,7 +21,7 @@ export interface RecoverResult {
    * which it inherits), by name: it keeps a running attempt, but holds the job rather than
    * launch one, until a controller that has them takes over (a `recover` from such a shell).
    */
-  secretsMissing: Array<{jobId: string; secrets: string[]}>
+  secretsMissing: Array<{jobId: string; secrets: string[]} | {sweepId: string; secrets: string[]}>
 }
 
 export async function recoverJobs(input: {
@@ -35,11 +35,14 @@ export async function recoverJobs(input: {
   const spawn = input.spawn ?? spawnDetachedController
   const env = input.env ?? process.env
   const restarted: string[] = []
-  const secretsMissing: RecoverResult['secretsMissing'] = []
   const restartedSweeps: string[] = []
+  const secretsMissing: RecoverResult['secretsMissing'] = []
   for (const sweep of input.store.orphanedSweeps()) {
     spawn(input.home, sweep.id, 'sweep-controller')
     restartedSweeps.push(sweep.id)
+    // Its jobs share the base job's secrets.
+    const missing = missingSecrets(sweep.spec, env)
+    if (missing.length > 0) secretsMissing.push({sweepId: sweep.id, secrets: missing})
   }
   for (const job of input.store.orphanedJobs()) {
     // A sweep's jobs belong to its controller, which starts them within the sweep's limits.
