@@ -79,8 +79,13 @@ class JobController {
         return this.d.job()
       }
       // Launching needs the job's secrets; a controller whose environment lacks them holds the
-      // job (unfinished, no attempt recorded against it) and leaves it to one that has them.
-      if ((!live || live.state === 'REQUESTED' || !live.handle) && this.heldForSecrets(job)) return this.d.job()
+      // job (unfinished, no attempt recorded against it) and leaves it to one that has them. A
+      // run a killed controller launched is still found by its tag, which needs none.
+      if ((!live || live.state === 'REQUESTED' || !live.handle) && this.lacksSecrets(job)) {
+        if (live && (await this.d.launch.adoptRequested(live))) continue
+        this.holdForSecrets(job)
+        return this.d.job()
+      }
       if (!live) {
         try {
           const started = await this.d.launch.launchRound(job)
@@ -114,29 +119,32 @@ class JobController {
   }
 
   /**
-   * Whether the job must wait for a controller that can see its secrets (this one cannot):
-   * says so once in the job's events and reason, which `status` shows, and ends this
-   * controller's drive so that `recover` from a shell with the secrets can take the job over.
-   * A controller that can see them lifts a hold an earlier one left.
+   * Whether this controller cannot see some of the job's secrets. One that can lifts a hold an
+   * earlier one left (event `job-hold-lifted`, the reason cleared).
    */
-  private heldForSecrets(job: JobRecord): boolean {
+  private lacksSecrets(job: JobRecord): boolean {
     if ((job.spec.secrets ?? []).length === 0) return false
-    const missing = missingSecrets(job.spec, this.d.deps.env ?? process.env)
-    const held = secretsHeld(this.d.journal.events(job.id))
-    if (missing.length === 0) {
-      if (held) {
-        this.d.journal.recordJobState(job.id, job.state, {kind: 'job-hold-lifted', data: {hold: 'secrets-missing'}}, {reason: null})
-        this.d.emit('resumed', "this controller has the job's secrets: the hold is lifted")
-      }
-      return false
+    if (missingSecrets(job.spec, this.d.deps.env ?? process.env).length > 0) return true
+    if (secretsHeld(this.d.journal.events(job.id))) {
+      this.d.journal.recordJobState(job.id, job.state, {kind: 'job-hold-lifted', data: {hold: 'secrets-missing'}}, {reason: null})
+      this.d.emit('resumed', "this controller has the job's secrets: the hold is lifted")
     }
+    return false
+  }
+
+  /**
+   * Holds the job for a controller that can see its secrets (this one cannot): says so once in
+   * the job's events and reason, which `status` shows; the caller then ends this controller's
+   * drive, so that `recover` from a shell with the secrets can take the job over.
+   */
+  private holdForSecrets(job: JobRecord): void {
+    const missing = missingSecrets(job.spec, this.d.deps.env ?? process.env)
     const names = missing.map((m) => `$${m}`).join(', ')
     const reason = `held: its controller's environment lacks secret ${names}; run \`skyhop recover\` from a shell that exports ${missing.length === 1 ? 'it' : 'them'}`
-    if (!held || job.reason !== reason) {
+    if (!secretsHeld(this.d.journal.events(job.id)) || job.reason !== reason) {
       this.d.journal.recordJobState(job.id, job.state, {kind: 'job-held', data: {hold: 'secrets-missing', missing}}, {reason})
     }
     this.d.emit('held', reason)
-    return true
   }
 
   private failJob(error: unknown): void {

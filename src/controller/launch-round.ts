@@ -355,6 +355,15 @@ export class LaunchRounds {
    * it first; if there is none, launch again on exactly the recorded offer with the same
    * idempotency key, so a request the backend did receive is answered with the same run.
    */
+  /**
+   * The half of reconcileRequested that needs no secrets: the run a killed controller launched,
+   * found by its tag and recorded. False when there is none (or the backend cannot say).
+   */
+  async adoptRequested(attempt: AttemptRecord): Promise<boolean> {
+    const provider = this.d.deps.providers.get(attempt.provider)
+    return provider ? this.adoptByTag(provider, attempt, 'attempt-reconciled') : false
+  }
+
   async reconcileRequested(job: JobRecord, attempt: AttemptRecord): Promise<void> {
     const provider = this.d.deps.providers.get(attempt.provider)
     if (!provider) {

@@ -16,12 +16,17 @@ import type {LaunchHandle} from '../../src/model/attempt.js'
 import type {Offer} from '../../src/model/catalog.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
-import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {Store} from '../../src/state/store.js'
+import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
+import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {s3Dialect} from '../fakes/fake-s3-dialect.js'
+import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {pollUntil as pollSlurm, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
-import {pollUntil, waitUntil} from '../helpers/wait.js'
-import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+import {pollUntil, sleep, until, waitUntil} from '../helpers/wait.js'
+import {KEY} from './aws-helpers.js'
+import {AWS_TYPE, cloudJob, cloudWorld, fakeOffers, type CloudWorld} from './cloud-world.js'
 
 /** A fresh secret per test, long enough for redaction and unlike anything else in the files. */
 function newSecret(): string {
@@ -387,5 +392,93 @@ describe('recover from a shell without the secret holds the job (real processes,
     expect(logs).to.include('second attempt done')
     expect(logs).to.include(fingerprint(secret))
     expect(filesHolding(home, secret)).to.deep.equal([])
+  })
+})
+
+describe('recover without the secret, after a kill between "requested" and "recorded" (the CLI on the fake EC2 and S3)', function () {
+  this.timeout(120_000)
+  let fake: FakeEc2Server
+  let s3: FakeObjectStore
+
+  afterEach(async () => {
+    await fake?.stop()
+    await s3?.stop()
+  })
+
+  it('still adopts by its tag the instance the killed controller launched, which got the secret at boot; nothing holds it on disk', async () => {
+    const home = tempHome('skyhop-secret-crash-')
+    fake = new FakeEc2Server({
+      keys: [KEY],
+      capacity: {'us-east-1': {'us-east-1a': {[AWS_TYPE]: 4}}},
+      vcpus: {[AWS_TYPE]: 2},
+      bootDir: join(home, 'fake-ec2'),
+    })
+    const url = await fake.start()
+    s3 = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey})})
+    await s3.start()
+    const config = join(home, 'config.yaml')
+    writeFileSync(
+      config,
+      `providers:\n  slurm: {enabled: false}\n  local: {enabled: false}\ncheckpoint_store: {url: s3://ckpt/runs, region: us-east-1, endpoint: "${s3.endpoint}"}\n`,
+    )
+    const offers = join(home, 'offers.json')
+    writeFileSync(offers, JSON.stringify({offers: fakeOffers().filter((o) => o.zone === 'us-east-1a')}))
+    const base = {
+      SKYHOP_CONFIG: config,
+      SKYHOP_LEASE_TTL_SECONDS: '2',
+      SKYHOP_AWS_ENDPOINT: url,
+      AWS_ACCESS_KEY_ID: KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PROFILE: undefined,
+      HOME: home,
+    }
+    const secret = newSecret()
+    // Never spawnSync here: the fakes answer from this process's event loop.
+    const cli = (args: string[], env: Record<string, string | undefined>) => runCliAsync(args, {home, env})
+    const file = join(home, 'job.yaml')
+    writeFileSync(file, `name: adopted\nspot: on-demand\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: |\n  ${PRINT_FINGERPRINT}\n  sleep 2\n`)
+    fake.holdResponses('RunInstances')
+    const launched = await cli(['launch', file, '--yes', '--catalog', offers, '--json'], {...base, SKYHOP_TEST_TOKEN: secret})
+    expect(launched.code, launched.stderr).to.equal(0)
+    const jobId = parseEnvelope(launched.stdout).result.job.id as string
+    // The detached controller's RunInstances reached EC2; the answer is held. Kill it now.
+    await fake.nextHeld()
+    const store = Store.open(home)
+    try {
+      process.kill(Number(store.getJob(jobId)!.leaseOwner!.split(':')[1]), 'SIGKILL')
+      const [attempt] = store.listAttempts(jobId)
+      expect(attempt).to.include({state: 'REQUESTED', handle: null})
+      await sleep(2500) // the lease expires
+
+      const rec = await cli(['recover', '--json'], {...base, SKYHOP_TEST_TOKEN: undefined})
+      expect(rec.code, rec.stderr).to.equal(0)
+      expect(parseEnvelope(rec.stdout).result.secretsMissing).to.deep.equal([{jobId, secrets: ['SKYHOP_TEST_TOKEN']}])
+      await until(
+        async () => store.getJob(jobId)!.state,
+        (state) => state === 'SUCCEEDED',
+        60_000,
+        250,
+      )
+      const kinds = store.events(jobId).map((e) => e.kind)
+      expect(kinds).not.to.include('job-held')
+      expect(store.events(jobId).find((e) => e.kind === 'attempt-reconciled')?.data).to.include({foundBy: 'tag'})
+      expect(fake.actions().filter((a) => a === 'RunInstances')).to.have.length(1)
+      const logs = await cli(['logs', jobId], base)
+      expect(logs.stdout.trim()).to.equal(fingerprint(secret))
+      // The instance deleted the object at boot; the controller that released it, again.
+      const key = `runs/${jobId}/secrets/${attempt.id}`
+      await until(
+        async () => s3.requests.filter((r) => r.key === key && r.method === 'DELETE').length,
+        (n) => n === 2,
+        30_000,
+        250,
+      )
+      expect(s3.object('ckpt', key)).to.equal(undefined)
+      expect(filesHolding(home, secret)).to.deep.equal([])
+    } finally {
+      store.close()
+    }
   })
 })
