@@ -350,12 +350,6 @@ export class LaunchRounds {
   }
 
   /**
-   * An attempt recorded as REQUESTED without a handle: its controller died around the
-   * launch call. A run that call started carries the attempt id in its tags, so look for
-   * it first; if there is none, launch again on exactly the recorded offer with the same
-   * idempotency key, so a request the backend did receive is answered with the same run.
-   */
-  /**
    * The half of reconcileRequested that needs no secrets: the run a killed controller launched,
    * found by its tag and recorded. False when there is none (or the backend cannot say).
    */
@@ -364,6 +358,12 @@ export class LaunchRounds {
     return provider ? this.adoptByTag(provider, attempt, 'attempt-reconciled') : false
   }
 
+  /**
+   * An attempt recorded as REQUESTED without a handle: its controller died around the
+   * launch call. A run that call started carries the attempt id in its tags, so look for
+   * it first; if there is none, launch again on exactly the recorded offer with the same
+   * idempotency key, so a request the backend did receive is answered with the same run.
+   */
   async reconcileRequested(job: JobRecord, attempt: AttemptRecord): Promise<void> {
     const provider = this.d.deps.providers.get(attempt.provider)
     if (!provider) {

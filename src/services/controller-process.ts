@@ -19,7 +19,9 @@ function binPath(): string {
 /**
  * Starts `skyhop controller JOB` (or `skyhop sweep-controller SWEEP`) detached from this
  * process (own session, output to a log file), so the job outlives the terminal. It
- * inherits this environment, which is where job secrets come from.
+ * inherits this environment, which is where job secrets come from: skyhop stores them
+ * nowhere, so a controller started from a shell without them holds the job when it must
+ * launch (docs/recovery.md#a-controller-without-the-jobs-secrets).
  */
 export function spawnDetachedController(home: string, id: string, command: 'controller' | 'sweep-controller' = 'controller'): void {
   const dir = join(home, 'controllers')
