@@ -225,9 +225,10 @@ export class AttemptEnds {
 
   /**
    * A cloud attempt's one-time secrets object: its instance deleted it at boot, unless it never
-   * booted or was one node of a gang (which share it); nothing of it outlives the attempt.
+   * booted (its launch failed) or was one node of a gang (which share it); nothing of it
+   * outlives the attempt. Deleting what is already gone is harmless.
    */
-  private async deleteSecrets(provider: Provider, attempt: AttemptRecord): Promise<void> {
+  async deleteSecrets(provider: Provider, attempt: AttemptRecord): Promise<void> {
     const job = this.d.job()
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || (job.spec.secrets ?? []).length === 0) return
     await this.d.deps.attemptHolds?.deleteSecrets?.(job, attempt.id).catch((error: unknown) => {

@@ -285,6 +285,23 @@ describe('secrets never rest on disk', function () {
       expect(w.s3!.object('ckpt', key)).to.equal(undefined)
     })
 
+    it('a launch that fails leaves no secrets object behind; the next candidate gets one of its own', async () => {
+      w = await cloudWorld({checkpointStore: true})
+      w.ec2.setCapacity('us-east-1', 'us-east-1a', AWS_TYPE, 0)
+      const secret = newSecret()
+      const spec = cloudJob('failover-secret', PRINT_FINGERPRINT, {secrets: ['SKYHOP_TEST_TOKEN']})
+      const {job} = await w.drive(spec, {env: {...process.env, SKYHOP_TEST_TOKEN: secret}})
+      expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
+      const [failed, ran] = w.store.listAttempts(job.id)
+      expect([failed.zone, failed.state, ran.state]).to.deep.equal(['us-east-1a', 'FAILED', 'SUCCEEDED'])
+      const calls = (attemptId: string) =>
+        w!.s3!.requests.filter((r) => r.key === `runs/${job.id}/secrets/${attemptId}`).map((r) => `${r.method} ${r.status}`)
+      expect(calls(failed.id)).to.deep.equal(['PUT 200', 'DELETE 204'])
+      expect(calls(ran.id)).to.deep.equal(['PUT 200', 'GET 200', 'DELETE 204', 'DELETE 204'])
+      expect([...w.s3!.objects.keys()].filter((k) => k.includes('/secrets/'))).to.deep.equal([])
+      expect(filesHolding(w.home, secret)).to.deep.equal([])
+    })
+
     it('a gang’s nodes all read the one object, which the controller deletes when it releases the attempt', async () => {
       w = await cloudWorld({checkpointStore: true})
       const secret = newSecret()
