@@ -113,6 +113,40 @@ describe('secrets never rest on disk', function () {
     })
   })
 
+  describe('local provider, the runner itself', () => {
+    it('a runner started without a secret it is told of fails before the job runs, naming only the variable', async () => {
+      const home = tempHome()
+      const provider = new LocalProvider({home})
+      const attemptId = `sec-none-${process.pid}-${Date.now()}`
+      const handle = await provider.launch({
+        jobId: 'job-no-secret',
+        jobName: 'no secret',
+        attemptId,
+        attempt: 1,
+        restartCount: 0,
+        idempotencyKey: attemptId,
+        spec: testJobSpec({name: 'no-secret', run: 'echo the job ran', secrets: ['SKYHOP_TEST_TOKEN']}),
+        offer: {} as Offer,
+        spot: false,
+        env: {},
+        checkpointDir: join(home, 'checkpoints', 'job-no-secret'),
+        checkpointSync: null,
+        graceSeconds: 5,
+      })
+      const last = await pollUntil(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST'].includes(r.state), {
+        stepMs: 50,
+        timeoutMs: 30_000,
+      })
+      expect(last.state).not.to.equal('SUCCEEDED')
+      const dir = (handle.data as {attemptDir: string}).attemptDir
+      const events = readFileSync(join(dir, 'events.jsonl'), 'utf8')
+      expect(events).to.include('"event":"error"')
+      expect(events).to.include("secret $SKYHOP_TEST_TOKEN is not in the runner's environment")
+      expect(existsSync(join(dir, 'output.log')) ? readFileSync(join(dir, 'output.log'), 'utf8') : '').not.to.include('the job ran')
+      await provider.cleanup(handle)
+    })
+  })
+
   describe('local provider, a container job (real podman)', () => {
     const launched: Array<{provider: LocalProvider; handle: LaunchHandle}> = []
     before(async function () {
