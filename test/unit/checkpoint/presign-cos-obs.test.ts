@@ -253,7 +253,7 @@ const stores: Store[] = [
 for (const store of stores) {
   describe(`${store.name} presigned URLs against the fake store's dialect`, function () {
     const now = unix(1_700_000_000)
-    const request = (method: 'GET' | 'PUT', key = 'jobs/j-1/attempt-2/checkpoint.tar.gz'): PresignRequest => ({
+    const request = (method: PresignRequest['method'], key = 'jobs/j-1/attempt-2/checkpoint.tar.gz'): PresignRequest => ({
       method,
       bucket: 'ckpt-1250000000',
       key,
@@ -264,10 +264,11 @@ for (const store of stores) {
     })
     // What the runner's curl sends: the checkpoint Content-Type on uploads, nothing on downloads.
     const headersFor = (method: string) => (method === 'PUT' ? {'content-type': CHECKPOINT_CONTENT_TYPE} : {})
-    const send = (url: string, method: 'GET' | 'PUT', at = now, dialect = store.dialect()) =>
+    const send = (url: string, method: PresignRequest['method'], at = now, dialect = store.dialect()) =>
       dialect.verify(received(url, method, headersFor(method)), at)
 
-    for (const method of ['GET', 'PUT'] as const) {
+    // DELETE: a cloud attempt's one-time secrets object, removed at boot and at release.
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
       for (const key of ['jobs/j 1/attempt 2/ckpt.tar.gz', 'jobs/数据/检查点-ü.tar', 'a+b/c+d=e.tar', "odd !'()*~;&?#%.tar"]) {
         it(`${method} ${JSON.stringify(key)}: verifies, and the key arrives intact`, function () {
           const url = store.presign(request(method, key))
@@ -290,6 +291,7 @@ for (const store of stores) {
       const otherKey = url.replace('checkpoint.tar.gz', 'checkpoint.tar.gY')
       expect(send(otherKey, 'GET')?.code).to.equal('SignatureDoesNotMatch')
       expect(send(url, 'PUT')?.code).to.equal('SignatureDoesNotMatch')
+      expect(send(url, 'DELETE')?.code).to.equal('SignatureDoesNotMatch')
       expect(send(url, 'GET', now, store.dialect('another-secret'))?.code).to.equal('SignatureDoesNotMatch')
       expect(send(url, 'GET', now, store.name === 'COS' ? cosDialect({}) : obsDialect({}))?.code).to.equal('InvalidAccessKeyId')
     })

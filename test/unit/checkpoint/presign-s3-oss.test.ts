@@ -88,8 +88,8 @@ describe('S3 presigned URLs (SigV4 query auth)', function () {
     expect(() => presignS3({...base, expiresSeconds: 604800}, creds)).not.to.throw()
   })
 
-  it('round-trips GET and PUT through the fake S3, until the last second', function () {
-    for (const method of ['GET', 'PUT'] as const) {
+  it('round-trips GET, PUT and DELETE through the fake S3, until the last second', function () {
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
       const view = viewOf(presignS3({...base, method}, creds), method, {'content-type': CHECKPOINT_CONTENT_TYPE})
       expect(s3.verify(view, NOW), method).to.equal(null)
       expect(s3.verify(view, new Date(NOW.getTime() + 900_000)), method).to.equal(null)
@@ -236,8 +236,8 @@ describe('OSS presigned URLs (V1 query signature)', function () {
     for (const expiresSeconds of [0, -5, 2.5]) expect(() => presignOss({...base, expiresSeconds}, creds)).to.throw(Error, /positive/)
   })
 
-  it('round-trips GET and PUT through the fake OSS, until the last second', function () {
-    for (const method of ['GET', 'PUT'] as const) {
+  it('round-trips GET, PUT and DELETE through the fake OSS, until the last second', function () {
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
       const view = viewOf(presignOss({...base, method}, creds), method, method === 'PUT' ? put : {})
       expect(oss.verify(view, NOW), method).to.equal(null)
       expect(oss.verify(view, new Date(NOW.getTime() + 900_999)), method).to.equal(null)

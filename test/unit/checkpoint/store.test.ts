@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {
   CheckpointSigner,
   MAX_URL_SECONDS,
+  SECRETS_URL_SECONDS,
   checkpointKey,
   checkpointSyncFor,
   parseStoreUrl,
@@ -80,6 +81,20 @@ describe('checkpoint store', () => {
       expect(getUrl).to.not.equal(putUrl)
       for (const url of [getUrl, putUrl]) expect(redact(`curl ${url}`)).to.not.include(new URL(url).searchParams.get('X-Amz-Signature')!)
     }
+  })
+
+  it('signs a cloud attempt’s secrets object under secrets/ATTEMPT: PUT, GET and DELETE, for an hour, registered for redaction', async () => {
+    const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
+    const object = await signer.secrets(store('s3://b/p', 'us-east-1', 'http://127.0.0.1:9'), 'job-1', 'att-1', NOW)
+    expect(object.location).to.equal('s3://b/p/job-1/secrets/att-1')
+    const urls = [object.putUrl, object.getUrl, object.deleteUrl]
+    expect(new Set(urls).size).to.equal(3)
+    for (const url of urls) {
+      expect(url.startsWith('http://127.0.0.1:9/b/p/job-1/secrets/att-1?'), url).to.equal(true)
+      expect(new URL(url).searchParams.get('X-Amz-Expires')).to.equal(String(SECRETS_URL_SECONDS))
+      expect(redact(`curl ${url}`)).to.not.include(new URL(url).searchParams.get('X-Amz-Signature')!)
+    }
+    expect(SECRETS_URL_SECONDS).to.equal(3600)
   })
 
   it('signs the session token of temporary credentials into the URL', async () => {
