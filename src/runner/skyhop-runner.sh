@@ -1517,8 +1517,8 @@ fi
 # and its resident memory, read from /proc, and the raw output of each accelerator vendor's
 # tool found on PATH. The tools' output is not parsed here: skyhop parses it
 # (src/providers/usage-samples.ts), where each format is tested against recorded real
-# output, so a new tool version needs no new runner. Only lines without a letter or digit
-# (table borders) are dropped and runs of spaces squeezed, which keeps a sample small.
+# output, so a new tool version needs no new runner. Only empty lines and table borders
+# (nothing but + - = | and spaces) are dropped and runs of spaces squeezed: a small sample.
 # A tool that is missing is never run; one that hangs is stopped by `timeout`; whatever
 # one prints is data: a string in the line, never a reason for the sampler to stop.
 #
@@ -1597,7 +1597,7 @@ sr_usage_tool() {
   fi
   rc=$?
   while IFS= read -r line; do
-    [[ $line == *[[:alnum:]]* ]] || continue
+    [[ $line =~ ^[-+=|[:space:]]*$ ]] && continue # empty, or a table's border
     (( count < 200 )) || break
     line=${line//+([[:space:]])/ }
     sr_json_str "${line:0:400}"
