@@ -11,6 +11,7 @@ import {LeaseHeldError, isSkyhopError} from '../errors.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
+import {UsageWatch} from './usage-watch.js'
 import type {ControllerDeps} from './deps.js'
 import {JobDrive} from './drive.js'
 import {Holds} from './holds.js'
@@ -39,6 +40,7 @@ class JobController {
     this.d.spot = new SpotMoves(this.d)
     this.d.holds = new Holds(this.d)
     this.d.ends = new AttemptEnds(this.d)
+    this.d.usage = new UsageWatch(this.d)
   }
 
   async run(): Promise<JobRecord> {

@@ -3,7 +3,7 @@
 // local provider on a local path, others before shipping the directory to the host.
 // The files are small, so this is synchronous on purpose: a launch can claim, write and
 // spawn without yielding in between.
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -130,6 +130,15 @@ export function renderRunnerConf(config: RunnerConfig): string {
     entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
   entries.push(...gangEntries(config))
   entries.push(...containerEntries(config))
+  if (config.sampleIntervalSeconds !== undefined) {
+    const v = config.sampleIntervalSeconds
+    if (v !== 0 && !(v >= 0.2)) {
+      throw new UsageError(`runner setting sampleIntervalSeconds must be 0 (no samples) or at least 0.2, not ${String(v)}`, {
+        code: 'RUNNER_CONFIG_INVALID',
+      })
+    }
+    entries.push(['sampleIntervalSeconds', seconds('sampleIntervalSeconds', v)])
+  }
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
 }
 
@@ -230,8 +239,37 @@ function gangEntries(config: RunnerConfig): Array<[string, string]> {
  * (nothing for a single-node job without compat, so its file stays as it was). The
  * provider adds the rank and where the peer list and the gang's notice are.
  */
-export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat'>): Partial<RunnerConfig> {
-  return {...(spec.nodes > 1 ? {numNodes: spec.nodes} : {}), ...(spec.compat?.length ? {compat: [...spec.compat]} : {})}
+export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'usage'>): Partial<RunnerConfig> {
+  const interval = spec.usage?.sampleIntervalSeconds
+  return {
+    ...(spec.nodes > 1 ? {numNodes: spec.nodes} : {}),
+    ...(spec.compat?.length ? {compat: [...spec.compat]} : {}),
+    ...(interval === null || interval === undefined ? {} : {sampleIntervalSeconds: interval}),
+  }
+}
+
+/**
+ * The runner's samples of an attempt on a filesystem this process sees: the head's (a gang's
+ * rank 0 writes node-0/samples.jsonl). Null when there are none yet. At most the last 4 MB:
+ * a summary of the latest samples is what is wanted of a very long attempt's file.
+ */
+export function readSamplesFile(attemptDir: string, numNodes: number): string | null {
+  const path = numNodes > 1 ? join(attemptDir, 'node-0', 'samples.jsonl') : join(attemptDir, 'samples.jsonl')
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return null
+  }
+  try {
+    const size = fstatSync(fd).size
+    const max = 4 * 1024 * 1024
+    const buffer = Buffer.alloc(Math.min(size, max))
+    readSync(fd, buffer, 0, buffer.length, Math.max(0, size - max))
+    return buffer.toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */

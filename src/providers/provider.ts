@@ -100,6 +100,11 @@ export interface Provider {
   launch(request: LaunchRequest): Promise<LaunchHandle>
   /** Batch poll: one backend call for many attempts where the backend allows it. */
   poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>>
+  /**
+   * The runner's utilisation samples so far (samples.jsonl, docs/utilisation.md), or null when
+   * this backend cannot read them while the attempt runs (a cloud instance: they stay on its disk).
+   */
+  usageSamples?(handle: LaunchHandle): Promise<string | null>
   /** Log lines (stdout and stderr interleaved as written), following if asked. */
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string>
   /**

@@ -3,6 +3,9 @@
 // tested against recorded real output (test/data/vendor-tools/). A line or a tool's answer
 // that cannot be read is skipped or reported as unreadable, never an error: samples inform,
 // they never fail a job.
+import {createHash} from 'node:crypto'
+
+import type {JobSpec} from '../model/job-spec.js'
 import type {AcceleratorSample, UsageSample, UsageSummary} from '../model/usage.js'
 
 /** One tool's answer in a sample, as the runner wrote it. */
@@ -255,4 +258,14 @@ export function idleTail(samples: readonly UsageSample[], belowPct: number): {id
   }
   const from = Date.parse(samples[Math.max(0, j)].ts)
   return {idleSeconds: Math.max(0, (Date.parse(samples.at(-1)!.ts) - from) / 1000), basis}
+}
+
+/**
+ * What makes two runs "the same job" for right-sizing: its name goes beside this, a hash of
+ * what it runs and what it asked for (run, setup, resources), so a changed script or request
+ * starts a fresh history.
+ */
+export function usageFingerprint(spec: Pick<JobSpec, 'run' | 'setup' | 'resources' | 'nodes'>): string {
+  const text = JSON.stringify({run: spec.run, setup: spec.setup, resources: spec.resources, nodes: spec.nodes})
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
