@@ -535,9 +535,11 @@ export class Store {
     }
     const sql = `SELECT a.*, j.name AS job_name, j.sweep_id AS job_sweep_id,
         json_extract(j.spec_json, '$.checkpoint.intervalSeconds') AS job_checkpoint_interval,
-        (p.attempt_id IS NOT NULL) AS preempt_requested
+        (p.attempt_id IS NOT NULL) AS preempt_requested, u.summary_json AS usage_json, (q.attempt_id IS NOT NULL) AS idle_stopped
       FROM attempts a JOIN jobs j ON j.id = a.job_id
       LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'preempt-requested' AND attempt_id IS NOT NULL) p ON p.attempt_id = a.id
+      LEFT JOIN attempt_usage u ON u.attempt_id = a.id
+      LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'usage-idle-stop' AND attempt_id IS NOT NULL) q ON q.attempt_id = a.id
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.intent_at, a.rowid`
     return (this.sql(sql).all(...args) as Row[]).map((r) => ({
       attempt: toAttempt(r),
@@ -546,6 +548,8 @@ export class Store {
       sweepId: (r.job_sweep_id as string | null) ?? null,
       checkpointIntervalSeconds: (r.job_checkpoint_interval as number | null) ?? null,
       preemptRequested: r.preempt_requested === 1,
+      usage: typeof r.usage_json === 'string' ? (JSON.parse(r.usage_json) as UsageSummary) : null,
+      idleStopped: r.idle_stopped === 1,
     }))
   }
 
