@@ -7,8 +7,8 @@ import type {AttemptRecord} from '../model/records.js'
 import {idleTail, parseSamples, summarizeSamples, usageFingerprint} from '../providers/usage-samples.js'
 import type {JobDrive} from './drive.js'
 
-/** How often a running attempt's samples are read again: they grow every sample interval (10 s). */
-const READ_EVERY_MS = 5000
+/** How often a running attempt's samples are read again: they grow every sample interval (10 s by default). */
+const READ_EVERY_MS = 3000
 
 export class UsageWatch {
   private readonly lastRead = new Map<string, number>()
@@ -25,14 +25,15 @@ export class UsageWatch {
     if (result.state !== 'RUNNING' && !ended) return
     const now = this.d.clock().getTime()
     if (!ended && now - (this.lastRead.get(attempt.id) ?? 0) < READ_EVERY_MS) return
-    this.lastRead.set(attempt.id, now)
     let text: string | null
     try {
       text = await provider.usageSamples(attempt.handle)
     } catch {
       return // samples inform; a backend that cannot hand them over now is asked again next time
     }
+    // Nothing yet (the first sample is one interval away): looked for again at the next poll.
     if (!text) return
+    this.lastRead.set(attempt.id, now)
     const samples = parseSamples(text)
     const summary = summarizeSamples(samples)
     if (!summary) return
