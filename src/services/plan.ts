@@ -72,7 +72,7 @@ export async function plan(
   const loaded = loadJobFile(file)
   const made = await ctx.planning({...planning, jobs: [loaded.spec]})
   const result = await planFile({file, loaded, explain, planning: made})
-  const sized = await rightSized(ctx, loaded.spec, made, result, rightSize === true)
+  const sized = await rightSized(loaded.spec, made, result, rightSize === true)
   return {...sized, assumptions: [...sized.assumptions, ...(await gangStoreNotes(ctx, loaded.spec, sized.candidates))]}
 }
 
@@ -81,15 +81,8 @@ export async function plan(
  * smaller requests they justify, each planned like the job itself, compared with its choice.
  * Applied (the cheapest option becomes the plan) only when asked.
  */
-async function rightSized(
-  ctx: ServiceContext,
-  spec: LoadedJob['spec'],
-  planning: Planning,
-  result: PlanResult,
-  apply: boolean,
-): Promise<PlanResult> {
-  const store = await ctx.store()
-  const need = usageNeed(store.usageObservations(spec.name, usageFingerprint(spec)))
+async function rightSized(spec: LoadedJob['spec'], planning: Planning, result: PlanResult, apply: boolean): Promise<PlanResult> {
+  const need = usageNeed(planning.usageHistory(spec.name, usageFingerprint(spec)))
   if (!need) return result
   const planned: Array<{variant: RightSizeVariant; best: Candidate | null; plan: Awaited<ReturnType<Planning['replan']>>['plan'] | null}> =
     []
