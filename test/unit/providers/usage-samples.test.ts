@@ -23,7 +23,7 @@ function asRunnerSends(file: string): string[] {
   return readFileSync(join(DATA, file), 'utf8')
     .split('\n')
     .filter((l) => !/^[-+=|\s]*$/.test(l))
-    .map((l) => l.replace(/\s+/g, ' '))
+    .map((l) => l.trim().replace(/\s+/g, ' '))
 }
 
 describe('usage samples: vendor tools', () => {
