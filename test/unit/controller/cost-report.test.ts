@@ -464,4 +464,12 @@ describe('cost accounting: paid time split by what the accelerators did (issue 2
     expect(cpu.summary).not.to.include('accelerators busy')
     expect(report.total.utilisation).to.deep.include({sampledAttempts: 2, acceleratorIdleUsd: 6, idlePolicyStops: 1, cpuBusy: 0.97})
   })
+
+  it('shows the accelerators busy share and what was paid while they idled in the table', async () => {
+    const {renderCostReport} = await import('../../../src/cli/render-sweep.js')
+    const text = renderCostReport(costFromStore(store, {now: new Date(at('14:00:00')), fx: FX, by: 'job', since: null}))
+    expect(text).to.match(/ACCEL BUSY\s+PAID IDLE$/m)
+    expect(text).to.match(/^gpu-idle\s.*\s25%\s+\$6\.00$/m)
+    expect(text).to.match(/^cpu-only\s.*\$0\.00\s+-\s+-$/m)
+  })
 })
