@@ -4,42 +4,62 @@
 // job has already ended: this is about accelerators (or CPUs) idle while the job runs.
 import {TERMINAL_ATTEMPT_STATES, type PollResult} from '../model/attempt.js'
 import type {AttemptRecord} from '../model/records.js'
-import {idleTail, parseSamples, summarizeSamples, usageFingerprint} from '../providers/usage-samples.js'
+import type {UsageSample} from '../model/usage.js'
+import {NO_USAGE, type UsageTotals, addSamples, idleTail, parseSamples, summaryOf, usageFingerprint} from '../providers/usage-samples.js'
 import type {JobDrive} from './drive.js'
 
-/** How often a running attempt's samples are read again: they grow every sample interval (10 s by default). */
+/** The least time between two reads of a running attempt's samples. */
 const READ_EVERY_MS = 3000
+/** The runner's default sampleIntervalSeconds. */
+const DEFAULT_INTERVAL_SECONDS = 10
 
 export class UsageWatch {
-  private readonly lastRead = new Map<string, number>()
+  /** Per attempt: how far its file was read, the totals so far, the recent samples (for the idle policy), when. */
+  private readonly seen = new Map<string, {offset: number; totals: UsageTotals; recent: UsageSample[]; readAt: number}>()
   /** Attempts the idle policy has acted on (once each). */
   private readonly acted = new Set<string>()
 
   constructor(private readonly d: JobDrive) {}
 
-  /** Reads the attempt's samples (throttled while it runs; once more when it ends) and applies the idle policy. */
+  /** Reads the attempt's new samples (throttled while it runs; once more when it ends) and applies the idle policy. */
   async observe(attempt: AttemptRecord, result: PollResult): Promise<void> {
     const provider = this.d.deps.providers.get(attempt.provider)
     if (!provider?.usageSamples || !attempt.handle) return
     const ended = TERMINAL_ATTEMPT_STATES.has(result.state)
     if (result.state !== 'RUNNING' && !ended) return
+    const job = this.d.job()
     const now = this.d.clock().getTime()
-    if (!ended && now - (this.lastRead.get(attempt.id) ?? 0) < READ_EVERY_MS) return
-    let text: string | null
+    const interval = job.spec.usage?.sampleIntervalSeconds ?? DEFAULT_INTERVAL_SECONDS
+    if (interval === 0) return
+    const state = this.seen.get(attempt.id) ?? {offset: 0, totals: NO_USAGE, recent: [], readAt: 0}
+    // New samples come every interval: no sooner than that (and READ_EVERY_MS) is the file read again.
+    if (!ended && now - state.readAt < Math.max(READ_EVERY_MS, interval * 1000)) return
+    const fresh: UsageSample[] = []
+    let offset = state.offset
     try {
-      text = await provider.usageSamples(attempt.handle)
+      // A long attempt's file (a restarted controller reads it from the start) comes a piece at a time.
+      for (let piece = 0; piece < 64; piece++) {
+        const got = await provider.usageSamples(attempt.handle, offset)
+        if (!got || got.offset === offset) break
+        fresh.push(...parseSamples(got.text))
+        offset = got.offset
+      }
     } catch {
       return // samples inform; a backend that cannot hand them over now is asked again next time
     }
     // Nothing yet (the first sample is one interval away): looked for again at the next poll.
-    if (!text) return
-    this.lastRead.set(attempt.id, now)
-    const samples = parseSamples(text)
-    const summary = summarizeSamples(samples)
-    if (!summary) return
-    const job = this.d.job()
+    if (fresh.length === 0 && state.totals.samples === 0) return
     const policy = job.spec.usage?.idle ?? null
-    const tail = policy ? idleTail(samples, policy.belowPct) : null
+    // The idle policy needs only the samples of its window (and a little before it).
+    const keepMs = ((policy?.forSeconds ?? 0) + 2 * interval + 60) * 1000
+    const recent = [...state.recent, ...fresh]
+    const cutoff = Date.parse(recent.at(-1)?.ts ?? new Date(now).toISOString()) - keepMs
+    const kept = recent.filter((s) => Date.parse(s.ts) >= cutoff)
+    const totals = addSamples(state.totals, fresh)
+    this.seen.set(attempt.id, {offset, totals, recent: kept, readAt: now})
+    const summary = summaryOf(totals)
+    if (!summary) return
+    const tail = policy ? idleTail(kept, policy.belowPct) : null
     this.d.journal.recordUsage({
       attemptId: attempt.id,
       jobId: job.id,
@@ -48,6 +68,7 @@ export class UsageWatch {
       summary,
       idleSeconds: tail?.idleSeconds ?? 0,
     })
+    if (ended) this.seen.delete(attempt.id)
     if (ended || !policy || !tail || tail.idleSeconds < policy.forSeconds || this.acted.has(attempt.id)) return
     this.acted.add(attempt.id)
     const what = tail.basis === 'accelerators' ? `its accelerators (${summary.acceleratorTool})` : 'its CPUs'

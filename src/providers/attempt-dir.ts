@@ -249,11 +249,11 @@ export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'usage'
 }
 
 /**
- * The runner's samples of an attempt on a filesystem this process sees: the head's (a gang's
- * rank 0 writes node-0/samples.jsonl). Null when there are none yet. At most the last 4 MB:
- * a summary of the latest samples is what is wanted of a very long attempt's file.
+ * The runner's samples of an attempt on a filesystem this process sees (a gang's head: rank 0
+ * writes node-0/samples.jsonl), from byte `offset` on: whole lines only (at most 4 MB of them
+ * a call), and the offset to ask from next time. Null when there is no file yet.
  */
-export function readSamplesFile(attemptDir: string, numNodes: number): string | null {
+export function readSamplesFile(attemptDir: string, numNodes: number, offset = 0): {text: string; offset: number} | null {
   const path = numNodes > 1 ? join(attemptDir, 'node-0', 'samples.jsonl') : join(attemptDir, 'samples.jsonl')
   let fd: number
   try {
@@ -263,10 +263,11 @@ export function readSamplesFile(attemptDir: string, numNodes: number): string | 
   }
   try {
     const size = fstatSync(fd).size
-    const max = 4 * 1024 * 1024
-    const buffer = Buffer.alloc(Math.min(size, max))
-    readSync(fd, buffer, 0, buffer.length, Math.max(0, size - max))
-    return buffer.toString('utf8')
+    const buffer = Buffer.alloc(Math.max(0, Math.min(size - offset, 4 * 1024 * 1024)))
+    const read = buffer.length === 0 ? 0 : readSync(fd, buffer, 0, buffer.length, offset)
+    // A line the sampler is still writing is left for the next call.
+    const end = buffer.subarray(0, read).lastIndexOf(0x0a) + 1
+    return {text: buffer.subarray(0, end).toString('utf8'), offset: offset + end}
   } finally {
     closeSync(fd)
   }

@@ -101,10 +101,11 @@ export interface Provider {
   /** Batch poll: one backend call for many attempts where the backend allows it. */
   poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>>
   /**
-   * The runner's utilisation samples so far (samples.jsonl, docs/utilisation.md), or null when
-   * this backend cannot read them while the attempt runs (a cloud instance: they stay on its disk).
+   * The runner's utilisation samples (samples.jsonl, docs/utilisation.md) from byte `offset` on,
+   * whole lines, with the offset to ask from next; null when there are none yet. Absent where
+   * skyhop cannot read them while the attempt runs (a cloud instance: they stay on its disk).
    */
-  usageSamples?(handle: LaunchHandle): Promise<string | null>
+  usageSamples?(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null>
   /** Log lines (stdout and stderr interleaved as written), following if asked. */
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string>
   /**

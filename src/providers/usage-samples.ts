@@ -185,56 +185,93 @@ export function parseSamples(text: string): UsageSample[] {
     .filter((s): s is UsageSample => s !== null)
 }
 
-/** Summarises samples (in order); null when there are none. */
-export function summarizeSamples(samples: readonly UsageSample[]): UsageSummary | null {
-  if (samples.length === 0) return null
-  let cpu = 0
-  let cores = 1
-  let memPeak = 0
-  let memTotal = 0
-  let accelBusySum = 0
-  let accelBusyN = 0
-  let accelMax = 0
-  let accelMemPeak: number | null = null
-  let accelMemTotal: number | null = null
-  let tool: string | null = null
+/** Running sums over an attempt's samples, so a long attempt's file is read once, a piece at a time. */
+export interface UsageTotals {
+  samples: number
+  firstAt: string | null
+  cpuShareSum: number
+  cores: number
+  memPeakMiB: number
+  memTotalMiB: number
+  busySum: number
+  busyCount: number
+  accelerators: number
+  tool: string | null
+  accelMemPeakMiB: number | null
+  accelMemTotalMiB: number | null
+  last: UsageSample | null
+}
+
+export const NO_USAGE: UsageTotals = Object.freeze({
+  samples: 0,
+  firstAt: null,
+  cpuShareSum: 0,
+  cores: 1,
+  memPeakMiB: 0,
+  memTotalMiB: 0,
+  busySum: 0,
+  busyCount: 0,
+  accelerators: 0,
+  tool: null,
+  accelMemPeakMiB: null,
+  accelMemTotalMiB: null,
+  last: null,
+})
+
+/** The totals with more samples (in order) added; `totals` is not changed. */
+export function addSamples(totals: UsageTotals, samples: readonly UsageSample[]): UsageTotals {
+  const t = {...totals}
   for (const s of samples) {
-    cores = Math.max(1, s.cores)
-    cpu += Math.min(1, s.cpuCores / cores)
-    memPeak = Math.max(memPeak, s.rssMiB)
-    memTotal = Math.max(memTotal, s.memTotalMiB)
+    t.samples++
+    t.firstAt ??= s.ts
+    t.cores = Math.max(1, s.cores)
+    t.cpuShareSum += Math.min(1, s.cpuCores / t.cores)
+    t.memPeakMiB = Math.max(t.memPeakMiB, s.rssMiB)
+    t.memTotalMiB = Math.max(t.memTotalMiB, s.memTotalMiB)
     if (s.accelerators.length > 0) {
-      tool ??= s.tool
-      accelMax = Math.max(accelMax, s.accelerators.length)
+      t.tool ??= s.tool
+      t.accelerators = Math.max(t.accelerators, s.accelerators.length)
     }
     for (const a of s.accelerators) {
       if (a.busyPct !== null) {
-        accelBusySum += a.busyPct / 100
-        accelBusyN++
+        t.busySum += a.busyPct / 100
+        t.busyCount++
       }
-      if (a.memUsedMiB !== null && (accelMemPeak === null || a.memUsedMiB > accelMemPeak)) {
-        accelMemPeak = a.memUsedMiB
-        accelMemTotal = a.memTotalMiB
+      if (a.memUsedMiB !== null && (t.accelMemPeakMiB === null || a.memUsedMiB > t.accelMemPeakMiB)) {
+        t.accelMemPeakMiB = a.memUsedMiB
+        t.accelMemTotalMiB = a.memTotalMiB
       }
-      if (accelMemTotal === null && a.memTotalMiB !== null) accelMemTotal = a.memTotalMiB
+      if (t.accelMemTotalMiB === null && a.memTotalMiB !== null) t.accelMemTotalMiB = a.memTotalMiB
     }
+    t.last = s
   }
+  return t
+}
+
+/** The summary of the totals; null when there are no samples. */
+export function summaryOf(t: UsageTotals): UsageSummary | null {
+  if (t.samples === 0 || t.last === null) return null
   const r3 = (x: number) => Math.round(x * 1000) / 1000
   return {
-    samples: samples.length,
-    firstAt: samples[0].ts,
-    lastAt: samples.at(-1)!.ts,
-    cpuBusy: r3(cpu / samples.length),
-    cores,
-    memPeakMiB: Math.round(memPeak),
-    memTotalMiB: Math.round(memTotal),
-    accelerators: accelMax,
-    acceleratorTool: tool,
-    acceleratorBusy: accelBusyN === 0 ? null : r3(accelBusySum / accelBusyN),
-    acceleratorMemPeakMiB: accelMemPeak === null ? null : Math.round(accelMemPeak),
-    acceleratorMemTotalMiB: accelMemTotal === null ? null : Math.round(accelMemTotal),
-    last: samples.at(-1)!,
+    samples: t.samples,
+    firstAt: t.firstAt,
+    lastAt: t.last.ts,
+    cpuBusy: r3(t.cpuShareSum / t.samples),
+    cores: t.cores,
+    memPeakMiB: Math.round(t.memPeakMiB),
+    memTotalMiB: Math.round(t.memTotalMiB),
+    accelerators: t.accelerators,
+    acceleratorTool: t.tool,
+    acceleratorBusy: t.busyCount === 0 ? null : r3(t.busySum / t.busyCount),
+    acceleratorMemPeakMiB: t.accelMemPeakMiB === null ? null : Math.round(t.accelMemPeakMiB),
+    acceleratorMemTotalMiB: t.accelMemTotalMiB === null ? null : Math.round(t.accelMemTotalMiB),
+    last: t.last,
   }
+}
+
+/** Summarises samples (in order); null when there are none. */
+export function summarizeSamples(samples: readonly UsageSample[]): UsageSummary | null {
+  return summaryOf(addSamples(NO_USAGE, samples))
 }
 
 /**

@@ -42,7 +42,7 @@ describe('utilisation on Slurm (real Slurm)', function () {
     process.env.PATH = `${fakeToolDir(home, ['npu-smi'])}:${path}`
     const {provider, handle} = await launch(home, 'end=$((SECONDS+8)); while ((SECONDS<end)); do :; done; echo done')
     const live = await until(
-      async () => summarizeSamples(parseSamples((await provider.usageSamples(handle)) ?? '')),
+      async () => summarizeSamples(parseSamples((await provider.usageSamples(handle))?.text ?? '')),
       (s) => s !== null && s.samples >= 2,
       60_000,
       250,
@@ -53,7 +53,7 @@ describe('utilisation on Slurm (real Slurm)', function () {
     expect(live!.acceleratorBusy).to.equal(0)
     const {last} = await pollUntil(provider, handle, (r) => ENDED.has(r.state))
     expect(last.state).to.equal('SUCCEEDED')
-    const done = summarizeSamples(parseSamples((await provider.usageSamples(handle))!))!
+    const done = summarizeSamples(parseSamples((await provider.usageSamples(handle))!.text))!
     expect(done.samples).to.be.greaterThan(live!.samples)
     expect(done.cpuBusy).to.be.greaterThan(0)
     expect(done.memPeakMiB).to.be.greaterThan(0)

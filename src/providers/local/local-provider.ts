@@ -576,10 +576,10 @@ export class LocalProvider implements Provider {
     return {state: 'LOST', exitCode: null, reason, startedAt, endedAt: null}
   }
 
-  /** The runner's samples.jsonl in the attempt directory (the head's for a gang). */
-  async usageSamples(handle: LaunchHandle): Promise<string | null> {
+  /** The runner's samples.jsonl in the attempt directory (the head's for a gang), from byte `offset` on. */
+  async usageSamples(handle: LaunchHandle, offset = 0): Promise<{text: string; offset: number} | null> {
     const data = dataOf(handle)
-    return readSamplesFile(data.attemptDir, ranksOf(data).length)
+    return readSamplesFile(data.attemptDir, ranksOf(data).length, offset)
   }
 
   /**

@@ -707,10 +707,10 @@ export class SlurmProvider implements Provider {
 
   // ------------------------------------------------------------------ logs
 
-  /** The runner's samples.jsonl in the attempt directory (the head's for a gang). */
-  async usageSamples(handle: LaunchHandle): Promise<string | null> {
+  /** The runner's samples.jsonl in the attempt directory (the head's for a gang), from byte `offset` on. */
+  async usageSamples(handle: LaunchHandle, offset = 0): Promise<{text: string; offset: number} | null> {
     const data = dataOf(handle)
-    return readSamplesFile(data.attemptDir, sizeOf(data))
+    return readSamplesFile(data.attemptDir, sizeOf(data), offset)
   }
 
   /**

@@ -2,11 +2,15 @@
 // test/data/SOURCES.md), as the runner hands it over (table borders dropped, spaces
 // squeezed), through the parsers; and samples.jsonl lines, good and bad, summarised.
 import {expect} from 'chai'
-import {readFileSync} from 'node:fs'
+import {appendFileSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {readSamplesFile} from '../../../src/providers/attempt-dir.js'
 import {
+  addSamples,
   idleTail,
+  NO_USAGE,
   parseIxsmiQuery,
   parseNpuSmiInfo,
   parseNvidiaQuery,
@@ -14,6 +18,7 @@ import {
   parseSampleLine,
   parseSamples,
   summarizeSamples,
+  summaryOf,
 } from '../../../src/providers/usage-samples.js'
 
 const DATA = join(import.meta.dirname, '..', '..', 'data', 'vendor-tools')
@@ -103,5 +108,24 @@ describe('usage samples: lines and summaries', () => {
     expect(idleTail(cpu, 5)).to.deep.equal({idleSeconds: 10, basis: 'cpu'})
     const busy = parseSamples([line(ts(0), 0.01, []), line(ts(10), 1.5, [])].join('\n'))
     expect(idleTail(busy, 5)).to.deep.equal({idleSeconds: 0, basis: 'cpu'})
+  })
+
+  it('reads a growing file a piece at a time, whole lines only, to the same summary as at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-samples-'))
+    expect(readSamplesFile(dir, 1)).to.equal(null)
+    const a = line('2026-12-07T00:00:10.000Z', 2, [nv(10)])
+    const b = line('2026-12-07T00:00:20.000Z', 1, [nv(30)])
+    // The sampler is half way through its second line.
+    writeFileSync(join(dir, 'samples.jsonl'), `${a}\n${b.slice(0, 20)}`)
+    const first = readSamplesFile(dir, 1, 0)!
+    expect(first.text).to.equal(`${a}\n`)
+    appendFileSync(join(dir, 'samples.jsonl'), `${b.slice(20)}\n`)
+    const second = readSamplesFile(dir, 1, first.offset)!
+    expect(second.text).to.equal(`${b}\n`)
+    expect(readSamplesFile(dir, 1, second.offset)).to.deep.equal({text: '', offset: second.offset})
+    const pieces = addSamples(addSamples(NO_USAGE, parseSamples(first.text)), parseSamples(second.text))
+    expect(summaryOf(pieces)).to.deep.equal(summarizeSamples(parseSamples(`${a}\n${b}\n`)))
+    expect(summaryOf(pieces)!.acceleratorBusy).to.equal(0.2)
+    expect(summaryOf(NO_USAGE)).to.equal(null)
   })
 })
