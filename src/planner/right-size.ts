@@ -102,8 +102,10 @@ export function rightSizeVariants(job: JobSpec, need: UsageNeed): RightSizeVaria
     // The job's reference work was measured on the configuration it asked for: the variant keeps it.
   })
   // Idle accelerators beside saturated CPUs: the job is CPU-bound; a CPU machine with at least
-  // as many cores does the same work.
-  if (busy < 0.1 && need.cpuBusy >= CPU_SATURATED) {
+  // as many cores does the same work. Only within the job's runtimes: one that lists its
+  // software stacks must list `cpu` too.
+  const runtimes = job.resources.runtimes
+  if (busy < 0.1 && need.cpuBusy >= CPU_SATURATED && (runtimes === null || runtimes.includes('cpu'))) {
     out.push({
       kind: 'cpu-only',
       spec: {
@@ -111,7 +113,6 @@ export function rightSizeVariants(job: JobSpec, need: UsageNeed): RightSizeVaria
         resources: {
           ...job.resources,
           accelerators: [],
-          runtimes: null,
           cpus: {value: Math.max(need.cores, job.resources.cpus?.value ?? 0), atLeast: true},
           memoryGB: {value: Math.max(1, Math.ceil((need.memPeakMiB * MEMORY_HEADROOM) / 1024)), atLeast: true},
         },

@@ -77,11 +77,14 @@ describe('right-sizing (pure)', () => {
     expect(JOB.resources.accelerators[0].count).to.deep.equal({min: 8, max: 8})
   })
 
-  it('plans a CPU-only machine when the accelerators idled beside saturated CPUs', () => {
+  it("plans a CPU-only machine when the accelerators idled beside saturated CPUs, within the job's runtimes", () => {
     const need = usageNeed([run({acceleratorBusy: 0.02, cpuBusy: 0.97, cores: 16, memPeakMiB: 8192})])!
-    const cpu = rightSizeVariants(JOB, need).find((v) => v.kind === 'cpu-only')!
+    // The job runs on cuda only: no CPU machine for it.
+    expect(rightSizeVariants(JOB, need).map((v) => v.kind)).not.to.include('cpu-only')
+    const anyStack = {...JOB, resources: {...JOB.resources, runtimes: ['cuda', 'cpu']}} as JobSpec
+    const cpu = rightSizeVariants(anyStack, need).find((v) => v.kind === 'cpu-only')!
     expect(cpu.spec.resources.accelerators).to.deep.equal([])
-    expect(cpu.spec.resources.runtimes).to.equal(null)
+    expect(cpu.spec.resources.runtimes).to.deep.equal(['cuda', 'cpu'])
     expect(cpu.spec.resources.cpus).to.deep.equal({value: 16, atLeast: true})
     expect(cpu.spec.resources.memoryGB).to.deep.equal({value: 10, atLeast: true})
   })
