@@ -145,7 +145,7 @@ export function logPrinter(): (entry: LogLine) => void {
   }
 }
 
-const gib = (mib: number) => `${(mib / 1024).toFixed(mib >= 10 * 1024 ? 0 : 1)} GiB`
+const gib = (mib: number) => (mib < 1024 ? `${Math.round(mib)} MiB` : `${(mib / 1024).toFixed(mib >= 10 * 1024 ? 0 : 1)} GiB`)
 
 /**
  * An attempt's utilisation: its latest sample while it runs (live), the mean and peaks over its
