@@ -1521,6 +1521,7 @@ fi
 # (nothing but + - = | and spaces) are dropped and runs of spaces squeezed: a small sample.
 # A tool that is missing is never run; one that hangs is stopped by `timeout`; whatever
 # one prints is data: a string in the line, never a reason for the sampler to stop.
+# Needs coreutils' timeout and nproc; getconf when there is one (else 100 Hz and 4 KiB pages).
 #
 #   {"ts":…,"cpu":1.97,"cores":2,"rssKB":…,"memKB":…,"procs":3,
 #    "tools":[{"tool":"nvidia-smi","rc":0,"lines":["0, 87, 22000, 81559"]},…]}
