@@ -16,6 +16,7 @@ const ALL = [
   'gang',
   'grace',
   'notice',
+  'sampling',
   'checkpoint-store',
   'workdir',
   'sweep',

@@ -1,4 +1,5 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
+import type {UsageSummary} from '../model/usage.js'
 import type {CancelResult} from '../services/cancel.js'
 import type {ImportResult} from '../services/import.js'
 import type {AttemptSummary, JobSummary, NodeSummary} from '../services/jobs.js'
@@ -64,6 +65,8 @@ export function renderJobDetail(d: JobDetail): string {
   // A gang's nodes, for its latest attempt (earlier ones are in --json).
   const gang = [...d.attemptsDetail].reverse().find((a) => a.nodes && a.nodes.length > 0)
   if (gang) lines.push('', `attempt ${gang.n}: ${gang.nodes!.length} nodes`, renderNodes(gang.nodes!))
+  const used = [...d.attemptsDetail].reverse().find((a) => a.usage)
+  if (used?.usage) lines.push('', ...renderUsage(used.n, used.state, used.usage))
   const recent = d.events.slice(-12)
   if (recent.length > 0) {
     lines.push('', 'events:')
@@ -149,4 +152,40 @@ export function logPrinter(): (entry: LogLine) => void {
     lastAttempt = entry.attempt
     process.stdout.write(entry.line.endsWith('\n') ? entry.line : entry.line + '\n')
   }
+}
+
+const gib = (mib: number) => (mib < 1024 ? `${Math.round(mib)} MiB` : `${(mib / 1024).toFixed(mib >= 10 * 1024 ? 0 : 1)} GiB`)
+
+/**
+ * An attempt's utilisation: its latest sample while it runs (live), the mean and peaks over its
+ * samples otherwise, one line per accelerator.
+ */
+export function renderUsage(n: number, state: string, u: UsageSummary): string[] {
+  const live = state === 'RUNNING' && u.last !== null
+  const lines = [
+    `utilisation, attempt ${n} (${u.samples} sample${u.samples === 1 ? '' : 's'}${live ? `, latest ${u.last!.ts.slice(11, 19)}Z` : ''}):`,
+  ]
+  if (live) {
+    const s = u.last!
+    lines.push(
+      `  CPU     ${s.cpuCores.toFixed(2)} of ${s.cores} cores (${Math.round((100 * s.cpuCores) / Math.max(1, s.cores))}%)   memory ${gib(s.rssMiB)}${s.memTotalMiB > 0 ? ` of ${gib(s.memTotalMiB)}` : ''}`,
+    )
+    for (const a of s.accelerators) {
+      const mem = a.memUsedMiB !== null ? `   memory ${gib(a.memUsedMiB)}${a.memTotalMiB ? ` of ${gib(a.memTotalMiB)}` : ''}` : ''
+      lines.push(`  ${s.tool} ${a.index}  ${a.busyPct === null ? '?' : `${a.busyPct}%`} busy${mem}`)
+    }
+    if (s.unreadable.length > 0) lines.push(`  unreadable: ${s.unreadable.join(', ')}`)
+  } else {
+    lines.push(`  CPU     ${Math.round(u.cpuBusy * 100)}% of ${u.cores} cores on average   memory peak ${gib(u.memPeakMiB)}`)
+    if (u.accelerators > 0) {
+      const mem =
+        u.acceleratorMemPeakMiB !== null
+          ? `   memory peak ${gib(u.acceleratorMemPeakMiB)}${u.acceleratorMemTotalMiB ? ` of ${gib(u.acceleratorMemTotalMiB)}` : ''}`
+          : ''
+      lines.push(
+        `  ${u.accelerators} × ${u.acceleratorTool}  ${u.acceleratorBusy === null ? '?' : `${Math.round(u.acceleratorBusy * 100)}%`} busy on average${mem}`,
+      )
+    }
+  }
+  return lines
 }

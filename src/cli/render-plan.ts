@@ -33,6 +33,22 @@ export function renderPlan(result: PlanResult, explain: boolean): string {
     const total = result.excluded.reduce((n, g) => n + g.count, 0)
     lines.push(`${total} excluded (offers, or one market of an offer) in ${result.excluded.length} groups; --explain lists why.`)
   }
+  const rs = result.rightSize
+  if (rs) {
+    lines.push(
+      '',
+      rs.applied
+        ? `Right-sized: ${rs.text}.`
+        : rs.text
+          ? `Right-sizing: ${rs.text} (plan --right-size plans it).`
+          : `Right-sizing: ${rs.measured}; nothing smaller would cost less.`,
+    )
+    for (const o of rs.options.slice(1)) {
+      lines.push(
+        `  also: ${o.candidate.accelerator ? `${o.candidate.accelerator.name}:${o.candidate.accelerator.count}` : `CPU-only ${o.candidate.instanceType}`} ${o.saving === null ? '' : `${Math.round(o.saving * 100)}% less`} (${o.because})`,
+      )
+    }
+  }
   if (result.assumptions.length > 0) {
     lines.push('', 'Assumptions:')
     for (const a of result.assumptions) lines.push(`  - ${a}`)

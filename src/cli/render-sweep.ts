@@ -120,6 +120,25 @@ export function renderCostReport(r: CostReport): string {
     // Sums over attempts with a known price: with an unknown one among them they are not totals.
     {header: 'ON-DEMAND', get: (g) => costText(g.cost.usd === null ? null : g.onDemandUsd, g.onDemandUsd), align: 'right'},
     {header: 'SPOT SAVED', get: (g) => costText(g.cost.usd === null ? null : g.spotSavedUsd, g.spotSavedUsd), align: 'right'},
+    // What the run did with the accelerators it paid for (sampled attempts only; docs/utilisation.md).
+    ...(r.total.utilisation.acceleratorRunHours > 0
+      ? [
+          {
+            header: 'ACCEL BUSY',
+            get: (g: CostReport['groups'][number]) =>
+              g.utilisation.acceleratorRunHours > 0
+                ? `${Math.round((100 * g.utilisation.acceleratorBusyHours) / g.utilisation.acceleratorRunHours)}%`
+                : null,
+            align: 'right' as const,
+          },
+          {
+            header: 'PAID IDLE',
+            get: (g: CostReport['groups'][number]) =>
+              g.utilisation.acceleratorRunHours > 0 ? formatUsd(g.utilisation.acceleratorIdleUsd) : null,
+            align: 'right' as const,
+          },
+        ]
+      : []),
   ])
   const t = r.total
   const lines = [

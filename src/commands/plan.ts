@@ -16,6 +16,7 @@ export default class Plan extends BaseCommand {
     '<%= config.bin %> plan examples/train-gpu.yaml --all-providers',
     '<%= config.bin %> plan examples/train-gpu.yaml --objective time --top 5 --explain',
     '<%= config.bin %> plan job.yaml --catalog my-offers.yaml --json',
+    '<%= config.bin %> plan job.yaml --right-size',
   ]
   static override args = {
     file: Args.string({description: 'job file, YAML or JSON', required: true}),
@@ -26,6 +27,10 @@ export default class Plan extends BaseCommand {
     top: Flags.integer({description: 'how many candidates to show', default: 10, min: 1}),
     explain: Flags.boolean({description: 'list why each excluded group of offers was excluded'}),
     'all-providers': Flags.boolean({description: 'plan across every provider in the catalog, not only enabled ones'}),
+    'right-size': Flags.boolean({
+      description:
+        "plan the smaller request the job's earlier runs justify (their accelerators mostly idle, memory mostly unused, or CPUs saturated)",
+    }),
   }
 
   async run(): Promise<PlanResult> {
@@ -37,6 +42,7 @@ export default class Plan extends BaseCommand {
       top: flags.top,
       allProviders: flags['all-providers'],
       explain: flags.explain,
+      rightSize: flags['right-size'],
     })
     this.out(renderPlan(result, flags.explain))
     return result

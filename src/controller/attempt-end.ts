@@ -28,6 +28,7 @@ export class AttemptEnds {
     }
     if (!result) return undefined
     this.applyPoll(attempt, result)
+    await this.d.usage.observe(attempt, result)
     return result
   }
 

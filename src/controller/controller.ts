@@ -12,6 +12,7 @@ import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
 import {missingSecrets, secretsHeld} from './contract-env.js'
+import {UsageWatch} from './usage-watch.js'
 import type {ControllerDeps} from './deps.js'
 import {JobDrive} from './drive.js'
 import {Holds} from './holds.js'
@@ -40,6 +41,7 @@ class JobController {
     this.d.spot = new SpotMoves(this.d)
     this.d.holds = new Holds(this.d)
     this.d.ends = new AttemptEnds(this.d)
+    this.d.usage = new UsageWatch(this.d)
   }
 
   async run(): Promise<JobRecord> {

@@ -123,6 +123,15 @@ export interface AttemptCost {
   onDemandCostUsd: number | null
   /** The part of costUsd paid while nothing useful ran. */
   wasteUsd: number
+  /**
+   * The run split by what the accelerators did, from the runner's samples (docs/utilisation.md):
+   * null when the attempt was not sampled or no accelerator tool answered.
+   */
+  accelerator: {busySeconds: number; idleSeconds: number; idleUsd: number} | null
+  /** Mean share of the host's cores the job kept busy; null when not sampled. */
+  cpuBusy: number | null
+  /** The job's idle policy stopped this attempt. */
+  idleStopped: boolean
 }
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
@@ -173,6 +182,9 @@ export function attemptCost(row: CostRow, now: Date, fx: FxRates): AttemptCost {
     lostSeconds: 0,
     idleSeconds: 0,
     roundingSeconds: 0,
+    accelerator: null,
+    cpuBusy: row.usage?.cpuBusy ?? null,
+    idleStopped: row.idleStopped ?? false,
   }
   const currency = asCurrency(a.currency)
   if (heldStart === null || heldEnd === null)
@@ -210,8 +222,20 @@ export function attemptCost(row: CostRow, now: Date, fx: FxRates): AttemptCost {
   const roundingSeconds = billedSeconds - heldSeconds
   const wastedSeconds = provisioningSeconds + idleSeconds + lostSeconds + Math.max(0, roundingSeconds)
   const wasteUsd = costUsd === null || billedSeconds === 0 ? 0 : (costUsd * Math.min(billedSeconds, wastedSeconds)) / billedSeconds
+  // The run at the accelerators' mean busy share: the rest of it was paid for idle accelerators.
+  const busyShare = row.usage && row.usage.accelerators > 0 ? row.usage.acceleratorBusy : null
+  const accelerator =
+    busyShare === null || busyShare === undefined
+      ? null
+      : {
+          busySeconds: runSeconds * busyShare,
+          idleSeconds: runSeconds * (1 - busyShare),
+          idleUsd:
+            costUsd === null || billedSeconds === 0 ? 0 : (costUsd * Math.min(billedSeconds, runSeconds * (1 - busyShare))) / billedSeconds,
+        }
   return {
     ...zero,
+    accelerator,
     heldSeconds,
     billedSeconds,
     provisioningSeconds,
@@ -257,6 +281,22 @@ export interface CostTotals {
   unknownPriceAttempts: number
   /** Attempts still holding an instance or allocation (counted up to now). */
   liveAttempts: number
+  /**
+   * What the job did with what was paid for, over the attempts the runner sampled
+   * (docs/utilisation.md): the run split into accelerators busy and idle, what the idle part
+   * cost, and the attempts the idle policy stopped.
+   */
+  utilisation: {
+    sampledAttempts: number
+    /** Run time of the attempts whose accelerators were sampled. */
+    acceleratorRunHours: number
+    acceleratorBusyHours: number
+    acceleratorIdleHours: number
+    acceleratorIdleUsd: number
+    /** Mean share of the host's cores busy, weighted by run time; null when nothing was sampled. */
+    cpuBusy: number | null
+    idlePolicyStops: number
+  }
   summary: string
 }
 
@@ -327,6 +367,14 @@ export function totals(items: readonly AttemptCost[]): CostTotals {
   let wasteUsd = 0
   let unknown = 0
   let live = 0
+  let sampled = 0
+  let accRunS = 0
+  let accBusyS = 0
+  let accIdleS = 0
+  let accIdleUsd = 0
+  let cpuWeighted = 0
+  let cpuRunS = 0
+  let idleStops = 0
   const byCurrency: Partial<Record<Currency, number>> = {}
   for (const c of items) {
     billedS += c.billedSeconds
@@ -336,6 +384,18 @@ export function totals(items: readonly AttemptCost[]): CostTotals {
     idleS += c.idleSeconds
     roundS += Math.max(0, c.roundingSeconds)
     if (c.live) live++
+    if (c.idleStopped) idleStops++
+    if (c.cpuBusy !== null) {
+      sampled++
+      cpuWeighted += c.cpuBusy * c.runSeconds
+      cpuRunS += c.runSeconds
+    }
+    if (c.accelerator) {
+      accRunS += c.runSeconds
+      accBusyS += c.accelerator.busySeconds
+      accIdleS += c.accelerator.idleSeconds
+      accIdleUsd += c.accelerator.idleUsd
+    }
     if (c.costUsd === null || c.cost === null || c.currency === null) {
       if (c.billedSeconds > 0) unknown++
       continue
@@ -371,6 +431,15 @@ export function totals(items: readonly AttemptCost[]): CostTotals {
     spotSavedUsd: round(saved),
     unknownPriceAttempts: unknown,
     liveAttempts: live,
+    utilisation: {
+      sampledAttempts: sampled,
+      acceleratorRunHours: h(accRunS),
+      acceleratorBusyHours: h(accBusyS),
+      acceleratorIdleHours: h(accIdleS),
+      acceleratorIdleUsd: round(accIdleUsd),
+      cpuBusy: cpuRunS > 0 ? round(cpuWeighted / cpuRunS, 3) : null,
+      idlePolicyStops: idleStops,
+    },
   }
   return {...t, summary: summaryLine(t)}
 }
@@ -406,6 +475,13 @@ export function summaryLine(t: Omit<CostTotals, 'summary'>): string {
   if (t.cost.usd !== null && t.onDemandUsd > t.cost.usd + 1e-9) money += `, on demand would have cost ${usdText(t.onDemandUsd)}`
   if (t.spotSavedUsd > 0) money += ` (spot saved ${usdText(t.spotSavedUsd)})`
   parts.push(money)
+  const u = t.utilisation
+  if (u.acceleratorRunHours > 0) {
+    let acc = `accelerators busy ${formatHours(u.acceleratorBusyHours)}, idle ${formatHours(u.acceleratorIdleHours)} of the run`
+    if (u.acceleratorIdleUsd > 0) acc += ` (${usdText(u.acceleratorIdleUsd)} paid for idle accelerators)`
+    parts.push(acc)
+  }
+  if (u.idlePolicyStops > 0) parts.push(`${u.idlePolicyStops} attempt${u.idlePolicyStops === 1 ? '' : 's'} stopped by the idle policy`)
   return parts.join('; ')
 }
 

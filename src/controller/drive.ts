@@ -15,6 +15,7 @@ import type {Journal} from './journal.js'
 import type {LaunchRounds} from './launch-round.js'
 import {type AttemptProgress, respotIntervalMs, workDoneHours, workLeftHours, workOverrun} from './respot.js'
 import type {SpotMoves} from './spot-moves.js'
+import type {UsageWatch} from './usage-watch.js'
 
 const TRANSIENT_RETRIES = 4
 
@@ -43,6 +44,7 @@ export class JobDrive {
   spot!: SpotMoves
   holds!: Holds
   ends!: AttemptEnds
+  usage!: UsageWatch
 
   constructor(
     readonly jobId: string,

@@ -1,6 +1,7 @@
 // Turns a job file into a JobSpec: read, parse (with positions), validate against
 // schemas/job.schema.json, then normalize every text quantity into a typed value. All
 // problems are collected and reported together, each at FILE:LINE:COL with its field.
+import type {IdlePolicy, UsageSpec} from '../model/usage.js'
 import {statSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import type {Accelerator} from '../model/catalog.js'
@@ -137,6 +138,7 @@ interface RawJob {
     signal?: JobSpec['recovery']['signal']
   }
   idle_timeout?: string
+  usage?: {sample_interval?: string; idle?: {below: string | number; for: string; action?: IdlePolicy['action']}}
   objective?: JobSpec['objective']
   matrix?: Record<string, Array<string | number | boolean>>
 }
@@ -288,6 +290,11 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
   const storeSync = duration(['checkpoint', 'store', 'sync_interval'], raw.checkpoint?.store?.sync_interval)
   const grace = duration(['recovery', 'grace'], raw.recovery?.grace)
   const idle = duration(['idle_timeout'], raw.idle_timeout)
+  const sampleInterval =
+    raw.usage?.sample_interval === undefined || raw.usage.sample_interval === 'off'
+      ? null
+      : duration(['usage', 'sample_interval'], raw.usage.sample_interval)
+  const idleFor = raw.usage?.idle ? duration(['usage', 'idle', 'for'], raw.usage.idle.for) : null
 
   // No process environment can hold a NUL: caught here, not at launch after a job was recorded.
   for (const [k, v] of Object.entries(raw.envs ?? {})) {
@@ -369,6 +376,23 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     matrix: raw.matrix ?? null,
     nodes: raw.nodes ?? 1,
     compat: raw.compat === undefined ? [] : Array.isArray(raw.compat) ? raw.compat : [raw.compat],
+    ...(raw.usage === undefined ? {} : {usage: usageSpec(raw.usage, sampleInterval ?? null, idleFor ?? null)}),
+  }
+}
+
+/** The job file's `usage:` (schema-checked; durations parsed by the caller). */
+function usageSpec(raw: NonNullable<RawJob['usage']>, sampleInterval: number | null, idleFor: number | null): UsageSpec {
+  const idle = raw.idle
+  return {
+    sampleIntervalSeconds: raw.sample_interval === 'off' ? 0 : sampleInterval,
+    idle:
+      idle && idleFor !== null
+        ? {
+            belowPct: typeof idle.below === 'number' ? idle.below : Number(idle.below.replace('%', '').trim()),
+            forSeconds: idleFor,
+            action: idle.action ?? 'warn',
+          }
+        : null,
   }
 }
 

@@ -1,6 +1,7 @@
 // The normalized job: what a job file means once parsed, validated and typed. Every
 // later stage (planner, controller, providers) works on this and never on raw YAML.
 // Units are in the field names (…Hours, …Seconds, …GB); money carries its currency.
+import type {UsageSpec} from './usage.js'
 
 export const RUNTIMES = [
   'cuda',
@@ -159,6 +160,11 @@ export interface JobSpec {
    * Absent in specs stored before it existed: read it as [].
    */
   compat?: CompatName[]
+  /**
+   * The job file's `usage:`: sampling interval and idle policy (docs/utilisation.md). Absent
+   * in specs stored before it existed, and when the file says nothing: sample every 10 s, no policy.
+   */
+  usage?: UsageSpec
 }
 
 /** A container image reference (docker/OCI grammar), parsed from the job file's `image:`. */

@@ -3,6 +3,7 @@
 // controller, the checkpoint store and the services share them without importing each other.
 import type {AttemptState, LaunchHandle} from './attempt.js'
 import type {JobSpec} from './job-spec.js'
+import type {UsageSummary} from './usage.js'
 
 export type JobState = 'PENDING' | 'PROVISIONING' | 'RUNNING' | 'RECOVERING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED'])
@@ -94,6 +95,10 @@ export interface CostRow {
   checkpointIntervalSeconds: number | null
   /** True when the attempt's preemption was asked for with `skyhop preempt` (a rehearsal, not the backend). */
   preemptRequested: boolean
+  /** What the attempt used, from its runner's samples; null when nothing was sampled (docs/utilisation.md). */
+  usage?: UsageSummary | null
+  /** The job's idle policy stopped this attempt (event `usage-idle-stop`). */
+  idleStopped?: boolean
 }
 
 export interface EventRecord {

@@ -3,7 +3,7 @@
 // local provider on a local path, others before shipping the directory to the host.
 // The files are small, so this is synchronous on purpose: a launch can claim, write and
 // spawn without yielding in between.
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -130,6 +130,15 @@ export function renderRunnerConf(config: RunnerConfig): string {
     entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
   entries.push(...gangEntries(config))
   entries.push(...containerEntries(config))
+  if (config.sampleIntervalSeconds !== undefined) {
+    const v = config.sampleIntervalSeconds
+    if (v !== 0 && !(v >= 0.2)) {
+      throw new UsageError(`runner setting sampleIntervalSeconds must be 0 (no samples) or at least 0.2, not ${String(v)}`, {
+        code: 'RUNNER_CONFIG_INVALID',
+      })
+    }
+    entries.push(['sampleIntervalSeconds', seconds('sampleIntervalSeconds', v)])
+  }
   return entries.map(([key, value]) => `${key}=${shellQuote(value)}`).join('\n') + '\n'
 }
 
@@ -235,11 +244,38 @@ function gangEntries(config: RunnerConfig): Array<[string, string]> {
  * (nothing for a single-node job without compat, so its file stays as it was). The
  * provider adds the rank and where the peer list and the gang's notice are.
  */
-export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'secrets'>): Partial<RunnerConfig> {
+export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'secrets' | 'usage'>): Partial<RunnerConfig> {
+  const interval = spec.usage?.sampleIntervalSeconds
   return {
     ...(spec.nodes > 1 ? {numNodes: spec.nodes} : {}),
     ...(spec.compat?.length ? {compat: [...spec.compat]} : {}),
     ...(spec.secrets?.length ? {secretNames: [...spec.secrets]} : {}),
+    ...(interval === null || interval === undefined ? {} : {sampleIntervalSeconds: interval}),
+  }
+}
+
+/**
+ * The runner's samples of an attempt on a filesystem this process sees (a gang's head: rank 0
+ * writes node-0/samples.jsonl), from byte `offset` on: whole lines only (at most 4 MB of them
+ * a call), and the offset to ask from next time. Null when there is no file yet.
+ */
+export function readSamplesFile(attemptDir: string, numNodes: number, offset = 0): {text: string; offset: number} | null {
+  const path = numNodes > 1 ? join(attemptDir, 'node-0', 'samples.jsonl') : join(attemptDir, 'samples.jsonl')
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return null
+  }
+  try {
+    const size = fstatSync(fd).size
+    const buffer = Buffer.alloc(Math.max(0, Math.min(size - offset, 4 * 1024 * 1024)))
+    const read = buffer.length === 0 ? 0 : readSync(fd, buffer, 0, buffer.length, offset)
+    // A line the sampler is still writing is left for the next call.
+    const end = buffer.subarray(0, read).lastIndexOf(0x0a) + 1
+    return {text: buffer.subarray(0, end).toString('utf8'), offset: offset + end}
+  } finally {
+    closeSync(fd)
   }
 }
 

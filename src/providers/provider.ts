@@ -112,6 +112,12 @@ export interface Provider {
   launch(request: LaunchRequest): Promise<LaunchHandle>
   /** Batch poll: one backend call for many attempts where the backend allows it. */
   poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>>
+  /**
+   * The runner's utilisation samples (samples.jsonl, docs/utilisation.md) from byte `offset` on,
+   * whole lines, with the offset to ask from next; null when there are none yet. Absent where
+   * skyhop cannot read them while the attempt runs (a cloud instance: they stay on its disk).
+   */
+  usageSamples?(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null>
   /** Log lines (stdout and stderr interleaved as written), following if asked. */
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string>
   /**

@@ -20,6 +20,9 @@
 //   stop-request      written by skyhop before signalling the runner: `cancel` or `preempt`
 //   container-args    with containerImage: the runtime's extra arguments, one per line (container.ts)
 //   container.name    written by the runner: the name of the attempt's container, if any
+//   samples.jsonl     written by the runner's sampler every sampleIntervalSeconds: one JSON line
+//                     {ts, cpu (cores busy), cores, rssKB, memKB, procs, tools: [{tool, rc, lines}]}
+//                     (docs/utilisation.md); .usage/ is its scratch directory
 //
 // Details the runner and its writers agree on (added with the runner itself):
 //   runner.conf keys are the RunnerConfig field names; `noticeSources` is one value with
@@ -169,6 +172,11 @@ export interface RunnerConfig {
   containerRuntime?: string
   /** The runtime's extra arguments, e.g. the accelerators from deviceArgs (container.ts); written to container-args. */
   containerArgs?: string[]
+  /**
+   * Seconds between the runner's utilisation samples (samples.jsonl: CPU and memory of the
+   * job's process tree, each vendor tool's output); default 10, 0 for none (docs/utilisation.md).
+   */
+  sampleIntervalSeconds?: number
 }
 
 /** The job file's `compat:` names, each a set of aliases the runner exports (docs/job-contract.md). */

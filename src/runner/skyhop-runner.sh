@@ -227,7 +227,7 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
       nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | secretNames | \
-      containerImage | containerRuntime | workdirUrl | workdirSha256)
+      containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -1548,6 +1548,172 @@ if [[ -n $sr_gang_get ]]; then
   sr_poller_pids+=($!)
 fi
 
+# ---------------------------------------------------------------- utilisation sampler
+
+# Every sampleIntervalSeconds (default 10; 0: never) a process of its own appends one JSON
+# line to samples.jsonl: the CPU the job's process tree used since the last line (in cores)
+# and its resident memory, read from /proc, and the raw output of each accelerator vendor's
+# tool found on PATH. The tools' output is not parsed here: skyhop parses it
+# (src/providers/usage-samples.ts), where each format is tested against recorded real
+# output, so a new tool version needs no new runner. Only empty lines and table borders
+# (nothing but + - = | and spaces) are dropped and runs of spaces squeezed: a small sample.
+# A tool that is missing is never run; one that hangs is stopped by `timeout`; whatever
+# one prints is data: a string in the line, never a reason for the sampler to stop.
+# Needs coreutils' timeout and nproc; getconf when there is one (else 100 Hz and 4 KiB pages).
+#
+#   {"ts":…,"cpu":1.97,"cores":2,"rssKB":…,"memKB":…,"procs":3,
+#    "tools":[{"tool":"nvidia-smi","rc":0,"lines":["0, 87, 22000, 81559"]},…]}
+sr_usage_tools=(
+  'nvidia-smi|--query-gpu=index,utilization.gpu,memory.used,memory.total|--format=csv,noheader,nounits'
+  'ixsmi|--format=csv,noheader|--query-gpu=index,name,memory.total,memory.used,utilization.gpu,temperature.gpu'
+  'npu-smi|info'
+  'rocm-smi|--showuse|--showmeminfo|vram|--json'
+  'hy-smi|--showuse|--showmeminfo|vram|--json'
+  'cnmon|info|-e|-m|-u|-j'
+  'xpu-smi'
+  'mx-smi'
+  'mthreads-gmi'
+)
+sr_usage_interval_ms=10000
+if [[ -n ${sr_conf[sampleIntervalSeconds]-} ]]; then
+  sr_sec_to_ms "${sr_conf[sampleIntervalSeconds]}" || sr_fail "sampleIntervalSeconds must be a number of seconds"
+  sr_usage_interval_ms=$MS
+  (( sr_usage_interval_ms == 0 || sr_usage_interval_ms >= 200 )) || sr_usage_interval_ms=200
+fi
+
+# The job's process tree: its process group, and whatever descends from a member (a child
+# that made a group of its own). Sets U_TICKS (utime+stime, and those of reaped children),
+# U_RSS_KB and U_PROCS. One `read` per process: no fork.
+sr_usage_tree() {
+  local pgid=$1 f k n i pass added
+  local -a fields pid=() ppid=() pgrp=() ticks=() rss=() member=()
+  for f in /proc/[0-9]*/stat; do
+    read -r -a fields 2>/dev/null <"$f" || continue
+    # comm (field 2) may hold spaces: the fields after it start past the one ending in ')'.
+    k=1
+    while [[ ${fields[k]-)} != *')' ]]; do k=$(( k + 1 )); done
+    pid+=("${fields[0]}")
+    ppid+=("${fields[k+2]-0}")
+    pgrp+=("${fields[k+3]-0}")
+    ticks+=($(( ${fields[k+12]-0} + ${fields[k+13]-0} + ${fields[k+14]-0} + ${fields[k+15]-0} )))
+    rss+=("${fields[k+22]-0}")
+  done
+  n=${#pid[@]}
+  local -A in=()
+  for (( i = 0; i < n; i++ )); do
+    [[ ${pgrp[i]} == "$pgid" ]] && in[${pid[i]}]=1
+  done
+  for (( pass = 0; pass < 4; pass++ )); do
+    added=0
+    for (( i = 0; i < n; i++ )); do
+      [[ -z ${in[${pid[i]}]-} && -n ${in[${ppid[i]}]-} ]] || continue
+      in[${pid[i]}]=1
+      added=1
+    done
+    (( added )) || break
+  done
+  U_TICKS=0 U_RSS_KB=0 U_PROCS=0
+  for (( i = 0; i < n; i++ )); do
+    [[ -n ${in[${pid[i]}]-} ]] || continue
+    U_TICKS=$(( U_TICKS + ticks[i] ))
+    U_RSS_KB=$(( U_RSS_KB + rss[i] * sr_usage_page_kb ))
+    U_PROCS=$(( U_PROCS + 1 ))
+  done
+}
+
+# One tool's answer as a JSON object in TOOL_JSON, within sr_usage_tool_timeout seconds.
+sr_usage_tool() {
+  local spec=$1 name args out rc line lines='' count=0 words
+  IFS='|' read -r -a args <<<"$spec"
+  name=${args[0]}
+  args=("${args[@]:1}")
+  if [[ $name == cnmon ]]; then
+    # cnmon writes its JSON to cnmon_info.json in the working directory.
+    out=$(cd -- "$sr_out/.usage" 2>/dev/null && rm -f cnmon_info.json &&
+      timeout -k 1 "$sr_usage_tool_timeout" "$name" "${args[@]}" >/dev/null 2>&1 && cat cnmon_info.json 2>/dev/null)
+  else
+    out=$(timeout -k 1 "$sr_usage_tool_timeout" "$name" ${args[@]+"${args[@]}"} 2>/dev/null)
+  fi
+  rc=$?
+  while IFS= read -r line; do
+    [[ $line =~ ^[-+=|[:space:]]*$ ]] && continue # empty, or a table's border
+    (( count < 200 )) || break
+    # Words joined by one space: runs of spaces squeezed (an extglob substitution costs ~5 ms a line).
+    read -r -a words <<<"$line"
+    line="${words[*]}"
+    sr_json_str "${line:0:400}"
+    lines+=${lines:+,}$JSON
+    count=$(( count + 1 ))
+  done <<<"$out"
+  TOOL_JSON="{\"tool\":\"$name\",\"rc\":$rc,\"lines\":[$lines]}"
+}
+
+sr_usage_sampler() { # PGID
+  trap - TERM INT USR1 USR2 EXIT
+  sr_close_slots
+  local pgid=$1 runner=$$ spec tools=() t0 prev_ticks prev_ms cpu dt d json
+  local hz cores mem_kb=0 key value unit
+  hz=$(getconf CLK_TCK 2>/dev/null) && [[ $hz =~ ^[1-9][0-9]{0,5}$ ]] || hz=100
+  sr_usage_page_kb=$(getconf PAGESIZE 2>/dev/null) && [[ $sr_usage_page_kb =~ ^[1-9][0-9]{0,7}$ ]] || sr_usage_page_kb=4096
+  sr_usage_page_kb=$(( sr_usage_page_kb / 1024 ))
+  cores=$(nproc 2>/dev/null) && [[ $cores =~ ^[1-9][0-9]{0,5}$ ]] || cores=1
+  if [[ -r /proc/meminfo ]]; then
+    while read -r key value unit; do
+      [[ $key == MemTotal: ]] && { mem_kb=$value; break; }
+    done </proc/meminfo
+  fi
+  sr_usage_tool_timeout=$(( sr_usage_interval_ms / 2000 ))
+  (( sr_usage_tool_timeout >= 2 )) || sr_usage_tool_timeout=2
+  (( sr_usage_tool_timeout <= 10 )) || sr_usage_tool_timeout=10
+  for spec in "${sr_usage_tools[@]}"; do
+    command -v "${spec%%|*}" >/dev/null 2>&1 && tools+=("$spec")
+  done
+  (( ${#tools[@]} == 0 )) || mkdir -p -- "$sr_out/.usage" 2>/dev/null
+  { exec {sr_sleep_fd}<> <(:); } 2>/dev/null || sr_sleep_fd=
+  sr_usage_tree "$pgid"
+  prev_ticks=$U_TICKS
+  sr_now
+  prev_ms=$NOW_MS
+  while kill -0 "$runner" 2>/dev/null && kill -0 -- "-$pgid" 2>/dev/null; do
+    sr_now
+    sr_nap $(( sr_usage_interval_ms - (NOW_MS - prev_ms) ))
+    sr_usage_tree "$pgid"
+    sr_now
+    dt=$(( NOW_MS - prev_ms ))
+    (( dt > 0 )) || dt=1
+    d=$(( U_TICKS - prev_ticks ))
+    (( d >= 0 )) || d=0 # a member left without a reaper in the tree: its time goes with it
+    # cores busy, in hundredths: ticks / hz / seconds
+    cpu=$(( d * 100000 / (hz * dt) ))
+    prev_ticks=$U_TICKS
+    prev_ms=$NOW_MS
+    json=
+    for spec in ${tools[@]+"${tools[@]}"}; do
+      sr_usage_tool "$spec"
+      json+=${json:+,}$TOOL_JSON
+    done
+    sr_iso "$NOW_MS"
+    printf -v d '%d.%02d' $(( cpu / 100 )) $(( cpu % 100 ))
+    printf '{"ts":"%s","cpu":%s,"cores":%s,"rssKB":%s,"memKB":%s,"procs":%s,"tools":[%s]}\n' \
+      "$ISO" "$d" "$cores" "$U_RSS_KB" "$mem_kb" "$U_PROCS" "$json" >>"$sr_out/samples.jsonl"
+  done
+}
+
+sr_usage_pid=
+sr_usage_start() {
+  (( sr_usage_interval_ms > 0 )) || return 0
+  [[ -r /proc/self/stat ]] || { sr_emit warning message '"no /proc here: the job'"'"'s CPU and memory are not sampled"'; return 0; }
+  sr_usage_sampler "$sr_job_pid" &
+  sr_usage_pid=$!
+  sr_poller_pids+=("$sr_usage_pid")
+}
+sr_usage_stop() {
+  [[ -n $sr_usage_pid ]] || return 0
+  kill "$sr_usage_pid" 2>/dev/null
+  wait "$sr_usage_pid" 2>/dev/null
+  sr_usage_pid=
+}
+
 # `set -m` puts the background job in a process group of its own (pgid = its pid),
 # with nothing beyond bash; the runner keeps its own group.
 set -m
@@ -1560,6 +1726,7 @@ if [[ -n $sr_ckpt_put ]] && (( sr_ckpt_sync_ms > 0 )); then
 fi
 set +m
 sr_write_atomic "$sr_out/job.pgid" "$sr_job_pid"
+sr_usage_start
 
 sr_status=
 while :; do
@@ -1682,6 +1849,7 @@ if [[ -n $sr_ckpt_put ]]; then
   fi
 fi
 
+sr_usage_stop
 sr_exit_sig=null
 if (( sr_status > 128 )); then
   sr_name=$(kill -l $(( sr_status - 128 )) 2>/dev/null) && sr_exit_sig="\"SIG${sr_name#SIG}\""

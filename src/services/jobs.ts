@@ -1,5 +1,6 @@
 // What the job services (status, logs, cancel, preempt, launch) share: a job and its
 // attempts as JSON-safe summaries, and the provider that holds a job's live attempt.
+import type {UsageSummary} from '../model/usage.js'
 import {ProviderError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES, type AttemptState, type GangNode, type NodePoll} from '../model/attempt.js'
@@ -44,6 +45,8 @@ export interface AttemptSummary {
   externalId: string | null
   /** A gang's nodes, rank order (see nodeSummaries). */
   nodes?: NodeSummary[]
+  /** What it used, from the runner's samples (docs/utilisation.md); absent when never sampled. */
+  usage?: UsageSummary
 }
 
 export interface NodeSummary {

@@ -8,6 +8,8 @@ import {noFeasiblePlanError} from '../planner/index.js'
 import type {Candidate, ExclusionGroup} from '../planner/types.js'
 import type {LoadedJob, Objective} from '../model/job-spec.js'
 import {loadJobFile} from '../job/load.js'
+import {type RightSizeAdvice, type RightSizeVariant, rightSizeAdvice, rightSizeVariants, usageNeed} from '../planner/right-size.js'
+import {usageFingerprint} from '../providers/usage-samples.js'
 
 export interface PlanServiceOptions {
   file: string
@@ -32,6 +34,12 @@ export interface PlanResult {
   offersConsidered: number
   excluded: ExclusionGroup[]
   assumptions: string[]
+  /**
+   * What earlier runs of this job (same name, same run/setup/resources) used, and the smaller
+   * requests that would cost less (docs/planner.md#right-sizing); null without such runs.
+   * With --right-size, `chosen` and `candidates` are the cheapest option's and `applied` is true.
+   */
+  rightSize: (RightSizeAdvice & {applied: boolean}) | null
 }
 
 export async function planFile(options: PlanServiceOptions): Promise<PlanResult> {
@@ -50,16 +58,51 @@ export async function planFile(options: PlanServiceOptions): Promise<PlanResult>
     offersConsidered: plan.offersConsidered,
     excluded: plan.excluded,
     assumptions: plan.assumptions,
+    rightSize: null,
   }
 }
 
 /** `skyhop plan`: the planning of this home (catalog, enabled providers, observations) for one file. */
-export async function plan(ctx: ServiceContext, options: PlanningOptions & {file: string; explain?: boolean}): Promise<PlanResult> {
-  const {file, explain, ...planning} = options
+export async function plan(
+  ctx: ServiceContext,
+  options: PlanningOptions & {file: string; explain?: boolean; rightSize?: boolean},
+): Promise<PlanResult> {
+  const {file, explain, rightSize, ...planning} = options
   // The job first: planning asks a backend for live offers only when this job could use them.
   const loaded = loadJobFile(file)
-  const result = await planFile({file, loaded, explain, planning: await ctx.planning({...planning, jobs: [loaded.spec]})})
-  return {...result, assumptions: [...result.assumptions, ...(await gangStoreNotes(ctx, loaded.spec, result.candidates))]}
+  const made = await ctx.planning({...planning, jobs: [loaded.spec]})
+  const result = await planFile({file, loaded, explain, planning: made})
+  const sized = await rightSized(loaded.spec, made, result, rightSize === true)
+  return {...sized, assumptions: [...sized.assumptions, ...(await gangStoreNotes(ctx, loaded.spec, sized.candidates))]}
+}
+
+/**
+ * Right-sizing (docs/planner.md#right-sizing): the earlier runs of this job from the store, the
+ * smaller requests they justify, each planned like the job itself, compared with its choice.
+ * Applied (the cheapest option becomes the plan) only when asked.
+ */
+async function rightSized(spec: LoadedJob['spec'], planning: Planning, result: PlanResult, apply: boolean): Promise<PlanResult> {
+  const need = usageNeed(planning.usageHistory(spec.name, usageFingerprint(spec)))
+  if (!need) return result
+  const planned: Array<{variant: RightSizeVariant; best: Candidate | null; plan: Awaited<ReturnType<Planning['replan']>>['plan'] | null}> =
+    []
+  for (const variant of rightSizeVariants(spec, need)) {
+    const p = await planning.replan(variant.spec, []).catch(() => null)
+    planned.push({variant, best: p?.plan.chosen ?? null, plan: p?.plan ?? null})
+  }
+  const advice = rightSizeAdvice(need, result.chosen, planned)
+  const top = advice.options[0]
+  if (!apply || !top) return {...result, rightSize: {...advice, applied: false}}
+  const p = planned.find((x) => x.best === top.candidate)!.plan!
+  return {
+    ...result,
+    chosen: p.chosen,
+    candidates: p.candidates,
+    feasibleCount: p.feasibleCount,
+    excluded: p.excluded,
+    assumptions: [...p.assumptions, `right-sized: ${advice.text}`],
+    rightSize: {...advice, applied: true},
+  }
 }
 
 /**

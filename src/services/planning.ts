@@ -1,6 +1,7 @@
 // Gathers what the pure planner needs — catalog offers, live offers from the enabled
 // backends (this machine, Slurm partitions), their queue estimates, and what the store
 // has observed — and returns a replanner the controller calls after every failure.
+import type {UsageObservation} from '../model/usage.js'
 import type {Offer} from '../model/catalog.js'
 import type {SkyhopConfig} from '../config.js'
 import {offerIdentity, offerKey} from '../planner/offer-index.js'
@@ -41,6 +42,11 @@ export interface Planning {
   catalog: PlanningCatalog
   /** Providers whose offers are candidates; null when planning across every provider. */
   enabledProviders: string[] | null
+  /**
+   * What earlier runs of a job (by name and usageFingerprint) used, newest first, for
+   * right-sizing (docs/planner.md#right-sizing); none when this home has no store yet.
+   */
+  usageHistory(jobName: string, fingerprint: string): UsageObservation[]
 }
 
 export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
@@ -53,6 +59,7 @@ export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
     replan: replannerFrom(inputs),
     catalog: inputs.catalog,
     enabledProviders: inputs.enabledProviders === null ? null : [...inputs.enabledProviders].sort(),
+    usageHistory: (jobName, fingerprint) => setup.store?.usageObservations(jobName, fingerprint) ?? [],
   }
 }
 

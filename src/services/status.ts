@@ -13,12 +13,15 @@ export interface JobDetail extends JobSummary {
 export function jobDetail(store: Store, ref: string): JobDetail {
   const job = store.findJob(ref)
   const events = store.events(job.id)
+  // What each attempt used (the runner's samples, summarised by the controller as it polls).
+  const usage = store.usage({jobId: job.id})
   return {
     ...summarize(store, job),
     file: job.file,
     attemptsDetail: store.listAttempts(job.id).map((a) => {
       const nodes = nodeSummaries(a, events)
-      return nodes ? {...attemptSummary(a), nodes} : attemptSummary(a)
+      const u = usage.get(a.id)
+      return {...attemptSummary(a), ...(nodes ? {nodes} : {}), ...(u ? {usage: u} : {})}
     }),
     events: events.map((e: EventRecord) => ({ts: e.ts, kind: e.kind, attemptId: e.attemptId, data: e.data})),
   }

@@ -113,4 +113,33 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE sweeps ADD COLUMN lease_expires_at INTEGER;
     `,
   },
+  {
+    version: 3,
+    name: 'attempt usage: what each attempt used, from its runner samples',
+    // One row per attempt, rewritten as its samples grow: the summary the controller read
+    // last (docs/utilisation.md). job_name and fingerprint let the planner find the earlier
+    // runs of the same job (same name, same run/setup/resources) without reading specs.
+    sql: `
+      CREATE TABLE attempt_usage (
+        attempt_id          TEXT PRIMARY KEY REFERENCES attempts(id),
+        job_id              TEXT NOT NULL,
+        job_name            TEXT NOT NULL,
+        fingerprint         TEXT NOT NULL,
+        updated_at          TEXT NOT NULL,
+        samples             INTEGER NOT NULL,
+        cpu_busy            REAL NOT NULL,
+        cores               INTEGER NOT NULL,
+        mem_peak_mib        REAL NOT NULL,
+        mem_total_mib       REAL NOT NULL,
+        accelerators        INTEGER NOT NULL,
+        accelerator_tool    TEXT,
+        accelerator_busy    REAL,
+        accelerator_mem_peak_mib  REAL,
+        accelerator_mem_total_mib REAL,
+        idle_seconds        REAL NOT NULL DEFAULT 0,
+        summary_json        TEXT NOT NULL
+      );
+      CREATE INDEX attempt_usage_job ON attempt_usage(job_name, fingerprint);
+    `,
+  },
 ]

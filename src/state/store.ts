@@ -11,6 +11,7 @@ import {join} from 'node:path'
 
 import {BugError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
+import type {UsageObservation, UsageSummary} from '../model/usage.js'
 import {
   TERMINAL_JOB_STATES,
   type AttemptRecord,
@@ -534,9 +535,11 @@ export class Store {
     }
     const sql = `SELECT a.*, j.name AS job_name, j.sweep_id AS job_sweep_id,
         json_extract(j.spec_json, '$.checkpoint.intervalSeconds') AS job_checkpoint_interval,
-        (p.attempt_id IS NOT NULL) AS preempt_requested
+        (p.attempt_id IS NOT NULL) AS preempt_requested, u.summary_json AS usage_json, (q.attempt_id IS NOT NULL) AS idle_stopped
       FROM attempts a JOIN jobs j ON j.id = a.job_id
       LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'preempt-requested' AND attempt_id IS NOT NULL) p ON p.attempt_id = a.id
+      LEFT JOIN attempt_usage u ON u.attempt_id = a.id
+      LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'usage-idle-stop' AND attempt_id IS NOT NULL) q ON q.attempt_id = a.id
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.intent_at, a.rowid`
     return (this.sql(sql).all(...args) as Row[]).map((r) => ({
       attempt: toAttempt(r),
@@ -545,6 +548,83 @@ export class Store {
       sweepId: (r.job_sweep_id as string | null) ?? null,
       checkpointIntervalSeconds: (r.job_checkpoint_interval as number | null) ?? null,
       preemptRequested: r.preempt_requested === 1,
+      usage: typeof r.usage_json === 'string' ? (JSON.parse(r.usage_json) as UsageSummary) : null,
+      idleStopped: r.idle_stopped === 1,
+    }))
+  }
+
+  // ---- usage ------------------------------------------------------------------------
+
+  /** Records (or replaces) an attempt's usage summary; idleSeconds: how long its idle policy has seen it idle. */
+  recordUsage(u: {
+    attemptId: string
+    jobId: string
+    jobName: string
+    fingerprint: string
+    summary: UsageSummary
+    idleSeconds?: number
+  }): void {
+    const s = u.summary
+    this.sql(
+      `INSERT INTO attempt_usage (attempt_id, job_id, job_name, fingerprint, updated_at, samples, cpu_busy, cores, mem_peak_mib, mem_total_mib,
+         accelerators, accelerator_tool, accelerator_busy, accelerator_mem_peak_mib, accelerator_mem_total_mib, idle_seconds, summary_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(attempt_id) DO UPDATE SET updated_at = excluded.updated_at, samples = excluded.samples, cpu_busy = excluded.cpu_busy,
+         cores = excluded.cores, mem_peak_mib = excluded.mem_peak_mib, mem_total_mib = excluded.mem_total_mib,
+         accelerators = excluded.accelerators, accelerator_tool = excluded.accelerator_tool, accelerator_busy = excluded.accelerator_busy,
+         accelerator_mem_peak_mib = excluded.accelerator_mem_peak_mib, accelerator_mem_total_mib = excluded.accelerator_mem_total_mib,
+         idle_seconds = MAX(attempt_usage.idle_seconds, excluded.idle_seconds), summary_json = excluded.summary_json`,
+    ).run(
+      u.attemptId,
+      u.jobId,
+      u.jobName,
+      u.fingerprint,
+      this.now(),
+      s.samples,
+      s.cpuBusy,
+      s.cores,
+      s.memPeakMiB,
+      s.memTotalMiB,
+      s.accelerators,
+      s.acceleratorTool,
+      s.acceleratorBusy,
+      s.acceleratorMemPeakMiB,
+      s.acceleratorMemTotalMiB,
+      u.idleSeconds ?? 0,
+      JSON.stringify(s),
+    )
+  }
+
+  /** Usage summaries by attempt id, for the given attempts (all of a job's with jobId). */
+  usage(filter: {jobId?: string; attemptIds?: readonly string[]} = {}): Map<string, UsageSummary> {
+    const rows = filter.jobId
+      ? (this.sql('SELECT attempt_id, summary_json FROM attempt_usage WHERE job_id = ?').all(filter.jobId) as Row[])
+      : (this.sql('SELECT attempt_id, summary_json FROM attempt_usage').all() as Row[])
+    const want = filter.attemptIds ? new Set(filter.attemptIds) : null
+    const out = new Map<string, UsageSummary>()
+    for (const r of rows) {
+      if (want && !want.has(r.attempt_id as string)) continue
+      out.set(r.attempt_id as string, JSON.parse(r.summary_json as string) as UsageSummary)
+    }
+    return out
+  }
+
+  /** Earlier attempts of jobs with this name and fingerprint that left a usage summary, newest first. */
+  usageObservations(jobName: string, fingerprint: string, limit = 20): UsageObservation[] {
+    const rows = this.sql(
+      `SELECT u.*, a.provider, a.accelerator, a.accelerator_count, a.started_at, a.ended_at FROM attempt_usage u
+         JOIN attempts a ON a.id = u.attempt_id
+         WHERE u.job_name = ? AND u.fingerprint = ? AND a.ended_at IS NOT NULL ORDER BY a.ended_at DESC LIMIT ?`,
+    ).all(jobName, fingerprint, limit) as Row[]
+    return rows.map((r) => ({
+      attemptId: r.attempt_id as string,
+      jobName: r.job_name as string,
+      fingerprint: r.fingerprint as string,
+      provider: r.provider as string,
+      accelerator: (r.accelerator as string | null) ?? null,
+      acceleratorCount: (r.accelerator_count as number | null) ?? null,
+      runSeconds: r.started_at ? Math.max(0, (Date.parse(r.ended_at as string) - Date.parse(r.started_at as string)) / 1000) : 0,
+      summary: JSON.parse(r.summary_json as string) as UsageSummary,
     }))
   }
 

@@ -35,6 +35,7 @@ import {
   requestStop,
   runnerScriptPath,
   writeAttemptDir,
+  readSamplesFile,
 } from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import {CONTAINER_RUNTIMES, deviceArgs, UnknownVendorError, type ContainerRuntime} from '../../runner/container.js'
@@ -582,6 +583,12 @@ export class LocalProvider implements Provider {
             ? 'no local slot was free'
             : 'the runner died without recording an exit code'
     return {state: 'LOST', exitCode: null, reason, startedAt, endedAt: null}
+  }
+
+  /** The runner's samples.jsonl in the attempt directory (the head's for a gang), from byte `offset` on. */
+  async usageSamples(handle: LaunchHandle, offset = 0): Promise<{text: string; offset: number} | null> {
+    const data = dataOf(handle)
+    return readSamplesFile(data.attemptDir, ranksOf(data).length, offset)
   }
 
   /**

@@ -35,6 +35,7 @@ import {
   requestStop,
   runnerScriptPath,
   writeAttemptDir,
+  readSamplesFile,
 } from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
 import type {JobSpec, Money} from '../../model/job-spec.js'
@@ -707,6 +708,12 @@ export class SlurmProvider implements Provider {
   }
 
   // ------------------------------------------------------------------ logs
+
+  /** The runner's samples.jsonl in the attempt directory (the head's for a gang), from byte `offset` on. */
+  async usageSamples(handle: LaunchHandle, offset = 0): Promise<{text: string; offset: number} | null> {
+    const data = dataOf(handle)
+    return readSamplesFile(data.attemptDir, sizeOf(data), offset)
+  }
 
   /**
    * output.log (setup and run, as the runner wrote it), following until the attempt ends.

@@ -379,3 +379,97 @@ describe('cost accounting: an unknown price is never summed as 0 (issue 23)', ()
     expect(text).not.to.match(/^huaweicloud.*\$0\.00/m)
   })
 })
+
+describe('cost accounting: paid time split by what the accelerators did (issue 25)', () => {
+  let home: string
+  let store: Store
+  let clock = new Date(at('00:00:00'))
+
+  before(() => {
+    home = mkdtempSync(join(tmpdir(), 'skyhop-cost-usage-'))
+    store = Store.open(home, {clock: () => clock})
+    // One GPU attempt at $4/h, local billing (from start): started 10:00, ended 12:00, released
+    // 12:00 = 7200 s billed, $8. Samples say the GPU was 25% busy: busy 1800 s, idle 5400 s,
+    // idle cost 8 × 5400/7200 = $6. It was stopped by the idle policy.
+    // A second, CPU-only attempt of another job (no accelerator answered): sampled, no split.
+    const mk = (name: string, accelerators: number, busy: number | null) => {
+      clock = new Date(at('10:00:00'))
+      const j = store.createJob({name, file: null, spec: spec(name)})
+      const rec = store.recordAttemptIntent({
+        jobId: j.id,
+        provider: 'local',
+        region: 'local',
+        zone: null,
+        instanceType: 'local',
+        accelerator: accelerators ? 'H100' : null,
+        acceleratorCount: accelerators || null,
+        spot: false,
+        pricePerHour: 4,
+        currency: 'USD',
+        onDemandPricePerHour: 4,
+      })!
+      store.updateAttempt(rec.id, {
+        state: 'CANCELLED',
+        launchedAt: at('10:00:00'),
+        startedAt: at('10:00:00'),
+        endedAt: at('12:00:00'),
+        releasedAt: at('12:00:00'),
+        handle: {provider: 'local', externalId: rec.id, region: 'local', zone: null, data: {}},
+      })
+      const summary = {
+        samples: 720,
+        firstAt: at('10:00:10'),
+        lastAt: at('12:00:00'),
+        cpuBusy: 0.97,
+        cores: 8,
+        memPeakMiB: 3000,
+        memTotalMiB: 64000,
+        accelerators,
+        acceleratorTool: accelerators ? 'nvidia-smi' : null,
+        acceleratorBusy: busy,
+        acceleratorMemPeakMiB: accelerators ? 22000 : null,
+        acceleratorMemTotalMiB: accelerators ? 81559 : null,
+        last: null,
+      }
+      store.recordUsage({attemptId: rec.id, jobId: j.id, jobName: name, fingerprint: 'f', summary, idleSeconds: 1800})
+      return {j, rec}
+    }
+    const gpu = mk('gpu-idle', 1, 0.25)
+    store.addEvent(gpu.j.id, gpu.rec.id, 'usage-idle-stop', {action: 'stop'})
+    mk('cpu-only', 0, null)
+  })
+
+  after(() => {
+    store.close()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  it('splits the run into accelerators busy and idle, prices the idle part, and counts idle-policy stops', () => {
+    const report = costFromStore(store, {now: new Date(at('14:00:00')), fx: FX, by: 'job', since: null})
+    const byJob = new Map(report.groups.map((g) => [g.label, g]))
+    const gpu = byJob.get('gpu-idle')!
+    expect(gpu.utilisation).to.deep.equal({
+      sampledAttempts: 1,
+      acceleratorRunHours: 2,
+      acceleratorBusyHours: 0.5,
+      acceleratorIdleHours: 1.5,
+      acceleratorIdleUsd: 6,
+      cpuBusy: 0.97,
+      idlePolicyStops: 1,
+    })
+    expect(gpu.summary).to.include('accelerators busy 0.5 h, idle 1.5 h of the run ($6.00 paid for idle accelerators)')
+    expect(gpu.summary).to.include('1 attempt stopped by the idle policy')
+    const cpu = byJob.get('cpu-only')!
+    expect(cpu.utilisation.acceleratorRunHours).to.equal(0)
+    expect(cpu.summary).not.to.include('accelerators busy')
+    expect(report.total.utilisation).to.deep.include({sampledAttempts: 2, acceleratorIdleUsd: 6, idlePolicyStops: 1, cpuBusy: 0.97})
+  })
+
+  it('shows the accelerators busy share and what was paid while they idled in the table', async () => {
+    const {renderCostReport} = await import('../../../src/cli/render-sweep.js')
+    const text = renderCostReport(costFromStore(store, {now: new Date(at('14:00:00')), fx: FX, by: 'job', since: null}))
+    expect(text).to.match(/ACCEL BUSY\s+PAID IDLE$/m)
+    expect(text).to.match(/^gpu-idle\s.*\s25%\s+\$6\.00$/m)
+    expect(text).to.match(/^cpu-only\s.*\$0\.00\s+-\s+-$/m)
+  })
+})

@@ -1,0 +1,154 @@
+// Utilisation end to end on the local provider (docs/utilisation.md): the built CLI, the real
+// runner, real processes; the accelerators are fake vendor tools on PATH printing recorded
+// real output (test/data/vendor-tools/). The runner samples, the controller summarises into
+// the store, `status` shows it live, the idle policy stops an idle job with its checkpoint
+// signal, `cost` splits the paid time, and no tool's failure touches the job.
+import {expect} from 'chai'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {waitUntil} from '../helpers/wait.js'
+import {fakeToolDir, pathWith} from '../helpers/vendor-tools.js'
+
+function setup(tools: string[], mode: 'record' | 'garbage' | 'hang' = 'record') {
+  const home = tempHome('skyhop-usage-')
+  const config = join(home, 'config.yaml')
+  writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n  local: {price_per_hour: 2}\n')
+  const env = {SKYHOP_CONFIG: config, PATH: pathWith(fakeToolDir(home, tools, mode))}
+  return {home, env}
+}
+
+function jobFile(home: string, name: string, body: string): string {
+  const file = join(home, `${name}.yaml`)
+  writeFileSync(file, `name: ${name}\n${body}`)
+  return file
+}
+
+/** A job that keeps one core busy for `seconds`, saving a checkpoint when told to stop. */
+const CPU_BOUND = (seconds: number) => `run: |
+  trap 'echo "step saved" > "$SKYHOP_CHECKPOINT_DIR/ckpt"; echo checkpointed; exit 0' TERM
+  end=$((SECONDS+${seconds})); while ((SECONDS<end)); do :; done
+`
+
+function status(home: string, env: Record<string, string>, job: string) {
+  const r = runCli(['status', job, '--json'], {home, env})
+  expect(r.code, r.stderr).to.equal(0)
+  return parseEnvelope(r.stdout).result.job
+}
+
+describe('utilisation on the local provider (end to end)', function () {
+  this.timeout(180_000)
+
+  it('samples a job on an NVIDIA machine: status shows live CPU, memory and the GPU; cost splits the run', async () => {
+    const {home, env} = setup(['nvidia-smi'])
+    const file = jobFile(home, 'gpu-job', `usage: {sample_interval: 0.5s}\n${CPU_BOUND(12)}`)
+    const launch = runCliAsync(['launch', file, '--yes', '--wait'], {home, env})
+    let live: any
+    await waitUntil(
+      () => {
+        // The job is recorded a moment after the launch starts.
+        const r = runCli(['status', 'gpu-job', '--json'], {home, env})
+        if (r.code !== 0) return false
+        const att = parseEnvelope(r.stdout).result.job.attemptsDetail.at(-1)
+        live = att?.state === 'RUNNING' ? att.usage?.last : undefined
+        return live !== undefined && live.accelerators.length > 0
+      },
+      60_000,
+      500,
+    )
+    expect(live.tool).to.equal('nvidia-smi')
+    expect(live.accelerators).to.deep.equal([{index: 0, busyPct: 15, memUsedMiB: 2079, memTotalMiB: 6144}])
+    expect(live.cpuCores).to.be.greaterThan(0)
+    expect(live.rssMiB).to.be.greaterThan(0)
+    const text = runCli(['status', 'gpu-job'], {home, env})
+    expect(text.stdout).to.match(/utilisation, attempt 1 \(\d+ samples?, latest/)
+    expect(text.stdout).to.match(/nvidia-smi 0 {2}15% busy {3}memory 2\.0 GiB of 6\.0 GiB/)
+    const done = await launch
+    expect(done.code, done.stderr).to.equal(0)
+    const att = status(home, env, 'gpu-job').attemptsDetail[0]
+    expect(att.usage.samples).to.be.greaterThan(3)
+    expect(att.usage).to.deep.include({accelerators: 1, acceleratorTool: 'nvidia-smi', acceleratorBusy: 0.15, acceleratorMemPeakMiB: 2079})
+    const cost = parseEnvelope(runCli(['cost', '--json'], {home, env}).stdout).result
+    const u = cost.total.utilisation
+    expect(u.sampledAttempts).to.equal(1)
+    expect(u.acceleratorBusyHours / u.acceleratorRunHours).to.be.closeTo(0.15, 0.01)
+    expect(u.acceleratorIdleUsd).to.be.greaterThan(0)
+    expect(cost.total.summary).to.match(/accelerators busy .* idle .* of the run \(\$[0-9.]+ paid for idle accelerators\)/)
+  })
+
+  it('stops a CPU-bound job on an idle "NPU" machine by its idle policy, with the checkpoint signal; cost counts it', () => {
+    const {home, env} = setup(['npu-smi'])
+    const file = jobFile(
+      home,
+      'idle-npu',
+      `usage: {sample_interval: 0.5s, idle: {below: 5%, for: 3s, action: checkpoint-and-stop}}\nrecovery: {grace: 5s}\n${CPU_BOUND(60)}`,
+    )
+    const started = Date.now()
+    const r = runCli(['launch', file, '--yes', '--wait'], {home, env})
+    expect(Date.now() - started, 'stopped long before its 60 s').to.be.lessThan(40_000)
+    expect(r.stdout).to.include('checkpointed')
+    const job = status(home, env, 'idle-npu')
+    expect(job.state).to.equal('CANCELLED')
+    expect(job.reason).to.match(/^stopped by its idle policy: its accelerators \(npu-smi\) stayed below 5% busy for \d+ s/)
+    const stop = job.events.find((e: any) => e.kind === 'usage-idle-stop')
+    expect(stop.data).to.deep.include({basis: 'accelerators', action: 'checkpoint-and-stop', graceSeconds: 5})
+    const ckpt = join(home, 'checkpoints', job.id, 'ckpt')
+    expect(readFileSync(ckpt, 'utf8')).to.equal('step saved\n')
+    const usage = job.attemptsDetail[0].usage
+    // The job kept a core busy while 8 NPUs sat at 0%: accelerator idle, CPU working.
+    expect(usage).to.deep.include({accelerators: 8, acceleratorTool: 'npu-smi', acceleratorBusy: 0, acceleratorMemTotalMiB: 32768})
+    expect(usage.cpuBusy).to.be.greaterThan(0.05)
+    const cost = parseEnvelope(runCli(['cost', '--json'], {home, env}).stdout).result
+    expect(cost.total.utilisation.idlePolicyStops).to.equal(1)
+    expect(cost.total.utilisation.acceleratorBusyHours).to.equal(0)
+    expect(cost.total.utilisation.acceleratorIdleHours).to.be.greaterThan(0)
+    expect(cost.total.summary).to.include('1 attempt stopped by the idle policy')
+  })
+
+  it('warns only, with action warn, and the job runs to its end', () => {
+    const {home, env} = setup(['npu-smi'])
+    const file = jobFile(home, 'warned', `usage: {sample_interval: 0.5s, idle: {below: 5%, for: 1s, action: warn}}\n${CPU_BOUND(8)}`)
+    const r = runCli(['launch', file, '--yes', '--wait'], {home, env})
+    expect(r.code, r.stderr).to.equal(0)
+    const job = status(home, env, 'warned')
+    expect(job.state).to.equal('SUCCEEDED')
+    expect(job.events.filter((e: any) => e.kind === 'usage-idle')).to.have.length(1)
+  })
+
+  for (const mode of ['garbage', 'hang'] as const) {
+    it(`never lets a tool that prints ${mode === 'garbage' ? 'garbage' : 'nothing and hangs'} touch the job or the runner`, () => {
+      const {home, env} = setup(['nvidia-smi', 'npu-smi', 'rocm-smi'], mode)
+      const file = jobFile(home, `bad-${mode}`, `usage: {sample_interval: 0.5s}\nrun: |\n  sleep 3; echo finished\n`)
+      const started = Date.now()
+      const r = runCli(['launch', file, '--yes', '--wait'], {home, env})
+      expect(r.code, r.stderr).to.equal(0)
+      expect(r.stdout).to.include('finished')
+      // A hung tool is cut off by `timeout`: it never holds the job's end back.
+      expect(Date.now() - started).to.be.lessThan(30_000)
+      const job = status(home, env, `bad-${mode}`)
+      expect(job.state).to.equal('SUCCEEDED')
+      const usage = job.attemptsDetail[0].usage
+      if (mode === 'garbage') {
+        expect(usage.samples).to.be.greaterThan(0)
+        expect(usage.accelerators).to.equal(0)
+        expect(usage.last.unreadable).to.have.members(['nvidia-smi', 'npu-smi', 'rocm-smi'])
+      }
+    })
+  }
+
+  it('samples nothing with sample_interval: off, and a machine without tools has CPU samples only', () => {
+    const {home, env} = setup([])
+    const off = jobFile(home, 'off', 'usage: {sample_interval: "off"}\nrun: sleep 2\n')
+    expect(runCli(['launch', off, '--yes', '--wait'], {home, env}).code).to.equal(0)
+    const job = status(home, env, 'off')
+    expect(job.attemptsDetail[0].usage).to.equal(undefined)
+    expect(existsSync(join(home, 'attempts', job.attemptsDetail[0].id, 'samples.jsonl'))).to.equal(false)
+    const plain = jobFile(home, 'plain', `usage: {sample_interval: 0.5s}\n${CPU_BOUND(3)}`)
+    expect(runCli(['launch', plain, '--yes', '--wait'], {home, env}).code).to.equal(0)
+    const usage = status(home, env, 'plain').attemptsDetail[0].usage
+    expect(usage.accelerators).to.equal(0)
+    expect(usage.acceleratorBusy).to.equal(null)
+    expect(usage.cpuBusy).to.be.greaterThan(0)
+  })
+})
