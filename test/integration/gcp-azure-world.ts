@@ -1,9 +1,10 @@
-// A world for the controller's end-to-end tests on Google Cloud: a fake Compute Engine
-// (us-central1 with two zones, europe-west4) and, as the other cloud a job can move to, the
-// fake EC2 (us-east-1); both run each instance's boot script locally; the real GcpProvider
-// and AwsProvider pointed at them; a real SQLite store in a temporary home; a catalog file
-// listing exactly the fakes' offers; the real replanner over it; and, when asked, a
-// checkpoint store (a fake S3 bucket checking SigV4 query signatures).
+// A world for the controller's end-to-end tests on Google Cloud and Azure: a fake Compute
+// Engine (us-central1 with two zones, europe-west4), a fake ARM (eastus, westus2) and, as
+// the cloud a job can always move to, the fake EC2 (us-east-1); each runs its instances'
+// boot scripts locally; the real GcpProvider, AzureProvider and AwsProvider pointed at
+// them; a real SQLite store in a temporary home; a catalog file listing exactly the fakes'
+// offers; the real replanner over it; and, when asked, a checkpoint store (a fake S3
+// bucket checking SigV4 query signatures).
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -13,9 +14,11 @@ import {CheckpointSigner, attemptHoldsFor, checkpointSyncFor} from '../../src/ch
 import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
+import {AzureProvider} from '../../src/providers/azure/azure-provider.js'
 import {GcpProvider} from '../../src/providers/gcp/gcp-provider.js'
 import type {Provider} from '../../src/providers/provider.js'
 import type {Store} from '../../src/state/store.js'
+import {FakeAzureArmServer} from '../fakes/fake-azure-arm-server.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
 import {FakeGcpComputeServer} from '../fakes/fake-gcp-compute-server.js'
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
@@ -23,6 +26,7 @@ import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {FAST_RETRY} from '../helpers/fake-cloud-world.js'
 import {jobDriver, type JobDriver} from '../helpers/controller-world.js'
 import {KEY as AWS_KEY} from './aws-helpers.js'
+import {AZ_CPU, AZ_SIZES, AZ_SP, AZ_SUB, azureEnv} from './azure-helpers.js'
 import {GCP_CPU, GCP_PROJECT, GCP_SA, keyFile, serviceAccountKeys} from './gcp-helpers.js'
 
 export const AWS_TYPE = 'm5.large'
@@ -45,12 +49,17 @@ function offer(provider: string, region: string, zone: string | null, instanceTy
   }
 }
 
-/** Cheapest first: GCP us-central1-a < us-central1-b < europe-west4-a < AWS us-east-1a. */
+/**
+ * Cheapest first: GCP us-central1-a < us-central1-b < europe-west4-a < Azure eastus <
+ * westus2 < AWS us-east-1a. Azure's offers name no zone, as the bundled catalog's do.
+ */
 export function gcpWorldOffers(): RawOffer[] {
   return [
     offer('gcp', 'us-central1', 'us-central1-a', GCP_CPU, 0.09, 0.02),
     offer('gcp', 'us-central1', 'us-central1-b', GCP_CPU, 0.091, 0.021),
     offer('gcp', 'europe-west4', 'europe-west4-a', GCP_CPU, 0.093, 0.022),
+    offer('azure', 'eastus', null, AZ_CPU, 0.094, 0.023),
+    offer('azure', 'westus2', null, AZ_CPU, 0.095, 0.024),
     offer('aws', 'us-east-1', 'us-east-1a', AWS_TYPE, 0.096, 0.03),
   ]
 }
@@ -59,8 +68,10 @@ export interface GcpControllerWorld extends Omit<JobDriver, 'replan'> {
   home: string
   store: Store
   gce: FakeGcpComputeServer
+  arm: FakeAzureArmServer
   ec2: FakeEc2Server
   gcp: GcpProvider
+  azure: AzureProvider
   aws: AwsProvider
   providers: Map<string, Provider>
   s3: FakeObjectStore | null
@@ -87,7 +98,14 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
     vcpus: {[AWS_TYPE]: 2},
     bootDir: join(home, 'fake-ec2'),
   })
-  const [gceUrl, ec2Url] = await Promise.all([gce.start(), ec2.start()])
+  const arm = new FakeAzureArmServer({
+    subscriptionId: AZ_SUB,
+    principals: [AZ_SP],
+    stock: {eastus: {[AZ_CPU]: 4}, westus2: {[AZ_CPU]: 4}},
+    sizes: AZ_SIZES,
+    bootDir: join(home, 'fake-arm'),
+  })
+  const [gceUrl, armUrl, ec2Url] = await Promise.all([gce.start(), arm.start(), ec2.start()])
   const agent = new Agent({connect: {timeout: 2000}})
   const keyPath = keyFile(home, keys.privateKeyPem, gce.tokenUri)
   const gcp = new GcpProvider({
@@ -98,6 +116,18 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
     timeoutMs: 5000,
     retry: FAST_RETRY,
     metadataBaseUrl: gce.metadataBaseTemplate,
+    instancePollSeconds: 1,
+    consolePollMs: 200,
+    consoleGraceMs: 20_000,
+    operationPollMs: 20,
+  })
+  const azure = new AzureProvider({
+    env: azureEnv(armUrl),
+    dispatcher: agent,
+    regions: ['eastus', 'westus2'],
+    timeoutMs: 5000,
+    retry: {...FAST_RETRY, maxRetryAfterMs: 5000},
+    metadataBaseUrl: arm.metadataBaseTemplate,
     instancePollSeconds: 1,
     consolePollMs: 200,
     consoleGraceMs: 20_000,
@@ -122,6 +152,7 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
   })
   const providers = new Map<string, Provider>([
     ['gcp', gcp],
+    ['azure', azure],
     ['aws', aws],
   ])
   let s3: FakeObjectStore | null = null
@@ -154,8 +185,10 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
     home,
     store,
     gce,
+    arm,
     ec2,
     gcp,
+    azure,
     aws,
     providers,
     s3,
@@ -167,7 +200,7 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
       if (closed) return
       closed = true
       store.close()
-      await Promise.all([gce.stop(), ec2.stop(), s3?.stop()])
+      await Promise.all([gce.stop(), arm.stop(), ec2.stop(), s3?.stop()])
       await agent.close()
       rmSync(home, {recursive: true, force: true})
     },

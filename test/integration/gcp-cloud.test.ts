@@ -77,7 +77,11 @@ describe('controller on the fake Compute Engine', function () {
   it('moves to AWS when Compute Engine refuses the service account', async function () {
     w = await gcpControllerWorld()
     w.gce.options.deniedPermissions = ['compute.instances.create']
-    const {job} = await w.drive(onDemandJob('gce-to-aws', 'echo moved'))
+    const {job} = await w.drive(
+      onDemandJob('gce-to-aws', 'echo moved', {
+        placement: {providers: {allow: ['gcp', 'aws'], deny: []}, regions: {allow: null, deny: []}},
+      }),
+    )
     expect(job.state).to.equal('SUCCEEDED')
     expect(attempts(w, job.id)).to.deep.equal([
       ['gcp', 'us-central1-a', 'od', 'FAILED'],
