@@ -75,6 +75,8 @@ export interface GcpControllerWorld extends Omit<JobDriver, 'replan'> {
   aws: AwsProvider
   providers: Map<string, Provider>
   s3: FakeObjectStore | null
+  /** Environment for the built CLI pointed at the GCP and Azure fakes (the registry reads it). */
+  cliEnv: Record<string, string>
   close(): Promise<void>
 }
 
@@ -180,8 +182,18 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
     'fake-gcp-offers.json',
     {checkpointSync, attemptHolds},
   )
+  const cliEnv: Record<string, string> = {
+    SKYHOP_GCP_ENDPOINT: gceUrl,
+    GOOGLE_APPLICATION_CREDENTIALS: keyPath,
+    SKYHOP_GCP_REGIONS: 'us-central1,europe-west4',
+    SKYHOP_GCP_METADATA_URL: gce.metadataBaseTemplate,
+    ...azureEnv(armUrl),
+    SKYHOP_AZURE_REGIONS: 'eastus,westus2',
+    SKYHOP_AZURE_METADATA_URL: arm.metadataBaseTemplate,
+  }
   let closed = false
   return {
+    cliEnv,
     home,
     store,
     gce,
