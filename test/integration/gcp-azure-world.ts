@@ -64,7 +64,7 @@ export function gcpWorldOffers(): RawOffer[] {
   ]
 }
 
-export interface GcpControllerWorld extends Omit<JobDriver, 'replan'> {
+export interface GcpControllerWorld extends JobDriver {
   home: string
   store: Store
   gce: FakeGcpComputeServer
@@ -175,7 +175,7 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
       signer,
     )
   }
-  const {store, catalogFile, create, drive, driveExisting} = await jobDriver(
+  const {store, catalogFile, replan, create, drive, driveExisting} = await jobDriver(
     home,
     providers,
     options.offers ?? gcpWorldOffers(),
@@ -205,6 +205,7 @@ export async function gcpControllerWorld(options: {checkpointStore?: boolean; of
     providers,
     s3,
     catalogFile,
+    replan,
     create,
     drive,
     driveExisting,

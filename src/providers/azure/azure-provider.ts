@@ -394,26 +394,35 @@ export class AzureProvider implements Provider {
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const client = await this.client()
-    const groups = await client.resourceGroupsTagged(AZURE_TAGS.attemptId)
-    return groups
-      .filter((g) => !query.attemptId || g.tags[AZURE_TAGS.attemptId] === query.attemptId)
-      .map((g) => {
-        const attemptId = g.tags[AZURE_TAGS.attemptId]
-        return {
-          provider: this.name,
-          externalId: vmNameFor(attemptId),
-          region: g.location,
-          zone: null,
-          data: {
-            attemptId,
-            jobId: g.tags[AZURE_TAGS.jobId] ?? null,
-            resourceGroup: g.name,
-            spot: g.tags[AZURE_TAGS.spot] === 'true',
-            // Deleting already: nothing left to release.
-            releasing: g.provisioningState === 'Deleting',
-          },
-        }
-      })
+    let groups = (await client.resourceGroupsTagged(AZURE_TAGS.attemptId)).filter(
+      (g) => !query.attemptId || g.tags[AZURE_TAGS.attemptId] === query.attemptId,
+    )
+    // Looking for one attempt's run (recover after a crash): a group whose VM was never made
+    // holds no run to adopt, and the launch again meets the same names. For the orphan sweep
+    // every group counts: an empty one is still the attempt's leftover.
+    if (query.attemptId) {
+      const withVm = await Promise.all(
+        groups.map(async (g) => ((await client.getVirtualMachine(g.name, vmNameFor(g.tags[AZURE_TAGS.attemptId]))) ? g : null)),
+      )
+      groups = withVm.filter((g) => g !== null)
+    }
+    return groups.map((g) => {
+      const attemptId = g.tags[AZURE_TAGS.attemptId]
+      return {
+        provider: this.name,
+        externalId: vmNameFor(attemptId),
+        region: g.location,
+        zone: null,
+        data: {
+          attemptId,
+          jobId: g.tags[AZURE_TAGS.jobId] ?? null,
+          resourceGroup: g.name,
+          spot: g.tags[AZURE_TAGS.spot] === 'true',
+          // Deleting already: nothing left to release.
+          releasing: g.provisioningState === 'Deleting',
+        },
+      }
+    })
   }
 
   async close(): Promise<void> {
