@@ -227,6 +227,7 @@ export class FakeGcpComputeServer extends FakeCloudServer {
     const body = await readBody(req)
     if (url.pathname === '/token' && req.method === 'POST') return this.token(res, body)
     if (url.pathname.startsWith('/_md/')) return this.metadata(req, res, url)
+    if (url.pathname.startsWith('/computeMetadata/v1/')) return this.hostMetadata(req, res, url)
     const m = /^\/compute\/v1\/projects\/([^/]+)\/(.+)$/.exec(url.pathname)
     if (!m) return this.error(res, 404, 'notFound', `The requested URL ${url.pathname} was not found on this server.`)
     const query = Object.fromEntries(url.searchParams)
@@ -722,6 +723,28 @@ export class FakeGcpComputeServer extends FakeCloudServer {
     if (path === 'instance/id') return text(200, i.id)
     if (path === 'instance/network-interfaces/0/ip') return text(200, i.privateIp)
     text(404, 'Not Found')
+  }
+
+  /**
+   * The metadata server of the VM skyhop itself runs on (GCE_METADATA_HOST): its default
+   * service account's token (the VM's access scopes: `hostScopes`, default cloud-platform)
+   * and the project id.
+   */
+  hostScopes = ['https://www.googleapis.com/auth/cloud-platform']
+
+  private hostMetadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const send = (status: number, type: string, body: string) => {
+      res.writeHead(status, {'content-type': type, 'metadata-flavor': 'Google'})
+      res.end(body)
+    }
+    if (req.headers['metadata-flavor'] !== 'Google') return send(403, 'text/html', 'Missing Metadata-Flavor:Google header.')
+    if (url.pathname === '/computeMetadata/v1/project/project-id') return send(200, 'application/text', this.options.project)
+    if (url.pathname === '/computeMetadata/v1/instance/service-accounts/default/token') {
+      const token = `ya29.c.fake-${randomBytes(24).toString('base64url')}`
+      this.tokens.set(token, {scopes: this.hostScopes, expires: this.now() + 3600_000})
+      return send(200, 'application/json', JSON.stringify({access_token: token, expires_in: 3599, token_type: 'Bearer'}))
+    }
+    send(404, 'text/html', 'Not Found')
   }
 
   private answerWaiter(w: {instance: FakeGcpInstance; res: ServerResponse; timer: NodeJS.Timeout}): void {

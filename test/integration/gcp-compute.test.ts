@@ -389,6 +389,18 @@ describe('GCP Compute Engine provider against the fake Compute Engine', function
       expect(loaded.expiresAt).to.be.a('string')
     })
 
+    it('takes the VM’s service account from the metadata server (GCE_METADATA_HOST), and says when its scopes fall short', async function () {
+      w = await gcpWorld()
+      const host = w.url.replace(/^http:\/\//, '')
+      const vm = w.another({env: {SKYHOP_GCP_ENDPOINT: w.url, GCE_METADATA_HOST: host}})
+      expect(await vm.check()).to.deep.include({ok: true, source: 'metadata server (the VM’s service account)'})
+      // A VM created with the default access scopes (storage read-only, logging…): Compute Engine refuses its token.
+      w.fake.hostScopes = ['https://www.googleapis.com/auth/devstorage.read_only']
+      const narrow = await w.another({env: {SKYHOP_GCP_ENDPOINT: w.url, GCE_METADATA_HOST: host}}).check()
+      expect(narrow.ok).to.equal(false)
+      expect(narrow.message).to.include('insufficientPermissions')
+    })
+
     it('says where it looked when nothing is found, and names a missing key file', async function () {
       const none = await loadGcpCredentials({env: {}, homeDir: home, dispatcher: agent}).catch((e: unknown) => e as ProviderError)
       expect(none).to.include({code: 'PROVIDER_NO_CREDENTIALS', category: 'auth'})
