@@ -370,10 +370,9 @@ export class FakeGcpComputeServer extends FakeCloudServer {
             selfLink: `${COMPUTE}/projects/${project}/zones/${z}`,
           })),
         )
-        const want = /regions\/([a-z0-9-]+)\$?$/.exec(query.filter ?? '')?.[1]
         return {
           status: 200,
-          body: {kind: 'compute#zoneList', items: want ? items.filter((z) => z.region.endsWith(`/regions/${want}`)) : items},
+          body: {kind: 'compute#zoneList', id: `projects/${project}/zones`, items, selfLink: `${COMPUTE}/projects/${project}/zones`},
         }
       }
       case 'instances.insert':

@@ -302,7 +302,8 @@ export class ComputeClient {
 
   /** The region's zones that are UP. */
   async listZones(region: string): Promise<string[]> {
-    const json = await this.call('zones.list', 'GET', 'zones', {query: {filter: `region eq .*/regions/${region}$`}})
+    // Unfiltered (a project sees about a hundred zones, one page): the region is matched here.
+    const json = await this.call('zones.list', 'GET', 'zones', {query: {maxResults: '500'}})
     return ((json.items as Array<{name?: string; status?: string; region?: string}> | undefined) ?? [])
       .filter((z) => z.status === 'UP' && lastSegment(z.region) === region && z.name)
       .map((z) => z.name!)
