@@ -199,7 +199,7 @@ describe('GCP Compute Engine provider against the fake Compute Engine', function
       expect(error.hint).to.match(/compute.*cloud-platform.*scope/)
       const check = await narrow.check()
       expect(check.ok).to.equal(false)
-      expect(check.message).to.match(/insufficient authentication scopes/)
+      expect(check.message).to.match(/insufficient authentication scopes.*\(the token lacks the Compute Engine scope/)
     })
 
     it('a key the token endpoint does not know (wrong private key): auth, invalid_grant, no secret shown', async function () {
