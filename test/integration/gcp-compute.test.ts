@@ -247,6 +247,23 @@ describe('GCP Compute Engine provider against the fake Compute Engine', function
     expect(error).to.include({category: 'transient', scope: 'none', backendCode: 'RESOURCE_EXHAUSTED'})
   })
 
+  it('an insert whose operation failed for a passing reason is tried again under a requestId of its own', async function () {
+    w = await gcpWorld()
+    w.fake.inject({
+      action: 'instances.insert',
+      inOperation: true,
+      status: 200,
+      reason: 'backendError',
+      message: 'Internal error. Please try again.',
+    })
+    const request = gcpLaunchRequest({offer: cpuOffer()})
+    const handle = await w.provider.launch(request)
+    const inserts = w.fake.calls.filter((c) => c.action === 'instances.insert')
+    expect(inserts.map((c) => c.code)).to.deep.equal(['backendError', null])
+    expect(inserts[1].query.requestId).to.equal(requestIdFor(`${request.attemptId}/us-central1-a/1`))
+    expect(w.fake.live().map((i) => i.name)).to.deep.equal([handle.externalId])
+  })
+
   it('is idempotent: the same attempt gets the same instance, by requestId and, from another process, by name', async function () {
     w = await gcpWorld()
     const request = gcpLaunchRequest({offer: cpuOffer()})

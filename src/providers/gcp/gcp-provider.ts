@@ -337,11 +337,24 @@ export class GcpProvider implements Provider {
    */
   private async insert(client: ComputeClient, request: LaunchRequest, zone: string, name: string, script: string): Promise<GcpInstance> {
     const body = this.instanceBody(request, zone, name, script)
-    try {
-      const op = await client.insertInstance(zone, body, requestIdFor(`${request.idempotencyKey}/${zone}`))
-      await client.waitOperation(op, {instanceType: request.offer.instanceType})
-    } catch (error) {
-      if (!(error instanceof ProviderError && error.backendCode === 'alreadyExists')) throw error
+    // Compute Engine answers a requestId with its first operation for an hour, a failed one
+    // included: after an operation that failed for a passing reason (backendError), the
+    // same requestId would only replay that failure. The next try takes a requestId of its
+    // own; the instance name still keeps it from making a second instance.
+    for (let round = 0; ; round++) {
+      let op
+      try {
+        op = await client.insertInstance(zone, body, requestIdFor(`${request.idempotencyKey}/${zone}${round ? `/${round}` : ''}`))
+      } catch (error) {
+        if (error instanceof ProviderError && error.backendCode === 'alreadyExists') break
+        throw error
+      }
+      try {
+        await client.waitOperation(op, {instanceType: request.offer.instanceType})
+        break
+      } catch (error) {
+        if (!(error instanceof ProviderError && error.category === 'transient') || round >= 2) throw error
+      }
     }
     const instance = await client.getInstance(zone, name)
     if (!instance) {
