@@ -24,7 +24,7 @@ import type {ChildProcess} from 'node:child_process'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
-import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
+import {FakeCloudServer, Injections, killGroup, readBody, runUserData} from './fake-cloud-server.js'
 
 export interface FakeServicePrincipal {
   tenantId: string
@@ -654,7 +654,8 @@ export class FakeAzureArmServer extends FakeCloudServer {
     if (vm.deleted) return
     this.kill(vm)
     vm.deleted = true
-    restock({x: this.options.stock}, 'x', vm.location, vm.size)
+    const free = this.options.stock[vm.location]
+    if (free && vm.size in free) free[vm.size] += 1
   }
 }
 

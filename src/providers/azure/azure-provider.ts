@@ -168,7 +168,13 @@ export class AzureProvider implements Provider {
   }
 
   /** The VM resource (virtualMachines.createOrUpdate's body). */
-  vmBody(request: LaunchRequest, group: string, name: string, customData: string, tags: Record<string, string>): Record<string, unknown> {
+  vmBody(
+    request: LaunchRequest,
+    where: {subscriptionId: string; group: string; name: string},
+    customData: string,
+    tags: Record<string, string>,
+  ): Record<string, unknown> {
+    const {subscriptionId, group, name} = where
     const {offer, spec} = request
     const maxPrice = request.spot ? (spec.maxPrice?.currency === 'USD' ? spec.maxPrice.amount : -1) : null
     return {
@@ -207,7 +213,7 @@ export class AzureProvider implements Provider {
                     name: 'ipconfig1',
                     properties: {
                       subnet: {
-                        id: `/subscriptions/{subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/skyhop-vnet/subnets/default`,
+                        id: `/subscriptions/${subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/skyhop-vnet/subnets/default`,
                       },
                       // Standard public IPs are closed to inbound traffic: only the way out, to the store.
                       publicIPAddressConfiguration: {name: `${name}-ip`, sku: {name: 'Standard'}, properties: {deleteOption: 'Delete'}},
@@ -289,15 +295,7 @@ export class AzureProvider implements Provider {
     await client.putResourceGroup(group, offer.region, tags)
     try {
       await client.putVirtualNetwork(group, 'skyhop-vnet', offer.region, tags)
-      const body = this.vmBody(request, group, name, data.data.toString('base64'), tags)
-      const nic = (
-        body.properties as {
-          networkProfile: {
-            networkInterfaceConfigurations: Array<{properties: {ipConfigurations: Array<{properties: {subnet: {id: string}}}>}}>
-          }
-        }
-      ).networkProfile.networkInterfaceConfigurations[0].properties.ipConfigurations[0].properties.subnet
-      nic.id = nic.id.replace('{subscriptionId}', subscriptionId)
+      const body = this.vmBody(request, {subscriptionId, group, name}, data.data.toString('base64'), tags)
       await client.putVirtualMachine(group, name, body, offer.region, offer.instanceType)
     } catch (error) {
       // Nothing of a failed launch stays: its group goes, with whatever got made in it.
