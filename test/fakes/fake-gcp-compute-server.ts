@@ -25,7 +25,7 @@ import type {ChildProcess} from 'node:child_process'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
-import {FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
+import {askingInstance, FakeCloudServer, Injections, killGroup, readBody, restock, runUserData} from './fake-cloud-server.js'
 
 export interface FakeServiceAccount {
   clientEmail: string
@@ -293,6 +293,7 @@ export class FakeGcpComputeServer extends FakeCloudServer {
     if (/^zones\/[^/]+\/operations$/.test(path)) return 'zoneOperations.list'
     if (/^zones\/[^/]+\/operations\/[^/]+$/.test(path)) return 'zoneOperations.get'
     if (/^zones\/[^/]+\/instances$/.test(path)) return method === 'POST' ? 'instances.insert' : 'instances.list'
+    if (/^zones\/[^/]+\/instances\/bulkInsert$/.test(path)) return 'instances.bulkInsert'
     if (/^zones\/[^/]+\/instances\/[^/]+\/setMetadata$/.test(path)) return 'instances.setMetadata'
     if (/^zones\/[^/]+\/instances\/[^/]+\/serialPort$/.test(path)) return 'instances.getSerialPortOutput'
     if (/^zones\/[^/]+\/instances\/[^/]+$/.test(path)) return method === 'DELETE' ? 'instances.delete' : 'instances.get'
@@ -377,6 +378,8 @@ export class FakeGcpComputeServer extends FakeCloudServer {
       }
       case 'instances.insert':
         return this.insert(zone, query.requestId, body ?? {})
+      case 'instances.bulkInsert':
+        return this.bulkInsert(zone, query.requestId, body ?? {})
       case 'instances.get': {
         const i = this.find(zone, seg[3])
         return i ? {status: 200, body: this.render(i)} : notFound(`projects/${project}/zones/${zone}/instances/${seg[3]}`)
@@ -542,6 +545,76 @@ export class FakeGcpComputeServer extends FakeCloudServer {
     return {status: 200, body: this.renderOp(op)}
   }
 
+  /**
+   * instances.bulkInsert: `count` instances of `instanceProperties`, named by `namePattern`
+   * (its run of `#` replaced by 1…count, zero-padded to the run's length), all or nothing
+   * when `minCount` is `count` (the zone's stock must hold minCount); one operation for all.
+   */
+  private bulkInsert(zone: string, requestId: string | undefined, body: Record<string, unknown>) {
+    const project = this.options.project
+    if (requestId) {
+      const known = this.requestIds.get(requestId)
+      if (known) return {status: 200, body: this.renderOp(this.operations.get(known)!)}
+    }
+    const count = Number(body.count ?? 0)
+    const minCount = Number(body.minCount ?? count)
+    const pattern = String(body.namePattern ?? '')
+    const run = /#+/.exec(pattern)
+    if (!Number.isInteger(count) || count < 1 || !run)
+      return {status: 400, reason: 'invalid', message: "Invalid value for field 'resource.namePattern' or 'resource.count'"}
+    const region = Object.entries(this.options.stock).find(([, zones]) => zone in zones)?.[0]
+    if (!region) return {status: 404, reason: 'notFound', message: `The resource 'projects/${project}/zones/${zone}' was not found`}
+    const props = (body.instanceProperties ?? {}) as Record<string, unknown>
+    const machineType = String(props.machineType ?? '')
+    const names = Array.from({length: count}, (_, k) => pattern.replace(run[0], String(k + 1).padStart(run[0].length, '0')))
+    const taken = names.find((n) => this.find(zone, n))
+    if (taken)
+      return {
+        status: 409,
+        reason: 'alreadyExists',
+        message: `The resource 'projects/${project}/zones/${zone}/instances/${taken}' already exists`,
+      }
+    const holder = {zone, id: String(this.nextId++)} as FakeGcpInstance
+    const op = this.operation({...holder, name: pattern} as FakeGcpInstance, 'bulkInsert', 'PENDING')
+    if (requestId) this.requestIds.set(requestId, op.name)
+    const free = this.options.stock[region][zone][machineType] ?? 0
+    const accelerators = ((props.guestAccelerators as Array<{acceleratorType: string; acceleratorCount: number}>) ?? []).map((a) => ({
+      acceleratorType: `zones/${zone}/acceleratorTypes/${a.acceleratorType}`,
+      acceleratorCount: a.acceleratorCount,
+    }))
+    if (free < minCount) {
+      op.status = 'DONE'
+      op.error = {
+        errors: [
+          {
+            code: 'ZONE_RESOURCE_POOL_EXHAUSTED',
+            message: `The zone 'projects/${project}/zones/${zone}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.`,
+          },
+        ],
+      }
+      return {status: 200, body: this.renderOp(op), code: 'ZONE_RESOURCE_POOL_EXHAUSTED'}
+    }
+    const made: FakeGcpInstance[] = []
+    for (const name of names.slice(0, Math.min(count, free))) {
+      const answer = this.insert(zone, undefined, {
+        ...props,
+        name,
+        machineType: `zones/${zone}/machineTypes/${machineType}`,
+        guestAccelerators: accelerators,
+      })
+      if (answer.status !== 200 || (answer as {code?: string}).code) break
+      made.push(this.find(zone, name)!)
+    }
+    if (made.length < minCount) {
+      for (const i of made) this.remove(i)
+      op.status = 'DONE'
+      op.error = {errors: [{code: 'QUOTA_EXCEEDED', message: `Quota exceeded for the gang in region ${region}.`}]}
+      return {status: 200, body: this.renderOp(op), code: 'QUOTA_EXCEEDED'}
+    }
+    this.later((this.options.provisioningMs ?? 30) + 10, () => (op.status = 'DONE'))
+    return {status: 200, body: this.renderOp(op)}
+  }
+
   private overQuota(
     region: string,
     machineType: string,
@@ -694,7 +767,9 @@ export class FakeGcpComputeServer extends FakeCloudServer {
       res.end(body)
     }
     const attemptId = m ? decodeURIComponent(m[1]) : ''
-    const i = this.live().find((x) => x.metadata.find((y) => y.key === 'skyhop-attempt-id')?.value === attemptId)
+    const ofAttempt = this.live().filter((x) => x.metadata.find((y) => y.key === 'skyhop-attempt-id')?.value === attemptId)
+    // A gang's instances share the attempt: the one asking is the one answered.
+    const i = ofAttempt.length > 1 ? askingInstance(req, ofAttempt) : (ofAttempt[0] ?? null)
     if (!m || !i) return text(404, 'Not Found')
     if (req.headers['metadata-flavor'] !== 'Google') return text(403, 'Missing Metadata-Flavor:Google header.')
     const path = m[2]
@@ -720,6 +795,7 @@ export class FakeGcpComputeServer extends FakeCloudServer {
       return item ? text(200, item.value, {etag: randomBytes(8).toString('hex')}) : text(404, 'Not Found')
     }
     if (path === 'instance/id') return text(200, i.id)
+    if (path === 'instance/name') return text(200, i.name)
     if (path === 'instance/network-interfaces/0/ip') return text(200, i.privateIp)
     text(404, 'Not Found')
   }
@@ -761,6 +837,7 @@ export class FakeGcpComputeServer extends FakeCloudServer {
 
 const PERMISSIONS: Record<string, string> = {
   'instances.insert': 'compute.instances.create',
+  'instances.bulkInsert': 'compute.instances.create',
   'instances.get': 'compute.instances.get',
   'instances.delete': 'compute.instances.delete',
   'instances.setMetadata': 'compute.instances.setMetadata',

@@ -220,15 +220,17 @@ describe('GCP Compute Engine provider against the fake Compute Engine', function
       }
     })
 
-    it('refuses a Cloud TPU offer and a gang with a message, without calling the API', async function () {
+    it('refuses a Cloud TPU offer, a gang too large and a gang without a store, without calling the API', async function () {
       w = await gcpWorld()
       const tpu = await launchError(
         w.provider,
         gcpLaunchRequest({offer: gcpOffer({instanceType: 'tpu-v5litepod-1', accelerator: {name: 'TPU-v5e', count: 1}})}),
       )
       expect(tpu).to.include({category: 'unavailable', scope: 'offer', code: 'PROVIDER_OFFER_UNSUPPORTED'})
-      const gang = await launchError(w.provider, gcpLaunchRequest({spec: gcpJobSpec('true', {nodes: 2})}))
-      expect(gang.code).to.equal('GANG_TOO_LARGE')
+      const large = await launchError(w.provider, gcpLaunchRequest({spec: gcpJobSpec('true', {nodes: 65})}))
+      expect(large.code).to.equal('GANG_TOO_LARGE')
+      const noStore = await launchError(w.provider, gcpLaunchRequest({spec: gcpJobSpec('true', {nodes: 2})}))
+      expect(noStore).to.include({code: 'GANG_STORE_MISSING', category: 'unavailable', scope: 'provider'})
       expect(w.fake.calls.filter((c) => c.action === 'instances.insert')).to.deep.equal([])
     })
   })

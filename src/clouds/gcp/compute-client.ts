@@ -187,6 +187,21 @@ export class ComputeClient {
     return parseOperation(op)
   }
 
+  /**
+   * instances.bulkInsert: `count` instances from one template, all or nothing when minCount
+   * equals count, named by `namePattern` (`#` replaced by 1…count). Answers one operation,
+   * which a retry with the same requestId answers again.
+   */
+  async bulkInsert(zone: string, body: Record<string, unknown>, requestId: string, instanceType: string): Promise<GcpOperation> {
+    const op = await this.call('instances.bulkInsert', 'POST', `zones/${zone}/instances/bulkInsert`, {
+      query: {requestId},
+      body,
+      zone,
+      instanceType,
+    })
+    return parseOperation(op)
+  }
+
   /** An instance by name, or null when the zone has none (404). */
   async getInstance(zone: string, name: string): Promise<GcpInstance | null> {
     try {

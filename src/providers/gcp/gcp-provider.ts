@@ -34,7 +34,7 @@ import {ComputeClient, regionOfZone, requestIdFor, type GcpInstance} from '../..
 import {loadGcpCredentials, type GcpCredentialOptions, type GcpCredentials} from '../../clouds/gcp/credentials.js'
 import {AdapterDispatcher} from '../../http/dispatcher.js'
 import {abortableSleep} from '../../http/sleep.js'
-import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
+import type {AttemptState, GangNode, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {Offer} from '../../model/catalog.js'
 import {PromiseCache} from '../../util/promise-cache.js'
 import {rfc3986Encode} from '../../clouds/common/signing-util.js'
@@ -42,7 +42,19 @@ import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from 
 import {bootScript, readRunnerScript} from '../vm/boot-script.js'
 import {checkByListingZones} from '../vm/check.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
-import {gangObjectsFor} from '../vm/gang.js'
+import {
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  publishRunner,
+  rankNodes,
+  shortfall,
+} from '../vm/gang.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {configuredRegions} from '../vm/regions.js'
 
@@ -59,6 +71,12 @@ export const GCP_METADATA = {
   stopRequest: 'skyhop-stop-request',
   startupScript: 'startup-script',
 } as const
+
+/** The most nodes one gang may have: one instances.bulkInsert. */
+export const GCP_MAX_NODES = 64
+
+/** A gang's instances carry their count, so listOwned knows a gang of one from a single VM. */
+export const GCP_NODES_LABEL = 'skyhop-nodes'
 
 /** Compute Engine's limit on one metadata value. */
 export const GCP_METADATA_VALUE_LIMIT = 256 * 1024
@@ -103,6 +121,20 @@ export function labelValue(value: string): string {
     .slice(0, 63)
 }
 
+/** The base of a gang's instance names (`BASE-1` … `BASE-N`), short enough for the suffix. */
+export function gangNameFor(attemptId: string): string {
+  const name = instanceNameFor(attemptId)
+  return name.length <= 59 ? name : `skyhop-g${sha256Hex(attemptId).slice(0, 20)}`
+}
+
+/**
+ * The bash a gang node runs to learn its own instance name, its id in the gang's rank list:
+ * Google's images run the startup script without cloud-init, so the metadata server says.
+ */
+export function gcpInstanceIdCommand(metadataBase: string): string {
+  return `curl -sf -m 5 -H 'Metadata-Flavor: Google' '${metadataBase.replace(/\/$/, '')}/computeMetadata/v1/instance/name'`
+}
+
 /** The bash the boot script runs to read a stop request from the instance's metadata. */
 export function gcpStopProbe(metadataBase: string): string {
   const base = metadataBase.replace(/\/$/, '')
@@ -114,6 +146,7 @@ const ENDED: ReadonlySet<string> = new Set(['STOPPING', 'STOPPED', 'TERMINATED',
 export class GcpProvider implements Provider {
   readonly name = 'gcp'
   readonly attemptStorage = 'per-instance' as const
+  readonly maxNodes = GCP_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<GcpCredentials>
   private readonly dispatcher: AdapterDispatcher
@@ -261,8 +294,7 @@ export class GcpProvider implements Provider {
         },
       )
     }
-    // One node per attempt for now: refuses a gang with the shared message (maxNodes 1).
-    gangObjectsFor(this.name, request, 1)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const region = offer.region
     const client = await this.client(region)
     const metadataBase = (this.options.metadataBaseUrl ?? this.env.SKYHOP_GCP_METADATA_URL?.trim())?.replace(
@@ -276,6 +308,7 @@ export class GcpProvider implements Provider {
       noticeSources: [metadataBase ? `gcp=${metadataBase}` : 'gcp'],
       stopRequestProbe: gcpStopProbe(metadataBase ?? 'http://metadata.google.internal'),
       pollIntervalSeconds: this.options.instancePollSeconds,
+      ...(gang ? {instanceIdCommand: gcpInstanceIdCommand(metadataBase ?? 'http://metadata.google.internal')} : {}),
     })
     if (script.length > GCP_METADATA_VALUE_LIMIT) {
       throw new ProviderError(
@@ -288,7 +321,9 @@ export class GcpProvider implements Provider {
         },
       )
     }
-    const name = instanceNameFor(request.attemptId)
+    // A gang's nodes fetch the runner at boot: it is in the store before they look.
+    if (gang) await publishRunner(await this.dispatcher.get(), this.name, gang, runnerScript)
+    const name = gang ? gangNameFor(request.attemptId) : instanceNameFor(request.attemptId)
     const zones = offer.zone ? [offer.zone] : await client.listZones(region)
     if (zones.length === 0) {
       throw new ProviderError(this.name, 'unavailable', `region ${region} has no zone that is UP`, {
@@ -299,6 +334,7 @@ export class GcpProvider implements Provider {
     let last: ProviderError | null = null
     for (const zone of zones) {
       try {
+        if (gang) return await this.insertGang(client, request, zone, name, script)
         const instance = await this.insert(client, request, zone, name, script)
         return {
           provider: this.name,
@@ -327,6 +363,73 @@ export class GcpProvider implements Provider {
         scope: 'region',
         backendCode: last!.backendCode,
         cause: last,
+      },
+    )
+  }
+
+  /**
+   * A gang: one instances.bulkInsert of N instances (`minCount = count`: all or nothing),
+   * named BASE-1 … BASE-N in rank order; then every node's private IP, and the rank list and
+   * peer list to the job's store. A step failing after the instances exist deletes them all.
+   */
+  private async insertGang(
+    client: ComputeClient,
+    request: LaunchRequest,
+    zone: string,
+    base: string,
+    script: string,
+  ): Promise<LaunchHandle> {
+    const {offer} = request
+    const nodes = nodeCount(request)
+    const {name: _single, ...properties} = this.instanceBody(request, zone, base, script)
+    // A bulk template names its machine type and accelerators without the zone.
+    properties.machineType = offer.instanceType
+    if (Array.isArray(properties.guestAccelerators))
+      properties.guestAccelerators = (properties.guestAccelerators as Array<{acceleratorType: string; acceleratorCount: number}>).map(
+        (a) => ({
+          ...a,
+          acceleratorType: a.acceleratorType.split('/').pop(),
+        }),
+      )
+    properties.labels = {...(properties.labels as Record<string, string>), [GCP_NODES_LABEL]: String(nodes)}
+    try {
+      const op = await client.bulkInsert(
+        zone,
+        {count: nodes, minCount: nodes, namePattern: `${base}-#`, instanceProperties: properties},
+        requestIdFor(`${request.idempotencyKey}/${zone}/gang`),
+        offer.instanceType,
+      )
+      await client.waitOperation(op, {instanceType: offer.instanceType})
+    } catch (error) {
+      // The gang exists already (a retry after the requestId's hour): it is checked below.
+      if (!(error instanceof ProviderError && error.backendCode === 'alreadyExists')) throw error
+    }
+    const names = Array.from({length: nodes}, (_, rank) => `${base}-${rank + 1}`)
+    return orRollBack(
+      this.name,
+      async () => {
+        const found = await Promise.all(names.map((n) => client.getInstance(zone, n)))
+        const ours = found.filter((i): i is GcpInstance => i !== null && i.metadata[GCP_METADATA.attemptId] === request.attemptId)
+        if (ours.length < nodes) throw shortfall(this.name, ours.length, nodes, zone)
+        const ranked = rankNodes(ours.map((i) => ({id: i.name, ip: i.privateIp})))
+        await publishGang(await this.dispatcher.get(), this.name, request.gang!, ranked)
+        return {
+          provider: this.name,
+          externalId: ranked[0].externalId,
+          region: offer.region,
+          zone,
+          data: {
+            attemptId: request.attemptId,
+            jobId: request.jobId,
+            spot: request.spot,
+            instanceType: offer.instanceType,
+            nodes: ranked,
+            nodeIds: Object.fromEntries(ours.map((i) => [i.name, i.id])),
+          },
+        }
+      },
+      async () => {
+        await Promise.all(names.map((n) => client.deleteInstance(zone, n)))
       },
     )
   }
@@ -376,22 +479,30 @@ export class GcpProvider implements Provider {
     for (const h of handles) {
       const client = await this.client(h.region)
       const zone = h.zone ?? ''
-      const instance = await client.getInstance(zone, h.externalId)
-      out.set(h.externalId, instance ? await this.pollOne(client, instance) : await this.gone(client, h))
+      const ids = (h.data.nodeIds ?? {}) as Record<string, string>
+      const polled = new Map<string, PollResult>()
+      for (const node of gangNodes(h)) {
+        const name = node.externalId
+        const instance = await client.getInstance(zone, name)
+        const id = ids[name] ?? (typeof h.data.instanceId === 'string' ? h.data.instanceId : null)
+        polled.set(name, instance ? await this.pollOne(client, instance) : await this.gone(client, zone, name, id))
+      }
+      out.set(
+        h.externalId,
+        pollOfHandle(h, (name) => polled.get(name)!),
+      )
     }
     return out
   }
 
   /** An instance Compute Engine no longer knows: deleted after a spot preemption (its zone operation says), or by someone. */
-  private async gone(client: ComputeClient, handle: LaunchHandle): Promise<PollResult> {
-    const id = typeof handle.data.instanceId === 'string' ? handle.data.instanceId : null
-    const zone = handle.zone ?? ''
+  private async gone(client: ComputeClient, zone: string, name: string, id: string | null): Promise<PollResult> {
     const preempted = id
       ? (await client.listOperations(zone, `(operationType = "compute.instances.preempted") AND (targetId = "${id}")`)).find(
           (op) => op.targetId === id,
         )
       : undefined
-    this.exitGrace.forget(handle.externalId)
+    this.exitGrace.forget(name)
     if (preempted) {
       return {
         state: 'PREEMPTED',
@@ -435,13 +546,20 @@ export class GcpProvider implements Provider {
     }
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return mergedLogs(
+      logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.instanceLogs(handle, n.externalId, options)})),
+      options.node === 'all',
+    )
+  }
+
+  private async *instanceLogs(handle: LaunchHandle, name: string, options: LogOptions): AsyncIterable<string> {
     const client = await this.client(handle.region)
     const zone = handle.zone ?? ''
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const text = await client.serialPortOutput(zone, handle.externalId)
+      const text = await client.serialPortOutput(zone, name)
       const report = parseConsole(text ?? '')
       const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) fell out of the serial port output Compute Engine keeps]`)
       yield* fresh.lines
@@ -454,18 +572,21 @@ export class GcpProvider implements Provider {
 
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
     const client = await this.client(handle.region)
-    await client.setMetadataItem(
-      handle.zone ?? '',
-      handle.externalId,
-      GCP_METADATA.stopRequest,
-      `${kind} ${Math.max(0, Math.round(graceSeconds))}`,
-    )
+    for (const node of gangNodes(handle))
+      await client.setMetadataItem(
+        handle.zone ?? '',
+        node.externalId,
+        GCP_METADATA.stopRequest,
+        `${kind} ${Math.max(0, Math.round(graceSeconds))}`,
+      )
   }
 
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client(handle.region)
-    await client.deleteInstance(handle.zone ?? '', handle.externalId)
-    this.exitGrace.forget(handle.externalId)
+    for (const node of gangNodes(handle)) {
+      await client.deleteInstance(handle.zone ?? '', node.externalId)
+      this.exitGrace.forget(node.externalId)
+    }
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
@@ -474,24 +595,43 @@ export class GcpProvider implements Provider {
     const filter = query.attemptId
       ? `labels.${GCP_LABELS.attemptId} = "${labelValue(query.attemptId)}"`
       : `labels.${GCP_LABELS.attemptId}:*`
-    const instances = await client.aggregatedInstances(filter)
-    return instances
-      .filter((i) => !query.attemptId || i.metadata[GCP_METADATA.attemptId] === query.attemptId)
-      .map((i) => ({
+    const instances = (await client.aggregatedInstances(filter)).filter(
+      (i) => !query.attemptId || i.metadata[GCP_METADATA.attemptId] === query.attemptId,
+    )
+    // A gang's instances are one attempt: one handle, the head's, every node in rank order
+    // (BASE-1 … BASE-N).
+    const byAttempt = new Map<string, GcpInstance[]>()
+    for (const i of instances) {
+      const key = i.metadata[GCP_METADATA.attemptId] ?? i.labels[GCP_LABELS.attemptId]
+      byAttempt.set(key, [...(byAttempt.get(key) ?? []), i])
+    }
+    const rankOf = (i: GcpInstance) => Number(/-(\d+)$/.exec(i.name)?.[1] ?? 1) - 1
+    return [...byAttempt.entries()].map(([attemptId, members]) => {
+      const ranked = [...members].sort((a, b) => rankOf(a) - rankOf(b))
+      const head = ranked[0]
+      const gang = head.labels[GCP_NODES_LABEL] !== undefined
+      return {
         provider: this.name,
-        externalId: i.name,
-        region: regionOfZone(i.zone),
-        zone: i.zone,
+        externalId: head.name,
+        region: regionOfZone(head.zone),
+        zone: head.zone,
         data: {
-          attemptId: i.metadata[GCP_METADATA.attemptId] ?? i.labels[GCP_LABELS.attemptId],
-          jobId: i.metadata[GCP_METADATA.jobId] ?? i.labels[GCP_LABELS.jobId] ?? null,
-          instanceType: i.machineType,
-          instanceId: i.id,
-          spot: i.provisioningModel === 'SPOT',
+          attemptId,
+          jobId: head.metadata[GCP_METADATA.jobId] ?? head.labels[GCP_LABELS.jobId] ?? null,
+          instanceType: head.machineType,
+          instanceId: head.id,
+          spot: head.provisioningModel === 'SPOT',
           // STOPPING may be a power-off that leaves a billed disk behind: only gone is released.
           releasing: false,
+          ...(gang
+            ? {
+                nodes: ranked.map((m): GangNode => ({rank: rankOf(m), externalId: m.name, ip: m.privateIp})),
+                nodeIds: Object.fromEntries(ranked.map((m) => [m.name, m.id])),
+              }
+            : {}),
         },
-      }))
+      }
+    })
   }
 
   /** Closes the dispatcher this provider created (not an injected one). */
