@@ -70,6 +70,24 @@ const POLICIES: Record<string, Omit<BillingPolicy, 'provider'>> = {
       'ECS pay-as-you-go and preemptible instances: billed per second, settled hourly (Alibaba Cloud ECS billing docs as summarized by secondary sources; not checked against the official page)',
     assumption: true,
   },
+  gcp: {
+    granularitySeconds: 1,
+    minimumSeconds: 60,
+    startsAt: 'launch',
+    spotInterruptedFirstHourFree: false,
+    source:
+      'Compute Engine VMs (on-demand and Spot): per-second billing with a one-minute minimum (https://cloud.google.com/compute/vms-pricing#billingmodel); a preempted Spot VM is billed for the time it ran',
+    assumption: false,
+  },
+  azure: {
+    granularitySeconds: 60,
+    minimumSeconds: 60,
+    startsAt: 'launch',
+    spotInterruptedFirstHourFree: false,
+    source:
+      'Azure Linux VMs (pay-as-you-go and Spot): billed per minute of running (https://azure.microsoft.com/pricing/details/virtual-machines/linux/); an evicted Spot VM is billed up to its eviction',
+    assumption: true,
+  },
   huaweicloud: {
     granularitySeconds: 1,
     minimumSeconds: 0,

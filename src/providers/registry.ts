@@ -19,7 +19,7 @@ export interface ProviderSetup {
 }
 
 /** Every backend skyhop has an adapter for, enabled or not. */
-export const KNOWN_PROVIDERS = ['local', 'slurm', 'aws', 'aliyun', 'huaweicloud', 'tencentcloud'] as const
+export const KNOWN_PROVIDERS = ['local', 'slurm', 'aws', 'aliyun', 'huaweicloud', 'tencentcloud', 'gcp', 'azure'] as const
 
 export async function createProviders(setup: ProviderSetup): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>()
@@ -147,6 +147,32 @@ const CLOUDS: CloudEntry[] = [
       return new TencentProvider({env})
     },
     looked: 'TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials, ~/.tccli/<profile>.credential',
+  },
+  {
+    name: 'gcp',
+    credentialsPresent: (env, home) =>
+      has(env, 'GOOGLE_APPLICATION_CREDENTIALS') ||
+      has(env, 'GCE_METADATA_HOST') ||
+      existsSync(
+        (env.CLOUDSDK_CONFIG ?? '').trim()
+          ? join(env.CLOUDSDK_CONFIG!.trim(), 'application_default_credentials.json')
+          : join(home, '.config', 'gcloud', 'application_default_credentials.json'),
+      ),
+    async create(env) {
+      const {GcpProvider} = await import('./gcp/gcp-provider.js')
+      return new GcpProvider({env})
+    },
+    looked: 'GOOGLE_APPLICATION_CREDENTIALS, ~/.config/gcloud/application_default_credentials.json, GCE_METADATA_HOST',
+  },
+  {
+    name: 'azure',
+    // A service principal in the environment, as the Azure SDKs' EnvironmentCredential reads it.
+    credentialsPresent: (env) => has(env, 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'),
+    async create(env) {
+      const {AzureProvider} = await import('./azure/azure-provider.js')
+      return new AzureProvider({env})
+    },
+    looked: 'AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (with AZURE_SUBSCRIPTION_ID)',
   },
 ]
 

@@ -7,7 +7,7 @@ import type {Dispatcher} from 'undici'
 
 import {HttpTransportError} from '../../errors.js'
 import type {CredentialCache} from './credentials.js'
-import {CLOUD_API_RETRY, withRetries, type RetryPolicy} from '../../http/retry.js'
+import {CLOUD_API_RETRY, withRetries, type RetryPolicy, type RetryVerdict} from '../../http/retry.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -76,7 +76,8 @@ export async function retriedCall<T>(
   options: Pick<ApiClientOptions<unknown>, 'retry' | 'onRetry'>,
   action: string,
   once: () => Promise<T>,
-  retryable: (error: unknown) => boolean,
+  /** A verdict with `afterMs` honours the server's Retry-After (Azure's 429s). */
+  retryable: (error: unknown) => boolean | RetryVerdict,
   classify: (error: unknown) => unknown,
 ): Promise<T> {
   try {

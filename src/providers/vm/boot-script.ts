@@ -68,6 +68,12 @@ export interface BootScriptInput {
    * always for a gang, and for one node when the user data would not hold it (bootUserData).
    */
   runnerFromStore?: boolean
+  /**
+   * Bash that prints this node's instance id, for a gang node to find its rank. Default: the
+   * id cloud-init records (/var/lib/cloud/data/instance-id); a cloud whose images run the
+   * script without cloud-init (Compute Engine's startup-script) asks its metadata server.
+   */
+  instanceIdCommand?: string
   /** Seconds between the exit line and the power-off, so the console is flushed. Default 5. */
   flushSeconds?: number
 }
@@ -249,8 +255,13 @@ sk_fetch() { # URL FILE WHAT: one of the gang's objects, waited for as the runne
 sk_fetch ${shellQuote(gang.runner.getUrl)} "$D/skyhop-runner.sh" 'the runner'`
   if (!isGang(request)) return `${fetchRunner}\nN="$D"`
   return `${fetchRunner}
-sk_id=$(tr -d '[:space:]' <"\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data/instance-id" 2>/dev/null)
-[[ -n $sk_id ]] || sk_fail 'cloud-init recorded no instance id: cannot find this node in the gang'
+${
+  input.instanceIdCommand
+    ? `sk_id=$( { ${input.instanceIdCommand}; } 2>/dev/null | tr -d '[:space:]')
+[[ -n $sk_id ]] || sk_fail 'the metadata server gave no instance id: cannot find this node in the gang'`
+    : `sk_id=$(tr -d '[:space:]' <"\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data/instance-id" 2>/dev/null)
+[[ -n $sk_id ]] || sk_fail 'cloud-init recorded no instance id: cannot find this node in the gang'`
+}
 sk_fetch ${shellQuote(gang.nodeIds.getUrl)} "$D/node-ids" 'the gang rank list'
 sk_ids=$(cat "$D/node-ids")
 sk_rank=0

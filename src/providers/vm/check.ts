@@ -1,6 +1,8 @@
 // A VM adapter's check(): the credentials load, and the first region lists its zones, one
 // cheap read-only call that proves both the keys and the endpoint. It never throws, and
-// what it says about a failure is redacted.
+// what it says about a failure is redacted; the failure's hint goes with it (what to fix:
+// a missing scope, a role, a quota), as a launch's error would show it.
+import {SkyhopError} from '../../errors.js'
 import {redact} from '../../util/redact.js'
 import type {CheckResult} from '../provider.js'
 import type {CredentialCache} from '../../clouds/common/credentials.js'
@@ -20,6 +22,8 @@ export async function checkByListingZones(
     const zones = await listZones(first)
     return {provider, ok: true, source, message: `credentials work: ${zones.length} ${zonesAre} in ${first}`}
   } catch (error) {
-    return {provider, ok: false, source, message: redact(error instanceof Error ? error.message : String(error))}
+    const message = error instanceof Error ? error.message : String(error)
+    const hint = error instanceof SkyhopError ? error.hint : undefined
+    return {provider, ok: false, source, message: redact(hint ? `${message} (${hint})` : message)}
   }
 }

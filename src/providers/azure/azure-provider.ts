@@ -1,0 +1,429 @@
+// Azure virtual machines behind skyhop's Provider interface, through ARM REST.
+//
+// Launch: every attempt gets a resource group of its own, `skyhop-<attempt id>`, tagged
+// with the job and attempt ids, holding its virtual network, the VM, and what the VM makes
+// for itself (its NIC, public IP and OS disk, all `deleteOption: Delete`). Clean-up is
+// deleting the group: one call releases everything, and nothing is left behind if a launch
+// died half way. (A group per attempt rather than per job: a job's replacement attempt
+// may run, held, while the attempt it replaces is released.) Names come from the attempt id,
+// and ARM's PUT is create-or-update, so a retried launch meets the same group and VM; a VM
+// that already exists with the attempt's tag is adopted without a second PUT. Spot through
+// `priority: Spot`, `evictionPolicy: Delete` and `billingProfile.maxPrice` (the job's
+// max_price in USD, else -1: up to the on-demand price). The boot script is the VM's
+// customData, which cloud-init runs at first boot.
+//
+// Status and logs channel (docs/providers/azure.md): the boot script mirrors the runner's
+// events and the job's output to the serial console, which managed boot diagnostics keep in
+// a blob that retrieveBootDiagnosticsData hands out by SAS URL. Cancel and preempt: the
+// VM tag skyhop-stop-request, which the boot script reads from IMDS (compute/tagsList).
+// Spot evictions reach the runner through Scheduled Events (`Preempt`, at least 30 s).
+import {generateKeyPairSync} from 'node:crypto'
+
+import {ProviderError} from '../../errors.js'
+import {clientOptionsFor} from '../../clouds/common/api-client.js'
+import {CredentialCache, type LoadedCredentials} from '../../clouds/common/credentials.js'
+import {rfc3986Encode, sha256Hex} from '../../clouds/common/signing-util.js'
+import {ArmClient, type AzureVm} from '../../clouds/azure/arm-client.js'
+import {loadAzureCredentials, type AzureCredentials} from '../../clouds/azure/credentials.js'
+import {AdapterDispatcher} from '../../http/dispatcher.js'
+import {abortableSleep} from '../../http/sleep.js'
+import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
+import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
+import {bootUserData, readRunnerScript} from '../vm/boot-script.js'
+import {checkByListingZones} from '../vm/check.js'
+import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
+import {gangObjectsFor} from '../vm/gang.js'
+import type {VmAdapterOptions} from '../vm/adapter-options.js'
+import {configuredRegions} from '../vm/regions.js'
+
+export const AZURE_TAGS = {
+  jobId: 'skyhop-job-id',
+  attemptId: 'skyhop-attempt-id',
+  jobName: 'skyhop-job-name',
+  stopRequest: 'skyhop-stop-request',
+  /** `true` on a Spot attempt's group and VM: a Spot VM gone from its group was evicted. */
+  spot: 'skyhop-spot',
+} as const
+
+/** ARM's limit on customData, base64 included. */
+export const AZURE_CUSTOM_DATA_LIMIT = 65_535
+
+export interface AzureProviderOptions extends VmAdapterOptions {
+  /** Regions check() names. Default SKYHOP_AZURE_REGIONS, else eastus. */
+  regions?: string[]
+  credentials?: () => Promise<LoadedCredentials<AzureCredentials>>
+  /** Interval of long-running operation polls when ARM sends no Retry-After. Default 2 s. */
+  operationPollMs?: number
+  /**
+   * Marketplace image `publisher:offer:sku:version`. Default SKYHOP_AZURE_IMAGE, else Ubuntu
+   * 22.04 (the HPC image with NVIDIA drivers for GPUs).
+   */
+  image?: string
+}
+
+/** The resource group of an attempt: a valid name (≤ 90 of letters, digits, `._-()`), the same for the same attempt. */
+export function resourceGroupFor(attemptId: string): string {
+  const clean = attemptId.replace(/[^A-Za-z0-9._-]/g, '_')
+  return clean === attemptId && clean.length <= 80 ? `skyhop-${clean}` : `skyhop-${clean.slice(0, 60)}-${sha256Hex(attemptId).slice(0, 10)}`
+}
+
+/** The VM's name (and computer name): at most 64 characters of letters, digits and `-`. */
+export function vmNameFor(attemptId: string): string {
+  const clean = attemptId.replace(/[^A-Za-z0-9-]/g, '-')
+  return clean === attemptId && clean.length <= 50 ? `skyhop-${clean}` : `skyhop-${clean.slice(0, 40)}-${sha256Hex(attemptId).slice(0, 10)}`
+}
+
+/** The bash the boot script runs to read a stop request from the VM's tags in IMDS. */
+export function azureStopProbe(metadataBase: string): string {
+  const base = metadataBase.replace(/\/$/, '')
+  return [
+    `curl -sf -m 2 -H 'Metadata: true' '${base}/metadata/instance/compute/tagsList?api-version=2021-02-01' |`,
+    `  sed -n 's/.*"name": *"${AZURE_TAGS.stopRequest}", *"value": *"\\([^"]*\\)".*/\\1/p' || true`,
+  ].join('\n')
+}
+
+/**
+ * An OpenSSH `ssh-rsa` public key. Azure requires one for a Linux VM without a password; its
+ * private half is thrown away, so nobody can log in.
+ */
+function throwawaySshKey(): string {
+  const {publicKey} = generateKeyPairSync('rsa', {modulusLength: 2048})
+  const jwk = publicKey.export({format: 'jwk'}) as {n: string; e: string}
+  const part = (b: Buffer) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(b.length)
+    return Buffer.concat([len, b])
+  }
+  const mpint = (b64: string) => {
+    const b = Buffer.from(b64, 'base64url')
+    return b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b
+  }
+  return `ssh-rsa ${Buffer.concat([part(Buffer.from('ssh-rsa')), part(mpint(jwk.e)), part(mpint(jwk.n))]).toString('base64')} skyhop-no-login`
+}
+
+export class AzureProvider implements Provider {
+  readonly name = 'azure'
+  readonly attemptStorage = 'per-instance' as const
+  private readonly env: Record<string, string | undefined>
+  private readonly credentialCache: CredentialCache<AzureCredentials>
+  private readonly dispatcher: AdapterDispatcher
+  private clientPromise: Promise<ArmClient> | null = null
+  private readonly exitGrace = new ExitLineGrace()
+
+  constructor(private readonly options: AzureProviderOptions = {}) {
+    this.env = options.env ?? process.env
+    this.dispatcher = new AdapterDispatcher(options.dispatcher)
+    const load =
+      options.credentials ?? (async () => loadAzureCredentials({env: this.env, dispatcher: await this.dispatcher.get(), now: options.now}))
+    this.credentialCache = new CredentialCache(load, {now: options.now ? () => options.now!().getTime() : undefined})
+  }
+
+  /** One client: ARM is global, the location travels in each resource. */
+  private client(): Promise<ArmClient> {
+    this.clientPromise ??= this.dispatcher.get().then(
+      (dispatcher) =>
+        new ArmClient({
+          ...clientOptionsFor(this.regions()[0], this.credentialCache, dispatcher, this.env, this.options),
+          sleep: this.options.sleep,
+          operationPollMs: this.options.operationPollMs,
+        }),
+    )
+    return this.clientPromise
+  }
+
+  private regions(): string[] {
+    return configuredRegions(this.options.regions, this.env.SKYHOP_AZURE_REGIONS, 'eastus')
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))()
+  }
+
+  async check(): Promise<CheckResult> {
+    return checkByListingZones(
+      this.name,
+      this.credentialCache,
+      () => 'the subscription',
+      async () => (await this.client()).listLocations(),
+      'locations',
+    )
+  }
+
+  private imageReference(request: LaunchRequest): Record<string, string> {
+    const image = request.spec.container ? null : request.spec.image
+    const given = image ?? this.options.image ?? (this.env.SKYHOP_AZURE_IMAGE?.trim() || null)
+    if (given) {
+      const parts = given.split(':')
+      if (parts.length !== 4 || parts.some((p) => p === '')) {
+        throw new ProviderError(this.name, 'user', `image ${JSON.stringify(given)} is not an Azure Marketplace URN`, {
+          code: 'PROVIDER_IMAGE_INVALID',
+          hint: 'give publisher:offer:sku:version, e.g. Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest',
+        })
+      }
+      return {publisher: parts[0], offer: parts[1], sku: parts[2], version: parts[3]}
+    }
+    return request.offer.accelerator
+      ? {publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest'}
+      : {publisher: 'Canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts-gen2', version: 'latest'}
+  }
+
+  /** The VM resource (virtualMachines.createOrUpdate's body). */
+  vmBody(
+    request: LaunchRequest,
+    where: {subscriptionId: string; group: string; name: string},
+    customData: string,
+    tags: Record<string, string>,
+  ): Record<string, unknown> {
+    const {subscriptionId, group, name} = where
+    const {offer, spec} = request
+    const maxPrice = request.spot ? (spec.maxPrice?.currency === 'USD' ? spec.maxPrice.amount : -1) : null
+    return {
+      location: offer.region,
+      tags,
+      properties: {
+        hardwareProfile: {vmSize: offer.instanceType},
+        storageProfile: {
+          imageReference: this.imageReference(request),
+          osDisk: {
+            createOption: 'FromImage',
+            deleteOption: 'Delete',
+            managedDisk: {storageAccountType: 'Premium_LRS'},
+            ...(spec.resources.diskGB ? {diskSizeGB: Math.ceil(spec.resources.diskGB)} : {}),
+          },
+        },
+        osProfile: {
+          computerName: name,
+          adminUsername: 'skyhop',
+          customData,
+          linuxConfiguration: {
+            disablePasswordAuthentication: true,
+            ssh: {publicKeys: [{path: '/home/skyhop/.ssh/authorized_keys', keyData: throwawaySshKey()}]},
+          },
+        },
+        networkProfile: {
+          networkApiVersion: '2020-11-01',
+          networkInterfaceConfigurations: [
+            {
+              name: `${name}-nic`,
+              properties: {
+                primary: true,
+                deleteOption: 'Delete',
+                ipConfigurations: [
+                  {
+                    name: 'ipconfig1',
+                    properties: {
+                      subnet: {
+                        id: `/subscriptions/${subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/skyhop-vnet/subnets/default`,
+                      },
+                      // Standard public IPs are closed to inbound traffic: only the way out, to the store.
+                      publicIPAddressConfiguration: {name: `${name}-ip`, sku: {name: 'Standard'}, properties: {deleteOption: 'Delete'}},
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+        diagnosticsProfile: {bootDiagnostics: {enabled: true}},
+        ...(request.spot ? {priority: 'Spot', evictionPolicy: 'Delete', billingProfile: {maxPrice}} : {priority: 'Regular'}),
+      },
+    }
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    const {offer} = request
+    if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Azure provider`)
+    gangObjectsFor(this.name, request, 1)
+    const client = await this.client()
+    const {subscriptionId} = (await this.credentialCache.get()).credentials
+    const group = resourceGroupFor(request.attemptId)
+    const name = vmNameFor(request.attemptId)
+    const handle: LaunchHandle = {
+      provider: this.name,
+      externalId: name,
+      region: offer.region,
+      zone: offer.zone,
+      data: {
+        attemptId: request.attemptId,
+        jobId: request.jobId,
+        spot: request.spot,
+        instanceType: offer.instanceType,
+        resourceGroup: group,
+      },
+    }
+    // A retried launch (this process or another) meets the VM it made: adopt it.
+    const existing = await client.getVirtualMachine(group, name)
+    if (existing) {
+      if (existing.tags[AZURE_TAGS.attemptId] === request.attemptId) return handle
+      throw new ProviderError(this.name, 'unavailable', `VM ${name} in ${group} exists and is not attempt ${request.attemptId}'s`, {
+        code: 'PROVIDER_NAME_TAKEN',
+        scope: 'offer',
+      })
+    }
+    const metadataBase = (this.options.metadataBaseUrl ?? this.env.SKYHOP_AZURE_METADATA_URL?.trim())?.replace(
+      '{attemptId}',
+      rfc3986Encode(request.attemptId),
+    )
+    const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
+    const data = bootUserData(
+      {
+        request,
+        runnerScript,
+        noticeSources: [metadataBase ? `azure=${metadataBase}` : 'azure'],
+        stopRequestProbe: azureStopProbe(metadataBase ?? 'http://169.254.169.254'),
+        pollIntervalSeconds: this.options.instancePollSeconds,
+      },
+      (d) => Math.ceil(d.length / 3) * 4 <= AZURE_CUSTOM_DATA_LIMIT,
+    )
+    if (!data.fits) {
+      throw new ProviderError(
+        this.name,
+        'user',
+        `the boot script is ${data.data.length} bytes even compressed; Azure customData holds at most ${AZURE_CUSTOM_DATA_LIMIT} base64`,
+        {
+          code: 'PROVIDER_USER_DATA_TOO_LARGE',
+          hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+        },
+      )
+    }
+    const tags = {
+      [AZURE_TAGS.jobId]: request.jobId,
+      [AZURE_TAGS.attemptId]: request.attemptId,
+      [AZURE_TAGS.jobName]: request.jobName.slice(0, 256),
+      [AZURE_TAGS.spot]: String(request.spot),
+    }
+    await client.putResourceGroup(group, offer.region, tags)
+    try {
+      await client.putVirtualNetwork(group, 'skyhop-vnet', offer.region, tags)
+      const body = this.vmBody(request, {subscriptionId, group, name}, data.data.toString('base64'), tags)
+      await client.putVirtualMachine(group, name, body, offer.region, offer.instanceType)
+    } catch (error) {
+      // Nothing of a failed launch stays: its group goes, with whatever got made in it.
+      await client.deleteResourceGroup(group).catch(() => false)
+      throw error
+    }
+    return handle
+  }
+
+  private group(handle: LaunchHandle): string {
+    return typeof handle.data.resourceGroup === 'string' ? handle.data.resourceGroup : resourceGroupFor(String(handle.data.attemptId))
+  }
+
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const client = await this.client()
+    const out = new Map<string, PollResult>()
+    for (const h of handles) {
+      const vm = await client.getVirtualMachine(this.group(h), h.externalId)
+      out.set(h.externalId, vm ? await this.pollOne(client, vm) : this.gone(h))
+    }
+    return out
+  }
+
+  /**
+   * A VM ARM no longer knows. A Spot VM is deleted by Azure when evicted (evictionPolicy
+   * Delete), and skyhop deletes only through its group: a Spot VM gone from a group that is
+   * still there was evicted.
+   */
+  private gone(handle: LaunchHandle): PollResult {
+    this.exitGrace.forget(handle.externalId)
+    if (handle.data.spot === true) {
+      return {
+        state: 'PREEMPTED',
+        exitCode: null,
+        reason: 'Spot VM evicted by Azure (deleted: evictionPolicy Delete)',
+        startedAt: null,
+        endedAt: null,
+      }
+    }
+    return {state: 'LOST', exitCode: null, reason: 'Azure no longer knows this VM', startedAt: null, endedAt: null}
+  }
+
+  private async pollOne(client: ArmClient, vm: AzureVm): Promise<PollResult> {
+    const base = {exitCode: null, reason: null, startedAt: vm.timeCreated, endedAt: null}
+    if (vm.provisioningState === 'Creating' || vm.powerState === null || vm.powerState === 'starting')
+      return {...base, state: 'PROVISIONING'}
+    if (vm.powerState === 'running') return {...base, state: 'RUNNING'}
+    const report = parseConsole((await client.serialLog(vm.resourceGroup, vm.name)) ?? '')
+    const startedAt = eventTime(report, 'run-start') ?? vm.timeCreated
+    const endedAt = eventTime(report, 'exit')
+    if (report.ended) {
+      this.exitGrace.forget(vm.name)
+      return {...finalState(report), startedAt, endedAt}
+    }
+    if (this.exitGrace.waiting(vm.name, this.now().getTime(), this.options.consoleGraceMs ?? 10 * 60_000)) {
+      return {state: 'RUNNING', exitCode: null, reason: `VM ${vm.powerState}; waiting for its serial log`, startedAt, endedAt: null}
+    }
+    const state: AttemptState = vm.tags[AZURE_TAGS.stopRequest]?.startsWith('cancel') ? 'CANCELLED' : 'LOST'
+    return {state, exitCode: null, reason: `VM ${vm.powerState} without an exit code in its serial log`, startedAt, endedAt}
+  }
+
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const client = await this.client()
+    const sleep = this.options.sleep ?? abortableSleep
+    let last = 0
+    for (;;) {
+      const text = await client.serialLog(this.group(handle), handle.externalId)
+      const report = parseConsole(text ?? '')
+      const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) missing from the boot diagnostics log]`)
+      yield* fresh.lines
+      last = fresh.last
+      if (!options.follow || report.ended || text === null || options.signal?.aborted) return
+      await sleep(this.options.consolePollMs ?? 5000, options.signal)
+      if (options.signal?.aborted) return
+    }
+  }
+
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const client = await this.client()
+    const group = this.group(handle)
+    const vm = await client.getVirtualMachine(group, handle.externalId)
+    if (!vm) return
+    await client.setVmTags(group, handle.externalId, {
+      ...vm.tags,
+      [AZURE_TAGS.stopRequest]: `${kind} ${Math.max(0, Math.round(graceSeconds))}`,
+    })
+  }
+
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const client = await this.client()
+    await client.deleteResourceGroup(this.group(handle))
+    this.exitGrace.forget(handle.externalId)
+  }
+
+  async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
+    const client = await this.client()
+    let groups = (await client.resourceGroupsTagged(AZURE_TAGS.attemptId)).filter(
+      (g) => !query.attemptId || g.tags[AZURE_TAGS.attemptId] === query.attemptId,
+    )
+    // Looking for one attempt's run (recover after a crash): a group whose VM was never made
+    // holds no run to adopt, and the launch again meets the same names. For the orphan sweep
+    // every group counts: an empty one is still the attempt's leftover.
+    if (query.attemptId) {
+      const withVm = await Promise.all(
+        groups.map(async (g) => ((await client.getVirtualMachine(g.name, vmNameFor(g.tags[AZURE_TAGS.attemptId]))) ? g : null)),
+      )
+      groups = withVm.filter((g) => g !== null)
+    }
+    return groups.map((g) => {
+      const attemptId = g.tags[AZURE_TAGS.attemptId]
+      return {
+        provider: this.name,
+        externalId: vmNameFor(attemptId),
+        region: g.location,
+        zone: null,
+        data: {
+          attemptId,
+          jobId: g.tags[AZURE_TAGS.jobId] ?? null,
+          resourceGroup: g.name,
+          spot: g.tags[AZURE_TAGS.spot] === 'true',
+          // Deleting already: nothing left to release.
+          releasing: g.provisioningState === 'Deleting',
+        },
+      }
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close()
+  }
+}
