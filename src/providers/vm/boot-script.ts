@@ -224,7 +224,11 @@ sk_re=${shellQuote(STOP_REQUEST)}
     req=$(sk_probe 2>/dev/null | head -c 64 | tr -d '\\r\\n')
     if [[ $req =~ $sk_re ]]; then
       printf '%s\\n' "$req" >"$D/stop-request.tmp" && mv -f "$D/stop-request.tmp" "$D/stop-request"
-      kill -TERM "$sk_runner" 2>/dev/null
+      # The runner itself, once it wrote runner.pid (its traps are set then); its keeper
+      # passes signals to the job only after the runner is gone.
+      for sk_i in $(seq 50); do [[ -s $N/runner.pid ]] && break; sleep 0.1; done
+      sk_rpid=$(cat "$N/runner.pid" 2>/dev/null)
+      kill -TERM "\${sk_rpid:-$sk_runner}" 2>/dev/null
       break
     fi
   done
@@ -265,7 +269,9 @@ fi
 : >>"$N/events.jsonl"
 : >>"$N/output.log"
 sk_say ${shellQuote(`${CONSOLE_PREFIX.boot} ${request.attemptId}`)}
-bash "$D/skyhop-runner.sh" "$D" </dev/null >>"$D/runner.log" 2>&1 &
+# Under its keeper (--keep): a runner killed mid-job does not end the machine; the keeper
+# waits for the job, whose own status (job.status) is then reported.
+bash "$D/skyhop-runner.sh" --keep "$D" </dev/null >>"$D/runner.log" 2>&1 &
 sk_runner=$!
 # bash's read is unbuffered on a pipe (mawk is not), so each line reaches the console at once.
 sk_mirror() { # PREFIX NUMBERED FILE
@@ -284,7 +290,7 @@ wait "$sk_runner"
 sk_rc=$?
 # The mirrors end on their own a second after the runner; give them that second.
 wait "$sk_mirror_events" "$sk_mirror_log" 2>/dev/null
-sk_job=$(cat "$N/exit_code" 2>/dev/null || echo none)
+sk_job=$(cat "$N/exit_code" 2>/dev/null || cat "$N/job.status" 2>/dev/null || echo none)
 sk_say "${CONSOLE_PREFIX.exit} $sk_rc $sk_job"
 sk_poweroff "$sk_rc"
 `
