@@ -92,13 +92,19 @@ export function renderPreempt(r: PreemptResult, graceSeconds: number): string {
 }
 
 export function renderRecover(r: RecoverResult): string {
-  if (r.restarted.length + r.restartedSweeps.length + r.cleaned.length + r.idleReleased.length === 0) return 'nothing to recover'
-  return [
-    ...r.restarted.map((j) => `restarted controller for ${j}`),
-    ...r.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
-    ...r.cleaned.map((a) => `stopped unowned attempt ${a}`),
-    ...r.idleReleased.map((a) => `released idle attempt ${a}`),
-  ].join('\n')
+  if (r.actions.length === 0) return 'nothing to recover'
+  const lines = r.actions.map((a) => {
+    const who = a.jobId ? `job ${a.jobId}` : `sweep ${a.sweepId ?? '?'}`
+    const what = a.attemptId ? `${who}, attempt ${a.attemptId}${a.provider ? ` on ${a.provider}` : ''}` : who
+    return a.ok ? `✓ ${what}: ${a.message}` : `✗ ${what}: ${a.message}${a.code ? ` [${a.code}]` : ''}`
+  })
+  if (r.partial) {
+    const failed = r.actions.filter((a) => !a.ok).length
+    lines.push(
+      `recover did not finish: ${failed} step(s) could not be done (see ✗ above); run \`skyhop recover\` again once the provider answers`,
+    )
+  }
+  return lines.join('\n')
 }
 
 export function renderValidation(r: ValidationResult): string {
