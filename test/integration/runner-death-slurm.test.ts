@@ -70,6 +70,24 @@ describe('a Slurm runner killed mid-job (real Slurm)', function () {
     expect(readFileSync(marks, 'utf8')).to.equal('start 1\nend 1\n')
   })
 
+  it("a cancel after the runner died still reaches the job (its keeper passes Slurm's signal on)", async () => {
+    const marks = join(home, 'marks-cancel')
+    const script = `trap 'echo stopped >> ${marks}; exit 0' TERM\necho start >> ${marks}\nwhile true; do sleep 0.2; done\n`
+    const handle = await provider.launch(slurmRequest(home, script, {partition: 'high'}))
+    launched.push(handle)
+    const dir = (handle.data as {attemptDir: string}).attemptDir
+    await pollUntil(provider, handle, (r) => r.state === 'RUNNING' && r.startedAt !== null, 60_000)
+    await waitUntil(() => existsSync(marks), 10_000, 50)
+    process.kill(runnerPid(dir), 'SIGKILL')
+    await new Promise((r) => setTimeout(r, 1000))
+    expect((await provider.poll([handle])).get(handle.externalId)?.state).to.equal('RUNNING')
+    await provider.signal(handle, 'cancel', 5)
+    const {last, seen} = await pollUntil(provider, handle, (r) => ENDED.has(r.state), 30_000)
+    expect(last.state, seen.join(' → ')).to.equal('CANCELLED')
+    expect(last.exitCode).to.equal(0)
+    expect(readFileSync(marks, 'utf8')).to.equal('start\nstopped\n')
+  })
+
   for (const code of [0, 3]) {
     it(`ends the attempt with the job's own exit ${code}, once, when the runner is SIGKILLed`, async () => {
       const marks = join(home, `marks-${code}`)
