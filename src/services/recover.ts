@@ -4,6 +4,7 @@ import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
 import {isSkyhopError} from '../errors.js'
+import {withDeadline} from '../util/deadline.js'
 import {redact} from '../util/redact.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {releaseIdle} from '../controller/idle.js'
@@ -37,6 +38,9 @@ export interface RecoverAction {
   code?: string
 }
 
+/** How long recover gives one attempt's stop (poll, signal, cleanup): a silent provider costs this once per run. */
+export const RECOVER_STEP_BUDGET_MS = 30_000
+
 /** An error as recover reports it: its taxonomy code and a message with nothing secret in it. */
 function failure(error: unknown): {code: string; message: string} {
   if (isSkyhopError(error)) return {code: error.code, message: redact(error.message)}
@@ -54,6 +58,8 @@ export async function recoverJobs(input: {
   providers: ReadonlyMap<string, Provider>
   home: string
   spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller') => void
+  /** One attempt's stop at most; default RECOVER_STEP_BUDGET_MS. */
+  stepBudgetMs?: number
 }): Promise<RecoverResult> {
   const spawn = input.spawn ?? spawnDetachedController
   const actions: RecoverAction[] = []
@@ -123,7 +129,12 @@ export async function recoverJobs(input: {
       continue
     }
     try {
-      if (await stopEnded(input.store, provider, job, requested)) {
+      const stopped = await withDeadline(
+        input.stepBudgetMs ?? RECOVER_STEP_BUDGET_MS,
+        `stopping attempt ${requested.id} on ${requested.provider}`,
+        () => stopEnded(input.store, provider, job, requested),
+      )
+      if (stopped) {
         cleaned.push(requested.id)
         act({...where, ok: true, message: 'stopped an attempt still running for a job that had ended'})
       }

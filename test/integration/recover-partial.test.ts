@@ -10,6 +10,9 @@ import type {Offer} from '../../src/model/catalog.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {renderRecover} from '../../src/cli/render-jobs.js'
 import {parseEnvelope, runCliAsync} from '../helpers/cli.js'
+import {FakeBlackHole} from '../fakes/fake-black-hole.js'
+import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
+import type {Provider} from '../../src/providers/provider.js'
 import {until} from '../helpers/wait.js'
 import {launchRequest, offer} from './aws-helpers.js'
 import {AWS_TYPE, cloudJob, cloudWorld, fakeOffers, type CloudWorld} from './cloud-world.js'
@@ -116,6 +119,38 @@ describe('recover with one provider unreachable', function () {
     expect(text).to.include(`✗ job ${a.jobId}, attempt ${a.attemptId} on aws: not stopped:`)
     expect(text).to.include(`✓ job ${idle.jobId}, attempt ${idle.attemptId} on aliyun: released an idle instance`)
     expect(text).to.match(/recover did not finish: 2 step\(s\) could not be done/)
+  })
+
+  it('a provider whose endpoint accepts and never answers costs one step budget, once', async () => {
+    w = await cloudWorld()
+    const a = await endedWithLiveAwsAttempt('silent-a')
+    const b = await endedWithLiveAwsAttempt('silent-b')
+    const hole = new FakeBlackHole()
+    const holeUrl = await hole.start()
+    const silent = new AwsProvider({
+      env: {AWS_ENDPOINT_URL_EC2: holeUrl, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x', AWS_EC2_METADATA_DISABLED: 'true'},
+      credentials: {homeDir: '/nonexistent'},
+      regions: ['us-east-1'],
+    })
+    try {
+      const t0 = Date.now()
+      const result = await recoverJobs({
+        store: w.store,
+        providers: new Map([['aws', silent as Provider]]),
+        home: w.home,
+        spawn: () => undefined,
+        stepBudgetMs: 1500,
+      })
+      expect(Date.now() - t0).to.be.lessThan(5000)
+      expect(result.partial).to.equal(true)
+      const first = result.actions.find((x) => x.attemptId === a.attemptId)!
+      expect(first).to.include({ok: false, code: 'PROVIDER_TRANSIENT'})
+      expect(first.message).to.include(`the deadline of stopping attempt ${a.attemptId} on aws (1.5 s) passed`)
+      expect(result.actions.find((x) => x.attemptId === b.attemptId)!.message).to.match(/failed earlier in this run/)
+    } finally {
+      await silent.close?.()
+      await hole.stop()
+    }
   })
 
   it('the CLI prints the per-job report under --json and exits 7 (partial)', async () => {
