@@ -32,6 +32,7 @@ export interface CallScope {
 }
 
 const scopes = new AsyncLocalStorage<CallScope>()
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The nearest deadline around the caller, if any. */
 export function callScope(): CallScope | undefined {
@@ -79,9 +80,11 @@ export async function withDeadline<T>(
   if (outer && outer.deadlineAt <= deadlineAt) return scopes.run({...outer, onRetry}, fn)
   const controller = new AbortController()
   const scope: CallScope = {deadlineAt, what, budgetMs, signal: controller.signal, onRetry}
-  const timer = setTimeout(() => controller.abort(new Error(deadlineMessage(scope))), budgetMs)
+  // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): a deadline that far has no
+  // timer, only its time, which the calls under it still check before they start.
+  const timer = budgetMs <= MAX_TIMER_MS ? setTimeout(() => controller.abort(new Error(deadlineMessage(scope))), budgetMs) : undefined
   // A deadline never keeps the process alive by itself.
-  timer.unref()
+  timer?.unref()
   try {
     return await scopes.run(scope, fn)
   } finally {

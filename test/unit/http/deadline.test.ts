@@ -103,6 +103,14 @@ describe('deadlines on remote calls', function () {
     expect(remainingMs()).to.equal(null)
   })
 
+  it('a deadline weeks away (past what setTimeout can hold) does not fire at once', async () => {
+    const r = await withDeadline(40 * 24 * 3600_000, 'a long --retry-until-up', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return sendRequest({url: stallUrl, method: 'GET', timeoutMs: 300, dispatcher}).catch((e: Error) => e.message)
+    })
+    expect(r).to.match(/within 300 ms/)
+  })
+
   it('stops retrying when the next wait would pass the deadline', async () => {
     let tries = 0
     const r = await timed(() =>
