@@ -48,11 +48,20 @@ export class LaunchRounds {
 
   /** One round of the failover loop. True when an attempt was launched. */
   async launchRound(job: JobRecord): Promise<boolean> {
-    const deadline = this.d.clock().getTime() + (this.d.deps.retryUntilUpMs ?? 0)
-    const failures: Array<{candidate: string; error: ProviderError}> = []
     // Wall time, as the deadlines of the calls are: the round's bound, or retry-until-up's when longer.
     const launchMs = this.d.deps.launchBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).launchMs
     this.launchEndsAt = launchMs > 0 ? Date.now() + Math.max(launchMs, this.d.deps.retryUntilUpMs ?? 0) : null
+    try {
+      return await this.rounds(job)
+    } finally {
+      // A candidate tried outside a round (a held move to spot) has its own budget only.
+      this.launchEndsAt = null
+    }
+  }
+
+  private async rounds(job: JobRecord): Promise<boolean> {
+    const deadline = this.d.clock().getTime() + (this.d.deps.retryUntilUpMs ?? 0)
+    const failures: Array<{candidate: string; error: ProviderError}> = []
     for (let round = 0; ; round++) {
       let planned = await this.d.plan(job, [...this.d.blocked, ...this.d.preemptionBlocks])
       if (planned.replanned.plan.candidates.length === 0 && this.d.preemptionBlocks.length > 0) {
@@ -216,7 +225,7 @@ export class LaunchRounds {
         hold,
         await this.gangObjects(job, attempt.id, provider),
       )
-      const handle = await this.underBudget(job, attempt.id, candidate, () =>
+      const handle = await this.underBudget(job, attempt.id, describe(candidate), () =>
         this.d.withTransientRetry(provider, () => provider.launch(request)),
       )
       this.d.journal.recordOutcome(
@@ -281,12 +290,11 @@ export class LaunchRounds {
    * call in it stops at the deadline (http/deadline.ts), and each retry in it is progress,
    * an event in the store (`status` shows it) and a line for a person watching.
    */
-  private underBudget<T>(job: JobRecord, attemptId: string, candidate: Candidate, fn: () => Promise<T>): Promise<T> {
+  private underBudget<T>(job: JobRecord, attemptId: string, where: string, fn: () => Promise<T>): Promise<T> {
     const own = this.d.deps.candidateBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).candidateMs
     const left = this.launchEndsAt === null ? null : Math.max(1, this.launchEndsAt - Date.now())
     const budgetMs = own > 0 ? Math.min(own, left ?? own) : left
     if (budgetMs === null) return fn()
-    const where = describe(candidate)
     return withDeadline(budgetMs, `the launch on ${where}`, fn, {
       onRetry: (notice) => {
         const message = `${where}: try ${notice.attempt} failed (${notice.reason}); retrying in ${(notice.delayMs / 1000).toFixed(1)} s`
@@ -453,8 +461,11 @@ export class LaunchRounds {
     try {
       const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
       const gang = await this.gangObjects(job, attempt.id, provider)
-      const handle = await this.d.withTransientRetry(provider, () =>
-        provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync, null, gang)),
+      const where = `${attempt.provider}/${attempt.region}${attempt.zone ? `/${attempt.zone}` : ''} ${attempt.instanceType}`
+      const handle = await this.underBudget(job, attempt.id, where, () =>
+        this.d.withTransientRetry(provider, () =>
+          provider.launch(this.launchRequest(job, attempt, offer, attempt.spot, provider, sync, null, gang)),
+        ),
       )
       this.d.journal.recordOutcome(
         attempt.id,
