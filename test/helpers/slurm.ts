@@ -151,7 +151,7 @@ export function partitionOffer(partition: string, overrides: Partial<Offer> = {}
   const spot = PREEMPTIBLE_PARTITIONS.includes(partition)
   return {
     provider: 'slurm',
-    region: 'skyhop',
+    region: TEST_CLUSTER,
     zone: partition,
     instanceType: partition,
     accelerator: null,
