@@ -3,7 +3,8 @@
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
-import {isSkyhopError} from '../errors.js'
+import {isSkyhopError, ProviderError} from '../errors.js'
+import type {LaunchHandle} from '../model/attempt.js'
 import {withDeadline} from '../util/deadline.js'
 import {redact} from '../util/redact.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
@@ -144,9 +145,10 @@ export async function recoverJobs(input: {
       act({...where, ok: false, code: f.code, message: `not stopped: ${f.message}`})
     }
   }
+  const budgetMs = input.stepBudgetMs ?? RECOVER_STEP_BUDGET_MS
   const idle = await releaseIdle({
     store: input.store,
-    providers: input.providers,
+    providers: new Map([...input.providers].map(([name, p]) => [name, guardCleanup(p, down, budgetMs)])),
     now: new Date(),
     onError: (attempt, error) => {
       const f = failure(error)
@@ -172,6 +174,36 @@ export async function recoverJobs(input: {
     actions,
     partial: actions.some((a) => !a.ok),
   }
+}
+
+/**
+ * The provider with its cleanup under the step budget, and refused at once (with the first
+ * failure) once the provider failed in this run: idle release goes on to the other providers
+ * instead of waiting out a deadline per attempt of a dead one.
+ */
+function guardCleanup(provider: Provider, down: Map<string, {code: string; message: string}>, budgetMs: number): Provider {
+  return new Proxy(provider, {
+    get(target, prop) {
+      if (prop === 'cleanup') {
+        return async (handle: LaunchHandle): Promise<void> => {
+          const known = down.get(target.name)
+          if (known) {
+            throw new ProviderError(target.name, 'transient', `failed earlier in this run (${known.message})`, {
+              code: known.code,
+            })
+          }
+          try {
+            await withDeadline(budgetMs, `releasing an idle instance on ${target.name}`, () => target.cleanup(handle))
+          } catch (error) {
+            down.set(target.name, failure(error))
+            throw error
+          }
+        }
+      }
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
 }
 
 /** Stops and releases one attempt of an ended job; false when there was nothing to stop. Throws what the provider throws. */

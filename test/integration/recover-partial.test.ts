@@ -125,6 +125,10 @@ describe('recover with one provider unreachable', function () {
     w = await cloudWorld()
     const a = await endedWithLiveAwsAttempt('silent-a')
     const b = await endedWithLiveAwsAttempt('silent-b')
+    // And an instance of an ended attempt, idle for an hour: its release is not tried again on the dead provider.
+    const c = await endedWithLiveAwsAttempt('silent-idle')
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString()
+    w.store.updateAttempt(c.attemptId, {state: 'SUCCEEDED', exitCode: 0, endedAt: hourAgo})
     const hole = new FakeBlackHole()
     const holeUrl = await hole.start()
     const silent = new AwsProvider({
@@ -147,6 +151,10 @@ describe('recover with one provider unreachable', function () {
       expect(first).to.include({ok: false, code: 'PROVIDER_TRANSIENT'})
       expect(first.message).to.include(`the deadline of stopping attempt ${a.attemptId} on aws (1.5 s) passed`)
       expect(result.actions.find((x) => x.attemptId === b.attemptId)!.message).to.match(/failed earlier in this run/)
+      const idle = result.actions.find((x) => x.attemptId === c.attemptId)!
+      expect(idle).to.include({step: 'release-idle', ok: false, code: 'PROVIDER_TRANSIENT'})
+      expect(idle.message).to.match(/^idle instance not released: aws: failed earlier in this run \(/)
+      expect(w.store.getAttempt(c.attemptId)!.releasedAt).to.equal(null)
     } finally {
       await silent.close?.()
       await hole.stop()
