@@ -11,6 +11,8 @@ export const ExitCode = {
   provider: 4,
   noFeasiblePlan: 5,
   jobLost: 6,
+  /** A command did part of its work and reports what it could not do (`recover` with a provider down): run it again. */
+  partial: 7,
   interrupted: 130,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]

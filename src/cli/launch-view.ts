@@ -9,7 +9,7 @@ export interface LaunchView extends LaunchProgress {
   stop(): void
 }
 
-const NOTED: ReadonlySet<string> = new Set(['failover', 'recovering', 'restarting', 'waiting'])
+const NOTED: ReadonlySet<string> = new Set(['failover', 'recovering', 'restarting', 'waiting', 'launch-retry', 'launch-budget-spent'])
 
 export async function launchView(options: {decorated: boolean; json: boolean; note: (text: string) => void}): Promise<LaunchView> {
   const spinner = options.decorated ? (await import('ora')).default({stream: process.stderr, text: 'starting'}).start() : undefined

@@ -95,22 +95,28 @@ export function renderPreempt(r: PreemptResult, graceSeconds: number): string {
 }
 
 export function renderRecover(r: RecoverResult): string {
-  if (r.restarted.length + r.restartedSweeps.length + r.cleaned.length + r.idleReleased.length === 0) return 'nothing to recover'
-  return [
-    ...r.restarted.map((j) => `restarted controller for ${j}`),
-    ...r.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
-    ...r.cleaned.map((a) => `stopped unowned attempt ${a}`),
-    ...r.idleReleased.map((a) => `released idle attempt ${a}`),
-    ...r.secretsMissing.map((m) => {
-      const names = m.secrets.map((n) => `$${n}`).join(', ')
-      const them = m.secrets.length === 1 ? 'it' : 'them'
-      const what =
-        'jobId' in m
-          ? `job ${m.jobId}: its controller keeps a running attempt`
-          : `sweep ${m.sweepId}: its controller keeps running attempts`
-      return `${what} but holds rather than launch, as this shell does not export ${names}; run \`skyhop recover\` from a shell that exports ${them}`
-    }),
-  ].join('\n')
+  if (r.actions.length + r.secretsMissing.length === 0) return 'nothing to recover'
+  const lines = r.actions.map((a) => {
+    const who = a.jobId ? `job ${a.jobId}` : `sweep ${a.sweepId ?? '?'}`
+    const what = a.attemptId ? `${who}, attempt ${a.attemptId}${a.provider ? ` on ${a.provider}` : ''}` : who
+    return a.ok ? `✓ ${what}: ${a.message}` : `✗ ${what}: ${a.message}${a.code ? ` [${a.code}]` : ''}`
+  })
+  for (const m of r.secretsMissing) {
+    const names = m.secrets.map((n) => `$${n}`).join(', ')
+    const them = m.secrets.length === 1 ? 'it' : 'them'
+    const what =
+      'jobId' in m ? `job ${m.jobId}: its controller keeps a running attempt` : `sweep ${m.sweepId}: its controller keeps running attempts`
+    lines.push(
+      `${what} but holds rather than launch, as this shell does not export ${names}; run \`skyhop recover\` from a shell that exports ${them}`,
+    )
+  }
+  if (r.partial) {
+    const failed = r.actions.filter((a) => !a.ok).length
+    lines.push(
+      `recover did not finish: ${failed} step(s) could not be done (see ✗ above); run \`skyhop recover\` again once the provider answers`,
+    )
+  }
+  return lines.join('\n')
 }
 
 export function renderValidation(r: ValidationResult): string {

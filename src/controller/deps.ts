@@ -47,6 +47,17 @@ export interface ControllerDeps {
   /** Most candidates tried per launch round (dstack tries 25). */
   maxCandidatesPerRound?: number
   /**
+   * How long one candidate's launch may take, every remote call and retry under it included
+   * (http/deadline.ts); its failure then is transient and the next candidate is tried.
+   * Default SKYHOP_CANDIDATE_TIMEOUT_SECONDS, else 180 s; 0 sets no deadline (the simulator).
+   */
+  candidateBudgetMs?: number
+  /**
+   * How long a launch round goes on starting candidates (longer with retryUntilUpMs): past it
+   * the round fails with what it saw. Default SKYHOP_LAUNCH_TIMEOUT_SECONDS, else 900 s; 0 sets none.
+   */
+  launchBudgetMs?: number
+  /**
    * How often a `spot: auto` job looks for spot (respot.ts): while it runs on on-demand (to
    * migrate back), and between tries while it waits for spot capacity before its deadline
    * forces on-demand. Default SKYHOP_RESPOT_INTERVAL_SECONDS, else 300 s; 0 turns both off.

@@ -3,6 +3,8 @@
 // left, planned again with the scopes blocked). The parts (launch-round.ts, spot-moves.ts,
 // holds.ts, attempt-end.ts) each hold their own state and reach one another through here.
 import {asProviderError} from '../errors.js'
+import {callScope, remainingMs} from '../util/deadline.js'
+import {redact} from '../util/redact.js'
 import type {BlockList, BlockedScope} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import type {JobSpec} from '../model/job-spec.js'
@@ -76,7 +78,13 @@ export class JobDrive {
       } catch (error) {
         const perr = asProviderError(provider.name, error)
         if (perr.category !== 'transient' || i >= TRANSIENT_RETRIES) throw perr
-        await this.sleep(Math.min(10_000, 250 * 2 ** i))
+        const delayMs = Math.min(10_000, 250 * 2 ** i)
+        // No try after the deadline around this (a launch candidate's budget): the failure stands.
+        const left = remainingMs()
+        if (left !== null && left <= delayMs) throw perr
+        const scope = callScope()
+        scope?.onRetry?.({what: scope.what, attempt: i + 1, delayMs, reason: redact(`${perr.code}: ${perr.message}`)})
+        await this.sleep(delayMs)
       }
     }
   }

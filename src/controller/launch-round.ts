@@ -6,6 +6,7 @@
 import type {Offer} from '../model/catalog.js'
 import type {CheckpointSync, GangObjects} from '../model/checkpoint.js'
 import {ProviderError, asProviderError} from '../errors.js'
+import {withDeadline} from '../util/deadline.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
@@ -19,11 +20,47 @@ import type {Replanned} from '../planner/replanner.js'
 import {billingPolicy} from './cost.js'
 import type {JobDrive} from './drive.js'
 
+/** One candidate's launch budget when SKYHOP_CANDIDATE_TIMEOUT_SECONDS is not set. */
+export const DEFAULT_CANDIDATE_TIMEOUT_SECONDS = 180
+/** Most a tag lookup after a launch that failed in transit may take. */
+export const TAG_LOOKUP_BUDGET_MS = 30_000
+/** A launch round's budget when SKYHOP_LAUNCH_TIMEOUT_SECONDS is not set. */
+export const DEFAULT_LAUNCH_TIMEOUT_SECONDS = 900
+
+function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]
+  const n = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw)
+  return (Number.isFinite(n) && n >= 0 ? n : fallback) * 1000
+}
+
+/** The budgets of a launch: one candidate's, and the round's (ms; 0 = none). */
+export function launchBudgets(env: NodeJS.ProcessEnv = process.env): {candidateMs: number; launchMs: number} {
+  return {
+    candidateMs: secondsFromEnv(env, 'SKYHOP_CANDIDATE_TIMEOUT_SECONDS', DEFAULT_CANDIDATE_TIMEOUT_SECONDS),
+    launchMs: secondsFromEnv(env, 'SKYHOP_LAUNCH_TIMEOUT_SECONDS', DEFAULT_LAUNCH_TIMEOUT_SECONDS),
+  }
+}
+
 export class LaunchRounds {
+  /** When the current launch round stops starting candidates (ms since the epoch); null: no bound. */
+  private launchEndsAt: number | null = null
+
   constructor(private readonly d: JobDrive) {}
 
   /** One round of the failover loop. True when an attempt was launched. */
   async launchRound(job: JobRecord): Promise<boolean> {
+    // Wall time, as the deadlines of the calls are: the round's bound, or retry-until-up's when longer.
+    const launchMs = this.d.deps.launchBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).launchMs
+    this.launchEndsAt = launchMs > 0 ? Date.now() + Math.max(launchMs, this.d.deps.retryUntilUpMs ?? 0) : null
+    try {
+      return await this.rounds(job)
+    } finally {
+      // A candidate tried outside a round (a held move to spot) has its own budget only.
+      this.launchEndsAt = null
+    }
+  }
+
+  private async rounds(job: JobRecord): Promise<boolean> {
     const deadline = this.d.clock().getTime() + (this.d.deps.retryUntilUpMs ?? 0)
     const failures: Array<{candidate: string; error: ProviderError}> = []
     for (let round = 0; ; round++) {
@@ -73,9 +110,15 @@ export class LaunchRounds {
       const sync = (await this.d.deps.checkpointSync?.(job)) ?? null
       let waitMs: number | null = null
       let waitConsidered = false
+      let spent = false
       for (const {candidate, replanned, spec} of candidates) {
         // A failure earlier in this round may have blocked this candidate's zone, region or provider.
         if (this.d.blocked.some((b) => covers(b, candidate))) continue
+        if (this.launchEndsAt !== null && Date.now() >= this.launchEndsAt) {
+          spent = true
+          this.d.emit('launch-budget-spent', `the launch's time budget is spent; ${describe(candidate)} and the rest are not tried`)
+          break
+        }
         if (!candidate.spot && !waitConsidered) {
           // About to go on-demand: with a deadline far enough, waiting for spot is cheaper.
           waitConsidered = true
@@ -100,7 +143,7 @@ export class LaunchRounds {
         if (TERMINAL_JOB_STATES.has(job.state)) return false
         continue
       }
-      if (this.d.clock().getTime() >= deadline) break
+      if (spent || this.d.clock().getTime() >= deadline) break
       // Retry until up: capacity comes back; wait with a capped backoff, forget zone blocks.
       const waitRetryMs = Math.min(60_000, 5_000 * 2 ** round, Math.max(0, deadline - this.d.clock().getTime()))
       this.d.emit('waiting', `no capacity anywhere; retrying in ${Math.round(waitRetryMs / 1000)} s`)
@@ -178,7 +221,9 @@ export class LaunchRounds {
         provider,
         this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold, await this.gangObjects(job, attempt.id, provider)),
       )
-      const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
+      const handle = await this.underBudget(job, attempt.id, describe(candidate), () =>
+        this.d.withTransientRetry(provider, () => provider.launch(request)),
+      )
       this.d.journal.recordOutcome(
         attempt.id,
         {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
@@ -193,7 +238,11 @@ export class LaunchRounds {
     } catch (error) {
       const perr = asProviderError(candidate.provider, error)
       // A launch that kept failing in transit may still have reached the backend.
-      if (perr.category === 'transient' && (await this.adoptByTag(provider, attempt, 'attempt-launched'))) return 'launched'
+      if (
+        perr.category === 'transient' &&
+        (await this.lookUpAfterFailure(candidate, () => this.adoptByTag(provider, attempt, 'attempt-launched')))
+      )
+        return 'launched'
       this.d.journal.recordOutcome(
         attempt.id,
         {
@@ -231,6 +280,43 @@ export class LaunchRounds {
       })
       return perr
     }
+  }
+
+  /**
+   * A candidate's launch under its budget (and what is left of the round's): every remote
+   * call in it stops at the deadline (http/deadline.ts), and each retry in it is progress,
+   * an event in the store (`status` shows it) and a line for a person watching.
+   */
+  private underBudget<T>(job: JobRecord, attemptId: string, where: string, fn: () => Promise<T>): Promise<T> {
+    const own = this.d.deps.candidateBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).candidateMs
+    const left = this.launchEndsAt === null ? null : Math.max(1, this.launchEndsAt - Date.now())
+    const budgetMs = own > 0 ? Math.min(own, left ?? own) : left
+    if (budgetMs === null) return fn()
+    return withDeadline(budgetMs, `the launch on ${where}`, fn, {
+      onRetry: (notice) => {
+        const message = `${where}: try ${notice.attempt} failed (${notice.reason}); retrying in ${(notice.delayMs / 1000).toFixed(1)} s`
+        this.d.journal.recordEvent(job.id, attemptId, 'launch-retry', {
+          candidate: where,
+          attempt: notice.attempt,
+          delayMs: Math.round(notice.delayMs),
+          reason: notice.reason,
+          budgetMs,
+        })
+        this.d.emit('launch-retry', message, {attemptId})
+      },
+    })
+  }
+
+  /**
+   * The tag lookup after a launch that failed in transit, under a budget of its own (the
+   * candidate's is likely spent: a silent endpoint is what spends it): at most
+   * TAG_LOOKUP_BUDGET_MS, so the launch's bound grows by that once, for its last candidate.
+   */
+  private lookUpAfterFailure(candidate: Candidate, fn: () => Promise<boolean>): Promise<boolean> {
+    const own = this.d.deps.candidateBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).candidateMs
+    if (own <= 0 && this.launchEndsAt === null) return fn()
+    const budgetMs = own > 0 ? Math.min(own, TAG_LOOKUP_BUDGET_MS) : TAG_LOOKUP_BUDGET_MS
+    return withDeadline(budgetMs, `the tag lookup after the launch on ${describe(candidate)}`, fn)
   }
 
   private launchRequest(
@@ -400,7 +486,10 @@ export class LaunchRounds {
         provider,
         this.launchRequest(job, attempt, offer, attempt.spot, provider, sync, null, gang),
       )
-      const handle = await this.d.withTransientRetry(provider, () => provider.launch(request))
+      const where = `${attempt.provider}/${attempt.region}${attempt.zone ? `/${attempt.zone}` : ''} ${attempt.instanceType}`
+      const handle = await this.underBudget(job, attempt.id, where, () =>
+        this.d.withTransientRetry(provider, () => provider.launch(request)),
+      )
       this.d.journal.recordOutcome(
         attempt.id,
         {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},

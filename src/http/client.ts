@@ -98,7 +98,7 @@ class RejectedResponse extends BackendError {
 /** Why a try failed, as errors and retry events say it. */
 function reasonOf(error: HttpTransportError | RejectedResponse, timeoutMs: number): string {
   if (error instanceof RejectedResponse) return error.message
-  if (error.kind === 'timeout') return `timed out after ${timeoutMs} ms`
+  if (error.kind === 'timeout') return error.message.includes('the deadline of') ? error.message : `timed out after ${timeoutMs} ms`
   return `network error ${error.networkCode ?? (error.cause instanceof Error ? error.cause.message : error.message)}`
 }
 
@@ -151,7 +151,9 @@ export class HttpClient {
       this.options.onRetry?.({attempt, delayMs, reason, url: describeUrl(req.url)})
     }
     try {
-      return {...(await withRetries(once, judge, this.retry, onRetry)), attempts}
+      // The whole call's deadline: the policy's, or one try's when that is longer (a large upload).
+      const policy = this.retry.totalMs === undefined ? this.retry : {...this.retry, totalMs: Math.max(this.retry.totalMs, timeoutMs)}
+      return {...(await withRetries(once, judge, policy, onRetry)), attempts}
     } catch (error) {
       if (!(error instanceof RejectedResponse || error instanceof HttpTransportError)) throw error
       throw this.failure(error, describeRequest(method, req.url), attempts, timeoutMs)

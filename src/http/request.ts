@@ -1,6 +1,7 @@
 // One HTTP exchange, the only place skyhop calls undici's `request`: through the dispatcher
-// the caller injects (never the global one), under a deadline that covers connect, headers
-// and body. undici is imported here, on the first call, so `skyhop --help` never loads it.
+// the caller injects (never the global one), under a deadline that covers connect,
+// headers and body, cut to the nearest deadline around it (deadline.ts). undici is
+// imported here, on the first call, so `skyhop --help` never loads it.
 // A request that gets no response throws HttpTransportError; any response is returned, and
 // what its status means is the caller's business. Nothing here formats a header, a query
 // string or a body into a message: requests are named by method, host and path only.
@@ -9,6 +10,7 @@ import type {Readable} from 'node:stream'
 import type {Dispatcher} from 'undici'
 
 import {HttpTransportError} from '../errors.js'
+import {callScope, capTimeout, deadlineMessage} from '../util/deadline.js'
 
 export interface HttpCall {
   url: string | URL
@@ -60,12 +62,21 @@ function isTimeout(error: unknown): boolean {
 }
 
 export async function sendRequest(call: HttpCall): Promise<HttpExchange> {
+  // The nearest deadline around the call (a check, a launch candidate, a call's retries)
+  // cuts this exchange's own: headers, body and all (see deadline.ts).
+  const scope = callScope()
+  const host = new URL(String(call.url)).host
+  if (scope && scope.deadlineAt <= Date.now()) {
+    throw new HttpTransportError('timeout', `no answer from ${host}: ${deadlineMessage(scope)}`)
+  }
+  const timeoutMs = capTimeout(call.timeoutMs)
+  // Cut by the scope: a timeout now is the scope's deadline, whichever timer noticed first.
+  const cut = scope !== undefined && timeoutMs < call.timeoutMs
   const {request} = await import('undici')
-  const deadline = AbortSignal.timeout(call.timeoutMs)
-  const signal = call.signal ? AbortSignal.any([deadline, call.signal]) : deadline
+  const deadline = AbortSignal.timeout(timeoutMs)
+  const signal = AbortSignal.any([deadline, ...(scope ? [scope.signal] : []), ...(call.signal ? [call.signal] : [])])
   const headers: Record<string, string> = {}
   for (const [name, value] of Array.isArray(call.headers) ? call.headers : Object.entries(call.headers ?? {})) headers[name] = value
-  const host = new URL(String(call.url)).host
   const limit = call.maxBodyBytes ?? MAX_BODY_BYTES
   try {
     const res = await request(call.url, {
@@ -74,6 +85,7 @@ export async function sendRequest(call: HttpCall): Promise<HttpExchange> {
       body: call.body,
       dispatcher: call.dispatcher,
       signal,
+      // undici's own timers are coarse (they may fire early); the signal holds the exact deadline.
       headersTimeout: call.timeoutMs,
       bodyTimeout: call.timeoutMs,
     })
@@ -92,8 +104,11 @@ export async function sendRequest(call: HttpCall): Promise<HttpExchange> {
     if (error instanceof HttpTransportError) throw error
     if (call.signal?.aborted) throw new HttpTransportError('aborted', `request to ${host} aborted`, {cause: error})
     const networkCode = networkCodeOf(error)
+    if (scope && (scope.signal.aborted || (cut && (deadline.aborted || isTimeout(error))))) {
+      throw new HttpTransportError('timeout', `no answer from ${host}: ${deadlineMessage(scope)}`, {cause: error, networkCode})
+    }
     if (deadline.aborted || isTimeout(error)) {
-      throw new HttpTransportError('timeout', `no answer from ${host} within ${call.timeoutMs} ms`, {cause: error, networkCode})
+      throw new HttpTransportError('timeout', `no answer from ${host} within ${timeoutMs} ms`, {cause: error, networkCode})
     }
     throw new HttpTransportError('network', `cannot reach ${host}${networkCode ? ` (${networkCode})` : ''}`, {cause: error, networkCode})
   }

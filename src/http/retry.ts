@@ -4,6 +4,9 @@
 // the HTTP client retries throttling, 5xx and transient network failures; a cloud's API
 // client asks its own error table. Each caller keeps its budget through `retries`.
 
+import {redact} from '../util/redact.js'
+import {callScope, remainingMs, withDeadline} from '../util/deadline.js'
+
 export interface RetryPolicy {
   /** Retries after the first try. */
   retries: number
@@ -11,6 +14,11 @@ export interface RetryPolicy {
   maxDelayMs: number
   /** A Retry-After longer than this is not waited for; the failure stands instead. */
   maxRetryAfterMs: number
+  /**
+   * The whole call's deadline, tries and waits together (withDeadline): a try that would
+   * start past it is not made. Unset: only the deadlines around the caller bound it.
+   */
+  totalMs?: number
   /** Injected for tests; default setTimeout. */
   sleep?: (ms: number) => Promise<void>
   /** Injected for tests; default Math.random. */
@@ -18,10 +26,10 @@ export interface RetryPolicy {
 }
 
 /** Price APIs, checkpoint stores, `skyhop check`: the HTTP client's default. */
-export const DEFAULT_RETRY: RetryPolicy = {retries: 4, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000}
+export const DEFAULT_RETRY: RetryPolicy = {retries: 4, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000, totalMs: 60_000}
 
 /** The clouds' signed API clients (EC2, ECS, CVM): a shorter first wait, a longer cap. */
-export const CLOUD_API_RETRY: RetryPolicy = {retries: 4, baseDelayMs: 200, maxDelayMs: 10_000, maxRetryAfterMs: 60_000}
+export const CLOUD_API_RETRY: RetryPolicy = {retries: 4, baseDelayMs: 200, maxDelayMs: 10_000, maxRetryAfterMs: 60_000, totalMs: 45_000}
 
 /** What a failed try says about trying again. */
 export interface RetryVerdict {
@@ -58,19 +66,33 @@ export async function withRetries<T>(
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void,
 ): Promise<T> {
   const sleep = policy.sleep ?? realSleep
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt)
-    } catch (error) {
-      if (attempt > policy.retries) throw error
-      const verdict = judge(error)
-      const {retry, afterMs} = typeof verdict === 'boolean' ? {retry: verdict, afterMs: undefined} : verdict
-      if (!retry) throw error
-      const backoff = backoffDelay(policy, attempt - 1)
-      if (afterMs !== undefined && afterMs > policy.maxRetryAfterMs) throw error
-      const delayMs = Math.max(backoff, afterMs ?? 0)
-      onRetry?.(error, attempt, delayMs)
-      await sleep(delayMs)
+  const loop = async (): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(attempt)
+      } catch (error) {
+        if (attempt > policy.retries) throw error
+        const verdict = judge(error)
+        const {retry, afterMs} = typeof verdict === 'boolean' ? {retry: verdict, afterMs: undefined} : verdict
+        if (!retry) throw error
+        const backoff = backoffDelay(policy, attempt - 1)
+        if (afterMs !== undefined && afterMs > policy.maxRetryAfterMs) throw error
+        const delayMs = Math.max(backoff, afterMs ?? 0)
+        // No try after the nearest deadline: the failure so far stands.
+        const left = remainingMs()
+        if (left !== null && left <= delayMs) throw error
+        onRetry?.(error, attempt, delayMs)
+        const scope = callScope()
+        scope?.onRetry?.({what: scope.what, attempt, delayMs, reason: reasonOf(error)})
+        await sleep(delayMs)
+      }
     }
   }
+  return policy.totalMs === undefined ? loop() : withDeadline(policy.totalMs, 'the call and its retries', loop)
+}
+
+function reasonOf(error: unknown): string {
+  const e = error as {code?: unknown; message?: unknown} | null
+  const message = typeof e?.message === 'string' ? e.message : String(error)
+  return redact(typeof e?.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message)
 }

@@ -386,6 +386,16 @@ export function readExitCode(dir: string): number | null {
   return readInt(join(dir, 'exit_code'))
 }
 
+/**
+ * The job's own exit status (job.status), which the job's wrapper shell writes atomically
+ * the moment setup or run ends, in the job's process group and independent of the runner:
+ * it is there even when the runner died first. exit_code says more (the runner's epilogue
+ * is done), so readers use this only once they know the runner is gone.
+ */
+export function readJobStatus(dir: string): number | null {
+  return readInt(join(dir, 'job.status'))
+}
+
 export function readRunnerPid(dir: string): number | null {
   return readInt(join(dir, 'runner.pid'))
 }

@@ -79,7 +79,9 @@ async function createSlurm(setup: ProviderSetup): Promise<Provider | undefined> 
   })
   if (configured) return provider
   // Only whether slurmctld answers decides; the partitions are asked for when a job could use them.
-  const check = await provider.ping()
+  // Under check's budget: a slurmctld that never answers must not hold up every command.
+  const {withDeadline} = await import('../util/deadline.js')
+  const check = await withDeadline(CHECK_BUDGET_MS, 'the Slurm ping', () => provider.ping())
   if (!check.ok) setup.warn?.(`slurm: sinfo is installed but the cluster did not answer (${check.message}); Slurm is not a candidate`)
   return check.ok ? provider : undefined
 }
@@ -185,12 +187,31 @@ export interface ProviderCheck {
 }
 
 /** `skyhop check`: each enabled provider's own check, and why the others are not enabled. */
-export async function checkProviders(setup: ProviderSetup, providers: ReadonlyMap<string, Provider>): Promise<ProviderCheck[]> {
-  const out: ProviderCheck[] = []
-  for (const p of providers.values()) {
-    const r = await p.check().catch((error: Error) => ({provider: p.name, ok: false, source: null, message: error.message}))
-    out.push({provider: p.name, enabled: true, ok: r.ok, source: r.source, message: r.message})
-  }
+/**
+ * How long `check` gives one provider (credentials, endpoint, its one harmless call), every
+ * remote call under it included (http/deadline.ts). The providers are checked at once, so
+ * this is about the whole command's bound too.
+ */
+export const CHECK_BUDGET_MS = 10_000
+
+export async function checkProviders(
+  setup: ProviderSetup,
+  providers: ReadonlyMap<string, Provider>,
+  budgetMs = CHECK_BUDGET_MS,
+): Promise<ProviderCheck[]> {
+  const {withDeadline} = await import('../util/deadline.js')
+  const checked = await Promise.all(
+    [...providers.values()].map(async (p) => {
+      const r = await withDeadline(budgetMs, `check of ${p.name}`, () => p.check()).catch((error: Error) => ({
+        provider: p.name,
+        ok: false,
+        source: null,
+        message: error.message,
+      }))
+      return {provider: p.name, enabled: true, ok: r.ok, source: r.source, message: r.message}
+    }),
+  )
+  const out: ProviderCheck[] = [...checked]
   for (const name of KNOWN_PROVIDERS) {
     if (providers.has(name)) continue
     const cloud = CLOUDS.find((c) => c.name === name)

@@ -15,7 +15,9 @@
 //   job.pgid          process group id of the job (setup and run)
 //   output.log        stdout and stderr of setup and run, interleaved
 //   events.jsonl      one JSON object per line (see RunnerEvent)
-//   job.status        run.sh's exit status, as the job's own shell saw it (internal)
+//   job.status        the job's exit status (run.sh's, or setup's when setup ended it), written
+//                     atomically by the job's own shell even when the runner is gone: the
+//                     record providers fall back on when the runner died without exit_code
 //   exit_code         the job's exit code, written atomically when it ends
 //   stop-request      written by skyhop before signalling the runner: `cancel` or `preempt`
 //   container-args    with containerImage: the runtime's extra arguments, one per line (container.ts)

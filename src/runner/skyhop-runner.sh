@@ -2,6 +2,7 @@
 # skyhop-runner.sh: runs one attempt of a skyhop job on an execution host.
 #
 #   bash skyhop-runner.sh ATTEMPT_DIR
+#   bash skyhop-runner.sh --keep ATTEMPT_DIR   (the runner under a keeper; see --keep below)
 #
 # The attempt directory is the whole interface (src/runner/contract.ts is the spec):
 # the runner reads run.sh, setup.sh, env and runner.conf, runs setup then run in a
@@ -64,8 +65,66 @@ if (( BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1) )
 # Tests force the pre-5.1 path to keep it honest.
 if [[ ${SKYHOP_RUNNER_COMPAT_WAIT-} == 1 ]]; then sr_wait_p=0; fi
 
+# --keep: a keeper around the runner, for hosts where the runner's end is the attempt's end
+# (a Slurm step ends, and Slurm kills what is left, when its task exits; a cloud instance
+# powers off when its boot script does). The keeper runs the runner as its child and exits
+# with its status. When the runner dies before recording exit_code (killed), the job runs on
+# in its own process group: the keeper waits for the job's own status (job.status, which
+# the job's shell writes) or for the group to end, forwards signals to the group meanwhile
+# (the runner cannot), and exits with that status. A killed runner never turns a job that
+# ran to its end into a lost attempt that runs again.
+if [[ ${1-} == --keep && $# -eq 2 && -n $2 ]]; then
+  sk_runner= sk_pgid= sk_self=${BASH_SOURCE[0]}
+  # Handlers, not ignores: the runner starts with the default ones. While the runner lives
+  # it hears signals itself (Slurm signals every process of the step); after it, the job's
+  # group gets them from here.
+  sk_forward() { [[ -n $sk_pgid ]] && kill -s "$1" -- "-$sk_pgid" 2>/dev/null; }
+  for sk_sig in TERM INT USR1 USR2 HUP QUIT; do trap "sk_forward $sk_sig" "$sk_sig"; done
+  bash "$sk_self" "$2" &
+  sk_runner=$!
+  while :; do
+    wait "$sk_runner"
+    sk_st=$?
+    kill -0 "$sk_runner" 2>/dev/null || break
+  done
+  wait "$sk_runner" 2>/dev/null
+  sk_s2=$?
+  (( sk_s2 == 127 )) || sk_st=$sk_s2
+  # The runner's own files: ATTEMPT_DIR, or a gang rank's node-<rank>/ (the one whose
+  # runner.pid is this child's).
+  sk_out=
+  for sk_f in "$2/runner.pid" "$2"/node-*/runner.pid; do
+    [[ -r $sk_f && $(<"$sk_f") == "$sk_runner" ]] && { sk_out=${sk_f%/runner.pid}; break; }
+  done
+  if [[ -z $sk_out || -s $sk_out/exit_code || ! -s $sk_out/job.pgid ]]; then exit "$sk_st"; fi
+  sk_pgid=$(<"$sk_out/job.pgid")
+  [[ $sk_pgid =~ ^[0-9]+$ ]] || exit "$sk_st"
+  echo "skyhop-runner: the runner died (status $sk_st) before the job ended; waiting for the job's own status" >&2
+  # Alive: a process of the group that is not a zombie (an init that reaps slowly keeps them).
+  sk_alive() {
+    local f stat fields
+    kill -0 -- "-$sk_pgid" 2>/dev/null || return 1
+    [[ -r /proc/self/stat ]] || return 0
+    for f in /proc/[0-9]*/stat; do
+      read -r stat 2>/dev/null <"$f" || continue
+      read -r -a fields <<<"${stat##*) }"
+      [[ ${fields[2]-} == "$sk_pgid" && ${fields[0]-} != Z && ${fields[0]-} != X ]] && return 0
+    done
+    return 1
+  }
+  while [[ ! -s $sk_out/job.status ]] && sk_alive; do
+    sleep 1 &
+    wait $! 2>/dev/null
+  done
+  if [[ -s $sk_out/job.status ]]; then
+    sk_st=$(<"$sk_out/job.status")
+    [[ $sk_st =~ ^[0-9]+$ ]] || sk_st=255
+  fi
+  exit "$sk_st"
+fi
+
 if [[ $# -ne 1 || -z $1 ]]; then
-  echo "usage: bash skyhop-runner.sh ATTEMPT_DIR" >&2
+  echo "usage: bash skyhop-runner.sh [--keep] ATTEMPT_DIR" >&2
   exit 64
 fi
 if (( ! sr_bash_ok )); then
@@ -796,6 +855,7 @@ sr_token_ok() { [[ $1 =~ ^[A-Za-z0-9+/=_.-]{1,512}$ ]]; }
 # has scheduled this machine's interruption. SR_LAG is how long the notice may have been
 # up before this poll saw it (one poll interval; nothing after a hanging GET's answer).
 sr_aws_token= sr_aws_token_until=0 sr_aws_rebalance=
+# ship-section notice-aws: only on a VM whose attempt uses it (shippedRunner)
 sr_poll_aws() {
   local base=$1 hdr=()
   sr_now
@@ -828,6 +888,7 @@ sr_poll_aws() {
   N_DETAIL="action=$action time=$time"
   if sr_parse_time "$time"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
 }
+# ship-section-end
 
 # GCP: instance/preempted, read with the metadata server's hanging GET
 # (?wait_for_change=true&last_etag=E&timeout_sec=T), which answers as soon as the value's
@@ -838,6 +899,7 @@ sr_poll_aws() {
 # falls back to a plain GET every poll interval and tries the hanging GET again later.
 sr_gcp_etag= sr_gcp_hang_after=0
 SR_GCP_WAIT_S=60
+# ship-section notice-gcp: only on a VM whose attempt uses it (shippedRunner)
 sr_poll_gcp() {
   local base=$1 url="$1/computeMetadata/v1/instance/preempted" hang=
   sr_now
@@ -869,9 +931,11 @@ sr_poll_gcp() {
   N_DEADLINE=$(( NOW_MS + 30000 - lag ))
   N_DETAIL="preempted=TRUE${hang:+ (wait_for_change)}"
 }
+# ship-section-end
 
 sr_azure_name=
 sr_azure_named=
+# ship-section notice-azure: only on a VM whose attempt uses it (shippedRunner)
 sr_poll_azure() {
   local base=$1
   if [[ -z $sr_azure_named ]]; then
@@ -905,8 +969,10 @@ sr_poll_azure() {
     N_DEADLINE=$(( NOW_MS + 30000 - sr_poll_ms )) # Azure promises at least 30 s
   fi
 }
+# ship-section-end
 
 sr_ali_token= sr_ali_token_until=0
+# ship-section notice-aliyun: only on a VM whose attempt uses it (shippedRunner)
 sr_poll_aliyun() {
   local base=$1 hdr=()
   sr_now
@@ -927,6 +993,7 @@ sr_poll_aliyun() {
   N_DETAIL="termination-time=$t"
   if sr_parse_time "$t"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
 }
+# ship-section-end
 
 # The gang's notice at a signed GET (404 until a rank publishes): the body is the deadline
 # in ms since the epoch.
@@ -944,6 +1011,7 @@ sr_poll_gang() {
 }
 sr_gang_seen=
 
+# ship-section notice-tencentcloud: only on a VM whose attempt uses it (shippedRunner)
 sr_poll_tencentcloud() {
   local base=$1
   sr_http GET "$base/latest/meta-data/spot/termination-time" 2 || return 1
@@ -954,6 +1022,7 @@ sr_poll_tencentcloud() {
   if [[ $t =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}[\ T][0-9]{2}:[0-9]{2}:[0-9]{2}$ ]]; then t="$t +0800"; fi
   if sr_parse_time "$t"; then N_DEADLINE=$T_MS; else sr_now; N_DEADLINE=$(( NOW_MS + sr_grace_ms )); fi
 }
+# ship-section-end
 
 # sr_poller NAME BASE: polls one source until it reports a notice or the runner is gone.
 # pollIntervalSeconds is the longest a notice waits before the runner hears of it: a poll
@@ -1175,6 +1244,13 @@ sr_gang_env() {
   done
 }
 
+# Stops this attempt's container (the runtime's client may be gone: SIGKILL took it).
+sr_ctr_kill() {
+  [[ -n $sr_ctr_name ]] || return 0
+  "$sr_ctr_rt" kill --signal "$1" "$sr_ctr_name" >/dev/null 2>&1
+}
+
+# ship-section container: only on a VM whose attempt uses it (shippedRunner)
 # The container's command (bash in the image): sources env, then runs setup and run each in a
 # process group of their own, and forwards the signals the container's init passes on to
 # that group, as the runner does to the job's group outside. Writes setup-exit and run-start
@@ -1268,12 +1344,6 @@ sr_ctr_secrets() {
   done
 }
 
-# Stops this attempt's container (the runtime's client may be gone: SIGKILL took it).
-sr_ctr_kill() {
-  [[ -n $sr_ctr_name ]] || return 0
-  "$sr_ctr_rt" kill --signal "$1" "$sr_ctr_name" >/dev/null 2>&1
-}
-
 # SIGNAL CLIENT_PID: the job's signal to its container. A container still being created
 # cannot be signalled yet: retried every 0.1 s while the client lives, for at most 10 s.
 sr_ctr_forward() {
@@ -1284,6 +1354,7 @@ sr_ctr_forward() {
     sleep 0.1
   done
 }
+# ship-section-end
 
 # Runs in the job's own process group: setup (if any), then run in place of this shell.
 sr_job_main() {
@@ -1294,7 +1365,7 @@ sr_job_main() {
   sr_close_slots
   exec </dev/null >>"$sr_out/output.log" 2>&1
   umask "$sr_umask"
-  cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; exit 1; }
+  cd -- "$sr_workdir" || { echo "skyhop-runner: cannot enter workdir $sr_workdir"; sr_write_atomic "$sr_out/job.status" 1; exit 1; }
   if [[ -n $sr_ctr_image ]]; then
     # setup-start here; setup-exit and run-start come from inside the container.
     # An image that is not here is pulled first, so that a pull failure is told apart from
@@ -1351,15 +1422,23 @@ sr_job_main() {
     (sr_load_env && exec bash "$sr_dir/setup.sh")
     st=$?
     sr_emit setup-exit exitCode "$st"
-    (( st != 0 )) && exit "$st"
-    [[ -n $stop_sig ]] && exit $(( 128 + $(kill -l "$stop_sig") ))
+    # A job that ends here records its status as well: a runner that died meanwhile must
+    # not leave the attempt without one (it would be run again).
+    [[ -n $stop_sig ]] && (( st == 0 )) && st=$(( 128 + $(kill -l "$stop_sig") ))
+    if (( st != 0 )); then
+      trap '' TERM INT USR1 USR2 HUP QUIT
+      sr_write_atomic "$sr_out/job.status" "$st"
+      exit "$st"
+    fi
     trap - TERM INT USR1 USR2 HUP QUIT
   fi
   sr_emit run-start
   sr_load_env
   # Not `exec`: this shell outlives run.sh to record its exit status in a file, because
   # bash's own `wait` in the runner can lose it when a signal lands mid-wait (seen under
-  # Slurm, which signals every process of the step). A no-op trap keeps this shell alive
+  # Slurm, which signals every process of the step), and because the runner may die
+  # before the job does: job.status is then the only record of how the job ended, and
+  # what keeps skyhop from running a finished job again. A no-op trap keeps this shell alive
   # through the job's signal; run.sh itself starts with default handlers.
   trap ':' TERM INT USR1 USR2 HUP QUIT
   bash "$sr_dir/run.sh"

@@ -21,8 +21,14 @@ export interface CheckResult {
 export async function check(ctx: ServiceContext): Promise<CheckResult> {
   const providers = await ctx.providers()
   const {checkProviders} = await import('../providers/registry.js')
-  const checks = await checkProviders({home: ctx.home, config: ctx.config()}, providers)
-  const store = await checkStore(ctx.config().checkpointStore)
+  const {withDeadline} = await import('../util/deadline.js')
+  const {CHECK_BUDGET_MS} = await import('../providers/registry.js')
+  // All at once, each under its own deadline: one endpoint that never answers costs its
+  // provider's check ~10 s, not the others' turn.
+  const [checks, store] = await Promise.all([
+    checkProviders({home: ctx.home, config: ctx.config()}, providers),
+    withDeadline(CHECK_BUDGET_MS, 'check of the checkpoint store', () => checkStore(ctx.config().checkpointStore)),
+  ])
   return {providers: checks, checkpointStore: store}
 }
 

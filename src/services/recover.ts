@@ -3,6 +3,10 @@
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
+import {isSkyhopError, ProviderError} from '../errors.js'
+import type {LaunchHandle} from '../model/attempt.js'
+import {withDeadline} from '../util/deadline.js'
+import {redact} from '../util/redact.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
@@ -22,8 +26,41 @@ export interface RecoverResult {
    * launch one, until a controller that has them takes over (a `recover` from such a shell).
    */
   secretsMissing: Array<{jobId: string; secrets: string[]} | {sweepId: string; secrets: string[]}>
+  /** Per job (or sweep), what was done and what could not be, in the order it was tried. */
+  actions: RecoverAction[]
+  /** Something could not be done (a provider unreachable, a controller that would not start): run recover again. Exit 7. */
+  partial: boolean
 }
 
+export type RecoverStep = 'restart-controller' | 'restart-sweep-controller' | 'stop-attempt' | 'release-idle'
+
+export interface RecoverAction {
+  step: RecoverStep
+  jobId: string | null
+  sweepId: string | null
+  attemptId: string | null
+  provider: string | null
+  ok: boolean
+  /** What was done, or what could not be and why (the error's code and message). */
+  message: string
+  code?: string
+}
+
+/** How long recover gives one attempt's stop (poll, signal, cleanup): a silent provider costs this once per run. */
+export const RECOVER_STEP_BUDGET_MS = 30_000
+
+/** An error as recover reports it: its taxonomy code and a message with nothing secret in it. */
+function failure(error: unknown): {code: string; message: string} {
+  if (isSkyhopError(error)) return {code: error.code, message: redact(error.message)}
+  return {code: 'INTERNAL', message: redact(error instanceof Error ? error.message : String(error))}
+}
+
+/**
+ * Does all it can: one unreachable provider (or a controller that will not start) costs
+ * only what depends on it. Every step is reported in `actions`, done or not; a provider that
+ * failed once is not asked again in this run (each call would wait out its deadline), and
+ * what it holds is reported as not done. Idle release runs whatever happened before it.
+ */
 export async function recoverJobs(input: {
   store: Store
   providers: ReadonlyMap<string, Provider>
@@ -31,64 +68,187 @@ export async function recoverJobs(input: {
   spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller') => void
   /** The environment the controllers inherit (default: this process's). */
   env?: NodeJS.ProcessEnv
+  /** One attempt's stop at most; default RECOVER_STEP_BUDGET_MS. */
+  stepBudgetMs?: number
 }): Promise<RecoverResult> {
   const spawn = input.spawn ?? spawnDetachedController
   const env = input.env ?? process.env
+  const actions: RecoverAction[] = []
   const restarted: string[] = []
   const restartedSweeps: string[] = []
   const secretsMissing: RecoverResult['secretsMissing'] = []
-  for (const sweep of input.store.orphanedSweeps()) {
-    spawn(input.home, sweep.id, 'sweep-controller')
-    restartedSweeps.push(sweep.id)
+  const act = (a: Omit<RecoverAction, 'jobId' | 'sweepId' | 'attemptId' | 'provider'> & Partial<RecoverAction>): void => {
+    actions.push({jobId: null, sweepId: null, attemptId: null, provider: null, ...a})
+  }
+  const restartSweep = (sweepId: string, jobId: string | null): void => {
+    try {
+      spawn(input.home, sweepId, 'sweep-controller')
+      restartedSweeps.push(sweepId)
+      act({step: 'restart-sweep-controller', sweepId, jobId, ok: true, message: `restarted the controller of sweep ${sweepId}`})
+    } catch (error) {
+      const f = failure(error)
+      act({
+        step: 'restart-sweep-controller',
+        sweepId,
+        jobId,
+        ok: false,
+        code: f.code,
+        message: `could not restart the sweep's controller: ${f.message}`,
+      })
+      return
+    }
     // Its jobs share the base job's secrets.
-    const missing = missingSecrets(sweep.spec, env)
-    if (missing.length > 0) secretsMissing.push({sweepId: sweep.id, secrets: missing})
+    const sweep = input.store.getSweep(sweepId)
+    const missing = sweep ? missingSecrets(sweep.spec, env) : []
+    if (missing.length > 0) secretsMissing.push({sweepId, secrets: missing})
+  }
+  const tried = new Set<string>()
+  for (const sweep of input.store.orphanedSweeps()) {
+    tried.add(sweep.id)
+    restartSweep(sweep.id, null)
   }
   for (const job of input.store.orphanedJobs()) {
     // A sweep's jobs belong to its controller, which starts them within the sweep's limits.
     if (job.sweepId !== null && input.store.getSweep(job.sweepId)?.state === 'RUNNING') {
-      if (!restartedSweeps.includes(job.sweepId)) {
-        spawn(input.home, job.sweepId, 'sweep-controller')
-        restartedSweeps.push(job.sweepId)
+      if (!tried.has(job.sweepId)) {
+        tried.add(job.sweepId)
+        restartSweep(job.sweepId, job.id)
       }
       continue
     }
-    spawn(input.home, job.id)
-    input.store.addEvent(job.id, null, 'controller-restarted', {})
-    restarted.push(job.id)
+    try {
+      spawn(input.home, job.id)
+      input.store.addEvent(job.id, null, 'controller-restarted', {})
+      restarted.push(job.id)
+      act({step: 'restart-controller', jobId: job.id, ok: true, message: 'restarted its controller'})
+    } catch (error) {
+      const f = failure(error)
+      act({step: 'restart-controller', jobId: job.id, ok: false, code: f.code, message: `could not restart its controller: ${f.message}`})
+      continue
+    }
     const missing = missingSecrets(job.spec, env)
     if (missing.length > 0) secretsMissing.push({jobId: job.id, secrets: missing})
   }
   const cleaned: string[] = []
+  // A provider that failed once in this run, with why: its other attempts wait for the next recover.
+  const down = new Map<string, {code: string; message: string}>()
   for (const requested of input.store.liveAttempts()) {
     const job = input.store.getJob(requested.jobId)
     if (!job || !TERMINAL_JOB_STATES.has(job.state)) continue
     const provider = input.providers.get(requested.provider)
     if (!provider) continue
-    const attempt = requested.handle ? requested : await adoptEnded(input.store, provider, job, requested)
-    if (!attempt?.handle) continue
-    const r = (await provider.poll([attempt.handle])).get(attempt.handle.externalId)
-    if (r && !TERMINAL_ATTEMPT_STATES.has(r.state)) await provider.signal(attempt.handle, 'cancel', job.spec.recovery.graceSeconds)
-    input.store.updateAttempt(
-      attempt.id,
-      {
-        state: r && TERMINAL_ATTEMPT_STATES.has(r.state) ? r.state : 'CANCELLED',
-        endedAt: new Date().toISOString(),
-        reason: 'job had ended',
-      },
-      {kind: 'attempt-reconciled'},
-    )
-    if (
-      await provider.cleanup(attempt.handle).then(
-        () => true,
-        () => false,
+    const where = {step: 'stop-attempt' as const, jobId: job.id, attemptId: requested.id, provider: requested.provider}
+    const known = down.get(requested.provider)
+    if (known) {
+      act({
+        ...where,
+        ok: false,
+        code: known.code,
+        message: `not stopped: provider ${requested.provider} failed earlier in this run (${known.message})`,
+      })
+      continue
+    }
+    try {
+      const stopped = await withDeadline(
+        input.stepBudgetMs ?? RECOVER_STEP_BUDGET_MS,
+        `stopping attempt ${requested.id} on ${requested.provider}`,
+        () => stopEnded(input.store, provider, job, requested),
       )
-    )
-      input.store.markReleased(attempt.id)
-    cleaned.push(attempt.id)
+      if (stopped) {
+        cleaned.push(requested.id)
+        act({...where, ok: true, message: 'stopped an attempt still running for a job that had ended'})
+      }
+    } catch (error) {
+      const f = failure(error)
+      down.set(requested.provider, f)
+      act({...where, ok: false, code: f.code, message: `not stopped: ${f.message}`})
+    }
   }
-  const idle = await releaseIdle({store: input.store, providers: input.providers, now: new Date()})
-  return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId), secretsMissing}
+  const budgetMs = input.stepBudgetMs ?? RECOVER_STEP_BUDGET_MS
+  const idle = await releaseIdle({
+    store: input.store,
+    providers: new Map([...input.providers].map(([name, p]) => [name, guardCleanup(p, down, budgetMs)])),
+    now: new Date(),
+    onError: (attempt, error) => {
+      const f = failure(error)
+      const step = {step: 'release-idle' as const, jobId: attempt.jobId, attemptId: attempt.id, provider: attempt.provider}
+      act({...step, ok: false, code: f.code, message: `idle instance not released: ${f.message}`})
+    },
+  })
+  for (const r of idle) {
+    act({
+      step: 'release-idle',
+      jobId: r.jobId,
+      attemptId: r.attemptId,
+      provider: r.provider,
+      ok: true,
+      message: 'released an idle instance',
+    })
+  }
+  return {
+    restarted,
+    restartedSweeps,
+    cleaned,
+    idleReleased: idle.map((r) => r.attemptId),
+    secretsMissing,
+    actions,
+    partial: actions.some((a) => !a.ok),
+  }
+}
+
+/**
+ * The provider with its cleanup under the step budget, and refused at once (with the first
+ * failure) once the provider failed in this run: idle release goes on to the other providers
+ * instead of waiting out a deadline per attempt of a dead one.
+ */
+function guardCleanup(provider: Provider, down: Map<string, {code: string; message: string}>, budgetMs: number): Provider {
+  return new Proxy(provider, {
+    get(target, prop) {
+      if (prop === 'cleanup') {
+        return async (handle: LaunchHandle): Promise<void> => {
+          const known = down.get(target.name)
+          if (known) {
+            throw new ProviderError(target.name, 'transient', `failed earlier in this run (${known.message})`, {
+              code: known.code,
+            })
+          }
+          try {
+            await withDeadline(budgetMs, `releasing an idle instance on ${target.name}`, () => target.cleanup(handle))
+          } catch (error) {
+            down.set(target.name, failure(error))
+            throw error
+          }
+        }
+      }
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
+/** Stops and releases one attempt of an ended job; false when there was nothing to stop. Throws what the provider throws. */
+async function stopEnded(store: Store, provider: Provider, job: JobRecord, requested: AttemptRecord): Promise<boolean> {
+  const attempt = requested.handle ? requested : await adoptEnded(store, provider, job, requested)
+  if (!attempt?.handle) return false
+  const r = (await provider.poll([attempt.handle])).get(attempt.handle.externalId)
+  if (r && !TERMINAL_ATTEMPT_STATES.has(r.state)) await provider.signal(attempt.handle, 'cancel', job.spec.recovery.graceSeconds)
+  store.updateAttempt(
+    attempt.id,
+    {
+      state: r && TERMINAL_ATTEMPT_STATES.has(r.state) ? r.state : 'CANCELLED',
+      endedAt: new Date().toISOString(),
+      reason: 'job had ended',
+    },
+    {kind: 'attempt-reconciled'},
+  )
+  if (
+    await provider.cleanup(attempt.handle).then(
+      () => true,
+      () => false,
+    )
+  )
+    store.markReleased(attempt.id)
+  return true
 }
 
 /**

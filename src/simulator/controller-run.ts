@@ -164,6 +164,9 @@ export async function runController(input: ControllerRunInput): Promise<Controll
       pollIntervalMs: Math.max(1000, Math.round(input.gapHours * 3_600_000)),
       retryUntilUpMs: 0,
       maxCandidatesPerRound: 1000,
+      // Virtual time: the fake clouds answer at once, and a wall-clock deadline means nothing here.
+      candidateBudgetMs: 0,
+      launchBudgetMs: 0,
       env: {},
       respotIntervalMs: input.respotIntervalMs ?? Math.round(input.gapHours * 3_600_000),
       replan: async (s, blocked) => {

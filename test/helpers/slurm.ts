@@ -1,10 +1,11 @@
 // Shared by the tests that need the real Slurm cluster (scripts/slurm-up.sh): whether it
-// answers, and small builders for specs, offers and launch requests. When `CI` is set a
-// missing Slurm is a failure, not a skip: CI must never pass by testing nothing.
+// answers and is OUR cluster, and small builders for specs, offers and launch requests.
+// When `CI` is set a missing Slurm is a failure, not a skip: CI must never pass by testing
+// nothing.
 import {execFile} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 import {promisify} from 'node:util'
 
 import type {Offer} from '../../src/model/catalog.js'
@@ -16,25 +17,100 @@ import {testJobSpec} from './job-spec.js'
 
 const run = promisify(execFile)
 
+/** The first line of every slurm.conf that scripts/slurm-up.sh writes. */
+export const SLURM_UP_MARKER = '# managed by skyhop scripts/slurm-up.sh'
+/** The cluster name slurm-up.sh gives (SKYHOP_SLURM_CLUSTER, as there). */
+export const TEST_CLUSTER = process.env.SKYHOP_SLURM_CLUSTER || 'skyhop'
+/** The partitions the tests use, as slurm-up.sh defines them. */
+const PARTITIONS = ['low', 'high', 'gang-low', 'gang-high']
+const SLURM_UP = resolve(import.meta.dirname, '../../scripts/slurm-up.sh')
+
 let status: Promise<{ok: boolean; why: string}> | null = null
 
-/** Whether slurmctld answers and the test cluster's partitions exist. Cached per process. */
+/** `Key = value` lines of `scontrol show config` (or `Key=value` lines of slurm.conf) as a map; the first of a key wins. */
+export function configValues(text: string): Map<string, string> {
+  const values = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_[\]]*)\s*=\s*(.*?)\s*$/.exec(line)
+    if (m && !values.has(m[1])) values.set(m[1], m[2])
+  }
+  return values
+}
+
+/**
+ * Why the running controller is not the test cluster, or null when it is: the config it
+ * runs from (SLURM_CONF) must be the one slurm-up.sh wrote (its marker line), and the
+ * cluster name and ports the controller reports must be that file's. Partitions named
+ * `low` and `high` alone prove nothing: another cluster on the machine may have them, and
+ * the tests would then submit to it with the wrong names, ports and preemption rules.
+ */
+export function notOurCluster(running: Map<string, string>, confText: string | null, confPath: string): string | null {
+  if (confText === null) return `cannot read ${confPath}, the config the running slurmctld reports`
+  if (!confText.split('\n').some((l) => l.trim() === SLURM_UP_MARKER))
+    return `${confPath} was not written by scripts/slurm-up.sh (no "${SLURM_UP_MARKER}" line): this is another Slurm cluster`
+  const conf = configValues(confText)
+  const cluster = running.get('ClusterName')
+  if (cluster !== TEST_CLUSTER)
+    return `the running cluster is "${cluster ?? '?'}", not the test cluster "${TEST_CLUSTER}" (SKYHOP_SLURM_CLUSTER)`
+  if (conf.get('ClusterName') !== cluster)
+    return `the running cluster "${cluster}" is not the one ${confPath} names ("${conf.get('ClusterName') ?? '?'}"): restart it with scripts/slurm-up.sh`
+  for (const key of ['SlurmctldPort', 'SlurmdPort']) {
+    if (running.get(key) !== conf.get(key))
+      return `slurmctld runs with ${key}=${running.get(key) ?? '?'}, ${confPath} says ${conf.get(key) ?? '?'}: restart it with scripts/slurm-up.sh`
+  }
+  return null
+}
+
+async function probe(): Promise<{ok: boolean; why: string; down?: boolean}> {
+  try {
+    const ping = await run('scontrol', ['ping'], {timeout: 15_000}).catch((error: {stdout?: string}) => ({stdout: error.stdout ?? ''}))
+    if (!/is UP/.test(ping.stdout)) return {ok: false, down: true, why: `slurmctld is not up: ${ping.stdout.trim().split('\n')[0]}`}
+    const config = configValues((await run('scontrol', ['show', 'config'], {timeout: 15_000})).stdout)
+    const confPath = config.get('SLURM_CONF') ?? '/etc/slurm/slurm.conf'
+    let confText: string | null = null
+    try {
+      confText = readFileSync(confPath, 'utf8')
+    } catch {
+      confText = null
+    }
+    const foreign = notOurCluster(config, confText, confPath)
+    if (foreign) return {ok: false, why: foreign}
+    const parts = await run('sinfo', ['--noheader', '--all', '--format=%R'], {timeout: 15_000})
+    const names = parts.stdout.split('\n').map((l) => l.trim())
+    const missing = PARTITIONS.filter((p) => !names.includes(p))
+    if (missing.length > 0)
+      return {
+        ok: false,
+        why: `partitions ${missing.join(', ')} are missing (have: ${names.filter(Boolean).join(', ')}); run scripts/slurm-up.sh`,
+      }
+    return {ok: true, why: ''}
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & {stdout?: string; stderr?: string}
+    if (e.code === 'ENOENT') return {ok: false, why: 'Slurm client commands are not installed'}
+    const said = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.split('\n').find((l) => /Slurmctld|error/i.test(l))
+    return {ok: false, why: (said ?? e.message).trim()}
+  }
+}
+
+/**
+ * Whether the test cluster answers. A controller that is down is started with
+ * scripts/slurm-up.sh when this process may (root, and SKYHOP_TEST_START_SLURM is not 0):
+ * the script is idempotent and refuses to replace a slurm.conf it did not write, so it
+ * never takes over another cluster. Cached per process.
+ */
 export function slurmStatus(): Promise<{ok: boolean; why: string}> {
   status ??= (async () => {
+    const first = await probe()
+    if (first.ok || !first.down) return first
+    if (process.getuid?.() !== 0 || process.env.SKYHOP_TEST_START_SLURM === '0') return first
     try {
-      const ping = await run('scontrol', ['ping'], {timeout: 15_000})
-      if (!/is UP/.test(ping.stdout)) return {ok: false, why: `slurmctld is not up: ${ping.stdout.trim()}`}
-      const parts = await run('sinfo', ['--noheader', '--format=%R'], {timeout: 15_000})
-      const names = parts.stdout.split('\n').map((l) => l.trim())
-      if (!names.includes('low') || !names.includes('high'))
-        return {ok: false, why: `partitions low and high are missing (have: ${names.filter(Boolean).join(', ')})`}
-      return {ok: true, why: ''}
+      await run('bash', [SLURM_UP], {timeout: 240_000})
     } catch (error) {
-      const e = error as NodeJS.ErrnoException & {stdout?: string; stderr?: string}
-      if (e.code === 'ENOENT') return {ok: false, why: 'Slurm client commands are not installed'}
-      const said = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.split('\n').find((l) => /Slurmctld|error/i.test(l))
-      return {ok: false, why: (said ?? e.message).trim()}
+      const e = error as {stderr?: string; message: string}
+      const said = (e.stderr ?? '').trim().split('\n').pop() || e.message
+      return {ok: false, why: `${first.why}; scripts/slurm-up.sh could not start it: ${said}`}
     }
+    return probe()
   })()
   return status
 }
@@ -75,7 +151,7 @@ export function partitionOffer(partition: string, overrides: Partial<Offer> = {}
   const spot = PREEMPTIBLE_PARTITIONS.includes(partition)
   return {
     provider: 'slurm',
-    region: 'skyhop',
+    region: TEST_CLUSTER,
     zone: partition,
     instanceType: partition,
     accelerator: null,

@@ -62,6 +62,25 @@ describe('AWS provider end to end: boot script and runner on the fake EC2', func
     expect(result).to.include({state: 'FAILED', exitCode: 3})
   })
 
+  it("keeps the instance up when its runner is SIGKILLed mid-job, and reports the job's own exit code", async function () {
+    w = await world({}, {consoleGraceMs: 20_000}, {boot: true})
+    const request = launchRequest({spec: jobSpec('echo start; sleep 3; echo end; exit 5')})
+    const handle = await w.provider.launch(request)
+    const dir = join(w.bootDir!, handle.externalId, 'root', 'var/lib/skyhop/attempts', request.attemptId)
+    await until(
+      () => collect(w.provider.logs(handle, {follow: false})),
+      (l) => l.includes('start'),
+      20_000,
+      200,
+    )
+    process.kill(Number(readFileSync(join(dir, 'runner.pid'), 'utf8').trim()), 'SIGKILL')
+    const result = await finalPoll(w, handle)
+    expect(result).to.include({state: 'FAILED', exitCode: 5})
+    expect(existsSync(join(dir, 'exit_code'))).to.equal(false)
+    expect(readFileSync(join(dir, 'job.status'), 'utf8').trim()).to.equal('5')
+    expect(await collect(w.provider.logs(handle, {follow: false}))).to.deep.equal(['start', 'end'])
+  })
+
   it('cancels through the instance tag the boot script reads from IMDS, with grace', async function () {
     w = await world({}, {consoleGraceMs: 20_000}, {boot: true})
     const handle = await w.provider.launch(

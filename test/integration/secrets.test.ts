@@ -402,7 +402,7 @@ describe('recover from a shell without the secret holds the job (real processes,
 
     const recovered = runCli(['recover'], {home, env: without})
     expect(recovered.code, recovered.stderr).to.equal(0)
-    expect(recovered.stdout).to.include(`restarted controller for ${jobId}`)
+    expect(recovered.stdout).to.include(`✓ job ${jobId}: restarted its controller`)
     expect(recovered.stdout).to.include(
       `job ${jobId}: its controller keeps a running attempt but holds rather than launch, as this shell does not export $SKYHOP_TEST_TOKEN`,
     )

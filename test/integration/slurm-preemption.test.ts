@@ -11,7 +11,7 @@ import type {LaunchHandle} from '../../src/model/attempt.js'
 import {parseScontrolJob, parseSqueue, SQUEUE_FORMAT} from '../../src/providers/slurm/parse.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
-import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir, TEST_CLUSTER} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
 
@@ -144,7 +144,7 @@ describe('slurm preemption (real Slurm)', function () {
     const handle: LaunchHandle = {
       provider: 'slurm',
       externalId: id,
-      region: 'skyhop',
+      region: TEST_CLUSTER,
       zone: 'low',
       data: {
         attemptDir,

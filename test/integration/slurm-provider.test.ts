@@ -10,7 +10,17 @@ import {join} from 'node:path'
 import {ProviderError} from '../../src/errors.js'
 import type {LaunchHandle} from '../../src/model/attempt.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
-import {partitionOffer, pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, slurmSpec, tempDir} from '../helpers/slurm.js'
+import {
+  partitionOffer,
+  pollUntil,
+  removeTempDirs,
+  requireSlurm,
+  slurm,
+  slurmRequest,
+  slurmSpec,
+  tempDir,
+  TEST_CLUSTER,
+} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
 const launched: Array<{provider: SlurmProvider; handle: LaunchHandle}> = []
@@ -77,7 +87,7 @@ describe('slurm provider (real Slurm)', function () {
     const offers = await provider.liveOffers()
     const low = offers.find((o) => o.instanceType === 'low')!
     const high = offers.find((o) => o.instanceType === 'high')!
-    expect(low).to.include({provider: 'slurm', region: 'skyhop', zone: 'low', noticeSeconds: 10})
+    expect(low).to.include({provider: 'slurm', region: TEST_CLUSTER, zone: 'low', noticeSeconds: 10})
     expect(low.price).to.deep.equal({onDemand: null, spot: 0, currency: 'USD'})
     expect(high.price).to.deep.equal({onDemand: 0, spot: null, currency: 'USD'})
     expect(high.noticeSeconds).to.equal(null)

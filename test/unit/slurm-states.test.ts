@@ -36,6 +36,20 @@ const runner = (extra: Partial<RunnerObservation> = {}): RunnerObservation => ({
 })
 
 describe('slurm state mapping', () => {
+  it("takes the job's own status (job.status) once the job is over and its runner died without exit_code", () => {
+    const orphan = runner({startedAt: '2026-11-27T22:00:01.000Z', jobStatus: 0, jobStatusAt: '2026-11-27T22:00:09.000Z'})
+    // The step's exit (the keeper's) agrees; the job's own file is what decides.
+    const done = mapSlurmState(slurm('COMPLETED', {slurmExitCode: 0}), orphan)
+    expect(done).to.include({state: 'SUCCEEDED', exitCode: 0, endedAt: '2026-11-27T22:00:09.000Z'})
+    const failed = mapSlurmState(slurm('FAILED', {slurmExitCode: 137}), {...orphan, jobStatus: 3})
+    expect(failed).to.include({state: 'FAILED', exitCode: 3, reason: 'exit 3'})
+    expect(mapForgotten({...orphan, jobStatus: 3}, '7')).to.include({state: 'FAILED', exitCode: 3})
+    // While Slurm still runs the job the runner may be finishing (a checkpoint upload): not over yet.
+    expect(mapSlurmState(slurm('RUNNING'), orphan).state).to.equal('RUNNING')
+    // Without the job's status either, the attempt is lost as before.
+    expect(mapForgotten(runner(), '7').state).to.equal('LOST')
+  })
+
   it('maps waiting states to PENDING with the reason explained', () => {
     for (const state of ['PENDING', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD']) {
       const r = mapSlurmState(slurm(state, {reason: 'Resources'}), runner())

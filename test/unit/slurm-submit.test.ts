@@ -105,14 +105,14 @@ describe('slurm submission', () => {
     })
     expect(script).to.match(/^#!\/bin\/bash\n/)
     expect(script).to.include(
-      `exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash '/tmp/x/skyhop-runner.sh' '/tmp/it'\\''s here'`,
+      `exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash '/tmp/x/skyhop-runner.sh' --keep '/tmp/it'\\''s here'`,
     )
     // bash agrees that the quoted path is one word.
     const dir = mkdtempSync(join(tmpdir(), 'skyhop-batch-'))
     try {
       const probe = join(dir, 'probe.sh')
       writeFileSync(probe, script.replace('exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash', 'printf "%s\\n"'))
-      expect(execFileSync('bash', [probe], {encoding: 'utf8'})).to.equal("/tmp/x/skyhop-runner.sh\n/tmp/it's here\n")
+      expect(execFileSync('bash', [probe], {encoding: 'utf8'})).to.equal("/tmp/x/skyhop-runner.sh\n--keep\n/tmp/it's here\n")
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
@@ -136,7 +136,7 @@ describe('slurm submission', () => {
     expect(written).to.be.greaterThan(0)
     expect(step).to.be.greaterThan(written)
     expect(script.trimEnd().endsWith(`'/tmp/x/skyhop-runner.sh' "$dir"`)).to.equal(true)
-    expect(script).to.include('SKYHOP_RUNNER_NODE_RANK=$rank exec bash "$0" "$1"')
+    expect(script).to.include('SKYHOP_RUNNER_NODE_RANK=$rank exec bash "$0" --keep "$1"')
     const dir = mkdtempSync(join(tmpdir(), 'skyhop-batch-'))
     try {
       const probe = join(dir, 'probe.sh')

@@ -30,6 +30,7 @@ import {
   jobRunnerConfig,
   readEvents,
   readExitCode,
+  readJobStatus,
   readJobPgid,
   readRunnerPid,
   requestStop,
@@ -531,15 +532,20 @@ export class LocalProvider implements Provider {
     const cancel = first(events, 'cancel')
     const notice = first(events, 'notice')
 
+    // `note` says how the end was learned when that is not the usual way.
+    const ended = (code: number, how: string, endedAt: string, note: string | null = null): PollResult => {
+      const also = note === null ? '' : `; ${note}`
+      if (cancel) return {state: 'CANCELLED', exitCode: code, reason: `cancelled; ${how}${also}`, startedAt, endedAt}
+      if (notice)
+        return {state: 'PREEMPTED', exitCode: code, reason: `preempted (${String(notice.source)}); ${how}${also}`, startedAt, endedAt}
+      const pull = first(events, 'image-pull-failed')
+      const reason = code === 0 ? note : `${pull ? String(pull.message) : how}${also}`
+      return {state: code === 0 ? 'SUCCEEDED' : 'FAILED', exitCode: code, reason, startedAt, endedAt}
+    }
     if (exitCode !== null) {
       const exit = first(events, 'exit')
       const endedAt = typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? statSync(join(dir, 'exit_code')).mtime.toISOString())
-      const how = exit?.signal ? `killed by ${String(exit.signal)}` : `exit ${exitCode}`
-      if (cancel) return {state: 'CANCELLED', exitCode, reason: `cancelled; ${how}`, startedAt, endedAt}
-      if (notice) return {state: 'PREEMPTED', exitCode, reason: `preempted (${String(notice.source)}); ${how}`, startedAt, endedAt}
-      const pull = first(events, 'image-pull-failed')
-      const reason = exitCode === 0 ? null : pull ? String(pull.message) : how
-      return {state: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode, reason, startedAt, endedAt}
+      return ended(exitCode, exit?.signal ? `killed by ${String(exit.signal)}` : `exit ${exitCode}`, endedAt)
     }
     if (runnerAlive) {
       const stopping = cancel ?? notice
@@ -561,8 +567,16 @@ export class LocalProvider implements Provider {
         endedAt: null,
       }
     }
-    // The runner is gone without an exit code. A job still alive in its group is not lost
-    // yet: saying so would let the controller start a second copy beside it.
+    // The runner is gone without an exit code. The job's own status, when it wrote one, is
+    // the truth: the job ran to its end, and calling it LOST would run it a second time.
+    const status = readJobStatus(dir)
+    if (status !== null) {
+      const endedAt = statSync(join(dir, 'job.status')).mtime.toISOString()
+      const how = status > 128 ? `killed by signal ${status - 128}` : `exit ${status}`
+      return ended(status, how, endedAt, "the runner died before the job ended; the job's own status says how it ended")
+    }
+    // A job still alive in its group is not lost yet: saying so would let the controller
+    // start a second copy beside it.
     const pgid = readJobPgid(dir)
     if (pgid !== null && groupAlive(pgid)) {
       return {

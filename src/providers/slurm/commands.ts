@@ -5,6 +5,7 @@
 import {execFile, spawn} from 'node:child_process'
 
 import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../errors.js'
+import {capTimeout} from '../../util/deadline.js'
 import {slurmMessage} from './parse.js'
 
 export const SLURM_COMMANDS = ['sinfo', 'squeue', 'sbatch', 'scancel', 'scontrol', 'sacct'] as const
@@ -42,7 +43,8 @@ export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
   return (command, args, callOptions = {}) =>
     new Promise<CommandResult>((resolve, reject) => {
       const file = options.binDir ? `${options.binDir.replace(/\/$/, '')}/${command}` : command
-      const timeout = callOptions.timeoutMs ?? options.timeoutMs ?? 60_000
+      // Cut to the nearest deadline around the call (a check, a launch candidate: deadline.ts).
+      const timeout = capTimeout(callOptions.timeoutMs ?? options.timeoutMs ?? 60_000)
       execFile(
         file,
         args,

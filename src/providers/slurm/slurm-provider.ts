@@ -31,6 +31,7 @@ import {
   jobRunnerConfig,
   readEvents,
   readExitCode,
+  readJobStatus,
   readRunnerPid,
   requestStop,
   runnerScriptPath,
@@ -938,6 +939,7 @@ const firstEvent = (events: RunnerEvent[], ...names: string[]): RunnerEvent | un
 /** What the runner wrote so far. */
 export function observeRunner(attemptDir: string, runnerDir: string = attemptDir): RunnerObservation {
   const exitCode = readExitCode(runnerDir)
+  const jobStatus = exitCode === null ? readJobStatus(runnerDir) : null
   const events = readEvents(runnerDir)
   // The stop request is the attempt's, read by every rank of a gang.
   const request = readText(join(attemptDir, 'stop-request'))?.trim().split(/\s+/)[0]
@@ -952,6 +954,8 @@ export function observeRunner(attemptDir: string, runnerDir: string = attemptDir
     startedAt: started?.ts ?? null,
     endedAt: exitCode === null ? null : typeof exit?.endedAt === 'string' ? exit.endedAt : (exit?.ts ?? null),
     stoppedAt: stop?.ts ?? null,
+    jobStatus,
+    jobStatusAt: jobStatus === null ? null : (mtimeOf(join(runnerDir, 'job.status')) ?? null),
   }
 }
 

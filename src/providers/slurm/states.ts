@@ -52,6 +52,14 @@ export interface SlurmObservation {
 export interface RunnerObservation {
   /** The job's own exit code (exit_code), once written. */
   exitCode: number | null
+  /**
+   * The job's status as its own shell wrote it (job.status), and when: what is left when
+   * the runner died before writing exit_code. Trusted only once Slurm says the job is over
+   * (the runner's keeper then waited for the job), never while the runner may still be
+   * finishing (a checkpoint upload comes between the two files).
+   */
+  jobStatus?: number | null
+  jobStatusAt?: string | null
   /** The stop-request skyhop wrote before signalling: cancel or preempt. */
   stopRequest: 'cancel' | 'preempt' | null
   /** The runner recorded a cancel. */
@@ -111,8 +119,9 @@ export function describeReason(reason: string | null): string | null {
  * the end of this attempt by preemption; the controller then cancels the requeued job
  * (cleanup) and relaunches where it wants.
  */
-export function mapSlurmState(slurm: SlurmObservation, runner: RunnerObservation, restartsAtLaunch = 0): MappedState {
+export function mapSlurmState(slurm: SlurmObservation, seen: RunnerObservation, restartsAtLaunch = 0): MappedState {
   const state = slurm.state.toUpperCase().replace(/\+$/, '')
+  const runner = SLURM_FINAL_STATES.has(state) ? withJobStatus(seen) : seen
   const startedAt = runner.startedAt ?? slurm.startedAt
   const exitCode = runner.exitCode ?? slurm.slurmExitCode
   const ended = (s: AttemptState, reason: string | null, code: number | null = exitCode): MappedState => ({
@@ -184,7 +193,8 @@ export function mapSlurmState(slurm: SlurmObservation, runner: RunnerObservation
 }
 
 /** When Slurm no longer knows the job (past MinJobAge, no accounting): the runner's files are all we have. */
-export function mapForgotten(runner: RunnerObservation, jobId: string): MappedState {
+export function mapForgotten(seen: RunnerObservation, jobId: string): MappedState {
+  const runner = withJobStatus(seen)
   const base = {startedAt: runner.startedAt, endedAt: runner.endedAt}
   if (runner.exitCode === null) {
     return {...base, state: 'LOST', exitCode: null, reason: `Slurm no longer knows job ${jobId} and the runner recorded no exit code`}
@@ -210,7 +220,8 @@ export function slurmRankResults(job: MappedState, attempt: RunnerObservation, r
   const jobEnded = !['PENDING', 'PROVISIONING', 'RUNNING'].includes(job.state)
   const stopAt = attempt.stoppedAt ?? null
   const stopping = attempt.noticed || attempt.cancelled || attempt.stopRequest !== null
-  return ranks.map((runner) => {
+  return ranks.map((seen) => {
+    const runner = jobEnded ? withJobStatus(seen) : seen
     if (runner.exitCode !== null) {
       // A rank that ended before the stop began (a failure the controller then cleaned up
       // after) keeps its own story; one that ended after it was stopped with the gang.
@@ -238,4 +249,15 @@ export function slurmRankResults(job: MappedState, attempt: RunnerObservation, r
     if (runner.startedAt === null) return {...base, state: 'PROVISIONING', reason: 'its runner has not started the job yet'}
     return {...base, state: 'RUNNING', reason: job.reason}
   })
+}
+
+/**
+ * The runner's observation with the job's own status standing in for the exit code the
+ * runner did not write (it was killed while the job ran on). For a job that is over: the
+ * job's status is then the truth, and without it a finished job would count as LOST and run
+ * again.
+ */
+export function withJobStatus(runner: RunnerObservation): RunnerObservation {
+  if (runner.exitCode !== null || runner.jobStatus === undefined || runner.jobStatus === null) return runner
+  return {...runner, exitCode: runner.jobStatus, endedAt: runner.endedAt ?? runner.jobStatusAt ?? null}
 }

@@ -106,7 +106,10 @@ export const GANG_NODE_IPS_FILE = 'node-ips'
  * Slurm chooses a job for preemption it sends SIGTERM to the tasks of its steps at once,
  * but the batch shell hears nothing until GraceTime is over. `scancel --signal=TERM`
  * reaches the same tasks. The CPUs are passed on explicitly because srun stopped
- * inheriting `--cpus-per-task` from the batch job in Slurm 22.11.
+ * inheriting `--cpus-per-task` from the batch job in Slurm 22.11. The task is the runner
+ * under its keeper (`--keep`): a step ends when its task exits, and Slurm then kills what
+ * is left of it, so a runner killed mid-job would take a job that could have finished with
+ * it; the keeper waits for the job instead, and its end is the job's own status.
  *
  * A gang (nodes > 1) is one step with one runner per node. Before the step starts, the
  * batch script writes Slurm's own node list as the peer list: the names as
@@ -133,7 +136,7 @@ export function renderBatchScript(input: {
   if (nodes <= 1) {
     return [
       ...head,
-      `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} ${shellQuote(input.attemptDir)}`,
+      `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} --keep ${shellQuote(input.attemptDir)}`,
       '',
     ].join('\n')
   }
@@ -142,7 +145,7 @@ export function renderBatchScript(input: {
   const task = [
     'rank=$SLURM_NODEID i=0',
     `while IFS= read -r n; do [ "$n" = "$SLURMD_NODENAME" ] && rank=$i; i=$((i + 1)); done <"$1/${GANG_NODE_NAMES_FILE}"`,
-    'SKYHOP_RUNNER_NODE_RANK=$rank exec bash "$0" "$1"',
+    'SKYHOP_RUNNER_NODE_RANK=$rank exec bash "$0" --keep "$1"',
   ].join('; ')
   return [
     ...head,

@@ -80,13 +80,34 @@ export interface BootScriptInput {
 
 /**
  * The runner as the instance gets it: without its comment lines and blank lines (the
- * shebang stays). User data is small (EC2: 16 KB) and the comments are a third of the
- * runner; the installed copy keeps them. Bash reads the script the same either way
- * (test/unit/boot-script-runner.test.ts compares bash's own reading of both).
+ * shebang stays), and without the sections this attempt cannot use. User data is small
+ * (EC2: 16 KB), the comments are a third of the runner, and a VM polls one cloud's notice
+ * endpoint and runs no container; the installed copy keeps everything. A section is the
+ * lines between `# ship-section NAME` and `# ship-section-end`, whole definitions only, and
+ * `sections` names those to keep (all when undefined). Bash reads what is kept the same
+ * either way (test/unit/providers/boot-script-runner.test.ts compares bash's own reading).
  */
-export function shippedRunner(script: string): string {
+export function shippedRunner(script: string, sections?: ReadonlySet<string>): string {
   const lines = script.split('\n')
-  return [lines[0], ...lines.slice(1).filter((line) => !/^\s*(#.*)?$/.test(line))].join('\n')
+  const kept: string[] = [lines[0]]
+  let dropping = false
+  for (const line of lines.slice(1)) {
+    const start = /^# ship-section ([a-z0-9-]+)/.exec(line)
+    if (start) dropping = sections !== undefined && !sections.has(start[1])
+    else if (line.startsWith('# ship-section-end')) dropping = false
+    else if (!dropping && !/^\s*(#.*)?$/.test(line)) kept.push(line)
+  }
+  return kept.join('\n')
+}
+
+/**
+ * The runner sections (shippedRunner) a VM attempt uses: the notice poller of each of its
+ * notice sources (`aws`, `aws=http://…`), and the container's when the job has an image.
+ */
+export function runnerSections(noticeSources: readonly string[], container: boolean): Set<string> {
+  const sections = new Set(noticeSources.map((source) => `notice-${source.split('=')[0]}`))
+  if (container) sections.add('container')
+  return sections
 }
 
 /** gzip (mtime 0, so deterministic) then base64. */
@@ -151,7 +172,9 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
     }),
   }
   // A gang's nodes fetch the runner from the job's store at boot (rankDiscovery).
-  if (!runnerFromStore(input)) files['skyhop-runner.sh'] = shippedRunner(input.runnerScript)
+  if (!runnerFromStore(input)) {
+    files['skyhop-runner.sh'] = shippedRunner(input.runnerScript, runnerSections(input.noticeSources, (spec.container ?? null) !== null))
+  }
   if (spec.setup) files['setup.sh'] = spec.setup
   return files
 }
@@ -309,7 +332,11 @@ sk_re=${shellQuote(STOP_REQUEST)}
     req=$(sk_probe 2>/dev/null | head -c 64 | tr -d '\\r\\n')
     if [[ $req =~ $sk_re ]]; then
       printf '%s\\n' "$req" >"$D/stop-request.tmp" && mv -f "$D/stop-request.tmp" "$D/stop-request"
-      kill -TERM "$sk_runner" 2>/dev/null
+      # The runner itself, once it wrote runner.pid (its traps are set then); its keeper
+      # passes signals to the job only after the runner is gone.
+      for sk_i in $(seq 50); do [[ -s $N/runner.pid ]] && break; sleep 0.1; done
+      sk_rpid=$(cat "$N/runner.pid" 2>/dev/null)
+      kill -TERM "\${sk_rpid:-$sk_runner}" 2>/dev/null
       break
     fi
   done
@@ -351,7 +378,9 @@ fi
 : >>"$N/events.jsonl"
 : >>"$N/output.log"
 sk_say ${shellQuote(`${CONSOLE_PREFIX.boot} ${request.attemptId}`)}
-bash "$D/skyhop-runner.sh" "$D" </dev/null >>"$D/runner.log" 2>&1 &
+# Under its keeper (--keep): a runner killed mid-job does not end the machine; the keeper
+# waits for the job, whose own status (job.status) is then reported.
+bash "$D/skyhop-runner.sh" --keep "$D" </dev/null >>"$D/runner.log" 2>&1 &
 sk_runner=$!
 # bash's read is unbuffered on a pipe (mawk is not), so each line reaches the console at once.
 sk_mirror() { # PREFIX NUMBERED FILE
@@ -370,7 +399,7 @@ wait "$sk_runner"
 sk_rc=$?
 # The mirrors end on their own a second after the runner; give them that second.
 wait "$sk_mirror_events" "$sk_mirror_log" 2>/dev/null
-sk_job=$(cat "$N/exit_code" 2>/dev/null || echo none)
+sk_job=$(cat "$N/exit_code" 2>/dev/null || cat "$N/job.status" 2>/dev/null || echo none)
 sk_say "${CONSOLE_PREFIX.exit} $sk_rc $sk_job"
 sk_poweroff "$sk_rc"
 `

@@ -17,7 +17,10 @@ export interface ConsoleReport {
   logs: Array<{seq: number; line: string}>
   /** The runner's own exit code; null until the EXIT line is seen. */
   runnerExit: number | null
-  /** The job's exit code from the runner's exit_code file; null when it never wrote one. */
+  /**
+   * The job's exit code from the runner's exit_code file, or from the job's own job.status
+   * when the runner died first (the keeper waited for the job); null when neither exists.
+   */
   jobExit: number | null
   ended: boolean
 }

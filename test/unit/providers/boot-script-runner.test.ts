@@ -7,7 +7,7 @@ import {spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 
 import {runnerScriptPath} from '../../../src/providers/attempt-dir.js'
-import {shippedRunner} from '../../../src/providers/vm/boot-script.js'
+import {runnerSections, shippedRunner} from '../../../src/providers/vm/boot-script.js'
 
 /** bash's canonical text of the script's top-level compound command. */
 function parsed(script: string): string {
@@ -36,5 +36,31 @@ describe('shippedRunner', () => {
         .some((l) => /^\s*#/.test(l) || l.trim() === ''),
     ).to.equal(false)
     expect(shipped.length).to.be.lessThan(installed.length * 0.8)
+  })
+
+  it("drops the sections a VM does not use: other clouds' notice pollers and the container's", () => {
+    const sections = runnerSections(['aws=http://127.0.0.1:9'], false)
+    expect([...sections]).to.deep.equal(['notice-aws'])
+    const shipped = shippedRunner(installed, sections)
+    expect(shipped).to.include('sr_poll_aws() {')
+    expect(shipped).to.include('sr_poll_gang() {')
+    expect(shipped).to.include('sr_ctr_kill() {') // called on every stop, container or not
+    for (const gone of [
+      'sr_poll_gcp() {',
+      'sr_poll_azure() {',
+      'sr_poll_aliyun() {',
+      'sr_poll_tencentcloud() {',
+      'sr_ctr_entry=',
+      'sr_ctr_command() {',
+    ]) {
+      expect(shipped, gone).not.to.include(gone)
+    }
+    expect(shippedRunner(installed, runnerSections(['gcp'], true))).to.include('sr_ctr_command() {')
+    // What is kept is still one program to bash, and every marker pairs with an end.
+    const body = shipped.slice(shipped.indexOf('\n{\n') + 1)
+    expect(spawnSync('bash', ['-n', '-c', body]).status).to.equal(0)
+    const starts = installed.split('\n').filter((l) => l.startsWith('# ship-section ')).length
+    const ends = installed.split('\n').filter((l) => l.startsWith('# ship-section-end')).length
+    expect(starts).to.equal(ends).and.to.be.greaterThan(5)
   })
 })
