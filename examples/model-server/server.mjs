@@ -19,6 +19,7 @@
 //   GET  /health                 200 once loaded ("ok"), 503 before
 //   GET  /                       {"text": ...} after DELAY_MS
 //   POST /v1/completions         body {"prompt", "max_tokens", "stream"}; stream=true: SSE `data:` lines, then `data: [DONE]`
+//   GET  /headers                the request's headers as JSON
 //   GET  /stream?tokens=N        N tokens as a chunked text/plain body, one per TOKEN_MS
 //
 // On SIGTERM the server keeps answering (the grace of a spot notice is for finishing what is
@@ -70,6 +71,12 @@ async function handle(req, res) {
     const ready = Date.now() - startedAt >= loadMs
     res.writeHead(ready ? 200 : 503, {...headers, 'content-type': 'text/plain'})
     res.end(ready ? 'ok\n' : 'loading\n')
+    return
+  }
+  if (req.method === 'GET' && url.pathname === '/headers') {
+    // What reached the replica, for checking a proxy in front (which headers it forwards).
+    res.writeHead(200, {...headers, 'content-type': 'application/json'})
+    res.end(JSON.stringify(req.headers) + '\n')
     return
   }
   if (req.method === 'GET' && url.pathname === '/') {
