@@ -92,10 +92,12 @@ export function renderPreempt(r: PreemptResult, graceSeconds: number): string {
 }
 
 export function renderRecover(r: RecoverResult): string {
-  if (r.restarted.length + r.restartedSweeps.length + r.cleaned.length + r.idleReleased.length === 0) return 'nothing to recover'
+  if (r.restarted.length + r.restartedSweeps.length + r.cleaned.length + r.idleReleased.length + r.restartedServices.length === 0)
+    return 'nothing to recover'
   return [
     ...r.restarted.map((j) => `restarted controller for ${j}`),
     ...r.restartedSweeps.map((s) => `restarted controller for sweep ${s}`),
+    ...r.restartedServices.map((s) => `restarted controller for service ${s}`),
     ...r.cleaned.map((a) => `stopped unowned attempt ${a}`),
     ...r.idleReleased.map((a) => `released idle attempt ${a}`),
   ].join('\n')

@@ -7,6 +7,7 @@ import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/
 import {releaseIdle} from '../controller/idle.js'
 import type {ServiceContext} from './context.js'
 import {spawnDetachedController} from './controller-process.js'
+import {ServiceStore} from '../state/services.js'
 
 export interface RecoverResult {
   restarted: string[]
@@ -15,13 +16,15 @@ export interface RecoverResult {
   cleaned: string[]
   /** Attempts whose job had ended but whose instance was still held past its idle timeout. */
   idleReleased: string[]
+  /** Services whose controller was restarted (docs/serve.md); their replicas kept serving. */
+  restartedServices: string[]
 }
 
 export async function recoverJobs(input: {
   store: Store
   providers: ReadonlyMap<string, Provider>
   home: string
-  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller') => void
+  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller' | 'serve-controller') => void
 }): Promise<RecoverResult> {
   const spawn = input.spawn ?? spawnDetachedController
   const restarted: string[] = []
@@ -72,7 +75,24 @@ export async function recoverJobs(input: {
     cleaned.push(attempt.id)
   }
   const idle = await releaseIdle({store: input.store, providers: input.providers, now: new Date()})
-  return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId)}
+  const restartedServices = recoverServices(input.store, input.home, spawn)
+  return {restarted, restartedSweeps, cleaned, idleReleased: idle.map((r) => r.attemptId), restartedServices}
+}
+
+/**
+ * A service whose controller died gets a new one, which adopts its replicas (they kept
+ * serving) and brings the load balancer back on its port; a stopped service's replicas that
+ * still run are stopped by `serve down`'s path in the controller (STOPPING is driven too).
+ */
+function recoverServices(store: Store, home: string, spawn: NonNullable<Parameters<typeof recoverJobs>[0]['spawn']>): string[] {
+  const services = new ServiceStore(store)
+  const restarted: string[] = []
+  for (const svc of services.orphanedServices()) {
+    spawn(home, svc.id, 'serve-controller')
+    store.addEvent(svc.id, null, 'controller-restarted', {})
+    restarted.push(svc.id)
+  }
+  return restarted
 }
 
 /**
