@@ -29,7 +29,7 @@ export class ServiceStore {
   }
 
   createService(input: {name: string; file: string | null; spec: JobSpec}): ServiceRecord {
-    const id = newId('s')
+    const id = newId('svc')
     const now = this.now()
     const live = this.db.prepare(`SELECT id FROM services WHERE name = ? AND state IN ('RUNNING','STOPPING')`).get(input.name) as
       Row | undefined
