@@ -377,12 +377,11 @@ class ServiceController {
 
   /** Drained replicas we stop ourselves: once nothing is in flight on them (or the grace is over), they are told to stop. */
   private async finishDrains(service: ServiceRecord): Promise<void> {
-    const outstanding = new Map(this.lb.metrics().map((m) => [m.id, m.outstanding]))
     for (const r of this.store.unreleasedReplicas(this.serviceId)) {
       if (r.state !== 'DRAINING' || r.noticeAt !== null || this.stopSent.has(r.id) || !r.handle) continue
       const provider = this.deps.providers.get(r.provider)
       if (!provider) continue
-      if ((outstanding.get(r.id) ?? 0) > 0) continue
+      if (this.lb.outstanding(r.id) > 0) continue
       this.lb.remove(r.id)
       this.stopSent.add(r.id)
       await provider.signal(r.handle, 'cancel', service.spec.recovery.graceSeconds).catch(() => undefined)

@@ -209,7 +209,14 @@ export class LoadBalancer {
 
   /** Requests per second over the window, every replica together (what the autoscaler reads). */
   rate(now = Date.now()): number {
-    return this.metrics(now).reduce((sum, m) => sum + m.ratePerSecond, 0)
+    let sum = 0
+    for (const r of this.replicas.values()) sum += r.window.rate(now)
+    return sum
+  }
+
+  /** Requests in flight on the replica (0 for one not routed to). */
+  outstanding(id: string): number {
+    return this.replicas.get(id)?.outstanding ?? 0
   }
 
   async close(): Promise<void> {
@@ -285,8 +292,9 @@ export class LoadBalancer {
         })
         answered = true
         res.writeHead(upstream.statusCode, responseHeaders(upstream.headers))
-        // Headers now, not with the first body chunk: a client of a stream sees the answer begin.
-        res.flushHeaders()
+        // A stream's headers now, not with its first chunk: its client sees the answer begin.
+        // A body of known length goes out with its headers in one write.
+        if (upstream.headers['content-length'] === undefined) res.flushHeaders()
         await pipeline(upstream.body, res)
         replica.window.record(Date.now(), performance.now() - started)
         return

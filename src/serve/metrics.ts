@@ -35,30 +35,50 @@ export class SlidingWindow {
     if (this.filled < this.at.length) this.filled++
   }
 
-  stats(nowMs: number): LatencyStats {
+  /** Requests per second over the window, without sorting (the autoscaler reads it every tick). */
+  rate(nowMs: number): number {
     const since = nowMs - this.windowMs
-    const values: number[] = []
+    let n = 0
     let oldest = nowMs
     for (let i = 0; i < this.filled; i++) {
       if (this.at[i] < since) continue
-      values.push(this.latency[i])
+      n++
       if (this.at[i] < oldest) oldest = this.at[i]
     }
-    // A full ring holds less than the window at a high rate: the rate is over what it holds.
-    const spanMs = this.filled === this.at.length && values.length === this.filled ? Math.max(1, nowMs - oldest) : this.windowMs
-    values.sort((a, b) => a - b)
-    return {
-      ratePerSecond: (values.length * 1000) / spanMs,
-      p50Ms: percentile(values, 0.5),
-      p95Ms: percentile(values, 0.95),
-      p99Ms: percentile(values, 0.99),
-      samples: values.length,
+    return (n * 1000) / this.spanMs(nowMs, n, oldest)
+  }
+
+  stats(nowMs: number): LatencyStats {
+    const since = nowMs - this.windowMs
+    // A typed array sorts numerically without a comparator: ~10× faster than Array#sort on
+    // the 30,000 samples of a 30 s window at 1,000 requests/s, time the proxy's event loop
+    // would otherwise not spend on requests.
+    const values = new Float64Array(this.filled)
+    let n = 0
+    let oldest = nowMs
+    for (let i = 0; i < this.filled; i++) {
+      if (this.at[i] < since) continue
+      values[n++] = this.latency[i]
+      if (this.at[i] < oldest) oldest = this.at[i]
     }
+    const sorted = values.subarray(0, n).sort()
+    return {
+      ratePerSecond: (n * 1000) / this.spanMs(nowMs, n, oldest),
+      p50Ms: percentile(sorted, 0.5),
+      p95Ms: percentile(sorted, 0.95),
+      p99Ms: percentile(sorted, 0.99),
+      samples: n,
+    }
+  }
+
+  /** A full ring holds less than the window at a high rate: the rate is over what it holds. */
+  private spanMs(nowMs: number, n: number, oldest: number): number {
+    return this.filled === this.at.length && n === this.filled ? Math.max(1, nowMs - oldest) : this.windowMs
   }
 }
 
 /** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], q: number): number | null {
+export function percentile(sorted: ArrayLike<number>, q: number): number | null {
   if (sorted.length === 0) return null
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
   return sorted[rank]
