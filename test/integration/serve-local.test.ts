@@ -3,7 +3,7 @@
 // HTTP through the load balancer, and load from autocannon. Run `npm run build` first.
 import autocannon from 'autocannon'
 import {expect} from 'chai'
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -300,5 +300,60 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
         .map((r) => r.id),
     ).to.deep.equal(replicas.map((r) => r.id))
     expect(liveReplicaProcesses(w.home)).to.have.length(2)
+  })
+
+  it('an API key from the environment of serve up: required at the endpoint, never stored, logged or forwarded', async () => {
+    const key = 'sk-serve-test-7f3a9c'
+    const w = world({SVC_KEY: key})
+    const up = w.json(['serve', 'up', serviceFile(w, 'svc', '  replicas: 1\n  api_key_env: SVC_KEY\n')])
+    expect((await fetch(`${up.endpoint}/`)).status).to.equal(401)
+    const ok = await fetch(`${up.endpoint}/headers`, {headers: {authorization: `Bearer ${key}`}})
+    expect(ok.status).to.equal(200)
+    expect(JSON.stringify(await ok.json())).to.not.include(key)
+    w.json(['serve', 'status', 'svc'])
+    w.json(['serve', 'down', 'svc'])
+    // The store, the controller's log, the replicas' attempt directories: no file holds the key.
+    const leaks = spawnSync('grep', ['-rl', key, w.home], {encoding: 'utf8'})
+    expect(leaks.status, leaks.stdout).to.equal(1)
+  })
+
+  it('bad input: a file without service:, an unset key variable, an unknown service', () => {
+    const w = world()
+    const job = join(w.home, 'job.yaml')
+    writeFileSync(job, 'name: plain\nrun: echo hi\n')
+    const noBlock = w.cli(['serve', 'up', job, '--json'])
+    expect(noBlock.code).to.equal(3)
+    expect(parseEnvelope(noBlock.stdout).error!.code).to.equal('SERVICE_BLOCK_MISSING')
+    const noKey = w.cli(['serve', 'up', serviceFile(w, 'svc', '  api_key_env: NOT_SET_ANYWHERE\n'), '--json'])
+    expect(noKey.code).to.equal(2)
+    expect(parseEnvelope(noKey.stdout).error!.code).to.equal('SECRET_MISSING')
+    const unknown = w.cli(['serve', 'status', 'nope', '--json'])
+    expect(unknown.code).to.equal(2)
+    expect(parseEnvelope(unknown.stdout).error!.code).to.equal('SERVICE_NOT_FOUND')
+    // Nothing was recorded by the refused commands.
+    expect(w.store().listServices()).to.deep.equal([])
+  })
+
+  it('down with no controller alive stops the replicas itself', async () => {
+    const w = world({SKYHOP_LEASE_TTL_SECONDS: '1'})
+    const up = w.json(['serve', 'up', serviceFile(w, 'svc', '  replicas: 2\n')])
+    await waitUntil(
+      () =>
+        w
+          .store()
+          .replicas(up.id)
+          .filter((r) => r.state === 'READY').length === 2,
+      20_000,
+      100,
+    )
+    const line = execFileSync('ps', ['-eo', 'pid=,args='], {encoding: 'utf8'})
+      .split('\n')
+      .find((l) => l.includes(`serve-controller ${up.id}`))!
+    process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL')
+    await sleep(1200)
+    const down = w.json(['serve', 'down', 'svc'])
+    expect(down.state).to.equal('STOPPED')
+    expect(w.store().unreleasedReplicas(up.id)).to.deep.equal([])
+    await waitUntil(() => liveReplicaProcesses(w.home).length === 0, 10_000, 100)
   })
 })
