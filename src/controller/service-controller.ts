@@ -81,6 +81,8 @@ class ServiceController {
   private wantUpSince: number | null = null
   private wantDownSince: number | null = null
   private metricsAt = 0
+  /** Zones (or providers) chosen by launches whose intent is not recorded yet: concurrent launches spread too. */
+  private readonly claims = new Map<string, number>()
 
   constructor(
     private readonly serviceId: string,
@@ -460,7 +462,7 @@ class ServiceController {
       )
       const spreadKey = (c: {provider: string; region: string; zone: string | null}) =>
         spec.spot.spread === 'providers' ? c.provider : `${c.provider}/${c.region}/${c.zone ?? ''}`
-      const taken = new Map<string, number>()
+      const taken = new Map<string, number>(this.claims)
       for (const r of this.store.unreleasedReplicas(this.serviceId).filter((x) => ACTIVE.has(x.state)))
         taken.set(spreadKey(r), (taken.get(spreadKey(r)) ?? 0) + 1)
       const candidates = planned.plan.candidates
@@ -472,7 +474,13 @@ class ServiceController {
         const offer = planned.offerOf(c)
         const provider = this.deps.providers.get(c.provider)
         if (!offer || !provider) continue
-        const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning)
+        const key = spreadKey(c)
+        this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
+        const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning).finally(() => {
+          const left = (this.claims.get(key) ?? 1) - 1
+          if (left > 0) this.claims.set(key, left)
+          else this.claims.delete(key)
+        })
         if (ok) return
       }
       if (spot) {
