@@ -7,6 +7,7 @@ import {expect} from 'chai'
 
 import {driveService} from '../../src/controller/service-controller.js'
 import type {JobSpec, ServiceSpec} from '../../src/model/job-spec.js'
+import {findOrphans} from '../../src/services/orphans.js'
 import {createReplanner} from '../../src/services/planning.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {testConfig} from '../helpers/controller-world.js'
@@ -74,6 +75,10 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     // Two spot replicas, two zones: one zone's interruption does not take both.
     expect(new Set(spot.map((r) => r.zone)).size).to.equal(2)
     for (const r of spot) expect(ZONES).to.include(r.zone)
+    // Tagged with their replica ids, which no attempt carries: still owned, not orphans for `down --orphans`.
+    const scan = await findOrphans({store: w.store, providers: w.providers})
+    expect(scan.orphans.map((o) => o.attemptId)).to.not.include.members(replicas.map((r) => r.id))
+    expect(scan.orphans).to.deep.equal([])
 
     // No spot anywhere: the next replica still launches, on on-demand.
     for (const z of ZONES) w.ec2.setSpotAvailable(z, false)

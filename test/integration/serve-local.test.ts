@@ -123,6 +123,10 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
       ['READY', 'local', false],
     ])
     expect(liveReplicaProcesses(w.home)).to.have.length(2)
+    // A replica is not an attempt, but it is owned: orphan cleanup leaves the service alone.
+    const orphans = w.json(['down', '--orphans', '--yes'])
+    expect(JSON.stringify(orphans)).to.not.include(status.services[0].replicas[0].id)
+    expect(liveReplicaProcesses(w.home)).to.have.length(2)
     const down = w.json(['serve', 'down', 'svc'])
     expect(down.state).to.equal('STOPPED')
     await waitUntil(() => liveReplicaProcesses(w.home).length === 0, 10_000, 100)
