@@ -50,6 +50,11 @@ export interface ServiceControllerDeps {
   tickMs?: number
   /** How often a starting replica is probed. Default 250 ms; a ready one every 2 s. */
   probeIntervalMs?: number
+  /**
+   * How often an on-demand replica above the floor looks for spot to move to (as a job's
+   * respot does). Default SKYHOP_RESPOT_INTERVAL_SECONDS, else 300 s; 0 turns it off.
+   */
+  respotIntervalMs?: number
 }
 
 /** Replicas the balancer routes to or that will join it: the count held against the target. */
@@ -83,6 +88,13 @@ class ServiceController {
   private metricsAt = 0
   /** Zones (or providers) chosen by launches whose intent is not recorded yet: concurrent launches spread too. */
   private readonly claims = new Map<string, number>()
+  /**
+   * Spot replicas launched to take an on-demand one's place: not counted against the target
+   * until ready (or they would be the surplus drained first); then the on-demand one above
+   * the floor is the surplus.
+   */
+  private readonly surge = new Set<string>()
+  private respotAt = 0
 
   constructor(
     private readonly serviceId: string,
@@ -332,13 +344,14 @@ class ServiceController {
   /**
    * Launches what is missing of the current version, drains what is too much: replicas of an
    * older version once as many of the new one are ready (a rolling update: the count that
-   * answers never drops), and the surplus after a scale-down (starting ones first, then spot
-   * above the on-demand floor, newest first).
+   * answers never drops), and the surplus after a scale-down (starting ones first, then
+   * on-demand above the floor, then spot, newest first).
    */
   private converge(service: ServiceRecord, spec: ServiceSpec): void {
     const replicas = this.store.unreleasedReplicas(this.serviceId)
     const target = service.targetReplicas
-    const active = replicas.filter((r) => ACTIVE.has(r.state))
+    const active = replicas.filter((r) => ACTIVE.has(r.state) && !(this.surge.has(r.id) && r.state !== 'READY'))
+    for (const r of replicas) if (this.surge.has(r.id) && r.state !== 'REQUESTED' && r.state !== 'STARTING') this.surge.delete(r.id)
     const current = active.filter((r) => r.version === service.version)
     const readyCurrent = current.filter((r) => r.state === 'READY').length
     const missing = target - current.length - this.planning
@@ -350,6 +363,7 @@ class ServiceController {
         this.track(this.launchReplica(service, spot))
       }
     }
+    this.respot(service, spec, current, missing)
     const old = active.filter((r) => r.version !== service.version)
     const keepOld = Math.max(0, target - readyCurrent)
     const oldByValue = [...old].sort((a, b) => rankForDrain(a) - rankForDrain(b))
@@ -369,6 +383,20 @@ class ServiceController {
         drained++
       }
     }
+  }
+
+  /**
+   * Back to spot: an on-demand replica above the floor (launched when spot had none) is
+   * replaced by a spot one when spot is there again. The spot replica is launched first;
+   * once it is ready the on-demand one is the surplus and drains.
+   */
+  private respot(service: ServiceRecord, spec: ServiceSpec, current: readonly ReplicaRecord[], missing: number): void {
+    const interval = this.deps.respotIntervalMs ?? (Number(process.env.SKYHOP_RESPOT_INTERVAL_SECONDS ?? 300) || 0) * 1000
+    if (interval <= 0 || service.spec.spot === 'on-demand' || missing > 0 || this.planning > 0 || this.surge.size > 0) return
+    const onDemandAboveFloor = current.filter((r) => !r.spot && r.state !== 'REQUESTED').length - spec.spot.baseOnDemand
+    if (onDemandAboveFloor <= 0 || Date.now() < this.respotAt) return
+    this.respotAt = Date.now() + interval
+    this.track(this.launchReplica(service, true, {surge: true}))
   }
 
   private drain(r: ReplicaRecord, reason: string): void {
@@ -445,7 +473,7 @@ class ServiceController {
    * next is tried (the job controller's failover, blockFor). Spot that no zone has falls back
    * to on-demand.
    */
-  private async launchReplica(service: ServiceRecord, spot: boolean): Promise<void> {
+  private async launchReplica(service: ServiceRecord, spot: boolean, options: {surge?: boolean} = {}): Promise<void> {
     this.planning++
     let planningDone = false
     const donePlanning = () => {
@@ -456,10 +484,10 @@ class ServiceController {
       const spec = serviceSpec(service)
       const t = Date.now()
       this.blocked = this.blocked.filter((b) => b.until > t)
-      const planned = await this.deps.replan(
-        {...service.spec, spot: spot ? 'spot' : 'on-demand'},
-        this.blocked.map((b) => b.scope),
-      )
+      // A look for spot to move back to is itself the test of spot capacity: the zones that
+      // had none when the replica fell back to on-demand are tried again.
+      const blocked = this.blocked.filter((b) => !(options.surge && b.scope.market === 'spot')).map((b) => b.scope)
+      const planned = await this.deps.replan({...service.spec, spot: spot ? 'spot' : 'on-demand'}, blocked)
       const spreadKey = (c: {provider: string; region: string; zone: string | null}) =>
         spec.spot.spread === 'providers' ? c.provider : `${c.provider}/${c.region}/${c.zone ?? ''}`
       const taken = new Map<string, number>(this.claims)
@@ -476,12 +504,16 @@ class ServiceController {
         if (!offer || !provider) continue
         const key = spreadKey(c)
         this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
-        const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning).finally(() => {
+        const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, options.surge ?? false).finally(() => {
           const left = (this.claims.get(key) ?? 1) - 1
           if (left > 0) this.claims.set(key, left)
           else this.claims.delete(key)
         })
         if (ok) return
+      }
+      if (spot && options.surge) {
+        this.deps.services.store.addEvent(this.serviceId, null, 'respot-unavailable', {reason: 'no spot offer could be launched'})
+        return
       }
       if (spot) {
         this.deps.services.store.addEvent(this.serviceId, null, 'spot-fallback', {reason: 'no spot offer could be launched'})
@@ -509,6 +541,7 @@ class ServiceController {
     offer: Offer,
     provider: Provider,
     donePlanning: () => void,
+    surge: boolean,
   ): Promise<boolean> {
     // Replicas that share this machine each need a port of their own; elsewhere the service's port.
     const local = c.provider === 'local'
@@ -529,6 +562,11 @@ class ServiceController {
       address: local ? `http://127.0.0.1:${port}` : null,
     })
     this.inLaunch.add(replica.id)
+    if (surge) {
+      this.surge.add(replica.id)
+      this.deps.services.store.addEvent(this.serviceId, replica.id, 'respot', {replica: replica.n, zone: c.zone})
+      this.emit('respot', `spot is back: replica ${replica.n} on spot will take an on-demand replica's place`, replica)
+    }
     donePlanning()
     try {
       const handle = await provider.launch(this.launchRequest(service, replica, offer, port))
@@ -637,9 +675,12 @@ export function serviceSpec(service: ServiceRecord): ServiceSpec {
   return service.spec.service
 }
 
-/** Which replica to drain first: one not ready before one that serves; spot before on-demand. */
+/**
+ * Which replica to drain first: one not ready before one that serves; then on-demand before
+ * spot, the dearer first (the on-demand floor is kept by the caller).
+ */
 function rankForDrain(r: ReplicaRecord): number {
-  return (r.state === 'READY' ? 2 : 0) + (r.spot ? 0 : 1)
+  return (r.state === 'READY' ? 2 : 0) + (r.spot ? 1 : 0)
 }
 
 /** Where the balancer reaches a replica on a machine of its own: the address the backend gave it. */

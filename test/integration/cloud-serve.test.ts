@@ -61,7 +61,15 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
       store: w.store,
     })
     abort = new AbortController()
-    driving = driveService(svc.id, {services, providers: w.providers, replan, home: w.home, owner: 'test', signal: abort.signal})
+    driving = driveService(svc.id, {
+      services,
+      providers: w.providers,
+      replan,
+      home: w.home,
+      owner: 'test',
+      signal: abort.signal,
+      respotIntervalMs: 300,
+    })
     const launched = () => services.replicas(svc.id).filter((r) => r.handle !== null)
     await until(
       async () => launched(),
@@ -95,5 +103,26 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     // The spot zones were tried and failed before the fallback, and are recorded as such.
     const failed = services.replicas(svc.id).filter((r) => r.state === 'FAILED' && r.spot)
     expect(failed.length).to.be.at.least(1)
+
+    // Spot is back: a spot replica is launched to take the fallback's place. It is not counted
+    // against the target until ready (here it never is: the fake's addresses are not this
+    // machine's), so nothing is drained meanwhile and nothing more is launched.
+    for (const z of ZONES) w.ec2.setSpotAvailable(z, true)
+    await until(
+      async () => w.store.events(svc.id).map((e) => e.kind),
+      (k) => k.includes('respot'),
+      30_000,
+    )
+    await until(
+      async () => launched(),
+      (rs) => rs.length === 5,
+      30_000,
+    )
+    const surge = launched().find((r) => r.n === Math.max(...launched().map((x) => x.n)))!
+    expect(surge.spot).to.equal(true)
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(launched()).to.have.length(5)
+    expect(services.getReplica(fourth.id)!.state).to.not.equal('DRAINING')
+    expect(services.replicas(svc.id).filter((r) => r.state === 'DRAINING')).to.deep.equal([])
   })
 })
