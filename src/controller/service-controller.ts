@@ -18,7 +18,8 @@ import {type LaunchHandle, type PollResult, TERMINAL_ATTEMPT_STATES} from '../mo
 import type {Offer} from '../model/catalog.js'
 import type {ServiceSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ReplicaState, type ServiceRecord, TERMINAL_SERVICE_STATES} from '../model/service.js'
-import type {Replanner} from '../planner/replanner.js'
+import {placeReplicas} from '../planner/assignment.js'
+import type {Replanned, Replanner} from '../planner/replanner.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
 import {LoadBalancer} from '../serve/balancer.js'
@@ -357,11 +358,13 @@ class ServiceController {
     const missing = target - current.length - this.planning
     if (missing > 0 && Date.now() >= this.launchAfter) {
       let onDemand = current.filter((r) => !r.spot).length
+      const spots: boolean[] = []
       for (let i = 0; i < missing; i++) {
         const spot = service.spec.spot !== 'on-demand' && onDemand >= spec.spot.baseOnDemand
         if (!spot) onDemand++
-        this.track(this.launchReplica(service, spot))
+        spots.push(spot)
       }
+      this.track(this.launchReplicas(service, spots))
     }
     this.respot(service, spec, current, missing)
     const old = active.filter((r) => r.version !== service.version)
@@ -396,7 +399,7 @@ class ServiceController {
     const onDemandAboveFloor = current.filter((r) => !r.spot && r.state !== 'REQUESTED').length - spec.spot.baseOnDemand
     if (onDemandAboveFloor <= 0 || Date.now() < this.respotAt) return
     this.respotAt = Date.now() + interval
-    this.track(this.launchReplica(service, true, {surge: true}))
+    this.track(this.launchReplicas(service, [true], {surge: true}))
   }
 
   private drain(r: ReplicaRecord, reason: string): void {
@@ -468,17 +471,20 @@ class ServiceController {
   }
 
   /**
-   * One replica through the planner's candidates, best first, spread over zones (or providers)
-   * the service's replicas are not in yet; a candidate that fails blocks its scope and the
-   * next is tried (the job controller's failover, blockFor). Spot that no zone has falls back
-   * to on-demand.
+   * Replicas launched together (each wanting spot or not) are placed together: a
+   * maximum-weight matching of replicas to the planner's candidates (planner/assignment.ts:
+   * the planner's rank, zones where a replica ran before and so hold the image, zones the
+   * service's spot replicas are not in yet). Each replica tries its match first, then the
+   * other candidates of its market; a candidate that fails blocks its scope and the next is
+   * tried (the job controller's failover, blockFor). Spot that no zone has falls back to
+   * on-demand, except for a look for spot to move back to (surge).
    */
-  private async launchReplica(service: ServiceRecord, spot: boolean, options: {surge?: boolean} = {}): Promise<void> {
-    this.planning++
-    let planningDone = false
-    const donePlanning = () => {
-      if (!planningDone) this.planning--
-      planningDone = true
+  private async launchReplicas(service: ServiceRecord, spots: readonly boolean[], options: {surge?: boolean} = {}): Promise<void> {
+    this.planning += spots.length
+    const done = spots.map(() => false)
+    const donePlanning = (i: number) => () => {
+      if (!done[i]) this.planning--
+      done[i] = true
     }
     try {
       const spec = serviceSpec(service)
@@ -487,51 +493,85 @@ class ServiceController {
       // A look for spot to move back to is itself the test of spot capacity: the zones that
       // had none when the replica fell back to on-demand are tried again.
       const blocked = this.blocked.filter((b) => !(options.surge && b.scope.market === 'spot')).map((b) => b.scope)
-      const planned = await this.deps.replan({...service.spec, spot: spot ? 'spot' : 'on-demand'}, blocked)
+      const markets = [...new Set(spots)]
+      const plans = new Map<boolean, Replanned>()
+      for (const spot of markets) plans.set(spot, await this.deps.replan({...service.spec, spot: spot ? 'spot' : 'on-demand'}, blocked))
+      const zoneKey = (c: {provider: string; region: string; zone: string | null}) => `${c.provider}/${c.region}/${c.zone ?? ''}`
       const spreadKey = (c: {provider: string; region: string; zone: string | null}) =>
-        spec.spot.spread === 'providers' ? c.provider : `${c.provider}/${c.region}/${c.zone ?? ''}`
-      const taken = new Map<string, number>(this.claims)
-      for (const r of this.store.unreleasedReplicas(this.serviceId).filter((x) => ACTIVE.has(x.state)))
-        taken.set(spreadKey(r), (taken.get(spreadKey(r)) ?? 0) + 1)
-      const candidates = planned.plan.candidates
-        .filter((c) => c.spot === spot && c.nodes === 1)
-        .map((c, i) => ({c, i, load: spec.spot.spread === 'none' ? 0 : (taken.get(spreadKey(c)) ?? 0)}))
-        .sort((a, b) => a.load - b.load || a.i - b.i)
-        .map((x) => x.c)
-      for (const c of candidates.slice(0, 10)) {
-        const offer = planned.offerOf(c)
-        const provider = this.deps.providers.get(c.provider)
-        if (!offer || !provider) continue
-        const key = spreadKey(c)
-        this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
-        const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, options.surge ?? false).finally(() => {
-          const left = (this.claims.get(key) ?? 1) - 1
-          if (left > 0) this.claims.set(key, left)
-          else this.claims.delete(key)
-        })
-        if (ok) return
+        spec.spot.spread === 'none' ? null : spec.spot.spread === 'providers' ? c.provider : zoneKey(c)
+      const all = this.store.replicas(this.serviceId)
+      const warm = new Set(all.filter((r) => r.launchedAt !== null).map(zoneKey))
+      const inUse = new Map<string, number>(this.claims)
+      for (const r of all.filter((x) => x.releasedAt === null && ACTIVE.has(x.state))) {
+        const key = spreadKey(r)
+        if (key !== null) inUse.set(key, (inUse.get(key) ?? 0) + 1)
       }
-      if (spot && options.surge) {
-        this.deps.services.store.addEvent(this.serviceId, null, 'respot-unavailable', {reason: 'no spot offer could be launched'})
-        return
-      }
-      if (spot) {
-        this.deps.services.store.addEvent(this.serviceId, null, 'spot-fallback', {reason: 'no spot offer could be launched'})
-        this.emit('spot-fallback', 'no spot capacity for a replica; launching it on-demand')
-        donePlanning()
-        await this.launchReplica(service, false)
-        return
-      }
-      this.launchAfter = Date.now() + LAUNCH_BACKOFF_MS
-      const why = planned.plan.candidates.length === 0 ? 'no offer fits the service' : 'every candidate failed'
-      this.deps.services.store.addEvent(this.serviceId, null, 'replica-launch-failed', {reason: why})
-      this.emit('launch-failed', `cannot launch a replica: ${why}; trying again in ${LAUNCH_BACKOFF_MS / 1000} s`)
+      const candidates = markets.flatMap((spot) =>
+        plans
+          .get(spot)!
+          .plan.candidates.filter((c) => c.spot === spot && c.nodes === 1)
+          .map((c, rank) => ({c, rank, planned: plans.get(spot)!})),
+      )
+      const placed = placeReplicas(
+        spots.map((spot) => ({spot})),
+        candidates.map(({c, rank}) => ({spreadKey: spreadKey(c), spot: c.spot, rank, warm: warm.has(zoneKey(c))})),
+        inUse,
+      )
+      await Promise.all(
+        spots.map(async (spot, i) => {
+          const match = placed[i] === -1 ? [] : [candidates[placed[i]]]
+          const rest = candidates.filter((x) => x.c.spot === spot && x !== match[0])
+          const ordered = [...match, ...rest].slice(0, 10)
+          const ok = await this.tryInOrder(service, spec, ordered, spreadKey, donePlanning(i), options.surge ?? false)
+          if (ok) return
+          donePlanning(i)()
+          if (spot && options.surge) {
+            this.deps.services.store.addEvent(this.serviceId, null, 'respot-unavailable', {reason: 'no spot offer could be launched'})
+            return
+          }
+          if (spot) {
+            this.deps.services.store.addEvent(this.serviceId, null, 'spot-fallback', {reason: 'no spot offer could be launched'})
+            this.emit('spot-fallback', 'no spot capacity for a replica; launching it on-demand')
+            await this.launchReplicas(service, [false])
+            return
+          }
+          this.launchAfter = Date.now() + LAUNCH_BACKOFF_MS
+          const why = ordered.length === 0 ? 'no offer fits the service' : 'every candidate failed'
+          this.deps.services.store.addEvent(this.serviceId, null, 'replica-launch-failed', {reason: why})
+          this.emit('launch-failed', `cannot launch a replica: ${why}; trying again in ${LAUNCH_BACKOFF_MS / 1000} s`)
+        }),
+      )
     } catch (error) {
       this.launchAfter = Date.now() + LAUNCH_BACKOFF_MS
       this.emit('launch-failed', `cannot launch a replica: ${isSkyhopError(error) ? error.message : String(error)}`)
     } finally {
-      donePlanning()
+      spots.forEach((_, i) => donePlanning(i)())
     }
+  }
+
+  /** One replica through candidates in order until one launches; each claims its zone meanwhile. */
+  private async tryInOrder(
+    service: ServiceRecord,
+    spec: ServiceSpec,
+    ordered: ReadonlyArray<{c: Candidate; planned: Replanned}>,
+    spreadKey: (c: Candidate) => string | null,
+    donePlanning: () => void,
+    surge: boolean,
+  ): Promise<boolean> {
+    for (const {c, planned} of ordered) {
+      const offer = planned.offerOf(c)
+      const provider = this.deps.providers.get(c.provider)
+      if (!offer || !provider) continue
+      const key = spreadKey(c) ?? `${c.provider}/${c.region}/${c.zone ?? ''}`
+      this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
+      const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, surge).finally(() => {
+        const left = (this.claims.get(key) ?? 1) - 1
+        if (left > 0) this.claims.set(key, left)
+        else this.claims.delete(key)
+      })
+      if (ok) return true
+    }
+    return false
   }
 
   private async tryCandidate(
