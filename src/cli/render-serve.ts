@@ -15,6 +15,10 @@ export function renderService(s: ServiceSummary): string {
       (s.failedRequests === null ? '' : `; ${s.failedRequests} failed of ${s.requests}`),
     `cost: ${money(s.costPerHour)} (all on-demand: ${money(s.onDemandCostPerHour)})`,
   ]
+  if (s.sloP95Ms !== null) {
+    const above = s.replicas.filter((r) => r.p95Ms !== null && r.p95Ms > s.sloP95Ms!).map((r) => r.n)
+    head.push(`slo: p95 ≤ ${s.sloP95Ms} ms; ${above.length === 0 ? 'every replica within it' : `above it: replica ${above.join(', ')}`}`)
+  }
   if (s.reason) head.push(`reason: ${s.reason}`)
   if (s.replicas.length === 0) return head.join('\n')
   const table = renderTable(s.replicas, [

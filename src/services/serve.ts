@@ -51,6 +51,8 @@ export interface ServiceSummary {
   costPerHour: {amount: number; currency: string} | null
   onDemandCostPerHour: {amount: number; currency: string} | null
   replicas: ReplicaSummary[]
+  /** The file's slo.p95_latency in ms, to read the replicas' p95 against; null without one. */
+  sloP95Ms: number | null
   reason: string | null
 }
 
@@ -347,6 +349,7 @@ export function summarizeService(store: Awaited<ReturnType<ServiceContext['store
         reason: r.reason,
       }
     }),
+    sloP95Ms: svc.spec.service?.slo ? svc.spec.service.slo.p95LatencySeconds * 1000 : null,
     reason: svc.reason,
   }
 }
