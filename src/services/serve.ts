@@ -4,7 +4,7 @@
 // the replicas; `status` reads what the controller records; `update` records a new version
 // that the controller rolls out; `down` asks the controller to drain and stop everything
 // (or does it here when no controller holds the service); `logs` reads a replica's output.
-import {resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
@@ -111,6 +111,7 @@ export async function serveUp(
   const timeoutMs = options.timeoutMs ?? (spec.service!.readiness.initialDelaySeconds + 60) * 1000
   const first = Math.min(1, spec.service!.replicas.min)
   await waitFor(
+    ctx.home,
     store,
     svc.id,
     (s, replicas) => s.endpoint !== null && replicas.filter((r) => r.state === 'READY').length >= first,
@@ -151,6 +152,7 @@ export async function serveUpdate(
   options.onProgress?.(`service ${svc.name}: version ${version} recorded; rolling out`)
   if (options.wait) {
     await waitFor(
+      ctx.home,
       store,
       svc.id,
       (x, replicas) => {
@@ -354,7 +356,11 @@ export function summarizeService(store: Awaited<ReturnType<ServiceContext['store
   }
 }
 
+/** How long a controller just spawned may take to hold its service's lease. */
+const CONTROLLER_START_MS = 15_000
+
 async function waitFor(
+  home: string,
   store: Awaited<ReturnType<ServiceContext['store']>>,
   id: string,
   done: (s: ServiceRecord, replicas: ReplicaRecord[]) => boolean,
@@ -363,7 +369,8 @@ async function waitFor(
   onProgress?: ServeProgress,
 ): Promise<void> {
   const s = services(store)
-  const until = Date.now() + timeoutMs
+  const started = Date.now()
+  const until = started + timeoutMs
   let said = ''
   for (;;) {
     const svc = s.getService(id)!
@@ -371,6 +378,12 @@ async function waitFor(
     if (done(svc, replicas)) return
     if (svc.state === 'FAILED')
       throw new UsageError(`service ${svc.name} failed: ${svc.reason ?? 'see its events'}`, {code: 'SERVICE_FAILED'})
+    // A controller that never took the lease died at its start (its log says why).
+    if (svc.leaseOwner === null && svc.state === 'RUNNING' && Date.now() - started > CONTROLLER_START_MS)
+      throw new UsageError(`the controller of service ${svc.name} did not start`, {
+        code: 'SERVICE_CONTROLLER_DOWN',
+        hint: `Its log is ${join(home, 'controllers', `${id}.log`)}; \`skyhop recover\` starts it again.`,
+      })
     const line = `${replicas.filter((r) => r.state === 'READY').length} ready of ${svc.targetReplicas}`
     if (line !== said) onProgress?.(`service ${svc.name}: ${line}`)
     said = line
