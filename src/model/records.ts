@@ -94,6 +94,11 @@ export interface CostRow {
   checkpointIntervalSeconds: number | null
   /** True when the attempt's preemption was asked for with `skyhop preempt` (a rehearsal, not the backend). */
   preemptRequested: boolean
+  /**
+   * Set for a service's replica (skyhop serve; jobId and jobName are the service's): what it
+   * did was answer requests, so a preemption loses none of its time. Absent for jobs.
+   */
+  service?: true
 }
 
 export interface EventRecord {

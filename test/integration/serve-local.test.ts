@@ -165,6 +165,14 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
     await waitUntil(() => w.store().getReplica(victim.id)!.releasedAt !== null, 15_000, 100)
     expect(w.store().getReplica(victim.id)!.state).to.equal('PREEMPTED')
     expect(liveReplicaProcesses(w.home)).to.have.length(2)
+    // `cost` counts the service like a job: its three replicas, and no time lost to the
+    // preemption (a replica's work is the requests it answered, none of which failed).
+    const cost = w.json(['cost', '--since', 'all'])
+    const group = cost.groups.find((g: any) => g.key === up.id)
+    expect(group.label).to.equal('svc')
+    expect(group.attempts).to.equal(3)
+    expect(group.waste.preemptionLostHours).to.equal(0)
+    expect(group.paidHours).to.be.above(0)
   })
 
   it('a replica SIGKILLed under GET load: its requests are retried on the other, none fails; it is replaced', async () => {
