@@ -129,6 +129,9 @@ try {
     ratio: replacement ? 'replacement ready' : 'NO replacement',
   })
 } finally {
+  // A run that failed half way must leave no service behind: its replicas and controller
+  // would outlive the home removed next.
+  for (const name of ['bench-one', 'bench-two']) await cli(['serve', 'down', name]).catch(() => undefined)
   rmSync(home, {recursive: true, force: true})
 }
 
