@@ -15,6 +15,7 @@ const ROOMS = [
   ...FOUNDATION,
   'runner',
   'http',
+  'serve',
   'clouds',
   'catalog',
   'planner',
@@ -37,6 +38,9 @@ const MAY_IMPORT = {
   'config.ts': FOUNDATION,
   runner: [],
   http: FOUNDATION,
+  // The load balancer of `skyhop serve` is an HTTP server and proxy on the one HTTP stack
+  // (undici); it knows replicas only as addresses, so the service controller above drives it.
+  serve: [...FOUNDATION, 'http'],
   clouds: [...FOUNDATION, 'http'],
   catalog: [...FOUNDATION, 'http', 'clouds'],
   planner: FOUNDATION,
@@ -44,7 +48,7 @@ const MAY_IMPORT = {
   job: FOUNDATION,
   providers: [...FOUNDATION, 'http', 'clouds', 'runner'],
   checkpoint: [...FOUNDATION, 'http', 'clouds'],
-  controller: [...FOUNDATION, 'planner', 'providers', 'state', 'checkpoint', 'runner'],
+  controller: [...FOUNDATION, 'planner', 'providers', 'state', 'checkpoint', 'runner', 'serve'],
   // services and the simulator are one level: the simulator drives services, services may run the simulator.
   services: ROOMS.filter((room) => !['cli', 'commands'].includes(room)),
   simulator: ROOMS.filter((room) => !['cli', 'commands'].includes(room)),

@@ -23,6 +23,7 @@ const ALL = [
   'simulate',
   'simulate-validation',
   'simulate-controller',
+  'serve',
 ]
 const names = process.argv.length > 2 ? process.argv.slice(2) : ALL
 const unknown = names.filter((n) => !existsSync(join(import.meta.dirname, `${n}.mjs`)))

@@ -97,7 +97,7 @@ export function renderPreempt(r: PreemptResult, graceSeconds: number): string {
 export function renderRecover(r: RecoverResult): string {
   if (r.actions.length + r.secretsMissing.length === 0) return 'nothing to recover'
   const lines = r.actions.map((a) => {
-    const who = a.jobId ? `job ${a.jobId}` : `sweep ${a.sweepId ?? '?'}`
+    const who = a.jobId ? `job ${a.jobId}` : a.serviceId ? `service ${a.serviceId}` : `sweep ${a.sweepId ?? '?'}`
     const what = a.attemptId ? `${who}, attempt ${a.attemptId}${a.provider ? ` on ${a.provider}` : ''}` : who
     return a.ok ? `✓ ${what}: ${a.message}` : `✗ ${what}: ${a.message}${a.code ? ` [${a.code}]` : ''}`
   })

@@ -18,6 +18,13 @@ import Offers from './offers.js'
 import Plan from './plan.js'
 import Preempt from './preempt.js'
 import Recover from './recover.js'
+import ServeController from './serve-controller.js'
+import ServeDown from './serve/down.js'
+import ServeLogs from './serve/logs.js'
+import ServePreempt from './serve/preempt.js'
+import ServeStatus from './serve/status.js'
+import ServeUp from './serve/up.js'
+import ServeUpdate from './serve/update.js'
 import Simulate from './simulate.js'
 import Status from './status.js'
 import SweepController from './sweep-controller.js'
@@ -44,6 +51,13 @@ export const COMMANDS = {
   plan: Plan,
   preempt: Preempt,
   recover: Recover,
+  'serve-controller': ServeController,
+  'serve:down': ServeDown,
+  'serve:logs': ServeLogs,
+  'serve:preempt': ServePreempt,
+  'serve:status': ServeStatus,
+  'serve:up': ServeUp,
+  'serve:update': ServeUpdate,
   simulate: Simulate,
   status: Status,
   'sweep-controller': SweepController,

@@ -223,7 +223,7 @@ export function attemptCost(row: CostRow, now: Date, fx: FxRates): AttemptCost {
   const runSeconds = (runEnd - runStart) / 1000
   const idleSeconds = (heldEnd - runEnd) / 1000
   let lostSeconds = 0
-  if (a.state === 'PREEMPTED' || a.state === 'LOST') {
+  if ((a.state === 'PREEMPTED' || a.state === 'LOST') && !row.service) {
     const interval = row.checkpointIntervalSeconds
     lostSeconds = interval !== null && interval > 0 ? runSeconds % interval : runSeconds
   }

@@ -18,6 +18,7 @@ import type {
   DataSource,
   CompatName,
   JobSpec,
+  ServiceSpec,
   LoadedJob,
   Money,
   Quantity,
@@ -141,6 +142,20 @@ interface RawJob {
   usage?: {sample_interval?: string; idle?: {below: string | number; for: string; action?: IdlePolicy['action']}}
   objective?: JobSpec['objective']
   matrix?: Record<string, Array<string | number | boolean>>
+  service?: RawService
+}
+
+interface RawService {
+  port: number
+  readiness?: {path?: string; initial_delay?: string; timeout?: string}
+  replicas?: number | {min: number; max: number; target_qps_per_replica?: number}
+  upscale_delay?: string
+  downscale_delay?: string
+  spot?: {base_on_demand?: number; spread?: 'zones' | 'providers' | 'none'}
+  slo?: {p95_latency?: string}
+  api_key_env?: string
+  host?: string
+  lb_port?: number
 }
 
 const DEFAULT_GRACE_SECONDS = 30
@@ -317,6 +332,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
         })
   const container: ContainerImage | null = image?.kind === 'container' ? image.image : null
   const workdir = raw.workdir === undefined ? null : (at(['workdir'], () => workdirPath(src.file, raw.workdir!)) ?? null)
+  const service = raw.service === undefined ? null : normalizeService(raw.service, at, raw)
 
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})
 
@@ -377,6 +393,68 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     nodes: raw.nodes ?? 1,
     compat: raw.compat === undefined ? [] : Array.isArray(raw.compat) ? raw.compat : [raw.compat],
     ...(raw.usage === undefined ? {} : {usage: usageSpec(raw.usage, sampleInterval ?? null, idleFor ?? null)}),
+    ...(service ? {service} : {}),
+  }
+}
+
+const DEFAULT_READINESS_DELAY_SECONDS = 20 * 60
+const DEFAULT_PROBE_TIMEOUT_SECONDS = 5
+const DEFAULT_UPSCALE_DELAY_SECONDS = 30
+const DEFAULT_DOWNSCALE_DELAY_SECONDS = 5 * 60
+
+/**
+ * The `service:` block: durations typed, replicas as bounds. What the schema cannot say (min
+ * above max, a floor of on-demand replicas above the most replicas, a service with a matrix
+ * or a gang) is a located error here. Returns undefined when an issue was recorded.
+ */
+function normalizeService(
+  s: RawService,
+  at: <T>(path: Array<string | number>, fn: () => T) => T | undefined,
+  raw: RawJob,
+): ServiceSpec | undefined {
+  const fail = (path: Array<string | number>, message: string): undefined =>
+    at(path, () => {
+      throw new FieldError(message)
+    })
+  const duration = (key: string, v: string | undefined, fallback: number, path: Array<string | number>): number | undefined =>
+    v === undefined ? fallback : at(['service', ...path, key], () => parseDurationSeconds(v))
+  const initialDelay = duration('initial_delay', s.readiness?.initial_delay, DEFAULT_READINESS_DELAY_SECONDS, ['readiness'])
+  const timeout = duration('timeout', s.readiness?.timeout, DEFAULT_PROBE_TIMEOUT_SECONDS, ['readiness'])
+  const up = duration('upscale_delay', s.upscale_delay, DEFAULT_UPSCALE_DELAY_SECONDS, [])
+  const down = duration('downscale_delay', s.downscale_delay, DEFAULT_DOWNSCALE_DELAY_SECONDS, [])
+  const p95 =
+    s.slo?.p95_latency === undefined ? null : at(['service', 'slo', 'p95_latency'], () => parseDurationSeconds(s.slo!.p95_latency!))
+  const r = s.replicas ?? 1
+  const replicas =
+    typeof r === 'number'
+      ? {min: r, max: r, targetQpsPerReplica: null}
+      : {min: r.min, max: r.max, targetQpsPerReplica: r.target_qps_per_replica ?? null}
+  let ok = true
+  if (replicas.min > replicas.max)
+    ok = fail(['service', 'replicas', 'min'], `min (${replicas.min}) is above max (${replicas.max})`) ?? false
+  if (typeof r === 'object' && r.min !== r.max && replicas.targetQpsPerReplica === null)
+    ok =
+      fail(['service', 'replicas'], 'a range of replicas needs target_qps_per_replica: the request rate one replica should take') ?? false
+  const baseOnDemand = s.spot?.base_on_demand ?? 0
+  if (baseOnDemand > replicas.max)
+    ok =
+      fail(['service', 'spot', 'base_on_demand'], `${baseOnDemand} on-demand replicas is more than the most replicas (${replicas.max})`) ??
+      false
+  if (raw.matrix !== undefined) ok = fail(['service'], 'a service cannot have a matrix: each combination would be its own service') ?? false
+  if ((raw.nodes ?? 1) > 1) ok = fail(['service'], 'a service replica is one node; remove nodes or set it to 1') ?? false
+  if (!ok || initialDelay === undefined || timeout === undefined || up === undefined || down === undefined || p95 === undefined)
+    return undefined
+  return {
+    port: s.port,
+    readiness: {path: s.readiness?.path ?? '/', initialDelaySeconds: initialDelay, timeoutSeconds: timeout},
+    replicas,
+    upscaleDelaySeconds: up,
+    downscaleDelaySeconds: down,
+    spot: {baseOnDemand, spread: s.spot?.spread ?? 'zones'},
+    slo: p95 === null ? null : {p95LatencySeconds: p95},
+    apiKeyEnv: s.api_key_env ?? null,
+    host: s.host ?? '127.0.0.1',
+    lbPort: s.lb_port ?? 0,
   }
 }
 

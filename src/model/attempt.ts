@@ -54,6 +54,12 @@ export interface PollResult {
    * ending non-zero while the gang was not being stopped makes the gang FAILED.
    */
   nodes?: NodePoll[]
+  /**
+   * While a running attempt is being stopped: by a cancel or by an interruption notice, and
+   * when it will be killed. A service's controller stops routing to a replica under notice at
+   * once (docs/serve.md); backends that cannot tell leave it unset.
+   */
+  stopping?: {kind: 'cancel' | 'notice'; killAt: string | null}
 }
 
 export interface QueueEstimate {

@@ -165,6 +165,26 @@ export interface JobSpec {
    * in specs stored before it existed, and when the file says nothing: sample every 10 s, no policy.
    */
   usage?: UsageSpec
+  /** Set when the file has a `service:` block: the job is served by replicas (docs/serve.md). Absent otherwise. */
+  service?: ServiceSpec | null
+}
+
+/** A service's `service:` block, normalized: durations in seconds, replicas as bounds. */
+export interface ServiceSpec {
+  /** The port a replica's server listens on (a VM's); on local each replica gets its own. */
+  port: number
+  readiness: {path: string; initialDelaySeconds: number; timeoutSeconds: number}
+  /** min = max for a fixed count; targetQpsPerReplica null means no autoscaling. */
+  replicas: {min: number; max: number; targetQpsPerReplica: number | null}
+  upscaleDelaySeconds: number
+  downscaleDelaySeconds: number
+  spot: {baseOnDemand: number; spread: 'zones' | 'providers' | 'none'}
+  slo: {p95LatencySeconds: number} | null
+  /** Name of the environment variable holding the load balancer's API key; never the key. */
+  apiKeyEnv: string | null
+  /** Where the load balancer listens: 127.0.0.1 unless told otherwise; port 0 = any free one. */
+  host: string
+  lbPort: number
 }
 
 /** A container image reference (docker/OCI grammar), parsed from the job file's `image:`. */

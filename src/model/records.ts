@@ -99,6 +99,11 @@ export interface CostRow {
   usage?: UsageSummary | null
   /** The job's idle policy stopped this attempt (event `usage-idle-stop`). */
   idleStopped?: boolean
+  /**
+   * Set for a service's replica (skyhop serve; jobId and jobName are the service's): what it
+   * did was answer requests, so a preemption loses none of its time. Absent for jobs.
+   */
+  service?: true
 }
 
 export interface EventRecord {

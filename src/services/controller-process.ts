@@ -1,5 +1,5 @@
-// The detached controller process: `skyhop controller JOB` or `skyhop sweep-controller
-// SWEEP`, started by launch, sweep and recover so a job outlives the terminal, and the
+// The detached controller process: `skyhop controller JOB`, `skyhop sweep-controller
+// SWEEP` or `skyhop serve-controller SERVICE`, started by launch, sweep and recover so a job outlives the terminal, and the
 // owner name a controller holds a job's (or a sweep's) lease under.
 import {spawn} from 'node:child_process'
 import {mkdirSync, openSync} from 'node:fs'
@@ -23,7 +23,11 @@ function binPath(): string {
  * nowhere, so a controller started from a shell without them holds the job when it must
  * launch (docs/recovery.md#a-controller-without-the-jobs-secrets).
  */
-export function spawnDetachedController(home: string, id: string, command: 'controller' | 'sweep-controller' = 'controller'): void {
+export function spawnDetachedController(
+  home: string,
+  id: string,
+  command: 'controller' | 'sweep-controller' | 'serve-controller' = 'controller',
+): void {
   const dir = join(home, 'controllers')
   mkdirSync(dir, {recursive: true})
   const log = openSync(join(dir, `${id}.log`), 'a', 0o600)

@@ -1,5 +1,9 @@
-// The `cost` service: what jobs cost, grouped by job, provider or sweep, since a moment.
-import {type CostGroupBy, type CostReport, costFromStore} from '../controller/cost.js'
+// The `cost` service: what jobs and services cost, grouped by job, provider or sweep, since a moment.
+import {type CostGroupBy, type CostReport, billingPolicy, costFromStore} from '../controller/cost.js'
+import type {AttemptRecordState, CostRow} from '../model/records.js'
+import type {ReplicaRecord, ReplicaState} from '../model/service.js'
+import {ServiceStore} from '../state/services.js'
+import type {Store} from '../state/store.js'
 import type {ServiceContext} from './context.js'
 
 export type {CostGroupBy, CostReport} from '../controller/cost.js'
@@ -17,5 +21,69 @@ export async function cost(ctx: ServiceContext, options: CostOptions): Promise<C
   const now = options.now ?? new Date()
   const s = options.since
   const since = 'all' in s ? null : 'date' in s ? s.date : new Date(now.getTime() - s.seconds * 1000).toISOString()
-  return costFromStore(await ctx.store(), {now, since, by: options.by, fx: await ctx.fx()})
+  const store = await ctx.store()
+  const rows = {costRows: (filter: {sinceIso?: string}) => [...store.costRows(filter), ...replicaCostRows(store, filter)]}
+  return costFromStore(rows, {now, since, by: options.by, fx: await ctx.fx()})
+}
+
+/** A replica's states as an attempt's, for billing: it is held from its launch to its release. */
+const AS_ATTEMPT: Record<ReplicaState, AttemptRecordState> = {
+  REQUESTED: 'REQUESTED',
+  STARTING: 'RUNNING',
+  READY: 'RUNNING',
+  DRAINING: 'RUNNING',
+  STOPPED: 'CANCELLED',
+  PREEMPTED: 'PREEMPTED',
+  FAILED: 'FAILED',
+}
+
+/** Each replica of every service as a cost row: a service is a group like a job (docs/serve.md). */
+function replicaCostRows(store: Store, filter: {sinceIso?: string}): CostRow[] {
+  const services = new ServiceStore(store)
+  const rehearsed = new Set(
+    services
+      .listServices()
+      .flatMap((s) => store.events(s.id))
+      .filter((e) => e.kind === 'preempt-requested' && e.attemptId !== null)
+      .map((e) => e.attemptId!),
+  )
+  return services.listServices().flatMap((svc) =>
+    services
+      .replicas(svc.id)
+      .filter((r) => !filter.sinceIso || r.intentAt >= filter.sinceIso)
+      .map((r: ReplicaRecord) => ({
+        attempt: {
+          id: r.id,
+          jobId: svc.id,
+          n: r.n,
+          provider: r.provider,
+          region: r.region,
+          zone: r.zone,
+          instanceType: r.instanceType,
+          accelerator: r.accelerator,
+          acceleratorCount: r.acceleratorCount,
+          spot: r.spot,
+          pricePerHour: r.pricePerHour,
+          currency: r.currency,
+          onDemandPricePerHour: r.onDemandPricePerHour,
+          billingGranularitySeconds: billingPolicy(r.provider).granularitySeconds,
+          state: AS_ATTEMPT[r.state],
+          intentAt: r.intentAt,
+          launchedAt: r.launchedAt,
+          startedAt: r.launchedAt,
+          endedAt: r.endedAt,
+          releasedAt: r.releasedAt,
+          exitCode: null,
+          reason: r.reason,
+          handle: r.handle,
+          error: null,
+        },
+        jobId: svc.id,
+        jobName: svc.name,
+        sweepId: null,
+        checkpointIntervalSeconds: null,
+        preemptRequested: rehearsed.has(r.id),
+        service: true as const,
+      })),
+  )
 }

@@ -13,6 +13,7 @@ import {ProviderError, asProviderError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
+import {ServiceStore} from '../state/services.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {cancelJob} from './cancel.js'
 import {type JobSummary, summarize} from './jobs.js'
@@ -75,6 +76,10 @@ export async function findOrphans(input: FindOrphansInput): Promise<OrphanScan> 
   const liveByRun = new Map(live.filter((a) => a.handle).map((a) => [`${a.provider}\u0000${a.handle!.externalId}`, a]))
   const liveById = new Map(live.map((a) => [a.id, a]))
   const usedRegions = store.attemptRegions(input.jobId)
+  // A service's replicas are not attempts: one not yet released belongs to its controller.
+  const replicas = new ServiceStore(store).unreleasedReplicas()
+  const replicaIds = new Set(replicas.map((r) => r.id))
+  const replicaRuns = new Set(replicas.filter((r) => r.handle).map((r) => `${r.provider}\u0000${r.handle!.externalId}`))
   const scanned: ProviderScan[] = []
   const orphans: OrphanInstance[] = []
   for (const provider of input.providers.values()) {
@@ -92,6 +97,7 @@ export async function findOrphans(input: FindOrphansInput): Promise<OrphanScan> 
     scan.tagged = owned.length
     for (const handle of owned) {
       if (liveByRun.has(`${provider.name}\u0000${handle.externalId}`)) continue
+      if (replicaRuns.has(`${provider.name}\u0000${handle.externalId}`) || replicaIds.has(handle.data.attemptId as string)) continue
       if (handle.data.releasing === true) continue
       const attempt = attemptOf(store, provider.name, handle)
       if (!attempt && typeof handle.data.attemptId !== 'string') {

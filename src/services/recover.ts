@@ -12,6 +12,7 @@ import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import type {ServiceContext} from './context.js'
 import {spawnDetachedController} from './controller-process.js'
+import {ServiceStore} from '../state/services.js'
 
 export interface RecoverResult {
   restarted: string[]
@@ -30,9 +31,11 @@ export interface RecoverResult {
   actions: RecoverAction[]
   /** Something could not be done (a provider unreachable, a controller that would not start): run recover again. Exit 7. */
   partial: boolean
+  /** Services whose controller was restarted (docs/serve.md); their replicas kept serving. */
+  restartedServices: string[]
 }
 
-export type RecoverStep = 'restart-controller' | 'restart-sweep-controller' | 'stop-attempt' | 'release-idle'
+export type RecoverStep = 'restart-controller' | 'restart-sweep-controller' | 'restart-service-controller' | 'stop-attempt' | 'release-idle'
 
 export interface RecoverAction {
   step: RecoverStep
@@ -40,6 +43,8 @@ export interface RecoverAction {
   sweepId: string | null
   attemptId: string | null
   provider: string | null
+  /** Set for a service's step (skyhop serve). */
+  serviceId?: string
   ok: boolean
   /** What was done, or what could not be and why (the error's code and message). */
   message: string
@@ -65,7 +70,7 @@ export async function recoverJobs(input: {
   store: Store
   providers: ReadonlyMap<string, Provider>
   home: string
-  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller') => void
+  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller' | 'serve-controller') => void
   /** The environment the controllers inherit (default: this process's). */
   env?: NodeJS.ProcessEnv
   /** One attempt's stop at most; default RECOVER_STEP_BUDGET_MS. */
@@ -185,11 +190,13 @@ export async function recoverJobs(input: {
       message: 'released an idle instance',
     })
   }
+  const restartedServices = recoverServices(input.store, input.home, spawn, act)
   return {
     restarted,
     restartedSweeps,
     cleaned,
     idleReleased: idle.map((r) => r.attemptId),
+    restartedServices,
     secretsMissing,
     actions,
     partial: actions.some((a) => !a.ok),
@@ -249,6 +256,39 @@ async function stopEnded(store: Store, provider: Provider, job: JobRecord, reque
   )
     store.markReleased(attempt.id)
   return true
+}
+
+/**
+ * A service whose controller died gets a new one, which adopts its replicas (they kept
+ * serving) and brings the load balancer back on its port; a stopped service's replicas that
+ * still run are stopped by `serve down`'s path in the controller (STOPPING is driven too).
+ */
+function recoverServices(
+  store: Store,
+  home: string,
+  spawn: NonNullable<Parameters<typeof recoverJobs>[0]['spawn']>,
+  act: (a: Omit<RecoverAction, 'jobId' | 'sweepId' | 'attemptId' | 'provider'> & Partial<RecoverAction>) => void,
+): string[] {
+  const services = new ServiceStore(store)
+  const restarted: string[] = []
+  for (const svc of services.orphanedServices()) {
+    try {
+      spawn(home, svc.id, 'serve-controller')
+      store.addEvent(svc.id, null, 'controller-restarted', {})
+      restarted.push(svc.id)
+      act({step: 'restart-service-controller', serviceId: svc.id, ok: true, message: 'restarted its controller'})
+    } catch (error) {
+      const f = failure(error)
+      act({
+        step: 'restart-service-controller',
+        serviceId: svc.id,
+        ok: false,
+        code: f.code,
+        message: `could not restart its controller: ${f.message}`,
+      })
+    }
+  }
+  return restarted
 }
 
 /**

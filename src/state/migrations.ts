@@ -140,6 +140,60 @@ export const MIGRATIONS: Migration[] = [
         summary_json        TEXT NOT NULL
       );
       CREATE INDEX attempt_usage_job ON attempt_usage(job_name, fingerprint);
+      `,
+  },
+  {
+    version: 4,
+    name: 'services and their replicas (skyhop serve)',
+    // A service's replicas are not jobs: nothing resumes them and no job controller drives them;
+    // the service controller (src/controller/service-controller.ts) does, under the service's lease.
+    // Its events go to the events table under the service's id.
+    sql: `
+      CREATE TABLE services (
+        id               TEXT PRIMARY KEY,
+        name             TEXT NOT NULL,
+        file             TEXT,
+        spec_json        TEXT NOT NULL,
+        version          INTEGER NOT NULL DEFAULT 1,
+        state            TEXT NOT NULL,
+        endpoint         TEXT,
+        target_replicas  INTEGER NOT NULL DEFAULT 0,
+        metrics_json     TEXT,
+        reason           TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER
+      );
+      CREATE INDEX services_name ON services(name, created_at);
+      CREATE TABLE service_replicas (
+        id               TEXT PRIMARY KEY,
+        service_id       TEXT NOT NULL REFERENCES services(id),
+        n                INTEGER NOT NULL,
+        version          INTEGER NOT NULL,
+        provider         TEXT NOT NULL,
+        region           TEXT NOT NULL,
+        zone             TEXT,
+        instance_type    TEXT NOT NULL,
+        accelerator      TEXT,
+        accelerator_count INTEGER,
+        spot             INTEGER NOT NULL,
+        price_per_hour   REAL,
+        currency         TEXT,
+        on_demand_price_per_hour REAL,
+        state            TEXT NOT NULL,
+        address          TEXT,
+        handle_json      TEXT,
+        intent_at        TEXT NOT NULL,
+        launched_at      TEXT,
+        ready_at         TEXT,
+        notice_at        TEXT,
+        ended_at         TEXT,
+        released_at      TEXT,
+        reason           TEXT,
+        UNIQUE(service_id, n)
+      );
+      CREATE INDEX service_replicas_service ON service_replicas(service_id, state);
     `,
   },
 ]

@@ -94,6 +94,28 @@ describe('--json output of every command matches its schema (built CLI)', functi
     expect(logs.lines.map((l: {line: string}) => l.line)).to.include('hello schemas')
   })
 
+  it('serve up, status, logs, preempt, update, down', async () => {
+    const serviceFile = (version: number) => {
+      const file = join(home, `svc-${version}.yaml`)
+      writeFileSync(
+        file,
+        `name: svc\nworkdir: ${join(ROOT, 'examples', 'model-server')}\nenvs: {MODEL_VERSION: "${version}"}\nrun: exec node server.mjs\n` +
+          'service: {port: 8080, readiness: {path: /health, timeout: 2s}, replicas: 1}\n',
+      )
+      return file
+    }
+    const up = json('serve-up', ['serve', 'up', serviceFile(1)], o)
+    expect(up.readyReplicas).to.equal(1)
+    expect((await fetch(`${up.endpoint}/`)).status).to.equal(200)
+    json('serve-status', ['serve', 'status'], o)
+    json('serve-status', ['serve', 'status', 'svc'], o)
+    json('serve-logs', ['serve', 'logs', 'svc'], o)
+    json('serve-update', ['serve', 'update', 'svc', serviceFile(2)], o)
+    json('serve-preempt', ['serve', 'preempt', 'svc', '--grace', '2s'], o)
+    const down = json('serve-down', ['serve', 'down', 'svc'], o)
+    expect(down.state).to.equal('STOPPED')
+  })
+
   it("plan of a gang: each candidate's interconnect, documented or null", () => {
     const catalog = join(home, 'gang-catalog.json')
     const offer = (instanceType: string, extra: object) => ({

@@ -116,7 +116,7 @@ export function detectForeign(value: unknown, options: {lenient?: boolean} = {})
   const resources = isMap(value.resources) ? value.resources : {}
   const sky: string[] = []
   const dstack: string[] = []
-  for (const k of SKYPILOT_TOP) if (k in value) sky.push(`/${k}`)
+  for (const k of SKYPILOT_TOP) if (k in value && !(k === 'service' && skyhopService(value.service))) sky.push(`/${k}`)
   for (const k of SKYPILOT_RESOURCES) if (k in resources) sky.push(`/resources/${k}`)
   // SkyPilot's `{A100:1, V100:1}` set of alternatives is a mapping; skyhop's filter has its own keys.
   // Its values are counts (or nothing, for `{A100:1, V100:1}` read as YAML), never text.
@@ -144,6 +144,14 @@ export function detectForeign(value: unknown, options: {lenient?: boolean} = {})
     return {format: 'dstack', kind: typeof value.type === 'string' ? value.type : 'task', evidence: dstack}
   }
   return {format: 'skypilot', kind: 'service' in value ? 'service' : 'task', evidence: sky}
+}
+
+/**
+ * skyhop has a `service:` block too (docs/serve.md): one with none of
+ * SkyPilot's service keys is a skyhop service with mistakes elsewhere, not a SkyPilot task.
+ */
+function skyhopService(service: unknown): boolean {
+  return isMap(service) && !['readiness_probe', 'replica_policy', 'load_balancing_policy'].some((k) => k in service)
 }
 
 export function formatName(format: ForeignFormat): string {

@@ -556,6 +556,7 @@ export class LocalProvider implements Provider {
           reason: `stopping (${stopping.event}); SIGKILL at ${String(stopping.killAt)}`,
           startedAt,
           endedAt: null,
+          stopping: {kind: cancel ? 'cancel' : 'notice', killAt: typeof stopping.killAt === 'string' ? stopping.killAt : null},
         }
       if (startedAt) return {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null}
       const queued = first(events, 'slot-wait')

@@ -1,0 +1,281 @@
+// The services and replicas of `skyhop serve` in the state store (migration 3): records,
+// the service controller's lease, and the orphans `recover` hands to a new controller. Beside
+// store.ts rather than in it, on the same connection: services share nothing with jobs but
+// the database file and the events table.
+import type Database from 'better-sqlite3'
+
+import {UsageError} from '../errors.js'
+import type {LaunchHandle} from '../model/attempt.js'
+import type {JobSpec} from '../model/job-spec.js'
+import type {NewReplica, ReplicaRecord, ReplicaState, ServiceMetrics, ServiceRecord, ServiceState} from '../model/service.js'
+import {didYouMean} from '../util/did-you-mean.js'
+import {redactDeep} from '../util/redact.js'
+import {type Store, newId} from './store.js'
+
+type Row = Record<string, unknown>
+
+export class ServiceStore {
+  private readonly db: Database.Database
+
+  constructor(
+    readonly store: Store,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.db = store.db
+  }
+
+  private now(): string {
+    return this.clock().toISOString()
+  }
+
+  createService(input: {name: string; file: string | null; spec: JobSpec}): ServiceRecord {
+    const id = newId('svc')
+    const now = this.now()
+    const live = this.db.prepare(`SELECT id FROM services WHERE name = ? AND state IN ('RUNNING','STOPPING')`).get(input.name) as
+      Row | undefined
+    if (live) {
+      throw new UsageError(`a service named ${input.name} is already running (${live.id as string})`, {
+        code: 'SERVICE_EXISTS',
+        hint: `\`skyhop serve update ${input.name} FILE\` changes it; \`skyhop serve down ${input.name}\` stops it.`,
+      })
+    }
+    this.db
+      .prepare(
+        `INSERT INTO services (id, name, file, spec_json, version, state, target_replicas, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 1, 'RUNNING', ?, ?, ?)`,
+      )
+      .run(id, input.name, input.file, JSON.stringify(input.spec), input.spec.service?.replicas.min ?? 0, now, now)
+    this.store.addEvent(id, null, 'service-created', {name: input.name})
+    return this.getService(id)!
+  }
+
+  getService(id: string): ServiceRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM services WHERE id = ?').get(id) as Row | undefined
+    return row ? toService(row) : undefined
+  }
+
+  /** By id, or by name (the newest service of that name). */
+  findService(ref: string): ServiceRecord {
+    const row = (this.db.prepare('SELECT * FROM services WHERE id = ?').get(ref) ??
+      this.db.prepare('SELECT * FROM services WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref)) as Row | undefined
+    if (row) return toService(row)
+    const names = (this.db.prepare('SELECT DISTINCT name FROM services').all() as Row[]).map((r) => r.name as string)
+    throw new UsageError(`no service ${ref}`, {
+      code: 'SERVICE_NOT_FOUND',
+      hint: didYouMean(ref, names) ? `did you mean ${didYouMean(ref, names)}?` : '`skyhop serve status` lists the services.',
+    })
+  }
+
+  listServices(): ServiceRecord[] {
+    return (this.db.prepare('SELECT * FROM services ORDER BY created_at, rowid').all() as Row[]).map(toService)
+  }
+
+  setServiceState(id: string, state: ServiceState, reason: string | null = null): void {
+    this.db.prepare('UPDATE services SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
+    this.store.addEvent(id, null, 'service-state', {state, ...(reason ? {reason} : {})})
+  }
+
+  /** A new spec (serve update): replicas of older versions are replaced, rolling. */
+  updateSpec(id: string, spec: JobSpec, file: string | null): number {
+    return this.store.transaction(() => {
+      this.db
+        .prepare('UPDATE services SET spec_json = ?, file = ?, version = version + 1, updated_at = ? WHERE id = ?')
+        .run(JSON.stringify(spec), file, this.now(), id)
+      const version = (this.db.prepare('SELECT version FROM services WHERE id = ?').get(id) as Row).version as number
+      return version
+    })
+  }
+
+  setEndpoint(id: string, endpoint: string): void {
+    this.db.prepare('UPDATE services SET endpoint = ?, updated_at = ? WHERE id = ?').run(endpoint, this.now(), id)
+  }
+
+  setTarget(id: string, target: number): void {
+    this.db.prepare('UPDATE services SET target_replicas = ? WHERE id = ?').run(target, id)
+  }
+
+  setMetrics(id: string, metrics: ServiceMetrics): void {
+    this.db.prepare('UPDATE services SET metrics_json = ? WHERE id = ?').run(JSON.stringify(metrics), id)
+  }
+
+  // ---- the service controller's lease --------------------------------------------
+
+  takeLease(id: string, owner: string, ttlMs: number): boolean {
+    const now = this.clock().getTime()
+    return (
+      this.db
+        .prepare(
+          `UPDATE services SET lease_owner = ?, lease_expires_at = ?
+           WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+        )
+        .run(owner, now + ttlMs, id, owner, now).changes === 1
+    )
+  }
+
+  renewLease(id: string, owner: string, ttlMs: number): boolean {
+    return (
+      this.db
+        .prepare('UPDATE services SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?')
+        .run(this.clock().getTime() + ttlMs, id, owner).changes === 1
+    )
+  }
+
+  releaseLease(id: string, owner: string): void {
+    this.db.prepare('UPDATE services SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(id, owner)
+  }
+
+  /** Services not yet ended whose controller stopped heartbeating. */
+  orphanedServices(): ServiceRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM services WHERE state IN ('RUNNING','STOPPING') AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at`,
+        )
+        .all(this.clock().getTime()) as Row[]
+    ).map(toService)
+  }
+
+  // ---- replicas ----------------------------------------------------------------------
+
+  /** Records the intent to launch a replica (REQUESTED) before the backend is asked. */
+  recordReplicaIntent(input: NewReplica): ReplicaRecord {
+    const id = newId('r')
+    this.store.transaction(() => {
+      const n =
+        ((this.db.prepare('SELECT MAX(n) AS n FROM service_replicas WHERE service_id = ?').get(input.serviceId) as Row).n as
+          number | null) ?? 0
+      this.db
+        .prepare(
+          `INSERT INTO service_replicas (id, service_id, n, version, provider, region, zone, instance_type, accelerator,
+             accelerator_count, spot, price_per_hour, currency, on_demand_price_per_hour, state, address, intent_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'REQUESTED', ?, ?)`,
+        )
+        .run(
+          id,
+          input.serviceId,
+          n + 1,
+          input.version,
+          input.provider,
+          input.region,
+          input.zone,
+          input.instanceType,
+          input.accelerator,
+          input.acceleratorCount,
+          input.spot ? 1 : 0,
+          input.pricePerHour,
+          input.currency,
+          input.onDemandPricePerHour,
+          input.address,
+          this.now(),
+        )
+    })
+    return this.getReplica(id)!
+  }
+
+  getReplica(id: string): ReplicaRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM service_replicas WHERE id = ?').get(id) as Row | undefined
+    return row ? toReplica(row) : undefined
+  }
+
+  replicas(serviceId: string): ReplicaRecord[] {
+    return (this.db.prepare('SELECT * FROM service_replicas WHERE service_id = ? ORDER BY n').all(serviceId) as Row[]).map(toReplica)
+  }
+
+  /** Replicas whose instance (or process) may still be held: launched or requested, not yet released. */
+  unreleasedReplicas(serviceId?: string): ReplicaRecord[] {
+    const rows = serviceId
+      ? this.db.prepare('SELECT * FROM service_replicas WHERE service_id = ? AND released_at IS NULL ORDER BY n').all(serviceId)
+      : this.db.prepare('SELECT * FROM service_replicas WHERE released_at IS NULL ORDER BY service_id, n').all()
+    return (rows as Row[]).map(toReplica)
+  }
+
+  updateReplica(
+    id: string,
+    patch: Partial<
+      Pick<ReplicaRecord, 'state' | 'address' | 'launchedAt' | 'readyAt' | 'noticeAt' | 'endedAt' | 'releasedAt' | 'reason'>
+    > & {
+      handle?: LaunchHandle
+    },
+    event?: {kind: string; data?: Record<string, unknown>},
+  ): void {
+    const columns: Record<string, unknown> = {
+      state: patch.state,
+      address: patch.address,
+      launched_at: patch.launchedAt,
+      ready_at: patch.readyAt,
+      notice_at: patch.noticeAt,
+      ended_at: patch.endedAt,
+      released_at: patch.releasedAt,
+      reason: patch.reason,
+      handle_json: patch.handle === undefined ? undefined : JSON.stringify(patch.handle),
+    }
+    const set = Object.entries(columns).filter(([, v]) => v !== undefined)
+    if (set.length === 0 && !event) return
+    this.store.transaction(() => {
+      if (set.length > 0)
+        this.db
+          .prepare(`UPDATE service_replicas SET ${set.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`)
+          .run(...set.map(([, v]) => v), id)
+      if (event) {
+        const r = this.getReplica(id)!
+        this.db
+          .prepare('INSERT INTO events (job_id, attempt_id, ts, kind, data_json) VALUES (?, ?, ?, ?, ?)')
+          .run(
+            r.serviceId,
+            id,
+            this.now(),
+            event.kind,
+            JSON.stringify(redactDeep({replica: r.n, ...(patch.state ? {state: patch.state} : {}), ...event.data})),
+          )
+      }
+    })
+  }
+}
+
+function toService(r: Row): ServiceRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    file: (r.file as string | null) ?? null,
+    spec: JSON.parse(r.spec_json as string) as JobSpec,
+    version: r.version as number,
+    state: r.state as ServiceState,
+    endpoint: (r.endpoint as string | null) ?? null,
+    targetReplicas: r.target_replicas as number,
+    metrics: r.metrics_json ? (JSON.parse(r.metrics_json as string) as ServiceMetrics) : null,
+    reason: (r.reason as string | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: (r.lease_expires_at as number | null) ?? null,
+  }
+}
+
+function toReplica(r: Row): ReplicaRecord {
+  return {
+    id: r.id as string,
+    serviceId: r.service_id as string,
+    n: r.n as number,
+    version: r.version as number,
+    provider: r.provider as string,
+    region: r.region as string,
+    zone: (r.zone as string | null) ?? null,
+    instanceType: r.instance_type as string,
+    accelerator: (r.accelerator as string | null) ?? null,
+    acceleratorCount: (r.accelerator_count as number | null) ?? null,
+    spot: r.spot === 1,
+    pricePerHour: (r.price_per_hour as number | null) ?? null,
+    currency: (r.currency as string | null) ?? null,
+    onDemandPricePerHour: (r.on_demand_price_per_hour as number | null) ?? null,
+    state: r.state as ReplicaState,
+    address: (r.address as string | null) ?? null,
+    handle: r.handle_json ? (JSON.parse(r.handle_json as string) as LaunchHandle) : null,
+    intentAt: r.intent_at as string,
+    launchedAt: (r.launched_at as string | null) ?? null,
+    readyAt: (r.ready_at as string | null) ?? null,
+    noticeAt: (r.notice_at as string | null) ?? null,
+    endedAt: (r.ended_at as string | null) ?? null,
+    releasedAt: (r.released_at as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+  }
+}

@@ -1,0 +1,128 @@
+// The service controller's placement on the fake EC2 of the controller's test world (the
+// real AwsProvider, replanner and store; the fake speaks EC2's wire format and answers a spot
+// request in a zone without spot capacity with InsufficientInstanceCapacity, as EC2 does):
+// the on-demand floor, spot replicas spread over zones, and on-demand when no zone has spot.
+// The replicas' readiness is not what is tested here (their addresses are the fake's).
+import {expect} from 'chai'
+
+import {driveService} from '../../src/controller/service-controller.js'
+import type {JobSpec, ServiceSpec} from '../../src/model/job-spec.js'
+import {findOrphans} from '../../src/services/orphans.js'
+import {createReplanner} from '../../src/services/planning.js'
+import {ServiceStore} from '../../src/state/services.js'
+import {testConfig} from '../helpers/controller-world.js'
+import {until} from '../helpers/wait.js'
+import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+
+const ZONES = ['us-east-1a', 'us-east-1b', 'us-west-2a']
+const AWS_ONLY: JobSpec['placement'] = {providers: {allow: ['aws'], deny: []}, regions: {allow: null, deny: []}}
+
+function service(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    port: 8080,
+    readiness: {path: '/health', initialDelaySeconds: 600, timeoutSeconds: 1},
+    replicas: {min: 3, max: 5, targetQpsPerReplica: 1000},
+    upscaleDelaySeconds: 30,
+    downscaleDelaySeconds: 600,
+    spot: {baseOnDemand: 1, spread: 'zones'},
+    slo: null,
+    apiKeyEnv: null,
+    host: '127.0.0.1',
+    lbPort: 0,
+    ...overrides,
+  }
+}
+
+describe('service controller on the fake clouds: on-demand floor, spot spread over zones, fallback', function () {
+  this.timeout(90_000)
+  let w: CloudWorld
+  let abort: AbortController
+  let driving: Promise<unknown>
+
+  afterEach(async () => {
+    abort?.abort()
+    await driving?.catch(() => undefined)
+    const services = new ServiceStore(w.store)
+    for (const s of services.listServices())
+      for (const r of services.unreleasedReplicas(s.id)) if (r.handle) await w.aws.cleanup(r.handle).catch(() => undefined)
+    await w?.close()
+  })
+
+  it('keeps base_on_demand on on-demand, spreads the spot replicas over distinct zones, and goes on-demand when no zone has spot', async () => {
+    w = await cloudWorld()
+    const services = new ServiceStore(w.store)
+    const spec = cloudJob('svc', 'sleep 120', {spot: 'auto', placement: AWS_ONLY, service: service()})
+    const svc = services.createService({name: 'svc', file: null, spec})
+    const replan = await createReplanner({
+      home: w.home,
+      config: testConfig(),
+      providers: w.providers,
+      catalogFile: w.catalogFile,
+      store: w.store,
+    })
+    abort = new AbortController()
+    driving = driveService(svc.id, {
+      services,
+      providers: w.providers,
+      replan,
+      home: w.home,
+      owner: 'test',
+      signal: abort.signal,
+      respotIntervalMs: 300,
+    })
+    const launched = () => services.replicas(svc.id).filter((r) => r.handle !== null)
+    await until(
+      async () => launched(),
+      (rs) => rs.length === 3,
+      30_000,
+    )
+    const replicas = launched()
+    expect(replicas.filter((r) => !r.spot)).to.have.length(1)
+    const spot = replicas.filter((r) => r.spot)
+    expect(spot).to.have.length(2)
+    // Two spot replicas, two zones: one zone's interruption does not take both.
+    expect(new Set(spot.map((r) => r.zone)).size).to.equal(2)
+    for (const r of spot) expect(ZONES).to.include(r.zone)
+    // Tagged with their replica ids, which no attempt carries: still owned, not orphans for `down --orphans`.
+    const scan = await findOrphans({store: w.store, providers: w.providers})
+    expect(scan.orphans.map((o) => o.attemptId)).to.not.include.members(replicas.map((r) => r.id))
+    expect(scan.orphans).to.deep.equal([])
+
+    // No spot anywhere: the next replica still launches, on on-demand.
+    for (const z of ZONES) w.ec2.setSpotAvailable(z, false)
+    services.setTarget(svc.id, 4)
+    await until(
+      async () => launched(),
+      (rs) => rs.length === 4,
+      30_000,
+    )
+    const fourth = launched().find((r) => r.n === Math.max(...launched().map((x) => x.n)))!
+    expect(fourth.spot).to.equal(false)
+    const kinds = w.store.events(svc.id).map((e) => e.kind)
+    expect(kinds).to.include('spot-fallback')
+    // The spot zones were tried and failed before the fallback, and are recorded as such.
+    const failed = services.replicas(svc.id).filter((r) => r.state === 'FAILED' && r.spot)
+    expect(failed.length).to.be.at.least(1)
+
+    // Spot is back: a spot replica is launched to take the fallback's place. It is not counted
+    // against the target until ready (here it never is: the fake's addresses are not this
+    // machine's), so nothing is drained meanwhile and nothing more is launched.
+    for (const z of ZONES) w.ec2.setSpotAvailable(z, true)
+    await until(
+      async () => w.store.events(svc.id).map((e) => e.kind),
+      (k) => k.includes('respot'),
+      30_000,
+    )
+    await until(
+      async () => launched(),
+      (rs) => rs.length === 5,
+      30_000,
+    )
+    const surge = launched().find((r) => r.n === Math.max(...launched().map((x) => x.n)))!
+    expect(surge.spot).to.equal(true)
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(launched()).to.have.length(5)
+    expect(services.getReplica(fourth.id)!.state).to.not.equal('DRAINING')
+    expect(services.replicas(svc.id).filter((r) => r.state === 'DRAINING')).to.deep.equal([])
+  })
+})
