@@ -1,0 +1,617 @@
+// Kubernetes behind skyhop's Provider interface. Each kubeconfig context is a region; its
+// offers are the node pools it has (nodes grouped by accelerator model and count, CPU and
+// memory), read live from the nodes' allocatable resources and labels (devices.ts).
+//
+// A job is one pod (restartPolicy Never) in the context's namespace:
+// - its container runs the job's container image (else the configured default image, which
+//   needs bash and coreutils) with the shared boot script (vm/boot-script.ts) as its command:
+//   the attempt directory and the runner travel inline in the pod spec, gzip+base64, so no
+//   ConfigMap, volume of code or registry push is needed, and a retried create sends the
+//   same bytes. The runner's events and the job's output go to the container's stdout
+//   (SKYHOP-EV / SKYHOP-LOG lines), read back through the pod log API; the runner's exit and
+//   its stop events are also written to the container's termination message, which the
+//   pod's status keeps after kubelet has dropped the log.
+// - requests: the accelerators (requests = limits, as device plugins require), CPU and memory
+//   as the job asks; nodeSelector: the pool's model label; tolerations: the pool's NoSchedule
+//   taints (GPU and NPU pools are usually tainted); terminationGracePeriodSeconds: the job's
+//   grace plus a margin for the runner's last records.
+// - labels app.kubernetes.io/managed-by=skyhop, skyhop.dev/job-id, skyhop.dev/attempt-id:
+//   listOwned and `down` find pods by them. A finalizer keeps the pod object (its status and
+//   termination message) after an eviction or deletion until skyhop has read it (cleanup).
+// - the pod name comes from the attempt id: a retried create answers 409 and the existing pod
+//   is adopted, never a second one.
+//
+// Stopping: eviction or deletion by the cluster (a drain, a higher-priority pod, a node going
+// away) makes kubelet send SIGTERM to the container's first process, a wrapper that hands it to
+// the runner as a `preempt` stop request: the job gets its signal and the rest of the grace,
+// the attempt ends PREEMPTED and the controller relaunches it. skyhop's own cancel and preempt
+// annotate the pod (skyhop.dev/stop-request) and delete it with the grace asked.
+// Capacity: a pod the scheduler marks Unschedulable within scheduleWaitMs is deleted and the
+// launch fails with a capacity error (scope offer: another pool or context may fit); a quota
+// refusal (403 exceeded quota) is a quota error of the context. A pod gated by Kueue
+// (schedulingGates) is queued, not failed: its Workload's admission is the queue.
+import {bootScript, readRunnerScript} from '../vm/boot-script.js'
+import {ExitLineGrace, eventTime, finalState, linesAfter, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
+import {InvalidFileError, ProviderError} from '../../errors.js'
+import {KubeApi, LABELS, PROVIDER, type KubeNode, type KubePod} from '../../clouds/kubernetes/api.js'
+import {type Env, type KubeContext, loadKubeconfig} from '../../clouds/kubernetes/kubeconfig.js'
+import type {Dispatcher} from 'undici'
+import type {Offer} from '../../model/catalog.js'
+import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
+import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
+import {abortableSleep} from '../../http/sleep.js'
+import {shellQuote} from '../../runner/contract.js'
+import {DEVICE_RESOURCES, nodeDevices} from './devices.js'
+
+export const STOP_ANNOTATION = 'skyhop.dev/stop-request'
+export const FINALIZER = 'skyhop.dev/attempt-record'
+/** Where the boot script writes the attempt directory inside the container (an emptyDir). */
+const BASE_DIR = '/var/lib/skyhop/attempts'
+/** Seconds kubelet waits beyond the job's grace, so the runner records the kill and the exit first. */
+const GRACE_MARGIN_SECONDS = 5
+/** A pool's model label, by device resource, for the nodeSelector. */
+const POOL_LABEL = 'skyhop.dev/pool'
+
+export interface KubernetesProviderOptions {
+  env?: Env
+  home?: string
+  /** Only these contexts (regions); default every context of the kubeconfig. */
+  contexts?: string[] | null
+  /** Overrides each context's namespace. */
+  namespace?: string | null
+  /** The image of a job without a container image of its own: needs bash and coreutils. */
+  image?: string
+  /** USD per accelerator-hour (a CPU-only pod: per pod-hour) by context; absent: 0, the cluster is yours. */
+  pricePerHourUsd?: Record<string, number>
+  /** How long a launch waits for the scheduler's verdict before it returns (default 10 s). */
+  scheduleWaitMs?: number
+  /** Injected in tests (the fake API server is plain HTTP); otherwise each context builds its own TLS Agent. */
+  dispatcher?: Dispatcher
+  serviceAccountDir?: string
+  runnerScript?: () => Promise<string>
+  sleep?: (ms: number) => Promise<void>
+  now?: () => Date
+  /** The boot script's runner poll interval (seconds). */
+  pollIntervalSeconds?: number
+}
+
+export const DEFAULT_IMAGE = 'docker.io/library/ubuntu:24.04'
+
+/** A node pool: nodes with the same accelerator model and count (or none), in one context. */
+interface Pool {
+  context: string
+  key: string
+  accelerator: {name: string; count: number; resource: string} | null
+  /** The labels every node of the pool shares, that select it. */
+  selector: Record<string, string>
+  taints: Array<{key: string; value?: string; effect: string}>
+  vcpus: number
+  memoryGiB: number
+  nodes: number
+}
+
+/** The pod's name for an attempt: a DNS label, unique per attempt, the same on a retry. */
+export function podName(attemptId: string): string {
+  const safe = attemptId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+  return `skyhop-${safe}`.slice(0, 63).replace(/-+$/, '')
+}
+
+/** A label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends. */
+function labelValue(v: string): string {
+  return v
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
+}
+
+/** CPU quantity → cores ("3500m" → 3.5, "8" → 8). */
+export function cpuQuantity(q: string | undefined): number {
+  if (!q) return 0
+  if (q.endsWith('m')) return Number.parseInt(q, 10) / 1000
+  const n = Number.parseFloat(q)
+  return Number.isFinite(n) ? n : 0
+}
+
+const BINARY: Record<string, number> = {Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50}
+const DECIMAL: Record<string, number> = {k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15}
+
+/** Memory quantity → GiB ("515885664Ki" → 492). */
+export function memoryGiB(q: string | undefined): number {
+  if (!q) return 0
+  const m = /^([0-9.]+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(q)
+  if (!m) return 0
+  const bytes = Number.parseFloat(m[1]) * (m[2] ? (BINARY[m[2]] ?? DECIMAL[m[2]]) : 1)
+  return Math.round((bytes / 2 ** 30) * 100) / 100
+}
+
+function nodeReady(node: KubeNode): boolean {
+  return !node.spec?.unschedulable && (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+}
+
+/** The wrapper that is the container's first process: kubelet's SIGTERM becomes the runner's stop request. */
+function podWrapper(attemptDir: string): string {
+  return `set -u
+D="\${SKYHOP_BOOT_ROOT-}"${shellQuote(attemptDir)}
+sk_term() { # kubelet's SIGTERM (eviction, deletion): a preemption unless skyhop already asked for a stop
+  [[ -f $D/stop-request ]] || { printf 'preempt\\n' >"$D/stop-request.tmp" && mv -f "$D/stop-request.tmp" "$D/stop-request"; }
+  local pid
+  pid=$(cat "$D/runner.pid" 2>/dev/null)
+  [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
+}
+trap sk_term TERM
+bash -c "$1" skyhop-boot &
+sk_child=$!
+while :; do
+  wait "$sk_child"
+  sk_rc=$?
+  kill -0 "$sk_child" 2>/dev/null || break
+done
+# The termination message outlives the log: the runner's stop events and its exit.
+sk_msg="\${SKYHOP_BOOT_ROOT-}/dev/termination-log"
+{
+  grep -hE '"event":"(notice|cancel|error|no-slot)"' "$D/events.jsonl" 2>/dev/null | tail -n 4 | sed 's/^/SKYHOP-EV /'
+  printf 'SKYHOP-EXIT %s %s\\n' "$sk_rc" "$(cat "$D/exit_code" 2>/dev/null || echo none)"
+} >"$sk_msg" 2>/dev/null
+exit "$sk_rc"
+`
+}
+
+export class KubernetesProvider implements Provider {
+  readonly name = PROVIDER
+  // A pod's disk goes with it: checkpoints travel through checkpoint.store.
+  readonly attemptStorage = 'per-instance' as const
+  private config: {contexts: KubeContext[]; error: null} | {contexts: null; error: Error} | null = null
+  private readonly apis = new Map<string, KubeApi>()
+  private readonly pools = new Map<string, Pool>()
+  private readonly exitGrace = new ExitLineGrace()
+
+  constructor(private readonly options: KubernetesProviderOptions = {}) {}
+
+  /** The contexts to use; a kubeconfig that does not load is this provider's failure, said once per call. */
+  private contexts(): KubeContext[] {
+    if (this.config === null) {
+      try {
+        const loaded = loadKubeconfig({
+          env: this.options.env ?? process.env,
+          home: this.options.home,
+          serviceAccountDir: this.options.serviceAccountDir,
+        })
+        const wanted = this.options.contexts ?? null
+        const unknown = (wanted ?? []).filter((c) => !loaded.contexts.some((k) => k.name === c))
+        if (unknown.length > 0) {
+          throw new ProviderError(
+            this.name,
+            'user',
+            `providers.kubernetes.contexts names ${unknown.join(', ')}, which the kubeconfig does not define (it has ${loaded.contexts.map((c) => c.name).join(', ') || 'none'})`,
+            {
+              code: 'KUBERNETES_UNKNOWN_CONTEXT',
+              scope: 'provider',
+            },
+          )
+        }
+        const ns = this.options.namespace ?? null
+        const contexts = loaded.contexts
+          .filter((c) => wanted === null || wanted.includes(c.name))
+          .map((c) => (ns ? {...c, namespace: ns} : c))
+        this.config = {contexts, error: null}
+      } catch (error) {
+        if (!(error instanceof InvalidFileError || error instanceof ProviderError)) throw error
+        this.config = {contexts: null, error}
+      }
+    }
+    if (this.config.contexts === null) {
+      const error = this.config.error
+      if (error instanceof ProviderError) throw error
+      // The kubeconfig's own words (file:line:col); the provider is blocked, others go on.
+      throw new ProviderError(this.name, 'unavailable', `kubeconfig: ${error.message}`, {
+        code: 'KUBECONFIG_INVALID',
+        scope: 'provider',
+        hint: 'Fix the file (kubectl config view shows what kubectl reads), or set KUBECONFIG to a good one.',
+        details: error instanceof InvalidFileError ? {issues: error.issues} : undefined,
+      })
+    }
+    return this.config.contexts
+  }
+
+  private api(context: string): KubeApi {
+    let api = this.apis.get(context)
+    if (!api) {
+      const ctx = this.contexts().find((c) => c.name === context)
+      if (!ctx)
+        throw new ProviderError(this.name, 'unavailable', `no context "${context}" in the kubeconfig`, {
+          code: 'KUBERNETES_UNKNOWN_CONTEXT',
+          scope: 'region',
+        })
+      api = new KubeApi({context: ctx, dispatcher: this.options.dispatcher})
+      this.apis.set(context, api)
+    }
+    return api
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))()
+  }
+
+  async runsContainers(): Promise<boolean> {
+    return true
+  }
+
+  liveOfferScope(): {regions: readonly string[] | null; accelerators: readonly string[] | null} {
+    return {regions: this.options.contexts ?? null, accelerators: null}
+  }
+
+  async check(): Promise<CheckResult> {
+    let contexts: KubeContext[]
+    try {
+      contexts = this.contexts()
+    } catch (error) {
+      return {provider: this.name, ok: false, source: null, message: (error as Error).message}
+    }
+    if (contexts.length === 0) return {provider: this.name, ok: false, source: null, message: 'the kubeconfig defines no context'}
+    const lines: string[] = []
+    let ok = true
+    for (const ctx of contexts) {
+      try {
+        const api = this.api(ctx.name)
+        const version = await api.version()
+        const nodes = await api.listNodes()
+        const withDevices = nodes.filter((n) => DEVICE_RESOURCES.some((r) => Number.parseInt(n.status?.allocatable?.[r] ?? '0', 10) > 0))
+        const devices =
+          withDevices.length === 0
+            ? `no accelerator device plugin on any node (looked for ${DEVICE_RESOURCES.slice(0, 4).join(', ')}, …): CPU only`
+            : `${withDevices.length} with accelerators`
+        lines.push(`${ctx.name}: ${version.gitVersion ?? 'API'} answers, ${nodes.length} nodes, ${devices}`)
+      } catch (error) {
+        ok = false
+        lines.push((error as Error).message.replace(/^kubernetes: /, ''))
+      }
+    }
+    const sources = [...new Set(contexts.map((c) => `${c.source} (${c.authSource})`))]
+    return {provider: this.name, ok, source: sources.join('; '), message: lines.join('; ')}
+  }
+
+  /** Node pools of every context; a context that does not answer is left out with the reason, unless none answers. */
+  async liveOffers(): Promise<Offer[]> {
+    const contexts = this.contexts()
+    const {loadRegistry} = await import('../../catalog/accelerators.js')
+    const registry = loadRegistry()
+    const resolve = (name: string) => registry.resolve(name)?.name ?? null
+    const results = await Promise.allSettled(contexts.map(async (c) => this.poolsOf(c.name, await this.api(c.name).listNodes(), resolve)))
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failures.length === results.length && failures.length > 0) throw failures[0].reason
+    const today = this.now().toISOString().slice(0, 10)
+    const offers: Offer[] = []
+    for (const r of results) {
+      if (r.status !== 'fulfilled') continue
+      for (const pool of r.value) {
+        this.pools.set(`${pool.context}|${pool.key}`, pool)
+        offers.push(...this.offersOf(pool, today))
+      }
+    }
+    return offers
+  }
+
+  private poolsOf(context: string, nodes: KubeNode[], resolve: (name: string) => string | null): Pool[] {
+    const pools = new Map<string, Pool>()
+    for (const node of nodes) {
+      if (!nodeReady(node)) continue
+      const labels = node.metadata.labels ?? {}
+      const allocatable = node.status?.allocatable ?? {}
+      const named = nodeDevices(allocatable, labels, resolve).find((d) => d.name !== null)
+      const accelerator = named ? {name: named.name!, count: named.count, resource: named.kind.resource} : null
+      const modelLabel = named?.kind.modelLabels.find((l) => labels[l]) ?? null
+      // Nodes of one pool share their pool label (or, without one, their model and count).
+      const explicit =
+        labels[POOL_LABEL] ??
+        labels['cloud.google.com/gke-nodepool'] ??
+        labels['eks.amazonaws.com/nodegroup'] ??
+        labels['agentpool'] ??
+        null
+      const key = explicit ?? (accelerator ? `${accelerator.name.toLowerCase()}-x${accelerator.count}` : 'cpu')
+      const selector: Record<string, string> = {}
+      if (explicit !== null) {
+        const label = [POOL_LABEL, 'cloud.google.com/gke-nodepool', 'eks.amazonaws.com/nodegroup', 'agentpool'].find(
+          (l) => labels[l] === explicit,
+        )!
+        selector[label] = explicit
+      } else if (modelLabel) selector[modelLabel] = labels[modelLabel]
+      const taints = (node.spec?.taints ?? [])
+        .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+        .filter((t) => !t.key.startsWith('node.kubernetes.io/'))
+      const pool = pools.get(key)
+      const vcpus = cpuQuantity(allocatable.cpu)
+      const mem = memoryGiB(allocatable.memory)
+      if (pool) {
+        pool.nodes++
+        // The smallest node of a pool is what an offer promises.
+        pool.vcpus = Math.min(pool.vcpus, vcpus)
+        pool.memoryGiB = Math.min(pool.memoryGiB, mem)
+        for (const t of taints) if (!pool.taints.some((p) => p.key === t.key && p.effect === t.effect)) pool.taints.push(t)
+      } else {
+        pools.set(key, {context, key, accelerator, selector, taints, vcpus, memoryGiB: mem, nodes: 1})
+      }
+    }
+    return [...pools.values()]
+  }
+
+  /** One offer per device count a pod may ask for on the pool: 1, 2, 4, … up to the node's. */
+  private offersOf(pool: Pool, today: string): Offer[] {
+    const configured = this.options.pricePerHourUsd?.[pool.context]
+    const counts =
+      pool.accelerator === null
+        ? [0]
+        : [...new Set([1, 2, 4, 8, 16].filter((n) => n < pool.accelerator!.count).concat(pool.accelerator.count))]
+    return counts.map((n) => ({
+      provider: this.name,
+      region: pool.context,
+      zone: null,
+      instanceType: pool.accelerator === null ? pool.key : `${pool.key}.${n}x`,
+      accelerator: pool.accelerator === null ? null : {name: pool.accelerator.name, count: n},
+      vcpus: pool.vcpus,
+      memoryGiB: pool.memoryGiB,
+      price: {onDemand: (configured ?? 0) * Math.max(1, n), spot: null, currency: 'USD' as const},
+      priceStatus: configured === undefined ? ('estimate' as const) : ('list' as const),
+      expectedQueueMinutes: null,
+      preemptionRatePerHour: null,
+      capacity: pool.accelerator === null ? pool.nodes : pool.nodes * Math.floor(pool.accelerator.count / Math.max(1, n)),
+      noticeSeconds: null,
+      source: `kubernetes: nodes of context ${pool.context}${configured === undefined ? '; no price configured (your own cluster: free)' : '; price from config'}`,
+      asOf: today,
+      confidence: 'high' as const,
+    }))
+  }
+
+  /** The pool an offer came from: from this process's liveOffers, else read again. */
+  private async poolOf(offer: Offer): Promise<Pool> {
+    const key = offer.accelerator === null ? offer.instanceType : offer.instanceType.replace(/\.\d+x$/, '')
+    const cached = this.pools.get(`${offer.region}|${key}`)
+    if (cached) return cached
+    await this.liveOffers()
+    const pool = this.pools.get(`${offer.region}|${key}`)
+    if (!pool) {
+      throw new ProviderError(this.name, 'capacity', `context ${offer.region} has no node pool ${key} any more`, {
+        code: 'KUBERNETES_NO_POOL',
+        scope: 'offer',
+      })
+    }
+    return pool
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchHandle> {
+    const {offer, spec} = request
+    if (offer.provider !== this.name)
+      throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Kubernetes provider`)
+    if ((spec.nodes ?? 1) > 1) {
+      throw new ProviderError(this.name, 'unavailable', 'multi-node gangs are not supported on Kubernetes yet (one pod per attempt)', {
+        code: 'KUBERNETES_NO_GANG',
+        scope: 'provider',
+      })
+    }
+    const api = this.api(offer.region)
+    const pool = await this.poolOf(offer)
+    const name = podName(request.attemptId)
+    const attemptDir = `${BASE_DIR}/${request.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}`
+    const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
+    const boot = bootScript({
+      request,
+      runnerScript,
+      noticeSources: [],
+      stopRequestProbe: null,
+      consoleDevice: '/dev/stdout',
+      baseDir: BASE_DIR,
+      pollIntervalSeconds: this.options.pollIntervalSeconds,
+    })
+    const count = offer.accelerator?.count ?? 0
+    const requests: Record<string, string> = {}
+    const limits: Record<string, string> = {}
+    if (pool.accelerator && count > 0) {
+      requests[pool.accelerator.resource] = String(count)
+      limits[pool.accelerator.resource] = String(count)
+    }
+    if (spec.resources.cpus) requests.cpu = String(spec.resources.cpus.value)
+    if (spec.resources.memoryGB) requests.memory = `${Math.ceil(spec.resources.memoryGB.value * 1000)}M`
+    const pod: KubePod = {
+      metadata: {
+        name,
+        labels: {[LABELS.managed]: 'skyhop', [LABELS.job]: labelValue(request.jobId), [LABELS.attempt]: labelValue(request.attemptId)},
+        annotations: {'skyhop.dev/job-name': request.jobName, 'skyhop.dev/attempt': String(request.attempt)},
+        finalizers: [FINALIZER],
+      },
+      spec: {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: Math.max(0, Math.round(request.graceSeconds)) + GRACE_MARGIN_SECONDS,
+        nodeSelector: pool.selector,
+        tolerations: pool.taints.map((t) => ({
+          key: t.key,
+          operator: t.value === undefined ? 'Exists' : 'Equal',
+          ...(t.value === undefined ? {} : {value: t.value}),
+          effect: t.effect,
+        })),
+        containers: [
+          {
+            name: 'job',
+            image: spec.container?.reference ?? this.options.image ?? DEFAULT_IMAGE,
+            command: ['bash', '-c', podWrapper(attemptDir), 'skyhop-pod', boot],
+            // Never set by a real cluster's kubelet: no power-off, the container's exit is the end.
+            env: [{name: 'SKYHOP_BOOT_NO_SHUTDOWN', value: '1'}],
+            resources: {requests, limits},
+            volumeMounts: [{name: 'skyhop', mountPath: '/var/lib/skyhop'}],
+            terminationMessagePath: '/dev/termination-log',
+            terminationMessagePolicy: 'File',
+          },
+        ],
+        volumes: [{name: 'skyhop', emptyDir: {}}],
+      },
+    }
+    const {pod: made} = await api.createPod(pod)
+    const handle: LaunchHandle = {
+      provider: this.name,
+      externalId: name,
+      region: offer.region,
+      zone: null,
+      data: {attemptId: request.attemptId, jobId: request.jobId, namespace: api.context.namespace, pool: pool.key},
+    }
+    await this.awaitScheduling(api, made, handle)
+    return handle
+  }
+
+  /**
+   * Waits for the scheduler's verdict: bound to a node (or gated by Kueue, or already ended) →
+   * launched; Unschedulable → the pod is removed and the launch fails as capacity.
+   */
+  private async awaitScheduling(api: KubeApi, first: KubePod, handle: LaunchHandle): Promise<void> {
+    const sleep = this.options.sleep ?? abortableSleep
+    const deadline = Date.now() + (this.options.scheduleWaitMs ?? 10_000)
+    let pod: KubePod | null = first
+    for (;;) {
+      if (pod === null) return
+      if (pod.spec?.nodeName || pod.status?.phase !== 'Pending') return
+      if (((pod.spec?.schedulingGates as unknown[]) ?? []).length > 0) return
+      const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')
+      if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && Date.now() >= deadline) {
+        await this.cleanup(handle).catch(() => undefined)
+        throw new ProviderError(
+          this.name,
+          'capacity',
+          `context ${handle.region}: the pod cannot be scheduled: ${scheduled.message ?? 'Unschedulable'}`,
+          {
+            code: 'KUBERNETES_UNSCHEDULABLE',
+            scope: 'offer',
+            backendCode: 'Unschedulable',
+          },
+        )
+      }
+      if (Date.now() >= deadline) return
+      await sleep(250)
+      pod = await api.getPod(handle.externalId)
+    }
+  }
+
+  async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
+    const out = new Map<string, PollResult>()
+    const byContext = new Map<string, LaunchHandle[]>()
+    for (const h of handles) byContext.set(h.region, [...(byContext.get(h.region) ?? []), h])
+    for (const [context, group] of byContext) {
+      const api = this.api(context)
+      // One list per context: every skyhop pod of the namespace.
+      const pods = new Map((await api.listPods(`${LABELS.managed}=skyhop`)).map((p) => [p.metadata.name, p]))
+      for (const h of group) out.set(h.externalId, await this.pollOne(api, h, pods.get(h.externalId) ?? null))
+    }
+    return out
+  }
+
+  private async pollOne(api: KubeApi, handle: LaunchHandle, pod: KubePod | null): Promise<PollResult> {
+    const base = {startedAt: null, endedAt: null}
+    if (pod === null) return {...base, state: 'LOST', exitCode: null, reason: 'the pod no longer exists (deleted without skyhop)'}
+    const status = pod.status ?? {}
+    const container = status.containerStatuses?.find((c) => c.name === 'job')
+    const terminated = container?.state?.terminated
+    const startedAt = container?.state?.running?.startedAt ?? terminated?.startedAt ?? status.startTime ?? null
+    const stop = pod.metadata.annotations?.[STOP_ANNOTATION] ?? null
+    if (terminated || status.phase === 'Succeeded' || status.phase === 'Failed') {
+      let report: ConsoleReport = parseConsole(terminated?.message ?? '')
+      if (!report.ended) report = parseConsole((await api.podLog(handle.externalId).catch(() => null)) ?? '')
+      const endedAt = terminated?.finishedAt ?? null
+      if (report.ended) {
+        this.exitGrace.forget(handle.externalId)
+        const end = finalState(report)
+        const state: AttemptState = stop?.startsWith('cancel') && end.state !== 'SUCCEEDED' ? 'CANCELLED' : end.state
+        return {
+          state,
+          exitCode: end.exitCode,
+          reason: state === 'CANCELLED' ? `cancelled; exit ${end.exitCode ?? '?'}` : end.reason,
+          startedAt: eventTime(report, 'start') ?? startedAt,
+          endedAt,
+        }
+      }
+      // Killed before the wrapper could write its record (evicted from a failing node, OOM).
+      const exitCode = terminated?.exitCode ?? null
+      const evicted = status.reason === 'Evicted' || pod.metadata.deletionTimestamp !== undefined
+      const why = status.message ?? terminated?.reason ?? status.reason ?? 'ended without the runner\u2019s record'
+      if (evicted && !stop?.startsWith('cancel')) return {state: 'PREEMPTED', exitCode, reason: `evicted: ${why}`, startedAt, endedAt}
+      if (stop?.startsWith('cancel')) return {state: 'CANCELLED', exitCode, reason: `cancelled: ${why}`, startedAt, endedAt}
+      return {state: 'LOST', exitCode, reason: why, startedAt, endedAt}
+    }
+    if (status.phase === 'Running') return {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null}
+    const gated = ((pod.spec?.schedulingGates as unknown[]) ?? []).length > 0
+    if (gated) return {state: 'PENDING', exitCode: null, reason: 'waiting for admission (Kueue Workload)', ...base}
+    const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled')
+    if (scheduled?.status === 'False')
+      return {state: 'PENDING', exitCode: null, reason: scheduled.message ?? scheduled.reason ?? 'not scheduled yet', ...base}
+    const waiting = container?.state?.waiting
+    return {
+      state: 'PROVISIONING',
+      exitCode: null,
+      reason: waiting ? `${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}` : null,
+      ...base,
+    }
+  }
+
+  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    const api = this.api(handle.region)
+    const sleep = this.options.sleep ?? abortableSleep
+    let last = 0
+    for (;;) {
+      const text = await api.podLog(handle.externalId)
+      const report = parseConsole(text ?? '')
+      const next = linesAfter(report, last, (n) => `[skyhop: ${n} lines missing from the pod log]`)
+      last = next.last
+      for (const line of next.lines) yield line
+      if (!options.follow || text === null || report.ended || options.signal?.aborted) return
+      const pod = await api.getPod(handle.externalId)
+      const ended = pod === null || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
+      if (ended && this.exitGrace.waiting(`logs:${handle.externalId}`, Date.now(), 3000) === false) return
+      await sleep(1000).catch(() => undefined)
+    }
+  }
+
+  async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
+    const api = this.api(handle.region)
+    const grace = Math.max(0, Math.round(graceSeconds))
+    // The annotation says which stop it was (poll reads it); deletion delivers SIGTERM with the grace.
+    if (!(await api.patchPodMetadata(handle.externalId, {annotations: {[STOP_ANNOTATION]: `${kind} ${grace}`}}))) return
+    await api.deletePod(handle.externalId, grace + GRACE_MARGIN_SECONDS)
+  }
+
+  async cleanup(handle: LaunchHandle): Promise<void> {
+    const api = this.api(handle.region)
+    // Without the finalizer the deletion completes (at once, when the pod has ended).
+    if (await api.patchPodMetadata(handle.externalId, {finalizers: null})) await api.deletePod(handle.externalId, 0)
+    this.exitGrace.forget(handle.externalId)
+  }
+
+  async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
+    const contexts = this.contexts().map((c) => c.name)
+    const wanted = new Set([...contexts, ...(query.regions ?? []).filter((r) => contexts.includes(r))])
+    const selector = `${LABELS.managed}=skyhop${query.attemptId ? `,${LABELS.attempt}=${labelValue(query.attemptId)}` : ''}`
+    const out: LaunchHandle[] = []
+    for (const context of wanted) {
+      const api = this.api(context)
+      for (const pod of await api.listPods(selector)) {
+        // Released (deleted, our finalizer gone) is on its way out; a pod our finalizer keeps is still held.
+        if (pod.metadata.deletionTimestamp && !(pod.metadata.finalizers ?? []).includes(FINALIZER)) continue
+        const labels = pod.metadata.labels ?? {}
+        out.push({
+          provider: this.name,
+          externalId: pod.metadata.name,
+          region: context,
+          zone: null,
+          data: {
+            attemptId: labels[LABELS.attempt] ?? '',
+            jobId: labels[LABELS.job] ?? '',
+            namespace: api.context.namespace,
+            state: pod.status?.phase ?? 'Unknown',
+          },
+        })
+      }
+    }
+    return out
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.apis.values()].map((a) => a.close()))
+  }
+}
