@@ -7,7 +7,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 
 import {ProviderError} from '../../src/errors.js'
 import {LABELS} from '../../src/clouds/kubernetes/api.js'
-import {FINALIZER, KubernetesProvider, podName} from '../../src/providers/kubernetes/kubernetes-provider.js'
+import {FINALIZER, KubernetesProvider, RELEASED_ANNOTATION, podName} from '../../src/providers/kubernetes/kubernetes-provider.js'
 import type {Offer} from '../../src/model/catalog.js'
 import {launchError} from '../helpers/fake-cloud-world.js'
 import {until} from '../helpers/wait.js'
@@ -92,9 +92,33 @@ describe('Kubernetes provider against a fake API server', function () {
       message: 'SKYHOP-EXIT 3 3\n',
     })
 
+    // Released: an ended pod holds nothing; it is kept, without the finalizer, for its log.
     await w.provider.cleanup(handle)
-    expect(w.fakes.lab.pods.has(handle.externalId)).to.equal(false)
+    const kept = w.fakes.lab.pods.get(handle.externalId)!
+    expect(kept.metadata.finalizers).to.deep.equal([])
+    expect(kept.metadata.annotations![RELEASED_ANNOTATION]).to.be.a('string')
+    const again: string[] = []
+    for await (const line of w.provider.logs(handle, {follow: false})) again.push(line)
+    expect(again).to.deep.equal(lines)
+    expect(await w.provider.listOwned()).to.deep.equal([])
     await w.provider.cleanup(handle) // idempotent
+  })
+
+  it('deletes released pods a day after their release, at the next cleanup', async () => {
+    let clock = Date.parse('2026-01-01T00:00:00Z')
+    w = await kubeWorld({lab: {nodes: [CPU_NODE]}}, {now: () => new Date(clock)})
+    const offer = await offerOf(w, (o) => o.accelerator === null)
+    const old = await w.provider.launch(kubeRequest(offer, spec('echo old')))
+    const fresh = await w.provider.launch(kubeRequest(offer, spec('echo fresh')))
+    for (const h of [old, fresh])
+      await until(
+        async () => (await w.provider.poll([h])).get(h.externalId)!.state,
+        (s) => s === 'SUCCEEDED',
+      )
+    await w.provider.cleanup(old)
+    clock += 25 * 3600_000
+    await w.provider.cleanup(fresh)
+    expect([...w.fakes.lab.pods.keys()]).to.deep.equal([fresh.externalId])
   })
 
   it('a retried launch adopts the pod it already made (409 AlreadyExists), never a second one', async () => {

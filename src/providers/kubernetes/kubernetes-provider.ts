@@ -45,6 +45,10 @@ import {DEVICE_RESOURCES, nodeDevices} from './devices.js'
 
 export const STOP_ANNOTATION = 'skyhop.dev/stop-request'
 export const FINALIZER = 'skyhop.dev/attempt-record'
+/** Set when skyhop has released an ended pod it keeps for its log. */
+export const RELEASED_ANNOTATION = 'skyhop.dev/released-at'
+/** How long a released pod's log is kept before the pod is deleted. */
+const RELEASED_TTL_MS = 24 * 3600_000
 /** Where the boot script writes the attempt directory inside the container (an emptyDir). */
 const BASE_DIR = '/var/lib/skyhop/attempts'
 /** Seconds kubelet waits beyond the job's grace, so the runner records the kill and the exit first. */
@@ -576,11 +580,35 @@ export class KubernetesProvider implements Provider {
     await api.deletePod(handle.externalId, grace + GRACE_MARGIN_SECONDS)
   }
 
+  /**
+   * Releases the attempt's pod. A running pod is deleted at once. An ended one holds no
+   * resources any more (the scheduler counts only pending and running pods), so it is kept,
+   * released (finalizer removed, RELEASED_ANNOTATION set), for `logs` to read after the job:
+   * the pod log API is the only copy of the output. Released pods older than
+   * RELEASED_TTL_MS are deleted by the next cleanup in their namespace, as a Job's
+   * ttlSecondsAfterFinished would.
+   */
   async cleanup(handle: LaunchHandle): Promise<void> {
     const api = this.api(handle.region)
+    this.exitGrace.forget(handle.externalId)
+    const pod = await api.getPod(handle.externalId)
+    if (pod === null) return
+    const ended = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
+    if (ended && !pod.metadata.deletionTimestamp) {
+      await api.patchPodMetadata(handle.externalId, {finalizers: null, annotations: {[RELEASED_ANNOTATION]: this.now().toISOString()}})
+      await this.deleteExpired(api)
+      return
+    }
     // Without the finalizer the deletion completes (at once, when the pod has ended).
     if (await api.patchPodMetadata(handle.externalId, {finalizers: null})) await api.deletePod(handle.externalId, 0)
-    this.exitGrace.forget(handle.externalId)
+  }
+
+  private async deleteExpired(api: KubeApi): Promise<void> {
+    const cutoff = this.now().getTime() - RELEASED_TTL_MS
+    for (const pod of await api.listPods(`${LABELS.managed}=skyhop`)) {
+      const at = Date.parse(pod.metadata.annotations?.[RELEASED_ANNOTATION] ?? '')
+      if (Number.isFinite(at) && at < cutoff) await api.deletePod(pod.metadata.name, 0)
+    }
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
@@ -591,8 +619,8 @@ export class KubernetesProvider implements Provider {
     for (const context of wanted) {
       const api = this.api(context)
       for (const pod of await api.listPods(selector)) {
-        // Released (deleted, our finalizer gone) is on its way out; a pod our finalizer keeps is still held.
-        if (pod.metadata.deletionTimestamp && !(pod.metadata.finalizers ?? []).includes(FINALIZER)) continue
+        // Released by skyhop (kept only for its log), or deleted without our finalizer: held by nothing.
+        if (!(pod.metadata.finalizers ?? []).includes(FINALIZER)) continue
         const labels = pod.metadata.labels ?? {}
         out.push({
           provider: this.name,
