@@ -226,6 +226,17 @@ describe('Kubernetes provider against a fake API server', function () {
     expect(check.source).to.equal(`${w.kubeconfig} (token)`)
   })
 
+  it('a GPU node whose model no label names is left out, and check says why', async () => {
+    const bare = {name: 'mystery', allocatable: {cpu: '32', memory: '128Gi', 'nvidia.com/gpu': '4'}}
+    w = await kubeWorld({lab: {nodes: [bare, CPU_NODE]}})
+    const offers = await w.provider.liveOffers()
+    expect(offers.map((o) => [o.instanceType, o.vcpus])).to.deep.equal([['cpu', 8]])
+    const check = await w.provider.check()
+    expect(check.message).to.match(
+      /1 with accelerators; 1 left out, their accelerator model unknown \(mystery: nvidia.com\/gpu without a model label skyhop knows\)/,
+    )
+  })
+
   it('an eviction delivers SIGTERM through the runner with the grace; the attempt ends PREEMPTED', async () => {
     w = await kubeWorld({lab: {nodes: [CPU_NODE]}})
     const offer = await offerOf(w, (o) => o.accelerator === null)

@@ -176,16 +176,16 @@ function inCluster(sources: KubeconfigSources): KubeConfig {
   const dir = sources.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
   const host = sources.env.KUBERNETES_SERVICE_HOST!
   const port = sources.env.KUBERNETES_SERVICE_PORT || '443'
-  const read = (name: string): string | null => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8').trim() : null)
+  const read = (name: string): string | null => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : null)
   return {
     contexts: [
       {
         name: 'in-cluster',
         server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-        namespace: read('namespace') || 'default',
+        namespace: read('namespace')?.trim() || 'default',
         ca: read('ca.crt'),
         insecure: false,
-        auth: {kind: 'token', token: read('token') ?? ''},
+        auth: {kind: 'token', token: read('token')?.trim() ?? ''},
         source: 'in-cluster service account',
         authSource: `service account token (${join(dir, 'token')})`,
       },

@@ -267,7 +267,17 @@ export class KubernetesProvider implements Provider {
           withDevices.length === 0
             ? `no accelerator device plugin on any node (looked for ${DEVICE_RESOURCES.slice(0, 4).join(', ')}, …): CPU only`
             : `${withDevices.length} with accelerators`
-        lines.push(`${ctx.name}: ${version.gitVersion ?? 'API'} answers, ${nodes.length} nodes, ${devices}`)
+        const {loadRegistry} = await import('../../catalog/accelerators.js')
+        const registry = loadRegistry()
+        const unnamed = nodes.filter((n) => {
+          const d = nodeDevices(n.status?.allocatable ?? {}, n.metadata.labels ?? {}, (x) => registry.resolve(x)?.name ?? null)
+          return d.length > 0 && d.every((x) => x.name === null)
+        })
+        const left =
+          unnamed.length === 0
+            ? ''
+            : `; ${unnamed.length} left out, their accelerator model unknown (${unnamed[0].metadata.name}: ${DEVICE_RESOURCES.filter((r) => unnamed[0].status?.allocatable?.[r]).join(', ')} without a model label skyhop knows)`
+        lines.push(`${ctx.name}: ${version.gitVersion ?? 'API'} answers, ${nodes.length} nodes, ${devices}${left}`)
       } catch (error) {
         ok = false
         lines.push((error as Error).message.replace(/^kubernetes: /, ''))
@@ -304,7 +314,12 @@ export class KubernetesProvider implements Provider {
       if (!nodeReady(node)) continue
       const labels = node.metadata.labels ?? {}
       const allocatable = node.status?.allocatable ?? {}
-      const named = nodeDevices(allocatable, labels, resolve).find((d) => d.name !== null)
+      const devices = nodeDevices(allocatable, labels, resolve)
+      const named = devices.find((d) => d.name !== null)
+      // A device nobody can name is not offered at all: as a CPU node it would hand out its
+      // accelerators' host to jobs that cannot use them, and a job asking for them cannot ask.
+      // check() says which nodes were left out and why.
+      if (devices.length > 0 && !named) continue
       const accelerator = named ? {name: named.name!, count: named.count, resource: named.kind.resource} : null
       const modelLabel = named?.kind.modelLabels.find((l) => labels[l]) ?? null
       // Nodes of one pool share their pool label (or, without one, their model and count).
