@@ -233,7 +233,7 @@ describe('Kubernetes provider against a fake API server', function () {
     expect(offers.map((o) => [o.instanceType, o.vcpus])).to.deep.equal([['cpu', 8]])
     const check = await w.provider.check()
     expect(check.message).to.match(
-      /1 with accelerators; 1 left out, their accelerator model unknown \(mystery: nvidia.com\/gpu without a model label skyhop knows\)/,
+      /1 with accelerators; 1 left out, their accelerator model unknown \(mystery: nvidia.com\/gpu without a model label skyhop knows; label the node skyhop\.dev\/accelerator=MODEL\)/,
     )
   })
 

@@ -2,8 +2,10 @@
 // in its allocatable, and the labels their feature discovery puts on it, as a table with the
 // source of each entry. A node's accelerator is named through skyhop's accelerator registry
 // (catalog/accelerators.ts): the model label's value is resolved as written, then in a few
-// normal forms (NVIDIA-H100-80GB-HBM3 → H100-80GB); where no label names the model, the
-// family's default stands (an Ascend910 node without a 910B marker is an Ascend910).
+// normal forms (NVIDIA-H100-80GB-HBM3 → H100-80GB); where no label names the model, a
+// resource that denotes one model names it (an Ascend910 node without a 910B marker is an
+// Ascend910); otherwise the node is left out rather than guessed, and an admin can name it
+// with the skyhop.dev/accelerator label.
 //
 // Sources (read 2025–2026):
 //   NVIDIA  k8s-device-plugin and GPU Feature Discovery: resource nvidia.com/gpu, labels
@@ -13,6 +15,9 @@
 //           https://cloud.google.com/kubernetes-engine/docs/how-to/gpus
 //   AMD     ROCm k8s-device-plugin and node labeller: amd.com/gpu, amd.com/gpu.product-name
 //           https://github.com/ROCm/k8s-device-plugin
+//   HAMi    per-model resources (huawei.com/Ascend910B3, iluvatar.ai/BI-V150-vgpu,
+//           hygon.com/hcunum): the registry's k8sResource column (data/accelerators.json)
+//           https://github.com/Project-HAMi/HAMi/tree/master/docs
 //   Huawei  MindCluster Ascend Device Plugin: huawei.com/Ascend910, huawei.com/Ascend310,
 //           huawei.com/Ascend310P; node labels accelerator=huawei-Ascend910, accelerator-type
 //           (module-910b-8, card-910b-2 on Atlas 800T/300T A2: the 910B)
@@ -33,13 +38,23 @@ export interface DeviceKind {
   /** The extended resource the device plugin advertises (and a pod requests). */
   resource: string
   vendor: string
-  /** Node labels whose value names the model, most specific first. */
+  /** Node labels whose value names the model, most specific first (after MODEL_LABEL). */
   modelLabels: string[]
-  /** The registry name when no label names the model (null: the offer is skipped with a warning). */
+  /**
+   * The registry name when no label names the model: only where the resource denotes one
+   * model (null: such a node is left out, and `check` says why).
+   */
   fallback: string | null
   /** Labels that say a node of this resource is a particular model (value pattern → registry name). */
   markers?: Array<{label: string; pattern: RegExp; name: string}>
 }
+
+/**
+ * A label a cluster's admin may put on nodes to name their accelerator for skyhop, for any
+ * resource, where the device plugin labels no model (Cambricon, Hygon, Kunlunxin…):
+ * `kubectl label node n1 skyhop.dev/accelerator=MLU590`. Any registry name or alias.
+ */
+export const MODEL_LABEL = 'skyhop.dev/accelerator'
 
 export const DEVICE_KINDS: readonly DeviceKind[] = [
   {
@@ -57,20 +72,47 @@ export const DEVICE_KINDS: readonly DeviceKind[] = [
     // The 910B shares the 910's resource name; its servers' accelerator-type says so.
     markers: [{label: 'accelerator-type', pattern: /910b/i, name: 'Ascend910B'}],
   },
-  {resource: 'huawei.com/Ascend910B', vendor: 'huawei', modelLabels: [], fallback: 'Ascend910B'},
   {resource: 'huawei.com/Ascend310P', vendor: 'huawei', modelLabels: [], fallback: 'Ascend310P'},
   {resource: 'huawei.com/Ascend310', vendor: 'huawei', modelLabels: [], fallback: 'Ascend310'},
-  {resource: 'cambricon.com/mlu', vendor: 'cambricon', modelLabels: ['cambricon.com/mlu.model'], fallback: 'MLU370-X8'},
-  {resource: 'hygon.com/dcu', vendor: 'hygon', modelLabels: ['hygon.com/dcu.model'], fallback: 'DCU-Z100'},
-  {resource: 'kunlunxin.com/xpu', vendor: 'kunlunxin', modelLabels: ['kunlunxin.com/xpu.model'], fallback: 'Kunlunxin-P800'},
-  {resource: 'metax-tech.com/gpu', vendor: 'metax', modelLabels: ['metax-tech.com/gpu.product'], fallback: 'MetaX-C500'},
-  {resource: 'iluvatar.ai/gpu', vendor: 'iluvatar', modelLabels: ['iluvatar.ai/gpu.product'], fallback: 'BI-V150'},
-  {resource: 'mthreads.com/gpu', vendor: 'moorethreads', modelLabels: ['mthreads.com/gpu.product'], fallback: 'MTT-S4000'},
-  {resource: 'habana.ai/gaudi', vendor: 'intel', modelLabels: ['habana.ai/gaudi.product'], fallback: 'Gaudi2'},
-  {resource: 'aws.amazon.com/neuron', vendor: 'aws', modelLabels: ['node.kubernetes.io/instance-type'], fallback: 'Trainium'},
+  // No model label from these plugins, and more than one model behind each resource.
+  {resource: 'cambricon.com/mlu', vendor: 'cambricon', modelLabels: [], fallback: null},
+  {resource: 'hygon.com/dcu', vendor: 'hygon', modelLabels: [], fallback: null},
+  {resource: 'kunlunxin.com/xpu', vendor: 'kunlunxin', modelLabels: [], fallback: null},
+  {resource: 'metax-tech.com/gpu', vendor: 'metax', modelLabels: [], fallback: null},
+  {resource: 'iluvatar.ai/gpu', vendor: 'iluvatar', modelLabels: [], fallback: null},
+  {resource: 'mthreads.com/gpu', vendor: 'moorethreads', modelLabels: [], fallback: null},
+  {resource: 'habana.ai/gaudi', vendor: 'intel', modelLabels: [], fallback: null},
+  {resource: 'aws.amazon.com/neuron', vendor: 'aws', modelLabels: [], fallback: null},
 ]
 
-/** The device plugin resources skyhop knows, for messages ("no accelerator device plugin"). */
+/** What the registry knows of Kubernetes resources: registry names by `k8sResource`. */
+export type ResourceIndex = ReadonlyMap<string, readonly string[]>
+
+export function resourceIndex(entries: ReadonlyArray<{name: string; k8sResource: string | null}>): ResourceIndex {
+  const out = new Map<string, string[]>()
+  for (const e of entries) if (e.k8sResource) out.set(e.k8sResource, [...(out.get(e.k8sResource) ?? []), e.name])
+  return out
+}
+
+/**
+ * The device kinds to look for on a node: the table's, then every resource the registry names
+ * (HAMi's per-model resources such as huawei.com/Ascend910B3 or iluvatar.ai/BI-V150-vgpu),
+ * which name their model when only one registry entry has them.
+ */
+export function deviceKinds(index: ResourceIndex): DeviceKind[] {
+  const known = new Set(DEVICE_KINDS.map((k) => k.resource))
+  const extra = [...index]
+    .filter(([resource]) => !known.has(resource))
+    .map(([resource, names]) => ({
+      resource,
+      vendor: resource.split('/')[0],
+      modelLabels: [],
+      fallback: names.length === 1 ? names[0] : null,
+    }))
+  return [...DEVICE_KINDS, ...extra]
+}
+
+/** The device plugin resources skyhop knows without the registry, for messages ("no accelerator device plugin"). */
 export const DEVICE_RESOURCES: readonly string[] = DEVICE_KINDS.map((k) => k.resource)
 
 export interface NodeDevice {
@@ -105,14 +147,16 @@ export function nodeDevices(
   allocatable: Record<string, string>,
   labels: Record<string, string>,
   resolve: (name: string) => string | null,
+  kinds: readonly DeviceKind[] = DEVICE_KINDS,
 ): NodeDevice[] {
   const out: NodeDevice[] = []
-  for (const kind of DEVICE_KINDS) {
+  for (const kind of kinds) {
     const count = Number.parseInt(allocatable[kind.resource] ?? '0', 10)
     if (!Number.isFinite(count) || count <= 0) continue
     let name: string | null = null
     let said = kind.resource
-    for (const label of kind.modelLabels) {
+    const modelLabels = [MODEL_LABEL, ...kind.modelLabels]
+    for (const label of modelLabels) {
       const value = labels[label]
       if (!value) continue
       said = `${label}=${value}`
@@ -125,7 +169,7 @@ export function nodeDevices(
     for (const m of kind.markers ?? []) {
       if (name === null && m.pattern.test(labels[m.label] ?? '')) name = resolve(m.name)
     }
-    if (name === null && kind.fallback !== null && kind.modelLabels.every((l) => !labels[l])) name = resolve(kind.fallback)
+    if (name === null && kind.fallback !== null && modelLabels.every((l) => !labels[l])) name = resolve(kind.fallback)
     out.push({kind, count, name, said})
   }
   return out

@@ -41,7 +41,7 @@ import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.j
 import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
 import {abortableSleep} from '../../http/sleep.js'
 import {shellQuote} from '../../runner/contract.js'
-import {DEVICE_RESOURCES, nodeDevices} from './devices.js'
+import {DEVICE_RESOURCES, MODEL_LABEL, type DeviceKind, deviceKinds, nodeDevices, resourceIndex} from './devices.js'
 
 export const STOP_ANNOTATION = 'skyhop.dev/stop-request'
 export const FINALIZER = 'skyhop.dev/attempt-record'
@@ -235,6 +235,13 @@ export class KubernetesProvider implements Provider {
     return api
   }
 
+  /** The registry's names and the device kinds to look for, loaded on first use. */
+  private async devices(): Promise<{resolve: (name: string) => string | null; kinds: DeviceKind[]}> {
+    const {loadRegistry} = await import('../../catalog/accelerators.js')
+    const registry = loadRegistry()
+    return {resolve: (name) => registry.resolve(name)?.name ?? null, kinds: deviceKinds(resourceIndex(registry.all()))}
+  }
+
   private now(): Date {
     return (this.options.now ?? (() => new Date()))()
   }
@@ -262,21 +269,18 @@ export class KubernetesProvider implements Provider {
         const api = this.api(ctx.name)
         const version = await api.version()
         const nodes = await api.listNodes()
-        const withDevices = nodes.filter((n) => DEVICE_RESOURCES.some((r) => Number.parseInt(n.status?.allocatable?.[r] ?? '0', 10) > 0))
+        const {resolve, kinds} = await this.devices()
+        const found = nodes.map((n) => nodeDevices(n.status?.allocatable ?? {}, n.metadata.labels ?? {}, resolve, kinds))
+        const withDevices = nodes.filter((_, i) => found[i].length > 0)
         const devices =
           withDevices.length === 0
             ? `no accelerator device plugin on any node (looked for ${DEVICE_RESOURCES.slice(0, 4).join(', ')}, …): CPU only`
             : `${withDevices.length} with accelerators`
-        const {loadRegistry} = await import('../../catalog/accelerators.js')
-        const registry = loadRegistry()
-        const unnamed = nodes.filter((n) => {
-          const d = nodeDevices(n.status?.allocatable ?? {}, n.metadata.labels ?? {}, (x) => registry.resolve(x)?.name ?? null)
-          return d.length > 0 && d.every((x) => x.name === null)
-        })
+        const unnamed = nodes.map((n, i) => ({n, d: found[i]})).filter(({d}) => d.length > 0 && d.every((x) => x.name === null))
         const left =
           unnamed.length === 0
             ? ''
-            : `; ${unnamed.length} left out, their accelerator model unknown (${unnamed[0].metadata.name}: ${DEVICE_RESOURCES.filter((r) => unnamed[0].status?.allocatable?.[r]).join(', ')} without a model label skyhop knows)`
+            : `; ${unnamed.length} left out, their accelerator model unknown (${unnamed[0].n.metadata.name}: ${unnamed[0].d.map((x) => x.said).join(', ')} without a model label skyhop knows; label the node skyhop.dev/accelerator=MODEL)`
         lines.push(`${ctx.name}: ${version.gitVersion ?? 'API'} answers, ${nodes.length} nodes, ${devices}${left}`)
       } catch (error) {
         ok = false
@@ -290,10 +294,8 @@ export class KubernetesProvider implements Provider {
   /** Node pools of every context; a context that does not answer is left out with the reason, unless none answers. */
   async liveOffers(): Promise<Offer[]> {
     const contexts = this.contexts()
-    const {loadRegistry} = await import('../../catalog/accelerators.js')
-    const registry = loadRegistry()
-    const resolve = (name: string) => registry.resolve(name)?.name ?? null
-    const results = await Promise.allSettled(contexts.map(async (c) => this.poolsOf(c.name, await this.api(c.name).listNodes(), resolve)))
+    const devices = await this.devices()
+    const results = await Promise.allSettled(contexts.map(async (c) => this.poolsOf(c.name, await this.api(c.name).listNodes(), devices)))
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failures.length === results.length && failures.length > 0) throw failures[0].reason
     const today = this.now().toISOString().slice(0, 10)
@@ -308,20 +310,24 @@ export class KubernetesProvider implements Provider {
     return offers
   }
 
-  private poolsOf(context: string, nodes: KubeNode[], resolve: (name: string) => string | null): Pool[] {
+  private poolsOf(
+    context: string,
+    nodes: KubeNode[],
+    {resolve, kinds}: {resolve: (name: string) => string | null; kinds: DeviceKind[]},
+  ): Pool[] {
     const pools = new Map<string, Pool>()
     for (const node of nodes) {
       if (!nodeReady(node)) continue
       const labels = node.metadata.labels ?? {}
       const allocatable = node.status?.allocatable ?? {}
-      const devices = nodeDevices(allocatable, labels, resolve)
+      const devices = nodeDevices(allocatable, labels, resolve, kinds)
       const named = devices.find((d) => d.name !== null)
       // A device nobody can name is not offered at all: as a CPU node it would hand out its
       // accelerators' host to jobs that cannot use them, and a job asking for them cannot ask.
       // check() says which nodes were left out and why.
       if (devices.length > 0 && !named) continue
       const accelerator = named ? {name: named.name!, count: named.count, resource: named.kind.resource} : null
-      const modelLabel = named?.kind.modelLabels.find((l) => labels[l]) ?? null
+      const modelLabel = named ? ([MODEL_LABEL, ...named.kind.modelLabels].find((l) => labels[l]) ?? null) : null
       // Nodes of one pool share their pool label (or, without one, their model and count).
       const explicit =
         labels[POOL_LABEL] ??

@@ -4,13 +4,14 @@
 import {expect} from 'chai'
 
 import {loadRegistry} from '../../../src/catalog/accelerators.js'
-import {DEVICE_KINDS, modelCandidates, nodeDevices} from '../../../src/providers/kubernetes/devices.js'
+import {DEVICE_KINDS, deviceKinds, modelCandidates, nodeDevices, resourceIndex} from '../../../src/providers/kubernetes/devices.js'
 import {cpuQuantity, memoryGiB, podName} from '../../../src/providers/kubernetes/kubernetes-provider.js'
 
 const registry = loadRegistry()
 const resolve = (name: string) => registry.resolve(name)?.name ?? null
+const kinds = deviceKinds(resourceIndex(registry.all()))
 const named = (allocatable: Record<string, string>, labels: Record<string, string> = {}) =>
-  nodeDevices(allocatable, labels, resolve).map((d) => `${d.kind.resource}=${d.count} ${d.name ?? `? (${d.said})`}`)
+  nodeDevices(allocatable, labels, resolve, kinds).map((d) => `${d.kind.resource}=${d.count} ${d.name ?? `? (${d.said})`}`)
 
 describe('Kubernetes node devices', () => {
   it('names NVIDIA GPUs by GPU Feature Discovery product labels and GKE accelerator labels', () => {
@@ -43,19 +44,33 @@ describe('Kubernetes node devices', () => {
     expect(named({'huawei.com/Ascend310P': '4'})).to.deep.equal(['huawei.com/Ascend310P=4 Ascend310P'])
   })
 
-  it("names the Chinese accelerators' device plugins by their family when no label says more", () => {
-    expect(named({'cambricon.com/mlu': '8'})).to.deep.equal(['cambricon.com/mlu=8 MLU370-X8'])
-    expect(named({'hygon.com/dcu': '8'})).to.deep.equal(['hygon.com/dcu=8 DCU-Z100'])
-    expect(named({'kunlunxin.com/xpu': '8'})).to.deep.equal(['kunlunxin.com/xpu=8 Kunlunxin-P800'])
-    expect(named({'metax-tech.com/gpu': '8'})).to.deep.equal(['metax-tech.com/gpu=8 MetaX-C500'])
-    expect(named({'iluvatar.ai/gpu': '8'})).to.deep.equal(['iluvatar.ai/gpu=8 BI-V150'])
-    expect(named({'mthreads.com/gpu': '8'})).to.deep.equal(['mthreads.com/gpu=8 MTT-S4000'])
+  it('leaves a device unnamed where its plugin labels no model and the resource covers several; the skyhop.dev/accelerator label names it', () => {
+    expect(named({'cambricon.com/mlu': '8'})).to.deep.equal(['cambricon.com/mlu=8 ? (cambricon.com/mlu)'])
+    expect(named({'hygon.com/dcu': '8'})).to.deep.equal(['hygon.com/dcu=8 ? (hygon.com/dcu)'])
+    expect(named({'cambricon.com/mlu': '8'}, {'skyhop.dev/accelerator': 'MLU590'})).to.deep.equal(['cambricon.com/mlu=8 MLU590'])
+    expect(named({'kunlunxin.com/xpu': '8'}, {'skyhop.dev/accelerator': 'P800'})).to.deep.equal(['kunlunxin.com/xpu=8 Kunlunxin-P800'])
+    expect(named({'metax-tech.com/gpu': '8'}, {'skyhop.dev/accelerator': 'C500'})).to.deep.equal(['metax-tech.com/gpu=8 MetaX-C500'])
+    // A label naming something the registry does not know is not a guess either.
+    expect(named({'hygon.com/dcu': '8'}, {'skyhop.dev/accelerator': 'K999'})).to.deep.equal([
+      'hygon.com/dcu=8 ? (skyhop.dev/accelerator=K999)',
+    ])
   })
 
-  it('every fallback in the table is a name the registry knows (or none)', () => {
+  it("names HAMi's per-model resources through the registry's k8sResource column", () => {
+    expect(named({'huawei.com/Ascend910B3': '8'})).to.deep.equal(['huawei.com/Ascend910B3=8 Ascend910B3'])
+    expect(named({'iluvatar.ai/BI-V150-vgpu': '4'})).to.deep.equal(['iluvatar.ai/BI-V150-vgpu=4 BI-V150'])
+    // hygon.com/hcunum stands for the K100 and the Z100 alike: not named without a label.
+    expect(named({'hygon.com/hcunum': '8'})).to.deep.equal(['hygon.com/hcunum=8 ? (hygon.com/hcunum)'])
+  })
+
+  it('every fallback in the table is a name the registry knows, whose k8sResource agrees where the registry has one', () => {
     const unknown = DEVICE_KINDS.filter((k) => k.fallback !== null && resolve(k.fallback) === null).map((k) => k.fallback)
     // Ascend310 (not 310P) is not in the registry yet: such a node is counted and left out.
     expect(unknown).to.deep.equal(['Ascend310'])
+    for (const k of DEVICE_KINDS) {
+      const acc = k.fallback === null ? undefined : registry.resolve(k.fallback)
+      if (acc?.k8sResource) expect(acc.k8sResource, k.resource).to.equal(k.resource)
+    }
   })
 
   it('a node without any device plugin resource has no devices', () => {
