@@ -19,7 +19,9 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {createServer as createTlsServer} from 'node:https'
 import type {AddressInfo, Socket} from 'node:net'
+import type {TLSSocket} from 'node:tls'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -90,6 +92,11 @@ export interface FakeKubernetesOptions {
   /** ResourceQuota hard limits per namespace, e.g. {'requests.nvidia.com/gpu': '4'}. */
   quotas?: Record<string, Record<string, string>>
   gitVersion?: string
+  /**
+   * Serve HTTPS with this key and certificate, and accept a client certificate signed by `ca`
+   * in place of the token (mutual TLS, as an API server with --client-ca-file does).
+   */
+  tls?: {key: string; cert: string; ca: string}
 }
 
 const now = () => new Date().toISOString()
@@ -134,13 +141,17 @@ export class FakeKubernetesServer {
   constructor(readonly options: FakeKubernetesOptions) {}
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res))
+    const tls = this.options.tls
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res)
+    this.server = tls
+      ? createTlsServer({key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false}, handler)
+      : createServer(handler)
     this.server.on('connection', (s) => {
       this.sockets.add(s)
       s.on('close', () => this.sockets.delete(s))
     })
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server!.address() as AddressInfo).port}`
     return this.url
   }
 
@@ -188,8 +199,11 @@ export class FakeKubernetesServer {
     const url = new URL(req.url ?? '/', 'http://fake')
     const method = req.method ?? 'GET'
     this.requests.push({method, path: url.pathname, body})
-    if (req.headers.authorization !== `Bearer ${this.options.token}`)
+    // With TLS, a client certificate the cluster CA signed authenticates as a token does.
+    const byCert = this.options.tls !== undefined && (req.socket as TLSSocket).authorized === true
+    if (!byCert && req.headers.authorization !== `Bearer ${this.options.token}`) {
       return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'))
+    }
     const path = url.pathname
     if (method === 'GET' && path === '/version')
       return this.send(res, 200, {major: '1', minor: '31', gitVersion: this.options.gitVersion ?? 'v1.31.0-fake'})

@@ -256,11 +256,20 @@ export class KubeApi {
       })
     } catch (error) {
       if (error instanceof ProviderError && error.backendCode === undefined) {
+        const said = error.message.replace(/^kubernetes: /, '')
+        const host = new URL(this.context.server).host
+        // A certificate the context's CA did not sign is not "down": say what to check.
+        const tls = /\b(?:[A-Z_]*CERT[A-Z_]*|ERR_TLS[A-Z_]*|UNABLE_TO_VERIFY[A-Z_]*)\b/.exec(said)?.[0]
+        if (tls) {
+          throw this.error(
+            'unavailable',
+            `${where}: the API server at ${host} presented a certificate that was refused (${tls})`,
+            tls,
+            `Check the certificate-authority of context ${this.context.name}'s cluster in the kubeconfig.`,
+          )
+        }
         // No answer at all: the context is down or unreachable; other contexts may do.
-        throw this.error(
-          'unavailable',
-          `${where}: the API server at ${new URL(this.context.server).host} did not answer (${error.message.replace(/^kubernetes: /, '')})`,
-        )
+        throw this.error('unavailable', `${where}: the API server at ${host} did not answer (${said})`)
       }
       if (error instanceof ProviderError)
         throw this.error(error.category, `${where}: ${error.message.replace(/^kubernetes: /, '')}`, error.backendCode)

@@ -1,0 +1,150 @@
+// Kubernetes over real TLS: the provider builds its own undici Agent from the kubeconfig (the
+// cluster's CA, the user's client certificate and key, from inline base64 data) and talks to a
+// fake API server that serves HTTPS and admits the client by its certificate, as an API server
+// with --client-ca-file does. Certificates are made for the test with openssl (a real part:
+// under CI its absence fails the test).
+import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {ProviderError} from '../../src/errors.js'
+import {KubernetesProvider} from '../../src/providers/kubernetes/kubernetes-provider.js'
+import {FakeKubernetesServer} from '../fakes/fake-kubernetes-server.js'
+import {CPU_NODE} from './kubernetes-helpers.js'
+
+interface Pki {
+  dir: string
+  ca: string
+  serverKey: string
+  serverCert: string
+  clientKey: string
+  clientCert: string
+  otherCa: string
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it; and a second, unrelated CA. */
+function makePki(): Pki {
+  const dir = mkdtempSync(join(tmpdir(), 'skyhop-k8s-pki-'))
+  const ssl = (...args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: 'pipe'})
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  for (const ca of ['ca', 'other-ca'])
+    ssl('req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-subj', `/CN=${ca}`, '-days', '1')
+  const sign = (name: string, subject: string, ext: string) => {
+    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject)
+    writeFileSync(join(dir, `${name}.ext`), ext)
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    )
+  }
+  sign('server', '/CN=fake-apiserver', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+  sign('client', '/CN=skyhop-user/O=system:masters', 'extendedKeyUsage=clientAuth\n')
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8')
+  return {
+    dir,
+    ca: read('ca.crt'),
+    serverKey: read('server.key'),
+    serverCert: read('server.crt'),
+    clientKey: read('client.key'),
+    clientCert: read('client.crt'),
+    otherCa: read('other-ca.crt'),
+  }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64')
+
+describe('Kubernetes over mutual TLS (client certificate, cluster CA)', function () {
+  this.timeout(60_000)
+  let pki: Pki
+  let fake: FakeKubernetesServer
+  let url: string
+
+  before(async function () {
+    try {
+      execFileSync('openssl', ['version'], {stdio: 'pipe'})
+    } catch {
+      if (process.env.CI) throw new Error('openssl is needed to make the test certificates')
+      this.skip()
+    }
+    pki = makePki()
+    fake = new FakeKubernetesServer({token: 'unused-token', nodes: [CPU_NODE], tls: {key: pki.serverKey, cert: pki.serverCert, ca: pki.ca}})
+    url = await fake.start()
+  })
+  after(async () => {
+    await fake?.stop()
+    if (pki) rmSync(pki.dir, {recursive: true, force: true})
+  })
+
+  const provider = (ca: string, user: string): KubernetesProvider => {
+    const file = join(pki.dir, `config-${Math.random().toString(36).slice(2)}`)
+    writeFileSync(
+      file,
+      `clusters: [{name: c, cluster: {server: "${url}", certificate-authority-data: ${b64(ca)}}}]\nusers: [{name: u, user: ${user}}]\ncontexts: [{name: tls, context: {cluster: c, user: u}}]\n`,
+    )
+    return new KubernetesProvider({env: {KUBECONFIG: file}, home: pki.dir})
+  }
+
+  it('reads the nodes with the client certificate, verifying the server against the cluster CA', async () => {
+    const p = provider(pki.ca, `{client-certificate-data: ${b64(pki.clientCert)}, client-key-data: ${b64(pki.clientKey)}}`)
+    try {
+      const offers = await p.liveOffers()
+      expect(offers.map((o) => [o.region, o.instanceType])).to.deep.equal([['tls', 'cpu']])
+      const check = await p.check()
+      expect(check).to.deep.include({ok: true})
+      expect(check.source).to.match(/\(client certificate\)$/)
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('without the client certificate the server says 401: an auth error', async () => {
+    const p = provider(pki.ca, '{}')
+    try {
+      const error = await p.liveOffers().then(
+        () => null,
+        (e: unknown) => e as ProviderError,
+      )
+      expect(error).to.be.instanceOf(ProviderError)
+      expect(error).to.include({category: 'auth', backendCode: 'Unauthorized'})
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('a server whose certificate the cluster CA did not sign is refused: the context is unavailable, not trusted', async () => {
+    const p = provider(pki.otherCa, `{client-certificate-data: ${b64(pki.clientCert)}, client-key-data: ${b64(pki.clientKey)}}`)
+    const before = fake.requests.length
+    try {
+      const error = await p.liveOffers().then(
+        () => null,
+        (e: unknown) => e as ProviderError,
+      )
+      expect(error).to.be.instanceOf(ProviderError)
+      expect(error).to.include({category: 'unavailable', scope: 'region'})
+      expect(error).to.include({backendCode: 'SELF_SIGNED_CERT_IN_CHAIN'})
+      expect(error!.message).to.match(
+        /context tls: GET \/api\/v1\/nodes: the API server at 127\.0\.0\.1:\d+ presented a certificate that was refused \(SELF_SIGNED_CERT_IN_CHAIN\)/,
+      )
+      expect(error!.hint).to.match(/certificate-authority/)
+      // Refused in the handshake: no request reached the server.
+      expect(fake.requests.length).to.equal(before)
+    } finally {
+      await p.close()
+    }
+  })
+})
