@@ -43,6 +43,8 @@ export interface SkyhopConfig {
       pricePerHourUsd: Record<string, number>
       /** How long a launch waits for the scheduler before an Unschedulable pod is a capacity failure. */
       scheduleWaitSeconds: number
+      /** Context → Kueue LocalQueue of skyhop's pods. */
+      localQueues: Record<string, string>
     }
   }
   /** A workdir packed larger than warnBytes is warned about before its upload to a cloud. */
@@ -84,6 +86,7 @@ interface RawConfig {
       image?: string
       price_per_hour?: Record<string, number>
       schedule_wait?: string | number
+      local_queues?: Record<string, string>
     }
   }
   workdir?: {warn_size?: string | number}
@@ -140,6 +143,7 @@ export function loadConfig(home: string): SkyhopConfig {
         image: kubernetes.image ?? null,
         pricePerHourUsd: kubernetes.price_per_hour ?? {},
         scheduleWaitSeconds: seconds(kubernetes.schedule_wait, 10, file, '/providers/kubernetes/schedule_wait'),
+        localQueues: kubernetes.local_queues ?? {},
       },
     },
     workdir: {warnBytes: warnBytes(raw.workdir?.warn_size, file)},

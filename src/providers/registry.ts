@@ -76,6 +76,7 @@ async function createKubernetes(setup: ProviderSetup, env: NodeJS.ProcessEnv): P
     ...(cfg?.image ? {image: cfg.image} : {}),
     pricePerHourUsd: cfg?.pricePerHourUsd ?? {},
     scheduleWaitMs: (cfg?.scheduleWaitSeconds ?? 10) * 1000,
+    localQueues: cfg?.localQueues ?? {},
   })
 }
 

@@ -15,7 +15,11 @@
 //   Insufficient nvidia.com/gpu.`); pods waiting are retried when resources free up;
 // - a ResourceQuota (hard limits on requests.*) refuses a pod with 403 Forbidden, `exceeded
 //   quota`; a wrong bearer token gets 401 Unauthorized; a name in use 409 AlreadyExists.
-// Kueue is not installed: its API group answers 404, as on a cluster without it.
+// - Kueue, when `kueue` is set: a pod labelled kueue.x-k8s.io/queue-name gets the
+//   kueue.x-k8s.io/admission scheduling gate and a Workload (kueue.x-k8s.io/v1beta1) owned by
+//   it, QuotaReserved=False with Kueue's message, until the test admits it (admit()); the
+//   visibility API lists a LocalQueue's pending workloads with their positions. Without
+//   `kueue` its API groups answer 404, as on a cluster without it.
 import {type ChildProcess, spawn} from 'node:child_process'
 import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
@@ -97,6 +101,24 @@ export interface FakeKubernetesOptions {
    * in place of the token (mutual TLS, as an API server with --client-ca-file does).
    */
   tls?: {key: string; cert: string; ca: string}
+  /** Kueue installed: LocalQueue name → its ClusterQueue. */
+  kueue?: {localQueues: Record<string, string>}
+}
+
+const QUEUE_LABEL = 'kueue.x-k8s.io/queue-name'
+const KUEUE_GATE = 'kueue.x-k8s.io/admission'
+
+interface Workload {
+  apiVersion: 'kueue.x-k8s.io/v1beta1'
+  kind: 'Workload'
+  metadata: {
+    name: string
+    namespace: string
+    creationTimestamp: string
+    ownerReferences: Array<{apiVersion: string; kind: string; name: string; uid: string}>
+  }
+  spec: {queueName: string}
+  status: {conditions: Array<{type: string; status: string; reason: string; message: string; lastTransitionTime: string}>}
 }
 
 const now = () => new Date().toISOString()
@@ -131,6 +153,7 @@ export class FakeKubernetesServer {
   private server: Server | null = null
   private readonly sockets = new Set<Socket>()
   readonly pods = new Map<string, Pod>()
+  readonly workloads = new Map<string, Workload>()
   private readonly running = new Map<string, Running>()
   private readonly root = mkdtempSync(join(tmpdir(), 'skyhop-fake-k8s-'))
   private version = 1
@@ -184,6 +207,45 @@ export class FakeKubernetesServer {
     if (pod) this.deleteGracefully(pod, pod.spec.terminationGracePeriodSeconds ?? 30)
   }
 
+  /** Kueue admits the pod's Workload: the gate goes, the scheduler takes the pod. */
+  admit(name: string): void {
+    const pod = this.pods.get(name)
+    const workload = this.workloads.get(`pod-${name}`)
+    if (!pod || !workload) throw new Error(`no gated pod ${name}`)
+    workload.status.conditions = [
+      {
+        type: 'QuotaReserved',
+        status: 'True',
+        reason: 'QuotaReserved',
+        message: 'Quota reserved in ClusterQueue',
+        lastTransitionTime: now(),
+      },
+      {type: 'Admitted', status: 'True', reason: 'Admitted', message: 'The workload is admitted', lastTransitionTime: now()},
+    ]
+    pod.spec.schedulingGates = []
+    this.touch(pod)
+    this.schedule()
+  }
+
+  /** The visibility API's PendingWorkloadsSummary of a LocalQueue: oldest first, with positions. */
+  private pendingWorkloads(namespace: string, queue: string) {
+    const pending = [...this.workloads.values()]
+      .filter((w) => w.metadata.namespace === namespace && w.spec.queueName === queue)
+      .filter((w) => !w.status.conditions.some((c) => c.type === 'Admitted' && c.status === 'True'))
+    return {
+      kind: 'PendingWorkloadsSummary',
+      apiVersion: 'visibility.kueue.x-k8s.io/v1beta1',
+      metadata: {},
+      items: pending.map((w, i) => ({
+        metadata: {name: w.metadata.name, namespace, ownerReferences: w.metadata.ownerReferences},
+        localQueueName: queue,
+        positionInClusterQueue: i,
+        positionInLocalQueue: i,
+        priority: 0,
+      })),
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -214,6 +276,15 @@ export class FakeKubernetesServer {
         metadata: {},
         items: this.options.nodes.map((n) => this.nodeObject(n)),
       })
+    if (this.options.kueue) {
+      const wl = /^\/apis\/kueue\.x-k8s\.io\/v1beta1\/namespaces\/([^/]+)\/workloads$/.exec(path)
+      if (wl && method === 'GET') {
+        const items = [...this.workloads.values()].filter((w) => w.metadata.namespace === wl[1])
+        return this.send(res, 200, {kind: 'WorkloadList', apiVersion: 'kueue.x-k8s.io/v1beta1', metadata: {}, items})
+      }
+      const vis = /^\/apis\/visibility\.kueue\.x-k8s\.io\/v1beta1\/namespaces\/([^/]+)\/localqueues\/([^/]+)\/pendingworkloads$/.exec(path)
+      if (vis && method === 'GET') return this.send(res, 200, this.pendingWorkloads(vis[1], vis[2]))
+    }
     let m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path)
     if (m && method === 'GET') {
       const items = [...this.pods.values()].filter(
@@ -307,6 +378,27 @@ export class FakeKubernetesServer {
       metadata: {...pod.metadata, namespace, uid: `uid-${name}`, creationTimestamp: now(), resourceVersion: String(++this.version)},
       spec: pod.spec,
       status: {phase: 'Pending'},
+    }
+    const queue = made.metadata.labels?.[QUEUE_LABEL]
+    if (this.options.kueue && queue) {
+      // Kueue's pod webhook: gate the pod; its controller makes the Workload.
+      made.spec = {...made.spec, schedulingGates: [{name: KUEUE_GATE}]}
+      const cq = this.options.kueue.localQueues[queue]
+      const message = cq
+        ? `couldn't assign flavors to pod set main: insufficient unused quota in cohort for ClusterQueue ${cq}`
+        : `LocalQueue ${queue} doesn't exist`
+      this.workloads.set(`pod-${name}`, {
+        apiVersion: 'kueue.x-k8s.io/v1beta1',
+        kind: 'Workload',
+        metadata: {
+          name: `pod-${name}`,
+          namespace,
+          creationTimestamp: now(),
+          ownerReferences: [{apiVersion: 'v1', kind: 'Pod', name, uid: made.metadata.uid}],
+        },
+        spec: {queueName: queue},
+        status: {conditions: [{type: 'QuotaReserved', status: 'False', reason: 'Pending', message, lastTransitionTime: now()}]},
+      })
     }
     this.pods.set(name, made)
     this.schedule()
@@ -486,6 +578,8 @@ export class FakeKubernetesServer {
   private reap(pod: Pod): void {
     if (pod.metadata.deletionTimestamp && !this.running.has(pod.metadata.name) && (pod.metadata.finalizers ?? []).length === 0) {
       this.pods.delete(pod.metadata.name)
+      // Garbage collection of what the pod owns.
+      this.workloads.delete(`pod-${pod.metadata.name}`)
     }
   }
 }

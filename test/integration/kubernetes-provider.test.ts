@@ -283,6 +283,27 @@ describe('Kubernetes provider against a fake API server', function () {
     expect(del.body).to.deep.include({gracePeriodSeconds: 7})
   })
 
+  it('with Kueue: the pod waits gated for admission, PENDING with the Workload\u2019s words and its queue position, then runs', async () => {
+    w = await kubeWorld({lab: {nodes: [CPU_NODE], kueue: {localQueues: {'team-a': 'gpu-cq'}}}}, {localQueues: {lab: 'team-a'}})
+    const offer = await offerOf(w, (o) => o.accelerator === null)
+    const first = await w.provider.launch(kubeRequest(offer, spec('echo first')))
+    const second = await w.provider.launch(kubeRequest(offer, spec('echo second')))
+    const pod = w.fakes.lab.pods.get(second.externalId)!
+    expect(pod.metadata.labels).to.deep.include({'kueue.x-k8s.io/queue-name': 'team-a'})
+    const polled = await w.provider.poll([first, second])
+    expect(polled.get(second.externalId)).to.deep.include({state: 'PENDING'})
+    expect(polled.get(second.externalId)!.reason).to.equal(
+      "Kueue: waiting for admission in LocalQueue team-a; position 2 in its ClusterQueue; couldn't assign flavors to pod set main: insufficient unused quota in cohort for ClusterQueue gpu-cq",
+    )
+    expect(polled.get(first.externalId)!.reason).to.match(/position 1 in its ClusterQueue/)
+    w.fakes.lab.admit(second.externalId)
+    await until(
+      async () => (await w.provider.poll([second])).get(second.externalId)!.state,
+      (st) => st === 'SUCCEEDED',
+    )
+    expect((await w.provider.poll([first])).get(first.externalId)!.state).to.equal('PENDING')
+  })
+
   it('lists its pods by label for the orphan sweep, in every context, and only what it owns', async () => {
     w = await kubeWorld({a: {nodes: [CPU_NODE]}, b: {nodes: [CPU_NODE]}})
     const offers = await w.provider.liveOffers()

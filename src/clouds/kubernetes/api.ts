@@ -64,6 +64,13 @@ export interface KubePod {
   }
 }
 
+/** The parts of a Kueue Workload skyhop reads. */
+export interface KueueWorkload {
+  metadata: KubeObjectMeta & {ownerReferences?: Array<{kind: string; name: string}>}
+  spec?: {queueName?: string}
+  status?: {conditions?: Array<{type: string; status: string; reason?: string; message?: string}>}
+}
+
 interface KubeList<T> {
   items: T[]
 }
@@ -164,11 +171,27 @@ export class KubeApi {
   }
 
   /** Kueue's Workloads in the namespace (null when Kueue is not installed: its API group is unknown). */
-  async listWorkloads(): Promise<Array<{metadata: KubeObjectMeta; status?: Record<string, unknown>}> | null> {
+  async listWorkloads(): Promise<KueueWorkload[] | null> {
     const path = `/apis/kueue.x-k8s.io/v1beta1/namespaces/${encodeURIComponent(this.context.namespace)}/workloads`
-    const list = await this.call<KubeList<{metadata: KubeObjectMeta; status?: Record<string, unknown>}>>('GET', path, undefined, {
+    const list = await this.call<KubeList<KueueWorkload>>('GET', path, undefined, {
       missingOk: true,
     })
+    return list === null ? null : list.items
+  }
+
+  /**
+   * Kueue's visibility API: a LocalQueue's pending workloads with their positions (null when
+   * the API is not served: an older Kueue, or none).
+   */
+  async pendingWorkloads(
+    queue: string,
+  ): Promise<Array<{
+    metadata: KubeObjectMeta & {ownerReferences?: Array<{kind: string; name: string}>}
+    positionInClusterQueue?: number
+    positionInLocalQueue?: number
+  }> | null> {
+    const path = `/apis/visibility.kueue.x-k8s.io/v1beta1/namespaces/${encodeURIComponent(this.context.namespace)}/localqueues/${encodeURIComponent(queue)}/pendingworkloads`
+    const list = await this.call<KubeList<never>>('GET', path, undefined, {missingOk: true})
     return list === null ? null : list.items
   }
 

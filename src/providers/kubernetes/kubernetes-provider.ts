@@ -44,6 +44,7 @@ import {shellQuote} from '../../runner/contract.js'
 import {DEVICE_RESOURCES, MODEL_LABEL, type DeviceKind, deviceKinds, nodeDevices, resourceIndex} from './devices.js'
 
 export const STOP_ANNOTATION = 'skyhop.dev/stop-request'
+export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name'
 export const FINALIZER = 'skyhop.dev/attempt-record'
 /** Set when skyhop has released an ended pod it keeps for its log. */
 export const RELEASED_ANNOTATION = 'skyhop.dev/released-at'
@@ -67,6 +68,8 @@ export interface KubernetesProviderOptions {
   image?: string
   /** USD per accelerator-hour (a CPU-only pod: per pod-hour) by context; absent: 0, the cluster is yours. */
   pricePerHourUsd?: Record<string, number>
+  /** Context → the Kueue LocalQueue its pods go to (label kueue.x-k8s.io/queue-name). */
+  localQueues?: Record<string, string>
   /** How long a launch waits for the scheduler's verdict before it returns (default 10 s). */
   scheduleWaitMs?: number
   /** Injected in tests (the fake API server is plain HTTP); otherwise each context builds its own TLS Agent. */
@@ -441,7 +444,13 @@ export class KubernetesProvider implements Provider {
     const pod: KubePod = {
       metadata: {
         name,
-        labels: {[LABELS.managed]: 'skyhop', [LABELS.job]: labelValue(request.jobId), [LABELS.attempt]: labelValue(request.attemptId)},
+        labels: {
+          [LABELS.managed]: 'skyhop',
+          [LABELS.job]: labelValue(request.jobId),
+          [LABELS.attempt]: labelValue(request.attemptId),
+          // Kueue's pod integration gates the pod until its Workload is admitted.
+          ...(this.options.localQueues?.[offer.region] ? {[KUEUE_QUEUE_LABEL]: this.options.localQueues[offer.region]} : {}),
+        },
         annotations: {'skyhop.dev/job-name': request.jobName, 'skyhop.dev/attempt': String(request.attempt)},
         finalizers: [FINALIZER],
       },
@@ -562,7 +571,7 @@ export class KubernetesProvider implements Provider {
     }
     if (status.phase === 'Running') return {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null}
     const gated = ((pod.spec?.schedulingGates as unknown[]) ?? []).length > 0
-    if (gated) return {state: 'PENDING', exitCode: null, reason: 'waiting for admission (Kueue Workload)', ...base}
+    if (gated) return {state: 'PENDING', exitCode: null, reason: await this.admissionReason(api, pod), ...base}
     const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled')
     if (scheduled?.status === 'False')
       return {state: 'PENDING', exitCode: null, reason: scheduled.message ?? scheduled.reason ?? 'not scheduled yet', ...base}
@@ -573,6 +582,28 @@ export class KubernetesProvider implements Provider {
       reason: waiting ? `${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}` : null,
       ...base,
     }
+  }
+
+  /** Why a gated pod waits: its Kueue Workload's condition and its place in the queue, as far as Kueue tells. */
+  private async admissionReason(api: KubeApi, pod: KubePod): Promise<string> {
+    const name = pod.metadata.name
+    const owned = (w: {metadata: {ownerReferences?: Array<{kind: string; name: string}>}}) =>
+      (w.metadata.ownerReferences ?? []).some((o) => o.kind === 'Pod' && o.name === name)
+    const workload = (await api.listWorkloads().catch(() => null))?.find(owned)
+    if (!workload) return 'waiting for admission (Kueue Workload)'
+    const conditions = workload.status?.conditions ?? []
+    const waiting =
+      conditions.find((c) => c.type === 'QuotaReserved' && c.status === 'False') ?? conditions.find((c) => c.status === 'False')
+    const queue = workload.spec?.queueName ?? pod.metadata.labels?.[KUEUE_QUEUE_LABEL]
+    const pending = queue ? await api.pendingWorkloads(queue).catch(() => null) : null
+    const place = pending?.find(owned)?.positionInClusterQueue
+    return [
+      `Kueue: waiting for admission in LocalQueue ${queue ?? '?'}`,
+      place === undefined ? null : `position ${place + 1} in its ClusterQueue`,
+      waiting?.message ?? null,
+    ]
+      .filter((x) => x !== null)
+      .join('; ')
   }
 
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
