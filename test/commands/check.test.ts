@@ -22,7 +22,16 @@ describe('skyhop check', function () {
     const home = tempHome()
     const config = join(home, 'config.yaml')
     writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
-    const env = {SKYHOP_CONFIG: config, PATH: '/nonexistent', AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined}
+    // No kubeconfig or cloud credentials of the machine running the tests.
+    const env = {
+      SKYHOP_CONFIG: config,
+      PATH: '/nonexistent',
+      HOME: home,
+      KUBECONFIG: undefined,
+      KUBERNETES_SERVICE_HOST: undefined,
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+    }
     const r = runCli(['check', '--json'], {home, env})
     expect(r.code, r.stderr).to.equal(0)
     const result = parseEnvelope(r.stdout).result
@@ -38,6 +47,10 @@ describe('skyhop check', function () {
     expect(rows.get('local')).to.deep.include({enabled: true, adapter: true})
     expect(rows.get('aws')).to.deep.include({enabled: false, adapter: true})
     expect(rows.get('aws')!.message).to.match(/^no credentials found/)
+    expect(rows.get('kubernetes')).to.deep.include({enabled: false, adapter: true})
+    expect(rows.get('kubernetes')!.message).to.equal(
+      'no kubeconfig found (looked at KUBECONFIG, ~/.kube/config, the in-cluster service account)',
+    )
     // Every provider once.
     expect(rows.size).to.equal(result.providers.length)
 
