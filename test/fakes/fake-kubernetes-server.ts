@@ -154,6 +154,13 @@ export class FakeKubernetesServer {
   private readonly sockets = new Set<Socket>()
   readonly pods = new Map<string, Pod>()
   readonly workloads = new Map<string, Workload>()
+  readonly secrets = new Map<
+    string,
+    {
+      metadata: {name: string; namespace: string; labels?: Record<string, string>; ownerReferences?: Array<{kind: string; name: string}>}
+      data: Record<string, string>
+    }
+  >()
   private readonly running = new Map<string, Running>()
   private readonly root = mkdtempSync(join(tmpdir(), 'skyhop-fake-k8s-'))
   private version = 1
@@ -285,6 +292,8 @@ export class FakeKubernetesServer {
       const vis = /^\/apis\/visibility\.kueue\.x-k8s\.io\/v1beta1\/namespaces\/([^/]+)\/localqueues\/([^/]+)\/pendingworkloads$/.exec(path)
       if (vis && method === 'GET') return this.send(res, 200, this.pendingWorkloads(vis[1], vis[2]))
     }
+    const sec = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(path)
+    if (sec) return this.secret(res, method, sec[1], sec[2], body as {metadata: {name: string}; data: Record<string, string>})
     let m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path)
     if (m && method === 'GET') {
       const items = [...this.pods.values()].filter(
@@ -334,6 +343,29 @@ export class FakeKubernetesServer {
       }
     }
     return this.send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'))
+  }
+
+  private secret(
+    res: ServerResponse,
+    method: string,
+    namespace: string,
+    name: string | undefined,
+    body: {metadata: {name: string}; data: Record<string, string>},
+  ): void {
+    const key = (n: string) => `${namespace}/${n}`
+    if (name === undefined && method === 'POST') {
+      if (this.secrets.has(key(body.metadata.name)))
+        return this.send(res, 409, status(409, 'AlreadyExists', `secrets "${body.metadata.name}" already exists`))
+      this.secrets.set(key(body.metadata.name), {metadata: {...body.metadata, namespace}, data: body.data})
+      return this.send(res, 201, {kind: 'Secret', apiVersion: 'v1', metadata: {...body.metadata, namespace}})
+    }
+    const found = name === undefined ? undefined : this.secrets.get(key(name))
+    if (!found) return this.send(res, 404, status(404, 'NotFound', `secrets "${name ?? ''}" not found`))
+    if (method === 'PUT') found.data = body.data
+    else if (method === 'PATCH') Object.assign(found.metadata, (body as {metadata: object}).metadata)
+    else if (method === 'DELETE') this.secrets.delete(key(name!))
+    // A Secret's data is never sent back here: skyhop never reads it.
+    return this.send(res, 200, {kind: 'Secret', apiVersion: 'v1', metadata: found.metadata})
   }
 
   private send(res: ServerResponse, code: number, obj: unknown): void {
@@ -501,7 +533,11 @@ export class FakeKubernetesServer {
       HOSTNAME: pod.metadata.name,
       SKYHOP_BOOT_ROOT: root,
     }
-    for (const e of container.env ?? []) env[e.name] = e.value ?? ''
+    for (const e of container.env ?? []) {
+      const ref = (e as {valueFrom?: {secretKeyRef?: {name: string; key: string}}}).valueFrom?.secretKeyRef
+      const value = ref ? this.secrets.get(`${pod.metadata.namespace}/${ref.name}`)?.data[ref.key] : undefined
+      env[e.name] = ref ? Buffer.from(value ?? '', 'base64').toString('utf8') : (e.value ?? '')
+    }
     const child = spawn(argv[0], argv.slice(1), {cwd: root, detached: true, stdio: ['ignore', log, log], env})
     closeSync(log)
     const started = now()
@@ -580,6 +616,8 @@ export class FakeKubernetesServer {
       this.pods.delete(pod.metadata.name)
       // Garbage collection of what the pod owns.
       this.workloads.delete(`pod-${pod.metadata.name}`)
+      for (const [k, sec] of this.secrets)
+        if (sec.metadata.ownerReferences?.some((o) => o.kind === 'Pod' && o.name === pod.metadata.name)) this.secrets.delete(k)
     }
   }
 }

@@ -4,6 +4,7 @@
 // and scope, an eviction with grace, and the orphan listing by labels.
 import {expect} from 'chai'
 import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
 import {LABELS} from '../../src/clouds/kubernetes/api.js'
@@ -119,6 +120,38 @@ describe('Kubernetes provider against a fake API server', function () {
     clock += 25 * 3600_000
     await w.provider.cleanup(fresh)
     expect([...w.fakes.lab.pods.keys()]).to.deep.equal([fresh.externalId])
+  })
+
+  it("keeps the job's secrets out of the pod spec: a Secret owned by the pod, referenced by the container's env", async () => {
+    w = await kubeWorld({lab: {nodes: [CPU_NODE]}})
+    const offer = await offerOf(w, (o) => o.accelerator === null)
+    const token = 'hf_s3cr3t-value-0123456789'
+    const request = kubeRequest(offer, spec('[ "$HF_TOKEN" = hf_s3cr3t-value-0123456789 ] && echo token-ok', {secrets: ['HF_TOKEN']}), {
+      env: {SKYHOP_JOB_ID: 'j-0123456789', HF_TOKEN: token},
+    })
+    const handle = await w.provider.launch(request)
+    const pod = w.fakes.lab.pods.get(handle.externalId)!
+    const podJson = JSON.stringify(pod)
+    expect(podJson).to.not.include(token)
+    expect(podJson).to.not.include(Buffer.from(token).toString('base64'))
+    expect(pod.spec.containers[0].env).to.deep.include({
+      name: 'HF_TOKEN',
+      valueFrom: {secretKeyRef: {name: handle.externalId, key: 'HF_TOKEN'}},
+    })
+    const secret = w.fakes.lab.secrets.get(`ml/${handle.externalId}`)!
+    expect(secret.metadata.ownerReferences).to.deep.include({apiVersion: 'v1', kind: 'Pod', name: handle.externalId, uid: pod.metadata.uid})
+    await until(
+      async () => (await w.provider.poll([handle])).get(handle.externalId)!.state,
+      (st) => st === 'SUCCEEDED',
+    )
+    const lines: string[] = []
+    for await (const line of w.provider.logs(handle, {follow: false})) lines.push(line)
+    expect(lines).to.deep.equal(['token-ok'])
+    // Nor is it in the attempt directory's env file on the node.
+    const envFile = readFileSync(join(w.fakes.lab.podRoot(handle.externalId), 'var/lib/skyhop/attempts', request.attemptId, 'env'), 'utf8')
+    expect(envFile).to.not.include(token)
+    await w.provider.cleanup(handle)
+    expect(w.fakes.lab.secrets.size).to.equal(0)
   })
 
   it('a retried launch adopts the pod it already made (409 AlreadyExists), never a second one', async () => {

@@ -140,6 +140,30 @@ export class KubeApi {
     return {pod: existing, created: false}
   }
 
+  /** Creates a Secret of string values (409: one of the same name exists, from a retried launch: replaced). */
+  async putSecret(name: string, labels: Record<string, string>, values: Record<string, string>): Promise<void> {
+    const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]))
+    const secret = {apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: {name, labels}, data}
+    const made = await this.call<unknown>('POST', `${this.ns()}/secrets`, secret, {existsOk: true})
+    if (made === null) await this.call<unknown>('PUT', `${this.ns()}/secrets/${encodeURIComponent(name)}`, secret)
+  }
+
+  /** Makes the pod own the Secret, so the cluster deletes it with the pod. Missing secret: false. */
+  async adoptSecret(name: string, pod: {name: string; uid: string}): Promise<boolean> {
+    const ownerReferences = [{apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid}]
+    const done = await this.call<unknown>(
+      'PATCH',
+      `${this.ns()}/secrets/${encodeURIComponent(name)}`,
+      {metadata: {ownerReferences}},
+      {missingOk: true, contentType: 'application/merge-patch+json'},
+    )
+    return done !== null
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.call<unknown>('DELETE', `${this.ns()}/secrets/${encodeURIComponent(name)}`, undefined, {missingOk: true})
+  }
+
   /** JSON merge patch of the pod's metadata (annotations, finalizers). Missing pod: false. */
   async patchPodMetadata(name: string, metadata: Partial<Record<keyof KubeObjectMeta, unknown>>): Promise<boolean> {
     const done = await this.call<KubePod>(
@@ -183,9 +207,7 @@ export class KubeApi {
    * Kueue's visibility API: a LocalQueue's pending workloads with their positions (null when
    * the API is not served: an older Kueue, or none).
    */
-  async pendingWorkloads(
-    queue: string,
-  ): Promise<Array<{
+  async pendingWorkloads(queue: string): Promise<Array<{
     metadata: KubeObjectMeta & {ownerReferences?: Array<{kind: string; name: string}>}
     positionInClusterQueue?: number
     positionInLocalQueue?: number

@@ -423,8 +423,13 @@ export class KubernetesProvider implements Provider {
     const name = podName(request.attemptId)
     const attemptDir = `${BASE_DIR}/${request.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}`
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
+    // The job's secrets go into a Secret the container's environment references, not into the
+    // pod spec, which anyone who may read pods can read; the runner passes its environment on.
+    const secretNames = (spec.secrets ?? []).filter((n) => request.env[n] !== undefined)
+    const secretName = secretNames.length > 0 ? name : null
+    const publicEnv = Object.fromEntries(Object.entries(request.env).filter(([k]) => !secretNames.includes(k)))
     const boot = bootScript({
-      request,
+      request: {...request, env: publicEnv},
       runnerScript,
       noticeSources: [],
       stopRequestProbe: null,
@@ -470,7 +475,10 @@ export class KubernetesProvider implements Provider {
             image: spec.container?.reference ?? this.options.image ?? DEFAULT_IMAGE,
             command: ['bash', '-c', podWrapper(attemptDir), 'skyhop-pod', boot],
             // Never set by a real cluster's kubelet: no power-off, the container's exit is the end.
-            env: [{name: 'SKYHOP_BOOT_NO_SHUTDOWN', value: '1'}],
+            env: [
+              {name: 'SKYHOP_BOOT_NO_SHUTDOWN', value: '1'},
+              ...secretNames.map((n) => ({name: n, valueFrom: {secretKeyRef: {name: secretName!, key: n}}})),
+            ],
             resources: {requests, limits},
             volumeMounts: [{name: 'skyhop', mountPath: '/var/lib/skyhop'}],
             terminationMessagePath: '/dev/termination-log',
@@ -480,7 +488,18 @@ export class KubernetesProvider implements Provider {
         volumes: [{name: 'skyhop', emptyDir: {}}],
       },
     }
-    const {pod: made} = await api.createPod(pod)
+    if (secretName) {
+      await api.putSecret(secretName, pod.metadata.labels ?? {}, Object.fromEntries(secretNames.map((n) => [n, request.env[n]])))
+    }
+    let made: KubePod
+    try {
+      made = (await api.createPod(pod)).pod
+    } catch (error) {
+      if (secretName) await api.deleteSecret(secretName).catch(() => undefined)
+      throw error
+    }
+    // Owned by the pod: the cluster's garbage collector deletes it with the pod.
+    if (secretName && made.metadata.uid) await api.adoptSecret(secretName, {name, uid: made.metadata.uid})
     const handle: LaunchHandle = {
       provider: this.name,
       externalId: name,
@@ -643,6 +662,8 @@ export class KubernetesProvider implements Provider {
   async cleanup(handle: LaunchHandle): Promise<void> {
     const api = this.api(handle.region)
     this.exitGrace.forget(handle.externalId)
+    // The job's secrets (a Secret named like the pod, if it had any) go first, whatever the pod's state.
+    await api.deleteSecret(handle.externalId)
     const pod = await api.getPod(handle.externalId)
     if (pod === null) return
     const ended = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
