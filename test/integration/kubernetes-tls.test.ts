@@ -1,4 +1,4 @@
-// Kubernetes over real TLS: the provider builds its own undici Agent from the kubeconfig (the
+// Kubernetes over real TLS, and with an exec credential plugin: the provider builds its own undici Agent from the kubeconfig (the
 // cluster's CA, the user's client certificate and key, from inline base64 data) and talks to a
 // fake API server that serves HTTPS and admits the client by its certificate, as an API server
 // with --client-ca-file does. Certificates are made for the test with openssl (a real part:
@@ -146,5 +146,74 @@ describe('Kubernetes over mutual TLS (client certificate, cluster CA)', function
     } finally {
       await p.close()
     }
+  })
+})
+
+describe('Kubernetes with an exec credential plugin', function () {
+  this.timeout(60_000)
+  let fake: FakeKubernetesServer
+  let dir: string
+  before(async () => {
+    fake = new FakeKubernetesServer({token: 'plugin-issued-token-123456', nodes: [CPU_NODE]})
+    await fake.start()
+    dir = mkdtempSync(join(tmpdir(), 'skyhop-k8s-exec-'))
+  })
+  after(async () => {
+    await fake?.stop()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  const withPlugin = (script: string): KubernetesProvider => {
+    const name = `plugin-${Math.random().toString(36).slice(2)}.sh`
+    writeFileSync(join(dir, name), `#!/bin/bash\n${script}\n`, {mode: 0o755})
+    const file = join(dir, `config-${name}`)
+    writeFileSync(
+      file,
+      `clusters: [{name: c, cluster: {server: "${fake.url}"}}]
+users:
+- name: u
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./${name}, args: [--cluster, c], env: [{name: PLUGIN_REGION, value: eu-1}]}
+contexts: [{name: eks, context: {cluster: c, user: u}}]
+`,
+    )
+    return new KubernetesProvider({env: {KUBECONFIG: file}, home: dir})
+  }
+
+  it('runs the plugin (relative to the kubeconfig, with its args, env and KUBERNETES_EXEC_INFO) and uses its token', async () => {
+    const p = withPlugin(`printf '%s|%s|%s' "$*" "$PLUGIN_REGION" "$KUBERNETES_EXEC_INFO" >"$(dirname "$0")/seen"
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"plugin-issued-token-123456","expirationTimestamp":"2999-01-01T00:00:00Z"}}'`)
+    try {
+      expect((await p.liveOffers()).map((o) => o.region)).to.deep.equal(['eks'])
+      const seen = readFileSync(join(dir, 'seen'), 'utf8').split('|')
+      expect(seen[0]).to.equal('--cluster c')
+      expect(seen[1]).to.equal('eu-1')
+      expect(JSON.parse(seen[2])).to.deep.equal({
+        apiVersion: 'client.authentication.k8s.io/v1',
+        kind: 'ExecCredential',
+        spec: {interactive: false},
+      })
+      const check = await p.check()
+      expect(check.ok).to.equal(true)
+      expect(check.source).to.match(/\(exec plugin \.\/plugin-\w+\.sh\)$/)
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('a plugin that fails is an auth error with its own words; one that answers with a certificate says it is not supported', async () => {
+    const failing = withPlugin(`echo "error: SSO session expired, run aws sso login" >&2; exit 1`)
+    const error = await failing.liveOffers().then(
+      () => null,
+      (e: unknown) => e as ProviderError,
+    )
+    expect(error).to.include({category: 'auth', backendCode: 'ExecPlugin'})
+    expect(error!.message).to.match(/exec plugin \.\/plugin-\w+\.sh failed \(exit 1\): error: SSO session expired, run aws sso login/)
+    const cert = withPlugin(`printf '{"kind":"ExecCredential","status":{"clientCertificateData":"x","clientKeyData":"y"}}'`)
+    const e2 = await cert.liveOffers().then(
+      () => null,
+      (e: unknown) => e as ProviderError,
+    )
+    expect(e2!.message).to.match(/answered with a client certificate, which skyhop does not use from a plugin/)
   })
 })

@@ -18,6 +18,7 @@ import {ProviderError} from '../../errors.js'
 import {HttpClient, type HttpRequest} from '../../http/client.js'
 import type {RetryPolicy} from '../../http/retry.js'
 import {redact} from '../../util/redact.js'
+import {ExecPluginError, type ExecToken, runExecPlugin} from './exec-credential.js'
 import type {KubeContext} from './kubeconfig.js'
 
 export const PROVIDER = 'kubernetes'
@@ -249,9 +250,28 @@ export class KubeApi {
     return this.client
   }
 
-  private headers(): Record<string, string> {
+  private execToken: ExecToken | null = null
+
+  private async headers(): Promise<Record<string, string>> {
     const auth = this.context.auth
     if (auth.kind === 'token') return {authorization: `Bearer ${auth.token}`}
+    if (auth.kind === 'exec') {
+      // Run again a minute before the token expires, as client-go does with its own margin.
+      if (this.execToken === null || (this.execToken.expiresAt !== null && this.execToken.expiresAt - Date.now() < 60_000)) {
+        try {
+          this.execToken = await runExecPlugin(auth.plugin, process.env)
+        } catch (error) {
+          if (!(error instanceof ExecPluginError)) throw error
+          throw this.error(
+            'auth',
+            error.message,
+            'ExecPlugin',
+            'Run the plugin by hand (kubectl get nodes) to see what it needs, or use a context with a token.',
+          )
+        }
+      }
+      return {authorization: `Bearer ${this.execToken.token}`}
+    }
     if (auth.kind === 'basic') return {authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`}
     return {}
   }
@@ -291,7 +311,7 @@ export class KubeApi {
         headers: {
           accept: options.text ? 'text/plain' : 'application/json',
           ...(body === undefined ? {} : {'content-type': options.contentType ?? 'application/json'}),
-          ...this.headers(),
+          ...(await this.headers()),
         },
         ...(body === undefined ? {} : {body: JSON.stringify(body)}),
         // 429 and 5xx are retried by the client; every other answer is judged below.
@@ -340,6 +360,8 @@ export class KubeApi {
     const reason = status.reason ?? String(res.status)
     const text = `${where}: HTTP ${res.status} ${reason}: ${said}`
     if (res.status === 401) {
+      // A plugin's token may have been revoked early: the next call runs the plugin again.
+      this.execToken = null
       throw this.error(
         'auth',
         text,

@@ -4,11 +4,11 @@
 // own service account (in-cluster). Each context is one skyhop region.
 //
 // What a context may authenticate with: a bearer token (inline or tokenFile), a client
-// certificate and key (inline data or files), or basic auth; the server's CA (inline, a file,
-// or the system's roots) or insecure-skip-tls-verify. Exec credential plugins (`aws eks
-// get-token`, `gke-gcloud-auth-plugin`, kubelogin) and the removed auth-provider plugins are
-// NOT run: such a context is listed with the reason, and using it fails with a message that
-// says what to do (a token, e.g. a service account's, or a client certificate).
+// certificate and key (inline data or files), basic auth, or an exec credential plugin that
+// prints a token (`aws eks get-token`, `gke-gcloud-auth-plugin`, kubelogin; run when a call
+// needs it, exec-credential.ts); the server's CA (inline, a file, or the system's roots) or
+// insecure-skip-tls-verify. The removed auth-provider plugins are NOT run: such a context is
+// listed with the reason, and using it fails with a message that says what to do.
 //
 // A file that does not parse, or a context naming a cluster or user no file defines, is an
 // InvalidFileError (file:line:col, exit 3); the provider reports it as its own failure, so a
@@ -19,6 +19,8 @@ import {delimiter, dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {type FileIssue, InvalidFileError} from '../../errors.js'
 import {locate, readDocument, type SourceDocument} from '../../util/located-document.js'
+import {registerSecret} from '../../util/redact.js'
+import type {ExecPlugin} from './exec-credential.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -27,6 +29,8 @@ export type KubeAuth =
   | {kind: 'token'; token: string}
   | {kind: 'client-cert'; cert: string; key: string}
   | {kind: 'basic'; username: string; password: string}
+  /** An exec credential plugin, run for a token when a call needs one (exec-credential.ts). */
+  | {kind: 'exec'; plugin: ExecPlugin}
   | {kind: 'none'}
   /** Something skyhop does not run (exec plugin, auth-provider): why, for the message. */
   | {kind: 'unsupported'; why: string}
@@ -239,11 +243,19 @@ function authOf(user: Named<Record<string, unknown>> | undefined): {auth: KubeAu
   if (!user) return {auth: {kind: 'none'}, authSource: 'no credentials'}
   const u = user.value
   if (isRecord(u.exec)) {
-    const command = typeof u.exec.command === 'string' ? u.exec.command : 'a command'
-    return {
-      auth: {kind: 'unsupported', why: `user uses an exec credential plugin (${command}), which skyhop does not run`},
-      authSource: `exec plugin ${command} (not supported)`,
+    const e = u.exec
+    if (typeof e.command !== 'string' || e.command === '')
+      throw new KubeconfigIssue(issueAt(user, ['exec', 'command'], 'an exec plugin needs a command'))
+    const env = Array.isArray(e.env) ? e.env.filter(isRecord).map((x) => ({name: String(x.name ?? ''), value: String(x.value ?? '')})) : []
+    const plugin: ExecPlugin = {
+      apiVersion: typeof e.apiVersion === 'string' ? e.apiVersion : 'client.authentication.k8s.io/v1',
+      command: e.command,
+      args: Array.isArray(e.args) ? e.args.map(String) : [],
+      env,
+      interactiveMode: typeof e.interactiveMode === 'string' ? e.interactiveMode : null,
+      file: user.src.file,
     }
+    return {auth: {kind: 'exec', plugin}, authSource: `exec plugin ${e.command}`}
   }
   if (isRecord(u['auth-provider'])) {
     const name = typeof u['auth-provider'].name === 'string' ? u['auth-provider'].name : 'auth-provider'
@@ -252,9 +264,13 @@ function authOf(user: Named<Record<string, unknown>> | undefined): {auth: KubeAu
       authSource: `auth-provider ${name} (not supported)`,
     }
   }
-  if (typeof u.token === 'string' && u.token !== '') return {auth: {kind: 'token', token: u.token}, authSource: 'token'}
+  if (typeof u.token === 'string' && u.token !== '') {
+    registerSecret(u.token)
+    return {auth: {kind: 'token', token: u.token}, authSource: 'token'}
+  }
   if (typeof u.tokenFile === 'string' && u.tokenFile !== '') {
     const token = readRelative(user, ['tokenFile'], u.tokenFile).trim()
+    registerSecret(token)
     return {auth: {kind: 'token', token}, authSource: `token file ${resolveFrom(user, u.tokenFile)}`}
   }
   const cert = dataOrFile(user, 'client-certificate-data', 'client-certificate')
@@ -266,6 +282,7 @@ function authOf(user: Named<Record<string, unknown>> | undefined): {auth: KubeAu
     return {auth: {kind: 'client-cert', cert, key}, authSource: 'client certificate'}
   }
   if (typeof u.username === 'string' && typeof u.password === 'string') {
+    registerSecret(u.password)
     return {auth: {kind: 'basic', username: u.username, password: u.password}, authSource: 'basic auth'}
   }
   return {auth: {kind: 'none'}, authSource: 'no credentials'}

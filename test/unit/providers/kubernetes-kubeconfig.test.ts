@@ -134,7 +134,7 @@ contexts:
     expect(kubeconfigPresent({env: {}, home, serviceAccountDir: sa})).to.equal(false)
   })
 
-  it('lists exec and auth-provider users as unsupported instead of running them', () => {
+  it('reads exec plugins (run later, for a token) and lists auth-provider users as unsupported', () => {
     const d = dir()
     writeFileSync(
       join(d, 'config'),
@@ -151,7 +151,18 @@ contexts:
 `,
     )
     const [eks, old] = loadKubeconfig({env: {KUBECONFIG: join(d, 'config')}}).contexts
-    expect(eks.auth).to.deep.equal({kind: 'unsupported', why: 'user uses an exec credential plugin (aws), which skyhop does not run'})
+    expect(eks.auth).to.deep.equal({
+      kind: 'exec',
+      plugin: {
+        apiVersion: 'client.authentication.k8s.io/v1beta1',
+        command: 'aws',
+        args: ['eks', 'get-token'],
+        env: [],
+        interactiveMode: null,
+        file: join(d, 'config'),
+      },
+    })
+    expect(eks.authSource).to.equal('exec plugin aws')
     expect(old.auth).to.deep.equal({kind: 'unsupported', why: 'user uses the gcp auth-provider plugin, which skyhop does not run'})
   })
 
