@@ -165,7 +165,7 @@ export class FakeKubernetesServer {
   private readonly root = mkdtempSync(join(tmpdir(), 'skyhop-fake-k8s-'))
   private version = 1
   /** Every request, method and path, for assertions. */
-  readonly requests: Array<{method: string; path: string; body: unknown}> = []
+  readonly requests: Array<{method: string; path: string; query: string; body: unknown}> = []
   url = ''
 
   constructor(readonly options: FakeKubernetesOptions) {}
@@ -267,7 +267,7 @@ export class FakeKubernetesServer {
     }
     const url = new URL(req.url ?? '/', 'http://fake')
     const method = req.method ?? 'GET'
-    this.requests.push({method, path: url.pathname, body})
+    this.requests.push({method, path: url.pathname, query: url.search, body})
     // With TLS, a client certificate the cluster CA signed authenticates as a token does.
     const byCert = this.options.tls !== undefined && (req.socket as TLSSocket).authorized === true
     if (!byCert && req.headers.authorization !== `Bearer ${this.options.token}`) {
@@ -309,7 +309,16 @@ export class FakeKubernetesServer {
         return this.send(res, 404, status(404, 'NotFound', `pods "${m[2]}" not found`, {name: m[2], kind: 'pods'}))
       if (m[3] === '/log' && method === 'GET') {
         res.writeHead(200, {'content-type': 'text/plain'})
-        res.end(this.log(pod.metadata.name))
+        const tail = url.searchParams.get('tailLines')
+        const text = this.log(pod.metadata.name)
+        res.end(
+          tail === null
+            ? text
+            : text
+                .split('\n')
+                .slice(-Number(tail) - 1)
+                .join('\n'),
+        )
         return
       }
       if (m[3] === '/eviction' && method === 'POST') {

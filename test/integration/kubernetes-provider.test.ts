@@ -154,6 +154,19 @@ describe('Kubernetes provider against a fake API server', function () {
     expect(w.fakes.lab.secrets.size).to.equal(0)
   })
 
+  it('logs --follow streams a running pod\u2019s output through the log API to its end, each line once', async () => {
+    w = await kubeWorld({lab: {nodes: [CPU_NODE]}})
+    const offer = await offerOf(w, (o) => o.accelerator === null)
+    const handle = await w.provider.launch(kubeRequest(offer, spec('for i in 1 2 3 4 5; do echo "line $i"; sleep 0.4; done')))
+    const lines: string[] = []
+    for await (const line of w.provider.logs(handle, {follow: true})) lines.push(line)
+    expect(lines).to.deep.equal(['line 1', 'line 2', 'line 3', 'line 4', 'line 5'])
+    // After the first full read, only the tail is asked for.
+    const reads = w.fakes.lab.requests.filter((r) => r.path.endsWith('/log')).map((r) => r.query)
+    expect(reads[0]).to.equal('')
+    expect(reads.slice(1)).to.include('?tailLines=5000')
+  })
+
   it('a retried launch adopts the pod it already made (409 AlreadyExists), never a second one', async () => {
     w = await kubeWorld({lab: {nodes: [CPU_NODE]}})
     const offer = await offerOf(w, (o) => o.accelerator === null)

@@ -190,9 +190,10 @@ export class KubeApi {
     return done !== null
   }
 
-  /** The container's log (stdout and stderr); null when the pod is gone. */
-  async podLog(name: string): Promise<string | null> {
-    return this.call<string>('GET', `${this.ns()}/pods/${encodeURIComponent(name)}/log`, undefined, {missingOk: true, text: true})
+  /** The container's log (stdout and stderr), or its last `tailLines` lines; null when the pod is gone. */
+  async podLog(name: string, options: {tailLines?: number} = {}): Promise<string | null> {
+    const tail = options.tailLines === undefined ? '' : `?tailLines=${options.tailLines}`
+    return this.call<string>('GET', `${this.ns()}/pods/${encodeURIComponent(name)}/log${tail}`, undefined, {missingOk: true, text: true})
   }
 
   /** Kueue's Workloads in the namespace (null when Kueue is not installed: its API group is unknown). */

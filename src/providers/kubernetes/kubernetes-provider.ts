@@ -54,6 +54,8 @@ const RELEASED_TTL_MS = 24 * 3600_000
 const BASE_DIR = '/var/lib/skyhop/attempts'
 /** Seconds kubelet waits beyond the job's grace, so the runner records the kill and the exit first. */
 const GRACE_MARGIN_SECONDS = 5
+/** Lines of the pod log re-read on each follow step after the first full read. */
+const FOLLOW_TAIL_LINES = 5000
 /** A pool's model label, by device resource, for the nodeSelector. */
 const POOL_LABEL = 'skyhop.dev/pool'
 
@@ -630,7 +632,9 @@ export class KubernetesProvider implements Provider {
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const text = await api.podLog(handle.externalId)
+      // The whole log once, then its tail: a long job's log is not read again from the start
+      // every second. Lines that scrolled past the tail are reported as missing.
+      const text = await api.podLog(handle.externalId, last === 0 ? {} : {tailLines: FOLLOW_TAIL_LINES})
       const report = parseConsole(text ?? '')
       const next = linesAfter(report, last, (n) => `[skyhop: ${n} lines missing from the pod log]`)
       last = next.last
