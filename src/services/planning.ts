@@ -33,6 +33,8 @@ export interface PlanningSetup {
    * backend is asked.
    */
   jobs?: readonly JobSpec[]
+  /** Receives each backend whose live offers could not be read, with why. */
+  liveFailures?: Map<string, Error>
 }
 
 export interface Planning {
@@ -41,6 +43,8 @@ export interface Planning {
   catalog: PlanningCatalog
   /** Providers whose offers are candidates; null when planning across every provider. */
   enabledProviders: string[] | null
+  /** Backends whose live offers could not be read (a kubeconfig that does not load, Slurm down), with why. */
+  liveFailures: ReadonlyMap<string, Error>
 }
 
 export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
@@ -48,8 +52,10 @@ export async function createReplanner(setup: PlanningSetup): Promise<Replanner> 
 }
 
 export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
-  const inputs = await gatherPlanningInputs(setup)
+  const liveFailures = new Map<string, Error>()
+  const inputs = await gatherPlanningInputs({...setup, liveFailures})
   return {
+    liveFailures,
     replan: replannerFrom(inputs),
     catalog: inputs.catalog,
     enabledProviders: inputs.enabledProviders === null ? null : [...inputs.enabledProviders].sort(),
@@ -84,6 +90,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     try {
       live.push(...(await provider.liveOffers()))
     } catch (error) {
+      setup.liveFailures?.set(provider.name, error as Error)
       setup.warn?.(`${provider.name}: could not list live offers: ${(error as Error).message}`)
     }
   }

@@ -61,6 +61,15 @@ describe('the CLI on fake Kubernetes clusters', function () {
     expect(k8s!.message).to.match(/YAML syntax error/)
     const offers = await cli(['offers', '--provider', 'aws', '--limit', '1', '--json'])
     expect(offers.code, offers.stderr).to.equal(0)
+    // A job that may only run on Kubernetes: the kubeconfig is the reason, exit 4, nothing recorded.
+    const file = jobFile('k.yaml', 'name: only-k8s\nplacement:\n  providers: [kubernetes]\nrun: echo hi\n')
+    const plan = await cli(['plan', file, '--json'])
+    expect(plan.code).to.equal(4)
+    expect(parseEnvelope(plan.stdout).error).to.deep.include({code: 'KUBECONFIG_INVALID'})
+    const launch = await cli(['launch', jobFile('any.yaml', 'name: any\nrun: echo hi\n'), '--provider', 'kubernetes', '--yes', '--wait'])
+    expect(launch.code).to.equal(4)
+    expect(launch.stderr).to.match(/error\[KUBECONFIG_INVALID\]: kubernetes: kubeconfig: .*config:5:1: YAML syntax error/)
+    expect(parseEnvelope((await cli(['status', '--json'])).stdout).result.jobs).to.deep.equal([])
   })
 
   it('launch --wait: plans onto the cluster, the pod runs the job through the runner, SUCCEEDED with its output; logs reads it back', async () => {
