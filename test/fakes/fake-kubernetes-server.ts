@@ -75,6 +75,7 @@ interface Pod {
   }
   status: {
     phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed'
+    podIP?: string
     reason?: string
     message?: string
     startTime?: string
@@ -543,6 +544,11 @@ export class FakeKubernetesServer {
       SKYHOP_BOOT_ROOT: root,
     }
     for (const e of container.env ?? []) {
+      const field = (e as {valueFrom?: {fieldRef?: {fieldPath: string}}}).valueFrom?.fieldRef?.fieldPath
+      if (field === 'metadata.name') {
+        env[e.name] = pod.metadata.name
+        continue
+      }
       const ref = (e as {valueFrom?: {secretKeyRef?: {name: string; key: string}}}).valueFrom?.secretKeyRef
       const value = ref ? this.secrets.get(`${pod.metadata.namespace}/${ref.name}`)?.data[ref.key] : undefined
       env[e.name] = ref ? Buffer.from(value ?? '', 'base64').toString('utf8') : (e.value ?? '')
@@ -554,6 +560,8 @@ export class FakeKubernetesServer {
       ...pod.status,
       phase: 'Running',
       startTime: started,
+      // Every pod runs on this machine: its loopback is every pod's address.
+      podIP: '127.0.0.1',
       containerStatuses: [
         {name: container.name, image: container.image, ready: true, restartCount: 0, state: {running: {startedAt: started}}},
       ],

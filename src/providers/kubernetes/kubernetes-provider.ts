@@ -20,17 +20,32 @@
 //   termination message) after an eviction or deletion until skyhop has read it (cleanup).
 // - the pod name comes from the attempt id: a retried create answers 409 and the existing pod
 //   is adopted, never a second one.
+// - a gang (nodes > 1) is one such pod per rank (`-r0`, `-r1`…), finding its rank and peers
+//   through the job's object store as a cloud gang's instances do (vm/gang.ts); all or nothing.
 //
 // Stopping: eviction or deletion by the cluster (a drain, a higher-priority pod, a node going
 // away) makes kubelet send SIGTERM to the container's first process, a wrapper that hands it to
 // the runner as a `preempt` stop request: the job gets its signal and the rest of the grace,
 // the attempt ends PREEMPTED and the controller relaunches it. skyhop's own cancel and preempt
 // annotate the pod (skyhop.dev/stop-request) and delete it with the grace asked.
-// Capacity: a pod the scheduler marks Unschedulable within scheduleWaitMs is deleted and the
+// Capacity: a pod the scheduler still marks Unschedulable after scheduleWaitMs is deleted and the
 // launch fails with a capacity error (scope offer: another pool or context may fit); a quota
 // refusal (403 exceeded quota) is a quota error of the context. A pod gated by Kueue
 // (schedulingGates) is queued, not failed: its Workload's admission is the queue.
 import {bootScript, readRunnerScript} from '../vm/boot-script.js'
+import {
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  publishRunner,
+  rankNodes,
+} from '../vm/gang.js'
+import {AdapterDispatcher} from '../../http/dispatcher.js'
 import {ExitLineGrace, eventTime, finalState, linesAfter, parseConsole, type ConsoleReport} from '../vm/console-channel.js'
 import {InvalidFileError, ProviderError} from '../../errors.js'
 import {KubeApi, LABELS, PROVIDER, type KubeNode, type KubePod} from '../../clouds/kubernetes/api.js'
@@ -54,6 +69,10 @@ const RELEASED_TTL_MS = 24 * 3600_000
 const BASE_DIR = '/var/lib/skyhop/attempts'
 /** Seconds kubelet waits beyond the job's grace, so the runner records the kill and the exit first. */
 const GRACE_MARGIN_SECONDS = 5
+/** The most pods of one gang (one pod per node, each created on its own). */
+export const KUBERNETES_MAX_NODES = 16
+/** A gang pod's rank label. */
+const RANK_LABEL = 'skyhop.dev/node-rank'
 /** Lines of the pod log re-read on each follow step after the first full read. */
 const FOLLOW_TAIL_LINES = 5000
 /** A pool's model label, by device resource, for the nodeSelector. */
@@ -144,10 +163,16 @@ function nodeReady(node: KubeNode): boolean {
 function podWrapper(attemptDir: string): string {
   return `set -u
 D="\${SKYHOP_BOOT_ROOT-}"${shellQuote(attemptDir)}
+# A gang's pod finds its rank by its own name in the gang's rank list, as a VM by its instance id.
+if [[ -n \${SKYHOP_POD_NAME-} ]]; then
+  mkdir -p "\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data"
+  printf '%s\\n' "$SKYHOP_POD_NAME" >"\${SKYHOP_BOOT_ROOT-}/var/lib/cloud/data/instance-id"
+fi
 sk_term() { # kubelet's SIGTERM (eviction, deletion): a preemption unless skyhop already asked for a stop
   [[ -f $D/stop-request ]] || { printf 'preempt\\n' >"$D/stop-request.tmp" && mv -f "$D/stop-request.tmp" "$D/stop-request"; }
   local pid
-  pid=$(cat "$D/runner.pid" 2>/dev/null)
+  # A gang's runner keeps its files in node-<rank>/ (one rank per pod).
+  pid=$(cat "$D/runner.pid" "$D"/node-*/runner.pid 2>/dev/null | head -n 1)
   [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
 }
 trap sk_term TERM
@@ -160,9 +185,10 @@ while :; do
 done
 # The termination message outlives the log: the runner's stop events and its exit.
 sk_msg="\${SKYHOP_BOOT_ROOT-}/dev/termination-log"
+sk_job=$(cat "$D/exit_code" "$D"/node-*/exit_code 2>/dev/null | head -n 1)
 {
-  grep -hE '"event":"(notice|cancel|error|no-slot)"' "$D/events.jsonl" 2>/dev/null | tail -n 4 | sed 's/^/SKYHOP-EV /'
-  printf 'SKYHOP-EXIT %s %s\\n' "$sk_rc" "$(cat "$D/exit_code" 2>/dev/null || echo none)"
+  grep -hE '"event":"(notice|cancel|error|no-slot)"' "$D/events.jsonl" "$D"/node-*/events.jsonl 2>/dev/null | tail -n 4 | sed 's/^/SKYHOP-EV /'
+  printf 'SKYHOP-EXIT %s %s\\n' "$sk_rc" "\${sk_job:-none}"
 } >"$sk_msg" 2>/dev/null
 exit "$sk_rc"
 `
@@ -172,12 +198,17 @@ export class KubernetesProvider implements Provider {
   readonly name = PROVIDER
   // A pod's disk goes with it: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  readonly maxNodes = KUBERNETES_MAX_NODES
+  /** For the gang's objects in the job's store (not the API servers'). */
+  private readonly storeDispatcher: AdapterDispatcher
   private config: {contexts: KubeContext[]; error: null} | {contexts: null; error: Error} | null = null
   private readonly apis = new Map<string, KubeApi>()
   private readonly pools = new Map<string, Pool>()
   private readonly exitGrace = new ExitLineGrace()
 
-  constructor(private readonly options: KubernetesProviderOptions = {}) {}
+  constructor(private readonly options: KubernetesProviderOptions = {}) {
+    this.storeDispatcher = new AdapterDispatcher(options.dispatcher)
+  }
 
   /** The contexts to use; a kubeconfig that does not load is this provider's failure, said once per call. */
   private contexts(): KubeContext[] {
@@ -387,6 +418,11 @@ export class KubernetesProvider implements Provider {
       expectedQueueMinutes: null,
       preemptionRatePerHour: null,
       capacity: pool.accelerator === null ? pool.nodes : pool.nodes * Math.floor(pool.accelerator.count / Math.max(1, n)),
+      // A gang of this shape: as many pods as the pool holds at once, at most KUBERNETES_MAX_NODES.
+      maxNodes: Math.min(
+        KUBERNETES_MAX_NODES,
+        pool.accelerator === null ? pool.nodes : pool.nodes * Math.floor(pool.accelerator.count / Math.max(1, n)),
+      ),
       noticeSeconds: null,
       source: `kubernetes: nodes of context ${pool.context}${configured === undefined ? '; no price configured (your own cluster: free)' : '; price from config'}`,
       asOf: today,
@@ -414,21 +450,21 @@ export class KubernetesProvider implements Provider {
     const {offer, spec} = request
     if (offer.provider !== this.name)
       throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Kubernetes provider`)
-    if ((spec.nodes ?? 1) > 1) {
-      throw new ProviderError(this.name, 'unavailable', 'multi-node gangs are not supported on Kubernetes yet (one pod per attempt)', {
-        code: 'KUBERNETES_NO_GANG',
-        scope: 'provider',
-      })
-    }
+    // A gang is one pod per node, each with the whole boot script; they find their ranks and
+    // peers through the job's object store, as a cloud gang's instances do (vm/gang.ts).
+    const nodes = nodeCount(request)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const api = this.api(offer.region)
     const pool = await this.poolOf(offer)
-    const name = podName(request.attemptId)
+    const name = nodes === 1 ? podName(request.attemptId) : podName(request.attemptId).slice(0, 58).replace(/-+$/, '')
+    const names = nodes === 1 ? [name] : Array.from({length: nodes}, (_, r) => `${name}-r${r}`)
     const attemptDir = `${BASE_DIR}/${request.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}`
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
+    if (gang) await publishRunner(await this.storeDispatcher.get(), this.name, gang, runnerScript)
     // The job's secrets go into a Secret the container's environment references, not into the
     // pod spec, which anyone who may read pods can read; the runner passes its environment on.
     const secretNames = (spec.secrets ?? []).filter((n) => request.env[n] !== undefined)
-    const secretName = secretNames.length > 0 ? name : null
+    const secretName = secretNames.length > 0 ? names[0] : null
     const publicEnv = Object.fromEntries(Object.entries(request.env).filter(([k]) => !secretNames.includes(k)))
     const boot = bootScript({
       request: {...request, env: publicEnv},
@@ -479,6 +515,8 @@ export class KubernetesProvider implements Provider {
             // Never set by a real cluster's kubelet: no power-off, the container's exit is the end.
             env: [
               {name: 'SKYHOP_BOOT_NO_SHUTDOWN', value: '1'},
+              // A gang's pod finds its rank by its name (the downward API).
+              ...(gang ? [{name: 'SKYHOP_POD_NAME', valueFrom: {fieldRef: {fieldPath: 'metadata.name'}}}] : []),
               ...secretNames.map((n) => ({name: n, valueFrom: {secretKeyRef: {name: secretName!, key: n}}})),
             ],
             resources: {requests, limits},
@@ -493,24 +531,69 @@ export class KubernetesProvider implements Provider {
     if (secretName) {
       await api.putSecret(secretName, pod.metadata.labels ?? {}, Object.fromEntries(secretNames.map((n) => [n, request.env[n]])))
     }
-    let made: KubePod
+    const handle: LaunchHandle = {
+      provider: this.name,
+      externalId: names[0],
+      region: offer.region,
+      zone: null,
+      data: {
+        attemptId: request.attemptId,
+        jobId: request.jobId,
+        namespace: api.context.namespace,
+        pool: pool.key,
+        ...(gang ? {nodes: rankNodes(names.map((id) => ({id, ip: null})))} : {}),
+      },
+    }
+    const made: KubePod[] = []
     try {
-      made = (await api.createPod(pod)).pod
+      for (const [rank, podName_] of names.entries()) {
+        const one: KubePod = {
+          ...pod,
+          metadata: {...pod.metadata, name: podName_, labels: {...pod.metadata.labels, ...(gang ? {[RANK_LABEL]: String(rank)} : {})}},
+        }
+        made.push((await api.createPod(one)).pod)
+      }
     } catch (error) {
+      // All or nothing: what was made goes.
+      await this.cleanup(handle).catch(() => undefined)
       if (secretName) await api.deleteSecret(secretName).catch(() => undefined)
       throw error
     }
-    // Owned by the pod: the cluster's garbage collector deletes it with the pod.
-    if (secretName && made.metadata.uid) await api.adoptSecret(secretName, {name, uid: made.metadata.uid})
-    const handle: LaunchHandle = {
-      provider: this.name,
-      externalId: name,
-      region: offer.region,
-      zone: null,
-      data: {attemptId: request.attemptId, jobId: request.jobId, namespace: api.context.namespace, pool: pool.key},
+    // Owned by the (head) pod: the cluster's garbage collector deletes it with the pod.
+    if (secretName && made[0].metadata.uid) await api.adoptSecret(secretName, {name: names[0], uid: made[0].metadata.uid})
+    for (const m of made) await this.awaitScheduling(api, m, handle)
+    if (!gang) return handle
+    const ranked = await orRollBack(
+      this.name,
+      async () => {
+        const withIps = rankNodes(await this.podIps(api, names))
+        await publishGang(await this.storeDispatcher.get(), this.name, gang, withIps)
+        return withIps
+      },
+      () => this.cleanup(handle),
+    )
+    return {...handle, data: {...handle.data, nodes: ranked}}
+  }
+
+  /** Each gang pod's IP, rank order, once the cluster has given it one (running). */
+  private async podIps(api: KubeApi, names: string[]): Promise<Array<{id: string; ip: string | null}>> {
+    const sleep = this.options.sleep ?? abortableSleep
+    const known = new Map<string, string>()
+    for (let tries = 0; known.size < names.length && tries < 240; tries++) {
+      if (tries > 0) await sleep(500)
+      for (const n of names) {
+        if (known.has(n)) continue
+        const ip = ((await api.getPod(n))?.status as {podIP?: string} | undefined)?.podIP
+        if (ip) known.set(n, ip)
+      }
     }
-    await this.awaitScheduling(api, made, handle)
-    return handle
+    if (known.size < names.length) {
+      throw new ProviderError(this.name, 'capacity', `${names.length - known.size} of the gang's pods got no IP within 2 minutes`, {
+        code: 'GANG_PARTIAL_CAPACITY',
+        scope: 'offer',
+      })
+    }
+    return names.map((id) => ({id, ip: known.get(id)!}))
   }
 
   /**
@@ -541,7 +624,7 @@ export class KubernetesProvider implements Provider {
       }
       if (Date.now() >= deadline) return
       await sleep(250)
-      pod = await api.getPod(handle.externalId)
+      pod = await api.getPod(first.metadata.name)
     }
   }
 
@@ -553,12 +636,20 @@ export class KubernetesProvider implements Provider {
       const api = this.api(context)
       // One list per context: every skyhop pod of the namespace.
       const pods = new Map((await api.listPods(`${LABELS.managed}=skyhop`)).map((p) => [p.metadata.name, p]))
-      for (const h of group) out.set(h.externalId, await this.pollOne(api, h, pods.get(h.externalId) ?? null))
+      for (const h of group) {
+        // A gang's nodes are polled one by one and judged by the one gang rule (gang.ts).
+        const results = new Map<string, PollResult>()
+        for (const n of gangNodes(h)) results.set(n.externalId, await this.pollOne(api, n.externalId, pods.get(n.externalId) ?? null))
+        out.set(
+          h.externalId,
+          pollOfHandle(h, (id) => results.get(id)!),
+        )
+      }
     }
     return out
   }
 
-  private async pollOne(api: KubeApi, handle: LaunchHandle, pod: KubePod | null): Promise<PollResult> {
+  private async pollOne(api: KubeApi, name: string, pod: KubePod | null): Promise<PollResult> {
     const base = {startedAt: null, endedAt: null}
     if (pod === null) return {...base, state: 'LOST', exitCode: null, reason: 'the pod no longer exists (deleted without skyhop)'}
     const status = pod.status ?? {}
@@ -568,10 +659,10 @@ export class KubernetesProvider implements Provider {
     const stop = pod.metadata.annotations?.[STOP_ANNOTATION] ?? null
     if (terminated || status.phase === 'Succeeded' || status.phase === 'Failed') {
       let report: ConsoleReport = parseConsole(terminated?.message ?? '')
-      if (!report.ended) report = parseConsole((await api.podLog(handle.externalId).catch(() => null)) ?? '')
+      if (!report.ended) report = parseConsole((await api.podLog(name).catch(() => null)) ?? '')
       const endedAt = terminated?.finishedAt ?? null
       if (report.ended) {
-        this.exitGrace.forget(handle.externalId)
+        this.exitGrace.forget(name)
         const end = finalState(report)
         const state: AttemptState = stop?.startsWith('cancel') && end.state !== 'SUCCEEDED' ? 'CANCELLED' : end.state
         return {
@@ -628,21 +719,33 @@ export class KubernetesProvider implements Provider {
   }
 
   async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
-    const api = this.api(handle.region)
+    const nodes = logNodes(handle, options.node)
+    if (nodes.length === 1 && options.node !== 'all') {
+      yield* this.podLogs(handle.region, nodes[0].externalId, options)
+      return
+    }
+    yield* mergedLogs(
+      nodes.map((n) => ({rank: n.rank, lines: this.podLogs(handle.region, n.externalId, options)})),
+      true,
+    )
+  }
+
+  private async *podLogs(context: string, name: string, options: LogOptions): AsyncIterable<string> {
+    const api = this.api(context)
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
       // The whole log once, then its tail: a long job's log is not read again from the start
       // every second. Lines that scrolled past the tail are reported as missing.
-      const text = await api.podLog(handle.externalId, last === 0 ? {} : {tailLines: FOLLOW_TAIL_LINES})
+      const text = await api.podLog(name, last === 0 ? {} : {tailLines: FOLLOW_TAIL_LINES})
       const report = parseConsole(text ?? '')
       const next = linesAfter(report, last, (n) => `[skyhop: ${n} lines missing from the pod log]`)
       last = next.last
       for (const line of next.lines) yield line
       if (!options.follow || text === null || report.ended || options.signal?.aborted) return
-      const pod = await api.getPod(handle.externalId)
+      const pod = await api.getPod(name)
       const ended = pod === null || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
-      if (ended && this.exitGrace.waiting(`logs:${handle.externalId}`, Date.now(), 3000) === false) return
+      if (ended && this.exitGrace.waiting(`logs:${name}`, Date.now(), 3000) === false) return
       await sleep(1000).catch(() => undefined)
     }
   }
@@ -650,9 +753,11 @@ export class KubernetesProvider implements Provider {
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
     const api = this.api(handle.region)
     const grace = Math.max(0, Math.round(graceSeconds))
-    // The annotation says which stop it was (poll reads it); deletion delivers SIGTERM with the grace.
-    if (!(await api.patchPodMetadata(handle.externalId, {annotations: {[STOP_ANNOTATION]: `${kind} ${grace}`}}))) return
-    await api.deletePod(handle.externalId, grace + GRACE_MARGIN_SECONDS)
+    for (const n of gangNodes(handle)) {
+      // The annotation says which stop it was (poll reads it); deletion delivers SIGTERM with the grace.
+      if (!(await api.patchPodMetadata(n.externalId, {annotations: {[STOP_ANNOTATION]: `${kind} ${grace}`}}))) continue
+      await api.deletePod(n.externalId, grace + GRACE_MARGIN_SECONDS)
+    }
   }
 
   /**
@@ -665,19 +770,23 @@ export class KubernetesProvider implements Provider {
    */
   async cleanup(handle: LaunchHandle): Promise<void> {
     const api = this.api(handle.region)
-    this.exitGrace.forget(handle.externalId)
-    // The job's secrets (a Secret named like the pod, if it had any) go first, whatever the pod's state.
+    // The job's secrets (a Secret named like the head pod, if it had any) go first, whatever the pods' state.
     await api.deleteSecret(handle.externalId)
-    const pod = await api.getPod(handle.externalId)
-    if (pod === null) return
-    const ended = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
-    if (ended && !pod.metadata.deletionTimestamp) {
-      await api.patchPodMetadata(handle.externalId, {finalizers: null, annotations: {[RELEASED_ANNOTATION]: this.now().toISOString()}})
-      await this.deleteExpired(api)
-      return
+    let released = false
+    for (const n of gangNodes(handle)) {
+      this.exitGrace.forget(n.externalId)
+      const pod = await api.getPod(n.externalId)
+      if (pod === null) continue
+      const ended = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
+      if (ended && !pod.metadata.deletionTimestamp) {
+        await api.patchPodMetadata(n.externalId, {finalizers: null, annotations: {[RELEASED_ANNOTATION]: this.now().toISOString()}})
+        released = true
+        continue
+      }
+      // Without the finalizer the deletion completes (at once, when the pod has ended).
+      if (await api.patchPodMetadata(n.externalId, {finalizers: null})) await api.deletePod(n.externalId, 0)
     }
-    // Without the finalizer the deletion completes (at once, when the pod has ended).
-    if (await api.patchPodMetadata(handle.externalId, {finalizers: null})) await api.deletePod(handle.externalId, 0)
+    if (released) await this.deleteExpired(api)
   }
 
   private async deleteExpired(api: KubeApi): Promise<void> {
@@ -695,11 +804,12 @@ export class KubernetesProvider implements Provider {
     const out: LaunchHandle[] = []
     for (const context of wanted) {
       const api = this.api(context)
+      const gangs = new Map<string, LaunchHandle>()
       for (const pod of await api.listPods(selector)) {
         // Released by skyhop (kept only for its log), or deleted without our finalizer: held by nothing.
         if (!(pod.metadata.finalizers ?? []).includes(FINALIZER)) continue
         const labels = pod.metadata.labels ?? {}
-        out.push({
+        const handle: LaunchHandle = {
           provider: this.name,
           externalId: pod.metadata.name,
           region: context,
@@ -710,13 +820,26 @@ export class KubernetesProvider implements Provider {
             namespace: api.context.namespace,
             state: pod.status?.phase ?? 'Unknown',
           },
-        })
+        }
+        const rank = labels[RANK_LABEL]
+        if (rank === undefined) {
+          out.push(handle)
+          continue
+        }
+        // A gang's pods are one attempt: the head's handle with every node, rank order.
+        const key = labels[LABELS.attempt] ?? pod.metadata.name
+        const gangHandle = gangs.get(key) ?? {...handle, data: {...handle.data, nodes: []}}
+        const node = {rank: Number(rank), externalId: pod.metadata.name, ip: (pod.status as {podIP?: string} | undefined)?.podIP ?? null}
+        const list = [...(gangHandle.data.nodes as Array<typeof node>), node].sort((a, b) => a.rank - b.rank)
+        gangs.set(key, {...gangHandle, externalId: list[0].externalId, data: {...gangHandle.data, nodes: list}})
       }
+      out.push(...gangs.values())
     }
     return out
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.apis.values()].map((a) => a.close()))
+    await this.storeDispatcher.close()
   }
 }
