@@ -323,7 +323,8 @@ export class FakeKubernetesServer {
         return
       }
       if (m[3] === '/eviction' && method === 'POST') {
-        this.deleteGracefully(pod, pod.spec.terminationGracePeriodSeconds ?? 30)
+        const grace = (body as {deleteOptions?: {gracePeriodSeconds?: number}} | undefined)?.deleteOptions?.gracePeriodSeconds
+        this.deleteGracefully(pod, grace ?? pod.spec.terminationGracePeriodSeconds ?? 30)
         return this.send(res, 201, {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201})
       }
       if (method === 'GET') return this.send(res, 200, pod)

@@ -350,6 +350,31 @@ describe('Kubernetes provider against a fake API server', function () {
     expect((await w.provider.poll([first])).get(first.externalId)!.state).to.equal('PENDING')
   })
 
+  it('skyhop preempt goes through the Eviction API with the grace asked; the attempt ends PREEMPTED', async () => {
+    w = await kubeWorld({lab: {nodes: [CPU_NODE]}})
+    const offer = await offerOf(w, (o) => o.accelerator === null)
+    const run = 'trap \'echo "notice: $(cat "$SKYHOP_PREEMPT_NOTICE")"; exit 0\' TERM; echo up; while :; do sleep 0.2; done'
+    const handle = await w.provider.launch(kubeRequest(offer, spec(run), {graceSeconds: 30}))
+    await until(
+      async () => w.fakes.lab.log(handle.externalId),
+      (log) => log.includes('SKYHOP-LOG 1 up'),
+    )
+    await w.provider.signal(handle, 'preempt', 3)
+    const eviction = w.fakes.lab.requests.find((r) => r.path.endsWith('/eviction'))!
+    expect(eviction.body).to.deep.include({kind: 'Eviction', deleteOptions: {gracePeriodSeconds: 8}})
+    const end = await until(
+      async () => (await w.provider.poll([handle])).get(handle.externalId)!,
+      (p) => p.state !== 'RUNNING',
+    )
+    expect(end.state).to.equal('PREEMPTED')
+    const lines: string[] = []
+    for await (const line of w.provider.logs(handle, {follow: false})) lines.push(line)
+    // (bash may report its `sleep` Terminated: the job's whole process group gets the signal.)
+    const said = lines.filter((l) => l !== 'Terminated')
+    expect(said[0]).to.equal('up')
+    expect(said[1]).to.match(/^notice: \d{4}-\d\d-\d\dT/)
+  })
+
   it('lists its pods by label for the orphan sweep, in every context, and only what it owns', async () => {
     w = await kubeWorld({a: {nodes: [CPU_NODE]}, b: {nodes: [CPU_NODE]}})
     const offers = await w.provider.liveOffers()

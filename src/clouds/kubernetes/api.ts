@@ -183,9 +183,17 @@ export class KubeApi {
     return done !== null
   }
 
-  /** The policy/v1 Eviction API: what `kubectl drain` and the node-pressure path use. */
-  async evictPod(name: string): Promise<boolean> {
-    const body = {apiVersion: 'policy/v1', kind: 'Eviction', metadata: {name, namespace: this.context.namespace}}
+  /**
+   * The policy/v1 Eviction API, what `kubectl drain` uses: it honours PodDisruptionBudgets (429
+   * while one forbids it, retried). Missing pod: false.
+   */
+  async evictPod(name: string, graceSeconds: number): Promise<boolean> {
+    const body = {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: {name, namespace: this.context.namespace},
+      deleteOptions: {gracePeriodSeconds: Math.max(0, Math.round(graceSeconds))},
+    }
     const done = await this.call<unknown>('POST', `${this.ns()}/pods/${encodeURIComponent(name)}/eviction`, body, {missingOk: true})
     return done !== null
   }

@@ -27,7 +27,8 @@
 // away) makes kubelet send SIGTERM to the container's first process, a wrapper that hands it to
 // the runner as a `preempt` stop request: the job gets its signal and the rest of the grace,
 // the attempt ends PREEMPTED and the controller relaunches it. skyhop's own cancel and preempt
-// annotate the pod (skyhop.dev/stop-request) and delete it with the grace asked.
+// annotate the pod (skyhop.dev/stop-request); a cancel deletes it, a preempt evicts it (the
+// Eviction API, as a drain does), with the grace asked.
 // Capacity: a pod the scheduler still marks Unschedulable after scheduleWaitMs is deleted and the
 // launch fails with a capacity error (scope offer: another pool or context may fit); a quota
 // refusal (403 exceeded quota) is a quota error of the context. A pod gated by Kueue
@@ -754,9 +755,11 @@ export class KubernetesProvider implements Provider {
     const api = this.api(handle.region)
     const grace = Math.max(0, Math.round(graceSeconds))
     for (const n of gangNodes(handle)) {
-      // The annotation says which stop it was (poll reads it); deletion delivers SIGTERM with the grace.
+      // The annotation says which stop it was (poll reads it). A preemption goes the way a real
+      // one does, through the Eviction API; a cancel is a deletion. Both deliver SIGTERM with the grace.
       if (!(await api.patchPodMetadata(n.externalId, {annotations: {[STOP_ANNOTATION]: `${kind} ${grace}`}}))) continue
-      await api.deletePod(n.externalId, grace + GRACE_MARGIN_SECONDS)
+      if (kind === 'preempt') await api.evictPod(n.externalId, grace + GRACE_MARGIN_SECONDS)
+      else await api.deletePod(n.externalId, grace + GRACE_MARGIN_SECONDS)
     }
   }
 
