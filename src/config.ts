@@ -30,6 +30,22 @@ export interface SkyhopConfig {
       /** Where a job's workdir is staged for the cluster; null: in the attempt's directory. */
       workdirStageDir?: string | null
     }
+    kubernetes?: {
+      /** null: enabled when a kubeconfig (or an in-cluster service account) is found. */
+      enabled: boolean | null
+      /** Only these kubeconfig contexts; null: every context. */
+      contexts: string[] | null
+      /** Overrides each context's namespace. */
+      namespace: string | null
+      /** The image of a job without a container image of its own. */
+      image: string | null
+      /** Context → USD per accelerator-hour (a CPU-only pod: per pod-hour); unset: 0. */
+      pricePerHourUsd: Record<string, number>
+      /** How long a launch waits for the scheduler before an Unschedulable pod is a capacity failure. */
+      scheduleWaitSeconds: number
+      /** Context → Kueue LocalQueue of skyhop's pods. */
+      localQueues: Record<string, string>
+    }
   }
   /** A workdir packed larger than warnBytes is warned about before its upload to a cloud. */
   workdir?: {warnBytes: number}
@@ -63,6 +79,15 @@ interface RawConfig {
       price_per_hour?: Record<string, number>
       workdir_stage_dir?: string
     }
+    kubernetes?: {
+      enabled?: boolean
+      contexts?: string[]
+      namespace?: string
+      image?: string
+      price_per_hour?: Record<string, number>
+      schedule_wait?: string | number
+      local_queues?: Record<string, string>
+    }
   }
   workdir?: {warn_size?: string | number}
   catalog?: {merge?: string}
@@ -90,6 +115,7 @@ export function loadConfig(home: string): SkyhopConfig {
   }
   const local = raw.providers?.local ?? {}
   const slurm = raw.providers?.slurm ?? {}
+  const kubernetes = raw.providers?.kubernetes ?? {}
   return {
     providers: {
       local: {
@@ -110,6 +136,15 @@ export function loadConfig(home: string): SkyhopConfig {
         pricePerHourUsd: slurm.price_per_hour ?? {},
         workdirStageDir: slurm.workdir_stage_dir ?? null,
       },
+      kubernetes: {
+        enabled: kubernetes.enabled ?? null,
+        contexts: kubernetes.contexts ?? null,
+        namespace: kubernetes.namespace ?? null,
+        image: kubernetes.image ?? null,
+        pricePerHourUsd: kubernetes.price_per_hour ?? {},
+        scheduleWaitSeconds: seconds(kubernetes.schedule_wait, 10, file, '/providers/kubernetes/schedule_wait'),
+        localQueues: kubernetes.local_queues ?? {},
+      },
     },
     workdir: {warnBytes: warnBytes(raw.workdir?.warn_size, file)},
     catalog: {merge: raw.catalog?.merge ?? process.env.SKYHOP_CATALOG_MERGE ?? null},
@@ -122,6 +157,15 @@ export function loadConfig(home: string): SkyhopConfig {
     })),
     checkpointStore: checkpointStore(raw.checkpoint_store, file),
     file: source,
+  }
+}
+
+function seconds(raw: string | number | undefined, fallback: number, file: string, path: string): number {
+  if (raw === undefined) return fallback
+  try {
+    return typeof raw === 'number' ? raw : parseDurationSeconds(raw)
+  } catch (error) {
+    throw new InvalidFileError([{file, path, message: (error as Error).message}], {code: 'CONFIG_FILE_INVALID'})
   }
 }
 

@@ -8,6 +8,9 @@ import type {CatalogStatus, ProviderStatus} from '../services/catalog/status.js'
 import type {OfferSearchResult, RankedOffer} from '../services/offers.js'
 import {renderTable} from './table.js'
 
+/** Marks a provider skyhop has no adapter for (`offers`). */
+const NO_ADAPTER_MARK = '*'
+
 function place(r: RankedOffer): string {
   return r.offer.zone ? `${r.offer.region}/${r.offer.zone}` : r.offer.region
 }
@@ -19,7 +22,7 @@ export function renderOffers(result: OfferSearchResult): string {
   const unknownNum = (r: RankedOffer, field: 'vcpus' | 'memoryGiB') =>
     r.offer.unknownFields?.includes(field) ? UNKNOWN_MARK : r.offer[field]
   const table = renderTable(result.offers, [
-    {header: 'PROVIDER', get: (r) => r.offer.provider},
+    {header: 'PROVIDER', get: (r) => (r.launchable ? r.offer.provider : `${r.offer.provider}${NO_ADAPTER_MARK}`)},
     {header: 'REGION', get: place},
     {header: 'INSTANCE', get: (r) => r.offer.instanceType},
     {
@@ -54,6 +57,8 @@ export function renderOffers(result: OfferSearchResult): string {
   if (showUsd) lines.push(`CNY converted at ${result.fx.cnyPerUsd} per USD (${result.fx.source}, ${result.fx.asOf})`)
   const marked = result.offers.some((r) => r.offer.priceStatus !== 'list' || r.offer.unknownFields?.length)
   if (marked) lines.push(LEGEND)
+  if (result.offers.some((r) => !r.launchable))
+    lines.push(`${NO_ADAPTER_MARK} no adapter: listed for comparison; skyhop cannot launch there and never plans onto it`)
   return lines.join('\n')
 }
 

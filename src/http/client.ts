@@ -34,7 +34,7 @@ export interface HttpClientOptions {
 }
 
 export interface HttpRequest {
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD'
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'
   url: string | URL
   headers?: Record<string, string>
   /** A function opens a fresh stream for each try: a large file is sent without holding it in memory. */

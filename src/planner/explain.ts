@@ -37,10 +37,10 @@ export function describeExclusion(
     }
     case 'throughput-unknown':
       return `${subject} has no published dense BF16/FP16 throughput and no entry in the job's throughput table, so its run time cannot be estimated; add it to throughput:`
+    case 'no-adapter':
+      return `${subject} has no adapter in skyhop: its prices are in the catalog for comparison, but nothing can be launched there`
     case 'provider-disabled':
-      return ctx.adapters !== null && !ctx.adapters.has(subject)
-        ? `${subject} has no adapter in skyhop (its prices are in the catalog for comparison; nothing can be launched there); use --all-providers to plan across the whole catalog`
-        : `${subject} is not enabled (no credentials found); use --all-providers to plan across the whole catalog`
+      return `${subject} is not enabled (no credentials found); use --all-providers to plan across the whole catalog`
     case 'provider-not-allowed':
       return `${subject} is excluded by the job's placement.providers`
     case 'region-not-allowed':
@@ -183,6 +183,8 @@ function hintFor(groups: readonly ExclusionGroup[], explained: boolean): string 
     return `Some providers are not enabled here: pass --all-providers to see what the whole catalog offers${explained ? '' : ', or --explain for every group'}.`
   }
   switch (top) {
+    case 'no-adapter':
+      return 'Only providers skyhop can launch on are planned (`skyhop check` lists them): allow other accelerators or regions that they offer.'
     case 'provider-disabled':
       return 'Set credentials for more providers, or pass --all-providers to see what the whole catalog offers.'
     case 'deadline':

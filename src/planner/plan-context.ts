@@ -222,6 +222,9 @@ export class JobContext {
   providerReason(provider: string): ExclusionReason | null {
     if (this.providerDeny.has(provider)) return 'provider-not-allowed'
     if (this.providerAllow !== null && !this.providerAllow.has(provider)) return 'provider-not-allowed'
+    // Before "enabled": --all-providers plans across providers without credentials here, never
+    // across ones nothing can be launched on (issue 21).
+    if (this.adapters !== null && !this.adapters.has(provider)) return 'no-adapter'
     if (this.enabled !== null && !this.enabled.has(provider)) return 'provider-disabled'
     return null
   }

@@ -84,7 +84,11 @@ export interface PlanInput {
   now: Date
   /** Providers with credentials found (and `local`); null = every provider in the catalog. */
   enabledProviders: ReadonlySet<string> | null
-  /** Providers skyhop has an adapter for (can launch on); absent = every provider. Only changes what exclusions say. */
+  /**
+   * Providers skyhop has an adapter for (can launch on). Offers of any other provider are
+   * excluded as `no-adapter`, with or without `enabledProviders`, so no plan chooses an offer
+   * that cannot be launched. Absent = every provider (unit tests of other rules).
+   */
   adapters?: ReadonlySet<string>
   /**
    * The most nodes one gang may have, per configured provider (Provider.maxNodes; 1 for a
@@ -113,6 +117,7 @@ export const EXCLUSION_REASONS = [
   'accelerator-not-requested',
   'runtime-mismatch',
   'throughput-unknown',
+  'no-adapter',
   'provider-disabled',
   'provider-not-allowed',
   'region-not-allowed',

@@ -19,7 +19,7 @@ export interface ProviderSetup {
 }
 
 /** Every backend skyhop has an adapter for, enabled or not. */
-export const KNOWN_PROVIDERS = ['local', 'slurm', 'aws', 'aliyun', 'huaweicloud', 'tencentcloud', 'gcp', 'azure'] as const
+export const KNOWN_PROVIDERS = ['local', 'slurm', 'aws', 'aliyun', 'huaweicloud', 'tencentcloud', 'gcp', 'azure', 'kubernetes'] as const
 
 export async function createProviders(setup: ProviderSetup): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>()
@@ -50,7 +50,34 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
     if (!cloud.credentialsPresent(env, homedir())) continue
     providers.set(cloud.name, await cloud.create(env))
   }
+  const kubernetes = await createKubernetes(setup, env)
+  if (kubernetes) providers.set('kubernetes', kubernetes)
   return providers
+}
+
+/** Where `check` says skyhop looked for a kubeconfig. */
+const KUBERNETES_LOOKED = 'KUBECONFIG, ~/.kube/config, the in-cluster service account'
+
+/**
+ * Kubernetes is enabled when configured or when a kubeconfig (or an in-cluster service
+ * account) exists; the file is only parsed when the provider is used, so a broken kubeconfig
+ * fails Kubernetes alone (exit 4 where it is used), never an unrelated command.
+ */
+async function createKubernetes(setup: ProviderSetup, env: NodeJS.ProcessEnv): Promise<Provider | undefined> {
+  const cfg = setup.config.providers.kubernetes
+  if (cfg?.enabled === false) return undefined
+  const {kubeconfigPresent} = await import('../clouds/kubernetes/kubeconfig.js')
+  if (cfg?.enabled !== true && !kubeconfigPresent({env, home: homedir()})) return undefined
+  const {KubernetesProvider} = await import('./kubernetes/kubernetes-provider.js')
+  return new KubernetesProvider({
+    env,
+    contexts: cfg?.contexts ?? null,
+    namespace: cfg?.namespace ?? null,
+    ...(cfg?.image ? {image: cfg.image} : {}),
+    pricePerHourUsd: cfg?.pricePerHourUsd ?? {},
+    scheduleWaitMs: (cfg?.scheduleWaitSeconds ?? 10) * 1000,
+    localQueues: cfg?.localQueues ?? {},
+  })
 }
 
 /**
@@ -222,9 +249,13 @@ export async function checkProviders(
           ? setup.config.providers.slurm.enabled === false
             ? 'disabled in config (providers.slurm.enabled: false)'
             : 'sinfo not found or the cluster did not answer; configure providers.slurm to enable it'
-          : cloud
-            ? `no credentials found (looked at ${cloud.looked})`
-            : 'adapter not available yet'
+          : name === 'kubernetes'
+            ? setup.config.providers.kubernetes?.enabled === false
+              ? 'disabled in config (providers.kubernetes.enabled: false)'
+              : `no kubeconfig found (looked at ${KUBERNETES_LOOKED})`
+            : cloud
+              ? `no credentials found (looked at ${cloud.looked})`
+              : 'adapter not available yet'
     out.push({provider: name, enabled: false, ok: false, source: null, message})
   }
   return out

@@ -1,10 +1,14 @@
 // The `check` service: which providers are enabled here, whether their credentials work,
-// and whether the config's checkpoint store takes a write and a read through signed URLs.
+// which of the catalog's providers skyhop has no adapter for, and whether the config's
+// checkpoint store takes a write and a read through signed URLs.
 import type {CheckpointStoreSpec} from '../model/job-spec.js'
-import type {ProviderCheck} from '../providers/registry.js'
+import type {ProviderCheck as RegistryCheck} from '../providers/registry.js'
 import type {ServiceContext} from './context.js'
 
-export type {ProviderCheck} from '../providers/registry.js'
+export interface ProviderCheck extends RegistryCheck {
+  /** skyhop can launch on it. false: the catalog lists its offers for comparison only. */
+  adapter: boolean
+}
 
 export interface StoreCheck {
   url: string
@@ -20,16 +24,37 @@ export interface CheckResult {
 
 export async function check(ctx: ServiceContext): Promise<CheckResult> {
   const providers = await ctx.providers()
-  const {checkProviders} = await import('../providers/registry.js')
+  const {KNOWN_PROVIDERS, CHECK_BUDGET_MS, checkProviders} = await import('../providers/registry.js')
   const {withDeadline} = await import('../util/deadline.js')
-  const {CHECK_BUDGET_MS} = await import('../providers/registry.js')
   // All at once, each under its own deadline: one endpoint that never answers costs its
   // provider's check ~10 s, not the others' turn.
   const [checks, store] = await Promise.all([
     checkProviders({home: ctx.home, config: ctx.config()}, providers),
     withDeadline(CHECK_BUDGET_MS, 'check of the checkpoint store', () => checkStore(ctx.config().checkpointStore)),
   ])
-  return {providers: checks, checkpointStore: store}
+  // A provider without an adapter is not missing credentials: nothing could use them (issue 21).
+  const known: ReadonlySet<string> = new Set([...KNOWN_PROVIDERS, ...checks.map((c) => c.provider)])
+  const comparedOnly = (await catalogProviders(ctx.home)).filter((p) => !known.has(p))
+  return {
+    providers: [
+      ...checks.map((c) => ({...c, adapter: true})),
+      ...comparedOnly.map((provider) => ({
+        provider,
+        enabled: false,
+        adapter: false,
+        ok: false,
+        source: null,
+        message: 'no adapter: its offers are in the catalog for comparison; skyhop cannot launch there and never plans onto it',
+      })),
+    ],
+    checkpointStore: store,
+  }
+}
+
+/** The providers the catalog (bundled snapshot and refreshed files) has offers of, sorted. */
+async function catalogProviders(home: string): Promise<string[]> {
+  const {loadCatalog} = await import('../catalog/catalog.js')
+  return [...new Set(loadCatalog({home}).sources.map((s) => s.provider))].sort()
 }
 
 /** Exit 4 when an enabled provider or the store fails its check. */

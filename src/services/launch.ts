@@ -20,6 +20,7 @@ import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from '.
 import {type LogLine, jobLogs} from './logs.js'
 import type {Replanner} from '../planner/replanner.js'
 import {requireEnabledProvider} from './providers.js'
+import {liveFailureBehind} from './live-failures.js'
 
 export type {ControllerEvent} from '../controller/deps.js'
 export type {Plan} from '../planner/types.js'
@@ -73,9 +74,14 @@ export function checkSecrets(spec: JobSpec, env: NodeJS.ProcessEnv): void {
 }
 
 /** Plans once; throws exit 5 with grouped reasons when nothing is feasible (naming --region when that flag set the regions). */
-export async function planForLaunch(spec: JobSpec, replan: Replanner, flags: {region?: string} = {}): Promise<Plan> {
+export async function planForLaunch(
+  spec: JobSpec,
+  replan: Replanner,
+  flags: {region?: string} = {},
+  liveFailures: ReadonlyMap<string, Error> = new Map(),
+): Promise<Plan> {
   const {plan} = await replan(spec, [])
-  if (plan.candidates.length === 0) throw noFeasiblePlanError(plan, {regionFlag: flags.region})
+  if (plan.candidates.length === 0) throw liveFailureBehind(spec, liveFailures) ?? noFeasiblePlanError(plan, {regionFlag: flags.region})
   return plan
 }
 
@@ -204,8 +210,9 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   checkSecrets(spec, request.secretsFrom ?? process.env)
   await ctx.checkCheckpointStore(spec)
   await requireEnabledProvider(ctx, request.provider)
-  const replan = await ctx.replanner({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
-  const plan = await planForLaunch(spec, replan, {region: request.region})
+  const planning = await ctx.planning({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
+  const replan = planning.replan
+  const plan = await planForLaunch(spec, replan, {region: request.region}, planning.liveFailures)
   await workdirStoreFor(ctx, spec, plan.candidates)
   await checkSecretsReachClouds(ctx, spec, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}

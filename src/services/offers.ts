@@ -1,11 +1,21 @@
-// The `offers` service: search the catalog's offers, ranked and limited.
-import {type OfferSearchResult, searchOffers} from '../catalog/offer-search.js'
-import {OFFER_SORTS} from '../catalog/query.js'
+// The `offers` service: search the catalog's offers, ranked and limited, each marked with
+// whether skyhop can launch there (the catalog also holds providers kept for comparison).
+import {type OfferSearchResult as CatalogSearchResult, searchOffers} from '../catalog/offer-search.js'
+import {OFFER_SORTS, type RankedOffer} from '../catalog/query.js'
 import {fxFromEnv} from '../model/currency.js'
+import {KNOWN_PROVIDERS} from '../providers/registry.js'
 
-export type {OfferSearchResult} from '../catalog/offer-search.js'
 export type {RankedOffer} from '../catalog/query.js'
 export {OFFER_SORTS}
+
+export interface OfferListing extends RankedOffer {
+  /** skyhop has an adapter for the offer's provider; false: listed for comparison, never planned (`no-adapter`). */
+  launchable: boolean
+}
+
+export interface OfferSearchResult extends Omit<CatalogSearchResult, 'offers'> {
+  offers: OfferListing[]
+}
 
 /** Offers returned unless a limit or `all` says otherwise; `total` counts every match. */
 export const DEFAULT_OFFER_LIMIT = 100
@@ -27,5 +37,7 @@ export interface OffersOptions {
 
 export function findOffers(options: OffersOptions): OfferSearchResult {
   const {all, limit, ...query} = options
-  return searchOffers({...query, fx: fxFromEnv(), limit: all ? undefined : (limit ?? DEFAULT_OFFER_LIMIT)})
+  const result = searchOffers({...query, fx: fxFromEnv(), limit: all ? undefined : (limit ?? DEFAULT_OFFER_LIMIT)})
+  const adapters: ReadonlySet<string> = new Set(KNOWN_PROVIDERS)
+  return {...result, offers: result.offers.map((r) => ({...r, launchable: adapters.has(r.offer.provider)}))}
 }

@@ -4,6 +4,7 @@
 // (exit 5). No flags, no terminal: the command renders.
 import type {PlanningOptions, ServiceContext} from './context.js'
 import type {Planning} from './planning.js'
+import {liveFailureBehind} from './live-failures.js'
 import {noFeasiblePlanError} from '../planner/index.js'
 import type {Candidate, ExclusionGroup} from '../planner/types.js'
 import type {LoadedJob, Objective} from '../model/job-spec.js'
@@ -45,7 +46,8 @@ export interface PlanResult {
 export async function planFile(options: PlanServiceOptions): Promise<PlanResult> {
   const loaded = options.loaded ?? loadJobFile(options.file, {now: options.now})
   const {plan} = await options.planning.replan(loaded.spec, [])
-  if (plan.chosen === null) throw noFeasiblePlanError(plan, {explain: options.explain})
+  if (plan.chosen === null)
+    throw liveFailureBehind(loaded.spec, options.planning.liveFailures) ?? noFeasiblePlanError(plan, {explain: options.explain})
   return {
     job: {name: loaded.spec.name, file: options.file},
     objective: plan.objective,

@@ -34,6 +34,8 @@ export interface PlanningSetup {
    * backend is asked.
    */
   jobs?: readonly JobSpec[]
+  /** Receives each backend whose live offers could not be read, with why. */
+  liveFailures?: Map<string, Error>
 }
 
 export interface Planning {
@@ -47,6 +49,8 @@ export interface Planning {
    * right-sizing (docs/planner.md#right-sizing); none when this home has no store yet.
    */
   usageHistory(jobName: string, fingerprint: string): UsageObservation[]
+  /** Backends whose live offers could not be read (a kubeconfig that does not load, Slurm down), with why. */
+  liveFailures: ReadonlyMap<string, Error>
 }
 
 export async function createReplanner(setup: PlanningSetup): Promise<Replanner> {
@@ -54,8 +58,10 @@ export async function createReplanner(setup: PlanningSetup): Promise<Replanner> 
 }
 
 export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
-  const inputs = await gatherPlanningInputs(setup)
+  const liveFailures = new Map<string, Error>()
+  const inputs = await gatherPlanningInputs({...setup, liveFailures})
   return {
+    liveFailures,
     replan: replannerFrom(inputs),
     catalog: inputs.catalog,
     enabledProviders: inputs.enabledProviders === null ? null : [...inputs.enabledProviders].sort(),
@@ -91,6 +97,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     try {
       live.push(...(await provider.liveOffers()))
     } catch (error) {
+      setup.liveFailures?.set(provider.name, error as Error)
       setup.warn?.(`${provider.name}: could not list live offers: ${(error as Error).message}`)
     }
   }

@@ -14,12 +14,22 @@ const files = (dir: string) =>
     .map((f) => join('test', 'data', 'foreign', dir, f))
 
 /**
- * Files whose import plans to exit 5, and why: the catalog has no offer for what they ask,
- * which is the planner's answer, not the importer's.
+ * Files whose import plans to exit 5, why, and a reason the plan's error names: the
+ * catalog has no offer skyhop can launch for what they ask, which is the planner's answer,
+ * not the importer's. Those that only providers without an adapter offer (issue 21: they once
+ * planned onto one) say `no-adapter`.
  */
-const NO_OFFER: Record<string, string> = {
-  'tgi-service.dstack.yml': 'the bundled catalog has no offer of 2 H200 on one machine',
-  'trl-amd.dstack.yml': 'the bundled catalog sells MI300X only 8 to a machine; the file asks for one',
+const NO_OFFER: Record<string, {why: string; reason: string}> = {
+  'tgi-service.dstack.yml': {why: 'the bundled catalog has no offer of 2 H200 on one machine', reason: 'accelerator-mismatch'},
+  'trl-amd.dstack.yml': {
+    why: 'the bundled catalog sells MI300X only 8 to a machine; the file asks for one',
+    reason: 'accelerator-mismatch',
+  },
+  'gpt-oss-120b-amd.dstack.yml': {why: 'its AMD GPUs are offered only by providers skyhop has no adapter for yet', reason: 'no-adapter'},
+  'trl-fsdp.dstack.yml': {
+    why: 'its container image runs nowhere AWS sells its shape, and the others selling it have no adapter yet',
+    reason: 'no-adapter',
+  },
 }
 
 /** Files the importer refuses, and the words of the refusal. */
@@ -73,7 +83,7 @@ describe('skyhop import (built CLI, real SkyPilot and dstack files)', function (
           return
         }
         expect(planned.code, `${base}: ${planned.stdout.slice(0, 600)}`).to.equal(why ? 5 : 0)
-        if (why) expect(parseEnvelope(planned.stdout).error!.message, why).to.include('accelerator-mismatch')
+        if (why) expect(parseEnvelope(planned.stdout).error!.message, why.why).to.include(`× ${why.reason}:`)
       })
     }
   }

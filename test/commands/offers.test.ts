@@ -82,6 +82,24 @@ describe('skyhop offers', () => {
     ])
   })
 
+  it('marks offers of providers without an adapter: launchable false in --json, * with a legend in the table', () => {
+    const json = runCli(['offers', '--accelerator', 'A100:8', '--provider', 'lambda', '--provider', 'aws', '--all', '--json'])
+    expect(json.code, json.stderr).to.equal(0)
+    const result = parseEnvelope(json.stdout).result
+    expect(schemaErrors('offers', result)).to.equal('')
+    const by = (p: string) =>
+      (result.offers as Array<{offer: {provider: string}; launchable: boolean}>).filter((o) => o.offer.provider === p)
+    expect(by('lambda').length).to.be.greaterThan(0)
+    expect(by('aws').length).to.be.greaterThan(0)
+    for (const o of by('lambda')) expect(o.launchable).to.equal(false)
+    for (const o of by('aws')) expect(o.launchable).to.equal(true)
+    const text = runCli(['offers', '--accelerator', 'A100:8', '--provider', 'lambda', '--provider', 'aws'])
+    expect(text.code, text.stderr).to.equal(0)
+    expect(text.stdout).to.match(/^lambda\*\s/m)
+    expect(text.stdout).to.match(/^aws\s/m)
+    expect(text.stdout).to.include('* no adapter: listed for comparison; skyhop cannot launch there')
+  })
+
   it('exits 3 with file:line:col for an invalid --catalog file', () => {
     const home = tempHome()
     const file = join(home, 'bad.yaml')

@@ -119,7 +119,7 @@ describe('--json output of every command matches its schema (built CLI)', functi
   it("plan of a gang: each candidate's interconnect, documented or null", () => {
     const catalog = join(home, 'gang-catalog.json')
     const offer = (instanceType: string, extra: object) => ({
-      provider: 'onprem',
+      provider: 'aws', // a provider with an adapter: no plan chooses one without (issue 21)
       region: 'lab',
       instanceType,
       accelerator: {name: 'H100', count: 8},

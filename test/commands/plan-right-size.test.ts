@@ -79,7 +79,34 @@ describe('plan: right-sizing from earlier runs', function () {
     const file = join(home, 'job.yaml')
     writeFileSync(file, JOB)
     history(home, file, 3, {})
-    const before = plan(home, file)
+    // Of the providers skyhop launches on, the bundled catalog sells no CPU-only machine of 16
+    // cores (only Azure's small ones): a catalog file with AWS's, at its list prices.
+    const catalog = join(home, 'catalog.json')
+    writeFileSync(
+      catalog,
+      JSON.stringify({
+        offers: [
+          {
+            provider: 'aws',
+            region: 'us-east-1',
+            instanceType: 'p5.4xlarge',
+            accelerator: {name: 'H100', count: 1},
+            vcpus: 16,
+            memoryGiB: 256,
+            price: {onDemand: 6.88, currency: 'USD'},
+          },
+          {
+            provider: 'aws',
+            region: 'us-east-1',
+            instanceType: 'c7i.4xlarge',
+            vcpus: 16,
+            memoryGiB: 32,
+            price: {onDemand: 0.714, currency: 'USD'},
+          },
+        ],
+      }),
+    )
+    const before = plan(home, file, ['--catalog', catalog])
     expect(before.chosen.accelerator.name).to.match(/^H100/)
     const rs = before.rightSize
     expect(rs.applied).to.equal(false)
@@ -87,11 +114,11 @@ describe('plan: right-sizing from earlier runs', function () {
     expect(rs.options.map((o: {kind: string}) => o.kind)).to.include('cpu-only')
     expect(rs.text).to.match(/^3 runs used ≤ 21 GB of 80 GB and were 2% busy while the CPUs were 95% busy: .+ would cost \d+% less$/)
     for (const o of rs.options) expect(o.candidate.estimatedCostUsd).to.be.lessThan(before.chosen.estimatedCostUsd)
-    const text = runCli(['plan', file, '--all-providers'], {home})
+    const text = runCli(['plan', file, '--all-providers', '--catalog', catalog], {home})
     expect(text.stdout).to.include('Right-sizing: 3 runs used')
     expect(text.stdout).to.include('(plan --right-size plans it)')
 
-    const after = plan(home, file, ['--right-size'])
+    const after = plan(home, file, ['--right-size', '--catalog', catalog])
     expect(after.rightSize.applied).to.equal(true)
     expect(after.chosen.estimatedCostUsd).to.equal(rs.options[0].candidate.estimatedCostUsd)
     expect(after.assumptions.at(-1)).to.match(/^right-sized: /)

@@ -225,6 +225,35 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(env.error!.details.excluded.map((g: {reason: string}) => g.reason)).to.include('provider-disabled')
   })
 
+  it('never plans onto a provider without an adapter, even with --all-providers; --explain says no-adapter', () => {
+    // The cheapest A100-80GB×8 is on Lambda Cloud, which the catalog lists but skyhop cannot launch on (issue 21).
+    const f = setup(TRAIN)
+    const withLambda = {
+      offers: [
+        ...CATALOG.offers,
+        {
+          provider: 'lambda',
+          region: 'us-east-1',
+          instanceType: 'gpu_8x_a100_80gb_sxm4',
+          accelerator: {name: 'A100-80GB', count: 8},
+          vcpus: 96,
+          memoryGiB: 1360,
+          price: {onDemand: 1, currency: 'USD'},
+        },
+      ],
+    }
+    writeFileSync(f.catalog, JSON.stringify(withLambda))
+    const r = runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers', '--json'], {env: ENV})
+    expect(r.code, r.stderr).to.equal(0)
+    const env = parseEnvelope(r.stdout)
+    expect(validateResult(env.result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    expect(env.result.candidates.map((c: {provider: string}) => c.provider)).to.not.include('lambda')
+    expect(env.result.excluded.find((g: {reason: string}) => g.reason === 'no-adapter')).to.deep.include({subject: 'lambda', count: 1})
+    const text = runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers', '--explain'], {env: ENV})
+    expect(text.code, text.stderr).to.equal(0)
+    expect(text.stdout).to.match(/no-adapter: lambda has no adapter in skyhop/)
+  })
+
   it('plans the bundled examples', () => {
     for (const example of ['examples/hello.yaml', 'examples/cpu-batch.yaml', 'examples/train-gpu.yaml']) {
       const r = runCli(['plan', example, '--all-providers', '--json'], {env: ENV})

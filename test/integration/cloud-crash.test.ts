@@ -71,6 +71,7 @@ describe('the CLI on the fake EC2: check, SIGKILL between "requested" and "recor
     expect(byName(ok.stdout).aws).to.deep.equal({
       provider: 'aws',
       enabled: true,
+      adapter: true,
       ok: true,
       source: 'environment (AWS_ACCESS_KEY_ID)',
       message: 'credentials work: 2 availability zones in us-east-1',

@@ -55,6 +55,7 @@ describe('skyhop CLI with Google Cloud and Azure (fakes)', function () {
     expect(byName.gcp).to.deep.equal({
       provider: 'gcp',
       enabled: true,
+      adapter: true,
       ok: true,
       source: `GOOGLE_APPLICATION_CREDENTIALS: service account ${GCP_SA}`,
       message: 'credentials work: 2 zones in us-central1',
@@ -62,6 +63,7 @@ describe('skyhop CLI with Google Cloud and Azure (fakes)', function () {
     expect(byName.azure).to.deep.equal({
       provider: 'azure',
       enabled: true,
+      adapter: true,
       ok: true,
       source: `environment (AZURE_CLIENT_ID ${AZ_SP.clientId})`,
       message: 'credentials work: 2 locations in the subscription',

@@ -59,6 +59,7 @@ describe('skyhop CLI with Huawei Cloud and Tencent Cloud (fakes)', function () {
     expect(byName.tencentcloud).to.deep.equal({
       provider: 'tencentcloud',
       enabled: true,
+      adapter: true,
       ok: true,
       source: 'environment (TENCENTCLOUD_SECRET_ID)',
       message: 'credentials work: 2 zones in ap-guangzhou',
@@ -66,6 +67,7 @@ describe('skyhop CLI with Huawei Cloud and Tencent Cloud (fakes)', function () {
     expect(byName.huaweicloud).to.deep.equal({
       provider: 'huaweicloud',
       enabled: true,
+      adapter: true,
       ok: true,
       source: 'environment (HUAWEICLOUD_SDK_AK)',
       message: 'credentials work: 2 availability zones in cn-north-4',

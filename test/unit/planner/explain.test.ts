@@ -23,12 +23,23 @@ describe('planner: what exclusions say', () => {
     expect(bySubject.GHOST.message).to.match(/GHOST is not in the accelerator registry/)
   })
 
-  it('a provider without an adapter is not called "not enabled (no credentials found)"', () => {
+  it('a provider without an adapter is excluded as no-adapter, not called "not enabled (no credentials found)"', () => {
     const offers = [offer({provider: 'lambda', acc: null, count: 0}), offer({provider: 'aws', acc: null, count: 0})]
     const plan = planJob(input(cpuJob(), offers, {enabledProviders: new Set(['local']), adapters: new Set(['local', 'aws'])}))
-    const bySubject = Object.fromEntries(plan.excluded.map((g) => [g.subject, g.message]))
-    expect(bySubject.lambda).to.match(/lambda has no adapter in skyhop/)
-    expect(bySubject.aws).to.match(/aws is not enabled \(no credentials found\)/)
+    const bySubject = Object.fromEntries(plan.excluded.map((g) => [g.subject, g]))
+    expect(bySubject.lambda.reason).to.equal('no-adapter')
+    expect(bySubject.lambda.message).to.match(/lambda has no adapter in skyhop/)
+    expect(bySubject.lambda.message).not.to.match(/--all-providers/)
+    expect(bySubject.aws.reason).to.equal('provider-disabled')
+    expect(bySubject.aws.message).to.match(/aws is not enabled \(no credentials found\)/)
+  })
+
+  it('when only offers without an adapter are left, the hint says which providers are planned', () => {
+    const plan = planJob(
+      input(cpuJob(), [offer({provider: 'runpod', acc: null, count: 0})], {enabledProviders: null, adapters: new Set(['aws'])}),
+    )
+    expect(plan.candidates).to.have.length(0)
+    expect(noFeasiblePlanError(plan).hint).to.match(/Only providers skyhop can launch on are planned/)
   })
 
   it('says which price limit an unknown price cannot be checked against', () => {

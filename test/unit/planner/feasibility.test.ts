@@ -122,6 +122,20 @@ describe('planner feasibility', () => {
     expect(enabled.excluded[0]).to.deep.include({reason: 'provider-disabled', subject: 'aws', count: 1})
   })
 
+  it('never chooses an offer of a provider without an adapter, even across every provider (--all-providers)', () => {
+    // The cheapest offer is on a provider nothing can launch on (issue 21: 4 of 9 real job files planned onto one).
+    const offers = [offer({provider: 'gcp', od: 0.5}), offer({provider: 'runpod', od: 0.4}), offer({provider: 'aws', od: 1})]
+    const adapters = new Set(['local', 'aws'])
+    for (const enabledProviders of [null, new Set(['local', 'aws'])]) {
+      const plan = planJob(input(job(), offers, {enabledProviders, adapters}))
+      expect(plan.candidates.length).to.be.greaterThan(0)
+      expect(new Set(plan.candidates.map((c) => c.provider))).to.deep.equal(new Set(['aws']))
+      expect(reasons(plan)).to.deep.include({'no-adapter:gcp': 1, 'no-adapter:runpod': 1})
+    }
+    // Without the set (tests of other rules) every provider is launchable.
+    expect(planJob(input(job(), offers, {enabledProviders: null})).candidates[0].provider).to.equal('runpod')
+  })
+
   it('honours blocked scopes: provider, region, zone, offer, and spot-only blocks', () => {
     const offers = [
       offer({provider: 'aws', region: 'r1', zone: 'r1a', od: 1, spot: 0.3}),
