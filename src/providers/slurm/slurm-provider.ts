@@ -17,8 +17,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs'
+import {execFile} from 'node:child_process'
+import {accessSync, constants as fsConstants} from 'node:fs'
 import {userInfo} from 'node:os'
-import {dirname, isAbsolute, join} from 'node:path'
+import {delimiter, dirname, isAbsolute, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
@@ -47,6 +49,7 @@ import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {cachingRunner, SlurmQueryCache} from './query-cache.js'
+import {LOOKED_FOR, SLURM_CONTAINER_RUNTIMES, srunHasPyxis, stepWrap, wrapsStep, type SlurmContainerRuntime} from './containers.js'
 import {
   decodeWaitStatus,
   isPreemptible,
@@ -129,7 +132,18 @@ export interface SlurmProviderOptions {
    * (query-cache.ts). Default: every query asks Slurm.
    */
   queryCache?: {dir: string; ttlMs?: number}
+  /**
+   * How jobs with a container image run (containers.ts): pyxis, apptainer, singularity, podman
+   * or docker; null: none (such jobs are not planned here). Default: found once (containerRuntime()).
+   */
+  containerRuntime?: SlurmContainerRuntime | null
 }
+
+/** The container runtime found for the cluster, or why there is none. */
+type RuntimeAnswer = {runtime: SlurmContainerRuntime; reason: null} | {runtime: null; reason: string}
+
+/** How long the runtime found is kept in the query cache: software on a cluster changes rarely. */
+const CONTAINER_RUNTIME_TTL_MS = 10 * 60_000
 
 /** What a Slurm attempt's handle carries in `data` (JSON-safe). */
 export interface SlurmHandleData {
@@ -169,6 +183,8 @@ export class SlurmProvider implements Provider {
   private readonly now: () => Date
   private readonly gres: Record<string, string>
   private clusterName: Promise<string> | null = null
+  private readonly cache: SlurmQueryCache | null = null
+  private runtimeFound: Promise<RuntimeAnswer> | null = null
   private largestPartition: number | null = null
 
   constructor(options: SlurmProviderOptions) {
@@ -184,6 +200,7 @@ export class SlurmProvider implements Provider {
       // Answers are about one cluster: the one SLURM_CONF (or the default) and the configured name point at.
       const slurmConf = options.env?.SLURM_CONF ?? process.env.SLURM_CONF ?? ''
       const cache = new SlurmQueryCache({...options.queryCache, cluster: `${slurmConf}|${options.cluster ?? ''}`})
+      this.cache = cache
       const {cached, fresh} = cachingRunner(run, cache)
       this.run = fresh
       this.query = cached
@@ -242,6 +259,48 @@ export class SlurmProvider implements Provider {
    */
   get maxNodes(): number {
     return this.largestPartition ?? Number.MAX_SAFE_INTEGER
+  }
+
+  // ------------------------------------------------------------------ containers
+
+  async runsContainers(): Promise<boolean> {
+    return (await this.containerRuntime()).runtime !== null
+  }
+
+  async containerUnsupported(): Promise<string | null> {
+    return (await this.containerRuntime()).reason
+  }
+
+  /**
+   * The cluster's container runtime, found once per process and kept in the query cache:
+   * pyxis when `srun --help` lists `--container-image`, else the first of apptainer,
+   * singularity (on PATH), podman, docker (answering `version`) on this, the submitting
+   * machine, whose software the nodes are taken to share (the runner checks again on the node).
+   */
+  private containerRuntime(): Promise<RuntimeAnswer> {
+    this.runtimeFound ??= (async (): Promise<RuntimeAnswer> => {
+      const configured = this.options.containerRuntime
+      if (configured === null) return {runtime: null, reason: 'providers.slurm.container_runtime is none'}
+      if (configured !== undefined) return {runtime: configured, reason: null}
+      const kept = this.cache?.getFact('container-runtime', CONTAINER_RUNTIME_TTL_MS) ?? null
+      if (kept !== null) {
+        if ((SLURM_CONTAINER_RUNTIMES as readonly string[]).includes(kept)) return {runtime: kept as SlurmContainerRuntime, reason: null}
+        if (kept === '') return {runtime: null, reason: `no container runtime found: looked for ${LOOKED_FOR}`}
+      }
+      const found = await this.findContainerRuntime()
+      this.cache?.putFact('container-runtime', found ?? '')
+      return found === null ? {runtime: null, reason: `no container runtime found: looked for ${LOOKED_FOR}`} : {runtime: found, reason: null}
+    })()
+    return this.runtimeFound
+  }
+
+  private async findContainerRuntime(): Promise<SlurmContainerRuntime | null> {
+    const help = await this.run('srun', ['--help'], {timeoutMs: 15_000}).catch(() => null)
+    if (help !== null && srunHasPyxis(`${help.stdout}\n${help.stderr}`)) return 'pyxis'
+    const env = this.options.env ?? process.env
+    for (const name of ['apptainer', 'singularity'] as const) if (onPath(name, env.PATH ?? '')) return name
+    for (const name of ['podman', 'docker'] as const) if (await answers(name, env)) return name
+    return null
   }
 
   // ------------------------------------------------------------------ check and offers
@@ -516,6 +575,29 @@ export class SlurmProvider implements Provider {
       SKYHOP_CHECKPOINT_DIR: request.checkpointDir,
       SKYHOP_GRACE_SECONDS: String(grace),
     }
+    // A container image: wrapping the step (pyxis, apptainer), or the runner's own podman/docker.
+    let wrap: {srunOptions: string[]; prefix: string[]} | undefined
+    const image = request.spec.container ?? null
+    if (image !== null) {
+      const found = await this.containerRuntime()
+      if (found.runtime === null) {
+        throw new ProviderError(PROVIDER, 'user', `the job's image ${image.reference} is a container image, but ${found.reason}`, {
+          code: 'CONTAINER_RUNTIME_MISSING',
+          hint: 'Install apptainer or podman on the nodes (or configure pyxis), or set providers.slurm.container_runtime.',
+        })
+      }
+      if (wrapsStep(found.runtime)) {
+        const workdir = isAbsolute(config.workdir ?? '') ? config.workdir! : attemptDir
+        try {
+          wrap = stepWrap(found.runtime, image, [attemptDir, workdir, request.checkpointDir])
+        } catch (error) {
+          throw new ProviderError(PROVIDER, 'user', (error as Error).message, {code: 'CONTAINER_MOUNT_INVALID'})
+        }
+      } else {
+        config.containerImage = image.reference
+        config.containerRuntime = found.runtime
+      }
+    }
     // One notice file per rank in a gang (the runner's default, node-<rank>/preempt-notice).
     const notice = request.env.SKYHOP_PREEMPT_NOTICE ?? (gang ? null : join(attemptDir, 'preempt-notice'))
     if (notice !== null) env.SKYHOP_PREEMPT_NOTICE = notice
@@ -527,7 +609,14 @@ export class SlurmProvider implements Provider {
     const batchScript = join(attemptDir, 'slurm-batch.sh')
     writeFileSync(
       batchScript,
-      renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask, nodes: shape.nodes}),
+      renderBatchScript({
+        attemptId: request.attemptId,
+        attemptDir,
+        runnerPath,
+        cpusPerTask: shape.cpusPerTask,
+        nodes: shape.nodes,
+        ...(wrap ? {wrap} : {}),
+      }),
       {mode: 0o700},
     )
 
@@ -1044,4 +1133,24 @@ function pidAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** Whether an executable `name` is on `path` (no process started). */
+function onPath(name: string, path: string): boolean {
+  return path
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .some((dir) => {
+      try {
+        accessSync(join(dir, name), fsConstants.X_OK)
+        return true
+      } catch {
+        return false
+      }
+    })
+}
+
+/** Whether a container runtime answers here (`version` needs docker's daemon too). */
+function answers(command: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return new Promise((resolve) => execFile(command, ['version'], {timeout: 20_000, env}, (error) => resolve(!error)))
 }
