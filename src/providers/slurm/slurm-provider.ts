@@ -289,7 +289,9 @@ export class SlurmProvider implements Provider {
       }
       const found = await this.findContainerRuntime()
       this.cache?.putFact('container-runtime', found ?? '')
-      return found === null ? {runtime: null, reason: `no container runtime found: looked for ${LOOKED_FOR}`} : {runtime: found, reason: null}
+      return found === null
+        ? {runtime: null, reason: `no container runtime found: looked for ${LOOKED_FOR}`}
+        : {runtime: found, reason: null}
     })()
     return this.runtimeFound
   }
