@@ -148,4 +148,26 @@ describe('slurm provider: container images (real Slurm, real podman)', function 
       expect(await containersNamed(names[rank])).to.deep.equal([])
     }
   })
+  it('a container whose runner Slurm killed outright is removed by cleanup, through a job on its node', async () => {
+    await clusterIdle()
+    const req = slurmRequest(home, ['trap "" TERM', 'echo started', 'sleep 120'].join('\n'), {image: TEST_IMAGE})
+    const handle = await provider.launch(req)
+    cleanups.push(() => provider.cleanup(handle))
+    const dir = dirOf(handle)
+    await waitForText(join(dir, 'output.log'), 'started', 90_000)
+    const name = readFileSync(join(dir, 'container.name'), 'utf8').trim()
+    // What the backstop does after a grace (scancel --full --signal=KILL): every process of the
+    // job dies at once, the runner and the runtime's client too, but not the container.
+    await slurm('scancel', ['--full', '--signal=KILL', handle.externalId])
+    await pollUntil(provider, handle, (r) => ENDED.has(r.state), 60_000)
+    expect(existsSync(join(dir, 'exit_code'))).to.equal(false)
+    expect(await containersNamed(name)).to.deep.equal([name])
+    await provider.cleanup(handle)
+    const until = Date.now() + 60_000
+    while ((await containersNamed(name)).length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 250))
+    expect(await containersNamed(name)).to.deep.equal([])
+    // Once per attempt: the marker names the node the removal ran on, and a second cleanup reads it.
+    expect(readFileSync(join(dir, 'containers-reaped'), 'utf8')).to.equal('n1\n')
+    await provider.cleanup(handle)
+  })
 })

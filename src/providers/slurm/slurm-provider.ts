@@ -27,6 +27,7 @@ import type {Offer} from '../../model/catalog.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
 import {writeAtomic} from '../../util/write-atomic.js'
+import {shellQuote} from '../../runner/contract.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
@@ -169,6 +170,8 @@ const PROVIDER = 'slurm'
 const GANG_NOTICE_FILE = 'gang-notice'
 const HANDLE_FILE = 'slurm-handle.json'
 const LOCK_FILE = '.submit.lock'
+/** Written once leftover containers of the attempt have a removal job (reapContainers). */
+const REAPED_FILE = 'containers-reaped'
 const LOCK_WAIT_MS = 30_000
 /** Seconds past the grace after which a stopped job is cancelled outright if it still runs. */
 const BACKSTOP_SLACK_SECONDS = 2
@@ -875,12 +878,56 @@ export class SlurmProvider implements Provider {
     const data = dataOf(handle)
     const id = jobIdOf(handle)
     const row = (await this.squeueJobs([id])).get(id)
-    if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
+    if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) {
+      await this.reapContainers(data)
+      return
+    }
     // A gang still running after one rank failed: its other runners hear Slurm's SIGTERM as
     // the cancel it is, not as a preemption notice (and the failed rank's story stands).
     if (sizeOf(data) > 1 && readText(join(data.attemptDir, 'stop-request')) === null) requestStop(data.attemptDir, 'cancel', 0)
     const result = await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
+    await this.reapContainers(data)
+  }
+
+  /**
+   * A podman or docker container outlives a runner that Slurm killed: its monitor (conmon)
+   * leaves the step's process tree, so Slurm's SIGKILL never reaches it (proctrack/linuxproc;
+   * under proctrack/cgroup podman moves it out of the job's cgroup). Each rank that named a
+   * container and wrote no exit_code gets it removed by a one-line job pinned to its node,
+   * which Slurm starts once the node is free of the attempt's own job. Once per attempt.
+   */
+  private async reapContainers(data: SlurmHandleData): Promise<void> {
+    const marker = join(data.attemptDir, REAPED_FILE)
+    if (existsSync(marker)) return
+    const runtime = /^containerRuntime='?((?:\/[^:'\n]*\/)?(?:podman|docker))'?$/m.exec(
+      readText(join(data.attemptDir, 'runner.conf')) ?? '',
+    )?.[1]
+    if (!runtime) return
+    const nodes = readText(join(data.attemptDir, GANG_NODE_NAMES_FILE))?.split('\n') ?? []
+    const byNode = new Map<string, string[]>()
+    for (let rank = 0; rank < sizeOf(data); rank++) {
+      const dir = sizeOf(data) > 1 ? join(data.attemptDir, `node-${rank}`) : data.attemptDir
+      const name = readText(join(dir, 'container.name'))?.trim() ?? ''
+      const node = nodes[rank]?.trim() ?? ''
+      if (!/^[A-Za-z0-9_.-]+$/.test(name) || readExitCode(dir) !== null || !/^[A-Za-z0-9_.-]+$/.test(node)) continue
+      byNode.set(node, [...(byNode.get(node) ?? []), name])
+    }
+    for (const [node, names] of byNode) {
+      const result = await this.run('sbatch', [
+        '--parsable',
+        `--job-name=skyhop-reap-${data.jobName}`.slice(0, 100),
+        `--partition=${data.partition}`,
+        `--nodelist=${node}`,
+        '--nodes=1',
+        '--ntasks=1',
+        '--no-requeue',
+        '--output=/dev/null',
+        `--wrap=${[runtime, 'rm', '--force', ...names].map(shellQuote).join(' ')} >/dev/null 2>&1; true`,
+      ])
+      if (result.code !== 0) throw submitError(result, data.partition)
+    }
+    writeAtomic(marker, `${[...byNode.keys()].join('\n')}\n`)
   }
 
   /** Live Slurm jobs of this user that carry skyhop's tag. */

@@ -138,8 +138,11 @@ export function renderBatchScript(input: {
     "# The runner runs as a job step so that Slurm's preemption SIGTERM reaches it at once.",
   ]
   if (nodes <= 1) {
+    const dir = shellQuote(input.attemptDir)
     return [
       ...head,
+      // The node, for whoever must reach it after the job (a container's leftovers: slurm-provider.ts).
+      `printf '%s\\n' "$SLURMD_NODENAME" >${dir}/${GANG_NODE_NAMES_FILE}.tmp && mv -f ${dir}/${GANG_NODE_NAMES_FILE}.tmp ${dir}/${GANG_NODE_NAMES_FILE}`,
       `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet${wrap} bash ${shellQuote(input.runnerPath)} --keep ${shellQuote(input.attemptDir)}`,
       '',
     ].join('\n')
