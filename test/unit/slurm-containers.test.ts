@@ -82,6 +82,10 @@ describe('slurm containers', () => {
       prefix: ['apptainer', 'exec', '--bind', '/shared/att/a1,/shared/ckpt/job', 'docker://nvcr.io/nvidia/pytorch:24.05-py3'],
     })
     expect(stepWrap('singularity', image, mounts).prefix[0]).to.equal('singularity')
+    // GPUs: apptainer's own flags bring the vendor's libraries in; pyxis's enroot hooks do that itself.
+    expect(stepWrap('apptainer', image, ['/a'], 'nvidia').prefix.slice(0, 4)).to.deep.equal(['apptainer', 'exec', '--nv', '--bind'])
+    expect(stepWrap('apptainer', image, ['/a'], 'amd').prefix).to.include('--rocm')
+    expect(stepWrap('pyxis', image, ['/a'], 'nvidia')).to.deep.equal(stepWrap('pyxis', image, ['/a']))
     for (const runtime of ['podman', 'docker'] as const) {
       expect(wrapsStep(runtime)).to.equal(false)
       expect(stepWrap(runtime, image, mounts)).to.deep.equal({srunOptions: [], prefix: []})

@@ -57,6 +57,8 @@ export function stepWrap(
   runtime: SlurmContainerRuntime,
   image: {reference: string; registry: string | null; repository: string},
   mounts: readonly string[],
+  /** The accelerators' vendor (the registry's id), for apptainer's own GPU flags. */
+  vendor: string | null = null,
 ): {srunOptions: string[]; prefix: string[]} {
   if (!wrapsStep(runtime)) return {srunOptions: [], prefix: []}
   const paths = mountPaths(mounts)
@@ -72,6 +74,9 @@ export function stepWrap(
     }
   }
   // --cleanenv off: the step's environment (Slurm's variables, the job's secrets) passes in as
-  // it does to a bare step. docker:// pulls (and caches) the OCI image.
-  return {srunOptions: [], prefix: [runtime, 'exec', '--bind', paths.join(','), `docker://${image.reference}`]}
+  // it does to a bare step. docker:// pulls (and caches) the OCI image. The host's /dev is the
+  // container's; --nv and --rocm bring NVIDIA's and ROCm's user-space libraries in
+  // (https://apptainer.org/docs/user/latest/gpu.html).
+  const gpu = vendor === 'nvidia' ? ['--nv'] : vendor === 'amd' ? ['--rocm'] : []
+  return {srunOptions: [], prefix: [runtime, 'exec', ...gpu, '--bind', paths.join(','), `docker://${image.reference}`]}
 }

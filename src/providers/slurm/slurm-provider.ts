@@ -594,7 +594,9 @@ export class SlurmProvider implements Provider {
       if (wrapsStep(found.runtime)) {
         const workdir = isAbsolute(config.workdir ?? '') ? config.workdir! : attemptDir
         try {
-          wrap = stepWrap(found.runtime, image, [attemptDir, workdir, request.checkpointDir])
+          const acc = request.offer.accelerator
+          const vendor = acc ? ((await import('../../catalog/accelerators.js')).loadRegistry().resolve(acc.name)?.vendor ?? null) : null
+          wrap = stepWrap(found.runtime, image, [attemptDir, workdir, request.checkpointDir], vendor)
         } catch (error) {
           throw new ProviderError(PROVIDER, 'user', (error as Error).message, {code: 'CONTAINER_MOUNT_INVALID'})
         }
