@@ -5,12 +5,13 @@
 // mounted; Slurm's preemption (GraceTime) reaches the job inside, which saves and exits; a
 // gang's ranks each run in their own container with their rank; nothing is left behind.
 import {expect} from 'chai'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {LaunchHandle} from '../../src/model/attempt.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
+import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
 import {containersNamed, requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
 
@@ -58,6 +59,25 @@ describe('slurm provider: container images (real Slurm, real podman)', function 
   it('finds podman on the cluster and plans container jobs there', async () => {
     expect(await provider.runsContainers()).to.equal(true)
     expect(await provider.containerUnsupported()).to.equal(null)
+  })
+
+  it('plan (the built CLI) offers the cluster for a container job, and says why not when the runtime is turned off', () => {
+    const cliHome = tempHome('skyhop-slurm-ctr-plan-')
+    const file = join(cliHome, 'job.yaml')
+    writeFileSync(file, `name: boxed\nimage: ${TEST_IMAGE}\nrun: cat /skyhop-test-marker\n`)
+    const plan = (runtime: string) => {
+      const config = join(cliHome, `config-${runtime}.yaml`)
+      writeFileSync(config, `providers:\n  local: {enabled: false}\n  slurm: {partitions: [high], container_runtime: ${runtime}}\n`)
+      return runCli(['plan', file, '--json'], {home: cliHome, env: {SKYHOP_CONFIG: config}})
+    }
+    const able = parseEnvelope(plan('podman').stdout)
+    expect(able.ok, JSON.stringify(able.error)).to.equal(true)
+    expect(able.result.candidates.map((c: {provider: string}) => c.provider)).to.include('slurm')
+    const off = plan('none')
+    expect(off.code).to.equal(5)
+    expect(parseEnvelope(off.stdout).error!.message).to.include(
+      `slurm cannot run the job's container image ${TEST_IMAGE}: providers.slurm.container_runtime is none`,
+    )
   })
 
   it('runs setup and run inside the image on the allocated node, with the contract paths and env, and removes the container', async () => {
