@@ -9,8 +9,9 @@ import {expect} from 'chai'
 import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
-import {parseEnvelope, runCli, runCliAsync, tempHome, type CliResult} from '../helpers/cli.js'
+import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome, type CliResult} from '../helpers/cli.js'
 import {sleep, waitUntil} from '../helpers/wait.js'
 
 const LEASE_S = 2
@@ -59,13 +60,16 @@ function random(seed: number): () => number {
   }
 }
 
-type Agent = ReturnType<typeof runCliAsync> & {started: () => boolean}
+type Agent = ReturnType<typeof runCliAsync> & {started: () => boolean; seen: () => string}
+
+const seenOf = (agent: Agent): string => agent.seen()
 
 function startAgent(home: string, env: Record<string, string>): Agent {
   const run = runCliAsync(['agent', '--json', '--interval', '200ms'], {home, env}) as Agent
   let seen = ''
   run.child.stdout!.on('data', (d) => (seen += d))
   run.started = () => seen.includes('"event":"started"')
+  run.seen = () => seen
   return run
 }
 
@@ -173,6 +177,60 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     expect(result.work).to.have.length(1)
     expect(result.work[0]).to.include({id, outcome: 'finished', state: 'SUCCEEDED'})
     expect(readFileSync(join(marks, `${id}.starts`), 'utf8')).to.equal('start\n')
+    store.close()
+  })
+
+  it('drives a sweep and a service handed to agents; only the owner (or an admin) stops the service', async () => {
+    const {home, env} = setup()
+    const grid = join(home, 'grid.yaml')
+    writeFileSync(grid, 'name: grid\nmatrix: {a: [1, 2, 3]}\nrun: echo "a=$a"\n')
+    const sweep = runCli(['sweep', grid, '-y', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'alice'}})
+    expect(sweep.code, sweep.stderr).to.equal(0)
+    const sweepId = parseEnvelope(sweep.stdout).result.sweep.id as string
+    const store = Store.open(home)
+    await sleep(500)
+    // No controller was started for it: it waits, unleased, for an agent.
+    expect(store.getSweep(sweepId)).to.include({state: 'RUNNING', leaseOwner: null, owner: 'alice'})
+    const once = runCli(['agent', '--once', '--json'], {home, env})
+    expect(once.code, once.stderr).to.equal(0)
+    const work = parseEnvelope(once.stdout.trim().split('\n').at(-1)!).result.work
+    expect(work).to.deep.include.members([
+      {kind: 'sweep', id: sweepId, name: 'grid', outcome: 'finished', state: 'SUCCEEDED', claimMs: work[0].claimMs},
+    ])
+    expect(store.sweepJobs(sweepId).map((j) => [j.state, j.owner])).to.deep.equal([
+      ['SUCCEEDED', 'alice'],
+      ['SUCCEEDED', 'alice'],
+      ['SUCCEEDED', 'alice'],
+    ])
+
+    const svcFile = join(home, 'svc.yaml')
+    writeFileSync(
+      svcFile,
+      `name: svc\nworkdir: ${join(ROOT, 'examples', 'model-server')}\nenvs: {LOAD_MS: "300", DELAY_MS: "20"}\nrun: exec node server.mjs\nrecovery: {grace: 5s}\nservice:\n  port: 8080\n  readiness: {path: /health, initial_delay: 30s, timeout: 2s}\n  replicas: 1\n`,
+    )
+    const up = runCli(['serve', 'up', svcFile, '--no-wait', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'alice'}})
+    expect(up.code, up.stderr).to.equal(0)
+    const services = new ServiceStore(store)
+    const svc = services.findService('svc')
+    expect(svc.owner).to.equal('alice')
+    const agent = startAgent(home, env)
+    try {
+      await waitUntil(
+        () => services.getService(svc.id)!.endpoint !== null && services.replicas(svc.id).some((r) => r.state === 'READY'),
+        90_000,
+      )
+      expect(services.getService(svc.id)!.leaseOwner).to.match(/^agent:/)
+      const denied = runCli(['serve', 'down', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+      expect(denied.code).to.equal(8)
+      expect(parseEnvelope(denied.stdout).error!.message).to.equal(`bob may not stop service svc (${svc.id}): it belongs to alice`)
+      const down = runCli(['serve', 'down', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'alice'}})
+      expect(down.code, down.stderr).to.equal(0)
+      expect(parseEnvelope(down.stdout).result.state).to.equal('STOPPED')
+      await waitUntil(() => agent.started() && /"event":"finished","kind":"service"/.test(seenOf(agent)), 30_000)
+    } finally {
+      const r = await stopAgent(agent)
+      expect(r.code, r.stderr).to.equal(0)
+    }
     store.close()
   })
 
