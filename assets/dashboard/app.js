@@ -247,7 +247,7 @@ function drawCost(snapshot) {
   const rowH = 2 * barH + 14
   const height = rows.length * rowH + 10
   const max = Math.max(...rows.map((r) => Math.max(r.onDemandUsd, r.knownUsd)), 0.0001)
-  const scale = (v) => (v / max) * (width - left - 90)
+  const scale = (v) => (v / max) * (width - left - 140)
   const chart = svg('svg', {width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'cost against on-demand by provider'})
   rows.forEach((r, i) => {
     const y = 6 + i * rowH
