@@ -105,7 +105,9 @@ function drawTimeline(snapshot) {
   for (let i = 0; i <= 5; i++) {
     const t = t0 + ((t1 - t0) * i) / 5
     chart.append(svg('line', {x1: x(t), x2: x(t), y1: top - 4, y2: height - 4, class: 'grid'}))
-    chart.append(svg('text', {x: x(t), y: 14, class: 'tick', 'text-anchor': i === 0 ? 'start' : i === 5 ? 'end' : 'middle', text: clock(t)}))
+    chart.append(
+      svg('text', {x: x(t), y: 14, class: 'tick', 'text-anchor': i === 0 ? 'start' : i === 5 ? 'end' : 'middle', text: clock(t)}),
+    )
   }
   chart.append(svg('line', {x1: x(now), x2: x(now), y1: top - 4, y2: height - 4, class: 'now'}, [tip('now')]))
 
@@ -113,7 +115,9 @@ function drawTimeline(snapshot) {
   jobs.forEach((job, row) => {
     const y = top + row * rowH
     const g = svg('g', {class: 'job-row', 'data-job': job.id, 'data-name': job.name})
-    g.append(svg('text', {x: 4, y: y + 19, class: `row-label state-${job.state}`, text: job.name}, [tip(`${job.name} (${job.id}): ${job.state}`)]))
+    g.append(
+      svg('text', {x: 4, y: y + 19, class: `row-label state-${job.state}`, text: job.name}, [tip(`${job.name} (${job.id}): ${job.state}`)]),
+    )
     for (const a of job.attemptsDetail) {
       providers.add(a.provider)
       const [s, e] = attemptSpan(a, now)
@@ -133,7 +137,11 @@ function drawTimeline(snapshot) {
       const bw = Math.max(x(e) - bx, 3)
       const cls = ['attempt', a.spot ? 'spot' : 'on-demand', TERMINAL_ATTEMPT.has(a.state) ? 'ended' : 'live'].join(' ')
       const describe = `attempt ${a.n}: ${where(a)} · ${a.instanceType} · ${a.spot ? 'spot' : 'on-demand'} · ${a.state}${a.reason ? ` (${a.reason})` : ''}`
-      g.append(svg('rect', {x: bx, y: y + 5, width: bw, height: rowH - 10, rx: 3, fill: colorOf(a.provider), class: cls, ...attrs}, [tip(describe)]))
+      g.append(
+        svg('rect', {x: bx, y: y + 5, width: bw, height: rowH - 10, rx: 3, fill: colorOf(a.provider), class: cls, ...attrs}, [
+          tip(describe),
+        ]),
+      )
       const label = where(a)
       if (bw > label.length * 6.2 + 8) g.append(svg('text', {x: bx + 4, y: y + 19, class: 'bar-label', text: label}))
       if (a.state === 'PREEMPTED') {
@@ -141,7 +149,9 @@ function drawTimeline(snapshot) {
         g.append(
           svg('g', {class: 'mark preemption', ...attrs}, [
             svg('path', {d: `M${px - 6},${y + 1} L${px + 6},${y + 1} L${px},${y + 11} Z`}),
-            tip(`attempt ${a.n} preempted on ${where(a)}${a.endedAt ? ` at ${clock(ms(a.endedAt))}` : ''}${a.reason ? `: ${a.reason}` : ''}`),
+            tip(
+              `attempt ${a.n} preempted on ${where(a)}${a.endedAt ? ` at ${clock(ms(a.endedAt))}` : ''}${a.reason ? `: ${a.reason}` : ''}`,
+            ),
           ]),
         )
       }
@@ -152,7 +162,9 @@ function drawTimeline(snapshot) {
 
   const legend = document.getElementById('legend')
   legend.replaceChildren(
-    ...[...providers].sort().map((p) => el('span', {class: 'key'}, [el('i', {style: {background: colorOf(p)}}), document.createTextNode(p)])),
+    ...[...providers]
+      .sort()
+      .map((p) => el('span', {class: 'key'}, [el('i', {style: {background: colorOf(p)}}), document.createTextNode(p)])),
     el('span', {class: 'key'}, [el('i', {class: 'spot-key'}), document.createTextNode('spot (dashed)')]),
     el('span', {class: 'key'}, [el('b', {class: 'preempt-key', text: '▼'}), document.createTextNode('preempted')]),
     el('span', {class: 'key'}, [el('b', {class: 'failover-key', text: '✕'}), document.createTextNode('launch failed, failed over')]),
@@ -248,7 +260,13 @@ function drawCost(snapshot) {
   const height = rows.length * rowH + 10
   const max = Math.max(...rows.map((r) => Math.max(r.onDemandUsd, r.knownUsd)), 0.0001)
   const scale = (v) => (v / max) * (width - left - 140)
-  const chart = svg('svg', {width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'cost against on-demand by provider'})
+  const chart = svg('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': 'cost against on-demand by provider',
+  })
   rows.forEach((r, i) => {
     const y = 6 + i * rowH
     const paidUsd = r.usd === null ? r.knownUsd : r.usd
@@ -289,7 +307,13 @@ function drawSweeps(snapshot) {
     ...snapshot.sweeps.map((s) => {
       const total = Math.max(s.jobs, 1)
       const width = 320
-      const bar = svg('svg', {width, height: 16, class: 'progress', role: 'img', 'aria-label': `${s.counts.succeeded} of ${s.jobs} succeeded`})
+      const bar = svg('svg', {
+        width,
+        height: 16,
+        class: 'progress',
+        role: 'img',
+        'aria-label': `${s.counts.succeeded} of ${s.jobs} succeeded`,
+      })
       let at = 0
       for (const [part, color] of SWEEP_PARTS) {
         const n = s.counts[part] || 0
@@ -332,7 +356,9 @@ function drawServices(snapshot) {
           s.replicas.map((r) =>
             el('span', {class: `replica state-${r.state}`, 'data-provider': r.provider, style: {'border-color': colorOf(r.provider)}}, [
               el('b', {text: `#${r.n}`}),
-              document.createTextNode(` ${r.provider} · ${r.zone || r.region}${r.accelerator ? ` · ${r.accelerator}` : ''}${r.spot ? ' · spot' : ''} · ${r.state}`),
+              document.createTextNode(
+                ` ${r.provider} · ${r.zone || r.region}${r.accelerator ? ` · ${r.accelerator}` : ''}${r.spot ? ' · spot' : ''} · ${r.state}`,
+              ),
             ]),
           ),
         ),

@@ -28,7 +28,11 @@ export default class Dashboard extends BaseCommand {
     'token-file': Flags.string({description: 'file holding the access token (one word, at least 32 characters)'}),
     interval: duration({description: 'how often the page is brought up to date', default: 1, defaultHelp: async () => '1s'}),
     limit: Flags.integer({description: 'most jobs shown', default: 50, min: 1}),
-    grace: duration({description: "time a job cancelled from the page gets to exit, as cancel's --grace", default: 30, defaultHelp: async () => '30s'}),
+    grace: duration({
+      description: "time a job cancelled from the page gets to exit, as cancel's --grace",
+      default: 30,
+      defaultHelp: async () => '30s',
+    }),
   }
 
   /** Under --json the one document is printed once the server listens; the command then runs until a signal. */
@@ -63,8 +67,10 @@ export default class Dashboard extends BaseCommand {
       this.printed = true
     } else {
       this.out(`dashboard: ${running.openUrl}`)
-      if (token.source === 'generated') this.note('The token is in that address and is shown only this once; anyone with it can cancel jobs.')
-      if (token.source === 'file') this.note(`Every request needs the token of ${flags['token-file']}: open ${running.url}?token=TOKEN once.`)
+      if (token.source === 'generated')
+        this.note('The token is in that address and is shown only this once; anyone with it can cancel jobs.')
+      if (token.source === 'file')
+        this.note(`Every request needs the token of ${flags['token-file']}: open ${running.url}?token=TOKEN once.`)
       this.note('Ctrl-C stops it.')
     }
     await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), {once: true})))

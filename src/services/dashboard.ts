@@ -59,14 +59,12 @@ export async function dashboardSnapshot(ctx: ServiceContext, options: {limit: nu
   ])
   const jobCost = new Map(byJob.groups.map((g) => [g.key, {usd: g.cost.usd, onDemandUsd: g.onDemandUsd}]))
   const jobs = listJobs(store, {limit: options.limit}).map((job): DashboardJob => {
-    const attempts = store.listAttempts(job.id).map(
-      (a): DashboardAttempt => ({
-        ...attemptSummary(a),
-        intentAt: a.intentAt,
-        onDemandPricePerHour: a.onDemandPricePerHour,
-        launchFailed: a.launchedAt === null && a.state === 'FAILED',
-      }),
-    )
+    const attempts = store.listAttempts(job.id).map((a): DashboardAttempt => ({
+      ...attemptSummary(a),
+      intentAt: a.intentAt,
+      onDemandPricePerHour: a.onDemandPricePerHour,
+      launchFailed: a.launchedAt === null && a.state === 'FAILED',
+    }))
     return {
       ...job,
       attemptsDetail: attempts,
@@ -138,10 +136,13 @@ export function resolveDashboardToken(options: {host: string; tokenFile?: string
   }
   if (isLoopback(options.host)) return {source: 'none', value: null}
   if (!options.canShowToken)
-    throw new UsageError(`--host ${options.host} is reachable from other machines, so the dashboard needs a token, and none can be shown here`, {
-      code: 'TOKEN_REQUIRED',
-      hint: 'Pass --token-file FILE: a generated token is printed once in the human output, never in --json output.',
-    })
+    throw new UsageError(
+      `--host ${options.host} is reachable from other machines, so the dashboard needs a token, and none can be shown here`,
+      {
+        code: 'TOKEN_REQUIRED',
+        hint: 'Pass --token-file FILE: a generated token is printed once in the human output, never in --json output.',
+      },
+    )
   return {source: 'generated', value: randomBytes(24).toString('base64url')}
 }
 

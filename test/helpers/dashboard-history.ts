@@ -124,8 +124,17 @@ export function writeDashboardHistory(home: string, now: Date = new Date()): Das
     const base = testJobSpec({name: 'grid', run: 'python sweep.py'})
     const sweepSpec = {...base, matrix: {lr: [0.1, 0.01, 0.001], batch: [32, 64]}} as typeof base
     const {sweep, jobs} = store.createSweep(
-      {name: 'lr-grid', file: null, spec: sweepSpec, budgetUsd: 50, options: {maxParallel: 2, budget: {amount: 50, currency: 'USD'}}, plan: null},
-      [0.1, 0.01, 0.001].flatMap((lr) => [32, 64].map((batch) => ({name: `lr-grid-${lr}-${batch}`, file: null, spec: base, matrix: {lr, batch}}))),
+      {
+        name: 'lr-grid',
+        file: null,
+        spec: sweepSpec,
+        budgetUsd: 50,
+        options: {maxParallel: 2, budget: {amount: 50, currency: 'USD'}},
+        plan: null,
+      },
+      [0.1, 0.01, 0.001].flatMap((lr) =>
+        [32, 64].map((batch) => ({name: `lr-grid-${lr}-${batch}`, file: null, spec: base, matrix: {lr, batch}})),
+      ),
     )
     jobs.forEach((job, i) => {
       if (i >= 4) return
@@ -147,7 +156,12 @@ export function writeDashboardHistory(home: string, now: Date = new Date()): Das
       store.setJobState(job.id, 'RUNNING', {kind: 'job-running', attemptId: a.id})
       if (i < 3) {
         at += 18 * MIN
-        store.updateAttempt(a.id, {state: 'SUCCEEDED', endedAt: new Date(at).toISOString(), releasedAt: new Date(at).toISOString(), exitCode: 0})
+        store.updateAttempt(a.id, {
+          state: 'SUCCEEDED',
+          endedAt: new Date(at).toISOString(),
+          releasedAt: new Date(at).toISOString(),
+          exitCode: 0,
+        })
         store.setJobState(job.id, 'SUCCEEDED', {kind: 'job-succeeded'}, {exitCode: 0})
       }
     })
