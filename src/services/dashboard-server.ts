@@ -142,10 +142,6 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       ticking = false
     }
   }
-  const timer = setInterval(() => void tick(), options.intervalMs)
-  const heartbeat = setInterval(() => {
-    for (const c of clients) c.write(': keep-alive\n\n')
-  }, 15_000)
 
   /** Null when the request may go on; else it has been answered. */
   function authorize(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
@@ -262,6 +258,11 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       resolve()
     })
   })
+  // Only once it listens: a server that failed to bind leaves nothing running.
+  const timer = setInterval(() => void tick(), options.intervalMs)
+  const heartbeat = setInterval(() => {
+    for (const c of clients) c.write(': keep-alive\n\n')
+  }, 15_000)
   const address = server.address() as AddressInfo
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
   return {

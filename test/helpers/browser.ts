@@ -43,7 +43,7 @@ export interface DashboardProcess {
   url: string
   /** The whole --json document it printed when it started. */
   started: any
-  stop(): Promise<{code: number | null; stdout: string; stderr: string}>
+  stop(signal?: NodeJS.Signals): Promise<{code: number | null; stdout: string; stderr: string}>
 }
 
 /** `skyhop dashboard --port 0 --json ARGS` on this home, once it listens. */
@@ -70,8 +70,8 @@ export async function startDashboardCli(home: string, args: string[] = []): Prom
   return {
     url: started.result.url,
     started,
-    stop: async () => {
-      run.child.kill('SIGTERM')
+    stop: async (signal = 'SIGTERM') => {
+      run.child.kill(signal)
       return run
     },
   }
