@@ -10,6 +10,7 @@ import CatalogStatusCommand from './catalog/status.js'
 import Check from './check.js'
 import Controller from './controller.js'
 import Cost from './cost.js'
+import Dashboard from './dashboard.js'
 import Down from './down.js'
 import Import from './import.js'
 import Init from './init.js'
@@ -44,6 +45,7 @@ export const COMMANDS = {
   check: Check,
   controller: Controller,
   cost: Cost,
+  dashboard: Dashboard,
   down: Down,
   import: Import,
   init: Init,

@@ -216,6 +216,24 @@ describe('--json output of every command matches its schema (built CLI)', functi
     }
   })
 
+  it('dashboard: its one document, printed once it listens, before it serves until a signal', async () => {
+    const run = runCliAsync(['dashboard', '--port', '0', '--json'], {home, env})
+    let out = ''
+    run.child.stdout!.on('data', (d) => (out += d))
+    try {
+      await waitFor(() => out.includes('"tokenSource"'), 30_000)
+      await new Promise((r) => setTimeout(r, 200))
+    } finally {
+      run.child.kill('SIGTERM')
+    }
+    const ended = await run
+    expect(ended.code, ended.stderr).to.equal(0)
+    const envelope = parseEnvelope(ended.stdout)
+    check('envelope', envelope, 'dashboard envelope')
+    check('dashboard', envelope.result, 'skyhop dashboard --port 0')
+    validated.set('dashboard', (validated.get('dashboard') ?? 0) + 1)
+  })
+
   it('check, accelerators, offers, catalog status, catalog refresh', async () => {
     json('check', ['check'], o)
     json('accelerators', ['accelerators'], o)
