@@ -20,6 +20,7 @@ import type {ServiceSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ReplicaState, type ServiceRecord, TERMINAL_SERVICE_STATES} from '../model/service.js'
 import {placeReplicas} from '../planner/assignment.js'
 import type {Replanned, Replanner} from '../planner/replanner.js'
+import {type Place, drainRank, pickSurplus, replicaMarkets, spreadKeyOf, zoneKey} from '../planner/service-replicas.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
 import {LoadBalancer} from '../serve/balancer.js'
@@ -357,14 +358,8 @@ class ServiceController {
     const readyCurrent = current.filter((r) => r.state === 'READY').length
     const missing = target - current.length - this.planning
     if (missing > 0 && Date.now() >= this.launchAfter) {
-      let onDemand = current.filter((r) => !r.spot).length
-      const spots: boolean[] = []
-      for (let i = 0; i < missing; i++) {
-        const spot = service.spec.spot !== 'on-demand' && onDemand >= spec.spot.baseOnDemand
-        if (!spot) onDemand++
-        spots.push(spot)
-      }
-      this.track(this.launchReplicas(service, spots))
+      const onDemand = current.filter((r) => !r.spot).length
+      this.track(this.launchReplicas(service, replicaMarkets(missing, onDemand, spec.spot.baseOnDemand, service.spec.spot !== 'on-demand')))
     }
     this.respot(service, spec, current, missing)
     const old = active.filter((r) => r.version !== service.version)
@@ -372,20 +367,14 @@ class ServiceController {
     const oldByValue = [...old].sort((a, b) => rankForDrain(a) - rankForDrain(b))
     for (const r of oldByValue.slice(0, Math.max(0, old.length - keepOld))) this.drain(r, 'replaced by the new version')
     const surplus = current.length - target
-    if (surplus > 0) {
-      const floor = spec.spot.baseOnDemand
-      const byValue = [...current].sort((a, b) => rankForDrain(a) - rankForDrain(b) || b.n - a.n)
-      let onDemandLeft = current.filter((r) => !r.spot).length
-      let drained = 0
-      for (const r of byValue) {
-        if (drained >= surplus) break
-        if (r.state === 'REQUESTED') continue // its launch is still out; it is drained once it answers
-        if (!r.spot && onDemandLeft <= floor && byValue.some((x) => x.spot && x.state !== 'REQUESTED' && x.state !== 'DRAINING')) continue
-        if (!r.spot) onDemandLeft--
-        this.drain(r, 'scale-down')
-        drained++
-      }
-    }
+    const candidates = current.map((r) => ({
+      spot: r.spot,
+      ready: r.state === 'READY',
+      requested: r.state === 'REQUESTED', // its launch is still out; it is drained once it answers
+      draining: false,
+      n: r.n,
+    }))
+    for (const i of pickSurplus(candidates, surplus, spec.spot.baseOnDemand)) this.drain(current[i], 'scale-down')
   }
 
   /**
@@ -496,9 +485,7 @@ class ServiceController {
       const markets = [...new Set(spots)]
       const plans = new Map<boolean, Replanned>()
       for (const spot of markets) plans.set(spot, await this.deps.replan({...service.spec, spot: spot ? 'spot' : 'on-demand'}, blocked))
-      const zoneKey = (c: {provider: string; region: string; zone: string | null}) => `${c.provider}/${c.region}/${c.zone ?? ''}`
-      const spreadKey = (c: {provider: string; region: string; zone: string | null}) =>
-        spec.spot.spread === 'none' ? null : spec.spot.spread === 'providers' ? c.provider : zoneKey(c)
+      const spreadKey = (c: Place) => spreadKeyOf(spec.spot.spread, c)
       const all = this.store.replicas(this.serviceId)
       const warm = new Set(all.filter((r) => r.launchedAt !== null).map(zoneKey))
       const inUse = new Map<string, number>(this.claims)
@@ -562,7 +549,7 @@ class ServiceController {
       const offer = planned.offerOf(c)
       const provider = this.deps.providers.get(c.provider)
       if (!offer || !provider) continue
-      const key = spreadKey(c) ?? `${c.provider}/${c.region}/${c.zone ?? ''}`
+      const key = spreadKey(c) ?? zoneKey(c)
       this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
       const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, surge).finally(() => {
         const left = (this.claims.get(key) ?? 1) - 1
@@ -720,7 +707,7 @@ export function serviceSpec(service: ServiceRecord): ServiceSpec {
  * spot, the dearer first (the on-demand floor is kept by the caller).
  */
 function rankForDrain(r: ReplicaRecord): number {
-  return (r.state === 'READY' ? 2 : 0) + (r.spot ? 1 : 0)
+  return drainRank({spot: r.spot, ready: r.state === 'READY'})
 }
 
 /** Where the balancer reaches a replica on a machine of its own: the address the backend gave it. */
