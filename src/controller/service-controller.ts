@@ -20,7 +20,7 @@ import type {ServiceSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ReplicaState, type ServiceRecord, TERMINAL_SERVICE_STATES} from '../model/service.js'
 import {placeReplicas} from '../planner/assignment.js'
 import type {Replanned, Replanner} from '../planner/replanner.js'
-import {type Place, drainRank, pickSurplus, replicaMarkets, spreadKeyOf, zoneKey} from '../planner/service-replicas.js'
+import {type Place, drainRank, noticeBlockUntil, pickSurplus, replicaMarkets, spreadKeyOf, zoneKey} from '../planner/service-replicas.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
 import {LoadBalancer} from '../serve/balancer.js'
@@ -65,6 +65,8 @@ const ACTIVE: ReadonlySet<ReplicaState> = new Set(['REQUESTED', 'STARTING', 'REA
 const PROBE_FAILURES = 3
 /** How long a failed launch scope stays blocked before it is tried again. */
 const BLOCK_MS = 60_000
+/** The reason of a zone blocked by a spot replica's notice (noticeBlockUntil): a look for spot does not retry it. */
+const NOTICE_BLOCK_REASON = 'interruption notice'
 /** After no offer could carry a replica, wait this long before trying again. */
 const LAUNCH_BACKOFF_MS = 5_000
 
@@ -281,6 +283,14 @@ class ServiceController {
       // The SpotServe move: no new request goes to it from now; those in flight finish within
       // the grace; the replacement starts now (converge counts it no longer).
       void this.lb.drain(r.id)
+      if (r.spot) {
+        // Its zone's spot is going: the replacement must not go there (noticeBlockUntil).
+        const killAt = result.stopping.killAt ? Date.parse(result.stopping.killAt) : null
+        this.blocked.push({
+          scope: {provider: r.provider, region: r.region, zone: r.zone, market: 'spot', reason: NOTICE_BLOCK_REASON},
+          until: noticeBlockUntil(Date.now(), Number.isNaN(killAt) ? null : killAt, BLOCK_MS),
+        })
+      }
       this.store.updateReplica(
         r.id,
         {state: 'DRAINING', noticeAt: now(), reason: `interruption notice; killed at ${result.stopping.killAt ?? 'the end of the grace'}`},
@@ -481,7 +491,10 @@ class ServiceController {
       this.blocked = this.blocked.filter((b) => b.until > t)
       // A look for spot to move back to is itself the test of spot capacity: the zones that
       // had none when the replica fell back to on-demand are tried again.
-      const blocked = this.blocked.filter((b) => !(options.surge && b.scope.market === 'spot')).map((b) => b.scope)
+      // A zone under an interruption notice stays blocked even then.
+      const blocked = this.blocked
+        .filter((b) => !(options.surge && b.scope.market === 'spot' && b.scope.reason !== NOTICE_BLOCK_REASON))
+        .map((b) => b.scope)
       const markets = [...new Set(spots)]
       const plans = new Map<boolean, Replanned>()
       for (const spot of markets) plans.set(spot, await this.deps.replan({...service.spec, spot: spot ? 'spot' : 'on-demand'}, blocked))

@@ -43,6 +43,16 @@ export function spreadKeyOf(spread: Spread, p: Place): string | null {
   return spread === 'none' ? null : spread === 'providers' ? p.provider : zoneKey(p)
 }
 
+/**
+ * Until when a zone whose spot replica got an interruption notice is not tried for spot: its
+ * capacity is being taken back, so a replacement launched there (a warm zone, the matching's
+ * favourite) would be taken back with it. Until the kill plus `blockMs` (a failed launch's
+ * block), or from now when the kill time is unknown. Milliseconds or seconds, as given.
+ */
+export function noticeBlockUntil(now: number, killAt: number | null, blockFor: number): number {
+  return Math.max(now, killAt ?? now) + blockFor
+}
+
 /** What the drain order looks at of a replica. */
 export interface DrainCandidate {
   spot: boolean

@@ -8,7 +8,8 @@
 // Kuhn–Munkres with spot replicas kept out of each other's zones, each replica trying its
 // match first and then the other zones in price order, a zone that failed a launch blocked
 // for a minute; on an interruption notice the replica is drained at once (the balancer
-// sends it nothing new: it no longer counts as ready) and its replacement launched; when no
+// sends it nothing new: it no longer counts as ready), its zone blocked for spot until a
+// minute after the kill, and its replacement launched; when no
 // zone has spot, on-demand; every respot interval an on-demand replica above the floor
 // looks for spot again (spot launched first, the on-demand one drained once it is ready),
 // and a scale-down drains by the controller's order.
@@ -19,7 +20,7 @@
 // spot does (one interruption takes a zone's capacity at once: why replicas spread). The
 // service starts in its steady state: the replicas are placed and ready at the first tick.
 import {placeReplicas} from '../planner/assignment.js'
-import {type Spread, pickSurplus, replicaMarkets, spreadKeyOf} from '../planner/service-replicas.js'
+import {type Spread, noticeBlockUntil, pickSurplus, replicaMarkets, spreadKeyOf} from '../planner/service-replicas.js'
 import {rng} from './stats.js'
 import type {SpotMarket} from './types.js'
 
@@ -137,6 +138,8 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
   let replicas: Replica[] = []
   let launched = 0
   const blockedUntil = new Float64Array(markets.length)
+  /** Zones under a notice (noticeBlockUntil): not tried for spot even by a look for spot to move back to. */
+  const noticeBlockedUntil = new Float64Array(markets.length)
   const warm = new Set<number>()
   let respotAt = 0
   const out: ServiceRunOutcome = {
@@ -192,7 +195,7 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
       const key = spreadKeyOf(input.spread, place(r.market))
       if (key !== null) inUse.set(key, (inUse.get(key) ?? 0) + 1)
     }
-    const open = byPrice.filter((z) => surge || blockedUntil[z] <= t)
+    const open = byPrice.filter((z) => noticeBlockedUntil[z] <= t && (surge || blockedUntil[z] <= t))
     const placed = placeReplicas(
       Array.from({length: count}, () => ({spot: true})),
       open.map((z) => ({spreadKey: spreadKeyOf(input.spread, place(z)), spot: true, rank: rankOf[z], warm: warm.has(z)})),
@@ -204,7 +207,7 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
       const ordered = [...match, ...open.filter((z) => z !== match[0])].slice(0, MAX_TRIES)
       const z = ordered.find((zone) => {
         if (has(zone, t)) return true
-        blockedUntil[zone] = t + SERVICE_BLOCK_SECONDS
+        blockedUntil[zone] = Math.max(blockedUntil[zone], t + SERVICE_BLOCK_SECONDS)
         return false
       })
       if (z === undefined) {
@@ -274,6 +277,7 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
       } else if (!r.draining && r.noticeAt <= t) {
         r.draining = true
         out.notices++
+        noticeBlockedUntil[r.market] = Math.max(noticeBlockedUntil[r.market], noticeBlockUntil(t, r.deathAt, SERVICE_BLOCK_SECONDS))
       }
     }
     converge(t, false)
@@ -284,6 +288,7 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
       for (const at of [r.readyAt, r.noticeAt, r.deathAt]) if (at > t && at < next) next = at
     }
     for (const b of blockedUntil) if (b > t && b < next) next = b
+    for (const b of noticeBlockedUntil) if (b > t && b < next) next = b
     if (replicas.some((r) => r.ended)) replicas = replicas.filter((r) => !r.ended)
     const ready = replicas.filter((r) => !r.ended && !r.draining && r.readyAt <= t).length
     const span = next - t
