@@ -23,7 +23,7 @@ import type {Replanned, Replanner} from '../planner/replanner.js'
 import {type Place, drainRank, noticeBlockUntil, pickSurplus, replicaMarkets, spreadKeyOf, zoneKey} from '../planner/service-replicas.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
-import {LoadBalancer} from '../serve/balancer.js'
+import {type Balancer, createBalancer} from '../serve/balancer-thread.js'
 import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
@@ -76,7 +76,7 @@ export async function driveService(serviceId: string, deps: ServiceControllerDep
 }
 
 class ServiceController {
-  private lb!: LoadBalancer
+  private lb!: Balancer
   private probes?: Dispatcher
   private lostLease = false
   private readonly probeAt = new Map<string, {next: number; failures: number}>()
@@ -165,7 +165,8 @@ class ServiceController {
     const windowMs = Math.min(60, Math.max(2, spec.upscaleDelaySeconds)) * 1000
     // After a recover, the balancer comes back where clients know it.
     const port = service.endpoint ? Number(new URL(service.endpoint).port) : spec.lbPort
-    this.lb = new LoadBalancer({host: spec.host, port, apiKey, windowMs})
+    // On a worker thread of its own: this thread's work (the store, polls, probes) never delays a request.
+    this.lb = createBalancer({host: spec.host, port, apiKey, windowMs})
     const endpoint = await this.listen(port)
     this.store.setEndpoint(this.serviceId, endpoint)
     this.emit('endpoint', `load balancer on ${endpoint}`)

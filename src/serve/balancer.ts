@@ -210,6 +210,18 @@ export class LoadBalancer {
     }))
   }
 
+  /** Each replica's routing state, without the window's percentiles (cheap: no sorting). */
+  replicaStates(): Array<Pick<ReplicaMetrics, 'id' | 'origin' | 'outstanding' | 'draining' | 'requests' | 'failures'>> {
+    return this.list.map((r) => ({
+      id: r.target.id,
+      origin: r.target.origin,
+      outstanding: r.outstanding,
+      draining: r.draining,
+      requests: r.requests,
+      failures: r.failures,
+    }))
+  }
+
   /** Requests per second over the window, every replica together (what the autoscaler reads). */
   rate(now = Date.now()): number {
     let sum = 0

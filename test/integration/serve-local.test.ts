@@ -11,7 +11,7 @@ import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
 import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
-import {sleep, waitUntil} from '../helpers/wait.js'
+import {sleep, until, waitUntil} from '../helpers/wait.js'
 
 const SERVER_DIR = join(ROOT, 'examples', 'model-server')
 
@@ -301,9 +301,17 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
     const recovered = w.json(['recover'])
     expect(recovered.restartedServices).to.deep.equal([up.id])
     await waitUntil(() => w.store().getService(up.id)!.leaseOwner !== null, 10_000, 100)
-    const again = await fetch(`${up.endpoint}/`).catch(() => null)
-    const answered = again?.status === 200 ? again : await sleep(1000).then(() => fetch(`${up.endpoint}/`))
-    expect(answered.status).to.equal(200)
+    // The new controller listens once its balancer thread has started, on the same port.
+    const answered = await until(
+      () =>
+        fetch(`${up.endpoint}/`)
+          .then((r) => r.status)
+          .catch((error: Error) => error.message),
+      (status) => status === 200,
+      10_000,
+      200,
+    )
+    expect(answered).to.equal(200)
     // The same two replicas, adopted; nothing new launched and nothing left unowned.
     expect(
       w
