@@ -20,9 +20,20 @@ import type {ServiceSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ReplicaState, type ServiceRecord, TERMINAL_SERVICE_STATES} from '../model/service.js'
 import {placeReplicas} from '../planner/assignment.js'
 import type {Replanned, Replanner} from '../planner/replanner.js'
-import {type Place, drainRank, noticeBlockUntil, pickSurplus, replicaMarkets, spreadKeyOf, zoneKey} from '../planner/service-replicas.js'
+import {
+  type Place,
+  drainRank,
+  noticeBlockUntil,
+  pickSurplus,
+  replicaMarkets,
+  replicasForRate,
+  spreadKeyOf,
+  wantedReplicas,
+  zoneKey,
+} from '../planner/service-replicas.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
+import type {ReplicaMetrics} from '../serve/balancer.js'
 import {type Balancer, createBalancer} from '../serve/balancer-thread.js'
 import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
@@ -340,8 +351,16 @@ class ServiceController {
     if (current !== service.targetReplicas) this.store.setTarget(this.serviceId, current)
     if (targetQpsPerReplica === null) return
     const rate = this.lb.rate()
-    const wanted = Math.min(max, Math.max(min, Math.ceil(rate / targetQpsPerReplica)))
     const t = Date.now()
+    // The rate's count, and one more while the measured p95 is above the SLO (never fewer).
+    const {wanted, sloBreached, p95Ms} = wantedReplicas({
+      current,
+      forRate: replicasForRate(rate, targetQpsPerReplica, 1, min, max),
+      min,
+      max,
+      sloP95Ms: spec.slo ? spec.slo.p95LatencySeconds * 1000 : null,
+      replicaP95Ms: spec.slo ? this.latencies(t) : [],
+    })
     this.wantUpSince = wanted > current ? (this.wantUpSince ?? t) : null
     this.wantDownSince = wanted < current ? (this.wantDownSince ?? t) : null
     const change =
@@ -350,8 +369,21 @@ class ServiceController {
     if (!change) return
     this.wantUpSince = this.wantDownSince = null
     this.store.setTarget(this.serviceId, wanted)
-    this.deps.services.store.addEvent(this.serviceId, null, 'service-scaled', {from: current, to: wanted, ratePerSecond: round(rate)})
-    this.emit('scaled', `${current} → ${wanted} replicas (${round(rate)} requests/s)`)
+    this.deps.services.store.addEvent(this.serviceId, null, 'service-scaled', {
+      from: current,
+      to: wanted,
+      ratePerSecond: round(rate),
+      ...(sloBreached ? {p95Ms: roundOrNull(p95Ms), sloP95Ms: spec.slo!.p95LatencySeconds * 1000} : {}),
+    })
+    const why = sloBreached ? `, p95 ${roundOrNull(p95Ms)} ms above the SLO's ${spec.slo!.p95LatencySeconds * 1000} ms` : ''
+    this.emit('scaled', `${current} → ${wanted} replicas (${round(rate)} requests/s${why})`)
+  }
+
+  private latencyCache: {at: number; metrics: ReplicaMetrics[]} = {at: 0, metrics: []}
+  /** The balancer's per-replica metrics at most a second old: reading them sorts the window's samples. */
+  private latencies(t: number): ReplicaMetrics[] {
+    if (t - this.latencyCache.at >= 1000) this.latencyCache = {at: t, metrics: this.lb.metrics(t).filter((m) => !m.draining)}
+    return this.latencyCache.metrics
   }
 
   /**

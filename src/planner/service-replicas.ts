@@ -176,3 +176,28 @@ export function replicasForRate(ratePerSecond: number, qpsPerReplica: number, sp
   const per = qpsPerReplica * (speed > 0 ? speed : 1)
   return Math.min(max, Math.max(min, Math.ceil(ratePerSecond / per - 1e-9)))
 }
+
+/** Latency samples a replica needs in the window before its p95 counts against the SLO. */
+export const SLO_MIN_SAMPLES = 20
+
+/**
+ * The replica count the autoscaler wants, from the rate and the latency SLO: the rate's
+ * count (replicasForRate), and while the measured p95 (the worst replica's with enough
+ * samples) is above `slo.p95_latency`, one more than now and never fewer than now, within
+ * [min, max]. SpotServe's order: meet the throughput first, then the latency.
+ */
+export function wantedReplicas(input: {
+  current: number
+  forRate: number
+  min: number
+  max: number
+  sloP95Ms: number | null
+  replicaP95Ms: ReadonlyArray<{p95Ms: number | null; samples: number}>
+}): {wanted: number; sloBreached: boolean; p95Ms: number | null} {
+  const {current, forRate, min, max, sloP95Ms} = input
+  let p95: number | null = null
+  for (const r of input.replicaP95Ms) if (r.p95Ms !== null && r.samples >= SLO_MIN_SAMPLES) p95 = Math.max(p95 ?? 0, r.p95Ms)
+  const breached = sloP95Ms !== null && p95 !== null && p95 > sloP95Ms
+  const wanted = breached ? Math.max(forRate, current + 1) : forRate
+  return {wanted: Math.min(max, Math.max(min, wanted)), sloBreached: breached, p95Ms: p95}
+}

@@ -2,7 +2,16 @@
 // the on-demand floor, the spread key, the drain order, and throughput sizing.
 import {expect} from 'chai'
 
-import {pickSurplus, replicaMarkets, replicasForRate, sizeReplicas, spreadKeyOf} from '../../../src/planner/service-replicas.js'
+import {
+  SLO_MIN_SAMPLES,
+  noticeBlockUntil,
+  pickSurplus,
+  replicaMarkets,
+  replicasForRate,
+  sizeReplicas,
+  spreadKeyOf,
+  wantedReplicas,
+} from '../../../src/planner/service-replicas.js'
 
 describe('service replica rules (planner/service-replicas)', () => {
   it('fills the on-demand floor first, counting the on-demand replicas the service has, then spot', () => {
@@ -96,5 +105,36 @@ describe('service replica rules (planner/service-replicas)', () => {
       expect(replicasForRate(1000, 50, 1, 1, 8)).to.equal(8)
       expect(replicasForRate(0, 50, 1, 2, 8)).to.equal(2)
     })
+  })
+
+  describe('the latency SLO', () => {
+    const base = {current: 2, forRate: 2, min: 1, max: 4, sloP95Ms: 500}
+    it('asks for one more replica while the worst replica’s p95 is above the SLO, never fewer than now', () => {
+      const slow = [
+        {p95Ms: 300, samples: 100},
+        {p95Ms: 800, samples: 100},
+      ]
+      expect(wantedReplicas({...base, replicaP95Ms: slow})).to.deep.equal({wanted: 3, sloBreached: true, p95Ms: 800})
+      // The rate alone would go down to 1: not while the SLO is broken.
+      expect(wantedReplicas({...base, forRate: 1, replicaP95Ms: slow}).wanted).to.equal(3)
+      // The rate's count wins when it is higher.
+      expect(wantedReplicas({...base, forRate: 4, replicaP95Ms: slow}).wanted).to.equal(4)
+      // Never above max.
+      expect(wantedReplicas({...base, current: 4, replicaP95Ms: slow}).wanted).to.equal(4)
+    })
+
+    it('follows the rate when the p95 is within the SLO, there is no SLO, or too few samples', () => {
+      const fast = [{p95Ms: 120, samples: 100}]
+      expect(wantedReplicas({...base, forRate: 1, replicaP95Ms: fast})).to.deep.equal({wanted: 1, sloBreached: false, p95Ms: 120})
+      expect(wantedReplicas({...base, sloP95Ms: null, forRate: 1, replicaP95Ms: [{p95Ms: 900, samples: 100}]}).wanted).to.equal(1)
+      const few = [{p95Ms: 900, samples: SLO_MIN_SAMPLES - 1}]
+      expect(wantedReplicas({...base, forRate: 1, replicaP95Ms: few})).to.deep.equal({wanted: 1, sloBreached: false, p95Ms: null})
+    })
+  })
+
+  it('blocks a zone under notice until a while after the kill', () => {
+    expect(noticeBlockUntil(1000, 121_000, 60_000)).to.equal(181_000)
+    expect(noticeBlockUntil(1000, null, 60_000)).to.equal(61_000)
+    expect(noticeBlockUntil(200_000, 121_000, 60_000)).to.equal(260_000)
   })
 })
