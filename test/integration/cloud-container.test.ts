@@ -6,6 +6,8 @@
 // one-time secrets object, never in user data; the boot script logs in with the password on
 // stdin into an auth file of its own and removes it after the pull. The registry is played by
 // a podman wrapper on PATH that records the login and "pulls" by tagging the offline test image.
+// A spot interruption served on the instance's metadata reaches the job inside its container,
+// which saves its checkpoint to the store and resumes in a container on the next instance.
 import {expect} from 'chai'
 import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {execFileSync} from 'node:child_process'
@@ -97,5 +99,47 @@ esac
     if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data)
     expect(data.includes(password)).to.equal(false)
     expect(data.toString()).to.not.include("sk_file 'skyhop-runner.sh'")
+  })
+  it('a spot interruption reaches the job inside its container: it saves within the notice, and resumes in a container on the next instance', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const run = [
+      'n=0',
+      'if [ -f "$SKYHOP_CHECKPOINT_DIR/n" ]; then n=$(cat "$SKYHOP_CHECKPOINT_DIR/n"); echo "attempt $SKYHOP_ATTEMPT resumes at $n"; fi',
+      `trap 'echo "$n" > "$SKYHOP_CHECKPOINT_DIR/n"; echo "saved $n in $(cat /skyhop-test-marker)"; exit 0' TERM`,
+      'while [ "$n" -lt 40 ]; do n=$((n + 1)); sleep 0.2 & wait $!; done',
+      'echo "finished at $n in $(cat /skyhop-test-marker)"',
+    ].join('\n')
+    const spec = cloudJob('boxed-spot', run, {
+      image: TEST_IMAGE,
+      container: parseContainerReference(TEST_IMAGE),
+      spot: 'spot',
+      recovery: {
+        strategy: 'eager-next-region',
+        maxRestarts: 2,
+        restartOnExitCodes: [],
+        maxRestartsOnErrors: 0,
+        graceSeconds: 5,
+        signal: 'SIGTERM',
+      },
+    })
+    let interrupted: string | null = null
+    const {job} = await w.drive(spec, {
+      onEvent: (e) => {
+        if (e.kind !== 'running' || interrupted) return
+        interrupted = w!.store.getAttempt(e.attemptId!)!.handle!.externalId
+        setTimeout(() => w!.ec2.interruptSpot(interrupted!, 8000), 2500)
+      },
+    })
+    const all = w.store.listAttempts(job.id)
+    expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
+    expect(all.map((a) => a.state)).to.deep.equal(['PREEMPTED', 'SUCCEEDED'])
+    const first: string[] = []
+    for await (const line of w.aws.logs(all[0].handle!, {follow: false})) first.push(line)
+    const saved = /^saved (\d+) in inside the skyhop test image$/.exec(first.find((l) => l.startsWith('saved')) ?? '')
+    expect(saved, first.join('\n')).to.not.equal(null)
+    const second: string[] = []
+    for await (const line of w.aws.logs(all[1].handle!, {follow: false})) second.push(line)
+    expect(second[0]).to.equal(`attempt 2 resumes at ${saved![1]}`)
+    expect(second.at(-1)).to.equal('finished at 40 in inside the skyhop test image')
   })
 })
