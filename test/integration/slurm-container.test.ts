@@ -59,6 +59,7 @@ describe('slurm provider: container images (real Slurm, real podman)', function 
   it('finds podman on the cluster and plans container jobs there', async () => {
     expect(await provider.runsContainers()).to.equal(true)
     expect(await provider.containerUnsupported()).to.equal(null)
+    expect((await provider.check()).message).to.match(/; container runtime: podman$/)
   })
 
   it('plan (the built CLI) offers the cluster for a container job, and says why not when the runtime is turned off', () => {

@@ -314,12 +314,20 @@ export class SlurmProvider implements Provider {
     const reachable = await this.ping()
     if (!reachable.ok) return reachable
     const source = reachable.source
-    const [cluster, partitions] = await Promise.all([
+    const [cluster, partitions, containers] = await Promise.all([
       this.cluster(),
       this.partitionsInfo({fresh: false}).catch(() => [] as PartitionInfo[]),
+      this.containerRuntime(),
     ])
     const names = partitions.map((p) => `${p.name}${p.state === 'UP' ? '' : ` (${p.state})`}${isPreemptible(p) ? ' [preemptible]' : ''}`)
-    return {provider: PROVIDER, ok: true, source, message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}`}
+    // What a job with a container image would run under here (containers.ts).
+    const runtime = containers.runtime ?? 'none found'
+    return {
+      provider: PROVIDER,
+      ok: true,
+      source,
+      message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}; container runtime: ${runtime}`,
+    }
   }
 
   /** Whether slurmctld answers (`scontrol ping`, one query): all that enabling the provider needs. */
