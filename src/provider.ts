@@ -3,14 +3,7 @@
 // `skyhop:providers` hook's `skyhop` option, the running skyhop's own, so the errors it throws
 // are the classes the controller classifies; it imports it only for types and for its tests
 // (the contract kit).
-export type {
-  AttemptStorage,
-  CheckResult,
-  LaunchRequest,
-  LogOptions,
-  OwnedQuery,
-  Provider,
-} from './providers/provider.js'
+export type {AttemptStorage, CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from './providers/provider.js'
 export type {LaunchHandle, PollResult, QueueEstimate, AttemptState, NodePoll} from './model/attempt.js'
 export type {Offer} from './model/catalog.js'
 export type {JobSpec} from './model/job-spec.js'

@@ -128,7 +128,11 @@ export async function runProviderContract(fixture: ContractFixture): Promise<Con
       (e: unknown) => e,
     )
     assert.ok(error instanceof ProviderError, `a ${category} refusal is a ProviderError (got ${String(error)})`)
-    assert.equal((error as ProviderError).category, category satisfies ProviderErrorCategory, `a ${category} refusal has category ${category}`)
+    assert.equal(
+      (error as ProviderError).category,
+      category satisfies ProviderErrorCategory,
+      `a ${category} refusal has category ${category}`,
+    )
     done(`${category} error mapped`)
   }
   return steps

@@ -84,7 +84,8 @@ export function pluginProviders(result: ProviderHookResult, builtIn: readonly st
 function entryProblem(entry: unknown): string | null {
   if (typeof entry !== 'object' || entry === null) return 'is not an object'
   const e = entry as Record<string, unknown>
-  if (typeof e.name !== 'string' || !NAME.test(e.name)) return `has an invalid name ${JSON.stringify(e.name)} (lower case letters, digits, dashes)`
+  if (typeof e.name !== 'string' || !NAME.test(e.name))
+    return `has an invalid name ${JSON.stringify(e.name)} (lower case letters, digits, dashes)`
   for (const fn of ['credentialsPresent', 'create'] as const) {
     if (typeof e[fn] !== 'function') return `("${e.name}") has no ${fn}() function`
   }

@@ -66,16 +66,22 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
     try {
       created = await provider.create({env, home: setup.home, userHome: homedir()})
     } catch (error) {
-      throw new UsageError(`plugin ${plugin} failed to create provider "${provider.name}": ${error instanceof Error ? error.message : String(error)}`, {
-        code: 'PLUGIN_LOAD_FAILED',
-        hint: `Fix its configuration (docs of ${plugin}) or remove it: \`skyhop plugins uninstall ${plugin}\`.`,
-      })
+      throw new UsageError(
+        `plugin ${plugin} failed to create provider "${provider.name}": ${error instanceof Error ? error.message : String(error)}`,
+        {
+          code: 'PLUGIN_LOAD_FAILED',
+          hint: `Fix its configuration (docs of ${plugin}) or remove it: \`skyhop plugins uninstall ${plugin}\`.`,
+        },
+      )
     }
     if (created?.name !== provider.name) {
-      throw new UsageError(`plugin ${plugin}: create() of provider "${provider.name}" returned a provider named ${JSON.stringify(created?.name)}`, {
-        code: 'PLUGIN_INVALID',
-        hint: 'See docs/providers/plugins.md.',
-      })
+      throw new UsageError(
+        `plugin ${plugin}: create() of provider "${provider.name}" returned a provider named ${JSON.stringify(created?.name)}`,
+        {
+          code: 'PLUGIN_INVALID',
+          hint: 'See docs/providers/plugins.md.',
+        },
+      )
     }
     providers.set(provider.name, created)
   }

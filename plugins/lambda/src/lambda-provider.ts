@@ -78,7 +78,12 @@ export class LambdaProvider implements Provider {
     if (!key) return {provider: this.name, ok: false, source: null, message: `no API key found (looked at ${LOOKED})`}
     try {
       const types = await this.call<{data: Record<string, unknown>}>('GET', '/instance-types')
-      return {provider: this.name, ok: true, source: key.source, message: `credentials work: ${Object.keys(types.data ?? {}).length} instance types`}
+      return {
+        provider: this.name,
+        ok: true,
+        source: key.source,
+        message: `credentials work: ${Object.keys(types.data ?? {}).length} instance types`,
+      }
     } catch (error) {
       const e = error as ProviderErrorType
       return {provider: this.name, ok: false, source: key.source, message: this.kit.redact(e.hint ? `${e.message} (${e.hint})` : e.message)}
@@ -92,10 +97,15 @@ export class LambdaProvider implements Provider {
     }
     if (request.spot) throw new ProviderError(this.name, 'user', 'Lambda Cloud has no spot instances', {scope: 'provider'})
     if (request.secrets && Object.keys(request.secrets).length > 0 && !request.secretsObject) {
-      throw new ProviderError(this.name, 'unavailable', "the job has secrets, which reach a cloud instance only through the job's checkpoint store", {
-        scope: 'provider',
-        hint: 'Set checkpoint_store in the job file or the config (docs/job-contract.md).',
-      })
+      throw new ProviderError(
+        this.name,
+        'unavailable',
+        "the job has secrets, which reach a cloud instance only through the job's checkpoint store",
+        {
+          scope: 'provider',
+          hint: 'Set checkpoint_store in the job file or the config (docs/job-contract.md).',
+        },
+      )
     }
     const name = instanceName(request.jobId, request.attemptId)
     // Lambda's launch has no idempotency token: a retried launch finds its instance by name.
@@ -126,7 +136,13 @@ export class LambdaProvider implements Provider {
     const launched = await this.call<{data: {instance_ids: string[]}}>('POST', '/instance-operations/launch', body)
     const id = launched.data?.instance_ids?.[0]
     if (!id) throw new ProviderError(this.name, 'transient', 'the launch answered without an instance id', {code: 'PROVIDER_HTTP'})
-    return {provider: this.name, externalId: id, region: request.offer.region, zone: null, data: {attemptId: request.attemptId, jobId: request.jobId, name}}
+    return {
+      provider: this.name,
+      externalId: id,
+      region: request.offer.region,
+      zone: null,
+      data: {attemptId: request.attemptId, jobId: request.jobId, name},
+    }
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
@@ -188,7 +204,8 @@ export class LambdaProvider implements Provider {
     const instance = (await this.instances()).find((i) => i.id === handle.externalId)
     if (!instance || instance.status === 'terminated' || instance.status === 'terminating') return
     // The console's end state, kept for a poll after the instance is gone.
-    if (instance.ip && !this.ended.has(handle.externalId)) this.resultOf(handle.externalId, await this.readConsole(instance.ip).catch(() => ''))
+    if (instance.ip && !this.ended.has(handle.externalId))
+      this.resultOf(handle.externalId, await this.readConsole(instance.ip).catch(() => ''))
     try {
       await this.call('POST', '/instance-operations/terminate', {instance_ids: [handle.externalId]})
     } catch (error) {
@@ -200,7 +217,8 @@ export class LambdaProvider implements Provider {
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
     const out: LaunchHandle[] = []
     for (const i of await this.instances()) {
-      if (i.status === 'terminated' || !i.name?.startsWith(NAME_PREFIX)) continue
+      // A terminating instance is already being released: not an orphan.
+      if (i.status === 'terminated' || i.status === 'terminating' || !i.name?.startsWith(NAME_PREFIX)) continue
       const [jobId, attemptId] = i.name.slice(NAME_PREFIX.length).split('.')
       if (!jobId || !attemptId) continue
       if (query.attemptId && attemptId !== query.attemptId) continue
@@ -215,7 +233,9 @@ export class LambdaProvider implements Provider {
     const report = parseConsole(text)
     const startedAt = eventTime(report, 'run-start') ?? eventTime(report, 'start')
     if (!report.ended) {
-      return {state: report.booted ? 'RUNNING' : 'PROVISIONING', exitCode: null, reason: null, startedAt, endedAt: null}
+      // RUNNING once the runner started the job: a stop request before that finds no runner to signal.
+      const state = eventTime(report, 'run-start') ? 'RUNNING' : 'PROVISIONING'
+      return {state, exitCode: null, reason: report.booted ? null : 'booting', startedAt, endedAt: null}
     }
     const end = finalState(report)
     const result: PollResult = {...end, startedAt, endedAt: eventTime(report, 'exit') ?? new Date().toISOString()}
@@ -255,13 +275,20 @@ export class LambdaProvider implements Provider {
       child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')))
       child.on('error', (e) => {
         clearTimeout(timer)
-        reject(new this.kit.ProviderError(this.name, 'unavailable', `ssh could not run: ${e.message}`, {hint: 'Install an OpenSSH client.'}))
+        reject(
+          new this.kit.ProviderError(this.name, 'unavailable', `ssh could not run: ${e.message}`, {hint: 'Install an OpenSSH client.'}),
+        )
       })
       child.on('close', (code) => {
         clearTimeout(timer)
         if (code === 0) resolve(out)
-        else reject(new this.kit.ProviderError(this.name, 'transient', `ssh ${user}@${ip} exited ${code}: ${err.trim().split('\n').pop() ?? ''}`))
+        else
+          reject(
+            new this.kit.ProviderError(this.name, 'transient', `ssh ${user}@${ip} exited ${code}: ${err.trim().split('\n').pop() ?? ''}`),
+          )
       })
+      // ssh that fails to connect exits before reading its input: not this call's error.
+      child.stdin.on('error', () => undefined)
       child.stdin.end(stdin ?? '')
     })
   }
@@ -311,7 +338,11 @@ export class LambdaProvider implements Provider {
     const res = await this.http.request({
       method,
       url: `${this.api}${path}`,
-      headers: {authorization: `Bearer ${key.key}`, accept: 'application/json', ...(body === undefined ? {} : {'content-type': 'application/json'})},
+      headers: {
+        authorization: `Bearer ${key.key}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : {'content-type': 'application/json'}),
+      },
       ...(body === undefined ? {} : {body: JSON.stringify(body)}),
       // 429 and 5xx are retried by the client; every other answer is classified here.
       accept: (s) => s < 500 && s !== 429,
@@ -320,7 +351,9 @@ export class LambdaProvider implements Provider {
     try {
       parsed = JSON.parse(res.body)
     } catch {
-      throw new this.kit.ProviderError(this.name, 'transient', `${method} ${path}: HTTP ${res.status}, response is not JSON`, {code: 'PROVIDER_HTTP'})
+      throw new this.kit.ProviderError(this.name, 'transient', `${method} ${path}: HTTP ${res.status}, response is not JSON`, {
+        code: 'PROVIDER_HTTP',
+      })
     }
     if (res.status >= 200 && res.status < 300) return parsed as T
     throw this.apiError(method, path, res.status, (parsed as LambdaErrorBody).error)
@@ -329,15 +362,26 @@ export class LambdaProvider implements Provider {
   private apiError(method: string, path: string, status: number, error: LambdaErrorBody['error']): ProviderErrorType {
     const code = error?.code ?? `http-${status}`
     const {category, scope} = classify(code, status)
-    return new this.kit.ProviderError(this.name, category, `${method} ${path}: ${this.kit.redact(error?.message ?? `HTTP ${status}`)} (${code})`, {
-      backendCode: code,
-      ...(scope ? {scope} : {}),
-      ...(error?.suggestion ? {hint: this.kit.redact(error.suggestion)} : {}),
-    })
+    return new this.kit.ProviderError(
+      this.name,
+      category,
+      `${method} ${path}: ${this.kit.redact(error?.message ?? `HTTP ${status}`)} (${code})`,
+      {
+        backendCode: code,
+        ...(scope ? {scope} : {}),
+        ...(error?.suggestion ? {hint: this.kit.redact(error.suggestion)} : {}),
+      },
+    )
   }
 
   private handleOf(i: LambdaInstance, request: LaunchRequest): LaunchHandle {
-    return {provider: this.name, externalId: i.id, region: i.region?.name ?? request.offer.region, zone: null, data: {attemptId: request.attemptId, jobId: request.jobId, name: i.name}}
+    return {
+      provider: this.name,
+      externalId: i.id,
+      region: i.region?.name ?? request.offer.region,
+      zone: null,
+      data: {attemptId: request.attemptId, jobId: request.jobId, name: i.name},
+    }
   }
 }
 
