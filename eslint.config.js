@@ -133,7 +133,17 @@ function packageRules(room) {
 }
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'bench/tmp/**', '.skyhop-test/**', 'oclif.manifest.json']},
+  {
+    ignores: [
+      'dist/**',
+      'plugins/*/dist/**',
+      'node_modules/**',
+      'bench/results/**',
+      'bench/tmp/**',
+      '.skyhop-test/**',
+      'oclif.manifest.json',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

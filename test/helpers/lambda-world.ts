@@ -28,6 +28,7 @@ export async function lambdaWorld(options: Partial<FakeLambdaOptions> = {}): Pro
     bootMs: 50,
     types: {
       cpu_4x_general: {vcpus: 4, memoryGiB: 16, gpus: 0, priceCents: 20, description: '4x CPU'},
+      cpu_4x_generalx: {vcpus: 4, memoryGiB: 16, gpus: 0, priceCents: 20, description: '4x CPU (x86)'},
       gpu_1x_a10: {vcpus: 30, memoryGiB: 200, gpus: 1, priceCents: 129, description: '1x A10 (24 GB PCIe)'},
     },
     stock: {'us-east-1': {cpu_4x_general: 4, gpu_1x_a10: 2}, 'us-west-1': {cpu_4x_general: 4, gpu_1x_a10: 2}},
