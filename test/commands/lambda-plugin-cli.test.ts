@@ -27,8 +27,8 @@ describe('lambda as a linked plugin (built CLI, fake Lambda API)', function () {
 
   beforeEach(async () => {
     world = await lambdaWorld({
-      // us-east-1 has no capacity left: a launch there is refused and the failover moves on.
-      stock: {'us-east-1': {cpu_4x_general: 0, cpu_4x_generalx: 0}, 'us-west-1': {cpu_4x_general: 2, cpu_4x_generalx: 2}},
+      // us-west-1 has no capacity: Lambda's instance types say so, and no plan goes there.
+      stock: {'us-east-1': {cpu_4x_general: 2, cpu_4x_generalx: 2}, 'us-west-1': {cpu_4x_general: 0, cpu_4x_generalx: 0}},
     })
     xdg = mkdtempSync(join(tmpdir(), 'skyhop-xdg-'))
     home = tempHome()
@@ -70,25 +70,28 @@ describe('lambda as a linked plugin (built CLI, fake Lambda API)', function () {
 
     const plan = await cli(['plan', jobFile, '--json'])
     expect(plan.code, plan.stderr).to.equal(0)
-    const planned = parseEnvelope(plan.stdout).result
-    expect(JSON.stringify(planned.candidates?.[0] ?? planned)).to.contain('lambda')
+    const candidates = parseEnvelope(plan.stdout).result.candidates as Array<{provider: string; region: string}>
+    expect(candidates.length).to.be.greaterThan(0)
+    // Lambda's live capacity replaced the catalog's rows: only us-east-1 has some.
+    expect([...new Set(candidates.map((c) => `${c.provider}/${c.region}`))]).to.deep.equal(['lambda/us-east-1'])
 
+    // Capacity runs out between the plan and the launch: Lambda refuses the first launch.
+    world.fake.inject({
+      path: '/instance-operations/launch',
+      status: 400,
+      code: 'instance-operations/launch/insufficient-capacity',
+      message: 'Not enough capacity to fulfill launch request.',
+    })
     const launch = await runCliAsync(['launch', jobFile, '--yes', '--wait', '--json'], {home, env})
     expect(launch.code, launch.stderr + launch.stdout).to.equal(0)
     const result = parseEnvelope(launch.stdout).result
-    const text = JSON.stringify(result)
-    expect(text).to.contain('us-west-1')
-    // The refusal in us-east-1 was Lambda's capacity error, and the failover moved on.
-    const launches = world.fake.requests.filter((r) => r.path === '/instance-operations/launch')
-    const regions = launches.map((l) => (l.body as {region_name: string}).region_name)
-    expect(regions[0]).to.equal('us-east-1')
-    expect(regions.at(-1)).to.equal('us-west-1')
-    const failed = (result.attempts as Array<{state: string; reason: string | null; region: string}>).filter(
-      (a) => a.region === 'us-east-1',
-    )
-    expect(failed.length).to.be.greaterThan(0)
-    for (const a of failed) expect(a.reason).to.contain('insufficient-capacity')
     expect(result.job.state).to.equal('SUCCEEDED')
+    const attempts = result.attempts as Array<{state: string; reason: string | null; region: string; instanceType: string}>
+    expect(attempts.length).to.equal(2)
+    expect(attempts[0].reason).to.contain('insufficient-capacity')
+    expect(attempts[1].state).to.equal('SUCCEEDED')
+    // The failover moved on to another offer, not the refused one again.
+    expect(`${attempts[1].region}/${attempts[1].instanceType}`).not.to.equal(`${attempts[0].region}/${attempts[0].instanceType}`)
     // The instance was terminated once the job ended.
     expect(world.fake.requests.some((r) => r.path === '/instance-operations/terminate')).to.equal(true)
 
@@ -101,5 +104,19 @@ describe('lambda as a linked plugin (built CLI, fake Lambda API)', function () {
     expect(afterRow?.adapter).to.equal(false)
     const offers = parseEnvelope((await cli(['offers', '-p', 'lambda', '--limit', '1', '--json'])).stdout).result.offers
     expect(offers[0].launchable).to.equal(false)
+  })
+
+  it('without SKYHOP_HOME: plugins in $XDG_DATA_HOME/skyhop, skyhop state in its state/ subdirectory, never mixed', async () => {
+    const noHome = {...env, SKYHOP_HOME: undefined}
+    const linked = await runCliAsync(['plugins', 'link', PLUGIN, '--no-install'], {env: noHome})
+    expect(linked.code, linked.stderr).to.equal(0)
+    const checked = await runCliAsync(['check', '--json'], {env: noHome})
+    const rows = parseEnvelope(checked.stdout).result.providers as Array<{provider: string; ok: boolean}>
+    expect(rows.find((r) => r.provider === 'lambda')?.ok).to.equal(true)
+    const data = join(xdg, 'skyhop')
+    expect(existsSync(join(data, 'package.json'))).to.equal(true)
+    const state = join(data, 'state')
+    expect(existsSync(join(state, 'package.json'))).to.equal(false)
+    expect(existsSync(join(state, 'node_modules'))).to.equal(false)
   })
 })

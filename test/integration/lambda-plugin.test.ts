@@ -10,6 +10,7 @@ import * as kit from '../../src/provider.js'
 import type {LaunchRequest} from '../../src/provider.js'
 import {LambdaProvider, classify} from '../../plugins/lambda/src/lambda-provider.js'
 import {lambdaCredentialsPresent, loadApiKey} from '../../plugins/lambda/src/credentials.js'
+import {acceleratorOf} from '../../plugins/lambda/src/instance-types.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {lambdaWorld, type LambdaWorld} from '../helpers/lambda-world.js'
 
@@ -144,5 +145,27 @@ describe('lambda plugin provider (fake Lambda API)', function () {
     )
     expect(error?.category).to.equal('user')
     expect(error?.hint).to.contain('LAMBDA_SSH_KEY_NAME')
+  })
+
+  it('liveOffers: the types with capacity, one offer per region, at the API price and canonical accelerator', async () => {
+    world.fake.options.stock['us-west-1'].gpu_1x_a10 = 0
+    const offers = await provider.liveOffers()
+    const a10 = offers.filter((o) => o.instanceType === 'gpu_1x_a10')
+    expect(a10.map((o) => o.region)).to.deep.equal(['us-east-1'])
+    expect(a10[0]).to.deep.include({
+      accelerator: {name: 'A10', count: 1},
+      vcpus: 30,
+      memoryGiB: 200,
+      price: {onDemand: 1.29, spot: null, currency: 'USD'},
+    })
+    expect(
+      offers
+        .filter((o) => o.instanceType === 'cpu_4x_general')
+        .map((o) => o.region)
+        .sort(),
+    ).to.deep.equal(['us-east-1', 'us-west-1'])
+    expect(acceleratorOf('gpu_8x_h100_sxm5', 8)).to.deep.equal({name: 'H100-80GB', count: 8})
+    expect(acceleratorOf('cpu_4x_general', 0)).to.equal(null)
+    expect(acceleratorOf('gpu_1x_mystery', 1)).to.equal(undefined)
   })
 })

@@ -18,6 +18,7 @@ import type {
   LogOptions,
   OwnedQuery,
   PollResult,
+  Offer,
   Provider,
   ProviderError as ProviderErrorType,
   ProviderErrorCategory,
@@ -25,6 +26,7 @@ import type {
 } from 'skyhop/provider'
 
 import {loadApiKey, LOOKED} from './credentials.js'
+import {LAMBDA_ACCELERATORS, offersFrom, type LambdaInstanceType} from './instance-types.js'
 
 type Kit = typeof import('skyhop/provider')
 
@@ -88,6 +90,20 @@ export class LambdaProvider implements Provider {
       const e = error as ProviderErrorType
       return {provider: this.name, ok: false, source: key.source, message: this.kit.redact(e.hint ? `${e.message} (${e.hint})` : e.message)}
     }
+  }
+
+  /**
+   * The types with capacity now, one offer per region that has it, at Lambda's prices: they
+   * replace the catalog's Lambda rows while planning, so a plan goes where capacity is.
+   */
+  async liveOffers(): Promise<Offer[]> {
+    const types = await this.call<{data: Record<string, LambdaInstanceType>}>('GET', '/instance-types')
+    return offersFrom(types.data ?? {}, new Date().toISOString().slice(0, 10)).offers
+  }
+
+  liveOfferScope(): {regions: readonly string[] | null; accelerators: readonly string[] | null} {
+    // '' stands for CPU-only types.
+    return {regions: null, accelerators: ['', ...new Set(Object.values(LAMBDA_ACCELERATORS))]}
   }
 
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
