@@ -119,4 +119,22 @@ describe('lambda as a linked plugin (built CLI, fake Lambda API)', function () {
     expect(existsSync(join(state, 'package.json'))).to.equal(false)
     expect(existsSync(join(state, 'node_modules'))).to.equal(false)
   })
+
+  it('a detached launch: the background controller loads the plugin too and drives the job to its end', async () => {
+    const linked = await cli(['plugins', 'link', PLUGIN, '--no-install'])
+    expect(linked.code, linked.stderr).to.equal(0)
+    const launched = await cli(['launch', jobFile, '--yes', '--detach', '--json'])
+    expect(launched.code, launched.stderr + launched.stdout).to.equal(0)
+    const id = parseEnvelope(launched.stdout).result.job.id as string
+    const deadline = Date.now() + 60_000
+    let state = ''
+    while (Date.now() < deadline) {
+      const status = await cli(['status', id, '--json'])
+      state = parseEnvelope(status.stdout).result.job.state
+      if (['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(state)) break
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    expect(state).to.equal('SUCCEEDED')
+    expect(world.fake.requests.some((r) => r.path === '/instance-operations/terminate')).to.equal(true)
+  })
 })
