@@ -117,7 +117,7 @@ describe('slurm provider: container images (real Slurm, real podman)', function 
       home,
       [
         'saved=',
-        'save() { trap "" TERM; [ -n "$saved" ] && return; saved=1; echo "$n" > "$SKYHOP_CHECKPOINT_DIR/count"; cat /skyhop-test-marker > "$SKYHOP_CHECKPOINT_DIR/where"; echo "saved $n"; exit 0; }',
+        'save() { trap "" TERM; [ -n "$saved" ] && return; saved=1; echo "$EPOCHREALTIME" > "$SKYHOP_CHECKPOINT_DIR/term-at"; echo "$n" > "$SKYHOP_CHECKPOINT_DIR/count"; cat /skyhop-test-marker > "$SKYHOP_CHECKPOINT_DIR/where"; echo "saved $n"; exit 0; }',
         'trap save TERM',
         'n=0',
         'echo started',
@@ -143,6 +143,14 @@ describe('slurm provider: container images (real Slurm, real podman)', function 
     expect(readFileSync(join(req.checkpointDir, 'where'), 'utf8')).to.contain('inside the skyhop test image')
     const exit = readEvents(dir).find((e) => e.event === 'exit')!
     expect(exit.beforeDeadline).to.equal(true)
+    // The runner's notice, then the job's handler inside the container (bash's EPOCHREALTIME there).
+    const noticeAt = Date.parse(String(readEvents(dir).find((e) => e.event === 'notice')!.ts))
+    const termAt = Number(readFileSync(join(req.checkpointDir, 'term-at'), 'utf8')) * 1000
+    expect(termAt - noticeAt).to.be.within(-1000, 10_000)
+    // eslint-disable-next-line no-console
+    console.log(
+      `      measured: the job's SIGTERM handler inside the container ran ${(termAt - noticeAt).toFixed(0)} ms after the runner's notice event`,
+    )
     const name = readFileSync(join(dir, 'container.name'), 'utf8').trim()
     expect(await containersNamed(name)).to.deep.equal([])
     await pollUntil(provider, high, (r) => ENDED.has(r.state), 90_000)
