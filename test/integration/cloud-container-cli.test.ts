@@ -84,10 +84,12 @@ describe('skyhop CLI: a container image on a cloud (fake Compute Engine, real po
     expect(console).to.include('"event":"image-pull-failed"')
     expect(console).to.include('cannot pull container image localhost:1/skyhop-absent:nope with podman')
     expect(console).to.not.include('ran without its image')
-    const attempts = lastJson(r).result.attempts as Array<{state: string; exitCode: number | null}>
+    const attempts = lastJson(r).result.attempts as Array<{state: string; exitCode: number | null; reason: string}>
     expect(
       attempts.map((a) => [a.state, a.exitCode]),
       r.stdout,
     ).to.deep.equal([['FAILED', 125]])
+    // The attempt says why, in the runner's words (not a bare "exit 125").
+    expect(attempts[0].reason).to.equal('cannot pull container image localhost:1/skyhop-absent:nope with podman (see output.log)')
   })
 })

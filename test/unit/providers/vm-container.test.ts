@@ -10,6 +10,7 @@ import {gunzipSync} from 'node:zlib'
 import {CheckpointSigner} from '../../../src/checkpoint/checkpoint-store.js'
 import {parseContainerReference} from '../../../src/job/image.js'
 import {awsStopProbe, EC2_USER_DATA_LIMIT} from '../../../src/providers/aws/aws-provider.js'
+import {finalState, parseConsole} from '../../../src/providers/vm/console-channel.js'
 import {attemptFiles, bootScript, bootUserData, readRunnerScript} from '../../../src/providers/vm/boot-script.js'
 import {jobSpec, launchRequest, offer} from '../../integration/aws-helpers.js'
 
@@ -105,5 +106,17 @@ describe('a container job on a VM', () => {
       `      measured: ${data.data.length} bytes of user data with a store; ${alone.data.length} without (limit ${EC2_USER_DATA_LIMIT})`,
     )
     expect(alone.runnerFromStore).to.equal(false)
+  })
+  it("an image that could not be pulled ends the attempt FAILED with the runner's words, not a bare exit code", () => {
+    const message = 'cannot pull container image localhost:1/x:y with podman (see output.log)'
+    const report = parseConsole(
+      [
+        `SKYHOP-EV {"ts":"2026-01-01T00:00:01.000Z","event":"image-pull-failed","message":${JSON.stringify(message)},"exitCode":125}`,
+        'SKYHOP-EV {"ts":"2026-01-01T00:00:01.100Z","event":"exit","exitCode":125}',
+        'SKYHOP-EXIT 125 125',
+      ].join('\n'),
+    )
+    expect(finalState(report)).to.deep.equal({state: 'FAILED', exitCode: 125, reason: message})
+    expect(finalState(parseConsole('SKYHOP-EXIT 3 3')).reason).to.equal('exit 3')
   })
 })
