@@ -4,7 +4,10 @@
 // directory on a filesystem the compute nodes share. Slurm's own record (squeue,
 // scontrol, sacct when accounting is on) and the runner's files together say what
 // happened; see states.ts for how they are weighed.
+import {execFile} from 'node:child_process'
 import {
+  accessSync,
+  constants as fsConstants,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -17,8 +20,6 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs'
-import {execFile} from 'node:child_process'
-import {accessSync, constants as fsConstants} from 'node:fs'
 import {userInfo} from 'node:os'
 import {delimiter, dirname, isAbsolute, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
