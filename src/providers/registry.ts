@@ -11,6 +11,7 @@ import {UsageError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import type {LoadedPluginProvider} from './plugins.js'
 import type {Provider} from './provider.js'
+import type {SlurmContainerRuntime} from './slurm/containers.js'
 
 export interface ProviderSetup {
   home: string
@@ -134,6 +135,9 @@ async function createSlurm(setup: ProviderSetup): Promise<Provider | undefined> 
     ),
     env: setup.env,
     workdirStageDir: cfg.workdirStageDir ?? null,
+    ...(cfg.containerRuntime == null
+      ? {}
+      : {containerRuntime: cfg.containerRuntime === 'none' ? null : (cfg.containerRuntime as SlurmContainerRuntime)}),
     // sinfo/scontrol answers are kept a few seconds for the next command of this home.
     queryCache: {dir: join(setup.home, 'cache', 'slurm')},
   })
