@@ -121,6 +121,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const clients = new Set<ServerResponse>()
   let last = ''
   let ticking = false
+  let lastTickMs = 0
 
   async function current(): Promise<string> {
     return JSON.stringify(await options.snapshot())
@@ -129,6 +130,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   async function tick(): Promise<void> {
     if (ticking || clients.size === 0) return
     ticking = true
+    const started = performance.now()
     try {
       const doc = await current()
       if (doc !== last) {
@@ -140,7 +142,17 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       for (const c of clients) c.write(`event: failure\ndata: ${message}\n\n`)
     } finally {
       ticking = false
+      lastTickMs = performance.now() - started
     }
+  }
+
+  // The next read waits the interval, or twice as long as the last read took when that is
+  // longer: a large store slows the updates down instead of keeping a core busy.
+  let timer: NodeJS.Timeout | undefined
+  let closed = false
+  const schedule = () => {
+    if (closed) return
+    timer = setTimeout(() => void tick().finally(schedule), Math.max(options.intervalMs, 2 * lastTickMs))
   }
 
   /** Null when the request may go on; else it has been answered. */
@@ -259,7 +271,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     })
   })
   // Only once it listens: a server that failed to bind leaves nothing running.
-  const timer = setInterval(() => void tick(), options.intervalMs)
+  schedule()
   const heartbeat = setInterval(() => {
     for (const c of clients) c.write(': keep-alive\n\n')
   }, 15_000)
@@ -270,7 +282,8 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     host: address.address,
     port: address.port,
     close: async () => {
-      clearInterval(timer)
+      closed = true
+      clearTimeout(timer)
       clearInterval(heartbeat)
       for (const c of clients) c.end()
       clients.clear()

@@ -8,7 +8,7 @@ import {randomBytes} from 'node:crypto'
 import {UsageError} from '../errors.js'
 import type {ServiceContext} from './context.js'
 import {type CancelResult, cancel} from './cancel.js'
-import {type CostReport, cost} from './cost.js'
+import {type CostReport, costReports} from './cost.js'
 import {type AttemptSummary, type JobSummary, attemptSummary} from './jobs.js'
 import {type ServiceSummary, serveStatus} from './serve.js'
 import {listJobs} from './status.js'
@@ -51,14 +51,14 @@ export interface DashboardSnapshot {
 export async function dashboardSnapshot(ctx: ServiceContext, options: {limit: number; now?: Date}): Promise<DashboardSnapshot> {
   const now = options.now ?? new Date()
   const store = await ctx.store()
-  const [byProvider, byJob, sweepList, services] = await Promise.all([
-    cost(ctx, {since: {all: true}, by: 'provider', now}),
-    cost(ctx, {since: {all: true}, by: 'job', now}),
+  const shown = listJobs(store, {limit: options.limit})
+  const [[byProvider, byJob], sweepList, services] = await Promise.all([
+    costReports(ctx, {since: {all: true}, now, reports: [{by: 'provider'}, {by: 'job', jobs: new Set(shown.map((j) => j.id))}]}),
     sweeps(ctx, {limit: 20}),
     serveStatus(ctx, {}),
   ])
   const jobCost = new Map(byJob.groups.map((g) => [g.key, {usd: g.cost.usd, onDemandUsd: g.onDemandUsd}]))
-  const jobs = listJobs(store, {limit: options.limit}).map((job): DashboardJob => {
+  const jobs = shown.map((job): DashboardJob => {
     const attempts = store.listAttempts(job.id).map((a): DashboardAttempt => ({
       ...attemptSummary(a),
       intentAt: a.intentAt,
