@@ -3,6 +3,7 @@
 // module (scripts/bundle.mjs), which a run imports instead of ~400 separate files; a test
 // checks that every file of this folder is listed here.
 import Accelerators from './accelerators.js'
+import Agent from './agent.js'
 import Cancel from './cancel.js'
 import CatalogRefresh from './catalog/refresh.js'
 import CatalogStatusCommand from './catalog/status.js'
@@ -37,6 +38,7 @@ export {execute} from '@oclif/core'
 
 export const COMMANDS = {
   accelerators: Accelerators,
+  agent: Agent,
   cancel: Cancel,
   'catalog:refresh': CatalogRefresh,
   'catalog:status': CatalogStatusCommand,
