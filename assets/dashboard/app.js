@@ -184,13 +184,18 @@ function drawJobs(snapshot) {
       if (job.failovers) counts.push(`${job.failovers} failed over`)
       const cost = job.cost ? `${money(job.cost.usd)} / ${money(job.cost.onDemandUsd)}` : '–'
       let action = null
-      if (!TERMINAL.has(job.state)) {
+      const v = snapshot.viewer
+      const mayCancel = job.owner === null || job.owner === v.user || v.admin
+      if (!TERMINAL.has(job.state) && !mayCancel) {
+        action = el('span', {class: 'not-yours', text: 'not yours', title: `cancelling ${job.owner}'s job needs the admin role`})
+      } else if (!TERMINAL.has(job.state)) {
         const busy = cancelling.has(job.id)
         action = el('button', {class: 'cancel', 'data-job': job.id, disabled: busy, text: busy ? 'cancelling…' : 'cancel'})
         action.addEventListener('click', () => cancelJob(job))
       }
       return el('tr', {'data-job': job.id, 'data-state': job.state}, [
         el('td', {}, [el('span', {class: 'name', text: job.name}), el('small', {text: ` ${job.id}`})]),
+        el('td', {class: 'owner', text: job.owner || '–'}),
         el('td', {}, [el('span', {class: `chip state-${job.state}`, text: job.state})]),
         el('td', {text: job.provider ? `${job.provider}/${job.region}` : '–'}),
         el('td', {text: job.accelerator || '–'}),
@@ -380,6 +385,9 @@ function render(snapshot) {
   live.className = 'live ok'
   live.textContent = `live · updated ${clock(ms(snapshot.generatedAt))}`
   document.body.dataset.generatedAt = snapshot.generatedAt
+  const v = snapshot.viewer
+  document.getElementById('viewer').textContent =
+    `as ${v.user}${v.admin ? ' (admin)' : ''} · ${v.allUsers ? 'every user’s jobs' : 'your jobs'}`
 }
 
 function connect() {

@@ -104,7 +104,16 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 /** An error of a service as the page shows it, with the HTTP status nearest its exit code. */
 function serviceError(res: ServerResponse, error: unknown): void {
   if (isSkyhopError(error)) {
-    const status = error.code.endsWith('NOT_FOUND') ? 404 : error.exitCode === 2 ? 400 : error.exitCode === 4 ? 502 : 500
+    const status =
+      error.code === 'PERMISSION_DENIED'
+        ? 403
+        : error.code.endsWith('NOT_FOUND')
+          ? 404
+          : error.exitCode === 2
+            ? 400
+            : error.exitCode === 4
+              ? 502
+              : 500
     sendError(res, status, error.code, redact(error.message), error.hint ? redact(error.hint) : undefined)
     return
   }
