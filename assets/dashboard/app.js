@@ -184,7 +184,9 @@ function drawJobs(snapshot) {
   document.getElementById('no-jobs').hidden = snapshot.jobs.length > 0
   const rows = snapshot.jobs.map((job) => {
     if (TERMINAL.has(job.state)) cancelling.delete(job.id)
-    const button = TERMINAL.has(job.state) ? 'none' : cancelling.has(job.id) ? 'busy' : 'cancel'
+    const v = snapshot.viewer
+    const mayCancel = job.owner === null || job.owner === v.user || v.admin
+    const button = TERMINAL.has(job.state) ? 'none' : !mayCancel ? 'not-yours' : cancelling.has(job.id) ? 'busy' : 'cancel'
     let kept = jobRows.get(job.id)
     if (!kept || kept.button !== button) {
       kept = {button, row: jobRow(job, button)}
@@ -201,13 +203,16 @@ function drawJobs(snapshot) {
 
 function jobRow(job, button) {
   let action = null
-  if (button !== 'none') {
+  if (button === 'not-yours') {
+    action = el('span', {class: 'not-yours', text: 'not yours', title: `cancelling ${job.owner}'s job needs the admin role`})
+  } else if (button !== 'none') {
     const busy = button === 'busy'
     action = el('button', {class: 'cancel', 'data-job': job.id, disabled: busy, text: busy ? 'cancelling…' : 'cancel'})
     action.addEventListener('click', () => cancelJob(latestJob(job)))
   }
   return el('tr', {'data-job': job.id}, [
     el('td', {}, [el('span', {class: 'name'}), el('small')]),
+    el('td', {class: 'owner'}),
     el('td', {}, [el('span')]),
     el('td'),
     el('td'),
@@ -222,8 +227,9 @@ function fillJobRow(row, job) {
   const counts = [`${job.attempts}`]
   if (job.preemptions) counts.push(`${job.preemptions} preempted`)
   if (job.failovers) counts.push(`${job.failovers} failed over`)
-  const [name, state, where, accelerator, attempts, cost, created] = row.children
+  const [name, owner, state, where, accelerator, attempts, cost, created] = row.children
   row.setAttribute('data-state', job.state)
+  setText(owner, job.owner || '–')
   setText(name.children[0], job.name)
   setText(name.children[1], ` ${job.id}`)
   state.children[0].className = `chip state-${job.state}`
@@ -421,6 +427,9 @@ function render(snapshot) {
   live.className = 'live ok'
   live.textContent = `live · updated ${clock(ms(snapshot.generatedAt))}`
   document.body.dataset.generatedAt = snapshot.generatedAt
+  const v = snapshot.viewer
+  document.getElementById('viewer').textContent =
+    `as ${v.user}${v.admin ? ' (admin)' : ''} · ${v.allUsers ? 'every user’s jobs' : 'your jobs'}`
 }
 
 function connect() {

@@ -155,6 +155,43 @@ describe('skyhop dashboard (built CLI, HTTP)', function () {
     })
   })
 
+  describe('owners, as status has them', () => {
+    it("lists one's own jobs (and those from before owners) by default; every user's with --all-users", async () => {
+      const own = await startDashboardCli(home)
+      const all = await startDashboardCli(home, ['--all-users'])
+      try {
+        const mine = JSON.parse((await ask(own.started.result.port, '/api/snapshot')).body)
+        const team = JSON.parse((await ask(all.started.result.port, '/api/snapshot')).body)
+        expect(mine.viewer).to.include({allUsers: false, admin: false})
+        expect(team.viewer).to.include({allUsers: true})
+        expect(mine.jobs.map((j: any) => j.id)).not.to.include(history.alice.id)
+        expect(mine.jobs.map((j: any) => j.id)).to.include(history.train.id)
+        expect(team.jobs.map((j: any) => j.id)).to.include.members([history.alice.id, history.train.id])
+      } finally {
+        await own.stop()
+        await all.stop()
+      }
+    })
+
+    it("refuses to cancel another user's job without the admin role, as skyhop cancel does (403)", async () => {
+      const d = await startDashboardCli(home, ['--all-users'])
+      const port = d.started.result.port
+      try {
+        const csrf = csrfOf((await ask(port, '/')).body)
+        const r = await ask(port, `/api/jobs/${history.alice.id}/cancel`, {method: 'POST', headers: {'X-Skyhop-CSRF': csrf}})
+        expect(r.status).to.equal(403)
+        const error = JSON.parse(r.body).error
+        expect(error.code).to.equal('PERMISSION_DENIED')
+        expect(error.message).to.include('alice-finetune').and.include('belongs to alice')
+        const cli = runCli(['cancel', history.alice.id, '--json'], {home})
+        expect(parseEnvelope(cli.stdout).error!.code).to.equal(error.code)
+        expect(parseEnvelope(runCli(['status', history.alice.id, '--json'], {home}).stdout).result.job.state).to.equal('RUNNING')
+      } finally {
+        await d.stop()
+      }
+    })
+  })
+
   describe('off loopback, with a token', () => {
     const token = 'tok-' + 'x'.repeat(20) + '-0123456789abcdef'
     let d: DashboardProcess
