@@ -2,7 +2,7 @@
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../model/catalog.js'
-import type {CheckpointSync, GangObjects, SecretsObject} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects, SecretsObject, ShipObjects} from '../model/checkpoint.js'
 import type {LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
@@ -62,6 +62,12 @@ export interface LaunchRequest {
    * what to set, and the controller tries the backends that need no store (local, Slurm).
    */
   gang?: GangObjects | null
+  /**
+   * Where a cloud attempt's runner ships its output.log and samples (ShipObjects), in the job's
+   * store; the provider keeps `ship.store` and `ship.segmentBytes` in the handle (shipHandleData)
+   * so they can be read back. Null or absent without a store, and on skyhop's own filesystem.
+   */
+  ship?: ShipObjects | null
   graceSeconds: number
 }
 

@@ -17,6 +17,7 @@
 // a blob that retrieveBootDiagnosticsData hands out by SAS URL. Cancel and preempt: the
 // VM tag skyhop-stop-request, which the boot script reads from IMDS (compute/tagsList).
 // Spot evictions reach the runner through Scheduled Events (`Preempt`, at least 30 s).
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {generateKeyPairSync} from 'node:crypto'
 
 import {ProviderError} from '../../errors.js'
@@ -246,6 +247,7 @@ export class AzureProvider implements Provider {
       data: {
         attemptId: request.attemptId,
         jobId: request.jobId,
+        ...shipHandleData(request.ship),
         spot: request.spot,
         instanceType: offer.instanceType,
         resourceGroup: group,
@@ -357,7 +359,16 @@ export class AzureProvider implements Provider {
     return {state, exitCode: null, reason: `VM ${vm.powerState} without an exit code in its serial log`, startedAt, endedAt}
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private async *consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const client = await this.client()
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0

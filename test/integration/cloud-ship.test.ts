@@ -1,0 +1,106 @@
+// What a cloud attempt's runner leaves on its instance reaches skyhop through the job's object
+// store (docs/utilisation.md#where-samples-go): the real runner on the fake EC2 and ECS (their
+// boot scripts run here as cloud-init would) ships its samples.jsonl and output.log by signed
+// PUTs to a fake S3 that checks SigV4; the controller's usage watch reads the samples back,
+// so the idle policy stops an idle cloud job; `logs` of an ended job whose instance is gone
+// reads the shipped log; and no credential is in what was shipped.
+import {expect} from 'chai'
+
+import {KEY as AWS_KEY} from './aws-helpers.js'
+import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+
+async function collect(iter: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = []
+  for await (const line of iter) out.push(line)
+  return out
+}
+
+/** The shipped objects of an attempt, by name. */
+function shipped(w: CloudWorld, jobId: string, attemptId: string): Map<string, Buffer> {
+  const prefix = `ckpt/runs/${jobId}/attempts/${attemptId}/`
+  const out = new Map<string, Buffer>()
+  for (const [id, object] of w.s3!.objects) if (id.startsWith(prefix)) out.set(id.slice(prefix.length), object.body)
+  return out
+}
+
+describe('a cloud attempt ships its output.log and samples to the job store (fake EC2 and ECS, fake S3)', function () {
+  this.timeout(120_000)
+  let w: CloudWorld
+  afterEach(() => w?.close())
+
+  it('the idle policy stops an idle job on a cloud, from the samples its runner shipped', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const spec = cloudJob('idle-cloud', 'echo started; sleep 100; echo never', {
+      usage: {sampleIntervalSeconds: 0.5, idle: {belowPct: 50, forSeconds: 3, action: 'stop'}},
+    })
+    const started = Date.now()
+    const {job} = await w.drive(spec)
+    expect(Date.now() - started, 'stopped long before its 100 s').to.be.lessThan(60_000)
+    const events = w.store.events(job.id)
+    expect(job.state, JSON.stringify(events.map((e) => [e.kind, e.data]))).to.equal('CANCELLED')
+    expect(events.map((e) => e.kind)).to.include('usage-idle-stop')
+    const [a] = w.store.listAttempts(job.id)
+    expect(a.provider).to.equal('aws')
+    const usage = w.store.usage({jobId: job.id}).get(a.id)
+    expect(usage, 'a usage summary from the shipped samples').to.not.equal(undefined)
+    expect(usage!.samples).to.be.greaterThan(2)
+    // The samples and the log are segment objects of the attempt; its list of signed URLs beside them.
+    const objects = shipped(w, job.id, a.id)
+    expect([...objects.keys()].sort()).to.deep.equal(['output-0000.log', 'samples-0000.jsonl', 'ship-urls'])
+    // The job's output to its end (bash's note on the sleep it stopped included).
+    expect(objects.get('output-0000.log')!.toString()).to.match(/^started\n/)
+    for (const line of objects.get('samples-0000.jsonl')!.toString().trim().split('\n')) expect(JSON.parse(line)).to.have.property('cpu')
+    // No credential in what the runner shipped: neither the store's key nor a signature.
+    for (const name of ['output-0000.log', 'samples-0000.jsonl']) {
+      const text = objects.get(name)!.toString()
+      expect(text).to.not.include(AWS_KEY.secretAccessKey)
+      expect(text).to.not.match(/X-Amz-Signature/i)
+    }
+  })
+
+  it('logs of an ended job whose instance is gone come from the store (Alibaba: InvalidInstanceId.NotFound before)', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    // Alibaba only: its released instance is unknown to the API, as on the real cloud.
+    const lines = Array.from({length: 40}, (_, i) => `line ${i + 1}`)
+    const spec = cloudJob('gone', `for i in $(seq 1 40); do echo "line $i"; done`, {
+      placement: {...cloudJob('x', 'true').placement, providers: {allow: ['aliyun'], deny: []}},
+    })
+    const {job} = await w.drive(spec)
+    expect(job.state, JSON.stringify(w.store.events(job.id).map((e) => [e.kind, e.data]))).to.equal('SUCCEEDED')
+    const [a] = w.store.listAttempts(job.id)
+    expect(a.provider).to.equal('aliyun')
+    expect(a.state).to.equal('SUCCEEDED')
+    // Released: the console is gone with it.
+    await w.aliyun.cleanup(a.handle!)
+    await waitReleased(w, a.handle!.externalId)
+    const got = await collect(w.aliyun.logs(a.handle!, {follow: false}))
+    expect(got).to.deep.equal(lines)
+    // And following an ended attempt's log ends with the same lines.
+    expect(await collect(w.aliyun.logs(a.handle!, {follow: true}))).to.deep.equal(lines)
+  })
+
+  it('without a store, says so in an event, and logs of a gone instance says why there is nothing', async () => {
+    w = await cloudWorld()
+    const spec = cloudJob('no-store', 'echo hello', {
+      placement: {...cloudJob('x', 'true').placement, providers: {allow: ['aliyun'], deny: []}},
+    })
+    const {job} = await w.drive(spec)
+    expect(job.state).to.equal('SUCCEEDED')
+    const said = w.store.events(job.id).filter((e) => e.kind === 'logs-not-shipped')
+    expect(said).to.have.length(1)
+    expect(said[0].data.message).to.match(/stay on the instance.*no checkpoint\.store/)
+    const [a] = w.store.listAttempts(job.id)
+    await w.aliyun.cleanup(a.handle!)
+    await waitReleased(w, a.handle!.externalId)
+    const error = await collect(w.aliyun.logs(a.handle!, {follow: false})).then(
+      () => null,
+      (e: unknown) => e as Error & {hint?: string},
+    )
+    expect(error?.message).to.match(/InvalidInstanceId\.NotFound|does not exist/)
+    expect(error?.hint).to.match(/no object store to ship its output\.log to \(set checkpoint\.store/)
+  })
+})
+
+async function waitReleased(w: CloudWorld, id: string): Promise<void> {
+  for (let i = 0; i < 100 && w.ecs.live().some((x) => x.id === id); i++) await new Promise((r) => setTimeout(r, 100))
+}
