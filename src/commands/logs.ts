@@ -30,7 +30,8 @@ export default class Logs extends BaseCommand {
     const print = this.jsonEnabled() ? (entry: LogLine) => lines.push(entry) : logPrinter()
     const node = flags['all-nodes'] ? ('all' as const) : flags.node
     const note = (message: string) => this.warnLine(message)
-    for await (const entry of logs(this.ctx, {job: args.job, follow: flags.follow, attempt: flags.attempt, node, signal, note})) print(entry)
+    for await (const entry of logs(this.ctx, {job: args.job, follow: flags.follow, attempt: flags.attempt, node, signal, note}))
+      print(entry)
     return {lines}
   }
 }
