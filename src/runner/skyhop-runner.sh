@@ -1241,6 +1241,7 @@ sr_ship_load() {
   (( ${#sr_ship_o[@]} > 0 )) && return 0
   sr_ship_url=
   sr_emit warning message "\"the signed URLs to ship output.log and samples.jsonl could not be fetched (HTTP $HTTP_CODE): they stay on this machine\""
+  return 1
 }
 # sr_ship FILE o|s MAX_SECONDS: PUTs every segment of FILE that grew since its last PUT.
 sr_ship() {
