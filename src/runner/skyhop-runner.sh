@@ -286,7 +286,8 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
       nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | secretNames | \
-      containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds | shipUrl | shipSeconds | shipSegmentBytes)
+      containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds | shipUrl | shipSeconds | \
+      shipSegmentBytes)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -326,15 +327,6 @@ sr_workdir=${sr_conf[workdir]-$sr_out/work}
 # signed GET into the workdir before setup (sr_workdir_fetch). runner.conf is skyhop's, which
 # checks that workdirSha256 comes with it.
 sr_wd_url=${sr_conf[workdirUrl]-}
-# A cloud attempt's files shipped to the job's store (sr_ship): a gang's head's only.
-sr_ship_url=${sr_conf[shipUrl]-}
-[[ $sr_rank == 0 ]] || sr_ship_url=
-if [[ -n $sr_ship_url ]]; then
-  sr_ship_every=${sr_conf[shipSeconds]-30}
-  [[ $sr_ship_every =~ ^[1-9][0-9]{0,5}$ ]] || sr_fail "shipSeconds must be a whole number of seconds"
-  sr_ship_seg=${sr_conf[shipSegmentBytes]-1048576}
-  [[ $sr_ship_seg =~ ^[1-9][0-9]{3,9}$ ]] || sr_fail "shipSegmentBytes must be a whole number of bytes (at least 1000)"
-fi
 
 sr_slot_dir=${sr_conf[slotDir]-}
 sr_slots=${sr_conf[slots]-0}
@@ -1287,6 +1279,35 @@ sr_shipper() {
     sr_ship samples.jsonl s 120
   done
 }
+sr_ship_start() {
+  sr_ship_url=${sr_conf[shipUrl]}
+  sr_ship_every=${sr_conf[shipSeconds]-30}
+  [[ $sr_ship_every =~ ^[1-9][0-9]{0,5}$ ]] || sr_fail "shipSeconds must be a whole number of seconds"
+  sr_ship_seg=${sr_conf[shipSegmentBytes]-1048576}
+  [[ $sr_ship_seg =~ ^[1-9][0-9]{3,9}$ ]] || sr_fail "shipSegmentBytes must be a whole number of bytes (at least 1000)"
+  sr_ship_load || return 0
+  set -m
+  sr_shipper &
+  sr_shipper_pid=$!
+  set +m
+}
+# Once skyhop sees the attempt ended, the store holds all of the files that could be shipped:
+# on a notice within what is left of the grace (5 s at least).
+sr_ship_end() {
+  kill -s KILL -- "-$sr_shipper_pid" 2>/dev/null
+  wait "$sr_shipper_pid" 2>/dev/null
+  sr_now
+  local max=120
+  [[ -n $sr_deadline_ms ]] && max=$(( (sr_deadline_ms - NOW_MS) / 1000 ))
+  (( max >= 5 )) || max=5
+  HTTP_CODE=0
+  if sr_ship output.log o "$max" && sr_ship samples.jsonl s "$max"; then
+    sr_bytes "$sr_out/output.log"
+    sr_emit ship ok true bytes "$BYTES"
+  else
+    sr_emit ship ok false httpStatus "$(( 10#${HTTP_CODE:-0} ))"
+  fi
+}
 # ship-section-end
 
 # ---------------------------------------------------------------- the job
@@ -1701,13 +1722,9 @@ if [[ -n $sr_ckpt_get ]]; then
   [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 fi
 
+# A cloud attempt's files shipped to the job's store: a gang's head's only.
 sr_shipper_pid=
-if [[ -n $sr_ship_url ]] && sr_ship_load; then
-  set -m
-  sr_shipper &
-  sr_shipper_pid=$!
-  set +m
-fi
+[[ -n ${sr_conf[shipUrl]-} && $sr_rank == 0 ]] && sr_ship_start
 
 for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
   sr_poller "${sr_entry%%=*}" "${sr_entry#*=}" &
@@ -2020,23 +2037,8 @@ if [[ -n $sr_ckpt_put ]]; then
 fi
 
 sr_usage_stop
-# The last copy of output.log and samples.jsonl, before exit_code (and the instance's end): once
-# skyhop sees the attempt ended, the store holds all of them that could be shipped.
-if [[ -n $sr_shipper_pid ]]; then
-  kill -s KILL -- "-$sr_shipper_pid" 2>/dev/null
-  wait "$sr_shipper_pid" 2>/dev/null
-  sr_now
-  sr_ship_max=120
-  [[ -n $sr_deadline_ms ]] && sr_ship_max=$(( (sr_deadline_ms - NOW_MS) / 1000 ))
-  (( sr_ship_max >= 5 )) || sr_ship_max=5
-  HTTP_CODE=0
-  if sr_ship output.log o "$sr_ship_max" && sr_ship samples.jsonl s "$sr_ship_max"; then
-    sr_bytes "$sr_out/output.log"
-    sr_emit ship ok true bytes "$BYTES"
-  else
-    sr_emit ship ok false httpStatus "$(( 10#${HTTP_CODE:-0} ))"
-  fi
-fi
+# The last copy of output.log and samples.jsonl, before exit_code (and the instance's end).
+[[ -n $sr_shipper_pid ]] && sr_ship_end
 sr_exit_sig=null
 if (( sr_status > 128 )); then
   sr_name=$(kill -l $(( sr_status - 128 )) 2>/dev/null) && sr_exit_sig="\"SIG${sr_name#SIG}\""
