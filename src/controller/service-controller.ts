@@ -26,6 +26,7 @@ import {LoadBalancer} from '../serve/balancer.js'
 import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
+import {abortableSleep as sleep} from '../util/sleep.js'
 import {blockFor} from './launch-round.js'
 
 export const SERVICE_LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
@@ -740,17 +741,4 @@ function round(x: number): number {
 
 function roundOrNull(x: number | null): number | null {
   return x === null ? null : round(x)
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }

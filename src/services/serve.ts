@@ -5,6 +5,7 @@
 // that the controller rolls out; `down` asks the controller to drain and stop everything
 // (or does it here when no controller holds the service); `logs` reads a replica's output.
 import {join, resolve} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
@@ -391,8 +392,4 @@ async function waitFor(
       throw new UsageError(timeoutMessage, {code: 'SERVICE_NOT_READY', hint: `\`skyhop serve logs ${svc.name}\` shows a replica's output.`})
     await sleep(100)
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
 }

@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {BugError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
-import type {UsageObservation, UsageSummary} from '../model/usage.js'
+import type {UsageObservation, UsageRecord, UsageSummary} from '../model/usage.js'
 import {
   TERMINAL_JOB_STATES,
   type AttemptRecord,
@@ -556,14 +556,7 @@ export class Store {
   // ---- usage ------------------------------------------------------------------------
 
   /** Records (or replaces) an attempt's usage summary; idleSeconds: how long its idle policy has seen it idle. */
-  recordUsage(u: {
-    attemptId: string
-    jobId: string
-    jobName: string
-    fingerprint: string
-    summary: UsageSummary
-    idleSeconds?: number
-  }): void {
+  recordUsage(u: UsageRecord): void {
     const s = u.summary
     this.sql(
       `INSERT INTO attempt_usage (attempt_id, job_id, job_name, fingerprint, updated_at, samples, cpu_busy, cores, mem_peak_mib, mem_total_mib,
