@@ -122,13 +122,14 @@ export function segmentName(file: ShippedFile, index: number): string {
 }
 
 /**
- * What an attempt may ship: segments of 1 MiB (a PUT of the current one costs at most that),
- * 256 of output.log (256 MiB) and 128 of samples.jsonl (128 MiB: some 300 hours of an 8-NPU
- * machine's samples at 10 s, past the 7 days an S3 URL can live). The list of their URLs is
- * fetched once by the runner (about 1 KB a URL).
+ * What an attempt may ship: segments of 256 KiB, 512 of output.log (128 MiB) and 256 of
+ * samples.jsonl (64 MiB: some 150 hours of an 8-NPU machine's samples at 10 s, near the 7 days
+ * an S3 URL can live). The current segment is sent whole every ship interval, so its size is
+ * what a slowly growing file costs: 128 KiB a PUT on average (about 46 MB an hour at 10 s). The
+ * list of their URLs, fetched once by the runner, is about 260 KB.
  */
-export const SHIP_SEGMENT_BYTES = 1024 * 1024
-export const SHIP_SEGMENTS: Record<ShippedFile, number> = {'output.log': 256, 'samples.jsonl': 128}
+export const SHIP_SEGMENT_BYTES = 256 * 1024
+export const SHIP_SEGMENTS: Record<ShippedFile, number> = {'output.log': 512, 'samples.jsonl': 256}
 /** The runner ships every sample interval, within these bounds. */
 const SHIP_SECONDS = {min: 2, max: 30}
 
@@ -210,7 +211,7 @@ export class CheckpointSigner {
       ['samples.jsonl', 's'],
     ] as const) {
       for (let i = 0; i < SHIP_SEGMENTS[file]; i++)
-        lines.push(`${kind} ${i} ${signer.sign('PUT', attemptKey(location, jobId, attemptId, segmentName(file, i)))}\n`)
+        lines.push(`${kind} ${i} ${signer.sign('PUT', attemptKey(location, jobId, attemptId, segmentName(file, i)), 'unregistered')}\n`)
     }
     const key = attemptKey(location, jobId, attemptId, 'ship-urls')
     return {
@@ -291,7 +292,7 @@ export class CheckpointSigner {
     location: StoreLocation,
     now: Date,
     maxSeconds = MAX_URL_SECONDS,
-  ): Promise<{sign: (method: PresignRequest['method'], key: string) => string; expiresAt: string}> {
+  ): Promise<{sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => string; expiresAt: string}> {
     const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
@@ -320,7 +321,9 @@ export class CheckpointSigner {
         )
       }
     }
-    const sign = (method: PresignRequest['method'], key: string) => {
+    // `unregistered`: a URL that only ever travels inside an object's body (the ship list's
+    // hundreds), never in a message, is not added to the redaction set every redact() scans.
+    const sign = (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => {
       const request: PresignRequest = {
         method,
         bucket: location.bucket,
@@ -331,7 +334,7 @@ export class CheckpointSigner {
         now,
       }
       const url = presign(location.scheme, request, loaded.credentials)
-      registerSecret(url)
+      if (unregistered === undefined) registerSecret(url)
       return url
     }
     return {sign, expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString()}

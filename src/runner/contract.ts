@@ -138,7 +138,7 @@ export interface RunnerConfig {
    * A cloud attempt's files shipped to the job's store (docs/utilisation.md#where-samples-go):
    * a presigned GET of the list of signed PUT URLs (`o INDEX URL` for output.log's segments,
    * `s INDEX URL` for samples.jsonl's), fetched once at start. Every shipSeconds (default 30)
-   * the runner PUTs each segment of shipSegmentBytes (default 1 MiB) that grew, and once more
+   * the runner PUTs each segment of shipSegmentBytes (default 256 KiB) that grew, and once more
    * after the job, before exit_code. Shipping never fails the job.
    */
   shipUrl?: string

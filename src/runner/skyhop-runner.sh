@@ -1283,7 +1283,7 @@ sr_ship_start() {
   sr_ship_url=${sr_conf[shipUrl]}
   sr_ship_every=${sr_conf[shipSeconds]-30}
   [[ $sr_ship_every =~ ^[1-9][0-9]{0,5}$ ]] || sr_fail "shipSeconds must be a whole number of seconds"
-  sr_ship_seg=${sr_conf[shipSegmentBytes]-1048576}
+  sr_ship_seg=${sr_conf[shipSegmentBytes]-262144}
   [[ $sr_ship_seg =~ ^[1-9][0-9]{3,9}$ ]] || sr_fail "shipSegmentBytes must be a whole number of bytes (at least 1000)"
   sr_ship_load || return 0
   set -m
