@@ -400,7 +400,7 @@ export class LaunchRounds {
    * stay on the instance: an event says so (once per provider), and the job runs on.
    */
   private async withShipObjects(job: JobRecord, provider: Provider, request: LaunchRequest): Promise<LaunchRequest> {
-    if ((provider.attemptStorage ?? 'shared') !== 'per-instance') return request
+    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !provider.shipsAttemptFiles) return request
     const ship = (await this.d.deps.attemptHolds?.shipObjects?.(job, request.attemptId)) ?? null
     if (ship) return {...request, ship}
     const said = this.d.journal.events(job.id).some((e) => e.kind === 'logs-not-shipped' && e.data.provider === provider.name)

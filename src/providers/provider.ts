@@ -97,6 +97,11 @@ export interface Provider {
   /** Default 'shared'. */
   readonly attemptStorage?: AttemptStorage
   /**
+   * Whether a launch passes LaunchRequest.ship to the attempt's runner and reads the shipped
+   * files back (logs, usageSamples): the VM clouds. Unset: the controller signs no ShipObjects.
+   */
+  readonly shipsAttemptFiles?: boolean
+  /**
    * The most nodes one gang may have on this backend (launched all or nothing, with the
    * multi-node contract of docs/job-contract.md). Unset: 1, the backend cannot gang-launch.
    */

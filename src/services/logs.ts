@@ -65,8 +65,12 @@ export async function* jobLogs(
       count++
       yield {attempt: a.n, line}
     }
-    const cloud = (provider.attemptStorage ?? 'shared') === 'per-instance'
-    if (count === 0 && cloud && TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState) && !a.handle?.data.ship) {
+    if (
+      count === 0 &&
+      provider.shipsAttemptFiles === true &&
+      TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState) &&
+      !a.handle?.data.ship
+    ) {
       options.note?.(
         `attempt ${a.n} of ${job.name} ran on ${a.provider} without an object store to ship its output to (no checkpoint.store): ` +
           'its output.log stayed on the instance, and the console has nothing of it now',

@@ -94,6 +94,8 @@ export class AliyunProvider implements Provider {
   readonly name = 'aliyun'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = ALIYUN_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AliyunCredentials>

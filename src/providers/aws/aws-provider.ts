@@ -113,6 +113,8 @@ export class AwsProvider implements Provider {
   readonly name = 'aws'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = AWS_MAX_NODES
   private readonly env: Env
   private readonly credentialCache: CredentialCache<AwsCredentials>

@@ -105,6 +105,8 @@ function throwawaySshKey(): string {
 export class AzureProvider implements Provider {
   readonly name = 'azure'
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AzureCredentials>
   private readonly dispatcher: AdapterDispatcher

@@ -147,6 +147,8 @@ const ENDED: ReadonlySet<string> = new Set(['STOPPING', 'STOPPED', 'TERMINATED',
 export class GcpProvider implements Provider {
   readonly name = 'gcp'
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = GCP_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<GcpCredentials>

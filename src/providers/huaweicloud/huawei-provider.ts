@@ -154,6 +154,8 @@ export class HuaweiProvider implements Provider {
   readonly name = 'huaweicloud'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = HUAWEI_MAX_NODES
   private readonly env: Env
   private readonly credentialCache: CredentialCache<HuaweiAccount>

@@ -147,6 +147,8 @@ export class TencentProvider implements Provider {
   readonly name = 'tencentcloud'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   private readonly env: Env
   private readonly credentialCache: CredentialCache<TencentCredentials>
   private readonly dispatcher: AdapterDispatcher
