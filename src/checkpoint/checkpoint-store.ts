@@ -484,6 +484,7 @@ export function attemptHoldsFor(
         store: {url: spec.url, region: spec.region, endpoint: spec.endpoint},
         location: signed.location,
         segmentBytes: SHIP_SEGMENT_BYTES,
+        expiresAt: signed.expiresAt,
         shipSeconds: Math.round(Math.min(SHIP_SECONDS.max, Math.max(SHIP_SECONDS.min, interval === 0 ? SHIP_SECONDS.max : interval))),
       }
     },

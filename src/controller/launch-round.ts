@@ -402,7 +402,17 @@ export class LaunchRounds {
   private async withShipObjects(job: JobRecord, provider: Provider, request: LaunchRequest): Promise<LaunchRequest> {
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !provider.shipsAttemptFiles) return request
     const ship = (await this.d.deps.attemptHolds?.shipObjects?.(job, request.attemptId)) ?? null
-    if (ship) return {...request, ship}
+    if (ship) {
+      // Temporary credentials sign URLs that die with them: shipping stops then (the runner says so).
+      const hours = (Date.parse(ship.expiresAt) - this.d.clock().getTime()) / 3_600_000
+      if (hours < 24) {
+        this.d.journal.recordEvent(job.id, request.attemptId, 'ship-urls-expire', {
+          expiresAt: ship.expiresAt,
+          message: `the store's credentials sign URLs valid for ${hours.toFixed(1)} h: after ${ship.expiresAt} this attempt's output and samples stay on the instance`,
+        })
+      }
+      return {...request, ship}
+    }
     const said = this.d.journal.events(job.id).some((e) => e.kind === 'logs-not-shipped' && e.data.provider === provider.name)
     if (!said) {
       const message = `the output and utilisation samples of attempts on ${provider.name} stay on the instance and go with it (no checkpoint.store): \`logs\` cannot show them once it is gone, and the idle policy cannot act there`

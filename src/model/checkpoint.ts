@@ -74,6 +74,8 @@ export interface ShipObjects {
   segmentBytes: number
   /** Seconds between the runner's uploads while the job runs. */
   shipSeconds: number
+  /** When the signed URLs stop working (ISO-8601): after that the files stay on the instance. */
+  expiresAt: string
 }
 
 /** A job's object store as a launch handle keeps it: its URL, region and endpoint, no credential. */

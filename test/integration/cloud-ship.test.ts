@@ -79,6 +79,25 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     expect(await collect(w.aliyun.logs(a.handle!, {follow: true}))).to.deep.equal(lines)
   })
 
+  it('says when temporary store credentials end the shipping early, and ships until then', async () => {
+    const expires = new Date(Date.now() + 2 * 3600_000).toISOString()
+    w = await cloudWorld({checkpointStore: true, storeCredentialsExpire: expires})
+    const {job} = await w.drive(cloudJob('short-creds', 'echo hi'))
+    expect(job.state).to.equal('SUCCEEDED')
+    const [said] = w.store.events(job.id).filter((e) => e.kind === 'ship-urls-expire')
+    expect(said?.data.message).to.match(/valid for \d\.\d h: after .* this attempt's output and samples stay on the instance/)
+    const [a] = w.store.listAttempts(job.id)
+    expect(shipped(w, job.id, a.id).get('output-0000.log')?.toString()).to.equal('hi\n')
+    // Long-lived keys sign for 7 days: no such event.
+    const other = await cloudWorld({checkpointStore: true})
+    try {
+      const {job: j2} = await other.drive(cloudJob('long-creds', 'echo hi'))
+      expect(other.store.events(j2.id).map((e) => e.kind)).to.not.include('ship-urls-expire')
+    } finally {
+      await other.close()
+    }
+  })
+
   it('without a store, says so in an event, and logs of a gone instance says why there is nothing', async () => {
     w = await cloudWorld()
     const spec = cloudJob('no-store', 'echo hello', {

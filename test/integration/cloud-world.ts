@@ -84,9 +84,10 @@ export interface CloudWorld extends Omit<JobDriver, 'replan'> {
 /**
  * `checkpointStore`: jobs keep their checkpoints in a fake S3 bucket that checks SigV4
  * query signatures, signed with the AWS key; without it, an instance's checkpoints go
- * with the instance, as on a real cloud.
+ * with the instance, as on a real cloud. `storeCredentialsExpire`: the key is a temporary
+ * one that expires then.
  */
-export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Promise<CloudWorld> {
+export async function cloudWorld(options: {checkpointStore?: boolean; storeCredentialsExpire?: string} = {}): Promise<CloudWorld> {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-cloud-'))
   const ec2 = new FakeEc2Server({
     keys: [AWS_KEY],
@@ -115,7 +116,13 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
     s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
     await s3.start()
     const signer = new CheckpointSigner({
-      env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+      env: {
+        AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        // Temporary credentials: every URL they sign dies when they expire.
+        ...(options.storeCredentialsExpire ? {AWS_CREDENTIAL_EXPIRATION: options.storeCredentialsExpire} : {}),
+      },
       homeDir: '/nonexistent',
     })
     const config = {checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}

@@ -15,6 +15,7 @@ const SHIP = {
   location: 's3://bkt/p/j/attempts/a/',
   segmentBytes: 262144,
   shipSeconds: 10,
+  expiresAt: '2026-12-14T00:00:00.000Z',
 }
 
 describe('runner.conf: shipping output.log and samples (a cloud attempt with a store)', () => {

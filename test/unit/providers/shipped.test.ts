@@ -40,6 +40,7 @@ const handle = (ship = true): LaunchHandle => ({
           location: 's3://b/p/j-1/attempts/a-1/',
           segmentBytes: SEGMENT,
           shipSeconds: 2,
+          expiresAt: '2026-12-14T00:00:00.000Z',
         })
       : {}),
   },
