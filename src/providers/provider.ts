@@ -82,6 +82,11 @@ export interface LogOptions {
   signal?: AbortSignal
   /** Which node of a gang: a rank (default 0, the head), or 'all' with each line prefixed `[rank N] `. */
   node?: number | 'all'
+  /**
+   * The attempt was still running when the logs were asked for (not following): its console is
+   * the freshest copy, so a cloud's shipped log (vm/shipped.ts) is read only if the console fails.
+   */
+  running?: boolean
 }
 
 /** Narrows listOwned(). */

@@ -61,16 +61,12 @@ export async function* jobLogs(
   async function* attemptLines(a: AttemptRecord): AsyncGenerator<LogLine> {
     const provider = providerFor(providers, a)
     let count = 0
-    for await (const line of provider.logs(a.handle as LaunchHandle, logOptions)) {
+    const ended = TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState)
+    for await (const line of provider.logs(a.handle as LaunchHandle, {...logOptions, running: !ended})) {
       count++
       yield {attempt: a.n, line}
     }
-    if (
-      count === 0 &&
-      provider.shipsAttemptFiles === true &&
-      TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState) &&
-      !a.handle?.data.ship
-    ) {
+    if (count === 0 && ended && provider.shipsAttemptFiles === true && !a.handle?.data.ship) {
       options.note?.(
         `attempt ${a.n} of ${job.name} ran on ${a.provider} without an object store to ship its output to (no checkpoint.store): ` +
           'its output.log stayed on the instance, and the console has nothing of it now',

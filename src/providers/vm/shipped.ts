@@ -114,6 +114,8 @@ export async function* withShippedLog(
     failure = error
   }
   if (options.signal?.aborted) return
+  // A running attempt's console is ahead of the store: the store is only the fallback then.
+  if (!failure && options.running === true && !options.follow) return
   const lines = reader && ship ? await shippedLog(reader, handle).catch(() => null) : null
   if (lines === null) {
     if (failure) throw unshipped(handle, failure, head && ship === null)

@@ -103,6 +103,10 @@ describe('shipped files of a cloud attempt (vm/shipped.ts)', () => {
       'l4',
       'l5',
     ])
+    // A running attempt's console is ahead of the store: not read then, unless the console fails.
+    reader.reads.length = 0
+    expect(await collect(withShippedLog(reader, handle(), {follow: false, running: true}, () => lines('l1')))).to.deep.equal(['l1'])
+    expect(reader.reads).to.deep.equal([])
     // Another rank's log is the console's alone: only the head ships.
     expect(await collect(withShippedLog(reader, handle(), {follow: false, node: 1}, () => lines('r1')))).to.deep.equal(['r1'])
   })
