@@ -29,6 +29,7 @@ import type {
   CheckpointSync,
   GangObjects,
   SecretsObject,
+  ShipHandleData,
   ShipObjects,
   ShippedFile,
   ShipStoreRef,
@@ -432,6 +433,11 @@ export interface AttemptHoldStore {
    */
   shipObjects?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<ShipObjects | null>
   /**
+   * What a launch handle keeps of a cloud attempt's ShipObjects (ShipHandleData), without
+   * signing: for a handle found again by its tags, whose launch signed them. Null without a store.
+   */
+  shipRef?(job: Pick<JobRecord, 'spec'>): ShipHandleData | null
+  /**
    * The objects a multi-node attempt on a per-instance provider shares its peer list and
    * notice through (GangObjects), in the same store; null when the job has no store.
    */
@@ -466,6 +472,10 @@ export function attemptHoldsFor(
         idempotent: true,
       })
       return object
+    },
+    shipRef: (job) => {
+      const spec = storeFor(job.spec, config)
+      return spec === null ? null : {store: {url: spec.url, region: spec.region, endpoint: spec.endpoint}, segmentBytes: SHIP_SEGMENT_BYTES}
     },
     shipObjects: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)

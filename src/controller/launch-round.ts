@@ -456,6 +456,9 @@ export class LaunchRounds {
       return false
     }
     if (!found) return false
+    // The tags do not say where its output and samples go: the job's store, as its launch signed them.
+    const ship = provider.shipsAttemptFiles && !found.data.ship ? this.d.deps.attemptHolds?.shipRef?.(this.d.job()) : null
+    if (ship) found = {...found, data: {...found.data, ship}}
     this.d.journal.recordOutcome(
       attempt.id,
       {state: 'PENDING', handle: found, launchedAt: this.d.clock().toISOString()},

@@ -6,8 +6,13 @@
 // reads the shipped log; and no credential is in what was shipped.
 import {expect} from 'chai'
 
-import {KEY as AWS_KEY} from './aws-helpers.js'
-import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
+import {join} from 'node:path'
+
+import {CheckpointSigner, attemptHoldsFor} from '../../src/checkpoint/checkpoint-store.js'
+import {HttpClient} from '../../src/http/client.js'
+import {createDispatcher} from '../../src/http/dispatcher.js'
+import {KEY as AWS_KEY, launchRequest, offer} from './aws-helpers.js'
+import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = []
@@ -77,6 +82,60 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     expect(got).to.deep.equal(lines)
     // And following an ended attempt's log ends with the same lines.
     expect(await collect(w.aliyun.logs(a.handle!, {follow: true}))).to.deep.equal(lines)
+  })
+
+  it('an attempt found again by its tags (its launch answer lost) is read from the store too', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const spec = cloudJob('adopted', 'echo "from the adopted one"; sleep 3', {usage: {sampleIntervalSeconds: 0.5, idle: null}})
+    const job = w.create(spec)
+    // A controller killed right after RunInstances: the intent in the store, a tagged instance
+    // whose runner ships to the job's store (its launch signed the list), no handle recorded.
+    const intent = w.store.recordAttemptIntent({
+      jobId: job.id,
+      provider: 'aws',
+      region: 'us-east-1',
+      zone: 'us-east-1a',
+      instanceType: AWS_TYPE,
+      accelerator: null,
+      acceleratorCount: null,
+      spot: false,
+      pricePerHour: 0.096,
+      currency: 'USD',
+      onDemandPricePerHour: 0.096,
+    })!
+    const holds = attemptHoldsFor(
+      {checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: w.s3!.endpoint, syncIntervalSeconds: 1}},
+      new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 2}}),
+      new CheckpointSigner({
+        env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+        homeDir: '/nonexistent',
+      }),
+    )
+    const ship = await holds.shipObjects!(job, intent.id)
+    const launched = await w.aws.launch(
+      launchRequest({
+        jobId: job.id,
+        jobName: job.name,
+        attemptId: intent.id,
+        idempotencyKey: intent.id,
+        spec,
+        checkpointDir: join(w.home, 'ckpt'),
+        offer: offer({instanceType: AWS_TYPE}),
+        ship,
+        // As the controller gives every cloud attempt with a store: where its runner can come from.
+        gang: await holds.gangObjects!(job, intent.id),
+      }),
+    )
+    const {job: final} = await w.driveExisting(job.id)
+    expect(final.state).to.equal('SUCCEEDED')
+    const [a] = w.store.listAttempts(job.id)
+    expect(a.handle!.externalId).to.equal(launched.externalId)
+    expect(w.store.events(job.id).map((e) => e.kind)).to.include('attempt-reconciled')
+    expect(a.handle!.data.ship).to.deep.include({segmentBytes: 262144})
+    // The controller summarised the samples the adopted runner shipped.
+    expect(w.store.usage({jobId: job.id}).get(a.id)?.samples ?? 0).to.be.greaterThan(0)
+    await w.aws.cleanup(a.handle!)
+    expect(await collect(w.aws.logs(a.handle!, {follow: false}))).to.deep.equal(['from the adopted one'])
   })
 
   it('says when temporary store credentials end the shipping early, and ships until then', async () => {
