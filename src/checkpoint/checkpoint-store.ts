@@ -24,7 +24,16 @@ import type {CheckpointStoreSpec, JobSpec} from '../model/job-spec.js'
 import type {JobRecord} from '../model/records.js'
 import type {HttpClient} from '../http/client.js'
 import {redact, registerSecret} from '../util/redact.js'
-import type {CheckpointSync, GangObjects, SecretsObject} from '../model/checkpoint.js'
+import type {
+  AttemptObjectReader,
+  CheckpointSync,
+  GangObjects,
+  SecretsObject,
+  ShipHandleData,
+  ShipObjects,
+  ShippedFile,
+  ShipStoreRef,
+} from '../model/checkpoint.js'
 import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from '../clouds/common/presign.js'
 
 export type StoreScheme = 's3' | 'oss' | 'cos' | 'obs'
@@ -102,6 +111,29 @@ function secretsKey(location: StoreLocation, jobId: string, attemptId: string): 
   return jobKey(location, jobId, 'secrets', attemptId)
 }
 
+/** An attempt's shipped files (see ShipObjects): `PREFIX/JOB_ID/attempts/ATTEMPT_ID/NAME`. */
+function attemptKey(location: StoreLocation, jobId: string, attemptId: string, name: string): string {
+  return jobKey(location, jobId, 'attempts', attemptId, name)
+}
+
+/** A shipped file's segment object's name: `output-0000.log`, `samples-0012.jsonl`. */
+export function segmentName(file: ShippedFile, index: number): string {
+  const n = String(index).padStart(4, '0')
+  return file === 'output.log' ? `output-${n}.log` : `samples-${n}.jsonl`
+}
+
+/**
+ * What an attempt may ship: segments of 256 KiB, 512 of output.log (128 MiB) and 256 of
+ * samples.jsonl (64 MiB: some 150 hours of an 8-NPU machine's samples at 10 s, near the 7 days
+ * an S3 URL can live). The current segment is sent whole every ship interval, so its size is
+ * what a slowly growing file costs: 128 KiB a PUT on average (about 46 MB an hour at 10 s). The
+ * list of their URLs, fetched once by the runner, is about 260 KB.
+ */
+export const SHIP_SEGMENT_BYTES = 256 * 1024
+export const SHIP_SEGMENTS: Record<ShippedFile, number> = {'output.log': 512, 'samples.jsonl': 256}
+/** The runner ships every sample interval, within these bounds. */
+const SHIP_SECONDS = {min: 2, max: 30}
+
 /**
  * How long a secrets object's URLs work: an instance fetches it within a minute or two of
  * its launch; one that boots later than this fails its boot and is launched again with fresh
@@ -159,6 +191,46 @@ export class CheckpointSigner {
       deleteUrl: signer.sign('DELETE', key),
       location: `${location.scheme}://${location.bucket}/${key}`,
     }
+  }
+
+  /**
+   * The signed URLs of an attempt's shipped files (ShipObjects): the list the runner GETs (its
+   * body and its PUT and GET URLs) and where they are. Each segment's PUT lives as long as the
+   * store's credentials allow (MAX_URL_SECONDS at most).
+   */
+  async ship(
+    spec: CheckpointStoreSpec,
+    jobId: string,
+    attemptId: string,
+    now: Date,
+  ): Promise<{list: string; putUrl: string; getUrl: string; location: string; expiresAt: string}> {
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now)
+    const lines: string[] = []
+    for (const [file, kind] of [
+      ['output.log', 'o'],
+      ['samples.jsonl', 's'],
+    ] as const) {
+      for (let i = 0; i < SHIP_SEGMENTS[file]; i++)
+        lines.push(`${kind} ${i} ${signer.sign('PUT', attemptKey(location, jobId, attemptId, segmentName(file, i)), 'unregistered')}\n`)
+    }
+    const key = attemptKey(location, jobId, attemptId, 'ship-urls')
+    return {
+      list: lines.join(''),
+      putUrl: signer.sign('PUT', key),
+      getUrl: signer.sign('GET', key),
+      location: `${location.scheme}://${location.bucket}/${attemptKey(location, jobId, attemptId, '')}/`,
+      expiresAt: signer.expiresAt,
+    }
+  }
+
+  /** A signed GET of one segment of an attempt's shipped file (AttemptObjectReader). */
+  async segmentGet(store: ShipStoreRef, jobId: string, attemptId: string, file: ShippedFile, index: number, now: Date): Promise<string> {
+    const spec = {...store, syncIntervalSeconds: null}
+    const location = parseStoreUrl(spec)
+    // Short: a reader signs again for every read.
+    const signer = await this.signer(spec, location, now, 600)
+    return signer.sign('GET', attemptKey(location, jobId, attemptId, segmentName(file, index)))
   }
 
   /**
@@ -221,7 +293,7 @@ export class CheckpointSigner {
     location: StoreLocation,
     now: Date,
     maxSeconds = MAX_URL_SECONDS,
-  ): Promise<{sign: (method: PresignRequest['method'], key: string) => string; expiresAt: string}> {
+  ): Promise<{sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => string; expiresAt: string}> {
     const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
@@ -250,7 +322,9 @@ export class CheckpointSigner {
         )
       }
     }
-    const sign = (method: PresignRequest['method'], key: string) => {
+    // `unregistered`: a URL that only ever travels inside an object's body (the ship list's
+    // hundreds), never in a message, is not added to the redaction set every redact() scans.
+    const sign = (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => {
       const request: PresignRequest = {
         method,
         bucket: location.bucket,
@@ -261,7 +335,7 @@ export class CheckpointSigner {
         now,
       }
       const url = presign(location.scheme, request, loaded.credentials)
-      registerSecret(url)
+      if (unregistered === undefined) registerSecret(url)
       return url
     }
     return {sign, expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString()}
@@ -354,6 +428,16 @@ export interface AttemptHoldStore {
   /** Deletes an attempt's secrets object, if any is left (deleting a missing object is harmless). */
   deleteSecrets?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
   /**
+   * A cloud attempt's shipped files (ShipObjects): writes the list of their signed PUT URLs to
+   * the job's store and returns the GET of that list; null when the job has no store.
+   */
+  shipObjects?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<ShipObjects | null>
+  /**
+   * What a launch handle keeps of a cloud attempt's ShipObjects (ShipHandleData), without
+   * signing: for a handle found again by its tags, whose launch signed them. Null without a store.
+   */
+  shipRef?(job: Pick<JobRecord, 'spec'>): ShipHandleData | null
+  /**
    * The objects a multi-node attempt on a per-instance provider shares its peer list and
    * notice through (GangObjects), in the same store; null when the job has no store.
    */
@@ -389,6 +473,31 @@ export function attemptHoldsFor(
       })
       return object
     },
+    shipRef: (job) => {
+      const spec = storeFor(job.spec, config)
+      return spec === null ? null : {store: {url: spec.url, region: spec.region, endpoint: spec.endpoint}, segmentBytes: SHIP_SEGMENT_BYTES}
+    },
+    shipObjects: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      if (spec === null) return null
+      const signed = await signer.ship(spec, job.id, attemptId, clock())
+      await client.request({
+        method: 'PUT',
+        url: signed.putUrl,
+        headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
+        body: signed.list,
+        idempotent: true,
+      })
+      const interval = job.spec.usage?.sampleIntervalSeconds ?? 10
+      return {
+        manifestUrl: signed.getUrl,
+        store: {url: spec.url, region: spec.region, endpoint: spec.endpoint},
+        location: signed.location,
+        segmentBytes: SHIP_SEGMENT_BYTES,
+        expiresAt: signed.expiresAt,
+        shipSeconds: Math.round(Math.min(SHIP_SECONDS.max, Math.max(SHIP_SECONDS.min, interval === 0 ? SHIP_SECONDS.max : interval))),
+      }
+    },
     deleteSecrets: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)
       if (spec === null) return
@@ -403,6 +512,34 @@ export function attemptHoldsFor(
         body: `go ${clock().toISOString()}\n`,
         idempotent: true,
       })
+    },
+  }
+}
+
+/**
+ * Reads back what cloud attempts shipped (AttemptObjectReader), for the VM providers: a
+ * ranged GET of one segment, signed for the read. A segment that is not there is null.
+ */
+export function attemptObjectReaderFor(
+  client: Pick<HttpClient, 'request'>,
+  signer = new CheckpointSigner(),
+  clock: () => Date = () => new Date(),
+): AttemptObjectReader {
+  return {
+    async segment(store, jobId, attemptId, file, index, from = 0) {
+      const url = await signer.segmentGet(store, jobId, attemptId, file, index, clock())
+      const res = await client.request({
+        url,
+        ...(from > 0 ? {headers: {range: `bytes=${from}-`}} : {}),
+        // 404: not shipped (yet); 416: nothing past `from`.
+        accept: (status) => (status >= 200 && status < 300) || status === 404 || status === 416,
+        bodyEncoding: 'latin1',
+      })
+      if (res.status === 404) return null
+      if (res.status === 416) return Buffer.alloc(0)
+      const body = Buffer.from(res.body, 'latin1')
+      // A store that ignored the range sent the whole object.
+      return res.status === 200 && from > 0 ? body.subarray(from) : body
     },
   }
 }

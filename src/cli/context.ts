@@ -13,6 +13,7 @@ import type {LoadedPluginProvider, ProviderHookResult} from '../providers/plugin
 import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, CheckpointSigner, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
+import type {AttemptObjectReader} from '../model/checkpoint.js'
 import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
 import {STATE_DB} from '../state/files.js'
 import type {Store} from '../state/store.js'
@@ -26,6 +27,7 @@ export class AppContext implements ServiceContext {
   private providersInstance?: Map<string, Provider>
   private checkpointSyncInstance?: SignCheckpointUrls
   private attemptHoldsInstance?: AttemptHoldStore
+  private attemptObjectsInstance?: AttemptObjectReader
   private storeHttpInstance?: Promise<HttpClient>
   private storeSignerInstance?: CheckpointSigner
 
@@ -84,11 +86,17 @@ export class AppContext implements ServiceContext {
   async providers(): Promise<Map<string, Provider>> {
     if (!this.providersInstance) {
       const {createProviders} = await import('../providers/registry.js')
+      // What cloud attempts shipped to their job's store is read with the store's signer,
+      // loaded when first read (a `plan` never loads it).
+      const attemptObjects: AttemptObjectReader = {
+        segment: async (...args) => (await this.attemptObjects()).segment(...args),
+      }
       this.providersInstance = await createProviders({
         home: this.home,
         config: this.config(),
         warn: this.warn,
         plugins: await this.pluginProviders(),
+        attemptObjects,
       })
     }
     return this.providersInstance
@@ -159,6 +167,14 @@ export class AppContext implements ServiceContext {
       signer,
     )
     return this.attemptHoldsInstance
+  }
+
+  /** Reads back what cloud attempts shipped to their job's store (src/providers/vm/shipped.ts). */
+  private async attemptObjects(): Promise<AttemptObjectReader> {
+    const {attemptObjectReaderFor} = await import('../checkpoint/checkpoint-store.js')
+    const signer = await this.storeSigner()
+    this.attemptObjectsInstance ??= attemptObjectReaderFor({request: async (request) => (await this.storeHttp()).request(request)}, signer)
+    return this.attemptObjectsInstance
   }
 
   /** One signer per command for the checkpoint store and the workdir upload: credentials are loaded once. */

@@ -29,7 +29,9 @@ export default class Logs extends BaseCommand {
     const lines: LogLine[] = []
     const print = this.jsonEnabled() ? (entry: LogLine) => lines.push(entry) : logPrinter()
     const node = flags['all-nodes'] ? ('all' as const) : flags.node
-    for await (const entry of logs(this.ctx, {job: args.job, follow: flags.follow, attempt: flags.attempt, node, signal})) print(entry)
+    const note = (message: string) => this.warnLine(message)
+    for await (const entry of logs(this.ctx, {job: args.job, follow: flags.follow, attempt: flags.attempt, node, signal, note}))
+      print(entry)
     return {lines}
   }
 }

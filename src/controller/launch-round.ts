@@ -387,10 +387,39 @@ export class LaunchRounds {
    * (local, Slurm: the runner's environment) or for a job without secrets; a job without a
    * store gets no object, and the cloud provider refuses it (SECRETS_NEED_STORE).
    */
-  private async withSecretsObject(job: JobRecord, provider: Provider, request: LaunchRequest): Promise<LaunchRequest> {
+  private async withSecretsObject(job: JobRecord, provider: Provider, given: LaunchRequest): Promise<LaunchRequest> {
+    const request = await this.withShipObjects(job, provider, given)
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !request.secrets) return request
     const object = await this.d.deps.attemptHolds?.putSecrets?.(job, request.attemptId, renderSecretsObject(request.secrets))
     return object ? {...request, secretsObject: object} : request
+  }
+
+  /**
+   * A cloud attempt ships its output.log and utilisation samples to the job's store (ShipObjects),
+   * so `logs` outlives the instance and the idle policy sees the samples. Without a store they
+   * stay on the instance: an event says so (once per provider), and the job runs on.
+   */
+  private async withShipObjects(job: JobRecord, provider: Provider, request: LaunchRequest): Promise<LaunchRequest> {
+    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !provider.shipsAttemptFiles) return request
+    const ship = (await this.d.deps.attemptHolds?.shipObjects?.(job, request.attemptId)) ?? null
+    if (ship) {
+      // Temporary credentials sign URLs that die with them: shipping stops then (the runner says so).
+      const hours = (Date.parse(ship.expiresAt) - this.d.clock().getTime()) / 3_600_000
+      if (hours < 24) {
+        this.d.journal.recordEvent(job.id, request.attemptId, 'ship-urls-expire', {
+          expiresAt: ship.expiresAt,
+          message: `the store's credentials sign URLs valid for ${hours.toFixed(1)} h: after ${ship.expiresAt} this attempt's output and samples stay on the instance`,
+        })
+      }
+      return {...request, ship}
+    }
+    const said = this.d.journal.events(job.id).some((e) => e.kind === 'logs-not-shipped' && e.data.provider === provider.name)
+    if (!said) {
+      const message = `the output and utilisation samples of attempts on ${provider.name} stay on the instance and go with it (no checkpoint.store): \`logs\` cannot show them once it is gone, and the idle policy cannot act there`
+      this.d.journal.recordEvent(job.id, request.attemptId, 'logs-not-shipped', {provider: provider.name, message})
+      this.d.emit('warning', message, {attemptId: request.attemptId})
+    }
+    return request
   }
 
   /**
@@ -427,6 +456,9 @@ export class LaunchRounds {
       return false
     }
     if (!found) return false
+    // The tags do not say where its output and samples go: the job's store, as its launch signed them.
+    const ship = provider.shipsAttemptFiles && !found.data.ship ? this.d.deps.attemptHolds?.shipRef?.(this.d.job()) : null
+    if (ship) found = {...found, data: {...found.data, ship}}
     this.d.journal.recordOutcome(
       attempt.id,
       {state: 'PENDING', handle: found, launchedAt: this.d.clock().toISOString()},

@@ -45,6 +45,8 @@ export interface HttpRequest {
   idempotent?: boolean
   /** Statuses returned rather than thrown; default 2xx. */
   accept?: (status: number) => boolean
+  /** See HttpCall.bodyEncoding. */
+  bodyEncoding?: 'utf8' | 'latin1'
 }
 
 export interface HttpResponse {
@@ -131,7 +133,16 @@ export class HttpClient {
       attempts = attempt
       // Price pages and store objects had no size cap here; a cloud API's cap does not apply.
       const body = typeof req.body === 'function' ? req.body() : req.body
-      const call = {url: req.url, method, headers, body, timeoutMs, dispatcher: this.options.dispatcher, signal: req.signal}
+      const call = {
+        url: req.url,
+        method,
+        headers,
+        body,
+        timeoutMs,
+        dispatcher: this.options.dispatcher,
+        signal: req.signal,
+        bodyEncoding: req.bodyEncoding,
+      }
       const res = await sendRequest({...call, maxBodyBytes: Number.POSITIVE_INFINITY}).catch((error: unknown) => {
         // The caller's own abort is not a failure of the backend: it goes back as it came.
         throw error instanceof HttpTransportError && error.kind === 'aborted' ? error.cause : error

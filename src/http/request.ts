@@ -24,6 +24,8 @@ export interface HttpCall {
   signal?: AbortSignal
   /** Refuses larger bodies as a network failure. Default 16 MiB: no cloud API we call returns more. */
   maxBodyBytes?: number
+  /** How the body is decoded. 'latin1' keeps every byte as one character (Buffer.from(body, 'latin1') gets them back). Default 'utf8'. */
+  bodyEncoding?: 'utf8' | 'latin1'
 }
 
 export interface HttpExchange {
@@ -99,7 +101,7 @@ export async function sendRequest(call: HttpCall): Promise<HttpExchange> {
       }
       chunks.push(chunk as Buffer)
     }
-    return {status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8')}
+    return {status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString(call.bodyEncoding ?? 'utf8')}
   } catch (error) {
     if (error instanceof HttpTransportError) throw error
     if (call.signal?.aborted) throw new HttpTransportError('aborted', `request to ${host} aborted`, {cause: error})

@@ -55,3 +55,53 @@ export interface SecretsObject {
   /** e.g. `s3://bucket/prefix/JOB/secrets/ATTEMPT`: safe to show. */
   location: string
 }
+
+/**
+ * Where a cloud attempt's runner ships what it leaves on the instance (its output.log and its
+ * utilisation samples), `PREFIX/JOB_ID/attempts/ATTEMPT_ID/`: segment objects of at most
+ * `segmentBytes` each (`output-0000.log`, …, `samples-0000.jsonl`, …), each PUT whole while it is
+ * the file's current one. The runner GETs its list of signed PUT URLs (the manifest) once at
+ * start: one URL in the user data instead of hundreds.
+ */
+export interface ShipObjects {
+  /** Signed GET of the manifest. A bearer credential: never logged, never stored. */
+  manifestUrl: string
+  /** The store the objects are in: safe to show and to store (the handle keeps it, so they can be read back). */
+  store: ShipStoreRef
+  /** e.g. `s3://bucket/prefix/JOB/attempts/ATTEMPT/`: safe to show. */
+  location: string
+  /** Bytes per segment object. */
+  segmentBytes: number
+  /** Seconds between the runner's uploads while the job runs. */
+  shipSeconds: number
+  /** When the signed URLs stop working (ISO-8601): after that the files stay on the instance. */
+  expiresAt: string
+}
+
+/** A job's object store as a launch handle keeps it: its URL, region and endpoint, no credential. */
+export interface ShipStoreRef {
+  url: string
+  region: string
+  endpoint: string | null
+}
+
+/** The kinds of file a runner ships, by the name of the file on the instance. */
+export type ShippedFile = 'output.log' | 'samples.jsonl'
+
+/**
+ * Reads back what a cloud attempt's runner shipped (ShipObjects): given to the VM providers, so
+ * `logs` of an ended instance and `usageSamples` while it runs read the job's store.
+ */
+export interface AttemptObjectReader {
+  /**
+   * One segment's bytes from byte `from` of it on (a ranged GET); null when the segment is not
+   * in the store (not shipped yet, or never), an empty buffer when it holds nothing past `from`.
+   */
+  segment(store: ShipStoreRef, jobId: string, attemptId: string, file: ShippedFile, index: number, from?: number): Promise<Buffer | null>
+}
+
+/** What a cloud attempt's handle keeps of its ShipObjects (handle.data.ship): enough to read them back. */
+export interface ShipHandleData {
+  store: ShipStoreRef
+  segmentBytes: number
+}

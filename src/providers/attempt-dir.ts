@@ -9,7 +9,7 @@ import {fileURLToPath} from 'node:url'
 
 import {BugError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
-import type {CheckpointSync} from '../model/checkpoint.js'
+import type {CheckpointSync, ShipObjects} from '../model/checkpoint.js'
 import {writeAtomic} from '../util/write-atomic.js'
 import {
   COMPAT_NAMES,
@@ -128,6 +128,13 @@ export function renderRunnerConf(config: RunnerConfig): string {
   if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
   if (config.holdTimeoutSeconds !== undefined)
     entries.push(['holdTimeoutSeconds', seconds('holdTimeoutSeconds', config.holdTimeoutSeconds, {integer: true})])
+  if (config.shipUrl !== undefined) {
+    entries.push(['shipUrl', signedUrl('shipUrl', config.shipUrl)])
+    if (config.shipSeconds !== undefined) entries.push(['shipSeconds', seconds('shipSeconds', config.shipSeconds, {min: 1, integer: true})])
+    if (config.shipSegmentBytes !== undefined) {
+      entries.push(['shipSegmentBytes', seconds('shipSegmentBytes', config.shipSegmentBytes, {min: 1000, integer: true})])
+    }
+  }
   entries.push(...gangEntries(config))
   entries.push(...containerEntries(config))
   if (config.sampleIntervalSeconds !== undefined) {
@@ -291,6 +298,11 @@ export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; sy
  */
 export function workdirRunnerConfig(sync: Pick<CheckpointSync, 'workdir'> | null): Partial<RunnerConfig> {
   return sync?.workdir ? {workdirUrl: sync.workdir.getUrl, workdirSha256: sync.workdir.sha256} : {}
+}
+
+/** runner.conf's keys for a cloud attempt that ships its output.log and samples to the job's store (none without). */
+export function shipRunnerConfig(ship: ShipObjects | null | undefined): Partial<RunnerConfig> {
+  return ship ? {shipUrl: ship.manifestUrl, shipSeconds: ship.shipSeconds, shipSegmentBytes: ship.segmentBytes} : {}
 }
 
 /** runner.conf's keys for a held attempt (none when the attempt is not held). */

@@ -2,7 +2,7 @@
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../model/catalog.js'
-import type {CheckpointSync, GangObjects, SecretsObject} from '../model/checkpoint.js'
+import type {CheckpointSync, GangObjects, SecretsObject, ShipObjects} from '../model/checkpoint.js'
 import type {LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
@@ -62,6 +62,12 @@ export interface LaunchRequest {
    * what to set, and the controller tries the backends that need no store (local, Slurm).
    */
   gang?: GangObjects | null
+  /**
+   * Where a cloud attempt's runner ships its output.log and samples (ShipObjects), in the job's
+   * store; the provider keeps `ship.store` and `ship.segmentBytes` in the handle (shipHandleData)
+   * so they can be read back. Null or absent without a store, and on skyhop's own filesystem.
+   */
+  ship?: ShipObjects | null
   graceSeconds: number
 }
 
@@ -76,6 +82,11 @@ export interface LogOptions {
   signal?: AbortSignal
   /** Which node of a gang: a rank (default 0, the head), or 'all' with each line prefixed `[rank N] `. */
   node?: number | 'all'
+  /**
+   * The attempt was still running when the logs were asked for (not following): its console is
+   * the freshest copy, so a cloud's shipped log (vm/shipped.ts) is read only if the console fails.
+   */
+  running?: boolean
 }
 
 /** Narrows listOwned(). */
@@ -90,6 +101,11 @@ export interface Provider {
   readonly name: string
   /** Default 'shared'. */
   readonly attemptStorage?: AttemptStorage
+  /**
+   * Whether a launch passes LaunchRequest.ship to the attempt's runner and reads the shipped
+   * files back (logs, usageSamples): the VM clouds. Unset: the controller signs no ShipObjects.
+   */
+  readonly shipsAttemptFiles?: boolean
   /**
    * The most nodes one gang may have on this backend (launched all or nothing, with the
    * multi-node contract of docs/job-contract.md). Unset: 1, the backend cannot gang-launch.

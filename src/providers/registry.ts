@@ -9,6 +9,7 @@ import {delimiter, join} from 'node:path'
 import type {SkyhopConfig} from '../config.js'
 import {UsageError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
+import type {AttemptObjectReader} from '../model/checkpoint.js'
 import type {LoadedPluginProvider} from './plugins.js'
 import type {Provider} from './provider.js'
 import type {SlurmContainerRuntime} from './slurm/containers.js'
@@ -18,6 +19,8 @@ export interface ProviderSetup {
   config: SkyhopConfig
   warn?: (message: string) => void
   env?: NodeJS.ProcessEnv
+  /** Reads what cloud attempts shipped to their job's object store (vm/shipped.ts), for the VM clouds. */
+  attemptObjects?: AttemptObjectReader
   /** Providers installed plugins register (plugins.ts), already checked. */
   plugins?: readonly LoadedPluginProvider[]
 }
@@ -57,7 +60,7 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
   }
   for (const cloud of CLOUDS) {
     if (!cloud.credentialsPresent(env, homedir())) continue
-    providers.set(cloud.name, await cloud.create(env))
+    providers.set(cloud.name, await cloud.create(env, {attemptObjects: setup.attemptObjects}))
   }
   const kubernetes = await createKubernetes(setup, env)
   if (kubernetes) providers.set('kubernetes', kubernetes)
@@ -158,7 +161,7 @@ interface CloudEntry {
   name: string
   /** Cheap, offline: does any credential source exist? (Whether it works is `skyhop check`.) */
   credentialsPresent(env: NodeJS.ProcessEnv, home: string): boolean
-  create(env: NodeJS.ProcessEnv): Promise<Provider>
+  create(env: NodeJS.ProcessEnv, shipped: {attemptObjects?: AttemptObjectReader}): Promise<Provider>
   /** Where we looked, for `check` to say when nothing was found. */
   looked: string
 }
@@ -176,9 +179,9 @@ const CLOUDS: CloudEntry[] = [
       has(env, 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI') ||
       existsSync(env.AWS_SHARED_CREDENTIALS_FILE || join(home, '.aws', 'credentials')) ||
       existsSync(env.AWS_CONFIG_FILE || join(home, '.aws', 'config')),
-    async create(env) {
+    async create(env, shipped) {
       const {AwsProvider} = await import('./aws/aws-provider.js')
-      return new AwsProvider({env, regions: env.AWS_REGION ? [env.AWS_REGION] : undefined})
+      return new AwsProvider({env, ...shipped, regions: env.AWS_REGION ? [env.AWS_REGION] : undefined})
     },
     looked: 'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials, ~/.aws/config, web identity, container credentials',
   },
@@ -186,9 +189,9 @@ const CLOUDS: CloudEntry[] = [
     name: 'aliyun',
     credentialsPresent: (env, home) =>
       has(env, 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET') || existsSync(join(home, '.aliyun', 'config.json')),
-    async create(env) {
+    async create(env, shipped) {
       const {AliyunProvider} = await import('./aliyun/aliyun-provider.js')
-      return new AliyunProvider({env})
+      return new AliyunProvider({env, ...shipped})
     },
     looked: 'ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET, ~/.aliyun/config.json',
   },
@@ -196,9 +199,9 @@ const CLOUDS: CloudEntry[] = [
     name: 'huaweicloud',
     // KooCLI's profile file stores keys encrypted, so only the SDKs' environment counts.
     credentialsPresent: (env) => has(env, 'HUAWEICLOUD_SDK_AK', 'HUAWEICLOUD_SDK_SK'),
-    async create(env) {
+    async create(env, shipped) {
       const {HuaweiProvider} = await import('./huaweicloud/huawei-provider.js')
-      return new HuaweiProvider({env})
+      return new HuaweiProvider({env, ...shipped})
     },
     looked: 'HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK',
   },
@@ -208,9 +211,9 @@ const CLOUDS: CloudEntry[] = [
       has(env, 'TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY') ||
       existsSync(join(home, '.tencentcloud', 'credentials')) ||
       existsSync(join(home, '.tccli', `${(env.TENCENTCLOUD_PROFILE ?? '').trim() || 'default'}.credential`)),
-    async create(env) {
+    async create(env, shipped) {
       const {TencentProvider} = await import('./tencentcloud/tencent-provider.js')
-      return new TencentProvider({env})
+      return new TencentProvider({env, ...shipped})
     },
     looked: 'TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials, ~/.tccli/<profile>.credential',
   },
@@ -224,9 +227,9 @@ const CLOUDS: CloudEntry[] = [
           ? join(env.CLOUDSDK_CONFIG!.trim(), 'application_default_credentials.json')
           : join(home, '.config', 'gcloud', 'application_default_credentials.json'),
       ),
-    async create(env) {
+    async create(env, shipped) {
       const {GcpProvider} = await import('./gcp/gcp-provider.js')
-      return new GcpProvider({env})
+      return new GcpProvider({env, ...shipped})
     },
     looked: 'GOOGLE_APPLICATION_CREDENTIALS, ~/.config/gcloud/application_default_credentials.json, GCE_METADATA_HOST',
   },
@@ -234,9 +237,9 @@ const CLOUDS: CloudEntry[] = [
     name: 'azure',
     // A service principal in the environment, as the Azure SDKs' EnvironmentCredential reads it.
     credentialsPresent: (env) => has(env, 'AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'),
-    async create(env) {
+    async create(env, shipped) {
       const {AzureProvider} = await import('./azure/azure-provider.js')
-      return new AzureProvider({env})
+      return new AzureProvider({env, ...shipped})
     },
     looked: 'AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (with AZURE_SUBSCRIPTION_ID)',
   },

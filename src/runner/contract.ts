@@ -135,6 +135,16 @@ export interface RunnerConfig {
   holdUrl?: string
   holdTimeoutSeconds?: number
   /**
+   * A cloud attempt's files shipped to the job's store (docs/utilisation.md#where-samples-go):
+   * a presigned GET of the list of signed PUT URLs (`o INDEX URL` for output.log's segments,
+   * `s INDEX URL` for samples.jsonl's), fetched once at start. Every shipSeconds (default 30)
+   * the runner PUTs each segment of shipSegmentBytes (default 256 KiB) that grew, and once more
+   * after the job, before exit_code. Shipping never fails the job.
+   */
+  shipUrl?: string
+  shipSeconds?: number
+  shipSegmentBytes?: number
+  /**
    * A gang (multi-node attempt, docs/job-contract.md): numNodes runners, one per node, each
    * with its nodeRank (the launcher may override it with SKYHOP_RUNNER_NODE_RANK). With
    * numNodes > 1 a runner writes its own files into ATTEMPT_DIR/node-<rank>/.
@@ -217,6 +227,7 @@ export type RunnerEventName =
   | 'peers' // a gang's peer list is known; the job may start (fields: count, seconds, from)
   | 'peers-expired' // no peer list within peersTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
   | 'gang-notice' // this rank's notice reached gangNoticePutUrl (fields: published, tries)
+  | 'ship' // after the job: output.log and samples.jsonl copied to the store (fields: ok, bytes, httpStatus)
   | 'image-pull-failed' // the container image could not be pulled; the job never started, its exit code is 125 (fields: message, exitCode)
 
 export interface RunnerEvent {

@@ -286,7 +286,8 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
     graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
       nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | secretNames | \
-      containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds)
+      containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds | shipUrl | shipSeconds | \
+      shipSegmentBytes)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -1206,6 +1207,109 @@ sr_ckpt_syncer() {
   done
 }
 
+# ship-section ship: only on a VM whose attempt ships its files (a cloud attempt with a store)
+# What a cloud attempt leaves on its instance goes to the job's store as the checkpoint does:
+# output.log and samples.jsonl, each cut into segment objects of shipSegmentBytes, each PUT
+# whole while it is the file's current one (a PUT replaces an object whole or not at all).
+# The signed PUT URLs come in one list (shipUrl, GET once at start: "o|s INDEX URL" lines).
+# How much of each file the store holds is kept in .ship-o / .ship-s, so the last copy at the
+# end sends only what changed. Shipping never fails the job: a refusal stops it, with a warning.
+sr_ship_o=() sr_ship_s=()
+sr_ship_load() {
+  local tmp="$sr_out/.ship-list" try k i u
+  for (( try = 1; try <= 5; try++ )); do
+    sr_ckpt_transfer GET "$sr_ship_url" "$tmp" 60 && [[ $HTTP_CODE == 200 ]] && break
+    [[ $HTTP_CODE == 4* ]] && break
+    sleep "$try"
+  done
+  if [[ $HTTP_CODE == 200 ]]; then
+    while read -r k i u; do
+      [[ $i =~ ^[0-9]{1,5}$ && $u =~ ^https?://[^[:space:]]+$ ]] || continue
+      [[ $k == o ]] && sr_ship_o[10#$i]=$u
+      [[ $k == s ]] && sr_ship_s[10#$i]=$u
+    done <"$tmp"
+  fi
+  rm -f -- "$tmp"
+  (( ${#sr_ship_o[@]} > 0 )) && return 0
+  sr_ship_url=
+  sr_emit warning message "\"the signed URLs to ship output.log and samples.jsonl could not be fetched (HTTP $HTTP_CODE): they stay on this machine\""
+  return 1
+}
+# sr_ship FILE o|s MAX_SECONDS: PUTs every segment of FILE that grew since its last PUT.
+sr_ship() {
+  local f="$sr_out/$1" k=$2 max=$3 tmp="$sr_out/.ship-out" at size seg n url
+  [[ -e $sr_out/.ship-stop ]] && return 1
+  at=$(cat "$sr_out/.ship-$k" 2>/dev/null) && [[ $at =~ ^[0-9]+$ ]] || at=0
+  sr_bytes "$f"
+  size=$BYTES
+  seg=$(( at / sr_ship_seg ))
+  while (( size > at )); do
+    [[ $k == o ]] && url=${sr_ship_o[seg]-} || url=${sr_ship_s[seg]-}
+    if [[ -z $url ]]; then
+      : >"$sr_out/.ship-stop"
+      sr_emit warning message "\"$1 is larger than the $(( seg * sr_ship_seg )) bytes this attempt may ship; the rest stays on this machine\""
+      return 1
+    fi
+    tail -c +$(( seg * sr_ship_seg + 1 )) -- "$f" 2>/dev/null | head -c "$sr_ship_seg" >"$tmp"
+    sr_bytes "$tmp"
+    n=$BYTES
+    sr_ckpt_transfer PUT "$url" "$tmp" "$max" "$sr_out/.ship-answer"
+    rm -f -- "$tmp"
+    if [[ $HTTP_CODE != 2* ]]; then
+      # A refused URL (expired, or the store's policy) stays refused: shipping stops.
+      if [[ $HTTP_CODE == 4* ]]; then
+        : >"$sr_out/.ship-stop"
+        sr_emit warning message "\"the store refused to take $1 (HTTP $HTTP_CODE${CODE:+ $CODE}); it stays on this machine\""
+      fi
+      return 1
+    fi
+    at=$(( seg * sr_ship_seg + n ))
+    sr_write_atomic "$sr_out/.ship-$k" "$at"
+    (( n == sr_ship_seg )) || break
+    seg=$(( seg + 1 ))
+  done
+}
+sr_shipper() {
+  trap - TERM INT USR1 USR2 EXIT
+  sr_close_slots
+  local runner=$$
+  while kill -0 "$runner" 2>/dev/null; do
+    sleep "$sr_ship_every"
+    sr_ship output.log o 120
+    sr_ship samples.jsonl s 120
+  done
+}
+sr_ship_start() {
+  sr_ship_url=${sr_conf[shipUrl]}
+  sr_ship_every=${sr_conf[shipSeconds]-30}
+  [[ $sr_ship_every =~ ^[1-9][0-9]{0,5}$ ]] || sr_fail "shipSeconds must be a whole number of seconds"
+  sr_ship_seg=${sr_conf[shipSegmentBytes]-262144}
+  [[ $sr_ship_seg =~ ^[1-9][0-9]{3,9}$ ]] || sr_fail "shipSegmentBytes must be a whole number of bytes (at least 1000)"
+  sr_ship_load || return 0
+  set -m
+  sr_shipper &
+  sr_shipper_pid=$!
+  set +m
+}
+# Once skyhop sees the attempt ended, the store holds all of the files that could be shipped:
+# on a notice within what is left of the grace (5 s at least).
+sr_ship_end() {
+  kill -s KILL -- "-$sr_shipper_pid" 2>/dev/null
+  wait "$sr_shipper_pid" 2>/dev/null
+  sr_now
+  local max=120
+  [[ -n $sr_deadline_ms ]] && max=$(( (sr_deadline_ms - NOW_MS) / 1000 ))
+  (( max >= 5 )) || max=5
+  HTTP_CODE=0
+  if sr_ship output.log o "$max" && sr_ship samples.jsonl s "$max"; then
+    sr_bytes "$sr_out/output.log"
+    sr_emit ship ok true bytes "$BYTES"
+  else
+    sr_emit ship ok false httpStatus "$(( 10#${HTTP_CODE:-0} ))"
+  fi
+}
+# ship-section-end
+
 # ---------------------------------------------------------------- the job
 
 sr_load_env() {
@@ -1618,6 +1722,10 @@ if [[ -n $sr_ckpt_get ]]; then
   [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 fi
 
+# A cloud attempt's files shipped to the job's store: a gang's head's only.
+sr_shipper_pid=
+[[ -n ${sr_conf[shipUrl]-} && $sr_rank == 0 ]] && sr_ship_start
+
 for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
   sr_poller "${sr_entry%%=*}" "${sr_entry#*=}" &
   sr_poller_pids+=($!)
@@ -1929,6 +2037,8 @@ if [[ -n $sr_ckpt_put ]]; then
 fi
 
 sr_usage_stop
+# The last copy of output.log and samples.jsonl, before exit_code (and the instance's end).
+[[ -n $sr_shipper_pid ]] && sr_ship_end
 sr_exit_sig=null
 if (( sr_status > 128 )); then
   sr_name=$(kill -l $(( sr_status - 128 )) 2>/dev/null) && sr_exit_sig="\"SIG${sr_name#SIG}\""

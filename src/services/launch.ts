@@ -8,7 +8,7 @@ import type {Provider} from '../providers/provider.js'
 import {isValidEnvName} from '../runner/contract.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
-import type {EventRecord, JobRecord} from '../model/records.js'
+import {TERMINAL_JOB_STATES, type EventRecord, type JobRecord} from '../model/records.js'
 import {driveJob} from '../controller/controller.js'
 import {type ControllerDeps, type ControllerEvent} from '../controller/deps.js'
 import {loadJobFile} from '../job/load.js'
@@ -321,6 +321,41 @@ export interface LaunchProgress {
 }
 
 /** Starts a prepared job: detached (a background controller), or driven here until it ends. */
+/** How long `launch --wait` reads the rest of an ended cloud attempt's log (restOfLog). */
+const REST_OF_LOG_MS = 15_000
+
+/**
+ * The lines of the job's last attempt that the log stream had not shown when the job ended: a
+ * cloud's console is read every few seconds and publishes late, so a short job's output may
+ * not have been there yet. Read once more without following (the console, then what the
+ * runner shipped to the job's store: vm/shipped.ts), within REST_OF_LOG_MS. Local and Slurm
+ * attempts' files were read to their end already.
+ */
+async function showRest(
+  store: Store,
+  providers: ReadonlyMap<string, Provider>,
+  jobId: string,
+  shown: ReadonlyMap<number, number>,
+  line: (entry: LogLine) => void,
+): Promise<void> {
+  const job = store.getJob(jobId)
+  const last = store
+    .listAttempts(jobId)
+    .filter((a) => a.handle)
+    .at(-1)
+  if (!job || !TERMINAL_JOB_STATES.has(job.state) || !last) return
+  if ((providers.get(last.provider)?.attemptStorage ?? 'shared') !== 'per-instance') return
+  const stop = new AbortController()
+  const rest = (async () => {
+    let n = 0
+    for await (const entry of jobLogs(store, providers, jobId, {follow: false, attempt: last.n, signal: stop.signal})) {
+      if (n++ >= (shown.get(last.n) ?? 0)) line(entry)
+    }
+  })().catch(() => undefined)
+  await drain(rest, REST_OF_LOG_MS)
+  stop.abort()
+}
+
 export async function launch(
   ctx: ServiceContext,
   prepared: PreparedLaunch,
@@ -351,9 +386,14 @@ export async function launch(
   const progress = options.progress ?? {event: () => undefined}
   const fg = catchInterrupt()
   let logs: Promise<void> | undefined
+  /** Lines shown, by attempt number. */
+  const shown = new Map<number, number>()
   // Streams the logs of every attempt while the controller drives the job in this process.
   const streamLogs = async (jobId: string) => {
-    for await (const entry of jobLogs(store, providers, jobId, {follow: true, signal: fg.signal})) progress.line!(entry)
+    for await (const entry of jobLogs(store, providers, jobId, {follow: true, signal: fg.signal})) {
+      shown.set(entry.attempt, (shown.get(entry.attempt) ?? 0) + 1)
+      progress.line!(entry)
+    }
   }
   const result = await startJob({
     ...collaborators,
@@ -369,6 +409,8 @@ export async function launch(
     // Let the log stream drain the last lines of the finished attempt, then stop it.
     await drain(logs, 2000)
     fg.abort()
+    await drain(logs, 2000)
+    if (!fg.interrupted) await showRest(store, providers, result.job.id, shown, progress.line!)
   }
   if (fg.interrupted) {
     // The job keeps running: hand it to a detached controller so nothing is left unowned.

@@ -1,7 +1,8 @@
 // The `logs` service: a job's output, attempt after attempt.
 import {UsageError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
-import type {LaunchHandle} from '../model/attempt.js'
+import {TERMINAL_ATTEMPT_STATES, type AttemptState, type LaunchHandle} from '../model/attempt.js'
+import type {AttemptRecord} from '../model/records.js'
 import type {Store} from '../state/store.js'
 import {TERMINAL_JOB_STATES} from '../model/records.js'
 import type {ServiceContext} from './context.js'
@@ -20,7 +21,15 @@ export async function* jobLogs(
   store: Store,
   providers: ReadonlyMap<string, Provider>,
   ref: string,
-  options: {follow: boolean; attempt?: number; node?: number | 'all'; signal?: AbortSignal; sleep?: (ms: number) => Promise<void>},
+  options: {
+    follow: boolean
+    attempt?: number
+    node?: number | 'all'
+    signal?: AbortSignal
+    sleep?: (ms: number) => Promise<void>
+    /** Told when an attempt gave no line and why (a cloud attempt whose output stayed on its instance). */
+    note?: (message: string) => void
+  },
 ): AsyncGenerator<LogLine> {
   const job = store.findJob(ref)
   const nodes = Math.max(1, job.spec.nodes)
@@ -45,8 +54,24 @@ export async function* jobLogs(
         `job ${job.name} has no attempt ${options.attempt}; it has ${attempts.map((x) => x.n).join(', ') || 'none yet'}`,
         {code: 'ATTEMPT_NOT_FOUND'},
       )
-    for await (const line of providerFor(providers, a).logs(a.handle as LaunchHandle, logOptions)) yield {attempt: a.n, line}
+    yield* attemptLines(a)
     return
+  }
+  // One attempt's lines; none from an ended cloud attempt that shipped nothing is said, not silent.
+  async function* attemptLines(a: AttemptRecord): AsyncGenerator<LogLine> {
+    const provider = providerFor(providers, a)
+    let count = 0
+    const ended = TERMINAL_ATTEMPT_STATES.has(a.state as AttemptState)
+    for await (const line of provider.logs(a.handle as LaunchHandle, {...logOptions, running: !ended})) {
+      count++
+      yield {attempt: a.n, line}
+    }
+    if (count === 0 && ended && provider.shipsAttemptFiles === true && !a.handle?.data.ship) {
+      options.note?.(
+        `attempt ${a.n} of ${job.name} ran on ${a.provider} without an object store to ship its output to (no checkpoint.store): ` +
+          'its output.log stayed on the instance, and the console has nothing of it now',
+      )
+    }
   }
   let shown = 0
   for (;;) {
@@ -55,7 +80,7 @@ export async function* jobLogs(
     const next = options.follow ? attempts.find((a) => a.n > shown) : attempts.at(-1)
     if (next) {
       shown = next.n
-      for await (const line of providerFor(providers, next).logs(next.handle!, logOptions)) yield {attempt: next.n, line}
+      yield* attemptLines(next)
       if (!options.follow) return
       continue
     }
@@ -71,7 +96,7 @@ export async function* jobLogs(
 
 export async function* logs(
   ctx: ServiceContext,
-  options: {job: string; follow: boolean; attempt?: number; node?: number | 'all'; signal?: AbortSignal},
+  options: {job: string; follow: boolean; attempt?: number; node?: number | 'all'; signal?: AbortSignal; note?: (message: string) => void},
 ): AsyncGenerator<LogLine> {
   yield* jobLogs(await ctx.store(), await ctx.providers(), options.job, options)
 }

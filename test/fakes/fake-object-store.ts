@@ -1,6 +1,6 @@
-// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET, HEAD, PUT and
-// DELETE of one object go, path-style (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks
-// every request's presigned query as its cloud does and writes the cloud's error
+// A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET (whole, or from a
+// byte on), HEAD, PUT and DELETE of one object go, path-style (ENDPOINT/BUCKET/KEY), objects in
+// memory. The dialect checks every request's presigned query as its cloud does and writes the cloud's error
 // documents; without a dialect every request is allowed (runner tests that are about the
 // transfer, not the signature). Faults can be injected per request.
 import {randomBytes} from 'node:crypto'
@@ -114,6 +114,14 @@ export class FakeObjectStore {
     if (req.method === 'GET') {
       const found = this.objects.get(id)
       if (!found) return answer(404, 'NoSuchKey', 'The specified key does not exist.')
+      // A range from a byte to the end (`bytes=N-`), as every store serves it: 206 with that
+      // part, 416 InvalidRange when the object has nothing from there on.
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+      if (range) {
+        const from = Number(range[1])
+        if (from >= found.body.length) return answer(416, 'InvalidRange', 'The requested range is not satisfiable')
+        return answer(206, null, '', {body: found.body.subarray(from), contentType: found.contentType ?? 'application/octet-stream'})
+      }
       return answer(200, null, '', {body: found.body, contentType: found.contentType ?? 'application/octet-stream'})
     }
     if (req.method === 'DELETE') {

@@ -12,7 +12,8 @@ import {Agent} from 'undici'
 
 import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
-import {CheckpointSigner, attemptHoldsFor, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
+import {CheckpointSigner, attemptHoldsFor, attemptObjectReaderFor, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
+import type {AttemptObjectReader} from '../../src/model/checkpoint.js'
 import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
 import type {Provider} from '../../src/providers/provider.js'
@@ -83,9 +84,10 @@ export interface CloudWorld extends Omit<JobDriver, 'replan'> {
 /**
  * `checkpointStore`: jobs keep their checkpoints in a fake S3 bucket that checks SigV4
  * query signatures, signed with the AWS key; without it, an instance's checkpoints go
- * with the instance, as on a real cloud.
+ * with the instance, as on a real cloud. `storeCredentialsExpire`: the key is a temporary
+ * one that expires then.
  */
-export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Promise<CloudWorld> {
+export async function cloudWorld(options: {checkpointStore?: boolean; storeCredentialsExpire?: string} = {}): Promise<CloudWorld> {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-cloud-'))
   const ec2 = new FakeEc2Server({
     keys: [AWS_KEY],
@@ -106,6 +108,30 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
   })
   const [ec2Url, ecsUrl] = await Promise.all([ec2.start(), ecs.start()])
   const agent = new Agent({connect: {timeout: 2000}})
+  let s3: FakeObjectStore | null = null
+  let checkpointSync
+  let attemptHolds
+  let attemptObjects: AttemptObjectReader | undefined
+  if (options.checkpointStore) {
+    s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
+    await s3.start()
+    const signer = new CheckpointSigner({
+      env: {
+        AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        // Temporary credentials: every URL they sign dies when they expire.
+        ...(options.storeCredentialsExpire ? {AWS_CREDENTIAL_EXPIRATION: options.storeCredentialsExpire} : {}),
+      },
+      homeDir: '/nonexistent',
+    })
+    const config = {checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}
+    checkpointSync = checkpointSyncFor(config, signer)
+    const client = new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 2}})
+    attemptHolds = attemptHoldsFor(config, client, signer)
+    // What attempts shipped to the store (their output.log and samples) is read back with it.
+    attemptObjects = attemptObjectReaderFor(client, signer)
+  }
   const aws = new AwsProvider({
     env: {
       AWS_ENDPOINT_URL_EC2: ec2Url,
@@ -122,6 +148,7 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
     instancePollSeconds: 1,
     consolePollMs: 200,
     consoleGraceMs: 20_000,
+    attemptObjects,
   })
   const aliyun = new AliyunProvider({
     env: {
@@ -137,29 +164,12 @@ export async function cloudWorld(options: {checkpointStore?: boolean} = {}): Pro
     instancePollSeconds: 1,
     consolePollMs: 200,
     consoleGraceMs: 20_000,
+    attemptObjects,
   })
   const providers = new Map<string, Provider>([
     ['aws', aws],
     ['aliyun', aliyun],
   ])
-  let s3: FakeObjectStore | null = null
-  let checkpointSync
-  let attemptHolds
-  if (options.checkpointStore) {
-    s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
-    await s3.start()
-    const signer = new CheckpointSigner({
-      env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
-      homeDir: '/nonexistent',
-    })
-    const config = {checkpointStore: {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: s3.endpoint, syncIntervalSeconds: 1}}
-    checkpointSync = checkpointSyncFor(config, signer)
-    attemptHolds = attemptHoldsFor(
-      config,
-      new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 2}}),
-      signer,
-    )
-  }
   const {store, catalogFile, create, drive, driveExisting} = await jobDriver(home, providers, fakeOffers(), 'fake-offers.json', {
     checkpointSync,
     attemptHolds,

@@ -23,6 +23,7 @@
 // its instances are released), the attempt's ClientToken for the whole gang, a rank tag on
 // each instance (RunInstances order, TagResources), then the rank and peer lists to the
 // job's object store. Any step failing releases what was created.
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {ProviderError} from '../../errors.js'
 import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
@@ -93,6 +94,8 @@ export class AliyunProvider implements Provider {
   readonly name = 'aliyun'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = ALIYUN_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AliyunCredentials>
@@ -222,7 +225,13 @@ export class AliyunProvider implements Provider {
       if (deploymentSet) await client.deleteDeploymentSet(deploymentSet).catch(() => false)
       throw error
     }
-    const handleData = {attemptId: request.attemptId, jobId: request.jobId, spot: request.spot, instanceType: offer.instanceType}
+    const handleData = {
+      attemptId: request.attemptId,
+      jobId: request.jobId,
+      spot: request.spot,
+      instanceType: offer.instanceType,
+      ...shipHandleData(request.ship),
+    }
     if (!gang) return {provider: this.name, externalId: ids[0], region: offer.region, zone: offer.zone, data: handleData}
     const release = () => this.releaseGang(client, ids, deploymentSet)
     if (ids.length < nodes) {
@@ -343,6 +352,15 @@ export class AliyunProvider implements Provider {
   }
 
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     return mergedLogs(
       logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.instanceLogs(handle.region, n.externalId, options)})),
       options.node === 'all',

@@ -24,6 +24,7 @@
 // attempt's ClientToken for the whole gang, each instance tagged with its rank (launch-index
 // order) once launched; then the rank list and peer list go to the job's object store. Any
 // step failing terminates what was launched. The handle is the head's, with data.nodes.
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {ProviderError} from '../../errors.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
@@ -112,6 +113,8 @@ export class AwsProvider implements Provider {
   readonly name = 'aws'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = AWS_MAX_NODES
   private readonly env: Env
   private readonly credentialCache: CredentialCache<AwsCredentials>
@@ -241,6 +244,7 @@ export class AwsProvider implements Provider {
       imageId: image.imageId,
       spot: request.spot,
       instanceType: offer.instanceType,
+      ...shipHandleData(request.ship),
     }
     if (!gang) return {provider: this.name, externalId: head.instanceId, region, zone: head.zone ?? offer.zone, data: handleData}
     const release = () =>
@@ -376,6 +380,15 @@ export class AwsProvider implements Provider {
   }
 
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const nodes = logNodes(handle, options.node)
     return mergedLogs(
       nodes.map((n) => ({rank: n.rank, lines: this.instanceLogs(handle.region, n.externalId, options)})),

@@ -17,6 +17,7 @@
 // a blob that retrieveBootDiagnosticsData hands out by SAS URL. Cancel and preempt: the
 // VM tag skyhop-stop-request, which the boot script reads from IMDS (compute/tagsList).
 // Spot evictions reach the runner through Scheduled Events (`Preempt`, at least 30 s).
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {generateKeyPairSync} from 'node:crypto'
 
 import {ProviderError} from '../../errors.js'
@@ -104,6 +105,8 @@ function throwawaySshKey(): string {
 export class AzureProvider implements Provider {
   readonly name = 'azure'
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AzureCredentials>
   private readonly dispatcher: AdapterDispatcher
@@ -251,6 +254,7 @@ export class AzureProvider implements Provider {
       data: {
         attemptId: request.attemptId,
         jobId: request.jobId,
+        ...shipHandleData(request.ship),
         spot: request.spot,
         instanceType: offer.instanceType,
         resourceGroup: group,
@@ -362,7 +366,16 @@ export class AzureProvider implements Provider {
     return {state, exitCode: null, reason: `VM ${vm.powerState} without an exit code in its serial log`, startedAt, endedAt}
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private async *consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const client = await this.client()
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0

@@ -26,6 +26,7 @@
 // Cancel and preempt: signal() sets the metadata item skyhop-stop-request=`<kind> <grace>`,
 // which the boot script reads from the metadata server. Spot notices reach the runner
 // through the metadata server's instance/preempted, read with wait_for_change (30 s notice).
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {ProviderError} from '../../errors.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {CredentialCache, type LoadedCredentials} from '../../clouds/common/credentials.js'
@@ -146,6 +147,8 @@ const ENDED: ReadonlySet<string> = new Set(['STOPPING', 'STOPPED', 'TERMINATED',
 export class GcpProvider implements Provider {
   readonly name = 'gcp'
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = GCP_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<GcpCredentials>
@@ -349,6 +352,7 @@ export class GcpProvider implements Provider {
           data: {
             attemptId: request.attemptId,
             jobId: request.jobId,
+            ...shipHandleData(request.ship),
             spot: request.spot,
             instanceType: offer.instanceType,
             instanceId: instance.id,
@@ -428,6 +432,7 @@ export class GcpProvider implements Provider {
             jobId: request.jobId,
             spot: request.spot,
             instanceType: offer.instanceType,
+            ...shipHandleData(request.ship),
             nodes: ranked,
             nodeIds: Object.fromEntries(ours.map((i) => [i.name, i.id])),
           },
@@ -552,6 +557,15 @@ export class GcpProvider implements Provider {
   }
 
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     return mergedLogs(
       logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.instanceLogs(handle, n.externalId, options)})),
       options.node === 'all',

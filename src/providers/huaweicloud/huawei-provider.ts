@@ -34,6 +34,7 @@
 // node must be ACTIVE with a private IP, each is tagged with its rank, and the rank and peer
 // lists go to the job's object store. A stop request (metadata) set on one node is a notice
 // to the whole gang through the store.
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {ProviderError} from '../../errors.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
@@ -153,6 +154,8 @@ export class HuaweiProvider implements Provider {
   readonly name = 'huaweicloud'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   readonly maxNodes = HUAWEI_MAX_NODES
   private readonly env: Env
   private readonly credentialCache: CredentialCache<HuaweiAccount>
@@ -365,6 +368,7 @@ export class HuaweiProvider implements Provider {
     const handleData = {
       attemptId: request.attemptId,
       jobId: request.jobId,
+      ...shipHandleData(request.ship),
       spot: request.spot,
       instanceType: offer.instanceType,
       imageId,
@@ -558,6 +562,15 @@ export class HuaweiProvider implements Provider {
   }
 
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     return mergedLogs(
       logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.serverLogs(handle.region, n.externalId, options)})),
       options.node === 'all',

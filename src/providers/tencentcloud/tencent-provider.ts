@@ -28,6 +28,7 @@
 // granted than asked) terminates the others and fails the launch as a capacity failure of
 // the zone. Each node is renamed `…-rank<N>` (CVM tags live in another service), then the
 // rank and peer lists go to the job's object store.
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {ProviderError} from '../../errors.js'
 import type {Currency, Money} from '../../model/job-spec.js'
 import {type CheckResult, type LaunchRequest, type LogOptions, type Provider} from '../provider.js'
@@ -146,6 +147,8 @@ export class TencentProvider implements Provider {
   readonly name = 'tencentcloud'
   // Each attempt runs on an instance of its own: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
+  readonly shipsAttemptFiles = true
   private readonly env: Env
   private readonly credentialCache: CredentialCache<TencentCredentials>
   private readonly dispatcher: AdapterDispatcher
@@ -328,7 +331,14 @@ export class TencentProvider implements Provider {
       if (group) await client.deletePlacementGroup(group).catch(() => false)
       throw error
     }
-    const handleData = {attemptId: request.attemptId, jobId: request.jobId, imageId, spot: request.spot, instanceType: offer.instanceType}
+    const handleData = {
+      attemptId: request.attemptId,
+      jobId: request.jobId,
+      imageId,
+      spot: request.spot,
+      instanceType: offer.instanceType,
+      ...shipHandleData(request.ship),
+    }
     if (!gang) return {provider: this.name, externalId: ids[0], region, zone, data: handleData}
     const release = () => this.releaseGang(client, ids, group)
     const ranked = await orRollBack(
@@ -529,6 +539,15 @@ export class TencentProvider implements Provider {
   }
 
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.consoleLogs(handle, options))
+  }
+
+  /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset)
+  }
+
+  private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     return mergedLogs(
       logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.instanceLogs(handle.region, n.externalId, options)})),
       options.node === 'all',

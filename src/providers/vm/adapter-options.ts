@@ -3,6 +3,7 @@
 import type {Dispatcher} from 'undici'
 
 import type {ClientPassThrough, Env} from '../../clouds/common/api-client.js'
+import type {AttemptObjectReader} from '../../model/checkpoint.js'
 
 export interface VmAdapterOptions extends ClientPassThrough {
   /** Regions listOwned() scans and check() probes (the first). */
@@ -28,4 +29,9 @@ export interface VmAdapterOptions extends ClientPassThrough {
   /** Returns skyhop-runner.sh; default reads the installed file at launch time. */
   runnerScript?: () => Promise<string>
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /**
+   * Reads what attempts shipped to their job's object store (vm/shipped.ts): `logs` of an
+   * instance that is gone, and the utilisation samples. Without it, only the console is read.
+   */
+  attemptObjects?: AttemptObjectReader
 }

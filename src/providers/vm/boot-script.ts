@@ -21,6 +21,7 @@ import {gzipSync} from 'node:zlib'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
+  shipRunnerConfig,
   workdirRunnerConfig,
   jobRunnerConfig,
   renderContainerArgs,
@@ -105,11 +106,13 @@ export function shippedRunner(script: string, sections?: ReadonlySet<string>): s
 
 /**
  * The runner sections (shippedRunner) a VM attempt uses: the notice poller of each of its
- * notice sources (`aws`, `aws=http://…`), and the container's when the job has an image.
+ * notice sources (`aws`, `aws=http://…`), the container's when the job has an image, and the
+ * shipper's when the attempt ships its output and samples to the job's store.
  */
-export function runnerSections(noticeSources: readonly string[], container: boolean): Set<string> {
+export function runnerSections(noticeSources: readonly string[], container: boolean, ship = false): Set<string> {
   const sections = new Set(noticeSources.map((source) => `notice-${source.split('=')[0]}`))
   if (container) sections.add('container')
+  if (ship) sections.add('ship')
   return sections
 }
 
@@ -226,6 +229,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       ...checkpointRunnerConfig(request.checkpointSync),
       ...workdirRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
+      ...shipRunnerConfig(request.ship),
       ...jobRunnerConfig(spec),
       ...gangRunnerConfig(request),
       // containerRuntime is added at boot: the one the instance has (containerPrepare).
@@ -235,7 +239,10 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
   }
   // A gang's nodes fetch the runner from the job's store at boot (rankDiscovery).
   if (!runnerFromStore(input)) {
-    files['skyhop-runner.sh'] = shippedRunner(input.runnerScript, runnerSections(input.noticeSources, (spec.container ?? null) !== null))
+    files['skyhop-runner.sh'] = shippedRunner(
+      input.runnerScript,
+      runnerSections(input.noticeSources, (spec.container ?? null) !== null, !!request.ship),
+    )
   }
   if (spec.setup) files['setup.sh'] = spec.setup
   return files

@@ -81,4 +81,45 @@ describe('a gang boot script against EC2’s user data limit', function () {
     // Without a store to fetch it from, the runner is always carried.
     expect(bootUserData({...input, request: {...request, gang: null}}, () => true).runnerFromStore).to.equal(false)
   })
+
+  it('still fits with the ship list and the ship section (a cloud attempt that ships its output and samples)', async function () {
+    const signer = new CheckpointSigner({
+      env: {
+        AWS_ACCESS_KEY_ID: 'ASIAFAKEEXAMPLE00001',
+        AWS_SECRET_ACCESS_KEY: 'fake/Secret+Key/ForTests0000000000000001',
+        AWS_SESSION_TOKEN: randomBytes(975).toString('base64'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      homeDir: '/nonexistent',
+    })
+    const store = {url: 's3://my-training-checkpoints/team/runs', region: 'us-west-2', endpoint: null, syncIntervalSeconds: null}
+    const now = new Date()
+    const list = await signer.ship(store, 'j-0123456789', 'a-0123456789', now)
+    const request = {
+      ...launchRequest({spec: jobSpec('python train.py --resume "$SKYHOP_CHECKPOINT_DIR"')}),
+      checkpointSync: await signer.sync(store, 'j-0123456789', {now, checkpointIntervalSeconds: 600}),
+      hold: {url: `https://my-training-checkpoints.s3.us-west-2.amazonaws.com/${'x'.repeat(1700)}`, timeoutSeconds: 3600},
+      gang: await signer.gang(store, 'j-0123456789', 'a-0123456789', now),
+      ship: {
+        manifestUrl: list.getUrl,
+        store: {url: store.url, region: store.region, endpoint: null},
+        location: list.location,
+        segmentBytes: 262144,
+        shipSeconds: 10,
+        expiresAt: list.expiresAt,
+      },
+    }
+    const input = {
+      request,
+      runnerScript: await readRunnerScript(),
+      noticeSources: ['aws'],
+      stopRequestProbe: awsStopProbe('http://169.254.169.254'),
+    }
+    const data = bootUserData(input, (d: Buffer): boolean => d.length <= EC2_USER_DATA_LIMIT)
+    expect(data.fits, `${data.data.length} bytes`).to.equal(true)
+    const script = (data.data[0] === 0x1f ? gunzipSync(data.data) : data.data).toString('utf8')
+    expect(script).to.include('shipUrl=')
+    // One URL of the list, never the list's hundreds.
+    expect(script.match(/X-Amz-Signature=/g)!.length).to.be.lessThan(12)
+  })
 })
