@@ -42,7 +42,7 @@ CONF="/etc/postgresql/$VERSION/$CLUSTER/postgresql.conf"
 changed=0
 set_conf() {
   local key="$1" value="$2"
-  if ! grep -Eq "^$key = $value( |$)" "$CONF"; then
+  if ! grep -Eq "^$key = $value([[:space:]]|$)" "$CONF"; then
     sed -i -E "/^#?$key = /d" "$CONF"
     echo "$key = $value			# skyhop scripts/postgres-up.sh" >>"$CONF"
     changed=1
