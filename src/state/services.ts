@@ -2,20 +2,19 @@
 // the service controller's lease, and the orphans `recover` hands to a new controller. Beside
 // store.ts rather than in it, on the same connection: services share nothing with jobs but
 // the database file and the events table.
-import type Database from 'better-sqlite3'
-
 import {UsageError} from '../errors.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {NewReplica, ReplicaRecord, ReplicaState, ServiceMetrics, ServiceRecord, ServiceState} from '../model/service.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import {redactDeep} from '../util/redact.js'
+import type {Db} from './db.js'
 import {type Store, newId} from './store.js'
 
 type Row = Record<string, unknown>
 
 export class ServiceStore {
-  private readonly db: Database.Database
+  private readonly db: Db
 
   constructor(
     readonly store: Store,
@@ -59,7 +58,7 @@ export class ServiceStore {
     const row = (this.db.prepare('SELECT * FROM services WHERE id = ?').get(ref) ??
       this.db.prepare('SELECT * FROM services WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref)) as Row | undefined
     if (row) return toService(row)
-    const names = (this.db.prepare('SELECT DISTINCT name FROM services').all() as Row[]).map((r) => r.name as string)
+    const names = (this.db.prepare('SELECT name FROM services GROUP BY name').all() as Row[]).map((r) => r.name as string)
     throw new UsageError(`no service ${ref}`, {
       code: 'SERVICE_NOT_FOUND',
       hint: didYouMean(ref, names) ? `did you mean ${didYouMean(ref, names)}?` : '`skyhop serve status` lists the services.',
