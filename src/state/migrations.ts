@@ -196,4 +196,17 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX service_replicas_service ON service_replicas(service_id, state);
     `,
   },
+  {
+    version: 6,
+    name: 'fencing tokens on leases',
+    // Bumped each time a lease passes to another owner (or is taken free or expired); a
+    // controller's every write checks the token it took, so one that lost its lease (asleep
+    // past its expiry, cut off from the database) can no longer act (docs/state.md#fencing).
+    // Version 5 is the owners and budgets migration of a parallel change.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sweeps ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE services ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ]

@@ -10,7 +10,7 @@ import {mkdirSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
-import {BugError, UsageError} from '../errors.js'
+import {BugError, LeaseLostError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {UsageObservation, UsageSummary} from '../model/usage.js'
 import {
@@ -244,6 +244,40 @@ export class Store {
     }
   }
 
+  // ---- fencing: a controller that lost its lease cannot write -------------------------
+
+  /**
+   * The fencing token of each lease this store took (`jobs:ID`, `sweeps:ID`). The token in
+   * the row moves on whenever the lease passes to another owner; every write to a fenced
+   * job or sweep first checks it (with the row locked on PostgreSQL), so a write is either
+   * made while the lease was ours or refused.
+   */
+  private readonly fences = new Map<string, number>()
+
+  private takeFence(table: 'jobs' | 'sweeps', id: string): void {
+    const token = this.sql(`SELECT lease_token FROM ${table} WHERE id = ?`).pluck().get(id) as number
+    this.fences.set(`${table}:${id}`, token)
+  }
+
+  /** Refuses the write (LeaseLostError) when this store took the lease and another owner has taken it since. Inside a transaction. */
+  private checkFence(table: 'jobs' | 'sweeps', id: string): void {
+    const held = this.fences.get(`${table}:${id}`)
+    if (held === undefined) return
+    const row = this.sql(`SELECT lease_token, lease_owner FROM ${table} WHERE id = ?${this.d.forUpdate}`).get(id) as
+      {lease_token: number; lease_owner: string | null} | undefined
+    if (row && row.lease_token !== held) {
+      throw new LeaseLostError(
+        `${table === 'jobs' ? 'job' : 'sweep'} ${id} is now driven by another controller (${row.lease_owner ?? 'none'}, lease token ${row.lease_token}; this one held ${held}): write refused`,
+      )
+    }
+  }
+
+  /** The lease's token check for an UPDATE … WHERE: empty when this store holds no fence for it. */
+  private fenceClause(table: 'jobs' | 'sweeps', id: string): {sql: string; args: unknown[]} {
+    const held = this.fences.get(`${table}:${id}`)
+    return held === undefined ? {sql: '', args: []} : {sql: ' AND lease_token = ?', args: [held]}
+  }
+
   // ---- jobs -------------------------------------------------------------------------
 
   createJob(input: NewJob): JobRecord {
@@ -321,6 +355,7 @@ export class Store {
     return this.transaction(() => {
       // An ended job stays ended: a controller racing a cancel must not revive it. The
       // check and the write are one transaction, so there is no window between them.
+      this.checkFence('jobs', id)
       const current = this.sql(`SELECT state FROM jobs WHERE id = ?${this.d.forUpdate}`).get(id) as {state: JobState} | undefined
       if (!current) throw new BugError(`job ${id} vanished from the state store`)
       if (TERMINAL_JOB_STATES.has(current.state) && !TERMINAL_JOB_STATES.has(state)) return false
@@ -356,28 +391,44 @@ export class Store {
     return this.takeLease('jobs', jobId, owner, ttlMs)
   }
 
-  /** One conditional UPDATE: free, expired or ours → ours until now + ttl. */
+  /**
+   * One conditional UPDATE: free, expired or ours → ours until now + ttl. Passing to another
+   * owner (or taken free) bumps the fencing token, which this store then holds.
+   */
   private takeLease(table: 'jobs' | 'sweeps', id: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
-    const info = this.sql(
-      `UPDATE ${table} SET lease_owner = ?, lease_expires_at = ?
-       WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-    ).run(owner, now + ttlMs, id, owner, now)
-    return info.changes === 1
+    return this.transaction(() => {
+      const info = this.sql(
+        `UPDATE ${table} SET lease_owner = ?, lease_expires_at = ?,
+           lease_token = CASE WHEN lease_owner = ? THEN lease_token ELSE lease_token + 1 END
+         WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+      ).run(owner, now + ttlMs, owner, id, owner, now)
+      if (info.changes !== 1) return false
+      this.takeFence(table, id)
+      return true
+    })
   }
 
   /** Extends our lease; false if another controller took it (we must stop acting). */
   renewLease(jobId: string, owner: string, ttlMs: number): boolean {
-    const info = this.sql('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(
+    const fence = this.fenceClause('jobs', jobId)
+    const info = this.sql(`UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
       this.clock().getTime() + ttlMs,
       jobId,
       owner,
+      ...fence.args,
     )
     return info.changes === 1
   }
 
   releaseLease(jobId: string, owner: string): void {
-    this.sql('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(jobId, owner)
+    const fence = this.fenceClause('jobs', jobId)
+    this.sql(`UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
+      jobId,
+      owner,
+      ...fence.args,
+    )
+    this.fences.delete(`jobs:${jobId}`)
   }
 
   /** Non-terminal jobs whose controller stopped heartbeating. */
@@ -403,6 +454,7 @@ export class Store {
     const id = newId('a')
     const created = this.writingAttempts(id, () =>
       this.transaction(() => {
+        this.checkFence('jobs', input.jobId)
         // Locked on PostgreSQL: intents for one job are recorded one at a time, across machines.
         const job = this.sql(`SELECT state FROM jobs WHERE id = ?${this.d.forUpdate}`).get(input.jobId) as {state: JobState} | undefined
         if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
@@ -531,6 +583,10 @@ export class Store {
     this.writingAttempts(id, () =>
       this.transaction(() => {
         let jobId: string | undefined
+        if (this.fences.size > 0) {
+          const owner = this.sql('SELECT job_id AS fenced_job FROM attempts WHERE id = ?').pluck().get(id) as string | undefined
+          if (owner !== undefined) this.checkFence('jobs', owner)
+        }
         if (sets.length > 0) {
           this.sql(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
         }
@@ -612,6 +668,14 @@ export class Store {
     idleSeconds?: number
   }): void {
     const s = u.summary
+    this.transaction(() => this.writeUsage(u, s))
+  }
+
+  private writeUsage(
+    u: {attemptId: string; jobId: string; jobName: string; fingerprint: string; idleSeconds?: number},
+    s: UsageSummary,
+  ): void {
+    this.checkFence('jobs', u.jobId)
     this.sql(
       `INSERT INTO attempt_usage (attempt_id, job_id, job_name, fingerprint, updated_at, samples, cpu_busy, cores, mem_peak_mib, mem_total_mib,
          accelerators, accelerator_tool, accelerator_busy, accelerator_mem_peak_mib, accelerator_mem_total_mib, idle_seconds, summary_json)
@@ -744,8 +808,11 @@ export class Store {
   }
 
   setSweepState(id: string, state: SweepState, reason: string | null): void {
-    const info = this.sql('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
-    if (info.changes !== 1) throw new BugError(`sweep ${id} vanished from the state store`)
+    this.transaction(() => {
+      this.checkFence('sweeps', id)
+      const info = this.sql('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
+      if (info.changes !== 1) throw new BugError(`sweep ${id} vanished from the state store`)
+    })
   }
 
   /** Takes the sweep's lease if it is free, expired, or already ours. */
@@ -760,25 +827,43 @@ export class Store {
    */
   renewSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
+    const fence = this.fenceClause('sweeps', sweepId)
     return this.transaction(() => {
-      const info = this.sql('UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(now + ttlMs, sweepId, owner)
+      const info = this.sql(`UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
+        now + ttlMs,
+        sweepId,
+        owner,
+        ...fence.args,
+      )
       if (info.changes !== 1) return false
-      this.db
-        .prepare(
-          `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?
-           WHERE sweep_id = ? AND state NOT IN ('SUCCEEDED','FAILED','CANCELLED')
-           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-        )
-        .run(owner, now + ttlMs, sweepId, owner, now)
+      this.sql(
+        `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?,
+           lease_token = CASE WHEN lease_owner = ? THEN lease_token ELSE lease_token + 1 END
+         WHERE sweep_id = ? AND state NOT IN ('SUCCEEDED','FAILED','CANCELLED')
+         AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+      ).run(owner, now + ttlMs, owner, sweepId, owner, now)
+      const held = this.sql('SELECT id, lease_token FROM jobs WHERE sweep_id = ? AND lease_owner = ?').all(sweepId, owner) as Array<{
+        id: string
+        lease_token: number
+      }>
+      for (const j of held) this.fences.set(`jobs:${j.id}`, j.lease_token)
       return true
     })
   }
 
   releaseSweepLease(sweepId: string, owner: string): void {
+    const fence = this.fenceClause('sweeps', sweepId)
     this.transaction(() => {
-      this.sql('UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(sweepId, owner)
+      this.sql(`UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
+        sweepId,
+        owner,
+        ...fence.args,
+      )
       this.sql('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE sweep_id = ? AND lease_owner = ?').run(sweepId, owner)
     })
+    this.fences.delete(`sweeps:${sweepId}`)
+    for (const id of this.sql('SELECT id AS fenced_job FROM jobs WHERE sweep_id = ?').pluck().all(sweepId) as string[])
+      this.fences.delete(`jobs:${id}`)
   }
 
   /** Unfinished sweeps whose controller stopped heartbeating. */
@@ -794,7 +879,10 @@ export class Store {
   // ---- events and observations ------------------------------------------------------
 
   addEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown> = {}): void {
-    this.transaction(() => this.insertEvent(jobId, attemptId, kind, data))
+    this.transaction(() => {
+      this.checkFence('jobs', jobId)
+      this.insertEvent(jobId, attemptId, kind, data)
+    })
   }
 
   private insertEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown>): void {

@@ -1,9 +1,10 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 
-import {UsageError} from '../../../src/errors.js'
+import {LeaseLostError, UsageError} from '../../../src/errors.js'
 import type {JobSpec} from '../../../src/model/job-spec.js'
 import {SqliteDb} from '../../../src/state/db.js'
+import {ServiceStore} from '../../../src/state/services.js'
 import {MIGRATIONS} from '../../../src/state/migrations.js'
 import {registerSecret} from '../../../src/util/redact.js'
 import {describeEngines} from '../../helpers/engines.js'
@@ -195,6 +196,104 @@ describeEngines('state store', (engine) => {
     expect(store.acquireLease(job.id, 'b', 10_000)).to.equal(true)
     expect(store.renewLease(job.id, 'a', 10_000)).to.equal(false)
     store.close()
+  })
+
+  const intentOf = (jobId: string) => ({
+    jobId,
+    provider: 'local',
+    region: 'local',
+    zone: null,
+    instanceType: 'local',
+    accelerator: null,
+    acceleratorCount: null,
+    spot: false,
+    pricePerHour: 0,
+    currency: 'USD',
+    onDemandPricePerHour: 0,
+  })
+
+  it('fences a controller that lost its lease: every write of the stale one is refused, the new owner writes', () => {
+    let now = 1_000_000
+    const home = tmpHome()
+    const clock = () => new Date(now)
+    const stale = Store.open(home, {clock})
+    const fresh = Store.open(home, {clock})
+    const job = stale.createJob({name: 'x', file: null, spec})
+    expect(stale.acquireLease(job.id, 'ctl-a', 10_000)).to.equal(true)
+    const a1 = stale.recordAttemptIntent(intentOf(job.id))!
+    const tokenA = stale.getJob(job.id)!
+    // ctl-a sleeps past its lease; ctl-b adopts the job.
+    now += 20_000
+    expect(fresh.acquireLease(job.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(stale.renewLease(job.id, 'ctl-a', 10_000)).to.equal(false)
+    expect(() => stale.recordAttemptIntent(intentOf(job.id))).to.throw(LeaseLostError, /driven by another controller \(ctl-b/)
+    expect(() => stale.setJobState(job.id, 'RUNNING', {kind: 'job-running'})).to.throw(LeaseLostError)
+    expect(() => stale.updateAttempt(a1.id, {state: 'RUNNING'})).to.throw(LeaseLostError)
+    expect(() => stale.addEvent(job.id, null, 'stale-write')).to.throw(LeaseLostError)
+    // Nothing of it landed; the new owner's writes do.
+    expect(fresh.listAttempts(job.id).map((a) => [a.n, a.state])).to.deep.equal([[1, 'REQUESTED']])
+    expect(fresh.getJob(job.id)!.state).to.equal('PENDING')
+    expect(fresh.events(job.id).map((e) => e.kind)).not.to.include('stale-write')
+    fresh.updateAttempt(a1.id, {state: 'LOST'}, {kind: 'attempt-lost'})
+    expect(fresh.recordAttemptIntent(intentOf(job.id))!.n).to.equal(2)
+    expect(fresh.setJobState(job.id, 'RUNNING', {kind: 'job-running'})).to.equal(true)
+    // The stale one's release leaves the new owner's lease alone.
+    stale.releaseLease(job.id, 'ctl-a')
+    expect(fresh.getJob(job.id)!.leaseOwner).to.equal('ctl-b')
+    expect(tokenA.leaseOwner).to.equal('ctl-a')
+    // A store that never took the lease (`skyhop cancel`) is not fenced.
+    const cli = Store.open(home, {clock})
+    expect(cli.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled'})).to.equal(true)
+    for (const s of [stale, fresh, cli]) s.close()
+  })
+
+  it('keeps the token when the same controller takes its own lease again; fences sweeps and their jobs', () => {
+    let now = 1_000_000
+    const home = tmpHome()
+    const clock = () => new Date(now)
+    const stale = Store.open(home, {clock})
+    const fresh = Store.open(home, {clock})
+    const {sweep, jobs} = stale.createSweep({name: 's', file: null, spec, budgetUsd: null, options: {}, plan: null}, [
+      {name: 's-0', file: null, spec},
+      {name: 's-1', file: null, spec},
+    ])
+    const token = () => stale.db.prepare('SELECT lease_token FROM sweeps WHERE id = ?').pluck().get(sweep.id)
+    expect(stale.acquireSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(true)
+    const first = token()
+    expect(stale.acquireSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(true)
+    expect(token()).to.equal(first)
+    expect(stale.renewSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(true)
+    stale.setJobState(jobs[0].id, 'RUNNING', {kind: 'job-running'})
+    now += 20_000
+    expect(fresh.acquireSweepLease(sweep.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(token()).to.equal((first as number) + 1)
+    expect(fresh.renewSweepLease(sweep.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(stale.renewSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(false)
+    expect(() => stale.setSweepState(sweep.id, 'SUCCEEDED', null)).to.throw(LeaseLostError)
+    expect(() => stale.setJobState(jobs[1].id, 'RUNNING', {kind: 'job-running'})).to.throw(LeaseLostError)
+    expect(fresh.getSweep(sweep.id)!.state).to.equal('RUNNING')
+    fresh.setSweepState(sweep.id, 'SUCCEEDED', null)
+    for (const s of [stale, fresh]) s.close()
+  })
+
+  it("fences a service's controller the same way", () => {
+    let now = 1_000_000
+    const home = tmpHome()
+    const clock = () => new Date(now)
+    const stale = new ServiceStore(Store.open(home, {clock}), clock)
+    const fresh = new ServiceStore(Store.open(home, {clock}), clock)
+    const svc = stale.createService({name: 'm', file: null, spec: {...spec, service: {replicas: {min: 1}}} as unknown as JobSpec})
+    expect(stale.takeLease(svc.id, 'ctl-a', 10_000)).to.equal(true)
+    stale.setTarget(svc.id, 2)
+    now += 20_000
+    expect(fresh.takeLease(svc.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(stale.renewLease(svc.id, 'ctl-a', 10_000)).to.equal(false)
+    expect(() => stale.setTarget(svc.id, 5)).to.throw(LeaseLostError)
+    expect(() => stale.setServiceState(svc.id, 'STOPPED')).to.throw(LeaseLostError)
+    fresh.setTarget(svc.id, 3)
+    expect(fresh.getService(svc.id)!.targetReplicas).to.equal(3)
+    stale.store.close()
+    fresh.store.close()
   })
 
   it('never stores a registered secret', () => {
