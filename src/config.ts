@@ -55,6 +55,8 @@ export interface SkyhopConfig {
   quotas: Array<{provider: string; region: string | null; maxInstances?: number; maxAccelerators?: number}>
   /** Where checkpoints travel between attempts when a job's file names no store. */
   checkpointStore: CheckpointStoreSpec | null
+  /** postgres://… : the state store's database (docs/state.md); null: SQLite under SKYHOP_HOME. */
+  databaseUrl?: string | null
   /** The file it came from, or null for defaults. */
   file: string | null
 }
@@ -94,6 +96,7 @@ interface RawConfig {
   fx?: {cny_per_usd?: number}
   quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
   checkpoint_store?: {url: string; region: string; endpoint?: string; sync_interval?: string}
+  database_url?: string
 }
 
 export function configPath(home: string): string {
@@ -156,6 +159,7 @@ export function loadConfig(home: string): SkyhopConfig {
       ...(q.max_accelerators === undefined ? {} : {maxAccelerators: q.max_accelerators}),
     })),
     checkpointStore: checkpointStore(raw.checkpoint_store, file),
+    databaseUrl: raw.database_url ?? null,
     file: source,
   }
 }

@@ -207,7 +207,9 @@ export class PgDb implements Db {
     }
     Atomics.store(this.flag, 0, 0)
     this.port.postMessage(message)
-    const woke = Atomics.wait(this.flag, 0, 0, this.timeoutMs)
+    // The worker's own deadlines (pg's connection and query timeouts) come first and say
+    // more; this one is the backstop for a worker that cannot answer at all.
+    const woke = Atomics.wait(this.flag, 0, 0, this.timeoutMs + 2000)
     const answer = receiveMessageOnPort(this.port)?.message as Answer | undefined
     if (woke === 'timed-out' || answer === undefined) {
       // The worker may still be waiting on the server: nothing it says later can be trusted.
