@@ -29,6 +29,32 @@ describeEngines('state store', (engine) => {
     store.close()
   })
 
+  it('migrates once when three processes open a fresh store at the same time', async function () {
+    this.timeout(60_000)
+    const home = tmpHome()
+    const env = {...process.env, SKYHOP_DATABASE_URL: engine.urlOf(home) ?? ''}
+    const outputs = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<{code: number | null; out: string}>((resolve) => {
+            const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/store-open.ts', home], {
+              env,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            })
+            let out = ''
+            child.stdout.on('data', (d) => (out += d))
+            child.stderr.on('data', (d) => (out += d))
+            child.on('close', (code) => resolve({code, out}))
+          }),
+      ),
+    )
+    const versions = JSON.stringify(MIGRATIONS.map((m) => m.version))
+    for (const o of outputs) expect(o, o.out).to.deep.equal({code: 0, out: versions + '\n'})
+    const store = Store.open(home)
+    expect(store.db.prepare('SELECT COUNT(*) FROM schema_migrations').pluck().get()).to.equal(MIGRATIONS.length)
+    store.close()
+  })
+
   it('records jobs, attempts and events in order', () => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'train', file: 'a.yaml', spec})
