@@ -73,6 +73,18 @@ describe('the CLI with its state in PostgreSQL', function () {
     expect(existsSync(join(laptop, 'state.db')) || existsSync(join(other, 'state.db'))).to.equal(false)
   })
 
+  it("never hands the database URL to a job: the job's environment has no trace of it", () => {
+    const home = tempHome()
+    const env = {...localOnly(home), SKYHOP_DATABASE_URL: database!.url}
+    const file = join(home, 'env.yaml')
+    writeFileSync(file, 'name: env\nrun: |\n  env | sort\n  echo "end of env"\n')
+    const r = runCli(['launch', file, '-y', '--wait'], {home, env})
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stdout).to.include('end of env')
+    expect(r.stdout).not.to.include('SKYHOP_DATABASE_URL')
+    expect(r.stdout).not.to.include(new URL(database!.url).host)
+  })
+
   it('says what is wrong with the database, with its code and exit 2, and never prints the password', async () => {
     const home = tempHome()
     const env = localOnly(home)
