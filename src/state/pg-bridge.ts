@@ -47,7 +47,15 @@ port.on('message', async (m) => {
       reply({rows: [], rowCount: 0})
     } else if (m.op === 'query') {
       if (broken) throw broken
-      const r = await client.query(m.values === undefined ? m.text : {text: m.text, values: m.values, name: m.name})
+      let r
+      try {
+        r = await client.query(m.values === undefined ? m.text : {text: m.text, values: m.values, name: m.name})
+      } catch (e) {
+        // Another process altered a table this connection prepared a statement on (a
+        // migration): outside a transaction, the statement runs again unprepared.
+        if (!(m.name && m.retryUnprepared && e && e.code === '0A000')) throw e
+        r = await client.query({text: m.text, values: m.values})
+      }
       const last = Array.isArray(r) ? r[r.length - 1] : r
       reply({rows: last ? last.rows : [], rowCount: last ? last.rowCount || 0 : 0})
     } else if (m.op === 'end') {
@@ -168,7 +176,7 @@ export class PgDb implements Db {
   }
 
   query(text: string, name: string, values: unknown[]): Answer {
-    return this.call({op: 'query', text, name, values: values.map(toParam)}, 'query')
+    return this.call({op: 'query', text, name, values: values.map(toParam), retryUnprepared: this.depth === 0}, 'query')
   }
 
   transaction<T>(fn: () => T): T {

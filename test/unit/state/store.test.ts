@@ -322,6 +322,19 @@ describeEngines('state store', (engine) => {
     fresh.store.close()
   })
 
+  it('keeps reading after another connection alters a table it has read (a migration elsewhere)', () => {
+    const home = tmpHome()
+    const store = Store.open(home)
+    const other = Store.open(home)
+    const job = store.createJob({name: 'x', file: null, spec})
+    expect(store.getJob(job.id)!.name).to.equal('x')
+    other.db.exec('ALTER TABLE jobs ADD COLUMN added_elsewhere TEXT')
+    expect(store.getJob(job.id)!.name).to.equal('x')
+    expect(store.listJobs().map((j) => j.id)).to.deep.equal([job.id])
+    other.close()
+    store.close()
+  })
+
   it('never stores a registered secret', () => {
     registerSecret('AKIAEXAMPLESECRET123')
     const store = Store.open(tmpHome())
