@@ -24,10 +24,16 @@ export const DEFAULT_DATABASE_TIMEOUT_MS = 30_000
 // come back as numbers and booleans as 1/0, as better-sqlite3 gives them.
 const WORKER = `
 const {workerData} = require('node:worker_threads')
-const pg = require(workerData.pgPath)
-pg.types.setTypeParser(20, (v) => Number(v))
-pg.types.setTypeParser(1700, (v) => Number(v))
-pg.types.setTypeParser(16, (v) => (v === 't' ? 1 : 0))
+let pg
+let unloadable = null
+try {
+  pg = require(workerData.pgPath)
+  pg.types.setTypeParser(20, (v) => Number(v))
+  pg.types.setTypeParser(1700, (v) => Number(v))
+  pg.types.setTypeParser(16, (v) => (v === 't' ? 1 : 0))
+} catch (e) {
+  unloadable = e
+}
 const flag = new Int32Array(workerData.shared)
 const port = workerData.port
 let client
@@ -41,6 +47,7 @@ const failure = (e) => ({error: {message: String(e && e.message || e), code: e &
 port.on('message', async (m) => {
   try {
     if (m.op === 'connect') {
+      if (unloadable) throw Object.assign(new Error('cannot load the pg driver: ' + unloadable.message), {code: 'PG_UNLOADABLE'})
       client = new pg.Client({connectionString: m.url, connectionTimeoutMillis: m.timeoutMs, application_name: 'skyhop', query_timeout: m.timeoutMs})
       client.on('error', (e) => { broken = e })
       await client.connect()
@@ -115,6 +122,9 @@ export class PgDb implements Db {
     this.port = port1
     this.worker = new Worker(WORKER, {
       eval: true,
+      // Not the parent's flags: `--input-type=module` would make this CommonJS text an ES
+      // module (no require) and `--import tsx` would load a loader for nothing.
+      execArgv: [],
       workerData: {pgPath: require.resolve('pg'), shared, port: port2},
       transferList: [port2],
     })
@@ -248,6 +258,8 @@ export class PgDb implements Db {
     const message = this.password.length > 0 ? e.message.split(this.password).join('***') : e.message
     const unavailable = (text: string, hint: string, code = 'STATE_UNAVAILABLE'): UsageError => new UsageError(text, {code, hint})
     switch (e.code) {
+      case 'PG_UNLOADABLE':
+        return new BugError(message, {hint: 'Reinstall skyhop (npm ci): the pg package is missing from node_modules.'})
       case 'ECONNREFUSED':
         return unavailable(
           `cannot reach ${this.where}: connection refused`,

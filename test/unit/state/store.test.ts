@@ -335,6 +335,23 @@ describeEngines('state store', (engine) => {
     store.close()
   })
 
+  it('opens from a process started with flags of its own (an ES module evaluated with --input-type=module)', async function () {
+    this.timeout(60_000)
+    const home = tmpHome()
+    const code = `const {Store} = await import('./src/state/store.ts'); const s = Store.open(process.argv[1], {databaseUrl: process.env.SKYHOP_DATABASE_URL || null, timeoutMs: 10000}); console.log(s.listJobs().length); s.close()`
+    const out = await new Promise<{code: number | null; out: string}>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, home], {
+        env: {...process.env, SKYHOP_DATABASE_URL: engine.urlOf(home) ?? ''},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let text = ''
+      child.stdout.on('data', (d) => (text += d))
+      child.stderr.on('data', (d) => (text += d))
+      child.on('close', (c) => resolve({code: c, out: text}))
+    })
+    expect(out).to.deep.equal({code: 0, out: '0\n'})
+  })
+
   it('never stores a registered secret', () => {
     registerSecret('AKIAEXAMPLESECRET123')
     const store = Store.open(tmpHome())
