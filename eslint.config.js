@@ -146,6 +146,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script (shipped as is, not built): it runs in a browser, as a classic script.
+    files: ['assets/dashboard/**/*.js'],
+    languageOptions: {sourceType: 'script', globals: {...globals.browser}},
+  },
+  {
     files: ['src/**/*.ts'],
     rules: {
       // stdout carries results and stderr progress, both through src/cli (style.md, 4): no stray console in the product.

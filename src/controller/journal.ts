@@ -2,7 +2,7 @@
 // job, named for what they mean. The controller records every intent before acting and
 // every outcome after; keeping that to a handful of calls is what makes a crash at any
 // point reconcilable, and lets the controller be driven over another store.
-import type {UsageSummary} from '../model/usage.js'
+import type {UsageRecord} from '../model/usage.js'
 import type {
   AttemptRecord,
   CostRow,
@@ -67,14 +67,7 @@ export interface Journal {
   /** What the planner learns from: provisioning waits, capacity failures, preemptions, spot uptimes. */
   recordObservation(o: Omit<ObservationRecord, 'ts'>): void
   /** What an attempt used so far, from its runner's samples (docs/utilisation.md). */
-  recordUsage(u: {
-    attemptId: string
-    jobId: string
-    jobName: string
-    fingerprint: string
-    summary: UsageSummary
-    idleSeconds?: number
-  }): void
+  recordUsage(u: UsageRecord): void
 }
 
 /** The journal over skyhop's state store. */
@@ -141,14 +134,7 @@ export class StoreJournal implements Journal {
     this.store.addObservation(o)
   }
 
-  recordUsage(u: {
-    attemptId: string
-    jobId: string
-    jobName: string
-    fingerprint: string
-    summary: UsageSummary
-    idleSeconds?: number
-  }): void {
+  recordUsage(u: UsageRecord): void {
     this.store.recordUsage(u)
   }
 }

@@ -29,6 +29,18 @@ export interface UsageSample {
 }
 
 /** An attempt's samples, summarised: what `cost`, `status` and the planner read. */
+/** One attempt's usage summary as the store keeps it (table attempt_usage). */
+export interface UsageRecord {
+  attemptId: string
+  jobId: string
+  jobName: string
+  /** usageFingerprint(spec): how the planner finds the runs of the same job. */
+  fingerprint: string
+  summary: UsageSummary
+  /** How long the idle policy has seen the attempt idle. */
+  idleSeconds?: number
+}
+
 export interface UsageSummary {
   samples: number
   firstAt: string | null

@@ -12,7 +12,14 @@ import {type LaunchResult, resultFor} from './launch.js'
 
 export async function driveRecordedJob(
   ctx: ServiceContext,
-  options: {job: string; signal: AbortSignal; onEvent: (event: ControllerEvent) => void; onSkip: (message: string) => void},
+  options: {
+    job: string
+    signal: AbortSignal
+    onEvent: (event: ControllerEvent) => void
+    onSkip: (message: string) => void
+    /** The lease owner (an agent's name); default: a fresh controller name. */
+    owner?: string
+  },
 ): Promise<LaunchResult | {skipped: true}> {
   const store = await ctx.store()
   const job = store.findJob(options.job)
@@ -24,7 +31,7 @@ export async function driveRecordedJob(
       providers: await ctx.providers(),
       replan,
       home: ctx.home,
-      owner: controllerOwner(),
+      owner: options.owner ?? controllerOwner(),
       retryUntilUpMs: stored.retryUntilUpMs,
       pollIntervalMs: 500,
       checkpointSync: await ctx.checkpointSync(),

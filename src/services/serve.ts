@@ -5,6 +5,7 @@
 // that the controller rolls out; `down` asks the controller to drain and stop everything
 // (or does it here when no controller holds the service); `logs` reads a replica's output.
 import {join, resolve} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
@@ -14,6 +15,7 @@ import {type ReplicaRecord, type ServiceRecord, TERMINAL_REPLICA_STATES, TERMINA
 import {ServiceStore} from '../state/services.js'
 import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {actorOf, requireMayAct} from './owners.js'
 
 export interface ReplicaSummary {
   n: number
@@ -104,9 +106,15 @@ export async function serveUp(
   const {spec, file} = loadServiceFile(options.file)
   await preflight(ctx, spec)
   const store = await ctx.store()
-  const svc = services(store).createService({name: spec.name, file, spec})
-  ;(options.spawn ?? spawnDetachedController)(ctx.home, svc.id, 'serve-controller')
-  options.onProgress?.(`service ${svc.name} (${svc.id}): controller started`)
+  const svc = services(store).createService({name: spec.name, file, spec, owner: actorOf(ctx.config()).user})
+  if (ctx.config().agent === true) {
+    // Recorded without a lease: an agent claims it (docs/agent.md).
+    store.addEvent(svc.id, null, 'handed-to-agent', {})
+    options.onProgress?.(`service ${svc.name} (${svc.id}): handed to skyhop agent`)
+  } else {
+    ;(options.spawn ?? spawnDetachedController)(ctx.home, svc.id, 'serve-controller')
+    options.onProgress?.(`service ${svc.name} (${svc.id}): controller started`)
+  }
   if (!options.wait) return summarizeService(store, svc.id)
   const timeoutMs = options.timeoutMs ?? (spec.service!.readiness.initialDelaySeconds + 60) * 1000
   const first = Math.min(1, spec.service!.replicas.min)
@@ -175,6 +183,7 @@ export async function serveDown(
   const store = await ctx.store()
   const s = services(store)
   const svc = s.findService(options.service)
+  requireMayAct(actorOf(ctx.config()), {kind: 'service', ...svc}, 'stop')
   if (TERMINAL_SERVICE_STATES.has(svc.state) && s.unreleasedReplicas(svc.id).length === 0) return summarizeService(store, svc.id)
   if (!TERMINAL_SERVICE_STATES.has(svc.state)) s.setServiceState(svc.id, 'STOPPING')
   const controlled = () => {
@@ -257,6 +266,7 @@ export async function servePreempt(
   const store = await ctx.store()
   const s = services(store)
   const svc = s.findService(options.service)
+  requireMayAct(actorOf(ctx.config()), {kind: 'service', ...svc}, 'preempt')
   const ready = s.replicas(svc.id).filter((r) => r.handle && r.state === 'READY')
   const chosen = options.replica === undefined ? ready[0] : ready.find((r) => r.n === options.replica)
   if (!chosen)
@@ -277,7 +287,14 @@ export async function servePreempt(
 /** The hidden `skyhop serve-controller SERVICE`: drives the service in this process until it stops. */
 export async function driveRecordedService(
   ctx: ServiceContext,
-  options: {service: string; signal: AbortSignal; onEvent: (event: ServiceEvent) => void; onSkip: (message: string) => void},
+  options: {
+    service: string
+    signal: AbortSignal
+    onEvent: (event: ServiceEvent) => void
+    onSkip: (message: string) => void
+    /** The lease owner (an agent's name); default: a fresh controller name. */
+    owner?: string
+  },
 ): Promise<ServiceSummary | {skipped: true}> {
   const store = await ctx.store()
   const s = services(store)
@@ -289,7 +306,7 @@ export async function driveRecordedService(
       providers: await ctx.providers(),
       replan,
       home: ctx.home,
-      owner: controllerOwner(),
+      owner: options.owner ?? controllerOwner(),
       signal: options.signal,
       onEvent: options.onEvent,
     })
@@ -391,8 +408,4 @@ async function waitFor(
       throw new UsageError(timeoutMessage, {code: 'SERVICE_NOT_READY', hint: `\`skyhop serve logs ${svc.name}\` shows a replica's output.`})
     await sleep(100)
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
 }

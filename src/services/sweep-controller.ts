@@ -19,14 +19,25 @@ import {
  */
 export async function driveRecordedSweep(
   ctx: ServiceContext,
-  options: {sweep: string; signal: AbortSignal; onEvent: (event: SweepEvent) => void; onSkip: (message: string) => void},
+  options: {
+    sweep: string
+    signal: AbortSignal
+    onEvent: (event: SweepEvent) => void
+    onSkip: (message: string) => void
+    /** The lease owner (an agent's name); default: a fresh controller name. */
+    owner?: string
+  },
 ): Promise<(SweepResult & {stats: SweepRun['stats']}) | {skipped: true}> {
   const store = await ctx.store()
   const sweep = store.findSweep(options.sweep)
   const stored = sweep.options as unknown as StoredSweepOptions
   const inputs = await ctx.planningInputs({catalogFile: stored.catalogFile, objective: stored.objective})
   try {
-    const run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: options.signal, onEvent: options.onEvent})
+    const run = await runSweep(sweep.id, {
+      ...(await sweepDeps(ctx, inputs, options.owner)),
+      signal: options.signal,
+      onEvent: options.onEvent,
+    })
     return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}
   } catch (error) {
     if (!(error instanceof SweepLeaseHeldError)) throw error

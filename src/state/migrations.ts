@@ -197,12 +197,26 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 5,
+    name: 'owners: who launched each job, sweep and service; the hourly spend a job was planned at',
+    // Portable SQL only (it runs on PostgreSQL too): ADD COLUMN of TEXT and REAL, plain indexes.
+    // Rows from before owners have a NULL owner: every user sees them and may act on them.
+    // planned_usd_per_hour: the chosen candidate's hourly price in USD when the job was
+    // recorded (NULL when unknown); budgets count it for every unfinished job.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner TEXT;
+      ALTER TABLE jobs ADD COLUMN planned_usd_per_hour REAL;
+      ALTER TABLE sweeps ADD COLUMN owner TEXT;
+      ALTER TABLE services ADD COLUMN owner TEXT;
+      CREATE INDEX jobs_owner ON jobs(owner, state);
+    `,
+  },
+  {
     version: 6,
     name: 'fencing tokens on leases',
     // Bumped each time a lease passes to another owner (or is taken free or expired); a
     // controller's every write checks the token it took, so one that lost its lease (asleep
     // past its expiry, cut off from the database) can no longer act (docs/state.md#fencing).
-    // Version 5 is the owners and budgets migration of a parallel change.
     sql: `
       ALTER TABLE jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sweeps ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;

@@ -8,7 +8,7 @@
 // is the Retail Prices API of `catalog refresh`.)
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
 import {sendRequest} from '../../http/request.js'
-import {abortableSleep} from '../../http/sleep.js'
+import {abortableSleep} from '../../util/sleep.js'
 import {UsageError} from '../../errors.js'
 import {AzureApiError, azureRetryVerdict, parseAzureError, toAzureProviderError} from './arm-errors.js'
 import type {AzureCredentials} from './credentials.js'

@@ -10,7 +10,7 @@ import {createHash} from 'node:crypto'
 import {retriedCall, type ApiClientOptions} from '../common/api-client.js'
 import {sendRequest} from '../../http/request.js'
 import {UsageError} from '../../errors.js'
-import {abortableSleep} from '../../http/sleep.js'
+import {abortableSleep} from '../../util/sleep.js'
 import {GcpApiError, isRetryableGcpError, parseGcpError, toGcpProviderError} from './compute-errors.js'
 import type {GcpCredentials} from './credentials.js'
 

@@ -55,7 +55,7 @@ import type {Dispatcher} from 'undici'
 import type {Offer} from '../../model/catalog.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
-import {abortableSleep} from '../../http/sleep.js'
+import {abortableSleep} from '../../util/sleep.js'
 import {shellQuote} from '../../runner/contract.js'
 import {DEVICE_RESOURCES, MODEL_LABEL, type DeviceKind, deviceKinds, nodeDevices, resourceIndex} from './devices.js'
 

@@ -57,7 +57,7 @@ import {AdapterDispatcher} from '../../http/dispatcher.js'
 import {PromiseCache} from '../../util/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../vm/regions.js'
 import {rfc3986Encode} from '../../clouds/common/signing-util.js'
-import {abortableSleep} from '../../http/sleep.js'
+import {abortableSleep} from '../../util/sleep.js'
 import {loadTencentCredentials, type TencentCredentialOptions} from '../../clouds/tencentcloud/credentials.js'
 import {
   CvmClient,

@@ -11,7 +11,7 @@ import {asciiClientToken} from '../../../src/clouds/common/client-token.js'
 import {ExitLineGrace, linesAfter, parseConsole} from '../../../src/providers/vm/console-channel.js'
 import {PromiseCache} from '../../../src/util/promise-cache.js'
 import {configuredRegions, groupByRegion, regionsToScan} from '../../../src/providers/vm/regions.js'
-import {abortableSleep} from '../../../src/http/sleep.js'
+import {abortableSleep} from '../../../src/util/sleep.js'
 
 describe('VM adapter scaffolding', function () {
   it('linesAfter returns the unread output lines, notes gaps, and the last sequence read', function () {

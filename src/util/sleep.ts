@@ -1,6 +1,6 @@
-// A sleep that an AbortSignal cuts short, for the VM adapters' waiting loops (logs that
-// follow, creation jobs): it resolves early instead of rejecting, so a caller that aborts
-// simply sees the loop end.
+// A sleep that an AbortSignal cuts short, for waiting loops (the VM adapters' log follows and
+// creation jobs, the service controller's ticks): it resolves early instead of rejecting, so a
+// caller that aborts simply sees the loop end.
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve()
