@@ -58,6 +58,8 @@ export interface SkyhopConfig {
   quotas: Array<{provider: string; region: string | null; maxInstances?: number; maxAccelerators?: number}>
   /** Where checkpoints travel between attempts when a job's file names no store. */
   checkpointStore: CheckpointStoreSpec | null
+  /** postgres://… : the state store's database (docs/state.md); null: SQLite under SKYHOP_HOME. */
+  databaseUrl?: string | null
   /** Who this user is (config `identity`); null: SKYHOP_IDENTITY or the OS user (see identityOf). */
   identity?: string | null
   /** Role → users holding it; `admin` may act on other users' jobs, sweeps and services. */
@@ -121,6 +123,7 @@ interface RawConfig {
   fx?: {cny_per_usd?: number}
   quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
   checkpoint_store?: {url: string; region: string; endpoint?: string; sync_interval?: string}
+  database_url?: string
   identity?: string
   roles?: {admin?: string[]}
   teams?: Record<string, string[]>
@@ -189,6 +192,7 @@ export function loadConfig(home: string): SkyhopConfig {
       ...(q.max_accelerators === undefined ? {} : {maxAccelerators: q.max_accelerators}),
     })),
     checkpointStore: checkpointStore(raw.checkpoint_store, file),
+    databaseUrl: raw.database_url ?? null,
     identity: raw.identity ?? null,
     roles: {admin: raw.roles?.admin ?? []},
     teams: raw.teams ?? {},

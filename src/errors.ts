@@ -212,8 +212,16 @@ export class InterruptedError extends SkyhopError {
  * catch it and report the job as skipped; one that escapes exits 1, as it always did.
  */
 export class LeaseHeldError extends SkyhopError {
-  readonly exitCode = ExitCode.internal
-  readonly code = 'LEASE_HELD'
+  readonly exitCode: number = ExitCode.internal
+  readonly code: string = 'LEASE_HELD'
+}
+
+/**
+ * A controller's write refused: another one took the lease since (its fencing token moved
+ * on; docs/state.md#fencing). The stale controller steps aside like one that never had it.
+ */
+export class LeaseLostError extends LeaseHeldError {
+  override readonly code: string = 'LEASE_LOST'
 }
 
 /** Our fault: an invariant broke. Exit 1. */

@@ -15,6 +15,7 @@ import type {AttemptHoldStore, CheckpointSigner, SignCheckpointUrls} from '../ch
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {AttemptObjectReader} from '../model/checkpoint.js'
 import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
+import {UsageError} from '../errors.js'
 import {STATE_DB} from '../state/files.js'
 import type {Store} from '../state/store.js'
 import type {HttpClient} from '../http/client.js'
@@ -68,9 +69,22 @@ export class AppContext implements ServiceContext {
   async store(): Promise<Store> {
     if (!this.storeInstance) {
       const {Store} = await import('../state/store.js')
-      this.storeInstance = Store.open(this.home)
+      const database = this.database()
+      this.storeInstance = Store.open(this.home, {
+        databaseUrl: database?.url ?? null,
+        databaseUrlSource: database?.source,
+        timeoutMs: databaseTimeoutMs(),
+      })
     }
     return this.storeInstance
+  }
+
+  /** The shared database, if any: SKYHOP_DATABASE_URL, else the config file's database_url. */
+  private database(): {url: string; source: string} | null {
+    const env = process.env.SKYHOP_DATABASE_URL
+    if (env) return {url: env, source: 'SKYHOP_DATABASE_URL'}
+    const config = this.config()
+    return config.databaseUrl ? {url: config.databaseUrl, source: `database_url in ${config.file ?? 'the config file'}`} : null
   }
 
   /**
@@ -78,7 +92,7 @@ export class AppContext implements ServiceContext {
    * home has no store yet, rather than creating and migrating one for a `plan` (~30 ms).
    */
   private async storeForPlanning(): Promise<Store | undefined> {
-    if (this.storeInstance || existsSync(join(this.home, STATE_DB))) return this.store()
+    if (this.storeInstance || this.database() || existsSync(join(this.home, STATE_DB))) return this.store()
     return undefined
   }
 
@@ -217,4 +231,15 @@ export class AppContext implements ServiceContext {
   close(): void {
     this.storeInstance?.close()
   }
+}
+
+/** SKYHOP_DATABASE_TIMEOUT (seconds): each PostgreSQL statement's deadline; unset: the bridge's default. */
+function databaseTimeoutMs(): number | undefined {
+  const raw = process.env.SKYHOP_DATABASE_TIMEOUT
+  if (raw === undefined || raw === '') return undefined
+  const seconds = Number(raw)
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`SKYHOP_DATABASE_TIMEOUT must be a number of seconds above 0, not "${raw}"`, {code: 'STATE_TIMEOUT_INVALID'})
+  }
+  return seconds * 1000
 }

@@ -211,4 +211,16 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX jobs_owner ON jobs(owner, state);
     `,
   },
+  {
+    version: 6,
+    name: 'fencing tokens on leases',
+    // Bumped each time a lease passes to another owner (or is taken free or expired); a
+    // controller's every write checks the token it took, so one that lost its lease (asleep
+    // past its expiry, cut off from the database) can no longer act (docs/state.md#fencing).
+    sql: `
+      ALTER TABLE jobs ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sweeps ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE services ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ]

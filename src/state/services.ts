@@ -2,20 +2,19 @@
 // the service controller's lease, and the orphans `recover` hands to a new controller. Beside
 // store.ts rather than in it, on the same connection: services share nothing with jobs but
 // the database file and the events table.
-import type Database from 'better-sqlite3'
-
-import {UsageError} from '../errors.js'
+import {LeaseLostError, UsageError} from '../errors.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {NewReplica, ReplicaRecord, ReplicaState, ServiceMetrics, ServiceRecord, ServiceState} from '../model/service.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import {redactDeep} from '../util/redact.js'
+import type {Db} from './db.js'
 import {type Store, newId} from './store.js'
 
 type Row = Record<string, unknown>
 
 export class ServiceStore {
-  private readonly db: Database.Database
+  private readonly db: Db
 
   constructor(
     readonly store: Store,
@@ -26,6 +25,25 @@ export class ServiceStore {
 
   private now(): string {
     return this.clock().toISOString()
+  }
+
+  /** The fencing token of each service lease this store took (store.ts: fencing). */
+  private readonly fences = new Map<string, number>()
+
+  /** Runs a controller's write to the service: refused (LeaseLostError) once another controller took its lease. */
+  private fenced<T>(id: string, write: () => T): T {
+    const held = this.fences.get(id)
+    return this.store.transaction(() => {
+      if (held === undefined) return write()
+      const row = this.db.prepare(`SELECT lease_token, lease_owner FROM services WHERE id = ?${this.db.dialect.forUpdate}`).get(id) as
+        {lease_token: number; lease_owner: string | null} | undefined
+      if (row && row.lease_token !== held) {
+        throw new LeaseLostError(
+          `service ${id} is now driven by another controller (${row.lease_owner ?? 'none'}, lease token ${row.lease_token}; this one held ${held}): write refused`,
+        )
+      }
+      return write()
+    })
   }
 
   createService(input: {name: string; file: string | null; spec: JobSpec; owner?: string | null}): ServiceRecord {
@@ -59,7 +77,7 @@ export class ServiceStore {
     const row = (this.db.prepare('SELECT * FROM services WHERE id = ?').get(ref) ??
       this.db.prepare('SELECT * FROM services WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(ref)) as Row | undefined
     if (row) return toService(row)
-    const names = (this.db.prepare('SELECT DISTINCT name FROM services').all() as Row[]).map((r) => r.name as string)
+    const names = (this.db.prepare('SELECT name FROM services GROUP BY name').all() as Row[]).map((r) => r.name as string)
     throw new UsageError(`no service ${ref}`, {
       code: 'SERVICE_NOT_FOUND',
       hint: didYouMean(ref, names) ? `did you mean ${didYouMean(ref, names)}?` : '`skyhop serve status` lists the services.',
@@ -71,13 +89,15 @@ export class ServiceStore {
   }
 
   setServiceState(id: string, state: ServiceState, reason: string | null = null): void {
-    this.db.prepare('UPDATE services SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
-    this.store.addEvent(id, null, 'service-state', {state, ...(reason ? {reason} : {})})
+    this.fenced(id, () => {
+      this.db.prepare('UPDATE services SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
+      this.store.addEvent(id, null, 'service-state', {state, ...(reason ? {reason} : {})})
+    })
   }
 
   /** A new spec (serve update): replicas of older versions are replaced, rolling. */
   updateSpec(id: string, spec: JobSpec, file: string | null): number {
-    return this.store.transaction(() => {
+    return this.fenced(id, () => {
       this.db
         .prepare('UPDATE services SET spec_json = ?, file = ?, version = version + 1, updated_at = ? WHERE id = ?')
         .run(JSON.stringify(spec), file, this.now(), id)
@@ -87,41 +107,55 @@ export class ServiceStore {
   }
 
   setEndpoint(id: string, endpoint: string): void {
-    this.db.prepare('UPDATE services SET endpoint = ?, updated_at = ? WHERE id = ?').run(endpoint, this.now(), id)
+    this.fenced(id, () => this.db.prepare('UPDATE services SET endpoint = ?, updated_at = ? WHERE id = ?').run(endpoint, this.now(), id))
   }
 
   setTarget(id: string, target: number): void {
-    this.db.prepare('UPDATE services SET target_replicas = ? WHERE id = ?').run(target, id)
+    this.fenced(id, () => this.db.prepare('UPDATE services SET target_replicas = ? WHERE id = ?').run(target, id))
   }
 
   setMetrics(id: string, metrics: ServiceMetrics): void {
-    this.db.prepare('UPDATE services SET metrics_json = ? WHERE id = ?').run(JSON.stringify(metrics), id)
+    this.fenced(id, () => this.db.prepare('UPDATE services SET metrics_json = ? WHERE id = ?').run(JSON.stringify(metrics), id))
   }
 
   // ---- the service controller's lease --------------------------------------------
 
+  /** Free, expired or ours → ours; passing to another owner bumps the fencing token this store then holds. */
   takeLease(id: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
-    return (
-      this.db
-        .prepare(
-          `UPDATE services SET lease_owner = ?, lease_expires_at = ?
-           WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-        )
-        .run(owner, now + ttlMs, id, owner, now).changes === 1
-    )
+    return this.store.transaction(() => {
+      const taken =
+        this.db
+          .prepare(
+            `UPDATE services SET lease_owner = ?, lease_expires_at = ?,
+               lease_token = CASE WHEN lease_owner = ? THEN lease_token ELSE lease_token + 1 END
+             WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+          )
+          .run(owner, now + ttlMs, owner, id, owner, now).changes === 1
+      if (taken) this.fences.set(id, this.db.prepare('SELECT lease_token FROM services WHERE id = ?').pluck().get(id) as number)
+      return taken
+    })
   }
 
   renewLease(id: string, owner: string, ttlMs: number): boolean {
+    const held = this.fences.get(id)
     return (
       this.db
-        .prepare('UPDATE services SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?')
-        .run(this.clock().getTime() + ttlMs, id, owner).changes === 1
+        .prepare(
+          `UPDATE services SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?${held === undefined ? '' : ' AND lease_token = ?'}`,
+        )
+        .run(this.clock().getTime() + ttlMs, id, owner, ...(held === undefined ? [] : [held])).changes === 1
     )
   }
 
   releaseLease(id: string, owner: string): void {
-    this.db.prepare('UPDATE services SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(id, owner)
+    const held = this.fences.get(id)
+    this.db
+      .prepare(
+        `UPDATE services SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?${held === undefined ? '' : ' AND lease_token = ?'}`,
+      )
+      .run(id, owner, ...(held === undefined ? [] : [held]))
+    this.fences.delete(id)
   }
 
   /** Services not yet ended whose controller stopped heartbeating. */
@@ -140,7 +174,7 @@ export class ServiceStore {
   /** Records the intent to launch a replica (REQUESTED) before the backend is asked. */
   recordReplicaIntent(input: NewReplica): ReplicaRecord {
     const id = newId('r')
-    this.store.transaction(() => {
+    this.fenced(input.serviceId, () => {
       const n =
         ((this.db.prepare('SELECT MAX(n) AS n FROM service_replicas WHERE service_id = ?').get(input.serviceId) as Row).n as
           number | null) ?? 0
@@ -211,7 +245,11 @@ export class ServiceStore {
     }
     const set = Object.entries(columns).filter(([, v]) => v !== undefined)
     if (set.length === 0 && !event) return
-    this.store.transaction(() => {
+    const serviceId =
+      this.fences.size > 0
+        ? (this.db.prepare('SELECT service_id FROM service_replicas WHERE id = ?').pluck().get(id) as string | undefined)
+        : undefined
+    this.fenced(serviceId ?? '', () => {
       if (set.length > 0)
         this.db
           .prepare(`UPDATE service_replicas SET ${set.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`)

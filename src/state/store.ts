@@ -1,5 +1,6 @@
-// The state store: one SQLite database (WAL) in skyhop's home. Jobs, attempts, events
-// and observations. Every write is one transaction, so a process killed at any point
+// The state store: one SQLite database (WAL) in skyhop's home, or one PostgreSQL database
+// a team shares (SKYHOP_DATABASE_URL; db.ts is the seam, pg-bridge.ts the connection). Jobs,
+// attempts, events and observations. Every write is one transaction, so a process killed at any point
 // leaves either the whole change or none of it. Intents are recorded before acting and
 // outcomes after, which is what lets `recover` reconcile after a crash.
 import type Database from 'better-sqlite3'
@@ -9,7 +10,7 @@ import {mkdirSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
-import {BugError, UsageError} from '../errors.js'
+import {BugError, LeaseLostError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {UsageObservation, UsageRecord, UsageSummary} from '../model/usage.js'
 import {
@@ -31,7 +32,9 @@ import {
 import type {LaunchHandle} from '../model/attempt.js'
 import {redactDeep} from '../util/redact.js'
 import {didYouMean} from '../util/did-you-mean.js'
+import {type Db, type Dialect, type Statement, SqliteDb} from './db.js'
 import {STATE_DB} from './files.js'
+import {PgDb, redactDatabaseUrl} from './pg-bridge.js'
 import {MIGRATIONS} from './migrations.js'
 
 const require = createRequire(import.meta.url)
@@ -45,15 +48,48 @@ export function newId(prefix: string): string {
 
 type Row = Record<string, unknown>
 
+/** Any number that fits no real lock: the migrations' advisory lock on PostgreSQL. */
+const MIGRATION_LOCK = 0x736b7968
+
+export interface StoreOptions {
+  clock?: () => Date
+  readonly?: boolean
+  /** postgres://… : the state lives in that database instead of SQLite under home. */
+  databaseUrl?: string | null
+  /** Where databaseUrl came from, for messages (SKYHOP_DATABASE_URL or the config file). */
+  databaseUrlSource?: string
+  /** The deadline of each statement on PostgreSQL. */
+  timeoutMs?: number
+}
+
 export class Store {
+  private readonly d: Dialect
+  /** SQLite only: reads are kept across calls (PostgreSQL has no cheap "did anyone commit" check). */
+  private readonly keepsReads: boolean
+
   private constructor(
-    readonly db: Database.Database,
+    readonly db: Db,
+    /** The SQLite file, or the database URL with its password redacted. */
     readonly path: string,
     private readonly clock: () => Date,
-  ) {}
+  ) {
+    this.d = db.dialect
+    this.keepsReads = db.dialect.name === 'sqlite'
+  }
 
-  /** Opens (creating and migrating if needed) the store under `home`. */
-  static open(home: string, options: {clock?: () => Date; readonly?: boolean} = {}): Store {
+  /** Opens (creating and migrating if needed) the store: PostgreSQL when a database URL is given, else SQLite under `home`. */
+  static open(home: string, options: StoreOptions = {}): Store {
+    if (options.databaseUrl) {
+      const db = PgDb.connect(options.databaseUrl, {source: options.databaseUrlSource, timeoutMs: options.timeoutMs})
+      const store = new Store(db, redactDatabaseUrl(options.databaseUrl), options.clock ?? (() => new Date()))
+      try {
+        store.migrate()
+      } catch (error) {
+        db.close()
+        throw error
+      }
+      return store
+    }
     mkdirSync(home, {recursive: true, mode: 0o700})
     const path = join(home, STATE_DB)
     const Sqlite = require('better-sqlite3') as typeof Database
@@ -70,7 +106,7 @@ export class Store {
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 10000')
-    const store = new Store(db, path, options.clock ?? (() => new Date()))
+    const store = new Store(new SqliteDb(db), path, options.clock ?? (() => new Date()))
     store.migrate()
     return store
   }
@@ -84,7 +120,7 @@ export class Store {
    * sweep runs the same few thousands of times. Keyed by the SQL text (dynamic filters make
    * a handful of variants at most).
    */
-  private readonly statements = new Map<string, Database.Statement>()
+  private readonly statements = new Map<string, Statement>()
 
   /**
    * Reads kept until what they read may have changed. A controller re-plans several times
@@ -106,6 +142,7 @@ export class Store {
    * left it). Kept reads of attempts are otherwise dropped, before and after.
    */
   private writingAttempts<T>(id: string, write: () => T): T {
+    if (!this.keepsReads) return write()
     const before = this.attemptWrites++
     try {
       return write()
@@ -133,7 +170,7 @@ export class Store {
   }
 
   private cachedRead<T>(key: string, writes: number, read: () => T): T {
-    if (this.db.inTransaction) return read()
+    if (!this.keepsReads || this.db.inTransaction) return read()
     const version = `${this.dataVersion()}:${writes}`
     const kept = this.reads.get(key)
     if (kept !== undefined && kept.version === version) return kept.value as T
@@ -142,7 +179,7 @@ export class Store {
     return value
   }
 
-  private sql(text: string): Database.Statement {
+  private sql(text: string): Statement {
     let statement = this.statements.get(text)
     if (statement === undefined) {
       statement = this.db.prepare(text)
@@ -155,8 +192,18 @@ export class Store {
     return this.clock().toISOString()
   }
 
+  /** PostgreSQL: one migrator at a time across every machine (SQLite: BEGIN IMMEDIATE is the lock). */
+  private migrationLock(): void {
+    if (this.d.name === 'postgres') this.sql('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK)
+  }
+
   private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+    this.db.transaction(() => {
+      this.migrationLock()
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      )
+    })
     const applied = new Set((this.sql('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
     const latestKnown = Math.max(...MIGRATIONS.map((m) => m.version))
     const newest = Math.max(0, ...applied)
@@ -172,21 +219,20 @@ export class Store {
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue
       // BEGIN IMMEDIATE: two processes opening a fresh store at once must not both migrate.
-      this.db
-        .transaction(() => {
-          const again = this.sql('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
-          if (again) return
-          this.db.exec(m.sql)
-          this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
-        })
-        .immediate()
+      this.db.transaction(() => {
+        this.migrationLock()
+        const again = this.sql('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)
+        if (again) return
+        this.db.exec(this.d.migration(m.sql))
+        this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
+      })
     }
   }
 
   /** Runs `fn` in one IMMEDIATE transaction (writers serialize; readers never block). */
   transaction<T>(fn: () => T): T {
     try {
-      return this.db.transaction(fn).immediate()
+      return this.db.transaction(fn)
     } catch (error) {
       // Rolled back: whatever was read or written inside may be gone. Nothing is kept from
       // inside a transaction, and the counters make what was kept before read again.
@@ -196,6 +242,40 @@ export class Store {
       }
       throw error
     }
+  }
+
+  // ---- fencing: a controller that lost its lease cannot write -------------------------
+
+  /**
+   * The fencing token of each lease this store took (`jobs:ID`, `sweeps:ID`). The token in
+   * the row moves on whenever the lease passes to another owner; every write to a fenced
+   * job or sweep first checks it (with the row locked on PostgreSQL), so a write is either
+   * made while the lease was ours or refused.
+   */
+  private readonly fences = new Map<string, number>()
+
+  private takeFence(table: 'jobs' | 'sweeps', id: string): void {
+    const token = this.sql(`SELECT lease_token FROM ${table} WHERE id = ?`).pluck().get(id) as number
+    this.fences.set(`${table}:${id}`, token)
+  }
+
+  /** Refuses the write (LeaseLostError) when this store took the lease and another owner has taken it since. Inside a transaction. */
+  private checkFence(table: 'jobs' | 'sweeps', id: string): void {
+    const held = this.fences.get(`${table}:${id}`)
+    if (held === undefined) return
+    const row = this.sql(`SELECT lease_token, lease_owner FROM ${table} WHERE id = ?${this.d.forUpdate}`).get(id) as
+      {lease_token: number; lease_owner: string | null} | undefined
+    if (row && row.lease_token !== held) {
+      throw new LeaseLostError(
+        `${table === 'jobs' ? 'job' : 'sweep'} ${id} is now driven by another controller (${row.lease_owner ?? 'none'}, lease token ${row.lease_token}; this one held ${held}): write refused`,
+      )
+    }
+  }
+
+  /** The lease's token check for an UPDATE … WHERE: empty when this store holds no fence for it. */
+  private fenceClause(table: 'jobs' | 'sweeps', id: string): {sql: string; args: unknown[]} {
+    const held = this.fences.get(`${table}:${id}`)
+    return held === undefined ? {sql: '', args: []} : {sql: ' AND lease_token = ?', args: [held]}
   }
 
   // ---- jobs -------------------------------------------------------------------------
@@ -243,9 +323,9 @@ export class Store {
     const row = (this.sql(`SELECT * FROM ${table} WHERE id = ?`).get(ref) ??
       this.sql(`SELECT * FROM ${table} WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(ref)) as Row | undefined
     if (row) return row
-    const names = (this.sql(`SELECT DISTINCT name FROM ${table} ORDER BY created_at DESC LIMIT 500`).all() as Array<{name: string}>).map(
-      (r) => r.name,
-    )
+    const names = (
+      this.sql(`SELECT name FROM ${table} GROUP BY name ORDER BY MAX(created_at) DESC LIMIT 500`).all() as Array<{name: string}>
+    ).map((r) => r.name)
     const suggestion = didYouMean(ref, names)
     throw new UsageError(`no ${words.what} with id or name "${ref}"`, {
       code: words.code,
@@ -286,7 +366,8 @@ export class Store {
     return this.transaction(() => {
       // An ended job stays ended: a controller racing a cancel must not revive it. The
       // check and the write are one transaction, so there is no window between them.
-      const current = this.sql('SELECT state FROM jobs WHERE id = ?').get(id) as {state: JobState} | undefined
+      this.checkFence('jobs', id)
+      const current = this.sql(`SELECT state FROM jobs WHERE id = ?${this.d.forUpdate}`).get(id) as {state: JobState} | undefined
       if (!current) throw new BugError(`job ${id} vanished from the state store`)
       if (TERMINAL_JOB_STATES.has(current.state) && !TERMINAL_JOB_STATES.has(state)) return false
       const sets = ['state = ?', 'updated_at = ?']
@@ -335,28 +416,44 @@ export class Store {
     return this.takeLease('jobs', jobId, owner, ttlMs)
   }
 
-  /** One conditional UPDATE: free, expired or ours → ours until now + ttl. */
+  /**
+   * One conditional UPDATE: free, expired or ours → ours until now + ttl. Passing to another
+   * owner (or taken free) bumps the fencing token, which this store then holds.
+   */
   private takeLease(table: 'jobs' | 'sweeps', id: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
-    const info = this.sql(
-      `UPDATE ${table} SET lease_owner = ?, lease_expires_at = ?
-       WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-    ).run(owner, now + ttlMs, id, owner, now)
-    return info.changes === 1
+    return this.transaction(() => {
+      const info = this.sql(
+        `UPDATE ${table} SET lease_owner = ?, lease_expires_at = ?,
+           lease_token = CASE WHEN lease_owner = ? THEN lease_token ELSE lease_token + 1 END
+         WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+      ).run(owner, now + ttlMs, owner, id, owner, now)
+      if (info.changes !== 1) return false
+      this.takeFence(table, id)
+      return true
+    })
   }
 
   /** Extends our lease; false if another controller took it (we must stop acting). */
   renewLease(jobId: string, owner: string, ttlMs: number): boolean {
-    const info = this.sql('UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(
+    const fence = this.fenceClause('jobs', jobId)
+    const info = this.sql(`UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
       this.clock().getTime() + ttlMs,
       jobId,
       owner,
+      ...fence.args,
     )
     return info.changes === 1
   }
 
   releaseLease(jobId: string, owner: string): void {
-    this.sql('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(jobId, owner)
+    const fence = this.fenceClause('jobs', jobId)
+    this.sql(`UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
+      jobId,
+      owner,
+      ...fence.args,
+    )
+    this.fences.delete(`jobs:${jobId}`)
   }
 
   /** Non-terminal jobs whose controller stopped heartbeating. */
@@ -382,7 +479,9 @@ export class Store {
     const id = newId('a')
     const created = this.writingAttempts(id, () =>
       this.transaction(() => {
-        const job = this.sql('SELECT state FROM jobs WHERE id = ?').get(input.jobId) as {state: JobState} | undefined
+        this.checkFence('jobs', input.jobId)
+        // Locked on PostgreSQL: intents for one job are recorded one at a time, across machines.
+        const job = this.sql(`SELECT state FROM jobs WHERE id = ?${this.d.forUpdate}`).get(input.jobId) as {state: JobState} | undefined
         if (!job) throw new BugError(`job ${input.jobId} vanished from the state store`)
         if (TERMINAL_JOB_STATES.has(job.state)) return false
         const n = ((this.sql('SELECT MAX(n) AS n FROM attempts WHERE job_id = ?').get(input.jobId) as {n: number | null}).n ?? 0) + 1
@@ -465,7 +564,7 @@ export class Store {
   attemptByHandle(provider: string, externalId: string): AttemptRecord | undefined {
     const row = this.db
       .prepare(
-        `SELECT * FROM attempts WHERE provider = ? AND json_extract(handle_json, '$.externalId') = ? ORDER BY intent_at DESC LIMIT 1`,
+        `SELECT * FROM attempts WHERE provider = ? AND ${this.d.jsonValue('handle_json', ['externalId'])} = ? ORDER BY intent_at DESC LIMIT 1`,
       )
       .get(provider, externalId) as Row | undefined
     return row ? toAttempt(row) : undefined
@@ -509,6 +608,10 @@ export class Store {
     this.writingAttempts(id, () =>
       this.transaction(() => {
         let jobId: string | undefined
+        if (this.fences.size > 0) {
+          const owner = this.sql('SELECT job_id AS fenced_job FROM attempts WHERE id = ?').pluck().get(id) as string | undefined
+          if (owner !== undefined) this.checkFence('jobs', owner)
+        }
         if (sets.length > 0) {
           this.sql(`UPDATE attempts SET ${sets.join(', ')} WHERE id = ?`).run(...args, id)
         }
@@ -559,7 +662,7 @@ export class Store {
       args.push(filter.jobId)
     }
     const sql = `SELECT a.*, j.name AS job_name, j.sweep_id AS job_sweep_id,
-        json_extract(j.spec_json, '$.checkpoint.intervalSeconds') AS job_checkpoint_interval,
+        ${this.d.jsonValue('j.spec_json', ['checkpoint', 'intervalSeconds'])} AS job_checkpoint_interval,
         (p.attempt_id IS NOT NULL) AS preempt_requested, u.summary_json AS usage_json, (q.attempt_id IS NOT NULL) AS idle_stopped
       FROM attempts a JOIN jobs j ON j.id = a.job_id
       LEFT JOIN (SELECT DISTINCT attempt_id FROM events WHERE kind = 'preempt-requested' AND attempt_id IS NOT NULL) p ON p.attempt_id = a.id
@@ -571,7 +674,7 @@ export class Store {
       jobId: r.job_id as string,
       jobName: r.job_name as string,
       sweepId: (r.job_sweep_id as string | null) ?? null,
-      checkpointIntervalSeconds: (r.job_checkpoint_interval as number | null) ?? null,
+      checkpointIntervalSeconds: r.job_checkpoint_interval == null ? null : Number(r.job_checkpoint_interval),
       preemptRequested: r.preempt_requested === 1,
       usage: typeof r.usage_json === 'string' ? (JSON.parse(r.usage_json) as UsageSummary) : null,
       idleStopped: r.idle_stopped === 1,
@@ -583,6 +686,14 @@ export class Store {
   /** Records (or replaces) an attempt's usage summary; idleSeconds: how long its idle policy has seen it idle. */
   recordUsage(u: UsageRecord): void {
     const s = u.summary
+    this.transaction(() => this.writeUsage(u, s))
+  }
+
+  private writeUsage(
+    u: {attemptId: string; jobId: string; jobName: string; fingerprint: string; idleSeconds?: number},
+    s: UsageSummary,
+  ): void {
+    this.checkFence('jobs', u.jobId)
     this.sql(
       `INSERT INTO attempt_usage (attempt_id, job_id, job_name, fingerprint, updated_at, samples, cpu_busy, cores, mem_peak_mib, mem_total_mib,
          accelerators, accelerator_tool, accelerator_busy, accelerator_mem_peak_mib, accelerator_mem_total_mib, idle_seconds, summary_json)
@@ -591,7 +702,7 @@ export class Store {
          cores = excluded.cores, mem_peak_mib = excluded.mem_peak_mib, mem_total_mib = excluded.mem_total_mib,
          accelerators = excluded.accelerators, accelerator_tool = excluded.accelerator_tool, accelerator_busy = excluded.accelerator_busy,
          accelerator_mem_peak_mib = excluded.accelerator_mem_peak_mib, accelerator_mem_total_mib = excluded.accelerator_mem_total_mib,
-         idle_seconds = MAX(attempt_usage.idle_seconds, excluded.idle_seconds), summary_json = excluded.summary_json`,
+         idle_seconds = ${this.d.greatest('attempt_usage.idle_seconds', 'excluded.idle_seconds')}, summary_json = excluded.summary_json`,
     ).run(
       u.attemptId,
       u.jobId,
@@ -716,8 +827,11 @@ export class Store {
   }
 
   setSweepState(id: string, state: SweepState, reason: string | null): void {
-    const info = this.sql('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
-    if (info.changes !== 1) throw new BugError(`sweep ${id} vanished from the state store`)
+    this.transaction(() => {
+      this.checkFence('sweeps', id)
+      const info = this.sql('UPDATE sweeps SET state = ?, reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), id)
+      if (info.changes !== 1) throw new BugError(`sweep ${id} vanished from the state store`)
+    })
   }
 
   /** Takes the sweep's lease if it is free, expired, or already ours. */
@@ -732,25 +846,43 @@ export class Store {
    */
   renewSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
     const now = this.clock().getTime()
+    const fence = this.fenceClause('sweeps', sweepId)
     return this.transaction(() => {
-      const info = this.sql('UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(now + ttlMs, sweepId, owner)
+      const info = this.sql(`UPDATE sweeps SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
+        now + ttlMs,
+        sweepId,
+        owner,
+        ...fence.args,
+      )
       if (info.changes !== 1) return false
-      this.db
-        .prepare(
-          `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?
-           WHERE sweep_id = ? AND state NOT IN ('SUCCEEDED','FAILED','CANCELLED')
-           AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
-        )
-        .run(owner, now + ttlMs, sweepId, owner, now)
+      this.sql(
+        `UPDATE jobs SET lease_owner = ?, lease_expires_at = ?,
+           lease_token = CASE WHEN lease_owner = ? THEN lease_token ELSE lease_token + 1 END
+         WHERE sweep_id = ? AND state NOT IN ('SUCCEEDED','FAILED','CANCELLED')
+         AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?)`,
+      ).run(owner, now + ttlMs, owner, sweepId, owner, now)
+      const held = this.sql('SELECT id, lease_token FROM jobs WHERE sweep_id = ? AND lease_owner = ?').all(sweepId, owner) as Array<{
+        id: string
+        lease_token: number
+      }>
+      for (const j of held) this.fences.set(`jobs:${j.id}`, j.lease_token)
       return true
     })
   }
 
   releaseSweepLease(sweepId: string, owner: string): void {
+    const fence = this.fenceClause('sweeps', sweepId)
     this.transaction(() => {
-      this.sql('UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(sweepId, owner)
+      this.sql(`UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?${fence.sql}`).run(
+        sweepId,
+        owner,
+        ...fence.args,
+      )
       this.sql('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE sweep_id = ? AND lease_owner = ?').run(sweepId, owner)
     })
+    this.fences.delete(`sweeps:${sweepId}`)
+    for (const id of this.sql('SELECT id AS fenced_job FROM jobs WHERE sweep_id = ?').pluck().all(sweepId) as string[])
+      this.fences.delete(`jobs:${id}`)
   }
 
   /** Unfinished sweeps whose controller stopped heartbeating. */
@@ -766,7 +898,10 @@ export class Store {
   // ---- events and observations ------------------------------------------------------
 
   addEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown> = {}): void {
-    this.transaction(() => this.insertEvent(jobId, attemptId, kind, data))
+    this.transaction(() => {
+      this.checkFence('jobs', jobId)
+      this.insertEvent(jobId, attemptId, kind, data)
+    })
   }
 
   private insertEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown>): void {
@@ -823,8 +958,10 @@ export class Store {
     )
   }
 
+  /** SQLite's integrity check ("ok"); PostgreSQL checks its own pages and has no such statement. */
   integrityCheck(): string {
-    return (this.db.pragma('integrity_check') as Array<{integrity_check: string}>)[0].integrity_check
+    if (!(this.db instanceof SqliteDb)) throw new BugError('integrityCheck is a check of the SQLite file')
+    return (this.db.raw.pragma('integrity_check') as Array<{integrity_check: string}>)[0].integrity_check
   }
 }
 

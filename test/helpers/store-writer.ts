@@ -1,10 +1,10 @@
 // Child process for the kill-mid-write test: writes jobs, attempts and events as fast
-// as it can until it is killed with SIGKILL.
+// as it can until it is killed with SIGKILL. SKYHOP_DATABASE_URL: into that PostgreSQL database.
 import {Store} from '../../src/state/store.js'
 import type {JobSpec} from '../../src/model/job-spec.js'
 
 const home = process.argv[2]
-const store = Store.open(home)
+const store = Store.open(home, {databaseUrl: process.env.SKYHOP_DATABASE_URL || null})
 const spec = {name: 'w', run: 'echo', envs: {PAYLOAD: 'x'.repeat(2000)}} as unknown as JobSpec
 process.stdout.write('ready\n')
 for (let i = 0; ; i++) {

@@ -16,6 +16,9 @@ import {sleep, waitUntil} from '../helpers/wait.js'
 
 const LEASE_S = 2
 
+/** The store the agents use: SQLite in the home, or the PostgreSQL of SKYHOP_DATABASE_URL when the suite runs on it. */
+const openStore = (home: string): Store => Store.open(home, {databaseUrl: process.env.SKYHOP_DATABASE_URL || null})
+
 function setup(extraConfig = ''): {home: string; env: Record<string, string>; marks: string} {
   const home = tempHome('skyhop-agent-')
   const config = join(home, 'config.yaml')
@@ -121,7 +124,7 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
         ids.push(out.job.id)
       }
     }
-    const store = Store.open(home)
+    const store = openStore(home)
     const unfinished = () => store.listJobs({limit: 100_000}).filter((j) => !['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state))
     const agents: Agent[] = [startAgent(home, env), startAgent(home, env), startAgent(home, env)]
     let kills = 0
@@ -168,7 +171,7 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     expect(r1.code, r1.stderr).to.equal(0)
     const e1 = events(r1)
     expect(e1.map((e) => e.event)).to.include.members(['adopted', 'stopping', 'handed-back', 'stopped'])
-    const store = Store.open(home)
+    const store = openStore(home)
     expect(store.getJob(id)!.leaseOwner, 'the lease was not released').to.equal(null)
     // Released, not expired: a new agent claims it at once, without waiting out the lease.
     const second = runCli(['agent', '--once', '--json'], {home, env})
@@ -187,7 +190,7 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const sweep = runCli(['sweep', grid, '-y', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'alice'}})
     expect(sweep.code, sweep.stderr).to.equal(0)
     const sweepId = parseEnvelope(sweep.stdout).result.sweep.id as string
-    const store = Store.open(home)
+    const store = openStore(home)
     await sleep(500)
     // No controller was started for it: it waits, unleased, for an agent.
     expect(store.getSweep(sweepId)).to.include({state: 'RUNNING', leaseOwner: null, owner: 'alice'})

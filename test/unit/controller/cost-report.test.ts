@@ -2,14 +2,13 @@
 // home, fixed clock) with known launch, start, end and release times, billed by each
 // provider's rules. Every expected number below is worked out in the comment beside it.
 import {expect} from 'chai'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {rmSync} from 'node:fs'
 
 import {DEFAULT_FX} from '../../../src/model/currency.js'
 import {attemptCost, billingPolicy, costFromStore, formatHours} from '../../../src/controller/cost.js'
 import type {JobSpec} from '../../../src/model/job-spec.js'
-import {Store} from '../../../src/state/store.js'
+import type {Store} from '../../../src/state/store.js'
+import {describeEngines} from '../../helpers/engines.js'
 import {type AttemptRecordState} from '../../../src/model/records.js'
 
 const FX = {...DEFAULT_FX, cnyPerUsd: 7.2}
@@ -39,7 +38,7 @@ interface AttemptInput {
   released?: string
 }
 
-describe('cost accounting (hand-computed)', () => {
+describeEngines('cost accounting (hand-computed)', (engine) => {
   let home: string
   let store: Store
   let clock = new Date(at('00:00:00'))
@@ -76,8 +75,8 @@ describe('cost accounting (hand-computed)', () => {
   }
 
   before(() => {
-    home = mkdtempSync(join(tmpdir(), 'skyhop-cost-'))
-    store = Store.open(home, {clock: () => clock})
+    home = engine.home()
+    store = engine.open(home, {clock: () => clock})
     // A: AWS spot, $1/h (on-demand $3/h), checkpoints every 600 s.
     //   #1 launched 10:00, started 10:05, preempted 11:17, released 11:17:30: held 4650 s
     //      (over an hour: billed), provisioning 300, run 4320, idle 30, lost 4320 mod 600 = 120.
@@ -319,14 +318,14 @@ describe('cost accounting (hand-computed)', () => {
   })
 })
 
-describe('cost accounting: an unknown price is never summed as 0 (issue 23)', () => {
+describeEngines('cost accounting: an unknown price is never summed as 0 (issue 23)', (engine) => {
   let home: string
   let store: Store
   let clock = new Date(at('10:00:00'))
 
   before(() => {
-    home = mkdtempSync(join(tmpdir(), 'skyhop-cost-unknown-'))
-    store = Store.open(home, {clock: () => clock})
+    home = engine.home()
+    store = engine.open(home, {clock: () => clock})
     // One Huawei attempt at an unknown price held an hour, one AWS attempt at $1/h held an hour.
     for (const [name, provider, price] of [
       ['ascend', 'huaweicloud', null],
@@ -380,14 +379,14 @@ describe('cost accounting: an unknown price is never summed as 0 (issue 23)', ()
   })
 })
 
-describe('cost accounting: paid time split by what the accelerators did (issue 25)', () => {
+describeEngines('cost accounting: paid time split by what the accelerators did (issue 25)', (engine) => {
   let home: string
   let store: Store
   let clock = new Date(at('00:00:00'))
 
   before(() => {
-    home = mkdtempSync(join(tmpdir(), 'skyhop-cost-usage-'))
-    store = Store.open(home, {clock: () => clock})
+    home = engine.home()
+    store = engine.open(home, {clock: () => clock})
     // One GPU attempt at $4/h, local billing (from start): started 10:00, ended 12:00, released
     // 12:00 = 7200 s billed, $8. Samples say the GPU was 25% busy: busy 1800 s, idle 5400 s,
     // idle cost 8 × 5400/7200 = $6. It was stopped by the idle policy.

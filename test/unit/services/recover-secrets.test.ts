@@ -1,20 +1,19 @@
 // recover says which jobs and sweeps it gives a controller that cannot see their secrets (the
 // controller inherits recover's environment): by name, never a value.
 import {expect} from 'chai'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {rmSync} from 'node:fs'
 
 import {recoverJobs} from '../../../src/services/recover.js'
-import {Store} from '../../../src/state/store.js'
+import type {Store} from '../../../src/state/store.js'
+import {describeEngines} from '../../helpers/engines.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
 
-describe('recover: controllers without the secrets', () => {
+describeEngines('recover: controllers without the secrets', (engine) => {
   let home: string
   let store: Store
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'skyhop-recover-secrets-'))
-    store = Store.open(home)
+    home = engine.home()
+    store = engine.open(home)
   })
   afterEach(() => {
     store.close()

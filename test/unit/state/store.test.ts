@@ -1,24 +1,57 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
-import {UsageError} from '../../../src/errors.js'
+import {LeaseLostError, UsageError} from '../../../src/errors.js'
 import type {JobSpec} from '../../../src/model/job-spec.js'
-import {Store} from '../../../src/state/store.js'
+import {SqliteDb} from '../../../src/state/db.js'
+import {ServiceStore} from '../../../src/state/services.js'
+import {MIGRATIONS} from '../../../src/state/migrations.js'
 import {registerSecret} from '../../../src/util/redact.js'
+import {describeEngines} from '../../helpers/engines.js'
 
 const spec = {name: 'x', run: 'echo'} as unknown as JobSpec
-const tmpHome = () => mkdtempSync(join(tmpdir(), 'skyhop-state-'))
 
-describe('state store', () => {
+describeEngines('state store', (engine) => {
+  const tmpHome = engine.home
+  const Store = {open: engine.open}
+  const sqlite = engine.name === 'sqlite'
+
   it('migrates a fresh store and reopens it', () => {
     const home = tmpHome()
     Store.open(home).close()
     const store = Store.open(home)
-    expect(store.db.pragma('journal_mode', {simple: true})).to.equal('wal')
-    expect(store.integrityCheck()).to.equal('ok')
+    const versions = store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()
+    expect(versions).to.deep.equal(MIGRATIONS.map((m) => m.version))
+    if (store.db instanceof SqliteDb) {
+      expect(store.db.raw.pragma('journal_mode', {simple: true})).to.equal('wal')
+      expect(store.integrityCheck()).to.equal('ok')
+    }
+    store.close()
+  })
+
+  it('migrates once when three processes open a fresh store at the same time', async function () {
+    this.timeout(60_000)
+    const home = tmpHome()
+    const env = {...process.env, SKYHOP_DATABASE_URL: engine.urlOf(home) ?? ''}
+    const outputs = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<{code: number | null; out: string}>((resolve) => {
+            const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/store-open.ts', home], {
+              env,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            })
+            let out = ''
+            child.stdout.on('data', (d) => (out += d))
+            child.stderr.on('data', (d) => (out += d))
+            child.on('close', (code) => resolve({code, out}))
+          }),
+      ),
+    )
+    const versions = JSON.stringify(MIGRATIONS.map((m) => m.version))
+    for (const o of outputs) expect(o, o.out).to.deep.equal({code: 0, out: versions + '\n'})
+    const store = Store.open(home)
+    expect(store.db.prepare('SELECT COUNT(*) FROM schema_migrations').pluck().get()).to.equal(MIGRATIONS.length)
     store.close()
   })
 
@@ -101,8 +134,9 @@ describe('state store', () => {
     }
     const a1 = store.recordAttemptIntent(intent)!
     const first = store.listAttempts(job.id)
-    // Unchanged: the same (frozen) records, not read again.
-    expect(store.listAttempts(job.id)).to.equal(first)
+    // Unchanged: the same (frozen) records, not read again (SQLite; PostgreSQL reads each time).
+    if (sqlite) expect(store.listAttempts(job.id)).to.equal(first)
+    else expect(store.listAttempts(job.id)).to.deep.equal(first)
     expect(Object.isFrozen(first) && Object.isFrozen(first[0])).to.equal(true)
     expect(store.startedAttempts(job.id)).to.deep.equal([])
     // Its own update and insert: the kept list follows, in order.
@@ -190,6 +224,134 @@ describe('state store', () => {
     store.close()
   })
 
+  const intentOf = (jobId: string) => ({
+    jobId,
+    provider: 'local',
+    region: 'local',
+    zone: null,
+    instanceType: 'local',
+    accelerator: null,
+    acceleratorCount: null,
+    spot: false,
+    pricePerHour: 0,
+    currency: 'USD',
+    onDemandPricePerHour: 0,
+  })
+
+  it('fences a controller that lost its lease: every write of the stale one is refused, the new owner writes', () => {
+    let now = 1_000_000
+    const home = tmpHome()
+    const clock = () => new Date(now)
+    const stale = Store.open(home, {clock})
+    const fresh = Store.open(home, {clock})
+    const job = stale.createJob({name: 'x', file: null, spec})
+    expect(stale.acquireLease(job.id, 'ctl-a', 10_000)).to.equal(true)
+    const a1 = stale.recordAttemptIntent(intentOf(job.id))!
+    const tokenA = stale.getJob(job.id)!
+    // ctl-a sleeps past its lease; ctl-b adopts the job.
+    now += 20_000
+    expect(fresh.acquireLease(job.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(stale.renewLease(job.id, 'ctl-a', 10_000)).to.equal(false)
+    expect(() => stale.recordAttemptIntent(intentOf(job.id))).to.throw(LeaseLostError, /driven by another controller \(ctl-b/)
+    expect(() => stale.setJobState(job.id, 'RUNNING', {kind: 'job-running'})).to.throw(LeaseLostError)
+    expect(() => stale.updateAttempt(a1.id, {state: 'RUNNING'})).to.throw(LeaseLostError)
+    expect(() => stale.addEvent(job.id, null, 'stale-write')).to.throw(LeaseLostError)
+    // Nothing of it landed; the new owner's writes do.
+    expect(fresh.listAttempts(job.id).map((a) => [a.n, a.state])).to.deep.equal([[1, 'REQUESTED']])
+    expect(fresh.getJob(job.id)!.state).to.equal('PENDING')
+    expect(fresh.events(job.id).map((e) => e.kind)).not.to.include('stale-write')
+    fresh.updateAttempt(a1.id, {state: 'LOST'}, {kind: 'attempt-lost'})
+    expect(fresh.recordAttemptIntent(intentOf(job.id))!.n).to.equal(2)
+    expect(fresh.setJobState(job.id, 'RUNNING', {kind: 'job-running'})).to.equal(true)
+    // The stale one's release leaves the new owner's lease alone.
+    stale.releaseLease(job.id, 'ctl-a')
+    expect(fresh.getJob(job.id)!.leaseOwner).to.equal('ctl-b')
+    expect(tokenA.leaseOwner).to.equal('ctl-a')
+    // A store that never took the lease (`skyhop cancel`) is not fenced.
+    const cli = Store.open(home, {clock})
+    expect(cli.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled'})).to.equal(true)
+    for (const s of [stale, fresh, cli]) s.close()
+  })
+
+  it('keeps the token when the same controller takes its own lease again; fences sweeps and their jobs', () => {
+    let now = 1_000_000
+    const home = tmpHome()
+    const clock = () => new Date(now)
+    const stale = Store.open(home, {clock})
+    const fresh = Store.open(home, {clock})
+    const {sweep, jobs} = stale.createSweep({name: 's', file: null, spec, budgetUsd: null, options: {}, plan: null}, [
+      {name: 's-0', file: null, spec},
+      {name: 's-1', file: null, spec},
+    ])
+    const token = () => stale.db.prepare('SELECT lease_token FROM sweeps WHERE id = ?').pluck().get(sweep.id)
+    expect(stale.acquireSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(true)
+    const first = token()
+    expect(stale.acquireSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(true)
+    expect(token()).to.equal(first)
+    expect(stale.renewSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(true)
+    stale.setJobState(jobs[0].id, 'RUNNING', {kind: 'job-running'})
+    now += 20_000
+    expect(fresh.acquireSweepLease(sweep.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(token()).to.equal((first as number) + 1)
+    expect(fresh.renewSweepLease(sweep.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(stale.renewSweepLease(sweep.id, 'ctl-a', 10_000)).to.equal(false)
+    expect(() => stale.setSweepState(sweep.id, 'SUCCEEDED', null)).to.throw(LeaseLostError)
+    expect(() => stale.setJobState(jobs[1].id, 'RUNNING', {kind: 'job-running'})).to.throw(LeaseLostError)
+    expect(fresh.getSweep(sweep.id)!.state).to.equal('RUNNING')
+    fresh.setSweepState(sweep.id, 'SUCCEEDED', null)
+    for (const s of [stale, fresh]) s.close()
+  })
+
+  it("fences a service's controller the same way", () => {
+    let now = 1_000_000
+    const home = tmpHome()
+    const clock = () => new Date(now)
+    const stale = new ServiceStore(Store.open(home, {clock}), clock)
+    const fresh = new ServiceStore(Store.open(home, {clock}), clock)
+    const svc = stale.createService({name: 'm', file: null, spec: {...spec, service: {replicas: {min: 1}}} as unknown as JobSpec})
+    expect(stale.takeLease(svc.id, 'ctl-a', 10_000)).to.equal(true)
+    stale.setTarget(svc.id, 2)
+    now += 20_000
+    expect(fresh.takeLease(svc.id, 'ctl-b', 10_000)).to.equal(true)
+    expect(stale.renewLease(svc.id, 'ctl-a', 10_000)).to.equal(false)
+    expect(() => stale.setTarget(svc.id, 5)).to.throw(LeaseLostError)
+    expect(() => stale.setServiceState(svc.id, 'STOPPED')).to.throw(LeaseLostError)
+    fresh.setTarget(svc.id, 3)
+    expect(fresh.getService(svc.id)!.targetReplicas).to.equal(3)
+    stale.store.close()
+    fresh.store.close()
+  })
+
+  it('keeps reading after another connection alters a table it has read (a migration elsewhere)', () => {
+    const home = tmpHome()
+    const store = Store.open(home)
+    const other = Store.open(home)
+    const job = store.createJob({name: 'x', file: null, spec})
+    expect(store.getJob(job.id)!.name).to.equal('x')
+    other.db.exec('ALTER TABLE jobs ADD COLUMN added_elsewhere TEXT')
+    expect(store.getJob(job.id)!.name).to.equal('x')
+    expect(store.listJobs().map((j) => j.id)).to.deep.equal([job.id])
+    other.close()
+    store.close()
+  })
+
+  it('opens from a process started with flags of its own (an ES module evaluated with --input-type=module)', async function () {
+    this.timeout(60_000)
+    const home = tmpHome()
+    const code = `const {Store} = await import('./src/state/store.ts'); const s = Store.open(process.argv[1], {databaseUrl: process.env.SKYHOP_DATABASE_URL || null, timeoutMs: 10000}); console.log(s.listJobs().length); s.close()`
+    const out = await new Promise<{code: number | null; out: string}>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, home], {
+        env: {...process.env, SKYHOP_DATABASE_URL: engine.urlOf(home) ?? ''},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let text = ''
+      child.stdout.on('data', (d) => (text += d))
+      child.stderr.on('data', (d) => (text += d))
+      child.on('close', (c) => resolve({code: c, out: text}))
+    })
+    expect(out).to.deep.equal({code: 0, out: '0\n'})
+  })
+
   it('never stores a registered secret', () => {
     registerSecret('AKIAEXAMPLESECRET123')
     const store = Store.open(tmpHome())
@@ -206,13 +368,14 @@ describe('state store', () => {
     for (let round = 0; round < 5; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/store-writer.ts', home], {
         stdio: ['ignore', 'pipe', 'inherit'],
+        env: {...process.env, SKYHOP_DATABASE_URL: engine.urlOf(home) ?? ''},
       })
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
       await new Promise((r) => setTimeout(r, 150 + round * 60))
       child.kill('SIGKILL')
       await new Promise((r) => child.once('exit', r))
       const store = Store.open(home)
-      expect(store.integrityCheck()).to.equal('ok')
+      if (sqlite) expect(store.integrityCheck()).to.equal('ok')
       const jobs = store.db.prepare('SELECT id FROM jobs').all() as Array<{id: string}>
       expect(jobs.length).to.be.greaterThan(0)
       const orphans = store.db

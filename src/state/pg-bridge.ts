@@ -1,0 +1,348 @@
+// PostgreSQL behind the store's synchronous API. The store is called synchronously from
+// everywhere (controllers, the planner's observations, every command), and `pg` is
+// asynchronous, so a worker thread owns the `pg` Client: the main thread posts a query on a
+// MessageChannel and blocks in Atomics.wait on a SharedArrayBuffer until the worker has
+// posted the answer and flipped the flag; receiveMessageOnPort then takes the answer
+// synchronously. Every wait has a deadline: a server that stops answering is a clear STATE
+// error, never a hang. The URL's password appears in no message: redactDatabaseUrl.
+//
+// The cost is one thread hop each way per statement (tens of microseconds here) on top of
+// the server's round trip; docs/state.md has the measured figures.
+import {createRequire} from 'node:module'
+import {MessageChannel, type MessagePort, Worker, receiveMessageOnPort} from 'node:worker_threads'
+
+import {BugError, UsageError} from '../errors.js'
+import {type Db, POSTGRES, type RunResult, type Statement} from './db.js'
+
+const require = createRequire(import.meta.url)
+
+/** How long one statement (or the connection) may take before the store gives up. */
+export const DEFAULT_DATABASE_TIMEOUT_MS = 30_000
+
+// Plain JavaScript evaluated in the worker (eval: the same text runs from the sources under
+// tsx, from dist/ and from the bundle). int8 (COUNT, BIGINT columns, BIGSERIAL) and numeric
+// come back as numbers and booleans as 1/0, as better-sqlite3 gives them.
+const WORKER = `
+const {workerData} = require('node:worker_threads')
+let pg
+let unloadable = null
+try {
+  pg = require(workerData.pgPath)
+  pg.types.setTypeParser(20, (v) => Number(v))
+  pg.types.setTypeParser(1700, (v) => Number(v))
+  pg.types.setTypeParser(16, (v) => (v === 't' ? 1 : 0))
+} catch (e) {
+  unloadable = e
+}
+const flag = new Int32Array(workerData.shared)
+const port = workerData.port
+let client
+let broken = null
+const reply = (message) => {
+  port.postMessage(message)
+  Atomics.store(flag, 0, 1)
+  Atomics.notify(flag, 0)
+}
+const failure = (e) => ({error: {message: String(e && e.message || e), code: e && e.code, severity: e && e.severity}})
+port.on('message', async (m) => {
+  try {
+    if (m.op === 'connect') {
+      if (unloadable) throw Object.assign(new Error('cannot load the pg driver: ' + unloadable.message), {code: 'PG_UNLOADABLE'})
+      client = new pg.Client({connectionString: m.url, connectionTimeoutMillis: m.timeoutMs, application_name: 'skyhop', query_timeout: m.timeoutMs})
+      client.on('error', (e) => { broken = e })
+      await client.connect()
+      reply({rows: [], rowCount: 0})
+    } else if (m.op === 'query') {
+      if (broken) throw broken
+      let r
+      try {
+        r = await client.query(m.values === undefined ? m.text : {text: m.text, values: m.values, name: m.name})
+      } catch (e) {
+        // Another process altered a table this connection prepared a statement on (a
+        // migration): outside a transaction, the statement runs again unprepared.
+        if (!(m.name && m.retryUnprepared && e && e.code === '0A000')) throw e
+        r = await client.query({text: m.text, values: m.values})
+      }
+      const last = Array.isArray(r) ? r[r.length - 1] : r
+      reply({rows: last ? last.rows : [], rowCount: last ? last.rowCount || 0 : 0})
+    } else if (m.op === 'end') {
+      if (client) await client.end().catch(() => {})
+      reply({rows: [], rowCount: 0})
+    }
+  } catch (e) {
+    reply(failure(e))
+  }
+})
+`
+
+interface Answer {
+  rows?: Array<Record<string, unknown>>
+  rowCount?: number
+  error?: {message: string; code?: string; severity?: string}
+}
+
+/** The URL with its password replaced by ***: the only form of it any message or record holds. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')
+  }
+}
+
+export interface PgOptions {
+  timeoutMs?: number
+  /** Where the URL came from, for messages: SKYHOP_DATABASE_URL or the config file. */
+  source?: string
+}
+
+/** A PostgreSQL connection with the synchronous Db API. */
+export class PgDb implements Db {
+  readonly dialect = POSTGRES
+  private depth = 0
+  private worker: Worker | null
+  private readonly port: MessagePort
+  private readonly flag: Int32Array
+  private readonly where: string
+  private readonly timeoutMs: number
+
+  private constructor(
+    readonly url: string,
+    private readonly password: string,
+    options: PgOptions,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS
+    const parsed = new URL(url)
+    this.where = `PostgreSQL at ${parsed.hostname || 'localhost'}:${parsed.port || '5432'} (database ${decodeURIComponent(parsed.pathname.slice(1)) || '(default)'}, user ${decodeURIComponent(parsed.username) || '(default)'})`
+    const shared = new SharedArrayBuffer(4)
+    this.flag = new Int32Array(shared)
+    const {port1, port2} = new MessageChannel()
+    this.port = port1
+    this.worker = new Worker(WORKER, {
+      eval: true,
+      // Not the parent's flags: `--input-type=module` would make this CommonJS text an ES
+      // module (no require) and `--import tsx` would load a loader for nothing.
+      execArgv: [],
+      workerData: {pgPath: require.resolve('pg'), shared, port: port2},
+      transferList: [port2],
+    })
+    // The connection never keeps a command alive by itself.
+    this.worker.unref()
+    this.port.unref()
+  }
+
+  /** Connects (the URL checked first); unreachable server, refused login, unknown database → a STATE error saying which. */
+  static connect(url: string, options: PgOptions = {}): PgDb {
+    const source = options.source ?? 'SKYHOP_DATABASE_URL'
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new UsageError(`${source} is not a URL: ${redactDatabaseUrl(url)}`, {
+        code: 'STATE_URL_INVALID',
+        hint: 'Write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
+      })
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+      throw new UsageError(`${source} must be a postgres:// URL, not ${parsed.protocol}//…`, {
+        code: 'STATE_URL_INVALID',
+        hint: 'Write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, or unset it to keep the state in SQLite under SKYHOP_HOME.',
+      })
+    }
+    const db = new PgDb(url, decodeURIComponent(parsed.password), options)
+    try {
+      db.call({op: 'connect', url, timeoutMs: db.timeoutMs}, 'connect')
+    } catch (error) {
+      db.kill()
+      throw error
+    }
+    return db
+  }
+
+  get inTransaction(): boolean {
+    return this.depth > 0
+  }
+
+  /**
+   * Statements are prepared on the server once per connection (by name) and executed after
+   * without being parsed again: a quarter of a small query's round trip here.
+   */
+  private readonly names = new Map<string, string>()
+
+  prepare(sql: string): Statement {
+    const text = POSTGRES.query(sql)
+    let name = this.names.get(text)
+    if (name === undefined) {
+      name = `skyhop_${this.names.size + 1}`
+      this.names.set(text, name)
+    }
+    return new PgStatement(this, text, name, false)
+  }
+
+  exec(sql: string): void {
+    this.call({op: 'query', text: sql}, 'exec')
+  }
+
+  query(text: string, name: string, values: unknown[]): Answer {
+    return this.call({op: 'query', text, name, values: values.map(toParam), retryUnprepared: this.depth === 0}, 'query')
+  }
+
+  transaction<T>(fn: () => T): T {
+    const savepoint = this.depth > 0 ? `skyhop_${this.depth}` : null
+    this.exec(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN')
+    this.depth++
+    let result: T
+    try {
+      result = fn()
+    } catch (error) {
+      this.depth--
+      if (this.worker) {
+        try {
+          this.exec(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}` : 'ROLLBACK')
+        } catch {
+          // The connection is gone; the server rolls back what it had.
+        }
+      }
+      throw error
+    }
+    this.depth--
+    this.exec(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT')
+    return result
+  }
+
+  close(): void {
+    if (!this.worker) return
+    try {
+      this.call({op: 'end'}, 'close')
+    } catch {
+      // Closing a connection that already failed.
+    }
+    this.kill()
+  }
+
+  private kill(): void {
+    void this.worker?.terminate()
+    this.worker = null
+    this.port.close()
+  }
+
+  private call(message: Record<string, unknown>, what: string): Answer {
+    if (!this.worker) {
+      throw new UsageError(`the connection to ${this.where} was closed after an earlier failure`, {
+        code: 'STATE_UNAVAILABLE',
+        hint: 'Run the command again.',
+      })
+    }
+    Atomics.store(this.flag, 0, 0)
+    this.port.postMessage(message)
+    // The worker's own deadlines (pg's connection and query timeouts) come first and say
+    // more; this one is the backstop for a worker that cannot answer at all.
+    const woke = Atomics.wait(this.flag, 0, 0, this.timeoutMs + 2000)
+    const answer = receiveMessageOnPort(this.port)?.message as Answer | undefined
+    if (woke === 'timed-out' || answer === undefined) {
+      // The worker may still be waiting on the server: nothing it says later can be trusted.
+      this.kill()
+      throw new UsageError(`${this.where} did not answer within ${this.timeoutMs / 1000} s (${what})`, {
+        code: 'STATE_TIMEOUT',
+        hint: 'Check that the server is up and reachable (pg_isready), or raise SKYHOP_DATABASE_TIMEOUT.',
+      })
+    }
+    if (answer.error) throw this.failure(answer.error, what)
+    return answer
+  }
+
+  /** The server's error as the taxonomy's: what went wrong and where, the password never in it. */
+  private failure(e: {message: string; code?: string}, what: string): Error {
+    const message = this.password.length > 0 ? e.message.split(this.password).join('***') : e.message
+    const unavailable = (text: string, hint: string, code = 'STATE_UNAVAILABLE'): UsageError => new UsageError(text, {code, hint})
+    switch (e.code) {
+      case 'PG_UNLOADABLE':
+        return new BugError(message, {hint: 'Reinstall skyhop (npm ci): the pg package is missing from node_modules.'})
+      case 'ECONNREFUSED':
+        return unavailable(
+          `cannot reach ${this.where}: connection refused`,
+          'Start the server (scripts/postgres-up.sh on this machine), or check the host and port of SKYHOP_DATABASE_URL.',
+        )
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return unavailable(`cannot reach ${this.where}: unknown host`, 'Check the host of SKYHOP_DATABASE_URL.')
+      case 'ETIMEDOUT':
+        return unavailable(`cannot reach ${this.where}: no answer`, 'Check that the server is up and reachable.', 'STATE_TIMEOUT')
+      case '28P01':
+      case '28000':
+        return unavailable(
+          `${this.where} refused the login: ${message}`,
+          'Check the user and password in SKYHOP_DATABASE_URL (and the server’s pg_hba.conf).',
+          'STATE_AUTH_FAILED',
+        )
+      case '3D000':
+        return unavailable(
+          `${this.where}: the database does not exist`,
+          'Create it (CREATE DATABASE … OWNER …), or name an existing one in SKYHOP_DATABASE_URL.',
+          'STATE_DATABASE_UNKNOWN',
+        )
+      case '57P01':
+      case '57P02':
+      case '57P03':
+      case '08006':
+      case '08003':
+      case '08001':
+        return unavailable(`lost the connection to ${this.where}: ${message}`, 'Run the command again when the server is back.')
+      default:
+        if (what === 'connect' || /Connection terminated|timeout/i.test(message)) {
+          const timeout = /timeout/i.test(message)
+          return unavailable(
+            `cannot use ${this.where}: ${message}`,
+            'Check that the server is up and reachable.',
+            timeout ? 'STATE_TIMEOUT' : 'STATE_UNAVAILABLE',
+          )
+        }
+        return new StateQueryError(`${this.where}: ${message}`, e.code)
+    }
+  }
+}
+
+/** A statement the server refused (a bug in skyhop's SQL, or a constraint): exit 1 with the server's SQLSTATE. */
+export class StateQueryError extends BugError {
+  constructor(
+    message: string,
+    readonly sqlState: string | undefined,
+  ) {
+    super(message, {details: sqlState ? {sqlState} : undefined})
+  }
+}
+
+class PgStatement implements Statement {
+  constructor(
+    private readonly db: PgDb,
+    private readonly text: string,
+    private readonly name: string,
+    private readonly plucked: boolean,
+  ) {}
+
+  run(...args: unknown[]): RunResult {
+    return {changes: this.db.query(this.text, this.name, args).rowCount ?? 0}
+  }
+
+  get(...args: unknown[]): unknown {
+    const row = this.db.query(this.text, this.name, args).rows?.[0]
+    return row && this.plucked ? Object.values(row)[0] : row
+  }
+
+  all(...args: unknown[]): unknown[] {
+    const rows = this.db.query(this.text, this.name, args).rows ?? []
+    return this.plucked ? rows.map((r) => Object.values(r)[0]) : rows
+  }
+
+  pluck(): Statement {
+    return new PgStatement(this.db, this.text, this.name, true)
+  }
+}
+
+function toParam(value: unknown): unknown {
+  if (value === undefined) return null
+  if (typeof value === 'boolean') return value ? 1 : 0
+  return value
+}
