@@ -8,8 +8,8 @@
 // it), holds.ts (attempts held until the one they replace has stopped) and attempt-end.ts
 // (polling, an attempt's end, releasing what it held).
 import {LeaseHeldError, isSkyhopError} from '../errors.js'
-import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
-import {type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import {type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
+import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
 import {missingSecrets, secretsHeld} from './contract-env.js'
 import {UsageWatch} from './usage-watch.js'
@@ -18,6 +18,16 @@ import {JobDrive} from './drive.js'
 import {Holds} from './holds.js'
 import {LaunchRounds} from './launch-round.js'
 import {SpotMoves} from './spot-moves.js'
+
+/** The job events with which AttemptEnds.onAttemptEnded answers an attempt's end. */
+const ATTEMPT_END_ANSWERS = new Set([
+  'job-succeeded',
+  'job-failed',
+  'job-restarting-on-error',
+  'job-recovering',
+  'job-cancelled',
+  'job-migrating',
+])
 
 /**
  * How long a controller's lease lasts without a heartbeat; `recover` takes over jobs whose
@@ -89,6 +99,20 @@ class JobController {
         return this.d.job()
       }
       if (!live) {
+        // An attempt that ended with the job's verdict (it succeeded, or failed for good) while
+        // the controller that saw it end died before recording the job's end: settle that end
+        // now. Launching again would run a finished job a second time.
+        const unsettled = this.unsettledEnd(job)
+        if (unsettled) {
+          await this.d.ends.onAttemptEnded(job, unsettled, {
+            state: unsettled.state as PollResult['state'],
+            exitCode: unsettled.exitCode,
+            reason: unsettled.reason,
+            startedAt: unsettled.startedAt,
+            endedAt: unsettled.endedAt,
+          })
+          continue
+        }
         try {
           const started = await this.d.launch.launchRound(job)
           if (!started) continue
@@ -118,6 +142,20 @@ class JobController {
       // The batch poller's cadence is the wait; a direct poll waits here.
       if (!this.d.deps.poller) await this.d.sleep(this.d.pollIntervalMs)
     }
+  }
+
+  /**
+   * The job's latest attempt when it ran and ended SUCCEEDED or FAILED but no job event answers
+   * that end (ATTEMPT_END_ANSWERS, written with the attempt's id). A launch that failed is not such an end: the
+   * launch round answers it by trying the next candidate.
+   */
+  private unsettledEnd(job: JobRecord): AttemptRecord | null {
+    const attempts = this.d.journal.attempts(job.id)
+    const latest = attempts.reduce<AttemptRecord | null>((a, b) => (a === null || b.n > a.n ? b : a), null)
+    if (!latest || (latest.state !== 'SUCCEEDED' && latest.state !== 'FAILED') || !latest.handle) return null
+    const events = this.d.journal.events(job.id).filter((e) => e.attemptId === latest.id)
+    if (events.some((e) => e.kind === 'attempt-launch-failed' || ATTEMPT_END_ANSWERS.has(e.kind))) return null
+    return latest
   }
 
   /**
