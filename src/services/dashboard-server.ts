@@ -16,7 +16,7 @@ import {type AddressInfo, isIP} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {isSkyhopError} from '../errors.js'
+import {ExitCode, isSkyhopError} from '../errors.js'
 import {redact} from '../util/redact.js'
 
 /** The page, its script and stylesheet: two folders above this module, in src/ and dist/ (and the bundle) alike. */
@@ -104,7 +104,16 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 /** An error of a service as the page shows it, with the HTTP status nearest its exit code. */
 function serviceError(res: ServerResponse, error: unknown): void {
   if (isSkyhopError(error)) {
-    const status = error.code.endsWith('NOT_FOUND') ? 404 : error.exitCode === 2 ? 400 : error.exitCode === 4 ? 502 : 500
+    // Another user's job without the admin role (the cancel service's rule): forbidden, not a failure.
+    const status = error.code.endsWith('NOT_FOUND')
+      ? 404
+      : error.exitCode === ExitCode.permission
+        ? 403
+        : error.exitCode === 2
+          ? 400
+          : error.exitCode === 4
+            ? 502
+            : 500
     sendError(res, status, error.code, redact(error.message), error.hint ? redact(error.hint) : undefined)
     return
   }

@@ -8,9 +8,11 @@ import {createServer} from 'node:net'
 import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {Store} from '../../src/state/store.js'
 import {type DashboardProcess, startDashboardCli} from '../helpers/browser.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {writeDashboardHistory} from '../helpers/dashboard-history.js'
+import {testJobSpec} from '../helpers/job-spec.js'
 import {waitUntil} from '../helpers/wait.js'
 
 interface Answer {
@@ -152,6 +154,26 @@ describe('skyhop dashboard (built CLI, HTTP)', function () {
       const ended = await ask(port, `/api/jobs/${history.train.id}/cancel`, {method: 'POST', headers})
       expect(ended.status).to.equal(200)
       expect(JSON.parse(ended.body)).to.include({alreadyEnded: true})
+    })
+    it("a cancel of another user's job without the admin role is refused (403 PERMISSION_DENIED), as `skyhop cancel` refuses it", async () => {
+      // The dashboard acts as the user who runs it (here the OS user); this job is someone else's.
+      const store = Store.open(home)
+      const theirs = store.createJob({
+        name: 'theirs',
+        file: null,
+        spec: testJobSpec({name: 'theirs', run: 'sleep 1'}),
+        owner: 'someone-else',
+      })
+      store.close()
+      const csrf = csrfOf((await ask(port, '/')).body)
+      const headers = {'X-Skyhop-CSRF': csrf, Origin: `http://127.0.0.1:${port}`}
+      const denied = await ask(port, `/api/jobs/${theirs.id}/cancel`, {method: 'POST', headers})
+      expect(denied.status).to.equal(403)
+      const error = JSON.parse(denied.body).error
+      expect(error.code).to.equal('PERMISSION_DENIED')
+      expect(error.message).to.match(new RegExp(`may not cancel job theirs \\(${theirs.id}\\): it belongs to someone-else$`))
+      const status = parseEnvelope(runCli(['status', theirs.id, '--json'], {home}).stdout).result.job
+      expect(status.state).to.equal('PENDING')
     })
   })
 
