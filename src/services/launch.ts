@@ -238,10 +238,11 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   // Budgets on the owner's (and their teams') running spend: only candidates that fit, and a
   // max_price that keeps the controller's later re-plans within what was left.
   const owner = actorOf(ctx.config()).user
-  const heads = headroomFor(ctx.config(), await ctx.store(), owner)
+  const fx = await ctx.fx()
+  const heads = headroomFor(ctx.config(), await ctx.store(), owner, fx)
   const verdict = planWithinBudgets(planned, heads, owner, spec.name)
   const plan = verdict.plan
-  const budgeted = specWithinBudget(spec, verdict.maxUsdPerHour, await ctx.fx())
+  const budgeted = specWithinBudget(spec, verdict.maxUsdPerHour, fx)
   await workdirStoreFor(ctx, budgeted, plan.candidates)
   await checkSecretsReachClouds(ctx, budgeted, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
@@ -332,6 +333,7 @@ export async function launch(
   const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates)
   const owner = prepared.owner
   const usdPerHour = prepared.plan.chosen?.hourlyPriceUsd ?? null
+  const fx = await ctx.fx()
   const collaborators = {
     store,
     providers,
@@ -343,7 +345,7 @@ export async function launch(
     wait: options.wait,
     owner,
     plannedUsdPerHour: usdPerHour,
-    admit: (record: () => JobRecord) => admitWithinBudget(ctx.config(), store, {owner, jobName: spec.name, usdPerHour}, record),
+    admit: (record: () => JobRecord) => admitWithinBudget(ctx.config(), store, {owner, jobName: spec.name, usdPerHour, fx}, record),
     toAgent: ctx.config().agent === true,
   }
   const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}
