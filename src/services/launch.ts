@@ -9,7 +9,7 @@ import {isValidEnvName} from '../runner/contract.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import type {EventRecord, JobRecord} from '../model/records.js'
-import {driveJob} from '../controller/controller.js'
+import {LEASE_TTL_MS, driveJob} from '../controller/controller.js'
 import {type ControllerDeps, type ControllerEvent} from '../controller/deps.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
@@ -124,8 +124,11 @@ export interface StartJobInput {
 
 /** Records the job and drives it here, or starts a detached controller for it (or leaves it to an agent). */
 export async function startJob(input: StartJobInput): Promise<LaunchResult> {
+  // Driven here: recorded with this controller's lease, so no agent claims it in between.
+  const controller = controllerOwner()
   const record = (): JobRecord =>
     input.store.createJob({
+      ...(input.wait ? {lease: {owner: controller, ttlMs: LEASE_TTL_MS}} : {}),
       name: input.spec.name,
       file: input.file,
       spec: input.spec,
@@ -150,7 +153,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     providers: input.providers,
     replan: input.replan,
     home: input.home,
-    owner: controllerOwner(),
+    owner: controller,
     onEvent: input.onEvent,
     signal: input.signal,
     retryUntilUpMs: input.options.retryUntilUpMs,

@@ -32,6 +32,7 @@ import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 import {actorOf} from './owners.js'
+import {LEASE_TTL_MS} from '../controller/controller.js'
 
 export {SweepLeaseHeldError}
 export type {StoredSweepOptions, SweepEvent, SweepJobOptions, SweepRun} from '../controller/sweep-driver.js'
@@ -93,6 +94,7 @@ export function recordSweep(
   planned: PlannedSweep,
   options: StoredSweepOptions,
   owner: string | null = null,
+  lease?: {owner: string; ttlMs: number},
 ): {sweep: SweepRecord; jobs: JobRecord[]} {
   const {plan} = planned
   const jobs = planned.combinations.map((c, i) => {
@@ -135,6 +137,7 @@ export function recordSweep(
       options: {...options},
       plan: planSummary,
       owner,
+      ...(lease ? {lease} : {}),
     },
     jobs,
   )
@@ -416,7 +419,11 @@ export async function startSweep(
   const store = await ctx.store()
   const {objective, catalogFile} = prepared
   const owner = actorOf(ctx.config()).user
-  const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile}, owner)
+  // Driven here (--wait): recorded with this process's lease, so no agent claims it in between.
+  const controller = controllerOwner()
+  const lease = options.wait ? {owner: controller, ttlMs: LEASE_TTL_MS} : undefined
+  const stored = {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile}
+  const {sweep} = recordSweep(store, planned, stored, owner, lease)
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
     // With agents configured the sweep is left unleased for one of them to claim (docs/agent.md).
@@ -426,7 +433,7 @@ export async function startSweep(
   const fg = catchInterrupt()
   let run: SweepRun
   try {
-    run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: fg.signal, onEvent: options.onEvent})
+    run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs, controller)), signal: fg.signal, onEvent: options.onEvent})
   } finally {
     fg.release()
   }

@@ -207,8 +207,8 @@ export class Store {
       this.db
         .prepare(
           `INSERT INTO jobs (id, name, file, spec_json, state, created_at, updated_at, sweep_id, matrix_json, options_json, owner,
-             planned_usd_per_hour)
-           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`,
+             planned_usd_per_hour, lease_owner, lease_expires_at)
+           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -222,6 +222,8 @@ export class Store {
           JSON.stringify(redactDeep(input.options ?? {})),
           input.owner ?? null,
           input.plannedUsdPerHour ?? null,
+          input.lease?.owner ?? null,
+          input.lease ? this.clock().getTime() + input.lease.ttlMs : null,
         )
       this.insertEvent(id, null, 'job-created', {name: input.name, file: input.file, ...(input.owner ? {owner: input.owner} : {})})
     })
@@ -672,8 +674,9 @@ export class Store {
     const jobIds = this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json, owner)
-           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json, owner,
+             lease_owner, lease_expires_at)
+           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -686,6 +689,8 @@ export class Store {
           JSON.stringify(redactDeep(input.options)),
           input.plan ? JSON.stringify(input.plan) : null,
           input.owner ?? null,
+          input.lease?.owner ?? null,
+          input.lease ? this.clock().getTime() + input.lease.ttlMs : null,
         )
       return jobs.map((j) => this.createJob({owner: input.owner ?? null, ...j, sweepId: id}).id)
     })
