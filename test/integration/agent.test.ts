@@ -223,6 +223,9 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
       const denied = runCli(['serve', 'down', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
       expect(denied.code).to.equal(8)
       expect(parseEnvelope(denied.stdout).error!.message).to.equal(`bob may not stop service svc (${svc.id}): it belongs to alice`)
+      const preempt = runCli(['serve', 'preempt', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+      expect(preempt.code).to.equal(8)
+      expect(parseEnvelope(preempt.stdout).error!.code).to.equal('PERMISSION_DENIED')
       const down = runCli(['serve', 'down', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'alice'}})
       expect(down.code, down.stderr).to.equal(0)
       expect(parseEnvelope(down.stdout).result.state).to.equal('STOPPED')
@@ -246,6 +249,9 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const error = parseEnvelope(denied.stdout).error!
     expect(error.code).to.equal('PERMISSION_DENIED')
     expect(error.message).to.equal(`bob may not cancel job sleepy (${id}): it belongs to alice`)
+    const preempt = runCli(['preempt', id, '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+    expect(preempt.code).to.equal(8)
+    expect(parseEnvelope(preempt.stdout).error!.message).to.equal(`bob may not preempt job sleepy (${id}): it belongs to alice`)
     // bob sees only his own jobs unless he asks for everyone's, with the owner shown.
     const mine = runCli(['status', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
     expect(parseEnvelope(mine.stdout).result.jobs).to.deep.equal([])
