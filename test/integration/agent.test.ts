@@ -292,5 +292,15 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     expect(as('bob', 'b2').code).to.equal(0)
     const all = parseEnvelope(runCli(['status', '--all-users', '--json'], {home, env}).stdout).result.jobs as Array<{name: string}>
     expect(all.map((j) => j.name).sort()).to.deep.equal(['a1', 'a2', 'b1', 'b2', 'c1'])
+    // A service's minimum replicas count too: two at 1 USD/h do not fit in what the team has left.
+    const svcFile = join(home, 'svc.yaml')
+    writeFileSync(
+      svcFile,
+      `name: svc\nworkdir: ${join(ROOT, 'examples', 'model-server')}\nrun: exec node server.mjs\nservice:\n  port: 8080\n  readiness: {path: /health}\n  replicas: 2\n`,
+    )
+    const up = runCli(['serve', 'up', svcFile, '--no-wait', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+    expect(up.code, up.stdout).to.equal(9)
+    expect(parseEnvelope(up.stdout).error!.message).to.include('svc would add 2.00 USD/h at the cheapest')
+    expect(parseEnvelope(runCli(['serve', 'status', '--json'], {home, env}).stdout).result.services).to.deep.equal([])
   })
 })
