@@ -57,6 +57,8 @@ export interface ServiceSummary {
   /** The file's slo.p95_latency in ms, to read the replicas' p95 against; null without one. */
   sloP95Ms: number | null
   reason: string | null
+  /** Who started it; null for services from before owners. */
+  owner: string | null
 }
 
 export interface ServeProgress {
@@ -387,6 +389,7 @@ export function summarizeService(store: Awaited<ReturnType<ServiceContext['store
     }),
     sloP95Ms: svc.spec.service?.slo ? svc.spec.service.slo.p95LatencySeconds * 1000 : null,
     reason: svc.reason,
+    owner: svc.owner,
   }
 }
 

@@ -200,6 +200,8 @@ export interface SweepSummary {
   costUsd: number | null
   /** estimatedCostUsd is null when a job's price is unknown (unknownPriceJobs of them). */
   plan: {estimatedCostUsd: number | null; unknownPriceJobs: number; makespanHours: number; unassigned: number} | null
+  /** Who started it; null for sweeps from before owners. */
+  owner: string | null
 }
 
 export interface SweepResult {
@@ -232,6 +234,7 @@ export function sweepSummary(
     reason: sweep.reason,
     createdAt: sweep.createdAt,
     updatedAt: sweep.updatedAt,
+    owner: sweep.owner,
     maxParallel: options.maxParallel,
     budget: options.budget ?? null,
     matrix: sweep.spec.matrix,
