@@ -13,6 +13,7 @@ import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
 import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome, type CliResult} from '../helpers/cli.js'
 import {sleep, waitUntil} from '../helpers/wait.js'
+import {type Agent, random, seenOf, startAgent, stopAgent, writeJob} from '../helpers/agents.js'
 
 const LEASE_S = 2
 
@@ -23,61 +24,6 @@ function setup(extraConfig = ''): {home: string; env: Record<string, string>; ma
   const marks = join(home, 'marks')
   mkdirSync(marks)
   return {home, env: {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: String(LEASE_S)}, marks}
-}
-
-/**
- * A job that notices being run twice at once: it takes a lock directory (mkdir is atomic) for
- * its run, writes DOUBLE when another run holds it, and counts its starts.
- */
-function writeJob(home: string): string {
-  const file = join(home, 'short.yaml')
-  writeFileSync(
-    file,
-    [
-      'name: short',
-      'run: |',
-      '  m="$MARKS/$SKYHOP_JOB_ID"',
-      '  echo start >> "$m.starts"',
-      '  mkdir "$m.lock" 2>/dev/null || echo "$SKYHOP_JOB_ID" >> "$MARKS/DOUBLE"',
-      '  sleep "$NAP"',
-      '  rmdir "$m.lock"',
-      '  echo done >> "$m.done"',
-      '',
-    ].join('\n'),
-  )
-  return file
-}
-
-/** Mulberry32: the chaos is reproducible from the seed the test prints. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-type Agent = ReturnType<typeof runCliAsync> & {started: () => boolean; seen: () => string}
-
-const seenOf = (agent: Agent): string => agent.seen()
-
-function startAgent(home: string, env: Record<string, string>): Agent {
-  const run = runCliAsync(['agent', '--json', '--interval', '200ms'], {home, env}) as Agent
-  let seen = ''
-  run.child.stdout!.on('data', (d) => (seen += d))
-  run.started = () => seen.includes('"event":"started"')
-  run.seen = () => seen
-  return run
-}
-
-/** SIGTERM once the agent listens for it (a process still starting would just die of it). */
-async function stopAgent(agent: Agent): Promise<CliResult> {
-  await waitUntil(agent.started, 60_000, 50)
-  agent.child.kill('SIGTERM')
-  return agent
 }
 
 function events(r: CliResult): Array<Record<string, any>> {
