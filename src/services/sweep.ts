@@ -31,7 +31,8 @@ import {controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
-import {actorOf} from './owners.js'
+import {actorOf, headroomFor} from './owners.js'
+import type {SkyhopConfig} from '../config.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
 
 export {SweepLeaseHeldError}
@@ -103,6 +104,7 @@ export function recordSweep(
       index: i,
       // Only a budget reads this, and under a budget no candidate has an unknown price.
       expectedCostUsd: a.candidate?.estimatedCostUsd ?? 0,
+      hourlyUsd: a.candidate?.hourlyPriceUsd ?? null,
       candidateKey: a.candidate?.key ?? null,
       offerKey: a.candidate?.offerKey ?? null,
       accelerator: a.candidate?.accelerator ?? null,
@@ -340,13 +342,24 @@ export type RunSweepDeps = Omit<SweepDriverDeps, 'journal' | 'replan' | 'fx' | '
   store: Store
   /** The planner's inputs, gathered once for the whole sweep. */
   inputs: PlanningInputs
+  /** The config whose budgets limit the sweep owner's running spend; none: no limit. */
+  config?: SkyhopConfig
 }
 
 /** Drives every unfinished job of a recorded sweep to its end, through the sweep driver. */
 export async function runSweep(sweepId: string, deps: RunSweepDeps): Promise<SweepRun> {
-  const {inputs, store, ...rest} = deps
+  const {inputs, store, config, ...rest} = deps
+  const owner = store.getSweep(sweepId)?.owner ?? null
+  const spendLeftUsdPerHour =
+    config && owner !== null
+      ? () => {
+          const heads = headroomFor(config, store, owner, inputs.fx)
+          return heads.length === 0 ? null : Math.min(...heads.map((h) => h.leftUsdPerHour))
+        }
+      : undefined
   return driveSweep(sweepId, {
     ...rest,
+    ...(spendLeftUsdPerHour ? {spendLeftUsdPerHour} : {}),
     journal: new StoreSweepJournal(store),
     replan: replannerFrom(inputs),
     fx: inputs.fx,
@@ -457,6 +470,7 @@ export async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs, own
     store: await ctx.store(),
     providers: await ctx.providers(),
     inputs,
+    config: ctx.config(),
     home: ctx.home,
     owner,
     env: process.env,

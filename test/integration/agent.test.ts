@@ -210,6 +210,33 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     expect(parseEnvelope(admin.stdout).result.job).to.include({state: 'CANCELLED', reason: 'cancelled by carol', owner: 'alice'})
   })
 
+  it("a sweep starts its jobs only as its owner's budget on running spend allows; the others wait", () => {
+    // Local costs 1 USD/h and dana may spend 1: one job of her sweep at a time, whatever --max-parallel says.
+    const {home, env} = setup('budgets: {users: {dana: {usd_per_hour: 1}}}\n')
+    const grid = join(home, 'grid.yaml')
+    writeFileSync(grid, 'name: grid\nmatrix: {a: [1, 2, 3]}\nrun: sleep 1\n')
+    const r = runCli(['sweep', grid, '-y', '--wait', '--max-parallel', '3', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'dana'}})
+    expect(r.code, r.stderr).to.equal(0)
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines.filter((e) => e.event === 'budget-wait').length).to.be.at.least(1)
+    expect(lines.find((e) => e.event === 'budget-wait').message).to.match(
+      /waits: at \$1\.00\/h it does not fit in the \$0\.00\/h its owner.s budget has left/,
+    )
+    const store = Store.open(home)
+    const sweepId = lines.at(-1).result.sweep.id as string
+    const runs = store.sweepJobs(sweepId).map((j) => {
+      expect(j.state).to.equal('SUCCEEDED')
+      const [a] = store.listAttempts(j.id)
+      return [Date.parse(a.intentAt), Date.parse(a.endedAt!)]
+    })
+    runs.sort((x, y) => x[0] - y[0])
+    for (let i = 1; i < runs.length; i++) expect(runs[i][0], 'two jobs of the sweep ran at once').to.be.at.least(runs[i - 1][1])
+    store.close()
+  })
+
   it("enforces two users' budgets and their team's across everyone's running spend", () => {
     // Local costs 1 USD/h. alice may spend 2, bob 5; their team 3.
     const {home, env} = setup(
