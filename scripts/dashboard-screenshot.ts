@@ -21,7 +21,7 @@ try {
   const r = runCli(['launch', join(ROOT, 'examples', 'hello.yaml'), '--yes', '--wait'], {home})
   if (r.code !== 0) throw new Error(`launch failed (${r.code}): ${r.stderr}`)
   writeDashboardHistory(home)
-  const dashboard = await startDashboardCli(home)
+  const dashboard = await startDashboardCli(home, ['--all-users'])
   const browser = await launchBrowser()
   try {
     const page = await browser.newPage()

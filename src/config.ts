@@ -30,6 +30,8 @@ export interface SkyhopConfig {
       pricePerHourUsd: Record<string, number>
       /** Where a job's workdir is staged for the cluster; null: in the attempt's directory. */
       workdirStageDir?: string | null
+      /** pyxis, apptainer, singularity, podman, docker or none; null: found on first use. */
+      containerRuntime?: string | null
     }
     kubernetes?: {
       /** null: enabled when a kubeconfig (or an in-cluster service account) is found. */
@@ -102,6 +104,7 @@ interface RawConfig {
       gres?: Record<string, string>
       price_per_hour?: Record<string, number>
       workdir_stage_dir?: string
+      container_runtime?: string
     }
     kubernetes?: {
       enabled?: boolean
@@ -164,6 +167,7 @@ export function loadConfig(home: string): SkyhopConfig {
         gres: slurm.gres ?? {},
         pricePerHourUsd: slurm.price_per_hour ?? {},
         workdirStageDir: slurm.workdir_stage_dir ?? null,
+        containerRuntime: slurm.container_runtime ?? null,
       },
       kubernetes: {
         enabled: kubernetes.enabled ?? null,

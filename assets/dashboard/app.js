@@ -173,34 +173,81 @@ function drawTimeline(snapshot) {
 
 // ---- jobs table -------------------------------------------------------------------------
 
+// A live update changes rows in place: swapping a row (and its cancel button) under a person's
+// pointer loses their click, so a job's row is built once and only its texts change; it is
+// rebuilt only when its button changes (the job ended, or a cancel is under way), and the table
+// is re-filled only when the rows or their order changed.
+const jobRows = new Map()
+
 function drawJobs(snapshot) {
   const body = document.querySelector('#jobs tbody')
   document.getElementById('no-jobs').hidden = snapshot.jobs.length > 0
-  body.replaceChildren(
-    ...snapshot.jobs.map((job) => {
-      if (TERMINAL.has(job.state)) cancelling.delete(job.id)
-      const counts = [`${job.attempts}`]
-      if (job.preemptions) counts.push(`${job.preemptions} preempted`)
-      if (job.failovers) counts.push(`${job.failovers} failed over`)
-      const cost = job.cost ? `${money(job.cost.usd)} / ${money(job.cost.onDemandUsd)}` : '–'
-      let action = null
-      if (!TERMINAL.has(job.state)) {
-        const busy = cancelling.has(job.id)
-        action = el('button', {class: 'cancel', 'data-job': job.id, disabled: busy, text: busy ? 'cancelling…' : 'cancel'})
-        action.addEventListener('click', () => cancelJob(job))
-      }
-      return el('tr', {'data-job': job.id, 'data-state': job.state}, [
-        el('td', {}, [el('span', {class: 'name', text: job.name}), el('small', {text: ` ${job.id}`})]),
-        el('td', {}, [el('span', {class: `chip state-${job.state}`, text: job.state})]),
-        el('td', {text: job.provider ? `${job.provider}/${job.region}` : '–'}),
-        el('td', {text: job.accelerator || '–'}),
-        el('td', {class: 'attempts', text: counts.join(', ')}),
-        el('td', {class: 'cost', text: cost, title: 'paid / on-demand'}),
-        el('td', {text: clock(ms(job.createdAt))}),
-        el('td', {}, [action]),
-      ])
-    }),
-  )
+  const rows = snapshot.jobs.map((job) => {
+    if (TERMINAL.has(job.state)) cancelling.delete(job.id)
+    const v = snapshot.viewer
+    const mayCancel = job.owner === null || job.owner === v.user || v.admin
+    const button = TERMINAL.has(job.state) ? 'none' : !mayCancel ? 'not-yours' : cancelling.has(job.id) ? 'busy' : 'cancel'
+    let kept = jobRows.get(job.id)
+    if (!kept || kept.button !== button) {
+      kept = {button, row: jobRow(job, button)}
+      jobRows.set(job.id, kept)
+    }
+    fillJobRow(kept.row, job)
+    return kept.row
+  })
+  const shown = new Set(snapshot.jobs.map((job) => job.id))
+  for (const id of jobRows.keys()) if (!shown.has(id)) jobRows.delete(id)
+  const current = [...body.children]
+  if (current.length !== rows.length || current.some((row, i) => row !== rows[i])) body.replaceChildren(...rows)
+}
+
+function jobRow(job, button) {
+  let action = null
+  if (button === 'not-yours') {
+    action = el('span', {class: 'not-yours', text: 'not yours', title: `cancelling ${job.owner}'s job needs the admin role`})
+  } else if (button !== 'none') {
+    const busy = button === 'busy'
+    action = el('button', {class: 'cancel', 'data-job': job.id, disabled: busy, text: busy ? 'cancelling…' : 'cancel'})
+    action.addEventListener('click', () => cancelJob(latestJob(job)))
+  }
+  return el('tr', {'data-job': job.id}, [
+    el('td', {}, [el('span', {class: 'name'}), el('small')]),
+    el('td', {class: 'owner'}),
+    el('td', {}, [el('span')]),
+    el('td'),
+    el('td'),
+    el('td', {class: 'attempts'}),
+    el('td', {class: 'cost', title: 'paid / on-demand'}),
+    el('td'),
+    el('td', {}, [action]),
+  ])
+}
+
+function fillJobRow(row, job) {
+  const counts = [`${job.attempts}`]
+  if (job.preemptions) counts.push(`${job.preemptions} preempted`)
+  if (job.failovers) counts.push(`${job.failovers} failed over`)
+  const [name, owner, state, where, accelerator, attempts, cost, created] = row.children
+  row.setAttribute('data-state', job.state)
+  setText(owner, job.owner || '–')
+  setText(name.children[0], job.name)
+  setText(name.children[1], ` ${job.id}`)
+  state.children[0].className = `chip state-${job.state}`
+  setText(state.children[0], job.state)
+  setText(where, job.provider ? `${job.provider}/${job.region}` : '–')
+  setText(accelerator, job.accelerator || '–')
+  setText(attempts, counts.join(', '))
+  setText(cost, job.cost ? `${money(job.cost.usd)} / ${money(job.cost.onDemandUsd)}` : '–')
+  setText(created, clock(ms(job.createdAt)))
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text
+}
+
+/** The job as the latest snapshot has it (a row's button outlives the snapshot it was built from). */
+function latestJob(job) {
+  return latest?.jobs.find((j) => j.id === job.id) ?? job
 }
 
 async function cancelJob(job) {
@@ -380,6 +427,9 @@ function render(snapshot) {
   live.className = 'live ok'
   live.textContent = `live · updated ${clock(ms(snapshot.generatedAt))}`
   document.body.dataset.generatedAt = snapshot.generatedAt
+  const v = snapshot.viewer
+  document.getElementById('viewer').textContent =
+    `as ${v.user}${v.admin ? ' (admin)' : ''} · ${v.allUsers ? 'every user’s jobs' : 'your jobs'}`
 }
 
 function connect() {

@@ -16,7 +16,7 @@ export interface DashboardResult {
 
 export default class Dashboard extends BaseCommand {
   static override summary = 'Serve a web page of jobs, attempts, sweeps, services and cost, live, until interrupted.'
-  static override description = `Bound to 127.0.0.1 by default. Bound to any other address every request needs a token: from --token-file, or generated and printed once (never under --json, which then requires --token-file). The page reads the same state as \`status\`, \`sweeps\`, \`serve status\` and \`cost\`; its cancel button is \`skyhop cancel\`. See docs/dashboard.md.`
+  static override description = `Bound to 127.0.0.1 by default. Bound to any other address every request needs a token: from --token-file, or generated and printed once (never under --json, which then requires --token-file). The page reads the same state as \`status\`, \`sweeps\`, \`serve status\` and \`cost\`; its cancel button is \`skyhop cancel\`, run as the user who started the dashboard (so the same role rules apply). See docs/dashboard.md.`
   static override examples = [
     '<%= config.bin %> dashboard',
     '<%= config.bin %> dashboard --port 0',
@@ -28,6 +28,7 @@ export default class Dashboard extends BaseCommand {
     'token-file': Flags.string({description: 'file holding the access token (one word, at least 32 characters)'}),
     interval: duration({description: 'how often the page is brought up to date', default: 1, defaultHelp: async () => '1s'}),
     limit: Flags.integer({description: 'most jobs shown', default: 50, min: 1}),
+    'all-users': Flags.boolean({description: "every user's jobs, as status --all-users (default: only yours)"}),
     grace: duration({
       description: "time a job cancelled from the page gets to exit, as cancel's --grace",
       default: 30,
@@ -53,6 +54,7 @@ export default class Dashboard extends BaseCommand {
       token,
       intervalSeconds: Math.max(flags.interval, 0.2),
       limit: flags.limit,
+      allUsers: flags['all-users'] === true,
       graceSeconds: flags.grace,
     })
     const result: DashboardResult = {

@@ -26,6 +26,8 @@ import {
   noticeBlockUntil,
   pickSurplus,
   replicaMarkets,
+  meanSpeed,
+  replicaSpeed,
   replicasForRate,
   spreadKeyOf,
   wantedReplicas,
@@ -356,7 +358,8 @@ class ServiceController {
     // The rate's count, and one more while the measured p95 is above the SLO (never fewer).
     const {wanted, sloBreached, p95Ms} = wantedReplicas({
       current,
-      forRate: replicasForRate(rate, targetQpsPerReplica, 1, min, max),
+      // target_qps_per_replica is a reference replica's rate; faster replicas carry more.
+      forRate: replicasForRate(rate, targetQpsPerReplica, this.speedOfService(service), min, max),
       min,
       max,
       sloP95Ms: spec.slo ? spec.slo.p95LatencySeconds * 1000 : null,
@@ -378,6 +381,16 @@ class ServiceController {
     })
     const why = sloBreached ? `, p95 ${roundOrNull(p95Ms)} ms above the SLO's ${spec.slo!.p95LatencySeconds * 1000} ms` : ''
     this.emit('scaled', `${current} → ${wanted} replicas (${round(rate)} requests/s${why})`)
+  }
+
+  /** Each replica's speed relative to the reference (replicaSpeed), from its launch's candidate; 1 for one adopted after a recover. */
+  private readonly speeds = new Map<string, number>()
+  private speedOfService(service: ServiceRecord): number {
+    const serving = this.store
+      .unreleasedReplicas(this.serviceId)
+      .filter((r) => ACTIVE.has(r.state) && r.version === service.version)
+      .map((r) => this.speeds.get(r.id) ?? 1)
+    return meanSpeed(serving)
   }
 
   private latencyCache: {at: number; metrics: ReplicaMetrics[]} = {at: 0, metrics: []}
@@ -636,6 +649,7 @@ class ServiceController {
       address: local ? `http://127.0.0.1:${port}` : null,
     })
     this.inLaunch.add(replica.id)
+    this.speeds.set(replica.id, replicaSpeed(service.spec.work?.hours ?? null, c.estimates.runHours.value))
     if (surge) {
       this.surge.add(replica.id)
       this.deps.services.store.addEvent(this.serviceId, replica.id, 'respot', {replica: replica.n, zone: c.zone})

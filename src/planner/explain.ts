@@ -58,10 +58,13 @@ export function describeExclusion(
       return example.interconnect
         ? `${subject} has plain ethernet between nodes${example.interconnect.gbps === null ? '' : ` (${example.interconnect.gbps} Gbit/s)`}; the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required)`
         : `${subject} has no documented inter-node fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS); the job's ${job.nodes}-node gang requires one (resources.interconnect: required)`
-    case 'container-unsupported':
+    case 'container-unsupported': {
+      const why = ctx.containerReasons.get(subject)
+      if (why !== undefined) return `${subject} cannot run the job's container image ${job.container?.reference ?? ''}: ${why}`
       return subject === 'local'
         ? `local has no container runtime for the job's image ${job.container?.reference ?? ''} (podman or docker); install one or set providers.local.container_runtime`
-        : `${subject} does not run container images yet (the job's image ${job.container?.reference ?? ''}); local does, with podman or docker`
+        : `${subject} does not run container images (the job's image ${job.container?.reference ?? ''}); local does, with podman or docker`
+    }
     case 'capacity':
       return spot === null && detail > 0 && detail < Math.max(1, job.nodes)
         ? `${subject} can hold ${detail} instance(s) at once; the job needs ${job.nodes} nodes`

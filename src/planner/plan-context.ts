@@ -78,6 +78,8 @@ export class JobContext {
   readonly maxNodes: ReadonlyMap<string, number> | null
   /** For a job with a container image: who can run it (PlanInput.containerProviders); null = not checked. */
   readonly containerProviders: ReadonlySet<string> | null
+  /** Why a provider cannot run the job's image, where it said (PlanInput.containerReasons). */
+  readonly containerReasons: ReadonlyMap<string, string>
   readonly providerAllow: ReadonlySet<string> | null
   readonly providerDeny: ReadonlySet<string>
   private readonly regionAllowBare: Set<string> | null
@@ -142,6 +144,7 @@ export class JobContext {
     this.adapters = input.adapters ?? null
     this.maxNodes = input.maxNodes ?? null
     this.containerProviders = job.container ? (input.containerProviders ?? null) : null
+    this.containerReasons = input.containerReasons ?? new Map()
     this.providerAllow = job.placement.providers.allow === null ? null : new Set(job.placement.providers.allow)
     this.providerDeny = new Set(job.placement.providers.deny)
     const allow = job.placement.regions.allow

@@ -50,6 +50,8 @@ export interface PlanningInputs {
   maxNodes?: ReadonlyMap<string, number>
   /** The providers that can run a container image here (PlanInput.containerProviders), asked once when a job has one. */
   containerProviders?: () => Promise<ReadonlySet<string>>
+  /** Why the others cannot (PlanInput.containerReasons), asked with containerProviders. */
+  containerReasons?: () => Promise<ReadonlyMap<string, string>>
   fx: FxRates
   /** The backends' own queue estimates for this job's shape (cached per shape). */
   queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
@@ -91,6 +93,7 @@ export async function planInputFrom(inputs: PlanningInputs, spec: JobSpec): Prom
     ...(inputs.adapters ? {adapters: inputs.adapters} : {}),
     ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
     ...(spec.container && inputs.containerProviders ? {containerProviders: await inputs.containerProviders()} : {}),
+    ...(spec.container && inputs.containerReasons ? {containerReasons: await inputs.containerReasons()} : {}),
     fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
     observations: inputs.observations(),
     queueEstimates: await inputs.queueEstimates(spec),

@@ -201,3 +201,19 @@ export function wantedReplicas(input: {
   const wanted = breached ? Math.max(forRate, current + 1) : forRate
   return {wanted: Math.min(max, Math.max(min, wanted)), sloBreached: breached, p95Ms: p95}
 }
+
+/**
+ * A replica's throughput relative to one on the reference configuration, from the planner's
+ * estimate of the job's run hours on it: work hours / run hours (1 without a work estimate,
+ * where every configuration counts the same).
+ */
+export function replicaSpeed(workHours: number | null, runHours: number): number {
+  if (workHours === null || !(workHours > 0) || !(runHours > 0)) return 1
+  return workHours / runHours
+}
+
+/** The mean speed of the replicas that carry the load (1 when none is known): what replicasForRate divides by. */
+export function meanSpeed(speeds: readonly number[]): number {
+  const known = speeds.filter((x) => x > 0 && Number.isFinite(x))
+  return known.length === 0 ? 1 : known.reduce((a, b) => a + b, 0) / known.length
+}

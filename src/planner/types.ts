@@ -100,6 +100,8 @@ export interface PlanInput {
    * container runtime answers). Offers of other providers are excluded; absent = not checked.
    */
   containerProviders?: ReadonlySet<string>
+  /** Why a configured provider cannot run the job's container image (Provider.containerUnsupported), by provider. */
+  containerReasons?: ReadonlyMap<string, string>
   fx: {cnyPerUsd: number}
   observations?: readonly Observation[]
   queueEstimates?: ReadonlyMap<OfferKey, QueueEstimate>

@@ -171,7 +171,7 @@ function containerEntries(config: RunnerConfig): Array<[string, string]> {
 }
 
 /** container-args: one argument per line, so none may hold a line break (or a NUL). */
-function renderContainerArgs(args: string[]): string {
+export function renderContainerArgs(args: string[]): string {
   const bad = args.find((a) => typeof a !== 'string' || /[\0\n\r]/.test(a))
   if (bad !== undefined) {
     throw new UsageError(`runner setting containerArgs: ${JSON.stringify(bad)} cannot be one line of container-args`, {

@@ -97,6 +97,11 @@ export interface Provider {
   readonly maxNodes?: number
   /** Whether this backend can run a job's container image here (unset: it cannot). */
   runsContainers?(): Promise<boolean>
+  /**
+   * Why runsContainers() says no, in words for the plan's exclusion (what was looked for);
+   * null when it says yes. Unset: the planner's generic sentence.
+   */
+  containerUnsupported?(): Promise<string | null>
   /** Credentials or reachability, without printing secrets. */
   check(): Promise<CheckResult>
   /** Offers the backend can tell us about right now (local devices, Slurm partitions). */

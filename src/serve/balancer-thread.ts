@@ -61,11 +61,24 @@ export class ThreadedBalancer implements Balancer {
   /** Drains asked for that no snapshot has shown yet. */
   private readonly drainAsked = new Set<string>()
   totals: BalancerTotals = {requests: 0, failed: 0, retried: 0, rejected: 0}
+  /** What the controller has set, given again to a worker that replaces a dead one. */
+  private readonly targets = new Map<string, ReplicaTarget>()
+  private readonly draining = new Set<string>()
+  private closing = false
+  /** The current worker has started and not exited. */
+  private alive = false
+  private port: number | null = null
+  /** Workers started again after one died. */
+  restarts = 0
 
   constructor(private readonly options: BalancerOptions) {}
 
   start(): Promise<string> {
-    const worker = new Worker(new URL('./balancer-worker.js', import.meta.url), {workerData: {options: this.options}})
+    return this.spawn(this.options)
+  }
+
+  private spawn(options: BalancerOptions): Promise<string> {
+    const worker = new Worker(new URL('./balancer-worker.js', import.meta.url), {workerData: {options}})
     this.worker = worker
     return new Promise<string>((resolve, reject) => {
       let started = false
@@ -73,6 +86,8 @@ export class ThreadedBalancer implements Balancer {
         switch (m.kind) {
           case 'started':
             started = true
+            this.alive = true
+            this.port ??= Number(new URL(m.endpoint).port)
             resolve(m.endpoint)
             break
           case 'error': {
@@ -95,11 +110,35 @@ export class ThreadedBalancer implements Balancer {
         if (!started) reject(error)
       })
       worker.on('exit', () => {
+        if (this.worker === worker) this.alive = false
         for (const f of this.waiting.values()) f(false)
         this.waiting.clear()
         if (!started) reject(new Error('the load balancer thread exited before it listened'))
+        else if (!this.closing && this.worker === worker) void this.restart()
       })
     })
+  }
+
+  /**
+   * The worker died (an error it did not catch): a new one on the same port, given the
+   * replicas and drains the controller had set. Requests in flight on the old one are lost,
+   * as they would be with the controller's own thread.
+   */
+  private async restart(): Promise<void> {
+    this.snapshot = {rate: 0, replicas: new Map()}
+    for (let i = 0; !this.closing; i++) {
+      if (this.worker !== undefined && this.alive) return
+      try {
+        await this.spawn({...this.options, port: this.port ?? this.options.port})
+        break
+      } catch {
+        // The port may be held for a moment by the dead worker's sockets: again, up to a second apart.
+        await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (i + 1))))
+      }
+    }
+    for (const target of this.targets.values()) this.send({op: 'add', target})
+    for (const id of this.draining) this.send({op: 'drain', id, seq: ++this.seq, timeoutMs: null})
+    this.restarts++
   }
 
   private onSnapshot(m: Extract<BalancerMessage, {kind: 'snapshot'}>): void {
@@ -114,10 +153,13 @@ export class ThreadedBalancer implements Balancer {
   }
 
   add(target: ReplicaTarget): void {
+    this.targets.set(target.id, target)
+    this.draining.delete(target.id)
     this.send({op: 'add', target})
   }
 
   drain(id: string, timeoutMs = Infinity): Promise<boolean> {
+    if (this.targets.has(id)) this.draining.add(id)
     this.drainAsked.add(id)
     const seq = ++this.seq
     return new Promise<boolean>((resolve) => {
@@ -127,6 +169,8 @@ export class ThreadedBalancer implements Balancer {
   }
 
   remove(id: string): void {
+    this.targets.delete(id)
+    this.draining.delete(id)
     this.drainAsked.delete(id)
     this.snapshot.replicas.delete(id)
     this.send({op: 'remove', id})
@@ -147,13 +191,16 @@ export class ThreadedBalancer implements Balancer {
   }
 
   async close(): Promise<void> {
+    this.closing = true
     const worker = this.worker
     if (!worker) return
-    const seq = ++this.seq
-    await new Promise<boolean>((resolve) => {
-      this.waiting.set(seq, resolve)
-      this.send({op: 'close', seq})
-    })
+    if (this.alive) {
+      const seq = ++this.seq
+      await new Promise<boolean>((resolve) => {
+        this.waiting.set(seq, resolve)
+        this.send({op: 'close', seq})
+      })
+    }
     await worker.terminate()
     this.worker = undefined
   }

@@ -5,8 +5,9 @@
 // with the fewest outstanding requests (an LLM's request times vary by 100×, so round robin
 // piles requests onto a replica that is busy with long ones). A request that has not been
 // sent (connection refused or reset before the answer began) and carries no body (GET,
-// HEAD, PUT, DELETE, OPTIONS without one) is retried on another replica; anything else that
-// fails gets a 502. A draining replica (a spot notice, a scale-down, an update) gets no new
+// HEAD, PUT, DELETE, OPTIONS without one) is retried on another replica, and so is any
+// request whose connection could not be made at all (nothing of it was sent, its body is
+// still unread); anything else that fails gets a 502. A draining replica (a spot notice, a scale-down, an update) gets no new
 // request while those in flight finish. With an API key, a request without it gets a 401;
 // the key is compared in constant time and never logged or forwarded.
 import {timingSafeEqual} from 'node:crypto'
@@ -305,7 +306,11 @@ export class LoadBalancer {
       if (outcome.clientGone) return
       const connection = isConnectionError(outcome.error)
       if (connection) replica.failures++
-      if (!outcome.answered && connection && retriable && attempt < (this.options.maxRetries ?? 2)) {
+      // A request whose connection was never made never reached the replica: any method may
+      // go to another one, a body too while none of it has been read (a replica that has just
+      // exited, e.g. a server told to stop by a notice the controller has not seen yet).
+      const neverSent = hasCode(outcome.error, CONNECT_CODES) && !req.readableDidRead
+      if (!outcome.answered && connection && (retriable || neverSent) && attempt < (this.options.maxRetries ?? 2)) {
         this.totals.retried++
         continue
       }
@@ -434,6 +439,14 @@ function reply(res: ServerResponse, status: number, body: unknown, headers: Reco
 function errorCode(error: unknown): string {
   const e = error as {code?: string; cause?: {code?: string}; message?: string}
   return e?.code ?? e?.cause?.code ?? e?.message ?? String(error)
+}
+
+/** Failures of the connect itself: nothing of the request was sent. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+
+function hasCode(error: unknown, codes: ReadonlySet<string>): boolean {
+  const e = error as {code?: string; cause?: {code?: string}}
+  return codes.has(e?.code ?? '') || codes.has(e?.cause?.code ?? '')
 }
 
 function isConnectionError(error: unknown): boolean {

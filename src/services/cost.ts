@@ -1,5 +1,5 @@
 // The `cost` service: what jobs and services cost, grouped by job, provider or sweep, since a moment.
-import {type CostGroupBy, type CostReport, billingPolicy, costFromStore} from '../controller/cost.js'
+import {type CostGroupBy, type CostReport, billingPolicy, costReport} from '../controller/cost.js'
 import type {AttemptRecordState, CostRow} from '../model/records.js'
 import type {ReplicaRecord, ReplicaState} from '../model/service.js'
 import {ServiceStore} from '../state/services.js'
@@ -18,12 +18,27 @@ export interface CostOptions {
 }
 
 export async function cost(ctx: ServiceContext, options: CostOptions): Promise<CostReport> {
+  const [report] = await costReports(ctx, {since: options.since, now: options.now, reports: [{by: options.by}]})
+  return report!
+}
+
+/**
+ * Several reports from one read of the store, each grouped its way and optionally over the
+ * attempts of some jobs only: the dashboard shows cost by provider, and by job for the jobs
+ * on its page, every few seconds; reading the rows and a group's totals are most of the time.
+ */
+export async function costReports(
+  ctx: ServiceContext,
+  options: Omit<CostOptions, 'by'> & {reports: ReadonlyArray<{by: CostGroupBy; jobs?: ReadonlySet<string>}>},
+): Promise<CostReport[]> {
   const now = options.now ?? new Date()
   const s = options.since
   const since = 'all' in s ? null : 'date' in s ? s.date : new Date(now.getTime() - s.seconds * 1000).toISOString()
   const store = await ctx.store()
-  const rows = {costRows: (filter: {sinceIso?: string}) => [...store.costRows(filter), ...replicaCostRows(store, filter)]}
-  return costFromStore(rows, {now, since, by: options.by, fx: await ctx.fx()})
+  const filter = since ? {sinceIso: since} : {}
+  const rows = [...store.costRows(filter), ...replicaCostRows(store, filter)]
+  const fx = await ctx.fx()
+  return options.reports.map(({by, jobs}) => costReport(jobs ? rows.filter((r) => jobs.has(r.jobId)) : rows, {now, since, by, fx}))
 }
 
 /** A replica's states as an attempt's, for billing: it is held from its launch to its release. */

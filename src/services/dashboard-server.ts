@@ -16,7 +16,7 @@ import {type AddressInfo, isIP} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {ExitCode, isSkyhopError} from '../errors.js'
+import {isSkyhopError} from '../errors.js'
 import {redact} from '../util/redact.js'
 
 /** The page, its script and stylesheet: two folders above this module, in src/ and dist/ (and the bundle) alike. */
@@ -104,16 +104,16 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 /** An error of a service as the page shows it, with the HTTP status nearest its exit code. */
 function serviceError(res: ServerResponse, error: unknown): void {
   if (isSkyhopError(error)) {
-    // Another user's job without the admin role (the cancel service's rule): forbidden, not a failure.
-    const status = error.code.endsWith('NOT_FOUND')
-      ? 404
-      : error.exitCode === ExitCode.permission
+    const status =
+      error.code === 'PERMISSION_DENIED'
         ? 403
-        : error.exitCode === 2
-          ? 400
-          : error.exitCode === 4
-            ? 502
-            : 500
+        : error.code.endsWith('NOT_FOUND')
+          ? 404
+          : error.exitCode === 2
+            ? 400
+            : error.exitCode === 4
+              ? 502
+              : 500
     sendError(res, status, error.code, redact(error.message), error.hint ? redact(error.hint) : undefined)
     return
   }
@@ -130,6 +130,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const clients = new Set<ServerResponse>()
   let last = ''
   let ticking = false
+  let lastTickMs = 0
 
   async function current(): Promise<string> {
     return JSON.stringify(await options.snapshot())
@@ -138,6 +139,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   async function tick(): Promise<void> {
     if (ticking || clients.size === 0) return
     ticking = true
+    const started = performance.now()
     try {
       const doc = await current()
       if (doc !== last) {
@@ -149,7 +151,17 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       for (const c of clients) c.write(`event: failure\ndata: ${message}\n\n`)
     } finally {
       ticking = false
+      lastTickMs = performance.now() - started
     }
+  }
+
+  // The next read waits the interval, or twice as long as the last read took when that is
+  // longer: a large store slows the updates down instead of keeping a core busy.
+  let timer: NodeJS.Timeout | undefined
+  let closed = false
+  const schedule = () => {
+    if (closed) return
+    timer = setTimeout(() => void tick().finally(schedule), Math.max(options.intervalMs, 2 * lastTickMs))
   }
 
   /** Null when the request may go on; else it has been answered. */
@@ -268,7 +280,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     })
   })
   // Only once it listens: a server that failed to bind leaves nothing running.
-  const timer = setInterval(() => void tick(), options.intervalMs)
+  schedule()
   const heartbeat = setInterval(() => {
     for (const c of clients) c.write(': keep-alive\n\n')
   }, 15_000)
@@ -279,7 +291,8 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     host: address.address,
     port: address.port,
     close: async () => {
-      clearInterval(timer)
+      closed = true
+      clearTimeout(timer)
       clearInterval(heartbeat)
       for (const c of clients) c.end()
       clients.clear()

@@ -8,9 +8,10 @@ import {randomBytes} from 'node:crypto'
 import {UsageError} from '../errors.js'
 import type {ServiceContext} from './context.js'
 import {type CancelResult, cancel} from './cancel.js'
-import {type CostReport, cost} from './cost.js'
+import {type CostReport, costReports} from './cost.js'
 import {type AttemptSummary, type JobSummary, attemptSummary} from './jobs.js'
 import {type ServiceSummary, serveStatus} from './serve.js'
+import {actorOf} from './owners.js'
 import {listJobs} from './status.js'
 import type {SweepSummary} from './sweep.js'
 import {sweeps} from './sweeps.js'
@@ -37,6 +38,8 @@ export interface DashboardJob extends JobSummary {
 
 export interface DashboardSnapshot {
   generatedAt: string
+  /** Who the page acts as (the user who started the dashboard: its cancel is theirs), and whose jobs it lists. */
+  viewer: {user: string; admin: boolean; allUsers: boolean}
   jobs: DashboardJob[]
   sweeps: SweepSummary[]
   services: ServiceSummary[]
@@ -48,17 +51,22 @@ export interface DashboardSnapshot {
 }
 
 /** Everything the page shows, newest jobs first (at most `limit`). */
-export async function dashboardSnapshot(ctx: ServiceContext, options: {limit: number; now?: Date}): Promise<DashboardSnapshot> {
+export async function dashboardSnapshot(
+  ctx: ServiceContext,
+  options: {limit: number; allUsers: boolean; now?: Date},
+): Promise<DashboardSnapshot> {
   const now = options.now ?? new Date()
   const store = await ctx.store()
-  const [byProvider, byJob, sweepList, services] = await Promise.all([
-    cost(ctx, {since: {all: true}, by: 'provider', now}),
-    cost(ctx, {since: {all: true}, by: 'job', now}),
+  const actor = actorOf(ctx.config())
+  // As `status`: one's own jobs (and those from before owners), or the team's with allUsers.
+  const shown = listJobs(store, {limit: options.limit, owner: options.allUsers ? undefined : actor.user})
+  const [[byProvider, byJob], sweepList, services] = await Promise.all([
+    costReports(ctx, {since: {all: true}, now, reports: [{by: 'provider'}, {by: 'job', jobs: new Set(shown.map((j) => j.id))}]}),
     sweeps(ctx, {limit: 20}),
     serveStatus(ctx, {}),
   ])
   const jobCost = new Map(byJob.groups.map((g) => [g.key, {usd: g.cost.usd, onDemandUsd: g.onDemandUsd}]))
-  const jobs = listJobs(store, {limit: options.limit}).map((job): DashboardJob => {
+  const jobs = shown.map((job): DashboardJob => {
     const attempts = store.listAttempts(job.id).map((a): DashboardAttempt => ({
       ...attemptSummary(a),
       intentAt: a.intentAt,
@@ -76,6 +84,7 @@ export async function dashboardSnapshot(ctx: ServiceContext, options: {limit: nu
   const t = byProvider.total
   return {
     generatedAt: now.toISOString(),
+    viewer: {user: actor.user, admin: actor.admin, allUsers: options.allUsers},
     jobs,
     sweeps: 'sweeps' in sweepList ? sweepList.sweeps : [],
     services: services.services,
@@ -154,6 +163,8 @@ export interface DashboardOptions {
   intervalSeconds: number
   /** Most jobs shown. */
   limit: number
+  /** Every user's jobs, as `status --all-users`; default: the jobs of whoever started the dashboard. */
+  allUsers: boolean
   /** The grace a cancel from the page gives the job, as `skyhop cancel --grace`. */
   graceSeconds: number
 }
@@ -172,7 +183,7 @@ export async function startDashboard(ctx: ServiceContext, options: DashboardOpti
       port: options.port,
       token: options.token.value,
       intervalMs: options.intervalSeconds * 1000,
-      snapshot: () => dashboardSnapshot(ctx, {limit: options.limit}),
+      snapshot: () => dashboardSnapshot(ctx, {limit: options.limit, allUsers: options.allUsers}),
       cancel: (job) => dashboardCancel(ctx, job, options.graceSeconds),
     })
   } catch (error) {

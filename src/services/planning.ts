@@ -36,6 +36,8 @@ export interface PlanningSetup {
   jobs?: readonly JobSpec[]
   /** Receives each backend whose live offers could not be read, with why. */
   liveFailures?: Map<string, Error>
+  /** Every provider skyhop can launch on (built in and plugins'); default the built-in ones. */
+  adapters?: readonly string[]
 }
 
 export interface Planning {
@@ -73,7 +75,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
   const {loadCatalog} = await import('../catalog/catalog.js')
   const {fxFromEnv} = await import('../model/currency.js')
   const now = setup.now ?? (() => new Date())
-  const containerAnswers = new PromiseCache<ReadonlySet<string>>()
+  const containerAnswers = new PromiseCache<{able: ReadonlySet<string>; why: ReadonlyMap<string, string>}>()
   const baseFx = fxFromEnv()
   const fx = setup.config.fx.cnyPerUsd ? {...baseFx, cnyPerUsd: setup.config.fx.cnyPerUsd, source: 'config fx.cny_per_usd'} : baseFx
   const catalog = loadCatalog({
@@ -138,19 +140,29 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     }
     return queueEstimates
   }
+  // Asked only for a job with a container image: finding a runtime starts a process (Slurm's: a query).
+  const containers = () =>
+    containerAnswers.get('', async () => {
+      const answers = await Promise.all(
+        [...setup.providers.values()].map(async (p) => {
+          if (await p.runsContainers?.()) return {name: p.name, ok: true, why: null}
+          return {name: p.name, ok: false, why: (await p.containerUnsupported?.()) ?? null}
+        }),
+      )
+      return {
+        able: new Set(answers.filter((a) => a.ok).map((a) => a.name)),
+        why: new Map(answers.flatMap((a) => (a.why === null ? [] : [[a.name, a.why] as const]))),
+      }
+    })
   return {
     offers: index,
     offerOf,
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
-    adapters: new Set(KNOWN_PROVIDERS),
+    adapters: new Set(setup.adapters ?? KNOWN_PROVIDERS),
     maxNodes: new Map([...setup.providers.values()].map((p) => [p.name, p.maxNodes ?? 1])),
-    // Asked only for a job with a container image: finding the local runtime starts a process.
-    containerProviders: () =>
-      containerAnswers.get('', async () => {
-        const able = await Promise.all([...setup.providers.values()].map(async (p) => ((await p.runsContainers?.()) ? p.name : null)))
-        return new Set(able.filter((name) => name !== null))
-      }),
+    containerProviders: async () => (await containers()).able,
+    containerReasons: async () => (await containers()).why,
     fx,
     queueEstimates,
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),

@@ -8,11 +8,9 @@ import {createServer} from 'node:net'
 import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {Store} from '../../src/state/store.js'
 import {type DashboardProcess, startDashboardCli} from '../helpers/browser.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {writeDashboardHistory} from '../helpers/dashboard-history.js'
-import {testJobSpec} from '../helpers/job-spec.js'
 import {waitUntil} from '../helpers/wait.js'
 
 interface Answer {
@@ -155,25 +153,42 @@ describe('skyhop dashboard (built CLI, HTTP)', function () {
       expect(ended.status).to.equal(200)
       expect(JSON.parse(ended.body)).to.include({alreadyEnded: true})
     })
-    it("a cancel of another user's job without the admin role is refused (403 PERMISSION_DENIED), as `skyhop cancel` refuses it", async () => {
-      // The dashboard acts as the user who runs it (here the OS user); this job is someone else's.
-      const store = Store.open(home)
-      const theirs = store.createJob({
-        name: 'theirs',
-        file: null,
-        spec: testJobSpec({name: 'theirs', run: 'sleep 1'}),
-        owner: 'someone-else',
-      })
-      store.close()
-      const csrf = csrfOf((await ask(port, '/')).body)
-      const headers = {'X-Skyhop-CSRF': csrf, Origin: `http://127.0.0.1:${port}`}
-      const denied = await ask(port, `/api/jobs/${theirs.id}/cancel`, {method: 'POST', headers})
-      expect(denied.status).to.equal(403)
-      const error = JSON.parse(denied.body).error
-      expect(error.code).to.equal('PERMISSION_DENIED')
-      expect(error.message).to.match(new RegExp(`may not cancel job theirs \\(${theirs.id}\\): it belongs to someone-else$`))
-      const status = parseEnvelope(runCli(['status', theirs.id, '--json'], {home}).stdout).result.job
-      expect(status.state).to.equal('PENDING')
+  })
+
+  describe('owners, as status has them', () => {
+    it("lists one's own jobs (and those from before owners) by default; every user's with --all-users", async () => {
+      const own = await startDashboardCli(home)
+      const all = await startDashboardCli(home, ['--all-users'])
+      try {
+        const mine = JSON.parse((await ask(own.started.result.port, '/api/snapshot')).body)
+        const team = JSON.parse((await ask(all.started.result.port, '/api/snapshot')).body)
+        expect(mine.viewer).to.include({allUsers: false, admin: false})
+        expect(team.viewer).to.include({allUsers: true})
+        expect(mine.jobs.map((j: any) => j.id)).not.to.include(history.alice.id)
+        expect(mine.jobs.map((j: any) => j.id)).to.include(history.train.id)
+        expect(team.jobs.map((j: any) => j.id)).to.include.members([history.alice.id, history.train.id])
+      } finally {
+        await own.stop()
+        await all.stop()
+      }
+    })
+
+    it("refuses to cancel another user's job without the admin role, as skyhop cancel does (403)", async () => {
+      const d = await startDashboardCli(home, ['--all-users'])
+      const port = d.started.result.port
+      try {
+        const csrf = csrfOf((await ask(port, '/')).body)
+        const r = await ask(port, `/api/jobs/${history.alice.id}/cancel`, {method: 'POST', headers: {'X-Skyhop-CSRF': csrf}})
+        expect(r.status).to.equal(403)
+        const error = JSON.parse(r.body).error
+        expect(error.code).to.equal('PERMISSION_DENIED')
+        expect(error.message).to.include('alice-finetune').and.include('belongs to alice')
+        const cli = runCli(['cancel', history.alice.id, '--json'], {home})
+        expect(parseEnvelope(cli.stdout).error!.code).to.equal(error.code)
+        expect(parseEnvelope(runCli(['status', history.alice.id, '--json'], {home}).stdout).result.job.state).to.equal('RUNNING')
+      } finally {
+        await d.stop()
+      }
     })
   })
 

@@ -2,7 +2,7 @@
 // a home's state store (as store-writer.ts does) with the store's own clock set back: a
 // training job preempted on AWS spot, failed over past a GCP zone out of capacity, finished
 // on Alibaba Cloud; a Slurm job preempted on the low partition and running on high; a
-// sweep half done; a service with two replicas. The dashboard's tests and its screenshot
+// sweep half done; a service with two replicas; another user's (alice's) job on Kubernetes. The dashboard's tests and its screenshot
 // (scripts/dashboard-screenshot.ts) draw it. No controller holds these jobs: nothing in
 // them is cancelled.
 import {ServiceStore} from '../../src/state/services.js'
@@ -11,6 +11,7 @@ import {testJobSpec} from './job-spec.js'
 
 export interface DashboardHistory {
   train: {id: string; name: string}
+  alice: {id: string; name: string}
   eval: {id: string; name: string}
   sweep: {id: string; name: string}
   service: {id: string; name: string}
@@ -120,6 +121,30 @@ export function writeDashboardHistory(home: string, now: Date = new Date()): Das
     store.updateAttempt(b2.id, {state: 'RUNNING', launchedAt: iso(69), startedAt: iso(68)}, {kind: 'attempt-running'})
     store.setJobState(evalJob.id, 'RUNNING', {kind: 'job-running', attemptId: b2.id})
 
+    // Another user's job: listed with --all-users, and not theirs to cancel for anyone but an admin.
+    at = now.getTime() - 45 * MIN
+    const alice = store.createJob({
+      name: 'alice-finetune',
+      file: null,
+      spec: testJobSpec({name: 'alice-finetune', run: 'python ft.py'}),
+      owner: 'alice',
+    })
+    const c1 = store.recordAttemptIntent({
+      jobId: alice.id,
+      provider: 'kubernetes',
+      region: 'lab',
+      zone: 'gpu-pool',
+      instanceType: 'gpu-pool',
+      accelerator: 'H100',
+      acceleratorCount: 1,
+      spot: false,
+      pricePerHour: 0,
+      currency: 'USD',
+      onDemandPricePerHour: 0,
+    })!
+    store.updateAttempt(c1.id, {state: 'RUNNING', launchedAt: iso(44), startedAt: iso(43)}, {kind: 'attempt-running'})
+    store.setJobState(alice.id, 'RUNNING', {kind: 'job-running', attemptId: c1.id})
+
     at = now.getTime() - 100 * MIN
     const base = testJobSpec({name: 'grid', run: 'python sweep.py'})
     const sweepSpec = {...base, matrix: {lr: [0.1, 0.01, 0.001], batch: [32, 64]}} as typeof base
@@ -195,6 +220,7 @@ export function writeDashboardHistory(home: string, now: Date = new Date()): Das
     }
     return {
       train: {id: train.id, name: train.name},
+      alice: {id: alice.id, name: alice.name},
       eval: {id: evalJob.id, name: evalJob.name},
       sweep: {id: sweep.id, name: sweep.name},
       service: {id: svc.id, name: svc.name},

@@ -13,6 +13,7 @@ import type {LaunchRequest, Provider} from '../../src/providers/provider.js'
 import type {PollResult} from '../../src/model/attempt.js'
 import type {LaunchHandle} from '../../src/model/attempt.js'
 import type {JobSpec} from '../../src/model/job-spec.js'
+import {parseContainerReference} from '../../src/job/image.js'
 import {testJobSpec} from './job-spec.js'
 
 const run = promisify(execFile)
@@ -187,6 +188,8 @@ export function slurmRequest(
     /** A gang of this many nodes (the `gang-*` partitions have them). */
     nodes?: number
     compat?: JobSpec['compat']
+    /** A container image reference: the job runs in it (the job file's `image:`). */
+    image?: string
   } = {},
 ): LaunchRequest {
   counter++
@@ -196,6 +199,7 @@ export function slurmRequest(
     setup: options.setup ?? null,
     ...(options.nodes ? {nodes: options.nodes} : {}),
     ...(options.compat ? {compat: options.compat} : {}),
+    ...(options.image ? {image: options.image, container: parseContainerReference(options.image)} : {}),
     resources: {
       accelerators: [],
       acceleratorOrder: 'any',

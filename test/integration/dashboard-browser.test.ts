@@ -31,7 +31,7 @@ describe('skyhop dashboard in a headless browser', function () {
     expect(sleeper.code, sleeper.stderr).to.equal(0)
     sleeperId = parseEnvelope(sleeper.stdout).result.job.id
     history = writeDashboardHistory(home)
-    dashboard = await startDashboardCli(home, ['--interval', '500ms'])
+    dashboard = await startDashboardCli(home, ['--interval', '500ms', '--all-users'])
     browser = await launchBrowser()
     page = await browser.newPage()
     await page.setViewport({width: 1280, height: 900})
@@ -62,6 +62,14 @@ describe('skyhop dashboard in a headless browser', function () {
     expect(await page.$eval(`#jobs tr[data-job="${history.train.id}"] .attempts`, (e) => e.textContent)).to.equal(
       '3, 1 preempted, 1 failed over',
     )
+  })
+
+  it("shows whose each job is, and offers no cancel for another user's", async () => {
+    expect(await page.$eval('#viewer', (e) => e.textContent)).to.match(/^as \S+ · every user’s jobs$/)
+    expect(await page.$eval(`#jobs tr[data-job="${history.alice.id}"] .owner`, (e) => e.textContent)).to.equal('alice')
+    expect(await page.$(`button.cancel[data-job="${history.alice.id}"]`)).to.equal(null)
+    expect(await page.$eval(`#jobs tr[data-job="${history.alice.id}"] .not-yours`, (e) => e.textContent)).to.equal('not yours')
+    expect(await page.$(`button.cancel[data-job="${sleeperId}"]`)).not.to.equal(null)
   })
 
   it('draws a timeline bar per attempt with its provider and zone, and marks the preemption and the failover', async () => {

@@ -121,6 +121,22 @@ describe('serve: load balancer (real replicas, real HTTP)', function () {
     expect(next.status).to.equal(200)
   })
 
+  it('a POST with a body whose replica refuses the connection goes to another replica: nothing of it was sent', async () => {
+    const endpoint = await setup(1)
+    // A replica that has just exited: nothing listens at its address any more.
+    const gone = await startModelServer({SKYHOP_REPLICA: 'gone'})
+    gone.child.kill('SIGKILL')
+    await new Promise((r) => gone.child.once('exit', r))
+    lb!.add({id: 'gone', origin: gone.origin})
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(`${endpoint}/v1/completions`, {method: 'POST', body: JSON.stringify({prompt: `p${i}`})})
+      expect(r.status).to.equal(200)
+      expect(r.headers.get('x-replica')).to.equal('r0')
+    }
+    expect(lb!.totals.retried).to.be.above(0)
+    expect(lb!.totals.failed).to.equal(0)
+  })
+
   it('reports per-replica rate and latency percentiles', async () => {
     const endpoint = await setup(2, {DELAY_MS: '10'})
     await autocannon({url: `${endpoint}/`, connections: 4, amount: 200})

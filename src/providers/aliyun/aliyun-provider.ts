@@ -136,6 +136,11 @@ export class AliyunProvider implements Provider {
     return (this.options.now ?? (() => new Date()))()
   }
 
+  /** A container image runs under the instance's podman or docker, installed at boot when the VM image has neither (boot-script.ts). */
+  async runsContainers(): Promise<boolean> {
+    return true
+  }
+
   async check(): Promise<CheckResult> {
     return checkByListingZones(
       this.name,
@@ -195,7 +200,7 @@ export class AliyunProvider implements Provider {
     let ids: string[]
     try {
       ids = await client.runInstances({
-        imageId: spec.image ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
+        imageId: (spec.container ? null : spec.image) ?? `family:${this.options.imageFamily ?? DEFAULT_IMAGE_FAMILY}`,
         instanceType: offer.instanceType,
         zone: offer.zone,
         clientToken: asciiClientToken(request.idempotencyKey),

@@ -151,6 +151,11 @@ export class AwsProvider implements Provider {
     return (this.options.now ?? (() => new Date()))()
   }
 
+  /** A container image runs under the instance's podman or docker, installed at boot when the VM image has neither (boot-script.ts). */
+  async runsContainers(): Promise<boolean> {
+    return true
+  }
+
   async check(): Promise<CheckResult> {
     return checkByListingZones(
       this.name,
@@ -168,7 +173,8 @@ export class AwsProvider implements Provider {
     const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const region = offer.region
     const client = await this.client(region)
-    const image = await this.images.resolve(client, offer, spec.image)
+    // A container image runs on the default VM image (its docker or podman): `image:` is not an AMI then.
+    const image = await this.images.resolve(client, offer, spec.container ? null : spec.image)
     const metadataBase = this.options.metadataBaseUrl?.replace('{attemptId}', rfc3986Encode(request.attemptId))
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
     const data = bootUserData(
@@ -188,7 +194,10 @@ export class AwsProvider implements Provider {
         `the boot script is ${data.data.length} bytes even compressed; EC2 takes at most ${EC2_USER_DATA_LIMIT}`,
         {
           code: 'PROVIDER_USER_DATA_TOO_LARGE',
-          hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+          // Without a store the runner travels in the user data; with one the instance fetches it (bootUserData).
+          hint: request.gang
+            ? 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.'
+            : 'Set a checkpoint store (checkpoint.store in the job file, or checkpoint_store in the config): the instance then fetches the runner from it. A container job needs one here.',
         },
       )
     }

@@ -139,6 +139,11 @@ export class AzureProvider implements Provider {
     return (this.options.now ?? (() => new Date()))()
   }
 
+  /** A container image runs under the instance's podman or docker, installed at boot when the VM image has neither (boot-script.ts). */
+  async runsContainers(): Promise<boolean> {
+    return true
+  }
+
   async check(): Promise<CheckResult> {
     return checkByListingZones(
       this.name,

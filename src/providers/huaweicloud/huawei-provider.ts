@@ -224,6 +224,11 @@ export class HuaweiProvider implements Provider {
     return n
   }
 
+  /** A container image runs under the instance's podman or docker, installed at boot when the VM image has neither (boot-script.ts). */
+  async runsContainers(): Promise<boolean> {
+    return true
+  }
+
   async check(): Promise<CheckResult> {
     return checkByListingZones(
       this.name,
@@ -249,7 +254,8 @@ export class HuaweiProvider implements Provider {
 
   /** The image for this request: the job's own, else the NPU image for Ascend offers, else the default. */
   private imageName(request: LaunchRequest): string {
-    if (request.spec.image) return request.spec.image
+    // A container image runs on the VM image's docker or podman: `image:` is not an IMS image then.
+    if (request.spec.image && !request.spec.container) return request.spec.image
     if (isAscendOffer(request.offer)) {
       const npu = this.options.images?.npu ?? this.env.SKYHOP_HUAWEICLOUD_NPU_IMAGE?.trim()
       if (!npu) {

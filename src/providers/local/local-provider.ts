@@ -96,7 +96,25 @@ const CLAIM_WAIT_MS = 30_000
 /** How long a dead claimer's runner gets to show up before its claim counts as abandoned. */
 const SPAWN_SETTLE_MS = 2_000
 /** The environment the runner itself gets, with the job's secrets; the rest of the job's comes from the env file. */
-const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR']
+// The container runtimes' own: a rootless or remote docker (DOCKER_HOST, DOCKER_CONTEXT), docker's
+// login (DOCKER_CONFIG), podman remote (CONTAINER_HOST), rootless podman's runtime directory.
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'DOCKER_HOST',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'CONTAINER_HOST',
+  'XDG_RUNTIME_DIR',
+]
 
 function fail(
   category: 'user' | 'transient' | 'unavailable' | 'capacity',

@@ -8,7 +8,8 @@ import {ProviderError, type BlockScope, type ProviderErrorCategory} from '../../
 import {capTimeout} from '../../util/deadline.js'
 import {slurmMessage} from './parse.js'
 
-export const SLURM_COMMANDS = ['sinfo', 'squeue', 'sbatch', 'scancel', 'scontrol', 'sacct'] as const
+// srun only for `srun --help` (which container options the cluster's plugins add): jobs run through sbatch.
+export const SLURM_COMMANDS = ['sinfo', 'squeue', 'sbatch', 'scancel', 'scontrol', 'sacct', 'srun'] as const
 export type SlurmCommand = (typeof SLURM_COMMANDS)[number]
 
 export interface CommandResult {

@@ -80,6 +80,32 @@ export class SlurmQueryCache {
     return {code: entry.result.code, stdout: entry.result.stdout, stderr: entry.result.stderr ?? ''}
   }
 
+  /**
+   * A fact skyhop found out about the cluster by other means than one query (the container
+   * runtime: several probes), kept for `ttlMs`; null when none is kept or it is older.
+   */
+  getFact(name: string, ttlMs: number): string | null {
+    const key = this.keyOf('sinfo', [`fact:${name}`])
+    try {
+      const entry = JSON.parse(readFileSync(this.fileOf(key), 'utf8')) as Entry
+      const age = this.now() - entry.at
+      if (entry?.key !== key || typeof entry.result?.stdout !== 'string' || !(age >= 0 && age < ttlMs)) return null
+      return entry.result.stdout
+    } catch {
+      return null
+    }
+  }
+
+  putFact(name: string, value: string): void {
+    const key = this.keyOf('sinfo', [`fact:${name}`])
+    try {
+      mkdirSync(this.options.dir, {recursive: true, mode: 0o700})
+      writeAtomic(this.fileOf(key), JSON.stringify({key, at: this.now(), result: {code: 0, stdout: value, stderr: ''}}), {mode: 0o600})
+    } catch {
+      // As put: the next command finds it out again.
+    }
+  }
+
   /** Keeps a successful answer; anything else is not kept. Failing to write only costs a later query. */
   put(command: SlurmCommand, args: readonly string[], result: CommandResult): void {
     if (!cacheableQuery(command, args) || !keepable(command, args, result)) return

@@ -4,7 +4,10 @@
 // directory on a filesystem the compute nodes share. Slurm's own record (squeue,
 // scontrol, sacct when accounting is on) and the runner's files together say what
 // happened; see states.ts for how they are weighed.
+import {execFile} from 'node:child_process'
 import {
+  accessSync,
+  constants as fsConstants,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -18,13 +21,14 @@ import {
   writeSync,
 } from 'node:fs'
 import {userInfo} from 'node:os'
-import {dirname, isAbsolute, join} from 'node:path'
+import {delimiter, dirname, isAbsolute, join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Offer} from '../../model/catalog.js'
 import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
 import {writeAtomic} from '../../util/write-atomic.js'
+import {shellQuote} from '../../runner/contract.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
@@ -47,6 +51,7 @@ import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {cachingRunner, SlurmQueryCache} from './query-cache.js'
+import {LOOKED_FOR, SLURM_CONTAINER_RUNTIMES, srunHasPyxis, stepWrap, wrapsStep, type SlurmContainerRuntime} from './containers.js'
 import {
   decodeWaitStatus,
   isPreemptible,
@@ -129,7 +134,18 @@ export interface SlurmProviderOptions {
    * (query-cache.ts). Default: every query asks Slurm.
    */
   queryCache?: {dir: string; ttlMs?: number}
+  /**
+   * How jobs with a container image run (containers.ts): pyxis, apptainer, singularity, podman
+   * or docker; null: none (such jobs are not planned here). Default: found once (containerRuntime()).
+   */
+  containerRuntime?: SlurmContainerRuntime | null
 }
+
+/** The container runtime found for the cluster, or why there is none. */
+type RuntimeAnswer = {runtime: SlurmContainerRuntime; reason: null} | {runtime: null; reason: string}
+
+/** How long the runtime found is kept in the query cache: software on a cluster changes rarely. */
+const CONTAINER_RUNTIME_TTL_MS = 10 * 60_000
 
 /** What a Slurm attempt's handle carries in `data` (JSON-safe). */
 export interface SlurmHandleData {
@@ -155,6 +171,8 @@ const PROVIDER = 'slurm'
 const GANG_NOTICE_FILE = 'gang-notice'
 const HANDLE_FILE = 'slurm-handle.json'
 const LOCK_FILE = '.submit.lock'
+/** Written once leftover containers of the attempt have a removal job (reapContainers). */
+const REAPED_FILE = 'containers-reaped'
 const LOCK_WAIT_MS = 30_000
 /** Seconds past the grace after which a stopped job is cancelled outright if it still runs. */
 const BACKSTOP_SLACK_SECONDS = 2
@@ -169,6 +187,8 @@ export class SlurmProvider implements Provider {
   private readonly now: () => Date
   private readonly gres: Record<string, string>
   private clusterName: Promise<string> | null = null
+  private readonly cache: SlurmQueryCache | null = null
+  private runtimeFound: Promise<RuntimeAnswer> | null = null
   private largestPartition: number | null = null
 
   constructor(options: SlurmProviderOptions) {
@@ -184,6 +204,7 @@ export class SlurmProvider implements Provider {
       // Answers are about one cluster: the one SLURM_CONF (or the default) and the configured name point at.
       const slurmConf = options.env?.SLURM_CONF ?? process.env.SLURM_CONF ?? ''
       const cache = new SlurmQueryCache({...options.queryCache, cluster: `${slurmConf}|${options.cluster ?? ''}`})
+      this.cache = cache
       const {cached, fresh} = cachingRunner(run, cache)
       this.run = fresh
       this.query = cached
@@ -244,18 +265,70 @@ export class SlurmProvider implements Provider {
     return this.largestPartition ?? Number.MAX_SAFE_INTEGER
   }
 
+  // ------------------------------------------------------------------ containers
+
+  async runsContainers(): Promise<boolean> {
+    return (await this.containerRuntime()).runtime !== null
+  }
+
+  async containerUnsupported(): Promise<string | null> {
+    return (await this.containerRuntime()).reason
+  }
+
+  /**
+   * The cluster's container runtime, found once per process and kept in the query cache:
+   * pyxis when `srun --help` lists `--container-image`, else the first of apptainer,
+   * singularity (on PATH), podman, docker (answering `version`) on this, the submitting
+   * machine, whose software the nodes are taken to share (the runner checks again on the node).
+   */
+  private containerRuntime(): Promise<RuntimeAnswer> {
+    this.runtimeFound ??= (async (): Promise<RuntimeAnswer> => {
+      const configured = this.options.containerRuntime
+      if (configured === null) return {runtime: null, reason: 'providers.slurm.container_runtime is none'}
+      if (configured !== undefined) return {runtime: configured, reason: null}
+      const kept = this.cache?.getFact('container-runtime', CONTAINER_RUNTIME_TTL_MS) ?? null
+      if (kept !== null) {
+        if ((SLURM_CONTAINER_RUNTIMES as readonly string[]).includes(kept)) return {runtime: kept as SlurmContainerRuntime, reason: null}
+        if (kept === '') return {runtime: null, reason: `no container runtime found: looked for ${LOOKED_FOR}`}
+      }
+      const found = await this.findContainerRuntime()
+      this.cache?.putFact('container-runtime', found ?? '')
+      return found === null
+        ? {runtime: null, reason: `no container runtime found: looked for ${LOOKED_FOR}`}
+        : {runtime: found, reason: null}
+    })()
+    return this.runtimeFound
+  }
+
+  private async findContainerRuntime(): Promise<SlurmContainerRuntime | null> {
+    const help = await this.run('srun', ['--help'], {timeoutMs: 15_000}).catch(() => null)
+    if (help !== null && srunHasPyxis(`${help.stdout}\n${help.stderr}`)) return 'pyxis'
+    const env = this.options.env ?? process.env
+    for (const name of ['apptainer', 'singularity'] as const) if (onPath(name, env.PATH ?? '')) return name
+    for (const name of ['podman', 'docker'] as const) if (await answers(name, env)) return name
+    return null
+  }
+
   // ------------------------------------------------------------------ check and offers
 
   async check(): Promise<CheckResult> {
     const reachable = await this.ping()
     if (!reachable.ok) return reachable
     const source = reachable.source
-    const [cluster, partitions] = await Promise.all([
+    const [cluster, partitions, containers] = await Promise.all([
       this.cluster(),
       this.partitionsInfo({fresh: false}).catch(() => [] as PartitionInfo[]),
+      this.containerRuntime(),
     ])
     const names = partitions.map((p) => `${p.name}${p.state === 'UP' ? '' : ` (${p.state})`}${isPreemptible(p) ? ' [preemptible]' : ''}`)
-    return {provider: PROVIDER, ok: true, source, message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}`}
+    // What a job with a container image would run under here (containers.ts).
+    const runtime = containers.runtime ?? 'none found'
+    return {
+      provider: PROVIDER,
+      ok: true,
+      source,
+      message: `cluster ${cluster}; partitions: ${names.join(', ') || 'none'}; container runtime: ${runtime}`,
+    }
   }
 
   /** Whether slurmctld answers (`scontrol ping`, one query): all that enabling the provider needs. */
@@ -516,6 +589,31 @@ export class SlurmProvider implements Provider {
       SKYHOP_CHECKPOINT_DIR: request.checkpointDir,
       SKYHOP_GRACE_SECONDS: String(grace),
     }
+    // A container image: wrapping the step (pyxis, apptainer), or the runner's own podman/docker.
+    let wrap: {srunOptions: string[]; prefix: string[]} | undefined
+    const image = request.spec.container ?? null
+    if (image !== null) {
+      const found = await this.containerRuntime()
+      if (found.runtime === null) {
+        throw new ProviderError(PROVIDER, 'user', `the job's image ${image.reference} is a container image, but ${found.reason}`, {
+          code: 'CONTAINER_RUNTIME_MISSING',
+          hint: 'Install apptainer or podman on the nodes (or configure pyxis), or set providers.slurm.container_runtime.',
+        })
+      }
+      if (wrapsStep(found.runtime)) {
+        const workdir = isAbsolute(config.workdir ?? '') ? config.workdir! : attemptDir
+        try {
+          const acc = request.offer.accelerator
+          const vendor = acc ? ((await import('../../catalog/accelerators.js')).loadRegistry().resolve(acc.name)?.vendor ?? null) : null
+          wrap = stepWrap(found.runtime, image, [attemptDir, workdir, request.checkpointDir], vendor)
+        } catch (error) {
+          throw new ProviderError(PROVIDER, 'user', (error as Error).message, {code: 'CONTAINER_MOUNT_INVALID'})
+        }
+      } else {
+        config.containerImage = image.reference
+        config.containerRuntime = found.runtime
+      }
+    }
     // One notice file per rank in a gang (the runner's default, node-<rank>/preempt-notice).
     const notice = request.env.SKYHOP_PREEMPT_NOTICE ?? (gang ? null : join(attemptDir, 'preempt-notice'))
     if (notice !== null) env.SKYHOP_PREEMPT_NOTICE = notice
@@ -527,7 +625,14 @@ export class SlurmProvider implements Provider {
     const batchScript = join(attemptDir, 'slurm-batch.sh')
     writeFileSync(
       batchScript,
-      renderBatchScript({attemptId: request.attemptId, attemptDir, runnerPath, cpusPerTask: shape.cpusPerTask, nodes: shape.nodes}),
+      renderBatchScript({
+        attemptId: request.attemptId,
+        attemptDir,
+        runnerPath,
+        cpusPerTask: shape.cpusPerTask,
+        nodes: shape.nodes,
+        ...(wrap ? {wrap} : {}),
+      }),
       {mode: 0o700},
     )
 
@@ -784,12 +889,56 @@ export class SlurmProvider implements Provider {
     const data = dataOf(handle)
     const id = jobIdOf(handle)
     const row = (await this.squeueJobs([id])).get(id)
-    if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) return
+    if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) {
+      await this.reapContainers(data)
+      return
+    }
     // A gang still running after one rank failed: its other runners hear Slurm's SIGTERM as
     // the cancel it is, not as a preemption notice (and the failed rank's story stands).
     if (sizeOf(data) > 1 && readText(join(data.attemptDir, 'stop-request')) === null) requestStop(data.attemptDir, 'cancel', 0)
     const result = await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
+    await this.reapContainers(data)
+  }
+
+  /**
+   * A podman or docker container outlives a runner that Slurm killed: its monitor (conmon)
+   * leaves the step's process tree, so Slurm's SIGKILL never reaches it (proctrack/linuxproc;
+   * under proctrack/cgroup podman moves it out of the job's cgroup). Each rank that named a
+   * container and wrote no exit_code gets it removed by a one-line job pinned to its node,
+   * which Slurm starts once the node is free of the attempt's own job. Once per attempt.
+   */
+  private async reapContainers(data: SlurmHandleData): Promise<void> {
+    const marker = join(data.attemptDir, REAPED_FILE)
+    if (existsSync(marker)) return
+    const runtime = /^containerRuntime='?((?:\/[^:'\n]*\/)?(?:podman|docker))'?$/m.exec(
+      readText(join(data.attemptDir, 'runner.conf')) ?? '',
+    )?.[1]
+    if (!runtime) return
+    const nodes = readText(join(data.attemptDir, GANG_NODE_NAMES_FILE))?.split('\n') ?? []
+    const byNode = new Map<string, string[]>()
+    for (let rank = 0; rank < sizeOf(data); rank++) {
+      const dir = sizeOf(data) > 1 ? join(data.attemptDir, `node-${rank}`) : data.attemptDir
+      const name = readText(join(dir, 'container.name'))?.trim() ?? ''
+      const node = nodes[rank]?.trim() ?? ''
+      if (!/^[A-Za-z0-9_.-]+$/.test(name) || readExitCode(dir) !== null || !/^[A-Za-z0-9_.-]+$/.test(node)) continue
+      byNode.set(node, [...(byNode.get(node) ?? []), name])
+    }
+    for (const [node, names] of byNode) {
+      const result = await this.run('sbatch', [
+        '--parsable',
+        `--job-name=skyhop-reap-${data.jobName}`.slice(0, 100),
+        `--partition=${data.partition}`,
+        `--nodelist=${node}`,
+        '--nodes=1',
+        '--ntasks=1',
+        '--no-requeue',
+        '--output=/dev/null',
+        `--wrap=${[runtime, 'rm', '--force', ...names].map(shellQuote).join(' ')} >/dev/null 2>&1; true`,
+      ])
+      if (result.code !== 0) throw submitError(result, data.partition)
+    }
+    writeAtomic(marker, `${[...byNode.keys()].join('\n')}\n`)
   }
 
   /** Live Slurm jobs of this user that carry skyhop's tag. */
@@ -1044,4 +1193,24 @@ function pidAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** Whether an executable `name` is on `path` (no process started). */
+function onPath(name: string, path: string): boolean {
+  return path
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .some((dir) => {
+      try {
+        accessSync(join(dir, name), fsConstants.X_OK)
+        return true
+      } catch {
+        return false
+      }
+    })
+}
+
+/** Whether a container runtime answers here (`version` needs docker's daemon too). */
+function answers(command: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return new Promise((resolve) => execFile(command, ['version'], {timeout: 20_000, env}, (error) => resolve(!error)))
 }

@@ -125,18 +125,25 @@ export function renderBatchScript(input: {
   runnerPath: string
   cpusPerTask: number | null
   nodes?: number
+  /** A container that wraps the step (containers.ts stepWrap): srun's options and the runner's command prefix. */
+  wrap?: {srunOptions: string[]; prefix: string[]}
 }): string {
   const cpus = input.cpusPerTask === null ? '' : ` --cpus-per-task=${input.cpusPerTask}`
   const nodes = input.nodes ?? 1
+  // The container's words, quoted: srun's own options, then what runs the runner inside.
+  const wrap = [...(input.wrap?.srunOptions ?? []), ...(input.wrap?.prefix ?? [])].map((w) => ` ${shellQuote(w)}`).join('')
   const head = [
     '#!/bin/bash',
     `# skyhop attempt ${input.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}: written by skyhop's Slurm provider.`,
     "# The runner runs as a job step so that Slurm's preemption SIGTERM reaches it at once.",
   ]
   if (nodes <= 1) {
+    const dir = shellQuote(input.attemptDir)
     return [
       ...head,
-      `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet bash ${shellQuote(input.runnerPath)} --keep ${shellQuote(input.attemptDir)}`,
+      // The node, for whoever must reach it after the job (a container's leftovers: slurm-provider.ts).
+      `printf '%s\\n' "$SLURMD_NODENAME" >${dir}/${GANG_NODE_NAMES_FILE}.tmp && mv -f ${dir}/${GANG_NODE_NAMES_FILE}.tmp ${dir}/${GANG_NODE_NAMES_FILE}`,
+      `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet${wrap} bash ${shellQuote(input.runnerPath)} --keep ${shellQuote(input.attemptDir)}`,
       '',
     ].join('\n')
   }
@@ -165,7 +172,7 @@ export function renderBatchScript(input: {
     `[ "$count" -eq ${nodes} ] || fail "the job has $count nodes ($SLURM_JOB_NODELIST), not ${nodes}"`,
     `printf '%s\\n' "$names" >"$dir/${GANG_NODE_NAMES_FILE}.tmp" && mv -f "$dir/${GANG_NODE_NAMES_FILE}.tmp" "$dir/${GANG_NODE_NAMES_FILE}" || fail "cannot write $dir/${GANG_NODE_NAMES_FILE}"`,
     `printf '%s' "$ips" >"$dir/${GANG_NODE_IPS_FILE}.tmp" && mv -f "$dir/${GANG_NODE_IPS_FILE}.tmp" "$dir/${GANG_NODE_IPS_FILE}" || fail "cannot write $dir/${GANG_NODE_IPS_FILE}"`,
-    `exec srun --nodes=${nodes} --ntasks-per-node=1${cpus} --export=ALL --quiet bash -c ${shellQuote(task)} ${shellQuote(input.runnerPath)} "$dir"`,
+    `exec srun --nodes=${nodes} --ntasks-per-node=1${cpus} --export=ALL --quiet${wrap} bash -c ${shellQuote(task)} ${shellQuote(input.runnerPath)} "$dir"`,
     '',
   ].join('\n')
 }

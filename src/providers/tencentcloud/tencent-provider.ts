@@ -198,6 +198,11 @@ export class TencentProvider implements Provider {
     return new URL(url).hostname.includes('.intl.') ? 'USD' : 'CNY'
   }
 
+  /** A container image runs under the instance's podman or docker, installed at boot when the VM image has neither (boot-script.ts). */
+  async runsContainers(): Promise<boolean> {
+    return true
+  }
+
   async check(): Promise<CheckResult> {
     return checkByListingZones(
       this.name,
@@ -256,7 +261,7 @@ export class TencentProvider implements Provider {
     const region = offer.region
     const client = await this.cvm(region)
     const zone = await this.zoneFor(region, offer.zone)
-    const imageId = await this.imageFor(region, spec.image)
+    const imageId = await this.imageFor(region, spec.container ? null : spec.image)
     const metadataBase = (this.options.metadataBaseUrl ?? (this.env.SKYHOP_TENCENTCLOUD_METADATA_URL?.trim() || undefined))?.replace(
       '{attemptId}',
       rfc3986Encode(request.attemptId),
@@ -282,7 +287,10 @@ export class TencentProvider implements Provider {
         `the boot script is ${data.data.length} bytes even compressed; CVM takes at most ${CVM_USER_DATA_LIMIT}`,
         {
           code: 'PROVIDER_USER_DATA_TOO_LARGE',
-          hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+          // Without a store the runner travels in the user data; with one the instance fetches it (bootUserData).
+          hint: request.gang
+            ? 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.'
+            : 'Set a checkpoint store (checkpoint.store in the job file, or checkpoint_store in the config): the instance then fetches the runner from it. A container job needs one here.',
         },
       )
     }

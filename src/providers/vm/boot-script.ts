@@ -23,12 +23,15 @@ import {
   holdRunnerConfig,
   workdirRunnerConfig,
   jobRunnerConfig,
+  renderContainerArgs,
   renderEnv,
   renderRunnerConf,
   runnerScriptPath,
 } from '../attempt-dir.js'
 import {BugError, ProviderError} from '../../errors.js'
 import {isValidEnvName, shellQuote} from '../../runner/contract.js'
+import {CONTAINER_RUNTIMES, deviceArgs, UnknownVendorError} from '../../runner/container.js'
+import {loadRegistry} from '../../catalog/accelerators.js'
 import type {LaunchRequest} from '../provider.js'
 import {gangRunnerConfig} from './gang.js'
 
@@ -110,6 +113,62 @@ export function runnerSections(noticeSources: readonly string[], container: bool
   return sections
 }
 
+/**
+ * The instance's accelerators for a container job, the vendor's way (container.ts), once per
+ * runtime: which one the instance has is known only there (the runner picks its file).
+ */
+function containerArgFiles(request: LaunchRequest): Record<string, string> {
+  const acc = request.offer.accelerator
+  if (!request.spec.container || !acc || acc.count < 1) return {}
+  const vendor = loadRegistry().resolve(acc.name)?.vendor
+  if (!vendor) return {}
+  const files: Record<string, string> = {}
+  for (const runtime of CONTAINER_RUNTIMES) {
+    let args: string[]
+    try {
+      // A VM's devices are its accelerators, all of them; the driver paths are the vendor image's.
+      args = deviceArgs(runtime, {vendor, indices: Array.from({length: acc.count}, (_, i) => i)})
+    } catch (error) {
+      if (error instanceof UnknownVendorError)
+        throw new ProviderError(request.offer.provider, 'user', `${acc.name}: ${error.message}`, {code: 'CONTAINER_DEVICES_UNKNOWN'})
+      throw error
+    }
+    if (args.length > 0) files[`container-args-${runtime}`] = renderContainerArgs(args)
+  }
+  return files
+}
+
+/**
+ * For a container job, before the runner starts: podman from the distribution's packages when
+ * the VM image has neither podman nor docker (never under a test's root prefix, which runs on
+ * the test machine); the runtime that answers goes into runner.conf, with its accelerator
+ * arguments (containerArgFiles); with the job's secrets SKYHOP_REGISTRY_USERNAME and
+ * SKYHOP_REGISTRY_PASSWORD (fetched like every secret, never in user data) the image is pulled
+ * after a login into an auth file of its own, removed right after (the password on stdin,
+ * never an argument). A pull that fails here is the runner's to report: it pulls again, and
+ * records image-pull-failed.
+ */
+function containerPrepare(request: LaunchRequest): string {
+  if (!request.spec.container) return ''
+  const image = shellQuote(request.spec.container.reference)
+  const registry = shellQuote(request.spec.container.registry ?? 'docker.io')
+  return `if [[ -z \${SKYHOP_BOOT_ROOT-} ]] && ! command -v podman >/dev/null 2>&1 && ! command -v docker >/dev/null 2>&1; then
+  { apt-get update -qq && apt-get install -y -qq podman; } || dnf install -y podman || yum install -y podman
+fi >>"$D/runner.log" 2>&1
+sk_rt=
+for sk_r in podman docker; do "$sk_r" version >/dev/null 2>&1 && sk_rt=$sk_r && break; done
+if [[ -n $sk_rt ]]; then
+  printf '\\ncontainerRuntime=%s\\n' "$sk_rt" >>"$D/runner.conf"
+  [[ -f $D/container-args-$sk_rt ]] && mv -f "$D/container-args-$sk_rt" "$D/container-args"
+  if [[ -n \${SKYHOP_REGISTRY_USERNAME-} && -n \${SKYHOP_REGISTRY_PASSWORD-} ]] && sk_a=$(mktemp -d); then
+    if [[ $sk_rt == docker ]]; then sk_g=(--config "$sk_a") sk_o=(); else sk_g=() sk_o=(--authfile "$sk_a/auth.json"); fi
+    printf '%s' "$SKYHOP_REGISTRY_PASSWORD" | "$sk_rt" \${sk_g[@]+"\${sk_g[@]}"} login \${sk_o[@]+"\${sk_o[@]}"} --username "$SKYHOP_REGISTRY_USERNAME" --password-stdin ${registry} &&
+      "$sk_rt" \${sk_g[@]+"\${sk_g[@]}"} pull \${sk_o[@]+"\${sk_o[@]}"} ${image}
+    rm -rf -- "$sk_a"
+  fi >>"$D/runner.log" 2>&1
+fi`
+}
+
 /** gzip (mtime 0, so deterministic) then base64. */
 function packed(text: string): string {
   return gzipSync(Buffer.from(text, 'utf8'), {level: 9}).toString('base64')
@@ -169,7 +228,10 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       ...holdRunnerConfig(request.hold),
       ...jobRunnerConfig(spec),
       ...gangRunnerConfig(request),
+      // containerRuntime is added at boot: the one the instance has (containerPrepare).
+      ...(spec.container ? {containerImage: spec.container.reference} : {}),
     }),
+    ...containerArgFiles(request),
   }
   // A gang's nodes fetch the runner from the job's store at boot (rankDiscovery).
   if (!runnerFromStore(input)) {
@@ -367,6 +429,7 @@ sk_poweroff() { # RC: the machine's end, after the console has had time to flush
 }
 ${rankDiscovery(input)}
 ${secretsFetch(request)}
+${containerPrepare(request)}
 # The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
 # Under a test's root prefix the directory moves with the prefix, and env says so.
 sk_ckpt="\${SKYHOP_BOOT_ROOT-}"${shellQuote(request.checkpointDir)}

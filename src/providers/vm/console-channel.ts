@@ -76,6 +76,9 @@ export function finalState(report: ConsoleReport): {state: AttemptState; exitCod
   if (names.has('cancel')) return {state: 'CANCELLED', exitCode: report.jobExit, reason: `cancelled; exit ${report.jobExit}`}
   if (names.has('notice')) return {state: 'PREEMPTED', exitCode: report.jobExit, reason: `interruption notice; exit ${report.jobExit}`}
   if (report.jobExit === 0) return {state: 'SUCCEEDED', exitCode: 0, reason: null}
+  // A container image that could not be pulled: the runner's own words, as on the local provider.
+  const pull = report.events.find((e) => e.event === 'image-pull-failed')
+  if (typeof pull?.message === 'string') return {state: 'FAILED', exitCode: report.jobExit, reason: pull.message}
   return {state: 'FAILED', exitCode: report.jobExit, reason: `exit ${report.jobExit}`}
 }
 

@@ -269,13 +269,23 @@ describe('planner feasibility', () => {
     expect(plan.candidates.map((c) => c.provider)).to.deep.equal(['local'])
     expect(reasons(plan)).to.deep.include({'container-unsupported:slurm': 1})
     expect(plan.excluded.find((g) => g.reason === 'container-unsupported')?.message).to.equal(
-      "slurm does not run container images yet (the job's image localhost/skyhop-test:busybox); local does, with podman or docker",
+      "slurm does not run container images (the job's image localhost/skyhop-test:busybox); local does, with podman or docker",
     )
     // No runtime here: local is excluded too, and says how to get one.
     const none = planJob(input(withImage, offers, {containerProviders: new Set()}))
     expect(none.chosen).to.equal(null)
     expect(none.excluded.map((g) => g.message)).to.include(
       "local has no container runtime for the job's image localhost/skyhop-test:busybox (podman or docker); install one or set providers.local.container_runtime",
+    )
+    // A provider that says why it cannot: the sentence carries what it looked for.
+    const said = planJob(
+      input(withImage, offers, {
+        containerProviders: new Set(['local']),
+        containerReasons: new Map([['slurm', 'no container runtime found: looked for pyxis, apptainer']]),
+      }),
+    )
+    expect(said.excluded.find((g) => g.reason === 'container-unsupported')?.message).to.equal(
+      "slurm cannot run the job's container image localhost/skyhop-test:busybox: no container runtime found: looked for pyxis, apptainer",
     )
     // The set is about container images only.
     expect(planJob(input(job(), offers, {containerProviders: new Set()})).candidates).to.have.length(2)

@@ -4,9 +4,11 @@ import {expect} from 'chai'
 
 import {
   SLO_MIN_SAMPLES,
+  meanSpeed,
   noticeBlockUntil,
   pickSurplus,
   replicaMarkets,
+  replicaSpeed,
   replicasForRate,
   sizeReplicas,
   spreadKeyOf,
@@ -136,5 +138,16 @@ describe('service replica rules (planner/service-replicas)', () => {
     expect(noticeBlockUntil(1000, 121_000, 60_000)).to.equal(181_000)
     expect(noticeBlockUntil(1000, null, 60_000)).to.equal(61_000)
     expect(noticeBlockUntil(200_000, 121_000, 60_000)).to.equal(260_000)
+  })
+
+  it('a replica’s speed is the work over the planner’s run hours on it; the service’s, their mean', () => {
+    expect(replicaSpeed(10, 4)).to.equal(2.5)
+    expect(replicaSpeed(null, 4)).to.equal(1)
+    expect(replicaSpeed(10, 0)).to.equal(1)
+    expect(meanSpeed([2.5, 1.5])).to.equal(2)
+    expect(meanSpeed([])).to.equal(1)
+    // 250 requests/s at 50 per reference replica: 5 reference replicas, or 2 at speed 2.5.
+    expect(replicasForRate(250, 50, meanSpeed([2.5, 2.5]), 1, 8)).to.equal(2)
+    expect(replicasForRate(250, 50, meanSpeed([]), 1, 8)).to.equal(5)
   })
 })
