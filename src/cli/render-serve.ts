@@ -8,7 +8,7 @@ const money = (m: {amount: number; currency: string} | null) => (m === null ? 'u
 
 export function renderService(s: ServiceSummary): string {
   const head = [
-    `service ${s.name} (${s.id}): ${s.state.toLowerCase()}, version ${s.version}`,
+    `service ${s.name} (${s.id}): ${s.state.toLowerCase()}, version ${s.version}${s.owner ? `, started by ${s.owner}` : ''}`,
     `endpoint: ${s.endpoint ?? 'not listening yet'}`,
     `replicas: ${s.readyReplicas} ready of ${s.targetReplicas} wanted` +
       (s.ratePerSecond === null ? '' : `; ${s.ratePerSecond} requests/s`) +

@@ -91,6 +91,7 @@ export function renderSweepList(sweeps: readonly SweepSummary[]): string {
     {header: 'ID', get: (s) => s.id},
     {header: 'NAME', get: (s) => s.name},
     {header: 'STATE', get: (s) => s.state},
+    {header: 'OWNER', get: (s) => s.owner},
     {header: 'JOBS', get: (s) => s.jobs, align: 'right'},
     {header: 'OK', get: (s) => s.counts.succeeded, align: 'right'},
     {header: 'FAILED', get: (s) => s.counts.failed, align: 'right'},

@@ -32,6 +32,8 @@ export interface StoredSweepOptions {
 export interface SweepJobOptions {
   index: number
   expectedCostUsd: number
+  /** The assigned candidate's hourly price in USD (all nodes); null when unknown. Owners' budgets read it. */
+  hourlyUsd?: number | null
   /** The candidate the sweep plan assigned (offerKey#market), tried first. */
   candidateKey: string | null
   offerKey: string | null
@@ -117,6 +119,12 @@ export interface SweepDriverDeps {
   env?: NodeJS.ProcessEnv
   checkpointSync?: ControllerDeps['checkpointSync']
   attemptHolds?: ControllerDeps['attemptHolds']
+  /**
+   * What the sweep's owner may still add to their running spend, USD per hour, under the
+   * config's per-user and per-team budgets (docs/configuration.md#owners-roles-and-budgets);
+   * null: no limit. A job that does not fit waits (event budget-wait) until spend ends.
+   */
+  spendLeftUsdPerHour?: () => number | null
 }
 
 export interface SweepRun {
@@ -155,6 +163,7 @@ interface QueuedJob {
   id: string
   name: string
   expectedCostUsd: number
+  hourlyUsd: number | null
   /** The assigned offer as the plan's usage counts it (see slotOf); null when unassigned. */
   slot: string | null
   /** Instances it takes there. */
@@ -266,6 +275,7 @@ class SweepController {
         id: job.id,
         name: job.name,
         expectedCostUsd: o.expectedCostUsd ?? 0,
+        hourlyUsd: o.hourlyUsd ?? null,
         slot: slotOf(o.offerKey ?? null, o.accelerator),
         nodes: Math.max(1, o.nodes ?? job.spec.nodes),
       }
@@ -313,10 +323,14 @@ class SweepController {
     return {finished: true, stats: this.stats()}
   }
 
+  /** Jobs that said they wait for their owner's budget (budget-wait is said once per job). */
+  private readonly budgetWaiting = new Set<string>()
+
   /** Starts queued jobs while there is room under max-parallel, the offers' capacity and the budget. */
   private schedule(queue: QueuedJob[]): void {
     const budgetUsd = this.sweep.budgetUsd
     let money = budgetUsd === null ? null : this.spentAndCommitted()
+    let spendLeft = queue.length > 0 ? (this.deps.spendLeftUsdPerHour?.() ?? null) : null
     // Instances in use per offer, as the planner counts capacity: a job takes one per node.
     const perOffer = new Map<string, number>()
     const perPool = new Map<string, number>()
@@ -370,6 +384,24 @@ class SweepController {
           continue
         }
         money = {spent: money.spent, committed: money.committed + q.expectedCostUsd}
+      }
+      if (spendLeft !== null) {
+        // The owner's budgets on running spend: wait (said once per job) until what runs ends.
+        const adds = q.hourlyUsd ?? Infinity
+        if (adds > spendLeft + 1e-9) {
+          if (!this.budgetWaiting.has(q.id)) {
+            this.budgetWaiting.add(q.id)
+            const what = q.hourlyUsd === null ? 'an unknown hourly price' : `${usd(q.hourlyUsd)}/h`
+            this.emit('budget-wait', `${q.name} waits: at ${what} it does not fit in the ${usd(spendLeft)}/h its owner's budget has left`, {
+              jobId: q.id,
+              name: q.name,
+              data: {hourlyUsd: q.hourlyUsd, leftUsdPerHour: spendLeft},
+            })
+          }
+          i++
+          continue
+        }
+        spendLeft -= adds
       }
       queue.splice(i, 1)
       occupy(q)

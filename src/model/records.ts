@@ -91,6 +91,8 @@ export interface NewSweep {
   options: Record<string, unknown>
   plan: Record<string, unknown> | null
   owner?: string | null
+  /** Recorded with its lease held (`sweep --wait`), as NewJob.lease. */
+  lease?: {owner: string; ttlMs: number}
 }
 
 /** An attempt with what cost accounting needs of its job. */
@@ -145,6 +147,11 @@ export interface NewJob {
   options?: Record<string, unknown>
   owner?: string | null
   plannedUsdPerHour?: number | null
+  /**
+   * Recorded with its lease already held by this controller: a job driven by the process that
+   * records it (`launch --wait`) is never claimed by an agent in between.
+   */
+  lease?: {owner: string; ttlMs: number}
 }
 
 export interface NewAttempt {

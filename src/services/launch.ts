@@ -9,7 +9,7 @@ import {isValidEnvName} from '../runner/contract.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import {TERMINAL_JOB_STATES, type EventRecord, type JobRecord} from '../model/records.js'
-import {driveJob} from '../controller/controller.js'
+import {LEASE_TTL_MS, driveJob} from '../controller/controller.js'
 import {type ControllerDeps, type ControllerEvent} from '../controller/deps.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
@@ -124,8 +124,11 @@ export interface StartJobInput {
 
 /** Records the job and drives it here, or starts a detached controller for it (or leaves it to an agent). */
 export async function startJob(input: StartJobInput): Promise<LaunchResult> {
+  // Driven here: recorded with this controller's lease, so no agent claims it in between.
+  const controller = controllerOwner()
   const record = (): JobRecord =>
     input.store.createJob({
+      ...(input.wait ? {lease: {owner: controller, ttlMs: LEASE_TTL_MS}} : {}),
       name: input.spec.name,
       file: input.file,
       spec: input.spec,
@@ -150,7 +153,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     providers: input.providers,
     replan: input.replan,
     home: input.home,
-    owner: controllerOwner(),
+    owner: controller,
     onEvent: input.onEvent,
     signal: input.signal,
     retryUntilUpMs: input.options.retryUntilUpMs,
@@ -238,10 +241,11 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   // Budgets on the owner's (and their teams') running spend: only candidates that fit, and a
   // max_price that keeps the controller's later re-plans within what was left.
   const owner = actorOf(ctx.config()).user
-  const heads = headroomFor(ctx.config(), await ctx.store(), owner)
+  const fx = await ctx.fx()
+  const heads = headroomFor(ctx.config(), await ctx.store(), owner, fx)
   const verdict = planWithinBudgets(planned, heads, owner, spec.name)
   const plan = verdict.plan
-  const budgeted = specWithinBudget(spec, verdict.maxUsdPerHour, await ctx.fx())
+  const budgeted = specWithinBudget(spec, verdict.maxUsdPerHour, fx)
   await workdirStoreFor(ctx, budgeted, plan.candidates)
   await checkSecretsReachClouds(ctx, budgeted, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
@@ -367,6 +371,7 @@ export async function launch(
   const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates)
   const owner = prepared.owner
   const usdPerHour = prepared.plan.chosen?.hourlyPriceUsd ?? null
+  const fx = await ctx.fx()
   const collaborators = {
     store,
     providers,
@@ -378,7 +383,7 @@ export async function launch(
     wait: options.wait,
     owner,
     plannedUsdPerHour: usdPerHour,
-    admit: (record: () => JobRecord) => admitWithinBudget(ctx.config(), store, {owner, jobName: spec.name, usdPerHour}, record),
+    admit: (record: () => JobRecord) => admitWithinBudget(ctx.config(), store, {owner, jobName: spec.name, usdPerHour, fx}, record),
     toAgent: ctx.config().agent === true,
   }
   const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}

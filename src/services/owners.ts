@@ -4,10 +4,11 @@
 // planner's (src/planner/spend-budget.ts); this gathers what it needs and words the refusals.
 import {type SkyhopConfig, identityOf} from '../config.js'
 import {BudgetExceededError, PermissionError} from '../errors.js'
-import {amountInUsd, type FxRates} from '../model/currency.js'
+import {amountInUsd, DEFAULT_FX, type FxRates} from '../model/currency.js'
 import type {JobSpec} from '../model/job-spec.js'
 import {type BudgetHeadroom, type BudgetVerdict, budgetHeadroom, withinBudgets} from '../planner/spend-budget.js'
 import type {Plan} from '../planner/types.js'
+import {ServiceStore} from '../state/services.js'
 import type {Store} from '../state/store.js'
 
 export interface Actor {
@@ -49,11 +50,12 @@ function limitsOf(config: SkyhopConfig) {
   return {users: budgets.users, teams: budgets.teams, members: config.teams ?? {}}
 }
 
-/** The limits on `owner` and what each has left, from everyone's running spend now. */
-export function headroomFor(config: SkyhopConfig, store: Store, owner: string): BudgetHeadroom[] {
+/** The limits on `owner` and what each has left, from everyone's running spend now: jobs (sweeps' included) and services. */
+export function headroomFor(config: SkyhopConfig, store: Store, owner: string, fx: FxRates = DEFAULT_FX): BudgetHeadroom[] {
   const limits = limitsOf(config)
   if (limits === null) return []
-  return budgetHeadroom(owner, limits, store.runningSpendByOwner())
+  const running = [...store.runningSpendByOwner(fx), ...new ServiceStore(store).runningSpendByOwner(fx)]
+  return budgetHeadroom(owner, limits, running)
 }
 
 /**
@@ -102,11 +104,11 @@ export function specWithinBudget(spec: JobSpec, maxUsdPerHour: number | null, fx
 export function admitWithinBudget<T>(
   config: SkyhopConfig,
   store: Store,
-  input: {owner: string; jobName: string; usdPerHour: number | null},
+  input: {owner: string; jobName: string; usdPerHour: number | null; fx?: FxRates},
   record: () => T,
 ): T {
   return store.transaction(() => {
-    const heads = headroomFor(config, store, input.owner)
+    const heads = headroomFor(config, store, input.owner, input.fx)
     if (heads.length > 0) {
       const left = Math.min(...heads.map((h) => h.leftUsdPerHour))
       if (input.usdPerHour === null || input.usdPerHour > left + 1e-9) {

@@ -15,7 +15,8 @@ import {type ReplicaRecord, type ServiceRecord, TERMINAL_REPLICA_STATES, TERMINA
 import {ServiceStore} from '../state/services.js'
 import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
-import {actorOf, requireMayAct} from './owners.js'
+import {actorOf, headroomFor, planWithinBudgets, requireMayAct} from './owners.js'
+import type {Store} from '../state/store.js'
 
 export interface ReplicaSummary {
   n: number
@@ -56,6 +57,8 @@ export interface ServiceSummary {
   /** The file's slo.p95_latency in ms, to read the replicas' p95 against; null without one. */
   sloP95Ms: number | null
   reason: string | null
+  /** Who started it; null for services from before owners. */
+  owner: string | null
 }
 
 export interface ServeProgress {
@@ -99,6 +102,20 @@ async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<void> {
     throw new NoFeasiblePlanError(`no offer can carry a replica of ${spec.name}`, {hint: '`skyhop plan FILE` explains what was excluded.'})
 }
 
+/**
+ * A service's minimum replicas must fit in its owner's budgets (docs/configuration.md#owners-roles-and-budgets):
+ * the cheapest candidate's hourly price times replicas.min, against what each limit has left;
+ * BUDGET_EXCEEDED (exit 9) with the numbers otherwise. Scaling up later is not refused.
+ */
+async function withinServiceBudget(ctx: ServiceContext, store: Store, spec: JobSpec, owner: string): Promise<void> {
+  const heads = headroomFor(ctx.config(), store, owner, await ctx.fx())
+  if (heads.length === 0) return
+  const min = Math.max(1, spec.service!.replicas.min)
+  const {plan} = await (await ctx.replanner({jobs: [spec]}))(spec, [])
+  const scaled = plan.candidates.map((c) => ({...c, hourlyPriceUsd: c.hourlyPriceUsd === null ? null : c.hourlyPriceUsd * min}))
+  planWithinBudgets({...plan, candidates: scaled, chosen: scaled[0] ?? null}, heads, owner, spec.name)
+}
+
 export async function serveUp(
   ctx: ServiceContext,
   options: {file: string; wait: boolean; timeoutMs?: number; onProgress?: ServeProgress; spawn?: typeof spawnDetachedController},
@@ -106,7 +123,9 @@ export async function serveUp(
   const {spec, file} = loadServiceFile(options.file)
   await preflight(ctx, spec)
   const store = await ctx.store()
-  const svc = services(store).createService({name: spec.name, file, spec, owner: actorOf(ctx.config()).user})
+  const owner = actorOf(ctx.config()).user
+  await withinServiceBudget(ctx, store, spec, owner)
+  const svc = services(store).createService({name: spec.name, file, spec, owner})
   if (ctx.config().agent === true) {
     // Recorded without a lease: an agent claims it (docs/agent.md).
     store.addEvent(svc.id, null, 'handed-to-agent', {})
@@ -370,6 +389,7 @@ export function summarizeService(store: Awaited<ReturnType<ServiceContext['store
     }),
     sloP95Ms: svc.spec.service?.slo ? svc.spec.service.slo.p95LatencySeconds * 1000 : null,
     reason: svc.reason,
+    owner: svc.owner,
   }
 }
 

@@ -31,7 +31,9 @@ import {controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
-import {actorOf} from './owners.js'
+import {actorOf, headroomFor} from './owners.js'
+import type {SkyhopConfig} from '../config.js'
+import {LEASE_TTL_MS} from '../controller/controller.js'
 
 export {SweepLeaseHeldError}
 export type {StoredSweepOptions, SweepEvent, SweepJobOptions, SweepRun} from '../controller/sweep-driver.js'
@@ -93,6 +95,7 @@ export function recordSweep(
   planned: PlannedSweep,
   options: StoredSweepOptions,
   owner: string | null = null,
+  lease?: {owner: string; ttlMs: number},
 ): {sweep: SweepRecord; jobs: JobRecord[]} {
   const {plan} = planned
   const jobs = planned.combinations.map((c, i) => {
@@ -101,6 +104,7 @@ export function recordSweep(
       index: i,
       // Only a budget reads this, and under a budget no candidate has an unknown price.
       expectedCostUsd: a.candidate?.estimatedCostUsd ?? 0,
+      hourlyUsd: a.candidate?.hourlyPriceUsd ?? null,
       candidateKey: a.candidate?.key ?? null,
       offerKey: a.candidate?.offerKey ?? null,
       accelerator: a.candidate?.accelerator ?? null,
@@ -135,6 +139,7 @@ export function recordSweep(
       options: {...options},
       plan: planSummary,
       owner,
+      ...(lease ? {lease} : {}),
     },
     jobs,
   )
@@ -197,6 +202,8 @@ export interface SweepSummary {
   costUsd: number | null
   /** estimatedCostUsd is null when a job's price is unknown (unknownPriceJobs of them). */
   plan: {estimatedCostUsd: number | null; unknownPriceJobs: number; makespanHours: number; unassigned: number} | null
+  /** Who started it; null for sweeps from before owners. */
+  owner: string | null
 }
 
 export interface SweepResult {
@@ -229,6 +236,7 @@ export function sweepSummary(
     reason: sweep.reason,
     createdAt: sweep.createdAt,
     updatedAt: sweep.updatedAt,
+    owner: sweep.owner,
     maxParallel: options.maxParallel,
     budget: options.budget ?? null,
     matrix: sweep.spec.matrix,
@@ -334,13 +342,24 @@ export type RunSweepDeps = Omit<SweepDriverDeps, 'journal' | 'replan' | 'fx' | '
   store: Store
   /** The planner's inputs, gathered once for the whole sweep. */
   inputs: PlanningInputs
+  /** The config whose budgets limit the sweep owner's running spend; none: no limit. */
+  config?: SkyhopConfig
 }
 
 /** Drives every unfinished job of a recorded sweep to its end, through the sweep driver. */
 export async function runSweep(sweepId: string, deps: RunSweepDeps): Promise<SweepRun> {
-  const {inputs, store, ...rest} = deps
+  const {inputs, store, config, ...rest} = deps
+  const owner = store.getSweep(sweepId)?.owner ?? null
+  const spendLeftUsdPerHour =
+    config && owner !== null
+      ? () => {
+          const heads = headroomFor(config, store, owner, inputs.fx)
+          return heads.length === 0 ? null : Math.min(...heads.map((h) => h.leftUsdPerHour))
+        }
+      : undefined
   return driveSweep(sweepId, {
     ...rest,
+    ...(spendLeftUsdPerHour ? {spendLeftUsdPerHour} : {}),
     journal: new StoreSweepJournal(store),
     replan: replannerFrom(inputs),
     fx: inputs.fx,
@@ -416,7 +435,11 @@ export async function startSweep(
   const store = await ctx.store()
   const {objective, catalogFile} = prepared
   const owner = actorOf(ctx.config()).user
-  const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile}, owner)
+  // Driven here (--wait): recorded with this process's lease, so no agent claims it in between.
+  const controller = controllerOwner()
+  const lease = options.wait ? {owner: controller, ttlMs: LEASE_TTL_MS} : undefined
+  const stored = {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile}
+  const {sweep} = recordSweep(store, planned, stored, owner, lease)
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
     // With agents configured the sweep is left unleased for one of them to claim (docs/agent.md).
@@ -426,7 +449,7 @@ export async function startSweep(
   const fg = catchInterrupt()
   let run: SweepRun
   try {
-    run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs)), signal: fg.signal, onEvent: options.onEvent})
+    run = await runSweep(sweep.id, {...(await sweepDeps(ctx, inputs, controller)), signal: fg.signal, onEvent: options.onEvent})
   } finally {
     fg.release()
   }
@@ -447,6 +470,7 @@ export async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs, own
     store: await ctx.store(),
     providers: await ctx.providers(),
     inputs,
+    config: ctx.config(),
     home: ctx.home,
     owner,
     env: process.env,

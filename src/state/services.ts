@@ -118,6 +118,25 @@ export class ServiceStore {
     this.fenced(id, () => this.db.prepare('UPDATE services SET metrics_json = ? WHERE id = ?').run(JSON.stringify(metrics), id))
   }
 
+  /**
+   * What every owner's services cost per hour now, in USD: their replicas not yet released
+   * (budgets count them beside jobs; store.runningSpendByOwner). CNY converted at `cnyPerUsd`.
+   */
+  runningSpendByOwner(fx: {cnyPerUsd: number}): Array<{owner: string | null; usdPerHour: number}> {
+    const rows = this.db
+      .prepare(
+        `SELECT s.owner, r.price_per_hour, r.currency FROM service_replicas r JOIN services s ON s.id = r.service_id
+         WHERE r.released_at IS NULL AND r.state NOT IN ('STOPPED','PREEMPTED','FAILED')`,
+      )
+      .all() as Array<{owner: string | null; price_per_hour: number | null; currency: string | null}>
+    const byOwner = new Map<string | null, number>()
+    for (const r of rows) {
+      const usd = r.price_per_hour === null ? 0 : r.currency === 'CNY' ? r.price_per_hour / fx.cnyPerUsd : r.price_per_hour
+      byOwner.set(r.owner, (byOwner.get(r.owner) ?? 0) + usd)
+    }
+    return [...byOwner].map(([owner, usdPerHour]) => ({owner, usdPerHour}))
+  }
+
   // ---- the service controller's lease --------------------------------------------
 
   /** Free, expired or ours → ours; passing to another owner bumps the fencing token this store then holds. */

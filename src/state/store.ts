@@ -287,8 +287,8 @@ export class Store {
       this.db
         .prepare(
           `INSERT INTO jobs (id, name, file, spec_json, state, created_at, updated_at, sweep_id, matrix_json, options_json, owner,
-             planned_usd_per_hour)
-           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`,
+             planned_usd_per_hour, lease_owner, lease_expires_at)
+           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -302,6 +302,8 @@ export class Store {
           JSON.stringify(redactDeep(input.options ?? {})),
           input.owner ?? null,
           input.plannedUsdPerHour ?? null,
+          input.lease?.owner ?? null,
+          input.lease ? this.clock().getTime() + input.lease.ttlMs : null,
         )
       this.insertEvent(id, null, 'job-created', {name: input.name, file: input.file, ...(input.owner ? {owner: input.owner} : {})})
     })
@@ -396,17 +398,34 @@ export class Store {
   }
 
   /**
-   * What every owner's unfinished jobs were planned to cost per hour, in USD: the running
-   * spend budgets are enforced against (src/planner/spend-budget.ts). A job whose price was
-   * unknown counts 0 (a budget never lets one be recorded). Jobs from before owners are
-   * under the owner null.
+   * What every owner's unfinished jobs cost per hour now, in USD: the running spend budgets are
+   * enforced against (src/planner/spend-budget.ts). A job counts what its attempts that have
+   * not ended are priced at, or, before it has one, the hourly price it was planned at; a
+   * sweep's job counts only while it has an attempt (a sweep's waiting jobs are not running).
+   * An unknown price counts 0 (a budget never lets such a job be recorded). Jobs from before
+   * owners are under the owner null. CNY prices are converted at `cnyPerUsd`.
    */
-  runningSpendByOwner(): Array<{owner: string | null; usdPerHour: number; jobs: number}> {
-    const rows = this.sql(
-      `SELECT owner, SUM(COALESCE(planned_usd_per_hour, 0)) AS usd, COUNT(*) AS n FROM jobs
-       WHERE state NOT IN ('SUCCEEDED','FAILED','CANCELLED') GROUP BY owner`,
-    ).all() as Array<{owner: string | null; usd: number; n: number}>
-    return rows.map((r) => ({owner: r.owner, usdPerHour: r.usd, jobs: r.n}))
+  runningSpendByOwner(fx: {cnyPerUsd: number}): Array<{owner: string | null; usdPerHour: number; jobs: number}> {
+    const jobs = this.sql(
+      `SELECT id, owner, sweep_id, planned_usd_per_hour FROM jobs WHERE state NOT IN ('SUCCEEDED','FAILED','CANCELLED')`,
+    ).all() as Array<{id: string; owner: string | null; sweep_id: string | null; planned_usd_per_hour: number | null}>
+    const live = this.sql(
+      `SELECT a.job_id, a.price_per_hour, a.currency FROM attempts a JOIN jobs j ON j.id = a.job_id
+       WHERE j.state NOT IN ('SUCCEEDED','FAILED','CANCELLED') AND a.state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING')`,
+    ).all() as Array<{job_id: string; price_per_hour: number | null; currency: string | null}>
+    const attemptUsd = new Map<string, number>()
+    for (const a of live) {
+      const usd = a.price_per_hour === null ? 0 : a.currency === 'CNY' ? a.price_per_hour / fx.cnyPerUsd : a.price_per_hour
+      attemptUsd.set(a.job_id, (attemptUsd.get(a.job_id) ?? 0) + usd)
+    }
+    const byOwner = new Map<string | null, {usdPerHour: number; jobs: number}>()
+    for (const j of jobs) {
+      const usd = attemptUsd.get(j.id) ?? (j.sweep_id === null ? (j.planned_usd_per_hour ?? 0) : null)
+      if (usd === null) continue
+      const o = byOwner.get(j.owner) ?? {usdPerHour: 0, jobs: 0}
+      byOwner.set(j.owner, {usdPerHour: o.usdPerHour + usd, jobs: o.jobs + 1})
+    }
+    return [...byOwner].map(([owner, o]) => ({owner, ...o}))
   }
 
   // ---- leases: exactly one controller drives a job at a time -------------------------
@@ -766,8 +785,9 @@ export class Store {
     const jobIds = this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json, owner)
-           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json, owner,
+             lease_owner, lease_expires_at)
+           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -780,6 +800,8 @@ export class Store {
           JSON.stringify(redactDeep(input.options)),
           input.plan ? JSON.stringify(input.plan) : null,
           input.owner ?? null,
+          input.lease?.owner ?? null,
+          input.lease ? this.clock().getTime() + input.lease.ttlMs : null,
         )
       return jobs.map((j) => this.createJob({owner: input.owner ?? null, ...j, sweepId: id}).id)
     })

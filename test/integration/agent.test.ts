@@ -13,6 +13,7 @@ import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
 import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome, type CliResult} from '../helpers/cli.js'
 import {sleep, waitUntil} from '../helpers/wait.js'
+import {type Agent, random, seenOf, startAgent, stopAgent, writeJob} from '../helpers/agents.js'
 
 const LEASE_S = 2
 
@@ -26,61 +27,6 @@ function setup(extraConfig = ''): {home: string; env: Record<string, string>; ma
   const marks = join(home, 'marks')
   mkdirSync(marks)
   return {home, env: {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: String(LEASE_S)}, marks}
-}
-
-/**
- * A job that notices being run twice at once: it takes a lock directory (mkdir is atomic) for
- * its run, writes DOUBLE when another run holds it, and counts its starts.
- */
-function writeJob(home: string): string {
-  const file = join(home, 'short.yaml')
-  writeFileSync(
-    file,
-    [
-      'name: short',
-      'run: |',
-      '  m="$MARKS/$SKYHOP_JOB_ID"',
-      '  echo start >> "$m.starts"',
-      '  mkdir "$m.lock" 2>/dev/null || echo "$SKYHOP_JOB_ID" >> "$MARKS/DOUBLE"',
-      '  sleep "$NAP"',
-      '  rmdir "$m.lock"',
-      '  echo done >> "$m.done"',
-      '',
-    ].join('\n'),
-  )
-  return file
-}
-
-/** Mulberry32: the chaos is reproducible from the seed the test prints. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-type Agent = ReturnType<typeof runCliAsync> & {started: () => boolean; seen: () => string}
-
-const seenOf = (agent: Agent): string => agent.seen()
-
-function startAgent(home: string, env: Record<string, string>): Agent {
-  const run = runCliAsync(['agent', '--json', '--interval', '200ms'], {home, env}) as Agent
-  let seen = ''
-  run.child.stdout!.on('data', (d) => (seen += d))
-  run.started = () => seen.includes('"event":"started"')
-  run.seen = () => seen
-  return run
-}
-
-/** SIGTERM once the agent listens for it (a process still starting would just die of it). */
-async function stopAgent(agent: Agent): Promise<CliResult> {
-  await waitUntil(agent.started, 60_000, 50)
-  agent.child.kill('SIGTERM')
-  return agent
 }
 
 function events(r: CliResult): Array<Record<string, any>> {
@@ -226,6 +172,9 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
       const denied = runCli(['serve', 'down', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
       expect(denied.code).to.equal(8)
       expect(parseEnvelope(denied.stdout).error!.message).to.equal(`bob may not stop service svc (${svc.id}): it belongs to alice`)
+      const preempt = runCli(['serve', 'preempt', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+      expect(preempt.code).to.equal(8)
+      expect(parseEnvelope(preempt.stdout).error!.code).to.equal('PERMISSION_DENIED')
       const down = runCli(['serve', 'down', 'svc', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'alice'}})
       expect(down.code, down.stderr).to.equal(0)
       expect(parseEnvelope(down.stdout).result.state).to.equal('STOPPED')
@@ -249,6 +198,9 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const error = parseEnvelope(denied.stdout).error!
     expect(error.code).to.equal('PERMISSION_DENIED')
     expect(error.message).to.equal(`bob may not cancel job sleepy (${id}): it belongs to alice`)
+    const preempt = runCli(['preempt', id, '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+    expect(preempt.code).to.equal(8)
+    expect(parseEnvelope(preempt.stdout).error!.message).to.equal(`bob may not preempt job sleepy (${id}): it belongs to alice`)
     // bob sees only his own jobs unless he asks for everyone's, with the owner shown.
     const mine = runCli(['status', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
     expect(parseEnvelope(mine.stdout).result.jobs).to.deep.equal([])
@@ -259,6 +211,33 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const admin = runCli(['cancel', id, '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'carol'}})
     expect(admin.code, admin.stdout).to.equal(0)
     expect(parseEnvelope(admin.stdout).result.job).to.include({state: 'CANCELLED', reason: 'cancelled by carol', owner: 'alice'})
+  })
+
+  it("a sweep starts its jobs only as its owner's budget on running spend allows; the others wait", () => {
+    // Local costs 1 USD/h and dana may spend 1: one job of her sweep at a time, whatever --max-parallel says.
+    const {home, env} = setup('budgets: {users: {dana: {usd_per_hour: 1}}}\n')
+    const grid = join(home, 'grid.yaml')
+    writeFileSync(grid, 'name: grid\nmatrix: {a: [1, 2, 3]}\nrun: sleep 1\n')
+    const r = runCli(['sweep', grid, '-y', '--wait', '--max-parallel', '3', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'dana'}})
+    expect(r.code, r.stderr).to.equal(0)
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines.filter((e) => e.event === 'budget-wait').length).to.be.at.least(1)
+    expect(lines.find((e) => e.event === 'budget-wait').message).to.match(
+      /waits: at \$1\.00\/h it does not fit in the \$0\.00\/h its owner.s budget has left/,
+    )
+    const store = Store.open(home)
+    const sweepId = lines.at(-1).result.sweep.id as string
+    const runs = store.sweepJobs(sweepId).map((j) => {
+      expect(j.state).to.equal('SUCCEEDED')
+      const [a] = store.listAttempts(j.id)
+      return [Date.parse(a.intentAt), Date.parse(a.endedAt!)]
+    })
+    runs.sort((x, y) => x[0] - y[0])
+    for (let i = 1; i < runs.length; i++) expect(runs[i][0], 'two jobs of the sweep ran at once').to.be.at.least(runs[i - 1][1])
+    store.close()
   })
 
   it("enforces two users' budgets and their team's across everyone's running spend", () => {
@@ -289,5 +268,15 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     expect(as('bob', 'b2').code).to.equal(0)
     const all = parseEnvelope(runCli(['status', '--all-users', '--json'], {home, env}).stdout).result.jobs as Array<{name: string}>
     expect(all.map((j) => j.name).sort()).to.deep.equal(['a1', 'a2', 'b1', 'b2', 'c1'])
+    // A service's minimum replicas count too: two at 1 USD/h do not fit in what the team has left.
+    const svcFile = join(home, 'svc.yaml')
+    writeFileSync(
+      svcFile,
+      `name: svc\nworkdir: ${join(ROOT, 'examples', 'model-server')}\nrun: exec node server.mjs\nservice:\n  port: 8080\n  readiness: {path: /health}\n  replicas: 2\n`,
+    )
+    const up = runCli(['serve', 'up', svcFile, '--no-wait', '--json'], {home, env: {...env, SKYHOP_IDENTITY: 'bob'}})
+    expect(up.code, up.stdout).to.equal(9)
+    expect(parseEnvelope(up.stdout).error!.message).to.include('svc would add 2.00 USD/h at the cheapest')
+    expect(parseEnvelope(runCli(['serve', 'status', '--json'], {home, env}).stdout).result.services).to.deep.equal([])
   })
 })

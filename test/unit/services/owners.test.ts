@@ -103,16 +103,33 @@ describe('owners, roles and budgets', () => {
       expect(store.listJobs({owner: 'bob'}).map((j) => j.name)).to.have.members(['b1', 'old'])
       expect(store.listJobs().length).to.equal(4)
       store.setJobState(b1.id, 'SUCCEEDED', {kind: 'test'})
-      const spend = store.runningSpendByOwner()
-      expect(spend.find((s) => s.owner === 'alice')).to.deep.equal({owner: 'alice', usdPerHour: 2, jobs: 2})
-      expect(spend.find((s) => s.owner === 'bob')).to.equal(undefined)
-      const svc = new ServiceStore(store).createService({name: 's', file: null, spec, owner: 'bob'})
+      const spend = () => store.runningSpendByOwner(FX)
+      expect(spend().find((s) => s.owner === 'alice')).to.deep.equal({owner: 'alice', usdPerHour: 2, jobs: 2})
+      expect(spend().find((s) => s.owner === 'bob')).to.equal(undefined)
+      // Once a job has an attempt, what the attempt costs counts (in USD), not what was planned.
+      const place = {provider: 'local', region: 'local', zone: null, instanceType: 'x', accelerator: null, acceleratorCount: null}
+      store.recordAttemptIntent({...place, jobId: a1.id, spot: false, pricePerHour: 14, currency: 'CNY', onDemandPricePerHour: 14})
+      expect(spend().find((s) => s.owner === 'alice')!.usdPerHour).to.equal(2.5)
+      const services = new ServiceStore(store)
+      const svc = services.createService({name: 's', file: null, spec, owner: 'bob'})
       expect(svc.owner).to.equal('bob')
       const {sweep, jobs} = store.createSweep({name: 'sw', file: null, spec, budgetUsd: null, options: {}, plan: null, owner: 'bob'}, [
-        {name: 'sw-0', file: null, spec},
+        {name: 'sw-0', file: null, spec, plannedUsdPerHour: 9},
+        {name: 'sw-1', file: null, spec, plannedUsdPerHour: 9},
       ])
       expect(sweep.owner).to.equal('bob')
       expect(jobs[0].owner).to.equal('bob')
+      // A sweep's waiting jobs are not running: only one with an attempt counts.
+      expect(spend().find((s) => s.owner === 'bob')).to.equal(undefined)
+      store.recordAttemptIntent({...place, jobId: jobs[1].id, spot: true, pricePerHour: 0.5, currency: 'USD', onDemandPricePerHour: 1})
+      expect(spend().find((s) => s.owner === 'bob')).to.deep.equal({owner: 'bob', usdPerHour: 0.5, jobs: 1})
+      // A service counts its replicas not yet released.
+      const replica = {serviceId: svc.id, version: 1, ...place, spot: false, onDemandPricePerHour: 3, address: null}
+      const r1 = services.recordReplicaIntent({...replica, pricePerHour: 3, currency: 'USD'})
+      services.recordReplicaIntent({...replica, pricePerHour: 7, currency: 'CNY'})
+      expect(services.runningSpendByOwner(FX)).to.deep.equal([{owner: 'bob', usdPerHour: 4}])
+      services.updateReplica(r1.id, {state: 'STOPPED', releasedAt: new Date().toISOString()}, {kind: 'test'})
+      expect(services.runningSpendByOwner(FX)).to.deep.equal([{owner: 'bob', usdPerHour: 1}])
       store.close()
     })
   })

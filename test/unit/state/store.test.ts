@@ -352,6 +352,28 @@ describeEngines('state store', (engine) => {
     expect(out).to.deep.equal({code: 0, out: '0\n'})
   })
 
+  it('records a job or sweep with its lease already held, so nobody (an agent) can claim it before its controller drives it', () => {
+    let now = 1_000_000
+    const store = Store.open(tmpHome(), {clock: () => new Date(now)})
+    const held = store.createJob({name: 'waited', file: null, spec, lease: {owner: 'cli-1', ttlMs: 5000}})
+    const free = store.createJob({name: 'detached', file: null, spec})
+    expect(store.getJob(held.id)).to.include({leaseOwner: 'cli-1', leaseExpiresAt: now + 5000})
+    expect(store.orphanedJobs().map((j) => j.id)).to.deep.equal([free.id])
+    expect(store.acquireLease(held.id, 'agent-1', 5000)).to.equal(false)
+    expect(store.acquireLease(held.id, 'cli-1', 5000)).to.equal(true)
+    const {sweep} = store.createSweep(
+      {name: 'sw', file: null, spec, budgetUsd: null, options: {}, plan: null, lease: {owner: 'cli-2', ttlMs: 5000}},
+      [],
+    )
+    expect(store.orphanedSweeps()).to.deep.equal([])
+    expect(store.acquireSweepLease(sweep.id, 'agent-1', 5000)).to.equal(false)
+    // A controller that dies before its first heartbeat leaves a lease that expires as usual.
+    now += 6000
+    expect(store.orphanedJobs().map((j) => j.id)).to.have.members([held.id, free.id])
+    expect(store.acquireSweepLease(sweep.id, 'agent-1', 5000)).to.equal(true)
+    store.close()
+  })
+
   it('never stores a registered secret', () => {
     registerSecret('AKIAEXAMPLESECRET123')
     const store = Store.open(tmpHome())
