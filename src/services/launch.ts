@@ -9,7 +9,7 @@ import {isValidEnvName} from '../runner/contract.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import type {EventRecord, JobRecord} from '../model/records.js'
-import {driveJob} from '../controller/controller.js'
+import {driveJob, LEASE_TTL_MS} from '../controller/controller.js'
 import {type ControllerDeps, type ControllerEvent} from '../controller/deps.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
@@ -122,7 +122,10 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     matrix: input.matrix,
   })
   if (!input.wait) {
-    spawnDetachedController(input.home, job.id)
+    // Claimed before the controller starts, so a `recover` running meanwhile does not take the new job for an orphan.
+    const owner = controllerOwner()
+    input.store.claimJobLease(job.id, owner, LEASE_TTL_MS)
+    spawnDetachedController(input.home, job.id, 'controller', owner)
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}
   }
   const final = await driveJob(job.id, {

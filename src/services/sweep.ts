@@ -13,6 +13,7 @@ import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
 import {StoreSweepJournal} from '../controller/journal.js'
+import {LEASE_TTL_MS} from '../controller/controller.js'
 import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
 import {
   type StoredSweepOptions,
@@ -404,7 +405,10 @@ export async function startSweep(
   const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile})
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
-    spawnDetachedController(ctx.home, sweep.id, 'sweep-controller')
+    // Claimed before the controller starts, so a `recover` running meanwhile does not take the new sweep for an orphan.
+    const owner = controllerOwner()
+    store.claimSweepLease(sweep.id, owner, LEASE_TTL_MS)
+    spawnDetachedController(ctx.home, sweep.id, 'sweep-controller', owner)
     return {...result(), detached: true, stats: null}
   }
   const fg = catchInterrupt()
