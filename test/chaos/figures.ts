@@ -55,7 +55,9 @@ export function summaryLine(f: Figures = figures): string {
       `${f.concurrency.launches} concurrent launches + ${f.concurrency.recovers} recovers ${f.concurrency.lost} lost ${f.concurrency.duplicates} dups`,
     )
   if (f.endpoints)
-    parts.push(`${f.endpoints.jobs} jobs on faulty endpoints ${f.endpoints.outOfBound} past bound ${f.endpoints.ranTwice} ran twice`)
+    parts.push(
+      `${f.endpoints.jobs} jobs on faulty endpoints ${f.endpoints.outOfBound} past bound ${f.endpoints.ranTwice} ran twice (worst ${Math.round(f.endpoints.worstMs / 1000)} s of ${f.endpoints.boundMs / 1000} s)`,
+    )
   if (f.secrets) parts.push(`${f.secrets.scans} secret scans ${f.secrets.leaks} leaks`)
   return `chaos: ${parts.join('; ')}`
 }

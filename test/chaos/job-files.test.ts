@@ -45,7 +45,7 @@ describe('chaos: malformed job files', function () {
   this.timeout(300_000)
   const dir = mkdtempSync(join(tmpdir(), 'skyhop-chaos-files-'))
   after(() => rmSync(dir, {recursive: true, force: true}))
-  const total = size(800, 10_000)
+  const total = size(600, 10_000)
   const viaCli = size(16, 200)
   const cases: Array<Case & {file: string}> = []
   const random = seededRandom(SEED)
