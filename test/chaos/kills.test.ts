@@ -96,7 +96,7 @@ describe('chaos: kill -9 at random moments', function () {
     const home = tempHome('skyhop-chaos-kill-local-')
     const config = join(home, 'config.yaml')
     writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
-    await run('local', home, {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1'}, kinds(size(5, 60), size(3, 30), size(2, 12), random), {
+    await run('local', home, {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1'}, kinds(size(5, 60), size(3, 33), size(2, 14), random), {
       secret: true,
     })
   })
@@ -107,7 +107,7 @@ describe('chaos: kill -9 at random moments', function () {
     const home = tempHome('skyhop-chaos-kill-slurm-')
     const config = join(home, 'config.yaml')
     writeFileSync(config, 'providers:\n  local: {enabled: false}\n  slurm: {partitions: [high]}\n')
-    await run('slurm', home, {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1'}, kinds(size(2, 30), size(1, 15), size(1, 6), random), {
+    await run('slurm', home, {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1'}, kinds(size(2, 30), size(1, 17), size(1, 6), random), {
       secret: true,
     })
   })
