@@ -22,6 +22,7 @@ const ROOMS = [
   'state',
   'job',
   'providers',
+  'provider.ts',
   'checkpoint',
   'controller',
   'services',
@@ -47,6 +48,8 @@ const MAY_IMPORT = {
   state: FOUNDATION,
   job: FOUNDATION,
   providers: [...FOUNDATION, 'http', 'clouds', 'runner'],
+  // skyhop/provider, the public entry of provider plugins: the provider room's kit and what it stands on.
+  'provider.ts': [...FOUNDATION, 'http', 'clouds', 'runner', 'providers'],
   checkpoint: [...FOUNDATION, 'http', 'clouds'],
   controller: [...FOUNDATION, 'planner', 'providers', 'state', 'checkpoint', 'runner', 'serve'],
   // services and the simulator are one level: the simulator drives services, services may run the simulator.
@@ -130,7 +133,17 @@ function packageRules(room) {
 }
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'bench/tmp/**', '.skyhop-test/**', 'oclif.manifest.json']},
+  {
+    ignores: [
+      'dist/**',
+      'plugins/*/dist/**',
+      'node_modules/**',
+      'bench/results/**',
+      'bench/tmp/**',
+      '.skyhop-test/**',
+      'oclif.manifest.json',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -144,6 +157,11 @@ export default tseslint.config(
       // `catch {}` is the codebase's idiom for best-effort cleanup (kill a process that may be gone, remove a temp dir).
       'no-empty': ['error', {allowEmptyCatch: true}],
     },
+  },
+  {
+    // The dashboard's page script (shipped as is, not built): it runs in a browser, as a classic script.
+    files: ['assets/dashboard/**/*.js'],
+    languageOptions: {sourceType: 'script', globals: {...globals.browser}},
   },
   {
     files: ['src/**/*.ts'],

@@ -24,6 +24,7 @@ const ALL = [
   'simulate-validation',
   'simulate-controller',
   'serve',
+  'agent-adopt',
 ]
 const names = process.argv.length > 2 ? process.argv.slice(2) : ALL
 const unknown = names.filter((n) => !existsSync(join(import.meta.dirname, `${n}.mjs`)))

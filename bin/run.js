@@ -20,6 +20,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // oclif checks Node against its own engines range on import, loading all of semver (53
   // modules, ~15 ms) to do so; skyhop's own engines range (package.json, checked by npm at
   // install) is the stricter one.
+  // Plugins run from their built JavaScript, never their TypeScript sources: a linked plugin
+  // (`skyhop plugins link`, docs/providers/plugins.md) is built first, like an installed one.
+  globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
   const ownCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
   if (ownCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
   const {execute} = loadBundle()

@@ -69,6 +69,15 @@ await build({
   },
 })
 
+// Started as a worker thread by src/serve/balancer-thread.ts (the service controller's load
+// balancer) from beside the module that runs it.
+await build({
+  ...common,
+  entryPoints: [{in: join(root, 'dist/serve/balancer-worker.js'), out: 'balancer-worker'}],
+  format: 'esm',
+  banner: {js: "import {createRequire as __skyhopRequire} from 'node:module'; const require = __skyhopRequire(import.meta.url);"},
+})
+
 // Started as a worker thread by src/simulator/run.ts from beside the module that runs it.
 await build({
   ...common,

@@ -1,6 +1,7 @@
 // skyhop's own configuration: $SKYHOP_CONFIG, else $SKYHOP_HOME/config.yaml. Optional;
 // every setting has a default. Validated like a job file, with file:line:col errors.
 import {existsSync} from 'node:fs'
+import {userInfo} from 'node:os'
 import {join} from 'node:path'
 
 import {InvalidFileError} from './errors.js'
@@ -55,8 +56,31 @@ export interface SkyhopConfig {
   quotas: Array<{provider: string; region: string | null; maxInstances?: number; maxAccelerators?: number}>
   /** Where checkpoints travel between attempts when a job's file names no store. */
   checkpointStore: CheckpointStoreSpec | null
+  /** Who this user is (config `identity`); null: SKYHOP_IDENTITY or the OS user (see identityOf). */
+  identity?: string | null
+  /** Role → users holding it; `admin` may act on other users' jobs, sweeps and services. */
+  roles?: {admin: string[]}
+  /** Team → its members. */
+  teams?: Record<string, string[]>
+  /** Running spend limits in USD per hour, per user and per team. */
+  budgets?: {users: Record<string, number>; teams: Record<string, number>}
+  /** true: launch --detach, sweep and serve up hand their work to `skyhop agent` instead of a local controller. */
+  agent?: boolean
   /** The file it came from, or null for defaults. */
   file: string | null
+}
+
+/** Who is acting: SKYHOP_IDENTITY, else the config's `identity`, else the OS user. */
+export function identityOf(config: Pick<SkyhopConfig, 'identity'>, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.SKYHOP_IDENTITY?.trim()
+  if (fromEnv) return fromEnv
+  if (config.identity) return config.identity
+  try {
+    return userInfo().username
+  } catch {
+    // No passwd entry (a container's arbitrary uid): the uid is still someone.
+    return env.USER || env.LOGNAME || `uid-${process.getuid?.() ?? 'unknown'}`
+  }
 }
 
 interface RawConfig {
@@ -94,6 +118,11 @@ interface RawConfig {
   fx?: {cny_per_usd?: number}
   quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
   checkpoint_store?: {url: string; region: string; endpoint?: string; sync_interval?: string}
+  identity?: string
+  roles?: {admin?: string[]}
+  teams?: Record<string, string[]>
+  budgets?: {users?: Record<string, {usd_per_hour: number}>; teams?: Record<string, {usd_per_hour: number}>}
+  agent?: boolean
 }
 
 export function configPath(home: string): string {
@@ -156,8 +185,31 @@ export function loadConfig(home: string): SkyhopConfig {
       ...(q.max_accelerators === undefined ? {} : {maxAccelerators: q.max_accelerators}),
     })),
     checkpointStore: checkpointStore(raw.checkpoint_store, file),
+    identity: raw.identity ?? null,
+    roles: {admin: raw.roles?.admin ?? []},
+    teams: raw.teams ?? {},
+    budgets: {
+      users: Object.fromEntries(Object.entries(raw.budgets?.users ?? {}).map(([u, b]) => [u, b.usd_per_hour])),
+      teams: budgetTeams(raw, file),
+    },
+    agent: raw.agent ?? false,
     file: source,
   }
+}
+
+/** Team budgets, each naming a team the config defines: a budget on an unknown team would never apply. */
+function budgetTeams(raw: RawConfig, file: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [team, b] of Object.entries(raw.budgets?.teams ?? {})) {
+    if (!raw.teams?.[team]) {
+      throw new InvalidFileError([{file, path: `/budgets/teams/${team}`, message: `team "${team}" is not defined under teams:`}], {
+        code: 'CONFIG_FILE_INVALID',
+        hint: `Add \`teams: {${team}: [user, …]}\`, or remove its budget.`,
+      })
+    }
+    out[team] = b.usd_per_hour
+  }
+  return out
 }
 
 function seconds(raw: string | number | undefined, fallback: number, file: string, path: string): number {

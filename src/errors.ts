@@ -13,6 +13,10 @@ export const ExitCode = {
   jobLost: 6,
   /** A command did part of its work and reports what it could not do (`recover` with a provider down): run it again. */
   partial: 7,
+  /** The user may not do this to someone else's job, sweep or service: it needs a role from the config. */
+  permission: 8,
+  /** A launch would take its owner's (or team's) running spend over the budget the config sets. */
+  budget: 9,
   interrupted: 130,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
@@ -183,6 +187,18 @@ export class JobLostError extends SkyhopError {
     super(message, options)
     this.code = options.code ?? 'JOB_LOST'
   }
+}
+
+/** Acting on another user's job, sweep or service without the role the config requires. Exit 8. */
+export class PermissionError extends SkyhopError {
+  readonly exitCode = ExitCode.permission
+  readonly code = 'PERMISSION_DENIED'
+}
+
+/** A launch that would take a user's or a team's running spend over its budget. Exit 9. */
+export class BudgetExceededError extends SkyhopError {
+  readonly exitCode = ExitCode.budget
+  readonly code = 'BUDGET_EXCEEDED'
 }
 
 /** SIGINT/SIGTERM reached the CLI. Exit 130. */

@@ -7,6 +7,7 @@ import {BugError, ExitCode, InterruptedError, InvalidFileError, SkyhopError, Usa
 import {redact} from '../util/redact.js'
 import {AppContext} from './context.js'
 import {restoreFlagMessage} from './flags.js'
+import {runProviderHook} from './plugins.js'
 import {resolveHome} from './home.js'
 
 export type Envelope<T> = {ok: true; result: T} | {ok: false; error: ReturnType<SkyhopError['toJSON']>}
@@ -53,7 +54,11 @@ export abstract class BaseCommand extends Command {
 
   /** Collaborators (store, providers, planner) for this invocation, built lazily. */
   protected get ctx(): AppContext {
-    this.appContext ??= new AppContext(this.home, (m) => this.warnLine(m))
+    this.appContext ??= new AppContext(
+      this.home,
+      (m) => this.warnLine(m),
+      () => runProviderHook(this.config),
+    )
     return this.appContext
   }
 

@@ -9,6 +9,7 @@ import {DEFAULT_WORKDIR_WARN_BYTES, type SkyhopConfig, loadConfig} from '../conf
 import type {PlanningOptions, ServiceContext} from '../services/context.js'
 import type {Planning} from '../services/planning.js'
 import type {PlanningInputs, Replanner} from '../planner/replanner.js'
+import type {LoadedPluginProvider, ProviderHookResult} from '../providers/plugins.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, CheckpointSigner, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
@@ -28,10 +29,34 @@ export class AppContext implements ServiceContext {
   private storeHttpInstance?: Promise<HttpClient>
   private storeSignerInstance?: CheckpointSigner
 
+  private pluginsInstance?: Promise<readonly LoadedPluginProvider[]>
+
+  /**
+   * `runProviderHook` runs the plugins' `skyhop:providers` hook (src/cli/plugins.ts), asked only
+   * by commands that need providers, so `skyhop --help` never loads a plugin.
+   */
   constructor(
     readonly home: string,
     private readonly warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+    private readonly runProviderHook?: () => Promise<ProviderHookResult>,
   ) {}
+
+  /** The providers installed plugins register, checked once per command (src/providers/plugins.ts). */
+  async pluginProviders(): Promise<readonly LoadedPluginProvider[]> {
+    this.pluginsInstance ??= (async () => {
+      if (!this.runProviderHook) return []
+      const {pluginProviders} = await import('../providers/plugins.js')
+      const {KNOWN_PROVIDERS} = await import('../providers/registry.js')
+      return pluginProviders(await this.runProviderHook(), KNOWN_PROVIDERS)
+    })()
+    return this.pluginsInstance
+  }
+
+  /** Every provider skyhop can launch on here: the built-in ones and installed plugins'. */
+  async adapterNames(): Promise<string[]> {
+    const {adapterNames} = await import('../providers/registry.js')
+    return adapterNames(await this.pluginProviders())
+  }
 
   config(): SkyhopConfig {
     this.configInstance ??= loadConfig(this.home)
@@ -59,7 +84,12 @@ export class AppContext implements ServiceContext {
   async providers(): Promise<Map<string, Provider>> {
     if (!this.providersInstance) {
       const {createProviders} = await import('../providers/registry.js')
-      this.providersInstance = await createProviders({home: this.home, config: this.config(), warn: this.warn})
+      this.providersInstance = await createProviders({
+        home: this.home,
+        config: this.config(),
+        warn: this.warn,
+        plugins: await this.pluginProviders(),
+      })
     }
     return this.providersInstance
   }
@@ -75,6 +105,7 @@ export class AppContext implements ServiceContext {
       home: this.home,
       config: this.config(),
       providers: await this.providers(),
+      adapters: await this.adapterNames(),
       store: await this.storeForPlanning(),
       warn: this.warn,
       ...options,
@@ -96,6 +127,7 @@ export class AppContext implements ServiceContext {
       home: this.home,
       config: this.config(),
       providers: await this.providers(),
+      adapters: await this.adapterNames(),
       store: await this.storeForPlanning(),
       warn: this.warn,
       ...options,

@@ -24,6 +24,7 @@ export function renderJobs(jobs: readonly JobSummary[]): string {
     {header: 'ID', get: (j) => j.id},
     {header: 'NAME', get: (j) => j.name},
     {header: 'STATE', get: (j) => j.state},
+    {header: 'OWNER', get: (j) => j.owner},
     {header: 'WHERE', get: (j) => (j.provider ? `${j.provider}/${j.region}` : null)},
     {header: 'ACCEL', get: (j) => j.accelerator},
     {header: 'ATTEMPTS', get: (j) => j.attempts, align: 'right'},
@@ -59,7 +60,7 @@ export function renderNodes(nodes: readonly NodeSummary[]): string {
 export function renderJobDetail(d: JobDetail): string {
   const lines = [
     `job ${d.name} (${d.id}): ${d.state}${d.exitCode !== null ? `, exit code ${d.exitCode}` : ''}${d.reason ? ` — ${d.reason}` : ''}`,
-    `file: ${d.file ?? '-'}   created: ${d.createdAt}   restarts: ${d.restarts}`,
+    `file: ${d.file ?? '-'}   owner: ${d.owner ?? '-'}   created: ${d.createdAt}   restarts: ${d.restarts}`,
   ]
   if (d.attemptsDetail.length > 0) lines.push('', renderAttempts(d.attemptsDetail))
   // A gang's nodes, for its latest attempt (earlier ones are in --json).
@@ -82,6 +83,7 @@ export function renderStatus(r: StatusResult): string {
 
 /** After a launch: where to follow a detached job (stdout), or how a waited-for one ended (stderr). */
 export function renderLaunched(r: LaunchResult): {out?: string; note?: string} {
+  if (r.agent) return {out: `handed job ${r.job.name} (${r.job.id}) to skyhop agent; follow it with: skyhop logs ${r.job.id} --follow`}
   if (r.detached) return {out: `launched job ${r.job.name} (${r.job.id}); follow it with: skyhop logs ${r.job.id} --follow`}
   return {note: `job ${r.job.name} (${r.job.id}) ${r.job.state.toLowerCase()}${r.job.reason ? `: ${r.job.reason}` : ''}`}
 }

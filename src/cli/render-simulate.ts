@@ -1,5 +1,5 @@
 // The human rendering of `simulate`: the markets replayed, then one row per policy.
-import type {PolicyResult, SimulateResult} from '../services/simulate.js'
+import type {PolicyResult, SimulateResult, SimulateServiceResult} from '../services/simulate.js'
 import {renderTable} from './table.js'
 
 export function renderSimulation(r: SimulateResult): string {
@@ -49,4 +49,50 @@ export function renderSimulation(r: SimulateResult): string {
 
 function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(2)
+}
+
+/** `simulate --service`: the sizing, the zones, then one row per service policy. */
+export function renderServiceSimulation(r: SimulateServiceResult): string {
+  const s = r.service
+  const pct = (x: number) => `${(x * 100).toFixed(x >= 0.999 && x < 1 ? 3 : 2)}%`
+  const lines = [
+    `${s.name}: ${s.target} replica(s) of ${s.configuration}${s.demandQps === null ? '' : ` for ${fmt(s.demandQps)} requests/s (${fmt(s.qpsPerReplica ?? 0)} per reference replica)`}, on-demand floor ${s.baseOnDemand}, spread ${s.spread}, spot ${s.spot}`,
+    `${r.traces.zones.length} zone(s) from ${r.traces.path}, tick ${r.traces.gapSeconds} s; ${r.settings.seeds} start(s) of ${fmt(r.settings.durationHours)} h per policy${r.settings.wrapped ? ' (the traces are shorter: they wrap around)' : ''}; startup ${r.settings.startupSeconds} s, notice ${r.settings.noticeSeconds} s, respot every ${r.settings.respotSeconds} s`,
+  ]
+  if (r.sizing.length > 1) {
+    lines.push(
+      '',
+      renderTable(r.sizing, [
+        {header: 'CONFIGURATION', get: (o) => o.name + (o.name === s.configuration ? ' *' : '')},
+        {header: 'SPEED', get: (o) => o.speed.toFixed(2), align: 'right'},
+        {header: 'REPLICAS', get: (o) => String(o.replicas), align: 'right'},
+        {header: 'REQ/S', get: (o) => o.capacityQps.toFixed(0), align: 'right'},
+        {header: '$/H', get: (o) => o.usdPerHour.toFixed(2), align: 'right'},
+        {header: 'MEETS', get: (o) => (o.meets ? 'yes' : 'no')},
+      ]),
+    )
+  }
+  lines.push(
+    '',
+    renderTable(r.policies, [
+      {header: 'POLICY', get: (p) => p.name},
+      {header: 'AT TARGET', get: (p) => pct(p.availabilityAtTarget.mean), align: 'right'},
+      {header: 'WORST', get: (p) => pct(p.availabilityAtTarget.min), align: 'right'},
+      {header: '≥ 1 READY', get: (p) => pct(p.availabilityAtOne.mean), align: 'right'},
+      {header: 'COST/OD', get: (p) => p.costRelativeToOnDemand.toFixed(3), align: 'right'},
+      {header: 'MEAN $', get: (p) => p.costUsd.toFixed(2), align: 'right'},
+      {header: 'SPOT H', get: (p) => p.spotHours.toFixed(1), align: 'right'},
+      {header: 'OD H', get: (p) => p.onDemandHours.toFixed(1), align: 'right'},
+      {header: 'PREEMPT', get: (p) => p.preemptions.toFixed(1), align: 'right'},
+      {header: 'FALLBACK', get: (p) => p.fallbacks.toFixed(1), align: 'right'},
+      {header: 'LONGEST OUT', get: (p) => `${Math.round(p.longestOutageSeconds)}s`, align: 'right'},
+    ]),
+    '',
+    'AT TARGET: mean fraction of the time with at least the target replicas ready (WORST: the worst start). COST/OD: mean cost / all on-demand on the same start. Per run: SPOT H, OD H instance hours, PREEMPT spot replicas taken back, FALLBACK spot replicas put on on-demand for want of spot. LONGEST OUT: the longest time below target.',
+  )
+  if (r.traces.skipped.length > 0)
+    lines.push(
+      `${r.traces.skipped.length} trace(s) skipped: ${r.traces.skipped.map((x) => `${x.zone} ${x.label} (${x.reason})`).join('; ')}`,
+    )
+  return lines.join('\n')
 }

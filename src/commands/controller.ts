@@ -10,7 +10,7 @@ export default class Controller extends BaseCommand {
   static override summary = 'Drive one job to its end (started in the background by launch and recover).'
   static override examples = ['<%= config.bin %> controller j-3f2a9c01de']
   static override flags = {
-    owner: Flags.string({hidden: true, description: 'the owner recover claimed the lease under for this controller'}),
+    claimed: Flags.string({hidden: true, description: 'the owner recover claimed the lease under for this controller'}),
   }
   static override args = {job: Args.string({description: 'job id', required: true})}
 
@@ -21,7 +21,7 @@ export default class Controller extends BaseCommand {
       signal: abortOn(['SIGTERM', 'SIGINT', 'SIGHUP']),
       onEvent: (e) => process.stderr.write(controllerLogLine(e)),
       onSkip: (message) => this.note(message),
-      owner: flags.owner,
+      claimed: flags.claimed,
     })
   }
 }

@@ -3,12 +3,14 @@
 // module (scripts/bundle.mjs), which a run imports instead of ~400 separate files; a test
 // checks that every file of this folder is listed here.
 import Accelerators from './accelerators.js'
+import Agent from './agent.js'
 import Cancel from './cancel.js'
 import CatalogRefresh from './catalog/refresh.js'
 import CatalogStatusCommand from './catalog/status.js'
 import Check from './check.js'
 import Controller from './controller.js'
 import Cost from './cost.js'
+import Dashboard from './dashboard.js'
 import Down from './down.js'
 import Import from './import.js'
 import Init from './init.js'
@@ -36,12 +38,14 @@ export {execute} from '@oclif/core'
 
 export const COMMANDS = {
   accelerators: Accelerators,
+  agent: Agent,
   cancel: Cancel,
   'catalog:refresh': CatalogRefresh,
   'catalog:status': CatalogStatusCommand,
   check: Check,
   controller: Controller,
   cost: Cost,
+  dashboard: Dashboard,
   down: Down,
   import: Import,
   init: Init,

@@ -41,6 +41,7 @@ export default class Offers extends BaseCommand {
       sort: flags.sort as (typeof OFFER_SORTS)[number],
       limit: flags.limit,
       all: flags.all,
+      adapters: await this.ctx.adapterNames(),
     })
     for (const w of result.warnings) this.note(`warning: ${w}`)
     // Under --json the document is the output: no table to build for nothing.

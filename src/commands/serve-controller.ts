@@ -10,7 +10,7 @@ export default class ServeController extends BaseCommand {
   static override summary = "Run one service's load balancer and keep its replicas (started in the background by serve up and recover)."
   static override examples = ['<%= config.bin %> serve-controller s-3f2a9c01de']
   static override flags = {
-    owner: Flags.string({hidden: true, description: 'the owner recover claimed the lease under for this controller'}),
+    claimed: Flags.string({hidden: true, description: 'the owner recover claimed the lease under for this controller'}),
   }
   static override args = {service: Args.string({description: 'service id', required: true})}
 
@@ -21,7 +21,7 @@ export default class ServeController extends BaseCommand {
       signal: abortOn(['SIGTERM', 'SIGINT', 'SIGHUP']),
       onEvent: (e) => process.stderr.write(serviceLogLine(e)),
       onSkip: (message) => this.note(message),
-      owner: flags.owner,
+      claimed: flags.claimed,
     })
   }
 }

@@ -10,7 +10,7 @@ export default class SweepController extends BaseCommand {
   static override summary = 'Drive every job of a sweep to its end (started in the background by sweep and recover).'
   static override examples = ['<%= config.bin %> sweep-controller s-3f2a9c01de']
   static override flags = {
-    owner: Flags.string({hidden: true, description: 'the owner recover claimed the lease under for this controller'}),
+    claimed: Flags.string({hidden: true, description: 'the owner recover claimed the lease under for this controller'}),
   }
   static override args = {sweep: Args.string({description: 'sweep id', required: true})}
 
@@ -21,7 +21,7 @@ export default class SweepController extends BaseCommand {
       signal: abortOn(['SIGTERM', 'SIGINT', 'SIGHUP']),
       onEvent: (e) => process.stderr.write(sweepControllerLogLine(e)),
       onSkip: (message) => this.note(message),
-      owner: flags.owner,
+      claimed: flags.claimed,
     })
   }
 }

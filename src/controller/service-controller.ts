@@ -20,9 +20,21 @@ import type {ServiceSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ReplicaState, type ServiceRecord, TERMINAL_SERVICE_STATES} from '../model/service.js'
 import {placeReplicas} from '../planner/assignment.js'
 import type {Replanned, Replanner} from '../planner/replanner.js'
+import {
+  type Place,
+  drainRank,
+  noticeBlockUntil,
+  pickSurplus,
+  replicaMarkets,
+  replicasForRate,
+  spreadKeyOf,
+  wantedReplicas,
+  zoneKey,
+} from '../planner/service-replicas.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
-import {LoadBalancer} from '../serve/balancer.js'
+import type {ReplicaMetrics} from '../serve/balancer.js'
+import {type Balancer, createBalancer} from '../serve/balancer-thread.js'
 import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
@@ -65,6 +77,8 @@ const ACTIVE: ReadonlySet<ReplicaState> = new Set(['REQUESTED', 'STARTING', 'REA
 const PROBE_FAILURES = 3
 /** How long a failed launch scope stays blocked before it is tried again. */
 const BLOCK_MS = 60_000
+/** The reason of a zone blocked by a spot replica's notice (noticeBlockUntil): a look for spot does not retry it. */
+const NOTICE_BLOCK_REASON = 'interruption notice'
 /** After no offer could carry a replica, wait this long before trying again. */
 const LAUNCH_BACKOFF_MS = 5_000
 
@@ -74,7 +88,7 @@ export async function driveService(serviceId: string, deps: ServiceControllerDep
 }
 
 class ServiceController {
-  private lb!: LoadBalancer
+  private lb!: Balancer
   private probes?: Dispatcher
   private lostLease = false
   private readonly probeAt = new Map<string, {next: number; failures: number}>()
@@ -163,7 +177,8 @@ class ServiceController {
     const windowMs = Math.min(60, Math.max(2, spec.upscaleDelaySeconds)) * 1000
     // After a recover, the balancer comes back where clients know it.
     const port = service.endpoint ? Number(new URL(service.endpoint).port) : spec.lbPort
-    this.lb = new LoadBalancer({host: spec.host, port, apiKey, windowMs})
+    // On a worker thread of its own: this thread's work (the store, polls, probes) never delays a request.
+    this.lb = createBalancer({host: spec.host, port, apiKey, windowMs})
     const endpoint = await this.listen(port)
     this.store.setEndpoint(this.serviceId, endpoint)
     this.emit('endpoint', `load balancer on ${endpoint}`)
@@ -281,6 +296,14 @@ class ServiceController {
       // The SpotServe move: no new request goes to it from now; those in flight finish within
       // the grace; the replacement starts now (converge counts it no longer).
       void this.lb.drain(r.id)
+      if (r.spot) {
+        // Its zone's spot is going: the replacement must not go there (noticeBlockUntil).
+        const killAt = result.stopping.killAt ? Date.parse(result.stopping.killAt) : null
+        this.blocked.push({
+          scope: {provider: r.provider, region: r.region, zone: r.zone, market: 'spot', reason: NOTICE_BLOCK_REASON},
+          until: noticeBlockUntil(Date.now(), Number.isNaN(killAt) ? null : killAt, BLOCK_MS),
+        })
+      }
       this.store.updateReplica(
         r.id,
         {state: 'DRAINING', noticeAt: now(), reason: `interruption notice; killed at ${result.stopping.killAt ?? 'the end of the grace'}`},
@@ -329,8 +352,16 @@ class ServiceController {
     if (current !== service.targetReplicas) this.store.setTarget(this.serviceId, current)
     if (targetQpsPerReplica === null) return
     const rate = this.lb.rate()
-    const wanted = Math.min(max, Math.max(min, Math.ceil(rate / targetQpsPerReplica)))
     const t = Date.now()
+    // The rate's count, and one more while the measured p95 is above the SLO (never fewer).
+    const {wanted, sloBreached, p95Ms} = wantedReplicas({
+      current,
+      forRate: replicasForRate(rate, targetQpsPerReplica, 1, min, max),
+      min,
+      max,
+      sloP95Ms: spec.slo ? spec.slo.p95LatencySeconds * 1000 : null,
+      replicaP95Ms: spec.slo ? this.latencies(t) : [],
+    })
     this.wantUpSince = wanted > current ? (this.wantUpSince ?? t) : null
     this.wantDownSince = wanted < current ? (this.wantDownSince ?? t) : null
     const change =
@@ -339,8 +370,21 @@ class ServiceController {
     if (!change) return
     this.wantUpSince = this.wantDownSince = null
     this.store.setTarget(this.serviceId, wanted)
-    this.deps.services.store.addEvent(this.serviceId, null, 'service-scaled', {from: current, to: wanted, ratePerSecond: round(rate)})
-    this.emit('scaled', `${current} → ${wanted} replicas (${round(rate)} requests/s)`)
+    this.deps.services.store.addEvent(this.serviceId, null, 'service-scaled', {
+      from: current,
+      to: wanted,
+      ratePerSecond: round(rate),
+      ...(sloBreached ? {p95Ms: roundOrNull(p95Ms), sloP95Ms: spec.slo!.p95LatencySeconds * 1000} : {}),
+    })
+    const why = sloBreached ? `, p95 ${roundOrNull(p95Ms)} ms above the SLO's ${spec.slo!.p95LatencySeconds * 1000} ms` : ''
+    this.emit('scaled', `${current} → ${wanted} replicas (${round(rate)} requests/s${why})`)
+  }
+
+  private latencyCache: {at: number; metrics: ReplicaMetrics[]} = {at: 0, metrics: []}
+  /** The balancer's per-replica metrics at most a second old: reading them sorts the window's samples. */
+  private latencies(t: number): ReplicaMetrics[] {
+    if (t - this.latencyCache.at >= 1000) this.latencyCache = {at: t, metrics: this.lb.metrics(t).filter((m) => !m.draining)}
+    return this.latencyCache.metrics
   }
 
   /**
@@ -358,14 +402,8 @@ class ServiceController {
     const readyCurrent = current.filter((r) => r.state === 'READY').length
     const missing = target - current.length - this.planning
     if (missing > 0 && Date.now() >= this.launchAfter) {
-      let onDemand = current.filter((r) => !r.spot).length
-      const spots: boolean[] = []
-      for (let i = 0; i < missing; i++) {
-        const spot = service.spec.spot !== 'on-demand' && onDemand >= spec.spot.baseOnDemand
-        if (!spot) onDemand++
-        spots.push(spot)
-      }
-      this.track(this.launchReplicas(service, spots))
+      const onDemand = current.filter((r) => !r.spot).length
+      this.track(this.launchReplicas(service, replicaMarkets(missing, onDemand, spec.spot.baseOnDemand, service.spec.spot !== 'on-demand')))
     }
     this.respot(service, spec, current, missing)
     const old = active.filter((r) => r.version !== service.version)
@@ -373,20 +411,14 @@ class ServiceController {
     const oldByValue = [...old].sort((a, b) => rankForDrain(a) - rankForDrain(b))
     for (const r of oldByValue.slice(0, Math.max(0, old.length - keepOld))) this.drain(r, 'replaced by the new version')
     const surplus = current.length - target
-    if (surplus > 0) {
-      const floor = spec.spot.baseOnDemand
-      const byValue = [...current].sort((a, b) => rankForDrain(a) - rankForDrain(b) || b.n - a.n)
-      let onDemandLeft = current.filter((r) => !r.spot).length
-      let drained = 0
-      for (const r of byValue) {
-        if (drained >= surplus) break
-        if (r.state === 'REQUESTED') continue // its launch is still out; it is drained once it answers
-        if (!r.spot && onDemandLeft <= floor && byValue.some((x) => x.spot && x.state !== 'REQUESTED' && x.state !== 'DRAINING')) continue
-        if (!r.spot) onDemandLeft--
-        this.drain(r, 'scale-down')
-        drained++
-      }
-    }
+    const candidates = current.map((r) => ({
+      spot: r.spot,
+      ready: r.state === 'READY',
+      requested: r.state === 'REQUESTED', // its launch is still out; it is drained once it answers
+      draining: false,
+      n: r.n,
+    }))
+    for (const i of pickSurplus(candidates, surplus, spec.spot.baseOnDemand)) this.drain(current[i], 'scale-down')
   }
 
   /**
@@ -493,13 +525,14 @@ class ServiceController {
       this.blocked = this.blocked.filter((b) => b.until > t)
       // A look for spot to move back to is itself the test of spot capacity: the zones that
       // had none when the replica fell back to on-demand are tried again.
-      const blocked = this.blocked.filter((b) => !(options.surge && b.scope.market === 'spot')).map((b) => b.scope)
+      // A zone under an interruption notice stays blocked even then.
+      const blocked = this.blocked
+        .filter((b) => !(options.surge && b.scope.market === 'spot' && b.scope.reason !== NOTICE_BLOCK_REASON))
+        .map((b) => b.scope)
       const markets = [...new Set(spots)]
       const plans = new Map<boolean, Replanned>()
       for (const spot of markets) plans.set(spot, await this.deps.replan({...service.spec, spot: spot ? 'spot' : 'on-demand'}, blocked))
-      const zoneKey = (c: {provider: string; region: string; zone: string | null}) => `${c.provider}/${c.region}/${c.zone ?? ''}`
-      const spreadKey = (c: {provider: string; region: string; zone: string | null}) =>
-        spec.spot.spread === 'none' ? null : spec.spot.spread === 'providers' ? c.provider : zoneKey(c)
+      const spreadKey = (c: Place) => spreadKeyOf(spec.spot.spread, c)
       const all = this.store.replicas(this.serviceId)
       const warm = new Set(all.filter((r) => r.launchedAt !== null).map(zoneKey))
       const inUse = new Map<string, number>(this.claims)
@@ -563,7 +596,7 @@ class ServiceController {
       const offer = planned.offerOf(c)
       const provider = this.deps.providers.get(c.provider)
       if (!offer || !provider) continue
-      const key = spreadKey(c) ?? `${c.provider}/${c.region}/${c.zone ?? ''}`
+      const key = spreadKey(c) ?? zoneKey(c)
       this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
       const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, surge).finally(() => {
         const left = (this.claims.get(key) ?? 1) - 1
@@ -721,7 +754,7 @@ export function serviceSpec(service: ServiceRecord): ServiceSpec {
  * spot, the dearer first (the on-demand floor is kept by the caller).
  */
 function rankForDrain(r: ReplicaRecord): number {
-  return (r.state === 'READY' ? 2 : 0) + (r.spot ? 1 : 0)
+  return drainRank({spot: r.spot, ready: r.state === 'READY'})
 }
 
 /** Where the balancer reaches a replica on a machine of its own: the address the backend gave it. */

@@ -28,6 +28,10 @@ export interface JobRecord {
   leaseOwner: string | null
   leaseExpiresAt: number | null
   options: Record<string, unknown>
+  /** Who launched it (config `identity`, SKYHOP_IDENTITY or the OS user); null for jobs from before owners. */
+  owner: string | null
+  /** The chosen candidate's hourly price in USD when it was recorded; null when unknown. Budgets count it. */
+  plannedUsdPerHour: number | null
 }
 
 export interface AttemptRecord {
@@ -75,6 +79,8 @@ export interface SweepRecord {
   reason: string | null
   leaseOwner: string | null
   leaseExpiresAt: number | null
+  /** Who launched it; null for sweeps from before owners. */
+  owner: string | null
 }
 
 export interface NewSweep {
@@ -84,6 +90,7 @@ export interface NewSweep {
   budgetUsd: number | null
   options: Record<string, unknown>
   plan: Record<string, unknown> | null
+  owner?: string | null
 }
 
 /** An attempt with what cost accounting needs of its job. */
@@ -136,6 +143,8 @@ export interface NewJob {
   sweepId?: string | null
   matrix?: Record<string, unknown> | null
   options?: Record<string, unknown>
+  owner?: string | null
+  plannedUsdPerHour?: number | null
 }
 
 export interface NewAttempt {

@@ -47,6 +47,8 @@ export interface ServiceRecord {
   updatedAt: string
   leaseOwner: string | null
   leaseExpiresAt: number | null
+  /** Who started it (`serve up`); null for services from before owners. */
+  owner: string | null
 }
 
 export interface ReplicaRecord {

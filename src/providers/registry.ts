@@ -9,6 +9,7 @@ import {delimiter, join} from 'node:path'
 import type {SkyhopConfig} from '../config.js'
 import {UsageError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
+import type {LoadedPluginProvider} from './plugins.js'
 import type {Provider} from './provider.js'
 
 export interface ProviderSetup {
@@ -16,10 +17,17 @@ export interface ProviderSetup {
   config: SkyhopConfig
   warn?: (message: string) => void
   env?: NodeJS.ProcessEnv
+  /** Providers installed plugins register (plugins.ts), already checked. */
+  plugins?: readonly LoadedPluginProvider[]
 }
 
 /** Every backend skyhop has an adapter for, enabled or not. */
 export const KNOWN_PROVIDERS = ['local', 'slurm', 'aws', 'aliyun', 'huaweicloud', 'tencentcloud', 'gcp', 'azure', 'kubernetes'] as const
+
+/** Every provider skyhop can launch on here: the built-in ones and those of installed plugins. */
+export function adapterNames(plugins: readonly LoadedPluginProvider[] = []): string[] {
+  return [...KNOWN_PROVIDERS, ...plugins.map((p) => p.provider.name)]
+}
 
 export async function createProviders(setup: ProviderSetup): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>()
@@ -52,6 +60,31 @@ export async function createProviders(setup: ProviderSetup): Promise<Map<string,
   }
   const kubernetes = await createKubernetes(setup, env)
   if (kubernetes) providers.set('kubernetes', kubernetes)
+  for (const {plugin, provider} of setup.plugins ?? []) {
+    if (!provider.credentialsPresent(env, homedir())) continue
+    let created: Provider
+    try {
+      created = await provider.create({env, home: setup.home, userHome: homedir()})
+    } catch (error) {
+      throw new UsageError(
+        `plugin ${plugin} failed to create provider "${provider.name}": ${error instanceof Error ? error.message : String(error)}`,
+        {
+          code: 'PLUGIN_LOAD_FAILED',
+          hint: `Fix its configuration (docs of ${plugin}) or remove it: \`skyhop plugins uninstall ${plugin}\`.`,
+        },
+      )
+    }
+    if (created?.name !== provider.name) {
+      throw new UsageError(
+        `plugin ${plugin}: create() of provider "${provider.name}" returned a provider named ${JSON.stringify(created?.name)}`,
+        {
+          code: 'PLUGIN_INVALID',
+          hint: 'See docs/providers/plugins.md.',
+        },
+      )
+    }
+    providers.set(provider.name, created)
+  }
   return providers
 }
 
@@ -239,9 +272,9 @@ export async function checkProviders(
     }),
   )
   const out: ProviderCheck[] = [...checked]
-  for (const name of KNOWN_PROVIDERS) {
+  for (const name of adapterNames(setup.plugins)) {
     if (providers.has(name)) continue
-    const cloud = CLOUDS.find((c) => c.name === name)
+    const cloud = CLOUDS.find((c) => c.name === name) ?? setup.plugins?.find((p) => p.provider.name === name)?.provider
     const message =
       name === 'local'
         ? 'disabled in config (providers.local.enabled: false)'
@@ -261,16 +294,20 @@ export async function checkProviders(
   return out
 }
 
-export async function unknownProviderError(name: string, enabled: string[]): Promise<UsageError> {
-  const suggestion = didYouMean(name, [...KNOWN_PROVIDERS])
-  const known = (KNOWN_PROVIDERS as readonly string[]).includes(name)
+export async function unknownProviderError(
+  name: string,
+  enabled: string[],
+  adapters: readonly string[] = KNOWN_PROVIDERS,
+): Promise<UsageError> {
+  const suggestion = didYouMean(name, [...adapters])
+  const known = adapters.includes(name)
   return new UsageError(
     known
       ? `provider "${name}" is not enabled here (enabled: ${enabled.join(', ') || 'none'})`
       : `unknown provider "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
     {
       code: known ? 'PROVIDER_NOT_ENABLED' : 'UNKNOWN_PROVIDER',
-      hint: known ? 'Run `skyhop check` to see why.' : `Known providers: ${KNOWN_PROVIDERS.join(', ')}.`,
+      hint: known ? 'Run `skyhop check` to see why.' : `Known providers: ${adapters.join(', ')}.`,
     },
   )
 }

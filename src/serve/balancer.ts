@@ -12,7 +12,6 @@
 import {timingSafeEqual} from 'node:crypto'
 import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {pipeline} from 'node:stream/promises'
 
 import type {Dispatcher, Pool} from 'undici'
 
@@ -102,6 +101,8 @@ interface Replica {
 
 export class LoadBalancer {
   private readonly replicas = new Map<string, Replica>()
+  /** The replicas' values, kept with the map: what each request's pick walks, without allocating. */
+  private list: Replica[] = []
   private server?: Server
   private PoolClass?: typeof Pool
   private turn = 0
@@ -166,6 +167,7 @@ export class LoadBalancer {
       window: new SlidingWindow(this.options.windowMs ?? 30_000),
       idle: [],
     })
+    this.list = [...this.replicas.values()]
   }
 
   /** No new request goes to the replica; those in flight finish. Resolves when none is left (or at the deadline). */
@@ -190,6 +192,7 @@ export class LoadBalancer {
     if (!r) return
     r.draining = true
     this.replicas.delete(id)
+    this.list = [...this.replicas.values()]
     const close = () => void r.pool.close().catch(() => undefined)
     if (r.outstanding === 0) close()
     else r.idle.push(close)
@@ -204,6 +207,18 @@ export class LoadBalancer {
       requests: r.requests,
       failures: r.failures,
       ...r.window.stats(now),
+    }))
+  }
+
+  /** Each replica's routing state, without the window's percentiles (cheap: no sorting). */
+  replicaStates(): Array<Pick<ReplicaMetrics, 'id' | 'origin' | 'outstanding' | 'draining' | 'requests' | 'failures'>> {
+    return this.list.map((r) => ({
+      id: r.target.id,
+      origin: r.target.origin,
+      outstanding: r.outstanding,
+      draining: r.draining,
+      requests: r.requests,
+      failures: r.failures,
     }))
   }
 
@@ -227,16 +242,19 @@ export class LoadBalancer {
     }
     await Promise.all([...this.replicas.values()].map((r) => r.pool.close().catch(() => undefined)))
     this.replicas.clear()
+    this.list = []
   }
 
   /** Least outstanding requests among the replicas not draining and not tried yet; ties take turns. */
   private pick(tried: ReadonlySet<string>): Replica | undefined {
-    const live = [...this.replicas.values()].filter((r) => !r.draining && !tried.has(r.target.id))
-    if (live.length === 0) return undefined
-    this.turn = (this.turn + 1) % live.length
+    const all = this.list
+    const n = all.length
+    if (n === 0) return undefined
+    this.turn = (this.turn + 1) % n
     let best: Replica | undefined
-    for (let i = 0; i < live.length; i++) {
-      const r = live[(this.turn + i) % live.length]
+    for (let i = 0; i < n; i++) {
+      const r = all[(this.turn + i) % n]
+      if (r.draining || (tried.size > 0 && tried.has(r.target.id))) continue
       if (!best || r.outstanding < best.outstanding) best = r
     }
     return best
@@ -264,10 +282,6 @@ export class LoadBalancer {
       req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
     const retriable = IDEMPOTENT.has(method) && !hasBody
     const headers = forwardHeaders(req, this.key !== null)
-    const abort = new AbortController()
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort()
-    })
     const tried = new Set<string>()
     for (let attempt = 0; ; attempt++) {
       const replica = this.pick(tried)
@@ -281,46 +295,107 @@ export class LoadBalancer {
       const started = performance.now()
       replica.outstanding++
       replica.requests++
-      let answered = false
-      try {
-        const upstream = await replica.pool.request({
-          path: req.url ?? '/',
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body: hasBody ? req : null,
-          signal: abort.signal,
-        })
-        answered = true
-        res.writeHead(upstream.statusCode, responseHeaders(upstream.headers))
-        // A stream's headers now, not with its first chunk: its client sees the answer begin.
-        // A body of known length goes out with its headers in one write.
-        if (upstream.headers['content-length'] === undefined) res.flushHeaders()
-        await pipeline(upstream.body, res)
+      const outcome = await forward(replica.pool, req, res, method as Dispatcher.HttpMethod, headers, hasBody)
+      replica.outstanding--
+      if (replica.outstanding === 0 && replica.idle.length > 0) for (const f of replica.idle.splice(0)) f()
+      if (outcome === null) {
         replica.window.record(Date.now(), performance.now() - started)
         return
-      } catch (error) {
-        if (abort.signal.aborted) return // the client went away
-        const connection = isConnectionError(error)
-        if (connection) replica.failures++
-        if (!answered && connection && retriable && attempt < (this.options.maxRetries ?? 2)) {
-          this.totals.retried++
-          continue
-        }
-        this.totals.failed++
-        if (!res.headersSent) reply(res, 502, {error: `replica ${replica.target.id} failed: ${errorCode(error)}`})
-        else res.destroy()
-        return
-      } finally {
-        replica.outstanding--
-        if (replica.outstanding === 0 && replica.idle.length > 0) for (const f of replica.idle.splice(0)) f()
       }
+      if (outcome.clientGone) return
+      const connection = isConnectionError(outcome.error)
+      if (connection) replica.failures++
+      if (!outcome.answered && connection && retriable && attempt < (this.options.maxRetries ?? 2)) {
+        this.totals.retried++
+        continue
+      }
+      this.totals.failed++
+      if (!res.headersSent) reply(res, 502, {error: `replica ${replica.target.id} failed: ${errorCode(outcome.error)}`})
+      else res.destroy()
+      return
     }
   }
 }
 
+/** How a forward that did not complete ended: before or after the replica's answer began, or the client went away. */
+interface ForwardFailure {
+  error: unknown
+  answered: boolean
+  clientGone: boolean
+}
+
+/**
+ * One request to one replica through undici's dispatch interface, the replica's answer
+ * written straight into `res` as it comes: no Readable, no pipeline, no AbortController per
+ * request (the hot path of the balancer; bench/serve.mjs). Back-pressure: a chunk the client
+ * cannot take yet pauses the replica's socket until `res` drains. A client that goes away
+ * aborts the request on the replica. Resolves null when the answer was passed on whole.
+ */
+function forward(
+  pool: Pool,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: Dispatcher.HttpMethod,
+  headers: Record<string, string | string[]>,
+  hasBody: boolean,
+): Promise<ForwardFailure | null> {
+  return new Promise((resolve) => {
+    let answered = false
+    let settled = false
+    let abort: ((reason?: Error) => void) | null = null
+    let clientGone = false
+    let resume: (() => void) | null = null
+    const onDrain = () => resume?.()
+    const onClose = () => {
+      if (res.writableFinished) return
+      clientGone = true
+      abort?.(new Error('the client went away'))
+    }
+    res.on('close', onClose)
+    const done = (value: ForwardFailure | null) => {
+      if (settled) return
+      settled = true
+      res.off('close', onClose)
+      res.off('drain', onDrain)
+      resolve(value)
+    }
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abortRequest) {
+        abort = abortRequest
+        if (clientGone) abortRequest(new Error('the client went away'))
+      },
+      onHeaders(statusCode, rawHeaders, resumeReading) {
+        if (statusCode < 200) return true // 1xx: the final answer follows
+        answered = true
+        resume = resumeReading
+        const {headers: out, sized} = responseHeaders(rawHeaders)
+        res.writeHead(statusCode, out)
+        // A stream's headers now, not with its first chunk: its client sees the answer begin.
+        // A body of known length goes out with its headers in one write.
+        if (!sized) res.flushHeaders()
+        res.on('drain', onDrain)
+        return true
+      },
+      onData(chunk) {
+        return res.write(chunk)
+      },
+      onComplete() {
+        res.end()
+        done(null)
+      },
+      onError(error) {
+        done({error, answered, clientGone})
+      },
+    }
+    pool.dispatch({path: req.url ?? '/', method, headers, body: hasBody ? req : null}, handler)
+  })
+}
+
 function forwardHeaders(req: IncomingMessage, stripAuth: boolean): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(req.headers)) {
+  const given = req.headers
+  for (const name in given) {
+    const value = given[name]
     if (value === undefined || HOP_BY_HOP.has(name)) continue
     // The balancer's key is the balancer's: replicas never see it.
     if (stripAuth && (name === 'authorization' || name === 'x-api-key')) continue
@@ -332,10 +407,19 @@ function forwardHeaders(req: IncomingMessage, stripAuth: boolean): Record<string
   return out
 }
 
-function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value
-  return out
+/** The replica's answer headers without the hop-by-hop ones, as a flat [name, value, …] list; sized: it has a content-length. */
+function responseHeaders(raw: readonly Buffer[] | null | undefined): {headers: string[]; sized: boolean} {
+  const out: string[] = []
+  let sized = false
+  if (!raw) return {headers: out, sized}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toString('latin1')
+    const lower = name.toLowerCase()
+    if (HOP_BY_HOP.has(lower)) continue
+    if (lower === 'content-length') sized = true
+    out.push(name, raw[i + 1].toString('latin1'))
+  }
+  return {headers: out, sized}
 }
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -6,6 +6,7 @@ import type {Store} from '../state/store.js'
 import {TERMINAL_JOB_STATES} from '../model/records.js'
 import type {ServiceContext} from './context.js'
 import {type JobSummary, liveAttempts, providerFor, summarize} from './jobs.js'
+import {type Actor, actorOf, requireMayAct} from './owners.js'
 
 export interface CancelResult {
   job: JobSummary
@@ -22,15 +23,16 @@ export async function cancelJob(
   store: Store,
   providers: ReadonlyMap<string, Provider>,
   ref: string,
-  options: {graceSeconds: number; waitMs?: number; sleep?: (ms: number) => Promise<void>},
+  options: {graceSeconds: number; waitMs?: number; sleep?: (ms: number) => Promise<void>; actor?: Actor},
 ): Promise<CancelResult> {
   const job = store.findJob(ref)
+  if (options.actor) requireMayAct(options.actor, {kind: 'job', ...job}, 'cancel')
   if (TERMINAL_JOB_STATES.has(job.state)) return {job: summarize(store, job), alreadyEnded: true, signalled: []}
   store.setJobState(
     job.id,
     'CANCELLED',
-    {kind: 'cancel-requested', data: {graceSeconds: options.graceSeconds}},
-    {reason: 'cancelled by user'},
+    {kind: 'cancel-requested', data: {graceSeconds: options.graceSeconds, ...(options.actor ? {by: options.actor.user} : {})}},
+    {reason: options.actor && options.actor.user !== job.owner ? `cancelled by ${options.actor.user}` : 'cancelled by user'},
   )
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
   const live = liveAttempts(store, job.id)
@@ -78,5 +80,8 @@ export async function cancelJob(
 }
 
 export async function cancel(ctx: ServiceContext, options: {job: string; graceSeconds: number}): Promise<CancelResult> {
-  return cancelJob(await ctx.store(), await ctx.providers(), options.job, {graceSeconds: options.graceSeconds})
+  return cancelJob(await ctx.store(), await ctx.providers(), options.job, {
+    graceSeconds: options.graceSeconds,
+    actor: actorOf(ctx.config()),
+  })
 }

@@ -24,16 +24,17 @@ export interface CheckResult {
 
 export async function check(ctx: ServiceContext): Promise<CheckResult> {
   const providers = await ctx.providers()
-  const {KNOWN_PROVIDERS, CHECK_BUDGET_MS, checkProviders} = await import('../providers/registry.js')
+  const plugins = (await ctx.pluginProviders?.()) ?? []
+  const {adapterNames, CHECK_BUDGET_MS, checkProviders} = await import('../providers/registry.js')
   const {withDeadline} = await import('../util/deadline.js')
   // All at once, each under its own deadline: one endpoint that never answers costs its
   // provider's check ~10 s, not the others' turn.
   const [checks, store] = await Promise.all([
-    checkProviders({home: ctx.home, config: ctx.config()}, providers),
+    checkProviders({home: ctx.home, config: ctx.config(), plugins}, providers),
     withDeadline(CHECK_BUDGET_MS, 'check of the checkpoint store', () => checkStore(ctx.config().checkpointStore)),
   ])
   // A provider without an adapter is not missing credentials: nothing could use them (issue 21).
-  const known: ReadonlySet<string> = new Set([...KNOWN_PROVIDERS, ...checks.map((c) => c.provider)])
+  const known: ReadonlySet<string> = new Set([...adapterNames(plugins), ...checks.map((c) => c.provider)])
   const comparedOnly = (await catalogProviders(ctx.home)).filter((p) => !known.has(p))
   return {
     providers: [

@@ -7,6 +7,7 @@ import type {SkyhopConfig} from '../config.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
 import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
 import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
+import type {LoadedPluginProvider} from '../providers/plugins.js'
 import type {Provider} from '../providers/provider.js'
 import type {Store} from '../state/store.js'
 import type {Planning} from './planning.js'
@@ -27,6 +28,10 @@ export interface ServiceContext {
   store(): Promise<Store>
   /** The enabled backends. */
   providers(): Promise<Map<string, Provider>>
+  /** Every provider skyhop can launch on here, enabled or not: the built-in ones and installed plugins'. */
+  adapterNames?(): Promise<string[]>
+  /** The providers installed plugins register (docs/providers/plugins.md). */
+  pluginProviders?(): Promise<readonly LoadedPluginProvider[]>
   replanner(options?: PlanningOptions): Promise<Replanner>
   planning(options?: PlanningOptions): Promise<Planning>
   planningInputs(options?: {catalogFile?: string; objective?: Objective}): Promise<PlanningInputs>

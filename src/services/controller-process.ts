@@ -33,7 +33,7 @@ export function spawnDetachedController(
   const dir = join(home, 'controllers')
   mkdirSync(dir, {recursive: true})
   const log = openSync(join(dir, `${id}.log`), 'a', 0o600)
-  const child = spawn(process.execPath, [binPath(), command, id, ...(owner ? ['--owner', owner] : [])], {
+  const child = spawn(process.execPath, [binPath(), command, id, ...(owner ? ['--claimed', owner] : [])], {
     detached: true,
     stdio: ['ignore', log, log],
     env: {...process.env, SKYHOP_HOME: home},

@@ -17,17 +17,19 @@ export async function driveRecordedJob(
     signal: AbortSignal
     onEvent: (event: ControllerEvent) => void
     onSkip: (message: string) => void
-    /** The owner `recover` claimed the job's lease under for this controller. */
+    /** The lease owner (an agent's name); default: a fresh controller name. */
     owner?: string
+    /** The owner `recover` (or a detached `launch`) claimed the job's lease under for this controller: taken over first. */
+    claimed?: string
   },
 ): Promise<LaunchResult | {skipped: true}> {
   const store = await ctx.store()
   const job = store.findJob(options.job)
   const stored = job.options as {catalogFile?: string; objective?: Objective; retryUntilUpMs?: number}
   const replan = await ctx.replanner({catalogFile: stored.catalogFile, objective: stored.objective, jobs: [job.spec]})
-  const owner = controllerOwner()
+  const owner = options.owner ?? controllerOwner()
   // Started for a claim (`recover`, a detached `launch`): take it over under this process's own name.
-  if (options.owner && !store.handOverJobLease(job.id, options.owner, owner, LEASE_TTL_MS)) {
+  if (options.claimed && !store.handOverJobLease(job.id, options.claimed, owner, LEASE_TTL_MS)) {
     options.onSkip(`job ${job.id} is driven by another controller (the lease claimed for this one was taken)`)
     return {skipped: true}
   }

@@ -23,6 +23,8 @@ export interface JobSummary {
   createdAt: string
   updatedAt: string
   sweepId: string | null
+  /** Who launched it; null for jobs from before owners. */
+  owner: string | null
 }
 
 export interface AttemptSummary {
@@ -103,6 +105,7 @@ export function summarize(store: Store, job: JobRecord): JobSummary {
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     sweepId: job.sweepId,
+    owner: job.owner,
   }
 }
 

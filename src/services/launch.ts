@@ -21,6 +21,7 @@ import {type LogLine, jobLogs} from './logs.js'
 import type {Replanner} from '../planner/replanner.js'
 import {requireEnabledProvider} from './providers.js'
 import {liveFailureBehind} from './live-failures.js'
+import {actorOf, admitWithinBudget, headroomFor, planWithinBudgets, specWithinBudget} from './owners.js'
 
 export type {ControllerEvent} from '../controller/deps.js'
 export type {Plan} from '../planner/types.js'
@@ -91,6 +92,8 @@ export interface LaunchResult {
   detached: boolean
   /** The exit code `launch --wait` ends with (the job's own, or skyhop's for failures). */
   exitCode: number | null
+  /** Set when the job was handed to `skyhop agent` (config `agent: true`) instead of a controller started here. */
+  agent?: true
 }
 
 export interface StartJobInput {
@@ -109,18 +112,35 @@ export interface StartJobInput {
   pollIntervalMs?: number
   checkpointSync?: ControllerDeps['checkpointSync']
   attemptHolds?: ControllerDeps['attemptHolds']
+  /** Who launched it (recorded as the job's owner). */
+  owner?: string | null
+  /** The chosen candidate's hourly USD price, which budgets count while the job is unfinished. */
+  plannedUsdPerHour?: number | null
+  /** Runs the recording (one transaction with whatever checks it makes, e.g. the budget's). */
+  admit?: (record: () => JobRecord) => JobRecord
+  /** Detached: leave the job to `skyhop agent` (no lease taken, no controller started here). */
+  toAgent?: boolean
 }
 
-/** Records the job and drives it here, or starts a detached controller for it. */
+/** Records the job and drives it here, or starts a detached controller for it (or leaves it to an agent). */
 export async function startJob(input: StartJobInput): Promise<LaunchResult> {
-  const job = input.store.createJob({
-    name: input.spec.name,
-    file: input.file,
-    spec: input.spec,
-    options: {...input.options},
-    sweepId: input.sweepId,
-    matrix: input.matrix,
-  })
+  const record = (): JobRecord =>
+    input.store.createJob({
+      name: input.spec.name,
+      file: input.file,
+      spec: input.spec,
+      options: {...input.options},
+      sweepId: input.sweepId,
+      matrix: input.matrix,
+      owner: input.owner ?? null,
+      plannedUsdPerHour: input.plannedUsdPerHour ?? null,
+    })
+  const job = input.admit ? input.admit(record) : record()
+  if (!input.wait && input.toAgent) {
+    // Recorded without a lease: the first agent that scans the store claims it (docs/agent.md).
+    input.store.addEvent(job.id, null, 'handed-to-agent', {})
+    return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null, agent: true}
+  }
   if (!input.wait) {
     // Claimed before the controller starts, so a `recover` running meanwhile does not take the new job for an orphan.
     const owner = controllerOwner()
@@ -196,6 +216,8 @@ export interface PreparedLaunch {
   plan: Plan
   replan: Replanner
   options: StoredLaunchOptions
+  /** Who launches it. */
+  owner: string
 }
 
 /** Everything up to the start, recording nothing: load, overrides, secrets, checkpoint store, provider, plan. */
@@ -215,11 +237,18 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   await requireEnabledProvider(ctx, request.provider)
   const planning = await ctx.planning({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
   const replan = planning.replan
-  const plan = await planForLaunch(spec, replan, {region: request.region}, planning.liveFailures)
-  await workdirStoreFor(ctx, spec, plan.candidates)
-  await checkSecretsReachClouds(ctx, spec, plan.candidates)
+  const planned = await planForLaunch(spec, replan, {region: request.region}, planning.liveFailures)
+  // Budgets on the owner's (and their teams') running spend: only candidates that fit, and a
+  // max_price that keeps the controller's later re-plans within what was left.
+  const owner = actorOf(ctx.config()).user
+  const heads = headroomFor(ctx.config(), await ctx.store(), owner)
+  const verdict = planWithinBudgets(planned, heads, owner, spec.name)
+  const plan = verdict.plan
+  const budgeted = specWithinBudget(spec, verdict.maxUsdPerHour, await ctx.fx())
+  await workdirStoreFor(ctx, budgeted, plan.candidates)
+  await checkSecretsReachClouds(ctx, budgeted, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
-  return {spec, file: loaded.file, plan, replan, options}
+  return {spec: budgeted, file: loaded.file, plan, replan, options, owner}
 }
 
 /**
@@ -304,7 +333,22 @@ export async function launch(
   const providers = await ctx.providers()
   const {file, replan} = prepared
   const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates)
-  const collaborators = {store, providers, replan, home: ctx.home, spec, file, options: prepared.options, wait: options.wait}
+  const owner = prepared.owner
+  const usdPerHour = prepared.plan.chosen?.hourlyPriceUsd ?? null
+  const collaborators = {
+    store,
+    providers,
+    replan,
+    home: ctx.home,
+    spec,
+    file,
+    options: prepared.options,
+    wait: options.wait,
+    owner,
+    plannedUsdPerHour: usdPerHour,
+    admit: (record: () => JobRecord) => admitWithinBudget(ctx.config(), store, {owner, jobName: spec.name, usdPerHour}, record),
+    toAgent: ctx.config().agent === true,
+  }
   const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}
   if (!options.wait) return startJob({...collaborators, ...signers})
   const progress = options.progress ?? {event: () => undefined}

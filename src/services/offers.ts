@@ -33,11 +33,13 @@ export interface OffersOptions {
   limit?: number
   /** Every match, whatever the limit. */
   all?: boolean
+  /** Every provider skyhop can launch on (built in and plugins'); default the built-in ones. */
+  adapters?: readonly string[]
 }
 
 export function findOffers(options: OffersOptions): OfferSearchResult {
-  const {all, limit, ...query} = options
+  const {all, limit, adapters: names, ...query} = options
   const result = searchOffers({...query, fx: fxFromEnv(), limit: all ? undefined : (limit ?? DEFAULT_OFFER_LIMIT)})
-  const adapters: ReadonlySet<string> = new Set(KNOWN_PROVIDERS)
+  const adapters: ReadonlySet<string> = new Set(names ?? KNOWN_PROVIDERS)
   return {...result, offers: result.offers.map((r) => ({...r, launchable: adapters.has(r.offer.provider)}))}
 }

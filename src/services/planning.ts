@@ -36,6 +36,8 @@ export interface PlanningSetup {
   jobs?: readonly JobSpec[]
   /** Receives each backend whose live offers could not be read, with why. */
   liveFailures?: Map<string, Error>
+  /** Every provider skyhop can launch on (built in and plugins'); default the built-in ones. */
+  adapters?: readonly string[]
 }
 
 export interface Planning {
@@ -143,7 +145,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     offerOf,
     accelerators: (name) => catalog.registry.resolve(name),
     enabledProviders: enabled,
-    adapters: new Set(KNOWN_PROVIDERS),
+    adapters: new Set(setup.adapters ?? KNOWN_PROVIDERS),
     maxNodes: new Map([...setup.providers.values()].map((p) => [p.name, p.maxNodes ?? 1])),
     // Asked only for a job with a container image: finding the local runtime starts a process.
     containerProviders: () =>

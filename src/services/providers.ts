@@ -7,5 +7,5 @@ export async function requireEnabledProvider(ctx: ServiceContext, name: string |
   const providers = await ctx.providers()
   if (providers.has(name)) return
   const {unknownProviderError} = await import('../providers/registry.js')
-  throw await unknownProviderError(name, [...providers.keys()])
+  throw await unknownProviderError(name, [...providers.keys()], await ctx.adapterNames?.())
 }

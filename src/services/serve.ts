@@ -15,6 +15,7 @@ import {type ReplicaRecord, type ServiceRecord, TERMINAL_REPLICA_STATES, TERMINA
 import {ServiceStore} from '../state/services.js'
 import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {actorOf, requireMayAct} from './owners.js'
 
 export interface ReplicaSummary {
   n: number
@@ -105,9 +106,15 @@ export async function serveUp(
   const {spec, file} = loadServiceFile(options.file)
   await preflight(ctx, spec)
   const store = await ctx.store()
-  const svc = services(store).createService({name: spec.name, file, spec})
-  ;(options.spawn ?? spawnDetachedController)(ctx.home, svc.id, 'serve-controller')
-  options.onProgress?.(`service ${svc.name} (${svc.id}): controller started`)
+  const svc = services(store).createService({name: spec.name, file, spec, owner: actorOf(ctx.config()).user})
+  if (ctx.config().agent === true) {
+    // Recorded without a lease: an agent claims it (docs/agent.md).
+    store.addEvent(svc.id, null, 'handed-to-agent', {})
+    options.onProgress?.(`service ${svc.name} (${svc.id}): handed to skyhop agent`)
+  } else {
+    ;(options.spawn ?? spawnDetachedController)(ctx.home, svc.id, 'serve-controller')
+    options.onProgress?.(`service ${svc.name} (${svc.id}): controller started`)
+  }
   if (!options.wait) return summarizeService(store, svc.id)
   const timeoutMs = options.timeoutMs ?? (spec.service!.readiness.initialDelaySeconds + 60) * 1000
   const first = Math.min(1, spec.service!.replicas.min)
@@ -176,6 +183,7 @@ export async function serveDown(
   const store = await ctx.store()
   const s = services(store)
   const svc = s.findService(options.service)
+  requireMayAct(actorOf(ctx.config()), {kind: 'service', ...svc}, 'stop')
   if (TERMINAL_SERVICE_STATES.has(svc.state) && s.unreleasedReplicas(svc.id).length === 0) return summarizeService(store, svc.id)
   if (!TERMINAL_SERVICE_STATES.has(svc.state)) s.setServiceState(svc.id, 'STOPPING')
   const controlled = () => {
@@ -258,6 +266,7 @@ export async function servePreempt(
   const store = await ctx.store()
   const s = services(store)
   const svc = s.findService(options.service)
+  requireMayAct(actorOf(ctx.config()), {kind: 'service', ...svc}, 'preempt')
   const ready = s.replicas(svc.id).filter((r) => r.handle && r.state === 'READY')
   const chosen = options.replica === undefined ? ready[0] : ready.find((r) => r.n === options.replica)
   if (!chosen)
@@ -283,17 +292,19 @@ export async function driveRecordedService(
     signal: AbortSignal
     onEvent: (event: ServiceEvent) => void
     onSkip: (message: string) => void
-    /** The owner `recover` claimed the service's lease under for this controller. */
+    /** The lease owner (an agent's name); default: a fresh controller name. */
     owner?: string
+    /** The owner `recover` claimed the service's lease under for this controller: taken over first. */
+    claimed?: string
   },
 ): Promise<ServiceSummary | {skipped: true}> {
   const store = await ctx.store()
   const s = services(store)
   const svc = s.findService(options.service)
   const replan = await ctx.replanner({jobs: [svc.spec]})
-  const owner = controllerOwner()
+  const owner = options.owner ?? controllerOwner()
   // Started for a claim (`recover`): take it over under this process's own name.
-  if (options.owner && !s.handOverLease(svc.id, options.owner, owner, SERVICE_LEASE_TTL_MS)) {
+  if (options.claimed && !s.handOverLease(svc.id, options.claimed, owner, SERVICE_LEASE_TTL_MS)) {
     options.onSkip(`service ${svc.id} is driven by another controller (the lease claimed for this one was taken)`)
     return {skipped: true}
   }

@@ -2,6 +2,7 @@
 import type {EventRecord} from '../model/records.js'
 import type {Store} from '../state/store.js'
 import type {ServiceContext} from './context.js'
+import {actorOf} from './owners.js'
 import {type AttemptSummary, type JobSummary, attemptSummary, nodeSummaries, summarize} from './jobs.js'
 
 export interface JobDetail extends JobSummary {
@@ -27,7 +28,7 @@ export function jobDetail(store: Store, ref: string): JobDetail {
   }
 }
 
-export function listJobs(store: Store, filter: {sweepId?: string; limit?: number} = {}): JobSummary[] {
+export function listJobs(store: Store, filter: {sweepId?: string; limit?: number; owner?: string} = {}): JobSummary[] {
   return store.listJobs(filter).map((j) => summarize(store, j))
 }
 
@@ -37,6 +38,8 @@ export interface StatusOptions {
   /** A sweep id or name: only its jobs. An unknown one is an error, not an empty list. */
   sweep?: string
   limit?: number
+  /** Every user's jobs; default: only this user's (and those from before owners). */
+  allUsers?: boolean
 }
 
 export type StatusResult = {jobs: JobSummary[]} | {job: JobDetail}
@@ -45,5 +48,6 @@ export async function jobStatus(ctx: ServiceContext, options: StatusOptions): Pr
   const store = await ctx.store()
   const sweepId = options.sweep === undefined ? undefined : store.findSweep(options.sweep).id
   if (options.job) return {job: jobDetail(store, options.job)}
-  return {jobs: listJobs(store, {sweepId, limit: options.limit})}
+  const owner = options.allUsers ? undefined : actorOf(ctx.config()).user
+  return {jobs: listJobs(store, {sweepId, limit: options.limit, owner})}
 }

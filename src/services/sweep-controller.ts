@@ -25,8 +25,10 @@ export async function driveRecordedSweep(
     signal: AbortSignal
     onEvent: (event: SweepEvent) => void
     onSkip: (message: string) => void
-    /** The owner `recover` claimed the sweep's lease under for this controller. */
+    /** The lease owner (an agent's name); default: a fresh controller name. */
     owner?: string
+    /** The owner `recover` (or a detached `sweep`) claimed the sweep's lease under for this controller: taken over first. */
+    claimed?: string
   },
 ): Promise<(SweepResult & {stats: SweepRun['stats']}) | {skipped: true}> {
   const store = await ctx.store()
@@ -34,9 +36,9 @@ export async function driveRecordedSweep(
   const stored = sweep.options as unknown as StoredSweepOptions
   const inputs = await ctx.planningInputs({catalogFile: stored.catalogFile, objective: stored.objective})
   try {
-    const deps = await sweepDeps(ctx, inputs)
+    const deps = await sweepDeps(ctx, inputs, options.owner)
     // Started for a claim (`recover`, a detached `sweep`): take it over under this process's own name.
-    if (options.owner && !store.handOverSweepLease(sweep.id, options.owner, deps.owner, LEASE_TTL_MS)) {
+    if (options.claimed && !store.handOverSweepLease(sweep.id, options.claimed, deps.owner, LEASE_TTL_MS)) {
       options.onSkip(`sweep ${sweep.id} is driven by another controller (the lease claimed for this one was taken)`)
       return {skipped: true}
     }

@@ -32,6 +32,7 @@ import {controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
+import {actorOf} from './owners.js'
 
 export {SweepLeaseHeldError}
 export type {StoredSweepOptions, SweepEvent, SweepJobOptions, SweepRun} from '../controller/sweep-driver.js'
@@ -88,7 +89,12 @@ export async function planSweepJobs(request: SweepRequest, inputs: PlanningInput
   return {name: request.spec.name, file: request.file, base, matrix, combinations, plan, budget: request.budget, budgetUsd}
 }
 
-export function recordSweep(store: Store, planned: PlannedSweep, options: StoredSweepOptions): {sweep: SweepRecord; jobs: JobRecord[]} {
+export function recordSweep(
+  store: Store,
+  planned: PlannedSweep,
+  options: StoredSweepOptions,
+  owner: string | null = null,
+): {sweep: SweepRecord; jobs: JobRecord[]} {
   const {plan} = planned
   const jobs = planned.combinations.map((c, i) => {
     const a = plan.assignments[i]
@@ -122,7 +128,15 @@ export function recordSweep(store: Store, planned: PlannedSweep, options: Stored
     assumptions: plan.assumptions,
   }
   const recorded = store.createSweep(
-    {name: planned.name, file: planned.file, spec: planned.base, budgetUsd: planned.budgetUsd, options: {...options}, plan: planSummary},
+    {
+      name: planned.name,
+      file: planned.file,
+      spec: planned.base,
+      budgetUsd: planned.budgetUsd,
+      options: {...options},
+      plan: planSummary,
+      owner,
+    },
     jobs,
   )
   // Jobs the plan could not place end now, with the plan's reason.
@@ -402,13 +416,17 @@ export async function startSweep(
   const planned = await sweepWithWorkdir(ctx, prepared.planned)
   const store = await ctx.store()
   const {objective, catalogFile} = prepared
-  const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile})
+  const owner = actorOf(ctx.config()).user
+  const {sweep} = recordSweep(store, planned, {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile}, owner)
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
-    // Claimed before the controller starts, so a `recover` running meanwhile does not take the new sweep for an orphan.
-    const owner = controllerOwner()
-    store.claimSweepLease(sweep.id, owner, LEASE_TTL_MS)
-    spawnDetachedController(ctx.home, sweep.id, 'sweep-controller', owner)
+    // With agents configured the sweep is left unleased for one of them to claim (docs/agent.md).
+    if (ctx.config().agent !== true) {
+      // Claimed before the controller starts, so a `recover` running meanwhile does not take the new sweep for an orphan.
+      const claim = controllerOwner()
+      store.claimSweepLease(sweep.id, claim, LEASE_TTL_MS)
+      spawnDetachedController(ctx.home, sweep.id, 'sweep-controller', claim)
+    }
     return {...result(), detached: true, stats: null}
   }
   const fg = catchInterrupt()
@@ -426,14 +444,17 @@ export async function startSweep(
   return {...result(), detached: false, stats: run.stats}
 }
 
-/** What running a sweep takes from the context, with the planning inputs gathered once. */
-export async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs) {
+/**
+ * What running a sweep takes from the context, with the planning inputs gathered once; owner:
+ * the lease owner (default a fresh controller name).
+ */
+export async function sweepDeps(ctx: ServiceContext, inputs: PlanningInputs, owner: string = controllerOwner()) {
   return {
     store: await ctx.store(),
     providers: await ctx.providers(),
     inputs,
     home: ctx.home,
-    owner: controllerOwner(),
+    owner,
     env: process.env,
     checkpointSync: await ctx.checkpointSync(),
     attemptHolds: await ctx.attemptHolds(),

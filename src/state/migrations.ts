@@ -196,4 +196,19 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX service_replicas_service ON service_replicas(service_id, state);
     `,
   },
+  {
+    version: 5,
+    name: 'owners: who launched each job, sweep and service; the hourly spend a job was planned at',
+    // Portable SQL only (it runs on PostgreSQL too): ADD COLUMN of TEXT and REAL, plain indexes.
+    // Rows from before owners have a NULL owner: every user sees them and may act on them.
+    // planned_usd_per_hour: the chosen candidate's hourly price in USD when the job was
+    // recorded (NULL when unknown); budgets count it for every unfinished job.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN owner TEXT;
+      ALTER TABLE jobs ADD COLUMN planned_usd_per_hour REAL;
+      ALTER TABLE sweeps ADD COLUMN owner TEXT;
+      ALTER TABLE services ADD COLUMN owner TEXT;
+      CREATE INDEX jobs_owner ON jobs(owner, state);
+    `,
+  },
 ]

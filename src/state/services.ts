@@ -28,7 +28,7 @@ export class ServiceStore {
     return this.clock().toISOString()
   }
 
-  createService(input: {name: string; file: string | null; spec: JobSpec}): ServiceRecord {
+  createService(input: {name: string; file: string | null; spec: JobSpec; owner?: string | null}): ServiceRecord {
     const id = newId('svc')
     const now = this.now()
     const live = this.db.prepare(`SELECT id FROM services WHERE name = ? AND state IN ('RUNNING','STOPPING')`).get(input.name) as
@@ -41,10 +41,10 @@ export class ServiceStore {
     }
     this.db
       .prepare(
-        `INSERT INTO services (id, name, file, spec_json, version, state, target_replicas, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 1, 'RUNNING', ?, ?, ?)`,
+        `INSERT INTO services (id, name, file, spec_json, version, state, target_replicas, created_at, updated_at, owner)
+         VALUES (?, ?, ?, ?, 1, 'RUNNING', ?, ?, ?, ?)`,
       )
-      .run(id, input.name, input.file, JSON.stringify(input.spec), input.spec.service?.replicas.min ?? 0, now, now)
+      .run(id, input.name, input.file, JSON.stringify(input.spec), input.spec.service?.replicas.min ?? 0, now, now, input.owner ?? null)
     this.store.addEvent(id, null, 'service-created', {name: input.name})
     return this.getService(id)!
   }
@@ -270,6 +270,7 @@ function toService(r: Row): ServiceRecord {
     updatedAt: r.updated_at as string,
     leaseOwner: (r.lease_owner as string | null) ?? null,
     leaseExpiresAt: (r.lease_expires_at as number | null) ?? null,
+    owner: (r.owner as string | null) ?? null,
   }
 }
 

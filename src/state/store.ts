@@ -206,8 +206,9 @@ export class Store {
     this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO jobs (id, name, file, spec_json, state, created_at, updated_at, sweep_id, matrix_json, options_json)
-           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?)`,
+          `INSERT INTO jobs (id, name, file, spec_json, state, created_at, updated_at, sweep_id, matrix_json, options_json, owner,
+             planned_usd_per_hour)
+           VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -219,8 +220,10 @@ export class Store {
           input.sweepId ?? null,
           input.matrix ? JSON.stringify(input.matrix) : null,
           JSON.stringify(redactDeep(input.options ?? {})),
+          input.owner ?? null,
+          input.plannedUsdPerHour ?? null,
         )
-      this.insertEvent(id, null, 'job-created', {name: input.name, file: input.file})
+      this.insertEvent(id, null, 'job-created', {name: input.name, file: input.file, ...(input.owner ? {owner: input.owner} : {})})
     })
     return this.getJob(id)!
   }
@@ -250,9 +253,17 @@ export class Store {
     })
   }
 
-  listJobs(filter: {sweepId?: string; states?: JobState[]; limit?: number} = {}): JobRecord[] {
+  /**
+   * Newest first. `owner`: only that user's jobs and those from before owners (no owner), which
+   * every user sees.
+   */
+  listJobs(filter: {sweepId?: string; states?: JobState[]; limit?: number; owner?: string} = {}): JobRecord[] {
     const where: string[] = []
     const args: unknown[] = []
+    if (filter.owner !== undefined) {
+      where.push('(owner = ? OR owner IS NULL)')
+      args.push(filter.owner)
+    }
     if (filter.sweepId) {
       where.push('sweep_id = ?')
       args.push(filter.sweepId)
@@ -301,6 +312,20 @@ export class Store {
       this.insertEvent(id, event.attemptId ?? null, event.kind, {state, ...event.data})
       return true
     })
+  }
+
+  /**
+   * What every owner's unfinished jobs were planned to cost per hour, in USD: the running
+   * spend budgets are enforced against (src/planner/spend-budget.ts). A job whose price was
+   * unknown counts 0 (a budget never lets one be recorded). Jobs from before owners are
+   * under the owner null.
+   */
+  runningSpendByOwner(): Array<{owner: string | null; usdPerHour: number; jobs: number}> {
+    const rows = this.sql(
+      `SELECT owner, SUM(COALESCE(planned_usd_per_hour, 0)) AS usd, COUNT(*) AS n FROM jobs
+       WHERE state NOT IN ('SUCCEEDED','FAILED','CANCELLED') GROUP BY owner`,
+    ).all() as Array<{owner: string | null; usd: number; n: number}>
+    return rows.map((r) => ({owner: r.owner, usdPerHour: r.usd, jobs: r.n}))
   }
 
   // ---- leases: exactly one controller drives a job at a time -------------------------
@@ -682,8 +707,8 @@ export class Store {
     const jobIds = this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json)
-           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)`,
+          `INSERT INTO sweeps (id, name, created_at, updated_at, state, spec_json, budget_usd, file, options_json, plan_json, owner)
+           VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           id,
@@ -695,8 +720,9 @@ export class Store {
           input.file,
           JSON.stringify(redactDeep(input.options)),
           input.plan ? JSON.stringify(input.plan) : null,
+          input.owner ?? null,
         )
-      return jobs.map((j) => this.createJob({...j, sweepId: id}).id)
+      return jobs.map((j) => this.createJob({owner: input.owner ?? null, ...j, sweepId: id}).id)
     })
     return {sweep: this.getSweep(id)!, jobs: jobIds.map((j) => this.getJob(j)!)}
   }
@@ -872,6 +898,8 @@ function toJob(r: Row): JobRecord {
     leaseOwner: (r.lease_owner as string | null) ?? null,
     leaseExpiresAt: (r.lease_expires_at as number | null) ?? null,
     options: JSON.parse((r.options_json as string) || '{}') as Record<string, unknown>,
+    owner: (r.owner as string | null) ?? null,
+    plannedUsdPerHour: (r.planned_usd_per_hour as number | null) ?? null,
   }
 }
 
@@ -890,6 +918,7 @@ function toSweep(r: Row): SweepRecord {
     reason: (r.reason as string | null) ?? null,
     leaseOwner: (r.lease_owner as string | null) ?? null,
     leaseExpiresAt: (r.lease_expires_at as number | null) ?? null,
+    owner: (r.owner as string | null) ?? null,
   }
 }
 

@@ -184,11 +184,54 @@ describe('--json output of every command matches its schema (built CLI)', functi
     json('status', ['status', '--sweep', detached.sweep.id], o)
   })
 
+  it('agent --once (JSON Lines: events, then the envelope)', () => {
+    // A job left unowned (no controller), as `launch --detach` leaves it with agents configured.
+    // Its own home: an agent adopts every unowned job of its store, and this one's are known.
+    const agentHome = tempHome()
+    const config2 = join(agentHome, 'config.yaml')
+    writeFileSync(config2, 'providers:\n  slurm: {enabled: false}\nagent: true\n')
+    const a = {home: agentHome, env: {SKYHOP_CONFIG: config2}}
+    const launched = json('launch', ['launch', jobFile, '-y', '--detach', '--name', 'for-agent'], a)
+    expect(launched.agent).to.equal(true)
+    const r = runCli(['agent', '--once', '--json'], a)
+    expect(r.code, r.stderr).to.equal(0)
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    for (const event of lines.slice(0, -1)) check(`${BASE}agent.json#/definitions/event`, event, `event ${event.event}`)
+    check('envelope', lines.at(-1), 'agent envelope')
+    check('agent', lines.at(-1).result, 'agent result')
+    expect(lines.at(-1).result.work.map((w: {id: string; outcome: string}) => [w.id, w.outcome])).to.deep.include([
+      launched.job.id,
+      'finished',
+    ])
+    validated.set('agent', (validated.get('agent') ?? 0) + 1)
+  })
+
   it('cost, by job, provider and sweep', () => {
     for (const by of ['job', 'provider', 'sweep']) {
       const report = json('cost', ['cost', '--by', by, '--since', 'all'], o)
       expect(report.total.attempts).to.be.greaterThan(0)
     }
+  })
+
+  it('dashboard: its one document, printed once it listens, before it serves until a signal', async () => {
+    const run = runCliAsync(['dashboard', '--port', '0', '--json'], {home, env})
+    let out = ''
+    run.child.stdout!.on('data', (d) => (out += d))
+    try {
+      await waitFor(() => out.includes('"tokenSource"'), 30_000)
+      await new Promise((r) => setTimeout(r, 200))
+    } finally {
+      run.child.kill('SIGTERM')
+    }
+    const ended = await run
+    expect(ended.code, ended.stderr).to.equal(0)
+    const envelope = parseEnvelope(ended.stdout)
+    check('envelope', envelope, 'dashboard envelope')
+    check('dashboard', envelope.result, 'skyhop dashboard --port 0')
+    validated.set('dashboard', (validated.get('dashboard') ?? 0) + 1)
   })
 
   it('check, accelerators, offers, catalog status, catalog refresh', async () => {

@@ -54,7 +54,7 @@ describe('skyhop simulate (built bin/run.js)', () => {
     expect(names).to.deep.equal(['on-demand', 'spot', 'greedy', 'uniform-progress', 'omniscient', 'hourly-price', 'skyhop'])
     for (const p of env.result.policies) {
       if (p.safe) expect(p.deadlineMisses, p.name).to.equal(0)
-      expect(p).to.have.keys(schema.properties.policies.items.required)
+      expect(p).to.have.keys(schema.definitions.job.properties.policies.items.required)
     }
     expect(env.result.settings).to.include({seeds: 12, changeoverHours: 0.2, noticeSeconds: 120})
     expect(env.result.traces.markets.map((m: {zone: string}) => m.zone).sort()).to.deep.equal(['us-east-1c', 'us-west-2a'])

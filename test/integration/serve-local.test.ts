@@ -11,7 +11,7 @@ import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
 import {ROOT, parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
-import {sleep, waitUntil} from '../helpers/wait.js'
+import {sleep, until, waitUntil} from '../helpers/wait.js'
 
 const SERVER_DIR = join(ROOT, 'examples', 'model-server')
 
@@ -244,6 +244,30 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
     ])
   })
 
+  it('a p95 above slo.p95_latency scales up though the rate alone would not', async () => {
+    const w = world()
+    // 1,000 requests/s per replica: the rate below never asks for a second; 150 ms answers break a 50 ms SLO.
+    const file = serviceFile(
+      w,
+      'svc',
+      '  replicas: {min: 1, max: 2, target_qps_per_replica: 1000}\n  upscale_delay: 1s\n  downscale_delay: 1m\n  slo: {p95_latency: 50ms}\n',
+      {DELAY_MS: 150},
+    )
+    const up = w.json(['serve', 'up', file])
+    const load = autocannon({url: `${up.endpoint}/`, connections: 4, overallRate: 25, duration: 6})
+    await waitUntil(() => w.store().getService(up.id)!.targetReplicas === 2, 10_000, 100)
+    const result = await load
+    expect(result.non2xx + result.errors).to.equal(0)
+    const scaled = w
+      .store()
+      .store.events(up.id)
+      .filter((e) => e.kind === 'service-scaled')
+    expect(scaled.map((e) => [e.data.from, e.data.to])).to.deep.equal([[1, 2]])
+    expect(scaled[0].data.sloP95Ms).to.equal(50)
+    expect(scaled[0].data.p95Ms).to.be.above(50)
+    expect(scaled[0].data.ratePerSecond).to.be.below(1000)
+  })
+
   it('a rolling update under load: 0 failed requests, every replica on the new version', async () => {
     const w = world()
     const up = w.json(['serve', 'up', serviceFile(w, 'svc', '  replicas: 2\n', {MODEL_VERSION: 1})])
@@ -301,9 +325,17 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
     const recovered = w.json(['recover'])
     expect(recovered.restartedServices).to.deep.equal([up.id])
     await waitUntil(() => w.store().getService(up.id)!.leaseOwner !== null, 10_000, 100)
-    const again = await fetch(`${up.endpoint}/`).catch(() => null)
-    const answered = again?.status === 200 ? again : await sleep(1000).then(() => fetch(`${up.endpoint}/`))
-    expect(answered.status).to.equal(200)
+    // The new controller listens once its balancer thread has started, on the same port.
+    const answered = await until(
+      () =>
+        fetch(`${up.endpoint}/`)
+          .then((r) => r.status)
+          .catch((error: Error) => error.message),
+      (status) => status === 200,
+      10_000,
+      200,
+    )
+    expect(answered).to.equal(200)
     // The same two replicas, adopted; nothing new launched and nothing left unowned.
     expect(
       w

@@ -24,6 +24,8 @@ function job(nodes: number): JobRecord {
     leaseOwner: null,
     leaseExpiresAt: null,
     options: {},
+    owner: null,
+    plannedUsdPerHour: null,
   }
 }
 
