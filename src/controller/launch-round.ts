@@ -208,6 +208,7 @@ export class LaunchRounds {
     this.d.emit('launching', `launching on ${describe(candidate)}${options.held ? ', held until the on-demand attempt has stopped' : ''}`, {
       attemptId: attempt.id,
     })
+    let request: LaunchRequest | null = null
     try {
       const hold = options.held ? await this.d.holds.holdFor(job, attempt.id, provider) : null
       if (hold !== null)
@@ -216,13 +217,14 @@ export class LaunchRounds {
           timeoutSeconds: hold.timeoutSeconds,
         })
       this.d.holds.noteHold(attempt.id, hold)
-      const request = await this.withSecretsObject(
+      const sent = await this.withSecretsObject(
         job,
         provider,
         this.launchRequest(job, attempt, offer, candidate.spot, provider, sync, hold, await this.gangObjects(job, attempt.id, provider)),
       )
+      request = sent
       const handle = await this.underBudget(job, attempt.id, describe(candidate), () =>
-        this.d.withTransientRetry(provider, () => provider.launch(request)),
+        this.d.withTransientRetry(provider, () => provider.launch(sent)),
       )
       this.d.journal.recordOutcome(
         attempt.id,
@@ -236,19 +238,33 @@ export class LaunchRounds {
       if (hold === null) await this.afterLaunched(attempt.id, provider, handle)
       return 'launched'
     } catch (error) {
-      const perr = asProviderError(candidate.provider, error)
+      let perr = asProviderError(candidate.provider, error)
+      let unknown = false
       // A launch that kept failing in transit may still have reached the backend.
-      if (
-        perr.category === 'transient' &&
-        (await this.lookUpAfterFailure(candidate, () => this.adoptByTag(provider, attempt, 'attempt-launched')))
-      )
-        return 'launched'
+      if (perr.category === 'transient') {
+        const found = await this.lookUpAfterFailure(candidate, () => this.adoptByTag(provider, attempt, 'attempt-launched'))
+        if (found === 'adopted') return 'launched'
+        if (found === 'unknown' && request !== null) {
+          // Nobody can say whether the create took effect: nothing else is launched until it is
+          // settled, by the tag or by the same idempotency key (docs/recovery.md).
+          const settled = await this.settleUnknown(job, attempt, provider, request, describe(candidate), perr)
+          if (settled === 'adopted') return 'launched'
+          if (settled === 'unknown') unknown = true
+          else perr = settled
+        }
+      }
+      if (unknown) {
+        // Still unknown at the bound: the provider cannot be reached even to look. Its other
+        // candidates are passed over (a second create there would not be settled either), and
+        // the attempt's tag lets `down --orphans` find an instance that did start.
+        this.d.blocked.push({provider: candidate.provider, reason: 'unavailable'})
+      }
       this.d.journal.recordOutcome(
         attempt.id,
         {
           state: 'FAILED',
           endedAt: this.d.clock().toISOString(),
-          reason: perr.message,
+          reason: unknown ? `${perr.message}; whether the instance was created is unknown (the provider could not be asked)` : perr.message,
           error: perr.toJSON() as unknown as Record<string, unknown>,
         },
         {
@@ -283,6 +299,63 @@ export class LaunchRounds {
   }
 
   /**
+   * A create whose answer never came and whose tag look-up failed too: the backend may hold an
+   * instance for this attempt. Until the round's bound (at most two candidate budgets), look
+   * for it by its tag again and send the same request again (the same idempotency key: a
+   * backend that has the instance answers with it, one that has not creates it once), with a
+   * backoff. 'adopted' once it is recorded; the backend's definite refusal (it answered, so
+   * no instance exists for the key) as the error; 'unknown' when the bound came first.
+   */
+  private async settleUnknown(
+    job: JobRecord,
+    attempt: AttemptRecord,
+    provider: Provider,
+    request: LaunchRequest,
+    where: string,
+    first: ProviderError,
+  ): Promise<'adopted' | 'unknown' | ProviderError> {
+    const own = this.d.deps.candidateBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).candidateMs
+    const span = own > 0 ? 2 * own : 2 * TAG_LOOKUP_BUDGET_MS
+    const until = Math.min(this.launchEndsAt ?? Number.POSITIVE_INFINITY, Date.now() + span)
+    this.d.journal.recordEvent(job.id, attempt.id, 'attempt-outcome-unknown', {candidate: where, code: first.code, message: first.message})
+    this.d.emit(
+      'launch-unknown',
+      `${where}: the launch's answer never came and the look-up failed; settling it before anything else is launched`,
+      {
+        attemptId: attempt.id,
+      },
+    )
+    let delayMs = 500
+    while (Date.now() < until) {
+      await this.d.sleep(Math.max(1, Math.min(delayMs, until - Date.now())))
+      delayMs = Math.min(delayMs * 2, 8_000)
+      const left = until - Date.now()
+      if (left <= 0) break
+      const budget = Math.max(1, own > 0 ? Math.min(own, left) : left)
+      const found = await withDeadline(budget, `the tag lookup of ${attempt.id} on ${where}`, () =>
+        this.adoptByTag(provider, attempt, 'attempt-reconciled'),
+      )
+      if (found === 'adopted') return 'adopted'
+      try {
+        const handle = await withDeadline(Math.max(1, Math.min(budget, until - Date.now())), `the launch on ${where}`, () =>
+          this.d.withTransientRetry(provider, () => provider.launch(request)),
+        )
+        this.d.journal.recordOutcome(
+          attempt.id,
+          {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
+          {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}},
+        )
+        await this.afterLaunched(attempt.id, provider, handle)
+        return 'adopted'
+      } catch (error) {
+        const perr = asProviderError(attempt.provider, error)
+        if (perr.category !== 'transient') return perr
+      }
+    }
+    return 'unknown'
+  }
+
+  /**
    * A candidate's launch under its budget (and what is left of the round's): every remote
    * call in it stops at the deadline (http/deadline.ts), and each retry in it is progress,
    * an event in the store (`status` shows it) and a line for a person watching.
@@ -312,7 +385,7 @@ export class LaunchRounds {
    * candidate's is likely spent: a silent endpoint is what spends it): at most
    * TAG_LOOKUP_BUDGET_MS, so the launch's bound grows by that once, for its last candidate.
    */
-  private lookUpAfterFailure(candidate: Candidate, fn: () => Promise<boolean>): Promise<boolean> {
+  private lookUpAfterFailure(candidate: Candidate, fn: () => Promise<TagLookup>): Promise<TagLookup> {
     const own = this.d.deps.candidateBudgetMs ?? launchBudgets(this.d.deps.env ?? process.env).candidateMs
     if (own <= 0 && this.launchEndsAt === null) return fn()
     const budgetMs = own > 0 ? Math.min(own, TAG_LOOKUP_BUDGET_MS) : TAG_LOOKUP_BUDGET_MS
@@ -446,16 +519,17 @@ export class LaunchRounds {
    * and records its handle. The way back when the launch's answer was lost: a controller
    * killed between "requested" and "recorded", or a call that timed out after it landed.
    */
-  private async adoptByTag(provider: Provider, attempt: AttemptRecord, kind: string): Promise<boolean> {
-    if (!provider.listOwned) return false
+  private async adoptByTag(provider: Provider, attempt: AttemptRecord, kind: string): Promise<TagLookup> {
+    if (!provider.listOwned) return 'absent'
     let found: LaunchHandle | undefined
     try {
       const owned = await this.d.withTransientRetry(provider, () => provider.listOwned!({regions: [attempt.region], attemptId: attempt.id}))
       found = owned.find((h) => h.data.attemptId === attempt.id)
     } catch {
-      return false
+      // The backend could not be asked: whether it holds the run is unknown.
+      return 'unknown'
     }
-    if (!found) return false
+    if (!found) return 'absent'
     // The tags do not say where its output and samples go: the job's store, as its launch signed them.
     const ship = provider.shipsAttemptFiles && !found.data.ship ? this.d.deps.attemptHolds?.shipRef?.(this.d.job()) : null
     if (ship) found = {...found, data: {...found.data, ship}}
@@ -465,7 +539,7 @@ export class LaunchRounds {
       {kind, data: {externalId: found.externalId, foundBy: 'tag'}},
     )
     await this.afterLaunched(attempt.id, provider, found)
-    return true
+    return 'adopted'
   }
 
   /**
@@ -474,7 +548,7 @@ export class LaunchRounds {
    */
   async adoptRequested(attempt: AttemptRecord): Promise<boolean> {
     const provider = this.d.deps.providers.get(attempt.provider)
-    return provider ? this.adoptByTag(provider, attempt, 'attempt-reconciled') : false
+    return provider ? (await this.adoptByTag(provider, attempt, 'attempt-reconciled')) === 'adopted' : false
   }
 
   /**
@@ -493,7 +567,7 @@ export class LaunchRounds {
       )
       return
     }
-    if (await this.adoptByTag(provider, attempt, 'attempt-reconciled')) return
+    if ((await this.adoptByTag(provider, attempt, 'attempt-reconciled')) === 'adopted') return
     const replanned = await this.d.deps.replan(job.spec, [])
     const key = attemptOfferKey(attempt)
     // Exactly the recorded offer (zone included), even if the plan no longer ranks it.
@@ -544,6 +618,9 @@ export class LaunchRounds {
     }
   }
 }
+
+/** What a look-up by the attempt's tag found: the run (recorded), none, or nothing (the backend could not be asked). */
+type TagLookup = 'adopted' | 'absent' | 'unknown'
 
 /** The offer key of the offer an attempt runs on (planner/offer-index.ts offerKey). */
 export function attemptOfferKey(a: AttemptRecord): string {

@@ -27,11 +27,13 @@ export function spawnDetachedController(
   home: string,
   id: string,
   command: 'controller' | 'sweep-controller' | 'serve-controller' = 'controller',
+  /** The owner whose lease was claimed for this controller (recover); it holds the lease as its own. */
+  owner?: string,
 ): void {
   const dir = join(home, 'controllers')
   mkdirSync(dir, {recursive: true})
   const log = openSync(join(dir, `${id}.log`), 'a', 0o600)
-  const child = spawn(process.execPath, [binPath(), command, id], {
+  const child = spawn(process.execPath, [binPath(), command, id, ...(owner ? ['--claimed', owner] : [])], {
     detached: true,
     stdio: ['ignore', log, log],
     env: {...process.env, SKYHOP_HOME: home},

@@ -1,7 +1,7 @@
 // The background controller of one job (`skyhop controller JOB`, started by launch and
 // recover): drives the job as it was recorded until it ends or `signal` aborts. Another
 // controller holding the job is not an error: `onSkip` hears why, and nothing else happens.
-import {driveJob} from '../controller/controller.js'
+import {driveJob, LEASE_TTL_MS} from '../controller/controller.js'
 import {type ControllerEvent} from '../controller/deps.js'
 import {StoreJournal} from '../controller/journal.js'
 import {LeaseHeldError} from '../errors.js'
@@ -19,19 +19,27 @@ export async function driveRecordedJob(
     onSkip: (message: string) => void
     /** The lease owner (an agent's name); default: a fresh controller name. */
     owner?: string
+    /** The owner `recover` (or a detached `launch`) claimed the job's lease under for this controller: taken over first. */
+    claimed?: string
   },
 ): Promise<LaunchResult | {skipped: true}> {
   const store = await ctx.store()
   const job = store.findJob(options.job)
   const stored = job.options as {catalogFile?: string; objective?: Objective; retryUntilUpMs?: number}
   const replan = await ctx.replanner({catalogFile: stored.catalogFile, objective: stored.objective, jobs: [job.spec]})
+  const owner = options.owner ?? controllerOwner()
+  // Started for a claim (`recover`, a detached `launch`): take it over under this process's own name.
+  if (options.claimed && !store.handOverJobLease(job.id, options.claimed, owner, LEASE_TTL_MS)) {
+    options.onSkip(`job ${job.id} is driven by another controller (the lease claimed for this one was taken)`)
+    return {skipped: true}
+  }
   try {
     const final = await driveJob(job.id, {
       journal: new StoreJournal(store),
       providers: await ctx.providers(),
       replan,
       home: ctx.home,
-      owner: options.owner ?? controllerOwner(),
+      owner,
       retryUntilUpMs: stored.retryUntilUpMs,
       pollIntervalMs: 500,
       checkpointSync: await ctx.checkpointSync(),

@@ -145,7 +145,10 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null, agent: true}
   }
   if (!input.wait) {
-    spawnDetachedController(input.home, job.id)
+    // Claimed before the controller starts, so a `recover` running meanwhile does not take the new job for an orphan.
+    const owner = controllerOwner()
+    input.store.claimJobLease(job.id, owner, LEASE_TTL_MS)
+    spawnDetachedController(input.home, job.id, 'controller', owner)
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}
   }
   const final = await driveJob(job.id, {

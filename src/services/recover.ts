@@ -11,7 +11,8 @@ import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import type {ServiceContext} from './context.js'
-import {spawnDetachedController} from './controller-process.js'
+import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {LEASE_TTL_MS} from '../controller/controller.js'
 import {ServiceStore} from '../state/services.js'
 
 export interface RecoverResult {
@@ -70,7 +71,7 @@ export async function recoverJobs(input: {
   store: Store
   providers: ReadonlyMap<string, Provider>
   home: string
-  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller' | 'serve-controller') => void
+  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller' | 'serve-controller', owner?: string) => void
   /** The environment the controllers inherit (default: this process's). */
   env?: NodeJS.ProcessEnv
   /** One attempt's stop at most; default RECOVER_STEP_BUDGET_MS. */
@@ -85,12 +86,18 @@ export async function recoverJobs(input: {
   const act = (a: Omit<RecoverAction, 'jobId' | 'sweepId' | 'attemptId' | 'provider'> & Partial<RecoverAction>): void => {
     actions.push({jobId: null, sweepId: null, attemptId: null, provider: null, ...a})
   }
+  // Each controller is started under a lease claimed for it first (one conditional UPDATE):
+  // of several `recover`s running at once, exactly one restarts a given job, sweep or service;
+  // the others see it claimed and leave it.
   const restartSweep = (sweepId: string, jobId: string | null): void => {
+    const owner = controllerOwner()
+    if (!input.store.claimSweepLease(sweepId, owner, LEASE_TTL_MS)) return
     try {
-      spawn(input.home, sweepId, 'sweep-controller')
+      spawn(input.home, sweepId, 'sweep-controller', owner)
       restartedSweeps.push(sweepId)
       act({step: 'restart-sweep-controller', sweepId, jobId, ok: true, message: `restarted the controller of sweep ${sweepId}`})
     } catch (error) {
+      input.store.releaseSweepClaim(sweepId, owner)
       const f = failure(error)
       act({
         step: 'restart-sweep-controller',
@@ -121,12 +128,15 @@ export async function recoverJobs(input: {
       }
       continue
     }
+    const owner = controllerOwner()
+    if (!input.store.claimJobLease(job.id, owner, LEASE_TTL_MS)) continue
     try {
-      spawn(input.home, job.id)
+      spawn(input.home, job.id, 'controller', owner)
       input.store.addEvent(job.id, null, 'controller-restarted', {})
       restarted.push(job.id)
       act({step: 'restart-controller', jobId: job.id, ok: true, message: 'restarted its controller'})
     } catch (error) {
+      input.store.releaseLease(job.id, owner)
       const f = failure(error)
       act({step: 'restart-controller', jobId: job.id, ok: false, code: f.code, message: `could not restart its controller: ${f.message}`})
       continue
@@ -272,12 +282,15 @@ function recoverServices(
   const services = new ServiceStore(store)
   const restarted: string[] = []
   for (const svc of services.orphanedServices()) {
+    const owner = controllerOwner()
+    if (!services.claimLease(svc.id, owner, LEASE_TTL_MS)) continue
     try {
-      spawn(home, svc.id, 'serve-controller')
+      spawn(home, svc.id, 'serve-controller', owner)
       store.addEvent(svc.id, null, 'controller-restarted', {})
       restarted.push(svc.id)
       act({step: 'restart-service-controller', serviceId: svc.id, ok: true, message: 'restarted its controller'})
     } catch (error) {
+      services.releaseLease(svc.id, owner)
       const f = failure(error)
       act({
         step: 'restart-service-controller',

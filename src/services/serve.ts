@@ -7,7 +7,7 @@
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {type ServiceEvent, driveService} from '../controller/service-controller.js'
+import {SERVICE_LEASE_TTL_MS, type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
 import type {JobSpec} from '../model/job-spec.js'
@@ -313,19 +313,27 @@ export async function driveRecordedService(
     onSkip: (message: string) => void
     /** The lease owner (an agent's name); default: a fresh controller name. */
     owner?: string
+    /** The owner `recover` claimed the service's lease under for this controller: taken over first. */
+    claimed?: string
   },
 ): Promise<ServiceSummary | {skipped: true}> {
   const store = await ctx.store()
   const s = services(store)
   const svc = s.findService(options.service)
   const replan = await ctx.replanner({jobs: [svc.spec]})
+  const owner = options.owner ?? controllerOwner()
+  // Started for a claim (`recover`): take it over under this process's own name.
+  if (options.claimed && !s.handOverLease(svc.id, options.claimed, owner, SERVICE_LEASE_TTL_MS)) {
+    options.onSkip(`service ${svc.id} is driven by another controller (the lease claimed for this one was taken)`)
+    return {skipped: true}
+  }
   try {
     await driveService(svc.id, {
       services: s,
       providers: await ctx.providers(),
       replan,
       home: ctx.home,
-      owner: options.owner ?? controllerOwner(),
+      owner,
       signal: options.signal,
       onEvent: options.onEvent,
     })

@@ -1,5 +1,6 @@
 // The `sweep-controller` service: the background controller of one sweep, started by
 // sweep and recover.
+import {LEASE_TTL_MS} from '../controller/controller.js'
 import type {ServiceContext} from './context.js'
 import {
   type StoredSweepOptions,
@@ -26,6 +27,8 @@ export async function driveRecordedSweep(
     onSkip: (message: string) => void
     /** The lease owner (an agent's name); default: a fresh controller name. */
     owner?: string
+    /** The owner `recover` (or a detached `sweep`) claimed the sweep's lease under for this controller: taken over first. */
+    claimed?: string
   },
 ): Promise<(SweepResult & {stats: SweepRun['stats']}) | {skipped: true}> {
   const store = await ctx.store()
@@ -33,11 +36,13 @@ export async function driveRecordedSweep(
   const stored = sweep.options as unknown as StoredSweepOptions
   const inputs = await ctx.planningInputs({catalogFile: stored.catalogFile, objective: stored.objective})
   try {
-    const run = await runSweep(sweep.id, {
-      ...(await sweepDeps(ctx, inputs, options.owner)),
-      signal: options.signal,
-      onEvent: options.onEvent,
-    })
+    const deps = await sweepDeps(ctx, inputs, options.owner)
+    // Started for a claim (`recover`, a detached `sweep`): take it over under this process's own name.
+    if (options.claimed && !store.handOverSweepLease(sweep.id, options.claimed, deps.owner, LEASE_TTL_MS)) {
+      options.onSkip(`sweep ${sweep.id} is driven by another controller (the lease claimed for this one was taken)`)
+      return {skipped: true}
+    }
+    const run = await runSweep(sweep.id, {...deps, signal: options.signal, onEvent: options.onEvent})
     return {...sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx}), stats: run.stats}
   } catch (error) {
     if (!(error instanceof SweepLeaseHeldError)) throw error

@@ -13,6 +13,7 @@ import type {JobSpec, Money, Objective} from '../model/job-spec.js'
 import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
 import {StoreSweepJournal} from '../controller/journal.js'
+import {LEASE_TTL_MS} from '../controller/controller.js'
 import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
 import {
   type StoredSweepOptions,
@@ -33,7 +34,6 @@ import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchiv
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 import {actorOf, headroomFor} from './owners.js'
 import type {SkyhopConfig} from '../config.js'
-import {LEASE_TTL_MS} from '../controller/controller.js'
 
 export {SweepLeaseHeldError}
 export type {StoredSweepOptions, SweepEvent, SweepJobOptions, SweepRun} from '../controller/sweep-driver.js'
@@ -443,7 +443,12 @@ export async function startSweep(
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
     // With agents configured the sweep is left unleased for one of them to claim (docs/agent.md).
-    if (ctx.config().agent !== true) spawnDetachedController(ctx.home, sweep.id, 'sweep-controller')
+    if (ctx.config().agent !== true) {
+      // Claimed before the controller starts, so a `recover` running meanwhile does not take the new sweep for an orphan.
+      const claim = controllerOwner()
+      store.claimSweepLease(sweep.id, claim, LEASE_TTL_MS)
+      spawnDetachedController(ctx.home, sweep.id, 'sweep-controller', claim)
+    }
     return {...result(), detached: true, stats: null}
   }
   const fg = catchInterrupt()

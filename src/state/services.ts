@@ -156,6 +156,28 @@ export class ServiceStore {
     })
   }
 
+  /** Claims an orphaned service's lease for a controller `recover` is about to start (free or expired only: one claimant wins). */
+  claimLease(id: string, owner: string, ttlMs: number): boolean {
+    const now = this.clock().getTime()
+    return (
+      this.db
+        .prepare(
+          `UPDATE services SET lease_owner = ?, lease_expires_at = ?
+           WHERE id = ? AND (lease_owner IS NULL OR lease_expires_at < ?)`,
+        )
+        .run(owner, now + ttlMs, id, now).changes === 1
+    )
+  }
+
+  /** The controller a claim was made for takes the lease over under its own owner name, while the claim still holds it. */
+  handOverLease(id: string, claimed: string, owner: string, ttlMs: number): boolean {
+    return (
+      this.db
+        .prepare('UPDATE services SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND lease_owner = ?')
+        .run(owner, this.clock().getTime() + ttlMs, id, claimed).changes === 1
+    )
+  }
+
   renewLease(id: string, owner: string, ttlMs: number): boolean {
     const held = this.fences.get(id)
     return (

@@ -436,6 +436,66 @@ export class Store {
   }
 
   /**
+   * Claims an orphaned job's lease for a controller about to be started (by `recover`) under
+   * `owner`: one conditional UPDATE that succeeds only while the lease is free or expired, so
+   * of several processes claiming the same job exactly one wins; the controller started with
+   * that owner then holds it as its own.
+   */
+  claimJobLease(jobId: string, owner: string, ttlMs: number): boolean {
+    return this.claimLease('jobs', jobId, owner, ttlMs)
+  }
+
+  /** claimJobLease for a sweep's lease. */
+  claimSweepLease(sweepId: string, owner: string, ttlMs: number): boolean {
+    return this.claimLease('sweeps', sweepId, owner, ttlMs)
+  }
+
+  /** Free or expired (never "already ours": a claim is a fresh owner's) → ours until now + ttl. */
+  private claimLease(table: 'jobs' | 'sweeps', id: string, owner: string, ttlMs: number): boolean {
+    const now = this.clock().getTime()
+    // Passing to a new owner bumps the fencing token: a controller that held the lease before
+    // can no longer write. The claimer itself writes nothing; the controller it starts takes
+    // the token over (handOver).
+    const info = this.sql(
+      `UPDATE ${table} SET lease_owner = ?, lease_expires_at = ?, lease_token = lease_token + 1
+       WHERE id = ? AND (lease_owner IS NULL OR lease_expires_at < ?)`,
+    ).run(owner, now + ttlMs, id, now)
+    return info.changes === 1
+  }
+
+  /**
+   * The controller a claim was made for takes the lease over under its own owner name (which
+   * names its process): only while the claim is still the holder, whether or not it expired.
+   */
+  handOverJobLease(jobId: string, claimed: string, owner: string, ttlMs: number): boolean {
+    return this.handOver('jobs', jobId, claimed, owner, ttlMs)
+  }
+
+  handOverSweepLease(sweepId: string, claimed: string, owner: string, ttlMs: number): boolean {
+    return this.handOver('sweeps', sweepId, claimed, owner, ttlMs)
+  }
+
+  private handOver(table: 'jobs' | 'sweeps', id: string, claimed: string, owner: string, ttlMs: number): boolean {
+    return this.transaction(() => {
+      const info = this.sql(`UPDATE ${table} SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND lease_owner = ?`).run(
+        owner,
+        this.clock().getTime() + ttlMs,
+        id,
+        claimed,
+      )
+      if (info.changes !== 1) return false
+      // The token the claim took is this controller's from now on.
+      this.takeFence(table, id)
+      return true
+    })
+  }
+
+  /** Lets go of a sweep's own lease only (a claim whose controller could not be started). */
+  releaseSweepClaim(sweepId: string, owner: string): void {
+    this.sql('UPDATE sweeps SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?').run(sweepId, owner)
+  }
+
+  /**
    * One conditional UPDATE: free, expired or ours → ours until now + ttl. Passing to another
    * owner (or taken free) bumps the fencing token, which this store then holds.
    */

@@ -3,7 +3,7 @@
 // capacity slots. Nothing is mocked; vendor tools are absent here, so the accelerator
 // parsers get the outputs the vendors document, labelled as such.
 import {expect} from 'chai'
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -308,6 +308,33 @@ describe('local provider', function () {
     const lost = await until(provider, handle, isTerminal)
     expect(lost).to.include({state: 'LOST', exitCode: null})
     expect(lost.reason).to.match(/died without recording an exit code/)
+  })
+
+  it("a runner killed before its job's shell wrote job.pgid is not LOST while that shell lives (the chaos suite's rerun)", async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home})
+    const handle = track(provider, await provider.launch(request(home, 'sleep 60')))
+    await until(provider, handle, (r) => r.state === 'RUNNING')
+    const {attemptDir, pid} = dataOf(handle)
+    // The moment of the race, set up by hand: the runner dead, no job.pgid, no status, and the
+    // job's shell (a subshell of the runner: the runner's command line) still alive.
+    const pgid = Number(readFileSync(join(attemptDir, 'job.pgid'), 'utf8'))
+    process.kill(pid, 'SIGKILL')
+    process.kill(-pgid, 'SIGKILL')
+    rmSync(join(attemptDir, 'job.pgid'))
+    const shell = spawn('bash', ['-c', 'sleep 30; true', 'skyhop-runner.sh', attemptDir], {stdio: 'ignore'})
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const during = await pollOne(provider, handle)
+      expect(during.state, during.reason ?? '').to.equal('RUNNING')
+      expect(during.reason).to.match(/waiting to see whether the job it was starting runs/)
+    } finally {
+      shell.kill('SIGKILL')
+    }
+    await new Promise((resolve) => shell.once('exit', resolve))
+    // Once no such shell is left, nothing is coming: LOST, as before.
+    const lost = await until(provider, handle, isTerminal)
+    expect(lost).to.include({state: 'LOST', exitCode: null})
   })
 
   it('maxConcurrent queues launches beyond it (PENDING) and starts them when a slot frees', async () => {

@@ -88,6 +88,21 @@ describe('a Slurm runner killed mid-job (real Slurm)', function () {
     expect(readFileSync(marks, 'utf8')).to.equal('start\nstopped\n')
   })
 
+  it('a runner killed before it started the job leaves the attempt LOST (relaunched), never FAILED with its own exit 137', async () => {
+    const marks = join(home, 'marks-unstarted')
+    // Held: the runner waits for a go file before it starts the job, so the kill lands before the job exists.
+    const hold = {file: join(home, `go-${Date.now()}`), timeoutSeconds: 600}
+    const handle = await provider.launch({...slurmRequest(home, `echo start >> ${marks}\n`, {partition: 'high'}), hold})
+    launched.push(handle)
+    const dir = (handle.data as {attemptDir: string}).attemptDir
+    await waitUntil(() => existsSync(join(dir, 'runner.pid')), 60_000, 100)
+    process.kill(runnerPid(dir), 'SIGKILL')
+    const {last, seen} = await pollUntil(provider, handle, (r) => ENDED.has(r.state), 60_000)
+    expect(last.state, seen.join(' → ')).to.equal('LOST')
+    expect(last.exitCode).to.equal(null)
+    expect(existsSync(marks)).to.equal(false)
+  })
+
   for (const code of [0, 3]) {
     it(`ends the attempt with the job's own exit ${code}, once, when the runner is SIGKILLed`, async () => {
       const marks = join(home, `marks-${code}`)

@@ -79,7 +79,7 @@ describe('slurm state mapping', () => {
     expect(mapSlurmState(slurm('RUNNING'), runner()).exitCode).to.equal(null)
   })
 
-  it("maps COMPLETED and FAILED with the runner's exit code first, Slurm's otherwise", () => {
+  it("maps COMPLETED and FAILED with the runner's exit code (or the job's status), never the runner's own death", () => {
     expect(mapSlurmState(slurm('COMPLETED', {slurmExitCode: 0}), runner({exitCode: 0}))).to.include({
       state: 'SUCCEEDED',
       exitCode: 0,
@@ -89,8 +89,20 @@ describe('slurm state mapping', () => {
       state: 'FAILED',
       exitCode: 3,
     })
-    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 42}), runner())).to.include({state: 'FAILED', exitCode: 42})
-    expect(mapSlurmState(slurm('SPECIAL_EXIT', {slurmExitCode: 9}), runner())).to.include({state: 'FAILED', exitCode: 9})
+  })
+
+  it('a runner killed before the job started (no exit_code, no job.status) is LOST, not FAILED with its own 137', () => {
+    // The keeper exits with the runner's status when the job never started: Slurm says FAILED 137.
+    const killed = mapSlurmState(slurm('FAILED', {slurmExitCode: 137}), runner())
+    expect(killed).to.include({state: 'LOST', exitCode: null})
+    expect(killed.reason).to.match(/before the job finished/)
+    expect(mapSlurmState(slurm('SPECIAL_EXIT', {slurmExitCode: 9}), runner())).to.include({state: 'LOST', exitCode: null})
+    expect(mapSlurmState(slurm('COMPLETED', {slurmExitCode: 0}), runner())).to.include({state: 'LOST', exitCode: null})
+    // The job's own status still wins when there is one.
+    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 137}), runner({jobStatus: 42}))).to.include({state: 'FAILED', exitCode: 42})
+    // A cancel or preemption without an exit code stays what was asked.
+    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 137}), runner({stopRequest: 'cancel'})).state).to.equal('CANCELLED')
+    expect(mapSlurmState(slurm('FAILED', {slurmExitCode: 137}), runner({stopRequest: 'preempt'})).state).to.equal('PREEMPTED')
   })
 
   it('maps TIMEOUT and OUT_OF_MEMORY to FAILED with the cause', () => {

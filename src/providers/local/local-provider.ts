@@ -164,6 +164,33 @@ function answers(runtime: string): Promise<boolean> {
 
 const first = (events: RunnerEvent[], ...names: string[]): RunnerEvent | undefined => events.find((e) => names.includes(e.event))
 
+/**
+ * Whether a process of the attempt's runner still lives (not a zombie): the runner is a
+ * `bash skyhop-runner.sh ATTEMPT_DIR`, and so are its background subshells, the job's shell
+ * among them, before that shell has written job.pgid. Linux's /proc; elsewhere, false.
+ */
+function runnerShellAlive(attemptDir: string): boolean {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return false
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
+      if (!argv.includes(attemptDir) || !argv.some((a) => a.endsWith('skyhop-runner.sh'))) continue
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+      if (state !== 'Z' && state !== 'X') return true
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return false
+}
+
 export class LocalProvider implements Provider {
   readonly name = PROVIDER
   readonly maxNodes: number
@@ -602,6 +629,31 @@ export class LocalProvider implements Provider {
         state: 'RUNNING',
         exitCode: null,
         reason: 'the runner is gone; the job is still running unsupervised',
+        startedAt,
+        endedAt: null,
+      }
+    }
+    // The job may have ended between the two looks above: its status is written before its
+    // group goes, so a second look finds it.
+    const late = readJobStatus(dir)
+    if (late !== null) {
+      const endedAt = statSync(join(dir, 'job.status')).mtime.toISOString()
+      return ended(
+        late,
+        late > 128 ? `killed by signal ${late - 128}` : `exit ${late}`,
+        endedAt,
+        "the runner died before the job ended; the job's own status says how it ended",
+      )
+    }
+    // A runner killed just after it started the job's shell, before that shell wrote
+    // job.pgid (its first act): the job is about to run, unseen by the looks above, and
+    // its shell still carries the runner's command line (the chaos suite found a job run
+    // twice through this window).
+    if (pgid === null && runnerShellAlive(dir)) {
+      return {
+        state: startedAt ? 'RUNNING' : 'PENDING',
+        exitCode: null,
+        reason: 'the runner is gone; waiting to see whether the job it was starting runs',
         startedAt,
         endedAt: null,
       }

@@ -167,6 +167,14 @@ export function mapSlurmState(slurm: SlurmObservation, seen: RunnerObservation, 
       const how = exitCode === null ? '' : `; exit ${exitCode}`
       return ended('PREEMPTED', `preempted by Slurm (${state}${slurm.preemptTime ? `, notice at ${slurm.preemptTime}` : ''})${how}`)
     }
+    // The batch script's status is the runner's (its keeper's), not the job's: a runner that
+    // recorded no exit code, with no job.status either, died before the job finished (killed
+    // while it waited to start the job, or the runner failed before it): the job's end is
+    // unknown, so the attempt is LOST and relaunched, never FAILED with the runner's 137.
+    if (runner.exitCode === null && (state === 'COMPLETED' || state === 'FAILED' || state === 'SPECIAL_EXIT')) {
+      const how = slurm.slurmExitCode === null ? state : `${state}, exit ${slurm.slurmExitCode}`
+      return ended('LOST', `the runner ended (${how}) before the job finished: neither it nor the job recorded an exit code`, null)
+    }
     switch (state) {
       case 'COMPLETED':
         return ended(exitCode === null || exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode ? `exit ${exitCode}` : null, exitCode ?? 0)

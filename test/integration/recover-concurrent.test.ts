@@ -1,0 +1,116 @@
+// Several `skyhop recover` at once on one store: each orphaned job (and sweep) is claimed by
+// exactly one of them (a compare-and-set on its lease), so exactly one controller is started
+// for it, and that controller takes the claim over under its own name. In process first
+// (deterministic: every recover sees every job orphaned), then with real processes: jobs
+// whose detached controllers were SIGKILLed, four recovers at once, each job run once.
+import {expect} from 'chai'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {recoverJobs} from '../../src/services/recover.js'
+import {Store} from '../../src/state/store.js'
+import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
+import {testJobSpec} from '../helpers/job-spec.js'
+import {until} from '../helpers/wait.js'
+
+describe('concurrent recovers claim each job once', function () {
+  this.timeout(120_000)
+
+  it('in process: four recovers over six orphaned jobs start five controllers in all (the sixth is held), each under the lease it claimed', async () => {
+    const home = tempHome('skyhop-recover-claim-')
+    const setup = Store.open(home)
+    const ids = Array.from(
+      {length: 6},
+      (_, i) => setup.createJob({name: `j${i}`, file: null, spec: testJobSpec({name: `j${i}`, run: 'true'})}).id,
+    )
+    // One of them has a live controller: nobody may claim it.
+    expect(setup.acquireLease(ids[5], 'elsewhere:1:live', 60_000)).to.equal(true)
+    const spawned: Array<{id: string; owner: string | undefined}> = []
+    const stores = Array.from({length: 4}, () => Store.open(home))
+    try {
+      const results = await Promise.all(
+        stores.map((store) =>
+          recoverJobs({store, providers: new Map(), home, spawn: (_h, id, _c, owner) => void spawned.push({id, owner})}),
+        ),
+      )
+      const restarted = results.flatMap((r) => r.restarted)
+      expect([...restarted].sort()).to.deep.equal(ids.slice(0, 5).sort())
+      expect(spawned.map((s) => s.id).sort()).to.deep.equal(ids.slice(0, 5).sort())
+      for (const s of spawned) {
+        expect(s.owner).to.be.a('string')
+        expect(setup.getJob(s.id)!.leaseOwner).to.equal(s.owner)
+      }
+      expect(setup.getJob(ids[5])!.leaseOwner).to.equal('elsewhere:1:live')
+      // A claim is a fresh owner's: a second claim of a held lease fails, and the claimant hands it over once.
+      const claimed = spawned[0]
+      expect(setup.claimJobLease(claimed.id, 'other:2:x', 60_000)).to.equal(false)
+      expect(setup.handOverJobLease(claimed.id, claimed.owner!, 'host:3:mine', 60_000)).to.equal(true)
+      expect(setup.handOverJobLease(claimed.id, claimed.owner!, 'host:4:late', 60_000)).to.equal(false)
+      expect(setup.getJob(claimed.id)!.leaseOwner).to.equal('host:3:mine')
+    } finally {
+      for (const s of stores) s.close()
+      setup.close()
+    }
+  })
+
+  it('real processes: controllers SIGKILLed, four `recover`s at once: each job restarted once, run once, all succeed', async () => {
+    const home = tempHome('skyhop-recover-race-')
+    const config = join(home, 'config.yaml')
+    writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
+    const env = {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1'}
+    const marks = join(home, 'marks')
+    const jobIds: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const file = join(home, `j${i}.yaml`)
+      writeFileSync(file, `name: race-${i}\nrun: |\n  echo "start race-${i}" >> ${marks}\n  sleep 3\n  echo "end race-${i}" >> ${marks}\n`)
+      const r = await runCliAsync(['launch', file, '--yes', '--json'], {home, env})
+      expect(r.code, r.stderr).to.equal(0)
+      jobIds.push(parseEnvelope(r.stdout).result.job.id as string)
+    }
+    const store = Store.open(home)
+    try {
+      // Each detached controller holds its job under its own name (host:pid:…) once it runs: kill it.
+      for (const id of jobIds) {
+        const owner = await until(
+          async () => store.getJob(id)!.leaseOwner,
+          (o) => o !== null && Number(o.split(':')[1]) !== 0 && isAlive(Number(o.split(':')[1])) && store.listAttempts(id).length > 0,
+          30_000,
+          50,
+        )
+        process.kill(Number(owner!.split(':')[1]), 'SIGKILL')
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1500)) // the leases expire
+      const recovers = await Promise.all(Array.from({length: 4}, () => runCliAsync(['recover', '--json'], {home, env})))
+      const restarted: string[] = []
+      for (const r of recovers) {
+        expect(r.code, r.stderr).to.equal(0)
+        restarted.push(...(parseEnvelope(r.stdout).result.restarted as string[]))
+      }
+      expect(restarted.sort()).to.deep.equal([...jobIds].sort())
+      await until(
+        async () => jobIds.map((id) => store.getJob(id)!.state),
+        (states) => states.every((s) => s === 'SUCCEEDED'),
+        60_000,
+        250,
+      )
+      for (const id of jobIds) expect(store.listAttempts(id).map((a) => a.state)).to.deep.equal(['SUCCEEDED'])
+      const lines = existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []
+      for (let i = 0; i < 4; i++)
+        expect(
+          lines.filter((l) => l === `start race-${i}`),
+          `race-${i}`,
+        ).to.have.length(1)
+    } finally {
+      store.close()
+    }
+  })
+})
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
