@@ -62,4 +62,3 @@ export async function stopAgent(agent: Agent): Promise<CliResult> {
   agent.child.kill('SIGTERM')
   return agent
 }
-
