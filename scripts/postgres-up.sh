@@ -72,6 +72,9 @@ SKYHOP_PG_PASSWORD_="$PASSWORD" su postgres -c "psql -X -q -v ON_ERROR_STOP=1 -p
 SELECT format('CREATE ROLE skyhop LOGIN CREATEDB PASSWORD %L', :'pw') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'skyhop') \gexec
 SELECT format('ALTER ROLE skyhop LOGIN CREATEDB PASSWORD %L', :'pw') \gexec
 SELECT 'CREATE DATABASE skyhop OWNER skyhop' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'skyhop') \gexec
+-- The tests drop their scratch databases WITH (FORCE), which must end every session on them,
+-- an autovacuum worker's too: that needs pg_signal_backend.
+GRANT pg_signal_backend TO skyhop;
 SQL
 log "ready on 127.0.0.1:$PORT"
 echo "postgres://skyhop:$PASSWORD@127.0.0.1:$PORT/skyhop"
