@@ -167,7 +167,10 @@ describe('local provider gangs', function () {
 
   it('signal() preempts every rank, and the ranks settle on one deadline', async () => {
     const provider = new LocalProvider({home: newHome(), maxNodes: 4})
-    const run = `trap 'sleep 0.7; echo "term deadline=$(cat "$SKYHOP_PREEMPT_NOTICE")"; exit 0' TERM; echo ready; while :; do sleep 0.1 & wait $!; done`
+    // The job waits 2 s after its SIGTERM before it reads the notice and exits: a rank's runner
+    // stops re-reading the gang's file once its job is gone, and on a loaded machine (CI runs
+    // beside other suites) the ranks' signals, and their settling, can be a second apart.
+    const run = `trap 'sleep 2; echo "term deadline=$(cat "$SKYHOP_PREEMPT_NOTICE")"; exit 0' TERM; echo ready; while :; do sleep 0.1 & wait $!; done`
     const handle = await launch(provider, request(newHome(), run, {}, 20))
     await until(provider, handle, (r) => r.state === 'RUNNING')
     const dir = dirOf(handle)
