@@ -340,12 +340,7 @@ export class LaunchRounds {
         const handle = await withDeadline(Math.max(1, Math.min(budget, until - Date.now())), `the launch on ${where}`, () =>
           this.d.withTransientRetry(provider, () => provider.launch(request)),
         )
-        this.d.journal.recordOutcome(
-          attempt.id,
-          {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
-          {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}},
-        )
-        await this.afterLaunched(attempt.id, provider, handle)
+        await this.recordFound(attempt.id, provider, handle, 'attempt-reconciled', 'idempotency-key')
         return 'adopted'
       } catch (error) {
         const perr = asProviderError(attempt.provider, error)
@@ -499,6 +494,22 @@ export class LaunchRounds {
    * The job's last state change after a launch. A cancel that landed while the launch call
    * was in flight did not see this attempt (it had no handle yet): stop it here.
    */
+  /** A run found for an attempt whose launch outcome was unknown (by its tag, or its idempotency key): it is the attempt's. */
+  private async recordFound(
+    attemptId: string,
+    provider: Provider,
+    handle: LaunchHandle,
+    kind: string,
+    foundBy: 'tag' | 'idempotency-key',
+  ): Promise<void> {
+    this.d.journal.recordOutcome(
+      attemptId,
+      {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
+      {kind, data: {externalId: handle.externalId, foundBy}},
+    )
+    await this.afterLaunched(attemptId, provider, handle)
+  }
+
   private async afterLaunched(attemptId: string, provider: Provider, handle: LaunchHandle): Promise<void> {
     const job = this.d.job()
     if (TERMINAL_JOB_STATES.has(job.state)) {
@@ -533,12 +544,7 @@ export class LaunchRounds {
     // The tags do not say where its output and samples go: the job's store, as its launch signed them.
     const ship = provider.shipsAttemptFiles && !found.data.ship ? this.d.deps.attemptHolds?.shipRef?.(this.d.job()) : null
     if (ship) found = {...found, data: {...found.data, ship}}
-    this.d.journal.recordOutcome(
-      attempt.id,
-      {state: 'PENDING', handle: found, launchedAt: this.d.clock().toISOString()},
-      {kind, data: {externalId: found.externalId, foundBy: 'tag'}},
-    )
-    await this.afterLaunched(attempt.id, provider, found)
+    await this.recordFound(attempt.id, provider, found, kind, 'tag')
     return 'adopted'
   }
 
@@ -596,12 +602,7 @@ export class LaunchRounds {
       const handle = await this.underBudget(job, attempt.id, where, () =>
         this.d.withTransientRetry(provider, () => provider.launch(request)),
       )
-      this.d.journal.recordOutcome(
-        attempt.id,
-        {state: 'PENDING', handle, launchedAt: this.d.clock().toISOString()},
-        {kind: 'attempt-reconciled', data: {externalId: handle.externalId, foundBy: 'idempotency-key'}},
-      )
-      await this.afterLaunched(attempt.id, provider, handle)
+      await this.recordFound(attempt.id, provider, handle, 'attempt-reconciled', 'idempotency-key')
     } catch (error) {
       const perr = asProviderError(attempt.provider, error)
       this.d.journal.recordOutcome(

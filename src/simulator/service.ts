@@ -37,7 +37,8 @@ export interface ServiceSimulationOptions {
   now?: Date
 }
 
-export interface ServicePolicyResult {
+/** A policy over many runs: availability as mean and worst run, every other figure a mean over runs. */
+export interface ServicePolicyResult extends Omit<ServiceRunOutcome, 'atTarget' | 'atOne'> {
   name: string
   summary: string
   runs: number
@@ -47,15 +48,6 @@ export interface ServicePolicyResult {
   availabilityAtOne: {mean: number; min: number}
   /** Mean over runs of cost / all on-demand on the same run. */
   costRelativeToOnDemand: number
-  costUsd: number
-  spotHours: number
-  onDemandHours: number
-  preemptions: number
-  notices: number
-  launches: number
-  fallbacks: number
-  outages: number
-  longestOutageSeconds: number
 }
 
 export interface SimulateServiceResult {
