@@ -149,6 +149,20 @@ describe('GCP Compute Engine provider against the fake Compute Engine', function
       },
       {code: 'QUOTA_EXCEEDED', category: 'quota', scope: 'region', setup: (w) => (w.fake.options.quotas = {'us-central1': {CPUS: 2}})},
       {
+        // The project-wide GPU quota: every region would answer the same.
+        code: 'QUOTA_EXCEEDED',
+        category: 'quota',
+        scope: 'provider',
+        setup: (w) =>
+          w.fake.inject({
+            action: 'instances.insert',
+            inOperation: true,
+            status: 200,
+            reason: 'QUOTA_EXCEEDED',
+            message: "Quota 'GPUS_ALL_REGIONS' exceeded.  Limit: 1.0 globally.",
+          }),
+      },
+      {
         code: 'forbidden',
         category: 'auth',
         scope: 'provider',

@@ -48,6 +48,8 @@ export interface CloudErrors {
   provider: string
   apiError: abstract new (...args: never[]) => CloudApiError
   table: ErrorTable
+  /** Where the code alone does not decide: the message narrows (or widens) the table's mapping. */
+  refine?: (error: CloudApiError, mapped: ErrorMapping) => ErrorMapping
 }
 
 /** Worth another try with backoff: no answer (unless the caller aborted), or a code the table calls transient. */
@@ -72,7 +74,8 @@ export function toCloudProviderError(cloud: CloudErrors, error: unknown, ctx: Cl
     return new ProviderError(cloud.provider, 'transient', `${where}: ${error.message}`, {backendCode: error.kind, details, cause: error})
   }
   if (!(error instanceof cloud.apiError)) return error
-  const mapped = mapErrorCode(cloud.table, error.code, error.status)
+  const byCode = mapErrorCode(cloud.table, error.code, error.status)
+  const mapped = cloud.refine ? cloud.refine(error, byCode) : byCode
   return new ProviderError(cloud.provider, mapped.category, redact(`${where}: ${error.message}`), {
     scope: mapped.scope,
     backendCode: error.code,

@@ -8,6 +8,7 @@
 //   ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS), resourcePoolExhausted,
 //     UNSUPPORTED_OPERATION with a machine type the zone lacks                capacity / zone
 //   QUOTA_EXCEEDED, quotaExceeded (CPUs, GPUs per region: NVIDIA_T4_GPUS…)     quota / region
+//     … of the project-wide GPUS_ALL_REGIONS ("Limit: 1.0 globally")           quota / provider
 //   rateLimitExceeded, userRateLimitExceeded, RESOURCE_EXHAUSTED (429),
 //     backendError, internalError, 5xx, no answer                              transient (retried)
 //   insufficientPermissions, ACCESS_TOKEN_SCOPE_INSUFFICIENT, forbidden,
@@ -67,7 +68,16 @@ const GCP_ERRORS: CloudErrors = {
       [SERVER_ERROR, TRANSIENT],
       [(_code, status) => status === 429, TRANSIENT],
     ],
-  },
+  }, // Every region answers the same to a project out of its global GPU quota: block the
+  // provider, not one region after another.
+  refine: (error, mapped) =>
+    mapped.category === 'quota' && /\bGPUS_ALL_REGIONS\b|\bglobally\b/.test(error.message)
+      ? {
+          category: 'quota',
+          scope: 'provider',
+          hint: 'the project-wide GPU quota GPUS_ALL_REGIONS is used up, so every region refuses: ask for more under IAM & Admin → Quotas',
+        }
+      : mapped,
 }
 
 export function mapGcpCode(code: string, status: number): ErrorMapping {
