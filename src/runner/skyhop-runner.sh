@@ -1750,6 +1750,14 @@ fi
 #
 #   {"ts":…,"cpu":1.97,"cores":2,"rssKB":…,"memKB":…,"procs":3,
 #    "tools":[{"tool":"nvidia-smi","rc":0,"lines":["0, 87, 22000, 81559"]},…]}
+sr_usage_interval_ms=10000
+if [[ -n ${sr_conf[sampleIntervalSeconds]-} ]]; then
+  sr_sec_to_ms "${sr_conf[sampleIntervalSeconds]}" || sr_fail "sampleIntervalSeconds must be a number of seconds"
+  sr_usage_interval_ms=$MS
+  (( sr_usage_interval_ms == 0 || sr_usage_interval_ms >= 200 )) || sr_usage_interval_ms=200
+fi
+
+# ship-section usage: only on a VM whose attempt ships its samples (no other way off the machine)
 sr_usage_tools=(
   'nvidia-smi|--query-gpu=index,utilization.gpu,memory.used,memory.total|--format=csv,noheader,nounits'
   'ixsmi|--format=csv,noheader|--query-gpu=index,name,memory.total,memory.used,utilization.gpu,temperature.gpu'
@@ -1761,12 +1769,6 @@ sr_usage_tools=(
   'mx-smi'
   'mthreads-gmi'
 )
-sr_usage_interval_ms=10000
-if [[ -n ${sr_conf[sampleIntervalSeconds]-} ]]; then
-  sr_sec_to_ms "${sr_conf[sampleIntervalSeconds]}" || sr_fail "sampleIntervalSeconds must be a number of seconds"
-  sr_usage_interval_ms=$MS
-  (( sr_usage_interval_ms == 0 || sr_usage_interval_ms >= 200 )) || sr_usage_interval_ms=200
-fi
 
 # The job's process tree: its process group, and whatever descends from a member (a child
 # that made a group of its own). Sets U_TICKS (utime+stime, and those of reaped children),
@@ -1885,10 +1887,13 @@ sr_usage_sampler() { # PGID
       "$ISO" "$d" "$cores" "$U_RSS_KB" "$mem_kb" "$U_PROCS" "$json" >>"$sr_out/samples.jsonl"
   done
 }
+# ship-section-end
 
 sr_usage_pid=
 sr_usage_start() {
   (( sr_usage_interval_ms > 0 )) || return 0
+  # A VM attempt that cannot ship its samples is sent the runner without the sampler.
+  declare -F sr_usage_sampler >/dev/null || return 0
   [[ -r /proc/self/stat ]] || { sr_emit warning message '"no /proc here: the job'"'"'s CPU and memory are not sampled"'; return 0; }
   sr_usage_sampler "$sr_job_pid" &
   sr_usage_pid=$!

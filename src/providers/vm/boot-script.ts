@@ -107,12 +107,14 @@ export function shippedRunner(script: string, sections?: ReadonlySet<string>): s
 /**
  * The runner sections (shippedRunner) a VM attempt uses: the notice poller of each of its
  * notice sources (`aws`, `aws=http://…`), the container's when the job has an image, and the
- * shipper's when the attempt ships its output and samples to the job's store.
+ * shipper's and the utilisation sampler's when the attempt ships its output and samples to
+ * the job's store.
  */
 export function runnerSections(noticeSources: readonly string[], container: boolean, ship = false): Set<string> {
   const sections = new Set(noticeSources.map((source) => `notice-${source.split('=')[0]}`))
   if (container) sections.add('container')
-  if (ship) sections.add('ship')
+  // The sampler's lines reach skyhop only through the shipper: without it they would stay on the instance.
+  if (ship) for (const section of ['ship', 'usage']) sections.add(section)
   return sections
 }
 

@@ -52,10 +52,14 @@ describe('shippedRunner', () => {
       'sr_poll_tencentcloud() {',
       'sr_ctr_entry=',
       'sr_ctr_command() {',
+      // The sampler's lines could not leave a VM that does not ship them.
+      'sr_usage_sampler() {',
     ]) {
       expect(shipped, gone).not.to.include(gone)
     }
     expect(shippedRunner(installed, runnerSections(['gcp'], true))).to.include('sr_ctr_command() {')
+    expect(shippedRunner(installed, runnerSections(['aws'], false, true))).to.include('sr_usage_sampler() {')
+    expect(shipped).to.include('declare -F sr_usage_sampler') // sr_usage_start does without it
     // What is kept is still one program to bash, and every marker pairs with an end.
     const body = shipped.slice(shipped.indexOf('\n{\n') + 1)
     expect(spawnSync('bash', ['-n', '-c', body]).status).to.equal(0)
