@@ -16,6 +16,9 @@ import {join} from 'node:path'
 import {BIN, ROOT, median, record} from './lib.mjs'
 
 const quick = process.argv.includes('--quick')
+// SKYHOP_CHAOS_FACTOR scales every size (test/chaos/figures.ts): said in the results and their name.
+const factor = Number(process.env.SKYHOP_CHAOS_FACTOR) > 0 ? Number(process.env.SKYHOP_CHAOS_FACTOR) : null
+const scaleName = `${quick ? 'CI (--quick)' : 'full'}${factor === null ? '' : ` × ${factor}`}`
 const work = mkdtempSync(join(tmpdir(), 'skyhop-bench-chaos-'))
 
 function baseline(runs = 3) {
@@ -86,7 +89,7 @@ try {
     `wall ${(wallMs / 1000).toFixed(0)} s; ${jobs} jobs under chaos, ${perJobMs === null ? '–' : (perJobMs / 1000).toFixed(1)} s of suite per job vs ${(baseMs / 1000).toFixed(1)} s for a clean launch --wait (${ratio === null ? '–' : ratio.toFixed(2)}×)`,
   )
   const md = [
-    `Scale: ${quick ? 'CI (--quick)' : 'full'}; seed ${out.seed}; mocha exit ${r.status}.`,
+    `Scale: ${scaleName}; seed ${out.seed}; mocha exit ${r.status}.`,
     '',
     `\`${out.line}\``,
     '',
@@ -97,8 +100,19 @@ try {
     `Wall time ${(wallMs / 1000).toFixed(0)} s: ${jobs} jobs under chaos, ${perJobMs === null ? '–' : (perJobMs / 1000).toFixed(1)} s of suite per job; baseline (same run): a clean \`launch --wait\` of a 2 s job on local, median of 3: ${(baseMs / 1000).toFixed(1)} s (ratio ${ratio === null ? '–' : ratio.toFixed(2)}×).`,
   ].join('\n')
   const paths = record(
-    quick ? 'chaos-quick' : 'chaos',
-    {scale: out.scale, seed: out.seed, figures: f, line: out.line, wallMs, baselineMs: baseMs, perJobMs, ratio, mochaExit: r.status},
+    `${quick ? 'chaos-quick' : 'chaos'}${factor === null ? '' : `-x${factor}`}`,
+    {
+      scale: out.scale,
+      factor,
+      seed: out.seed,
+      figures: f,
+      line: out.line,
+      wallMs,
+      baselineMs: baseMs,
+      perJobMs,
+      ratio,
+      mochaExit: r.status,
+    },
     md,
   )
   console.log(`recorded ${paths.join(', ')}`)
