@@ -171,20 +171,26 @@ export function parseMoney(value: string | number | {amount: number; currency?: 
  */
 export function parseDeadline(text: string, now: Date): number {
   const s = text.trim()
-  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return Date.parse(`${s}T00:00:00Z`)
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return validTime(Date.parse(`${s}T00:00:00Z`), text)
   if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(s)) {
     if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(s)) {
       throw new UnitError(`"${text}" has no timezone; add Z for UTC or an offset like +08:00`)
     }
-    const t = Date.parse(s.replace(' ', 'T'))
-    if (Number.isNaN(t)) throw new UnitError(`"${text}" is not a valid time`)
-    return t
+    return validTime(Date.parse(s.replace(' ', 'T')), text)
   }
+  let seconds: number
   try {
-    return now.getTime() + parseDurationSeconds(s) * 1000
+    seconds = parseDurationSeconds(s)
   } catch {
     throw new UnitError(`"${text}" is neither an ISO-8601 time (2026-12-01T18:00:00Z) nor a duration from now (36h)`)
   }
+  return validTime(now.getTime() + seconds * 1000, text)
+}
+
+/** A time a Date can hold: not a calendar day that does not exist (2026-13-45), nor past the year 275760. */
+function validTime(ms: number, text: string): number {
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new UnitError(`"${text}" is not a valid time`)
+  return ms
 }
 
 function round(x: number, digits: number): number {

@@ -67,5 +67,8 @@ describe('units', () => {
     expect(parseDeadline('2026-12-01T18:00:00+08:00', now)).to.equal(Date.parse('2026-12-01T10:00:00Z'))
     expect(parseDeadline('2026-12-01', now)).to.equal(Date.parse('2026-12-01T00:00:00Z'))
     expect(() => parseDeadline('2026-12-01T18:00', now)).to.throw(UnitError, /timezone/)
+    // Found by the chaos suite at a quarter of its full size: these crashed the loader (RangeError from toISOString).
+    expect(() => parseDeadline('2026-13-45', now)).to.throw(UnitError, /not a valid time/)
+    expect(() => parseDeadline('99999999999h', now)).to.throw(UnitError, /not a valid time/)
   })
 })
