@@ -62,6 +62,24 @@ export interface StoreOptions {
   timeoutMs?: number
 }
 
+/**
+ * Switches a store to WAL. The switch needs the database to itself, and two processes opening
+ * a fresh store at once can get SQLITE_BUSY from it without the busy timeout being consulted
+ * (seen as "database is locked" from one of two concurrent launches): try again for a while.
+ */
+function setWal(db: Database.Database): void {
+  const until = Date.now() + 10_000
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL')
+      return
+    } catch (error) {
+      if ((error as {code?: string}).code !== 'SQLITE_BUSY' || Date.now() > until) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+    }
+  }
+}
+
 export class Store {
   private readonly d: Dialect
   /** SQLite only: reads are kept across calls (PostgreSQL has no cheap "did anyone commit" check). */
@@ -102,7 +120,7 @@ export class Store {
         hint: 'Check that SKYHOP_HOME points at a writable directory.',
       })
     }
-    db.pragma('journal_mode = WAL')
+    setWal(db)
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 10000')
