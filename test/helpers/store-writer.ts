@@ -2,6 +2,7 @@
 // as it can until it is killed with SIGKILL. SKYHOP_DATABASE_URL: into that PostgreSQL database.
 import {Store} from '../../src/state/store.js'
 import type {JobSpec} from '../../src/model/job-spec.js'
+import {localIntent} from './local-intent.js'
 
 const home = process.argv[2]
 const store = Store.open(home, {databaseUrl: process.env.SKYHOP_DATABASE_URL || null})
@@ -9,19 +10,7 @@ const spec = {name: 'w', run: 'echo', envs: {PAYLOAD: 'x'.repeat(2000)}} as unkn
 process.stdout.write('ready\n')
 for (let i = 0; ; i++) {
   const job = store.createJob({name: `w-${i}`, file: null, spec})
-  const a = store.recordAttemptIntent({
-    jobId: job.id,
-    provider: 'local',
-    region: 'local',
-    zone: null,
-    instanceType: 'local',
-    accelerator: null,
-    acceleratorCount: null,
-    spot: false,
-    pricePerHour: 0,
-    currency: 'USD',
-    onDemandPricePerHour: 0,
-  })
+  const a = store.recordAttemptIntent(localIntent(job.id))
   store.updateAttempt(a!.id, {state: 'RUNNING', startedAt: new Date().toISOString()}, {kind: 'attempt-running'})
   store.setJobState(job.id, 'RUNNING', {kind: 'job-running', attemptId: a!.id})
 }

@@ -8,6 +8,7 @@ import {ServiceStore} from '../../../src/state/services.js'
 import {MIGRATIONS} from '../../../src/state/migrations.js'
 import {registerSecret} from '../../../src/util/redact.js'
 import {describeEngines} from '../../helpers/engines.js'
+import {localIntent} from '../../helpers/local-intent.js'
 
 const spec = {name: 'x', run: 'echo'} as unknown as JobSpec
 
@@ -58,19 +59,7 @@ describeEngines('state store', (engine) => {
   it('records jobs, attempts and events in order', () => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'train', file: 'a.yaml', spec})
-    const a1 = store.recordAttemptIntent({
-      jobId: job.id,
-      provider: 'local',
-      region: 'local',
-      zone: null,
-      instanceType: 'local',
-      accelerator: null,
-      acceleratorCount: null,
-      spot: false,
-      pricePerHour: 0,
-      currency: 'USD',
-      onDemandPricePerHour: 0,
-    })
+    const a1 = store.recordAttemptIntent(localIntent(job.id))
     const a2 = store.recordAttemptIntent({...a1!, jobId: job.id, pricePerHour: 1} as never)!
     expect([a1!.n, a2.n]).to.deep.equal([1, 2])
     expect(a1!.state).to.equal('REQUESTED')
@@ -96,19 +85,7 @@ describeEngines('state store', (engine) => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'x', file: null, spec})
     store.setJobState(job.id, 'CANCELLED', {kind: 'job-cancelled'})
-    const a = store.recordAttemptIntent({
-      jobId: job.id,
-      provider: 'local',
-      region: 'local',
-      zone: null,
-      instanceType: 'local',
-      accelerator: null,
-      acceleratorCount: null,
-      spot: false,
-      pricePerHour: 0,
-      currency: 'USD',
-      onDemandPricePerHour: 0,
-    })
+    const a = store.recordAttemptIntent(localIntent(job.id))
     expect(a).to.equal(null)
     expect(store.listAttempts(job.id)).to.have.length(0)
     store.close()
@@ -119,19 +96,7 @@ describeEngines('state store', (engine) => {
     const store = Store.open(home)
     const other = Store.open(home)
     const job = store.createJob({name: 'x', file: null, spec})
-    const intent = {
-      jobId: job.id,
-      provider: 'local',
-      region: 'local',
-      zone: null,
-      instanceType: 'local',
-      accelerator: null,
-      acceleratorCount: null,
-      spot: true,
-      pricePerHour: 1,
-      currency: 'USD',
-      onDemandPricePerHour: 3,
-    }
+    const intent = localIntent(job.id, {spot: true, pricePerHour: 1, onDemandPricePerHour: 3})
     const a1 = store.recordAttemptIntent(intent)!
     const first = store.listAttempts(job.id)
     // Unchanged: the same (frozen) records, not read again (SQLite; PostgreSQL reads each time).
@@ -224,20 +189,6 @@ describeEngines('state store', (engine) => {
     store.close()
   })
 
-  const intentOf = (jobId: string) => ({
-    jobId,
-    provider: 'local',
-    region: 'local',
-    zone: null,
-    instanceType: 'local',
-    accelerator: null,
-    acceleratorCount: null,
-    spot: false,
-    pricePerHour: 0,
-    currency: 'USD',
-    onDemandPricePerHour: 0,
-  })
-
   it('fences a controller that lost its lease: every write of the stale one is refused, the new owner writes', () => {
     let now = 1_000_000
     const home = tmpHome()
@@ -246,13 +197,13 @@ describeEngines('state store', (engine) => {
     const fresh = Store.open(home, {clock})
     const job = stale.createJob({name: 'x', file: null, spec})
     expect(stale.acquireLease(job.id, 'ctl-a', 10_000)).to.equal(true)
-    const a1 = stale.recordAttemptIntent(intentOf(job.id))!
+    const a1 = stale.recordAttemptIntent(localIntent(job.id))!
     const tokenA = stale.getJob(job.id)!
     // ctl-a sleeps past its lease; ctl-b adopts the job.
     now += 20_000
     expect(fresh.acquireLease(job.id, 'ctl-b', 10_000)).to.equal(true)
     expect(stale.renewLease(job.id, 'ctl-a', 10_000)).to.equal(false)
-    expect(() => stale.recordAttemptIntent(intentOf(job.id))).to.throw(LeaseLostError, /driven by another controller \(ctl-b/)
+    expect(() => stale.recordAttemptIntent(localIntent(job.id))).to.throw(LeaseLostError, /driven by another controller \(ctl-b/)
     expect(() => stale.setJobState(job.id, 'RUNNING', {kind: 'job-running'})).to.throw(LeaseLostError)
     expect(() => stale.updateAttempt(a1.id, {state: 'RUNNING'})).to.throw(LeaseLostError)
     expect(() => stale.addEvent(job.id, null, 'stale-write')).to.throw(LeaseLostError)
@@ -261,7 +212,7 @@ describeEngines('state store', (engine) => {
     expect(fresh.getJob(job.id)!.state).to.equal('PENDING')
     expect(fresh.events(job.id).map((e) => e.kind)).not.to.include('stale-write')
     fresh.updateAttempt(a1.id, {state: 'LOST'}, {kind: 'attempt-lost'})
-    expect(fresh.recordAttemptIntent(intentOf(job.id))!.n).to.equal(2)
+    expect(fresh.recordAttemptIntent(localIntent(job.id))!.n).to.equal(2)
     expect(fresh.setJobState(job.id, 'RUNNING', {kind: 'job-running'})).to.equal(true)
     // The stale one's release leaves the new owner's lease alone.
     stale.releaseLease(job.id, 'ctl-a')
