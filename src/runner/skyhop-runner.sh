@@ -1840,7 +1840,7 @@ sr_usage_tool() {
 sr_usage_sampler() { # PGID
   trap - TERM INT USR1 USR2 EXIT
   sr_close_slots
-  local pgid=$1 runner=$$ spec tools=() t0 prev_ticks prev_ms cpu dt d json
+  local pgid=$1 runner=$$ spec tools=() t0 prev_ticks prev_ms cpu dt d json wait_ms
   local hz cores mem_kb=0 key value unit
   hz=$(getconf CLK_TCK 2>/dev/null) && [[ $hz =~ ^[1-9][0-9]{0,5}$ ]] || hz=100
   sr_usage_page_kb=$(getconf PAGESIZE 2>/dev/null) && [[ $sr_usage_page_kb =~ ^[1-9][0-9]{0,7}$ ]] || sr_usage_page_kb=4096
@@ -1865,7 +1865,19 @@ sr_usage_sampler() { # PGID
   prev_ms=$NOW_MS
   while kill -0 "$runner" 2>/dev/null && kill -0 -- "-$pgid" 2>/dev/null; do
     sr_now
-    sr_nap $(( sr_usage_interval_ms - (NOW_MS - prev_ms) ))
+    # Napped a second at a time: a runner killed outright (kill -9 never reaches this
+    # process) leaves no sampler behind for longer than that.
+    wait_ms=$(( sr_usage_interval_ms - (NOW_MS - prev_ms) ))
+    while (( wait_ms > 0 )) && kill -0 "$runner" 2>/dev/null; do
+      if (( wait_ms > 1000 )); then
+        sr_nap 1000
+        wait_ms=$(( wait_ms - 1000 ))
+      else
+        sr_nap "$wait_ms"
+        wait_ms=0
+      fi
+    done
+    kill -0 "$runner" 2>/dev/null || break
     sr_usage_tree "$pgid"
     sr_now
     dt=$(( NOW_MS - prev_ms ))
