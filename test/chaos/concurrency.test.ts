@@ -12,7 +12,7 @@ import {seededRandom} from '../fakes/fake-faulty-endpoint.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {makeSecret, scanForSecret} from '../helpers/secret-scan.js'
 import {countScan, figures, reportAtEnd, SEED, size} from './figures.js'
-import {isAlive, processesOf} from './world.js'
+import {explainJob, isAlive, processesOf} from './world.js'
 
 reportAtEnd()
 
@@ -88,7 +88,7 @@ describe('chaos: concurrent launches and recovers on one store', function () {
       const hits = scanForSecret(secret, {dirs: [home], texts: outputs})
       countScan(hits.length)
       figures.concurrency = {launches, recovers, lost: lost.length, duplicates: duplicates + reruns.length}
-      expect(lost, lost.map((id) => `${id}: ${store.getJob(id)!.state} ${store.getJob(id)!.reason}`).join('\n')).to.deep.equal([])
+      expect(lost, lost.map((id) => explainJob(store, home, id)).join('\n')).to.deep.equal([])
       expect(duplicates).to.equal(0)
       expect(reruns).to.deep.equal([])
       expect(hits).to.deep.equal([])

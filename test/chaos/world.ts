@@ -71,6 +71,25 @@ function runnerPid(store: Store, jobId: string): number | null {
   return null
 }
 
+/**
+ * What a job that did not end went through, for the failure message: its lease, its events,
+ * its attempts, and the end of its controllers' log (a chaos failure is seldom reproduced, so
+ * the message must hold what explains it). Secrets are scanned elsewhere; none is stored.
+ */
+export function explainJob(store: Store, home: string, jobId: string): string {
+  const job = store.getJob(jobId)
+  if (!job) return `${jobId}: no such job`
+  const lines = [`${jobId}: ${job.state} ${job.reason ?? ''} lease ${job.leaseOwner ?? 'free'} until ${job.leaseExpiresAt ?? '-'}`]
+  for (const e of store.events(jobId)) lines.push(`  event ${e.ts} ${e.kind} ${e.attemptId ?? ''} ${JSON.stringify(e.data)}`)
+  for (const a of store.listAttempts(jobId)) lines.push(`  attempt ${a.id} ${a.provider} ${a.state} ${a.handle?.externalId ?? ''}`)
+  const log = join(home, 'controllers', `${jobId}.log`)
+  if (existsSync(log)) {
+    const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-15)
+    lines.push(`  controller log (last ${tail.length} lines):`, ...tail.map((l) => `    ${l}`))
+  }
+  return lines.join('\n')
+}
+
 /** Processes whose command line or environment names `home` (a runner, a job, a controller left behind). */
 export function processesOf(home: string): string[] {
   const found: string[] = []
@@ -196,7 +215,7 @@ export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
     }
     for (const j of launched) {
       const job = store.getJob(j.jobId)!
-      if (job.state !== 'SUCCEEDED') tally.lost.push(`${j.name} (${j.kind}): ${job.state} ${job.reason ?? ''}`)
+      if (job.state !== 'SUCCEEDED') tally.lost.push(`${j.name} (${j.kind}): ${explainJob(store, b.home, j.jobId)}`)
       const lines = existsSync(j.marks) ? readFileSync(j.marks, 'utf8').trim().split('\n') : []
       const firstEnd = lines.indexOf('end')
       const starts = lines.filter((l) => l.startsWith('start')).length

@@ -252,3 +252,31 @@ export async function slurm(command: string, args: string[]): Promise<string> {
   const {stdout} = await run(command, args, {timeout: 60_000})
   return stdout
 }
+
+/** The cluster as Slurm sees it (each job and node with state and reason), and the runners and runtimes alive: for a failure message. */
+export async function clusterReport(): Promise<string> {
+  const jobs = await slurm('squeue', ['--all', '--format=%i %T %r %N %P %j %M']).catch((e: Error) => `squeue failed: ${e.message}`)
+  const nodes = await slurm('sinfo', ['--all', '--Node', '--format=%N %P %T %E']).catch((e: Error) => `sinfo failed: ${e.message}`)
+  // The runners and container runtimes alive on this host (the cluster's nodes run here).
+  const processes = await run('ps', ['-eo', 'pid,stat,etime,args'], {timeout: 10_000}).then(
+    ({stdout}) =>
+      stdout
+        .split('\n')
+        .filter((l) => /podman|conmon|skyhop-runner|slurmstepd/.test(l))
+        .join('\n'),
+    (e: Error) => `ps failed: ${e.message}`,
+  )
+  return `squeue:\n${jobs.trim()}\nsinfo:\n${nodes.trim()}\nprocesses:\n${processes}`
+}
+
+/**
+ * Waits until no job of the given states is on the cluster (so that a job that needs a whole
+ * node, or whole nodes, starts at once); after 60 s, fails with what holds the cluster.
+ */
+export async function clusterIdle(states = 'RUNNING,COMPLETING'): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await slurm('squeue', ['--noheader', `--states=${states}`, '--format=%i'])).trim() === '') return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`the cluster stayed busy (${states}) for 60 s\n${await clusterReport()}`)
+}

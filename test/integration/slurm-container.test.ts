@@ -6,14 +6,14 @@
 // gang's ranks each run in their own container with their rank; nothing is left behind.
 import {expect} from 'chai'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import type {LaunchHandle} from '../../src/model/attempt.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
 import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
 import {containersNamed, requirePodman, TEST_IMAGE} from '../helpers/podman.js'
-import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {clusterIdle, clusterReport, pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
 const dirOf = (handle: LaunchHandle): string => (handle.data as unknown as SlurmHandleData).attemptDir
@@ -23,18 +23,14 @@ async function waitForText(path: string, text: string, timeoutMs = 60_000): Prom
   for (;;) {
     const body = existsSync(path) ? readFileSync(path, 'utf8') : ''
     if (body.includes(text)) return body
-    if (Date.now() > until) throw new Error(`"${text}" never appeared in ${path}; it holds: ${body}`)
+    if (Date.now() > until) {
+      // What the attempt and the cluster were doing.
+      const events = join(dirname(path), 'events.jsonl')
+      const seen = existsSync(events) ? readFileSync(events, 'utf8') : '(no events.jsonl)'
+      throw new Error(`"${text}" never appeared in ${path}; it holds: ${body}\nevents:\n${seen}\n${await clusterReport()}`)
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
-}
-
-/** Waits until no job runs on the cluster, so that a job on `low` starts at once. */
-async function clusterIdle(): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if ((await slurm('squeue', ['--noheader', '--states=RUNNING,COMPLETING', '--format=%i'])).trim() === '') return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error('the cluster stayed busy for 60 s')
 }
 
 describe('slurm provider: container images (real Slurm, real podman)', function () {

@@ -11,7 +11,7 @@ import type {LaunchHandle} from '../../src/model/attempt.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
 import {parseEnvelope, ROOT, runCli, tempHome} from '../helpers/cli.js'
-import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {clusterIdle, pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
 
@@ -24,15 +24,6 @@ async function nodeAddrs(): Promise<Map<string, string>> {
       .split('\n')
       .map((l) => l.trim().split(/\s+/) as [string, string]),
   )
-}
-
-/** Waits until no job runs, so that a gang that needs whole nodes starts at once. */
-async function clusterIdle(): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if ((await slurm('squeue', ['--noheader', '--states=RUNNING,COMPLETING,PENDING', '--format=%i'])).trim() === '') return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error('the cluster stayed busy for 60 s')
 }
 
 const dirOf = (h: LaunchHandle): string => (h.data as unknown as SlurmHandleData).attemptDir
@@ -83,7 +74,7 @@ describe('slurm gangs (real multi-node Slurm)', function () {
   })
 
   it('runs a 2-node gang: one runner per node, each with its rank, all with Slurm’s node list as the peer list', async () => {
-    await clusterIdle()
+    await clusterIdle('RUNNING,COMPLETING,PENDING')
     const handle = await provider.launch(
       slurmRequest(home, `${REPORT}\necho "master=$MASTER_ADDR:$MASTER_PORT world=$WORLD_SIZE"`, {
         partition: 'gang-high',
@@ -142,7 +133,7 @@ describe('slurm gangs (real multi-node Slurm)', function () {
   })
 
   it('fails the gang as soon as one rank fails, and cleanup ends the ranks still running', async () => {
-    await clusterIdle()
+    await clusterIdle('RUNNING,COMPLETING,PENDING')
     const handle = await provider.launch(
       slurmRequest(home, `${REPORT}\nif [ "$SKYHOP_NODE_RANK" = 1 ]; then exit 3; fi\nsleep 300`, {
         partition: 'gang-high',
@@ -193,7 +184,7 @@ describe('slurm gangs (real multi-node Slurm)', function () {
 
   for (const how of ['Slurm preempts it (GraceTime)', 'skyhop preempts it (provider.signal)'] as const) {
     it(`delivers one notice to every rank of a gang when ${how}: same deadline, every rank saves, PREEMPTED`, async () => {
-      await clusterIdle()
+      await clusterIdle('RUNNING,COMPLETING,PENDING')
       const req = slurmRequest(
         home,
         [
@@ -286,7 +277,7 @@ describe('slurm gangs through the CLI (real multi-node Slurm)', function () {
   }
 
   it('launch --wait runs a nodes: 2 job on two nodes; each rank prints its rank and the same peer list', async () => {
-    await clusterIdle()
+    await clusterIdle('RUNNING,COMPLETING,PENDING')
     const home = tempHome()
     const env = slurmOnly(home)
     const file = join(home, 'gang.yaml')
@@ -322,7 +313,7 @@ describe('slurm gangs through the CLI (real multi-node Slurm)', function () {
   })
 
   it('runs examples/multi-node.yaml on two nodes: the ranks meet at the head over TCP and agree on their peers', async () => {
-    await clusterIdle()
+    await clusterIdle('RUNNING,COMPLETING,PENDING')
     const home = tempHome()
     const env = slurmOnly(home)
     const r = runCli(['launch', join(ROOT, 'examples', 'multi-node.yaml'), '--yes', '--wait'], {home, env, timeoutMs: 150_000})

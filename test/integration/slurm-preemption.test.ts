@@ -11,22 +11,12 @@ import type {LaunchHandle} from '../../src/model/attempt.js'
 import {parseScontrolJob, parseSqueue, SQUEUE_FORMAT} from '../../src/providers/slurm/parse.js'
 import {SlurmProvider, type SlurmHandleData} from '../../src/providers/slurm/slurm-provider.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
-import {pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir, TEST_CLUSTER} from '../helpers/slurm.js'
+import {clusterIdle, pollUntil, removeTempDirs, requireSlurm, slurm, slurmRequest, tempDir, TEST_CLUSTER} from '../helpers/slurm.js'
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'PREEMPTED', 'CANCELLED', 'LOST'])
 
 async function nodeCpus(): Promise<number> {
   return Number((await slurm('sinfo', ['--noheader', '--partition=low', '--format=%c'])).trim().split('\n')[0].replace(/\D.*$/, ''))
-}
-
-/** Waits until no job holds the node, so that the low job starts at once. */
-async function nodeIdle(): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const out = await slurm('squeue', ['--noheader', '--states=RUNNING,COMPLETING', '--format=%i'])
-    if (out.trim() === '') return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error('the node stayed busy for 60 s')
 }
 
 describe('slurm preemption (real Slurm)', function () {
@@ -50,7 +40,7 @@ describe('slurm preemption (real Slurm)', function () {
   after(() => removeTempDirs())
 
   it('a low job preempted by a high job gets SIGTERM at once, saves within GraceTime, and its attempt is PREEMPTED', async () => {
-    await nodeIdle()
+    await clusterIdle()
     const lowReq = slurmRequest(
       home,
       [
@@ -122,7 +112,7 @@ describe('slurm preemption (real Slurm)', function () {
   })
 
   it('a preempted job that outlives its grace is requeued by Slurm; the attempt is PREEMPTED and cleanup cancels the requeued job', async () => {
-    await nodeIdle()
+    await clusterIdle()
     // Submitted directly (not through the runner, which always ends the job within its grace)
     // so that Slurm itself kills and requeues it; the provider reads it through a handle as
     // it would after a crash.
