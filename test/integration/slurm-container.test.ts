@@ -194,5 +194,14 @@ describe('slurm provider: container images (real Slurm, real podman)', function 
     // Once per attempt: the marker names the node the removal ran on, and a second cleanup reads it.
     expect(readFileSync(join(dir, 'containers-reaped'), 'utf8')).to.equal('n1\n')
     await provider.cleanup(handle)
+    // The removal job (the newest of its name: Slurm keeps ended jobs) has a time limit, so a
+    // runtime that hangs cannot hold the node for good.
+    const reapName = `skyhop-reap-${(handle.data as unknown as SlurmHandleData).jobName}`.slice(0, 100)
+    const reapers = (await slurm('squeue', ['--noheader', '--states=all', `--name=${reapName}`, '--format=%i %l']))
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .sort((a, b) => Number(b[0]) - Number(a[0]))
+    expect(reapers[0]?.[1]).to.equal('2:00')
   })
 })

@@ -173,6 +173,8 @@ const HANDLE_FILE = 'slurm-handle.json'
 const LOCK_FILE = '.submit.lock'
 /** Written once leftover containers of the attempt have a removal job (reapContainers). */
 const REAPED_FILE = 'containers-reaped'
+/** The removal job's time limit: `rm --force` takes seconds; Slurm ends a hung one after this. */
+const REAP_TIME_LIMIT_MINUTES = 2
 const LOCK_WAIT_MS = 30_000
 /** Seconds past the grace after which a stopped job is cancelled outright if it still runs. */
 const BACKSTOP_SLACK_SECONDS = 2
@@ -933,6 +935,8 @@ export class SlurmProvider implements Provider {
         '--nodes=1',
         '--ntasks=1',
         '--no-requeue',
+        // A runtime that hangs (a lock a killed client held) must not hold the node for good.
+        `--time=${REAP_TIME_LIMIT_MINUTES}`,
         '--output=/dev/null',
         `--wrap=${[runtime, 'rm', '--force', ...names].map(shellQuote).join(' ')} >/dev/null 2>&1; true`,
       ])
