@@ -106,7 +106,7 @@ export function generate(random: () => number, n: number): Case {
       return {label: 'alias-bomb', bytes: Buffer.from(aliasBomb(3 + Math.floor(random() * 7), 5 + Math.floor(random() * 10)))}
     case 3: {
       // Deep nesting: flow or block.
-      // Mostly a few hundred levels; one case in ten thousands (the loader takes ~1 s on those).
+      // Mostly a few hundred levels; one case in ten thousands (refused past MAX_NESTING before yaml recurses).
       const depth = 50 + Math.floor(random() * (random() < 0.1 ? 20_000 : 500))
       const text =
         random() < 0.5

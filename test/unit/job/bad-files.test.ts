@@ -376,6 +376,32 @@ const cases: Case[] = [
     message: /aliases \(\*name\) expand to too many values/,
   },
   {title: 'complex key is located', content: 'name: a\nrun: x\n? [a, b]\n: 1\n', line: 3, path: '', message: /plain name, not a list/},
+  // Nesting past the cap is refused before yaml recurses into it (it ran out of stack, slowly).
+  {
+    title: 'deep flow nesting is located',
+    content: `name: a\nrun: x\nenvs: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`,
+    line: 3,
+    path: '',
+    message: /nests more than 100 levels deep/,
+  },
+  {
+    title: 'unclosed deep flow nesting',
+    content: `name: a\nrun: x\nenvs: ${'{a: '.repeat(5_000)}\n`,
+    line: 3,
+    message: /nests more than 100/,
+  },
+  {
+    title: 'deep compact block sequence',
+    content: `name: a\nrun: x\nenvs:\n  ${'- '.repeat(20_000)}1\n`,
+    line: 4,
+    message: /nests more than 100/,
+  },
+  {
+    title: 'deep block mapping',
+    content: `name: a\nrun: x\nresources:\n${Array.from({length: 300}, (_, i) => `${' '.repeat(i + 1)}k${i}:`).join('\n')} 1\n`,
+    line: 103,
+    message: /nests more than 100/,
+  },
 ]
 
 describe('job file validation: bad files', () => {
