@@ -417,9 +417,9 @@ class SweepController {
 
   /**
    * Why the budget cannot be checked before starting q, or null when it can: q's price is
-   * unknown, or attempts of the sweep ran at an unknown price (recorded before the planner
-   * kept a budgeted sweep off unknown prices, or a price lost with a catalog change), so what
-   * the sweep spent is only known to be at least `spent`.
+   * unknown, or attempts of the sweep ran at an unknown price (launched by a controller from
+   * before the planner kept a budgeted sweep off unknown prices), so what the sweep spent is
+   * only known to be at least `spent`.
    */
   private unknownSpend(q: QueuedJob, money: SweepSpend): string | null {
     if (money.unknownAttempts > 0) {
