@@ -65,9 +65,16 @@ export function renderSweepPlan(planned: PlannedSweep): string {
   return lines.join('\n')
 }
 
+/** What a sweep spent: a sum, or at least the known part and how many attempts are unknown (never counted as 0). */
+export function sweepCostText(s: Pick<SweepSummary, 'costUsd' | 'knownCostUsd' | 'unknownPriceAttempts'>): string {
+  if (s.costUsd !== null) return formatUsd(s.costUsd)
+  const n = s.unknownPriceAttempts
+  return `≥ ${formatUsd(s.knownCostUsd)}, ${n} attempt${n === 1 ? '' : 's'} of unknown price`
+}
+
 export function renderSweepHeader(s: SweepSummary): string {
   const c = s.counts
-  return `sweep ${s.name} (${s.id}): ${s.state}${s.reason ? ` — ${s.reason}` : ''}; ${s.jobs} jobs: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.running} running, ${c.pending} pending; cost ${s.costUsd === null ? 'unknown (an attempt ran at an unknown price)' : formatUsd(s.costUsd)}${s.budget ? ` of ${s.budget.amount} ${s.budget.currency}` : ''}`
+  return `sweep ${s.name} (${s.id}): ${s.state}${s.reason ? ` — ${s.reason}` : ''}; ${s.jobs} jobs: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.running} running, ${c.pending} pending; cost ${sweepCostText(s)}${s.budget ? ` of ${s.budget.amount} ${s.budget.currency}` : ''}`
 }
 
 /** The final results table: job, values, where it ran, attempts, duration, cost, exit code. */
@@ -96,7 +103,7 @@ export function renderSweepList(sweeps: readonly SweepSummary[]): string {
     {header: 'OK', get: (s) => s.counts.succeeded, align: 'right'},
     {header: 'FAILED', get: (s) => s.counts.failed, align: 'right'},
     {header: 'RUNNING', get: (s) => s.counts.running, align: 'right'},
-    {header: 'COST', get: (s) => costText(s.costUsd), align: 'right'},
+    {header: 'COST', get: (s) => costText(s.costUsd, s.knownCostUsd), align: 'right'},
     {header: 'CREATED', get: (s) => s.createdAt.replace('T', ' ').slice(0, 19)},
   ])
 }

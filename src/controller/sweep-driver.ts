@@ -31,7 +31,8 @@ export interface StoredSweepOptions {
 /** Kept in each job's options: its place in the sweep and what the plan expects of it. */
 export interface SweepJobOptions {
   index: number
-  expectedCostUsd: number
+  /** Null when the assigned candidate's price is unknown (never counted as 0). */
+  expectedCostUsd: number | null
   /** The assigned candidate's hourly price in USD (all nodes); null when unknown. Owners' budgets read it. */
   hourlyUsd?: number | null
   /** The candidate the sweep plan assigned (offerKey#market), tried first. */
@@ -162,7 +163,8 @@ export async function driveSweep(sweepId: string, deps: SweepDriverDeps): Promis
 interface QueuedJob {
   id: string
   name: string
-  expectedCostUsd: number
+  /** Null: unknown price. */
+  expectedCostUsd: number | null
   hourlyUsd: number | null
   /** The assigned offer as the plan's usage counts it (see slotOf); null when unassigned. */
   slot: string | null
@@ -274,7 +276,8 @@ class SweepController {
       const q = {
         id: job.id,
         name: job.name,
-        expectedCostUsd: o.expectedCostUsd ?? 0,
+        // Absent in sweeps recorded before it could be null, when it was always a number.
+        expectedCostUsd: o.expectedCostUsd === undefined ? 0 : o.expectedCostUsd,
         hourlyUsd: o.hourlyUsd ?? null,
         slot: slotOf(o.offerKey ?? null, o.accelerator),
         nodes: Math.max(1, o.nodes ?? job.spec.nodes),
@@ -361,7 +364,20 @@ class SweepController {
         continue
       }
       if (budgetUsd !== null && money !== null) {
-        const after = money.spent + money.committed + q.expectedCostUsd
+        const unknown = this.unknownSpend(q, money)
+        if (unknown !== null) {
+          // A budget cannot be kept on an unknown: no more spending until it is known, and why.
+          queue.splice(i, 1)
+          this.stopForBudget(q, unknown, {
+            expectedCostUsd: q.expectedCostUsd,
+            spentUsd: round(money.spent),
+            unknownPriceAttempts: money.unknownAttempts,
+            budgetUsd,
+          })
+          continue
+        }
+        const expected = q.expectedCostUsd!
+        const after = money.spent + money.committed + expected
         if (after > budgetUsd + 1e-9) {
           if (this.running.size > 0) {
             // Running jobs may come in under their estimate: decide when they have settled.
@@ -369,21 +385,11 @@ class SweepController {
             continue
           }
           queue.splice(i, 1)
-          const message = `not starting ${q.name}: its expected ${usd(q.expectedCostUsd)} would bring the sweep to ${usd(after)} of its ${usd(budgetUsd)} budget (${usd(money.spent)} spent)`
-          this.journal.recordJobState(
-            q.id,
-            'CANCELLED',
-            {kind: 'job-cancelled', data: {reason: 'budget', message}},
-            {reason: `budget: ${message}`},
-          )
-          this.emit('budget-stop', message, {
-            jobId: q.id,
-            name: q.name,
-            data: {expectedCostUsd: q.expectedCostUsd, spentUsd: round(money.spent), budgetUsd},
-          })
+          const message = `not starting ${q.name}: its expected ${usd(expected)} would bring the sweep to ${usd(after)} of its ${usd(budgetUsd)} budget (${usd(money.spent)} spent)`
+          this.stopForBudget(q, message, {expectedCostUsd: expected, spentUsd: round(money.spent), unknownPriceAttempts: 0, budgetUsd})
           continue
         }
-        money = {spent: money.spent, committed: money.committed + q.expectedCostUsd}
+        money = {...money, committed: money.committed + expected}
       }
       if (spendLeft !== null) {
         // The owner's budgets on running spend: wait (said once per job) until what runs ends.
@@ -409,20 +415,61 @@ class SweepController {
     }
   }
 
-  /** Spent: what finished jobs cost. Committed: for running jobs, the larger of the plan's expectation and what they cost so far. */
-  private spentAndCommitted(): {spent: number; committed: number} {
+  /**
+   * Why the budget cannot be checked before starting q, or null when it can: q's price is
+   * unknown, or attempts of the sweep ran at an unknown price (launched by a controller from
+   * before the planner kept a budgeted sweep off unknown prices), so what the sweep spent is
+   * only known to be at least `spent`.
+   */
+  private unknownSpend(q: QueuedJob, money: SweepSpend): string | null {
+    if (money.unknownAttempts > 0) {
+      const n = money.unknownAttempts
+      return `not starting ${q.name}: the sweep has spent at least ${usd(money.spent)}, but ${n} attempt${n === 1 ? '' : 's'} ran at an unknown price, so its budget cannot be checked (record the price: skyhop catalog refresh, or a price sheet)`
+    }
+    if (q.expectedCostUsd === null || money.unknownCommitted > 0)
+      return `not starting ${q.name}: ${q.expectedCostUsd === null ? 'its' : "a running job's"} price is unknown, which the sweep's budget cannot be checked against`
+    return null
+  }
+
+  /** Ends q CANCELLED with reason `budget: …` (exit 6) and says so in a budget-stop event. */
+  private stopForBudget(q: QueuedJob, message: string, data: Record<string, unknown>): void {
+    this.journal.recordJobState(
+      q.id,
+      'CANCELLED',
+      {kind: 'job-cancelled', data: {reason: 'budget', message}},
+      {reason: `budget: ${message}`},
+    )
+    this.emit('budget-stop', message, {jobId: q.id, name: q.name, data})
+  }
+
+  /**
+   * Spent: what finished jobs cost. Committed: for running jobs, the larger of the plan's
+   * expectation and what they cost so far. Both over known prices only: an attempt at an
+   * unknown price is counted in unknownAttempts, never as 0, and a running job whose
+   * expectation is unknown in unknownCommitted.
+   */
+  private spentAndCommitted(): SweepSpend {
     const byJob = new Map<string, number>()
     const now = this.clock()
-    // Only a budget reads these sums, and under a budget the planner never places a job at an
-    // unknown price (price-unknown), so `?? 0` drops nothing a budget could have counted.
+    let unknownAttempts = 0
     for (const row of this.journal.costRows({sweepId: this.sweepId})) {
-      byJob.set(row.jobId, (byJob.get(row.jobId) ?? 0) + (attemptCost(row, now, this.deps.fx).costUsd ?? 0))
+      const c = attemptCost(row, now, this.deps.fx)
+      // As the cost report counts them: an attempt that held nothing yet cost nothing yet.
+      if (c.costUsd === null) {
+        if (c.billedSeconds > 0 || c.live) unknownAttempts++
+        continue
+      }
+      byJob.set(row.jobId, (byJob.get(row.jobId) ?? 0) + c.costUsd)
     }
     let spent = 0
     let committed = 0
+    let unknownCommitted = 0
     for (const [jobId, cost] of byJob) if (!this.running.has(jobId)) spent += cost
-    for (const [jobId, r] of this.running) committed += Math.max(r.job.expectedCostUsd, byJob.get(jobId) ?? 0)
-    return {spent, committed}
+    for (const [jobId, r] of this.running) {
+      if (r.job.expectedCostUsd === null) unknownCommitted++
+      committed += Math.max(r.job.expectedCostUsd ?? 0, byJob.get(jobId) ?? 0)
+    }
+    return {spent, committed, unknownAttempts, unknownCommitted}
   }
 
   private start(q: QueuedJob): void {
@@ -601,6 +648,14 @@ export function cachedReplanner(replan: Replanner, nowMs: () => number, ttlMs = 
     value.catch(() => cache.delete(key))
     return value
   }
+}
+
+/** The sweep's money against its budget, USD; see spentAndCommitted. */
+interface SweepSpend {
+  spent: number
+  committed: number
+  unknownAttempts: number
+  unknownCommitted: number
 }
 
 function usd(n: number): string {

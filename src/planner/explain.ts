@@ -78,7 +78,7 @@ export function describeExclusion(
     case 'no-market':
       return `${subject.replace('/', ' offers of ')} do not exist: the catalog has no ${subject.startsWith('spot') ? 'spot' : 'on-demand'} price for them`
     case 'price-unknown':
-      return `${subject} offers have no known price, which the job's ${[job.budget ? 'budget' : '', job.maxPrice ? 'max_price' : ''].filter(Boolean).join(' and ')} cannot be checked against`
+      return `${subject} offers have no known price, which ${ctx.priceLimits.join(' and ')} cannot be checked against`
     case 'max-price':
       return `${subject}${market} costs more per node-hour than max_price (e.g. ${fmt(detail)} USD/h)`
     case 'spot-unviable':
@@ -134,7 +134,7 @@ export function byRelevance(ctx: JobContext, groups: readonly ExclusionGroup[]):
   const outside = (g: ExclusionGroup): boolean =>
     g.reason === 'provider-not-allowed' || (!ACCELERATOR_LEVEL.has(g.reason) && kept(g.example.provider))
   const inside = blockingFirst(groups.filter((g) => !outside(g)))
-  // An unknown price the job's own budget or max_price cannot be checked against is the
+  // An unknown price a budget or max_price (the job's, or its sweep's) cannot be checked against is the
   // reason a user can act on (refresh, price sheet, or drop the limit): it leads.
   return [
     ...inside.filter((g) => g.reason === 'price-unknown'),

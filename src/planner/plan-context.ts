@@ -68,10 +68,13 @@ export class JobContext {
   readonly wantSpot: boolean
   readonly wantOnDemand: boolean
   /**
-   * A price must be known to judge this candidate: a budget or max price is set. The cost and
-   * balanced objectives rank an unknown price after every known one instead (issue 23).
+   * A price must be known to judge this candidate: a budget or max price is set (the job's,
+   * or one outside it such as a sweep's budget). The cost and balanced objectives rank an
+   * unknown price after every known one instead (issue 23).
    */
   readonly needPrice: boolean
+  /** The limits that need a price, in words, for the `price-unknown` exclusion's message. */
+  readonly priceLimits: readonly string[]
   readonly cpuJob: boolean
   readonly enabled: ReadonlySet<string> | null
   readonly adapters: ReadonlySet<string> | null
@@ -138,7 +141,12 @@ export class JobContext {
     this.maxPriceUsd = job.maxPrice === null ? Number.POSITIVE_INFINITY : this.usd(job.maxPrice)
     this.wantSpot = job.spot !== 'on-demand'
     this.wantOnDemand = job.spot !== 'spot'
-    this.needPrice = job.budget !== null || job.maxPrice !== null
+    const own = [job.budget ? 'budget' : '', job.maxPrice ? 'max_price' : ''].filter(Boolean)
+    this.priceLimits = [
+      ...(own.length > 0 ? [`the job's ${own.join(' and ')}`] : []),
+      ...(input.outsidePriceLimit ? [input.outsidePriceLimit] : []),
+    ]
+    this.needPrice = this.priceLimits.length > 0
     this.cpuJob = job.resources.accelerators.length === 0
     this.enabled = input.enabledProviders
     this.adapters = input.adapters ?? null

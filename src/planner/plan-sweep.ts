@@ -66,7 +66,9 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     const key = shapeKey(job)
     let shape = shapes.get(key)
     if (shape === undefined) {
-      shape = {ctx: new JobContext({...input, job}, observations), ranked: null, k: 0, remaining: 0}
+      // A sweep budget is checked against every job's price, so none may be unknown (never a 0).
+      const outside = input.sweep?.budget === undefined ? {} : {outsidePriceLimit: "the sweep's budget"}
+      shape = {ctx: new JobContext({...input, job, ...outside}, observations), ranked: null, k: 0, remaining: 0}
       shapes.set(key, shape)
     }
     shape.remaining++
@@ -143,7 +145,7 @@ export function planSweep(input: SweepInput & {sweep?: SweepOptions}): SweepPlan
     }
     const s = plan.scored[pick]
     // An unknown price is never a zero: it makes the total unknown. (With a budget no such
-    // candidate gets here: the planner excludes unknown prices a budget cannot be checked against.)
+    // candidate gets here: the shape's context excludes unknown prices as price-unknown.)
     const priced = !Number.isNaN(s.costUsd)
     const cost = priced ? s.costUsd : 0
     if (!priced) unknownPriceJobs++

@@ -72,9 +72,13 @@ export interface ObservationSource {
 /** How far back observations count. */
 const OBSERVATION_WINDOW_DAYS = 14
 
-export function replannerFrom(inputs: PlanningInputs): Replanner {
+/**
+ * `outsidePriceLimit`: a limit beyond the job's own that its candidates' prices are checked
+ * against (PlanInput.outsidePriceLimit), e.g. the sweep's budget for a sweep job's failover.
+ */
+export function replannerFrom(inputs: PlanningInputs, extra: {outsidePriceLimit?: string} = {}): Replanner {
   const replan = async (spec: JobSpec, blocked: BlockList): Promise<Replanned> => {
-    const plan = planJob({job: spec, ...(await planInputFrom(inputs, spec)), blocked, options: inputs.options})
+    const plan = planJob({job: spec, ...(await planInputFrom(inputs, spec)), ...extra, blocked, options: inputs.options})
     return {plan, offerOf: inputs.offerOf}
   }
   return replan

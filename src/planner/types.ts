@@ -107,6 +107,12 @@ export interface PlanInput {
   queueEstimates?: ReadonlyMap<OfferKey, QueueEstimate>
   blocked?: BlockList
   options?: PlanOptions
+  /**
+   * A limit outside the job that every candidate's price must be checked against, in words
+   * ("the sweep's budget"): like the job's own budget or max_price, it excludes unknown prices
+   * as `price-unknown` instead of counting them as 0.
+   */
+  outsidePriceLimit?: string
 }
 
 export type {OfferIndex} from '../model/catalog.js'

@@ -7,6 +7,7 @@ import {createHash} from 'node:crypto'
 
 import type {JobSpec} from '../model/job-spec.js'
 import type {AcceleratorSample, UsageSample, UsageSummary} from '../model/usage.js'
+import {type SmiDevice, mthreadsGmiDevices, smiTableDevices} from './smi-tables.js'
 
 /** One tool's answer in a sample, as the runner wrote it. */
 interface RawTool {
@@ -114,6 +115,23 @@ export function parseCnmonJson(lines: string[]): AcceleratorSample[] {
   }))
 }
 
+const sampleOf = (d: SmiDevice): AcceleratorSample => ({
+  index: d.index,
+  busyPct: d.busyPct,
+  memUsedMiB: d.memUsedMiB === null ? null : nonNeg(d.memUsedMiB),
+  memTotalMiB: d.memTotalMiB,
+})
+
+/** `xpu-smi` / `xpu_smi` (Intel v2.0, Kunlunxin) and `mx-smi` without arguments: nvidia-smi's table layout. */
+export function parseSmiTable(lines: string[]): AcceleratorSample[] {
+  return smiTableDevices(lines).map(sampleOf)
+}
+
+/** `mthreads-gmi` without arguments: `0 MTT S5000 |00000000:2a:00.0 |0% 66641MiB(81920MiB)`. */
+export function parseMthreadsGmi(lines: string[]): AcceleratorSample[] {
+  return mthreadsGmiDevices(lines).map(sampleOf)
+}
+
 /** The tools skyhop can read; the runner samples others too (docs/utilisation.md says which). */
 export const USAGE_PARSERS: Readonly<Record<string, Parser>> = {
   'nvidia-smi': parseNvidiaQuery,
@@ -122,6 +140,10 @@ export const USAGE_PARSERS: Readonly<Record<string, Parser>> = {
   'rocm-smi': parseRocmSmiJson,
   'hy-smi': parseRocmSmiJson,
   cnmon: parseCnmonJson,
+  'xpu-smi': parseSmiTable,
+  xpu_smi: parseSmiTable,
+  'mx-smi': parseSmiTable,
+  'mthreads-gmi': parseMthreadsGmi,
 }
 
 function pct(n: number | null): number | null {

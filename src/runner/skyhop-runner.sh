@@ -1766,6 +1766,7 @@ sr_usage_tools=(
   'hy-smi|--showuse|--showmeminfo|vram|--json'
   'cnmon|info|-e|-m|-u|-j'
   'xpu-smi'
+  'xpu_smi'
   'mx-smi'
   'mthreads-gmi'
 )

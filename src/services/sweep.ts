@@ -14,7 +14,7 @@ import {type Store} from '../state/store.js'
 import {type JobRecord, type JobState, type SweepRecord, type SweepState, TERMINAL_JOB_STATES} from '../model/records.js'
 import {StoreSweepJournal} from '../controller/journal.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
-import {type AttemptCost, attemptCost, totals} from '../controller/cost.js'
+import {type AttemptCost, type CostTotals, attemptCost, totals} from '../controller/cost.js'
 import {
   type StoredSweepOptions,
   type SweepCounts,
@@ -102,8 +102,8 @@ export function recordSweep(
     const a = plan.assignments[i]
     const sweep: SweepJobOptions = {
       index: i,
-      // Only a budget reads this, and under a budget no candidate has an unknown price.
-      expectedCostUsd: a.candidate?.estimatedCostUsd ?? 0,
+      // Null when the price is unknown, which a budget cannot be checked against (never a 0).
+      expectedCostUsd: a.candidate ? a.candidate.estimatedCostUsd : null,
       hourlyUsd: a.candidate?.hourlyPriceUsd ?? null,
       candidateKey: a.candidate?.key ?? null,
       offerKey: a.candidate?.offerKey ?? null,
@@ -200,6 +200,10 @@ export interface SweepSummary {
   counts: SweepCounts
   /** What its attempts cost so far; null when one ran at an unknown price. */
   costUsd: number | null
+  /** What its attempts at a known price cost: the sweep cost at least this (all of costUsd when known). */
+  knownCostUsd: number
+  /** Attempts paid for at an unknown price: they make costUsd null. */
+  unknownPriceAttempts: number
   /** estimatedCostUsd is null when a job's price is unknown (unknownPriceJobs of them). */
   plan: {estimatedCostUsd: number | null; unknownPriceJobs: number; makespanHours: number; unassigned: number} | null
   /** Who started it; null for sweeps from before owners. */
@@ -217,7 +221,7 @@ export interface SweepResult {
 export function sweepSummary(
   store: Store,
   sweep: SweepRecord,
-  costUsd: number | null,
+  cost: Pick<CostTotals, 'cost' | 'unknownPriceAttempts'>,
   stateCounts?: Partial<Record<JobState, number>>,
 ): SweepSummary {
   const options = sweep.options as unknown as StoredSweepOptions
@@ -242,7 +246,9 @@ export function sweepSummary(
     matrix: sweep.spec.matrix,
     jobs: c.pending + c.running + c.succeeded + c.failed + c.cancelled,
     counts: c,
-    costUsd: costUsd === null ? null : round(costUsd),
+    costUsd: cost.cost.usd === null ? null : round(cost.cost.usd),
+    knownCostUsd: round(cost.cost.knownUsd),
+    unknownPriceAttempts: cost.unknownPriceAttempts,
     plan: plan
       ? {
           // Recorded by this version: null means unknown. Older records always had a number.
@@ -303,7 +309,7 @@ export function sweepResult(store: Store, sweepId: string, options: {now: Date; 
   const total = totals(all)
   const exitCode = sweep.state === 'RUNNING' ? null : sweepExitCode(store, jobs)
   return {
-    sweep: sweepSummary(store, sweep, total.cost.usd, stateCounts),
+    sweep: sweepSummary(store, sweep, total, stateCounts),
     jobs: rows,
     totals: {costUsd: total.cost.usd, summary: total.summary},
     exitCode,
@@ -315,7 +321,7 @@ export function listSweeps(store: Store, options: {limit?: number; now: Date; fx
   const sweeps = store.listSweeps({limit: options.limit})
   const counts = store.sweepCounts(sweeps.map((s) => s.id))
   return sweeps.map((s) => {
-    const cost = totals(store.costRows({sweepId: s.id}).map((r) => attemptCost(r, options.now, options.fx))).cost.usd
+    const cost = totals(store.costRows({sweepId: s.id}).map((r) => attemptCost(r, options.now, options.fx)))
     return sweepSummary(store, s, cost, counts.get(s.id) ?? {})
   })
 }
@@ -361,7 +367,8 @@ export async function runSweep(sweepId: string, deps: RunSweepDeps): Promise<Swe
     ...rest,
     ...(spendLeftUsdPerHour ? {spendLeftUsdPerHour} : {}),
     journal: new StoreSweepJournal(store),
-    replan: replannerFrom(inputs),
+    // A job that fails over must stay where the sweep's budget can count it: at a known price.
+    replan: replannerFrom(inputs, store.getSweep(sweepId)?.budgetUsd == null ? {} : {outsidePriceLimit: "the sweep's budget"}),
     fx: inputs.fx,
     exitCodeOf: exitCodeForJob,
   })

@@ -77,6 +77,22 @@ describe('utilisation on the local provider (end to end)', function () {
     expect(cost.total.summary).to.match(/accelerators busy .* idle .* of the run \(\$[0-9.]+ paid for idle accelerators\)/)
   })
 
+  it('samples a job on a MetaX and on a Moore Threads machine from the tables their tools print without arguments', () => {
+    const expected = {
+      'mx-smi': {accelerators: 8, acceleratorBusy: 0, acceleratorMemPeakMiB: 858, acceleratorMemTotalMiB: 65536},
+      'mthreads-gmi': {accelerators: 2, acceleratorBusy: 0, acceleratorMemPeakMiB: 66641, acceleratorMemTotalMiB: 81920},
+    }
+    for (const [tool, usage] of Object.entries(expected)) {
+      const {home, env} = setup([tool])
+      const file = jobFile(home, 'table-job', 'usage: {sample_interval: 0.5s}\nrun: sleep 3\n')
+      const r = runCli(['launch', file, '--yes', '--wait'], {home, env})
+      expect(r.code, r.stderr).to.equal(0)
+      const att = status(home, env, 'table-job').attemptsDetail[0]
+      expect(att.usage.samples, tool).to.be.greaterThan(1)
+      expect(att.usage, tool).to.deep.include({acceleratorTool: tool, ...usage})
+    }
+  })
+
   it('stops a CPU-bound job on an idle "NPU" machine by its idle policy, with the checkpoint signal; cost counts it', () => {
     const {home, env} = setup(['npu-smi'])
     const file = jobFile(

@@ -4,12 +4,15 @@
 //
 // Formats: nvidia-smi's CSV query is documented by NVIDIA; the rocm-smi/hy-smi JSON
 // keys, `npu-smi info -m` and cnmon's JSON file follow what GPUStack's detectors parse
-// from real machines. None of these devices exists on the machines this was written on,
+// from real machines; the xpu-smi, mx-smi and mthreads-gmi tables are read as recorded
+// real outputs show them (src/providers/smi-tables.ts). None of these devices exists on the machines this was written on,
 // so only the parsers' handling of those shapes is tested, not the tools.
 import {execFile} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, tmpdir, totalmem} from 'node:os'
 import {delimiter, join} from 'node:path'
+
+import {mthreadsGmiDevices, smiTableDevices} from '../smi-tables.js'
 
 export interface DetectedAccelerator {
   vendor: string
@@ -107,14 +110,41 @@ export function parseCnmonJson(out: string): DetectedAccelerator[] {
   return group('cambricon', 'cnmon', devices)
 }
 
-/** Kunlunxin's `xpu-smi` table: one row per device naming its product (R200, P800, …). */
-export function parseXpuSmi(out: string): DetectedAccelerator[] {
-  const devices: Array<{name: string; memoryMiB: number | null}> = []
-  for (const line of out.split('\n')) {
-    const match = /^\|\s*(\d+)\s+((?:R|P|K|RG)\d{3}\S*)\s/.exec(line)
-    if (match) devices.push({name: match[2], memoryMiB: null})
+/**
+ * `xpu-smi` (or Kunlunxin's `xpu_smi`) without arguments. Two vendors ship a tool of that
+ * name, both printing nvidia-smi's table: Intel's (XPU-SMI v2.0: `Intel(R) Arc(TM) B580`) and
+ * Kunlunxin's (`P800 OAM`, named by its product: R200, P800, …). Older Intel releases print
+ * their help instead, which has no device row: unreadable, never a guess.
+ */
+export function parseXpuSmi(out: string, tool = 'xpu-smi'): DetectedAccelerator[] {
+  const intel: Array<{name: string; memoryMiB: number | null}> = []
+  const kunlunxin: Array<{name: string; memoryMiB: number | null}> = []
+  for (const d of smiTableDevices(out.split('\n'))) {
+    if (/^Intel\b/i.test(d.name)) intel.push({name: d.name, memoryMiB: d.memTotalMiB})
+    else {
+      const product = /^(?:R|P|K|RG)\d{3}\S*/.exec(d.name)
+      if (product) kunlunxin.push({name: product[0], memoryMiB: d.memTotalMiB})
+    }
   }
-  return group('kunlunxin', 'xpu-smi', devices)
+  return [...group('intel', tool, intel), ...group('kunlunxin', tool, kunlunxin)]
+}
+
+/** MetaX's `mx-smi` without arguments: `| 0 MetaX C550 | 0000:0f:00.0 | 0% |`, memory `858/65536 MiB` below. */
+export function parseMxSmi(out: string): DetectedAccelerator[] {
+  return group(
+    'metax',
+    'mx-smi',
+    smiTableDevices(out.split('\n')).map((d) => ({name: d.name, memoryMiB: d.memTotalMiB})),
+  )
+}
+
+/** Moore Threads' `mthreads-gmi` without arguments: `0 MTT S5000 |00000000:2a:00.0 |0% 66641MiB(81920MiB)`. */
+export function parseMthreadsGmi(out: string): DetectedAccelerator[] {
+  return group(
+    'moorethreads',
+    'mthreads-gmi',
+    mthreadsGmiDevices(out.split('\n')).map((d) => ({name: d.name, memoryMiB: d.memTotalMiB})),
+  )
 }
 
 type Probe = (run: ToolRunner) => Promise<DetectedAccelerator[] | 'unreadable' | null>
@@ -171,6 +201,9 @@ const PROBES: Array<[string, Probe]> = [
     },
   ],
   ['xpu-smi', async (run) => tolerant(parseXpuSmi)(await run('xpu-smi', []))],
+  ['xpu_smi', async (run) => tolerant((o) => parseXpuSmi(o, 'xpu_smi'))(await run('xpu_smi', []))],
+  ['mx-smi', async (run) => tolerant(parseMxSmi)(await run('mx-smi', []))],
+  ['mthreads-gmi', async (run) => tolerant(parseMthreadsGmi)(await run('mthreads-gmi', []))],
 ]
 
 export async function detectMachine(run: ToolRunner = runTool): Promise<MachineInfo> {

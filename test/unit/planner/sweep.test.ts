@@ -6,7 +6,7 @@ import {planSweep} from '../../../src/planner/index.js'
 import type {SweepInput} from '../../../src/planner/types.js'
 import {NOW, hoursFromNow, job, offer, request, resolve} from './fixtures.js'
 
-const sweepOf = (jobs: SweepInput['jobs'], offers: SweepInput['offers'], extra: Partial<SweepInput> = {}) =>
+const sweepOf = (jobs: SweepInput['jobs'], offers: SweepInput['offers'], extra: Partial<Parameters<typeof planSweep>[0]> = {}) =>
   planSweep({jobs, offers, accelerators: resolve, now: NOW, enabledProviders: null, fx: {cnyPerUsd: 7.2}, ...extra})
 
 describe('planner sweeps', () => {
@@ -28,6 +28,23 @@ describe('planner sweeps', () => {
     const priced = sweepOf([job({name: 'only'})], offers)
     expect(priced.estimatedCostUsd).to.equal(10)
     expect(priced.unknownPriceJobs).to.equal(0)
+  })
+
+  it('a sweep budget keeps every job off unknown prices: it cannot be checked against them (never a 0)', () => {
+    // The same offers under a $100 budget: the one priced slot is shared in turn, and no job
+    // goes to the unknown-price offer as if it cost nothing.
+    const offers = [offer({od: 1, instanceType: 'priced', capacity: 1}), offer({od: null, priceStatus: 'unknown', instanceType: 'mystery'})]
+    const budget = {budget: {amount: 100, currency: 'USD' as const}}
+    const jobs = Array.from({length: 3}, (_, i) => job({name: `j${i}`}))
+    const sweep = sweepOf(jobs, offers, {sweep: budget})
+    expect(sweep.assignments.map((a) => a.candidate?.instanceType)).to.deep.equal(['priced', 'priced', 'priced'])
+    expect(sweep.unknownPriceJobs).to.equal(0)
+    expect(sweep.estimatedCostUsd).to.equal(30)
+    // Only unknown prices: nothing is placed, and the reason names the sweep's budget.
+    const none = sweepOf(jobs, [offers[1]], {sweep: budget})
+    expect(none.assignments.map((a) => a.candidate)).to.deep.equal([null, null, null])
+    expect(none.assignments[0].reason).to.deep.include({reason: 'price-unknown'})
+    expect(none.assignments[0].reason?.message).to.match(/no known price, which the sweep's budget cannot be checked against$/)
   })
 
   it('a quota on accelerators in a region spills the rest elsewhere', () => {
