@@ -73,6 +73,11 @@ export class JobContext {
    */
   readonly needPrice: boolean
   readonly cpuJob: boolean
+  /**
+   * `accelerators: auto` not yet chosen from earlier runs (AutoAccelerators): any accelerator
+   * the runtimes allow, and CPU-only machines when they allow `cpu` (or say nothing).
+   */
+  readonly openAuto: boolean
   readonly enabled: ReadonlySet<string> | null
   readonly adapters: ReadonlySet<string> | null
   readonly maxNodes: ReadonlyMap<string, number> | null
@@ -140,6 +145,7 @@ export class JobContext {
     this.wantOnDemand = job.spot !== 'spot'
     this.needPrice = job.budget !== null || job.maxPrice !== null
     this.cpuJob = job.resources.accelerators.length === 0
+    this.openAuto = job.resources.auto !== undefined && job.resources.auto.choice === null && !this.cpuJob
     this.enabled = input.enabledProviders
     this.adapters = input.adapters ?? null
     this.maxNodes = input.maxNodes ?? null
@@ -353,7 +359,10 @@ export class JobContext {
       return g
     }
     if (name === '') {
-      g.reason = 'accelerator-mismatch'
+      const runtimes = this.job.resources.runtimes
+      if (!this.openAuto) g.reason = 'accelerator-mismatch'
+      else if (runtimes !== null && !runtimes.includes('cpu')) g.reason = 'runtime-mismatch'
+      else this.setUnscaled(g)
       return g
     }
     // Of the alternatives that reject it, report the one that came closest.
