@@ -9,6 +9,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {loadJobFile} from '../../src/job/load.js'
+import {expandMatrix} from '../../src/job/matrix.js'
 import type {UsageSummary} from '../../src/model/usage.js'
 import {usageFingerprint} from '../../src/providers/usage-samples.js'
 import {Store} from '../../src/state/store.js'
@@ -184,6 +185,31 @@ describe('accelerators: auto', function () {
     // The CPU run is found by the job as written: the next plan counts it.
     const next = parseEnvelope(runCli(['plan', file, '--json'], {home, env}).stdout).result
     expect(next.autoAccelerators.runs).to.equal(4)
+  })
+
+  it('sweep chooses once for every job, from the runs of all its jobs', () => {
+    const home = tempHome()
+    const config = join(home, 'config.yaml')
+    writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
+    const env = {SKYHOP_CONFIG: config}
+    const file = join(home, 'job.yaml')
+    writeFileSync(file, 'name: grid\nresources: {accelerators: auto}\nmatrix: {lr: [1, 2]}\nrun: echo $lr\n')
+    // Earlier runs of one of its jobs, on a GPU left idle beside 2 saturated cores.
+    const spec = loadJobFile(file).spec
+    const [first] = expandMatrix(spec, spec.matrix)
+    const one = join(home, 'one.yaml')
+    writeFileSync(one, `name: ${first.name}\nresources: {accelerators: auto}\nrun: echo $lr\n`)
+    history(home, one, 2, {cores: 2})
+    const r = runCli(['sweep', file, '-y', '--wait'], {home, env})
+    expect(r.code, r.stderr).to.equal(0)
+    expect(r.stderr).to.include('Accelerators (auto, every job): 2 runs used ≤ 21 GB of 80 GB')
+    const jobs = parseEnvelope(runCli(['status', '--sweep', 'grid', '--json'], {home, env}).stdout).result.jobs
+    expect(jobs).to.have.length(2)
+    for (const j of jobs) {
+      const detail = parseEnvelope(runCli(['status', j.id, '--json'], {home, env}).stdout).result.job
+      expect(detail.autoAccelerators).to.deep.include({runs: 2, kind: 'cpu-only', request: 'cpu'})
+      expect(detail.events.map((e: any) => e.kind)).to.include('accelerators-chosen')
+    }
   })
 
   for (const [title, value, path] of [
