@@ -263,5 +263,9 @@ export function autoChosen(measured: JobSpec, variant: RightSizeVariant, advice:
 /** `H100:1`, `any accelerator with ≥ 28 GB`, `cpu`: how the variant asks, for the choice's line. */
 function variantRequest(variant: RightSizeVariant): string {
   const requests = variant.spec.resources.accelerators
-  return requests.length === 0 ? 'cpu' : requests.map((r) => r.text).join(' or ')
+  if (requests.length === 0) return 'cpu'
+  // Fewer of the named devices reads as a job file would write it (H100-80GB:2), not as a change.
+  const written = (r: JobSpec['resources']['accelerators'][number]) =>
+    r.names !== null && r.count.min === r.count.max ? `${r.names.join(',')}:${r.count.min}` : r.text
+  return requests.map(written).join(' or ')
 }

@@ -118,6 +118,16 @@ describe('accelerators: auto (pure planner)', () => {
     expect(usageFingerprint(measured)).to.equal(usageFingerprint(open))
     expect(usageFingerprint(job())).not.to.equal(usageFingerprint(open))
 
+    // Fewer of the same devices (busy 20%, memory full) is named as a job file would write it.
+    const withTwo = [...OFFERS, offer({acc: 'H100', count: 2, od: 10})]
+    const busier = [run('H100', {acceleratorBusy: 0.2, acceleratorMemPeakMiB: 81000, cpuBusy: 0.3}, 8)]
+    const busierNeed = usageNeed(busier)!
+    const eight = asMeasured(open, busier, busierNeed)!
+    const fewer = rightSizeVariants(eight, busierNeed).find((v) => v.kind === 'fewer-accelerators')!
+    const bestOfTwo = (j: JobSpec) => planJob(input(j, withTwo)).chosen
+    const fewerAdvice = rightSizeAdvice(busierNeed, bestOfTwo(eight), [{variant: fewer, best: bestOfTwo(fewer.spec)}])
+    expect(autoChosen(eight, fewer, fewerAdvice).resources.auto!.choice!.request).to.equal('H100:2')
+
     // With runtimes that leave out cpu, no CPU-only option is made.
     const cuda = auto({runtimes: ['cuda']})
     expect(rightSizeVariants(asMeasured(cuda, history, need)!, need).map((v) => v.kind)).not.to.include('cpu-only')
