@@ -5,7 +5,8 @@
 // flag; `launch` records the choice for `status`, and the run it launches joins the same
 // history. Misspelt or misshapen `auto` is a located error (exit 3).
 import {expect} from 'chai'
-import {writeFileSync} from 'node:fs'
+import {readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {loadJobFile} from '../../src/job/load.js'
@@ -13,7 +14,21 @@ import {expandMatrix} from '../../src/job/matrix.js'
 import type {UsageSummary} from '../../src/model/usage.js'
 import {usageFingerprint} from '../../src/providers/usage-samples.js'
 import {Store} from '../../src/state/store.js'
-import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+
+const require = createRequire(import.meta.url)
+const Ajv = require('ajv') as typeof import('ajv').default
+const addFormats = require('ajv-formats') as typeof import('ajv-formats').default
+const ajv = new Ajv({allErrors: true, strict: false})
+addFormats(ajv)
+for (const dir of [join(ROOT, 'schemas', 'output'), join(ROOT, 'schemas')])
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) ajv.addSchema(JSON.parse(readFileSync(join(dir, f), 'utf8')))
+
+/** The result as its command's output schema (schemas/output/NAME.json) allows it. */
+function valid(name: string, result: unknown): void {
+  const validate = ajv.getSchema(`https://skyhop.dev/schemas/output/${name}.json`)!
+  expect(validate(result), JSON.stringify(validate.errors)).to.equal(true)
+}
 
 const JOB = 'name: trainer\nresources: {accelerators: auto}\nrun: python train.py\n'
 
@@ -96,7 +111,9 @@ function setup(body = JOB) {
 function plan(home: string, file: string, catalogFile: string) {
   const r = runCli(['plan', file, '--all-providers', '--catalog', catalogFile, '--json'], {home})
   expect(r.code, r.stderr).to.equal(0)
-  return parseEnvelope(r.stdout).result
+  const result = parseEnvelope(r.stdout).result
+  valid('plan', result)
+  return result
 }
 
 describe('accelerators: auto', function () {
@@ -175,6 +192,7 @@ describe('accelerators: auto', function () {
     expect(launched.code, launched.stderr).to.equal(0)
     expect(launched.stderr).to.include('Accelerators (auto): 3 runs used ≤ 21 GB of 80 GB and were 2% busy while the CPUs were 95% busy')
     const r = runCli(['status', 'trainer', '--json'], {home, env})
+    valid('status', parseEnvelope(r.stdout).result)
     const job = parseEnvelope(r.stdout).result.job
     expect(job.autoAccelerators).to.deep.include({runs: 3, kind: 'cpu-only', request: 'cpu'})
     const event = job.events.find((e: any) => e.kind === 'accelerators-chosen')
