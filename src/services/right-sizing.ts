@@ -2,8 +2,7 @@
 // the smaller requests they justify (src/planner/right-size.ts, pure), each planned with the
 // same planning as the job itself. `plan` shows the advice (and with --right-size plans the
 // cheapest option); `plan`, `launch` and `sweep` resolve `accelerators: auto` with it.
-import type {JobSpec} from '../model/job-spec.js'
-import type {AutoChoice} from '../model/job-spec.js'
+import type {AutoChoice, JobSpec} from '../model/job-spec.js'
 import type {Candidate, Plan} from '../planner/types.js'
 import {
   type RightSizeAdvice,
