@@ -62,6 +62,7 @@ export function renderJobDetail(d: JobDetail): string {
     `job ${d.name} (${d.id}): ${d.state}${d.exitCode !== null ? `, exit code ${d.exitCode}` : ''}${d.reason ? ` — ${d.reason}` : ''}`,
     `file: ${d.file ?? '-'}   owner: ${d.owner ?? '-'}   created: ${d.createdAt}   restarts: ${d.restarts}`,
   ]
+  if (d.autoAccelerators) lines.push(`accelerators: auto — ${d.autoAccelerators.text}`)
   if (d.attemptsDetail.length > 0) lines.push('', renderAttempts(d.attemptsDetail))
   // A gang's nodes, for its latest attempt (earlier ones are in --json).
   const gang = [...d.attemptsDetail].reverse().find((a) => a.nodes && a.nodes.length > 0)

@@ -33,8 +33,12 @@ export function renderPlan(result: PlanResult, explain: boolean): string {
     const total = result.excluded.reduce((n, g) => n + g.count, 0)
     lines.push(`${total} excluded (offers, or one market of an offer) in ${result.excluded.length} groups; --explain lists why.`)
   }
+  const auto = result.autoAccelerators
+  if (auto) {
+    lines.push('', `Accelerators (auto): ${auto.text}.`)
+  }
   const rs = result.rightSize
-  if (rs) {
+  if (rs && !auto) {
     lines.push(
       '',
       rs.applied

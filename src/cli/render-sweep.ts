@@ -62,6 +62,7 @@ export function renderSweepPlan(planned: PlannedSweep): string {
   for (const a of plan.assignments)
     if (a.reason) reasons.set(`${a.reason.reason}: ${a.reason.message}`, (reasons.get(`${a.reason.reason}: ${a.reason.message}`) ?? 0) + 1)
   for (const [r, n] of [...reasons].slice(0, 5)) lines.push(`not placed (${n}): ${r}`)
+  if (planned.auto) lines.push(`Accelerators (auto, every job): ${planned.auto.text}.`)
   return lines.join('\n')
 }
 

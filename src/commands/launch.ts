@@ -54,6 +54,7 @@ export default class Launch extends BaseCommand {
     })
     const {plan, spec} = prepared
     this.note(renderPlanSummary(plan))
+    if (prepared.auto) this.note(`Accelerators (auto): ${prepared.auto.text}.`)
     if (flags['dry-run']) return {dryRun: true, plan}
     await this.confirm(flags.yes, `Launch "${spec.name}" on ${plan.chosen!.provider}/${plan.chosen!.region}?`)
     const view = flags.wait ? await launchView({decorated: this.decorated, json: this.jsonEnabled(), note: (t) => this.note(t)}) : undefined

@@ -11,19 +11,20 @@ import {type FileIssue, InvalidFileError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
 import {classifyImage, ImageReferenceError} from './image.js'
 import {DSTACK_RUN_TYPES, detectForeign, formatName} from './import/detect.js'
-import type {
-  AcceleratorConfig,
-  AcceleratorRequest,
-  ContainerImage,
-  DataSource,
-  CompatName,
-  JobSpec,
-  ServiceSpec,
-  LoadedJob,
-  Money,
-  Quantity,
-  RecoveryStrategy,
-  Runtime,
+import {
+  AUTO_REQUEST,
+  type AcceleratorConfig,
+  type AcceleratorRequest,
+  type ContainerImage,
+  type DataSource,
+  type CompatName,
+  type JobSpec,
+  type ServiceSpec,
+  type LoadedJob,
+  type Money,
+  type Quantity,
+  type RecoveryStrategy,
+  type Runtime,
 } from '../model/job-spec.js'
 import {compiledSchema} from '../util/schemas.js'
 import {
@@ -40,6 +41,8 @@ import {
 import {type SourceDocument, locate, pointer, readDocument, schemaIssues, sortIssues} from '../util/located-document.js'
 
 export const JOB_SCHEMA = 'job.schema.json'
+/** `resources.accelerators: auto` (docs/job-file.md#resources): skyhop chooses them from the job's earlier runs. */
+const AUTO = 'auto'
 const ERROR_CODE = 'JOB_FILE_INVALID'
 
 export interface LoadOptions {
@@ -192,13 +195,27 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     return acc
   }
 
+  /** resolveName for resources.accelerators, where a misspelt `auto` is likelier meant than the nearest accelerator. */
+  const resolveRequested = (name: string): Accelerator => {
+    if (registry.resolve(name) !== undefined || !didYouMean(name, [AUTO])) return resolveName(name)
+    throw new FieldError(`unknown accelerator "${name}"; write \`auto\` to let skyhop choose from the job's earlier runs`, AUTO)
+  }
+
   const res = raw.resources ?? {}
   const accelerators: AcceleratorRequest[] = []
-  if (res.accelerators !== undefined) {
+  // `auto` stands alone: beside alternatives it would mean nothing they do not already say.
+  const isAuto = (v: unknown): boolean => typeof v === 'string' && v.trim().toLowerCase() === AUTO
+  const auto = isAuto(res.accelerators)
+  if (auto) accelerators.push(AUTO_REQUEST)
+  else if (Array.isArray(res.accelerators) && res.accelerators.some(isAuto)) {
+    at(['resources', 'accelerators', res.accelerators.findIndex(isAuto)], () => {
+      throw new FieldError('`auto` lets skyhop choose the accelerators and cannot be one of a list: write `accelerators: auto` alone')
+    })
+  } else if (res.accelerators !== undefined) {
     const list = Array.isArray(res.accelerators) ? res.accelerators : [res.accelerators]
     list.forEach((item, i) => {
       const path = Array.isArray(res.accelerators) ? ['resources', 'accelerators', i] : ['resources', 'accelerators']
-      const request = typeof item === 'string' ? at(path, () => parseAcceleratorText(item, resolveName)) : parseFilter(item, path)
+      const request = typeof item === 'string' ? at(path, () => parseAcceleratorText(item, resolveRequested)) : parseFilter(item, path)
       if (request) accelerators.push(request)
     })
   }
@@ -234,7 +251,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
   }
 
   const runtimes = res.runtimes ?? null
-  if (runtimes && accelerators.length > 0) {
+  if (runtimes && accelerators.length > 0 && !auto) {
     // A request that can only be met by hardware whose runtime the job cannot use is a
     // contradiction in the file, better reported now than as "no feasible plan" later.
     accelerators.forEach((req, i) => {
@@ -351,6 +368,7 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
       diskGB: diskGB as number | null,
       // Only when written, so specs of jobs that never say stay as they were.
       ...(res.interconnect === undefined ? {} : {interconnect: res.interconnect}),
+      ...(auto ? {auto: {choice: null}} : {}),
     },
     spot: raw.spot ?? 'on-demand',
     work,

@@ -60,6 +60,48 @@ export interface AcceleratorRequest {
   text: string
 }
 
+/**
+ * `accelerators: auto`. As loaded, `choice` is null and `accelerators` holds one open request
+ * (AUTO_REQUEST: any accelerator, any count): the planner then also takes CPU-only machines
+ * when the runtimes allow `cpu`. Once the job's earlier runs chose a configuration (the
+ * right-sizing `plan --right-size` applies), `accelerators`, `cpus` and `memoryGB` are that
+ * configuration's and `choice` says why; `launch` stores that spec, so the controller's
+ * re-plans stay within it.
+ */
+export interface AutoAccelerators {
+  choice: AutoChoice | null
+}
+
+export interface AutoChoice {
+  /** Earlier runs of the job (by name and usage fingerprint) the choice is made from. */
+  runs: number
+  /** What they measured: "3 runs used ≤ 21 GB of 80 GB and were 2% busy". */
+  measured: string
+  /**
+   * `as-measured`: nothing smaller would cost less, so the configuration the latest run had;
+   * otherwise the right-sizing option planned instead of it.
+   */
+  kind: 'as-measured' | 'fewer-accelerators' | 'smaller-accelerators' | 'cpu-only'
+  /** The configuration chosen, the way a job file writes it: `H100:1`, `any accelerator with ≥ 28 GB`, `cpu`. */
+  request: string
+  /** One line for people: the measurement, and what was chosen instead of what. */
+  text: string
+  /**
+   * The resources as the job file wrote them: the job's runs are found by these (its usage
+   * fingerprint), whatever each run was sized to.
+   */
+  written: Omit<JobSpec['resources'], 'auto'> & {auto: {choice: null}}
+}
+
+/** The open request `accelerators: auto` plans with before any run chose: any accelerator, any count. */
+export const AUTO_REQUEST: AcceleratorRequest = {
+  names: null,
+  vendors: null,
+  memoryGB: null,
+  count: {min: 1, max: 4096},
+  text: 'auto',
+}
+
 export interface AcceleratorConfig {
   name: string
   count: number
@@ -92,6 +134,11 @@ export interface JobSpec {
      * `any`. Null (or absent, in specs stored before it existed): `preferred` for a gang.
      */
     interconnect?: InterconnectPolicy | null
+    /**
+     * Written `accelerators: auto`: skyhop chooses the accelerators (docs/planner.md#accelerators-auto).
+     * Absent otherwise, so the specs (and usage fingerprints) of other jobs stay as they were.
+     */
+    auto?: AutoAccelerators
   }
   spot: SpotPolicy
   /** How long the job takes on a reference configuration; null when unknown. */

@@ -32,6 +32,8 @@ export function describeExclusion(
     case 'accelerator-not-requested':
       return `${subject} offers carry accelerators the job does not ask for`
     case 'runtime-mismatch': {
+      // CPU-only machines, left out of an `accelerators: auto` job whose runtimes omit `cpu`.
+      if (subject === 'cpu-only') return `CPU-only machines run cpu; the job runs on ${(job.resources.runtimes ?? []).join(', ')}`
       const acc = ctx.group(subject).acc
       return `${subject} runs ${acc?.runtime ?? 'an unknown stack'}; the job runs on ${(job.resources.runtimes ?? []).join(', ')}`
     }

@@ -76,6 +76,11 @@ export class JobContext {
   /** The limits that need a price, in words, for the `price-unknown` exclusion's message. */
   readonly priceLimits: readonly string[]
   readonly cpuJob: boolean
+  /**
+   * `accelerators: auto` not yet chosen from earlier runs (AutoAccelerators): any accelerator
+   * the runtimes allow, and CPU-only machines when they allow `cpu` (or say nothing).
+   */
+  readonly openAuto: boolean
   readonly enabled: ReadonlySet<string> | null
   readonly adapters: ReadonlySet<string> | null
   readonly maxNodes: ReadonlyMap<string, number> | null
@@ -148,6 +153,7 @@ export class JobContext {
     ]
     this.needPrice = this.priceLimits.length > 0
     this.cpuJob = job.resources.accelerators.length === 0
+    this.openAuto = job.resources.auto !== undefined && job.resources.auto.choice === null && !this.cpuJob
     this.enabled = input.enabledProviders
     this.adapters = input.adapters ?? null
     this.maxNodes = input.maxNodes ?? null
@@ -361,7 +367,10 @@ export class JobContext {
       return g
     }
     if (name === '') {
-      g.reason = 'accelerator-mismatch'
+      const runtimes = this.job.resources.runtimes
+      if (!this.openAuto) g.reason = 'accelerator-mismatch'
+      else if (runtimes !== null && !runtimes.includes('cpu')) g.reason = 'runtime-mismatch'
+      else this.setUnscaled(g)
       return g
     }
     // Of the alternatives that reject it, report the one that came closest.

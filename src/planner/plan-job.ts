@@ -137,7 +137,8 @@ export function rankOffers(
   const visit = (offer: Offer, g: AcceleratorGroup): void => {
     // Accelerator count for this offer, against the alternatives the name passed.
     let alt = -1
-    if (!ctx.cpuJob) {
+    // A CPU-only offer reaches here for an accelerator job only under an open `auto` (judge).
+    if (!ctx.cpuJob && offer.accelerator !== null) {
       const count = offer.accelerator!.count
       const requests = ctx.job.resources.accelerators
       for (let i = 0; i < g.alternatives.length; i++) {

@@ -202,3 +202,70 @@ export function rightSizeAdvice(
     : null
   return {measured, need, options, text}
 }
+
+// ---- accelerators: auto ------------------------------------------------------------------
+// An `accelerators: auto` job (docs/planner.md#accelerators-auto) plans open until it has runs;
+// then from the configuration its latest run had, right-sized exactly as `plan --right-size`
+// right-sizes a job that wrote that configuration.
+
+/** The configuration the latest run had, as the job the right-sizing compares against; null without an open `auto`. */
+export function asMeasured(job: JobSpec, history: readonly UsageObservation[], need: UsageNeed): JobSpec | null {
+  const auto = job.resources.auto
+  if (auto === undefined || auto.choice !== null) return null
+  const latest = history.find((h) => h.summary.samples >= 3) ?? history[0]
+  if (latest === undefined) return null
+  const name = latest.accelerator
+  const count = latest.acceleratorCount ?? 1
+  const request = name === null ? 'cpu' : `${name}:${count}`
+  const written = {...job.resources, auto: {choice: null}}
+  return {
+    ...job,
+    resources: {
+      ...job.resources,
+      accelerators: name === null ? [] : [{names: [name], vendors: null, memoryGB: null, count: {min: count, max: count}, text: request}],
+      acceleratorOrder: 'any',
+      // A CPU run keeps its cores: the next lands on a machine at least as big.
+      ...(name === null ? {cpus: {value: Math.max(latest.summary.cores, job.resources.cpus?.value ?? 0), atLeast: true}} : {}),
+      auto: {
+        choice: {
+          runs: need.runs,
+          measured: measuredText(need),
+          kind: 'as-measured',
+          request,
+          text: `${measuredText(need)}: planned ${request} as the latest run had (nothing smaller would cost less)`,
+          written,
+        },
+      },
+    },
+  }
+}
+
+/** The right-sizing option an `auto` job plans: its variant's spec, carrying the choice and why. */
+export function autoChosen(measured: JobSpec, variant: RightSizeVariant, advice: RightSizeAdvice): JobSpec {
+  const base = measured.resources.auto!.choice!
+  const request = variantRequest(variant)
+  return {
+    ...variant.spec,
+    resources: {
+      ...variant.spec.resources,
+      auto: {
+        choice: {
+          ...base,
+          kind: variant.kind,
+          request,
+          text: `${advice.text ?? base.measured}: planned ${request} instead of ${base.request} (${variant.because})`,
+        },
+      },
+    },
+  }
+}
+
+/** `H100:1`, `any accelerator with ≥ 28 GB`, `cpu`: how the variant asks, for the choice's line. */
+function variantRequest(variant: RightSizeVariant): string {
+  const requests = variant.spec.resources.accelerators
+  if (requests.length === 0) return 'cpu'
+  // Fewer of the named devices reads as a job file would write it (H100-80GB:2), not as a change.
+  const written = (r: JobSpec['resources']['accelerators'][number]) =>
+    r.names !== null && r.count.min === r.count.max ? `${r.names.join(',')}:${r.count.min}` : r.text
+  return requests.map(written).join(' or ')
+}

@@ -325,6 +325,8 @@ export function idleTail(samples: readonly UsageSample[], belowPct: number): {id
  * starts a fresh history.
  */
 export function usageFingerprint(spec: Pick<JobSpec, 'run' | 'setup' | 'resources' | 'nodes'>): string {
-  const text = JSON.stringify({run: spec.run, setup: spec.setup, resources: spec.resources, nodes: spec.nodes})
+  // An `accelerators: auto` job is the same job whatever its runs were sized to: by what it wrote.
+  const resources = spec.resources.auto?.choice?.written ?? spec.resources
+  const text = JSON.stringify({run: spec.run, setup: spec.setup, resources, nodes: spec.nodes})
   return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }

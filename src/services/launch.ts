@@ -21,6 +21,7 @@ import {type LogLine, jobLogs} from './logs.js'
 import type {Replanner} from '../planner/replanner.js'
 import {requireEnabledProvider} from './providers.js'
 import {liveFailureBehind} from './live-failures.js'
+import {type AutoResolution, autoEvent, resolveAuto} from './right-sizing.js'
 import {actorOf, admitWithinBudget, headroomFor, planWithinBudgets, specWithinBudget} from './owners.js'
 
 export type {ControllerEvent} from '../controller/deps.js'
@@ -120,6 +121,8 @@ export interface StartJobInput {
   admit?: (record: () => JobRecord) => JobRecord
   /** Detached: leave the job to `skyhop agent` (no lease taken, no controller started here). */
   toAgent?: boolean
+  /** Events the job starts with, recorded with it (how `accelerators: auto` chose). */
+  events?: ReadonlyArray<{kind: string; data: Record<string, unknown>}>
 }
 
 /** Records the job and drives it here, or starts a detached controller for it (or leaves it to an agent). */
@@ -139,6 +142,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
       plannedUsdPerHour: input.plannedUsdPerHour ?? null,
     })
   const job = input.admit ? input.admit(record) : record()
+  for (const e of input.events ?? []) input.store.addEvent(job.id, null, e.kind, e.data)
   if (!input.wait && input.toAgent) {
     // Recorded without a lease: the first agent that scans the store claims it (docs/agent.md).
     input.store.addEvent(job.id, null, 'handed-to-agent', {})
@@ -221,6 +225,8 @@ export interface PreparedLaunch {
   options: StoredLaunchOptions
   /** Who launches it. */
   owner: string
+  /** How `accelerators: auto` was resolved (the spec carries the choice); null for other jobs. */
+  auto: AutoResolution | null
 }
 
 /** Everything up to the start, recording nothing: load, overrides, secrets, checkpoint store, provider, plan. */
@@ -234,12 +240,16 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
       hint: `Run every combination with \`skyhop sweep ${request.file}\`, or remove the matrix (set one value with --env KEY=VALUE).`,
     })
   }
-  const spec = applyOverrides(loaded.spec, {name: request.name, env: request.env, provider: request.provider, region: request.region})
-  checkSecrets(spec, request.secretsFrom ?? process.env)
-  await ctx.checkCheckpointStore(spec)
+  const overridden = applyOverrides(loaded.spec, {name: request.name, env: request.env, provider: request.provider, region: request.region})
+  checkSecrets(overridden, request.secretsFrom ?? process.env)
+  await ctx.checkCheckpointStore(overridden)
   await requireEnabledProvider(ctx, request.provider)
-  const planning = await ctx.planning({catalogFile: request.catalogFile, objective: request.objective, jobs: [spec]})
+  const planning = await ctx.planning({catalogFile: request.catalogFile, objective: request.objective, jobs: [overridden]})
   const replan = planning.replan
+  // `accelerators: auto` is chosen once, here: the stored spec carries the choice, so the
+  // controller's re-plans after a failure stay within it.
+  const auto = await resolveAuto(overridden, planning)
+  const spec = auto?.spec ?? overridden
   const planned = await planForLaunch(spec, replan, {region: request.region}, planning.liveFailures)
   // Budgets on the owner's (and their teams') running spend: only candidates that fit, and a
   // max_price that keeps the controller's later re-plans within what was left.
@@ -252,7 +262,7 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   await workdirStoreFor(ctx, budgeted, plan.candidates)
   await checkSecretsReachClouds(ctx, budgeted, plan.candidates)
   const options = {catalogFile: request.catalogFile, objective: request.objective, retryUntilUpMs: request.retryUntilUpMs}
-  return {spec: budgeted, file: loaded.file, plan, replan, options, owner}
+  return {spec: budgeted, file: loaded.file, plan, replan, options, owner, auto}
 }
 
 /**
@@ -388,6 +398,7 @@ export async function launch(
     plannedUsdPerHour: usdPerHour,
     admit: (record: () => JobRecord) => admitWithinBudget(ctx.config(), store, {owner, jobName: spec.name, usdPerHour, fx}, record),
     toAgent: ctx.config().agent === true,
+    events: prepared.auto ? [autoEvent(prepared.auto)] : [],
   }
   const signers = {checkpointSync: await ctx.checkpointSync(), attemptHolds: await ctx.attemptHolds()}
   if (!options.wait) return startJob({...collaborators, ...signers})

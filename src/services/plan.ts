@@ -9,8 +9,8 @@ import {noFeasiblePlanError} from '../planner/index.js'
 import type {Candidate, ExclusionGroup} from '../planner/types.js'
 import type {LoadedJob, Objective} from '../model/job-spec.js'
 import {loadJobFile} from '../job/load.js'
-import {type RightSizeAdvice, type RightSizeVariant, rightSizeAdvice, rightSizeVariants, usageNeed} from '../planner/right-size.js'
-import {usageFingerprint} from '../providers/usage-samples.js'
+import type {RightSizeAdvice} from '../planner/right-size.js'
+import {type AutoResolution, type AutoSummary, autoSummary, needOf, planVariants, resolveAuto} from './right-sizing.js'
 
 export interface PlanServiceOptions {
   file: string
@@ -41,6 +41,12 @@ export interface PlanResult {
    * With --right-size, `chosen` and `candidates` are the cheapest option's and `applied` is true.
    */
   rightSize: (RightSizeAdvice & {applied: boolean}) | null
+  /**
+   * `accelerators: auto` (docs/planner.md#accelerators-auto): from how many earlier runs the
+   * accelerators were chosen (0: none, planned open), what was chosen and why; null for a job
+   * that names its accelerators.
+   */
+  autoAccelerators: AutoSummary | null
 }
 
 export async function planFile(options: PlanServiceOptions): Promise<PlanResult> {
@@ -61,6 +67,7 @@ export async function planFile(options: PlanServiceOptions): Promise<PlanResult>
     excluded: plan.excluded,
     assumptions: plan.assumptions,
     rightSize: null,
+    autoAccelerators: null,
   }
 }
 
@@ -73,9 +80,22 @@ export async function plan(
   // The job first: planning asks a backend for live offers only when this job could use them.
   const loaded = loadJobFile(file)
   const made = await ctx.planning({...planning, jobs: [loaded.spec]})
-  const result = await planFile({file, loaded, explain, planning: made})
-  const sized = await rightSized(loaded.spec, made, result, rightSize === true)
-  return {...sized, assumptions: [...sized.assumptions, ...(await gangStoreNotes(ctx, loaded.spec, sized.candidates))]}
+  const auto = await resolveAuto(loaded.spec, made)
+  const sized = auto
+    ? autoPlanned(auto, await planFile({file, loaded: {...loaded, spec: auto.spec}, explain, planning: made}))
+    : await rightSized(loaded.spec, made, await planFile({file, loaded, explain, planning: made}), rightSize === true)
+  const spec = auto?.spec ?? loaded.spec
+  return {...sized, assumptions: [...sized.assumptions, ...(await gangStoreNotes(ctx, spec, sized.candidates))]}
+}
+
+/** An `accelerators: auto` plan: the choice said, and its right-sizing shown as applied when it made one. */
+function autoPlanned(auto: AutoResolution, result: PlanResult): PlanResult {
+  const applied = auto.choice !== null && auto.choice.kind !== 'as-measured'
+  return {
+    ...result,
+    rightSize: auto.advice ? {...auto.advice, applied} : null,
+    autoAccelerators: autoSummary(auto),
+  }
 }
 
 /**
@@ -84,15 +104,9 @@ export async function plan(
  * Applied (the cheapest option becomes the plan) only when asked.
  */
 async function rightSized(spec: LoadedJob['spec'], planning: Planning, result: PlanResult, apply: boolean): Promise<PlanResult> {
-  const need = usageNeed(planning.usageHistory(spec.name, usageFingerprint(spec)))
+  const {need} = needOf(spec, planning)
   if (!need) return result
-  const planned: Array<{variant: RightSizeVariant; best: Candidate | null; plan: Awaited<ReturnType<Planning['replan']>>['plan'] | null}> =
-    []
-  for (const variant of rightSizeVariants(spec, need)) {
-    const p = await planning.replan(variant.spec, []).catch(() => null)
-    planned.push({variant, best: p?.plan.chosen ?? null, plan: p?.plan ?? null})
-  }
-  const advice = rightSizeAdvice(need, result.chosen, planned)
+  const {advice, planned} = await planVariants(spec, need, result.chosen, planning)
   const top = advice.options[0]
   if (!apply || !top) return {...result, rightSize: {...advice, applied: false}}
   const p = planned.find((x) => x.best === top.candidate)!.plan!

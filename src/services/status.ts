@@ -3,12 +3,15 @@ import type {EventRecord} from '../model/records.js'
 import type {Store} from '../state/store.js'
 import type {ServiceContext} from './context.js'
 import {actorOf} from './owners.js'
+import {type AutoSummary, storedAutoSummary} from './right-sizing.js'
 import {type AttemptSummary, type JobSummary, attemptSummary, nodeSummaries, summarize} from './jobs.js'
 
 export interface JobDetail extends JobSummary {
   file: string | null
   attemptsDetail: AttemptSummary[]
   events: Array<{ts: string; kind: string; attemptId: string | null; data: Record<string, unknown>}>
+  /** `accelerators: auto`: how they were chosen (docs/planner.md#accelerators-auto); absent for other jobs. */
+  autoAccelerators?: AutoSummary
 }
 
 export function jobDetail(store: Store, ref: string): JobDetail {
@@ -16,6 +19,7 @@ export function jobDetail(store: Store, ref: string): JobDetail {
   const events = store.events(job.id)
   // What each attempt used (the runner's samples, summarised by the controller as it polls).
   const usage = store.usage({jobId: job.id})
+  const auto = storedAutoSummary(job.spec)
   return {
     ...summarize(store, job),
     file: job.file,
@@ -25,6 +29,7 @@ export function jobDetail(store: Store, ref: string): JobDetail {
       return {...attemptSummary(a), ...(nodes ? {nodes} : {}), ...(u ? {usage: u} : {})}
     }),
     events: events.map((e: EventRecord) => ({ts: e.ts, kind: e.kind, attemptId: e.attemptId, data: e.data})),
+    ...(auto ? {autoAccelerators: auto} : {}),
   }
 }
 

@@ -33,6 +33,7 @@ import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 import {actorOf, headroomFor} from './owners.js'
+import {type AutoResolution, autoEvent, resolveAuto} from './right-sizing.js'
 import type {SkyhopConfig} from '../config.js'
 
 export {SweepLeaseHeldError}
@@ -52,6 +53,8 @@ export interface SweepRequest {
 }
 
 export interface PlannedSweep {
+  /** How `accelerators: auto` was resolved for every job of the sweep; null for other sweeps. */
+  auto?: AutoResolution | null
   name: string
   file: string | null
   /** The base spec with the merged matrix. */
@@ -128,7 +131,7 @@ export function recordSweep(
     shapes: plan.shapes,
     usage: plan.usage,
     pools: plan.pools,
-    assumptions: plan.assumptions,
+    assumptions: planned.auto ? [...plan.assumptions, `accelerators: auto — ${planned.auto.text}`] : plan.assumptions,
   }
   const recorded = store.createSweep(
     {
@@ -143,6 +146,10 @@ export function recordSweep(
     },
     jobs,
   )
+  if (planned.auto) {
+    const e = autoEvent(planned.auto)
+    for (const job of recorded.jobs) store.addEvent(job.id, null, e.kind, e.data)
+  }
   // Jobs the plan could not place end now, with the plan's reason.
   recorded.jobs.forEach((job, i) => {
     const a = plan.assignments[i]
@@ -405,13 +412,39 @@ export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): 
   const {catalogFile, objective} = options
   const inputs = await ctx.planningInputs({catalogFile, objective})
   const {sets, budget} = options
-  const planned = await planSweepJobs(
-    {spec: loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env},
-    inputs,
-  )
+  const auto = await sweepAuto(ctx, loaded.spec, sets, inputs)
+  const planned = {
+    ...(await planSweepJobs(
+      {spec: auto?.spec ?? loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env},
+      inputs,
+    )),
+    auto,
+  }
   await workdirStoreFor(ctx, planned.base, sweepCandidates(planned))
   await checkSecretsReachClouds(ctx, planned.base, sweepCandidates(planned))
   return {planned, inputs, objective, catalogFile}
+}
+
+/**
+ * `accelerators: auto` for a sweep: chosen once, for every job, from the earlier runs of all
+ * its jobs (their names differ by combination; the matrix sets only environment variables, so
+ * they share one usage fingerprint), since one planning shape serves the whole sweep.
+ */
+async function sweepAuto(
+  ctx: ServiceContext,
+  spec: JobSpec,
+  sets: SweepOptions['sets'],
+  inputs: PlanningInputs,
+): Promise<AutoResolution | null> {
+  if (spec.resources.auto === undefined) return null
+  const store = await ctx.store()
+  const names = new Set([spec.name, ...expandMatrix(spec, mergeMatrix(spec.matrix, sets)).map((c) => c.name)])
+  const usageHistory = (_name: string, fingerprint: string) =>
+    [...names]
+      .flatMap((name) => store.usageObservations(name, fingerprint))
+      // Newest first across the jobs, as for one job: the latest run's configuration is the base.
+      .sort((a, b) => (b.summary.lastAt ?? '').localeCompare(a.summary.lastAt ?? ''))
+  return resolveAuto(spec, {replan: replannerFrom(inputs), usageHistory})
 }
 
 function sweepCandidates(planned: PlannedSweep): Array<{provider: string}> {

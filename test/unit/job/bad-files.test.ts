@@ -76,6 +76,28 @@ const cases: Case[] = [
     suggestion: 'H100-80GB',
   },
   {
+    title: 'misspelt auto suggests auto, not an accelerator',
+    content: 'name: a\nrun: x\nresources:\n  accelerators: autoo\n',
+    line: 4,
+    path: '/resources/accelerators',
+    message: /unknown accelerator "autoo"; write `auto` to let skyhop choose/,
+    suggestion: 'auto',
+  },
+  {
+    title: 'auto as a filter key',
+    content: 'name: a\nrun: x\nresources:\n  accelerators: {auto: 1}\n',
+    line: 4,
+    path: '/resources/accelerators/auto',
+    message: /unknown key "auto"/,
+  },
+  {
+    title: 'auto among alternatives',
+    content: 'name: a\nrun: x\nresources:\n  accelerators: [H100:8, auto]\n',
+    line: 4,
+    path: '/resources/accelerators/1',
+    message: /cannot be one of a list: write `accelerators: auto` alone/,
+  },
+  {
     title: 'unknown accelerator in list',
     content: 'name: a\nrun: x\nresources:\n  accelerators: [H100:8, Ascend91OB:8]\n',
     line: 4,

@@ -4,6 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {loadJobFile} from '../../../src/job/load.js'
+import {AUTO_REQUEST} from '../../../src/model/job-spec.js'
 
 const NOW = new Date('2026-11-27T12:00:00Z')
 const dir = mkdtempSync(join(tmpdir(), 'skyhop-spec-'))
@@ -34,6 +35,16 @@ describe('job file normalization', () => {
   it('reads resources.interconnect only when written, so older specs stay as they were', () => {
     expect(load('name: a\nrun: x\nnodes: 2\n').resources).to.not.have.property('interconnect')
     expect(load('name: a\nrun: x\nnodes: 2\nresources:\n  interconnect: required\n').resources.interconnect).to.equal('required')
+  })
+
+  it('reads accelerators: auto (any case) as one open request, marked auto only when written', () => {
+    for (const written of ['auto', 'AUTO', '" Auto "']) {
+      const spec = load(`name: a\nrun: x\nresources:\n  accelerators: ${written}\n  runtimes: [cann]\n`)
+      expect(spec.resources.accelerators).to.deep.equal([AUTO_REQUEST])
+      expect(spec.resources.auto).to.deep.equal({choice: null})
+      expect(spec.resources.runtimes).to.deep.equal(['cann'])
+    }
+    expect(load('name: a\nrun: x\nresources:\n  accelerators: H100:8\n').resources).to.not.have.property('auto')
   })
 
   it('resolves accelerator aliases to canonical names', () => {
