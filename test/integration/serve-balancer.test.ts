@@ -105,7 +105,9 @@ describe('serve: load balancer (real replicas, real HTTP)', function () {
     const result = await run
     expect(result.errors, 'transport errors').to.equal(0)
     expect(result.non2xx, 'non-2xx').to.equal(0)
-    expect(result['2xx']).to.be.above(200)
+    // Load enough that requests were in flight on r1 when it died (retried, failures below);
+    // how many a loaded machine pushes through in 2 s is no part of the property.
+    expect(result['2xx']).to.be.above(20)
     expect(lb!.totals.retried).to.be.above(0)
     expect(lb!.metrics().find((m) => m.id === 'r1')!.failures).to.be.above(0)
   })
