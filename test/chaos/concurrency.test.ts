@@ -1,7 +1,8 @@
 // Chaos: N launches at once on one store, some of their controllers SIGKILLed, then M
-// `skyhop recover`s at once: every job ends SUCCEEDED (0 lost), each runs once and is
-// restarted by one recover at most (0 duplicates), and the secret is nowhere. CI: 10
-// launches, 4 recovers; full scale: 50 and 10.
+// `skyhop recover`s at once and more every 1.5 s: every job ends SUCCEEDED (0 lost), each
+// runs once and is restarted by one recover at most (0 duplicates), and the secret is
+// nowhere. Controllers start slowly (slow-controller-start.cjs), as on a loaded machine. CI:
+// 10 launches, 4 recovers; full scale: 50 and 10.
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
@@ -29,7 +30,15 @@ describe('chaos: concurrent launches and recovers on one store', function () {
     const config = join(home, 'config.yaml')
     writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
     const secret = makeSecret()
-    const env = {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1', CHAOS_TOKEN: secret}
+    // Every controller starts 3 s late (as on a loaded machine, where one job stayed PENDING for
+    // good): longer than the lease and than the gap between two recovers.
+    const slowStart = `--require ${JSON.stringify(join(import.meta.dirname, 'slow-controller-start.cjs'))}`
+    const env = {
+      SKYHOP_CONFIG: config,
+      SKYHOP_LEASE_TTL_SECONDS: '1',
+      CHAOS_TOKEN: secret,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${slowStart}`.trim(),
+    }
     const sha = createHash('sha256').update(secret).digest('hex')
     const outputs: Record<string, string> = {}
     const names = Array.from({length: launches}, (_, i) => `conc-${i}`)
