@@ -7,6 +7,19 @@ import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+/**
+ * How long a lease claimed for a controller about to start (by `recover`, a detached `launch`
+ * or `sweep`) holds before the job counts as orphaned again: a start on a loaded machine (Node,
+ * the CLI, the store, the plan) can take longer than a heartbeat's lease, and a claim that
+ * expires first is taken by the next `recover`, whose controller then starts as slowly, so a
+ * `recover` run every few seconds could keep a job from ever being driven. Never shorter than
+ * the lease itself; SKYHOP_CONTROLLER_START_SECONDS tunes it (default 60).
+ */
+export function claimTtlMs(leaseTtlMs: number): number {
+  const startMs = Math.max(1, Number(process.env.SKYHOP_CONTROLLER_START_SECONDS) || 60) * 1000
+  return Math.max(leaseTtlMs, startMs)
+}
+
 export function controllerOwner(): string {
   return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
 }

@@ -28,7 +28,12 @@ export async function driveRecordedJob(
   const stored = job.options as {catalogFile?: string; objective?: Objective; retryUntilUpMs?: number}
   const replan = await ctx.replanner({catalogFile: stored.catalogFile, objective: stored.objective, jobs: [job.spec]})
   const owner = options.owner ?? controllerOwner()
-  // Started for a claim (`recover`, a detached `launch`): take it over under this process's own name.
+  const providers = await ctx.providers()
+  const checkpointSync = await ctx.checkpointSync()
+  const attemptHolds = await ctx.attemptHolds()
+  // Started for a claim (`recover`, a detached `launch`): take it over under this process's own
+  // name, once all is loaded, so that the heartbeat starts as soon as the claim is ours (the
+  // claim lasts a controller's start; the lease it becomes lasts only a heartbeat's).
   if (options.claimed && !store.handOverJobLease(job.id, options.claimed, owner, LEASE_TTL_MS)) {
     options.onSkip(`job ${job.id} is driven by another controller (the lease claimed for this one was taken)`)
     return {skipped: true}
@@ -36,14 +41,14 @@ export async function driveRecordedJob(
   try {
     const final = await driveJob(job.id, {
       journal: new StoreJournal(store),
-      providers: await ctx.providers(),
+      providers,
       replan,
       home: ctx.home,
       owner,
       retryUntilUpMs: stored.retryUntilUpMs,
       pollIntervalMs: 500,
-      checkpointSync: await ctx.checkpointSync(),
-      attemptHolds: await ctx.attemptHolds(),
+      checkpointSync,
+      attemptHolds,
       signal: options.signal,
       onEvent: options.onEvent,
     })

@@ -13,7 +13,7 @@ import {LEASE_TTL_MS, driveJob} from '../controller/controller.js'
 import {type ControllerDeps, type ControllerEvent} from '../controller/deps.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
-import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, drain, handOff} from './foreground.js'
 import {StoreJournal} from '../controller/journal.js'
 import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './jobs.js'
@@ -151,7 +151,7 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
   if (!input.wait) {
     // Claimed before the controller starts, so a `recover` running meanwhile does not take the new job for an orphan.
     const owner = controllerOwner()
-    input.store.claimJobLease(job.id, owner, LEASE_TTL_MS)
+    input.store.claimJobLease(job.id, owner, claimTtlMs(LEASE_TTL_MS))
     spawnDetachedController(input.home, job.id, 'controller', owner)
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}
   }

@@ -11,7 +11,7 @@ import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import type {ServiceContext} from './context.js'
-import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
 import {ServiceStore} from '../state/services.js'
 
@@ -91,7 +91,7 @@ export async function recoverJobs(input: {
   // the others see it claimed and leave it.
   const restartSweep = (sweepId: string, jobId: string | null): void => {
     const owner = controllerOwner()
-    if (!input.store.claimSweepLease(sweepId, owner, LEASE_TTL_MS)) return
+    if (!input.store.claimSweepLease(sweepId, owner, claimTtlMs(LEASE_TTL_MS))) return
     try {
       spawn(input.home, sweepId, 'sweep-controller', owner)
       restartedSweeps.push(sweepId)
@@ -129,7 +129,7 @@ export async function recoverJobs(input: {
       continue
     }
     const owner = controllerOwner()
-    if (!input.store.claimJobLease(job.id, owner, LEASE_TTL_MS)) continue
+    if (!input.store.claimJobLease(job.id, owner, claimTtlMs(LEASE_TTL_MS))) continue
     try {
       spawn(input.home, job.id, 'controller', owner)
       input.store.addEvent(job.id, null, 'controller-restarted', {})
@@ -283,7 +283,7 @@ function recoverServices(
   const restarted: string[] = []
   for (const svc of services.orphanedServices()) {
     const owner = controllerOwner()
-    if (!services.claimLease(svc.id, owner, LEASE_TTL_MS)) continue
+    if (!services.claimLease(svc.id, owner, claimTtlMs(LEASE_TTL_MS))) continue
     try {
       spawn(home, svc.id, 'serve-controller', owner)
       store.addEvent(svc.id, null, 'controller-restarted', {})

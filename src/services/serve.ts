@@ -322,7 +322,9 @@ export async function driveRecordedService(
   const svc = s.findService(options.service)
   const replan = await ctx.replanner({jobs: [svc.spec]})
   const owner = options.owner ?? controllerOwner()
-  // Started for a claim (`recover`): take it over under this process's own name.
+  const providers = await ctx.providers()
+  // Started for a claim (`recover`): take it over under this process's own name, once all is
+  // loaded, so that the heartbeat starts as soon as the claim is ours.
   if (options.claimed && !s.handOverLease(svc.id, options.claimed, owner, SERVICE_LEASE_TTL_MS)) {
     options.onSkip(`service ${svc.id} is driven by another controller (the lease claimed for this one was taken)`)
     return {skipped: true}
@@ -330,7 +332,7 @@ export async function driveRecordedService(
   try {
     await driveService(svc.id, {
       services: s,
-      providers: await ctx.providers(),
+      providers,
       replan,
       home: ctx.home,
       owner,

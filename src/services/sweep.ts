@@ -28,7 +28,7 @@ import {
 } from '../controller/sweep-driver.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
-import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
@@ -486,7 +486,7 @@ export async function startSweep(
     if (ctx.config().agent !== true) {
       // Claimed before the controller starts, so a `recover` running meanwhile does not take the new sweep for an orphan.
       const claim = controllerOwner()
-      store.claimSweepLease(sweep.id, claim, LEASE_TTL_MS)
+      store.claimSweepLease(sweep.id, claim, claimTtlMs(LEASE_TTL_MS))
       spawnDetachedController(ctx.home, sweep.id, 'sweep-controller', claim)
     }
     return {...result(), detached: true, stats: null}

@@ -64,7 +64,7 @@ describe('chaos: kill -9 at random moments', function () {
   ) {
     const random = seededRandom(SEED + provider.length)
     const before = tally.kills
-    const all0 = (): string[] => [...tally.lost, ...tally.reruns, ...tally.orphans, ...tally.doubleLive, ...tally.leaks]
+    const all0 = (): string[] => [...tally.failed, ...tally.lost, ...tally.reruns, ...tally.orphans, ...tally.doubleLive, ...tally.leaks]
     const seen = all0()
     const batch = 4
     for (let i = 0; i < all.length; i += batch) {

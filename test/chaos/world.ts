@@ -23,10 +23,45 @@ export interface KillTally {
   orphans: string[]
   doubleLive: string[]
   leaks: string[]
+  /** A launch or recover that failed (a recover's exit 7, partial, is documented and not one), with what it printed. */
+  failed: string[]
 }
 
 export function emptyTally(): KillTally {
-  return {kills: 0, lost: [], reruns: [], orphans: [], doubleLive: [], leaks: []}
+  return {kills: 0, lost: [], reruns: [], orphans: [], doubleLive: [], leaks: [], failed: []}
+}
+
+/**
+ * A failed command as the failure message shows it: its exit code, its stdout (the --json
+ * envelope, where the error's code and message are: stderr is empty then) and its stderr,
+ * with each value in `secrets` masked (the secret scan still reads the raw output).
+ */
+export function describeFailure(what: string, r: CliResult, secrets: readonly string[] = []): string {
+  const mask = (text: string): string => secrets.reduce((t, secret) => (secret ? t.split(secret).join('[secret]') : t), text.trim())
+  return `${what} exited ${r.code}: stdout ${mask(r.stdout) || '(empty)'}; stderr ${mask(r.stderr) || '(empty)'}`
+}
+
+/** Whether a recover's exit is one it documents for a run that did its work: 0, or 7 (partial: run it again). */
+export function recoverOk(r: CliResult): boolean {
+  return r.code === 0 || r.code === 7
+}
+
+/**
+ * The pid in a job's lease owner (`host:pid:tag`) when that process is alive and is the job's
+ * controller (its command line says `controller JOB`): a lease names a `recover` or `launch`
+ * process while it claims the job for a controller, and a pid that ended may be reused by
+ * another process, which a chaos kill must never hit.
+ */
+export function controllerPid(owner: string | null, jobId: string): number | null {
+  const pid = owner ? Number(owner.split(':')[1]) : NaN
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    const at = argv.indexOf('controller')
+    return at >= 0 && argv[at + 1] === jobId ? pid : null
+  } catch {
+    return null // gone
+  }
 }
 
 export function isAlive(pid: number): boolean {
@@ -48,12 +83,6 @@ function kill9(pid: number): boolean {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-/** The pid in a lease owner (`host:pid:tag`) when that process is alive, else null. */
-function ownerPid(owner: string | null): number | null {
-  const pid = owner ? Number(owner.split(':')[1]) : NaN
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null
-}
 
 /** The live attempt's runner pid (runner.pid in its attempt directory), when there is one now. */
 function runnerPid(store: Store, jobId: string): number | null {
@@ -155,6 +184,7 @@ export interface Batch {
 export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
   const outputs: Record<string, string> = {}
   const env = {...b.env, ...(b.secret ? {CHAOS_TOKEN: b.secret} : {})}
+  const secretValues = [b.secret, ...(b.alsoSecret ?? [])].filter((s): s is string => s !== null)
   const launched = await Promise.all(
     b.kinds.map(async (kind, i) => {
       const name = `${b.label}-${i}`
@@ -169,10 +199,14 @@ export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
       )
       const r: CliResult = await runCliAsync(['launch', file, '--yes', '--json', ...(b.launchArgs ?? [])], {home: b.home, env})
       outputs[`launch ${name} --json`] = r.stdout + r.stderr
-      if (r.code !== 0) throw new Error(`launch of ${name} failed (${r.code}): ${r.stderr}`)
+      if (r.code !== 0) {
+        // Kept with what it printed; the other jobs of the batch go on (and are scanned).
+        tally.failed.push(describeFailure(`launch of ${name} (${kind})`, r, secretValues))
+        return null
+      }
       return {kind, name, marks, jobId: parseEnvelope(r.stdout).result.job.id as string}
     }),
-  )
+  ).then((all) => all.filter((j) => j !== null))
   const store = Store.open(b.home)
   try {
     // Kill at random moments, each job on its own clock.
@@ -186,9 +220,9 @@ export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
           const job = store.getJob(j.jobId)!
           if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.state)) break
           if (!controllerDone) {
-            const pid = ownerPid(job.leaseOwner)
             // The claim made at launch names the launching process; wait for the controller's own.
-            if (pid !== null && !job.leaseOwner!.includes(`:${process.pid}:`) && kill9(pid)) {
+            const pid = controllerPid(job.leaseOwner, j.jobId)
+            if (pid !== null && kill9(pid)) {
               controllerDone = true
               tally.kills++
             }
@@ -212,6 +246,7 @@ export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
       await sleep(1200)
       const r = await runCliAsync(['recover', '--json'], {home: b.home, env})
       outputs[`recover ${Date.now()} --json`] = r.stdout + r.stderr
+      if (!recoverOk(r)) tally.failed.push(describeFailure(`recover (${b.label})`, r, secretValues))
     }
     for (const j of launched) {
       const job = store.getJob(j.jobId)!
@@ -234,7 +269,7 @@ export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
     }
     tally.orphans.push(...left)
     const extra = b.scan?.() ?? {}
-    for (const secret of [b.secret, ...(b.alsoSecret ?? [])].filter((s): s is string => s !== null)) {
+    for (const secret of secretValues) {
       const hits = scanForSecret(secret, {dirs: [b.home, ...(extra.dirs ?? [])], texts: {...outputs, ...(extra.texts ?? {})}})
       countScan(hits.length)
       tally.leaks.push(...hits.map((h) => `${h.where} (${h.form})`))

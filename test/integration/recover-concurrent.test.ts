@@ -7,6 +7,8 @@ import {expect} from 'chai'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {LEASE_TTL_MS} from '../../src/controller/controller.js'
+import {claimTtlMs} from '../../src/services/controller-process.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {Store} from '../../src/state/store.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
@@ -50,6 +52,35 @@ describe('concurrent recovers claim each job once', function () {
     } finally {
       for (const s of stores) s.close()
       setup.close()
+    }
+  })
+
+  it('in process: a claim holds while its controller starts, past a heartbeat lease (a recover meanwhile leaves the job); one whose controller never came is taken after the start deadline', async () => {
+    const home = tempHome('skyhop-recover-slow-start-')
+    let now = Date.parse('2026-03-01T00:00:00Z')
+    const store = Store.open(home, {clock: () => new Date(now)})
+    const spawned: Array<{id: string; owner: string | undefined}> = []
+    const recover = () => recoverJobs({store, providers: new Map(), home, spawn: (_h, id, _c, owner) => void spawned.push({id, owner})})
+    try {
+      const slow = store.createJob({name: 'slow', file: null, spec: testJobSpec({name: 'slow', run: 'true'})}).id
+      expect((await recover()).restarted).to.deep.equal([slow])
+      // Its controller is still starting (a loaded machine) when a heartbeat's lease has passed and
+      // another recover runs: the claim is not an orphan's, so no second controller is started and
+      // the first one still takes the job over (before, the second recover took the claim, the first
+      // controller gave up, and a recover every few seconds kept the job from ever being driven).
+      now += LEASE_TTL_MS + 1000
+      expect((await recover()).restarted).to.deep.equal([])
+      expect(store.handOverJobLease(slow, spawned[0].owner!, 'host:3:slow', LEASE_TTL_MS)).to.equal(true)
+
+      const never = store.createJob({name: 'never', file: null, spec: testJobSpec({name: 'never', run: 'true'})}).id
+      now += 1000
+      expect((await recover()).restarted).to.deep.equal([never])
+      // Its controller died before taking the claim over: once the start deadline passed, the job is an orphan again.
+      now += claimTtlMs(LEASE_TTL_MS) + 1000
+      expect((await recover()).restarted).to.include(never)
+      expect(spawned.filter((s) => s.id === never)).to.have.length(2)
+    } finally {
+      store.close()
     }
   })
 
