@@ -6,17 +6,19 @@
 // LaunchRounds.reconcileRequested). This file is the loop and the lease; the parts it drives
 // are launch-round.ts (candidates, failover), spot-moves.ts (waiting for spot, moving back to
 // it), holds.ts (attempts held until the one they replace has stopped) and attempt-end.ts
-// (polling, an attempt's end, releasing what it held).
+// (polling, an attempt's end, releasing what it held); unknown-creates.ts stops what a create
+// whose outcome stayed unknown made after all.
 import {LeaseHeldError, isSkyhopError} from '../errors.js'
 import {type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
-import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES, UNKNOWN_CREATE_SETTLED} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
 import {missingSecrets, secretsHeld} from './contract-env.js'
 import {UsageWatch} from './usage-watch.js'
 import type {ControllerDeps} from './deps.js'
 import {JobDrive} from './drive.js'
 import {Holds} from './holds.js'
-import {LaunchRounds} from './launch-round.js'
+import {LaunchRounds, TAG_LOOKUP_BUDGET_MS, launchBudgets} from './launch-round.js'
+import {settleUnknownCreate, unsettledCreates} from './unknown-creates.js'
 import {SpotMoves} from './spot-moves.js'
 
 /** The job events with which AttemptEnds.onAttemptEnded answers an attempt's end. */
@@ -41,9 +43,13 @@ export async function driveJob(jobId: string, deps: ControllerDeps): Promise<Job
   return new JobController(jobId, deps).run()
 }
 
+/** How often creates whose outcome stayed unknown are looked up again while the job goes on. */
+const UNKNOWN_CREATE_LOOK_MS = 30_000
+
 class JobController {
   private readonly d: JobDrive
   private heartbeat?: NodeJS.Timeout
+  private unknownCreatesLookedAt = Number.NEGATIVE_INFINITY
 
   constructor(jobId: string, deps: ControllerDeps) {
     this.d = new JobDrive(jobId, deps)
@@ -88,8 +94,10 @@ class JobController {
           await this.d.ends.settleAfterEnd(live)
           if (this.d.stopping.has(live.id)) continue
         }
+        await this.settleUnknownCreates(true)
         return this.d.job()
       }
+      await this.settleUnknownCreates(false)
       // Launching needs the job's secrets; a controller whose environment lacks them holds the
       // job (unfinished, no attempt recorded against it) and leaves it to one that has them. A
       // run a killed controller launched is still found by its tag, which needs none.
@@ -141,6 +149,42 @@ class JobController {
       if (result?.state === 'RUNNING' && (await this.d.spot.considerRespot(this.d.job(), this.d.journal.attempt(live.id)!))) continue
       // The batch poller's cadence is the wait; a direct poll waits here.
       if (!this.d.deps.poller) await this.d.sleep(this.d.pollIntervalMs)
+    }
+  }
+
+  /**
+   * Creates of this job whose outcome stayed unknown (unknown-creates.ts): looked up by their
+   * tag every UNKNOWN_CREATE_LOOK_MS while the job goes on, and once more as it ends (`atEnd`),
+   * each within a look-up's budget. An instance found is stopped; one still unanswered is left
+   * to `recover` (or `down --orphans`).
+   */
+  private async settleUnknownCreates(atEnd: boolean): Promise<void> {
+    const now = this.d.clock().getTime()
+    if (!atEnd && now - this.unknownCreatesLookedAt < UNKNOWN_CREATE_LOOK_MS) return
+    this.unknownCreatesLookedAt = now
+    const pending = unsettledCreates(this.d.journal.attempts(this.d.jobId), this.d.journal.events(this.d.jobId))
+    if (pending.length === 0) return
+    const budgetMs = Math.min(TAG_LOOKUP_BUDGET_MS, launchBudgets(this.d.deps.env ?? process.env).candidateMs || TAG_LOOKUP_BUDGET_MS)
+    for (const attempt of pending) {
+      const provider = this.d.deps.providers.get(attempt.provider)
+      if (!provider) continue
+      const outcome = await settleUnknownCreate(provider, attempt, budgetMs)
+      if (!outcome.settled) continue
+      this.d.journal.recordEvent(
+        this.d.jobId,
+        attempt.id,
+        UNKNOWN_CREATE_SETTLED,
+        outcome.found ? {found: true, externalId: outcome.externalId} : {found: false},
+      )
+      if (outcome.found) {
+        this.d.emit(
+          'stopped',
+          `attempt ${attempt.id}'s create, whose answer never came, made ${outcome.externalId} after all: stopped it`,
+          {
+            attemptId: attempt.id,
+          },
+        )
+      }
     }
   }
 

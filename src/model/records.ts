@@ -115,6 +115,12 @@ export interface CostRow {
   service?: true
 }
 
+/**
+ * The event that settles a create whose outcome stayed unknown (controller/unknown-creates.ts):
+ * its data says whether an instance was found after all, and stopped.
+ */
+export const UNKNOWN_CREATE_SETTLED = 'attempt-unknown-create-settled'
+
 export interface EventRecord {
   id: number
   jobId: string

@@ -7,9 +7,10 @@ import {isSkyhopError, ProviderError} from '../errors.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import {withDeadline} from '../util/deadline.js'
 import {redact} from '../util/redact.js'
-import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES, UNKNOWN_CREATE_SETTLED} from '../model/records.js'
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
+import {settleUnknownCreate} from '../controller/unknown-creates.js'
 import type {ServiceContext} from './context.js'
 import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
@@ -36,7 +37,8 @@ export interface RecoverResult {
   restartedServices: string[]
 }
 
-export type RecoverStep = 'restart-controller' | 'restart-sweep-controller' | 'restart-service-controller' | 'stop-attempt' | 'release-idle'
+export type RecoverStep =
+  'restart-controller' | 'restart-sweep-controller' | 'restart-service-controller' | 'stop-attempt' | 'stop-unknown-create' | 'release-idle'
 
 export interface RecoverAction {
   step: RecoverStep
@@ -180,6 +182,39 @@ export async function recoverJobs(input: {
     }
   }
   const budgetMs = input.stepBudgetMs ?? RECOVER_STEP_BUDGET_MS
+  // A create whose outcome stayed unknown, of a job that has ended meanwhile: an instance it
+  // made after all runs the job for nobody (controller/unknown-creates.ts).
+  for (const attempt of input.store.unknownCreatesOfEndedJobs()) {
+    const provider = input.providers.get(attempt.provider)
+    if (!provider) continue
+    const where = {step: 'stop-unknown-create' as const, jobId: attempt.jobId, attemptId: attempt.id, provider: attempt.provider}
+    const known = down.get(attempt.provider)
+    if (known) {
+      act({
+        ...where,
+        ok: false,
+        code: known.code,
+        message: `not looked up: provider ${attempt.provider} failed earlier in this run (${known.message})`,
+      })
+      continue
+    }
+    const outcome = await settleUnknownCreate(provider, attempt, budgetMs)
+    if (!outcome.settled) {
+      down.set(attempt.provider, {code: outcome.code, message: outcome.message})
+      act({...where, ok: false, code: outcome.code, message: `not looked up: ${redact(outcome.message)}`})
+      continue
+    }
+    input.store.addEvent(
+      attempt.jobId,
+      attempt.id,
+      UNKNOWN_CREATE_SETTLED,
+      outcome.found ? {found: true, externalId: outcome.externalId} : {found: false},
+    )
+    if (outcome.found) {
+      cleaned.push(attempt.id)
+      act({...where, ok: true, message: `stopped ${outcome.externalId}, which the create whose answer never came made after all`})
+    }
+  }
   const idle = await releaseIdle({
     store: input.store,
     providers: new Map([...input.providers].map(([name, p]) => [name, guardCleanup(p, down, budgetMs)])),

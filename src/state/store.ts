@@ -28,6 +28,7 @@ import {
   type ObservationRecord,
   type SweepRecord,
   type SweepState,
+  UNKNOWN_CREATE_SETTLED,
 } from '../model/records.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import {redactDeep} from '../util/redact.js'
@@ -654,6 +655,22 @@ export class Store {
   liveAttempts(): AttemptRecord[] {
     return (
       this.sql(`SELECT * FROM attempts WHERE state IN ('REQUESTED','PENDING','PROVISIONING','RUNNING') ORDER BY intent_at`).all() as Row[]
+    ).map(toAttempt)
+  }
+
+  /**
+   * Attempts of ended jobs recorded FAILED while their create's outcome was unknown and not
+   * settled since (controller/unknown-creates.ts): what `recover` looks up and stops.
+   */
+  unknownCreatesOfEndedJobs(): AttemptRecord[] {
+    return (
+      this.sql(
+        `SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id
+         WHERE a.state = 'FAILED' AND a.handle_json IS NULL AND j.state IN ('SUCCEEDED','FAILED','CANCELLED')
+           AND EXISTS (SELECT 1 FROM events e WHERE e.job_id = a.job_id AND e.attempt_id = a.id AND e.kind = 'attempt-outcome-unknown')
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.job_id = a.job_id AND e.attempt_id = a.id AND e.kind = ?)
+         ORDER BY a.intent_at`,
+      ).all(UNKNOWN_CREATE_SETTLED) as Row[]
     ).map(toAttempt)
   }
 

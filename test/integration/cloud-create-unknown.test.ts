@@ -36,7 +36,10 @@ describe('a cloud create whose answer never comes is reconciled, not re-launched
     await fake.stop()
   })
 
-  async function launchThrough(choose: (call: FaultCall) => Fault | null): Promise<{code: number; runs: string[]; jobId: string}> {
+  async function launchThrough(
+    choose: (call: FaultCall) => Fault | null,
+    seconds = 2,
+  ): Promise<{code: number; runs: string[]; jobId: string; env: Record<string, string>}> {
     proxy = new FakeFaultyEndpoint({upstream: fake.url, choose})
     const url = await proxy.start()
     const config = join(home, 'config.yaml')
@@ -46,26 +49,24 @@ describe('a cloud create whose answer never comes is reconciled, not re-launched
     const file = join(home, 'job.yaml')
     writeFileSync(
       file,
-      `name: once\nspot: on-demand\nenvs:\n  RUNS: ${JSON.stringify(runs)}\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$RUNS"\n  sleep 2\n`,
+      `name: once\nspot: on-demand\nenvs:\n  RUNS: ${JSON.stringify(runs)}\nrun: |\n  echo "run $SKYHOP_ATTEMPT" >> "$RUNS"\n  sleep ${seconds}\n`,
     )
-    const r = await runCliAsync(['launch', file, '--yes', '--wait', '--json', '--catalog', join(home, 'offers.json')], {
-      home,
-      env: {
-        SKYHOP_CONFIG: config,
-        SKYHOP_AWS_ENDPOINT: url,
-        SKYHOP_CANDIDATE_TIMEOUT_SECONDS: '3',
-        SKYHOP_LAUNCH_TIMEOUT_SECONDS: '60',
-        AWS_ACCESS_KEY_ID: KEY.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey,
-        AWS_REGION: 'us-east-1',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        HOME: home,
-      },
-    })
+    const env = {
+      SKYHOP_CONFIG: config,
+      SKYHOP_AWS_ENDPOINT: url,
+      SKYHOP_CANDIDATE_TIMEOUT_SECONDS: '3',
+      SKYHOP_LAUNCH_TIMEOUT_SECONDS: '60',
+      AWS_ACCESS_KEY_ID: KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      HOME: home,
+    }
+    const r = await runCliAsync(['launch', file, '--yes', '--wait', '--json', '--catalog', join(home, 'offers.json')], {home, env})
     const jobId = r.stdout ? (parseEnvelope(r.stdout).result?.job?.id as string) : ''
     // Give a second instance, if one was launched, time to run its job.
     await new Promise((resolve) => setTimeout(resolve, 3000))
-    return {code: r.code ?? -1, runs: existsSync(runs) ? readFileSync(runs, 'utf8').trim().split('\n') : [], jobId}
+    return {code: r.code ?? -1, runs: existsSync(runs) ? readFileSync(runs, 'utf8').trim().split('\n') : [], jobId, env}
   }
 
   for (const fault of ['stall-after', 'drop-after'] as const) {
@@ -98,5 +99,47 @@ describe('a cloud create whose answer never comes is reconciled, not re-launched
       store.close()
     }
     expect([...fake.instances.values()].filter((i) => i.tags.get('skyhop:job-id') === r.jobId)).to.have.length(1)
+  })
+
+  it('a create still unknown when the round gives up, whose instance did start, is stopped by `recover` once EC2 answers again', async () => {
+    // RunInstances takes effect (its job runs 2 minutes) but its answer stalls; every later call is black-holed while
+    // the job is being launched, so the outcome stays unknown past the bound: the attempt is
+    // FAILED, AWS is passed over, and with no other provider the job fails. Its controller's
+    // last look-up is black-holed too. Then EC2 answers again and `recover` finds the instance.
+    let creates = 0
+    let faulty = true
+    const r = await launchThrough((call) => {
+      const action = ec2Action(call)
+      if (action === 'RunInstances' && ++creates === 1) return 'stall-after'
+      return faulty && (action === 'RunInstances' || action === 'DescribeInstances') ? 'black-hole' : null
+    }, 120)
+    faulty = false
+    expect(r.code, 'the job failed: its only provider was passed over').to.not.equal(0)
+    const mine = () => [...fake.instances.values()].filter((i) => i.tags.get('skyhop:job-id') === r.jobId)
+    expect(mine()).to.have.length(1)
+    expect(mine()[0].state).to.not.equal('terminated')
+    const store = Store.open(home)
+    try {
+      const [attempt] = store.listAttempts(r.jobId)
+      expect(attempt.state).to.equal('FAILED')
+      expect(attempt.reason).to.match(/whether the instance was created is unknown/)
+      const rec = await runCliAsync(['recover', '--json'], {home, env: r.env})
+      expect(rec.code, rec.stderr).to.equal(0)
+      const actions = parseEnvelope(rec.stdout).result.actions as Array<{step: string; attemptId: string; ok: boolean}>
+      expect(actions.filter((a) => a.step === 'stop-unknown-create')).to.deep.equal([
+        {...actions.find((a) => a.step === 'stop-unknown-create'), attemptId: attempt.id, ok: true},
+      ])
+      const until = Date.now() + 10_000
+      while (!['shutting-down', 'terminated'].includes(mine()[0].state) && Date.now() < until)
+        await new Promise((res) => setTimeout(res, 100))
+      expect(['shutting-down', 'terminated']).to.include(mine()[0].state)
+      const settled = store.events(r.jobId).filter((e) => e.kind === 'attempt-unknown-create-settled')
+      expect(settled.map((e) => [e.attemptId, e.data.found])).to.deep.equal([[attempt.id, true]])
+      // Settled once: a second recover has nothing to look up.
+      const again = await runCliAsync(['recover', '--json'], {home, env: r.env})
+      expect((parseEnvelope(again.stdout).result.actions as Array<{step: string}>).map((a) => a.step)).to.not.include('stop-unknown-create')
+    } finally {
+      store.close()
+    }
   })
 })
