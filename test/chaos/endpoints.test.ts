@@ -17,6 +17,7 @@ import {scanForSecret} from '../helpers/secret-scan.js'
 import {KEY} from '../integration/aws-helpers.js'
 import {AWS_TYPE, fakeOffers} from '../integration/cloud-world.js'
 import {countScan, figures, reportAtEnd, SEED, size} from './figures.js'
+import {describeFailure} from './world.js'
 
 reportAtEnd()
 
@@ -111,7 +112,8 @@ describe('chaos: faulty cloud endpoints', function () {
               if (ms > BOUND_MS) tally.outOfBound.push(`${name}: ${ms} ms > ${BOUND_MS} ms (${state})`)
               if (!['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(String(state)) && !String(state).startsWith('error'))
                 tally.outOfBound.push(`${name}: not final (${state})`)
-              if (expectOk && state !== 'SUCCEEDED') tally.outOfBound.push(`${name}: ${state}: ${r.stderr.slice(-300)}`)
+              if (expectOk && state !== 'SUCCEEDED')
+                tally.outOfBound.push(`${name}: ${state}: ${describeFailure('launch --wait', r, [KEY.secretAccessKey])}`)
               const lines = existsSync(runs) ? readFileSync(runs, 'utf8').trim().split('\n') : []
               if (lines.length > 1) tally.ranTwice.push(`${name}: ran ${lines.length} times`)
             }),
