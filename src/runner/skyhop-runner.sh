@@ -96,7 +96,24 @@ if [[ ${1-} == --keep && $# -eq 2 && -n $2 ]]; then
   for sk_f in "$2/runner.pid" "$2"/node-*/runner.pid; do
     [[ -r $sk_f && $(<"$sk_f") == "$sk_runner" ]] && { sk_out=${sk_f%/runner.pid}; break; }
   done
-  if [[ -z $sk_out || -s $sk_out/exit_code || ! -s $sk_out/job.pgid ]]; then exit "$sk_st"; fi
+  if [[ -z $sk_out || -s $sk_out/exit_code ]]; then exit "$sk_st"; fi
+  # A runner killed just after it started the job's shell, before that shell wrote job.pgid
+  # (its first act): the shell still carries the runner's command line (not --keep), and
+  # job.pgid comes. Waited for while such a process lives (the runner's other subshells go
+  # within a second of it). The chaos suite found a job run twice through this window.
+  sk_forks() {
+    local f a d r k
+    for f in /proc/[0-9]*/cmdline; do
+      d= r= k=
+      while IFS= read -r -d '' a; do
+        case $a in "$1") d=1 ;; *skyhop-runner.sh) r=1 ;; --keep) k=1 ;; esac
+      done 2>/dev/null <"$f"
+      [[ $d$r$k == 11 ]] && read -r a 2>/dev/null <"${f%cmdline}stat" && [[ ${a##*) } != [ZX]* ]] && return 0
+    done
+    return 1
+  }
+  while [[ ! -s $sk_out/job.pgid ]] && sk_forks "$2"; do sleep 0.1 & wait $! 2>/dev/null; done
+  [[ -s $sk_out/job.pgid ]] || exit "$sk_st"
   sk_pgid=$(<"$sk_out/job.pgid")
   [[ $sk_pgid =~ ^[0-9]+$ ]] || exit "$sk_st"
   echo "skyhop-runner: the runner died (status $sk_st) before the job ended; waiting for the job's own status" >&2
