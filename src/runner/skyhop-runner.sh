@@ -1377,7 +1377,8 @@ sr_ctr_kill() {
 # that group, as the runner does to the job's group outside. Writes setup-exit and run-start
 # into the mounted events.jsonl. Arguments: ATTEMPT_DIR OUT_DIR SECRETS NAME…, the NAMEs being the
 # runner's own variables, which keep their values over env's as outside. Inside (no comments
-# there: the boot script ships the runner without comment lines, strings included): job
+# and no indentation there: the boot script ships the runner without comment lines and
+# leading blanks, strings included): job
 # control gives each job a group of its own, and its "Done" notices go to the entry's stderr,
 # not the job's, so the job gets the original (fd 9); after the loop a last `wait` takes the
 # status bash kept when a signal cut the previous wait short after the job ended. The job's
@@ -1393,21 +1394,21 @@ for n in "$@"; do keep[$n]=${!n-}; done
 if [[ -f $d/env ]]; then . "$d/env"; fi
 for n in "$@"; do export "$n=${keep[$n]}"; done
 if (( ns > 0 )); then
-  had=${LC_ALL+1} lc=${LC_ALL-}
-  LC_ALL=C
-  for (( i = 0; i < ns; i++ )); do
-    read -r n len && [[ $n =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $len =~ ^[0-9]+$ ]] && read -r -N "$len" v || exit 70
-    export "$n=$v"
-  done
-  if [[ -n $had ]]; then LC_ALL=$lc; else unset LC_ALL; fi
-  unset v lc had
+had=${LC_ALL+1} lc=${LC_ALL-}
+LC_ALL=C
+for (( i = 0; i < ns; i++ )); do
+read -r n len && [[ $n =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $len =~ ^[0-9]+$ ]] && read -r -N "$len" v || exit 70
+export "$n=$v"
+done
+if [[ -n $had ]]; then LC_ALL=$lc; else unset LC_ALL; fi
+unset v lc had
 fi
 exec 0</dev/null
 emit() {
-  local t=${EPOCHREALTIME//[!0-9]/} s
-  t=$(( 10#$t / 1000 ))
-  TZ=UTC0 printf -v s "%(%Y-%m-%dT%H:%M:%S)T" $(( t / 1000 ))
-  printf "{\"ts\":\"%s.%03dZ\",\"event\":\"%s\"%s}\n" "$s" $(( t % 1000 )) "$1" "${2-}" >>"$o/events.jsonl"
+local t=${EPOCHREALTIME//[!0-9]/} s
+t=$(( 10#$t / 1000 ))
+TZ=UTC0 printf -v s "%(%Y-%m-%dT%H:%M:%S)T" $(( t / 1000 ))
+printf "{\"ts\":\"%s.%03dZ\",\"event\":\"%s\"%s}\n" "$s" $(( t % 1000 )) "$1" "${2-}" >>"$o/events.jsonl"
 }
 job=
 fwd() { [[ -n $job ]] && kill -s "$1" -- "-$job" 2>/dev/null; }
@@ -1415,24 +1416,24 @@ for sig in TERM INT USR1 USR2 HUP QUIT; do trap "fwd $sig" "$sig"; done
 set -m
 exec 9>&2 2>/dev/null
 run() {
-  "$@" 2>&9 9>&- &
-  job=$!
-  while :; do
-    wait "$job"
-    st=$?
-    kill -0 "$job" 2>/dev/null || break
-  done
-  wait "$job" 2>/dev/null
-  s2=$?
-  (( s2 == 127 )) || st=$s2
-  job=
-  return "$st"
+"$@" 2>&9 9>&- &
+job=$!
+while :; do
+wait "$job"
+st=$?
+kill -0 "$job" 2>/dev/null || break
+done
+wait "$job" 2>/dev/null
+s2=$?
+(( s2 == 127 )) || st=$s2
+job=
+return "$st"
 }
 if [[ -f $d/setup.sh ]]; then
-  run bash "$d/setup.sh"
-  st=$?
-  emit setup-exit ",\"exitCode\":$st"
-  (( st == 0 )) || exit "$st"
+run bash "$d/setup.sh"
+st=$?
+emit setup-exit ",\"exitCode\":$st"
+(( st == 0 )) || exit "$st"
 fi
 emit run-start
 run bash "$d/run.sh"

@@ -83,9 +83,10 @@ export interface BootScriptInput {
 }
 
 /**
- * The runner as the instance gets it: without its comment lines and blank lines (the
- * shebang stays), and without the sections this attempt cannot use. User data is small
- * (EC2: 16 KB), the comments are a third of the runner, and a VM polls one cloud's notice
+ * The runner as the instance gets it: without its comment lines, blank lines and leading
+ * blanks (the shebang stays), and without the sections this attempt cannot use. User data
+ * is small (EC2: 16 KB; a container job without a store came within 300 bytes of it with the
+ * indentation), the comments are a third of the runner, and a VM polls one cloud's notice
  * endpoint and runs no container; the installed copy keeps everything. A section is the
  * lines between `# ship-section NAME` and `# ship-section-end`, whole definitions only, and
  * `sections` names those to keep (all when undefined). Bash reads what is kept the same
@@ -99,7 +100,7 @@ export function shippedRunner(script: string, sections?: ReadonlySet<string>): s
     const start = /^# ship-section ([a-z0-9-]+)/.exec(line)
     if (start) dropping = sections !== undefined && !sections.has(start[1])
     else if (line.startsWith('# ship-section-end')) dropping = false
-    else if (!dropping && !/^\s*(#.*)?$/.test(line)) kept.push(line)
+    else if (!dropping && !/^\s*(#.*)?$/.test(line)) kept.push(line.trimStart())
   }
   return kept.join('\n')
 }

@@ -26,14 +26,14 @@ describe('shippedRunner', () => {
     expect(parsed(installed).length).to.be.greaterThan(10_000)
   })
 
-  it('keeps the shebang and drops comment and blank lines', () => {
+  it('keeps the shebang and drops comment lines, blank lines and leading blanks', () => {
     const shipped = shippedRunner(installed)
     expect(shipped.split('\n')[0]).to.equal('#!/usr/bin/env bash')
     expect(
       shipped
         .split('\n')
         .slice(1)
-        .some((l) => /^\s*#/.test(l) || l.trim() === ''),
+        .some((l) => /^\s*#/.test(l) || l.trim() === '' || /^\s/.test(l)),
     ).to.equal(false)
     expect(shipped.length).to.be.lessThan(installed.length * 0.8)
   })
