@@ -87,6 +87,15 @@ export function noticeDrainWindowSeconds(input: {sloP95Seconds: number | null; m
 }
 
 /**
+ * How long before the kill the runner gives a service replica's server the notice's signal:
+ * the drain window known at launch (from the SLO alone, the least the controller's window can
+ * be) less NOTICE_SIGNAL_AFTER_DRAIN_SECONDS, so the signal comes after the balancer's drain.
+ */
+export function noticeSignalLeadSeconds(sloP95Seconds: number | null): number {
+  return noticeDrainWindowSeconds({sloP95Seconds, measuredP99Seconds: null}) - NOTICE_SIGNAL_AFTER_DRAIN_SECONDS
+}
+
+/**
  * When a replica under an interruption notice is drained: the kill (`killAt`, or the notice
  * plus the grace when the backend gives no time) minus the drain window, and never before
  * the notice. Until then it serves and counts as ready (SpotServe: use the grace period, do
