@@ -9,7 +9,8 @@
 // match first and then the other zones in price order, a zone that failed a launch blocked
 // for a minute; on an interruption notice its replacement is launched at once and the
 // replica keeps serving (it counts as ready) until its drain time, the kill less the drain
-// window (noticeDrainAt), when the balancer stops sending it requests; its zone is blocked
+// window (noticeDrainAt; the kill is the runner's, RUNNER_KILL_MARGIN_SECONDS before the
+// end of the notice), when the balancer stops sending it requests; its zone is blocked
 // for spot until a minute after the kill; when no
 // zone has spot, on-demand; every respot interval an on-demand replica above the floor
 // looks for spot again (spot launched first, the on-demand one drained once it is ready),
@@ -40,6 +41,11 @@ export type ServicePolicyName = (typeof SERVICE_POLICIES)[number]['name']
 
 /** How long a zone whose launch failed is not tried again (the controller's BLOCK_MS). */
 export const SERVICE_BLOCK_SECONDS = 60
+/**
+ * How long before the end of the notice the runner kills a replica's server (the runner's
+ * default killMarginSeconds, runner/contract.ts): the kill the drain window is counted back from.
+ */
+export const RUNNER_KILL_MARGIN_SECONDS = 1.5
 /** The controller tries at most this many candidates for one replica. */
 const MAX_TRIES = 10
 
@@ -285,7 +291,8 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
         finish(r, r.deathAt)
       } else if (!r.draining && r.noticeAt <= t) {
         r.draining = true
-        r.drainAt = noticeDrainAt({noticeAt: t, killAt: r.deathAt, grace: input.noticeSeconds, window: input.drainWindowSeconds})
+        const killAt = r.deathAt - Math.min(RUNNER_KILL_MARGIN_SECONDS, (r.deathAt - t) / 4)
+        r.drainAt = noticeDrainAt({noticeAt: t, killAt, grace: input.noticeSeconds, window: input.drainWindowSeconds})
         out.notices++
         noticeBlockedUntil[r.market] = Math.max(noticeBlockedUntil[r.market], noticeBlockUntil(t, r.deathAt, SERVICE_BLOCK_SECONDS))
       }

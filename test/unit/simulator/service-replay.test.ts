@@ -43,17 +43,18 @@ describe('service replay (simulator/service-replay)', () => {
     ]
     const sky = replayService(input({markets: zones}), 'skyhop', 0)
     // Notice at 3,000 − 120 s: the replacement in us-west-2b launched then, ready 60 s later,
-    // while the noticed replica serves until 3,000 − 5 s.
+    // while the noticed replica serves until its drain time: killed 1.5 s before the end of
+    // the notice (the runner's margin), drained 5 s before that, at 2,993.5 s.
     expect(sky.notices).to.equal(1)
     expect(sky.preemptions).to.equal(1)
     expect(sky.atTarget).to.equal(1)
     expect(sky.atOne).to.equal(1)
     expect(sky.outages).to.equal(0)
     expect(sky.costUsd).to.be.closeTo((3000 / 3600) * 1 + ((6000 - 2880) / 3600) * 1.5, 1e-9)
-    // A startup longer than the notice: below target from the drain time (kill − 5 s) until the replacement is ready.
+    // A startup longer than the notice: below target from the drain time until the replacement is ready.
     const slow = replayService(input({markets: zones, startupSeconds: 300}), 'skyhop', 0)
-    expect(slow.atTarget).to.be.closeTo(1 - (2880 + 300 - 2995) / 6000, 1e-9)
-    expect(slow.longestOutageSeconds).to.be.closeTo(185, 1e-9)
+    expect(slow.atTarget).to.be.closeTo(1 - (2880 + 300 - 2993.5) / 6000, 1e-9)
+    expect(slow.longestOutageSeconds).to.be.closeTo(186.5, 1e-9)
     // A drain window as long as the notice is the old rule: drained at the notice, below target for the startup.
     const atOnce = replayService(input({markets: zones, drainWindowSeconds: 120}), 'skyhop', 0)
     expect(atOnce.atTarget).to.be.closeTo(1 - 60 / 6000, 1e-9)
