@@ -337,7 +337,11 @@ class ServiceController {
       const until = this.noticeDrains.has(r.id) ? `serving until ${new Date(drainAt).toISOString()}, ` : ''
       this.store.updateReplica(
         r.id,
-        {state: 'DRAINING', noticeAt: now(), reason: `interruption notice; ${until}killed at ${result.stopping.killAt ?? 'the end of the grace'}`},
+        {
+          state: 'DRAINING',
+          noticeAt: now(),
+          reason: `interruption notice; ${until}killed at ${result.stopping.killAt ?? 'the end of the grace'}`,
+        },
         {kind: 'replica-notice', data: {killAt: result.stopping.killAt, drainAt: new Date(drainAt).toISOString()}},
       )
       this.emit(

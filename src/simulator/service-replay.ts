@@ -22,7 +22,15 @@
 // spot does (one interruption takes a zone's capacity at once: why replicas spread). The
 // service starts in its steady state: the replicas are placed and ready at the first tick.
 import {placeReplicas} from '../planner/assignment.js'
-import {type Spread, noticeBlockUntil, noticeDrainAt, pickSurplus, replicaMarkets, servesAt, spreadKeyOf} from '../planner/service-replicas.js'
+import {
+  type Spread,
+  noticeBlockUntil,
+  noticeDrainAt,
+  pickSurplus,
+  replicaMarkets,
+  servesAt,
+  spreadKeyOf,
+} from '../planner/service-replicas.js'
 import {rng} from './stats.js'
 import type {SpotMarket} from './types.js'
 
@@ -307,9 +315,7 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
     for (const b of blockedUntil) if (b > t && b < next) next = b
     for (const b of noticeBlockedUntil) if (b > t && b < next) next = b
     if (replicas.some((r) => r.ended)) replicas = replicas.filter((r) => !r.ended)
-    const ready = replicas.filter(
-      (r) => !r.ended && servesAt(t, {ready: r.readyAt <= t, draining: r.draining, drainAt: r.drainAt}),
-    ).length
+    const ready = replicas.filter((r) => !r.ended && servesAt(t, {ready: r.readyAt <= t, draining: r.draining, drainAt: r.drainAt})).length
     const span = next - t
     if (ready >= target) out.atTarget += span
     if (ready >= 1) out.atOne += span
