@@ -7,6 +7,7 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {readEvents} from '../../src/providers/attempt-dir.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
@@ -199,6 +200,10 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
       toVictim.filter((x) => x.at > drainAt + 500).map((x) => x.at - drainAt),
       'sent to it after its drain time (ms)',
     ).to.deep.equal([])
+    // Its server got the notice's SIGTERM from its runner only after the drain time (held back by
+    // noticeSignalLeadSeconds), not at the notice.
+    const signal = readEvents((victim.handle!.data as {attemptDir: string}).attemptDir).find((e) => e.event === 'signal')!
+    expect(Date.parse(signal.ts) - drainAt, "drain time to the server's SIGTERM (ms)").to.be.within(500, 2000)
     // The replacement, launched at the notice, was ready before the noticed replica drained.
     const replacement = replicas.find((r) => r.n === 3)!
     expect(replacement.readyAt).to.not.equal(null)
