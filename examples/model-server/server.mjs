@@ -23,8 +23,8 @@
 //   GET  /stream?tokens=N        N tokens as a chunked text/plain body, one per TOKEN_MS
 //
 // On SIGTERM the server keeps answering (the grace of a spot notice is for finishing what is
-// in flight; skyhop's load balancer stops sending new requests at once) and exits once it
-// has been idle for STOP_IDLE_MS.
+// in flight; a service replica gets it just after skyhop's load balancer has stopped sending
+// it new requests, near the end of the notice) and exits once it has been idle for STOP_IDLE_MS.
 import {createServer} from 'node:http'
 
 const env = (name, fallback) => (process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]))

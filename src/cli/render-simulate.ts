@@ -57,7 +57,7 @@ export function renderServiceSimulation(r: SimulateServiceResult): string {
   const pct = (x: number) => `${(x * 100).toFixed(x >= 0.999 && x < 1 ? 3 : 2)}%`
   const lines = [
     `${s.name}: ${s.target} replica(s) of ${s.configuration}${s.demandQps === null ? '' : ` for ${fmt(s.demandQps)} requests/s (${fmt(s.qpsPerReplica ?? 0)} per reference replica)`}, on-demand floor ${s.baseOnDemand}, spread ${s.spread}, spot ${s.spot}`,
-    `${r.traces.zones.length} zone(s) from ${r.traces.path}, tick ${r.traces.gapSeconds} s; ${r.settings.seeds} start(s) of ${fmt(r.settings.durationHours)} h per policy${r.settings.wrapped ? ' (the traces are shorter: they wrap around)' : ''}; startup ${r.settings.startupSeconds} s, notice ${r.settings.noticeSeconds} s, respot every ${r.settings.respotSeconds} s`,
+    `${r.traces.zones.length} zone(s) from ${r.traces.path}, tick ${r.traces.gapSeconds} s; ${r.settings.seeds} start(s) of ${fmt(r.settings.durationHours)} h per policy${r.settings.wrapped ? ' (the traces are shorter: they wrap around)' : ''}; startup ${r.settings.startupSeconds} s, notice ${r.settings.noticeSeconds} s (a noticed replica serves until ${r.settings.drainWindowSeconds} s before the kill), respot every ${r.settings.respotSeconds} s`,
   ]
   if (r.sizing.length > 1) {
     lines.push(

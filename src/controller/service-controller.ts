@@ -3,9 +3,11 @@
 // the replicas at the target. Each tick it polls the replicas through their providers,
 // probes the starting ones' readiness, reads the request rate off the balancer, and
 // launches, drains or stops replicas. An interruption notice (a poll that says the replica is
-// being stopped by a notice) takes the replica out of the balancer at once and launches its
-// replacement during the notice, while the requests in flight on it finish within the grace
-// (SpotServe's rule: use the grace, do not wait for the death). Every launch is recorded
+// being stopped by a notice) launches its replacement at once, while the replica keeps
+// serving until its drain time (the kill less a drain window, noticeDrainAt), when the
+// balancer stops routing to it and the requests in flight on it finish before the kill
+// (SpotServe's rule: use the grace, neither wait for the death nor leave at the notice; with
+// a startup shorter than the grace the service never drops below target). Every launch is recorded
 // before the backend is asked and every outcome after, so a controller killed at any point
 // is replaced by `recover` (src/services/recover.ts) and the new one adopts the replicas,
 // which kept serving meanwhile; the balancer comes back on the port it had.
@@ -22,8 +24,12 @@ import {placeReplicas} from '../planner/assignment.js'
 import type {Replanned, Replanner} from '../planner/replanner.js'
 import {
   type Place,
+  SLO_MIN_SAMPLES,
   drainRank,
   noticeBlockUntil,
+  noticeDrainAt,
+  noticeDrainWindowSeconds,
+  noticeSignalLeadSeconds,
   pickSurplus,
   replicaMarkets,
   meanSpeed,
@@ -113,6 +119,13 @@ class ServiceController {
    */
   private readonly surge = new Set<string>()
   private respotAt = 0
+  /**
+   * Replicas under a notice that still serve: their drain time (ms since the epoch). The
+   * balancer drains each at that time on its own (scheduleDrain); the controller asks again
+   * once it has passed, so it never counts one as idle that the balancer may still route to.
+   * Not recorded: a controller that replaces a dead one drains such replicas at once (adopt).
+   */
+  private readonly noticeDrains = new Map<string, number>()
 
   constructor(
     private readonly serviceId: string,
@@ -288,6 +301,7 @@ class ServiceController {
   private async onPoll(r: ReplicaRecord, result: PollResult, spec: ServiceSpec, provider: Provider): Promise<void> {
     if (TERMINAL_ATTEMPT_STATES.has(result.state)) {
       this.lb.remove(r.id)
+      this.noticeDrains.delete(r.id)
       const state: ReplicaState =
         result.state === 'PREEMPTED' ? 'PREEMPTED' : this.stopSent.has(r.id) || result.state === 'CANCELLED' ? 'STOPPED' : 'FAILED'
       await provider.cleanup(r.handle!).catch(() => undefined)
@@ -295,28 +309,63 @@ class ServiceController {
       return
     }
     if (result.stopping?.kind === 'notice' && r.noticeAt === null) {
-      // The SpotServe move: no new request goes to it from now; those in flight finish within
-      // the grace; the replacement starts now (converge counts it no longer).
-      void this.lb.drain(r.id)
+      // The SpotServe move: the replacement starts now (converge counts this one no longer);
+      // this one serves on until its drain time, then gets no new request, and those in flight
+      // finish before the kill.
+      const t = Date.now()
+      const parsed = result.stopping.killAt ? Date.parse(result.stopping.killAt) : Number.NaN
+      const killAt = Number.isNaN(parsed) ? null : parsed
+      const drainAt = noticeDrainAt({
+        noticeAt: t,
+        killAt,
+        grace: this.service().spec.recovery.graceSeconds * 1000,
+        window: this.noticeDrainWindowMs(r, spec, t),
+      })
+      if (r.state === 'READY' && drainAt > t) {
+        this.noticeDrains.set(r.id, drainAt)
+        this.lb.scheduleDrain(r.id, drainAt)
+      } else {
+        void this.lb.drain(r.id)
+      }
       if (r.spot) {
         // Its zone's spot is going: the replacement must not go there (noticeBlockUntil).
-        const killAt = result.stopping.killAt ? Date.parse(result.stopping.killAt) : null
         this.blocked.push({
           scope: {provider: r.provider, region: r.region, zone: r.zone, market: 'spot', reason: NOTICE_BLOCK_REASON},
-          until: noticeBlockUntil(Date.now(), Number.isNaN(killAt) ? null : killAt, BLOCK_MS),
+          until: noticeBlockUntil(t, killAt, BLOCK_MS),
         })
       }
+      const until = this.noticeDrains.has(r.id) ? `serving until ${new Date(drainAt).toISOString()}, ` : ''
       this.store.updateReplica(
         r.id,
-        {state: 'DRAINING', noticeAt: now(), reason: `interruption notice; killed at ${result.stopping.killAt ?? 'the end of the grace'}`},
-        {kind: 'replica-notice', data: {killAt: result.stopping.killAt}},
+        {
+          state: 'DRAINING',
+          noticeAt: now(),
+          reason: `interruption notice; ${until}killed at ${result.stopping.killAt ?? 'the end of the grace'}`,
+        },
+        {kind: 'replica-notice', data: {killAt: result.stopping.killAt, drainAt: new Date(drainAt).toISOString()}},
       )
-      this.emit('notice', `replica ${r.n} got an interruption notice; draining it and launching its replacement`, r)
+      this.emit(
+        'notice',
+        this.noticeDrains.has(r.id)
+          ? `replica ${r.n} got an interruption notice; launching its replacement, serving on until ${new Date(drainAt).toISOString()}`
+          : `replica ${r.n} got an interruption notice; draining it and launching its replacement`,
+        r,
+      )
       return
     }
     if (r.state === 'STARTING' && r.launchedAt && Date.now() - Date.parse(r.launchedAt) > spec.readiness.initialDelaySeconds * 1000) {
       await this.stopReplica(r, provider, spec, `not ready within readiness.initial_delay (${spec.readiness.initialDelaySeconds} s)`)
     }
+  }
+
+  /**
+   * The drain window of a replica under notice (noticeDrainWindowSeconds): from the SLO and
+   * the replica's measured p99 when it has enough samples.
+   */
+  private noticeDrainWindowMs(r: ReplicaRecord, spec: ServiceSpec, t: number): number {
+    const m = this.lb.metrics(t).find((x) => x.id === r.id)
+    const measured = m && m.p99Ms !== null && m.samples >= SLO_MIN_SAMPLES ? m.p99Ms / 1000 : null
+    return noticeDrainWindowSeconds({sloP95Seconds: spec.slo?.p95LatencySeconds ?? null, measuredP99Seconds: measured}) * 1000
   }
 
   private async probeAll(spec: ServiceSpec): Promise<void> {
@@ -456,6 +505,16 @@ class ServiceController {
 
   /** Drained replicas we stop ourselves: once nothing is in flight on them (or the grace is over), they are told to stop. */
   private async finishDrains(service: ServiceRecord): Promise<void> {
+    // A replica under notice past its drain time: the balancer drained it on its own; asked
+    // again here so that outstanding() counts it busy until the balancer shows the drain.
+    // The runner signals its server (the notice's signal, held back to just after the drain
+    // time: noticeSignalLeadSeconds) and kills it at the deadline; the poll then ends it.
+    const t = Date.now()
+    for (const [id, drainAt] of this.noticeDrains) {
+      if (drainAt > t) continue
+      this.noticeDrains.delete(id)
+      void this.lb.drain(id)
+    }
     for (const r of this.store.unreleasedReplicas(this.serviceId)) {
       if (r.state !== 'DRAINING' || r.noticeAt !== null || this.stopSent.has(r.id) || !r.handle) continue
       const provider = this.deps.providers.get(r.provider)
@@ -477,6 +536,9 @@ class ServiceController {
 
   /** `serve down`: every replica drains and is stopped; those not yet launched are closed. */
   private async stopEverything(reason: string | null): Promise<void> {
+    // Replicas under notice that still serve are drained now: the service is going.
+    for (const id of this.noticeDrains.keys()) if (this.lb) void this.lb.drain(id)
+    this.noticeDrains.clear()
     for (const r of this.store.unreleasedReplicas(this.serviceId)) {
       if (r.state === 'REQUESTED' && !r.handle && !this.launching(r)) this.end(r, 'STOPPED', reason ?? 'service stopped', true)
       else if (r.state === 'STARTING' || r.state === 'READY') this.drain(r, reason ?? 'service stopping')
@@ -727,6 +789,9 @@ class ServiceController {
       checkpointDir,
       checkpointSync: null,
       graceSeconds: spec.recovery.graceSeconds,
+      // The server's notice signal waits until just after the balancer's drain time: a server
+      // that stops listening on SIGTERM (uvicorn's does) must not do so while still routed to.
+      noticeSignalLeadSeconds: noticeSignalLeadSeconds(serviceSpec(service).slo?.p95LatencySeconds ?? null),
     }
   }
 

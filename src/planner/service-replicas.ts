@@ -5,6 +5,7 @@
 // - which market each missing replica goes to (the on-demand floor, the rest on spot);
 // - the key replicas spread over (zone, provider, or none);
 // - which replicas a scale-down drains first;
+// - how long a replica under an interruption notice keeps serving (noticeDrainAt);
 // - throughput sizing: how many replicas of each accelerator configuration carry a demand,
 //   and which configuration carries it at the lowest cost (SpotServe's rule: first meet the
 //   throughput demand, then minimise cost; when it cannot be met, maximise throughput).
@@ -51,6 +52,71 @@ export function spreadKeyOf(spread: Spread, p: Place): string | null {
  */
 export function noticeBlockUntil(now: number, killAt: number | null, blockFor: number): number {
   return Math.max(now, killAt ?? now) + blockFor
+}
+
+/**
+ * The least a noticed replica is drained before its kill: the time the drain takes to reach
+ * the balancer and the server's own shutdown (closing its listener, flushing its logs), and
+ * room for requests of a service with no SLO, whose request times skyhop cannot know. An
+ * example server's or a chat model's answer takes well under it; longer requests are what
+ * `slo.p95_latency` or the measured latency widen the window for.
+ */
+export const MIN_NOTICE_DRAIN_SECONDS = 5
+/**
+ * How many times the request time bound (the SLO's p95, or the replica's measured p99) the
+ * drain window gives the requests in flight: a p95 is not a maximum, and a replica's answers
+ * slow down while its replacement's requests pile onto the others.
+ */
+export const NOTICE_DRAIN_LATENCY_FACTOR = 3
+/**
+ * The server's signal comes this long after the balancer stopped routing to it, so no request
+ * is routed to a server that has begun to shut down (a server such as uvicorn closes its
+ * listener on SIGTERM): the drain reaches a balancer on its own thread within one message.
+ */
+export const NOTICE_SIGNAL_AFTER_DRAIN_SECONDS = 1
+
+/**
+ * How long before its kill a replica under an interruption notice stops getting new
+ * requests: long enough for those in flight to finish. The larger of
+ * MIN_NOTICE_DRAIN_SECONDS and NOTICE_DRAIN_LATENCY_FACTOR × the longest request time known:
+ * the SLO's p95 and the replica's measured p99 (null when not known). Seconds.
+ */
+export function noticeDrainWindowSeconds(input: {sloP95Seconds: number | null; measuredP99Seconds: number | null}): number {
+  const bound = Math.max(input.sloP95Seconds ?? 0, input.measuredP99Seconds ?? 0)
+  return Math.max(MIN_NOTICE_DRAIN_SECONDS, NOTICE_DRAIN_LATENCY_FACTOR * bound)
+}
+
+/**
+ * How long before the kill the runner gives a service replica's server the notice's signal:
+ * the drain window known at launch (from the SLO alone, the least the controller's window can
+ * be) less NOTICE_SIGNAL_AFTER_DRAIN_SECONDS, so the signal comes after the balancer's drain.
+ */
+export function noticeSignalLeadSeconds(sloP95Seconds: number | null): number {
+  return noticeDrainWindowSeconds({sloP95Seconds, measuredP99Seconds: null}) - NOTICE_SIGNAL_AFTER_DRAIN_SECONDS
+}
+
+/**
+ * When a replica under an interruption notice is drained: the kill (`killAt`, or the notice
+ * plus the grace when the backend gives no time) minus the drain window, and never before
+ * the notice. Until then it serves and counts as ready (SpotServe: use the grace period, do
+ * not wait for the death nor leave at the notice); its replacement is launched at the
+ * notice, so with a startup shorter than the grace the service never drops below target.
+ * All in the same unit (milliseconds or seconds).
+ */
+export function noticeDrainAt(input: {noticeAt: number; killAt: number | null; grace: number; window: number}): number {
+  const deadline = input.killAt ?? input.noticeAt + input.grace
+  return Math.max(input.noticeAt, deadline - input.window)
+}
+
+/**
+ * Whether a replica serves at `now`: ready, and either under no notice, or under one whose
+ * drain time (noticeDrainAt) has not come. A replica drained for any other reason (a
+ * scale-down, an update) serves no more.
+ */
+export function servesAt(now: number, r: {ready: boolean; draining: boolean; drainAt: number | null}): boolean {
+  if (!r.ready) return false
+  if (r.drainAt !== null) return now < r.drainAt
+  return !r.draining
 }
 
 /** What the drain order looks at of a replica. */

@@ -105,6 +105,8 @@ export function renderRunnerConf(config: RunnerConfig): string {
   ]
   if (config.lingerSeconds !== undefined) entries.push(['lingerSeconds', seconds('lingerSeconds', config.lingerSeconds)])
   if (config.killMarginSeconds !== undefined) entries.push(['killMarginSeconds', seconds('killMarginSeconds', config.killMarginSeconds)])
+  if (config.noticeSignalLeadSeconds !== undefined)
+    entries.push(['noticeSignalLeadSeconds', seconds('noticeSignalLeadSeconds', config.noticeSignalLeadSeconds)])
   if (config.slotDir !== undefined) entries.push(['slotDir', onePath('slotDir', config.slotDir)])
   if (config.slots !== undefined) entries.push(['slots', seconds('slots', config.slots, {integer: true})])
   if (config.slotWaitSeconds !== undefined) {
@@ -251,6 +253,11 @@ function gangEntries(config: RunnerConfig): Array<[string, string]> {
  * (nothing for a single-node job without compat, so its file stays as it was). The
  * provider adds the rank and where the peer list and the gang's notice are.
  */
+/** A service replica's notice signal held back until shortly before the kill (LaunchRequest.noticeSignalLeadSeconds). */
+export function noticeSignalRunnerConfig(request: {noticeSignalLeadSeconds?: number}): Partial<RunnerConfig> {
+  return request.noticeSignalLeadSeconds === undefined ? {} : {noticeSignalLeadSeconds: request.noticeSignalLeadSeconds}
+}
+
 export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'secrets' | 'usage'>): Partial<RunnerConfig> {
   const interval = spec.usage?.sampleIntervalSeconds
   return {

@@ -69,6 +69,12 @@ export interface LaunchRequest {
    */
   ship?: ShipObjects | null
   graceSeconds: number
+  /**
+   * A service replica's: on an interruption notice the runner holds the job's signal back
+   * until this many seconds before the kill (RunnerConfig.noticeSignalLeadSeconds), so the
+   * server serves through its notice until the controller's drain time. Absent for a job.
+   */
+  noticeSignalLeadSeconds?: number
 }
 
 /**

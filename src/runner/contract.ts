@@ -78,6 +78,13 @@ export interface RunnerConfig {
   graceSeconds: number
   /** Signal delivered to the job's process group on a notice or cancel. */
   signal: string
+  /**
+   * On an interruption notice (not a cancel), the job's signal waits until this many seconds
+   * before the kill instead of coming at once (the notice file is written at once either
+   * way): a service replica's server keeps serving through its notice and is drained by its
+   * controller before the signal. A cancel meanwhile signals at once. Unset or 0: at once.
+   */
+  noticeSignalLeadSeconds?: number
   /** Working directory for setup and run. */
   workdir: string
   /**

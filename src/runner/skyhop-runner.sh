@@ -300,7 +300,7 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
   sr_key=${sr_line%%=*}
   sr_unquote "${sr_line#*=}" || sr_fail "runner.conf:$sr_lineno: value of $sr_key is not shell-quoted"
   case $sr_key in
-    graceSeconds | signal | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
+    graceSeconds | signal | noticeSignalLeadSeconds | workdir | noticeSources | pollIntervalSeconds | lingerSeconds | killMarginSeconds | slotDir | slots | slotWaitSeconds | \
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
       nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | secretNames | \
       containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds | shipUrl | shipSeconds | \
@@ -327,6 +327,10 @@ sr_margin_default=1.5
 [[ -z $sr_ckpt_put && -n ${sr_conf[containerImage]-} ]] && sr_margin_default=3
 sr_sec_to_ms "${sr_conf[killMarginSeconds]-$sr_margin_default}" || sr_fail "killMarginSeconds must be a number of seconds"
 sr_margin_ms=$MS
+
+# A service replica serves through its notice: its signal waits until this long before the kill.
+sr_sec_to_ms "${sr_conf[noticeSignalLeadSeconds]-0}" || sr_fail "noticeSignalLeadSeconds must be a number of seconds"
+sr_lead_ms=$MS
 
 sr_sig=${sr_conf[signal]-SIGTERM}
 sr_sig=${sr_sig^^}
@@ -514,6 +518,7 @@ sr_job_pid=        # pid of the job's process group leader
 sr_deadline_ms=    # when the host takes the machine (or the grace ends)
 sr_kill_at_ms=     # when the runner sends SIGKILL: the deadline minus the margin
 sr_signalled=      # the job got its signal
+sr_signal_at_ms=   # when a notice's signal held back by noticeSignalLeadSeconds is due
 sr_killed=         # the job got SIGKILL from the runner
 sr_cancelled=
 sr_noticed=
@@ -573,7 +578,9 @@ sr_stop() {
     sr_write_atomic "$sr_notice_file" "$kill_iso"
   fi
   local signalled_at=
-  if [[ -z $sr_signalled && -n $sr_job_pid ]]; then
+  if [[ $kind == preempt && -z $sr_signalled ]] && (( sr_lead_ms > 0 && sr_kill_at_ms - sr_lead_ms > now )); then
+    sr_signal_at_ms=$(( sr_kill_at_ms - sr_lead_ms )) # the main loop signals then
+  elif [[ -z $sr_signalled && -n $sr_job_pid ]]; then
     sr_signalled=1
     kill -s "$sr_sig" -- "-$sr_job_pid" 2>/dev/null
     sr_now
@@ -1962,6 +1969,12 @@ while :; do
     break
   fi
   sr_now
+  if [[ -n $sr_signal_at_ms && -z $sr_signalled ]] && (( NOW_MS >= sr_signal_at_ms )); then
+    sr_signalled=1
+    kill -s "$sr_sig" -- "-$sr_job_pid" 2>/dev/null
+    sr_secs $(( sr_kill_at_ms - NOW_MS ))
+    sr_emit signal signal "\"SIG$sr_sig\"" pgid "$sr_job_pid" remainingSeconds "$SECS"
+  fi
   if [[ -n $sr_kill_at_ms && -z $sr_killed ]] && (( NOW_MS >= sr_kill_at_ms )); then
     kill -s KILL -- "-$sr_job_pid" 2>/dev/null
     # The container outlives its runtime client: it gets its SIGKILL from the runtime.
@@ -1974,6 +1987,11 @@ while :; do
   (( sr_wait_p )) || sr_tick=200
   # The gang's file is read each tick: a tick is at most the poll interval.
   [[ -n $sr_gang_file ]] && (( sr_tick > sr_poll_ms )) && sr_tick=$sr_poll_ms
+  if [[ -n $sr_signal_at_ms && -z $sr_signalled ]]; then
+    sr_left=$(( sr_signal_at_ms - NOW_MS ))
+    (( sr_left < sr_tick )) && sr_tick=$sr_left
+    (( sr_tick >= 1 )) || sr_tick=1
+  fi
   if [[ -n $sr_kill_at_ms && -z $sr_killed ]]; then
     sr_left=$(( sr_kill_at_ms - NOW_MS ))
     (( sr_left < sr_tick )) && sr_tick=$sr_left

@@ -16,6 +16,8 @@ export interface Balancer {
   start(): Promise<string>
   add(target: ReplicaTarget): void
   drain(id: string, timeoutMs?: number): Promise<boolean>
+  /** Routes to the replica until `atMs` (ms since the epoch), then drains it (a replica under notice). */
+  scheduleDrain(id: string, atMs: number): void
   remove(id: string): void
   metrics(now?: number): ReplicaMetrics[]
   rate(now?: number): number
@@ -28,6 +30,7 @@ export interface Balancer {
 export type BalancerCommand =
   | {op: 'add'; target: ReplicaTarget}
   | {op: 'drain'; id: string; seq: number; timeoutMs: number | null}
+  | {op: 'drainAt'; id: string; atMs: number}
   | {op: 'remove'; id: string}
   | {op: 'close'; seq: number}
 
@@ -64,6 +67,8 @@ export class ThreadedBalancer implements Balancer {
   /** What the controller has set, given again to a worker that replaces a dead one. */
   private readonly targets = new Map<string, ReplicaTarget>()
   private readonly draining = new Set<string>()
+  /** Drains set for later, by replica: given again to a worker that replaces a dead one. */
+  private readonly drainsAt = new Map<string, number>()
   private closing = false
   /** The current worker has started and not exited. */
   private alive = false
@@ -138,6 +143,7 @@ export class ThreadedBalancer implements Balancer {
     }
     for (const target of this.targets.values()) this.send({op: 'add', target})
     for (const id of this.draining) this.send({op: 'drain', id, seq: ++this.seq, timeoutMs: null})
+    for (const [id, atMs] of this.drainsAt) if (!this.draining.has(id)) this.send({op: 'drainAt', id, atMs})
     this.restarts++
   }
 
@@ -155,6 +161,7 @@ export class ThreadedBalancer implements Balancer {
   add(target: ReplicaTarget): void {
     this.targets.set(target.id, target)
     this.draining.delete(target.id)
+    this.drainsAt.delete(target.id)
     this.send({op: 'add', target})
   }
 
@@ -168,9 +175,15 @@ export class ThreadedBalancer implements Balancer {
     })
   }
 
+  scheduleDrain(id: string, atMs: number): void {
+    if (this.targets.has(id)) this.drainsAt.set(id, atMs)
+    this.send({op: 'drainAt', id, atMs})
+  }
+
   remove(id: string): void {
     this.targets.delete(id)
     this.draining.delete(id)
+    this.drainsAt.delete(id)
     this.drainAsked.delete(id)
     this.snapshot.replicas.delete(id)
     this.send({op: 'remove', id})

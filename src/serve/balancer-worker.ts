@@ -30,6 +30,9 @@ port.on('message', (c: BalancerCommand) => {
     case 'drain':
       void lb.drain(c.id, c.timeoutMs ?? Infinity).then((ok) => post({kind: 'drained', seq: c.seq, ok}))
       break
+    case 'drainAt':
+      lb.scheduleDrain(c.id, c.atMs)
+      break
     case 'remove':
       lb.remove(c.id)
       break

@@ -98,6 +98,8 @@ interface Replica {
   failures: number
   window: SlidingWindow
   idle: Array<() => void>
+  /** A drain set for later (scheduleDrain). */
+  drainTimer?: NodeJS.Timeout
 }
 
 export class LoadBalancer {
@@ -187,10 +189,33 @@ export class LoadBalancer {
     })
   }
 
+  /**
+   * The replica keeps getting requests until `atMs` (ms since the epoch), then drains: a
+   * replica under an interruption notice serves until its drain time. The timer runs here, on
+   * the balancer's own event loop, so the drain is on time whatever the controller is doing.
+   */
+  scheduleDrain(id: string, atMs: number): void {
+    const r = this.replicas.get(id)
+    if (!r) return
+    if (r.drainTimer) clearTimeout(r.drainTimer)
+    r.drainTimer = undefined
+    const wait = atMs - Date.now()
+    if (wait <= 0) {
+      void this.drain(id)
+      return
+    }
+    r.drainTimer = setTimeout(() => {
+      r.drainTimer = undefined
+      void this.drain(id)
+    }, wait)
+    r.drainTimer.unref()
+  }
+
   /** Stops routing to the replica at once; its pool closes when what is in flight has finished. */
   remove(id: string): void {
     const r = this.replicas.get(id)
     if (!r) return
+    if (r.drainTimer) clearTimeout(r.drainTimer)
     r.draining = true
     this.replicas.delete(id)
     this.list = [...this.replicas.values()]

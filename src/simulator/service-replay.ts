@@ -7,9 +7,11 @@
 // controller.ts calls): the on-demand floor, the rest on spot matched to zones by
 // Kuhn–Munkres with spot replicas kept out of each other's zones, each replica trying its
 // match first and then the other zones in price order, a zone that failed a launch blocked
-// for a minute; on an interruption notice the replica is drained at once (the balancer
-// sends it nothing new: it no longer counts as ready), its zone blocked for spot until a
-// minute after the kill, and its replacement launched; when no
+// for a minute; on an interruption notice its replacement is launched at once and the
+// replica keeps serving (it counts as ready) until its drain time, the kill less the drain
+// window (noticeDrainAt; the kill is the runner's, RUNNER_KILL_MARGIN_SECONDS before the
+// end of the notice), when the balancer stops sending it requests; its zone is blocked
+// for spot until a minute after the kill; when no
 // zone has spot, on-demand; every respot interval an on-demand replica above the floor
 // looks for spot again (spot launched first, the on-demand one drained once it is ready),
 // and a scale-down drains by the controller's order.
@@ -20,7 +22,15 @@
 // spot does (one interruption takes a zone's capacity at once: why replicas spread). The
 // service starts in its steady state: the replicas are placed and ready at the first tick.
 import {placeReplicas} from '../planner/assignment.js'
-import {type Spread, noticeBlockUntil, pickSurplus, replicaMarkets, spreadKeyOf} from '../planner/service-replicas.js'
+import {
+  type Spread,
+  noticeBlockUntil,
+  noticeDrainAt,
+  pickSurplus,
+  replicaMarkets,
+  servesAt,
+  spreadKeyOf,
+} from '../planner/service-replicas.js'
 import {rng} from './stats.js'
 import type {SpotMarket} from './types.js'
 
@@ -39,6 +49,11 @@ export type ServicePolicyName = (typeof SERVICE_POLICIES)[number]['name']
 
 /** How long a zone whose launch failed is not tried again (the controller's BLOCK_MS). */
 export const SERVICE_BLOCK_SECONDS = 60
+/**
+ * How long before the end of the notice the runner kills a replica's server (the runner's
+ * default killMarginSeconds, runner/contract.ts): the kill the drain window is counted back from.
+ */
+export const RUNNER_KILL_MARGIN_SECONDS = 1.5
 /** The controller tries at most this many candidates for one replica. */
 const MAX_TRIES = 10
 
@@ -52,6 +67,11 @@ export interface ServiceReplayInput {
   /** Launch to ready. */
   startupSeconds: number
   noticeSeconds: number
+  /**
+   * How long before its kill a noticed replica stops getting requests (noticeDrainWindowSeconds);
+   * until then it serves. At least the notice: drained at the notice.
+   */
+  drainWindowSeconds: number
   /** How often an on-demand replica above the floor looks for spot again; 0 = never. */
   respotSeconds: number
   /** Replicas to keep ready. */
@@ -92,6 +112,8 @@ interface Replica {
   deathAt: number
   ended: boolean
   draining: boolean
+  /** Under a notice: when it stops serving (noticeDrainAt); null otherwise. */
+  drainAt: number | null
   surge: boolean
 }
 
@@ -180,6 +202,7 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
       deathAt,
       ended: false,
       draining: false,
+      drainAt: null,
       surge,
     })
     out.launches++
@@ -276,6 +299,8 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
         finish(r, r.deathAt)
       } else if (!r.draining && r.noticeAt <= t) {
         r.draining = true
+        const killAt = r.deathAt - Math.min(RUNNER_KILL_MARGIN_SECONDS, (r.deathAt - t) / 4)
+        r.drainAt = noticeDrainAt({noticeAt: t, killAt, grace: input.noticeSeconds, window: input.drainWindowSeconds})
         out.notices++
         noticeBlockedUntil[r.market] = Math.max(noticeBlockedUntil[r.market], noticeBlockUntil(t, r.deathAt, SERVICE_BLOCK_SECONDS))
       }
@@ -285,12 +310,12 @@ export function replayService(input: ServiceReplayInput, policy: ServicePolicyNa
     if (respotAt > t) next = Math.min(next, respotAt)
     for (const r of replicas) {
       if (r.ended) continue
-      for (const at of [r.readyAt, r.noticeAt, r.deathAt]) if (at > t && at < next) next = at
+      for (const at of [r.readyAt, r.noticeAt, r.drainAt ?? Number.POSITIVE_INFINITY, r.deathAt]) if (at > t && at < next) next = at
     }
     for (const b of blockedUntil) if (b > t && b < next) next = b
     for (const b of noticeBlockedUntil) if (b > t && b < next) next = b
     if (replicas.some((r) => r.ended)) replicas = replicas.filter((r) => !r.ended)
-    const ready = replicas.filter((r) => !r.ended && !r.draining && r.readyAt <= t).length
+    const ready = replicas.filter((r) => !r.ended && servesAt(t, {ready: r.readyAt <= t, draining: r.draining, drainAt: r.drainAt})).length
     const span = next - t
     if (ready >= target) out.atTarget += span
     if (ready >= 1) out.atOne += span

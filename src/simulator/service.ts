@@ -7,7 +7,7 @@ import {loadCatalog} from '../catalog/catalog.js'
 import {InvalidFileError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
 import {fxFromEnv} from '../model/currency.js'
-import {type SizedOption, sizeReplicas} from '../planner/service-replicas.js'
+import {type SizedOption, noticeDrainWindowSeconds, sizeReplicas} from '../planner/service-replicas.js'
 import {type SkippedTrace, buildMarkets} from './markets.js'
 import {DEFAULT_SEEDS, defaultNoticeSeconds, parsePrices} from './run.js'
 import {SERVICE_POLICIES, type ServicePolicyName, type ServiceRunOutcome, replayService, serviceStartTicks} from './service-replay.js'
@@ -74,6 +74,8 @@ export interface SimulateServiceResult {
     durationHours: number
     startupSeconds: number
     noticeSeconds: number
+    /** How long before its kill a noticed replica stops getting requests. */
+    drainWindowSeconds: number
     respotSeconds: number
     startTicks: number[]
     wrapped: boolean
@@ -176,6 +178,8 @@ export function simulateServiceFile(options: ServiceSimulationOptions): Simulate
   const zones = kindList[sizing.chosen][1]
   const onDemandUsdPerHour = Math.min(...zones.map((m) => m.onDemandUsdPerHour))
   const noticeSeconds = options.noticeSeconds ?? defaultNoticeSeconds(zones)
+  // The controller's window without a measured latency (a replay has none): the SLO's, else the least.
+  const drainWindowSeconds = noticeDrainWindowSeconds({sloP95Seconds: service.slo?.p95LatencySeconds ?? null, measuredP99Seconds: null})
   const input = {
     markets: zones,
     onDemandUsdPerHour,
@@ -183,6 +187,7 @@ export function simulateServiceFile(options: ServiceSimulationOptions): Simulate
     durationHours,
     startupSeconds,
     noticeSeconds,
+    drainWindowSeconds,
     respotSeconds,
     target: chosen.replicas,
     baseOnDemand: floor,
@@ -222,7 +227,7 @@ export function simulateServiceFile(options: ServiceSimulationOptions): Simulate
       })),
       skipped: markets.skipped,
     },
-    settings: {seeds, durationHours, startupSeconds, noticeSeconds, respotSeconds, startTicks, wrapped},
+    settings: {seeds, durationHours, startupSeconds, noticeSeconds, drainWindowSeconds, respotSeconds, startTicks, wrapped},
     onDemandBaselineUsd: baselineUsd,
     currency: 'USD',
     priceSources: markets.priceSources,

@@ -101,6 +101,46 @@ describe('skyhop-runner.sh', function () {
     expect(eventOf(dir, 'exit')).to.include({exitCode: 0, beforeDeadline: true})
   })
 
+  it('with noticeSignalLeadSeconds a notice is written at once but the signal waits until that long before the kill; a cancel meanwhile signals at once', async () => {
+    const ckpt = tempDir()
+    const {dir} = makeAttempt({
+      run: CHECKPOINTING_JOB,
+      env: {SKYHOP_CHECKPOINT_DIR: ckpt},
+      config: {graceSeconds: 10, noticeSignalLeadSeconds: 4},
+    })
+    const runner = startRunner(dir)
+    await waitFor('the job to be ready', () => existsSync(join(ckpt, 'ready')))
+    requestStop(dir, 'preempt', 8)
+    process.kill(runner.child.pid!, 'SIGTERM')
+    expect(await runner.done).to.equal(0)
+    const notice = eventOf(dir, 'notice')!
+    // 8 s of grace, killed 1.5 s before the deadline, signalled 4 s before the kill: 2.5 s after the notice.
+    const termAt = Number(readFileSync(join(ckpt, 'term_at'), 'utf8'))
+    expect(termAt - ms(notice.ts), 'notice to SIGTERM at the job (ms)').to.be.within(2_400, 3_400)
+    expect(readFileSync(join(ckpt, 'notice_seen'), 'utf8').trim()).to.equal(notice.killAt)
+    const signal = eventOf(dir, 'signal')!
+    expect(signal.remainingSeconds as number).to.be.within(3.2, 4.1)
+    expect(eventOf(dir, 'exit')).to.include({exitCode: 0, beforeDeadline: true})
+
+    const ckpt2 = tempDir()
+    const second = makeAttempt({
+      run: CHECKPOINTING_JOB,
+      env: {SKYHOP_CHECKPOINT_DIR: ckpt2},
+      config: {graceSeconds: 30, noticeSignalLeadSeconds: 4},
+    })
+    const runner2 = startRunner(second.dir)
+    await waitFor('the job to be ready', () => existsSync(join(ckpt2, 'ready')))
+    requestStop(second.dir, 'preempt', 20)
+    process.kill(runner2.child.pid!, 'SIGTERM')
+    await waitFor('the notice', () => eventOf(second.dir, 'notice') !== undefined)
+    expect(existsSync(join(ckpt2, 'term_at')), 'no signal at the notice').to.equal(false)
+    const cancelAt = Date.now()
+    requestStop(second.dir, 'cancel', 20)
+    process.kill(runner2.child.pid!, 'SIGTERM')
+    expect(await runner2.done).to.equal(0)
+    expect(Number(readFileSync(join(ckpt2, 'term_at'), 'utf8')) - cancelAt, 'cancel to SIGTERM (ms)').to.be.lessThan(1500)
+  })
+
   it('kills a job that ignores SIGTERM with SIGKILL just before the deadline', async () => {
     const ckpt = tempDir()
     const {dir} = makeAttempt({

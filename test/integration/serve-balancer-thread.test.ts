@@ -92,6 +92,39 @@ describe('serve: the load balancer on its own thread (built)', function () {
     expect(lb.rate()).to.be.above(0)
   })
 
+  it('a scheduled drain runs on the worker at its time, and survives a worker restart', async () => {
+    const a = await replica('a')
+    const b = await replica('b')
+    servers.push(a.server, b.server)
+    lb = new ThreadedBalancer({})
+    const endpoint = await lb.start()
+    lb.add({id: 'a', origin: a.origin})
+    lb.add({id: 'b', origin: b.origin})
+    await until(
+      () => fetch(endpoint).then((r) => r.status),
+      (s) => s === 200,
+      5000,
+      50,
+    )
+    const drainAt = Date.now() + 1500
+    lb.scheduleDrain('a', drainAt)
+    // Before its time, a still gets requests.
+    const before = new Set<string>()
+    for (let i = 0; i < 20; i++) before.add(await (await fetch(endpoint)).text())
+    expect(Date.now()).to.be.below(drainAt)
+    expect([...before].sort()).to.deep.equal(['a', 'b'])
+    // The worker dies before the drain time; the new one is given the drain time too.
+    await (lb as unknown as {worker: {terminate(): Promise<number>}}).worker.terminate()
+    await until(
+      () => (lb!.restarts === 1 ? fetch(endpoint).then((r) => r.status) : Promise.resolve(0)),
+      (s) => s === 200,
+      10_000,
+      50,
+    )
+    while (Date.now() < drainAt + 200) await new Promise((r) => setTimeout(r, 50))
+    for (let i = 0; i < 20; i++) expect(await (await fetch(endpoint)).text()).to.equal('b')
+  })
+
   it('a worker that dies is started again on the same port, with the replicas and drains it had', async () => {
     const a = await replica('a')
     const b = await replica('b')

@@ -98,6 +98,24 @@ describe('serve: load balancer (real replicas, real HTTP)', function () {
     expect(await drained).to.equal(true)
   })
 
+  it('a scheduled drain (a replica under notice): it gets requests until its drain time, none after', async () => {
+    const endpoint = await setup(2, {DELAY_MS: '5'})
+    const drainAt = Date.now() + 600
+    lb!.scheduleDrain('r0', drainAt)
+    const seen: Array<{at: number; replica: string}> = []
+    while (Date.now() < drainAt + 600) {
+      const at = Date.now()
+      const r = await fetch(`${endpoint}/`)
+      seen.push({at, replica: r.headers.get('x-replica')!})
+    }
+    expect(seen.filter((x) => x.at < drainAt - 50 && x.replica === 'r0').length, 'to r0 before its drain time').to.be.above(0)
+    expect(seen.filter((x) => x.at > drainAt + 50 && x.replica === 'r0').length, 'to r0 after its drain time').to.equal(0)
+    expect(lb!.metrics().find((m) => m.id === 'r0')!.draining).to.equal(true)
+    // A replica removed before its drain time: the timer goes with it.
+    lb!.scheduleDrain('r1', Date.now() + 60_000)
+    lb!.remove('r1')
+  })
+
   it('a replica SIGKILLed under GET load: its requests are retried elsewhere, none fails', async () => {
     const endpoint = await setup(3, {DELAY_MS: '20'})
     const run = autocannon({url: `${endpoint}/`, connections: 12, duration: 2})

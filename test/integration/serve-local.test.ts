@@ -7,6 +7,7 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {readEvents} from '../../src/providers/attempt-dir.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
@@ -133,7 +134,7 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
     expect(await new LocalProvider({home: w.home}).listOwned()).to.deep.equal([])
   })
 
-  it('a notice to one replica under steady load: 0 failed requests, and the replacement is ready before the notice ends', async () => {
+  it('a notice to one replica under steady load: it serves until its drain time, 0 failed requests, and the replacement is ready before it drains', async () => {
     const w = world()
     const up = w.json(['serve', 'up', serviceFile(w, 'svc', '  replicas: 2\n')])
     await waitUntil(
@@ -146,22 +147,67 @@ describe('serve on the local provider (built CLI, real replicas, real HTTP)', fu
       100,
     )
     // POSTs are never retried: 0 failures means the drain kept every request off the replica in time.
-    const load = autocannon({...post(`${up.endpoint}/v1/completions`), connections: 8, duration: 5})
+    const load = autocannon({...post(`${up.endpoint}/v1/completions`), connections: 8, duration: 14})
+    // Beside the load, GETs one after another, each with the replica that answered it (x-replica).
+    const seen: Array<{at: number; replica: string | null; status: number}> = []
+    let probing = true
+    const probe = (async () => {
+      while (probing) {
+        const at = Date.now()
+        try {
+          const r = await fetch(`${up.endpoint}/`)
+          await r.arrayBuffer()
+          seen.push({at, replica: r.headers.get('x-replica'), status: r.status})
+        } catch {
+          seen.push({at, replica: null, status: 0})
+        }
+        await sleep(25)
+      }
+    })()
     await sleep(1000)
-    // A grace shorter than the load: a replica still taking requests would be killed with some in flight.
-    const preempted = await w.jsonAsync(['serve', 'preempt', 'svc', '--replica', '1', '--grace', '3s'])
+    // 12 s of grace: killed 1.5 s before its end, drained 5 s (the least drain window) before the kill.
+    const preempted = await w.jsonAsync(['serve', 'preempt', 'svc', '--replica', '1', '--grace', '12s'])
     expect(preempted.replica).to.equal(1)
     const result = await load
+    probing = false
+    await probe
     expect(result.errors, 'transport errors').to.equal(0)
     expect(result.non2xx, 'non-2xx answers').to.equal(0)
     expect(result['2xx']).to.be.above(100)
+    expect(
+      seen.filter((x) => x.status !== 200),
+      'GETs beside the load that failed',
+    ).to.deep.equal([])
     const replicas = w.store().replicas(up.id)
     const victim = replicas.find((r) => r.n === 1)!
     expect(victim.noticeAt, 'the controller saw the notice').to.not.equal(null)
+    const notice = w
+      .store()
+      .store.events(up.id)
+      .find((e) => e.kind === 'replica-notice')!
+    const noticeAt = Date.parse(victim.noticeAt!)
+    const drainAt = Date.parse(notice.data.drainAt as string)
+    const killAt = Date.parse(notice.data.killAt as string)
+    expect(killAt - drainAt, 'drained the least window before the kill').to.equal(5000)
+    expect(drainAt - noticeAt).to.be.above(3000)
+    // Requests kept reaching the noticed replica after its notice, and none was sent to it after its drain time.
+    const toVictim = seen.filter((x) => x.replica === '1')
+    expect(
+      toVictim.filter((x) => x.at > noticeAt + 1000 && x.at < drainAt).length,
+      'answered by the noticed replica while it served',
+    ).to.be.above(0)
+    expect(
+      toVictim.filter((x) => x.at > drainAt + 500).map((x) => x.at - drainAt),
+      'sent to it after its drain time (ms)',
+    ).to.deep.equal([])
+    // Its server got the notice's SIGTERM from its runner only after the drain time (held back by
+    // noticeSignalLeadSeconds), not at the notice.
+    const signal = readEvents((victim.handle!.data as {attemptDir: string}).attemptDir).find((e) => e.event === 'signal')!
+    expect(Date.parse(signal.ts) - drainAt, "drain time to the server's SIGTERM (ms)").to.be.within(500, 2000)
+    // The replacement, launched at the notice, was ready before the noticed replica drained.
     const replacement = replicas.find((r) => r.n === 3)!
     expect(replacement.readyAt).to.not.equal(null)
-    // Ready within the notice's 3 s of grace.
-    expect(Date.parse(replacement.readyAt!) - Date.parse(victim.noticeAt!)).to.be.below(3000)
+    expect(Date.parse(replacement.readyAt!)).to.be.below(drainAt)
     await waitUntil(() => w.store().getReplica(victim.id)!.releasedAt !== null, 15_000, 100)
     expect(w.store().getReplica(victim.id)!.state).to.equal('PREEMPTED')
     expect(liveReplicaProcesses(w.home)).to.have.length(2)

@@ -28,6 +28,7 @@ import {
   checkpointRunnerConfig,
   holdRunnerConfig,
   jobRunnerConfig,
+  noticeSignalRunnerConfig,
   readEvents,
   readExitCode,
   readJobStatus,
@@ -430,6 +431,7 @@ export class LocalProvider implements Provider {
       // to one rank within half a second of every other.
       pollIntervalSeconds: gang ? 0.5 : 1,
       ...jobRunnerConfig(request.spec),
+      ...noticeSignalRunnerConfig(request),
       ...(gang ? {nodeIps: Array.from({length: nodes}, () => '127.0.0.1'), gangNoticeFile: join(attemptDir, 'gang-notice')} : {}),
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),

@@ -33,6 +33,7 @@ import {
   checkpointRunnerConfig,
   holdRunnerConfig,
   jobRunnerConfig,
+  noticeSignalRunnerConfig,
   readEvents,
   readExitCode,
   readJobStatus,
@@ -578,6 +579,7 @@ export class SlurmProvider implements Provider {
       ...checkpointRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
       ...jobRunnerConfig(request.spec),
+      ...noticeSignalRunnerConfig(request),
       // The batch script writes the peer list before the step starts (renderBatchScript); the
       // runners share a notice through the attempt directory, which every node sees.
       ...(gang ? {nodeIpsFile: join(attemptDir, GANG_NODE_IPS_FILE), gangNoticeFile: join(attemptDir, GANG_NOTICE_FILE)} : {}),

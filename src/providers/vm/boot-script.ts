@@ -24,6 +24,7 @@ import {
   shipRunnerConfig,
   workdirRunnerConfig,
   jobRunnerConfig,
+  noticeSignalRunnerConfig,
   renderContainerArgs,
   renderEnv,
   renderRunnerConf,
@@ -234,6 +235,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       ...holdRunnerConfig(request.hold),
       ...shipRunnerConfig(request.ship),
       ...jobRunnerConfig(spec),
+      ...noticeSignalRunnerConfig(request),
       ...gangRunnerConfig(request),
       // containerRuntime is added at boot: the one the instance has (containerPrepare).
       ...(spec.container ? {containerImage: spec.container.reference} : {}),

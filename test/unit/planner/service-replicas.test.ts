@@ -4,12 +4,16 @@ import {expect} from 'chai'
 
 import {
   SLO_MIN_SAMPLES,
+  MIN_NOTICE_DRAIN_SECONDS,
   meanSpeed,
   noticeBlockUntil,
+  noticeDrainAt,
+  noticeDrainWindowSeconds,
   pickSurplus,
   replicaMarkets,
   replicaSpeed,
   replicasForRate,
+  servesAt,
   sizeReplicas,
   spreadKeyOf,
   wantedReplicas,
@@ -138,6 +142,34 @@ describe('service replica rules (planner/service-replicas)', () => {
     expect(noticeBlockUntil(1000, 121_000, 60_000)).to.equal(181_000)
     expect(noticeBlockUntil(1000, null, 60_000)).to.equal(61_000)
     expect(noticeBlockUntil(200_000, 121_000, 60_000)).to.equal(260_000)
+  })
+
+  it('a noticed replica is drained the drain window before its kill, never before the notice', () => {
+    // AWS: notice at 0, killed at 118.5 s (the runner's margin); a 5 s window drains at 113.5 s.
+    expect(noticeDrainAt({noticeAt: 0, killAt: 118_500, grace: 120_000, window: 5_000})).to.equal(113_500)
+    // No kill time from the backend: the notice plus the grace.
+    expect(noticeDrainAt({noticeAt: 1_000, killAt: null, grace: 30_000, window: 5_000})).to.equal(26_000)
+    // A window as long as the grace (or longer): drained at the notice.
+    expect(noticeDrainAt({noticeAt: 1_000, killAt: 31_000, grace: 30_000, window: 30_000})).to.equal(1_000)
+    expect(noticeDrainAt({noticeAt: 1_000, killAt: 31_000, grace: 30_000, window: 60_000})).to.equal(1_000)
+  })
+
+  it('the drain window is the least one, or three times the longest request time known (SLO p95, measured p99)', () => {
+    expect(noticeDrainWindowSeconds({sloP95Seconds: null, measuredP99Seconds: null})).to.equal(MIN_NOTICE_DRAIN_SECONDS)
+    expect(noticeDrainWindowSeconds({sloP95Seconds: 0.5, measuredP99Seconds: null})).to.equal(MIN_NOTICE_DRAIN_SECONDS)
+    expect(noticeDrainWindowSeconds({sloP95Seconds: 4, measuredP99Seconds: null})).to.equal(12)
+    expect(noticeDrainWindowSeconds({sloP95Seconds: 4, measuredP99Seconds: 10})).to.equal(30)
+    expect(noticeDrainWindowSeconds({sloP95Seconds: null, measuredP99Seconds: 2})).to.equal(6)
+  })
+
+  it('a noticed replica counts as ready until its drain time; one drained otherwise, not at all', () => {
+    const noticed = {ready: true, draining: true, drainAt: 113_500}
+    expect(servesAt(0, noticed)).to.equal(true)
+    expect(servesAt(113_499, noticed)).to.equal(true)
+    expect(servesAt(113_500, noticed)).to.equal(false)
+    expect(servesAt(0, {...noticed, ready: false})).to.equal(false)
+    expect(servesAt(0, {ready: true, draining: true, drainAt: null})).to.equal(false)
+    expect(servesAt(0, {ready: true, draining: false, drainAt: null})).to.equal(true)
   })
 
   it('a replica’s speed is the work over the planner’s run hours on it; the service’s, their mean', () => {

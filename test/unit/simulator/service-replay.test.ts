@@ -17,6 +17,7 @@ function input(over: Partial<ServiceReplayInput>): ServiceReplayInput {
     durationHours: TEN_TICKS_H,
     startupSeconds: 60,
     noticeSeconds: 120,
+    drainWindowSeconds: 5,
     respotSeconds: 0,
     target: 1,
     baseOnDemand: 0,
@@ -35,20 +36,29 @@ describe('service replay (simulator/service-replay)', () => {
     expect(o.spotHours).to.equal(0)
   })
 
-  it('a preemption costs the startup below target: the replica under notice is drained, its replacement launched on the notice', () => {
+  it('a preemption costs nothing below target when the startup fits in the notice: the noticed replica serves until its drain time, its replacement launched on the notice', () => {
     const zones = [
       market('1111100000', {zone: 'us-west-2a', spotUsdPerHour: 1}),
       market('1111111111', {zone: 'us-west-2b', spotUsdPerHour: 1.5}),
     ]
     const sky = replayService(input({markets: zones}), 'skyhop', 0)
-    // Notice at 3,000 − 120 s: drained, the replacement in us-west-2b ready 60 s later.
+    // Notice at 3,000 − 120 s: the replacement in us-west-2b launched then, ready 60 s later,
+    // while the noticed replica serves until its drain time: killed 1.5 s before the end of
+    // the notice (the runner's margin), drained 5 s before that, at 2,993.5 s.
     expect(sky.notices).to.equal(1)
     expect(sky.preemptions).to.equal(1)
-    expect(sky.atTarget).to.be.closeTo(1 - 60 / 6000, 1e-9)
-    expect(sky.atOne).to.be.closeTo(1 - 60 / 6000, 1e-9)
+    expect(sky.atTarget).to.equal(1)
+    expect(sky.atOne).to.equal(1)
+    expect(sky.outages).to.equal(0)
     expect(sky.costUsd).to.be.closeTo((3000 / 3600) * 1 + ((6000 - 2880) / 3600) * 1.5, 1e-9)
-    expect(sky.outages).to.equal(1)
-    expect(sky.longestOutageSeconds).to.be.closeTo(60, 1e-9)
+    // A startup longer than the notice: below target from the drain time until the replacement is ready.
+    const slow = replayService(input({markets: zones, startupSeconds: 300}), 'skyhop', 0)
+    expect(slow.atTarget).to.be.closeTo(1 - (2880 + 300 - 2993.5) / 6000, 1e-9)
+    expect(slow.longestOutageSeconds).to.be.closeTo(186.5, 1e-9)
+    // A drain window as long as the notice is the old rule: drained at the notice, below target for the startup.
+    const atOnce = replayService(input({markets: zones, drainWindowSeconds: 120}), 'skyhop', 0)
+    expect(atOnce.atTarget).to.be.closeTo(1 - 60 / 6000, 1e-9)
+    expect(atOnce.longestOutageSeconds).to.be.closeTo(60, 1e-9)
     // Spot without the notice: the replacement starts at the death.
     const spot = replayService(input({markets: zones}), 'spot', 0)
     expect(spot.notices).to.equal(0)
@@ -60,7 +70,8 @@ describe('service replay (simulator/service-replay)', () => {
     const zones = [market('1100000000')]
     const sky = replayService(input({markets: zones}), 'skyhop', 0)
     expect(sky.fallbacks).to.equal(1)
-    expect(sky.atTarget).to.be.closeTo(1 - 60 / 6000, 1e-9)
+    // The on-demand replacement, launched at the notice, is ready before the spot one's drain time.
+    expect(sky.atTarget).to.equal(1)
     expect(sky.onDemandHours).to.be.closeTo((6000 - 1080) / 3600, 1e-9)
     const spot = replayService(input({markets: zones}), 'spot', 0)
     expect(spot.atTarget).to.be.closeTo(1200 / 6000, 1e-9)
@@ -75,7 +86,7 @@ describe('service replay (simulator/service-replay)', () => {
     // that finds spot (every 300 s from 1,140 s, when the on-demand one is ready: 3,240 s) is
     // ready 60 s later. The zone under notice is not tried meanwhile, not even by a look.
     expect(sky.onDemandHours).to.be.closeTo((3300 - 1080) / 3600, 1e-9)
-    expect(sky.atTarget).to.be.closeTo(1 - 60 / 6000, 1e-9)
+    expect(sky.atTarget).to.equal(1)
     const stay = replayService(input({markets: zones, respotSeconds: 0}), 'skyhop', 0)
     expect(stay.onDemandHours).to.be.closeTo((6000 - 1080) / 3600, 1e-9)
   })
