@@ -204,6 +204,29 @@ describe('Azure gangs on the fake ARM: one group, a NIC each, ranks by name, pee
     expect(JSON.stringify(error.toJSON())).to.not.include('X-Amz-Signature')
   })
 
+  it('a retried launch adopts the gang’s VMs that exist and creates the rest; a group missing a node is not adopted after a crash', async function () {
+    w = await azureWorld()
+    const request = await gangRequest('sleep 30')
+    const first = await w.provider.launch(request)
+    const puts = () => w.fake.calls.filter((c) => c.action === 'virtualMachines.createOrUpdate').length
+    expect(puts()).to.equal(2)
+    // The same launch again (another controller after a crash): the same gang, no VM PUT twice.
+    expect(await w.provider.launch(request)).to.deep.equal(first)
+    expect(puts()).to.equal(2)
+    // The worker never made it (the controller died between the PUTs): listOwned does not
+    // adopt the group, and the launch again makes only the missing node.
+    const worker = w.fake.live().find((v) => v.name === gangVmNameFor(request.attemptId, 1))!
+    worker.deleted = true
+    expect(await w.provider.listOwned({attemptId: request.attemptId})).to.deep.equal([])
+    const again = await w.provider.launch(request)
+    expect(puts()).to.equal(3)
+    expect((again.data.nodes as GangNode[]).map((n) => n.externalId)).to.deep.equal(
+      (first.data.nodes as GangNode[]).map((n) => n.externalId),
+    )
+    expect(await w.provider.listOwned({attemptId: request.attemptId})).to.have.length(1)
+    await w.provider.cleanup(again)
+  })
+
   it('polls and signals a gang as one attempt; one node gone without a word loses the gang', async function () {
     w = await azureWorld()
     const request = await gangRequest('true')
