@@ -204,7 +204,7 @@ describe('Azure gangs on the fake ARM: one group, a NIC each, ranks by name, pee
     expect(JSON.stringify(error.toJSON())).to.not.include('X-Amz-Signature')
   })
 
-  it('a retried launch adopts the gang’s VMs that exist and creates the rest; a group missing a node is not adopted after a crash', async function () {
+  it('a retried launch adopts the gang’s VMs that exist and creates the rest; a group holding part of a gang is adopted, and lost', async function () {
     w = await azureWorld()
     const request = await gangRequest('sleep 30')
     const first = await w.provider.launch(request)
@@ -213,17 +213,21 @@ describe('Azure gangs on the fake ARM: one group, a NIC each, ranks by name, pee
     // The same launch again (another controller after a crash): the same gang, no VM PUT twice.
     expect(await w.provider.launch(request)).to.deep.equal(first)
     expect(puts()).to.equal(2)
-    // The worker never made it (the controller died between the PUTs): listOwned does not
-    // adopt the group, and the launch again makes only the missing node.
+    // The worker never made it (the controller died between the PUTs): the launch again makes
+    // only the missing node, under the same name.
     const worker = w.fake.live().find((v) => v.name === gangVmNameFor(request.attemptId, 1))!
     worker.deleted = true
-    expect(await w.provider.listOwned({attemptId: request.attemptId})).to.deep.equal([])
     const again = await w.provider.launch(request)
     expect(puts()).to.equal(3)
     expect((again.data.nodes as GangNode[]).map((n) => n.externalId)).to.deep.equal(
       (first.data.nodes as GangNode[]).map((n) => n.externalId),
     )
-    expect(await w.provider.listOwned({attemptId: request.attemptId})).to.have.length(1)
+    // Found after a crash instead, a group holding part of the gang is adopted (its VMs bill):
+    // its poll finds the missing node gone, and the gang ends, to be released and relaunched.
+    w.fake.live().find((v) => v.name === gangVmNameFor(request.attemptId, 1))!.deleted = true
+    const owned = await w.provider.listOwned({attemptId: request.attemptId})
+    expect(owned.map((h) => [h.externalId, (h.data.nodes as GangNode[]).length])).to.deep.equal([[first.externalId, 2]])
+    expect((await w.provider.poll(owned)).get(first.externalId)).to.include({state: 'LOST'})
     await w.provider.cleanup(again)
   })
 
@@ -339,8 +343,19 @@ describe('controller on the fake ARM: multi-node gangs', function () {
           if (e.kind === 'launching' && evicted && atRelaunch === null)
             atRelaunch = w.arm.live().filter((v) => v.provisioningState !== 'Deleting').length
           if (e.kind !== 'running' || evicted) return
-          evicted = (w.store.getAttempt(e.attemptId!)!.handle!.data.nodes as GangNode[])[1].externalId
-          setTimeout(() => w.arm.evict(evicted!, 8000), 1500)
+          const nodes = w.store.getAttempt(e.attemptId!)!.handle!.data.nodes as GangNode[]
+          evicted = nodes[1].externalId
+          // "running" is the VMs' power state: evict once both jobs run (their traps set), a
+          // loaded machine may take a while to boot them.
+          void until(
+            async () => nodes.every((n) => linesOf(w, n.externalId).some((l) => l.includes('resumes at'))),
+            (ok) => ok,
+            30_000,
+            100,
+          )
+            .then(() => setTimeout(() => w.arm.evict(evicted!, 8000), 500))
+            // Never evicted: the attempts below say so.
+            .catch(() => undefined)
         },
       },
     )

@@ -584,18 +584,20 @@ export class AzureProvider implements Provider {
       return Array.from({length: count}, (_, rank) => ({rank, externalId: gangVmNameFor(g.tags[AZURE_TAGS.attemptId], rank), ip: null}))
     }
     const headOf = (g: ResourceGroup) => nodesOf(g)?.[0].externalId ?? vmNameFor(g.tags[AZURE_TAGS.attemptId])
-    // Looking for one attempt's run (recover after a crash): a group without every VM was
-    // never launched whole, holds no run to adopt, and the launch again meets the same names.
-    // For the orphan sweep every group counts: an empty one is still the attempt's leftover.
+    // Looking for one attempt's run (recover after a crash): a group without a VM holds no
+    // run to adopt, and the launch again meets the same names. A gang's group with some of
+    // its VMs is adopted: they bill, and its poll finds the missing nodes gone, which ends the
+    // gang and releases the group. For the orphan sweep every group counts: an empty one is
+    // still the attempt's leftover.
     if (query.attemptId) {
-      const complete = await Promise.all(
+      const holding = await Promise.all(
         groups.map(async (g) => {
           const names = nodesOf(g)?.map((n) => n.externalId) ?? [headOf(g)]
           const vms = await Promise.all(names.map((name) => client.getVirtualMachine(g.name, name)))
-          return vms.every((vm) => vm !== null) ? g : null
+          return vms.some((vm) => vm !== null) ? g : null
         }),
       )
-      groups = complete.filter((g) => g !== null)
+      groups = holding.filter((g) => g !== null)
     }
     return groups.map((g) => {
       const attemptId = g.tags[AZURE_TAGS.attemptId]
