@@ -1,8 +1,8 @@
 // A FAKE of Azure for tests: a local HTTP server speaking the Microsoft identity platform's
 // v2.0 token endpoint (client-credentials grant, AADSTS errors) and Azure Resource Manager
-// as Microsoft documents it (resource groups, virtual networks, proximity placement groups,
-// virtual machines with their instance view and the network interfaces they make (one per
-// networkInterfaceConfiguration, a private IP from the group's subnet), tag PATCH,
+// as Microsoft documents it (resource groups, virtual networks, proximity placement groups and
+// availability sets, virtual machines with their instance view and the network interfaces
+// they make (one per networkInterfaceConfiguration, a private IP from the group's subnet), tag PATCH,
 // retrieveBootDiagnosticsData and the serial log blob behind its SAS URL, subscription
 // locations; `{"error": {"code", "message"}}` documents; long-running PUTs answered 201
 // with an `Azure-AsyncOperation` status URL, deletes 202 with `Location`),
@@ -87,6 +87,7 @@ export interface FakeGroup {
   provisioningState: 'Succeeded' | 'Deleting'
   vnets: string[]
   placementGroups: Array<{name: string; body: Record<string, unknown>}>
+  availabilitySets: Array<{name: string; body: Record<string, unknown>}>
   /** The last host number given out on the subnet (Azure keeps .0 to .3 for itself). */
   lastHost: number
 }
@@ -385,6 +386,7 @@ export class FakeAzureArmServer extends FakeCloudServer {
           provisioningState: 'Succeeded',
           vnets: [],
           placementGroups: [],
+          availabilitySets: [],
           lastHost: 3,
         }
         g.tags = (body?.tags as Record<string, string>) ?? {}
@@ -432,6 +434,25 @@ export class FakeAzureArmServer extends FakeCloudServer {
             location: body?.location,
             tags: body?.tags ?? {},
             properties: {proximityPlacementGroupType: 'Standard', ...(body?.properties as object), virtualMachines: []},
+          },
+        }
+      }
+      case 'availabilitySets.createOrUpdate': {
+        if (!group) return noGroup
+        const set = {name: seg[5], body: body ?? {}}
+        const known = group.availabilitySets.findIndex((a) => a.name === set.name)
+        if (known >= 0) group.availabilitySets[known] = set
+        else group.availabilitySets.push(set)
+        return {
+          status: 200,
+          body: {
+            id: `/subscriptions/${sub}/resourceGroups/${group.name}/providers/Microsoft.Compute/availabilitySets/${set.name}`,
+            name: set.name,
+            type: 'Microsoft.Compute/availabilitySets',
+            location: body?.location,
+            tags: body?.tags ?? {},
+            sku: body?.sku ?? {name: 'Classic'},
+            properties: {...(body?.properties as object), virtualMachines: []},
           },
         }
       }
@@ -623,6 +644,7 @@ export class FakeAzureArmServer extends FakeCloudServer {
           })),
         },
         ...(props.proximityPlacementGroup ? {proximityPlacementGroup: props.proximityPlacementGroup} : {}),
+        ...(props.availabilitySet ? {availabilitySet: props.availabilitySet} : {}),
         diagnosticsProfile: props.diagnosticsProfile,
         priority: vm.priority,
         ...(props.evictionPolicy ? {evictionPolicy: props.evictionPolicy} : {}),
@@ -780,6 +802,7 @@ const ARM_ACTIONS: Record<string, string> = {
   'virtualMachines.get': 'Microsoft.Compute/virtualMachines/read',
   'proximityPlacementGroups.createOrUpdate': 'Microsoft.Compute/proximityPlacementGroups/write',
   'networkInterfaces.get': 'Microsoft.Network/networkInterfaces/read',
+  'availabilitySets.createOrUpdate': 'Microsoft.Compute/availabilitySets/write',
 }
 
 function actionOf(method: string, path: string): string {
@@ -792,6 +815,7 @@ function actionOf(method: string, path: string): string {
   if (/\/providers\/Microsoft\.Network\/networkInterfaces\/[^/]+$/.test(path) && method === 'GET') return 'networkInterfaces.get'
   if (/\/providers\/Microsoft\.Compute\/proximityPlacementGroups\/[^/]+$/.test(path) && method === 'PUT')
     return 'proximityPlacementGroups.createOrUpdate'
+  if (/\/providers\/Microsoft\.Compute\/availabilitySets\/[^/]+$/.test(path) && method === 'PUT') return 'availabilitySets.createOrUpdate'
   if (/\/virtualMachines\/[^/]+\/retrieveBootDiagnosticsData$/.test(path)) return 'virtualMachines.retrieveBootDiagnosticsData'
   if (/\/virtualMachines\/[^/]+$/.test(path))
     return method === 'PUT' ? 'virtualMachines.createOrUpdate' : method === 'PATCH' ? 'virtualMachines.update' : 'virtualMachines.get'

@@ -13,6 +13,7 @@ import {gunzipSync} from 'node:zlib'
 
 import type {GangNode, LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import {
+  AZURE_AVAILABILITY_SET,
   AZURE_MAX_NODES,
   AZURE_PLACEMENT_GROUP,
   AZURE_TAGS,
@@ -145,21 +146,44 @@ describe('Azure gangs on the fake ARM: one group, a NIC each, ranks by name, pee
     )
   })
 
-  it('puts the gang of an InfiniBand offer in a proximity placement group', async function () {
+  it('puts the gang of an InfiniBand offer in a proximity placement group, and an on-demand one in an availability set in it', async function () {
     w = await azureWorld()
     const offer = cpuOffer({interconnect: {kind: 'infiniband', gbps: 1600, source: 'test'}})
-    const request = await gangRequest('true', {offer})
-    const handle = await w.provider.launch(request)
-    const group = resourceGroupFor(request.attemptId)
-    const ppg = w.fake.groups.get(group)!.placementGroups
-    expect(ppg.map((p) => p.name)).to.deep.equal([AZURE_PLACEMENT_GROUP])
-    expect(ppg[0].body).to.deep.include({properties: {proximityPlacementGroupType: 'Standard', intent: {vmSizes: [AZ_CPU]}}})
-    for (const vm of w.fake.live())
-      expect((vm.body.properties as any).proximityPlacementGroup.id).to.match(
-        new RegExp(`/resourceGroups/${group}/providers/Microsoft.Compute/proximityPlacementGroups/${AZURE_PLACEMENT_GROUP}$`),
-      )
-    expect(handle.data.placementGroup).to.equal(AZURE_PLACEMENT_GROUP)
-    await w.provider.cleanup(handle)
+    const arm = (group: string, type: string, name: string) =>
+      new RegExp(`/resourceGroups/${group}/providers/Microsoft.Compute/${type}/${name}$`)
+    for (const spot of [false, true]) {
+      const request = await gangRequest('true', {offer, spot})
+      const handle = await w.provider.launch(request)
+      const group = resourceGroupFor(request.attemptId)
+      const ppg = w.fake.groups.get(group)!.placementGroups
+      expect(ppg.map((p) => p.name)).to.deep.equal([AZURE_PLACEMENT_GROUP])
+      expect(ppg[0].body).to.deep.include({properties: {proximityPlacementGroupType: 'Standard', intent: {vmSizes: [AZ_CPU]}}})
+      const sets = w.fake.groups.get(group)!.availabilitySets
+      const vms = w.fake.live().filter((v) => v.group === group)
+      expect(vms).to.have.length(2)
+      for (const vm of vms)
+        expect((vm.body.properties as any).proximityPlacementGroup.id).to.match(
+          arm(group, 'proximityPlacementGroups', AZURE_PLACEMENT_GROUP),
+        )
+      expect(handle.data.placementGroup).to.equal(AZURE_PLACEMENT_GROUP)
+      if (spot) {
+        // Azure takes no Spot VM into an availability set: a Spot gang is only placed close.
+        expect(sets).to.deep.equal([])
+        for (const vm of vms) expect((vm.body.properties as any).availabilitySet).to.equal(undefined)
+        expect(handle.data.availabilitySet).to.equal(undefined)
+      } else {
+        // One InfiniBand network takes one availability set: aligned (managed disks), one fault domain, in the placement group.
+        expect(sets.map((a) => a.name)).to.deep.equal([AZURE_AVAILABILITY_SET])
+        expect(sets[0].body).to.deep.include({sku: {name: 'Aligned'}})
+        const props = sets[0].body.properties as Record<string, any>
+        expect(props).to.include({platformFaultDomainCount: 1, platformUpdateDomainCount: 1})
+        expect(props.proximityPlacementGroup.id).to.match(arm(group, 'proximityPlacementGroups', AZURE_PLACEMENT_GROUP))
+        for (const vm of vms)
+          expect((vm.body.properties as any).availabilitySet.id).to.match(arm(group, 'availabilitySets', AZURE_AVAILABILITY_SET))
+        expect(handle.data.availabilitySet).to.equal(AZURE_AVAILABILITY_SET)
+      }
+      await w.provider.cleanup(handle)
+    }
   })
 
   it('refuses a gang without an object store, and one larger than Azure launches, before anything is created', async function () {

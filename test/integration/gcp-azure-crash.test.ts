@@ -101,6 +101,7 @@ describe('GCP and Azure: a crash between "requested" and "recorded"', function (
       provisioningState: 'Succeeded',
       vnets: [],
       placementGroups: [],
+      availabilitySets: [],
       lastHost: 3,
     })
     expect(await w.azure.listOwned({attemptId: request.attemptId})).to.deep.equal([])

@@ -1,5 +1,5 @@
 // A typed client of Azure Resource Manager for one subscription: resource groups (PUT,
-// DELETE, list by tag), virtual networks, proximity placement groups, network interfaces
+// DELETE, list by tag), virtual networks, proximity placement groups, availability sets, network interfaces
 // (a VM's private IP), virtual machines (PUT, GET with the instance
 // view, PATCH of tags, retrieveBootDiagnosticsData) and long-running operations (the
 // `Azure-AsyncOperation` status URL, else `Location`). Every call carries the ARM token as
@@ -263,6 +263,32 @@ export class ArmClient {
       apiVersion: API_VERSIONS.compute,
       region: location,
       body: {location, tags, properties: {proximityPlacementGroupType: 'Standard', intent: {vmSizes: [vmSize]}}},
+    })
+    return typeof r.body.id === 'string' ? r.body.id : `/subscriptions/${(await this.options.credentials()).subscriptionId}${path}`
+  }
+
+  /**
+   * An availability set in a proximity placement group, one fault domain: the VMs that name
+   * it share the InfiniBand network of their shape (not open to Spot VMs). Created
+   * synchronously.
+   */
+  async putAvailabilitySet(
+    group: string,
+    name: string,
+    location: string,
+    placementGroupId: string,
+    tags: Record<string, string>,
+  ): Promise<string> {
+    const path = `/resourceGroups/${group}/providers/Microsoft.Compute/availabilitySets/${name}`
+    const r = await this.call('availabilitySets.createOrUpdate', 'PUT', path, {
+      apiVersion: API_VERSIONS.compute,
+      region: location,
+      body: {
+        location,
+        tags,
+        sku: {name: 'Aligned'},
+        properties: {platformFaultDomainCount: 1, platformUpdateDomainCount: 1, proximityPlacementGroup: {id: placementGroupId}},
+      },
     })
     return typeof r.body.id === 'string' ? r.body.id : `/subscriptions/${(await this.options.credentials()).subscriptionId}${path}`
   }

@@ -82,6 +82,9 @@ export const AZURE_MAX_NODES = 64
 /** A gang's proximity placement group, in the attempt's group. */
 export const AZURE_PLACEMENT_GROUP = 'skyhop-ppg'
 
+/** An on-demand InfiniBand gang's availability set, in the attempt's group. */
+export const AZURE_AVAILABILITY_SET = 'skyhop-avset'
+
 /** ARM's limit on customData, base64 included. */
 export const AZURE_CUSTOM_DATA_LIMIT = 65_535
 
@@ -223,7 +226,7 @@ export class AzureProvider implements Provider {
     where: {subscriptionId: string; group: string; name: string},
     customData: string,
     tags: Record<string, string>,
-    placementGroupId: string | null = null,
+    placement: {proximityPlacementGroupId: string; availabilitySetId: string | null} | null = null,
   ): Record<string, unknown> {
     const {subscriptionId, group, name} = where
     const {offer, spec} = request
@@ -276,7 +279,8 @@ export class AzureProvider implements Provider {
           ],
         },
         diagnosticsProfile: {bootDiagnostics: {enabled: true}},
-        ...(placementGroupId ? {proximityPlacementGroup: {id: placementGroupId}} : {}),
+        ...(placement ? {proximityPlacementGroup: {id: placement.proximityPlacementGroupId}} : {}),
+        ...(placement?.availabilitySetId ? {availabilitySet: {id: placement.availabilitySetId}} : {}),
         ...(request.spot ? {priority: 'Spot', evictionPolicy: 'Delete', billingProfile: {maxPrice}} : {priority: 'Regular'}),
       },
     }
@@ -407,9 +411,7 @@ export class AzureProvider implements Provider {
       this.name,
       async () => {
         await client.putVirtualNetwork(group, 'skyhop-vnet', offer.region, tags)
-        const placement = isFastFabric(offer.interconnect)
-          ? await client.putProximityPlacementGroup(group, AZURE_PLACEMENT_GROUP, offer.region, offer.instanceType, tags)
-          : null
+        const placement = isFastFabric(offer.interconnect) ? await this.placeClose(client, request, group, tags) : null
         const created = await Promise.allSettled(
           names.map(async (name, rank) => {
             const existing = await client.getVirtualMachine(group, name)
@@ -431,8 +433,40 @@ export class AzureProvider implements Provider {
     )
     return {
       ...handle,
-      data: {...handle.data, nodes: ranked, ...(isFastFabric(offer.interconnect) ? {placementGroup: AZURE_PLACEMENT_GROUP} : {})},
+      data: {
+        ...handle.data,
+        nodes: ranked,
+        ...(isFastFabric(offer.interconnect)
+          ? {placementGroup: AZURE_PLACEMENT_GROUP, ...(request.spot ? {} : {availabilitySet: AZURE_AVAILABILITY_SET})}
+          : {}),
+      },
     }
+  }
+
+  /**
+   * Where a gang on a fast fabric goes: a proximity placement group keeps its VMs in one
+   * datacenter, and Azure joins VMs to one InfiniBand network only inside one availability
+   * set (or scale set), so an on-demand gang also gets an availability set in it. Azure
+   * refuses Spot VMs in availability sets: a Spot gang is only placed close.
+   */
+  private async placeClose(
+    client: ArmClient,
+    request: LaunchRequest,
+    group: string,
+    tags: Record<string, string>,
+  ): Promise<{proximityPlacementGroupId: string; availabilitySetId: string | null}> {
+    const {offer} = request
+    const proximityPlacementGroupId = await client.putProximityPlacementGroup(
+      group,
+      AZURE_PLACEMENT_GROUP,
+      offer.region,
+      offer.instanceType,
+      tags,
+    )
+    const availabilitySetId = request.spot
+      ? null
+      : await client.putAvailabilitySet(group, AZURE_AVAILABILITY_SET, offer.region, proximityPlacementGroupId, tags)
+    return {proximityPlacementGroupId, availabilitySetId}
   }
 
   /**
