@@ -21,8 +21,9 @@
 // Gangs (nodes > 1, vm/gang.ts): the attempt's group holds N VMs, `<vm name>-<rank>`, each
 // with its own NIC on the group's one subnet (so the nodes reach each other by private IP)
 // and, when the offer's fabric is InfiniBand or the like, all in one proximity placement
-// group. ARM creates VMs one PUT each: the N PUTs go out together, and the launch succeeds
-// only when every creation does. Each VM's customData names the VM, which finds its rank in
+// group (and, on demand, one availability set: one InfiniBand network). ARM creates VMs
+// one PUT each: the N PUTs go out together, and the launch succeeds only when every
+// creation does. Each VM's customData names the VM, which finds its rank in
 // the gang's rank list; the runner comes from the job's store; once every NIC has its
 // private IP the rank list and peer list go there too. Any step failing deletes the group,
 // with every VM made so far. A Preempt scheduled event on one node reaches the others
