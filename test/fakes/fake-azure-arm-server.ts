@@ -1,9 +1,11 @@
 // A FAKE of Azure for tests: a local HTTP server speaking the Microsoft identity platform's
 // v2.0 token endpoint (client-credentials grant, AADSTS errors) and Azure Resource Manager
-// as Microsoft documents it (resource groups, virtual networks, virtual machines with their
-// instance view, tag PATCH, retrieveBootDiagnosticsData and the serial log blob behind its
-// SAS URL, subscription locations; `{"error": {"code", "message"}}` documents; long-running
-// PUTs answered 201 with an `Azure-AsyncOperation` status URL, deletes 202 with `Location`),
+// as Microsoft documents it (resource groups, virtual networks, proximity placement groups and
+// availability sets, virtual machines with their instance view and the network interfaces
+// they make (one per networkInterfaceConfiguration, a private IP from the group's subnet), tag PATCH,
+// retrieveBootDiagnosticsData and the serial log blob behind its SAS URL, subscription
+// locations; `{"error": {"code", "message"}}` documents; long-running PUTs answered 201
+// with an `Azure-AsyncOperation` status URL, deletes 202 with `Location`),
 // and each VM's Instance Metadata Service (compute/name, compute/tagsList, Scheduled Events).
 // Not Azure; tests reach it through AZURE_AUTHORITY_HOST, SKYHOP_AZURE_ARM_ENDPOINT and the
 // provider's metadata URL.
@@ -18,13 +20,14 @@
 // Retry-After) and any error injected on demand; create-or-update by name; Spot evictions
 // (a Preempt scheduled event with NotBefore, then the VM deleted: evictionPolicy Delete);
 // and, given a boot directory, the customData run locally as cloud-init would, its
-// power-off leaving the VM stopped (still allocated) with its serial log kept.
+// power-off leaving the VM stopped (still allocated) with its serial log kept. A gang's VMs
+// share their attempt's IMDS URL: the VM asking is the one answered (askingInstance).
 import {createHmac, randomBytes, randomUUID} from 'node:crypto'
 import type {ChildProcess} from 'node:child_process'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {join} from 'node:path'
 
-import {FakeCloudServer, Injections, killGroup, readBody, runUserData} from './fake-cloud-server.js'
+import {askingInstance, FakeCloudServer, Injections, killGroup, readBody, runUserData} from './fake-cloud-server.js'
 
 export interface FakeServicePrincipal {
   tenantId: string
@@ -64,6 +67,17 @@ export interface FakeAzureVm {
   process: ChildProcess | null
   deleted: boolean
   events: Array<Record<string, unknown>>
+  /** Names of the NICs it made (networkInterfaceConfigurations), primary first. */
+  nics: string[]
+}
+
+export interface FakeNic {
+  name: string
+  group: string
+  location: string
+  vm: string
+  privateIp: string
+  primary: boolean
 }
 
 export interface FakeGroup {
@@ -72,6 +86,10 @@ export interface FakeGroup {
   tags: Record<string, string>
   provisioningState: 'Succeeded' | 'Deleting'
   vnets: string[]
+  placementGroups: Array<{name: string; body: Record<string, unknown>}>
+  availabilitySets: Array<{name: string; body: Record<string, unknown>}>
+  /** The last host number given out on the subnet (Azure keeps .0 to .3 for itself). */
+  lastHost: number
 }
 
 export interface AzureCall {
@@ -104,6 +122,8 @@ interface FakeOp {
 export class FakeAzureArmServer extends FakeCloudServer {
   readonly groups = new Map<string, FakeGroup>()
   readonly vms = new Map<string, FakeAzureVm>()
+  /** Live NICs by `group/name`. */
+  readonly nics = new Map<string, FakeNic>()
   readonly calls: AzureCall[] = []
   readonly tokenRequests: Array<{clientId: string; ok: boolean}> = []
   private readonly tokens = new Map<string, number>()
@@ -365,6 +385,9 @@ export class FakeAzureArmServer extends FakeCloudServer {
           tags: {},
           provisioningState: 'Succeeded',
           vnets: [],
+          placementGroups: [],
+          availabilitySets: [],
+          lastHost: 3,
         }
         g.tags = (body?.tags as Record<string, string>) ?? {}
         this.groups.set(g.name, g)
@@ -379,6 +402,7 @@ export class FakeAzureArmServer extends FakeCloudServer {
         }
         this.later(30, () => {
           for (const vm of this.live().filter((v) => v.group === group.name)) this.removeVm(vm)
+          for (const [key, nic] of this.nics) if (nic.group === group.name) this.nics.delete(key)
           this.groups.delete(group.name)
         })
         const loc = `${this.url}/subscriptions/${sub}/operationresults/${randomUUID()}?api-version=2021-04-01`
@@ -394,6 +418,54 @@ export class FakeAzureArmServer extends FakeCloudServer {
           body: {name: seg[5], location: body?.location, properties: {...(body?.properties as object), provisioningState: 'Updating'}},
           headers: {'azure-asyncoperation': this.opUrl(String(body?.location), op)},
         }
+      }
+      case 'proximityPlacementGroups.createOrUpdate': {
+        if (!group) return noGroup
+        const ppg = {name: seg[5], body: body ?? {}}
+        const known = group.placementGroups.findIndex((p) => p.name === ppg.name)
+        if (known >= 0) group.placementGroups[known] = ppg
+        else group.placementGroups.push(ppg)
+        return {
+          status: known >= 0 ? 200 : 201,
+          body: {
+            id: `/subscriptions/${sub}/resourceGroups/${group.name}/providers/Microsoft.Compute/proximityPlacementGroups/${ppg.name}`,
+            name: ppg.name,
+            type: 'Microsoft.Compute/proximityPlacementGroups',
+            location: body?.location,
+            tags: body?.tags ?? {},
+            properties: {proximityPlacementGroupType: 'Standard', ...(body?.properties as object), virtualMachines: []},
+          },
+        }
+      }
+      case 'availabilitySets.createOrUpdate': {
+        if (!group) return noGroup
+        const set = {name: seg[5], body: body ?? {}}
+        const known = group.availabilitySets.findIndex((a) => a.name === set.name)
+        if (known >= 0) group.availabilitySets[known] = set
+        else group.availabilitySets.push(set)
+        return {
+          status: 200,
+          body: {
+            id: `/subscriptions/${sub}/resourceGroups/${group.name}/providers/Microsoft.Compute/availabilitySets/${set.name}`,
+            name: set.name,
+            type: 'Microsoft.Compute/availabilitySets',
+            location: body?.location,
+            tags: body?.tags ?? {},
+            sku: body?.sku ?? {name: 'Classic'},
+            properties: {...(body?.properties as object), virtualMachines: []},
+          },
+        }
+      }
+      case 'networkInterfaces.get': {
+        if (!group) return noGroup
+        const nic = this.nics.get(`${group.name}/${seg[5]}`)
+        if (!nic)
+          return {
+            status: 404,
+            code: 'ResourceNotFound',
+            message: `The Resource 'Microsoft.Network/networkInterfaces/${seg[5]}' under resource group '${groupName}' was not found.`,
+          }
+        return {status: 200, body: this.renderNic(nic)}
       }
       case 'virtualMachines.createOrUpdate':
         if (!group) return noGroup
@@ -499,6 +571,7 @@ export class FakeAzureArmServer extends FakeCloudServer {
       process: null,
       deleted: false,
       events: [],
+      nics: [],
     }
     const fail = (code: string, message: string) => {
       op.status = 'Failed'
@@ -514,6 +587,21 @@ export class FakeAzureArmServer extends FakeCloudServer {
     if (op.error) return {status: 201, body: this.renderVm(vm, false), headers, opError: op.error.code}
     sizes[size] -= 1
     this.vms.set(vm.id, vm)
+    // The VM makes its NICs at once, each with the next free address of the subnet.
+    const configs = (props.networkProfile?.networkInterfaceConfigurations ?? []) as Array<{name: string; properties?: {primary?: boolean}}>
+    for (const config of configs) {
+      group.lastHost += 1
+      const nic: FakeNic = {
+        name: config.name,
+        group: group.name,
+        location,
+        vm: name,
+        privateIp: `10.0.0.${group.lastHost}`,
+        primary: config.properties?.primary === true,
+      }
+      this.nics.set(`${group.name}/${nic.name}`, nic)
+      vm.nics.push(nic.name)
+    }
     this.later(this.options.provisioningMs ?? 30, () => {
       if (vm.deleted) return
       op.status = 'Succeeded'
@@ -548,7 +636,15 @@ export class FakeAzureArmServer extends FakeCloudServer {
         hardwareProfile: {vmSize: vm.size},
         storageProfile: props.storageProfile,
         osProfile: {...props.osProfile, customData: undefined},
-        networkProfile: props.networkProfile,
+        networkProfile: {
+          ...props.networkProfile,
+          networkInterfaces: vm.nics.map((nic) => ({
+            id: `/subscriptions/${this.options.subscriptionId}/resourceGroups/${vm.group}/providers/Microsoft.Network/networkInterfaces/${nic}`,
+            properties: {primary: this.nics.get(`${vm.group}/${nic}`)?.primary ?? false, deleteOption: 'Delete'},
+          })),
+        },
+        ...(props.proximityPlacementGroup ? {proximityPlacementGroup: props.proximityPlacementGroup} : {}),
+        ...(props.availabilitySet ? {availabilitySet: props.availabilitySet} : {}),
         diagnosticsProfile: props.diagnosticsProfile,
         priority: vm.priority,
         ...(props.evictionPolicy ? {evictionPolicy: props.evictionPolicy} : {}),
@@ -570,6 +666,41 @@ export class FakeAzureArmServer extends FakeCloudServer {
               },
             }
           : {}),
+      },
+    }
+  }
+
+  private renderNic(nic: FakeNic): Record<string, unknown> {
+    const sub = this.options.subscriptionId
+    const id = `/subscriptions/${sub}/resourceGroups/${nic.group}/providers/Microsoft.Network/networkInterfaces/${nic.name}`
+    return {
+      name: nic.name,
+      id,
+      etag: `W/"${randomUUID()}"`,
+      type: 'Microsoft.Network/networkInterfaces',
+      location: nic.location,
+      properties: {
+        provisioningState: 'Succeeded',
+        ipConfigurations: [
+          {
+            name: 'ipconfig1',
+            id: `${id}/ipConfigurations/ipconfig1`,
+            type: 'Microsoft.Network/networkInterfaces/ipConfigurations',
+            properties: {
+              provisioningState: 'Succeeded',
+              privateIPAddress: nic.privateIp,
+              privateIPAllocationMethod: 'Dynamic',
+              subnet: {
+                id: `/subscriptions/${sub}/resourceGroups/${nic.group}/providers/Microsoft.Network/virtualNetworks/skyhop-vnet/subnets/default`,
+              },
+              primary: true,
+              privateIPAddressVersion: 'IPv4',
+            },
+          },
+        ],
+        primary: nic.primary,
+        virtualMachine: {id: `/subscriptions/${sub}/resourceGroups/${nic.group}/providers/Microsoft.Compute/virtualMachines/${nic.vm}`},
+        nicType: 'Standard',
       },
     }
   }
@@ -610,7 +741,9 @@ export class FakeAzureArmServer extends FakeCloudServer {
   private imds(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const m = /^\/_imds\/([^/]+)(\/metadata\/.*)$/.exec(url.pathname)
     const attemptId = m ? decodeURIComponent(m[1]) : ''
-    const vm = this.live().find((v) => v.tags['skyhop-attempt-id'] === attemptId)
+    const ofAttempt = this.live().filter((v) => v.tags['skyhop-attempt-id'] === attemptId)
+    // A gang's VMs share the attempt: the one asking is the one answered.
+    const vm = ofAttempt.length > 1 ? askingInstance(req, ofAttempt) : (ofAttempt[0] ?? null)
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, {'content-type': type, 'content-length': Buffer.byteLength(body)})
       res.end(body)
@@ -654,6 +787,8 @@ export class FakeAzureArmServer extends FakeCloudServer {
     if (vm.deleted) return
     this.kill(vm)
     vm.deleted = true
+    // deleteOption Delete: the NICs go with the VM.
+    for (const nic of vm.nics) this.nics.delete(`${vm.group}/${nic}`)
     const free = this.options.stock[vm.location]
     if (free && vm.size in free) free[vm.size] += 1
   }
@@ -665,6 +800,9 @@ const ARM_ACTIONS: Record<string, string> = {
   'virtualNetworks.createOrUpdate': 'Microsoft.Network/virtualNetworks/write',
   'virtualMachines.createOrUpdate': 'Microsoft.Compute/virtualMachines/write',
   'virtualMachines.get': 'Microsoft.Compute/virtualMachines/read',
+  'proximityPlacementGroups.createOrUpdate': 'Microsoft.Compute/proximityPlacementGroups/write',
+  'networkInterfaces.get': 'Microsoft.Network/networkInterfaces/read',
+  'availabilitySets.createOrUpdate': 'Microsoft.Compute/availabilitySets/write',
 }
 
 function actionOf(method: string, path: string): string {
@@ -674,6 +812,10 @@ function actionOf(method: string, path: string): string {
   if (/^\/resourcegroups\/[^/]+$/i.test(path))
     return method === 'PUT' ? 'resourceGroups.createOrUpdate' : method === 'DELETE' ? 'resourceGroups.delete' : 'resourceGroups.get'
   if (/\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+$/.test(path)) return 'virtualNetworks.createOrUpdate'
+  if (/\/providers\/Microsoft\.Network\/networkInterfaces\/[^/]+$/.test(path) && method === 'GET') return 'networkInterfaces.get'
+  if (/\/providers\/Microsoft\.Compute\/proximityPlacementGroups\/[^/]+$/.test(path) && method === 'PUT')
+    return 'proximityPlacementGroups.createOrUpdate'
+  if (/\/providers\/Microsoft\.Compute\/availabilitySets\/[^/]+$/.test(path) && method === 'PUT') return 'availabilitySets.createOrUpdate'
   if (/\/virtualMachines\/[^/]+\/retrieveBootDiagnosticsData$/.test(path)) return 'virtualMachines.retrieveBootDiagnosticsData'
   if (/\/virtualMachines\/[^/]+$/.test(path))
     return method === 'PUT' ? 'virtualMachines.createOrUpdate' : method === 'PATCH' ? 'virtualMachines.update' : 'virtualMachines.get'

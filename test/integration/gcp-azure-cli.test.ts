@@ -9,6 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {runCliAsync, type CliResult} from '../helpers/cli.js'
+import {AZURE_MAX_NODES} from '../../src/providers/azure/azure-provider.js'
 import {AZ_SP} from './azure-helpers.js'
 import {GCP_SA} from './gcp-helpers.js'
 import {gcpControllerWorld, type GcpControllerWorld} from './gcp-azure-world.js'
@@ -112,4 +113,22 @@ describe('skyhop CLI with Google Cloud and Azure (fakes)', function () {
       expect(r.stdout + r.stderr).not.to.include(AZ_SP.clientSecret)
     })
   }
+
+  it('skyhop plan puts a gang on Azure up to its limit of nodes, and excludes Azure with the reason beyond it', async function () {
+    const file = join(home, 'gang.yaml')
+    const gang = (nodes: number) =>
+      `name: az-gang\nnodes: ${nodes}\nspot: on-demand\nplacement:\n  providers: {allow: [azure]}\nrun: echo gang\n`
+    writeFileSync(file, gang(AZURE_MAX_NODES))
+    const fits = lastJson(await runCliAsync(['plan', file, '--catalog', w.catalogFile, '--json'], {home, env: env()}))
+    expect(fits.ok, JSON.stringify(fits)).to.equal(true)
+    expect(fits.result.chosen).to.deep.include({provider: 'azure', region: 'eastus', nodes: AZURE_MAX_NODES})
+    writeFileSync(file, gang(AZURE_MAX_NODES + 1))
+    const r = await runCliAsync(['plan', file, '--catalog', w.catalogFile, '--json'], {home, env: env()})
+    // Nothing fits: exit 5 with the exclusions (docs/exit-codes.md).
+    expect(r.code, r.stdout).to.equal(5)
+    const groups = lastJson(r).error.details.excluded as Array<{reason: string; subject: string; message: string}>
+    expect(groups.find((g) => g.reason === 'multi-node-unsupported' && g.subject === 'azure')?.message, JSON.stringify(groups)).to.equal(
+      `azure can hold at most ${AZURE_MAX_NODES} nodes in one gang; the job needs ${AZURE_MAX_NODES + 1}`,
+    )
+  })
 })

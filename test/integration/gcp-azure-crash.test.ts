@@ -100,6 +100,9 @@ describe('GCP and Azure: a crash between "requested" and "recorded"', function (
       tags: {'skyhop-job-id': request.jobId, 'skyhop-attempt-id': request.attemptId, 'skyhop-spot': 'false'},
       provisioningState: 'Succeeded',
       vnets: [],
+      placementGroups: [],
+      availabilitySets: [],
+      lastHost: 3,
     })
     expect(await w.azure.listOwned({attemptId: request.attemptId})).to.deep.equal([])
     expect((await w.azure.listOwned()).map((h) => h.data.attemptId)).to.deep.equal([request.attemptId])

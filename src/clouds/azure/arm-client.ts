@@ -1,5 +1,6 @@
 // A typed client of Azure Resource Manager for one subscription: resource groups (PUT,
-// DELETE, list by tag), virtual networks, virtual machines (PUT, GET with the instance
+// DELETE, list by tag), virtual networks, proximity placement groups, availability sets, network interfaces
+// (a VM's private IP), virtual machines (PUT, GET with the instance
 // view, PATCH of tags, retrieveBootDiagnosticsData) and long-running operations (the
 // `Azure-AsyncOperation` status URL, else `Location`). Every call carries the ARM token as
 // a Bearer header and its api-version; failures are AzureApiError (arm-errors.ts), retried
@@ -50,6 +51,8 @@ export interface AzureVm {
   priority: string | null
   /** When the VM was created (properties.timeCreated). */
   timeCreated: string | null
+  /** Resource ids of its network interfaces, primary first (properties.networkProfile.networkInterfaces). */
+  nicIds: string[]
 }
 
 export interface ResourceGroup {
@@ -68,6 +71,7 @@ function parseVm(raw: Record<string, unknown>, resourceGroup: string): AzureVm {
     priority?: string
     timeCreated?: string
     instanceView?: {statuses?: Array<{code?: string}>}
+    networkProfile?: {networkInterfaces?: Array<{id?: string; properties?: {primary?: boolean}}>}
   }
   const power = props.instanceView?.statuses?.find((s) => s.code?.startsWith('PowerState/'))?.code?.slice('PowerState/'.length) ?? null
   return {
@@ -80,6 +84,10 @@ function parseVm(raw: Record<string, unknown>, resourceGroup: string): AzureVm {
     powerState: power,
     priority: props.priority ?? null,
     timeCreated: props.timeCreated ?? null,
+    nicIds: [...(props.networkProfile?.networkInterfaces ?? [])]
+      .sort((a, b) => Number(b.properties?.primary === true) - Number(a.properties?.primary === true))
+      .map((n) => n.id ?? '')
+      .filter(Boolean),
   }
 }
 
@@ -237,6 +245,69 @@ export class ArmClient {
       },
     )
     await this.wait(r, {action: 'virtualNetworks.createOrUpdate', region: location})
+  }
+
+  /**
+   * A proximity placement group: the VMs that name it are placed in one datacenter, close to
+   * each other (the gang of an offer with an InfiniBand fabric). Created synchronously.
+   */
+  async putProximityPlacementGroup(
+    group: string,
+    name: string,
+    location: string,
+    vmSize: string,
+    tags: Record<string, string>,
+  ): Promise<string> {
+    const path = `/resourceGroups/${group}/providers/Microsoft.Compute/proximityPlacementGroups/${name}`
+    const r = await this.call('proximityPlacementGroups.createOrUpdate', 'PUT', path, {
+      apiVersion: API_VERSIONS.compute,
+      region: location,
+      body: {location, tags, properties: {proximityPlacementGroupType: 'Standard', intent: {vmSizes: [vmSize]}}},
+    })
+    return typeof r.body.id === 'string' ? r.body.id : `/subscriptions/${(await this.options.credentials()).subscriptionId}${path}`
+  }
+
+  /**
+   * An availability set in a proximity placement group, one fault domain: the VMs that name
+   * it share the InfiniBand network of their shape (not open to Spot VMs). Created
+   * synchronously.
+   */
+  async putAvailabilitySet(
+    group: string,
+    name: string,
+    location: string,
+    placementGroupId: string,
+    tags: Record<string, string>,
+  ): Promise<string> {
+    const path = `/resourceGroups/${group}/providers/Microsoft.Compute/availabilitySets/${name}`
+    const r = await this.call('availabilitySets.createOrUpdate', 'PUT', path, {
+      apiVersion: API_VERSIONS.compute,
+      region: location,
+      body: {
+        location,
+        tags,
+        sku: {name: 'Aligned'},
+        properties: {platformFaultDomainCount: 1, platformUpdateDomainCount: 1, proximityPlacementGroup: {id: placementGroupId}},
+      },
+    })
+    return typeof r.body.id === 'string' ? r.body.id : `/subscriptions/${(await this.options.credentials()).subscriptionId}${path}`
+  }
+
+  /** The primary private IP of a network interface (by resource id); null when it has none yet or is gone. */
+  async privateIp(nicId: string): Promise<string | null> {
+    const path = nicId.replace(/^\/subscriptions\/[^/]+/i, '')
+    try {
+      const r = await this.call('networkInterfaces.get', 'GET', path, {apiVersion: API_VERSIONS.network})
+      const configs =
+        (r.body.properties as {ipConfigurations?: Array<{properties?: {primary?: boolean; privateIPAddress?: string}}>} | undefined)
+          ?.ipConfigurations ?? []
+      const primary = configs.find((c) => c.properties?.primary === true) ?? configs[0]
+      return primary?.properties?.privateIPAddress ?? null
+    } catch (error) {
+      const code = (error as {backendCode?: string}).backendCode
+      if (code === 'ResourceNotFound' || code === 'ResourceGroupNotFound' || code === 'NotFound') return null
+      throw error
+    }
   }
 
   /** PUTs a VM and waits for its creation; ARM's PUT is create-or-update, so the same name never makes a second one. */

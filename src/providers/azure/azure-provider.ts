@@ -17,6 +17,17 @@
 // a blob that retrieveBootDiagnosticsData hands out by SAS URL. Cancel and preempt: the
 // VM tag skyhop-stop-request, which the boot script reads from IMDS (compute/tagsList).
 // Spot evictions reach the runner through Scheduled Events (`Preempt`, at least 30 s).
+//
+// Gangs (nodes > 1, vm/gang.ts): the attempt's group holds N VMs, `<vm name>-<rank>`, each
+// with its own NIC on the group's one subnet (so the nodes reach each other by private IP)
+// and, when the offer's fabric is InfiniBand or the like, all in one proximity placement
+// group (and, on demand, one availability set: one InfiniBand network). ARM creates VMs
+// one PUT each: the N PUTs go out together, and the launch succeeds only when every
+// creation does. Each VM's customData names the VM, which finds its rank in
+// the gang's rank list; the runner comes from the job's store; once every NIC has its
+// private IP the rank list and peer list go there too. Any step failing deletes the group,
+// with every VM made so far. A Preempt scheduled event on one node reaches the others
+// through the gang's notice object. The handle is the head's (rank 0), with data.nodes.
 import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {generateKeyPairSync} from 'node:crypto'
 
@@ -24,16 +35,29 @@ import {ProviderError} from '../../errors.js'
 import {clientOptionsFor} from '../../clouds/common/api-client.js'
 import {CredentialCache, type LoadedCredentials} from '../../clouds/common/credentials.js'
 import {rfc3986Encode, sha256Hex} from '../../clouds/common/signing-util.js'
-import {ArmClient, type AzureVm} from '../../clouds/azure/arm-client.js'
+import {ArmClient, type AzureVm, type ResourceGroup} from '../../clouds/azure/arm-client.js'
 import {loadAzureCredentials, type AzureCredentials} from '../../clouds/azure/credentials.js'
 import {AdapterDispatcher} from '../../http/dispatcher.js'
+import {shellQuote} from '../../runner/contract.js'
 import {abortableSleep} from '../../util/sleep.js'
-import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
+import type {AttemptState, GangNode, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
 import {bootUserData, readRunnerScript} from '../vm/boot-script.js'
 import {checkByListingZones} from '../vm/check.js'
 import {eventTime, ExitLineGrace, finalState, linesAfter, parseConsole} from '../vm/console-channel.js'
-import {gangObjectsFor} from '../vm/gang.js'
+import {isFastFabric} from '../../model/catalog.js'
+import {
+  gangNodes,
+  gangObjectsFor,
+  logNodes,
+  mergedLogs,
+  nodeCount,
+  orRollBack,
+  pollOfHandle,
+  publishGang,
+  publishRunner,
+  rankNodes,
+} from '../vm/gang.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
 import {configuredRegions} from '../vm/regions.js'
 
@@ -44,7 +68,23 @@ export const AZURE_TAGS = {
   stopRequest: 'skyhop-stop-request',
   /** `true` on a Spot attempt's group and VM: a Spot VM gone from its group was evicted. */
   spot: 'skyhop-spot',
+  /** On a gang's group and VMs: how many nodes it has (listOwned knows a gang of one from a single VM). */
+  nodes: 'skyhop-nodes',
+  /** A gang VM's rank (0 is the head). */
+  nodeRank: 'skyhop-node-rank',
 } as const
+
+/**
+ * The most nodes one gang may have: skyhop's own bound, as on AWS and GCP (ARM creates VMs
+ * one PUT each, all going out together; the group's /24 subnet holds 251 addresses).
+ */
+export const AZURE_MAX_NODES = 64
+
+/** A gang's proximity placement group, in the attempt's group. */
+export const AZURE_PLACEMENT_GROUP = 'skyhop-ppg'
+
+/** An on-demand InfiniBand gang's availability set, in the attempt's group. */
+export const AZURE_AVAILABILITY_SET = 'skyhop-avset'
 
 /** ARM's limit on customData, base64 included. */
 export const AZURE_CUSTOM_DATA_LIMIT = 65_535
@@ -72,6 +112,11 @@ export function resourceGroupFor(attemptId: string): string {
 export function vmNameFor(attemptId: string): string {
   const clean = attemptId.replace(/[^A-Za-z0-9-]/g, '-')
   return clean === attemptId && clean.length <= 50 ? `skyhop-${clean}` : `skyhop-${clean.slice(0, 40)}-${sha256Hex(attemptId).slice(0, 10)}`
+}
+
+/** A gang node's VM name: the attempt's VM name and the rank (at most 61 characters). */
+export function gangVmNameFor(attemptId: string, rank: number): string {
+  return `${vmNameFor(attemptId)}-${rank}`
 }
 
 /** The bash the boot script runs to read a stop request from the VM's tags in IMDS. */
@@ -107,6 +152,7 @@ export class AzureProvider implements Provider {
   readonly attemptStorage = 'per-instance' as const
   // Its runner ships output.log and samples to the job's store (vm/shipped.ts).
   readonly shipsAttemptFiles = true
+  readonly maxNodes = AZURE_MAX_NODES
   private readonly env: Record<string, string | undefined>
   private readonly credentialCache: CredentialCache<AzureCredentials>
   private readonly dispatcher: AdapterDispatcher
@@ -181,6 +227,7 @@ export class AzureProvider implements Provider {
     where: {subscriptionId: string; group: string; name: string},
     customData: string,
     tags: Record<string, string>,
+    placement: {proximityPlacementGroupId: string; availabilitySetId: string | null} | null = null,
   ): Record<string, unknown> {
     const {subscriptionId, group, name} = where
     const {offer, spec} = request
@@ -233,6 +280,8 @@ export class AzureProvider implements Provider {
           ],
         },
         diagnosticsProfile: {bootDiagnostics: {enabled: true}},
+        ...(placement ? {proximityPlacementGroup: {id: placement.proximityPlacementGroupId}} : {}),
+        ...(placement?.availabilitySetId ? {availabilitySet: {id: placement.availabilitySetId}} : {}),
         ...(request.spot ? {priority: 'Spot', evictionPolicy: 'Delete', billingProfile: {maxPrice}} : {priority: 'Regular'}),
       },
     }
@@ -241,14 +290,13 @@ export class AzureProvider implements Provider {
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
     const {offer} = request
     if (offer.provider !== this.name) throw new ProviderError(this.name, 'user', `offer of ${offer.provider} given to the Azure provider`)
-    gangObjectsFor(this.name, request, 1)
+    const gang = gangObjectsFor(this.name, request, this.maxNodes)
     const client = await this.client()
     const {subscriptionId} = (await this.credentialCache.get()).credentials
     const group = resourceGroupFor(request.attemptId)
-    const name = vmNameFor(request.attemptId)
     const handle: LaunchHandle = {
       provider: this.name,
-      externalId: name,
+      externalId: gang ? gangVmNameFor(request.attemptId, 0) : vmNameFor(request.attemptId),
       region: offer.region,
       zone: offer.zone,
       data: {
@@ -260,51 +308,56 @@ export class AzureProvider implements Provider {
         resourceGroup: group,
       },
     }
-    // A retried launch (this process or another) meets the VM it made: adopt it.
-    const existing = await client.getVirtualMachine(group, name)
-    if (existing) {
-      if (existing.tags[AZURE_TAGS.attemptId] === request.attemptId) return handle
-      throw new ProviderError(this.name, 'unavailable', `VM ${name} in ${group} exists and is not attempt ${request.attemptId}'s`, {
-        code: 'PROVIDER_NAME_TAKEN',
-        scope: 'offer',
-      })
-    }
     const metadataBase = (this.options.metadataBaseUrl ?? this.env.SKYHOP_AZURE_METADATA_URL?.trim())?.replace(
       '{attemptId}',
       rfc3986Encode(request.attemptId),
     )
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
-    const data = bootUserData(
-      {
-        request,
-        runnerScript,
-        noticeSources: [metadataBase ? `azure=${metadataBase}` : 'azure'],
-        stopRequestProbe: azureStopProbe(metadataBase ?? 'http://169.254.169.254'),
-        pollIntervalSeconds: this.options.instancePollSeconds,
-      },
-      (d) => Math.ceil(d.length / 3) * 4 <= AZURE_CUSTOM_DATA_LIMIT,
-    )
-    if (!data.fits) {
-      throw new ProviderError(
-        this.name,
-        'user',
-        `the boot script is ${data.data.length} bytes even compressed; Azure customData holds at most ${AZURE_CUSTOM_DATA_LIMIT} base64`,
+    const customData = (instanceIdCommand?: string): string => {
+      const data = bootUserData(
         {
-          code: 'PROVIDER_USER_DATA_TOO_LARGE',
-          hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+          request,
+          runnerScript,
+          noticeSources: [metadataBase ? `azure=${metadataBase}` : 'azure'],
+          stopRequestProbe: azureStopProbe(metadataBase ?? 'http://169.254.169.254'),
+          pollIntervalSeconds: this.options.instancePollSeconds,
+          ...(instanceIdCommand ? {instanceIdCommand} : {}),
         },
+        (d) => Math.ceil(d.length / 3) * 4 <= AZURE_CUSTOM_DATA_LIMIT,
       )
+      if (!data.fits) {
+        throw new ProviderError(
+          this.name,
+          'user',
+          `the boot script is ${data.data.length} bytes even compressed; Azure customData holds at most ${AZURE_CUSTOM_DATA_LIMIT} base64`,
+          {
+            code: 'PROVIDER_USER_DATA_TOO_LARGE',
+            hint: 'Keep run/setup short: fetch large scripts in setup, or bake them into the image.',
+          },
+        )
+      }
+      return data.data.toString('base64')
     }
     const tags = {
       [AZURE_TAGS.jobId]: request.jobId,
       [AZURE_TAGS.attemptId]: request.attemptId,
       [AZURE_TAGS.jobName]: request.jobName.slice(0, 256),
       [AZURE_TAGS.spot]: String(request.spot),
+      ...(gang ? {[AZURE_TAGS.nodes]: String(nodeCount(request))} : {}),
     }
+    if (gang) return this.launchGang(client, request, handle, {subscriptionId, group, tags, customData, runnerScript})
+    const name = handle.externalId
+    // A retried launch (this process or another) meets the VM it made: adopt it.
+    const existing = await client.getVirtualMachine(group, name)
+    if (existing) {
+      if (existing.tags[AZURE_TAGS.attemptId] === request.attemptId) return handle
+      throw this.nameTaken(name, group, request.attemptId)
+    }
+    const data = customData()
     await client.putResourceGroup(group, offer.region, tags)
     try {
       await client.putVirtualNetwork(group, 'skyhop-vnet', offer.region, tags)
-      const body = this.vmBody(request, {subscriptionId, group, name}, data.data.toString('base64'), tags)
+      const body = this.vmBody(request, {subscriptionId, group, name}, data, tags)
       await client.putVirtualMachine(group, name, body, offer.region, offer.instanceType)
     } catch (error) {
       // Nothing of a failed launch stays: its group goes, with whatever got made in it.
@@ -312,6 +365,135 @@ export class AzureProvider implements Provider {
       throw error
     }
     return handle
+  }
+
+  private nameTaken(name: string, group: string, attemptId: string): ProviderError {
+    return new ProviderError(this.name, 'unavailable', `VM ${name} in ${group} exists and is not attempt ${attemptId}'s`, {
+      code: 'PROVIDER_NAME_TAKEN',
+      scope: 'offer',
+    })
+  }
+
+  /**
+   * A gang: the runner to the job's store, the group, its vnet (and proximity placement
+   * group when the offer's fabric needs the nodes close), then every node's VM PUT together;
+   * once all exist, their private IPs, and the rank and peer lists to the store. A VM of a
+   * retried launch that exists already is adopted, not PUT again (its customData and key
+   * cannot change). Anything failing after the group exists deletes it: every VM made so far
+   * goes with it.
+   */
+  private async launchGang(
+    client: ArmClient,
+    request: LaunchRequest,
+    handle: LaunchHandle,
+    ctx: {
+      subscriptionId: string
+      group: string
+      tags: Record<string, string>
+      customData: (instanceIdCommand?: string) => string
+      runnerScript: string
+    },
+  ): Promise<LaunchHandle> {
+    const {offer} = request
+    const {group, tags} = ctx
+    const gang = request.gang!
+    const nodes = nodeCount(request)
+    const names = Array.from({length: nodes}, (_, rank) => gangVmNameFor(request.attemptId, rank))
+    // Each VM's customData names the VM: one PUT per VM lets every node carry its own, and
+    // the node finds its rank by that name in the rank list (no IMDS call needed for it).
+    const data = names.map((name) => ctx.customData(`printf %s ${shellQuote(name)}`))
+    await publishRunner(await this.dispatcher.get(), this.name, gang, ctx.runnerScript)
+    const release = async () => {
+      await client.deleteResourceGroup(group)
+      for (const name of names) this.exitGrace.forget(name)
+    }
+    await client.putResourceGroup(group, offer.region, tags)
+    const ranked = await orRollBack(
+      this.name,
+      async () => {
+        await client.putVirtualNetwork(group, 'skyhop-vnet', offer.region, tags)
+        const placement = isFastFabric(offer.interconnect) ? await this.placeClose(client, request, group, tags) : null
+        const created = await Promise.allSettled(
+          names.map(async (name, rank) => {
+            const existing = await client.getVirtualMachine(group, name)
+            if (existing && existing.tags[AZURE_TAGS.attemptId] !== request.attemptId) throw this.nameTaken(name, group, request.attemptId)
+            if (existing) return
+            const vmTags = {...tags, [AZURE_TAGS.nodeRank]: String(rank)}
+            const body = this.vmBody(request, {subscriptionId: ctx.subscriptionId, group, name}, data[rank], vmTags, placement)
+            await client.putVirtualMachine(group, name, body, offer.region, offer.instanceType)
+          }),
+        )
+        const failed = created.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+        if (failed.length > 0) throw this.gangFailure(failed, nodes - failed.length, nodes, offer.region)
+        const ips = await this.privateIps(client, group, names)
+        const ranked = rankNodes(names.map((name, i) => ({id: name, ip: ips[i]})))
+        await publishGang(await this.dispatcher.get(), this.name, gang, ranked)
+        return ranked
+      },
+      release,
+    )
+    return {
+      ...handle,
+      data: {
+        ...handle.data,
+        nodes: ranked,
+        ...(isFastFabric(offer.interconnect)
+          ? {placementGroup: AZURE_PLACEMENT_GROUP, ...(request.spot ? {} : {availabilitySet: AZURE_AVAILABILITY_SET})}
+          : {}),
+      },
+    }
+  }
+
+  /**
+   * Where a gang on a fast fabric goes: a proximity placement group keeps its VMs in one
+   * datacenter, and Azure joins VMs to one InfiniBand network only inside one availability
+   * set (or scale set), so an on-demand gang also gets an availability set in it. Azure
+   * refuses Spot VMs in availability sets: a Spot gang is only placed close.
+   */
+  private async placeClose(
+    client: ArmClient,
+    request: LaunchRequest,
+    group: string,
+    tags: Record<string, string>,
+  ): Promise<{proximityPlacementGroupId: string; availabilitySetId: string | null}> {
+    const {offer} = request
+    const proximityPlacementGroupId = await client.putProximityPlacementGroup(
+      group,
+      AZURE_PLACEMENT_GROUP,
+      offer.region,
+      offer.instanceType,
+      tags,
+    )
+    const availabilitySetId = request.spot
+      ? null
+      : await client.putAvailabilitySet(group, AZURE_AVAILABILITY_SET, offer.region, proximityPlacementGroupId, tags)
+    return {proximityPlacementGroupId, availabilitySetId}
+  }
+
+  /**
+   * What a gang's failed creation says: a node short of capacity is the gang's capacity
+   * failure (GANG_PARTIAL_CAPACITY, with the node's scope and Azure's code); any other
+   * failure as it came.
+   */
+  private gangFailure(failed: unknown[], granted: number, asked: number, region: string): unknown {
+    const capacity = failed.find((e): e is ProviderError => e instanceof ProviderError && e.category === 'capacity')
+    if (!capacity) return failed[0]
+    return new ProviderError(this.name, 'capacity', `only ${granted} of ${asked} nodes were granted in ${region}; released them`, {
+      code: 'GANG_PARTIAL_CAPACITY',
+      scope: capacity.scope,
+      ...(capacity.backendCode ? {backendCode: capacity.backendCode} : {}),
+      cause: capacity,
+    })
+  }
+
+  /** Each node's private IP, from its primary NIC; ARM assigns it when the NIC is made, with the VM. */
+  private async privateIps(client: ArmClient, group: string, names: string[]): Promise<Array<string | null>> {
+    return Promise.all(
+      names.map(async (name) => {
+        const vm = await client.getVirtualMachine(group, name)
+        return vm?.nicIds[0] ? client.privateIp(vm.nicIds[0]) : null
+      }),
+    )
   }
 
   private group(handle: LaunchHandle): string {
@@ -322,8 +504,15 @@ export class AzureProvider implements Provider {
     const client = await this.client()
     const out = new Map<string, PollResult>()
     for (const h of handles) {
-      const vm = await client.getVirtualMachine(this.group(h), h.externalId)
-      out.set(h.externalId, vm ? await this.pollOne(client, vm) : this.gone(h))
+      const polled = new Map<string, PollResult>()
+      for (const node of gangNodes(h)) {
+        const vm = await client.getVirtualMachine(this.group(h), node.externalId)
+        polled.set(node.externalId, vm ? await this.pollOne(client, vm) : this.gone(h, node.externalId))
+      }
+      out.set(
+        h.externalId,
+        pollOfHandle(h, (name) => polled.get(name)!),
+      )
     }
     return out
   }
@@ -333,8 +522,8 @@ export class AzureProvider implements Provider {
    * Delete), and skyhop deletes only through its group: a Spot VM gone from a group that is
    * still there was evicted.
    */
-  private gone(handle: LaunchHandle): PollResult {
-    this.exitGrace.forget(handle.externalId)
+  private gone(handle: LaunchHandle, name: string): PollResult {
+    this.exitGrace.forget(name)
     if (handle.data.spot === true) {
       return {
         state: 'PREEMPTED',
@@ -375,12 +564,19 @@ export class AzureProvider implements Provider {
     return shippedSamples(this.options.attemptObjects, handle, offset)
   }
 
-  private async *consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+  private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return mergedLogs(
+      logNodes(handle, options.node).map((n) => ({rank: n.rank, lines: this.vmLogs(handle, n.externalId, options)})),
+      options.node === 'all',
+    )
+  }
+
+  private async *vmLogs(handle: LaunchHandle, name: string, options: LogOptions): AsyncIterable<string> {
     const client = await this.client()
     const sleep = this.options.sleep ?? abortableSleep
     let last = 0
     for (;;) {
-      const text = await client.serialLog(this.group(handle), handle.externalId)
+      const text = await client.serialLog(this.group(handle), name)
       const report = parseConsole(text ?? '')
       const fresh = linesAfter(report, last, (n) => `[skyhop: ${n} line(s) missing from the boot diagnostics log]`)
       yield* fresh.lines
@@ -394,18 +590,21 @@ export class AzureProvider implements Provider {
   async signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void> {
     const client = await this.client()
     const group = this.group(handle)
-    const vm = await client.getVirtualMachine(group, handle.externalId)
-    if (!vm) return
-    await client.setVmTags(group, handle.externalId, {
-      ...vm.tags,
-      [AZURE_TAGS.stopRequest]: `${kind} ${Math.max(0, Math.round(graceSeconds))}`,
-    })
+    for (const node of gangNodes(handle)) {
+      const vm = await client.getVirtualMachine(group, node.externalId)
+      if (!vm) continue
+      await client.setVmTags(group, node.externalId, {
+        ...vm.tags,
+        [AZURE_TAGS.stopRequest]: `${kind} ${Math.max(0, Math.round(graceSeconds))}`,
+      })
+    }
   }
 
+  /** Deleting the attempt's group releases every node of it, with their NICs, disks and placement group. */
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client()
     await client.deleteResourceGroup(this.group(handle))
-    this.exitGrace.forget(handle.externalId)
+    for (const node of gangNodes(handle)) this.exitGrace.forget(node.externalId)
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
@@ -413,20 +612,34 @@ export class AzureProvider implements Provider {
     let groups = (await client.resourceGroupsTagged(AZURE_TAGS.attemptId)).filter(
       (g) => !query.attemptId || g.tags[AZURE_TAGS.attemptId] === query.attemptId,
     )
-    // Looking for one attempt's run (recover after a crash): a group whose VM was never made
-    // holds no run to adopt, and the launch again meets the same names. For the orphan sweep
-    // every group counts: an empty one is still the attempt's leftover.
+    // A gang's group says how many nodes it holds: its VMs are named by rank.
+    const nodesOf = (g: ResourceGroup): GangNode[] | null => {
+      const count = Number(g.tags[AZURE_TAGS.nodes] ?? '')
+      if (!Number.isInteger(count) || count < 2) return null
+      return Array.from({length: count}, (_, rank) => ({rank, externalId: gangVmNameFor(g.tags[AZURE_TAGS.attemptId], rank), ip: null}))
+    }
+    const headOf = (g: ResourceGroup) => nodesOf(g)?.[0].externalId ?? vmNameFor(g.tags[AZURE_TAGS.attemptId])
+    // Looking for one attempt's run (recover after a crash): a group without a VM holds no
+    // run to adopt, and the launch again meets the same names. A gang's group with some of
+    // its VMs is adopted: they bill, and its poll finds the missing nodes gone, which ends the
+    // gang and releases the group. For the orphan sweep every group counts: an empty one is
+    // still the attempt's leftover.
     if (query.attemptId) {
-      const withVm = await Promise.all(
-        groups.map(async (g) => ((await client.getVirtualMachine(g.name, vmNameFor(g.tags[AZURE_TAGS.attemptId]))) ? g : null)),
+      const holding = await Promise.all(
+        groups.map(async (g) => {
+          const names = nodesOf(g)?.map((n) => n.externalId) ?? [headOf(g)]
+          const vms = await Promise.all(names.map((name) => client.getVirtualMachine(g.name, name)))
+          return vms.some((vm) => vm !== null) ? g : null
+        }),
       )
-      groups = withVm.filter((g) => g !== null)
+      groups = holding.filter((g) => g !== null)
     }
     return groups.map((g) => {
       const attemptId = g.tags[AZURE_TAGS.attemptId]
+      const nodes = nodesOf(g)
       return {
         provider: this.name,
-        externalId: vmNameFor(attemptId),
+        externalId: headOf(g),
         region: g.location,
         zone: null,
         data: {
@@ -436,6 +649,7 @@ export class AzureProvider implements Provider {
           spot: g.tags[AZURE_TAGS.spot] === 'true',
           // Deleting already: nothing left to release.
           releasing: g.provisioningState === 'Deleting',
+          ...(nodes ? {nodes} : {}),
         },
       }
     })

@@ -1,4 +1,4 @@
-// Gangs (multi-node attempts) on the VM clouds, shared by the AWS, Alibaba, Huawei and Tencent
+// Gangs (multi-node attempts) on the VM clouds, shared by the AWS, Alibaba, Huawei, Tencent, GCP and Azure
 // adapters. One attempt is one gang: every node is launched in one call where the API allows
 // it, all or nothing (fewer granted than asked, or a later step failing, releases what was
 // granted). The nodes share the job's object store (GangObjects, signed by the controller):
