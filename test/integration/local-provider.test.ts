@@ -290,6 +290,29 @@ describe('local provider', function () {
     expect(existsSync(join(home, 'attempts', '.launch', `${key}.1.claim`))).to.equal(true)
   })
 
+  it("a dead launcher's claim whose pid now belongs to another process does not block the key (pids are reused)", async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home})
+    const req = request(home, 'echo ok', {key: 'reused'})
+    // The claimer's pid taken by a live stranger (a `sleep`): its start time is not the claimer's.
+    const stranger = spawn('sleep', ['60'], {stdio: 'ignore'})
+    try {
+      const {createHash} = await import('node:crypto')
+      const key = createHash('sha256').update('reused').digest('hex').slice(0, 40)
+      mkdirSync(join(home, 'attempts', '.launch'), {recursive: true})
+      writeFileSync(
+        join(home, 'attempts', '.launch', `${key}.0.claim`),
+        JSON.stringify({pid: stranger.pid, startTime: '1', attemptDir: join(home, 'attempts', req.attemptId)}),
+      )
+      // Without the start time it would wait out the claim (30 s) and fail as transient.
+      const handle = track(provider, await provider.launch(req))
+      expect(await until(provider, handle, isTerminal)).to.include({state: 'SUCCEEDED'})
+      expect(existsSync(join(home, 'attempts', '.launch', `${key}.1.claim`))).to.equal(true)
+    } finally {
+      stranger.kill('SIGKILL')
+    }
+  })
+
   it('LOST when the runner and its job die without an exit code; not LOST while the job still runs', async () => {
     const home = newHome()
     const provider = new LocalProvider({home})

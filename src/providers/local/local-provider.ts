@@ -45,7 +45,7 @@ import type {Money} from '../../model/job-spec.js'
 import type {CheckResult, LaunchRequest, LogOptions, Provider} from '../provider.js'
 import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../model/attempt.js'
 import {cleanAcceleratorName, detectMachine, type MachineInfo, type ToolRunner} from './machine.js'
-import {groupAlive, isRunnerOf, processAlive, sendSignal} from './processes.js'
+import {groupAlive, isRunnerOf, processAlive, processStartTime, sameProcessAlive, sendSignal} from './processes.js'
 import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
 
@@ -360,7 +360,10 @@ export class LocalProvider implements Provider {
         }
         return outcome
       }
-      writeSync(fd, JSON.stringify({pid: process.pid, attemptDir, at: new Date().toISOString()}))
+      // With the claimer's start time: pids are reused (32,768 of them on many machines), and
+      // a claim whose dead claimer's pid went to another process must not look held (the
+      // chaos suite saw a relaunch wait 2.5 min behind one).
+      writeSync(fd, JSON.stringify({pid: process.pid, startTime: processStartTime(process.pid), attemptDir, at: new Date().toISOString()}))
       closeSync(fd)
       try {
         const handle = await this.start(request, attemptDir)
@@ -383,8 +386,8 @@ export class LocalProvider implements Provider {
       const recorded = readJson<LaunchHandle>(handlePath)
       if (recorded) return recorded
       if (!existsSync(claimPath)) return 'released'
-      const claim = readJson<{pid: number; attemptDir: string}>(claimPath)
-      if (claim && !processAlive(claim.pid)) {
+      const claim = readJson<{pid: number; startTime?: string | null; attemptDir: string}>(claimPath)
+      if (claim && !sameProcessAlive(claim.pid, claim.startTime)) {
         const started = this.ranksIn(claim.attemptDir)
         if (started !== null) {
           // The claimer started a runner (every rank of a gang) and died before recording it:

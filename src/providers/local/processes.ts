@@ -16,17 +16,30 @@ const HAS_PROC = (() => {
 interface Stat {
   state: string
   pgid: number
+  /** Clock ticks after boot at which the process started: with the pid, who it is (pids are reused). */
+  startTime: string
 }
 
 function readStat(pid: number): Stat | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses; starttime is field 22.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return {state: fields[0], pgid: Number(fields[2])}
+    return {state: fields[0], pgid: Number(fields[2]), startTime: fields[19]}
   } catch {
     return null
   }
+}
+
+/** When the process started (/proc's starttime), to tell it from a later one with its pid; null without /proc. */
+export function processStartTime(pid: number): string | null {
+  return HAS_PROC ? (readStat(pid)?.startTime ?? null) : null
+}
+
+/** `pid` alive and, when its start time was recorded, still the process that had it then. */
+export function sameProcessAlive(pid: number, startTime: string | null | undefined): boolean {
+  if (!processAlive(pid)) return false
+  return startTime == null || !HAS_PROC || readStat(pid)?.startTime === startTime
 }
 
 function killZero(target: number): boolean {
