@@ -51,6 +51,8 @@ type Row = Record<string, unknown>
 
 /** Any number that fits no real lock: the migrations' advisory lock on PostgreSQL. */
 const MIGRATION_LOCK = 0x736b7968
+/** Another: the budget check and the record it admits, one at a time across every machine. */
+const BUDGET_LOCK = 0x736b7962
 
 export interface StoreOptions {
   clock?: () => Date
@@ -214,6 +216,15 @@ export class Store {
   /** PostgreSQL: one migrator at a time across every machine (SQLite: BEGIN IMMEDIATE is the lock). */
   private migrationLock(): void {
     if (this.d.name === 'postgres') this.sql('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK)
+  }
+
+  /**
+   * Inside a transaction: holds until it ends, so a budget check and the record it admits
+   * are not interleaved with another's. PostgreSQL's READ COMMITTED would let two launches
+   * each see the other's spend missing; SQLite's BEGIN IMMEDIATE already serialises them.
+   */
+  lockForBudget(): void {
+    if (this.d.name === 'postgres') this.sql('SELECT pg_advisory_xact_lock(?)').get(BUDGET_LOCK)
   }
 
   private migrate(): void {
