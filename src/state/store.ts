@@ -36,6 +36,7 @@ import {didYouMean} from '../util/did-you-mean.js'
 import {type Db, type Dialect, type Statement, SqliteDb} from './db.js'
 import {STATE_DB} from './files.js'
 import {PgDb, redactDatabaseUrl} from './pg-bridge.js'
+import {integrityProblems} from './integrity.js'
 import {MIGRATIONS} from './migrations.js'
 
 const require = createRequire(import.meta.url)
@@ -1086,10 +1087,14 @@ export class Store {
     )
   }
 
-  /** SQLite's integrity check ("ok"); PostgreSQL checks its own pages and has no such statement. */
+  /**
+   * "ok", or one line per problem (PRAGMA integrity_check's shape) on either engine: what the
+   * engine can say of its tables and indexes, rows whose parent is missing, and migrations
+   * that are not exactly this skyhop's (src/state/integrity.ts).
+   */
   integrityCheck(): string {
-    if (!(this.db instanceof SqliteDb)) throw new BugError('integrityCheck is a check of the SQLite file')
-    return (this.db.raw.pragma('integrity_check') as Array<{integrity_check: string}>)[0].integrity_check
+    const problems = integrityProblems(this.db)
+    return problems.length === 0 ? 'ok' : problems.join('\n')
   }
 }
 
