@@ -21,6 +21,11 @@ export interface Actor {
 /** Who runs this command, and whether the config gives them the admin role. */
 export function actorOf(config: SkyhopConfig, env: NodeJS.ProcessEnv = process.env): Actor {
   const user = identityOf(config, env)
+  return actorNamed(config, user)
+}
+
+/** A user named otherwise than by this process's identity (a dashboard's per-user token), with their role from the config. */
+export function actorNamed(config: SkyhopConfig, user: string): Actor {
   return {user, admin: (config.roles?.admin ?? []).includes(user)}
 }
 
