@@ -228,6 +228,8 @@ class ServiceController {
     const endpoint = await this.listen(port)
     this.store.setEndpoint(this.serviceId, endpoint)
     this.emit('endpoint', `load balancer on ${endpoint}`)
+    // A wait for the budget that a previous controller recorded is this one's to find again.
+    if (service.reason !== null) this.store.setRunningReason(this.serviceId, null)
     this.adopt()
   }
 

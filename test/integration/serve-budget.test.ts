@@ -57,7 +57,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       for (const home of homes.splice(0)) for (const pid of processesOf(home)) process.kill(pid, 'SIGKILL')
     })
 
-    function world(budgetUsd: number) {
+    function world(budgetUsd: number, extraEnv: Record<string, string> = {}) {
       const home = tempHome('skyhop-serve-budget-')
       homes.push(home)
       const config = join(home, 'config.yaml')
@@ -67,7 +67,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           `providers:\n  slurm: {enabled: false}\n  local: {price_per_hour: 1}\nbudgets: {users: {alice: {usd_per_hour: ${usd}}}}\n`,
         )
       setBudget(budgetUsd)
-      const env = {SKYHOP_CONFIG: config, SKYHOP_IDENTITY: 'alice', ...(database ? {SKYHOP_DATABASE_URL: database.url} : {})}
+      const env = {
+        SKYHOP_CONFIG: config,
+        SKYHOP_IDENTITY: 'alice',
+        ...(database ? {SKYHOP_DATABASE_URL: database.url} : {}),
+        ...extraEnv,
+      }
       const json = (args: string[]) => {
         const r = runCli([...args, '--json'], {home, env})
         expect(r.code, `skyhop ${args.join(' ')}: ${r.stderr}\n${r.stdout}`).to.equal(0)
@@ -147,6 +152,39 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         load.stop()
         await load
       }
+      w.json(['serve', 'down', 'svc'])
+      w.store.close()
+    })
+
+    it("a controller that replaces one killed while it waited for the budget finds out again, and clears the wait's reason", async () => {
+      const w = world(1, {SKYHOP_LEASE_TTL_SECONDS: '1'})
+      const file = join(w.home, 'svc.yaml')
+      writeFileSync(
+        file,
+        `name: svc\nworkdir: ${SERVER_DIR}\nenvs: {LOAD_MS: "300", DELAY_MS: "20"}\nrun: exec node server.mjs\n` +
+          'service:\n  port: 8080\n  readiness: {path: /health, initial_delay: 30s, timeout: 2s}\n' +
+          '  replicas: {min: 1, max: 2, target_qps_per_replica: 20}\n  upscale_delay: 1s\n  downscale_delay: 300s\n',
+      )
+      const up = w.json(['serve', 'up', file])
+      const load = autocannon({url: `${up.endpoint}/`, connections: 2, overallRate: 40, duration: 8}) as Promise<autocannon.Result> & {
+        stop(): void
+      }
+      try {
+        await waitUntil(() => w.services.getService(up.id)!.reason !== null, 20_000, 100)
+      } finally {
+        load.stop()
+        await load
+      }
+      const line = execFileSync('ps', ['-eo', 'pid=,args='], {encoding: 'utf8'})
+        .split('\n')
+        .find((l) => l.includes(`serve-controller ${up.id}`))!
+      process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL')
+      w.setBudget(2)
+      await sleep(1500) // the lease (1 s) runs out
+      expect(w.json(['recover']).restartedServices).to.deep.equal([up.id])
+      // The target (2) was recorded; the new controller launches the second within the raised budget.
+      await waitUntil(() => w.ready(up.id) === 2, 20_000, 100)
+      await waitUntil(() => w.services.getService(up.id)!.reason === null, 5000, 100)
       w.json(['serve', 'down', 'svc'])
       w.store.close()
     })
