@@ -10,16 +10,24 @@
 // a startup shorter than the grace the service never drops below target). Every launch is recorded
 // before the backend is asked and every outcome after, so a controller killed at any point
 // is replaced by `recover` (src/services/recover.ts) and the new one adopts the replicas,
-// which kept serving meanwhile; the balancer comes back on the port it had.
+// which kept serving meanwhile; the balancer comes back on the port it had. Every launch is
+// admitted by the owner's budgets on running spend in the transaction that records it (a
+// refused one waits, said once, until spend goes down or the budget is raised).
 import {join} from 'node:path'
 
 import type {Dispatcher} from 'undici'
 
-import {LeaseHeldError, ProviderError, UsageError, isSkyhopError} from '../errors.js'
+import {BudgetExceededError, LeaseHeldError, ProviderError, UsageError, isSkyhopError} from '../errors.js'
 import {type LaunchHandle, type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import type {Offer} from '../model/catalog.js'
 import type {ServiceSpec} from '../model/job-spec.js'
-import {type ReplicaRecord, type ReplicaState, type ServiceRecord, TERMINAL_SERVICE_STATES} from '../model/service.js'
+import {
+  type ReplicaRecord,
+  type ReplicaState,
+  type ServiceRecord,
+  TERMINAL_REPLICA_STATES,
+  TERMINAL_SERVICE_STATES,
+} from '../model/service.js'
 import {placeReplicas} from '../planner/assignment.js'
 import type {Replanned, Replanner} from '../planner/replanner.js'
 import {
@@ -58,6 +66,21 @@ export interface ServiceEvent {
   message: string
 }
 
+/**
+ * The owner's budgets on running spend, as the controller launches replicas under them
+ * (services/owners.ts: replicaBudget, docs/serve.md#budgets).
+ */
+export interface ReplicaBudget {
+  /** What the tightest budget on the owner has left now, in USD/h (below 0 when over it); null when none applies. */
+  left(): number | null
+  /**
+   * Runs `record` in one transaction with the check that the replica fits, `replaces` (a
+   * replica on its way out, while it still counts) lending it its price; BudgetExceededError
+   * (nothing recorded) when it does not.
+   */
+  admit<T>(launch: {usdPerHour: number | null; replaces: string | null; what: string}, record: () => T): T
+}
+
 export interface ServiceControllerDeps {
   services: ServiceStore
   providers: ReadonlyMap<string, Provider>
@@ -77,6 +100,8 @@ export interface ServiceControllerDeps {
    * respot does). Default SKYHOP_RESPOT_INTERVAL_SECONDS, else 300 s; 0 turns it off.
    */
   respotIntervalMs?: number
+  /** The owner's budgets; none: no limit (a service from before owners). */
+  budget?: ReplicaBudget
 }
 
 /** Replicas the balancer routes to or that will join it: the count held against the target. */
@@ -89,6 +114,8 @@ const BLOCK_MS = 60_000
 const NOTICE_BLOCK_REASON = 'interruption notice'
 /** After no offer could carry a replica, wait this long before trying again. */
 const LAUNCH_BACKOFF_MS = 5_000
+/** While a replica is refused by the budget, how often the spend left is looked at again (one query; no plan). */
+const BUDGET_RECHECK_MS = 1_000
 
 /** Drives the service until it is stopped (serve down) or the signal aborts; returns its record. */
 export async function driveService(serviceId: string, deps: ServiceControllerDeps): Promise<ServiceRecord> {
@@ -126,6 +153,10 @@ class ServiceController {
    * Not recorded: a controller that replaces a dead one drains such replicas at once (adopt).
    */
   private readonly noticeDrains = new Map<string, number>()
+  /** Set while the owner's budget refuses a replica the target wants: the cheapest price refused (USD/h, null: unknown). */
+  private budgetHold: {usdPerHour: number | null; checkAt: number} | null = null
+  /** A replica on its way out → the replica whose budget check it lent its price to (each lends once). */
+  private readonly lent = new Map<string, string>()
 
   constructor(
     private readonly serviceId: string,
@@ -197,6 +228,8 @@ class ServiceController {
     const endpoint = await this.listen(port)
     this.store.setEndpoint(this.serviceId, endpoint)
     this.emit('endpoint', `load balancer on ${endpoint}`)
+    // A wait for the budget that a previous controller recorded is this one's to find again.
+    if (service.reason !== null) this.store.setRunningReason(this.serviceId, null)
     this.adopt()
   }
 
@@ -463,7 +496,8 @@ class ServiceController {
     const current = active.filter((r) => r.version === service.version)
     const readyCurrent = current.filter((r) => r.state === 'READY').length
     const missing = target - current.length - this.planning
-    if (missing > 0 && Date.now() >= this.launchAfter) {
+    if (missing <= 0) this.endBudgetHold()
+    if (missing > 0 && Date.now() >= this.launchAfter && this.budgetAllows(service)) {
       const onDemand = current.filter((r) => !r.spot).length
       this.track(this.launchReplicas(service, replicaMarkets(missing, onDemand, spec.spot.baseOnDemand, service.spec.spot !== 'on-demand')))
     }
@@ -631,9 +665,14 @@ class ServiceController {
           const match = placed[i] === -1 ? [] : [candidates[placed[i]]]
           const rest = candidates.filter((x) => x.c.spot === spot && x !== match[0])
           const ordered = [...match, ...rest].slice(0, 10)
-          const ok = await this.tryInOrder(service, spec, ordered, spreadKey, donePlanning(i), options.surge ?? false)
-          if (ok) return
+          const outcome = await this.tryInOrder(service, spec, ordered, spreadKey, donePlanning(i), options.surge ?? false)
+          if (outcome === 'launched') return
           donePlanning(i)()
+          if (outcome !== 'failed') {
+            // On-demand costs more than the spot refused: no fallback; the replica waits for the budget.
+            this.budgetRefused(outcome, options.surge ?? false)
+            return
+          }
           if (spot && options.surge) {
             this.deps.services.store.addEvent(this.serviceId, null, 'respot-unavailable', {reason: 'no spot offer could be launched'})
             return
@@ -658,7 +697,11 @@ class ServiceController {
     }
   }
 
-  /** One replica through candidates in order until one launches; each claims its zone meanwhile. */
+  /**
+   * One replica through candidates in order until one launches; each claims its zone
+   * meanwhile. A candidate the budget refuses is passed over for a cheaper one; when none
+   * launches and one was refused, the cheapest refusal is the outcome.
+   */
   private async tryInOrder(
     service: ServiceRecord,
     spec: ServiceSpec,
@@ -666,21 +709,24 @@ class ServiceController {
     spreadKey: (c: Candidate) => string | null,
     donePlanning: () => void,
     surge: boolean,
-  ): Promise<boolean> {
+  ): Promise<'launched' | 'failed' | BudgetRefusal> {
+    let refused: BudgetRefusal | null = null
     for (const {c, planned} of ordered) {
       const offer = planned.offerOf(c)
       const provider = this.deps.providers.get(c.provider)
       if (!offer || !provider) continue
       const key = spreadKey(c) ?? zoneKey(c)
       this.claims.set(key, (this.claims.get(key) ?? 0) + 1)
-      const ok = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, surge).finally(() => {
+      const outcome = await this.tryCandidate(service, spec, c, offer, provider, donePlanning, surge).finally(() => {
         const left = (this.claims.get(key) ?? 1) - 1
         if (left > 0) this.claims.set(key, left)
         else this.claims.delete(key)
       })
-      if (ok) return true
+      if (outcome === 'launched') return 'launched'
+      if (outcome !== 'failed' && (refused === null || (outcome.usdPerHour ?? Infinity) < (refused.usdPerHour ?? Infinity)))
+        refused = outcome
     }
-    return false
+    return refused ?? 'failed'
   }
 
   private async tryCandidate(
@@ -691,25 +737,37 @@ class ServiceController {
     provider: Provider,
     donePlanning: () => void,
     surge: boolean,
-  ): Promise<boolean> {
+  ): Promise<'launched' | 'failed' | BudgetRefusal> {
     // Replicas that share this machine each need a port of their own; elsewhere the service's port.
     const local = c.provider === 'local'
     const port = local ? await freeLocalPort() : spec.port
-    const replica = this.store.recordReplicaIntent({
-      serviceId: this.serviceId,
-      version: service.version,
-      provider: c.provider,
-      region: c.region,
-      zone: c.zone,
-      instanceType: c.instanceType,
-      accelerator: c.accelerator?.name ?? null,
-      acceleratorCount: c.accelerator?.count ?? null,
-      spot: c.spot,
-      pricePerHour: c.hourlyPrice?.amount ?? null,
-      currency: c.hourlyPrice?.currency ?? null,
-      onDemandPricePerHour: offer.price.onDemand,
-      address: local ? `http://127.0.0.1:${port}` : null,
-    })
+    const intent = () =>
+      this.store.recordReplicaIntent({
+        serviceId: this.serviceId,
+        version: service.version,
+        provider: c.provider,
+        region: c.region,
+        zone: c.zone,
+        instanceType: c.instanceType,
+        accelerator: c.accelerator?.name ?? null,
+        acceleratorCount: c.accelerator?.count ?? null,
+        spot: c.spot,
+        pricePerHour: c.hourlyPrice?.amount ?? null,
+        currency: c.hourlyPrice?.currency ?? null,
+        onDemandPricePerHour: offer.price.onDemand,
+        address: local ? `http://127.0.0.1:${port}` : null,
+      })
+    const lender = this.deps.budget ? this.lenderFor(service, surge) : null
+    let replica: ReplicaRecord
+    try {
+      replica = this.deps.budget
+        ? this.deps.budget.admit({usdPerHour: c.hourlyPriceUsd, replaces: lender?.id ?? null, what: `a replica of ${service.name}`}, intent)
+        : intent()
+    } catch (error) {
+      if (error instanceof BudgetExceededError) return {error, usdPerHour: c.hourlyPriceUsd}
+      throw error
+    }
+    if (lender) this.lent.set(lender.id, replica.id)
     this.inLaunch.add(replica.id)
     this.speeds.set(replica.id, replicaSpeed(service.spec.work?.hours ?? null, c.estimates.runHours.value))
     if (surge) {
@@ -731,20 +789,91 @@ class ServiceController {
         `replica ${replica.n} on ${c.provider}/${c.region}${c.zone ? '/' + c.zone : ''}${c.spot ? ' (spot)' : ''}`,
         replica,
       )
-      return true
+      return 'launched'
     } catch (error) {
       const message = isSkyhopError(error) ? error.message : String(error)
       this.end(replica, 'FAILED', message, true)
+      if (lender) this.lent.delete(lender.id)
       if (error instanceof ProviderError) this.blocked.push({scope: blockFor(error, c), until: Date.now() + BLOCK_MS})
       else
         this.blocked.push({
           scope: {provider: c.provider, region: c.region, zone: c.zone, instanceType: c.instanceType, reason: 'launch failed'},
           until: Date.now() + BLOCK_MS,
         })
-      return false
+      return 'failed'
     } finally {
       this.inLaunch.delete(replica.id)
     }
+  }
+
+  // ---- the owner's budgets ---------------------------------------------------------
+
+  /**
+   * A replica on its way out that a launch takes the place of, lending the launch its price
+   * (ReplicaBudget.admit): one draining (a notice, failed probes, a scale-down), one of an
+   * older version (a rolling update), or for a look for spot an on-demand one that will give
+   * way. The dearest of those not lent yet.
+   */
+  private lenderFor(service: ServiceRecord, surge: boolean): ReplicaRecord | null {
+    const replicas = this.store.unreleasedReplicas(this.serviceId).filter((r) => !TERMINAL_REPLICA_STATES.has(r.state))
+    const live = new Set(replicas.map((r) => r.id))
+    for (const [lender, borrower] of this.lent) if (!live.has(lender) || !live.has(borrower)) this.lent.delete(lender)
+    const leaving = replicas.filter(
+      (r) =>
+        !this.lent.has(r.id) &&
+        r.state !== 'REQUESTED' &&
+        (r.state === 'DRAINING' || r.version !== service.version || (surge && !r.spot && r.state === 'READY')),
+    )
+    return leaving.sort((a, b) => (b.pricePerHour ?? 0) - (a.pricePerHour ?? 0))[0] ?? null
+  }
+
+  /**
+   * Whether to plan a launch while the budget refuses one: at most once a second, when what
+   * the budget has left (with a replica on its way out lending its price) would now carry
+   * the cheapest replica refused — spend went down or the budget was raised.
+   */
+  private budgetAllows(service: ServiceRecord): boolean {
+    const hold = this.budgetHold
+    if (hold === null || !this.deps.budget) return true
+    const t = Date.now()
+    if (t < hold.checkAt) return false
+    hold.checkAt = t + BUDGET_RECHECK_MS
+    const left = this.deps.budget.left()
+    if (left === null) return true
+    const credit = this.lenderFor(service, false)?.pricePerHour ?? 0
+    return hold.usdPerHour !== null && left + credit + 1e-9 >= hold.usdPerHour
+  }
+
+  /**
+   * A replica the budget refused: the service stays below its target, saying why in its
+   * reason (serve status) and, once per wait, in an event. A refused look for spot is only
+   * noted: the service is at its target.
+   */
+  private budgetRefused(refusal: BudgetRefusal, surge: boolean): void {
+    const {error, usdPerHour} = refusal
+    if (surge) {
+      this.deps.services.store.addEvent(this.serviceId, null, 'respot-unavailable', {reason: error.message})
+      return
+    }
+    const first = this.budgetHold === null
+    const cheapest = first ? usdPerHour : minOrNull(this.budgetHold!.usdPerHour, usdPerHour)
+    this.budgetHold = {usdPerHour: cheapest, checkAt: Date.now() + BUDGET_RECHECK_MS}
+    const reason = `below its target: ${error.message}; launched when spend goes down or the budget is raised`
+    if (this.service().reason !== reason) this.store.setRunningReason(this.serviceId, reason)
+    if (!first) return
+    this.deps.services.store.addEvent(this.serviceId, null, 'replica-budget-refused', {
+      usdPerHour,
+      ...(error.details as Record<string, unknown>),
+    })
+    this.emit('budget-refused', reason)
+  }
+
+  /** The target is met (or no longer wanted): the wait for the budget, if any, is over. */
+  private endBudgetHold(): void {
+    if (this.budgetHold === null) return
+    this.budgetHold = null
+    this.store.setRunningReason(this.serviceId, null)
+    this.emit('budget-fits', 'the service has every replica its target wants; no longer waiting for the budget')
   }
 
   private launchRequest(service: ServiceRecord, replica: ReplicaRecord, offer: Offer, port: number): LaunchRequest {
@@ -820,6 +949,16 @@ class ServiceController {
       ),
     })
   }
+}
+
+/** A launch the owner's budget refused, with the replica's hourly USD (null: unknown). */
+interface BudgetRefusal {
+  error: BudgetExceededError
+  usdPerHour: number | null
+}
+
+function minOrNull(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b)
 }
 
 /** The service block of a service's spec (a service is recorded only with one). */

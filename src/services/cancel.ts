@@ -79,9 +79,10 @@ export async function cancelJob(
   return {job: summarize(store, store.getJob(job.id)!), alreadyEnded: false, signalled: live.map((a) => a.id)}
 }
 
-export async function cancel(ctx: ServiceContext, options: {job: string; graceSeconds: number}): Promise<CancelResult> {
+export async function cancel(ctx: ServiceContext, options: {job: string; graceSeconds: number; actor?: Actor}): Promise<CancelResult> {
   return cancelJob(await ctx.store(), await ctx.providers(), options.job, {
     graceSeconds: options.graceSeconds,
-    actor: actorOf(ctx.config()),
+    // Who cancels: this process's identity, or whom the dashboard's token names.
+    actor: options.actor ?? actorOf(ctx.config()),
   })
 }

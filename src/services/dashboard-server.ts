@@ -6,7 +6,8 @@
 // Guards: bound to loopback, a request must name a loopback Host (a page elsewhere cannot
 // reach it by DNS rebinding); with a token, every request must carry it (once in the URL,
 // then as an HttpOnly SameSite=Strict cookie holding a session secret, or as a Bearer
-// header), compared in constant time and never logged; a cancel must carry the page's
+// header), compared in constant time and never logged. A token may name a user (per-user
+// tokens): the page then shows and cancels as that user. A cancel must carry the page's
 // CSRF token in a header (which a form on another site cannot set, and a script there
 // cannot without a CORS preflight this server never grants) and come from this origin.
 import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
@@ -38,15 +39,21 @@ export function isLoopback(host: string): boolean {
 
 const SESSION_COOKIE = 'skyhop_dashboard'
 
+/** Who a request acts as: a user its token names, or null for the user who started the dashboard. */
+export type Viewer = string | null
+
 export interface DashboardServerOptions {
   host: string
   port: number
-  /** Required on every request when set. */
-  token: string | null
+  /**
+   * Who a token is, or undefined when it is not one of this dashboard's (compared in
+   * constant time). Null: no token is asked for (loopback without one).
+   */
+  authenticate: ((token: string) => {viewer: Viewer} | undefined) | null
   /** How often the store is read for live updates. */
   intervalMs: number
-  snapshot: () => Promise<unknown>
-  cancel: (job: string) => Promise<unknown>
+  snapshot: (viewer: Viewer) => Promise<unknown>
+  cancel: (job: string, viewer: Viewer) => Promise<unknown>
 }
 
 export interface RunningDashboard {
@@ -124,16 +131,19 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const page = readFileSync(join(ASSETS_DIR, 'index.html'), 'utf8')
   const files = Object.fromEntries(Object.entries(STATIC).map(([path, s]) => [path, readFileSync(join(ASSETS_DIR, s.file), 'utf8')]))
   const csrf = randomBytes(24).toString('base64url')
-  // What the cookie holds: not the token itself, so a leaked cookie is worth nothing after a restart.
-  const session = randomBytes(24).toString('base64url')
+  // What the cookie holds: not the token itself, so a leaked cookie is worth nothing after a
+  // restart. One session secret per viewer, made at its first sign-in.
+  const sessions = new Map<Viewer, string>()
   const loopback = isLoopback(options.host)
-  const clients = new Set<ServerResponse>()
-  let last = ''
+  /** Open streams, and whom each shows the page to. */
+  const clients = new Map<ServerResponse, Viewer>()
+  /** The last document sent to each viewer's streams. */
+  const last = new Map<Viewer, string>()
   let ticking = false
   let lastTickMs = 0
 
-  async function current(): Promise<string> {
-    return JSON.stringify(await options.snapshot())
+  async function current(viewer: Viewer): Promise<string> {
+    return JSON.stringify(await options.snapshot(viewer))
   }
 
   async function tick(): Promise<void> {
@@ -141,14 +151,19 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     ticking = true
     const started = performance.now()
     try {
-      const doc = await current()
-      if (doc !== last) {
-        last = doc
-        for (const c of clients) c.write(`event: snapshot\ndata: ${doc}\n\n`)
+      // One read per viewer with a stream open: each sees their own jobs and role.
+      for (const viewer of new Set(clients.values())) {
+        const streams = [...clients].filter(([, v]) => v === viewer).map(([c]) => c)
+        try {
+          const doc = await current(viewer)
+          if (doc === last.get(viewer)) continue
+          last.set(viewer, doc)
+          for (const c of streams) c.write(`event: snapshot\ndata: ${doc}\n\n`)
+        } catch (error) {
+          const message = JSON.stringify({message: redact(error instanceof Error ? error.message : String(error))})
+          for (const c of streams) c.write(`event: failure\ndata: ${message}\n\n`)
+        }
       }
-    } catch (error) {
-      const message = JSON.stringify({message: redact(error instanceof Error ? error.message : String(error))})
-      for (const c of clients) c.write(`event: failure\ndata: ${message}\n\n`)
     } finally {
       ticking = false
       lastTickMs = performance.now() - started
@@ -164,19 +179,29 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     timer = setTimeout(() => void tick().finally(schedule), Math.max(options.intervalMs, 2 * lastTickMs))
   }
 
-  /** Null when the request may go on; else it has been answered. */
-  function authorize(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  /** The session a cookie holds, compared in constant time against every one (no early exit). */
+  function sessionOf(secret: string): {viewer: Viewer} | undefined {
+    let found: {viewer: Viewer} | undefined
+    for (const [viewer, s] of sessions) if (sameSecret(secret, s) && found === undefined) found = {viewer}
+    return found
+  }
+
+  /** Whom the request acts as when it may go on; undefined when it has been answered. */
+  function authorize(req: IncomingMessage, res: ServerResponse, url: URL): {viewer: Viewer} | undefined {
     if (loopback && !isLoopback(hostName(req.headers.host) ?? '')) {
       sendError(res, 403, 'HOST_NOT_ALLOWED', 'this dashboard answers only requests addressed to this machine (127.0.0.1 or localhost)')
-      return false
+      return undefined
     }
-    if (options.token === null) return true
+    if (options.authenticate === null) return {viewer: null}
     const given = url.searchParams.get('token')
     if (given !== null && req.method === 'GET') {
-      if (!sameSecret(given, options.token)) {
+      const who = options.authenticate(given)
+      if (who === undefined) {
         sendError(res, 401, 'TOKEN_INVALID', 'the token in the address is not this dashboard’s')
-        return false
+        return undefined
       }
+      let session = sessions.get(who.viewer)
+      if (session === undefined) sessions.set(who.viewer, (session = randomBytes(24).toString('base64url')))
       url.searchParams.delete('token')
       const rest = url.searchParams.size > 0 ? `?${url.searchParams}` : ''
       res.writeHead(303, {
@@ -185,12 +210,13 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         'Set-Cookie': `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`,
       })
       res.end()
-      return false
+      return undefined
     }
     const fromCookie = cookie(req, SESSION_COOKIE)
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-    if ((fromCookie !== undefined && sameSecret(fromCookie, session)) || (bearer !== undefined && sameSecret(bearer, options.token)))
-      return true
+    const who =
+      (fromCookie !== undefined ? sessionOf(fromCookie) : undefined) ?? (bearer !== undefined ? options.authenticate(bearer) : undefined)
+    if (who !== undefined) return who
     sendError(
       res,
       401,
@@ -198,7 +224,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       'this dashboard needs its token',
       'Open the address `skyhop dashboard` printed (it carries ?token=…), or send Authorization: Bearer TOKEN.',
     )
-    return false
+    return undefined
   }
 
   /** A state-changing request must come from the page itself. */
@@ -213,7 +239,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard.invalid')
-    if (!authorize(req, res, url)) return
+    const who = authorize(req, res, url)
+    if (who === undefined) return
+    const {viewer} = who
     const path = url.pathname
     if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
       send(res, 200, 'text/html; charset=utf-8', page.replace('{{CSRF}}', csrf))
@@ -225,7 +253,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     }
     if (req.method === 'GET' && path === '/api/snapshot') {
       try {
-        send(res, 200, 'application/json; charset=utf-8', await current())
+        send(res, 200, 'application/json; charset=utf-8', await current(viewer))
       } catch (error) {
         serviceError(res, error)
       }
@@ -233,11 +261,11 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     }
     if (req.method === 'GET' && path === '/api/events') {
       res.writeHead(200, {...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive'})
-      clients.add(res)
+      clients.set(res, viewer)
       req.on('close', () => clients.delete(res))
       try {
-        const doc = await current()
-        last = doc
+        const doc = await current(viewer)
+        last.set(viewer, doc)
         res.write(`retry: 2000\nevent: snapshot\ndata: ${doc}\n\n`)
       } catch (error) {
         res.write(`event: failure\ndata: ${JSON.stringify({message: redact(error instanceof Error ? error.message : String(error))})}\n\n`)
@@ -256,7 +284,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       }
       req.resume()
       try {
-        sendJson(res, 200, await options.cancel(decodeURIComponent(cancelMatch[1])))
+        sendJson(res, 200, await options.cancel(decodeURIComponent(cancelMatch[1]), viewer))
         void tick()
       } catch (error) {
         serviceError(res, error)
@@ -282,7 +310,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   // Only once it listens: a server that failed to bind leaves nothing running.
   schedule()
   const heartbeat = setInterval(() => {
-    for (const c of clients) c.write(': keep-alive\n\n')
+    for (const c of clients.keys()) c.write(': keep-alive\n\n')
   }, 15_000)
   const address = server.address() as AddressInfo
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -294,7 +322,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       closed = true
       clearTimeout(timer)
       clearInterval(heartbeat)
-      for (const c of clients) c.end()
+      for (const c of clients.keys()) c.end()
       clients.clear()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -3,7 +3,7 @@
 // server that hands it to the page (dashboard-server.ts). Read-only, except cancel, which
 // goes through the cancel service exactly as `skyhop cancel` does.
 import {readFileSync} from 'node:fs'
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 
 import {UsageError} from '../errors.js'
 import type {ServiceContext} from './context.js'
@@ -11,11 +11,11 @@ import {type CancelResult, cancel} from './cancel.js'
 import {type CostReport, costReports} from './cost.js'
 import {type AttemptSummary, type JobSummary, attemptSummary} from './jobs.js'
 import {type ServiceSummary, serveStatus} from './serve.js'
-import {actorOf} from './owners.js'
+import {type Actor, actorNamed, actorOf} from './owners.js'
 import {listJobs} from './status.js'
 import type {SweepSummary} from './sweep.js'
 import {sweeps} from './sweeps.js'
-import {type RunningDashboard, isLoopback, startDashboardServer} from './dashboard-server.js'
+import {type RunningDashboard, type Viewer, isLoopback, sameSecret, startDashboardServer} from './dashboard-server.js'
 
 export {isLoopback} from './dashboard-server.js'
 
@@ -50,14 +50,19 @@ export interface DashboardSnapshot {
   }
 }
 
-/** Everything the page shows, newest jobs first (at most `limit`). */
+/** Whom a request acts as: the user its token names, else the user who started the dashboard. */
+function actorFor(ctx: ServiceContext, viewer: Viewer = null): Actor {
+  return viewer === null ? actorOf(ctx.config()) : actorNamed(ctx.config(), viewer)
+}
+
+/** Everything the page shows, newest jobs first (at most `limit`), as `viewer` sees it. */
 export async function dashboardSnapshot(
   ctx: ServiceContext,
-  options: {limit: number; allUsers: boolean; now?: Date},
+  options: {limit: number; allUsers: boolean; now?: Date; viewer?: Viewer},
 ): Promise<DashboardSnapshot> {
   const now = options.now ?? new Date()
   const store = await ctx.store()
-  const actor = actorOf(ctx.config())
+  const actor = actorFor(ctx, options.viewer)
   // As `status`: one's own jobs (and those from before owners), or the team's with allUsers.
   const shown = listJobs(store, {limit: options.limit, owner: options.allUsers ? undefined : actor.user})
   const [[byProvider, byJob], sweepList, services] = await Promise.all([
@@ -102,18 +107,72 @@ export async function dashboardSnapshot(
   }
 }
 
-/** The page's cancel: the cancel service, the same one (and so the same rules) as `skyhop cancel`. */
-export function dashboardCancel(ctx: ServiceContext, job: string, graceSeconds: number): Promise<CancelResult> {
-  return cancel(ctx, {job, graceSeconds})
+/** The page's cancel: the cancel service, the same one (and so the same rules) as `skyhop cancel`, as `viewer`. */
+export function dashboardCancel(ctx: ServiceContext, job: string, graceSeconds: number, viewer: Viewer = null): Promise<CancelResult> {
+  return cancel(ctx, {job, graceSeconds, actor: actorFor(ctx, viewer)})
 }
 
-/** Where the access token comes from: none (loopback), a file, or one generated now and printed once. */
-export type DashboardTokenSource = {kind: 'none'} | {kind: 'file'; path: string} | {kind: 'generated'}
+/**
+ * Where the access token comes from: none (loopback), a file, one generated now and printed
+ * once, or a file of per-user token hashes (`--tokens`).
+ */
+export type DashboardTokenSource = {kind: 'none'} | {kind: 'file'; path: string} | {kind: 'generated'} | {kind: 'users'; path: string}
 
 export interface DashboardToken {
   source: DashboardTokenSource['kind']
-  /** The secret; never logged, never in --json output. */
+  /** The secret; never logged, never in --json output. Null for none and per-user tokens. */
   value: string | null
+  /** Per-user tokens: each user and the SHA-256 of their token. */
+  users?: ReadonlyArray<{user: string; sha256: Buffer}>
+}
+
+const SHA256_HEX = /^(?:sha256:)?([0-9a-f]{64})$/i
+
+/**
+ * `--tokens FILE`: one `USER: SHA256` line per user (the hex SHA-256 of their token,
+ * optionally `sha256:`-prefixed; `#` comments and blank lines allowed). The file holds hashes,
+ * never tokens; a bad line is a located error that never repeats what it holds.
+ */
+export function readUserTokens(file: string): Array<{user: string; sha256: Buffer}> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--tokens ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+      code: 'TOKEN_FILE_UNREADABLE',
+      hint: 'Give a readable file of `USER: SHA256` lines (docs/dashboard.md#per-user-tokens).',
+    })
+  }
+  const users: Array<{user: string; sha256: Buffer}> = []
+  const bad = (line: number, why: string) =>
+    new UsageError(`--tokens ${file}:${line}: ${why}`, {
+      code: 'TOKEN_FILE_INVALID',
+      hint: 'Each line is `USER: SHA256`, the hash of that user\'s token: `printf %s "$TOKEN" | sha256sum` (docs/dashboard.md#per-user-tokens).',
+    })
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.replace(/#.*/, '').trim()
+    if (line === '') continue
+    const colon = line.indexOf(':')
+    const user = colon < 0 ? '' : line.slice(0, colon).trim()
+    const hash = colon < 0 ? '' : line.slice(colon + 1).trim()
+    if (user === '' || /\s/.test(user)) throw bad(i + 1, 'is not `USER: SHA256` (a user name without spaces, a colon, a hash)')
+    const hex = SHA256_HEX.exec(hash)?.[1]
+    if (hex === undefined) throw bad(i + 1, `the hash of ${user}'s token is not 64 hexadecimal digits (a SHA-256)`)
+    if (users.some((u) => u.user === user)) throw bad(i + 1, `${user} has a second line`)
+    const sha256 = Buffer.from(hex, 'hex')
+    if (users.some((u) => u.sha256.equals(sha256))) throw bad(i + 1, `${user}'s token is another user's too; each needs their own`)
+    users.push({user, sha256})
+  }
+  if (users.length === 0) throw bad(1, 'names no user')
+  return users
+}
+
+/** The user whose token this is, compared in constant time with every hash (no early exit); undefined when none. */
+export function userOfToken(users: ReadonlyArray<{user: string; sha256: Buffer}>, token: string): string | undefined {
+  const given = createHash('sha256').update(token).digest()
+  let found: string | undefined
+  for (const u of users) if (timingSafeEqual(given, u.sha256) && found === undefined) found = u.user
+  return found
 }
 
 /** Shortest token a file may hold: 128 bits as hex. */
@@ -121,10 +180,16 @@ export const MIN_TOKEN_LENGTH = 32
 
 /**
  * The token the server will ask for. Bound to anything but loopback, a token is required:
- * from `--token-file`, else generated here; a generated one must be shown to a person
- * (`canShowToken`), or the dashboard refuses to start.
+ * one per user from `--tokens`, or one from `--token-file`, else generated here; a generated
+ * one must be shown to a person (`canShowToken`), or the dashboard refuses to start.
  */
-export function resolveDashboardToken(options: {host: string; tokenFile?: string; canShowToken: boolean}): DashboardToken {
+export function resolveDashboardToken(options: {
+  host: string
+  tokenFile?: string
+  tokensFile?: string
+  canShowToken: boolean
+}): DashboardToken {
+  if (options.tokensFile !== undefined) return {source: 'users', value: null, users: readUserTokens(options.tokensFile)}
   if (options.tokenFile !== undefined) {
     let text: string
     try {
@@ -174,6 +239,19 @@ export interface DashboardStarted extends RunningDashboard {
   openUrl: string
 }
 
+/** Who a token is: a user of `--tokens`, the one who started the dashboard for its one token, or no one. */
+function authenticator(token: DashboardToken): ((given: string) => {viewer: Viewer} | undefined) | null {
+  const {users, value} = token
+  if (users !== undefined) {
+    return (given) => {
+      const user = userOfToken(users, given)
+      return user === undefined ? undefined : {viewer: user}
+    }
+  }
+  if (value === null) return null
+  return (given) => (sameSecret(given, value) ? {viewer: null} : undefined)
+}
+
 /** Serves the dashboard until close(); a port in use or a host that cannot be bound is a usage error. */
 export async function startDashboard(ctx: ServiceContext, options: DashboardOptions): Promise<DashboardStarted> {
   let running: RunningDashboard
@@ -181,10 +259,10 @@ export async function startDashboard(ctx: ServiceContext, options: DashboardOpti
     running = await startDashboardServer({
       host: options.host,
       port: options.port,
-      token: options.token.value,
+      authenticate: authenticator(options.token),
       intervalMs: options.intervalSeconds * 1000,
-      snapshot: () => dashboardSnapshot(ctx, {limit: options.limit, allUsers: options.allUsers}),
-      cancel: (job) => dashboardCancel(ctx, job, options.graceSeconds),
+      snapshot: (viewer) => dashboardSnapshot(ctx, {limit: options.limit, allUsers: options.allUsers, viewer}),
+      cancel: (job, viewer) => dashboardCancel(ctx, job, options.graceSeconds, viewer),
     })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code

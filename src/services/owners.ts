@@ -3,9 +3,11 @@
 // launch fits the budgets on its owner's running spend. The arithmetic of budgets is the
 // planner's (src/planner/spend-budget.ts); this gathers what it needs and words the refusals.
 import {type SkyhopConfig, identityOf} from '../config.js'
+import type {ReplicaBudget} from '../controller/service-controller.js'
 import {BudgetExceededError, PermissionError} from '../errors.js'
 import {amountInUsd, DEFAULT_FX, type FxRates} from '../model/currency.js'
-import type {JobSpec} from '../model/job-spec.js'
+import type {Currency, JobSpec} from '../model/job-spec.js'
+import {TERMINAL_REPLICA_STATES} from '../model/service.js'
 import {type BudgetHeadroom, type BudgetVerdict, budgetHeadroom, withinBudgets} from '../planner/spend-budget.js'
 import type {Plan} from '../planner/types.js'
 import {ServiceStore} from '../state/services.js'
@@ -19,6 +21,11 @@ export interface Actor {
 /** Who runs this command, and whether the config gives them the admin role. */
 export function actorOf(config: SkyhopConfig, env: NodeJS.ProcessEnv = process.env): Actor {
   const user = identityOf(config, env)
+  return actorNamed(config, user)
+}
+
+/** A user named otherwise than by this process's identity (a dashboard's per-user token), with their role from the config. */
+export function actorNamed(config: SkyhopConfig, user: string): Actor {
   return {user, admin: (config.roles?.admin ?? []).includes(user)}
 }
 
@@ -68,7 +75,12 @@ export function planWithinBudgets(plan: Plan, heads: readonly BudgetHeadroom[], 
   return verdict
 }
 
-function budgetError(verdict: Pick<BudgetVerdict, 'breaches' | 'cheapestUsdPerHour'>, owner: string, jobName: string): BudgetExceededError {
+function budgetError(
+  verdict: Pick<BudgetVerdict, 'breaches' | 'cheapestUsdPerHour'>,
+  owner: string,
+  jobName: string,
+  extra: Record<string, unknown> = {},
+): BudgetExceededError {
   const usd = (n: number) => `${n.toFixed(2)} USD/h`
   const adds = verdict.cheapestUsdPerHour === null ? null : verdict.cheapestUsdPerHour
   const parts = verdict.breaches.map((b) => {
@@ -81,7 +93,7 @@ function budgetError(verdict: Pick<BudgetVerdict, 'breaches' | 'cheapestUsdPerHo
       : `${jobName} would add ${usd(adds)} at the cheapest`
   return new BudgetExceededError(`launching ${jobName} would take ${owner} over budget: ${what}; ${parts.join('; ')}`, {
     hint: 'Wait for running jobs to end, cancel one (`skyhop status`), or ask for a larger budget in the config (budgets:).',
-    details: {owner, addsUsdPerHour: adds, budgets: verdict.breaches},
+    details: {owner, addsUsdPerHour: adds, budgets: verdict.breaches, ...extra},
   })
 }
 
@@ -108,6 +120,7 @@ export function admitWithinBudget<T>(
   record: () => T,
 ): T {
   return store.transaction(() => {
+    store.lockForBudget()
     const heads = headroomFor(config, store, input.owner, input.fx)
     if (heads.length > 0) {
       const left = Math.min(...heads.map((h) => h.leftUsdPerHour))
@@ -118,4 +131,47 @@ export function admitWithinBudget<T>(
     }
     return record()
   })
+}
+
+/**
+ * The budgets a service's controller launches replicas under (every launch after `serve up`:
+ * scaling up, replacements, a look for spot, the fallback to on-demand). `config` is read at
+ * each check, so a budget raised in the file applies without restarting the controller.
+ *
+ * A launch taking the place of a replica on its way out (under an interruption notice,
+ * drained, of an older version, or on-demand about to give way to spot) is checked with that
+ * replica's price lent to it while it still counts: the check is that the spend once it has
+ * gone fits the budget. So a like-for-like replacement keeps a service at its size within its
+ * budget, spending over it only for the overlap (the notice's grace, a replica's readiness),
+ * which is what keeps requests from failing. A budget lowered beneath what runs is still kept:
+ * such a replacement is refused and the service shrinks to its budget as replicas end.
+ */
+export function replicaBudget(input: {config: () => SkyhopConfig; store: Store; owner: string; fx: FxRates}): ReplicaBudget {
+  const {store, owner, fx} = input
+  const services = new ServiceStore(store)
+  const heads = () => headroomFor(input.config(), store, owner, fx)
+  return {
+    left() {
+      const now = heads()
+      return now.length === 0 ? null : Math.min(...now.map((h) => h.limitUsdPerHour - h.runningUsdPerHour))
+    },
+    admit(launch, record) {
+      return store.transaction(() => {
+        store.lockForBudget()
+        const now = heads()
+        if (now.length === 0) return record()
+        const lender = launch.replaces === null ? undefined : services.getReplica(launch.replaces)
+        const credit = lender && lender.releasedAt === null && !TERMINAL_REPLICA_STATES.has(lender.state) ? usdOf(lender, fx) : 0
+        const adds = launch.usdPerHour
+        const breaches = now.filter((h) => adds === null || h.runningUsdPerHour - credit + adds > h.limitUsdPerHour + 1e-9)
+        if (breaches.length > 0)
+          throw budgetError({breaches, cheapestUsdPerHour: adds}, owner, launch.what, credit > 0 ? {replacesUsdPerHour: credit} : {})
+        return record()
+      })
+    },
+  }
+}
+
+function usdOf(r: {pricePerHour: number | null; currency: string | null}, fx: FxRates): number {
+  return r.pricePerHour === null ? 0 : amountInUsd(r.pricePerHour, (r.currency ?? 'USD') as Currency, fx)
 }

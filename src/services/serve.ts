@@ -7,6 +7,7 @@
 import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {type SkyhopConfig, loadConfig} from '../config.js'
 import {SERVICE_LEASE_TTL_MS, type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
@@ -15,7 +16,7 @@ import {type ReplicaRecord, type ServiceRecord, TERMINAL_REPLICA_STATES, TERMINA
 import {ServiceStore} from '../state/services.js'
 import type {ServiceContext} from './context.js'
 import {controllerOwner, spawnDetachedController} from './controller-process.js'
-import {actorOf, headroomFor, planWithinBudgets, requireMayAct} from './owners.js'
+import {actorOf, headroomFor, planWithinBudgets, replicaBudget, requireMayAct} from './owners.js'
 import type {Store} from '../state/store.js'
 
 export interface ReplicaSummary {
@@ -105,7 +106,8 @@ async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<void> {
 /**
  * A service's minimum replicas must fit in its owner's budgets (docs/configuration.md#owners-roles-and-budgets):
  * the cheapest candidate's hourly price times replicas.min, against what each limit has left;
- * BUDGET_EXCEEDED (exit 9) with the numbers otherwise. Scaling up later is not refused.
+ * BUDGET_EXCEEDED (exit 9) with the numbers otherwise. Every replica launched later is checked
+ * by the controller (replicaBudget).
  */
 async function withinServiceBudget(ctx: ServiceContext, store: Store, spec: JobSpec, owner: string): Promise<void> {
   const heads = headroomFor(ctx.config(), store, owner, await ctx.fx())
@@ -303,6 +305,22 @@ export async function servePreempt(
   return {service: svc.id, replica: chosen.n, graceSeconds: options.graceSeconds}
 }
 
+/**
+ * The config as the file says now: a controller runs for days, and a budget raised meanwhile
+ * must let it grow. The last good one while the file does not load (being edited).
+ */
+function freshConfig(ctx: ServiceContext): () => SkyhopConfig {
+  let last = ctx.config()
+  return () => {
+    try {
+      last = loadConfig(ctx.home)
+    } catch {
+      // keep the last good config
+    }
+    return last
+  }
+}
+
 /** The hidden `skyhop serve-controller SERVICE`: drives the service in this process until it stops. */
 export async function driveRecordedService(
   ctx: ServiceContext,
@@ -329,6 +347,7 @@ export async function driveRecordedService(
     options.onSkip(`service ${svc.id} is driven by another controller (the lease claimed for this one was taken)`)
     return {skipped: true}
   }
+  const fx = await ctx.fx()
   try {
     await driveService(svc.id, {
       services: s,
@@ -338,6 +357,7 @@ export async function driveRecordedService(
       owner,
       signal: options.signal,
       onEvent: options.onEvent,
+      ...(svc.owner === null ? {} : {budget: replicaBudget({config: freshConfig(ctx), store, owner: svc.owner, fx})}),
     })
   } catch (error) {
     if (!(error instanceof LeaseHeldError)) throw error

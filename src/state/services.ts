@@ -114,6 +114,11 @@ export class ServiceStore {
     this.fenced(id, () => this.db.prepare('UPDATE services SET target_replicas = ? WHERE id = ?').run(target, id))
   }
 
+  /** Why a running service is below its target (null: it is not); a stopped or failed service keeps the reason it ended with. */
+  setRunningReason(id: string, reason: string | null): void {
+    this.fenced(id, () => this.db.prepare(`UPDATE services SET reason = ? WHERE id = ? AND state = 'RUNNING'`).run(reason, id))
+  }
+
   setMetrics(id: string, metrics: ServiceMetrics): void {
     this.fenced(id, () => this.db.prepare('UPDATE services SET metrics_json = ? WHERE id = ?').run(JSON.stringify(metrics), id))
   }

@@ -36,6 +36,7 @@ import {didYouMean} from '../util/did-you-mean.js'
 import {type Db, type Dialect, type Statement, SqliteDb} from './db.js'
 import {STATE_DB} from './files.js'
 import {PgDb, redactDatabaseUrl} from './pg-bridge.js'
+import {integrityProblems} from './integrity.js'
 import {MIGRATIONS} from './migrations.js'
 
 const require = createRequire(import.meta.url)
@@ -51,6 +52,8 @@ type Row = Record<string, unknown>
 
 /** Any number that fits no real lock: the migrations' advisory lock on PostgreSQL. */
 const MIGRATION_LOCK = 0x736b7968
+/** Another: the budget check and the record it admits, one at a time across every machine. */
+const BUDGET_LOCK = 0x736b7962
 
 export interface StoreOptions {
   clock?: () => Date
@@ -214,6 +217,15 @@ export class Store {
   /** PostgreSQL: one migrator at a time across every machine (SQLite: BEGIN IMMEDIATE is the lock). */
   private migrationLock(): void {
     if (this.d.name === 'postgres') this.sql('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK)
+  }
+
+  /**
+   * Inside a transaction: holds until it ends, so a budget check and the record it admits
+   * are not interleaved with another's. PostgreSQL's READ COMMITTED would let two launches
+   * each see the other's spend missing; SQLite's BEGIN IMMEDIATE already serialises them.
+   */
+  lockForBudget(): void {
+    if (this.d.name === 'postgres') this.sql('SELECT pg_advisory_xact_lock(?)').get(BUDGET_LOCK)
   }
 
   private migrate(): void {
@@ -1075,10 +1087,14 @@ export class Store {
     )
   }
 
-  /** SQLite's integrity check ("ok"); PostgreSQL checks its own pages and has no such statement. */
+  /**
+   * "ok", or one line per problem (PRAGMA integrity_check's shape) on either engine: what the
+   * engine can say of its tables and indexes, rows whose parent is missing, and migrations
+   * that are not exactly this skyhop's (src/state/integrity.ts).
+   */
   integrityCheck(): string {
-    if (!(this.db instanceof SqliteDb)) throw new BugError('integrityCheck is a check of the SQLite file')
-    return (this.db.raw.pragma('integrity_check') as Array<{integrity_check: string}>)[0].integrity_check
+    const problems = integrityProblems(this.db)
+    return problems.length === 0 ? 'ok' : problems.join('\n')
   }
 }
 

@@ -3,14 +3,17 @@
 // origin), how it says so, its exit codes for bad flags, and that it stops on a signal. The
 // page itself is checked in a browser: test/integration/dashboard-browser.test.ts.
 import {expect} from 'chai'
+import {createHash} from 'node:crypto'
 import {request} from 'node:http'
 import {createServer} from 'node:net'
 import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {Store} from '../../src/state/store.js'
 import {type DashboardProcess, startDashboardCli} from '../helpers/browser.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {writeDashboardHistory} from '../helpers/dashboard-history.js'
+import {testJobSpec} from '../helpers/job-spec.js'
 import {waitUntil} from '../helpers/wait.js'
 
 interface Answer {
@@ -229,6 +232,91 @@ describe('skyhop dashboard (built CLI, HTTP)', function () {
       const session = cookie.split(';')[0]!
       expect((await ask(port, '/api/snapshot', {headers: {Cookie: session}})).status).to.equal(200)
       expect((await ask(port, '/api/snapshot', {headers: {Authorization: `Bearer ${token}`}})).status).to.equal(200)
+    })
+  })
+
+  describe('per-user tokens (--tokens)', () => {
+    const tokens = {alice: 'alice-' + 'a'.repeat(40), bob: 'bob-' + 'b'.repeat(40), carol: 'carol-' + 'c'.repeat(40)}
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex')
+    let own: string
+    let d: DashboardProcess
+    let port: number
+    let queued: {first: string; second: string}
+    before(async () => {
+      own = tempHome('skyhop-dashboard-users-')
+      writeDashboardHistory(own)
+      writeFileSync(join(own, 'config.yaml'), 'providers:\n  slurm: {enabled: false}\nroles: {admin: [carol]}\n')
+      const store = Store.open(own)
+      const spec = testJobSpec({name: 'queued', run: 'true'})
+      queued = {
+        first: store.createJob({name: 'alice-queued-1', file: null, spec, owner: 'alice'}).id,
+        second: store.createJob({name: 'alice-queued-2', file: null, spec, owner: 'alice'}).id,
+      }
+      store.close()
+      const file = join(own, 'tokens')
+      writeFileSync(
+        file,
+        Object.entries(tokens)
+          .map(([user, t]) => `${user}: ${sha(t)}`)
+          .join('\n') + '\n',
+      )
+      d = await startDashboardCli(own, ['--host', '0.0.0.0', '--tokens', file, '--all-users'])
+      port = d.started.result.port
+    })
+    after(async () => {
+      await d?.stop()
+      rmSync(own, {recursive: true, force: true})
+    })
+
+    const bearer = (user: keyof typeof tokens) => ({Authorization: `Bearer ${tokens[user]}`})
+    const stateOf = (id: string) => parseEnvelope(runCli(['status', id, '--all-users', '--json'], {home: own}).stdout).result.job
+
+    it("each request acts as its token's user: the page shows who, and a cancel is theirs, under the CLI's role rules", async () => {
+      expect(d.started.result).to.include({tokenRequired: true, tokenSource: 'users'})
+      expect((await ask(port, '/api/snapshot')).status).to.equal(401)
+      expect((await ask(port, '/api/snapshot', {headers: {Authorization: `Bearer ${sha(tokens.bob)}`}})).status).to.equal(401)
+      const asBob = JSON.parse((await ask(port, '/api/snapshot', {headers: bearer('bob')})).body)
+      expect(asBob.viewer).to.deep.equal({user: 'bob', admin: false, allUsers: true})
+      // alice signs in through the address: her session cookie then acts as her.
+      const opened = await ask(port, `/?token=${tokens.alice}`)
+      expect(opened.status).to.equal(303)
+      const aliceCookie = {Cookie: String(opened.headers['set-cookie']).split(';')[0]!}
+      expect(JSON.parse((await ask(port, '/api/snapshot', {headers: aliceCookie})).body).viewer).to.deep.equal({
+        user: 'alice',
+        admin: false,
+        allUsers: true,
+      })
+      expect(JSON.parse((await ask(port, '/api/snapshot', {headers: bearer('carol')})).body).viewer.admin).to.equal(true)
+
+      const csrf = csrfOf((await ask(port, '/', {headers: bearer('bob')})).body)
+      const cancelAs = (headers: Record<string, string>, id: string) =>
+        ask(port, `/api/jobs/${id}/cancel`, {method: 'POST', headers: {...headers, 'X-Skyhop-CSRF': csrf}})
+      const refused = await cancelAs(bearer('bob'), queued.first)
+      expect(refused.status).to.equal(403)
+      expect(JSON.parse(refused.body).error).to.include({
+        code: 'PERMISSION_DENIED',
+        message: `bob may not cancel job alice-queued-1 (${queued.first}): it belongs to alice`,
+      })
+      expect(stateOf(queued.first).state).to.equal('PENDING')
+      expect((await cancelAs(aliceCookie, queued.first)).status).to.equal(200)
+      expect(stateOf(queued.first)).to.include({state: 'CANCELLED', reason: 'cancelled by user'})
+      expect((await cancelAs(bearer('carol'), queued.second)).status).to.equal(200)
+      expect(stateOf(queued.second)).to.include({state: 'CANCELLED', reason: 'cancelled by carol'})
+    })
+
+    it('never prints a token or its hash; --tokens and --token-file together are refused (exit 2)', async () => {
+      const printed = JSON.stringify(d.started)
+      for (const t of Object.values(tokens)) expect(printed).not.to.include(t).and.not.to.include(sha(t))
+      writeFileSync(join(own, 'one'), 'k'.repeat(40))
+      const both = runCli(['dashboard', '--port', '0', '--tokens', join(own, 'tokens'), '--token-file', join(own, 'one'), '--json'], {
+        home: own,
+      })
+      expect(both.code).to.equal(2)
+      writeFileSync(join(own, 'bad'), `alice: ${sha('x').slice(1)}\n`)
+      const bad = runCli(['dashboard', '--port', '0', '--tokens', join(own, 'bad'), '--json'], {home: own})
+      expect(bad.code).to.equal(2)
+      expect(parseEnvelope(bad.stdout).error).to.include({code: 'TOKEN_FILE_INVALID'})
+      expect(parseEnvelope(bad.stdout).error!.message).to.include(`${join(own, 'bad')}:1:`)
     })
   })
 

@@ -3,12 +3,13 @@
 // through the built CLI (test/commands/dashboard.test.ts) and a browser
 // (test/integration/dashboard-browser.test.ts).
 import {expect} from 'chai'
+import {createHash} from 'node:crypto'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {sameSecret} from '../../../src/services/dashboard-server.js'
-import {MIN_TOKEN_LENGTH, isLoopback, resolveDashboardToken} from '../../../src/services/dashboard.js'
+import {MIN_TOKEN_LENGTH, isLoopback, readUserTokens, resolveDashboardToken, userOfToken} from '../../../src/services/dashboard.js'
 import {UsageError} from '../../../src/errors.js'
 
 describe('dashboard rules', () => {
@@ -69,6 +70,56 @@ describe('dashboard rules', () => {
           expect((error as Error).message).to.include(f)
           if (text.trim()) expect((error as Error).message).not.to.include(text.trim().slice(0, 10))
         }
+      }
+    })
+  })
+
+  describe('per-user tokens (--tokens)', () => {
+    let dir: string
+    before(() => (dir = mkdtempSync(join(tmpdir(), 'skyhop-dash-tokens-'))))
+    after(() => rmSync(dir, {recursive: true, force: true}))
+    const sha = (token: string) => createHash('sha256').update(token).digest('hex')
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text)
+      return join(dir, name)
+    }
+
+    it("reads USER: SHA256 lines (comments, blanks, sha256: prefix) and finds a token's user; another token is no one", () => {
+      const f = file('ok', `# the team\nalice: ${sha('alice-token')}\n\n  bob :  sha256:${sha('bob-token').toUpperCase()}  # bob\n`)
+      const users = readUserTokens(f)
+      expect(users.map((u) => u.user)).to.deep.equal(['alice', 'bob'])
+      expect(userOfToken(users, 'alice-token')).to.equal('alice')
+      expect(userOfToken(users, 'bob-token')).to.equal('bob')
+      expect(userOfToken(users, 'bob-token ')).to.equal(undefined)
+      expect(userOfToken(users, sha('alice-token')), 'the hash itself is not a token').to.equal(undefined)
+      const resolved = resolveDashboardToken({host: '0.0.0.0', tokensFile: f, canShowToken: false})
+      expect(resolved.source).to.equal('users')
+      expect(resolved.value).to.equal(null)
+    })
+
+    it('refuses a bad line with where it is, never quoting a hash', () => {
+      const h = sha('x')
+      for (const [name, text, why] of [
+        ['no-colon', `alice ${h}\n`, ':1: is not `USER: SHA256`'],
+        ['short', `alice: ${h.slice(0, 60)}\n`, ":1: the hash of alice's token is not 64 hexadecimal digits"],
+        ['twice', `alice: ${h}\n# again\nalice: ${sha('y')}\n`, ':3: alice has a second line'],
+        ['shared', `alice: ${h}\nbob: ${h}\n`, ":2: bob's token is another user's too"],
+        ['empty', '# nobody\n', ':1: names no user'],
+      ]) {
+        try {
+          readUserTokens(file(name, text))
+          expect.fail(`${name} was accepted`)
+        } catch (error) {
+          expect((error as UsageError).code, name).to.equal('TOKEN_FILE_INVALID')
+          expect((error as Error).message, name).to.include(`--tokens ${join(dir, name)}${why}`)
+          expect((error as Error).message, name).not.to.include(h.slice(0, 16))
+        }
+      }
+      try {
+        readUserTokens(join(dir, 'absent'))
+        expect.fail('accepted')
+      } catch (error) {
+        expect((error as UsageError).code).to.equal('TOKEN_FILE_UNREADABLE')
       }
     })
   })
