@@ -190,15 +190,7 @@ export class LaunchRounds {
     const workPerHour = planned.work !== null && candidate.estimatedRunHours > 0 ? planned.work.hours / candidate.estimatedRunHours : null
     const attempt = this.d.journal.recordIntent({
       jobId: job.id,
-      provider: candidate.provider,
-      region: candidate.region,
-      zone: candidate.zone,
-      instanceType: candidate.instanceType,
-      accelerator: candidate.accelerator?.name ?? null,
-      acceleratorCount: candidate.accelerator?.count ?? null,
-      spot: candidate.spot,
-      pricePerHour: candidate.hourlyPrice?.amount ?? null,
-      currency: candidate.hourlyPrice?.currency ?? null,
+      ...placementOf(candidate),
       onDemandPricePerHour: offer.price.onDemand === null ? null : offer.price.onDemand * candidate.nodes,
       billingGranularitySeconds: billingPolicy(candidate.provider).granularitySeconds,
       workPerHour,
@@ -622,6 +614,31 @@ export class LaunchRounds {
 
 /** What a look-up by the attempt's tag found: the run (recorded), none, or nothing (the backend could not be asked). */
 type TagLookup = 'adopted' | 'absent' | 'unknown'
+
+/** Where and at what price an attempt or a service's replica runs, as its intent records it: the candidate's. */
+export function placementOf(c: Candidate): {
+  provider: string
+  region: string
+  zone: string | null
+  instanceType: string
+  accelerator: string | null
+  acceleratorCount: number | null
+  spot: boolean
+  pricePerHour: number | null
+  currency: string | null
+} {
+  return {
+    provider: c.provider,
+    region: c.region,
+    zone: c.zone,
+    instanceType: c.instanceType,
+    accelerator: c.accelerator?.name ?? null,
+    acceleratorCount: c.accelerator?.count ?? null,
+    spot: c.spot,
+    pricePerHour: c.hourlyPrice?.amount ?? null,
+    currency: c.hourlyPrice?.currency ?? null,
+  }
+}
 
 /** The offer key of the offer an attempt runs on (planner/offer-index.ts offerKey). */
 export function attemptOfferKey(a: AttemptRecord): string {

@@ -55,7 +55,7 @@ import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
 import {abortableSleep as sleep} from '../util/sleep.js'
-import {blockFor} from './launch-round.js'
+import {blockFor, placementOf} from './launch-round.js'
 
 export const SERVICE_LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
 
@@ -745,15 +745,7 @@ class ServiceController {
       this.store.recordReplicaIntent({
         serviceId: this.serviceId,
         version: service.version,
-        provider: c.provider,
-        region: c.region,
-        zone: c.zone,
-        instanceType: c.instanceType,
-        accelerator: c.accelerator?.name ?? null,
-        acceleratorCount: c.accelerator?.count ?? null,
-        spot: c.spot,
-        pricePerHour: c.hourlyPrice?.amount ?? null,
-        currency: c.hourlyPrice?.currency ?? null,
+        ...placementOf(c),
         onDemandPricePerHour: offer.price.onDemand,
         address: local ? `http://127.0.0.1:${port}` : null,
       })
