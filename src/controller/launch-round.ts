@@ -616,17 +616,12 @@ export class LaunchRounds {
 type TagLookup = 'adopted' | 'absent' | 'unknown'
 
 /** Where and at what price an attempt or a service's replica runs, as its intent records it: the candidate's. */
-export function placementOf(c: Candidate): {
-  provider: string
-  region: string
-  zone: string | null
-  instanceType: string
-  accelerator: string | null
-  acceleratorCount: number | null
-  spot: boolean
-  pricePerHour: number | null
-  currency: string | null
-} {
+export function placementOf(
+  c: Candidate,
+): Pick<
+  AttemptRecord,
+  'provider' | 'region' | 'zone' | 'instanceType' | 'accelerator' | 'acceleratorCount' | 'spot' | 'pricePerHour' | 'currency'
+> {
   return {
     provider: c.provider,
     region: c.region,
