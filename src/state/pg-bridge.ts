@@ -18,10 +18,19 @@ const require = createRequire(import.meta.url)
 
 /** How long one statement (or the connection) may take before the store gives up. */
 export const DEFAULT_DATABASE_TIMEOUT_MS = 30_000
+/** Past the worker's own deadline, how long the main thread waits before it calls the worker dead. */
+const BACKSTOP_SLACK_MS = 2000
+/** More for a statement the worker has at the server: its timer may fire late on a loaded machine. */
+const LATE_TIMER_MS = 10_000
 
 // Plain JavaScript evaluated in the worker (eval: the same text runs from the sources under
 // tsx, from dist/ and from the bundle). int8 (COUNT, BIGINT columns, BIGSERIAL) and numeric
 // come back as numbers and booleans as 1/0, as better-sqlite3 gives them.
+// The phases of one statement in the worker (flag[1]), for a message that says where it stuck.
+const PHASE_RECEIVED = 1
+const PHASE_AT_SERVER = 2
+const PHASE_REPLIED = 3
+
 const WORKER = `
 const {workerData} = require('node:worker_threads')
 let pg
@@ -38,23 +47,43 @@ const flag = new Int32Array(workerData.shared)
 const port = workerData.port
 let client
 let broken = null
+let pending = false
+// flag[1]: where the current statement is (PHASE_*), flag[2]: when it got there (ms since
+// the worker started), read by the main thread when an answer is late.
+const started = Date.now()
+const phase = (p) => {
+  Atomics.store(flag, 2, Date.now() - started)
+  Atomics.store(flag, 1, p)
+}
 const reply = (message) => {
+  pending = false
+  phase(${PHASE_REPLIED})
   port.postMessage(message)
   Atomics.store(flag, 0, 1)
   Atomics.notify(flag, 0)
 }
 const failure = (e) => ({error: {message: String(e && e.message || e), code: e && e.code, severity: e && e.severity}})
+// A throw outside the handler (the driver's socket) must not leave the main thread waiting.
+process.on('uncaughtException', (e) => {
+  broken = broken || e
+  if (pending) reply(failure(e))
+})
 port.on('message', async (m) => {
+  pending = true
+  phase(${PHASE_RECEIVED})
   try {
     if (m.op === 'connect') {
       if (unloadable) throw Object.assign(new Error('cannot load the pg driver: ' + unloadable.message), {code: 'PG_UNLOADABLE'})
-      client = new pg.Client({connectionString: m.url, connectionTimeoutMillis: m.timeoutMs, application_name: 'skyhop', query_timeout: m.timeoutMs})
+      // The server cancels a statement past the deadline (a lock wait included) and the
+      // connection goes on; the driver's own timer, a second later, is for a server that is gone.
+      client = new pg.Client({connectionString: m.url, connectionTimeoutMillis: m.timeoutMs, application_name: 'skyhop', statement_timeout: m.timeoutMs, query_timeout: m.timeoutMs + 1000})
       client.on('error', (e) => { broken = e })
       await client.connect()
       reply({rows: [], rowCount: 0})
     } else if (m.op === 'query') {
       if (broken) throw broken
       let r
+      phase(${PHASE_AT_SERVER})
       try {
         r = await client.query(m.values === undefined ? m.text : {text: m.text, values: m.values, name: m.name})
       } catch (e) {
@@ -116,7 +145,7 @@ export class PgDb implements Db {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS
     const parsed = new URL(url)
     this.where = `PostgreSQL at ${parsed.hostname || 'localhost'}:${parsed.port || '5432'} (database ${decodeURIComponent(parsed.pathname.slice(1)) || '(default)'}, user ${decodeURIComponent(parsed.username) || '(default)'})`
-    const shared = new SharedArrayBuffer(4)
+    const shared = new SharedArrayBuffer(12)
     this.flag = new Int32Array(shared)
     const {port1, port2} = new MessageChannel()
     this.port = port1
@@ -222,6 +251,16 @@ export class PgDb implements Db {
     this.kill()
   }
 
+  /** Where a statement that got no answer stuck, from what the worker recorded. */
+  private stuckAt(waitedMs: number): string {
+    const phase = Atomics.load(this.flag, 1)
+    const waited = `${(waitedMs / 1000).toFixed(1)} s`
+    if (phase === PHASE_AT_SERVER) return `the statement was at the server for ${waited} and no answer or timeout came back`
+    if (phase === PHASE_RECEIVED) return `the connection's thread took the statement but never sent it (${waited})`
+    if (phase === PHASE_REPLIED) return `the connection's thread answered, but the answer was lost (${waited})`
+    return `the connection's thread never took the statement in ${waited} (it is not running)`
+  }
+
   private kill(): void {
     void this.worker?.terminate()
     this.worker = null
@@ -236,15 +275,23 @@ export class PgDb implements Db {
       })
     }
     Atomics.store(this.flag, 0, 0)
+    Atomics.store(this.flag, 1, 0)
+    const sent = Date.now()
     this.port.postMessage(message)
     // The worker's own deadlines (pg's connection and query timeouts) come first and say
-    // more; this one is the backstop for a worker that cannot answer at all.
-    const woke = Atomics.wait(this.flag, 0, 0, this.timeoutMs + 2000)
+    // more; this one is the backstop for a worker that cannot answer at all. A worker that
+    // has the statement at the server gets a while longer: on a loaded machine its timer
+    // fires late, and its answer says what the server did.
+    let woke = Atomics.wait(this.flag, 0, 0, this.timeoutMs + 1000 + BACKSTOP_SLACK_MS)
+    if (woke === 'timed-out' && Atomics.load(this.flag, 1) === PHASE_AT_SERVER) {
+      woke = Atomics.wait(this.flag, 0, 0, LATE_TIMER_MS)
+    }
     const answer = receiveMessageOnPort(this.port)?.message as Answer | undefined
     if (woke === 'timed-out' || answer === undefined) {
+      const where = this.stuckAt(Date.now() - sent)
       // The worker may still be waiting on the server: nothing it says later can be trusted.
       this.kill()
-      throw new UsageError(`${this.where} did not answer within ${this.timeoutMs / 1000} s (${what})`, {
+      throw new UsageError(`${this.where} did not answer within ${this.timeoutMs / 1000} s (${what}): ${where}`, {
         code: 'STATE_TIMEOUT',
         hint: 'Check that the server is up and reachable (pg_isready), or raise SKYHOP_DATABASE_TIMEOUT.',
       })
@@ -282,6 +329,12 @@ export class PgDb implements Db {
           `${this.where}: the database does not exist`,
           'Create it (CREATE DATABASE … OWNER …), or name an existing one in SKYHOP_DATABASE_URL.',
           'STATE_DATABASE_UNKNOWN',
+        )
+      case '57014':
+        return unavailable(
+          `${this.where}: ${message} (${what})`,
+          'Check what holds the lock (pg_locks), or raise SKYHOP_DATABASE_TIMEOUT.',
+          'STATE_TIMEOUT',
         )
       case '57P01':
       case '57P02':

@@ -123,7 +123,19 @@ describe('concurrent recovers claim each job once', function () {
         (states) => states.every((s) => s === 'SUCCEEDED'),
         60_000,
         250,
-      )
+      ).catch((error: Error) => {
+        // What each job went through and what its controllers said: a stuck job explains itself.
+        const told = jobIds.map((id) => {
+          const events = store.events(id).map((e) => `${e.ts} ${e.kind} ${JSON.stringify(e.data)}`)
+          const log = join(home, 'controllers', `${id}.log`)
+          return [
+            `job ${id}: ${store.getJob(id)!.state}, lease ${store.getJob(id)!.leaseOwner}`,
+            ...events,
+            existsSync(log) ? readFileSync(log, 'utf8') : '(no controller log)',
+          ].join('\n  ')
+        })
+        throw new Error(`${error.message}\n${told.join('\n')}`)
+      })
       for (const id of jobIds) expect(store.listAttempts(id).map((a) => a.state)).to.deep.equal(['SUCCEEDED'])
       const lines = existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []
       for (let i = 0; i < 4; i++)

@@ -8,6 +8,7 @@ import {expect} from 'chai'
 import {existsSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {UsageError} from '../../src/errors.js'
 import {PgDb} from '../../src/state/pg-bridge.js'
 import {FakeBlackHole} from '../fakes/fake-black-hole.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
@@ -126,5 +127,37 @@ describe('the CLI with its state in PostgreSQL', function () {
     } finally {
       await hole.stop()
     }
+  })
+
+  it('a statement stuck behind a lock, or a connection whose thread died, ends in STATE_TIMEOUT saying where it stuck', async () => {
+    // Another session holds the table: the statement waits at the server until the driver's deadline.
+    const holder = PgDb.connect(database!.url)
+    const waiter = PgDb.connect(database!.url, {timeoutMs: 1000})
+    try {
+      holder.exec('CREATE TABLE IF NOT EXISTS lock_probe (id INT)')
+      holder.exec('BEGIN; LOCK TABLE lock_probe IN ACCESS EXCLUSIVE MODE')
+      expect(() => waiter.exec('SELECT * FROM lock_probe'))
+        .to.throw(UsageError, /canceling statement due to statement timeout/)
+        .with.property('code', 'STATE_TIMEOUT')
+      holder.exec('ROLLBACK')
+      // The server cancelled it: the connection goes on.
+      expect(waiter.prepare('SELECT COUNT(*) AS n FROM lock_probe').pluck().get()).to.equal(0)
+    } finally {
+      waiter.close()
+      holder.close()
+    }
+    // A connection whose thread is gone: the backstop, saying the statement was never taken.
+    const orphan = PgDb.connect(database!.url, {timeoutMs: 1000})
+    await (orphan as unknown as {worker: {terminate(): Promise<number>}}).worker.terminate()
+    let error: UsageError | undefined
+    try {
+      orphan.exec('SELECT 1')
+    } catch (e) {
+      error = e as UsageError
+    }
+    expect(error, 'no error').to.be.instanceOf(UsageError)
+    expect(error!.code).to.equal('STATE_TIMEOUT')
+    expect(error!.message).to.match(/did not answer within 1 s \(exec\): the connection's thread never took the statement/)
+    orphan.close()
   })
 })
