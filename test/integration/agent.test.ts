@@ -20,10 +20,14 @@ const LEASE_S = 2
 /** The store the agents use: SQLite in the home, or the PostgreSQL of SKYHOP_DATABASE_URL when the suite runs on it. */
 const openStore = (home: string): Store => Store.open(home, {databaseUrl: process.env.SKYHOP_DATABASE_URL || null})
 
-function setup(extraConfig = ''): {home: string; env: Record<string, string>; marks: string} {
+/** SKYHOP_AGENT_TEST_SLURM=1 (bench/agent-chaos.mjs): half the chaos jobs go to the Slurm cluster of scripts/slurm-up.sh. */
+const WITH_SLURM = process.env.SKYHOP_AGENT_TEST_SLURM === '1'
+
+function setup(extraConfig = '', slurm = false): {home: string; env: Record<string, string>; marks: string} {
   const home = tempHome('skyhop-agent-')
   const config = join(home, 'config.yaml')
-  writeFileSync(config, `providers:\n  slurm: {enabled: false}\n  local: {price_per_hour: 1}\nagent: true\n${extraConfig}`)
+  const providers = slurm ? '  slurm: {partitions: [high]}\n' : '  slurm: {enabled: false}\n'
+  writeFileSync(config, `providers:\n${providers}  local: {price_per_hour: 1}\nagent: true\n${extraConfig}`)
   const marks = join(home, 'marks')
   mkdirSync(marks)
   return {home, env: {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: String(LEASE_S)}, marks}
@@ -37,15 +41,17 @@ function events(r: CliResult): Array<Record<string, any>> {
 }
 
 describe('skyhop agent (built CLI, separate processes, local provider)', function () {
-  this.timeout(600_000)
+  // The full run (SKYHOP_AGENT_TEST_JOBS=200) needs up to its deadline below and the launches.
+  this.timeout(Math.max(600_000, (Number(process.env.SKYHOP_AGENT_TEST_JOBS) || 0) * 4_000))
 
   it('three agents SIGKILLed at random and restarted: every job of two users finished, none run twice', async () => {
-    const {home, env, marks} = setup()
+    const {home, env, marks} = setup('', WITH_SLURM)
     const file = writeJob(home)
     const n = Number(process.env.SKYHOP_AGENT_TEST_JOBS) || 24
     const seed = Number(process.env.SKYHOP_AGENT_TEST_SEED) || Date.now() % 100_000
     const rand = random(seed)
-    console.log(`      ${n} jobs, chaos seed ${seed} (SKYHOP_AGENT_TEST_SEED)`)
+    const started = Date.now()
+    console.log(`      ${n} jobs${WITH_SLURM ? ' (half on Slurm)' : ''}, chaos seed ${seed} (SKYHOP_AGENT_TEST_SEED)`)
     // Launches four at a time, alternating users; each leaves its job to the agents.
     const ids: string[] = []
     for (let i = 0; i < n; i += 4) {
@@ -55,7 +61,20 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
         const nap = (1 + rand() * 2).toFixed(1)
         batch.push(
           runCliAsync(
-            ['launch', file, '-y', '--detach', '--json', '--name', `short-${k}`, '--env', `MARKS=${marks}`, '--env', `NAP=${nap}`],
+            [
+              'launch',
+              file,
+              '-y',
+              '--detach',
+              '--json',
+              '--name',
+              `short-${k}`,
+              '--env',
+              `MARKS=${marks}`,
+              '--env',
+              `NAP=${nap}`,
+              ...(WITH_SLURM ? ['--provider', k % 4 < 2 ? 'local' : 'slurm'] : []),
+            ],
             {
               home,
               env: {...env, SKYHOP_IDENTITY: user},
@@ -74,7 +93,8 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const unfinished = () => store.listJobs({limit: 100_000}).filter((j) => !['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state))
     const agents: Agent[] = [startAgent(home, env), startAgent(home, env), startAgent(home, env)]
     let kills = 0
-    const deadline = Date.now() + 300_000
+    // Enough for the full run (200 jobs) on 2 cores with agents dying every second or so.
+    const deadline = Date.now() + Math.max(300_000, n * 3_000)
     while (unfinished().length > 0 && Date.now() < deadline) {
       await sleep(300 + rand() * 1200)
       const i = Math.floor(rand() * agents.length)
@@ -87,7 +107,10 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const ends = await Promise.all(agents.map(stopAgent))
     for (const r of ends) expect(r.code, r.stderr).to.equal(0)
     const jobs = store.listJobs({limit: 100_000})
-    console.log(`      ${kills} agents killed; ${jobs.filter((j) => j.state === 'SUCCEEDED').length}/${n} jobs succeeded`)
+    const providers = new Set(ids.flatMap((id) => store.listAttempts(id).map((a) => a.provider)))
+    console.log(
+      `      ${kills} agents killed; ${jobs.filter((j) => j.state === 'SUCCEEDED').length}/${n} jobs succeeded in ${Math.round((Date.now() - started) / 1000)} s on ${[...providers].sort().join(' and ')}`,
+    )
     expect(unfinished(), 'jobs left unfinished').to.deep.equal([])
     expect(jobs.filter((j) => j.state !== 'SUCCEEDED').map((j) => [j.name, j.state, j.reason])).to.deep.equal([])
     expect(existsSync(join(marks, 'DOUBLE')) ? readFileSync(join(marks, 'DOUBLE'), 'utf8') : '', 'jobs run twice at once').to.equal('')
