@@ -42,7 +42,7 @@ function events(r: CliResult): Array<Record<string, any>> {
 
 describe('skyhop agent (built CLI, separate processes, local provider)', function () {
   // The full run (SKYHOP_AGENT_TEST_JOBS=200) needs up to its deadline below and the launches.
-  this.timeout(Math.max(600_000, (Number(process.env.SKYHOP_AGENT_TEST_JOBS) || 0) * 4_000))
+  this.timeout(Math.max(600_000, (Number(process.env.SKYHOP_AGENT_TEST_JOBS) || 0) * 8_000))
 
   it('three agents SIGKILLed at random and restarted: every job of two users finished, none run twice', async () => {
     const {home, env, marks} = setup('', WITH_SLURM)
@@ -94,7 +94,7 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     const agents: Agent[] = [startAgent(home, env), startAgent(home, env), startAgent(home, env)]
     let kills = 0
     // Enough for the full run (200 jobs) on 2 cores with agents dying every second or so.
-    const deadline = Date.now() + Math.max(300_000, n * 3_000)
+    const deadline = Date.now() + Math.max(300_000, n * 6_000)
     while (unfinished().length > 0 && Date.now() < deadline) {
       await sleep(300 + rand() * 1200)
       const i = Math.floor(rand() * agents.length)
@@ -111,7 +111,18 @@ describe('skyhop agent (built CLI, separate processes, local provider)', functio
     console.log(
       `      ${kills} agents killed; ${jobs.filter((j) => j.state === 'SUCCEEDED').length}/${n} jobs succeeded in ${Math.round((Date.now() - started) / 1000)} s on ${[...providers].sort().join(' and ')}`,
     )
-    expect(unfinished(), 'jobs left unfinished').to.deep.equal([])
+    expect(
+      unfinished().map(
+        (j) =>
+          `${j.name} ${j.state} lease ${j.leaseOwner ?? 'none'}; attempts ${
+            store
+              .listAttempts(j.id)
+              .map((a) => `${a.provider} ${a.state}`)
+              .join(', ') || 'none'
+          }`,
+      ),
+      'jobs left unfinished',
+    ).to.deep.equal([])
     expect(jobs.filter((j) => j.state !== 'SUCCEEDED').map((j) => [j.name, j.state, j.reason])).to.deep.equal([])
     expect(existsSync(join(marks, 'DOUBLE')) ? readFileSync(join(marks, 'DOUBLE'), 'utf8') : '', 'jobs run twice at once').to.equal('')
     for (const id of ids) {
