@@ -317,6 +317,36 @@ describe('what a new user trips over: plans', function () {
     expect(mine.chosen.hourlyPriceUsd).to.be.closeTo(5, 1e-9)
   })
 
+  it('a job of a domestic runtime the catalog has no offer for says so and how to add offers; with the example price sheet it plans onto that card', () => {
+    const home = tempHome()
+    const job = (runtime: string) => {
+      const file = join(home, `${runtime}.yaml`)
+      writeFileSync(file, `name: ${runtime}\nrun: x\nresources:\n  accelerators: {count: 1..8}\n  runtimes: [${runtime}]\n`)
+      return file
+    }
+    const none = runCli(['plan', job('neuware'), '--all-providers'], {home, env: slurmOff(home)})
+    expect(none.code).to.equal(5)
+    expect(none.stderr).to.match(/none of the \d+ offers in the catalog has an accelerator of the job's runtimes/)
+    expect(none.stderr).to.include('docs/catalog.md#domestic-accelerators')
+    expect(none.stderr).to.include('examples/domestic-pool.yaml')
+    const sheet = join(ROOT, 'examples', 'domestic-pool.yaml')
+    for (const [runtime, accelerator] of [
+      ['neuware', 'MLU370-X8'],
+      ['dtk', 'DCU-K100'],
+      ['xpu', 'Kunlunxin-P800'],
+      ['maca', 'MetaX-C500'],
+      ['musa', 'MTT-S4000'],
+      ['corex', 'BI-V150'],
+    ]) {
+      const r = runCli(['plan', job(runtime), '--catalog', sheet, '--all-providers', '--json'], {home})
+      expect(r.code, `${runtime}: ${r.stderr}`).to.equal(0)
+      const result = parseEnvelope(r.stdout).result
+      expect(result.chosen.accelerator, runtime).to.deep.equal({name: accelerator, count: 8})
+      // The sheet leaves prices to the user: chosen, its cost unknown, never $0.
+      expect(result.chosen.estimatedCostUsd, runtime).to.equal(null)
+    }
+  })
+
   it('with max_price the same job exits 5, the unknown price first', () => {
     const home = tempHome()
     const file = join(home, 'cann.yaml')
