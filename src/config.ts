@@ -53,7 +53,8 @@ export interface SkyhopConfig {
   /** A workdir packed larger than warnBytes is warned about before its upload to a cloud. */
   workdir?: {warnBytes: number}
   catalog: {merge: string | null}
-  fx: {cnyPerUsd: number | null}
+  /** A rate of your own for CNY/USD, with the date and source shown beside converted figures. */
+  fx: {cnyPerUsd: number | null; asOf: string | null; source: string | null}
   /** Concurrent limits per provider or region; sweeps are planned within them. */
   quotas: Array<{provider: string; region: string | null; maxInstances?: number; maxAccelerators?: number}>
   /** Where checkpoints travel between attempts when a job's file names no store. */
@@ -120,7 +121,7 @@ interface RawConfig {
   }
   workdir?: {warn_size?: string | number}
   catalog?: {merge?: string}
-  fx?: {cny_per_usd?: number}
+  fx?: {cny_per_usd?: number; as_of?: string; source?: string}
   quotas?: Array<{provider: string; region?: string; max_instances?: number; max_accelerators?: number}>
   checkpoint_store?: {url: string; region: string; endpoint?: string; sync_interval?: string}
   database_url?: string
@@ -184,7 +185,7 @@ export function loadConfig(home: string): SkyhopConfig {
     },
     workdir: {warnBytes: warnBytes(raw.workdir?.warn_size, file)},
     catalog: {merge: raw.catalog?.merge ?? process.env.SKYHOP_CATALOG_MERGE ?? null},
-    fx: {cnyPerUsd: raw.fx?.cny_per_usd ?? null},
+    fx: {cnyPerUsd: raw.fx?.cny_per_usd ?? null, asOf: raw.fx?.as_of ?? null, source: raw.fx?.source ?? null},
     quotas: (raw.quotas ?? []).map((q) => ({
       provider: q.provider,
       region: q.region ?? null,

@@ -9,7 +9,8 @@ import {dirname, join, resolve} from 'node:path'
 import {BugError} from '../errors.js'
 import {writeAtomic} from '../util/write-atomic.js'
 import {loadRegistry, type AcceleratorRegistry} from './accelerators.js'
-import {DEFAULT_FX, type FxRates} from '../model/currency.js'
+import type {FxRates} from '../model/currency.js'
+import {bundledFx} from './fx.js'
 import {
   decodeTable,
   encodeBinary,
@@ -437,7 +438,7 @@ class LazyCatalog implements Catalog {
 export function loadCatalog(options: LoadCatalogOptions): Catalog {
   const registry = options.registry ?? loadRegistry()
   const now = options.now ?? new Date()
-  const fx = options.fx ?? DEFAULT_FX
+  const fx = options.fx ?? bundledFx()
   const warnings: string[] = []
 
   if (options.catalogFile) {

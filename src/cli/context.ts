@@ -136,10 +136,8 @@ export class AppContext implements ServiceContext {
 
   /** The exchange rate for reports: config fx.cny_per_usd, else SKYHOP_FX_CNY_PER_USD, else the default. */
   async fx(): Promise<FxRates> {
-    const {fxFromEnv} = await import('../model/currency.js')
-    const base = fxFromEnv()
-    const cnyPerUsd = this.config().fx.cnyPerUsd
-    return cnyPerUsd ? {...base, cnyPerUsd, source: 'config fx.cny_per_usd'} : base
+    const {fxFor} = await import('../catalog/fx.js')
+    return fxFor(this.config().fx)
   }
 
   /** The planner's inputs gathered once (catalog, live offers, observations): for a sweep, planned as a whole. */

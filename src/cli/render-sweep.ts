@@ -151,7 +151,7 @@ export function renderCostReport(r: CostReport): string {
   ])
   const t = r.total
   const lines = [
-    `cost ${r.since ? `since ${r.since.slice(0, 19).replace('T', ' ')}` : 'of every recorded attempt'} (by ${r.by}; CNY at ${r.fx.cnyPerUsd}/USD, ${r.fx.source}):`,
+    `cost ${r.since ? `since ${r.since.slice(0, 19).replace('T', ' ')}` : 'of every recorded attempt'} (by ${r.by}; CNY at ${r.fx.cnyPerUsd}/USD of ${r.fx.asOf}, ${r.fx.source}):`,
     table,
     '',
     `total: ${t.summary}`,

@@ -33,6 +33,7 @@ export default class Accelerators extends BaseCommand {
       vendor: flags.vendor,
       runtime: flags.runtime as Runtime | undefined,
       minMemoryGB: flags['min-memory'],
+      fx: await this.ctx.fx(),
     })
     for (const w of report.warnings) this.note(`warning: ${w}`)
     this.out(renderAccelerators(report))

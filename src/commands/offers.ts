@@ -42,6 +42,7 @@ export default class Offers extends BaseCommand {
       limit: flags.limit,
       all: flags.all,
       adapters: await this.ctx.adapterNames(),
+      fx: await this.ctx.fx(),
     })
     for (const w of result.warnings) this.note(`warning: ${w}`)
     // Under --json the document is the output: no table to build for nothing.

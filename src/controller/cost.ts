@@ -327,7 +327,7 @@ export interface CostReport {
   since: string | null
   until: string
   by: CostGroupBy
-  fx: {cnyPerUsd: number; source: string}
+  fx: {cnyPerUsd: number; source: string; asOf: string}
   groups: CostGroup[]
   total: CostTotals
   billing: BillingPolicy[]
@@ -361,7 +361,7 @@ export function costReport(rows: readonly CostRow[], options: CostOptions): Cost
     since: options.since,
     until: options.now.toISOString(),
     by: options.by,
-    fx: {cnyPerUsd: options.fx.cnyPerUsd, source: options.fx.source},
+    fx: {cnyPerUsd: options.fx.cnyPerUsd, source: options.fx.source, asOf: options.fx.asOf},
     groups: [...groups.entries()]
       .map(([key, g]) => ({key, label: g.label, ...totals(g.items)}))
       .sort((x, y) => y.cost.knownUsd - x.cost.knownUsd || (x.label < y.label ? -1 : 1)),

@@ -1,7 +1,8 @@
 // The one conversion between currencies skyhop uses to compare offers. Prices stay in
 // the currency they were published in (a CNY list price is stored as CNY); only when two
 // offers are ranked against each other, or against a limit given in another currency,
-// are they converted, with the rate below unless the caller passes its own.
+// are they converted, at the rate the caller passes: the bundled dated one or the user's
+// (src/catalog/fx.ts).
 import type {Currency, Money} from './job-spec.js'
 
 export interface FxRates {
@@ -13,36 +14,13 @@ export interface FxRates {
   asOf: string
 }
 
-/**
- * 7.2 CNY/USD is the rate the bundled China price data was derived with: Tencent Cloud
- * publishes its international GPU list prices in USD (tencentcloud.com/pricing/cvm, collected
- * 2026-11-27), and data/sources/china.csv turned them into CNY at 7.2. Using the same rate
- * keeps those rows consistent when converted back. It is a convention of that data, not a
- * market quote: set SKYHOP_FX_CNY_PER_USD or the `fx` option when a current rate matters.
- */
-export const DEFAULT_FX: FxRates = Object.freeze({
-  cnyPerUsd: 7.2,
-  source:
-    'the rate the bundled Tencent Cloud USD list prices (tencentcloud.com/pricing/cvm, 2026-11-27) were converted to CNY with; not a market quote (set SKYHOP_FX_CNY_PER_USD)',
-  asOf: '2026-11-27',
-})
-
-/** The default rate, or the one in SKYHOP_FX_CNY_PER_USD when that is a positive number. */
-export function fxFromEnv(env: NodeJS.ProcessEnv = process.env, today = new Date()): FxRates {
-  const raw = env.SKYHOP_FX_CNY_PER_USD
-  if (raw === undefined || raw.trim() === '') return DEFAULT_FX
-  const rate = Number(raw)
-  if (!Number.isFinite(rate) || rate <= 0) return DEFAULT_FX
-  return {cnyPerUsd: rate, source: 'SKYHOP_FX_CNY_PER_USD', asOf: today.toISOString().slice(0, 10)}
-}
-
 /** Converts an amount to USD; USD passes through unchanged. */
-export function toUsd(money: Money, fx: FxRates = DEFAULT_FX): Money {
+export function toUsd(money: Money, fx: Pick<FxRates, 'cnyPerUsd'>): Money {
   return {amount: amountInUsd(money.amount, money.currency, fx), currency: 'USD'}
 }
 
 /** The bare-number form of toUsd, for hot loops over many offers. */
-export function amountInUsd(amount: number, currency: Currency, fx: FxRates = DEFAULT_FX): number {
+export function amountInUsd(amount: number, currency: Currency, fx: Pick<FxRates, 'cnyPerUsd'>): number {
   switch (currency) {
     case 'USD':
       return amount
@@ -52,7 +30,7 @@ export function amountInUsd(amount: number, currency: Currency, fx: FxRates = DE
 }
 
 /** Converts between any two supported currencies through USD. */
-export function convert(money: Money, to: Currency, fx: FxRates = DEFAULT_FX): Money {
+export function convert(money: Money, to: Currency, fx: Pick<FxRates, 'cnyPerUsd'>): Money {
   if (money.currency === to) return money
   const usd = amountInUsd(money.amount, money.currency, fx)
   return {amount: to === 'USD' ? usd : usd * fx.cnyPerUsd, currency: to}

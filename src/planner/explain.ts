@@ -160,8 +160,18 @@ export function noFeasiblePlanError(plan: Plan, options: NoFeasibleOptions = {})
       ? plan.excluded
       : plan.excluded.map((g) => (g.reason === 'region-not-allowed' ? {...g, message: `${g.subject} is outside --region ${flag}`} : g))
   const lines = summarizeExclusions(excluded, options.explain ? Number.POSITIVE_INFINITY : undefined)
+  // Every offer runs another software stack: no group to fix, the catalog has nothing for the
+  // job's runtimes (issue 23: a neuware or dtk job listed a page of CUDA exclusions instead).
+  // CPU-only machines left out of a job that needs an accelerator do not change that.
+  const noStack =
+    excluded.some((g) => g.reason === 'runtime-mismatch') &&
+    excluded.every((g) => g.reason === 'runtime-mismatch' || (g.reason === 'accelerator-mismatch' && g.subject === 'cpu-only'))
   const head =
-    plan.offersConsidered === 0 ? 'the catalog has no offers' : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
+    plan.offersConsidered === 0
+      ? 'the catalog has no offers'
+      : noStack
+        ? `no offer can run ${plan.job}: none of the ${plan.offersConsidered} offers in the catalog has an accelerator of the job's runtimes`
+        : `no offer can run ${plan.job} (${plan.offersConsidered} offers looked at)`
   const regions = [...new Set(excluded.filter((g) => g.reason === 'region-not-allowed').map((g) => g.subject))]
   // The flag is the likeliest culprit when it is what kept the offers out: say so first.
   const flagLine =
@@ -169,10 +179,13 @@ export function noFeasiblePlanError(plan: Plan, options: NoFeasibleOptions = {})
       ? `--region ${flag}: none of the offers that meet the job's other rules is there; they are in ${regions.slice(0, 6).join(', ')}${regions.length > 6 ? ', …' : ''}\n`
       : ''
   return new NoFeasiblePlanError(flagLine + (lines.length > 0 ? `${head}:\n  ${lines.join('\n  ')}` : head), {
-    hint: hintFor(excluded, options.explain === true),
+    hint: noStack ? NO_STACK_HINT : hintFor(excluded, options.explain === true),
     details: {job: plan.job, objective: plan.objective, excluded, assumptions: plan.assumptions},
   })
 }
+
+const NO_STACK_HINT =
+  "The bundled catalog lists only offers a public source states, and none yet for accelerators of these runtimes (docs/catalog.md#domestic-accelerators). Give your own offers, a private cluster's or a negotiated price, with --catalog FILE or catalog.merge in the config (examples/domestic-pool.yaml is one to start from), or add a runtime the job can also run on."
 
 /** The same for a sweep in which no job could be assigned. */
 export function noFeasibleSweepError(sweep: SweepPlan): NoFeasiblePlanError {

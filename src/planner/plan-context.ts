@@ -60,6 +60,8 @@ export class JobContext {
   readonly now: Date
   readonly nowMs: number
   readonly cnyPerUsd: number
+  /** The rate in words, its date and source, for the note of a plan that converted a price. */
+  readonly fxNote: string
   /** Hours until the deadline divided by (1 + margin); Infinity without a deadline. */
   readonly allowedHours: number
   readonly hoursToDeadline: number
@@ -130,6 +132,8 @@ export class JobContext {
     this.now = input.now
     this.nowMs = input.now.getTime()
     this.cnyPerUsd = input.fx.cnyPerUsd
+    const {asOf, source} = input.fx
+    this.fxNote = `${input.fx.cnyPerUsd} CNY per USD${asOf ? ` of ${asOf}` : ''}${source ? ` (${source})` : ''}`
     this.resolve = input.accelerators
 
     if (job.deadline === null) {

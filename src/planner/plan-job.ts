@@ -527,7 +527,7 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
   if (g.runConfidence === 'low') notes.push('throughput-low-confidence')
   if (s.queueConfidence === 'low') notes.push('queue-prior')
   if (s.spot && ctx.checkpointHours === null) notes.push('no-checkpoint')
-  if (currency !== 'USD') ctx.note(`prices in ${currency} are ranked in USD at ${ctx.cnyPerUsd} CNY per USD`)
+  if (currency !== 'USD') ctx.note(`prices in ${currency} are ranked in USD at ${ctx.fxNote}`)
   const finishAt = new Date(ctx.nowMs + s.finishHours * 3_600_000)
   // A gang's candidates say what their nodes talk over (null: nobody documented it).
   const gang = nodes > 1 ? {interconnect: offer.interconnect ?? null} : {}

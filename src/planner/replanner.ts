@@ -35,7 +35,7 @@ export interface PlanningCatalog {
   offers: number
   providers: Array<{provider: string; origin: string; asOf: string | null}>
   warnings: string[]
-  fx: {cnyPerUsd: number; source: string}
+  fx: {cnyPerUsd: number; source: string; asOf: string}
 }
 
 /** Everything a plan is made from, gathered once: for one job (the replanner) or a sweep (planSweep). */
@@ -98,7 +98,7 @@ export async function planInputFrom(inputs: PlanningInputs, spec: JobSpec): Prom
     ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
     ...(spec.container && inputs.containerProviders ? {containerProviders: await inputs.containerProviders()} : {}),
     ...(spec.container && inputs.containerReasons ? {containerReasons: await inputs.containerReasons()} : {}),
-    fx: {cnyPerUsd: inputs.fx.cnyPerUsd},
+    fx: {cnyPerUsd: inputs.fx.cnyPerUsd, source: inputs.fx.source, asOf: inputs.fx.asOf},
     observations: inputs.observations(),
     queueEstimates: await inputs.queueEstimates(spec),
   }

@@ -102,7 +102,8 @@ export interface PlanInput {
   containerProviders?: ReadonlySet<string>
   /** Why a configured provider cannot run the job's container image (Provider.containerUnsupported), by provider. */
   containerReasons?: ReadonlyMap<string, string>
-  fx: {cnyPerUsd: number}
+  /** Yuan per dollar; `asOf` and `source` are named in the plan's note when a price was converted. */
+  fx: {cnyPerUsd: number; asOf?: string; source?: string}
   observations?: readonly Observation[]
   queueEstimates?: ReadonlyMap<OfferKey, QueueEstimate>
   blocked?: BlockList

@@ -2,7 +2,8 @@
 // whether skyhop can launch there (the catalog also holds providers kept for comparison).
 import {type OfferSearchResult as CatalogSearchResult, searchOffers} from '../catalog/offer-search.js'
 import {OFFER_SORTS, type RankedOffer} from '../catalog/query.js'
-import {fxFromEnv} from '../model/currency.js'
+import {fxFromEnv} from '../catalog/fx.js'
+import type {FxRates} from '../model/currency.js'
 import {KNOWN_PROVIDERS} from '../providers/registry.js'
 
 export type {RankedOffer} from '../catalog/query.js'
@@ -35,11 +36,13 @@ export interface OffersOptions {
   all?: boolean
   /** Every provider skyhop can launch on (built in and plugins'); default the built-in ones. */
   adapters?: readonly string[]
+  /** The rate CNY prices are ranked at (the command's: config, environment or the bundled one). */
+  fx?: FxRates
 }
 
 export function findOffers(options: OffersOptions): OfferSearchResult {
-  const {all, limit, adapters: names, ...query} = options
-  const result = searchOffers({...query, fx: fxFromEnv(), limit: all ? undefined : (limit ?? DEFAULT_OFFER_LIMIT)})
+  const {all, limit, adapters: names, fx, ...query} = options
+  const result = searchOffers({...query, fx: fx ?? fxFromEnv(), limit: all ? undefined : (limit ?? DEFAULT_OFFER_LIMIT)})
   const adapters: ReadonlySet<string> = new Set(names ?? KNOWN_PROVIDERS)
   return {...result, offers: result.offers.map((r) => ({...r, launchable: adapters.has(r.offer.provider)}))}
 }

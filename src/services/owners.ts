@@ -5,7 +5,7 @@
 import {type SkyhopConfig, identityOf} from '../config.js'
 import type {ReplicaBudget} from '../controller/service-controller.js'
 import {BudgetExceededError, PermissionError} from '../errors.js'
-import {amountInUsd, DEFAULT_FX, type FxRates} from '../model/currency.js'
+import {amountInUsd, type FxRates} from '../model/currency.js'
 import type {Currency, JobSpec} from '../model/job-spec.js'
 import {TERMINAL_REPLICA_STATES} from '../model/service.js'
 import {type BudgetHeadroom, type BudgetVerdict, budgetHeadroom, withinBudgets} from '../planner/spend-budget.js'
@@ -58,7 +58,7 @@ function limitsOf(config: SkyhopConfig) {
 }
 
 /** The limits on `owner` and what each has left, from everyone's running spend now: jobs (sweeps' included) and services. */
-export function headroomFor(config: SkyhopConfig, store: Store, owner: string, fx: FxRates = DEFAULT_FX): BudgetHeadroom[] {
+export function headroomFor(config: SkyhopConfig, store: Store, owner: string, fx: FxRates): BudgetHeadroom[] {
   const limits = limitsOf(config)
   if (limits === null) return []
   const running = [...store.runningSpendByOwner(fx), ...new ServiceStore(store).runningSpendByOwner(fx)]
@@ -116,7 +116,7 @@ export function specWithinBudget(spec: JobSpec, maxUsdPerHour: number | null, fx
 export function admitWithinBudget<T>(
   config: SkyhopConfig,
   store: Store,
-  input: {owner: string; jobName: string; usdPerHour: number | null; fx?: FxRates},
+  input: {owner: string; jobName: string; usdPerHour: number | null; fx: FxRates},
   record: () => T,
 ): T {
   return store.transaction(() => {

@@ -73,11 +73,10 @@ export async function createPlanning(setup: PlanningSetup): Promise<Planning> {
 
 export async function gatherPlanningInputs(setup: PlanningSetup): Promise<PlanningInputs> {
   const {loadCatalog} = await import('../catalog/catalog.js')
-  const {fxFromEnv} = await import('../model/currency.js')
+  const {fxFor} = await import('../catalog/fx.js')
   const now = setup.now ?? (() => new Date())
   const containerAnswers = new PromiseCache<{able: ReadonlySet<string>; why: ReadonlyMap<string, string>}>()
-  const baseFx = fxFromEnv()
-  const fx = setup.config.fx.cnyPerUsd ? {...baseFx, cnyPerUsd: setup.config.fx.cnyPerUsd, source: 'config fx.cny_per_usd'} : baseFx
+  const fx = fxFor(setup.config.fx)
   const catalog = loadCatalog({
     home: setup.home,
     catalogFile: setup.catalogFile,
@@ -173,7 +172,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
       offers: index.size,
       providers: catalog.sources.map((s) => ({provider: s.provider, origin: s.origin, asOf: s.asOf})),
       warnings: [...catalog.warnings],
-      fx: {cnyPerUsd: fx.cnyPerUsd, source: fx.source},
+      fx: {cnyPerUsd: fx.cnyPerUsd, source: fx.source, asOf: fx.asOf},
     },
   }
 }

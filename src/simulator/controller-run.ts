@@ -150,7 +150,12 @@ export async function runController(input: ControllerRunInput): Promise<Controll
       observations: () => observationsFrom(store, clock.now()),
       options: {top: 1000, safetyMargin: 0},
       now: clock.now,
-      catalog: {offers: offers.length, providers: [], warnings: [], fx: {cnyPerUsd: 7.2, source: 'simulator'}},
+      catalog: {
+        offers: offers.length,
+        providers: [],
+        warnings: [],
+        fx: {cnyPerUsd: 7.2, source: 'simulator (USD only)', asOf: new Date(SIM_EPOCH_MS).toISOString().slice(0, 10)},
+      },
       quotas: [],
     })
     const job = store.createJob({name: spec.name, file: null, spec})

@@ -6,7 +6,7 @@ import {Worker} from 'node:worker_threads'
 
 import {type AcceleratorRegistry, loadRegistry} from '../catalog/accelerators.js'
 import {loadCatalog} from '../catalog/catalog.js'
-import {fxFromEnv} from '../model/currency.js'
+import {fxFromEnv} from '../catalog/fx.js'
 import {providerInfo} from '../catalog/providers.js'
 import {BugError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'

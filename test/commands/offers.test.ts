@@ -38,7 +38,7 @@ describe('skyhop offers', () => {
     expect(r.stdout).to.match(/^PROVIDER\s+REGION/)
     expect(r.stdout).to.match(/~¥19\.00/)
     expect(r.stdout).to.include('~ estimate')
-    expect(r.stdout).to.match(/CNY converted at 7\.2 per USD/)
+    expect(r.stdout).to.match(/CNY converted at 6\.9858 per USD \(CFETS central parity .*chinamoney\.com\.cn.*, 2026-01-27\)/)
   })
 
   it('filters by spot, region and max price, and sorts by price per TFLOPS', () => {

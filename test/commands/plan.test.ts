@@ -289,6 +289,64 @@ describe('what a new user trips over: plans', function () {
     expect(text.stdout).not.to.match(/\$0\.00/)
   })
 
+  it('a CNY price is ranked at the dated public rate, named with its date in --json and the notes; config may give its own', () => {
+    const home = tempHome()
+    const catalog = join(home, 'npu.yaml')
+    writeFileSync(
+      catalog,
+      'offers:\n  - {provider: slurm, region: campus-hpc, instanceType: npu-partition, accelerator: {name: Ascend910B, count: 8}, vcpus: 192, memoryGiB: 1536, price: {onDemand: 40, currency: CNY}}\n',
+    )
+    const file = join(home, 'cann.yaml')
+    writeFileSync(file, 'name: cann\nrun: x\nresources:\n  accelerators: {vendor: huawei, count: 8}\n  runtimes: [cann]\n')
+    const r = runCli(['plan', file, '--catalog', catalog, '--all-providers', '--json'], {home})
+    expect(r.code, r.stderr).to.equal(0)
+    const result = parseEnvelope(r.stdout).result
+    expect(validateResult(result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    expect(result.catalog.fx).to.deep.include({cnyPerUsd: 6.9858, asOf: '2026-01-27'})
+    expect(result.catalog.fx.source).to.match(/^CFETS central parity .*chinamoney\.com\.cn/)
+    // 40 CNY an hour at 6.9858 CNY per USD.
+    expect(result.chosen.hourlyPriceUsd).to.be.closeTo(40 / 6.9858, 1e-3)
+    expect(result.assumptions.join('\n')).to.include('prices in CNY are ranked in USD at 6.9858 CNY per USD of 2026-01-27 (CFETS')
+
+    const config = join(home, 'config.yaml')
+    writeFileSync(config, 'fx: {cny_per_usd: 8, as_of: 2026-12-01, source: my bank}\n')
+    const own = runCli(['plan', file, '--catalog', catalog, '--all-providers', '--json'], {home, env: {SKYHOP_CONFIG: config}})
+    expect(own.code, own.stderr).to.equal(0)
+    const mine = parseEnvelope(own.stdout).result
+    expect(mine.catalog.fx).to.deep.equal({cnyPerUsd: 8, asOf: '2026-12-01', source: 'my bank'})
+    expect(mine.chosen.hourlyPriceUsd).to.be.closeTo(5, 1e-9)
+  })
+
+  it('a job of a domestic runtime the catalog has no offer for says so and how to add offers; with the example price sheet it plans onto that card', () => {
+    const home = tempHome()
+    const job = (runtime: string) => {
+      const file = join(home, `${runtime}.yaml`)
+      writeFileSync(file, `name: ${runtime}\nrun: x\nresources:\n  accelerators: {count: 1..8}\n  runtimes: [${runtime}]\n`)
+      return file
+    }
+    const none = runCli(['plan', job('neuware'), '--all-providers'], {home, env: slurmOff(home)})
+    expect(none.code).to.equal(5)
+    expect(none.stderr).to.match(/none of the \d+ offers in the catalog has an accelerator of the job's runtimes/)
+    expect(none.stderr).to.include('docs/catalog.md#domestic-accelerators')
+    expect(none.stderr).to.include('examples/domestic-pool.yaml')
+    const sheet = join(ROOT, 'examples', 'domestic-pool.yaml')
+    for (const [runtime, accelerator] of [
+      ['neuware', 'MLU370-X8'],
+      ['dtk', 'DCU-K100'],
+      ['xpu', 'Kunlunxin-P800'],
+      ['maca', 'MetaX-C500'],
+      ['musa', 'MTT-S4000'],
+      ['corex', 'BI-V150'],
+    ]) {
+      const r = runCli(['plan', job(runtime), '--catalog', sheet, '--all-providers', '--json'], {home})
+      expect(r.code, `${runtime}: ${r.stderr}`).to.equal(0)
+      const result = parseEnvelope(r.stdout).result
+      expect(result.chosen.accelerator, runtime).to.deep.equal({name: accelerator, count: 8})
+      // The sheet leaves prices to the user: chosen, its cost unknown, never $0.
+      expect(result.chosen.estimatedCostUsd, runtime).to.equal(null)
+    }
+  })
+
   it('with max_price the same job exits 5, the unknown price first', () => {
     const home = tempHome()
     const file = join(home, 'cann.yaml')

@@ -25,7 +25,7 @@ export function testConfig(): SkyhopConfig {
       slurm: {enabled: false, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
     },
     catalog: {merge: null},
-    fx: {cnyPerUsd: null},
+    fx: {cnyPerUsd: null, asOf: null, source: null},
     quotas: [],
     checkpointStore: null,
     file: null,

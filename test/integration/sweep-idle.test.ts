@@ -8,7 +8,7 @@ import {closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync} fro
 import {tmpdir} from 'node:os'
 import {basename, join} from 'node:path'
 
-import {DEFAULT_FX} from '../../src/model/currency.js'
+import {bundledFx} from '../../src/catalog/fx.js'
 import {loadConfig} from '../../src/config.js'
 import {attemptCost} from '../../src/controller/cost.js'
 import {releaseIdle} from '../../src/controller/idle.js'
@@ -122,7 +122,7 @@ describe('idle guard (local provider, a lingering runner)', function () {
 
     // Cost: the 2.5 s between the job's end and the release are idle, paid time.
     const row = store.costRows().find((r) => r.attempt.id === attempt.id)!
-    const cost = attemptCost(row, now, DEFAULT_FX)
+    const cost = attemptCost(row, now, bundledFx())
     expect(cost.idleSeconds).to.be.closeTo(2.5, 1e-6)
     // A second pass finds nothing to do.
     expect(await releaseIdle({store, providers, now: new Date(endedMs + 10_000)})).to.deep.equal([])

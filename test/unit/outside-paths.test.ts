@@ -5,7 +5,7 @@ import {expect} from 'chai'
 import {readFileSync, readdirSync, statSync} from 'node:fs'
 import {join, relative, resolve} from 'node:path'
 
-import {DEFAULT_FX} from '../../src/model/currency.js'
+import {bundledFx} from '../../src/catalog/fx.js'
 import {PROVIDERS} from '../../src/catalog/providers.js'
 
 const ROOT = resolve(import.meta.dirname, '..', '..')
@@ -37,8 +37,8 @@ describe('no path outside the project in the product', () => {
   })
 
   it('the default exchange rate and the spot notices name public sources', () => {
-    expect(DEFAULT_FX.source).to.match(/tencentcloud\.com/)
-    expect(DEFAULT_FX.source).not.to.match(/assumed|\.csv/)
+    expect(bundledFx().source).to.match(/chinamoney\.com\.cn/)
+    expect(bundledFx().source).not.to.match(/assumed|\.csv/)
     for (const p of PROVIDERS) expect(p.noticeSeconds.source ?? '', p.id).not.to.match(/\.md\b|\.csv\b/)
   })
 })

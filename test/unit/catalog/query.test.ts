@@ -93,7 +93,7 @@ describe('catalog: offer queries', () => {
       expect(types({maxPrice: {amount: 2, currency: 'USD'}, accelerator: parseAcceleratorFilter('A100', registry)})).to.deep.equal([
         'lambda:gpu_1x_a100:us-east-1',
       ])
-      // 16.4 CNY is 2.28 USD at 7.2: under 20 CNY (2.78 USD), over 14 CNY.
+      // 16.4 CNY is 2.35 USD at 6.9858: under 20 CNY (2.86 USD), over 14 CNY (2.00 USD).
       expect(types({maxPrice: {amount: 20, currency: 'CNY'}, providers: ['aliyun']})).to.have.length(1)
       expect(types({maxPrice: {amount: 14, currency: 'CNY'}, providers: ['aliyun']})).to.have.length(0)
       // An unknown price never passes a limit.
@@ -117,7 +117,7 @@ describe('catalog: offer queries', () => {
     it('by price, unknown prices last, CNY compared in USD', () => {
       const r = queryOffers(catalog, {accelerator: parseAcceleratorFilter('A100:1', registry), sort: 'price'})
       expect(r.offers.map((o) => o.offer.provider)).to.deep.equal(['lambda', 'aliyun'])
-      expect(r.offers[1].priceUsd).to.be.closeTo(16.4 / 7.2, 1e-9)
+      expect(r.offers[1].priceUsd).to.be.closeTo(16.4 / 6.9858, 1e-9)
       const all = queryOffers(catalog, {sort: 'price'}).offers
       expect(all.at(-1)!.offer.provider).to.equal('huaweicloud')
     })
@@ -150,6 +150,6 @@ describe('catalog: offer queries', () => {
     const r = searchOffers({home, accelerator: 'A100:8+', maxPrice: '100', spot: true})
     expect(r.query.accelerator).to.deep.equal({names: ['A100-40GB'], count: {min: 8, max: null}, text: 'A100:8+'})
     expect(r.query.maxPrice).to.deep.equal({amount: 100, currency: 'USD'})
-    expect(r.fx.cnyPerUsd).to.equal(7.2)
+    expect(r.fx).to.deep.include({cnyPerUsd: 6.9858, asOf: '2026-01-27'})
   })
 })

@@ -4,14 +4,14 @@
 import {expect} from 'chai'
 import {rmSync} from 'node:fs'
 
-import {DEFAULT_FX} from '../../../src/model/currency.js'
+import {bundledFx} from '../../../src/catalog/fx.js'
 import {attemptCost, billingPolicy, costFromStore, formatHours} from '../../../src/controller/cost.js'
 import type {JobSpec} from '../../../src/model/job-spec.js'
 import type {Store} from '../../../src/state/store.js'
 import {describeEngines} from '../../helpers/engines.js'
 import {type AttemptRecordState} from '../../../src/model/records.js'
 
-const FX = {...DEFAULT_FX, cnyPerUsd: 7.2}
+const FX = {...bundledFx(), cnyPerUsd: 7.2}
 const at = (hhmmss: string) => `2026-11-20T${hhmmss}.000Z`
 
 function spec(name: string, checkpointIntervalSeconds: number | null = null): JobSpec {
@@ -253,6 +253,17 @@ describeEngines('cost accounting (hand-computed)', (engine) => {
     expect(t.summary).to.match(
       /^paid for 4\.2 h, job ran 4\.5 h; waste: 0\.2 h provisioning, 1\.5 min idle after the job ended, 0\.7 h of work lost to preemption, 20 s billing rounding and minimums; \$5\.09 spent, on demand would have cost \$13\.23 \(spot saved \$8\.13\)$/,
     )
+  })
+
+  it('converts the CNY attempt at the dated public rate and names it, date and source, in the report and its table', async () => {
+    const r = costFromStore(store, {now: new Date(at('14:00:00')), fx: bundledFx(), by: 'provider', since: null})
+    expect(r.fx).to.deep.equal({cnyPerUsd: 6.9858, asOf: '2026-01-27', source: bundledFx().source})
+    // attempt B: 3.72 CNY billed on aliyun, at CFETS's 6.9858 CNY/USD of 2026-01-27 (the report keeps 6 decimals).
+    expect(r.groups.find((g) => g.key === 'aliyun')!.cost.usd).to.be.closeTo(3.72 / 6.9858, 1e-6)
+    const {renderCostReport} = await import('../../../src/cli/render-sweep.js')
+    const text = renderCostReport(r)
+    expect(text).to.include('CNY at 6.9858/USD of 2026-01-27, CFETS central parity rate')
+    expect(text).to.include('chinamoney.com.cn')
   })
 
   it('groups by provider, job and sweep', () => {

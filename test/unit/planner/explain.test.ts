@@ -53,6 +53,37 @@ describe('planner: what exclusions say', () => {
     expect(both.excluded[0].message).to.match(/the job's budget and max_price cannot be checked against$/)
   })
 
+  it('a job of a runtime no offer runs says the catalog has nothing for it and how to add offers, not a page of CUDA groups', () => {
+    const offers = [
+      offer({acc: 'H100', count: 8}),
+      offer({acc: 'SLOW'}),
+      offer({acc: 'Ascend910B', count: 8}),
+      offer({acc: null, count: 0}),
+    ]
+    const neuware = job({resources: {accelerators: [request('any:1..8', null, [1, 8])], runtimes: ['neuware']}, work: null})
+    const plan = planJob(input(neuware, offers))
+    expect(plan.candidates).to.have.length(0)
+    expect(plan.excluded.map((g) => `${g.reason}:${g.subject}`).sort()).to.deep.equal([
+      'accelerator-mismatch:cpu-only',
+      'runtime-mismatch:Ascend910B',
+      'runtime-mismatch:H100',
+      'runtime-mismatch:SLOW',
+    ])
+    const error = noFeasiblePlanError(plan)
+    expect(error.message.split('\n')[0]).to.equal(
+      "no offer can run test-job: none of the 4 offers in the catalog has an accelerator of the job's runtimes:",
+    )
+    expect(error.hint).to.match(/none yet for accelerators of these runtimes \(docs\/catalog\.md#domestic-accelerators\)/)
+    expect(error.hint).to.match(/--catalog FILE or catalog\.merge/)
+    expect(error.hint).to.include('examples/domestic-pool.yaml')
+    // With an MLU offer that is excluded for another reason, the groups stay the message.
+    const withMlu = planJob(input(neuware, [...offers, offer({acc: 'MLU370', count: 16})]))
+    expect(withMlu.candidates).to.have.length(0)
+    const other = noFeasiblePlanError(withMlu)
+    expect(other.message.split('\n')[0]).to.match(/^no offer can run test-job \(5 offers looked at\):$/)
+    expect(other.hint ?? '').not.to.include('domestic-pool')
+  })
+
   it('orders groups by relevance: a CPU-only job restricted to AWS leads with its AWS offers, not with other providers', () => {
     // Other providers have more offers, some CPU-only; every AWS offer carries a GPU.
     const offers = [

@@ -4,7 +4,7 @@
 import {expect} from 'chai'
 import {rmSync} from 'node:fs'
 
-import {fxFromEnv} from '../../../src/model/currency.js'
+import {fxFromEnv} from '../../../src/catalog/fx.js'
 import type {ServiceContext} from '../../../src/services/context.js'
 import {cost, costReports} from '../../../src/services/cost.js'
 import {Store} from '../../../src/state/store.js'

@@ -235,14 +235,14 @@ describe('owners, roles and budgets', () => {
       const store = Store.open(home)
       const spec = testJobSpec({name: 'x', run: 'true'})
       const record = (name: string) => () => store.createJob({name, file: null, spec, owner: 'alice', plannedUsdPerHour: 1.5})
-      admitWithinBudget(c, store, {owner: 'alice', jobName: 'one', usdPerHour: 1.5}, record('one'))
-      expect(() => admitWithinBudget(c, store, {owner: 'alice', jobName: 'two', usdPerHour: 1.5}, record('two'))).to.throw(
+      admitWithinBudget(c, store, {owner: 'alice', jobName: 'one', usdPerHour: 1.5, fx: FX}, record('one'))
+      expect(() => admitWithinBudget(c, store, {owner: 'alice', jobName: 'two', usdPerHour: 1.5, fx: FX}, record('two'))).to.throw(
         BudgetExceededError,
         /2.00 USD\/h with 1.50 USD\/h running/,
       )
       expect(store.listJobs().map((j) => j.name)).to.deep.equal(['one'])
       // Another user without a budget is not limited by alice's.
-      admitWithinBudget(c, store, {owner: 'bob', jobName: 'b', usdPerHour: 100}, record('b'))
+      admitWithinBudget(c, store, {owner: 'bob', jobName: 'b', usdPerHour: 100, fx: FX}, record('b'))
       store.close()
     })
   })

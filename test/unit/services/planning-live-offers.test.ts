@@ -27,7 +27,7 @@ const config: SkyhopConfig = {
     slurm: {enabled: true, cluster: null, partitions: null, account: null, qos: null, gres: {}, pricePerHourUsd: {}},
   },
   catalog: {merge: null},
-  fx: {cnyPerUsd: null},
+  fx: {cnyPerUsd: null, asOf: null, source: null},
   quotas: [],
   checkpointStore: null,
   file: null,
