@@ -231,4 +231,29 @@ describe('utilisation of a gang on the local provider (end to end)', function ()
     expect(after).to.match(/ {2}all ranks: CPU +\d+% of \d+ cores on average {3}memory peak/)
     expect(after).to.match(/ {2}rank 1: CPU \d+% of \d+ cores on average {3}memory peak .* {3}accelerators 15% busy on average/)
   })
+
+  it('holds the idle policy against every rank: a gang whose head idles while rank 1 works runs on; an all-idle gang is stopped', () => {
+    const {home, env} = setup([])
+    writeFileSync(env.SKYHOP_CONFIG, 'providers:\n  slurm: {enabled: false}\n  local: {max_nodes: 4}\n')
+    // CPU is the basis (no accelerator tool): a sleeping rank is at 0%, a busy loop well above 2%
+    // of this machine's cores even when other load leaves it a fifth of one.
+    const policy = 'usage: {sample_interval: 0.5s, idle: {below: 2%, for: 3s, action: stop}}'
+    const working = jobFile(
+      home,
+      'gang-working',
+      `nodes: 2\n${policy}\nrun: |\n  if [ "$SKYHOP_NODE_RANK" = 1 ]; then end=$((SECONDS+9)); while ((SECONDS<end)); do :; done; else sleep 9; fi\n`,
+    )
+    const r = runCli(['launch', working, '--yes', '--wait'], {home, env})
+    const job = status(home, env, 'gang-working')
+    expect(r.code, r.stderr).to.equal(0)
+    expect(job.state, job.reason).to.equal('SUCCEEDED')
+    expect(job.events.map((e: any) => e.kind)).to.not.include('usage-idle-stop')
+    const idle = jobFile(home, 'gang-idle', `nodes: 2\n${policy}\nrun: sleep 60\n`)
+    const started = Date.now()
+    runCli(['launch', idle, '--yes', '--wait'], {home, env})
+    expect(Date.now() - started, 'stopped long before its 60 s').to.be.lessThan(40_000)
+    const stopped = status(home, env, 'gang-idle')
+    expect(stopped.state).to.equal('CANCELLED')
+    expect(stopped.reason).to.match(/^stopped by its idle policy: its CPUs stayed below 2% busy/)
+  })
 })
