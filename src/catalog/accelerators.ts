@@ -90,8 +90,9 @@ export function createRegistry(entries: readonly Accelerator[]): AcceleratorRegi
     }
     return undefined
   }
-  // Two words deep: "Google Cloud TPU v5e", "NVIDIA Tesla V100".
-  const resolve = (name: string): Accelerator | undefined => lookup(normalizeName(name), 2)
+  // Two words deep: "Google Cloud TPU v5e", "NVIDIA Tesla V100". Trademark marks are no part of
+  // a name: tools print them (xpu-smi: `Intel(R) Arc(TM) B580`), no alias list carries them.
+  const resolve = (name: string): Accelerator | undefined => lookup(normalizeName(name.replace(/\((?:R|TM)\)|[®™]/gi, ' ')), 2)
 
   const suggest = (name: string): string | undefined => {
     const guess = didYouMean(normalizeName(name), index.keys())

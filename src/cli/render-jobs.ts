@@ -1,5 +1,5 @@
 // Human renderings of plans, jobs and attempts for launch, status and friends.
-import type {UsageSummary} from '../model/usage.js'
+import type {UsageSample, UsageSummary} from '../model/usage.js'
 import type {CancelResult} from '../services/cancel.js'
 import type {ImportResult} from '../services/import.js'
 import type {AttemptSummary, JobSummary, NodeSummary} from '../services/jobs.js'
@@ -165,36 +165,67 @@ export function logPrinter(): (entry: LogLine) => void {
 
 const gib = (mib: number) => (mib < 1024 ? `${Math.round(mib)} MiB` : `${(mib / 1024).toFixed(mib >= 10 * 1024 ? 0 : 1)} GiB`)
 
+/** The means and peaks of a summary (a gang's: over every rank, the peaks those of one node). */
+function summaryLines(u: UsageSummary, pad: string): string[] {
+  const lines = [`${pad}CPU     ${Math.round(u.cpuBusy * 100)}% of ${u.cores} cores on average   memory peak ${gib(u.memPeakMiB)}`]
+  if (u.accelerators > 0) {
+    const mem =
+      u.acceleratorMemPeakMiB !== null
+        ? `   memory peak ${gib(u.acceleratorMemPeakMiB)}${u.acceleratorMemTotalMiB ? ` of ${gib(u.acceleratorMemTotalMiB)}` : ''}`
+        : ''
+    lines.push(
+      `${pad}${u.accelerators} × ${u.acceleratorTool}  ${u.acceleratorBusy === null ? '?' : `${Math.round(u.acceleratorBusy * 100)}%`} busy on average${mem}`,
+    )
+  }
+  return lines
+}
+
+/** One sample's lines: CPU and memory, then one line per accelerator, each indented by `pad`. */
+function sampleLines(s: UsageSample, pad: string): string[] {
+  const lines = [
+    `${pad}CPU     ${s.cpuCores.toFixed(2)} of ${s.cores} cores (${Math.round((100 * s.cpuCores) / Math.max(1, s.cores))}%)   memory ${gib(s.rssMiB)}${s.memTotalMiB > 0 ? ` of ${gib(s.memTotalMiB)}` : ''}`,
+  ]
+  for (const a of s.accelerators) {
+    const mem = a.memUsedMiB !== null ? `   memory ${gib(a.memUsedMiB)}${a.memTotalMiB ? ` of ${gib(a.memTotalMiB)}` : ''}` : ''
+    lines.push(`${pad}${s.tool} ${a.index}  ${a.busyPct === null ? '?' : `${a.busyPct}%`} busy${mem}`)
+  }
+  if (s.unreadable.length > 0) lines.push(`${pad}unreadable: ${s.unreadable.join(', ')}`)
+  return lines
+}
+
 /**
  * An attempt's utilisation: its latest sample while it runs (live), the mean and peaks over its
- * samples otherwise, one line per accelerator.
+ * samples otherwise, one line per accelerator. A gang's: the means and peaks over every rank,
+ * then each rank's own (its latest sample while it runs).
  */
 export function renderUsage(n: number, state: string, u: UsageSummary): string[] {
   const live = state === 'RUNNING' && u.last !== null
+  const gang = u.ranks !== undefined && u.ranks.length > 1
+  const over = gang ? ` over ${u.ranks!.length} ranks` : ''
   const lines = [
-    `utilisation, attempt ${n} (${u.samples} sample${u.samples === 1 ? '' : 's'}${live ? `, latest ${u.last!.ts.slice(11, 19)}Z` : ''}):`,
+    `utilisation, attempt ${n} (${u.samples} sample${u.samples === 1 ? '' : 's'}${over}${live ? `, latest ${u.lastAt!.slice(11, 19)}Z` : ''}):`,
   ]
+  if (gang) {
+    lines.push(...summaryLines(u, '  all ranks: '))
+    for (const r of u.ranks!) {
+      if (r.samples === 0) {
+        lines.push(`  rank ${r.rank}: no samples`)
+      } else if (live && r.last) {
+        lines.push(`  rank ${r.rank} (latest ${r.last.ts.slice(11, 19)}Z):`, ...sampleLines(r.last, '    '))
+      } else {
+        const accel =
+          r.accelerators > 0 && r.acceleratorBusy !== null ? `   accelerators ${Math.round(r.acceleratorBusy * 100)}% busy on average` : ''
+        lines.push(
+          `  rank ${r.rank}: CPU ${Math.round(r.cpuBusy * 100)}% of ${r.cores} cores on average   memory peak ${gib(r.memPeakMiB)}${accel}`,
+        )
+      }
+    }
+    return lines
+  }
   if (live) {
-    const s = u.last!
-    lines.push(
-      `  CPU     ${s.cpuCores.toFixed(2)} of ${s.cores} cores (${Math.round((100 * s.cpuCores) / Math.max(1, s.cores))}%)   memory ${gib(s.rssMiB)}${s.memTotalMiB > 0 ? ` of ${gib(s.memTotalMiB)}` : ''}`,
-    )
-    for (const a of s.accelerators) {
-      const mem = a.memUsedMiB !== null ? `   memory ${gib(a.memUsedMiB)}${a.memTotalMiB ? ` of ${gib(a.memTotalMiB)}` : ''}` : ''
-      lines.push(`  ${s.tool} ${a.index}  ${a.busyPct === null ? '?' : `${a.busyPct}%`} busy${mem}`)
-    }
-    if (s.unreadable.length > 0) lines.push(`  unreadable: ${s.unreadable.join(', ')}`)
+    lines.push(...sampleLines(u.last!, '  '))
   } else {
-    lines.push(`  CPU     ${Math.round(u.cpuBusy * 100)}% of ${u.cores} cores on average   memory peak ${gib(u.memPeakMiB)}`)
-    if (u.accelerators > 0) {
-      const mem =
-        u.acceleratorMemPeakMiB !== null
-          ? `   memory peak ${gib(u.acceleratorMemPeakMiB)}${u.acceleratorMemTotalMiB ? ` of ${gib(u.acceleratorMemTotalMiB)}` : ''}`
-          : ''
-      lines.push(
-        `  ${u.accelerators} × ${u.acceleratorTool}  ${u.acceleratorBusy === null ? '?' : `${Math.round(u.acceleratorBusy * 100)}%`} busy on average${mem}`,
-      )
-    }
+    lines.push(...summaryLines(u, '  '))
   }
   return lines
 }

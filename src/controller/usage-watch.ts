@@ -5,7 +5,16 @@
 import {TERMINAL_ATTEMPT_STATES, type PollResult} from '../model/attempt.js'
 import type {AttemptRecord} from '../model/records.js'
 import type {UsageSample} from '../model/usage.js'
-import {NO_USAGE, type UsageTotals, addSamples, idleTail, parseSamples, summaryOf, usageFingerprint} from '../providers/usage-samples.js'
+import {
+  NO_USAGE,
+  type UsageTotals,
+  addSamples,
+  gangSummaryOf,
+  idleTail,
+  parseSamples,
+  summaryOf,
+  usageFingerprint,
+} from '../providers/usage-samples.js'
 import type {JobDrive} from './drive.js'
 
 /** The least time between two reads of a running attempt's samples. */
@@ -14,8 +23,11 @@ const READ_EVERY_MS = 3000
 const DEFAULT_INTERVAL_SECONDS = 10
 
 export class UsageWatch {
-  /** Per attempt: how far its file was read, the totals so far, the recent samples (for the idle policy), when. */
-  private readonly seen = new Map<string, {offset: number; totals: UsageTotals; recent: UsageSample[]; readAt: number}>()
+  /**
+   * Per attempt: how far each rank's file was read and its totals so far (one of each for a
+   * single node), the recent samples of every rank in time order (for the idle policy), when.
+   */
+  private readonly seen = new Map<string, {offsets: number[]; totals: UsageTotals[]; recent: UsageSample[]; readAt: number}>()
   /** Attempts the idle policy has acted on (once each). */
   private readonly acted = new Set<string>()
 
@@ -31,33 +43,46 @@ export class UsageWatch {
     const now = this.d.clock().getTime()
     const interval = job.spec.usage?.sampleIntervalSeconds ?? DEFAULT_INTERVAL_SECONDS
     if (interval === 0) return
-    const state = this.seen.get(attempt.id) ?? {offset: 0, totals: NO_USAGE, recent: [], readAt: 0}
-    // New samples come every interval: no sooner than that (and READ_EVERY_MS) is the file read again.
+    // A gang's every rank runs a sampler of its own (node-<rank>/samples.jsonl): each is read.
+    const ranks = Math.max(1, job.spec.nodes)
+    const state = this.seen.get(attempt.id) ?? {
+      offsets: Array.from({length: ranks}, () => 0),
+      totals: Array.from({length: ranks}, () => NO_USAGE),
+      recent: [],
+      readAt: 0,
+    }
+    // New samples come every interval: no sooner than that (and READ_EVERY_MS) are the files read again.
     if (!ended && now - state.readAt < Math.max(READ_EVERY_MS, interval * 1000)) return
     const fresh: UsageSample[] = []
-    let offset = state.offset
+    const offsets = [...state.offsets]
+    const totals = [...state.totals]
     try {
-      // A long attempt's file (a restarted controller reads it from the start) comes a piece at a time.
-      for (let piece = 0; piece < 64; piece++) {
-        const got = await provider.usageSamples(attempt.handle, offset)
-        if (!got || got.offset === offset) break
-        fresh.push(...parseSamples(got.text))
-        offset = got.offset
+      for (let rank = 0; rank < ranks; rank++) {
+        const mine: UsageSample[] = []
+        // A long attempt's file (a restarted controller reads it from the start) comes a piece at a time.
+        for (let piece = 0; piece < 64; piece++) {
+          const got = await provider.usageSamples(attempt.handle, offsets[rank], rank)
+          if (!got || got.offset === offsets[rank]) break
+          mine.push(...parseSamples(got.text))
+          offsets[rank] = got.offset
+        }
+        totals[rank] = addSamples(totals[rank], mine)
+        fresh.push(...mine)
       }
     } catch {
       return // samples inform; a backend that cannot hand them over now is asked again next time
     }
     // Nothing yet (the first sample is one interval away): looked for again at the next poll.
-    if (fresh.length === 0 && state.totals.samples === 0) return
+    if (fresh.length === 0 && state.totals.every((t) => t.samples === 0)) return
     const policy = job.spec.usage?.idle ?? null
     // The idle policy needs only the samples of its window (and a little before it).
     const keepMs = ((policy?.forSeconds ?? 0) + 2 * interval + 60) * 1000
-    const recent = [...state.recent, ...fresh]
+    // Every rank's, in time order: the gang is idle only while no rank has been busy.
+    const recent = [...state.recent, ...fresh].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts))
     const cutoff = Date.parse(recent.at(-1)?.ts ?? new Date(now).toISOString()) - keepMs
     const kept = recent.filter((s) => Date.parse(s.ts) >= cutoff)
-    const totals = addSamples(state.totals, fresh)
-    this.seen.set(attempt.id, {offset, totals, recent: kept, readAt: now})
-    const summary = summaryOf(totals)
+    this.seen.set(attempt.id, {offsets, totals, recent: kept, readAt: now})
+    const summary = ranks > 1 ? gangSummaryOf(totals) : summaryOf(totals[0])
     if (!summary) return
     const tail = policy ? idleTail(kept, policy.belowPct) : null
     this.d.journal.recordUsage({

@@ -17,6 +17,7 @@ export const RUNTIMES = [
   'neuron',
   'xla',
   'habana',
+  'oneapi',
   'cpu',
 ] as const
 export type Runtime = (typeof RUNTIMES)[number]

@@ -58,7 +58,27 @@ export interface UsageSummary {
   /** The most memory any one accelerator held in any sample, and that device's total. */
   acceleratorMemPeakMiB: number | null
   acceleratorMemTotalMiB: number | null
-  /** The latest sample, for `status` while the job runs. */
+  /** The latest sample, for `status` while the job runs (a gang's: its head's). */
+  last: UsageSample | null
+  /**
+   * A gang's (nodes > 1): each rank's own summary, rank 0 first. The fields above then cover
+   * every rank: samples counted over all, CPU and accelerator busy shares the mean over every
+   * rank's samples, memory peaks and accelerators the largest of one node (what one node must
+   * hold). Absent for a single node.
+   */
+  ranks?: UsageRankSummary[]
+}
+
+/** One rank of a gang, summarised alone (samples 0: that rank's runner left none). */
+export interface UsageRankSummary {
+  rank: number
+  samples: number
+  cpuBusy: number
+  cores: number
+  memPeakMiB: number
+  accelerators: number
+  acceleratorBusy: number | null
+  acceleratorMemPeakMiB: number | null
   last: UsageSample | null
 }
 

@@ -269,12 +269,14 @@ export function jobRunnerConfig(spec: Pick<JobSpec, 'nodes' | 'compat' | 'secret
 }
 
 /**
- * The runner's samples of an attempt on a filesystem this process sees (a gang's head: rank 0
- * writes node-0/samples.jsonl), from byte `offset` on: whole lines only (at most 4 MB of them
- * a call), and the offset to ask from next time. Null when there is no file yet.
+ * The runner's samples of an attempt on a filesystem this process sees (a gang's rank `rank`
+ * writes node-<rank>/samples.jsonl), from byte `offset` on: whole lines only (at most 4 MB of
+ * them a call), and the offset to ask from next time. Null when there is no file yet, or no
+ * such rank.
  */
-export function readSamplesFile(attemptDir: string, numNodes: number, offset = 0): {text: string; offset: number} | null {
-  const path = numNodes > 1 ? join(attemptDir, 'node-0', 'samples.jsonl') : join(attemptDir, 'samples.jsonl')
+export function readSamplesFile(attemptDir: string, numNodes: number, offset = 0, rank = 0): {text: string; offset: number} | null {
+  if (!Number.isInteger(rank) || rank < 0 || rank >= Math.max(1, numNodes)) return null
+  const path = numNodes > 1 ? join(attemptDir, `node-${rank}`, 'samples.jsonl') : join(attemptDir, 'samples.jsonl')
   let fd: number
   try {
     fd = openSync(path, 'r')

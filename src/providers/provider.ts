@@ -143,8 +143,9 @@ export interface Provider {
    * The runner's utilisation samples (samples.jsonl, docs/utilisation.md) from byte `offset` on,
    * whole lines, with the offset to ask from next; null when there are none yet. Absent where
    * skyhop cannot read them while the attempt runs (a cloud instance: they stay on its disk).
+   * A gang's rank `rank` (default 0, the head; null for a rank the backend cannot read).
    */
-  usageSamples?(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null>
+  usageSamples?(handle: LaunchHandle, offset?: number, rank?: number): Promise<{text: string; offset: number} | null>
   /** Log lines (stdout and stderr interleaved as written), following if asked. */
   logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string>
   /**

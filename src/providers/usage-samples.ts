@@ -6,7 +6,7 @@
 import {createHash} from 'node:crypto'
 
 import type {JobSpec} from '../model/job-spec.js'
-import type {AcceleratorSample, UsageSample, UsageSummary} from '../model/usage.js'
+import type {AcceleratorSample, UsageRankSummary, UsageSample, UsageSummary} from '../model/usage.js'
 import {type SmiDevice, mthreadsGmiDevices, smiTableDevices} from './smi-tables.js'
 
 /** One tool's answer in a sample, as the runner wrote it. */
@@ -289,6 +289,64 @@ export function summaryOf(t: UsageTotals): UsageSummary | null {
     acceleratorMemTotalMiB: t.accelMemTotalMiB === null ? null : Math.round(t.accelMemTotalMiB),
     last: t.last,
   }
+}
+
+/**
+ * A gang's totals, one per rank (rank 0 first), as one: samples and the busy sums added (so
+ * the shares are means over every rank's samples), the memory peaks, cores and accelerators
+ * the largest of one node, the latest sample the head's (another rank's while the head has
+ * none).
+ */
+export function mergeTotals(ranks: readonly UsageTotals[]): UsageTotals {
+  const t = {...NO_USAGE}
+  for (const r of ranks) {
+    if (r.samples === 0) continue
+    t.samples += r.samples
+    if (r.firstAt !== null && (t.firstAt === null || Date.parse(r.firstAt) < Date.parse(t.firstAt))) t.firstAt = r.firstAt
+    t.cpuShareSum += r.cpuShareSum
+    t.cores = Math.max(t.cores, r.cores)
+    t.memPeakMiB = Math.max(t.memPeakMiB, r.memPeakMiB)
+    t.memTotalMiB = Math.max(t.memTotalMiB, r.memTotalMiB)
+    t.busySum += r.busySum
+    t.busyCount += r.busyCount
+    t.accelerators = Math.max(t.accelerators, r.accelerators)
+    t.tool ??= r.tool
+    if (r.accelMemPeakMiB !== null && (t.accelMemPeakMiB === null || r.accelMemPeakMiB > t.accelMemPeakMiB)) {
+      t.accelMemPeakMiB = r.accelMemPeakMiB
+      t.accelMemTotalMiB = r.accelMemTotalMiB
+    }
+    if (t.accelMemTotalMiB === null) t.accelMemTotalMiB = r.accelMemTotalMiB
+    t.last ??= r.last
+  }
+  return t
+}
+
+/**
+ * A gang's summary from its ranks' totals (rank 0 first): the merged figures (mergeTotals)
+ * and one row per rank; null while no rank has a sample.
+ */
+export function gangSummaryOf(ranks: readonly UsageTotals[]): UsageSummary | null {
+  const all = summaryOf(mergeTotals(ranks))
+  if (!all) return null
+  const rows = ranks.map((t, rank): UsageRankSummary => {
+    const one = summaryOf(t)
+    return {
+      rank,
+      samples: t.samples,
+      cpuBusy: one?.cpuBusy ?? 0,
+      cores: t.cores,
+      memPeakMiB: one?.memPeakMiB ?? 0,
+      accelerators: t.accelerators,
+      acceleratorBusy: one?.acceleratorBusy ?? null,
+      acceleratorMemPeakMiB: one?.acceleratorMemPeakMiB ?? null,
+      last: t.last,
+    }
+  })
+  // The gang's last sample in time, whichever rank took it (`last` stays the head's).
+  const lastAt = ranks
+    .map((t) => t.last?.ts ?? null)
+    .reduce((a, b) => (b !== null && (a === null || Date.parse(b) > Date.parse(a)) ? b : a), null)
+  return {...all, lastAt, ranks: rows}
 }
 
 /** Summarises samples (in order); null when there are none. */

@@ -1764,7 +1764,8 @@ fi
 
 # Every sampleIntervalSeconds (default 10; 0: never) a process of its own appends one JSON
 # line to samples.jsonl: the CPU the job's process tree used since the last line (in cores)
-# and its resident memory, read from /proc, and the raw output of each accelerator vendor's
+# and its resident memory, read from /proc (a container's processes included: those below
+# the init whose pid the runtime's `inspect` gives), and the raw output of each accelerator vendor's
 # tool found on PATH. The tools' output is not parsed here: skyhop parses it
 # (src/providers/usage-samples.ts), where each format is tested against recorded real
 # output, so a new tool version needs no new runner. Only empty lines and table borders
@@ -1797,11 +1798,14 @@ sr_usage_tools=(
 )
 
 # The job's process tree: its process group, and whatever descends from a member (a child
-# that made a group of its own). Sets U_TICKS (utime+stime, and those of reaped children),
-# U_RSS_KB and U_PROCS. One `read` per process: no fork.
-sr_usage_tree() {
-  local pgid=$1 f k n i pass added
+# that made a group of its own) or from ROOT (a container's init: a child of the runtime's
+# conmon or containerd-shim, not of the job). Sets U_TICKS (utime+stime, and those of
+# reaped children), U_RSS_KB, U_PROCS and U_ROOT_START (ROOT's start time, empty when it is
+# gone). One `read` per process: no fork.
+sr_usage_tree() { # PGID [ROOT]
+  local pgid=$1 root=${2-} f k n i pass added
   local -a fields pid=() ppid=() pgrp=() ticks=() rss=() member=()
+  U_ROOT_START=
   for f in /proc/[0-9]*/stat; do
     read -r -a fields 2>/dev/null <"$f" || continue
     # comm (field 2) may hold spaces: the fields after it start past the one ending in ')'.
@@ -1812,9 +1816,11 @@ sr_usage_tree() {
     pgrp+=("${fields[k+3]-0}")
     ticks+=($(( ${fields[k+12]-0} + ${fields[k+13]-0} + ${fields[k+14]-0} + ${fields[k+15]-0} )))
     rss+=("${fields[k+22]-0}")
+    [[ ${fields[0]} == "$root" ]] && U_ROOT_START=${fields[k+19]-}
   done
   n=${#pid[@]}
   local -A in=()
+  [[ -n $U_ROOT_START ]] && in[$root]=1
   for (( i = 0; i < n; i++ )); do
     [[ ${pgrp[i]} == "$pgid" ]] && in[${pid[i]}]=1
   done
@@ -1867,7 +1873,7 @@ sr_usage_sampler() { # PGID
   trap - TERM INT USR1 USR2 EXIT
   sr_close_slots
   local pgid=$1 runner=$$ spec tools=() t0 prev_ticks prev_ms cpu dt d json wait_ms
-  local hz cores mem_kb=0 key value unit
+  local hz cores mem_kb=0 key value unit ctr_pid= ctr_start=
   hz=$(getconf CLK_TCK 2>/dev/null) && [[ $hz =~ ^[1-9][0-9]{0,5}$ ]] || hz=100
   sr_usage_page_kb=$(getconf PAGESIZE 2>/dev/null) && [[ $sr_usage_page_kb =~ ^[1-9][0-9]{0,7}$ ]] || sr_usage_page_kb=4096
   sr_usage_page_kb=$(( sr_usage_page_kb / 1024 ))
@@ -1904,7 +1910,19 @@ sr_usage_sampler() { # PGID
       fi
     done
     kill -0 "$runner" 2>/dev/null || break
-    sr_usage_tree "$pgid"
+    # A container's processes descend from its init, which the runtime started: its pid is
+    # asked of the runtime until it answers (the container may still be being pulled or
+    # created), then kept while that process (same start time) lives.
+    if [[ -n $sr_ctr_name && -z $ctr_pid ]]; then
+      ctr_pid=$(timeout -k 1 "$sr_usage_tool_timeout" "$sr_ctr_rt" inspect --format '{{.State.Pid}}' "$sr_ctr_name" 2>/dev/null)
+      [[ $ctr_pid =~ ^[1-9][0-9]*$ ]] || ctr_pid=
+      ctr_start=
+    fi
+    sr_usage_tree "$pgid" "$ctr_pid"
+    if [[ -n $ctr_pid ]]; then
+      [[ -z $ctr_start ]] && ctr_start=$U_ROOT_START
+      [[ -n $U_ROOT_START && $U_ROOT_START == "$ctr_start" ]] || ctr_pid=
+    fi
     sr_now
     dt=$(( NOW_MS - prev_ms ))
     (( dt > 0 )) || dt=1

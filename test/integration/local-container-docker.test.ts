@@ -14,9 +14,11 @@ import type {LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import type {Offer} from '../../src/model/catalog.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
+import {parseSamples} from '../../src/providers/usage-samples.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import {dockerContainersNamed, requireDocker} from '../helpers/docker.js'
 import {testJobSpec} from '../helpers/job-spec.js'
+import {bashTimesSeconds, sampledCpuSeconds} from '../helpers/usage.js'
 import {TEST_IMAGE} from '../helpers/podman.js'
 import {isTerminal, pollUntil, waitForFile} from '../helpers/wait.js'
 
@@ -30,7 +32,7 @@ function newHome(): string {
   return dir
 }
 
-function request(home: string, run: string, options: {image?: string; setup?: string} = {}): LaunchRequest {
+function request(home: string, run: string, options: {image?: string; setup?: string; sampleSeconds?: number} = {}): LaunchRequest {
   counter++
   const attemptId = `dkr-${process.pid}-${counter}`
   const image = options.image ?? TEST_IMAGE
@@ -41,7 +43,14 @@ function request(home: string, run: string, options: {image?: string; setup?: st
     attempt: 1,
     restartCount: 0,
     idempotencyKey: `key-${attemptId}`,
-    spec: testJobSpec({name: 'docker-test', run, setup: options.setup ?? null, image, container: parseContainerReference(image)}),
+    spec: testJobSpec({
+      name: 'docker-test',
+      run,
+      setup: options.setup ?? null,
+      image,
+      container: parseContainerReference(image),
+      ...(options.sampleSeconds === undefined ? {} : {usage: {sampleIntervalSeconds: options.sampleSeconds, idle: null}}),
+    }),
     offer: {} as Offer,
     spot: false,
     env: {},
@@ -98,6 +107,24 @@ describe('local provider: container images (real docker)', function () {
     expect(log).to.contain('setup state kept')
     expect(log).to.contain(`pwd=${attemptDir(handle)}/work ckpt=${req.checkpointDir}`)
     expect(await dockerContainersNamed(containerName(handle))).to.deep.equal([])
+  })
+
+  it("counts the CPU of the container's processes (under containerd-shim, not the job) in the samples", async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home, containerRuntime: 'docker'})
+    const run = 'end=$(( SECONDS + 6 )); while (( SECONDS < end )); do :; done; times'
+    const handle = await launch(provider, request(home, run, {sampleSeconds: 1}))
+    const done = await until(provider, handle, isTerminal)
+    expect(done, output(handle)).to.include({state: 'SUCCEEDED', exitCode: 0})
+    const samples = parseSamples(readFileSync(join(attemptDir(handle), 'samples.jsonl'), 'utf8'))
+    // The loop's own CPU time (bash's `times`, inside) against what the samples account for:
+    // the share of a core the loop gets on this shared machine varies, the two must agree.
+    // The docker client alone, all the job's own process tree holds, uses next to none.
+    const own = bashTimesSeconds(output(handle))
+    const sampled = sampledCpuSeconds(samples, 1)
+    const text = `own ${String(own)} s, sampled ${sampled.toFixed(2)} s: ${JSON.stringify(samples.map((s) => s.cpuCores))}`
+    expect(own, text).to.be.at.least(1)
+    expect(sampled, text).to.be.at.least(0.6 * own!)
   })
 
   it('a preemption reaches the job inside with its grace; a job that ignores it is killed at the deadline', async () => {

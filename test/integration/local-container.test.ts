@@ -14,9 +14,11 @@ import {parseContainerReference} from '../../src/job/image.js'
 import type {LaunchHandle, PollResult} from '../../src/model/attempt.js'
 import type {Offer} from '../../src/model/catalog.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
+import {parseSamples} from '../../src/providers/usage-samples.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import {testJobSpec} from '../helpers/job-spec.js'
+import {bashTimesSeconds, sampledCpuSeconds} from '../helpers/usage.js'
 import {parseEnvelope, runCli} from '../helpers/cli.js'
 import {containersNamed, requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {isTerminal, pollUntil, waitForFile, waitUntil} from '../helpers/wait.js'
@@ -34,7 +36,7 @@ function newHome(): string {
 function request(
   home: string,
   run: string,
-  options: {image?: string; setup?: string; env?: Record<string, string>; attempt?: number; nodes?: number} = {},
+  options: {image?: string; setup?: string; env?: Record<string, string>; attempt?: number; nodes?: number; sampleSeconds?: number} = {},
 ): LaunchRequest {
   counter++
   const attemptId = `ctr-${process.pid}-${counter}`
@@ -54,6 +56,7 @@ function request(
       container: parseContainerReference(image),
       nodes: options.nodes ?? 1,
       compat: options.nodes ? ['torchrun'] : [],
+      ...(options.sampleSeconds === undefined ? {} : {usage: {sampleIntervalSeconds: options.sampleSeconds, idle: null}}),
     }),
     offer: {} as Offer,
     spot: false,
@@ -156,6 +159,31 @@ describe('local provider: container images (real podman)', function () {
         expect(readFileSync(join(dir, 'output.log'), 'utf8')).to.equal(`rank=${rank}/2 master=127.0.0.1:1234 world=2 pwd=${dir}/work\n`)
         expect(await containersNamed(readFileSync(join(dir, 'container.name'), 'utf8').trim())).to.deep.equal([])
       }
+    })
+
+    it("counts the CPU and memory of the container's processes, not only the runtime's client (samples)", async () => {
+      const home = newHome()
+      const provider = new LocalProvider({home, containerRuntime: 'podman'})
+      // Inside the container: a busy loop in a shell that holds a 64 MiB string, then its own CPU time.
+      const run = [
+        'big=$(printf "%067108864d" 0)',
+        'end=$(( SECONDS + 7 )); while (( SECONDS < end )); do :; done',
+        'echo "held ${#big}"; times',
+      ].join('\n')
+      const handle = await launch(provider, request(home, run, {sampleSeconds: 1}))
+      const done = await until(provider, handle, isTerminal)
+      expect(done, output(handle)).to.include({state: 'SUCCEEDED', exitCode: 0})
+      const samples = parseSamples(readFileSync(join(attemptDir(handle), 'samples.jsonl'), 'utf8'))
+      // The loop's own CPU time (bash's `times`, inside) against what the samples account for:
+      // the share of a core the loop gets on this shared machine varies, the two must agree.
+      // The podman client alone, all the job's own process tree holds, uses next to none.
+      const own = bashTimesSeconds(output(handle))
+      const sampled = sampledCpuSeconds(samples, 1)
+      const text = `own ${String(own)} s, sampled ${sampled.toFixed(2)} s: ${JSON.stringify(samples.map((s) => [s.cpuCores, Math.round(s.rssMiB)]))}`
+      expect(own, text).to.be.at.least(1)
+      expect(sampled, text).to.be.at.least(0.6 * own!)
+      // bash's 64 MiB string is the container's; the client's ~40 MiB alone would not reach this.
+      expect(Math.max(...samples.map((s) => s.rssMiB)), text).to.be.at.least(90)
     })
 
     it("the job's exit code is the container's", async () => {

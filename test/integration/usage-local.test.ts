@@ -9,6 +9,9 @@ import {join} from 'node:path'
 
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {waitUntil} from '../helpers/wait.js'
+import {schemaErrors} from '../unit/catalog/helpers.js'
+import {bashTimesSeconds, sampledCpuSeconds} from '../helpers/usage.js'
+import {parseSamples} from '../../src/providers/usage-samples.js'
 import {fakeToolDir, pathWith} from '../helpers/vendor-tools.js'
 
 function setup(tools: string[], mode: 'record' | 'garbage' | 'hang' = 'record') {
@@ -166,5 +169,91 @@ describe('utilisation on the local provider (end to end)', function () {
     expect(usage.accelerators).to.equal(0)
     expect(usage.acceleratorBusy).to.equal(null)
     expect(usage.cpuBusy).to.be.greaterThan(0)
+  })
+})
+
+describe('utilisation of a gang on the local provider (end to end)', function () {
+  this.timeout(180_000)
+
+  it('samples every rank: status shows each rank live and after, the summary covers them all', async () => {
+    const {home, env} = setup(['nvidia-smi'])
+    writeFileSync(env.SKYHOP_CONFIG, 'providers:\n  slurm: {enabled: false}\n  local: {max_nodes: 4, price_per_hour: 2}\n')
+    // Rank 1 keeps a core busy; the head only sleeps: a head-only sampler would see an idle job.
+    const run = `run: |
+  if [ "$SKYHOP_NODE_RANK" = 1 ]; then end=$((SECONDS+8)); while ((SECONDS<end)); do :; done; times; else sleep 8; fi
+`
+    const file = jobFile(home, 'gang-job', `nodes: 2\nusage: {sample_interval: 0.5s}\n${run}`)
+    const launch = runCliAsync(['launch', file, '--yes', '--wait'], {home, env})
+    let live: any
+    await waitUntil(
+      () => {
+        const r = runCli(['status', 'gang-job', '--json'], {home, env})
+        if (r.code !== 0) return false
+        const att = parseEnvelope(r.stdout).result.job.attemptsDetail.at(-1)
+        live = att?.state === 'RUNNING' ? att.usage : undefined
+        return live?.ranks?.every((r: any) => r.samples > 0) ?? false
+      },
+      60_000,
+      500,
+    )
+    expect(live.ranks.map((r: any) => r.rank)).to.deep.equal([0, 1])
+    const text = runCli(['status', 'gang-job'], {home, env})
+    expect(text.stdout).to.match(/utilisation, attempt 1 \(\d+ samples over 2 ranks, latest/)
+    expect(text.stdout).to.match(/ {2}rank 0 \(latest [0-9:]+Z\):\n {4}CPU /)
+    expect(text.stdout).to.match(/ {2}rank 1 \(latest [0-9:]+Z\):\n {4}CPU /)
+    const done = await launch
+    expect(done.code, done.stderr).to.equal(0)
+    const final = runCli(['status', 'gang-job', '--json'], {home, env})
+    // The per-rank rows are part of status's output schema.
+    expect(schemaErrors('status', parseEnvelope(final.stdout).result)).to.equal('')
+    const attempt = parseEnvelope(final.stdout).result.job.attemptsDetail[0]
+    const usage = attempt.usage
+    const [head, other] = usage.ranks
+    const detail = JSON.stringify(usage.ranks.map((r: any) => ({...r, last: undefined})))
+    expect(head.samples, detail).to.be.greaterThan(3)
+    expect(other.samples, detail).to.be.greaterThan(3)
+    expect(usage.samples).to.equal(head.samples + other.samples)
+    // The busy rank is seen busy, the sleeping head idle; the gang's mean lies between them.
+    // On this shared machine the loop gets what share of a core the other load leaves it: its
+    // own CPU time (bash's `times`) is set against what rank 1's samples account for.
+    const rankDir = join(home, 'attempts', attempt.id, 'node-1')
+    const own = bashTimesSeconds(readFileSync(join(rankDir, 'output.log'), 'utf8'))
+    const sampled = sampledCpuSeconds(parseSamples(readFileSync(join(rankDir, 'samples.jsonl'), 'utf8')), 0.5)
+    expect(own, detail).to.be.at.least(0.5)
+    expect(sampled, `own ${String(own)} s, sampled ${sampled} s`).to.be.at.least(0.6 * own!)
+    expect(other.cpuBusy, detail).to.be.greaterThan(head.cpuBusy)
+    expect(head.cpuBusy, detail).to.be.below(0.05)
+    expect(usage.cpuBusy).to.be.within(head.cpuBusy, other.cpuBusy)
+    // Each rank's machine has its (fake) GPU: one per node, not two, and its peak is one device's.
+    expect(usage).to.deep.include({accelerators: 1, acceleratorTool: 'nvidia-smi', acceleratorMemPeakMiB: 2079})
+    expect(other).to.deep.include({accelerators: 1, acceleratorBusy: 0.15})
+    const after = runCli(['status', 'gang-job'], {home, env}).stdout
+    expect(after).to.match(/ {2}all ranks: CPU +\d+% of \d+ cores on average {3}memory peak/)
+    expect(after).to.match(/ {2}rank 1: CPU \d+% of \d+ cores on average {3}memory peak .* {3}accelerators 15% busy on average/)
+  })
+
+  it('holds the idle policy against every rank: a gang whose head idles while rank 1 works runs on; an all-idle gang is stopped', () => {
+    const {home, env} = setup([])
+    writeFileSync(env.SKYHOP_CONFIG, 'providers:\n  slurm: {enabled: false}\n  local: {max_nodes: 4}\n')
+    // CPU is the basis (no accelerator tool): a sleeping rank is at 0%, a busy loop well above 2%
+    // of this machine's cores even when other load leaves it a fifth of one.
+    const policy = 'usage: {sample_interval: 0.5s, idle: {below: 2%, for: 3s, action: stop}}'
+    const working = jobFile(
+      home,
+      'gang-working',
+      `nodes: 2\n${policy}\nrun: |\n  if [ "$SKYHOP_NODE_RANK" = 1 ]; then end=$((SECONDS+9)); while ((SECONDS<end)); do :; done; else sleep 9; fi\n`,
+    )
+    const r = runCli(['launch', working, '--yes', '--wait'], {home, env})
+    const job = status(home, env, 'gang-working')
+    expect(r.code, r.stderr).to.equal(0)
+    expect(job.state, job.reason).to.equal('SUCCEEDED')
+    expect(job.events.map((e: any) => e.kind)).to.not.include('usage-idle-stop')
+    const idle = jobFile(home, 'gang-idle', `nodes: 2\n${policy}\nrun: sleep 60\n`)
+    const started = Date.now()
+    runCli(['launch', idle, '--yes', '--wait'], {home, env})
+    expect(Date.now() - started, 'stopped long before its 60 s').to.be.lessThan(40_000)
+    const stopped = status(home, env, 'gang-idle')
+    expect(stopped.state).to.equal('CANCELLED')
+    expect(stopped.reason).to.match(/^stopped by its idle policy: its CPUs stayed below 2% busy/)
   })
 })

@@ -6,8 +6,9 @@ import {expect} from 'chai'
 
 import type {LaunchHandle} from '../../src/model/attempt.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
-import {parseSamples, summarizeSamples} from '../../src/providers/usage-samples.js'
+import {NO_USAGE, addSamples, gangSummaryOf, parseSamples, summarizeSamples} from '../../src/providers/usage-samples.js'
 import {pollUntil, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {bashTimesSeconds, sampledCpuSeconds} from '../helpers/usage.js'
 import {until} from '../helpers/wait.js'
 import {fakeToolDir} from '../helpers/vendor-tools.js'
 
@@ -27,9 +28,13 @@ describe('utilisation on Slurm (real Slurm)', function () {
   })
   after(() => removeTempDirs())
 
-  async function launch(home: string, script: string): Promise<{provider: SlurmProvider; handle: LaunchHandle}> {
+  async function launch(
+    home: string,
+    script: string,
+    options: Parameters<typeof slurmRequest>[2] = {},
+  ): Promise<{provider: SlurmProvider; handle: LaunchHandle}> {
     const provider = new SlurmProvider({home})
-    const req = slurmRequest(home, script)
+    const req = slurmRequest(home, script, options)
     req.spec = {...req.spec, usage: {sampleIntervalSeconds: 0.5, idle: null}}
     const handle = await provider.launch(req)
     launched.push({provider, handle})
@@ -57,6 +62,32 @@ describe('utilisation on Slurm (real Slurm)', function () {
     expect(done.samples).to.be.greaterThan(live!.samples)
     expect(done.cpuBusy).to.be.greaterThan(0)
     expect(done.memPeakMiB).to.be.greaterThan(0)
+  })
+
+  it("samples every rank of a gang on its own node, each rank's file read by rank", async () => {
+    const home = tempDir()
+    process.env.PATH = `${fakeToolDir(home, ['npu-smi'])}:${path}`
+    // Rank 1 keeps a core busy and reports its own CPU time; the head sleeps.
+    const script = 'if [ "$SKYHOP_NODE_RANK" = 1 ]; then end=$((SECONDS+6)); while ((SECONDS<end)); do :; done; times; else sleep 6; fi'
+    const {provider, handle} = await launch(home, script, {partition: 'gang-high', nodes: 2, cpus: 1})
+    const {last} = await pollUntil(provider, handle, (r) => ENDED.has(r.state))
+    expect(last.state).to.equal('SUCCEEDED')
+    const read = async (rank: number) => parseSamples((await provider.usageSamples(handle, 0, rank))?.text ?? '')
+    const [head, other] = [await read(0), await read(1)]
+    expect(head.length).to.be.greaterThan(3)
+    expect(other.length).to.be.greaterThan(3)
+    expect(await provider.usageSamples(handle, 0, 2)).to.equal(null)
+    // Each rank's runner sampled its own node: the busy loop shows on rank 1 only.
+    const lines: string[] = []
+    for await (const line of provider.logs(handle, {follow: false, node: 1})) lines.push(line)
+    const own = bashTimesSeconds(lines.join('\n'))
+    const sampled = sampledCpuSeconds(other, 0.5)
+    expect(own, lines.join('\n')).to.be.at.least(0.5)
+    expect(sampled, `own ${String(own)} s, sampled ${sampled} s`).to.be.at.least(0.6 * own!)
+    expect(sampledCpuSeconds(head, 0.5)).to.be.below(0.3 * own!)
+    const gang = gangSummaryOf([addSamples(NO_USAGE, head), addSamples(NO_USAGE, other)])!
+    expect(gang.samples).to.equal(head.length + other.length)
+    expect(gang.ranks!.map((r) => r.accelerators)).to.deep.equal([8, 8])
   })
 
   it('never lets a hanging tool hold the job back', async () => {

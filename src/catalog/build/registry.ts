@@ -178,6 +178,8 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     aliases: ['Gaudi-HL-205', 'HL-205', 'Gaudi1'],
     note: 'first-generation Gaudi (AWS dl1)',
   },
+  // Intel's GPUs run oneAPI (Level Zero), not Gaudi's stack; xpu-smi names them `Intel(R) Arc(TM) B580`.
+  {name: 'Arc-B580', csv: 'Intel Arc B580', vendor: 'intel', runtime: 'oneapi', k8s: null, aliases: ['B580', 'Arc-B580-12GB']},
   // Google
   {
     name: 'TPU-v5e',
@@ -334,8 +336,19 @@ export const REGISTRY_SPEC: EntrySpec[] = [
     k8s: 'mthreads.com/gpu',
     aliases: ['S4000', 'MTTS4000'],
   },
+  // mthreads-gmi names it `MTT S5000`.
+  {
+    name: 'MTT-S5000',
+    csv: 'Moore Threads MTT S5000',
+    vendor: 'moorethreads',
+    runtime: 'musa',
+    k8s: 'mthreads.com/gpu',
+    aliases: ['S5000', 'MTTS5000'],
+  },
   // MetaX
   {name: 'MetaX-C500', csv: 'MetaX C500', vendor: 'metax', runtime: 'maca', k8s: 'metax-tech.com/gpu', aliases: ['C500', 'Xiyun-C500']},
+  // mx-smi names it `MetaX C550`.
+  {name: 'MetaX-C550', csv: 'MetaX C550', vendor: 'metax', runtime: 'maca', k8s: 'metax-tech.com/gpu', aliases: ['C550', 'Xiyun-C550']},
   // Biren
   {name: 'BR104', csv: 'Biren BR104', vendor: 'biren', runtime: 'supa', k8s: 'birentech.com/gpu', aliases: ['Biren-BR104']},
 ]

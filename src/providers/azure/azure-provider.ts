@@ -560,8 +560,8 @@ export class AzureProvider implements Provider {
   }
 
   /** The samples the runner shipped to the job's store (vm/shipped.ts); null without a store. */
-  usageSamples(handle: LaunchHandle, offset?: number): Promise<{text: string; offset: number} | null> {
-    return shippedSamples(this.options.attemptObjects, handle, offset)
+  usageSamples(handle: LaunchHandle, offset?: number, rank = 0): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset, rank)
   }
 
   private consoleLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {

@@ -675,10 +675,10 @@ export class LocalProvider implements Provider {
     return {state: 'LOST', exitCode: null, reason, startedAt, endedAt: null}
   }
 
-  /** The runner's samples.jsonl in the attempt directory (the head's for a gang), from byte `offset` on. */
-  async usageSamples(handle: LaunchHandle, offset = 0): Promise<{text: string; offset: number} | null> {
+  /** The runner's samples.jsonl in the attempt directory (a gang's rank `rank`'s), from byte `offset` on. */
+  async usageSamples(handle: LaunchHandle, offset = 0, rank = 0): Promise<{text: string; offset: number} | null> {
     const data = dataOf(handle)
-    return readSamplesFile(data.attemptDir, ranksOf(data).length, offset)
+    return readSamplesFile(data.attemptDir, ranksOf(data).length, offset, rank)
   }
 
   /**

@@ -819,10 +819,10 @@ export class SlurmProvider implements Provider {
 
   // ------------------------------------------------------------------ logs
 
-  /** The runner's samples.jsonl in the attempt directory (the head's for a gang), from byte `offset` on. */
-  async usageSamples(handle: LaunchHandle, offset = 0): Promise<{text: string; offset: number} | null> {
+  /** The runner's samples.jsonl in the shared attempt directory (a gang's rank `rank`'s), from byte `offset` on. */
+  async usageSamples(handle: LaunchHandle, offset = 0, rank = 0): Promise<{text: string; offset: number} | null> {
     const data = dataOf(handle)
-    return readSamplesFile(data.attemptDir, sizeOf(data), offset)
+    return readSamplesFile(data.attemptDir, sizeOf(data), offset, rank)
   }
 
   /**

@@ -34,16 +34,18 @@ const SEGMENTS_PER_READ = 4
 
 /**
  * Provider.usageSamples for a cloud attempt: whole lines of the shipped samples.jsonl from byte
- * `offset` on; null when nothing was shipped (yet), or the attempt ships nothing.
+ * `offset` on; null when nothing was shipped (yet), or the attempt ships nothing. A gang's
+ * head only: the store holds one samples.jsonl per attempt, the head's (rank > 0: null).
  */
 export async function shippedSamples(
   reader: AttemptObjectReader | undefined,
   handle: LaunchHandle,
   offset = 0,
+  rank = 0,
 ): Promise<{text: string; offset: number} | null> {
   const ship = shippedOf(handle)
   const who = ids(handle)
-  if (!reader || !ship || !who) return null
+  if (!reader || !ship || !who || rank !== 0) return null
   const size = ship.segmentBytes
   let index = Math.floor(offset / size)
   let from = offset - index * size

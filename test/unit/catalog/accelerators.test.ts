@@ -35,6 +35,26 @@ describe('catalog: accelerator registry', () => {
     expect(registry.resolve('S4000')?.name).to.equal('MTT-S4000')
   })
 
+  it("resolves the device names the vendors' tools print (mx-smi, mthreads-gmi, xpu-smi) to entries with sourced memory", () => {
+    // The names as test/data/vendor-tools/ records them (SOURCES.md).
+    const seen = {'MetaX C550': 'MetaX-C550', 'MTT S5000': 'MTT-S5000', 'Intel(R) Arc(TM) B580': 'Arc-B580', 'Intel® Arc™ B580': 'Arc-B580'}
+    for (const [printed, name] of Object.entries(seen)) expect(registry.resolve(printed)?.name, printed).to.equal(name)
+    const memory = (name: string) => registry.resolve(name)!.memoryGB
+    expect(memory('MetaX C550')).to.deep.include({value: 64, confidence: 'medium'})
+    expect(memory('MTT S5000')).to.deep.include({value: 80, confidence: 'medium'})
+    expect(memory('B580')).to.deep.include({value: 12, confidence: 'medium'})
+    for (const name of ['MetaX C550', 'MTT S5000', 'B580']) expect(memory(name).source, name).to.match(/^accelerators\.csv: .+/)
+    expect(registry.resolve('MTT S5000')!.memoryBandwidthTBs.value).to.equal(1.6)
+    expect(registry.resolve('B580')!.memoryBandwidthTBs.value).to.equal(0.456)
+    // No figure any page published: unknown, not guessed.
+    expect(registry.resolve('C550')!.memoryBandwidthTBs).to.deep.equal({value: null, confidence: null, source: null})
+    expect(registry.resolve('S5000')!.denseTflops16.value).to.equal(null)
+    expect(registry.resolve('B580')!.runtime).to.equal('oneapi')
+    // The neighbours stay apart.
+    expect(registry.resolve('C500')?.name).to.equal('MetaX-C500')
+    expect(registry.resolve('S4000')?.name).to.equal('MTT-S4000')
+  })
+
   it('keeps near-miss names apart and does not guess', () => {
     expect(registry.resolve('A10')?.name).to.equal('A10')
     expect(registry.resolve('A10G')?.name).to.equal('A10G')

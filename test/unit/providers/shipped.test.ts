@@ -82,6 +82,14 @@ describe('shipped files of a cloud attempt (vm/shipped.ts)', () => {
     expect(await shippedSamples(undefined, handle(), 0)).to.equal(null)
   })
 
+  it("reads a gang's head only: the store holds one samples.jsonl per attempt, no other rank's", async () => {
+    const reader = readerOf({'samples.jsonl': '{"a":1}\n'})
+    expect(await shippedSamples(reader, handle(), 0, 0)).to.deep.equal({text: '{"a":1}\n', offset: 8})
+    reader.reads.length = 0
+    expect(await shippedSamples(reader, handle(), 0, 1)).to.equal(null)
+    expect(reader.reads).to.deep.equal([])
+  })
+
   it('reads the whole log, its last line without a newline too', async () => {
     expect(await shippedLog(readerOf({'output.log': 'one\ntwo\nthree and more\nlast'}), handle())).to.deep.equal([
       'one',

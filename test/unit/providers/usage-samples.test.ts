@@ -2,14 +2,16 @@
 // test/data/SOURCES.md), as the runner hands it over (table borders dropped, spaces
 // squeezed), through the parsers; and samples.jsonl lines, good and bad, summarised.
 import {expect} from 'chai'
-import {appendFileSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {readSamplesFile} from '../../../src/providers/attempt-dir.js'
 import {
   addSamples,
+  gangSummaryOf,
   idleTail,
+  mergeTotals,
   NO_USAGE,
   parseIxsmiQuery,
   parseNpuSmiInfo,
@@ -127,5 +129,95 @@ describe('usage samples: lines and summaries', () => {
     expect(summaryOf(pieces)).to.deep.equal(summarizeSamples(parseSamples(`${a}\n${b}\n`)))
     expect(summaryOf(pieces)!.acceleratorBusy).to.equal(0.2)
     expect(summaryOf(NO_USAGE)).to.equal(null)
+  })
+
+  it("summarises a gang from each rank's totals: means over every sample, peaks of one node, one row per rank", () => {
+    // Rank 0 idles on its GPU with 2 GiB; rank 1 keeps both cores and its GPU busy with 4 GiB.
+    const rank0 = parseSamples([line('2026-12-07T00:00:10.000Z', 0, [nv(0)]), line('2026-12-07T00:00:20.000Z', 0.04, [nv(0)])].join('\n'))
+    const big = (ts: string) =>
+      JSON.stringify({
+        ts,
+        cpu: 2,
+        cores: 2,
+        rssKB: 4096 * 1024,
+        memKB: 8 * 1024 * 1024,
+        procs: 5,
+        tools: [{...nv(90), lines: ['0, 90, 30000, 81559']}],
+      })
+    const rank1 = parseSamples([big('2026-12-07T00:00:11.000Z'), big('2026-12-07T00:00:21.000Z')].join('\n'))
+    const totals = [addSamples(NO_USAGE, rank0), addSamples(NO_USAGE, rank1), NO_USAGE]
+    const s = gangSummaryOf(totals)!
+    expect(s).to.deep.include({
+      samples: 4,
+      firstAt: '2026-12-07T00:00:10.000Z',
+      lastAt: '2026-12-07T00:00:21.000Z', // the gang's latest, rank 1's
+      cpuBusy: 0.505, // (0 + 0.02 + 1 + 1) / 4
+      cores: 2,
+      memPeakMiB: 4096, // one node's peak, not the sum
+      accelerators: 1, // per node
+      acceleratorBusy: 0.45,
+      acceleratorMemPeakMiB: 30000,
+      acceleratorMemTotalMiB: 81559,
+    })
+    expect(s.last!.ts).to.equal('2026-12-07T00:00:20.000Z') // the head's
+    expect(s.ranks!.map((r) => ({...r, last: r.last?.ts ?? null}))).to.deep.equal([
+      {
+        rank: 0,
+        samples: 2,
+        cpuBusy: 0.01,
+        cores: 2,
+        memPeakMiB: 2048,
+        accelerators: 1,
+        acceleratorBusy: 0,
+        acceleratorMemPeakMiB: 22000,
+        last: '2026-12-07T00:00:20.000Z',
+      },
+      {
+        rank: 1,
+        samples: 2,
+        cpuBusy: 1,
+        cores: 2,
+        memPeakMiB: 4096,
+        accelerators: 1,
+        acceleratorBusy: 0.9,
+        acceleratorMemPeakMiB: 30000,
+        last: '2026-12-07T00:00:21.000Z',
+      },
+      {
+        rank: 2,
+        samples: 0,
+        cpuBusy: 0,
+        cores: 1,
+        memPeakMiB: 0,
+        accelerators: 0,
+        acceleratorBusy: null,
+        acceleratorMemPeakMiB: null,
+        last: null,
+      },
+    ])
+    // Merged is the same as all samples at once, but for the memory peaks of one node.
+    const once = summarizeSamples([...rank0, ...rank1])!
+    expect(summaryOf(mergeTotals(totals))).to.deep.include({
+      cpuBusy: once.cpuBusy,
+      acceleratorBusy: once.acceleratorBusy,
+      samples: once.samples,
+    })
+    // A head without samples yet: the latest is another rank's; no rank with any: nothing.
+    expect(gangSummaryOf([NO_USAGE, addSamples(NO_USAGE, rank1)])!.last!.ts).to.equal('2026-12-07T00:00:21.000Z')
+    expect(gangSummaryOf([NO_USAGE, NO_USAGE])).to.equal(null)
+  })
+
+  it("reads a gang rank's own file, and no rank the attempt does not have", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-samples-'))
+    for (const rank of [0, 1]) {
+      mkdirSync(join(dir, `node-${rank}`))
+      writeFileSync(join(dir, `node-${rank}`, 'samples.jsonl'), `${line(`2026-12-07T00:00:1${rank}.000Z`, rank, [])}\n`)
+    }
+    expect(parseSamples(readSamplesFile(dir, 2, 0, 0)!.text)[0].cpuCores).to.equal(0)
+    expect(parseSamples(readSamplesFile(dir, 2, 0, 1)!.text)[0].cpuCores).to.equal(1)
+    expect(readSamplesFile(dir, 2, 0)).to.deep.equal(readSamplesFile(dir, 2, 0, 0))
+    expect(readSamplesFile(dir, 2, 0, 2)).to.equal(null)
+    expect(readSamplesFile(dir, 2, 0, -1)).to.equal(null)
+    expect(readSamplesFile(dir, 1, 0, 1)).to.equal(null)
   })
 })
