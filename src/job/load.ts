@@ -247,7 +247,10 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     const memoryGB = f.memory === undefined ? null : at([...path, 'memory'], () => parseMemoryRange(f.memory!))
     const count = f.count === undefined ? {min: 1, max: 1} : at([...path, 'count'], () => parseCountRange(f.count!))
     if (!ok || memoryGB === undefined || count === undefined) return undefined
-    return {names, vendors, memoryGB, count, text: JSON.stringify(f)}
+    // As a person would write it in a message ("any Nvidia accelerator with 40GB.. memory ×1..8"), not JSON.
+    const what = names ? names.join(' or ') : vendors ? `any ${vendors.join(' or ')} accelerator` : 'any accelerator'
+    const text = `${what}${f.memory === undefined ? '' : ` with ${String(f.memory)} memory`}${f.count === undefined ? '' : ` ×${String(f.count)}`}`
+    return {names, vendors, memoryGB, count, text}
   }
 
   const runtimes = res.runtimes ?? null

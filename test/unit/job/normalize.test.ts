@@ -57,6 +57,12 @@ describe('job file normalization', () => {
     expect(filter.names).to.equal(null)
     expect(filter.vendors).to.deep.equal(['cambricon'])
     expect(filter.count).to.deep.equal({min: 1, max: 4})
+    // Messages quote a filter as a person would write it, never as JSON.
+    expect(filter.text).to.equal('any cambricon accelerator ×1..4')
+    const open = load('name: a\nrun: x\nresources:\n  accelerators: {count: 1..8}\n').resources.accelerators[0]
+    expect(open.text).to.equal('any accelerator ×1..8')
+    const named = load('name: a\nrun: x\nresources:\n  accelerators: {name: [A100, H100], memory: 40GB..}\n').resources.accelerators[0]
+    expect(named.text).to.match(/^A100\S* or H100\S* with 40GB\.\. memory$/)
   })
 
   it('parses work, deadline, budget and checkpoint', () => {
