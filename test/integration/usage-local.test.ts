@@ -81,13 +81,20 @@ describe('utilisation on the local provider (end to end)', function () {
   })
 
   it('samples a job on a MetaX and on a Moore Threads machine from the tables their tools print without arguments', () => {
+    // The machine is offered with its cards (the registry knows both), so the job asks for them.
     const expected = {
-      'mx-smi': {accelerators: 8, acceleratorBusy: 0, acceleratorMemPeakMiB: 858, acceleratorMemTotalMiB: 65536},
-      'mthreads-gmi': {accelerators: 2, acceleratorBusy: 0, acceleratorMemPeakMiB: 66641, acceleratorMemTotalMiB: 81920},
+      'mx-smi': {
+        ask: 'MetaX-C550:8',
+        usage: {accelerators: 8, acceleratorBusy: 0, acceleratorMemPeakMiB: 858, acceleratorMemTotalMiB: 65536},
+      },
+      'mthreads-gmi': {
+        ask: 'MTT-S5000:2',
+        usage: {accelerators: 2, acceleratorBusy: 0, acceleratorMemPeakMiB: 66641, acceleratorMemTotalMiB: 81920},
+      },
     }
-    for (const [tool, usage] of Object.entries(expected)) {
+    for (const [tool, {ask, usage}] of Object.entries(expected)) {
       const {home, env} = setup([tool])
-      const file = jobFile(home, 'table-job', 'usage: {sample_interval: 0.5s}\nrun: sleep 3\n')
+      const file = jobFile(home, 'table-job', `resources: {accelerators: "${ask}"}\nusage: {sample_interval: 0.5s}\nrun: sleep 3\n`)
       const r = runCli(['launch', file, '--yes', '--wait'], {home, env})
       expect(r.code, r.stderr).to.equal(0)
       const att = status(home, env, 'table-job').attemptsDetail[0]
