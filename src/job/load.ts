@@ -9,6 +9,7 @@ import type {Accelerator} from '../model/catalog.js'
 import {loadRegistry} from '../catalog/accelerators.js'
 import {type FileIssue, InvalidFileError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
+import {FilesFieldError, normalizeFiles, normalizeOutputs, type RawFileValue, type RawOutputValue} from './files.js'
 import {classifyImage, ImageReferenceError} from './image.js'
 import {DSTACK_RUN_TYPES, detectForeign, formatName} from './import/detect.js'
 import {
@@ -132,6 +133,8 @@ interface RawJob {
   setup?: string
   run: string
   workdir?: string
+  files?: Record<string, RawFileValue>
+  outputs?: Record<string, RawOutputValue>
   checkpoint?: {dir?: string; interval?: string; store?: {url: string; region: string; endpoint?: string; sync_interval?: string}}
   recovery?: {
     strategy?: RecoveryStrategy
@@ -175,13 +178,13 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     try {
       return fn()
     } catch (error) {
-      if (error instanceof FieldError || error instanceof UnitError) {
+      if (error instanceof FieldError || error instanceof UnitError || error instanceof FilesFieldError) {
         issues.push({
           file: src.file,
           ...locate(src, path),
           path: pointer(path),
           message: error.message,
-          ...(error instanceof FieldError && error.suggestion ? {suggestion: error.suggestion} : {}),
+          ...((error instanceof FieldError || error instanceof FilesFieldError) && error.suggestion ? {suggestion: error.suggestion} : {}),
         })
         return undefined
       }
@@ -353,6 +356,9 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
   const container: ContainerImage | null = image?.kind === 'container' ? image.image : null
   const workdir = raw.workdir === undefined ? null : (at(['workdir'], () => workdirPath(src.file, raw.workdir!)) ?? null)
   const service = raw.service === undefined ? null : normalizeService(raw.service, at, raw)
+  const filesContext = {file: src.file, checkpointDir: raw.checkpoint?.dir ?? null, workdir}
+  const files = raw.files === undefined ? [] : normalizeFiles(raw.files, filesContext, at)
+  const outputs = raw.outputs === undefined ? [] : normalizeOutputs(raw.outputs, at)
 
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})
 
@@ -388,6 +394,8 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
     setup: raw.setup ?? null,
     run: raw.run,
     workdir,
+    ...(files.length === 0 ? {} : {files}),
+    ...(outputs.length === 0 ? {} : {outputs}),
     checkpoint: {
       dir: raw.checkpoint?.dir ?? null,
       intervalSeconds: checkpointInterval ?? null,

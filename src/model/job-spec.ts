@@ -182,6 +182,19 @@ export interface JobSpec {
    * job never needed an upload.
    */
   workdirArchive?: WorkdirArchive | null
+  /**
+   * The job file's `files:`: what is placed at a path on the machine before setup, copied or
+   * mounted (docs/job-file.md#files-and-outputs). Absent in specs stored before it existed,
+   * and when the file has none.
+   */
+  files?: FileEntry[]
+  /**
+   * What the launch found of each bucket object a `files:` entry copies (its size and ETag, by
+   * the entry's path): the runner checks what it downloads against them. Absent when none.
+   */
+  fileObjects?: FileObject[]
+  /** The job file's `outputs:`: paths on the machine uploaded after the run and at each checkpoint save. */
+  outputs?: OutputEntry[]
   checkpoint: {dir: string | null; intervalSeconds: number | null; store: CheckpointStoreSpec | null}
   recovery: {
     strategy: RecoveryStrategy
@@ -270,4 +283,40 @@ export interface CheckpointStoreSpec {
 export interface WorkdirArchive {
   sha256: string
   bytes: number
+}
+
+/** The bucket URL schemes a `files:` or `outputs:` entry may name; gs:// is parsed though skyhop cannot sign for it yet. */
+export type BucketScheme = 's3' | 'oss' | 'obs' | 'cos' | 'gs'
+
+/** One object (or, for a mount, a prefix) in a bucket, with where to reach it. */
+export interface BucketRef {
+  scheme: BucketScheme
+  bucket: string
+  /** Without a leading slash; '' for the bucket's root. */
+  key: string
+  /** The bucket's region and S3-compatible endpoint; null: the checkpoint store's when it is of the same scheme. */
+  region: string | null
+  endpoint: string | null
+}
+
+/** One `files:` entry: `path` is absolute on the machine. */
+export interface FileEntry {
+  path: string
+  source: {kind: 'local'; path: string; directory: boolean} | ({kind: 'bucket'} & BucketRef)
+  mode: 'copy' | 'mount'
+}
+
+/** A copied bucket object as the launch found it (HEAD): the runner checks the download against it. */
+export interface FileObject {
+  /** The FileEntry's path. */
+  path: string
+  bytes: number
+  /** The store's ETag without quotes; null when it sent none. */
+  etag: string | null
+}
+
+/** One `outputs:` entry: `path` on the machine goes to `to` as one archive, `PREFIX/NAME.tar`. */
+export interface OutputEntry {
+  path: string
+  to: {kind: 'store'} | ({kind: 'bucket'} & BucketRef)
 }
