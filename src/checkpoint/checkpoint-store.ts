@@ -26,6 +26,7 @@ import type {HttpClient} from '../http/client.js'
 import {redact, registerSecret} from '../util/redact.js'
 import type {
   AttemptObjectReader,
+  AttemptTransfers,
   CheckpointSync,
   GangObjects,
   SecretsObject,
@@ -74,7 +75,7 @@ export function parseStoreUrl(spec: CheckpointStoreSpec): StoreLocation {
 }
 
 /** A key under the job's own prefix, `PREFIX/JOB_ID/…`. */
-function jobKey(location: StoreLocation, jobId: string, ...rest: string[]): string {
+export function jobKey(location: StoreLocation, jobId: string, ...rest: string[]): string {
   return [location.prefix, jobId, ...rest].filter((s) => s !== '').join('/')
 }
 
@@ -272,6 +273,23 @@ export class CheckpointSigner {
     }
   }
 
+  /**
+   * A signed URL of any object of a bucket of the store's kinds (a files: or outputs: entry),
+   * with the store's cloud credentials: registered for redaction unless told otherwise.
+   */
+  async objectUrl(
+    bucket: {url: string; region: string; endpoint: string | null},
+    method: PresignRequest['method'],
+    key: string,
+    now: Date,
+    unregistered?: 'unregistered',
+  ): Promise<string> {
+    const spec = {...bucket, syncIntervalSeconds: null}
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now)
+    return signer.sign(method, key, unregistered)
+  }
+
   private async sign(
     spec: CheckpointStoreSpec,
     location: StoreLocation,
@@ -442,6 +460,11 @@ export interface AttemptHoldStore {
    * notice through (GangObjects), in the same store; null when the job has no store.
    */
   gangObjects?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<GangObjects | null>
+  /**
+   * The job's files: and outputs: signed for one attempt (checkpoint/transfers.ts); `shared`
+   * when the attempt runs on skyhop's own filesystem. Null when the job has none.
+   */
+  transfers?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string, shared: boolean): Promise<AttemptTransfers | null>
 }
 
 export function attemptHoldsFor(
@@ -497,6 +520,10 @@ export function attemptHoldsFor(
         expiresAt: signed.expiresAt,
         shipSeconds: Math.round(Math.min(SHIP_SECONDS.max, Math.max(SHIP_SECONDS.min, interval === 0 ? SHIP_SECONDS.max : interval))),
       }
+    },
+    transfers: async (job, attemptId, shared) => {
+      const {signTransfers} = await import('./transfers.js')
+      return signTransfers(job.spec, job.id, attemptId, {store: storeFor(job.spec, config), signer, now: clock(), shared, client})
     },
     deleteSecrets: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)

@@ -12,7 +12,7 @@ import type {PlanningInputs, Replanner} from '../planner/replanner.js'
 import type {LoadedPluginProvider, ProviderHookResult} from '../providers/plugins.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptHoldStore, CheckpointSigner, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
-import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
+import type {CheckpointStoreSpec, FileObject, JobSpec, Objective} from '../model/job-spec.js'
 import type {AttemptObjectReader} from '../model/checkpoint.js'
 import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
 import {UsageError} from '../errors.js'
@@ -213,6 +213,13 @@ export class AppContext implements ServiceContext {
     const warnBytes = this.config().workdir?.warnBytes ?? DEFAULT_WORKDIR_WARN_BYTES
     const cacheDir = join(this.home, 'cache', 'workdir')
     return uploadWorkdir({dir, store, signer: await this.storeSigner(), client, now: new Date(), warnBytes, warn: this.warn, cacheDir})
+  }
+
+  /** See ServiceContext.findFileObjects. */
+  async findFileObjects(spec: JobSpec): Promise<FileObject[]> {
+    const {findFileObjects} = await import('../checkpoint/transfers.js')
+    const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+    return findFileObjects(spec, storeFor(spec, this.config()), await this.storeSigner(), await this.storeHttp(), new Date())
   }
 
   /**

@@ -448,7 +448,11 @@ export class LaunchRounds {
    * store gets no object, and the cloud provider refuses it (SECRETS_NEED_STORE).
    */
   private async withSecretsObject(job: JobRecord, provider: Provider, given: LaunchRequest): Promise<LaunchRequest> {
-    const request = await this.withShipObjects(job, provider, given)
+    const shipped = await this.withShipObjects(job, provider, given)
+    // The job's files: and outputs:, signed for this attempt; a shared filesystem gets the list itself.
+    const shared = (provider.attemptStorage ?? 'shared') !== 'per-instance'
+    const transfers = (await this.d.deps.attemptHolds?.transfers?.(job, shipped.attemptId, shared)) ?? null
+    const request = transfers ? {...shipped, transfers} : shipped
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !request.secrets) return request
     const object = await this.d.deps.attemptHolds?.putSecrets?.(job, request.attemptId, renderSecretsObject(request.secrets))
     return object ? {...request, secretsObject: object} : request

@@ -105,3 +105,11 @@ export interface ShipHandleData {
   store: ShipStoreRef
   segmentBytes: number
 }
+
+/** What an attempt gets of its job's files: and outputs:. */
+export interface AttemptTransfers {
+  /** The list, one tab-separated line per transfer (RunnerConfig.transfersFile). A bearer credential. */
+  list: string
+  /** A signed GET of the list in the job's store, for an instance (RunnerConfig.transfersUrl); null when not put there. */
+  url: string | null
+}

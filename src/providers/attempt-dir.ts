@@ -126,6 +126,11 @@ export function renderRunnerConf(config: RunnerConfig): string {
     }
     entries.push(['workdirSha256', config.workdirSha256])
   }
+  if (config.transfersFile !== undefined && config.transfersUrl !== undefined) {
+    throw new UsageError('runner settings transfersFile and transfersUrl exclude each other', {code: 'RUNNER_CONFIG_INVALID'})
+  }
+  if (config.transfersFile !== undefined) entries.push(['transfersFile', onePath('transfersFile', config.transfersFile)])
+  if (config.transfersUrl !== undefined) entries.push(['transfersUrl', signedUrl('transfersUrl', config.transfersUrl)])
   if (config.holdFile !== undefined) entries.push(['holdFile', onePath('holdFile', config.holdFile)])
   if (config.holdUrl !== undefined) entries.push(['holdUrl', signedUrl('holdUrl', config.holdUrl)])
   if (config.holdTimeoutSeconds !== undefined)

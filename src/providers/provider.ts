@@ -2,7 +2,7 @@
 // each adapter maps its backend's own errors onto ProviderError (src/errors.ts) with a
 // category (capacity, quota, auth, transient, user, unavailable) and a block scope.
 import type {Offer} from '../model/catalog.js'
-import type {CheckpointSync, GangObjects, SecretsObject, ShipObjects} from '../model/checkpoint.js'
+import type {AttemptTransfers, CheckpointSync, GangObjects, SecretsObject, ShipObjects} from '../model/checkpoint.js'
 import type {LaunchHandle, PollResult, QueueEstimate} from '../model/attempt.js'
 import type {JobSpec} from '../model/job-spec.js'
 import type {AttemptHold} from '../runner/contract.js'
@@ -68,6 +68,12 @@ export interface LaunchRequest {
    * so they can be read back. Null or absent without a store, and on skyhop's own filesystem.
    */
   ship?: ShipObjects | null
+  /**
+   * The job's files: and outputs: for this attempt, signed (checkpoint/transfers.ts): the
+   * provider writes the list into the attempt directory (transfersFile) or passes its signed
+   * GET (transfersUrl). Null or absent when the job has none.
+   */
+  transfers?: AttemptTransfers | null
   graceSeconds: number
   /**
    * A service replica's: on an interruption notice the runner holds the job's signal back

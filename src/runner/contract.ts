@@ -196,6 +196,15 @@ export interface RunnerConfig {
    * job's process tree, each vendor tool's output); default 10, 0 for none (docs/utilisation.md).
    */
   sampleIntervalSeconds?: number
+  /**
+   * The job's files: and outputs: (docs/job-file.md#files-and-outputs): a list of transfers,
+   * one tab-separated line each (`copy DEST SRC`, `get DEST BYTES ETAG URL`, `out PATH URL`),
+   * written into the attempt directory by skyhop (transfersFile, on skyhop's own filesystem)
+   * or fetched by a signed GET (transfersUrl, a cloud instance). The runner places every
+   * copy and get before setup, and PUTs each output after the run and at each checkpoint save.
+   */
+  transfersFile?: string
+  transfersUrl?: string
 }
 
 /** The job file's `compat:` names, each a set of aliases the runner exports (docs/job-contract.md). */
@@ -227,6 +236,8 @@ export type RunnerEventName =
   | 'no-slot' // gave up waiting for a slot; the runner exits 75 without an exit_code (fields: slots)
   | 'checkpoint-restore' // before the job: the store's archive unpacked (fields: found, bytes, seconds, tries)
   | 'workdir-fetch' // before setup: the workdir archive fetched, checked and unpacked (fields: bytes, tries)
+  | 'file-fetch' // before setup: one files: entry copied or downloaded, checked and moved into place (fields: path, bytes)
+  | 'output-save' // an outputs: path archived and PUT (fields: path, reason, ok, bytes, httpStatus on failure)
   | 'checkpoint-save' // the directory copied to the store (fields: reason periodic|exit, ok, bytes, seconds, httpStatus, message)
   | 'hold-wait' // a held attempt waits for skyhop's go (fields: timeoutSeconds)
   | 'hold-released' // the go came; restore and the job follow (fields: seconds)

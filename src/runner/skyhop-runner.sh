@@ -304,7 +304,7 @@ while IFS= read -r sr_line || [[ -n $sr_line ]]; do
       checkpointGet | checkpointPut | checkpointSyncSeconds | holdFile | holdUrl | holdTimeoutSeconds | \
       nodeIps | nodeIpsFile | nodeIpsUrl | peersTimeoutSeconds | gangNoticeFile | gangNoticePutUrl | gangNoticeGetUrl | compat | secretNames | \
       containerImage | containerRuntime | workdirUrl | workdirSha256 | sampleIntervalSeconds | shipUrl | shipSeconds | \
-      shipSegmentBytes)
+      shipSegmentBytes | transfersFile | transfersUrl)
       sr_conf[$sr_key]=$UNQ ;;
     *) ;; # keys from a newer skyhop are ignored, not fatal
   esac
@@ -1178,6 +1178,92 @@ sr_workdir_fetch() {
   sr_emit workdir-fetch bytes "$BYTES" tries "$try"
 }
 
+# ship-section files: only on a VM whose job has files: or outputs: (shippedRunner)
+# The job's files: and outputs: (docs/job-file.md#files-and-outputs), from a list skyhop wrote
+# (transfersFile) or signed (transfersUrl, GET once), one tab-separated line each:
+#   copy DEST SRC               a local path, on skyhop's own filesystem (local, Slurm)
+#   get DEST BYTES ETAG URL     a bucket object by a signed GET, checked by size and, for a
+#                               plain MD5 ETag, by its MD5, before it is moved into place
+#   out PATH URL                PATH archived and PUT by a signed URL after the run and at
+#                               each checkpoint save (rank 0 only)
+# Every file lands under a temporary name and is renamed only once whole and checked, so a
+# transfer cut short never leaves a file the job would trust. A refusal fails the attempt.
+sr_transfers_load() {
+  sr_transfers=$sr_out/.transfers
+  if [[ -n ${sr_conf[transfersUrl]-} ]]; then
+    local try
+    for (( try = 1; ; try++ )); do
+      sr_ckpt_transfer GET "${sr_conf[transfersUrl]}" "$sr_transfers" 300
+      [[ $HTTP_CODE == 200 ]] && break
+      [[ $HTTP_CODE == 4* ]] && sr_fail "files: the store refused the signed GET of the list (HTTP $HTTP_CODE${CODE:+ $CODE})"
+      (( try >= 5 )) && sr_fail "files: the store did not answer after $try tries (HTTP $HTTP_CODE)"
+      sleep "$try"
+    done
+  else
+    cp -- "${sr_conf[transfersFile]}" "$sr_transfers" 2>/dev/null || sr_fail "files: cannot read ${sr_conf[transfersFile]}"
+  fi
+  chmod 600 -- "$sr_transfers"
+}
+
+sr_files_fetch() {
+  local kind dest a b url part try md5
+  while IFS=$'\t' read -r kind dest a b url; do
+    [[ $kind == copy || $kind == get ]] || continue
+    part="$dest.skyhop-part-$$"
+    mkdir -p -- "${dest%/*}" 2>/dev/null
+    rm -rf -- "$part"
+    if [[ $kind == copy ]]; then
+      cp -a -- "$a" "$part" 2>/dev/null || { rm -rf -- "$part"; sr_fail "files: cannot copy $a to $dest"; }
+      sr_bytes "$part"
+    else
+      for (( try = 1; ; try++ )); do
+        sr_ckpt_transfer GET "$url" "$part" 3600
+        [[ $HTTP_CODE == 200 ]] && break
+        rm -f -- "$part"
+        [[ $HTTP_CODE == 4* ]] && sr_fail "files: $dest: the store refused the signed GET (HTTP $HTTP_CODE${CODE:+ $CODE})"
+        (( try >= 5 )) && sr_fail "files: $dest: the store did not answer after $try tries (HTTP $HTTP_CODE)"
+        sleep "$try"
+      done
+      sr_bytes "$part"
+      [[ $BYTES == "$a" ]] || { rm -f -- "$part"; sr_fail "files: $dest: got $BYTES bytes, the object had $a at launch"; }
+      if [[ $b =~ ^[0-9a-f]{32}$ ]]; then
+        md5=$(md5sum <"$part")
+        [[ ${md5%% *} == "$b" ]] || { rm -f -- "$part"; sr_fail "files: $dest: the bytes are not the object's (MD5 differs from its ETag)"; }
+      fi
+    fi
+    rm -rf -- "$dest"
+    mv -T -- "$part" "$dest" 2>/dev/null || { rm -rf -- "$part"; sr_fail "files: cannot move the copy into $dest"; }
+    sr_json_str "$dest"
+    sr_emit file-fetch path "$JSON" bytes "$BYTES"
+  done <"$sr_transfers"
+}
+
+# sr_outputs_save REASON MAX_SECONDS: each output path that changed since its last upload.
+sr_outputs_save() {
+  local reason=$1 max=$2 kind path url rest n=0 tmp mark next
+  [[ -n ${sr_transfers-} && $sr_rank == 0 ]] || return 0
+  while IFS=$'\t' read -r kind path url rest; do
+    [[ $kind == out ]] || continue
+    n=$(( n + 1 ))
+    tmp="$sr_out/.output-$n.tar" mark="$sr_out/.output-$n-synced" next="$sr_out/.output-$n-next"
+    [[ -e $path ]] || continue
+    [[ -e $mark && -z $(find "$path" -newer "$mark" -print -quit 2>/dev/null) ]] && continue
+    : >"$next"
+    if [[ -d $path ]]; then tar -cf "$tmp" -C "$path" . 2>/dev/null; else tar -cf "$tmp" -C "${path%/*}/" "${path##*/}" 2>/dev/null; fi
+    sr_bytes "$tmp"
+    sr_ckpt_transfer PUT "$url" "$tmp" "$max"
+    rm -f -- "$tmp"
+    sr_json_str "$path"
+    if [[ $HTTP_CODE == 2* ]]; then
+      mv -f -- "$next" "$mark"
+      sr_emit output-save path "$JSON" reason "\"$reason\"" ok true bytes "$BYTES"
+    else
+      sr_emit output-save path "$JSON" reason "\"$reason\"" ok false bytes "$BYTES" httpStatus "${HTTP_CODE#0}"
+    fi
+  done <"$sr_transfers"
+}
+# ship-section-end
+
 # sr_ckpt_save REASON MAX_SECONDS: copies the checkpoint directory to the store when it
 # changed since the last copy. A PUT replaces the object whole or not at all, so a copy cut
 # short leaves the previous checkpoint in place.
@@ -1228,6 +1314,7 @@ sr_ckpt_syncer() {
     sleep "$every"
     kill -0 "$runner" 2>/dev/null || break
     sr_ckpt_save periodic 900
+    [[ -n $sr_transfers ]] && sr_outputs_save periodic 900
   done
 }
 
@@ -1741,6 +1828,14 @@ if [[ -n $sr_wd_url ]]; then
   [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
 fi
 
+sr_transfers=
+if [[ -n ${sr_conf[transfersFile]-}${sr_conf[transfersUrl]-} ]]; then
+  sr_transfers_load
+  sr_files_fetch
+  sr_handle_pending
+  [[ -n $sr_deadline_ms ]] && sr_finish_unstarted
+fi
+
 if [[ -n $sr_ckpt_get ]]; then
   sr_ckpt_restore
   sr_handle_pending
@@ -2106,6 +2201,14 @@ if [[ -n $sr_ckpt_put ]]; then
     sr_json_str "no time left before the deadline to copy the checkpoint; the store keeps the previous one"
     sr_emit checkpoint-save reason '"exit"' ok false message "$JSON"
   fi
+fi
+
+# The job's outputs, after the run (in what is left of the grace after a notice).
+if [[ -n $sr_transfers ]]; then
+  sr_now
+  sr_out_max=900
+  if [[ -n $sr_deadline_ms ]]; then sr_out_max=$(( (sr_deadline_ms - NOW_MS) / 1000 )); (( sr_out_max >= 5 )) || sr_out_max=5; fi
+  sr_outputs_save exit "$sr_out_max"
 fi
 
 sr_usage_stop

@@ -5,7 +5,7 @@
 import type {FxRates} from '../model/currency.js'
 import type {SkyhopConfig} from '../config.js'
 import type {AttemptHoldStore, SignCheckpointUrls} from '../checkpoint/checkpoint-store.js'
-import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
+import type {CheckpointStoreSpec, FileObject, JobSpec, Objective} from '../model/job-spec.js'
 import type {WorkdirUpload} from '../checkpoint/workdir-upload.js'
 import type {LoadedPluginProvider} from '../providers/plugins.js'
 import type {Provider} from '../providers/provider.js'
@@ -44,6 +44,12 @@ export interface ServiceContext {
    * warning about a large one before the upload; throws ProviderError when the store fails.
    */
   uploadWorkdir(dir: string, store: CheckpointStoreSpec): Promise<WorkdirUpload>
+  /**
+   * HEADs each bucket object the job's files: copy (src/checkpoint/transfers.ts), at launch:
+   * their sizes and ETags, which every attempt's download is checked against. Optional: a
+   * context without it launches no job whose files: name a bucket object.
+   */
+  findFileObjects?(spec: JobSpec): Promise<FileObject[]>
   /** Fails early when the job's checkpoint store is malformed or its credentials are missing. */
   checkCheckpointStore(spec: JobSpec): Promise<void>
 }

@@ -1,7 +1,7 @@
 // The launch service: plan a job, record it, then either drive it here (--wait: in the
 // foreground, its logs streamed, Ctrl-C handing it to a background controller) or hand it
 // to a detached controller process that holds the job's lease.
-import {UsageError} from '../errors.js'
+import {BugError, UsageError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {Plan} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
@@ -331,6 +331,17 @@ export async function withWorkdirArchive(
   return {...spec, workdirArchive: upload.archive}
 }
 
+/**
+ * The spec with what the launch found of each bucket object its files: copy (size, ETag):
+ * attempts check their downloads against it. A missing object or a failing store throws
+ * before the job is recorded.
+ */
+export async function withFileObjects(ctx: ServiceContext, spec: JobSpec): Promise<JobSpec> {
+  if (!(spec.files ?? []).some((f) => f.mode === 'copy' && f.source.kind === 'bucket')) return spec
+  if (!ctx.findFileObjects) throw new BugError('this context cannot look up the objects a job file copies')
+  return {...spec, fileObjects: await ctx.findFileObjects(spec)}
+}
+
 /** What `launch --wait` reports while the job runs: the controller's events and, when wanted, the job's log lines. */
 export interface LaunchProgress {
   event(event: ControllerEvent): void
@@ -381,7 +392,7 @@ export async function launch(
   const store = await ctx.store()
   const providers = await ctx.providers()
   const {file, replan} = prepared
-  const spec = await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates)
+  const spec = await withFileObjects(ctx, await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates))
   const owner = prepared.owner
   const usdPerHour = prepared.plan.chosen?.hourlyPriceUsd ?? null
   const fx = await ctx.fx()

@@ -3,7 +3,7 @@
 // memory. The dialect checks every request's presigned query as its cloud does and writes the cloud's error
 // documents; without a dialect every request is allowed (runner tests that are about the
 // transfer, not the signature). Faults can be injected per request.
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
@@ -101,6 +101,7 @@ export class FakeObjectStore {
     const id = `${bucket}/${key}`
     if (req.method === 'PUT') {
       this.objects.set(id, {body, contentType: req.headers['content-type'] ?? null, storedAt: new Date()})
+      res.setHeader('etag', etagOf(body))
       return answer(200, null)
     }
     if (req.method === 'HEAD') {
@@ -108,7 +109,13 @@ export class FakeObjectStore {
       const found = this.objects.get(id)
       this.requests.push({method: 'HEAD', bucket, key, status: found ? 200 : 404})
       if (!found) return void res.writeHead(404).end()
-      res.writeHead(200, {'content-type': found.contentType ?? 'application/octet-stream', 'content-length': found.body.length}).end()
+      res
+        .writeHead(200, {
+          'content-type': found.contentType ?? 'application/octet-stream',
+          'content-length': found.body.length,
+          etag: etagOf(found.body),
+        })
+        .end()
       return
     }
     if (req.method === 'GET') {
@@ -138,4 +145,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
+}
+
+/** A single-part upload's ETag, as S3, OSS, COS and OBS give it: the MD5 of the bytes, hex, quoted. */
+function etagOf(body: Buffer): string {
+  return `"${createHash('md5').update(body).digest('hex')}"`
 }

@@ -112,9 +112,10 @@ export function shippedRunner(script: string, sections?: ReadonlySet<string>): s
  * shipper's and the utilisation sampler's when the attempt ships its output and samples to
  * the job's store.
  */
-export function runnerSections(noticeSources: readonly string[], container: boolean, ship = false): Set<string> {
+export function runnerSections(noticeSources: readonly string[], container: boolean, ship = false, files = false): Set<string> {
   const sections = new Set(noticeSources.map((source) => `notice-${source.split('=')[0]}`))
   if (container) sections.add('container')
+  if (files) sections.add('files')
   // The sampler's lines reach skyhop only through the shipper: without it they would stay on the instance.
   if (ship) for (const section of ['ship', 'usage']) sections.add(section)
   return sections
@@ -218,6 +219,19 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       },
     )
   }
+  // The job's files: and outputs: reach an instance only through the job's store (transfersUrl).
+  if (request.transfers && request.transfers.url === null) {
+    throw new ProviderError(
+      request.offer.provider,
+      'unavailable',
+      'the job has files: or outputs: and no checkpoint store to pass their signed list to an instance through',
+      {
+        code: 'FILES_NEED_STORE',
+        scope: 'provider',
+        hint: 'Set checkpoint.store in the job file or checkpoint_store in the config (docs/job-file.md#files-and-outputs).',
+      },
+    )
+  }
   const env = {...request.env, SKYHOP_PREEMPT_NOTICE: `${attemptDir}/preempt-notice`}
   const files: Record<string, string> = {
     'run.sh': spec.run,
@@ -234,6 +248,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       ...workdirRunnerConfig(request.checkpointSync),
       ...holdRunnerConfig(request.hold),
       ...shipRunnerConfig(request.ship),
+      ...(request.transfers?.url ? {transfersUrl: request.transfers.url} : {}),
       ...jobRunnerConfig(spec),
       ...noticeSignalRunnerConfig(request),
       ...gangRunnerConfig(request),
@@ -246,7 +261,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
   if (!runnerFromStore(input)) {
     files['skyhop-runner.sh'] = shippedRunner(
       input.runnerScript,
-      runnerSections(input.noticeSources, (spec.container ?? null) !== null, !!request.ship),
+      runnerSections(input.noticeSources, (spec.container ?? null) !== null, !!request.ship, !!request.transfers?.url),
     )
   }
   if (spec.setup) files['setup.sh'] = spec.setup
