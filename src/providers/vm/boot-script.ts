@@ -15,6 +15,7 @@
 //      terminate on shutdown, so nothing idles and nothing bills after the job.
 // Deterministic for a given request: a retried launch sends byte-identical user data,
 // which the clouds' idempotency tokens require.
+import {mountLines} from './bucket-mounts.js'
 import {readFile} from 'node:fs/promises'
 import {gzipSync} from 'node:zlib'
 
@@ -457,6 +458,7 @@ sk_poweroff() { # RC: the machine's end, after the console has had time to flush
 ${rankDiscovery(input)}
 ${secretsFetch(request)}
 ${containerPrepare(request)}
+${mountLines(request.spec.files, request.offer.region, CONSOLE_PREFIX)}
 # The job contract promises SKYHOP_CHECKPOINT_DIR exists (the local provider creates it too).
 # Under a test's root prefix the directory moves with the prefix, and env says so.
 sk_ckpt="\${SKYHOP_BOOT_ROOT-}"${shellQuote(request.checkpointDir)}

@@ -1,0 +1,136 @@
+// files: and outputs: through the built CLI, on this machine with a real runner process: a
+// local file and a local directory copied into place before setup, an object of a fake S3
+// bucket (checking SigV4) downloaded by a signed GET and checked against what launch found,
+// and an output uploaded to the job's store after the run. Bad input fails before anything
+// is recorded, with its exit code.
+import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {s3Dialect} from '../fakes/fake-s3-dialect.js'
+import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
+import {KEY} from './aws-helpers.js'
+
+const AWS = {
+  AWS_ACCESS_KEY_ID: KEY.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_EC2_METADATA_DISABLED: 'true',
+}
+
+describe('files: and outputs: on this machine, through the CLI', function () {
+  this.timeout(120_000)
+  let store: FakeObjectStore
+  let home: string
+  let machine: string
+
+  beforeEach(async () => {
+    store = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey})})
+    await store.start()
+    home = tempHome()
+    // Where the job's files land: a path "on the machine", here under the test's home.
+    machine = mkdtempSync(join(home, 'machine-'))
+    mkdirSync(join(home, 'src', 'dataset'), {recursive: true})
+    writeFileSync(join(home, 'src', 'vocab.txt'), 'a\nb\nc\n')
+    writeFileSync(join(home, 'src', 'dataset', 'part-0'), 'x\n')
+    writeFileSync(join(home, 'src', 'dataset', 'part-1'), 'y\n')
+    store.objects.set('datasets/nlp/weights.bin', {body: Buffer.from('W'.repeat(1000)), contentType: null, storedAt: new Date()})
+  })
+  afterEach(async () => {
+    await store.stop()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  function setup(body: string): {file: string; env: Record<string, string | undefined>} {
+    const config = join(home, 'config.yaml')
+    writeFileSync(
+      config,
+      `providers:\n  slurm: {enabled: false}\ncheckpoint_store: {url: s3://ckpt/runs, region: us-east-1, endpoint: "${store.endpoint}"}\n`,
+    )
+    const file = join(home, 'src', 'job.yaml')
+    writeFileSync(file, `name: files\n${body}`)
+    return {file, env: {...AWS, SKYHOP_CONFIG: config, HOME: home}}
+  }
+
+  it('places local files, a local directory and a bucket object before setup, and uploads the output after the run', async () => {
+    const m = machine
+    const {file, env} = setup(
+      [
+        'files:',
+        `  ${m}/vocab.txt: ./vocab.txt`,
+        `  ${m}/data: dataset`,
+        `  ${m}/weights.bin: s3://datasets/nlp/weights.bin`,
+        'outputs:',
+        `  ${m}/results: store`,
+        `setup: test -f ${m}/weights.bin && echo setup-saw-weights`,
+        'run: |',
+        `  wc -l < ${m}/vocab.txt; ls ${m}/data | tr "\\n" " "; echo; wc -c < ${m}/weights.bin`,
+        `  mkdir -p ${m}/results && echo 0.91 > ${m}/results/score`,
+        '',
+      ].join('\n'),
+    )
+    const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--wait', '--json'], {home, env})
+    expect(r.code, r.stderr + r.stdout).to.equal(0)
+    const jobId = parseEnvelope(r.stdout).result.job.id as string
+    const logs = await runCliAsync(['logs', jobId], {home, env})
+    expect(logs.stdout).to.include('setup-saw-weights')
+    expect(logs.stdout).to.match(/^3$/m)
+    expect(logs.stdout).to.include('part-0 part-1')
+    expect(logs.stdout).to.match(/^1000$/m)
+    // Copies, not links: the job's machine path holds its own bytes.
+    expect(readFileSync(join(m, 'vocab.txt'), 'utf8')).to.equal('a\nb\nc\n')
+    expect(readdirSync(m).filter((f) => f.includes('skyhop-part'))).to.deep.equal([])
+    // The output's archive in the job's store.
+    const archive = store.object('ckpt', `runs/${jobId}/outputs/results.tar`)
+    expect(archive, [...store.objects.keys()].join(' ')).to.not.equal(undefined)
+    const out = mkdtempSync(join(home, 'untar-'))
+    execFileSync('tar', ['-xf', '-', '-C', out], {input: archive!.body})
+    expect(readFileSync(join(out, 'score'), 'utf8')).to.equal('0.91\n')
+    // The launch HEADed the object once; the runner GOT it by a signed URL; nothing else read it.
+    const objectRequests = store.requests.filter((q) => q.bucket === 'datasets').map((q) => `${q.method} ${q.status}`)
+    expect(objectRequests).to.deep.equal(['HEAD 200', 'GET 200'])
+    // The signed list stays in the attempt directory, readable by its owner only; the state store holds no signature.
+    const dump = readdirSync(home)
+      .filter((f) => f.startsWith('state.db'))
+      .map((f) => readFileSync(join(home, f)).toString('latin1'))
+      .join('\n')
+    expect(dump).to.not.include('X-Amz-Signature')
+  })
+
+  it('a local source that does not exist, a relative destination and an unknown scheme: exit 3 at their lines, nothing recorded', async () => {
+    const {file, env} = setup(['files:', '  /tmp/x: ./nope', '  data: ./vocab.txt', '  /tmp/y: gcs://b/k', 'run: echo hi', ''].join('\n'))
+    const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--json'], {home, env})
+    expect(r.code).to.equal(3)
+    const message = parseEnvelope(r.stdout).error!.message
+    expect(message).to.include('./nope does not exist')
+    expect(message).to.include('"data" is relative')
+    expect(message).to.include('"gcs://" is not a bucket URL')
+    const jobs = await runCliAsync(['status', '--json'], {home, env})
+    expect(parseEnvelope(jobs.stdout).result.jobs).to.deep.equal([])
+  })
+
+  it('a bucket object the store refuses (403) or fails (503) at launch: exit 4, nothing recorded; a missing one: exit 2', async () => {
+    const {file, env} = setup([`files:`, `  ${machine}/w: s3://datasets/nlp/weights.bin`, 'run: echo hi', ''].join('\n'))
+    for (const [status, code] of [
+      [403, 'AccessDenied'],
+      [503, 'ServiceUnavailable'],
+    ] as const) {
+      store.failNext(10, status, code, /weights/)
+      const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--json'], {home, env})
+      expect(r.code, r.stderr).to.equal(4)
+      expect(parseEnvelope(r.stdout).error!.code).to.equal('FILES_FETCH_FAILED')
+      store.requests.length = 0
+      ;(store as unknown as {faults: unknown[]}).faults.length = 0
+    }
+    store.objects.delete('datasets/nlp/weights.bin')
+    const missing = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--json'], {home, env})
+    expect(missing.code).to.equal(2)
+    expect(parseEnvelope(missing.stdout).error!.message).to.include('s3://datasets/nlp/weights.bin does not exist')
+    const jobs = await runCliAsync(['status', '--json'], {home, env})
+    expect(parseEnvelope(jobs.stdout).result.jobs).to.deep.equal([])
+    expect(existsSync(join(machine, 'w'))).to.equal(false)
+  })
+})
