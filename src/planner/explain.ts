@@ -4,6 +4,8 @@
 import type {Offer} from '../model/catalog.js'
 import {NoFeasiblePlanError} from '../errors.js'
 import {type JobContext, fmt} from './plan-context.js'
+import {MOUNT_CLOUD, mountUnsupported} from './mounts.js'
+import {providerKind} from './priors.js'
 import type {ExclusionGroup, ExclusionReason, Plan, SweepPlan} from './types.js'
 
 export function describeExclusion(
@@ -66,6 +68,13 @@ export function describeExclusion(
       return subject === 'local'
         ? `local has no container runtime for the job's image ${job.container?.reference ?? ''} (podman or docker); install one or set providers.local.container_runtime`
         : `${subject} does not run container images (the job's image ${job.container?.reference ?? ''}); local does, with podman or docker`
+    }
+    case 'mount-unsupported': {
+      const url = mountUnsupported(job, subject) ?? ''
+      const cloud = MOUNT_CLOUD[url.split(':')[0]] ?? ''
+      return providerKind(subject) === 'cloud'
+        ? `${subject} cannot mount ${url} (files: mode: mount): its FUSE tool authenticates with the instance's own role, which only ${cloud} instances have; copy it instead (mode: copy)`
+        : `${subject} mounts no bucket (files: mode: mount needs a cloud instance's FUSE tool and role; ${url} mounts on ${cloud} only); copy it instead (mode: copy), or mount it on the machines yourself`
     }
     case 'capacity':
       return spot === null && detail > 0 && detail < Math.max(1, job.nodes)

@@ -134,6 +134,7 @@ export const EXCLUSION_REASONS = [
   'multi-node-unsupported',
   'interconnect',
   'container-unsupported',
+  'mount-unsupported',
   'cpus',
   'memory',
   'no-market',

@@ -291,6 +291,35 @@ describe('planner feasibility', () => {
     expect(planJob(input(job(), offers, {containerProviders: new Set()})).candidates).to.have.length(2)
   })
 
+  it("a bucket mount runs only on an instance of the bucket's own cloud; local and Slurm say they mount nothing", () => {
+    const offers = [
+      offer({provider: 'local', region: 'this-machine', od: 0, instanceType: 'machine'}),
+      offer({provider: 'slurm', od: 0.1, instanceType: 'partition'}),
+      offer({provider: 'aws', od: 1, instanceType: 'm5.large'}),
+      offer({provider: 'aliyun', od: 1, instanceType: 'ecs.g7.large'}),
+    ]
+    const files = [
+      {
+        path: '/mnt/d',
+        mode: 'mount' as const,
+        source: {kind: 'bucket' as const, scheme: 's3' as const, bucket: 'corpus', key: 'en/', region: null, endpoint: null},
+      },
+    ]
+    const plan = planJob(input(job({files}), offers))
+    expect(plan.candidates.map((c) => c.provider)).to.deep.equal(['aws'])
+    expect(reasons(plan)).to.deep.include({'mount-unsupported:local': 1, 'mount-unsupported:slurm': 1, 'mount-unsupported:aliyun': 1})
+    const said = new Map(plan.excluded.filter((g) => g.reason === 'mount-unsupported').map((g) => [g.subject, g.message]))
+    expect(said.get('local')).to.equal(
+      "local mounts no bucket (files: mode: mount needs a cloud instance's FUSE tool and role; s3://corpus/en/ mounts on aws only); copy it instead (mode: copy), or mount it on the machines yourself",
+    )
+    expect(said.get('aliyun')).to.include('aliyun cannot mount s3://corpus/en/ (files: mode: mount)')
+    // A copy goes anywhere.
+    const copied = planJob(
+      input(job({files: [{...files[0], mode: 'copy' as const, source: {...files[0].source, key: 'en/a.bin'}}]}), offers),
+    )
+    expect(copied.candidates).to.have.length(4)
+  })
+
   it('budget and deadline exclude with their own reasons', () => {
     const offers = [offer({od: 1, instanceType: 'slow-cheap'}), offer({acc: 'FAST', od: 10, instanceType: 'fast-dear'})]
     const j = job({resources: {accelerators: [request('any', null, 1)]}, deadline: hoursFromNow(8), budget: {amount: 30, currency: 'USD'}})
