@@ -10,7 +10,7 @@ import type {AttemptTransfers} from '../model/checkpoint.js'
 import type {BucketRef, CheckpointStoreSpec, FileObject, JobSpec} from '../model/job-spec.js'
 import {redact} from '../util/redact.js'
 import {CHECKPOINT_CONTENT_TYPE} from '../clouds/common/presign.js'
-import {STORE_PROVIDER, jobKey, parseStoreUrl, type CheckpointSigner, type StoreScheme} from './checkpoint-store.js'
+import {STORE_PROVIDER, jobKey, parseStoreUrl, workdirKey, type CheckpointSigner, type StoreScheme} from './checkpoint-store.js'
 
 /** Whether a job has anything for the runner to copy, download or upload. */
 export function hasTransfers(spec: Pick<JobSpec, 'files' | 'outputs'>): boolean {
@@ -123,13 +123,27 @@ export async function signTransfers(
   for (const entry of spec.files ?? []) {
     if (entry.mode !== 'copy') continue
     if (entry.source.kind === 'local') {
-      if (!options.shared) {
-        throw new UsageError(`files: ${entry.path}: a local path (${entry.source.path}) reaches only local and Slurm in this version`, {
-          code: 'FILES_LOCAL_TO_CLOUD',
-          hint: 'Put it in the workdir, or copy it to a bucket and name the object.',
+      if (options.shared) {
+        lines.push(['copy', clean(entry.path), clean(entry.source.path)].join('\t'))
+        continue
+      }
+      // An instance cannot read this machine: launch packed the source into the store (its sha256).
+      const archive = (spec.fileObjects ?? []).find((o) => o.path === entry.path && o.sha256 !== undefined)
+      if (!archive || store === null) {
+        throw new UsageError(`files: ${entry.path}: ${entry.source.path} was not uploaded for this job, so an instance could not get it`, {
+          code: 'FILES_NOT_UPLOADED',
+          hint: 'Launch the job again with a checkpoint store: launch uploads local files: sources when a cloud is a candidate.',
         })
       }
-      lines.push(['copy', clean(entry.path), clean(entry.source.path)].join('\t'))
+      const url = await signer.objectUrl(
+        {url: store.url, region: store.region, endpoint: store.endpoint},
+        'GET',
+        workdirKey(parseStoreUrl(store), archive.sha256!),
+        now,
+        'unregistered',
+      )
+      const name = entry.source.directory ? '-' : entry.source.path.slice(entry.source.path.lastIndexOf('/') + 1)
+      lines.push(['untar', clean(entry.path), archive.sha256!, clean(name), url].join('\t'))
       continue
     }
     const object = (spec.fileObjects ?? []).find((o) => o.path === entry.path)

@@ -51,6 +51,8 @@ export interface WorkdirUploadInput {
    * an unchanged workdir is then not packed again, only asked for (HEAD). None: always pack.
    */
   cacheDir?: string
+  /** Pack only this entry of `dir` (a files: entry's one file), not the directory: no ignore files, no cache. */
+  only?: string
 }
 
 interface CachedArchive extends WorkdirArchive {
@@ -89,12 +91,12 @@ export function formatBytes(bytes: number): string {
 /** Packs the workdir and makes sure the store holds it; throws ProviderError (exit 4) when the store refuses or fails. */
 export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirUpload> {
   const t0 = Date.now()
-  const cached = await readCache(input.cacheDir, input.dir)
+  const cached = input.only === undefined ? await readCache(input.cacheDir, input.dir) : null
   // The HEAD of the archive last packed goes out while the files are walked (it loads the
   // HTTP stack and the store's credentials too); its answer counts only if nothing changed.
   const speculative = cached ? checkCached(input, cached) : null
   speculative?.catch(() => undefined)
-  const entries = await workdirEntries(input.dir)
+  const entries = input.only === undefined ? await workdirEntries(input.dir) : [input.only]
   const fingerprint = await workdirFingerprint(input.dir, entries)
   if (cached && speculative && cached.fingerprint === fingerprint) {
     // Unchanged since the last pack: if the store still holds that archive, there is nothing to do.
@@ -108,7 +110,7 @@ export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirU
   try {
     const packMs = Date.now() - t0
     const archive = {sha256: packed.sha256, bytes: packed.bytes}
-    if (input.cacheDir) {
+    if (input.cacheDir && input.only === undefined) {
       await mkdir(input.cacheDir, {recursive: true})
       const record: CachedArchive = {...archive, fingerprint, entries: packed.entries}
       await writeFile(cacheFile(input.cacheDir, input.dir), JSON.stringify(record))

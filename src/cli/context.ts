@@ -207,12 +207,22 @@ export class AppContext implements ServiceContext {
   }
 
   /** See ServiceContext.uploadWorkdir. Signs with the store's credentials, as checkpoints do. */
-  async uploadWorkdir(dir: string, store: CheckpointStoreSpec): Promise<WorkdirUpload> {
+  async uploadWorkdir(dir: string, store: CheckpointStoreSpec, only?: string): Promise<WorkdirUpload> {
     const {uploadWorkdir} = await import('../checkpoint/workdir-upload.js')
     const client = await this.storeHttp()
     const warnBytes = this.config().workdir?.warnBytes ?? DEFAULT_WORKDIR_WARN_BYTES
     const cacheDir = join(this.home, 'cache', 'workdir')
-    return uploadWorkdir({dir, store, signer: await this.storeSigner(), client, now: new Date(), warnBytes, warn: this.warn, cacheDir})
+    return uploadWorkdir({
+      dir,
+      store,
+      signer: await this.storeSigner(),
+      client,
+      now: new Date(),
+      warnBytes,
+      warn: this.warn,
+      cacheDir,
+      ...(only === undefined ? {} : {only}),
+    })
   }
 
   /** See ServiceContext.findFileObjects. */

@@ -313,6 +313,11 @@ export interface FileObject {
   bytes: number
   /** The store's ETag without quotes; null when it sent none. */
   etag: string | null
+  /**
+   * Set for a local source packed for a cloud: the sha256 of its archive in the job's store
+   * (`PREFIX/workdirs/SHA256.tar`, as a workdir's), which the runner checks and unpacks.
+   */
+  sha256?: string
 }
 
 /** One `outputs:` entry: `path` on the machine goes to `to` as one archive, `PREFIX/NAME.tar`. */

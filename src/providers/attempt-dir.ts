@@ -3,13 +3,13 @@
 // local provider on a local path, others before shipping the directory to the host.
 // The files are small, so this is synchronous on purpose: a launch can claim, write and
 // spawn without yielding in between.
-import {closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {BugError, UsageError} from '../errors.js'
 import type {JobSpec} from '../model/job-spec.js'
-import type {CheckpointSync, ShipObjects} from '../model/checkpoint.js'
+import type {AttemptTransfers, CheckpointSync, ShipObjects} from '../model/checkpoint.js'
 import {writeAtomic} from '../util/write-atomic.js'
 import {
   COMPAT_NAMES,
@@ -303,6 +303,19 @@ export function readSamplesFile(attemptDir: string, numNodes: number, offset = 0
 /** runner.conf's checkpoint store keys for an attempt's signed URLs (none without a store). */
 export function checkpointRunnerConfig(sync: {getUrl: string; putUrl: string; syncSeconds: number} | null): Partial<RunnerConfig> {
   return sync === null ? {} : {checkpointGet: sync.getUrl, checkpointPut: sync.putUrl, checkpointSyncSeconds: sync.syncSeconds}
+}
+
+/**
+ * Writes an attempt's signed list of transfers (the job's files: and outputs:) into its
+ * directory on skyhop's own filesystem, readable by its owner only (it holds signed URLs),
+ * and returns the runner.conf key that names it; nothing without transfers.
+ */
+export function writeTransfers(attemptDir: string, transfers: AttemptTransfers | null | undefined): Partial<RunnerConfig> {
+  if (!transfers) return {}
+  mkdirSync(attemptDir, {recursive: true})
+  const file = join(attemptDir, 'transfers')
+  writeFileSync(file, transfers.list, {mode: 0o600})
+  return {transfersFile: file}
 }
 
 /**

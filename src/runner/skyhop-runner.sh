@@ -1184,6 +1184,8 @@ sr_workdir_fetch() {
 #   copy DEST SRC               a local path, on skyhop's own filesystem (local, Slurm)
 #   get DEST BYTES ETAG URL     a bucket object by a signed GET, checked by size and, for a
 #                               plain MD5 ETag, by its MD5, before it is moved into place
+#   untar DEST SHA256 NAME URL  a local source packed at launch (a cloud instance): the
+#                               archive's sha256 checked, unpacked; NAME is its one file, or -
 #   out PATH URL                PATH archived and PUT by a signed URL after the run and at
 #                               each checkpoint save (rank 0 only)
 # Every file lands under a temporary name and is renamed only once whole and checked, so a
@@ -1208,13 +1210,29 @@ sr_transfers_load() {
 sr_files_fetch() {
   local kind dest a b url part try md5
   while IFS=$'\t' read -r kind dest a b url; do
-    [[ $kind == copy || $kind == get ]] || continue
+    [[ $kind == copy || $kind == get || $kind == untar ]] || continue
     part="$dest.skyhop-part-$$"
     mkdir -p -- "${dest%/*}" 2>/dev/null
     rm -rf -- "$part"
     if [[ $kind == copy ]]; then
       cp -a -- "$a" "$part" 2>/dev/null || { rm -rf -- "$part"; sr_fail "files: cannot copy $a to $dest"; }
       sr_bytes "$part"
+    elif [[ $kind == untar ]]; then
+      for (( try = 1; ; try++ )); do
+        sr_ckpt_transfer GET "$url" "$part.tar" 3600
+        [[ $HTTP_CODE == 200 ]] && break
+        rm -f -- "$part.tar"
+        [[ $HTTP_CODE == 4* ]] && sr_fail "files: $dest: the store refused the signed GET (HTTP $HTTP_CODE${CODE:+ $CODE})"
+        (( try >= 5 )) && sr_fail "files: $dest: the store did not answer after $try tries (HTTP $HTTP_CODE)"
+        sleep "$try"
+      done
+      sr_bytes "$part.tar"
+      [[ $(sha256sum <"$part.tar") == "$a "* ]] || { rm -f -- "$part.tar"; sr_fail "files: $dest: the archive from the store is not the one packed at launch"; }
+      mkdir -p -- "$part" && tar -xf "$part.tar" -C "$part" --no-same-owner 2>/dev/null || { rm -rf -- "$part" "$part.tar"; sr_fail "files: $dest: cannot unpack it"; }
+      rm -f -- "$part.tar"
+      if [[ $b != - ]]; then
+        mv -T -- "$part/$b" "$part.one" && rm -rf -- "$part" && mv -T -- "$part.one" "$part" || { rm -rf -- "$part" "$part.one"; sr_fail "files: $dest: $b is not in its archive"; }
+      fi
     else
       for (( try = 1; ; try++ )); do
         sr_ckpt_transfer GET "$url" "$part" 3600

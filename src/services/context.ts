@@ -43,7 +43,7 @@ export interface ServiceContext {
    * Packs a workdir and makes sure the store holds it (src/checkpoint/workdir-upload.ts),
    * warning about a large one before the upload; throws ProviderError when the store fails.
    */
-  uploadWorkdir(dir: string, store: CheckpointStoreSpec): Promise<WorkdirUpload>
+  uploadWorkdir(dir: string, store: CheckpointStoreSpec, only?: string): Promise<WorkdirUpload>
   /**
    * HEADs each bucket object the job's files: copy (src/checkpoint/transfers.ts), at launch:
    * their sizes and ETags, which every attempt's download is checked against. Optional: a

@@ -1,12 +1,13 @@
 // The launch service: plan a job, record it, then either drive it here (--wait: in the
 // foreground, its logs streamed, Ctrl-C handing it to a background controller) or hand it
 // to a detached controller process that holds the job's lease.
+import {basename, dirname} from 'node:path'
 import {BugError, UsageError} from '../errors.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {Plan} from '../planner/types.js'
 import type {Provider} from '../providers/provider.js'
 import {isValidEnvName} from '../runner/contract.js'
-import type {CheckpointStoreSpec, JobSpec, Objective} from '../model/job-spec.js'
+import type {CheckpointStoreSpec, FileObject, JobSpec, Objective} from '../model/job-spec.js'
 import type {Store} from '../state/store.js'
 import {TERMINAL_JOB_STATES, type EventRecord, type JobRecord} from '../model/records.js'
 import {LEASE_TTL_MS, driveJob} from '../controller/controller.js'
@@ -333,13 +334,43 @@ export async function withWorkdirArchive(
 
 /**
  * The spec with what the launch found of each bucket object its files: copy (size, ETag):
- * attempts check their downloads against it. A missing object or a failing store throws
- * before the job is recorded.
+ * attempts check their downloads against it. When a cloud may run the job, each local
+ * source is packed and uploaded to the job's store as a workdir is (once per content), since
+ * an instance cannot read this machine. A missing object, a store that fails, or a cloud
+ * candidate without a store throws before the job is recorded.
  */
-export async function withFileObjects(ctx: ServiceContext, spec: JobSpec): Promise<JobSpec> {
-  if (!(spec.files ?? []).some((f) => f.mode === 'copy' && f.source.kind === 'bucket')) return spec
-  if (!ctx.findFileObjects) throw new BugError('this context cannot look up the objects a job file copies')
-  return {...spec, fileObjects: await ctx.findFileObjects(spec)}
+export async function withFileObjects(ctx: ServiceContext, spec: JobSpec, candidates: ReadonlyArray<{provider: string}>): Promise<JobSpec> {
+  const copies = (spec.files ?? []).filter((f) => f.mode === 'copy')
+  const locals = copies.flatMap((f) => (f.source.kind === 'local' ? [{path: f.path, source: f.source}] : []))
+  const found: FileObject[] = []
+  if (copies.some((f) => f.source.kind === 'bucket')) {
+    if (!ctx.findFileObjects) throw new BugError('this context cannot look up the objects a job file copies')
+    found.push(...(await ctx.findFileObjects(spec)))
+  }
+  if (locals.length > 0) {
+    const providers = await ctx.providers()
+    const cloud = candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
+    if (cloud) {
+      const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+      const store = storeFor(spec, ctx.config())
+      if (store === null) {
+        throw new UsageError(
+          `files: ${locals[0].path}: ${locals[0].source.path} cannot reach ${cloud.provider}: the job has no object store to upload it to`,
+          {
+            code: 'FILES_NEED_STORE',
+            hint: 'Name one with checkpoint.store in the job file or checkpoint_store in the config (docs/job-file.md#files-and-outputs), or keep the job on local or Slurm with --provider.',
+          },
+        )
+      }
+      for (const {path, source} of locals) {
+        const upload = source.directory
+          ? await ctx.uploadWorkdir(source.path, store)
+          : await ctx.uploadWorkdir(dirname(source.path), store, basename(source.path))
+        found.push({path, bytes: upload.archive.bytes, etag: null, sha256: upload.archive.sha256})
+      }
+    }
+  }
+  return found.length === 0 ? spec : {...spec, fileObjects: found}
 }
 
 /** What `launch --wait` reports while the job runs: the controller's events and, when wanted, the job's log lines. */
@@ -392,7 +423,7 @@ export async function launch(
   const store = await ctx.store()
   const providers = await ctx.providers()
   const {file, replan} = prepared
-  const spec = await withFileObjects(ctx, await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates))
+  const spec = await withFileObjects(ctx, await withWorkdirArchive(ctx, prepared.spec, prepared.plan.candidates), prepared.plan.candidates)
   const owner = prepared.owner
   const usdPerHour = prepared.plan.chosen?.hourlyPriceUsd ?? null
   const fx = await ctx.fx()

@@ -30,7 +30,7 @@ import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
 import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
-import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withWorkdirArchive, workdirStoreFor} from './launch.js'
+import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withFileObjects, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
 import {actorOf, headroomFor} from './owners.js'
 import {type AutoResolution, autoEvent, resolveAuto} from './right-sizing.js'
@@ -453,10 +453,14 @@ function sweepCandidates(planned: PlannedSweep): Array<{provider: string}> {
 
 /** The sweep's jobs share one workdir: packed and uploaded once when any of them is placed on a cloud. */
 async function sweepWithWorkdir(ctx: ServiceContext, planned: PlannedSweep): Promise<PlannedSweep> {
-  const base = await withWorkdirArchive(ctx, planned.base, sweepCandidates(planned))
-  if (!base.workdirArchive) return planned
-  const archive = base.workdirArchive
-  return {...planned, base, combinations: planned.combinations.map((c) => ({...c, spec: {...c.spec, workdirArchive: archive}}))}
+  // The bucket objects its files: copy are looked up once too (their size and ETag), for every job.
+  const base = await withFileObjects(ctx, await withWorkdirArchive(ctx, planned.base, sweepCandidates(planned)), sweepCandidates(planned))
+  if (!base.workdirArchive && !base.fileObjects) return planned
+  const shared = {
+    ...(base.workdirArchive ? {workdirArchive: base.workdirArchive} : {}),
+    ...(base.fileObjects ? {fileObjects: base.fileObjects} : {}),
+  }
+  return {...planned, base, combinations: planned.combinations.map((c) => ({...c, spec: {...c.spec, ...shared}}))}
 }
 
 export type SweepOutput = SweepResult & {detached: boolean; stats: SweepRun['stats'] | null}

@@ -7,12 +7,13 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
 import {findFileObjects} from '../../src/checkpoint/transfers.js'
+import {uploadWorkdir} from '../../src/checkpoint/workdir-upload.js'
 import {ProviderError, UsageError} from '../../src/errors.js'
 import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
@@ -79,6 +80,45 @@ describe('files: and outputs: on a cloud (fake EC2 + fake S3)', function () {
     const gets = w.s3!.requests.filter((r) => r.method === 'GET').map((r) => `${r.bucket}/${r.key} ${r.status}`)
     expect(gets).to.include('datasets/nlp/vocab.txt 200')
     expect(gets.some((g) => /\/transfers 200$/.test(g))).to.equal(true)
+  })
+
+  it("a local file and a local directory reach the instance packed in the job's store, checked by sha256", async () => {
+    const src = mkdtempSync(join(tmpdir(), 'skyhop-src-'))
+    mkdirSync(join(src, 'dataset'))
+    writeFileSync(join(src, 'dataset', 'part-0'), 'x\n')
+    writeFileSync(join(src, 'dataset', 'part-1'), 'y\n')
+    writeFileSync(join(src, 'vocab.txt'), 'a\nb\nc\n')
+    writeFileSync(join(src, 'other.txt'), 'not this one\n')
+    const upload = (dir: string, only?: string) =>
+      uploadWorkdir({
+        dir,
+        store: store(),
+        signer: signer(),
+        client: client(),
+        now: new Date(),
+        warnBytes: 1e9,
+        warn: () => undefined,
+        ...(only ? {only} : {}),
+      })
+    const file = await upload(src, 'vocab.txt')
+    const dir = await upload(join(src, 'dataset'))
+    const files: FileEntry[] = [
+      {path: join(out, 'vocab.txt'), mode: 'copy', source: {kind: 'local', path: join(src, 'vocab.txt'), directory: false}},
+      {path: join(out, 'data'), mode: 'copy', source: {kind: 'local', path: join(src, 'dataset'), directory: true}},
+    ]
+    const fileObjects = [
+      {path: join(out, 'vocab.txt'), bytes: file.archive.bytes, etag: null, sha256: file.archive.sha256},
+      {path: join(out, 'data'), bytes: dir.archive.bytes, etag: null, sha256: dir.archive.sha256},
+    ]
+    const run = `cat "${out}/vocab.txt" | wc -l; ls "${out}/data" | tr "\\n" " "`
+    const {job} = await w.drive(cloudJob('files-local', run, {files, fileObjects}))
+    expect(job.state, JSON.stringify(w.store.events(job.id).map((e) => [e.kind, e.data]))).to.equal('SUCCEEDED')
+    const lines: string[] = []
+    for await (const line of w.aws.logs(w.store.listAttempts(job.id)[0].handle!, {follow: false})) lines.push(line)
+    expect(lines[0].trim()).to.equal('3')
+    expect(lines[1].trim()).to.equal('part-0 part-1')
+    const gets = w.s3!.requests.filter((r) => r.method === 'GET' && r.key.startsWith('runs/workdirs/')).map((r) => `${r.key} ${r.status}`)
+    expect(gets).to.have.members([`runs/workdirs/${file.archive.sha256}.tar 200`, `runs/workdirs/${dir.archive.sha256}.tar 200`])
   })
 
   it('an object replaced after the launch is refused before setup, and never moved into place', async () => {

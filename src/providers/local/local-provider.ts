@@ -16,7 +16,7 @@
 // the job outside the image.
 import {execFile, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync} from 'node:fs'
 import {availableParallelism, hostname} from 'node:os'
 import {basename, isAbsolute, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -37,6 +37,7 @@ import {
   requestStop,
   runnerScriptPath,
   writeAttemptDir,
+  writeTransfers,
   readSamplesFile,
 } from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
@@ -455,10 +456,9 @@ export class LocalProvider implements Provider {
       SKYHOP_GRACE_SECONDS: String(request.graceSeconds),
       ...(notice === undefined ? {} : {SKYHOP_PREEMPT_NOTICE: notice}),
     }
-    // The job's files: and outputs:, signed: a bearer credential, so only its owner may read it.
-    if (request.transfers) config.transfersFile = join(attemptDir, 'transfers')
+    // The job's files: and outputs: (their list holds signed URLs: only its owner may read it).
+    Object.assign(config, writeTransfers(attemptDir, request.transfers))
     writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
-    if (request.transfers) writeFileSync(join(attemptDir, 'transfers'), request.transfers.list, {mode: 0o600})
     mkdirSync(request.checkpointDir, {recursive: true})
 
     if (!gang) {

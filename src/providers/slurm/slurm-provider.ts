@@ -41,6 +41,7 @@ import {
   requestStop,
   runnerScriptPath,
   writeAttemptDir,
+  writeTransfers,
   readSamplesFile,
 } from '../attempt-dir.js'
 import type {RunnerConfig, RunnerEvent} from '../../runner/contract.js'
@@ -621,6 +622,8 @@ export class SlurmProvider implements Provider {
     // One notice file per rank in a gang (the runner's default, node-<rank>/preempt-notice).
     const notice = request.env.SKYHOP_PREEMPT_NOTICE ?? (gang ? null : join(attemptDir, 'preempt-notice'))
     if (notice !== null) env.SKYHOP_PREEMPT_NOTICE = notice
+    // The job's files: and outputs:, on the shared filesystem (their list holds signed URLs: only its owner may read it).
+    Object.assign(config, writeTransfers(attemptDir, request.transfers))
     writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
     mkdirSync(request.checkpointDir, {recursive: true})
     // The runner travels with the attempt: compute nodes need not see skyhop's install.
