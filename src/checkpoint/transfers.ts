@@ -85,6 +85,26 @@ function outputObjectName(path: string): string {
   return `${path.slice(path.lastIndexOf('/') + 1)}.tar`
 }
 
+/**
+ * Checks at launch, before anything is recorded, that every output can be signed for: one to
+ * `store` needs the job to have a store (OUTPUTS_NEED_STORE), one to a bucket a known region
+ * and a scheme skyhop signs for. Throws UsageError (exit 2).
+ */
+export function checkOutputs(spec: Pick<JobSpec, 'outputs'>, store: CheckpointStoreSpec | null): void {
+  for (const output of spec.outputs ?? []) {
+    if (output.to.kind === 'bucket') {
+      bucketTarget(output.to, store)
+      continue
+    }
+    if (store === null) {
+      throw new UsageError(`outputs: ${output.path} goes to the job's store, and the job has none`, {
+        code: 'OUTPUTS_NEED_STORE',
+        hint: 'Name one with checkpoint.store in the job file or checkpoint_store in the config, or give the output a bucket URL.',
+      })
+    }
+  }
+}
+
 /** The key an output's archive is PUT to. */
 export function outputKey(
   to: NonNullable<JobSpec['outputs']>[number]['to'],
@@ -155,13 +175,8 @@ export async function signTransfers(
     const url = await signer.objectUrl(bucketTarget(entry.source, store), 'GET', entry.source.key, now, 'unregistered')
     lines.push(['get', clean(entry.path), String(object.bytes), object.etag ?? '-', url].join('\t'))
   }
+  checkOutputs(spec, store)
   for (const output of spec.outputs ?? []) {
-    if (output.to.kind === 'store' && store === null) {
-      throw new UsageError(`outputs: ${output.path} goes to the job's store, and the job has none`, {
-        code: 'OUTPUTS_NEED_STORE',
-        hint: 'Name one with checkpoint.store in the job file or checkpoint_store in the config, or give the output a bucket URL.',
-      })
-    }
     const target =
       output.to.kind === 'store' ? {url: store!.url, region: store!.region, endpoint: store!.endpoint} : bucketTarget(output.to, store)
     const url = await signer.objectUrl(target, 'PUT', outputKey(output.to, output.path, store, jobId), now, 'unregistered')

@@ -340,6 +340,11 @@ export async function withWorkdirArchive(
  * candidate without a store throws before the job is recorded.
  */
 export async function withFileObjects(ctx: ServiceContext, spec: JobSpec, candidates: ReadonlyArray<{provider: string}>): Promise<JobSpec> {
+  if ((spec.outputs ?? []).length > 0) {
+    const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+    const {checkOutputs} = await import('../checkpoint/transfers.js')
+    checkOutputs(spec, storeFor(spec, ctx.config()))
+  }
   const copies = (spec.files ?? []).filter((f) => f.mode === 'copy')
   const locals = copies.flatMap((f) => (f.source.kind === 'local' ? [{path: f.path, source: f.source}] : []))
   const found: FileObject[] = []
