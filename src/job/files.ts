@@ -19,7 +19,7 @@ export const FUSE_TOOLS: Record<BucketScheme, string> = {
   gs: 'gcsfuse',
 }
 
-export type RawFileValue = string | {source: string; mode?: 'copy' | 'mount'; region?: string; endpoint?: string}
+export type RawFileValue = string | {source: string; mode?: 'copy' | 'mount'; region?: string; endpoint?: string; size?: string | number}
 export type RawOutputValue = string | {to: string; region?: string; endpoint?: string}
 
 /** A value that is not where it may be: the message says why, with a "did you mean" when one is near. */
@@ -121,8 +121,8 @@ function fileEntry(dest: string, value: RawFileValue, ctx: FilesContext): FileEn
     throw new FilesFieldError(
       `mode: mount takes a bucket URL (${BUCKET_SCHEMES.map((s) => `${s}://`).join(', ')}); a local path is copied (mode: copy)`,
     )
-  if (given.region !== undefined || given.endpoint !== undefined)
-    throw new FilesFieldError(`region and endpoint are a bucket's; ${given.source} is a local path`)
+  if (given.region !== undefined || given.endpoint !== undefined || given.size !== undefined)
+    throw new FilesFieldError(`region, endpoint and size are a bucket's; ${given.source} is a local path`)
   const local = resolve(dirname(resolve(ctx.file)), given.source)
   let stats
   try {

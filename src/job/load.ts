@@ -3,7 +3,7 @@
 // problems are collected and reported together, each at FILE:LINE:COL with its field.
 import type {IdlePolicy, UsageSpec} from '../model/usage.js'
 import {statSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
+import {dirname, posix, resolve} from 'node:path'
 import type {Accelerator} from '../model/catalog.js'
 
 import {loadRegistry} from '../catalog/accelerators.js'
@@ -14,6 +14,7 @@ import {classifyImage, ImageReferenceError} from './image.js'
 import {DSTACK_RUN_TYPES, detectForeign, formatName} from './import/detect.js'
 import {
   AUTO_REQUEST,
+  BUCKET_CLOUD,
   type AcceleratorConfig,
   type AcceleratorRequest,
   type ContainerImage,
@@ -358,6 +359,15 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
   const service = raw.service === undefined ? null : normalizeService(raw.service, at, raw)
   const filesContext = {file: src.file, checkpointDir: raw.checkpoint?.dir ?? null, workdir}
   const files = raw.files === undefined ? [] : normalizeFiles(raw.files, filesContext, at)
+  // A bucket source with its region and size counts as data: does (egress cost, transfer time).
+  Object.entries(raw.files ?? {}).forEach(([dest, given]) => {
+    const entry = files.find((f) => f.path === posix.normalize(dest).replace(/\/+$/, ''))
+    if (entry?.source.kind !== 'bucket' || typeof given !== 'object' || given.size === undefined) return
+    const sizeGB = at(['files', dest, 'size'], () => parseSizeGB(given.size!))
+    if (sizeGB === undefined) return
+    const {scheme, bucket, key, region} = entry.source
+    data.push({uri: `${scheme}://${bucket}/${key}`, provider: BUCKET_CLOUD[scheme], region, sizeGB})
+  })
   const outputs = raw.outputs === undefined ? [] : normalizeOutputs(raw.outputs, at)
 
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})

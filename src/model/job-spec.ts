@@ -288,6 +288,12 @@ export interface WorkdirArchive {
 /** The bucket URL schemes a `files:` or `outputs:` entry may name; gs:// is parsed though skyhop cannot sign for it yet. */
 export type BucketScheme = 's3' | 'oss' | 'obs' | 'cos' | 'gs'
 
+/**
+ * The cloud each kind of bucket belongs to, by provider name: where its data lives for the
+ * planner, and the only cloud whose instances can mount it with their own role.
+ */
+export const BUCKET_CLOUD: Record<BucketScheme, string> = {s3: 'aws', oss: 'aliyun', obs: 'huaweicloud', cos: 'tencentcloud', gs: 'gcp'}
+
 /** One object (or, for a mount, a prefix) in a bucket, with where to reach it. */
 export interface BucketRef {
   scheme: BucketScheme

@@ -1,10 +1,10 @@
 // Where a job's bucket mounts (files: with mode: mount) can be done: on an instance of the
 // bucket's own cloud, whose FUSE tool authenticates with the instance's role
 // (src/providers/vm/bucket-mounts.ts). Local, Slurm and Kubernetes mount nothing.
-import type {JobSpec} from '../model/job-spec.js'
+import {BUCKET_CLOUD, type JobSpec} from '../model/job-spec.js'
 
 /** The cloud whose instances can mount each kind of bucket with their own role (src/providers/vm/bucket-mounts.ts). */
-export const MOUNT_CLOUD: Record<string, string> = {s3: 'aws', oss: 'aliyun', obs: 'huaweicloud', cos: 'tencentcloud', gs: 'gcp'}
+export const MOUNT_CLOUD: Record<string, string> = BUCKET_CLOUD
 
 /** The first files: mount the provider cannot do (its URL), or null when it can do them all or the job has none. */
 export function mountUnsupported(job: Pick<JobSpec, 'files'>, provider: string): string | null {

@@ -71,6 +71,24 @@ describe('job file: files and outputs', () => {
     ])
   })
 
+  it('counts a bucket source with its size as data: does, for the egress estimate', () => {
+    const {spec} = load(
+      [
+        'data: [{uri: s3://other/x, location: aws/us-east-1, size: 10GB}]',
+        'files:',
+        '  /data/set: {source: oss://corpus/2026/, mode: mount, region: cn-hangzhou, size: 500GB}',
+        '  /data/m.bin: {source: s3://models/m.bin, size: 2GB}',
+        '  /data/small: s3://models/small.bin',
+        '',
+      ].join('\n'),
+    )
+    expect(spec.data).to.deep.equal([
+      {uri: 's3://other/x', provider: 'aws', region: 'us-east-1', sizeGB: 10},
+      {uri: 'oss://corpus/2026/', provider: 'aliyun', region: 'cn-hangzhou', sizeGB: 500},
+      {uri: 's3://models/m.bin', provider: 'aws', region: null, sizeGB: 2},
+    ])
+  })
+
   it('leaves a spec without them as it was', () => {
     const {spec} = load('')
     expect(spec).not.to.have.property('files')
@@ -127,6 +145,20 @@ describe('job file: files and outputs', () => {
       line: 4,
       path: '/files/~1data',
       message: /mode: mount takes a bucket URL/,
+    },
+    {
+      title: 'a size on a local path',
+      body: 'files:\n  /data: {source: ./vocab.txt, size: 1GB}\n',
+      line: 4,
+      path: '/files/~1data',
+      message: /region, endpoint and size are a bucket's/,
+    },
+    {
+      title: 'a size that is not one',
+      body: 'files:\n  /data: {source: s3://bkt/k, size: lots}\n',
+      line: 4,
+      path: '/files/~1data/size',
+      message: /"lots" is not a size; expected e.g. 80GB/,
     },
     {
       title: 'a prefix copied',
