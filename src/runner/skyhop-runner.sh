@@ -273,6 +273,8 @@ fi
 sr_write_atomic "$sr_out/runner.pid" "$$"
 
 sr_fail() { # runner error before the job could start: no exit_code, the attempt is LOST
+  # A gang's rank that was placing a files: entry for the others tells them it failed.
+  [[ -n ${sr_files_lock-} ]] && : >"$sr_files_lock/failed" 2>/dev/null
   sr_json_str "$1"
   sr_emit error message "$JSON"
   echo "skyhop-runner: $1" >&2
@@ -1208,9 +1210,23 @@ sr_transfers_load() {
 }
 
 sr_files_fetch() {
-  local kind dest a b url part try md5
+  local kind dest a b url part try md5 n=0 host
+  host=$(hostname 2>/dev/null || echo host)
   while IFS=$'\t' read -r kind dest a b url; do
     [[ $kind == copy || $kind == get || $kind == untar ]] || continue
+    n=$(( n + 1 ))
+    # The ranks of a gang that share this directory and a machine (local; Slurm nodes on one
+    # host) place each entry once: the first to make the lock directory does it, the others
+    # wait for it to say done (or failed) rather than replace the path under a running job.
+    sr_files_lock="$sr_dir/.files-$host-$n"
+    if ! mkdir -- "$sr_files_lock" 2>/dev/null; then
+      sr_files_lock=
+      until [[ -e $sr_dir/.files-$host-$n/done ]]; do
+        [[ -e $sr_dir/.files-$host-$n/failed ]] && sr_fail "files: $dest: the rank placing it failed"
+        sleep 0.2
+      done
+      continue
+    fi
     part="$dest.skyhop-part-$$"
     mkdir -p -- "${dest%/*}" 2>/dev/null
     rm -rf -- "$part"
@@ -1253,6 +1269,8 @@ sr_files_fetch() {
     mv -T -- "$part" "$dest" 2>/dev/null || { rm -rf -- "$part"; sr_fail "files: cannot move the copy into $dest"; }
     sr_json_str "$dest"
     sr_emit file-fetch path "$JSON" bytes "$BYTES"
+    : >"$sr_files_lock/done"
+    sr_files_lock=
   done <"$sr_transfers"
 }
 
