@@ -22,7 +22,10 @@ const TOP: Record<string, KeyRule> = {
   docker: ['not-yet-supported', 'container runtimes are being designed with images (issue #19)'],
   python: ['no-equivalent', "dstack picks a Python image by version; skyhop runs on the machine's own Python"],
   nvcc: ['no-equivalent', "dstack picks an image with the CUDA compiler; skyhop runs on the machine's own software"],
-  files: ['not-yet-supported', 'copying local files to the machine is being designed (issue #19)'],
+  files: [
+    'not-yet-supported',
+    'write them as `files:` with absolute paths on the machine (docs/job-file.md#files-and-outputs); not converted yet',
+  ],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   working_dir: ['no-equivalent', 'setup and run start in the workdir (the code); `cd` elsewhere in the commands'],
   registry_auth: ['not-yet-supported', 'registry credentials come with container images (issue #19)'],

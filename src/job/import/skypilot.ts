@@ -17,7 +17,10 @@ import {
 import {ImportRefusal} from './types.js'
 
 const TOP: Record<string, KeyRule> = {
-  file_mounts: ['not-yet-supported', 'file and bucket mounts are being designed (issue #19); `data:` only feeds the egress estimate'],
+  file_mounts: [
+    'not-yet-supported',
+    'write them as `files:` (docs/job-file.md#files-and-outputs): skyhop copies a local path or one bucket object and mounts a prefix; not converted, since SkyPilot copies whole buckets and creates the ones named by `name:`',
+  ],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   volume_mounts: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   service: ['no-equivalent', 'skyhop runs the command as a batch job: no replicas, readiness probe or load balancer (SkyServe)'],
