@@ -97,6 +97,12 @@ async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<void> {
       code: 'SECRET_MISSING',
       hint: 'Export it before serve up; skyhop passes secrets from your environment and never stores them.',
     })
+  // A replica is launched without the attempt's list of transfers: refused rather than run without its files.
+  if ((spec.files ?? []).some((f) => f.mode === 'copy') || (spec.outputs ?? []).length > 0)
+    throw new UsageError('a service cannot have files: to copy or outputs: yet; its replicas would start without them', {
+      code: 'FILES_SERVICE_UNSUPPORTED',
+      hint: 'Mount the data (files: with mode: mount), or fetch it in setup (docs/job-file.md#files-and-outputs).',
+    })
   const replan = await ctx.replanner({jobs: [spec]})
   const planned = await replan(spec, [])
   if (planned.plan.candidates.length === 0)

@@ -112,6 +112,13 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     expect(parseEnvelope(jobs.stdout).result.jobs).to.deep.equal([])
   })
 
+  it('a service with files: to copy is refused before anything is recorded (exit 2), not run without them', async () => {
+    const {file, env} = setup(['files:', `  ${machine}/vocab.txt: ./vocab.txt`, 'run: sleep 60', 'service: {port: 8080}', ''].join('\n'))
+    const r = await runCliAsync(['serve', 'up', file, '--no-wait', '--json'], {home, env})
+    expect(r.code, r.stderr).to.equal(2)
+    expect(parseEnvelope(r.stdout).error!.code).to.equal('FILES_SERVICE_UNSUPPORTED')
+  })
+
   it('a bucket object the store refuses (403) or fails (503) at launch: exit 4, nothing recorded; a missing one: exit 2', async () => {
     const {file, env} = setup([`files:`, `  ${machine}/w: s3://datasets/nlp/weights.bin`, 'run: echo hi', ''].join('\n'))
     for (const [status, code] of [
