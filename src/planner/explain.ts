@@ -69,6 +69,8 @@ export function describeExclusion(
         ? `local has no container runtime for the job's image ${job.container?.reference ?? ''} (podman or docker); install one or set providers.local.container_runtime`
         : `${subject} does not run container images (the job's image ${job.container?.reference ?? ''}); local does, with podman or docker`
     }
+    case 'files-unsupported':
+      return `${subject} does not place files: copies or upload outputs: yet (a pod gets no list of transfers); local, Slurm and the clouds do`
     case 'mount-unsupported': {
       const url = mountUnsupported(job, subject) ?? ''
       const cloud = MOUNT_CLOUD[url.split(':')[0]] ?? ''

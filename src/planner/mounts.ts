@@ -14,3 +14,12 @@ export function mountUnsupported(job: Pick<JobSpec, 'files'>, provider: string):
   }
   return null
 }
+
+/**
+ * Whether the provider cannot place the job's copies or upload its outputs: a Kubernetes pod
+ * gets no list of transfers yet (src/providers/kubernetes), so such a job would run without them.
+ */
+export function transfersUnsupported(job: Pick<JobSpec, 'files' | 'outputs'>, kind: string): boolean {
+  if (kind !== 'kubernetes') return false
+  return (job.files ?? []).some((f) => f.mode === 'copy') || (job.outputs ?? []).length > 0
+}

@@ -28,7 +28,7 @@ import {type AcceleratorGroup, type Egress, JobContext, fmt} from './plan-contex
 import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
 import {byRelevance, describeExclusion} from './explain.js'
 import {ExclusionCollector} from './exclusions.js'
-import {mountUnsupported} from './mounts.js'
+import {mountUnsupported, transfersUnsupported} from './mounts.js'
 import {isOfferIndex, offerKey, offerRoom} from './offer-index.js'
 import {
   PESSIMISTIC_QUANTILE,
@@ -176,6 +176,7 @@ export function rankOffers(
     if (ctx.containerProviders !== null && !ctx.containerProviders.has(offer.provider))
       return exclusions.add('container-unsupported', offer.provider, '', offer, null)
     // A bucket mount authenticates with the instance's own role, which only its own cloud's instances have.
+    if (transfersUnsupported(ctx.job, kind)) return exclusions.add('files-unsupported', offer.provider, '', offer, null)
     if (mountUnsupported(ctx.job, offer.provider) !== null) return exclusions.add('mount-unsupported', offer.provider, '', offer, null)
     const room = offerRoom(offer)
     if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)

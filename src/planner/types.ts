@@ -135,6 +135,7 @@ export const EXCLUSION_REASONS = [
   'interconnect',
   'container-unsupported',
   'mount-unsupported',
+  'files-unsupported',
   'cpus',
   'memory',
   'no-market',

@@ -313,6 +313,13 @@ describe('planner feasibility', () => {
       "local mounts no bucket (files: mode: mount needs a cloud instance's FUSE tool and role; s3://corpus/en/ mounts on aws only); copy it instead (mode: copy), or mount it on the machines yourself",
     )
     expect(said.get('aliyun')).to.include('aliyun cannot mount s3://corpus/en/ (files: mode: mount)')
+    // Kubernetes places no copies and uploads no outputs yet: excluded, saying so.
+    const k8s = planJob(input(job({outputs: [{path: '/r', to: {kind: 'store'}}]}), [...offers, offer({provider: 'kubernetes', od: 0.5})]))
+    expect(reasons(k8s)).to.deep.include({'files-unsupported:kubernetes': 1})
+    expect(k8s.excluded.find((g) => g.reason === 'files-unsupported')?.message).to.equal(
+      'kubernetes does not place files: copies or upload outputs: yet (a pod gets no list of transfers); local, Slurm and the clouds do',
+    )
+    expect(k8s.candidates).to.have.length(4)
     // A copy goes anywhere.
     const copied = planJob(
       input(job({files: [{...files[0], mode: 'copy' as const, source: {...files[0].source, key: 'en/a.bin'}}]}), offers),
