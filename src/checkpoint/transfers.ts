@@ -75,7 +75,12 @@ export async function findFileObjects(
       })
     }
     const etag = (head.headers.etag ?? '').replace(/^W\//, '').replace(/"/g, '')
-    found.push({path: entry.path, bytes: Number(head.headers['content-length'] ?? 0), etag: etag === '' ? null : etag})
+    found.push({
+      path: entry.path,
+      bytes: Number(head.headers['content-length'] ?? 0),
+      etag: etag === '' ? null : etag,
+      md5: etag !== '' && isMd5Etag(etag, head.headers),
+    })
   }
   return found
 }
@@ -103,6 +108,17 @@ export function checkOutputs(spec: Pick<JobSpec, 'outputs'>, store: CheckpointSt
       })
     }
   }
+}
+
+/**
+ * Whether an ETag is the MD5 of the object's bytes: 32 hex digits (no `-N` of a multipart
+ * upload) and not encrypted with a key the store holds apart (S3's SSE-KMS and SSE-C give
+ * other ETags; OSS writes the MD5 in upper case).
+ */
+export function isMd5Etag(etag: string, headers: Record<string, string | string[] | undefined>): boolean {
+  if (!/^[0-9a-fA-F]{32}$/.test(etag)) return false
+  const sse = String(headers['x-amz-server-side-encryption'] ?? '')
+  return !sse.startsWith('aws:kms') && headers['x-amz-server-side-encryption-customer-algorithm'] === undefined
 }
 
 /** The key an output's archive is PUT to. */
@@ -173,7 +189,9 @@ export async function signTransfers(
         {code: 'FILES_NOT_RESOLVED', hint: 'Launch the job again.'},
       )
     const url = await signer.objectUrl(bucketTarget(entry.source, store), 'GET', entry.source.key, now, 'unregistered')
-    lines.push(['get', clean(entry.path), String(object.bytes), object.etag ?? '-', url].join('\t'))
+    // The ETag goes back as If-Match (a changed object answers 412), and as the MD5 to check when it is one.
+    const etag = object.etag === null ? '-' : `${object.md5 ? 'md5' : 'etag'}:${object.md5 ? object.etag.toLowerCase() : object.etag}`
+    lines.push(['get', clean(entry.path), String(object.bytes), clean(etag), url].join('\t'))
   }
   checkOutputs(spec, store)
   for (const output of spec.outputs ?? []) {

@@ -319,6 +319,8 @@ export interface FileObject {
   bytes: number
   /** The store's ETag without quotes; null when it sent none. */
   etag: string | null
+  /** Whether the ETag is the MD5 of the bytes (checkpoint/transfers.ts isMd5Etag); absent: no. */
+  md5?: boolean
   /**
    * Set for a local source packed for a cloud: the sha256 of its archive in the job's store
    * (`PREFIX/workdirs/SHA256.tar`, as a workdir's), which the runner checks and unpacks.

@@ -1184,8 +1184,10 @@ sr_workdir_fetch() {
 # The job's files: and outputs: (docs/job-file.md#files-and-outputs), from a list skyhop wrote
 # (transfersFile) or signed (transfersUrl, GET once), one tab-separated line each:
 #   copy DEST SRC               a local path, on skyhop's own filesystem (local, Slurm)
-#   get DEST BYTES ETAG URL     a bucket object by a signed GET, checked by size and, for a
-#                               plain MD5 ETag, by its MD5, before it is moved into place
+#   get DEST BYTES ETAG URL     a bucket object by a signed GET, checked before it is moved
+#                               into place: ETAG (md5:HEX, etag:VALUE or -) goes as If-Match,
+#                               so an object changed since the launch answers 412; then its
+#                               size, and for md5:, the MD5 of the bytes
 #   untar DEST SHA256 NAME URL  a local source packed at launch (a cloud instance): the
 #                               archive's sha256 checked, unpacked; NAME is its one file, or -
 #   out PATH URL                PATH archived and PUT by a signed URL after the run and at
@@ -1207,6 +1209,18 @@ sr_transfers_load() {
     cp -- "${sr_conf[transfersFile]}" "$sr_transfers" 2>/dev/null || sr_fail "files: cannot read ${sr_conf[transfersFile]}"
   fi
   chmod 600 -- "$sr_transfers"
+}
+
+# sr_files_get URL FILE ETAG: a GET of a bucket object with If-Match (none for ETAG "-" or
+# empty) -> HTTP_CODE, CURL_RC, CODE, as sr_ckpt_transfer. The URL goes to curl alone.
+sr_files_get() {
+  local match=()
+  [[ -n $3 && $3 != - ]] && match=(-H "If-Match: \"$3\"")
+  HTTP_CODE=$(curl -sS -g --connect-timeout 10 --max-time 3600 ${match[@]+"${match[@]}"} -o "$2" -w '%{http_code}' -- "$1" 2>/dev/null)
+  CURL_RC=$?
+  [[ $HTTP_CODE =~ ^[0-9]{3}$ ]] || HTTP_CODE=000
+  CODE=
+  [[ $HTTP_CODE == 2* ]] || sr_store_code "$2"
 }
 
 sr_files_fetch() {
@@ -1251,18 +1265,19 @@ sr_files_fetch() {
       fi
     else
       for (( try = 1; ; try++ )); do
-        sr_ckpt_transfer GET "$url" "$part" 3600
+        sr_files_get "$url" "$part" "${b#*:}"
         [[ $HTTP_CODE == 200 ]] && break
         rm -f -- "$part"
+        [[ $HTTP_CODE == 412 ]] && sr_fail "files: $dest: the object changed since the launch (HTTP 412); launch the job again to take the new one"
         [[ $HTTP_CODE == 4* ]] && sr_fail "files: $dest: the store refused the signed GET (HTTP $HTTP_CODE${CODE:+ $CODE})"
         (( try >= 5 )) && sr_fail "files: $dest: the store did not answer after $try tries (HTTP $HTTP_CODE)"
         sleep "$try"
       done
       sr_bytes "$part"
       [[ $BYTES == "$a" ]] || { rm -f -- "$part"; sr_fail "files: $dest: got $BYTES bytes, the object had $a at launch"; }
-      if [[ $b =~ ^[0-9a-f]{32}$ ]]; then
+      if [[ $b == md5:* ]]; then
         md5=$(md5sum <"$part")
-        [[ ${md5%% *} == "$b" ]] || { rm -f -- "$part"; sr_fail "files: $dest: the bytes are not the object's (MD5 differs from its ETag)"; }
+        [[ ${md5%% *} == "${b#md5:}" ]] || { rm -f -- "$part"; sr_fail "files: $dest: the bytes are not the object's (MD5 differs from its ETag)"; }
       fi
     fi
     rm -rf -- "$dest"

@@ -121,6 +121,10 @@ export class FakeObjectStore {
     if (req.method === 'GET') {
       const found = this.objects.get(id)
       if (!found) return answer(404, 'NoSuchKey', 'The specified key does not exist.')
+      // A conditional GET, as every store serves it: 412 PreconditionFailed when the ETag differs.
+      const ifMatch = req.headers['if-match']
+      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etagOf(found.body))
+        return answer(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
       // A range from a byte to the end (`bytes=N-`), as every store serves it: 206 with that
       // part, 416 InvalidRange when the object has nothing from there on.
       const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')

@@ -125,12 +125,12 @@ describe('files: and outputs: on a cloud (fake EC2 + fake S3)', function () {
     w.s3!.objects.set('datasets/nlp/vocab.txt', {body: Buffer.from('hello\nworld\n'), contentType: null, storedAt: new Date()})
     const {files} = entries(out)
     const fileObjects = await findFileObjects({files}, store(), signer(), client(), new Date())
-    // Same size, other bytes: only the ETag tells them apart.
+    // Same size, other bytes: only the ETag tells them apart (If-Match: the store answers 412).
     w.s3!.objects.set('datasets/nlp/vocab.txt', {body: Buffer.from('HELLO\nWORLD\n'), contentType: null, storedAt: new Date()})
     const {job} = await w.drive(cloudJob('files-changed', 'echo setup never runs', {files, fileObjects}))
     const events = w.store.events(job.id).map((e) => [e.kind, e.data])
     expect(job.state).to.not.equal('SUCCEEDED')
-    expect(JSON.stringify(events)).to.include('MD5 differs from its ETag')
+    expect(JSON.stringify(events)).to.include('the object changed since the launch (HTTP 412)')
     expect(events.some(([k]) => k === 'file-fetch')).to.equal(false)
   })
 

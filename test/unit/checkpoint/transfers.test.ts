@@ -4,7 +4,7 @@
 import {expect} from 'chai'
 
 import {CheckpointSigner} from '../../../src/checkpoint/checkpoint-store.js'
-import {bucketTarget, checkOutputs, signTransfers} from '../../../src/checkpoint/transfers.js'
+import {bucketTarget, checkOutputs, isMd5Etag, signTransfers} from '../../../src/checkpoint/transfers.js'
 import {UsageError} from '../../../src/errors.js'
 import type {BucketRef, JobSpec} from '../../../src/model/job-spec.js'
 
@@ -37,7 +37,7 @@ describe('transfers of files: and outputs:', () => {
         {path: '/m/w.bin', mode: 'copy', source: {kind: 'bucket', ...bucket('s3://datasets/nlp/w.bin')}},
         {path: '/mnt/x', mode: 'mount', source: {kind: 'bucket', ...bucket('s3://datasets/x/')}},
       ],
-      fileObjects: [{path: '/m/w.bin', bytes: 4096, etag: '0123456789abcdef0123456789abcdef'}],
+      fileObjects: [{path: '/m/w.bin', bytes: 4096, etag: '0123456789ABCDEF0123456789ABCDEF', md5: true}],
       outputs: [
         {path: '/m/results', to: {kind: 'store'}},
         {path: '/m/logs', to: {kind: 'bucket', ...bucket('s3://out/run-1')}},
@@ -56,7 +56,7 @@ describe('transfers of files: and outputs:', () => {
       ['out', '/m/logs'],
     ])
     expect(lines[0][2]).to.equal('/src/vocab.txt')
-    expect(lines[1].slice(2, 4)).to.deep.equal(['4096', '0123456789abcdef0123456789abcdef'])
+    expect(lines[1].slice(2, 4)).to.deep.equal(['4096', 'md5:0123456789abcdef0123456789abcdef'])
     // The bucket's region and endpoint are the store's (same kind); each URL is signed, no key in it.
     expect(lines[1][4]).to.match(/^http:\/\/127\.0\.0\.1:9\/datasets\/nlp\/w\.bin\?X-Amz-Algorithm=/)
     expect(lines[2][2]).to.match(/^http:\/\/127\.0\.0\.1:9\/ckpt\/runs\/job-1\/outputs\/results\.tar\?/)
@@ -65,6 +65,16 @@ describe('transfers of files: and outputs:', () => {
     // A mount is the boot script's, never the runner's list; a job with nothing to move has no list.
     expect(t!.list).to.not.include('/mnt/x')
     expect(await signTransfers({files: [spec.files![2]]}, 'j', 'a', {store, signer, now: new Date(), shared: true})).to.equal(null)
+  })
+
+  it('takes an ETag for the MD5 of the bytes only where it is one', () => {
+    const md5 = '0123456789abcdef0123456789abcdef'
+    expect(isMd5Etag(md5, {})).to.equal(true)
+    expect(isMd5Etag(md5.toUpperCase(), {})).to.equal(true)
+    expect(isMd5Etag(`${md5}-12`, {})).to.equal(false)
+    expect(isMd5Etag(md5, {'x-amz-server-side-encryption': 'aws:kms'})).to.equal(false)
+    expect(isMd5Etag(md5, {'x-amz-server-side-encryption': 'AES256'})).to.equal(true)
+    expect(isMd5Etag(md5, {'x-amz-server-side-encryption-customer-algorithm': 'AES256'})).to.equal(false)
   })
 
   it('refuses at launch an output to a store the job does not have, gs://, and a bucket of unknown region', () => {
