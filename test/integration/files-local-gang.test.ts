@@ -3,7 +3,8 @@
 // takes it first, and every rank's job starts only once it is whole; nothing replaces it
 // under a running rank.
 import {expect} from 'chai'
-import {mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -15,6 +16,7 @@ import type {FileEntry} from '../../src/model/job-spec.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
+import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {isTerminal, pollUntil} from '../helpers/wait.js'
 
@@ -73,5 +75,76 @@ describe('files: for a gang on this machine (real processes)', function () {
     const fetched = [0, 1, 2].flatMap((rank) => readEvents(join(attemptDir, `node-${rank}`)).filter((e) => e.event === 'file-fetch'))
     expect(fetched).to.have.length(1)
     expect(readdirSync(join(home, 'machine')).sort()).to.deep.equal(['data'])
+  })
+})
+
+describe('files: a bucket object whose bytes are not its ETag (real runner)', function () {
+  this.timeout(60_000)
+  let home: string
+  let s3: FakeObjectStore
+  let handle: LaunchHandle | null = null
+  const provider = () => new LocalProvider({home})
+
+  beforeEach(async () => {
+    home = mkdtempSync(join(tmpdir(), 'skyhop-files-md5-'))
+    // A store that ignores If-Match: only the runner's MD5 check stands between the job and other bytes.
+    s3 = new FakeObjectStore({ignoreConditions: true})
+    await s3.start()
+  })
+  afterEach(async () => {
+    handle = null
+    await s3.stop()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  it('is refused before setup and never moved into place', async () => {
+    const original = Buffer.from('hello\nworld\n')
+    s3.objects.set('datasets/v.txt', {body: Buffer.from('HELLO\nWORLD\n'), contentType: null, storedAt: new Date()})
+    const dest = join(home, 'machine', 'v.txt')
+    const files: FileEntry[] = [
+      {
+        path: dest,
+        mode: 'copy',
+        source: {kind: 'bucket', scheme: 's3', bucket: 'datasets', key: 'v.txt', region: 'us-east-1', endpoint: s3.endpoint},
+      },
+    ]
+    const etag = createHash('md5').update(original).digest('hex')
+    const spec = testJobSpec({
+      name: 'files-md5',
+      run: 'echo job ran',
+      setup: 'echo setup ran',
+      files,
+      fileObjects: [{path: dest, bytes: 12, etag, md5: true}],
+    })
+    const attemptId = `files-md5-${process.pid}`
+    const signer = new CheckpointSigner({
+      env: {AWS_ACCESS_KEY_ID: 'AKIAFAKE000000000000', AWS_SECRET_ACCESS_KEY: 'fakesecret', AWS_EC2_METADATA_DISABLED: 'true'},
+      homeDir: '/nonexistent',
+    })
+    const p = provider()
+    handle = await p.launch({
+      jobId: 'job-md5',
+      jobName: 'files md5',
+      attemptId,
+      attempt: 1,
+      restartCount: 0,
+      idempotencyKey: attemptId,
+      spec,
+      offer: {} as Offer,
+      spot: false,
+      env: {},
+      checkpointDir: join(home, 'checkpoints', 'job-md5'),
+      checkpointSync: null,
+      graceSeconds: 5,
+      transfers: await signTransfers(spec, 'job-md5', attemptId, {store: null, signer, now: new Date(), shared: true}),
+    })
+    await pollUntil(p, handle, (r) => isTerminal(r), {stepMs: 50})
+    const attemptDir = (handle.data as {attemptDir: string}).attemptDir
+    const events = readEvents(attemptDir)
+    const error = events.find((e) => e.event === 'error') as {message?: string} | undefined
+    expect(error?.message).to.equal(`files: ${dest}: the bytes are not the object's (MD5 differs from its ETag)`)
+    expect(events.some((e) => e.event === 'setup-start' || e.event === 'file-fetch')).to.equal(false)
+    expect(existsSync(dest)).to.equal(false)
+    expect(readdirSync(join(home, 'machine'))).to.deep.equal([])
   })
 })
