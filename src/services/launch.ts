@@ -124,15 +124,26 @@ export interface StartJobInput {
   toAgent?: boolean
   /** Events the job starts with, recorded with it (how `accelerators: auto` chose). */
   events?: ReadonlyArray<{kind: string; data: Record<string, unknown>}>
+  /** Starts the detached controller (tests record the call instead of starting a process). */
+  spawn?: typeof spawnDetachedController
 }
 
 /** Records the job and drives it here, or starts a detached controller for it (or leaves it to an agent). */
 export async function startJob(input: StartJobInput): Promise<LaunchResult> {
   // Driven here: recorded with this controller's lease, so no agent claims it in between.
   const controller = controllerOwner()
+  // Detached: recorded already claimed for the controller about to be started, in the same
+  // transaction as the job itself, so no `recover` ever sees it unleased and starts a second
+  // controller for it. Left to an agent: recorded without a lease (docs/agent.md).
+  const claim = !input.wait && !input.toAgent ? controllerOwner() : null
+  const lease = input.wait
+    ? {owner: controller, ttlMs: LEASE_TTL_MS}
+    : claim === null
+      ? undefined
+      : {owner: claim, ttlMs: claimTtlMs(LEASE_TTL_MS)}
   const record = (): JobRecord =>
     input.store.createJob({
-      ...(input.wait ? {lease: {owner: controller, ttlMs: LEASE_TTL_MS}} : {}),
+      ...(lease ? {lease} : {}),
       name: input.spec.name,
       file: input.file,
       spec: input.spec,
@@ -145,15 +156,17 @@ export async function startJob(input: StartJobInput): Promise<LaunchResult> {
   const job = input.admit ? input.admit(record) : record()
   for (const e of input.events ?? []) input.store.addEvent(job.id, null, e.kind, e.data)
   if (!input.wait && input.toAgent) {
-    // Recorded without a lease: the first agent that scans the store claims it (docs/agent.md).
     input.store.addEvent(job.id, null, 'handed-to-agent', {})
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null, agent: true}
   }
-  if (!input.wait) {
-    // Claimed before the controller starts, so a `recover` running meanwhile does not take the new job for an orphan.
-    const owner = controllerOwner()
-    input.store.claimJobLease(job.id, owner, claimTtlMs(LEASE_TTL_MS))
-    spawnDetachedController(input.home, job.id, 'controller', owner)
+  if (claim !== null) {
+    try {
+      ;(input.spawn ?? spawnDetachedController)(input.home, job.id, 'controller', claim)
+    } catch (error) {
+      // No controller will take the claim over: let the next `recover` start one at once.
+      input.store.releaseLease(job.id, claim)
+      throw error
+    }
     return {job: summarize(input.store, job), attempts: [], detached: true, exitCode: null}
   }
   const final = await driveJob(job.id, {

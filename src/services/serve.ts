@@ -15,7 +15,7 @@ import type {JobSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ServiceRecord, TERMINAL_REPLICA_STATES, TERMINAL_SERVICE_STATES} from '../model/service.js'
 import {ServiceStore} from '../state/services.js'
 import type {ServiceContext} from './context.js'
-import {controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {actorOf, headroomFor, planWithinBudgets, replicaBudget, requireMayAct} from './owners.js'
 import type {Store} from '../state/store.js'
 
@@ -133,13 +133,23 @@ export async function serveUp(
   const store = await ctx.store()
   const owner = actorOf(ctx.config()).user
   await withinServiceBudget(ctx, store, spec, owner)
-  const svc = services(store).createService({name: spec.name, file, spec, owner})
-  if (ctx.config().agent === true) {
-    // Recorded without a lease: an agent claims it (docs/agent.md).
+  // Recorded already claimed for the controller about to be started, so no `recover` sees it
+  // unleased meanwhile and starts a second one; with agents, recorded without a lease for one
+  // of them to claim (docs/agent.md).
+  const claim = ctx.config().agent === true ? null : controllerOwner()
+  const lease = claim === null ? undefined : {owner: claim, ttlMs: claimTtlMs(SERVICE_LEASE_TTL_MS)}
+  const svc = services(store).createService({name: spec.name, file, spec, owner, lease})
+  if (claim === null) {
     store.addEvent(svc.id, null, 'handed-to-agent', {})
     options.onProgress?.(`service ${svc.name} (${svc.id}): handed to skyhop agent`)
   } else {
-    ;(options.spawn ?? spawnDetachedController)(ctx.home, svc.id, 'serve-controller')
+    try {
+      ;(options.spawn ?? spawnDetachedController)(ctx.home, svc.id, 'serve-controller', claim)
+    } catch (error) {
+      // No controller will take the claim over: let the next `recover` start one at once.
+      services(store).releaseLease(svc.id, claim)
+      throw error
+    }
     options.onProgress?.(`service ${svc.name} (${svc.id}): controller started`)
   }
   if (!options.wait) return summarizeService(store, svc.id)
@@ -153,6 +163,7 @@ export async function serveUp(
     timeoutMs,
     `service ${svc.name} had no ready replica within ${Math.round(timeoutMs / 1000)} s`,
     options.onProgress,
+    claim,
   )
   return summarizeService(store, svc.id)
 }
@@ -440,6 +451,8 @@ async function waitFor(
   timeoutMs: number,
   timeoutMessage: string,
   onProgress?: ServeProgress,
+  /** The owner the service was recorded claimed under for its controller, which takes it over as it starts. */
+  claim: string | null = null,
 ): Promise<void> {
   const s = services(store)
   const started = Date.now()
@@ -451,8 +464,9 @@ async function waitFor(
     if (done(svc, replicas)) return
     if (svc.state === 'FAILED')
       throw new UsageError(`service ${svc.name} failed: ${svc.reason ?? 'see its events'}`, {code: 'SERVICE_FAILED'})
-    // A controller that never took the lease died at its start (its log says why).
-    if (svc.leaseOwner === null && svc.state === 'RUNNING' && Date.now() - started > CONTROLLER_START_MS)
+    // A controller that never took the lease (still free, or still the claim made for it) died at its start (its log says why).
+    const untaken = svc.leaseOwner === null || (claim !== null && svc.leaseOwner === claim)
+    if (untaken && svc.state === 'RUNNING' && Date.now() - started > CONTROLLER_START_MS)
       throw new UsageError(`the controller of service ${svc.name} did not start`, {
         code: 'SERVICE_CONTROLLER_DOWN',
         hint: `Its log is ${join(home, 'controllers', `${id}.log`)}; \`skyhop recover\` starts it again.`,

@@ -472,7 +472,13 @@ export type SweepOutput = SweepResult & {detached: boolean; stats: SweepRun['sta
 export async function startSweep(
   ctx: ServiceContext,
   prepared: PreparedSweep,
-  options: {maxParallel: number; wait: boolean; onEvent?: (event: SweepEvent) => void},
+  options: {
+    maxParallel: number
+    wait: boolean
+    onEvent?: (event: SweepEvent) => void
+    /** Starts the detached controller (tests record the call instead of starting a process). */
+    spawn?: typeof spawnDetachedController
+  },
 ): Promise<SweepOutput> {
   const {inputs} = prepared
   const planned = await sweepWithWorkdir(ctx, prepared.planned)
@@ -480,18 +486,28 @@ export async function startSweep(
   const {objective, catalogFile} = prepared
   const owner = actorOf(ctx.config()).user
   // Driven here (--wait): recorded with this process's lease, so no agent claims it in between.
+  // Detached: recorded already claimed for the controller about to be started (one
+  // transaction with the sweep and its jobs), so no `recover` sees it unleased and starts a
+  // second one. With agents configured it is left unleased for one of them (docs/agent.md).
   const controller = controllerOwner()
-  const lease = options.wait ? {owner: controller, ttlMs: LEASE_TTL_MS} : undefined
+  const claim = !options.wait && ctx.config().agent !== true ? controllerOwner() : null
+  const lease = options.wait
+    ? {owner: controller, ttlMs: LEASE_TTL_MS}
+    : claim === null
+      ? undefined
+      : {owner: claim, ttlMs: claimTtlMs(LEASE_TTL_MS)}
   const stored = {maxParallel: options.maxParallel, budget: planned.budget, objective, catalogFile}
   const {sweep} = recordSweep(store, planned, stored, owner, lease)
   const result = () => sweepResult(store, sweep.id, {now: new Date(), fx: inputs.fx})
   if (!options.wait) {
-    // With agents configured the sweep is left unleased for one of them to claim (docs/agent.md).
-    if (ctx.config().agent !== true) {
-      // Claimed before the controller starts, so a `recover` running meanwhile does not take the new sweep for an orphan.
-      const claim = controllerOwner()
-      store.claimSweepLease(sweep.id, claim, claimTtlMs(LEASE_TTL_MS))
-      spawnDetachedController(ctx.home, sweep.id, 'sweep-controller', claim)
+    if (claim !== null) {
+      try {
+        ;(options.spawn ?? spawnDetachedController)(ctx.home, sweep.id, 'sweep-controller', claim)
+      } catch (error) {
+        // No controller will take the claim over: let the next `recover` start one at once.
+        store.releaseSweepClaim(sweep.id, claim)
+        throw error
+      }
     }
     return {...result(), detached: true, stats: null}
   }

@@ -46,7 +46,17 @@ export class ServiceStore {
     })
   }
 
-  createService(input: {name: string; file: string | null; spec: JobSpec; owner?: string | null}): ServiceRecord {
+  /**
+   * Records a service; `lease` records it already claimed for the controller about to be
+   * started (in the same statement, so no `recover` ever sees it unleased).
+   */
+  createService(input: {
+    name: string
+    file: string | null
+    spec: JobSpec
+    owner?: string | null
+    lease?: {owner: string; ttlMs: number}
+  }): ServiceRecord {
     const id = newId('svc')
     const now = this.now()
     const live = this.db.prepare(`SELECT id FROM services WHERE name = ? AND state IN ('RUNNING','STOPPING')`).get(input.name) as
@@ -59,10 +69,22 @@ export class ServiceStore {
     }
     this.db
       .prepare(
-        `INSERT INTO services (id, name, file, spec_json, version, state, target_replicas, created_at, updated_at, owner)
-         VALUES (?, ?, ?, ?, 1, 'RUNNING', ?, ?, ?, ?)`,
+        `INSERT INTO services (id, name, file, spec_json, version, state, target_replicas, created_at, updated_at, owner,
+           lease_owner, lease_expires_at)
+         VALUES (?, ?, ?, ?, 1, 'RUNNING', ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, input.name, input.file, JSON.stringify(input.spec), input.spec.service?.replicas.min ?? 0, now, now, input.owner ?? null)
+      .run(
+        id,
+        input.name,
+        input.file,
+        JSON.stringify(input.spec),
+        input.spec.service?.replicas.min ?? 0,
+        now,
+        now,
+        input.owner ?? null,
+        input.lease?.owner ?? null,
+        input.lease ? this.clock().getTime() + input.lease.ttlMs : null,
+      )
     this.store.addEvent(id, null, 'service-created', {name: input.name})
     return this.getService(id)!
   }
