@@ -136,9 +136,10 @@ export const SHIP_SEGMENTS: Record<ShippedFile, number> = {'output.log': 512, 's
 const SHIP_SECONDS = {min: 2, max: 30}
 
 /**
- * How long a secrets object's URLs work: an instance fetches it within a minute or two of
- * its launch; one that boots later than this fails its boot and is launched again with fresh
- * URLs. Short, because the GET URL sits in user data that others may read.
+ * How long a secrets object's URLs work when the launch does not say (the DELETE signed to
+ * clean up after an attempt, used at once). A launch signs them for what its boot needs
+ * (vm/boot-script.ts secretsUrlSeconds), which is shorter: the GET URL sits in user data
+ * that others may read.
  */
 export const SECRETS_URL_SECONDS = 3600
 
@@ -181,11 +182,17 @@ export class CheckpointSigner {
     }
   }
 
-  /** Signed URLs of a cloud attempt's one-time secrets object, alive SECRETS_URL_SECONDS at most. */
-  async secrets(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<SecretsObject> {
+  /** Signed URLs of a cloud attempt's one-time secrets object, alive `seconds` at most (SECRETS_URL_SECONDS by default). */
+  async secrets(
+    spec: CheckpointStoreSpec,
+    jobId: string,
+    attemptId: string,
+    now: Date,
+    seconds: number = SECRETS_URL_SECONDS,
+  ): Promise<SecretsObject> {
     const location = parseStoreUrl(spec)
     const key = secretsKey(location, jobId, attemptId)
-    const signer = await this.signer(spec, location, now, SECRETS_URL_SECONDS)
+    const signer = await this.signer(spec, location, now, Math.min(seconds, SECRETS_URL_SECONDS))
     return {
       putUrl: signer.sign('PUT', key),
       getUrl: signer.sign('GET', key),
@@ -442,7 +449,13 @@ export interface AttemptHoldStore {
    * Writes a cloud attempt's secrets (`body`, as the boot script reads them) to a one-time
    * object of the job's store and returns its signed URLs; null when the job has no store.
    */
-  putSecrets?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string, body: string): Promise<SecretsObject | null>
+  putSecrets?(
+    job: Pick<JobRecord, 'id' | 'spec'>,
+    attemptId: string,
+    body: string,
+    /** How long its URLs work: what the attempt's boot needs (vm/boot-script.ts secretsUrlSeconds). */
+    urlSeconds?: number,
+  ): Promise<SecretsObject | null>
   /** Deletes an attempt's secrets object, if any is left (deleting a missing object is harmless). */
   deleteSecrets?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
   /**
@@ -483,10 +496,10 @@ export function attemptHoldsFor(
       const spec = storeFor(job.spec, config)
       return spec === null ? null : signer.gang(spec, job.id, attemptId, clock())
     },
-    putSecrets: async (job, attemptId, body) => {
+    putSecrets: async (job, attemptId, body, urlSeconds) => {
       const spec = storeFor(job.spec, config)
       if (spec === null) return null
-      const object = await signer.secrets(spec, job.id, attemptId, clock())
+      const object = await signer.secrets(spec, job.id, attemptId, clock(), urlSeconds)
       await client.request({
         method: 'PUT',
         url: object.putUrl,

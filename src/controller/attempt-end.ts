@@ -9,6 +9,7 @@ import {type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES} from '../model/records.js'
 import type {JobDrive} from './drive.js'
 import type {Provider} from '../providers/provider.js'
+import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {AttemptPatch} from './journal.js'
 
 export class AttemptEnds {
@@ -230,12 +231,26 @@ export class AttemptEnds {
    * outlives the attempt. Deleting what is already gone is harmless.
    */
   async deleteSecrets(provider: Provider, attempt: AttemptRecord): Promise<void> {
-    const job = this.d.job()
-    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || (job.spec.secrets ?? []).length === 0) return
-    await this.d.deps.attemptHolds?.deleteSecrets?.(job, attempt.id).catch((error: unknown) => {
+    await deleteAttemptSecrets(this.d.deps.attemptHolds, provider, this.d.job(), attempt.id).catch((error: unknown) => {
       this.d.journal.recordEvent(this.d.jobId, attempt.id, 'secrets-delete-failed', {
         message: asProviderError(attempt.provider, error).message,
       })
     })
   }
+}
+
+/**
+ * Deletes a cloud attempt's one-time secrets object, whoever ends the attempt (its controller,
+ * `cancel`, `recover`): an instance that never booted never fetched it, so never deleted it
+ * either. Nothing to do for an attempt on skyhop's own filesystem or a job without secrets.
+ * Throws what the store's DELETE throws.
+ */
+export async function deleteAttemptSecrets(
+  holds: AttemptHoldStore | undefined,
+  provider: Pick<Provider, 'attemptStorage'>,
+  job: Pick<JobRecord, 'id' | 'spec'>,
+  attemptId: string,
+): Promise<void> {
+  if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || (job.spec.secrets ?? []).length === 0) return
+  await holds?.deleteSecrets?.(job, attemptId)
 }

@@ -10,7 +10,7 @@ import {withDeadline} from '../util/deadline.js'
 import {noFeasiblePlanError} from '../planner/explain.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
-import {renderSecretsObject} from '../providers/vm/boot-script.js'
+import {renderSecretsObject, secretsUrlSeconds} from '../providers/vm/boot-script.js'
 import type {LaunchHandle} from '../model/attempt.js'
 import type {AttemptHold} from '../runner/contract.js'
 import type {JobSpec} from '../model/job-spec.js'
@@ -454,7 +454,11 @@ export class LaunchRounds {
     const transfers = (await this.d.deps.attemptHolds?.transfers?.(job, shipped.attemptId, shared)) ?? null
     const request = transfers ? {...shipped, transfers} : shipped
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !request.secrets) return request
-    const object = await this.d.deps.attemptHolds?.putSecrets?.(job, request.attemptId, renderSecretsObject(request.secrets))
+    // Its URLs work for what this attempt's boot needs, not longer: the GET sits in user data.
+    const candidateMs =
+      this.d.deps.candidateBudgetMs || launchBudgets(this.d.deps.env ?? process.env).candidateMs || DEFAULT_CANDIDATE_TIMEOUT_SECONDS * 1000
+    const urlSeconds = secretsUrlSeconds(candidateMs / 1000, (request.spec.nodes ?? 1) > 1)
+    const object = await this.d.deps.attemptHolds?.putSecrets?.(job, request.attemptId, renderSecretsObject(request.secrets), urlSeconds)
     return object ? {...request, secretsObject: object} : request
   }
 

@@ -1,5 +1,7 @@
 // The `cancel` service: stop a job so that nothing relaunches it.
-import {ProviderError} from '../errors.js'
+import {ProviderError, asProviderError} from '../errors.js'
+import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
+import {deleteAttemptSecrets} from '../controller/attempt-end.js'
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import type {Store} from '../state/store.js'
@@ -23,7 +25,14 @@ export async function cancelJob(
   store: Store,
   providers: ReadonlyMap<string, Provider>,
   ref: string,
-  options: {graceSeconds: number; waitMs?: number; sleep?: (ms: number) => Promise<void>; actor?: Actor},
+  options: {
+    graceSeconds: number
+    waitMs?: number
+    sleep?: (ms: number) => Promise<void>
+    actor?: Actor
+    /** Deletes a cloud attempt's secrets object (one whose instance never booted never fetched and deleted it). */
+    attemptHolds?: AttemptHoldStore
+  },
 ): Promise<CancelResult> {
   const job = store.findJob(ref)
   if (options.actor) requireMayAct(options.actor, {kind: 'job', ...job}, 'cancel')
@@ -37,6 +46,15 @@ export async function cancelJob(
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
   const live = liveAttempts(store, job.id)
   for (const a of live) await providerFor(providers, a).signal(a.handle!, 'cancel', options.graceSeconds)
+  // A cancelled job's secrets are needed by no boot to come: a cloud attempt's one-time object
+  // goes now, fetched or not (an instance that never booted never fetched, so never deleted it;
+  // one that boots later fails its boot, as a cancelled attempt should). The cancel ends the
+  // attempt, so its controller may never release it.
+  for (const a of live) {
+    await deleteAttemptSecrets(options.attemptHolds, providerFor(providers, a), job, a.id).catch((error: unknown) => {
+      store.addEvent(job.id, a.id, 'secrets-delete-failed', {message: asProviderError(a.provider, error).message})
+    })
+  }
   const until = Date.now() + (options.waitMs ?? (options.graceSeconds + 15) * 1000)
   for (const a of live) {
     const provider = providerFor(providers, a)
@@ -82,6 +100,7 @@ export async function cancelJob(
 export async function cancel(ctx: ServiceContext, options: {job: string; graceSeconds: number; actor?: Actor}): Promise<CancelResult> {
   return cancelJob(await ctx.store(), await ctx.providers(), options.job, {
     graceSeconds: options.graceSeconds,
+    attemptHolds: await ctx.attemptHolds(),
     // Who cancels: this process's identity, or whom the dashboard's token names.
     actor: options.actor ?? actorOf(ctx.config()),
   })

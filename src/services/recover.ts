@@ -11,6 +11,8 @@ import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES, UNKNOWN_CREATE_
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import {settleUnknownCreate} from '../controller/unknown-creates.js'
+import {deleteAttemptSecrets} from '../controller/attempt-end.js'
+import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {ServiceContext} from './context.js'
 import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
@@ -78,6 +80,8 @@ export async function recoverJobs(input: {
   env?: NodeJS.ProcessEnv
   /** One attempt's stop at most; default RECOVER_STEP_BUDGET_MS. */
   stepBudgetMs?: number
+  /** Deletes the secrets object of a cloud attempt it stops (its instance may never have fetched it). */
+  attemptHolds?: AttemptHoldStore
 }): Promise<RecoverResult> {
   const spawn = input.spawn ?? spawnDetachedController
   const env = input.env ?? process.env
@@ -169,7 +173,7 @@ export async function recoverJobs(input: {
       const stopped = await withDeadline(
         input.stepBudgetMs ?? RECOVER_STEP_BUDGET_MS,
         `stopping attempt ${requested.id} on ${requested.provider}`,
-        () => stopEnded(input.store, provider, job, requested),
+        () => stopEnded(input.store, provider, job, requested, input.attemptHolds),
       )
       if (stopped) {
         cleaned.push(requested.id)
@@ -279,7 +283,13 @@ function guardCleanup(provider: Provider, down: Map<string, {code: string; messa
 }
 
 /** Stops and releases one attempt of an ended job; false when there was nothing to stop. Throws what the provider throws. */
-async function stopEnded(store: Store, provider: Provider, job: JobRecord, requested: AttemptRecord): Promise<boolean> {
+async function stopEnded(
+  store: Store,
+  provider: Provider,
+  job: JobRecord,
+  requested: AttemptRecord,
+  holds: AttemptHoldStore | undefined,
+): Promise<boolean> {
   const attempt = requested.handle ? requested : await adoptEnded(store, provider, job, requested)
   if (!attempt?.handle) return false
   const r = (await provider.poll([attempt.handle])).get(attempt.handle.externalId)
@@ -300,6 +310,10 @@ async function stopEnded(store: Store, provider: Provider, job: JobRecord, reque
     )
   )
     store.markReleased(attempt.id)
+  // Its controller is gone, and its instance may never have booted to fetch and delete it.
+  await deleteAttemptSecrets(holds, provider, job, attempt.id).catch((error: unknown) => {
+    store.addEvent(job.id, attempt.id, 'secrets-delete-failed', {message: failure(error).message})
+  })
   return true
 }
 
@@ -372,5 +386,5 @@ async function adoptEnded(store: Store, provider: Provider, job: JobRecord, atte
 
 /** `skyhop recover` with this home's store and providers. */
 export async function recover(ctx: ServiceContext): Promise<RecoverResult> {
-  return recoverJobs({store: await ctx.store(), providers: await ctx.providers(), home: ctx.home})
+  return recoverJobs({store: await ctx.store(), providers: await ctx.providers(), home: ctx.home, attemptHolds: await ctx.attemptHolds()})
 }

@@ -12,7 +12,13 @@ import {Agent} from 'undici'
 
 import {AliyunProvider} from '../../src/providers/aliyun/aliyun-provider.js'
 import {AwsProvider} from '../../src/providers/aws/aws-provider.js'
-import {CheckpointSigner, attemptHoldsFor, attemptObjectReaderFor, checkpointSyncFor} from '../../src/checkpoint/checkpoint-store.js'
+import {
+  type AttemptHoldStore,
+  CheckpointSigner,
+  attemptHoldsFor,
+  attemptObjectReaderFor,
+  checkpointSyncFor,
+} from '../../src/checkpoint/checkpoint-store.js'
 import type {AttemptObjectReader} from '../../src/model/checkpoint.js'
 import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
@@ -78,6 +84,8 @@ export interface CloudWorld extends Omit<JobDriver, 'replan'> {
   providers: Map<string, Provider>
   /** The checkpoint store (a fake S3 bucket `ckpt`, prefix `runs`), when the world has one. */
   s3: FakeObjectStore | null
+  /** The attempts' objects in that store (holds, secrets, shipped files), when the world has one. */
+  attemptHolds: AttemptHoldStore | undefined
   close(): Promise<void>
 }
 
@@ -85,9 +93,11 @@ export interface CloudWorld extends Omit<JobDriver, 'replan'> {
  * `checkpointStore`: jobs keep their checkpoints in a fake S3 bucket that checks SigV4
  * query signatures, signed with the AWS key; without it, an instance's checkpoints go
  * with the instance, as on a real cloud. `storeCredentialsExpire`: the key is a temporary
- * one that expires then.
+ * one that expires then. `pendingMs`: how long an EC2 instance stays pending before it boots.
  */
-export async function cloudWorld(options: {checkpointStore?: boolean; storeCredentialsExpire?: string} = {}): Promise<CloudWorld> {
+export async function cloudWorld(
+  options: {checkpointStore?: boolean; storeCredentialsExpire?: string; pendingMs?: number} = {},
+): Promise<CloudWorld> {
   const home = mkdtempSync(join(tmpdir(), 'skyhop-cloud-'))
   const ec2 = new FakeEc2Server({
     keys: [AWS_KEY],
@@ -98,6 +108,8 @@ export async function cloudWorld(options: {checkpointStore?: boolean; storeCrede
     spotPrices: {'us-east-1a': {[AWS_TYPE]: 0.03}, 'us-east-1b': {[AWS_TYPE]: 0.031}, 'us-west-2a': {[AWS_TYPE]: 0.032}},
     vcpus: {[AWS_TYPE]: 2},
     bootDir: join(home, 'fake-ec2'),
+    // An EC2 instance boots (runs its user data) only once it leaves pending.
+    ...(options.pendingMs === undefined ? {} : {pendingMs: options.pendingMs}),
   })
   const ecs = new FakeAliyunEcsServer({
     keys: [ALIYUN_KEY],
@@ -110,7 +122,7 @@ export async function cloudWorld(options: {checkpointStore?: boolean; storeCrede
   const agent = new Agent({connect: {timeout: 2000}})
   let s3: FakeObjectStore | null = null
   let checkpointSync
-  let attemptHolds
+  let attemptHolds: AttemptHoldStore | undefined
   let attemptObjects: AttemptObjectReader | undefined
   if (options.checkpointStore) {
     s3 = new FakeObjectStore({dialect: s3Dialect({[AWS_KEY.accessKeyId]: AWS_KEY.secretAccessKey})})
@@ -184,6 +196,7 @@ export async function cloudWorld(options: {checkpointStore?: boolean; storeCrede
     aliyun,
     providers,
     s3,
+    attemptHolds,
     catalogFile,
     create,
     driveExisting,

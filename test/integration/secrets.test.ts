@@ -16,6 +16,8 @@ import type {LaunchHandle} from '../../src/model/attempt.js'
 import type {Offer} from '../../src/model/catalog.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
+import {cancelJob} from '../../src/services/cancel.js'
+import {recoverJobs} from '../../src/services/recover.js'
 import {Store} from '../../src/state/store.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
@@ -334,6 +336,69 @@ describe('secrets never rest on disk', function () {
       expect(calls(ran.id)).to.deep.equal(['PUT 200', 'GET 200', 'DELETE 204', 'DELETE 204'])
       expect([...w.s3!.objects.keys()].filter((k) => k.includes('/secrets/'))).to.deep.equal([])
       expect(filesHolding(w.home, secret)).to.deep.equal([])
+    })
+
+    /** Drives a secret job on an instance that stays pending (never boots) until the object is written and the instance exists. */
+    async function unbootedAttempt(name: string, signal?: AbortSignal) {
+      w = await cloudWorld({checkpointStore: true, pendingMs: 600_000})
+      const world = w
+      const job = world.create(cloudJob(name, 'true', {secrets: ['SKYHOP_TEST_TOKEN']}))
+      const driving = world.driveExisting(job.id, {env: {...process.env, SKYHOP_TEST_TOKEN: newSecret()}, signal})
+      const attempt = await until(
+        async () => world.store.listAttempts(job.id).find((a) => a.handle !== null),
+        (a) => a !== undefined,
+        30_000,
+        100,
+      )
+      const key = `runs/${job.id}/secrets/${attempt!.id}`
+      const calls = () => world.s3!.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.status}`)
+      // Written before the launch; the instance, still pending, has not fetched it.
+      expect(calls()).to.deep.equal(['PUT 200'])
+      expect(world.s3!.object('ckpt', key)).to.not.equal(undefined)
+      // Its GET URL, in the user data, works for what the boot needs (20 minutes), not an hour.
+      const [sent] = [...world.ec2.instances.values()].map((i) => i.userData ?? '')
+      let text = Buffer.from(sent, 'base64')
+      if (text[0] === 0x1f && text[1] === 0x8b) text = gunzipSync(text)
+      const expires = [...text.toString().matchAll(/\/secrets\/[^?'\s]+\?[^'\s]*X-Amz-Expires=(\d+)/g)].map((m) => m[1])
+      expect(expires).to.deep.equal(['1200', '1200'])
+      return {world, job, attempt: attempt!, key, calls, driving}
+    }
+
+    it('a cancel before the instance booted deletes the secrets object the boot never fetched', async () => {
+      const abort = new AbortController()
+      const {world, job, key, calls, driving} = await unbootedAttempt('unbooted-cancel', abort.signal)
+      // The instance stays pending, so it never reads the stop request and the cancel gives up
+      // waiting for it; the object is gone already.
+      const error = await cancelJob(world.store, world.providers, job.id, {
+        graceSeconds: 1,
+        waitMs: 1000,
+        attemptHolds: world.attemptHolds,
+      }).catch((e: unknown) => e)
+      expect(String(error)).to.include('did not stop within')
+      expect(world.store.getJob(job.id)!.state).to.equal('CANCELLED')
+      expect(calls()).to.deep.equal(['PUT 200', 'DELETE 204'])
+      expect(world.s3!.object('ckpt', key)).to.equal(undefined)
+      abort.abort()
+      await driving
+    })
+
+    it('recover stopping an unbooted attempt of a job that ended without its controller deletes its secrets object', async () => {
+      const abort = new AbortController()
+      const {world, job, key, calls, driving} = await unbootedAttempt('unbooted-recover', abort.signal)
+      // The controller goes away, and the job is marked ended by a cancel that died before it stopped anything.
+      abort.abort()
+      await driving
+      world.store.setJobState(job.id, 'CANCELLED', {kind: 'cancel-requested', data: {graceSeconds: 1}}, {reason: 'cancelled by user'})
+      const result = await recoverJobs({
+        store: world.store,
+        providers: world.providers,
+        home: world.home,
+        spawn: () => undefined,
+        attemptHolds: world.attemptHolds,
+      })
+      expect(result.actions.filter((a) => a.step === 'stop-attempt').map((a) => a.ok)).to.deep.equal([true])
+      expect(calls()).to.deep.equal(['PUT 200', 'DELETE 204'])
+      expect(world.s3!.object('ckpt', key)).to.equal(undefined)
     })
 
     it('a gang’s nodes all read the one object, which the controller deletes when it releases the attempt', async () => {

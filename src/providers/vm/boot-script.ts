@@ -283,6 +283,30 @@ export function renderSecretsObject(secrets: Record<string, string>): string {
     .join('')
 }
 
+/** The boot script's fetch of the secrets object (secretsFetch): tries, each's timeout, the pause between them. */
+const SECRETS_FETCH = {tries: 12, trySeconds: 30, pauseSeconds: 5}
+
+/**
+ * From a create call's answer to the boot script's first line: the instance leaving
+ * `pending`, the OS booting and cloud-init starting the script. A minute or two on the
+ * clouds skyhop launches on; ten allow a slow image's first boot (a large GPU image, a
+ * Windows-sized disk restored from a snapshot).
+ */
+export const SECRETS_BOOT_MARGIN_SECONDS = 600
+
+/**
+ * How long a cloud attempt's secrets URLs must work: the launch call's own budget (the
+ * candidate's, within which the instance is created), the boot margin, a gang node's wait for
+ * its rank (which comes first in the script), and the fetch's own retries. With the defaults:
+ * 180 + 600 + 420 = 1,200 s (20 minutes) for one node, 1,800 s for a gang's. A boot later than
+ * that cannot fetch them: it ends like a lost node, and the attempt is launched again with a
+ * fresh object (docs/job-file.md#secrets).
+ */
+export function secretsUrlSeconds(candidateSeconds: number, gang: boolean): number {
+  const fetch = SECRETS_FETCH.tries * (SECRETS_FETCH.trySeconds + SECRETS_FETCH.pauseSeconds)
+  return Math.ceil(candidateSeconds) + SECRETS_BOOT_MARGIN_SECONDS + (gang ? GANG_RANK_TIMEOUT_SECONDS : 0) + fetch
+}
+
 /**
  * The boot script's part that brings the job's secrets into its own environment, from which
  * the runner and the job inherit them: a GET of the one-time object (retried for a minute:
@@ -302,10 +326,10 @@ function secretsFetch(request: LaunchRequest): string {
   sk_poweroff 75
 }
 sk_sec=
-for sk_try in 1 2 3 4 5 6 7 8 9 10 11 12; do
-  sk_sec=$(curl -sf -m 30 ${shellQuote(object.getUrl)}) && break
+for sk_try in $(seq ${SECRETS_FETCH.tries}); do
+  sk_sec=$(curl -sf -m ${SECRETS_FETCH.trySeconds} ${shellQuote(object.getUrl)}) && break
   sk_sec=
-  sleep 5
+  sleep ${SECRETS_FETCH.pauseSeconds}
 done
 [[ -n $sk_sec ]] || sk_secret_fail 'the job secrets could not be fetched from the object store'
 ${
