@@ -17,6 +17,7 @@ export class AttemptEnds {
 
   async pollOne(attempt: AttemptRecord): Promise<PollResult | undefined> {
     const provider = this.d.deps.providers.get(attempt.provider)!
+    this.supplySecrets(provider, attempt)
     let result: PollResult | undefined
     try {
       result = this.d.deps.poller
@@ -31,6 +32,21 @@ export class AttemptEnds {
     this.applyPoll(attempt, result)
     await this.d.usage.observe(attempt, result)
     return result
+  }
+
+  /**
+   * A run a killed controller launched may still wait for its secrets (Slurm): this
+   * controller gives them from its own environment, when it has them all (a provider that
+   * already holds them keeps its own). Once per attempt.
+   */
+  private readonly supplied = new Set<string>()
+  private supplySecrets(provider: Provider, attempt: AttemptRecord): void {
+    if (!provider.supplySecrets || !attempt.handle || this.supplied.has(attempt.id)) return
+    this.supplied.add(attempt.id)
+    const names = this.d.job().spec.secrets ?? []
+    const env = this.d.deps.env ?? process.env
+    if (names.length === 0 || names.some((n) => env[n] === undefined)) return
+    provider.supplySecrets(attempt.handle, Object.fromEntries(names.map((n) => [n, env[n]!])))
   }
 
   private applyPoll(attempt: AttemptRecord, result: PollResult): void {

@@ -31,8 +31,9 @@ export interface LaunchRequest {
   /** Environment the job sees: its envs plus the SKYHOP_* contract. Never a secret: it is written to disk. */
   env: Record<string, string>
   /**
-   * The job's secrets, by name (JobSpec.secrets). Never written to disk in clear: local and
-   * Slurm hand them to the runner's process environment; a cloud passes them through a
+   * The job's secrets, by name (JobSpec.secrets). Never written to disk in clear: local hands
+   * them to the runner's process environment, Slurm to the started batch script through a
+   * step of the job (slurm/submit.ts secretsWait); a cloud passes them through a
    * one-time object of the job's store (secretsObject), fetched and deleted at boot.
    */
   secrets?: Record<string, string>
@@ -161,6 +162,13 @@ export interface Provider {
   signal(handle: LaunchHandle, kind: 'cancel' | 'preempt', graceSeconds: number): Promise<void>
   /** Release everything the attempt holds (every node of a gang). Idempotent. */
   cleanup(handle: LaunchHandle): Promise<void>
+  /**
+   * A provider that hands a run its secrets once it starts (Slurm: through the running job,
+   * never sbatch's environment) holds them in the memory of the process that launched it. A
+   * controller that took over a run launched by another process gives them here, from its own
+   * environment, before it polls the run. Never written to disk.
+   */
+  supplySecrets?(handle: LaunchHandle, secrets: Record<string, string>): void
   /**
    * Everything this backend runs (or holds, e.g. stopped instances) that carries skyhop's
    * tags, for reconciliation and orphan cleanup. Each handle's `data.attemptId` and

@@ -25,10 +25,18 @@ import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {requirePodman, TEST_IMAGE} from '../helpers/podman.js'
-import {pollUntil as pollSlurm, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
+import {clusterIdle, pollUntil as pollSlurm, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
 import {pollUntil, sleep, until, waitUntil} from '../helpers/wait.js'
 import {KEY} from './aws-helpers.js'
 import {AWS_TYPE, cloudJob, cloudWorld, fakeOffers, type CloudWorld} from './cloud-world.js'
+
+/** slurmctld's saved files of a batch job (StateSaveLocation/hash.N/job.ID/*), as `scontrol show config` names the location. */
+function slurmJobStateFiles(jobId: string): string[] {
+  const config = execFileSync('scontrol', ['show', 'config'], {encoding: 'utf8'})
+  const location = /^StateSaveLocation\s*=\s*(\S+)/m.exec(config)![1]
+  const dir = join(location, `hash.${Number(jobId) % 10}`, `job.${jobId}`)
+  return existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []
+}
 
 /** A fresh secret per test, long enough for redaction and unlike anything else in the files. */
 function newSecret(): string {
@@ -235,9 +243,14 @@ describe('secrets never rest on disk', function () {
       expect(r.stdout + r.stderr + logs.stdout + status.stdout).not.to.include(secret)
       expect(filesNamed(home, 'slurm-batch.sh')).to.have.length(1)
       expect(filesHolding(home, secret)).to.deep.equal([])
+      // Nor slurmctld's saved environment and script of the job (StateSaveLocation).
+      const slurmJob = /^slurm job (\d+) /m.exec(logs.stdout)![1]
+      const saved = slurmJobStateFiles(slurmJob)
+      expect(saved).to.have.length(2)
+      for (const f of saved) expect(readFileSync(f).includes(secret), f).to.equal(false)
     })
 
-    it('passes the secret with sbatch --export by name: neither the batch script nor the attempt directory holds it', async () => {
+    it('hands the secret to the started batch script through a FIFO in memory: neither the batch script, the attempt directory nor slurmctld’s saved environment holds it', async () => {
       const home = tempDir()
       const secret = newSecret()
       const provider = new SlurmProvider({home})
@@ -254,6 +267,75 @@ describe('secrets never rest on disk', function () {
         const attemptDir = (handle.data as {attemptDir: string}).attemptDir
         expect(readFileSync(join(attemptDir, 'slurm-batch.sh'), 'utf8')).not.to.include(secret)
         expect(filesHolding(home, secret)).to.deep.equal([])
+        // Nor does slurmctld's state: the job's saved environment (hash.N/job.ID/environment,
+        // kept until MinJobAge after the job) and script, which root can read here.
+        const saved = slurmJobStateFiles(handle.externalId)
+        expect(saved.map((f) => f.replace(/.*\//, '')).sort()).to.deep.equal(['environment', 'script'])
+        for (const file of saved) expect(readFileSync(file).includes(secret), file).to.equal(false)
+        // The FIFO it came through, in node-local memory, is gone with its name in the attempt directory.
+        expect(existsSync(join(attemptDir, 'secrets-fifo'))).to.equal(false)
+        expect(readdirSync('/dev/shm').filter((n) => n.startsWith('skyhop-secrets.'))).to.deep.equal([])
+      } finally {
+        await provider.cleanup(handle).catch(() => undefined)
+      }
+    })
+
+    it('a job whose submitting process is gone gets its secrets from the controller that took it over (supplySecrets)', async () => {
+      const home = tempDir()
+      const secret = newSecret()
+      const request = slurmRequest(home, PRINT_FINGERPRINT)
+      request.spec = {...request.spec, secrets: ['SKYHOP_TEST_TOKEN']}
+      request.secrets = {SKYHOP_TEST_TOKEN: secret}
+      // The provider that submitted it is never asked again, as when its controller is killed.
+      const handle = await new SlurmProvider({home}).launch(request)
+      const provider = new SlurmProvider({home})
+      try {
+        const attemptDir = (handle.data as {attemptDir: string}).attemptDir
+        // The batch script starts and waits: a provider without the values cannot end that wait.
+        await waitUntil(() => existsSync(join(attemptDir, 'secrets-fifo')), 30_000)
+        await provider.poll([handle])
+        expect(existsSync(join(attemptDir, 'secrets-fifo'))).to.equal(true)
+        provider.supplySecrets(handle, {SKYHOP_TEST_TOKEN: secret})
+        const {last, seen} = await pollSlurm(provider, handle, (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state))
+        expect(last.state, seen.join(' → ')).to.equal('SUCCEEDED')
+        const lines: string[] = []
+        for await (const line of provider.logs(handle, {follow: false})) lines.push(line)
+        expect(lines).to.deep.equal([fingerprint(secret)])
+        for (const f of slurmJobStateFiles(handle.externalId)) expect(readFileSync(f).includes(secret), f).to.equal(false)
+      } finally {
+        await provider.cleanup(handle).catch(() => undefined)
+      }
+    })
+
+    it('a 2-node gang: every rank gets the secret the batch script was handed, and slurmctld’s saved files hold none of it', async () => {
+      await clusterIdle('RUNNING,COMPLETING,PENDING')
+      const home = tempDir()
+      const secret = newSecret()
+      const provider = new SlurmProvider({home})
+      const request = slurmRequest(home, `echo "rank $SKYHOP_NODE_RANK $(${PRINT_FINGERPRINT})"`, {
+        partition: 'gang-high',
+        nodes: 2,
+        cpus: 1,
+      })
+      request.spec = {...request.spec, secrets: ['SKYHOP_TEST_TOKEN']}
+      request.secrets = {SKYHOP_TEST_TOKEN: secret}
+      const handle = await provider.launch(request)
+      try {
+        const {last, seen} = await pollSlurm(
+          provider,
+          handle,
+          (r) => ['SUCCEEDED', 'FAILED', 'LOST', 'CANCELLED'].includes(r.state),
+          60_000,
+        )
+        expect(last.state, seen.join(' → ')).to.equal('SUCCEEDED')
+        const attemptDir = (handle.data as {attemptDir: string}).attemptDir
+        for (const rank of [0, 1]) {
+          expect(readFileSync(join(attemptDir, `node-${rank}`, 'output.log'), 'utf8').trim()).to.equal(
+            `rank ${rank} ${fingerprint(secret)}`,
+          )
+        }
+        expect(filesHolding(home, secret)).to.deep.equal([])
+        for (const f of slurmJobStateFiles(handle.externalId)) expect(readFileSync(f).includes(secret), f).to.equal(false)
       } finally {
         await provider.cleanup(handle).catch(() => undefined)
       }

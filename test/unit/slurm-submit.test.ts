@@ -2,18 +2,20 @@
 // and tags), and its offers from recorded sinfo/scontrol output of a GPU cluster, which
 // this machine does not have (fake-slurm outputs, labelled as such).
 import {expect} from 'chai'
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ProviderError} from '../../src/errors.js'
 import type {SlurmRunner} from '../../src/providers/slurm/commands.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
+import {renderSecretsObject} from '../../src/providers/vm/boot-script.js'
 import {
   minutesUntil,
   renderBatchScript,
   resourceArgs,
+  SECRETS_FIFO_FILE,
   sbatchArgs,
   shapeFor,
   slurmJobName,
@@ -113,6 +115,43 @@ describe('slurm submission', () => {
       const probe = join(dir, 'probe.sh')
       writeFileSync(probe, script.replace('exec srun --nodes=1 --ntasks=1 --cpus-per-task=2 --export=ALL --quiet bash', 'printf "%s\\n"'))
       expect(execFileSync('bash', [probe], {encoding: 'utf8'})).to.equal("/tmp/x/skyhop-runner.sh\n--keep\n/tmp/it's here\n")
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('with secrets, the batch script reads them from a FIFO in memory before the step, never from sbatch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skyhop-batch-it's-"))
+    const script = renderBatchScript({
+      attemptId: 'att-3',
+      attemptDir: dir,
+      runnerPath: '/tmp/x/skyhop-runner.sh',
+      cpusPerTask: null,
+      secrets: true,
+    })
+    const step = 'exec srun --nodes=1 --ntasks=1 --export=ALL --quiet bash'
+    expect(script.indexOf('mkfifo')).to.be.greaterThan(0).and.below(script.indexOf(step))
+    // The step prints what it inherits instead of running the runner.
+    const probe = join(dir, 'probe.sh')
+    writeFileSync(probe, script.replace(`${step} `, `exec bash -c 'printf "[%s]" "$SK_A" "$SK_B"' `))
+    try {
+      const child = spawn('bash', [probe], {env: {...process.env, SLURMD_NODENAME: 'n7'}})
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      const named = join(dir, SECRETS_FIFO_FILE)
+      for (let i = 0; i < 100 && !existsSync(named); i++) await new Promise((r) => setTimeout(r, 50))
+      const [node, fifo] = readFileSync(named, 'utf8').trim().split(' ')
+      expect(node).to.equal('n7')
+      expect(fifo.startsWith('/dev/shm/skyhop-secrets.') || fifo.startsWith(tmpdir())).to.equal(true)
+      const a = `it's "$HOME"\n`
+      const b = 'x='
+      writeFileSync(fifo, renderSecretsObject({SK_A: a, SK_B: b}) + 'end\n')
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      expect(code).to.equal(0)
+      expect(out).to.equal(`[${a}][${b}]`)
+      // Nothing of them is left: the FIFO's directory and its name in the attempt directory are gone.
+      expect(existsSync(named)).to.equal(false)
+      expect(existsSync(fifo)).to.equal(false)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

@@ -24,8 +24,10 @@ export type SlurmRunner = (
   args: string[],
   options?: {
     timeoutMs?: number
-    /** Variables added to the command's environment: a job's secrets, which sbatch passes by name (`--export`). */
+    /** Variables added to the command's environment. */
     env?: Record<string, string>
+    /** The command's stdin: a job's secrets on their way to its batch script (srun), never in its arguments or environment. */
+    input?: string
   },
 ) => Promise<CommandResult>
 
@@ -46,7 +48,7 @@ export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
       const file = options.binDir ? `${options.binDir.replace(/\/$/, '')}/${command}` : command
       // Cut to the nearest deadline around the call (a check, a launch candidate: deadline.ts).
       const timeout = capTimeout(callOptions.timeoutMs ?? options.timeoutMs ?? 60_000)
-      execFile(
+      const child = execFile(
         file,
         args,
         {
@@ -80,6 +82,9 @@ export function execRunner(options: ExecRunnerOptions = {}): SlurmRunner {
           resolve({code: typeof err.code === 'number' ? err.code : 1, stdout, stderr})
         },
       )
+      // A command that exits before reading all of it (EPIPE) answers with its status as usual.
+      child.stdin?.on('error', () => undefined)
+      child.stdin?.end(callOptions.input ?? '')
     })
 }
 

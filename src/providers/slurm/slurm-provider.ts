@@ -51,6 +51,7 @@ import type {GangNode, LaunchHandle, PollResult, QueueEstimate} from '../../mode
 import {packWorkdir, unpackWorkdir} from '../../util/workdir-pack.js'
 import {followLogFiles, logSources} from '../attempt-logs.js'
 import {gangPoll} from '../gang.js'
+import {renderSecretsObject} from '../vm/boot-script.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {cachingRunner, SlurmQueryCache} from './query-cache.js'
 import {LOOKED_FOR, SLURM_CONTAINER_RUNTIMES, srunHasPyxis, stepWrap, wrapsStep, type SlurmContainerRuntime} from './containers.js'
@@ -90,6 +91,7 @@ import {
   minutesUntil,
   renderBatchScript,
   resourceArgs,
+  SECRETS_FIFO_FILE,
   sbatchArgs,
   shapeFor,
   slurmJobName,
@@ -194,6 +196,12 @@ export class SlurmProvider implements Provider {
   private readonly cache: SlurmQueryCache | null = null
   private runtimeFound: Promise<RuntimeAnswer> | null = null
   private largestPartition: number | null = null
+  /**
+   * The secrets of the jobs this process submitted, by Slurm job id, as their batch scripts
+   * read them (`NAME=BASE64` lines, then `end`), with the FIFOs already served: held in memory
+   * only, and written into a job's FIFO each time it starts (deliverSecrets).
+   */
+  private readonly secrets = new Map<string, {payload: string; served: Set<string>}>()
 
   constructor(options: SlurmProviderOptions) {
     if (!options.home || !isAbsolute(options.home))
@@ -629,6 +637,7 @@ export class SlurmProvider implements Provider {
     // The runner travels with the attempt: compute nodes need not see skyhop's install.
     const runnerPath = join(attemptDir, 'skyhop-runner.sh')
     copyFileSync(runnerScriptPath(), runnerPath)
+    const hasSecrets = Object.keys(request.secrets ?? {}).length > 0
     const batchScript = join(attemptDir, 'slurm-batch.sh')
     writeFileSync(
       batchScript,
@@ -639,6 +648,7 @@ export class SlurmProvider implements Provider {
         cpusPerTask: shape.cpusPerTask,
         nodes: shape.nodes,
         ...(wrap ? {wrap} : {}),
+        secrets: hasSecrets,
       }),
       {mode: 0o700},
     )
@@ -651,21 +661,67 @@ export class SlurmProvider implements Provider {
       attemptDir,
       batchScript,
       requeue: preemptible,
-      // The job's secrets by name only: their values reach sbatch in its own environment,
-      // never the batch script or the attempt directory on the shared filesystem.
-      exportNames: [...EXPORTED_ENV.filter((n) => submitEnv[n] !== undefined), ...Object.keys(request.secrets ?? {})],
+      // Never the job's secrets: slurmctld keeps a batch job's environment on disk until
+      // MinJobAge after it ends. They reach the batch script once it runs (deliverSecrets).
+      exportNames: EXPORTED_ENV.filter((n) => submitEnv[n] !== undefined),
     })
-    const result = await this.run('sbatch', args, {env: request.secrets ?? {}})
+    const result = await this.run('sbatch', args)
     const jobId = result.code === 0 ? parseSbatchParsable(result.stdout) : null
+    const keep = (id: string) => {
+      if (hasSecrets) this.secrets.set(id, {payload: `${renderSecretsObject(request.secrets!)}end\n`, served: new Set()})
+    }
     if (jobId === null) {
       // sbatch may have queued the job and failed to say so (a timeout after the RPC): look before giving up.
       const found = await this.findByTag(tag, jobName).catch(() => null)
+      if (found) keep(found.jobId)
       if (found) return this.handleFor(found.jobId, attemptDir, found.partition, tag, jobName, preemptible, shape.nodes)
       throw result.code === 0
         ? new ProviderError(PROVIDER, 'transient', `sbatch printed no job id: ${result.stdout.trim().slice(0, 200)}`)
         : submitError(result, partition.name)
     }
+    keep(jobId)
     return this.handleFor(jobId, attemptDir, partition.name, tag, jobName, preemptible, shape.nodes)
+  }
+
+  /**
+   * Writes a started job's secrets into the FIFO its batch script waits on (submit.ts
+   * secretsWait), through a step of the job itself: `srun --jobid --overlap` on the node the
+   * script runs on, the secrets on the step's stdin, which Slurm carries and stores nowhere
+   * (only the step's PATH is exported: never this process's environment). Once per start of
+   * the job (a requeued job makes a new FIFO). A failure is tried again at the next poll; a
+   * script that hears nothing for SECRETS_WAIT_SECONDS ends, and its attempt is launched again.
+   */
+  private async deliverSecrets(jobId: string, attemptDir: string): Promise<void> {
+    const held = this.secrets.get(jobId)
+    if (!held) return
+    const named = readText(join(attemptDir, SECRETS_FIFO_FILE))?.trim().split(' ')
+    if (!named || named.length !== 2 || held.served.has(named[1])) return
+    const [node, fifo] = named
+    const result = await this.run(
+      'srun',
+      [
+        `--jobid=${jobId}`,
+        '--overlap',
+        '--nodes=1',
+        '--ntasks=1',
+        `--nodelist=${node}`,
+        '--export=PATH',
+        '--quiet',
+        'bash',
+        '-c',
+        'cat >"$1"',
+        'skyhop',
+        fifo,
+      ],
+      {input: held.payload, timeoutMs: 30_000},
+    ).catch(() => null)
+    if (result?.code === 0) held.served.add(fifo)
+  }
+
+  /** A run another process submitted (its controller died): its secrets, from the controller that took it over. */
+  supplySecrets(handle: LaunchHandle, secrets: Record<string, string>): void {
+    if (handle.provider !== PROVIDER || this.secrets.has(handle.externalId) || Object.keys(secrets).length === 0) return
+    this.secrets.set(handle.externalId, {payload: `${renderSecretsObject(secrets)}end\n`, served: new Set()})
   }
 
   private async handleFor(
@@ -759,6 +815,7 @@ export class SlurmProvider implements Provider {
         endedAt: SLURM_FINAL_STATES.has(row.state) ? row.endTime : null,
       }
       results.set(handle.externalId, attemptResult(data, mapSlurmState(slurm, runner, data.restartsAtLaunch), seen))
+      if (row.state === 'RUNNING') await this.deliverSecrets(handle.externalId, data.attemptDir)
     }
     if (missing.length > 0) {
       const accounted = await this.sacctJobs(missing.map((h) => jobIdOf(h)))
@@ -895,6 +952,7 @@ export class SlurmProvider implements Provider {
   async cleanup(handle: LaunchHandle): Promise<void> {
     const data = dataOf(handle)
     const id = jobIdOf(handle)
+    this.secrets.delete(id)
     const row = (await this.squeueJobs([id])).get(id)
     if (!row || (row.comment !== null && row.comment !== data.tag) || SLURM_FINAL_STATES.has(row.state)) {
       await this.reapContainers(data)

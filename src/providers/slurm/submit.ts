@@ -101,6 +101,48 @@ export function sbatchArgs(input: SbatchInput): string[] {
 export const GANG_NODE_NAMES_FILE = 'node-names'
 export const GANG_NODE_IPS_FILE = 'node-ips'
 
+/** The attempt directory's file naming the FIFO the batch script waits on for the job's secrets: `NODE PATH`. */
+export const SECRETS_FIFO_FILE = 'secrets-fifo'
+
+/** How long a batch script waits for its secrets once it started; then it ends (exit 75), and the attempt is launched again. */
+export const SECRETS_WAIT_SECONDS = 600
+
+/**
+ * The batch script's wait for the job's secrets. They never travel in sbatch's environment:
+ * slurmctld keeps a batch job's environment on disk, in clear, in its StateSaveLocation
+ * (`hash.N/job.ID/environment`) until MinJobAge after the job ends. Instead the script makes a
+ * FIFO in node-local memory (/dev/shm; the node's temporary directory where there is none),
+ * names it in the attempt directory, and reads `NAME=BASE64` lines from it until `end`. The
+ * controller writes them into it with `srun --jobid=ID --overlap` (slurm-provider.ts
+ * deliverSecrets): a step's stdin, which Slurm carries over its own connections and stores
+ * nowhere. The values land in this shell's environment, from which srun passes them to the
+ * runner (`--export=ALL`); the FIFO and its name are removed at once.
+ */
+function secretsWait(dir: string): string[] {
+  const name = `${dir}/${SECRETS_FIFO_FILE}`
+  return [
+    "# The job's secrets: from the controller through a FIFO in memory, never sbatch's environment (see submit.ts).",
+    'sk_sd=$(mktemp -d /dev/shm/skyhop-secrets.XXXXXX 2>/dev/null || mktemp -d) || { echo "skyhop: cannot make a directory for the secrets" >&2; exit 75; }',
+    'mkfifo -m 600 "$sk_sd/fifo" && exec 3<>"$sk_sd/fifo" || { rm -rf "$sk_sd"; echo "skyhop: cannot make the secrets FIFO" >&2; exit 75; }',
+    `printf '%s %s\n' "$SLURMD_NODENAME" "$sk_sd/fifo" >${name}.tmp && mv -f ${name}.tmp ${name} || { rm -rf "$sk_sd"; exit 75; }`,
+    'sk_ok=',
+    `while IFS= read -r -t ${SECRETS_WAIT_SECONDS} sk_v <&3; do`,
+    '  [ "$sk_v" = end ] && { sk_ok=1; break; }',
+    "  # Split at the first '=' only: base64 ends in '=' padding.",
+    '  sk_n=${sk_v%%=*}',
+    '  sk_v=${sk_v#*=}',
+    '  [[ $sk_n =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue',
+    "  # The x keeps a value's trailing newlines, which $( ) would strip.",
+    `  sk_val=$(printf '%s' "$sk_v" | base64 -d && echo x) || { sk_ok=; break; }`,
+    '  export "$sk_n=${sk_val%x}"',
+    'done',
+    'exec 3<&-',
+    `rm -rf "$sk_sd"; rm -f ${name}`,
+    'unset sk_v sk_n sk_val sk_sd',
+    `[ -n "$sk_ok" ] || { echo "skyhop: the job's secrets did not arrive within ${SECRETS_WAIT_SECONDS} s (its controller is gone?)" >&2; exit 75; }`,
+  ]
+}
+
 /**
  * The batch script. The runner runs as a job step (srun), not as the batch shell: when
  * Slurm chooses a job for preemption it sends SIGTERM to the tasks of its steps at once,
@@ -127,6 +169,8 @@ export function renderBatchScript(input: {
   nodes?: number
   /** A container that wraps the step (containers.ts stepWrap): srun's options and the runner's command prefix. */
   wrap?: {srunOptions: string[]; prefix: string[]}
+  /** The job has secrets: the script waits for them (secretsWait) before it starts the runner. */
+  secrets?: boolean
 }): string {
   const cpus = input.cpusPerTask === null ? '' : ` --cpus-per-task=${input.cpusPerTask}`
   const nodes = input.nodes ?? 1
@@ -143,6 +187,7 @@ export function renderBatchScript(input: {
       ...head,
       // The node, for whoever must reach it after the job (a container's leftovers: slurm-provider.ts).
       `printf '%s\\n' "$SLURMD_NODENAME" >${dir}/${GANG_NODE_NAMES_FILE}.tmp && mv -f ${dir}/${GANG_NODE_NAMES_FILE}.tmp ${dir}/${GANG_NODE_NAMES_FILE}`,
+      ...(input.secrets ? secretsWait(dir) : []),
       `exec srun --nodes=1 --ntasks=1${cpus} --export=ALL --quiet${wrap} bash ${shellQuote(input.runnerPath)} --keep ${shellQuote(input.attemptDir)}`,
       '',
     ].join('\n')
@@ -172,6 +217,7 @@ export function renderBatchScript(input: {
     `[ "$count" -eq ${nodes} ] || fail "the job has $count nodes ($SLURM_JOB_NODELIST), not ${nodes}"`,
     `printf '%s\\n' "$names" >"$dir/${GANG_NODE_NAMES_FILE}.tmp" && mv -f "$dir/${GANG_NODE_NAMES_FILE}.tmp" "$dir/${GANG_NODE_NAMES_FILE}" || fail "cannot write $dir/${GANG_NODE_NAMES_FILE}"`,
     `printf '%s' "$ips" >"$dir/${GANG_NODE_IPS_FILE}.tmp" && mv -f "$dir/${GANG_NODE_IPS_FILE}.tmp" "$dir/${GANG_NODE_IPS_FILE}" || fail "cannot write $dir/${GANG_NODE_IPS_FILE}"`,
+    ...(input.secrets ? secretsWait('"$dir"') : []),
     `exec srun --nodes=${nodes} --ntasks-per-node=1${cpus} --export=ALL --quiet${wrap} bash -c ${shellQuote(task)} ${shellQuote(input.runnerPath)} "$dir"`,
     '',
   ].join('\n')
