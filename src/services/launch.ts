@@ -493,7 +493,7 @@ export async function launch(
   }
   if (fg.interrupted) {
     // The job keeps running: hand it to a detached controller so nothing is left unowned.
-    handOff(ctx.home, {id: result.job.id, command: 'controller'}, `job ${result.job.name} (${result.job.id})`, {
+    handOff(store, ctx.home, {id: result.job.id, command: 'controller'}, `job ${result.job.name} (${result.job.id})`, {
       hint: `Follow it with \`skyhop logs ${result.job.id} --follow\`; stop it with \`skyhop cancel ${result.job.id}\`.`,
     })
   }

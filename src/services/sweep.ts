@@ -521,7 +521,7 @@ export async function startSweep(
   if (fg.interrupted || !run.finished) {
     // The jobs keep running: a background controller takes the sweep over.
     const hint = `Follow it with \`skyhop sweeps ${sweep.id}\`.`
-    handOff(ctx.home, {id: sweep.id, command: 'sweep-controller'}, `sweep ${sweep.name} (${sweep.id})`, {hint})
+    handOff(store, ctx.home, {id: sweep.id, command: 'sweep-controller'}, `sweep ${sweep.name} (${sweep.id})`, {hint})
   }
   return {...result(), detached: false, stats: run.stats}
 }

@@ -1,5 +1,6 @@
 // A detached `launch`, `sweep` or `serve up` records its job, sweep or service already
-// claimed for the controller it starts (docs/recovery.md#when-a-controller-dies). Proved by
+// claimed for the controller it starts (and a Ctrl-C hand-off claims the job again before it starts
+// the background controller) (docs/recovery.md#when-a-controller-dies). Proved by
 // forcing a real `recover` (a process of its own, test/helpers/recover-once.ts) between every
 // two steps: after each write the launch makes to the store, and just before the controller
 // would be started. Recorded first and claimed after, the first of those recovers finds the
@@ -14,6 +15,8 @@ import {fileURLToPath} from 'node:url'
 import {AppContext} from '../../../src/cli/context.js'
 import {LEASE_TTL_MS} from '../../../src/controller/controller.js'
 import type {Replanner} from '../../../src/planner/replanner.js'
+import {InterruptedError} from '../../../src/errors.js'
+import {handOff} from '../../../src/services/foreground.js'
 import {startJob} from '../../../src/services/launch.js'
 import {serveUp} from '../../../src/services/serve.js'
 import {prepareSweep, startSweep} from '../../../src/services/sweep.js'
@@ -130,6 +133,27 @@ describe('a detached launch, sweep or serve up is recorded already claimed for i
     const sweep = store.getSweep(result.sweep.id)!
     expect(spawned).to.deep.equal([{id: sweep.id, command: 'sweep-controller', owner: sweep.leaseOwner}])
     expect(store.handOverSweepLease(sweep.id, sweep.leaseOwner!, 'the-controller', LEASE_TTL_MS)).to.equal(true)
+  })
+
+  it('Ctrl-C hand-off: the job is claimed before its background controller starts; one a recover started first is left to it', () => {
+    const spec = testJobSpec({name: 'waited', run: 'true'})
+    // As the interrupted foreground controller leaves it: recorded, its lease let go.
+    const job = store.createJob({name: 'waited', file: null, spec})
+    const handOffNow = (id: string) => () =>
+      handOff(racedStore(store, home, forced), home, {id, command: 'controller'}, `job ${id}`, {
+        hint: 'h',
+        spawn: racedSpawn(home, forced, spawned),
+      })
+    expect(handOffNow(job.id)).to.throw(InterruptedError)
+    expect(forced.restarted).to.deep.equal([])
+    expect(spawned).to.deep.equal([{id: job.id, command: 'controller', owner: store.getJob(job.id)!.leaseOwner}])
+    // A recover that claimed it first started its controller: the hand-off starts none.
+    const other = store.createJob({name: 'other', file: null, spec})
+    expect(store.claimJobLease(other.id, 'a-recover', LEASE_TTL_MS)).to.equal(true)
+    spawned.length = 0
+    expect(handOffNow(other.id)).to.throw(InterruptedError)
+    expect(spawned).to.deep.equal([])
+    expect(store.getJob(other.id)!.leaseOwner).to.equal('a-recover')
   })
 
   it('serve up: the service is recorded claimed, so no forced recover restarts it', async () => {
