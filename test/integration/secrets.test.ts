@@ -18,11 +18,13 @@ import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {cancelJob} from '../../src/services/cancel.js'
 import {recoverJobs} from '../../src/services/recover.js'
+import type {Provider} from '../../src/providers/provider.js'
 import {Store} from '../../src/state/store.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {jobDriver} from '../helpers/controller-world.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {clusterIdle, pollUntil as pollSlurm, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
@@ -338,6 +340,74 @@ describe('secrets never rest on disk', function () {
         for (const f of slurmJobStateFiles(handle.externalId)) expect(readFileSync(f).includes(secret), f).to.equal(false)
       } finally {
         await provider.cleanup(handle).catch(() => undefined)
+      }
+    })
+
+    it('a controller that takes over a job another controller submitted hands its batch script the secret from its own environment', async () => {
+      const home = tempDir()
+      const secret = newSecret()
+      const real = new SlurmProvider({home})
+      // The cluster's own offers as a catalog (the fields a catalog file has).
+      const keys = [
+        'provider',
+        'region',
+        'zone',
+        'instanceType',
+        'accelerator',
+        'vcpus',
+        'memoryGiB',
+        'price',
+        'capacity',
+        'source',
+        'asOf',
+      ]
+      const offers = (await real.liveOffers()).map((o) =>
+        Object.fromEntries(keys.map((k) => [k, (o as unknown as Record<string, unknown>)[k]])),
+      )
+      // The first controller launches and is stopped before it ever polls (so it never hands the secret over).
+      const stopped = new AbortController()
+      const launcher = new Proxy(real, {
+        get(target, key, receiver) {
+          if (key === 'poll') return async () => new Map()
+          const value = Reflect.get(target, key, receiver) as unknown
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+        },
+      })
+      const first = await jobDriver(home, new Map<string, Provider>([['slurm', launcher]]), offers, 'slurm-offers.json')
+      const spec = testJobSpec({
+        name: 'taken-over',
+        run: PRINT_FINGERPRINT,
+        secrets: ['SKYHOP_TEST_TOKEN'],
+        spot: 'on-demand',
+        placement: {providers: {allow: ['slurm'], deny: []}, regions: {allow: null, deny: []}},
+      })
+      const job = first.create(spec)
+      const env = {...process.env, SKYHOP_TEST_TOKEN: secret}
+      const driving = first.driveExisting(job.id, {env, signal: stopped.signal})
+      const attempt = await until(
+        async () => first.store.listAttempts(job.id).find((a) => a.handle !== null),
+        (a) => a !== undefined,
+        30_000,
+        50,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; ${JSON.stringify(first.store.events(job.id).map((e) => [e.kind, e.data]))}`)
+      })
+      stopped.abort()
+      await driving
+      // Its batch script runs, and waits for the secret.
+      const attemptDir = (attempt!.handle!.data as {attemptDir: string}).attemptDir
+      await waitUntil(() => existsSync(join(attemptDir, 'secrets-fifo')), 30_000)
+      // A new controller (its own provider, as `recover` starts one) with the secret in its environment.
+      const second = await jobDriver(home, new Map<string, Provider>([['slurm', new SlurmProvider({home})]]), offers, 'slurm-offers.json')
+      try {
+        const {job: ended} = await second.driveExisting(job.id, {env})
+        expect(ended.state, ended.reason ?? '').to.equal('SUCCEEDED')
+        expect(second.store.listAttempts(job.id)).to.have.length(1)
+        expect(readFileSync(join(attemptDir, 'output.log'), 'utf8').trim()).to.equal(fingerprint(secret))
+        for (const f of slurmJobStateFiles(attempt!.handle!.externalId)) expect(readFileSync(f).includes(secret), f).to.equal(false)
+      } finally {
+        first.store.close()
+        second.store.close()
       }
     })
 

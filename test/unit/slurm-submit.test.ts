@@ -152,6 +152,15 @@ describe('slurm submission', () => {
       // Nothing of them is left: the FIFO's directory and its name in the attempt directory are gone.
       expect(existsSync(named)).to.equal(false)
       expect(existsSync(fifo)).to.equal(false)
+      // A job cancelled while it waits (SIGTERM) leaves neither behind either.
+      const waiting = spawn('bash', [probe], {env: {...process.env, SLURMD_NODENAME: 'n7'}})
+      for (let i = 0; i < 100 && !existsSync(named); i++) await new Promise((r) => setTimeout(r, 50))
+      const second = readFileSync(named, 'utf8').trim().split(' ')[1]
+      expect(second).to.not.equal(fifo)
+      waiting.kill('SIGTERM')
+      expect(await new Promise<number | null>((resolve) => waiting.on('close', resolve))).to.equal(143)
+      expect(existsSync(named)).to.equal(false)
+      expect(existsSync(second)).to.equal(false)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

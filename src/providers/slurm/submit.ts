@@ -122,9 +122,12 @@ function secretsWait(dir: string): string[] {
   const name = `${dir}/${SECRETS_FIFO_FILE}`
   return [
     "# The job's secrets: from the controller through a FIFO in memory, never sbatch's environment (see submit.ts).",
+    `sk_name=${name}`,
     'sk_sd=$(mktemp -d /dev/shm/skyhop-secrets.XXXXXX 2>/dev/null || mktemp -d) || { echo "skyhop: cannot make a directory for the secrets" >&2; exit 75; }',
     'mkfifo -m 600 "$sk_sd/fifo" && exec 3<>"$sk_sd/fifo" || { rm -rf "$sk_sd"; echo "skyhop: cannot make the secrets FIFO" >&2; exit 75; }',
-    `printf '%s %s\n' "$SLURMD_NODENAME" "$sk_sd/fifo" >${name}.tmp && mv -f ${name}.tmp ${name} || { rm -rf "$sk_sd"; exit 75; }`,
+    // A job cancelled while it waits leaves neither the FIFO nor its name behind.
+    `trap 'rm -rf "$sk_sd"; rm -f "$sk_name"; exit 143' TERM INT`,
+    `printf '%s %s\\n' "$SLURMD_NODENAME" "$sk_sd/fifo" >"$sk_name.tmp" && mv -f "$sk_name.tmp" "$sk_name" || { rm -rf "$sk_sd"; exit 75; }`,
     'sk_ok=',
     `while IFS= read -r -t ${SECRETS_WAIT_SECONDS} sk_v <&3; do`,
     '  [ "$sk_v" = end ] && { sk_ok=1; break; }',
@@ -137,8 +140,8 @@ function secretsWait(dir: string): string[] {
     '  export "$sk_n=${sk_val%x}"',
     'done',
     'exec 3<&-',
-    `rm -rf "$sk_sd"; rm -f ${name}`,
-    'unset sk_v sk_n sk_val sk_sd',
+    'trap - TERM INT; rm -rf "$sk_sd"; rm -f "$sk_name"',
+    'unset sk_v sk_n sk_val sk_sd sk_name',
     `[ -n "$sk_ok" ] || { echo "skyhop: the job's secrets did not arrive within ${SECRETS_WAIT_SECONDS} s (its controller is gone?)" >&2; exit 75; }`,
   ]
 }
