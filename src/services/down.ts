@@ -29,7 +29,9 @@ export async function takeDown(ctx: ServiceContext, options: DownOptions): Promi
   const providers = await ctx.providers()
   await requireEnabledProvider(ctx, options.provider)
   const {job, provider, regions, graceSeconds, dryRun, confirm} = options
-  return down({store: await ctx.store(), providers, job, provider, regions, graceSeconds, dryRun, confirm})
+  // A named job's cloud attempts' secrets objects go with its cancel (cancel.ts).
+  const attemptHolds = job ? await ctx.attemptHolds() : undefined
+  return down({store: await ctx.store(), providers, job, provider, regions, graceSeconds, dryRun, confirm, attemptHolds})
 }
 
 /**

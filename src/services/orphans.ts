@@ -12,6 +12,7 @@
 import {ProviderError, asProviderError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
 import type {LaunchHandle} from '../model/attempt.js'
+import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import {type Store} from '../state/store.js'
 import {ServiceStore} from '../state/services.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
@@ -207,9 +208,10 @@ export async function stopAndRelease(input: {
   providers: ReadonlyMap<string, Provider>
   ref: string
   graceSeconds: number
+  attemptHolds?: AttemptHoldStore
 }): Promise<DownJobResult> {
   const {store, providers} = input
-  const cancel = await cancelJob(store, providers, input.ref, {graceSeconds: input.graceSeconds})
+  const cancel = await cancelJob(store, providers, input.ref, {graceSeconds: input.graceSeconds, attemptHolds: input.attemptHolds})
   const released: string[] = []
   const releaseFailed: DownJobResult['releaseFailed'] = []
   for (const attempt of store.unreleasedAttempts({jobId: cancel.job.id})) {
@@ -242,6 +244,8 @@ export interface DownInput {
   dryRun: boolean
   /** Asked before orphans are terminated (not for a named job's own leftovers); false keeps them. */
   confirm: (orphans: readonly OrphanInstance[]) => Promise<boolean>
+  /** Deletes a named job's cloud attempts' secrets objects, as its cancel does (cancel.ts). */
+  attemptHolds?: AttemptHoldStore
 }
 
 export type OrphanSummary = Omit<OrphanInstance, 'handle'>
@@ -263,7 +267,9 @@ const summary = ({handle: _handle, ...rest}: OrphanInstance): OrphanSummary => r
 /** `skyhop down JOB` or `skyhop down --orphans`. */
 export async function down(input: DownInput): Promise<DownResult> {
   const {store, providers} = input
-  const jobResult = input.job ? await stopAndRelease({store, providers, ref: input.job, graceSeconds: input.graceSeconds}) : null
+  const jobResult = input.job
+    ? await stopAndRelease({store, providers, ref: input.job, graceSeconds: input.graceSeconds, attemptHolds: input.attemptHolds})
+    : null
   const scan = await findOrphans({store, providers, provider: input.provider, regions: input.regions, jobId: jobResult?.job.id})
   const result: DownResult = {
     job: jobResult,
