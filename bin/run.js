@@ -25,9 +25,10 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
   const ownCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
   if (ownCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
-  const {execute} = loadBundle()
+  const {main, COMMANDS} = loadBundle()
   if (ownCheck) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
-  await execute({dir: import.meta.url})
+  // skyhop's own commands start without oclif's core plugins (src/cli/main.ts).
+  await main({dir: import.meta.url, ids: Object.keys(COMMANDS)})
 }
 
 /**

@@ -12,7 +12,7 @@
 // ./replay-worker.js) point where they do unbundled. Run after tsc: node scripts/bundle.mjs
 import {build} from 'esbuild'
 import {readFile} from 'node:fs/promises'
-import {rmSync} from 'node:fs'
+import {existsSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 const root = join(import.meta.dirname, '..')
@@ -42,8 +42,10 @@ const common = {
 // ("A dynamic import callback was not specified"), so the bundle does not call import()
 // itself for what it leaves to Node (undici, the prompts, oclif's ES module plugins): it calls
 // the function bin/run.js hands it, which imports from outside the script. Relative
-// imports of skyhop's own modules are left alone: esbuild bundles them.
-const IMPORT_CALL = /(?<![\w$.'"`])import\((?!\s*['"]\.)/g
+// imports of skyhop's own modules are left alone: esbuild bundles them, and so is wsl-utils
+// (an ES module without top-level await that oclif imports on every start to name the
+// platform: through Node's ES module loader it cost ~15 ms of resolving and compiling).
+const IMPORT_CALL = /(?<![\w$.'"`])import\((?!\s*['"](?:\.|wsl-utils['"]))/g
 const importThroughHost = {
   name: 'import-through-host',
   setup(build) {
@@ -55,11 +57,22 @@ const importThroughHost = {
   },
 }
 
+// The entry: every command (dist/commands/index.js) and the precompiled schema validators
+// (scripts/compile-schemas.mjs), so that they too are compiled from the code cache.
+const SCHEMAS = ['job', 'config', 'catalog'].filter((name) => existsSync(join(root, 'dist', 'generated', `${name}.schema.cjs`)))
+const entry = [
+  "export * from './dist/commands/index.js'",
+  "import {registerPrecompiled} from './dist/util/schemas.js'",
+  ...SCHEMAS.map((name) => `import ${name} from './dist/generated/${name}.schema.cjs'`),
+  `registerPrecompiled({${SCHEMAS.map((name) => `'${name}.schema.json': ${name}`).join(', ')}})`,
+].join('\n')
+
 await build({
   ...common,
-  entryPoints: [{in: join(root, 'dist/commands/index.js'), out: 'skyhop'}],
+  stdin: {contents: entry, resolveDir: root, sourcefile: 'skyhop-entry.js', loader: 'js'},
+  outfile: join(outdir, 'skyhop.cjs'),
+  outdir: undefined,
   plugins: [importThroughHost],
-  outExtension: {'.js': '.cjs'},
   format: 'cjs',
   // The ES module code finds its files from import.meta.url; in CommonJS that is __filename.
   define: {'import.meta.url': '__skyhopModuleUrl'},

@@ -35,6 +35,7 @@ import Sweeps from './sweeps.js'
 import Validate from './validate.js'
 
 export {execute} from '@oclif/core'
+export {main} from '../cli/main.js'
 
 export const COMMANDS = {
   accelerators: Accelerators,

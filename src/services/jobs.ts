@@ -86,8 +86,8 @@ export function nodeSummaries(a: AttemptRecord, events: readonly EventRecord[]):
     })
 }
 
-export function summarize(store: Store, job: JobRecord): JobSummary {
-  const attempts = store.listAttempts(job.id)
+/** `attempts`: the job's, when the caller read them with others' (Store.attemptsOfJobs). */
+export function summarize(store: Store, job: JobRecord, attempts: readonly AttemptRecord[] = store.listAttempts(job.id)): JobSummary {
   const last = [...attempts].reverse().find((a) => a.handle) ?? attempts.at(-1)
   return {
     id: job.id,

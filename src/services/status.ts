@@ -34,7 +34,9 @@ export function jobDetail(store: Store, ref: string): JobDetail {
 }
 
 export function listJobs(store: Store, filter: {sweepId?: string; limit?: number; owner?: string} = {}): JobSummary[] {
-  return store.listJobs(filter).map((j) => summarize(store, j))
+  const jobs = store.listJobs(filter)
+  const attempts = store.attemptsOfJobs(jobs.map((j) => j.id))
+  return jobs.map((j) => summarize(store, j, attempts.get(j.id)))
 }
 
 export interface StatusOptions {

@@ -54,6 +54,8 @@ type Row = Record<string, unknown>
 const MIGRATION_LOCK = 0x736b7968
 /** Another: the budget check and the record it admits, one at a time across every machine. */
 const BUDGET_LOCK = 0x736b7962
+/** Jobs per statement of attemptsOfJobs: well under SQLite's 32,766 parameters and PostgreSQL's 65,535. */
+const ATTEMPTS_BATCH = 512
 
 export interface StoreOptions {
   clock?: () => Date
@@ -229,6 +231,19 @@ export class Store {
   }
 
   private migrate(): void {
+    // Every command opens the store: one read says whether the schema is current, where the
+    // locked path below takes five statements (five round trips over PostgreSQL). No table
+    // yet, or a migration missing: the locked path, which checks everything again.
+    let current: Set<number> | null = null
+    try {
+      current = new Set((this.sql('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
+    } catch {
+      current = null
+    }
+    if (current !== null && MIGRATIONS.every((m) => current.has(m.version))) {
+      this.refuseNewer(current)
+      return
+    }
     this.db.transaction(() => {
       this.migrationLock()
       this.db.exec(
@@ -236,17 +251,7 @@ export class Store {
       )
     })
     const applied = new Set((this.sql('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
-    const latestKnown = Math.max(...MIGRATIONS.map((m) => m.version))
-    const newest = Math.max(0, ...applied)
-    if (newest > latestKnown) {
-      throw new UsageError(
-        `the state store at ${this.path} was written by a newer skyhop (schema ${newest}, this one knows ${latestKnown})`,
-        {
-          code: 'STATE_TOO_NEW',
-          hint: 'Upgrade skyhop, or point SKYHOP_HOME elsewhere.',
-        },
-      )
-    }
+    this.refuseNewer(applied)
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue
       // BEGIN IMMEDIATE: two processes opening a fresh store at once must not both migrate.
@@ -257,6 +262,20 @@ export class Store {
         this.db.exec(this.d.migration(m.sql))
         this.sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now())
       })
+    }
+  }
+
+  private refuseNewer(applied: ReadonlySet<number>): void {
+    const latestKnown = Math.max(...MIGRATIONS.map((m) => m.version))
+    const newest = Math.max(0, ...applied)
+    if (newest > latestKnown) {
+      throw new UsageError(
+        `the state store at ${this.path} was written by a newer skyhop (schema ${newest}, this one knows ${latestKnown})`,
+        {
+          code: 'STATE_TOO_NEW',
+          hint: 'Upgrade skyhop, or point SKYHOP_HOME elsewhere.',
+        },
+      )
     }
   }
 
@@ -661,6 +680,31 @@ export class Store {
         (this.sql('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as Row[]).map((r) => Object.freeze(toAttempt(r))),
       ),
     )
+  }
+
+  /**
+   * Each listed job's attempts in order (none: an empty list), in one statement per 512 jobs
+   * where listAttempts takes one per job: `status` shows 50 jobs, and over PostgreSQL every
+   * statement is a round trip through the bridge. The id list is padded to a power of two (the
+   * first id again) so that a few statement texts serve every size.
+   */
+  attemptsOfJobs(jobIds: readonly string[]): Map<string, readonly AttemptRecord[]> {
+    const result = new Map<string, AttemptRecord[]>(jobIds.map((id) => [id, []]))
+    const unique = [...result.keys()]
+    for (let i = 0; i < unique.length; i += ATTEMPTS_BATCH) {
+      const ids = unique.slice(i, i + ATTEMPTS_BATCH)
+      let size = 8
+      while (size < ids.length) size *= 2
+      const args = [...ids, ...Array<string>(size - ids.length).fill(ids[0])]
+      const rows = this.sql(`SELECT * FROM attempts WHERE job_id IN (${args.map(() => '?').join(',')}) ORDER BY job_id, n`).all(
+        ...args,
+      ) as Row[]
+      for (const row of rows) {
+        const attempt = Object.freeze(toAttempt(row))
+        result.get(attempt.jobId)?.push(attempt)
+      }
+    }
+    return result
   }
 
   /** Attempts that may still hold resources: launched or requested and not known to be over. */

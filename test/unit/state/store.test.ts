@@ -54,6 +54,35 @@ describeEngines('state store', (engine) => {
     store.close()
   })
 
+  it('reopens a current store with one read, and still refuses one a newer skyhop migrated', () => {
+    const home = tmpHome()
+    Store.open(home).close()
+    const store = Store.open(home)
+    store.db.exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from a newer skyhop', '2026-01-01T00:00:00Z')`)
+    store.close()
+    expect(() => Store.open(home))
+      .to.throw(UsageError, /written by a newer skyhop \(schema 999/)
+      .with.property('code', 'STATE_TOO_NEW')
+  })
+
+  it("reads many jobs' attempts at once, in order, as listAttempts reads each job's", () => {
+    const store = Store.open(tmpHome())
+    const jobs = [0, 1, 2, 3].map((i) => store.createJob({name: `j${i}`, file: null, spec}))
+    for (const [i, job] of jobs.entries()) for (let n = 0; n < i; n++) store.recordAttemptIntent(localIntent(job.id, {pricePerHour: n}))
+    store.updateAttempt(store.listAttempts(jobs[2].id)[0].id, {state: 'RUNNING'})
+    // Past one statement's worth of ids (512): unknown ids, each with no attempts; one listed twice.
+    const unknown = Array.from({length: 600}, (_, i) => `j-unknown-${i}`)
+    const ids = [jobs[3].id, ...unknown, jobs[0].id, jobs[2].id, jobs[1].id, jobs[2].id]
+    const read = store.attemptsOfJobs(ids)
+    expect([...read.keys()]).to.deep.equal([...new Set(ids)])
+    for (const job of jobs) expect(read.get(job.id), job.name).to.deep.equal(store.listAttempts(job.id))
+    expect(read.get(jobs[3].id)!.map((a) => a.n)).to.deep.equal([1, 2, 3])
+    expect(read.get(jobs[2].id)!.map((a) => a.state)).to.deep.equal(['RUNNING', 'REQUESTED'])
+    expect(unknown.every((id) => read.get(id)!.length === 0)).to.equal(true)
+    expect(store.attemptsOfJobs([]).size).to.equal(0)
+    store.close()
+  })
+
   it('records jobs, attempts and events in order', () => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'train', file: 'a.yaml', spec})
