@@ -13,6 +13,8 @@ import vm from 'node:vm'
 setFlagsFromString('--max-semi-space-size=32')
 
 const argv = process.argv.slice(2)
+/** Commands that always open the store (a prestarted connection another command left unused would only be dropped). */
+const STATE_COMMANDS = new Set(['status', 'launch', 'logs', 'cancel', 'sweeps', 'cost'])
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`skyhop/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
@@ -23,6 +25,12 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // Plugins run from their built JavaScript, never their TypeScript sources: a linked plugin
   // (`skyhop plugins link`, docs/providers/plugins.md) is built first, like an installed one.
   globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
+  // A command that reads the shared state starts connecting to PostgreSQL on another thread
+  // before the CLI loads (src/state/pg-connect.ts); its store takes the connection over.
+  if (process.env.SKYHOP_DATABASE_URL && STATE_COMMANDS.has(argv[0]) && !argv.includes('--help')) {
+    const {prestartPg} = await import('../dist/state/pg-connect.js')
+    prestartPg(process.env.SKYHOP_DATABASE_URL, process.env.SKYHOP_DATABASE_TIMEOUT)
+  }
   const ownCheck = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
   if (ownCheck) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
   const {main, COMMANDS} = loadBundle()

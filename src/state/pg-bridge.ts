@@ -8,104 +8,26 @@
 //
 // The cost is one thread hop each way per statement (tens of microseconds here) on top of
 // the server's round trip; docs/state.md has the measured figures.
-import {createRequire} from 'node:module'
-import {MessageChannel, type MessagePort, Worker, receiveMessageOnPort} from 'node:worker_threads'
+import {type MessagePort, type Worker, receiveMessageOnPort} from 'node:worker_threads'
 
 import {BugError, UsageError} from '../errors.js'
 import {type Db, POSTGRES, type RunResult, type Statement} from './db.js'
+import {
+  DEFAULT_DATABASE_TIMEOUT_MS,
+  PHASE_AT_SERVER,
+  PHASE_RECEIVED,
+  PHASE_REPLIED,
+  type PgWorker,
+  startPgWorker,
+  takePrestarted,
+} from './pg-connect.js'
 
-const require = createRequire(import.meta.url)
+export {DEFAULT_DATABASE_TIMEOUT_MS} from './pg-connect.js'
 
-/** How long one statement (or the connection) may take before the store gives up. */
-export const DEFAULT_DATABASE_TIMEOUT_MS = 30_000
 /** Past the worker's own deadline, how long the main thread waits before it calls the worker dead. */
 const BACKSTOP_SLACK_MS = 2000
 /** More for a statement the worker has at the server: its timer may fire late on a loaded machine. */
 const LATE_TIMER_MS = 10_000
-
-// Plain JavaScript evaluated in the worker (eval: the same text runs from the sources under
-// tsx, from dist/ and from the bundle). int8 (COUNT, BIGINT columns, BIGSERIAL) and numeric
-// come back as numbers and booleans as 1/0, as better-sqlite3 gives them.
-// The phases of one statement in the worker (flag[1]), for a message that says where it stuck.
-const PHASE_RECEIVED = 1
-const PHASE_AT_SERVER = 2
-const PHASE_REPLIED = 3
-
-const WORKER = `
-const {workerData} = require('node:worker_threads')
-let pg
-let unloadable = null
-try {
-  pg = require(workerData.pgPath)
-  pg.types.setTypeParser(20, (v) => Number(v))
-  pg.types.setTypeParser(1700, (v) => Number(v))
-  pg.types.setTypeParser(16, (v) => (v === 't' ? 1 : 0))
-} catch (e) {
-  unloadable = e
-}
-const flag = new Int32Array(workerData.shared)
-const port = workerData.port
-let client
-let broken = null
-let pending = false
-// flag[1]: where the current statement is (PHASE_*), flag[2]: when it got there (ms since
-// the worker started), read by the main thread when an answer is late.
-const started = Date.now()
-const phase = (p) => {
-  Atomics.store(flag, 2, Date.now() - started)
-  Atomics.store(flag, 1, p)
-}
-const reply = (message) => {
-  pending = false
-  phase(${PHASE_REPLIED})
-  port.postMessage(message)
-  Atomics.store(flag, 0, 1)
-  Atomics.notify(flag, 0)
-}
-const failure = (e) => ({error: {message: String(e && e.message || e), code: e && e.code, severity: e && e.severity}})
-// A throw outside the handler (the driver's socket) must not leave the main thread waiting.
-process.on('uncaughtException', (e) => {
-  broken = broken || e
-  if (pending) reply(failure(e))
-})
-port.on('message', async (m) => {
-  pending = true
-  phase(${PHASE_RECEIVED})
-  try {
-    if (m.op === 'connect') {
-      if (unloadable) throw Object.assign(new Error('cannot load the pg driver: ' + unloadable.message), {code: 'PG_UNLOADABLE'})
-      // The server cancels a statement past the deadline (a lock wait included) and the
-      // connection goes on; the driver's own timer, a second later, is for a server that is gone.
-      client = new pg.Client({connectionString: m.url, connectionTimeoutMillis: m.timeoutMs, application_name: 'skyhop', statement_timeout: m.timeoutMs, query_timeout: m.timeoutMs + 1000})
-      client.on('error', (e) => { broken = e })
-      await client.connect()
-      reply({rows: [], rowCount: 0})
-    } else if (m.op === 'query') {
-      if (broken) throw broken
-      let r
-      phase(${PHASE_AT_SERVER})
-      try {
-        r = await client.query(m.values === undefined ? m.text : {text: m.text, values: m.values, name: m.name})
-      } catch (e) {
-        // Another process altered a table this connection prepared a statement on (a
-        // migration): outside a transaction, the statement runs again unprepared.
-        if (!(m.name && m.retryUnprepared && e && e.code === '0A000')) throw e
-        r = await client.query({text: m.text, values: m.values})
-      }
-      const last = Array.isArray(r) ? r[r.length - 1] : r
-      reply({rows: last ? last.rows : [], rowCount: last ? last.rowCount || 0 : 0})
-    } else if (m.op === 'end') {
-      // end() writes the Terminate message to the socket before it returns (a socket with
-      // nothing queued writes at once); waiting for the server to close its side kept every
-      // command a round trip longer, and the main thread ends this thread next anyway.
-      if (client) client.end().catch(() => {})
-      reply({rows: [], rowCount: 0})
-    }
-  } catch (e) {
-    reply(failure(e))
-  }
-})
-`
 
 interface Answer {
   rows?: Array<Record<string, unknown>>
@@ -144,25 +66,14 @@ export class PgDb implements Db {
     readonly url: string,
     private readonly password: string,
     options: PgOptions,
+    started: PgWorker,
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS
     const parsed = new URL(url)
     this.where = `PostgreSQL at ${parsed.hostname || 'localhost'}:${parsed.port || '5432'} (database ${decodeURIComponent(parsed.pathname.slice(1)) || '(default)'}, user ${decodeURIComponent(parsed.username) || '(default)'})`
-    const shared = new SharedArrayBuffer(12)
-    this.flag = new Int32Array(shared)
-    const {port1, port2} = new MessageChannel()
-    this.port = port1
-    this.worker = new Worker(WORKER, {
-      eval: true,
-      // Not the parent's flags: `--input-type=module` would make this CommonJS text an ES
-      // module (no require) and `--import tsx` would load a loader for nothing.
-      execArgv: [],
-      workerData: {pgPath: require.resolve('pg'), shared, port: port2},
-      transferList: [port2],
-    })
-    // The connection never keeps a command alive by itself.
-    this.worker.unref()
-    this.port.unref()
+    this.worker = started.worker
+    this.port = started.port
+    this.flag = started.flag
   }
 
   /** Connects (the URL checked first); unreachable server, refused login, unknown database → a STATE error saying which. */
@@ -183,9 +94,12 @@ export class PgDb implements Db {
         hint: 'Write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, or unset it to keep the state in SQLite under SKYHOP_HOME.',
       })
     }
-    const db = new PgDb(url, decodeURIComponent(parsed.password), options)
+    const timeoutMs = options.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS
+    // Connecting since bin/run.js started (pg-connect.ts), or from now.
+    const started = takePrestarted(url, timeoutMs) ?? startPgWorker(url, timeoutMs)
+    const db = new PgDb(url, decodeURIComponent(parsed.password), options, started)
     try {
-      db.call({op: 'connect', url, timeoutMs: db.timeoutMs}, 'connect')
+      db.answer('connect', started.sent)
     } catch (error) {
       db.kill()
       throw error
@@ -281,6 +195,11 @@ export class PgDb implements Db {
     Atomics.store(this.flag, 1, 0)
     const sent = Date.now()
     this.port.postMessage(message)
+    return this.answer(what, sent)
+  }
+
+  /** The answer to the message posted at `sent`, waited for on the shared flag. */
+  private answer(what: string, sent: number): Answer {
     // The worker's own deadlines (pg's connection and query timeouts) come first and say
     // more; this one is the backstop for a worker that cannot answer at all. A worker that
     // has the statement at the server gets a while longer: on a loaded machine its timer
