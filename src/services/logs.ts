@@ -74,6 +74,7 @@ export async function* jobLogs(
     }
   }
   let shown = 0
+  let waits = 0
   for (;;) {
     if (options.signal?.aborted) return
     attempts = withHandle()
@@ -89,8 +90,10 @@ export async function* jobLogs(
       return
     }
     if (TERMINAL_JOB_STATES.has(store.getJob(job.id)!.state) && !store.listAttempts(job.id).some((a) => a.n > shown && a.handle)) return
-    // Short: `launch --wait` is waiting here for the first attempt's first line.
-    await sleep(20)
+    // Short: `launch --wait` is waiting here for the first attempt's first line; its handle
+    // comes a few ms after the runner starts, so every 5 ms for the first half second (each
+    // look is two indexed reads of the store), then every 20 ms as before.
+    await sleep(waits++ < 100 ? 5 : 20)
   }
 }
 
