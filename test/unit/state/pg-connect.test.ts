@@ -3,6 +3,7 @@
 // it and connects as before. Needs the server of scripts/postgres-up.sh (or
 // SKYHOP_TEST_DATABASE_URL): skips without it, fails under CI.
 import {expect} from 'chai'
+import {Worker} from 'node:worker_threads'
 
 import {UsageError} from '../../../src/errors.js'
 import {PgDb} from '../../../src/state/pg-bridge.js'
@@ -54,6 +55,27 @@ describe('a PostgreSQL connection started before the CLI loads', function () {
     await ended
     expect(db.prepare('SELECT 2 AS n').pluck().get()).to.equal(2)
     db.close()
+  })
+
+  it('takes a late wake-up from an earlier answer for nothing: each statement waits for its own answer', async () => {
+    const db = PgDb.connect(testDatabaseUrl())
+    // Wake-ups with no answer behind them, as a worker notifying late sends: without the
+    // flag checked after each, a statement would end in STATE_TIMEOUT at once.
+    const flag = (db as unknown as {flag: Int32Array}).flag
+    const stop = new Int32Array(new SharedArrayBuffer(4))
+    const waker = new Worker(
+      `const {workerData} = require('node:worker_threads')
+       const flag = new Int32Array(workerData.flag), stop = new Int32Array(workerData.stop)
+       while (Atomics.load(stop, 0) === 0) Atomics.notify(flag, 0)`,
+      {eval: true, workerData: {flag: flag.buffer, stop: stop.buffer}},
+    )
+    try {
+      for (let i = 0; i < 300; i++) expect(db.prepare('SELECT pg_sleep(0.0005), ? :: int AS n').get(i)).to.include({n: i})
+    } finally {
+      Atomics.store(stop, 0, 1)
+      await new Promise((resolve) => waker.once('exit', resolve))
+      db.close()
+    }
   })
 
   it('is not started for what the store will refuse, which it still reports as before', () => {
