@@ -18,7 +18,7 @@ import {parseSamples} from '../../src/providers/usage-samples.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import {dockerContainersNamed, requireDocker} from '../helpers/docker.js'
 import {testJobSpec} from '../helpers/job-spec.js'
-import {bashTimesSeconds, sampledCpuSeconds} from '../helpers/usage.js'
+import {expectSamplesCoverOwnCpu} from '../helpers/usage.js'
 import {TEST_IMAGE} from '../helpers/podman.js'
 import {isTerminal, pollUntil, waitForFile} from '../helpers/wait.js'
 
@@ -117,14 +117,8 @@ describe('local provider: container images (real docker)', function () {
     const done = await until(provider, handle, isTerminal)
     expect(done, output(handle)).to.include({state: 'SUCCEEDED', exitCode: 0})
     const samples = parseSamples(readFileSync(join(attemptDir(handle), 'samples.jsonl'), 'utf8'))
-    // The loop's own CPU time (bash's `times`, inside) against what the samples account for:
-    // the share of a core the loop gets on this shared machine varies, the two must agree.
     // The docker client alone, all the job's own process tree holds, uses next to none.
-    const own = bashTimesSeconds(output(handle))
-    const sampled = sampledCpuSeconds(samples, 1)
-    const text = `own ${String(own)} s, sampled ${sampled.toFixed(2)} s: ${JSON.stringify(samples.map((s) => s.cpuCores))}`
-    expect(own, text).to.be.at.least(1)
-    expect(sampled, text).to.be.at.least(0.6 * own!)
+    expectSamplesCoverOwnCpu(output(handle), samples, 1)
   })
 
   it('a preemption reaches the job inside with its grace; a job that ignores it is killed at the deadline', async () => {

@@ -18,7 +18,7 @@ import {parseSamples} from '../../src/providers/usage-samples.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import type {LaunchRequest} from '../../src/providers/provider.js'
 import {testJobSpec} from '../helpers/job-spec.js'
-import {bashTimesSeconds, sampledCpuSeconds} from '../helpers/usage.js'
+import {expectSamplesCoverOwnCpu} from '../helpers/usage.js'
 import {parseEnvelope, runCli} from '../helpers/cli.js'
 import {containersNamed, requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {isTerminal, pollUntil, waitForFile, waitUntil} from '../helpers/wait.js'
@@ -174,14 +174,8 @@ describe('local provider: container images (real podman)', function () {
       const done = await until(provider, handle, isTerminal)
       expect(done, output(handle)).to.include({state: 'SUCCEEDED', exitCode: 0})
       const samples = parseSamples(readFileSync(join(attemptDir(handle), 'samples.jsonl'), 'utf8'))
-      // The loop's own CPU time (bash's `times`, inside) against what the samples account for:
-      // the share of a core the loop gets on this shared machine varies, the two must agree.
       // The podman client alone, all the job's own process tree holds, uses next to none.
-      const own = bashTimesSeconds(output(handle))
-      const sampled = sampledCpuSeconds(samples, 1)
-      const text = `own ${String(own)} s, sampled ${sampled.toFixed(2)} s: ${JSON.stringify(samples.map((s) => [s.cpuCores, Math.round(s.rssMiB)]))}`
-      expect(own, text).to.be.at.least(1)
-      expect(sampled, text).to.be.at.least(0.6 * own!)
+      const text = expectSamplesCoverOwnCpu(output(handle), samples, 1)
       // bash's 64 MiB string is the container's; the client's ~40 MiB alone would not reach this.
       expect(Math.max(...samples.map((s) => s.rssMiB)), text).to.be.at.least(90)
     })
