@@ -58,8 +58,29 @@ export async function cancelJob(
   const until = Date.now() + (options.waitMs ?? (options.graceSeconds + 15) * 1000)
   for (const a of live) {
     const provider = providerFor(providers, a)
+    let takenAway = false
     for (;;) {
       const r = (await provider.poll([a.handle!])).get(a.handle!.externalId)
+      // Not started yet (an instance still booting, a pod or batch job still waiting): nothing
+      // runs that could save a checkpoint, and a booting instance reads no stop request, so the
+      // grace would only be waited out. Taken away at once.
+      if (r && (r.state === 'PENDING' || r.state === 'PROVISIONING') && !takenAway) {
+        takenAway = true
+        if (
+          await provider.cleanup(a.handle!).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          store.updateAttempt(
+            a.id,
+            {state: 'CANCELLED', endedAt: new Date().toISOString(), exitCode: null, reason: 'cancelled by user before it started'},
+            {kind: 'attempt-cancelled'},
+          )
+          store.markReleased(a.id)
+          break
+        }
+      }
       if (!r || TERMINAL_ATTEMPT_STATES.has(r.state)) {
         store.updateAttempt(
           a.id,
