@@ -47,7 +47,8 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
  * also requires (package.json). It is compiled here with V8's code cache made by the build
  * (scripts/code-cache.mjs), which spares a start most of its compiling (a third of the time
  * between Node's start and the command's first line). A cache from another Node or another
- * bundle is rejected by V8, which then compiles as usual. Registered in require's cache, so
+ * bundle is rejected by V8, which then compiles as usual. The bundle is pure ASCII (the build
+ * escapes the rest), so it is read as latin1: a one-byte string, without UTF-8 decoding. Registered in require's cache, so
  * oclif gets this module, not a second copy.
  */
 function loadBundle() {
@@ -59,7 +60,7 @@ function loadBundle() {
   } catch {
     cachedData = undefined
   }
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'latin1')), {
     filename: file,
     cachedData,
   })

@@ -54,7 +54,13 @@
 # of it, so replacing or editing this file (an upgrade) never changes a running runner.
 {
 set -u
-sr_umask=$(umask)
+# The umask the job gets back: from /proc without a fork (a command substitution forks even
+# for a builtin, ~1 ms each on the way to the job's first line), else from `umask`.
+sr_umask=
+if [[ -r /proc/self/status ]]; then
+  while read -r sr_k sr_v; do [[ $sr_k == Umask: ]] && { sr_umask=$sr_v; break; }; done </proc/self/status
+fi
+[[ $sr_umask =~ ^[0-7]{3,4}$ ]] || sr_umask=$(umask)
 umask 077 # events and notices may name paths of the job; keep them to the user
 
 sr_bash_ok=1
@@ -148,10 +154,13 @@ if (( ! sr_bash_ok )); then
   echo "skyhop-runner: bash >= 4.3 is required (this is $BASH_VERSION)" >&2
   exit 69
 fi
-if ! sr_dir=$(cd -- "$1" 2>/dev/null && pwd -P); then
+# The attempt directory's physical path, by going there and back (no subshell: see sr_umask).
+if ! CDPATH= builtin cd -P -- "$1" 2>/dev/null; then
   echo "skyhop-runner: no such attempt directory: $1" >&2
   exit 66
 fi
+sr_dir=$PWD
+builtin cd -- "$OLDPWD" 2>/dev/null || true
 
 # Signals are caught before anything else and handled by the main loop; runner.pid is
 # written only once they are, so whoever reads it can signal the runner safely.
@@ -236,6 +245,27 @@ sr_unquote() {
     UNQ=$v
   else
     return 1
+  fi
+}
+
+# A variable the env file sets, in ENVV (empty when it sets none). The file is skyhop's
+# `export NAME='value'` lines, read here as data; a line of another shape (or no env file
+# parse at all) falls back to sourcing the file in a subshell, so the job's variables never
+# change the runner's own shell either way.
+sr_env_value() { # NAME
+  local line found=
+  ENVV=
+  if [[ -f $sr_dir/env ]]; then
+    while IFS= read -r line || [[ -n $line ]]; do
+      [[ $line == "export $1="* ]] || continue
+      if sr_unquote "${line#"export $1="}"; then ENVV=$UNQ found=1; else found=; break; fi
+    done <"$sr_dir/env"
+    if [[ -z $found ]] && grep -q -- "$1" "$sr_dir/env" 2>/dev/null; then
+      ENVV=$(
+        . "$sr_dir/env" >/dev/null 2>&1
+        printf '%s' "${!1-}"
+      )
+    fi
   fi
 }
 
@@ -341,7 +371,11 @@ case $sr_sig in
   TERM | INT | USR1 | USR2 | HUP | QUIT) ;;
   *) sr_fail "signal must be one of SIGTERM SIGINT SIGUSR1 SIGUSR2 SIGHUP SIGQUIT, not ${sr_conf[signal]}" ;;
 esac
-sr_signum=$(kill -l "$sr_sig")
+# POSIX fixes these numbers; USR1 and USR2 differ between architectures, so bash says.
+case $sr_sig in
+  HUP) sr_signum=1 ;; INT) sr_signum=2 ;; QUIT) sr_signum=3 ;; TERM) sr_signum=15 ;;
+  *) sr_signum=$(kill -l "$sr_sig") ;;
+esac
 
 # A relative workdir is under the runner's own directory: each rank of a gang gets its own.
 sr_workdir=${sr_conf[workdir]-$sr_out/work}
@@ -456,12 +490,9 @@ if (( ${#sr_sources[@]} > 0 )) && ! command -v curl >/dev/null 2>&1; then
   fi
 fi
 
-# Where the job finds its deadline. The env file may name it; the runner reads it in a
-# subshell so the job's variables never change the runner's own shell.
-sr_notice_file=$(
-  if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
-  printf '%s' "${SKYHOP_PREEMPT_NOTICE-}"
-)
+# Where the job finds its deadline. The env file may name it.
+sr_env_value SKYHOP_PREEMPT_NOTICE
+sr_notice_file=$ENVV
 [[ -n $sr_notice_file ]] || sr_notice_file="$sr_out/preempt-notice"
 
 # A checkpoint store: checkpointGet and checkpointPut are URLs skyhop signed for this
@@ -474,10 +505,8 @@ if [[ -n $sr_ckpt_get || -n $sr_ckpt_put ]]; then
   for sr_tool in curl tar find; do
     command -v "$sr_tool" >/dev/null 2>&1 || sr_fail "a checkpoint store is configured but $sr_tool is not installed"
   done
-  sr_ckpt_dir=$(
-    if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
-    printf '%s' "${SKYHOP_CHECKPOINT_DIR-}"
-  )
+  sr_env_value SKYHOP_CHECKPOINT_DIR
+  sr_ckpt_dir=$ENVV
   [[ $sr_ckpt_dir == /* ]] || sr_fail "a checkpoint store is configured but env names no absolute SKYHOP_CHECKPOINT_DIR"
 fi
 
@@ -500,10 +529,8 @@ if [[ -n $sr_ctr_image ]]; then
   # The name ties the container to this runner: whoever cleans up after it finds it in container.name.
   sr_ctr_name=${sr_dir##*/}
   sr_ctr_name="skyhop-${sr_ctr_name//[!A-Za-z0-9_.-]/_}-r$sr_rank-$$"
-  sr_ckpt_mnt=$(
-    if [[ -f $sr_dir/env ]]; then . "$sr_dir/env" >/dev/null 2>&1; fi
-    printf '%s' "${SKYHOP_CHECKPOINT_DIR-}"
-  )
+  sr_env_value SKYHOP_CHECKPOINT_DIR
+  sr_ckpt_mnt=$ENVV
   for sr_p in "$sr_dir" "$sr_workdir" "$sr_ckpt_mnt" "${sr_notice_file%/*}"; do
     [[ $sr_p == /* ]] || continue
     # `-v SRC:DST` splits at colons, and a comma ends a --mount field: such a path cannot be mounted as itself.
@@ -542,7 +569,8 @@ sr_srcs_json+=']'
 sr_json_str "$BASH_VERSION"
 sr_gang_fields=()
 (( sr_nodes > 1 )) && sr_gang_fields=(rank "$sr_rank" numNodes "$sr_nodes")
-sr_emit runner-start pid "$$" bash "$JSON" noticeSources "$sr_srcs_json" graceSeconds "$(sr_secs "$sr_grace_ms"; printf '%s' "$SECS")" \
+sr_secs "$sr_grace_ms"
+sr_emit runner-start pid "$$" bash "$JSON" noticeSources "$sr_srcs_json" graceSeconds "$SECS" \
   ${sr_gang_fields[@]+"${sr_gang_fields[@]}"}
 for sr_w in ${sr_warnings[@]+"${sr_warnings[@]}"}; do
   sr_json_str "$sr_w"

@@ -1,10 +1,10 @@
 // `skyhop offers` as a user runs it: the built CLI in a real process, its --json result
 // validated against schemas/output/offers.json, exit codes and messages checked.
 import {expect} from 'chai'
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
 import {schemaErrors} from '../unit/catalog/helpers.js'
 
 describe('skyhop offers', () => {
@@ -63,6 +63,25 @@ describe('skyhop offers', () => {
       expect(o.offer.price.spot).to.be.a('number')
       expect(o.priceUsd).to.be.at.most(40)
     }
+  })
+
+  // The built bundle is pure ASCII (scripts/bundle.mjs escapes what esbuild leaves in regular
+  // expressions) and bin/run.js reads it as latin1: the price pattern holds `¥`, and would no
+  // longer match if the escaping changed what it means.
+  it('matches a ¥ price through the ASCII bundle', () => {
+    const bundle = readFileSync(join(ROOT, 'dist', 'bundle', 'skyhop.cjs'))
+    expect(
+      bundle.findIndex((byte) => byte > 0x7f),
+      'first non-ASCII byte in the bundle',
+    ).to.equal(-1)
+    const yen = runCli(['offers', '--accelerator', 'A100:8', '--max-price', '¥200', '--json'])
+    expect(yen.code, yen.stderr).to.equal(0)
+    const result = parseEnvelope(yen.stdout).result
+    expect(result.offers.length).to.be.greaterThan(0)
+    const cap = 200 / 6.9858 // CNY per USD in data/fx.json
+    for (const o of result.offers) expect(o.priceUsd).to.be.at.most(cap + 1e-9)
+    const all = parseEnvelope(runCli(['offers', '--accelerator', 'A100:8', '--json']).stdout).result
+    expect(all.offers.length, 'the cap removes some offers').to.be.greaterThan(result.offers.length)
   })
 
   it('uses exactly the offers of --catalog FILE', () => {

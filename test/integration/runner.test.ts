@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {join, relative} from 'node:path'
 
 import {UsageError} from '../../src/errors.js'
 import {readEvents, readExitCode, requestStop, runnerScriptPath, writeAttemptDir} from '../../src/providers/attempt-dir.js'
@@ -50,6 +50,41 @@ describe('skyhop-runner.sh', function () {
     expect(Number(readFileSync(join(dir, 'runner.pid'), 'utf8'))).to.equal(runner.child.pid)
     const pgid = Number(readFileSync(join(dir, 'job.pgid'), 'utf8'))
     expect(pgid).to.be.greaterThan(0).and.not.equal(runner.child.pid)
+  })
+
+  // The runner reads these without forking (sr_umask, sr_dir, sr_env_value): the job keeps
+  // its launcher's umask, a relative attempt directory is resolved, and an env file that is
+  // not skyhop's export lines is still read (through a subshell), never sourced by the runner.
+  it("gives the job its launcher's umask and reads the notice path from any env file", async () => {
+    const {dir} = makeAttempt({run: 'umask; echo "notice=$SKYHOP_PREEMPT_NOTICE"'})
+    const old = process.umask(0o027)
+    let runner
+    try {
+      runner = startRunner(relative(process.cwd(), dir))
+    } finally {
+      process.umask(old)
+    }
+    expect(await runner.done, runner.stderr()).to.equal(0)
+    const notice = readFileSync(join(dir, 'env'), 'utf8').match(/^export SKYHOP_PREEMPT_NOTICE='([^']*)'$/m)![1]
+    expect(readFileSync(join(dir, 'output.log'), 'utf8')).to.equal(`0027\nnotice=${notice}\n`)
+    expect(eventOf(dir, 'runner-start')).to.include({graceSeconds: 10})
+
+    // An env file of another shape: the runner still writes its notice where the job looks.
+    const other = makeAttempt({
+      run: `trap 'for i in $(seq 50); do [[ -f $SKYHOP_PREEMPT_NOTICE ]] && { echo "notice at $SKYHOP_PREEMPT_NOTICE"; exit 0; }; sleep 0.1; done; exit 3' TERM
+touch "$READY"; while :; do sleep 0.1 & wait $!; done`,
+    })
+    const custom = join(tempDir(), 'my notice')
+    const ready = join(tempDir(), 'ready')
+    writeFileSync(
+      join(other.dir, 'env'),
+      `export READY=${JSON.stringify(ready)}\nNOTICE=${JSON.stringify(custom)}\nSKYHOP_PREEMPT_NOTICE="$NOTICE"; export SKYHOP_PREEMPT_NOTICE\n`,
+    )
+    const second = startRunner(other.dir)
+    await waitFor('the job to start', () => existsSync(ready))
+    process.kill(second.child.pid!, 'SIGTERM')
+    expect(await second.done, second.stderr()).to.equal(0)
+    expect(readFileSync(join(other.dir, 'output.log'), 'utf8')).to.equal(`notice at ${custom}\n`)
   })
 
   it("propagates the job's exit code, and a failing setup never starts run", async () => {
