@@ -268,6 +268,20 @@ export class PgDb implements Db {
           'Create it (CREATE DATABASE … OWNER …), or name an existing one in SKYHOP_DATABASE_URL.',
           'STATE_DATABASE_UNKNOWN',
         )
+      // The URL's search_path names no schema that exists ("no schema has been selected to
+      // create in"), or one the user may not create tables in: the setup's fault, not skyhop's.
+      case '3F000':
+        return unavailable(
+          `${this.where}: ${message}`,
+          'The search_path of SKYHOP_DATABASE_URL (options=-c search_path=…) must name a schema that exists: create it (CREATE SCHEMA name AUTHORIZATION user), or leave the option out.',
+          'STATE_SCHEMA_UNKNOWN',
+        )
+      case '42501':
+        return unavailable(
+          `${this.where}: ${message} (${what})`,
+          'Give the user CREATE and USAGE on its schema (GRANT … ON SCHEMA … TO user), or connect as the schema’s owner.',
+          'STATE_PERMISSION_DENIED',
+        )
       case '57014':
         return unavailable(
           `${this.where}: ${message} (${what})`,

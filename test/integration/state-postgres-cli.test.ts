@@ -28,6 +28,12 @@ function withPassword(url: string, password: string): string {
   return u.toString()
 }
 
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url)
+  u.searchParams.set('options', `-c search_path=${schema}`)
+  return u.toString()
+}
+
 describe('the CLI with its state in PostgreSQL', function () {
   this.timeout(120_000)
   let admin: PgDb | undefined
@@ -104,6 +110,9 @@ describe('the CLI with its state in PostgreSQL', function () {
         says: /connection refused/,
       },
       {url: 'mysql://u:not-the-pass-7Qx@127.0.0.1/x', code: 'STATE_URL_INVALID', says: /must be a postgres:\/\/ URL/},
+      // A search_path naming no schema, and one the user may not create in (was a bug's exit 1).
+      {url: withSearchPath(database!.url, 'skyhop_no_such_schema'), code: 'STATE_SCHEMA_UNKNOWN', says: /no schema has been selected/},
+      {url: withSearchPath(database!.url, 'pg_catalog'), code: 'STATE_PERMISSION_DENIED', says: /permission denied/},
     ]
     for (const c of cases) {
       const r = runCli(['status', '--json'], {home, env: {...env, SKYHOP_DATABASE_URL: c.url}})
