@@ -124,6 +124,36 @@ export function segmentName(file: ShippedFile, index: number): string {
 }
 
 /**
+ * A segment object's key: the head's beside the list (`…/ATTEMPT_ID/samples-0000.jsonl`), a gang
+ * rank's in a folder of its own (`…/ATTEMPT_ID/node-1/samples-0000.jsonl`), as in a local
+ * attempt directory.
+ */
+function segmentKey(location: StoreLocation, jobId: string, attemptId: string, file: ShippedFile, index: number, rank = 0): string {
+  const name = segmentName(file, index)
+  return rank === 0 ? attemptKey(location, jobId, attemptId, name) : jobKey(location, jobId, 'attempts', attemptId, `node-${rank}`, name)
+}
+
+/**
+ * The first line of a ship list: `t ISSUED EXPIRES` (epoch seconds, the signer's clock). The
+ * controller reads it (a ranged GET) to know when to sign the list again; the runner, when to
+ * fetch it again (docs/job-contract.md#the-attempts-output-and-samples).
+ */
+export function parseShipListHead(text: string): {issued: number; expires: number} | null {
+  const m = /^t (\d{1,12}) (\d{1,12})\n/.exec(text)
+  if (!m) return null
+  const issued = Number(m[1])
+  const expires = Number(m[2])
+  return expires > issued ? {issued, expires} : null
+}
+
+/**
+ * The list is signed again once two thirds of its URLs' life has passed; the runner fetches it
+ * again from five sixths on (SHIP_RUNNER_RENEW), so the controller has a sixth of the life
+ * (ten minutes of an hour's temporary credentials) to have written the new one first.
+ */
+export const SHIP_RENEW_AT = 2 / 3
+
+/**
  * What an attempt may ship: segments of 256 KiB, 512 of output.log (128 MiB) and 256 of
  * samples.jsonl (64 MiB: some 150 hours of an 8-NPU machine's samples at 10 s, near the 7 days
  * an S3 URL can live). The current segment is sent whole every ship interval, so its size is
@@ -145,7 +175,7 @@ export const SECRETS_URL_SECONDS = 3600
 
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
 export class CheckpointSigner {
-  private readonly loaded = new Map<StoreScheme, Promise<LoadedCredentials<unknown>>>()
+  private readonly loaded = new Map<StoreScheme, {found: Promise<LoadedCredentials<unknown>>; at: number; expiresAt: number | null}>()
 
   constructor(private readonly context: Partial<CredentialContext> = {}) {}
 
@@ -204,41 +234,63 @@ export class CheckpointSigner {
   /**
    * The signed URLs of an attempt's shipped files (ShipObjects): the list the runner GETs (its
    * body and its PUT and GET URLs) and where they are. Each segment's PUT lives as long as the
-   * store's credentials allow (MAX_URL_SECONDS at most).
+   * store's credentials allow (MAX_URL_SECONDS at most). The list opens with `t ISSUED EXPIRES`
+   * and `m 0 URL`, a GET of the list itself signed now: the runner fetches the list again
+   * through it when the controller has signed it again (renewShip), so a job outlives its first
+   * URLs. Every rank of a gang ships its samples (`s<RANK> INDEX URL`, the head's `s`); only the
+   * head ships output.log (`o`).
    */
   async ship(
     spec: CheckpointStoreSpec,
     jobId: string,
     attemptId: string,
     now: Date,
+    nodes = 1,
   ): Promise<{list: string; putUrl: string; getUrl: string; location: string; expiresAt: string}> {
     const location = parseStoreUrl(spec)
     const signer = await this.signer(spec, location, now)
-    const lines: string[] = []
-    for (const [file, kind] of [
-      ['output.log', 'o'],
-      ['samples.jsonl', 's'],
-    ] as const) {
-      for (let i = 0; i < SHIP_SEGMENTS[file]; i++)
-        lines.push(`${kind} ${i} ${signer.sign('PUT', attemptKey(location, jobId, attemptId, segmentName(file, i)), 'unregistered')}\n`)
-    }
     const key = attemptKey(location, jobId, attemptId, 'ship-urls')
+    const getUrl = signer.sign('GET', key)
+    const issued = Math.floor(now.getTime() / 1000)
+    const lines = [`t ${issued} ${Math.floor(Date.parse(signer.expiresAt) / 1000)}\n`, `m 0 ${getUrl}\n`]
+    const files = [['output.log', 'o', 0]] as Array<[ShippedFile, string, number]>
+    for (let rank = 0; rank < Math.max(1, nodes); rank++) files.push(['samples.jsonl', rank === 0 ? 's' : `s${rank}`, rank])
+    for (const [file, kind, rank] of files) {
+      for (let i = 0; i < SHIP_SEGMENTS[file]; i++)
+        lines.push(`${kind} ${i} ${signer.sign('PUT', segmentKey(location, jobId, attemptId, file, i, rank), 'unregistered')}\n`)
+    }
     return {
       list: lines.join(''),
       putUrl: signer.sign('PUT', key),
-      getUrl: signer.sign('GET', key),
+      getUrl,
       location: `${location.scheme}://${location.bucket}/${attemptKey(location, jobId, attemptId, '')}/`,
       expiresAt: signer.expiresAt,
     }
   }
 
+  /** A signed GET of an attempt's ship list (renewShip reads its first line). */
+  async shipListGet(store: ShipStoreRef, jobId: string, attemptId: string, now: Date): Promise<string> {
+    const spec = {...store, syncIntervalSeconds: null}
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now, 600)
+    return signer.sign('GET', attemptKey(location, jobId, attemptId, 'ship-urls'))
+  }
+
   /** A signed GET of one segment of an attempt's shipped file (AttemptObjectReader). */
-  async segmentGet(store: ShipStoreRef, jobId: string, attemptId: string, file: ShippedFile, index: number, now: Date): Promise<string> {
+  async segmentGet(
+    store: ShipStoreRef,
+    jobId: string,
+    attemptId: string,
+    file: ShippedFile,
+    index: number,
+    now: Date,
+    rank = 0,
+  ): Promise<string> {
     const spec = {...store, syncIntervalSeconds: null}
     const location = parseStoreUrl(spec)
     // Short: a reader signs again for every read.
     const signer = await this.signer(spec, location, now, 600)
-    return signer.sign('GET', attemptKey(location, jobId, attemptId, segmentName(file, index)))
+    return signer.sign('GET', segmentKey(location, jobId, attemptId, file, index, rank))
   }
 
   /**
@@ -319,7 +371,7 @@ export class CheckpointSigner {
     now: Date,
     maxSeconds = MAX_URL_SECONDS,
   ): Promise<{sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => string; expiresAt: string}> {
-    const loaded = await this.credentials(location.scheme).catch((error: unknown) => {
+    const loaded = await this.credentials(location.scheme, now).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
       throw new ProviderError(
@@ -366,8 +418,18 @@ export class CheckpointSigner {
     return {sign, expiresAt: new Date(now.getTime() + lifetime * 1000).toISOString()}
   }
 
-  private credentials(scheme: StoreScheme): Promise<LoadedCredentials<unknown>> {
-    let found = this.loaded.get(scheme)
+  /**
+   * The store's credentials, loaded once; temporary ones are loaded again once SHIP_RENEW_AT of
+   * their life (from when they were loaded, on the signer's clock) has passed, so a ship list
+   * signed again (renewShip) lives longer than the one before.
+   */
+  private credentials(scheme: StoreScheme, now?: Date): Promise<LoadedCredentials<unknown>> {
+    const cached = this.loaded.get(scheme)
+    let found = cached?.found
+    if (cached && now && cached.expiresAt !== null) {
+      const life = cached.expiresAt - cached.at
+      if (now.getTime() >= cached.at + SHIP_RENEW_AT * life) found = undefined
+    }
     if (!found) {
       const c = this.context
       const load: Record<StoreScheme, () => Promise<LoadedCredentials<unknown>>> = {
@@ -376,10 +438,19 @@ export class CheckpointSigner {
         cos: () => loadTencentCredentials(c),
         obs: () => loadHuaweiCredentials(c),
       }
-      found = load[scheme]()
+      const loading = load[scheme]()
+      const entry = {found: loading, at: (now ?? new Date()).getTime(), expiresAt: null as number | null}
       // A failed load is not cached: the next launch looks again.
-      found.catch(() => this.loaded.delete(scheme))
-      this.loaded.set(scheme, found)
+      loading.then(
+        (got) => {
+          entry.expiresAt = got.expiresAt === null ? null : Date.parse(got.expiresAt)
+        },
+        () => {
+          if (this.loaded.get(scheme) === entry) this.loaded.delete(scheme)
+        },
+      )
+      this.loaded.set(scheme, entry)
+      found = loading
     }
     return found
   }
@@ -469,6 +540,17 @@ export interface AttemptHoldStore {
    */
   shipRef?(job: Pick<JobRecord, 'spec'>): ShipHandleData | null
   /**
+   * Signs a running attempt's ship list again and rewrites it, once SHIP_RENEW_AT of its URLs'
+   * life has passed and fresh credentials sign for longer (the runner fetches it again through
+   * the list's own `m` URL). Answers when the list's URLs expire and when to look again; null
+   * when there is no list to renew (none yet, or one without its `t` line).
+   */
+  renewShip?(
+    job: Pick<JobRecord, 'id' | 'spec'>,
+    attemptId: string,
+    store: ShipStoreRef,
+  ): Promise<{renewed: boolean; expiresAt: string; nextAt: string} | null>
+  /**
    * The objects a multi-node attempt on a per-instance provider shares its peer list and
    * notice through (GangObjects), in the same store; null when the job has no store.
    */
@@ -516,7 +598,7 @@ export function attemptHoldsFor(
     shipObjects: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)
       if (spec === null) return null
-      const signed = await signer.ship(spec, job.id, attemptId, clock())
+      const signed = await signer.ship(spec, job.id, attemptId, clock(), job.spec.nodes ?? 1)
       await client.request({
         method: 'PUT',
         url: signed.putUrl,
@@ -533,6 +615,34 @@ export function attemptHoldsFor(
         expiresAt: signed.expiresAt,
         shipSeconds: Math.round(Math.min(SHIP_SECONDS.max, Math.max(SHIP_SECONDS.min, interval === 0 ? SHIP_SECONDS.max : interval))),
       }
+    },
+    renewShip: async (job, attemptId, store) => {
+      const now = clock()
+      const head = await client.request({
+        url: await signer.shipListGet(store, job.id, attemptId, now),
+        headers: {range: 'bytes=0-63'},
+        accept: (status) => status === 200 || status === 206 || status === 404,
+      })
+      const was = head.status === 404 ? null : parseShipListHead(head.body)
+      if (was === null) return null
+      const at = (seconds: number) => new Date(seconds * 1000).toISOString()
+      const due = was.issued + SHIP_RENEW_AT * (was.expires - was.issued)
+      if (now.getTime() / 1000 < due) return {renewed: false, expiresAt: at(was.expires), nextAt: at(due)}
+      const signed = await signer.ship({...store, syncIntervalSeconds: null}, job.id, attemptId, now, job.spec.nodes ?? 1)
+      const expires = Date.parse(signed.expiresAt) / 1000
+      // Credentials that sign no further than the list's own end (temporary ones not yet
+      // refreshed) would only rewrite the same deadline: looked at again in a minute.
+      if (expires <= was.expires)
+        return {renewed: false, expiresAt: at(was.expires), nextAt: new Date(now.getTime() + 60_000).toISOString()}
+      await client.request({
+        method: 'PUT',
+        url: signed.putUrl,
+        headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
+        body: signed.list,
+        idempotent: true,
+      })
+      const issued = now.getTime() / 1000
+      return {renewed: true, expiresAt: signed.expiresAt, nextAt: at(Math.ceil(issued + SHIP_RENEW_AT * (expires - issued)))}
     },
     transfers: async (job, attemptId, shared) => {
       const {signTransfers} = await import('./transfers.js')
@@ -566,8 +676,8 @@ export function attemptObjectReaderFor(
   clock: () => Date = () => new Date(),
 ): AttemptObjectReader {
   return {
-    async segment(store, jobId, attemptId, file, index, from = 0) {
-      const url = await signer.segmentGet(store, jobId, attemptId, file, index, clock())
+    async segment(store, jobId, attemptId, file, index, from = 0, rank = 0) {
+      const url = await signer.segmentGet(store, jobId, attemptId, file, index, clock(), rank)
       const res = await client.request({
         url,
         ...(from > 0 ? {headers: {range: `bytes=${from}-`}} : {}),

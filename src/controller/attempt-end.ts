@@ -31,6 +31,7 @@ export class AttemptEnds {
     if (!result) return undefined
     this.applyPoll(attempt, result)
     await this.d.usage.observe(attempt, result)
+    await this.d.shipRenewal.observe(attempt, result)
     return result
   }
 

@@ -13,6 +13,7 @@ import {type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES, UNKNOWN_CREATE_SETTLED} from '../model/records.js'
 import {AttemptEnds} from './attempt-end.js'
 import {missingSecrets, secretsHeld} from './contract-env.js'
+import {ShipRenewal} from './ship-renewal.js'
 import {UsageWatch} from './usage-watch.js'
 import type {ControllerDeps} from './deps.js'
 import {JobDrive} from './drive.js'
@@ -58,6 +59,7 @@ class JobController {
     this.d.holds = new Holds(this.d)
     this.d.ends = new AttemptEnds(this.d)
     this.d.usage = new UsageWatch(this.d)
+    this.d.shipRenewal = new ShipRenewal(this.d)
   }
 
   async run(): Promise<JobRecord> {

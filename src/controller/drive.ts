@@ -17,6 +17,7 @@ import type {Journal} from './journal.js'
 import type {LaunchRounds} from './launch-round.js'
 import {type AttemptProgress, respotIntervalMs, workDoneHours, workLeftHours, workOverrun} from './respot.js'
 import type {SpotMoves} from './spot-moves.js'
+import type {ShipRenewal} from './ship-renewal.js'
 import type {UsageWatch} from './usage-watch.js'
 
 const TRANSIENT_RETRIES = 4
@@ -47,6 +48,7 @@ export class JobDrive {
   holds!: Holds
   ends!: AttemptEnds
   usage!: UsageWatch
+  shipRenewal!: ShipRenewal
 
   constructor(
     readonly jobId: string,

@@ -59,9 +59,10 @@ export interface SecretsObject {
 /**
  * Where a cloud attempt's runner ships what it leaves on the instance (its output.log and its
  * utilisation samples), `PREFIX/JOB_ID/attempts/ATTEMPT_ID/`: segment objects of at most
- * `segmentBytes` each (`output-0000.log`, …, `samples-0000.jsonl`, …), each PUT whole while it is
- * the file's current one. The runner GETs its list of signed PUT URLs (the manifest) once at
- * start: one URL in the user data instead of hundreds.
+ * `segmentBytes` each (`output-0000.log`, …, `samples-0000.jsonl`, …; a gang rank's samples in
+ * `node-<rank>/`), each PUT whole while it is the file's current one. The runner GETs its list of
+ * signed PUT URLs (the manifest) at start: one URL in the user data instead of hundreds; and
+ * again through the list's own URL once the controller has signed it again (renewShip).
  */
 export interface ShipObjects {
   /** Signed GET of the manifest. A bearer credential: never logged, never stored. */
@@ -97,7 +98,16 @@ export interface AttemptObjectReader {
    * One segment's bytes from byte `from` of it on (a ranged GET); null when the segment is not
    * in the store (not shipped yet, or never), an empty buffer when it holds nothing past `from`.
    */
-  segment(store: ShipStoreRef, jobId: string, attemptId: string, file: ShippedFile, index: number, from?: number): Promise<Buffer | null>
+  segment(
+    store: ShipStoreRef,
+    jobId: string,
+    attemptId: string,
+    file: ShippedFile,
+    index: number,
+    from?: number,
+    /** A gang's rank (default 0, the head): its samples are in `node-<rank>/`. */
+    rank?: number,
+  ): Promise<Buffer | null>
 }
 
 /** What a cloud attempt's handle keeps of its ShipObjects (handle.data.ship): enough to read them back. */

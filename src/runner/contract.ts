@@ -143,8 +143,10 @@ export interface RunnerConfig {
   holdTimeoutSeconds?: number
   /**
    * A cloud attempt's files shipped to the job's store (docs/utilisation.md#where-samples-go):
-   * a presigned GET of the list of signed PUT URLs (`o INDEX URL` for output.log's segments,
-   * `s INDEX URL` for samples.jsonl's), fetched once at start. Every shipSeconds (default 30)
+   * a presigned GET of the list of signed PUT URLs (`t ISSUED EXPIRES`, `m 0 URL` the list's own
+   * GET, `o INDEX URL` for the head's output.log's segments, `s INDEX URL` for its samples.jsonl's,
+   * `s<RANK> INDEX URL` for a gang rank's), fetched at start and again through `m` once the
+   * controller has signed it again (from 5/6 of the URLs' life on). Every shipSeconds (default 30)
    * the runner PUTs each segment of shipSegmentBytes (default 256 KiB) that grew, and once more
    * after the job, before exit_code. Shipping never fails the job.
    */
@@ -246,6 +248,7 @@ export type RunnerEventName =
   | 'peers-expired' // no peer list within peersTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
   | 'gang-notice' // this rank's notice reached gangNoticePutUrl (fields: published, tries)
   | 'ship' // after the job: output.log and samples.jsonl copied to the store (fields: ok, bytes, httpStatus)
+  | 'ship-urls-renewed' // the ship list the controller signed again was taken (fields: expiresAt)
   | 'image-pull-failed' // the container image could not be pulled; the job never started, its exit code is 125 (fields: message, exitCode)
 
 export interface RunnerEvent {

@@ -1401,29 +1401,82 @@ sr_ckpt_syncer() {
 # What a cloud attempt leaves on its instance goes to the job's store as the checkpoint does:
 # output.log and samples.jsonl, each cut into segment objects of shipSegmentBytes, each PUT
 # whole while it is the file's current one (a PUT replaces an object whole or not at all).
-# The signed PUT URLs come in one list (shipUrl, GET once at start: "o|s INDEX URL" lines).
-# How much of each file the store holds is kept in .ship-o / .ship-s, so the last copy at the
-# end sends only what changed. Shipping never fails the job: a refusal stops it, with a warning.
-sr_ship_o=() sr_ship_s=()
+# The signed PUT URLs come in one list (shipUrl, GET at start): `t ISSUED EXPIRES` (epoch
+# seconds), `m 0 URL` (a GET of the list itself), then "KIND INDEX URL" lines: `o` the head's
+# output.log, `s` the head's samples, `s<RANK>` another rank's (every rank ships its samples,
+# only the head its log). The controller signs the list again once two thirds of its URLs'
+# life has passed; from five sixths on this runner reads the list's first line through the
+# newest `m` URL it has, each ship interval until it finds a newer list, and then takes the
+# whole list (kept in .ship-urls, so the last copy at the end uses the newest URLs). How much
+# of each file the store holds is kept in .ship-o / .ship-s, so the last copy at the end sends
+# only what changed. Shipping never fails the job: a refusal stops it, with a warning.
+sr_ship_o=() sr_ship_s=() sr_ship_issued=0 sr_ship_expires=0 sr_ship_m= sr_ship_next=0
+# sr_ship_parse FILE: takes a list's URLs (this rank's); fails when it holds none for this rank.
+sr_ship_parse() {
+  local k i u mine=s
+  (( sr_rank > 0 )) && mine=s$sr_rank
+  local -a o=() m=()
+  local issued=0 expires=0 url=
+  while read -r k i u; do
+    if [[ $k == t ]]; then
+      [[ $i =~ ^[0-9]{1,12}$ && $u =~ ^[0-9]{1,12}$ ]] && issued=$i expires=$u
+      continue
+    fi
+    [[ $i =~ ^[0-9]{1,5}$ && $u =~ ^https?://[^[:space:]]+$ ]] || continue
+    [[ $k == m ]] && url=$u
+    [[ $k == o ]] && (( sr_rank == 0 )) && o[10#$i]=$u
+    [[ $k == "$mine" ]] && m[10#$i]=$u
+  done <"$1"
+  (( ${#m[@]} > 0 )) || return 1
+  sr_ship_o=(); for i in "${!o[@]}"; do sr_ship_o[i]=${o[i]}; done
+  sr_ship_s=(); for i in "${!m[@]}"; do sr_ship_s[i]=${m[i]}; done
+  sr_ship_issued=$issued sr_ship_expires=$expires sr_ship_m=$url
+  # Fetched again from five sixths of the URLs' life on; a list without its `t` line never.
+  sr_ship_next=0
+  (( expires > issued )) && sr_ship_next=$(( issued + (expires - issued) * 5 / 6 ))
+  return 0
+}
 sr_ship_load() {
-  local tmp="$sr_out/.ship-list" try k i u
+  local tmp="$sr_out/.ship-list" try
   for (( try = 1; try <= 5; try++ )); do
     sr_ckpt_transfer GET "$sr_ship_url" "$tmp" 60 && [[ $HTTP_CODE == 200 ]] && break
     [[ $HTTP_CODE == 4* ]] && break
     sleep "$try"
   done
-  if [[ $HTTP_CODE == 200 ]]; then
-    while read -r k i u; do
-      [[ $i =~ ^[0-9]{1,5}$ && $u =~ ^https?://[^[:space:]]+$ ]] || continue
-      [[ $k == o ]] && sr_ship_o[10#$i]=$u
-      [[ $k == s ]] && sr_ship_s[10#$i]=$u
-    done <"$tmp"
+  if [[ $HTTP_CODE == 200 ]] && sr_ship_parse "$tmp"; then
+    mv -f -- "$tmp" "$sr_out/.ship-urls"
+    return 0
   fi
   rm -f -- "$tmp"
-  (( ${#sr_ship_o[@]} > 0 )) && return 0
   sr_ship_url=
   sr_emit warning message "\"the signed URLs to ship output.log and samples.jsonl could not be fetched (HTTP $HTTP_CODE): they stay on this machine\""
   return 1
+}
+# Takes the list the controller signed again, once it is there (see above). Never fails the
+# shipping: the URLs in hand are used until they are refused.
+sr_ship_renew() {
+  local head="$sr_out/.ship-head" tmp="$sr_out/.ship-list" t i e code
+  (( sr_ship_next > 0 )) && [[ -n $sr_ship_m ]] || return 0
+  sr_now
+  (( NOW_MS / 1000 >= sr_ship_next )) || return 0
+  # Its first line only (a ranged GET): the whole list is some 260 KB.
+  code=$(curl -sS -g --connect-timeout 10 --max-time 30 -r 0-63 -o "$head" -w '%{http_code}' -- "$sr_ship_m" 2>/dev/null)
+  read -r t i e 2>/dev/null <"$head"
+  rm -f -- "$head"
+  if [[ $code == 4* ]]; then
+    # The list's own URL is refused (expired): no newer list can be fetched any more.
+    sr_ship_next=0
+    return 0
+  fi
+  [[ $code == 20[06] && $t == t && $i =~ ^[0-9]{1,12}$ ]] && (( 10#$i > sr_ship_issued )) || return 0
+  sr_ckpt_transfer GET "$sr_ship_m" "$tmp" 120
+  if [[ $HTTP_CODE == 200 ]] && sr_ship_parse "$tmp"; then
+    mv -f -- "$tmp" "$sr_out/.ship-urls"
+    sr_emit ship-urls-renewed expiresAt "\"$(TZ=UTC0 printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$sr_ship_expires")\""
+  else
+    rm -f -- "$tmp"
+  fi
+  return 0
 }
 # sr_ship FILE o|s MAX_SECONDS: PUTs every segment of FILE that grew since its last PUT.
 sr_ship() {
@@ -1459,14 +1512,22 @@ sr_ship() {
     seg=$(( seg + 1 ))
   done
 }
+# A gang's other ranks ship their samples only: their output.log is the console's.
+sr_ship_files() {
+  local max=$1
+  if (( sr_rank == 0 )); then
+    sr_ship output.log o "$max" || return 1
+  fi
+  sr_ship samples.jsonl s "$max"
+}
 sr_shipper() {
   trap - TERM INT USR1 USR2 EXIT
   sr_close_slots
   local runner=$$
   while kill -0 "$runner" 2>/dev/null; do
     sleep "$sr_ship_every"
-    sr_ship output.log o 120
-    sr_ship samples.jsonl s 120
+    sr_ship_renew
+    sr_ship_files 120
   done
 }
 sr_ship_start() {
@@ -1491,7 +1552,9 @@ sr_ship_end() {
   [[ -n $sr_deadline_ms ]] && max=$(( (sr_deadline_ms - NOW_MS) / 1000 ))
   (( max >= 5 )) || max=5
   HTTP_CODE=0
-  if sr_ship output.log o "$max" && sr_ship samples.jsonl s "$max"; then
+  # The newest URLs: the shipper (a process of its own) may have taken a list signed again.
+  sr_ship_parse "$sr_out/.ship-urls" 2>/dev/null
+  if sr_ship_files "$max"; then
     sr_bytes "$sr_out/output.log"
     sr_emit ship ok true bytes "$BYTES"
   else
@@ -1923,7 +1986,8 @@ fi
 
 # A cloud attempt's files shipped to the job's store: a gang's head's only.
 sr_shipper_pid=
-[[ -n ${sr_conf[shipUrl]-} && $sr_rank == 0 ]] && sr_ship_start
+# Every rank of a gang ships (its samples; the head its output.log too).
+[[ -n ${sr_conf[shipUrl]-} ]] && sr_ship_start
 
 for sr_entry in ${sr_sources[@]+"${sr_sources[@]}"}; do
   sr_poller "${sr_entry%%=*}" "${sr_entry#*=}" &

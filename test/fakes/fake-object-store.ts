@@ -129,13 +129,15 @@ export class FakeObjectStore {
       const ifMatch = req.headers['if-match']
       if (!this.options.ignoreConditions && ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etagOf(found.body))
         return answer(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
-      // A range from a byte to the end (`bytes=N-`), as every store serves it: 206 with that
-      // part, 416 InvalidRange when the object has nothing from there on.
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+      // A range from a byte to the end (`bytes=N-`) or to a byte (`bytes=N-M`, the last one
+      // included), as every store serves it: 206 with that part, 416 InvalidRange when the
+      // object has nothing from there on.
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '')
       if (range) {
         const from = Number(range[1])
-        if (from >= found.body.length) return answer(416, 'InvalidRange', 'The requested range is not satisfiable')
-        return answer(206, null, '', {body: found.body.subarray(from), contentType: found.contentType ?? 'application/octet-stream'})
+        const to = range[2] === '' ? found.body.length : Math.min(found.body.length, Number(range[2]) + 1)
+        if (from >= found.body.length || to <= from) return answer(416, 'InvalidRange', 'The requested range is not satisfiable')
+        return answer(206, null, '', {body: found.body.subarray(from, to), contentType: found.contentType ?? 'application/octet-stream'})
       }
       return answer(200, null, '', {body: found.body, contentType: found.contentType ?? 'application/octet-stream'})
     }

@@ -63,6 +63,39 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     }
   })
 
+  it('every rank of a gang ships its samples: a gang whose head idles while rank 1 works runs on, its summary covers both ranks', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    // CPU is the basis (no accelerator tool): a sleeping head is at 0%, a busy loop well above
+    // 2% of this machine's cores even when other load leaves it a fifth of one.
+    const spec = cloudJob(
+      'gang-working',
+      'if [ "$SKYHOP_NODE_RANK" = 1 ]; then end=$((SECONDS+9)); while ((SECONDS<end)); do :; done; else sleep 9; fi; echo "rank $SKYHOP_NODE_RANK done"',
+      {nodes: 2, usage: {sampleIntervalSeconds: 0.5, idle: {belowPct: 2, forSeconds: 3, action: 'stop'}}},
+    )
+    const {job} = await w.drive(spec)
+    const events = w.store.events(job.id)
+    expect(job.state, JSON.stringify(events.map((e) => [e.kind, e.data]))).to.equal('SUCCEEDED')
+    expect(events.map((e) => e.kind)).to.not.include('usage-idle-stop')
+    const [a] = w.store.listAttempts(job.id)
+    expect(a.provider).to.equal('aws')
+    // Each rank's samples in its own objects: the head's beside the list, rank 1's in node-1/.
+    const objects = shipped(w, job.id, a.id)
+    expect([...objects.keys()].sort()).to.deep.equal(['node-1/samples-0000.jsonl', 'output-0000.log', 'samples-0000.jsonl', 'ship-urls'])
+    expect(objects.get('output-0000.log')!.toString()).to.equal('rank 0 done\n')
+    const usage = w.store.usage({jobId: job.id}).get(a.id)!
+    expect(usage.ranks?.map((r) => r.rank)).to.deep.equal([0, 1])
+    const [head, worker] = usage.ranks!
+    expect(head.samples, 'the head shipped samples').to.be.greaterThan(2)
+    expect(worker.samples, 'rank 1 shipped samples').to.be.greaterThan(2)
+    expect(usage.samples).to.equal(head.samples + worker.samples)
+    // The working rank is the busy one; the gang's mean lies between the two.
+    expect(worker.cpuBusy).to.be.greaterThan(head.cpuBusy + 0.02)
+    expect(usage.cpuBusy).to.be.greaterThan(head.cpuBusy)
+    // No credential in what the ranks shipped.
+    for (const name of ['samples-0000.jsonl', 'node-1/samples-0000.jsonl'])
+      expect(objects.get(name)!.toString()).to.not.match(/X-Amz-Signature/i)
+  })
+
   it('logs of an ended job whose instance is gone come from the store (Alibaba: InvalidInstanceId.NotFound before)', async () => {
     w = await cloudWorld({checkpointStore: true})
     // Alibaba only: its released instance is unknown to the API, as on the real cloud.

@@ -34,8 +34,8 @@ const SEGMENTS_PER_READ = 4
 
 /**
  * Provider.usageSamples for a cloud attempt: whole lines of the shipped samples.jsonl from byte
- * `offset` on; null when nothing was shipped (yet), or the attempt ships nothing. A gang's
- * head only: the store holds one samples.jsonl per attempt, the head's (rank > 0: null).
+ * `offset` on; null when nothing was shipped (yet), or the attempt ships nothing. Every rank of
+ * a gang ships its own (`node-<rank>/samples-NNNN.jsonl`): `rank` picks whose.
  */
 export async function shippedSamples(
   reader: AttemptObjectReader | undefined,
@@ -45,13 +45,13 @@ export async function shippedSamples(
 ): Promise<{text: string; offset: number} | null> {
   const ship = shippedOf(handle)
   const who = ids(handle)
-  if (!reader || !ship || !who || rank !== 0) return null
+  if (!reader || !ship || !who) return null
   const size = ship.segmentBytes
   let index = Math.floor(offset / size)
   let from = offset - index * size
   const parts: Buffer[] = []
   for (let n = 0; n < SEGMENTS_PER_READ; n++) {
-    const got = await reader.segment(ship.store, who.jobId, who.attemptId, 'samples.jsonl', index, from)
+    const got = await reader.segment(ship.store, who.jobId, who.attemptId, 'samples.jsonl', index, from, rank)
     if (got === null) break
     parts.push(got)
     // A segment shorter than the size is the current one: nothing after it yet.

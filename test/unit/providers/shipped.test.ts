@@ -82,12 +82,22 @@ describe('shipped files of a cloud attempt (vm/shipped.ts)', () => {
     expect(await shippedSamples(undefined, handle(), 0)).to.equal(null)
   })
 
-  it("reads a gang's head only: the store holds one samples.jsonl per attempt, no other rank's", async () => {
-    const reader = readerOf({'samples.jsonl': '{"a":1}\n'})
-    expect(await shippedSamples(reader, handle(), 0, 0)).to.deep.equal({text: '{"a":1}\n', offset: 8})
-    reader.reads.length = 0
-    expect(await shippedSamples(reader, handle(), 0, 1)).to.equal(null)
-    expect(reader.reads).to.deep.equal([])
+  it("reads each rank of a gang from its own objects (node-<rank>/ in the store), the head's beside the list", async () => {
+    const reads: string[] = []
+    const byRank = ['{"a":0}\n', '{"a":1}\n{"b":1}\n']
+    const reader: AttemptObjectReader = {
+      async segment(_store, _jobId, _attemptId, file, index, from = 0, rank = 0) {
+        reads.push(`${file}#${index}@${from} rank ${rank}`)
+        const bytes = Buffer.from(byRank[rank] ?? '', 'utf8')
+        if (index * SEGMENT >= bytes.length) return null
+        return bytes.subarray(index * SEGMENT, (index + 1) * SEGMENT).subarray(from)
+      },
+    }
+    expect(await shippedSamples(reader, handle(), 0, 0)).to.deep.equal({text: '{"a":0}\n', offset: 8})
+    expect(await shippedSamples(reader, handle(), 0, 1)).to.deep.equal({text: '{"a":1}\n{"b":1}\n', offset: 16})
+    expect(reads).to.deep.equal(['samples.jsonl#0@0 rank 0', 'samples.jsonl#0@0 rank 1', 'samples.jsonl#1@0 rank 1'])
+    // A rank that shipped nothing (yet) has nothing to read.
+    expect(await shippedSamples(reader, handle(), 0, 2)).to.equal(null)
   })
 
   it('reads the whole log, its last line without a newline too', async () => {
