@@ -471,12 +471,14 @@ export class LaunchRounds {
     if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !provider.shipsAttemptFiles) return request
     const ship = (await this.d.deps.attemptHolds?.shipObjects?.(job, request.attemptId)) ?? null
     if (ship) {
-      // Temporary credentials sign URLs that die with them: shipping stops then (the runner says so).
+      // Temporary credentials sign URLs that die with them: the list is signed again while a
+      // controller drives the job (ShipRenewal), with credentials loaded again by then;
+      // without that, shipping stops when they expire (the runner says so).
       const hours = (Date.parse(ship.expiresAt) - this.d.clock().getTime()) / 3_600_000
       if (hours < 24) {
         this.d.journal.recordEvent(job.id, request.attemptId, 'ship-urls-expire', {
           expiresAt: ship.expiresAt,
-          message: `the store's credentials sign URLs valid for ${hours.toFixed(1)} h: after ${ship.expiresAt} this attempt's output and samples stay on the instance`,
+          message: `the store's credentials sign URLs valid for ${hours.toFixed(1)} h: they are signed again while a controller drives the job and fresh credentials can be loaded; failing that, after ${ship.expiresAt} this attempt's output and samples stay on the instance`,
         })
       }
       return {...request, ship}

@@ -177,7 +177,9 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     const {job} = await w.drive(cloudJob('short-creds', 'echo hi'))
     expect(job.state).to.equal('SUCCEEDED')
     const [said] = w.store.events(job.id).filter((e) => e.kind === 'ship-urls-expire')
-    expect(said?.data.message).to.match(/valid for \d\.\d h: after .* this attempt's output and samples stay on the instance/)
+    expect(said?.data.message).to.match(
+      /valid for \d\.\d h: they are signed again while a controller drives the job .*after .* this attempt's output and samples stay on the instance/,
+    )
     const [a] = w.store.listAttempts(job.id)
     expect(shipped(w, job.id, a.id).get('output-0000.log')?.toString()).to.equal('hi\n')
     // Long-lived keys sign for 7 days: no such event.
