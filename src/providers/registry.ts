@@ -113,6 +113,7 @@ async function createKubernetes(setup: ProviderSetup, env: NodeJS.ProcessEnv): P
     ...(cfg?.image ? {image: cfg.image} : {}),
     pricePerHourUsd: cfg?.pricePerHourUsd ?? {},
     scheduleWaitMs: (cfg?.scheduleWaitSeconds ?? 10) * 1000,
+    ...(setup.attemptObjects ? {attemptObjects: setup.attemptObjects} : {}),
     localQueues: cfg?.localQueues ?? {},
   })
 }

@@ -34,6 +34,7 @@
 // refusal (403 exceeded quota) is a quota error of the context. A pod gated by Kueue
 // (schedulingGates) is queued, not failed: its Workload's admission is the queue.
 import {bootScript, readRunnerScript} from '../vm/boot-script.js'
+import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {
   gangNodes,
   gangObjectsFor,
@@ -52,6 +53,7 @@ import {InvalidFileError, ProviderError} from '../../errors.js'
 import {KubeApi, LABELS, PROVIDER, type KubeNode, type KubePod} from '../../clouds/kubernetes/api.js'
 import {type Env, type KubeContext, loadKubeconfig} from '../../clouds/kubernetes/kubeconfig.js'
 import type {Dispatcher} from 'undici'
+import type {AttemptObjectReader} from '../../model/checkpoint.js'
 import type {Offer} from '../../model/catalog.js'
 import type {AttemptState, LaunchHandle, PollResult} from '../../model/attempt.js'
 import type {CheckResult, LaunchRequest, LogOptions, OwnedQuery, Provider} from '../provider.js'
@@ -102,6 +104,8 @@ export interface KubernetesProviderOptions {
   now?: () => Date
   /** The boot script's runner poll interval (seconds). */
   pollIntervalSeconds?: number
+  /** Reads back what pods shipped to the job's store (their samples), as for the VM clouds. */
+  attemptObjects?: AttemptObjectReader
 }
 
 export const DEFAULT_IMAGE = 'docker.io/library/ubuntu:24.04'
@@ -199,6 +203,12 @@ export class KubernetesProvider implements Provider {
   readonly name = PROVIDER
   // A pod's disk goes with it: checkpoints travel through checkpoint.store.
   readonly attemptStorage = 'per-instance' as const
+  /**
+   * A pod's runner ships its samples (every rank's) and output.log to the job's store, as a
+   * cloud instance's does (vm/shipped.ts): the pod log carries the job's output and the
+   * runner's events, not the samples, and goes with the pod.
+   */
+  readonly shipsAttemptFiles = true
   readonly maxNodes = KUBERNETES_MAX_NODES
   /** For the gang's objects in the job's store (not the API servers'). */
   private readonly storeDispatcher: AdapterDispatcher
@@ -543,6 +553,7 @@ export class KubernetesProvider implements Provider {
         namespace: api.context.namespace,
         pool: pool.key,
         ...(gang ? {nodes: rankNodes(names.map((id) => ({id, ip: null})))} : {}),
+        ...shipHandleData(request.ship),
       },
     }
     const made: KubePod[] = []
@@ -719,7 +730,15 @@ export class KubernetesProvider implements Provider {
       .join('; ')
   }
 
-  async *logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+  /**
+   * The pod log, then (with a store) whatever the head's runner shipped past it: all of its
+   * output.log once the pod is gone (vm/shipped.ts withShippedLog).
+   */
+  logs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
+    return withShippedLog(this.options.attemptObjects, handle, options, () => this.podsLogs(handle, options))
+  }
+
+  private async *podsLogs(handle: LaunchHandle, options: LogOptions): AsyncIterable<string> {
     const nodes = logNodes(handle, options.node)
     if (nodes.length === 1 && options.node !== 'all') {
       yield* this.podLogs(handle.region, nodes[0].externalId, options)
@@ -767,7 +786,8 @@ export class KubernetesProvider implements Provider {
    * Releases the attempt's pod. A running pod is deleted at once. An ended one holds no
    * resources any more (the scheduler counts only pending and running pods), so it is kept,
    * released (finalizer removed, RELEASED_ANNOTATION set), for `logs` to read after the job:
-   * the pod log API is the only copy of the output. Released pods older than
+   * the pod log API is the only copy of the output without a store (with one, the head's
+   * runner shipped its output.log there too). Released pods older than
    * RELEASED_TTL_MS are deleted by the next cleanup in their namespace, as a Job's
    * ttlSecondsAfterFinished would.
    */
@@ -798,6 +818,11 @@ export class KubernetesProvider implements Provider {
       const at = Date.parse(pod.metadata.annotations?.[RELEASED_ANNOTATION] ?? '')
       if (Number.isFinite(at) && at < cutoff) await api.deletePod(pod.metadata.name, 0)
     }
+  }
+
+  /** The samples the pods' runners shipped to the job's store (vm/shipped.ts), each rank's its own; null without a store. */
+  usageSamples(handle: LaunchHandle, offset?: number, rank = 0): Promise<{text: string; offset: number} | null> {
+    return shippedSamples(this.options.attemptObjects, handle, offset, rank)
   }
 
   async listOwned(query: OwnedQuery = {}): Promise<LaunchHandle[]> {
