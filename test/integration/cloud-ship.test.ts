@@ -78,6 +78,13 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     expect(events.map((e) => e.kind)).to.not.include('usage-idle-stop')
     const [a] = w.store.listAttempts(job.id)
     expect(a.provider).to.equal('aws')
+    // The controller looked at the list's first line (a ranged GET) to know when to renew it:
+    // not for days (long-lived keys sign for seven), so it was neither renewed nor failed.
+    const looked = w.s3!.requests.filter((r) => r.method === 'GET' && r.key === `runs/${job.id}/attempts/${a.id}/ship-urls`)
+    expect(looked.map((r) => r.status)).to.include(206)
+    const kinds = events.map((e) => e.kind)
+    expect(kinds).to.not.include('ship-urls-renewed')
+    expect(kinds).to.not.include('ship-urls-renew-failed')
     // Each rank's samples in its own objects: the head's beside the list, rank 1's in node-1/.
     const objects = shipped(w, job.id, a.id)
     expect([...objects.keys()].sort()).to.deep.equal(['node-1/samples-0000.jsonl', 'output-0000.log', 'samples-0000.jsonl', 'ship-urls'])
