@@ -158,7 +158,8 @@ export const SHIP_RENEW_AT = 2 / 3
  * samples.jsonl (64 MiB: some 150 hours of an 8-NPU machine's samples at 10 s, near the 7 days
  * an S3 URL can live). The current segment is sent whole every ship interval, so its size is
  * what a slowly growing file costs: 128 KiB a PUT on average (about 46 MB an hour at 10 s). The
- * list of their URLs, fetched once by the runner, is about 260 KB.
+ * list of their URLs, fetched by the runner at start and again when renewed, is about 290 KB
+ * with an S3 store (100 KB more per further rank of a gang).
  */
 export const SHIP_SEGMENT_BYTES = 256 * 1024
 export const SHIP_SEGMENTS: Record<ShippedFile, number> = {'output.log': 512, 'samples.jsonl': 256}

@@ -1459,7 +1459,7 @@ sr_ship_renew() {
   (( sr_ship_next > 0 )) && [[ -n $sr_ship_m ]] || return 0
   sr_now
   (( NOW_MS / 1000 >= sr_ship_next )) || return 0
-  # Its first line only (a ranged GET): the whole list is some 260 KB.
+  # Its first line only (a ranged GET): the whole list is some 290 KB, more for a gang.
   code=$(curl -sS -g --connect-timeout 10 --max-time 30 -r 0-63 -o "$head" -w '%{http_code}' -- "$sr_ship_m" 2>/dev/null)
   read -r t i e 2>/dev/null <"$head"
   rm -f -- "$head"
