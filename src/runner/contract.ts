@@ -247,7 +247,7 @@ export type RunnerEventName =
   | 'peers' // a gang's peer list is known; the job may start (fields: count, seconds, from)
   | 'peers-expired' // no peer list within peersTimeoutSeconds; the runner exits 75 without an exit_code (fields: timeoutSeconds)
   | 'gang-notice' // this rank's notice reached gangNoticePutUrl (fields: published, tries)
-  | 'ship' // after the job: output.log and samples.jsonl copied to the store (fields: ok, bytes, httpStatus)
+  | 'ship' // after the job: output.log and samples.jsonl copied to the store (fields: ok, bytes: the log's, a gang rank's samples', httpStatus)
   | 'ship-urls-renewed' // the ship list the controller signed again was taken (fields: expiresAt)
   | 'image-pull-failed' // the container image could not be pulled; the job never started, its exit code is 125 (fields: message, exitCode)
 

@@ -1555,7 +1555,8 @@ sr_ship_end() {
   # The newest URLs: the shipper (a process of its own) may have taken a list signed again.
   sr_ship_parse "$sr_out/.ship-urls" 2>/dev/null
   if sr_ship_files "$max"; then
-    sr_bytes "$sr_out/output.log"
+    # The head's bytes are its log's; another rank's, its samples' (all it ships).
+    if (( sr_rank == 0 )); then sr_bytes "$sr_out/output.log"; else sr_bytes "$sr_out/samples.jsonl"; fi
     sr_emit ship ok true bytes "$BYTES"
   else
     sr_emit ship ok false httpStatus "$(( 10#${HTTP_CODE:-0} ))"
