@@ -223,6 +223,9 @@ export async function recoverJobs(input: {
     store: input.store,
     providers: new Map([...input.providers].map(([name, p]) => [name, guardCleanup(p, down, budgetMs)])),
     now: new Date(),
+    attemptHolds: input.attemptHolds,
+    onGangObjectsError: (attempt, error) =>
+      input.store.addEvent(attempt.jobId, attempt.id, 'gang-objects-delete-failed', {message: failure(error).message}),
     onError: (attempt, error) => {
       const f = failure(error)
       const step = {step: 'release-idle' as const, jobId: attempt.jobId, attemptId: attempt.id, provider: attempt.provider}

@@ -4,6 +4,7 @@
 // deletes them, as it does the secrets object. On the fake EC2 with the fake S3 store.
 import {expect} from 'chai'
 
+import {releaseIdle} from '../../src/controller/idle.js'
 import {cancelJob} from '../../src/services/cancel.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {until} from '../helpers/wait.js'
@@ -106,6 +107,30 @@ describe('a cloud gang’s objects in the store go with its attempt (fake EC2, f
     })
     expect(result.actions.filter((a) => a.step === 'stop-attempt').map((a) => a.ok)).to.deep.equal([true])
     expect(left(world, job.id, attempt.id)).to.deep.equal([])
+  })
+
+  it('a release that failed keeps them for the running nodes; the idle guard that releases the gang later deletes them', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    // The controller's release fails (its retries too): the nodes may still run, so the objects stay.
+    w.ec2.inject({action: 'TerminateInstances', code: 'InternalError', status: 500, times: 20})
+    const {job} = await w.drive(cloudJob('gang-idle', 'true', {nodes: 2}))
+    expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
+    const [attempt] = w.store.listAttempts(job.id)
+    expect(attempt.releasedAt).to.equal(null)
+    expect(left(w, job.id, attempt.id)).to.deep.equal(['node-ids', 'node-ips', 'skyhop-runner.sh'])
+    // Until the injected failures are used up, the guard's cleanup fails too and the objects stay.
+    let released: Awaited<ReturnType<typeof releaseIdle>> = []
+    for (let i = 0; i < 25 && released.length === 0; i++) {
+      released = await releaseIdle({
+        store: w.store,
+        providers: w.providers,
+        now: new Date(Date.now() + 3_600_000),
+        attemptHolds: w.attemptHolds,
+      })
+      if (released.length === 0) expect(left(w, job.id, attempt.id)).to.have.length(3)
+    }
+    expect(released.map((r) => r.attemptId)).to.deep.equal([attempt.id])
+    expect(left(w, job.id, attempt.id)).to.deep.equal([])
   })
 
   it('a store refusing the DELETE: the attempt still ends released, and an event says the objects were left', async () => {
