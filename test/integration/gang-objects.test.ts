@@ -6,6 +6,7 @@ import {expect} from 'chai'
 
 import {releaseIdle} from '../../src/controller/idle.js'
 import {cancelJob} from '../../src/services/cancel.js'
+import {stopAndRelease} from '../../src/services/orphans.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {until} from '../helpers/wait.js'
 import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
@@ -112,24 +113,39 @@ describe('a cloud gang’s objects in the store go with its attempt (fake EC2, f
   it('a release that failed keeps them for the running nodes; the idle guard that releases the gang later deletes them', async () => {
     w = await cloudWorld({checkpointStore: true})
     // The controller's release fails (its retries too): the nodes may still run, so the objects stay.
-    w.ec2.inject({action: 'TerminateInstances', code: 'InternalError', status: 500, times: 20})
+    w.ec2.inject({action: 'TerminateInstances', code: 'InternalError', status: 500, times: 1000})
     const {job} = await w.drive(cloudJob('gang-idle', 'true', {nodes: 2}))
     expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
     const [attempt] = w.store.listAttempts(job.id)
     expect(attempt.releasedAt).to.equal(null)
     expect(left(w, job.id, attempt.id)).to.deep.equal(['node-ids', 'node-ips', 'skyhop-runner.sh'])
-    // Until the injected failures are used up, the guard's cleanup fails too and the objects stay.
-    let released: Awaited<ReturnType<typeof releaseIdle>> = []
-    for (let i = 0; i < 25 && released.length === 0; i++) {
-      released = await releaseIdle({
-        store: w.store,
-        providers: w.providers,
-        now: new Date(Date.now() + 3_600_000),
-        attemptHolds: w.attemptHolds,
-      })
-      if (released.length === 0) expect(left(w, job.id, attempt.id)).to.have.length(3)
-    }
+    w.ec2.clearInjections()
+    const released = await releaseIdle({
+      store: w.store,
+      providers: w.providers,
+      now: new Date(Date.now() + 3_600_000),
+      attemptHolds: w.attemptHolds,
+    })
     expect(released.map((r) => r.attemptId)).to.deep.equal([attempt.id])
+    expect(left(w, job.id, attempt.id)).to.deep.equal([])
+  })
+
+  it('down JOB: an ended gang whose release had failed is released and its objects deleted', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    w.ec2.inject({action: 'TerminateInstances', code: 'InternalError', status: 500, times: 1000})
+    const {job} = await w.drive(cloudJob('gang-down', 'true', {nodes: 2}))
+    expect(job.state, job.reason ?? '').to.equal('SUCCEEDED')
+    const [attempt] = w.store.listAttempts(job.id)
+    expect(left(w, job.id, attempt.id)).to.have.length(3)
+    w.ec2.clearInjections()
+    const result = await stopAndRelease({
+      store: w.store,
+      providers: w.providers,
+      ref: job.id,
+      graceSeconds: 1,
+      attemptHolds: w.attemptHolds,
+    })
+    expect(result).to.deep.include({cancelled: false, released: [attempt.id], releaseFailed: []})
     expect(left(w, job.id, attempt.id)).to.deep.equal([])
   })
 
