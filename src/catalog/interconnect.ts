@@ -37,6 +37,14 @@ export const INTERCONNECT_TABLE: readonly Row[] = [
   {provider: 'aws', instanceTypes: ['trn1.2xlarge'], kind: 'efa', gbps: 25, source: `${AWS_TRN1} (Trn1.2xlarge: up to 25)`},
   {provider: 'aws', instanceTypes: ['trn1.32xlarge'], kind: 'efa', gbps: 800, source: `${AWS_TRN1} (Trn1.32xlarge: 800)`},
   {provider: 'aws', instanceTypes: ['trn1n.32xlarge'], kind: 'efa', gbps: 1600, source: `${AWS_TRN1} (Trn1n.32xlarge: 1,600)`},
+  {
+    provider: 'aws',
+    instanceTypes: ['p3dn.24xlarge'],
+    kind: 'efa',
+    gbps: 100,
+    source:
+      'awsdocs/amazon-ec2-user-guide efa.md, "Supported instance types": p3dn.24xlarge (one EFA: "All other supported instance types support only one EFA per instance"); accelerated-computing-instances.md, "Network performance": p3dn.24xlarge 100 Gbps',
+  },
   {provider: 'aws', instanceTypes: ['p3.16xlarge'], kind: 'ethernet', gbps: 25, source: `${AWS_P3}: p3.16xlarge 25 Gbps`},
   {provider: 'aws', instanceTypes: ['p3.8xlarge'], kind: 'ethernet', gbps: 10, source: `${AWS_P3}: p3.8xlarge 10 Gbps`},
   {provider: 'aws', instanceTypes: ['p3.2xlarge'], kind: 'ethernet', gbps: 10, source: `${AWS_P3}: p3.2xlarge up to 10 Gbps`},

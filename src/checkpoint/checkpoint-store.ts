@@ -102,6 +102,11 @@ export interface WorkdirObject {
   location: string
 }
 
+/** The runner a cloud node fetches at boot (every gang's; one node's whose user data cannot carry it). */
+const GANG_RUNNER = 'skyhop-runner.sh'
+/** Every object of a cloud gang (GangObjects), by name. */
+const GANG_OBJECT_NAMES = ['node-ips', 'node-ids', 'notice', GANG_RUNNER]
+
 /** A cloud gang's objects (see GangObjects): `PREFIX/JOB_ID/gangs/ATTEMPT_ID/NAME`. */
 function gangKey(location: StoreLocation, jobId: string, attemptId: string, name: string): string {
   return jobKey(location, jobId, 'gangs', attemptId, name)
@@ -197,6 +202,17 @@ export class CheckpointSigner {
     return {getUrl, putUrl}
   }
 
+  /**
+   * Signed DELETEs of an attempt's gang objects: all of GANG_OBJECT_NAMES for a gang, only the
+   * runner for one node (a single node writes it when its user data cannot carry the runner).
+   */
+  async gangDeletes(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date, gang: boolean): Promise<string[]> {
+    const location = parseStoreUrl(spec)
+    // Used at once: a short life, like the secrets object's DELETE.
+    const signer = await this.signer(spec, location, now, 600)
+    return (gang ? GANG_OBJECT_NAMES : [GANG_RUNNER]).map((name) => signer.sign('DELETE', gangKey(location, jobId, attemptId, name)))
+  }
+
   /** Signed URLs of a cloud gang's peer list, rank list, notice and runner (GangObjects). */
   async gang(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<GangObjects> {
     const location = parseStoreUrl(spec)
@@ -208,7 +224,7 @@ export class CheckpointSigner {
       nodeIps: await signed('node-ips'),
       nodeIds: await signed('node-ids'),
       notice: await signed('notice'),
-      runner: await signed('skyhop-runner.sh'),
+      runner: await signed(GANG_RUNNER),
       location: `${location.scheme}://${location.bucket}/${gangKey(location, jobId, attemptId, '')}/`,
     }
   }
@@ -531,6 +547,11 @@ export interface AttemptHoldStore {
   /** Deletes an attempt's secrets object, if any is left (deleting a missing object is harmless). */
   deleteSecrets?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
   /**
+   * Deletes what gangObjects named for a released attempt: a gang's rank list, peer list,
+   * notice and runner, or one node's runner (deleting a missing object is harmless).
+   */
+  deleteGang?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
+  /**
    * A cloud attempt's shipped files (ShipObjects): writes the list of their signed PUT URLs to
    * the job's store and returns the GET of that list; null when the job has no store.
    */
@@ -654,6 +675,15 @@ export function attemptHoldsFor(
       if (spec === null) return
       const {deleteUrl} = await signer.secrets(spec, job.id, attemptId, clock())
       await client.request({method: 'DELETE', url: deleteUrl, idempotent: true})
+    },
+    deleteGang: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      if (spec === null) return
+      const urls = await signer.gangDeletes(spec, job.id, attemptId, clock(), (job.spec.nodes ?? 1) > 1)
+      // Each is tried: one refused leaves the others no reason to stay.
+      const done = await Promise.allSettled(urls.map((url) => client.request({method: 'DELETE', url, idempotent: true})))
+      const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected')
+      if (failed) throw failed.reason
     },
     release: async (urls) => {
       await client.request({

@@ -233,13 +233,32 @@ export class AttemptEnds {
   async release(attempt: AttemptRecord): Promise<void> {
     const provider = this.d.deps.providers.get(attempt.provider)
     if (!provider || !attempt.handle) return
+    let released = false
     try {
       await provider.cleanup(attempt.handle)
       this.d.journal.recordReleased(attempt.id)
+      released = true
     } catch (error) {
       this.d.journal.recordEvent(this.d.jobId, attempt.id, 'cleanup-failed', {message: asProviderError(attempt.provider, error).message})
     }
     await this.deleteSecrets(provider, attempt)
+    // Only once its nodes are gone: a gang still running reads its peer list and notice.
+    if (released) await this.deleteGang(provider, attempt)
+  }
+
+  /** What a failed launch leaves in the store: its secrets object and its gang objects (the launch released every node). */
+  async deleteObjects(provider: Provider, attempt: AttemptRecord): Promise<void> {
+    await this.deleteSecrets(provider, attempt)
+    await this.deleteGang(provider, attempt)
+  }
+
+  /** A released cloud attempt's gang objects (deleteAttemptGang); a failure is an event, the attempt's end goes on. */
+  async deleteGang(provider: Provider, attempt: AttemptRecord): Promise<void> {
+    await deleteAttemptGang(this.d.deps.attemptHolds, provider, this.d.job(), attempt.id).catch((error: unknown) => {
+      this.d.journal.recordEvent(this.d.jobId, attempt.id, 'gang-objects-delete-failed', {
+        message: asProviderError(attempt.provider, error).message,
+      })
+    })
   }
 
   /**
@@ -270,4 +289,21 @@ export async function deleteAttemptSecrets(
 ): Promise<void> {
   if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || (job.spec.secrets ?? []).length === 0) return
   await holds?.deleteSecrets?.(job, attemptId)
+}
+
+/**
+ * Deletes a released cloud attempt's gang objects (GangObjects: the rank and peer lists, the
+ * notice, the runner its nodes fetched), whoever released it (its controller, `cancel`,
+ * `recover`), so nothing of the attempt stays in the job's store. Nothing to do for an attempt
+ * on skyhop's own filesystem (its gang shares files) or a job without a store. Throws what the
+ * store's DELETE throws.
+ */
+export async function deleteAttemptGang(
+  holds: AttemptHoldStore | undefined,
+  provider: Pick<Provider, 'attemptStorage'>,
+  job: Pick<JobRecord, 'id' | 'spec'>,
+  attemptId: string,
+): Promise<void> {
+  if ((provider.attemptStorage ?? 'shared') !== 'per-instance') return
+  await holds?.deleteGang?.(job, attemptId)
 }

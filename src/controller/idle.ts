@@ -2,8 +2,10 @@
 // idle_timeout (default 1 minute) is released and the release recorded. The controller
 // cleans up as soon as it sees an attempt end; this catches what that missed — a cleanup
 // that failed, a controller killed between the end and the cleanup, a runner that lingers.
+import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptRecord, JobRecord} from '../model/records.js'
+import {deleteAttemptGang} from './attempt-end.js'
 
 export interface IdleRelease {
   attemptId: string
@@ -33,6 +35,13 @@ export interface IdleGuardInput {
   jobId?: string
   /** Receives cleanup failures; the attempt stays unreleased and is retried next time. */
   onError?: (attempt: AttemptRecord, error: unknown) => void
+  /**
+   * The job's store: a released cloud attempt's gang objects are deleted there
+   * (deleteAttemptGang), which the controller could not do while its cleanup failed.
+   */
+  attemptHolds?: AttemptHoldStore
+  /** Receives a failed deletion of those objects (the attempt is released all the same). */
+  onGangObjectsError?: (attempt: AttemptRecord, error: unknown) => void
 }
 
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 60
@@ -61,6 +70,11 @@ export async function releaseIdle(input: IdleGuardInput): Promise<IdleRelease[]>
       {kind: 'idle-released', data: {idleSeconds: Math.round(idleSeconds), timeoutSeconds, provider: attempt.provider}},
       input.now.toISOString(),
     )
+    if (job && input.attemptHolds) {
+      await deleteAttemptGang(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) =>
+        input.onGangObjectsError?.(attempt, error),
+      )
+    }
     released.push({attemptId: attempt.id, jobId: attempt.jobId, provider: attempt.provider, idleSeconds, timeoutSeconds})
   }
   return released

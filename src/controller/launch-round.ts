@@ -264,7 +264,7 @@ export class LaunchRounds {
           data: {code: perr.code, category: perr.category, scope: perr.scope, backendCode: perr.backendCode ?? null},
         },
       )
-      await this.d.ends.deleteSecrets(provider, attempt)
+      await this.d.ends.deleteObjects(provider, attempt)
       // A zone found out of capacity again while the job waits is the same outage, not fresh
       // evidence: one observation per zone until the job launches somewhere, so a long wait
       // does not pile up failures the planner would read as a zone that never has capacity.
@@ -617,7 +617,7 @@ export class LaunchRounds {
         },
         {kind: 'attempt-launch-failed'},
       )
-      await this.d.ends.deleteSecrets(provider, attempt)
+      await this.d.ends.deleteObjects(provider, attempt)
     }
   }
 }

@@ -573,6 +573,15 @@ class SweepController {
       providers: this.deps.providers,
       now: this.clock(),
       sweepId: this.sweepId,
+      attemptHolds: this.deps.attemptHolds,
+      onGangObjectsError: (a, error) =>
+        this.emit(
+          'gang-objects-delete-failed',
+          `could not delete attempt ${a.id}'s gang objects: ${error instanceof Error ? error.message : String(error)}`,
+          {
+            jobId: a.jobId,
+          },
+        ),
       onError: (a, error) =>
         this.emit('idle-release-failed', `could not release attempt ${a.id}: ${error instanceof Error ? error.message : String(error)}`, {
           jobId: a.jobId,

@@ -56,6 +56,36 @@ export function isFastFabric(i: Interconnect | null | undefined): boolean {
   return i !== null && i !== undefined && i.kind !== 'ethernet'
 }
 
+/**
+ * Where a cloud's own placement rules keep the nodes of a Spot gang off the fabric the shape
+ * has: Azure joins VMs into one InfiniBand network only inside one availability set or scale
+ * set, and refuses Spot VMs in an availability set. skyhop launches a Spot gang there as
+ * separate VMs in one proximity placement group, which share the VNet's ethernet and not an
+ * InfiniBand network.
+ */
+const SPOT_GANG_FABRIC: Readonly<Record<string, {kinds: readonly InterconnectKind[]; fabric: Interconnect}>> = {
+  azure: {
+    kinds: ['infiniband'],
+    fabric: Object.freeze({
+      kind: 'ethernet',
+      gbps: null,
+      source:
+        'Azure: VMs share one InfiniBand network only in one availability set or scale set, and Spot VMs cannot join an availability set; a Spot gang is placed in one proximity placement group and talks over the VNet (src/providers/azure/azure-provider.ts placeClose)',
+    }),
+  },
+}
+
+/**
+ * The fabric a gang of this offer really gets on this market: the offer's own, except where
+ * SPOT_GANG_FABRIC says a Spot gang is kept off it. Undefined: unknown. Pure, for the planner.
+ */
+export function gangFabric(offer: Pick<Offer, 'provider' | 'interconnect'>, spot: boolean): Interconnect | undefined {
+  const i = offer.interconnect
+  if (!spot || i === undefined) return i
+  const rule = SPOT_GANG_FABRIC[offer.provider]
+  return rule !== undefined && rule.kinds.includes(i.kind) ? rule.fabric : i
+}
+
 export interface Offer {
   provider: string
   region: string

@@ -1,7 +1,7 @@
 // Words for the planner's decisions: one sentence per exclusion group, and the error a
 // caller throws when nothing is feasible (exit 5), with the groups in its details.
 // errors.ts is the project's dependency-free taxonomy; importing it keeps this pure.
-import type {Offer} from '../model/catalog.js'
+import {type Offer, gangFabric, isFastFabric} from '../model/catalog.js'
 import {NoFeasiblePlanError} from '../errors.js'
 import {type JobContext, fmt} from './plan-context.js'
 import {MOUNT_CLOUD, mountUnsupported} from './mounts.js'
@@ -58,10 +58,15 @@ export function describeExclusion(
       return detail <= 1
         ? `${subject} cannot launch a gang of nodes (one node per attempt); the job needs ${job.nodes} nodes`
         : `${subject} can hold at most ${detail} nodes in one gang; the job needs ${job.nodes}`
-    case 'interconnect':
+    case 'interconnect': {
+      // The shape has a fabric its Spot gang does not get (gangFabric): say why.
+      const spotFabric = spot === true && isFastFabric(example.interconnect) ? gangFabric(example, true) : undefined
+      if (spotFabric !== undefined)
+        return `${subject} spot: a Spot gang does not get the shape's ${example.interconnect!.kind} (${spotFabric.source}); the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required): run it on-demand`
       return example.interconnect
         ? `${subject} has plain ethernet between nodes${example.interconnect.gbps === null ? '' : ` (${example.interconnect.gbps} Gbit/s)`}; the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required)`
         : `${subject} has no documented inter-node fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS); the job's ${job.nodes}-node gang requires one (resources.interconnect: required)`
+    }
     case 'container-unsupported': {
       const why = ctx.containerReasons.get(subject)
       if (why !== undefined) return `${subject} cannot run the job's container image ${job.container?.reference ?? ''}: ${why}`

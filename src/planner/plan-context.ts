@@ -1,7 +1,7 @@
 // Everything about one job that does not depend on the offer, worked out once before the
 // loop over offers: limits in USD, placement sets, the reference throughput, the block
 // list by provider, and a cache of per-accelerator judgements and egress figures.
-import {type Accelerator, type Confidence, type Offer, isFastFabric} from '../model/catalog.js'
+import {type Accelerator, type Confidence, type Offer, gangFabric, isFastFabric} from '../model/catalog.js'
 import type {AcceleratorRequest, InterconnectPolicy, JobSpec, Money, Objective} from '../model/job-spec.js'
 import {ObservationIndex} from './observations.js'
 import {
@@ -451,15 +451,17 @@ export class JobContext {
   }
 
   /**
-   * Whether a gang on this offer is estimated on a slow fabric: the job prefers a fabric (the
-   * default for nodes > 1) and the offer is a cloud's without a documented fast one. Slurm,
+   * Whether a gang on this offer and market is estimated on a slow fabric: the job prefers a
+   * fabric (the default for nodes > 1) and the offer is a cloud's without a documented fast
+   * one, or one its Spot gang does not get (gangFabric). Slurm,
    * Kubernetes and local offers rarely say; a missing fabric is not held against them, an
    * `ethernet` one given in a catalog file is.
    */
-  slowFabric(offer: Offer, kind: ProviderKind): boolean {
+  slowFabric(offer: Offer, kind: ProviderKind, spot: boolean): boolean {
     if (this.interconnect !== 'preferred') return false
-    if (offer.interconnect === undefined) return kind === 'cloud'
-    return !isFastFabric(offer.interconnect)
+    const fabric = gangFabric(offer, spot)
+    if (fabric === undefined) return kind === 'cloud'
+    return !isFastFabric(fabric)
   }
 
   /** The plan's assumption line for the slow-fabric penalty, added the first time it is applied. */

@@ -23,7 +23,7 @@
 // Hot-loop rules: per-accelerator judgements are cached (JobContext.group); numbers for
 // a candidate go into one reused scratch record, which is copied only when it enters the
 // top-K heap; candidate objects with their estimate details are built for the final K.
-import {type Confidence, type Offer, isFastFabric} from '../model/catalog.js'
+import {type Confidence, type Offer, gangFabric, isFastFabric} from '../model/catalog.js'
 import {type AcceleratorGroup, type Egress, JobContext, fmt} from './plan-context.js'
 import {type SpotOverhead, poissonQuantile, spotOverhead} from './estimate.js'
 import {byRelevance, describeExclusion} from './explain.js'
@@ -198,6 +198,11 @@ export function rankOffers(
     for (let m = 0; m < 2; m++) {
       const spot = m === 1
       if (spot ? !ctx.wantSpot : !ctx.wantOnDemand) continue
+      // The shape has a fabric (checked above) that a Spot gang of this cloud does not get.
+      if (spot && ctx.interconnect === 'required' && !isFastFabric(gangFabric(offer, true))) {
+        exclusions.add('interconnect', offer.provider, offer.instanceType, offer, true)
+        continue
+      }
       if (evaluate(ctx, offer, g, alt, spot, nodes, kind, scratch, exclusions)) {
         feasible++
         heap.offer(scratch)
@@ -299,7 +304,7 @@ function evaluate(
     }
   }
   const queueHours = queueMinutes / 60
-  const runHours = ctx.runHours(g, offer.accelerator === null ? 1 : offer.accelerator.count, nodes > 1 && ctx.slowFabric(offer, kind))
+  const runHours = ctx.runHours(g, offer.accelerator === null ? 1 : offer.accelerator.count, nodes > 1 && ctx.slowFabric(offer, kind, spot))
 
   // Spot risk: observations (with enough exposure) > the catalog's rate > the prior.
   let rate = 0
@@ -424,8 +429,8 @@ export function comparator(ctx: JobContext): Compare {
     // A gang that prefers a fabric takes the offer that has one when all else is equal (also
     // when nothing scales: without a work estimate every candidate runs the same assumed hour).
     if (preferFabric) {
-      const fa = isFastFabric(a.offer.interconnect)
-      if (fa !== isFastFabric(b.offer.interconnect)) return fa ? -1 : 1
+      const fa = isFastFabric(gangFabric(a.offer, a.spot))
+      if (fa !== isFastFabric(gangFabric(b.offer, b.spot))) return fa ? -1 : 1
     }
     const ka = candidateKey(a)
     const kb = candidateKey(b)
@@ -533,11 +538,13 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
   if (s.spot && ctx.checkpointHours === null) notes.push('no-checkpoint')
   if (currency !== 'USD') ctx.note(`prices in ${currency} are ranked in USD at ${ctx.fxNote}`)
   const finishAt = new Date(ctx.nowMs + s.finishHours * 3_600_000)
-  // A gang's candidates say what their nodes talk over (null: nobody documented it).
-  const gang = nodes > 1 ? {interconnect: offer.interconnect ?? null} : {}
-  const slow = nodes > 1 && ctx.slowFabric(offer, providerKind(offer.provider))
+  // A gang's candidates say what their nodes talk over (null: nobody documented it;
+  // a Spot gang: the fabric it really gets, gangFabric).
+  const fabric = gangFabric(offer, s.spot)
+  const gang = nodes > 1 ? {interconnect: fabric ?? null} : {}
+  const slow = nodes > 1 && ctx.slowFabric(offer, providerKind(offer.provider), s.spot)
   const runSource = slow
-    ? `${g.runSource}; ${nodes}-node gang on ${offer.interconnect ? offer.interconnect.kind : 'undocumented'} networking: ${Math.round(SLOW_FABRIC_EFFICIENCY_PER_DOUBLING * 100)}% per doubling of nodes (priors.ts)`
+    ? `${g.runSource}; ${nodes}-node gang on ${fabric ? fabric.kind : 'undocumented'} networking: ${Math.round(SLOW_FABRIC_EFFICIENCY_PER_DOUBLING * 100)}% per doubling of nodes (priors.ts)`
     : g.runSource
   const preemptionDetail = s.spot
     ? `${fmt(s.ratePerHour)}/h × ${nodes} node(s) over ${fmt(s.runHours)} h; ${ctx.checkpointHours === null ? 'no checkpoints: a preemption loses everything since the start' : `checkpoint every ${fmt(ctx.checkpointHours)} h`} (${s.rateSource})`

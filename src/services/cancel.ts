@@ -1,7 +1,7 @@
 // The `cancel` service: stop a job so that nothing relaunches it.
 import {ProviderError, asProviderError} from '../errors.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
-import {deleteAttemptSecrets} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import type {Store} from '../state/store.js'
@@ -30,7 +30,10 @@ export async function cancelJob(
     waitMs?: number
     sleep?: (ms: number) => Promise<void>
     actor?: Actor
-    /** Deletes a cloud attempt's secrets object (one whose instance never booted never fetched and deleted it). */
+    /**
+     * Deletes a cloud attempt's secrets object (one whose instance never booted never fetched
+     * and deleted it) and, once it is released, its gang objects.
+     */
     attemptHolds?: AttemptHoldStore
   },
 ): Promise<CancelResult> {
@@ -56,6 +59,13 @@ export async function cancelJob(
     })
   }
   const until = Date.now() + (options.waitMs ?? (options.graceSeconds + 15) * 1000)
+  // Once an attempt is released its gang objects go too (its nodes no longer read them).
+  const released = (a: (typeof live)[number]) => {
+    store.markReleased(a.id)
+    return deleteAttemptGang(options.attemptHolds, providerFor(providers, a), job, a.id).catch((error: unknown) => {
+      store.addEvent(job.id, a.id, 'gang-objects-delete-failed', {message: asProviderError(a.provider, error).message})
+    })
+  }
   for (const a of live) {
     const provider = providerFor(providers, a)
     let takenAway = false
@@ -77,7 +87,7 @@ export async function cancelJob(
             {state: 'CANCELLED', endedAt: new Date().toISOString(), exitCode: null, reason: 'cancelled by user before it started'},
             {kind: 'attempt-cancelled'},
           )
-          store.markReleased(a.id)
+          await released(a)
           break
         }
       }
@@ -99,7 +109,7 @@ export async function cancelJob(
             () => false,
           )
         )
-          store.markReleased(a.id)
+          await released(a)
         break
       }
       if (Date.now() > until) {

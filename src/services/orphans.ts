@@ -16,6 +16,7 @@ import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import {type Store} from '../state/store.js'
 import {ServiceStore} from '../state/services.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
+import {deleteAttemptGang} from '../controller/attempt-end.js'
 import {cancelJob} from './cancel.js'
 import {type JobSummary, summarize} from './jobs.js'
 
@@ -224,6 +225,10 @@ export async function stopAndRelease(input: {
       await provider.cleanup(attempt.handle)
       store.markReleased(attempt.id, {kind: 'down-released', data: {provider: attempt.provider}})
       released.push(attempt.id)
+      // Released: its gang objects are read by no node now (deleteAttemptGang).
+      await deleteAttemptGang(input.attemptHolds, provider, store.getJob(cancel.job.id)!, attempt.id).catch((error: unknown) => {
+        store.addEvent(cancel.job.id, attempt.id, 'gang-objects-delete-failed', {message: asProviderError(attempt.provider, error).message})
+      })
     } catch (error) {
       releaseFailed.push({attemptId: attempt.id, message: asProviderError(attempt.provider, error).message})
     }

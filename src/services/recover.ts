@@ -11,7 +11,7 @@ import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES, UNKNOWN_CREATE_
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import {settleUnknownCreate} from '../controller/unknown-creates.js'
-import {deleteAttemptSecrets} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {ServiceContext} from './context.js'
 import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
@@ -223,6 +223,9 @@ export async function recoverJobs(input: {
     store: input.store,
     providers: new Map([...input.providers].map(([name, p]) => [name, guardCleanup(p, down, budgetMs)])),
     now: new Date(),
+    attemptHolds: input.attemptHolds,
+    onGangObjectsError: (attempt, error) =>
+      input.store.addEvent(attempt.jobId, attempt.id, 'gang-objects-delete-failed', {message: failure(error).message}),
     onError: (attempt, error) => {
       const f = failure(error)
       const step = {step: 'release-idle' as const, jobId: attempt.jobId, attemptId: attempt.id, provider: attempt.provider}
@@ -308,8 +311,13 @@ async function stopEnded(
       () => true,
       () => false,
     )
-  )
+  ) {
     store.markReleased(attempt.id)
+    // Released: its gang objects (rank and peer lists, notice, runner) are read by no node now.
+    await deleteAttemptGang(holds, provider, job, attempt.id).catch((error: unknown) => {
+      store.addEvent(job.id, attempt.id, 'gang-objects-delete-failed', {message: failure(error).message})
+    })
+  }
   // Its controller is gone, and its instance may never have booted to fetch and delete it.
   await deleteAttemptSecrets(holds, provider, job, attempt.id).catch((error: unknown) => {
     store.addEvent(job.id, attempt.id, 'secrets-delete-failed', {message: failure(error).message})

@@ -204,6 +204,52 @@ describe('skyhop plan (built bin/run.js)', () => {
     })
   })
 
+  it('an Azure Spot gang is shown on ethernet with the reason, and left out when a fabric is required', () => {
+    // ND H100 v5 has InfiniBand in skyhop's table, but Azure takes no Spot VM into the availability
+    // set that would join the gang to one network.
+    const dir = tempHome('skyhop-plan-')
+    const catalog = join(dir, 'catalog.json')
+    writeFileSync(
+      catalog,
+      JSON.stringify({
+        offers: [
+          {
+            provider: 'azure',
+            region: 'eastus',
+            instanceType: 'Standard_ND96isr_H100_v5',
+            accelerator: {name: 'H100-80GB', count: 8},
+            vcpus: 96,
+            memoryGiB: 1900,
+            price: {onDemand: 98, spot: 30, currency: 'USD'},
+            preemptionRatePerHour: 0.01,
+          },
+        ],
+      }),
+    )
+    const gang = TRAIN.replace('run: python train.py', 'nodes: 2\nspot: auto\nrun: python train.py')
+    writeFileSync(join(dir, 'job.yaml'), gang)
+    const human = runCli(['plan', join(dir, 'job.yaml'), '--catalog', catalog, '--all-providers'], {env: ENV})
+    expect(human.code, human.stderr).to.equal(0)
+    expect(human.stdout).to.match(/Standard_ND96isr_H100_v5\s+H100-80GB×8 ×2 nodes\s+infiniband 3200G/)
+    expect(human.stdout).to.match(/Standard_ND96isr_H100_v5\s+H100-80GB×8 ×2 nodes\s+ethernet/)
+    const planned = parseEnvelope(
+      runCli(['plan', join(dir, 'job.yaml'), '--catalog', catalog, '--all-providers', '--json'], {env: ENV}).stdout,
+    )
+    expect(validateResult(planned.result), ajv.errorsText(validateResult.errors)).to.equal(true)
+    const spot = planned.result.candidates.find((c: {spot: boolean}) => c.spot)
+    expect(spot.interconnect).to.include({kind: 'ethernet', gbps: null})
+    expect(spot.interconnect.source).to.include('Spot VMs cannot join an availability set')
+
+    writeFileSync(join(dir, 'job.yaml'), gang.replace('runtimes: [cuda]', 'runtimes: [cuda]\n  interconnect: required'))
+    const explained = runCli(['plan', join(dir, 'job.yaml'), '--catalog', catalog, '--all-providers', '--explain'], {env: ENV})
+    expect(explained.code, explained.stderr).to.equal(0)
+    expect(explained.stdout).to.include("azure/Standard_ND96isr_H100_v5 spot: a Spot gang does not get the shape's infiniband")
+    const required = parseEnvelope(
+      runCli(['plan', join(dir, 'job.yaml'), '--catalog', catalog, '--all-providers', '--json'], {env: ENV}).stdout,
+    )
+    expect(required.result.candidates.map((c: {spot: boolean}) => c.spot)).to.deep.equal([false])
+  })
+
   it('a one-node plan has no fabric column and no interconnect field', () => {
     const f = setup(TRAIN)
     const r = runCli(['plan', f.job, '--catalog', f.catalog], {env: {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'}})

@@ -138,6 +138,18 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
     this.inject({action, code: 'Throttling.User', message: 'Request was denied due to user flow control.', times})
   }
 
+  /**
+   * A fault no healthy ECS shows, for the checks that must not trust it: the next
+   * RunInstances puts its last instance in `zone` (when given) and, with `outsideSet`,
+   * outside the deployment set it was asked for; with `grant`, it creates that many whatever
+   * MinAmount says.
+   */
+  misplaceNext(fault: {zone?: string; grant?: number; outsideSet?: boolean}): void {
+    this.misplace = fault
+  }
+
+  private misplace: {zone?: string; grant?: number; outsideSet?: boolean} | null = null
+
   setStock(region: string, zone: string, type: string, n: number): void {
     ;((this.options.stock[region] ??= {})[zone] ??= {})[type] = n
   }
@@ -430,18 +442,21 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
         'OperationDenied.NoStock',
         'The resource is out of stock in the specified zone. Please try other types, or choose other regions and zones.',
       )
-    const count = Math.min(zones[zone][type], amount)
+    const count = Math.min(zones[zone][type], amount, this.misplace?.grant ?? amount)
     zones[zone][type] -= count
     const tags = new Map<string, string>()
     for (let n = 1; p[`Tag.${n}.Key`] !== undefined; n++) tags.set(p[`Tag.${n}.Key`], p[`Tag.${n}.Value`] ?? '')
     const ids: string[] = []
+    const misplace = this.misplace
+    this.misplace = null
     for (let k = 0; k < count; k++) {
       const id = `i-${randomBytes(10).toString('hex').slice(0, 20)}`
       const n = this.nextIp++
+      const misplaced = misplace !== null && k === count - 1
       const instance: FakeEcsInstance = {
         id,
         region,
-        zone,
+        zone: misplaced && misplace.zone ? misplace.zone : zone,
         instanceType: type,
         status: 'Pending',
         creationTime: new Date(this.now()).toISOString().replace(/:\d{2}\.\d{3}Z$/, 'Z'),
@@ -454,7 +469,7 @@ export class FakeAliyunEcsServer extends FakeCloudServer {
         released: false,
         commands: [],
         privateIp: `172.16.${Math.floor(n / 250)}.${(n % 250) + 2}`,
-        deploymentSetId: set?.id ?? null,
+        deploymentSetId: misplaced && misplace.outsideSet ? null : (set?.id ?? null),
       }
       this.instances.set(id, instance)
       ids.push(id)

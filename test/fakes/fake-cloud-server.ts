@@ -169,6 +169,11 @@ export class Injections<I extends {times?: number}> {
     this.queue.push({...injection, times: injection.times ?? 1})
   }
 
+  /** Drops every injection not yet used up: the fault is over. */
+  clear(): void {
+    this.queue.length = 0
+  }
+
   /** The first injection that applies, used up by one. */
   take(applies: (injection: I) => boolean): I | null {
     const idx = this.queue.findIndex(applies)

@@ -248,6 +248,10 @@ export class FakeEc2Server extends FakeCloudServer {
   inject(injection: Injection): void {
     this.injections.add(injection)
   }
+  /** Ends every injected fault not yet used up. */
+  clearInjections(): void {
+    this.injections.clear()
+  }
 
   /**
    * The next `times` answers to `action` are held back after the action took effect, as

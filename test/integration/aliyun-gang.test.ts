@@ -13,7 +13,7 @@ import {launchError} from '../helpers/fake-cloud-world.js'
 import {startGangStore, type GangStore} from '../helpers/gang-store.js'
 import {isTerminal, pollUntil, until} from '../helpers/wait.js'
 import {jobSpec} from './aws-helpers.js'
-import {request, world, type World} from './aliyun-helpers.js'
+import {offer, request, world, type World} from './aliyun-helpers.js'
 
 async function collect(iter: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = []
@@ -84,6 +84,55 @@ describe('Alibaba Cloud gangs on the fake ECS: one call, deployment set, ranks, 
     w.fake.setStock('cn-hangzhou', 'cn-hangzhou-h', 'ecs.gn7i-c8g1.2xlarge', 1)
     const error = await launchError(w.provider, await gangRequest('true'))
     expect(error).to.include({category: 'capacity', backendCode: 'OperationDenied.NoStock'})
+    expect(w.fake.live()).to.have.length(0)
+    expect(w.fake.deploymentSets.size).to.equal(0)
+  })
+
+  it('a zone-less offer: ECS picks the zone, both nodes are in it, and the handle names it', async function () {
+    w = await world()
+    const handle = await w.provider.launch(await gangRequest('true', {offer: offer({zone: null})}))
+    const runs = w.fake.calls.filter((c) => c.action === 'RunInstances')
+    expect(runs[0].params.ZoneId).to.equal(undefined)
+    const zones = (handle.data.nodes as GangNode[]).map((n) => w.fake.instances.get(n.externalId)!.zone)
+    // cn-hangzhou-h is the zone with stock for two.
+    expect(zones).to.deep.equal(['cn-hangzhou-h', 'cn-hangzhou-h'])
+    expect(handle.zone).to.equal('cn-hangzhou-h')
+    await w.provider.cleanup(handle)
+  })
+
+  for (const [what, fault, code, words] of [
+    [
+      'a node in another zone',
+      {zone: 'cn-hangzhou-i'},
+      'GANG_ZONE_SPLIT',
+      /not placed in one zone \(cn-hangzhou-h\): .* in cn-hangzhou-h, .* in cn-hangzhou-i; released them/,
+    ],
+    [
+      'a node outside the deployment set',
+      {outsideSet: true},
+      'GANG_OUTSIDE_DEPLOYMENT_SET',
+      /are not in its deployment set ds-.*; released them/,
+    ],
+  ] as const) {
+    it(`${what}: the gang is released whole, its deployment set deleted, and the offer given up for now`, async function () {
+      w = await world()
+      w.fake.misplaceNext(fault)
+      const error = await launchError(w.provider, await gangRequest('true'))
+      expect(error).to.include({category: 'unavailable', code, scope: 'offer'})
+      expect(error.message).to.match(words)
+      expect(w.fake.instances.size).to.equal(2)
+      expect(w.fake.live()).to.have.length(0)
+      expect(w.fake.deploymentSets.size).to.equal(0)
+    })
+  }
+
+  it('fewer nodes granted than asked (MinAmount not honoured): the ones granted are released, the zone blocked', async function () {
+    w = await world()
+    w.fake.misplaceNext({grant: 1})
+    const error = await launchError(w.provider, await gangRequest('true'))
+    expect(error).to.include({category: 'capacity', code: 'GANG_PARTIAL_CAPACITY', scope: 'zone'})
+    expect(error.message).to.include('only 1 of 2 nodes were granted in cn-hangzhou-h; released them')
+    expect(w.fake.instances.size).to.equal(1)
     expect(w.fake.live()).to.have.length(0)
     expect(w.fake.deploymentSets.size).to.equal(0)
   })

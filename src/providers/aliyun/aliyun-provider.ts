@@ -238,14 +238,15 @@ export class AliyunProvider implements Provider {
       await release().catch(() => undefined)
       throw shortfall(this.name, ids.length, nodes, offer.zone ?? offer.region)
     }
-    const ranked = await orRollBack(
+    const {ranked, zone} = await orRollBack(
       this.name,
       async () => {
         for (const [rank, id] of ids.entries()) await client.tagInstances([id], [{key: ALIYUN_TAGS.nodeRank, value: String(rank)}])
-        const known = await this.privateIps(client, ids)
-        const ranks = rankNodes(ids.map((id) => ({id, ip: known.get(id) ?? null})))
+        const known = await this.described(client, ids)
+        const zone = this.checkPlacement(known, ids, offer.zone, deploymentSet)
+        const ranks = rankNodes(ids.map((id) => ({id, ip: known.get(id)?.privateIp ?? null})))
         await publishGang(await this.dispatcher.get(), this.name, gang, ranks)
-        return ranks
+        return {ranked: ranks, zone}
       },
       release,
     )
@@ -253,21 +254,56 @@ export class AliyunProvider implements Provider {
       provider: this.name,
       externalId: ids[0],
       region: offer.region,
-      zone: offer.zone,
+      // A zone-less offer's gang is where ECS put it: a block or a relaunch names that zone.
+      zone: offer.zone ?? zone,
       data: {...handleData, nodes: ranked, deploymentSetId: deploymentSet},
     }
   }
 
-  /** Each instance's private IP (ECS assigns it at creation; DescribeInstances has it once the instance is listed). */
-  private async privateIps(client: EcsClient, ids: string[]): Promise<Map<string, string>> {
-    const known = new Map<string, string>()
+  /**
+   * Each instance as DescribeInstances lists it once it has its private IP (ECS assigns it at
+   * creation). An instance never listed with one is left out: publishGang refuses the gang.
+   */
+  private async described(client: EcsClient, ids: string[]): Promise<Map<string, EcsInstance>> {
+    const known = new Map<string, EcsInstance>()
     const sleep = this.options.sleep ?? abortableSleep
     for (let tries = 0; known.size < ids.length && tries < 30; tries++) {
       if (tries > 0) await sleep(1000)
       for (const i of await client.describeInstances({instanceIds: ids.filter((id) => !known.has(id))}))
-        if (i.privateIp) known.set(i.instanceId, i.privateIp)
+        if (i.privateIp) known.set(i.instanceId, i)
     }
     return known
+  }
+
+  /**
+   * A gang's nodes must sit in one zone (the offer's, when it names one) and in the gang's
+   * deployment set: one RunInstances call has one zone and one VSwitch, and the set keeps
+   * them close, but a gang that runs across zones pays cross-zone latency on every collective
+   * and is not what was planned, so what ECS reports is checked rather than assumed. Returns
+   * the zone; throws (the caller releases the gang) when they are spread or outside the set.
+   */
+  private checkPlacement(known: Map<string, EcsInstance>, ids: string[], zone: string | null, deploymentSet: string | null): string | null {
+    const listed = ids.flatMap((id) => (known.has(id) ? [known.get(id)!] : []))
+    const zones = [...new Set(listed.map((i) => i.zone ?? '?'))]
+    const where = (i: EcsInstance) => `${i.instanceId} in ${i.zone ?? 'an unreported zone'}`
+    if (zones.length > 1 || (zone !== null && zones.length === 1 && zones[0] !== zone)) {
+      throw new ProviderError(
+        this.name,
+        'unavailable',
+        `the gang's nodes were not placed in one zone${zone ? ` (${zone})` : ''}: ${listed.map(where).join(', ')}; released them`,
+        {code: 'GANG_ZONE_SPLIT', scope: 'offer'},
+      )
+    }
+    const outside = listed.filter((i) => i.deploymentSetId !== deploymentSet)
+    if (outside.length > 0) {
+      throw new ProviderError(
+        this.name,
+        'unavailable',
+        `the gang's nodes ${outside.map((i) => i.instanceId).join(', ')} are not in its deployment set ${deploymentSet}; released them`,
+        {code: 'GANG_OUTSIDE_DEPLOYMENT_SET', scope: 'offer'},
+      )
+    }
+    return zones.length === 1 && zones[0] !== '?' ? zones[0] : null
   }
 
   /** Releases a gang's instances, then deletes its deployment set once ECS lets it (removeWhenEmpty). */

@@ -32,6 +32,9 @@ describe('catalog: inter-node fabric (interconnect)', () => {
   it('looks shapes up exactly: a p5.48xlarge has EFA, a p5.4xlarge is not documented', () => {
     expect(interconnectOf('aws', 'p5.48xlarge')).to.include({kind: 'efa', gbps: 3200})
     expect(interconnectOf('aws', 'p5.4xlarge')).to.equal(undefined)
+    // p3dn.24xlarge: one EFA on its 100 Gbps; the other P3 sizes have ENA only.
+    expect(interconnectOf('aws', 'p3dn.24xlarge')).to.include({kind: 'efa', gbps: 100})
+    expect(interconnectOf('aws', 'p3.16xlarge')).to.include({kind: 'ethernet', gbps: 25})
     expect(interconnectOf('azure', 'Standard_ND96isr_H100_v5')).to.include({kind: 'infiniband', gbps: 3200})
     expect(interconnectOf('gcp', 'a2-highgpu-8g')).to.include({kind: 'ethernet', gbps: 100})
     expect(isFastFabric(interconnectOf('gcp', 'a2-highgpu-8g'))).to.equal(false)

@@ -97,6 +97,23 @@ describe('checkpoint store', () => {
     expect(SECRETS_URL_SECONDS).to.equal(3600)
   })
 
+  it('signs DELETEs of an attempt’s gang objects: all four for a gang, only the runner for one node, short-lived and redacted', async () => {
+    const signer = new CheckpointSigner({env: AWS_ENV, homeDir: '/nonexistent'})
+    const spec = store('s3://b/p', 'us-east-1', 'http://127.0.0.1:9')
+    const paths = (urls: string[]) => urls.map((u) => new URL(u).pathname)
+    const gang = await signer.gangDeletes(spec, 'job-1', 'att-1', NOW, true)
+    expect(paths(gang)).to.deep.equal(['node-ips', 'node-ids', 'notice', 'skyhop-runner.sh'].map((n) => `/b/p/job-1/gangs/att-1/${n}`))
+    expect(paths(await signer.gangDeletes(spec, 'job-1', 'att-1', NOW, false))).to.deep.equal(['/b/p/job-1/gangs/att-1/skyhop-runner.sh'])
+    for (const url of gang) {
+      expect(new URL(url).searchParams.get('X-Amz-Expires')).to.equal('600')
+      expect(redact(`curl ${url}`)).to.not.include(new URL(url).searchParams.get('X-Amz-Signature')!)
+    }
+    // The same keys the launch signed its PUTs for.
+    const objects = await signer.gang(spec, 'job-1', 'att-1', NOW)
+    const put = [objects.nodeIps, objects.nodeIds, objects.notice, objects.runner].map((o) => new URL(o.putUrl).pathname)
+    expect(paths(gang)).to.deep.equal(put)
+  })
+
   it('signs the session token of temporary credentials into the URL', async () => {
     const sync = await new CheckpointSigner({env: {...AWS_ENV, AWS_SESSION_TOKEN: 'token-123456'}, homeDir: '/nonexistent'}).sync(
       store('s3://b'),

@@ -102,4 +102,55 @@ describe('planner: multi-node gangs and the inter-node fabric', () => {
     const plan = planJob(input(gang(2, undefined, {objective: 'cost'}), offers))
     expect(plan.chosen!.instanceType).to.equal('a-plain')
   })
+
+  describe('an Azure Spot gang does not get the InfiniBand of its shape', () => {
+    const IB: Interconnect = {kind: 'infiniband', gbps: 3200, source: 'test: ND H100 v5'}
+    const nd = (provider = 'azure') => offer({provider, instanceType: 'nd-ib', count: 8, od: 8, spot: 2, interconnect: IB})
+
+    it('the spot candidate says ethernet and why, runs at the slow-fabric rate; the on-demand one keeps InfiniBand', () => {
+      const plan = planJob(input(gang(2, undefined, {spot: 'auto'}), [nd()]))
+      const spot = plan.candidates.find((c) => c.spot)!
+      const od = plan.candidates.find((c) => !c.spot)!
+      expect(od.interconnect).to.deep.equal(IB)
+      expect(spot.interconnect).to.include({kind: 'ethernet', gbps: null})
+      expect(spot.interconnect!.source).to.match(/Spot VMs cannot join an availability set/)
+      expect(spot.estimates.runHours.source).to.include('2-node gang on ethernet networking')
+      expect(od.estimates.runHours.source).to.not.match(/gang on/)
+      expect(spot.estimatedRunHours / od.estimatedRunHours).to.be.closeTo(
+        INTER_NODE_EFFICIENCY_PER_DOUBLING / SLOW_FABRIC_EFFICIENCY_PER_DOUBLING,
+        1e-3,
+      )
+    })
+
+    it('interconnect: required leaves only the on-demand market, with the reason in --explain', () => {
+      const plan = planJob(input(gang(2, 'required', {spot: 'auto'}), [nd()]))
+      expect(plan.candidates.map((c) => c.spot)).to.deep.equal([false])
+      const group = plan.excluded.find((g) => g.reason === 'interconnect')!
+      expect(group.subject).to.equal('azure/nd-ib')
+      expect(group.example.spot).to.equal(true)
+      expect(group.message).to.match(
+        /^azure\/nd-ib spot: a Spot gang does not get the shape's infiniband \(Azure: .*\); the job's 2-node gang requires a fabric .*run it on-demand$/,
+      )
+    })
+
+    it('spot only and required: nothing is feasible, and the reason is the Spot rule', () => {
+      const plan = planJob(input(gang(2, 'required', {spot: 'spot'}), [nd()]))
+      expect(plan.candidates).to.deep.equal([])
+      expect(plan.excluded.map((g) => g.reason)).to.include('interconnect')
+    })
+
+    it("a one-node Spot job, another cloud's Spot gang, and an Azure shape without InfiniBand are unchanged", () => {
+      const one = planJob(input(job({spot: 'spot', resources: {accelerators: [request('SLOW:8', ['SLOW'], 8)]}}), [nd()]))
+      expect(one.candidates).to.have.length(1)
+      expect('interconnect' in one.candidates[0]).to.equal(false)
+      const aws = planJob(input(gang(2, 'required', {spot: 'spot'}), [nd('aws')]))
+      expect(aws.candidates[0].interconnect).to.deep.equal(IB)
+      const roce = planJob(
+        input(gang(2, 'required', {spot: 'spot'}), [
+          offer({provider: 'azure', instanceType: 'x', count: 8, spot: 2, interconnect: {kind: 'roce', gbps: 1, source: 't'}}),
+        ]),
+      )
+      expect(roce.candidates[0].interconnect).to.include({kind: 'roce'})
+    })
+  })
 })
