@@ -485,7 +485,9 @@ export class LaunchRounds {
     }
     const said = this.d.journal.events(job.id).some((e) => e.kind === 'logs-not-shipped' && e.data.provider === provider.name)
     if (!said) {
-      const message = `the output and utilisation samples of attempts on ${provider.name} stay on the instance and go with it (no checkpoint.store): \`logs\` cannot show them once it is gone, and the idle policy cannot act there`
+      // A pod is Kubernetes' unit, an instance every other per-instance provider's.
+      const where = provider.name === 'kubernetes' ? 'pod' : 'instance'
+      const message = `the output and utilisation samples of attempts on ${provider.name} stay on the ${where} and go with it (no checkpoint.store): \`logs\` cannot show them once it is gone, and the idle policy cannot act there`
       this.d.journal.recordEvent(job.id, request.attemptId, 'logs-not-shipped', {provider: provider.name, message})
       this.d.emit('warning', message, {attemptId: request.attemptId})
     }

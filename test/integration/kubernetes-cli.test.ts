@@ -89,6 +89,12 @@ describe('the CLI on fake Kubernetes clusters', function () {
     expect(r.code, r.stderr + r.stdout).to.equal(0)
     const job = parseEnvelope(r.stdout).result.job
     expect(job.state).to.equal('SUCCEEDED')
+    // No store here: the job's output stays in the pod, and its event says so.
+    const status = await cli(['status', 'k8s-hello', '--json'])
+    const events = parseEnvelope(status.stdout).result.job.events as Array<{kind: string; data: {message: string}}>
+    const said = events.filter((e) => e.kind === 'logs-not-shipped')
+    expect(said, JSON.stringify(events.map((e) => e.kind))).to.have.length(1)
+    expect(said[0].data.message).to.match(/stay on the pod and go with it \(no checkpoint\.store\)/)
     const logs = await cli(['logs', 'k8s-hello'])
     expect(logs.stdout).to.include('hello from k8s-hello, 1 GPU')
     // Released once the attempt ended: the pod holds nothing, and is kept for its log.
