@@ -366,6 +366,21 @@ export class CheckpointSigner {
     return signer.sign(method, key, unregistered)
   }
 
+  /**
+   * A signed LIST (GET of the bucket itself) with these query parameters, for a files: prefix
+   * at launch; registered for redaction, as it only ever goes to skyhop's own HTTP client.
+   */
+  async listUrl(
+    bucket: {url: string; region: string; endpoint: string | null},
+    query: ReadonlyArray<readonly [string, string]>,
+    now: Date,
+  ): Promise<string> {
+    const spec = {...bucket, syncIntervalSeconds: null}
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now, 600)
+    return signer.sign('GET', '', undefined, query)
+  }
+
   private async sign(
     spec: CheckpointStoreSpec,
     location: StoreLocation,
@@ -387,7 +402,10 @@ export class CheckpointSigner {
     location: StoreLocation,
     now: Date,
     maxSeconds = MAX_URL_SECONDS,
-  ): Promise<{sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => string; expiresAt: string}> {
+  ): Promise<{
+    sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered', query?: PresignRequest['query']) => string
+    expiresAt: string
+  }> {
     const loaded = await this.credentials(location.scheme, now).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
@@ -418,11 +436,12 @@ export class CheckpointSigner {
     }
     // `unregistered`: a URL that only ever travels inside an object's body (the ship list's
     // hundreds), never in a message, is not added to the redaction set every redact() scans.
-    const sign = (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => {
+    const sign = (method: PresignRequest['method'], key: string, unregistered?: 'unregistered', query?: PresignRequest['query']) => {
       const request: PresignRequest = {
         method,
         bucket: location.bucket,
         key,
+        ...(query === undefined ? {} : {query}),
         region: location.region,
         ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
         expiresSeconds: lifetime,
