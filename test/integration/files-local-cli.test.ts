@@ -28,7 +28,8 @@ describe('files: and outputs: on this machine, through the CLI', function () {
   let machine: string
 
   beforeEach(async () => {
-    store = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey})})
+    // Two keys a LIST page, so a prefix of a few objects is listed over several pages.
+    store = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey}), listPageSize: 2})
     await store.start()
     home = tempHome()
     // Where the job's files land: a path "on the machine", here under the test's home.
@@ -139,5 +140,49 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     const jobs = await runCliAsync(['status', '--json'], {home, env})
     expect(parseEnvelope(jobs.stdout).result.jobs).to.deep.equal([])
     expect(existsSync(join(machine, 'w'))).to.equal(false)
+  })
+
+  it('copies every object under a bucket prefix into the tree before setup; an empty prefix is exit 2 with nothing recorded', async () => {
+    const put = (key: string, body: string) =>
+      store.objects.set(`datasets/${key}`, {body: Buffer.from(body), contentType: null, storedAt: new Date()})
+    put('shards/train-0.jsonl', '{"a":1}\n')
+    put('shards/train-1.jsonl', '{"a":2}\n{"a":3}\n')
+    put('shards/eval/eval-0.jsonl', '{"e":1}\n')
+    put('shards/eval/', '')
+    put('shards-v2/other', 'not under the prefix')
+    const m = machine
+    const {file, env} = setup(
+      [
+        'files:',
+        `  ${m}/data: s3://datasets/shards/`,
+        `setup: cat ${m}/data/eval/eval-0.jsonl`,
+        `run: find ${m}/data -type f | sort; cat ${m}/data/*.jsonl | wc -l`,
+        '',
+      ].join('\n'),
+    )
+    const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--wait', '--json'], {home, env})
+    expect(r.code, r.stderr + r.stdout).to.equal(0)
+    const jobId = parseEnvelope(r.stdout).result.job.id as string
+    const logs = await runCliAsync(['logs', jobId], {home, env})
+    expect(logs.stdout).to.include('{"e":1}')
+    expect(logs.stdout).to.include([`${m}/data/eval/eval-0.jsonl`, `${m}/data/train-0.jsonl`, `${m}/data/train-1.jsonl`].join('\n'))
+    expect(logs.stdout).to.match(/^3$/m)
+    expect(readFileSync(join(m, 'data', 'train-1.jsonl'), 'utf8')).to.equal('{"a":2}\n{"a":3}\n')
+    expect(existsSync(join(m, 'data', 'other'))).to.equal(false)
+    // Listed at launch over two pages, then each object got once by its signed URL.
+    expect(store.listed.map((p) => p.keys.length)).to.deep.equal([2, 2])
+    const gets = store.requests
+      .filter((q) => q.bucket === 'datasets' && q.method === 'GET' && q.key !== '')
+      .map((q) => `${q.key} ${q.status}`)
+    expect(gets.sort()).to.deep.equal(['shards/eval/eval-0.jsonl 200', 'shards/train-0.jsonl 200', 'shards/train-1.jsonl 200'])
+
+    const empty = setup(['files:', `  ${m}/none: s3://datasets/no-such-prefix/`, 'run: echo hi', ''].join('\n'))
+    const before = await runCliAsync(['status', '--json'], {home, env})
+    const e = await runCliAsync(['launch', empty.file, '-y', '--provider', 'local', '--json'], {home, env: empty.env})
+    expect(e.code, e.stderr).to.equal(2)
+    expect(parseEnvelope(e.stdout).error!.code).to.equal('FILES_PREFIX_EMPTY')
+    expect(parseEnvelope(e.stdout).error!.message).to.equal(`files: ${m}/none: nothing under s3://datasets/no-such-prefix/ to copy`)
+    const after = await runCliAsync(['status', '--json'], {home, env})
+    expect(parseEnvelope(after.stdout).result.jobs).to.deep.equal(parseEnvelope(before.stdout).result.jobs)
   })
 })
