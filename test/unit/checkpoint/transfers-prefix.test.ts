@@ -201,6 +201,14 @@ describe('files: a bucket prefix copied whole', () => {
       fake.failNext(1, 503, 'ServiceUnavailable', /^$/, 'GET')
       const down = await refusal(findFileObjects(spec('set/'), null, signer, client, new Date()))
       expect(down.exitCode).to.equal(4)
+      // A bucket that does not exist answers the LIST 404 NoSuchBucket: the user's (exit 2).
+      fake.failNext(1, 404, 'NoSuchBucket', /^$/, 'GET')
+      const gone = await refusal(findFileObjects(spec('set/'), null, signer, client, new Date()))
+      expect([gone.code, gone.exitCode, gone.message]).to.deep.equal([
+        'FILE_OBJECT_MISSING',
+        2,
+        'files: /data/set: the bucket s3://datasets does not exist',
+      ])
     } finally {
       await fake.stop()
     }
