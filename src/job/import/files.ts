@@ -57,11 +57,10 @@ export function importSkypilotFileMounts(value: unknown, file: string, draft: Dr
   for (const [dest, spec] of Object.entries(value)) {
     const at = ['file_mounts', dest]
     if (!dest.startsWith('/')) {
-      draft.note(
-        at,
-        'left-out',
-        `"${dest}" is not an absolute path: skyhop places files at absolute paths, and ~ or a relative path depends on the machine's user; write it as /…`,
-      )
+      const why = dest.startsWith('~')
+        ? "~ is the home of the machine's user, which skyhop does not know here"
+        : "a relative path is under SkyPilot's remote workdir (~/sky_workdir), which skyhop does not have"
+      draft.note(at, 'left-out', `"${dest}" is not an absolute path: skyhop places files at absolute paths, and ${why}; write it as /…`)
       continue
     }
     if (typeof spec === 'string') {
@@ -118,7 +117,12 @@ export function importSkypilotFileMounts(value: unknown, file: string, draft: Dr
   }
 }
 
-/** A bucket URL as a files: source; a copy of a path that is not a prefix yet is written as one (SkyPilot copies directories). */
+/**
+ * A bucket URL as a files: source. SkyPilot copies a bucket path whether it names one object
+ * or a folder (its own example copies both, as `gs://…/train-00001-of-01024` and
+ * `s3://…/results0`); skyhop reads a path without a final `/` as one object, so a folder's must
+ * end in `/`. The URL cannot tell which, so it is kept and the choice is said.
+ */
 function addBucket(draft: Draft, at: Path, dest: string, url: string, mode: 'copy' | 'mount'): void {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)(\/.*)?$/i.exec(url)
   const scheme = (m?.[1] ?? '').toLowerCase()
@@ -126,17 +130,14 @@ function addBucket(draft: Draft, at: Path, dest: string, url: string, mode: 'cop
     draft.note(at, 'left-out', `${url}: ${SKYPILOT_FOREIGN_STORES[scheme] ?? `skyhop knows no ${scheme}:// store`}; not converted`)
     return
   }
-  let source = url
   const key = (m[3] ?? '').replace(/^\/+/, '')
-  if (mode === 'copy' && key !== '' && !key.endsWith('/')) {
-    source = `${url}/`
+  if (mode === 'copy' && key !== '' && !key.endsWith('/'))
     draft.note(
       at,
       'approximated',
-      `SkyPilot copies a bucket path whole; written as the prefix ${source} (every object under it). If it names one object, drop the final /`,
+      `copied as one object; SkyPilot also copies a folder written so: if ${url} is one, write ${url}/ (every object under it)`,
     )
-  }
-  files(draft)[dest] = mode === 'copy' ? source : {source, mode}
+  files(draft)[dest] = mode === 'copy' ? url : {source: url, mode}
 }
 
 /**

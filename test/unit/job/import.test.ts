@@ -229,11 +229,11 @@ describe('import: SkyPilot file_mounts and dstack files', () => {
     expect(r.job.files).to.deep.equal({
       '/configs': join(dir, 'configs'),
       '/data/vocab.txt': join(dir, 'vocab.txt'),
-      '/datasets': 's3://imagenet-bucket/train/',
+      '/datasets': 's3://imagenet-bucket/train',
       '/whole': 'gs://open-data',
       '/mnt/ro': {source: 's3://corpus/2026/', mode: 'mount'},
       '/mnt/cached': {source: 'oss://corpus/2026', mode: 'mount'},
-      '/copied': 's3://models/llama/',
+      '/copied': 's3://models/llama',
       '/code': join(dir, 'configs'),
     })
     expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
@@ -258,8 +258,12 @@ describe('import: SkyPilot file_mounts and dstack files', () => {
     )
     expect(why('/file_mounts/~1output')[0]).to.include('the bucket (no name given)')
     expect(why('/file_mounts/~1ibm')[0]).to.include('IBM Cloud Object Storage')
-    expect(why('/file_mounts/~1datasets')[0]).to.include('written as the prefix s3://imagenet-bucket/train/')
-    expect(why('/file_mounts/~0~1lit')[0]).to.include('"~/lit" is not an absolute path')
+    expect(why('/file_mounts/~1datasets')[0]).to.equal(
+      'copied as one object; SkyPilot also copies a folder written so: if s3://imagenet-bucket/train is one, write s3://imagenet-bucket/train/ (every object under it)',
+    )
+    expect(why('/file_mounts/~0~1lit')[0]).to.include(
+      '"~/lit" is not an absolute path: skyhop places files at absolute paths, and ~ is the home of the machine\'s user',
+    )
     expect(why('/file_mounts/~1missing')[0]).to.include(`./not-here does not exist here (looked for ${join(dir, 'not-here')})`)
   })
 
@@ -316,6 +320,27 @@ describe('import: SkyPilot file_mounts and dstack files', () => {
       ['/file_mounts/~1checkpoint', 'left-out'],
       ['/file_mounts/~0~1lit', 'left-out'],
     ])
+    // SkyPilot's own file_mounts example: every form it shows, each converted or listed at its line.
+    const example = read('skypilot/using_file_mounts.yaml')
+    const skyDir = join(foreign, 'skypilot')
+    expect(example.job.files).to.deep.include({
+      '/sky': skyDir,
+      '/train-00001-of-01024': 'gs://cloud-tpu-test-datasets/fake_imagenet/train-00001-of-01024',
+      '/data/train-00001-of-01024': 'gs://cloud-tpu-test-datasets/fake_imagenet/train-00001-of-01024',
+      '/s3-data-test': 's3://fah-public-data-covid19-cryptic-pockets/human/il6/PROJ14534/RUN999/CLONE0/results0',
+      '/s3-data-file': 's3://fah-public-data-covid19-cryptic-pockets/human/il6/PROJ14534/RUN999/CLONE0/results0/frame0.xtc',
+    })
+    const mounts = example.unmapped.filter((u) => u.path.startsWith('/file_mounts/'))
+    // The 15 entries of the file: each is listed, the 5 converted ones with what changed (a path
+    // written absolute, a bucket path copied as one object).
+    expect(new Set(mounts.map((u) => u.path)).size).to.equal(15)
+    expect(mounts.filter((u) => u.kind === 'left-out').map((u) => [u.path, u.line])).to.deep.include.members([
+      ['/file_mounts/~1setup.py', 29],
+      ['/file_mounts/~0~1tmpfile', 32],
+      ['/file_mounts/relative_dir', 61],
+      ['/file_mounts/~0~1data~1train-00001-of-01024', 71],
+    ])
+    expect(mounts.find((u) => u.path === '/file_mounts/relative_dir')!.reason).to.include("SkyPilot's remote workdir (~/sky_workdir)")
     // qlora's requirements.txt and train.py are not in test/data: listed, not written as paths that do not exist.
     const qlora = read('dstack/qlora.dstack.yml')
     expect(qlora.job).to.not.have.any.keys('files', 'workdir')
