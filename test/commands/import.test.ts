@@ -21,6 +21,10 @@ const files = (dir: string) =>
  */
 const NO_OFFER: Record<string, {why: string; reason: string}> = {
   'tgi-service.dstack.yml': {why: 'the bundled catalog has no offer of 2 H200 on one machine', reason: 'accelerator-mismatch'},
+  'using_file_mounts.yaml': {
+    why: 'the task allows only AWS and asks for no accelerator, and the bundled catalog has only GPU offers on AWS',
+    reason: 'accelerator-not-requested',
+  },
   'trl-amd.dstack.yml': {
     why: 'the bundled catalog sells MI300X only 8 to a machine; the file asks for one',
     reason: 'accelerator-mismatch',
