@@ -20,16 +20,12 @@ export function hasTransfers(spec: Pick<JobSpec, 'files' | 'outputs'>): boolean 
 
 /**
  * Where a bucket is reached: its own region and endpoint, else the job's store's when the store
- * is of the same kind. gs:// is parsed but cannot be signed: skyhop has no Google Cloud Storage signer yet.
+ * is of the same kind.
  */
 export function bucketTarget(ref: BucketRef, store: CheckpointStoreSpec | null): {url: string; region: string; endpoint: string | null} {
   const url = `${ref.scheme}://${ref.bucket}`
-  if (ref.scheme === 'gs') {
-    throw new UsageError(`${url}/${ref.key}: skyhop cannot sign Google Cloud Storage URLs yet, so it can copy nothing from or to gs://`, {
-      code: 'FILES_SCHEME_UNSUPPORTED',
-      hint: 'Mount the bucket with mode: mount on Google Cloud (gcsfuse), or copy it to an s3://, oss://, obs:// or cos:// bucket.',
-    })
-  }
+  // Cloud Storage signs for any location (scope region `auto`), and no job store is gs://.
+  if (ref.scheme === 'gs') return {url, region: 'auto', endpoint: ref.endpoint}
   const same = store !== null && parseStoreUrl(store).scheme === ref.scheme ? store : null
   const region = ref.region ?? same?.region ?? null
   if (region === null) {
@@ -106,7 +102,7 @@ function storeFailed(ref: BucketRef, what: string): (error: unknown) => never {
   return (error: unknown) => {
     const cause = error instanceof Error ? error : new Error(String(error))
     throw new ProviderError(
-      STORE_PROVIDER[ref.scheme as StoreScheme],
+      ref.scheme === 'gs' ? 'gcp' : STORE_PROVIDER[ref.scheme as StoreScheme],
       error instanceof ProviderError ? error.category : 'unavailable',
       `${what}: ${redact(cause.message)}`,
       {code: 'FILES_FETCH_FAILED', hint: 'Nothing was recorded: check the bucket and its credentials, and launch again.', cause},
@@ -116,7 +112,7 @@ function storeFailed(ref: BucketRef, what: string): (error: unknown) => never {
 
 /**
  * Every object under a prefix, a page at a time: ListObjectsV2 (`list-type=2`, continuation
- * tokens) on S3 and OSS; ListObjects (`marker`) on COS and OBS, whose own APIs list that way.
+ * tokens) on S3, OSS and Cloud Storage; ListObjects (`marker`) on COS and OBS, whose own APIs list that way.
  * Each object keeps its key, size and ETag, as a single object's HEAD does, and lands at
  * `DEST/REST OF KEY`. Folder markers (keys ending in `/`) are directories, not files.
  */
@@ -131,7 +127,8 @@ async function listPrefix(
 ): Promise<FileObject[]> {
   const where = `${ref.scheme}://${ref.bucket}/${ref.key}`
   const target = bucketTarget(ref, store)
-  const v2 = ref.scheme === 's3' || ref.scheme === 'oss'
+  // Cloud Storage's XML API lists as S3 does, with list-type=2 and continuation tokens.
+  const v2 = ref.scheme === 's3' || ref.scheme === 'oss' || ref.scheme === 'gs'
   const found: FileObject[] = []
   let bytes = 0
   let next: string | null = null

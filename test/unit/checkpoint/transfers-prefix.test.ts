@@ -5,6 +5,9 @@
 // DEST/REST OF KEY. An empty prefix, a prefix past the cap, a key that cannot be a path and a
 // store that refuses are each refused before anything is recorded.
 import {expect} from 'chai'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
 
 import {CheckpointSigner} from '../../../src/checkpoint/checkpoint-store.js'
 import {findFileObjects, signTransfers} from '../../../src/checkpoint/transfers.js'
@@ -15,6 +18,7 @@ import type {BucketScheme, FileObject, JobSpec} from '../../../src/model/job-spe
 import {FakeObjectStore} from '../../fakes/fake-object-store.js'
 import type {ObjectStoreDialect} from '../../fakes/fake-object-store-dialect.js'
 import {cosDialect} from '../../fakes/fake-cos-dialect.js'
+import {gcsDialect} from '../../fakes/fake-gcs-dialect.js'
 import {obsDialect} from '../../fakes/fake-obs-dialect.js'
 import {ossDialect} from '../../fakes/fake-oss-dialect.js'
 import {s3Dialect} from '../../fakes/fake-s3-dialect.js'
@@ -25,10 +29,11 @@ const KEYS = {
   cos: {id: 'AKIDfakeTencentPrefix01', secret: 'fakeTencentPrefixSecretKey000001'},
   obs: {id: 'HWFAKEPREFIXAK000001', secret: 'fakeHuaweiPrefixSecretKey0000001'},
 }
-const WORLDS: Record<
-  Exclude<BucketScheme, 'gs'>,
-  {dialect: ObjectStoreDialect; env: Record<string, string>; region: string; bucket: string}
-> = {
+// Google's published dummy service account (test/data/signing/gcs-v4): the fake verifies with its public half.
+const GCS_KEY_FILE = resolve('test', 'data', 'signing', 'gcs-v4', 'service-account.json')
+const GCS_ACCOUNT = JSON.parse(readFileSync(GCS_KEY_FILE, 'utf8')) as {client_email: string; private_key: string}
+
+const WORLDS: Record<BucketScheme, {dialect: ObjectStoreDialect; env: Record<string, string>; region: string; bucket: string}> = {
   s3: {
     dialect: s3Dialect({[KEYS.s3.id]: KEYS.s3.secret}),
     env: {AWS_ACCESS_KEY_ID: KEYS.s3.id, AWS_SECRET_ACCESS_KEY: KEYS.s3.secret, AWS_EC2_METADATA_DISABLED: 'true'},
@@ -46,6 +51,12 @@ const WORLDS: Record<
     env: {TENCENTCLOUD_SECRET_ID: KEYS.cos.id, TENCENTCLOUD_SECRET_KEY: KEYS.cos.secret},
     region: 'ap-guangzhou',
     bucket: 'datasets-1250000000',
+  },
+  gs: {
+    dialect: gcsDialect({[GCS_ACCOUNT.client_email]: GCS_ACCOUNT.private_key}),
+    env: {GOOGLE_APPLICATION_CREDENTIALS: GCS_KEY_FILE},
+    region: 'auto',
+    bucket: 'datasets',
   },
   obs: {
     dialect: obsDialect({[KEYS.obs.id]: KEYS.obs.secret}),
@@ -80,14 +91,17 @@ async function refusal(promise: Promise<unknown>): Promise<UsageError | Provider
   try {
     await promise
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ProviderError) return error
+    // By shape: a class reached through a dynamic import (the signer loads a cloud's credentials
+    // lazily) can be another instance of the same module under the test loader.
+    if (error instanceof Error && typeof (error as UsageError).exitCode === 'number' && typeof (error as UsageError).code === 'string')
+      return error as UsageError | ProviderError
     throw error
   }
   throw new Error('expected a refusal')
 }
 
 describe('files: a bucket prefix copied whole', () => {
-  for (const scheme of ['s3', 'oss', 'cos', 'obs'] as const) {
+  for (const scheme of ['s3', 'oss', 'cos', 'obs', 'gs'] as const) {
     it(`${scheme}: lists every object under the prefix page by page, signed as ${scheme} signs, and signs a GET of each into the tree`, async () => {
       const {fake, signer, put, spec} = await world(scheme)
       try {
@@ -128,7 +142,7 @@ describe('files: a bucket prefix copied whole', () => {
           expect(res.status, line[4]).to.equal(200)
           expect((await res.text()).length).to.equal([10, 20, 30, 1][i])
         }
-        expect(t!.list).to.not.include(KEYS[scheme].secret)
+        expect(t!.list).to.not.include(scheme === 'gs' ? 'PRIVATE KEY' : KEYS[scheme].secret)
       } finally {
         await fake.stop()
       }
@@ -225,5 +239,41 @@ describe('files: a bucket prefix copied whole', () => {
     } finally {
       await fake.stop()
     }
+  })
+
+  it('gs://: one object HEADed and got, an output PUT, each signed V4 with the service account; a login that holds no key is refused', async () => {
+    const {fake, signer, put} = await world('gs')
+    try {
+      put('models/w.bin', 'W'.repeat(64))
+      const ref = {kind: 'bucket' as const, scheme: 'gs' as const, bucket: 'datasets', region: null, endpoint: fake.endpoint}
+      const spec: Pick<JobSpec, 'files' | 'fileObjects' | 'outputs'> = {
+        files: [{path: '/m/w.bin', mode: 'copy', source: {...ref, key: 'models/w.bin'}}],
+        outputs: [{path: '/m/results', to: {...ref, key: 'runs/7'}}],
+      }
+      const found = await findFileObjects(spec, null, signer, client, new Date())
+      expect(found).to.deep.equal([{path: '/m/w.bin', bytes: 64, etag: found[0].etag, md5: true}])
+      const t = await signTransfers({...spec, fileObjects: found}, 'job-1', 'att-1', {store: null, signer, now: new Date(), shared: true})
+      const [get, out] = t!.list
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split('\t'))
+      expect(get[4]).to.match(/\/datasets\/models\/w\.bin\?X-Goog-Algorithm=GOOG4-RSA-SHA256&/)
+      expect((await fetch(get[4])).status).to.equal(200)
+      // The runner's upload: a PUT with the content type it always sends, which the URL does not sign.
+      const up = await fetch(out[2], {method: 'PUT', body: 'tar-bytes', headers: {'content-type': 'application/octet-stream'}})
+      expect(up.status).to.equal(200)
+      expect(fake.object('datasets', 'runs/7/results.tar')!.body.toString()).to.equal('tar-bytes')
+      // A URL for one object does not open another.
+      expect((await fetch(get[4].replace('w.bin', 'x.bin'))).status).to.equal(403)
+    } finally {
+      await fake.stop()
+    }
+    const home = mkdtempSync(join(tmpdir(), 'skyhop-gcs-'))
+    const login = join(home, 'adc.json')
+    writeFileSync(login, JSON.stringify({type: 'authorized_user', client_id: 'c', client_secret: 's', refresh_token: 'r'}))
+    const userSigner = new CheckpointSigner({env: {GOOGLE_APPLICATION_CREDENTIALS: login}, homeDir: home})
+    const e = await refusal(userSigner.objectUrl({url: 'gs://b', region: 'auto', endpoint: null}, 'GET', 'k', new Date()))
+    expect([e.code, e.exitCode]).to.deep.equal(['PROVIDER_BAD_CREDENTIALS', 4])
+    expect(e.message).to.include('authorized-user login, which holds no key to sign Cloud Storage URLs')
   })
 })
