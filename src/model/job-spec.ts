@@ -285,7 +285,7 @@ export interface WorkdirArchive {
   bytes: number
 }
 
-/** The bucket URL schemes a `files:` or `outputs:` entry may name; gs:// is parsed though skyhop cannot sign for it yet. */
+/** The bucket URL schemes a `files:` or `outputs:` entry may name (gs:// signed with a service-account key, checkpoint/checkpoint-store.ts). */
 export type BucketScheme = 's3' | 'oss' | 'obs' | 'cos' | 'gs'
 
 /**

@@ -6,9 +6,10 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {gcsDialect} from '../fakes/fake-gcs-dialect.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {KEY} from './aws-helpers.js'
@@ -184,5 +185,51 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     expect(parseEnvelope(e.stdout).error!.message).to.equal(`files: ${m}/none: nothing under s3://datasets/no-such-prefix/ to copy`)
     const after = await runCliAsync(['status', '--json'], {home, env})
     expect(parseEnvelope(after.stdout).result.jobs).to.deep.equal(parseEnvelope(before.stdout).result.jobs)
+  })
+
+  it('copies a gs:// object and prefix and uploads an output to gs://, every URL a V4 URL the fake Cloud Storage verifies', async () => {
+    // Google's published dummy service account signs; the fake holds its public half.
+    const keyFile = resolve('test', 'data', 'signing', 'gcs-v4', 'service-account.json')
+    const account = JSON.parse(readFileSync(keyFile, 'utf8')) as {client_email: string; private_key: string}
+    const gcs = new FakeObjectStore({dialect: gcsDialect({[account.client_email]: account.private_key}), listPageSize: 2})
+    await gcs.start()
+    try {
+      const put = (key: string, body: string) =>
+        gcs.objects.set(`open-data/${key}`, {body: Buffer.from(body), contentType: null, storedAt: new Date()})
+      put('models/w.bin', 'G'.repeat(300))
+      put('shards/a.txt', 'a\n')
+      put('shards/b/c.txt', 'c\n')
+      put('shards/b/d.txt', 'd\n')
+      const m = machine
+      const {file, env} = setup(
+        [
+          'files:',
+          `  ${m}/w.bin: {source: gs://open-data/models/w.bin, endpoint: "${gcs.endpoint}"}`,
+          `  ${m}/shards: {source: gs://open-data/shards/, endpoint: "${gcs.endpoint}"}`,
+          'outputs:',
+          `  ${m}/results: {to: gs://open-data/runs/1, endpoint: "${gcs.endpoint}"}`,
+          `run: wc -c < ${m}/w.bin; cat ${m}/shards/a.txt ${m}/shards/b/*.txt | tr -d "\\n"; echo; mkdir -p ${m}/results && echo ok > ${m}/results/r`,
+          '',
+        ].join('\n'),
+      )
+      const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--wait', '--json'], {
+        home,
+        env: {...env, GOOGLE_APPLICATION_CREDENTIALS: keyFile},
+      })
+      expect(r.code, r.stderr + r.stdout).to.equal(0)
+      const logs = await runCliAsync(['logs', parseEnvelope(r.stdout).result.job.id as string], {home, env})
+      expect(logs.stdout).to.match(/^300$/m)
+      expect(logs.stdout).to.match(/^acd$/m)
+      // Every request the fake answered passed its signature check: none was refused.
+      expect(gcs.requests.filter((q) => q.status >= 400)).to.deep.equal([])
+      expect(gcs.requests.map((q) => q.method).sort()).to.deep.equal(['GET', 'GET', 'GET', 'GET', 'GET', 'GET', 'HEAD', 'PUT'])
+      const archive = gcs.object('open-data', 'runs/1/results.tar')
+      expect(archive, [...gcs.objects.keys()].join(' ')).to.not.equal(undefined)
+      const out = mkdtempSync(join(home, 'untar-'))
+      execFileSync('tar', ['-xf', '-', '-C', out], {input: archive!.body})
+      expect(readFileSync(join(out, 'r'), 'utf8')).to.equal('ok\n')
+    } finally {
+      await gcs.stop()
+    }
   })
 })
