@@ -19,6 +19,7 @@ import {presignObs} from '../clouds/huaweicloud/obs-presign.js'
 import {loadTencentCredentials} from '../clouds/tencentcloud/credentials.js'
 import {presignCos} from '../clouds/tencentcloud/cos-presign.js'
 import type {CredentialContext, LoadedCredentials} from '../clouds/common/credentials.js'
+import type {GcsSigningKey} from '../clouds/gcp/gcs-presign.js'
 import type {SkyhopConfig} from '../config.js'
 import type {CheckpointStoreSpec, JobSpec} from '../model/job-spec.js'
 import type {JobRecord} from '../model/records.js'
@@ -182,6 +183,7 @@ export const SECRETS_URL_SECONDS = 3600
 /** Signs with whichever cloud owns the store; credentials are loaded once per signer. */
 export class CheckpointSigner {
   private readonly loaded = new Map<StoreScheme, {found: Promise<LoadedCredentials<unknown>>; at: number; expiresAt: number | null}>()
+  private gcsKey: Promise<LoadedCredentials<GcsSigningKey>> | null = null
 
   constructor(private readonly context: Partial<CredentialContext> = {}) {}
 
@@ -360,10 +362,65 @@ export class CheckpointSigner {
     now: Date,
     unregistered?: 'unregistered',
   ): Promise<string> {
+    if (bucket.url.startsWith('gs://')) return this.gcsUrl(bucket, method, key, now, MAX_URL_SECONDS, unregistered)
     const spec = {...bucket, syncIntervalSeconds: null}
     const location = parseStoreUrl(spec)
     const signer = await this.signer(spec, location, now)
     return signer.sign(method, key, unregistered)
+  }
+
+  /**
+   * A signed LIST (GET of the bucket itself) with these query parameters, for a files: prefix
+   * at launch; registered for redaction, as it only ever goes to skyhop's own HTTP client.
+   */
+  async listUrl(
+    bucket: {url: string; region: string; endpoint: string | null},
+    query: ReadonlyArray<readonly [string, string]>,
+    now: Date,
+  ): Promise<string> {
+    if (bucket.url.startsWith('gs://')) return this.gcsUrl(bucket, 'GET', '', now, 600, undefined, query)
+    const spec = {...bucket, syncIntervalSeconds: null}
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now, 600)
+    return signer.sign('GET', '', undefined, query)
+  }
+
+  /**
+   * A Cloud Storage V4 URL (a files: or outputs: gs:// bucket; no job store is one), signed with
+   * the service-account key of GOOGLE_APPLICATION_CREDENTIALS or gcloud's ADC file.
+   */
+  private async gcsUrl(
+    bucket: {url: string; endpoint: string | null},
+    method: PresignRequest['method'],
+    key: string,
+    now: Date,
+    seconds: number,
+    unregistered?: 'unregistered',
+    query?: PresignRequest['query'],
+  ): Promise<string> {
+    this.gcsKey ??= import('../clouds/gcp/credentials.js').then((m) => m.loadGcsSigningKey(this.context))
+    const found = this.gcsKey
+    // A failed load is not cached: the next launch looks again.
+    found.catch(() => {
+      if (this.gcsKey === found) this.gcsKey = null
+    })
+    const loaded = await found
+    const {presignGcs} = await import('../clouds/gcp/gcs-presign.js')
+    const url = presignGcs(
+      {
+        method,
+        bucket: bucket.url.slice('gs://'.length).replace(/\/.*$/, ''),
+        key,
+        region: 'auto',
+        ...(bucket.endpoint === null ? {} : {endpoint: bucket.endpoint}),
+        ...(query === undefined ? {} : {query}),
+        expiresSeconds: seconds,
+        now,
+      },
+      loaded.credentials,
+    )
+    if (unregistered === undefined) registerSecret(url)
+    return url
   }
 
   private async sign(
@@ -387,7 +444,10 @@ export class CheckpointSigner {
     location: StoreLocation,
     now: Date,
     maxSeconds = MAX_URL_SECONDS,
-  ): Promise<{sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => string; expiresAt: string}> {
+  ): Promise<{
+    sign: (method: PresignRequest['method'], key: string, unregistered?: 'unregistered', query?: PresignRequest['query']) => string
+    expiresAt: string
+  }> {
     const loaded = await this.credentials(location.scheme, now).catch((error: unknown) => {
       // Say that the credentials were wanted for the store, not for launching on that cloud.
       if (!(error instanceof ProviderError)) throw error
@@ -418,11 +478,12 @@ export class CheckpointSigner {
     }
     // `unregistered`: a URL that only ever travels inside an object's body (the ship list's
     // hundreds), never in a message, is not added to the redaction set every redact() scans.
-    const sign = (method: PresignRequest['method'], key: string, unregistered?: 'unregistered') => {
+    const sign = (method: PresignRequest['method'], key: string, unregistered?: 'unregistered', query?: PresignRequest['query']) => {
       const request: PresignRequest = {
         method,
         bucket: location.bucket,
         key,
+        ...(query === undefined ? {} : {query}),
         region: location.region,
         ...(location.endpoint === null ? {} : {endpoint: location.endpoint}),
         expiresSeconds: lifetime,

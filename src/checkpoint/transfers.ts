@@ -9,6 +9,7 @@ import type {HttpClient} from '../http/client.js'
 import type {AttemptTransfers} from '../model/checkpoint.js'
 import type {BucketRef, CheckpointStoreSpec, FileObject, JobSpec} from '../model/job-spec.js'
 import {redact} from '../util/redact.js'
+import {at, childrenNamed, parseXml, textAt} from '../clouds/aws/xml.js'
 import {CHECKPOINT_CONTENT_TYPE} from '../clouds/common/presign.js'
 import {STORE_PROVIDER, jobKey, parseStoreUrl, workdirKey, type CheckpointSigner, type StoreScheme} from './checkpoint-store.js'
 
@@ -19,16 +20,12 @@ export function hasTransfers(spec: Pick<JobSpec, 'files' | 'outputs'>): boolean 
 
 /**
  * Where a bucket is reached: its own region and endpoint, else the job's store's when the store
- * is of the same kind. gs:// is parsed but cannot be signed: skyhop has no Google Cloud Storage signer yet.
+ * is of the same kind.
  */
 export function bucketTarget(ref: BucketRef, store: CheckpointStoreSpec | null): {url: string; region: string; endpoint: string | null} {
   const url = `${ref.scheme}://${ref.bucket}`
-  if (ref.scheme === 'gs') {
-    throw new UsageError(`${url}/${ref.key}: skyhop cannot sign Google Cloud Storage URLs yet, so it can copy nothing from or to gs://`, {
-      code: 'FILES_SCHEME_UNSUPPORTED',
-      hint: 'Mount the bucket with mode: mount on Google Cloud (gcsfuse), or copy it to an s3://, oss://, obs:// or cos:// bucket.',
-    })
-  }
+  // Cloud Storage signs for any location (scope region `auto`), and no job store is gs://.
+  if (ref.scheme === 'gs') return {url, region: 'auto', endpoint: ref.endpoint}
   const same = store !== null && parseStoreUrl(store).scheme === ref.scheme ? store : null
   const region = ref.region ?? same?.region ?? null
   if (region === null) {
@@ -52,26 +49,25 @@ export async function findFileObjects(
   signer: CheckpointSigner,
   client: Pick<HttpClient, 'request'>,
   now: Date,
+  limits: PrefixLimits = PREFIX_LIMITS,
 ): Promise<FileObject[]> {
   const found: FileObject[] = []
   for (const entry of spec.files ?? []) {
     if (entry.mode !== 'copy' || entry.source.kind !== 'bucket') continue
     const ref = entry.source
+    if (isPrefix(ref)) {
+      found.push(...(await listPrefix(entry.path, ref, store, signer, client, now, limits)))
+      continue
+    }
     const where = `${ref.scheme}://${ref.bucket}/${ref.key}`
     const url = await signer.objectUrl(bucketTarget(ref, store), 'HEAD', ref.key, now)
-    const head = await client.request({method: 'HEAD', url, accept: (s) => s === 200 || s === 404}).catch((error: unknown) => {
-      const cause = error instanceof Error ? error : new Error(String(error))
-      throw new ProviderError(
-        STORE_PROVIDER[ref.scheme as StoreScheme],
-        error instanceof ProviderError ? error.category : 'unavailable',
-        `files: ${entry.path}: asking for ${where} failed: ${redact(cause.message)}`,
-        {code: 'FILES_FETCH_FAILED', hint: 'Nothing was recorded: check the bucket and its credentials, and launch again.', cause},
-      )
-    })
+    const head = await client
+      .request({method: 'HEAD', url, accept: (s) => s === 200 || s === 404})
+      .catch(storeFailed(ref, `files: ${entry.path}: asking for ${where} failed`))
     if (head.status === 404) {
       throw new UsageError(`files: ${entry.path}: ${where} does not exist`, {
         code: 'FILE_OBJECT_MISSING',
-        hint: 'Nothing was recorded. Check the key (copy mode takes one object, not a prefix).',
+        hint: 'Nothing was recorded. Check the key; end it with / to copy every object under a prefix.',
       })
     }
     const etag = (head.headers.etag ?? '').replace(/^W\//, '').replace(/"/g, '')
@@ -83,6 +79,139 @@ export async function findFileObjects(
     })
   }
   return found
+}
+
+/** Whether a bucket source names a prefix (ends in `/`, or is the whole bucket): copy mode copies every object under it. */
+export function isPrefix(ref: Pick<BucketRef, 'key'>): boolean {
+  return ref.key === '' || ref.key.endsWith('/')
+}
+
+/**
+ * How much one prefix entry may copy before setup: past this, a copy is the wrong tool (mode:
+ * mount reads on demand), and the attempt's list of signed URLs (one per object, ~0.6 KB
+ * each) stays a few MB.
+ */
+export interface PrefixLimits {
+  objects: number
+  bytes: number
+}
+export const PREFIX_LIMITS: PrefixLimits = {objects: 10_000, bytes: 500 * 1024 ** 3}
+
+/** A store that refused or failed a request at launch: the provider's error (exit 4), the URL redacted. */
+function storeFailed(ref: BucketRef, what: string): (error: unknown) => never {
+  return (error: unknown) => {
+    const cause = error instanceof Error ? error : new Error(String(error))
+    throw new ProviderError(
+      ref.scheme === 'gs' ? 'gcp' : STORE_PROVIDER[ref.scheme as StoreScheme],
+      error instanceof ProviderError ? error.category : 'unavailable',
+      `${what}: ${redact(cause.message)}`,
+      {code: 'FILES_FETCH_FAILED', hint: 'Nothing was recorded: check the bucket and its credentials, and launch again.', cause},
+    )
+  }
+}
+
+/**
+ * Every object under a prefix, a page at a time: ListObjectsV2 (`list-type=2`, continuation
+ * tokens) on S3, OSS and Cloud Storage; ListObjects (`marker`) on COS and OBS, whose own APIs list that way.
+ * Each object keeps its key, size and ETag, as a single object's HEAD does, and lands at
+ * `DEST/REST OF KEY`. Folder markers (keys ending in `/`) are directories, not files.
+ */
+async function listPrefix(
+  dest: string,
+  ref: BucketRef,
+  store: CheckpointStoreSpec | null,
+  signer: CheckpointSigner,
+  client: Pick<HttpClient, 'request'>,
+  now: Date,
+  limits: PrefixLimits,
+): Promise<FileObject[]> {
+  const where = `${ref.scheme}://${ref.bucket}/${ref.key}`
+  const target = bucketTarget(ref, store)
+  // Cloud Storage's XML API lists as S3 does, with list-type=2 and continuation tokens.
+  const v2 = ref.scheme === 's3' || ref.scheme === 'oss' || ref.scheme === 'gs'
+  const found: FileObject[] = []
+  let bytes = 0
+  let next: string | null = null
+  for (let page = 1; ; page++) {
+    const query: Array<[string, string]> = v2 ? [['list-type', '2']] : []
+    query.push(['max-keys', '1000'], ['prefix', ref.key])
+    if (next !== null) query.push([v2 ? 'continuation-token' : 'marker', next])
+    const url = await signer.listUrl(target, query, now)
+    const res = await client
+      .request({url, accept: (s) => (s >= 200 && s < 300) || s === 404})
+      .catch(storeFailed(ref, `files: ${dest}: listing ${where} failed`))
+    if (res.status === 404) {
+      throw new UsageError(`files: ${dest}: the bucket ${ref.scheme}://${ref.bucket} does not exist`, {
+        code: 'FILE_OBJECT_MISSING',
+        hint: 'Nothing was recorded. Check the bucket name and its region.',
+      })
+    }
+    let doc
+    try {
+      doc = parseXml(res.body)
+    } catch (error) {
+      throw storeFailed(ref, `files: ${dest}: listing ${where} answered something that is not a bucket listing`)(error)
+    }
+    if (doc.name !== 'ListBucketResult')
+      storeFailed(ref, `files: ${dest}: listing ${where} failed`)(new Error(`answered <${doc.name}> instead of <ListBucketResult>`))
+    const contents = childrenNamed(doc, 'Contents')
+    for (const item of contents) {
+      // Untrimmed: a key may begin or end with a space.
+      const key = at(item, 'Key')?.text ?? ''
+      if (key.endsWith('/')) continue
+      const rest = key.slice(ref.key.length)
+      if (!key.startsWith(ref.key) || rest.split('/').some((part) => part === '' || part === '.' || part === '..'))
+        throw new UsageError(
+          `files: ${dest}: ${ref.scheme}://${ref.bucket}/${key} cannot be placed under ${dest} (an empty, . or .. part in its key)`,
+          {
+            code: 'FILES_KEY_UNSAFE',
+            hint: 'Nothing was recorded. Rename the object, or copy a narrower prefix.',
+          },
+        )
+      const etag = (textAt(item, 'ETag') ?? '').replace(/^W\//, '').replace(/"/g, '')
+      const size = Number(textAt(item, 'Size') ?? Number.NaN)
+      if (!Number.isSafeInteger(size) || size < 0)
+        storeFailed(ref, `files: ${dest}: listing ${where} failed`)(new Error(`no size for ${key} in the listing`))
+      bytes += size
+      // A listing does not say how an object is encrypted, so its ETag is never taken for an MD5
+      // (SSE-KMS gives 32 hex digits that are not one): If-Match and the size still hold it.
+      found.push({path: `${dest}/${rest}`, entry: dest, key, bytes: size, etag: etag === '' ? null : etag, md5: false})
+      if (found.length > limits.objects || bytes > limits.bytes)
+        throw new UsageError(
+          `files: ${dest}: ${where} holds more than ${found.length > limits.objects ? `${limits.objects.toLocaleString('en-US')} objects` : `${formatBytes(limits.bytes)}`}, more than copy mode places before setup`,
+          {
+            code: 'FILES_PREFIX_TOO_LARGE',
+            hint: "Nothing was recorded. Copy a narrower prefix, or read it on demand with mode: mount on the bucket's own cloud.",
+          },
+        )
+    }
+    const truncated = textAt(doc, 'IsTruncated') === 'true'
+    if (!truncated) break
+    next = v2 ? (textAt(doc, 'NextContinuationToken') ?? null) : (textAt(doc, 'NextMarker') ?? textAt(contents.at(-1), 'Key') ?? null)
+    if (next === null || next === '')
+      storeFailed(ref, `files: ${dest}: listing ${where} failed`)(new Error(`page ${page} is truncated but says where to go on from`))
+  }
+  if (found.length === 0) {
+    throw new UsageError(`files: ${dest}: nothing under ${where} to copy`, {
+      code: 'FILES_PREFIX_EMPTY',
+      hint: 'Nothing was recorded. Check the prefix (keys are case-sensitive; a folder is KEY/), or drop the entry.',
+    })
+  }
+  // A key that is both a file and a folder of others (a, a/b) cannot be recreated as a tree.
+  const paths = new Set(found.map((o) => o.path))
+  const clash = found.find((o) => paths.has(o.path.slice(0, o.path.lastIndexOf('/'))) && o.path.lastIndexOf('/') > dest.length)
+  if (clash) {
+    const parent = clash.path.slice(0, clash.path.lastIndexOf('/'))
+    throw new UsageError(`files: ${dest}: ${parent} would be both a file and the directory holding ${clash.path}`, {
+      code: 'FILES_KEY_UNSAFE',
+      hint: 'Nothing was recorded. Rename one of the two objects, or copy a narrower prefix.',
+    })
+  }
+  return found
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(0)} GiB` : `${n} bytes`
 }
 
 /** The object an output's archive is written to, under its destination: `NAME.tar`, NAME the path's last part. */
@@ -130,6 +259,11 @@ export function outputKey(
 ): string {
   if (to.kind === 'store') return jobKey(parseStoreUrl(store!), jobId, 'outputs', outputObjectName(path))
   return [to.key, outputObjectName(path)].filter((s) => s !== '').join('/')
+}
+
+/** The ETag goes back as If-Match (a changed object answers 412), and as the MD5 to check when it is one. */
+function etagField(object: FileObject): string {
+  return object.etag === null ? '-' : `${object.md5 ? 'md5' : 'etag'}:${object.md5 ? object.etag.toLowerCase() : object.etag}`
 }
 
 /**
@@ -182,16 +316,23 @@ export async function signTransfers(
       lines.push(['untar', clean(entry.path), archive.sha256!, clean(name), url].join('\t'))
       continue
     }
-    const object = (spec.fileObjects ?? []).find((o) => o.path === entry.path)
+    const listed = isPrefix(entry.source) ? (spec.fileObjects ?? []).filter((o) => o.entry === entry.path) : null
+    if (listed !== null && listed.length > 0) {
+      // One get line per object found under the prefix at launch: the tree is recreated under the path.
+      for (const object of listed) {
+        const url = await signer.objectUrl(bucketTarget(entry.source, store), 'GET', object.key!, now, 'unregistered')
+        lines.push(['get', clean(object.path), String(object.bytes), clean(etagField(object)), url].join('\t'))
+      }
+      continue
+    }
+    const object = listed === null ? (spec.fileObjects ?? []).find((o) => o.path === entry.path) : undefined
     if (!object)
       throw new UsageError(
         `files: ${entry.path}: the launch did not record ${entry.source.scheme}://${entry.source.bucket}/${entry.source.key}`,
         {code: 'FILES_NOT_RESOLVED', hint: 'Launch the job again.'},
       )
     const url = await signer.objectUrl(bucketTarget(entry.source, store), 'GET', entry.source.key, now, 'unregistered')
-    // The ETag goes back as If-Match (a changed object answers 412), and as the MD5 to check when it is one.
-    const etag = object.etag === null ? '-' : `${object.md5 ? 'md5' : 'etag'}:${object.md5 ? object.etag.toLowerCase() : object.etag}`
-    lines.push(['get', clean(entry.path), String(object.bytes), clean(etag), url].join('\t'))
+    lines.push(['get', clean(entry.path), String(object.bytes), clean(etagField(object)), url].join('\t'))
   }
   checkOutputs(spec, store)
   for (const output of spec.outputs ?? []) {

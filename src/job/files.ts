@@ -111,10 +111,8 @@ function fileEntry(dest: string, value: RawFileValue, ctx: FilesContext): FileEn
     throw new FilesFieldError(`${path} collides with the workdir ${ctx.workdir}: choose another path`)
   const bucket = parseBucketUrl(given.source)
   if (bucket) {
-    if (mode === 'copy' && (bucket.key === '' || bucket.key.endsWith('/')))
-      throw new FilesFieldError(
-        `${given.source} names a prefix; copy mode takes one object (s3://BUCKET/KEY) in this version; mount the prefix with mode: mount`,
-      )
+    // A source ending in / (or a bare bucket) is a prefix: copy mode copies every object under it,
+    // listed at launch (checkpoint/transfers.ts findFileObjects).
     return {path, mode, source: {kind: 'bucket', ...bucket, region: given.region ?? null, endpoint: given.endpoint ?? null}}
   }
   if (mode === 'mount')

@@ -285,7 +285,7 @@ export interface WorkdirArchive {
   bytes: number
 }
 
-/** The bucket URL schemes a `files:` or `outputs:` entry may name; gs:// is parsed though skyhop cannot sign for it yet. */
+/** The bucket URL schemes a `files:` or `outputs:` entry may name (gs:// signed with a service-account key, checkpoint/checkpoint-store.ts). */
 export type BucketScheme = 's3' | 'oss' | 'obs' | 'cos' | 'gs'
 
 /**
@@ -314,8 +314,12 @@ export interface FileEntry {
 
 /** A copied bucket object as the launch found it (HEAD): the runner checks the download against it. */
 export interface FileObject {
-  /** The FileEntry's path. */
+  /** The FileEntry's path; for an object found under a prefix, where it lands (`ENTRY/REST OF KEY`). */
   path: string
+  /** Set for an object found under a prefix entry (a source ending in `/`): that entry's path. */
+  entry?: string
+  /** Set with `entry`: the object's key in the entry's bucket. */
+  key?: string
   bytes: number
   /** The store's ETag without quotes; null when it sent none. */
   etag: string | null

@@ -21,7 +21,7 @@ export interface DialectError {
 }
 
 export interface ObjectStoreDialect {
-  readonly name: 's3' | 'oss' | 'cos' | 'obs'
+  readonly name: 's3' | 'oss' | 'cos' | 'obs' | 'gs'
   /** null when the presigned request is good (right signature, not expired); else the error to answer. */
   verify(request: PresignedRequestView, now: Date): DialectError | null
   /** The store's error document, e.g. S3's `<Error><Code>…</Code><Message>…</Message><RequestId>…</RequestId></Error>`. */

@@ -1,7 +1,9 @@
 // A FAKE object store for tests: S3, OSS, COS or OBS as far as presigned GET (whole, or from a
-// byte on), HEAD, PUT and DELETE of one object go, path-style (ENDPOINT/BUCKET/KEY), objects in
-// memory. The dialect checks every request's presigned query as its cloud does and writes the cloud's error
-// documents; without a dialect every request is allowed (runner tests that are about the
+// byte on), HEAD, PUT and DELETE of one object go, and the LIST of a bucket's keys under a
+// prefix (GET ENDPOINT/BUCKET/: ListObjectsV2 with `list-type=2` and continuation tokens, as S3
+// and OSS serve it; ListObjects with `marker` otherwise, as COS and OBS do), path-style
+// (ENDPOINT/BUCKET/KEY), objects in memory. The dialect checks every request's presigned query
+// as its cloud does and writes the cloud's error documents; without a dialect every request is allowed (runner tests that are about the
 // transfer, not the signature). Faults can be injected per request.
 import {createHash, randomBytes} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
@@ -26,6 +28,8 @@ export interface ObjectStoreRequestLog {
 export class FakeObjectStore {
   readonly objects = new Map<string, StoredObject>()
   readonly requests: ObjectStoreRequestLog[] = []
+  /** Each LIST page served, in order. */
+  readonly listed: ListPage[] = []
   /** Answers the next N requests with this status (e.g. 503) before serving normally. */
   private faults: Array<{status: number; code: string; key?: RegExp; method?: string}> = []
   private server: Server | null = null
@@ -35,7 +39,13 @@ export class FakeObjectStore {
    * `ignoreConditions`: answers If-Match as an S3-compatible store that does not implement it
    * (serves the object whatever its ETag), so a test reaches the runner's own MD5 check.
    */
-  constructor(private readonly options: {dialect?: ObjectStoreDialect; now?: () => Date; ignoreConditions?: boolean} = {}) {}
+  /**
+   * `listPageSize`: the most keys one LIST answers (the stores' own cap is 1,000, and a request's
+   * `max-keys` lowers it), so a test reaches the continuation with few objects.
+   */
+  constructor(
+    private readonly options: {dialect?: ObjectStoreDialect; now?: () => Date; ignoreConditions?: boolean; listPageSize?: number} = {},
+  ) {}
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
@@ -63,6 +73,56 @@ export class FakeObjectStore {
   /** The next `count` requests (to keys matching `key`, of `method`, when given) get this status. */
   failNext(count: number, status = 503, code = 'ServiceUnavailable', key?: RegExp, method?: string): void {
     for (let i = 0; i < count; i++) this.faults.push({status, code, ...(key ? {key} : {}), ...(method ? {method} : {})})
+  }
+
+  /**
+   * The LIST of a bucket: keys in UTF-8 byte order after the prefix's start, a page at a time.
+   * V2 (`list-type=2`, S3's ListObjectsV2 and OSS's GetBucketV2) continues by an opaque
+   * NextContinuationToken; V1 (ListObjects, COS's and OBS's GET Bucket) by NextMarker, the
+   * last key of the page. The body is the stores' ListBucketResult, the ETag quoted as
+   * `&quot;…&quot;` as S3 writes it.
+   */
+  private list(bucket: string, query: Array<[string, string]>, answer: Answer): void {
+    const param = (name: string) => query.find(([k]) => k === name)?.[1]
+    const v2 = param('list-type') === '2'
+    if (param('list-type') !== undefined && !v2) return answer(400, 'InvalidArgument', 'Invalid List Type specified')
+    const prefix = param('prefix') ?? ''
+    const token = param('continuation-token')
+    const marker = param('marker')
+    if (v2 && marker !== undefined) return answer(400, 'InvalidArgument', 'Marker unsupported with REST.GET.BUCKET in list-type=2')
+    if (!v2 && token !== undefined)
+      return answer(400, 'InvalidArgument', 'continuation-token only supported in REST.GET.BUCKET with list-type=2')
+    let after = marker ?? ''
+    if (token !== undefined) {
+      after = Buffer.from(token, 'base64url').toString('utf8')
+      if (token === '' || after === '') return answer(400, 'InvalidArgument', 'The continuation token provided is incorrect')
+    }
+    const maxKeys = Math.min(Number(param('max-keys') ?? 1000), this.options.listPageSize ?? 1000, 1000)
+    const all = [...this.objects.keys()]
+      .filter((id) => id.startsWith(`${bucket}/`))
+      .map((id) => id.slice(bucket.length + 1))
+      .filter((k) => k.startsWith(prefix) && Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0)
+      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    const page = all.slice(0, maxKeys)
+    const truncated = all.length > page.length
+    this.listed.push({keys: page, truncated})
+    const contents = page.map((k) => {
+      const o = this.objects.get(`${bucket}/${k}`)!
+      return `<Contents><Key>${xml(k)}</Key><LastModified>${o.storedAt.toISOString()}</LastModified><ETag>${xml(etagOf(o.body))}</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`
+    })
+    const next = truncated
+      ? v2
+        ? `<NextContinuationToken>${Buffer.from(page.at(-1)!).toString('base64url')}</NextContinuationToken>`
+        : `<NextMarker>${xml(page.at(-1)!)}</NextMarker>`
+      : ''
+    const head = v2
+      ? `<KeyCount>${page.length}</KeyCount>${token === undefined ? '' : `<ContinuationToken>${xml(token)}</ContinuationToken>`}`
+      : `<Marker>${xml(marker ?? '')}</Marker>`
+    const body =
+      `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+      `<Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix>${head}<MaxKeys>${maxKeys}</MaxKeys>` +
+      `<IsTruncated>${truncated}</IsTruncated>${next}${contents.join('')}</ListBucketResult>`
+    answer(200, null, '', {body: Buffer.from(body), contentType: 'application/xml'})
   }
 
   object(bucket: string, key: string): StoredObject | undefined {
@@ -96,7 +156,7 @@ export class FakeObjectStore {
     const at = this.faults.findIndex((f) => (!f.key || f.key.test(key)) && (!f.method || f.method === req.method))
     const fault = at < 0 ? undefined : this.faults.splice(at, 1)[0]
     if (fault) return answer(fault.status, fault.code, 'injected fault')
-    if (!bucket || !key) return answer(400, 'InvalidRequest', 'path-style BUCKET/KEY expected')
+    if (!bucket || (!key && req.method !== 'GET')) return answer(400, 'InvalidRequest', 'path-style BUCKET/KEY expected')
     const verdict = this.options.dialect?.verify(
       {method: req.method ?? '', host: req.headers.host ?? '', rawPath, query, headers: req.headers as Record<string, string | undefined>},
       (this.options.now ?? (() => new Date()))(),
@@ -122,6 +182,7 @@ export class FakeObjectStore {
         .end()
       return
     }
+    if (req.method === 'GET' && key === '') return this.list(bucket, query, answer)
     if (req.method === 'GET') {
       const found = this.objects.get(id)
       if (!found) return answer(404, 'NoSuchKey', 'The specified key does not exist.')
@@ -149,6 +210,17 @@ export class FakeObjectStore {
     }
     return answer(405, 'MethodNotAllowed', `${req.method} is not served by this fake`)
   }
+}
+
+type Answer = (status: number, code: string | null, message?: string, extra?: {body: Buffer; contentType: string}) => void
+
+export interface ListPage {
+  keys: string[]
+  truncated: boolean
+}
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

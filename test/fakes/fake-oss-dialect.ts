@@ -13,8 +13,11 @@ import {
   denied,
 } from './fake-object-store-dialect.js'
 
-/** The query parameters of OSS's sub-resource list that an object URL can carry; the rest are not signed. */
-const SIGNED_PARAMS = new Set(['security-token', 'versionId', 'acl', 'uploadId', 'partNumber', 'tagging', 'symlink'])
+/**
+ * The query parameters of OSS's sub-resource list that an object or LIST URL can carry; the
+ * rest (list-type, prefix, max-keys) are not signed.
+ */
+const SIGNED_PARAMS = new Set(['security-token', 'versionId', 'acl', 'uploadId', 'partNumber', 'tagging', 'symlink', 'continuation-token'])
 
 function isSignedParam(name: string): boolean {
   return SIGNED_PARAMS.has(name) || name.startsWith('response-') || name.startsWith('x-oss-')

@@ -82,6 +82,35 @@ describe('files: and outputs: on a cloud (fake EC2 + fake S3)', function () {
     expect(gets.some((g) => /\/transfers 200$/.test(g))).to.equal(true)
   })
 
+  it('copies every object under a bucket prefix onto the instance, each by its own signed GET from the list in the store', async () => {
+    for (const [key, body] of [
+      ['shards/a.jsonl', '1\n'],
+      ['shards/b.jsonl', '2\n3\n'],
+      ['shards/eval/c.jsonl', '4\n'],
+      ['shards-other/x', 'not under the prefix\n'],
+    ])
+      w.s3!.objects.set(`datasets/${key}`, {body: Buffer.from(body), contentType: null, storedAt: new Date()})
+    const files: FileEntry[] = [
+      {
+        path: join(out, 'shards'),
+        mode: 'copy',
+        source: {kind: 'bucket', scheme: 's3', bucket: 'datasets', key: 'shards/', region: null, endpoint: null},
+      },
+    ]
+    const fileObjects = await findFileObjects({files}, store(), signer(), client(), new Date())
+    expect(fileObjects.map((o) => o.key)).to.deep.equal(['shards/a.jsonl', 'shards/b.jsonl', 'shards/eval/c.jsonl'])
+    const run = `cat "${out}/shards/"*.jsonl "${out}/shards/eval/c.jsonl" | wc -l`
+    const {job} = await w.drive(cloudJob('files-prefix', run, {files, fileObjects}))
+    expect(job.state, JSON.stringify(w.store.events(job.id).map((e) => [e.kind, e.data]))).to.equal('SUCCEEDED')
+    const lines: string[] = []
+    for await (const line of w.aws.logs(w.store.listAttempts(job.id)[0].handle!, {follow: false})) lines.push(line)
+    expect(lines[0].trim()).to.equal('4')
+    const gets = w
+      .s3!.requests.filter((r) => r.method === 'GET' && r.bucket === 'datasets' && r.key !== '')
+      .map((r) => `${r.key} ${r.status}`)
+    expect(gets.sort()).to.deep.equal(['shards/a.jsonl 200', 'shards/b.jsonl 200', 'shards/eval/c.jsonl 200'])
+  })
+
   it("a local file and a local directory reach the instance packed in the job's store, checked by sha256", async () => {
     const src = mkdtempSync(join(tmpdir(), 'skyhop-src-'))
     mkdirSync(join(src, 'dataset'))

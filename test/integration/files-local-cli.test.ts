@@ -6,9 +6,10 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {gcsDialect} from '../fakes/fake-gcs-dialect.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {KEY} from './aws-helpers.js'
@@ -28,7 +29,8 @@ describe('files: and outputs: on this machine, through the CLI', function () {
   let machine: string
 
   beforeEach(async () => {
-    store = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey})})
+    // Two keys a LIST page, so a prefix of a few objects is listed over several pages.
+    store = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey}), listPageSize: 2})
     await store.start()
     home = tempHome()
     // Where the job's files land: a path "on the machine", here under the test's home.
@@ -139,5 +141,95 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     const jobs = await runCliAsync(['status', '--json'], {home, env})
     expect(parseEnvelope(jobs.stdout).result.jobs).to.deep.equal([])
     expect(existsSync(join(machine, 'w'))).to.equal(false)
+  })
+
+  it('copies every object under a bucket prefix into the tree before setup; an empty prefix is exit 2 with nothing recorded', async () => {
+    const put = (key: string, body: string) =>
+      store.objects.set(`datasets/${key}`, {body: Buffer.from(body), contentType: null, storedAt: new Date()})
+    put('shards/train-0.jsonl', '{"a":1}\n')
+    put('shards/train-1.jsonl', '{"a":2}\n{"a":3}\n')
+    put('shards/eval/eval-0.jsonl', '{"e":1}\n')
+    put('shards/eval/', '')
+    put('shards-v2/other', 'not under the prefix')
+    const m = machine
+    const {file, env} = setup(
+      [
+        'files:',
+        `  ${m}/data: s3://datasets/shards/`,
+        `setup: cat ${m}/data/eval/eval-0.jsonl`,
+        `run: find ${m}/data -type f | sort; cat ${m}/data/*.jsonl | wc -l`,
+        '',
+      ].join('\n'),
+    )
+    const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--wait', '--json'], {home, env})
+    expect(r.code, r.stderr + r.stdout).to.equal(0)
+    const jobId = parseEnvelope(r.stdout).result.job.id as string
+    const logs = await runCliAsync(['logs', jobId], {home, env})
+    expect(logs.stdout).to.include('{"e":1}')
+    expect(logs.stdout).to.include([`${m}/data/eval/eval-0.jsonl`, `${m}/data/train-0.jsonl`, `${m}/data/train-1.jsonl`].join('\n'))
+    expect(logs.stdout).to.match(/^3$/m)
+    expect(readFileSync(join(m, 'data', 'train-1.jsonl'), 'utf8')).to.equal('{"a":2}\n{"a":3}\n')
+    expect(existsSync(join(m, 'data', 'other'))).to.equal(false)
+    // Listed at launch over two pages, then each object got once by its signed URL.
+    expect(store.listed.map((p) => p.keys.length)).to.deep.equal([2, 2])
+    const gets = store.requests
+      .filter((q) => q.bucket === 'datasets' && q.method === 'GET' && q.key !== '')
+      .map((q) => `${q.key} ${q.status}`)
+    expect(gets.sort()).to.deep.equal(['shards/eval/eval-0.jsonl 200', 'shards/train-0.jsonl 200', 'shards/train-1.jsonl 200'])
+
+    const empty = setup(['files:', `  ${m}/none: s3://datasets/no-such-prefix/`, 'run: echo hi', ''].join('\n'))
+    const before = await runCliAsync(['status', '--json'], {home, env})
+    const e = await runCliAsync(['launch', empty.file, '-y', '--provider', 'local', '--json'], {home, env: empty.env})
+    expect(e.code, e.stderr).to.equal(2)
+    expect(parseEnvelope(e.stdout).error!.code).to.equal('FILES_PREFIX_EMPTY')
+    expect(parseEnvelope(e.stdout).error!.message).to.equal(`files: ${m}/none: nothing under s3://datasets/no-such-prefix/ to copy`)
+    const after = await runCliAsync(['status', '--json'], {home, env})
+    expect(parseEnvelope(after.stdout).result.jobs).to.deep.equal(parseEnvelope(before.stdout).result.jobs)
+  })
+
+  it('copies a gs:// object and prefix and uploads an output to gs://, every URL a V4 URL the fake Cloud Storage verifies', async () => {
+    // Google's published dummy service account signs; the fake holds its public half.
+    const keyFile = resolve('test', 'data', 'signing', 'gcs-v4', 'service-account.json')
+    const account = JSON.parse(readFileSync(keyFile, 'utf8')) as {client_email: string; private_key: string}
+    const gcs = new FakeObjectStore({dialect: gcsDialect({[account.client_email]: account.private_key}), listPageSize: 2})
+    await gcs.start()
+    try {
+      const put = (key: string, body: string) =>
+        gcs.objects.set(`open-data/${key}`, {body: Buffer.from(body), contentType: null, storedAt: new Date()})
+      put('models/w.bin', 'G'.repeat(300))
+      put('shards/a.txt', 'a\n')
+      put('shards/b/c.txt', 'c\n')
+      put('shards/b/d.txt', 'd\n')
+      const m = machine
+      const {file, env} = setup(
+        [
+          'files:',
+          `  ${m}/w.bin: {source: gs://open-data/models/w.bin, endpoint: "${gcs.endpoint}"}`,
+          `  ${m}/shards: {source: gs://open-data/shards/, endpoint: "${gcs.endpoint}"}`,
+          'outputs:',
+          `  ${m}/results: {to: gs://open-data/runs/1, endpoint: "${gcs.endpoint}"}`,
+          `run: wc -c < ${m}/w.bin; cat ${m}/shards/a.txt ${m}/shards/b/*.txt | tr -d "\\n"; echo; mkdir -p ${m}/results && echo ok > ${m}/results/r`,
+          '',
+        ].join('\n'),
+      )
+      const r = await runCliAsync(['launch', file, '-y', '--provider', 'local', '--wait', '--json'], {
+        home,
+        env: {...env, GOOGLE_APPLICATION_CREDENTIALS: keyFile},
+      })
+      expect(r.code, r.stderr + r.stdout).to.equal(0)
+      const logs = await runCliAsync(['logs', parseEnvelope(r.stdout).result.job.id as string], {home, env})
+      expect(logs.stdout).to.match(/^300$/m)
+      expect(logs.stdout).to.match(/^acd$/m)
+      // Every request the fake answered passed its signature check: none was refused.
+      expect(gcs.requests.filter((q) => q.status >= 400)).to.deep.equal([])
+      expect(gcs.requests.map((q) => q.method).sort()).to.deep.equal(['GET', 'GET', 'GET', 'GET', 'GET', 'GET', 'HEAD', 'PUT'])
+      const archive = gcs.object('open-data', 'runs/1/results.tar')
+      expect(archive, [...gcs.objects.keys()].join(' ')).to.not.equal(undefined)
+      const out = mkdtempSync(join(home, 'untar-'))
+      execFileSync('tar', ['-xf', '-', '-C', out], {input: archive!.body})
+      expect(readFileSync(join(out, 'r'), 'utf8')).to.equal('ok\n')
+    } finally {
+      await gcs.stop()
+    }
   })
 })

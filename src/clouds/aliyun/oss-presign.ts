@@ -9,6 +9,9 @@ import {CHECKPOINT_CONTENT_TYPE, type PresignRequest} from '../common/presign.js
 import {rfc3986Encode} from '../common/signing-util.js'
 import type {AliyunCredentials} from './acs3.js'
 
+/** The LIST parameters that are OSS sub-resources, so signed (V1). */
+export const OSS_SIGNED_LIST_PARAMS: ReadonlySet<string> = new Set(['continuation-token'])
+
 /**
  * `/BUCKET/KEY`, then the signed sub-resources sorted by name (`?a=1&b`; a name without a
  * value stands alone). Nothing is percent-encoded: OSS signs the raw key and values.
@@ -49,7 +52,13 @@ export function presignOss(request: PresignRequest, credentials: AliyunCredentia
   const expires = Math.floor(request.now.getTime() / 1000) + request.expiresSeconds
   const token = credentials.securityToken
   // security-token is one of OSS's sub-resources, so STS credentials sign it into the resource.
-  const resource = ossCanonicalizedResource(`/${request.bucket}/${request.key}`, token ? [['security-token', token]] : [])
+  // Of a LIST's parameters only continuation-token is a sub-resource OSS signs (list-type and
+  // prefix are not), as in the sub-resource list of Alibaba's oss2 Python SDK (auth.py).
+  const extra = request.query ?? []
+  const resource = ossCanonicalizedResource(`/${request.bucket}/${request.key}`, [
+    ...(token ? [['security-token', token] as const] : []),
+    ...extra.filter(([k]) => OSS_SIGNED_LIST_PARAMS.has(k)),
+  ])
   const signature = ossV1Signature(
     credentials.accessKeySecret,
     ossV1StringToSign({
@@ -71,5 +80,6 @@ export function presignOss(request: PresignRequest, credentials: AliyunCredentia
     ['Signature', signature],
   ]
   if (token) query.push(['security-token', token])
+  for (const [k, v] of extra) query.push([k, v])
   return `${base}?${query.map(([k, v]) => `${k}=${rfc3986Encode(v)}`).join('&')}`
 }

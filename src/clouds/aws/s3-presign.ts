@@ -50,6 +50,8 @@ export function presignS3(request: PresignRequest, credentials: AwsCredentials):
   ]
   // S3 wants the token inside the signed query, unlike services that accept it appended after.
   if (credentials.sessionToken) query.push(['X-Amz-Security-Token', credentials.sessionToken])
+  // SigV4 signs every query parameter, a LIST's included.
+  for (const [k, v] of request.query ?? []) query.push([k, v])
   // The body is not known when signing, and curl streams it: S3 accepts UNSIGNED-PAYLOAD here.
   const creq = canonicalRequest(
     {method: request.method, path, query, headers: [['host', host]]},

@@ -5,8 +5,13 @@
 export interface PresignRequest {
   method: 'GET' | 'PUT' | 'HEAD' | 'DELETE'
   bucket: string
-  /** The object key, without a leading slash; any bytes, percent-encoded by the signer. */
+  /** The object key, without a leading slash; any bytes, percent-encoded by the signer. '' is the bucket itself (a LIST). */
   key: string
+  /**
+   * Query parameters of the request itself (a LIST's `list-type`, `prefix`, `continuation-token`,
+   * `marker`), unencoded: each signer places them in the URL and signs those its cloud signs.
+   */
+  query?: ReadonlyArray<readonly [string, string]>
   /** The bucket's region, e.g. us-east-1, cn-hangzhou, ap-guangzhou, cn-north-4. */
   region: string
   /**

@@ -31,6 +31,7 @@ import {
   type CredentialContext,
   type LoadedCredentials,
 } from '../common/credentials.js'
+import type {GcsSigningKey} from './gcs-presign.js'
 
 const PROVIDER = 'gcp'
 
@@ -274,4 +275,39 @@ export async function loadGcpCredentials(options: GcpCredentialOptions): Promise
     looked,
     'set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run `gcloud auth application-default login`',
   )
+}
+
+/**
+ * The service-account key that signs Cloud Storage URLs (gcs-presign.ts): the key file named by
+ * GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application-default file. A V4 URL is signed
+ * with a private key the controller holds, so an authorized-user login or the metadata server,
+ * which hold none, cannot sign one: each is refused with what would.
+ */
+export async function loadGcsSigningKey(options: Partial<CredentialContext> = {}): Promise<LoadedCredentials<GcsSigningKey>> {
+  const ctx = defaultContext(options)
+  const explicit = nonEmpty(ctx.env.GOOGLE_APPLICATION_CREDENTIALS)
+  const path = explicit ? expandHome(explicit, ctx.homeDir) : adcPath(ctx.env, ctx.homeDir)
+  const label = explicit ? 'GOOGLE_APPLICATION_CREDENTIALS' : `gcloud ADC (${displayPath(path, ctx.homeDir)})`
+  const text = await readOptionalFile(path)
+  if (text === null) {
+    if (explicit) throw badCredentialsFile(PROVIDER, `GOOGLE_APPLICATION_CREDENTIALS (${explicit})`, 'no such file')
+    throw noCredentialsError(
+      PROVIDER,
+      ['GOOGLE_APPLICATION_CREDENTIALS', displayPath(path, ctx.homeDir)],
+      'set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file: signing Cloud Storage URLs needs its private key',
+    )
+  }
+  const key = parseKeyFile(text, displayPath(path, ctx.homeDir))
+  if (key.type !== 'service_account') {
+    throw new ProviderError(PROVIDER, 'auth', `${label} is an authorized-user login, which holds no key to sign Cloud Storage URLs with`, {
+      code: 'PROVIDER_BAD_CREDENTIALS',
+      hint: 'set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file (`gcloud iam service-accounts keys create`)',
+    })
+  }
+  registerSecret(key.private_key)
+  return {
+    credentials: {clientEmail: key.client_email, privateKey: key.private_key},
+    source: `${label}: service account ${key.client_email}`,
+    expiresAt: null,
+  }
 }

@@ -63,11 +63,13 @@ export function presignObs(request: PresignRequest, credentials: HuaweiCredentia
     resource: `/${request.bucket}/${encodedKey}`,
     query: token,
   })
-  const query: Array<[string, string]> = [
+  const query: Array<readonly [string, string]> = [
     ['AccessKeyId', credentials.ak],
     ['Expires', expires],
     ['Signature', obsSignature(credentials.sk, stringToSign)],
     ...token,
+    // A LIST's prefix, marker and max-keys are no sub-resources of OBS's, so not signed.
+    ...(request.query ?? []),
   ]
   const path = request.endpoint ? `/${request.bucket}/${encodedKey}` : `/${encodedKey}`
   return `${base}${path}?${query.map(([k, v]) => `${k}=${rfc3986Encode(v)}`).join('&')}`

@@ -75,7 +75,11 @@ export function presignCos(request: PresignRequest, credentials: TencentCredenti
   const objectPath = request.endpoint ? `/${request.bucket}/${request.key}` : `/${request.key}`
   const now = Math.floor(request.now.getTime() / 1000)
   const keyTime = `${now - CLOCK_SLACK_SECONDS};${now + request.expiresSeconds}`
-  const params: Array<[string, string]> = credentials.token ? [['x-cos-security-token', credentials.token]] : []
+  // A LIST's prefix, marker and max-keys are signed too (q-url-param-list), so none can be swapped.
+  const params: Array<[string, string]> = [
+    ...(credentials.token ? [['x-cos-security-token', credentials.token] as [string, string]] : []),
+    ...(request.query ?? []).map(([k, v]) => [k, v] as [string, string]),
+  ]
   const signed = cosSignature(
     {
       method: request.method,

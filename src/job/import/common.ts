@@ -14,7 +14,9 @@ export class Draft {
   constructor(private readonly where: (path: Array<string | number>) => {line?: number; column?: number}) {}
 
   note(path: Array<string | number>, kind: UnmappedKind, reason: string): void {
-    this.unmapped.push({path: '/' + path.join('/'), ...this.where(path), kind, reason})
+    // A JSON pointer (RFC 6901): a key holding / or ~ (a file_mounts destination) stays one step.
+    const pointer = path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1'))
+    this.unmapped.push({path: '/' + pointer.join('/'), ...this.where(path), kind, reason})
   }
 
   /** Lists every key of a table entry that says it has no equivalent (the data-driven part). */

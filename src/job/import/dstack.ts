@@ -16,16 +16,13 @@ import {
   unsetToolVariables,
 } from './common.js'
 import {DSTACK_RUN_TYPES} from './detect.js'
+import {importDstackFiles} from './files.js'
 import {ImportRefusal} from './types.js'
 
 const TOP: Record<string, KeyRule> = {
   docker: ['not-yet-supported', 'container runtimes are being designed with images (issue #19)'],
   python: ['no-equivalent', "dstack picks a Python image by version; skyhop runs on the machine's own Python"],
   nvcc: ['no-equivalent', "dstack picks an image with the CUDA compiler; skyhop runs on the machine's own software"],
-  files: [
-    'not-yet-supported',
-    'write them as `files:` with absolute paths on the machine (docs/job-file.md#files-and-outputs); not converted yet',
-  ],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   working_dir: ['no-equivalent', 'setup and run start in the workdir (the code); `cd` elsewhere in the commands'],
   registry_auth: ['not-yet-supported', 'registry credentials come with container images (issue #19)'],
@@ -70,6 +67,7 @@ const TOP: Record<string, KeyRule> = {
   setup: ['approximated', 'deprecated dstack key; written as skyhop setup'],
 }
 const TOP_MAPPED = [
+  'files',
   'type',
   'name',
   'commands',
@@ -159,6 +157,7 @@ export function importDstack(value: Record<string, unknown>, file: string, regis
   if (secrets.length > 0) job.secrets = [...new Set(secrets)]
 
   mapRepos(value.repos, file, draft)
+  importDstackFiles(value.files, file, draft)
   mapProfile(value, draft)
   draft.noteTable([], value, TOP, TOP_MAPPED)
 

@@ -14,13 +14,10 @@ import {
   resolveAccelerator,
   unsetToolVariables,
 } from './common.js'
+import {importSkypilotFileMounts} from './files.js'
 import {ImportRefusal} from './types.js'
 
 const TOP: Record<string, KeyRule> = {
-  file_mounts: [
-    'not-yet-supported',
-    'write them as `files:` (docs/job-file.md#files-and-outputs): skyhop copies a local path or one bucket object and mounts a prefix; not converted, since SkyPilot copies whole buckets and creates the ones named by `name:`',
-  ],
   volumes: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   volume_mounts: ['not-yet-supported', 'volumes are being designed with mounts (issue #19)'],
   service: ['no-equivalent', 'skyhop runs the command as a batch job: no replicas, readiness probe or load balancer (SkyServe)'],
@@ -34,7 +31,7 @@ const TOP: Record<string, KeyRule> = {
   api_server_access: ['no-equivalent', 'skyhop has no API server'],
   _metadata: ['no-equivalent', 'internal SkyPilot key'],
 }
-const TOP_MAPPED = ['name', 'num_nodes', 'resources', 'setup', 'run', 'envs', 'secrets', 'workdir']
+const TOP_MAPPED = ['name', 'num_nodes', 'resources', 'setup', 'run', 'envs', 'secrets', 'workdir', 'file_mounts']
 
 const RESOURCES: Record<string, KeyRule> = {
   zone: ['no-equivalent', 'skyhop places jobs by provider and region, not zone'],
@@ -103,6 +100,7 @@ export function importSkypilot(value: Record<string, unknown>, file: string, reg
       '/run',
     )
   job.run = value.run
+  importSkypilotFileMounts(value.file_mounts, file, draft)
   draft.noteTable([], value, TOP, TOP_MAPPED)
 
   const script = `${job.setup ?? ''}\n${job.run as string}`

@@ -7,9 +7,11 @@ export type ForeignFormat = 'skypilot' | 'dstack'
  * Why a key of the source is listed:
  * - `no-equivalent`: skyhop has no such feature (ports, replicas, an IDE);
  * - `not-yet-supported`: skyhop will have it (file mounts, volumes, issue #19) but has no key yet;
- * - `approximated`: carried over, but its meaning changed on the way (said how).
+ * - `approximated`: carried over, but its meaning changed on the way (said how);
+ * - `left-out`: skyhop has the feature, but this part could not be converted from this file
+ *   (a local path missing here, a bucket to create, a relative destination): said why and how.
  */
-export type UnmappedKind = 'no-equivalent' | 'not-yet-supported' | 'approximated'
+export type UnmappedKind = 'no-equivalent' | 'not-yet-supported' | 'approximated' | 'left-out'
 
 export interface UnmappedKey {
   /** JSON-pointer path of the key in the source file, e.g. `/resources/ports`. */

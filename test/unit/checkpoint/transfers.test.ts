@@ -1,6 +1,6 @@
 // An attempt's list of transfers (files:, outputs:) as the runner reads it, and what launch
 // refuses before anything is recorded: an output to a store the job does not have, a bucket
-// whose region is unknown, gs:// (no signer yet).
+// whose region is unknown.
 import {expect} from 'chai'
 
 import {CheckpointSigner} from '../../../src/checkpoint/checkpoint-store.js'
@@ -77,11 +77,10 @@ describe('transfers of files: and outputs:', () => {
     expect(isMd5Etag(md5, {'x-amz-server-side-encryption-customer-algorithm': 'AES256'})).to.equal(false)
   })
 
-  it('refuses at launch an output to a store the job does not have, gs://, and a bucket of unknown region', () => {
+  it('refuses at launch an output to a store the job does not have and a bucket of unknown region; gs:// needs no region', () => {
     expect(refused(() => checkOutputs({outputs: [{path: '/r', to: {kind: 'store'}}]}, null)).code).to.equal('OUTPUTS_NEED_STORE')
-    expect(refused(() => checkOutputs({outputs: [{path: '/r', to: {kind: 'bucket', ...bucket('gs://b/p')}}]}, store)).code).to.equal(
-      'FILES_SCHEME_UNSUPPORTED',
-    )
+    expect(() => checkOutputs({outputs: [{path: '/r', to: {kind: 'bucket', ...bucket('gs://b/p')}}]}, store)).to.not.throw()
+    expect(bucketTarget(bucket('gs://b/p'), store)).to.deep.equal({url: 'gs://b', region: 'auto', endpoint: null})
     const oss = refused(() => checkOutputs({outputs: [{path: '/r', to: {kind: 'bucket', ...bucket('oss://b/p')}}]}, store))
     expect(oss.code).to.equal('FILES_REGION_MISSING')
     expect(oss.message).to.equal("oss://b/p: the bucket's region is not known")

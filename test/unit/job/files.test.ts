@@ -161,13 +161,6 @@ describe('job file: files and outputs', () => {
       message: /"lots" is not a size; expected e.g. 80GB/,
     },
     {
-      title: 'a prefix copied',
-      body: 'files:\n  /data: s3://bucket/set/\n',
-      line: 4,
-      path: '/files/~1data',
-      message: /names a prefix; copy mode takes one object/,
-    },
-    {
       title: 'a copy under a mount',
       body: 'files:\n  /data: {source: s3://bucket/set/, mode: mount}\n  /data/extra: ./vocab.txt\n',
       line: 5,

@@ -2,7 +2,7 @@
 // test/commands/import.test.ts): accelerator forms, alternatives, dstack's GPU ranges,
 // placement, recovery, envs, the listing of keys, and foreign-file detection.
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -95,7 +95,7 @@ describe('import: SkyPilot tasks', () => {
     ])
   })
 
-  it('lists each key with no equivalent at its line, maps workdir against the task file, never invents mounts, and keeps a container image', () => {
+  it('lists each key with no equivalent at its line, maps workdir against the task file, converts a bucket, and keeps a container image', () => {
     const r = imp(
       [
         'name: t',
@@ -110,12 +110,13 @@ describe('import: SkyPilot tasks', () => {
       ].join('\n'),
     )
     expect(r.job).to.not.have.any.keys('data', 'placement')
+    // A bare bucket is a prefix already (every object in it), copied as SkyPilot copies it.
+    expect(r.job.files).to.deep.equal({'/data': 's3://bucket'})
     // Relative to the task file, written absolute: the skyhop file may be written elsewhere.
     expect(r.job.workdir).to.equal(dir)
     expect(r.job.image).to.equal('docker:nvcr.io/nvidia/pytorch:24.05-py3')
     expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
       ['/workdir', 'approximated', 2],
-      ['/file_mounts', 'not-yet-supported', 3],
       ['/resources/ports', 'no-equivalent', 6],
       ['/resources/zone', 'no-equivalent', 7],
       ['/resources/cloud', 'no-equivalent', 8],
@@ -181,6 +182,172 @@ describe('import: workdir', () => {
       '/working_dir no-equivalent',
     ])
     expect(imp('type: task\nrepos: [{local_path: /abs}]\ncommands: [x]\n', 'abs.dstack.yml').job.workdir).to.equal('/abs')
+  })
+})
+
+describe('import: SkyPilot file_mounts and dstack files', () => {
+  it('converts every SkyPilot file_mounts form, and lists at its line what it cannot: a bucket to create, IBM cos://, a ~ destination, a missing path', () => {
+    writeFileSync(join(dir, 'vocab.txt'), 'a\n')
+    mkdirSync(join(dir, 'configs'), {recursive: true})
+    const r = imp(
+      [
+        'name: fm',
+        'file_mounts:',
+        '  /configs: ./configs', // a local directory, relative to the task file
+        '  /data/vocab.txt: vocab.txt',
+        '  /datasets: s3://imagenet-bucket/train', // a bucket path: copied whole
+        '  /whole: gs://open-data', // a bare bucket
+        '  /mnt/ro:',
+        '    source: s3://corpus/2026/',
+        '    mode: MOUNT',
+        '  /mnt/cached:',
+        '    source: oss://corpus/2026',
+        '    mode: MOUNT_CACHED',
+        '  /copied:',
+        '    source: s3://models/llama',
+        '    mode: COPY',
+        '  /checkpoint:',
+        '    name: my-ckpt-bucket',
+        '    store: s3',
+        '    mode: MOUNT',
+        '    persistent: true',
+        '  /output:',
+        '    name: # Fill in your bucket name',
+        '    mode: MOUNT',
+        '  /ibm: cos://us-east/bucket/x',
+        '  /r2: r2://bucket/x',
+        '  ~/lit: ./configs',
+        '  /missing: ./not-here',
+        '  /code:',
+        '    name: sky-code',
+        '    source: ./configs',
+        '    mode: MOUNT',
+        'run: echo',
+        '',
+      ].join('\n'),
+    )
+    expect(r.job.files).to.deep.equal({
+      '/configs': join(dir, 'configs'),
+      '/data/vocab.txt': join(dir, 'vocab.txt'),
+      '/datasets': 's3://imagenet-bucket/train',
+      '/whole': 'gs://open-data',
+      '/mnt/ro': {source: 's3://corpus/2026/', mode: 'mount'},
+      '/mnt/cached': {source: 'oss://corpus/2026', mode: 'mount'},
+      '/copied': 's3://models/llama',
+      '/code': join(dir, 'configs'),
+    })
+    expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
+      ['/file_mounts/~1configs', 'approximated', 3],
+      ['/file_mounts/~1data~1vocab.txt', 'approximated', 4],
+      ['/file_mounts/~1datasets', 'approximated', 5],
+      ['/file_mounts/~1mnt~1cached/mode', 'approximated', 12],
+      ['/file_mounts/~1copied', 'approximated', 13],
+      ['/file_mounts/~1checkpoint', 'left-out', 16],
+      ['/file_mounts/~1checkpoint/persistent', 'no-equivalent', 20],
+      ['/file_mounts/~1output', 'left-out', 21],
+      ['/file_mounts/~1ibm', 'left-out', 24],
+      ['/file_mounts/~1r2', 'left-out', 25],
+      ['/file_mounts/~0~1lit', 'left-out', 26],
+      ['/file_mounts/~1missing', 'left-out', 27],
+      ['/file_mounts/~1code', 'approximated', 28],
+      ['/file_mounts/~1code', 'approximated', 28],
+    ])
+    const why = (path: string) => r.unmapped.filter((u) => u.path === path).map((u) => u.reason)
+    expect(why('/file_mounts/~1checkpoint')[0]).to.equal(
+      'SkyPilot creates (or reuses) the bucket my-ckpt-bucket on s3 and mounts it here; skyhop creates no buckets: create it, then write `/checkpoint: {source: s3://BUCKET/, mode: mount}`, or save results with `outputs:`',
+    )
+    expect(why('/file_mounts/~1output')[0]).to.include('the bucket (no name given)')
+    expect(why('/file_mounts/~1ibm')[0]).to.include('IBM Cloud Object Storage')
+    expect(why('/file_mounts/~1datasets')[0]).to.equal(
+      'copied as one object; SkyPilot also copies a folder written so: if s3://imagenet-bucket/train is one, write s3://imagenet-bucket/train/ (every object under it)',
+    )
+    expect(why('/file_mounts/~0~1lit')[0]).to.include(
+      '"~/lit" is not an absolute path: skyhop places files at absolute paths, and ~ is the home of the machine\'s user',
+    )
+    expect(why('/file_mounts/~1missing')[0]).to.include(`./not-here does not exist here (looked for ${join(dir, 'not-here')})`)
+  })
+
+  it("converts dstack's files: LOCAL:REMOTE to an absolute path, PATH into the workdir, and lists the rest", () => {
+    const sub = mkdtempSync(join(dir, 'ds-'))
+    writeFileSync(join(sub, 'train.py'), 'print(1)\n')
+    writeFileSync(join(sub, 'requirements.txt'), 'torch\n')
+    mkdirSync(join(sub, 'keys'))
+    writeFileSync(join(sub, 'keys', 'id'), 'k\n')
+    const file = join(sub, '.dstack.yml')
+    writeFileSync(
+      file,
+      [
+        'type: task',
+        'files:',
+        '  - requirements.txt', // the working directory: the config's directory becomes the workdir
+        '  - train.py',
+        '  - keys/id:/root/.ssh/id', // absolute remote
+        '  - local_path: keys',
+        '    path: /etc/keys',
+        '  - ../elsewhere.txt:data/x.txt', // relative remote, not at that place: listed
+        '  - a:b:c',
+        'commands: [python train.py]',
+        '',
+      ].join('\n'),
+    )
+    const r = importForeign(readDocument(file, 'T'), {})
+    expect(r.job.workdir).to.equal(sub)
+    expect(r.job.files).to.deep.equal({'/root/.ssh/id': join(sub, 'keys', 'id'), '/etc/keys': join(sub, 'keys')})
+    expect(r.unmapped.map((u) => [u.path, u.kind, u.line])).to.deep.equal([
+      ['/files/0', 'approximated', 3],
+      ['/files/1', 'approximated', 4],
+      ['/files/2', 'approximated', 5],
+      ['/files/3', 'approximated', 6],
+      ['/files/4', 'left-out', 8],
+      ['/files/5', 'left-out', 9],
+    ])
+    expect(r.unmapped[0].reason).to.include(`the workdir is set to ${sub}, where it is ./requirements.txt`)
+    expect(r.unmapped[1].reason).to.equal(`train.py is already ./train.py in the workdir ${sub}; nothing to add`)
+    expect(r.unmapped[4].reason).to.include('does not exist here')
+  })
+
+  it('imports the real SkyPilot and dstack files with mounts: nothing silently dropped', () => {
+    const foreign = join(process.cwd(), 'test', 'data', 'foreign')
+    const read = (p: string) => importForeign(readDocument(join(foreign, p), 'T'), {})
+    const lora = read('skypilot/llama-3_1-lora.yaml')
+    expect(lora.unmapped.filter((u) => u.path.startsWith('/file_mounts')).map((u) => [u.path, u.kind])).to.deep.equal([
+      ['/file_mounts/~1configs', 'left-out'],
+      ['/file_mounts/~1output', 'left-out'],
+    ])
+    expect(lora.unmapped.find((u) => u.path === '/file_mounts/~1output')!.reason).to.include('the bucket $CHECKPOINT_BUCKET_NAME')
+    const cifar = read('skypilot/spot-lightning_cifar10.yaml')
+    expect(cifar.unmapped.filter((u) => u.path.startsWith('/file_mounts')).map((u) => [u.path, u.kind])).to.deep.equal([
+      ['/file_mounts/~1checkpoint', 'left-out'],
+      ['/file_mounts/~0~1lit', 'left-out'],
+    ])
+    // SkyPilot's own file_mounts example: every form it shows, each converted or listed at its line.
+    const example = read('skypilot/using_file_mounts.yaml')
+    const skyDir = join(foreign, 'skypilot')
+    expect(example.job.files).to.deep.include({
+      '/sky': skyDir,
+      '/train-00001-of-01024': 'gs://cloud-tpu-test-datasets/fake_imagenet/train-00001-of-01024',
+      '/data/train-00001-of-01024': 'gs://cloud-tpu-test-datasets/fake_imagenet/train-00001-of-01024',
+      '/s3-data-test': 's3://fah-public-data-covid19-cryptic-pockets/human/il6/PROJ14534/RUN999/CLONE0/results0',
+      '/s3-data-file': 's3://fah-public-data-covid19-cryptic-pockets/human/il6/PROJ14534/RUN999/CLONE0/results0/frame0.xtc',
+    })
+    const mounts = example.unmapped.filter((u) => u.path.startsWith('/file_mounts/'))
+    // The 15 entries of the file: each is listed, the 5 converted ones with what changed (a path
+    // written absolute, a bucket path copied as one object).
+    expect(new Set(mounts.map((u) => u.path)).size).to.equal(15)
+    expect(mounts.filter((u) => u.kind === 'left-out').map((u) => [u.path, u.line])).to.deep.include.members([
+      ['/file_mounts/~1setup.py', 29],
+      ['/file_mounts/~0~1tmpfile', 32],
+      ['/file_mounts/relative_dir', 61],
+      ['/file_mounts/~0~1data~1train-00001-of-01024', 71],
+    ])
+    expect(mounts.find((u) => u.path === '/file_mounts/relative_dir')!.reason).to.include("SkyPilot's remote workdir (~/sky_workdir)")
+    // qlora's requirements.txt and train.py are not in test/data: listed, not written as paths that do not exist.
+    const qlora = read('dstack/qlora.dstack.yml')
+    expect(qlora.job).to.not.have.any.keys('files', 'workdir')
+    expect(qlora.unmapped.filter((u) => u.path.startsWith('/files')).map((u) => [u.path, u.kind, u.line])).to.deep.equal([
+      ['/files/0', 'left-out', 10],
+      ['/files/1', 'left-out', 11],
+    ])
   })
 })
 
