@@ -2,10 +2,12 @@
 // idle_timeout (default 1 minute) is released and the release recorded. The controller
 // cleans up as soon as it sees an attempt end; this catches what that missed — a cleanup
 // that failed, a controller killed between the end and the cleanup, a runner that lingers.
+// What it releases, it releases whole: a cloud attempt's gang objects and its one-time secrets object go too.
+import {asProviderError} from '../errors.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptRecord, JobRecord} from '../model/records.js'
-import {deleteAttemptGang} from './attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets} from './attempt-end.js'
 
 export interface IdleRelease {
   attemptId: string
@@ -24,6 +26,7 @@ export interface IdleLedger {
   unreleasedAttempts(filter: {sweepId?: string; jobId?: string}): AttemptRecord[]
   getJob(id: string): JobRecord | undefined
   markReleased(id: string, event: {kind: string; data?: Record<string, unknown>}, at: string): void
+  addEvent(jobId: string, attemptId: string | null, kind: string, data?: Record<string, unknown>): void
 }
 
 export interface IdleGuardInput {
@@ -36,8 +39,10 @@ export interface IdleGuardInput {
   /** Receives cleanup failures; the attempt stays unreleased and is retried next time. */
   onError?: (attempt: AttemptRecord, error: unknown) => void
   /**
-   * The job's store: a released cloud attempt's gang objects are deleted there
-   * (deleteAttemptGang), which the controller could not do while its cleanup failed.
+   * The job's store: a released cloud attempt's gang objects (deleteAttemptGang) and its
+   * secrets object are deleted there, which the controller could not do while its cleanup
+   * failed (or, killed, at all); an instance that never booted never fetched, so never
+   * deleted, the secrets object.
    */
   attemptHolds?: AttemptHoldStore
   /** Receives a failed deletion of those objects (the attempt is released all the same). */
@@ -74,6 +79,14 @@ export async function releaseIdle(input: IdleGuardInput): Promise<IdleRelease[]>
       await deleteAttemptGang(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) =>
         input.onGangObjectsError?.(attempt, error),
       )
+    }
+    // After the release, not before: a failed cleanup is retried, and the instance, gone now, boots no more.
+    if (job) {
+      await deleteAttemptSecrets(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {
+        input.store.addEvent(attempt.jobId, attempt.id, 'secrets-delete-failed', {
+          message: asProviderError(attempt.provider, error).message,
+        })
+      })
     }
     released.push({attemptId: attempt.id, jobId: attempt.jobId, provider: attempt.provider, idleSeconds, timeoutSeconds})
   }

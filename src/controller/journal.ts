@@ -198,4 +198,8 @@ export class StoreSweepJournal extends StoreJournal implements SweepJournal {
   markReleased(id: string, event: {kind: string; data?: Record<string, unknown>}, at: string): void {
     this.sweepStore.markReleased(id, event, at)
   }
+
+  addEvent(jobId: string, attemptId: string | null, kind: string, data: Record<string, unknown> = {}): void {
+    this.sweepStore.addEvent(jobId, attemptId, kind, data)
+  }
 }

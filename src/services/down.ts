@@ -29,8 +29,8 @@ export async function takeDown(ctx: ServiceContext, options: DownOptions): Promi
   const providers = await ctx.providers()
   await requireEnabledProvider(ctx, options.provider)
   const {job, provider, regions, graceSeconds, dryRun, confirm} = options
-  // A named job's cloud attempts' secrets objects go with its cancel (cancel.ts).
-  const attemptHolds = job ? await ctx.attemptHolds() : undefined
+  // Cloud attempts' secrets objects go with what is stopped or released (orphans.ts).
+  const attemptHolds = await ctx.attemptHolds()
   return down({store: await ctx.store(), providers, job, provider, regions, graceSeconds, dryRun, confirm, attemptHolds})
 }
 

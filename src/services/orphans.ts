@@ -9,6 +9,10 @@
 // `down JOB` is cancel plus the same sweep limited to the job: it stops the job if it
 // runs, releases whatever any of its attempts still holds, and terminates anything left
 // with the job's tag.
+//
+// Whatever it releases of an ended attempt, it releases whole: a cloud attempt's one-time
+// secrets object goes with its instance (one that never booted never fetched, so never
+// deleted it; the controller that would have is gone).
 import {ProviderError, asProviderError} from '../errors.js'
 import type {Provider} from '../providers/provider.js'
 import type {LaunchHandle} from '../model/attempt.js'
@@ -16,7 +20,7 @@ import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import {type Store} from '../state/store.js'
 import {ServiceStore} from '../state/services.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
-import {deleteAttemptGang} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
 import {cancelJob} from './cancel.js'
 import {type JobSummary, summarize} from './jobs.js'
 
@@ -146,11 +150,16 @@ export interface TerminateResult {
   failed: Array<{orphan: OrphanInstance; message: string}>
 }
 
-/** Releases each orphan through its provider's cleanup (terminate on AWS, delete on ECS). */
+/**
+ * Releases each orphan through its provider's cleanup (terminate on AWS, delete on ECS), and
+ * with `attemptHolds` deletes the secrets object of its attempt, unless that attempt is live
+ * (a duplicate run of a live attempt shares the object with the attempt's own run).
+ */
 export async function terminateOrphans(
   providers: ReadonlyMap<string, Provider>,
   orphans: readonly OrphanInstance[],
   store?: Store,
+  attemptHolds?: AttemptHoldStore,
 ): Promise<TerminateResult> {
   const terminated: OrphanInstance[] = []
   const failed: TerminateResult['failed'] = []
@@ -160,6 +169,7 @@ export async function terminateOrphans(
       if (!provider) throw new ProviderError(orphan.provider, 'unavailable', 'provider is not enabled here')
       await provider.cleanup(orphan.handle)
       terminated.push(orphan)
+      if (store && orphan.reason !== 'not-the-attempts-run') await deleteOrphanSecrets(store, provider, orphan, attemptHolds)
       // The store learns that what the attempt held is released (cost accounting, idle guard).
       const attempt = orphan.attemptId ? store?.getAttempt(orphan.attemptId) : undefined
       const data = {provider: orphan.provider, externalId: orphan.externalId, reason: orphan.reason}
@@ -190,6 +200,19 @@ export async function terminateOrphans(
   return {terminated, failed}
 }
 
+/**
+ * The secrets object of an orphan's ended attempt. Its key needs the job's store, so an
+ * attempt of a job this store never knew keeps its object until its URLs expire (20 minutes).
+ */
+async function deleteOrphanSecrets(store: Store, provider: Provider, orphan: OrphanInstance, holds: AttemptHoldStore | undefined) {
+  const job = orphan.jobId ? store.getJob(orphan.jobId) : undefined
+  if (!job || !orphan.attemptId) return
+  const attemptId = orphan.attemptId
+  await deleteAttemptSecrets(holds, provider, job, attemptId).catch((error: unknown) => {
+    store.addEvent(job.id, attemptId, 'secrets-delete-failed', {message: asProviderError(provider.name, error).message})
+  })
+}
+
 export interface DownJobResult {
   job: JobSummary
   /** The job was running and is now cancelled (false: it had already ended). */
@@ -213,6 +236,7 @@ export async function stopAndRelease(input: {
 }): Promise<DownJobResult> {
   const {store, providers} = input
   const cancel = await cancelJob(store, providers, input.ref, {graceSeconds: input.graceSeconds, attemptHolds: input.attemptHolds})
+  const job = store.getJob(cancel.job.id)!
   const released: string[] = []
   const releaseFailed: DownJobResult['releaseFailed'] = []
   for (const attempt of store.unreleasedAttempts({jobId: cancel.job.id})) {
@@ -226,8 +250,12 @@ export async function stopAndRelease(input: {
       store.markReleased(attempt.id, {kind: 'down-released', data: {provider: attempt.provider}})
       released.push(attempt.id)
       // Released: its gang objects are read by no node now (deleteAttemptGang).
-      await deleteAttemptGang(input.attemptHolds, provider, store.getJob(cancel.job.id)!, attempt.id).catch((error: unknown) => {
-        store.addEvent(cancel.job.id, attempt.id, 'gang-objects-delete-failed', {message: asProviderError(attempt.provider, error).message})
+      await deleteAttemptGang(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {
+        store.addEvent(job.id, attempt.id, 'gang-objects-delete-failed', {message: asProviderError(attempt.provider, error).message})
+      })
+      // An attempt that ended before the cancel: its cancel did not see it.
+      await deleteAttemptSecrets(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {
+        store.addEvent(job.id, attempt.id, 'secrets-delete-failed', {message: asProviderError(attempt.provider, error).message})
       })
     } catch (error) {
       releaseFailed.push({attemptId: attempt.id, message: asProviderError(attempt.provider, error).message})
@@ -249,7 +277,7 @@ export interface DownInput {
   dryRun: boolean
   /** Asked before orphans are terminated (not for a named job's own leftovers); false keeps them. */
   confirm: (orphans: readonly OrphanInstance[]) => Promise<boolean>
-  /** Deletes a named job's cloud attempts' secrets objects, as its cancel does (cancel.ts). */
+  /** Deletes the secrets objects of the cloud attempts it stops or releases (the named job's, the orphans'). */
   attemptHolds?: AttemptHoldStore
 }
 
@@ -287,7 +315,7 @@ export async function down(input: DownInput): Promise<DownResult> {
   }
   if (input.dryRun || scan.orphans.length === 0) return result
   if (!jobResult && !(await input.confirm(scan.orphans))) return {...result, declined: true}
-  const done = await terminateOrphans(providers, scan.orphans, store)
+  const done = await terminateOrphans(providers, scan.orphans, store, input.attemptHolds)
   result.terminated = done.terminated.map(summary)
   result.failed = done.failed.map((f) => ({...summary(f.orphan), message: f.message}))
   return result

@@ -18,6 +18,8 @@ import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {cancelJob} from '../../src/services/cancel.js'
 import {recoverJobs} from '../../src/services/recover.js'
+import {down} from '../../src/services/orphans.js'
+import {releaseIdle} from '../../src/controller/idle.js'
 import type {Provider} from '../../src/providers/provider.js'
 import {Store} from '../../src/state/store.js'
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
@@ -556,6 +558,87 @@ describe('secrets never rest on disk', function () {
         attemptHolds: world.attemptHolds,
       })
       expect(result.actions.filter((a) => a.step === 'stop-attempt').map((a) => a.ok)).to.deep.equal([true])
+      expect(calls()).to.deep.equal(['PUT 200', 'DELETE 204'])
+      expect(world.s3!.object('ckpt', key)).to.equal(undefined)
+    })
+
+    /**
+     * An unbooted attempt whose end its controller recorded a minute past the job's idle
+     * timeout before it was killed, so that nothing released it: the idle guard's and
+     * `down`'s case.
+     */
+    async function endedUnreleased(name: string) {
+      const abort = new AbortController()
+      const unbooted = await unbootedAttempt(name, abort.signal)
+      abort.abort()
+      await unbooted.driving
+      const {world, job, attempt} = unbooted
+      const endedAt = new Date(Date.now() - (job.spec.idleTimeoutSeconds + 60) * 1000).toISOString()
+      world.store.updateAttempt(attempt.id, {state: 'LOST', endedAt, reason: 'the instance went away'}, {kind: 'attempt-lost'})
+      world.store.setJobState(job.id, 'FAILED', {kind: 'job-failed'}, {reason: 'the instance went away'})
+      expect(world.store.unreleasedAttempts({jobId: job.id}).map((a) => a.id)).to.deep.equal([attempt.id])
+      return unbooted
+    }
+
+    it('the idle guard (recover) releasing an ended, unreleased attempt deletes its secrets object too', async () => {
+      const {world, job, attempt, key, calls} = await endedUnreleased('idle-secrets')
+      const result = await recoverJobs({
+        store: world.store,
+        providers: world.providers,
+        home: world.home,
+        spawn: () => undefined,
+        attemptHolds: world.attemptHolds,
+      })
+      expect(result.idleReleased).to.deep.equal([attempt.id])
+      expect(world.store.getAttempt(attempt.id)!.releasedAt, 'released').to.not.equal(null)
+      expect(calls()).to.deep.equal(['PUT 200', 'DELETE 204'])
+      expect(world.s3!.object('ckpt', key)).to.equal(undefined)
+      expect(world.store.events(job.id).map((e) => e.kind)).to.not.include('secrets-delete-failed')
+    })
+
+    it('the idle guard records a secrets delete that fails as the attempt’s event and still releases it', async () => {
+      const {world, job, attempt, key} = await endedUnreleased('idle-secrets-fail')
+      const failing = {
+        ...world.attemptHolds!,
+        deleteSecrets: async () => {
+          throw new Error('the store answered 503')
+        },
+      }
+      const released = await releaseIdle({store: world.store, providers: world.providers, now: new Date(), attemptHolds: failing})
+      expect(released.map((r) => r.attemptId)).to.deep.equal([attempt.id])
+      const failed = world.store.events(job.id).filter((e) => e.kind === 'secrets-delete-failed')
+      expect(failed.map((e) => e.attemptId)).to.deep.equal([attempt.id])
+      expect(String(failed[0].data.message)).to.include('the store answered 503')
+      expect(world.s3!.object('ckpt', key), 'left to its URLs’ expiry').to.not.equal(undefined)
+    })
+
+    it('down --orphans terminating an ended attempt’s instance deletes its secrets object too', async () => {
+      const {world, attempt, key, calls} = await endedUnreleased('orphan-secrets')
+      const result = await down({
+        store: world.store,
+        providers: world.providers,
+        graceSeconds: 1,
+        dryRun: false,
+        confirm: async () => true,
+        attemptHolds: world.attemptHolds,
+      })
+      expect(result.terminated.map((o) => [o.attemptId, o.reason])).to.deep.equal([[attempt.id, 'attempt-ended']])
+      expect(calls()).to.deep.equal(['PUT 200', 'DELETE 204'])
+      expect(world.s3!.object('ckpt', key)).to.equal(undefined)
+    })
+
+    it('down JOB releasing an attempt that ended before it deletes its secrets object too', async () => {
+      const {world, job, attempt, key, calls} = await endedUnreleased('down-ended-secrets')
+      const result = await down({
+        store: world.store,
+        providers: world.providers,
+        job: job.id,
+        graceSeconds: 1,
+        dryRun: false,
+        confirm: async () => true,
+        attemptHolds: world.attemptHolds,
+      })
+      expect(result.job!.released).to.deep.equal([attempt.id])
       expect(calls()).to.deep.equal(['PUT 200', 'DELETE 204'])
       expect(world.s3!.object('ckpt', key)).to.equal(undefined)
     })
