@@ -131,6 +131,11 @@ export interface Provider {
    * null when it says yes. Unset: the planner's generic sentence.
    */
   containerUnsupported?(): Promise<string | null>
+  /**
+   * Why a job's secrets cannot reach a job here (Slurm older than 20.11), in words for the
+   * launch's refusal; null when they can. Unset: they can.
+   */
+  secretsUnsupported?(): Promise<string | null>
   /** Credentials or reachability, without printing secrets. */
   check(): Promise<CheckResult>
   /** Offers the backend can tell us about right now (local devices, Slurm partitions). */

@@ -317,6 +317,17 @@ export async function checkSecretsReachClouds(
 ): Promise<void> {
   if ((spec.secrets ?? []).length === 0) return
   const providers = await ctx.providers()
+  // A backend that cannot hand them over at all (a Slurm before 20.11) is refused by name,
+  // before anything is recorded, rather than failing the job at its launch there.
+  for (const name of new Set(candidates.map((c) => c.provider))) {
+    const why = await providers.get(name)?.secretsUnsupported?.()
+    if (why) {
+      throw new UsageError(`secret ${spec.secrets.map((n) => `$${n}`).join(', ')} cannot reach ${name}: ${why}`, {
+        code: 'SECRETS_SLURM_UNSUPPORTED',
+        hint: `Keep the job off ${name} with --provider or placement.providers, or run it on Slurm 20.11 or later (docs/providers/slurm.md).`,
+      })
+    }
+  }
   const cloud = candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
   if (!cloud) return
   const {storeFor} = await import('../checkpoint/checkpoint-store.js')

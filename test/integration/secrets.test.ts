@@ -16,6 +16,8 @@ import type {LaunchHandle} from '../../src/model/attempt.js'
 import type {Offer} from '../../src/model/catalog.js'
 import {LocalProvider} from '../../src/providers/local/local-provider.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
+import {parseSlurmVersion, slurmAtLeast} from '../../src/providers/slurm/parse.js'
+import {ProviderError} from '../../src/errors.js'
 import {cancelJob} from '../../src/services/cancel.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {down} from '../../src/services/orphans.js'
@@ -411,6 +413,93 @@ describe('secrets never rest on disk', function () {
         first.store.close()
         second.store.close()
       }
+    })
+
+    /**
+     * A directory with a fake `srun` of an older Slurm, to put first on PATH: it prints what an
+     * old srun prints to --version and notes each call; anything else it would have to do is
+     * refused (exit 1), and a fake `sbatch` notes any submission (there must be none).
+     */
+    function oldSlurmBin(version: string): {bin: string; calls: () => string[]} {
+      const bin = tempDir('skyhop-old-slurm-')
+      const log = join(bin, 'calls')
+      writeFileSync(log, '')
+      for (const name of ['srun', 'sbatch']) {
+        writeFileSync(
+          join(bin, name),
+          `#!/bin/bash\nprintf '%s %s\\n' ${name} "$*" >>${JSON.stringify(log)}\n[ "$1" = --version ] && { echo ${JSON.stringify(version)}; exit 0; }\nexit 1\n`,
+          {mode: 0o755},
+        )
+      }
+      return {bin, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean)}
+    }
+
+    it('this cluster’s Slurm (srun --version) takes secrets: its release is read and is 20.11 or later', async () => {
+      const printed = execFileSync('srun', ['--version'], {encoding: 'utf8'})
+      const version = parseSlurmVersion(printed)
+      expect(version, printed).to.not.equal(null)
+      expect(printed).to.include(version!.text)
+      expect(slurmAtLeast(version!, 20, 11), printed).to.equal(true)
+      expect(await new SlurmProvider({home: tempDir()}).secretsUnsupported()).to.equal(null)
+    })
+
+    it('on a Slurm older than 20.11 a job with secrets is refused before anything is submitted, and the release is kept in the query cache', async () => {
+      const old = oldSlurmBin('slurm 20.02.7')
+      const home = tempDir()
+      const env = {...process.env, PATH: `${old.bin}:${process.env.PATH}`}
+      const queryCache = {dir: join(home, 'cache', 'slurm')}
+      const provider = new SlurmProvider({home, env, queryCache})
+      const request = slurmRequest(home, PRINT_FINGERPRINT)
+      request.spec = {...request.spec, secrets: ['SKYHOP_TEST_TOKEN']}
+      request.secrets = {SKYHOP_TEST_TOKEN: newSecret()}
+      const error = await provider.launch(request).then(
+        () => null,
+        (e: unknown) => e as ProviderError,
+      )
+      expect(error, 'the launch was refused').to.be.instanceOf(ProviderError)
+      expect(error!.code).to.equal('SECRETS_SLURM_UNSUPPORTED')
+      expect(error!.category).to.equal('user')
+      expect(error!.message).to.include('Slurm 20.02.7').and.include('srun --overlap').and.include('20.11')
+      expect(old.calls()).to.deep.equal(['srun --version'])
+      expect(existsSync(join(home, 'slurm', 'attempts', request.attemptId)), 'no attempt directory').to.equal(false)
+      // Another process of the same home reads the release from the cache: no second srun.
+      const again = new SlurmProvider({home, env, queryCache})
+      expect(await again.secretsUnsupported()).to.include('Slurm 20.02.7')
+      expect(old.calls()).to.deep.equal(['srun --version'])
+      // A job without secrets is not asked about: an old Slurm runs it as before (here the fake sbatch refuses it).
+      const plain = slurmRequest(home, 'true')
+      await provider.launch(plain).catch(() => undefined)
+      expect(old.calls().filter((c) => c.startsWith('sbatch')).length, 'a plain job still goes to sbatch').to.be.above(0)
+    })
+
+    it('a srun whose --version says no release refuses secrets, quoting what it printed', async () => {
+      const odd = oldSlurmBin('something else 1.2')
+      const provider = new SlurmProvider({home: tempDir(), env: {...process.env, PATH: `${odd.bin}:${process.env.PATH}`}})
+      expect(await provider.secretsUnsupported()).to.equal(
+        'cannot tell this cluster\'s Slurm release: `srun --version` printed "something else 1.2"',
+      )
+    })
+
+    it('through the built CLI on a Slurm older than 20.11: launch exits 2 (SECRETS_SLURM_UNSUPPORTED) naming the release, and records nothing', () => {
+      const old = oldSlurmBin('slurm-wlm 20.02.6')
+      const home = tempHome()
+      const secret = newSecret()
+      const file = join(home, 'job.yaml')
+      writeFileSync(
+        file,
+        `name: old-slurm-secret\nplacement: {providers: {allow: [slurm]}}\nresources: {cpus: 1}\nsecrets: [SKYHOP_TEST_TOKEN]\nrun: "true"\n`,
+      )
+      const env = {SKYHOP_TEST_TOKEN: secret, PATH: `${old.bin}:${process.env.PATH}`}
+      const r = runCli(['launch', file, '-y', '--json'], {home, env})
+      expect(r.code, r.stdout + r.stderr).to.equal(2)
+      const envelope = JSON.parse(r.stdout) as {ok: boolean; error: {code: string; message: string}}
+      expect(envelope.error.code).to.equal('SECRETS_SLURM_UNSUPPORTED')
+      expect(envelope.error.message).to.include('$SKYHOP_TEST_TOKEN cannot reach slurm').and.include('Slurm 20.02.6')
+      expect(r.stdout + r.stderr).not.to.include(secret)
+      // Planning's queue estimates (sbatch --test-only) came to the fake; no submission did.
+      expect(old.calls().filter((c) => c.startsWith('sbatch') && !c.includes('--test-only'))).to.deep.equal([])
+      const status = runCli(['status', '--json'], {home})
+      expect(parseEnvelope(status.stdout).result.jobs).to.deep.equal([])
     })
 
     it('a runner started without the secret fails before the job runs, naming only the variable', async () => {

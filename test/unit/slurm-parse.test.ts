@@ -16,8 +16,10 @@ import {
   parseSbatchParsable,
   parseScontrolJob,
   parseSinfo,
+  parseSlurmVersion,
   parseSqueue,
   parseTestOnly,
+  slurmAtLeast,
   slurmMessage,
   slurmTime,
 } from '../../src/providers/slurm/parse.js'
@@ -312,6 +314,27 @@ describe('slurm parsers', () => {
       expect(
         slurmMessage('sbatch: error: invalid partition specified: nosuch\nallocation failure: Invalid partition name specified\n'),
       ).to.equal('invalid partition specified: nosuch')
+    })
+  })
+
+  describe('parseSlurmVersion', () => {
+    it('reads the release from what the clients print to --version: upstream, Debian’s and a distribution’s suffixed build', () => {
+      expect(parseSlurmVersion('slurm-wlm 22.05.8\n')).to.deep.equal({major: 22, minor: 5, patch: 8, text: '22.05.8'})
+      expect(parseSlurmVersion('slurm 23.11.4\n')).to.deep.equal({major: 23, minor: 11, patch: 4, text: '23.11.4'})
+      expect(parseSlurmVersion('slurm 20.11.9-1ubuntu2\n')).to.deep.equal({major: 20, minor: 11, patch: 9, text: '20.11.9'})
+      expect(parseSlurmVersion('slurm 24.05\n')).to.deep.equal({major: 24, minor: 5, patch: 0, text: '24.05'})
+    })
+
+    it('says null for anything else', () => {
+      expect(parseSlurmVersion('')).to.equal(null)
+      expect(parseSlurmVersion('srun: error: unrecognized option --version')).to.equal(null)
+      expect(parseSlurmVersion('slurmd 23.11.4')).to.equal(null)
+    })
+
+    it('compares releases by year and month: 20.11 is the first with srun --overlap', () => {
+      const at = (text: string) => slurmAtLeast(parseSlurmVersion(text)!, 20, 11)
+      expect(['slurm 20.02.7', 'slurm 19.05.5', 'slurm 17.11.13'].map(at)).to.deep.equal([false, false, false])
+      expect(['slurm 20.11.0', 'slurm 21.08.8', 'slurm-wlm 22.05.8', 'slurm 25.05.1'].map(at)).to.deep.equal([true, true, true, true])
     })
   })
 })

@@ -342,3 +342,29 @@ function nullish(text: string): string | null {
   const t = text.trim()
   return t === '' || t === 'None' || t === '(null)' || t === 'N/A' ? null : t
 }
+
+/** A Slurm release, as its client commands' `--version` prints it. */
+export interface SlurmVersion {
+  major: number
+  minor: number
+  patch: number
+  /** As printed: `23.11.4`, `22.05.8`. */
+  text: string
+}
+
+/**
+ * `srun --version` (or any client's): `slurm 23.11.4` upstream, `slurm-wlm 22.05.8` from
+ * Debian's and Ubuntu's packages, `slurm 20.11.9-1` with a distribution's release after it;
+ * null for anything else.
+ */
+export function parseSlurmVersion(text: string): SlurmVersion | null {
+  const m = /^\s*slurm(?:-wlm)?\s+(\d+)\.(\d+)(?:\.(\d+))?/im.exec(text)
+  if (!m) return null
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)]
+  return {major, minor, patch, text: `${m[1]}.${m[2]}${m[3] === undefined ? '' : `.${m[3]}`}`}
+}
+
+/** Whether `version` is at least `major.minor`. */
+export function slurmAtLeast(version: Pick<SlurmVersion, 'major' | 'minor'>, major: number, minor: number): boolean {
+  return version.major > major || (version.major === major && version.minor >= minor)
+}

@@ -65,9 +65,11 @@ import {
   parseSbatchParsable,
   parseScontrolJob,
   parseSinfo,
+  parseSlurmVersion,
   parseSqueue,
   parseTestOnly,
   SACCT_FORMAT,
+  slurmAtLeast,
   SINFO_FORMAT,
   SQUEUE_FORMAT,
   slurmMessage,
@@ -151,6 +153,16 @@ type RuntimeAnswer = {runtime: SlurmContainerRuntime; reason: null} | {runtime: 
 /** How long the runtime found is kept in the query cache: software on a cluster changes rarely. */
 const CONTAINER_RUNTIME_TTL_MS = 10 * 60_000
 
+/** How long the Slurm version found is kept in the query cache, as the container runtime. */
+const SLURM_VERSION_TTL_MS = 10 * 60_000
+
+/**
+ * The first Slurm with `srun --overlap`, through which a running batch job gets its secrets
+ * (deliverSecrets). Before it, a step into a running job shares its CPUs or waits for them
+ * depending on the cluster's configuration, which skyhop cannot rely on.
+ */
+export const SLURM_SECRETS_MIN_VERSION = {major: 20, minor: 11} as const
+
 /** What a Slurm attempt's handle carries in `data` (JSON-safe). */
 export interface SlurmHandleData {
   attemptDir: string
@@ -195,6 +207,7 @@ export class SlurmProvider implements Provider {
   private clusterName: Promise<string> | null = null
   private readonly cache: SlurmQueryCache | null = null
   private runtimeFound: Promise<RuntimeAnswer> | null = null
+  private versionFound: Promise<{version: string | null; reason: string | null}> | null = null
   private largestPartition: number | null = null
   /**
    * The secrets of the jobs this process submitted, by Slurm job id, as their batch scripts
@@ -319,6 +332,62 @@ export class SlurmProvider implements Provider {
     for (const name of ['apptainer', 'singularity'] as const) if (onPath(name, env.PATH ?? '')) return name
     for (const name of ['podman', 'docker'] as const) if (await answers(name, env)) return name
     return null
+  }
+
+  // ------------------------------------------------------------------ secrets
+
+  /**
+   * Why a job's secrets cannot reach a batch job on this cluster, or null when they can: its
+   * Slurm is older than 20.11 (no `srun --overlap`), or `srun --version` did not say which it
+   * is. skyhop never falls back to sbatch's environment, which slurmctld keeps on disk.
+   */
+  async secretsUnsupported(): Promise<string | null> {
+    return (await this.slurmVersion()).reason
+  }
+
+  /**
+   * The cluster's Slurm release from `srun --version` (the client that hands the secrets over),
+   * found once per process and kept in the query cache like the container runtime; a failed
+   * look-up is not kept.
+   */
+  private slurmVersion(): Promise<{version: string | null; reason: string | null}> {
+    this.versionFound ??= (async () => {
+      const min = `${SLURM_SECRETS_MIN_VERSION.major}.${SLURM_SECRETS_MIN_VERSION.minor}`
+      const judge = (printed: string) => {
+        const version = parseSlurmVersion(printed)
+        if (version === null) {
+          const said = printed.trim().split('\n')[0]?.slice(0, 120) ?? ''
+          return {version: null, reason: `cannot tell this cluster's Slurm release: \`srun --version\` printed "${said}"`}
+        }
+        if (slurmAtLeast(version, SLURM_SECRETS_MIN_VERSION.major, SLURM_SECRETS_MIN_VERSION.minor))
+          return {version: version.text, reason: null}
+        return {
+          version: version.text,
+          reason: `this cluster runs Slurm ${version.text} (\`srun --version\`), which has no \`srun --overlap\` (Slurm ${min} or later): skyhop hands a batch job its secrets through it, and never through sbatch's environment, which slurmctld keeps on disk`,
+        }
+      }
+      const kept = this.cache?.getFact('slurm-version', SLURM_VERSION_TTL_MS) ?? null
+      if (kept !== null) return judge(kept)
+      let result: CommandResult
+      try {
+        result = await this.run('srun', ['--version'], {timeoutMs: 15_000})
+      } catch (error) {
+        this.versionFound = null
+        return {version: null, reason: `cannot tell this cluster's Slurm release: ${(error as Error).message}`}
+      }
+      const printed = `${result.stdout}\n${result.stderr}`.trim()
+      if (result.code !== 0) {
+        this.versionFound = null
+        return {
+          version: null,
+          reason: `cannot tell this cluster's Slurm release: \`srun --version\` exited ${result.code}: ${slurmMessage(result.stderr)}`,
+        }
+      }
+      const answer = judge(printed)
+      if (answer.version !== null) this.cache?.putFact('slurm-version', printed)
+      return answer
+    })()
+    return this.versionFound
   }
 
   // ------------------------------------------------------------------ check and offers
@@ -453,6 +522,11 @@ export class SlurmProvider implements Provider {
   async launch(request: LaunchRequest): Promise<LaunchHandle> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(request.attemptId)) {
       throw new ProviderError(PROVIDER, 'user', `attempt id "${request.attemptId}" cannot name a directory`)
+    }
+    if (Object.keys(request.secrets ?? {}).length > 0) {
+      // Checked before anything is written or submitted: a job that could never get its secrets is not queued.
+      const why = await this.secretsUnsupported()
+      if (why !== null) throw secretsUnsupportedError(why)
     }
     const attemptDir = join(this.attemptsRoot, request.attemptId)
     const tag = slurmTag(request.attemptId, request.idempotencyKey)
@@ -1280,4 +1354,15 @@ function onPath(name: string, path: string): boolean {
 /** Whether a container runtime answers here (`version` needs docker's daemon too). */
 function answers(command: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   return new Promise((resolve) => execFile(command, ['version'], {timeout: 20_000, env}, (error) => resolve(!error)))
+}
+
+/** The error code of a job with secrets on a Slurm older than 20.11 (docs/exit-codes.md). */
+export const SECRETS_SLURM_UNSUPPORTED = 'SECRETS_SLURM_UNSUPPORTED'
+
+/** What a launch of a job with secrets says on a cluster that cannot take them (secretsUnsupported). */
+function secretsUnsupportedError(why: string): ProviderError {
+  return new ProviderError(PROVIDER, 'user', `the job's secrets cannot reach it on Slurm: ${why}`, {
+    code: SECRETS_SLURM_UNSUPPORTED,
+    hint: 'Run it on another provider (--provider), or on a cluster with Slurm 20.11 or later (docs/providers/slurm.md).',
+  })
 }
