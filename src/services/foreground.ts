@@ -5,7 +5,7 @@
 import {InterruptedError} from '../errors.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
 import type {Store} from '../state/store.js'
-import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, type SpawnController, spawnDetachedController} from './controller-process.js'
 
 export interface Interruptible {
   /** Aborted on Ctrl-C, or by abort(). */
@@ -55,7 +55,7 @@ export function handOff(
   home: string,
   target: {id: string; command: 'controller' | 'sweep-controller'},
   what: string,
-  options: {hint: string; spawn?: typeof spawnDetachedController},
+  options: {hint: string; spawn?: SpawnController},
 ): never {
   const claim = controllerOwner()
   const ttl = claimTtlMs(LEASE_TTL_MS)

@@ -14,7 +14,7 @@ import {LEASE_TTL_MS, driveJob} from '../controller/controller.js'
 import {type ControllerDeps, type ControllerEvent} from '../controller/deps.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
-import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, type SpawnController, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, drain, handOff} from './foreground.js'
 import {StoreJournal} from '../controller/journal.js'
 import {type JobSummary, attemptSummary, summarize, type AttemptSummary} from './jobs.js'
@@ -125,7 +125,7 @@ export interface StartJobInput {
   /** Events the job starts with, recorded with it (how `accelerators: auto` chose). */
   events?: ReadonlyArray<{kind: string; data: Record<string, unknown>}>
   /** Starts the detached controller (tests record the call instead of starting a process). */
-  spawn?: typeof spawnDetachedController
+  spawn?: SpawnController
 }
 
 /** Records the job and drives it here, or starts a detached controller for it (or leaves it to an agent). */

@@ -1,5 +1,7 @@
 // `recover`: after a crash or reboot, give every unfinished job a controller again and
 // stop attempts that still run for jobs that have ended (nothing left running unowned).
+import {join} from 'node:path'
+
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import {type Store} from '../state/store.js'
@@ -14,7 +16,16 @@ import {settleUnknownCreate} from '../controller/unknown-creates.js'
 import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {ServiceContext} from './context.js'
-import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
+import {
+  claimTtlMs,
+  confirmStart,
+  type ControllerStart,
+  controllerOwner,
+  isControllerStart,
+  type SpawnController,
+  START_CONFIRM_MS,
+  spawnDetachedController,
+} from './controller-process.js'
 import {LEASE_TTL_MS} from '../controller/controller.js'
 import {ServiceStore} from '../state/services.js'
 
@@ -75,7 +86,11 @@ export async function recoverJobs(input: {
   store: Store
   providers: ReadonlyMap<string, Provider>
   home: string
-  spawn?: (home: string, id: string, command?: 'controller' | 'sweep-controller' | 'serve-controller', owner?: string) => void
+  /**
+   * Starts a controller; what it returns (spawnDetachedController's) lets recover see whether
+   * it took its claim over. One that returns nothing is taken to have.
+   */
+  spawn?: SpawnController
   /** The environment the controllers inherit (default: this process's). */
   env?: NodeJS.ProcessEnv
   /** One attempt's stop at most; default RECOVER_STEP_BUDGET_MS. */
@@ -120,6 +135,30 @@ export async function recoverJobs(input: {
     const missing = sweep ? missingSecrets(sweep.spec, env) : []
     if (missing.length > 0) secretsMissing.push({sweepId, secrets: missing})
   }
+  // Jobs whose controller was started, until it is seen to take its claim over (below).
+  const starting: Array<{job: JobRecord; owner: string; start: ControllerStart; retried: boolean}> = []
+  const restartedJob = (job: JobRecord): void => {
+    input.store.addEvent(job.id, null, 'controller-restarted', {})
+    restarted.push(job.id)
+    act({step: 'restart-controller', jobId: job.id, ok: true, message: 'restarted its controller'})
+    const missing = missingSecrets(job.spec, env)
+    if (missing.length > 0) secretsMissing.push({jobId: job.id, secrets: missing})
+  }
+  const startJob = (job: JobRecord, retried: boolean): void => {
+    const owner = controllerOwner()
+    if (!input.store.claimJobLease(job.id, owner, claimTtlMs(LEASE_TTL_MS))) return
+    let start: unknown
+    try {
+      start = spawn(input.home, job.id, 'controller', owner)
+      if (!isControllerStart(start)) restartedJob(job)
+    } catch (error) {
+      input.store.releaseLease(job.id, owner)
+      const f = failure(error)
+      act({step: 'restart-controller', jobId: job.id, ok: false, code: f.code, message: `could not restart its controller: ${f.message}`})
+      return
+    }
+    if (isControllerStart(start)) starting.push({job, owner, start, retried})
+  }
   const tried = new Set<string>()
   for (const sweep of input.store.orphanedSweeps()) {
     tried.add(sweep.id)
@@ -134,21 +173,39 @@ export async function recoverJobs(input: {
       }
       continue
     }
-    const owner = controllerOwner()
-    if (!input.store.claimJobLease(job.id, owner, claimTtlMs(LEASE_TTL_MS))) continue
-    try {
-      spawn(input.home, job.id, 'controller', owner)
-      input.store.addEvent(job.id, null, 'controller-restarted', {})
-      restarted.push(job.id)
-      act({step: 'restart-controller', jobId: job.id, ok: true, message: 'restarted its controller'})
-    } catch (error) {
-      input.store.releaseLease(job.id, owner)
-      const f = failure(error)
-      act({step: 'restart-controller', jobId: job.id, ok: false, code: f.code, message: `could not restart its controller: ${f.message}`})
-      continue
+    startJob(job, false)
+  }
+  // A controller that dies while it loads (before it took its claim over) would leave the job
+  // claimed, driven by nobody, until the claim's start deadline (a minute) and a later
+  // recover, while this one said it restarted it: wait a little for each to take over, and
+  // start one again, once, for a job whose controller ended first.
+  const deadline = Date.now() + START_CONFIRM_MS
+  while (starting.length > 0) {
+    const batch = starting.splice(0)
+    const outcomes = await Promise.all(
+      batch.map((s) => confirmStart(s.start, () => input.store.getJob(s.job.id)?.leaseOwner ?? null, s.owner, deadline)),
+    )
+    for (const [i, s] of batch.entries()) {
+      const o = outcomes[i]
+      if (o.outcome !== 'exited') {
+        restartedJob(s.job)
+        continue
+      }
+      // Nobody holds the claim now: let it go, so the job is an orphan again at once.
+      input.store.releaseLease(s.job.id, s.owner)
+      input.store.addEvent(s.job.id, null, 'controller-exited-at-start', {exitCode: o.code})
+      if (!s.retried) {
+        startJob(s.job, true)
+        continue
+      }
+      act({
+        step: 'restart-controller',
+        jobId: s.job.id,
+        ok: false,
+        code: 'CONTROLLER_EXITED',
+        message: `its controller exited (code ${o.code ?? 'none: a signal'}) before taking the job over, twice; see ${join(input.home, 'controllers', `${s.job.id}.log`)}`,
+      })
     }
-    const missing = missingSecrets(job.spec, env)
-    if (missing.length > 0) secretsMissing.push({jobId: job.id, secrets: missing})
   }
   const cleaned: string[] = []
   // A provider that failed once in this run, with why: its other attempts wait for the next recover.

@@ -15,7 +15,7 @@ import type {JobSpec} from '../model/job-spec.js'
 import {type ReplicaRecord, type ServiceRecord, TERMINAL_REPLICA_STATES, TERMINAL_SERVICE_STATES} from '../model/service.js'
 import {ServiceStore} from '../state/services.js'
 import type {ServiceContext} from './context.js'
-import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, type SpawnController, spawnDetachedController} from './controller-process.js'
 import {actorOf, headroomFor, planWithinBudgets, replicaBudget, requireMayAct} from './owners.js'
 import type {Store} from '../state/store.js'
 
@@ -126,7 +126,7 @@ async function withinServiceBudget(ctx: ServiceContext, store: Store, spec: JobS
 
 export async function serveUp(
   ctx: ServiceContext,
-  options: {file: string; wait: boolean; timeoutMs?: number; onProgress?: ServeProgress; spawn?: typeof spawnDetachedController},
+  options: {file: string; wait: boolean; timeoutMs?: number; onProgress?: ServeProgress; spawn?: SpawnController},
 ): Promise<ServiceSummary> {
   const {spec, file} = loadServiceFile(options.file)
   await preflight(ctx, spec)

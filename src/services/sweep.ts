@@ -28,7 +28,7 @@ import {
 } from '../controller/sweep-driver.js'
 import {loadJobFile} from '../job/load.js'
 import type {ServiceContext} from './context.js'
-import {claimTtlMs, controllerOwner, spawnDetachedController} from './controller-process.js'
+import {claimTtlMs, controllerOwner, type SpawnController, spawnDetachedController} from './controller-process.js'
 import {catchInterrupt, handOff} from './foreground.js'
 import {checkSecrets, checkSecretsReachClouds, exitCodeForJob, withFileObjects, withWorkdirArchive, workdirStoreFor} from './launch.js'
 import {type PlanningInputs, replannerFrom} from '../planner/replanner.js'
@@ -477,7 +477,7 @@ export async function startSweep(
     wait: boolean
     onEvent?: (event: SweepEvent) => void
     /** Starts the detached controller (tests record the call instead of starting a process). */
-    spawn?: typeof spawnDetachedController
+    spawn?: SpawnController
   },
 ): Promise<SweepOutput> {
   const {inputs} = prepared

@@ -84,6 +84,61 @@ describe('concurrent recovers claim each job once', function () {
     }
   })
 
+  it('in process: a controller that exits before taking its claim over is started again at once, not left holding the job for the start deadline', async () => {
+    const home = tempHome('skyhop-recover-dies-')
+    const store = Store.open(home)
+    try {
+      const id = store.createJob({name: 'dies', file: null, spec: testJobSpec({name: 'dies', run: 'true'})}).id
+      const owners: string[] = []
+      // The first controller dies while it loads (exit 1, claim untouched); the second takes the job over.
+      const spawn = (_h: string, _id: string, _c?: string, owner?: string) => {
+        owners.push(owner!)
+        if (owners.length === 1) return {exited: Promise.resolve(1)}
+        expect(store.handOverJobLease(id, owner!, 'host:2:second', LEASE_TTL_MS)).to.equal(true)
+        return {exited: new Promise<number | null>(() => undefined)}
+      }
+      const result = await recoverJobs({store, providers: new Map(), home, spawn})
+      expect(owners).to.have.length(2)
+      expect(owners[0]).to.not.equal(owners[1])
+      expect(result.restarted).to.deep.equal([id])
+      expect(result.partial).to.equal(false)
+      expect(store.getJob(id)!.leaseOwner).to.equal('host:2:second')
+      const kinds = store.events(id).map((e) => e.kind)
+      expect(kinds).to.include('controller-exited-at-start')
+      expect(kinds.filter((k) => k === 'controller-restarted')).to.have.length(1)
+    } finally {
+      store.close()
+    }
+  })
+
+  it('in process: a controller that exits before taking over twice is reported (CONTROLLER_EXITED, partial) and its claim let go, so the next recover takes the job at once', async () => {
+    const home = tempHome('skyhop-recover-dies-twice-')
+    const store = Store.open(home)
+    try {
+      const id = store.createJob({name: 'dies', file: null, spec: testJobSpec({name: 'dies', run: 'true'})}).id
+      let spawned = 0
+      const dying = () => {
+        spawned++
+        return {exited: Promise.resolve(1)}
+      }
+      const result = await recoverJobs({store, providers: new Map(), home, spawn: dying})
+      expect(spawned).to.equal(2)
+      expect(result.restarted).to.deep.equal([])
+      expect(result.partial).to.equal(true)
+      const step = result.actions.find((a) => a.step === 'restart-controller')!
+      expect(step).to.deep.include({jobId: id, ok: false, code: 'CONTROLLER_EXITED'})
+      expect(step.message)
+        .to.include('exited (code 1) before taking the job over')
+        .and.include(join(home, 'controllers', `${id}.log`))
+      expect(store.getJob(id)!.leaseOwner).to.equal(null)
+      // A recover right after (not a minute later) starts it.
+      const next = await recoverJobs({store, providers: new Map(), home, spawn: () => undefined})
+      expect(next.restarted).to.deep.equal([id])
+    } finally {
+      store.close()
+    }
+  })
+
   it('real processes: controllers SIGKILLed, four `recover`s at once: each job restarted once, run once, all succeed', async () => {
     const home = tempHome('skyhop-recover-race-')
     const config = join(home, 'config.yaml')
