@@ -9,6 +9,8 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {FakeEc2Server} from '../fakes/fake-ec2-server.js'
+import {FakeObjectStore} from '../fakes/fake-object-store.js'
+import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {seededRandom} from '../fakes/fake-faulty-endpoint.js'
 import {tempHome} from '../helpers/cli.js'
 import {makeSecret} from '../helpers/secret-scan.js'
@@ -60,6 +62,7 @@ describe('chaos: kill -9 at random moments', function () {
       alsoSecret?: string[]
       scan?: () => {dirs?: string[]; texts?: Record<string, string>}
       jobSeconds?: number
+      finally?: string[][]
     },
   ) {
     const random = seededRandom(SEED + provider.length)
@@ -84,6 +87,7 @@ describe('chaos: kill -9 at random moments', function () {
           launchArgs: options.launchArgs,
           label: `${provider}-${i}`,
           scan: options.scan,
+          finally: options.finally,
         },
         tally,
       )
@@ -115,9 +119,14 @@ describe('chaos: kill -9 at random moments', function () {
     })
   })
 
-  it('fake EC2: controllers killed at random moments of the launch and the run, then recover — the same figures, no key anywhere', async () => {
+  it('fake EC2 and S3: controllers killed at random moments of the launch and the run, then recover, the idle guard and down --orphans — the same figures, no key and no secret anywhere, no secrets object left', async () => {
     const random = seededRandom(SEED + 2)
     const home = tempHome('skyhop-chaos-kill-ec2-')
+    // The job's secret reaches each instance through a one-time object of this store; whatever
+    // ends or releases an attempt (its controller, recover, the idle guard, down --orphans)
+    // deletes it, so none may be left once all is done (the scan reads every object left).
+    const s3 = new FakeObjectStore({dialect: s3Dialect({[KEY.accessKeyId]: KEY.secretAccessKey})})
+    await s3.start()
     const fake = new FakeEc2Server({
       keys: [KEY],
       capacity: {
@@ -130,7 +139,10 @@ describe('chaos: kill -9 at random moments', function () {
     const url = await fake.start()
     try {
       const config = join(home, 'config.yaml')
-      writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n  local: {enabled: false}\n')
+      writeFileSync(
+        config,
+        `providers:\n  slurm: {enabled: false}\n  local: {enabled: false}\ncheckpoint_store: {url: s3://ckpt/runs, region: us-east-1, endpoint: "${s3.endpoint}"}\n`,
+      )
       writeFileSync(join(home, 'offers.json'), JSON.stringify({offers: fakeOffers().filter((o) => o.provider === 'aws')}))
       const env = {
         SKYHOP_CONFIG: config,
@@ -143,15 +155,29 @@ describe('chaos: kill -9 at random moments', function () {
         HOME: home,
       }
       await run('aws', home, env, kinds(size(3, 10), 0, 0, random), {
-        secret: false,
-        extra: 'spot: on-demand\n',
+        secret: true,
+        // A second's idle timeout: the recover below releases what a killed controller left held.
+        extra: 'spot: on-demand\nidle_timeout: 1s\n',
         launchArgs: ['--catalog', join(home, 'offers.json')],
         alsoSecret: [KEY.secretAccessKey],
-        // What the fake was sent as each instance's user data, and what its instances left on their disks.
-        scan: () => ({texts: Object.fromEntries([...fake.instances.values()].map((i) => [`user data of ${i.id}`, i.userData ?? '']))}),
+        finally: [
+          ['recover', '--json'],
+          ['down', '--orphans', '--yes', '--json'],
+        ],
+        // What the fake was sent as each instance's user data, and every object left in the store.
+        scan: () => ({
+          texts: {
+            ...Object.fromEntries([...fake.instances.values()].map((i) => [`user data of ${i.id}`, i.userData ?? ''])),
+            ...Object.fromEntries([...s3.objects].map(([key, o]) => [`store object ${key}`, o.body.toString('latin1')])),
+          },
+        }),
       })
+      // The scan above is not vacuous: every launch wrote its secrets object (and deleted it since).
+      const puts = s3.requests.filter((r) => r.method === 'PUT' && r.key.includes('/secrets/')).length
+      expect(puts, 'secrets objects written').to.be.at.least(fake.instances.size)
     } finally {
       await fake.stop()
+      await s3.stop()
     }
   })
 })

@@ -178,6 +178,11 @@ export interface Batch {
   launchArgs?: string[]
   /** Extra places to scan: directories (a fake instance's disk), captured texts (user data). */
   scan?: () => {dirs?: string[]; texts?: Record<string, string>}
+  /**
+   * Commands run once every job has ended, before the scan (a `recover` past the idle
+   * timeout, `down --orphans`): what they release must take the job's secrets with it.
+   */
+  finally?: string[][]
 }
 
 /** Launches one job per kind, kills as told at random moments, recovers until all end, and checks. */
@@ -268,6 +273,11 @@ export async function killBatch(b: Batch, tally: KillTally): Promise<void> {
       await sleep(250)
     }
     tally.orphans.push(...left)
+    for (const args of b.finally ?? []) {
+      const r = await runCliAsync(args, {home: b.home, env})
+      outputs[`${args.join(' ')} ${Date.now()}`] = r.stdout + r.stderr
+      if (r.code !== 0) tally.failed.push(describeFailure(args.join(' '), r, secretValues))
+    }
     const extra = b.scan?.() ?? {}
     for (const secret of secretValues) {
       const hits = scanForSecret(secret, {dirs: [b.home, ...(extra.dirs ?? [])], texts: {...outputs, ...(extra.texts ?? {})}})
