@@ -100,6 +100,6 @@ export async function confirmStart(
     // Exit heard: look once more, as it may have taken over and ended since.
     if (code !== undefined) return holder() !== owner ? {outcome: 'taken'} : {outcome: 'exited', code}
     if (Date.now() >= deadline) return {outcome: 'starting'}
-    await new Promise((resolve) => setTimeout(resolve, 25))
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }

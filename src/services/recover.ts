@@ -110,13 +110,29 @@ export async function recoverJobs(input: {
   // Each controller is started under a lease claimed for it first (one conditional UPDATE):
   // of several `recover`s running at once, exactly one restarts a given job, sweep or service;
   // the others see it claimed and leave it.
-  const restartSweep = (sweepId: string, jobId: string | null): void => {
+  // Controllers started, until each is seen to take its claim over (below).
+  const starting: Array<
+    ({kind: 'job'; job: JobRecord} | {kind: 'sweep'; sweepId: string; jobId: string | null}) & {
+      owner: string
+      start: ControllerStart
+      retried: boolean
+    }
+  > = []
+  const restartedSweep = (sweepId: string, jobId: string | null): void => {
+    restartedSweeps.push(sweepId)
+    act({step: 'restart-sweep-controller', sweepId, jobId, ok: true, message: `restarted the controller of sweep ${sweepId}`})
+    // Its jobs share the base job's secrets.
+    const sweep = input.store.getSweep(sweepId)
+    const missing = sweep ? missingSecrets(sweep.spec, env) : []
+    if (missing.length > 0) secretsMissing.push({sweepId, secrets: missing})
+  }
+  const restartSweep = (sweepId: string, jobId: string | null, retried = false): void => {
     const owner = controllerOwner()
     if (!input.store.claimSweepLease(sweepId, owner, claimTtlMs(LEASE_TTL_MS))) return
     try {
-      spawn(input.home, sweepId, 'sweep-controller', owner)
-      restartedSweeps.push(sweepId)
-      act({step: 'restart-sweep-controller', sweepId, jobId, ok: true, message: `restarted the controller of sweep ${sweepId}`})
+      const start = spawn(input.home, sweepId, 'sweep-controller', owner)
+      if (isControllerStart(start)) starting.push({kind: 'sweep', sweepId, jobId, owner, start, retried})
+      else restartedSweep(sweepId, jobId)
     } catch (error) {
       input.store.releaseSweepClaim(sweepId, owner)
       const f = failure(error)
@@ -128,15 +144,8 @@ export async function recoverJobs(input: {
         code: f.code,
         message: `could not restart the sweep's controller: ${f.message}`,
       })
-      return
     }
-    // Its jobs share the base job's secrets.
-    const sweep = input.store.getSweep(sweepId)
-    const missing = sweep ? missingSecrets(sweep.spec, env) : []
-    if (missing.length > 0) secretsMissing.push({sweepId, secrets: missing})
   }
-  // Jobs whose controller was started, until it is seen to take its claim over (below).
-  const starting: Array<{job: JobRecord; owner: string; start: ControllerStart; retried: boolean}> = []
   const restartedJob = (job: JobRecord): void => {
     input.store.addEvent(job.id, null, 'controller-restarted', {})
     restarted.push(job.id)
@@ -147,17 +156,15 @@ export async function recoverJobs(input: {
   const startJob = (job: JobRecord, retried: boolean): void => {
     const owner = controllerOwner()
     if (!input.store.claimJobLease(job.id, owner, claimTtlMs(LEASE_TTL_MS))) return
-    let start: unknown
     try {
-      start = spawn(input.home, job.id, 'controller', owner)
-      if (!isControllerStart(start)) restartedJob(job)
+      const start = spawn(input.home, job.id, 'controller', owner)
+      if (isControllerStart(start)) starting.push({kind: 'job', job, owner, start, retried})
+      else restartedJob(job)
     } catch (error) {
       input.store.releaseLease(job.id, owner)
       const f = failure(error)
       act({step: 'restart-controller', jobId: job.id, ok: false, code: f.code, message: `could not restart its controller: ${f.message}`})
-      return
     }
-    if (isControllerStart(start)) starting.push({job, owner, start, retried})
   }
   const tried = new Set<string>()
   for (const sweep of input.store.orphanedSweeps()) {
@@ -183,27 +190,36 @@ export async function recoverJobs(input: {
   while (starting.length > 0) {
     const batch = starting.splice(0)
     const outcomes = await Promise.all(
-      batch.map((s) => confirmStart(s.start, () => input.store.getJob(s.job.id)?.leaseOwner ?? null, s.owner, deadline)),
+      batch.map((s) => {
+        const holder = () => (s.kind === 'job' ? input.store.getJob(s.job.id) : input.store.getSweep(s.sweepId))?.leaseOwner ?? null
+        return confirmStart(s.start, holder, s.owner, deadline)
+      }),
     )
     for (const [i, s] of batch.entries()) {
       const o = outcomes[i]
       if (o.outcome !== 'exited') {
-        restartedJob(s.job)
+        if (s.kind === 'job') restartedJob(s.job)
+        else restartedSweep(s.sweepId, s.jobId)
         continue
       }
-      // Nobody holds the claim now: let it go, so the job is an orphan again at once.
-      input.store.releaseLease(s.job.id, s.owner)
-      input.store.addEvent(s.job.id, null, 'controller-exited-at-start', {exitCode: o.code})
+      // Nobody holds the claim now: let it go, so the job (sweep) is an orphan again at once.
+      const id = s.kind === 'job' ? s.job.id : s.sweepId
+      if (s.kind === 'job') {
+        input.store.releaseLease(id, s.owner)
+        input.store.addEvent(id, null, 'controller-exited-at-start', {exitCode: o.code})
+      } else input.store.releaseSweepClaim(id, s.owner)
       if (!s.retried) {
-        startJob(s.job, true)
+        if (s.kind === 'job') startJob(s.job, true)
+        else restartSweep(s.sweepId, s.jobId, true)
         continue
       }
       act({
-        step: 'restart-controller',
-        jobId: s.job.id,
+        ...(s.kind === 'job'
+          ? {step: 'restart-controller' as const, jobId: id}
+          : {step: 'restart-sweep-controller' as const, sweepId: id, jobId: s.jobId}),
         ok: false,
         code: 'CONTROLLER_EXITED',
-        message: `its controller exited (code ${o.code ?? 'none: a signal'}) before taking the job over, twice; see ${join(input.home, 'controllers', `${s.job.id}.log`)}`,
+        message: `its controller exited (code ${o.code ?? 'none: a signal'}) before taking the ${s.kind} over, twice; see ${join(input.home, 'controllers', `${id}.log`)}`,
       })
     }
   }

@@ -139,6 +139,56 @@ describe('concurrent recovers claim each job once', function () {
     }
   })
 
+  it('in process: a sweep controller that exits before taking its claim over is started again; twice is CONTROLLER_EXITED with the claim let go', async () => {
+    const home = tempHome('skyhop-recover-sweep-dies-')
+    const store = Store.open(home)
+    try {
+      const spec = testJobSpec({name: 'grid', run: 'true'})
+      const {sweep} = store.createSweep({name: 'grid', file: null, spec, budgetUsd: null, options: {}, plan: null}, [
+        {name: 'grid-1', file: null, spec, options: {}, matrix: {lr: 1}},
+      ])
+      const owners: string[] = []
+      const once = await recoverJobs({
+        store,
+        providers: new Map(),
+        home,
+        spawn: (_h, id, _c, owner) => {
+          owners.push(owner!)
+          if (owners.length === 1) return {exited: Promise.resolve(null)}
+          expect(store.handOverSweepLease(id, owner!, 'host:5:sweep', LEASE_TTL_MS)).to.equal(true)
+          return {exited: new Promise<number | null>(() => undefined)}
+        },
+      })
+      expect(owners).to.have.length(2)
+      expect(once.restartedSweeps).to.deep.equal([sweep.id])
+      expect(store.getSweep(sweep.id)!.leaseOwner).to.equal('host:5:sweep')
+
+      const other = store.createSweep({name: 'grid2', file: null, spec, budgetUsd: null, options: {}, plan: null}, [
+        {name: 'grid2-1', file: null, spec, options: {}, matrix: {lr: 2}},
+      ]).sweep
+      let spawned = 0
+      const twice = await recoverJobs({
+        store,
+        providers: new Map(),
+        home,
+        spawn: (_h, id) => {
+          expect(id).to.equal(other.id)
+          spawned++
+          return {exited: Promise.resolve(null)}
+        },
+      })
+      expect(spawned).to.equal(2)
+      expect(twice.restartedSweeps).to.deep.equal([])
+      expect(twice.partial).to.equal(true)
+      const step = twice.actions.find((a) => a.step === 'restart-sweep-controller')!
+      expect(step).to.deep.include({sweepId: other.id, ok: false, code: 'CONTROLLER_EXITED'})
+      expect(step.message).to.include('exited (code none: a signal) before taking the sweep over, twice')
+      expect(store.getSweep(other.id)!.leaseOwner).to.equal(null)
+    } finally {
+      store.close()
+    }
+  })
+
   it('real processes: controllers SIGKILLed, four `recover`s at once: each job restarted once, run once, all succeed', async () => {
     const home = tempHome('skyhop-recover-race-')
     const config = join(home, 'config.yaml')
