@@ -315,7 +315,7 @@ export async function recoverJobs(input: {
       message: 'released an idle instance',
     })
   }
-  const restartedServices = recoverServices(input.store, input.home, spawn, act)
+  const restartedServices = await recoverServices(input.store, input.home, spawn, act)
   return {
     restarted,
     restartedSweeps,
@@ -402,32 +402,67 @@ async function stopEnded(
  * A service whose controller died gets a new one, which adopts its replicas (they kept
  * serving) and brings the load balancer back on its port; a stopped service's replicas that
  * still run are stopped by `serve down`'s path in the controller (STOPPING is driven too).
+ * Like a job's, a controller that exits before it took its claim over is started again once
+ * (recoverJobs).
  */
-function recoverServices(
+async function recoverServices(
   store: Store,
   home: string,
   spawn: NonNullable<Parameters<typeof recoverJobs>[0]['spawn']>,
   act: (a: Omit<RecoverAction, 'jobId' | 'sweepId' | 'attemptId' | 'provider'> & Partial<RecoverAction>) => void,
-): string[] {
+): Promise<string[]> {
   const services = new ServiceStore(store)
   const restarted: string[] = []
-  for (const svc of services.orphanedServices()) {
+  const starting: Array<{id: string; owner: string; start: ControllerStart; retried: boolean}> = []
+  const restartedService = (id: string): void => {
+    store.addEvent(id, null, 'controller-restarted', {})
+    restarted.push(id)
+    act({step: 'restart-service-controller', serviceId: id, ok: true, message: 'restarted its controller'})
+  }
+  const startService = (id: string, retried: boolean): void => {
     const owner = controllerOwner()
-    if (!services.claimLease(svc.id, owner, claimTtlMs(LEASE_TTL_MS))) continue
+    if (!services.claimLease(id, owner, claimTtlMs(LEASE_TTL_MS))) return
     try {
-      spawn(home, svc.id, 'serve-controller', owner)
-      store.addEvent(svc.id, null, 'controller-restarted', {})
-      restarted.push(svc.id)
-      act({step: 'restart-service-controller', serviceId: svc.id, ok: true, message: 'restarted its controller'})
+      const start = spawn(home, id, 'serve-controller', owner)
+      if (isControllerStart(start)) starting.push({id, owner, start, retried})
+      else restartedService(id)
     } catch (error) {
-      services.releaseLease(svc.id, owner)
+      services.releaseLease(id, owner)
       const f = failure(error)
       act({
         step: 'restart-service-controller',
-        serviceId: svc.id,
+        serviceId: id,
         ok: false,
         code: f.code,
         message: `could not restart its controller: ${f.message}`,
+      })
+    }
+  }
+  for (const svc of services.orphanedServices()) startService(svc.id, false)
+  const deadline = Date.now() + START_CONFIRM_MS
+  while (starting.length > 0) {
+    const batch = starting.splice(0)
+    const outcomes = await Promise.all(
+      batch.map((s) => confirmStart(s.start, () => services.getService(s.id)?.leaseOwner ?? null, s.owner, deadline)),
+    )
+    for (const [i, s] of batch.entries()) {
+      const o = outcomes[i]
+      if (o.outcome !== 'exited') {
+        restartedService(s.id)
+        continue
+      }
+      services.releaseLease(s.id, s.owner)
+      store.addEvent(s.id, null, 'controller-exited-at-start', {exitCode: o.code})
+      if (!s.retried) {
+        startService(s.id, true)
+        continue
+      }
+      act({
+        step: 'restart-service-controller',
+        serviceId: s.id,
+        ok: false,
+        code: 'CONTROLLER_EXITED',
+        message: `its controller exited (code ${o.code ?? 'none: a signal'}) before taking the service over, twice; see ${join(home, 'controllers', `${s.id}.log`)}`,
       })
     }
   }

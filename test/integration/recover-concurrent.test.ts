@@ -11,6 +11,7 @@ import {LEASE_TTL_MS} from '../../src/controller/controller.js'
 import {claimTtlMs} from '../../src/services/controller-process.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {Store} from '../../src/state/store.js'
+import {ServiceStore} from '../../src/state/services.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {until} from '../helpers/wait.js'
@@ -184,6 +185,51 @@ describe('concurrent recovers claim each job once', function () {
       expect(step).to.deep.include({sweepId: other.id, ok: false, code: 'CONTROLLER_EXITED'})
       expect(step.message).to.include('exited (code none: a signal) before taking the sweep over, twice')
       expect(store.getSweep(other.id)!.leaseOwner).to.equal(null)
+    } finally {
+      store.close()
+    }
+  })
+
+  it('in process: a service controller that exits before taking its claim over is started again; twice is CONTROLLER_EXITED with the claim let go', async () => {
+    const home = tempHome('skyhop-recover-service-dies-')
+    const store = Store.open(home)
+    const services = new ServiceStore(store)
+    try {
+      const spec = testJobSpec({name: 'svc', run: 'true'})
+      const svc = services.createService({name: 'svc', file: null, spec})
+      const owners: string[] = []
+      const once = await recoverJobs({
+        store,
+        providers: new Map(),
+        home,
+        spawn: (_h, id, _c, owner) => {
+          owners.push(owner!)
+          if (owners.length === 1) return {exited: Promise.resolve(1)}
+          expect(services.handOverLease(id, owner!, 'host:6:svc', LEASE_TTL_MS)).to.equal(true)
+          return {exited: new Promise<number | null>(() => undefined)}
+        },
+      })
+      expect(owners).to.have.length(2)
+      expect(once.restartedServices).to.deep.equal([svc.id])
+      expect(services.getService(svc.id)!.leaseOwner).to.equal('host:6:svc')
+
+      const other = services.createService({name: 'svc2', file: null, spec})
+      let spawned = 0
+      const twice = await recoverJobs({
+        store,
+        providers: new Map(),
+        home,
+        spawn: () => {
+          spawned++
+          return {exited: Promise.resolve(1)}
+        },
+      })
+      expect(spawned).to.equal(2)
+      expect(twice.restartedServices).to.deep.equal([])
+      expect(twice.partial).to.equal(true)
+      const step = twice.actions.find((a) => a.step === 'restart-service-controller')!
+      expect(step).to.deep.include({serviceId: other.id, ok: false, code: 'CONTROLLER_EXITED'})
+      expect(services.getService(other.id)!.leaseOwner).to.equal(null)
     } finally {
       store.close()
     }
