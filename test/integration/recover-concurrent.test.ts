@@ -239,7 +239,11 @@ describe('concurrent recovers claim each job once', function () {
     const home = tempHome('skyhop-recover-race-')
     const config = join(home, 'config.yaml')
     writeFileSync(config, 'providers:\n  slurm: {enabled: false}\n')
-    const env = {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: '1'}
+    // A lease of 3 s, not 1: the restarted controllers heartbeat at it while the four recovers
+    // still run, and on a loaded machine (CI's load reaches 16 on 2 cores) a heartbeat a second
+    // late let a recover still at work claim a driven job again (a duplicate in `restarted`).
+    const ttlSeconds = 3
+    const env = {SKYHOP_CONFIG: config, SKYHOP_LEASE_TTL_SECONDS: String(ttlSeconds)}
     const marks = join(home, 'marks')
     const jobIds: string[] = []
     for (let i = 0; i < 4; i++) {
@@ -261,7 +265,7 @@ describe('concurrent recovers claim each job once', function () {
         )
         process.kill(Number(owner!.split(':')[1]), 'SIGKILL')
       }
-      await new Promise((resolve) => setTimeout(resolve, 1500)) // the leases expire
+      await new Promise((resolve) => setTimeout(resolve, ttlSeconds * 1000 + 500)) // the leases expire
       const recovers = await Promise.all(Array.from({length: 4}, () => runCliAsync(['recover', '--json'], {home, env})))
       const restarted: string[] = []
       for (const r of recovers) {
