@@ -57,33 +57,63 @@ export function isFastFabric(i: Interconnect | null | undefined): boolean {
 }
 
 /**
- * Where a cloud's own placement rules keep the nodes of a Spot gang off the fabric the shape
- * has: Azure joins VMs into one InfiniBand network only inside one availability set or scale
- * set, and refuses Spot VMs in an availability set. skyhop launches a Spot gang there as
- * separate VMs in one proximity placement group, which share the VNet's ethernet and not an
- * InfiniBand network.
+ * Whether a cloud adapter sets up a fabric for a gang, per market: `true`, or why not (the
+ * source of the `ethernet` the gang is planned on instead).
  */
-const SPOT_GANG_FABRIC: Readonly<Record<string, {kinds: readonly InterconnectKind[]; fabric: Interconnect}>> = {
-  azure: {
-    kinds: ['infiniband'],
-    fabric: Object.freeze({
-      kind: 'ethernet',
-      gbps: null,
-      source:
-        'Azure: VMs share one InfiniBand network only in one availability set or scale set, and Spot VMs cannot join an availability set; a Spot gang is placed in one proximity placement group and talks over the VNet (src/providers/azure/azure-provider.ts placeClose)',
-    }),
-  },
+interface FabricSetup {
+  onDemand: true | string
+  spot: true | string
 }
 
+const AZURE_SPOT_IB =
+  'Azure: VMs share one InfiniBand network only in one availability set or scale set, and Spot VMs cannot join an availability set; a Spot gang is placed in one proximity placement group and talks over the VNet (src/providers/azure/azure-provider.ts placeClose)'
+const AWS_NO_EFA =
+  'AWS: the adapter launches a gang with the default network interface (ENA), no EFA interface (src/providers/aws/aws-provider.ts), so its nodes talk TCP over ENA'
+const GCP_ONE_NIC =
+  'GCP: the adapter creates each node with one network interface on one network (src/providers/gcp/gcp-provider.ts), not the extra GPU NICs and their VPCs that GPUDirect-TCPX/TCPXO and RDMA need, so its nodes talk TCP'
+const HUAWEI_NO_SUPERNODE =
+  'Huawei Cloud: the adapter places a gang in an anti-affinity server group (src/providers/huaweicloud/huawei-provider.ts); nothing asks for one CloudMatrix super-node, so HCCS between the nodes is not set up'
+const both = (why: true | string): FabricSetup => ({onDemand: why, spot: why})
+
 /**
- * The fabric a gang of this offer really gets on this market: the offer's own, except where
- * SPOT_GANG_FABRIC says a Spot gang is kept off it. Undefined: unknown. Pure, for the planner.
+ * Which fabrics each cloud adapter of skyhop sets up for a gang, by provider and kind. A plan
+ * that promises a fabric the launch does not deliver is a defect, so on a provider listed here
+ * a shape's fabric counts only where its entry says `true`; any other kind (also one a user's
+ * catalog file claims) is planned as `ethernet` with the reason. Providers not listed (Slurm,
+ * Kubernetes, local, plugins) give the job what the cluster has: the offer's fabric stands.
+ * Keep in step with the adapters and docs/planner.md ("The fabric a gang really gets").
+ */
+export const GANG_FABRIC_SETUP: Readonly<Record<string, Partial<Record<InterconnectKind, FabricSetup>>>> = {
+  aws: {efa: both(AWS_NO_EFA)},
+  // On-demand: one availability set in one proximity placement group (azure-provider placeClose).
+  azure: {infiniband: {onDemand: true, spot: AZURE_SPOT_IB}},
+  gcp: {'gpudirect-tcpx': both(GCP_ONE_NIC), roce: both(GCP_ONE_NIC)},
+  huaweicloud: {hccs: both(HUAWEI_NO_SUPERNODE)},
+  aliyun: {},
+  tencentcloud: {},
+}
+
+// One frozen `ethernet` per (provider, kind, market), made on first use: the planner asks for
+// every candidate it compares.
+const notSetUp = new Map<string, Interconnect>()
+
+/**
+ * The fabric a gang of this offer really gets on this market: the offer's own where the
+ * provider's adapter sets it up (GANG_FABRIC_SETUP), else `ethernet` (no figure) whose source
+ * says why. Undefined: unknown. Pure, for the planner.
  */
 export function gangFabric(offer: Pick<Offer, 'provider' | 'interconnect'>, spot: boolean): Interconnect | undefined {
   const i = offer.interconnect
-  if (!spot || i === undefined) return i
-  const rule = SPOT_GANG_FABRIC[offer.provider]
-  return rule !== undefined && rule.kinds.includes(i.kind) ? rule.fabric : i
+  if (i === undefined || i.kind === 'ethernet') return i
+  const setups = GANG_FABRIC_SETUP[offer.provider]
+  if (setups === undefined) return i
+  const setup = setups[i.kind]
+  const why = setup === undefined ? `the ${offer.provider} adapter sets up no ${i.kind} for a gang` : spot ? setup.spot : setup.onDemand
+  if (why === true) return i
+  const key = `${offer.provider}\0${i.kind}\0${spot}`
+  let fabric = notSetUp.get(key)
+  if (fabric === undefined) notSetUp.set(key, (fabric = Object.freeze({kind: 'ethernet', gbps: null, source: why})))
+  return fabric
 }
 
 export interface Offer {
