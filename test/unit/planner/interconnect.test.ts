@@ -169,16 +169,33 @@ describe('planner: multi-node gangs and the inter-node fabric', () => {
     const shape = (provider: string, kind: Interconnect['kind'], instanceType = 'gang-shape') =>
       offer({provider, instanceType, count: 8, od: 8, spot: 2, interconnect: {kind, gbps: 1600, source: `test: ${kind}`}})
 
-    it('AWS EFA: no adapter EFA interface, so both markets are planned on ethernet with the reason and run at the slow rate', () => {
-      const plan = planJob(input(gang(2, undefined, {spot: 'auto'}), [shape('aws', 'efa')]))
-      expect(plan.candidates).to.have.length(2)
-      for (const c of plan.candidates) {
-        expect(c.interconnect).to.include({kind: 'ethernet', gbps: null})
-        expect(c.interconnect!.source).to.match(
-          /^AWS: the adapter launches a gang with the default network interface \(ENA\), no EFA interface/,
-        )
-        expect(c.estimates.runHours.source).to.include('2-node gang on ethernet networking')
+    it("AWS EFA is set up on both markets, one interface per node: a multi-card shape is planned at one card's share", () => {
+      const p4d = offer({
+        provider: 'aws',
+        instanceType: 'p4d.24xlarge',
+        count: 8,
+        od: 8,
+        spot: 2,
+        interconnect: {kind: 'efa', gbps: 400, source: 'test: p4d'},
+      })
+      const p3dn = offer({
+        provider: 'aws',
+        instanceType: 'p3dn.24xlarge',
+        count: 8,
+        od: 8,
+        spot: 2,
+        interconnect: {kind: 'efa', gbps: 100, source: 'test: p3dn'},
+      })
+      const plan = planJob(input(gang(2, 'required', {spot: 'auto'}), [p4d, p3dn]))
+      expect(plan.candidates).to.have.length(4)
+      for (const c of plan.candidates.filter((x) => x.instanceType === 'p4d.24xlarge')) {
+        expect(c.interconnect).to.include({kind: 'efa', gbps: 100})
+        expect(c.interconnect!.source).to.match(/^test: p4d; skyhop sets up one EFA interface, on network card 0 of 4 \(100 Gbit\/s\)/)
+        expect(c.estimates.runHours.source).to.not.match(/gang on/)
       }
+      // One card: the shape's own fabric, untouched.
+      for (const c of plan.candidates.filter((x) => x.instanceType === 'p3dn.24xlarge'))
+        expect(c.interconnect).to.deep.equal(p3dn.interconnect)
     })
 
     it('required: a shape whose fabric no market sets up is left out once, with the reason and no market to switch to', () => {
