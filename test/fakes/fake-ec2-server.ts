@@ -717,7 +717,9 @@ export class FakeEc2Server extends FakeCloudServer {
    * EC2 API reference InstanceNetworkInterfaceSpecification (AssociatePublicIpAddress: "You
    * cannot specify more than one network interface in the request"); AWS user guide
    * efa-acc-inst-types ("You can't use an EFA-only network interface as the primary network
-   * interface"). The codes are EC2's; the EFA-unsupported and card messages are this fake's wording.
+   * interface"). The codes are EC2's. The EFA-unsupported wording is EC2's as a user quoted it
+   * ("t2.micro instances do not support Elastic Fabric Adapters", devopsacademyau/academy#277,
+   * from the console); its code, and the network-card wording, are this fake's.
    */
   private networkInterfaces(p: Record<string, string>, type: string, region: string): FakeNetworkInterface[] {
     const out: FakeNetworkInterface[] = []
@@ -757,7 +759,7 @@ export class FakeEc2Server extends FakeCloudServer {
       if (!['interface', 'efa', 'efa-only'].includes(nic.interfaceType))
         throw new FakeAwsError('InvalidParameterValue', `Value (${nic.interfaceType}) for parameter interfaceType is invalid.`)
       if (nic.interfaceType !== 'interface' && cards === undefined)
-        throw new FakeAwsError('InvalidParameterCombination', `Elastic Fabric Adapter is not supported on instance type ${type}.`)
+        throw new FakeAwsError('InvalidParameterCombination', `${type} instances do not support Elastic Fabric Adapters.`)
       if (nic.networkCardIndex >= (cards ?? 1))
         throw new FakeAwsError(
           'InvalidParameterValue',

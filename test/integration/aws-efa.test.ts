@@ -118,7 +118,7 @@ describe('AWS EFA gangs on the fake EC2: interfaces, the self-referencing securi
     const claimed = offer({interconnect: {kind: 'efa', gbps: 100, source: 'a wrong catalog file'}})
     const error = await launchError(w.provider, await gangRequest(claimed))
     expect(error).to.include({category: 'unavailable', scope: 'offer', backendCode: 'InvalidParameterCombination'})
-    expect(error.message).to.include('Elastic Fabric Adapter is not supported on instance type g5.xlarge')
+    expect(error.message).to.include('g5.xlarge instances do not support Elastic Fabric Adapters')
     expect(w.fake.liveInstances()).to.have.length(0)
     expect(w.fake.securityGroups.size).to.equal(0)
     expect(w.fake.placementGroups.size).to.equal(0)
