@@ -83,11 +83,42 @@ describe('AWS EFA gangs on the fake EC2: interfaces, the self-referencing securi
     expect(w.fake.actions()).to.include('DeleteSecurityGroup')
   })
 
+  it('a launch retried on the same attempt finds its group (by name) and its rules, and gets the same instances', async function () {
+    const request = await gangRequest()
+    const first = await w.provider.launch(request)
+    const again = await w.provider.launch(request)
+    expect(again.externalId).to.equal(first.externalId)
+    expect(again.data.efaSecurityGroup).to.equal(first.data.efaSecurityGroup)
+    expect(w.fake.securityGroups.size).to.equal(1)
+    expect(w.fake.liveInstances()).to.have.length(2)
+    const codes = w.fake.calls.filter((c) => c.code !== null).map((c) => `${c.action} ${c.code}`)
+    expect(codes).to.include.members([
+      'CreateSecurityGroup InvalidGroup.Duplicate',
+      'AuthorizeSecurityGroupIngress InvalidPermission.Duplicate',
+      'AuthorizeSecurityGroupEgress InvalidPermission.Duplicate',
+    ])
+    await w.provider.cleanup(again)
+    expect(w.fake.securityGroups.size).to.equal(0)
+  })
+
   it('one node short of capacity: nothing granted, the EFA group and the placement group are deleted', async function () {
     w.fake.setCapacity('us-east-1', 'us-east-1a', 'p4d.24xlarge', 1)
     const error = await launchError(w.provider, await gangRequest())
     expect(error).to.include({category: 'capacity', scope: 'zone', backendCode: 'InsufficientInstanceCapacity'})
     expect(w.fake.calls.some((c) => c.action === 'CreateSecurityGroup' && c.status === 200)).to.equal(true)
+    expect(w.fake.securityGroups.size).to.equal(0)
+    expect(w.fake.placementGroups.size).to.equal(0)
+  })
+
+  it('the group refused its rule (no permission): nothing is launched, the group and the placement group are deleted', async function () {
+    w.fake.inject({
+      action: 'AuthorizeSecurityGroupEgress',
+      code: 'UnauthorizedOperation',
+      message: 'You are not authorized to perform this operation.',
+    })
+    const error = await launchError(w.provider, await gangRequest())
+    expect(error).to.include({category: 'auth', backendCode: 'UnauthorizedOperation'})
+    expect(w.fake.actions()).to.not.include('RunInstances')
     expect(w.fake.securityGroups.size).to.equal(0)
     expect(w.fake.placementGroups.size).to.equal(0)
   })
