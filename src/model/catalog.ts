@@ -57,33 +57,101 @@ export function isFastFabric(i: Interconnect | null | undefined): boolean {
 }
 
 /**
- * Where a cloud's own placement rules keep the nodes of a Spot gang off the fabric the shape
- * has: Azure joins VMs into one InfiniBand network only inside one availability set or scale
- * set, and refuses Spot VMs in an availability set. skyhop launches a Spot gang there as
- * separate VMs in one proximity placement group, which share the VNet's ethernet and not an
- * InfiniBand network.
+ * Whether a cloud adapter sets up a fabric for a gang, per market: `true` (as the catalog
+ * says), why not (the source of the `ethernet` the gang is planned on instead), or the part
+ * of it the adapter sets up.
  */
-const SPOT_GANG_FABRIC: Readonly<Record<string, {kinds: readonly InterconnectKind[]; fabric: Interconnect}>> = {
-  azure: {
-    kinds: ['infiniband'],
-    fabric: Object.freeze({
-      kind: 'ethernet',
-      gbps: null,
-      source:
-        'Azure: VMs share one InfiniBand network only in one availability set or scale set, and Spot VMs cannot join an availability set; a Spot gang is placed in one proximity placement group and talks over the VNet (src/providers/azure/azure-provider.ts placeClose)',
-    }),
-  },
+type Setup = true | string | ((fabric: Interconnect, instanceType: string) => Interconnect)
+interface FabricSetup {
+  onDemand: Setup
+  spot: Setup
 }
 
 /**
- * The fabric a gang of this offer really gets on this market: the offer's own, except where
- * SPOT_GANG_FABRIC says a Spot gang is kept off it. Undefined: unknown. Pure, for the planner.
+ * Network cards of the AWS instance types with EFA, one EFA interface each at most
+ * (DescribeInstanceTypes NetworkInfo.MaximumNetworkCards / EfaInfo.MaximumEfaInterfaces:
+ * p4d.24xlarge 4; p5 and p5e 32, AWS user guide p5-efa; trn1.32xlarge 8 and trn1n.32xlarge
+ * 16, the Neuron trn1-arch page's 800 and 1,600 Gbit/s at 100 per card; p3dn and
+ * trn1.2xlarge one EFA, efa.md "Supported instance types"). A type not listed counts one.
  */
-export function gangFabric(offer: Pick<Offer, 'provider' | 'interconnect'>, spot: boolean): Interconnect | undefined {
+export const AWS_EFA_NETWORK_CARDS: Readonly<Record<string, number>> = {
+  'p4d.24xlarge': 4,
+  'p5.48xlarge': 32,
+  'p5e.48xlarge': 32,
+  'trn1.32xlarge': 8,
+  'trn1n.32xlarge': 16,
+}
+
+/**
+ * The AWS adapter gives each node of an EFA gang one EFA interface, on network card 0
+ * (src/providers/aws/aws-provider.ts): several interfaces would leave the node without the
+ * public IPv4 its object store is reached through in a default subnet (EC2 assigns one only
+ * to an instance launched with one interface). So the gang gets one card's share of the
+ * shape's EFA bandwidth.
+ */
+function awsOneEfa(fabric: Interconnect, instanceType: string): Interconnect {
+  const cards = AWS_EFA_NETWORK_CARDS[instanceType] ?? 1
+  if (cards === 1) return fabric
+  const gbps = fabric.gbps === null ? null : fabric.gbps / cards
+  return {
+    kind: 'efa',
+    gbps,
+    source: `${fabric.source}; skyhop sets up one EFA interface, on network card 0 of ${cards}${gbps === null ? '' : ` (${gbps} Gbit/s)`}: several would leave the node without the public IPv4 it reaches its store through (src/providers/aws/aws-provider.ts)`,
+  }
+}
+
+const AZURE_SPOT_IB =
+  'Azure: VMs share one InfiniBand network only in one availability set or scale set, and Spot VMs cannot join an availability set; a Spot gang is placed in one proximity placement group and talks over the VNet (src/providers/azure/azure-provider.ts placeClose)'
+const GCP_ONE_NIC =
+  'GCP: the adapter creates each node with one network interface on one network (src/providers/gcp/gcp-provider.ts), not the extra GPU NICs and their VPCs that GPUDirect-TCPX/TCPXO and RDMA need, so its nodes talk TCP'
+const HUAWEI_NO_SUPERNODE =
+  'Huawei Cloud: the adapter places a gang in an anti-affinity server group (src/providers/huaweicloud/huawei-provider.ts); nothing asks for one CloudMatrix super-node, so HCCS between the nodes is not set up'
+const both = (why: Setup): FabricSetup => ({onDemand: why, spot: why})
+
+/**
+ * Which fabrics each cloud adapter of skyhop sets up for a gang, by provider and kind. A plan
+ * that promises a fabric the launch does not deliver is a defect, so on a provider listed here
+ * a shape's fabric counts only where its entry says `true`; any other kind (also one a user's
+ * catalog file claims) is planned as `ethernet` with the reason. Providers not listed (Slurm,
+ * Kubernetes, local, plugins) give the job what the cluster has: the offer's fabric stands.
+ * Keep in step with the adapters and docs/planner.md ("The fabric a gang really gets").
+ */
+export const GANG_FABRIC_SETUP: Readonly<Record<string, Partial<Record<InterconnectKind, FabricSetup>>>> = {
+  aws: {efa: both(awsOneEfa)},
+  // On-demand: one availability set in one proximity placement group (azure-provider placeClose).
+  azure: {infiniband: {onDemand: true, spot: AZURE_SPOT_IB}},
+  gcp: {'gpudirect-tcpx': both(GCP_ONE_NIC), roce: both(GCP_ONE_NIC)},
+  huaweicloud: {hccs: both(HUAWEI_NO_SUPERNODE)},
+  aliyun: {},
+  tencentcloud: {},
+}
+
+// One frozen fabric per (provider, instance type, kind, market) that differs from the
+// offer's, made on first use: the planner asks for every candidate it compares.
+const adjusted = new Map<string, Interconnect>()
+
+/**
+ * The fabric a gang of this offer really gets on this market: the offer's own where the
+ * provider's adapter sets it up (GANG_FABRIC_SETUP), the part of it the adapter sets up, else
+ * `ethernet` (no figure) whose source says why. Undefined: unknown. Pure, for the planner;
+ * the AWS adapter asks it too, so plan and launch agree.
+ */
+export function gangFabric(offer: Pick<Offer, 'provider' | 'instanceType' | 'interconnect'>, spot: boolean): Interconnect | undefined {
   const i = offer.interconnect
-  if (!spot || i === undefined) return i
-  const rule = SPOT_GANG_FABRIC[offer.provider]
-  return rule !== undefined && rule.kinds.includes(i.kind) ? rule.fabric : i
+  if (i === undefined || i.kind === 'ethernet') return i
+  const setups = GANG_FABRIC_SETUP[offer.provider]
+  if (setups === undefined) return i
+  const setup = setups[i.kind]
+  const how = setup === undefined ? `the ${offer.provider} adapter sets up no ${i.kind} for a gang` : spot ? setup.spot : setup.onDemand
+  if (how === true) return i
+  const key = `${offer.provider}\0${offer.instanceType}\0${i.kind}\0${i.gbps}\0${i.source}\0${spot}`
+  let fabric = adjusted.get(key)
+  if (fabric === undefined) {
+    fabric = typeof how === 'string' ? {kind: 'ethernet', gbps: null, source: how} : how(i, offer.instanceType)
+    if (fabric === i) return i
+    adjusted.set(key, Object.freeze(fabric))
+  }
+  return fabric
 }
 
 export interface Offer {

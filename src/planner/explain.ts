@@ -59,10 +59,16 @@ export function describeExclusion(
         ? `${subject} cannot launch a gang of nodes (one node per attempt); the job needs ${job.nodes} nodes`
         : `${subject} can hold at most ${detail} nodes in one gang; the job needs ${job.nodes}`
     case 'interconnect': {
-      // The shape has a fabric its Spot gang does not get (gangFabric): say why.
-      const spotFabric = spot === true && isFastFabric(example.interconnect) ? gangFabric(example, true) : undefined
-      if (spotFabric !== undefined)
-        return `${subject} spot: a Spot gang does not get the shape's ${example.interconnect!.kind} (${spotFabric.source}); the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required): run it on-demand`
+      // The shape has a fabric its gang does not get (on this market, or on either: spot
+      // null) because the adapter does not set it up (gangFabric): say why, and point to the
+      // other market where that one gets it.
+      if (isFastFabric(example.interconnect)) {
+        const got = gangFabric(example, spot ?? false)!
+        const where = spot === null ? '' : spot ? ' spot' : ' on-demand'
+        const who = spot === null ? 'a gang' : spot ? 'a Spot gang' : 'an on-demand gang'
+        const other = spot !== null && isFastFabric(gangFabric(example, !spot)) ? `: run it ${spot ? 'on-demand' : 'on Spot'}` : ''
+        return `${subject}${where}: ${who} does not get the shape's ${example.interconnect!.kind} (${got.source}); the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required)${other}`
+      }
       return example.interconnect
         ? `${subject} has plain ethernet between nodes${example.interconnect.gbps === null ? '' : ` (${example.interconnect.gbps} Gbit/s)`}; the job's ${job.nodes}-node gang requires a fabric (resources.interconnect: required)`
         : `${subject} has no documented inter-node fabric (EFA, InfiniBand, RoCE, GPUDirect-TCPX, HCCS); the job's ${job.nodes}-node gang requires one (resources.interconnect: required)`

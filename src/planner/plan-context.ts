@@ -453,7 +453,7 @@ export class JobContext {
   /**
    * Whether a gang on this offer and market is estimated on a slow fabric: the job prefers a
    * fabric (the default for nodes > 1) and the offer is a cloud's without a documented fast
-   * one, or one its Spot gang does not get (gangFabric). Slurm,
+   * one, or one its adapter does not set up on this market (gangFabric). Slurm,
    * Kubernetes and local offers rarely say; a missing fabric is not held against them, an
    * `ethernet` one given in a catalog file is.
    */

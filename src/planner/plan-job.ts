@@ -169,9 +169,10 @@ export function rankOffers(
       const where = maxNodes < backendMax ? offer.region : ''
       return exclusions.add('multi-node-unsupported', offer.provider, where, offer, null, maxNodes)
     }
-    // A gang that requires a fabric runs only where one is documented; grouped by provider and
-    // instance type, since the fabric is a property of the shape.
-    if (ctx.interconnect === 'required' && !isFastFabric(offer.interconnect))
+    // A gang that requires a fabric runs only where one is documented and the adapter sets it
+    // up on some market (gangFabric; a market without it is left out below); grouped by
+    // provider and instance type, since the fabric is a property of the shape.
+    if (ctx.interconnect === 'required' && !isFastFabric(gangFabric(offer, false)) && !isFastFabric(gangFabric(offer, true)))
       return exclusions.add('interconnect', offer.provider, offer.instanceType, offer, null)
     if (ctx.containerProviders !== null && !ctx.containerProviders.has(offer.provider))
       return exclusions.add('container-unsupported', offer.provider, '', offer, null)
@@ -198,9 +199,10 @@ export function rankOffers(
     for (let m = 0; m < 2; m++) {
       const spot = m === 1
       if (spot ? !ctx.wantSpot : !ctx.wantOnDemand) continue
-      // The shape has a fabric (checked above) that a Spot gang of this cloud does not get.
-      if (spot && ctx.interconnect === 'required' && !isFastFabric(gangFabric(offer, true))) {
-        exclusions.add('interconnect', offer.provider, offer.instanceType, offer, true)
+      // The shape has a fabric (checked above) that a gang of this cloud does not get on this
+      // market: its adapter does not set it up (gangFabric).
+      if (ctx.interconnect === 'required' && !isFastFabric(gangFabric(offer, spot))) {
+        exclusions.add('interconnect', offer.provider, offer.instanceType, offer, spot)
         continue
       }
       if (evaluate(ctx, offer, g, alt, spot, nodes, kind, scratch, exclusions)) {
@@ -538,8 +540,8 @@ export function materialize(ctx: JobContext, s: Scored, rank: number): Candidate
   if (s.spot && ctx.checkpointHours === null) notes.push('no-checkpoint')
   if (currency !== 'USD') ctx.note(`prices in ${currency} are ranked in USD at ${ctx.fxNote}`)
   const finishAt = new Date(ctx.nowMs + s.finishHours * 3_600_000)
-  // A gang's candidates say what their nodes talk over (null: nobody documented it;
-  // a Spot gang: the fabric it really gets, gangFabric).
+  // A gang's candidates say what their nodes talk over (null: nobody documented it): the
+  // fabric the launch really sets up on this market (gangFabric).
   const fabric = gangFabric(offer, s.spot)
   const gang = nodes > 1 ? {interconnect: fabric ?? null} : {}
   const slow = nodes > 1 && ctx.slowFabric(offer, providerKind(offer.provider), s.spot)

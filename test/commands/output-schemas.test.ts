@@ -119,7 +119,9 @@ describe('--json output of every command matches its schema (built CLI)', functi
   it("plan of a gang: each candidate's interconnect, documented or null", () => {
     const catalog = join(home, 'gang-catalog.json')
     const offer = (instanceType: string, extra: object) => ({
-      provider: 'aws', // a provider with an adapter: no plan chooses one without (issue 21)
+      // A provider with an adapter (no plan chooses one without, issue 21) that sets up InfiniBand
+      // for an on-demand gang (GANG_FABRIC_SETUP): the catalog file's fabric stands.
+      provider: 'azure',
       region: 'lab',
       instanceType,
       accelerator: {name: 'H100', count: 8},

@@ -166,14 +166,16 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(parseEnvelope(withStore.stdout).result.assumptions.join('\n')).to.not.include('object store')
   })
 
-  it("shows a gang's inter-node fabric, prefers the offer that has one, and excludes the rest when it is required", () => {
+  it("shows a gang's inter-node fabric as the adapter sets it up (AWS: one EFA per node), prefers it, and excludes the rest when it is required", () => {
     const awsEnv = {...ENV, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'x'}
-    // p5.48xlarge has EFA in skyhop's table (the catalog file leaves it to the table); p4de.24xlarge is not documented.
+    // p5.48xlarge has EFA at 3,200 Gbit/s in skyhop's table (the catalog file leaves it to the
+    // table); the AWS adapter sets up one EFA interface of its 32 network cards, so the plan
+    // says 100. p4de.24xlarge is not documented.
     const f = setup(TRAIN.replace('run: python train.py', 'nodes: 2\nrun: python train.py'))
     const human = runCli(['plan', f.job, '--catalog', f.catalog], {env: awsEnv})
     expect(human.code, human.stderr).to.equal(0)
     expect(human.stdout).to.match(/FABRIC/)
-    expect(human.stdout).to.match(/p5\.48xlarge\s+H100-80GB×8 ×2 nodes\s+efa 3200G/)
+    expect(human.stdout).to.match(/p5\.48xlarge\s+H100-80GB×8 ×2 nodes\s+efa 100G/)
     expect(human.stdout).to.match(/p4de\.24xlarge\s+A100-80GB×8 ×2 nodes\s+\?/)
     expect(human.stdout).to.match(
       /2-node gang: where the nodes have no documented fast fabric .* keeps 70% of linear speed-up instead of 90%/,
@@ -182,10 +184,12 @@ describe('skyhop plan (built bin/run.js)', () => {
     const preferred = parseEnvelope(runCli(['plan', f.job, '--catalog', f.catalog, '--json'], {env: awsEnv}).stdout)
     expect(validateResult(preferred.result), ajv.errorsText(validateResult.errors)).to.equal(true)
     const byType = (t: string) => preferred.result.candidates.find((c: {instanceType: string}) => c.instanceType === t)
-    expect(byType('p5.48xlarge').interconnect).to.include({kind: 'efa', gbps: 3200})
+    expect(byType('p5.48xlarge').interconnect).to.include({kind: 'efa', gbps: 100})
+    expect(byType('p5.48xlarge').interconnect.source).to.include('skyhop sets up one EFA interface, on network card 0 of 32')
     expect(byType('p4de.24xlarge').interconnect).to.equal(null)
-    // 10 h on one A100×8 node, on two: 10 / (2 × 0.9) on a fabric, 10 / (2 × 0.7) on the p4de's undocumented networking.
+    // 10 h on one A100×8 node, on two: 10 / (2 × 0.7) on the p4de's undocumented networking.
     expect(byType('p4de.24xlarge').estimatedRunHours).to.be.closeTo(10 / (2 * 0.7), 1e-3)
+    expect(byType('p5.48xlarge').estimates.runHours.source).to.not.include('gang on')
 
     const required = setup(
       TRAIN.replace('run: python train.py', 'nodes: 2\nrun: python train.py').replace(

@@ -40,6 +40,8 @@ export interface Ec2Instance {
   publicIp: string | null
   /** The instance's place among those one RunInstances launched (0-based). */
   launchIndex: number
+  /** Its security groups (groupSet), by name and id. */
+  securityGroups: Array<{id: string; name: string}>
 }
 
 export interface RunInstancesInput {
@@ -66,6 +68,22 @@ export interface RunInstancesInput {
   count?: number
   /** A placement group the instances go in (a gang's cluster group). */
   placementGroup?: string | null
+  /**
+   * The instance's network interfaces (NetworkInterface.N), e.g. a gang's EFA. When given,
+   * the subnet and security groups go on each interface: EC2 refuses them at instance level
+   * beside interfaces (InvalidParameterCombination).
+   */
+  networkInterfaces?: NetworkInterfaceSpec[] | null
+}
+
+/** One interface RunInstances creates (EC2 API reference: InstanceNetworkInterfaceSpecification). */
+export interface NetworkInterfaceSpec {
+  deviceIndex: number
+  networkCardIndex: number
+  /** `efa`: EFA with ENA (an IP address); `efa-only`: the EFA device alone; `interface`: ENA. */
+  interfaceType: 'interface' | 'efa' | 'efa-only'
+  subnetId?: string | null
+  securityGroupIds: string[]
 }
 
 export interface SpotPrice {
@@ -122,6 +140,7 @@ export function parseInstance(item: XmlElement): Ec2Instance {
     privateIp: textAt(item, 'privateIpAddress') ?? null,
     publicIp: textAt(item, 'ipAddress') ?? null,
     launchIndex: Number(textAt(item, 'amiLaunchIndex') ?? '0') || 0,
+    securityGroups: items(item, 'groupSet').map((g) => ({id: textAt(g, 'groupId') ?? '', name: textAt(g, 'groupName') ?? ''})),
   }
 }
 
@@ -196,8 +215,26 @@ export class Ec2Client {
         ['BlockDeviceMapping.1.Ebs.DeleteOnTermination', 'true'],
       )
     }
-    if (input.subnetId) p.push(['SubnetId', input.subnetId])
-    p.push(...listParams('SecurityGroupId', input.securityGroupIds ?? []))
+    const nics = input.networkInterfaces ?? []
+    // Query names: NetworkInterface.N.DeviceIndex / NetworkCardIndex / InterfaceType / SubnetId /
+    // SecurityGroupId.M (the `Groups` member's locationName). No AssociatePublicIpAddress: EC2
+    // takes it only with one interface, and the subnet's default is what a launch without
+    // interfaces gets too.
+    nics.forEach((nic, i) => {
+      const at = `NetworkInterface.${i + 1}`
+      p.push(
+        [`${at}.DeviceIndex`, String(nic.deviceIndex)],
+        [`${at}.NetworkCardIndex`, String(nic.networkCardIndex)],
+        [`${at}.InterfaceType`, nic.interfaceType],
+        [`${at}.DeleteOnTermination`, 'true'],
+      )
+      if (nic.subnetId) p.push([`${at}.SubnetId`, nic.subnetId])
+      p.push(...listParams(`${at}.SecurityGroupId`, nic.securityGroupIds))
+    })
+    if (nics.length === 0) {
+      if (input.subnetId) p.push(['SubnetId', input.subnetId])
+      p.push(...listParams('SecurityGroupId', input.securityGroupIds ?? []))
+    }
     if (input.iamInstanceProfile)
       p.push([input.iamInstanceProfile.startsWith('arn:') ? 'IamInstanceProfile.Arn' : 'IamInstanceProfile.Name', input.iamInstanceProfile])
     if (input.keyName) p.push(['KeyName', input.keyName])
@@ -250,6 +287,72 @@ export class Ec2Client {
       if (error instanceof ProviderError && error.backendCode === 'InvalidPlacementGroup.InUse') return false
       throw error
     }
+  }
+
+  /**
+   * A security group, in the subnet's VPC or (vpcId null) the region's default VPC; its id.
+   * One that already exists under the name is looked up, so a retried launch goes on.
+   */
+  async createSecurityGroup(name: string, description: string, vpcId: string | null, tags: Tag[] = []): Promise<string> {
+    const p: Array<[string, string]> = [
+      ['GroupName', name],
+      ['GroupDescription', description],
+    ]
+    if (vpcId) p.push(['VpcId', vpcId])
+    if (tags.length > 0) {
+      p.push(['TagSpecification.1.ResourceType', 'security-group'])
+      tags.forEach((t, j) => p.push([`TagSpecification.1.Tag.${j + 1}.Key`, t.key], [`TagSpecification.1.Tag.${j + 1}.Value`, t.value]))
+    }
+    try {
+      const id = textAt(await this.call('CreateSecurityGroup', p), 'groupId')
+      if (!id) throw new ProviderError('aws', 'transient', 'CreateSecurityGroup returned no groupId', {code: 'PROVIDER_UNEXPECTED'})
+      return id
+    } catch (error) {
+      if (!(error instanceof ProviderError && error.backendCode === 'InvalidGroup.Duplicate')) throw error
+      const filters = [{name: 'group-name', values: [name]}, ...(vpcId ? [{name: 'vpc-id', values: [vpcId]}] : [])]
+      const found = items(await this.call('DescribeSecurityGroups', filterParams(filters)), 'securityGroupInfo')
+      const id = found.length === 1 ? textAt(found[0], 'groupId') : undefined
+      if (!id) throw error
+      return id
+    }
+  }
+
+  /**
+   * Allows all traffic into and out of the group from and to itself (a UserIdGroupPair naming
+   * the group), what EFA's OS bypass needs. A rule already there counts as added.
+   */
+  async allowGroupToItself(groupId: string): Promise<void> {
+    for (const action of ['AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupEgress']) {
+      try {
+        await this.call(action, [
+          ['GroupId', groupId],
+          ['IpPermissions.1.IpProtocol', '-1'],
+          ['IpPermissions.1.Groups.1.GroupId', groupId],
+        ])
+      } catch (error) {
+        if (!(error instanceof ProviderError && error.backendCode === 'InvalidPermission.Duplicate')) throw error
+      }
+    }
+  }
+
+  /** Deletes a security group; false while an interface still uses it (DependencyViolation); one already gone counts as deleted. */
+  async deleteSecurityGroup(groupId: string): Promise<boolean> {
+    try {
+      await this.call('DeleteSecurityGroup', [['GroupId', groupId]])
+      return true
+    } catch (error) {
+      if (error instanceof ProviderError && error.backendCode === 'InvalidGroup.NotFound') return true
+      if (error instanceof ProviderError && error.backendCode === 'DependencyViolation') return false
+      throw error
+    }
+  }
+
+  /** The VPC a subnet is in. */
+  async subnetVpc(subnetId: string): Promise<string> {
+    const found = items(await this.call('DescribeSubnets', listParams('SubnetId', [subnetId])), 'subnetSet')
+    const vpc = found.length === 1 ? textAt(found[0], 'vpcId') : undefined
+    if (!vpc) throw new ProviderError('aws', 'unavailable', `subnet ${subnetId} not found`, {code: 'PROVIDER_UNEXPECTED'})
+    return vpc
   }
 
   /** All instances matching the ids and/or filters, following NextToken. */

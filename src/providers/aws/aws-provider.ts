@@ -24,6 +24,9 @@
 // attempt's ClientToken for the whole gang, each instance tagged with its rank (launch-index
 // order) once launched; then the rank list and peer list go to the job's object store. Any
 // step failing terminates what was launched. The handle is the head's, with data.nodes.
+// A gang of a shape with EFA (gangFabric, the planner's own judgement) gets one EFA interface
+// per node and a security group of its own that lets all traffic between its members
+// (efaGroupName), deleted with the placement group.
 import {shipHandleData, shippedSamples, withShippedLog} from '../vm/shipped.js'
 import {ProviderError} from '../../errors.js'
 import type {VmAdapterOptions} from '../vm/adapter-options.js'
@@ -59,6 +62,7 @@ import {loadAwsCredentials, type AwsCredentialOptions, type AwsCredentials} from
 import {Ec2Client, type Ec2Instance, type SpotPrice} from '../../clouds/aws/ec2-client.js'
 import type {Env} from '../../clouds/aws/endpoints.js'
 import {ImageResolver} from './images.js'
+import {gangFabric} from '../../model/catalog.js'
 
 export const AWS_TAGS = {
   jobId: 'skyhop:job-id',
@@ -95,6 +99,11 @@ export interface AwsProviderOptions extends VmAdapterOptions {
 /** A gang's cluster placement group: named after the attempt, so a retried launch finds it. */
 export function placementGroupName(attemptId: string): string {
   return `skyhop-${attemptId}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 255)
+}
+
+/** A gang's EFA security group: named after the attempt, so a retried launch and listOwned find it. */
+export function efaGroupName(attemptId: string): string {
+  return `skyhop-efa-${attemptId}`.replace(/[^A-Za-z0-9._\-:/()#,@[\]+=&;{}!$*]/g, '_').slice(0, 255)
 }
 
 /** The idempotency key as EC2's ClientToken. */
@@ -215,6 +224,33 @@ export class AwsProvider implements Provider {
     if (data.runnerFromStore) await publishRunner(await this.dispatcher.get(), this.name, request.gang!, runnerScript)
     const group = gang ? placementGroupName(request.attemptId) : null
     if (group) await client.createPlacementGroup(group, 'cluster', tags.slice(0, 3))
+    // EFA: what the plan promised for this gang (gangFabric), set up as AWS documents it. One
+    // `efa` interface (EFA with ENA) as the primary one, device 0 on network card 0
+    // (docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa-acc-inst-types.md); no more: EC2 gives
+    // a public IPv4 only to an instance launched with one interface (EC2 API reference,
+    // InstanceNetworkInterfaceSpecification.AssociatePublicIpAddress), and a node in a
+    // default subnet reaches its store through it. The interface must be in a security group
+    // that allows all traffic to and from itself (efa-start.md, "Prepare an EFA-enabled
+    // security group"; AWS PCS working-with_networking_efa_create-sg): one per attempt.
+    const subnetId = offer.zone ? (this.options.network?.subnetIds?.[offer.zone] ?? null) : null
+    const userGroups = this.options.network?.securityGroupIds?.[region] ?? []
+    let efaGroup: string | null = null
+    if (gang && gangFabric(offer, request.spot)?.kind === 'efa') {
+      try {
+        const vpc = subnetId ? await client.subnetVpc(subnetId) : null
+        efaGroup = await client.createSecurityGroup(
+          efaGroupName(request.attemptId),
+          'skyhop gang: EFA traffic between the nodes of one attempt',
+          vpc,
+          tags.slice(0, 3),
+        )
+        await client.allowGroupToItself(efaGroup)
+      } catch (error) {
+        await client.deletePlacementGroup(group!).catch(() => false)
+        if (efaGroup) await client.deleteSecurityGroup(efaGroup).catch(() => false)
+        throw error
+      }
+    }
     let instances: Ec2Instance[]
     try {
       instances = await client.runInstances({
@@ -227,14 +263,18 @@ export class AwsProvider implements Provider {
         spot: request.spot ? {maxPrice} : null,
         rootVolume:
           spec.resources.diskGB && image.rootDeviceName ? {deviceName: image.rootDeviceName, sizeGiB: spec.resources.diskGB} : null,
-        subnetId: offer.zone ? this.options.network?.subnetIds?.[offer.zone] : null,
-        securityGroupIds: this.options.network?.securityGroupIds?.[region],
+        subnetId,
+        securityGroupIds: userGroups,
         iamInstanceProfile: this.options.network?.iamInstanceProfile,
         count: nodes,
         placementGroup: group,
+        networkInterfaces: efaGroup
+          ? [{deviceIndex: 0, networkCardIndex: 0, interfaceType: 'efa', subnetId, securityGroupIds: [...userGroups, efaGroup]}]
+          : null,
       })
     } catch (error) {
       if (group) await client.deletePlacementGroup(group).catch(() => false)
+      if (efaGroup) await client.deleteSecurityGroup(efaGroup).catch(() => false)
       throw error
     }
     const head = instances[0]
@@ -252,6 +292,7 @@ export class AwsProvider implements Provider {
         client,
         instances.map((i) => i.instanceId),
         group,
+        efaGroup,
       )
     // EC2 grants MinCount or nothing; a shorter answer is a gang that cannot run.
     if (instances.length < nodes) {
@@ -275,7 +316,7 @@ export class AwsProvider implements Provider {
       externalId: head.instanceId,
       region,
       zone: head.zone ?? offer.zone,
-      data: {...handleData, nodes: ranked, placementGroup: group},
+      data: {...handleData, nodes: ranked, placementGroup: group, ...(efaGroup ? {efaSecurityGroup: efaGroup} : {})},
     }
   }
 
@@ -292,20 +333,24 @@ export class AwsProvider implements Provider {
     return known
   }
 
-  /** Terminates a gang's instances, then deletes its placement group once they are gone (removeWhenEmpty). */
-  private async releaseGang(client: Ec2Client, ids: string[], group: string | null): Promise<void> {
+  /**
+   * Terminates a gang's instances, then deletes its placement group and EFA security group
+   * once they are gone (removeWhenEmpty: EC2 refuses both while an instance is in them).
+   */
+  private async releaseGang(client: Ec2Client, ids: string[], group: string | null, efaGroup: string | null = null): Promise<void> {
     try {
       await client.terminateInstances(ids)
     } catch (error) {
       if (!(error instanceof ProviderError && error.backendCode?.startsWith('InvalidInstanceID'))) throw error
     }
     for (const id of ids) this.exitGrace.forget(id)
-    if (!group) return
-    await removeWhenEmpty(() => client.deletePlacementGroup(group), {
+    const wait = {
       now: () => this.now().getTime(),
-      sleep: (ms) => (this.options.sleep ?? abortableSleep)(ms),
+      sleep: (ms: number) => (this.options.sleep ?? abortableSleep)(ms),
       waitMs: this.options.placementGroupWaitMs ?? 180_000,
-    })
+    }
+    if (group) await removeWhenEmpty(() => client.deletePlacementGroup(group), wait)
+    if (efaGroup) await removeWhenEmpty(() => client.deleteSecurityGroup(efaGroup), wait)
   }
 
   async poll(handles: LaunchHandle[]): Promise<Map<string, PollResult>> {
@@ -439,10 +484,12 @@ export class AwsProvider implements Provider {
   async cleanup(handle: LaunchHandle): Promise<void> {
     const client = await this.client(handle.region)
     const group = typeof handle.data.placementGroup === 'string' ? handle.data.placementGroup : null
+    const efaGroup = typeof handle.data.efaSecurityGroup === 'string' ? handle.data.efaSecurityGroup : null
     await this.releaseGang(
       client,
       gangNodes(handle).map((n) => n.externalId),
       group,
+      efaGroup,
     )
   }
 
@@ -489,6 +536,11 @@ export class AwsProvider implements Provider {
               ? {
                   nodes: ranked.map((m) => ({rank: rankOf(m), externalId: m.instanceId, ip: m.privateIp})),
                   placementGroup: placementGroupName(head.tags[AWS_TAGS.attemptId]),
+                  // Its EFA group, by name among the head's groups (an id is what DeleteSecurityGroup takes).
+                  ...(() => {
+                    const efa = head.securityGroups.find((g) => g.name === efaGroupName(head.tags[AWS_TAGS.attemptId]))
+                    return efa ? {efaSecurityGroup: efa.id} : {}
+                  })(),
                 }
               : {}),
           },
