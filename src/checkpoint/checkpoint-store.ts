@@ -651,6 +651,15 @@ export function attemptHoldsFor(
   signer = new CheckpointSigner(),
   clock: () => Date = () => new Date(),
 ): AttemptHoldStore {
+  /** Writes an attempt's ship list (first or renewed) at its one key. */
+  const putShipList = (signed: {putUrl: string; list: string}) =>
+    client.request({
+      method: 'PUT',
+      url: signed.putUrl,
+      headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
+      body: signed.list,
+      idempotent: true,
+    })
   return {
     covers: (job) => storeFor(job.spec, config) !== null,
     sign: async (job, attemptId) => {
@@ -682,13 +691,7 @@ export function attemptHoldsFor(
       const spec = storeFor(job.spec, config)
       if (spec === null) return null
       const signed = await signer.ship(spec, job.id, attemptId, clock(), job.spec.nodes ?? 1)
-      await client.request({
-        method: 'PUT',
-        url: signed.putUrl,
-        headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
-        body: signed.list,
-        idempotent: true,
-      })
+      await putShipList(signed)
       const interval = job.spec.usage?.sampleIntervalSeconds ?? 10
       return {
         manifestUrl: signed.getUrl,
@@ -717,13 +720,7 @@ export function attemptHoldsFor(
       // refreshed) would only rewrite the same deadline: looked at again in a minute.
       if (expires <= was.expires)
         return {renewed: false, expiresAt: at(was.expires), nextAt: new Date(now.getTime() + 60_000).toISOString()}
-      await client.request({
-        method: 'PUT',
-        url: signed.putUrl,
-        headers: {'content-type': CHECKPOINT_CONTENT_TYPE},
-        body: signed.list,
-        idempotent: true,
-      })
+      await putShipList(signed)
       const issued = now.getTime() / 1000
       return {renewed: true, expiresAt: signed.expiresAt, nextAt: at(Math.ceil(issued + SHIP_RENEW_AT * (expires - issued)))}
     },
