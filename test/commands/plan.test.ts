@@ -6,6 +6,7 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {sqliteOnly} from '../helpers/pg-suite.js'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
@@ -107,15 +108,18 @@ describe('skyhop plan (built bin/run.js)', () => {
     expect(env.result.chosen.instanceType).to.equal('p5.48xlarge')
   })
 
-  it('plans without creating a state store in a fresh home, and reads the one that exists', () => {
-    const f = setup(TRAIN)
-    const home = tempHome()
-    expect(runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers'], {env: ENV, home}).code).to.equal(0)
-    expect(existsSync(join(home, 'state.db'))).to.equal(false)
-    expect(runCli(['status'], {env: ENV, home}).code).to.equal(0)
-    expect(existsSync(join(home, 'state.db'))).to.equal(true)
-    expect(runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers'], {env: ENV, home}).code).to.equal(0)
-  })
+  sqliteOnly(
+    'it checks for the SQLite file itself; with a database URL, plan reads the shared store',
+    it('plans without creating a state store in a fresh home, and reads the one that exists', () => {
+      const f = setup(TRAIN)
+      const home = tempHome()
+      expect(runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers'], {env: ENV, home}).code).to.equal(0)
+      expect(existsSync(join(home, 'state.db'))).to.equal(false)
+      expect(runCli(['status'], {env: ENV, home}).code).to.equal(0)
+      expect(existsSync(join(home, 'state.db'))).to.equal(true)
+      expect(runCli(['plan', f.job, '--catalog', f.catalog, '--all-providers'], {env: ENV, home}).code).to.equal(0)
+    }),
+  )
 
   it('prints a table with the choice marked and, with --explain, the excluded groups', () => {
     // Any 8 devices, CUDA only: the Ascend offer is dropped for its software stack.

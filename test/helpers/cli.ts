@@ -5,6 +5,8 @@ import {existsSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
+import {databaseEnv} from './pg-suite.js'
+
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 export const BIN = join(ROOT, 'bin', 'run.js')
 
@@ -22,12 +24,22 @@ function assertBuilt(): void {
   if (!existsSync(join(ROOT, 'dist', 'commands'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
 }
 
+/**
+ * The CLI's environment: the test's, on its home (a fresh one unless given), with the home's
+ * SKYHOP_DATABASE_URL in the PostgreSQL run of the suite unless the test names its own.
+ */
+function processEnv(options: {env?: Record<string, string | undefined>; home?: string}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {...process.env, SKYHOP_HOME: options.home ?? tempHome(), ...options.env}
+  if (env.SKYHOP_HOME && !(options.env && 'SKYHOP_DATABASE_URL' in options.env)) Object.assign(env, databaseEnv(env.SKYHOP_HOME))
+  return env
+}
+
 export function runCli(
   args: string[],
   options: {env?: Record<string, string | undefined>; home?: string; input?: string; cwd?: string; timeoutMs?: number} = {},
 ): CliResult {
   assertBuilt()
-  const env: Record<string, string | undefined> = {...process.env, SKYHOP_HOME: options.home ?? tempHome(), ...options.env}
+  const env = processEnv(options)
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: env as NodeJS.ProcessEnv,
@@ -44,7 +56,7 @@ export function runCliAsync(
   options: {env?: Record<string, string | undefined>; home?: string; cwd?: string} = {},
 ): Promise<CliResult> & {child: ReturnType<typeof spawn>} {
   assertBuilt()
-  const env = {...process.env, SKYHOP_HOME: options.home ?? tempHome(), ...options.env}
+  const env = processEnv(options)
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: env as NodeJS.ProcessEnv,

@@ -6,7 +6,7 @@
 // half skips, saying why; with CI set it fails.
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {PgDb, redactDatabaseUrl} from '../../src/state/pg-bridge.js'
 import {Store, type StoreOptions} from '../../src/state/store.js'
@@ -64,45 +64,71 @@ export function skipOrFail(ctx: Mocha.Context, why: string): never {
   ctx.skip()
 }
 
+/**
+ * A schema per home in one database: the URL of a home names its schema in search_path
+ * (created the first time the home is asked for), so stores and processes given one home's
+ * URL share their data as SQLite's do, and fresh homes see nothing of each other.
+ */
+export function schemaPerHome(databaseUrl: string): {urlOf(home: string): string; has(home: string): boolean; close(): void} {
+  let scratch: PgDb | undefined
+  const schemas = new Map<string, string>()
+  const u = new URL(databaseUrl)
+  return {
+    urlOf(home) {
+      const key = resolve(home)
+      let schema = schemas.get(key)
+      if (schema === undefined) {
+        schema = `h${schemas.size}`
+        scratch ??= PgDb.connect(databaseUrl)
+        scratch.exec(`CREATE SCHEMA ${schema}`)
+        schemas.set(key, schema)
+      }
+      return withDatabase(u.toString(), u.pathname.slice(1), schema)
+    },
+    has: (home) => schemas.has(resolve(home)),
+    close: () => scratch?.close(),
+  }
+}
+
+/** SKYHOP_TEST_ENGINE: postgres runs the whole suite on PostgreSQL (test/helpers/pg-suite.ts). */
+export function suiteEngine(): 'sqlite' | 'postgres' {
+  const raw = process.env.SKYHOP_TEST_ENGINE || 'sqlite'
+  if (raw !== 'sqlite' && raw !== 'postgres') throw new Error(`SKYHOP_TEST_ENGINE must be sqlite or postgres, not "${raw}"`)
+  return raw
+}
+
 const tmpHome = (): string => mkdtempSync(join(tmpdir(), 'skyhop-state-'))
 
 export function describeEngines(title: string, body: (engine: Engine) => void): void {
-  describe(`${title} [sqlite]`, () => {
-    body({
-      name: 'sqlite',
-      home: tmpHome,
-      open: (home, options) => Store.open(home, options),
-      urlOf: () => null,
+  // In the PostgreSQL run of the whole suite the SQLite half is left to the SQLite run.
+  if (suiteEngine() === 'sqlite') {
+    describe(`${title} [sqlite]`, () => {
+      body({
+        name: 'sqlite',
+        home: tmpHome,
+        open: (home, options) => Store.open(home, options),
+        urlOf: () => null,
+      })
     })
-  })
+  }
 
   describe(`${title} [postgres]`, function () {
     let admin: PgDb | undefined
     let database: {url: string; drop(): void} | undefined
-    let scratch: PgDb | undefined
-    const schemas = new Map<string, string>()
+    let homes: ReturnType<typeof schemaPerHome> | undefined
     before(function () {
       const reached = reachPostgres()
       if ('why' in reached) skipOrFail(this, reached.why)
       admin = reached.db
       database = scratchDatabase(admin)
-      scratch = PgDb.connect(database.url)
+      homes = schemaPerHome(database.url)
     })
     after(() => {
-      scratch?.close()
+      homes?.close()
       database?.drop()
       admin?.close()
     })
-    const urlOf = (home: string): string => {
-      let schema = schemas.get(home)
-      if (schema === undefined) {
-        schema = `h${schemas.size}`
-        scratch!.exec(`CREATE SCHEMA ${schema}`)
-        schemas.set(home, schema)
-      }
-      const u = new URL(database!.url)
-      return withDatabase(u.toString(), u.pathname.slice(1), schema)
-    }
+    const urlOf = (home: string): string => homes!.urlOf(home)
     body({
       name: 'postgres',
       home: tmpHome,

@@ -13,6 +13,7 @@ import {join} from 'node:path'
 import {Store} from '../../src/state/store.js'
 import {type Agent, random, startAgent, stopAgent, writeJob} from '../helpers/agents.js'
 import {BIN, ROOT, parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {databaseEnv} from '../helpers/pg-suite.js'
 import {requireSlurm} from '../helpers/slurm.js'
 import {sleep, waitUntil} from '../helpers/wait.js'
 
@@ -50,7 +51,10 @@ describe('skyhop agent as a Slurm job (deploy/slurm/skyhop-agent.sbatch)', funct
     const slurmJob = execFileSync(
       'sbatch',
       ['--parsable', '--export=ALL', '--partition=gang-low', '--nodelist=n4', '--mem=512M', `--chdir=${home}`, SCRIPT],
-      {encoding: 'utf8', env: {...process.env, ...env, SKYHOP_HOME: home, SKYHOP_BIN: BIN, SKYHOP_AGENT_REQUEUE: '0'}},
+      {
+        encoding: 'utf8',
+        env: {...process.env, ...env, ...databaseEnv(home), SKYHOP_HOME: home, SKYHOP_BIN: BIN, SKYHOP_AGENT_REQUEUE: '0'},
+      },
     )
       .trim()
       .split(';')[0]

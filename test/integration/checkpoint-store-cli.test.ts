@@ -4,12 +4,13 @@
 // takes; here the attempts share the disk too, which the store must not rely on).
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
+import {stateDump} from '../helpers/pg-suite.js'
 import {KEY} from './aws-helpers.js'
 
 /** No AWS credentials anywhere: no env, no ~/.aws, no instance metadata. */
@@ -73,10 +74,7 @@ describe('checkpoint store through the CLI', function () {
     expect(store.requests.map((q) => `${q.method} ${q.status}`)).to.deep.equal(['GET 404', 'PUT 200'])
     // The state store knows where the checkpoint is, never how to reach it.
     // The database and its write-ahead log, as bytes: whatever was written is in one of them.
-    const dump = readdirSync(home)
-      .filter((f) => f.startsWith('state.db'))
-      .map((f) => readFileSync(join(home, f)).toString('latin1'))
-      .join('\n')
+    const dump = stateDump(home)
     expect(dump).to.include(`s3://bkt/team/${jobId}/checkpoint.tar`)
     expect(dump).to.not.match(/X-Amz-Signature/)
     expect(first.stdout + first.stderr).to.not.match(/X-Amz-Signature/)

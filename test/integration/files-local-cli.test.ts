@@ -12,6 +12,7 @@ import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {gcsDialect} from '../fakes/fake-gcs-dialect.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
+import {stateDump} from '../helpers/pg-suite.js'
 import {KEY} from './aws-helpers.js'
 
 const AWS = {
@@ -95,10 +96,7 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     const objectRequests = store.requests.filter((q) => q.bucket === 'datasets').map((q) => `${q.method} ${q.status}`)
     expect(objectRequests).to.deep.equal(['HEAD 200', 'GET 200'])
     // The signed list stays in the attempt directory, readable by its owner only; the state store holds no signature.
-    const dump = readdirSync(home)
-      .filter((f) => f.startsWith('state.db'))
-      .map((f) => readFileSync(join(home, f)).toString('latin1'))
-      .join('\n')
+    const dump = stateDump(home)
     expect(dump).to.not.include('X-Amz-Signature')
   })
 

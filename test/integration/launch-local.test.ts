@@ -4,7 +4,9 @@ import {execFileSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {Store} from '../../src/state/store.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
+import {stateDump, stateValue} from '../helpers/pg-suite.js'
 import {sleep, waitUntil} from '../helpers/wait.js'
 
 function jobFile(home: string, name: string, body: string): string {
@@ -229,8 +231,7 @@ describe('launch on the local provider (end to end)', function () {
     )
     expect(runCli(['launch', file, '-y'], {home, env}).code).to.equal(0)
     await waitFor(() => status(home, env, 'durable').state === 'RUNNING')
-    const db = join(home, 'state.db')
-    const owner = execFileSync('sqlite3', [db, "SELECT lease_owner FROM jobs WHERE name = 'durable'"], {encoding: 'utf8'}).trim()
+    const owner = stateValue(home, 'SELECT lease_owner FROM jobs WHERE name = ?', 'durable') as string
     const pid = Number(owner.split(':')[1])
     expect(pid).to.be.greaterThan(0)
     process.kill(pid, 'SIGKILL')
@@ -261,7 +262,9 @@ describe('launch on the local provider (end to end)', function () {
     expect(rb.code, rb.stderr).to.equal(0)
     expect(ra.stdout).to.include('a-out')
     expect(rb.stdout).to.include('b-out')
-    expect(execFileSync('sqlite3', [join(home, 'state.db'), 'PRAGMA integrity_check'], {encoding: 'utf8'}).trim()).to.equal('ok')
+    const store = Store.open(home)
+    expect(store.integrityCheck()).to.equal('ok')
+    store.close()
   })
 
   it('passes secrets to the job without storing them', () => {
@@ -275,7 +278,7 @@ describe('launch on the local provider (end to end)', function () {
     const r = runCli(['launch', file, '-y', '--wait', '--json'], {home, env})
     expect(r.code, r.stderr).to.equal(0)
     expect(r.stdout).not.to.include('tok-5f1e2d3c4b5a6978')
-    expect(readFileSync(join(home, 'state.db')).includes('tok-5f1e2d3c4b5a6978')).to.equal(false)
+    expect(stateDump(home)).not.to.include('tok-5f1e2d3c4b5a6978')
     const missing = runCli(['launch', file, '-y', '--wait'], {home, env: localOnly(home)})
     expect(missing.code).to.equal(2)
     expect(missing.stderr).to.include('$SKYHOP_TEST_TOKEN')

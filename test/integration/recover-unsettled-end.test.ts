@@ -4,12 +4,11 @@
 // random): a job "started more than once". Reproduced here exactly, through the built CLI on
 // the local provider: a job runs to its end, then the store is put back to the moment of the
 // kill (job RUNNING, its job-succeeded event not yet written, no lease).
-import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {STATE_DB} from '../../src/state/files.js'
+import {Store} from '../../src/state/store.js'
 import {parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
 
 describe('recover settles an attempt end its dead controller did not answer', function () {
@@ -31,14 +30,15 @@ describe('recover settles an attempt end its dead controller did not answer', fu
       const jobId = parseEnvelope(launched.stdout).result.job.id as string
 
       // Back to the moment the controller died: the attempt's end recorded, the job's not.
-      const db = new Database(join(home, STATE_DB))
+      const store = Store.open(home)
+      const db = store.db
       const kinds = db.prepare(`SELECT kind FROM events WHERE job_id = ? AND kind LIKE 'job-%'`).pluck().all(jobId)
       expect(kinds).to.include(verdict === 'SUCCEEDED' ? 'job-succeeded' : 'job-failed')
       db.prepare(`DELETE FROM events WHERE job_id = ? AND kind IN ('job-succeeded', 'job-failed')`).run(jobId)
       db.prepare(
         `UPDATE jobs SET state = 'RUNNING', exit_code = NULL, reason = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?`,
       ).run(jobId)
-      db.close()
+      store.close()
 
       const recovered = runCli(['recover', '--json'], {home, env})
       expect([0, 7], recovered.stderr).to.include(recovered.code)

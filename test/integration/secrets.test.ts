@@ -29,6 +29,7 @@ import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {parseEnvelope, runCli, runCliAsync, tempHome} from '../helpers/cli.js'
 import {jobDriver} from '../helpers/controller-world.js'
+import {onPostgresHome, stateDump, stateValue} from '../helpers/pg-suite.js'
 import {testJobSpec} from '../helpers/job-spec.js'
 import {requirePodman, TEST_IMAGE} from '../helpers/podman.js'
 import {clusterIdle, pollUntil as pollSlurm, removeTempDirs, requireSlurm, slurmRequest, tempDir} from '../helpers/slurm.js'
@@ -76,6 +77,8 @@ function filesHolding(root: string, secret: string): string[] {
     }
   }
   walk(root)
+  // In the PostgreSQL run of the suite the home's state store is not a file under it.
+  if (onPostgresHome(root) && needles.some((n) => stateDump(root).includes(n.toString('latin1')))) found.push('the state store')
   return found
 }
 
@@ -788,9 +791,7 @@ describe('recover from a shell without the secret holds the job (real processes,
     await waitUntil(() => status().state === 'RUNNING', 30_000, 200)
 
     // kill -9 the detached controller.
-    const owner = execFileSync('sqlite3', [join(home, 'state.db'), `SELECT lease_owner FROM jobs WHERE id = '${jobId}'`], {
-      encoding: 'utf8',
-    }).trim()
+    const owner = stateValue(home, 'SELECT lease_owner FROM jobs WHERE id = ?', jobId) as string
     const pid = Number(owner.split(':')[1])
     expect(pid).to.be.greaterThan(1)
     process.kill(pid, 'SIGKILL')
@@ -816,14 +817,7 @@ describe('recover from a shell without the secret holds the job (real processes,
     expect(held.reason).to.include('skyhop recover')
     expect(held.attemptsDetail).to.have.length(1)
     // Its controller has left the job to the next one.
-    await waitUntil(
-      () =>
-        execFileSync('sqlite3', [join(home, 'state.db'), `SELECT lease_owner IS NULL FROM jobs WHERE id = '${jobId}'`], {
-          encoding: 'utf8',
-        }).trim() === '1',
-      15_000,
-      200,
-    )
+    await waitUntil(() => stateValue(home, 'SELECT lease_owner FROM jobs WHERE id = ?', jobId) === null, 15_000, 200)
 
     // A recover from a shell with the secret resumes it.
     const resumed = runCli(['recover', '--json'], {home, env: withSecret})

@@ -8,6 +8,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {BIN, ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
+import {databaseEnv} from '../helpers/pg-suite.js'
 
 /** The pipeline's environment: everything by variable, only this machine as a backend. */
 function pipelineEnv(home: string): Record<string, string> {
@@ -80,7 +81,7 @@ describe('CI recipe: SKYHOP_* variables, launch --yes --wait --json, exit codes'
     const onTty = (args: string[]) =>
       spawnSync('script', ['-qec', [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], {
         cwd: ROOT,
-        env: {...process.env, CI: '', ...env},
+        env: {...process.env, CI: '', ...env, ...databaseEnv(home)},
         encoding: 'utf8',
         timeout: 60_000,
       })

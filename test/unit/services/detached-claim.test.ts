@@ -23,6 +23,7 @@ import {prepareSweep, startSweep} from '../../../src/services/sweep.js'
 import {ServiceStore} from '../../../src/state/services.js'
 import {Store} from '../../../src/state/store.js'
 import {testJobSpec} from '../../helpers/job-spec.js'
+import {databaseEnv} from '../../helpers/pg-suite.js'
 
 const RECOVER_ONCE = fileURLToPath(new URL('../../helpers/recover-once.ts', import.meta.url))
 
@@ -37,7 +38,11 @@ interface Forced {
 }
 
 function recoverNow(home: string, after: string, forced: Forced): void {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', RECOVER_ONCE, home], {encoding: 'utf8', timeout: 60_000})
+  const out = execFileSync(process.execPath, ['--import', 'tsx', RECOVER_ONCE, home], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {...process.env, ...databaseEnv(home)},
+  })
   forced.runs++
   for (const s of JSON.parse(out) as Array<{id: string; command: string}>) forced.restarted.push({after, ...s})
 }
