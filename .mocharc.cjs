@@ -6,5 +6,6 @@ module.exports = {
   timeout: 60000,
   reporter: 'spec',
   exit: true,
-  require: process.env.SKYHOP_TEST_ENGINE === 'postgres' ? ['test/helpers/pg-suite.ts'] : [],
+  // Only in that mode: an empty list is not "nothing" to mocha.
+  ...(process.env.SKYHOP_TEST_ENGINE === 'postgres' ? {require: ['test/helpers/pg-suite.ts']} : {}),
 }
