@@ -15,7 +15,7 @@ import type {PgDb} from '../../src/state/pg-bridge.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
 import {ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
-import {reachPostgres, scratchDatabase, skipOrFail} from '../helpers/engines.js'
+import {reachPostgres, scratchDatabase, skipOrFail, suiteEngine} from '../helpers/engines.js'
 import {sleep, waitUntil} from '../helpers/wait.js'
 
 const SERVER_DIR = join(ROOT, 'examples', 'model-server')
@@ -35,7 +35,8 @@ function processesOf(home: string): number[] {
   return pids
 }
 
-for (const engine of ['sqlite', 'postgres'] as const) {
+// In the suite's PostgreSQL run the SQLite half is left to the SQLite run, as describeEngines does.
+for (const engine of suiteEngine() === 'postgres' ? (['postgres'] as const) : (['sqlite', 'postgres'] as const)) {
   describe(`serve under a budget (built CLI, real replicas) [${engine}]`, function () {
     this.timeout(180_000)
     let admin: PgDb | undefined

@@ -54,8 +54,9 @@ describe('the CLI with its state in PostgreSQL', function () {
     const laptop = tempHome()
     const other = tempHome()
     const envA = {...localOnly(laptop), SKYHOP_DATABASE_URL: database!.url}
-    // The second "machine" names the database in its config file instead.
-    const envB = localOnly(other, `database_url: ${JSON.stringify(database!.url)}\n`)
+    // The second "machine" names the database in its config file instead (and no variable
+    // names another: the suite's PostgreSQL run would give its home one).
+    const envB = {...localOnly(other, `database_url: ${JSON.stringify(database!.url)}\n`), SKYHOP_DATABASE_URL: undefined}
 
     const hello = runCli(['launch', 'examples/hello.yaml', '--yes', '--wait'], {home: laptop, env: envA})
     expect(hello.code, hello.stderr).to.equal(0)
