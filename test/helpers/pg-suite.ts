@@ -61,13 +61,13 @@ export function sqliteOnly(reason: string, test?: Mocha.Test): void {
     ;(test as Mocha.Test & {sqliteOnly?: string}).sqliteOnly = reason
     return
   }
-  let outer: string | null = null
-  before(() => {
-    outer = sqliteReason
+  before(function () {
+    const outer = sqliteReason
     sqliteReason = reason
-  })
-  after(() => {
-    sqliteReason = outer
+    // Added now, so it comes after the suite's own after hooks (they may open its stores too).
+    this.test!.parent!.afterAll(() => {
+      sqliteReason = outer
+    })
   })
 }
 

@@ -53,6 +53,17 @@ describe(`the suite's engine: ${suiteEngine()} (SKYHOP_TEST_ENGINE)`, () => {
       expect(existsSync(join(home, 'state.db'))).to.equal(true)
       expect(stateDump(home)).to.include('in-the-file')
     })
+
+    // The suite's own after hooks still run on SQLite.
+    after(() => {
+      if (databaseUrlOf(tempHome()) !== null) throw new Error('an after hook of a SQLite-only suite ran on PostgreSQL')
+    })
+  })
+
+  describe('a suite after it', () => {
+    it('runs on the engine of the run again', () => {
+      expect(databaseUrlOf(tempHome()) !== null).to.equal(suiteEngine() === 'postgres')
+    })
   })
 
   sqliteOnly(
