@@ -15,6 +15,7 @@ import {Store} from '../../../src/state/store.js'
 import {type JobRecord} from '../../../src/model/records.js'
 import {simulateFileAsync} from '../../../src/simulator/run.js'
 import {SHARED_TRACES, market, requireSharedTraces} from './helpers.js'
+import {sqliteOnly} from '../../helpers/pg-suite.js'
 
 const registry = loadRegistry()
 const NOW = new Date('2026-01-01T00:00:00Z')
@@ -79,6 +80,9 @@ function simulateShared(
 
 describe('simulator: the real controller on a simulated provider', function () {
   this.timeout(20_000)
+  sqliteOnly(
+    'the simulator keeps its scratch store in SQLite, in a home of its own, whatever the state engine (src/simulator/controller-run.ts); redirected to PostgreSQL, the trace replays take 10× as long',
+  )
 
   it('runs on spot where there is spot and finishes in time', async () => {
     const out = await runController(input([market('1111111111')]))
