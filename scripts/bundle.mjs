@@ -102,6 +102,25 @@ await build({
   },
 })
 
+// The pg driver for the PostgreSQL connection's worker thread (src/state/pg-connect.ts),
+// which compiles it with its own code cache (scripts/code-cache.mjs): from node_modules it
+// was ~40 files to resolve and compile at every start of a command on PostgreSQL. Two of
+// pg's requires are left to Node and never reached here: pg-native (only for pg.native)
+// and pg-cloudflare (only in a Cloudflare Worker). pg tells a Cloudflare Worker apart by
+// `navigator` or, failing that, by constructing a `Response`, which on Node 20 (no
+// navigator) loads all of Node's internal undici in the worker (~15 ms of a start); neither
+// global is anything pg uses on Node, so in this file both are undefined.
+await build({
+  ...common,
+  stdin: {contents: "module.exports = require('pg')", resolveDir: root, sourcefile: 'pg-entry.cjs', loader: 'js'},
+  outfile: join(outdir, 'pg.cjs'),
+  outdir: undefined,
+  plugins: [importThroughHost],
+  format: 'cjs',
+  external: ['pg-native', 'pg-cloudflare'],
+  define: {navigator: 'undefined', Response: 'undefined'},
+})
+
 // Started as a worker thread by src/serve/balancer-thread.ts (the service controller's load
 // balancer) from beside the module that runs it.
 await build({

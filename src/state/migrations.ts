@@ -223,4 +223,16 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE services ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    name: 'jobs listed newest first from an index',
+    // `status` (Store.listJobs) lists the newest jobs: ORDER BY created_at DESC, rowid DESC
+    // LIMIT n. Without an index both engines sorted every job for it; PostgreSQL comparing
+    // the text timestamps under the database's collation took 10-17 ms of the command with
+    // 10,000 jobs. SQLite's index ends in the rowid, and PostgreSQL (13 and later) sorts
+    // only each group of equal created_at by rowid (an incremental sort): 0.2 ms.
+    sql: `
+      CREATE INDEX jobs_created ON jobs(created_at);
+    `,
+  },
 ]

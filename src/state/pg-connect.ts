@@ -4,10 +4,21 @@
 // loads: a command that reads the shared state (`status`, `launch`…) then has its
 // connection's thread, the pg driver and the login (~100 ms) done on the other core while
 // this one loads the CLI, and PgDb.connect takes the connection over (takePrestarted).
+import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
+import {fileURLToPath} from 'node:url'
 import {MessageChannel, type MessagePort, Worker} from 'node:worker_threads'
 
 const require = createRequire(import.meta.url)
+
+/**
+ * `pg` bundled into one file (scripts/bundle.mjs) with its V8 code cache beside it
+ * (scripts/code-cache.mjs). From node_modules the worker resolved and compiled pg's ~40
+ * files at every start. dist/state/ and dist/bundle/ (this module inside the CLI's bundle)
+ * both find it at ../bundle/; run from the sources (tsx) there is none, and pg loads from
+ * node_modules.
+ */
+const PG_BUNDLE = fileURLToPath(new URL('../bundle/pg.cjs', import.meta.url))
 
 /** How long one statement (or the connection) may take before the store gives up. */
 export const DEFAULT_DATABASE_TIMEOUT_MS = 30_000
@@ -23,9 +34,26 @@ export const PHASE_REPLIED = 3
 const WORKER = `
 const {workerData} = require('node:worker_threads')
 let pg
+let pgScript = null
 let unloadable = null
+// The bundle is compiled with its code cache, as bin/run.js compiles the CLI's (a cache V8
+// rejects, from another Node, is compiled as usual); it is pure ASCII, read as latin1.
+const loadBundle = (file) => {
+  const fs = require('node:fs')
+  const vm = require('node:vm')
+  const {Module, createRequire} = require('node:module')
+  let cachedData
+  try {
+    cachedData = fs.readFileSync(file.replace(/\\.cjs$/, '.v8-cache'))
+  } catch {}
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'latin1')), {filename: file, cachedData})
+  pgScript = script
+  const module = {exports: {}}
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, require('node:path').dirname(file))
+  return module.exports
+}
 try {
-  pg = require(workerData.pgPath)
+  pg = workerData.pgBundle ? loadBundle(workerData.pgBundle) : require(workerData.pgPath)
   pg.types.setTypeParser(20, (v) => Number(v))
   pg.types.setTypeParser(1700, (v) => Number(v))
   pg.types.setTypeParser(16, (v) => (v === 't' ? 1 : 0))
@@ -67,7 +95,14 @@ port.on('message', async (m) => {
       // connection goes on; the driver's own timer, a second later, is for a server that is gone.
       client = new pg.Client({connectionString: m.url, connectionTimeoutMillis: m.timeoutMs, application_name: 'skyhop', statement_timeout: m.timeoutMs, query_timeout: m.timeoutMs + 1000})
       client.on('error', (e) => { broken = e })
-      await client.connect()
+      try {
+        await client.connect()
+      } finally {
+        // The build's warm-up (scripts/code-cache.mjs) asks for the cache of what loading pg
+        // and connecting compiled, made here because V8 takes a cache only under the flags
+        // it was made with, which bin/run.js sets.
+        if (workerData.writeCodeCache && pgScript) require('node:fs').writeFileSync(workerData.writeCodeCache, pgScript.createCachedData())
+      }
       reply({rows: [], rowCount: 0})
     } else if (m.op === 'query') {
       if (broken) throw broken
@@ -107,6 +142,13 @@ export interface PgWorker {
   readonly sent: number
 }
 
+/** Where the worker loads pg from: the bundle when the build made it, else node_modules. */
+export function pgSource(): {pgBundle: string; writeCodeCache?: string} | {pgPath: string} {
+  if (!existsSync(PG_BUNDLE)) return {pgPath: require.resolve('pg')}
+  const cache = PG_BUNDLE.replace(/\.cjs$/, '.v8-cache')
+  return {pgBundle: PG_BUNDLE, writeCodeCache: process.env.SKYHOP_WRITE_CODE_CACHE === cache ? cache : undefined}
+}
+
 export function startPgWorker(url: string, timeoutMs: number): PgWorker {
   const shared = new SharedArrayBuffer(12)
   const {port1, port2} = new MessageChannel()
@@ -115,7 +157,7 @@ export function startPgWorker(url: string, timeoutMs: number): PgWorker {
     // Not the parent's flags: `--input-type=module` would make this CommonJS text an ES
     // module (no require) and `--import tsx` would load a loader for nothing.
     execArgv: [],
-    workerData: {pgPath: require.resolve('pg'), shared, port: port2},
+    workerData: {...pgSource(), shared, port: port2},
     transferList: [port2],
   })
   // The connection never keeps a command alive by itself.
