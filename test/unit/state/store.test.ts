@@ -83,6 +83,32 @@ describeEngines('state store', (engine) => {
     store.close()
   })
 
+  it('lists the newest jobs from an index (migration 7), equal created_at newest inserted first', () => {
+    const store = Store.open(tmpHome())
+    const jobs = [0, 1, 2, 3, 4].map((i) => store.createJob({name: `n${i}`, file: null, spec}))
+    // Jobs 1-3 recorded in the same millisecond: the insertion order decides among them.
+    store.db
+      .prepare('UPDATE jobs SET created_at = ? WHERE id IN (?, ?, ?)')
+      .run('2026-01-01T00:00:00.000Z', jobs[1].id, jobs[2].id, jobs[3].id)
+    store.db.prepare('UPDATE jobs SET created_at = ? WHERE id = ?').run('2025-12-31T00:00:00.000Z', jobs[4].id)
+    store.db.prepare('UPDATE jobs SET created_at = ? WHERE id = ?').run('2026-01-02T00:00:00.000Z', jobs[0].id)
+    expect(store.listJobs({limit: 4}).map((j) => j.name)).to.deep.equal(['n0', 'n3', 'n2', 'n1'])
+    const listing = 'SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT 50'
+    let plan: string
+    if (sqlite) {
+      plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${listing}`).all() as Array<{detail: string}>).map((r) => r.detail).join('\n')
+      expect(plan).to.not.include('TEMP B-TREE')
+    } else {
+      // A table of five rows is read whole by choice; without that choice, the index serves.
+      plan = store.db.transaction(() => {
+        store.db.exec('SET LOCAL enable_seqscan = off')
+        return (store.db.prepare(`EXPLAIN ${listing}`).all() as Array<Record<string, string>>).map((r) => Object.values(r)[0]).join('\n')
+      })
+    }
+    expect(plan).to.include('jobs_created')
+    store.close()
+  })
+
   it('records jobs, attempts and events in order', () => {
     const store = Store.open(tmpHome())
     const job = store.createJob({name: 'train', file: 'a.yaml', spec})
