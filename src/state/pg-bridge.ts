@@ -32,6 +32,8 @@ const LATE_TIMER_MS = 10_000
 interface Answer {
   rows?: Array<Record<string, unknown>>
   rowCount?: number
+  /** The connect's answer: the migrations the database has (null: the read failed). */
+  versions?: number[] | null
   error?: {message: string; code?: string; severity?: string}
 }
 
@@ -99,12 +101,24 @@ export class PgDb implements Db {
     const started = takePrestarted(url, timeoutMs) ?? startPgWorker(url, timeoutMs)
     const db = new PgDb(url, decodeURIComponent(parsed.password), options, started)
     try {
-      db.answer('connect', started.sent)
+      db.schemaVersions = db.answer('connect', started.sent).versions
     } catch (error) {
       db.kill()
       throw error
     }
     return db
+  }
+
+  private schemaVersions: number[] | null | undefined
+
+  /**
+   * The migrations the database had at the login, read by the connection's thread with it
+   * (SCHEMA_VERSIONS_SQL), once: null when that read failed, undefined when taken already.
+   */
+  takeSchemaVersions(): number[] | null | undefined {
+    const versions = this.schemaVersions
+    this.schemaVersions = undefined
+    return versions
   }
 
   get inTransaction(): boolean {

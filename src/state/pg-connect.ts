@@ -20,6 +20,12 @@ const require = createRequire(import.meta.url)
  */
 const PG_BUNDLE = fileURLToPath(new URL('../bundle/pg.cjs', import.meta.url))
 
+/**
+ * Which migrations the database has: the store's first read (Store.migrate), made by the
+ * connection's thread right after the login, so that it is done before the CLI has loaded.
+ */
+export const SCHEMA_VERSIONS_SQL = 'SELECT version FROM schema_migrations'
+
 /** How long one statement (or the connection) may take before the store gives up. */
 export const DEFAULT_DATABASE_TIMEOUT_MS = 30_000
 
@@ -103,7 +109,18 @@ port.on('message', async (m) => {
         // it was made with, which bin/run.js sets.
         if (workerData.writeCodeCache && pgScript) require('node:fs').writeFileSync(workerData.writeCodeCache, pgScript.createCachedData())
       }
-      reply({rows: [], rowCount: 0})
+      // The store's first read, asked for with the connection (SCHEMA_VERSIONS_SQL). A
+      // failure (no table yet) is the store's to handle as when it reads: null, and it
+      // takes its locked path.
+      let versions
+      if (m.prefetchVersions) {
+        try {
+          versions = (await client.query(m.prefetchVersions)).rows.map((r) => r.version)
+        } catch {
+          versions = null
+        }
+      }
+      reply({rows: [], rowCount: 0, versions})
     } else if (m.op === 'query') {
       if (broken) throw broken
       let r
@@ -164,7 +181,7 @@ export function startPgWorker(url: string, timeoutMs: number): PgWorker {
   worker.unref()
   port1.unref()
   const sent = Date.now()
-  port1.postMessage({op: 'connect', url, timeoutMs})
+  port1.postMessage({op: 'connect', url, timeoutMs, prefetchVersions: SCHEMA_VERSIONS_SQL})
   return {url, timeoutMs, worker, port: port1, flag: new Int32Array(shared), sent}
 }
 

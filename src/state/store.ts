@@ -36,6 +36,7 @@ import {didYouMean} from '../util/did-you-mean.js'
 import {type Db, type Dialect, type Statement, SqliteDb} from './db.js'
 import {STATE_DB} from './files.js'
 import {PgDb, redactDatabaseUrl} from './pg-bridge.js'
+import {SCHEMA_VERSIONS_SQL} from './pg-connect.js'
 import {integrityProblems} from './integrity.js'
 import {MIGRATIONS} from './migrations.js'
 
@@ -234,11 +235,18 @@ export class Store {
     // Every command opens the store: one read says whether the schema is current, where the
     // locked path below takes five statements (five round trips over PostgreSQL). No table
     // yet, or a migration missing: the locked path, which checks everything again.
+    // On PostgreSQL the connection's thread made that read right after the login (while the
+    // CLI was still loading, for a prestarted connection): SCHEMA_VERSIONS_SQL.
     let current: Set<number> | null = null
-    try {
-      current = new Set((this.sql('SELECT version FROM schema_migrations').all() as Array<{version: number}>).map((r) => r.version))
-    } catch {
-      current = null
+    const prefetched = this.db instanceof PgDb ? this.db.takeSchemaVersions() : undefined
+    if (prefetched !== undefined) {
+      current = prefetched === null ? null : new Set(prefetched)
+    } else {
+      try {
+        current = new Set((this.sql(SCHEMA_VERSIONS_SQL).all() as Array<{version: number}>).map((r) => r.version))
+      } catch {
+        current = null
+      }
     }
     if (current !== null && MIGRATIONS.every((m) => current.has(m.version))) {
       this.refuseNewer(current)

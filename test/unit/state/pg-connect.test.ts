@@ -3,12 +3,15 @@
 // it and connects as before. Needs the server of scripts/postgres-up.sh (or
 // SKYHOP_TEST_DATABASE_URL): skips without it, fails under CI.
 import {expect} from 'chai'
+import {tmpdir} from 'node:os'
 import {Worker} from 'node:worker_threads'
 
 import {UsageError} from '../../../src/errors.js'
+import {MIGRATIONS} from '../../../src/state/migrations.js'
 import {PgDb} from '../../../src/state/pg-bridge.js'
 import {DEFAULT_DATABASE_TIMEOUT_MS, type PgWorker, prestartPg, takePrestarted} from '../../../src/state/pg-connect.js'
-import {reachPostgres, skipOrFail, testDatabaseUrl} from '../../helpers/engines.js'
+import {Store} from '../../../src/state/store.js'
+import {reachPostgres, scratchDatabase, skipOrFail, testDatabaseUrl} from '../../helpers/engines.js'
 
 const HELD = Symbol.for('skyhop.pg-prestarted')
 const held = (): PgWorker | undefined => (globalThis as {[HELD]?: PgWorker})[HELD]
@@ -75,6 +78,31 @@ describe('a PostgreSQL connection started before the CLI loads', function () {
       Atomics.store(stop, 0, 1)
       await new Promise((resolve) => waker.once('exit', resolve))
       db.close()
+    }
+  })
+
+  it("reads the database's migrations with the login, for the store's first read, once; null where there is no table yet", () => {
+    const database = scratchDatabase(admin!)
+    try {
+      const fresh = PgDb.connect(database.url)
+      expect(fresh.takeSchemaVersions(), 'no schema_migrations yet').to.equal(null)
+      fresh.close()
+      Store.open(tmpdir(), {databaseUrl: database.url}).close()
+      prestartPg(database.url, undefined)
+      const db = PgDb.connect(database.url)
+      expect(db.takeSchemaVersions()).to.have.members(MIGRATIONS.map((m) => m.version))
+      expect(db.takeSchemaVersions(), 'taken once').to.equal(undefined)
+      db.close()
+      // A newer skyhop's migration, seen in that read: the store still refuses the database.
+      const writer = PgDb.connect(database.url)
+      writer.exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'newer', '2026-01-01T00:00:00Z')`)
+      writer.close()
+      prestartPg(database.url, undefined)
+      expect(() => Store.open(tmpdir(), {databaseUrl: database.url}))
+        .to.throw(UsageError, /newer skyhop \(schema 999/)
+        .with.property('code', 'STATE_TOO_NEW')
+    } finally {
+      database.drop()
     }
   })
 
