@@ -81,7 +81,7 @@ export function describeExclusion(
         : `${subject} does not run container images (the job's image ${job.container?.reference ?? ''}); local does, with podman or docker`
     }
     case 'files-unsupported':
-      return `${subject} does not place files: copies or upload outputs: yet (a pod gets no list of transfers); local, Slurm and the clouds do`
+      return `${subject} places files: copies and uploads outputs: only through the job's object store, and the job has none (a pod gets its list of transfers by a signed GET from there); set checkpoint.store in the job file or checkpoint_store in the config`
     case 'mount-unsupported': {
       const url = mountUnsupported(job, subject) ?? ''
       const cloud = MOUNT_CLOUD[url.split(':')[0]] ?? ''

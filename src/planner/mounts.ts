@@ -17,9 +17,11 @@ export function mountUnsupported(job: Pick<JobSpec, 'files'>, provider: string):
 
 /**
  * Whether the provider cannot place the job's copies or upload its outputs: a Kubernetes pod
- * gets no list of transfers yet (src/providers/kubernetes), so such a job would run without them.
+ * gets its list of transfers through the job's object store only (a signed GET, as a cloud
+ * instance does), so without a store such a job would be refused at launch. It is excluded
+ * here instead, saying why, and the plan goes on to local, Slurm or a cloud.
  */
-export function transfersUnsupported(job: Pick<JobSpec, 'files' | 'outputs'>, kind: string): boolean {
-  if (kind !== 'kubernetes') return false
+export function transfersUnsupported(job: Pick<JobSpec, 'files' | 'outputs'>, kind: string, jobStore: boolean): boolean {
+  if (kind !== 'kubernetes' || jobStore) return false
   return (job.files ?? []).some((f) => f.mode === 'copy') || (job.outputs ?? []).length > 0
 }

@@ -90,6 +90,8 @@ export class JobContext {
   readonly containerProviders: ReadonlySet<string> | null
   /** Why a provider cannot run the job's image, where it said (PlanInput.containerReasons). */
   readonly containerReasons: ReadonlyMap<string, string>
+  /** Whether the job has an object store (PlanInput.jobStore). */
+  readonly jobStore: boolean
   readonly providerAllow: ReadonlySet<string> | null
   readonly providerDeny: ReadonlySet<string>
   private readonly regionAllowBare: Set<string> | null
@@ -163,6 +165,7 @@ export class JobContext {
     this.maxNodes = input.maxNodes ?? null
     this.containerProviders = job.container ? (input.containerProviders ?? null) : null
     this.containerReasons = input.containerReasons ?? new Map()
+    this.jobStore = input.jobStore ?? job.checkpoint.store !== null
     this.providerAllow = job.placement.providers.allow === null ? null : new Set(job.placement.providers.allow)
     this.providerDeny = new Set(job.placement.providers.deny)
     const allow = job.placement.regions.allow

@@ -177,7 +177,7 @@ export function rankOffers(
     if (ctx.containerProviders !== null && !ctx.containerProviders.has(offer.provider))
       return exclusions.add('container-unsupported', offer.provider, '', offer, null)
     // A bucket mount authenticates with the instance's own role, which only its own cloud's instances have.
-    if (transfersUnsupported(ctx.job, kind)) return exclusions.add('files-unsupported', offer.provider, '', offer, null)
+    if (transfersUnsupported(ctx.job, kind, ctx.jobStore)) return exclusions.add('files-unsupported', offer.provider, '', offer, null)
     if (mountUnsupported(ctx.job, offer.provider) !== null) return exclusions.add('mount-unsupported', offer.provider, '', offer, null)
     const room = offerRoom(offer)
     if (room !== null && room < nodes) return exclusions.add('capacity', offer.provider, offer.region, offer, null, room)

@@ -52,6 +52,8 @@ export interface PlanningInputs {
   containerProviders?: () => Promise<ReadonlySet<string>>
   /** Why the others cannot (PlanInput.containerReasons), asked with containerProviders. */
   containerReasons?: () => Promise<ReadonlyMap<string, string>>
+  /** Whether a job has an object store, its own or the config's (PlanInput.jobStore). */
+  jobStore?: (spec: JobSpec) => boolean
   fx: FxRates
   /** The backends' own queue estimates for this job's shape (cached per shape). */
   queueEstimates(spec: JobSpec): Promise<Map<OfferKey, QueueEstimate>>
@@ -98,6 +100,7 @@ export async function planInputFrom(inputs: PlanningInputs, spec: JobSpec): Prom
     ...(inputs.maxNodes ? {maxNodes: inputs.maxNodes} : {}),
     ...(spec.container && inputs.containerProviders ? {containerProviders: await inputs.containerProviders()} : {}),
     ...(spec.container && inputs.containerReasons ? {containerReasons: await inputs.containerReasons()} : {}),
+    ...(inputs.jobStore ? {jobStore: inputs.jobStore(spec)} : {}),
     fx: {cnyPerUsd: inputs.fx.cnyPerUsd, source: inputs.fx.source, asOf: inputs.fx.asOf},
     observations: inputs.observations(),
     queueEstimates: await inputs.queueEstimates(spec),

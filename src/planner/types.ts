@@ -102,6 +102,12 @@ export interface PlanInput {
   containerProviders?: ReadonlySet<string>
   /** Why a configured provider cannot run the job's container image (Provider.containerUnsupported), by provider. */
   containerReasons?: ReadonlyMap<string, string>
+  /**
+   * Whether the job has an object store (its checkpoint.store, or the config's checkpoint_store):
+   * a Kubernetes pod gets the list of the job's files: and outputs: only through one. Absent:
+   * the job's own checkpoint.store decides.
+   */
+  jobStore?: boolean
   /** Yuan per dollar; `asOf` and `source` are named in the plan's note when a price was converted. */
   fx: {cnyPerUsd: number; asOf?: string; source?: string}
   observations?: readonly Observation[]

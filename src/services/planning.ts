@@ -162,6 +162,7 @@ export async function gatherPlanningInputs(setup: PlanningSetup): Promise<Planni
     maxNodes: new Map([...setup.providers.values()].map((p) => [p.name, p.maxNodes ?? 1])),
     containerProviders: async () => (await containers()).able,
     containerReasons: async () => (await containers()).why,
+    jobStore: (spec) => (spec.checkpoint.store ?? setup.config.checkpointStore) !== null,
     fx,
     queueEstimates,
     observations: () => (setup.store ? observationsFrom(setup.store, now()) : []),

@@ -313,13 +313,26 @@ describe('planner feasibility', () => {
       "local mounts no bucket (files: mode: mount needs a cloud instance's FUSE tool and role; s3://corpus/en/ mounts on aws only); copy it instead (mode: copy), or mount it on the machines yourself",
     )
     expect(said.get('aliyun')).to.include('aliyun cannot mount s3://corpus/en/ (files: mode: mount)')
-    // Kubernetes places no copies and uploads no outputs yet: excluded, saying so.
-    const k8s = planJob(input(job({outputs: [{path: '/r', to: {kind: 'store'}}]}), [...offers, offer({provider: 'kubernetes', od: 0.5})]))
+    // A Kubernetes pod gets its copies and outputs through the job's store: without one, excluded, saying so.
+    const withOutput = job({outputs: [{path: '/r', to: {kind: 'store'}}]})
+    const k8sOffers = [...offers, offer({provider: 'kubernetes', od: 0.5})]
+    const k8s = planJob(input(withOutput, k8sOffers))
     expect(reasons(k8s)).to.deep.include({'files-unsupported:kubernetes': 1})
     expect(k8s.excluded.find((g) => g.reason === 'files-unsupported')?.message).to.equal(
-      'kubernetes does not place files: copies or upload outputs: yet (a pod gets no list of transfers); local, Slurm and the clouds do',
+      "kubernetes places files: copies and uploads outputs: only through the job's object store, and the job has none (a pod gets its list of transfers by a signed GET from there); set checkpoint.store in the job file or checkpoint_store in the config",
     )
     expect(k8s.candidates).to.have.length(4)
+    // With a store (the config's, or the job's own checkpoint.store), the pod is a candidate.
+    const stored = {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: null, syncIntervalSeconds: null}
+    for (const plan of [
+      planJob(input(withOutput, k8sOffers, {jobStore: true})),
+      planJob(input({...withOutput, checkpoint: {...withOutput.checkpoint, store: stored}}, k8sOffers)),
+    ]) {
+      expect(reasons(plan)).to.not.have.property('files-unsupported:kubernetes')
+      expect(plan.candidates.map((c) => c.provider)).to.include('kubernetes')
+    }
+    // No store anywhere (the caller says so): excluded.
+    expect(reasons(planJob(input(withOutput, k8sOffers, {jobStore: false})))).to.deep.include({'files-unsupported:kubernetes': 1})
     // A copy goes anywhere.
     const copied = planJob(
       input(job({files: [{...files[0], mode: 'copy' as const, source: {...files[0].source, key: 'en/a.bin'}}]}), offers),
