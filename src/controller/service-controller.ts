@@ -17,9 +17,11 @@ import {join} from 'node:path'
 
 import type {Dispatcher} from 'undici'
 
-import {BudgetExceededError, LeaseHeldError, ProviderError, UsageError, isSkyhopError} from '../errors.js'
+import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
+import {BudgetExceededError, BugError, LeaseHeldError, ProviderError, UsageError, isSkyhopError} from '../errors.js'
 import {type LaunchHandle, type PollResult, TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import type {Offer} from '../model/catalog.js'
+import type {AttemptTransfers} from '../model/checkpoint.js'
 import type {ServiceSpec} from '../model/job-spec.js'
 import {
   type ReplicaRecord,
@@ -102,6 +104,11 @@ export interface ServiceControllerDeps {
   respotIntervalMs?: number
   /** The owner's budgets; none: no limit (a service from before owners). */
   budget?: ReplicaBudget
+  /**
+   * Signs each replica's list of the service's files: copies (AttemptHoldStore.transfers), as
+   * for a job's attempt; without it a service with copies cannot launch a replica.
+   */
+  attemptHolds?: Pick<AttemptHoldStore, 'transfers'>
 }
 
 /** Replicas the balancer routes to or that will join it: the count held against the target. */
@@ -769,7 +776,7 @@ class ServiceController {
     }
     donePlanning()
     try {
-      const handle = await provider.launch(this.launchRequest(service, replica, offer, port))
+      const handle = await provider.launch(await this.launchRequest(service, replica, offer, port, provider))
       const address = replica.address ?? addressOf(handle, port)
       this.store.updateReplica(
         replica.id,
@@ -868,7 +875,13 @@ class ServiceController {
     this.emit('budget-fits', 'the service has every replica its target wants; no longer waiting for the budget')
   }
 
-  private launchRequest(service: ServiceRecord, replica: ReplicaRecord, offer: Offer, port: number): LaunchRequest {
+  private async launchRequest(
+    service: ServiceRecord,
+    replica: ReplicaRecord,
+    offer: Offer,
+    port: number,
+    provider: Provider,
+  ): Promise<LaunchRequest> {
     const spec = service.spec
     const env: Record<string, string> = {...spec.envs}
     const processEnv = this.deps.env ?? process.env
@@ -896,7 +909,9 @@ class ServiceController {
     })
     const checkpointDir = join(this.deps.home, 'checkpoints', service.id)
     env.SKYHOP_CHECKPOINT_DIR = checkpointDir
+    const transfers = await this.replicaTransfers(service, replica, provider)
     return {
+      ...(transfers ? {transfers} : {}),
       jobId: service.id,
       jobName: service.name,
       attemptId: replica.id,
@@ -914,6 +929,21 @@ class ServiceController {
       // that stops listening on SIGTERM (uvicorn's does) must not do so while still routed to.
       noticeSignalLeadSeconds: noticeSignalLeadSeconds(serviceSpec(service).slo?.p95LatencySeconds ?? null),
     }
+  }
+
+  /**
+   * The service's files: copies signed for this replica alone, as a job's attempt gets them
+   * (checkpoint/transfers.ts): written into its attempt directory on local and Slurm, put in
+   * the service's store behind one signed GET elsewhere. Each replica its own list, so a
+   * replica launched days later gets URLs that still work. Null when it copies nothing.
+   */
+  private async replicaTransfers(service: ServiceRecord, replica: ReplicaRecord, provider: Provider): Promise<AttemptTransfers | null> {
+    // Copies only: a service's file refuses outputs: (job/load.ts).
+    if (!(service.spec.files ?? []).some((f) => f.mode === 'copy')) return null
+    const sign = this.deps.attemptHolds?.transfers
+    if (!sign) throw new BugError(`service ${service.name} copies files: but its controller has no signer for them`)
+    const shared = (provider.attemptStorage ?? 'shared') !== 'per-instance'
+    return sign({id: service.id, spec: service.spec}, replica.id, shared)
   }
 
   private recordMetrics(): void {

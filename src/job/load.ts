@@ -481,6 +481,15 @@ function normalizeService(
       false
   if (raw.matrix !== undefined) ok = fail(['service'], 'a service cannot have a matrix: each combination would be its own service') ?? false
   if ((raw.nodes ?? 1) > 1) ok = fail(['service'], 'a service replica is one node; remove nodes or set it to 1') ?? false
+  // An output is uploaded at a run's end and each checkpoint save, to one object per path: a
+  // service's replicas are many at once and run until stopped, so they would overwrite each
+  // other's archive and have no end to upload at.
+  if (Object.keys(raw.outputs ?? {}).length > 0)
+    ok =
+      fail(
+        ['outputs'],
+        "a service cannot have outputs: its replicas run side by side until stopped, so each would overwrite the others' archive and none has an end to upload at; have the server write what it keeps to a bucket itself, or run the work as a job (skyhop launch)",
+      ) ?? false
   if (!ok || initialDelay === undefined || timeout === undefined || up === undefined || down === undefined || p95 === undefined)
     return undefined
   return {

@@ -82,8 +82,13 @@ function loadServiceFile(file: string): {spec: JobSpec; file: string} {
   return {spec: loaded.spec, file: resolve(file)}
 }
 
-/** What must hold before anything is recorded: the key and secrets set here, an offer that fits. */
-async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<void> {
+/**
+ * What must hold before anything is recorded: the key and secrets set here, an offer that fits.
+ * Returns the spec every replica runs: with what this launch found of each bucket object its
+ * files: copy (size, ETag) and its local sources packed into the service's store when a cloud
+ * or Kubernetes may run a replica, as a job's launch does (services/launch.ts withFileObjects).
+ */
+async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<JobSpec> {
   const env = process.env
   const key = spec.service!.apiKeyEnv
   if (key && !env[key])
@@ -97,16 +102,16 @@ async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<void> {
       code: 'SECRET_MISSING',
       hint: 'Export it before serve up; skyhop passes secrets from your environment and never stores them.',
     })
-  // A replica is launched without the attempt's list of transfers: refused rather than run without its files.
-  if ((spec.files ?? []).some((f) => f.mode === 'copy') || (spec.outputs ?? []).length > 0)
-    throw new UsageError('a service cannot have files: to copy or outputs: yet; its replicas would start without them', {
-      code: 'FILES_SERVICE_UNSUPPORTED',
-      hint: 'Mount the data (files: with mode: mount), or fetch it in setup (docs/job-file.md#files-and-outputs).',
-    })
   const replan = await ctx.replanner({jobs: [spec]})
   const planned = await replan(spec, [])
   if (planned.plan.candidates.length === 0)
     throw new NoFeasiblePlanError(`no offer can carry a replica of ${spec.name}`, {hint: '`skyhop plan FILE` explains what was excluded.'})
+  // Each replica gets its own signed list of these (the service controller), checked against
+  // what is found here: an object changed after `serve up` fails the replica before setup.
+  // (A service never has outputs:, refused where the file is read: job/load.ts.)
+  if (!(spec.files ?? []).some((f) => f.mode === 'copy')) return spec
+  const {withFileObjects} = await import('./launch.js')
+  return withFileObjects(ctx, spec, planned.plan.candidates)
 }
 
 /**
@@ -128,8 +133,9 @@ export async function serveUp(
   ctx: ServiceContext,
   options: {file: string; wait: boolean; timeoutMs?: number; onProgress?: ServeProgress; spawn?: SpawnController},
 ): Promise<ServiceSummary> {
-  const {spec, file} = loadServiceFile(options.file)
-  await preflight(ctx, spec)
+  const loaded = loadServiceFile(options.file)
+  const {file} = loaded
+  const spec = await preflight(ctx, loaded.spec)
   const store = await ctx.store()
   const owner = actorOf(ctx.config()).user
   await withinServiceBudget(ctx, store, spec, owner)
@@ -186,13 +192,14 @@ export async function serveUpdate(
     throw new UsageError(`service ${svc.name} is ${svc.state.toLowerCase()}; \`skyhop serve up\` starts it again`, {
       code: 'SERVICE_NOT_RUNNING',
     })
-  const {spec, file} = loadServiceFile(options.file)
-  if (spec.name !== svc.name)
-    throw new UsageError(`the file describes service ${spec.name}, not ${svc.name}`, {
+  const loaded = loadServiceFile(options.file)
+  const {file} = loaded
+  if (loaded.spec.name !== svc.name)
+    throw new UsageError(`the file describes service ${loaded.spec.name}, not ${svc.name}`, {
       code: 'SERVICE_NAME_MISMATCH',
       hint: 'An update keeps the name; serve a new name with `skyhop serve up`.',
     })
-  await preflight(ctx, spec)
+  const spec = await preflight(ctx, loaded.spec)
   const version = s.updateSpec(svc.id, spec, file)
   store.addEvent(svc.id, null, 'service-updated', {version})
   options.onProgress?.(`service ${svc.name}: version ${version} recorded; rolling out`)
@@ -374,6 +381,7 @@ export async function driveRecordedService(
       owner,
       signal: options.signal,
       onEvent: options.onEvent,
+      attemptHolds: await ctx.attemptHolds(),
       ...(svc.owner === null ? {} : {budget: replicaBudget({config: freshConfig(ctx), store, owner: svc.owner, fx})}),
     })
   } catch (error) {

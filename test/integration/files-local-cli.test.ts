@@ -6,11 +6,12 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 
 import {FakeObjectStore} from '../fakes/fake-object-store.js'
 import {gcsDialect} from '../fakes/fake-gcs-dialect.js'
 import {s3Dialect} from '../fakes/fake-s3-dialect.js'
+import {readEvents} from '../../src/providers/attempt-dir.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {stateDump} from '../helpers/pg-suite.js'
 import {KEY} from './aws-helpers.js'
@@ -112,11 +113,91 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     expect(parseEnvelope(jobs.stdout).result.jobs).to.deep.equal([])
   })
 
-  it('a service with files: to copy is refused before anything is recorded (exit 2), not run without them', async () => {
-    const {file, env} = setup(['files:', `  ${machine}/vocab.txt: ./vocab.txt`, 'run: sleep 60', 'service: {port: 8080}', ''].join('\n'))
-    const r = await runCliAsync(['serve', 'up', file, '--no-wait', '--json'], {home, env})
-    expect(r.code, r.stderr).to.equal(2)
-    expect(parseEnvelope(r.stdout).error!.code).to.equal('FILES_SERVICE_UNSUPPORTED')
+  it('each service replica gets its files: before setup (its own signed list); a service with outputs: is refused at its line (exit 3)', async () => {
+    const m = machine
+    // A replica's server: answers /health, and /f/NAME with the bytes of NAME under the machine path.
+    const server = join(home, 'src', 'serve-files.mjs')
+    writeFileSync(
+      server,
+      [
+        "import {createServer} from 'node:http'",
+        "import {readFileSync} from 'node:fs'",
+        'createServer((req, res) => {',
+        "  if (req.url === '/health') return res.end('ok')",
+        '  try {',
+        "    res.end(readFileSync(process.argv[2] + '/' + req.url.slice(3)))",
+        '  } catch {',
+        '    res.statusCode = 404',
+        "    res.end('missing')",
+        '  }',
+        "}).listen(Number(process.env.PORT), '127.0.0.1')",
+        '',
+      ].join('\n'),
+    )
+    const service = [
+      'files:',
+      `  ${m}/vocab.txt: ./vocab.txt`,
+      `  ${m}/weights.bin: s3://datasets/nlp/weights.bin`,
+      'placement: {providers: [local]}',
+      // setup refuses to start a replica whose files are not there yet.
+      `setup: test -f ${m}/vocab.txt && test -f ${m}/weights.bin`,
+      `run: exec node ${server} ${m}`,
+      'service:',
+      '  port: 8080',
+      '  replicas: 2',
+      '  readiness: {path: /health, initial_delay: 30s, timeout: 2s}',
+      '',
+    ]
+    const {file, env} = setup(service.join('\n'))
+    const up = await runCliAsync(['serve', 'up', file, '--json'], {home, env})
+    try {
+      expect(up.code, up.stderr + up.stdout).to.equal(0)
+      const svc = parseEnvelope(up.stdout).result
+      const ready = async (): Promise<number> => {
+        const st = await runCliAsync(['serve', 'status', svc.id, '--json'], {home, env})
+        return (parseEnvelope(st.stdout).result.services[0].replicas as Array<{state: string}>).filter((r) => r.state === 'READY').length
+      }
+      for (let i = 0; i < 60 && (await ready()) < 2; i++) await new Promise((r) => setTimeout(r, 500))
+      expect(await ready()).to.equal(2)
+      const vocab = await fetch(`${svc.endpoint}/f/vocab.txt`)
+      expect(vocab.status).to.equal(200)
+      expect(await vocab.text()).to.equal('a\nb\nc\n')
+      const weights = await fetch(`${svc.endpoint}/f/weights.bin`)
+      expect((await weights.arrayBuffer()).byteLength).to.equal(1000)
+      // serve up HEADed the object once; each replica GOT it by its own signed URL (a GET cut
+      // short on a loaded machine is tried again, so at least one each).
+      const objectRequests = store.requests.filter((q) => q.bucket === 'datasets')
+      expect(objectRequests.filter((q) => q.method === 'HEAD').map((q) => q.status)).to.deep.equal([200])
+      expect(objectRequests.filter((q) => q.method === 'GET' && q.status === 200).length).to.be.at.least(2)
+      // Each replica's list in its own attempt directory, readable by its owner only.
+      const lists = execFileSync('find', [join(home, 'attempts'), '-name', 'transfers', '-perm', '600'], {encoding: 'utf8'})
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+      const st = parseEnvelope((await runCliAsync(['serve', 'status', svc.id, '--json'], {home, env})).stdout).result.services[0]
+      const replicaIds = (st.replicas as Array<{id: string}>).map((x) => x.id).sort()
+      expect(lists.map((l) => basename(dirname(l))).sort()).to.deep.equal(replicaIds)
+      for (const l of lists) {
+        expect(readFileSync(l, 'utf8')).to.match(/^get\t.*weights\.bin\t1000\t/m)
+        // Its runner placed both before setup (file-fetch), then the server started.
+        const events = readEvents(dirname(l)).map((e) => e.event)
+        expect(
+          events.filter((e) => e === 'file-fetch'),
+          events.join(' '),
+        ).to.have.length(2)
+        expect(events.indexOf('file-fetch')).to.be.below(events.indexOf('setup-start'))
+      }
+    } finally {
+      await runCliAsync(['serve', 'down', 'files', '--json'], {home, env})
+    }
+    // Outputs: refused where the file says them, before anything is recorded.
+    const withOutputs = setup([...service.slice(0, 3), 'outputs:', `  ${m}/results: store`, ...service.slice(3)].join('\n'))
+    const r = await runCliAsync(['serve', 'up', withOutputs.file, '--no-wait', '--json'], {home, env: withOutputs.env})
+    expect(r.code, r.stderr).to.equal(3)
+    const error = parseEnvelope(r.stdout).error!
+    expect(error.message).to.match(/job\.yaml:6:3: \/outputs: a service cannot have outputs: its replicas run side by side until stopped/)
+    const services = await runCliAsync(['serve', 'status', '--json'], {home, env})
+    expect(parseEnvelope(services.stdout).result.services.map((x: {state: string}) => x.state)).to.deep.equal([])
   })
 
   it('a bucket object the store refuses (403) or fails (503) at launch: exit 4, nothing recorded; a missing one: exit 2', async () => {
