@@ -57,6 +57,7 @@ import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
 import {abortableSleep as sleep} from '../util/sleep.js'
+import {deleteAttemptGang} from './attempt-end.js'
 import {blockFor, placementOf} from './launch-round.js'
 
 export const SERVICE_LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
@@ -106,9 +107,12 @@ export interface ServiceControllerDeps {
   budget?: ReplicaBudget
   /**
    * Signs each replica's list of the service's files: copies (AttemptHoldStore.transfers), as
-   * for a job's attempt; without it a service with copies cannot launch a replica.
+   * for a job's attempt; without it a service with copies cannot launch a replica. On a
+   * per-instance provider with a store, a replica also gets the objects a node fetches its
+   * runner from when its boot script would not fit the user data (gangObjects), deleted
+   * when the replica is released (deleteGang).
    */
-  attemptHolds?: Pick<AttemptHoldStore, 'transfers'>
+  attemptHolds?: AttemptHoldStore
 }
 
 /** Replicas the balancer routes to or that will join it: the count held against the target. */
@@ -345,6 +349,7 @@ class ServiceController {
       const state: ReplicaState =
         result.state === 'PREEMPTED' ? 'PREEMPTED' : this.stopSent.has(r.id) || result.state === 'CANCELLED' ? 'STOPPED' : 'FAILED'
       await provider.cleanup(r.handle!).catch(() => undefined)
+      await this.releaseObjects(r, provider)
       this.end(r, state, result.reason ?? result.state.toLowerCase(), true)
       return
     }
@@ -592,6 +597,7 @@ class ServiceController {
         if (provider && r.handle) {
           await provider.signal(r.handle, 'cancel', 5).catch(() => undefined)
           await provider.cleanup(r.handle).catch(() => undefined)
+          await this.releaseObjects(r, provider)
         }
         if (!this.launching(r)) this.end(r, 'STOPPED', reason ?? 'service stopped', true)
       }
@@ -910,8 +916,13 @@ class ServiceController {
     const checkpointDir = join(this.deps.home, 'checkpoints', service.id)
     env.SKYHOP_CHECKPOINT_DIR = checkpointDir
     const transfers = await this.replicaTransfers(service, replica, provider)
+    // A replica's boot script with its files' list may outgrow EC2's 16 KB of user data: with
+    // a store, the instance then GETs its runner from there, as a job's attempt does.
+    const perInstance = (provider.attemptStorage ?? 'shared') === 'per-instance'
+    const gang = perInstance ? ((await this.deps.attemptHolds?.gangObjects?.({id: service.id, spec}, replica.id)) ?? null) : null
     return {
       ...(transfers ? {transfers} : {}),
+      ...(gang ? {gang} : {}),
       jobId: service.id,
       jobName: service.name,
       attemptId: replica.id,
@@ -944,6 +955,16 @@ class ServiceController {
     if (!sign) throw new BugError(`service ${service.name} copies files: but its controller has no signer for them`)
     const shared = (provider.attemptStorage ?? 'shared') !== 'per-instance'
     return sign({id: service.id, spec: service.spec}, replica.id, shared)
+  }
+
+  /** A released replica's runner object in the store (gangObjects), if it had one; a failure is an event, not a stop. */
+  private async releaseObjects(r: ReplicaRecord, provider: Provider): Promise<void> {
+    const service = this.service()
+    await deleteAttemptGang(this.deps.attemptHolds, provider, {id: service.id, spec: service.spec}, r.id).catch((error: unknown) => {
+      this.deps.services.store.addEvent(this.serviceId, r.id, 'gang-objects-delete-failed', {
+        message: isSkyhopError(error) ? error.message : String(error),
+      })
+    })
   }
 
   private recordMetrics(): void {

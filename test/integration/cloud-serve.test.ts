@@ -2,16 +2,27 @@
 // real AwsProvider, replanner and store; the fake speaks EC2's wire format and answers a spot
 // request in a zone without spot capacity with InsufficientInstanceCapacity, as EC2 does):
 // the on-demand floor, spot replicas spread over zones, and on-demand when no zone has spot.
-// The replicas' readiness is not what is tested here (their addresses are the fake's).
+// The replicas' readiness is not what is tested here (their addresses are the fake's). With a
+// fake S3 store: each replica's instance gets the service's files: copies through a signed list
+// of its own, its runner fetched from the store when the boot script outgrows EC2's user data.
 import {expect} from 'chai'
+import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
+import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
+import {findFileObjects} from '../../src/checkpoint/transfers.js'
 import {driveService} from '../../src/controller/service-controller.js'
+import {HttpClient} from '../../src/http/client.js'
+import {createDispatcher} from '../../src/http/dispatcher.js'
+import type {FileEntry} from '../../src/model/job-spec.js'
 import type {JobSpec, ServiceSpec} from '../../src/model/job-spec.js'
 import {findOrphans} from '../../src/services/orphans.js'
 import {createReplanner} from '../../src/services/planning.js'
 import {ServiceStore} from '../../src/state/services.js'
 import {testConfig} from '../helpers/controller-world.js'
 import {until} from '../helpers/wait.js'
+import {KEY as AWS_KEY} from './aws-helpers.js'
 import {cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-west-2a']
@@ -124,5 +135,75 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     expect(launched()).to.have.length(5)
     expect(services.getReplica(fourth.id)!.state).to.not.equal('DRAINING')
     expect(services.replicas(svc.id).filter((r) => r.state === 'DRAINING')).to.deep.equal([])
+  })
+  it("each replica on an instance gets the service's files: copies before setup, through a list of its own in the store", async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const out = mkdtempSync(join(tmpdir(), 'skyhop-svc-files-'))
+    w.s3!.objects.set('datasets/nlp/vocab.txt', {body: Buffer.from('hello\nworld\n'), contentType: null, storedAt: new Date()})
+    const files: FileEntry[] = [
+      {
+        path: join(out, 'vocab.txt'),
+        mode: 'copy',
+        source: {kind: 'bucket', scheme: 's3', bucket: 'datasets', key: 'nlp/vocab.txt', region: null, endpoint: null},
+      },
+    ]
+    const signer = new CheckpointSigner({
+      env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+      homeDir: '/nonexistent',
+    })
+    const client = new HttpClient({
+      provider: 'aws',
+      dispatcher: createDispatcher(),
+      timeoutMs: 10_000,
+      retry: {retries: 1, baseDelayMs: 10},
+    })
+    const store = {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: w.s3!.endpoint, syncIntervalSeconds: null}
+    // What serve up finds of the object (services/serve.ts preflight), kept in the service's spec.
+    const fileObjects = await findFileObjects({files}, store, signer, client, new Date())
+    const services = new ServiceStore(w.store)
+    const spec = cloudJob('svc-files', `cp ${out}/vocab.txt ${out}/seen-$SKYHOP_REPLICA; sleep 120`, {
+      placement: AWS_ONLY,
+      setup: `test -f ${out}/vocab.txt`,
+      files,
+      fileObjects,
+      service: service({replicas: {min: 2, max: 2, targetQpsPerReplica: null}, spot: {baseOnDemand: 0, spread: 'zones'}}),
+    })
+    const svc = services.createService({name: 'svc-files', file: null, spec})
+    const replan = await createReplanner({
+      home: w.home,
+      config: testConfig(),
+      providers: w.providers,
+      catalogFile: w.catalogFile,
+      store: w.store,
+    })
+    abort = new AbortController()
+    driving = driveService(svc.id, {
+      services,
+      providers: w.providers,
+      replan,
+      home: w.home,
+      owner: 'test',
+      signal: abort.signal,
+      attemptHolds: w.attemptHolds,
+    })
+    // Each replica's job read the object where files: put it, placed before its setup ran.
+    await until(
+      async () => [1, 2].filter((n) => existsSync(join(out, `seen-${n}`))).length,
+      (n) => n === 2,
+      60_000,
+    )
+    for (const n of [1, 2]) expect(readFileSync(join(out, `seen-${n}`), 'utf8')).to.equal('hello\nworld\n')
+    // Each replica fetched a list of its own (by its replica id) and the object, by signed GETs.
+    const replicaIds = services
+      .replicas(svc.id)
+      .map((r) => r.id)
+      .sort()
+    const lists = w
+      .s3!.requests.filter((r) => r.method === 'GET' && r.bucket === 'ckpt' && r.key.endsWith('/transfers') && r.status === 200)
+      .map((r) => r.key.split('/').slice(-2)[0])
+      .sort()
+    expect(lists).to.deep.equal(replicaIds)
+    const gets = w.s3!.requests.filter((r) => r.method === 'GET' && r.bucket === 'datasets' && r.status === 200)
+    expect(gets.length).to.be.at.least(2)
   })
 })
