@@ -8,6 +8,7 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type SkyhopConfig, loadConfig} from '../config.js'
+import {deleteAttemptGang} from '../controller/attempt-end.js'
 import {SERVICE_LEASE_TTL_MS, type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
@@ -245,11 +246,16 @@ export async function serveDown(
   // No controller holds it (or it did not finish): stop what is left from here.
   options.onProgress?.(`service ${svc.name}: stopping its replicas`)
   const providers = await ctx.providers()
+  const holds = await ctx.attemptHolds()
   for (const r of s.unreleasedReplicas(svc.id)) {
     const provider = providers.get(r.provider)
     if (r.handle && provider) {
       await provider.signal(r.handle, 'cancel', svc.spec.recovery.graceSeconds).catch(() => undefined)
       await provider.cleanup(r.handle)
+      // The runner object a cloud replica may have fetched from the store (service controller's releaseObjects).
+      await deleteAttemptGang(holds, provider, svc, r.id).catch((error: unknown) => {
+        store.addEvent(svc.id, r.id, 'gang-objects-delete-failed', {message: error instanceof Error ? error.message : String(error)})
+      })
     }
     const at = new Date().toISOString()
     s.updateReplica(
