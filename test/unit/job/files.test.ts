@@ -214,4 +214,12 @@ describe('job file: files and outputs', () => {
       if (c.suggestion) expect(found[0].suggestion).to.equal(c.suggestion)
     })
   }
+  it('a service takes copies but no outputs: (located at the outputs, exit 3)', () => {
+    const service = ['service:', '  port: 8080']
+    const {spec} = load(['files:', '  /data/vocab.txt: ./vocab.txt', ...service, ''].join('\n'))
+    expect(spec.files?.map((f) => f.path)).to.deep.equal(['/data/vocab.txt'])
+    const found = issues(['outputs:', '  /results: store', ...service, ''].join('\n'))
+    expect(found.map((i) => [i.path, i.line])).to.deep.equal([['/outputs', 4]])
+    expect(found[0].message).to.match(/^a service cannot have outputs: its replicas run side by side until stopped/)
+  })
 })
