@@ -205,5 +205,16 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     expect(lists).to.deep.equal(replicaIds)
     const gets = w.s3!.requests.filter((r) => r.method === 'GET' && r.bucket === 'datasets' && r.status === 200)
     expect(gets.length).to.be.at.least(2)
+    // The list's URL pushed the boot script past EC2's 16 KB: each instance fetched its runner
+    // from the store, and `serve down` (the controller's release) deletes it with the replica.
+    const runners = () => [...w.s3!.objects.keys()].filter((k) => k.endsWith('/skyhop-runner.sh'))
+    expect(runners()).to.have.length(2)
+    services.setServiceState(svc.id, 'STOPPING')
+    await until(
+      async () => services.unreleasedReplicas(svc.id).length,
+      (n) => n === 0,
+      60_000,
+    )
+    expect(runners()).to.deep.equal([])
   })
 })
