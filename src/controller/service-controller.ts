@@ -51,14 +51,15 @@ import {
 } from '../planner/service-replicas.js'
 import type {BlockedScope, Candidate} from '../planner/types.js'
 import type {LaunchRequest, Provider} from '../providers/provider.js'
+import {renderSecretsObject, secretsUrlSeconds} from '../providers/vm/boot-script.js'
 import type {ReplicaMetrics} from '../serve/balancer.js'
 import {type Balancer, createBalancer} from '../serve/balancer-thread.js'
 import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
 import {abortableSleep as sleep} from '../util/sleep.js'
-import {deleteAttemptGang} from './attempt-end.js'
-import {blockFor, placementOf} from './launch-round.js'
+import {deleteAttemptGang, deleteAttemptSecrets} from './attempt-end.js'
+import {blockFor, launchBudgets, placementOf} from './launch-round.js'
 
 export const SERVICE_LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
 
@@ -896,9 +897,13 @@ class ServiceController {
       throw new UsageError(`secret ${missing.map((m) => `$${m}`).join(', ')} named in the service file is not set in this environment`, {
         code: 'SECRET_MISSING',
       })
+    // Kept out of `env` (which the attempt directory and a cloud's user data hold), as a job's
+    // are (contract-env.ts): the runner's process environment on local and Slurm, a one-time
+    // object of the store on an instance or pod.
+    const secrets: Record<string, string> = {}
     for (const name of spec.secrets) {
       registerSecret(processEnv[name]!)
-      env[name] = processEnv[name]!
+      secrets[name] = processEnv[name]!
     }
     Object.assign(env, {
       SKYHOP_JOB_ID: service.id,
@@ -920,9 +925,22 @@ class ServiceController {
     // a store, the instance then GETs its runner from there, as a job's attempt does.
     const perInstance = (provider.attemptStorage ?? 'shared') === 'per-instance'
     const gang = perInstance ? ((await this.deps.attemptHolds?.gangObjects?.({id: service.id, spec}, replica.id)) ?? null) : null
+    const hasSecrets = Object.keys(secrets).length > 0
+    // Without a store there is no object: the provider refuses the replica (SECRETS_NEED_STORE).
+    const secretsObject =
+      perInstance && hasSecrets
+        ? ((await this.deps.attemptHolds?.putSecrets?.(
+            {id: service.id, spec},
+            replica.id,
+            renderSecretsObject(secrets),
+            secretsUrlSeconds(launchBudgets(processEnv).candidateMs / 1000, false),
+          )) ?? null)
+        : null
     return {
       ...(transfers ? {transfers} : {}),
       ...(gang ? {gang} : {}),
+      ...(hasSecrets ? {secrets} : {}),
+      ...(secretsObject ? {secretsObject} : {}),
       jobId: service.id,
       jobName: service.name,
       attemptId: replica.id,
@@ -957,9 +975,18 @@ class ServiceController {
     return sign({id: service.id, spec: service.spec}, replica.id, shared)
   }
 
-  /** A released replica's runner object in the store (gangObjects), if it had one; a failure is an event, not a stop. */
+  /**
+   * A released replica's objects in the store, if it had them: its runner (gangObjects) and its
+   * secrets object, which an instance that never booted never fetched and deleted. A failure
+   * is an event, not a stop.
+   */
   private async releaseObjects(r: ReplicaRecord, provider: Provider): Promise<void> {
     const service = this.service()
+    await deleteAttemptSecrets(this.deps.attemptHolds, provider, {id: service.id, spec: service.spec}, r.id).catch((error: unknown) => {
+      this.deps.services.store.addEvent(this.serviceId, r.id, 'secrets-delete-failed', {
+        message: isSkyhopError(error) ? error.message : String(error),
+      })
+    })
     await deleteAttemptGang(this.deps.attemptHolds, provider, {id: service.id, spec: service.spec}, r.id).catch((error: unknown) => {
       this.deps.services.store.addEvent(this.serviceId, r.id, 'gang-objects-delete-failed', {
         message: isSkyhopError(error) ? error.message : String(error),

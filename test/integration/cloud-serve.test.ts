@@ -9,6 +9,7 @@ import {expect} from 'chai'
 import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {gunzipSync} from 'node:zlib'
 
 import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
 import {findFileObjects} from '../../src/checkpoint/transfers.js'
@@ -216,5 +217,55 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
       60_000,
     )
     expect(runners()).to.deep.equal([])
+  })
+  it("a replica's secrets reach its instance through a one-time object of the store, never its user data", async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const out = mkdtempSync(join(tmpdir(), 'skyhop-svc-secrets-'))
+    const value = 'hf_replica_secret_0042'
+    const services = new ServiceStore(w.store)
+    const spec = cloudJob('svc-secrets', `printf %s "$HF_TOKEN" > ${out}/seen-$SKYHOP_REPLICA; sleep 120`, {
+      placement: AWS_ONLY,
+      secrets: ['HF_TOKEN'],
+      service: service({replicas: {min: 1, max: 1, targetQpsPerReplica: null}, spot: {baseOnDemand: 0, spread: 'zones'}}),
+    })
+    const svc = services.createService({name: 'svc-secrets', file: null, spec})
+    const replan = await createReplanner({
+      home: w.home,
+      config: testConfig(),
+      providers: w.providers,
+      catalogFile: w.catalogFile,
+      store: w.store,
+    })
+    abort = new AbortController()
+    driving = driveService(svc.id, {
+      services,
+      providers: w.providers,
+      replan,
+      home: w.home,
+      owner: 'test',
+      signal: abort.signal,
+      env: {HF_TOKEN: value},
+      attemptHolds: w.attemptHolds,
+    })
+    await until(
+      async () => existsSync(join(out, 'seen-1')),
+      (ok) => ok,
+      60_000,
+    )
+    expect(readFileSync(join(out, 'seen-1'), 'utf8')).to.equal(value)
+    for (const i of w.ec2.instances.values()) {
+      const raw = Buffer.from(i.userData ?? '', 'base64')
+      let text = raw.toString('latin1')
+      try {
+        text = gunzipSync(raw).toString('latin1')
+      } catch {
+        // not gzipped: the text itself
+      }
+      expect(text).to.not.include(value)
+      expect(text).to.not.include(Buffer.from(value).toString('base64'))
+    }
+    // The instance deleted the object once it had read it.
+    expect([...w.s3!.objects.keys()].filter((k) => k.includes('/secrets/'))).to.deep.equal([])
+    expect(w.s3!.requests.filter((r) => r.method === 'PUT' && r.key.includes('/secrets/')).length).to.equal(1)
   })
 })
