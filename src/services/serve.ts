@@ -8,7 +8,7 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type SkyhopConfig, loadConfig} from '../config.js'
-import {deleteAttemptGang} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
 import {SERVICE_LEASE_TTL_MS, type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
@@ -252,7 +252,10 @@ export async function serveDown(
     if (r.handle && provider) {
       await provider.signal(r.handle, 'cancel', svc.spec.recovery.graceSeconds).catch(() => undefined)
       await provider.cleanup(r.handle)
-      // The runner object a cloud replica may have fetched from the store (service controller's releaseObjects).
+      // What a cloud replica may have in the store, as the service controller's release deletes it.
+      await deleteAttemptSecrets(holds, provider, svc, r.id).catch((error: unknown) => {
+        store.addEvent(svc.id, r.id, 'secrets-delete-failed', {message: error instanceof Error ? error.message : String(error)})
+      })
       await deleteAttemptGang(holds, provider, svc, r.id).catch((error: unknown) => {
         store.addEvent(svc.id, r.id, 'gang-objects-delete-failed', {message: error instanceof Error ? error.message : String(error)})
       })
