@@ -453,7 +453,7 @@ export class LaunchRounds {
     const shared = (provider.attemptStorage ?? 'shared') !== 'per-instance'
     const transfers = (await this.d.deps.attemptHolds?.transfers?.(job, shipped.attemptId, shared)) ?? null
     const request = transfers ? {...shipped, transfers} : shipped
-    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || !request.secrets) return request
+    if ((provider.attemptStorage ?? 'shared') !== 'per-instance' || provider.ownSecretStore || !request.secrets) return request
     // Its URLs work for what this attempt's boot needs, not longer: the GET sits in user data.
     const candidateMs =
       this.d.deps.candidateBudgetMs || launchBudgets(this.d.deps.env ?? process.env).candidateMs || DEFAULT_CANDIDATE_TIMEOUT_SECONDS * 1000

@@ -928,7 +928,7 @@ class ServiceController {
     const hasSecrets = Object.keys(secrets).length > 0
     // Without a store there is no object: the provider refuses the replica (SECRETS_NEED_STORE).
     const secretsObject =
-      perInstance && hasSecrets
+      perInstance && hasSecrets && !provider.ownSecretStore
         ? ((await this.deps.attemptHolds?.putSecrets?.(
             {id: service.id, spec},
             replica.id,

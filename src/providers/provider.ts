@@ -120,6 +120,13 @@ export interface Provider {
    */
   readonly shipsAttemptFiles?: boolean
   /**
+   * The provider hands a job's secrets (LaunchRequest.secrets) to its machines through a
+   * secret store of its own (Kubernetes: a Secret the pod's environment references), so the
+   * controller writes no one-time secrets object to the job's store for it, and the job needs
+   * no store for its secrets. Unset: a per-instance provider gets that object (secretsObject).
+   */
+  readonly ownSecretStore?: boolean
+  /**
    * The most nodes one gang may have on this backend (launched all or nothing, with the
    * multi-node contract of docs/job-contract.md). Unset: 1, the backend cannot gang-launch.
    */

@@ -328,7 +328,11 @@ export async function checkSecretsReachClouds(
       })
     }
   }
-  const cloud = candidates.find((c) => providers.get(c.provider)?.attemptStorage === 'per-instance')
+  // Kubernetes keeps them in a Secret of its own (ownSecretStore): no store needed there.
+  const cloud = candidates.find((c) => {
+    const provider = providers.get(c.provider)
+    return provider?.attemptStorage === 'per-instance' && !provider.ownSecretStore
+  })
   if (!cloud) return
   const {storeFor} = await import('../checkpoint/checkpoint-store.js')
   if (storeFor(spec, ctx.config()) !== null) return

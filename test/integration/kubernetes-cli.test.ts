@@ -6,11 +6,13 @@
 // plans onto an Ascend node pool; `down --orphans` removes a stray pod; `check` reports the
 // kubeconfig (never the token) and a broken one with file:line:col and exit 4.
 import {expect} from 'chai'
+import {createHash} from 'node:crypto'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {Store} from '../../src/state/store.js'
 import {type CliResult, parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
+import {stateDump} from '../helpers/pg-suite.js'
 import {until} from '../helpers/wait.js'
 import {ASCEND_NODE, CPU_NODE, H100_NODE, TOKEN, kubeRequest, kubeWorld, spec, type KubeWorld} from './kubernetes-helpers.js'
 
@@ -100,6 +102,30 @@ describe('the CLI on fake Kubernetes clusters', function () {
     // Released once the attempt ended: the pod holds nothing, and is kept for its log.
     const pods = [...w.fakes.lab.pods.values()]
     expect(pods.map((p) => [p.status.phase, p.metadata.finalizers])).to.deep.equal([['Succeeded', []]])
+  })
+
+  it("a job's secrets reach the pod through a Secret of the cluster, with no object store: never the pod spec or the state", async () => {
+    await setup({lab: {nodes: [CPU_NODE]}})
+    const token = 'hf_cli-s3cret-4242'
+    // The job checks the value by its hash: the job file (stored with the job) never holds it.
+    const sha = createHash('sha256').update(token).digest('hex')
+    const file = jobFile(
+      'sec.yaml',
+      `name: k8s-sec\nsecrets: [HF_TOKEN]\nrun: |\n  [ "$(printf %s "$HF_TOKEN" | sha256sum | cut -c1-64)" = ${sha} ] && echo token-ok\n`,
+    )
+    const r = await cli(['launch', file, '--yes', '--wait', '--json'], {HF_TOKEN: token})
+    expect(r.code, r.stderr + r.stdout).to.equal(0)
+    expect(parseEnvelope(r.stdout).result.job.state).to.equal('SUCCEEDED')
+    expect((await cli(['logs', 'k8s-sec'])).stdout).to.include('token-ok')
+    const pods = [...w.fakes.lab.pods.values()]
+    expect(pods).to.have.length(1)
+    expect(JSON.stringify(pods[0])).to.not.include(token)
+    expect(pods[0].spec.containers[0].env).to.deep.include({
+      name: 'HF_TOKEN',
+      valueFrom: {secretKeyRef: {name: pods[0].metadata.name, key: 'HF_TOKEN'}},
+    })
+    expect(r.stdout + r.stderr).to.not.include(token)
+    expect(stateDump(home)).to.not.include(token)
   })
 
   it('a context whose GPUs are all taken fails over to the next context (capacity), and the job succeeds there', async () => {

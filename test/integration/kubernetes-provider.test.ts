@@ -126,8 +126,10 @@ describe('Kubernetes provider against a fake API server', function () {
     w = await kubeWorld({lab: {nodes: [CPU_NODE]}})
     const offer = await offerOf(w, (o) => o.accelerator === null)
     const token = 'hf_s3cr3t-value-0123456789'
+    // As the controller gives them: in LaunchRequest.secrets, never in env; and no store here.
     const request = kubeRequest(offer, spec('[ "$HF_TOKEN" = hf_s3cr3t-value-0123456789 ] && echo token-ok', {secrets: ['HF_TOKEN']}), {
-      env: {SKYHOP_JOB_ID: 'j-0123456789', HF_TOKEN: token},
+      env: {SKYHOP_JOB_ID: 'j-0123456789'},
+      secrets: {HF_TOKEN: token},
     })
     const handle = await w.provider.launch(request)
     const pod = w.fakes.lab.pods.get(handle.externalId)!

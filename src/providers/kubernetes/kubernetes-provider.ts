@@ -209,6 +209,8 @@ export class KubernetesProvider implements Provider {
    * runner's events, not the samples, and goes with the pod.
    */
   readonly shipsAttemptFiles = true
+  /** A job's secrets go into a Secret of the cluster, never the job store's one-time object. */
+  readonly ownSecretStore = true
   readonly maxNodes = KUBERNETES_MAX_NODES
   /** For the gang's objects in the job's store (not the API servers'). */
   private readonly storeDispatcher: AdapterDispatcher
@@ -472,13 +474,15 @@ export class KubernetesProvider implements Provider {
     const attemptDir = `${BASE_DIR}/${request.attemptId.replace(/[^A-Za-z0-9._-]/g, '_')}`
     const runnerScript = await (this.options.runnerScript ?? readRunnerScript)()
     if (gang) await publishRunner(await this.storeDispatcher.get(), this.name, gang, runnerScript)
-    // The job's secrets go into a Secret the container's environment references, not into the
-    // pod spec, which anyone who may read pods can read; the runner passes its environment on.
-    const secretNames = (spec.secrets ?? []).filter((n) => request.env[n] !== undefined)
+    // The job's secrets (LaunchRequest.secrets: the controller keeps them out of env) go into a
+    // Secret the container's environment references, not into the pod spec, which anyone who
+    // may read pods can read; the runner (runner.conf's secretNames) checks they are in its
+    // environment and passes it on. So the boot script is given none to fetch from a store.
+    const secretValues = request.secrets ?? {}
+    const secretNames = Object.keys(secretValues)
     const secretName = secretNames.length > 0 ? names[0] : null
-    const publicEnv = Object.fromEntries(Object.entries(request.env).filter(([k]) => !secretNames.includes(k)))
     const boot = bootScript({
-      request: {...request, env: publicEnv},
+      request: {...request, secrets: undefined, secretsObject: undefined},
       runnerScript,
       noticeSources: [],
       stopRequestProbe: null,
@@ -540,7 +544,7 @@ export class KubernetesProvider implements Provider {
       },
     }
     if (secretName) {
-      await api.putSecret(secretName, pod.metadata.labels ?? {}, Object.fromEntries(secretNames.map((n) => [n, request.env[n]])))
+      await api.putSecret(secretName, pod.metadata.labels ?? {}, secretValues)
     }
     const handle: LaunchHandle = {
       provider: this.name,
