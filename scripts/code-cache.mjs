@@ -39,50 +39,33 @@ try {
 
 /**
  * The cache of the pg bundle (dist/bundle/pg.cjs), read by the PostgreSQL connection's worker
- * (src/state/pg-connect.ts): a `status` whose connection bin/run.js prestarts, to a server
- * here that asks for SCRAM-SHA-256 and then refuses the login. So loading pg, connecting,
- * the protocol's parser and the start of the login come from the cache; the command then
- * exits 2 (STATE_AUTH_FAILED), as it should.
+ * (src/state/pg-connect.ts): a `status` whose connection bin/run.js prestarts, to a port where
+ * nothing listens (no server and no stand-in for one at build time). So loading pg and its
+ * connection code come from the cache (what the login's messages compile is left to V8); the
+ * command then exits 2 (STATE_UNAVAILABLE), as it should.
  */
 async function pgCodeCache() {
   const pgCache = join(root, 'dist', 'bundle', 'pg.v8-cache')
   rmSync(pgCache, {force: true})
-  const message = (type, body) => {
-    const head = Buffer.alloc(5)
-    head.write(type, 0, 'latin1')
-    head.writeInt32BE(body.length + 4, 1)
-    return Buffer.concat([head, body])
-  }
-  const int32 = (n) => {
-    const b = Buffer.alloc(4)
-    b.writeInt32BE(n)
-    return b
-  }
-  const server = createServer((socket) => {
-    let seen = 0
-    socket.on('error', () => {})
-    socket.on('data', () => {
-      // The startup message, then the client's first SCRAM message.
-      if (seen++ === 0) socket.write(message('R', Buffer.concat([int32(10), Buffer.from('SCRAM-SHA-256\0\0', 'latin1')])))
-      else socket.end(message('E', Buffer.from('SFATAL\0C28P01\0Mwarm-up: no login here\0\0', 'latin1')))
+  // A port nothing listens on: taken by this process and closed again before the run.
+  const port = await new Promise((resolve) => {
+    const probe = createServer()
+    probe.listen(0, '127.0.0.1', () => {
+      const {port: free} = probe.address()
+      probe.close(() => resolve(free))
     })
   })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  try {
-    const url = `postgres://warm-up:warm-up@127.0.0.1:${server.address().port}/warm-up`
-    const r = await new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(root, 'bin', 'run.js'), 'status'], {
-        env: {...process.env, SKYHOP_HOME: home, SKYHOP_WRITE_CODE_CACHE: pgCache, SKYHOP_DATABASE_URL: url},
-        stdio: ['ignore', 'ignore', 'pipe'],
-      })
-      let stderr = ''
-      child.stderr.on('data', (d) => (stderr += d))
-      child.on('close', (status) => resolve({status, stderr}))
+  const url = `postgres://warm-up:warm-up@127.0.0.1:${port}/warm-up`
+  const r = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'run.js'), 'status'], {
+      env: {...process.env, SKYHOP_HOME: home, SKYHOP_WRITE_CODE_CACHE: pgCache, SKYHOP_DATABASE_URL: url},
+      stdio: ['ignore', 'ignore', 'pipe'],
     })
-    if (r.status !== 2 || !/STATE_AUTH_FAILED|refused the login/.test(r.stderr))
-      throw new Error(`the pg warm-up run exited ${r.status}, not 2 with STATE_AUTH_FAILED: ${r.stderr}`)
-    console.log(`pg code cache: ${(statSync(pgCache).size / 1024).toFixed(0)} KiB`)
-  } finally {
-    server.close()
-  }
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (status) => resolve({status, stderr}))
+  })
+  if (r.status !== 2 || !/STATE_UNAVAILABLE|connection refused/.test(r.stderr))
+    throw new Error(`the pg warm-up run exited ${r.status}, not 2 with STATE_UNAVAILABLE: ${r.stderr}`)
+  console.log(`pg code cache: ${(statSync(pgCache).size / 1024).toFixed(0)} KiB`)
 }
