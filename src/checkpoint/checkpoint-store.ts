@@ -639,6 +639,11 @@ export interface AttemptHoldStore {
    */
   gangObjects?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<GangObjects | null>
   /**
+   * A fresh GET of the job's uploaded workdir archive (JobSpec.workdirArchive), for an attempt
+   * without a checkpointSync (a service replica); null without a store or an archive.
+   */
+  workdir?(job: Pick<JobRecord, 'spec'>): Promise<{getUrl: string; sha256: string} | null>
+  /**
    * The job's files: and outputs: signed for one attempt (checkpoint/transfers.ts); `shared`
    * when the attempt runs on skyhop's own filesystem. Null when the job has none.
    */
@@ -669,6 +674,13 @@ export function attemptHoldsFor(
     gangObjects: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)
       return spec === null ? null : signer.gang(spec, job.id, attemptId, clock())
+    },
+    workdir: async (job) => {
+      const spec = storeFor(job.spec, config)
+      const archive = job.spec.workdirArchive
+      if (spec === null || !archive) return null
+      const {getUrl} = await signer.workdirObject(spec, archive.sha256, clock())
+      return {getUrl, sha256: archive.sha256}
     },
     putSecrets: async (job, attemptId, body, urlSeconds) => {
       const spec = storeFor(job.spec, config)

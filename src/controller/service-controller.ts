@@ -925,6 +925,10 @@ class ServiceController {
     // a store, the instance then GETs its runner from there, as a job's attempt does.
     const perInstance = (provider.attemptStorage ?? 'shared') === 'per-instance'
     const gang = perInstance ? ((await this.deps.attemptHolds?.gangObjects?.({id: service.id, spec}, replica.id)) ?? null) : null
+    // The code serve up uploaded (services/serve.ts preflight), signed afresh for each replica
+    // on an instance or pod; local and Slurm replicas run in the workdir itself. Not through
+    // checkpointSync: replicas side by side must not share one checkpoint object.
+    const workdir = perInstance && spec.workdirArchive ? ((await this.deps.attemptHolds?.workdir?.({spec})) ?? null) : null
     const hasSecrets = Object.keys(secrets).length > 0
     // Without a store there is no object: the provider refuses the replica (SECRETS_NEED_STORE).
     const secretsObject =
@@ -941,6 +945,7 @@ class ServiceController {
       ...(gang ? {gang} : {}),
       ...(hasSecrets ? {secrets} : {}),
       ...(secretsObject ? {secretsObject} : {}),
+      ...(workdir ? {workdir} : {}),
       jobId: service.id,
       jobName: service.name,
       attemptId: replica.id,

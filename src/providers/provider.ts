@@ -51,6 +51,12 @@ export interface LaunchRequest {
   /** The job's checkpoint store for this attempt (runner.conf checkpointGet/Put), or null. */
   checkpointSync: CheckpointSync | null
   /**
+   * The workdir archive signed for an attempt that has no checkpointSync (a service replica:
+   * replicas share no checkpoint, but each on an instance or pod needs the code). Read only
+   * when checkpointSync carries no workdir.
+   */
+  workdir?: CheckpointSync['workdir'] | null
+  /**
    * Set when the attempt replaces one that is still stopping (a move from on-demand to spot
    * made only once spot was there): the runner waits for skyhop's go before it restores the
    * checkpoint and starts the job (runner.conf holdFile / holdUrl).

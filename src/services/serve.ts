@@ -85,9 +85,10 @@ function loadServiceFile(file: string): {spec: JobSpec; file: string} {
 
 /**
  * What must hold before anything is recorded: the key and secrets set here, an offer that fits.
- * Returns the spec every replica runs: with what this launch found of each bucket object its
- * files: copy (size, ETag) and its local sources packed into the service's store when a cloud
- * or Kubernetes may run a replica, as a job's launch does (services/launch.ts withFileObjects).
+ * Returns the spec every replica runs: with its workdir's archive, what this launch found of
+ * each bucket object its files: copy (size, ETag) and its local sources packed into the
+ * service's store when a cloud or Kubernetes may run a replica, as a job's launch does
+ * (services/launch.ts withWorkdirArchive, withFileObjects).
  */
 async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<JobSpec> {
   const env = process.env
@@ -110,9 +111,13 @@ async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<JobSpec> {
   // Each replica gets its own signed list of these (the service controller), checked against
   // what is found here: an object changed after `serve up` fails the replica before setup.
   // (A service never has outputs:, refused where the file is read: job/load.ts.)
-  if (!(spec.files ?? []).some((f) => f.mode === 'copy')) return spec
-  const {withFileObjects} = await import('./launch.js')
-  return withFileObjects(ctx, spec, planned.plan.candidates)
+  // The workdir is packed and uploaded (once per content) when a cloud or Kubernetes may run
+  // a replica, as a job's launch does: each such replica fetches it before setup (exit 2
+  // without a store, 4 when the upload fails), and local and Slurm replicas use it in place.
+  const {withFileObjects, withWorkdirArchive} = await import('./launch.js')
+  const withWorkdir = await withWorkdirArchive(ctx, spec, planned.plan.candidates)
+  if (!(spec.files ?? []).some((f) => f.mode === 'copy')) return withWorkdir
+  return withFileObjects(ctx, withWorkdir, planned.plan.candidates)
 }
 
 /**

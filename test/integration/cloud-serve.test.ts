@@ -6,13 +6,14 @@
 // fake S3 store: each replica's instance gets the service's files: copies through a signed list
 // of its own, its runner fetched from the store when the boot script outgrows EC2's user data.
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 
 import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
 import {findFileObjects} from '../../src/checkpoint/transfers.js'
+import {uploadWorkdir} from '../../src/checkpoint/workdir-upload.js'
 import {driveService} from '../../src/controller/service-controller.js'
 import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
@@ -218,6 +219,61 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     )
     expect(runners()).to.deep.equal([])
   })
+  it("each replica on an instance runs in the service's workdir, uploaded once and fetched by a GET signed for it", async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const out = mkdtempSync(join(tmpdir(), 'skyhop-svc-workdir-'))
+    const dir = mkdtempSync(join(tmpdir(), 'skyhop-svc-app-'))
+    writeFileSync(join(dir, 'app.txt'), 'app v1\n')
+    const store = {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: w.s3!.endpoint, syncIntervalSeconds: null}
+    // What serve up does with the workdir (services/serve.ts preflight → withWorkdirArchive).
+    const {archive} = await uploadWorkdir({
+      dir,
+      store,
+      signer: new CheckpointSigner({
+        env: {AWS_ACCESS_KEY_ID: AWS_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS_KEY.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'},
+        homeDir: '/nonexistent',
+      }),
+      client: new HttpClient({provider: 'aws', dispatcher: createDispatcher(), timeoutMs: 10_000, retry: {retries: 1, baseDelayMs: 10}}),
+      now: new Date(),
+      warnBytes: 100e6,
+      warn: () => undefined,
+    })
+    const services = new ServiceStore(w.store)
+    const spec = cloudJob('svc-workdir', `cp app.txt ${out}/seen-$SKYHOP_REPLICA; sleep 120`, {
+      placement: AWS_ONLY,
+      workdir: dir,
+      workdirArchive: archive,
+      service: service({replicas: {min: 2, max: 2, targetQpsPerReplica: null}, spot: {baseOnDemand: 0, spread: 'zones'}}),
+    })
+    const svc = services.createService({name: 'svc-workdir', file: null, spec})
+    const replan = await createReplanner({
+      home: w.home,
+      config: testConfig(),
+      providers: w.providers,
+      catalogFile: w.catalogFile,
+      store: w.store,
+    })
+    abort = new AbortController()
+    driving = driveService(svc.id, {
+      services,
+      providers: w.providers,
+      replan,
+      home: w.home,
+      owner: 'test',
+      signal: abort.signal,
+      attemptHolds: w.attemptHolds,
+    })
+    await until(
+      async () => [1, 2].filter((n) => existsSync(join(out, `seen-${n}`))).length,
+      (n) => n === 2,
+      60_000,
+    )
+    for (const n of [1, 2]) expect(readFileSync(join(out, `seen-${n}`), 'utf8')).to.equal('app v1\n')
+    // One archive in the store; each instance fetched it.
+    const gets = w.s3!.requests.filter((r) => r.method === 'GET' && r.key === `runs/workdirs/${archive.sha256}.tar` && r.status === 200)
+    expect(gets).to.have.length(2)
+  })
+
   it("a replica's secrets reach its instance through a one-time object of the store, never its user data", async () => {
     w = await cloudWorld({checkpointStore: true})
     const out = mkdtempSync(join(tmpdir(), 'skyhop-svc-secrets-'))

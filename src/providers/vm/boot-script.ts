@@ -193,7 +193,8 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
   const {request} = input
   const {spec} = request
   // An instance without the job's code would run the job wrong, not fail it: refuse the launch.
-  if (spec.workdir !== null && !request.checkpointSync?.workdir) {
+  const workdir = request.checkpointSync?.workdir ?? request.workdir ?? null
+  if (spec.workdir !== null && !workdir) {
     throw new ProviderError(
       request.offer.provider,
       'user',
@@ -246,7 +247,7 @@ export function attemptFiles(input: BootScriptInput, attemptDir: string): Record
       noticeSources: input.noticeSources,
       pollIntervalSeconds: input.pollIntervalSeconds ?? 1,
       ...checkpointRunnerConfig(request.checkpointSync),
-      ...workdirRunnerConfig(request.checkpointSync),
+      ...workdirRunnerConfig({workdir: workdir ?? undefined}),
       ...holdRunnerConfig(request.hold),
       ...shipRunnerConfig(request.ship),
       ...(request.transfers?.url ? {transfersUrl: request.transfers.url} : {}),
