@@ -354,6 +354,12 @@ class ServiceController {
       this.end(r, state, result.reason ?? result.state.toLowerCase(), true)
       return
     }
+    // A pod's IP is known only once it runs (PollResult.ip): its replica is probed there from then on.
+    if (!r.address && result.ip) {
+      const address = `http://${result.ip}:${spec.port}`
+      this.store.updateReplica(r.id, {address})
+      r = {...r, address}
+    }
     if (result.stopping?.kind === 'notice' && r.noticeAt === null) {
       // The SpotServe move: the replacement starts now (converge counts this one no longer);
       // this one serves on until its drain time, then gets no new request, and those in flight

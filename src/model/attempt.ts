@@ -60,6 +60,12 @@ export interface PollResult {
    * once (docs/serve.md); backends that cannot tell leave it unset.
    */
   stopping?: {kind: 'cancel' | 'notice'; killAt: string | null}
+  /**
+   * The IP the backend gave a single-node attempt once it has one, when its handle could not
+   * carry it at launch (a pod's status.podIP: a pod gets it when it starts, after its launch
+   * returns). A service's controller routes to a replica there.
+   */
+  ip?: string | null
 }
 
 export interface QueueEstimate {

@@ -60,6 +60,8 @@ export interface KubePod {
     reason?: string
     message?: string
     startTime?: string
+    /** The pod's IP in the cluster, set once it runs. */
+    podIP?: string
     conditions?: Array<{type: string; status: string; reason?: string; message?: string}>
     containerStatuses?: Array<{name: string; state?: KubeContainerState}>
   }

@@ -599,7 +599,7 @@ export class KubernetesProvider implements Provider {
       if (tries > 0) await sleep(500)
       for (const n of names) {
         if (known.has(n)) continue
-        const ip = ((await api.getPod(n))?.status as {podIP?: string} | undefined)?.podIP
+        const ip = (await api.getPod(n))?.status?.podIP
         if (ip) known.set(n, ip)
       }
     }
@@ -697,7 +697,9 @@ export class KubernetesProvider implements Provider {
       if (stop?.startsWith('cancel')) return {state: 'CANCELLED', exitCode, reason: `cancelled: ${why}`, startedAt, endedAt}
       return {state: 'LOST', exitCode, reason: why, startedAt, endedAt}
     }
-    if (status.phase === 'Running') return {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null}
+    // The pod's IP comes with its start, after launch returned: a service replica is reached there.
+    if (status.phase === 'Running')
+      return {state: 'RUNNING', exitCode: null, reason: null, startedAt, endedAt: null, ...(status.podIP ? {ip: status.podIP} : {})}
     const gated = ((pod.spec?.schedulingGates as unknown[]) ?? []).length > 0
     if (gated) return {state: 'PENDING', exitCode: null, reason: await this.admissionReason(api, pod), ...base}
     const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled')
@@ -861,7 +863,7 @@ export class KubernetesProvider implements Provider {
         // A gang's pods are one attempt: the head's handle with every node, rank order.
         const key = labels[LABELS.attempt] ?? pod.metadata.name
         const gangHandle = gangs.get(key) ?? {...handle, data: {...handle.data, nodes: []}}
-        const node = {rank: Number(rank), externalId: pod.metadata.name, ip: (pod.status as {podIP?: string} | undefined)?.podIP ?? null}
+        const node = {rank: Number(rank), externalId: pod.metadata.name, ip: pod.status?.podIP ?? null}
         const list = [...(gangHandle.data.nodes as Array<typeof node>), node].sort((a, b) => a.rank - b.rank)
         gangs.set(key, {...gangHandle, externalId: list[0].externalId, data: {...gangHandle.data, nodes: list}})
       }
