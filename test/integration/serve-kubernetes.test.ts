@@ -101,7 +101,8 @@ describe('serve on Kubernetes, through the CLI (fake API server + fake S3)', fun
       const replicas = async (): Promise<Array<{state: string; provider: string; address: string | null}>> =>
         parseEnvelope((await cli(['serve', 'status', svc.id, '--json'])).stdout).result.services[0].replicas
       let seen = await replicas()
-      for (let i = 0; i < 90 && !seen.some((r) => r.state === 'READY'); i++) {
+      const deadline = Date.now() + 60_000
+      while (Date.now() < deadline && !seen.some((r) => r.state === 'READY')) {
         await new Promise((r) => setTimeout(r, 500))
         seen = await replicas()
       }
