@@ -11,6 +11,7 @@ import type {Browser, Page} from 'puppeteer-core'
 import {type DashboardProcess, launchBrowser, requireChromium, startDashboardCli} from '../helpers/browser.js'
 import {ROOT, parseEnvelope, runCli, tempHome} from '../helpers/cli.js'
 import {type DashboardHistory, writeDashboardHistory} from '../helpers/dashboard-history.js'
+import {until} from '../helpers/wait.js'
 
 describe('skyhop dashboard in a headless browser', function () {
   this.timeout(120_000)
@@ -153,7 +154,15 @@ describe('skyhop dashboard in a headless browser', function () {
     )
     expect(asked[0]).to.include('sleeper')
     expect(await page.$(`button.cancel[data-job="${sleeperId}"]`)).to.equal(null)
-    const status = parseEnvelope(runCli(['status', sleeperId, '--json'], {home}).stdout).result.job
+    // The cancel marks the job CANCELLED first (so nothing relaunches it), then records its
+    // attempt's end once the runner has stopped: the page shows the first, status the second
+    // (seen to lag on PostgreSQL).
+    const status = await until(
+      async () => parseEnvelope(runCli(['status', sleeperId, '--json'], {home}).stdout).result.job,
+      (job) => job.attemptsDetail.every((a: any) => a.state !== 'RUNNING'),
+      30_000,
+      250,
+    )
     expect(status.state).to.equal('CANCELLED')
     expect(status.reason).to.equal('cancelled by user')
     expect(status.attemptsDetail.map((a: any) => a.state)).to.deep.equal(['CANCELLED'])
