@@ -176,8 +176,10 @@ describe('files: and outputs: on this machine, through the CLI', function () {
         .filter(Boolean)
       const st = parseEnvelope((await runCliAsync(['serve', 'status', svc.id, '--json'], {home, env})).stdout).result.services[0]
       const replicaIds = (st.replicas as Array<{id: string}>).map((x) => x.id).sort()
-      expect(lists.map((l) => basename(dirname(l))).sort()).to.deep.equal(replicaIds)
-      for (const l of lists) {
+      // A replica replaced on a loaded machine (seen in CI) leaves its own list too: every
+      // current replica has one, and the checks below are of theirs.
+      expect(lists.map((l) => basename(dirname(l)))).to.include.members(replicaIds)
+      for (const l of lists.filter((x) => replicaIds.includes(basename(dirname(x))))) {
         expect(readFileSync(l, 'utf8')).to.match(/^get\t.*weights\.bin\t1000\t/m)
         // Its runner placed both before setup (file-fetch), then the server started.
         const events = readEvents(dirname(l)).map((e) => e.event)
