@@ -179,8 +179,12 @@ SchedulerType=sched/backfill
 # Schedule a batch job at the next pass (within 1 s) instead of up to 3 s later: launches
 # on an idle test cluster start about 1 s sooner.
 SchedulerParameters=batch_sched_delay=0
-# No GPUs here, so no GresTypes and no gres.conf. Accelerators reach skyhop through
-# the provider's gres mapping on clusters that have them.
+# GRES over stand-in device nodes (this machine has no accelerators; see gres.conf and
+# standin_devices below): every node has npu:4 (Ascend, as Huawei's sites name it, a GRES
+# with no plugin: Slurm sets no variable for it) and gpu:kunlun:4 (a gres/gpu, for which
+# Slurm sets SLURM_JOB_GPUS and SLURM_STEP_GPUS). Jobs that ask for no --gres get none and
+# are scheduled as before; skyhop's container tests ask for them (docs/providers/slurm.md).
+GresTypes=gpu,npu
 # No slurmdbd: sacct has no data. Finished jobs stay visible to squeue and
 # scontrol for MinJobAge seconds, which is what the skyhop adapter reads.
 AccountingStorageType=accounting_storage/none
@@ -214,7 +218,7 @@ EOF
 i=0
 for name in "${NODE_NAMES[@]}"; do
   i=$((i + 1))
-  echo "NodeName=$name NodeHostname=$host NodeAddr=127.0.0.$i Port=$((6817 + i)) CPUs=$cpus RealMemory=$real_memory State=UNKNOWN"
+  echo "NodeName=$name NodeHostname=$host NodeAddr=127.0.0.$i Port=$((6817 + i)) CPUs=$cpus RealMemory=$real_memory Gres=gpu:kunlun:4,npu:4 State=UNKNOWN"
 done >>"$new_conf"
 all_nodes="n[1-$NODES]"
 [ "$NODES" -eq 1 ] && all_nodes=n1
@@ -225,6 +229,37 @@ PartitionName=gang-low Nodes=$all_nodes Default=NO Hidden=YES MaxTime=INFINITE S
 PartitionName=gang-high Nodes=$all_nodes Default=NO Hidden=YES MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 EOF
 
+# gres.conf: the same stand-in files for every node (all nodes are this host). Slurm takes
+# the number in each file's name as the device's global index (SLURM_JOB_GPUS=2 is
+# /dev/xpu2; `scontrol show job -d` says IDX:2 for /dev/davinci2).
+GRES_CONF="$CONF_DIR/gres.conf"
+new_gres="$(mktemp)"
+trap 'rm -f "$new_conf" "$new_gres"' EXIT
+cat >"$new_gres" <<EOF
+$MARKER
+# Stand-in device nodes (character devices 1:3, as /dev/null): this machine has no NPUs
+# or GPUs. They let Slurm allocate devices by name and podman pass exactly those into a
+# container, which is what skyhop's Slurm container tests check.
+Name=npu File=/dev/davinci[0-3]
+Name=gpu Type=kunlun File=/dev/xpu[0-3]
+EOF
+
+# The stand-ins themselves, and the shared nodes the vendors' container recipes pass
+# besides (src/runner/container.ts): Ascend's davinci_manager, devmm_svm and hisi_hdc,
+# Kunlunxin's xpuctrl. Each is a copy of /dev/null (major 1, minor 3): reading gives
+# nothing, writing is discarded. A real device node of that name is never replaced.
+standin_devices() {
+  local dev
+  for dev in davinci0 davinci1 davinci2 davinci3 davinci_manager devmm_svm hisi_hdc xpu0 xpu1 xpu2 xpu3 xpuctrl; do
+    if [ -e "/dev/$dev" ]; then
+      [ "$(stat -c %t:%T "/dev/$dev")" = 1:3 ] || die "/dev/$dev exists and is not a stand-in (1:3): a real device? Not touching it"
+      continue
+    fi
+    mknod -m 0666 "/dev/$dev" c 1 3
+  done
+}
+standin_devices
+
 if [ -e "$CONF" ] && ! grep -qF "$MARKER" "$CONF" && [ "${SKYHOP_SLURM_FORCE:-0}" != 1 ]; then
   die "$CONF was not written by this script; set SKYHOP_SLURM_FORCE=1 to replace it"
 fi
@@ -232,6 +267,11 @@ if ! cmp -s "$new_conf" "$CONF" 2>/dev/null; then
   log "writing $CONF"
   install -d -m 0755 "$CONF_DIR"
   install -m 0644 "$new_conf" "$CONF"
+  restart=1
+fi
+if ! cmp -s "$new_gres" "$GRES_CONF" 2>/dev/null; then
+  log "writing $GRES_CONF"
+  install -m 0644 "$new_gres" "$GRES_CONF"
   restart=1
 fi
 

@@ -104,31 +104,93 @@ export interface DeviceRequest {
 export class UnknownVendorError extends Error {}
 
 /**
+ * The device map of one vendor as a template of argument groups, for a device list known only
+ * later (a Slurm job's allocation, read on its node by the runner: container-devices in
+ * contract.ts). `each` repeats per index with `{i}` replaced; `list` replaces `{list}` with the
+ * comma-separated indices; `once` is passed as is; `exists` only when `path` exists on the host.
+ * Expanded in this order by expandDeviceTemplate here and by the runner, so that both give what
+ * deviceArgs gives.
+ */
+export type DeviceTemplateLine =
+  | {kind: 'each'; args: string[]}
+  | {kind: 'list'; args: string[]}
+  | {kind: 'once'; args: string[]}
+  | {kind: 'exists'; path: string; args: string[]}
+
+export function deviceTemplate(runtime: ContainerRuntime, vendor: string): DeviceTemplateLine[] {
+  const map = VENDOR_DEVICES[vendor]
+  if (!map) {
+    throw new UnknownVendorError(`no container device map for vendor "${vendor}" (known: ${Object.keys(VENDOR_DEVICES).join(', ')})`)
+  }
+  const lines: DeviceTemplateLine[] = []
+  if (map.runtimeGpus) {
+    // docker: the value is a CSV field, so a list of devices is quoted inside it.
+    if (runtime === 'docker') lines.push({kind: 'list', args: ['--gpus', '"device={list}"']})
+    else lines.push({kind: 'each', args: ['--device', 'nvidia.com/gpu={i}']})
+  }
+  if (map.perDevice.length > 0) lines.push({kind: 'each', args: map.perDevice.flatMap((path) => ['--device', path])})
+  for (const path of map.shared) lines.push({kind: 'once', args: ['--device', path]})
+  for (const path of map.readOnly) lines.push({kind: 'exists', path, args: ['--volume', `${path}:${path}:ro`]})
+  for (const group of map.groups) lines.push({kind: 'once', args: ['--group-add', group]})
+  for (const opt of map.securityOpts) lines.push({kind: 'once', args: ['--security-opt', opt]})
+  if (map.visibleEnv) lines.push({kind: 'list', args: ['--env', `${map.visibleEnv}={list}`]})
+  return lines
+}
+
+/** The arguments of `lines` for `indices` (sorted, distinct, whole numbers ≥ 0); none without indices. */
+export function expandDeviceTemplate(
+  lines: readonly DeviceTemplateLine[],
+  indices: readonly number[],
+  exists: (path: string) => boolean = () => true,
+): string[] {
+  if (indices.length === 0) return []
+  const list = indices.join(',')
+  const args: string[] = []
+  for (const line of lines) {
+    if (line.kind === 'each') for (const i of indices) args.push(...line.args.map((a) => a.replaceAll('{i}', String(i))))
+    else if (line.kind === 'list') args.push(...line.args.map((a) => a.replaceAll('{list}', list)))
+    else if (line.kind === 'once') args.push(...line.args)
+    else if (exists(line.path)) args.push(...line.args)
+  }
+  return args
+}
+
+/**
  * The runtime arguments that pass `request`'s devices into a container, in the vendor's way.
  * `exists` says which read-only host paths are present (default: all are).
  */
 export function deviceArgs(runtime: ContainerRuntime, request: DeviceRequest, exists: (path: string) => boolean = () => true): string[] {
-  const map = VENDOR_DEVICES[request.vendor]
-  if (!map) {
-    throw new UnknownVendorError(
-      `no container device map for vendor "${request.vendor}" (known: ${Object.keys(VENDOR_DEVICES).join(', ')})`,
-    )
-  }
+  const lines = deviceTemplate(runtime, request.vendor)
   const indices = [...new Set(request.indices)].sort((a, b) => a - b)
   if (indices.some((i) => !Number.isInteger(i) || i < 0))
     throw new RangeError(`device indices must be whole numbers ≥ 0: ${request.indices.join(',')}`)
-  if (indices.length === 0) return []
-  const args: string[] = []
-  if (map.runtimeGpus) {
-    // docker: the value is a CSV field, so a list of devices is quoted inside it.
-    if (runtime === 'docker') args.push('--gpus', `"device=${indices.join(',')}"`)
-    else for (const i of indices) args.push('--device', `nvidia.com/gpu=${i}`)
-  }
-  for (const i of indices) for (const path of map.perDevice) args.push('--device', path.replace('{i}', String(i)))
-  for (const path of map.shared) args.push('--device', path)
-  for (const path of map.readOnly) if (exists(path)) args.push('--volume', `${path}:${path}:ro`)
-  for (const group of map.groups) args.push('--group-add', group)
-  for (const opt of map.securityOpts) args.push('--security-opt', opt)
-  if (map.visibleEnv) args.push('--env', `${map.visibleEnv}=${indices.join(',')}`)
-  return args
+  return expandDeviceTemplate(lines, indices, exists)
+}
+
+/**
+ * Where the runner finds a job's device indices on its node, in order (the first that gives
+ * any wins): environment variables, and `scontrol` for the per-node IDX list of a GRES
+ * (`scontrol show job -d`: `Nodes=n1 … GRES=npu:2(IDX:1-2)`).
+ */
+export interface DeviceIndexSources {
+  env: string[]
+  /** The GRES name whose IDX list `scontrol show job -d` gives for this node; null: not asked. */
+  scontrolGres: string | null
+}
+
+/**
+ * container-devices (contract.ts): what the runner reads to pass the devices of an allocation it
+ * learns only on its node into the container, through the same device map. Tab-separated lines:
+ * `vendor V`, `from VAR…` (the variables in order), `gres NAME` (scontrol's fallback), then the
+ * template (`each|list|once ARG…`, `exists PATH ARG…`).
+ */
+export function renderContainerDevices(runtime: ContainerRuntime, vendor: string, sources: DeviceIndexSources): string {
+  const lines = deviceTemplate(runtime, vendor)
+  const words = [...sources.env, sources.scontrolGres ?? '', ...lines.flatMap((l) => [...l.args, l.kind === 'exists' ? l.path : ''])]
+  const bad = words.find((w) => /[\t\n\r\0]/.test(w))
+  if (bad !== undefined) throw new RangeError(`container-devices: ${JSON.stringify(bad)} cannot be one field of a line`)
+  const out = [`vendor\t${vendor}`, ['from', ...sources.env].join('\t')]
+  if (sources.scontrolGres !== null) out.push(`gres\t${sources.scontrolGres}`)
+  for (const line of lines) out.push([line.kind, ...(line.kind === 'exists' ? [line.path] : []), ...line.args].join('\t'))
+  return `${out.join('\n')}\n`
 }

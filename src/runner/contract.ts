@@ -21,6 +21,16 @@
 //   exit_code         the job's exit code, written atomically when it ends
 //   stop-request      written by skyhop before signalling the runner: `cancel` or `preempt`
 //   container-args    with containerImage: the runtime's extra arguments, one per line (container.ts)
+//   container-devices with containerImage, where the devices are known only on the node (a
+//                     Slurm job's allocation): where to read their indices and the vendor's
+//                     device template, tab-separated lines (container.ts renderContainerDevices):
+//                       vendor V | from VAR… | gres NAME | each ARG… | list ARG… | once ARG… | exists PATH ARG…
+//                     The runner takes the first VAR that is set, else this node's IDX list of
+//                     GRES NAME from `scontrol show job -d` (ranges expanded, sorted, distinct;
+//                     anything but indices, e.g. Slurm's NoDevFiles, fails: exit 70, event
+//                     `error`, as does finding none), then appends the template to container-args'
+//                     arguments: `each` once per index with {i} replaced, `list` with {list} the
+//                     comma-separated indices, `once` as is, `exists` when PATH exists on the node
 //   container.name    written by the runner: the name of the attempt's container, if any
 //   samples.jsonl     written by the runner's sampler every sampleIntervalSeconds: one JSON line
 //                     {ts, cpu (cores busy), cores, rssKB, memKB, procs, tools: [{tool, rc, lines}]}
@@ -249,6 +259,7 @@ export type RunnerEventName =
   | 'gang-notice' // this rank's notice reached gangNoticePutUrl (fields: published, tries)
   | 'ship' // after the job: output.log and samples.jsonl copied to the store (fields: ok, bytes: the log's, a gang rank's samples', httpStatus)
   | 'ship-urls-renewed' // the ship list the controller signed again was taken (fields: expiresAt)
+  | 'container-devices' // the devices allocated on this node, from container-devices (fields: vendor, from, indices, args)
   | 'image-pull-failed' // the container image could not be pulled; the job never started, its exit code is 125 (fields: message, exitCode)
 
 export interface RunnerEvent {

@@ -517,6 +517,110 @@ fi
 # from skyhop (the accelerators, the vendor's way) is container-args, one per line. The
 # attempt directory, the workdir, the checkpoint directory and the notice file's directory
 # are mounted at the same paths, so the job sees the contract unchanged.
+# A comma list of device indices ("1,2", Slurm's "0-1,3") in LIST, sorted and distinct; false
+# when TEXT is none (empty) or not such a list (Slurm's NoDevFiles, a UUID).
+sr_index_list() { # TEXT
+  local -a parts=()
+  local -A seen=()
+  local p a b i
+  IFS=, read -r -a parts <<<"$1"
+  for p in ${parts[@]+"${parts[@]}"}; do
+    if [[ $p =~ ^([0-9]{1,6})-([0-9]{1,6})$ ]]; then
+      a=$((10#${BASH_REMATCH[1]})) b=$((10#${BASH_REMATCH[2]}))
+      (( a <= b && b - a < 4096 )) || return 1
+      for (( i = a; i <= b; i++ )); do seen[$i]=1; done
+    elif [[ $p =~ ^[0-9]{1,6}$ ]]; then
+      seen[$((10#$p))]=1
+    else
+      return 1
+    fi
+  done
+  (( ${#seen[@]} > 0 )) || return 1
+  LIST=$(printf '%s\n' "${!seen[@]}" | sort -n | paste -sd, -)
+}
+
+# This node's IDX list of GRES NAME in `scontrol show job -d` (per-node lines such as
+# `Nodes=n1 CPU_IDs=0 Mem=0 GRES=gpu:a100:2(IDX:0-1),npu:2(IDX:1-2)`), in IDX: the indices
+# Slurm gives a GRES it sets no variable for (any but gpu, e.g. Ascend's npu). False when
+# scontrol does not answer or names no line of this node.
+sr_gres_idx() { # NAME
+  local out line nodes gres re
+  IDX=
+  [[ -n ${SLURM_JOB_ID-} && -n ${SLURMD_NODENAME-} && $1 =~ ^[A-Za-z0-9_]+$ ]] || return 1
+  out=$(scontrol show job -d "$SLURM_JOB_ID" 2>/dev/null) || return 1
+  re="(^|,)$1(:[^:(,]+)?:[0-9]+\\(IDX:([0-9,-]+)\\)"
+  while IFS= read -r line; do
+    [[ $line =~ ^[[:space:]]*Nodes=([^[:space:]]+)[[:space:]].*GRES=([^[:space:]]*) ]] || continue
+    nodes=${BASH_REMATCH[1]} gres=${BASH_REMATCH[2]}
+    # Nodes with the same allocation share a line (Nodes=n[1-2]).
+    if [[ $nodes != "$SLURMD_NODENAME" ]]; then
+      [[ $nodes == *'['* || $nodes == *,* ]] || continue
+      scontrol show hostnames "$nodes" 2>/dev/null | grep -qxF -- "$SLURMD_NODENAME" || continue
+    fi
+    [[ $gres =~ $re ]] && IDX=${BASH_REMATCH[3]}
+    return 0
+  done <<<"$out"
+  return 1
+}
+
+# container-devices (contract.ts): the accelerators allocated to this job on this node, read
+# where the file says (the first variable set, else scontrol's IDX for the GRES), passed the
+# vendor's way by expanding its template (container.ts deviceTemplate) onto sr_ctr_args.
+# Only those: never the node's others. A job that asked for devices and finds none fails.
+sr_ctr_devices() { # FILE
+  local line v from= text= vendor= gres= i a
+  local -a words=() envs=() tmpl=() idx=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ -z $line ]] && continue
+    IFS=$'\t' read -r -a words <<<"$line"
+    case ${words[0]} in
+      vendor) vendor=${words[1]-} ;;
+      from) envs=("${words[@]:1}") ;;
+      gres) gres=${words[1]-} ;;
+      each | list | once | exists) tmpl+=("$line") ;;
+      *) sr_fail "container-devices: unknown line '${words[0]}'" ;;
+    esac
+  done <"$1"
+  for v in ${envs[@]+"${envs[@]}"}; do
+    [[ $v =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || sr_fail "container-devices: '$v' is not a variable name"
+    [[ -n ${!v-} ]] || continue
+    from=$v text=${!v}
+    break
+  done
+  if [[ -z $from && -n $gres ]] && sr_gres_idx "$gres" && [[ -n $IDX ]]; then
+    from="scontrol show job -d ($gres)" text=$IDX
+  fi
+  if [[ -z $from ]]; then
+    local where=
+    (( ${#envs[@]} == 0 )) || where="none of ${envs[*]} is set"
+    [[ -z $gres ]] || where+="${where:+ and }scontrol shows no IDX of GRES $gres for this node"
+    sr_fail "the job asked for $vendor accelerators, but none were found allocated on node ${SLURMD_NODENAME:-?}: $where"
+  fi
+  if ! sr_index_list "$text"; then
+    [[ $text == *NoDevFiles* ]] && sr_fail "$from is NoDevFiles: the site's gres.conf gives the job's GRES no File=, so Slurm cannot say which $vendor devices are the job's"
+    sr_fail "$from='$text' is not a list of device indices"
+  fi
+  IFS=, read -r -a idx <<<"$LIST"
+  local first=${#sr_ctr_args[@]}
+  for line in "${tmpl[@]}"; do
+    IFS=$'\t' read -r -a words <<<"$line"
+    case ${words[0]} in
+      each) for i in "${idx[@]}"; do for a in "${words[@]:1}"; do sr_ctr_args+=("${a//'{i}'/$i}"); done; done ;;
+      list) for a in "${words[@]:1}"; do sr_ctr_args+=("${a//'{list}'/$LIST}"); done ;;
+      once) sr_ctr_args+=("${words[@]:1}") ;;
+      exists) [[ -e ${words[1]} ]] && sr_ctr_args+=("${words[@]:2}") ;;
+    esac
+  done
+  local args_json= from_json
+  sr_json_str "$from"
+  from_json=$JSON
+  for (( i = first; i < ${#sr_ctr_args[@]}; i++ )); do
+    sr_json_str "${sr_ctr_args[i]}"
+    args_json+="${args_json:+,}$JSON"
+  done
+  sr_emit container-devices vendor "\"$vendor\"" from "$from_json" indices "[$LIST]" args "[$args_json]"
+}
+
 sr_ctr_image=${sr_conf[containerImage]-}
 sr_ctr_rt=${sr_conf[containerRuntime]-podman}
 sr_ctr_name=
@@ -526,6 +630,7 @@ if [[ -n $sr_ctr_image ]]; then
   [[ $sr_ctr_rt =~ ^(/[^:]*/)?(podman|docker)$ ]] || sr_fail "containerRuntime must be podman or docker (or a path to one), not $sr_ctr_rt"
   command -v "$sr_ctr_rt" >/dev/null 2>&1 || sr_fail "the job's image is a container ($sr_ctr_image) but $sr_ctr_rt is not installed here"
   if [[ -f $sr_dir/container-args ]]; then mapfile -t sr_ctr_args <"$sr_dir/container-args"; fi
+  if [[ -f $sr_dir/container-devices ]]; then sr_ctr_devices "$sr_dir/container-devices"; fi
   # The name ties the container to this runner: whoever cleans up after it finds it in container.name.
   sr_ctr_name=${sr_dir##*/}
   sr_ctr_name="skyhop-${sr_ctr_name//[!A-Za-z0-9_.-]/_}-r$sr_rank-$$"

@@ -10,6 +10,9 @@
 //     The image needs bash (the runner's shell), as a podman job's image does.
 //   - podman and docker run beside the runner, as on the local provider: the runner starts
 //     the container (runner.conf's containerImage), forwards signals into it and removes it.
+//     The accelerators Slurm allocated reach it through container-devices (slurmDeviceSources).
+import type {DeviceIndexSources} from '../../runner/container.js'
+
 export const SLURM_CONTAINER_RUNTIMES = ['pyxis', 'apptainer', 'singularity', 'podman', 'docker'] as const
 export type SlurmContainerRuntime = (typeof SLURM_CONTAINER_RUNTIMES)[number]
 
@@ -23,7 +26,7 @@ export function srunHasPyxis(help: string): boolean {
 }
 
 /** Whether the runtime wraps the step (the runner runs inside) or runs beside the runner. */
-export function wrapsStep(runtime: SlurmContainerRuntime): boolean {
+export function wrapsStep(runtime: SlurmContainerRuntime): runtime is Exclude<SlurmContainerRuntime, 'podman' | 'docker'> {
   return runtime === 'pyxis' || runtime === 'apptainer' || runtime === 'singularity'
 }
 
@@ -79,4 +82,34 @@ export function stepWrap(
   // (https://apptainer.org/docs/user/latest/gpu.html).
   const gpu = vendor === 'nvidia' ? ['--nv'] : vendor === 'amd' ? ['--rocm'] : []
   return {srunOptions: [], prefix: [runtime, 'exec', ...gpu, '--bind', paths.join(','), `docker://${image.reference}`]}
+}
+
+/**
+ * Where the runner reads, on each node, the indices of the accelerators Slurm allocated to the
+ * job there, for a podman or docker container (container-devices in contract.ts; the indices
+ * go through the device map, container.ts). The first source that gives any wins:
+ *   1. the vendor's own variable, for Ascend, Cambricon and Kunlunxin: Slurm never sets
+ *      ASCEND_VISIBLE_DEVICES, MLU_VISIBLE_DEVICES or XPU_VISIBLE_DEVICES, so when one is set
+ *      a site's (Task)Prolog set it for this job, and its answer is taken;
+ *   2. for a GRES named `gpu` (Slurm's gres/gpu plugin): SLURM_STEP_GPUS, the global indices
+ *      of the step's GPUs on this node — the number in each gres.conf File= name, /dev/nvidia2
+ *      is 2 — never relative to a device cgroup (sbatch(1), srun(1)); SLURM_JOB_GPUS too for a
+ *      one-node job only: the batch step's value, which srun --export=ALL hands to every rank,
+ *      is the batch node's (measured on Slurm 22.05: rank 1 saw SLURM_JOB_GPUS=0 for its
+ *      IDX 1). CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES (gres.conf Flags=nvidia_gpu_env,
+ *      amd_gpu_env) are not read first: under ConstrainDevices they are relative to the step's
+ *      cgroup, which a podman or docker container is not in;
+ *   3. AMD and Hygon: ROCR_VISIBLE_DEVICES, which a site's prolog sets for a GRES not named
+ *      `gpu`, as Slurm's amd_gpu_env does;
+ *   4. `scontrol show job -d`: this node's `IDX:` list of the GRES, the one answer for a GRES
+ *      Slurm sets no variable for (any name but gpu, mps, shard: Ascend's `npu`).
+ */
+export function slurmDeviceSources(vendor: string, gres: string, nodes: number): DeviceIndexSources {
+  const name = gres.split(':')[0]
+  const env: string[] = []
+  const own: Record<string, string> = {huawei: 'ASCEND_VISIBLE_DEVICES', cambricon: 'MLU_VISIBLE_DEVICES', kunlunxin: 'XPU_VISIBLE_DEVICES'}
+  if (own[vendor]) env.push(own[vendor])
+  if (name === 'gpu') env.push('SLURM_STEP_GPUS', ...(nodes === 1 ? ['SLURM_JOB_GPUS'] : []))
+  if (vendor === 'amd' || vendor === 'hygon') env.push('ROCR_VISIBLE_DEVICES')
+  return {env, scontrolGres: name}
 }

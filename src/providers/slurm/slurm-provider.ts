@@ -29,6 +29,7 @@ import type {SkyhopConfig} from '../../config.js'
 import {ProviderError} from '../../errors.js'
 import {writeAtomic} from '../../util/write-atomic.js'
 import {shellQuote} from '../../runner/contract.js'
+import {renderContainerDevices, UnknownVendorError} from '../../runner/container.js'
 import {
   checkpointRunnerConfig,
   holdRunnerConfig,
@@ -54,7 +55,15 @@ import {gangPoll} from '../gang.js'
 import {renderSecretsObject} from '../vm/boot-script.js'
 import {execRunner, queryError, scheduleScancel, submitError, type CommandResult, type SlurmRunner} from './commands.js'
 import {cachingRunner, SlurmQueryCache} from './query-cache.js'
-import {LOOKED_FOR, SLURM_CONTAINER_RUNTIMES, srunHasPyxis, stepWrap, wrapsStep, type SlurmContainerRuntime} from './containers.js'
+import {
+  LOOKED_FOR,
+  SLURM_CONTAINER_RUNTIMES,
+  slurmDeviceSources,
+  srunHasPyxis,
+  stepWrap,
+  wrapsStep,
+  type SlurmContainerRuntime,
+} from './containers.js'
 import {
   decodeWaitStatus,
   isPreemptible,
@@ -187,6 +196,9 @@ const PROVIDER = 'slurm'
 const GANG_NOTICE_FILE = 'gang-notice'
 const HANDLE_FILE = 'slurm-handle.json'
 const LOCK_FILE = '.submit.lock'
+/** The accelerators of a podman or docker job, for the runner to find on its node (contract.ts). */
+const CONTAINER_DEVICES_FILE = 'container-devices'
+
 /** Written once leftover containers of the attempt have a removal job (reapContainers). */
 const REAPED_FILE = 'containers-reaped'
 /** The removal job's time limit: `rm --force` takes seconds; Slurm ends a hung one after this. */
@@ -678,6 +690,7 @@ export class SlurmProvider implements Provider {
     }
     // A container image: wrapping the step (pyxis, apptainer), or the runner's own podman/docker.
     let wrap: {srunOptions: string[]; prefix: string[]} | undefined
+    let devices: string | null = null
     const image = request.spec.container ?? null
     if (image !== null) {
       const found = await this.containerRuntime()
@@ -699,6 +712,7 @@ export class SlurmProvider implements Provider {
       } else {
         config.containerImage = image.reference
         config.containerRuntime = found.runtime
+        devices = await this.containerDevices(request, found.runtime, shape)
       }
     }
     // One notice file per rank in a gang (the runner's default, node-<rank>/preempt-notice).
@@ -707,6 +721,7 @@ export class SlurmProvider implements Provider {
     // The job's files: and outputs:, on the shared filesystem (their list holds signed URLs: only its owner may read it).
     Object.assign(config, writeTransfers(attemptDir, request.transfers))
     writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
+    if (devices !== null) writeFileSync(join(attemptDir, CONTAINER_DEVICES_FILE), devices)
     mkdirSync(request.checkpointDir, {recursive: true})
     // The runner travels with the attempt: compute nodes need not see skyhop's install.
     const runnerPath = join(attemptDir, 'skyhop-runner.sh')
@@ -1038,6 +1053,29 @@ export class SlurmProvider implements Provider {
     const result = await this.run('scancel', [id])
     if (result.code !== 0 && !/already completing|completed|Invalid job id/i.test(result.stderr)) throw queryError('scancel', result)
     await this.reapContainers(data)
+  }
+
+  /**
+   * container-devices for a podman or docker job with accelerators: which devices are the
+   * job's is Slurm's choice on each node, so the runner reads them there (slurmDeviceSources)
+   * and passes them through the vendor's device map. None for a job without accelerators.
+   */
+  private async containerDevices(
+    request: LaunchRequest,
+    runtime: 'podman' | 'docker',
+    shape: {gres: string | null; nodes: number},
+  ): Promise<string | null> {
+    const acc = request.offer.accelerator
+    if (!acc || acc.count < 1 || shape.gres === null) return null
+    const vendor = (await import('../../catalog/accelerators.js')).loadRegistry().resolve(acc.name)?.vendor ?? null
+    try {
+      if (vendor === null) throw new UnknownVendorError(`no vendor is known for accelerator ${acc.name}`)
+      return renderContainerDevices(runtime, vendor, slurmDeviceSources(vendor, shape.gres, shape.nodes))
+    } catch (error) {
+      if (error instanceof UnknownVendorError)
+        throw new ProviderError(PROVIDER, 'user', `${acc.name}: ${error.message}`, {code: 'CONTAINER_DEVICES_UNKNOWN'})
+      throw error
+    }
   }
 
   /**
