@@ -11,9 +11,10 @@ import {join} from 'node:path'
 
 import {parseContainerReference} from '../../src/job/image.js'
 import type {SlurmRunner} from '../../src/providers/slurm/commands.js'
-import {enrootImage, srunHasPyxis, stepWrap, wrapsStep} from '../../src/providers/slurm/containers.js'
+import {enrootImage, slurmDeviceSources, srunHasPyxis, stepWrap, wrapsStep} from '../../src/providers/slurm/containers.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {renderBatchScript} from '../../src/providers/slurm/submit.js'
+import {deviceArgs, deviceTemplate, expandDeviceTemplate, renderContainerDevices, UnknownVendorError} from '../../src/runner/container.js'
 
 const SRUN_HELP_PLAIN = `Usage: srun [OPTIONS(0)... [executable(0) [args(0)...]]] [ : [OPTIONS(N)...]] executable(N) [args(N)...]
 
@@ -151,5 +152,81 @@ describe('slurm containers', () => {
     const off = new SlurmProvider({home: tempDir(), runner: srunRunner(SRUN_HELP_PYXIS).runner, containerRuntime: null})
     expect(await off.runsContainers()).to.equal(false)
     expect(await off.containerUnsupported()).to.equal('providers.slurm.container_runtime is none')
+  })
+})
+
+describe("slurm: where a podman/docker job's allocated accelerators are read on its node", () => {
+  it('per vendor and GRES: the vendor variable a prolog sets first, SLURM_STEP_GPUS for a gpu GRES, scontrol for any', () => {
+    expect(slurmDeviceSources('huawei', 'npu', 1)).to.deep.equal({env: ['ASCEND_VISIBLE_DEVICES'], scontrolGres: 'npu'})
+    expect(slurmDeviceSources('huawei', 'gpu:910b', 1)).to.deep.equal({
+      env: ['ASCEND_VISIBLE_DEVICES', 'SLURM_STEP_GPUS', 'SLURM_JOB_GPUS'],
+      scontrolGres: 'gpu',
+    })
+    expect(slurmDeviceSources('nvidia', 'gpu:a100', 1)).to.deep.equal({env: ['SLURM_STEP_GPUS', 'SLURM_JOB_GPUS'], scontrolGres: 'gpu'})
+    // A gang's ranks get the batch node's SLURM_JOB_GPUS through srun --export=ALL: never read there.
+    expect(slurmDeviceSources('nvidia', 'gpu:a100', 2)).to.deep.equal({env: ['SLURM_STEP_GPUS'], scontrolGres: 'gpu'})
+    expect(slurmDeviceSources('amd', 'gpu:mi300x', 1)).to.deep.equal({
+      env: ['SLURM_STEP_GPUS', 'SLURM_JOB_GPUS', 'ROCR_VISIBLE_DEVICES'],
+      scontrolGres: 'gpu',
+    })
+    expect(slurmDeviceSources('hygon', 'dcu', 4)).to.deep.equal({env: ['ROCR_VISIBLE_DEVICES'], scontrolGres: 'dcu'})
+    expect(slurmDeviceSources('cambricon', 'mlu:590', 1)).to.deep.equal({env: ['MLU_VISIBLE_DEVICES'], scontrolGres: 'mlu'})
+    expect(slurmDeviceSources('kunlunxin', 'gpu:kunlun', 2)).to.deep.equal({
+      env: ['XPU_VISIBLE_DEVICES', 'SLURM_STEP_GPUS'],
+      scontrolGres: 'gpu',
+    })
+  })
+
+  it('container-devices: the sources, then the device map as a template the runner expands', () => {
+    expect(renderContainerDevices('docker', 'nvidia', slurmDeviceSources('nvidia', 'gpu:a100', 1))).to.equal(
+      ['vendor\tnvidia', 'from\tSLURM_STEP_GPUS\tSLURM_JOB_GPUS', 'gres\tgpu', 'list\t--gpus\t"device={list}"', ''].join('\n'),
+    )
+    expect(renderContainerDevices('podman', 'huawei', slurmDeviceSources('huawei', 'npu', 1))).to.equal(
+      [
+        'vendor\thuawei',
+        'from\tASCEND_VISIBLE_DEVICES',
+        'gres\tnpu',
+        'each\t--device\t/dev/davinci{i}',
+        'once\t--device\t/dev/davinci_manager',
+        'once\t--device\t/dev/devmm_svm',
+        'once\t--device\t/dev/hisi_hdc',
+        'exists\t/usr/local/Ascend/driver\t--volume\t/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro',
+        'exists\t/usr/local/bin/npu-smi\t--volume\t/usr/local/bin/npu-smi:/usr/local/bin/npu-smi:ro',
+        'exists\t/usr/local/dcmi\t--volume\t/usr/local/dcmi:/usr/local/dcmi:ro',
+        'exists\t/etc/ascend_install.info\t--volume\t/etc/ascend_install.info:/etc/ascend_install.info:ro',
+        'list\t--env\tASCEND_VISIBLE_DEVICES={list}',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('a template expands each per index, list with the sorted indices, once as is, exists where the path is; no indices, nothing', () => {
+    const lines: DeviceTemplateLine[] = [
+      {kind: 'each', args: ['--device', '/dev/x{i}', '--device', '/dev/y{i}']},
+      {kind: 'once', args: ['--device', '/dev/ctl']},
+      {kind: 'exists', path: '/opt/here', args: ['--volume', '/opt/here:/opt/here:ro']},
+      {kind: 'exists', path: '/opt/gone', args: ['--volume', '/opt/gone:/opt/gone:ro']},
+      {kind: 'list', args: ['--env', 'V={list}', '"device={list}"']},
+    ]
+    expect(expandDeviceTemplate(lines, [1, 3], (p) => p === '/opt/here')).to.deep.equal([
+      ...['--device', '/dev/x1', '--device', '/dev/y1', '--device', '/dev/x3', '--device', '/dev/y3', '--device', '/dev/ctl'],
+      ...['--volume', '/opt/here:/opt/here:ro', '--env', 'V=1,3', '"device=1,3"'],
+    ])
+    expect(expandDeviceTemplate(lines, [])).to.deep.equal([])
+    // deviceArgs sorts and dedupes first (the runner does the same with Slurm's lists).
+    expect(deviceArgs('podman', {vendor: 'kunlunxin', indices: [3, 1, 3]})).to.deep.equal(
+      expandDeviceTemplate(deviceTemplate('podman', 'kunlunxin'), [1, 3]),
+    )
+  })
+
+  it('a vendor without a device map is UnknownVendorError; a field with a tab or newline is refused', () => {
+    expect(() => renderContainerDevices('podman', 'intel', slurmDeviceSources('intel', 'gpu', 1))).to.throw(
+      UnknownVendorError,
+      /no container device map for vendor "intel" \(known: nvidia, amd, huawei, cambricon, hygon, kunlunxin\)/,
+    )
+    expect(() => renderContainerDevices('podman', 'nvidia', {env: ['A\tB'], scontrolGres: null})).to.throw(
+      RangeError,
+      /cannot be one field/,
+    )
   })
 })
