@@ -14,7 +14,14 @@ import type {SlurmRunner} from '../../src/providers/slurm/commands.js'
 import {enrootImage, slurmDeviceSources, srunHasPyxis, stepWrap, wrapsStep} from '../../src/providers/slurm/containers.js'
 import {SlurmProvider} from '../../src/providers/slurm/slurm-provider.js'
 import {renderBatchScript} from '../../src/providers/slurm/submit.js'
-import {deviceArgs, deviceTemplate, expandDeviceTemplate, renderContainerDevices, UnknownVendorError} from '../../src/runner/container.js'
+import {
+  deviceArgs,
+  deviceTemplate,
+  expandDeviceTemplate,
+  renderContainerDevices,
+  UnknownVendorError,
+  type DeviceTemplateLine,
+} from '../../src/runner/container.js'
 
 const SRUN_HELP_PLAIN = `Usage: srun [OPTIONS(0)... [executable(0) [args(0)...]]] [ : [OPTIONS(N)...]] executable(N) [args(N)...]
 
