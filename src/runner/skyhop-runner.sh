@@ -517,6 +517,7 @@ fi
 # from skyhop (the accelerators, the vendor's way) is container-args, one per line. The
 # attempt directory, the workdir, the checkpoint directory and the notice file's directory
 # are mounted at the same paths, so the job sees the contract unchanged.
+# ship-section slurm-devices: never on a VM (only the Slurm provider writes container-devices)
 # A comma list of device indices ("1,2", Slurm's "0-1,3") in LIST, sorted and distinct; false
 # when TEXT is none (empty) or not such a list (Slurm's NoDevFiles, a UUID).
 sr_index_list() { # TEXT
@@ -620,6 +621,7 @@ sr_ctr_devices() { # FILE
   done
   sr_emit container-devices vendor "\"$vendor\"" from "$from_json" indices "[$LIST]" args "[$args_json]"
 }
+# ship-section-end
 
 sr_ctr_image=${sr_conf[containerImage]-}
 sr_ctr_rt=${sr_conf[containerRuntime]-podman}
