@@ -26,6 +26,9 @@
 #   high       node 1       PriorityTier=10 PreemptMode=OFF                   (on-demand-like)
 #   gang-low   every node   as low,  Hidden (multi-node jobs)
 #   gang-high  every node   as high, Hidden
+# Every node has GRES npu:4 and gpu:kunlun:4 over stand-in device nodes this script makes
+# (copies of /dev/null; the machine has no accelerators), for the tests of the accelerators a
+# container gets; jobs that ask for no --gres are unaffected.
 # The gang partitions are Hidden so that skyhop's default (every visible partition is
 # an offer) plans one-node jobs as before; name them in providers.slurm.partitions to
 # use them. Preemption is by partition tier across all four (a `high` job preempts a
