@@ -123,6 +123,15 @@ function attemptKey(location: StoreLocation, jobId: string, attemptId: string, n
   return jobKey(location, jobId, 'attempts', attemptId, name)
 }
 
+/**
+ * An attempt's list of transfers put in the store for its instance (checkpoint/transfers.ts):
+ * `PREFIX/JOB_ID/attempts/ATTEMPT_ID/transfers`. Its signed URLs are bearer credentials, so
+ * it is deleted once the attempt is released (AttemptHoldStore.deleteTransfers).
+ */
+export function transfersKey(location: StoreLocation, jobId: string, attemptId: string): string {
+  return attemptKey(location, jobId, attemptId, 'transfers')
+}
+
 /** A shipped file's segment object's name: `output-0000.log`, `samples-0012.jsonl`. */
 export function segmentName(file: ShippedFile, index: number): string {
   const n = String(index).padStart(4, '0')
@@ -213,6 +222,13 @@ export class CheckpointSigner {
     // Used at once: a short life, like the secrets object's DELETE.
     const signer = await this.signer(spec, location, now, 600)
     return (gang ? GANG_OBJECT_NAMES : [GANG_RUNNER]).map((name) => signer.sign('DELETE', gangKey(location, jobId, attemptId, name)))
+  }
+
+  /** A signed DELETE of an attempt's list of transfers (transfersKey), used at once. */
+  async transfersDelete(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<string> {
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now, 600)
+    return signer.sign('DELETE', transfersKey(location, jobId, attemptId))
   }
 
   /** Signed URLs of a cloud gang's peer list, rank list, notice and runner (GangObjects). */
@@ -613,6 +629,12 @@ export interface AttemptHoldStore {
    */
   deleteGang?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
   /**
+   * Deletes a released attempt's list of transfers (transfersKey), if the job has files: copies
+   * or outputs: (deleting a missing object is harmless). The job's workdir archive and packed
+   * local sources (content-addressed, reused by a re-launch) and its outputs stay.
+   */
+  deleteTransfers?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
+  /**
    * A cloud attempt's shipped files (ShipObjects): writes the list of their signed PUT URLs to
    * the job's store and returns the GET of that list; null when the job has no store.
    */
@@ -745,6 +767,12 @@ export function attemptHoldsFor(
       if (spec === null) return
       const {deleteUrl} = await signer.secrets(spec, job.id, attemptId, clock())
       await client.request({method: 'DELETE', url: deleteUrl, idempotent: true})
+    },
+    deleteTransfers: async (job, attemptId) => {
+      const spec = storeFor(job.spec, config)
+      const {hasTransfers} = await import('./transfers.js')
+      if (spec === null || !hasTransfers(job.spec)) return
+      await client.request({method: 'DELETE', url: await signer.transfersDelete(spec, job.id, attemptId, clock()), idempotent: true})
     },
     deleteGang: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)

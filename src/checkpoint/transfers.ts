@@ -11,7 +11,15 @@ import type {BucketRef, CheckpointStoreSpec, FileObject, JobSpec} from '../model
 import {redact} from '../util/redact.js'
 import {at, childrenNamed, parseXml, textAt} from '../clouds/aws/xml.js'
 import {CHECKPOINT_CONTENT_TYPE} from '../clouds/common/presign.js'
-import {STORE_PROVIDER, jobKey, parseStoreUrl, workdirKey, type CheckpointSigner, type StoreScheme} from './checkpoint-store.js'
+import {
+  STORE_PROVIDER,
+  jobKey,
+  parseStoreUrl,
+  transfersKey,
+  workdirKey,
+  type CheckpointSigner,
+  type StoreScheme,
+} from './checkpoint-store.js'
 
 /** Whether a job has anything for the runner to copy, download or upload. */
 export function hasTransfers(spec: Pick<JobSpec, 'files' | 'outputs'>): boolean {
@@ -344,7 +352,7 @@ export async function signTransfers(
   const list = lines.map((l) => `${l}\n`).join('')
   if (options.shared || store === null || !options.client) return {list, url: null}
   // An instance gets one URL in its user data, not the list: the list goes to the job's store.
-  const key = jobKey(parseStoreUrl(store), jobId, 'attempts', attemptId, 'transfers')
+  const key = transfersKey(parseStoreUrl(store), jobId, attemptId)
   const target = {url: store.url, region: store.region, endpoint: store.endpoint}
   const put = await signer.objectUrl(target, 'PUT', key, now)
   await options.client.request({method: 'PUT', url: put, headers: {'content-type': CHECKPOINT_CONTENT_TYPE}, body: list, idempotent: true})

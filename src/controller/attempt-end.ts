@@ -242,14 +242,28 @@ export class AttemptEnds {
       this.d.journal.recordEvent(this.d.jobId, attempt.id, 'cleanup-failed', {message: asProviderError(attempt.provider, error).message})
     }
     await this.deleteSecrets(provider, attempt)
-    // Only once its nodes are gone: a gang still running reads its peer list and notice.
-    if (released) await this.deleteGang(provider, attempt)
+    // Only once its nodes are gone: a gang still running reads its peer list and notice, and
+    // an instance not yet booted still has to fetch its list of transfers.
+    if (released) {
+      await this.deleteGang(provider, attempt)
+      await this.deleteTransfers(provider, attempt)
+    }
   }
 
-  /** What a failed launch leaves in the store: its secrets object and its gang objects (the launch released every node). */
+  /** What a failed launch leaves in the store: its secrets object, gang objects and list of transfers (the launch released every node). */
   async deleteObjects(provider: Provider, attempt: AttemptRecord): Promise<void> {
     await this.deleteSecrets(provider, attempt)
     await this.deleteGang(provider, attempt)
+    await this.deleteTransfers(provider, attempt)
+  }
+
+  /** A released cloud attempt's list of transfers (deleteAttemptTransfers); a failure is an event, the attempt's end goes on. */
+  async deleteTransfers(provider: Provider, attempt: AttemptRecord): Promise<void> {
+    await deleteAttemptTransfers(this.d.deps.attemptHolds, provider, this.d.job(), attempt.id).catch((error: unknown) => {
+      this.d.journal.recordEvent(this.d.jobId, attempt.id, 'transfers-delete-failed', {
+        message: asProviderError(attempt.provider, error).message,
+      })
+    })
   }
 
   /** A released cloud attempt's gang objects (deleteAttemptGang); a failure is an event, the attempt's end goes on. */
@@ -306,4 +320,22 @@ export async function deleteAttemptGang(
 ): Promise<void> {
   if ((provider.attemptStorage ?? 'shared') !== 'per-instance') return
   await holds?.deleteGang?.(job, attemptId)
+}
+
+/**
+ * Deletes a released cloud attempt's list of transfers (its files: and outputs: signed for it,
+ * put in the job's store for its instance: checkpoint/transfers.ts), whoever released it (its
+ * controller, `cancel`, `recover`, `down`, the idle guard), so no signed URL of the attempt
+ * stays in the store. The job's workdir archive and packed local sources (content-addressed,
+ * reused by a re-launch) and its outputs stay. Nothing to do for an attempt on skyhop's own
+ * filesystem (its list is a file of its attempt directory). Throws what the store's DELETE throws.
+ */
+export async function deleteAttemptTransfers(
+  holds: AttemptHoldStore | undefined,
+  provider: Pick<Provider, 'attemptStorage'>,
+  job: Pick<JobRecord, 'id' | 'spec'>,
+  attemptId: string,
+): Promise<void> {
+  if ((provider.attemptStorage ?? 'shared') !== 'per-instance') return
+  await holds?.deleteTransfers?.(job, attemptId)
 }

@@ -7,7 +7,7 @@ import {asProviderError} from '../errors.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {Provider} from '../providers/provider.js'
 import type {AttemptRecord, JobRecord} from '../model/records.js'
-import {deleteAttemptGang, deleteAttemptSecrets} from './attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets, deleteAttemptTransfers} from './attempt-end.js'
 
 export interface IdleRelease {
   attemptId: string
@@ -39,8 +39,8 @@ export interface IdleGuardInput {
   /** Receives cleanup failures; the attempt stays unreleased and is retried next time. */
   onError?: (attempt: AttemptRecord, error: unknown) => void
   /**
-   * The job's store: a released cloud attempt's gang objects (deleteAttemptGang) and its
-   * secrets object are deleted there, which the controller could not do while its cleanup
+   * The job's store: a released cloud attempt's gang objects (deleteAttemptGang), its list
+   * of transfers (deleteAttemptTransfers) and its secrets object are deleted there, which the controller could not do while its cleanup
    * failed (or, killed, at all); an instance that never booted never fetched, so never
    * deleted, the secrets object.
    */
@@ -79,6 +79,13 @@ export async function releaseIdle(input: IdleGuardInput): Promise<IdleRelease[]>
       await deleteAttemptGang(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) =>
         input.onGangObjectsError?.(attempt, error),
       )
+    }
+    if (job) {
+      await deleteAttemptTransfers(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {
+        input.store.addEvent(attempt.jobId, attempt.id, 'transfers-delete-failed', {
+          message: asProviderError(attempt.provider, error).message,
+        })
+      })
     }
     // After the release, not before: a failed cleanup is retried, and the instance, gone now, boots no more.
     if (job) {

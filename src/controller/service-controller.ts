@@ -58,7 +58,7 @@ import {freeLocalPort, probeReadiness} from '../serve/probe.js'
 import type {ServiceStore} from '../state/services.js'
 import {registerSecret} from '../util/redact.js'
 import {abortableSleep as sleep} from '../util/sleep.js'
-import {deleteAttemptGang, deleteAttemptSecrets} from './attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets, deleteAttemptTransfers} from './attempt-end.js'
 import {blockFor, launchBudgets, placementOf} from './launch-round.js'
 
 export const SERVICE_LEASE_TTL_MS = Math.max(1, Number(process.env.SKYHOP_LEASE_TTL_SECONDS) || 15) * 1000
@@ -987,8 +987,8 @@ class ServiceController {
   }
 
   /**
-   * A released replica's objects in the store, if it had them: its runner (gangObjects) and its
-   * secrets object, which an instance that never booted never fetched and deleted. A failure
+   * A released replica's objects in the store, if it had them: its runner (gangObjects), its
+   * list of transfers and its secrets object, which an instance that never booted never fetched and deleted. A failure
    * is an event, not a stop.
    */
   private async releaseObjects(r: ReplicaRecord, provider: Provider): Promise<void> {
@@ -1000,6 +1000,11 @@ class ServiceController {
     })
     await deleteAttemptGang(this.deps.attemptHolds, provider, {id: service.id, spec: service.spec}, r.id).catch((error: unknown) => {
       this.deps.services.store.addEvent(this.serviceId, r.id, 'gang-objects-delete-failed', {
+        message: isSkyhopError(error) ? error.message : String(error),
+      })
+    })
+    await deleteAttemptTransfers(this.deps.attemptHolds, provider, {id: service.id, spec: service.spec}, r.id).catch((error: unknown) => {
+      this.deps.services.store.addEvent(this.serviceId, r.id, 'transfers-delete-failed', {
         message: isSkyhopError(error) ? error.message : String(error),
       })
     })

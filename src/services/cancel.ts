@@ -1,7 +1,7 @@
 // The `cancel` service: stop a job so that nothing relaunches it.
 import {ProviderError, asProviderError} from '../errors.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
-import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets, deleteAttemptTransfers} from '../controller/attempt-end.js'
 import type {Provider} from '../providers/provider.js'
 import {TERMINAL_ATTEMPT_STATES} from '../model/attempt.js'
 import type {Store} from '../state/store.js'
@@ -59,11 +59,14 @@ export async function cancelJob(
     })
   }
   const until = Date.now() + (options.waitMs ?? (options.graceSeconds + 15) * 1000)
-  // Once an attempt is released its gang objects go too (its nodes no longer read them).
-  const released = (a: (typeof live)[number]) => {
+  // Once an attempt is released its gang objects and its list of transfers go too (its nodes no longer read them).
+  const released = async (a: (typeof live)[number]) => {
     store.markReleased(a.id)
-    return deleteAttemptGang(options.attemptHolds, providerFor(providers, a), job, a.id).catch((error: unknown) => {
+    await deleteAttemptGang(options.attemptHolds, providerFor(providers, a), job, a.id).catch((error: unknown) => {
       store.addEvent(job.id, a.id, 'gang-objects-delete-failed', {message: asProviderError(a.provider, error).message})
+    })
+    await deleteAttemptTransfers(options.attemptHolds, providerFor(providers, a), job, a.id).catch((error: unknown) => {
+      store.addEvent(job.id, a.id, 'transfers-delete-failed', {message: asProviderError(a.provider, error).message})
     })
   }
   for (const a of live) {

@@ -20,7 +20,7 @@ import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import {type Store} from '../state/store.js'
 import {ServiceStore} from '../state/services.js'
 import {type AttemptRecord, TERMINAL_JOB_STATES} from '../model/records.js'
-import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets, deleteAttemptTransfers} from '../controller/attempt-end.js'
 import {cancelJob} from './cancel.js'
 import {type JobSummary, summarize} from './jobs.js'
 
@@ -249,9 +249,12 @@ export async function stopAndRelease(input: {
       await provider.cleanup(attempt.handle)
       store.markReleased(attempt.id, {kind: 'down-released', data: {provider: attempt.provider}})
       released.push(attempt.id)
-      // Released: its gang objects are read by no node now (deleteAttemptGang).
+      // Released: its gang objects and its list of transfers are read by no node now (deleteAttemptGang, deleteAttemptTransfers).
       await deleteAttemptGang(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {
         store.addEvent(job.id, attempt.id, 'gang-objects-delete-failed', {message: asProviderError(attempt.provider, error).message})
+      })
+      await deleteAttemptTransfers(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {
+        store.addEvent(job.id, attempt.id, 'transfers-delete-failed', {message: asProviderError(attempt.provider, error).message})
       })
       // An attempt that ended before the cancel: its cancel did not see it.
       await deleteAttemptSecrets(input.attemptHolds, provider, job, attempt.id).catch((error: unknown) => {

@@ -13,7 +13,7 @@ import {type AttemptRecord, type JobRecord, TERMINAL_JOB_STATES, UNKNOWN_CREATE_
 import {missingSecrets} from '../controller/contract-env.js'
 import {releaseIdle} from '../controller/idle.js'
 import {settleUnknownCreate} from '../controller/unknown-creates.js'
-import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets, deleteAttemptTransfers} from '../controller/attempt-end.js'
 import type {AttemptHoldStore} from '../checkpoint/checkpoint-store.js'
 import type {ServiceContext} from './context.js'
 import {
@@ -386,9 +386,12 @@ async function stopEnded(
     )
   ) {
     store.markReleased(attempt.id)
-    // Released: its gang objects (rank and peer lists, notice, runner) are read by no node now.
+    // Released: its gang objects (rank and peer lists, notice, runner) and its list of transfers are read by no node now.
     await deleteAttemptGang(holds, provider, job, attempt.id).catch((error: unknown) => {
       store.addEvent(job.id, attempt.id, 'gang-objects-delete-failed', {message: failure(error).message})
+    })
+    await deleteAttemptTransfers(holds, provider, job, attempt.id).catch((error: unknown) => {
+      store.addEvent(job.id, attempt.id, 'transfers-delete-failed', {message: failure(error).message})
     })
   }
   // Its controller is gone, and its instance may never have booted to fetch and delete it.

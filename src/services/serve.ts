@@ -8,7 +8,7 @@ import {join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type SkyhopConfig, loadConfig} from '../config.js'
-import {deleteAttemptGang, deleteAttemptSecrets} from '../controller/attempt-end.js'
+import {deleteAttemptGang, deleteAttemptSecrets, deleteAttemptTransfers} from '../controller/attempt-end.js'
 import {SERVICE_LEASE_TTL_MS, type ServiceEvent, driveService} from '../controller/service-controller.js'
 import {InvalidFileError, LeaseHeldError, NoFeasiblePlanError, UsageError} from '../errors.js'
 import {loadJobFile} from '../job/load.js'
@@ -263,6 +263,9 @@ export async function serveDown(
       })
       await deleteAttemptGang(holds, provider, svc, r.id).catch((error: unknown) => {
         store.addEvent(svc.id, r.id, 'gang-objects-delete-failed', {message: error instanceof Error ? error.message : String(error)})
+      })
+      await deleteAttemptTransfers(holds, provider, svc, r.id).catch((error: unknown) => {
+        store.addEvent(svc.id, r.id, 'transfers-delete-failed', {message: error instanceof Error ? error.message : String(error)})
       })
     }
     const at = new Date().toISOString()

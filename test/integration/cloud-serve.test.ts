@@ -211,6 +211,9 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     // from the store, and `serve down` (the controller's release) deletes it with the replica.
     const runners = () => [...w.s3!.objects.keys()].filter((k) => k.endsWith('/skyhop-runner.sh'))
     expect(runners()).to.have.length(2)
+    // Each replica's list stays while its instance may still need it, and goes with the replica.
+    const stored = () => [...w.s3!.objects.keys()].filter((k) => k.endsWith('/transfers')).map((k) => k.split('/').slice(-2)[0])
+    expect(stored().sort()).to.deep.equal(replicaIds)
     services.setServiceState(svc.id, 'STOPPING')
     await until(
       async () => services.unreleasedReplicas(svc.id).length,
@@ -218,6 +221,8 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
       60_000,
     )
     expect(runners()).to.deep.equal([])
+    expect(stored()).to.deep.equal([])
+    expect(w.store.events(svc.id).map((e) => e.kind)).to.not.include('transfers-delete-failed')
   })
   it("each replica on an instance runs in the service's workdir, uploaded once and fetched by a GET signed for it", async () => {
     w = await cloudWorld({checkpointStore: true})
