@@ -227,6 +227,8 @@ export class SlurmProvider implements Provider {
    * only, and written into a job's FIFO each time it starts (deliverSecrets).
    */
   private readonly secrets = new Map<string, {payload: string; served: Set<string>}>()
+  /** Each node's NodeAddr, by node name, as sinfo said it (nodeAddress). */
+  private readonly nodeAddrs = new Map<string, string>()
 
   constructor(options: SlurmProviderOptions) {
     if (!options.home || !isAbsolute(options.home))
@@ -903,7 +905,11 @@ export class SlurmProvider implements Provider {
         startedAt: row.startTime,
         endedAt: SLURM_FINAL_STATES.has(row.state) ? row.endTime : null,
       }
-      results.set(handle.externalId, attemptResult(data, mapSlurmState(slurm, runner, data.restartsAtLaunch), seen))
+      const result = attemptResult(data, mapSlurmState(slurm, runner, data.restartsAtLaunch), seen)
+      // Where a running single node is reached (a service's replica is routed there), once its
+      // batch script named the node; a node whose address cannot be read yet is asked again next poll.
+      const ip = row.state === 'RUNNING' && sizeOf(data) === 1 ? await this.nodeAddress(data.attemptDir) : null
+      results.set(handle.externalId, ip === null ? result : {...result, ip})
       if (row.state === 'RUNNING') await this.deliverSecrets(handle.externalId, data.attemptDir)
     }
     if (missing.length > 0) {
@@ -930,6 +936,30 @@ export class SlurmProvider implements Provider {
       }
     }
     return results
+  }
+
+  /**
+   * The address Slurm itself reaches a single-node attempt's node at (its NodeAddr: an address,
+   * or a host name where slurm.conf has one), by the node name its batch script wrote
+   * (node-names). Asked of sinfo once per node and remembered; null until the script wrote the
+   * name, or when sinfo cannot say.
+   */
+  private async nodeAddress(attemptDir: string): Promise<string | null> {
+    const node = readText(join(attemptDir, GANG_NODE_NAMES_FILE))?.split('\n')[0]?.trim() ?? ''
+    if (!/^[A-Za-z0-9_.-]+$/.test(node)) return null
+    const known = this.nodeAddrs.get(node)
+    if (known !== undefined) return known
+    const result = await this.run('sinfo', ['--noheader', '--all', '--Node', `--nodes=${node}`, '--format=%N %o']).catch(() => null)
+    if (result === null || result.code !== 0) return null
+    const addr = result.stdout
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .find(([name]) => name === node)?.[1]
+    // An address or a host name, nothing that would change the URL it is put in.
+    if (addr === undefined || !/^[A-Za-z0-9_.:-]+$/.test(addr)) return null
+    const ip = addr.includes(':') ? `[${addr}]` : addr
+    this.nodeAddrs.set(node, ip)
+    return ip
   }
 
   private async squeueJobs(ids: string[]): Promise<Map<string, SqueueRow>> {
