@@ -258,12 +258,16 @@ export async function prepareLaunch(ctx: ServiceContext, request: LaunchRequest)
   checkSecrets(overridden, request.secretsFrom ?? process.env)
   await ctx.checkCheckpointStore(overridden)
   await requireEnabledProvider(ctx, request.provider)
-  const planning = await ctx.planning({catalogFile: request.catalogFile, objective: request.objective, jobs: [overridden]})
+  // What the files: copies weigh, from the store's own HEAD and LIST answers, feeds the plan's
+  // egress (a missing object or a failing store stops the launch here, nothing recorded).
+  const {learnFileData} = await import('./file-data.js')
+  const {spec: sized} = await learnFileData(ctx, overridden, 'launch')
+  const planning = await ctx.planning({catalogFile: request.catalogFile, objective: request.objective, jobs: [sized]})
   const replan = planning.replan
   // `accelerators: auto` is chosen once, here: the stored spec carries the choice, so the
   // controller's re-plans after a failure stay within it.
-  const auto = await resolveAuto(overridden, planning)
-  const spec = auto?.spec ?? overridden
+  const auto = await resolveAuto(sized, planning)
+  const spec = auto?.spec ?? sized
   const planned = await planForLaunch(spec, replan, {region: request.region}, planning.liveFailures)
   // Budgets on the owner's (and their teams') running spend: only candidates that fit, and a
   // max_price that keeps the controller's later re-plans within what was left.
@@ -376,7 +380,10 @@ export async function withFileObjects(ctx: ServiceContext, spec: JobSpec, candid
   const copies = (spec.files ?? []).filter((f) => f.mode === 'copy')
   const locals = copies.flatMap((f) => (f.source.kind === 'local' ? [{path: f.path, source: f.source}] : []))
   const found: FileObject[] = []
-  if (copies.some((f) => f.source.kind === 'bucket')) {
+  // prepareLaunch looked them up already, before the plan (learnFileData): once is enough.
+  const learned = (spec.fileObjects ?? []).filter((o) => o.sha256 === undefined)
+  if (learned.length > 0) found.push(...learned)
+  else if (copies.some((f) => f.source.kind === 'bucket')) {
     if (!ctx.findFileObjects) throw new BugError('this context cannot look up the objects a job file copies')
     found.push(...(await ctx.findFileObjects(spec)))
   }

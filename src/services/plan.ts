@@ -78,14 +78,18 @@ export async function plan(
 ): Promise<PlanResult> {
   const {file, explain, rightSize, ...planning} = options
   // The job first: planning asks a backend for live offers only when this job could use them.
-  const loaded = loadJobFile(file)
+  const read = loadJobFile(file)
+  // The sizes of the files: copies from buckets, where the store answers (learnFileData); a note where not.
+  const {learnFileData} = await import('./file-data.js')
+  const learned = await learnFileData(ctx, read.spec, 'plan')
+  const loaded = {...read, spec: learned.spec}
   const made = await ctx.planning({...planning, jobs: [loaded.spec]})
   const auto = await resolveAuto(loaded.spec, made)
   const sized = auto
     ? autoPlanned(auto, await planFile({file, loaded: {...loaded, spec: auto.spec}, explain, planning: made}))
     : await rightSized(loaded.spec, made, await planFile({file, loaded, explain, planning: made}), rightSize === true)
   const spec = auto?.spec ?? loaded.spec
-  return {...sized, assumptions: [...sized.assumptions, ...(await gangStoreNotes(ctx, spec, sized.candidates))]}
+  return {...sized, assumptions: [...sized.assumptions, ...learned.notes, ...(await gangStoreNotes(ctx, spec, sized.candidates))]}
 }
 
 /** An `accelerators: auto` plan: the choice said, and its right-sizing shown as applied when it made one. */

@@ -16,6 +16,11 @@ export interface StoredObject {
   body: Buffer
   contentType: string | null
   storedAt: Date
+  /**
+   * An object listed and HEADed at this size without its bytes held (a 50 GB dataset for a
+   * plan's egress); a GET of it is answered 501, as nothing here could serve it.
+   */
+  size?: number
 }
 
 export interface ObjectStoreRequestLog {
@@ -108,7 +113,7 @@ export class FakeObjectStore {
     this.listed.push({keys: page, truncated})
     const contents = page.map((k) => {
       const o = this.objects.get(`${bucket}/${k}`)!
-      return `<Contents><Key>${xml(k)}</Key><LastModified>${o.storedAt.toISOString()}</LastModified><ETag>${xml(etagOf(o.body))}</ETag><Size>${o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`
+      return `<Contents><Key>${xml(k)}</Key><LastModified>${o.storedAt.toISOString()}</LastModified><ETag>${xml(etagOf(o.body))}</ETag><Size>${o.size ?? o.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`
     })
     const next = truncated
       ? v2
@@ -176,7 +181,7 @@ export class FakeObjectStore {
       res
         .writeHead(200, {
           'content-type': found.contentType ?? 'application/octet-stream',
-          'content-length': found.body.length,
+          'content-length': found.size ?? found.body.length,
           etag: etagOf(found.body),
         })
         .end()
@@ -186,6 +191,8 @@ export class FakeObjectStore {
     if (req.method === 'GET') {
       const found = this.objects.get(id)
       if (!found) return answer(404, 'NoSuchKey', 'The specified key does not exist.')
+      if (found.size !== undefined)
+        return answer(501, 'NotImplemented', 'this fake lists the object by its size only and holds no bytes of it')
       // A conditional GET, as every store serves it: 412 PreconditionFailed when the ETag differs.
       const ifMatch = req.headers['if-match']
       if (!this.options.ignoreConditions && ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etagOf(found.body))

@@ -14,6 +14,7 @@ import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {stateDump} from '../helpers/pg-suite.js'
+import {Store} from '../../src/state/store.js'
 import {KEY} from './aws-helpers.js'
 
 const AWS = {
@@ -251,8 +252,17 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     expect(logs.stdout).to.match(/^3$/m)
     expect(readFileSync(join(m, 'data', 'train-1.jsonl'), 'utf8')).to.equal('{"a":2}\n{"a":3}\n')
     expect(existsSync(join(m, 'data', 'other'))).to.equal(false)
-    // Listed at launch over two pages, then each object got once by its signed URL.
+    // Listed at launch over two pages, once: before the plan, whose egress counted the bytes
+    // (the job's data), then each object got once by its signed URL.
     expect(store.listed.map((p) => p.keys.length)).to.deep.equal([2, 2])
+    const state = Store.open(home)
+    try {
+      expect(state.getJob(jobId)!.spec.data).to.deep.equal([
+        {uri: 's3://datasets/shards/', provider: 'aws', region: 'us-east-1', sizeGB: 32e-9},
+      ])
+    } finally {
+      state.close()
+    }
     const gets = store.requests
       .filter((q) => q.bucket === 'datasets' && q.method === 'GET' && q.key !== '')
       .map((q) => `${q.key} ${q.status}`)
@@ -312,5 +322,44 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     } finally {
       await gcs.stop()
     }
+  })
+  it("a 50 GB prefix in another region, as the store lists it, is the plan's egress; a store plan cannot ask is a note, not a guess", async () => {
+    // Two objects the fake lists at 25 GB each without holding their bytes.
+    for (const name of ['part-0000', 'part-0001'])
+      store.objects.set(`corpus/shards/${name}`, {body: Buffer.alloc(0), contentType: null, storedAt: new Date(), size: 25e9})
+    const {file, env} = setup(
+      [
+        'files:',
+        `  ${machine}/shards: {source: s3://corpus/shards/, region: eu-west-1}`,
+        'placement: {providers: [local]}',
+        'run: ls',
+        '',
+      ].join('\n'),
+    )
+    const r = await runCliAsync(['plan', file, '--json'], {home, env})
+    expect(r.code, r.stderr + r.stdout).to.equal(0)
+    const chosen = parseEnvelope(r.stdout).result.chosen
+    // This machine is not AWS: the bytes come over the internet at AWS's rate.
+    const {EGRESS_PER_GB, TRANSFER_GBPS} = await import('../../src/planner/priors.js')
+    expect(chosen.provider).to.equal('local')
+    expect(chosen.estimates.egressCostUsd.value).to.be.closeTo(50 * EGRESS_PER_GB.aws.internet, 0.01)
+    expect(chosen.estimates.transferHours.value).to.be.closeTo((50 * 8) / TRANSFER_GBPS.internet / 3600, 0.01)
+    expect(chosen.estimates.egressCostUsd.source).to.include('50 GB from aws/eu-west-1')
+    // One LIST page of the prefix, no GET of its objects.
+    expect(store.requests.filter((q) => q.bucket === 'corpus').map((q) => `${q.method} ${q.key} ${q.status}`)).to.deep.equal(['GET  200'])
+
+    // Without credentials for the bucket's store, the plan says it did not count the prefix.
+    const offline = await runCliAsync(['plan', file, '--json'], {
+      home,
+      env: {...env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined},
+    })
+    expect(offline.code, offline.stderr + offline.stdout).to.equal(0)
+    const result = parseEnvelope(offline.stdout).result
+    expect(result.chosen.estimates.egressCostUsd.value).to.equal(0)
+    const note = (result.assumptions as string[]).find((a) => a.includes('s3://corpus/shards/'))
+    expect(note, result.assumptions.join('\n')).to.match(
+      /files: .*\/shards: the size of s3:\/\/corpus\/shards\/ is not counted in the egress estimate \(looking it up failed: .*\); launch lists it before choosing an offer, or give the entry a size/,
+    )
+    expect(JSON.stringify(result)).to.not.match(/X-Amz-Signature/)
   })
 })
