@@ -44,6 +44,20 @@ export async function learnFileData(ctx: ServiceContext, spec: JobSpec, mode: 'l
     if (mode === 'launch') return {spec, notes: []}
     return {spec, notes: unknown('this context cannot look it up')}
   }
+  const {storeFor} = await import('../checkpoint/checkpoint-store.js')
+  const {bucketTarget, isPrefix} = await import('../checkpoint/transfers.js')
+  const store = storeFor(spec, ctx.config())
+  const region = (f: BucketCopy): string | null => {
+    try {
+      return bucketTarget(f.source, store).region
+    } catch {
+      return null
+    }
+  }
+  // A bucket whose region is not known (FILES_REGION_MISSING) is not asked here: launch's own
+  // lookup says so after the plan, which may have said first that no candidate can take the
+  // job (no store for a cloud's copies).
+  if (mode === 'launch' && lookUp.some((f) => region(f) === null)) return {spec, notes: []}
   let found: FileObject[]
   try {
     found = await ctx.findFileObjects({...spec, files: lookUp})
@@ -52,9 +66,6 @@ export async function learnFileData(ctx: ServiceContext, spec: JobSpec, mode: 'l
     const message = isSkyhopError(error) || error instanceof Error ? error.message : String(error)
     return {spec, notes: unknown(`looking it up failed: ${redact(message)}`)}
   }
-  const {storeFor} = await import('../checkpoint/checkpoint-store.js')
-  const {bucketTarget, isPrefix} = await import('../checkpoint/transfers.js')
-  const store = storeFor(spec, ctx.config())
   const data: DataSource[] = []
   for (const f of unsized) {
     const objects = isPrefix(f.source) ? found.filter((o) => o.entry === f.path) : found.filter((o) => o.path === f.path && !o.entry)
@@ -62,11 +73,11 @@ export async function learnFileData(ctx: ServiceContext, spec: JobSpec, mode: 'l
     if (bytes === 0) continue
     // Where the bytes are: the entry's region, else the store's (bucketTarget); Cloud Storage
     // signs for any location (`auto`), so its region is not known here.
-    const region = bucketTarget(f.source, store).region
+    const where = region(f)
     data.push({
       uri: uriOf(f.source),
       provider: BUCKET_CLOUD[f.source.scheme],
-      region: region === 'auto' ? null : region,
+      region: where === 'auto' ? null : where,
       sizeGB: bytes / 1e9,
     })
   }

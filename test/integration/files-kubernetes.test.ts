@@ -108,10 +108,11 @@ describe('files: and outputs: on Kubernetes, through the CLI (fake API server + 
     const out = mkdtempSync(join(home, 'untar-'))
     execFileSync('tar', ['-xf', '-', '-C', out], {input: archive!.body})
     expect(readFileSync(join(out, 'score'), 'utf8')).to.equal('0.92\n')
-    // The launch HEADed the object once, the pod's runner GOT it once by a signed URL; the list
-    // and the local file's archive came from the store by signed GETs too.
+    // The plan and the launch HEADed the object once each (its size for the egress estimate),
+    // the pod's runner GOT it once by a signed URL; the list and the local file's archive came
+    // from the store by signed GETs too.
     const objectRequests = s3.requests.filter((q) => q.bucket === 'datasets').map((q) => `${q.method} ${q.status}`)
-    expect(objectRequests).to.deep.equal(['HEAD 200', 'GET 200'])
+    expect(objectRequests).to.deep.equal(['HEAD 200', 'HEAD 200', 'GET 200'])
     const storeGets = s3.requests.filter((q) => q.bucket === 'ckpt' && q.method === 'GET' && q.status === 200).map((q) => q.key)
     expect(
       storeGets.some((k) => k.endsWith('/transfers')),
