@@ -169,7 +169,7 @@ export async function terminateOrphans(
       if (!provider) throw new ProviderError(orphan.provider, 'unavailable', 'provider is not enabled here')
       await provider.cleanup(orphan.handle)
       terminated.push(orphan)
-      if (store && orphan.reason !== 'not-the-attempts-run') await deleteOrphanSecrets(store, provider, orphan, attemptHolds)
+      if (store && orphan.reason !== 'not-the-attempts-run') await deleteOrphanObjects(store, provider, orphan, attemptHolds)
       // The store learns that what the attempt held is released (cost accounting, idle guard).
       const attempt = orphan.attemptId ? store?.getAttempt(orphan.attemptId) : undefined
       const data = {provider: orphan.provider, externalId: orphan.externalId, reason: orphan.reason}
@@ -201,15 +201,19 @@ export async function terminateOrphans(
 }
 
 /**
- * The secrets object of an orphan's ended attempt. Its key needs the job's store, so an
- * attempt of a job this store never knew keeps its object until its URLs expire (20 minutes).
+ * The secrets object and the list of transfers of an orphan's ended attempt. Their keys need
+ * the job's store, so an attempt of a job this store never knew keeps its secrets object until
+ * its URLs expire (20 minutes), and its list (URLs of up to 7 days) until a lifecycle rule.
  */
-async function deleteOrphanSecrets(store: Store, provider: Provider, orphan: OrphanInstance, holds: AttemptHoldStore | undefined) {
+async function deleteOrphanObjects(store: Store, provider: Provider, orphan: OrphanInstance, holds: AttemptHoldStore | undefined) {
   const job = orphan.jobId ? store.getJob(orphan.jobId) : undefined
   if (!job || !orphan.attemptId) return
   const attemptId = orphan.attemptId
   await deleteAttemptSecrets(holds, provider, job, attemptId).catch((error: unknown) => {
     store.addEvent(job.id, attemptId, 'secrets-delete-failed', {message: asProviderError(provider.name, error).message})
+  })
+  await deleteAttemptTransfers(holds, provider, job, attemptId).catch((error: unknown) => {
+    store.addEvent(job.id, attemptId, 'transfers-delete-failed', {message: asProviderError(provider.name, error).message})
   })
 }
 

@@ -16,10 +16,10 @@ import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
 import type {FileEntry, FileObject, OutputEntry} from '../../src/model/job-spec.js'
 import {cancelJob} from '../../src/services/cancel.js'
-import {stopAndRelease} from '../../src/services/orphans.js'
+import {findOrphans, stopAndRelease, terminateOrphans} from '../../src/services/orphans.js'
 import {recoverJobs} from '../../src/services/recover.js'
 import {until} from '../helpers/wait.js'
-import {KEY as AWS_KEY} from './aws-helpers.js'
+import {KEY as AWS_KEY, launchRequest, offer} from './aws-helpers.js'
 import {AWS_TYPE, cloudJob, cloudWorld, type CloudWorld} from './cloud-world.js'
 
 describe('a cloud attempt’s list of transfers in the store goes with its attempt (fake EC2, fake S3)', function () {
@@ -203,5 +203,39 @@ describe('a cloud attempt’s list of transfers in the store goes with its attem
     expect(JSON.stringify(events[0].data)).to.include('403')
     expect(JSON.stringify(events[0].data)).to.not.match(/X-Amz-Signature|X-Amz-Credential/)
     expect(lists(w)).to.deep.equal([`${job.id}/${attempt.id}`])
+  })
+  it('an orphan: the instance of an ended attempt that no controller released is terminated, and its list deleted', async () => {
+    w = await cloudWorld({checkpointStore: true})
+    const world = w
+    const {spec} = await filesJob(world, 'xfer-orphan', 'sleep 60')
+    const job = world.create(spec)
+    const o = offer({instanceType: AWS_TYPE, zone: 'us-east-1b', region: 'us-east-1'})
+    const a = world.store.recordAttemptIntent({
+      jobId: job.id,
+      provider: 'aws',
+      region: o.region,
+      zone: o.zone,
+      instanceType: o.instanceType,
+      accelerator: null,
+      acceleratorCount: null,
+      spot: false,
+      pricePerHour: 0.1,
+      currency: 'USD',
+      onDemandPricePerHour: 0.1,
+    })!
+    // Launched as a controller would: the attempt's list put in the store, its GET in the request.
+    const transfers = await world.attemptHolds!.transfers!(job, a.id, false)
+    expect(transfers?.url).to.be.a('string')
+    const handle = await world.aws.launch(
+      launchRequest({jobId: job.id, jobName: job.name, attemptId: a.id, idempotencyKey: a.id, spec: job.spec, offer: o, transfers}),
+    )
+    world.store.updateAttempt(a.id, {state: 'FAILED', handle, endedAt: new Date().toISOString(), exitCode: 1})
+    expect(lists(world)).to.deep.equal([`${job.id}/${a.id}`])
+    const scan = await findOrphans({store: world.store, providers: world.providers})
+    expect(scan.orphans.map((x) => x.externalId)).to.deep.equal([handle.externalId])
+    const done = await terminateOrphans(world.providers, scan.orphans, world.store, world.attemptHolds)
+    expect(done.failed).to.deep.equal([])
+    expect(lists(world)).to.deep.equal([])
+    expect(calls(world, job.id, a.id).at(-1)).to.equal('DELETE 204')
   })
 })
