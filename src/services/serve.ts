@@ -90,20 +90,23 @@ function loadServiceFile(file: string): {spec: JobSpec; file: string} {
  * service's store when a cloud or Kubernetes may run a replica, as a job's launch does
  * (services/launch.ts withWorkdirArchive, withFileObjects).
  */
-async function preflight(ctx: ServiceContext, spec: JobSpec): Promise<JobSpec> {
+async function preflight(ctx: ServiceContext, given: JobSpec): Promise<JobSpec> {
   const env = process.env
-  const key = spec.service!.apiKeyEnv
+  const key = given.service!.apiKeyEnv
   if (key && !env[key])
     throw new UsageError(`service.api_key_env names $${key}, which is not set in this environment`, {
       code: 'SECRET_MISSING',
       hint: `Export ${key} before \`skyhop serve up\`; the key is passed to the service's controller, never stored.`,
     })
-  const missing = spec.secrets.filter((s) => env[s] === undefined)
+  const missing = given.secrets.filter((s) => env[s] === undefined)
   if (missing.length > 0)
     throw new UsageError(`secret ${missing.map((m) => `$${m}`).join(', ')} named in the service file is not set in this environment`, {
       code: 'SECRET_MISSING',
       hint: 'Export it before serve up; skyhop passes secrets from your environment and never stores them.',
     })
+  // What the files: copies weigh feeds the replicas' egress, as for a job's launch (file-data.ts).
+  const {learnFileData} = await import('./file-data.js')
+  const {spec} = await learnFileData(ctx, given, 'launch')
   const replan = await ctx.replanner({jobs: [spec]})
   const planned = await replan(spec, [])
   if (planned.plan.candidates.length === 0)

@@ -14,6 +14,7 @@ import {s3Dialect} from '../fakes/fake-s3-dialect.js'
 import {readEvents} from '../../src/providers/attempt-dir.js'
 import {parseEnvelope, runCliAsync, tempHome} from '../helpers/cli.js'
 import {stateDump} from '../helpers/pg-suite.js'
+import {ServiceStore} from '../../src/state/services.js'
 import {Store} from '../../src/state/store.js'
 import {KEY} from './aws-helpers.js'
 
@@ -169,6 +170,15 @@ describe('files: and outputs: on this machine, through the CLI', function () {
       // short on a loaded machine is tried again, so at least one each).
       const objectRequests = store.requests.filter((q) => q.bucket === 'datasets')
       expect(objectRequests.filter((q) => q.method === 'HEAD').map((q) => q.status)).to.deep.equal([200])
+      // What it found weighs in the replicas' plans, as a job's data does.
+      const state = Store.open(home)
+      try {
+        expect(new ServiceStore(state).getService(svc.id)!.spec.data).to.deep.equal([
+          {uri: 's3://datasets/nlp/weights.bin', provider: 'aws', region: 'us-east-1', sizeGB: 1e-6},
+        ])
+      } finally {
+        state.close()
+      }
       expect(objectRequests.filter((q) => q.method === 'GET' && q.status === 200).length).to.be.at.least(2)
       // Each replica's list in its own attempt directory, readable by its owner only.
       const lists = execFileSync('find', [join(home, 'attempts'), '-name', 'transfers', '-perm', '600'], {encoding: 'utf8'})
