@@ -409,13 +409,16 @@ export interface PreparedSweep {
 export async function prepareSweep(ctx: ServiceContext, options: SweepOptions): Promise<PreparedSweep> {
   const loaded = loadJobFile(options.file)
   await ctx.checkCheckpointStore(loaded.spec)
+  // What the files: copies weigh feeds every job's egress, as for a launch (file-data.ts); looked up once for all.
+  const {learnFileData} = await import('./file-data.js')
+  const {spec} = await learnFileData(ctx, loaded.spec, 'launch')
   const {catalogFile, objective} = options
   const inputs = await ctx.planningInputs({catalogFile, objective})
   const {sets, budget} = options
-  const auto = await sweepAuto(ctx, loaded.spec, sets, inputs)
+  const auto = await sweepAuto(ctx, spec, sets, inputs)
   const planned = {
     ...(await planSweepJobs(
-      {spec: auto?.spec ?? loaded.spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env},
+      {spec: auto?.spec ?? spec, file: loaded.file, sets, budget, objective, env: options.env ?? process.env},
       inputs,
     )),
     auto,

@@ -372,4 +372,34 @@ describe('files: and outputs: on this machine, through the CLI', function () {
     )
     expect(JSON.stringify(result)).to.not.match(/X-Amz-Signature/)
   })
+  it("a sweep looks its files: object up once, before the plan, and every job's plan counts its bytes", async () => {
+    const m = machine
+    const {file, env} = setup(
+      [
+        'files:',
+        `  ${m}/weights.bin: s3://datasets/nlp/weights.bin`,
+        'placement: {providers: [local]}',
+        'matrix: {lr: [1, 2]}',
+        `run: wc -c < ${m}/weights.bin`,
+        '',
+      ].join('\n'),
+    )
+    const r = await runCliAsync(['sweep', file, '-y', '--wait', '--json'], {home, env})
+    expect(r.code, r.stderr + r.stdout).to.equal(0)
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!).result
+    expect(result.sweep.counts).to.deep.include({succeeded: 2, failed: 0})
+    // One HEAD for the sweep; each job GOT it by its own signed URL.
+    const objectRequests = store.requests.filter((q) => q.bucket === 'datasets')
+    expect(objectRequests.filter((q) => q.method === 'HEAD').map((q) => q.status)).to.deep.equal([200])
+    expect(objectRequests.filter((q) => q.method === 'GET' && q.status === 200).length).to.be.at.least(2)
+    const state = Store.open(home)
+    try {
+      for (const job of result.jobs as Array<{id: string}>)
+        expect(state.getJob(job.id)!.spec.data).to.deep.equal([
+          {uri: 's3://datasets/nlp/weights.bin', provider: 'aws', region: 'us-east-1', sizeGB: 1e-6},
+        ])
+    } finally {
+      state.close()
+    }
+  })
 })
