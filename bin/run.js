@@ -16,6 +16,14 @@ const vm = process.getBuiltinModule('node:vm')
 setFlagsFromString('--max-semi-space-size=32')
 
 const argv = process.argv.slice(2)
+/** Commands that run for hours (a controller, the agent, the dashboard): their HTTP parsing is worth optimizing. */
+const LONG_RUNNING = new Set(['controller', 'sweep-controller', 'serve-controller', 'agent', 'dashboard'])
+// undici parses HTTP with llhttp, a WebAssembly module whose one large parsing function
+// exhausts V8's tiering budget on the first response: TurboFan then compiles it on another
+// thread (~100 ms of CPU), and Node waits for that compile before it exits. A command that
+// makes a few calls and exits (the HEAD of an unchanged workdir, `check`) ran ~100 ms longer
+// for it (bench/workdir). Liftoff's code, compiled at once, parses a few responses as fast.
+if (!LONG_RUNNING.has(argv[0])) setFlagsFromString('--no-wasm-dynamic-tiering --no-wasm-tier-up')
 /** Commands that always open the store (a prestarted connection another command left unused would only be dropped). */
 const STATE_COMMANDS = new Set(['status', 'launch', 'logs', 'cancel', 'sweeps', 'cost'])
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {

@@ -21,7 +21,7 @@ import {ProviderError} from '../errors.js'
 import type {HttpClient} from '../http/client.js'
 import {CHECKPOINT_CONTENT_TYPE} from '../clouds/common/presign.js'
 import type {CheckpointStoreSpec, WorkdirArchive} from '../model/job-spec.js'
-import {packWorkdir, workdirEntries, workdirFingerprint} from '../util/workdir-pack.js'
+import {packWorkdir, scanWorkdir, workdirFingerprint} from '../util/workdir-pack.js'
 import {redact} from '../util/redact.js'
 import {STORE_PROVIDER, parseStoreUrl, type CheckpointSigner, type WorkdirObject} from './checkpoint-store.js'
 
@@ -96,8 +96,13 @@ export async function uploadWorkdir(input: WorkdirUploadInput): Promise<WorkdirU
   // HTTP stack and the store's credentials too); its answer counts only if nothing changed.
   const speculative = cached ? checkCached(input, cached) : null
   speculative?.catch(() => undefined)
-  const entries = input.only === undefined ? await workdirEntries(input.dir) : [input.only]
-  const fingerprint = await workdirFingerprint(input.dir, entries)
+  // One walk lists the entries and stats them; it yields to the event loop as it goes, so the
+  // HEAD above is sent, and answered, while the files are stat'ed.
+  const scan =
+    input.only === undefined
+      ? await scanWorkdir(input.dir, {fingerprint: true})
+      : {entries: [input.only], fingerprint: await workdirFingerprint(input.dir, [input.only])}
+  const {entries, fingerprint} = scan
   if (cached && speculative && cached.fingerprint === fingerprint) {
     // Unchanged since the last pack: if the store still holds that archive, there is nothing to do.
     const {object, head} = await speculative

@@ -4,7 +4,7 @@
 // checks it and unpacks it into the job's working directory before setup. A re-launch of
 // the same content uploads nothing; a store that fails the upload leaves nothing behind.
 import {expect} from 'chai'
-import {mkdirSync, readdirSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
@@ -103,6 +103,36 @@ describe('workdir on a cloud (fake EC2 + fake S3)', function () {
     // The cache names an archive the store lost: packed and uploaded again, not trusted.
     w.s3!.objects.delete(`ckpt/runs/workdirs/${changed.archive.sha256}.tar`)
     expect((await uploadWorkdir(input({cacheDir}))).uploadedBytes).to.equal(changed.archive.bytes)
+  })
+
+  it('with a cache, a changed mode, an added directory or a changed ignore file is packed again: never the cached archive', async () => {
+    const cacheDir = join(w.home, 'cache', 'workdir')
+    const shas = [(await uploadWorkdir(input({cacheDir}))).archive.sha256]
+    const changes: Array<[string, () => void]> = [
+      ['train.py made executable', () => chmodSync(join(dir, 'train.py'), 0o755)],
+      ['an empty directory added', () => mkdirSync(join(dir, 'outputs'))],
+      ['the ignore file leaves pkg out', () => writeFileSync(join(dir, '.skyhopignore'), 'data/\npkg/\n')],
+      [
+        'the same size, another mtime, another content',
+        () => {
+          // Bytes changed, then the size and mtime moved on as an editor's save moves them.
+          writeFileSync(join(dir, 'train.py'), 'print("trainin2")\n')
+          const later = new Date(statSync(join(dir, 'train.py')).mtimeMs + 2000)
+          utimesSync(join(dir, 'train.py'), later, later)
+        },
+      ],
+    ]
+    for (const [what, change] of changes) {
+      change()
+      const before = w.s3!.requests.filter((r) => r.method === 'PUT').length
+      const upload = await uploadWorkdir(input({cacheDir}))
+      expect(shas, what).to.not.include(upload.archive.sha256)
+      expect(upload.uploadedBytes, what).to.equal(upload.archive.bytes)
+      expect(w.s3!.requests.filter((r) => r.method === 'PUT').length, what).to.equal(before + 1)
+      shas.push(upload.archive.sha256)
+      // And the next launch of it finds it by the new fingerprint: nothing sent.
+      expect((await uploadWorkdir(input({cacheDir}))).uploadedBytes, what).to.equal(0)
+    }
   })
 
   it('a large workdir is warned about with its size before the upload', async () => {

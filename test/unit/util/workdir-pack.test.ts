@@ -1,10 +1,29 @@
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
-import {packWorkdir, parseIgnoreLine, unpackWorkdir, workdirEntries} from '../../../src/util/workdir-pack.js'
+import {
+  packWorkdir,
+  parseIgnoreLine,
+  scanWorkdir,
+  unpackWorkdir,
+  workdirEntries,
+  workdirFingerprint,
+} from '../../../src/util/workdir-pack.js'
 
 function tree(root: string, files: Record<string, string>): void {
   for (const [path, text] of Object.entries(files)) {
@@ -97,5 +116,85 @@ describe('workdir packing', () => {
     } finally {
       await Promise.all([first.dispose(), second.dispose(), third.dispose()])
     }
+  })
+
+  describe('fingerprint (the re-launch cache)', () => {
+    beforeEach(() => {
+      tree(root, {
+        '.gitignore': '*.log\n',
+        '.skyhopignore': '.skyhopignore\ndata/\n',
+        'a.py': 'a\n',
+        'pkg/b.py': 'b\n',
+        'pkg/deep/c.py': 'c\n',
+        'pkg/z.py': 'after a subdirectory\n',
+        'run.log': 'ignored\n',
+        'data/big.bin': 'ignored\n',
+        'zz.txt': 'last\n',
+      })
+    })
+
+    it('one walk lists what workdirEntries lists, with the fingerprint workdirFingerprint gives for it', async () => {
+      const scan = await scanWorkdir(root, {fingerprint: true})
+      const entries = await workdirEntries(root)
+      expect(scan.entries).to.deep.equal(entries)
+      expect(scan.entries).to.deep.equal(['.gitignore', 'a.py', 'pkg', 'pkg/b.py', 'pkg/deep', 'pkg/deep/c.py', 'pkg/z.py', 'zz.txt'])
+      expect(scan.fingerprint)
+        .to.match(/^[0-9a-f]{64}$/)
+        .and.to.equal(await workdirFingerprint(root, entries))
+      expect((await scanWorkdir(root, {fingerprint: false})).fingerprint).to.equal(null)
+    })
+
+    it('is the same while nothing packed changes, and changes with every change the archive would carry', async () => {
+      const fingerprint = async () => (await scanWorkdir(root, {fingerprint: true})).fingerprint
+      const seen = new Map<string, string>([[await fingerprint(), 'start']])
+      expect(await fingerprint(), 'nothing changed').to.equal([...seen.keys()][0])
+      // What is left out changes nothing.
+      writeFileSync(join(root, 'run.log'), 'still ignored, longer\n')
+      writeFileSync(join(root, 'data', 'new.bin'), 'x')
+      expect(await fingerprint(), 'an ignored file changed').to.equal([...seen.keys()][0])
+      const later = (path: string) => {
+        const t = statSync(join(root, path)).mtime
+        return new Date(t.getTime() + 5000)
+      }
+      const changes: Array<[string, () => void]> = [
+        ['content of another size', () => writeFileSync(join(root, 'pkg/deep/c.py'), 'c, longer\n')],
+        ['same size, another mtime', () => utimesSync(join(root, 'a.py'), later('a.py'), later('a.py'))],
+        ['a file made executable', () => chmodSync(join(root, 'pkg/z.py'), 0o755)],
+        ["a directory's mode", () => chmodSync(join(root, 'pkg/deep'), 0o700)],
+        ['a file added', () => writeFileSync(join(root, 'pkg/new.py'), '')],
+        ['an empty directory added', () => mkdirSync(join(root, 'empty'))],
+        ['a file removed', () => unlinkSync(join(root, 'pkg/b.py'))],
+        ['a directory removed', () => rmSync(join(root, 'empty'), {recursive: true})],
+        ['a symlink added', () => symlinkSync('a.py', join(root, 'link'))],
+        ['a symlink pointed elsewhere', () => (unlinkSync(join(root, 'link')), symlinkSync('zz.txt', join(root, 'link')))],
+        // .skyhopignore leaves itself out: only what it changes in the entries can be seen.
+        ['an ignore file that leaves out one more file', () => appendFileSync(join(root, '.skyhopignore'), 'zz.txt\n')],
+        ['an ignore file that takes a file back', () => appendFileSync(join(root, '.gitignore'), '!run.log\n')],
+        ['a file renamed', () => (writeFileSync(join(root, 'a2.py'), readFileSync(join(root, 'a.py'))), unlinkSync(join(root, 'a.py')))],
+      ]
+      for (const [what, change] of changes) {
+        change()
+        const now = await fingerprint()
+        expect(seen.has(now), `${what}: the fingerprint of "${seen.get(now)}" again`).to.equal(false)
+        seen.set(now, what)
+      }
+    })
+
+    it('hands the event loop a turn between directories while it walks', async () => {
+      let turns = 0
+      let next: NodeJS.Immediate | undefined
+      const spin = () => {
+        turns++
+        next = setImmediate(spin)
+      }
+      next = setImmediate(spin)
+      try {
+        await scanWorkdir(root, {fingerprint: true, sliceMs: 0})
+      } finally {
+        clearImmediate(next)
+      }
+      // A walk that never yielded would end (in microtasks) before the first of these ran.
+      expect(turns).to.be.greaterThan(0)
+    })
   })
 })
