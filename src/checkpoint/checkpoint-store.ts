@@ -231,6 +231,13 @@ export class CheckpointSigner {
     return signer.sign('DELETE', transfersKey(location, jobId, attemptId))
   }
 
+  /** A signed DELETE of an attempt's ship list (see ship), used at once. */
+  async shipListDelete(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<string> {
+    const location = parseStoreUrl(spec)
+    const signer = await this.signer(spec, location, now, 600)
+    return signer.sign('DELETE', attemptKey(location, jobId, attemptId, 'ship-urls'))
+  }
+
   /** Signed URLs of a cloud gang's peer list, rank list, notice and runner (GangObjects). */
   async gang(spec: CheckpointStoreSpec, jobId: string, attemptId: string, now: Date): Promise<GangObjects> {
     const location = parseStoreUrl(spec)
@@ -629,9 +636,10 @@ export interface AttemptHoldStore {
    */
   deleteGang?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
   /**
-   * Deletes a released attempt's list of transfers (transfersKey), if the job has files: copies
-   * or outputs: (deleting a missing object is harmless). The job's workdir archive and packed
-   * local sources (content-addressed, reused by a re-launch) and its outputs stay.
+   * Deletes a released attempt's lists of signed URLs: its ship list (see ship), and its list of
+   * transfers (transfersKey) if the job has files: copies or outputs: (deleting a missing object
+   * is harmless). The job's workdir archive and packed local sources (content-addressed, reused
+   * by a re-launch), its outputs and its shipped segments (logs read them) stay.
    */
   deleteTransfers?(job: Pick<JobRecord, 'id' | 'spec'>, attemptId: string): Promise<void>
   /**
@@ -770,9 +778,21 @@ export function attemptHoldsFor(
     },
     deleteTransfers: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)
+      if (spec === null) return
+      const now = clock()
+      // The ship list's signed PUTs (output.log and samples segments) live as long as the
+      // store's credentials sign (up to 7 days): nothing reads the list once the attempt is
+      // released (logs are read by URLs signed for the read). A launch that failed before its
+      // list was written leaves none: GCS answers that DELETE 404.
+      await client.request({
+        method: 'DELETE',
+        url: await signer.shipListDelete(spec, job.id, attemptId, now),
+        idempotent: true,
+        accept: (status) => (status >= 200 && status < 300) || status === 404,
+      })
       const {hasTransfers} = await import('./transfers.js')
-      if (spec === null || !hasTransfers(job.spec)) return
-      await client.request({method: 'DELETE', url: await signer.transfersDelete(spec, job.id, attemptId, clock()), idempotent: true})
+      if (!hasTransfers(job.spec)) return
+      await client.request({method: 'DELETE', url: await signer.transfersDelete(spec, job.id, attemptId, now), idempotent: true})
     },
     deleteGang: async (job, attemptId) => {
       const spec = storeFor(job.spec, config)

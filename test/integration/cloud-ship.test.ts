@@ -49,9 +49,10 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     const usage = w.store.usage({jobId: job.id}).get(a.id)
     expect(usage, 'a usage summary from the shipped samples').to.not.equal(undefined)
     expect(usage!.samples).to.be.greaterThan(2)
-    // The samples and the log are segment objects of the attempt; its list of signed URLs beside them.
+    // The samples and the log are segment objects of the attempt; its list of signed URLs went
+    // with the release (no PUT of it outlives the attempt).
     const objects = shipped(w, job.id, a.id)
-    expect([...objects.keys()].sort()).to.deep.equal(['output-0000.log', 'samples-0000.jsonl', 'ship-urls'])
+    expect([...objects.keys()].sort()).to.deep.equal(['output-0000.log', 'samples-0000.jsonl'])
     // The job's output to its end (bash's note on the sleep it stopped included).
     expect(objects.get('output-0000.log')!.toString()).to.match(/^started\n/)
     for (const line of objects.get('samples-0000.jsonl')!.toString().trim().split('\n')) expect(JSON.parse(line)).to.have.property('cpu')
@@ -87,7 +88,7 @@ describe('a cloud attempt ships its output.log and samples to the job store (fak
     expect(kinds).to.not.include('ship-urls-renew-failed')
     // Each rank's samples in its own objects: the head's beside the list, rank 1's in node-1/.
     const objects = shipped(w, job.id, a.id)
-    expect([...objects.keys()].sort()).to.deep.equal(['node-1/samples-0000.jsonl', 'output-0000.log', 'samples-0000.jsonl', 'ship-urls'])
+    expect([...objects.keys()].sort()).to.deep.equal(['node-1/samples-0000.jsonl', 'output-0000.log', 'samples-0000.jsonl'])
     expect(objects.get('output-0000.log')!.toString()).to.equal('rank 0 done\n')
     const usage = w.store.usage({jobId: job.id}).get(a.id)!
     expect(usage.ranks?.map((r) => r.rank)).to.deep.equal([0, 1])

@@ -98,6 +98,13 @@ describe('a cloud attempt’s list of transfers in the store goes with its attem
     expect(lists(w)).to.deep.equal([])
     expect(w.s3!.object('ckpt', archiveKey.slice('ckpt/'.length)), 'the packed source a re-launch reuses').to.not.equal(undefined)
     expect(w.s3!.object('ckpt', `runs/${job.id}/outputs/results.tar`), 'the output').to.not.equal(undefined)
+    // The ship list (signed PUTs of the logs' segments) goes too; what was shipped stays for `logs`.
+    const attemptObjects = [...w.s3!.objects.keys()].filter((k) => k.startsWith(`ckpt/runs/${job.id}/attempts/${attempt.id}/`))
+    expect(attemptObjects.filter((k) => k.endsWith('/ship-urls'))).to.deep.equal([])
+    expect(
+      attemptObjects.some((k) => /\/output-\d+\.log$/.test(k)),
+      attemptObjects.join(' '),
+    ).to.equal(true)
     expect(w.store.events(job.id).map((e) => e.kind)).to.not.include('transfers-delete-failed')
   })
 
