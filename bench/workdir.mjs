@@ -111,14 +111,30 @@ async function launch(skyhopHome, file) {
   const puts = store.requests.filter((r) => r.method === 'PUT' && r.key.includes('/workdirs/')).length
   const before = storedBytes()
   const t0 = process.hrtime.bigint()
-  await exec(process.execPath, [BIN, 'launch', file, '--yes', '--detach', '--provider', 'aws', '--catalog', catalog], {env}).catch(
-    (error) => {
-      throw new Error(`launch failed: ${String(error.stderr ?? error.message).slice(0, 2000)}`)
-    },
-  )
+  const {stdout} = await exec(process.execPath, [BIN, 'launch', file, '--yes', '--detach', '--provider', 'aws', '--catalog', catalog], {
+    env,
+  }).catch((error) => {
+    throw new Error(`launch failed: ${String(error.stderr ?? error.message).slice(0, 2000)}`)
+  })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  const id = /\((j-[0-9a-f]+)\)/.exec(stdout)?.[1]
+  if (id === undefined) throw new Error(`launch printed no job id: ${stdout.slice(0, 500)}`)
+  launched.push({env, id})
   const newPuts = store.requests.filter((r) => r.method === 'PUT' && r.key.includes('/workdirs/')).length - puts
   return {ms, puts: newPuts, bytes: storedBytes() - before}
+}
+
+/** Every job the runs launched: its detached controller is stopped before the fakes go. */
+const launched = []
+
+/**
+ * Cancels the launched jobs that have not ended (their controllers would otherwise retry
+ * against fakes that are gone, outliving the bench), outside any timed part.
+ */
+async function cancelLaunched() {
+  for (const {env, id} of launched.splice(0)) {
+    await exec(process.execPath, [BIN, 'cancel', id, '--grace', '1s'], {env}).catch(() => undefined)
+  }
 }
 
 function storedBytes() {
@@ -164,10 +180,12 @@ try {
     samples.again.push(await launch(h, withWorkdir))
     samples.cold.push(await launch(home(`run-${i}`), withWorkdir))
     samples.direct.push(await direct(i))
+    await cancelLaunched()
     // Keep the fake store's memory to one archive at a time.
     for (const key of [...store.objects.keys()]) if (key.includes('/workdirs/')) store.objects.delete(key)
   }
 } finally {
+  await cancelLaunched()
   await Promise.all([store.stop(), ec2.stop()])
   rmSync(root, {recursive: true, force: true})
 }
