@@ -92,9 +92,14 @@ describe('skyhop dashboard in a headless browser', function () {
     expect(await marks(history.train.id, 'failover')).to.deep.equal(['gcp'])
     expect(await marks(history.eval.id, 'preemption')).to.deep.equal(['slurm'])
     // Seen, not just present: the bar has a size on the page, and the label says where it ran.
-    const box = await (await page.$(`g.job-row[data-job="${history.train.id}"] rect.attempt[data-provider="aliyun"]`))!.boundingBox()
-    expect(box!.width).to.be.greaterThan(50)
-    expect(box!.height).to.be.greaterThan(5)
+    // Measured inside the page in one step: a live update may redraw the timeline between a
+    // handle taken here and a later measure of it (puppeteer's boundingBox is then null).
+    const box = await page.$eval(`g.job-row[data-job="${history.train.id}"] rect.attempt[data-provider="aliyun"]`, (e) => {
+      const r = e.getBoundingClientRect()
+      return {width: r.width, height: r.height}
+    })
+    expect(box.width).to.be.greaterThan(50)
+    expect(box.height).to.be.greaterThan(5)
     const labels = await page.$$eval(`g.job-row[data-job="${history.train.id}"] .bar-label`, (els) => els.map((e) => e.textContent))
     expect(labels).to.include('aliyun · cn-hangzhou-h · A100-80GB:8')
   })
