@@ -14,7 +14,7 @@ import {gunzipSync} from 'node:zlib'
 import {CheckpointSigner} from '../../src/checkpoint/checkpoint-store.js'
 import {findFileObjects} from '../../src/checkpoint/transfers.js'
 import {uploadWorkdir} from '../../src/checkpoint/workdir-upload.js'
-import {driveService} from '../../src/controller/service-controller.js'
+import {driveService, type ServiceControllerDeps} from '../../src/controller/service-controller.js'
 import {HttpClient} from '../../src/http/client.js'
 import {createDispatcher} from '../../src/http/dispatcher.js'
 import type {FileEntry} from '../../src/model/job-spec.js'
@@ -61,11 +61,10 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     await w?.close()
   })
 
-  it('keeps base_on_demand on on-demand, spreads the spot replicas over distinct zones, and goes on-demand when no zone has spot', async () => {
-    w = await cloudWorld()
+  /** Creates the service of `spec` in the world's store and drives it (until the test's end); `extra` adds to the controller's deps. */
+  async function startService(spec: JobSpec, extra: Partial<ServiceControllerDeps> = {}) {
     const services = new ServiceStore(w.store)
-    const spec = cloudJob('svc', 'sleep 120', {spot: 'auto', placement: AWS_ONLY, service: service()})
-    const svc = services.createService({name: 'svc', file: null, spec})
+    const svc = services.createService({name: spec.name, file: null, spec})
     const replan = await createReplanner({
       home: w.home,
       config: testConfig(),
@@ -74,15 +73,23 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
       store: w.store,
     })
     abort = new AbortController()
-    driving = driveService(svc.id, {
-      services,
-      providers: w.providers,
-      replan,
-      home: w.home,
-      owner: 'test',
-      signal: abort.signal,
-      respotIntervalMs: 300,
-    })
+    driving = driveService(svc.id, {services, providers: w.providers, replan, home: w.home, owner: 'test', signal: abort.signal, ...extra})
+    return {services, svc}
+  }
+
+  /** Waits until each of the replicas `ns` wrote its `seen-N` file into `out`. */
+  async function untilSeen(out: string, ns: number[]): Promise<void> {
+    await until(
+      async () => ns.filter((n) => existsSync(join(out, `seen-${n}`))).length,
+      (count) => count === ns.length,
+      60_000,
+    )
+  }
+
+  it('keeps base_on_demand on on-demand, spreads the spot replicas over distinct zones, and goes on-demand when no zone has spot', async () => {
+    w = await cloudWorld()
+    const spec = cloudJob('svc', 'sleep 120', {spot: 'auto', placement: AWS_ONLY, service: service()})
+    const {services, svc} = await startService(spec, {respotIntervalMs: 300})
     const launched = () => services.replicas(svc.id).filter((r) => r.handle !== null)
     await until(
       async () => launched(),
@@ -162,7 +169,6 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     const store = {url: 's3://ckpt/runs', region: 'us-east-1', endpoint: w.s3!.endpoint, syncIntervalSeconds: null}
     // What serve up finds of the object (services/serve.ts preflight), kept in the service's spec.
     const fileObjects = await findFileObjects({files}, store, signer, client, new Date())
-    const services = new ServiceStore(w.store)
     const spec = cloudJob('svc-files', `cp ${out}/vocab.txt ${out}/seen-$SKYHOP_REPLICA; sleep 120`, {
       placement: AWS_ONLY,
       setup: `test -f ${out}/vocab.txt`,
@@ -170,30 +176,9 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
       fileObjects,
       service: service({replicas: {min: 2, max: 2, targetQpsPerReplica: null}, spot: {baseOnDemand: 0, spread: 'zones'}}),
     })
-    const svc = services.createService({name: 'svc-files', file: null, spec})
-    const replan = await createReplanner({
-      home: w.home,
-      config: testConfig(),
-      providers: w.providers,
-      catalogFile: w.catalogFile,
-      store: w.store,
-    })
-    abort = new AbortController()
-    driving = driveService(svc.id, {
-      services,
-      providers: w.providers,
-      replan,
-      home: w.home,
-      owner: 'test',
-      signal: abort.signal,
-      attemptHolds: w.attemptHolds,
-    })
+    const {services, svc} = await startService(spec, {attemptHolds: w.attemptHolds})
     // Each replica's job read the object where files: put it, placed before its setup ran.
-    await until(
-      async () => [1, 2].filter((n) => existsSync(join(out, `seen-${n}`))).length,
-      (n) => n === 2,
-      60_000,
-    )
+    await untilSeen(out, [1, 2])
     for (const n of [1, 2]) expect(readFileSync(join(out, `seen-${n}`), 'utf8')).to.equal('hello\nworld\n')
     // Each replica fetched a list of its own (by its replica id) and the object, by signed GETs.
     const replicaIds = services
@@ -243,36 +228,14 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
       warnBytes: 100e6,
       warn: () => undefined,
     })
-    const services = new ServiceStore(w.store)
     const spec = cloudJob('svc-workdir', `cp app.txt ${out}/seen-$SKYHOP_REPLICA; sleep 120`, {
       placement: AWS_ONLY,
       workdir: dir,
       workdirArchive: archive,
       service: service({replicas: {min: 2, max: 2, targetQpsPerReplica: null}, spot: {baseOnDemand: 0, spread: 'zones'}}),
     })
-    const svc = services.createService({name: 'svc-workdir', file: null, spec})
-    const replan = await createReplanner({
-      home: w.home,
-      config: testConfig(),
-      providers: w.providers,
-      catalogFile: w.catalogFile,
-      store: w.store,
-    })
-    abort = new AbortController()
-    driving = driveService(svc.id, {
-      services,
-      providers: w.providers,
-      replan,
-      home: w.home,
-      owner: 'test',
-      signal: abort.signal,
-      attemptHolds: w.attemptHolds,
-    })
-    await until(
-      async () => [1, 2].filter((n) => existsSync(join(out, `seen-${n}`))).length,
-      (n) => n === 2,
-      60_000,
-    )
+    await startService(spec, {attemptHolds: w.attemptHolds})
+    await untilSeen(out, [1, 2])
     for (const n of [1, 2]) expect(readFileSync(join(out, `seen-${n}`), 'utf8')).to.equal('app v1\n')
     // One archive in the store; each instance fetched it.
     const gets = w.s3!.requests.filter((r) => r.method === 'GET' && r.key === `runs/workdirs/${archive.sha256}.tar` && r.status === 200)
@@ -283,36 +246,13 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     w = await cloudWorld({checkpointStore: true})
     const out = mkdtempSync(join(tmpdir(), 'skyhop-svc-secrets-'))
     const value = 'hf_replica_secret_0042'
-    const services = new ServiceStore(w.store)
     const spec = cloudJob('svc-secrets', `printf %s "$HF_TOKEN" > ${out}/seen-$SKYHOP_REPLICA; sleep 120`, {
       placement: AWS_ONLY,
       secrets: ['HF_TOKEN'],
       service: service({replicas: {min: 1, max: 1, targetQpsPerReplica: null}, spot: {baseOnDemand: 0, spread: 'zones'}}),
     })
-    const svc = services.createService({name: 'svc-secrets', file: null, spec})
-    const replan = await createReplanner({
-      home: w.home,
-      config: testConfig(),
-      providers: w.providers,
-      catalogFile: w.catalogFile,
-      store: w.store,
-    })
-    abort = new AbortController()
-    driving = driveService(svc.id, {
-      services,
-      providers: w.providers,
-      replan,
-      home: w.home,
-      owner: 'test',
-      signal: abort.signal,
-      env: {HF_TOKEN: value},
-      attemptHolds: w.attemptHolds,
-    })
-    await until(
-      async () => existsSync(join(out, 'seen-1')),
-      (ok) => ok,
-      60_000,
-    )
+    await startService(spec, {env: {HF_TOKEN: value}, attemptHolds: w.attemptHolds})
+    await untilSeen(out, [1])
     expect(readFileSync(join(out, 'seen-1'), 'utf8')).to.equal(value)
     for (const i of w.ec2.instances.values()) {
       const raw = Buffer.from(i.userData ?? '', 'base64')
