@@ -12,7 +12,7 @@
 // ./replay-worker.js) point where they do unbundled. Run after tsc: node scripts/bundle.mjs
 import {build} from 'esbuild'
 import {readFile} from 'node:fs/promises'
-import {existsSync, rmSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 const root = join(import.meta.dirname, '..')
@@ -24,13 +24,14 @@ const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  // Left to Node, loaded from node_modules only when used: a native addon; oclif's plugins
+  // Left to Node, loaded from node_modules only when used: oclif's plugins
   // (help, autocomplete, plugins); the terminal's prompts and spinner, only for a person at a
   // terminal; TypeScript/ts-node, which oclif requires only to run a plugin from its sources.
   // undici is bundled: a CommonJS package that src/http imports dynamically, so it is one of
   // the bundle's lazily evaluated modules. From node_modules it was ~100 files to resolve and
   // compile on the first call of a command (a workdir's HEAD, `check`).
-  external: ['better-sqlite3', '@oclif/plugin-*', '@inquirer/prompts', 'ora', 'typescript', 'ts-node'],
+  // better-sqlite3 is bundled but for its native addon (see sqliteAddon below).
+  external: ['@oclif/plugin-*', '@inquirer/prompts', 'ora', 'typescript', 'ts-node'],
   // Error classes are told apart by name in messages and tests.
   keepNames: true,
   minifyWhitespace: true,
@@ -77,11 +78,69 @@ const importThroughHost = {
   },
 }
 
-// The entry: every command (dist/commands/index.js) and the precompiled schema validators
-// (scripts/compile-schemas.mjs), so that they too are compiled from the code cache.
+// better-sqlite3's JavaScript is bundled: from node_modules, resolving and compiling its ten
+// files (and `bindings`, which finds the addon by trying paths with require) took ~10 ms of
+// every command that opens the SQLite store, `launch` among them. Only its native addon is
+// loaded from node_modules, found where `bindings` would find it: bindings searches from
+// the calling file's package, which in the bundle would be skyhop, so the module stands in
+// for it. It loads build/Release/better_sqlite3.node (where prebuild-install and node-gyp put
+// it) when neither of the two places bindings tries first holds one, else asks bindings
+// itself, rooted at better-sqlite3, for the whole search.
+const SQLITE_BINDINGS = `
+const {existsSync} = require('node:fs')
+const {dirname, join} = require('node:path')
+const {createRequire} = require('node:module')
+module.exports = function bindings(name) {
+  const pkg = require.resolve('better-sqlite3/package.json')
+  const root = dirname(pkg)
+  const release = join(root, 'build', 'Release', name)
+  if (!existsSync(join(root, 'build', name)) && !existsSync(join(root, 'build', 'Debug', name)) && existsSync(release)) return require(release)
+  return createRequire(pkg)('bindings')({bindings: name, module_root: root})
+}
+`
+const sqliteAddon = {
+  name: 'sqlite-addon',
+  setup(build) {
+    build.onResolve({filter: /^bindings$/}, (args) =>
+      /[\\/]better-sqlite3[\\/]/.test(args.importer) ? {path: 'better-sqlite3-bindings', namespace: 'sqlite-addon'} : undefined,
+    )
+    build.onLoad({filter: /.*/, namespace: 'sqlite-addon'}, () => ({contents: SQLITE_BINDINGS, loader: 'js'}))
+  },
+}
+
+// The entry: the commands by id (src/commands/index.ts) and the precompiled schema
+// validators (scripts/compile-schemas.mjs), so that they too are compiled from the code cache.
+// Each command's module is required by a getter of COMMANDS, not imported: esbuild then
+// wraps it (and what only it reaches) in a lazy initializer, so a start evaluates the graph
+// of the one command it runs, not of all thirty (serve's balancer with http and a worker, the
+// simulator, the dashboard...). oclif reads COMMANDS[id] of the command it runs only; it
+// reads them all (Object.entries) without a manifest, which still works, as slowly as before.
+// The ids and files are read from the compiled index.js, the one list (a unit test checks
+// it against the folder); a shape this reader does not understand stops the build.
+const commandsIndex = readFileSync(join(root, 'dist', 'commands', 'index.js'), 'utf8')
+const commandFiles = new Map([...commandsIndex.matchAll(/^import (\w+) from '(\.\/[\w/.-]+\.js)';$/gm)].map((m) => [m[1], m[2]]))
+const commandsBlock = /^export const COMMANDS = \{\n([^}]*)\};$/m.exec(commandsIndex)
+if (!commandsBlock) throw new Error('bundle: no `export const COMMANDS = {...}` in dist/commands/index.js')
+const commandEntries = commandsBlock[1]
+  .split('\n')
+  .filter((line) => line.trim() !== '')
+  .map((line) => {
+    const m = /^\s*(?:(\w+)|'([\w:-]+)'): (\w+),$/.exec(line)
+    const file = m && commandFiles.get(m[3])
+    if (!file) throw new Error(`bundle: cannot read the COMMANDS entry \`${line.trim()}\` of dist/commands/index.js`)
+    return [m[1] ?? m[2], `./dist/commands/${file.slice(2)}`]
+  })
+if (commandEntries.length !== commandFiles.size)
+  throw new Error('bundle: dist/commands/index.js imports a command that COMMANDS does not list')
 const SCHEMAS = ['job', 'config', 'catalog'].filter((name) => existsSync(join(root, 'dist', 'generated', `${name}.schema.cjs`)))
 const entry = [
-  "export * from './dist/commands/index.js'",
+  "export {execute} from '@oclif/core'",
+  "export {main} from './dist/cli/main.js'",
+  'export const COMMANDS = Object.defineProperties({}, {',
+  ...commandEntries.map(
+    ([id, file]) => `  ${JSON.stringify(id)}: {enumerable: true, get: () => require(${JSON.stringify(file)}).default},`,
+  ),
+  '})',
   "import {registerPrecompiled} from './dist/util/schemas.js'",
   ...SCHEMAS.map((name) => `import ${name} from './dist/generated/${name}.schema.cjs'`),
   `registerPrecompiled({${SCHEMAS.map((name) => `'${name}.schema.json': ${name}`).join(', ')}})`,
@@ -92,7 +151,7 @@ await build({
   stdin: {contents: entry, resolveDir: root, sourcefile: 'skyhop-entry.js', loader: 'js'},
   outfile: join(outdir, 'skyhop.cjs'),
   outdir: undefined,
-  plugins: [importThroughHost],
+  plugins: [importThroughHost, sqliteAddon],
   format: 'cjs',
   // The ES module code finds its files from import.meta.url; in CommonJS that is __filename.
   define: {'import.meta.url': '__skyhopModuleUrl'},

@@ -1,7 +1,9 @@
 // Every command of the CLI by its id: oclif's explicit command discovery (package.json
-// oclif.commands). The build bundles this file, oclif and the code it reaches into one
-// module (scripts/bundle.mjs), which a run imports instead of ~400 separate files; a test
-// checks that every file of this folder is listed here.
+// oclif.commands). The build bundles the commands, oclif and the code they reach into one
+// module (scripts/bundle.mjs), which a run imports instead of ~400 separate files; it reads
+// this list from the compiled file and makes each entry a getter that evaluates that
+// command's modules only when oclif asks for it, so keep the one-import-per-command shape.
+// A test checks that every file of this folder is listed here.
 import Accelerators from './accelerators.js'
 import Agent from './agent.js'
 import Cancel from './cancel.js'

@@ -3,11 +3,12 @@
 // attempts, events and observations. Every write is one transaction, so a process killed at any point
 // leaves either the whole change or none of it. Intents are recorded before acting and
 // outcomes after, which is what lets `recover` reconcile after a crash.
-import type Database from 'better-sqlite3'
+// Imported, not required at run time: the bundle then carries better-sqlite3's JavaScript
+// (scripts/bundle.mjs); its native addon is loaded only when a SQLite store is opened.
+import Database from 'better-sqlite3'
 
 import {randomBytes} from 'node:crypto'
 import {mkdirSync} from 'node:fs'
-import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {BugError, LeaseLostError, UsageError} from '../errors.js'
@@ -39,8 +40,6 @@ import {PgDb, redactDatabaseUrl} from './pg-bridge.js'
 import {SCHEMA_VERSIONS_SQL} from './pg-connect.js'
 import {integrityProblems} from './integrity.js'
 import {MIGRATIONS} from './migrations.js'
-
-const require = createRequire(import.meta.url)
 
 /** Attempt states not known to be over: requested, or launched and not yet ended. */
 const OPEN_ATTEMPT_STATES: ReadonlySet<AttemptRecordState> = new Set(['REQUESTED', 'PENDING', 'PROVISIONING', 'RUNNING'])
@@ -117,10 +116,9 @@ export class Store {
     }
     mkdirSync(home, {recursive: true, mode: 0o700})
     const path = join(home, STATE_DB)
-    const Sqlite = require('better-sqlite3') as typeof Database
     let db: Database.Database
     try {
-      db = new Sqlite(path, {timeout: 10_000})
+      db = new Database(path, {timeout: 10_000})
     } catch (error) {
       throw new UsageError(`cannot open the state store at ${path}: ${(error as Error).message}`, {
         code: 'STATE_UNAVAILABLE',
