@@ -1925,7 +1925,10 @@ sr_finish_unstarted() {
   exit "$code"
 }
 
-mkdir -p -- "$sr_workdir" 2>/dev/null
+# Tested first: mkdir is a fork and an exec (~2 ms) on the way to the job's first line, and
+# the workdir is often there already (a job's own directory; the local provider makes its
+# default one).
+[[ -d $sr_workdir ]] || mkdir -p -- "$sr_workdir" 2>/dev/null
 
 # Capacity slots: hold flocks for as long as the job runs (the kernel lets go when the
 # runner dies, so a crashed attempt never keeps a slot). A gang holds one slot per rank,

@@ -459,6 +459,9 @@ export class LocalProvider implements Provider {
     // The job's files: and outputs: (their list holds signed URLs: only its owner may read it).
     Object.assign(config, writeTransfers(attemptDir, request.transfers))
     writeAttemptDir(attemptDir, {setup: request.spec.setup, run: request.spec.run, env, config})
+    // The default workdir is made here, where it costs a system call, so that the runner need
+    // not start mkdir on the way to the job's first line (as it would, with umask 077: 0700).
+    if (!gang && !request.spec.workdir) mkdirSync(workdir, {recursive: true, mode: 0o700})
     mkdirSync(request.checkpointDir, {recursive: true})
 
     if (!gang) {
