@@ -152,6 +152,8 @@ await build({
   outfile: join(outdir, 'skyhop.cjs'),
   outdir: undefined,
   plugins: [importThroughHost, sqliteAddon],
+  // Resolved at run time by sqliteAddon's stand-in for bindings, never bundled.
+  external: [...common.external, 'better-sqlite3/package.json'],
   format: 'cjs',
   // The ES module code finds its files from import.meta.url; in CommonJS that is __filename.
   define: {'import.meta.url': '__skyhopModuleUrl'},
