@@ -1,10 +1,9 @@
 // Reading runners' output.log files as lines, following them while the attempt runs: one
 // file for a single node, several with a `[rank N] ` prefix for a gang's `--all-nodes`.
 // Each file's lines come in order; lines of different files interleave as they are read.
-import {closeSync, openSync, readSync} from 'node:fs'
-import {join} from 'node:path'
+import {type FSWatcher, closeSync, openSync, readSync, watch} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
-import {setTimeout as sleep} from 'node:timers/promises'
 
 import {ProviderError} from '../errors.js'
 
@@ -21,6 +20,13 @@ export interface FollowOptions {
   ended: () => boolean | Promise<boolean>
   /** How long to wait after the `n`th read in a row that found nothing (default 200 ms). */
   idleMs?: (n: number) => number
+  /**
+   * Also read again as soon as anything in the files' folders changes (inotify, through
+   * fs.watch), not only after idleMs: a job's first line then reaches a `launch --wait` when
+   * it is written, not up to a poll later. Only for files written on this machine: a shared
+   * filesystem raises no event for another host's writes, so the poll stays.
+   */
+  wakeOnChange?: boolean
 }
 
 /**
@@ -49,45 +55,98 @@ export async function* followLogFiles(sources: LogSource[], options: FollowOptio
   const buffer = Buffer.alloc(64 * 1024)
   const idleMs = options.idleMs ?? (() => 200)
   let idle = 0
-  for (;;) {
-    if (options.signal?.aborted) return
-    // Decide "ended" before reading, so that everything written before the end is read.
-    const ended = !options.follow || (await options.ended())
-    let read = 0
-    for (const file of files) {
-      let fd: number
-      try {
-        fd = openSync(file.path, 'r')
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-        continue
-      }
-      try {
-        let n: number
-        while ((n = readSync(fd, buffer, 0, buffer.length, file.position)) > 0) {
-          file.position += n
-          read += n
-          file.pending += file.decoder.write(buffer.subarray(0, n))
-          const lines = file.pending.split('\n')
-          file.pending = lines.pop()!
-          for (const line of lines) yield file.prefix + line
-          if (options.signal?.aborted) return
+  const waker = options.follow && options.wakeOnChange ? watchFolders(files.map((f) => dirname(f.path))) : null
+  try {
+    for (;;) {
+      if (options.signal?.aborted) return
+      // Decide "ended" before reading, so that everything written before the end is read.
+      const ended = !options.follow || (await options.ended())
+      // A change from here on wakes the pause below, even one made while this pass reads.
+      if (waker) waker.changed = false
+      let read = 0
+      for (const file of files) {
+        let fd: number
+        try {
+          fd = openSync(file.path, 'r')
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+          continue
         }
-      } finally {
-        closeSync(fd)
+        try {
+          let n: number
+          while ((n = readSync(fd, buffer, 0, buffer.length, file.position)) > 0) {
+            file.position += n
+            read += n
+            file.pending += file.decoder.write(buffer.subarray(0, n))
+            const lines = file.pending.split('\n')
+            file.pending = lines.pop()!
+            for (const line of lines) yield file.prefix + line
+            if (options.signal?.aborted) return
+          }
+        } finally {
+          closeSync(fd)
+        }
       }
+      if (read === 0 && ended) break
+      if (read === 0) {
+        if (!(await pause(idleMs(idle++), options.signal, waker))) return
+      } else idle = 0
     }
-    if (read === 0 && ended) break
-    if (read === 0) {
-      try {
-        await sleep(idleMs(idle++), undefined, {signal: options.signal})
-      } catch {
-        return
-      }
-    } else idle = 0
+  } finally {
+    waker?.close()
   }
   for (const file of files) {
     const rest = file.pending + file.decoder.end()
     if (rest !== '') yield file.prefix + rest
   }
+}
+
+interface Waker {
+  /** Whether something changed since the last read began. */
+  changed: boolean
+  wake?: () => void
+  close: () => void
+}
+
+/**
+ * Watches each folder (once); any change sets `changed` and ends a pause. A folder that
+ * cannot be watched (not there yet, no inotify watches left) is only polled. The watchers
+ * are unref'd: one left behind by a reader that stopped without closing it never keeps the
+ * process alive.
+ */
+function watchFolders(folders: string[]): Waker {
+  const watchers: FSWatcher[] = []
+  const waker: Waker = {changed: false, close: () => watchers.forEach((w) => w.close())}
+  for (const folder of new Set(folders)) {
+    try {
+      const w = watch(folder, () => {
+        waker.changed = true
+        waker.wake?.()
+      })
+      w.on('error', () => w.close())
+      w.unref()
+      watchers.push(w)
+    } catch {
+      // Polled only.
+    }
+  }
+  return waker
+}
+
+/** Waits `ms`, less when the waker sees a change; false when the signal aborted. */
+function pause(ms: number, signal: AbortSignal | undefined, waker: Waker | null): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false)
+  if (waker?.changed) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (goOn: boolean): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      if (waker) waker.wake = undefined
+      resolve(goOn)
+    }
+    const onAbort = (): void => done(false)
+    const timer = setTimeout(() => done(true), ms)
+    signal?.addEventListener('abort', onAbort, {once: true})
+    if (waker) waker.wake = () => done(true)
+  })
 }

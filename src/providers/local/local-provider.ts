@@ -704,6 +704,8 @@ export class LocalProvider implements Provider {
       // Quick at first (someone is waiting for the first line: every 5 ms for half a second,
       // each look an open and a read of files in the page cache), then relaxed.
       idleMs: (n) => (n < 100 ? 5 : n < 130 ? 20 : 100),
+      // The runner writes output.log on this machine: a line is read when it is written.
+      wakeOnChange: true,
     })
   }
 

@@ -81,4 +81,33 @@ describe('attempt logs', () => {
     expect(Date.now() - started).to.be.lessThan(500)
     expect(lines).to.deep.equal([])
   })
+
+  it('with wakeOnChange reads a line when it is written, not a poll later, and still stops on its signal', async () => {
+    const path = join(dir, 'output.log')
+    const controller = new AbortController()
+    const seen: {line: string; ms: number}[] = []
+    let written = 0
+    // A poll of 10 s: only the change can bring the line within the test's time.
+    const reading = (async () => {
+      for await (const line of followLogFiles([{path, prefix: ''}], {
+        follow: true,
+        signal: controller.signal,
+        ended: () => false,
+        idleMs: () => 10_000,
+        wakeOnChange: true,
+      }))
+        seen.push({line, ms: Date.now() - written})
+    })()
+    await new Promise((r) => setTimeout(r, 50))
+    written = Date.now()
+    writeFileSync(path, 'first\n')
+    await new Promise((r) => setTimeout(r, 200))
+    written = Date.now()
+    appendFileSync(path, 'second\n')
+    await new Promise((r) => setTimeout(r, 200))
+    controller.abort()
+    await reading
+    expect(seen.map((s) => s.line)).to.deep.equal(['first', 'second'])
+    for (const s of seen) expect(s.ms).to.be.lessThan(150)
+  })
 })
