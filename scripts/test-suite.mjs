@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 // The suite `npm test` runs after the build and lint (and so CI): every test file on SQLite,
 // the default engine, and again with the state on PostgreSQL (SKYHOP_TEST_ENGINE=postgres,
-// test/helpers/pg-suite.ts). Run one after the other the two passes take about an hour here,
+// test/helpers/pg-suite.ts). One after the other the two passes take about an hour here,
 // while the suite mostly waits (for processes, Slurm, containers, timers: a whole PostgreSQL
-// pass used 27% of one core over its 33 minutes). So the files are split into two lanes that
-// run at once, each its SQLite pass then its PostgreSQL pass:
-//   - cluster: the files that use the machine-wide services, which they cannot share with a
-//     test running at the same time: the Slurm cluster (tests wait for it to be idle, fill its
-//     nodes, preempt on its one-node partitions), podman and docker. A file belongs here when
-//     it imports, itself or through the test modules it imports, test/helpers/slurm.ts,
-//     podman.ts or docker.ts (lanes are found from the sources, never listed by hand);
-//   - rest: every other file.
-// Each lane's lines are printed as they come, tagged with lane and engine; each run's failures
-// are printed again at the end, with a summary. Exit status 1 when any run failed.
-// Usage: node scripts/test-suite.mjs [--engines sqlite,postgres] [--lanes] (--lanes: print the split)
+// pass used 27% of one core over its 33 minutes). So the work is cut into batches that two
+// workers take from one queue, each batch one mocha run of some files on one engine:
+//   - the cluster batch: the files that use the machine-wide services, which they cannot
+//     share with a test running at the same time: the Slurm cluster (tests wait for it to be
+//     idle, fill its nodes, preempt on its one-node partitions), podman and docker. A file
+//     belongs here when it imports, itself or through the test modules it imports,
+//     test/helpers/slurm.ts, podman.ts or docker.ts (found from the sources, never listed by
+//     hand). Its runs (one per engine) never run at the same time as each other;
+//   - the other files, dealt round-robin into REST_BATCHES batches per engine, so that each
+//     mixes quick unit files with slow integration ones.
+// The longest batches go first (the cluster's), so the two workers end close together. Each
+// line of output is tagged with its batch and engine; each failed run's failures are printed
+// again at the end, with a table of the runs. Exit status 1 when any run failed.
+// Usage: node scripts/test-suite.mjs [--engines sqlite,postgres] [--jobs 2] [--lanes] (--lanes: print the batches)
 import {spawn} from 'node:child_process'
 import {readdirSync, readFileSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
@@ -67,13 +70,6 @@ function lanes() {
 
 const args = process.argv.slice(2)
 const split = lanes()
-if (args.includes('--lanes')) {
-  for (const [lane, files] of Object.entries(split)) {
-    console.log(`${lane} (${files.length} files):`)
-    for (const f of files) console.log(`  ${relative(ROOT, f)}`)
-  }
-  process.exit(0)
-}
 const enginesArg = args[args.indexOf('--engines') + 1]
 const engines = args.includes('--engines') ? enginesArg.split(',') : ['sqlite', 'postgres']
 for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`--engines: sqlite or postgres, not "${e}"`)
@@ -116,14 +112,52 @@ function runMocha(lane, engine, files) {
   })
 }
 
-async function runLane(lane, files) {
-  const results = []
-  // A lane goes on after a failed pass: the other engine's failures are worth seeing too.
-  for (const engine of engines) results.push(await runMocha(lane, engine, files))
-  return results
+/** How many batches the files outside the cluster batch are dealt into, per engine. */
+const REST_BATCHES = 6
+const jobsArg = args.includes('--jobs') ? Number(args[args.indexOf('--jobs') + 1]) : 2
+if (!Number.isInteger(jobsArg) || jobsArg < 1) throw new Error(`--jobs: a whole number ≥ 1, not "${args[args.indexOf('--jobs') + 1]}"`)
+
+const queue = []
+for (const engine of engines) queue.push({lane: 'cluster', engine, files: split.cluster, exclusive: true})
+for (const engine of engines) {
+  for (let b = 0; b < REST_BATCHES; b++) {
+    const files = split.rest.filter((_, i) => i % REST_BATCHES === b)
+    if (files.length > 0) queue.push({lane: `rest-${b + 1}`, engine, files, exclusive: false})
+  }
 }
 
-const results = (await Promise.all(Object.entries(split).map(([lane, files]) => runLane(lane, files)))).flat()
+if (args.includes('--lanes')) {
+  for (const job of queue) {
+    console.log(`${job.lane}/${job.engine}${job.exclusive ? ' (never beside the other cluster run)' : ''}: ${job.files.length} files`)
+    for (const f of job.files) console.log(`  ${relative(ROOT, f)}`)
+  }
+  process.exit(0)
+}
+
+const results = []
+let exclusiveRunning = false
+/** Workers waiting for the running cluster batch to end. */
+const waiting = []
+/** One worker: takes the next batch it may run (a cluster batch only while no other runs), until none is left. */
+async function worker() {
+  for (;;) {
+    const i = queue.findIndex((job) => !job.exclusive || !exclusiveRunning)
+    if (i < 0) {
+      if (queue.length === 0) return
+      // Only a cluster batch is left and the other worker runs one: wait for it.
+      await new Promise((resolve) => waiting.push(resolve))
+      continue
+    }
+    const [job] = queue.splice(i, 1)
+    if (job.exclusive) exclusiveRunning = true
+    results.push(await runMocha(job.lane, job.engine, job.files))
+    if (job.exclusive) {
+      exclusiveRunning = false
+      for (const resume of waiting.splice(0)) resume()
+    }
+  }
+}
+await Promise.all(Array.from({length: jobsArg}, () => worker()))
 
 const count = (lines, word) => {
   const line = lines.find((l) => new RegExp(`^\\s+\\d+ ${word}`).test(l))
@@ -134,13 +168,13 @@ for (const r of results) {
   if (r.code === 0) continue
   failed = true
   const from = r.lines.findIndex((l) => /^\s+\d+ failing/.test(l))
-  console.log(`\n===== ${r.lane} lane on ${r.engine}: exit ${r.code}${r.signal ? ` (${r.signal})` : ''} =====`)
+  console.log(`\n===== ${r.lane} on ${r.engine}: exit ${r.code}${r.signal ? ` (${r.signal})` : ''} =====`)
   console.log((from >= 0 ? r.lines.slice(from) : r.lines.slice(-80)).join('\n'))
 }
-console.log('\nlane     engine    files  passing  failing  pending  minutes')
+console.log('\nbatch     engine    files  passing  failing  pending  minutes')
 for (const r of results) {
   const cells = [
-    r.lane.padEnd(8),
+    r.lane.padEnd(9),
     r.engine.padEnd(8),
     String(r.files).padStart(6),
     String(count(r.lines, 'passing')).padStart(8),
