@@ -19,7 +19,10 @@ export const FUSE_TOOLS: Record<BucketScheme, string> = {
   gs: 'gcsfuse',
 }
 
-export type RawFileValue = string | {source: string; mode?: 'copy' | 'mount'; region?: string; endpoint?: string; size?: string | number}
+export type RawFileValue = string | {source: string; mode?: FileMode; region?: string; endpoint?: string; size?: string | number}
+/** An entry of `mounts:`: always a mount, so it has no mode. */
+export type RawMountValue = string | {source: string; region?: string; endpoint?: string; size?: string | number}
+type FileMode = 'copy' | 'mount'
 export type RawOutputValue = string | {to: string; region?: string; endpoint?: string}
 
 /** A value that is not where it may be: the message says why, with a "did you mean" when one is near. */
@@ -80,31 +83,46 @@ export interface FilesContext {
 
 type At = <T>(path: Array<string | number>, fn: () => T) => T | undefined
 
-export function normalizeFiles(raw: Record<string, RawFileValue>, ctx: FilesContext, at: At): FileEntry[] {
+/**
+ * The job file's `files:` and `mounts:`, as one list of entries. `mounts:` is `files:` whose
+ * entries are all `mode: mount` (a bucket URL, or {source, region, endpoint, size}), for those
+ * who think of them apart, as SkyPilot's MOUNT mode and dstack's volumes are.
+ */
+export function normalizeFiles(
+  raw: {files?: Record<string, RawFileValue>; mounts?: Record<string, RawMountValue>},
+  ctx: FilesContext,
+  at: At,
+): FileEntry[] {
   const entries: FileEntry[] = []
-  const keys: string[] = []
-  for (const [dest, value] of Object.entries(raw)) {
-    const entry = at(['files', dest], () => fileEntry(dest, value, ctx))
-    if (entry) {
-      entries.push(entry)
-      keys.push(dest)
+  const keys: Array<[string, string]> = []
+  const sections: Array<['files' | 'mounts', Record<string, RawFileValue>, FileMode]> = [
+    ['files', raw.files ?? {}, 'copy'],
+    ['mounts', raw.mounts ?? {}, 'mount'],
+  ]
+  for (const [section, values, mode] of sections) {
+    for (const [dest, value] of Object.entries(values)) {
+      const entry = at([section, dest], () => fileEntry(dest, value, ctx, mode))
+      if (entry) {
+        entries.push(entry)
+        keys.push([section, dest])
+      }
     }
   }
   // A mount hides whatever another entry placed under it, and a copy into a mount writes to the bucket.
   entries.forEach((b, j) => {
     const mount = entries.slice(0, j).find((a) => (a.mode === 'mount' || b.mode === 'mount') && overlaps(a.path, b.path))
     if (mount)
-      at(['files', keys[j]], () => {
+      at(keys[j], () => {
         throw new FilesFieldError(`${b.path} overlaps ${mount.path}, and one of them is a mount, whose path holds nothing else`)
       })
   })
   return entries
 }
 
-function fileEntry(dest: string, value: RawFileValue, ctx: FilesContext): FileEntry {
+function fileEntry(dest: string, value: RawFileValue, ctx: FilesContext, defaultMode: FileMode): FileEntry {
   const path = machinePath(dest, 'the destination')
   const given = typeof value === 'string' ? {source: value} : value
-  const mode = given.mode ?? 'copy'
+  const mode = given.mode ?? defaultMode
   if (ctx.checkpointDir !== null && overlaps(path, posix.normalize(ctx.checkpointDir).replace(/\/+$/, '')))
     throw new FilesFieldError(`${path} collides with the checkpoint directory ${ctx.checkpointDir} (checkpoint.dir): choose another path`)
   if (ctx.workdir !== null && overlaps(path, ctx.workdir))
@@ -115,10 +133,10 @@ function fileEntry(dest: string, value: RawFileValue, ctx: FilesContext): FileEn
     // listed at launch (checkpoint/transfers.ts findFileObjects).
     return {path, mode, source: {kind: 'bucket', ...bucket, region: given.region ?? null, endpoint: given.endpoint ?? null}}
   }
-  if (mode === 'mount')
-    throw new FilesFieldError(
-      `mode: mount takes a bucket URL (${BUCKET_SCHEMES.map((s) => `${s}://`).join(', ')}); a local path is copied (mode: copy)`,
-    )
+  const schemes = BUCKET_SCHEMES.map((s) => `${s}://`).join(', ')
+  if (mode === 'mount' && defaultMode === 'mount')
+    throw new FilesFieldError(`mounts: takes a bucket URL (${schemes}); a local path is copied: put it under files:`)
+  if (mode === 'mount') throw new FilesFieldError(`mode: mount takes a bucket URL (${schemes}); a local path is copied (mode: copy)`)
   if (given.region !== undefined || given.endpoint !== undefined || given.size !== undefined)
     throw new FilesFieldError(`region, endpoint and size are a bucket's; ${given.source} is a local path`)
   const local = resolve(dirname(resolve(ctx.file)), given.source)

@@ -9,7 +9,7 @@ import type {Accelerator} from '../model/catalog.js'
 import {loadRegistry} from '../catalog/accelerators.js'
 import {type FileIssue, InvalidFileError} from '../errors.js'
 import {didYouMean} from '../util/did-you-mean.js'
-import {FilesFieldError, normalizeFiles, normalizeOutputs, type RawFileValue, type RawOutputValue} from './files.js'
+import {FilesFieldError, normalizeFiles, normalizeOutputs, type RawFileValue, type RawMountValue, type RawOutputValue} from './files.js'
 import {classifyImage, ImageReferenceError} from './image.js'
 import {DSTACK_RUN_TYPES, detectForeign, formatName} from './import/detect.js'
 import {
@@ -135,6 +135,7 @@ interface RawJob {
   run: string
   workdir?: string
   files?: Record<string, RawFileValue>
+  mounts?: Record<string, RawMountValue>
   outputs?: Record<string, RawOutputValue>
   checkpoint?: {dir?: string; interval?: string; store?: {url: string; region: string; endpoint?: string; sync_interval?: string}}
   recovery?: {
@@ -358,16 +359,18 @@ function normalize(src: SourceDocument, now: Date): JobSpec {
   const workdir = raw.workdir === undefined ? null : (at(['workdir'], () => workdirPath(src.file, raw.workdir!)) ?? null)
   const service = raw.service === undefined ? null : normalizeService(raw.service, at, raw)
   const filesContext = {file: src.file, checkpointDir: raw.checkpoint?.dir ?? null, workdir}
-  const files = raw.files === undefined ? [] : normalizeFiles(raw.files, filesContext, at)
+  const files = raw.files === undefined && raw.mounts === undefined ? [] : normalizeFiles(raw, filesContext, at)
   // A bucket source with its region and size counts as data: does (egress cost, transfer time).
-  Object.entries(raw.files ?? {}).forEach(([dest, given]) => {
-    const entry = files.find((f) => f.path === posix.normalize(dest).replace(/\/+$/, ''))
-    if (entry?.source.kind !== 'bucket' || typeof given !== 'object' || given.size === undefined) return
-    const sizeGB = at(['files', dest, 'size'], () => parseSizeGB(given.size!))
-    if (sizeGB === undefined) return
-    const {scheme, bucket, key, region} = entry.source
-    data.push({uri: `${scheme}://${bucket}/${key}`, provider: BUCKET_CLOUD[scheme], region, sizeGB})
-  })
+  for (const section of ['files', 'mounts'] as const) {
+    Object.entries(raw[section] ?? {}).forEach(([dest, given]) => {
+      const entry = files.find((f) => f.path === posix.normalize(dest).replace(/\/+$/, ''))
+      if (entry?.source.kind !== 'bucket' || typeof given !== 'object' || given.size === undefined) return
+      const sizeGB = at([section, dest, 'size'], () => parseSizeGB(given.size!))
+      if (sizeGB === undefined) return
+      const {scheme, bucket, key, region} = entry.source
+      data.push({uri: `${scheme}://${bucket}/${key}`, provider: BUCKET_CLOUD[scheme], region, sizeGB})
+    })
+  }
   const outputs = raw.outputs === undefined ? [] : normalizeOutputs(raw.outputs, at)
 
   if (issues.length > 0) throw new InvalidFileError(sortIssues(issues), {code: ERROR_CODE})

@@ -1415,7 +1415,10 @@ sr_files_fetch() {
         [[ ${md5%% *} == "${b#md5:}" ]] || { rm -f -- "$part"; sr_fail "files: $dest: the bytes are not the object's (MD5 differs from its ETag)"; }
       fi
     fi
-    rm -rf -- "$dest"
+    # A file replaces a file in one rename, so a job already running beside this one on the
+    # machine (another replica of a service, placing the same path) never finds it missing;
+    # a directory has to go first, as rename cannot replace one that holds anything.
+    if [[ -d $part || ( -d $dest && ! -L $dest ) ]]; then rm -rf -- "$dest"; fi
     mv -T -- "$part" "$dest" 2>/dev/null || { rm -rf -- "$part"; sr_fail "files: cannot move the copy into $dest"; }
     sr_json_str "$dest"
     sr_emit file-fetch path "$JSON" bytes "$BYTES"

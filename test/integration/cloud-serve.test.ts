@@ -6,7 +6,7 @@
 // fake S3 store: each replica's instance gets the service's files: copies through a signed list
 // of its own, its runner fetched from the store when the boot script outgrows EC2's user data.
 import {expect} from 'chai'
-import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
@@ -77,10 +77,11 @@ describe('service controller on the fake clouds: on-demand floor, spot spread ov
     return {services, svc}
   }
 
-  /** Waits until each of the replicas `ns` wrote its `seen-N` file into `out`. */
+  /** Waits until each of the replicas `ns` wrote its `seen-N` file into `out` (not only created it, as a redirection does first). */
   async function untilSeen(out: string, ns: number[]): Promise<void> {
+    const written = (file: string) => existsSync(file) && statSync(file).size > 0
     await until(
-      async () => ns.filter((n) => existsSync(join(out, `seen-${n}`))).length,
+      async () => ns.filter((n) => written(join(out, `seen-${n}`))).length,
       (count) => count === ns.length,
       60_000,
     )

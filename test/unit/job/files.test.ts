@@ -89,6 +89,33 @@ describe('job file: files and outputs', () => {
     ])
   })
 
+  it('mounts: is files: whose entries are all mounts, sizes counted as data: too', () => {
+    const {spec} = load(
+      [
+        'files:',
+        '  /data/vocab.txt: ./vocab.txt',
+        'mounts:',
+        '  /mnt/corpus: oss://corpus/2026/',
+        '  /mnt/weights: {source: s3://models/llama/, region: us-west-2, size: 40GB}',
+        '',
+      ].join('\n'),
+    )
+    expect(spec.files).to.deep.equal([
+      {path: '/data/vocab.txt', mode: 'copy', source: {kind: 'local', path: join(dir, 'vocab.txt'), directory: false}},
+      {
+        path: '/mnt/corpus',
+        mode: 'mount',
+        source: {kind: 'bucket', scheme: 'oss', bucket: 'corpus', key: '2026/', region: null, endpoint: null},
+      },
+      {
+        path: '/mnt/weights',
+        mode: 'mount',
+        source: {kind: 'bucket', scheme: 's3', bucket: 'models', key: 'llama/', region: 'us-west-2', endpoint: null},
+      },
+    ])
+    expect(spec.data).to.deep.equal([{uri: 's3://models/llama/', provider: 'aws', region: 'us-west-2', sizeGB: 40}])
+  })
+
   it('leaves a spec without them as it was', () => {
     const {spec} = load('')
     expect(spec).not.to.have.property('files')
@@ -202,6 +229,27 @@ describe('job file: files and outputs', () => {
       line: 5,
       path: '/outputs/~1b~1results',
       message: /\/b\/results and \/a\/results would both be uploaded as store\/results.tar/,
+    },
+    {
+      title: 'a local path under mounts:',
+      body: 'mounts:\n  /data: ./vocab.txt\n',
+      line: 4,
+      path: '/mounts/~1data',
+      message: /mounts: takes a bucket URL .*; a local path is copied: put it under files:/,
+    },
+    {
+      title: 'a mode under mounts:',
+      body: 'mounts:\n  /data: {source: s3://corpus/x/, mode: copy}\n',
+      line: 4,
+      path: '/mounts/~1data/mode',
+      message: /unknown key "mode"/,
+    },
+    {
+      title: 'a file placed inside a mount of mounts:',
+      body: 'files:\n  /data/v.txt: ./vocab.txt\nmounts:\n  /data: s3://corpus/x/\n',
+      line: 6,
+      path: '/mounts/~1data',
+      message: /\/data overlaps \/data\/v.txt, and one of them is a mount/,
     },
   ]
   for (const c of bad) {
