@@ -129,12 +129,20 @@ describe('GCP gangs on the fake Compute Engine: one bulkInsert, ranks by name, p
     const request = await gangRequest(run, {spot: true})
     const handle = await w.provider.launch(request)
     const nodes = handle.data.nodes as GangNode[]
+    // Both ranks booted (bash, the runner and the rank list fetched from the store) and working:
+    // 60 s for a loaded machine, and on a timeout each node's state and console say where it stuck.
     await until(
       () => collect(w.provider.logs(handle, {follow: false, node: 'all'})),
       (l) => l.length === 2,
-      30_000,
+      60_000,
       200,
-    )
+    ).catch((error: Error) => {
+      const seen = nodes.map((n) => {
+        const i = w.fake.byName(n.externalId)
+        return `${n.externalId}: ${i?.status ?? 'unknown'}, console: ${w.fake.consoleOf(n.externalId).slice(-1500)}`
+      })
+      throw new Error(`${error.message}\n${seen.join('\n')}`)
+    })
     w.fake.preempt(nodes[1].externalId, 20_000)
     const result = await finalPoll(handle)
     expect(result.state).to.equal('PREEMPTED')
