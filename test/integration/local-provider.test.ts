@@ -4,7 +4,7 @@
 // parsers get the outputs the vendors document, labelled as such.
 import {expect} from 'chai'
 import {execFile, spawn} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -288,6 +288,28 @@ describe('local provider', function () {
     const handle = track(provider, await provider.launch(req))
     expect(await until(provider, handle, isTerminal)).to.include({state: 'SUCCEEDED'})
     expect(existsSync(join(home, 'attempts', '.launch', `${key}.1.claim`))).to.equal(true)
+  })
+
+  it('an empty claim (a launcher of an older skyhop killed between creating and writing it) does not block the key', async () => {
+    const home = newHome()
+    const provider = new LocalProvider({home})
+    const req = request(home, 'echo ok', {key: 'torn'})
+    const {createHash} = await import('node:crypto')
+    const key = createHash('sha256').update('torn').digest('hex').slice(0, 40)
+    mkdirSync(join(home, 'attempts', '.launch'), {recursive: true})
+    const claim = join(home, 'attempts', '.launch', `${key}.0.claim`)
+    writeFileSync(claim, '')
+    // Made a while ago: past the settle time a live claimer would need to write it.
+    const past = new Date(Date.now() - 10_000)
+    utimesSync(claim, past, past)
+    const started = Date.now()
+    // Before, it waited out the claim (30 s) and failed as transient, on every retry.
+    const handle = track(provider, await provider.launch(req))
+    expect(Date.now() - started).to.be.lessThan(10_000)
+    expect(await until(provider, handle, isTerminal)).to.include({state: 'SUCCEEDED'})
+    expect(existsSync(join(home, 'attempts', '.launch', `${key}.1.claim`))).to.equal(true)
+    // Claims appear whole now: nothing is left beside them.
+    expect(readdirSync(join(home, 'attempts', '.launch')).filter((f) => f.endsWith('.tmp'))).to.deep.equal([])
   })
 
   it("a dead launcher's claim whose pid now belongs to another process does not block the key (pids are reused)", async () => {

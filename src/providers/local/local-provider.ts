@@ -16,7 +16,7 @@
 // the job outside the image.
 import {execFile, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {availableParallelism, hostname} from 'node:os'
 import {basename, isAbsolute, join, resolve} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -347,9 +347,21 @@ export class LocalProvider implements Provider {
       const recorded = readJson<LaunchHandle>(handlePath)
       if (recorded) return recorded
       const claimPath = join(keyDir, `${key}.${generation}.claim`)
-      let fd: number
+      // The claim appears whole: written aside, then linked into place (link fails if the
+      // claim exists). Created empty and written after, a claimer killed in between left an
+      // empty claim that no one could judge abandoned, and every relaunch waited out
+      // CLAIM_WAIT_MS behind it (seen in CI: a recovered job never relaunched).
+      // With the claimer's start time: pids are reused (32,768 of them on many machines), and
+      // a claim whose dead claimer's pid went to another process must not look held (the
+      // chaos suite saw a relaunch wait 2.5 min behind one).
+      const aside = `${claimPath}.${process.pid}.tmp`
+      writeFileSync(
+        aside,
+        JSON.stringify({pid: process.pid, startTime: processStartTime(process.pid), attemptDir, at: new Date().toISOString()}),
+        {mode: 0o600},
+      )
       try {
-        fd = openSync(claimPath, 'wx', 0o600)
+        linkSync(aside, claimPath)
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
           throw fail('transient', `cannot claim launch key: ${(error as Error).message}`, {cause: error})
@@ -360,12 +372,10 @@ export class LocalProvider implements Provider {
           continue
         }
         return outcome
+      } finally {
+        // The claim is the link; the name aside goes.
+        rmSync(aside, {force: true})
       }
-      // With the claimer's start time: pids are reused (32,768 of them on many machines), and
-      // a claim whose dead claimer's pid went to another process must not look held (the
-      // chaos suite saw a relaunch wait 2.5 min behind one).
-      writeSync(fd, JSON.stringify({pid: process.pid, startTime: processStartTime(process.pid), attemptDir, at: new Date().toISOString()}))
-      closeSync(fd)
       try {
         const handle = await this.start(request, attemptDir)
         writeJsonAtomic(handlePath, handle)
@@ -388,6 +398,10 @@ export class LocalProvider implements Provider {
       if (recorded) return recorded
       if (!existsSync(claimPath)) return 'released'
       const claim = readJson<{pid: number; startTime?: string | null; attemptDir: string}>(claimPath)
+      // Unreadable past the settle time: torn, as an older skyhop left a claimer killed between
+      // creating the claim and writing it (claims now appear whole).
+      const made = claim ? undefined : statSync(claimPath, {throwIfNoEntry: false})
+      if (made && Date.now() - made.mtimeMs > SPAWN_SETTLE_MS) return 'abandoned'
       if (claim && !sameProcessAlive(claim.pid, claim.startTime)) {
         const started = this.ranksIn(claim.attemptDir)
         if (started !== null) {
