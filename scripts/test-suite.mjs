@@ -116,7 +116,7 @@ function runMocha(lane, engine, files) {
 const REST_BATCHES = 6
 // Two: the suite waits far more than it computes (27% of one core per pass). Three took 22
 // minutes in all here, but each of two runs had one test of a fake cloud's gang fail that waits
-// for slow-booting nodes; two workers take about 30.
+// for slow-booting nodes; two workers take about 35.
 const jobsArg = args.includes('--jobs') ? Number(args[args.indexOf('--jobs') + 1]) : 2
 if (!Number.isInteger(jobsArg) || jobsArg < 1) throw new Error(`--jobs: a whole number ≥ 1, not "${args[args.indexOf('--jobs') + 1]}"`)
 
